@@ -1,0 +1,67 @@
+/*
+ * conf.h: refguard.conf(5): "key = value" lines, '#' comments, values
+ * optionally in double quotes, durations and sizes with units. Unknown
+ * keys and bad values are errors reported as "file:line: message".
+ *
+ * Repeatable keys (geoip_db, email_domain) collect into arrays.
+ */
+#ifndef REFGUARD_CONF_H
+#define REFGUARD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ident.h"	/* struct conf_str */
+
+#define CONF_DEFAULT_PATH	SYSCONFDIR "/refguard/refguard.conf"
+
+struct conf {
+	char		*path;		/* the file read, for messages */
+
+	/* listener */
+	char		*socket_path;
+	unsigned	 socket_mode;	/* octal in the file, default 0660 */
+	char		*socket_group;	/* NULL: leave as created */
+	size_t		 max_line;	/* bytes, default 64k */
+	unsigned	 max_conns;	/* default 4096 */
+	unsigned	 max_pipeline;	/* requests in flight per connection */
+	size_t		 max_outbuf;	/* unsent reply bytes per connection */
+	int64_t		 idle_timeout;	/* ms, 0: none */
+
+	/* store */
+	char		*state_dir;
+	uint64_t	 map_size;
+	uint64_t	 map_max;
+	bool		 sync_full;	/* sync = full | none */
+	int64_t		 retention;	/* ms */
+
+	/* rules and identity */
+	char		*rules_path;	/* file or directory */
+	char		*hash_secret_file;	/* default STATE_DIR/secret */
+	char		*disposable_file;
+	unsigned	 ip_prefix4;
+	unsigned	 ip_prefix6;
+	struct conf_str	*geoip;
+	size_t		 ngeoip;
+	struct conf_str	*email_domains;
+	size_t		 nemail_domains;
+
+	/* logging */
+	int		 log_level;
+	bool		 log_syslog;
+};
+
+/*
+ * Read the file at path into a new conf with defaults for what it does not
+ * set. Relative paths in the file are taken relative to the file's
+ * directory. NULL and *cause ("file:line: message", caller frees) on error.
+ */
+struct conf	*conf_load(const char *path, char **cause);
+/* Defaults only (tests, and refguardctl's local commands). */
+struct conf	*conf_default(void);
+void		 conf_free(struct conf *);
+/* The identity settings of a conf, pointing into it. */
+void		 conf_ident(const struct conf *, struct ident_conf *);
+
+#endif

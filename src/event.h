@@ -1,0 +1,148 @@
+/*
+ * event.h: one decoded, fingerprinted event.
+ *
+ * This is the meeting point of the modules: the request decoder (req.c)
+ * fills it from a client line with the help of ident.c, the store (store.c)
+ * keeps it as a compact record plus index entries, and the rules engine
+ * (rules.c) reads its facts. It holds no raw personal data: identities are
+ * keyed hashes (ident.h), and only non-identifying facts (email domain, geo
+ * values) stay readable.
+ *
+ * Numeric values of the enums below are written to disk: never renumber,
+ * only append.
+ */
+#ifndef REFGUARD_EVENT_H
+#define REFGUARD_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RG_HASH_LEN	16	/* XXH3-128, keyed (ident.h) */
+#define RG_ID_MAX	128	/* referral id, bytes */
+#define RG_CAMPAIGN_MAX	64
+#define RG_DOMAIN_MAX	253
+#define RG_ASORG_MAX	96
+#define RG_NPARTIES	2
+
+struct rg_hash {
+	uint8_t	b[RG_HASH_LEN];
+};
+
+/* Identity kinds. One index entry per identity an event carries. */
+enum ent_kind {
+	ENT_ACCOUNT = 1,
+	ENT_EMAIL = 2,
+	ENT_PHONE = 3,
+	ENT_PAYMENT = 4,
+	ENT_IP = 5,
+	ENT_IP_PREFIX = 6,
+	ENT_DEVICE = 7,
+	ENT_DEVICE_FUZZY = 8,
+	ENT_DEVICE_ID = 9,
+	ENT_EDGE = 10,		/* referrer account -> referee account */
+	ENT__MAX
+};
+
+/* Event types. */
+enum ev_type {
+	EV_REFERRAL = 1,
+	EV_SIGNUP = 2,
+	EV_LOGIN = 3,
+	EV_PURCHASE = 4,
+	EV_PAYOUT = 5,
+	EV_UPDATE = 6,		/* profile change: new email, phone, card */
+	EV__MAX
+};
+#define EV_MASK(t)	(1u << (t))
+#define EV_MASK_ANY	0xffffffffu
+
+/* The role an identity plays in an event, as a bit mask in index values. */
+#define ROLE_SUBJECT	0x01	/* the account of an observe event */
+#define ROLE_REFERRER	0x02
+#define ROLE_REFEREE	0x04
+#define ROLE_EVENT	0x08	/* event-level identity (the edge) */
+#define ROLE_ANY	0xff
+
+/* Which party of event.party[] plays which role. */
+#define PARTY_REFERRER	0	/* also the subject of an observe event */
+#define PARTY_REFEREE	1
+
+/* Geo facts: each present only when a configured database answered. */
+#define GEO_COUNTRY		0x0001
+#define GEO_CONTINENT		0x0002
+#define GEO_ASN			0x0004
+#define GEO_AS_ORG		0x0008
+#define GEO_ANONYMOUS		0x0010
+#define GEO_VPN			0x0020
+#define GEO_TOR			0x0040
+#define GEO_HOSTING		0x0080
+#define GEO_RESIDENTIAL_PROXY	0x0100
+
+struct geo_facts {
+	uint32_t	have;		/* GEO_* bits */
+	char		country[3];	/* ISO 3166-1 alpha-2, upper case */
+	char		continent[3];	/* two-letter code */
+	uint32_t	asn;
+	char		as_org[RG_ASORG_MAX + 1];
+	bool		anonymous;
+	bool		vpn;
+	bool		tor;
+	bool		hosting;
+	bool		residential_proxy;
+};
+
+/* Readable (non-identifying) facts of a party, beside its hashes. */
+#define PF_EMAIL_DOMAIN		0x01	/* email_domain is set */
+#define PF_EMAIL_DISPOSABLE	0x02	/* email_disposable is meaningful */
+#define PF_IP_INFO		0x04	/* ip_version and ip_private are set */
+
+struct party {
+	uint32_t	have;		/* bit (1u << ENT_x) per hash in h[] */
+	struct rg_hash	h[ENT__MAX];
+	uint32_t	facts;		/* PF_* bits */
+	char		email_domain[RG_DOMAIN_MAX + 1];
+	bool		email_disposable;
+	uint8_t		ip_version;	/* 4 or 6 */
+	bool		ip_private;
+	struct geo_facts geo;
+};
+
+#define PARTY_HAS(p, k)	(((p)->have >> (k)) & 1u)
+
+struct event {
+	uint8_t		type;		/* enum ev_type */
+	int64_t		ts;		/* event time, ms since the epoch */
+	uint64_t	seq;		/* assigned by store_put_event() */
+	size_t		idlen;		/* referral id (EV_REFERRAL only) */
+	char		id[RG_ID_MAX + 1];
+	char		campaign[RG_CAMPAIGN_MAX + 1];	/* "" when absent */
+	bool		has_reward;
+	double		reward_amount;
+	char		reward_currency[4];	/* ISO 4217, "" when absent */
+	uint8_t		nparties;	/* 2 for referrals, 1 for observe */
+	struct party	party[RG_NPARTIES];
+	bool		has_edge;
+	struct rg_hash	edge;		/* ENT_EDGE: referrer -> referee */
+};
+
+/*
+ * Compact on-disk record of an event (everything the rules can read, so
+ * that a backtest sees what the live check saw). event_encode() writes at
+ * most EVENT_REC_MAX bytes to buf and returns the length; event_decode()
+ * fills *ev and returns 0, or -1 if the record is malformed.
+ */
+#define EVENT_REC_MAX	2048
+size_t	event_encode(const struct event *ev, uint8_t *buf);
+int	event_decode(const uint8_t *buf, size_t len, struct event *ev);
+
+/* Names, for the protocol, logs and rules. NULL when out of range. */
+const char	*event_type_name(unsigned type);
+int		 event_type_from_name(const char *name);	/* -1: unknown */
+const char	*ent_kind_name(unsigned kind);
+int		 ent_kind_from_name(const char *name);		/* -1: unknown */
+
+/* Hex of a hash into buf (2 * RG_HASH_LEN + 1 bytes); returns buf. */
+char	*rg_hash_hex(const struct rg_hash *h, char *buf);
+
+#endif

@@ -1,0 +1,3 @@
+/* geo.c: placeholder until GeoIP lands. */
+#include "config.h"
+#include "geo.h"

@@ -1,0 +1,115 @@
+/*
+ * ident.h: normalize identifiers and turn them into keyed hashes and facts.
+ *
+ * Every identifier a client sends (account, email, phone, payment token,
+ * IP, device attributes) is normalized, then hashed with XXH3-128 keyed by
+ * a per-installation secret (hash_secret_file). Only the hashes and a few
+ * non-identifying facts (email domain, IP version, geo) leave this module;
+ * the raw value is never kept. XXH3 is fast, not cryptographic: the secret
+ * is what makes the stored hashes useless to someone who steals the store.
+ *
+ * Hash inputs are domain-separated by kind: the same bytes as an email and
+ * as a phone give different hashes.
+ *
+ * Threading: an ident is used by one thread at a time (the event loop);
+ * it is not locked.
+ */
+#ifndef REFGUARD_IDENT_H
+#define REFGUARD_IDENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+#define IDENT_SECRET_LEN	32
+
+/* A configuration value with where it came from, for error messages. */
+struct conf_str {
+	char	*val;
+	char	*file;
+	int	 line;
+};
+
+struct ident_conf {
+	const char		*secret_file;	/* created (0600, 32 random bytes) if missing */
+	const char		*disposable_file;	/* one domain a line; NULL: none */
+	unsigned		 prefix4;	/* ip.prefix length for IPv4 (default 24) */
+	unsigned		 prefix6;	/* ip.prefix length for IPv6 (default 64) */
+	const struct conf_str	*geoip;		/* MaxMind DB paths */
+	size_t			 ngeoip;
+	const struct conf_str	*email_domains;	/* extra per-domain rules, see refguard.conf(5) */
+	size_t			 nemail_domains;
+};
+
+/* One device attribute as sent by the client (not NUL-terminated). */
+struct dev_attr {
+	const char	*key;
+	size_t		 keylen;
+	const char	*val;
+	size_t		 vallen;
+};
+
+struct ident;
+
+/*
+ * Read (or create) the secret, load the disposable list, open the GeoIP
+ * databases. Returns NULL and sets *cause (caller frees) on any error;
+ * a GeoIP file that cannot be opened is an error here (start-up), but
+ * not on reload.
+ */
+struct ident	*ident_new(const struct ident_conf *conf, char **cause);
+void		 ident_free(struct ident *id);
+
+/*
+ * Reload what can change at run time (disposable list, GeoIP databases)
+ * from conf. Each file that fails keeps its old contents and is reported
+ * in *cause (caller frees; NULL when all went well). Returns 0 when
+ * everything reloaded, -1 when anything was kept.
+ */
+int		 ident_reload(struct ident *id, const struct ident_conf *conf,
+		     char **cause);
+
+/* Keyed hash of buf as an identity of the given kind. */
+void		 ident_hash(const struct ident *id, enum ent_kind kind,
+		     const void *buf, size_t len, struct rg_hash *out);
+
+/*
+ * Normalize and fingerprint one field of a party into *p (its hashes and
+ * facts; p->have gets the kinds set). s need not be NUL-terminated. On bad
+ * input return -1 and set *err to a static message that names the problem
+ * (the caller adds the field name), e.g. "not an IPv4 or IPv6 address".
+ */
+int	ident_account(const struct ident *id, const char *s, size_t len,
+	    struct party *p, const char **err);
+int	ident_email(const struct ident *id, const char *s, size_t len,
+	    struct party *p, const char **err);
+int	ident_phone(const struct ident *id, const char *s, size_t len,
+	    struct party *p, const char **err);
+int	ident_payment(const struct ident *id, const char *s, size_t len,
+	    struct party *p, const char **err);
+int	ident_ip(const struct ident *id, const char *s, size_t len,
+	    struct party *p, const char **err);	/* also fills p->geo */
+
+/*
+ * Device fingerprints from the attributes a client sent: ENT_DEVICE,
+ * ENT_DEVICE_FUZZY and (when an "id" attribute is present) ENT_DEVICE_ID.
+ * On bad input *errkey is the offending attribute's key (NULL if the
+ * problem is the set as a whole).
+ */
+int	ident_device(const struct ident *id, const struct dev_attr *attrs,
+	    size_t n, struct party *p, const char **errkey, const char **err);
+
+/* ENT_EDGE hash of referrer account -> referee account. */
+void	ident_edge(const struct ident *id, const struct party *referrer,
+	    const struct party *referee, struct rg_hash *out);
+
+/*
+ * Describe the loaded data (GeoIP databases with type and build epoch,
+ * disposable list size) as a JSON object, for stats and verdict records.
+ * Returns a new jansson reference (json_t *, declared void * here so that
+ * this header does not pull in jansson).
+ */
+void	*ident_info(const struct ident *id);
+
+#endif

@@ -1,0 +1,139 @@
+/* log.c: see log.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char	*log_ident = "refguard";
+static enum log_target	 log_target = LOG_TARGET_STDERR;
+static int		 log_level = LOG_LEVEL_INFO;
+static bool		 log_prefix;	/* sd-daemon "<N>" prefixes */
+
+/* True when stderr is the journal's stream (systemd sets JOURNAL_STREAM). */
+static bool
+log_stderr_is_journal(void)
+{
+	const char	*js = getenv("JOURNAL_STREAM");
+	struct stat	 sb;
+	unsigned long	 dev, ino;
+
+	if (js == NULL || sscanf(js, "%lu:%lu", &dev, &ino) != 2)
+		return (false);
+	if (fstat(STDERR_FILENO, &sb) != 0)
+		return (false);
+	return (sb.st_dev == dev && sb.st_ino == ino);
+}
+
+void
+log_init(const char *ident, enum log_target target, int level)
+{
+	log_ident = ident;
+	log_target = target;
+	log_level = level;
+	log_prefix = log_stderr_is_journal();
+	if (target == LOG_TARGET_SYSLOG)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_level(int level)
+{
+	log_level = level;
+}
+
+int
+log_get_level(void)
+{
+	return (log_level);
+}
+
+int
+log_level_from_name(const char *name)
+{
+	static const struct { const char *name; int level; } names[] = {
+		{ "err", LOG_LEVEL_ERR }, { "error", LOG_LEVEL_ERR },
+		{ "warn", LOG_LEVEL_WARN }, { "warning", LOG_LEVEL_WARN },
+		{ "notice", LOG_LEVEL_NOTICE }, { "info", LOG_LEVEL_INFO },
+		{ "debug", LOG_LEVEL_DEBUG },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i].name) == 0)
+			return (names[i].level);
+	return (-1);
+}
+
+static void
+log_vwrite(int level, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
+	char			 msg[2048];
+
+	if (level > log_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_target == LOG_TARGET_SYSLOG) {
+		syslog(level, "%s", msg);
+		return;
+	}
+	/* One fprintf per line under a lock: lines from threads never mix. */
+	pthread_mutex_lock(&mtx);
+	if (log_prefix)
+		fprintf(stderr, "<%d>%s\n", level, msg);
+	else
+		fprintf(stderr, "%s: %s\n", log_ident, msg);
+	fflush(stderr);
+	pthread_mutex_unlock(&mtx);
+}
+
+#define LOG_FN(name, level)					\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list	ap;						\
+	va_start(ap, fmt);					\
+	log_vwrite(level, fmt, ap);				\
+	va_end(ap);						\
+}
+LOG_FN(log_err, LOG_LEVEL_ERR)
+LOG_FN(log_warn, LOG_LEVEL_WARN)
+LOG_FN(log_notice, LOG_LEVEL_NOTICE)
+LOG_FN(log_info, LOG_LEVEL_INFO)
+LOG_FN(log_debug, LOG_LEVEL_DEBUG)
+
+void
+fatal(const char *fmt, ...)
+{
+	char	msg[1024];
+	int	saved = errno;
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("fatal: %s: %s", msg, strerror(saved));
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("fatal: %s", msg);
+	exit(1);
+}

@@ -1,0 +1,44 @@
+/*
+ * log.h: logging for the daemon and tools.
+ *
+ * Lines go to stderr, prefixed with sd-daemon priorities ("<3>") when
+ * stderr is the journal (JOURNAL_STREAM matches) or when asked, or to
+ * syslog. One line per event, key=value after a short message; callers
+ * escape client bytes with str_escape() before logging them.
+ */
+#ifndef REFGUARD_LOG_H
+#define REFGUARD_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+enum log_level {
+	LOG_LEVEL_ERR = 3,
+	LOG_LEVEL_WARN = 4,
+	LOG_LEVEL_NOTICE = 5,
+	LOG_LEVEL_INFO = 6,
+	LOG_LEVEL_DEBUG = 7,
+};
+
+enum log_target {
+	LOG_TARGET_STDERR,	/* plain, or with <N> prefixes under journald */
+	LOG_TARGET_SYSLOG,
+};
+
+void	log_init(const char *ident, enum log_target target, int level);
+void	log_set_level(int level);
+int	log_get_level(void);
+/* "err" "warn" "notice" "info" "debug" -> level, -1 if unknown. */
+int	log_level_from_name(const char *name);
+
+void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Log and exit(1): start-up failures and broken invariants only. */
+void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));	/* appends strerror(errno) */
+void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * store.h: the LMDB store: events, the identity index, links, verdicts.
+ *
+ * One environment, named databases, all keys big-endian so they sort:
+ *   events    seq(8)                                  -> event record (event.h)
+ *   index     kind(1) hash(16) ts(8) seq(8)           -> type(1) roles(1)
+ *   links     account(16) kind(1) hash(16)            -> first_ts(8) first_seq(8) last_ts(8)
+ *   verdicts  referral id                             -> verdict record (opaque here)
+ *   meta      name                                    -> value ("schema", ...)
+ * ts is milliseconds since the epoch offset by 2^63 so that it sorts as
+ * unsigned.
+ *
+ * Velocity and linkage are range scans over index and links, never
+ * hand-kept counters: the answers are exact, survive restarts and can be
+ * asked "as of" any past event (max_seq), which is what backtests and rule
+ * tests need.
+ *
+ * Threads: one writer thread at a time holds the write transaction; any
+ * thread may hold read transactions. A transaction is used by the thread
+ * that began it.
+ *
+ * Errors: a transaction keeps its first error (store_txn_err()); every
+ * later call on it fails fast. STORE_FULL means the map could not grow
+ * (map_max); the caller aborts, and may call store_grow() and retry.
+ */
+#ifndef REFGUARD_STORE_H
+#define REFGUARD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+#define STORE_SCHEMA	1
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_FULL,		/* map full and at map_max */
+	STORE_MAP_GROW,		/* map full: abort, store_grow(), retry */
+	STORE_IO,		/* anything else: see store_txn_errstr() */
+};
+
+struct store_opts {
+	const char	*dir;		/* state directory (created by caller) */
+	size_t		 map_size;	/* initial map size, bytes */
+	size_t		 map_max;	/* never grow beyond this */
+	bool		 nosync;	/* sync = none */
+	bool		 readonly;	/* backtest, export: never writes */
+};
+
+struct store_stat {
+	uint64_t	events;
+	uint64_t	index_entries;
+	uint64_t	links;
+	uint64_t	verdicts;
+	uint64_t	map_size;	/* bytes mapped */
+	uint64_t	map_used;	/* bytes in use (last page) */
+	uint64_t	map_max;
+	uint64_t	last_seq;
+	uint64_t	readers;	/* reader slots in use */
+};
+
+struct store;
+struct store_txn;
+
+/*
+ * Open (creating if needed) the environment in opts->dir. Checks the
+ * schema version: a store written by a newer refguard is refused.
+ * Returns NULL and sets *cause (caller frees) on error.
+ */
+struct store	*store_open(const struct store_opts *opts, char **cause);
+void		 store_close(struct store *st);
+
+/*
+ * Grow the map (doubling, capped at map_max). Waits for this process's
+ * other transactions to end. Returns 0, or -1 when already at map_max.
+ */
+int		 store_grow(struct store *st);
+
+/* Begin a transaction; NULL (and *cause set, caller frees) on error. */
+struct store_txn *store_begin(struct store *st, bool write, char **cause);
+/* Commit (write) or end (read); frees txn. -1 and *cause on failure. */
+int		 store_commit(struct store_txn *txn, char **cause);
+void		 store_abort(struct store_txn *txn);
+enum store_err	 store_txn_err(const struct store_txn *txn);
+const char	*store_txn_errstr(const struct store_txn *txn);
+
+/*
+ * Append an event: assigns ev->seq, writes the record, one index entry
+ * per identity (merged roles when both parties carry the same one) and
+ * the account links. Returns 0 or -1 (see store_txn_err()).
+ */
+int		 store_put_event(struct store_txn *txn, struct event *ev);
+/* Read the event with that seq: 0 found, 1 not found, -1 error. */
+int		 store_get_event(struct store_txn *txn, uint64_t seq,
+		     struct event *ev);
+
+/* Verdict records, keyed by referral id; the record is opaque here. */
+int		 store_put_verdict(struct store_txn *txn, const char *id,
+		     size_t idlen, const void *rec, size_t len);
+/* 0 found (*rec valid until the transaction ends), 1 not found, -1 error. */
+int		 store_get_verdict(struct store_txn *txn, const char *id,
+		     size_t idlen, const void **rec, size_t *len);
+
+/*
+ * History queries. All see only entries with seq <= max_seq (0: no limit)
+ * and from_ts <= ts <= to_ts. type_mask is EV_MASK() bits, role_mask
+ * ROLE_* bits; an entry matches when both intersect.
+ *
+ * store_count stops at limit matches (0: no limit) and returns the count,
+ * or -1 on error.
+ */
+int64_t		 store_count(struct store_txn *txn, enum ent_kind kind,
+		     const struct rg_hash *h, uint32_t type_mask,
+		     uint32_t role_mask, int64_t from_ts, int64_t to_ts,
+		     uint64_t max_seq, uint64_t limit);
+
+struct store_entry {
+	int64_t		ts;
+	uint64_t	seq;
+	uint8_t		type;
+	uint8_t		roles;
+};
+/*
+ * Call cb for each matching entry in time order, newest first when
+ * newest_first. cb returns 0 to go on, 1 to stop. Returns 0, or -1 on
+ * error.
+ */
+typedef int (*store_entry_cb)(void *arg, const struct store_entry *e);
+int		 store_scan(struct store_txn *txn, enum ent_kind kind,
+		     const struct rg_hash *h, uint32_t type_mask,
+		     uint32_t role_mask, int64_t from_ts, int64_t to_ts,
+		     uint64_t max_seq, bool newest_first, store_entry_cb cb,
+		     void *arg);
+
+/*
+ * Links: identities an account has carried. A link counts as of max_seq
+ * when it was first seen at or before it.
+ * store_link_get: 0 linked (first_seq/first_ts set if not NULL), 1 not,
+ * -1 error.
+ */
+int		 store_link_get(struct store_txn *txn,
+		     const struct rg_hash *account, enum ent_kind kind,
+		     const struct rg_hash *h, uint64_t max_seq,
+		     uint64_t *first_seq, int64_t *first_ts);
+struct store_link {
+	enum ent_kind	kind;
+	struct rg_hash	h;
+	int64_t		first_ts;
+	uint64_t	first_seq;
+	int64_t		last_ts;
+};
+/* kind 0: all kinds. cb returns 0 to go on, 1 to stop. 0 or -1. */
+typedef int (*store_link_cb)(void *arg, const struct store_link *l);
+int		 store_link_scan(struct store_txn *txn,
+		     const struct rg_hash *account, enum ent_kind kind,
+		     uint64_t max_seq, store_link_cb cb, void *arg);
+
+/* Meta values. 0 found, 1 not found, -1 error. */
+int		 store_meta_get(struct store_txn *txn, const char *name,
+		     const void **val, size_t *len);
+int		 store_meta_put(struct store_txn *txn, const char *name,
+		     const void *val, size_t len);
+
+/*
+ * Retention: delete up to max events with ts < before_ts (oldest first)
+ * with their index entries and verdicts, and up to max links last seen
+ * before before_ts. Returns the number of events deleted, or -1.
+ */
+int64_t		 store_expire(struct store_txn *txn, int64_t before_ts,
+		     size_t max);
+
+/* Figures for stats; 0 or -1 (*cause set). */
+int		 store_stat(struct store *st, struct store_stat *out,
+		     char **cause);
+
+#endif

@@ -1,0 +1,333 @@
+/* util.c: see util.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+void *
+xmalloc(size_t n)
+{
+	void	*p = malloc(n == 0 ? 1 : n);
+
+	if (p == NULL)
+		fatal("malloc %zu", n);
+	return (p);
+}
+
+void *
+xcalloc(size_t n, size_t sz)
+{
+	void	*p = calloc(n == 0 ? 1 : n, sz == 0 ? 1 : sz);
+
+	if (p == NULL)
+		fatal("calloc %zu x %zu", n, sz);
+	return (p);
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t sz)
+{
+	if (sz != 0 && n > SIZE_MAX / sz)
+		fatalx("reallocarray: %zu x %zu overflows", n, sz);
+	p = realloc(p, n * sz == 0 ? 1 : n * sz);
+	if (p == NULL)
+		fatal("realloc %zu x %zu", n, sz);
+	return (p);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return (xstrndup(s, strlen(s)));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char	*p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return (p);
+}
+
+int
+xvasprintf(char **ret, const char *fmt, va_list ap)
+{
+	int	n = vasprintf(ret, fmt, ap);
+
+	if (n < 0)
+		fatal("vasprintf");
+	return (n);
+}
+
+int
+xasprintf(char **ret, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = xvasprintf(ret, fmt, ap);
+	va_end(ap);
+	return (n);
+}
+
+/* A decimal number, then a unit from the table; the multiplier applies. */
+struct unit {
+	const char	*name;
+	uint64_t	 mult;
+};
+
+static int
+parse_scaled(const char *s, const struct unit *units, size_t nunits,
+    uint64_t dflt, uint64_t *out)
+{
+	const char	*p = s;
+	uint64_t	 v = 0, mult = dflt;
+	size_t		 i;
+
+	if (!isdigit((unsigned char)*p))
+		return (-1);
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return (-1);
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p != '\0') {
+		for (i = 0; i < nunits; i++)
+			if (strcasecmp(p, units[i].name) == 0)
+				break;
+		if (i == nunits)
+			return (-1);
+		mult = units[i].mult;
+	}
+	if (mult != 0 && v > UINT64_MAX / mult)
+		return (-1);
+	*out = v * mult;
+	return (0);
+}
+
+int
+parse_duration(const char *s, int64_t *ms)
+{
+	static const struct unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 }, { "w", 604800000 },
+	};
+	uint64_t	v;
+
+	if (parse_scaled(s, units, nitems(units), 1000, &v) != 0 ||
+	    v > INT64_MAX)
+		return (-1);
+	*ms = (int64_t)v;
+	return (0);
+}
+
+int
+parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct unit units[] = {
+		{ "k", 1ULL << 10 }, { "m", 1ULL << 20 }, { "g", 1ULL << 30 },
+		{ "t", 1ULL << 40 }, { "kb", 1ULL << 10 }, { "mb", 1ULL << 20 },
+		{ "gb", 1ULL << 30 }, { "tb", 1ULL << 40 },
+	};
+
+	return (parse_scaled(s, units, nitems(units), 1, bytes));
+}
+
+int
+parse_bool(const char *s, bool *b)
+{
+	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
+	    strcasecmp(s, "on") == 0 || strcmp(s, "1") == 0) {
+		*b = true;
+		return (0);
+	}
+	if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
+	    strcasecmp(s, "off") == 0 || strcmp(s, "0") == 0) {
+		*b = false;
+		return (0);
+	}
+	return (-1);
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t		era;
+	unsigned	yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (era * 146097 + (int64_t)doe - 719468);
+}
+
+static int
+digits(const char *s, size_t n, unsigned *out)
+{
+	unsigned	v = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return (-1);
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*out = v;
+	return (0);
+}
+
+int
+parse_rfc3339(const char *s, size_t len, int64_t *ms)
+{
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned	y, mo, d, h, mi, sec, frac = 0, oh, om;
+	size_t		i = 19, nf = 0;
+	int64_t		t, off = 0;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    s[13] != ':' || s[16] != ':')
+		return (-1);
+	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
+	    digits(s + 17, 2, &sec))
+		return (-1);
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 60)
+		return (-1);
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return (-1);
+	if (sec == 60)
+		sec = 59;	/* a leap second is the last moment of its minute */
+	if (i < len && s[i] == '.') {
+		for (i++; i < len && isdigit((unsigned char)s[i]); i++, nf++)
+			if (nf < 3)
+				frac = frac * 10 + (unsigned)(s[i] - '0');
+		if (nf == 0)
+			return (-1);
+		for (; nf < 3; nf++)
+			frac *= 10;
+	}
+	if (i < len && (s[i] == 'Z' || s[i] == 'z'))
+		i++;
+	else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+		if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) ||
+		    oh > 23 || om > 59)
+			return (-1);
+		off = ((int64_t)oh * 60 + om) * 60000;
+		if (s[i] == '+')
+			off = -off;
+		i += 6;
+	} else
+		return (-1);
+	if (i != len)
+		return (-1);
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	*ms = t * 1000 + frac + off;
+	return (0);
+}
+
+char *
+fmt_rfc3339(int64_t ms, char *buf)
+{
+	time_t		t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	int		frac = (int)(ms - (int64_t)t * 1000);
+	struct tm	tm;
+
+	char		tmp[64];
+
+	gmtime_r(&t, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	memcpy(buf, tmp, RFC3339_LEN - 1);
+	buf[RFC3339_LEN - 1] = '\0';
+	return (buf);
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+uint64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+char *
+str_escape(const char *src, size_t len, char *dst, size_t cap)
+{
+	static const char	hex[] = "0123456789abcdef";
+	size_t			i, o = 0;
+	unsigned char		c;
+
+	if (cap == 0)
+		return (dst);
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)src[i];
+		if (o + 5 + 4 > cap) {	/* room for "\xNN" and "..." NUL */
+			if (o + 4 <= cap) {
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+		} else if (c >= 0x20 && c < 0x7f)
+			dst[o++] = (char)c;
+		else {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 0xf];
+		}
+	}
+	dst[o] = '\0';
+	return (dst);
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}

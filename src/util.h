@@ -1,0 +1,58 @@
+/*
+ * util.h: small helpers shared by every program: allocation that cannot
+ * fail (it aborts), value parsing shared by the config and rule parsers,
+ * time.
+ */
+#ifndef REFGUARD_UTIL_H
+#define REFGUARD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Allocation: these abort the process on failure, so never return NULL. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 xvasprintf(char **, const char *, va_list);
+
+/*
+ * Durations: "250ms", "30s", "15m", "1h", "7d", "2w" or a bare number of
+ * seconds. Result in milliseconds. 0, or -1 on bad syntax or overflow.
+ */
+int	 parse_duration(const char *s, int64_t *ms);
+/* Sizes: "4096", "64k", "512m", "1g", "2t" (powers of 1024). 0 or -1. */
+int	 parse_size(const char *s, uint64_t *bytes);
+/* Booleans: yes/no, true/false, on/off, 1/0. 0 or -1. */
+int	 parse_bool(const char *s, bool *b);
+
+/*
+ * Event time: RFC 3339 ("2026-11-23T10:00:00Z", fractions and offsets
+ * allowed) to milliseconds since the epoch. 0, or -1 when malformed.
+ */
+int	 parse_rfc3339(const char *s, size_t len, int64_t *ms);
+/* Milliseconds since the epoch as RFC 3339 UTC with milliseconds. */
+#define RFC3339_LEN	sizeof("2026-11-23T10:00:00.000Z")
+char	*fmt_rfc3339(int64_t ms, char *buf);
+
+int64_t	 now_ms(void);		/* wall clock */
+uint64_t mono_us(void);		/* monotonic, microseconds */
+
+/*
+ * Escape bytes for a log line or an error message: printable ASCII kept,
+ * '"' and '\\' escaped, everything else as \xNN. Writes at most cap bytes
+ * including the NUL; truncates with "...". Returns dst.
+ */
+char	*str_escape(const char *src, size_t len, char *dst, size_t cap);
+
+/* Write all of buf to fd, retrying on EINTR/short writes. 0 or -1. */
+int	 write_all(int fd, const void *buf, size_t len);
+
+#endif
