@@ -1,1 +1,402 @@
+/* conf.c: refguard.conf(5); see conf.h. */
 #include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+#define CONF_MAX_LINE	4096
+
+enum ctype {
+	CT_PATH,	/* string; relative to the file's directory */
+	CT_STR,
+	CT_MODE,	/* octal */
+	CT_SIZE,
+	CT_DURATION,
+	CT_UINT,
+	CT_BOOL,
+	CT_SYNC,
+	CT_LOGLEVEL,
+	CT_LOGTARGET,
+	CT_LIST,	/* repeatable path */
+};
+
+struct ckey {
+	const char	*name;
+	enum ctype	 type;
+	size_t		 off;		/* into struct conf */
+	size_t		 countoff;	/* CT_LIST: the count */
+	uint64_t	 min, max;	/* CT_UINT, CT_SIZE bounds */
+};
+
+#define OFF(f)	offsetof(struct conf, f)
+static const struct ckey ckeys[] = {
+	{ "socket", CT_PATH, OFF(socket_path), 0, 0, 0 },
+	{ "socket_mode", CT_MODE, OFF(socket_mode), 0, 0, 0777 },
+	{ "socket_group", CT_STR, OFF(socket_group), 0, 0, 0 },
+	{ "max_line", CT_SIZE, OFF(max_line), 0, 256, 64 << 20 },
+	{ "max_connections", CT_UINT, OFF(max_conns), 0, 1, 1000000 },
+	{ "max_pipeline", CT_UINT, OFF(max_pipeline), 0, 1, 1000000 },
+	{ "max_outbuf", CT_SIZE, OFF(max_outbuf), 0, 4096, 1ULL << 32 },
+	{ "idle_timeout", CT_DURATION, OFF(idle_timeout), 0, 0, 0 },
+	{ "state_dir", CT_PATH, OFF(state_dir), 0, 0, 0 },
+	{ "map_size", CT_SIZE, OFF(map_size), 0, 1 << 20, 1ULL << 44 },
+	{ "map_max", CT_SIZE, OFF(map_max), 0, 1 << 20, 1ULL << 44 },
+	{ "sync", CT_SYNC, OFF(sync_full), 0, 0, 0 },
+	{ "retention", CT_DURATION, OFF(retention), 0, 0, 0 },
+	{ "rules", CT_PATH, OFF(rules_path), 0, 0, 0 },
+	{ "hash_secret_file", CT_PATH, OFF(hash_secret_file), 0, 0, 0 },
+	{ "disposable_file", CT_PATH, OFF(disposable_file), 0, 0, 0 },
+	{ "ip_prefix4", CT_UINT, OFF(ip_prefix4), 0, 8, 32 },
+	{ "ip_prefix6", CT_UINT, OFF(ip_prefix6), 0, 16, 128 },
+	{ "geoip_db", CT_LIST, OFF(geoip), OFF(ngeoip), 0, 0 },
+	{ "email_domain", CT_LIST, OFF(email_domains), OFF(nemail_domains), 0, 0 },
+	{ "log_level", CT_LOGLEVEL, OFF(log_level), 0, 0, 0 },
+	{ "log_target", CT_LOGTARGET, OFF(log_syslog), 0, 0, 0 },
+};
+
+struct conf *
+conf_default(void)
+{
+	struct conf	*c = xcalloc(1, sizeof(*c));
+
+	c->socket_path = xstrdup(RUNSTATEDIR "/refguard/refguard.sock");
+	c->socket_mode = 0660;
+	c->max_line = 64 * 1024;
+	c->max_conns = 4096;
+	c->max_pipeline = 1024;
+	c->max_outbuf = 4 * 1024 * 1024;
+	c->idle_timeout = 0;
+	c->state_dir = xstrdup(LOCALSTATEDIR "/lib/refguard");
+	c->map_size = 1ULL << 30;
+	c->map_max = 64ULL << 30;
+	c->sync_full = true;
+	c->retention = 180LL * 86400 * 1000;
+	c->rules_path = xstrdup(SYSCONFDIR "/refguard/rules.d");
+	c->ip_prefix4 = 24;
+	c->ip_prefix6 = 64;
+	c->log_level = LOG_LEVEL_INFO;
+	return (c);
+}
+
+static void
+conf_strs_free(struct conf_str *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].val);
+		free(v[i].file);
+	}
+	free(v);
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->socket_path);
+	free(c->socket_group);
+	free(c->state_dir);
+	free(c->rules_path);
+	free(c->hash_secret_file);
+	free(c->disposable_file);
+	conf_strs_free(c->geoip, c->ngeoip);
+	conf_strs_free(c->email_domains, c->nemail_domains);
+	free(c);
+}
+
+void
+conf_ident(const struct conf *c, struct ident_conf *ic)
+{
+	memset(ic, 0, sizeof(*ic));
+	ic->secret_file = c->hash_secret_file;
+	ic->disposable_file = c->disposable_file;
+	ic->prefix4 = c->ip_prefix4;
+	ic->prefix6 = c->ip_prefix6;
+	ic->geoip = c->geoip;
+	ic->ngeoip = c->ngeoip;
+	ic->email_domains = c->email_domains;
+	ic->nemail_domains = c->nemail_domains;
+}
+
+/* A relative path in a config file is relative to the file. */
+static char *
+conf_path(const char *dir, const char *v)
+{
+	char	*p;
+
+	if (v[0] == '/' || dir == NULL)
+		return (xstrdup(v));
+	xasprintf(&p, "%s/%s", dir, v);
+	return (p);
+}
+
+/*
+ * Split "key = value # comment" in place. The value may be double-quoted
+ * (with \" and \\ escapes); a '#' inside quotes is kept. Returns 0, 1 for
+ * a blank line, -1 with *err on bad syntax.
+ */
+static int
+conf_split(char *line, char **key, char **value, const char **err)
+{
+	char	*p = line, *q, *o;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return (1);
+	*key = p;
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	if (p == *key) {
+		*err = "expected a key";
+		return (-1);
+	}
+	q = p;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '=') {
+		*err = "expected '=' after the key";
+		return (-1);
+	}
+	*q = '\0';
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '"') {
+		*value = o = ++p;
+		for (; *p != '"'; p++) {
+			if (*p == '\0') {
+				*err = "unterminated quoted string";
+				return (-1);
+			}
+			if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+				p++;
+			*o++ = *p;
+		}
+		*o = '\0';
+		p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0' && *p != '#') {
+			*err = "unexpected text after the quoted value";
+			return (-1);
+		}
+		return (0);
+	}
+	*value = p;
+	if ((q = strchr(p, '#')) != NULL)
+		*q = '\0';
+	q = p + strlen(p);
+	while (q > p && isspace((unsigned char)q[-1]))
+		*--q = '\0';
+	if (*p == '\0') {
+		*err = "missing value";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Apply one key; -1 with *cause (the message, no location) on error. */
+static int
+conf_set(struct conf *c, const char *dir, const char *file, int lineno,
+    const char *key, const char *v, char **cause)
+{
+	const struct ckey	*ck = NULL;
+	uint64_t		 u;
+	int64_t			 d;
+	char			*end, **sp;
+	bool			 b;
+	size_t			 i, *np;
+	struct conf_str		**lp;
+	int			 lvl;
+
+	for (i = 0; i < nitems(ckeys); i++)
+		if (strcmp(ckeys[i].name, key) == 0)
+			ck = &ckeys[i];
+	if (ck == NULL) {
+		xasprintf(cause, "unknown key '%s'", key);
+		return (-1);
+	}
+	switch (ck->type) {
+	case CT_PATH:
+	case CT_STR:
+		sp = (char **)((char *)c + ck->off);
+		free(*sp);
+		*sp = ck->type == CT_PATH ? conf_path(dir, v) : xstrdup(v);
+		return (0);
+	case CT_MODE:
+		errno = 0;
+		u = strtoull(v, &end, 8);
+		if (*end != '\0' || errno != 0 || u > ck->max) {
+			xasprintf(cause, "%s: '%s' is not an octal mode like "
+			    "0660", key, v);
+			return (-1);
+		}
+		*(unsigned *)((char *)c + ck->off) = (unsigned)u;
+		return (0);
+	case CT_SIZE:
+		if (parse_size(v, &u) != 0 || u < ck->min || u > ck->max) {
+			xasprintf(cause, "%s: '%s' is not a size between %llu "
+			    "and %llu bytes (units k, m, g, t)", key, v,
+			    (unsigned long long)ck->min,
+			    (unsigned long long)ck->max);
+			return (-1);
+		}
+		if (ck->off == OFF(max_line) || ck->off == OFF(max_outbuf))
+			*(size_t *)((char *)c + ck->off) = (size_t)u;
+		else
+			*(uint64_t *)((char *)c + ck->off) = u;
+		return (0);
+	case CT_DURATION:
+		if (parse_duration(v, &d) != 0) {
+			xasprintf(cause, "%s: '%s' is not a duration like 30s, "
+			    "15m, 1h or 7d", key, v);
+			return (-1);
+		}
+		*(int64_t *)((char *)c + ck->off) = d;
+		return (0);
+	case CT_UINT:
+		errno = 0;
+		u = strtoull(v, &end, 10);
+		if (!isdigit((unsigned char)*v) || *end != '\0' || errno != 0 ||
+		    u < ck->min || u > ck->max) {
+			xasprintf(cause, "%s: '%s' is not a number between %llu "
+			    "and %llu", key, v, (unsigned long long)ck->min,
+			    (unsigned long long)ck->max);
+			return (-1);
+		}
+		*(unsigned *)((char *)c + ck->off) = (unsigned)u;
+		return (0);
+	case CT_BOOL:
+		if (parse_bool(v, &b) != 0) {
+			xasprintf(cause, "%s: '%s' is not yes or no", key, v);
+			return (-1);
+		}
+		*(bool *)((char *)c + ck->off) = b;
+		return (0);
+	case CT_SYNC:
+		if (strcmp(v, "full") == 0)
+			c->sync_full = true;
+		else if (strcmp(v, "none") == 0)
+			c->sync_full = false;
+		else {
+			xasprintf(cause, "sync: '%s' is not full or none", v);
+			return (-1);
+		}
+		return (0);
+	case CT_LOGLEVEL:
+		if ((lvl = log_level_from_name(v)) < 0) {
+			xasprintf(cause, "log_level: '%s' is not one of err, "
+			    "warn, notice, info, debug", v);
+			return (-1);
+		}
+		c->log_level = lvl;
+		return (0);
+	case CT_LOGTARGET:
+		if (strcmp(v, "stderr") == 0)
+			c->log_syslog = false;
+		else if (strcmp(v, "syslog") == 0)
+			c->log_syslog = true;
+		else {
+			xasprintf(cause, "log_target: '%s' is not stderr or "
+			    "syslog", v);
+			return (-1);
+		}
+		return (0);
+	case CT_LIST:
+		lp = (struct conf_str **)((char *)c + ck->off);
+		np = (size_t *)((char *)c + ck->countoff);
+		*lp = xreallocarray(*lp, *np + 1, sizeof(**lp));
+		(*lp)[*np].val = ck->off == OFF(geoip) ? conf_path(dir, v) :
+		    xstrdup(v);
+		(*lp)[*np].file = xstrdup(file);
+		(*lp)[*np].line = lineno;
+		(*np)++;
+		return (0);
+	}
+	return (-1);
+}
+
+/* Settings that depend on others, and checks across keys. */
+static int
+conf_finish(struct conf *c, char **cause)
+{
+	if (c->hash_secret_file == NULL)
+		xasprintf(&c->hash_secret_file, "%s/secret", c->state_dir);
+	if (c->map_max < c->map_size) {
+		xasprintf(cause, "%s: map_max (%llu) is smaller than map_size "
+		    "(%llu)", c->path ? c->path : "config",
+		    (unsigned long long)c->map_max,
+		    (unsigned long long)c->map_size);
+		return (-1);
+	}
+	return (0);
+}
+
+struct conf *
+conf_load(const char *path, char **cause)
+{
+	struct conf	*c = conf_default();
+	char		 line[CONF_MAX_LINE], *key, *value, *msg, *tmp, *dir;
+	const char	*err;
+	FILE		*f;
+	int		 lineno = 0, rc;
+
+	c->path = xstrdup(path);
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		conf_free(c);
+		return (NULL);
+	}
+	tmp = xstrdup(path);
+	dir = xstrdup(dirname(tmp));
+	free(tmp);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			xasprintf(cause, "%s:%d: line longer than %d bytes",
+			    path, lineno, CONF_MAX_LINE - 1);
+			goto fail;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		rc = conf_split(line, &key, &value, &err);
+		if (rc == 1)
+			continue;
+		if (rc < 0) {
+			xasprintf(cause, "%s:%d: %s", path, lineno, err);
+			goto fail;
+		}
+		if (conf_set(c, dir, path, lineno, key, value, &msg) != 0) {
+			xasprintf(cause, "%s:%d: %s", path, lineno, msg);
+			free(msg);
+			goto fail;
+		}
+	}
+	if (ferror(f)) {
+		xasprintf(cause, "%s: read error", path);
+		goto fail;
+	}
+	fclose(f);
+	free(dir);
+	if (conf_finish(c, cause) != 0) {
+		conf_free(c);
+		return (NULL);
+	}
+	return (c);
+fail:
+	fclose(f);
+	free(dir);
+	conf_free(c);
+	return (NULL);
+}

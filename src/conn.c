@@ -1,1 +1,446 @@
+/*
+ * conn.c: client connections on the NDJSON socket.
+ *
+ * Each line is decoded into a job; pings, stats and reloads are answered
+ * on the spot, store work goes to the writer thread. Replies leave in
+ * request order: a connection keeps its jobs in arrival order and sends
+ * from the head while the head is done.
+ *
+ * Limits keep one client from hurting the others: a line longer than
+ * max_line gets an error and the connection closes (framing is lost);
+ * reading pauses while max_pipeline requests are in flight or more than
+ * max_outbuf reply bytes wait for a client that does not read.
+ */
 #include "config.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "rules.h"
+#include "util.h"
+#include "writer.h"
+
+/* Error codes counted in stats; the last slot takes the rest. */
+const char *const conn_error_codes[8] = {
+	"bad_json", "bad_request", "unknown_op", "line_too_long",
+	"not_found", "store_full", "store_error", "other",
+};
+
+#define FUTURE_SLACK_MS	(24 * 3600 * 1000LL)
+
+struct conn {
+	struct daemon		*d;
+	struct bufferevent	*bev;
+	TAILQ_HEAD(, job)	 jobs;		/* reply order */
+	unsigned		 npending;
+	bool			 paused;	/* reading stopped by a limit */
+	bool			 eof;		/* peer sent all it will send */
+	bool			 closing;	/* close once the output is sent */
+	bool			 dead;		/* socket gone; free when jobs end */
+	bool			 queued;	/* on a flush queue */
+	LIST_ENTRY(conn)	 entry;
+	TAILQ_ENTRY(conn)	 fentry;	/* flush queue */
+};
+
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+
+static void
+count_error(struct daemon *d, const char *code)
+{
+	size_t	i;
+
+	d->stats.errors++;
+	for (i = 0; i < nitems(conn_error_codes) - 1; i++)
+		if (strcmp(code, conn_error_codes[i]) == 0)
+			break;
+	d->stats.errors_by_code[i]++;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct job	*job;
+
+	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
+		TAILQ_REMOVE(&c->jobs, job, centry);
+		job_free(job);
+	}
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	LIST_REMOVE(c, entry);
+	c->d->nconns--;
+	free(c);
+}
+
+/* A dead connection: drop finished jobs; free it when the last is back. */
+static void
+conn_reap(struct conn *c)
+{
+	struct job	*job, *next;
+
+	for (job = TAILQ_FIRST(&c->jobs); job != NULL; job = next) {
+		next = TAILQ_NEXT(job, centry);
+		if (!job->done)
+			continue;	/* the writer still holds it */
+		TAILQ_REMOVE(&c->jobs, job, centry);
+		c->npending--;
+		job_free(job);
+	}
+	if (c->npending == 0)
+		conn_free(c);
+}
+
+/* The socket is gone (or must go): free now, or once the writer is done. */
+static void
+conn_kill(struct conn *c)
+{
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	c->dead = true;
+	conn_reap(c);
+}
+
+/* Pause or resume reading as the limits say. */
+static void
+conn_pace(struct conn *c)
+{
+	struct conf	*cf = c->d->conf;
+	size_t		 out;
+	bool		 stop;
+
+	if (c->bev == NULL)
+		return;
+	out = evbuffer_get_length(bufferevent_get_output(c->bev));
+	stop = c->eof || c->closing || c->d->stopping ||
+	    c->npending >= cf->max_pipeline || out > cf->max_outbuf;
+	if (stop && !c->paused)
+		bufferevent_disable(c->bev, EV_READ);
+	else if (!stop && c->paused)
+		bufferevent_enable(c->bev, EV_READ);
+	c->paused = stop;
+}
+
+/* Send the replies at the head that are done; close when all is said. */
+static void
+conn_flush(struct conn *c)
+{
+	struct evbuffer	*out;
+	struct job	*job;
+
+	if (c->dead) {
+		conn_reap(c);
+		return;
+	}
+	out = bufferevent_get_output(c->bev);
+	while ((job = TAILQ_FIRST(&c->jobs)) != NULL && job->done) {
+		TAILQ_REMOVE(&c->jobs, job, centry);
+		c->npending--;
+		evbuffer_add(out, job->reply, job->replylen);
+		evbuffer_add(out, "\n", 1);
+		job_free(job);
+	}
+	if ((c->closing || c->eof) && c->npending == 0 &&
+	    evbuffer_get_length(out) == 0) {
+		conn_kill(c);
+		return;
+	}
+	conn_pace(c);
+}
+
+static void
+conn_reply_error(struct conn *c, struct job *job, const struct req_error *err)
+{
+	job->reply = req_error_reply(err, job->ev.idlen ? job->ev.id : NULL,
+	    job->ev.idlen, &job->replylen);
+	job->done = true;
+	count_error(c->d, err->code);
+}
+
+static struct job *
+conn_job(struct conn *c)
+{
+	struct job	*job = job_new(OP_PING);
+
+	job->conn = c;
+	job->t_start = mono_us();
+	TAILQ_INSERT_TAIL(&c->jobs, job, centry);
+	c->npending++;
+	return (job);
+}
+
+static void
+conn_line(struct conn *c, const char *line, size_t len)
+{
+	struct daemon		*d = c->d;
+	struct req_opts		 opts;
+	struct req_error	 err;
+	struct job		*job = conn_job(c);
+	enum req_op		 op;
+
+	if (len == 0) {
+		err = (struct req_error){ .code = "bad_request" };
+		snprintf(err.msg, sizeof(err.msg), "empty line: send one JSON "
+		    "object a line");
+		conn_reply_error(c, job, &err);
+		return;
+	}
+	opts.now = now_ms();
+	opts.retention = d->conf->retention;
+	opts.max_future = FUTURE_SLACK_MS;
+	if (req_decode(line, len, d->ident, &opts, &op, &job->ev, &err) != 0) {
+		conn_reply_error(c, job, &err);
+		return;
+	}
+	d->stats.requests[op]++;
+	job->op = op;
+	switch (op) {
+	case OP_PING:
+		job->reply = xstrdup("{\"ok\":true}");
+		job->replylen = strlen(job->reply);
+		job->done = true;
+		break;
+	case OP_STATS:
+		job->reply = daemon_stats_json(d, &job->replylen);
+		job->done = true;
+		break;
+	case OP_RELOAD:
+		job->reply = daemon_reload(d, &job->replylen);
+		job->done = true;
+		break;
+	case OP_CHECK:
+		if (d->rules != NULL)
+			job->rs = rules_ref(d->rules);
+		/* FALLTHROUGH */
+	default:
+		writer_submit(d->writer, job);
+		break;
+	}
+}
+
+/* Framing is lost: say so, then close once the replies are out. */
+static void
+conn_too_long(struct conn *c)
+{
+	struct req_error	err = { .code = "line_too_long" };
+	struct job		*job = conn_job(c);
+
+	snprintf(err.msg, sizeof(err.msg), "request line longer than %zu "
+	    "bytes; closing the connection", c->d->conf->max_line);
+	conn_reply_error(c, job, &err);
+	c->d->stats.lines_too_long++;
+	c->closing = true;
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 p;
+	size_t			 max = c->d->conf->max_line, eol, len;
+	char			*line;
+
+	while (!c->closing && c->npending < c->d->conf->max_pipeline) {
+		p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_LF);
+		if (p.pos < 0) {
+			if (evbuffer_get_length(in) > max)
+				conn_too_long(c);
+			break;
+		}
+		len = (size_t)p.pos;
+		if (len > max) {
+			conn_too_long(c);
+			break;
+		}
+		line = (char *)evbuffer_pullup(in, (ssize_t)(len + eol));
+		conn_line(c, line, len > 0 && line[len - 1] == '\r' ?
+		    len - 1 : len);
+		evbuffer_drain(in, len + eol);
+	}
+	conn_flush(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_flush(c);
+	/* Resumed reading may find lines already buffered. */
+	if (c->dead || c->bev == NULL)
+		return;
+	if (!c->paused && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		conn_read_cb(bev, c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 len;
+	char		*line;
+
+	if (what & BEV_EVENT_EOF) {
+		/* A last line without a newline still counts. */
+		if (!c->closing && (len = evbuffer_get_length(in)) > 0) {
+			if (len > c->d->conf->max_line)
+				conn_too_long(c);
+			else {
+				line = (char *)evbuffer_pullup(in, (ssize_t)len);
+				conn_line(c, line, len);
+				evbuffer_drain(in, len);
+			}
+		}
+		c->eof = true;
+		conn_flush(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->npending == 0) {
+			log_debug("conn: idle timeout");
+			conn_kill(c);
+		} else
+			bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	/* An error: nobody to answer any more. */
+	conn_kill(c);
+}
+
+void
+conn_accept(struct daemon *d, int fd)
+{
+	static const char	full[] = "{\"error\":{\"code\":\"too_many_connections\","
+	    "\"msg\":\"connection limit reached; try again later\"}}\n";
+	struct conn		*c;
+	struct timeval		 tv;
+
+	d->stats.conns_total++;
+	if (d->nconns >= d->conf->max_conns || d->stopping) {
+		d->stats.conns_refused++;
+		if (write(fd, full, sizeof(full) - 1) < 0)
+			log_debug("conn: refuse: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->d = d;
+	TAILQ_INIT(&c->jobs);
+	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_err("conn: bufferevent_socket_new failed");
+		close(fd);
+		free(c);
+		return;
+	}
+	LIST_INSERT_HEAD(&conns, c, entry);
+	d->nconns++;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* The write callback fires when the output drains below half. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, d->conf->max_outbuf / 2, 0);
+	if (d->conf->idle_timeout > 0) {
+		tv.tv_sec = d->conf->idle_timeout / 1000;
+		tv.tv_usec = (d->conf->idle_timeout % 1000) * 1000;
+		bufferevent_set_timeouts(c->bev, &tv, NULL);
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * Take every job off the list first, then flush each connection once: a
+ * flush frees the jobs it sends (others of the batch among them) and may
+ * free the connection itself.
+ */
+void
+conn_jobs_done(struct job_list *done, void *arg)
+{
+	TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
+	struct daemon		*d = arg;
+	struct job		*job;
+	struct conn		*c;
+
+	while ((job = TAILQ_FIRST(done)) != NULL) {
+		TAILQ_REMOVE(done, job, entry);
+		if (job->op == JOB_EXPIRE) {
+			if (job->expired > 0) {
+				d->stats.expired += (uint64_t)job->expired;
+				log_info("retention: removed %lld events",
+				    (long long)job->expired);
+			}
+			job_free(job);
+			continue;
+		}
+		if (job->errcode != NULL)
+			count_error(d, job->errcode);
+		else if (job->op == OP_CHECK && job->replay)
+			d->stats.replays++;
+		else if (job->op == OP_CHECK && job->action < 3)
+			d->stats.actions[job->action]++;
+		else if (job->op == OP_OBSERVE)
+			d->stats.observes++;
+		c = job->conn;
+		if (!c->queued) {
+			c->queued = true;
+			TAILQ_INSERT_TAIL(&flushq, c, fentry);
+		}
+	}
+	while ((c = TAILQ_FIRST(&flushq)) != NULL) {
+		TAILQ_REMOVE(&flushq, c, fentry);
+		c->queued = false;
+		conn_flush(c);
+	}
+}
+
+void
+conn_stop_reading_all(struct daemon *d)
+{
+	struct conn	*c;
+
+	LIST_FOREACH(c, &conns, entry)
+		conn_pace(c);
+}
+
+/* Replies not yet handed to the kernel, over all connections. */
+size_t
+conn_pending_all(struct daemon *d)
+{
+	struct conn	*c;
+	size_t		 n = 0;
+
+	LIST_FOREACH(c, &conns, entry) {
+		n += c->npending;
+		if (c->bev != NULL)
+			n += evbuffer_get_length(bufferevent_get_output(c->bev));
+	}
+	return (n);
+}
+
+void
+conn_close_all(struct daemon *d)
+{
+	struct conn	*c;
+
+	while ((c = LIST_FIRST(&conns)) != NULL)
+		conn_free(c);
+}

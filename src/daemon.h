@@ -1,1 +1,72 @@
-/* daemon.h */
+/*
+ * daemon.h: the state of refguardd shared by its files (refguardd.c owns
+ * it; conn.c serves clients with it). Everything here belongs to the
+ * event-loop thread; the writer thread sees only the jobs handed to it.
+ */
+#ifndef REFGUARD_DAEMON_H
+#define REFGUARD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "req.h"
+
+struct conf;
+struct event_base;
+struct evconnlistener;
+struct ident;
+struct job_list;
+struct ruleset;
+struct store;
+struct writer;
+
+struct daemon_stats {
+	uint64_t	requests[OP__MAX];
+	uint64_t	actions[3];		/* checks by action (new verdicts) */
+	uint64_t	replays;		/* checks answered from a stored verdict */
+	uint64_t	observes;
+	uint64_t	errors;			/* error replies */
+	uint64_t	errors_by_code[8];
+	uint64_t	conns_total;
+	uint64_t	conns_refused;
+	uint64_t	lines_too_long;
+	uint64_t	expired;		/* events removed by retention */
+};
+
+struct daemon {
+	struct conf		*conf;
+	char			*conf_path;
+	struct event_base	*base;
+	struct evconnlistener	*listener;
+	int			 listen_fd;
+	bool			 listen_owned;	/* we bound it: unlink at exit */
+	struct ident		*ident;
+	struct store		*store;
+	struct writer		*writer;
+	struct ruleset		*rules;		/* current set; NULL: allow all */
+	int64_t			 rules_loaded_at;
+	char			*reload_error;	/* last failed reload, or NULL */
+	uint64_t		 reloads;
+	uint64_t		 reload_failures;
+	size_t			 nconns;
+	bool			 stopping;
+	int64_t			 started_at;
+	uint64_t		 started_mono;
+	struct daemon_stats	 stats;
+};
+
+/* conn.c */
+void	conn_accept(struct daemon *d, int fd);
+void	conn_stop_reading_all(struct daemon *d);
+size_t	conn_pending_all(struct daemon *d);
+void	conn_close_all(struct daemon *d);
+/* The writer's finished batches (writer_done_cb). */
+void	conn_jobs_done(struct job_list *done, void *arg);
+extern const char *const conn_error_codes[8];
+
+/* refguardd.c: the answers the loop gives itself (no writer). */
+char	*daemon_stats_json(struct daemon *d, size_t *len);
+char	*daemon_reload(struct daemon *d, size_t *len);
+
+#endif

@@ -1,1 +1,263 @@
-int main(void){return 0;}
+/*
+ * refguardctl: talk to refguardd over its socket.
+ *
+ * Exit status: 0 ok, 1 the daemon answered with an error, 2 usage,
+ * 3 cannot connect (or the connection broke).
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sbuf.h"
+#include "util.h"
+
+#define EXIT_REPLY_ERROR	1
+#define EXIT_USAGE		2
+#define EXIT_CONNECT		3
+
+#define DEFAULT_SOCKET	RUNSTATEDIR "/refguard/refguard.sock"
+
+static const char	*sock_path;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: refguardctl [-s socket] command [args]\n"
+	    "commands:\n"
+	    "  ping                 check that the daemon answers\n"
+	    "  send [FILE]          send NDJSON requests (stdin or FILE), print replies\n"
+	    "  verdict ID           the stored verdict of a referral\n"
+	    "  explain ID           the verdict with the facts it rested on\n"
+	    "  stats                counters and store figures\n"
+	    "  reload               reload rules and data (like SIGHUP)\n"
+	    "socket: -s, else $REFGUARD_SOCKET, else %s\n", DEFAULT_SOCKET);
+	exit(EXIT_USAGE);
+}
+
+static int
+ctl_connect(void)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "refguardctl: socket path too long: %s\n",
+		    sock_path);
+		exit(EXIT_CONNECT);
+	}
+	strcpy(sun.sun_path, sock_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		fprintf(stderr, "refguardctl: cannot connect to %s: %s\n",
+		    sock_path, strerror(errno));
+		exit(EXIT_CONNECT);
+	}
+	return (fd);
+}
+
+/* Does a reply line carry an error? (Replies put "error" at the top.) */
+static bool
+is_error(const char *line)
+{
+	return (strstr(line, "\"error\":{") != NULL);
+}
+
+/*
+ * Send everything from in (a file descriptor) and print each reply line.
+ * Writes and reads interleave so that a large input never deadlocks
+ * against replies the daemon cannot send. Returns the exit status.
+ */
+static int
+ctl_pipe(int in)
+{
+	struct pollfd	 pfd[2];
+	struct sbuf	 out, rbuf;
+	char		 buf[65536];
+	size_t		 sent = 0, nreq = 0, nrep = 0, i, start;
+	ssize_t		 n;
+	bool		 in_eof = false, err = false, last_nl = true;
+	int		 fd = ctl_connect();
+
+	sbuf_init(&out, 65536);
+	sbuf_init(&rbuf, 65536);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		pfd[0].fd = in_eof || out.len - sent > (1 << 20) ? -1 : in;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = fd;
+		pfd[1].events = POLLIN | (sent < out.len ? POLLOUT : 0);
+		if (in_eof && sent == out.len && nrep >= nreq)
+			break;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("poll");
+			return (EXIT_CONNECT);
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP)) {
+			n = read(in, buf, sizeof(buf));
+			if (n <= 0) {
+				in_eof = true;
+				if (!last_nl) {	/* the last line had no newline */
+					sbuf_addc(&out, '\n');
+					nreq++;
+				}
+			} else {
+				for (i = 0; i < (size_t)n; i++)
+					if (buf[i] == '\n')
+						nreq++;
+				last_nl = buf[n - 1] == '\n';
+				sbuf_add(&out, buf, (size_t)n);
+			}
+		}
+		if (pfd[1].revents & POLLOUT) {
+			n = write(fd, out.buf + sent, out.len - sent);
+			if (n < 0 && errno != EAGAIN) {
+				fprintf(stderr, "refguardctl: write: %s\n",
+				    strerror(errno));
+				return (EXIT_CONNECT);
+			}
+			if (n > 0)
+				sent += (size_t)n;
+			if (sent == out.len) {
+				sbuf_reset(&out);
+				sent = 0;
+			}
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno == EAGAIN)
+				continue;
+			if (n <= 0) {
+				if (nrep < nreq || rbuf.len > 0) {
+					fprintf(stderr, "refguardctl: the daemon "
+					    "closed the connection after %zu of "
+					    "%zu replies\n", nrep, nreq);
+					if (rbuf.len > 0)
+						printf("%s\n", rbuf.buf);
+					return (EXIT_CONNECT);
+				}
+				break;
+			}
+			sbuf_add(&rbuf, buf, (size_t)n);
+			for (start = 0, i = 0; i < rbuf.len; i++) {
+				if (rbuf.buf[i] != '\n')
+					continue;
+				rbuf.buf[i] = '\0';
+				printf("%s\n", rbuf.buf + start);
+				if (is_error(rbuf.buf + start))
+					err = true;
+				nrep++;
+				start = i + 1;
+			}
+			if (start > 0) {
+				memmove(rbuf.buf, rbuf.buf + start, rbuf.len - start);
+				rbuf.len -= start;
+			}
+		}
+	}
+	fflush(stdout);
+	close(fd);
+	sbuf_free(&out);
+	sbuf_free(&rbuf);
+	return (err ? EXIT_REPLY_ERROR : 0);
+}
+
+/* One request line, one reply. */
+static int
+ctl_one(const char *line)
+{
+	int	p[2], rc;
+
+	if (pipe(p) != 0) {
+		perror("pipe");
+		return (EXIT_CONNECT);
+	}
+	if (write_all(p[1], line, strlen(line)) != 0 ||
+	    write_all(p[1], "\n", 1) != 0) {
+		perror("write");
+		return (EXIT_CONNECT);
+	}
+	close(p[1]);
+	rc = ctl_pipe(p[0]);
+	close(p[0]);
+	return (rc);
+}
+
+static int
+ctl_with_id(const char *op, const char *id)
+{
+	struct sbuf	sb;
+	int		rc;
+
+	sbuf_init(&sb, 128);
+	sbuf_addf(&sb, "{\"op\":\"%s\",\"id\":", op);
+	sbuf_add_jstr(&sb, id, strlen(id));
+	sbuf_addc(&sb, '}');
+	rc = ctl_one(sb.buf);
+	sbuf_free(&sb);
+	return (rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*cmd;
+	int		 ch, fd, rc;
+
+	sock_path = getenv("REFGUARD_SOCKET");
+	if (sock_path == NULL || *sock_path == '\0')
+		sock_path = DEFAULT_SOCKET;
+	while ((ch = getopt(argc, argv, "+s:hV")) != -1) {
+		switch (ch) {
+		case 's':
+			sock_path = optarg;
+			break;
+		case 'V':
+			printf("refguardctl %s\n", PACKAGE_VERSION);
+			return (0);
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	cmd = argv[0];
+	if (strcmp(cmd, "ping") == 0 && argc == 1)
+		return (ctl_one("{\"op\":\"ping\"}"));
+	if (strcmp(cmd, "stats") == 0 && argc == 1)
+		return (ctl_one("{\"op\":\"stats\"}"));
+	if (strcmp(cmd, "reload") == 0 && argc == 1)
+		return (ctl_one("{\"op\":\"reload\"}"));
+	if ((strcmp(cmd, "verdict") == 0 || strcmp(cmd, "explain") == 0) &&
+	    argc == 2)
+		return (ctl_with_id(cmd, argv[1]));
+	if (strcmp(cmd, "send") == 0 && argc <= 2) {
+		if (argc == 1 || strcmp(argv[1], "-") == 0)
+			return (ctl_pipe(STDIN_FILENO));
+		if ((fd = open(argv[1], O_RDONLY | O_CLOEXEC)) < 0) {
+			fprintf(stderr, "refguardctl: %s: %s\n", argv[1],
+			    strerror(errno));
+			return (EXIT_USAGE);
+		}
+		rc = ctl_pipe(fd);
+		close(fd);
+		return (rc);
+	}
+	usage();
+}

@@ -1,1 +1,679 @@
-int main(void){return 0;}
+/*
+ * refguardd: the referral-fraud detection daemon.
+ *
+ * Start-up order: read the configuration, open the identity data (secret,
+ * lists, GeoIP), the store and the rules, bind the socket (or take the one
+ * systemd passes), detach unless -f, then start the writer thread and the
+ * event loop. Every step that can fail does so before the socket is
+ * announced as ready.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "conf.h"
+#include "daemon.h"
+#include "ident.h"
+#include "log.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+#include "writer.h"
+
+#define RETENTION_PERIOD_MS	1000
+#define RETENTION_BATCH		5000
+#define DRAIN_TIMEOUT_S		30
+
+static struct event	*ev_retention;
+static struct event	*ev_drain;
+static uint64_t		 drain_started;
+static bool		 retention_busy;
+
+static void
+notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#endif
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: refguardd [-dftV] [-c config]\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -d       debug logging\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -t       check the configuration and rules, then exit\n"
+	    "  -V       print the version\n", CONF_DEFAULT_PATH);
+	exit(2);
+}
+
+/*
+ * Load the rule set the configuration names. NULL with *cause set on
+ * failure; NULL with *cause NULL when no rules engine answered (no set).
+ */
+static struct ruleset *
+load_rules(struct daemon *d, const struct conf *cf, char **cause)
+{
+	struct ruleset	*rs;
+	char		*diag = NULL;
+
+	*cause = NULL;
+	rs = rules_load(cf->rules_path, d->ident, &diag);
+	if (rs == NULL) {
+		*cause = diag;
+		return (NULL);
+	}
+	if (diag != NULL) {
+		log_warn("rules: %s", diag);
+		free(diag);
+	}
+	return (rs);
+}
+
+/* Is something answering on this socket path? */
+static bool
+socket_alive(const struct sockaddr_un *sun)
+{
+	int	fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return (false);
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	return (rc == 0);
+}
+
+static int
+listen_unix(const struct conf *cf, char **cause)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	struct group		*gr;
+	char			*dir, *slash;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(cf->socket_path) >= sizeof(sun.sun_path)) {
+		xasprintf(cause, "socket path %s is longer than %zu bytes",
+		    cf->socket_path, sizeof(sun.sun_path) - 1);
+		return (-1);
+	}
+	strcpy(sun.sun_path, cf->socket_path);
+
+	/* The socket's directory, if missing (a checkout, a test). */
+	dir = xstrdup(cf->socket_path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			log_warn("mkdir %s: %s", dir, strerror(errno));
+	}
+	free(dir);
+
+	if (lstat(cf->socket_path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			xasprintf(cause, "%s exists and is not a socket; "
+			    "refusing to replace it", cf->socket_path);
+			return (-1);
+		}
+		if (socket_alive(&sun)) {
+			xasprintf(cause, "another refguardd is answering on %s",
+			    cf->socket_path);
+			return (-1);
+		}
+		log_info("removing stale socket %s", cf->socket_path);
+		unlink(cf->socket_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	/* Never a moment with wider permissions than configured. */
+	old = umask(~cf->socket_mode & 0777);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		umask(old);
+		xasprintf(cause, "bind %s: %s", cf->socket_path, strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	umask(old);
+	if (chmod(cf->socket_path, cf->socket_mode) != 0)
+		log_warn("chmod %s: %s", cf->socket_path, strerror(errno));
+	if (cf->socket_group != NULL) {
+		if ((gr = getgrnam(cf->socket_group)) == NULL) {
+			xasprintf(cause, "socket_group %s: no such group",
+			    cf->socket_group);
+			unlink(cf->socket_path);
+			close(fd);
+			return (-1);
+		}
+		if (chown(cf->socket_path, (uid_t)-1, gr->gr_gid) != 0) {
+			xasprintf(cause, "chown %s to group %s: %s",
+			    cf->socket_path, cf->socket_group, strerror(errno));
+			unlink(cf->socket_path);
+			close(fd);
+			return (-1);
+		}
+	}
+	if (listen(fd, 1024) != 0) {
+		xasprintf(cause, "listen %s: %s", cf->socket_path,
+		    strerror(errno));
+		unlink(cf->socket_path);
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* A socket passed by systemd (socket activation), or -1. */
+static int
+listen_passed(void)
+{
+#ifdef HAVE_SYSTEMD
+	int	n = sd_listen_fds(1);
+
+	if (n < 0)
+		log_warn("sd_listen_fds: %s", strerror(-n));
+	else if (n >= 1) {
+		if (n > 1)
+			log_warn("systemd passed %d sockets; using the first", n);
+		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
+		    NULL, 0) > 0)
+			return (SD_LISTEN_FDS_START);
+		log_warn("the socket systemd passed is not a Unix stream "
+		    "socket; binding our own");
+	}
+#endif
+	return (-1);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, void *arg)
+{
+	conn_accept(arg, fd);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	int	err = EVUTIL_SOCKET_ERROR();
+
+	/* Out of descriptors and the like: log, keep listening. */
+	log_warn("accept: %s", evutil_socket_error_to_string(err));
+}
+
+char *
+daemon_stats_json(struct daemon *d, size_t *len)
+{
+	struct store_stat	 ss;
+	struct writer_stats	 ws;
+	json_t			*o, *req, *chk, *err, *st, *rs, *wr;
+	char			*cause = NULL, *s, when[RFC3339_LEN];
+	size_t			 i;
+
+	o = json_object();
+	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(o, "uptime_s", json_integer(
+	    (json_int_t)((mono_us() - d->started_mono) / 1000000)));
+	json_object_set_new(o, "connections", json_integer((json_int_t)d->nconns));
+	json_object_set_new(o, "connections_total",
+	    json_integer((json_int_t)d->stats.conns_total));
+	json_object_set_new(o, "connections_refused",
+	    json_integer((json_int_t)d->stats.conns_refused));
+
+	req = json_object();
+	for (i = 0; i < OP__MAX; i++)
+		json_object_set_new(req, req_op_name(i),
+		    json_integer((json_int_t)d->stats.requests[i]));
+	json_object_set_new(o, "requests", req);
+
+	chk = json_object();
+	for (i = 0; i < 3; i++)
+		json_object_set_new(chk, rules_action_name((int)i),
+		    json_integer((json_int_t)d->stats.actions[i]));
+	json_object_set_new(chk, "replayed",
+	    json_integer((json_int_t)d->stats.replays));
+	json_object_set_new(o, "checks", chk);
+	json_object_set_new(o, "observes",
+	    json_integer((json_int_t)d->stats.observes));
+
+	err = json_object();
+	for (i = 0; i < nitems(conn_error_codes); i++)
+		json_object_set_new(err, conn_error_codes[i],
+		    json_integer((json_int_t)d->stats.errors_by_code[i]));
+	json_object_set_new(o, "errors", err);
+
+	st = json_object();
+	if (store_stat(d->store, &ss, &cause) == 0) {
+		json_object_set_new(st, "events", json_integer((json_int_t)ss.events));
+		json_object_set_new(st, "index_entries",
+		    json_integer((json_int_t)ss.index_entries));
+		json_object_set_new(st, "links", json_integer((json_int_t)ss.links));
+		json_object_set_new(st, "verdicts",
+		    json_integer((json_int_t)ss.verdicts));
+		json_object_set_new(st, "map_size",
+		    json_integer((json_int_t)ss.map_size));
+		json_object_set_new(st, "map_used",
+		    json_integer((json_int_t)ss.map_used));
+		json_object_set_new(st, "map_max", json_integer((json_int_t)ss.map_max));
+		json_object_set_new(st, "last_seq",
+		    json_integer((json_int_t)ss.last_seq));
+	} else {
+		json_object_set_new(st, "error", json_string(cause));
+		free(cause);
+	}
+	writer_stats(d->writer, &ws);
+	json_object_set_new(st, "full", json_boolean(ws.full));
+	json_object_set_new(st, "sync", json_string(d->conf->sync_full ?
+	    "full" : "none"));
+	json_object_set_new(st, "expired", json_integer((json_int_t)d->stats.expired));
+	json_object_set_new(o, "store", st);
+
+	wr = json_object();
+	json_object_set_new(wr, "commits", json_integer((json_int_t)ws.commits));
+	json_object_set_new(wr, "jobs", json_integer((json_int_t)ws.jobs));
+	json_object_set_new(wr, "failed_batches",
+	    json_integer((json_int_t)ws.failed_batches));
+	json_object_set_new(wr, "max_batch", json_integer((json_int_t)ws.max_batch));
+	json_object_set_new(wr, "last_commit_us",
+	    json_integer((json_int_t)ws.last_commit_us));
+	json_object_set_new(wr, "avg_commit_us", json_integer((json_int_t)
+	    (ws.commits ? ws.commit_us_total / ws.commits : 0)));
+	json_object_set_new(wr, "inflight",
+	    json_integer((json_int_t)writer_inflight(d->writer)));
+	json_object_set_new(o, "writer", wr);
+
+	rs = json_object();
+	json_object_set_new(rs, "hash", json_string(d->rules != NULL ?
+	    rules_hash(d->rules) : "none"));
+	json_object_set_new(rs, "rules", json_integer(d->rules != NULL ?
+	    (json_int_t)rules_count(d->rules) : 0));
+	json_object_set_new(rs, "path", json_string(d->conf->rules_path));
+	json_object_set_new(rs, "loaded_at",
+	    json_string(fmt_rfc3339(d->rules_loaded_at, when)));
+	json_object_set_new(rs, "reloads", json_integer((json_int_t)d->reloads));
+	json_object_set_new(rs, "reload_failures",
+	    json_integer((json_int_t)d->reload_failures));
+	json_object_set_new(rs, "last_reload_error", d->reload_error != NULL ?
+	    json_string(d->reload_error) : json_null());
+	json_object_set_new(o, "ruleset", rs);
+	json_object_set_new(o, "data", ident_info(d->ident));
+
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		s = xstrdup("{\"error\":{\"code\":\"internal\",\"msg\":\"stats\"}}");
+	*len = strlen(s);
+	return (s);
+}
+
+/*
+ * Reload: re-read the configuration file's reloadable settings (log level,
+ * rules, identity data), build everything new, then swap it in whole. On
+ * any error the old state keeps serving, and the reply and stats say why.
+ */
+char *
+daemon_reload(struct daemon *d, size_t *len)
+{
+	struct ident_conf	 ic;
+	struct ruleset		*rs;
+	struct conf		*cf;
+	json_t			*o;
+	char			*cause = NULL, *s;
+
+	d->reloads++;
+	notify("RELOADING=1");
+	cf = conf_load(d->conf_path, &cause);
+	if (cf != NULL) {
+		rs = load_rules(d, cf, &cause);
+		if (rs == NULL && cause == NULL)
+			log_warn("rules: no rules engine; every check allows");
+		if (cause == NULL) {
+			if (d->rules != NULL)
+				rules_unref(d->rules);
+			d->rules = rs;
+			d->rules_loaded_at = now_ms();
+			free(d->conf->rules_path);
+			d->conf->rules_path = xstrdup(cf->rules_path);
+			d->conf->log_level = cf->log_level;
+			log_set_level(cf->log_level);
+			conf_ident(cf, &ic);
+			char *icause = NULL;
+			if (ident_reload(d->ident, &ic, &icause) != 0) {
+				log_warn("reload: kept some identity data: %s",
+				    icause ? icause : "?");
+			}
+			free(icause);
+		}
+		conf_free(cf);
+	}
+	o = json_object();
+	if (cause != NULL) {
+		d->reload_failures++;
+		free(d->reload_error);
+		d->reload_error = xstrdup(cause);
+		log_err("reload failed, the old rules keep serving: %s", cause);
+		json_object_set_new(o, "error", json_pack("{s:s,s:s}",
+		    "code", "reload_failed", "msg", cause));
+		json_object_set_new(o, "ruleset", json_string(d->rules != NULL ?
+		    rules_hash(d->rules) : "none"));
+		free(cause);
+	} else {
+		free(d->reload_error);
+		d->reload_error = NULL;
+		log_info("reloaded: ruleset %s (%zu rules)", d->rules != NULL ?
+		    rules_hash(d->rules) : "none", d->rules != NULL ?
+		    rules_count(d->rules) : (size_t)0);
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "ruleset", json_string(d->rules != NULL ?
+		    rules_hash(d->rules) : "none"));
+		json_object_set_new(o, "rules", json_integer(d->rules != NULL ?
+		    (json_int_t)rules_count(d->rules) : 0));
+	}
+	notify("READY=1");
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	*len = strlen(s);
+	return (s);
+}
+
+static void
+retention_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct job	*job;
+	struct timeval	 tv = { RETENTION_PERIOD_MS / 1000,
+			    (RETENTION_PERIOD_MS % 1000) * 1000 };
+
+	if (d->conf->retention > 0 && !retention_busy && !d->stopping) {
+		job = job_new(JOB_EXPIRE);
+		job->expire_before = now_ms() - d->conf->retention;
+		job->expire_max = RETENTION_BATCH;
+		retention_busy = true;
+		writer_submit(d->writer, job);
+	}
+	evtimer_add(ev_retention, &tv);
+}
+
+/* conn.c hands finished retention jobs back through here. */
+static void
+jobs_done(struct job_list *done, void *arg)
+{
+	struct daemon	*d = arg;
+	struct job	*job;
+	struct timeval	 now = { 0, 0 };
+
+	TAILQ_FOREACH(job, done, entry) {
+		if (job->op != JOB_EXPIRE)
+			continue;
+		retention_busy = false;
+		/* A full pass means more is due: go again at once. */
+		if (job->expired >= RETENTION_BATCH)
+			evtimer_add(ev_retention, &now);
+	}
+	conn_jobs_done(done, d);
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct timeval	 tv = { 0, 10000 };
+
+	if ((writer_inflight(d->writer) == 0 && conn_pending_all(d) == 0) ||
+	    mono_us() - drain_started > DRAIN_TIMEOUT_S * 1000000ULL) {
+		if (writer_inflight(d->writer) != 0 || conn_pending_all(d) != 0)
+			log_warn("shutdown: gave up waiting for slow clients");
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	evtimer_add(ev_drain, &tv);
+}
+
+/* TERM/INT: stop accepting and reading, answer what is in flight, exit. */
+static void
+shutdown_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct timeval	 tv = { 0, 0 };
+
+	if (d->stopping)
+		return;
+	log_info("received %s, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	notify("STOPPING=1");
+	d->stopping = true;
+	if (d->listener != NULL) {
+		evconnlistener_free(d->listener);
+		d->listener = NULL;
+		if (d->listen_owned)
+			unlink(d->conf->socket_path);
+	}
+	conn_stop_reading_all(d);
+	drain_started = mono_us();
+	ev_drain = evtimer_new(d->base, drain_cb, d);
+	evtimer_add(ev_drain, &tv);
+}
+
+static void
+hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	size_t	len;
+
+	log_info("received SIGHUP, reloading");
+	free(daemon_reload(arg, &len));
+}
+
+static int
+check_config(struct daemon *d)
+{
+	struct ident_conf	 ic;
+	struct ruleset		*rs;
+	char			*cause = NULL, tmpl[] = "/tmp/refguard-t.XXXXXX";
+	char			*secret = NULL;
+	struct stat		 sb;
+	int			 ok = 1;
+
+	/* Never create the real secret here (ExecStartPre runs as root). */
+	conf_ident(d->conf, &ic);
+	if (stat(ic.secret_file, &sb) != 0) {
+		if (mkdtemp(tmpl) == NULL)
+			fatal("mkdtemp");
+		xasprintf(&secret, "%s/secret", tmpl);
+		ic.secret_file = secret;
+	}
+	d->ident = ident_new(&ic, &cause);
+	if (secret != NULL) {
+		unlink(secret);
+		rmdir(tmpl);
+		free(secret);
+	}
+	if (d->ident == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		return (1);
+	}
+	rs = load_rules(d, d->conf, &cause);
+	if (cause != NULL) {
+		fprintf(stderr, "%s\n", cause);
+		ok = 0;
+	} else if (rs != NULL) {
+		printf("rules: %zu rules, ruleset %s\n", rules_count(rs),
+		    rules_hash(rs));
+		rules_unref(rs);
+	}
+	if (ok)
+		printf("configuration %s is valid\n", d->conf_path);
+	free(cause);
+	return (ok ? 0 : 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon		 dd, *d = &dd;
+	struct ident_conf	 ic;
+	struct store_opts	 so;
+	struct event		*ev_term, *ev_int, *ev_hup;
+	struct timeval		 tv = { 1, 0 };
+	char			*cause = NULL, *path;
+	const char		*conf_path = CONF_DEFAULT_PATH;
+	bool			 foreground = false, debug = false, test = false;
+	int			 ch;
+
+	memset(d, 0, sizeof(*d));
+	while ((ch = getopt(argc, argv, "c:dftVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'V':
+			printf("refguardd %s\n", PACKAGE_VERSION);
+			return (0);
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init("refguardd", LOG_TARGET_STDERR, debug ? LOG_LEVEL_DEBUG :
+	    LOG_LEVEL_INFO);
+	/* Absolute, so that paths survive the chdir of daemon(3). */
+	if ((path = realpath(conf_path, NULL)) == NULL)
+		fatal("config %s", conf_path);
+	d->conf_path = path;
+	if ((d->conf = conf_load(d->conf_path, &cause)) == NULL)
+		fatalx("%s", cause);
+	if (test)
+		return (check_config(d));
+	if (!debug)
+		log_set_level(d->conf->log_level);
+	if (!foreground && d->conf->log_syslog)
+		log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
+
+	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
+		fatal("state directory %s", d->conf->state_dir);
+	conf_ident(d->conf, &ic);
+	if ((d->ident = ident_new(&ic, &cause)) == NULL)
+		fatalx("%s", cause);
+
+	memset(&so, 0, sizeof(so));
+	so.dir = d->conf->state_dir;
+	so.map_size = d->conf->map_size;
+	so.map_max = d->conf->map_max;
+	so.nosync = !d->conf->sync_full;
+	if ((d->store = store_open(&so, &cause)) == NULL)
+		fatalx("%s", cause);
+	if (!d->conf->sync_full)
+		log_warn("sync = none: an OS crash may lose the last moments "
+		    "of acknowledged verdicts");
+
+	d->rules = load_rules(d, d->conf, &cause);
+	if (cause != NULL)
+		fatalx("rules: %s", cause);
+	if (d->rules == NULL)
+		log_warn("rules: no rules engine; every check allows");
+	d->rules_loaded_at = now_ms();
+
+	if ((d->listen_fd = listen_passed()) < 0) {
+		if ((d->listen_fd = listen_unix(d->conf, &cause)) < 0)
+			fatalx("%s", cause);
+		d->listen_owned = true;
+	}
+
+	if (!foreground) {
+		if (!d->conf->log_syslog)
+			log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
+		if (daemon(0, 0) != 0)
+			fatal("daemon");
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	if (evthread_use_pthreads() != 0)
+		fatalx("libevent: no pthreads support");
+	if ((d->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((d->writer = writer_new(d->store, d->base, jobs_done, d,
+	    &cause)) == NULL)
+		fatalx("%s", cause);
+	d->listener = evconnlistener_new(d->base, accept_cb, d,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, d->listen_fd);
+	if (d->listener == NULL)
+		fatalx("cannot listen on %s", d->conf->socket_path);
+	evconnlistener_set_error_cb(d->listener, accept_error_cb);
+
+	ev_term = evsignal_new(d->base, SIGTERM, shutdown_cb, d);
+	ev_int = evsignal_new(d->base, SIGINT, shutdown_cb, d);
+	ev_hup = evsignal_new(d->base, SIGHUP, hup_cb, d);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+	ev_retention = evtimer_new(d->base, retention_cb, d);
+	evtimer_add(ev_retention, &tv);
+
+	d->started_at = now_ms();
+	d->started_mono = mono_us();
+	log_info("refguardd %s ready on %s (store %s, sync %s, ruleset %s)",
+	    PACKAGE_VERSION, d->conf->socket_path, d->conf->state_dir,
+	    d->conf->sync_full ? "full" : "none",
+	    d->rules != NULL ? rules_hash(d->rules) : "none");
+	notify("READY=1\nSTATUS=serving");
+
+	event_base_dispatch(d->base);
+
+	writer_free(d->writer);
+	conn_close_all(d);
+	if (d->listener != NULL) {
+		evconnlistener_free(d->listener);
+		if (d->listen_owned)
+			unlink(d->conf->socket_path);
+	}
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_free(ev_retention);
+	if (ev_drain != NULL)
+		event_free(ev_drain);
+	event_base_free(d->base);
+	if (d->rules != NULL)
+		rules_unref(d->rules);
+	store_close(d->store);
+	ident_free(d->ident);
+	free(d->reload_error);
+	conf_free(d->conf);
+	free(d->conf_path);
+	log_info("stopped");
+	return (0);
+}

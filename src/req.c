@@ -1,1 +1,520 @@
+/* req.c: strict decoding of request lines; see req.h. */
 #include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ident.h"
+#include "req.h"
+#include "sbuf.h"
+#include "util.h"
+
+#define DEVICE_MAX_ATTRS	32
+
+static const char *const op_names[OP__MAX] = {
+	[OP_PING] = "ping", [OP_CHECK] = "check", [OP_OBSERVE] = "observe",
+	[OP_VERDICT] = "verdict", [OP_EXPLAIN] = "explain",
+	[OP_STATS] = "stats", [OP_RELOAD] = "reload",
+};
+
+/* Top-level fields each op accepts ("op" always). */
+static const char *const check_fields[] = { "op", "id", "ts", "campaign",
+    "referrer", "referee", "reward", "meta", NULL };
+static const char *const observe_fields[] = { "op", "kind", "ts", "account",
+    "email", "ip", "device", "phone", "payment", "meta", NULL };
+static const char *const id_fields[] = { "op", "id", NULL };
+static const char *const bare_fields[] = { "op", NULL };
+static const char *const party_fields[] = { "account", "email", "ip",
+    "device", "phone", "payment", NULL };
+static const char *const reward_fields[] = { "amount", "currency", NULL };
+
+const char *
+req_op_name(enum req_op op)
+{
+	return (op < OP__MAX ? op_names[op] : "?");
+}
+
+static int
+req_fail(struct req_error *err, const char *code, const char *field,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	err->code = code;
+	snprintf(err->field, sizeof(err->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+/* "referee" + "ip" -> "referee.ip"; prefix may be "". */
+static const char *
+path(char *buf, size_t len, const char *prefix, const char *name)
+{
+	if (snprintf(buf, len, "%s%s%s", prefix, *prefix ? "." : "",
+	    name) >= (int)len)
+		buf[len - 1] = '\0';	/* a truncated path still names the place */
+	return (buf);
+}
+
+static const char *
+json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return ("an object");
+	case JSON_ARRAY:
+		return ("an array");
+	case JSON_STRING:
+		return ("a string");
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return ("a number");
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return ("a boolean");
+	case JSON_NULL:
+		return ("null");
+	}
+	return ("?");
+}
+
+/* Every key of obj must be in allowed. */
+static int
+check_fields_known(const json_t *obj, const char *const *allowed,
+    const char *prefix, struct req_error *err)
+{
+	const char	*key;
+	json_t		*v;
+	char		 p[96], esc[64];
+	size_t		 i;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			str_escape(key, strlen(key), esc, sizeof(esc));
+			return (req_fail(err, "bad_request",
+			    path(p, sizeof(p), prefix, esc),
+			    "unknown field"));
+		}
+	}
+	return (0);
+}
+
+/* A string field into s and len; s is NULL when the field is absent. */
+static int
+get_string(const json_t *obj, const char *name, const char *prefix,
+    bool required, size_t max, const char **s, size_t *len,
+    struct req_error *err)
+{
+	json_t	*v = json_object_get(obj, name);
+	char	 p[96];
+
+	*s = NULL;
+	*len = 0;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return (req_fail(err, "bad_request",
+			    path(p, sizeof(p), prefix, name), "required"));
+		return (0);
+	}
+	if (!json_is_string(v))
+		return (req_fail(err, "bad_request",
+		    path(p, sizeof(p), prefix, name),
+		    "must be a string, not %s", json_type_name(v)));
+	*s = json_string_value(v);
+	*len = json_string_length(v);
+	if (*len == 0 && required)
+		return (req_fail(err, "bad_request",
+		    path(p, sizeof(p), prefix, name), "must not be empty"));
+	if (*len > max)
+		return (req_fail(err, "bad_request",
+		    path(p, sizeof(p), prefix, name),
+		    "longer than %zu bytes", max));
+	return (0);
+}
+
+static bool
+has_control(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return (true);
+	return (false);
+}
+
+/* Event time: RFC 3339 string or Unix milliseconds; now when absent. */
+static int
+get_ts(const json_t *obj, const struct req_opts *o, int64_t *ts,
+    struct req_error *err)
+{
+	json_t	*v = json_object_get(obj, "ts");
+	char	 when[RFC3339_LEN];
+
+	if (v == NULL || json_is_null(v))
+		*ts = o->now;
+	else if (json_is_integer(v)) {
+		*ts = json_integer_value(v);
+		if (*ts < 0 || *ts > 253402300799999LL)
+			return (req_fail(err, "bad_request", "ts",
+			    "Unix milliseconds out of range"));
+	} else if (json_is_string(v)) {
+		if (parse_rfc3339(json_string_value(v), json_string_length(v),
+		    ts) != 0)
+			return (req_fail(err, "bad_request", "ts",
+			    "not an RFC 3339 time like 2026-11-23T10:00:00Z "
+			    "or Unix milliseconds"));
+	} else
+		return (req_fail(err, "bad_request", "ts",
+		    "must be an RFC 3339 string or Unix milliseconds, not %s",
+		    json_type_name(v)));
+	if (o->retention > 0 && *ts < o->now - o->retention)
+		return (req_fail(err, "bad_request", "ts",
+		    "%s is older than the retention horizon",
+		    fmt_rfc3339(*ts, when)));
+	if (o->max_future > 0 && *ts > o->now + o->max_future)
+		return (req_fail(err, "bad_request", "ts",
+		    "%s is in the future", fmt_rfc3339(*ts, when)));
+	return (0);
+}
+
+static int
+decode_device(const struct ident *id, const json_t *dev, const char *prefix,
+    struct party *p, struct req_error *err)
+{
+	struct dev_attr	 attrs[DEVICE_MAX_ATTRS];
+	char		 numbuf[DEVICE_MAX_ATTRS][24], fp[96], kp[96], esc[64];
+	const char	*key, *errkey = NULL, *msg = NULL;
+	json_t		*v;
+	size_t		 n = 0, i;
+
+	path(fp, sizeof(fp), prefix, "device");
+	if (!json_is_object(dev))
+		return (req_fail(err, "bad_request", fp,
+		    "must be an object, not %s", json_type_name(dev)));
+	if (json_object_size(dev) > DEVICE_MAX_ATTRS)
+		return (req_fail(err, "bad_request", fp,
+		    "more than %d attributes", DEVICE_MAX_ATTRS));
+	json_object_foreach((json_t *)dev, key, v) {
+		str_escape(key, strlen(key), esc, sizeof(esc));
+		attrs[n].key = key;
+		attrs[n].keylen = strlen(key);
+		if (json_is_string(v)) {
+			attrs[n].val = json_string_value(v);
+			attrs[n].vallen = json_string_length(v);
+		} else if (json_is_integer(v)) {
+			snprintf(numbuf[n], sizeof(numbuf[n]), "%lld",
+			    (long long)json_integer_value(v));
+			attrs[n].val = numbuf[n];
+			attrs[n].vallen = strlen(numbuf[n]);
+		} else if (json_is_null(v))
+			continue;
+		else
+			return (req_fail(err, "bad_request",
+			    path(kp, sizeof(kp), fp, esc),
+			    "must be a string, not %s", json_type_name(v)));
+		n++;
+	}
+	if (ident_device(id, attrs, n, p, &errkey, &msg) != 0) {
+		if (errkey != NULL) {
+			for (i = 0; i < n; i++)
+				if (attrs[i].key == errkey)
+					break;
+			str_escape(errkey, strlen(errkey), esc, sizeof(esc));
+			path(kp, sizeof(kp), fp, esc);
+		} else
+			snprintf(kp, sizeof(kp), "%s", fp);
+		return (req_fail(err, "bad_request", kp, "%s", msg));
+	}
+	return (0);
+}
+
+typedef int (*ident_fn)(const struct ident *, const char *, size_t,
+    struct party *, const char **);
+
+/* The fields of one party; obj is the party object (or the request). */
+static int
+decode_party(const struct ident *id, const json_t *obj, const char *prefix,
+    struct party *p, struct req_error *err)
+{
+	static const struct {
+		const char	*name;
+		ident_fn	 fn;
+		size_t		 max;
+	} fields[] = {
+		{ "account", ident_account, 128 },
+		{ "email", ident_email, 254 },
+		{ "ip", ident_ip, 64 },
+		{ "phone", ident_phone, 64 },
+		{ "payment", ident_payment, 256 },
+	};
+	const char	*s, *msg;
+	json_t		*dev;
+	size_t		 len, i;
+	char		 fp[96];
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < nitems(fields); i++) {
+		if (get_string(obj, fields[i].name, prefix, i == 0,
+		    fields[i].max, &s, &len, err) != 0)
+			return (-1);
+		if (s == NULL)
+			continue;
+		msg = "invalid";
+		if (fields[i].fn(id, s, len, p, &msg) != 0)
+			return (req_fail(err, "bad_request",
+			    path(fp, sizeof(fp), prefix, fields[i].name),
+			    "%s", msg));
+	}
+	dev = json_object_get(obj, "device");
+	if (dev != NULL && !json_is_null(dev) &&
+	    decode_device(id, dev, prefix, p, err) != 0)
+		return (-1);
+	return (0);
+}
+
+static int
+decode_reward(const json_t *obj, struct event *ev, struct req_error *err)
+{
+	json_t		*r = json_object_get(obj, "reward"), *amt;
+	const char	*cur;
+	size_t		 len, i;
+
+	if (r == NULL || json_is_null(r))
+		return (0);
+	if (!json_is_object(r))
+		return (req_fail(err, "bad_request", "reward",
+		    "must be an object, not %s", json_type_name(r)));
+	if (check_fields_known(r, reward_fields, "reward", err) != 0)
+		return (-1);
+	amt = json_object_get(r, "amount");
+	if (amt == NULL)
+		return (req_fail(err, "bad_request", "reward.amount",
+		    "required"));
+	if (!json_is_number(amt))
+		return (req_fail(err, "bad_request", "reward.amount",
+		    "must be a number, not %s", json_type_name(amt)));
+	ev->reward_amount = json_number_value(amt);
+	if (!isfinite(ev->reward_amount) || ev->reward_amount < 0 ||
+	    ev->reward_amount > 1e12)
+		return (req_fail(err, "bad_request", "reward.amount",
+		    "must be between 0 and 1e12"));
+	if (get_string(r, "currency", "reward", false, 3, &cur, &len,
+	    err) != 0)
+		return (-1);
+	if (cur != NULL) {
+		for (i = 0; i < len; i++)
+			if (cur[i] < 'A' || cur[i] > 'Z')
+				break;
+		if (len != 3 || i != 3)
+			return (req_fail(err, "bad_request", "reward.currency",
+			    "not an ISO 4217 code like EUR"));
+		memcpy(ev->reward_currency, cur, 3);
+	}
+	ev->has_reward = true;
+	return (0);
+}
+
+static int
+decode_id(const json_t *obj, bool required, struct event *ev,
+    struct req_error *err)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (get_string(obj, "id", "", required, RG_ID_MAX, &s, &len, err) != 0)
+		return (-1);
+	if (s == NULL)
+		return (0);
+	if (has_control(s, len))
+		return (req_fail(err, "bad_request", "id",
+		    "contains control characters"));
+	memcpy(ev->id, s, len);
+	ev->id[len] = '\0';
+	ev->idlen = len;
+	return (0);
+}
+
+static int
+decode_check(const struct ident *id, const json_t *obj,
+    const struct req_opts *o, struct event *ev, struct req_error *err)
+{
+	const char	*s;
+	size_t		 len;
+	const char	*pn[RG_NPARTIES] = { "referrer", "referee" };
+	json_t		*pobj;
+	int		 i;
+
+	if (check_fields_known(obj, check_fields, "", err) != 0 ||
+	    decode_id(obj, true, ev, err) != 0 || get_ts(obj, o, &ev->ts,
+	    err) != 0)
+		return (-1);
+	ev->type = EV_REFERRAL;
+	if (get_string(obj, "campaign", "", false, RG_CAMPAIGN_MAX, &s, &len,
+	    err) != 0)
+		return (-1);
+	if (s != NULL) {
+		if (has_control(s, len))
+			return (req_fail(err, "bad_request", "campaign",
+			    "contains control characters"));
+		memcpy(ev->campaign, s, len);
+		ev->campaign[len] = '\0';
+	}
+	if (decode_reward(obj, ev, err) != 0)
+		return (-1);
+	for (i = 0; i < RG_NPARTIES; i++) {
+		pobj = json_object_get(obj, pn[i]);
+		if (pobj == NULL)
+			return (req_fail(err, "bad_request", pn[i], "required"));
+		if (!json_is_object(pobj))
+			return (req_fail(err, "bad_request", pn[i],
+			    "must be an object, not %s", json_type_name(pobj)));
+		if (check_fields_known(pobj, party_fields, pn[i], err) != 0 ||
+		    decode_party(id, pobj, pn[i], &ev->party[i], err) != 0)
+			return (-1);
+	}
+	ev->nparties = 2;
+	if (memcmp(ev->party[0].h[ENT_ACCOUNT].b, ev->party[1].h[ENT_ACCOUNT].b,
+	    RG_HASH_LEN) == 0)
+		return (req_fail(err, "bad_request", "referee.account",
+		    "is the referrer's account"));
+	ident_edge(id, &ev->party[0], &ev->party[1], &ev->edge);
+	ev->has_edge = true;
+	return (0);
+}
+
+static int
+decode_observe(const struct ident *id, const json_t *obj,
+    const struct req_opts *o, struct event *ev, struct req_error *err)
+{
+	const char	*s;
+	size_t		 len;
+	int		 t;
+
+	if (check_fields_known(obj, observe_fields, "", err) != 0 ||
+	    get_ts(obj, o, &ev->ts, err) != 0 ||
+	    get_string(obj, "kind", "", true, 32, &s, &len, err) != 0)
+		return (-1);
+	t = event_type_from_name(s);
+	if (t < 0 || t == EV_REFERRAL)
+		return (req_fail(err, "bad_request", "kind",
+		    "not one of signup, login, purchase, payout, update"));
+	ev->type = (uint8_t)t;
+	if (decode_party(id, obj, "", &ev->party[0], err) != 0)
+		return (-1);
+	ev->nparties = 1;
+	return (0);
+}
+
+int
+req_decode(const char *line, size_t len, const struct ident *id,
+    const struct req_opts *o, enum req_op *opp, struct event *ev,
+    struct req_error *err)
+{
+	static const char *const *const fields[OP__MAX] = {
+		[OP_PING] = bare_fields, [OP_STATS] = bare_fields,
+		[OP_RELOAD] = bare_fields, [OP_VERDICT] = id_fields,
+		[OP_EXPLAIN] = id_fields,
+	};
+	json_error_t	 jerr;
+	json_t		*obj, *op;
+	const char	*ops;
+	char		 esc[64];
+	int		 rc = -1, i;
+
+	memset(ev, 0, sizeof(*ev));
+	*opp = OP_PING;
+	err->code = NULL;
+	err->field[0] = '\0';
+	err->msg[0] = '\0';
+
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (obj == NULL)
+		return (req_fail(err, "bad_json", "", "column %d: %s",
+		    jerr.column, jerr.text));
+	if (!json_is_object(obj)) {
+		req_fail(err, "bad_request", "", "a request is a JSON object, "
+		    "not %s", json_type_name(obj));
+		goto out;
+	}
+	op = json_object_get(obj, "op");
+	if (op == NULL) {
+		req_fail(err, "bad_request", "op", "required");
+		goto out;
+	}
+	if (!json_is_string(op)) {
+		req_fail(err, "bad_request", "op", "must be a string, not %s",
+		    json_type_name(op));
+		goto out;
+	}
+	ops = json_string_value(op);
+	for (i = 0; i < OP__MAX; i++)
+		if (strcmp(ops, op_names[i]) == 0)
+			break;
+	if (i == OP__MAX) {
+		str_escape(ops, json_string_length(op), esc, sizeof(esc));
+		req_fail(err, "unknown_op", "op", "unknown op \"%s\" (one of "
+		    "ping, check, observe, verdict, explain, stats, reload)",
+		    esc);
+		goto out;
+	}
+	*opp = (enum req_op)i;
+	switch (*opp) {
+	case OP_CHECK:
+		rc = decode_check(id, obj, o, ev, err);
+		break;
+	case OP_OBSERVE:
+		rc = decode_observe(id, obj, o, ev, err);
+		break;
+	default:
+		if (check_fields_known(obj, fields[*opp], "", err) != 0)
+			break;
+		if (*opp == OP_VERDICT || *opp == OP_EXPLAIN)
+			rc = decode_id(obj, true, ev, err);
+		else
+			rc = 0;
+		break;
+	}
+out:
+	/* Echo the id in errors when it can be read. */
+	if (rc != 0 && ev->idlen == 0 && json_is_object(obj))
+		decode_id(obj, false, ev, &(struct req_error){0});
+	json_decref(obj);
+	return (rc);
+}
+
+char *
+req_error_reply(const struct req_error *err, const char *id, size_t idlen,
+    size_t *len)
+{
+	struct sbuf	sb;
+
+	sbuf_init(&sb, 160);
+	sbuf_adds(&sb, "{");
+	if (id != NULL && idlen > 0) {
+		sbuf_adds(&sb, "\"id\":");
+		sbuf_add_jstr(&sb, id, idlen);
+		sbuf_addc(&sb, ',');
+	}
+	sbuf_adds(&sb, "\"error\":{\"code\":");
+	sbuf_add_jstr(&sb, err->code ? err->code : "error",
+	    strlen(err->code ? err->code : "error"));
+	if (err->field[0] != '\0') {
+		sbuf_adds(&sb, ",\"field\":");
+		sbuf_add_jstr(&sb, err->field, strlen(err->field));
+	}
+	sbuf_adds(&sb, ",\"msg\":");
+	sbuf_add_jstr(&sb, err->msg, strlen(err->msg));
+	sbuf_adds(&sb, "}}");
+	return (sbuf_take(&sb, len));
+}

@@ -1,1 +1,65 @@
-/* req.h */
+/*
+ * req.h: decode one NDJSON request line into a typed request.
+ *
+ * Decoding is strict and explains itself: on error the request gets a code
+ * ("bad_request", "bad_json", "unknown_op", ...), the dotted path of the
+ * offending field ("referee.ip") and a message naming the problem. Unknown
+ * fields are errors where a typo would otherwise hide a bug (party and
+ * device fields, top-level fields of check and observe).
+ *
+ * Identities are normalized and hashed here (ident.h): what leaves this
+ * module holds no raw personal data.
+ */
+#ifndef REFGUARD_REQ_H
+#define REFGUARD_REQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct ident;
+
+enum req_op {
+	OP_PING,
+	OP_CHECK,
+	OP_OBSERVE,
+	OP_VERDICT,
+	OP_EXPLAIN,
+	OP_STATS,
+	OP_RELOAD,
+	OP__MAX
+};
+
+struct req_error {
+	const char	*code;		/* static */
+	char		 field[96];	/* "" when the request as a whole */
+	char		 msg[256];
+};
+
+struct req_opts {
+	int64_t		now;		/* ms; the event time when ts is absent */
+	int64_t		retention;	/* ms; older events are refused (0: none) */
+	int64_t		max_future;	/* ms; events further ahead are refused */
+};
+
+/*
+ * Decode line (len bytes, no newline): *op, and *ev for check and observe
+ * (ev->id alone for verdict and explain). Returns 0, or -1 with *err
+ * filled (ev->id is still set when the line had a readable "id", so that
+ * the error reply can echo it). The line need not be NUL-terminated.
+ */
+int	req_decode(const char *line, size_t len, const struct ident *id,
+	    const struct req_opts *opts, enum req_op *op, struct event *ev,
+	    struct req_error *err);
+
+const char	*req_op_name(enum req_op op);
+
+/*
+ * Format an error reply line (no newline) into a malloc'd string; *len
+ * gets its length. id may be NULL (no "id" echoed).
+ */
+char	*req_error_reply(const struct req_error *err, const char *id,
+	    size_t idlen, size_t *len);
+
+#endif

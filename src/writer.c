@@ -1,1 +1,368 @@
+/* writer.c: the writer thread and group commit; see writer.h. */
 #include "config.h"
+
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "req.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+#include "verdict.h"
+#include "writer.h"
+
+/* A batch never holds more than this many jobs (bounds one transaction). */
+#define WRITER_MAX_BATCH	8192
+
+struct writer {
+	struct store		*st;
+	pthread_t		 thread;
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;
+	struct job_list		 queue;		/* submitted, not yet taken */
+	struct job_list		 done;		/* finished, not yet handed back */
+	bool			 stop;
+	int			 efd;		/* eventfd: "done has jobs" */
+	struct event		*ev;
+	writer_done_cb		 done_cb;
+	void			*arg;
+	size_t			 inflight;	/* loop thread only */
+	struct writer_stats	 stats;		/* under mtx */
+};
+
+struct job *
+job_new(int op)
+{
+	/* Only check/observe need the event zeroed; the rest is small. */
+	struct job	*job = xmalloc(sizeof(*job));
+
+	memset(job, 0, offsetof(struct job, ev));
+	job->op = op;
+	return (job);
+}
+
+void
+job_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	if (job->rs != NULL)
+		rules_unref(job->rs);
+	free(job->reply);
+	free(job);
+}
+
+static void
+job_set_reply(struct job *job, struct verdict *v)
+{
+	free(job->reply);
+	job->errcode = NULL;
+	job->reply = v->reply;
+	job->replylen = v->replylen;
+	job->action = v->action;
+	job->replay = v->replay;
+	v->reply = NULL;
+}
+
+static void
+job_set_error(struct job *job, const char *code, const char *msg)
+{
+	struct req_error	err = { .code = code };
+
+	snprintf(err.msg, sizeof(err.msg), "%s", msg);
+	free(job->reply);
+	job->reply = req_error_reply(&err, job->ev.idlen ? job->ev.id : NULL,
+	    job->ev.idlen, &job->replylen);
+	job->errcode = code;
+	job->failed = true;
+}
+
+static bool
+job_is_read(const struct job *job)
+{
+	return (job->op == OP_VERDICT || job->op == OP_EXPLAIN);
+}
+
+/* Run one job in txn. 0, or -1 on a store error (the batch fails). */
+static int
+writer_job(struct store_txn *txn, struct job *job)
+{
+	struct verdict	v;
+	int		rc;
+
+	memset(&v, 0, sizeof(v));
+	switch (job->op) {
+	case OP_CHECK:
+		if (verdict_check(txn, job->rs, &job->ev, &v) != 0)
+			return (-1);
+		break;
+	case OP_OBSERVE:
+		if (verdict_observe(txn, &job->ev, &v) != 0)
+			return (-1);
+		break;
+	case OP_VERDICT:
+	case OP_EXPLAIN:
+		rc = verdict_lookup(txn, job->ev.id, job->ev.idlen,
+		    job->op == OP_EXPLAIN, &v);
+		if (rc < 0)
+			return (-1);
+		if (rc == 1) {
+			job_set_error(job, "not_found", "no verdict for this id");
+			job->failed = false;
+			return (0);
+		}
+		break;
+	case JOB_EXPIRE:
+		job->expired = store_expire(txn, job->expire_before,
+		    job->expire_max);
+		return (job->expired < 0 ? -1 : 0);
+	default:
+		job_set_error(job, "internal", "job not for the writer");
+		return (0);
+	}
+	job_set_reply(job, &v);
+	return (0);
+}
+
+/* After a failed batch: answer the reads from a read transaction. */
+static void
+writer_reads_only(struct writer *w, struct job **jobs, size_t n)
+{
+	struct store_txn	*txn;
+	char			*cause = NULL;
+	size_t			 i;
+
+	if ((txn = store_begin(w->st, false, &cause)) == NULL) {
+		free(cause);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!job_is_read(jobs[i]))
+			continue;
+		jobs[i]->failed = false;
+		jobs[i]->errcode = NULL;
+		if (writer_job(txn, jobs[i]) != 0)
+			job_set_error(jobs[i], "store_error",
+			    store_txn_errstr(txn));
+	}
+	store_abort(txn);
+}
+
+static void
+writer_batch(struct writer *w, struct job **jobs, size_t n)
+{
+	struct store_txn	*txn;
+	const char		*code = "store_error";
+	char			*cause = NULL, msg[256];
+	uint64_t		 t0 = mono_us(), dt;
+	size_t			 i;
+	bool			 full = false;
+
+retry:
+	if ((txn = store_begin(w->st, true, &cause)) == NULL) {
+		snprintf(msg, sizeof(msg), "%s", cause);
+		free(cause);
+		goto fail;
+	}
+	for (i = 0; i < n; i++)
+		if (writer_job(txn, jobs[i]) != 0)
+			break;
+	if (i < n) {
+		enum store_err e = store_txn_err(txn);
+
+		snprintf(msg, sizeof(msg), "%s", store_txn_errstr(txn));
+		store_abort(txn);
+		if (e == STORE_MAP_GROW && store_grow(w->st) == 0)
+			goto retry;
+		if (e == STORE_MAP_GROW || e == STORE_FULL) {
+			code = "store_full";
+			full = true;
+		}
+		goto fail;
+	}
+	if (store_commit(txn, &cause) != 0) {
+		snprintf(msg, sizeof(msg), "%s", cause);
+		if (strstr(cause, "store full") != NULL) {
+			code = "store_full";
+			full = true;
+		}
+		free(cause);
+		goto fail;
+	}
+	dt = mono_us() - t0;
+	pthread_mutex_lock(&w->mtx);
+	w->stats.commits++;
+	w->stats.jobs += n;
+	w->stats.commit_us_total += dt;
+	w->stats.last_commit_us = dt;
+	if (n > w->stats.max_batch)
+		w->stats.max_batch = n;
+	w->stats.full = false;
+	pthread_mutex_unlock(&w->mtx);
+	return;
+
+fail:
+	log_err("store: batch of %zu not written: %s", n, msg);
+	for (i = 0; i < n; i++)
+		job_set_error(jobs[i], code, msg);
+	writer_reads_only(w, jobs, n);
+	pthread_mutex_lock(&w->mtx);
+	w->stats.failed_batches++;
+	w->stats.full = full;
+	pthread_mutex_unlock(&w->mtx);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer	*w = arg;
+	struct job	**jobs = xreallocarray(NULL, WRITER_MAX_BATCH,
+			    sizeof(*jobs));
+	struct job	*job;
+	uint64_t	 one = 1;
+	size_t		 n, i;
+
+	pthread_mutex_lock(&w->mtx);
+	for (;;) {
+		while (TAILQ_EMPTY(&w->queue) && !w->stop)
+			pthread_cond_wait(&w->cond, &w->mtx);
+		if (TAILQ_EMPTY(&w->queue) && w->stop)
+			break;
+		for (n = 0; n < WRITER_MAX_BATCH &&
+		    (job = TAILQ_FIRST(&w->queue)) != NULL; n++) {
+			TAILQ_REMOVE(&w->queue, job, entry);
+			jobs[n] = job;
+		}
+		pthread_mutex_unlock(&w->mtx);
+
+		writer_batch(w, jobs, n);
+
+		pthread_mutex_lock(&w->mtx);
+		for (i = 0; i < n; i++)
+			TAILQ_INSERT_TAIL(&w->done, jobs[i], entry);
+		if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_err("writer: eventfd: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&w->mtx);
+	free(jobs);
+	return (NULL);
+}
+
+/* Loop thread: hand finished batches to the callback. */
+static void
+writer_drain(struct writer *w)
+{
+	struct job_list	done = TAILQ_HEAD_INITIALIZER(done);
+	struct job	*job;
+	size_t		 n = 0;
+
+	pthread_mutex_lock(&w->mtx);
+	TAILQ_CONCAT(&done, &w->done, entry);
+	pthread_mutex_unlock(&w->mtx);
+	/* done belongs to the loop thread: set here, never by the writer. */
+	TAILQ_FOREACH(job, &done, entry) {
+		job->done = true;
+		n++;
+	}
+	w->inflight -= n;
+	if (n > 0)
+		w->done_cb(&done, w->arg);
+}
+
+static void
+writer_wakeup(evutil_socket_t fd, short what, void *arg)
+{
+	struct writer	*w = arg;
+	uint64_t	 v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_err("writer: eventfd read: %s", strerror(errno));
+	writer_drain(w);
+}
+
+struct writer *
+writer_new(struct store *st, struct event_base *base, writer_done_cb done,
+    void *arg, char **cause)
+{
+	struct writer	*w = xcalloc(1, sizeof(*w));
+	int		 rc;
+
+	w->st = st;
+	w->done_cb = done;
+	w->arg = arg;
+	TAILQ_INIT(&w->queue);
+	TAILQ_INIT(&w->done);
+	pthread_mutex_init(&w->mtx, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if ((w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		xasprintf(cause, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	w->ev = event_new(base, w->efd, EV_READ | EV_PERSIST, writer_wakeup, w);
+	if (w->ev == NULL || event_add(w->ev, NULL) != 0) {
+		xasprintf(cause, "writer: cannot add event");
+		goto fail;
+	}
+	if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
+		xasprintf(cause, "writer thread: %s", strerror(rc));
+		goto fail;
+	}
+	return (w);
+fail:
+	if (w->ev != NULL)
+		event_free(w->ev);
+	if (w->efd >= 0)
+		close(w->efd);
+	free(w);
+	return (NULL);
+}
+
+void
+writer_submit(struct writer *w, struct job *job)
+{
+	w->inflight++;
+	pthread_mutex_lock(&w->mtx);
+	TAILQ_INSERT_TAIL(&w->queue, job, entry);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+size_t
+writer_inflight(const struct writer *w)
+{
+	return (w->inflight);
+}
+
+void
+writer_stats(struct writer *w, struct writer_stats *out)
+{
+	pthread_mutex_lock(&w->mtx);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->mtx);
+}
+
+void
+writer_free(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mtx);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+	pthread_join(w->thread, NULL);
+	writer_drain(w);
+	event_free(w->ev);
+	close(w->efd);
+	pthread_mutex_destroy(&w->mtx);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}

@@ -1,1 +1,86 @@
-/* writer.h */
+/*
+ * writer.h: the writer thread and group commit.
+ *
+ * The event loop decodes requests into jobs and submits them; the writer
+ * thread takes everything queued at once, runs it in one LMDB write
+ * transaction (verdict.c does the work of each job), commits (and syncs,
+ * under sync = full), then hands the whole batch back to the loop, which
+ * only then sends the replies. While the writer syncs, the loop keeps
+ * reading and decoding the next batch: the loop never waits on the disk,
+ * and a reply never leaves before its data is durable.
+ *
+ * If the commit fails, every job of the batch gets an error reply; reads
+ * in a failed batch are answered from a read transaction, so verdict
+ * lookups keep working when the store is full.
+ */
+#ifndef REFGUARD_WRITER_H
+#define REFGUARD_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "event.h"
+#include "req.h"
+
+struct event_base;
+struct ruleset;
+struct store;
+
+#define JOB_EXPIRE	(OP__MAX + 1)	/* retention pass: no client */
+
+struct job {
+	TAILQ_ENTRY(job) entry;		/* writer queue, then done list */
+	TAILQ_ENTRY(job) centry;	/* the connection's reply order */
+	void		*conn;		/* owner; NULL for internal jobs */
+	int		 op;		/* enum req_op, or JOB_EXPIRE */
+	struct ruleset	*rs;		/* referenced for the job's life */
+	uint64_t	 t_start;	/* mono_us() at decode */
+	int64_t		 expire_before;	/* JOB_EXPIRE */
+	size_t		 expire_max;
+	/* results, set by the writer */
+	bool		 done;
+	bool		 failed;	/* store error: reply is the error */
+	const char	*errcode;	/* static; set when reply is an error */
+	uint8_t		 action;
+	bool		 replay;
+	int64_t		 expired;	/* JOB_EXPIRE: events deleted */
+	char		*reply;		/* line, no newline; freed with the job */
+	size_t		 replylen;
+	struct event	 ev;		/* last: only check/observe fill it all */
+};
+TAILQ_HEAD(job_list, job);
+
+struct writer_stats {
+	uint64_t	commits;
+	uint64_t	jobs;		/* jobs committed */
+	uint64_t	failed_batches;
+	uint64_t	commit_us_total;
+	uint64_t	last_commit_us;
+	uint64_t	max_batch;
+	bool		full;		/* the last write failed: store full */
+};
+
+struct writer;
+typedef void (*writer_done_cb)(struct job_list *done, void *arg);
+
+/*
+ * Start the writer thread. done is called on the loop thread (base) with
+ * each finished batch; it takes the jobs off the list. NULL on error.
+ */
+struct writer	*writer_new(struct store *st, struct event_base *base,
+		    writer_done_cb done, void *arg, char **cause);
+/* Queue a job (loop thread). */
+void		 writer_submit(struct writer *w, struct job *job);
+/* Jobs submitted and not yet handed back. */
+size_t		 writer_inflight(const struct writer *w);
+/* A snapshot of the counters (any thread). */
+void		 writer_stats(struct writer *w, struct writer_stats *out);
+/* Finish what is queued, stop the thread, free. Done callbacks run first. */
+void		 writer_free(struct writer *w);
+
+struct job	*job_new(int op);
+void		 job_free(struct job *job);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * sbuf.h: a growing byte buffer for building reply lines and JSON text
+ * without a JSON tree (building trees per request is the first cost on
+ * the check path).
+ */
+#ifndef REFGUARD_SBUF_H
+#define REFGUARD_SBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sbuf {
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 sbuf_init(struct sbuf *sb, size_t hint);
+void	 sbuf_free(struct sbuf *sb);
+void	 sbuf_reset(struct sbuf *sb);	/* len = 0, keeps the memory */
+void	 sbuf_add(struct sbuf *sb, const void *p, size_t n);
+void	 sbuf_addc(struct sbuf *sb, char c);
+void	 sbuf_adds(struct sbuf *sb, const char *s);
+void	 sbuf_addf(struct sbuf *sb, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 sbuf_add_int(struct sbuf *sb, int64_t v);
+/* A JSON string literal (quotes included); invalid UTF-8 becomes U+FFFD. */
+void	 sbuf_add_jstr(struct sbuf *sb, const char *s, size_t n);
+/* Hand the NUL-terminated contents to the caller (frees with free()). */
+char	*sbuf_take(struct sbuf *sb, size_t *len);
+
+#endif
