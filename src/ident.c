@@ -1,73 +1,168 @@
 /*
- * ident.c: minimal first cut (secret, keyed hashing, trivial
- * normalization); the identity work replaces the normalizers.
+ * ident.c: the identity module's life cycle, the keyed hash, and the
+ * simple identifiers (account, phone, payment, edge). Email is in
+ * ident_email.c, IP in ident_ip.c, devices in ident_device.c, GeoIP in
+ * geo.c.
  */
 #include "config.h"
 
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <jansson.h>
-#define XXH_STATIC_LINKING_ONLY	/* XXH3_state_t on the stack, XXH3_generateSecret */
-#include <xxhash.h>
 
-#include "ident.h"
+#include "ident_int.h"
 #include "util.h"
 
-struct ident {
-	uint8_t	secret[XXH3_SECRET_DEFAULT_SIZE];
-};
+/* ---- secret -------------------------------------------------------- */
 
 static int
-ident_read_secret(const char *path, uint8_t *seed, char **cause)
+ident_secret_create(const char *path, uint8_t *seed, char **cause)
+{
+	char	 dir[PATH_MAX];
+	ssize_t	 n;
+	int	 fd, dfd;
+
+	while ((n = getrandom(seed, IDENT_SECRET_LEN, 0)) < 0 && errno == EINTR)
+		;
+	if (n != IDENT_SECRET_LEN) {
+		xasprintf(cause, "getrandom: %s", n < 0 ? strerror(errno) :
+		    "short read");
+		return (-1);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return (1);	/* lost a race: read theirs */
+		xasprintf(cause, "hash_secret_file %s: cannot create: %s",
+		    path, strerror(errno));
+		return (-1);
+	}
+	if (write_all(fd, seed, IDENT_SECRET_LEN) != 0 || fsync(fd) != 0) {
+		xasprintf(cause, "hash_secret_file %s: cannot write: %s",
+		    path, strerror(errno));
+		close(fd);
+		unlink(path);	/* never leave a short secret behind */
+		return (-1);
+	}
+	close(fd);
+	/* A secret lost in a crash would orphan every stored hash. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return (0);
+}
+
+static int
+ident_secret_read(int fd, const char *path, uint8_t *seed, char **cause)
 {
 	struct stat	sb;
+	size_t		got = 0;
 	ssize_t		n;
-	int		fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
-		if (getrandom(seed, IDENT_SECRET_LEN, 0) != IDENT_SECRET_LEN) {
-			xasprintf(cause, "getrandom: %s", strerror(errno));
-			return (-1);
-		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || write_all(fd, seed, IDENT_SECRET_LEN) != 0 ||
-		    fsync(fd) != 0) {
-			xasprintf(cause, "hash_secret_file %s: cannot create: %s",
-			    path, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return (-1);
-		}
-		close(fd);
-		return (0);
-	}
-	if (fd < 0) {
-		xasprintf(cause, "hash_secret_file %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		xasprintf(cause, "hash_secret_file %s: %s", path,
+		    strerror(errno));
 		return (-1);
 	}
-	if (fstat(fd, &sb) != 0 || (sb.st_mode & 077) != 0) {
-		xasprintf(cause, "hash_secret_file %s: readable by group or "
+	if (!S_ISREG(sb.st_mode)) {
+		xasprintf(cause, "hash_secret_file %s: not a regular file",
+		    path);
+		return (-1);
+	}
+	if ((sb.st_mode & 077) != 0) {
+		xasprintf(cause, "hash_secret_file %s: accessible by group or "
 		    "others (mode %03o); chmod 600 it", path,
 		    (unsigned)(sb.st_mode & 0777));
-		close(fd);
 		return (-1);
 	}
-	n = read(fd, seed, IDENT_SECRET_LEN);
-	close(fd);
-	if (n != IDENT_SECRET_LEN) {
-		xasprintf(cause, "hash_secret_file %s: shorter than %d bytes",
-		    path, IDENT_SECRET_LEN);
+	if (sb.st_size != IDENT_SECRET_LEN) {
+		xasprintf(cause, "hash_secret_file %s: must be exactly %d "
+		    "bytes, not %lld", path, IDENT_SECRET_LEN,
+		    (long long)sb.st_size);
+		return (-1);
+	}
+	while (got < IDENT_SECRET_LEN) {
+		n = read(fd, seed + got, IDENT_SECRET_LEN - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			xasprintf(cause, "hash_secret_file %s: read: %s", path,
+			    n < 0 ? strerror(errno) : "short file");
+			return (-1);
+		}
+		got += (size_t)n;
+	}
+	return (0);
+}
+
+/* Read the secret, creating it (32 random bytes, 0600) if missing. */
+static int
+ident_secret(const char *path, uint8_t *seed, char **cause)
+{
+	int	fd, rv, tries;
+
+	if (path == NULL) {
+		*cause = xstrdup("hash_secret_file is not set");
+		return (-1);
+	}
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			rv = ident_secret_read(fd, path, seed, cause);
+			close(fd);
+			return (rv);
+		}
+		if (errno != ENOENT) {
+			xasprintf(cause, "hash_secret_file %s: %s", path,
+			    strerror(errno));
+			return (-1);
+		}
+		if ((rv = ident_secret_create(path, seed, cause)) <= 0)
+			return (rv);
+	}
+	xasprintf(cause, "hash_secret_file %s: cannot create or read", path);
+	return (-1);
+}
+
+/* ---- life cycle ---------------------------------------------------- */
+
+static void
+ident_cause_add(char **cause, char *msg)
+{
+	char	*s;
+
+	if (*cause == NULL) {
+		*cause = msg;
+		return;
+	}
+	xasprintf(&s, "%s; %s", *cause, msg);
+	free(*cause);
+	free(msg);
+	*cause = s;
+}
+
+static int
+ident_prefixes(const struct ident_conf *conf, unsigned *p4, unsigned *p6,
+    char **cause)
+{
+	*p4 = conf->prefix4 == 0 ? 24 : conf->prefix4;
+	*p6 = conf->prefix6 == 0 ? 64 : conf->prefix6;
+	if (*p4 > 32 || *p6 > 128) {
+		xasprintf(cause, "ip_prefix4 must be 1-32 and ip_prefix6 "
+		    "1-128 (have %u and %u)", *p4, *p6);
 		return (-1);
 	}
 	return (0);
@@ -79,28 +174,98 @@ ident_new(const struct ident_conf *conf, char **cause)
 	struct ident	*id = xcalloc(1, sizeof(*id));
 	uint8_t		 seed[IDENT_SECRET_LEN];
 
-	if (ident_read_secret(conf->secret_file, seed, cause) != 0) {
-		free(id);
-		return (NULL);
-	}
+	*cause = NULL;
+	id->geo = geo_new();
+	if (ident_prefixes(conf, &id->prefix4, &id->prefix6, cause) != 0)
+		goto fail;
+	if ((id->rules = ident_email_rules_new(conf->email_domains,
+	    conf->nemail_domains, cause)) == NULL)
+		goto fail;
+	if (conf->disposable_file != NULL &&
+	    (id->disp = ident_email_disp_load(conf->disposable_file,
+	    cause)) == NULL)
+		goto fail;
+	if (geo_load(id->geo, conf->geoip, conf->ngeoip, 1, cause) != 0)
+		goto fail;
+	if (ident_secret(conf->secret_file, seed, cause) != 0)
+		goto fail;
 	XXH3_generateSecret(id->secret, sizeof(id->secret), seed, sizeof(seed));
-	memset(seed, 0, sizeof(seed));
+	explicit_bzero(seed, sizeof(seed));
 	return (id);
+
+fail:
+	explicit_bzero(seed, sizeof(seed));
+	ident_free(id);
+	return (NULL);
 }
 
 void
 ident_free(struct ident *id)
 {
-	if (id != NULL)
-		memset(id->secret, 0, sizeof(id->secret));
+	if (id == NULL)
+		return;
+	explicit_bzero(id->secret, sizeof(id->secret));
+	ident_email_rules_free(id->rules);
+	ident_email_disp_free(id->disp);
+	geo_free(id->geo);
 	free(id);
 }
 
 int
 ident_reload(struct ident *id, const struct ident_conf *conf, char **cause)
 {
+	struct email_rules	*rules;
+	struct disposable	*disp = NULL;
+	unsigned		 p4, p6;
+	char			*msg = NULL;
+
 	*cause = NULL;
-	return (0);
+	if (ident_prefixes(conf, &p4, &p6, &msg) != 0)
+		ident_cause_add(cause, msg);
+	else {
+		id->prefix4 = p4;
+		id->prefix6 = p6;
+	}
+	msg = NULL;
+	if ((rules = ident_email_rules_new(conf->email_domains,
+	    conf->nemail_domains, &msg)) == NULL)
+		ident_cause_add(cause, msg);
+	else {
+		ident_email_rules_free(id->rules);
+		id->rules = rules;
+	}
+	msg = NULL;
+	if (conf->disposable_file != NULL &&
+	    (disp = ident_email_disp_load(conf->disposable_file, &msg)) == NULL)
+		ident_cause_add(cause, msg);
+	else {
+		ident_email_disp_free(id->disp);
+		id->disp = disp;
+	}
+	msg = NULL;
+	if (geo_load(id->geo, conf->geoip, conf->ngeoip, 0, &msg) != 0)
+		ident_cause_add(cause, msg);
+	return (*cause == NULL ? 0 : -1);
+}
+
+/* ---- hashing ------------------------------------------------------- */
+
+void
+ident_hash_begin(const struct ident *id, enum ent_kind kind,
+    XXH3_state_t *st)
+{
+	uint8_t	k = (uint8_t)kind;
+
+	XXH3_128bits_reset_withSecret(st, id->secret, sizeof(id->secret));
+	XXH3_128bits_update(st, &k, 1);
+}
+
+void
+ident_hash_end(XXH3_state_t *st, struct rg_hash *out)
+{
+	XXH128_hash_t	h = XXH3_128bits_digest(st);
+
+	XXH128_canonicalFromHash((XXH128_canonical_t *)out->b, h);
 }
 
 void
@@ -108,23 +273,86 @@ ident_hash(const struct ident *id, enum ent_kind kind, const void *buf,
     size_t len, struct rg_hash *out)
 {
 	XXH3_state_t	st;
-	XXH128_hash_t	h;
-	uint8_t		k = (uint8_t)kind;
 
-	XXH3_128bits_reset_withSecret(&st, id->secret, sizeof(id->secret));
-	XXH3_128bits_update(&st, &k, 1);
+	ident_hash_begin(id, kind, &st);
 	XXH3_128bits_update(&st, buf, len);
-	h = XXH3_128bits_digest(&st);
-	XXH128_canonicalFromHash((XXH128_canonical_t *)out->b, h);
+	ident_hash_end(&st, out);
 }
 
-static void
-set(const struct ident *id, struct party *p, enum ent_kind k, const void *b,
-    size_t n)
+void
+ident_set_hash(const struct ident *id, struct party *p, enum ent_kind k,
+    const void *b, size_t n)
 {
 	ident_hash(id, k, b, n, &p->h[k]);
 	p->have |= 1u << k;
 }
+
+/* ---- byte helpers -------------------------------------------------- */
+
+size_t
+ident_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i = 0, n, j;
+	uint32_t		 cp;
+
+	while (i < len) {
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (u[i] >= 0xc2 && u[i] <= 0xdf) {
+			n = 1;
+			cp = u[i] & 0x1f;
+		} else if (u[i] >= 0xe0 && u[i] <= 0xef) {
+			n = 2;
+			cp = u[i] & 0x0f;
+		} else if (u[i] >= 0xf0 && u[i] <= 0xf4) {
+			n = 3;
+			cp = u[i] & 0x07;
+		} else
+			return (i);
+		if (len - i <= n)
+			return (i);
+		for (j = 1; j <= n; j++) {
+			if ((u[i + j] & 0xc0) != 0x80)
+				return (i);
+			cp = (cp << 6) | (u[i + j] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return (i);
+		i += n + 1;
+	}
+	return (i);
+}
+
+void
+ident_trim(const char **s, size_t *len)
+{
+	while (*len > 0 && ((*s)[0] == ' ' || (*s)[0] == '\t' ||
+	    (*s)[0] == '\r' || (*s)[0] == '\n')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' ||
+	    (*s)[*len - 1] == '\r' || (*s)[*len - 1] == '\n'))
+		(*len)--;
+}
+
+bool
+ident_has_ctl(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return (true);
+	return (false);
+}
+
+/* ---- simple identifiers -------------------------------------------- */
 
 int
 ident_account(const struct ident *id, const char *s, size_t len,
@@ -134,32 +362,15 @@ ident_account(const struct ident *id, const char *s, size_t len,
 		*err = "empty";
 		return (-1);
 	}
-	set(id, p, ENT_ACCOUNT, s, len);
-	return (0);
-}
-
-int
-ident_email(const struct ident *id, const char *s, size_t len,
-    struct party *p, const char **err)
-{
-	char	buf[256];
-	size_t	i;
-	char	*at;
-
-	if (len == 0 || len > 254) {
-		*err = "not an email address";
+	if (len > IDENT_ACCOUNT_MAX) {
+		*err = "longer than 128 bytes";
 		return (-1);
 	}
-	for (i = 0; i < len; i++)
-		buf[i] = (char)tolower((unsigned char)s[i]);
-	buf[len] = '\0';
-	if ((at = strchr(buf, '@')) == NULL || at == buf || at[1] == '\0') {
-		*err = "not an email address";
+	if (ident_has_ctl(s, len)) {
+		*err = "contains control characters";
 		return (-1);
 	}
-	set(id, p, ENT_EMAIL, buf, len);
-	snprintf(p->email_domain, sizeof(p->email_domain), "%s", at + 1);
-	p->facts |= PF_EMAIL_DOMAIN;
+	ident_set_hash(id, p, ENT_ACCOUNT, s, len);
 	return (0);
 }
 
@@ -167,7 +378,48 @@ int
 ident_phone(const struct ident *id, const char *s, size_t len,
     struct party *p, const char **err)
 {
-	set(id, p, ENT_PHONE, s, len);
+	char	buf[IDENT_PHONE_MAXDIGITS + 1];
+	size_t	i, o = 0, digits = 0;
+	char	c;
+
+	ident_trim(&s, &len);
+	if (len == 0) {
+		*err = "empty";
+		return (-1);
+	}
+	if (len > IDENT_PHONE_MAX) {
+		*err = "longer than 64 bytes";
+		return (-1);
+	}
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (c >= '0' && c <= '9') {
+			if (++digits > IDENT_PHONE_MAXDIGITS) {
+				*err = "more than 20 digits";
+				return (-1);
+			}
+			buf[o++] = c;
+		} else if (c == '+' && o == 0)
+			buf[o++] = c;
+		else if (c == ' ' || c == '-' || c == '.' || c == '(' ||
+		    c == ')' || c == '/')
+			continue;
+		else {
+			if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+				*err = "contains letters";
+			else if ((unsigned char)c < 0x20 || c == 0x7f)
+				*err = "contains control characters";
+			else
+				*err = "not a phone number (digits, an optional "
+				    "leading + and separators only)";
+			return (-1);
+		}
+	}
+	if (digits < IDENT_PHONE_MINDIGITS) {
+		*err = "fewer than 5 digits";
+		return (-1);
+	}
+	ident_set_hash(id, p, ENT_PHONE, buf, o);
 	return (0);
 }
 
@@ -175,60 +427,20 @@ int
 ident_payment(const struct ident *id, const char *s, size_t len,
     struct party *p, const char **err)
 {
-	set(id, p, ENT_PAYMENT, s, len);
-	return (0);
-}
-
-int
-ident_ip(const struct ident *id, const char *s, size_t len, struct party *p,
-    const char **err)
-{
-	char		buf[64];
-	uint8_t		a[16];
-
-	if (len >= sizeof(buf)) {
-		*err = "not an IPv4 or IPv6 address";
+	ident_trim(&s, &len);
+	if (len == 0) {
+		*err = "empty";
 		return (-1);
 	}
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, a) == 1) {
-		set(id, p, ENT_IP, a, 4);
-		a[3] = 0;
-		set(id, p, ENT_IP_PREFIX, a, 4);
-		p->ip_version = 4;
-	} else if (inet_pton(AF_INET6, buf, a) == 1) {
-		set(id, p, ENT_IP, a, 16);
-		memset(a + 8, 0, 8);
-		set(id, p, ENT_IP_PREFIX, a, 16);
-		p->ip_version = 6;
-	} else {
-		*err = "not an IPv4 or IPv6 address";
+	if (len > IDENT_PAYMENT_MAX) {
+		*err = "longer than 256 bytes";
 		return (-1);
 	}
-	p->facts |= PF_IP_INFO;
-	return (0);
-}
-
-int
-ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
-    struct party *p, const char **errkey, const char **err)
-{
-	XXH3_state_t	st;
-	XXH128_hash_t	h;
-	size_t		i;
-
-	XXH3_128bits_reset_withSecret(&st, id->secret, sizeof(id->secret));
-	for (i = 0; i < n; i++) {
-		if (attrs[i].keylen == 2 && memcmp(attrs[i].key, "id", 2) == 0)
-			set(id, p, ENT_DEVICE_ID, attrs[i].val, attrs[i].vallen);
-		XXH3_128bits_update(&st, attrs[i].key, attrs[i].keylen);
-		XXH3_128bits_update(&st, "=", 1);
-		XXH3_128bits_update(&st, attrs[i].val, attrs[i].vallen);
+	if (ident_has_ctl(s, len)) {
+		*err = "contains control characters";
+		return (-1);
 	}
-	h = XXH3_128bits_digest(&st);
-	XXH128_canonicalFromHash((XXH128_canonical_t *)p->h[ENT_DEVICE].b, h);
-	p->have |= 1u << ENT_DEVICE;
+	ident_set_hash(id, p, ENT_PAYMENT, s, len);
 	return (0);
 }
 
@@ -243,8 +455,25 @@ ident_edge(const struct ident *id, const struct party *referrer,
 	ident_hash(id, ENT_EDGE, buf, sizeof(buf), out);
 }
 
+/* ---- info ---------------------------------------------------------- */
+
 void *
 ident_info(const struct ident *id)
 {
-	return (json_object());
+	json_t	*o = json_object(), *d;
+
+	json_object_set_new(o, "geoip", geo_info(id->geo));
+	if (id->disp != NULL) {
+		d = json_object();
+		json_object_set_new(d, "path", json_string(id->disp->path));
+		json_object_set_new(d, "entries",
+		    json_integer((json_int_t)ident_set_count(id->disp->set)));
+		json_object_set_new(o, "disposable", d);
+	} else
+		json_object_set_new(o, "disposable", json_null());
+	json_object_set_new(o, "email_domains",
+	    json_integer((json_int_t)id->rules->n));
+	json_object_set_new(o, "ip_prefix4", json_integer(id->prefix4));
+	json_object_set_new(o, "ip_prefix6", json_integer(id->prefix6));
+	return (o);
 }

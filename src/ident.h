@@ -38,7 +38,7 @@ struct ident_conf {
 	unsigned		 prefix6;	/* ip.prefix length for IPv6 (default 64) */
 	const struct conf_str	*geoip;		/* MaxMind DB paths */
 	size_t			 ngeoip;
-	const struct conf_str	*email_domains;	/* extra per-domain rules, see refguard.conf(5) */
+	const struct conf_str	*email_domains;	/* "DOMAIN [option ...]", see docs/identity.md */
 	size_t			 nemail_domains;
 };
 
@@ -53,19 +53,23 @@ struct dev_attr {
 struct ident;
 
 /*
- * Read (or create) the secret, load the disposable list, open the GeoIP
- * databases. Returns NULL and sets *cause (caller frees) on any error;
- * a GeoIP file that cannot be opened is an error here (start-up), but
- * not on reload.
+ * Read (or create) the secret, load the disposable list, check the
+ * email_domain values, open the GeoIP databases. Returns NULL and sets
+ * *cause (caller frees) on any error; a GeoIP file that cannot be opened
+ * is an error here (start-up), but not on reload. Errors in config values
+ * read "FILE:LINE: email_domain: message"; in files "PATH:LINE: ...".
+ * conf is not kept: every string needed later is copied.
  */
 struct ident	*ident_new(const struct ident_conf *conf, char **cause);
 void		 ident_free(struct ident *id);
 
 /*
- * Reload what can change at run time (disposable list, GeoIP databases)
- * from conf. Each file that fails keeps its old contents and is reported
- * in *cause (caller frees; NULL when all went well). Returns 0 when
- * everything reloaded, -1 when anything was kept.
+ * Reload what can change at run time (disposable list, GeoIP databases,
+ * email_domain rules, ip prefix lengths) from conf; the secret never
+ * changes. GeoIP files are opened anew (a file replaced by rename is
+ * picked up). Each part that fails keeps its old state and is reported
+ * in *cause (several joined by "; ", caller frees; NULL when all went
+ * well). Returns 0 when everything reloaded, -1 when anything was kept.
  */
 int		 ident_reload(struct ident *id, const struct ident_conf *conf,
 		     char **cause);
@@ -78,7 +82,15 @@ void		 ident_hash(const struct ident *id, enum ent_kind kind,
  * Normalize and fingerprint one field of a party into *p (its hashes and
  * facts; p->have gets the kinds set). s need not be NUL-terminated. On bad
  * input return -1 and set *err to a static message that names the problem
- * (the caller adds the field name), e.g. "not an IPv4 or IPv6 address".
+ * (the caller adds the field name), e.g. "not an IPv4 or IPv6 address";
+ * *p is then unchanged. docs/identity.md has the full rules:
+ *   account  exact bytes, 1-128, no control bytes
+ *   email    trimmed, at most 254 bytes of valid UTF-8, ASCII lowercased,
+ *            tag and (per domain) dots removed; sets email_domain and,
+ *            when a list is loaded, email_disposable
+ *   phone    digits and a leading '+', separators " -.()/" dropped,
+ *            5-20 digits, letters refused
+ *   payment  trimmed opaque token, 1-256 bytes, no control bytes
  */
 int	ident_account(const struct ident *id, const char *s, size_t len,
 	    struct party *p, const char **err);
@@ -89,13 +101,24 @@ int	ident_phone(const struct ident *id, const char *s, size_t len,
 int	ident_payment(const struct ident *id, const char *s, size_t len,
 	    struct party *p, const char **err);
 int	ident_ip(const struct ident *id, const char *s, size_t len,
-	    struct party *p, const char **err);	/* also fills p->geo */
+	    struct party *p, const char **err);
+/*
+ * ident_ip also sets p->ip_version, p->ip_private (not globally routable)
+ * and p->geo (zeroed, then filled from the GeoIP databases; private
+ * addresses are not looked up). IPv4-mapped IPv6 folds to IPv4; zone ids
+ * are refused. Nothing is allocated on any of these paths.
+ */
 
 /*
  * Device fingerprints from the attributes a client sent: ENT_DEVICE,
  * ENT_DEVICE_FUZZY and (when an "id" attribute is present) ENT_DEVICE_ID.
- * On bad input *errkey is the offending attribute's key (NULL if the
- * problem is the set as a whole).
+ * At most 32 attributes, names of at most 64 bytes ([A-Za-z0-9_.-],
+ * case-insensitive), values of at most 1024 bytes. A fingerprint that
+ * would be too weak to link devices is left out (no error): ENT_DEVICE
+ * needs ua, canvas, webgl or fonts; ENT_DEVICE_FUZZY needs ua and one of
+ * tz, lang, screen, platform (docs/identity.md). On bad input *errkey is
+ * the offending attribute's key, the very pointer attrs[i].key (NULL if
+ * the problem is the set as a whole).
  */
 int	ident_device(const struct ident *id, const struct dev_attr *attrs,
 	    size_t n, struct party *p, const char **errkey, const char **err);
@@ -105,8 +128,12 @@ void	ident_edge(const struct ident *id, const struct party *referrer,
 	    const struct party *referee, struct rg_hash *out);
 
 /*
- * Describe the loaded data (GeoIP databases with type and build epoch,
- * disposable list size) as a JSON object, for stats and verdict records.
+ * Describe the loaded data as a JSON object, for stats and verdict
+ * records:
+ *   {"geoip": [{"path", "database_type", "build_epoch" (null if it does
+ *               not fit), "node_count", "ip_version", "facts": [...]}],
+ *    "disposable": {"path", "entries"} or null,
+ *    "email_domains": N, "ip_prefix4": N, "ip_prefix6": N}
  * Returns a new jansson reference (json_t *, declared void * here so that
  * this header does not pull in jansson).
  */

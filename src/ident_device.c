@@ -1,0 +1,520 @@
+/*
+ * ident_device.c: device fingerprints from client attributes.
+ *
+ *   device        every attribute but "id", canonicalized, sorted by name
+ *   device.fuzzy  the stable subset: browser and OS family from "ua" (no
+ *                 versions), tz, lang, screen (orientation-free), platform
+ *   device.id     the SDK's "id"
+ *
+ * docs/identity.md lists the exact canonical forms; changing them changes
+ * every stored fingerprint.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ident_int.h"
+#include "util.h"
+
+enum dev_kind {
+	DK_EXTRA, DK_ID, DK_UA, DK_TZ, DK_LANG, DK_SCREEN, DK_PLATFORM,
+	DK_HW, DK_CANVAS, DK_WEBGL, DK_FONTS,
+};
+
+static const struct {
+	const char	*name;
+	enum dev_kind	 kind;
+} dev_known[] = {
+	{ "id", DK_ID }, { "ua", DK_UA }, { "tz", DK_TZ }, { "lang", DK_LANG },
+	{ "screen", DK_SCREEN }, { "platform", DK_PLATFORM }, { "hw", DK_HW },
+	{ "canvas", DK_CANVAS }, { "webgl", DK_WEBGL }, { "fonts", DK_FONTS },
+};
+
+struct dev_item {
+	char			 key[IDENT_DEV_KEYMAX + 1];	/* lowercased */
+	size_t			 keylen;
+	enum dev_kind		 kind;
+	const char		*val;		/* trimmed */
+	size_t			 vallen;
+};
+
+/* Scratch for one canonical value: fonts may need 2 bytes per input byte. */
+#define DEV_CANON_MAX	(IDENT_DEV_VALMAX + 1)
+
+/* ---- user agent families ------------------------------------------- */
+
+struct dev_token {
+	const char	*tok;
+	const char	*family;
+};
+
+/* First match wins: the specific browsers before the engines they wrap. */
+static const struct dev_token dev_browsers[] = {
+	{ "bot/", "bot" }, { "bot;", "bot" }, { "spider", "bot" },
+	{ "crawler", "bot" },
+	{ "edg/", "edge" }, { "edge/", "edge" }, { "edga/", "edge" },
+	{ "edgios/", "edge" },
+	{ "opr/", "opera" }, { "opt/", "opera" }, { "opios/", "opera" },
+	{ "opera", "opera" },
+	{ "samsungbrowser/", "samsung" },
+	{ "yabrowser/", "yandex" }, { "ucbrowser/", "uc" },
+	{ "vivaldi/", "vivaldi" },
+	{ "fban/", "facebook" }, { "fbav/", "facebook" },
+	{ "instagram", "instagram" },
+	{ "fxios/", "firefox" }, { "firefox/", "firefox" },
+	{ "crios/", "chrome" },
+	{ "; wv)", "webview" },
+	{ "headlesschrome/", "headless" },
+	{ "chrome/", "chrome" }, { "chromium/", "chrome" },
+	{ "msie ", "ie" }, { "trident/", "ie" },
+};
+
+static const struct dev_token dev_oses[] = {
+	{ "windows phone", "windowsphone" }, { "windows", "windows" },
+	{ "win64", "windows" }, { "win32", "windows" },
+	{ "iphone", "ios" }, { "ipad", "ios" }, { "ipod", "ios" },
+	{ "ios", "ios" }, { "cpu os ", "ios" },
+	{ "android", "android" },
+	{ "cros", "chromeos" },
+	{ "mac os x", "macos" }, { "macintosh", "macos" }, { "macos", "macos" },
+	{ "darwin", "darwin" },
+	{ "linux", "linux" }, { "freebsd", "bsd" }, { "openbsd", "bsd" },
+	{ "netbsd", "bsd" }, { "x11", "unix" },
+};
+
+static bool
+dev_has(const char *s, size_t len, const char *tok)
+{
+	return (memmem(s, len, tok, strlen(tok)) != NULL);
+}
+
+static const char *
+dev_match(const char *s, size_t len, const struct dev_token *t, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (dev_has(s, len, t[i].tok))
+			return (t[i].family);
+	return (NULL);
+}
+
+/*
+ * App and SDK agents ("MyApp/3.2 (iPhone; iOS 17.1)", "okhttp/4.9.0",
+ * "Dalvik/2.1.0 (Linux; U; Android 13)") are named by their first
+ * product token, without the version.
+ */
+static size_t
+dev_app_family(const char *ua, size_t len, char *out, size_t cap)
+{
+	size_t	i;
+
+	for (i = 0; i < len && i + 1 < cap; i++) {
+		if (ua[i] == '/' || ua[i] == ' ' || ua[i] == '(' || ua[i] == ';')
+			break;
+		out[i] = ua[i];
+	}
+	return (i);
+}
+
+/* "browser/os" from a canonical (lowercased) user agent. */
+static size_t
+dev_ua_family(const char *ua, size_t len, char *out, size_t cap)
+{
+	const char	*b, *os;
+	char		 app[33];
+	size_t		 n;
+
+	if ((os = dev_match(ua, len, dev_oses, nitems(dev_oses))) == NULL)
+		os = "other";
+	b = dev_match(ua, len, dev_browsers, nitems(dev_browsers));
+	if (b == NULL && len >= 8 && memcmp(ua, "mozilla/", 8) == 0) {
+		if (dev_has(ua, len, "safari/") && dev_has(ua, len, "version/"))
+			b = "safari";
+		else if (dev_has(ua, len, "applewebkit"))
+			b = "webview";
+		else
+			b = "other";
+	}
+	if (b == NULL) {
+		n = dev_app_family(ua, len, app, sizeof(app));
+		app[n] = '\0';
+		b = n > 0 ? app : "other";
+	}
+	/* "app:" keeps an app named "chrome" apart from the browser */
+	if (b == app)
+		n = (size_t)snprintf(out, cap, "app:%s/%s", b, os);
+	else
+		n = (size_t)snprintf(out, cap, "%s/%s", b, os);
+	return (n < cap ? n : cap - 1);
+}
+
+/* ---- canonical values ---------------------------------------------- */
+
+/* Blank runs become one space; ASCII lowercased when fold is set. */
+static size_t
+dev_canon_text(const char *s, size_t len, bool fold, char *out)
+{
+	size_t	i, o = 0;
+	char	c;
+
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (c == ' ' || c == '\t') {
+			if (o > 0 && out[o - 1] == ' ')
+				continue;
+			c = ' ';
+		} else if (fold && c >= 'A' && c <= 'Z')
+			c = (char)(c + ('a' - 'A'));
+		out[o++] = c;
+	}
+	return (o);
+}
+
+size_t
+ident_device_ua_family(const char *ua, size_t len, char *out, size_t cap)
+{
+	char	buf[DEV_CANON_MAX];
+
+	if (len > IDENT_DEV_VALMAX)
+		len = IDENT_DEV_VALMAX;
+	ident_trim(&ua, &len);
+	len = dev_canon_text(ua, len, true, buf);
+	return (dev_ua_family(buf, len, out, cap));
+}
+
+/* "en_GB, en;q=0.9" -> "en-gb,en;q=0.9" */
+static size_t
+dev_canon_lang(const char *s, size_t len, char *out)
+{
+	size_t	i, o = 0;
+	char	c;
+
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (c == ' ' || c == '\t')
+			continue;
+		if (c == '_')
+			c = '-';
+		else if (c >= 'A' && c <= 'Z')
+			c = (char)(c + ('a' - 'A'));
+		out[o++] = c;
+	}
+	return (o);
+}
+
+/*
+ * Screen sizes: "1920x1080", "1920 × 1080", "1920*1080x24" -> "1920x1080"
+ * (+"x24" when a depth is given). With sorted set, larger side first so
+ * that a rotated phone keeps its fuzzy fingerprint. 0 when not W x H.
+ */
+static size_t
+dev_canon_screen(const char *s, size_t len, bool sorted, char *out)
+{
+	unsigned long	v[3] = { 0, 0, 0 }, t;
+	size_t		i, nv = 0, digits = 0;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (++digits > 6 || nv == 3)
+				return (0);
+			v[nv] = v[nv] * 10 + (unsigned long)(s[i] - '0');
+			continue;
+		}
+		if (digits > 0) {
+			nv++;
+			digits = 0;
+		}
+		if (i == len)
+			break;
+		if (s[i] == 'x' || s[i] == 'X' || s[i] == '*' || s[i] == ' ' ||
+		    s[i] == ',')
+			continue;
+		if (len - i >= 2 && memcmp(s + i, "\xc3\x97", 2) == 0) {
+			i++;	/* U+00D7 multiplication sign */
+			continue;
+		}
+		return (0);
+	}
+	if (nv < 2)
+		return (0);
+	if (sorted && v[1] > v[0]) {
+		t = v[0];
+		v[0] = v[1];
+		v[1] = t;
+	}
+	if (nv == 3 && !sorted)
+		return ((size_t)snprintf(out, DEV_CANON_MAX, "%lux%lux%lu",
+		    v[0], v[1], v[2]));
+	return ((size_t)snprintf(out, DEV_CANON_MAX, "%lux%lu", v[0], v[1]));
+}
+
+struct dev_span {
+	uint16_t	off;
+	uint16_t	len;
+};
+
+static int
+dev_span_cmp(const char *base, const struct dev_span *a,
+    const struct dev_span *b)
+{
+	size_t	n = a->len < b->len ? a->len : b->len;
+	int	c = memcmp(base + a->off, base + b->off, n);
+
+	return (c != 0 ? c : (int)a->len - (int)b->len);
+}
+
+/* Font lists: lowercased, items trimmed, sorted, duplicates dropped. */
+static size_t
+dev_canon_fonts(const char *s, size_t len, char *out)
+{
+	char		 low[IDENT_DEV_VALMAX];
+	struct dev_span	 sp[IDENT_DEV_VALMAX / 2 + 1], t;
+	size_t		 n = 0, i, j, o = 0, start = 0;
+	const char	*item;
+	size_t		 ilen;
+
+	len = dev_canon_text(s, len, true, low);
+	for (i = 0; i <= len; i++) {
+		if (i < len && low[i] != ',')
+			continue;
+		item = low + start;
+		ilen = i - start;
+		start = i + 1;
+		ident_trim(&item, &ilen);
+		if (ilen == 0)
+			continue;
+		sp[n].off = (uint16_t)(item - low);
+		sp[n].len = (uint16_t)ilen;
+		/* insertion sort: lists are short */
+		for (j = n++; j > 0 && dev_span_cmp(low, &sp[j], &sp[j - 1]) < 0;
+		    j--) {
+			t = sp[j];
+			sp[j] = sp[j - 1];
+			sp[j - 1] = t;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (i > 0 && dev_span_cmp(low, &sp[i], &sp[i - 1]) == 0)
+			continue;
+		if (o > 0)
+			out[o++] = ',';
+		memcpy(out + o, low + sp[i].off, sp[i].len);
+		o += sp[i].len;
+	}
+	return (o);
+}
+
+/* The canonical value of it into out (DEV_CANON_MAX bytes). */
+static size_t
+dev_canon(const struct dev_item *it, char *out)
+{
+	size_t	n;
+
+	switch (it->kind) {
+	case DK_LANG:
+		return (dev_canon_lang(it->val, it->vallen, out));
+	case DK_SCREEN:
+		if ((n = dev_canon_screen(it->val, it->vallen, false, out)) > 0)
+			return (n);
+		return (dev_canon_text(it->val, it->vallen, true, out));
+	case DK_FONTS:
+		return (dev_canon_fonts(it->val, it->vallen, out));
+	case DK_UA:
+	case DK_TZ:
+	case DK_PLATFORM:
+	case DK_HW:
+	case DK_WEBGL:
+		return (dev_canon_text(it->val, it->vallen, true, out));
+	default:	/* canvas hashes, extras: case may matter */
+		return (dev_canon_text(it->val, it->vallen, false, out));
+	}
+}
+
+/* ---- validation ---------------------------------------------------- */
+
+static const char *
+dev_check_key(const struct dev_attr *a, struct dev_item *it)
+{
+	size_t	i;
+	char	c;
+
+	if (a->keylen == 0)
+		return ("empty attribute name");
+	if (a->keylen > IDENT_DEV_KEYMAX)
+		return ("attribute name longer than 64 bytes");
+	for (i = 0; i < a->keylen; i++) {
+		c = a->key[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c + ('a' - 'A'));
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-' || c == '.'))
+			return ("attribute name has characters other than "
+			    "letters, digits, '_', '-' and '.'");
+		it->key[i] = c;
+	}
+	it->key[a->keylen] = '\0';
+	it->keylen = a->keylen;
+	it->kind = DK_EXTRA;
+	for (i = 0; i < nitems(dev_known); i++)
+		if (strcmp(it->key, dev_known[i].name) == 0)
+			it->kind = dev_known[i].kind;
+	return (NULL);
+}
+
+static const char *
+dev_check(const struct dev_attr *a, struct dev_item *it)
+{
+	const char	*e;
+
+	if ((e = dev_check_key(a, it)) != NULL)
+		return (e);
+	if (a->vallen > IDENT_DEV_VALMAX)
+		return ("longer than 1024 bytes");
+	if (a->vallen > 0 && a->val == NULL)
+		return ("missing value");
+	if (ident_has_ctl(a->val, a->vallen))
+		return ("contains control characters");
+	if (ident_utf8_valid(a->val, a->vallen) != a->vallen)
+		return ("not valid UTF-8");
+	it->val = a->val;
+	it->vallen = a->vallen;
+	ident_trim(&it->val, &it->vallen);
+	return (NULL);
+}
+
+/* ---- hashing ------------------------------------------------------- */
+
+static void
+dev_feed(XXH3_state_t *st, const char *k, size_t klen, const char *v,
+    size_t vlen)
+{
+	uint8_t	kl = (uint8_t)klen, vl[2];
+
+	vl[0] = (uint8_t)(vlen >> 8);
+	vl[1] = (uint8_t)vlen;
+	XXH3_128bits_update(st, &kl, 1);
+	XXH3_128bits_update(st, k, klen);
+	XXH3_128bits_update(st, vl, 2);
+	XXH3_128bits_update(st, v, vlen);
+}
+
+/* Exact fingerprint: needs one high-entropy attribute. */
+static void
+dev_exact(const struct ident *id, const struct dev_item *it, size_t n,
+    struct party *p)
+{
+	XXH3_state_t	st;
+	char		buf[DEV_CANON_MAX];
+	size_t		i, len;
+	bool		strong = false;
+
+	ident_hash_begin(id, ENT_DEVICE, &st);
+	for (i = 0; i < n; i++) {
+		if (it[i].kind == DK_ID || it[i].vallen == 0)
+			continue;	/* empty values say nothing */
+		strong |= it[i].kind == DK_UA || it[i].kind == DK_CANVAS ||
+		    it[i].kind == DK_WEBGL || it[i].kind == DK_FONTS;
+		len = dev_canon(&it[i], buf);
+		dev_feed(&st, it[i].key, it[i].keylen, buf, len);
+	}
+	if (!strong)
+		return;
+	ident_hash_end(&st, &p->h[ENT_DEVICE]);
+	p->have |= 1u << ENT_DEVICE;
+}
+
+static const struct dev_item *
+dev_find(const struct dev_item *it, size_t n, enum dev_kind k)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (it[i].kind == k && it[i].vallen > 0)
+			return (&it[i]);
+	return (NULL);
+}
+
+/* Fuzzy fingerprint: needs ua and one more stable attribute. */
+static void
+dev_fuzzy(const struct ident *id, const struct dev_item *it, size_t n,
+    struct party *p)
+{
+	static const enum dev_kind	 rest[] = {
+		DK_TZ, DK_LANG, DK_SCREEN, DK_PLATFORM,
+	};
+	XXH3_state_t			 st;
+	const struct dev_item		*ua, *x;
+	char				 buf[DEV_CANON_MAX], fam[96];
+	size_t				 i, len, more = 0;
+
+	if ((ua = dev_find(it, n, DK_UA)) == NULL)
+		return;
+	ident_hash_begin(id, ENT_DEVICE_FUZZY, &st);
+	len = dev_canon(ua, buf);
+	len = dev_ua_family(buf, len, fam, sizeof(fam));
+	dev_feed(&st, "ua", 2, fam, len);
+	for (i = 0; i < nitems(rest); i++) {
+		if ((x = dev_find(it, n, rest[i])) == NULL)
+			continue;
+		if (x->kind != DK_SCREEN ||
+		    (len = dev_canon_screen(x->val, x->vallen, true, buf)) == 0)
+			len = dev_canon(x, buf);
+		dev_feed(&st, x->key, x->keylen, buf, len);
+		more++;
+	}
+	if (more == 0)
+		return;
+	ident_hash_end(&st, &p->h[ENT_DEVICE_FUZZY]);
+	p->have |= 1u << ENT_DEVICE_FUZZY;
+}
+
+int
+ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
+    struct party *p, const char **errkey, const char **err)
+{
+	struct dev_item		 it[IDENT_DEV_MAXATTRS], t;
+	const struct dev_item	*idv;
+	size_t			 i, j, used = 0;
+
+	*errkey = NULL;
+	if (n == 0) {
+		*err = "empty device object";
+		return (-1);
+	}
+	if (n > IDENT_DEV_MAXATTRS) {
+		*err = "more than 32 attributes";
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		if ((*err = dev_check(&attrs[i], &it[i])) != NULL) {
+			*errkey = attrs[i].key;
+			return (-1);
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(it[j].key, it[i].key) == 0) {
+				*errkey = attrs[i].key;
+				*err = "duplicate attribute (names ignore case)";
+				return (-1);
+			}
+		}
+		used += it[i].vallen > 0;
+	}
+	if (used == 0) {
+		*err = "empty device object (every attribute is empty)";
+		return (-1);
+	}
+	/* Sorted by name, so the order the client sent does not matter. */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && strcmp(it[j].key, it[j - 1].key) < 0; j--) {
+			t = it[j];
+			it[j] = it[j - 1];
+			it[j - 1] = t;
+		}
+	dev_exact(id, it, n, p);
+	dev_fuzzy(id, it, n, p);
+	if ((idv = dev_find(it, n, DK_ID)) != NULL)
+		ident_set_hash(id, p, ENT_DEVICE_ID, idv->val, idv->vallen);
+	return (0);
+}
