@@ -1,9 +1,26 @@
-/* rules.c: placeholder until the rules engine lands: no rule set loads. */
+/*
+ * rules.c: load a rule set (a file, a directory of *.rules, includes),
+ * its hash, reference counting and the accessors the verdict code uses.
+ * The language itself is in rules_lex.c, rules_parse.c, rules_check.c
+ * and rules_eval.c; see rules_int.h.
+ */
 #include "config.h"
 
-#include <stdlib.h>
+#include <sys/stat.h>
 
-#include "rules.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "log.h"
+#include "rules_int.h"
 #include "util.h"
 
 const char *
@@ -20,55 +37,344 @@ rules_action_name(int action)
 	return ("?");
 }
 
+/* Make room for element n (index) in a malloc'd array of *cap elements. */
+void *
+rules_grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap && p != NULL)
+		return (p);
+	*cap = *cap < 8 ? 8 : *cap * 2;
+	if (*cap <= n)
+		*cap = n + 1;
+	return (xreallocarray(p, *cap, size));
+}
+
+/* Takes path and text (malloc'd, text NUL-terminated). */
+uint32_t
+rules_add_src(struct ruleset *rs, char *path, char *text, size_t len)
+{
+	size_t	cap = rs->nsrcs;
+
+	rs->srcs = rules_grow(rs->srcs, &cap, rs->nsrcs, sizeof(*rs->srcs));
+	rs->srcs[rs->nsrcs].path = path;
+	rs->srcs[rs->nsrcs].text = text;
+	rs->srcs[rs->nsrcs].len = len;
+	return ((uint32_t)rs->nsrcs++);
+}
+
+/* path relative to the directory of source src, unless absolute. */
+char *
+rules_resolve(const struct ruleset *rs, uint32_t src, const char *path)
+{
+	const char	*base = rs->srcs[src].path, *slash;
+	char		*out;
+
+	if (path[0] == '/' || (slash = strrchr(base, '/')) == NULL)
+		return (xstrdup(path));
+	xasprintf(&out, "%.*s/%s", (int)(slash - base), base, path);
+	return (out);
+}
+
+int
+rules_read_file(const char *path, char **text, size_t *len, char **cause)
+{
+	struct stat	 sb;
+	char		*buf;
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		xasprintf(cause, "%s: not a regular file", path);
+		close(fd);
+		return (-1);
+	}
+	if ((uint64_t)sb.st_size > RULES_FILE_MAX) {
+		xasprintf(cause, "%s: larger than %u bytes", path,
+		    RULES_FILE_MAX);
+		close(fd);
+		return (-1);
+	}
+	buf = xmalloc((size_t)sb.st_size + 1);
+	while (got < (size_t)sb.st_size) {
+		n = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got != (size_t)sb.st_size) {
+		xasprintf(cause, "%s: read error", path);
+		free(buf);
+		return (-1);
+	}
+	if (memchr(buf, '\0', got) != NULL) {
+		xasprintf(cause, "%s: holds a NUL byte (not a text file)", path);
+		free(buf);
+		return (-1);
+	}
+	buf[got] = '\0';
+	*text = buf;
+	*len = got;
+	return (0);
+}
+
+static struct ruleset *
+rules_new(struct ident *id, int flags)
+{
+	struct ruleset	*rs = xcalloc(1, sizeof(*rs));
+
+	rs->refs = 1;
+	rs->id = id;
+	rs->flags = flags;
+	rs->review_at = INT64_MAX;
+	rs->deny_at = INT64_MAX;
+	return (rs);
+}
+
+static void
+rules_free(struct ruleset *rs)
+{
+	size_t	i;
+
+	for (i = 0; i < rs->nsrcs; i++) {
+		free(rs->srcs[i].path);
+		free(rs->srcs[i].text);
+	}
+	free(rs->srcs);
+	for (i = 0; i < rs->nrules; i++)
+		free(rs->rules[i].tags);
+	free(rs->rules);
+	for (i = 0; i < rs->nlists; i++) {
+		free(rs->lists[i].vals);
+		free(rs->lists[i].vpos);
+	}
+	free(rs->lists);
+	for (i = 0; i < rs->ntests; i++) {
+		free(rs->tests[i].reasons.v);
+		free(rs->tests[i].reasons.pos);
+		free(rs->tests[i].shadow.v);
+		free(rs->tests[i].shadow.pos);
+		free(rs->tests[i].includes.v);
+		free(rs->tests[i].includes.pos);
+		free(rs->tests[i].excludes.v);
+		free(rs->tests[i].excludes.pos);
+		free(rs->tests[i].assume);
+	}
+	free(rs->tests);
+	for (i = 0; i < rs->ndmsgs; i++)
+		free(rs->dmsgs[i].text);
+	free(rs->dmsgs);
+	rules_arena_free(&rs->arena);
+	free(rs);
+}
+
+/* Load one rule file, once: a file included twice is read once. */
+static void rules_load_file(struct ruleset *, const char *,
+    const struct rules_pos *);
+
+static void
+rules_include(struct ruleset *rs, uint32_t src, const struct rules_pos *pos,
+    const char *pattern)
+{
+	glob_t	 g;
+	char	*path;
+	size_t	 i;
+	int	 r;
+
+	path = rules_resolve(rs, src, pattern);
+	r = glob(path, GLOB_ERR, NULL, &g);
+	if (r == GLOB_NOMATCH)
+		rules_error(rs, pos, "include \"%s\": no file matches", pattern);
+	else if (r != 0)
+		rules_error(rs, pos, "include \"%s\": cannot read the "
+		    "directory", pattern);
+	else {
+		for (i = 0; i < g.gl_pathc; i++)
+			rules_load_file(rs, g.gl_pathv[i], pos);
+	}
+	if (r == 0 || r == GLOB_NOMATCH)
+		globfree(&g);
+	free(path);
+}
+
+static void
+rules_load_file(struct ruleset *rs, const char *path,
+    const struct rules_pos *from)
+{
+	char		 real[PATH_MAX], *text, *cause;
+	size_t		 len, i;
+	uint32_t	 src;
+
+	if (realpath(path, real) == NULL) {
+		if (from != NULL)
+			rules_error(rs, from, "%s: %s", path, strerror(errno));
+		else
+			rules_error_file(rs, path, "%s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < rs->nloaded; i++)
+		if (strcmp(rs->loaded[i], real) == 0)
+			return;
+	if (rs->nloaded >= RULES_FILES_MAX) {
+		rules_error_file(rs, path, "more than %d rule files",
+		    RULES_FILES_MAX);
+		return;
+	}
+	rs->loaded[rs->nloaded++] = xstrdup(real);
+	if (rules_read_file(path, &text, &len, &cause) != 0) {
+		if (from != NULL)
+			rules_error(rs, from, "%s", cause);
+		else
+			rules_error_file(rs, path, "%s", cause + strlen(path) +
+			    (strncmp(cause, path, strlen(path)) == 0 ? 2 : 0));
+		free(cause);
+		return;
+	}
+	src = rules_add_src(rs, xstrdup(path), text, len);
+	rules_parse(rs, src, rules_include);
+}
+
+/* XXH3-128 over every source (rule and list files) in load order. */
+static void
+rules_hash_set(struct ruleset *rs)
+{
+	XXH3_state_t		*st = XXH3_createState();
+	XXH128_canonical_t	 c;
+	uint8_t			 len[8];
+	size_t			 i;
+	int			 j;
+
+	if (st == NULL)
+		fatalx("XXH3_createState");
+	XXH3_128bits_reset(st);
+	for (i = 0; i < rs->nsrcs; i++) {
+		for (j = 0; j < 8; j++)
+			len[j] = (uint8_t)((uint64_t)rs->srcs[i].len >>
+			    (56 - 8 * j));
+		XXH3_128bits_update(st, len, sizeof(len));
+		XXH3_128bits_update(st, rs->srcs[i].text, rs->srcs[i].len);
+	}
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+	XXH3_freeState(st);
+	rg_hash_hex((const struct rg_hash *)c.digest, rs->hash);
+}
+
+/* Check and compile what was parsed; hand out the diagnostics. */
+static struct ruleset *
+rules_finish(struct ruleset *rs, char **diag)
+{
+	size_t	i;
+
+	for (i = 0; i < rs->nloaded; i++)
+		free(rs->loaded[i]);
+	rs->nloaded = 0;
+	if (rs->nerrors == 0 || rs->nrules != 0)
+		rules_check(rs);
+	rules_hash_set(rs);
+	rs->id = NULL;
+	*diag = rules_diag_take(rs);
+	if (rs->nerrors != 0) {
+		rules_free(rs);
+		return (NULL);
+	}
+	return (rs);
+}
+
 struct ruleset *
 rules_load(const char *path, struct ident *id, char **diag)
 {
-	*diag = xstrdup("rules engine not built yet");
-	return (NULL);
+	struct ruleset	*rs = rules_new(id, 0);
+	struct stat	 sb;
+	glob_t		 g;
+	char		*pat;
+	size_t		 i;
+
+	*diag = NULL;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		xasprintf(&pat, "%s/*.rules", path);
+		if (glob(pat, 0, NULL, &g) != 0)
+			rules_error_file(rs, path, "no *.rules file in the "
+			    "directory");
+		else {
+			for (i = 0; i < g.gl_pathc; i++)
+				rules_load_file(rs, g.gl_pathv[i], NULL);
+			globfree(&g);
+		}
+		free(pat);
+	} else
+		rules_load_file(rs, path, NULL);
+	return (rules_finish(rs, diag));
+}
+
+struct ruleset *
+rules_load_buf(const char *name, const char *buf, size_t len,
+    struct ident *id, int flags, char **diag)
+{
+	struct ruleset	*rs = rules_new(id, flags);
+	uint32_t	 src;
+
+	*diag = NULL;
+	if (memchr(buf, '\0', len) != NULL) {
+		rules_error_file(rs, name, "holds a NUL byte (not a text "
+		    "file)");
+		return (rules_finish(rs, diag));
+	}
+	src = rules_add_src(rs, xstrdup(name), xstrndup(buf, len), len);
+	rules_parse(rs, src, rules_include);
+	return (rules_finish(rs, diag));
 }
 
 struct ruleset *
 rules_ref(struct ruleset *rs)
 {
+	__atomic_add_fetch(&rs->refs, 1, __ATOMIC_RELAXED);
 	return (rs);
 }
 
 void
 rules_unref(struct ruleset *rs)
 {
+	if (rs == NULL)
+		return;
+	if (__atomic_sub_fetch(&rs->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		rules_free(rs);
 }
 
 const char *
 rules_hash(const struct ruleset *rs)
 {
-	return ("none");
+	return (rs->hash);
 }
 
 size_t
 rules_count(const struct ruleset *rs)
 {
-	return (0);
+	return (rs->nrules);
+}
+
+size_t
+rules_ntests(const struct ruleset *rs)
+{
+	return (rs->ntests);
 }
 
 const char *
 rules_rule_name(const struct ruleset *rs, uint32_t rule)
 {
-	return ("?");
+	return (rule < rs->nrules ? rs->rules[rule].name : "?");
 }
 
 const char *
 rules_rule_msg(const struct ruleset *rs, uint32_t rule)
 {
-	return ("");
-}
-
-int
-rules_eval(const struct ruleset *rs, const struct event *ev,
-    struct store_txn *txn, int want_explain, struct rules_result *res)
-{
-	res->action = ACTION_ALLOW;
-	res->score = 0;
-	res->nhits = 0;
-	res->explain = NULL;
-	return (0);
+	if (rule >= rs->nrules || rs->rules[rule].desc == NULL)
+		return ("");
+	return (rs->rules[rule].desc);
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "event.h"
 
@@ -47,17 +48,35 @@ struct ruleset;
 
 /*
  * Compile the rule files at path (a file, or a directory whose *.rules
- * files form one set). On any error return NULL and set *diag (caller
- * frees) to every diagnostic, one "file:line:col: message" a line.
- * Warnings are appended to *diag also on success (NULL when none).
+ * files form one set, in name order; include "GLOB" pulls in more). The
+ * set compiles whole or not at all: on any error return NULL and set
+ * *diag (caller frees) to every diagnostic found, each one
+ *	file:line:col: error: message
+ *	    the source line
+ *	    ^ (a caret under the token)
+ * and a last line "N errors, M warnings: rule set not loaded". On success
+ * *diag holds the warnings in the same shape, or NULL when there are none.
+ * id hashes identity values written in rules and lists (as req.c hashes
+ * a request's); it is only used during the call. id may be NULL when the
+ * rules hold no identity values (an error otherwise).
  */
 struct ruleset	*rules_load(const char *path, struct ident *id, char **diag);
+
+/*
+ * As rules_load, from a buffer of len bytes (need not be NUL-terminated)
+ * standing for a file called name (diagnostics, relative include and list
+ * paths). flags: RULES_NOFILES refuses include and list files (fuzzing).
+ */
+#define RULES_NOFILES	0x1
+struct ruleset	*rules_load_buf(const char *name, const char *buf,
+		     size_t len, struct ident *id, int flags, char **diag);
 struct ruleset	*rules_ref(struct ruleset *rs);
 void		 rules_unref(struct ruleset *rs);
 
 /* Hex hash of the rule set's canonical text: names what produced a verdict. */
 const char	*rules_hash(const struct ruleset *rs);
 size_t		 rules_count(const struct ruleset *rs);
+size_t		 rules_ntests(const struct ruleset *rs);	/* test blocks */
 const char	*rules_rule_name(const struct ruleset *rs, uint32_t rule);
 const char	*rules_rule_msg(const struct ruleset *rs, uint32_t rule);
 
@@ -70,5 +89,28 @@ const char	*rules_rule_msg(const struct ruleset *rs, uint32_t rule);
 int		 rules_eval(const struct ruleset *rs, const struct event *ev,
 		     struct store_txn *txn, int want_explain,
 		     struct rules_result *res);
+
+/*
+ * Run the test blocks of rs's files (refguard.rules(5)) against a scratch
+ * store: a fresh directory from mkdtemp under $TMPDIR (or /tmp) holding an
+ * LMDB environment opened with nosync, removed before returning. Each test
+ * runs in its own write transaction, aborted at its end, so tests never
+ * see each other's history; every given line goes through req_decode()
+ * with id and then verdict_observe() or verdict_check() with rs, exactly
+ * as the daemon processes requests. Lines without a ts get a test clock
+ * that starts at 2026-01-01T00:00:00Z and moves 1s a request ("wait D"
+ * and "repeat N every D" move it further; refguard.rules(5), TESTS).
+ *
+ * report (may be NULL) gets one line per failed test,
+ *	file:line:col: test NAME failed: what differed
+ * (plus "ok NAME" lines when verbose) and a summary line
+ *	"rules tests: P passed, F failed".
+ * Returns the number of tests run and sets *failed to the number that
+ * failed; or -1 and *cause (caller frees) when the scratch store cannot be
+ * set up. Uses id from the calling thread (ident is not locked).
+ */
+int		 rules_run_tests(const struct ruleset *rs,
+		     const struct ident *id, FILE *report, int verbose,
+		     int *failed, char **cause);
 
 #endif

@@ -1,0 +1,1168 @@
+/*
+ * rules_check.c: resolve names and check types over the parsed tree, then
+ * annotate it into the compiled form rules_eval.c runs: identity literals
+ * and list values hashed, "in" sets sorted, scan limits derived from the
+ * constants history results are compared with, and/or operands ordered
+ * cheapest first, equal history calls sharing a result slot.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ident.h"
+#include "rules_int.h"
+#include "util.h"
+
+const struct rules_factdef rules_facts[F__MAX] = {
+	[F_ACCOUNT] = { "account", T_IDENT, ENT_ACCOUNT },
+	[F_EMAIL] = { "email", T_IDENT, ENT_EMAIL },
+	[F_EMAIL_DOMAIN] = { "email.domain", T_STR, 0 },
+	[F_EMAIL_DISPOSABLE] = { "email.disposable", T_BOOL, 0 },
+	[F_IP] = { "ip", T_IDENT, ENT_IP },
+	[F_IP_PREFIX] = { "ip.prefix", T_IDENT, ENT_IP_PREFIX },
+	[F_IP_VERSION] = { "ip.version", T_NUM, 0 },
+	[F_IP_PRIVATE] = { "ip.private", T_BOOL, 0 },
+	[F_GEO_COUNTRY] = { "geo.country", T_STR, 0 },
+	[F_GEO_CONTINENT] = { "geo.continent", T_STR, 0 },
+	[F_GEO_ASN] = { "geo.asn", T_NUM, 0 },
+	[F_GEO_AS_ORG] = { "geo.as_org", T_STR, 0 },
+	[F_GEO_ANONYMOUS] = { "geo.anonymous", T_BOOL, 0 },
+	[F_GEO_VPN] = { "geo.vpn", T_BOOL, 0 },
+	[F_GEO_TOR] = { "geo.tor", T_BOOL, 0 },
+	[F_GEO_HOSTING] = { "geo.hosting", T_BOOL, 0 },
+	[F_GEO_RESIDENTIAL_PROXY] = { "geo.residential_proxy", T_BOOL, 0 },
+	[F_DEVICE] = { "device", T_IDENT, ENT_DEVICE },
+	[F_DEVICE_FUZZY] = { "device.fuzzy", T_IDENT, ENT_DEVICE_FUZZY },
+	[F_DEVICE_ID] = { "device.id", T_IDENT, ENT_DEVICE_ID },
+	[F_PHONE] = { "phone", T_IDENT, ENT_PHONE },
+	[F_PAYMENT] = { "payment", T_IDENT, ENT_PAYMENT },
+	[F_CAMPAIGN] = { "campaign", T_STR, 0 },
+	[F_REWARD_AMOUNT] = { "reward.amount", T_NUM, 0 },
+	[F_REWARD_CURRENCY] = { "reward.currency", T_STR, 0 },
+	[F_TS] = { "ts", T_TIME, 0 },
+};
+
+static const char *const rules_party_names[RG_NPARTIES] = {
+	"referrer", "referee",
+};
+static const char *const rules_funcs[] = {
+	"count", "distinct", "linked", "referred", "exists",
+};
+
+struct rules_cctx {
+	struct ruleset		*rs;
+	struct rules_rule	*rule;
+	struct rules_node	*slots[RULES_SLOTS];
+};
+
+static int rules_check_expr(struct rules_cctx *, struct rules_node *);
+
+const char *
+rules_type_name(int type, int kind)
+{
+	switch (type) {
+	case T_BOOL:
+		return ("a condition");
+	case T_NUM:
+		return ("a number");
+	case T_STR:
+		return ("a string");
+	case T_DUR:
+		return ("a duration");
+	case T_TIME:
+		return ("a time");
+	case T_IDENT:
+		return ("an identity");
+	case T_LIST:
+		return ("a list");
+	case T_WORD:
+		return ("a word");
+	}
+	return ("an error");
+}
+
+/* "a number", or "an identity (email)". */
+static const char *
+rules_check_tname(const struct rules_node *n, char *buf, size_t cap)
+{
+	if (n->type == T_IDENT) {
+		snprintf(buf, cap, "an identity (%s)", ent_kind_name(n->kind));
+		return (buf);
+	}
+	return (rules_type_name(n->type, 0));
+}
+
+/* Every fact name, for suggestions. */
+static size_t
+rules_check_factnames(const char **names, char (*buf)[48])
+{
+	size_t	n = 0, f, p;
+
+	for (p = 0; p < RG_NPARTIES; p++) {
+		for (f = 0; f < F__PARTY; f++) {
+			snprintf(buf[n], sizeof(buf[n]), "%s.%s",
+			    rules_party_names[p], rules_facts[f].name);
+			names[n] = buf[n];
+			n++;
+		}
+	}
+	for (f = F__PARTY; f < F__MAX; f++) {
+		names[n] = rules_facts[f].name;
+		n++;
+	}
+	return (n);
+}
+
+/* Resolve a fact name into party and fact; -1 when unknown. */
+int
+rules_check_fact(const char *name, uint8_t *party, uint8_t *fact)
+{
+	size_t		p, f, len;
+
+	for (p = 0; p < RG_NPARTIES; p++) {
+		len = strlen(rules_party_names[p]);
+		if (strncmp(name, rules_party_names[p], len) != 0 ||
+		    name[len] != '.')
+			continue;
+		for (f = 0; f < F__PARTY; f++) {
+			if (strcmp(name + len + 1, rules_facts[f].name) == 0) {
+				*party = (uint8_t)p;
+				*fact = (uint8_t)f;
+				return (0);
+			}
+		}
+		return (-1);
+	}
+	for (f = F__PARTY; f < F__MAX; f++) {
+		if (strcmp(name, rules_facts[f].name) == 0) {
+			*party = PARTY_EVENT;
+			*fact = (uint8_t)f;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+/* An N_WORD as a fact: becomes N_FACT, or an error with a suggestion. */
+static int
+rules_check_word(struct rules_cctx *cc, struct rules_node *n)
+{
+	const char	*names[2 * F__PARTY + F__MAX];
+	char		 buf[2 * F__PARTY + F__MAX][48];
+	const char	*sug;
+	size_t		 nn;
+
+	if (rules_check_fact(n->name, &n->party, &n->fact) == 0) {
+		n->op = N_FACT;
+		n->type = rules_facts[n->fact].type;
+		n->kind = rules_facts[n->fact].kind;
+		return (n->type);
+	}
+	n->type = T_ERR;
+	if (strcmp(n->name, "referrer") == 0 || strcmp(n->name, "referee") == 0) {
+		rules_error(cc->rs, &n->pos, "%s is a party, not a value; name "
+		    "one of its facts (%s.account, %s.email, ...)", n->name,
+		    n->name, n->name);
+		return (T_ERR);
+	}
+	nn = rules_check_factnames(names, buf);
+	sug = rules_suggest(n->name, names, nn);
+	if (sug != NULL)
+		rules_error(cc->rs, &n->pos, "unknown fact %s; did you mean %s?",
+		    n->name, sug);
+	else
+		rules_error(cc->rs, &n->pos, "unknown fact %s", n->name);
+	return (T_ERR);
+}
+
+/* Hash string s as an identity of kind; -1 (message in *err) if it is not one. */
+static int
+rules_check_hash(struct ruleset *rs, int kind, const char *s,
+    struct rg_hash *h, const char **err)
+{
+	struct party	p;
+	struct dev_attr	a;
+	const char	*key = NULL;
+	int		r;
+
+	memset(&p, 0, sizeof(p));
+	if (rs->id == NULL) {
+		*err = "identity values need the installation's hash secret";
+		return (-1);
+	}
+	switch (kind) {
+	case ENT_ACCOUNT:
+		r = ident_account(rs->id, s, strlen(s), &p, err);
+		break;
+	case ENT_EMAIL:
+		r = ident_email(rs->id, s, strlen(s), &p, err);
+		break;
+	case ENT_PHONE:
+		r = ident_phone(rs->id, s, strlen(s), &p, err);
+		break;
+	case ENT_PAYMENT:
+		r = ident_payment(rs->id, s, strlen(s), &p, err);
+		break;
+	case ENT_IP:
+	case ENT_IP_PREFIX:
+		r = ident_ip(rs->id, s, strlen(s), &p, err);
+		break;
+	case ENT_DEVICE_ID:
+		a.key = "id";
+		a.keylen = 2;
+		a.val = s;
+		a.vallen = strlen(s);
+		r = ident_device(rs->id, &a, 1, &p, &key, err);
+		break;
+	default:
+		*err = "device fingerprints cannot be written as values; "
+		    "compare device.id, or link devices with linked()";
+		return (-1);
+	}
+	if (r != 0)
+		return (-1);
+	if (!PARTY_HAS(&p, kind)) {
+		*err = "does not give this kind of identity";
+		return (-1);
+	}
+	*h = p.h[kind];
+	return (0);
+}
+
+static int
+rules_check_hcmp(const void *a, const void *b)
+{
+	return (memcmp(a, b, sizeof(struct rg_hash)));
+}
+
+static int
+rules_check_scmp(const void *a, const void *b)
+{
+	return (strcasecmp(*(const char *const *)a, *(const char *const *)b));
+}
+
+static int
+rules_check_dcmp(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* Hashes of a CIDR's addresses (ENT_IP) or prefixes (ENT_IP_PREFIX). */
+static void
+rules_check_cidr(struct ruleset *rs, int kind, const char *s,
+    const struct rules_pos *pos, struct rg_hash **hs, size_t *n, size_t *cap)
+{
+	char		 addr[64], out[INET6_ADDRSTRLEN];
+	const char	*slash = strchr(s, '/'), *err;
+	uint8_t		 a[16];
+	unsigned long	 len;
+	char		*end;
+	int		 af, bits, i, stepbit;
+	uint64_t	 count, k;
+
+	if ((size_t)(slash - s) >= sizeof(addr))
+		goto bad;
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	af = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+	bits = af == AF_INET ? 32 : 128;
+	len = strtoul(slash + 1, &end, 10);
+	if (inet_pton(af, addr, a) != 1 || *end != '\0' || slash[1] == '\0' ||
+	    len > (unsigned long)bits)
+		goto bad;
+	/* Prefixes: step at the default /24 and /64 granularity. */
+	stepbit = 0;
+	if (kind == ENT_IP_PREFIX)
+		stepbit = af == AF_INET ? 8 : 64;
+	if ((unsigned long)(bits - stepbit) < len)
+		stepbit = bits - (int)len;
+	if (bits - (int)len - stepbit > 16) {
+		rules_error(rs, pos, "%s holds more than %d %s; list smaller "
+		    "networks%s", s, RULES_CIDR_MAX,
+		    kind == ENT_IP ? "addresses" : "prefixes",
+		    kind == ENT_IP ? " or compare ip.prefix" : "");
+		return;
+	}
+	count = 1ULL << (bits - (int)len - stepbit);
+	/* Clear the host bits. */
+	for (i = (int)len; i < bits; i++)
+		a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	for (k = 0; k < count; k++) {
+		uint8_t		b[16];
+		uint64_t	v = k;
+		int		bit;
+
+		memcpy(b, a, sizeof(b));
+		for (bit = bits - 1 - stepbit; v != 0; bit--, v >>= 1)
+			if (v & 1)
+				b[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+		inet_ntop(af, b, out, sizeof(out));
+		*hs = rules_grow(*hs, cap, *n, sizeof(**hs));
+		if (rules_check_hash(rs, kind, out, &(*hs)[*n], &err) != 0) {
+			rules_error(rs, pos, "%s: %s", s, err);
+			return;
+		}
+		(*n)++;
+	}
+	return;
+bad:
+	rules_error(rs, pos, "%s is not an address or CIDR", s);
+}
+
+/*
+ * Build the set of values vals (as strings, at positions pos) for a left
+ * side of type type (kind). Errors point at the offending value.
+ */
+static struct rules_vset *
+rules_check_vset(struct ruleset *rs, int type, int kind, char **vals,
+    const struct rules_pos *pos, size_t nvals)
+{
+	struct rules_vset	*vs = rules_alloc(&rs->arena, sizeof(*vs));
+	struct rg_hash		*hs = NULL;
+	const char		*err;
+	size_t			 i, j, cap = 0, n = 0;
+	char			*end;
+
+	vs->type = (uint8_t)type;
+	vs->kind = (uint8_t)kind;
+	if (type == T_STR) {
+		vs->s = rules_alloc(&rs->arena, (nvals + 1) * sizeof(*vs->s));
+		for (i = 0; i < nvals; i++)
+			vs->s[i] = vals[i];
+		qsort(vs->s, nvals, sizeof(*vs->s), rules_check_scmp);
+		vs->n = nvals;
+		return (vs);
+	}
+	if (type == T_NUM) {
+		vs->d = rules_alloc(&rs->arena, (nvals + 1) * sizeof(*vs->d));
+		for (i = 0; i < nvals; i++) {
+			vs->d[n] = strtod(vals[i], &end);
+			if (vals[i][0] == '\0' || *end != '\0')
+				rules_error(rs, &pos[i], "%s is not a number",
+				    vals[i]);
+			else
+				n++;
+		}
+		qsort(vs->d, n, sizeof(*vs->d), rules_check_dcmp);
+		vs->n = n;
+		return (vs);
+	}
+	for (i = 0; i < nvals; i++) {
+		if ((kind == ENT_IP || kind == ENT_IP_PREFIX) &&
+		    strchr(vals[i], '/') != NULL) {
+			rules_check_cidr(rs, kind, vals[i], &pos[i], &hs, &n,
+			    &cap);
+			continue;
+		}
+		hs = rules_grow(hs, &cap, n, sizeof(*hs));
+		if (rules_check_hash(rs, kind, vals[i], &hs[n], &err) != 0)
+			rules_error(rs, &pos[i], "%s: %s", vals[i], err);
+		else
+			n++;
+	}
+	if (n != 0)
+		qsort(hs, n, sizeof(*hs), rules_check_hcmp);
+	for (i = j = 0; i < n; i++)
+		if (j == 0 || memcmp(&hs[i], &hs[j - 1], sizeof(*hs)) != 0)
+			hs[j++] = hs[i];
+	vs->h = rules_alloc(&rs->arena, (j + 1) * sizeof(*vs->h));
+	if (j != 0)
+		memcpy(vs->h, hs, j * sizeof(*hs));
+	vs->n = j;
+	free(hs);
+	return (vs);
+}
+
+bool
+rules_vset_has(const struct rules_vset *vs, const struct rules_rval *v)
+{
+	size_t	lo = 0, hi = vs->n, mid;
+	int	c;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		switch (vs->type) {
+		case T_STR:
+			c = strcasecmp(v->s, vs->s[mid]);
+			break;
+		case T_NUM:
+			c = v->n < vs->d[mid] ? -1 : v->n > vs->d[mid];
+			break;
+		default:
+			c = memcmp(&v->h, &vs->h[mid], sizeof(v->h));
+			break;
+		}
+		if (c == 0)
+			return (true);
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return (false);
+}
+
+/* Convert constant c to the type of the other side, when it makes sense. */
+static void
+rules_check_coerce(struct rules_cctx *cc, struct rules_node *c,
+    const struct rules_node *other)
+{
+	const char	*err;
+	int64_t		 ms;
+
+	if (c->op != N_CONST || c->type != T_STR)
+		return;
+	if (other->type == T_IDENT) {
+		if (rules_check_hash(cc->rs, other->kind, c->v.s, &c->v.h,
+		    &err) != 0) {
+			rules_error(cc->rs, &c->pos, "\"%s\" as %s: %s", c->v.s,
+			    ent_kind_name(other->kind), err);
+			c->type = T_ERR;
+			return;
+		}
+		c->type = c->v.type = T_IDENT;
+		c->kind = c->v.kind = other->kind;
+	} else if (other->type == T_TIME) {
+		if (parse_rfc3339(c->v.s, strlen(c->v.s), &ms) != 0) {
+			rules_error(cc->rs, &c->pos, "\"%s\" is not an RFC 3339 "
+			    "time (2026-11-23T10:00:00Z)", c->v.s);
+			c->type = T_ERR;
+			return;
+		}
+		c->type = c->v.type = T_TIME;
+		c->v.ms = ms;
+	}
+}
+
+static int
+rules_check_cmp(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*l = n->kids[0], *r = n->kids[1];
+	char			 b1[64], b2[64];
+	int			 lt, rt;
+
+	lt = rules_check_expr(cc, l);
+	rt = rules_check_expr(cc, r);
+	n->type = T_BOOL;
+	if (lt == T_ERR || rt == T_ERR)
+		return (T_BOOL);
+	rules_check_coerce(cc, l, r);
+	rules_check_coerce(cc, r, l);
+	if (l->type == T_ERR || r->type == T_ERR)
+		return (T_BOOL);
+	if (l->type == T_LIST || r->type == T_LIST) {
+		rules_error(cc->rs, &(l->type == T_LIST ? l : r)->pos,
+		    "a list can only follow in (x in [...])");
+		return (T_BOOL);
+	}
+	if (l->type != r->type) {
+		rules_error(cc->rs, &n->pos, "cannot compare %s with %s",
+		    rules_check_tname(l, b1, sizeof(b1)),
+		    rules_check_tname(r, b2, sizeof(b2)));
+		return (T_BOOL);
+	}
+	if (l->type == T_IDENT && l->kind != r->kind) {
+		rules_error(cc->rs, &n->pos, "cannot compare %s with %s: "
+		    "different kinds of identity never match",
+		    rules_check_tname(l, b1, sizeof(b1)),
+		    rules_check_tname(r, b2, sizeof(b2)));
+		return (T_BOOL);
+	}
+	if (n->cmp != C_EQ && n->cmp != C_NE && l->type != T_NUM &&
+	    l->type != T_DUR && l->type != T_TIME) {
+		rules_error(cc->rs, &n->pos, "%s compares numbers, durations "
+		    "or times, not %s; use == or !=", n->name,
+		    rules_check_tname(l, b1, sizeof(b1)));
+		return (T_BOOL);
+	}
+	if ((l->op == N_DISTINCT && r->op == N_CONST &&
+	    r->v.n >= RULES_DISTINCT_MAX) || (r->op == N_DISTINCT &&
+	    l->op == N_CONST && l->v.n >= RULES_DISTINCT_MAX))
+		rules_error(cc->rs, &n->pos, "distinct can only be compared "
+		    "with numbers below %d", RULES_DISTINCT_MAX);
+	return (T_BOOL);
+}
+
+static int
+rules_check_in(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct ruleset		*rs = cc->rs;
+	struct rules_node	*l = n->kids[0], *lit;
+	struct rules_list	*list = NULL;
+	const char		*names[256], *sug;
+	char			**vals, buf[64];
+	struct rules_pos	*pos;
+	size_t			 i, idx;
+	int			 lt;
+
+	n->type = T_BOOL;
+	lt = rules_check_expr(cc, l);
+	if (n->nkids == 1) {
+		for (i = 0; i < rs->nlists; i++) {
+			if (strcmp(rs->lists[i].name, n->name) == 0) {
+				list = &rs->lists[i];
+				break;
+			}
+		}
+		if (list == NULL) {
+			for (i = 0; i < rs->nlists && i < nitems(names); i++)
+				names[i] = rs->lists[i].name;
+			sug = rules_suggest(n->name, names, i);
+			rules_error(rs, &n->name_pos, "unknown list %s%s%s%s",
+			    n->name, sug ? "; did you mean " : "",
+			    sug ? sug : "", sug ? "?" : "");
+			return (T_BOOL);
+		}
+	}
+	if (lt == T_ERR)
+		return (T_BOOL);
+	if (lt != T_STR && lt != T_NUM && lt != T_IDENT) {
+		rules_error(rs, &l->pos, "in needs a string, a number or an "
+		    "identity on its left, not %s",
+		    rules_check_tname(l, buf, sizeof(buf)));
+		return (T_BOOL);
+	}
+	if (lt == T_IDENT && (l->kind == ENT_DEVICE ||
+	    l->kind == ENT_DEVICE_FUZZY)) {
+		rules_error(rs, &l->pos, "device fingerprints cannot be listed; "
+		    "list device.id values instead");
+		return (T_BOOL);
+	}
+	if (list != NULL) {
+		idx = lt == T_IDENT ? l->kind : (lt == T_STR ? ENT__MAX :
+		    ENT__MAX + 1);
+		if (list->sets[idx] == NULL)
+			list->sets[idx] = rules_check_vset(rs, lt, l->kind,
+			    list->vals, list->vpos, list->nvals);
+		n->set = list->sets[idx];
+		return (T_BOOL);
+	}
+	/* A literal list: every element a constant of the left's type. */
+	lit = n->kids[1];
+	vals = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*vals));
+	pos = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*pos));
+	for (i = 0; i < lit->nkids; i++) {
+		struct rules_node	*e = lit->kids[i];
+
+		if (e->op != N_CONST || (e->type != T_STR && e->type != T_NUM)) {
+			rules_error(rs, &e->pos, "list elements are strings or "
+			    "numbers");
+			return (T_BOOL);
+		}
+		if ((e->type == T_NUM) != (lt == T_NUM)) {
+			rules_error(rs, &e->pos, "%s in a list compared with %s",
+			    rules_type_name(e->type, 0),
+			    rules_check_tname(l, buf, sizeof(buf)));
+			return (T_BOOL);
+		}
+		if (e->type == T_NUM) {
+			char	num[64];
+
+			snprintf(num, sizeof(num), "%.17g", e->v.n);
+			vals[i] = rules_strndup(&rs->arena, num, strlen(num));
+		} else
+			vals[i] = (char *)e->v.s;
+		pos[i] = e->pos;
+	}
+	n->set = rules_check_vset(rs, lt, l->kind, vals, pos, lit->nkids);
+	return (T_BOOL);
+}
+
+/* A call argument that must be a party identity fact. */
+static int
+rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
+    const char *what, bool ident_only)
+{
+	char	buf[64];
+
+	if (a->op != N_WORD) {
+		rules_error(cc->rs, &a->pos, "%s's %s must be a fact of referrer "
+		    "or referee (e.g. referrer.account)", fn, what);
+		return (-1);
+	}
+	if (rules_check_word(cc, a) == T_ERR)
+		return (-1);
+	if (a->party == PARTY_EVENT || (ident_only && a->type != T_IDENT) ||
+	    a->type == T_BOOL) {
+		rules_error(cc->rs, &a->pos, "%s's %s must be %s of referrer "
+		    "or referee (account, email, ip, ip.prefix, device, "
+		    "device.fuzzy, device.id, phone, payment%s), not %s (%s)",
+		    fn, what, ident_only ? "an identity" : "a fact",
+		    ident_only ? "" : ", or a string or number fact", a->name,
+		    rules_check_tname(a, buf, sizeof(buf)));
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+rules_check_window(struct rules_cctx *cc, struct rules_node *a,
+    const char *fn, int64_t *ms)
+{
+	char	buf[64];
+
+	if (a->op != N_CONST || a->type != T_DUR) {
+		if (a->op == N_WORD || a->op == N_CALL)
+			rules_check_expr(cc, a);
+		if (a->type != T_ERR)
+			rules_error(cc->rs, &a->pos, "%s's window must be a "
+			    "duration such as 1h or 7d, not %s", fn,
+			    rules_check_tname(a, buf, sizeof(buf)));
+		return (-1);
+	}
+	if (a->v.ms <= 0) {
+		rules_error(cc->rs, &a->pos, "%s's window must be longer "
+		    "than 0", fn);
+		return (-1);
+	}
+	*ms = a->v.ms;
+	return (0);
+}
+
+static int
+rules_check_party(struct rules_cctx *cc, struct rules_node *a,
+    const char *fn)
+{
+	if (a->op == N_WORD && strcmp(a->name, "referrer") == 0)
+		return (PARTY_REFERRER);
+	if (a->op == N_WORD && strcmp(a->name, "referee") == 0)
+		return (PARTY_REFEREE);
+	rules_error(cc->rs, &a->pos, "%s takes the parties referrer and "
+	    "referee here", fn);
+	return (-1);
+}
+
+static int
+rules_check_call(struct rules_cctx *cc, struct rules_node *n)
+{
+	static const char *const usage[] = {
+		"count(type, key, window)", "distinct(what, key, window)",
+		"linked(referrer, referee, kind[, window])",
+		"referred(referrer, referee[, hops])", "exists(fact)",
+	};
+	static const int nmin[] = { 3, 3, 3, 2, 1 }, nmax[] = { 3, 3, 4, 3, 1 };
+	struct ruleset		*rs = cc->rs;
+	struct rules_node	*a;
+	const char		*sug, *names[EV__MAX + 1];
+	size_t			 f, i;
+	int			 t, k, pa, pb;
+
+	for (f = 0; f < nitems(rules_funcs); f++)
+		if (strcmp(n->name, rules_funcs[f]) == 0)
+			break;
+	n->type = T_ERR;
+	if (f == nitems(rules_funcs)) {
+		sug = rules_suggest(n->name, rules_funcs, nitems(rules_funcs));
+		rules_error(rs, &n->pos, "unknown function %s%s%s%s", n->name,
+		    sug ? "; did you mean " : "", sug ? sug : "", sug ? "?" : "");
+		return (T_ERR);
+	}
+	if (n->nkids < (size_t)nmin[f] || n->nkids > (size_t)nmax[f]) {
+		rules_error(rs, &n->pos, "%s takes %d%s argument%s: %s", n->name,
+		    nmin[f], nmax[f] != nmin[f] ? " or more" : "",
+		    nmax[f] != 1 ? "s" : "", usage[f]);
+		return (T_ERR);
+	}
+	switch (f) {
+	case 0:		/* count(type, key, window) */
+		a = n->kids[0];
+		if (a->op == N_WORD && strcmp(a->name, "any") == 0)
+			n->type_mask = EV_MASK_ANY;
+		else if (a->op == N_WORD &&
+		    (t = event_type_from_name(a->name)) > 0)
+			n->type_mask = EV_MASK(t);
+		else {
+			for (i = 1; i < EV__MAX; i++)
+				names[i - 1] = event_type_name((unsigned)i);
+			names[EV__MAX - 1] = "any";
+			sug = a->op == N_WORD ?
+			    rules_suggest(a->name, names, EV__MAX) : NULL;
+			rules_error(rs, &a->pos, "count's type is one of "
+			    "referral, signup, login, purchase, payout, update "
+			    "or any%s%s%s", sug ? "; did you mean " : "",
+			    sug ? sug : "", sug ? "?" : "");
+			return (T_ERR);
+		}
+		if (rules_check_key(cc, n->kids[1], "count", "key", true) != 0 ||
+		    rules_check_window(cc, n->kids[2], "count", &n->window) != 0)
+			return (T_ERR);
+		n->op = N_COUNT;
+		n->party = n->kids[1]->party;
+		n->kind = n->kids[1]->kind;
+		/*
+		 * A referral entry carries the role the key's party played;
+		 * observe events carry their account's identities as subject.
+		 */
+		n->role_mask = 0;
+		if (n->type_mask & EV_MASK(EV_REFERRAL))
+			n->role_mask |= n->party == PARTY_REFERRER ?
+			    ROLE_REFERRER : ROLE_REFEREE;
+		if (n->type_mask & ~EV_MASK(EV_REFERRAL))
+			n->role_mask |= ROLE_SUBJECT;
+		n->limit = RULES_COUNT_MAX;
+		n->cost = 20;
+		return (n->type = T_NUM);
+	case 1:		/* distinct(what, key, window) */
+		if (rules_check_key(cc, n->kids[0], "distinct", "value", false)
+		    != 0 ||
+		    rules_check_key(cc, n->kids[1], "distinct", "key", true) != 0 ||
+		    rules_check_window(cc, n->kids[2], "distinct", &n->window) != 0)
+			return (T_ERR);
+		n->op = N_DISTINCT;
+		n->party = n->kids[1]->party;
+		n->kind = n->kids[1]->kind;
+		n->type_mask = EV_MASK(EV_REFERRAL);
+		n->role_mask = n->party == PARTY_REFERRER ? ROLE_REFERRER :
+		    ROLE_REFEREE;
+		n->limit = RULES_DISTINCT_MAX;
+		n->cost = 100;
+		return (n->type = T_NUM);
+	case 2:		/* linked(a, b, kind[, window]) */
+		if ((pa = rules_check_party(cc, n->kids[0], "linked")) < 0 ||
+		    (pb = rules_check_party(cc, n->kids[1], "linked")) < 0)
+			return (T_ERR);
+		if (pa == pb) {
+			rules_error(rs, &n->kids[1]->pos, "linked compares two "
+			    "different parties (referrer, referee)");
+			return (T_ERR);
+		}
+		a = n->kids[2];
+		k = a->op == N_WORD ? ent_kind_from_name(a->name) : -1;
+		if (a->op == N_WORD && strcmp(a->name, "any") == 0)
+			k = 0;
+		if (k < 0) {
+			static const char *const kinds[] = { "device",
+			    "device.fuzzy", "device.id", "ip", "ip.prefix",
+			    "email", "payment", "phone", "any" };
+
+			sug = a->op == N_WORD ? rules_suggest(a->name, kinds,
+			    nitems(kinds)) : NULL;
+			rules_error(rs, &a->pos, "linked's kind is one of device, "
+			    "device.fuzzy, device.id, ip, ip.prefix, email, "
+			    "payment, phone or any%s%s%s",
+			    sug ? "; did you mean " : "", sug ? sug : "",
+			    sug ? "?" : "");
+			return (T_ERR);
+		}
+		if (k == ENT_ACCOUNT)
+			rules_warn(rs, &a->pos, "linked(..., account) is never "
+			    "true: an account is not an identity another account "
+			    "carries; compare referrer.account == "
+			    "referee.account");
+		else if (k == ENT_EDGE)
+			rules_warn(rs, &a->pos, "linked(..., edge) is never "
+			    "true: no party carries a referral edge; use "
+			    "referred()");
+		n->op = N_LINKED;
+		n->party = (uint8_t)pa;
+		n->kind = (uint8_t)k;
+		n->window = 0;
+		if (n->nkids == 4 && rules_check_window(cc, n->kids[3],
+		    "linked", &n->window) != 0)
+			return (T_ERR);
+		n->cost = 40;
+		return (n->type = T_BOOL);
+	case 3:		/* referred(a, b[, hops]) */
+		if ((pa = rules_check_party(cc, n->kids[0], "referred")) < 0 ||
+		    (pb = rules_check_party(cc, n->kids[1], "referred")) < 0)
+			return (T_ERR);
+		if (pa == pb) {
+			rules_error(rs, &n->kids[1]->pos, "referred compares two "
+			    "different parties (referrer, referee)");
+			return (T_ERR);
+		}
+		n->hops = 1;
+		if (n->nkids == 3) {
+			a = n->kids[2];
+			if (a->op != N_CONST || a->type != T_NUM ||
+			    a->v.n < 1 || a->v.n > RULES_HOPS_MAX ||
+			    a->v.n != (double)(int)a->v.n) {
+				rules_error(rs, &a->pos, "referred's hops is a "
+				    "whole number from 1 to %d", RULES_HOPS_MAX);
+				return (T_ERR);
+			}
+			n->hops = (int)a->v.n;
+		}
+		n->op = N_REFERRED;
+		n->party = (uint8_t)pa;
+		n->cost = 60 * (uint32_t)n->hops;
+		return (n->type = T_BOOL);
+	default:	/* exists(fact) */
+		a = n->kids[0];
+		if (a->op != N_WORD) {
+			rules_error(rs, &a->pos, "exists takes a fact (e.g. "
+			    "referee.phone)");
+			return (T_ERR);
+		}
+		if (rules_check_word(cc, a) == T_ERR)
+			return (T_ERR);
+		n->op = N_EXISTS;
+		n->cost = 1;
+		return (n->type = T_BOOL);
+	}
+}
+
+static int
+rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
+{
+	char	buf[64];
+	size_t	i;
+
+	switch (n->op) {
+	case N_CONST:
+		n->cost = 0;
+		return (n->type);
+	case N_WORD:
+		n->cost = 1;
+		return (rules_check_word(cc, n));
+	case N_LIST:
+		return (n->type = T_LIST);
+	case N_CALL:
+		return (rules_check_call(cc, n));
+	case N_NOT:
+	case N_AND:
+	case N_OR:
+		for (i = 0; i < n->nkids; i++) {
+			int	t = rules_check_expr(cc, n->kids[i]);
+
+			if (t != T_BOOL && t != T_ERR)
+				rules_error(cc->rs, &n->kids[i]->pos, "%s needs "
+				    "conditions, not %s", n->op == N_NOT ? "not" :
+				    (n->op == N_AND ? "and" : "or"),
+				    rules_check_tname(n->kids[i], buf,
+				    sizeof(buf)));
+		}
+		return (n->type = T_BOOL);
+	case N_CMP:
+		return (rules_check_cmp(cc, n));
+	case N_IN:
+		return (rules_check_in(cc, n));
+	}
+	return (n->type = T_ERR);
+}
+
+/* Source text of a node, blanks folded, for explain. */
+static const char *
+rules_check_text(struct ruleset *rs, const struct rules_node *n)
+{
+	const char	*s = rs->srcs[n->pos.src].text + n->pos.off;
+	size_t		 len = n->end > n->pos.off ? n->end - n->pos.off : 0;
+	char		*out = rules_alloc(&rs->arena, len + 1), *o = out;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+		    s[i] == '\r') {
+			if (o != out && o[-1] != ' ')
+				*o++ = ' ';
+		} else
+			*o++ = s[i];
+	}
+	*o = '\0';
+	return (out);
+}
+
+static int
+rules_check_same(const struct rules_node *a, const struct rules_node *b)
+{
+	/* One referred() walk serves every hop count: it reports its hop. */
+	if (a->op != b->op || a->party != b->party || a->kind != b->kind ||
+	    a->window != b->window || a->type_mask != b->type_mask ||
+	    a->role_mask != b->role_mask ||
+	    (a->op != N_REFERRED && a->hops != b->hops))
+		return (0);
+	if (a->op == N_DISTINCT && (a->kids[0]->party != b->kids[0]->party ||
+	    a->kids[0]->fact != b->kids[0]->fact))
+		return (0);
+	return (1);
+}
+
+static int
+rules_check_costcmp(const void *x, const void *y)
+{
+	const struct rules_node	*a = *(struct rules_node *const *)x;
+	const struct rules_node	*b = *(struct rules_node *const *)y;
+
+	if (a->cost != b->cost)
+		return (a->cost < b->cost ? -1 : 1);
+	return (a->pos.off < b->pos.off ? -1 : a->pos.off > b->pos.off);
+}
+
+/* Costs, limits, operand order, result slots, explain texts. */
+static void
+rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct ruleset		*rs = cc->rs;
+	struct rules_node	*h, *c, *tmp;
+	size_t			 i;
+	double			 lim;
+	int			 s;
+
+	for (i = 0; i < n->nkids; i++)
+		rules_check_compile(cc, n->kids[i]);
+	switch (n->op) {
+	case N_NOT:
+		n->cost = n->kids[0]->cost;
+		break;
+	case N_AND:
+	case N_OR:
+		n->cost = 0;
+		for (i = 0; i < n->nkids; i++)
+			n->cost += n->kids[i]->cost;
+		/* and/or have no side effects: cheapest operand first. */
+		qsort(n->kids, n->nkids, sizeof(*n->kids), rules_check_costcmp);
+		break;
+	case N_CMP:
+		/* History on the left of a constant: flip "10 < count(...)". */
+		if (n->kids[0]->op == N_CONST && (n->kids[1]->op == N_COUNT ||
+		    n->kids[1]->op == N_DISTINCT)) {
+			static const uint8_t flip[] = { [C_EQ] = C_EQ,
+			    [C_NE] = C_NE, [C_LT] = C_GT, [C_LE] = C_GE,
+			    [C_GT] = C_LT, [C_GE] = C_LE };
+
+			tmp = n->kids[0];
+			n->kids[0] = n->kids[1];
+			n->kids[1] = tmp;
+			n->cmp = flip[n->cmp];
+		}
+		h = n->kids[0];
+		c = n->kids[1];
+		if ((h->op == N_COUNT || h->op == N_DISTINCT) &&
+		    c->op == N_CONST && c->type == T_NUM) {
+			/* min(count, floor(c) + 1) decides any comparison. */
+			if (c->v.n < 0)
+				lim = 1;
+			else if (c->v.n >= (double)RULES_COUNT_MAX)
+				lim = RULES_COUNT_MAX;
+			else
+				lim = (double)(uint64_t)c->v.n + 1;
+			if (lim < (double)h->limit)
+				h->limit = (uint64_t)lim;
+		}
+		n->cost = n->kids[0]->cost + n->kids[1]->cost + 1;
+		n->text = rules_check_text(rs, n);
+		break;
+	case N_IN:
+		n->cost = n->kids[0]->cost + 2;
+		n->text = rules_check_text(rs, n);
+		break;
+	case N_FACT:
+	case N_EXISTS:
+		n->text = rules_check_text(rs, n);
+		break;
+	case N_COUNT:
+	case N_DISTINCT:
+	case N_LINKED:
+	case N_REFERRED:
+		n->text = rules_check_text(rs, n);
+		for (s = 0; s < rs->nslots; s++)
+			if (rules_check_same(cc->slots[s], n))
+				break;
+		if (s == rs->nslots && s < RULES_SLOTS)
+			cc->slots[rs->nslots++] = n;
+		n->slot = s < RULES_SLOTS ? s : -1;
+		break;
+	}
+}
+
+static void
+rules_check_walk(struct rules_cctx *cc, struct rules_node *n, int set)
+{
+	size_t	i;
+
+	for (i = 0; i < n->nkids; i++)
+		rules_check_walk(cc, n->kids[i], set);
+	if (n->op != N_REFERRED)
+		return;
+	if (n->slot < 0)
+		n->walk = n->hops;
+	else if (!set && cc->slots[n->slot]->walk < n->hops)
+		cc->slots[n->slot]->walk = n->hops;
+	else if (set)
+		n->walk = cc->slots[n->slot]->walk;
+}
+
+/* Names in a test's expectations must be rules of the right mode. */
+static void
+rules_check_names(struct ruleset *rs, struct rules_test *t,
+    struct rules_names *nm, int want_shadow, const char *what)
+{
+	const char	**names;
+	const char	*sug;
+	size_t		 i, j;
+
+	if (!nm->set)
+		return;
+	nm->idx = rules_alloc(&rs->arena, (nm->n + 1) * sizeof(*nm->idx));
+	names = xreallocarray(NULL, rs->nrules + 1, sizeof(*names));
+	for (j = 0; j < rs->nrules; j++)
+		names[j] = rs->rules[j].name;
+	for (i = 0; i < nm->n; i++) {
+		for (j = 0; j < rs->nrules; j++)
+			if (strcmp(nm->v[i], rs->rules[j].name) == 0)
+				break;
+		if (j == rs->nrules) {
+			sug = rules_suggest(nm->v[i], names, rs->nrules);
+			rules_error(rs, &nm->pos[i], "test %s: unknown rule %s%s%s%s",
+			    t->name, nm->v[i], sug ? "; did you mean " : "",
+			    sug ? sug : "", sug ? "?" : "");
+			continue;
+		}
+		nm->idx[i] = (uint32_t)j;
+		if (want_shadow == 1 && !rs->rules[j].shadow)
+			rules_error(rs, &nm->pos[i], "test %s: %s is not a shadow "
+			    "rule; list it under reasons", t->name, nm->v[i]);
+		else if (want_shadow == 0 && rs->rules[j].shadow)
+			rules_error(rs, &nm->pos[i], "test %s: %s is a shadow "
+			    "rule; list it under shadow", t->name, nm->v[i]);
+	}
+	free(names);
+	(void)what;
+}
+
+/* assume FACT == VALUE: a readable fact and a constant of its type. */
+static void
+rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
+    struct rules_assume *a)
+{
+	char	b1[64], b2[64];
+
+	if (rules_check_word(cc, a->fact) == T_ERR)
+		return;
+	if (a->fact->type == T_IDENT || a->fact->party == PARTY_EVENT) {
+		rules_error(cc->rs, &a->fact->pos, "test %s: assume sets what "
+		    "the databases give (email.domain, email.disposable, ip.*, "
+		    "geo.*) of referrer or referee, not %s", t->name,
+		    a->fact->name);
+		return;
+	}
+	if (a->val->op != N_CONST || a->val->type != a->fact->type)
+		rules_error(cc->rs, &a->val->pos, "test %s: %s is %s, not %s",
+		    t->name, a->fact->name,
+		    rules_check_tname(a->fact, b1, sizeof(b1)),
+		    rules_check_tname(a->val, b2, sizeof(b2)));
+}
+
+static void
+rules_check_verdict(struct ruleset *rs)
+{
+	int64_t		max = 0;
+	size_t		i;
+	char		buf[128];
+
+	for (i = 0; i < rs->nrules; i++)
+		if (!rs->rules[i].shadow && rs->rules[i].score > 0)
+			max += rs->rules[i].score;
+	if (rs->review_at != INT64_MAX && rs->deny_at != INT64_MAX &&
+	    rs->review_at >= rs->deny_at) {
+		rules_pos_str(rs, &rs->deny_pos, buf, sizeof(buf));
+		rules_error(rs, &rs->review_pos, "review threshold (score >= "
+		    "%lld) is unreachable: deny applies from score >= %lld (%s)",
+		    (long long)rs->review_at, (long long)rs->deny_at, buf);
+	}
+	if (rs->review_at != INT64_MAX && rs->review_at > max)
+		rules_error(rs, &rs->review_pos, "review threshold (score >= "
+		    "%lld) is unreachable: the enforcing rules' scores add up "
+		    "to at most %lld", (long long)rs->review_at, (long long)max);
+	if (rs->deny_at != INT64_MAX && rs->deny_at > max)
+		rules_error(rs, &rs->deny_pos, "deny threshold (score >= %lld) "
+		    "is unreachable: the enforcing rules' scores add up to at "
+		    "most %lld", (long long)rs->deny_at, (long long)max);
+}
+
+void
+rules_check(struct ruleset *rs)
+{
+	struct rules_cctx	 cc;
+	struct rules_rule	*r;
+	char			 buf[128];
+	size_t			 i, j;
+	int			 t;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.rs = rs;
+	for (i = 0; i < rs->nrules; i++) {
+		r = &rs->rules[i];
+		for (j = 0; j < i; j++) {
+			if (strcmp(rs->rules[j].name, r->name) == 0) {
+				rules_pos_str(rs, &rs->rules[j].pos, buf,
+				    sizeof(buf));
+				rules_error(rs, &r->pos, "duplicate rule name %s "
+				    "(first defined at %s)", r->name, buf);
+				break;
+			}
+		}
+		if (r->action == -1 && !r->broken)
+			rules_error(rs, &r->pos, "rule %s has no action "
+			    "(allow, review or deny)", r->name);
+		if (r->when == NULL) {
+			if (!r->has_when && !r->broken)
+				rules_error(rs, &r->pos, "rule %s has no when",
+				    r->name);
+			continue;
+		}
+		cc.rule = r;
+		t = rules_check_expr(&cc, r->when);
+		if (t != T_BOOL && t != T_ERR)
+			rules_error(rs, &r->when->pos, "when needs a condition, "
+			    "not %s", rules_check_tname(r->when, buf,
+			    sizeof(buf)));
+	}
+	for (i = 0; i < rs->nlists; i++) {
+		for (j = 0; j < i; j++) {
+			if (strcmp(rs->lists[j].name, rs->lists[i].name) == 0) {
+				rules_pos_str(rs, &rs->lists[j].pos, buf,
+				    sizeof(buf));
+				rules_error(rs, &rs->lists[i].pos, "duplicate "
+				    "list name %s (first defined at %s)",
+				    rs->lists[i].name, buf);
+				break;
+			}
+		}
+	}
+	for (i = 0; i < rs->ntests; i++) {
+		struct rules_test	*te = &rs->tests[i];
+
+		for (j = 0; j < i; j++) {
+			if (strcmp(rs->tests[j].name, te->name) == 0) {
+				rules_pos_str(rs, &rs->tests[j].pos, buf,
+				    sizeof(buf));
+				rules_error(rs, &te->pos, "duplicate test name "
+				    "%s (first defined at %s)", te->name, buf);
+				break;
+			}
+		}
+		rules_check_names(rs, te, &te->reasons, 0, "reasons");
+		rules_check_names(rs, te, &te->shadow, 1, "shadow");
+		rules_check_names(rs, te, &te->includes, -1, "includes");
+		rules_check_names(rs, te, &te->excludes, -1, "excludes");
+		for (j = 0; j < te->nassume; j++)
+			rules_check_assume(&cc, te, &te->assume[j]);
+	}
+	if (rs->have_verdict)
+		rules_check_verdict(rs);
+	if (rs->nerrors != 0)
+		return;
+	for (i = 0; i < rs->nrules; i++)
+		rules_check_compile(&cc, rs->rules[i].when);
+	/* A shared walk goes as far as the farthest of its users. */
+	for (i = 0; i < rs->nrules; i++)
+		rules_check_walk(&cc, rs->rules[i].when, 0);
+	for (i = 0; i < rs->nrules; i++)
+		rules_check_walk(&cc, rs->rules[i].when, 1);
+	for (i = 0; i < rs->nlists; i++) {
+		for (j = 0; j < nitems(rs->lists[i].sets); j++)
+			if (rs->lists[i].sets[j] != NULL)
+				break;
+		if (j == nitems(rs->lists[i].sets))
+			rules_warn(rs, &rs->lists[i].pos, "list %s is never "
+			    "used", rs->lists[i].name);
+	}
+}

@@ -1,0 +1,327 @@
+/*
+ * rules_int.h: the rules engine's inside, shared by its files:
+ *   rules.c        loading (files, directories, includes), the set's life
+ *   rules_diag.c   diagnostics with carets, name suggestions, string builder
+ *   rules_lex.c    tokens
+ *   rules_parse.c  syntax tree, with error recovery
+ *   rules_check.c  names, types, lists, compiled form
+ *   rules_eval.c   evaluation, history functions, explain
+ *   rules_test.c   the tests embedded in rule files
+ * Nothing outside src/rules*.c includes this.
+ */
+#ifndef REFGUARD_RULES_INT_H
+#define REFGUARD_RULES_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "rules.h"
+#include "sbuf.h"
+
+struct ident;
+
+/* Bounds on the work one history function may do (see refguard.rules(5)). */
+#define RULES_SCAN_MAX		10000	/* index entries read by distinct */
+#define RULES_DISTINCT_MAX	1000	/* largest constant distinct compares to */
+#define RULES_COUNT_MAX		1000000	/* count saturates here */
+#define RULES_LINK_MAX		2000	/* links read by one linked() */
+#define RULES_LINK_WIN		128	/* recent links kept by windowed linked */
+#define RULES_HOPS_MAX		4	/* referred(a, b, hops) */
+#define RULES_WALK_MAX		64	/* accounts one referred() level keeps */
+#define RULES_SLOTS		256	/* history calls cached per evaluation */
+#define RULES_CIDR_MAX		65536	/* addresses one list CIDR may expand to */
+#define RULES_FILE_MAX		(16u << 20)	/* bytes of one rule or list file */
+#define RULES_FILES_MAX		256
+#define RULES_REPEAT_MAX	10000
+
+/* Memory for one rule set, freed at once. */
+struct rules_arena {
+	struct rules_blk	*head;
+};
+void	*rules_alloc(struct rules_arena *, size_t);
+char	*rules_strndup(struct rules_arena *, const char *, size_t);
+void	 rules_arena_free(struct rules_arena *);
+
+/* One source file: diagnostics point into it. */
+struct rules_src {
+	char	*path;
+	char	*text;		/* NUL-terminated */
+	size_t	 len;
+};
+
+struct rules_pos {
+	uint32_t	src;	/* index into ruleset srcs */
+	uint32_t	line;	/* 1-based */
+	uint32_t	col;	/* 1-based, bytes */
+	uint32_t	off;
+};
+
+/* Value types. */
+enum rules_type {
+	T_ERR = 0,	/* already reported: suppresses follow-on errors */
+	T_BOOL,
+	T_NUM,
+	T_STR,
+	T_DUR,
+	T_TIME,
+	T_IDENT,	/* a keyed identity hash of kind rules_rval.kind */
+	T_LIST,		/* a literal list [..] */
+	T_WORD,		/* a bare word argument (event type, party, kind) */
+};
+const char	*rules_type_name(int type, int kind);
+
+struct rules_rval {
+	uint8_t		type;
+	bool		present;
+	uint8_t		kind;		/* T_IDENT */
+	bool		b;
+	double		n;
+	int64_t		ms;		/* T_DUR, T_TIME */
+	const char	*s;
+	struct rg_hash	h;
+};
+
+/* Facts: a party (referrer/referee) fact or an event fact. */
+enum rules_fact {
+	F_ACCOUNT, F_EMAIL, F_EMAIL_DOMAIN, F_EMAIL_DISPOSABLE, F_IP,
+	F_IP_PREFIX, F_IP_VERSION, F_IP_PRIVATE, F_GEO_COUNTRY,
+	F_GEO_CONTINENT, F_GEO_ASN, F_GEO_AS_ORG, F_GEO_ANONYMOUS, F_GEO_VPN,
+	F_GEO_TOR, F_GEO_HOSTING, F_GEO_RESIDENTIAL_PROXY, F_DEVICE,
+	F_DEVICE_FUZZY, F_DEVICE_ID, F_PHONE, F_PAYMENT,
+	F__PARTY,	/* event facts follow */
+	F_CAMPAIGN = F__PARTY, F_REWARD_AMOUNT, F_REWARD_CURRENCY, F_TS,
+	F__MAX
+};
+struct rules_factdef {
+	const char	*name;
+	uint8_t		 type;
+	uint8_t		 kind;		/* ENT_* for T_IDENT */
+};
+extern const struct rules_factdef rules_facts[F__MAX];
+#define PARTY_EVENT	0xff
+
+/* Syntax tree, annotated in place into the compiled form. */
+enum rules_op {
+	N_CONST, N_FACT, N_WORD, N_LIST, N_CALL, N_NOT, N_AND, N_OR, N_CMP,
+	N_IN, N_EXISTS, N_COUNT, N_DISTINCT, N_LINKED, N_REFERRED,
+};
+enum rules_cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE };
+
+struct rules_vset;
+
+struct rules_node {
+	uint8_t			 op;
+	uint8_t			 type;
+	uint8_t			 kind;		/* T_IDENT kind; linked kind (0: any) */
+	uint8_t			 cmp;		/* N_CMP */
+	bool			 negate;	/* N_IN: "not in" */
+	uint8_t			 party;		/* N_FACT */
+	uint8_t			 fact;		/* N_FACT */
+	struct rules_pos	 pos;
+	uint32_t		 end;		/* source offset past the node */
+	char			*name;		/* N_WORD, N_CALL, N_IN list name */
+	struct rules_pos	 name_pos;	/* N_IN: the list name */
+	struct rules_node	**kids;
+	size_t			 nkids;
+	struct rules_rval	 v;		/* N_CONST */
+	/* Compiled. */
+	const char		*text;		/* source text, for explain */
+	const struct rules_vset	*set;		/* N_IN */
+	uint32_t		 type_mask;	/* N_COUNT */
+	uint8_t			 role_mask;	/* N_COUNT, N_DISTINCT */
+	int64_t			 window;	/* ms; 0: none (linked) */
+	uint64_t		 limit;		/* history: enough to decide; 0 none */
+	int			 hops;		/* N_REFERRED */
+	int			 walk;		/* N_REFERRED: hops its slot walks */
+	int			 slot;		/* history result cache; -1 none */
+	uint32_t		 cost;
+};
+
+/* A value set: the right side of "in". Sorted for binary search. */
+struct rules_vset {
+	uint8_t		 type;
+	uint8_t		 kind;
+	size_t		 n;
+	struct rg_hash	*h;
+	const char	**s;
+	double		*d;
+};
+
+struct rules_list {
+	char			*name;
+	struct rules_pos	 pos;
+	char			*path;		/* NULL: inline list */
+	char			**vals;
+	struct rules_pos	*vpos;		/* where each value is */
+	size_t			 nvals;
+	/* Built on first use, per type (T_STR, T_NUM) or identity kind. */
+	struct rules_vset	*sets[ENT__MAX + 2];
+};
+
+struct rules_rule {
+	char			*name;
+	struct rules_pos	 pos;
+	char			*desc;
+	struct rules_node	*when;		/* NULL: missing or unparsable */
+	bool			 has_when;
+	bool			 broken;	/* had syntax errors */
+	int			 action;	/* -1: missing */
+	int32_t			 score;
+	bool			 shadow;
+	char			**tags;
+	size_t			 ntags;
+};
+
+struct rules_names {
+	bool			 set;
+	size_t			 n;
+	char			**v;
+	struct rules_pos	*pos;
+	uint32_t		*idx;		/* rule index, once resolved */
+};
+
+struct rules_tline {
+	char			*text;		/* NULL: a "wait" line */
+	size_t			 len;
+	struct rules_pos	 pos;
+	uint32_t		 repeat;	/* 1, or "repeat N" */
+	int64_t			 every;		/* ms between repeats (1s) */
+	int64_t			 wait;		/* "wait D": ms the clock moves */
+};
+
+/* "assume FACT == VALUE": a fact the databases would give, set for a test. */
+struct rules_assume {
+	struct rules_node	*fact;		/* N_WORD, then N_FACT */
+	struct rules_node	*val;		/* N_CONST */
+};
+
+struct rules_test {
+	char			*name;
+	struct rules_pos	 pos;
+	struct rules_tline	*lines;
+	size_t			 nlines;
+	int			 action;	/* -1: not given */
+	bool			 has_score;
+	int32_t			 score;
+	struct rules_names	 reasons;	/* exactly these enforcing hits */
+	struct rules_names	 shadow;	/* exactly these shadow hits */
+	struct rules_names	 includes;	/* at least these hits */
+	struct rules_names	 excludes;	/* none of these hits */
+	struct rules_assume	*assume;
+	size_t			 nassume;
+};
+
+
+struct ruleset {
+	unsigned		 refs;
+	struct rules_arena	 arena;
+	int			 flags;
+	struct ident		*id;		/* while compiling only */
+
+	struct rules_src	*srcs;
+	size_t			 nsrcs;
+	struct rules_rule	*rules;
+	size_t			 nrules;
+	struct rules_list	*lists;
+	size_t			 nlists;
+	struct rules_test	*tests;
+	size_t			 ntests;
+
+	bool			 have_verdict;
+	struct rules_pos	 verdict_pos;
+	int64_t			 review_at;	/* INT64_MAX: none */
+	struct rules_pos	 review_pos;
+	int64_t			 deny_at;
+	struct rules_pos	 deny_pos;
+
+	int			 nslots;
+	char			 hash[2 * 16 + 1];
+
+	/* While loading. */
+	char			*loaded[RULES_FILES_MAX];	/* realpaths */
+	size_t			 nloaded;
+	struct rules_dmsg	*dmsgs;		/* sorted by place when done */
+	size_t			 ndmsgs;
+	size_t			 dcap;
+	unsigned		 nerrors;
+	unsigned		 nwarnings;
+	bool			 panic;		/* parser resynchronizing */
+};
+
+/* One diagnostic, kept until the end to be sorted by place. */
+struct rules_dmsg {
+	uint32_t	 src;
+	uint32_t	 off;
+	uint32_t	 seq;
+	char		*text;
+};
+
+/* rules_diag.c */
+char	*rules_diag_take(struct ruleset *);
+void	rules_error(struct ruleset *, const struct rules_pos *, const char *,
+	    ...) __attribute__((format(printf, 3, 4)));
+void	rules_warn(struct ruleset *, const struct rules_pos *, const char *,
+	    ...) __attribute__((format(printf, 3, 4)));
+void	rules_error_file(struct ruleset *, const char *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+const char *rules_suggest(const char *, const char *const *, size_t);
+void	rules_pos_str(const struct ruleset *, const struct rules_pos *,
+	    char *, size_t);
+
+/* rules_lex.c */
+enum rules_tk {
+	TK_EOF, TK_WORD, TK_STRING, TK_NUMBER, TK_DURATION, TK_LBRACE,
+	TK_RBRACE, TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK, TK_COMMA,
+	TK_MINUS, TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE, TK_BAD,
+};
+struct rules_tok {
+	enum rules_tk		 t;
+	struct rules_pos	 pos;
+	uint32_t		 end;
+	const char		*p;		/* source bytes */
+	size_t			 len;
+	char			*str;		/* TK_STRING, TK_WORD: arena copy */
+	double			 num;		/* TK_NUMBER */
+	int64_t			 ms;		/* TK_DURATION */
+};
+struct rules_lex {
+	struct ruleset		*rs;
+	uint32_t		 src;
+	const char		*text;
+	size_t			 len;
+	size_t			 off;
+	uint32_t		 line;
+	size_t			 bol;		/* offset of the line's start */
+	struct rules_tok	 tok;		/* current token */
+};
+void		 rules_lex_init(struct rules_lex *, struct ruleset *, uint32_t);
+void		 rules_lex_next(struct rules_lex *);
+const char	*rules_lex_tkname(enum rules_tk);
+int		 rules_lex_given(struct rules_lex *, struct rules_test *);
+
+/* rules_parse.c: parse one source; includes are loaded through cb. */
+typedef void (*rules_include_cb)(struct ruleset *, uint32_t src,
+    const struct rules_pos *, const char *pattern);
+void	rules_parse(struct ruleset *, uint32_t src, rules_include_cb);
+
+/* rules_check.c */
+void	rules_check(struct ruleset *);
+int	rules_check_fact(const char *, uint8_t *party, uint8_t *fact);
+bool	rules_vset_has(const struct rules_vset *, const struct rules_rval *);
+
+/* rules_eval.c */
+int	rules_fact_get(const struct event *, int party, int fact,
+	    struct rules_rval *);
+void	rules_fact_set(struct event *, int party, int fact,
+	    const struct rules_rval *);
+
+/* rules.c */
+uint32_t rules_add_src(struct ruleset *, char *path, char *text, size_t len);
+char	*rules_resolve(const struct ruleset *, uint32_t src, const char *);
+int	 rules_read_file(const char *path, char **text, size_t *len,
+	    char **cause);
+void	*rules_grow(void *, size_t *cap, size_t n, size_t size);
+
+#endif

@@ -1,0 +1,561 @@
+/*
+ * test_rules.c: the rules engine: diagnostics of every error shape (bad
+ * files under tests/rules/bad with their expected text), the language's
+ * features and the shipped rules through their embedded tests on a
+ * scratch store, evaluation without allocation, explain, hashes.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ident.h"
+#include "req.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+#include "verdict.h"
+
+/* Allocation counting: the test links with --wrap=malloc,calloc,realloc. */
+void	*__real_malloc(size_t);
+void	*__real_calloc(size_t, size_t);
+void	*__real_realloc(void *, size_t);
+static unsigned long	allocs;
+
+void *
+__wrap_malloc(size_t n)
+{
+	allocs++;
+	return (__real_malloc(n));
+}
+
+void *
+__wrap_calloc(size_t n, size_t sz)
+{
+	allocs++;
+	return (__real_calloc(n, sz));
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	allocs++;
+	return (__real_realloc(p, n));
+}
+
+static char		 tdir[256];
+static char		 secret[300];
+static struct ident	*id;
+
+static void
+setup(void)
+{
+	struct ident_conf	 conf;
+	const char		*tmp = getenv("TMPDIR");
+	char			*cause = NULL;
+
+	snprintf(tdir, sizeof(tdir), "%s/test-rules.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(tdir));
+	snprintf(secret, sizeof(secret), "%s/secret", tdir);
+	memset(&conf, 0, sizeof(conf));
+	conf.secret_file = secret;
+	conf.prefix4 = 24;
+	conf.prefix6 = 64;
+	id = ident_new(&conf, &cause);
+	ck_assert_msg(id != NULL, "ident_new: %s", cause);
+}
+
+static void
+teardown(void)
+{
+	char	cmd[400];
+
+	ident_free(id);
+	id = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *
+srcpath(const char *rel)
+{
+	const char	*top = getenv("top_srcdir");
+	char		*p;
+
+	xasprintf(&p, "%s/%s", top != NULL ? top : "..", rel);
+	return (p);
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE	*f = fopen(path, "r");
+	char	*buf;
+	long	 n;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = xmalloc((size_t)n + 1);
+	ck_assert_int_eq(fread(buf, 1, (size_t)n, f), n);
+	buf[n] = '\0';
+	fclose(f);
+	return (buf);
+}
+
+/* Load name in dir (by its base name, so diagnostics are stable). */
+static struct ruleset *
+load_in(const char *dir, const char *name, char **diag)
+{
+	char		*d = srcpath(dir), cwd[4096];
+	struct ruleset	*rs;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(d), 0);
+	rs = rules_load(name, id, diag);
+	ck_assert_int_eq(chdir(cwd), 0);
+	free(d);
+	return (rs);
+}
+
+static const char *const bad_files[] = {
+	"syntax", "names", "types", "verdict", "tests", "lists",
+};
+
+START_TEST(test_bad_files)
+{
+	const char	*name = bad_files[_i];
+	struct ruleset	*rs;
+	char		*diag, *want, file[64], *p;
+
+	snprintf(file, sizeof(file), "%s.rules", name);
+	rs = load_in("tests/rules/bad", file, &diag);
+	ck_assert_msg(rs == NULL, "%s loaded", file);
+	ck_assert_ptr_nonnull(diag);
+	snprintf(file, sizeof(file), "tests/rules/bad/%s.expect", name);
+	p = srcpath(file);
+	want = slurp(p);
+	ck_assert_str_eq(diag, want);
+	free(p);
+	free(want);
+	free(diag);
+}
+END_TEST
+
+START_TEST(test_diag_shape)
+{
+	struct ruleset	*rs;
+	char		*diag, *line;
+	int		 n = 0;
+
+	/* Every diagnostic: location, source line, caret; all errors listed. */
+	rs = load_in("tests/rules/bad", "types.rules", &diag);
+	ck_assert_ptr_null(rs);
+	for (line = strtok(diag, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "types.rules:", 12) == 0) {
+			ck_assert_ptr_nonnull(strstr(line, ": error: "));
+			n++;
+			line = strtok(NULL, "\n");
+			ck_assert_ptr_nonnull(line);
+			ck_assert(strncmp(line, "    ", 4) == 0);
+			line = strtok(NULL, "\n");
+			ck_assert_ptr_nonnull(line);
+			ck_assert(line[strlen(line) - 1] == '^');
+		}
+	}
+	ck_assert_int_eq(n, 15);
+	free(diag);
+}
+END_TEST
+
+START_TEST(test_warnings)
+{
+	struct ruleset	*rs;
+	char		*diag, *want, *p;
+
+	rs = load_in("tests/rules/warn", "warn.rules", &diag);
+	ck_assert_ptr_nonnull(rs);
+	p = srcpath("tests/rules/warn/warn.expect");
+	want = slurp(p);
+	ck_assert_ptr_nonnull(diag);
+	ck_assert_str_eq(diag, want);
+	free(p);
+	free(want);
+	free(diag);
+	rules_unref(rs);
+}
+END_TEST
+
+START_TEST(test_missing_path)
+{
+	struct ruleset	*rs;
+	char		*diag;
+
+	rs = rules_load("/nonexistent/refguard.rules", id, &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_str_eq(diag, "/nonexistent/refguard.rules: error: No such "
+	    "file or directory\n1 error, 0 warnings: rule set not loaded\n");
+	free(diag);
+	rs = rules_load(tdir, id, &diag);	/* a directory without rules */
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "no *.rules file"));
+	free(diag);
+}
+END_TEST
+
+static int
+run_tests(struct ruleset *rs, char **report, int *failed)
+{
+	char	*cause = NULL;
+	size_t	 len;
+	FILE	*f = open_memstream(report, &len);
+	int	 n;
+
+	ck_assert_ptr_nonnull(f);
+	n = rules_run_tests(rs, id, f, 0, failed, &cause);
+	fclose(f);
+	ck_assert_msg(n >= 0, "rules_run_tests: %s", cause);
+	return (n);
+}
+
+START_TEST(test_language)
+{
+	struct ruleset	*rs;
+	char		*diag, *report;
+	int		 n, failed;
+
+	rs = load_in("tests/rules/good", "lang.rules", &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	ck_assert_ptr_null(diag);
+	ck_assert_uint_eq(rules_count(rs), 20);
+	n = run_tests(rs, &report, &failed);
+	ck_assert_int_eq(n, 28);
+	ck_assert_msg(failed == 0, "%s", report);
+	ck_assert_str_eq(report, "rules tests: 28 passed, 0 failed\n");
+	free(report);
+	rules_unref(rs);
+}
+END_TEST
+
+START_TEST(test_failing)
+{
+	struct ruleset	*rs;
+	char		*diag, *report, *want, *p;
+	int		 n, failed;
+
+	rs = load_in("tests/rules/failing", "failing.rules", &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	n = run_tests(rs, &report, &failed);
+	ck_assert_int_eq(n, 6);
+	ck_assert_int_eq(failed, 5);
+	p = srcpath("tests/rules/failing/failing.expect");
+	want = slurp(p);
+	ck_assert_str_eq(report, want);
+	free(p);
+	free(want);
+	free(report);
+	rules_unref(rs);
+}
+END_TEST
+
+START_TEST(test_shipped)
+{
+	struct ruleset	*rs;
+	char		*dir = srcpath("rules"), *diag, *report;
+	int		 n, failed;
+
+	rs = rules_load(dir, id, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	ck_assert_msg(diag == NULL, "%s", diag);
+	ck_assert_uint_ge(rules_count(rs), 20);
+	ck_assert_uint_ge(rules_ntests(rs), 38);
+	n = run_tests(rs, &report, &failed);
+	ck_assert_int_eq(n, (int)rules_ntests(rs));
+	ck_assert_msg(failed == 0, "%s", report);
+	free(report);
+	rules_unref(rs);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_hash)
+{
+	const char	*a = "rule x { when referee.geo.tor action deny }\n";
+	const char	*b = "rule x { when referee.geo.vpn action deny }\n";
+	struct ruleset	*r1, *r2, *r3;
+	char		*diag;
+	size_t		 i;
+
+	r1 = rules_load_buf("a.rules", a, strlen(a), id, RULES_NOFILES, &diag);
+	r2 = rules_load_buf("b.rules", a, strlen(a), id, RULES_NOFILES, &diag);
+	r3 = rules_load_buf("a.rules", b, strlen(b), id, RULES_NOFILES, &diag);
+	ck_assert(r1 != NULL && r2 != NULL && r3 != NULL);
+	ck_assert_uint_eq(strlen(rules_hash(r1)), 32);
+	for (i = 0; i < 32; i++)
+		ck_assert(strchr("0123456789abcdef", rules_hash(r1)[i]) != NULL);
+	/* The text names the set, not where it was read from. */
+	ck_assert_str_eq(rules_hash(r1), rules_hash(r2));
+	ck_assert_str_ne(rules_hash(r1), rules_hash(r3));
+	ck_assert_ptr_eq(rules_ref(r1), r1);
+	rules_unref(r1);
+	rules_unref(r1);
+	rules_unref(r2);
+	rules_unref(r3);
+}
+END_TEST
+
+START_TEST(test_nofiles)
+{
+	const char	*s = "include \"*.rules\"\nlist l file \"x\"\n";
+	struct ruleset	*rs;
+	char		*diag;
+
+	rs = rules_load_buf("f.rules", s, strlen(s), id, RULES_NOFILES, &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "f.rules:1:9: error: include is "
+	    "not allowed here"));
+	ck_assert_ptr_nonnull(strstr(diag, "f.rules:2:13: error: list files "
+	    "cannot be read here"));
+	free(diag);
+}
+END_TEST
+
+/* An event decoded the way the daemon decodes it. */
+static void
+decode(const char *line, int64_t now, struct event *ev)
+{
+	struct req_opts		ro;
+	struct req_error	err;
+	enum req_op		op;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.now = now;
+	ro.max_future = INT64_MAX / 4;
+	ck_assert_msg(req_decode(line, strlen(line), id, &ro, &op, ev,
+	    &err) == 0, "%s: %s", err.field, err.msg);
+}
+
+static const char *pure_rules =
+    "rule p.tor { when referee.geo.tor action review score 30 }\n"
+    "rule p.domain { when referee.email.domain == \"example.com\" "
+    "action allow score 25 }\n"
+    "rule p.shadow { mode shadow when referee.geo.tor action deny "
+    "score 500 }\n"
+    "rule p.never { when referee.phone != referrer.phone action deny }\n"
+    "verdict { review when score >= 50 deny when score >= 55 }\n";
+
+START_TEST(test_eval_pure)
+{
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct event		 ev;
+	char			*diag;
+
+	rs = rules_load_buf("p.rules", pure_rules, strlen(pure_rules), id,
+	    RULES_NOFILES, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	decode("{\"op\":\"check\",\"id\":\"x\",\"referrer\":{\"account\":\"a\"},"
+	    "\"referee\":{\"account\":\"b\",\"email\":\"q@example.com\"}}",
+	    1767225600000LL, &ev);
+	ev.seq = 1;
+	/* Pure rules never touch the store. */
+	ck_assert_int_eq(rules_eval(rs, &ev, NULL, 0, &res), 0);
+	ck_assert_int_eq(res.action, ACTION_ALLOW);
+	ck_assert_int_eq(res.score, 25);
+	ck_assert_uint_eq(res.nhits, 1);
+	ck_assert_str_eq(rules_rule_name(rs, res.hits[0].rule), "p.domain");
+	ck_assert_ptr_null(res.explain);
+
+	ev.party[1].geo.have |= 0x40;	/* GEO_TOR */
+	ev.party[1].geo.tor = true;
+	ck_assert_int_eq(rules_eval(rs, &ev, NULL, 0, &res), 0);
+	/* 30 + 25 = 55: the deny threshold; the shadow 500 never counts. */
+	ck_assert_int_eq(res.score, 55);
+	ck_assert_int_eq(res.action, ACTION_DENY);
+	ck_assert_uint_eq(res.nhits, 3);
+	ck_assert_int_eq(res.hits[2].shadow, 1);
+	ck_assert_str_eq(rules_rule_name(rs, res.hits[2].rule), "p.shadow");
+	ck_assert_str_eq(rules_action_name(res.hits[2].action), "deny");
+	rules_unref(rs);
+}
+END_TEST
+
+START_TEST(test_explain)
+{
+	const char		*src =
+	    "rule e.velocity { when count(referral, referrer.account, 1h) > 10 "
+	    "and not (referee.geo.country == \"US\") action review }\n"
+	    "rule e.link { when linked(referrer, referee, any) action deny }\n";
+	struct store_opts	 so;
+	struct rules_result	 res;
+	struct verdict		 v;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct event		 ev;
+	json_error_t		 jerr;
+	json_t			*j, *r, *f;
+	char			*diag, *cause, line[512];
+	unsigned long		 n;
+	int			 i, rc;
+
+	rs = rules_load_buf("e.rules", src, strlen(src), id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	memset(&so, 0, sizeof(so));
+	so.dir = tdir;
+	so.map_size = 16 << 20;
+	so.map_max = 64 << 20;
+	so.nosync = true;
+	st = store_open(&so, &cause);
+	ck_assert_msg(st != NULL, "%s", cause);
+	txn = store_begin(st, true, &cause);
+	ck_assert_ptr_nonnull(txn);
+	for (i = 0; i < 30; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"r%d\","
+		    "\"referrer\":{\"account\":\"a\"},\"referee\":{\"account\":"
+		    "\"b%d\",\"ip\":\"198.51.100.%d\"}}", i, i, i);
+		decode(line, 1767225600000LL + i * 1000, &ev);
+		ck_assert_int_eq(verdict_check(txn, rs, &ev, &v), 0);
+		verdict_clear(&v);
+	}
+	/* The last event, as verdict_check saw it: evaluate it again. */
+	/* Nothing between counting and reading: check's asserts allocate. */
+	allocs = 0;
+	rc = rules_eval(rs, &ev, txn, 0, &res);
+	n = allocs;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
+	ck_assert_int_eq(res.action, ACTION_REVIEW);
+
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	ck_assert_ptr_nonnull(res.explain);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	ck_assert_uint_eq(json_array_size(j), 2);
+	r = json_array_get(j, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "rule")),
+	    "e.velocity");
+	ck_assert(json_is_true(json_object_get(r, "matched")));
+	/* The cheap test runs first (and/or operands are ordered by cost). */
+	f = json_array_get(json_object_get(r, "facts"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(f, "expr")),
+	    "referee.geo.country == \"US\"");
+	/* Absent country: the comparison is false, the value null. */
+	ck_assert(json_is_false(json_object_get(f, "result")));
+	ck_assert(json_is_null(json_object_get(f, "left")));
+	/* The count stopped at 11: enough to decide "> 10". */
+	f = json_array_get(json_object_get(r, "facts"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(f, "expr")),
+	    "count(referral, referrer.account, 1h) > 10");
+	ck_assert(json_is_true(json_object_get(f, "result")));
+	f = json_object_get(f, "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(f, "value")), 11);
+	ck_assert(json_is_true(json_object_get(f, "at_least")));
+	ck_assert_int_eq(json_integer_value(json_object_get(f, "window_ms")),
+	    3600000);
+	r = json_array_get(j, 1);
+	ck_assert(json_is_false(json_object_get(r, "matched")));
+	json_decref(j);
+	free(res.explain);
+
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
+START_TEST(test_eval_no_alloc_history)
+{
+	struct store_opts	 so;
+	struct rules_result	 res;
+	struct verdict		 v;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct event		 ev;
+	char			*dir = srcpath("rules"), *diag, *cause;
+	char			 line[1024];
+	unsigned long		 n;
+	int			 i, rc;
+
+	rs = rules_load(dir, id, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	memset(&so, 0, sizeof(so));
+	so.dir = tdir;
+	so.map_size = 16 << 20;
+	so.map_max = 64 << 20;
+	so.nosync = true;
+	st = store_open(&so, &cause);
+	ck_assert_msg(st != NULL, "%s", cause);
+	txn = store_begin(st, true, &cause);
+	ck_assert_ptr_nonnull(txn);
+	for (i = 0; i < 20; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"r%d\","
+		    "\"referrer\":{\"account\":\"a%d\",\"ip\":\"198.51.100.%d\","
+		    "\"device\":{\"ua\":\"Mozilla/5.0 (X11; Linux) Firefox/1\"}},"
+		    "\"referee\":{\"account\":\"b%d\",\"ip\":\"203.0.113.7\","
+		    "\"payment\":\"pm_1\",\"device\":{\"id\":\"d%d\"}}}", i % 3,
+		    i % 3, i, i, i % 2);
+		decode(line, 1767225600000LL + i * 1000, &ev);
+		ck_assert_int_eq(verdict_check(txn, rs, &ev, &v), 0);
+		verdict_clear(&v);
+	}
+	/* Nothing between counting and reading: check's asserts allocate. */
+	allocs = 0;
+	rc = rules_eval(rs, &ev, txn, 0, &res);
+	n = allocs;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
+	ck_assert_int_eq(res.action, ACTION_DENY);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+	free(dir);
+}
+END_TEST
+
+static Suite *
+rules_suite(void)
+{
+	Suite	*s = suite_create("rules");
+	TCase	*tc = tcase_create("rules");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_bad_files, 0, (int)nitems(bad_files));
+	tcase_add_test(tc, test_diag_shape);
+	tcase_add_test(tc, test_warnings);
+	tcase_add_test(tc, test_missing_path);
+	tcase_add_test(tc, test_language);
+	tcase_add_test(tc, test_failing);
+	tcase_add_test(tc, test_shipped);
+	tcase_add_test(tc, test_hash);
+	tcase_add_test(tc, test_nofiles);
+	tcase_add_test(tc, test_eval_pure);
+	tcase_add_test(tc, test_explain);
+	tcase_add_test(tc, test_eval_no_alloc_history);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(rules_suite());
+	int	 nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
