@@ -187,7 +187,13 @@ ident_new(const struct ident_conf *conf, char **cause)
 		goto fail;
 	if (geo_load(id->geo, conf->geoip, conf->ngeoip, 1, cause) != 0)
 		goto fail;
-	if (ident_secret(conf->secret_file, seed, cause) != 0)
+	if (conf->secret_file == NULL) {
+		/* Rule checks: hashes only need to agree within this process. */
+		if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+			xasprintf(cause, "getrandom: %s", strerror(errno));
+			goto fail;
+		}
+	} else if (ident_secret(conf->secret_file, seed, cause) != 0)
 		goto fail;
 	XXH3_generateSecret(id->secret, sizeof(id->secret), seed, sizeof(seed));
 	explicit_bzero(seed, sizeof(seed));

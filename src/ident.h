@@ -32,7 +32,9 @@ struct conf_str {
 };
 
 struct ident_conf {
-	const char		*secret_file;	/* created (0600, 32 random bytes) if missing */
+	const char		*secret_file;	/* created (0600, 32 random bytes) if
+						   missing; NULL: a random secret for
+						   this process only (rule checks) */
 	const char		*disposable_file;	/* one domain a line; NULL: none */
 	unsigned		 prefix4;	/* ip.prefix length for IPv4 (default 24) */
 	unsigned		 prefix6;	/* ip.prefix length for IPv6 (default 64) */

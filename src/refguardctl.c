@@ -18,6 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "ident.h"
+#include "log.h"
+#include "rules.h"
 #include "sbuf.h"
 #include "util.h"
 
@@ -28,6 +32,7 @@
 #define DEFAULT_SOCKET	RUNSTATEDIR "/refguard/refguard.sock"
 
 static const char	*sock_path;
+static const char	*conf_path;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -41,7 +46,13 @@ usage(void)
 	    "  explain ID           the verdict with the facts it rested on\n"
 	    "  stats                counters and store figures\n"
 	    "  reload               reload rules and data (like SIGHUP)\n"
-	    "socket: -s, else $REFGUARD_SOCKET, else %s\n", DEFAULT_SOCKET);
+	    "  rules check [-v] PATH...\n"
+	    "                       compile rule files (or directories) as one set,\n"
+	    "                       lint them and run their tests; no daemon needed\n"
+	    "socket: -s, else $REFGUARD_SOCKET, else %s\n"
+	    "-c FILE: the daemon's configuration, for rules check (email and IP\n"
+	    "         settings change how list values are normalized)\n",
+	    DEFAULT_SOCKET);
 	exit(EXIT_USAGE);
 }
 
@@ -212,6 +223,67 @@ ctl_with_id(const char *op, const char *id)
 	return (rc);
 }
 
+/*
+ * rules check: the paths form one rule set, compiled and linted as the
+ * daemon would, then its embedded tests run against a scratch store.
+ */
+static int
+ctl_rules_check(int argc, char **argv)
+{
+	struct ident_conf	 ic;
+	struct conf		*cf = NULL;
+	struct ident		*id;
+	struct ruleset		*rs;
+	char			*cause = NULL, *diag = NULL;
+	int			 ch, verbose = 0, failed = 0, ntests;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "v")) != -1) {
+		if (ch != 'v')
+			usage();
+		verbose = 1;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (conf_path != NULL && (cf = conf_load(conf_path, &cause)) == NULL) {
+		fprintf(stderr, "refguardctl: %s\n", cause);
+		return (EXIT_USAGE);
+	}
+	if (cf == NULL)
+		cf = conf_default();
+	conf_ident(cf, &ic);
+	ic.secret_file = NULL;
+	ic.geoip = NULL;	/* tests state geo facts with assume */
+	ic.ngeoip = 0;
+	if ((id = ident_new(&ic, &cause)) == NULL) {
+		fprintf(stderr, "refguardctl: %s\n", cause);
+		return (EXIT_USAGE);
+	}
+	rs = rules_load_paths((const char *const *)argv, (size_t)argc, id,
+	    &diag);
+	if (diag != NULL)
+		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?
+		    "" : "\n");
+	free(diag);
+	if (rs == NULL) {
+		ident_free(id);
+		conf_free(cf);
+		return (EXIT_REPLY_ERROR);
+	}
+	ntests = rules_run_tests(rs, id, stdout, verbose, &failed, &cause);
+	if (ntests < 0)
+		fprintf(stderr, "refguardctl: rule tests: %s\n", cause);
+	else
+		printf("ruleset %s: %zu rules, %d tests, %d failed\n",
+		    rules_hash(rs), rules_count(rs), ntests, failed);
+	rules_unref(rs);
+	ident_free(id);
+	conf_free(cf);
+	return (ntests < 0 || failed > 0 ? EXIT_REPLY_ERROR : 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,8 +293,12 @@ main(int argc, char **argv)
 	sock_path = getenv("REFGUARD_SOCKET");
 	if (sock_path == NULL || *sock_path == '\0')
 		sock_path = DEFAULT_SOCKET;
-	while ((ch = getopt(argc, argv, "+s:hV")) != -1) {
+	log_init("refguardctl", LOG_TARGET_STDERR, LOG_LEVEL_WARN);
+	while ((ch = getopt(argc, argv, "+c:s:hV")) != -1) {
 		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
 		case 's':
 			sock_path = optarg;
 			break;
@@ -247,6 +323,9 @@ main(int argc, char **argv)
 	if ((strcmp(cmd, "verdict") == 0 || strcmp(cmd, "explain") == 0) &&
 	    argc == 2)
 		return (ctl_with_id(cmd, argv[1]));
+	if (strcmp(cmd, "rules") == 0 && argc >= 2 &&
+	    strcmp(argv[1], "check") == 0)
+		return (ctl_rules_check(argc - 1, argv + 1));
 	if (strcmp(cmd, "send") == 0 && argc <= 2) {
 		if (argc == 1 || strcmp(argv[1], "-") == 0)
 			return (ctl_pipe(STDIN_FILENO));

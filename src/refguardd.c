@@ -69,25 +69,45 @@ usage(void)
 }
 
 /*
- * Load the rule set the configuration names. NULL with *cause set on
- * failure; NULL with *cause NULL when no rules engine answered (no set).
+ * Compile the rule set the configuration names and run its embedded
+ * tests: a set whose own tests fail is never put in service. NULL and
+ * *cause (the diagnostics, or the failed tests) on failure.
  */
 static struct ruleset *
 load_rules(struct daemon *d, const struct conf *cf, char **cause)
 {
 	struct ruleset	*rs;
-	char		*diag = NULL;
+	char		*diag = NULL, *report = NULL, *tcause = NULL;
+	size_t		 reportlen = 0;
+	FILE		*f;
+	int		 failed = 0, ntests;
 
 	*cause = NULL;
-	rs = rules_load(cf->rules_path, d->ident, &diag);
-	if (rs == NULL) {
-		*cause = diag;
+	if ((rs = rules_load(cf->rules_path, d->ident, &diag)) == NULL) {
+		*cause = diag != NULL ? diag : xstrdup("rules: not loaded");
 		return (NULL);
 	}
 	if (diag != NULL) {
 		log_warn("rules: %s", diag);
 		free(diag);
 	}
+	if ((f = open_memstream(&report, &reportlen)) == NULL)
+		fatal("open_memstream");
+	ntests = rules_run_tests(rs, d->ident, f, 0, &failed, &tcause);
+	fclose(f);
+	if (ntests < 0 || failed > 0) {
+		if (ntests < 0)
+			xasprintf(cause, "rule tests could not run: %s", tcause);
+		else
+			xasprintf(cause, "%d of %d rule tests failed:\n%s",
+			    failed, ntests, report);
+		free(tcause);
+		free(report);
+		rules_unref(rs);
+		return (NULL);
+	}
+	log_debug("rules: %d tests passed", ntests);
+	free(report);
 	return (rs);
 }
 
@@ -350,9 +370,7 @@ daemon_reload(struct daemon *d, size_t *len)
 	cf = conf_load(d->conf_path, &cause);
 	if (cf != NULL) {
 		rs = load_rules(d, cf, &cause);
-		if (rs == NULL && cause == NULL)
-			log_warn("rules: no rules engine; every check allows");
-		if (cause == NULL) {
+		if (rs != NULL) {
 			if (d->rules != NULL)
 				rules_unref(d->rules);
 			d->rules = rs;
@@ -487,47 +505,34 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 	free(daemon_reload(arg, &len));
 }
 
+/* -t: the configuration, the identity data and the rules with their tests. */
 static int
 check_config(struct daemon *d)
 {
 	struct ident_conf	 ic;
 	struct ruleset		*rs;
-	char			*cause = NULL, tmpl[] = "/tmp/refguard-t.XXXXXX";
-	char			*secret = NULL;
-	struct stat		 sb;
-	int			 ok = 1;
+	char			*cause = NULL;
 
 	/* Never create the real secret here (ExecStartPre runs as root). */
 	conf_ident(d->conf, &ic);
-	if (stat(ic.secret_file, &sb) != 0) {
-		if (mkdtemp(tmpl) == NULL)
-			fatal("mkdtemp");
-		xasprintf(&secret, "%s/secret", tmpl);
-		ic.secret_file = secret;
-	}
-	d->ident = ident_new(&ic, &cause);
-	if (secret != NULL) {
-		unlink(secret);
-		rmdir(tmpl);
-		free(secret);
-	}
-	if (d->ident == NULL) {
+	ic.secret_file = NULL;
+	if ((d->ident = ident_new(&ic, &cause)) == NULL) {
 		fprintf(stderr, "%s\n", cause);
+		free(cause);
 		return (1);
 	}
-	rs = load_rules(d, d->conf, &cause);
-	if (cause != NULL) {
+	if ((rs = load_rules(d, d->conf, &cause)) == NULL) {
 		fprintf(stderr, "%s\n", cause);
-		ok = 0;
-	} else if (rs != NULL) {
-		printf("rules: %zu rules, ruleset %s\n", rules_count(rs),
-		    rules_hash(rs));
-		rules_unref(rs);
+		free(cause);
+		ident_free(d->ident);
+		return (1);
 	}
-	if (ok)
-		printf("configuration %s is valid\n", d->conf_path);
-	free(cause);
-	return (ok ? 0 : 1);
+	printf("configuration %s is valid; ruleset %s: %zu rules, %zu tests "
+	    "passed\n", d->conf_path, rules_hash(rs), rules_count(rs),
+	    rules_ntests(rs));
+	rules_unref(rs);
+	ident_free(d->ident);
+	return (0);
 }
 
 int
@@ -600,11 +605,8 @@ main(int argc, char **argv)
 		log_warn("sync = none: an OS crash may lose the last moments "
 		    "of acknowledged verdicts");
 
-	d->rules = load_rules(d, d->conf, &cause);
-	if (cause != NULL)
+	if ((d->rules = load_rules(d, d->conf, &cause)) == NULL)
 		fatalx("rules: %s", cause);
-	if (d->rules == NULL)
-		log_warn("rules: no rules engine; every check allows");
 	d->rules_loaded_at = now_ms();
 
 	if ((d->listen_fd = listen_passed()) < 0) {

@@ -290,17 +290,28 @@ rules_finish(struct ruleset *rs, char **diag)
 struct ruleset *
 rules_load(const char *path, struct ident *id, char **diag)
 {
+	return (rules_load_paths(&path, 1, id, diag));
+}
+
+struct ruleset *
+rules_load_paths(const char *const *paths, size_t n, struct ident *id,
+    char **diag)
+{
 	struct ruleset	*rs = rules_new(id, 0);
 	struct stat	 sb;
 	glob_t		 g;
 	char		*pat;
-	size_t		 i;
+	size_t		 i, j;
 
 	*diag = NULL;
-	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		xasprintf(&pat, "%s/*.rules", path);
+	for (j = 0; j < n; j++) {
+		if (stat(paths[j], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			rules_load_file(rs, paths[j], NULL);
+			continue;
+		}
+		xasprintf(&pat, "%s/*.rules", paths[j]);
 		if (glob(pat, 0, NULL, &g) != 0)
-			rules_error_file(rs, path, "no *.rules file in the "
+			rules_error_file(rs, paths[j], "no *.rules file in the "
 			    "directory");
 		else {
 			for (i = 0; i < g.gl_pathc; i++)
@@ -308,8 +319,7 @@ rules_load(const char *path, struct ident *id, char **diag)
 			globfree(&g);
 		}
 		free(pat);
-	} else
-		rules_load_file(rs, path, NULL);
+	}
 	return (rules_finish(rs, diag));
 }
 

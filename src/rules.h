@@ -68,6 +68,9 @@ struct ruleset	*rules_load(const char *path, struct ident *id, char **diag);
  * paths). flags: RULES_NOFILES refuses include and list files (fuzzing).
  */
 #define RULES_NOFILES	0x1
+/* Several files or directories as one rule set (refguardctl rules check). */
+struct ruleset	*rules_load_paths(const char *const *paths, size_t n,
+		     struct ident *id, char **diag);
 struct ruleset	*rules_load_buf(const char *name, const char *buf,
 		     size_t len, struct ident *id, int flags, char **diag);
 struct ruleset	*rules_ref(struct ruleset *rs);

@@ -1,0 +1,96 @@
+#!/bin/sh
+# setup.sh: from a clean clone to a running daemon or a passing test suite.
+#
+#   contrib/setup.sh run    install build dependencies, build, fetch the free
+#                           GeoIP country DB and disposable-domain list, start
+#                           refguardd in the foreground on ./run/refguard.sock
+#   contrib/setup.sh test   install build dependencies, build, run make check
+#   contrib/setup.sh deps|build   just those steps
+#
+# Builds out of tree in ./build; everything the daemon writes stays in ./run.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build="$top/build"
+run="$top/run"
+
+DEPS="build-essential autoconf automake pkg-config libevent-dev liblmdb-dev
+libxxhash-dev libmaxminddb-dev libjansson-dev libsystemd-dev check python3
+libmaxmind-db-writer-perl lmdb-utils socat curl mandoc"
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps() {
+	missing=""
+	for p in $DEPS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "setup: installing$missing"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	# shellcheck disable=SC2086
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $missing
+}
+
+build() {
+	cd "$top"
+	[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
+	    autoreconf -fi
+	mkdir -p "$build"
+	cd "$build"
+	[ -f Makefile ] || "$top/configure" --enable-werror ${CONFIGURE_FLAGS:-}
+	make -j"$(nproc)"
+}
+
+run_conf() {
+	mkdir -p "$run/data"
+	# The free data is optional: without it the facts are simply absent.
+	if ! command -v npm >/dev/null 2>&1; then
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		    --no-install-recommends npm || true
+	fi
+	"$top/contrib/fetch-data.sh" "$run/data" || true
+	{
+		echo "# written by contrib/setup.sh run; edit freely"
+		echo "socket = refguard.sock"
+		echo "state_dir = state"
+		echo "rules = $top/rules"
+		echo "log_level = info"
+		[ -f "$run/data/geo-whois-asn-country.mmdb" ] &&
+		    echo "geoip_db = data/geo-whois-asn-country.mmdb"
+		[ -f "$run/data/disposable.txt" ] &&
+		    echo "disposable_file = data/disposable.txt"
+	} > "$run/refguard.conf.new"
+	[ -f "$run/refguard.conf" ] || mv "$run/refguard.conf.new" "$run/refguard.conf"
+	rm -f "$run/refguard.conf.new"
+}
+
+case "${1:-}" in
+deps)	deps ;;
+build)	deps; build ;;
+run)
+	deps; build; run_conf
+	cat <<MSG
+
+refguardd starts in the foreground (Ctrl-C stops it). In another terminal:
+  $build/refguardctl -s $run/refguard.sock ping
+  echo '{"op":"check","id":"r1","referrer":{"account":"u-1","email":"Jane.Doe+x@gmail.com"},"referee":{"account":"u-2","email":"janedoe@googlemail.com"}}' |
+    $build/refguardctl -s $run/refguard.sock send
+
+MSG
+	exec "$build/refguardd" -f -c "$run/refguard.conf"
+	;;
+test)
+	deps; build
+	cd "$build"
+	make -j"$(nproc)" check || { cat test-suite.log 2>/dev/null | tail -200; exit 1; }
+	;;
+*)
+	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac
