@@ -382,6 +382,10 @@ conn_jobs_done(struct job_list *done, void *arg)
 
 	while ((job = TAILQ_FIRST(done)) != NULL) {
 		TAILQ_REMOVE(done, job, entry);
+		if (job->op == JOB_META) {
+			job_free(job);
+			continue;
+		}
 		if (job->op == JOB_EXPIRE) {
 			if (job->expired > 0) {
 				d->stats.expired += (uint64_t)job->expired;

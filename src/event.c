@@ -265,6 +265,7 @@ event_encode(const struct event *ev, uint8_t *buf)
 	put_u8(&w, EVENT_REC_VERSION);
 	put_u8(&w, ev->type);
 	put_u64(&w, (uint64_t)ev->ts);
+	put_u64(&w, ev->data_id);
 	put_u8(&w, (uint8_t)ev->idlen);
 	put_bytes(&w, ev->id, ev->idlen);
 	put_str(&w, ev->campaign, RG_CAMPAIGN_MAX);
@@ -296,6 +297,7 @@ event_decode(const uint8_t *buf, size_t len, struct event *ev)
 		return (-1);
 	ev->type = get_u8(&r);
 	ev->ts = (int64_t)get_u64(&r);
+	ev->data_id = get_u64(&r);
 	ev->idlen = get_u8(&r);
 	if (ev->idlen > RG_ID_MAX)
 		return (-1);

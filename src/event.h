@@ -113,6 +113,7 @@ struct party {
 struct event {
 	uint8_t		type;		/* enum ev_type */
 	int64_t		ts;		/* event time, ms since the epoch */
+	uint64_t	data_id;	/* identity data that derived the facts (ident.h) */
 	uint64_t	seq;		/* assigned by store_put_event() */
 	size_t		idlen;		/* referral id (EV_REFERRAL only) */
 	char		id[RG_ID_MAX + 1];

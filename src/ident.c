@@ -168,6 +168,24 @@ ident_prefixes(const struct ident_conf *conf, unsigned *p4, unsigned *p6,
 	return (0);
 }
 
+/* The id of the data now loaded: a hash of its description. */
+static void
+ident_data_update(struct ident *id)
+{
+	json_t	*info = ident_info(id);
+	char	*s = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
+
+	id->data_id = s != NULL ? XXH3_64bits(s, strlen(s)) : 0;
+	free(s);
+	json_decref(info);
+}
+
+uint64_t
+ident_data_id(const struct ident *id)
+{
+	return (id->data_id);
+}
+
 struct ident *
 ident_new(const struct ident_conf *conf, char **cause)
 {
@@ -197,6 +215,7 @@ ident_new(const struct ident_conf *conf, char **cause)
 		goto fail;
 	XXH3_generateSecret(id->secret, sizeof(id->secret), seed, sizeof(seed));
 	explicit_bzero(seed, sizeof(seed));
+	ident_data_update(id);
 	return (id);
 
 fail:
@@ -251,6 +270,7 @@ ident_reload(struct ident *id, const struct ident_conf *conf, char **cause)
 	msg = NULL;
 	if (geo_load(id->geo, conf->geoip, conf->ngeoip, 0, &msg) != 0)
 		ident_cause_add(cause, msg);
+	ident_data_update(id);
 	return (*cause == NULL ? 0 : -1);
 }
 

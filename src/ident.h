@@ -141,4 +141,11 @@ void	ident_edge(const struct ident *id, const struct party *referrer,
  */
 void	*ident_info(const struct ident *id);
 
+/*
+ * An id for the data now loaded (a hash of ident_info()): events record
+ * it, and the daemon keeps the description under meta "data:<hex id>", so
+ * that explain can say which GeoIP databases a verdict's facts came from.
+ */
+uint64_t ident_data_id(const struct ident *id);
+
 #endif

@@ -74,6 +74,7 @@ struct ident {
 	struct email_rules	*rules;
 	struct disposable	*disp;		/* NULL: no list */
 	struct geo		*geo;
+	uint64_t		 data_id;	/* ident_data_id() */
 };
 
 /* Keyed, kind-separated streaming hash: begin, update, end. */

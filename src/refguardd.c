@@ -56,6 +56,8 @@ notify(const char *state)
 #endif
 }
 
+static void	record_data(struct daemon *);
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -386,6 +388,7 @@ daemon_reload(struct daemon *d, size_t *len)
 				    icause ? icause : "?");
 			}
 			free(icause);
+			record_data(d);
 		}
 		conf_free(cf);
 	}
@@ -417,6 +420,21 @@ daemon_reload(struct daemon *d, size_t *len)
 	json_decref(o);
 	*len = strlen(s);
 	return (s);
+}
+
+/* Keep the description of the identity data the next events will use. */
+static void
+record_data(struct daemon *d)
+{
+	struct job	*job = job_new(JOB_META);
+	json_t		*info = ident_info(d->ident);
+
+	snprintf(job->meta_name, sizeof(job->meta_name), "data:%016llx",
+	    (unsigned long long)ident_data_id(d->ident));
+	job->reply = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
+	job->replylen = job->reply != NULL ? strlen(job->reply) : 0;
+	json_decref(info);
+	writer_submit(d->writer, job);
 }
 
 static void
@@ -635,6 +653,7 @@ main(int argc, char **argv)
 	if (d->listener == NULL)
 		fatalx("cannot listen on %s", d->conf->socket_path);
 	evconnlistener_set_error_cb(d->listener, accept_error_cb);
+	record_data(d);
 
 	ev_term = evsignal_new(d->base, SIGTERM, shutdown_cb, d);
 	ev_int = evsignal_new(d->base, SIGINT, shutdown_cb, d);

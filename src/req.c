@@ -472,9 +472,11 @@ req_decode(const char *line, size_t len, const struct ident *id,
 	switch (*opp) {
 	case OP_CHECK:
 		rc = decode_check(id, obj, o, ev, err);
+		ev->data_id = ident_data_id(id);
 		break;
 	case OP_OBSERVE:
 		rc = decode_observe(id, obj, o, ev, err);
+		ev->data_id = ident_data_id(id);
 		break;
 	default:
 		if (check_fields_known(obj, fields[*opp], "", err) != 0)

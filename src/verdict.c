@@ -337,8 +337,20 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 		return (-1);
 	}
 	if (rc == 0) {
+		char		 name[32];
+		const void	*data;
+		size_t		 dlen;
+
 		sbuf_adds(&sb, ",\"event\":");
 		add_event(&sb, &ev);
+		/* Which GeoIP databases and lists derived the facts. */
+		snprintf(name, sizeof(name), "data:%016llx",
+		    (unsigned long long)ev.data_id);
+		sbuf_adds(&sb, ",\"data\":");
+		if (store_meta_get(txn, name, &data, &dlen) == 0)
+			sbuf_add(&sb, data, dlen);
+		else
+			sbuf_adds(&sb, "null");
 	}
 	sbuf_adds(&sb, ",\"rules\":");
 	if (r.explainlen > 0)

@@ -124,6 +124,9 @@ writer_job(struct store_txn *txn, struct job *job)
 		job->expired = store_expire(txn, job->expire_before,
 		    job->expire_max);
 		return (job->expired < 0 ? -1 : 0);
+	case JOB_META:
+		return (store_meta_put(txn, job->meta_name, job->reply,
+		    job->replylen));
 	default:
 		job_set_error(job, "internal", "job not for the writer");
 		return (0);

@@ -29,6 +29,7 @@ struct ruleset;
 struct store;
 
 #define JOB_EXPIRE	(OP__MAX + 1)	/* retention pass: no client */
+#define JOB_META	(OP__MAX + 2)	/* write meta[meta_name] = reply */
 
 struct job {
 	TAILQ_ENTRY(job) entry;		/* writer queue, then done list */
@@ -39,6 +40,7 @@ struct job {
 	uint64_t	 t_start;	/* mono_us() at decode */
 	int64_t		 expire_before;	/* JOB_EXPIRE */
 	size_t		 expire_max;
+	char		 meta_name[64];	/* JOB_META: value in reply/replylen */
 	/* results, set by the writer */
 	bool		 done;
 	bool		 failed;	/* store error: reply is the error */
