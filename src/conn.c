@@ -59,6 +59,7 @@ static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
+static int	conn_flush(struct conn *);
 
 static void
 count_error(struct daemon *d, const char *code)
@@ -138,33 +139,6 @@ conn_pace(struct conn *c)
 	c->paused = stop;
 }
 
-/* Send the replies at the head that are done; close when all is said. */
-static void
-conn_flush(struct conn *c)
-{
-	struct evbuffer	*out;
-	struct job	*job;
-
-	if (c->dead) {
-		conn_reap(c);
-		return;
-	}
-	out = bufferevent_get_output(c->bev);
-	while ((job = TAILQ_FIRST(&c->jobs)) != NULL && job->done) {
-		TAILQ_REMOVE(&c->jobs, job, centry);
-		c->npending--;
-		evbuffer_add(out, job->reply, job->replylen);
-		evbuffer_add(out, "\n", 1);
-		job_free(job);
-	}
-	if ((c->closing || c->eof) && c->npending == 0 &&
-	    evbuffer_get_length(out) == 0) {
-		conn_kill(c);
-		return;
-	}
-	conn_pace(c);
-}
-
 static void
 conn_reply_error(struct conn *c, struct job *job, const struct req_error *err)
 {
@@ -240,6 +214,7 @@ static void
 conn_too_long(struct conn *c)
 {
 	struct req_error	err = { .code = "line_too_long" };
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct job		*job = conn_job(c);
 
 	snprintf(err.msg, sizeof(err.msg), "request line longer than %zu "
@@ -247,81 +222,123 @@ conn_too_long(struct conn *c)
 	conn_reply_error(c, job, &err);
 	c->d->stats.lines_too_long++;
 	c->closing = true;
-	evbuffer_drain(bufferevent_get_input(c->bev),
-	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+/*
+ * Decode the complete lines buffered, as far as the pipeline limit allows;
+ * after EOF, a last line without a newline too. Returns how many.
+ */
+static unsigned
+conn_process(struct conn *c)
 {
-	struct conn		*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct evbuffer_ptr	 p;
 	size_t			 max = c->d->conf->max_line, eol, len;
+	unsigned		 n = 0;
 	char			*line;
 
 	while (!c->closing && c->npending < c->d->conf->max_pipeline) {
 		p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_LF);
 		if (p.pos < 0) {
-			if (evbuffer_get_length(in) > max)
+			len = evbuffer_get_length(in);
+			if (len > max) {
 				conn_too_long(c);
+				n++;
+			} else if (c->eof && len > 0) {
+				line = (char *)evbuffer_pullup(in, (ssize_t)len);
+				conn_line(c, line, len);
+				evbuffer_drain(in, len);
+				n++;
+			}
 			break;
 		}
 		len = (size_t)p.pos;
 		if (len > max) {
 			conn_too_long(c);
+			n++;
 			break;
 		}
 		line = (char *)evbuffer_pullup(in, (ssize_t)(len + eol));
 		conn_line(c, line, len > 0 && line[len - 1] == '\r' ?
 		    len - 1 : len);
 		evbuffer_drain(in, len + eol);
+		n++;
 	}
-	conn_flush(c);
+	return (n);
+}
+
+/*
+ * Send the replies at the head that are done, take in more buffered lines
+ * while the pipeline has room, and close when all is said. Returns -1 when
+ * the connection is gone (freed): the caller must not touch it again.
+ */
+static int
+conn_flush(struct conn *c)
+{
+	struct evbuffer	*out, *in;
+	struct job	*job;
+
+	if (c->dead) {
+		conn_reap(c);
+		return (-1);
+	}
+	out = bufferevent_get_output(c->bev);
+	in = bufferevent_get_input(c->bev);
+	do {
+		while ((job = TAILQ_FIRST(&c->jobs)) != NULL && job->done) {
+			TAILQ_REMOVE(&c->jobs, job, centry);
+			c->npending--;
+			evbuffer_add(out, job->reply, job->replylen);
+			evbuffer_add(out, "\n", 1);
+			job_free(job);
+		}
+	} while (!c->d->stopping && evbuffer_get_length(in) > 0 &&
+	    conn_process(c) > 0);
+	if ((c->closing || c->eof) && c->npending == 0 &&
+	    (c->closing || evbuffer_get_length(in) == 0) &&
+	    evbuffer_get_length(out) == 0) {
+		conn_kill(c);
+		return (-1);
+	}
+	conn_pace(c);
+	return (0);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	conn_flush(arg);
 }
 
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct conn	*c = arg;
-
-	conn_flush(c);
-	/* Resumed reading may find lines already buffered. */
-	if (c->dead || c->bev == NULL)
-		return;
-	if (!c->paused && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		conn_read_cb(bev, c);
+	conn_flush(arg);
 }
 
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	size_t		 len;
-	char		*line;
+	static const char	idle[] = "{\"error\":{\"code\":\"idle_timeout\","
+	    "\"msg\":\"no request within idle_timeout; closing\"}}\n";
+	struct conn		*c = arg;
 
 	if (what & BEV_EVENT_EOF) {
-		/* A last line without a newline still counts. */
-		if (!c->closing && (len = evbuffer_get_length(in)) > 0) {
-			if (len > c->d->conf->max_line)
-				conn_too_long(c);
-			else {
-				line = (char *)evbuffer_pullup(in, (ssize_t)len);
-				conn_line(c, line, len);
-				evbuffer_drain(in, len);
-			}
-		}
 		c->eof = true;
 		conn_flush(c);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (c->npending == 0) {
-			log_debug("conn: idle timeout");
-			conn_kill(c);
-		} else
+		if (c->npending > 0) {
 			bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		log_debug("conn: idle timeout");
+		/* Say why, then close once it is sent. */
+		c->closing = true;
+		bufferevent_disable(bev, EV_READ);
+		evbuffer_add(bufferevent_get_output(bev), idle, sizeof(idle) - 1);
 		return;
 	}
 	/* An error: nobody to answer any more. */

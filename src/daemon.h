@@ -51,6 +51,7 @@ struct daemon {
 	uint64_t		 reload_failures;
 	size_t			 nconns;
 	bool			 stopping;
+	bool			 debug;		/* -d: reloads keep debug logging */
 	int64_t			 started_at;
 	uint64_t		 started_mono;
 	struct daemon_stats	 stats;

@@ -362,36 +362,34 @@ char *
 daemon_reload(struct daemon *d, size_t *len)
 {
 	struct ident_conf	 ic;
-	struct ruleset		*rs;
+	struct ruleset		*rs = NULL;
 	struct conf		*cf;
 	json_t			*o;
-	char			*cause = NULL, *s;
+	char			*cause = NULL, *warn = NULL, *s;
 
 	d->reloads++;
 	notify("RELOADING=1");
-	cf = conf_load(d->conf_path, &cause);
-	if (cf != NULL) {
+	if ((cf = conf_load(d->conf_path, &cause)) != NULL) {
+		/* Identity data first: the new rules hash list values with it. */
+		conf_ident(cf, &ic);
+		ic.secret_file = d->conf->hash_secret_file;	/* never reloads */
+		if (ident_reload(d->ident, &ic, &warn) != 0)
+			log_warn("reload: kept some identity data: %s", warn);
+		record_data(d);
 		rs = load_rules(d, cf, &cause);
-		if (rs != NULL) {
-			if (d->rules != NULL)
-				rules_unref(d->rules);
-			d->rules = rs;
-			d->rules_loaded_at = now_ms();
-			free(d->conf->rules_path);
-			d->conf->rules_path = xstrdup(cf->rules_path);
-			d->conf->log_level = cf->log_level;
-			log_set_level(cf->log_level);
-			conf_ident(cf, &ic);
-			char *icause = NULL;
-			if (ident_reload(d->ident, &ic, &icause) != 0) {
-				log_warn("reload: kept some identity data: %s",
-				    icause ? icause : "?");
-			}
-			free(icause);
-			record_data(d);
-		}
-		conf_free(cf);
 	}
+	if (rs != NULL) {
+		rules_unref(d->rules);
+		d->rules = rs;
+		d->rules_loaded_at = now_ms();
+		free(d->conf->rules_path);
+		d->conf->rules_path = xstrdup(cf->rules_path);
+		d->conf->log_level = cf->log_level;
+		if (!d->debug)
+			log_set_level(cf->log_level);
+	}
+	conf_free(cf);
+
 	o = json_object();
 	if (cause != NULL) {
 		d->reload_failures++;
@@ -400,21 +398,20 @@ daemon_reload(struct daemon *d, size_t *len)
 		log_err("reload failed, the old rules keep serving: %s", cause);
 		json_object_set_new(o, "error", json_pack("{s:s,s:s}",
 		    "code", "reload_failed", "msg", cause));
-		json_object_set_new(o, "ruleset", json_string(d->rules != NULL ?
-		    rules_hash(d->rules) : "none"));
 		free(cause);
 	} else {
 		free(d->reload_error);
 		d->reload_error = NULL;
-		log_info("reloaded: ruleset %s (%zu rules)", d->rules != NULL ?
-		    rules_hash(d->rules) : "none", d->rules != NULL ?
-		    rules_count(d->rules) : (size_t)0);
+		log_info("reloaded: ruleset %s (%zu rules)", rules_hash(d->rules),
+		    rules_count(d->rules));
 		json_object_set_new(o, "ok", json_true());
-		json_object_set_new(o, "ruleset", json_string(d->rules != NULL ?
-		    rules_hash(d->rules) : "none"));
-		json_object_set_new(o, "rules", json_integer(d->rules != NULL ?
-		    (json_int_t)rules_count(d->rules) : 0));
+		json_object_set_new(o, "rules",
+		    json_integer((json_int_t)rules_count(d->rules)));
 	}
+	json_object_set_new(o, "ruleset", json_string(rules_hash(d->rules)));
+	if (warn != NULL)
+		json_object_set_new(o, "warning", json_string(warn));
+	free(warn);
 	notify("READY=1");
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -601,9 +598,10 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	if (test)
 		return (check_config(d));
+	d->debug = debug;
 	if (!debug)
 		log_set_level(d->conf->log_level);
-	if (!foreground && d->conf->log_syslog)
+	if (d->conf->log_syslog)
 		log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
 
 	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
@@ -649,7 +647,8 @@ main(int argc, char **argv)
 	    &cause)) == NULL)
 		fatalx("%s", cause);
 	d->listener = evconnlistener_new(d->base, accept_cb, d,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, d->listen_fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, d->listen_fd);
+	/* (backlog 0: the socket already listens, with our backlog or systemd's) */
 	if (d->listener == NULL)
 		fatalx("cannot listen on %s", d->conf->socket_path);
 	evconnlistener_set_error_cb(d->listener, accept_error_cb);

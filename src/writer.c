@@ -45,6 +45,7 @@ job_new(int op)
 	struct job	*job = xmalloc(sizeof(*job));
 
 	memset(job, 0, offsetof(struct job, ev));
+	job->ev.idlen = 0;	/* error replies echo the id only once decoded */
 	job->op = op;
 	return (job);
 }
