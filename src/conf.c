@@ -228,6 +228,10 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 		xasprintf(cause, "unknown key '%s'", key);
 		return (-1);
 	}
+	if (*v == '\0') {
+		xasprintf(cause, "%s: empty value", key);
+		return (-1);
+	}
 	switch (ck->type) {
 	case CT_PATH:
 	case CT_STR:
@@ -238,7 +242,8 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 	case CT_MODE:
 		errno = 0;
 		u = strtoull(v, &end, 8);
-		if (*end != '\0' || errno != 0 || u > ck->max) {
+		if (!isdigit((unsigned char)*v) || *end != '\0' || errno != 0 ||
+		    u > ck->max) {
 			xasprintf(cause, "%s: '%s' is not an octal mode like "
 			    "0660", key, v);
 			return (-1);
@@ -348,7 +353,7 @@ struct conf *
 conf_load(const char *path, char **cause)
 {
 	struct conf	*c = conf_default();
-	char		 line[CONF_MAX_LINE], *key, *value, *msg, *tmp, *dir;
+	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
 	const char	*err;
 	FILE		*f;
 	int		 lineno = 0, rc;
@@ -366,7 +371,7 @@ conf_load(const char *path, char **cause)
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			xasprintf(cause, "%s:%d: line longer than %d bytes",
-			    path, lineno, CONF_MAX_LINE - 1);
+			    path, lineno, CONF_MAX_LINE);
 			goto fail;
 		}
 		line[strcspn(line, "\r\n")] = '\0';

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "conf.h"
 #include "ident.h"
 #include "log.h"
@@ -79,11 +81,15 @@ ctl_connect(void)
 	return (fd);
 }
 
-/* Does a reply line carry an error? (Replies put "error" at the top.) */
+/* Does a reply line carry an error (a top-level "error" object)? */
 static bool
 is_error(const char *line)
 {
-	return (strstr(line, "\"error\":{") != NULL);
+	json_t	*o = json_loads(line, 0, NULL);
+	bool	 err = o == NULL || json_is_object(json_object_get(o, "error"));
+
+	json_decref(o);
+	return (err);
 }
 
 /*

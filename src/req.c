@@ -174,7 +174,10 @@ get_ts(const json_t *obj, const struct req_opts *o, int64_t *ts,
 			return (req_fail(err, "bad_request", "ts",
 			    "not an RFC 3339 time like 2026-11-23T10:00:00Z "
 			    "or Unix milliseconds"));
-	} else
+	} else if (json_is_real(v))
+		return (req_fail(err, "bad_request", "ts",
+		    "Unix milliseconds must be a whole number"));
+	else
 		return (req_fail(err, "bad_request", "ts",
 		    "must be an RFC 3339 string or Unix milliseconds, not %s",
 		    json_type_name(v)));

@@ -885,7 +885,10 @@ expire_links(struct store_txn *t, int64_t before_ts, size_t max)
 				if ((rc = mdb_cursor_del(c, 0)) != 0)
 					break;
 				n++;
+				/* The cursor now sits on the next link; EINVAL: none left. */
 				rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+				if (rc == EINVAL)
+					rc = MDB_NOTFOUND;
 				if (rc == 0)
 					continue;
 				break;

@@ -279,24 +279,32 @@ mono_us(void)
 	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 }
 
+/* Bytes the escaped form of c takes. */
+static size_t
+escaped_len(unsigned char c)
+{
+	if (c == '"' || c == '\\')
+		return (2);
+	return (c >= 0x20 && c < 0x7f ? 1 : 4);
+}
+
 char *
 str_escape(const char *src, size_t len, char *dst, size_t cap)
 {
 	static const char	hex[] = "0123456789abcdef";
-	size_t			i, o = 0;
+	size_t			i, o = 0, total = 0, room;
 	unsigned char		c;
 
 	if (cap == 0)
 		return (dst);
+	for (i = 0; i < len; i++)
+		total += escaped_len((unsigned char)src[i]);
+	/* Everything if it fits; else as much as fits before "...". */
+	room = total < cap ? total : (cap >= 4 ? cap - 4 : 0);
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)src[i];
-		if (o + 5 + 4 > cap) {	/* room for "\xNN" and "..." NUL */
-			if (o + 4 <= cap) {
-				memcpy(dst + o, "...", 3);
-				o += 3;
-			}
+		if (o + escaped_len(c) > room)
 			break;
-		}
 		if (c == '"' || c == '\\') {
 			dst[o++] = '\\';
 			dst[o++] = (char)c;
@@ -308,6 +316,10 @@ str_escape(const char *src, size_t len, char *dst, size_t cap)
 			dst[o++] = hex[c >> 4];
 			dst[o++] = hex[c & 0xf];
 		}
+	}
+	if (total >= cap && cap >= 4) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
 	}
 	dst[o] = '\0';
 	return (dst);
