@@ -1,0 +1,234 @@
+/*
+ * fuzz_req.c: libFuzzer harness for the request decoder (req_decode) and
+ * its error replies. Built with -DFUZZ_REPLAY_MAIN it is a plain program
+ * that replays the saved corpus (tests/fuzz/corpus/req, or the files and
+ * directories named on the command line) under make check.
+ *
+ * Beyond "no crash": a refused line has a known code and a message, its
+ * error reply is valid JSON that says the same, an echoed id is short and
+ * free of control bytes, and an accepted check or observe survives the
+ * event record round trip byte for byte.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "event.h"
+#include "ident.h"
+#include "req.h"
+#include "util.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static struct ident	*fuzz_id;
+static char		 fuzz_dir[256];
+static char		 fuzz_secret[300];
+
+static void
+fuzz_cleanup(void)
+{
+	ident_free(fuzz_id);
+	unlink(fuzz_secret);
+	rmdir(fuzz_dir);
+}
+
+static void
+fuzz_init(void)
+{
+	struct ident_conf	 conf;
+	const char		*tmp = getenv("TMPDIR");
+	char			*cause;
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/fuzz-req.XXXXXX", tmp);
+	if (mkdtemp(fuzz_dir) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(fuzz_secret, sizeof(fuzz_secret), "%s/secret", fuzz_dir);
+	memset(&conf, 0, sizeof(conf));
+	conf.secret_file = fuzz_secret;
+	conf.prefix4 = 24;
+	conf.prefix6 = 64;
+	if ((fuzz_id = ident_new(&conf, &cause)) == NULL) {
+		fprintf(stderr, "ident_new: %s\n", cause);
+		exit(2);
+	}
+	atexit(fuzz_cleanup);
+}
+
+static void
+fuzz_check_reply(const struct req_error *err, const struct event *ev)
+{
+	json_error_t	 je;
+	json_t		*j, *e, *jid;
+	char		*r;
+	size_t		 len;
+
+	r = req_error_reply(err, ev->id, ev->idlen, &len);
+	if (len != strlen(r) || memchr(r, '\n', len) != NULL)
+		abort();
+	if ((j = json_loadb(r, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		fprintf(stderr, "reply is not JSON: %s: %s\n", je.text, r);
+		abort();
+	}
+	e = json_object_get(j, "error");
+	if (!json_is_object(e) ||
+	    !json_is_string(json_object_get(e, "code")) ||
+	    strcmp(json_string_value(json_object_get(e, "code")),
+	    err->code) != 0 ||
+	    !json_is_string(json_object_get(e, "msg")))
+		abort();
+	jid = json_object_get(j, "id");
+	if ((ev->idlen > 0) != (jid != NULL))
+		abort();
+	if (jid != NULL && (json_string_length(jid) != ev->idlen ||
+	    memcmp(json_string_value(jid), ev->id, ev->idlen) != 0))
+		abort();
+	json_decref(j);
+	free(r);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct event	 ev, back;
+	static uint8_t		 rec[EVENT_REC_MAX], rec2[EVENT_REC_MAX];
+	struct req_opts		 o = { 1795428000000LL, 180 * 86400000LL,
+				    3600000 };
+	struct req_error	 err;
+	enum req_op		 op;
+	size_t			 i, n, n2;
+
+	if (fuzz_id == NULL)
+		fuzz_init();
+	if (req_decode((const char *)data, size, fuzz_id, &o, &op, &ev,
+	    &err) != 0) {
+		if (err.code == NULL || err.msg[0] == '\0')
+			abort();
+		if (strcmp(err.code, "bad_json") != 0 &&
+		    strcmp(err.code, "bad_request") != 0 &&
+		    strcmp(err.code, "unknown_op") != 0)
+			abort();
+		if (strlen(err.field) >= sizeof(err.field) ||
+		    strlen(err.msg) >= sizeof(err.msg))
+			abort();
+		if (ev.idlen > RG_ID_MAX || ev.id[ev.idlen] != '\0')
+			abort();
+		for (i = 0; i < ev.idlen; i++)
+			if ((unsigned char)ev.id[i] < 0x20 || ev.id[i] == 0x7f)
+				abort();
+		fuzz_check_reply(&err, &ev);
+		return (0);
+	}
+	if (op >= OP__MAX)
+		abort();
+	if (op != OP_CHECK && op != OP_OBSERVE)
+		return (0);
+	if (ev.ts < o.now - o.retention || ev.ts > o.now + o.max_future)
+		abort();
+	if (op == OP_CHECK && (ev.type != EV_REFERRAL || ev.nparties != 2 ||
+	    !ev.has_edge || ev.idlen == 0 ||
+	    !PARTY_HAS(&ev.party[0], ENT_ACCOUNT) ||
+	    !PARTY_HAS(&ev.party[1], ENT_ACCOUNT)))
+		abort();
+	if (op == OP_OBSERVE && (ev.type == EV_REFERRAL || ev.nparties != 1))
+		abort();
+	/* What the store keeps reads back as the same event. */
+	n = event_encode(&ev, rec);
+	if (n == 0 || n > EVENT_REC_MAX)
+		abort();
+	memset(&back, 0, sizeof(back));
+	if (event_decode(rec, n, &back) != 0)
+		abort();
+	n2 = event_encode(&back, rec2);
+	if (n2 != n || memcmp(rec, rec2, n) != 0)
+		abort();
+	return (0);
+}
+
+#ifdef FUZZ_REPLAY_MAIN
+static int
+fuzz_replay_file(const char *path)
+{
+	FILE	*f;
+	char	*buf;
+	long	 len;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		perror(path);
+		return (-1);
+	}
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	if (len < 0) {
+		fclose(f);
+		return (-1);
+	}
+	buf = xmalloc((size_t)len + 1);
+	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		fclose(f);
+		free(buf);
+		return (-1);
+	}
+	fclose(f);
+	LLVMFuzzerTestOneInput((const uint8_t *)buf, (size_t)len);
+	free(buf);
+	return (0);
+}
+
+static int
+fuzz_replay(const char *path, int *n)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		*p;
+	int		 rc = 0;
+
+	if ((d = opendir(path)) == NULL) {
+		(*n)++;
+		return (fuzz_replay_file(path));
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		xasprintf(&p, "%s/%s", path, de->d_name);
+		if (fuzz_replay(p, n) != 0)
+			rc = -1;
+		free(p);
+	}
+	closedir(d);
+	return (rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*top = getenv("top_srcdir");
+	char		*dflt;
+	int		 i, n = 0, rc = 0;
+
+	if (argc > 1) {
+		for (i = 1; i < argc; i++)
+			if (fuzz_replay(argv[i], &n) != 0)
+				rc = 1;
+	} else {
+		xasprintf(&dflt, "%s/tests/fuzz/corpus/req",
+		    top != NULL ? top : ".");
+		if (fuzz_replay(dflt, &n) != 0)
+			rc = 1;
+		free(dflt);
+	}
+	printf("fuzz_req: replayed %d input%s\n", n, n == 1 ? "" : "s");
+	return (n == 0 ? 1 : rc);
+}
+#endif

@@ -1,0 +1,484 @@
+/* test_conf.c: refguard.conf(5) parsing, defaults and error messages. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+static char	tmpdir[] = "/tmp/rg-conf.XXXXXX";
+static char	cpath[300];
+
+/* Write text as the config file and load it. */
+static struct conf *
+load(const char *text, char **cause)
+{
+	FILE	*f;
+
+	*cause = NULL;
+	f = fopen(cpath, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+	return (conf_load(cpath, cause));
+}
+
+static struct conf *
+good(const char *text)
+{
+	struct conf	*c;
+	char		*cause;
+
+	c = load(text, &cause);
+	ck_assert_msg(c != NULL, "'%.60s' refused: %s", text, cause);
+	ck_assert_ptr_null(cause);
+	return (c);
+}
+
+/*
+ * text is refused with "FILE:LINE: ..." and the message holds each of the
+ * (up to three) wanted strings.
+ */
+static void
+bad(const char *text, int line, const char *w1, const char *w2,
+    const char *w3)
+{
+	struct conf	*c;
+	char		*cause, *want;
+
+	c = load(text, &cause);
+	ck_assert_msg(c == NULL, "'%.60s' accepted", text);
+	ck_assert_ptr_nonnull(cause);
+	xasprintf(&want, "%s:%d: ", cpath, line);
+	ck_assert_msg(strncmp(cause, want, strlen(want)) == 0,
+	    "'%.60s': message '%s' does not start with '%s'", text, cause, want);
+	ck_assert_msg(w1 == NULL || strstr(cause, w1) != NULL,
+	    "'%.60s': '%s' lacks '%s'", text, cause, w1);
+	ck_assert_msg(w2 == NULL || strstr(cause, w2) != NULL,
+	    "'%.60s': '%s' lacks '%s'", text, cause, w2);
+	ck_assert_msg(w3 == NULL || strstr(cause, w3) != NULL,
+	    "'%.60s': '%s' lacks '%s'", text, cause, w3);
+	free(want);
+	free(cause);
+}
+
+START_TEST(test_defaults)
+{
+	struct conf	*c = conf_default();
+
+	ck_assert_str_eq(c->socket_path, RUNSTATEDIR "/refguard/refguard.sock");
+	ck_assert_uint_eq(c->socket_mode, 0660);
+	ck_assert_ptr_null(c->socket_group);
+	ck_assert_uint_eq(c->max_line, 64 * 1024);
+	ck_assert_uint_eq(c->max_conns, 4096);
+	ck_assert_uint_eq(c->max_pipeline, 1024);
+	ck_assert_uint_eq(c->max_outbuf, 4 * 1024 * 1024);
+	ck_assert_int_eq(c->idle_timeout, 0);
+	ck_assert_str_eq(c->state_dir, LOCALSTATEDIR "/lib/refguard");
+	ck_assert_uint_eq(c->map_size, 1ULL << 30);
+	ck_assert_uint_eq(c->map_max, 64ULL << 30);
+	ck_assert(c->map_max >= c->map_size);
+	ck_assert(c->sync_full);
+	ck_assert_int_eq(c->retention, 180LL * 86400 * 1000);
+	ck_assert_str_eq(c->rules_path, SYSCONFDIR "/refguard/rules.d");
+	ck_assert_uint_eq(c->ip_prefix4, 24);
+	ck_assert_uint_eq(c->ip_prefix6, 64);
+	ck_assert_uint_eq(c->ngeoip, 0);
+	ck_assert_uint_eq(c->nemail_domains, 0);
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_INFO);
+	ck_assert(!c->log_syslog);
+	conf_free(c);
+	conf_free(NULL);
+}
+END_TEST
+
+START_TEST(test_empty_file)
+{
+	struct conf	*c = good("# nothing but comments\n\n   \n\t# indented\n");
+	char		*want;
+
+	/* An empty file is the defaults, and the secret under state_dir. */
+	ck_assert_str_eq(c->path, cpath);
+	ck_assert_uint_eq(c->max_conns, 4096);
+	ck_assert_str_eq(c->state_dir, LOCALSTATEDIR "/lib/refguard");
+	xasprintf(&want, "%s/secret", LOCALSTATEDIR "/lib/refguard");
+	ck_assert_str_eq(c->hash_secret_file, want);
+	free(want);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_every_key)
+{
+	struct conf	*c;
+	char		*want;
+
+	c = good(
+	    "socket = /run/rg/rg.sock\n"
+	    "socket_mode = 0600\n"
+	    "socket_group = refguard\n"
+	    "max_line = 128k\n"
+	    "max_connections = 10\n"
+	    "max_pipeline = 7\n"
+	    "max_outbuf = 1m\n"
+	    "idle_timeout = 90s\n"
+	    "state_dir = /var/db/rg\n"
+	    "map_size = 16m\n"
+	    "map_max = 2g\n"
+	    "sync = none\n"
+	    "retention = 30d\n"
+	    "rules = /etc/rg/rules\n"
+	    "hash_secret_file = /etc/rg/secret\n"
+	    "disposable_file = /etc/rg/disposable.txt\n"
+	    "ip_prefix4 = 20\n"
+	    "ip_prefix6 = 48\n"
+	    "geoip_db = /usr/share/GeoIP/GeoLite2-ASN.mmdb\n"
+	    "email_domain = gmail.com dots\n"
+	    "log_level = debug\n"
+	    "log_target = syslog\n");
+	ck_assert_str_eq(c->socket_path, "/run/rg/rg.sock");
+	ck_assert_uint_eq(c->socket_mode, 0600);
+	ck_assert_str_eq(c->socket_group, "refguard");
+	ck_assert_uint_eq(c->max_line, 128 * 1024);
+	ck_assert_uint_eq(c->max_conns, 10);
+	ck_assert_uint_eq(c->max_pipeline, 7);
+	ck_assert_uint_eq(c->max_outbuf, 1024 * 1024);
+	ck_assert_int_eq(c->idle_timeout, 90000);
+	ck_assert_str_eq(c->state_dir, "/var/db/rg");
+	ck_assert_uint_eq(c->map_size, 16ULL << 20);
+	ck_assert_uint_eq(c->map_max, 2ULL << 30);
+	ck_assert(!c->sync_full);
+	ck_assert_int_eq(c->retention, 30LL * 86400000);
+	ck_assert_str_eq(c->rules_path, "/etc/rg/rules");
+	ck_assert_str_eq(c->hash_secret_file, "/etc/rg/secret");
+	ck_assert_str_eq(c->disposable_file, "/etc/rg/disposable.txt");
+	ck_assert_uint_eq(c->ip_prefix4, 20);
+	ck_assert_uint_eq(c->ip_prefix6, 48);
+	ck_assert_uint_eq(c->ngeoip, 1);
+	ck_assert_str_eq(c->geoip[0].val, "/usr/share/GeoIP/GeoLite2-ASN.mmdb");
+	ck_assert_uint_eq(c->nemail_domains, 1);
+	ck_assert_str_eq(c->email_domains[0].val, "gmail.com dots");
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_DEBUG);
+	ck_assert(c->log_syslog);
+	conf_free(c);
+
+	/* The other values of the enumerations. */
+	c = good("sync = full\nlog_target = stderr\nlog_level = err\n");
+	ck_assert(c->sync_full);
+	ck_assert(!c->log_syslog);
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_ERR);
+	conf_free(c);
+	c = good("log_level = warn\n");
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_WARN);
+	conf_free(c);
+	c = good("log_level = notice\n");
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_NOTICE);
+	conf_free(c);
+
+	/* The secret follows state_dir unless set. */
+	c = good("state_dir = /srv/rg\n");
+	ck_assert_str_eq(c->hash_secret_file, "/srv/rg/secret");
+	conf_free(c);
+
+	/* Bounds are inclusive. */
+	c = good("ip_prefix4 = 8\nip_prefix6 = 128\nmax_line = 256\n"
+	    "max_outbuf = 4096\nmax_connections = 1000000\n"
+	    "map_size = 1m\nmap_max = 1m\nsocket_mode = 0\n");
+	ck_assert_uint_eq(c->ip_prefix4, 8);
+	ck_assert_uint_eq(c->ip_prefix6, 128);
+	ck_assert_uint_eq(c->max_line, 256);
+	ck_assert_uint_eq(c->max_outbuf, 4096);
+	ck_assert_uint_eq(c->max_conns, 1000000);
+	ck_assert_uint_eq(c->map_size, 1 << 20);
+	ck_assert_uint_eq(c->socket_mode, 0);
+	conf_free(c);
+	c = good("ip_prefix4 = 32\nsocket_mode = 777\nmax_line = 64m\n"
+	    "max_outbuf = 4g\n");
+	ck_assert_uint_eq(c->ip_prefix4, 32);
+	ck_assert_uint_eq(c->socket_mode, 0777);
+	ck_assert_uint_eq(c->max_line, 64 << 20);
+	ck_assert_uint_eq(c->max_outbuf, 1ULL << 32);
+	conf_free(c);
+
+	/* A later line wins. */
+	c = good("max_pipeline = 3\nmax_pipeline = 4\n");
+	ck_assert_uint_eq(c->max_pipeline, 4);
+	conf_free(c);
+	(void)want;
+}
+END_TEST
+
+START_TEST(test_bad_values)
+{
+	bad("socket_mode = 0999\n", 1, "socket_mode", "'0999'", "octal");
+	bad("socket_mode = 1000\n", 1, "socket_mode", "'1000'", NULL);
+	bad("socket_mode = rw\n", 1, "socket_mode", "'rw'", NULL);
+	bad("socket_mode = -1\n", 1, "socket_mode", "'-1'", NULL);
+	bad("max_line = 255\n", 1, "max_line", "'255'", "between 256");
+	bad("max_line = 65m\n", 1, "max_line", "'65m'", NULL);
+	bad("max_line = big\n", 1, "max_line", "'big'", NULL);
+	bad("max_connections = 0\n", 1, "max_connections", "'0'", "between 1");
+	bad("max_connections = 1000001\n", 1, "max_connections", "'1000001'",
+	    NULL);
+	bad("max_connections = -5\n", 1, "max_connections", "'-5'", NULL);
+	bad("max_connections = 10k\n", 1, "max_connections", "'10k'", NULL);
+	bad("max_connections = 99999999999999999999999\n", 1,
+	    "max_connections", NULL, NULL);
+	bad("max_pipeline = 0\n", 1, "max_pipeline", "'0'", NULL);
+	bad("max_pipeline = 2.5\n", 1, "max_pipeline", "'2.5'", NULL);
+	bad("max_outbuf = 4095\n", 1, "max_outbuf", "'4095'", NULL);
+	bad("max_outbuf = 5g\n", 1, "max_outbuf", "'5g'", NULL);
+	bad("idle_timeout = 5 minutes\n", 1, "idle_timeout", "'5 minutes'",
+	    "duration");
+	bad("idle_timeout = -1s\n", 1, "idle_timeout", "'-1s'", NULL);
+	bad("map_size = 1023k\n", 1, "map_size", "'1023k'", NULL);
+	bad("map_size = 17t\n", 1, "map_size", "'17t'", NULL);
+	bad("map_max = 1k\n", 1, "map_max", "'1k'", NULL);
+	bad("sync = always\n", 1, "sync", "'always'", "full or none");
+	bad("sync = FULL\n", 1, "sync", "'FULL'", NULL);
+	bad("retention = forever\n", 1, "retention", "'forever'", NULL);
+	bad("ip_prefix4 = 7\n", 1, "ip_prefix4", "'7'", "between 8 and 32");
+	bad("ip_prefix4 = 33\n", 1, "ip_prefix4", "'33'", NULL);
+	bad("ip_prefix6 = 15\n", 1, "ip_prefix6", "'15'", "between 16 and 128");
+	bad("ip_prefix6 = 129\n", 1, "ip_prefix6", "'129'", NULL);
+	bad("log_level = verbose\n", 1, "log_level", "'verbose'", NULL);
+	bad("log_target = file\n", 1, "log_target", "'file'", NULL);
+	/* Empty values, for each kind of key. */
+	bad("socket =\n", 1, "missing value", NULL, NULL);
+	bad("socket_group = # a comment\n", 1, "missing value", NULL, NULL);
+	bad("max_connections =   \n", 1, "missing value", NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_syntax)
+{
+	/* The line number counts blank and comment lines. */
+	bad("# header\n\nmax_pipeline = 4\nfrobnicate = 1\n", 4,
+	    "unknown key 'frobnicate'", NULL, NULL);
+	bad("Socket = /x\n", 1, "unknown key 'Socket'", NULL, NULL);
+	bad("max_pipeline 4\n", 1, "expected '='", NULL, NULL);
+	bad("max_pipeline\n", 1, "expected '='", NULL, NULL);
+	bad("= 4\n", 1, "expected a key", NULL, NULL);
+	bad("max-pipeline = 4\n", 1, "expected '='", NULL, NULL);
+	bad("socket_group = \"wheel\n", 1, "unterminated", NULL, NULL);
+	bad("socket_group = \"wheel\" staff\n", 1, "after the quoted value",
+	    NULL, NULL);
+	bad("\n\nmax_line = 10\n", 3, "max_line", "'10'", NULL);
+}
+END_TEST
+
+START_TEST(test_quotes_comments)
+{
+	struct conf	*c;
+
+	c = good("socket_group = \"a # not a comment\"  # a comment\n"
+	    "socket = \"/run/with space/rg.sock\"\n"
+	    "rules = /etc/rules # trailing comment\n"
+	    "   max_pipeline=5   \n"
+	    "email_domain = \"say \\\"hi\\\" \\\\ there\"\n"
+	    "log_level = \"debug\"\n"
+	    "max_connections = 12\r\n");
+	ck_assert_str_eq(c->socket_group, "a # not a comment");
+	ck_assert_str_eq(c->socket_path, "/run/with space/rg.sock");
+	ck_assert_str_eq(c->rules_path, "/etc/rules");
+	ck_assert_uint_eq(c->max_pipeline, 5);
+	ck_assert_str_eq(c->email_domains[0].val, "say \"hi\" \\ there");
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_DEBUG);
+	ck_assert_uint_eq(c->max_conns, 12);
+	conf_free(c);
+
+	/* An empty quoted string is refused like an empty bare one. */
+	bad("socket_group = \"\"\n", 1, "socket_group", "empty", NULL);
+}
+END_TEST
+
+START_TEST(test_relative_paths)
+{
+	struct conf	*c;
+	char		*want;
+
+	c = good("socket = run/rg.sock\n"
+	    "state_dir = state\n"
+	    "rules = ../rules.d\n"
+	    "disposable_file = \"lists/disp.txt\"\n"
+	    "geoip_db = geo/ASN.mmdb\n"
+	    "geoip_db = /abs/City.mmdb\n"
+	    "socket_group = relative-is-not-a-path\n"
+	    "email_domain = example.com\n");
+	xasprintf(&want, "%s/run/rg.sock", tmpdir);
+	ck_assert_str_eq(c->socket_path, want);
+	free(want);
+	xasprintf(&want, "%s/state", tmpdir);
+	ck_assert_str_eq(c->state_dir, want);
+	free(want);
+	xasprintf(&want, "%s/state/secret", tmpdir);
+	ck_assert_str_eq(c->hash_secret_file, want);
+	free(want);
+	xasprintf(&want, "%s/../rules.d", tmpdir);
+	ck_assert_str_eq(c->rules_path, want);
+	free(want);
+	xasprintf(&want, "%s/lists/disp.txt", tmpdir);
+	ck_assert_str_eq(c->disposable_file, want);
+	free(want);
+	xasprintf(&want, "%s/geo/ASN.mmdb", tmpdir);
+	ck_assert_str_eq(c->geoip[0].val, want);
+	free(want);
+	ck_assert_str_eq(c->geoip[1].val, "/abs/City.mmdb");
+	ck_assert_str_eq(c->socket_group, "relative-is-not-a-path");
+	ck_assert_str_eq(c->email_domains[0].val, "example.com");
+	conf_free(c);
+
+	c = good("hash_secret_file = keys/secret\n");
+	xasprintf(&want, "%s/keys/secret", tmpdir);
+	ck_assert_str_eq(c->hash_secret_file, want);
+	free(want);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_repeatable)
+{
+	struct conf		*c;
+	struct ident_conf	 ic;
+
+	c = good("geoip_db = /g/a.mmdb\n"
+	    "# between\n"
+	    "email_domain = gmail.com dots\n"
+	    "geoip_db = /g/b.mmdb\n"
+	    "\n"
+	    "email_domain = fastmail.com\n"
+	    "email_domain = example.org tags=-\n");
+	ck_assert_uint_eq(c->ngeoip, 2);
+	ck_assert_str_eq(c->geoip[0].val, "/g/a.mmdb");
+	ck_assert_str_eq(c->geoip[0].file, cpath);
+	ck_assert_int_eq(c->geoip[0].line, 1);
+	ck_assert_str_eq(c->geoip[1].val, "/g/b.mmdb");
+	ck_assert_int_eq(c->geoip[1].line, 4);
+	ck_assert_uint_eq(c->nemail_domains, 3);
+	ck_assert_str_eq(c->email_domains[0].val, "gmail.com dots");
+	ck_assert_int_eq(c->email_domains[0].line, 3);
+	ck_assert_str_eq(c->email_domains[1].val, "fastmail.com");
+	ck_assert_int_eq(c->email_domains[1].line, 6);
+	ck_assert_str_eq(c->email_domains[2].val, "example.org tags=-");
+	ck_assert_int_eq(c->email_domains[2].line, 7);
+	ck_assert_str_eq(c->email_domains[2].file, cpath);
+
+	/* conf_ident points into the conf. */
+	conf_ident(c, &ic);
+	ck_assert_ptr_eq(ic.secret_file, c->hash_secret_file);
+	ck_assert_ptr_eq(ic.geoip, c->geoip);
+	ck_assert_uint_eq(ic.ngeoip, 2);
+	ck_assert_ptr_eq(ic.email_domains, c->email_domains);
+	ck_assert_uint_eq(ic.nemail_domains, 3);
+	ck_assert_uint_eq(ic.prefix4, 24);
+	ck_assert_uint_eq(ic.prefix6, 64);
+	ck_assert_ptr_null(ic.disposable_file);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_map_max)
+{
+	struct conf	*c;
+	char		*cause;
+
+	c = load("map_size = 2g\nmap_max = 1g\n", &cause);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strncmp(cause, cpath, strlen(cpath)) == 0, "%s", cause);
+	ck_assert_ptr_nonnull(strstr(cause, "map_max"));
+	ck_assert_ptr_nonnull(strstr(cause, "map_size"));
+	free(cause);
+	/* Against the default map_max too. */
+	c = load("map_size = 65g\n", &cause);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(cause, "map_max"));
+	free(cause);
+	c = good("map_size = 2g\nmap_max = 2g\n");
+	ck_assert_uint_eq(c->map_max, c->map_size);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct conf	*c;
+	char		*cause = NULL;
+
+	c = conf_load("/nonexistent/refguard.conf", &cause);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_ptr_nonnull(strstr(cause, "/nonexistent/refguard.conf"));
+	ck_assert_ptr_nonnull(strstr(cause, "No such file"));
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_long_lines)
+{
+	char	*text;
+
+	/* 5000 bytes: refused, not split into two lines. */
+	text = xmalloc(5100);
+	memset(text, 'x', 5100);
+	memcpy(text, "socket = /", 10);
+	memcpy(text + 5000, "\n", 2);
+	bad(text, 1, "longer than", NULL, NULL);
+
+	/* Up to 4095 bytes a line is fine, also without a final newline. */
+	memset(text, ' ', 4095);
+	memcpy(text, "socket_group = g", 16);
+	text[4095] = '\0';
+	conf_free(good(text));
+	text[4095] = '\n';
+	text[4096] = '\0';
+	conf_free(good(text));
+	free(text);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_empty_file);
+	tcase_add_test(tc, test_every_key);
+	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_syntax);
+	tcase_add_test(tc, test_quotes_comments);
+	tcase_add_test(tc, test_relative_paths);
+	tcase_add_test(tc, test_repeatable);
+	tcase_add_test(tc, test_map_max);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_long_lines);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return (99);
+	}
+	snprintf(cpath, sizeof(cpath), "%s/refguard.conf", tmpdir);
+	sr = srunner_create(conf_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	unlink(cpath);
+	rmdir(tmpdir);
+	return (failed == 0 ? 0 : 1);
+}

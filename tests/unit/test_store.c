@@ -1,0 +1,1156 @@
+/* test_store.c: the LMDB store, and verdict records on top of it. */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ident.h"
+#include "req.h"
+#include "store.h"
+#include "util.h"
+#include "verdict.h"
+
+#define T0	1795428000000LL		/* 2026-11-23T10:00:00Z */
+#define MIB	(1024 * 1024)
+
+static char		 tmpdir[] = "/tmp/rg-store.XXXXXX";
+static char		 dir[300];
+static int		 ntest;
+static struct store	*st;
+
+static struct store *
+sopen(size_t size, size_t max)
+{
+	struct store_opts	 o;
+	struct store		*s;
+	char			*cause = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.map_size = size;
+	o.map_max = max;
+	o.nosync = true;
+	s = store_open(&o, &cause);
+	ck_assert_msg(s != NULL, "store_open: %s", cause);
+	return (s);
+}
+
+/* A fresh directory (and store) for each test. */
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/s%d-%d", tmpdir, (int)getpid(), ntest++);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	st = sopen(4 * MIB, 64 * MIB);
+}
+
+static void
+teardown(void)
+{
+	store_close(st);
+	st = NULL;
+}
+
+static struct store_txn *
+begin(bool write)
+{
+	struct store_txn	*t;
+	char			*cause = NULL;
+
+	t = store_begin(st, write, &cause);
+	ck_assert_msg(t != NULL, "store_begin: %s", cause);
+	return (t);
+}
+
+static void
+commit(struct store_txn *t)
+{
+	char	*cause = NULL;
+
+	ck_assert_msg(store_commit(t, &cause) == 0, "commit: %s", cause);
+}
+
+static struct rg_hash
+H(uint8_t x)
+{
+	struct rg_hash	h;
+
+	memset(h.b, x, sizeof(h.b));
+	return (h);
+}
+
+static void
+setent(struct party *p, enum ent_kind k, uint8_t x)
+{
+	p->h[k] = H(x);
+	p->have |= 1u << k;
+}
+
+/* An observe event of account acct with IP ip. */
+static void
+mkobs(struct event *ev, uint8_t type, int64_t ts, uint8_t acct, uint8_t ip)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->ts = ts;
+	ev->nparties = 1;
+	setent(&ev->party[0], ENT_ACCOUNT, acct);
+	if (ip != 0)
+		setent(&ev->party[0], ENT_IP, ip);
+}
+
+/* A referral from account a to account b, both on IP ip. */
+static void
+mkref(struct event *ev, const char *rid, int64_t ts, uint8_t a, uint8_t b,
+    uint8_t ip)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = EV_REFERRAL;
+	ev->ts = ts;
+	ev->idlen = strlen(rid);
+	memcpy(ev->id, rid, ev->idlen);
+	ev->nparties = 2;
+	setent(&ev->party[0], ENT_ACCOUNT, a);
+	setent(&ev->party[1], ENT_ACCOUNT, b);
+	setent(&ev->party[0], ENT_IP, ip);
+	setent(&ev->party[1], ENT_IP, ip);
+	ev->has_edge = true;
+	ev->edge = H((uint8_t)(a ^ b));
+}
+
+static uint64_t
+put(struct store_txn *t, struct event *ev)
+{
+	ck_assert_msg(store_put_event(t, ev) == 0, "put: %s",
+	    store_txn_errstr(t));
+	return (ev->seq);
+}
+
+static int64_t
+count(struct store_txn *t, enum ent_kind k, uint8_t h, uint32_t types,
+    uint32_t roles, int64_t from, int64_t to, uint64_t max_seq,
+    uint64_t limit)
+{
+	struct rg_hash	hh = H(h);
+	int64_t		n;
+
+	n = store_count(t, k, &hh, types, roles, from, to, max_seq, limit);
+	ck_assert_int_ge(n, 0);
+	return (n);
+}
+
+/* store_expire, or fail the test with the transaction's error. */
+static int64_t
+expire(struct store_txn *t, int64_t before, size_t max)
+{
+	int64_t	n = store_expire(t, before, max);
+
+	ck_assert_msg(n >= 0, "store_expire: %s", store_txn_errstr(t));
+	return (n);
+}
+
+static struct store_stat
+stat_of(void)
+{
+	struct store_stat	 s;
+	char			*cause = NULL;
+
+	ck_assert_msg(store_stat(st, &s, &cause) == 0, "stat: %s", cause);
+	return (s);
+}
+
+/* ---- schema ---------------------------------------------------------- */
+
+START_TEST(test_schema)
+{
+	struct store_txn	*t;
+	struct store_opts	 o;
+	const void		*v;
+	size_t			 len;
+	char			*cause = NULL;
+	static const uint8_t	 newer[4] = { 0, 0, 0, 99 };
+
+	t = begin(false);
+	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert(memcmp(v, "\0\0\0\1", 4) == 0);
+	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
+	store_abort(t);
+
+	/* An older refguard refuses a newer store, and says what to do. */
+	t = begin(true);
+	ck_assert_int_eq(store_meta_put(t, "schema", newer, sizeof(newer)), 0);
+	commit(t);
+	store_close(st);
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.map_size = 4 * MIB;
+	o.nosync = true;
+	st = store_open(&o, &cause);
+	ck_assert_ptr_null(st);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strstr(cause, dir) != NULL, "%s", cause);
+	ck_assert_msg(strstr(cause, "schema 99 is newer") != NULL, "%s", cause);
+	ck_assert_msg(strstr(cause, "upgrade") != NULL, "%s", cause);
+	free(cause);
+	/* Read-only opens refuse it too. */
+	o.readonly = true;
+	cause = NULL;
+	ck_assert_ptr_null(store_open(&o, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "newer"));
+	free(cause);
+	/* A corrupt schema record. */
+	o.readonly = false;
+	/* (open without the check is impossible; reuse a fresh dir) */
+	snprintf(dir, sizeof(dir), "%s/s%d-%d", tmpdir, (int)getpid(), ntest++);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	st = sopen(4 * MIB, 4 * MIB);
+	t = begin(true);
+	ck_assert_int_eq(store_meta_put(t, "schema", "\1", 1), 0);
+	commit(t);
+	store_close(st);
+	st = store_open(&o, &cause);
+	ck_assert_ptr_null(st);
+	ck_assert_ptr_nonnull(strstr(cause, "corrupt"));
+	free(cause);
+	/* Back to a sane store for teardown. */
+	snprintf(dir, sizeof(dir), "%s/s%d-%d", tmpdir, (int)getpid(), ntest++);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	st = sopen(4 * MIB, 4 * MIB);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	struct store_opts	 o;
+	char			*cause = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = "/nonexistent/refguard-state";
+	o.map_size = 4 * MIB;
+	ck_assert_ptr_null(store_open(&o, &cause));
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_ptr_nonnull(strstr(cause, "/nonexistent/refguard-state"));
+	free(cause);
+}
+END_TEST
+
+/* ---- events and counts ---------------------------------------------- */
+
+START_TEST(test_put_get)
+{
+	struct store_txn	*t;
+	struct event		 ev, back;
+	uint64_t		 s1, s2;
+
+	t = begin(true);
+	mkref(&ev, "ref-1", T0, 0xa1, 0xb1, 0x11);
+	ev.has_reward = true;
+	ev.reward_amount = 12.5;
+	memcpy(ev.reward_currency, "EUR", 4);
+	strcpy(ev.campaign, "spring");
+	s1 = put(t, &ev);
+	mkobs(&ev, EV_LOGIN, T0 + 1, 0xa1, 0x12);
+	s2 = put(t, &ev);
+	ck_assert_uint_eq(s1, 1);
+	ck_assert_uint_eq(s2, 2);
+	commit(t);
+
+	t = begin(false);
+	ck_assert_int_eq(store_get_event(t, s1, &back), 0);
+	ck_assert_uint_eq(back.seq, s1);
+	ck_assert_int_eq(back.type, EV_REFERRAL);
+	ck_assert_int_eq(back.ts, T0);
+	ck_assert_str_eq(back.id, "ref-1");
+	ck_assert_str_eq(back.campaign, "spring");
+	ck_assert(back.has_reward && back.reward_amount == 12.5);
+	ck_assert_str_eq(back.reward_currency, "EUR");
+	ck_assert_int_eq(back.nparties, 2);
+	ck_assert(back.has_edge);
+	ck_assert(memcmp(back.party[1].h[ENT_ACCOUNT].b, H(0xb1).b, 16) == 0);
+	ck_assert_int_eq(store_get_event(t, 3, &back), 1);
+	ck_assert_int_eq(store_get_event(t, 0, &back), 1);
+	/* A put in a read transaction fails, and the error sticks. */
+	ck_assert_int_eq(store_put_event(t, &ev), -1);
+	ck_assert_int_eq(store_txn_err(t), STORE_IO);
+	ck_assert_ptr_nonnull(strstr(store_txn_errstr(t), "read-only"));
+	ck_assert_int_eq(store_get_event(t, s1, &back), -1);
+	store_abort(t);
+
+	/* Sequence numbers go on from the last committed one. */
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0 + 2, 0xa1, 0);
+	ck_assert_uint_eq(put(t, &ev), 3);
+	store_abort(t);
+	t = begin(true);
+	ck_assert_uint_eq(put(t, &ev), 3);	/* the aborted 3 is reused */
+	commit(t);
+	ck_assert_uint_eq(stat_of().last_seq, 3);
+	ck_assert_uint_eq(stat_of().events, 3);
+}
+END_TEST
+
+START_TEST(test_count_windows)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	int			 i;
+
+	/* 10 events of account 0xa1 on IP 0x11, one a second. */
+	t = begin(true);
+	for (i = 0; i < 10; i++) {
+		mkobs(&ev, i % 2 ? EV_SIGNUP : EV_LOGIN, T0 + i * 1000, 0xa1,
+		    0x11);
+		ck_assert_uint_eq(put(t, &ev), (uint64_t)i + 1);
+	}
+	/* Another IP, to be sure it is not counted. */
+	mkobs(&ev, EV_LOGIN, T0 + 3000, 0xa2, 0x12);
+	put(t, &ev);
+	commit(t);
+
+	t = begin(false);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 10);
+	ck_assert_int_eq(count(t, ENT_IP, 0x12, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x13, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 0);
+	/* Same hash, other kind: nothing. */
+	ck_assert_int_eq(count(t, ENT_EMAIL, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 0);
+	/* Window edges are inclusive. */
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    T0 + 2000, T0 + 5000, 0, 0), 4);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    T0 + 2001, T0 + 4999, 0, 0), 2);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    T0 + 5000, T0 + 5000, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    T0 + 5000, T0 + 4000, 0, 0), 0);	/* empty window */
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    T0 + 9001, INT64_MAX, 0, 0), 0);
+	/* Types. */
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK(EV_LOGIN), ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 5);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK(EV_SIGNUP), ROLE_ANY,
+	    T0, T0 + 2999, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK(EV_LOGIN) |
+	    EV_MASK(EV_SIGNUP), ROLE_ANY, INT64_MIN, INT64_MAX, 0, 0), 10);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK(EV_REFERRAL),
+	    ROLE_ANY, INT64_MIN, INT64_MAX, 0, 0), 0);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, 0, ROLE_ANY, INT64_MIN,
+	    INT64_MAX, 0, 0), 0);
+	/* Roles: observe events are the subject's. */
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_SUBJECT,
+	    INT64_MIN, INT64_MAX, 0, 0), 10);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_REFERRER |
+	    ROLE_REFEREE, INT64_MIN, INT64_MAX, 0, 0), 0);
+	/* As of a seq. */
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 4, 0), 4);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 1, 0), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK(EV_SIGNUP), ROLE_ANY,
+	    T0 + 1000, T0 + 9000, 6, 0), 3);
+	/* Early stop at limit. */
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 3), 3);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 1), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 100), 10);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK(EV_SIGNUP), ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 2), 2);
+	/* The account index too. */
+	ck_assert_int_eq(count(t, ENT_ACCOUNT, 0xa1, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 10);
+	store_abort(t);
+}
+END_TEST
+
+START_TEST(test_referral_roles)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+
+	t = begin(true);
+	mkref(&ev, "r-1", T0, 0xa1, 0xb1, 0x11);	/* both on IP 0x11 */
+	put(t, &ev);
+	commit(t);
+	t = begin(false);
+	/* One index entry for the shared IP, with both roles. */
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_REFERRER,
+	    INT64_MIN, INT64_MAX, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_REFEREE,
+	    INT64_MIN, INT64_MAX, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_SUBJECT,
+	    INT64_MIN, INT64_MAX, 0, 0), 0);
+	ck_assert_int_eq(count(t, ENT_ACCOUNT, 0xa1, EV_MASK_ANY,
+	    ROLE_REFERRER, INT64_MIN, INT64_MAX, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_ACCOUNT, 0xa1, EV_MASK_ANY,
+	    ROLE_REFEREE, INT64_MIN, INT64_MAX, 0, 0), 0);
+	ck_assert_int_eq(count(t, ENT_ACCOUNT, 0xb1, EV_MASK_ANY,
+	    ROLE_REFEREE, INT64_MIN, INT64_MAX, 0, 0), 1);
+	ck_assert_int_eq(count(t, ENT_EDGE, 0xa1 ^ 0xb1, EV_MASK(EV_REFERRAL),
+	    ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 1);
+	store_abort(t);
+	/* account a, account b, ip (merged), edge. */
+	ck_assert_uint_eq(stat_of().index_entries, 4);
+}
+END_TEST
+
+/* ---- scans ------------------------------------------------------------ */
+
+struct collect {
+	uint64_t	seq[64];
+	int64_t		ts[64];
+	size_t		n;
+	size_t		stop_at;	/* 0: never stop */
+};
+
+static int
+collect_cb(void *arg, const struct store_entry *e)
+{
+	struct collect	*c = arg;
+
+	ck_assert_uint_lt(c->n, nitems(c->seq));
+	c->seq[c->n] = e->seq;
+	c->ts[c->n] = e->ts;
+	c->n++;
+	return (c->stop_at != 0 && c->n >= c->stop_at);
+}
+
+static struct collect
+scan(struct store_txn *t, uint8_t h, int64_t from, int64_t to,
+    uint64_t max_seq, bool newest, size_t stop_at)
+{
+	struct collect	c;
+	struct rg_hash	hh = H(h);
+
+	memset(&c, 0, sizeof(c));
+	c.stop_at = stop_at;
+	ck_assert_int_eq(store_scan(t, ENT_IP, &hh, EV_MASK_ANY, ROLE_ANY,
+	    from, to, max_seq, newest, collect_cb, &c), 0);
+	return (c);
+}
+
+START_TEST(test_scan_order)
+{
+	/* ts of seq 1..7: out of order, two equal, one before 1970. */
+	static const int64_t	 ts[] = { T0 + 5000, T0, T0 + 9000, -5000,
+	    T0 + 5000, T0 + 1000, 0 };
+	struct store_txn	*t;
+	struct event		 ev;
+	struct collect		 c;
+	size_t			 i;
+
+	t = begin(true);
+	for (i = 0; i < nitems(ts); i++) {
+		mkobs(&ev, EV_LOGIN, ts[i], 0xa1, 0x11);
+		put(t, &ev);
+	}
+	mkobs(&ev, EV_LOGIN, T0 + 2000, 0xa1, 0x10);	/* neighbour keys */
+	put(t, &ev);
+	mkobs(&ev, EV_LOGIN, T0 + 2000, 0xa1, 0x12);
+	put(t, &ev);
+	commit(t);
+
+	t = begin(false);
+	c = scan(t, 0x11, INT64_MIN, INT64_MAX, 0, false, 0);
+	ck_assert_uint_eq(c.n, 7);
+	{
+		static const uint64_t want[] = { 4, 7, 2, 6, 1, 5, 3 };
+
+		for (i = 0; i < 7; i++)
+			ck_assert_uint_eq(c.seq[i], want[i]);
+		ck_assert_int_eq(c.ts[0], -5000);
+		ck_assert_int_eq(c.ts[6], T0 + 9000);
+	}
+	c = scan(t, 0x11, INT64_MIN, INT64_MAX, 0, true, 0);
+	ck_assert_uint_eq(c.n, 7);
+	{
+		static const uint64_t want[] = { 3, 5, 1, 6, 2, 7, 4 };
+
+		for (i = 0; i < 7; i++)
+			ck_assert_uint_eq(c.seq[i], want[i]);
+	}
+	/* Edges inclusive, both directions. */
+	c = scan(t, 0x11, T0 + 1000, T0 + 5000, 0, false, 0);
+	ck_assert_uint_eq(c.n, 3);
+	ck_assert_uint_eq(c.seq[0], 6);
+	ck_assert_uint_eq(c.seq[1], 1);
+	ck_assert_uint_eq(c.seq[2], 5);
+	c = scan(t, 0x11, T0 + 1000, T0 + 5000, 0, true, 0);
+	ck_assert_uint_eq(c.n, 3);
+	ck_assert_uint_eq(c.seq[0], 5);
+	ck_assert_uint_eq(c.seq[1], 1);
+	ck_assert_uint_eq(c.seq[2], 6);
+	c = scan(t, 0x11, T0 + 9000, T0 + 9000, 0, true, 0);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_uint_eq(c.seq[0], 3);
+	c = scan(t, 0x11, T0 + 9001, INT64_MAX, 0, true, 0);
+	ck_assert_uint_eq(c.n, 0);
+	c = scan(t, 0x11, INT64_MIN, -5001, 0, false, 0);
+	ck_assert_uint_eq(c.n, 0);
+	c = scan(t, 0x11, -5000, 0, 0, true, 0);
+	ck_assert_uint_eq(c.n, 2);
+	ck_assert_uint_eq(c.seq[0], 7);
+	ck_assert_uint_eq(c.seq[1], 4);
+	/* max_seq, and the callback stopping. */
+	c = scan(t, 0x11, INT64_MIN, INT64_MAX, 3, true, 0);
+	ck_assert_uint_eq(c.n, 3);
+	ck_assert_uint_eq(c.seq[0], 3);
+	ck_assert_uint_eq(c.seq[1], 1);
+	ck_assert_uint_eq(c.seq[2], 2);
+	c = scan(t, 0x11, INT64_MIN, INT64_MAX, 0, true, 2);
+	ck_assert_uint_eq(c.n, 2);
+	ck_assert_uint_eq(c.seq[1], 5);
+	c = scan(t, 0x11, INT64_MIN, INT64_MAX, 0, false, 1);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_uint_eq(c.seq[0], 4);
+	/* The last key of the database (0x12) and the first (0x10). */
+	c = scan(t, 0x12, INT64_MIN, INT64_MAX, 0, true, 0);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_uint_eq(c.seq[0], 9);
+	c = scan(t, 0x10, INT64_MIN, INT64_MAX, 0, false, 0);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_uint_eq(c.seq[0], 8);
+	c = scan(t, 0x13, INT64_MIN, INT64_MAX, 0, true, 0);
+	ck_assert_uint_eq(c.n, 0);
+	c = scan(t, 0x01, INT64_MIN, INT64_MAX, 0, true, 0);
+	ck_assert_uint_eq(c.n, 0);
+	store_abort(t);
+}
+END_TEST
+
+/* ---- links ------------------------------------------------------------ */
+
+struct lcollect {
+	struct store_link	l[16];
+	size_t			n;
+};
+
+static int
+link_cb(void *arg, const struct store_link *l)
+{
+	struct lcollect	*c = arg;
+
+	ck_assert_uint_lt(c->n, nitems(c->l));
+	c->l[c->n++] = *l;
+	return (0);
+}
+
+START_TEST(test_links)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	struct rg_hash		 acct = H(0xa1), h;
+	struct lcollect		 c;
+	uint64_t		 fseq;
+	int64_t			 fts;
+
+	t = begin(true);
+	mkobs(&ev, EV_SIGNUP, T0, 0xa1, 0x11);		/* seq 1 */
+	setent(&ev.party[0], ENT_EMAIL, 0xe1);
+	put(t, &ev);
+	mkobs(&ev, EV_LOGIN, T0 + 1000, 0xa2, 0x11);	/* seq 2: other account */
+	put(t, &ev);
+	mkobs(&ev, EV_UPDATE, T0 + 2000, 0xa1, 0x11);	/* seq 3: new email */
+	setent(&ev.party[0], ENT_EMAIL, 0xe2);
+	put(t, &ev);
+	mkobs(&ev, EV_LOGIN, T0 + 3000, 0xa1, 0x12);	/* seq 4: new IP */
+	put(t, &ev);
+	commit(t);
+
+	t = begin(false);
+	h = H(0xe1);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_EMAIL, &h, 0, &fseq,
+	    &fts), 0);
+	ck_assert_uint_eq(fseq, 1);
+	ck_assert_int_eq(fts, T0);
+	h = H(0xe2);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_EMAIL, &h, 0, &fseq,
+	    &fts), 0);
+	ck_assert_uint_eq(fseq, 3);
+	ck_assert_int_eq(fts, T0 + 2000);
+	/* "As of" seq 2 the second email was not linked yet. */
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_EMAIL, &h, 2, NULL,
+	    NULL), 1);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_EMAIL, &h, 3, NULL,
+	    NULL), 0);
+	/* The IP was first seen at seq 1 and keeps that. */
+	h = H(0x11);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &h, 0, &fseq,
+	    NULL), 0);
+	ck_assert_uint_eq(fseq, 1);
+	/* Not linked: other kind, other account. */
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_PHONE, &h, 0, NULL,
+	    NULL), 1);
+	acct = H(0xa2);
+	h = H(0xe1);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_EMAIL, &h, 0, NULL,
+	    NULL), 1);
+
+	/* Scans: all kinds, one kind, as of a seq. */
+	acct = H(0xa1);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_link_scan(t, &acct, 0, 0, link_cb, &c), 0);
+	ck_assert_uint_eq(c.n, 4);	/* e1, e2, ip 11, ip 12 */
+	ck_assert_int_eq(c.l[0].kind, ENT_EMAIL);
+	ck_assert_int_eq(c.l[3].kind, ENT_IP);
+	ck_assert(memcmp(c.l[3].h.b, H(0x12).b, 16) == 0);
+	ck_assert_uint_eq(c.l[3].first_seq, 4);
+	ck_assert_int_eq(c.l[3].first_ts, T0 + 3000);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_link_scan(t, &acct, ENT_IP, 0, link_cb, &c), 0);
+	ck_assert_uint_eq(c.n, 2);
+	ck_assert_int_eq(c.l[0].kind, ENT_IP);
+	ck_assert_int_eq(c.l[1].kind, ENT_IP);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_link_scan(t, &acct, 0, 2, link_cb, &c), 0);
+	ck_assert_uint_eq(c.n, 2);	/* e1 and ip 11 */
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_link_scan(t, &acct, ENT_PHONE, 0, link_cb, &c),
+	    0);
+	ck_assert_uint_eq(c.n, 0);
+	acct = H(0xa2);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_link_scan(t, &acct, 0, 0, link_cb, &c), 0);
+	ck_assert_uint_eq(c.n, 1);
+	store_abort(t);
+}
+END_TEST
+
+START_TEST(test_verdict_records)
+{
+	struct store_txn	*t;
+	const void		*rec;
+	size_t			 len;
+
+	t = begin(true);
+	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, "abc", 3), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-2", 3, "\0\1", 2), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, "abcd", 4), 0);
+	commit(t);
+	t = begin(false);
+	ck_assert_int_eq(store_get_verdict(t, "r-1", 3, &rec, &len), 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert(memcmp(rec, "abcd", 4) == 0);
+	ck_assert_int_eq(store_get_verdict(t, "r-2", 3, &rec, &len), 0);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(memcmp(rec, "\0\1", 2) == 0);
+	ck_assert_int_eq(store_get_verdict(t, "r-3", 3, &rec, &len), 1);
+	ck_assert_int_eq(store_get_verdict(t, "r-", 2, &rec, &len), 1);
+	store_abort(t);
+	ck_assert_uint_eq(stat_of().verdicts, 2);
+}
+END_TEST
+
+/* ---- retention -------------------------------------------------------- */
+
+START_TEST(test_expire)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	struct verdict		 v;
+	struct store_stat	 s;
+	struct rg_hash		 acct = H(0xa1), ip = H(0x11);
+	const void		*rec;
+	size_t			 len;
+	int			 i;
+
+	/* Old: 3 referrals with verdicts; young: 2 referrals, 1 login. */
+	t = begin(true);
+	for (i = 0; i < 5; i++) {
+		char	rid[8];
+
+		snprintf(rid, sizeof(rid), "r-%d", i);
+		mkref(&ev, rid, (i < 3 ? T0 - 10 * 86400000LL : T0) + i, 0xa1,
+		    0xb1, 0x11);
+		ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);
+		verdict_clear(&v);
+	}
+	mkobs(&ev, EV_LOGIN, T0 + 10, 0xa1, 0x12);
+	put(t, &ev);
+	commit(t);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, 6);
+	ck_assert_uint_eq(s.verdicts, 5);
+
+	t = begin(true);
+	ck_assert_int_eq(expire(t, T0 - 86400000LL, 1000), 3);
+	commit(t);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, 3);
+	ck_assert_uint_eq(s.verdicts, 2);
+	/* 2 young referrals x (a, b, ip, edge) + login x (a, ip). */
+	ck_assert_uint_eq(s.index_entries, 2 * 4 + 2);
+
+	t = begin(false);
+	ck_assert_int_eq(store_get_event(t, 1, &ev), 1);
+	ck_assert_int_eq(store_get_event(t, 3, &ev), 1);
+	ck_assert_int_eq(store_get_event(t, 4, &ev), 0);
+	ck_assert_int_eq(store_get_verdict(t, "r-0", 3, &rec, &len), 1);
+	ck_assert_int_eq(store_get_verdict(t, "r-2", 3, &rec, &len), 1);
+	ck_assert_int_eq(store_get_verdict(t, "r-3", 3, &rec, &len), 0);
+	ck_assert_int_eq(count(t, ENT_IP, 0x11, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 2);
+	ck_assert_int_eq(count(t, ENT_ACCOUNT, 0xa1, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, T0 - 1, 0, 0), 0);
+	/* The link is still young (last seen at T0). */
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &ip, 0, NULL, NULL),
+	    0);
+	store_abort(t);
+
+	/* max bounds one pass; the login at T0 + 10 stays. */
+	t = begin(true);
+	ck_assert_int_eq(expire(t, T0 + 5, 1), 1);
+	ck_assert_int_eq(expire(t, T0 + 5, 0), 0);
+	ck_assert_int_eq(expire(t, T0 + 5, 10), 1);
+	ck_assert_int_eq(expire(t, T0 + 5, 10), 0);
+	commit(t);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, 1);
+	ck_assert_uint_eq(s.verdicts, 0);
+	ck_assert_uint_eq(s.index_entries, 2);
+	/*
+	 * Links last seen before the horizon went too: a1 and b1 on IP 0x11
+	 * (last seen at T0 + 3), not a1 on IP 0x12 (T0 + 10).
+	 */
+	ck_assert_uint_eq(s.links, 1);
+	t = begin(false);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &ip, 0, NULL, NULL),
+	    1);
+	ip = H(0x12);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &ip, 0, NULL, NULL),
+	    0);
+	store_abort(t);
+	/* last_seq does not go back when events go. */
+	ck_assert_uint_eq(stat_of().last_seq, 6);
+}
+END_TEST
+
+/*
+ * Everything expires: the pass that deletes the last link of the store
+ * must succeed like any other (an idle installation reaches this).
+ */
+START_TEST(test_expire_everything)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	struct store_stat	 s;
+
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
+	put(t, &ev);
+	commit(t);
+	ck_assert_uint_eq(stat_of().links, 1);
+	t = begin(true);
+	ck_assert_int_eq(expire(t, T0 + 1, 100), 1);
+	commit(t);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, 0);
+	ck_assert_uint_eq(s.index_entries, 0);
+	ck_assert_uint_eq(s.links, 0);
+	ck_assert_uint_eq(s.last_seq, 1);
+}
+END_TEST
+
+START_TEST(test_expire_keeps_rechecked_verdict)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	const void		*rec;
+	size_t			 len;
+
+	/* A verdict whose record points at a younger event stays. */
+	t = begin(true);
+	mkref(&ev, "r-1", T0 - 100000, 0xa1, 0xb1, 0x11);
+	put(t, &ev);					/* seq 1, old */
+	mkref(&ev, "r-1", T0, 0xa1, 0xb1, 0x11);
+	put(t, &ev);					/* seq 2, young */
+	mkobs(&ev, EV_LOGIN, T0, 0xa3, 0x13);		/* a young link */
+	put(t, &ev);
+	{
+		uint8_t	vr[20] = { 1, 0, 0, 0, 0, 0, 0, 0, 2 };
+
+		ck_assert_int_eq(store_put_verdict(t, "r-1", 3, vr,
+		    sizeof(vr)), 0);
+	}
+	commit(t);
+	t = begin(true);
+	ck_assert_int_eq(expire(t, T0 - 1, 100), 1);
+	ck_assert_int_eq(store_get_verdict(t, "r-1", 3, &rec, &len), 0);
+	commit(t);
+}
+END_TEST
+
+/* ---- map size --------------------------------------------------------- */
+
+/*
+ * Write batches of events until the store refuses. Returns the number of
+ * events committed; *err gets the error of the failed transaction.
+ */
+static uint64_t
+fill(enum store_err *err, uint64_t committed, bool *at_commit)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	char			*cause = NULL;
+	int			 i, b;
+
+	*at_commit = false;
+	for (b = 0; b < 100000; b++) {
+		t = begin(true);
+		for (i = 0; i < 20; i++) {
+			mkobs(&ev, EV_LOGIN, T0 + (int64_t)committed + i,
+			    (uint8_t)(committed + i), (uint8_t)b);
+			setent(&ev.party[0], ENT_EMAIL, (uint8_t)i);
+			ev.party[0].h[ENT_EMAIL].b[0] = (uint8_t)b;
+			ev.party[0].h[ENT_EMAIL].b[1] = (uint8_t)(b >> 8);
+			if (store_put_event(t, &ev) != 0) {
+				*err = store_txn_err(t);
+				ck_assert_ptr_nonnull(strstr(
+				    store_txn_errstr(t), "store full"));
+				/* The first error sticks; later calls fail. */
+				ck_assert_int_eq(store_put_event(t, &ev), -1);
+				ck_assert_int_eq(store_txn_err(t), *err);
+				ck_assert_int_eq(store_commit(t, &cause), -1);
+				ck_assert_ptr_nonnull(strstr(cause, "full"));
+				free(cause);
+				return (committed);
+			}
+		}
+		if (store_commit(t, &cause) != 0) {
+			/* LMDB may only notice at commit. */
+			ck_assert_ptr_nonnull(strstr(cause, "full"));
+			free(cause);
+			*at_commit = true;
+			*err = STORE_FULL;
+			return (committed);
+		}
+		committed += 20;
+	}
+	ck_abort_msg("the store never filled");
+	return (0);
+}
+
+START_TEST(test_map_full)
+{
+	struct store_txn	*t;
+	struct store_stat	 s;
+	struct event		 ev;
+	enum store_err		 err = STORE_OK;
+	uint64_t		 n, i;
+	bool			 at_commit;
+
+	store_close(st);
+	st = sopen(MIB, MIB);
+	n = fill(&err, 0, &at_commit);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_msg(err == STORE_FULL, "err %d, want STORE_FULL", err);
+	ck_assert_int_eq(store_grow(st), -1);	/* at map_max */
+	s = stat_of();
+	ck_assert_uint_eq(s.events, n);
+	ck_assert_uint_eq(s.last_seq, n);
+	ck_assert_uint_eq(s.map_size, MIB);
+	ck_assert_uint_eq(s.map_max, MIB);
+
+	/* Committed data is intact after reopening. */
+	store_close(st);
+	st = sopen(MIB, MIB);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, n);
+	ck_assert_uint_eq(s.last_seq, n);
+	t = begin(false);
+	for (i = 1; i <= n; i++)
+		ck_assert_int_eq(store_get_event(t, i, &ev), 0);
+	ck_assert_int_eq(store_get_event(t, n + 1, &ev), 1);
+	store_abort(t);
+	/* Meta reads still work on the full store. */
+	t = begin(false);
+	{
+		const void	*v;
+		size_t		 len;
+
+		ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
+	}
+	store_abort(t);
+}
+END_TEST
+
+START_TEST(test_map_grow)
+{
+	enum store_err	err = STORE_OK;
+	uint64_t	n;
+	bool		at_commit;
+
+	store_close(st);
+	st = sopen(MIB, 3 * MIB);
+	n = fill(&err, 0, &at_commit);
+	if (!at_commit)
+		ck_assert_msg(err == STORE_MAP_GROW, "err %d, want "
+		    "STORE_MAP_GROW", err);
+	ck_assert_int_eq(store_grow(st), 0);
+	ck_assert_uint_eq(stat_of().map_size, 2 * MIB);
+	/* The failed batch goes in now. */
+	n = fill(&err, n, &at_commit);
+	ck_assert_int_eq(store_grow(st), 0);
+	ck_assert_uint_eq(stat_of().map_size, 3 * MIB);	/* capped */
+	n = fill(&err, n, &at_commit);
+	ck_assert_int_eq(err, STORE_FULL);
+	ck_assert_int_eq(store_grow(st), -1);
+	ck_assert_uint_eq(stat_of().map_size, 3 * MIB);
+	ck_assert_uint_eq(stat_of().events, n);
+}
+END_TEST
+
+START_TEST(test_last_seq_reopen)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	int			 i;
+
+	ck_assert_uint_eq(stat_of().last_seq, 0);
+	t = begin(true);
+	for (i = 0; i < 7; i++) {
+		mkobs(&ev, EV_LOGIN, T0 + i, 0xa1, 0x11);
+		put(t, &ev);
+	}
+	commit(t);
+	ck_assert_uint_eq(stat_of().last_seq, 7);
+	store_close(st);
+	st = sopen(4 * MIB, 64 * MIB);
+	ck_assert_uint_eq(stat_of().last_seq, 7);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
+	ck_assert_uint_eq(put(t, &ev), 8);
+	commit(t);
+	ck_assert_uint_eq(stat_of().last_seq, 8);
+}
+END_TEST
+
+/* ---- verdicts through verdict.c --------------------------------------- */
+
+static struct ident *
+mkident(void)
+{
+	struct ident_conf	 ic;
+	struct ident		*id;
+	char			*cause = NULL, path[400];
+
+	snprintf(path, sizeof(path), "%s/secret", tmpdir);
+	memset(&ic, 0, sizeof(ic));
+	ic.secret_file = path;
+	ic.prefix4 = 24;
+	ic.prefix6 = 64;
+	id = ident_new(&ic, &cause);
+	ck_assert_msg(id != NULL, "ident_new: %s", cause);
+	return (id);
+}
+
+#define RAW_LINE	"{\"op\":\"check\",\"id\":\"ref-77\"," \
+	"\"ts\":\"2026-11-23T10:00:00Z\",\"campaign\":\"spring\"," \
+	"\"reward\":{\"amount\":5,\"currency\":\"EUR\"}," \
+	"\"referrer\":{\"account\":\"acct-alice-77\",\"email\":" \
+	"\"alice.smith@example.com\",\"ip\":\"203.0.113.9\"," \
+	"\"phone\":\"+33612345678\",\"payment\":\"tok_visa_4242\"," \
+	"\"device\":{\"ua\":\"Mozilla/5.0 (X11; Linux) Firefox/120.0\"," \
+	"\"tz\":\"Europe/Paris\",\"id\":\"dev-secret-1\"}}," \
+	"\"referee\":{\"account\":\"acct-bob-88\",\"email\":" \
+	"\"bob.jones@example.com\",\"ip\":\"203.0.113.10\"}}"
+
+static void
+decode_raw(struct ident *id, struct event *ev)
+{
+	struct req_opts		o = { T0, 0, 0 };
+	struct req_error	err;
+	enum req_op		op;
+
+	ck_assert_msg(req_decode(RAW_LINE, strlen(RAW_LINE), id, &o, &op, ev,
+	    &err) == 0, "%s %s", err.field, err.msg);
+	ck_assert_int_eq(op, OP_CHECK);
+}
+
+START_TEST(test_verdict_idempotent)
+{
+	struct ident		*id = mkident();
+	struct store_txn	*t;
+	struct event		 ev;
+	struct verdict		 v1, v2;
+	struct store_stat	 s1, s2;
+	json_error_t		 je;
+	json_t			*j;
+
+	decode_raw(id, &ev);
+	t = begin(true);
+	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v1), 0);
+	commit(t);
+	ck_assert(!v1.replay);
+	ck_assert_uint_eq(v1.seq, 1);
+	ck_assert_uint_eq(v1.replylen, strlen(v1.reply));
+	j = json_loadb(v1.reply, v1.replylen, JSON_REJECT_DUPLICATES, &je);
+	ck_assert_msg(j != NULL, "'%s': %s", v1.reply, je.text);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "id")),
+	    "ref-77");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "action")),
+	    "allow");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "ts")),
+	    "2026-11-23T10:00:00.000Z");
+	json_decref(j);
+	s1 = stat_of();
+
+	/* Same id again, even with another time: the stored bytes. */
+	decode_raw(id, &ev);
+	ev.ts = T0 + 5000;
+	t = begin(true);
+	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v2), 0);
+	commit(t);
+	ck_assert(v2.replay);
+	ck_assert_uint_eq(v2.seq, v1.seq);
+	ck_assert_uint_eq(v2.replylen, v1.replylen);
+	ck_assert(memcmp(v2.reply, v1.reply, v1.replylen) == 0);
+	ck_assert_int_eq(v2.action, v1.action);
+	ck_assert_int_eq(v2.score, v1.score);
+	s2 = stat_of();
+	ck_assert_uint_eq(s2.events, s1.events);
+	ck_assert_uint_eq(s2.index_entries, s1.index_entries);
+	ck_assert_uint_eq(s2.last_seq, s1.last_seq);
+	ck_assert_uint_eq(s2.verdicts, 1);
+
+	/* verdict_lookup without explain: the same bytes too. */
+	verdict_clear(&v2);
+	t = begin(false);
+	ck_assert_int_eq(verdict_lookup(t, "ref-77", 6, false, &v2), 0);
+	ck_assert_uint_eq(v2.replylen, v1.replylen);
+	ck_assert(memcmp(v2.reply, v1.reply, v1.replylen) == 0);
+	verdict_clear(&v2);
+	ck_assert_int_eq(verdict_lookup(t, "ref-78", 6, false, &v2), 1);
+	store_abort(t);
+	verdict_clear(&v1);
+	ident_free(id);
+}
+END_TEST
+
+START_TEST(test_explain_no_raw)
+{
+	static const char *const raw[] = { "acct-alice", "acct-bob", "alice",
+	    "smith", "bob.jones", "203.0.113", "+336", "612345678",
+	    "tok_visa", "4242", "Firefox", "Mozilla", "Europe/Paris",
+	    "dev-secret" };
+	struct ident		*id = mkident();
+	struct store_txn	*t;
+	struct event		 ev;
+	struct verdict		 v;
+	json_error_t		 je;
+	json_t			*j, *e;
+	size_t			 i;
+
+	decode_raw(id, &ev);
+	t = begin(true);
+	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);
+	commit(t);
+	verdict_clear(&v);
+	t = begin(false);
+	ck_assert_int_eq(verdict_lookup(t, "ref-77", 6, true, &v), 0);
+	store_abort(t);
+	for (i = 0; i < nitems(raw); i++)
+		ck_assert_msg(memmem(v.reply, v.replylen, raw[i],
+		    strlen(raw[i])) == NULL, "explain shows '%s': %s", raw[i],
+		    v.reply);
+	j = json_loadb(v.reply, v.replylen, JSON_REJECT_DUPLICATES, &je);
+	ck_assert_msg(j != NULL, "'%s': %s", v.reply, je.text);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "id")),
+	    "ref-77");
+	ck_assert(json_is_object(json_object_get(j, "verdict")));
+	e = json_object_get(j, "event");
+	ck_assert(json_is_object(e));
+	ck_assert_int_eq(json_integer_value(json_object_get(e, "seq")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(e, "campaign")),
+	    "spring");
+	/* Facts yes: the email domain is not an identifier. */
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e,
+	    "referrer"), "email.domain")), "example.com");
+	ck_assert(json_is_array(json_object_get(e, "shared")));
+	ck_assert(json_is_array(json_object_get(j, "rules")));
+	json_decref(j);
+	verdict_clear(&v);
+	ident_free(id);
+}
+END_TEST
+
+START_TEST(test_observe_ack)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	struct verdict		 v;
+
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
+	ck_assert_int_eq(verdict_observe(t, &ev, &v), 0);
+	commit(t);
+	ck_assert_str_eq(v.reply, "{\"ok\":true,\"seq\":1}");
+	ck_assert_uint_eq(v.replylen, strlen(v.reply));
+	verdict_clear(&v);
+	ck_assert_ptr_null(v.reply);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite	*s = suite_create("store");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_schema);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_put_get);
+	tcase_add_test(tc, test_count_windows);
+	tcase_add_test(tc, test_referral_roles);
+	tcase_add_test(tc, test_scan_order);
+	tcase_add_test(tc, test_links);
+	tcase_add_test(tc, test_verdict_records);
+	tcase_add_test(tc, test_expire);
+	tcase_add_test(tc, test_expire_everything);
+	tcase_add_test(tc, test_expire_keeps_rechecked_verdict);
+	tcase_add_test(tc, test_map_full);
+	tcase_add_test(tc, test_map_grow);
+	tcase_add_test(tc, test_last_seq_reopen);
+	tcase_add_test(tc, test_verdict_idempotent);
+	tcase_add_test(tc, test_explain_no_raw);
+	tcase_add_test(tc, test_observe_ack);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+	char	 cmd[300];
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return (99);
+	}
+	sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return (failed == 0 ? 0 : 1);
+}

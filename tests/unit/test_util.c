@@ -1,0 +1,514 @@
+/* test_util.c: value parsers, time, escaping and the JSON string writer. */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sbuf.h"
+#include "util.h"
+
+#define S(s)	(s), sizeof(s) - 1
+
+/* ---- parse_duration ------------------------------------------------- */
+
+START_TEST(test_duration_units)
+{
+	static const struct {
+		const char	*in;
+		int64_t		 ms;
+	} ok[] = {
+		{ "250ms", 250 }, { "30s", 30000 }, { "15m", 900000 },
+		{ "1h", 3600000 }, { "7d", 604800000 }, { "2w", 1209600000 },
+		{ "0", 0 }, { "0s", 0 }, { "45", 45000 }, { "1H", 3600000 },
+		{ "10MS", 10 }, { "000012s", 12000 },
+		/* The largest bare second count that fits. */
+		{ "9223372036854775", 9223372036854775000LL },
+		{ "9223372036854775807ms", INT64_MAX },
+	};
+	size_t	i;
+	int64_t	ms;
+
+	for (i = 0; i < nitems(ok); i++) {
+		ms = -7;
+		ck_assert_msg(parse_duration(ok[i].in, &ms) == 0, "'%s' refused",
+		    ok[i].in);
+		ck_assert_msg(ms == ok[i].ms, "'%s' = %lld, want %lld",
+		    ok[i].in, (long long)ms, (long long)ok[i].ms);
+	}
+}
+END_TEST
+
+START_TEST(test_duration_bad)
+{
+	static const char *const bad[] = {
+		"", "s", "ms", "-1", "+5s", " 5s", "5s ", "5 s", "1.5h", "5x",
+		"5sec", "5ss", "1y", "0x10", "5e3", "abc", "5m5s",
+		/* Overflow: bare seconds, units, and past INT64_MAX. */
+		"9223372036854776", "9223372036854775808ms",
+		"18446744073709551616ms", "99999999999999999999",
+		"106751991167301w", "15250284452472d",
+	};
+	size_t	i;
+	int64_t	ms = 12345;
+
+	for (i = 0; i < nitems(bad); i++) {
+		ck_assert_msg(parse_duration(bad[i], &ms) == -1,
+		    "'%s' accepted as %lld", bad[i], (long long)ms);
+		ck_assert_int_eq(ms, 12345);	/* untouched on error */
+	}
+}
+END_TEST
+
+/* ---- parse_size, parse_bool ----------------------------------------- */
+
+START_TEST(test_size)
+{
+	static const struct {
+		const char	*in;
+		uint64_t	 v;
+	} ok[] = {
+		{ "0", 0 }, { "4096", 4096 }, { "64k", 65536 },
+		{ "64K", 65536 }, { "64kb", 65536 }, { "512m", 512ULL << 20 },
+		{ "1g", 1ULL << 30 }, { "1GB", 1ULL << 30 },
+		{ "2t", 2ULL << 40 }, { "16777215t", 16777215ULL << 40 },
+		{ "18446744073709551599", 18446744073709551599ULL },
+	};
+	static const char *const bad[] = {
+		"", "k", "-1", "1.5g", "1p", "1kib", "1 k", " 1", "0x10",
+		"16777216t", "17179869184g", "18446744073709551616",
+		"99999999999999999999",
+	};
+	uint64_t	v;
+	size_t		i;
+
+	for (i = 0; i < nitems(ok); i++) {
+		ck_assert_msg(parse_size(ok[i].in, &v) == 0, "'%s' refused",
+		    ok[i].in);
+		ck_assert_msg(v == ok[i].v, "'%s' = %llu", ok[i].in,
+		    (unsigned long long)v);
+	}
+	for (i = 0; i < nitems(bad); i++)
+		ck_assert_msg(parse_size(bad[i], &v) == -1, "'%s' accepted",
+		    bad[i]);
+}
+END_TEST
+
+START_TEST(test_bool)
+{
+	static const char *const yes[] = { "yes", "YES", "true", "True",
+	    "on", "ON", "1" };
+	static const char *const no[] = { "no", "No", "false", "FALSE",
+	    "off", "Off", "0" };
+	static const char *const bad[] = { "", "y", "n", "2", "yes ",
+	    "enable", "01", "t" };
+	size_t	i;
+	bool	b;
+
+	for (i = 0; i < nitems(yes); i++) {
+		b = false;
+		ck_assert_int_eq(parse_bool(yes[i], &b), 0);
+		ck_assert_msg(b, "'%s' is not true", yes[i]);
+	}
+	for (i = 0; i < nitems(no); i++) {
+		b = true;
+		ck_assert_int_eq(parse_bool(no[i], &b), 0);
+		ck_assert_msg(!b, "'%s' is not false", no[i]);
+	}
+	for (i = 0; i < nitems(bad); i++)
+		ck_assert_msg(parse_bool(bad[i], &b) == -1, "'%s' accepted",
+		    bad[i]);
+}
+END_TEST
+
+/* ---- RFC 3339 ------------------------------------------------------- */
+
+static int64_t
+rfc(const char *s)
+{
+	int64_t	ms = INT64_MIN;
+
+	ck_assert_msg(parse_rfc3339(s, strlen(s), &ms) == 0, "'%s' refused", s);
+	return (ms);
+}
+
+START_TEST(test_rfc3339_good)
+{
+	ck_assert_int_eq(rfc("1970-01-01T00:00:00Z"), 0);
+	ck_assert_int_eq(rfc("2026-11-23T10:00:00Z"), 1795428000000LL);
+	ck_assert_int_eq(rfc("2026-11-23t10:00:00z"), 1795428000000LL);
+	ck_assert_int_eq(rfc("2026-11-23T10:00:00.5Z"), 1795428000500LL);
+	ck_assert_int_eq(rfc("2026-11-23T10:00:00.123Z"), 1795428000123LL);
+	/* Digits past milliseconds are dropped, not rounded. */
+	ck_assert_int_eq(rfc("2026-11-23T10:00:00.123999999Z"),
+	    1795428000123LL);
+	ck_assert_int_eq(rfc("2026-11-23T11:00:00+01:00"), 1795428000000LL);
+	ck_assert_int_eq(rfc("2026-11-23T04:30:00-05:30"), 1795428000000LL);
+	ck_assert_int_eq(rfc("2026-11-23T10:00:00+00:00"), 1795428000000LL);
+	ck_assert_int_eq(rfc("2026-11-23T10:00:00-00:00"), 1795428000000LL);
+	ck_assert_int_eq(rfc("2026-11-23T12:00:00.250+02:00"),
+	    1795428000250LL);
+	/* Leap days. */
+	ck_assert_int_eq(rfc("2024-02-29T00:00:00Z"), 1709164800000LL);
+	ck_assert_int_eq(rfc("2000-02-29T12:34:56Z"), 951827696000LL);
+	ck_assert_int_eq(rfc("9999-12-31T23:59:59Z"), 253402300799000LL);
+	/* Before the epoch. */
+	ck_assert_int_eq(rfc("1969-12-31T23:59:59.999Z"), -1);
+	/* A leap second is the last moment of its minute. */
+	ck_assert_int_eq(rfc("2016-12-31T23:59:60Z"),
+	    rfc("2016-12-31T23:59:59Z"));
+}
+END_TEST
+
+START_TEST(test_rfc3339_bad)
+{
+	static const char *const bad[] = {
+		"", "2026", "2026-11-23", "2026-11-23T10:00:00",
+		"2026-11-23T10:00Z", "2026-11-23T10:00:00ZZ",
+		"2026-11-23T10:00:00 Z", "2026/11/23T10:00:00Z",
+		"2026-11-23X10:00:00Z", "26-11-23T10:00:00Z",
+		"2026-1-23T10:00:00Z", "2026-11-23T10:00:00.Z",
+		"2026-11-23T10:00:00,5Z", "2026-11-23T10:00:00+0100",
+		"2026-11-23T10:00:00+01", "2026-11-23T10:00:00+01:00Z",
+		"2026-11-23T10:00:00+24:00", "2026-11-23T10:00:00+01:60",
+		"2026-11-23T10:00:00+1:00", "2026-11-23T10:00:00UTC",
+		"2026-00-10T10:00:00Z", "2026-13-10T10:00:00Z",
+		"2026-11-00T10:00:00Z", "2026-11-31T10:00:00Z",
+		"2026-04-31T10:00:00Z", "2026-11-23T24:00:00Z",
+		"2026-11-23T10:60:00Z", "2026-11-23T10:00:61Z",
+		/* Leap days only in leap years. */
+		"2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+		"2100-02-29T00:00:00Z", "2024-02-30T00:00:00Z",
+		"-026-11-23T10:00:00Z", "2026-11-23T1a:00:00Z",
+		"2026-11-23T10:00:00.12a3Z",
+	};
+	size_t	i;
+	int64_t	ms = 99;
+
+	for (i = 0; i < nitems(bad); i++) {
+		ck_assert_msg(parse_rfc3339(bad[i], strlen(bad[i]), &ms) == -1,
+		    "'%s' accepted as %lld", bad[i], (long long)ms);
+		ck_assert_int_eq(ms, 99);
+	}
+}
+END_TEST
+
+START_TEST(test_rfc3339_len)
+{
+	/* len bounds the parse: the text need not be NUL-terminated. */
+	const char	*s = "2026-11-23T10:00:00Zjunk";
+	char		 buf[20];
+	int64_t		 ms;
+
+	ck_assert_int_eq(parse_rfc3339(s, 20, &ms), 0);
+	ck_assert_int_eq(ms, 1795428000000LL);
+	ck_assert_int_eq(parse_rfc3339(s, 21, &ms), -1);
+	ck_assert_int_eq(parse_rfc3339(s, 19, &ms), -1);
+	memcpy(buf, s, 20);	/* no NUL anywhere */
+	ck_assert_int_eq(parse_rfc3339(buf, sizeof(buf), &ms), 0);
+	ck_assert_int_eq(parse_rfc3339("2026-11-23T10:00:00.", 20, &ms), -1);
+}
+END_TEST
+
+START_TEST(test_rfc3339_roundtrip)
+{
+	static const int64_t times[] = {
+		0, 1, 999, 1000, 1795428000123LL, 951827696000LL,
+		1709164800000LL, 253402300799999LL, -1, -999, -1000, -1001,
+		-86400000LL, -62135596800000LL /* 0001-01-01 */,
+	};
+	char		buf[RFC3339_LEN];
+	int64_t		ms;
+	size_t		i;
+
+	ck_assert_str_eq(fmt_rfc3339(1795428000123LL, buf),
+	    "2026-11-23T10:00:00.123Z");
+	ck_assert_str_eq(fmt_rfc3339(0, buf), "1970-01-01T00:00:00.000Z");
+	ck_assert_str_eq(fmt_rfc3339(-1, buf), "1969-12-31T23:59:59.999Z");
+	ck_assert_str_eq(fmt_rfc3339(253402300799999LL, buf),
+	    "9999-12-31T23:59:59.999Z");
+	for (i = 0; i < nitems(times); i++) {
+		fmt_rfc3339(times[i], buf);
+		ck_assert_uint_eq(strlen(buf), RFC3339_LEN - 1);
+		ck_assert_msg(parse_rfc3339(buf, strlen(buf), &ms) == 0,
+		    "'%s' refused", buf);
+		ck_assert_msg(ms == times[i], "%lld -> '%s' -> %lld",
+		    (long long)times[i], buf, (long long)ms);
+	}
+	/* And text -> ms -> text for a spread of days. */
+	for (ms = 1700000000000LL; ms < 1700000000000LL + 800 * 86400000LL;
+	    ms += 86400000LL + 3723001) {
+		int64_t	back;
+
+		fmt_rfc3339(ms, buf);
+		ck_assert_int_eq(parse_rfc3339(buf, strlen(buf), &back), 0);
+		ck_assert_int_eq(back, ms);
+	}
+}
+END_TEST
+
+/* ---- str_escape ----------------------------------------------------- */
+
+START_TEST(test_escape)
+{
+	char	buf[64];
+
+	ck_assert_str_eq(str_escape(S("plain text"), buf, sizeof(buf)),
+	    "plain text");
+	ck_assert_str_eq(str_escape(S("a\"b\\c"), buf, sizeof(buf)),
+	    "a\\\"b\\\\c");
+	ck_assert_str_eq(str_escape(S("\n\t\x01\x7f\xff"), buf, sizeof(buf)),
+	    "\\x0a\\x09\\x01\\x7f\\xff");
+	/* A NUL byte inside the input is escaped, not the end. */
+	ck_assert_str_eq(str_escape(S("a\0b"), buf, sizeof(buf)), "a\\x00b");
+	ck_assert_str_eq(str_escape(S(""), buf, sizeof(buf)), "");
+	/* UTF-8 is bytes to a log line. */
+	ck_assert_str_eq(str_escape(S("\xc3\xa9"), buf, sizeof(buf)),
+	    "\\xc3\\xa9");
+}
+END_TEST
+
+START_TEST(test_escape_truncate)
+{
+	char	big[300], buf[32];
+	size_t	cap;
+
+	memset(big, 'x', sizeof(big));
+	for (cap = 1; cap <= sizeof(buf); cap++) {
+		memset(buf, '#', sizeof(buf));
+		str_escape(big, sizeof(big), buf, cap);
+		ck_assert_uint_lt(strlen(buf), cap);
+		if (cap >= 4)
+			ck_assert_msg(strlen(buf) >= 3 &&
+			    strcmp(buf + strlen(buf) - 3, "...") == 0,
+			    "cap %zu: '%s' not marked truncated", cap, buf);
+		/* Nothing written past cap. */
+		if (cap < sizeof(buf))
+			ck_assert_int_eq(buf[cap], '#');
+	}
+	/* Escapes are never cut in half. */
+	memset(big, '\x01', 40);
+	str_escape(big, 40, buf, sizeof(buf));
+	ck_assert_uint_lt(strlen(buf), sizeof(buf));
+	ck_assert_str_eq(buf + strlen(buf) - 3, "...");
+	ck_assert_uint_eq((strlen(buf) - 3) % 4, 0);
+	/* Quotes likewise. */
+	memset(big, '"', 40);
+	str_escape(big, 40, buf, sizeof(buf));
+	ck_assert_uint_eq((strlen(buf) - 3) % 2, 0);
+	ck_assert_int_eq(buf[0], '\\');
+}
+END_TEST
+
+START_TEST(test_escape_fits)
+{
+	/*
+	 * Text that fits in cap is not truncated: an escaped JSON key of 60
+	 * bytes in a 64-byte buffer must come back whole.
+	 */
+	char	in[64], buf[64];
+
+	memset(in, 'k', 63);
+	in[63] = '\0';
+	ck_assert_str_eq(str_escape(in, 63, buf, sizeof(buf)), in);
+	ck_assert_str_eq(str_escape(in, 60, buf, sizeof(buf)),
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk");
+	ck_assert_str_eq(str_escape(S("abc"), buf, 8), "abc");
+	ck_assert_str_eq(str_escape(S("abc"), buf, 4), "abc");
+}
+END_TEST
+
+/* ---- sbuf ----------------------------------------------------------- */
+
+static char *
+jstr(const char *s, size_t n)
+{
+	struct sbuf	sb;
+
+	sbuf_init(&sb, 0);
+	sbuf_add_jstr(&sb, s, n);
+	return (sbuf_take(&sb, NULL));
+}
+
+/* The literal parses as JSON and gives back want (wantlen bytes). */
+static void
+jstr_parses(const char *lit, const char *want, size_t wantlen)
+{
+	json_error_t	 e;
+	json_t		*v;
+	char		*doc;
+
+	xasprintf(&doc, "[%s]", lit);
+	v = json_loads(doc, JSON_ALLOW_NUL, &e);
+	ck_assert_msg(v != NULL, "'%s': %s", doc, e.text);
+	ck_assert(json_is_string(json_array_get(v, 0)));
+	ck_assert_uint_eq(json_string_length(json_array_get(v, 0)), wantlen);
+	ck_assert(memcmp(json_string_value(json_array_get(v, 0)), want,
+	    wantlen) == 0);
+	json_decref(v);
+	free(doc);
+}
+
+START_TEST(test_jstr)
+{
+	static const struct {
+		const char	*in;
+		size_t		 len;
+		const char	*out;
+		const char	*back;	/* what a JSON parser reads */
+		size_t		 backlen;
+	} t[] = {
+		{ S("abc"), "\"abc\"", S("abc") },
+		{ S(""), "\"\"", S("") },
+		{ S("a\"b\\c/"), "\"a\\\"b\\\\c/\"", S("a\"b\\c/") },
+		{ S("\n\r\t\x01\x1f"), "\"\\u000a\\u000d\\u0009\\u0001\\u001f\"",
+		    S("\n\r\t\x01\x1f") },
+		{ S("a\0b"), "\"a\\u0000b\"", S("a\0b") },
+		/* Valid multibyte kept as is: 2, 3 and 4 bytes. */
+		{ S("caf\xc3\xa9"), "\"caf\xc3\xa9\"", S("caf\xc3\xa9") },
+		{ S("\xe2\x82\xac"), "\"\xe2\x82\xac\"", S("\xe2\x82\xac") },
+		{ S("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"",
+		    S("\xf0\x9f\x98\x80") },
+		{ S("\xf4\x8f\xbf\xbf"), "\"\xf4\x8f\xbf\xbf\"",
+		    S("\xf4\x8f\xbf\xbf") },
+		/* Invalid: one U+FFFD per bad byte. */
+		{ S("\xff"), "\"\xef\xbf\xbd\"", S("\xef\xbf\xbd") },
+		{ S("a\x80z"), "\"a\xef\xbf\xbdz\"", S("a\xef\xbf\xbdz") },
+		{ S("\xc0\xaf"), "\"\xef\xbf\xbd\xef\xbf\xbd\"",
+		    S("\xef\xbf\xbd\xef\xbf\xbd") },	/* overlong '/' */
+		{ S("\xe0\x80\xaf"),
+		    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+		    S("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") },
+		{ S("\xed\xa0\x80"),		/* a surrogate */
+		    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+		    S("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") },
+		{ S("\xf4\x90\x80\x80"),	/* past U+10FFFF */
+		    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+		    S("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") },
+		{ S("\xe2\x82"),		/* cut short */
+		    "\"\xef\xbf\xbd\xef\xbf\xbd\"",
+		    S("\xef\xbf\xbd\xef\xbf\xbd") },
+		{ S("x\xc3"), "\"x\xef\xbf\xbd\"", S("x\xef\xbf\xbd") },
+	};
+	size_t	i;
+	char	*s;
+
+	for (i = 0; i < nitems(t); i++) {
+		s = jstr(t[i].in, t[i].len);
+		ck_assert_msg(strcmp(s, t[i].out) == 0, "case %zu: '%s'", i, s);
+		jstr_parses(s, t[i].back, t[i].backlen);
+		free(s);
+	}
+}
+END_TEST
+
+START_TEST(test_jstr_bounds)
+{
+	/* n bounds the read: a multibyte sequence cut by n is invalid. */
+	char	*s = jstr("\xe2\x82\xac", 2);
+
+	ck_assert_str_eq(s, "\"\xef\xbf\xbd\xef\xbf\xbd\"");
+	free(s);
+	s = jstr("abcdef", 3);
+	ck_assert_str_eq(s, "\"abc\"");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_sbuf_int)
+{
+	struct sbuf	sb;
+	size_t		len;
+	char		*s;
+
+	sbuf_init(&sb, 0);
+	sbuf_add_int(&sb, INT64_MIN);
+	sbuf_addc(&sb, ' ');
+	sbuf_add_int(&sb, INT64_MAX);
+	sbuf_addc(&sb, ' ');
+	sbuf_add_int(&sb, 0);
+	sbuf_addc(&sb, ' ');
+	sbuf_add_int(&sb, -1);
+	sbuf_addc(&sb, ' ');
+	sbuf_add_int(&sb, 1000);
+	s = sbuf_take(&sb, &len);
+	ck_assert_str_eq(s, "-9223372036854775808 9223372036854775807 0 -1 "
+	    "1000");
+	ck_assert_uint_eq(len, strlen(s));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_sbuf_grow)
+{
+	struct sbuf	sb;
+	size_t		i, len;
+	char		*s;
+
+	sbuf_init(&sb, 1);
+	for (i = 0; i < 1000; i++)
+		sbuf_addf(&sb, "%03zu,", i);
+	ck_assert_uint_eq(sb.len, 4000);
+	ck_assert_uint_eq(strlen(sb.buf), 4000);
+	ck_assert(memcmp(sb.buf + 3996, "999,", 4) == 0);
+	sbuf_reset(&sb);
+	ck_assert_uint_eq(sb.len, 0);
+	ck_assert_str_eq(sb.buf, "");
+	sbuf_adds(&sb, "x");
+	s = sbuf_take(&sb, &len);
+	ck_assert_str_eq(s, "x");
+	ck_assert_ptr_null(sb.buf);
+	free(s);
+	/* A taken (or never initialised) buffer starts again on use. */
+	sbuf_adds(&sb, "again");
+	ck_assert_str_eq(sb.buf, "again");
+	sbuf_free(&sb);
+	memset(&sb, 0, sizeof(sb));
+	s = sbuf_take(&sb, &len);
+	ck_assert_str_eq(s, "");
+	ck_assert_uint_eq(len, 0);
+	free(s);
+}
+END_TEST
+
+static Suite *
+util_suite(void)
+{
+	Suite	*s = suite_create("util");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_duration_units);
+	tcase_add_test(tc, test_duration_bad);
+	tcase_add_test(tc, test_size);
+	tcase_add_test(tc, test_bool);
+	tcase_add_test(tc, test_rfc3339_good);
+	tcase_add_test(tc, test_rfc3339_bad);
+	tcase_add_test(tc, test_rfc3339_len);
+	tcase_add_test(tc, test_rfc3339_roundtrip);
+	tcase_add_test(tc, test_escape);
+	tcase_add_test(tc, test_escape_truncate);
+	tcase_add_test(tc, test_escape_fits);
+	tcase_add_test(tc, test_jstr);
+	tcase_add_test(tc, test_jstr_bounds);
+	tcase_add_test(tc, test_sbuf_int);
+	tcase_add_test(tc, test_sbuf_grow);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(util_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? 0 : 1);
+}
