@@ -1,6 +1,6 @@
 /*
  * fuzz_req.c: libFuzzer harness for the request decoder (req_decode) and
- * its error replies. Built with -DFUZZ_REPLAY_MAIN it is a plain program
+ * its error replies. Linked with replay.c it is a plain program
  * that replays the saved corpus (tests/fuzz/corpus/req, or the files and
  * directories named on the command line) under make check.
  *
@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +24,9 @@
 #include "req.h"
 #include "util.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+#include "replay.h"
+
+const char	fuzz_name[] = "req";
 
 static struct ident	*fuzz_id;
 static char		 fuzz_dir[256];
@@ -154,81 +155,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	return (0);
 }
-
-#ifdef FUZZ_REPLAY_MAIN
-static int
-fuzz_replay_file(const char *path)
-{
-	FILE	*f;
-	char	*buf;
-	long	 len;
-
-	if ((f = fopen(path, "rb")) == NULL) {
-		perror(path);
-		return (-1);
-	}
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	if (len < 0) {
-		fclose(f);
-		return (-1);
-	}
-	buf = xmalloc((size_t)len + 1);
-	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-		fclose(f);
-		free(buf);
-		return (-1);
-	}
-	fclose(f);
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, (size_t)len);
-	free(buf);
-	return (0);
-}
-
-static int
-fuzz_replay(const char *path, int *n)
-{
-	struct dirent	*de;
-	DIR		*d;
-	char		*p;
-	int		 rc = 0;
-
-	if ((d = opendir(path)) == NULL) {
-		(*n)++;
-		return (fuzz_replay_file(path));
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		xasprintf(&p, "%s/%s", path, de->d_name);
-		if (fuzz_replay(p, n) != 0)
-			rc = -1;
-		free(p);
-	}
-	closedir(d);
-	return (rc);
-}
-
-int
-main(int argc, char **argv)
-{
-	const char	*top = getenv("top_srcdir");
-	char		*dflt;
-	int		 i, n = 0, rc = 0;
-
-	if (argc > 1) {
-		for (i = 1; i < argc; i++)
-			if (fuzz_replay(argv[i], &n) != 0)
-				rc = 1;
-	} else {
-		xasprintf(&dflt, "%s/tests/fuzz/corpus/req",
-		    top != NULL ? top : ".");
-		if (fuzz_replay(dflt, &n) != 0)
-			rc = 1;
-		free(dflt);
-	}
-	printf("fuzz_req: replayed %d input%s\n", n, n == 1 ? "" : "s");
-	return (n == 0 ? 1 : rc);
-}
-#endif

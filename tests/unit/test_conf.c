@@ -11,6 +11,8 @@
 #include "log.h"
 #include "util.h"
 
+#include "unit.h"
+
 static char	tmpdir[] = "/tmp/rg-conf.XXXXXX";
 static char	cpath[300];
 
@@ -18,13 +20,8 @@ static char	cpath[300];
 static struct conf *
 load(const char *text, char **cause)
 {
-	FILE	*f;
-
 	*cause = NULL;
-	f = fopen(cpath, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fputs(text, f) >= 0, 1);
-	ck_assert_int_eq(fclose(f), 0);
+	unit_write(cpath, text, strlen(text));
 	return (conf_load(cpath, cause));
 }
 
@@ -466,19 +463,8 @@ conf_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (unit_tmpdir(tmpdir) != 0)
 		return (99);
-	}
 	snprintf(cpath, sizeof(cpath), "%s/refguard.conf", tmpdir);
-	sr = srunner_create(conf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	unlink(cpath);
-	rmdir(tmpdir);
-	return (failed == 0 ? 0 : 1);
+	return (unit_run_in(conf_suite(), tmpdir));
 }

@@ -17,6 +17,8 @@
 #include "ident_int.h"
 #include "util.h"
 
+#include "unit.h"
+
 static char		 tmpdir[] = "/tmp/rg-geo.XXXXXX";
 static char		 secret[256], fx[1024];
 
@@ -57,18 +59,6 @@ open_dbs(const char *const *names, size_t n, char **cause)
 	for (i = 0; i < n; i++)
 		free(cs[i].val);
 	return (id);
-}
-
-static struct party
-lookup(struct ident *id, const char *ip)
-{
-	struct party	 p;
-	const char	*err;
-
-	memset(&p, 0, sizeof(p));
-	ck_assert_msg(ident_ip(id, ip, strlen(ip), &p, &err) == 0, "%s: %s",
-	    ip, err);
-	return (p);
 }
 
 #define ANON	(GEO_ANONYMOUS | GEO_VPN | GEO_TOR | GEO_HOSTING | \
@@ -123,7 +113,7 @@ START_TEST(test_facts)
 	id = open_dbs(fixtures, nitems(fixtures), &cause);
 	ck_assert_msg(id != NULL, "%s", cause);
 	for (i = 0; i < nitems(cases); i++) {
-		p = lookup(id, cases[i].ip);
+		p = unit_ip(id, cases[i].ip);
 		ck_assert_msg(p.geo.have == cases[i].have, "%s: have %#x, want "
 		    "%#x", cases[i].ip, p.geo.have, cases[i].have);
 		if (cases[i].country != NULL)
@@ -155,15 +145,15 @@ START_TEST(test_order)
 
 	id = open_dbs(a, 2, &cause);
 	ck_assert_ptr_nonnull(id);
-	p = lookup(id, "81.2.69.1");
+	p = unit_ip(id, "81.2.69.1");
 	ck_assert_str_eq(p.geo.country, "GB");
 	ck_assert_str_eq(p.geo.continent, "EU");	/* from the second */
 	/* the flat DB learnt its layout; the City DB still answers */
-	p = lookup(id, "2a02:cf40::1");
+	p = unit_ip(id, "2a02:cf40::1");
 	ck_assert_str_eq(p.geo.country, "NO");
 	ident_free(id);
 	id = open_dbs(b, 2, &cause);
-	p = lookup(id, "81.2.69.1");
+	p = unit_ip(id, "81.2.69.1");
 	ck_assert_str_eq(p.geo.country, "FR");
 	ident_free(id);
 }
@@ -213,16 +203,6 @@ copy(const char *from, const char *to)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static void
-write_file(const char *path, const void *buf, size_t len)
-{
-	int	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
-	close(fd);
-}
-
 START_TEST(test_reload)
 {
 	struct ident_conf	 ic;
@@ -243,15 +223,15 @@ START_TEST(test_reload)
 	ic.ngeoip = 1;
 	id = ident_new(&ic, &cause);
 	ck_assert_msg(id != NULL, "%s", cause);
-	ck_assert_str_eq(lookup(id, "81.2.69.1").geo.country, "GB");
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
 
 	/* geoipupdate renames a new file into place */
 	copy(src = fxpath("rg-city2.mmdb"), live);
 	free(src);
-	ck_assert_str_eq(lookup(id, "81.2.69.1").geo.country, "GB");
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
 	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
 	ck_assert_ptr_null(cause);
-	ck_assert_str_eq(lookup(id, "81.2.69.1").geo.country, "FR");
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
 
 	/*
 	 * A broken replacement keeps the old database and says why. (Files
@@ -259,19 +239,19 @@ START_TEST(test_reload)
 	 * file in place would change the old database under its reader.)
 	 */
 	snprintf(other, sizeof(other), "%s/broken.mmdb", tmpdir);
-	write_file(other, "not an mmdb", 11);
+	unit_write(other, "not an mmdb", 11);
 	ck_assert_int_eq(rename(other, live), 0);
 	snprintf(other, sizeof(other), "%s/other.mmdb", tmpdir);
 	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
 	ck_assert_msg(strncmp(cause, "r.conf:4: geoip_db ", 19) == 0 &&
 	    strstr(cause, live) != NULL, "%s", cause);
 	free(cause);
-	ck_assert_str_eq(lookup(id, "81.2.69.1").geo.country, "FR");
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
 	unlink(live);
 	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "No such file"));
 	free(cause);
-	ck_assert_str_eq(lookup(id, "81.2.69.1").geo.country, "FR");
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
 
 	/* a new path that fails is reported, the others still load */
 	copy(src = fxpath("rg-asn.mmdb"), live);
@@ -280,13 +260,13 @@ START_TEST(test_reload)
 	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "r.conf:5: geoip_db"));
 	free(cause);
-	p = lookup(id, "81.2.69.1");
+	p = unit_ip(id, "81.2.69.1");
 	ck_assert_uint_eq(p.geo.have, GEO_ASN | GEO_AS_ORG);
 
 	/* dropping every database */
 	ic.ngeoip = 0;
 	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
-	ck_assert_uint_eq(lookup(id, "81.2.69.1").geo.have, 0);
+	ck_assert_uint_eq(unit_ip(id, "81.2.69.1").geo.have, 0);
 	ident_free(id);
 
 	/* at start-up a missing file is an error */
@@ -305,28 +285,21 @@ START_TEST(test_corrupt)
 	struct ident	*id;
 	char		 path[300], *src, *cause, *buf;
 	const char	*name = path;
-	FILE		*f;
 	long		 len;
-	size_t		 i, k, opened = 0;
+	size_t		 flen, i, k, opened = 0;
 	int		 round, saved, fd;
 
 	src = fxpath("rg-city.mmdb");
-	f = fopen(src, "rb");
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	buf = xmalloc((size_t)len);
-	ck_assert_int_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
+	buf = unit_slurp(src, &flen);
+	len = (long)flen;
 	free(src);
 	snprintf(path, sizeof(path), "%s/corrupt.mmdb", tmpdir);
 
 	/* truncated */
-	write_file(path, buf, (size_t)len / 2);
+	unit_write(path, buf, (size_t)len / 2);
 	ck_assert_ptr_null(open_dbs(&name, 1, &cause));
 	free(cause);
-	write_file(path, "", 0);
+	unit_write(path, "", 0);
 	ck_assert_ptr_null(open_dbs(&name, 1, &cause));
 	free(cause);
 
@@ -344,7 +317,7 @@ START_TEST(test_corrupt)
 		/* leave the metadata mostly intact so that many open */
 		for (k = 0; k < 8; k++)
 			cp[random() % (len - 200)] = (char)random();
-		write_file(path, cp, (size_t)len);
+		unit_write(path, cp, (size_t)len);
 		free(cp);
 		if ((id = open_dbs(&name, 1, &cause)) == NULL) {
 			free(cause);
@@ -352,7 +325,7 @@ START_TEST(test_corrupt)
 		}
 		opened++;
 		for (i = 0; i < nitems(ips); i++)
-			(void)lookup(id, ips[i]);
+			(void)unit_ip(id, ips[i]);
 		json_decref(ident_info(id));
 		ident_free(id);
 	}
@@ -384,9 +357,7 @@ int
 main(void)
 {
 	const char	*bld = getenv("top_builddir");
-	SRunner		*sr;
-	char		 cmd[300], *probe;
-	int		 failed;
+	char		*probe;
 
 	snprintf(fx, sizeof(fx), "%s/tests/fixtures", bld ? bld : ".");
 	probe = fxpath("rg-city.mmdb");
@@ -397,17 +368,8 @@ main(void)
 		return (77);
 	}
 	free(probe);
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (unit_tmpdir(tmpdir) != 0)
 		return (99);
-	}
 	snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
-	sr = srunner_create(geo_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return (failed == 0 ? 0 : 1);
+	return (unit_run_in(geo_suite(), tmpdir));
 }

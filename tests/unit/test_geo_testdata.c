@@ -22,6 +22,8 @@
 #include "ident_int.h"
 #include "util.h"
 
+#include "unit.h"
+
 static char	 tmpdir[] = "/tmp/rg-geotd.XXXXXX";
 static char	 secret[256];
 static char	*mmdb_dir, *real_dir;
@@ -38,18 +40,6 @@ open_db(const char *path, char **cause)
 	ic.ngeoip = 1;
 	*cause = NULL;
 	return (ident_new(&ic, cause));
-}
-
-static struct party
-lookup(struct ident *id, const char *ip)
-{
-	struct party	 p;
-	const char	*err;
-
-	memset(&p, 0, sizeof(p));
-	ck_assert_msg(ident_ip(id, ip, strlen(ip), &p, &err) == 0, "%s: %s",
-	    ip, err);
-	return (p);
 }
 
 /* ---- expected.tsv -------------------------------------------------- */
@@ -188,7 +178,7 @@ START_TEST(test_expected)
 			snprintf(cur, sizeof(cur), "%s", f[0]);
 		}
 		rows++;
-		p = lookup(id, f[1]);
+		p = unit_ip(id, f[1]);
 		checked += (size_t)check_row(&p.geo, f[0], f[1], f[2], f[3]);
 	}
 	fclose(tsv);
@@ -255,7 +245,7 @@ START_TEST(test_bad_data)
 		close(fd);
 		for (k = 0; k < 3; k++)
 			for (i = 0; i < nitems(ips); i++)
-				(void)lookup(id, ips[i]);
+				(void)unit_ip(id, ips[i]);
 		fflush(stderr);
 		dup2(saved, 2);
 		close(saved);
@@ -313,7 +303,7 @@ START_TEST(test_real)
 	id = open_db(path, &cause);
 	ck_assert_msg(id != NULL, "%s", cause);
 	for (i = 0; i < nitems(real); i++) {
-		p = lookup(id, real[i].ip);
+		p = unit_ip(id, real[i].ip);
 		if (real[i].country == NULL) {
 			ck_assert_msg(p.geo.have == 0, "%s", real[i].ip);
 			continue;
@@ -337,7 +327,7 @@ START_TEST(test_real)
 	for (i = 0; i < n; i++) {
 		snprintf(ip, sizeof(ip), "%zu.%zu.%zu.%zu", 1 + i % 223,
 		    (i >> 8) & 255, (i >> 16) & 255, i & 255);
-		p = lookup(id, ip);
+		p = unit_ip(id, ip);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	sec = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -353,9 +343,7 @@ main(void)
 	const char	*td = getenv("TESTDATA");
 	Suite		*s;
 	TCase		*tc;
-	SRunner		*sr;
-	char		 cmd[300];
-	int		 failed, any = 0;
+	int		 any = 0;
 
 	if (td == NULL || *td == '\0') {
 		printf("SKIP: TESTDATA is not set; MaxMind conformance, bad-data "
@@ -364,10 +352,8 @@ main(void)
 	}
 	xasprintf(&mmdb_dir, "%s/mmdb", td);
 	xasprintf(&real_dir, "%s/mmdb-real", td);
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (unit_tmpdir(tmpdir) != 0)
 		return (99);
-	}
 	snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
 	s = suite_create("geo_testdata");
 	tc = tcase_create("testdata");
@@ -387,12 +373,5 @@ main(void)
 	if (!any)
 		return (77);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return (failed == 0 ? 0 : 1);
+	return (unit_run_in(s, tmpdir));
 }

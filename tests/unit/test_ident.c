@@ -15,6 +15,8 @@
 #include "ident_int.h"
 #include "util.h"
 
+#include "unit.h"
+
 static char		 tmpdir[] = "/tmp/rg-ident.XXXXXX";
 static char		 secret[256], disp[1024];
 static struct ident	*id;
@@ -1067,24 +1069,12 @@ int
 main(void)
 {
 	const char	*src = getenv("top_srcdir");
-	SRunner		*sr;
-	int		 failed;
-	char		 cmd[300];
 
 	if (src == NULL)
 		src = ".";
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (unit_tmpdir(tmpdir) != 0)
 		return (99);
-	}
 	snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
 	snprintf(disp, sizeof(disp), "%s/tests/fixtures/disposable.txt", src);
-	sr = srunner_create(ident_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return (failed == 0 ? 0 : 1);
+	return (unit_run_in(ident_suite(), tmpdir));
 }

@@ -13,6 +13,8 @@
 #include "req.h"
 #include "util.h"
 
+#include "unit.h"
+
 #define NOW	1795428000000LL		/* 2026-11-23T10:00:00Z */
 #define DAY	86400000LL
 
@@ -24,15 +26,7 @@ static struct req_opts	 opts;
 static void
 setup(void)
 {
-	struct ident_conf	 ic;
-	char			*cause = NULL;
-
-	memset(&ic, 0, sizeof(ic));
-	ic.secret_file = secret;
-	ic.prefix4 = 24;
-	ic.prefix6 = 64;
-	id = ident_new(&ic, &cause);
-	ck_assert_msg(id != NULL, "ident_new: %s", cause);
+	id = unit_ident(secret);
 	opts.now = NOW;
 	opts.retention = 30 * DAY;
 	opts.max_future = 3600000;
@@ -659,19 +653,8 @@ req_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (unit_tmpdir(tmpdir) != 0)
 		return (99);
-	}
 	snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
-	sr = srunner_create(req_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	unlink(secret);
-	rmdir(tmpdir);
-	return (failed == 0 ? 0 : 1);
+	return (unit_run_in(req_suite(), tmpdir));
 }

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include <check.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,8 @@
 #include "store.h"
 #include "util.h"
 #include "verdict.h"
+
+#include "unit.h"
 
 /* Allocation counting: the test links with --wrap=malloc,calloc,realloc. */
 void	*__real_malloc(size_t);
@@ -58,31 +59,21 @@ static struct ident	*id;
 static void
 setup(void)
 {
-	struct ident_conf	 conf;
-	const char		*tmp = getenv("TMPDIR");
-	char			*cause = NULL;
+	const char	*tmp = getenv("TMPDIR");
 
 	snprintf(tdir, sizeof(tdir), "%s/test-rules.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(tdir));
 	snprintf(secret, sizeof(secret), "%s/secret", tdir);
-	memset(&conf, 0, sizeof(conf));
-	conf.secret_file = secret;
-	conf.prefix4 = 24;
-	conf.prefix6 = 64;
-	id = ident_new(&conf, &cause);
-	ck_assert_msg(id != NULL, "ident_new: %s", cause);
+	id = unit_ident(secret);
 }
 
 static void
 teardown(void)
 {
-	char	cmd[400];
-
 	ident_free(id);
 	id = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(unit_rmrf(tdir), 0);
 }
 
 static char *
@@ -93,24 +84,6 @@ srcpath(const char *rel)
 
 	xasprintf(&p, "%s/%s", top != NULL ? top : "..", rel);
 	return (p);
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE	*f = fopen(path, "r");
-	char	*buf;
-	long	 n;
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = xmalloc((size_t)n + 1);
-	ck_assert_int_eq(fread(buf, 1, (size_t)n, f), n);
-	buf[n] = '\0';
-	fclose(f);
-	return (buf);
 }
 
 /* Load name in dir (by its base name, so diagnostics are stable). */
@@ -144,7 +117,7 @@ START_TEST(test_bad_files)
 	ck_assert_ptr_nonnull(diag);
 	snprintf(file, sizeof(file), "tests/rules/bad/%s.expect", name);
 	p = srcpath(file);
-	want = slurp(p);
+	want = unit_slurp(p, NULL);
 	ck_assert_str_eq(diag, want);
 	free(p);
 	free(want);
@@ -186,7 +159,7 @@ START_TEST(test_warnings)
 	rs = load_in("tests/rules/warn", "warn.rules", &diag);
 	ck_assert_ptr_nonnull(rs);
 	p = srcpath("tests/rules/warn/warn.expect");
-	want = slurp(p);
+	want = unit_slurp(p, NULL);
 	ck_assert_ptr_nonnull(diag);
 	ck_assert_str_eq(diag, want);
 	free(p);
@@ -259,7 +232,7 @@ START_TEST(test_failing)
 	ck_assert_int_eq(n, 6);
 	ck_assert_int_eq(failed, 5);
 	p = srcpath("tests/rules/failing/failing.expect");
-	want = slurp(p);
+	want = unit_slurp(p, NULL);
 	ck_assert_str_eq(report, want);
 	free(p);
 	free(want);
@@ -396,7 +369,6 @@ START_TEST(test_explain)
 	    "rule e.velocity { when count(referral, referrer.account, 1h) > 10 "
 	    "and not (referee.geo.country == \"US\") action review }\n"
 	    "rule e.link { when linked(referrer, referee, any) action deny }\n";
-	struct store_opts	 so;
 	struct rules_result	 res;
 	struct verdict		 v;
 	struct ruleset		*rs;
@@ -411,13 +383,7 @@ START_TEST(test_explain)
 
 	rs = rules_load_buf("e.rules", src, strlen(src), id, 0, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
-	memset(&so, 0, sizeof(so));
-	so.dir = tdir;
-	so.map_size = 16 << 20;
-	so.map_max = 64 << 20;
-	so.nosync = true;
-	st = store_open(&so, &cause);
-	ck_assert_msg(st != NULL, "%s", cause);
+	st = unit_store(tdir, 16 << 20, 64 << 20);
 	txn = store_begin(st, true, &cause);
 	ck_assert_ptr_nonnull(txn);
 	for (i = 0; i < 30; i++) {
@@ -476,7 +442,6 @@ END_TEST
 
 START_TEST(test_eval_no_alloc_history)
 {
-	struct store_opts	 so;
 	struct rules_result	 res;
 	struct verdict		 v;
 	struct ruleset		*rs;
@@ -490,13 +455,7 @@ START_TEST(test_eval_no_alloc_history)
 
 	rs = rules_load(dir, id, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
-	memset(&so, 0, sizeof(so));
-	so.dir = tdir;
-	so.map_size = 16 << 20;
-	so.map_max = 64 << 20;
-	so.nosync = true;
-	st = store_open(&so, &cause);
-	ck_assert_msg(st != NULL, "%s", cause);
+	st = unit_store(tdir, 16 << 20, 64 << 20);
 	txn = store_begin(st, true, &cause);
 	ck_assert_ptr_nonnull(txn);
 	for (i = 0; i < 20; i++) {
@@ -551,11 +510,5 @@ rules_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(rules_suite());
-	int	 nf;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(rules_suite()));
 }

@@ -17,6 +17,8 @@
 #include "util.h"
 #include "verdict.h"
 
+#include "unit.h"
+
 #define T0	1795428000000LL		/* 2026-11-23T10:00:00Z */
 #define MIB	(1024 * 1024)
 
@@ -25,30 +27,20 @@ static char		 dir[300];
 static int		 ntest;
 static struct store	*st;
 
-static struct store *
-sopen(size_t size, size_t max)
+/* A fresh directory dir under tmpdir. */
+static void
+freshdir(void)
 {
-	struct store_opts	 o;
-	struct store		*s;
-	char			*cause = NULL;
-
-	memset(&o, 0, sizeof(o));
-	o.dir = dir;
-	o.map_size = size;
-	o.map_max = max;
-	o.nosync = true;
-	s = store_open(&o, &cause);
-	ck_assert_msg(s != NULL, "store_open: %s", cause);
-	return (s);
+	snprintf(dir, sizeof(dir), "%s/s%d-%d", tmpdir, (int)getpid(), ntest++);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
 }
 
 /* A fresh directory (and store) for each test. */
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "%s/s%d-%d", tmpdir, (int)getpid(), ntest++);
-	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	st = sopen(4 * MIB, 64 * MIB);
+	freshdir();
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
 }
 
 static void
@@ -209,9 +201,8 @@ START_TEST(test_schema)
 	/* A corrupt schema record. */
 	o.readonly = false;
 	/* (open without the check is impossible; reuse a fresh dir) */
-	snprintf(dir, sizeof(dir), "%s/s%d-%d", tmpdir, (int)getpid(), ntest++);
-	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	st = sopen(4 * MIB, 4 * MIB);
+	freshdir();
+	st = unit_store(dir, 4 * MIB, 4 * MIB);
 	t = begin(true);
 	ck_assert_int_eq(store_meta_put(t, "schema", "\1", 1), 0);
 	commit(t);
@@ -221,9 +212,8 @@ START_TEST(test_schema)
 	ck_assert_ptr_nonnull(strstr(cause, "corrupt"));
 	free(cause);
 	/* Back to a sane store for teardown. */
-	snprintf(dir, sizeof(dir), "%s/s%d-%d", tmpdir, (int)getpid(), ntest++);
-	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	st = sopen(4 * MIB, 4 * MIB);
+	freshdir();
+	st = unit_store(dir, 4 * MIB, 4 * MIB);
 }
 END_TEST
 
@@ -854,7 +844,7 @@ START_TEST(test_map_full)
 	bool			 at_commit;
 
 	store_close(st);
-	st = sopen(MIB, MIB);
+	st = unit_store(dir, MIB, MIB);
 	n = fill(&err, 0, &at_commit);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_msg(err == STORE_FULL, "err %d, want STORE_FULL", err);
@@ -867,7 +857,7 @@ START_TEST(test_map_full)
 
 	/* Committed data is intact after reopening. */
 	store_close(st);
-	st = sopen(MIB, MIB);
+	st = unit_store(dir, MIB, MIB);
 	s = stat_of();
 	ck_assert_uint_eq(s.events, n);
 	ck_assert_uint_eq(s.last_seq, n);
@@ -895,7 +885,7 @@ START_TEST(test_map_grow)
 	bool		at_commit;
 
 	store_close(st);
-	st = sopen(MIB, 3 * MIB);
+	st = unit_store(dir, MIB, 3 * MIB);
 	n = fill(&err, 0, &at_commit);
 	if (!at_commit)
 		ck_assert_msg(err == STORE_MAP_GROW, "err %d, want "
@@ -929,7 +919,7 @@ START_TEST(test_last_seq_reopen)
 	commit(t);
 	ck_assert_uint_eq(stat_of().last_seq, 7);
 	store_close(st);
-	st = sopen(4 * MIB, 64 * MIB);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
 	ck_assert_uint_eq(stat_of().last_seq, 7);
 	t = begin(true);
 	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
@@ -944,18 +934,10 @@ END_TEST
 static struct ident *
 mkident(void)
 {
-	struct ident_conf	 ic;
-	struct ident		*id;
-	char			*cause = NULL, path[400];
+	char	path[400];
 
 	snprintf(path, sizeof(path), "%s/secret", tmpdir);
-	memset(&ic, 0, sizeof(ic));
-	ic.secret_file = path;
-	ic.prefix4 = 24;
-	ic.prefix6 = 64;
-	id = ident_new(&ic, &cause);
-	ck_assert_msg(id != NULL, "ident_new: %s", cause);
-	return (id);
+	return (unit_ident(path));
 }
 
 #define RAW_LINE	"{\"op\":\"check\",\"id\":\"ref-77\"," \
@@ -1137,20 +1119,7 @@ store_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-	char	 cmd[300];
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (unit_tmpdir(tmpdir) != 0)
 		return (99);
-	}
-	sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return (failed == 0 ? 0 : 1);
+	return (unit_run_in(store_suite(), tmpdir));
 }

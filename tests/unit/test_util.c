@@ -12,6 +12,8 @@
 #include "sbuf.h"
 #include "util.h"
 
+#include "unit.h"
+
 #define S(s)	(s), sizeof(s) - 1
 
 /* ---- parse_duration ------------------------------------------------- */
@@ -503,12 +505,5 @@ util_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(util_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? 0 : 1);
+	return (unit_run(util_suite()));
 }

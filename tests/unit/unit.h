@@ -1,0 +1,42 @@
+/*
+ * unit.h: scaffolding shared by the unit tests (tests/unit/test_*.c):
+ * running a suite, scratch directories and files, and the ident and
+ * store a test works on. The helpers that take "or fail the test" use
+ * ck_assert, so they are for use inside a test or a checked fixture.
+ */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <check.h>
+#include <stddef.h>
+
+#include "ident.h"
+#include "store.h"
+
+/* Run every test of s: the exit status for make check (0 passed, 1 not). */
+int		 unit_run(Suite *);
+/* The same, then remove the scratch directory dir (see unit_rmrf). */
+int		 unit_run_in(Suite *, const char *);
+
+/* mkdtemp(tmpl), saying why on stderr when it fails: 0 or -1. */
+int		 unit_tmpdir(char *);
+/* Remove dir and all below it, saying so when it cannot: 0 or -1. */
+int		 unit_rmrf(const char *);
+
+/* Write len bytes of buf as the file path (mode 0644), or fail the test. */
+void		 unit_write(const char *, const void *, size_t);
+/* The file path, NUL-terminated, and its length in *lenp if not NULL, or
+ * fail the test. */
+char		*unit_slurp(const char *, size_t *);
+
+/* An ident keyed by the secret file path (made when absent), /24 and /64
+ * IP prefixes, or fail the test. */
+struct ident	*unit_ident(const char *);
+/* The IP ip through id, or fail the test. */
+struct party	 unit_ip(struct ident *, const char *);
+
+/* A store in dir of map size size growing up to max, without fsync, or
+ * fail the test. */
+struct store	*unit_store(const char *, size_t, size_t);
+
+#endif
