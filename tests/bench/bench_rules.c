@@ -52,15 +52,13 @@ main(int argc, char **argv)
 	struct store_txn	*txn = NULL;
 	struct event		*evs;
 	enum req_op		 op;
-	char			 tmp[] = "/tmp/bench-rules.XXXXXX", path[64];
+	char			 tmp[] = "/tmp/bench-rules.XXXXXX";
 	char			 line[1024], *diag, *cause;
 	uint64_t		 t0, t;
 
-	if (mkdtemp(tmp) == NULL)
+	if (mkdtemp(tmp) == NULL)	/* the scratch store */
 		return (1);
-	snprintf(path, sizeof(path), "%s/secret", tmp);
-	memset(&ic, 0, sizeof(ic));
-	ic.secret_file = path;
+	memset(&ic, 0, sizeof(ic));	/* secret_file NULL: process-only secret */
 	ic.prefix4 = 24;
 	ic.prefix6 = 64;
 	if ((id = ident_new(&ic, &cause)) == NULL) {

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -29,41 +28,21 @@
 const char	fuzz_name[] = "req";
 
 static struct ident	*fuzz_id;
-static char		 fuzz_dir[256];
-static char		 fuzz_secret[300];
 
-static void
-fuzz_cleanup(void)
-{
-	ident_free(fuzz_id);
-	unlink(fuzz_secret);
-	rmdir(fuzz_dir);
-}
-
+/* A process-only secret (secret_file NULL): no file, nothing to clean up. */
 static void
 fuzz_init(void)
 {
 	struct ident_conf	 conf;
-	const char		*tmp = getenv("TMPDIR");
 	char			*cause;
 
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/fuzz-req.XXXXXX", tmp);
-	if (mkdtemp(fuzz_dir) == NULL) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(fuzz_secret, sizeof(fuzz_secret), "%s/secret", fuzz_dir);
 	memset(&conf, 0, sizeof(conf));
-	conf.secret_file = fuzz_secret;
 	conf.prefix4 = 24;
 	conf.prefix6 = 64;
 	if ((fuzz_id = ident_new(&conf, &cause)) == NULL) {
 		fprintf(stderr, "ident_new: %s\n", cause);
 		exit(2);
 	}
-	atexit(fuzz_cleanup);
 }
 
 static void
