@@ -168,8 +168,11 @@ writer_batch(struct writer *w, struct job **jobs, size_t n)
 	char			*cause = NULL, msg[256];
 	uint64_t		 t0 = mono_us(), dt;
 	size_t			 i;
-	bool			 full = false;
+	bool			 full = false, was_full;
 
+	pthread_mutex_lock(&w->mtx);
+	was_full = w->stats.full;
+	pthread_mutex_unlock(&w->mtx);
 retry:
 	if ((txn = store_begin(w->st, true, &cause)) == NULL) {
 		snprintf(msg, sizeof(msg), "%s", cause);
@@ -214,6 +217,16 @@ retry:
 	return;
 
 fail:
+	/*
+	 * The batch is one transaction: at map_max it fails whole although
+	 * most of it may fit. Write what fits, in order, by halves; once a
+	 * single job does not fit the store is full and the rest fails fast.
+	 */
+	if (full && n > 1 && !was_full) {
+		writer_batch(w, jobs, n / 2);
+		writer_batch(w, jobs + n / 2, n - n / 2);
+		return;
+	}
 	log_err("store: batch of %zu not written: %s", n, msg);
 	for (i = 0; i < n; i++)
 		job_set_error(jobs[i], code, msg);

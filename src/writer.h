@@ -9,7 +9,8 @@
  * reading and decoding the next batch: the loop never waits on the disk,
  * and a reply never leaves before its data is durable.
  *
- * If the commit fails, every job of the batch gets an error reply; reads
+ * If the commit fails, every job of the batch gets an error reply (at
+ * map_max, first as much of the batch as fits is written, by halves); reads
  * in a failed batch are answered from a read transaction, so verdict
  * lookups keep working when the store is full.
  */
