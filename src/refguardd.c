@@ -223,8 +223,19 @@ listen_passed(void)
 		if (n > 1)
 			log_warn("systemd passed %d sockets; using the first", n);
 		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
-		    NULL, 0) > 0)
+		    NULL, 0) > 0) {
+			/*
+			 * systemd passes it blocking (NonBlocking=no): the
+			 * listener accepts until EAGAIN, and a blocking
+			 * accept would wedge the loop.
+			 */
+			if (evutil_make_socket_nonblocking(
+			    SD_LISTEN_FDS_START) != 0 ||
+			    evutil_make_socket_closeonexec(
+			    SD_LISTEN_FDS_START) != 0)
+				fatal("passed socket");
 			return (SD_LISTEN_FDS_START);
+		}
 		log_warn("the socket systemd passed is not a Unix stream "
 		    "socket; binding our own");
 	}
