@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +46,64 @@
 
 static struct event	*ev_retention;
 static struct event	*ev_drain;
+static struct event	*ev_watchdog;
 static uint64_t		 drain_started;
 static bool		 retention_busy;
 
-static void
-notify(const char *state)
+/*
+ * Tell the service manager a state (READY=1 and the like, or NULL) and a
+ * STATUS= line, what "systemctl status" shows. No-op without libsystemd
+ * or outside systemd.
+ */
+static void __attribute__((format(printf, 2, 3)))
+notify_status(const char *state, const char *fmt, ...)
 {
 #ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
+	va_list	 ap;
+	char	 status[512];
+
+	va_start(ap, fmt);
+	vsnprintf(status, sizeof(status), fmt, ap);
+	va_end(ap);
+	sd_notifyf(0, "%s%sSTATUS=%s", state != NULL ? state : "",
+	    state != NULL ? "\n" : "", status);
+#endif
+}
+
+#ifdef HAVE_SYSTEMD
+/*
+ * WatchdogSec=: ping from the event loop itself, so that a loop that stops
+ * turning stops the pings and systemd restarts the daemon.
+ */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+#endif
+
+/* Start the watchdog pings if the service manager asks for them. */
+static void
+watchdog_start(struct event_base *base)
+{
+#ifdef HAVE_SYSTEMD
+	struct timeval	 tv;
+	uint64_t	 usec, half;
+	int		 r;
+
+	if ((r = sd_watchdog_enabled(0, &usec)) <= 0) {
+		if (r < 0)
+			log_warn("sd_watchdog_enabled: %s", strerror(-r));
+		return;
+	}
+	half = usec / 2 > 0 ? usec / 2 : 1;
+	tv.tv_sec = (time_t)(half / 1000000);
+	tv.tv_usec = (suseconds_t)(half % 1000000);
+	ev_watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);
+	if (ev_watchdog == NULL || event_add(ev_watchdog, &tv) != 0)
+		fatalx("cannot start the watchdog timer");
+	log_debug("watchdog: pinging every %llu us",
+	    (unsigned long long)half);
 #endif
 }
 
@@ -379,7 +430,7 @@ daemon_reload(struct daemon *d, size_t *len)
 	char			*cause = NULL, *warn = NULL, *s;
 
 	d->reloads++;
-	notify("RELOADING=1");
+	notify_status("RELOADING=1", "reloading %s", d->conf_path);
 	if ((cf = conf_load(d->conf_path, &cause)) != NULL) {
 		/* Identity data first: the new rules hash list values with it. */
 		conf_ident(cf, &ic);
@@ -423,7 +474,13 @@ daemon_reload(struct daemon *d, size_t *len)
 	if (warn != NULL)
 		json_object_set_new(o, "warning", json_string(warn));
 	free(warn);
-	notify("READY=1");
+	if (d->reload_error != NULL)
+		notify_status("READY=1", "serving, ruleset %s (%zu rules); "
+		    "last reload failed, see the log", rules_hash(d->rules),
+		    rules_count(d->rules));
+	else
+		notify_status("READY=1", "serving, ruleset %s (%zu rules)",
+		    rules_hash(d->rules), rules_count(d->rules));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	*len = strlen(s);
@@ -508,7 +565,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	if (d->stopping)
 		return;
 	log_info("received %s, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	notify("STOPPING=1");
+	notify_status("STOPPING=1", "draining %zu connections",
+	    d->nconns);
 	d->stopping = true;
 	if (d->listener != NULL) {
 		evconnlistener_free(d->listener);
@@ -617,6 +675,7 @@ main(int argc, char **argv)
 
 	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
 		fatal("state directory %s", d->conf->state_dir);
+	notify_status(NULL, "opening the identity data and the store");
 	conf_ident(d->conf, &ic);
 	if ((d->ident = ident_new(&ic, &cause)) == NULL)
 		fatalx("%s", cause);
@@ -632,6 +691,7 @@ main(int argc, char **argv)
 		log_warn("sync = none: an OS crash may lose the last moments "
 		    "of acknowledged verdicts");
 
+	notify_status(NULL, "loading the rules and running their tests");
 	if ((d->rules = load_rules(d, d->conf, &cause)) == NULL)
 		fatalx("rules: %s", cause);
 	d->rules_loaded_at = now_ms();
@@ -677,10 +737,14 @@ main(int argc, char **argv)
 	d->started_at = now_ms();
 	d->started_mono = mono_us();
 	log_info("refguardd %s ready on %s (store %s, sync %s, ruleset %s)",
-	    PACKAGE_VERSION, d->conf->socket_path, d->conf->state_dir,
+	    PACKAGE_VERSION, d->listen_owned ? d->conf->socket_path :
+	    "the socket systemd passed", d->conf->state_dir,
 	    d->conf->sync_full ? "full" : "none",
 	    d->rules != NULL ? rules_hash(d->rules) : "none");
-	notify("READY=1\nSTATUS=serving");
+	watchdog_start(d->base);
+	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",
+	    d->listen_owned ? d->conf->socket_path : "the socket systemd passed",
+	    rules_hash(d->rules), rules_count(d->rules));
 
 	event_base_dispatch(d->base);
 
@@ -695,6 +759,8 @@ main(int argc, char **argv)
 	event_free(ev_int);
 	event_free(ev_hup);
 	event_free(ev_retention);
+	if (ev_watchdog != NULL)
+		event_free(ev_watchdog);
 	if (ev_drain != NULL)
 		event_free(ev_drain);
 	event_base_free(d->base);
