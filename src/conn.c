@@ -10,6 +10,9 @@
  * max_line gets an error and the connection closes (framing is lost);
  * reading pauses while max_pipeline requests are in flight or more than
  * max_outbuf reply bytes wait for a client that does not read.
+ * With idle_timeout, a request line must also be complete within that
+ * time of its first byte: a client trickling a byte at a time (slowloris)
+ * resets the read timeout forever, the line timer it cannot.
  */
 #include "config.h"
 
@@ -43,6 +46,7 @@ const char *const conn_error_codes[8] = {
 struct conn {
 	struct daemon		*d;
 	struct bufferevent	*bev;
+	struct event		*linetimer;	/* partial line pending too long */
 	TAILQ_HEAD(, job)	 jobs;		/* reply order */
 	unsigned		 npending;
 	bool			 paused;	/* reading stopped by a limit */
@@ -60,6 +64,7 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static int	conn_flush(struct conn *);
+static void	conn_line_timer(struct conn *);
 
 static void
 count_error(struct daemon *d, const char *code)
@@ -84,6 +89,8 @@ conn_free(struct conn *c)
 	}
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->linetimer != NULL)
+		event_free(c->linetimer);
 	LIST_REMOVE(c, entry);
 	c->d->nconns--;
 	free(c);
@@ -115,6 +122,8 @@ conn_kill(struct conn *c)
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 	}
+	if (c->linetimer != NULL)
+		event_del(c->linetimer);
 	c->dead = true;
 	conn_reap(c);
 }
@@ -302,6 +311,7 @@ conn_flush(struct conn *c)
 		return (-1);
 	}
 	conn_pace(c);
+	conn_line_timer(c);
 	return (0);
 }
 
@@ -345,6 +355,49 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_kill(c);
 }
 
+/* Arm the line timer when a partial line waits on the client; else stop it. */
+static void
+conn_line_timer(struct conn *c)
+{
+	struct timeval	tv;
+	bool		partial;
+
+	if (c->linetimer == NULL)
+		return;
+	partial = c->bev != NULL && !c->paused && !c->closing &&
+	    c->npending == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+	if (!partial)
+		event_del(c->linetimer);
+	else if (!event_pending(c->linetimer, EV_TIMEOUT, NULL)) {
+		tv.tv_sec = c->d->conf->idle_timeout / 1000;
+		tv.tv_usec = (c->d->conf->idle_timeout % 1000) * 1000;
+		event_add(c->linetimer, &tv);
+	}
+}
+
+static void
+conn_line_expired(evutil_socket_t fd, short what, void *arg)
+{
+	static const char	slow[] = "{\"error\":{\"code\":\"idle_timeout\","
+	    "\"msg\":\"request line not completed within idle_timeout; "
+	    "closing\"}}\n";
+	struct conn		*c = arg;
+
+	if (c->bev == NULL || c->closing)
+		return;
+	if (c->paused || c->npending > 0) {	/* waiting on us, not on it */
+		conn_line_timer(c);
+		return;
+	}
+	log_debug("conn: request line too slow");
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	evbuffer_add(bufferevent_get_output(c->bev), slow, sizeof(slow) - 1);
+}
+
 void
 conn_accept(struct daemon *d, int fd)
 {
@@ -380,6 +433,7 @@ conn_accept(struct daemon *d, int fd)
 		tv.tv_sec = d->conf->idle_timeout / 1000;
 		tv.tv_usec = (d->conf->idle_timeout % 1000) * 1000;
 		bufferevent_set_timeouts(c->bev, &tv, NULL);
+		c->linetimer = evtimer_new(d->base, conn_line_expired, c);
 	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
