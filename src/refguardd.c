@@ -665,8 +665,12 @@ main(int argc, char **argv)
 	d->conf_path = path;
 	if ((d->conf = conf_load(d->conf_path, &cause)) == NULL)
 		fatalx("%s", cause);
-	if (test)
-		return (check_config(d));
+	if (test) {
+		ch = check_config(d);
+		conf_free(d->conf);
+		free(d->conf_path);
+		return (ch);
+	}
 	d->debug = debug;
 	if (!debug)
 		log_set_level(d->conf->log_level);
