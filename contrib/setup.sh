@@ -5,6 +5,8 @@
 #                           GeoIP country DB and disposable-domain list, start
 #                           refguardd in the foreground on ./run/refguard.sock
 #   contrib/setup.sh test   install build dependencies, build, run make check
+#   contrib/setup.sh sanitize   the same with ASan and UBSan, in ./build-san;
+#                           any sanitizer report fails the run
 #   contrib/setup.sh deps|build   just those steps
 #
 # Builds out of tree in ./build; everything the daemon writes stays in ./run.
@@ -69,6 +71,18 @@ run_conf() {
 	rm -f "$run/refguard.conf.new"
 }
 
+run_check() {
+	cd "$build"
+	rc=0
+	make -j"$(nproc)" check || rc=$?
+	[ $rc -eq 0 ] || tail -200 test-suite.log 2>/dev/null || true
+	# One closing line any CI can read.
+	awk '/^# (PASS|FAIL|SKIP|ERROR|XPASS):/ { n[$2] = $3 }
+	    END { printf "tests: %d passed, %d failed, %d skipped\n", n["PASS:"],
+	    n["FAIL:"] + n["ERROR:"] + n["XPASS:"], n["SKIP:"] }' test-suite.log
+	return $rc
+}
+
 case "${1:-}" in
 deps)	deps ;;
 build)	deps; build ;;
@@ -86,18 +100,22 @@ MSG
 	;;
 test)
 	deps; build
-	cd "$build"
-	rc=0
-	make -j"$(nproc)" check || rc=$?
-	[ $rc -eq 0 ] || tail -200 test-suite.log 2>/dev/null || true
-	# One closing line any CI can read.
-	awk '/^# (PASS|FAIL|SKIP|ERROR|XPASS):/ { n[$2] = $3 }
-	    END { printf "tests: %d passed, %d failed, %d skipped\n", n["PASS:"],
-	    n["FAIL:"] + n["ERROR:"] + n["XPASS:"], n["SKIP:"] }' test-suite.log
-	exit $rc
+	run_check
+	;;
+sanitize)
+	# The daemons the integration tests start inherit these; rgtest.py
+	# also fails a case whose daemon printed a report.
+	build="$top/build-san"
+	CONFIGURE_FLAGS="--enable-asan --enable-ubsan ${CONFIGURE_FLAGS:-}"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	RG_LATENCY_SCALE=${RG_LATENCY_SCALE:-5}	# timing bounds, test_hostile
+	export ASAN_OPTIONS UBSAN_OPTIONS RG_LATENCY_SCALE
+	deps; build
+	run_check
 	;;
 *)
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

@@ -13,6 +13,9 @@ Environment (set by Makefile.am's AM_TESTS_ENVIRONMENT):
     RGTEST_KEEP=1            keep the temporary directories for a look
     RGTEST_VERBOSE=1         copy each daemon's stderr to ours on failure
                              (always done for a failed case)
+    ASAN_OPTIONS, UBSAN_OPTIONS  inherited by the daemons (contrib/setup.sh
+                             sanitize); a case whose daemon printed a
+                             sanitizer report fails
 
 Only the Python standard library is used.
 """
@@ -488,10 +491,12 @@ class Suite:
             t0 = time.monotonic()
             before = len(_live)
             signal.alarm(timeout)
+            self._passed_last = False
             try:
                 fn()
                 signal.alarm(0)
                 npass += 1
+                self._passed_last = True
                 print("ok   %s (%.2fs)" % (name, time.monotonic() - t0))
             except Skip as e:
                 signal.alarm(0)
@@ -514,7 +519,14 @@ class Suite:
                 self._dump_daemons(before)
             finally:
                 signal.alarm(0)
+                rep = _sanitizer_reports(before)
                 _reap(before)
+            if rep:
+                print("FAIL %s: sanitizer report from refguardd:\n%s" % (
+                    name, rep))
+                if self._passed_last:
+                    npass -= 1
+                    nfail += 1
             sys.stdout.flush()
         if nskip:
             print("%d skipped" % nskip)
@@ -538,6 +550,34 @@ class Suite:
                                                                   d.runs))
                 for line in text.splitlines()[-40:]:
                     print("  | " + line)
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "WARNING: ThreadSanitizer")
+_scanned = {}       # stderr file -> bytes already scanned
+
+
+def _sanitizer_reports(before):
+    """Sanitizer reports in the stderr of the daemons of this case (and
+    the shared ones) not seen before: the text, or "" when none."""
+    out = []
+    for d in [x for x in _live[:before] if x.persistent] + _live[before:]:
+        for run in range(1, d.runs + 1):
+            p = os.path.join(d.dir, "stderr.%d" % run)
+            try:
+                with open(p, "rb") as f:
+                    f.seek(_scanned.get(p, 0))
+                    text = f.read()
+            except OSError:
+                continue
+            _scanned[p] = _scanned.get(p, 0) + len(text)
+            text = text.decode("utf-8", "replace")
+            if any(m in text for m in SANITIZER_MARKS):
+                lines = text.splitlines()
+                i = next(k for k, l in enumerate(lines)
+                         if any(m in l for m in SANITIZER_MARKS))
+                out += ["  | " + l for l in lines[max(0, i - 2):i + 30]]
+    return "\n".join(out)
 
 
 def _reap(before, everything=False):
