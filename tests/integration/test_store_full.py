@@ -64,17 +64,24 @@ def _():
         got = [json.loads(raw) for raw in c.pipeline(reqs)]
     ok = [i for i, v in enumerate(got) if "error" not in v]
     check(ok, "nothing written at all")
-    check(ok == list(range(len(ok))), "writes succeeded after the first "
-          "store_full (out of order)")
+    first = next(i for i, v in enumerate(got) if "error" in v)
+    # A smaller check may still squeeze in after a bigger one did not
+    # fit, but not a large share: the burst is written in order.
+    late = [i for i in ok if i > first]
+    check(len(late) <= 10, "%d writes succeeded after the first "
+          "store_full (at %d): the burst was not written in order" % (
+              len(late), first))
     # (~10 KB a check today: the verdict record with its facts takes two
     # overflow pages; see docs/reliability.md)
-    check(len(ok) > 150, "only %d checks of a burst written into an empty "
-          "2 MB map" % len(ok))
-    for v in got[len(ok):]:
-        is_error(v, "store_full")
+    check(first > 150, "the first store_full at check %d of a burst into "
+          "an empty 2 MB map" % first)
+    for v in got[first:]:
+        if "error" in v:
+            is_error(v, "store_full")
     n = d.stats()["store"]["events"]
     eq(n, len(ok), "store.events vs checks acknowledged")
-    print("     %d of %d checks of one burst written" % (len(ok), len(reqs)))
+    print("     %d of %d checks of one burst written, first refused at %d"
+          % (len(ok), len(reqs), first))
     d.stop()
 
 
