@@ -164,21 +164,6 @@ geo_take_old(struct geo *g, const char *path)
 	return (NULL);
 }
 
-static void
-geo_cause_add(char **cause, char *msg)
-{
-	char	*s;
-
-	if (*cause == NULL) {
-		*cause = msg;
-		return;
-	}
-	xasprintf(&s, "%s; %s", *cause, msg);
-	free(*cause);
-	free(msg);
-	*cause = s;
-}
-
 int
 geo_load(struct geo *g, const struct conf_str *paths, size_t n, int strict,
     char **cause)
@@ -196,7 +181,7 @@ geo_load(struct geo *g, const struct conf_str *paths, size_t n, int strict,
 			continue;
 		}
 		failed = 1;
-		geo_cause_add(cause, msg);
+		cause_append(cause, msg);
 		if (!strict && (db = geo_take_old(g, paths[i].val)) != NULL)
 			nv[m++] = db;	/* keep serving the old file */
 	}

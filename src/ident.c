@@ -139,21 +139,6 @@ ident_secret(const char *path, uint8_t *seed, char **cause)
 
 /* ---- life cycle ---------------------------------------------------- */
 
-static void
-ident_cause_add(char **cause, char *msg)
-{
-	char	*s;
-
-	if (*cause == NULL) {
-		*cause = msg;
-		return;
-	}
-	xasprintf(&s, "%s; %s", *cause, msg);
-	free(*cause);
-	free(msg);
-	*cause = s;
-}
-
 static int
 ident_prefixes(const struct ident_conf *conf, unsigned *p4, unsigned *p6,
     char **cause)
@@ -246,7 +231,7 @@ ident_reload(struct ident *id, const struct ident_conf *conf, char **cause)
 
 	*cause = NULL;
 	if (ident_prefixes(conf, &p4, &p6, &msg) != 0)
-		ident_cause_add(cause, msg);
+		cause_append(cause, msg);
 	else {
 		id->prefix4 = p4;
 		id->prefix6 = p6;
@@ -254,7 +239,7 @@ ident_reload(struct ident *id, const struct ident_conf *conf, char **cause)
 	msg = NULL;
 	if ((rules = ident_email_rules_new(conf->email_domains,
 	    conf->nemail_domains, &msg)) == NULL)
-		ident_cause_add(cause, msg);
+		cause_append(cause, msg);
 	else {
 		ident_email_rules_free(id->rules);
 		id->rules = rules;
@@ -262,14 +247,14 @@ ident_reload(struct ident *id, const struct ident_conf *conf, char **cause)
 	msg = NULL;
 	if (conf->disposable_file != NULL &&
 	    (disp = ident_email_disp_load(conf->disposable_file, &msg)) == NULL)
-		ident_cause_add(cause, msg);
+		cause_append(cause, msg);
 	else {
 		ident_email_disp_free(id->disp);
 		id->disp = disp;
 	}
 	msg = NULL;
 	if (geo_load(id->geo, conf->geoip, conf->ngeoip, 0, &msg) != 0)
-		ident_cause_add(cause, msg);
+		cause_append(cause, msg);
 	ident_data_update(id);
 	return (*cause == NULL ? 0 : -1);
 }

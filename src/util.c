@@ -325,6 +325,21 @@ str_escape(const char *src, size_t len, char *dst, size_t cap)
 	return (dst);
 }
 
+void
+cause_append(char **cause, char *msg)
+{
+	char	*s;
+
+	if (*cause == NULL) {
+		*cause = msg;
+		return;
+	}
+	xasprintf(&s, "%s; %s", *cause, msg);
+	free(*cause);
+	free(msg);
+	*cause = s;
+}
+
 int
 write_all(int fd, const void *buf, size_t len)
 {

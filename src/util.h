@@ -52,6 +52,12 @@ uint64_t mono_us(void);		/* monotonic, microseconds */
  */
 char	*str_escape(const char *src, size_t len, char *dst, size_t cap);
 
+/*
+ * Add msg (malloc'd; taken over) to *cause, "; "-separated, for functions
+ * that go on after an error and report all of them at the end.
+ */
+void	 cause_append(char **cause, char *msg);
+
 /* Write all of buf to fd, retrying on EINTR/short writes. 0 or -1. */
 int	 write_all(int fd, const void *buf, size_t len);
 

@@ -199,17 +199,19 @@ verdict_observe(struct store_txn *txn, struct event *ev, struct verdict *out)
 	return (0);
 }
 
-/* The readable facts of a party: never a raw identifier. */
+/* A JSON array of kind names: those of a (and, when b, shared with b). */
 static void
-add_party(struct sbuf *sb, const struct party *p)
+add_kinds(struct sbuf *sb, const struct party *a, const struct party *b)
 {
-	const struct geo_facts	*g = &p->geo;
-	unsigned		 k;
-	int			 first = 1;
+	unsigned	k;
+	int		first = 1;
 
-	sbuf_adds(sb, "{\"identities\":[");
+	sbuf_addc(sb, '[');
 	for (k = 1; k < ENT__MAX; k++) {
-		if (!PARTY_HAS(p, k))
+		if (!PARTY_HAS(a, k))
+			continue;
+		if (b != NULL && (k == ENT_ACCOUNT || !PARTY_HAS(b, k) ||
+		    memcmp(a->h[k].b, b->h[k].b, RG_HASH_LEN) != 0))
 			continue;
 		sbuf_adds(sb, first ? "\"" : ",\"");
 		sbuf_adds(sb, ent_kind_name(k));
@@ -217,6 +219,16 @@ add_party(struct sbuf *sb, const struct party *p)
 		first = 0;
 	}
 	sbuf_addc(sb, ']');
+}
+
+/* The readable facts of a party: never a raw identifier. */
+static void
+add_party(struct sbuf *sb, const struct party *p)
+{
+	const struct geo_facts	*g = &p->geo;
+
+	sbuf_adds(sb, "{\"identities\":");
+	add_kinds(sb, p, NULL);
 	if (p->facts & PF_EMAIL_DOMAIN) {
 		sbuf_adds(sb, ",\"email.domain\":");
 		sbuf_add_jstr(sb, p->email_domain, strlen(p->email_domain));
@@ -266,8 +278,6 @@ add_event(struct sbuf *sb, const struct event *ev)
 	const struct party	*a = &ev->party[PARTY_REFERRER];
 	const struct party	*b = &ev->party[PARTY_REFEREE];
 	char			 when[RFC3339_LEN];
-	unsigned		 k;
-	int			 first = 1;
 
 	sbuf_adds(sb, "{\"seq\":");
 	sbuf_add_int(sb, (int64_t)ev->seq);
@@ -286,18 +296,8 @@ add_event(struct sbuf *sb, const struct event *ev)
 		add_party(sb, a);
 		sbuf_adds(sb, ",\"referee\":");
 		add_party(sb, b);
-		sbuf_adds(sb, ",\"shared\":[");
-		for (k = 1; k < ENT__MAX; k++) {
-			if (k == ENT_ACCOUNT || !PARTY_HAS(a, k) ||
-			    !PARTY_HAS(b, k) ||
-			    memcmp(a->h[k].b, b->h[k].b, RG_HASH_LEN) != 0)
-				continue;
-			sbuf_adds(sb, first ? "\"" : ",\"");
-			sbuf_adds(sb, ent_kind_name(k));
-			sbuf_addc(sb, '"');
-			first = 0;
-		}
-		sbuf_addc(sb, ']');
+		sbuf_adds(sb, ",\"shared\":");
+		add_kinds(sb, a, b);
 	}
 	sbuf_addc(sb, '}');
 }
