@@ -1,0 +1,3 @@
+module refguard.example/refguard-check
+
+go 1.18
