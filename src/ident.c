@@ -108,9 +108,12 @@ ident_secret_read(int fd, const char *path, uint8_t *seed, char **cause)
 	return (0);
 }
 
-/* Read the secret, creating it (32 random bytes, 0600) if missing. */
+/*
+ * Read the secret, creating it (32 random bytes, 0600) if missing, unless
+ * nocreate.
+ */
 static int
-ident_secret(const char *path, uint8_t *seed, char **cause)
+ident_secret(const char *path, bool nocreate, uint8_t *seed, char **cause)
 {
 	int	fd, rv, tries;
 
@@ -125,7 +128,7 @@ ident_secret(const char *path, uint8_t *seed, char **cause)
 			close(fd);
 			return (rv);
 		}
-		if (errno != ENOENT) {
+		if (errno != ENOENT || nocreate) {
 			xasprintf(cause, "hash_secret_file %s: %s", path,
 			    strerror(errno));
 			return (-1);
@@ -196,7 +199,8 @@ ident_new(const struct ident_conf *conf, char **cause)
 			xasprintf(cause, "getrandom: %s", strerror(errno));
 			goto fail;
 		}
-	} else if (ident_secret(conf->secret_file, seed, cause) != 0)
+	} else if (ident_secret(conf->secret_file, conf->secret_nocreate, seed,
+	    cause) != 0)
 		goto fail;
 	XXH3_generateSecret(id->secret, sizeof(id->secret), seed, sizeof(seed));
 	explicit_bzero(seed, sizeof(seed));

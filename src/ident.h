@@ -17,6 +17,7 @@
 #ifndef REFGUARD_IDENT_H
 #define REFGUARD_IDENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,8 @@ struct ident_conf {
 	const char		*secret_file;	/* created (0600, 32 random bytes) if
 						   missing; NULL: a random secret for
 						   this process only (rule checks) */
+	bool			 secret_nocreate;	/* a missing secret_file is an
+						   error (backtest: read-only) */
 	const char		*disposable_file;	/* one domain a line; NULL: none */
 	unsigned		 prefix4;	/* ip.prefix length for IPv4 (default 24) */
 	unsigned		 prefix6;	/* ip.prefix length for IPv6 (default 64) */

@@ -606,6 +606,50 @@ store_get_event(struct store_txn *t, uint64_t seq, struct event *ev)
 }
 
 int
+store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
+    store_event_cb cb, void *arg)
+{
+	struct event	 ev;
+	uint8_t		 key[8];
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint64_t	 seq;
+	int		 rc, ret = 0;
+
+	if ((c = txn_cursor(t, t->st->events)) == NULL)
+		return (-1);
+	be64_put(key, from_seq);
+	k = val(key, 8);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8)
+			continue;
+		seq = be64_get(k.mv_data);
+		if (to_seq != 0 && seq > to_seq)
+			break;
+		if (event_decode(v.mv_data, v.mv_size, &ev) != 0) {
+			t->err = STORE_IO;
+			snprintf(t->errstr, sizeof(t->errstr),
+			    "event %llu: corrupt record",
+			    (unsigned long long)seq);
+			ret = -1;
+			break;
+		}
+		ev.seq = seq;
+		if (cb(arg, &ev) != 0)
+			break;
+		if (t->err != STORE_OK) {	/* cb's queries failed */
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		ret = txn_fail(t, rc, "events scan");
+	mdb_cursor_close(c);
+	return (ret);
+}
+
+int
 store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void *rec, size_t len)
 {

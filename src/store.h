@@ -96,6 +96,17 @@ int		 store_put_event(struct store_txn *txn, struct event *ev);
 int		 store_get_event(struct store_txn *txn, uint64_t seq,
 		     struct event *ev);
 
+/*
+ * Call cb for each event with from_seq <= seq <= to_seq (to_seq 0: no
+ * limit), in seq order, decoded into a buffer owned by the scan (valid
+ * during the call only; ev->seq set). cb may use txn for other queries.
+ * cb returns 0 to go on, 1 to stop. Returns 0, or -1 on a store error or
+ * a corrupt record (see store_txn_err()).
+ */
+typedef int (*store_event_cb)(void *arg, const struct event *ev);
+int		 store_scan_events(struct store_txn *txn, uint64_t from_seq,
+		     uint64_t to_seq, store_event_cb cb, void *arg);
+
 /* Verdict records, keyed by referral id; the record is opaque here. */
 int		 store_put_verdict(struct store_txn *txn, const char *id,
 		     size_t idlen, const void *rec, size_t len);

@@ -35,20 +35,11 @@ be_get(const uint8_t *p, int n)
 	return (v);
 }
 
-/* A stored record, split; pointers into rec. */
-struct vrec {
-	uint64_t	 seq;
-	uint8_t		 action;
-	int32_t		 score;
-	const char	*reply;
-	size_t		 replylen;
-	const char	*explain;
-	size_t		 explainlen;
-};
-
-static int
-vrec_decode(const uint8_t *rec, size_t len, struct vrec *r)
+int
+verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 {
+	const uint8_t	*rec = recp;
+
 	if (len < VERDICT_HDR_LEN || rec[0] != VERDICT_REC_VERSION)
 		return (-1);
 	r->seq = be_get(rec + 1, 8);
@@ -125,7 +116,7 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
     struct event *ev, struct verdict *out)
 {
 	struct rules_result	 res;
-	struct vrec		 r;
+	struct verdict_rec	 r;
 	struct sbuf		 sb;
 	const void		*rec;
 	size_t			 len, i;
@@ -136,7 +127,7 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	rc = store_get_verdict(txn, ev->id, ev->idlen, &rec, &len);
 	if (rc < 0)
 		return (-1);
-	if (rc == 0 && vrec_decode(rec, len, &r) == 0) {
+	if (rc == 0 && verdict_rec_decode(rec, len, &r) == 0) {
 		/* Idempotent: the stored answer, byte for byte; nothing counted. */
 		out->replay = true;
 		out->seq = r.seq;
@@ -307,7 +298,7 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
     bool explain, struct verdict *out)
 {
 	struct event	 ev;
-	struct vrec	 r;
+	struct verdict_rec r;
 	struct sbuf	 sb;
 	const void	*rec;
 	size_t		 len;
@@ -316,7 +307,7 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_get_verdict(txn, id, idlen, &rec, &len)) != 0)
 		return (rc);
-	if (vrec_decode(rec, len, &r) != 0)
+	if (verdict_rec_decode(rec, len, &r) != 0)
 		return (1);
 	out->seq = r.seq;
 	out->action = r.action;

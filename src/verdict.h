@@ -54,6 +54,19 @@ int	verdict_observe(struct store_txn *txn, struct event *ev,
 int	verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 	    bool explain, struct verdict *out);
 
+/* A stored verdict record, split; pointers into the record. */
+struct verdict_rec {
+	uint64_t	 seq;		/* the event it was given to */
+	uint8_t		 action;	/* enum rg_action */
+	int32_t		 score;
+	const char	*reply;		/* the reply line (JSON), not NUL-terminated */
+	size_t		 replylen;
+	const char	*explain;	/* the facts (JSON), may be empty */
+	size_t		 explainlen;
+};
+/* Split a record from store_get_verdict(): 0, or -1 when malformed. */
+int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
+
 void	verdict_clear(struct verdict *v);
 
 #endif

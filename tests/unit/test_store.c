@@ -620,6 +620,71 @@ START_TEST(test_links)
 }
 END_TEST
 
+/*
+ * store_scan_events: seq order, bounds, stop. (Read-only beside a writer
+ * is test_backtest.py's: LMDB forbids one environment opened twice in a
+ * process.)
+ */
+struct seqs {
+	uint64_t	seq[16];
+	uint8_t		type[16];
+	size_t		n;
+	size_t		stop_at;	/* 0: never */
+};
+
+static int
+seqs_cb(void *arg, const struct event *ev)
+{
+	struct seqs	*s = arg;
+
+	s->seq[s->n] = ev->seq;
+	s->type[s->n] = ev->type;
+	s->n++;
+	return (s->stop_at != 0 && s->n >= s->stop_at);
+}
+
+START_TEST(test_scan_events)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	struct seqs		 s;
+	int			 i;
+
+	t = begin(true);
+	for (i = 0; i < 5; i++) {
+		if (i % 2)
+			mkobs(&ev, EV_LOGIN, T0 + i, 0xa1, 0x12);
+		else
+			mkref(&ev, "r", T0 + i, 0xa1, 0xb1, 0x11);
+		put(t, &ev);
+	}
+	commit(t);
+
+	t = begin(false);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events(t, 0, 0, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 5);
+	for (i = 0; i < 5; i++) {
+		ck_assert_uint_eq(s.seq[i], (uint64_t)i + 1);
+		ck_assert_int_eq(s.type[i], i % 2 ? EV_LOGIN : EV_REFERRAL);
+	}
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events(t, 2, 4, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_uint_eq(s.seq[0], 2);
+	ck_assert_uint_eq(s.seq[2], 4);
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	ck_assert_int_eq(store_scan_events(t, 3, 0, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_uint_eq(s.seq[1], 4);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events(t, 6, 0, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 0);
+	store_abort(t);
+}
+END_TEST
+
 START_TEST(test_verdict_records)
 {
 	struct store_txn	*t;
@@ -1102,6 +1167,7 @@ store_suite(void)
 	tcase_add_test(tc, test_referral_roles);
 	tcase_add_test(tc, test_scan_order);
 	tcase_add_test(tc, test_links);
+	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_expire);
 	tcase_add_test(tc, test_expire_everything);
