@@ -1,8 +1,9 @@
 /*
  * refguardctl: talk to refguardd over its socket.
  *
- * Exit status: 0 ok, 1 the daemon answered with an error, 2 usage,
- * 3 cannot connect (or the connection broke).
+ * Exit status: 0 ok, 1 the daemon answered with an error (or a local
+ * command failed: rules check, backtest), 2 usage, 3 cannot connect (or
+ * the connection broke).
  */
 #include "config.h"
 
@@ -11,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,11 +23,13 @@
 
 #include <jansson.h>
 
+#include "backtest.h"
 #include "conf.h"
 #include "ident.h"
 #include "log.h"
 #include "rules.h"
 #include "sbuf.h"
+#include "store.h"
 #include "util.h"
 
 #define EXIT_REPLY_ERROR	1
@@ -51,9 +56,15 @@ usage(void)
 	    "  rules check [-v] PATH...\n"
 	    "                       compile rule files (or directories) as one set,\n"
 	    "                       lint them and run their tests; no daemon needed\n"
+	    "  backtest --rules PATH [--since 30d|RFC3339] [--until RFC3339]\n"
+	    "           [--state DIR] [--json] [--samples N]\n"
+	    "                       replay stored referrals through a rule set, as of\n"
+	    "                       each event, and compare with the stored verdicts;\n"
+	    "                       reads the store read-only, safe while the daemon runs\n"
 	    "socket: -s, else $REFGUARD_SOCKET, else %s\n"
-	    "-c FILE: the daemon's configuration, for rules check (email and IP\n"
-	    "         settings change how list values are normalized)\n",
+	    "-c FILE: the daemon's configuration, for rules check and backtest\n"
+	    "         (email and IP settings change how list values are normalized;\n"
+	    "         backtest takes state_dir and hash_secret_file from it)\n",
 	    DEFAULT_SOCKET);
 	exit(EXIT_USAGE);
 }
@@ -290,6 +301,150 @@ ctl_rules_check(int argc, char **argv)
 	return (ntests < 0 || failed > 0 ? EXIT_REPLY_ERROR : 0);
 }
 
+/*
+ * backtest: the store opened read-only (never blocks the daemon), the
+ * candidate rules compiled with the installation's secret so that list
+ * values hash as the stored events' do; the secret is never created.
+ */
+static int
+ctl_backtest(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rules",	required_argument,	NULL, 'r' },
+		{ "since",	required_argument,	NULL, 'S' },
+		{ "until",	required_argument,	NULL, 'U' },
+		{ "state",	required_argument,	NULL, 'd' },
+		{ "samples",	required_argument,	NULL, 'n' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct backtest_opts	 bo;
+	struct store_opts	 so;
+	struct ident_conf	 ic;
+	struct conf		*cf;
+	struct ident		*id;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct backtest		*bt;
+	const char		*rules = NULL, *state = NULL, *since = NULL;
+	const char		*until = NULL;
+	char			*cause = NULL, *diag = NULL, *secret = NULL, *end;
+	bool			 json = false;
+	int64_t			 ms;
+	unsigned long		 n;
+	int			 ch;
+
+	memset(&bo, 0, sizeof(bo));
+	bo.since = INT64_MIN;
+	bo.until = INT64_MAX;
+	bo.samples = 5;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': rules = optarg; break;
+		case 'S': since = optarg; break;
+		case 'U': until = optarg; break;
+		case 'd': state = optarg; break;
+		case 'j': json = true; break;
+		case 'n':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || *optarg == '\0' ||
+			    n > 100000) {
+				fprintf(stderr, "refguardctl: --samples: "
+				    "not a number up to 100000: %s\n", optarg);
+				return (EXIT_USAGE);
+			}
+			bo.samples = n;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || rules == NULL)
+		usage();
+	/* --since: a duration back from now, or a time. */
+	if (since != NULL) {
+		if (parse_duration(since, &ms) == 0)
+			bo.since = now_ms() - ms;
+		else if (parse_rfc3339(since, strlen(since), &bo.since) != 0) {
+			fprintf(stderr, "refguardctl: --since: neither a "
+			    "duration (30d) nor an RFC 3339 time: %s\n", since);
+			return (EXIT_USAGE);
+		}
+	}
+	if (until != NULL &&
+	    parse_rfc3339(until, strlen(until), &bo.until) != 0) {
+		fprintf(stderr, "refguardctl: --until: not an RFC 3339 time: "
+		    "%s\n", until);
+		return (EXIT_USAGE);
+	}
+
+	/* -c: the daemon's store and secret; --state DIR: DIR, DIR/secret. */
+	if (conf_path != NULL || state == NULL) {
+		const char *p = conf_path ? conf_path : CONF_DEFAULT_PATH;
+
+		if ((cf = conf_load(p, &cause)) == NULL) {
+			fprintf(stderr, "refguardctl: %s\n", cause);
+			free(cause);
+			return (EXIT_REPLY_ERROR);
+		}
+	} else
+		cf = conf_default();
+	if (state == NULL)
+		state = cf->state_dir;
+	conf_ident(cf, &ic);
+	if (conf_path == NULL) {
+		xasprintf(&secret, "%s/secret", state);
+		ic.secret_file = secret;
+	}
+	ic.secret_nocreate = true;
+	ic.geoip = NULL;	/* events already hold their geo facts */
+	ic.ngeoip = 0;
+	if ((id = ident_new(&ic, &cause)) == NULL) {
+		fprintf(stderr, "refguardctl: %s (backtest reads the "
+		    "installation's secret and never creates one)\n", cause);
+		free(cause);
+		free(secret);
+		conf_free(cf);
+		return (EXIT_REPLY_ERROR);
+	}
+	free(secret);
+	rs = rules_load(rules, id, &diag);
+	ident_free(id);
+	if (diag != NULL)
+		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?
+		    "" : "\n");
+	free(diag);
+	if (rs == NULL) {
+		conf_free(cf);
+		return (EXIT_REPLY_ERROR);
+	}
+
+	memset(&so, 0, sizeof(so));
+	so.dir = state;
+	so.readonly = true;
+	if ((st = store_open(&so, &cause)) == NULL) {
+		fprintf(stderr, "refguardctl: %s\n", cause);
+		free(cause);
+		rules_unref(rs);
+		conf_free(cf);
+		return (EXIT_REPLY_ERROR);
+	}
+	bt = backtest_run(st, rs, &bo, &cause);
+	if (bt == NULL)
+		fprintf(stderr, "refguardctl: %s\n", cause);
+	else
+		backtest_print(bt, stdout, json);
+	fflush(stdout);
+	free(cause);
+	backtest_free(bt);
+	store_close(st);
+	rules_unref(rs);
+	conf_free(cf);
+	return (bt == NULL ? EXIT_REPLY_ERROR : 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -332,6 +487,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "rules") == 0 && argc >= 2 &&
 	    strcmp(argv[1], "check") == 0)
 		return (ctl_rules_check(argc - 1, argv + 1));
+	if (strcmp(cmd, "backtest") == 0)
+		return (ctl_backtest(argc, argv));
 	if (strcmp(cmd, "send") == 0 && argc <= 2) {
 		if (argc == 1 || strcmp(argv[1], "-") == 0)
 			return (ctl_pipe(STDIN_FILENO));

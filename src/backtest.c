@@ -1,0 +1,448 @@
+/*
+ * backtest.c: replay stored referrals through a candidate rule set; the
+ * contract is in backtest.h.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "backtest.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+#include "verdict.h"
+
+#define BT_CHUNK	4096
+#define BT_NACT		3	/* allow, review, deny */
+
+/* Hits of one rule name, in the stored verdicts and in the candidate's. */
+struct bt_rule {
+	char		*name;
+	uint64_t	 s_enforce, s_shadow;
+	uint64_t	 c_enforce, c_shadow;
+	bool		 in_candidate;
+};
+
+struct backtest {
+	const struct ruleset *rs;	/* during the run only */
+	struct backtest_opts opts;
+	char		*ruleset;	/* the candidate's hash */
+	uint64_t	 last_seq;	/* events up to here were replayed */
+	uint64_t	 events;	/* scanned */
+	uint64_t	 referrals;	/* replayed and compared */
+	uint64_t	 skipped;	/* in range, but no stored verdict */
+	uint64_t	 changed;
+	double		 seconds;
+	uint64_t	 matrix[BT_NACT][BT_NACT];	/* [stored][candidate] */
+	char		**samples[BT_NACT][BT_NACT];
+	size_t		 nsamples[BT_NACT][BT_NACT];
+	struct bt_rule	*rules;
+	size_t		 nrules, rules_cap;
+	uint64_t	*cand;		/* [rule * 2 + shadow], by rule index */
+	size_t		 ncand;
+};
+
+struct bt_scan {
+	struct backtest		*bt;
+	struct store_txn	*txn;
+	uint64_t		 next;	/* first seq of the next chunk */
+	size_t			 n;	/* events in this chunk */
+	bool			 full;	/* stopped at the chunk size */
+	bool			 err;
+};
+
+static struct bt_rule *
+bt_rule(struct backtest *bt, const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < bt->nrules; i++)
+		if (strncmp(bt->rules[i].name, name, len) == 0 &&
+		    bt->rules[i].name[len] == '\0')
+			return (&bt->rules[i]);
+	if (bt->nrules == bt->rules_cap) {
+		bt->rules_cap = bt->rules_cap ? bt->rules_cap * 2 : 32;
+		bt->rules = xreallocarray(bt->rules, bt->rules_cap,
+		    sizeof(*bt->rules));
+	}
+	memset(&bt->rules[bt->nrules], 0, sizeof(*bt->rules));
+	bt->rules[bt->nrules].name = xstrndup(name, len);
+	return (&bt->rules[bt->nrules++]);
+}
+
+/* The rule names in a stored reply's reasons and shadow arrays. */
+static void
+bt_stored_hits(struct backtest *bt, const char *reply, size_t len)
+{
+	static const char	 none[] = "\"reasons\":[],\"shadow\":[]";
+	json_t			*o, *a, *h, *name;
+	size_t			 i;
+	int			 shadow;
+
+	/* Most verdicts match nothing: skip the parse. */
+	if (memmem(reply, len, none, sizeof(none) - 1) != NULL)
+		return;
+	if ((o = json_loadb(reply, len, 0, NULL)) == NULL)
+		return;
+	for (shadow = 0; shadow < 2; shadow++) {
+		a = json_object_get(o, shadow ? "shadow" : "reasons");
+		json_array_foreach(a, i, h) {
+			struct bt_rule *r;
+
+			name = json_object_get(h, "rule");
+			if (!json_is_string(name))
+				continue;
+			r = bt_rule(bt, json_string_value(name),
+			    json_string_length(name));
+			if (shadow)
+				r->s_shadow++;
+			else
+				r->s_enforce++;
+		}
+	}
+	json_decref(o);
+}
+
+static int
+bt_referral(struct bt_scan *sc, const struct event *ev)
+{
+	struct backtest		*bt = sc->bt;
+	struct rules_result	 res;
+	struct verdict_rec	 vr;
+	const void		*rec;
+	size_t			 len, i, *ns;
+	uint8_t			 s, c;
+	int			 rc;
+
+	rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
+	if (rc < 0)
+		return (-1);
+	/* A verdict of another event (the id was re-checked after retention). */
+	if (rc == 1 || verdict_rec_decode(rec, len, &vr) != 0 ||
+	    vr.seq != ev->seq || vr.action >= BT_NACT) {
+		bt->skipped++;
+		return (0);
+	}
+	memset(&res, 0, sizeof(res));
+	res.action = ACTION_ALLOW;
+	if (rules_eval(bt->rs, ev, sc->txn, 0, &res) != 0)
+		return (-1);
+	s = vr.action;
+	c = res.action < BT_NACT ? res.action : ACTION_DENY;
+	bt->referrals++;
+	bt->matrix[s][c]++;
+	if (s != c) {
+		bt->changed++;
+		ns = &bt->nsamples[s][c];
+		if (*ns < bt->opts.samples) {
+			if (bt->samples[s][c] == NULL)
+				bt->samples[s][c] = xcalloc(bt->opts.samples,
+				    sizeof(char *));
+			bt->samples[s][c][(*ns)++] = xstrndup(ev->id, ev->idlen);
+		}
+	}
+	for (i = 0; i < res.nhits; i++)
+		if (res.hits[i].rule < bt->ncand)
+			bt->cand[res.hits[i].rule * 2 + (res.hits[i].shadow ?
+			    1 : 0)]++;
+	bt_stored_hits(bt, vr.reply, vr.replylen);
+	return (0);
+}
+
+static int
+bt_event(void *arg, const struct event *ev)
+{
+	struct bt_scan	*sc = arg;
+	struct backtest	*bt = sc->bt;
+
+	bt->events++;
+	sc->next = ev->seq + 1;
+	if (ev->type == EV_REFERRAL && ev->ts >= bt->opts.since &&
+	    ev->ts <= bt->opts.until && bt_referral(sc, ev) != 0) {
+		sc->err = true;
+		return (1);
+	}
+	if (++sc->n >= bt->opts.chunk) {
+		sc->full = true;
+		return (1);
+	}
+	return (0);
+}
+
+static int
+bt_rule_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct bt_rule *)a)->name,
+	    ((const struct bt_rule *)b)->name));
+}
+
+struct backtest *
+backtest_run(struct store *st, const struct ruleset *rs,
+    const struct backtest_opts *opts, char **cause)
+{
+	struct backtest		*bt = xcalloc(1, sizeof(*bt));
+	struct store_stat	 ss;
+	struct bt_scan		 sc;
+	struct timespec		 t0, t1;
+	struct bt_rule		*r;
+	const char		*name;
+	size_t			 i;
+	int			 rc;
+
+	bt->rs = rs;
+	bt->opts = *opts;
+	if (bt->opts.chunk == 0)
+		bt->opts.chunk = BT_CHUNK;
+	bt->ruleset = xstrdup(rules_hash(rs));
+	bt->ncand = rules_count(rs);
+	bt->cand = xcalloc(bt->ncand * 2 + 1, sizeof(*bt->cand));
+	if (store_stat(st, &ss, cause) != 0)
+		goto fail;
+	bt->last_seq = ss.last_seq;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&sc, 0, sizeof(sc));
+	sc.bt = bt;
+	sc.next = 1;
+	while (bt->last_seq > 0) {
+		if ((sc.txn = store_begin(st, false, cause)) == NULL)
+			goto fail;
+		sc.n = 0;
+		sc.full = false;
+		rc = store_scan_events(sc.txn, sc.next, bt->last_seq, bt_event,
+		    &sc);
+		if (rc != 0 || sc.err || store_txn_err(sc.txn) != STORE_OK) {
+			xasprintf(cause, "backtest: %s",
+			    store_txn_errstr(sc.txn));
+			store_abort(sc.txn);
+			goto fail;
+		}
+		store_abort(sc.txn);	/* read only: nothing to commit */
+		if (!sc.full || sc.next > bt->last_seq)
+			break;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	bt->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	/* Candidate counts by name, beside the stored ones. */
+	for (i = 0; i < bt->ncand; i++) {
+		name = rules_rule_name(rs, (uint32_t)i);
+		if (name == NULL)
+			continue;
+		r = bt_rule(bt, name, strlen(name));
+		r->in_candidate = true;
+		r->c_enforce = bt->cand[i * 2];
+		r->c_shadow = bt->cand[i * 2 + 1];
+	}
+	if (bt->nrules > 1)
+		qsort(bt->rules, bt->nrules, sizeof(*bt->rules), bt_rule_cmp);
+	bt->rs = NULL;
+	return (bt);
+fail:
+	backtest_free(bt);
+	return (NULL);
+}
+
+uint64_t
+backtest_replayed(const struct backtest *bt)
+{
+	return (bt->referrals);
+}
+
+uint64_t
+backtest_changed(const struct backtest *bt)
+{
+	return (bt->changed);
+}
+
+void
+backtest_free(struct backtest *bt)
+{
+	size_t	i, s, c;
+
+	if (bt == NULL)
+		return;
+	for (s = 0; s < BT_NACT; s++)
+		for (c = 0; c < BT_NACT; c++) {
+			for (i = 0; i < bt->nsamples[s][c]; i++)
+				free(bt->samples[s][c][i]);
+			free(bt->samples[s][c]);
+		}
+	for (i = 0; i < bt->nrules; i++)
+		free(bt->rules[i].name);
+	free(bt->rules);
+	free(bt->cand);
+	free(bt->ruleset);
+	free(bt);
+}
+
+static double
+bt_rate(uint64_t n, double seconds)
+{
+	return (seconds > 0 ? (double)n / seconds : 0);
+}
+
+static json_t *
+bt_time_json(int64_t ms, int64_t none)
+{
+	char	buf[RFC3339_LEN];
+
+	if (ms == none)
+		return (json_null());
+	return (json_string(fmt_rfc3339(ms, buf)));
+}
+
+static json_t *
+bt_hits_json(uint64_t enforce, uint64_t shadow)
+{
+	return (json_pack("{s:I,s:I}", "enforce", (json_int_t)enforce,
+	    "shadow", (json_int_t)shadow));
+}
+
+static void
+bt_print_json(const struct backtest *bt, FILE *out)
+{
+	json_t	*o, *m, *row, *changes, *ch, *ids, *sh, *ch_hits;
+	char	*s;
+	size_t	 a, b, i;
+
+	o = json_object();
+	json_object_set_new(o, "ruleset", json_string(bt->ruleset));
+	json_object_set_new(o, "since", bt_time_json(bt->opts.since,
+	    INT64_MIN));
+	json_object_set_new(o, "until", bt_time_json(bt->opts.until,
+	    INT64_MAX));
+	json_object_set_new(o, "last_seq", json_integer((json_int_t)
+	    bt->last_seq));
+	json_object_set_new(o, "events", json_integer((json_int_t)bt->events));
+	json_object_set_new(o, "referrals", json_integer((json_int_t)
+	    bt->referrals));
+	json_object_set_new(o, "skipped", json_integer((json_int_t)
+	    bt->skipped));
+	json_object_set_new(o, "changed", json_integer((json_int_t)
+	    bt->changed));
+	json_object_set_new(o, "seconds", json_real(bt->seconds));
+	json_object_set_new(o, "events_per_sec", json_real(bt_rate(bt->events,
+	    bt->seconds)));
+	json_object_set_new(o, "referrals_per_sec", json_real(bt_rate(
+	    bt->referrals, bt->seconds)));
+	m = json_object();
+	changes = json_array();
+	for (a = 0; a < BT_NACT; a++) {
+		row = json_object();
+		for (b = 0; b < BT_NACT; b++) {
+			json_object_set_new(row, rules_action_name((int)b),
+			    json_integer((json_int_t)bt->matrix[a][b]));
+			if (a == b || bt->matrix[a][b] == 0)
+				continue;
+			ids = json_array();
+			for (i = 0; i < bt->nsamples[a][b]; i++)
+				json_array_append_new(ids,
+				    json_string(bt->samples[a][b][i]));
+			ch = json_pack("{s:s,s:s,s:I,s:o}",
+			    "from", rules_action_name((int)a),
+			    "to", rules_action_name((int)b),
+			    "count", (json_int_t)bt->matrix[a][b],
+			    "samples", ids);
+			json_array_append_new(changes, ch);
+		}
+		json_object_set_new(m, rules_action_name((int)a), row);
+	}
+	json_object_set_new(o, "matrix", m);
+	json_object_set_new(o, "changes", changes);
+	sh = json_object();
+	ch_hits = json_object();
+	for (i = 0; i < bt->nrules; i++) {
+		const struct bt_rule *r = &bt->rules[i];
+
+		if (r->s_enforce + r->s_shadow > 0)
+			json_object_set_new(sh, r->name, bt_hits_json(
+			    r->s_enforce, r->s_shadow));
+		if (r->in_candidate)
+			json_object_set_new(ch_hits, r->name, bt_hits_json(
+			    r->c_enforce, r->c_shadow));
+	}
+	json_object_set_new(o, "stored_hits", sh);
+	json_object_set_new(o, "candidate_hits", ch_hits);
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s != NULL)
+		fprintf(out, "%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+void
+backtest_print(const struct backtest *bt, FILE *out, bool json)
+{
+	char	 t1[RFC3339_LEN], t2[RFC3339_LEN];
+	size_t	 a, b, i, w = 4;
+
+	if (json) {
+		bt_print_json(bt, out);
+		return;
+	}
+	fprintf(out, "candidate ruleset   %s\n", bt->ruleset);
+	fprintf(out, "event time          %s .. %s\n",
+	    bt->opts.since == INT64_MIN ? "(start)" :
+	    fmt_rfc3339(bt->opts.since, t1),
+	    bt->opts.until == INT64_MAX ? "(end)" :
+	    fmt_rfc3339(bt->opts.until, t2));
+	fprintf(out, "events scanned      %" PRIu64 " (seq <= %" PRIu64 ")\n",
+	    bt->events, bt->last_seq);
+	fprintf(out, "referrals replayed  %" PRIu64 "\n", bt->referrals);
+	if (bt->skipped > 0)
+		fprintf(out, "skipped             %" PRIu64
+		    " (no stored verdict of that event)\n", bt->skipped);
+	fprintf(out, "changed             %" PRIu64 "\n", bt->changed);
+	fprintf(out, "time                %.3f s: %.0f events/s, "
+	    "%.0f referrals/s\n", bt->seconds, bt_rate(bt->events,
+	    bt->seconds), bt_rate(bt->referrals, bt->seconds));
+
+	fprintf(out, "\n%-20s %10s %10s %10s\n", "stored \\ candidate",
+	    "allow", "review", "deny");
+	for (a = 0; a < BT_NACT; a++) {
+		fprintf(out, "%-20s", rules_action_name((int)a));
+		for (b = 0; b < BT_NACT; b++)
+			fprintf(out, " %10" PRIu64, bt->matrix[a][b]);
+		fputc('\n', out);
+	}
+
+	for (i = 0; i < bt->nrules; i++)
+		if (strlen(bt->rules[i].name) > w)
+			w = strlen(bt->rules[i].name);
+	fprintf(out, "\n%-*s %10s %10s %10s %10s\n", (int)w, "rule",
+	    "stored", "(shadow)", "candidate", "(shadow)");
+	for (i = 0; i < bt->nrules; i++) {
+		const struct bt_rule *r = &bt->rules[i];
+
+		fprintf(out, "%-*s %10" PRIu64 " %10" PRIu64, (int)w, r->name,
+		    r->s_enforce, r->s_shadow);
+		if (r->in_candidate)
+			fprintf(out, " %10" PRIu64 " %10" PRIu64 "\n",
+			    r->c_enforce, r->c_shadow);
+		else
+			fprintf(out, " %10s %10s\n", "-", "-");
+	}
+
+	if (bt->changed == 0)
+		return;
+	fprintf(out, "\nchanged (up to %zu sample ids each)\n",
+	    bt->opts.samples);
+	for (a = 0; a < BT_NACT; a++)
+		for (b = 0; b < BT_NACT; b++) {
+			if (a == b || bt->matrix[a][b] == 0)
+				continue;
+			fprintf(out, "  %-6s -> %-6s %8" PRIu64 " ",
+			    rules_action_name((int)a),
+			    rules_action_name((int)b), bt->matrix[a][b]);
+			for (i = 0; i < bt->nsamples[a][b]; i++)
+				fprintf(out, " %s", bt->samples[a][b][i]);
+			fputc('\n', out);
+		}
+}

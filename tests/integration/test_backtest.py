@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""refguardctl backtest against a running refguardd: replaying the stored
+referrals through the same rules reproduces every stored verdict and every
+rule's hit count exactly (the proof that a backtest sees what the live
+check saw); a lowered threshold changes exactly the expected referrals;
+--since/--until select by event time; bad rules, a missing store or a
+missing secret fail with exit 1 and say why (and the secret is never
+created)."""
+
+import json
+import os
+import re
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rgtest  # noqa: E402
+from rgtest import check, check_req, eq, observe_req  # noqa: E402
+
+T = rgtest.Suite("test_backtest")
+ids = rgtest.Ids("bt")
+D = {}
+HOUR = 3600 * 1000
+
+# Two batches in event time: "old" 20 h ago, "new" 2 h ago.
+CLOCK = {"old": rgtest.now_ms() - 20 * HOUR, "new": rgtest.now_ms() - 2 * HOUR}
+SENT = {}           # referral id -> (batch, reply dict)
+VELOCITY = []       # the velocity referrer's check ids, in order
+
+LAPTOP = {"ua": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0",
+          "tz": "Europe/Berlin", "screen": "1920x1080", "lang": "de-DE",
+          "canvas": "c1"}
+LAPTOP2 = dict(LAPTOP, ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
+               "Chrome/121.0", canvas="c2")
+PHONE = {"ua": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+         "Safari/604.1", "tz": "America/New_York", "screen": "390x844",
+         "lang": "en-US"}
+FARM = {"ua": "Mozilla/5.0 (Linux; Android 13) Chrome/119.0",
+        "tz": "Asia/Jakarta", "screen": "720x1600", "lang": "id-ID"}
+
+
+def daemon():
+    if "d" not in D or not D["d"].alive():
+        d = rgtest.Daemon("bt", conf={"disposable_file": os.path.join(
+            rgtest.FIXTURES, "disposable.txt")})
+        d.persistent = True
+        D["d"] = d.start()
+    return D["d"]
+
+
+def send(batch, reqs):
+    for r in reqs:
+        CLOCK[batch] += 1000
+        r["ts"] = CLOCK[batch]
+    with daemon().client(timeout=60) as c:
+        out = c.pipeline(reqs)
+    eq(len(out), len(reqs), "number of replies")
+    res = []
+    for q, raw in zip(reqs, out):
+        v = json.loads(raw)
+        check("error" not in v, "request failed", raw)
+        if q["op"] == "check":
+            SENT[v["id"]] = (batch, v)
+        res.append(v)
+    return res
+
+
+def acct():
+    return ids.account()
+
+
+def backtest(*args, rules=None, expect=0):
+    d = daemon()
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
+                               rules or rgtest.RULES_DIR, "--state", d.state]
+                              + list(args), timeout=60)
+    eq(rc, expect, "backtest exit status (stderr: %s)" % rgtest.short(err))
+    return out, err
+
+
+def backtest_json(*args, rules=None):
+    out, err = backtest("--json", *args, rules=rules)
+    lines = out.splitlines()
+    eq(len(lines), 1, "one JSON line")
+    return json.loads(lines[0])
+
+
+def hits_of(replies):
+    """Per-rule {enforce, shadow} counts from verdict replies."""
+    h = {}
+    for v in replies:
+        for key, field in (("enforce", "reasons"), ("shadow", "shadow")):
+            for r in v[field]:
+                e = h.setdefault(r["rule"], {"enforce": 0, "shadow": 0})
+                e[key] += 1
+    return h
+
+
+def nonzero(hits):
+    return {k: v for k, v in hits.items() if v["enforce"] or v["shadow"]}
+
+
+@T.case("scripted history: observes and checks that trigger rules")
+def _():
+    a = acct()
+    pm = "pm_card_%d" % ids.next()
+    ph = "+44 7700 9%05d" % ids.next()
+    ip = ids.ip()
+    reqs = [
+        # same device now, and in history
+        check_req(ids.id(), {"account": acct(), "device": LAPTOP},
+                  {"account": acct(), "device": LAPTOP}),
+        observe_req("login", a, device=PHONE),
+        check_req(ids.id(), {"account": a, "device": LAPTOP},
+                  {"account": acct(), "device": PHONE}),
+        # same phone: review; same IP: shadow
+        check_req(ids.id(), {"account": acct(), "phone": ph},
+                  {"account": acct(), "phone": ph}),
+        check_req(ids.id(), {"account": acct(), "ip": ip},
+                  {"account": acct(), "ip": ip}),
+        # fuzzy device
+        check_req(ids.id(), {"account": acct(), "device": LAPTOP},
+                  {"account": acct(), "device": LAPTOP2}),
+    ]
+    # one card, three referee accounts: the third is a farm
+    reqs += [check_req(ids.id(), {"account": acct()},
+                       {"account": acct(), "payment": pm})
+             for _ in range(3)]
+    # one device, four referee accounts
+    reqs += [check_req(ids.id(), {"account": acct()},
+                       {"account": acct(), "device": FARM})
+             for _ in range(4)]
+    # clean referrals
+    reqs += [check_req(ids.id(), {"account": acct(), "ip": ids.ip(),
+                                  "device": ids.device()},
+                       {"account": acct(), "ip": ids.ip(),
+                        "device": ids.device()}) for _ in range(5)]
+    r = send("old", reqs)
+    # a referrer with 15 referrals in a quarter hour: 11th on, review
+    ref = acct()
+    vel = [check_req(ids.id(), {"account": ref}, {"account": acct()})
+           for _ in range(15)]
+    VELOCITY.extend(q["id"] for q in vel)
+    rv = send("old", vel)
+    eq([v["action"] for v in rv], ["allow"] * 10 + ["review"] * 5,
+       "velocity actions")
+    acts = set(v["action"] for v in r if "action" in v)
+    eq(acts, {"allow", "review", "deny"}, "all three actions occur")
+    # the newer batch: clean, and one self-referral
+    send("new", [check_req(ids.id(), {"account": acct()},
+                           {"account": acct()}) for _ in range(3)] +
+         [check_req(ids.id(), {"account": acct(), "device": LAPTOP},
+                    {"account": acct(), "device": LAPTOP})])
+    names = set(hits_of(v for _, v in SENT.values()))
+    for want in ("self_referral.same_device", "self_referral.same_phone",
+                 "self_referral.same_ip", "farm.shared_payment",
+                 "farm.referee_device", "velocity.referrer_hourly"):
+        check(want in names, "the history triggers %s" % want, names)
+
+
+@T.case("same rules, daemon running: every stored verdict reproduced")
+def _():
+    d = daemon()
+    bt = backtest_json()
+    check(d.alive(), "the daemon still runs")
+    eq(bt["referrals"], len(SENT), "referrals replayed")
+    eq(bt["skipped"], 0, "skipped")
+    eq(bt["changed"], 0, "changed")
+    eq(bt["changes"], [], "changed cells")
+    check(bt["events"] >= len(SENT) + 1, "events scanned", bt["events"])
+    # the matrix is diagonal and matches the actions the daemon answered
+    want = {a: {b: 0 for b in ("allow", "review", "deny")}
+            for a in ("allow", "review", "deny")}
+    for _, v in SENT.values():
+        want[v["action"]][v["action"]] += 1
+    eq(bt["matrix"], want, "stored -> candidate matrix")
+    # hit counts: stored, candidate and the live replies all agree
+    live = hits_of(v for _, v in SENT.values())
+    eq(bt["stored_hits"], live, "stored hits = live replies' hits")
+    eq(nonzero(bt["candidate_hits"]), live, "candidate hits = stored hits")
+    check("velocity.referrer_daily" in bt["candidate_hits"],
+          "candidate hits list every rule, hit or not", bt["candidate_hits"])
+    # the daemon keeps serving while and after a backtest holds readers
+    r = send("new", [check_req(ids.id(), {"account": acct()},
+                               {"account": acct()})])
+    eq(r[0]["action"], "allow", "a check after the backtest")
+
+
+@T.case("human output: aligned table, exit 0")
+def _():
+    out, _ = backtest()
+    check(re.search(r"referrals replayed\s+%d\b" % len(SENT), out),
+          "referrals line", out)
+    check(re.search(r"^allow\s+\d+\s+0\s+0$", out, re.M), "matrix row",
+          out)
+    check(re.search(r"^velocity\.referrer_hourly\s+5\s+0\s+5\s+0$", out,
+                    re.M), "rule hits row", out)
+    check("events/s" in out, "rate", out)
+
+
+@T.case("lowered velocity threshold: exactly the expected ids change")
+def _():
+    d = daemon()
+    rules = os.path.join(d.dir, "rules.candidate")
+    shutil.copytree(rgtest.RULES_DIR, rules)
+    p = os.path.join(rules, "velocity.rules")
+    text = open(p).read()
+    old = "count(referral, referrer.account, 1h) > 10"
+    check(old in text, "shipped velocity rule as expected")
+    with open(p, "w") as f:
+        f.write(text.replace(old, "count(referral, referrer.account, 1h) > 5"))
+    bt = backtest_json("--samples", "10", rules=rules)
+    eq(bt["referrals"], len(SENT), "referrals replayed")
+    # checks 6..10 of the velocity referrer become reviews; nothing else
+    eq(bt["changed"], 5, "changed")
+    eq(bt["matrix"]["allow"]["review"], 5, "allow -> review")
+    eq(len(bt["changes"]), 1, "one changed cell")
+    c = bt["changes"][0]
+    eq((c["from"], c["to"], c["count"]), ("allow", "review", 5), "cell")
+    eq(c["samples"], VELOCITY[5:10], "sample ids")
+    eq(bt["candidate_hits"]["velocity.referrer_hourly"]["enforce"], 10,
+       "candidate hits of the lowered rule")
+    eq(bt["stored_hits"]["velocity.referrer_hourly"]["enforce"], 5,
+       "stored hits of the rule")
+    # --samples caps the ids per cell
+    bt = backtest_json("--samples", "2", rules=rules)
+    eq(bt["changes"][0]["samples"], VELOCITY[5:7], "two samples")
+
+
+@T.case("--since and --until select referrals by event time")
+def _():
+    n_new = sum(1 for b, _ in SENT.values() if b == "new")
+    n_old = len(SENT) - n_new
+    bt = backtest_json("--since", "5h")
+    eq(bt["referrals"], n_new, "--since 5h: only the newer batch")
+    eq(bt["changed"], 0, "changed")
+    eq(bt["stored_hits"], hits_of(v for b, v in SENT.values()
+                                  if b == "new"), "hits of the newer batch")
+    cut = rgtest.now_ms() - 5 * HOUR
+    iso = lambda ms: __import__("time").strftime(
+        "%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime(ms // 1000))
+    bt = backtest_json("--until", iso(cut))
+    eq(bt["referrals"], n_old, "--until: only the older batch")
+    bt = backtest_json("--since", iso(cut - 30 * HOUR), "--until", iso(cut))
+    eq(bt["referrals"], n_old, "--since RFC 3339 and --until")
+    out, err = backtest("--since", "yesterday", expect=2)
+    check("--since" in err, "a bad --since is named", err)
+
+
+@T.case("errors: bad rules, no store, no secret -> exit 1 with the cause")
+def _():
+    d = daemon()
+    bad = os.path.join(d.dir, "bad.rules")
+    with open(bad, "w") as f:
+        f.write("rule broken {\n    when count(referral, nosuch, 1h) > 1\n"
+                "    action deny\n}\n")
+    out, err = backtest(rules=bad, expect=1)
+    check(re.search(r"bad\.rules:\d+:\d+: error", err), "diagnostics", err)
+    # a state directory that holds no store
+    empty = rgtest.mkdtemp("bt-empty")
+    with open(os.path.join(empty, "secret"), "wb") as f:
+        f.write(b"x" * 32)
+    os.chmod(os.path.join(empty, "secret"), 0o600)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
+                               rgtest.RULES_DIR, "--state", empty])
+    eq(rc, 1, "exit status without a store (%s)" % err)
+    check("store" in err, "says the store cannot be opened", err)
+    check(not os.path.exists(os.path.join(empty, "data.mdb")),
+          "no store created")
+    # -c with a hash_secret_file that does not exist: never created
+    conf = os.path.join(d.dir, "bt.conf")
+    missing = os.path.join(d.dir, "no-such-secret")
+    with open(conf, "w") as f:
+        f.write("state_dir = %s\nhash_secret_file = %s\n" % (d.state,
+                                                             missing))
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", conf, "backtest",
+                               "--rules", rgtest.RULES_DIR])
+    eq(rc, 1, "exit status without the secret (%s)" % err)
+    check("no-such-secret" in err and "never creates" in err,
+          "names the secret", err)
+    check(not os.path.exists(missing), "the secret was not created")
+    # with -c and the real secret it works (and the daemon still runs)
+    with open(conf, "w") as f:
+        f.write("state_dir = %s\n" % d.state)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", conf, "backtest",
+                               "--rules", rgtest.RULES_DIR, "--json"])
+    eq(rc, 0, "exit status with -c (%s)" % err)
+    eq(json.loads(out)["changed"], 0, "changed with -c")
+    check(d.alive(), "the daemon still runs")
+
+
+if __name__ == "__main__":
+    sys.exit(T.main())
