@@ -92,23 +92,29 @@ ts_unkey(uint64_t v)
 	return ((int64_t)(v ^ (1ULL << 63)));
 }
 
+/* Map full: can it still grow, and the message that names the limit. */
+static enum store_err
+store_full_err(struct store *st, char *buf, size_t len)
+{
+	MDB_envinfo	info;
+	size_t		cur = 0;
+
+	if (mdb_env_info(st->env, &info) == 0)
+		cur = info.me_mapsize;
+	snprintf(buf, len, "store full: map size %zu bytes reached "
+	    "(map_max %llu)", cur, (unsigned long long)st->map_max);
+	return (cur < st->map_max ? STORE_MAP_GROW : STORE_FULL);
+}
+
 /* Record the first error of a transaction; later ones are dropped. */
 static int
 txn_fail(struct store_txn *t, int rc, const char *what)
 {
 	if (t->err != STORE_OK)
 		return (-1);
-	if (rc == MDB_MAP_FULL) {
-		size_t	cur = 0;
-		MDB_envinfo info;
-
-		if (mdb_env_info(t->st->env, &info) == 0)
-			cur = info.me_mapsize;
-		t->err = cur < t->st->map_max ? STORE_MAP_GROW : STORE_FULL;
-		snprintf(t->errstr, sizeof(t->errstr),
-		    "store full: map size %zu bytes reached (map_max %llu)",
-		    cur, (unsigned long long)t->st->map_max);
-	} else {
+	if (rc == MDB_MAP_FULL)
+		t->err = store_full_err(t->st, t->errstr, sizeof(t->errstr));
+	else {
 		t->err = STORE_IO;
 		snprintf(t->errstr, sizeof(t->errstr), "%s: %s", what,
 		    mdb_strerror(rc));
@@ -341,11 +347,14 @@ store_begin(struct store *st, bool write, char **cause)
 }
 
 int
-store_commit(struct store_txn *t, char **cause)
+store_commit(struct store_txn *t, enum store_err *err, char **cause)
 {
 	struct store	*st = t->st;
+	char		 msg[160];
 	int		 rc;
 
+	if (err != NULL)
+		*err = t->err;
 	if (t->err != STORE_OK) {
 		xasprintf(cause, "%s", t->errstr);
 		store_abort(t);
@@ -356,9 +365,18 @@ store_commit(struct store_txn *t, char **cause)
 	if (rc == 0 && t->write)
 		__atomic_store_n(&st->last_seq, t->next_seq, __ATOMIC_RELEASE);
 	free(t);
+	if (rc == MDB_MAP_FULL) {
+		enum store_err e = store_full_err(st, msg, sizeof(msg));
+
+		if (err != NULL)
+			*err = e;
+		xasprintf(cause, "commit: %s", msg);
+		return (-1);
+	}
 	if (rc != 0) {
-		xasprintf(cause, "commit: %s", rc == MDB_MAP_FULL ?
-		    "store full" : mdb_strerror(rc));
+		if (err != NULL)
+			*err = STORE_IO;
+		xasprintf(cause, "commit: %s", mdb_strerror(rc));
 		return (-1);
 	}
 	return (0);

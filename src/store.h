@@ -80,8 +80,13 @@ int		 store_grow(struct store *st);
 
 /* Begin a transaction; NULL (and *cause set, caller frees) on error. */
 struct store_txn *store_begin(struct store *st, bool write, char **cause);
-/* Commit (write) or end (read); frees txn. -1 and *cause on failure. */
-int		 store_commit(struct store_txn *txn, char **cause);
+/*
+ * Commit (write) or end (read); frees txn. -1 and *cause on failure, and
+ * *err (when not NULL) says which kind: STORE_MAP_GROW or STORE_FULL when
+ * the map filled at commit time, as for store_txn_err().
+ */
+int		 store_commit(struct store_txn *txn, enum store_err *err,
+		     char **cause);
 void		 store_abort(struct store_txn *txn);
 enum store_err	 store_txn_err(const struct store_txn *txn);
 const char	*store_txn_errstr(const struct store_txn *txn);

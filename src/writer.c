@@ -169,6 +169,7 @@ writer_batch(struct writer *w, struct job **jobs, size_t n)
 	uint64_t		 t0 = mono_us(), dt;
 	size_t			 i;
 	bool			 full = false, was_full;
+	enum store_err		 cerr;
 
 	pthread_mutex_lock(&w->mtx);
 	was_full = w->stats.full;
@@ -195,13 +196,17 @@ retry:
 		}
 		goto fail;
 	}
-	if (store_commit(txn, &cause) != 0) {
+	if (store_commit(txn, &cerr, &cause) != 0) {
 		snprintf(msg, sizeof(msg), "%s", cause);
-		if (strstr(cause, "store full") != NULL) {
+		free(cause);
+		cause = NULL;
+		/* The map can also fill at commit time: grow and redo, as above. */
+		if (cerr == STORE_MAP_GROW && store_grow(w->st) == 0)
+			goto retry;
+		if (cerr == STORE_MAP_GROW || cerr == STORE_FULL) {
 			code = "store_full";
 			full = true;
 		}
-		free(cause);
 		goto fail;
 	}
 	dt = mono_us() - t0;

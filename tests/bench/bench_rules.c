@@ -95,7 +95,7 @@ errx_fail:
 	t0 = mono_us();
 	for (i = 0; i < n; i++) {
 		if (i % 1000 == 0) {
-			if (i != 0 && store_commit(txn, &cause) != 0)
+			if (i != 0 && store_commit(txn, NULL, &cause) != 0)
 				goto errx_fail;
 			if ((txn = store_begin(st, true, &cause)) == NULL)
 				goto errx_fail;
@@ -106,7 +106,7 @@ errx_fail:
 		}
 		verdict_clear(&v);
 	}
-	if (store_commit(txn, &cause) != 0)
+	if (store_commit(txn, NULL, &cause) != 0)
 		goto errx_fail;
 	t = mono_us() - t0;
 	printf("verdict_check (store + eval with explain + verdict): "

@@ -1143,7 +1143,7 @@ retry:
 			}
 			die("store: %s", store_txn_errstr(txn));
 		}
-		if (store_commit(txn, &cause) != 0)
+		if (store_commit(txn, NULL, &cause) != 0)
 			die("commit: %s", cause);
 		done = i;
 		if (now_ns() >= tnext) {

@@ -66,7 +66,7 @@ commit(struct store_txn *t)
 {
 	char	*cause = NULL;
 
-	ck_assert_msg(store_commit(t, &cause) == 0, "commit: %s", cause);
+	ck_assert_msg(store_commit(t, NULL, &cause) == 0, "commit: %s", cause);
 }
 
 static struct rg_hash
@@ -879,13 +879,13 @@ fill(enum store_err *err, uint64_t committed, bool *at_commit)
 				/* The first error sticks; later calls fail. */
 				ck_assert_int_eq(store_put_event(t, &ev), -1);
 				ck_assert_int_eq(store_txn_err(t), *err);
-				ck_assert_int_eq(store_commit(t, &cause), -1);
+				ck_assert_int_eq(store_commit(t, NULL, &cause), -1);
 				ck_assert_ptr_nonnull(strstr(cause, "full"));
 				free(cause);
 				return (committed);
 			}
 		}
-		if (store_commit(t, &cause) != 0) {
+		if (store_commit(t, NULL, &cause) != 0) {
 			/* LMDB may only notice at commit. */
 			ck_assert_ptr_nonnull(strstr(cause, "full"));
 			free(cause);
