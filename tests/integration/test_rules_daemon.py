@@ -41,17 +41,7 @@ def daemon():
     return D["d"]
 
 
-# Devices from the rule files' own tests.
-LAPTOP = {"ua": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0",
-          "tz": "Europe/Berlin", "screen": "1920x1080", "lang": "de-DE",
-          "canvas": "c1"}
-LAPTOP2 = dict(LAPTOP, ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
-               "Chrome/121.0", canvas="c2")
-PHONE = {"ua": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
-         "Safari/604.1", "tz": "America/New_York", "screen": "390x844",
-         "lang": "en-US"}
-FARM = {"ua": "Mozilla/5.0 (Linux; Android 13) Chrome/119.0",
-        "tz": "Asia/Jakarta", "screen": "720x1600", "lang": "id-ID"}
+LAPTOP, LAPTOP2, PHONE, FARM = rgtest.LAPTOP, rgtest.LAPTOP2, rgtest.PHONE, rgtest.FARM
 
 
 def send(reqs):
