@@ -26,22 +26,6 @@ const char	fuzz_name[] = "ident";
 
 static struct ident	*fuzz_id;
 
-/* A process-only secret (secret_file NULL): no file, nothing to clean up. */
-static void
-fuzz_init(void)
-{
-	struct ident_conf	 conf;
-	char			*cause;
-
-	memset(&conf, 0, sizeof(conf));
-	conf.prefix4 = 24;
-	conf.prefix6 = 64;
-	if ((fuzz_id = ident_new(&conf, &cause)) == NULL) {
-		fprintf(stderr, "ident_new: %s\n", cause);
-		exit(2);
-	}
-}
-
 typedef int (*fuzz_fn)(const struct ident *, const char *, size_t,
     struct party *, const char **);
 
@@ -109,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		 len, which;
 
 	if (fuzz_id == NULL)
-		fuzz_init();
+		fuzz_id = fuzz_ident_new();
 	if (size == 0)
 		return (0);
 	len = size - 1;

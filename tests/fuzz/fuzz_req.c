@@ -29,22 +29,6 @@ const char	fuzz_name[] = "req";
 
 static struct ident	*fuzz_id;
 
-/* A process-only secret (secret_file NULL): no file, nothing to clean up. */
-static void
-fuzz_init(void)
-{
-	struct ident_conf	 conf;
-	char			*cause;
-
-	memset(&conf, 0, sizeof(conf));
-	conf.prefix4 = 24;
-	conf.prefix6 = 64;
-	if ((fuzz_id = ident_new(&conf, &cause)) == NULL) {
-		fprintf(stderr, "ident_new: %s\n", cause);
-		exit(2);
-	}
-}
-
 static void
 fuzz_check_reply(const struct req_error *err, const struct event *ev)
 {
@@ -89,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t			 i, n, n2;
 
 	if (fuzz_id == NULL)
-		fuzz_init();
+		fuzz_id = fuzz_ident_new();
 	if (req_decode((const char *)data, size, fuzz_id, &o, &op, &ev,
 	    &err) != 0) {
 		if (err.code == NULL || err.msg[0] == '\0')

@@ -22,22 +22,6 @@ const char	fuzz_name[] = "rules";
 
 static struct ident	*fuzz_id;
 
-/* A process-only secret (secret_file NULL): no file, nothing to clean up. */
-static void
-fuzz_init(void)
-{
-	struct ident_conf	 conf;
-	char			*cause;
-
-	memset(&conf, 0, sizeof(conf));
-	conf.prefix4 = 24;
-	conf.prefix6 = 64;
-	if ((fuzz_id = ident_new(&conf, &cause)) == NULL) {
-		fprintf(stderr, "ident_new: %s\n", cause);
-		exit(2);
-	}
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -45,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		*diag = NULL;
 
 	if (fuzz_id == NULL)
-		fuzz_init();
+		fuzz_id = fuzz_ident_new();
 	rs = rules_load_buf("fuzz.rules", (const char *)data, size, fuzz_id,
 	    RULES_NOFILES, &diag);
 	if (rs == NULL) {

@@ -17,4 +17,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
  */
 extern const char	fuzz_name[];
 
+/* An ident with a process-only secret (fuzz_ident_new.c); exits on failure. */
+struct ident;
+struct ident	*fuzz_ident_new(void);
+
 #endif
