@@ -439,7 +439,9 @@ conn_accept(struct daemon *d, int fd)
 }
 
 /*
- * Take every job off the list first, then flush each connection once: a
+ * The writer's finished client jobs (internal ones were taken off the list
+ * by the daemon). Take every job off the list first, then flush each
+ * connection once: a
  * flush frees the jobs it sends (others of the batch among them) and may
  * free the connection itself.
  */
@@ -453,19 +455,6 @@ conn_jobs_done(struct job_list *done, void *arg)
 
 	while ((job = TAILQ_FIRST(done)) != NULL) {
 		TAILQ_REMOVE(done, job, entry);
-		if (job->op == JOB_META) {
-			job_free(job);
-			continue;
-		}
-		if (job->op == JOB_EXPIRE) {
-			if (job->expired > 0) {
-				d->stats.expired += (uint64_t)job->expired;
-				log_info("retention: removed %lld events",
-				    (long long)job->expired);
-			}
-			job_free(job);
-			continue;
-		}
 		if (job->errcode != NULL)
 			count_error(d, job->errcode);
 		else if (job->op == OP_CHECK && job->replay)

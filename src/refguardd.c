@@ -520,21 +520,31 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(ev_retention, &tv);
 }
 
-/* conn.c hands finished retention jobs back through here. */
+/* The writer's finished batches: the daemon's own jobs here, the rest to conn.c. */
 static void
 jobs_done(struct job_list *done, void *arg)
 {
 	struct daemon	*d = arg;
-	struct job	*job;
+	struct job	*job, *next;
 	struct timeval	 now = { 0, 0 };
 
-	TAILQ_FOREACH(job, done, entry) {
-		if (job->op != JOB_EXPIRE)
+	for (job = TAILQ_FIRST(done); job != NULL; job = next) {
+		next = TAILQ_NEXT(job, entry);
+		if (job->op != JOB_EXPIRE && job->op != JOB_META)
 			continue;
-		retention_busy = false;
-		/* A full pass means more is due: go again at once. */
-		if (job->expired >= RETENTION_BATCH)
-			evtimer_add(ev_retention, &now);
+		TAILQ_REMOVE(done, job, entry);
+		if (job->op == JOB_EXPIRE) {
+			retention_busy = false;
+			if (job->expired > 0) {
+				d->stats.expired += (uint64_t)job->expired;
+				log_info("retention: removed %lld events",
+				    (long long)job->expired);
+			}
+			/* A full pass means more is due: go again at once. */
+			if (job->expired >= RETENTION_BATCH)
+				evtimer_add(ev_retention, &now);
+		}
+		job_free(job);
 	}
 	conn_jobs_done(done, d);
 }
