@@ -50,6 +50,7 @@ static const struct ckey ckeys[] = {
 	{ "map_size", CT_SIZE, OFF(map_size), 0, 1 << 20, 1ULL << 44 },
 	{ "map_max", CT_SIZE, OFF(map_max), 0, 1 << 20, 1ULL << 44 },
 	{ "sync", CT_SYNC, OFF(sync_full), 0, 0, 0 },
+	{ "recent_entries", CT_UINT, OFF(recent_entries), 0, 1000, 100000000 },
 	{ "retention", CT_DURATION, OFF(retention), 0, 0, 0 },
 	{ "rules", CT_PATH, OFF(rules_path), 0, 0, 0 },
 	{ "hash_secret_file", CT_PATH, OFF(hash_secret_file), 0, 0, 0 },
@@ -77,6 +78,7 @@ conf_default(void)
 	c->state_dir = xstrdup(LOCALSTATEDIR "/lib/refguard");
 	c->map_size = 1ULL << 30;
 	c->map_max = 64ULL << 30;
+	c->recent_entries = 1000000;
 	c->sync_full = true;
 	c->retention = 180LL * 86400 * 1000;
 	c->rules_path = xstrdup(SYSCONFDIR "/refguard/rules.d");

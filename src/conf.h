@@ -34,6 +34,7 @@ struct conf {
 	uint64_t	 map_size;
 	uint64_t	 map_max;
 	bool		 sync_full;	/* sync = full | none */
+	unsigned	 recent_entries; /* recent tier budget (store.h) */
 	int64_t		 retention;	/* ms */
 
 	/* rules and identity */

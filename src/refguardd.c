@@ -366,6 +366,12 @@ daemon_stats_json(struct daemon *d, size_t *len)
 		json_object_set_new(st, "map_max", json_integer((json_int_t)ss.map_max));
 		json_object_set_new(st, "last_seq",
 		    json_integer((json_int_t)ss.last_seq));
+		json_object_set_new(st, "recent_entries",
+		    json_integer((json_int_t)ss.recent_entries));
+		json_object_set_new(st, "recent_links",
+		    json_integer((json_int_t)ss.recent_links));
+		json_object_set_new(st, "recent_flushes",
+		    json_integer((json_int_t)ss.recent_flushes));
 	} else {
 		json_object_set_new(st, "error", json_string(cause));
 		free(cause);
@@ -698,6 +704,7 @@ main(int argc, char **argv)
 	so.dir = d->conf->state_dir;
 	so.map_size = d->conf->map_size;
 	so.map_max = d->conf->map_max;
+	so.recent_max = d->conf->recent_entries;
 	so.nosync = !d->conf->sync_full;
 	if ((d->store = store_open(&so, &cause)) == NULL)
 		fatalx("%s", cause);

@@ -18,6 +18,7 @@
 #include <lmdb.h>
 
 #include "log.h"
+#include "memtier.h"
 #include "store.h"
 #include "util.h"
 
@@ -26,6 +27,10 @@
 #define LINK_VAL_LEN	24
 /* A link's last_ts is rewritten only when it moves by this much. */
 #define LINK_TOUCH_MS	(3600 * 1000LL)
+/* The recent tier: default budget, and how often each range is flushed. */
+#define RECENT_MAX_DEFAULT	(1u << 20)
+#define FLUSH_INTERVAL_US	(30 * 1000000ULL)
+#define FLUSH_MAX_PER_COMMIT	16
 
 struct store {
 	MDB_env			*env;
@@ -45,6 +50,15 @@ struct store {
 	uint64_t		 last_seq;	/* committed; writer only */
 	uint8_t			 link_cursor[LINK_KEY_LEN];	/* retention resume */
 	bool			 link_cursor_set;
+
+	/* The recent tier (memtier.h); writer only, counts from any thread. */
+	struct mt		*mt;
+	uint64_t		 recent_max;	/* entries + links */
+	uint64_t		 flushed[MT_RANGES];	/* meta "flush:<r>" */
+	uint64_t		 flush_due[MT_RANGES];	/* mono_us() */
+	unsigned		 rot;		/* next range to flush */
+	uint64_t		 flushes;	/* ranges flushed (stats) */
+	uint64_t		 flushed_entries;
 };
 
 struct store_txn {
@@ -54,6 +68,10 @@ struct store_txn {
 	enum store_err	 err;
 	char		 errstr[160];
 	uint64_t	 next_seq;
+	/* Ranges flushed by this transaction, with their marks. */
+	bool		 fl[MT_RANGES];
+	uint64_t	 fl_mark[MT_RANGES];
+	size_t		 nfl;
 };
 
 /* Big-endian integers: keys sort as numbers. */
@@ -144,6 +162,56 @@ store_dbi(struct store *st, MDB_txn *txn, const char *name, MDB_dbi *dbi,
 	return (0);
 }
 
+static void
+flush_mark_name(char *buf, size_t len, unsigned r)
+{
+	snprintf(buf, len, "flush:%02x", r);
+}
+
+/*
+ * The recent tier's flush marks. A store without them (new, or written
+ * before the tier existed) has everything in LMDB: mark every range as
+ * flushed up to the last event.
+ */
+static int
+flush_marks_load(struct store *st, MDB_txn *txn, char **cause)
+{
+	char		name[16];
+	uint8_t		buf[8];
+	MDB_val		k, v;
+	unsigned	r;
+	int		rc;
+
+	for (r = 0; r < MT_RANGES; r++) {
+		flush_mark_name(name, sizeof(name), r);
+		k = val(name, strlen(name));
+		rc = mdb_get(txn, st->meta, &k, &v);
+		if (rc == 0 && v.mv_size == 8) {
+			st->flushed[r] = be64_get(v.mv_data);
+			if (st->flushed[r] > st->last_seq) {
+				xasprintf(cause, "flush mark %u is past the "
+				    "last event: the store is corrupt", r);
+				return (-1);
+			}
+			continue;
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			xasprintf(cause, "read %s: %s", name, mdb_strerror(rc));
+			return (-1);
+		}
+		st->flushed[r] = st->last_seq;
+		if (st->readonly)
+			continue;
+		be64_put(buf, st->last_seq);
+		v = val(buf, 8);
+		if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
+			xasprintf(cause, "write %s: %s", name, mdb_strerror(rc));
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 /* Open the named databases and check (or write) the schema version. */
 static int
 store_setup(struct store *st, char **cause)
@@ -202,6 +270,8 @@ store_setup(struct store *st, char **cause)
 	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
 		st->last_seq = be64_get(k.mv_data);
 	mdb_cursor_close(c);
+	if (flush_marks_load(st, txn, cause) != 0)
+		goto fail;
 
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		xasprintf(cause, "commit: %s", mdb_strerror(rc));
@@ -212,6 +282,8 @@ fail:
 	mdb_txn_abort(txn);
 	return (-1);
 }
+
+static int	recent_rebuild(struct store *, char **);
 
 struct store *
 store_open(const struct store_opts *opts, char **cause)
@@ -260,8 +332,20 @@ store_open(const struct store_opts *opts, char **cause)
 		free(inner);
 		goto fail;
 	}
+	st->mt = mt_new();
+	st->recent_max = opts->recent_max ? opts->recent_max :
+	    RECENT_MAX_DEFAULT;
+	if (recent_rebuild(st, cause) != 0) {
+		char *inner = *cause;
+
+		xasprintf(cause, "store %s: rebuild the recent index: %s",
+		    opts->dir, inner);
+		free(inner);
+		goto fail;
+	}
 	return (st);
 fail:
+	mt_free(st->mt);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->maplock);
@@ -274,6 +358,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	mt_free(st->mt);
 	mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st);
@@ -346,13 +431,18 @@ store_begin(struct store *st, bool write, char **cause)
 	return (t);
 }
 
+static void	recent_flush(struct store_txn *, size_t);
+
 int
 store_commit(struct store_txn *t, enum store_err *err, char **cause)
 {
 	struct store	*st = t->st;
 	char		 msg[160];
+	unsigned	 r;
 	int		 rc;
 
+	if (t->write && t->err == STORE_OK)
+		recent_flush(t, FLUSH_MAX_PER_COMMIT);
 	if (err != NULL)
 		*err = t->err;
 	if (t->err != STORE_OK) {
@@ -362,8 +452,17 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 	}
 	rc = mdb_txn_commit(t->txn);
 	pthread_rwlock_unlock(&st->maplock);
-	if (rc == 0 && t->write)
-		__atomic_store_n(&st->last_seq, t->next_seq, __ATOMIC_RELEASE);
+	if (t->write) {
+		if (rc == 0) {
+			__atomic_store_n(&st->last_seq, t->next_seq,
+			    __ATOMIC_RELEASE);
+			for (r = 0; r < MT_RANGES && t->nfl > 0; r++)
+				if (t->fl[r])
+					st->flushed[r] = t->fl_mark[r];
+			mt_commit(st->mt);
+		} else
+			mt_abort(st->mt);
+	}
 	free(t);
 	if (rc == MDB_MAP_FULL) {
 		enum store_err e = store_full_err(st, msg, sizeof(msg));
@@ -387,6 +486,8 @@ store_abort(struct store_txn *t)
 {
 	if (t == NULL)
 		return;
+	if (t->write)
+		mt_abort(t->st->mt);
 	mdb_txn_abort(t->txn);
 	pthread_rwlock_unlock(&t->st->maplock);
 	free(t);
@@ -527,40 +628,111 @@ event_ents(const struct event *ev, struct ent *out)
 }
 #define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 1)
 
-/* Record that the party's account carries each of its other identities. */
+static void
+link_decode(const MDB_val *k, const MDB_val *v, struct store_link *l)
+{
+	const uint8_t	*kp = k->mv_data, *vp = v->mv_data;
+
+	l->kind = kp[RG_HASH_LEN];
+	memcpy(l->h.b, kp + RG_HASH_LEN + 1, RG_HASH_LEN);
+	l->first_ts = ts_unkey(be64_get(vp));
+	l->first_seq = be64_get(vp + 8);
+	l->last_ts = ts_unkey(be64_get(vp + 16));
+}
+
+static void
+link_key(uint8_t *key, const struct rg_hash *account, unsigned kind,
+    const struct rg_hash *h)
+{
+	memcpy(key, account->b, RG_HASH_LEN);
+	key[RG_HASH_LEN] = (uint8_t)kind;
+	memcpy(key + RG_HASH_LEN + 1, h->b, RG_HASH_LEN);
+}
+
+static void
+link_encode(uint8_t *vbuf, const struct store_link *l)
+{
+	be64_put(vbuf, ts_key(l->first_ts));
+	be64_put(vbuf + 8, l->first_seq);
+	be64_put(vbuf + 16, ts_key(l->last_ts));
+}
+
+/*
+ * Record that the party's account carries each of its other identities,
+ * in the recent tier. The newest state of a link is the tier's when it
+ * has one, else LMDB's. A link's last_ts moves only by LINK_TOUCH_MS or
+ * more.
+ */
 static int
 put_links(struct store_txn *t, const struct event *ev, const struct party *p)
 {
-	uint8_t		key[LINK_KEY_LEN], vbuf[LINK_VAL_LEN];
-	MDB_val		k, v;
-	unsigned	kind;
-	int		rc;
+	const struct rg_hash	*acct = &p->h[ENT_ACCOUNT];
+	const struct store_link	*ml;
+	struct store_link	 l;
+	uint8_t			 key[LINK_KEY_LEN];
+	MDB_val			 k, v;
+	unsigned		 kind;
+	int			 rc;
 
 	if (!PARTY_HAS(p, ENT_ACCOUNT))
 		return (0);
-	memcpy(key, p->h[ENT_ACCOUNT].b, RG_HASH_LEN);
 	for (kind = 1; kind < ENT__MAX; kind++) {
 		if (kind == ENT_ACCOUNT || !PARTY_HAS(p, kind))
 			continue;
-		key[RG_HASH_LEN] = (uint8_t)kind;
-		memcpy(key + RG_HASH_LEN + 1, p->h[kind].b, RG_HASH_LEN);
-		k = val(key, sizeof(key));
-		rc = txn_get(t, t->st->links, &k, &v, "links get");
-		if (rc < 0)
-			return (-1);
-		if (rc == 0 && v.mv_size == LINK_VAL_LEN) {
-			int64_t last = ts_unkey(be64_get((uint8_t *)v.mv_data + 16));
-
-			if (ev->ts < last + LINK_TOUCH_MS)
+		if ((ml = mt_link_get(t->st->mt, acct, kind, &p->h[kind]))
+		    != NULL)
+			l = *ml;
+		else {
+			link_key(key, acct, kind, &p->h[kind]);
+			k = val(key, sizeof(key));
+			rc = txn_get(t, t->st->links, &k, &v, "links get");
+			if (rc < 0)
+				return (-1);
+			if (rc == 0 && v.mv_size == LINK_VAL_LEN)
+				link_decode(&k, &v, &l);
+			else {
+				l.kind = kind;
+				l.h = p->h[kind];
+				l.first_ts = ev->ts;
+				l.first_seq = ev->seq;
+				l.last_ts = ev->ts;
+				mt_link_set(t->st->mt, acct, &l);
 				continue;
-			memcpy(vbuf, v.mv_data, 16);
-		} else {
-			be64_put(vbuf, ts_key(ev->ts));
-			be64_put(vbuf + 8, ev->seq);
+			}
 		}
-		be64_put(vbuf + 16, ts_key(ev->ts));
-		v = val(vbuf, sizeof(vbuf));
-		if (txn_put(t, t->st->links, &k, &v, 0, "links put") != 0)
+		if (ev->ts < l.last_ts + LINK_TOUCH_MS)
+			continue;
+		l.last_ts = ev->ts;
+		mt_link_set(t->st->mt, acct, &l);
+	}
+	return (0);
+}
+
+/*
+ * An event's index entries and links, into the recent tier. When
+ * rebuilding the tier, ranges already flushed past the event are skipped.
+ */
+static int
+derive_event(struct store_txn *t, const struct event *ev, bool rebuild)
+{
+	struct store	*st = t->st;
+	struct ent	 ents[EVENT_ENTS_MAX];
+	const struct party *p;
+	size_t		 n, i;
+
+	n = event_ents(ev, ents);
+	for (i = 0; i < n; i++) {
+		if (rebuild && ev->seq <= st->flushed[MT_RANGE(ents[i].h)])
+			continue;
+		mt_index_add(st->mt, ents[i].kind, ents[i].h, ev->ts, ev->seq,
+		    ev->type, ents[i].roles);
+	}
+	for (i = 0; i < ev->nparties; i++) {
+		p = &ev->party[i];
+		if (rebuild && PARTY_HAS(p, ENT_ACCOUNT) &&
+		    ev->seq <= st->flushed[MT_RANGE(&p->h[ENT_ACCOUNT])])
+			continue;
+		if (put_links(t, ev, p) != 0)
 			return (-1);
 	}
 	return (0);
@@ -569,11 +741,9 @@ put_links(struct store_txn *t, const struct event *ev, const struct party *p)
 int
 store_put_event(struct store_txn *t, struct event *ev)
 {
-	uint8_t		rec[EVENT_REC_MAX], seqkey[8], ikey[INDEX_KEY_LEN];
-	uint8_t		ival[2];
-	struct ent	ents[EVENT_ENTS_MAX];
+	uint8_t		rec[EVENT_REC_MAX], seqkey[8];
 	MDB_val		k, v;
-	size_t		n, i, len;
+	size_t		len;
 
 	if (t->err != STORE_OK)
 		return (-1);
@@ -584,22 +754,151 @@ store_put_event(struct store_txn *t, struct event *ev)
 	v = val(rec, len);
 	if (txn_put(t, t->st->events, &k, &v, MDB_APPEND, "events put") != 0)
 		return (-1);
-
-	n = event_ents(ev, ents);
-	ival[0] = ev->type;
-	for (i = 0; i < n; i++) {
-		index_key(ikey, ents[i].kind, ents[i].h, ev->ts, ev->seq);
-		ival[1] = ents[i].roles;
-		k = val(ikey, sizeof(ikey));
-		v = val(ival, sizeof(ival));
-		if (txn_put(t, t->st->index, &k, &v, 0, "index put") != 0)
-			return (-1);
-	}
-	for (i = 0; i < ev->nparties; i++)
-		if (put_links(t, ev, &ev->party[i]) != 0)
-			return (-1);
+	if (derive_event(t, ev, false) != 0)
+		return (-1);
 	t->next_seq = ev->seq;
 	return (0);
+}
+
+/*
+ * Write range r of the recent tier to LMDB, with its flush mark, in a
+ * nested transaction: when the map is full at map_max the batch itself is
+ * still committed and the range waits. 0, or -1 (not flushed).
+ */
+static int
+flush_range(struct store_txn *t, unsigned r)
+{
+	struct store		*st = t->st;
+	struct mt_ident		**ids;
+	struct mt_acct		**accts;
+	uint8_t			 key[INDEX_KEY_LEN], lkey[LINK_KEY_LEN];
+	uint8_t			 ival[2], lval[LINK_VAL_LEN], mark[8];
+	char			 name[16];
+	size_t			 ni, na, i, n = 0;
+	uint32_t		 j;
+	MDB_txn			*c;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if (t->fl[r])
+		return (-1);		/* once per transaction */
+	if ((rc = mdb_txn_begin(st->env, t->txn, 0, &c)) != 0)
+		return (txn_fail(t, rc, "flush begin"));
+	mt_range(st->mt, r, &ids, &ni, &accts, &na);
+	for (i = 0, rc = 0; i < ni && rc == 0; i++)
+		for (j = 0; j < ids[i]->n && rc == 0; j++) {
+			const struct mt_ent *e = &ids[i]->e[j];
+
+			index_key(key, ids[i]->kind, &ids[i]->h, e->ts, e->seq);
+			ival[0] = e->type;
+			ival[1] = e->roles;
+			k = val(key, sizeof(key));
+			v = val(ival, sizeof(ival));
+			rc = mdb_put(c, st->index, &k, &v, 0);
+			n++;
+		}
+	for (i = 0; i < na && rc == 0; i++)
+		for (j = 0; j < accts[i]->n && rc == 0; j++) {
+			const struct store_link *l = &accts[i]->l[j];
+
+			link_key(lkey, &accts[i]->account, l->kind, &l->h);
+			link_encode(lval, l);
+			k = val(lkey, sizeof(lkey));
+			v = val(lval, sizeof(lval));
+			rc = mdb_put(c, st->links, &k, &v, 0);
+		}
+	if (rc == 0) {
+		flush_mark_name(name, sizeof(name), r);
+		be64_put(mark, t->next_seq);
+		k = val(name, strlen(name));
+		v = val(mark, 8);
+		rc = mdb_put(c, st->meta, &k, &v, 0);
+	}
+	if (rc == 0)
+		rc = mdb_txn_commit(c);
+	else
+		mdb_txn_abort(c);
+	if (rc == MDB_MAP_FULL) {
+		char	msg[160];
+
+		if (store_full_err(st, msg, sizeof(msg)) == STORE_MAP_GROW)
+			return (txn_fail(t, rc, "index flush"));
+		return (-1);		/* at map_max: keep the batch */
+	}
+	if (rc != 0)
+		return (txn_fail(t, rc, "index flush"));
+	mt_range_flushed(st->mt, r);
+	t->fl[r] = true;
+	t->fl_mark[r] = t->next_seq;
+	t->nfl++;
+	__atomic_fetch_add(&st->flushes, 1, __ATOMIC_RELAXED);
+	st->flushed_entries += n;
+	return (0);
+}
+
+/*
+ * Flush what is due, at the end of a write transaction: ranges in turn
+ * while the tier is over its budget, and any range not flushed for
+ * FLUSH_INTERVAL_US (so the replay after a crash stays short).
+ */
+static void
+recent_flush(struct store_txn *t, size_t max)
+{
+	struct store	*st = t->st;
+	uint64_t	 now = mono_us();
+	unsigned	 r;
+	size_t		 n;
+
+	for (n = 0; n < max && t->err == STORE_OK; n++) {
+		r = st->rot;
+		if (mt_index_count(st->mt) + mt_link_count(st->mt) <=
+		    st->recent_max && now < st->flush_due[r])
+			break;
+		if (!t->fl[r] && flush_range(t, r) != 0)
+			break;
+		st->flush_due[r] = now + FLUSH_INTERVAL_US;
+		st->rot = (r + 1) % MT_RANGES;
+	}
+}
+
+static int
+rebuild_cb(void *arg, const struct event *ev)
+{
+	return (derive_event(arg, ev, true) != 0);
+}
+
+/*
+ * Rebuild the recent tier from the events past the oldest flush mark:
+ * what was in memory when the last process ended.
+ */
+static int
+recent_rebuild(struct store *st, char **cause)
+{
+	struct store_txn	*t;
+	uint64_t		 from = UINT64_MAX, now = mono_us();
+	unsigned		 r;
+	int			 rc;
+
+	for (r = 0; r < MT_RANGES; r++) {
+		if (st->flushed[r] < from)
+			from = st->flushed[r];
+		/* Staggered, so that ranges come due one at a time. */
+		st->flush_due[r] = now + FLUSH_INTERVAL_US * (r + 1) /
+		    MT_RANGES;
+	}
+	if (from >= st->last_seq)
+		return (0);
+	if ((t = store_begin(st, false, cause)) == NULL)
+		return (-1);
+	rc = store_scan_events(t, from + 1, st->last_seq, rebuild_cb, t);
+	if (rc != 0)
+		xasprintf(cause, "%s", store_txn_errstr(t));
+	store_abort(t);
+	mt_commit(st->mt);
+	if (rc == 0)
+		log_info("store: recent index rebuilt from %llu events",
+		    (unsigned long long)(st->last_seq - from));
+	return (rc);
 }
 
 int
@@ -716,20 +1015,93 @@ iwalk_match(const struct iwalk *w, const MDB_val *k, const MDB_val *v,
 	return ((w->role_mask & e->roles) != 0);
 }
 
+/* Does a recent tier entry pass w and [from_ts, to_ts]? Fills *out. */
+static bool
+recent_match(const struct mt_ent *e, const struct iwalk *w, int64_t from_ts,
+    int64_t to_ts, struct store_entry *out)
+{
+	if (e->ts < from_ts || e->ts > to_ts)
+		return (false);
+	if (w->max_seq != 0 && e->seq > w->max_seq)
+		return (false);
+	if (e->type >= 32 || !(w->type_mask & EV_MASK(e->type)) ||
+	    !(w->role_mask & e->roles))
+		return (false);
+	out->ts = e->ts;
+	out->seq = e->seq;
+	out->type = e->type;
+	out->roles = e->roles;
+	return (true);
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct store_entry	*x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return (x->ts < y->ts ? -1 : 1);
+	if (x->seq != y->seq)
+		return (x->seq < y->seq ? -1 : 1);
+	return (0);
+}
+
+static int	index_walk(struct store_txn *, enum ent_kind,
+		    const struct rg_hash *, const struct iwalk *, int64_t,
+		    int64_t, bool, const struct store_entry *, size_t,
+		    store_entry_cb, void *);
+
+/*
+ * Walk the index entries of (kind, h) in [from_ts, to_ts], in (ts, seq)
+ * order: LMDB's merged with the recent tier's (the two never hold the
+ * same entry).
+ */
 int
 store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
     uint64_t max_seq, bool newest_first, store_entry_cb cb, void *arg)
 {
-	struct iwalk		w = { type_mask, role_mask, max_seq };
-	struct store_entry	e;
-	uint8_t			lo[INDEX_KEY_LEN], hi[INDEX_KEY_LEN];
-	MDB_cursor		*c;
-	MDB_val			k, v;
-	int			rc, ret = 0;
+	struct iwalk		 w = { type_mask, role_mask, max_seq };
+	const struct mt_ident	*id;
+	struct store_entry	 mbuf[32], *m = mbuf;
+	size_t			 nm = 0;
+	uint32_t		 i;
+	int			 ret;
 
 	if (from_ts > to_ts)
 		return (0);
+	if ((id = mt_index_get(t->st->mt, kind, h)) != NULL) {
+		if (id->n > nitems(mbuf))
+			m = xreallocarray(NULL, id->n, sizeof(*m));
+		for (i = 0; i < id->n; i++)
+			if (recent_match(&id->e[i], &w, from_ts, to_ts, &m[nm]))
+				nm++;
+		qsort(m, nm, sizeof(*m), entry_cmp);
+	}
+	ret = index_walk(t, kind, h, &w, from_ts, to_ts, newest_first, m, nm,
+	    cb, arg);
+	if (m != mbuf)
+		free(m);
+	return (ret);
+}
+
+/*
+ * LMDB's entries of (kind, h) in [from_ts, to_ts] that pass w, merged in
+ * (ts, seq) order with m[nm], the recent tier's, sorted.
+ */
+static int
+index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
+    const struct iwalk *wp, int64_t from_ts, int64_t to_ts, bool newest_first,
+    const struct store_entry *m, size_t nm, store_entry_cb cb, void *arg)
+{
+	struct iwalk		 w = *wp;
+	struct store_entry	 e;
+	uint8_t			 lo[INDEX_KEY_LEN], hi[INDEX_KEY_LEN];
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	size_t			 mi = 0;
+	int			 rc, ret = 0, stop = 0;
+
 	if ((c = txn_cursor(t, t->st->index)) == NULL)
 		return (-1);
 	index_key(lo, kind, h, from_ts, 0);
@@ -737,28 +1109,43 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	if (!newest_first) {
 		k = val(lo, sizeof(lo));
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		for (; rc == 0 && !stop;
+		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 			if (k.mv_size != INDEX_KEY_LEN ||
 			    memcmp(k.mv_data, hi, INDEX_KEY_LEN) > 0)
 				break;
-			if (iwalk_match(&w, &k, &v, &e) && cb(arg, &e) != 0)
-				break;
+			if (!iwalk_match(&w, &k, &v, &e))
+				continue;
+			while (!stop && mi < nm && entry_cmp(&m[mi], &e) < 0)
+				stop = cb(arg, &m[mi++]);
+			if (!stop)
+				stop = cb(arg, &e);
 		}
+		while (!stop && mi < nm)
+			stop = cb(arg, &m[mi++]);
 	} else {
 		/* First key past the range, then walk back. */
+		mi = nm;
 		k = val(hi, sizeof(hi));
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 		if (rc == MDB_NOTFOUND)
 			rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 		else if (rc == 0 && memcmp(k.mv_data, hi, INDEX_KEY_LEN) > 0)
 			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
-		for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+		for (; rc == 0 && !stop;
+		    rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
 			if (k.mv_size != INDEX_KEY_LEN ||
 			    memcmp(k.mv_data, lo, INDEX_KEY_LEN) < 0)
 				break;
-			if (iwalk_match(&w, &k, &v, &e) && cb(arg, &e) != 0)
-				break;
+			if (!iwalk_match(&w, &k, &v, &e))
+				continue;
+			while (!stop && mi > 0 && entry_cmp(&m[mi - 1], &e) > 0)
+				stop = cb(arg, &m[--mi]);
+			if (!stop)
+				stop = cb(arg, &e);
 		}
+		while (!stop && mi > 0)
+			stop = cb(arg, &m[--mi]);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		ret = txn_fail(t, rc, "index scan");
@@ -780,29 +1167,29 @@ count_cb(void *arg, const struct store_entry *e)
 	return (a->limit != 0 && a->n >= a->limit);
 }
 
+/* Counting needs no order: the recent tier first, then LMDB's rest. */
 int64_t
 store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
     uint64_t max_seq, uint64_t limit)
 {
-	struct count_arg	a = { 0, limit };
+	struct iwalk		 w = { type_mask, role_mask, max_seq };
+	const struct mt_ident	*id;
+	struct count_arg	 a = { 0, limit };
+	struct store_entry	 e;
+	uint32_t		 i;
 
-	if (store_scan(t, kind, h, type_mask, role_mask, from_ts, to_ts,
-	    max_seq, false, count_cb, &a) != 0)
+	if (from_ts > to_ts)
+		return (0);
+	if ((id = mt_index_get(t->st->mt, kind, h)) != NULL)
+		for (i = 0; i < id->n; i++)
+			if (recent_match(&id->e[i], &w, from_ts, to_ts, &e) &&
+			    ++a.n == limit)
+				return ((int64_t)a.n);
+	if (index_walk(t, kind, h, &w, from_ts, to_ts, false, NULL, 0,
+	    count_cb, &a) != 0)
 		return (-1);
 	return ((int64_t)a.n);
-}
-
-static void
-link_decode(const MDB_val *k, const MDB_val *v, struct store_link *l)
-{
-	const uint8_t	*kp = k->mv_data, *vp = v->mv_data;
-
-	l->kind = kp[RG_HASH_LEN];
-	memcpy(l->h.b, kp + RG_HASH_LEN + 1, RG_HASH_LEN);
-	l->first_ts = ts_unkey(be64_get(vp));
-	l->first_seq = be64_get(vp + 8);
-	l->last_ts = ts_unkey(be64_get(vp + 16));
 }
 
 int
@@ -810,20 +1197,23 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
     enum ent_kind kind, const struct rg_hash *h, uint64_t max_seq,
     uint64_t *first_seq, int64_t *first_ts)
 {
-	uint8_t			key[LINK_KEY_LEN];
-	struct store_link	l;
-	MDB_val			k, v;
-	int			rc;
+	uint8_t			 key[LINK_KEY_LEN];
+	const struct store_link	*ml;
+	struct store_link	 l;
+	MDB_val			 k, v;
+	int			 rc;
 
-	memcpy(key, account->b, RG_HASH_LEN);
-	key[RG_HASH_LEN] = (uint8_t)kind;
-	memcpy(key + RG_HASH_LEN + 1, h->b, RG_HASH_LEN);
-	k = val(key, sizeof(key));
-	if ((rc = txn_get(t, t->st->links, &k, &v, "links get")) != 0)
-		return (rc);
-	if (v.mv_size != LINK_VAL_LEN)
-		return (1);
-	link_decode(&k, &v, &l);
+	if ((ml = mt_link_get(t->st->mt, account, kind, h)) != NULL)
+		l = *ml;
+	else {
+		link_key(key, account, kind, h);
+		k = val(key, sizeof(key));
+		if ((rc = txn_get(t, t->st->links, &k, &v, "links get")) != 0)
+			return (rc);
+		if (v.mv_size != LINK_VAL_LEN)
+			return (1);
+		link_decode(&k, &v, &l);
+	}
 	if (max_seq != 0 && l.first_seq > max_seq)
 		return (1);
 	if (first_seq != NULL)
@@ -833,38 +1223,81 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
 	return (0);
 }
 
+static int
+link_cmp(const void *a, const void *b)
+{
+	const struct store_link	*x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return (x->kind < y->kind ? -1 : 1);
+	return (memcmp(x->h.b, y->h.b, RG_HASH_LEN));
+}
+
+/*
+ * The account's links in (kind, hash) order: LMDB's, each replaced by the
+ * recent tier's newer state of the same link, merged with the tier's new
+ * ones.
+ */
 int
 store_link_scan(struct store_txn *t, const struct rg_hash *account,
     enum ent_kind kind, uint64_t max_seq, store_link_cb cb, void *arg)
 {
-	uint8_t			key[LINK_KEY_LEN];
-	size_t			plen = kind ? RG_HASH_LEN + 1 : RG_HASH_LEN;
-	struct store_link	l;
+	uint8_t			 key[LINK_KEY_LEN];
+	size_t			 plen = kind ? RG_HASH_LEN + 1 : RG_HASH_LEN;
+	const struct mt_acct	*a;
+	struct store_link	 l, mbuf[64], *m = mbuf, *cur;
 	MDB_cursor		*c;
-	MDB_val			k, v;
-	int			rc, ret = 0;
+	MDB_val			 k, v;
+	size_t			 nm = 0, mi = 0;
+	uint32_t		 i;
+	int			 rc, ret = 0, stop = 0, cmp;
 
-	if ((c = txn_cursor(t, t->st->links)) == NULL)
+	if ((a = mt_acct_get(t->st->mt, account)) != NULL && a->n > 0) {
+		if (a->n > nitems(mbuf))
+			m = xreallocarray(NULL, a->n, sizeof(*m));
+		for (i = 0; i < a->n; i++)
+			if (kind == 0 || a->l[i].kind == kind)
+				m[nm++] = a->l[i];
+		qsort(m, nm, sizeof(*m), link_cmp);
+	}
+	if ((c = txn_cursor(t, t->st->links)) == NULL) {
+		if (m != mbuf)
+			free(m);
 		return (-1);
+	}
 	memset(key, 0, sizeof(key));
 	memcpy(key, account->b, RG_HASH_LEN);
 	key[RG_HASH_LEN] = (uint8_t)kind;
 	k = val(key, sizeof(key));
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != LINK_KEY_LEN || memcmp(k.mv_data, key, plen))
 			break;
 		if (v.mv_size != LINK_VAL_LEN)
 			continue;
 		link_decode(&k, &v, &l);
-		if (max_seq != 0 && l.first_seq > max_seq)
-			continue;
-		if (cb(arg, &l) != 0)
+		cmp = 1;
+		while (!stop && mi < nm && (cmp = link_cmp(&m[mi], &l)) < 0) {
+			cur = &m[mi++];
+			if (max_seq == 0 || cur->first_seq <= max_seq)
+				stop = cb(arg, cur);
+		}
+		if (stop)
 			break;
+		cur = &l;
+		if (cmp == 0)
+			cur = &m[mi++];		/* the newer state */
+		if (max_seq == 0 || cur->first_seq <= max_seq)
+			stop = cb(arg, cur);
 	}
+	for (; !stop && mi < nm; mi++)
+		if (max_seq == 0 || m[mi].first_seq <= max_seq)
+			stop = cb(arg, &m[mi]);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		ret = txn_fail(t, rc, "links scan");
 	mdb_cursor_close(c);
+	if (m != mbuf)
+		free(m);
 	return (ret);
 }
 
@@ -968,14 +1401,31 @@ expire_links(struct store_txn *t, int64_t before_ts, size_t max)
 	return (n);
 }
 
+/* The seq up to which every event's index entries are in LMDB. */
+static uint64_t
+in_lmdb_seq(const struct store_txn *t)
+{
+	uint64_t	m, low = UINT64_MAX;
+	unsigned	r;
+
+	for (r = 0; r < MT_RANGES; r++) {
+		m = t->fl[r] ? t->fl_mark[r] : t->st->flushed[r];
+		if (m < low)
+			low = m;
+	}
+	return (low);
+}
+
 int64_t
 store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 {
-	struct event	ev;
+	struct event	 ev;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
 	uint8_t		 seqkey[8];
+	uint64_t	 in_lmdb = in_lmdb_seq(t);
 	int64_t		 n = 0;
+	unsigned	 r;
 	int		 rc;
 
 	if ((c = txn_cursor(t, t->st->events)) == NULL)
@@ -990,19 +1440,35 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 				break;
 			continue;
 		}
+		ev.seq = be64_get(k.mv_data);
 		if (ev.ts >= before_ts)
 			break;
-		ev.seq = be64_get(k.mv_data);
 		memcpy(seqkey, k.mv_data, 8);
-		k = val(seqkey, 8);
 		mdb_cursor_close(c);
+		c = NULL;
+		if (ev.seq > in_lmdb) {
+			/*
+			 * Its index entries may still be in the recent tier:
+			 * rare (events past the retention horizon are
+			 * refused), so flush every range, then go on.
+			 */
+			for (r = 0; r < MT_RANGES && t->err == STORE_OK; r++)
+				if (!t->fl[r])
+					flush_range(t, r);
+			if (t->err != STORE_OK)
+				return (-1);
+			if (ev.seq > (in_lmdb = in_lmdb_seq(t)))
+				break;		/* map_max: next pass */
+		}
+		k = val(seqkey, 8);
 		if (expire_event(t, &k, &ev) != 0)
 			return (-1);
 		n++;
 		if ((c = txn_cursor(t, t->st->events)) == NULL)
 			return (-1);
 	}
-	mdb_cursor_close(c);
+	if (c != NULL)
+		mdb_cursor_close(c);
 	if (expire_links(t, before_ts, max) < 0)
 		return (-1);
 	return (n);
@@ -1040,5 +1506,10 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	out->map_max = st->map_max;
 	out->last_seq = __atomic_load_n(&st->last_seq, __ATOMIC_ACQUIRE);
 	out->readers = info.me_numreaders;
+	out->index_entries += mt_index_count(st->mt);
+	out->links += mt_link_count(st->mt);
+	out->recent_entries = mt_index_count(st->mt);
+	out->recent_links = mt_link_count(st->mt);
+	out->recent_flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);
 	return (0);
 }

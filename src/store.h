@@ -10,6 +10,11 @@
  * ts is milliseconds since the epoch offset by 2^63 so that it sorts as
  * unsigned.
  *
+ * New index entries and links first go to an in-memory recent tier
+ * (memtier.h) and reach LMDB in bulk, a hash range at a time; every query
+ * reads both tiers, so callers never see the difference. The events are
+ * the durable log the tier is rebuilt from at open.
+ *
  * Velocity and linkage are range scans over index and links, never
  * hand-kept counters: the answers are exact, survive restarts and can be
  * asked "as of" any past event (max_seq), which is what backtests and rule
@@ -47,6 +52,7 @@ struct store_opts {
 	size_t		 map_max;	/* never grow beyond this */
 	bool		 nosync;	/* sync = none */
 	bool		 readonly;	/* backtest, export: never writes */
+	uint64_t	 recent_max;	/* recent tier budget, entries (0: default) */
 };
 
 struct store_stat {
@@ -59,6 +65,9 @@ struct store_stat {
 	uint64_t	map_max;
 	uint64_t	last_seq;
 	uint64_t	readers;	/* reader slots in use */
+	uint64_t	recent_entries;	/* index entries not yet in LMDB */
+	uint64_t	recent_links;
+	uint64_t	recent_flushes;	/* ranges written to LMDB */
 };
 
 struct store;

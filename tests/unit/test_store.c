@@ -158,6 +158,180 @@ stat_of(void)
 	return (s);
 }
 
+/* ---- the recent tier (memtier.h) --------------------------------------- */
+
+static struct store *
+open_recent(uint64_t recent_max)
+{
+	struct store_opts	 o;
+	struct store		*s;
+	char			*cause = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.map_size = 4 * MIB;
+	o.map_max = 64 * MIB;
+	o.nosync = true;
+	o.recent_max = recent_max;
+	s = store_open(&o, &cause);
+	ck_assert_msg(s != NULL, "store_open: %s", cause);
+	return (s);
+}
+
+struct order_arg {
+	int64_t		last_ts;
+	uint64_t	last_seq;
+	int		n;
+	bool		newest_first;
+	bool		sorted;
+};
+
+static int
+order_cb(void *arg, const struct store_entry *e)
+{
+	struct order_arg	*a = arg;
+
+	if (a->n > 0) {
+		bool after = e->ts > a->last_ts ||
+		    (e->ts == a->last_ts && e->seq > a->last_seq);
+
+		if (after == a->newest_first)
+			a->sorted = false;
+	}
+	a->last_ts = e->ts;
+	a->last_seq = e->seq;
+	a->n++;
+	return (0);
+}
+
+static int
+nlinks_cb(void *arg, const struct store_link *l)
+{
+	(*(int *)arg)++;
+	return (0);
+}
+
+/*
+ * The same history, whichever tier holds it: counts, time order of scans
+ * and links after every commit, as of a past seq, after a reopen (the
+ * tier rebuilt from the events) and after an abort.
+ */
+static void
+check_history(int nev, uint64_t mid_seq, int mid_n)
+{
+	struct store_txn	*t = begin(false);
+	struct order_arg	 oa;
+	struct rg_hash		 hh = H(3), acct = H(1);
+	int			 ip, want, nl = 0;
+	int64_t			 n;
+
+	for (ip = 1; ip <= 5; ip++) {
+		want = nev / 5 + (ip <= nev % 5);
+		n = count(t, ENT_IP, (uint8_t)ip, EV_MASK_ANY, ROLE_ANY,
+		    0, INT64_MAX, 0, 0);
+		ck_assert_int_eq(n, want);
+		ck_assert_int_eq(count(t, ENT_IP, (uint8_t)ip, EV_MASK_ANY,
+		    ROLE_ANY, 0, INT64_MAX, 0, 2), want < 2 ? want : 2);
+	}
+	if (mid_seq != 0)
+		ck_assert_int_eq(count(t, ENT_IP, 3, EV_MASK_ANY, ROLE_ANY, 0,
+		    INT64_MAX, mid_seq, 0), mid_n);
+	for (int nf = 0; nf < 2; nf++) {
+		memset(&oa, 0, sizeof(oa));
+		oa.sorted = true;
+		oa.newest_first = nf;
+		ck_assert_int_eq(store_scan(t, ENT_IP, &hh, EV_MASK_ANY,
+		    ROLE_ANY, 0, INT64_MAX, 0, nf, order_cb, &oa), 0);
+		ck_assert_int_eq(oa.n, nev / 5 + (3 <= nev % 5));
+		ck_assert_msg(oa.sorted, "scan out of order (newest_first %d)",
+		    nf);
+	}
+	/* Account 1 (i % 7 == 0) carried every IP it was seen on. */
+	ck_assert_int_eq(store_link_scan(t, &acct, ENT_IP, 0, nlinks_cb, &nl),
+	    0);
+	ck_assert_int_eq(nl, nev > 28 ? 5 : (nev + 6) / 7 < 5 ?
+	    (nev + 6) / 7 : 5);
+	store_abort(t);
+}
+
+static void
+put_logins(int from, int to)
+{
+	struct store_txn	*t = begin(true);
+	struct event		 ev;
+	int			 i;
+
+	for (i = from; i < to; i++) {
+		/* Out of time order now and then: the index sorts by ts. */
+		mkobs(&ev, EV_LOGIN, T0 + (i % 13) * 1000 + i,
+		    (uint8_t)(i % 7 + 1), (uint8_t)(i % 5 + 1));
+		put(t, &ev);
+		if (i % 10 == 9) {
+			commit(t);
+			t = begin(true);
+		}
+	}
+	commit(t);
+}
+
+START_TEST(test_recent_tier)
+{
+	struct store_txn	*t;
+	struct store_stat	 ss;
+	int			 i, mid_n = 0;
+	uint64_t		 mid_seq = 95;
+
+	store_close(st);
+	for (i = 0; i < 95; i++)
+		mid_n += i % 5 + 1 == 3;
+	/* A tiny budget: every commit flushes ranges. */
+	st = open_recent(4);
+	for (i = 0; i < 200; i += 20) {
+		put_logins(i, i + 20);
+		check_history(i + 20, i + 20 >= 95 ? mid_seq : 0, mid_n);
+	}
+	ss = stat_of();
+	ck_assert_uint_gt(ss.recent_flushes, 0);
+	ck_assert_uint_eq(ss.index_entries, 400);	/* account + ip */
+
+	/* A large budget: nothing flushed; reopening rebuilds the tier. */
+	store_close(st);
+	st = open_recent(1u << 20);
+	put_logins(200, 300);
+	ss = stat_of();
+	ck_assert_uint_gt(ss.recent_entries, 0);
+	check_history(300, mid_seq, mid_n);
+	store_close(st);
+	st = open_recent(1u << 20);
+	ss = stat_of();
+	ck_assert_uint_gt(ss.recent_entries, 0);
+	ck_assert_uint_eq(ss.index_entries, 600);
+	check_history(300, mid_seq, mid_n);
+
+	/* An aborted transaction leaves both tiers as they were, even
+	 * after retention flushed every range inside it. */
+	t = begin(true);
+	{
+		struct event	ev;
+
+		mkobs(&ev, EV_LOGIN, T0, 1, 3);
+		put(t, &ev);
+	}
+	ck_assert_int_gt(expire(t, T0 + 5000, 1000), 0);
+	store_abort(t);
+	check_history(300, mid_seq, mid_n);
+	ck_assert_uint_eq(stat_of().index_entries, 600);
+
+	/* Retention takes events still in the recent tier too. */
+	t = begin(true);
+	ck_assert_int_eq(expire(t, T0 + 1000000, 1000), 300);
+	commit(t);
+	ss = stat_of();
+	ck_assert_uint_eq(ss.events, 0);
+	ck_assert_uint_eq(ss.index_entries, 0);
+}
+END_TEST
+
 /* ---- schema ---------------------------------------------------------- */
 
 START_TEST(test_schema)
@@ -1178,6 +1352,7 @@ store_suite(void)
 	tcase_add_test(tc, test_verdict_idempotent);
 	tcase_add_test(tc, test_explain_no_raw);
 	tcase_add_test(tc, test_observe_ack);
+	tcase_add_test(tc, test_recent_tier);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -1,0 +1,498 @@
+/* memtier.c: the recent tier of the index and links; see memtier.h. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "memtier.h"
+#include "util.h"
+
+/* One chained hash table per range for identities, one for accounts. */
+struct mt_table {
+	void		**b;		/* buckets: mt_ident * or mt_acct * */
+	size_t		  nb;		/* power of two */
+	size_t		  n;
+};
+
+enum undo_kind {
+	U_IDX,		/* an entry appended to ident */
+	U_LINK_NEW,	/* a link appended to acct */
+	U_LINK_SET,	/* acct->l[i] replaced; old value kept */
+	U_FLUSHED,	/* range r marked flushed */
+};
+
+struct undo {
+	enum undo_kind	 kind;
+	void		*p;		/* mt_ident * or mt_acct * */
+	uint32_t	 i;		/* link index, or range */
+	struct store_link	 old;
+};
+
+struct mt {
+	struct mt_table	 idx[MT_RANGES];
+	struct mt_table	 acc[MT_RANGES];
+	uint64_t	 range_entries[MT_RANGES];
+	/*
+	 * A range flushed in the open transaction is detached at once (so
+	 * queries see it in LMDB only), freed at commit, put back at abort.
+	 */
+	struct mt_table	 idx_det[MT_RANGES];
+	struct mt_table	 acc_det[MT_RANGES];
+	uint64_t	 det_entries[MT_RANGES];
+	uint64_t	 det_links[MT_RANGES];
+	bool		 flushed[MT_RANGES];
+	uint64_t	 nentries;	/* atomic: read by stats */
+	uint64_t	 nlinks;	/* atomic */
+
+	struct undo	*undo;
+	size_t		 nundo;
+	size_t		 undocap;
+
+	void		**sorted;	/* mt_range() output */
+	size_t		  sortedcap;
+};
+
+/* Bucket of a hash: bytes 1..8 (byte 0 picks the range). */
+static size_t
+bucket(const struct rg_hash *h, uint8_t kind, size_t nb)
+{
+	uint64_t	v;
+
+	memcpy(&v, h->b + 1, sizeof(v));
+	v ^= (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
+	return ((size_t)(v ^ (v >> 29)) & (nb - 1));
+}
+
+struct mt *
+mt_new(void)
+{
+	return (xcalloc(1, sizeof(struct mt)));
+}
+
+static void
+free_ident(struct mt_ident *id)
+{
+	free(id->e);
+	free(id);
+}
+
+static void
+free_acct(struct mt_acct *a)
+{
+	free(a->l);
+	free(a);
+}
+
+/* Free a table and what it holds; the links it held. */
+static uint64_t
+table_free(struct mt_table *t, bool idents)
+{
+	size_t		 i;
+	void		*p, *next;
+	uint64_t	 links = 0;
+
+	for (i = 0; i < t->nb; i++)
+		for (p = t->b[i]; p != NULL; p = next) {
+			if (idents) {
+				next = ((struct mt_ident *)p)->next;
+				free_ident(p);
+			} else {
+				next = ((struct mt_acct *)p)->next;
+				links += ((struct mt_acct *)p)->n;
+				free_acct(p);
+			}
+		}
+	free(t->b);
+	memset(t, 0, sizeof(*t));
+	return (links);
+}
+
+void
+mt_free(struct mt *mt)
+{
+	unsigned	r;
+
+	if (mt == NULL)
+		return;
+	for (r = 0; r < MT_RANGES; r++) {
+		table_free(&mt->idx[r], true);
+		table_free(&mt->acc[r], false);
+		table_free(&mt->idx_det[r], true);
+		table_free(&mt->acc_det[r], false);
+	}
+	free(mt->undo);
+	free(mt->sorted);
+	free(mt);
+}
+
+static void
+undo_push(struct mt *mt, enum undo_kind kind, void *p, uint32_t i,
+    const struct store_link *old)
+{
+	struct undo	*u;
+
+	if (mt->nundo == mt->undocap) {
+		mt->undocap = mt->undocap ? mt->undocap * 2 : 1024;
+		mt->undo = xreallocarray(mt->undo, mt->undocap,
+		    sizeof(*mt->undo));
+	}
+	u = &mt->undo[mt->nundo++];
+	u->kind = kind;
+	u->p = p;
+	u->i = i;
+	if (old != NULL)
+		u->old = *old;
+}
+
+/* Double a table's buckets when it holds more than two per bucket. */
+static void
+table_grow(struct mt_table *t, bool idents)
+{
+	void	**nb;
+	size_t	  n = t->nb ? t->nb * 2 : 64, i, j;
+	void	 *p, *next;
+
+	if (t->nb != 0 && t->n < t->nb * 2)
+		return;
+	nb = xcalloc(n, sizeof(*nb));
+	for (i = 0; i < t->nb; i++)
+		for (p = t->b[i]; p != NULL; p = next) {
+			if (idents) {
+				struct mt_ident *id = p;
+
+				next = id->next;
+				j = bucket(&id->h, id->kind, n);
+				id->next = nb[j];
+			} else {
+				struct mt_acct *a = p;
+
+				next = a->next;
+				j = bucket(&a->account, 0, n);
+				a->next = nb[j];
+			}
+			nb[j] = p;
+		}
+	free(t->b);
+	t->b = nb;
+	t->nb = n;
+}
+
+static struct mt_ident *
+ident_find(const struct mt *mt, uint8_t kind, const struct rg_hash *h)
+{
+	const struct mt_table	*t = &mt->idx[MT_RANGE(h)];
+	struct mt_ident		*id;
+
+	if (t->nb == 0)
+		return (NULL);
+	for (id = t->b[bucket(h, kind, t->nb)]; id != NULL; id = id->next)
+		if (id->kind == kind && memcmp(id->h.b, h->b, RG_HASH_LEN) == 0)
+			return (id);
+	return (NULL);
+}
+
+const struct mt_ident *
+mt_index_get(const struct mt *mt, uint8_t kind, const struct rg_hash *h)
+{
+	return (ident_find(mt, kind, h));
+}
+
+void
+mt_index_add(struct mt *mt, uint8_t kind, const struct rg_hash *h,
+    int64_t ts, uint64_t seq, uint8_t type, uint8_t roles)
+{
+	struct mt_table	*t = &mt->idx[MT_RANGE(h)];
+	struct mt_ident	*id;
+	struct mt_ent	*e;
+	size_t		 b;
+
+	if ((id = ident_find(mt, kind, h)) == NULL) {
+		table_grow(t, true);
+		id = xcalloc(1, sizeof(*id));
+		id->kind = kind;
+		id->h = *h;
+		b = bucket(h, kind, t->nb);
+		id->next = t->b[b];
+		t->b[b] = id;
+		t->n++;
+	}
+	if (id->n == id->cap) {
+		id->cap = id->cap ? id->cap * 2 : 2;
+		id->e = xreallocarray(id->e, id->cap, sizeof(*id->e));
+	}
+	e = &id->e[id->n++];
+	e->ts = ts;
+	e->seq = seq;
+	e->type = type;
+	e->roles = roles;
+	mt->range_entries[MT_RANGE(h)]++;
+	__atomic_fetch_add(&mt->nentries, 1, __ATOMIC_RELAXED);
+	undo_push(mt, U_IDX, id, 0, NULL);
+}
+
+static struct mt_acct *
+acct_find(const struct mt *mt, const struct rg_hash *acct)
+{
+	const struct mt_table	*t = &mt->acc[MT_RANGE(acct)];
+	struct mt_acct		*a;
+
+	if (t->nb == 0)
+		return (NULL);
+	for (a = t->b[bucket(acct, 0, t->nb)]; a != NULL; a = a->next)
+		if (memcmp(a->account.b, acct->b, RG_HASH_LEN) == 0)
+			return (a);
+	return (NULL);
+}
+
+const struct mt_acct *
+mt_acct_get(const struct mt *mt, const struct rg_hash *acct)
+{
+	return (acct_find(mt, acct));
+}
+
+static int
+link_find(const struct mt_acct *a, uint8_t kind, const struct rg_hash *h)
+{
+	uint32_t	i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->l[i].kind == kind &&
+		    memcmp(a->l[i].h.b, h->b, RG_HASH_LEN) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+const struct store_link *
+mt_link_get(const struct mt *mt, const struct rg_hash *acct, uint8_t kind,
+    const struct rg_hash *h)
+{
+	const struct mt_acct	*a;
+	int			 i;
+
+	if ((a = acct_find(mt, acct)) == NULL ||
+	    (i = link_find(a, kind, h)) < 0)
+		return (NULL);
+	return (&a->l[i]);
+}
+
+void
+mt_link_set(struct mt *mt, const struct rg_hash *acct, const struct store_link *l)
+{
+	struct mt_table	*t = &mt->acc[MT_RANGE(acct)];
+	struct mt_acct	*a;
+	size_t		 b;
+	int		 i;
+
+	if ((a = acct_find(mt, acct)) == NULL) {
+		table_grow(t, false);
+		a = xcalloc(1, sizeof(*a));
+		a->account = *acct;
+		b = bucket(acct, 0, t->nb);
+		a->next = t->b[b];
+		t->b[b] = a;
+		t->n++;
+	}
+	if ((i = link_find(a, l->kind, &l->h)) >= 0) {
+		undo_push(mt, U_LINK_SET, a, (uint32_t)i, &a->l[i]);
+		a->l[i] = *l;
+		return;
+	}
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 4;
+		a->l = xreallocarray(a->l, a->cap, sizeof(*a->l));
+	}
+	a->l[a->n++] = *l;
+	__atomic_fetch_add(&mt->nlinks, 1, __ATOMIC_RELAXED);
+	undo_push(mt, U_LINK_NEW, a, 0, NULL);
+}
+
+static int
+ident_cmp(const void *a, const void *b)
+{
+	const struct mt_ident	*x = *(struct mt_ident * const *)a;
+	const struct mt_ident	*y = *(struct mt_ident * const *)b;
+
+	if (x->kind != y->kind)
+		return (x->kind < y->kind ? -1 : 1);
+	return (memcmp(x->h.b, y->h.b, RG_HASH_LEN));
+}
+
+static int
+acct_cmp(const void *a, const void *b)
+{
+	const struct mt_acct	*x = *(struct mt_acct * const *)a;
+	const struct mt_acct	*y = *(struct mt_acct * const *)b;
+
+	return (memcmp(x->account.b, y->account.b, RG_HASH_LEN));
+}
+
+/* The table's items into mt->sorted from position off; their count. */
+static size_t
+table_list(struct mt *mt, const struct mt_table *t, size_t off, bool idents)
+{
+	size_t	 i, n = 0;
+	void	*p;
+
+	if (off + t->n > mt->sortedcap) {
+		mt->sortedcap = (off + t->n) * 2;
+		mt->sorted = xreallocarray(mt->sorted, mt->sortedcap,
+		    sizeof(*mt->sorted));
+	}
+	for (i = 0; i < t->nb; i++)
+		for (p = t->b[i]; p != NULL; n++) {
+			mt->sorted[off + n] = p;
+			p = idents ? (void *)((struct mt_ident *)p)->next :
+			    (void *)((struct mt_acct *)p)->next;
+		}
+	return (n);
+}
+
+void
+mt_range(struct mt *mt, unsigned r, struct mt_ident ***idents,
+    size_t *nidents, struct mt_acct ***accts, size_t *naccts)
+{
+	size_t	ni, na;
+
+	ni = table_list(mt, &mt->idx[r], 0, true);
+	na = table_list(mt, &mt->acc[r], ni, false);
+	qsort(mt->sorted, ni, sizeof(*mt->sorted), ident_cmp);
+	qsort(mt->sorted + ni, na, sizeof(*mt->sorted), acct_cmp);
+	*idents = (struct mt_ident **)mt->sorted;
+	*nidents = ni;
+	*accts = (struct mt_acct **)(mt->sorted + ni);
+	*naccts = na;
+}
+
+bool
+mt_range_flushed(struct mt *mt, unsigned r)
+{
+	struct mt_table	*t;
+	size_t		 i;
+	struct mt_acct	*a;
+	uint64_t	 links = 0;
+
+	if (mt->flushed[r])
+		return (false);
+	t = &mt->acc[r];
+	for (i = 0; i < t->nb; i++)
+		for (a = t->b[i]; a != NULL; a = a->next)
+			links += a->n;
+	mt->idx_det[r] = mt->idx[r];
+	mt->acc_det[r] = mt->acc[r];
+	memset(&mt->idx[r], 0, sizeof(mt->idx[r]));
+	memset(&mt->acc[r], 0, sizeof(mt->acc[r]));
+	mt->det_entries[r] = mt->range_entries[r];
+	mt->det_links[r] = links;
+	mt->range_entries[r] = 0;
+	__atomic_fetch_sub(&mt->nentries, mt->det_entries[r], __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&mt->nlinks, links, __ATOMIC_RELAXED);
+	mt->flushed[r] = true;
+	undo_push(mt, U_FLUSHED, NULL, r, NULL);
+	return (true);
+}
+
+void
+mt_commit(struct mt *mt)
+{
+	size_t		i;
+	unsigned	r;
+
+	for (i = 0; i < mt->nundo; i++)
+		if (mt->undo[i].kind == U_FLUSHED) {
+			r = mt->undo[i].i;
+			table_free(&mt->idx_det[r], true);
+			table_free(&mt->acc_det[r], false);
+			mt->flushed[r] = false;
+		}
+	mt->nundo = 0;
+}
+
+/* Unlink p from its chain in t (it is there). */
+static void
+table_unlink(struct mt_table *t, void *p, size_t b, bool idents)
+{
+	void	**pp = &t->b[b];
+
+	while (*pp != p)
+		pp = idents ? (void **)&((struct mt_ident *)*pp)->next :
+		    (void **)&((struct mt_acct *)*pp)->next;
+	*pp = idents ? (void *)((struct mt_ident *)p)->next :
+	    (void *)((struct mt_acct *)p)->next;
+	t->n--;
+}
+
+void
+mt_abort(struct mt *mt)
+{
+	struct undo	*u;
+	struct mt_ident	*id;
+	struct mt_acct	*a;
+	unsigned	 r;
+
+	while (mt->nundo > 0) {
+		u = &mt->undo[--mt->nundo];
+		switch (u->kind) {
+		case U_IDX:
+			id = u->p;
+			r = MT_RANGE(&id->h);
+			id->n--;
+			mt->range_entries[r]--;
+			__atomic_fetch_sub(&mt->nentries, 1, __ATOMIC_RELAXED);
+			if (id->n == 0) {
+				table_unlink(&mt->idx[r], id, bucket(&id->h,
+				    id->kind, mt->idx[r].nb), true);
+				free_ident(id);
+			}
+			break;
+		case U_LINK_NEW:
+			a = u->p;
+			a->n--;
+			__atomic_fetch_sub(&mt->nlinks, 1, __ATOMIC_RELAXED);
+			if (a->n == 0) {
+				r = MT_RANGE(&a->account);
+				table_unlink(&mt->acc[r], a, bucket(&a->account,
+				    0, mt->acc[r].nb), false);
+				free_acct(a);
+			}
+			break;
+		case U_LINK_SET:
+			a = u->p;
+			a->l[u->i] = u->old;
+			break;
+		case U_FLUSHED:
+			/* Later additions to the range are undone by now. */
+			r = u->i;
+			table_free(&mt->idx[r], true);
+			table_free(&mt->acc[r], false);
+			mt->idx[r] = mt->idx_det[r];
+			mt->acc[r] = mt->acc_det[r];
+			memset(&mt->idx_det[r], 0, sizeof(mt->idx_det[r]));
+			memset(&mt->acc_det[r], 0, sizeof(mt->acc_det[r]));
+			mt->range_entries[r] = mt->det_entries[r];
+			__atomic_fetch_add(&mt->nentries, mt->det_entries[r],
+			    __ATOMIC_RELAXED);
+			__atomic_fetch_add(&mt->nlinks, mt->det_links[r],
+			    __ATOMIC_RELAXED);
+			mt->flushed[u->i] = false;
+			break;
+		}
+	}
+}
+
+uint64_t
+mt_index_count(const struct mt *mt)
+{
+	return (__atomic_load_n(&mt->nentries, __ATOMIC_RELAXED));
+}
+
+uint64_t
+mt_link_count(const struct mt *mt)
+{
+	return (__atomic_load_n(&mt->nlinks, __ATOMIC_RELAXED));
+}
+
+uint64_t
+mt_range_count(const struct mt *mt, unsigned r)
+{
+	return (mt->range_entries[r]);
+}

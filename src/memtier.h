@@ -1,0 +1,104 @@
+/*
+ * memtier.h: the recent tier of the index and the links (store-internal).
+ *
+ * Index entries and links are keyed by random hashes, so writing them
+ * straight into their B-trees dirties about one page per entry: ~15 pages
+ * per check, written and synced at every commit. The events database is
+ * the durable log; index and links are derived from it. So new index
+ * entries and link changes are kept here, in memory, and written to LMDB
+ * later in bulk, one hash range at a time, where many entries share a
+ * page. store.c answers every query from both tiers.
+ *
+ * The key space is cut in MT_RANGES ranges by the first byte of the hash
+ * (the identity's for index entries, the account's for links). A range is
+ * flushed whole inside a write transaction; meta "flush:<r>" then says
+ * that every entry of range r from events up to that seq is in LMDB, and
+ * the tier holds exactly the later ones. After a crash, store_open()
+ * rebuilds the tier by replaying the events past the oldest flush mark.
+ *
+ * Changes made during a write transaction are logged; mt_abort() undoes
+ * them, mt_commit() keeps them and drops the ranges flushed by it.
+ * Single-threaded: the thread that holds the write transaction.
+ */
+#ifndef REFGUARD_MEMTIER_H
+#define REFGUARD_MEMTIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "store.h"
+
+#define MT_RANGES	256
+#define MT_RANGE(h)	((h)->b[0])
+
+struct mt_ent {
+	int64_t		ts;
+	uint64_t	seq;
+	uint8_t		type;
+	uint8_t		roles;
+};
+
+/* The index entries of one identity, in seq order. */
+struct mt_ident {
+	struct mt_ident	*next;		/* hash chain */
+	uint8_t		 kind;
+	struct rg_hash	 h;
+	uint32_t	 n;
+	uint32_t	 cap;
+	struct mt_ent	*e;
+};
+
+/* The links of one account changed since its range was last flushed. */
+struct mt_acct {
+	struct mt_acct	*next;		/* hash chain */
+	struct rg_hash	 account;
+	uint32_t	 n;
+	uint32_t	 cap;
+	struct store_link *l;
+};
+
+struct mt;
+
+struct mt	*mt_new(void);
+void		 mt_free(struct mt *);
+
+void		 mt_index_add(struct mt *, uint8_t kind, const struct rg_hash *,
+		    int64_t ts, uint64_t seq, uint8_t type, uint8_t roles);
+/* NULL when the identity has no entry in the tier. */
+const struct mt_ident *mt_index_get(const struct mt *, uint8_t kind,
+		    const struct rg_hash *);
+
+const struct mt_acct *mt_acct_get(const struct mt *, const struct rg_hash *);
+/* The account's link of that identity, or NULL. */
+const struct store_link *mt_link_get(const struct mt *, const struct rg_hash *acct,
+		    uint8_t kind, const struct rg_hash *);
+/* Insert or replace the account's link (l->kind, l->h). */
+void		 mt_link_set(struct mt *, const struct rg_hash *acct,
+		    const struct store_link *l);
+
+/*
+ * Everything in range r, for a flush: identities sorted by (kind, hash),
+ * accounts by account hash (entries and links stay in the order they
+ * came). The arrays are owned by the tier and valid until the next call.
+ */
+void		 mt_range(struct mt *, unsigned r, struct mt_ident ***idents,
+		    size_t *nidents, struct mt_acct ***accts, size_t *naccts);
+/*
+ * Range r was written to LMDB in this transaction: it leaves the tier now
+ * (queries find it in LMDB), for good at commit. false when it was
+ * already flushed in this transaction (then nothing is done).
+ */
+bool		 mt_range_flushed(struct mt *, unsigned r);
+
+void		 mt_commit(struct mt *);
+void		 mt_abort(struct mt *);
+
+/* Entries (index) and links held; readable from any thread. */
+uint64_t	 mt_index_count(const struct mt *);
+uint64_t	 mt_link_count(const struct mt *);
+/* Index entries held in range r. */
+uint64_t	 mt_range_count(const struct mt *, unsigned r);
+
+#endif
