@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 #define INDEX_KEY_LEN	(1 + RG_HASH_LEN + 8 + 8)
@@ -45,6 +46,7 @@ struct store {
 	uint64_t		 last_seq;	/* committed; writer only */
 	uint8_t			 link_cursor[LINK_KEY_LEN];	/* retention resume */
 	bool			 link_cursor_set;
+	struct store_aux	*aux;		/* store_aux.c's databases */
 };
 
 struct store_txn {
@@ -164,7 +166,8 @@ store_setup(struct store *st, char **cause)
 	    store_dbi(st, txn, "index", &st->index, cause) ||
 	    store_dbi(st, txn, "links", &st->links, cause) ||
 	    store_dbi(st, txn, "verdicts", &st->verdicts, cause) ||
-	    store_dbi(st, txn, "meta", &st->meta, cause))
+	    store_dbi(st, txn, "meta", &st->meta, cause) ||
+	    store_aux_open(txn, st->readonly, &st->aux, cause))
 		goto fail;
 
 	rc = mdb_get(txn, st->meta, &k, &v);
@@ -232,7 +235,7 @@ store_open(const struct store_opts *opts, char **cause)
 		xasprintf(cause, "mdb_env_create: %s", mdb_strerror(rc));
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, 8);
+	mdb_env_set_maxdbs(st->env, 8 + STORE_AUX_NDBI);
 	mdb_env_set_maxreaders(st->env, 254);
 	if (!opts->readonly &&
 	    (rc = mdb_env_set_mapsize(st->env, opts->map_size)) != 0) {
@@ -262,6 +265,7 @@ store_open(const struct store_opts *opts, char **cause)
 	}
 	return (st);
 fail:
+	store_aux_free(st->aux);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->maplock);
@@ -274,6 +278,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	store_aux_free(st->aux);
 	mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st);
@@ -1041,4 +1046,35 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	out->last_seq = __atomic_load_n(&st->last_seq, __ATOMIC_ACQUIRE);
 	out->readers = info.me_numreaders;
 	return (0);
+}
+
+/* store_int.h: the inside store_aux.c works with. */
+MDB_txn *
+store_int_txn(struct store_txn *t)
+{
+	return (t->err == STORE_OK ? t->txn : NULL);
+}
+
+bool
+store_int_writable(const struct store_txn *t)
+{
+	return (t->write);
+}
+
+struct store_aux *
+store_int_aux(struct store_txn *t)
+{
+	return (t->st->aux);
+}
+
+uint64_t
+store_int_next_seq(const struct store_txn *t)
+{
+	return (t->next_seq + 1);
+}
+
+int
+store_int_fail(struct store_txn *t, int rc, const char *what)
+{
+	return (txn_fail(t, rc, what));
 }

@@ -358,3 +358,25 @@ write_all(int fd, const void *buf, size_t len)
 	}
 	return (0);
 }
+
+void
+be_put(uint8_t *p, uint64_t v, int n)
+{
+	int	i;
+
+	for (i = n - 1; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+uint64_t
+be_get(const uint8_t *p, int n)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return (v);
+}

@@ -58,6 +58,10 @@ char	*str_escape(const char *src, size_t len, char *dst, size_t cap);
  */
 void	 cause_append(char **cause, char *msg);
 
+/* Big-endian integers of n bytes (keys that sort as numbers, records). */
+void	 be_put(uint8_t *p, uint64_t v, int n);
+uint64_t be_get(const uint8_t *p, int n);
+
 /* Write all of buf to fd, retrying on EINTR/short writes. 0 or -1. */
 int	 write_all(int fd, const void *buf, size_t len);
 

@@ -13,28 +13,6 @@
 #define VERDICT_REC_VERSION	1
 #define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
 
-static void
-be_put(uint8_t *p, uint64_t v, int n)
-{
-	int	i;
-
-	for (i = n - 1; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-be_get(const uint8_t *p, int n)
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
-
 int
 verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 {
