@@ -260,29 +260,20 @@ static void
 rules_check_cidr(struct ruleset *rs, int kind, const char *s,
     const struct rules_pos *pos, struct rg_hash **hs, size_t *n, size_t *cap)
 {
-	char		 addr[64], out[INET6_ADDRSTRLEN];
-	const char	*slash = strchr(s, '/'), *err;
+	char		 out[INET6_ADDRSTRLEN];
+	const char	*err;
 	uint8_t		 a[16];
-	unsigned long	 len;
-	char		*end;
+	unsigned	 len;
 	int		 af, bits, i, stepbit;
 	uint64_t	 count, k;
 
-	if ((size_t)(slash - s) >= sizeof(addr))
-		goto bad;
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = '\0';
-	af = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
-	bits = af == AF_INET ? 32 : 128;
-	len = strtoul(slash + 1, &end, 10);
-	if (inet_pton(af, addr, a) != 1 || *end != '\0' || slash[1] == '\0' ||
-	    len > (unsigned long)bits)
+	if (parse_cidr(s, &af, a, &bits, &len) != 0)
 		goto bad;
 	/* Prefixes: step at the default /24 and /64 granularity. */
 	stepbit = 0;
 	if (kind == ENT_IP_PREFIX)
 		stepbit = af == AF_INET ? 8 : 64;
-	if ((unsigned long)(bits - stepbit) < len)
+	if ((unsigned)(bits - stepbit) < len)
 		stepbit = bits - (int)len;
 	if (bits - (int)len - stepbit > 16) {
 		rules_error(rs, pos, "%s holds more than %d %s; list smaller "

@@ -735,3 +735,9 @@ store_list_strhash(uint64_t seed, uint8_t kind, const char *s, size_t len,
 	h = XXH3_128bits_digest(&st);
 	XXH128_canonicalFromHash((XXH128_canonical_t *)out->b, h);
 }
+
+uint64_t
+store_aux_next_seq(struct store_txn *t)
+{
+	return (store_int_next_seq(t));
+}

@@ -135,6 +135,9 @@ typedef int (*store_rec_cb)(void *arg, uint64_t id, const char *rec,
     size_t len);
 int	store_listlog_scan(struct store_txn *txn, store_rec_cb cb, void *arg);
 
+/* The seq the next event will get: what a label or entry records. */
+uint64_t store_aux_next_seq(struct store_txn *txn);
+
 /* Figures for stats. */
 struct store_aux_stat {
 	uint64_t	feedback;
