@@ -23,12 +23,6 @@
 #include "util.h"
 #include "verdict.h"
 
-/* The identities a label sticks to: as rules_eval.c's labeled() reads. */
-static const uint8_t label_kinds[] = {
-	ENT_ACCOUNT, ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_PAYMENT,
-	ENT_EMAIL, ENT_PHONE, ENT_IP,
-};
-
 bool
 analyst_op(enum req_op op)
 {
@@ -374,10 +368,10 @@ fb_label(struct fb_ctx *f, uint8_t kind, const struct rg_hash *h)
 	size_t	i;
 	int	rc;
 
-	for (i = 0; i < nitems(label_kinds); i++)
-		if (label_kinds[i] == kind)
+	for (i = 0; i < store_label_nkinds; i++)
+		if (store_label_kinds[i] == kind)
 			break;
-	if (i == nitems(label_kinds))
+	if (i == store_label_nkinds)
 		return (0);
 	if ((rc = store_label_put(f->txn, kind, h, f->label, &f->l)) < 0) {
 		f->err = 1;

@@ -537,7 +537,7 @@ ctl_list_opts(int argc, char **argv, struct ctl_listopts *lo)
 	int	 ch;
 
 	memset(lo, 0, sizeof(*lo));
-	optind = 1;
+	optind = 0;	/* re-initialize: main's getopt stopped at the command */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'k': lo->kind = optarg; break;

@@ -652,12 +652,6 @@ rules_eval_referred(struct rules_ectx *cx, const struct rules_node *n,
 	return (s);
 }
 
-/* The identities a label sticks to (feedback; store_aux.h). */
-static const uint8_t rules_label_kinds[] = {
-	ENT_ACCOUNT, ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_PAYMENT,
-	ENT_EMAIL, ENT_PHONE, ENT_IP,
-};
-
 /*
  * labeled(party, label): the party's account or an identity it carries
  * in this event carried the label as of the evaluation's max seq. *kind
@@ -668,30 +662,15 @@ rules_eval_labeled(struct rules_ectx *cx, const struct rules_node *n,
     uint8_t *kind, struct store_label *l)
 {
 	const struct event	*ev = cx->ev;
-	const struct party	*p;
-	size_t			 i;
-	uint8_t			 k;
-	int			 r;
+	int			 label, r;
 
 	if (n->party >= ev->nparties)
 		return (false);
-	p = &ev->party[n->party];
-	for (i = 0; i < nitems(rules_label_kinds); i++) {
-		k = rules_label_kinds[i];
-		if (!PARTY_HAS(p, k))
-			continue;
-		r = store_label_get(cx->txn, k, &p->h[k], n->label,
-		    cx->at.max_seq, l);
-		if (r < 0) {
-			cx->err = 1;
-			return (false);
-		}
-		if (r == 0) {
-			*kind = k;
-			return (true);
-		}
-	}
-	return (false);
+	r = store_label_party(cx->txn, &ev->party[n->party], 1u << n->label,
+	    cx->at.max_seq, kind, &label, l);
+	if (r < 0)
+		cx->err = 1;
+	return (r == 0);
 }
 
 /*

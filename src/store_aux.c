@@ -248,6 +248,38 @@ store_label_get(struct store_txn *t, enum ent_kind kind,
 	return (0);
 }
 
+const uint8_t store_label_kinds[] = {
+	ENT_ACCOUNT, ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_PAYMENT,
+	ENT_EMAIL, ENT_PHONE, ENT_IP,
+};
+const size_t store_label_nkinds = nitems(store_label_kinds);
+
+int
+store_label_party(struct store_txn *t, const struct party *p, unsigned labels,
+    uint64_t max_seq, uint8_t *kind, int *label, struct store_label *l)
+{
+	size_t	i;
+	uint8_t	k;
+	int	lb, r;
+
+	for (i = 0; i < nitems(store_label_kinds); i++) {
+		k = store_label_kinds[i];
+		if (!PARTY_HAS(p, k))
+			continue;
+		for (lb = 1; lb < LABEL__MAX; lb++) {
+			if (!(labels & (1u << lb)))
+				continue;
+			r = store_label_get(t, k, &p->h[k], lb, max_seq, l);
+			if (r != 1) {
+				*kind = k;
+				*label = lb;
+				return (r);
+			}
+		}
+	}
+	return (1);
+}
+
 /* Records under increasing 8-byte ids: feedback, listlog. */
 static int
 rec_append(struct store_txn *t, MDB_dbi dbi, const char *rec, size_t len,

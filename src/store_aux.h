@@ -63,6 +63,21 @@ int	store_label_get(struct store_txn *txn, enum ent_kind kind,
 	    const struct rg_hash *h, int label, uint64_t max_seq,
 	    struct store_label *out);
 
+/*
+ * The identities a label sticks to, and is looked for on: account,
+ * device, device.fuzzy, device.id, payment, email, phone, ip.
+ */
+extern const uint8_t	store_label_kinds[];
+extern const size_t	store_label_nkinds;
+/*
+ * Does party p (its account or one of those identities) carry one of the
+ * labels (bits 1 << label) as of max_seq? 0 yes (*kind, *label and *l
+ * say which, the first found), 1 no, -1 error.
+ */
+int	store_label_party(struct store_txn *txn, const struct party *p,
+	    unsigned labels, uint64_t max_seq, uint8_t *kind, int *label,
+	    struct store_label *l);
+
 /* Feedback records (JSON text, formatted by the caller). */
 /* Store rec under the next id (*id); 0 or -1. */
 int	store_feedback_put(struct store_txn *txn, const char *rec, size_t len,
