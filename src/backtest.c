@@ -14,6 +14,7 @@
 #include "backtest.h"
 #include "rules.h"
 #include "store.h"
+#include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -25,8 +26,19 @@ struct bt_rule {
 	char		*name;
 	uint64_t	 s_enforce, s_shadow;
 	uint64_t	 c_enforce, c_shadow;
+	uint64_t	 c_tp;		/* matched a labelled-fraud referral */
 	bool		 in_candidate;
 };
+
+/* Flagged referrals and the labelled-fraud ones among them. */
+struct bt_pr {
+	uint64_t	flagged;
+	uint64_t	tp;
+};
+
+/* What counts as fraud-positive: the referee carries one of these now. */
+#define BT_POSITIVE	((1u << LABEL_FRAUD) | (1u << LABEL_CHARGEBACK) | \
+			 (1u << LABEL_ABUSE))
 
 struct backtest {
 	const struct ruleset *rs;	/* during the run only */
@@ -44,7 +56,11 @@ struct backtest {
 	struct bt_rule	*rules;
 	size_t		 nrules, rules_cap;
 	uint64_t	*cand;		/* [rule * 2 + shadow], by rule index */
+	uint64_t	*cand_tp;	/* [rule], matched and positive */
 	size_t		 ncand;
+	bool		 labels;	/* the store holds labels: figures below */
+	uint64_t	 positives;
+	struct bt_pr	 pr_stored, pr_cand;	/* flagged: review or deny */
 };
 
 struct bt_scan {
@@ -151,6 +167,27 @@ bt_referral(struct bt_scan *sc, const struct event *ev)
 			bt->cand[res.hits[i].rule * 2 + (res.hits[i].shadow ?
 			    1 : 0)]++;
 	bt_stored_hits(bt, vr.reply, vr.replylen);
+	if (bt->labels) {
+		struct store_label	l;
+		uint8_t			kind;
+		int			label;
+		bool			pos;
+
+		/* Labels as they are now: feedback comes after the fact. */
+		rc = store_label_party(sc->txn, &ev->party[PARTY_REFEREE],
+		    BT_POSITIVE, 0, &kind, &label, &l);
+		if (rc < 0)
+			return (-1);
+		pos = rc == 0;
+		bt->positives += pos;
+		bt->pr_stored.flagged += s != ACTION_ALLOW;
+		bt->pr_stored.tp += pos && s != ACTION_ALLOW;
+		bt->pr_cand.flagged += c != ACTION_ALLOW;
+		bt->pr_cand.tp += pos && c != ACTION_ALLOW;
+		for (i = 0; pos && i < res.nhits; i++)
+			if (res.hits[i].rule < bt->ncand)
+				bt->cand_tp[res.hits[i].rule]++;
+	}
 	return (0);
 }
 
@@ -201,9 +238,19 @@ backtest_run(struct store *st, const struct ruleset *rs,
 	bt->ruleset = xstrdup(rules_hash(rs));
 	bt->ncand = rules_count(rs);
 	bt->cand = xcalloc(bt->ncand * 2 + 1, sizeof(*bt->cand));
+	bt->cand_tp = xcalloc(bt->ncand + 1, sizeof(*bt->cand_tp));
 	if (store_stat(st, &ss, cause) != 0)
 		goto fail;
 	bt->last_seq = ss.last_seq;
+	if ((sc.txn = store_begin(st, false, cause)) == NULL)
+		goto fail;
+	{
+		struct store_aux_stat	as;
+
+		if (store_aux_stat(sc.txn, &as) == 0 && as.labels > 0)
+			bt->labels = true;
+	}
+	store_abort(sc.txn);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&sc, 0, sizeof(sc));
@@ -239,6 +286,7 @@ backtest_run(struct store *st, const struct ruleset *rs,
 		r->in_candidate = true;
 		r->c_enforce = bt->cand[i * 2];
 		r->c_shadow = bt->cand[i * 2 + 1];
+		r->c_tp = bt->cand_tp[i];
 	}
 	if (bt->nrules > 1)
 		qsort(bt->rules, bt->nrules, sizeof(*bt->rules), bt_rule_cmp);
@@ -278,6 +326,7 @@ backtest_free(struct backtest *bt)
 		free(bt->rules[i].name);
 	free(bt->rules);
 	free(bt->cand);
+	free(bt->cand_tp);
 	free(bt->ruleset);
 	free(bt);
 }
@@ -303,6 +352,90 @@ bt_hits_json(uint64_t enforce, uint64_t shadow)
 {
 	return (json_pack("{s:I,s:I}", "enforce", (json_int_t)enforce,
 	    "shadow", (json_int_t)shadow));
+}
+
+static double
+bt_ratio(uint64_t a, uint64_t b)
+{
+	return (b > 0 ? (double)a / (double)b : -1);
+}
+
+static json_t *
+bt_pr_json(const struct backtest *bt, uint64_t flagged, uint64_t tp)
+{
+	double	p = bt_ratio(tp, flagged), r = bt_ratio(tp, bt->positives);
+
+	return (json_pack("{s:I,s:I,s:o,s:o}", "flagged", (json_int_t)flagged,
+	    "true_positives", (json_int_t)tp,
+	    "precision", p < 0 ? json_null() : json_real(p),
+	    "recall", r < 0 ? json_null() : json_real(r)));
+}
+
+static json_t *
+bt_labels_json(const struct backtest *bt)
+{
+	json_t	*o, *rules;
+	size_t	 i;
+
+	if (!bt->labels)
+		return (json_null());
+	o = json_object();
+	json_object_set_new(o, "positives", json_integer((json_int_t)
+	    bt->positives));
+	json_object_set_new(o, "stored", bt_pr_json(bt, bt->pr_stored.flagged,
+	    bt->pr_stored.tp));
+	json_object_set_new(o, "candidate", bt_pr_json(bt,
+	    bt->pr_cand.flagged, bt->pr_cand.tp));
+	rules = json_object();
+	for (i = 0; i < bt->nrules; i++) {
+		const struct bt_rule *r = &bt->rules[i];
+
+		if (r->in_candidate)
+			json_object_set_new(rules, r->name, bt_pr_json(bt,
+			    r->c_enforce + r->c_shadow, r->c_tp));
+	}
+	json_object_set_new(o, "rules", rules);
+	return (o);
+}
+
+static void
+bt_print_pr(FILE *out, const struct backtest *bt, int w, const char *name,
+    uint64_t flagged, uint64_t tp)
+{
+	double	p = bt_ratio(tp, flagged), r = bt_ratio(tp, bt->positives);
+
+	fprintf(out, "%-*s %10" PRIu64 " %10" PRIu64, w, name, flagged, tp);
+	if (p < 0)
+		fprintf(out, " %10s", "-");
+	else
+		fprintf(out, " %10.3f", p);
+	if (r < 0)
+		fprintf(out, " %10s\n", "-");
+	else
+		fprintf(out, " %10.3f\n", r);
+}
+
+static void
+bt_print_labels(const struct backtest *bt, FILE *out, size_t w)
+{
+	size_t	i;
+
+	if (!bt->labels)
+		return;
+	fprintf(out, "\nlabels: %" PRIu64 " of %" PRIu64 " referrals have a "
+	    "referee labelled fraud, chargeback or abuse\n", bt->positives,
+	    bt->referrals);
+	fprintf(out, "%-*s %10s %10s %10s %10s\n", (int)w, "flagged by",
+	    "flagged", "labelled", "precision", "recall");
+	bt_print_pr(out, bt, (int)w, "stored verdicts (review, deny)",
+	    bt->pr_stored.flagged, bt->pr_stored.tp);
+	bt_print_pr(out, bt, (int)w, "candidate set (review, deny)",
+	    bt->pr_cand.flagged, bt->pr_cand.tp);
+	for (i = 0; i < bt->nrules; i++)
+		if (bt->rules[i].in_candidate)
+			bt_print_pr(out, bt, (int)w, bt->rules[i].name,
+			    bt->rules[i].c_enforce + bt->rules[i].c_shadow,
+			    bt->rules[i].c_tp);
 }
 
 static void
@@ -370,6 +503,7 @@ bt_print_json(const struct backtest *bt, FILE *out)
 	}
 	json_object_set_new(o, "stored_hits", sh);
 	json_object_set_new(o, "candidate_hits", ch_hits);
+	json_object_set_new(o, "labels", bt_labels_json(bt));
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (s != NULL)
 		fprintf(out, "%s\n", s);
@@ -416,6 +550,8 @@ backtest_print(const struct backtest *bt, FILE *out, bool json)
 	for (i = 0; i < bt->nrules; i++)
 		if (strlen(bt->rules[i].name) > w)
 			w = strlen(bt->rules[i].name);
+	if (bt->labels && w < 30)
+		w = 30;
 	fprintf(out, "\n%-*s %10s %10s %10s %10s\n", (int)w, "rule",
 	    "stored", "(shadow)", "candidate", "(shadow)");
 	for (i = 0; i < bt->nrules; i++) {
@@ -430,6 +566,7 @@ backtest_print(const struct backtest *bt, FILE *out, bool json)
 			fprintf(out, " %10s %10s\n", "-", "-");
 	}
 
+	bt_print_labels(bt, out, w);
 	if (bt->changed == 0)
 		return;
 	fprintf(out, "\nchanged (up to %zu sample ids each)\n",

@@ -28,6 +28,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "analyst.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
@@ -175,6 +176,7 @@ conn_line(struct conn *c, const char *line, size_t len)
 	struct daemon		*d = c->d;
 	struct req_opts		 opts;
 	struct req_error	 err;
+	struct analyst_req	 ar;
 	struct job		*job = conn_job(c);
 	enum req_op		 op;
 
@@ -188,9 +190,20 @@ conn_line(struct conn *c, const char *line, size_t len)
 	opts.now = now_ms();
 	opts.retention = d->conf->retention;
 	opts.max_future = FUTURE_SLACK_MS;
-	if (req_decode(line, len, d->ident, &opts, &op, &job->ev, &err) != 0) {
+	if (req_decode_full(line, len, d->ident, &opts, &op, &job->ev, &ar,
+	    &err) != 0) {
 		conn_reply_error(c, job, &err);
 		return;
+	}
+	if (analyst_op(op)) {
+		/* Hash the list value here: the ident belongs to this thread. */
+		if (analyst_prepare(&ar, op, d->ident, d->rules, opts.now,
+		    &err) != 0) {
+			analyst_req_clear(&ar);
+			conn_reply_error(c, job, &err);
+			return;
+		}
+		job->ar = analyst_req_dup(&ar);
 	}
 	d->stats.requests[op]++;
 	job->op = op;
@@ -209,6 +222,7 @@ conn_line(struct conn *c, const char *line, size_t len)
 		job->done = true;
 		break;
 	case OP_CHECK:
+	case OP_RECHECK:
 		if (d->rules != NULL)
 			job->rs = rules_ref(d->rules);
 		/* FALLTHROUGH */

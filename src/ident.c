@@ -492,3 +492,23 @@ ident_info(const struct ident *id)
 	json_object_set_new(o, "ip_prefix6", json_integer(id->prefix6));
 	return (o);
 }
+
+uint64_t
+ident_list_seed(const struct ident *id)
+{
+	static const char	tag[] = "refguard runtime list seed";
+	struct rg_hash		h;
+	uint64_t		seed = 0;
+	int			i;
+
+	ident_hash(id, ENT_EDGE, tag, sizeof(tag) - 1, &h);
+	for (i = 0; i < 8; i++)
+		seed = (seed << 8) | h.b[i];
+	return (seed);
+}
+
+unsigned
+ident_prefix_len(const struct ident *id, bool v6)
+{
+	return (v6 ? id->prefix6 : id->prefix4);
+}

@@ -128,6 +128,14 @@ int	ident_ip(const struct ident *id, const char *s, size_t len,
 int	ident_device(const struct ident *id, const struct dev_attr *attrs,
 	    size_t n, struct party *p, const char **errkey, const char **err);
 
+/*
+ * Runtime lists: the seed string and number list values are hashed with
+ * (derived from the secret, store_list_strhash()), and the ip.prefix
+ * length of IPv4 (v6 false) or IPv6 addresses.
+ */
+uint64_t	 ident_list_seed(const struct ident *id);
+unsigned	 ident_prefix_len(const struct ident *id, bool v6);
+
 /* ENT_EDGE hash of referrer account -> referee account. */
 void	ident_edge(const struct ident *id, const struct party *referrer,
 	    const struct party *referee, struct rg_hash *out);

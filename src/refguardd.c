@@ -516,9 +516,11 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval	 tv = { RETENTION_PERIOD_MS / 1000,
 			    (RETENTION_PERIOD_MS % 1000) * 1000 };
 
-	if (d->conf->retention > 0 && !retention_busy && !d->stopping) {
+	/* Also without retention: expired list entries are purged. */
+	if (!retention_busy && !d->stopping) {
 		job = job_new(JOB_EXPIRE);
-		job->expire_before = now_ms() - d->conf->retention;
+		job->expire_before = d->conf->retention > 0 ?
+		    now_ms() - d->conf->retention : INT64_MIN;
 		job->expire_max = RETENTION_BATCH;
 		retention_busy = true;
 		writer_submit(d->writer, job);
@@ -546,8 +548,12 @@ jobs_done(struct job_list *done, void *arg)
 				log_info("retention: removed %lld events",
 				    (long long)job->expired);
 			}
+			if (job->expired_entries > 0)
+				log_info("retention: removed %lld expired list "
+				    "entries", (long long)job->expired_entries);
 			/* A full pass means more is due: go again at once. */
-			if (job->expired >= RETENTION_BATCH)
+			if (job->expired >= RETENTION_BATCH ||
+			    job->expired_entries >= RETENTION_BATCH)
 				evtimer_add(ev_retention, &now);
 		}
 		job_free(job);

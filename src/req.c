@@ -1,6 +1,7 @@
 /* req.c: strict decoding of request lines; see req.h. */
 #include "config.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "analyst.h"
 #include "ident.h"
 #include "req.h"
 #include "sbuf.h"
@@ -20,6 +22,9 @@ static const char *const op_names[OP__MAX] = {
 	[OP_PING] = "ping", [OP_CHECK] = "check", [OP_OBSERVE] = "observe",
 	[OP_VERDICT] = "verdict", [OP_EXPLAIN] = "explain",
 	[OP_STATS] = "stats", [OP_RELOAD] = "reload",
+	[OP_RECHECK] = "recheck", [OP_FEEDBACK] = "feedback",
+	[OP_LIST_ADD] = "list.add", [OP_LIST_DEL] = "list.del",
+	[OP_LIST_GET] = "list.get", [OP_LIST_LOG] = "list.log",
 };
 
 /* Top-level fields each op accepts ("op" always). */
@@ -32,6 +37,16 @@ static const char *const bare_fields[] = { "op", NULL };
 static const char *const party_fields[] = { "account", "email", "ip",
     "device", "phone", "payment", NULL };
 static const char *const reward_fields[] = { "amount", "currency", NULL };
+static const char *const feedback_fields[] = { "op", "id", "account",
+    "label", "note", "by", NULL };
+static const char *const list_add_fields[] = { "op", "list", "value",
+    "kind", "expires", "reason", "by", NULL };
+static const char *const list_del_fields[] = { "op", "list", "value",
+    "kind", "reason", "by", NULL };
+static const char *const list_get_fields[] = { "op", "list", "value",
+    "kind", NULL };
+static const char *const list_log_fields[] = { "op", "list", "limit",
+    NULL };
 
 const char *
 req_op_name(enum req_op op)
@@ -419,15 +434,167 @@ decode_observe(const struct ident *id, const json_t *obj,
 	return (0);
 }
 
+/* A short text field: no control bytes (note: newlines and tabs allowed). */
+static int
+get_text(const json_t *obj, const char *name, size_t max, bool lines,
+    char *out, struct req_error *err)
+{
+	const char	*s;
+	size_t		 len, i;
+
+	if (get_string(obj, name, "", false, max, &s, &len, err) != 0)
+		return (-1);
+	out[0] = '\0';
+	if (s == NULL)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (lines && (s[i] == '\n' || s[i] == '\t'))
+			continue;
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '\0')
+			return (req_fail(err, "bad_request", name,
+			    "contains control characters"));
+	}
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return (0);
+}
+
+static int
+decode_feedback(const struct ident *id, const json_t *obj, struct event *ev,
+    struct analyst_req *ar, struct req_error *err)
+{
+	struct party	 p;
+	const char	*s, *msg = "invalid";
+	size_t		 len;
+	char		 label[16];
+
+	if (decode_id(obj, false, ev, err) != 0 ||
+	    get_string(obj, "account", "", false, 128, &s, &len, err) != 0)
+		return (-1);
+	if ((ev->idlen == 0) == (s == NULL))
+		return (req_fail(err, "bad_request", ev->idlen ? "account" : "id",
+		    "give either id (a referral) or account"));
+	if (s != NULL) {
+		memset(&p, 0, sizeof(p));
+		if (ident_account(id, s, len, &p, &msg) != 0)
+			return (req_fail(err, "bad_request", "account", "%s",
+			    msg));
+		ar->by_account = true;
+		ar->account = p.h[ENT_ACCOUNT];
+	}
+	if (get_string(obj, "label", "", true, sizeof(label) - 1, &s, &len,
+	    err) != 0)
+		return (-1);
+	memcpy(label, s, len);
+	label[len] = '\0';
+	if ((ar->label = store_label_from_name(label)) < 0)
+		return (req_fail(err, "bad_request", "label",
+		    "not one of fraud, legit, chargeback, abuse"));
+	return (get_text(obj, "note", ANALYST_NOTE_MAX, true, ar->note, err) ||
+	    get_text(obj, "by", LIST_BY_MAX, false, ar->by, err));
+}
+
+static int
+decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
+    struct analyst_req *ar, struct req_error *err)
+{
+	const char	*s;
+	size_t		 len, i;
+	json_t		*v;
+	char		 kind[32];
+	int64_t		 ms;
+
+	if (get_string(obj, "list", "", op != OP_LIST_LOG, LIST_NAME_MAX, &s,
+	    &len, err) != 0)
+		return (-1);
+	for (i = 0; s != NULL && i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
+		    s[i] != '-' && s[i] != '.')
+			return (req_fail(err, "bad_request", "list", "a list "
+			    "name is letters, digits, '_', '-' and '.'"));
+	if (s != NULL) {
+		memcpy(ar->list, s, len);
+		ar->list[len] = '\0';
+	}
+	if (op == OP_LIST_LOG) {
+		ar->limit = ANALYST_LOG_DEFAULT;
+		v = json_object_get(obj, "limit");
+		if (v == NULL || json_is_null(v))
+			return (0);
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > ANALYST_LOG_MAX)
+			return (req_fail(err, "bad_request", "limit", "must be "
+			    "a whole number from 1 to %d", ANALYST_LOG_MAX));
+		ar->limit = (size_t)json_integer_value(v);
+		return (0);
+	}
+	if (get_string(obj, "value", "", true, ANALYST_VALUE_MAX, &s, &len,
+	    err) != 0)
+		return (-1);
+	if (memchr(s, '\0', len) != NULL)
+		return (req_fail(err, "bad_request", "value",
+		    "contains a NUL byte"));
+	ar->value = xstrndup(s, len);
+	ar->kind = -1;
+	if (get_string(obj, "kind", "", false, sizeof(kind) - 1, &s, &len,
+	    err) != 0)
+		return (-1);
+	if (s != NULL) {
+		memcpy(kind, s, len);
+		kind[len] = '\0';
+		if ((ar->kind = analyst_kind_from_name(kind)) < 0)
+			return (req_fail(err, "bad_request", "kind", "not one "
+			    "of account, email, phone, payment, device.id, ip, "
+			    "ip.prefix, string, number"));
+	}
+	if (op == OP_LIST_GET)
+		return (0);
+	if (get_text(obj, "reason", LIST_REASON_MAX, false, ar->reason,
+	    err) != 0 || get_text(obj, "by", LIST_BY_MAX, false, ar->by,
+	    err) != 0)
+		return (-1);
+	if (op != OP_LIST_ADD)
+		return (0);
+	v = json_object_get(obj, "expires");
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (json_is_integer(v))
+		ar->expires = json_integer_value(v);
+	else if (json_is_string(v) && parse_duration(json_string_value(v),
+	    &ms) == 0 && ms > 0)
+		ar->expires_in = ms;
+	else if (!json_is_string(v) || parse_rfc3339(json_string_value(v),
+	    json_string_length(v), &ar->expires) != 0)
+		return (req_fail(err, "bad_request", "expires", "a duration "
+		    "from now (30d), an RFC 3339 time or Unix milliseconds"));
+	if (ar->expires_in == 0 && ar->expires <= o->now)
+		return (req_fail(err, "bad_request", "expires",
+		    "is in the past"));
+	return (0);
+}
+
 int
 req_decode(const char *line, size_t len, const struct ident *id,
     const struct req_opts *o, enum req_op *opp, struct event *ev,
     struct req_error *err)
 {
+	return (req_decode_full(line, len, id, o, opp, ev, NULL, err));
+}
+
+int
+req_decode_full(const char *line, size_t len, const struct ident *id,
+    const struct req_opts *o, enum req_op *opp, struct event *ev,
+    struct analyst_req *ar, struct req_error *err)
+{
 	static const char *const *const fields[OP__MAX] = {
 		[OP_PING] = bare_fields, [OP_STATS] = bare_fields,
 		[OP_RELOAD] = bare_fields, [OP_VERDICT] = id_fields,
-		[OP_EXPLAIN] = id_fields,
+		[OP_EXPLAIN] = id_fields, [OP_RECHECK] = id_fields,
+		[OP_FEEDBACK] = feedback_fields,
+		[OP_LIST_ADD] = list_add_fields,
+		[OP_LIST_DEL] = list_del_fields,
+		[OP_LIST_GET] = list_get_fields,
+		[OP_LIST_LOG] = list_log_fields,
 	};
 	json_error_t	 jerr;
 	json_t		*obj, *op;
@@ -467,8 +634,9 @@ req_decode(const char *line, size_t len, const struct ident *id,
 	if (i == OP__MAX) {
 		str_escape(ops, json_string_length(op), esc, sizeof(esc));
 		req_fail(err, "unknown_op", "op", "unknown op \"%s\" (one of "
-		    "ping, check, observe, verdict, explain, stats, reload)",
-		    esc);
+		    "ping, check, observe, verdict, explain, stats, reload, "
+		    "recheck, feedback, list.add, list.del, list.get, "
+		    "list.log)", esc);
 		goto out;
 	}
 	*opp = (enum req_op)i;
@@ -484,7 +652,23 @@ req_decode(const char *line, size_t len, const struct ident *id,
 	default:
 		if (check_fields_known(obj, fields[*opp], "", err) != 0)
 			break;
-		if (*opp == OP_VERDICT || *opp == OP_EXPLAIN)
+		ev->ts = o->now;
+		if (analyst_op(*opp)) {
+			if (ar == NULL) {
+				req_fail(err, "unknown_op", "op", "op %s is not "
+				    "served here", op_names[*opp]);
+				break;
+			}
+			memset(ar, 0, sizeof(*ar));
+			ar->kind = -1;
+			if (*opp == OP_FEEDBACK)
+				rc = decode_feedback(id, obj, ev, ar, err);
+			else
+				rc = decode_list(obj, *opp, o, ar, err);
+			if (rc != 0)
+				analyst_req_clear(ar);
+		} else if (*opp == OP_VERDICT || *opp == OP_EXPLAIN ||
+		    *opp == OP_RECHECK)
 			rc = decode_id(obj, true, ev, err);
 		else
 			rc = 0;

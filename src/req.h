@@ -18,6 +18,7 @@
 
 #include "event.h"
 
+struct analyst_req;
 struct ident;
 
 enum req_op {
@@ -28,6 +29,12 @@ enum req_op {
 	OP_EXPLAIN,
 	OP_STATS,
 	OP_RELOAD,
+	OP_RECHECK,		/* analyst ops: analyst.h, verdict.h */
+	OP_FEEDBACK,
+	OP_LIST_ADD,
+	OP_LIST_DEL,
+	OP_LIST_GET,
+	OP_LIST_LOG,
 	OP__MAX
 };
 
@@ -52,6 +59,17 @@ struct req_opts {
 int	req_decode(const char *line, size_t len, const struct ident *id,
 	    const struct req_opts *opts, enum req_op *op, struct event *ev,
 	    struct req_error *err);
+
+/*
+ * As req_decode, and the fields of feedback and list.* into *ar
+ * (analyst.h; the caller then runs analyst_prepare() and, in the end,
+ * analyst_req_clear()). req_decode() is this with ar NULL, which answers
+ * those ops with an error. recheck, feedback and list.* get ev->ts set to
+ * opts->now (the request's time).
+ */
+int	req_decode_full(const char *line, size_t len, const struct ident *id,
+	    const struct req_opts *opts, enum req_op *op, struct event *ev,
+	    struct analyst_req *ar, struct req_error *err);
 
 const char	*req_op_name(enum req_op op);
 

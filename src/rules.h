@@ -94,6 +94,31 @@ int		 rules_eval(const struct ruleset *rs, const struct event *ev,
 		     struct rules_result *res);
 
 /*
+ * As rules_eval, as of another moment than the event's own (a re-check
+ * at payout): windows end at at->ts, runtime list entries that expired by
+ * at->ts do not match, and history, labels and list entries are seen up
+ * to at->max_seq (0: everything stored). The event itself is in the store
+ * already and is counted once, where its ts falls; referred() never finds
+ * the event itself.
+ */
+struct rules_at {
+	int64_t		ts;
+	uint64_t	max_seq;
+};
+int		 rules_eval_at(const struct ruleset *rs, const struct event *ev,
+		     const struct rules_at *at, struct store_txn *txn,
+		     int want_explain, struct rules_result *res);
+
+/*
+ * Runtime lists (list.add): whether rs declares list name, and the kinds
+ * its rules look values up as (bit 1 << kind: an identity kind of
+ * event.h, LIST_KIND_STRING or LIST_KIND_NUMBER of store_aux.h). -1 when
+ * the set has no such list.
+ */
+int		 rules_list_kinds(const struct ruleset *rs, const char *name,
+		     uint64_t *kinds);
+
+/*
  * Run the test blocks of rs's files (refguard.rules(5)) against a scratch
  * store: a fresh directory from mkdtemp under $TMPDIR (or /tmp) holding an
  * LMDB environment opened with nosync, removed before returning. Each test

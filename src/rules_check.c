@@ -16,6 +16,7 @@
 
 #include "ident.h"
 #include "rules_int.h"
+#include "store_aux.h"
 #include "util.h"
 
 const struct rules_factdef rules_facts[F__MAX] = {
@@ -51,7 +52,7 @@ static const char *const rules_party_names[RG_NPARTIES] = {
 	"referrer", "referee",
 };
 static const char *const rules_funcs[] = {
-	"count", "distinct", "linked", "referred", "exists",
+	"count", "distinct", "linked", "referred", "exists", "labeled",
 };
 
 struct rules_cctx {
@@ -259,29 +260,20 @@ static void
 rules_check_cidr(struct ruleset *rs, int kind, const char *s,
     const struct rules_pos *pos, struct rg_hash **hs, size_t *n, size_t *cap)
 {
-	char		 addr[64], out[INET6_ADDRSTRLEN];
-	const char	*slash = strchr(s, '/'), *err;
+	char		 out[INET6_ADDRSTRLEN];
+	const char	*err;
 	uint8_t		 a[16];
-	unsigned long	 len;
-	char		*end;
+	unsigned	 len;
 	int		 af, bits, i, stepbit;
 	uint64_t	 count, k;
 
-	if ((size_t)(slash - s) >= sizeof(addr))
-		goto bad;
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = '\0';
-	af = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
-	bits = af == AF_INET ? 32 : 128;
-	len = strtoul(slash + 1, &end, 10);
-	if (inet_pton(af, addr, a) != 1 || *end != '\0' || slash[1] == '\0' ||
-	    len > (unsigned long)bits)
+	if (parse_cidr(s, &af, a, &bits, &len) != 0)
 		goto bad;
 	/* Prefixes: step at the default /24 and /64 granularity. */
 	stepbit = 0;
 	if (kind == ENT_IP_PREFIX)
 		stepbit = af == AF_INET ? 8 : 64;
-	if ((unsigned long)(bits - stepbit) < len)
+	if ((unsigned)(bits - stepbit) < len)
 		stepbit = bits - (int)len;
 	if (bits - (int)len - stepbit > 16) {
 		rules_error(rs, pos, "%s holds more than %d %s; list smaller "
@@ -646,8 +638,10 @@ rules_check_call(struct rules_cctx *cc, struct rules_node *n)
 		"count(type, key, window)", "distinct(what, key, window)",
 		"linked(referrer, referee, kind[, window])",
 		"referred(referrer, referee[, hops])", "exists(fact)",
+		"labeled(party, label)",
 	};
-	static const int nmin[] = { 3, 3, 3, 2, 1 }, nmax[] = { 3, 3, 4, 3, 1 };
+	static const int nmin[] = { 3, 3, 3, 2, 1, 2 };
+	static const int nmax[] = { 3, 3, 4, 3, 1, 2 };
 	struct ruleset		*rs = cc->rs;
 	struct rules_node	*a;
 	const char		*sug, *names[EV__MAX + 1];
@@ -793,6 +787,28 @@ rules_check_call(struct rules_cctx *cc, struct rules_node *n)
 		n->op = N_REFERRED;
 		n->party = (uint8_t)pa;
 		n->cost = 60 * (uint32_t)n->hops;
+		return (n->type = T_BOOL);
+	case 5:		/* labeled(party, label) */
+		if ((pa = rules_check_party(cc, n->kids[0], "labeled")) < 0)
+			return (T_ERR);
+		a = n->kids[1];
+		k = a->op == N_WORD ? store_label_from_name(a->name) : -1;
+		if (k < 0) {
+			static const char *const labels[] = { "fraud", "legit",
+			    "chargeback", "abuse" };
+
+			sug = a->op == N_WORD ? rules_suggest(a->name, labels,
+			    nitems(labels)) : NULL;
+			rules_error(rs, &a->pos, "labeled's label is one of "
+			    "fraud, legit, chargeback or abuse%s%s%s",
+			    sug ? "; did you mean " : "", sug ? sug : "",
+			    sug ? "?" : "");
+			return (T_ERR);
+		}
+		n->op = N_LABELED;
+		n->party = (uint8_t)pa;
+		n->label = k;
+		n->cost = 30;
 		return (n->type = T_BOOL);
 	default:	/* exists(fact) */
 		a = n->kids[0];
@@ -950,11 +966,13 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 		n->text = rules_check_text(rs, n);
 		break;
 	case N_IN:
-		n->cost = n->kids[0]->cost + 2;
+		/* A named list is also looked up among runtime entries. */
+		n->cost = n->kids[0]->cost + (n->nkids == 1 ? 10 : 2);
 		n->text = rules_check_text(rs, n);
 		break;
 	case N_FACT:
 	case N_EXISTS:
+	case N_LABELED:
 		n->text = rules_check_text(rs, n);
 		break;
 	case N_COUNT:
@@ -1088,6 +1106,10 @@ rules_check(struct ruleset *rs)
 
 	memset(&cc, 0, sizeof(cc));
 	cc.rs = rs;
+	if (rs->id != NULL) {
+		rs->list_seed = ident_list_seed(rs->id);
+		rs->have_list_seed = true;
+	}
 	for (i = 0; i < rs->nrules; i++) {
 		r = &rs->rules[i];
 		for (j = 0; j < i; j++) {
@@ -1165,4 +1187,27 @@ rules_check(struct ruleset *rs)
 			rules_warn(rs, &rs->lists[i].pos, "list %s is never "
 			    "used", rs->lists[i].name);
 	}
+}
+
+int
+rules_list_kinds(const struct ruleset *rs, const char *name, uint64_t *kinds)
+{
+	const struct rules_list	*l;
+	size_t			 i, j;
+
+	*kinds = 0;
+	for (i = 0; i < rs->nlists; i++) {
+		l = &rs->lists[i];
+		if (strcmp(l->name, name) != 0)
+			continue;
+		for (j = 1; j < ENT__MAX; j++)
+			if (l->sets[j] != NULL)
+				*kinds |= 1ULL << j;
+		if (l->sets[ENT__MAX] != NULL)
+			*kinds |= 1ULL << LIST_KIND_STRING;
+		if (l->sets[ENT__MAX + 1] != NULL)
+			*kinds |= 1ULL << LIST_KIND_NUMBER;
+		return (0);
+	}
+	return (-1);
 }

@@ -20,6 +20,7 @@
 
 #include "rules_int.h"
 #include "store.h"
+#include "store_aux.h"
 #include "util.h"
 
 struct rules_slot {
@@ -34,6 +35,7 @@ struct rules_slot {
 struct rules_ectx {
 	const struct ruleset	*rs;
 	const struct event	*ev;
+	struct rules_at		 at;		/* as of: window end, max seq */
 	struct store_txn	*txn;
 	struct sbuf		*ex;		/* NULL: no explain */
 	bool			 exfirst;
@@ -213,11 +215,11 @@ rules_fact_set(struct event *ev, int party, int fact,
 }
 
 static int64_t
-rules_eval_from(const struct event *ev, int64_t window)
+rules_eval_from(const struct rules_at *at, int64_t window)
 {
 	if (window <= 0)
 		return (INT64_MIN);
-	return (ev->ts < INT64_MIN + window ? INT64_MIN : ev->ts - window);
+	return (at->ts < INT64_MIN + window ? INT64_MIN : at->ts - window);
 }
 
 /* The cached result of a history node, if it answers this node too. */
@@ -266,8 +268,8 @@ rules_eval_count(struct rules_ectx *cx, const struct rules_node *n,
 	if (n->party >= ev->nparties || !PARTY_HAS(p, n->kind))
 		return (s);
 	c = store_count(cx->txn, n->kind, &p->h[n->kind], n->type_mask,
-	    n->role_mask, rules_eval_from(ev, n->window), ev->ts, ev->seq,
-	    n->limit);
+	    n->role_mask, rules_eval_from(&cx->at, n->window), cx->at.ts,
+	    cx->at.max_seq, n->limit);
 	if (c < 0) {
 		cx->err = 1;
 		s->have = false;
@@ -362,8 +364,9 @@ rules_eval_distinct(struct rules_ectx *cx, const struct rules_node *n,
 	d.n = 0;
 	d.scanned = 0;
 	if (store_scan(cx->txn, n->kind, &p->h[n->kind], n->type_mask,
-	    n->role_mask, rules_eval_from(ev, n->window), ev->ts, ev->seq,
-	    true, rules_eval_distinct_cb, &d) != 0 || cx->err) {
+	    n->role_mask, rules_eval_from(&cx->at, n->window), cx->at.ts,
+	    cx->at.max_seq, true, rules_eval_distinct_cb, &d) != 0 ||
+	    cx->err) {
 		cx->err = 1;
 		s->have = false;
 		return (s);
@@ -439,7 +442,7 @@ rules_eval_linked_cb(void *arg, const struct store_link *l)
 	} else {
 probe:
 		r = store_link_get(lk->cx->txn, lk->other, l->kind, &l->h,
-		    lk->cx->ev->seq, NULL, NULL);
+		    lk->cx->at.max_seq, NULL, NULL);
 		if (r < 0) {
 			lk->cx->err = 1;
 			return (1);
@@ -485,15 +488,15 @@ rules_eval_links(struct rules_ectx *cx, uint32_t want, int kind,
 		return (0);
 	lk.cx = cx;
 	lk.other = &ra->h[ENT_ACCOUNT];
-	lk.from = rules_eval_from(ev, window);
+	lk.from = rules_eval_from(&cx->at, window);
 	if (window > 0) {
-		if (store_link_scan(cx->txn, &ra->h[ENT_ACCOUNT], kind, ev->seq,
-		    rules_eval_recent_cb, &lk) != 0 || cx->err)
+		if (store_link_scan(cx->txn, &ra->h[ENT_ACCOUNT], kind,
+		    cx->at.max_seq, rules_eval_recent_cb, &lk) != 0 || cx->err)
 			return (-1);
 		lk.scanned = 0;
 	}
-	if (store_link_scan(cx->txn, &rb->h[ENT_ACCOUNT], kind, ev->seq,
-	    rules_eval_linked_cb, &lk) != 0 || cx->err)
+	if (store_link_scan(cx->txn, &rb->h[ENT_ACCOUNT], kind,
+	    cx->at.max_seq, rules_eval_linked_cb, &lk) != 0 || cx->err)
 		return (-1);
 	*found = lk.found;
 	return (0);
@@ -571,6 +574,8 @@ rules_eval_walk_cb(void *arg, const struct store_entry *e)
 
 	if (++w->scanned > RULES_SCAN_MAX)
 		return (1);
+	if (e->seq == w->cx->ev->seq)
+		return (0);	/* as of a later moment: not the event itself */
 	if ((rc = store_get_event(w->cx->txn, e->seq, &ev)) < 0) {
 		w->cx->err = 1;
 		return (1);
@@ -611,7 +616,7 @@ rules_eval_referred(struct rules_ectx *cx, const struct rules_node *n,
 		return (s);
 	s = rules_eval_store(cx, n, tmp);
 	s->present = true;
-	if (ev->nparties < 2 || ev->seq <= 1)
+	if (ev->nparties < 2 || (cx->at.max_seq != 0 && cx->at.max_seq <= 1))
 		return (s);
 	a = &ev->party[n->party];
 	b = &ev->party[1 - n->party];
@@ -628,8 +633,9 @@ rules_eval_referred(struct rules_ectx *cx, const struct rules_node *n,
 		for (i = 0; i < nf; i++) {
 			if (store_scan(cx->txn, ENT_ACCOUNT, &frontier[i],
 			    EV_MASK(EV_REFERRAL), ROLE_REFEREE, INT64_MIN,
-			    ev->ts, ev->seq - 1, true, rules_eval_walk_cb,
-			    &w) != 0 || cx->err) {
+			    cx->at.ts, cx->at.max_seq == ev->seq ? ev->seq - 1 :
+			    cx->at.max_seq, true, rules_eval_walk_cb, &w) != 0 ||
+			    cx->err) {
 				cx->err = 1;
 				s->have = false;
 				return (s);
@@ -644,6 +650,75 @@ rules_eval_referred(struct rules_ectx *cx, const struct rules_node *n,
 		nf = w.nnext;
 	}
 	return (s);
+}
+
+/*
+ * labeled(party, label): the party's account or an identity it carries
+ * in this event carried the label as of the evaluation's max seq. *kind
+ * and *l say which (explain).
+ */
+static bool
+rules_eval_labeled(struct rules_ectx *cx, const struct rules_node *n,
+    uint8_t *kind, struct store_label *l)
+{
+	const struct event	*ev = cx->ev;
+	int			 label, r;
+
+	if (n->party >= ev->nparties)
+		return (false);
+	r = store_label_party(cx->txn, &ev->party[n->party], 1u << n->label,
+	    cx->at.max_seq, kind, &label, l);
+	if (r < 0)
+		cx->err = 1;
+	return (r == 0);
+}
+
+/*
+ * A named list's runtime entries (list.add): value v of the left side
+ * left. An address also matches a listed network by its ip.prefix.
+ */
+static bool
+rules_eval_runtime(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_node *left, const struct rules_rval *v,
+    struct rg_hash *entry)
+{
+	const struct ruleset	*rs = cx->rs;
+	struct rules_rval	 pv;
+	struct rg_hash		 h;
+	char			 num[64];
+	uint8_t			 kind;
+	int			 r;
+
+	switch (v->type) {
+	case T_IDENT:
+		kind = v->kind;
+		h = v->h;
+		break;
+	case T_STR:
+		if (!rs->have_list_seed)
+			return (false);
+		kind = LIST_KIND_STRING;
+		store_list_strhash(rs->list_seed, kind, v->s, strlen(v->s), &h);
+		break;
+	case T_NUM:
+		if (!rs->have_list_seed)
+			return (false);
+		kind = LIST_KIND_NUMBER;
+		snprintf(num, sizeof(num), "%.17g", v->n);
+		store_list_strhash(rs->list_seed, kind, num, strlen(num), &h);
+		break;
+	default:
+		return (false);
+	}
+	r = store_list_match(cx->txn, n->name, kind, &h, cx->at.ts,
+	    cx->at.max_seq, entry);
+	if (r == 1 && kind == ENT_IP && left->op == N_FACT &&
+	    rules_fact_get(cx->ev, left->party, F_IP_PREFIX, &pv))
+		r = store_list_match(cx->txn, n->name, ENT_IP_PREFIX, &pv.h,
+		    cx->at.ts, cx->at.max_seq, entry);
+	if (r < 0)
+		cx->err = 1;
+	return (r == 0);
 }
 
 static const struct rules_slot *
@@ -903,15 +978,50 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 			sbuf_addc(cx->ex, '}');
 		}
 		return (b);
-	case N_IN:
+	case N_IN: {
+		struct rg_hash	entry;
+		bool		rt = false;
+
 		rules_eval_val(cx, n->kids[0], &l);
-		b = l.present && rules_vset_has(n->set, &l) != n->negate;
+		b = false;
+		if (l.present) {
+			b = rules_vset_has(n->set, &l);
+			if (!b && n->nkids == 1)
+				b = rt = rules_eval_runtime(cx, n, n->kids[0],
+				    &l, &entry);
+			b = b != n->negate;
+		}
 		if (cx->ex != NULL) {
 			rules_eval_exstart(cx, n, b);
 			rules_eval_exside(cx, n->kids[0], &l, "left");
+			if (rt) {
+				char	hex[2 * RG_HASH_LEN + 1];
+
+				sbuf_addf(cx->ex, ",\"list_entry\":\"%.12s\"",
+				    rg_hash_hex(&entry, hex));
+			}
 			sbuf_addc(cx->ex, '}');
 		}
 		return (b);
+	}
+	case N_LABELED: {
+		struct store_label	lab;
+		char			when[RFC3339_LEN];
+		uint8_t			kind = 0;
+
+		b = rules_eval_labeled(cx, n, &kind, &lab);
+		if (cx->ex != NULL) {
+			rules_eval_exstart(cx, n, b);
+			if (b)
+				sbuf_addf(cx->ex, ",\"found\":{\"fn\":\"labeled\","
+				    "\"kind\":\"%s\",\"feedback\":%llu,"
+				    "\"since\":\"%s\"}", ent_kind_name(kind),
+				    (unsigned long long)lab.feedback,
+				    fmt_rfc3339(lab.ts, when));
+			sbuf_addc(cx->ex, '}');
+		}
+		return (b);
+	}
 	case N_EXISTS:
 		rules_fact_get(cx->ev, n->kids[0]->party, n->kids[0]->fact, &l);
 		if (cx->ex != NULL) {
@@ -938,6 +1048,16 @@ int
 rules_eval(const struct ruleset *rs, const struct event *ev,
     struct store_txn *txn, int want_explain, struct rules_result *res)
 {
+	struct rules_at	at = { ev->ts, ev->seq };
+
+	return (rules_eval_at(rs, ev, &at, txn, want_explain, res));
+}
+
+int
+rules_eval_at(const struct ruleset *rs, const struct event *ev,
+    const struct rules_at *at, struct store_txn *txn, int want_explain,
+    struct rules_result *res)
+{
 	struct rules_ectx	 cx;
 	struct sbuf		 sb;
 	const struct rules_rule	*r;
@@ -953,6 +1073,7 @@ rules_eval(const struct ruleset *rs, const struct event *ev,
 	res->explain = NULL;
 	cx.rs = rs;
 	cx.ev = ev;
+	cx.at = *at;
 	cx.txn = txn;
 	cx.err = 0;
 	cx.ex = NULL;

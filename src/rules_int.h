@@ -106,6 +106,7 @@ extern const struct rules_factdef rules_facts[F__MAX];
 enum rules_op {
 	N_CONST, N_FACT, N_WORD, N_LIST, N_CALL, N_NOT, N_AND, N_OR, N_CMP,
 	N_IN, N_EXISTS, N_COUNT, N_DISTINCT, N_LINKED, N_REFERRED,
+	N_LABELED,
 };
 enum rules_cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE };
 
@@ -134,6 +135,7 @@ struct rules_node {
 	int64_t			 window;	/* ms; 0: none (linked) */
 	uint64_t		 limit;		/* history: enough to decide; 0 none */
 	int			 hops;		/* N_REFERRED */
+	int			 label;		/* N_LABELED: enum rg_label */
 	int			 walk;		/* N_REFERRED: hops its slot walks */
 	int			 slot;		/* history result cache; -1 none */
 	uint32_t		 cost;
@@ -238,6 +240,9 @@ struct ruleset {
 
 	int			 nslots;
 	char			 hash[2 * 16 + 1];
+	/* Runtime list values of string/number facts hash with this seed. */
+	bool			 have_list_seed;
+	uint64_t		 list_seed;
 
 	/* While loading. */
 	char			*loaded[RULES_FILES_MAX];	/* realpaths */

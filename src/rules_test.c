@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "analyst.h"
 #include "req.h"
 #include "rules_int.h"
 #include "store.h"
@@ -169,11 +170,13 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 	struct store_txn	*txn;
 	struct req_opts		 ro;
 	struct req_error	 rerr;
+	struct analyst_req	 ar;
 	struct verdict		 v;
 	struct sbuf		 line;
 	struct event		*ev;
 	enum req_op		 op;
 	char			*cause, *last = NULL;
+	const char		*code;
 	size_t			 i, a;
 	int64_t			 clock = RULES_TEST_EPOCH;
 	uint32_t		 k;
@@ -201,8 +204,12 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 			ro.now = clock;
 			ro.max_future = INT64_MAX / 4;
 			memset(&rerr, 0, sizeof(rerr));
-			if (req_decode(line.buf, line.len, tr->id, &ro, &op,
-			    ev, &rerr) != 0) {
+			if (req_decode_full(line.buf, line.len, tr->id, &ro,
+			    &op, ev, &ar, &rerr) != 0 || (analyst_op(op) &&
+			    analyst_prepare(&ar, op, tr->id, tr->rs, clock,
+			    &rerr) != 0)) {
+				if (analyst_op(op))
+					analyst_req_clear(&ar);
 				*where = &l->pos;
 				sbuf_addf(&tr->why, "request rejected: %s%s%s: %s",
 				    rerr.code != NULL ? rerr.code : "error",
@@ -220,11 +227,30 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 			}
 			else if (op == OP_OBSERVE)
 				rc = verdict_observe(txn, ev, &v);
-			else {
+			else if (op == OP_RECHECK) {
+				rc = verdict_recheck(txn, tr->rs, ev->id,
+				    ev->idlen, clock, &v);
+				if (rc > 0) {
+					*where = &l->pos;
+					sbuf_addf(&tr->why, "recheck: no verdict "
+					    "for %s", ev->id);
+					goto fail;
+				}
+			} else if (analyst_op(op)) {
+				rc = analyst_run(txn, op, ev, &ar, clock, &v,
+				    &code);
+				analyst_req_clear(&ar);
+				if (rc > 0) {
+					*where = &l->pos;
+					sbuf_addf(&tr->why, "%s: %s",
+					    req_op_name(op), code);
+					goto fail;
+				}
+			} else {
 				*where = &l->pos;
-				sbuf_addf(&tr->why, "given lines are check or "
-				    "observe requests, not %s",
-				    req_op_name(op));
+				sbuf_addf(&tr->why, "given lines are check, "
+				    "observe, recheck, feedback or list.* "
+				    "requests, not %s", req_op_name(op));
 				goto fail;
 			}
 			if (rc != 0) {
@@ -233,7 +259,7 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 				    store_txn_errstr(txn));
 				goto fail;
 			}
-			if (op == OP_CHECK) {
+			if (op == OP_CHECK || op == OP_RECHECK) {
 				free(last);
 				last = v.reply;
 				v.reply = NULL;

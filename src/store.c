@@ -20,6 +20,7 @@
 #include "log.h"
 #include "memtier.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 #define INDEX_KEY_LEN	(1 + RG_HASH_LEN + 8 + 8)
@@ -59,6 +60,7 @@ struct store {
 	unsigned		 rot;		/* next range to flush */
 	uint64_t		 flushes;	/* ranges flushed (stats) */
 	uint64_t		 flushed_entries;
+	struct store_aux	*aux;		/* store_aux.c's databases */
 };
 
 struct store_txn {
@@ -232,7 +234,8 @@ store_setup(struct store *st, char **cause)
 	    store_dbi(st, txn, "index", &st->index, cause) ||
 	    store_dbi(st, txn, "links", &st->links, cause) ||
 	    store_dbi(st, txn, "verdicts", &st->verdicts, cause) ||
-	    store_dbi(st, txn, "meta", &st->meta, cause))
+	    store_dbi(st, txn, "meta", &st->meta, cause) ||
+	    store_aux_open(txn, st->readonly, &st->aux, cause))
 		goto fail;
 
 	rc = mdb_get(txn, st->meta, &k, &v);
@@ -304,7 +307,7 @@ store_open(const struct store_opts *opts, char **cause)
 		xasprintf(cause, "mdb_env_create: %s", mdb_strerror(rc));
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, 8);
+	mdb_env_set_maxdbs(st->env, 8 + STORE_AUX_NDBI);
 	mdb_env_set_maxreaders(st->env, 254);
 	if (!opts->readonly &&
 	    (rc = mdb_env_set_mapsize(st->env, opts->map_size)) != 0) {
@@ -346,6 +349,7 @@ store_open(const struct store_opts *opts, char **cause)
 	return (st);
 fail:
 	mt_free(st->mt);
+	store_aux_free(st->aux);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->maplock);
@@ -359,6 +363,7 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	mt_free(st->mt);
+	store_aux_free(st->aux);
 	mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st);
@@ -1512,4 +1517,35 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	out->recent_links = mt_link_count(st->mt);
 	out->recent_flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);
 	return (0);
+}
+
+/* store_int.h: the inside store_aux.c works with. */
+MDB_txn *
+store_int_txn(struct store_txn *t)
+{
+	return (t->err == STORE_OK ? t->txn : NULL);
+}
+
+bool
+store_int_writable(const struct store_txn *t)
+{
+	return (t->write);
+}
+
+struct store_aux *
+store_int_aux(struct store_txn *t)
+{
+	return (t->st->aux);
+}
+
+uint64_t
+store_int_next_seq(const struct store_txn *t)
+{
+	return (t->next_seq + 1);
+}
+
+int
+store_int_fail(struct store_txn *t, int rc, const char *what)
+{
+	return (txn_fail(t, rc, what));
 }

@@ -1,6 +1,9 @@
 /* util.c: see util.h. */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -356,5 +359,51 @@ write_all(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	return (0);
+}
+
+void
+be_put(uint8_t *p, uint64_t v, int n)
+{
+	int	i;
+
+	for (i = n - 1; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+uint64_t
+be_get(const uint8_t *p, int n)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return (v);
+}
+
+int
+parse_cidr(const char *s, int *af, uint8_t a[16], int *bits, unsigned *len)
+{
+	char		 addr[64], *end;
+	const char	*slash = strchr(s, '/');
+	unsigned long	 l;
+	int		 i;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(addr))
+		return (-1);
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	*af = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+	*bits = *af == AF_INET ? 32 : 128;
+	l = strtoul(slash + 1, &end, 10);
+	if (inet_pton(*af, addr, a) != 1 || *end != '\0' || slash[1] == '\0' ||
+	    !isdigit((unsigned char)slash[1]) || l > (unsigned long)*bits)
+		return (-1);
+	for (i = (int)l; i < *bits; i++)
+		a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	*len = (unsigned)l;
 	return (0);
 }

@@ -58,6 +58,18 @@ char	*str_escape(const char *src, size_t len, char *dst, size_t cap);
  */
 void	 cause_append(char **cause, char *msg);
 
+/*
+ * A CIDR "ADDR/LEN", IPv4 or IPv6: the network's bytes in a (host bits
+ * cleared), *af (AF_INET or AF_INET6), *bits (32 or 128) and *len. 0, or
+ * -1 when malformed.
+ */
+int	 parse_cidr(const char *s, int *af, uint8_t a[16], int *bits,
+	    unsigned *len);
+
+/* Big-endian integers of n bytes (keys that sort as numbers, records). */
+void	 be_put(uint8_t *p, uint64_t v, int n);
+uint64_t be_get(const uint8_t *p, int n);
+
 /* Write all of buf to fd, retrying on EINTR/short writes. 0 or -1. */
 int	 write_all(int fd, const void *buf, size_t len);
 

@@ -4,54 +4,87 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "rules.h"
 #include "sbuf.h"
 #include "store.h"
 #include "util.h"
 #include "verdict.h"
 
-#define VERDICT_REC_VERSION	1
+#define VERDICT_REC_CHECK	1	/* written by a check */
+#define VERDICT_REC_VERSION	2	/* written by a re-check */
 #define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
-
-static void
-be_put(uint8_t *p, uint64_t v, int n)
-{
-	int	i;
-
-	for (i = n - 1; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-be_get(const uint8_t *p, int n)
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
+#define VERDICT_HDR2_LEN	(VERDICT_HDR_LEN + 4 + 2)
+#define VERDICT_VER_LEN		(8 + 1 + 4 + 4 + 4 + 4)
 
 int
 verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 {
 	const uint8_t	*rec = recp;
 
-	if (len < VERDICT_HDR_LEN || rec[0] != VERDICT_REC_VERSION)
+	if (len < VERDICT_HDR_LEN || rec[0] < 1 || rec[0] > VERDICT_REC_VERSION)
 		return (-1);
 	r->seq = be_get(rec + 1, 8);
 	r->action = rec[9];
 	r->score = (int32_t)be_get(rec + 10, 4);
 	r->replylen = be_get(rec + 14, 4);
-	if (r->replylen > len - VERDICT_HDR_LEN)
+	r->nrechecks = 0;
+	r->rechecks = NULL;
+	r->rechecks_len = 0;
+	if (rec[0] == 1) {
+		if (r->replylen > len - VERDICT_HDR_LEN)
+			return (-1);
+		r->reply = (const char *)rec + VERDICT_HDR_LEN;
+		r->explain = r->reply + r->replylen;
+		r->explainlen = len - VERDICT_HDR_LEN - r->replylen;
+		return (0);
+	}
+	if (len < VERDICT_HDR2_LEN)
 		return (-1);
-	r->reply = (const char *)rec + VERDICT_HDR_LEN;
+	r->explainlen = be_get(rec + 18, 4);
+	r->nrechecks = (unsigned)be_get(rec + 22, 2);
+	if (r->replylen > len - VERDICT_HDR2_LEN ||
+	    r->explainlen > len - VERDICT_HDR2_LEN - r->replylen)
+		return (-1);
+	r->reply = (const char *)rec + VERDICT_HDR2_LEN;
 	r->explain = r->reply + r->replylen;
-	r->explainlen = len - VERDICT_HDR_LEN - r->replylen;
+	r->rechecks = (const uint8_t *)r->explain + r->explainlen;
+	r->rechecks_len = len - VERDICT_HDR2_LEN - r->replylen - r->explainlen;
 	return (0);
+}
+
+int
+verdict_rec_version(const struct verdict_rec *r, unsigned i,
+    struct verdict_ver *v)
+{
+	const uint8_t	*p = r->rechecks;
+	size_t		 left = r->rechecks_len, n;
+	unsigned	 j;
+
+	if (i >= r->nrechecks)
+		return (-1);
+	for (j = 0;; j++) {
+		if (left < VERDICT_VER_LEN)
+			return (-1);
+		v->version = j + 2;
+		v->ts = (int64_t)be_get(p, 8);
+		v->action = p[8];
+		v->score = (int32_t)be_get(p + 9, 4);
+		v->replylen = be_get(p + 13, 4);
+		v->deltalen = be_get(p + 17, 4);
+		v->explainlen = be_get(p + 21, 4);
+		n = VERDICT_VER_LEN + v->replylen + v->deltalen + v->explainlen;
+		if (n > left)
+			return (-1);
+		v->reply = (const char *)p + VERDICT_VER_LEN;
+		v->delta = v->reply + v->replylen;
+		v->explain = v->delta + v->deltalen;
+		if (j == i)
+			return (0);
+		p += n;
+		left -= n;
+	}
 }
 
 static void
@@ -154,7 +187,7 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	sbuf_adds(&sb, res.explain != NULL ? res.explain : "[]");
 	free(res.explain);
 	hdr = (uint8_t *)sb.buf;
-	hdr[0] = VERDICT_REC_VERSION;
+	hdr[0] = VERDICT_REC_CHECK;
 	be_put(hdr + 1, ev->seq, 8);
 	hdr[9] = res.action;
 	be_put(hdr + 10, (uint32_t)res.score, 4);
@@ -170,6 +203,176 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++)
 		out->hits[out->nhits++] = res.hits[i].rule;
 	sbuf_free(&sb);
+	return (0);
+}
+
+/* Rule names matched in a verdict reply (reasons and shadow). */
+static size_t
+reply_hits(const char *reply, size_t len, char names[][64], size_t cap)
+{
+	static const char *const keys[] = { "reasons", "shadow" };
+	json_t		*o, *a, *h;
+	const char	*s;
+	size_t		 i, k, n = 0;
+
+	if ((o = json_loadb(reply, len, 0, NULL)) == NULL)
+		return (0);
+	for (k = 0; k < nitems(keys); k++) {
+		a = json_object_get(o, keys[k]);
+		json_array_foreach(a, i, h) {
+			s = json_string_value(json_object_get(h, "rule"));
+			if (s != NULL && n < cap)
+				snprintf(names[n++], sizeof(names[0]), "%s", s);
+		}
+	}
+	json_decref(o);
+	return (n);
+}
+
+static bool
+has_name(char names[][64], size_t n, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (true);
+	return (false);
+}
+
+static void
+add_names(struct sbuf *sb, char a[][64], size_t na, char b[][64], size_t nb)
+{
+	size_t	i;
+	int	first = 1;
+
+	sbuf_addc(sb, '[');
+	for (i = 0; i < na; i++) {
+		if (has_name(b, nb, a[i]))
+			continue;
+		if (!first)
+			sbuf_addc(sb, ',');
+		first = 0;
+		sbuf_add_jstr(sb, a[i], strlen(a[i]));
+	}
+	sbuf_addc(sb, ']');
+}
+
+int
+verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
+    const char *id, size_t idlen, int64_t now, struct verdict *out)
+{
+	char			 prev_names[RULES_MAX_HITS][64];
+	char			 new_names[RULES_MAX_HITS][64];
+	char			 when[RFC3339_LEN];
+	struct rules_result	 res;
+	struct rules_at		 at;
+	struct verdict_rec	 r;
+	struct verdict_ver	 pv;
+	struct event		 ev;
+	struct sbuf		 reply, delta, rec;
+	const void		*stored;
+	const char		*s;
+	size_t			 len, np, nn, i;
+	unsigned		 version;
+	uint8_t			 hdr[VERDICT_HDR2_LEN], vh[VERDICT_VER_LEN];
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_get_verdict(txn, id, idlen, &stored, &len)) != 0)
+		return (rc);
+	if (verdict_rec_decode(stored, len, &r) != 0)
+		return (1);
+	if (r.nrechecks + 1 >= VERDICT_MAX_VERSIONS)
+		return (2);
+	/* The record as version 2, copied before anything else reads. */
+	sbuf_init(&rec, len + 1024);
+	memcpy(hdr, stored, VERDICT_HDR_LEN);
+	hdr[0] = VERDICT_REC_VERSION;
+	be_put(hdr + 18, r.explainlen, 4);
+	be_put(hdr + 22, r.nrechecks + 1, 2);
+	sbuf_add(&rec, hdr, sizeof(hdr));
+	sbuf_add(&rec, r.reply, r.replylen);
+	sbuf_add(&rec, r.explain, r.explainlen);
+	sbuf_add(&rec, r.rechecks, r.rechecks_len);
+
+	/* What it is compared with: the latest version. */
+	pv.version = 1;
+	pv.action = r.action;
+	pv.score = r.score;
+	pv.reply = r.reply;
+	pv.replylen = r.replylen;
+	if (r.nrechecks > 0 && verdict_rec_version(&r, r.nrechecks - 1,
+	    &pv) != 0) {
+		sbuf_free(&rec);
+		return (1);
+	}
+	np = reply_hits(pv.reply, pv.replylen, prev_names,
+	    nitems(prev_names));
+	version = pv.version + 1;
+
+	if ((rc = store_get_event(txn, r.seq, &ev)) != 0) {
+		sbuf_free(&rec);
+		return (rc);
+	}
+	memset(&res, 0, sizeof(res));
+	res.action = ACTION_ALLOW;
+	at.ts = now > ev.ts ? now : ev.ts;
+	at.max_seq = 0;
+	if (rs != NULL && rules_eval_at(rs, &ev, &at, txn, 1, &res) != 0) {
+		free(res.explain);
+		sbuf_free(&rec);
+		return (-1);
+	}
+	for (i = nn = 0; rs != NULL && i < res.nhits; i++) {
+		s = rules_rule_name(rs, res.hits[i].rule);
+		snprintf(new_names[nn++], sizeof(new_names[0]), "%s", s);
+	}
+
+	sbuf_init(&reply, 512);
+	format_reply(&reply, &ev, rs, &res);
+	reply.len--;		/* the closing brace */
+	sbuf_addf(&reply, ",\"version\":%u,\"rechecked_at\":\"%s\"}", version,
+	    fmt_rfc3339(now, when));
+	sbuf_init(&delta, 256);
+	sbuf_addf(&delta, "\"previous\":{\"action\":\"%s\",\"score\":%d,"
+	    "\"version\":%u},\"changed\":%s,\"newly_matched\":",
+	    rules_action_name(pv.action), (int)pv.score, pv.version,
+	    pv.action != res.action ? "true" : "false");
+	add_names(&delta, new_names, nn, prev_names, np);
+	sbuf_adds(&delta, ",\"no_longer_matched\":");
+	add_names(&delta, prev_names, np, new_names, nn);
+	s = res.explain != NULL ? res.explain : "[]";
+
+	be_put(vh, (uint64_t)now, 8);
+	vh[8] = res.action;
+	be_put(vh + 9, (uint32_t)res.score, 4);
+	be_put(vh + 13, reply.len, 4);
+	be_put(vh + 17, delta.len, 4);
+	be_put(vh + 21, strlen(s), 4);
+	sbuf_add(&rec, vh, sizeof(vh));
+	sbuf_add(&rec, reply.buf, reply.len);
+	sbuf_add(&rec, delta.buf, delta.len);
+	sbuf_adds(&rec, s);
+	free(res.explain);
+	rc = store_put_verdict(txn, id, idlen, rec.buf, rec.len);
+	sbuf_free(&rec);
+	if (rc != 0) {
+		sbuf_free(&reply);
+		sbuf_free(&delta);
+		return (-1);
+	}
+	out->seq = ev.seq;
+	out->action = res.action;
+	out->score = res.score;
+	reply.len--;
+	sbuf_addc(&reply, ',');
+	sbuf_add(&reply, delta.buf, delta.len);
+	sbuf_addc(&reply, '}');
+	sbuf_free(&delta);
+	out->reply = sbuf_take(&reply, &out->replylen);
+	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++)
+		out->hits[out->nhits++] = res.hits[i].rule;
 	return (0);
 }
 
@@ -293,12 +496,104 @@ add_event(struct sbuf *sb, const struct event *ev)
 	sbuf_addc(sb, '}');
 }
 
+/* Shared identities of the parties' accounts, with since when each had it. */
+struct xlinks {
+	struct store_txn	*txn;
+	const struct rg_hash	*referrer;
+	uint64_t		 max_seq;
+	struct sbuf		*sb;
+	size_t			 scanned, n;
+	int			 err;
+};
+
+static int
+xlinks_cb(void *arg, const struct store_link *l)
+{
+	struct xlinks	*x = arg;
+	char		 w1[RFC3339_LEN], w2[RFC3339_LEN];
+	uint64_t	 seq;
+	int64_t		 ts;
+	int		 rc;
+
+	if (++x->scanned > 2000 || x->n >= 64)
+		return (1);
+	if (l->kind == ENT_ACCOUNT || l->kind == ENT_EDGE)
+		return (0);
+	rc = store_link_get(x->txn, x->referrer, l->kind, &l->h, x->max_seq,
+	    &seq, &ts);
+	if (rc < 0) {
+		x->err = 1;
+		return (1);
+	}
+	if (rc == 1)
+		return (0);
+	sbuf_addf(x->sb, "%s{\"kind\":\"%s\",\"referrer_since\":\"%s\","
+	    "\"referrer_first_seq\":%llu,\"referee_since\":\"%s\","
+	    "\"referee_first_seq\":%llu}", x->n++ ? "," : "",
+	    ent_kind_name(l->kind), fmt_rfc3339(ts, w1),
+	    (unsigned long long)seq, fmt_rfc3339(l->first_ts, w2),
+	    (unsigned long long)l->first_seq);
+	return (0);
+}
+
+static int
+add_links(struct sbuf *sb, struct store_txn *txn, const struct event *ev)
+{
+	const struct party	*a = &ev->party[PARTY_REFERRER];
+	const struct party	*b = &ev->party[PARTY_REFEREE];
+	struct xlinks		 x;
+
+	memset(&x, 0, sizeof(x));
+	x.txn = txn;
+	x.sb = sb;
+	x.max_seq = ev->seq;
+	sbuf_adds(sb, ",\"links\":[");
+	if (ev->nparties == 2 && PARTY_HAS(a, ENT_ACCOUNT) &&
+	    PARTY_HAS(b, ENT_ACCOUNT)) {
+		x.referrer = &a->h[ENT_ACCOUNT];
+		if (store_link_scan(txn, &b->h[ENT_ACCOUNT], 0, ev->seq,
+		    xlinks_cb, &x) != 0 || x.err)
+			return (-1);
+	}
+	sbuf_addc(sb, ']');
+	return (0);
+}
+
+static void
+add_rechecks(struct sbuf *sb, const struct verdict_rec *r)
+{
+	struct verdict_ver	v;
+	char			when[RFC3339_LEN];
+	unsigned		i;
+
+	sbuf_adds(sb, ",\"rechecks\":[");
+	for (i = 0; i < r->nrechecks; i++) {
+		if (verdict_rec_version(r, i, &v) != 0)
+			break;
+		sbuf_addf(sb, "%s{\"version\":%u,\"at\":\"%s\",\"action\":\"%s\","
+		    "\"score\":%d,", i ? "," : "", v.version,
+		    fmt_rfc3339(v.ts, when), rules_action_name(v.action),
+		    (int)v.score);
+		sbuf_add(sb, v.delta, v.deltalen);
+		sbuf_adds(sb, ",\"verdict\":");
+		sbuf_add(sb, v.reply, v.replylen);
+		sbuf_adds(sb, ",\"rules\":");
+		if (v.explainlen > 0)
+			sbuf_add(sb, v.explain, v.explainlen);
+		else
+			sbuf_adds(sb, "[]");
+		sbuf_addc(sb, '}');
+	}
+	sbuf_addc(sb, ']');
+}
+
 int
 verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
     bool explain, struct verdict *out)
 {
 	struct event	 ev;
 	struct verdict_rec r;
+	struct verdict_ver v;
 	struct sbuf	 sb;
 	const void	*rec;
 	size_t		 len;
@@ -313,6 +608,15 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 	out->action = r.action;
 	out->score = r.score;
 	if (!explain) {
+		/* The latest version: the check's bytes until re-checked. */
+		if (r.nrechecks > 0 &&
+		    verdict_rec_version(&r, r.nrechecks - 1, &v) == 0) {
+			out->action = v.action;
+			out->score = v.score;
+			out->reply = xstrndup(v.reply, v.replylen);
+			out->replylen = v.replylen;
+			return (0);
+		}
 		out->reply = xstrndup(r.reply, r.replylen);
 		out->replylen = r.replylen;
 		return (0);
@@ -342,12 +646,18 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 			sbuf_add(&sb, data, dlen);
 		else
 			sbuf_adds(&sb, "null");
+		if (add_links(&sb, txn, &ev) != 0) {
+			sbuf_free(&sb);
+			return (-1);
+		}
 	}
 	sbuf_adds(&sb, ",\"rules\":");
 	if (r.explainlen > 0)
 		sbuf_add(&sb, r.explain, r.explainlen);
 	else
 		sbuf_adds(&sb, "[]");
+	sbuf_addf(&sb, ",\"version\":%u", r.nrechecks + 1);
+	add_rechecks(&sb, &r);
 	sbuf_addc(&sb, '}');
 	out->reply = sbuf_take(&sb, &out->replylen);
 	return (0);

@@ -6,10 +6,19 @@
  * writer thread, rule tests and backtests all go through it, so they
  * cannot disagree.
  *
- * A verdict record (store.h verdicts database) is: version(1) seq(8)
- * action(1) score(4) replylen(4) reply explain, where reply is the exact
- * JSON reply line sent to the client (so a repeated id is answered with
- * the same bytes) and explain the facts the rules saw (JSON).
+ * A verdict record (store.h verdicts database), VERDICT_REC_VERSION 1:
+ *   1 seq(8) action(1) score(4) replylen(4) reply explain
+ * where reply is the exact JSON reply line sent to the client (so a
+ * repeated id is answered with the same bytes) and explain the facts the
+ * rules saw (JSON). Once re-checked, version 2 keeps that and appends the
+ * re-checks (the first 18 bytes mean the same in both):
+ *   2 seq(8) action(1) score(4) replylen(4) explainlen(4) nrechecks(2)
+ *     reply explain { recheck }
+ *   recheck: ts(8) action(1) score(4) replylen(4) deltalen(4)
+ *     explainlen(4) reply delta explain
+ * where a re-check's reply is the verdict it gave (with "version"), delta
+ * what changed since the version before (JSON members) and explain its
+ * facts. The check's own answer is version 1.
  */
 #ifndef REFGUARD_VERDICT_H
 #define REFGUARD_VERDICT_H
@@ -54,18 +63,51 @@ int	verdict_observe(struct store_txn *txn, struct event *ev,
 int	verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 	    bool explain, struct verdict *out);
 
+/*
+ * Re-check at payout: evaluate the stored event of referral id with rs as
+ * of now (rules_eval_at(): windows end at now, all history stored so far,
+ * the event itself counted once) and store the result as the verdict's
+ * next version. out->reply: the new verdict with "version", "previous",
+ * "changed" and the rules that newly match or no longer match. Returns 0,
+ * 1 when the id has no verdict or its event is gone (retention), 2 when it
+ * has VERDICT_MAX_VERSIONS already, -1 on store error.
+ */
+#define VERDICT_MAX_VERSIONS	64
+int	verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
+	    const char *id, size_t idlen, int64_t now, struct verdict *out);
+
 /* A stored verdict record, split; pointers into the record. */
 struct verdict_rec {
 	uint64_t	 seq;		/* the event it was given to */
-	uint8_t		 action;	/* enum rg_action */
+	uint8_t		 action;	/* enum rg_action, of the check */
 	int32_t		 score;
 	const char	*reply;		/* the reply line (JSON), not NUL-terminated */
 	size_t		 replylen;
 	const char	*explain;	/* the facts (JSON), may be empty */
 	size_t		 explainlen;
+	unsigned	 nrechecks;	/* versions 2 .. nrechecks + 1 */
+	const uint8_t	*rechecks;	/* their encoding */
+	size_t		 rechecks_len;
 };
 /* Split a record from store_get_verdict(): 0, or -1 when malformed. */
 int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
+
+/* One re-check of a record (i from 0: version i + 2); pointers into it. */
+struct verdict_ver {
+	unsigned	 version;
+	int64_t		 ts;		/* when it was re-checked */
+	uint8_t		 action;
+	int32_t		 score;
+	const char	*reply;
+	size_t		 replylen;
+	const char	*delta;
+	size_t		 deltalen;
+	const char	*explain;
+	size_t		 explainlen;
+};
+/* 0, or -1 when i is out of range or the record is malformed. */
+int	verdict_rec_version(const struct verdict_rec *r, unsigned i,
+	    struct verdict_ver *v);
 
 void	verdict_clear(struct verdict *v);
 

@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "analyst.h"
 #include "log.h"
 #include "req.h"
 #include "rules.h"
@@ -57,6 +58,7 @@ job_free(struct job *job)
 		return;
 	if (job->rs != NULL)
 		rules_unref(job->rs);
+	analyst_req_free(job->ar);
 	free(job->reply);
 	free(job);
 }
@@ -89,15 +91,17 @@ job_set_error(struct job *job, const char *code, const char *msg)
 static bool
 job_is_read(const struct job *job)
 {
-	return (job->op == OP_VERDICT || job->op == OP_EXPLAIN);
+	return (job->op == OP_VERDICT || job->op == OP_EXPLAIN ||
+	    job->op == OP_LIST_GET || job->op == OP_LIST_LOG);
 }
 
 /* Run one job in txn. 0, or -1 on a store error (the batch fails). */
 static int
 writer_job(struct store_txn *txn, struct job *job)
 {
-	struct verdict	v;
-	int		rc;
+	struct verdict	 v;
+	const char	*code;
+	int		 rc;
 
 	memset(&v, 0, sizeof(v));
 	switch (job->op) {
@@ -121,10 +125,49 @@ writer_job(struct store_txn *txn, struct job *job)
 			return (0);
 		}
 		break;
+	case OP_RECHECK:
+		rc = verdict_recheck(txn, job->rs, job->ev.id, job->ev.idlen,
+		    job->ev.ts, &v);
+		if (rc < 0)
+			return (-1);
+		if (rc > 0) {
+			if (rc == 1)
+				job_set_error(job, "not_found", "no verdict for "
+				    "this id, or its event is gone (retention)");
+			else
+				job_set_error(job, "limit", "this verdict has "
+				    "been re-checked too often");
+			job->failed = false;
+			return (0);
+		}
+		break;
+	case OP_FEEDBACK:
+	case OP_LIST_ADD:
+	case OP_LIST_DEL:
+	case OP_LIST_GET:
+	case OP_LIST_LOG:
+		rc = analyst_run(txn, (enum req_op)job->op, &job->ev, job->ar,
+		    job->ev.ts, &v, &code);
+		if (rc < 0)
+			return (-1);
+		if (rc > 0) {
+			job_set_error(job, code, job->op == OP_FEEDBACK ?
+			    "no verdict for this id, or its event is gone "
+			    "(retention)" : "no such value in the list");
+			job->failed = false;
+			return (0);
+		}
+		break;
 	case JOB_EXPIRE:
-		job->expired = store_expire(txn, job->expire_before,
+		job->expired = 0;
+		if (job->expire_before != INT64_MIN)
+			job->expired = store_expire(txn, job->expire_before,
+			    job->expire_max);
+		if (job->expired < 0)
+			return (-1);
+		job->expired_entries = analyst_expire(txn, now_ms(),
 		    job->expire_max);
-		return (job->expired < 0 ? -1 : 0);
+		return (job->expired_entries < 0 ? -1 : 0);
 	case JOB_META:
 		return (store_meta_put(txn, job->meta_name, job->reply,
 		    job->replylen));

@@ -25,11 +25,13 @@
 #include "event.h"
 #include "req.h"
 
+struct analyst_req;
 struct event_base;
 struct ruleset;
 struct store;
 
-#define JOB_EXPIRE	(OP__MAX + 1)	/* retention pass: no client */
+#define JOB_EXPIRE	(OP__MAX + 1)	/* retention pass (and expired list
+					   entries): no client */
 #define JOB_META	(OP__MAX + 2)	/* write meta[meta_name] = reply */
 
 struct job {
@@ -39,7 +41,7 @@ struct job {
 	int		 op;		/* enum req_op, or JOB_EXPIRE */
 	struct ruleset	*rs;		/* referenced for the job's life */
 	uint64_t	 t_start;	/* mono_us() at decode */
-	int64_t		 expire_before;	/* JOB_EXPIRE */
+	int64_t		 expire_before;	/* JOB_EXPIRE; INT64_MIN: lists only */
 	size_t		 expire_max;
 	char		 meta_name[64];	/* JOB_META: value in reply/replylen */
 	/* results, set by the writer */
@@ -49,6 +51,8 @@ struct job {
 	uint8_t		 action;
 	bool		 replay;
 	int64_t		 expired;	/* JOB_EXPIRE: events deleted */
+	int64_t		 expired_entries;	/* JOB_EXPIRE: list entries */
+	struct analyst_req *ar;		/* feedback, list.*: owned */
 	char		*reply;		/* line, no newline; freed with the job */
 	size_t		 replylen;
 	struct event	 ev;		/* last: only check/observe fill it all */

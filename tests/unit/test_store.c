@@ -13,7 +13,9 @@
 
 #include "ident.h"
 #include "req.h"
+#include "rules.h"
 #include "store.h"
+#include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -1326,6 +1328,231 @@ START_TEST(test_observe_ack)
 }
 END_TEST
 
+
+/* Labels: first one kept, seen from the seq they were given at. */
+START_TEST(test_labels)
+{
+	struct store_txn	*t = begin(true);
+	struct store_label	 l = { 5, T0, 7 }, got;
+	struct rg_hash		 dev = H(0x31), acct = H(0x32);
+	struct party		 p;
+	uint8_t			 kind;
+	int			 label;
+
+	ck_assert_int_eq(store_label_put(t, ENT_DEVICE, &dev, LABEL_FRAUD, &l),
+	    0);
+	l.seq = 9;
+	l.feedback = 8;
+	ck_assert_int_eq(store_label_put(t, ENT_DEVICE, &dev, LABEL_FRAUD, &l),
+	    1);
+	ck_assert_int_eq(store_label_get(t, ENT_DEVICE, &dev, LABEL_FRAUD, 0,
+	    &got), 0);
+	ck_assert_uint_eq(got.seq, 5);
+	ck_assert_uint_eq(got.feedback, 7);
+	/* As of an older event: not yet. */
+	ck_assert_int_eq(store_label_get(t, ENT_DEVICE, &dev, LABEL_FRAUD, 4,
+	    &got), 1);
+	ck_assert_int_eq(store_label_get(t, ENT_DEVICE, &dev, LABEL_FRAUD, 5,
+	    &got), 0);
+	ck_assert_int_eq(store_label_get(t, ENT_DEVICE, &dev, LABEL_LEGIT, 0,
+	    &got), 1);
+	ck_assert_int_eq(store_label_get(t, ENT_DEVICE_FUZZY, &dev,
+	    LABEL_FRAUD, 0, &got), 1);
+	/* A party: by any identity it carries. */
+	memset(&p, 0, sizeof(p));
+	setent(&p, ENT_ACCOUNT, 0x32);
+	ck_assert_int_eq(store_label_party(t, &p, 1u << LABEL_FRAUD, 0, &kind,
+	    &label, &got), 1);
+	setent(&p, ENT_DEVICE, 0x31);
+	ck_assert_int_eq(store_label_party(t, &p, (1u << LABEL_CHARGEBACK) |
+	    (1u << LABEL_FRAUD), 0, &kind, &label, &got), 0);
+	ck_assert_int_eq(kind, ENT_DEVICE);
+	ck_assert_int_eq(label, LABEL_FRAUD);
+	(void)acct;
+	commit(t);
+	ck_assert_str_eq(store_label_name(LABEL_CHARGEBACK), "chargeback");
+	ck_assert_int_eq(store_label_from_name("abuse"), LABEL_ABUSE);
+	ck_assert_int_eq(store_label_from_name("Fraud"), -1);
+}
+END_TEST
+
+/* Runtime lists: members, expiry, seq, replace, delete, purge. */
+START_TEST(test_lists)
+{
+	struct store_txn	*t = begin(true);
+	struct store_list_entry	 e, got;
+	struct store_list_member m[3];
+	struct rg_hash		 eh;
+	int64_t			 n;
+
+	memset(&e, 0, sizeof(e));
+	e.h = H(0x50);
+	e.kind = ENT_IP;
+	e.cidr = 30;
+	e.added = T0;
+	e.seq = 3;
+	e.expires = T0 + 1000;
+	e.nmembers = 3;
+	snprintf(e.by, sizeof(e.by), "ann");
+	snprintf(e.reason, sizeof(e.reason), "ticket 1");
+	m[0].kind = m[1].kind = m[2].kind = ENT_IP;
+	m[0].h = H(0x51);
+	m[1].h = H(0x52);
+	m[2].h = H(0x53);
+	ck_assert_int_eq(store_list_put(t, "ips", &e, m, 3), 0);
+	ck_assert_int_eq(store_list_match(t, "ips", ENT_IP, &m[1].h, T0, 0,
+	    &eh), 0);
+	ck_assert_mem_eq(eh.b, e.h.b, RG_HASH_LEN);
+	/* Expired at T0 + 1000; not yet added as of seq 2; other lists. */
+	ck_assert_int_eq(store_list_match(t, "ips", ENT_IP, &m[1].h,
+	    T0 + 1000, 0, NULL), 1);
+	ck_assert_int_eq(store_list_match(t, "ips", ENT_IP, &m[1].h, T0, 2,
+	    NULL), 1);
+	ck_assert_int_eq(store_list_match(t, "ipsx", ENT_IP, &m[1].h, T0, 0,
+	    NULL), 1);
+	ck_assert_int_eq(store_list_match(t, "ips", ENT_IP_PREFIX, &m[1].h,
+	    T0, 0, NULL), 1);
+	ck_assert_int_eq(store_list_get(t, "ips", &e.h, &got), 0);
+	ck_assert_str_eq(got.by, "ann");
+	ck_assert_str_eq(got.reason, "ticket 1");
+	ck_assert_int_eq(got.cidr, 30);
+	ck_assert_int_eq(got.expires, T0 + 1000);
+	/* Replaced with one member and no expiry: the old members go. */
+	e.expires = 0;
+	e.nmembers = 1;
+	ck_assert_int_eq(store_list_put(t, "ips", &e, m, 1), 1);
+	ck_assert_int_eq(store_list_match(t, "ips", ENT_IP, &m[1].h, T0, 0,
+	    NULL), 1);
+	ck_assert_int_eq(store_list_match(t, "ips", ENT_IP, &m[0].h,
+	    T0 + 1000000, 0, NULL), 0);
+	ck_assert_int_eq(store_list_expire(t, T0 + 1000000, 100, NULL, NULL),
+	    0);
+	ck_assert_int_eq(store_list_del(t, "ips", &e.h, &got), 0);
+	ck_assert_int_eq(store_list_del(t, "ips", &e.h, &got), 1);
+	ck_assert_int_eq(store_list_match(t, "ips", ENT_IP, &m[0].h, T0, 0,
+	    NULL), 1);
+	/* Purge: only what expired. */
+	e.expires = T0 + 10;
+	ck_assert_int_eq(store_list_put(t, "a", &e, m, 1), 0);
+	e.h = H(0x60);
+	e.expires = T0 + 20;
+	ck_assert_int_eq(store_list_put(t, "b", &e, m + 1, 1), 0);
+	n = store_list_expire(t, T0 + 15, 100, NULL, NULL);
+	ck_assert_int_eq(n, 1);
+	eh = H(0x50);
+	ck_assert_int_eq(store_list_get(t, "a", &eh, &got), 1);
+	eh = H(0x60);
+	ck_assert_int_eq(store_list_get(t, "b", &eh, &got), 0);
+	ck_assert_int_eq(store_list_match(t, "a", ENT_IP, &m[0].h, T0, 0,
+	    NULL), 1);
+	commit(t);
+}
+END_TEST
+
+static int
+log_collect(void *arg, uint64_t id, const char *rec, size_t len)
+{
+	char	*out = arg;
+
+	strncat(out, rec, len);
+	return (0);
+}
+
+START_TEST(test_listlog_feedback)
+{
+	struct store_txn	*t = begin(true);
+	const void		*rec;
+	char			 out[64] = "";
+	size_t			 len;
+	uint64_t		 id1, id2;
+
+	ck_assert_int_eq(store_listlog_put(t, "1", 1), 0);
+	ck_assert_int_eq(store_listlog_put(t, "2", 1), 0);
+	ck_assert_int_eq(store_listlog_put(t, "3", 1), 0);
+	ck_assert_int_eq(store_listlog_scan(t, log_collect, out), 0);
+	ck_assert_str_eq(out, "321");
+	ck_assert_int_eq(store_feedback_put(t, "{}", 2, &id1), 0);
+	ck_assert_int_eq(store_feedback_put(t, "{\"a\":1}", 7, &id2), 0);
+	ck_assert_uint_eq(id1, 1);
+	ck_assert_uint_eq(id2, 2);
+	ck_assert_int_eq(store_feedback_get(t, 2, &rec, &len), 0);
+	ck_assert_uint_eq(len, 7);
+	ck_assert_int_eq(store_feedback_get(t, 3, &rec, &len), 1);
+	commit(t);
+}
+END_TEST
+
+/*
+ * labeled(): true from the first event after the label, in a check and a
+ * re-check; the re-check is a new version, the check replay unchanged.
+ */
+START_TEST(test_labeled_recheck)
+{
+	static const char rules[] =
+	    "rule fb { when labeled(referee, fraud) action deny score 100 }\n";
+	struct store_txn	*t = begin(true);
+	struct store_label	 l;
+	struct ruleset		*rs;
+	struct verdict		 v, r;
+	struct verdict_rec	 vr;
+	struct verdict_ver	 vv;
+	struct event		 ev;
+	struct rg_hash		 card;
+	const void		*rec;
+	char			*diag = NULL, *first;
+	size_t			 len;
+
+	rs = rules_load_buf("t.rules", rules, sizeof(rules) - 1, NULL, 0,
+	    &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	mkref(&ev, "r1", T0, 1, 2, 9);
+	setent(&ev.party[1], ENT_PAYMENT, 0x77);
+	ck_assert_int_eq(verdict_check(t, rs, &ev, &v), 0);
+	ck_assert_int_eq(v.action, 0);
+	first = xstrdup(v.reply);
+	verdict_clear(&v);
+	/* The card gets a fraud label after r1. */
+	l.seq = store_aux_next_seq(t);
+	l.ts = T0 + 10;
+	l.feedback = 1;
+	ck_assert_uint_eq(l.seq, 2);
+	card = H(0x77);
+	ck_assert_int_eq(store_label_put(t, ENT_PAYMENT, &card, LABEL_FRAUD,
+	    &l), 0);
+	mkref(&ev, "r2", T0 + 20, 3, 4, 9);
+	setent(&ev.party[1], ENT_PAYMENT, 0x77);
+	ck_assert_int_eq(verdict_check(t, rs, &ev, &v), 0);
+	ck_assert_int_eq(v.action, 2);
+	verdict_clear(&v);
+	/* r1 re-checked: deny, version 2; the check replay is unchanged. */
+	ck_assert_int_eq(verdict_recheck(t, rs, "r1", 2, T0 + 30, &r), 0);
+	ck_assert_int_eq(r.action, 2);
+	ck_assert_ptr_nonnull(strstr(r.reply, "\"version\":2"));
+	ck_assert_ptr_nonnull(strstr(r.reply, "\"newly_matched\":[\"fb\"]"));
+	verdict_clear(&r);
+	mkref(&ev, "r1", T0 + 40, 1, 2, 9);
+	ck_assert_int_eq(verdict_check(t, rs, &ev, &v), 0);
+	ck_assert(v.replay);
+	ck_assert_str_eq(v.reply, first);
+	verdict_clear(&v);
+	ck_assert_int_eq(verdict_lookup(t, "r1", 2, false, &v), 0);
+	ck_assert_int_eq(v.action, 2);
+	verdict_clear(&v);
+	ck_assert_int_eq(store_get_verdict(t, "r1", 2, &rec, &len), 0);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
+	ck_assert_uint_eq(vr.nrechecks, 1);
+	ck_assert_int_eq(vr.action, 0);
+	ck_assert_int_eq(verdict_rec_version(&vr, 0, &vv), 0);
+	ck_assert_int_eq(vv.version, 2);
+	ck_assert_int_eq(vv.ts, T0 + 30);
+	ck_assert_int_eq(verdict_rec_version(&vr, 1, &vv), -1);
+	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, &r), 1);
+	free(first);
+	rules_unref(rs);
+	commit(t);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1353,6 +1580,10 @@ store_suite(void)
 	tcase_add_test(tc, test_explain_no_raw);
 	tcase_add_test(tc, test_observe_ack);
 	tcase_add_test(tc, test_recent_tier);
+	tcase_add_test(tc, test_labels);
+	tcase_add_test(tc, test_lists);
+	tcase_add_test(tc, test_listlog_feedback);
+	tcase_add_test(tc, test_labeled_recheck);
 	suite_add_tcase(s, tc);
 	return (s);
 }

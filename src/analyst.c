@@ -1,0 +1,729 @@
+/*
+ * analyst.c: feedback and runtime lists; the steps are in analyst.h, the
+ * storage in store_aux.h.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "analyst.h"
+#include "ident.h"
+#include "rules.h"
+#include "sbuf.h"
+#include "store.h"
+#include "store_aux.h"
+#include "util.h"
+#include "verdict.h"
+
+bool
+analyst_op(enum req_op op)
+{
+	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
+	    op == OP_LIST_GET || op == OP_LIST_LOG);
+}
+
+const char *
+analyst_kind_name(int kind)
+{
+	if (kind == LIST_KIND_STRING)
+		return ("string");
+	if (kind == LIST_KIND_NUMBER)
+		return ("number");
+	if (kind > 0 && kind < ENT__MAX)
+		return (ent_kind_name((unsigned)kind));
+	return ("?");
+}
+
+int
+analyst_kind_from_name(const char *s)
+{
+	int	k;
+
+	if (strcmp(s, "string") == 0 || strcmp(s, "domain") == 0)
+		return (LIST_KIND_STRING);
+	if (strcmp(s, "number") == 0 || strcmp(s, "asn") == 0)
+		return (LIST_KIND_NUMBER);
+	if ((k = ent_kind_from_name(s)) < 0 || k == ENT_EDGE)
+		return (-1);
+	return (k);
+}
+
+static int
+analyst_fail(struct req_error *err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+analyst_fail(struct req_error *err, const char *field, const char *fmt, ...)
+{
+	va_list	ap;
+
+	err->code = "bad_request";
+	snprintf(err->field, sizeof(err->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+/* The kind a list's values are, from the request or the rules. */
+static int
+analyst_kind(struct analyst_req *ar, const struct ruleset *rs,
+    struct req_error *err)
+{
+	uint64_t	kinds = 0;
+	int		k, n = 0, one = -1;
+
+	if (rs == NULL || rules_list_kinds(rs, ar->list, &kinds) != 0)
+		kinds = 0;
+	for (k = 1; k < 64; k++)
+		if (kinds & (1ULL << k)) {
+			n++;
+			one = k;
+		}
+	if (ar->kind >= 0) {
+		if (kinds != 0 && !(kinds & (1ULL << ar->kind)))
+			return (analyst_fail(err, "kind", "the rules look list "
+			    "%s up as %s, not as %s", ar->list,
+			    analyst_kind_name(one), analyst_kind_name(ar->kind)));
+		return (0);
+	}
+	if (n == 1) {
+		ar->kind = one;
+		return (0);
+	}
+	if (n == 0)
+		return (analyst_fail(err, "kind", "required: the rules do not "
+		    "look list %s up, so say what its values are (account, "
+		    "email, phone, payment, device.id, ip, ip.prefix, string "
+		    "or number)", ar->list));
+	return (analyst_fail(err, "kind", "required: the rules look list %s "
+	    "up as several kinds of value; say which this one is", ar->list));
+}
+
+static void
+analyst_member(struct analyst_req *ar, uint8_t kind, const struct rg_hash *h)
+{
+	struct store_list_member	*m;
+
+	if ((ar->nmembers & (ar->nmembers - 1)) == 0)
+		ar->members = xreallocarray(ar->members, ar->nmembers ?
+		    ar->nmembers * 2 : 1, sizeof(*ar->members));
+	m = &ar->members[ar->nmembers++];
+	m->kind = kind;
+	m->h = *h;
+}
+
+/* Hashes of one address as an ip and as an ip.prefix. */
+static int
+analyst_addr(const struct ident *id, int af, const uint8_t *a,
+    struct party *p)
+{
+	char		 buf[INET6_ADDRSTRLEN];
+	const char	*msg;
+
+	memset(p, 0, sizeof(*p));
+	inet_ntop(af, a, buf, sizeof(buf));
+	return (ident_ip(id, buf, strlen(buf), p, &msg));
+}
+
+/*
+ * A CIDR: the addresses it holds (ENT_IP) when it is no wider than the
+ * ip.prefix length, else the prefixes (ENT_IP_PREFIX) it holds; for an
+ * ip.prefix list, always prefixes. At most LIST_MEMBERS_MAX.
+ */
+static int
+analyst_cidr(struct analyst_req *ar, const struct ident *id, const char *s,
+    struct req_error *err)
+{
+	char		 addr[INET6_ADDRSTRLEN], norm[INET6_ADDRSTRLEN + 8];
+	struct party	 p;
+	uint8_t		 a[16], b[16];
+	unsigned	 len, plen;
+	int		 af, bits, step, bit;
+	uint64_t	 count, k, v;
+	uint8_t		 mkind;
+
+	if (parse_cidr(s, &af, a, &bits, &len) != 0)
+		goto bad;
+	plen = ident_prefix_len(id, af == AF_INET6);
+	if (ar->kind == ENT_IP && len >= plen) {
+		step = bits;		/* every address */
+		mkind = ENT_IP;
+	} else {
+		step = (int)plen;	/* every prefix */
+		mkind = ENT_IP_PREFIX;
+	}
+	count = (int)len >= step ? 1 : 1ULL << (step - (int)len > 32 ? 32 :
+	    step - (int)len);
+	if (step - (int)len > 16)
+		return (analyst_fail(err, "value", "%s holds more than %d %s; "
+		    "add smaller networks", s, LIST_MEMBERS_MAX, mkind == ENT_IP ?
+		    "addresses" : "prefixes"));
+	for (k = 0; k < count; k++) {
+		memcpy(b, a, sizeof(b));
+		for (bit = step - 1, v = k; v != 0; bit--, v >>= 1)
+			if (v & 1)
+				b[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+		if (analyst_addr(id, af, b, &p) != 0)
+			goto bad;
+		analyst_member(ar, mkind, &p.h[mkind]);
+	}
+	inet_ntop(af, a, addr, sizeof(addr));
+	snprintf(norm, sizeof(norm), "%s/%u", addr, len);
+	ident_hash(id, (enum ent_kind)ar->kind, norm, strlen(norm),
+	    &ar->entry.h);
+	ar->entry.cidr = (uint8_t)len;
+	return (0);
+bad:
+	return (analyst_fail(err, "value", "not an IP address or CIDR"));
+}
+
+/* The value as its list kind: members and the entry's hash. */
+static int
+analyst_value(struct analyst_req *ar, const struct ident *id,
+    struct req_error *err)
+{
+	const char	*s = ar->value, *msg = "invalid", *errkey;
+	struct dev_attr	 a;
+	struct party	 p;
+	struct rg_hash	 h;
+	char		 num[64], *end;
+	size_t		 len = strlen(s);
+	double		 d;
+	int		 r = -1;
+
+	memset(&p, 0, sizeof(p));
+	ar->entry.cidr = LIST_NO_CIDR;
+	switch (ar->kind) {
+	case ENT_ACCOUNT:
+		r = ident_account(id, s, len, &p, &msg);
+		break;
+	case ENT_EMAIL:
+		r = ident_email(id, s, len, &p, &msg);
+		break;
+	case ENT_PHONE:
+		r = ident_phone(id, s, len, &p, &msg);
+		break;
+	case ENT_PAYMENT:
+		r = ident_payment(id, s, len, &p, &msg);
+		break;
+	case ENT_DEVICE_ID:
+		a.key = "id";
+		a.keylen = 2;
+		a.val = s;
+		a.vallen = len;
+		r = ident_device(id, &a, 1, &p, &errkey, &msg);
+		break;
+	case ENT_IP:
+	case ENT_IP_PREFIX:
+		if (strchr(s, '/') != NULL)
+			return (analyst_cidr(ar, id, s, err));
+		r = ident_ip(id, s, len, &p, &msg);
+		break;
+	case LIST_KIND_STRING:
+		while (len > 0 && isspace((unsigned char)s[len - 1]))
+			len--;
+		while (len > 0 && isspace((unsigned char)*s)) {
+			s++;
+			len--;
+		}
+		if (len == 0)
+			return (analyst_fail(err, "value", "empty"));
+		store_list_strhash(ident_list_seed(id), LIST_KIND_STRING, s,
+		    len, &h);
+		analyst_member(ar, LIST_KIND_STRING, &h);
+		ar->entry.h = h;
+		return (0);
+	case LIST_KIND_NUMBER:
+		d = strtod(s, &end);
+		if (*s == '\0' || *end != '\0' || !isfinite(d))
+			return (analyst_fail(err, "value", "not a number"));
+		snprintf(num, sizeof(num), "%.17g", d);
+		store_list_strhash(ident_list_seed(id), LIST_KIND_NUMBER, num,
+		    strlen(num), &h);
+		analyst_member(ar, LIST_KIND_NUMBER, &h);
+		ar->entry.h = h;
+		return (0);
+	default:
+		return (analyst_fail(err, "kind", "device fingerprints cannot "
+		    "be listed; list device.id values"));
+	}
+	if (r != 0)
+		return (analyst_fail(err, "value", "%s", msg));
+	if (!PARTY_HAS(&p, ar->kind))
+		return (analyst_fail(err, "value", "does not give %s",
+		    analyst_kind_name(ar->kind)));
+	analyst_member(ar, (uint8_t)ar->kind, &p.h[ar->kind]);
+	ar->entry.h = p.h[ar->kind];
+	if (ar->kind == ENT_IP && PARTY_HAS(&p, ENT_IP_PREFIX)) {
+		ar->prefix = p.h[ENT_IP_PREFIX];
+		ar->has_prefix = true;
+	}
+	return (0);
+}
+
+int
+analyst_prepare(struct analyst_req *ar, enum req_op op,
+    const struct ident *id, const struct ruleset *rs, int64_t now,
+    struct req_error *err)
+{
+	char	hex[2 * RG_HASH_LEN + 1];
+	int	rc;
+
+	if (op == OP_LIST_ADD && ar->expires_in > 0)
+		ar->expires = now + ar->expires_in;
+	if (op == OP_LIST_ADD && ar->expires != 0 && ar->expires <= now)
+		return (analyst_fail(err, "expires", "is in the past"));
+	if (ar->value == NULL)
+		return (0);
+	rc = analyst_kind(ar, rs, err);
+	if (rc == 0)
+		rc = analyst_value(ar, id, err);
+	/* The raw value goes now: only its hashes travel on. */
+	explicit_bzero(ar->value, strlen(ar->value));
+	free(ar->value);
+	ar->value = NULL;
+	if (rc != 0)
+		return (-1);
+	ar->entry.kind = (uint8_t)ar->kind;
+	ar->entry.nmembers = (uint32_t)ar->nmembers;
+	snprintf(ar->desc, sizeof(ar->desc), "%s:%.12s",
+	    analyst_kind_name(ar->kind), rg_hash_hex(&ar->entry.h, hex));
+	if (ar->entry.cidr != LIST_NO_CIDR)
+		snprintf(ar->desc + strlen(ar->desc), sizeof(ar->desc) -
+		    strlen(ar->desc), "/%u", ar->entry.cidr);
+	return (0);
+}
+
+struct analyst_req *
+analyst_req_dup(const struct analyst_req *ar)
+{
+	struct analyst_req	*c = xmalloc(sizeof(*c));
+
+	*c = *ar;
+	return (c);
+}
+
+void
+analyst_req_clear(struct analyst_req *ar)
+{
+	if (ar->value != NULL) {
+		explicit_bzero(ar->value, strlen(ar->value));
+		free(ar->value);
+		ar->value = NULL;
+	}
+	free(ar->members);
+	ar->members = NULL;
+	ar->nmembers = 0;
+}
+
+void
+analyst_req_free(struct analyst_req *ar)
+{
+	if (ar == NULL)
+		return;
+	analyst_req_clear(ar);
+	free(ar);
+}
+
+static void
+add_time(struct sbuf *sb, const char *key, int64_t ms)
+{
+	char	when[RFC3339_LEN];
+
+	sbuf_addf(sb, ",\"%s\":", key);
+	if (ms == 0)
+		sbuf_adds(sb, "null");
+	else
+		sbuf_addf(sb, "\"%s\"", fmt_rfc3339(ms, when));
+}
+
+static void
+add_str(struct sbuf *sb, const char *key, const char *s)
+{
+	sbuf_addf(sb, ",\"%s\":", key);
+	sbuf_add_jstr(sb, s, strlen(s));
+}
+
+/* Feedback: label the referee of a referral, or an account and its links. */
+struct fb_ctx {
+	struct store_txn	*txn;
+	int			 label;
+	struct store_label	 l;
+	uint64_t		 n, added;
+	int			 err;
+};
+
+static int
+fb_label(struct fb_ctx *f, uint8_t kind, const struct rg_hash *h)
+{
+	size_t	i;
+	int	rc;
+
+	for (i = 0; i < store_label_nkinds; i++)
+		if (store_label_kinds[i] == kind)
+			break;
+	if (i == store_label_nkinds)
+		return (0);
+	if ((rc = store_label_put(f->txn, kind, h, f->label, &f->l)) < 0) {
+		f->err = 1;
+		return (-1);
+	}
+	f->n++;
+	if (rc == 0)
+		f->added++;
+	return (0);
+}
+
+static int
+fb_link_cb(void *arg, const struct store_link *l)
+{
+	return (fb_label(arg, (uint8_t)l->kind, &l->h) != 0);
+}
+
+static int
+analyst_feedback(struct store_txn *txn, const struct event *req,
+    struct analyst_req *ar, int64_t now, struct sbuf *sb,
+    const char **errcode)
+{
+	struct verdict_rec	 r;
+	struct event		 ev;
+	struct fb_ctx		 f;
+	struct sbuf		 rec;
+	const struct party	*p;
+	const void		*vrec;
+	size_t			 vlen, i;
+	uint64_t		 fbid;
+	char			 hex[2 * RG_HASH_LEN + 1];
+	int			 rc;
+
+	memset(&f, 0, sizeof(f));
+	f.txn = txn;
+	f.label = ar->label;
+	f.l.seq = store_aux_next_seq(txn);
+	f.l.ts = now;
+	if (!ar->by_account) {
+		rc = store_get_verdict(txn, req->id, req->idlen, &vrec, &vlen);
+		if (rc < 0)
+			return (-1);
+		if (rc == 1 || verdict_rec_decode(vrec, vlen, &r) != 0) {
+			*errcode = "not_found";
+			return (1);
+		}
+		if ((rc = store_get_event(txn, r.seq, &ev)) < 0)
+			return (-1);
+		if (rc == 1 || ev.nparties < 2) {
+			*errcode = "not_found";
+			return (1);
+		}
+	}
+
+	sbuf_init(&rec, 256);
+	sbuf_addf(&rec, "{\"ts\":%lld", (long long)now);
+	if (ar->by_account)
+		sbuf_addf(&rec, ",\"account\":\"account:%.12s\"",
+		    rg_hash_hex(&ar->account, hex));
+	else {
+		sbuf_adds(&rec, ",\"id\":");
+		sbuf_add_jstr(&rec, req->id, req->idlen);
+	}
+	add_str(&rec, "label", store_label_name(ar->label));
+	add_str(&rec, "note", ar->note);
+	add_str(&rec, "by", ar->by);
+	sbuf_addf(&rec, ",\"seq\":%llu}", (unsigned long long)f.l.seq);
+	rc = store_feedback_put(txn, rec.buf, rec.len, &fbid);
+	sbuf_free(&rec);
+	if (rc != 0)
+		return (-1);
+	f.l.feedback = fbid;
+
+	if (ar->by_account) {
+		if (fb_label(&f, ENT_ACCOUNT, &ar->account) != 0 ||
+		    store_link_scan(txn, &ar->account, 0, 0, fb_link_cb,
+		    &f) != 0 || f.err)
+			return (-1);
+	} else {
+		p = &ev.party[PARTY_REFEREE];
+		for (i = 1; i < ENT__MAX; i++)
+			if (PARTY_HAS(p, i) && fb_label(&f, (uint8_t)i,
+			    &p->h[i]) != 0)
+				return (-1);
+	}
+	sbuf_addf(sb, "{\"ok\":true,\"feedback\":%llu",
+	    (unsigned long long)fbid);
+	if (!ar->by_account) {
+		sbuf_adds(sb, ",\"id\":");
+		sbuf_add_jstr(sb, req->id, req->idlen);
+	}
+	add_str(sb, "label", store_label_name(ar->label));
+	sbuf_addf(sb, ",\"identities\":%llu,\"new\":%llu,\"seq\":%llu}",
+	    (unsigned long long)f.n, (unsigned long long)f.added,
+	    (unsigned long long)f.l.seq);
+	return (0);
+}
+
+/* A list entry as JSON members (after the opening brace's first member). */
+static void
+add_entry(struct sbuf *sb, const struct store_list_entry *e, int64_t now)
+{
+	add_str(sb, "kind", analyst_kind_name(e->kind));
+	if (e->cidr != LIST_NO_CIDR)
+		sbuf_addf(sb, ",\"cidr\":%u", e->cidr);
+	add_time(sb, "added", e->added);
+	add_time(sb, "expires", e->expires);
+	sbuf_adds(sb, e->expires != 0 && e->expires <= now ?
+	    ",\"expired\":true" : ",\"expired\":false");
+	add_str(sb, "reason", e->reason);
+	add_str(sb, "by", e->by);
+	sbuf_addf(sb, ",\"members\":%u", e->nmembers);
+}
+
+static int
+list_log(struct store_txn *txn, const char *action, const char *list,
+    const char *desc, const struct store_list_entry *e, const char *reason,
+    const char *by, int64_t now)
+{
+	struct sbuf	sb;
+	char		when[RFC3339_LEN];
+	int		rc;
+
+	sbuf_init(&sb, 256);
+	sbuf_addf(&sb, "{\"ts\":\"%s\"", fmt_rfc3339(now, when));
+	add_str(&sb, "list", list);
+	add_str(&sb, "action", action);
+	add_str(&sb, "value", desc);
+	add_str(&sb, "kind", analyst_kind_name(e->kind));
+	if (strcmp(action, "add") == 0)
+		add_time(&sb, "expires", e->expires);
+	add_str(&sb, "reason", reason);
+	add_str(&sb, "by", by);
+	sbuf_addc(&sb, '}');
+	rc = store_listlog_put(txn, sb.buf, sb.len);
+	sbuf_free(&sb);
+	return (rc);
+}
+
+static void
+list_reply_start(struct sbuf *sb, const struct analyst_req *ar)
+{
+	sbuf_adds(sb, "{\"list\":");
+	sbuf_add_jstr(sb, ar->list, strlen(ar->list));
+	add_str(sb, "value", ar->desc);
+}
+
+static int
+analyst_list_add(struct store_txn *txn, struct analyst_req *ar, int64_t now,
+    struct sbuf *sb)
+{
+	struct store_list_entry	*e = &ar->entry;
+	int			 rc;
+
+	e->added = now;
+	e->seq = store_aux_next_seq(txn);
+	e->expires = ar->expires;
+	snprintf(e->by, sizeof(e->by), "%s", ar->by);
+	snprintf(e->reason, sizeof(e->reason), "%s", ar->reason);
+	rc = store_list_put(txn, ar->list, e, ar->members, ar->nmembers);
+	if (rc < 0 || list_log(txn, "add", ar->list, ar->desc, e, ar->reason,
+	    ar->by, now) != 0)
+		return (-1);
+	list_reply_start(sb, ar);
+	sbuf_adds(sb, ",\"ok\":true");
+	sbuf_adds(sb, rc == 1 ? ",\"replaced\":true" : ",\"replaced\":false");
+	add_entry(sb, e, now);
+	sbuf_addc(sb, '}');
+	return (0);
+}
+
+static int
+analyst_list_del(struct store_txn *txn, struct analyst_req *ar, int64_t now,
+    struct sbuf *sb, const char **errcode)
+{
+	struct store_list_entry	old;
+	int			rc;
+
+	if ((rc = store_list_del(txn, ar->list, &ar->entry.h, &old)) < 0)
+		return (-1);
+	if (rc == 1) {
+		*errcode = "not_found";
+		return (1);
+	}
+	if (list_log(txn, "del", ar->list, ar->desc, &old, ar->reason, ar->by,
+	    now) != 0)
+		return (-1);
+	list_reply_start(sb, ar);
+	sbuf_adds(sb, ",\"ok\":true,\"deleted\":true}");
+	return (0);
+}
+
+static int
+analyst_list_get(struct store_txn *txn, struct analyst_req *ar, int64_t now,
+    struct sbuf *sb)
+{
+	struct store_list_entry	 e;
+	struct rg_hash		 eh;
+	const char		*via = NULL;
+	size_t			 i;
+	int			 rc;
+
+	rc = store_list_get(txn, ar->list, &ar->entry.h, &e);
+	/* An address inside a listed network: the network's entry. */
+	for (i = 0; rc == 1 && ar->entry.cidr == LIST_NO_CIDR &&
+	    ar->kind == ENT_IP && i < ar->nmembers; i++) {
+		if ((rc = store_list_match(txn, ar->list, ar->members[i].kind,
+		    &ar->members[i].h, INT64_MIN, 0, &eh)) != 0)
+			continue;
+		rc = store_list_get(txn, ar->list, &eh, &e);
+		via = "cidr";
+	}
+	/* ... or by its prefix (networks wider than ip.prefix). */
+	if (rc == 1 && ar->has_prefix && store_list_match(txn, ar->list,
+	    ENT_IP_PREFIX, &ar->prefix, INT64_MIN, 0, &eh) == 0) {
+		rc = store_list_get(txn, ar->list, &eh, &e);
+		via = "cidr";
+	}
+	if (rc < 0)
+		return (-1);
+	list_reply_start(sb, ar);
+	if (rc == 1) {
+		sbuf_adds(sb, ",\"found\":false}");
+		return (0);
+	}
+	sbuf_adds(sb, ",\"found\":true");
+	if (via != NULL)
+		add_str(sb, "via", via);
+	add_entry(sb, &e, now);
+	sbuf_addc(sb, '}');
+	return (0);
+}
+
+struct log_ctx {
+	struct sbuf	*sb;
+	const char	*list;
+	size_t		 n, limit;
+};
+
+static int
+log_cb(void *arg, uint64_t id, const char *rec, size_t len)
+{
+	struct log_ctx	*lc = arg;
+	json_t		*o;
+	const char	*l;
+
+	if (lc->list[0] != '\0') {
+		if ((o = json_loadb(rec, len, 0, NULL)) == NULL)
+			return (0);
+		l = json_string_value(json_object_get(o, "list"));
+		if (l == NULL || strcmp(l, lc->list) != 0) {
+			json_decref(o);
+			return (0);
+		}
+		json_decref(o);
+	}
+	if (lc->n++ > 0)
+		sbuf_addc(lc->sb, ',');
+	if (len < 2 || rec[0] != '{') {
+		sbuf_adds(lc->sb, "null");
+		return (0);
+	}
+	sbuf_addf(lc->sb, "{\"log\":%llu,", (unsigned long long)id);
+	sbuf_add(lc->sb, rec + 1, len - 1);
+	return (lc->n >= lc->limit);
+}
+
+static int
+analyst_list_log(struct store_txn *txn, struct analyst_req *ar,
+    struct sbuf *sb)
+{
+	struct log_ctx	lc = { sb, ar->list, 0, ar->limit };
+
+	sbuf_adds(sb, "{\"list\":");
+	if (ar->list[0] != '\0')
+		sbuf_add_jstr(sb, ar->list, strlen(ar->list));
+	else
+		sbuf_adds(sb, "null");
+	sbuf_adds(sb, ",\"entries\":[");
+	if (store_listlog_scan(txn, log_cb, &lc) != 0)
+		return (-1);
+	sbuf_adds(sb, "]}");
+	return (0);
+}
+
+int
+analyst_run(struct store_txn *txn, enum req_op op, const struct event *ev,
+    struct analyst_req *ar, int64_t now, struct verdict *out,
+    const char **errcode)
+{
+	struct sbuf	sb;
+	int		rc;
+
+	memset(out, 0, sizeof(*out));
+	*errcode = NULL;
+	sbuf_init(&sb, 256);
+	switch (op) {
+	case OP_FEEDBACK:
+		rc = analyst_feedback(txn, ev, ar, now, &sb, errcode);
+		break;
+	case OP_LIST_ADD:
+		rc = analyst_list_add(txn, ar, now, &sb);
+		break;
+	case OP_LIST_DEL:
+		rc = analyst_list_del(txn, ar, now, &sb, errcode);
+		break;
+	case OP_LIST_GET:
+		rc = analyst_list_get(txn, ar, now, &sb);
+		break;
+	case OP_LIST_LOG:
+		rc = analyst_list_log(txn, ar, &sb);
+		break;
+	default:
+		rc = -1;
+		break;
+	}
+	if (rc != 0) {
+		sbuf_free(&sb);
+		return (rc);
+	}
+	out->reply = sbuf_take(&sb, &out->replylen);
+	return (0);
+}
+
+struct expire_ctx {
+	struct store_txn	*txn;
+	int64_t			 now;
+	int			 err;
+};
+
+static void
+expire_cb(void *arg, const char *list, const struct store_list_entry *e)
+{
+	struct expire_ctx	*x = arg;
+	char			 hex[2 * RG_HASH_LEN + 1], desc[48];
+
+	snprintf(desc, sizeof(desc), "%s:%.12s", analyst_kind_name(e->kind),
+	    rg_hash_hex(&e->h, hex));
+	if (e->cidr != LIST_NO_CIDR)
+		snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc),
+		    "/%u", e->cidr);
+	if (list_log(x->txn, "expire", list, desc, e, "expired", "refguardd",
+	    x->now) != 0)
+		x->err = 1;
+}
+
+int64_t
+analyst_expire(struct store_txn *txn, int64_t now, size_t max)
+{
+	struct expire_ctx	x = { txn, now, 0 };
+	int64_t			n;
+
+	n = store_list_expire(txn, now, max, expire_cb, &x);
+	return (x.err ? -1 : n);
+}

@@ -1,0 +1,775 @@
+/*
+ * store_aux.c: feedback, labels, runtime lists and their log; the layout
+ * and contract are in store_aux.h. LMDB is reached through store_int.h so
+ * that errors land in the transaction's first-error slot like store.c's.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+#define XXH_STATIC_LINKING_ONLY	/* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "store.h"
+#include "store_aux.h"
+#include "store_int.h"
+#include "util.h"
+
+struct store_aux {
+	bool	have;		/* false: read-only store from before them */
+	MDB_dbi	feedback;
+	MDB_dbi	labels;
+	MDB_dbi	lists;
+	MDB_dbi	listlog;
+};
+
+#define LABEL_KEY_LEN	(1 + RG_HASH_LEN + 1)
+#define LABEL_VAL_LEN	24
+#define MEMBER_VAL_LEN	16
+#define LKEY_MAX	(1 + 8 + LIST_NAME_MAX + 1 + 1 + 2 * RG_HASH_LEN)
+#define ENTRY_FIXED	(RG_HASH_LEN + 1 + 1 + 8 + 8 + 8 + 4 + 1 + 2)
+
+static const char *const label_names[LABEL__MAX] = {
+	[LABEL_FRAUD] = "fraud", [LABEL_LEGIT] = "legit",
+	[LABEL_CHARGEBACK] = "chargeback", [LABEL_ABUSE] = "abuse",
+};
+
+const char *
+store_label_name(int label)
+{
+	return (label > 0 && label < LABEL__MAX ? label_names[label] : NULL);
+}
+
+int
+store_label_from_name(const char *s)
+{
+	int	i;
+
+	for (i = 1; i < LABEL__MAX; i++)
+		if (strcmp(s, label_names[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+int
+store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **auxp,
+    char **cause)
+{
+	static const char *const names[STORE_AUX_NDBI] = {
+		"feedback", "labels", "lists", "listlog",
+	};
+	struct store_aux	*aux = xcalloc(1, sizeof(*aux));
+	MDB_dbi			*dbi[STORE_AUX_NDBI] = {
+		&aux->feedback, &aux->labels, &aux->lists, &aux->listlog,
+	};
+	size_t			 i;
+	int			 rc;
+
+	*auxp = aux;
+	for (i = 0; i < STORE_AUX_NDBI; i++) {
+		rc = mdb_dbi_open(txn, names[i], readonly ? 0 : MDB_CREATE,
+		    dbi[i]);
+		if (rc == MDB_NOTFOUND && readonly)
+			return (0);	/* an older store: nothing to find */
+		if (rc != 0) {
+			xasprintf(cause, "open database %s: %s", names[i],
+			    mdb_strerror(rc));
+			return (-1);
+		}
+	}
+	aux->have = true;
+	return (0);
+}
+
+void
+store_aux_free(struct store_aux *aux)
+{
+	free(aux);
+}
+
+static MDB_val
+val(const void *p, size_t n)
+{
+	MDB_val	v = { n, (void *)p };
+
+	return (v);
+}
+
+/* The transaction and aux, or NULL: failed already, or nothing stored. */
+static MDB_txn *
+aux_txn(struct store_txn *t, struct store_aux **aux)
+{
+	*aux = store_int_aux(t);
+	if (!(*aux)->have)
+		return (NULL);
+	return (store_int_txn(t));
+}
+
+/* 0 found, 1 not, -1 error (recorded in t). */
+static int
+aux_get(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    const char *what)
+{
+	MDB_txn	*txn = store_int_txn(t);
+	int	 rc;
+
+	if (txn == NULL)
+		return (-1);
+	rc = mdb_get(txn, dbi, k, v);
+	if (rc == MDB_NOTFOUND)
+		return (1);
+	if (rc != 0)
+		return (store_int_fail(t, rc, what));
+	return (0);
+}
+
+static int
+aux_put(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    unsigned flags, const char *what)
+{
+	MDB_txn	*txn = store_int_txn(t);
+	int	 rc;
+
+	if (txn == NULL)
+		return (-1);
+	if (!store_int_writable(t))
+		return (store_int_fail(t, EACCES, what));
+	if ((rc = mdb_put(txn, dbi, k, v, flags)) != 0)
+		return (store_int_fail(t, rc, what));
+	return (0);
+}
+
+static int
+aux_del(struct store_txn *t, MDB_dbi dbi, MDB_val *k, const char *what)
+{
+	MDB_txn	*txn = store_int_txn(t);
+	int	 rc;
+
+	if (txn == NULL)
+		return (-1);
+	rc = mdb_del(txn, dbi, k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, what));
+	return (0);
+}
+
+static MDB_cursor *
+aux_cursor(struct store_txn *t, MDB_dbi dbi)
+{
+	MDB_txn		*txn = store_int_txn(t);
+	MDB_cursor	*c;
+	int		 rc;
+
+	if (txn == NULL)
+		return (NULL);
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
+		store_int_fail(t, rc, "cursor");
+		return (NULL);
+	}
+	return (c);
+}
+
+/* Writes need the databases: a read-only old store cannot be written. */
+static struct store_aux *
+aux_for_write(struct store_txn *t)
+{
+	struct store_aux	*aux = store_int_aux(t);
+
+	if (!aux->have) {
+		store_int_fail(t, EACCES, "analyst databases");
+		return (NULL);
+	}
+	return (aux);
+}
+
+/* Labels. */
+
+static void
+label_key(uint8_t *key, enum ent_kind kind, const struct rg_hash *h,
+    int label)
+{
+	key[0] = (uint8_t)kind;
+	memcpy(key + 1, h->b, RG_HASH_LEN);
+	key[1 + RG_HASH_LEN] = (uint8_t)label;
+}
+
+int
+store_label_put(struct store_txn *t, enum ent_kind kind,
+    const struct rg_hash *h, int label, const struct store_label *l)
+{
+	struct store_aux	*aux;
+	uint8_t			 key[LABEL_KEY_LEN], v[LABEL_VAL_LEN];
+	MDB_val			 k, d;
+	int			 rc;
+
+	if ((aux = aux_for_write(t)) == NULL)
+		return (-1);
+	label_key(key, kind, h, label);
+	k = val(key, sizeof(key));
+	if ((rc = aux_get(t, aux->labels, &k, &d, "labels get")) <= 0)
+		return (rc < 0 ? -1 : 1);
+	be_put(v, l->seq, 8);
+	be_put(v + 8, (uint64_t)l->ts, 8);
+	be_put(v + 16, l->feedback, 8);
+	d = val(v, sizeof(v));
+	return (aux_put(t, aux->labels, &k, &d, 0, "labels put"));
+}
+
+int
+store_label_get(struct store_txn *t, enum ent_kind kind,
+    const struct rg_hash *h, int label, uint64_t max_seq,
+    struct store_label *out)
+{
+	struct store_aux	*aux;
+	uint8_t			 key[LABEL_KEY_LEN];
+	const uint8_t		*p;
+	MDB_val			 k, d;
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 1);
+	label_key(key, kind, h, label);
+	k = val(key, sizeof(key));
+	if ((rc = aux_get(t, aux->labels, &k, &d, "labels get")) != 0)
+		return (rc);
+	if (d.mv_size != LABEL_VAL_LEN)
+		return (1);
+	p = d.mv_data;
+	out->seq = be_get(p, 8);
+	out->ts = (int64_t)be_get(p + 8, 8);
+	out->feedback = be_get(p + 16, 8);
+	if (max_seq != 0 && out->seq > max_seq)
+		return (1);
+	return (0);
+}
+
+const uint8_t store_label_kinds[] = {
+	ENT_ACCOUNT, ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_PAYMENT,
+	ENT_EMAIL, ENT_PHONE, ENT_IP,
+};
+const size_t store_label_nkinds = nitems(store_label_kinds);
+
+int
+store_label_party(struct store_txn *t, const struct party *p, unsigned labels,
+    uint64_t max_seq, uint8_t *kind, int *label, struct store_label *l)
+{
+	size_t	i;
+	uint8_t	k;
+	int	lb, r;
+
+	for (i = 0; i < nitems(store_label_kinds); i++) {
+		k = store_label_kinds[i];
+		if (!PARTY_HAS(p, k))
+			continue;
+		for (lb = 1; lb < LABEL__MAX; lb++) {
+			if (!(labels & (1u << lb)))
+				continue;
+			r = store_label_get(t, k, &p->h[k], lb, max_seq, l);
+			if (r != 1) {
+				*kind = k;
+				*label = lb;
+				return (r);
+			}
+		}
+	}
+	return (1);
+}
+
+/* Records under increasing 8-byte ids: feedback, listlog. */
+static int
+rec_append(struct store_txn *t, MDB_dbi dbi, const char *rec, size_t len,
+    uint64_t *idp, const char *what)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	uint8_t		 key[8];
+	uint64_t	 id = 1;
+	int		 rc;
+
+	if ((c = aux_cursor(t, dbi)) == NULL)
+		return (-1);
+	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == 0 && k.mv_size == 8)
+		id = be_get(k.mv_data, 8) + 1;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, what));
+	be_put(key, id, 8);
+	k = val(key, 8);
+	d = val(rec, len);
+	if (aux_put(t, dbi, &k, &d, MDB_APPEND, what) != 0)
+		return (-1);
+	if (idp != NULL)
+		*idp = id;
+	return (0);
+}
+
+int
+store_feedback_put(struct store_txn *t, const char *rec, size_t len,
+    uint64_t *id)
+{
+	struct store_aux	*aux;
+
+	if ((aux = aux_for_write(t)) == NULL)
+		return (-1);
+	return (rec_append(t, aux->feedback, rec, len, id, "feedback put"));
+}
+
+int
+store_feedback_get(struct store_txn *t, uint64_t id, const void **rec,
+    size_t *len)
+{
+	struct store_aux	*aux;
+	uint8_t			 key[8];
+	MDB_val			 k, d;
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 1);
+	be_put(key, id, 8);
+	k = val(key, 8);
+	if ((rc = aux_get(t, aux->feedback, &k, &d, "feedback get")) != 0)
+		return (rc);
+	*rec = d.mv_data;
+	*len = d.mv_size;
+	return (0);
+}
+
+int
+store_listlog_put(struct store_txn *t, const char *rec, size_t len)
+{
+	struct store_aux	*aux;
+
+	if ((aux = aux_for_write(t)) == NULL)
+		return (-1);
+	return (rec_append(t, aux->listlog, rec, len, NULL, "listlog put"));
+}
+
+int
+store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	if ((c = aux_cursor(t, aux->listlog)) == NULL)
+		return (-1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_LAST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
+		if (k.mv_size != 8)
+			continue;
+		if (cb(arg, be_get(k.mv_data, 8), d.mv_data, d.mv_size) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "listlog scan"));
+	return (0);
+}
+
+/* Lists. */
+
+/* tag list 0: the common start of a list's keys; returns its length. */
+static size_t
+lkey_start(uint8_t *key, char tag, const char *list)
+{
+	size_t	n = strnlen(list, LIST_NAME_MAX);
+
+	key[0] = (uint8_t)tag;
+	memcpy(key + 1, list, n);
+	key[1 + n] = 0;
+	return (n + 2);
+}
+
+static size_t
+entry_key(uint8_t *key, const char *list, const struct rg_hash *h)
+{
+	size_t	n = lkey_start(key, 'E', list);
+
+	memcpy(key + n, h->b, RG_HASH_LEN);
+	return (n + RG_HASH_LEN);
+}
+
+static size_t
+member_key(uint8_t *key, const char *list, uint8_t kind,
+    const struct rg_hash *m, const struct rg_hash *e)
+{
+	size_t	n = lkey_start(key, 'M', list);
+
+	key[n++] = kind;
+	memcpy(key + n, m->b, RG_HASH_LEN);
+	n += RG_HASH_LEN;
+	if (e != NULL) {
+		memcpy(key + n, e->b, RG_HASH_LEN);
+		n += RG_HASH_LEN;
+	}
+	return (n);
+}
+
+static size_t
+rev_key(uint8_t *key, const char *list, const struct rg_hash *e,
+    uint8_t kind, const struct rg_hash *m)
+{
+	size_t	n = lkey_start(key, 'R', list);
+
+	memcpy(key + n, e->b, RG_HASH_LEN);
+	n += RG_HASH_LEN;
+	if (m != NULL) {
+		key[n++] = kind;
+		memcpy(key + n, m->b, RG_HASH_LEN);
+		n += RG_HASH_LEN;
+	}
+	return (n);
+}
+
+static size_t
+exp_key(uint8_t *key, int64_t expires, const char *list,
+    const struct rg_hash *e)
+{
+	size_t	n = strnlen(list, LIST_NAME_MAX);
+
+	key[0] = 'X';
+	be_put(key + 1, (uint64_t)expires, 8);
+	memcpy(key + 9, list, n);
+	key[9 + n] = 0;
+	memcpy(key + 10 + n, e->b, RG_HASH_LEN);
+	return (10 + n + RG_HASH_LEN);
+}
+
+static size_t
+entry_encode(const struct store_list_entry *e, uint8_t *buf)
+{
+	size_t	bl = strnlen(e->by, LIST_BY_MAX);
+	size_t	rl = strnlen(e->reason, LIST_REASON_MAX);
+	uint8_t	*p = buf;
+
+	memcpy(p, e->h.b, RG_HASH_LEN);
+	p += RG_HASH_LEN;
+	*p++ = e->kind;
+	*p++ = e->cidr;
+	be_put(p, (uint64_t)e->added, 8);
+	be_put(p + 8, e->seq, 8);
+	be_put(p + 16, (uint64_t)e->expires, 8);
+	be_put(p + 24, e->nmembers, 4);
+	p += 28;
+	*p++ = (uint8_t)bl;
+	be_put(p, rl, 2);
+	p += 2;
+	memcpy(p, e->by, bl);
+	p += bl;
+	memcpy(p, e->reason, rl);
+	p += rl;
+	return ((size_t)(p - buf));
+}
+
+static int
+entry_decode(const uint8_t *p, size_t len, struct store_list_entry *e)
+{
+	size_t	bl, rl;
+
+	if (len < ENTRY_FIXED)
+		return (-1);
+	memset(e, 0, sizeof(*e));
+	memcpy(e->h.b, p, RG_HASH_LEN);
+	p += RG_HASH_LEN;
+	e->kind = *p++;
+	e->cidr = *p++;
+	e->added = (int64_t)be_get(p, 8);
+	e->seq = be_get(p + 8, 8);
+	e->expires = (int64_t)be_get(p + 16, 8);
+	e->nmembers = (uint32_t)be_get(p + 24, 4);
+	p += 28;
+	bl = *p++;
+	rl = be_get(p, 2);
+	p += 2;
+	if (bl > LIST_BY_MAX || rl > LIST_REASON_MAX ||
+	    ENTRY_FIXED + bl + rl != len)
+		return (-1);
+	memcpy(e->by, p, bl);
+	memcpy(e->reason, p + bl, rl);
+	return (0);
+}
+
+int
+store_list_get(struct store_txn *t, const char *list, const struct rg_hash *h,
+    struct store_list_entry *out)
+{
+	struct store_aux	*aux;
+	uint8_t			 key[LKEY_MAX];
+	MDB_val			 k, d;
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 1);
+	k = val(key, entry_key(key, list, h));
+	if ((rc = aux_get(t, aux->lists, &k, &d, "lists get")) != 0)
+		return (rc);
+	if (entry_decode(d.mv_data, d.mv_size, out) != 0)
+		return (1);
+	return (0);
+}
+
+/* Delete an entry's members (through its reverse keys) and expiry key. */
+static int
+list_unlink(struct store_txn *t, struct store_aux *aux, const char *list,
+    const struct store_list_entry *e)
+{
+	uint8_t			 key[LKEY_MAX], pfx[LKEY_MAX];
+	struct rg_hash		 m;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	size_t			 plen;
+	uint8_t			 kind;
+	int			 rc;
+
+	plen = rev_key(pfx, list, &e->h, 0, NULL);
+	if ((c = aux_cursor(t, aux->lists)) == NULL)
+		return (-1);
+	for (;;) {
+		k = val(pfx, plen);
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		if (rc != 0 || k.mv_size != plen + 1 + RG_HASH_LEN ||
+		    memcmp(k.mv_data, pfx, plen) != 0)
+			break;
+		kind = ((const uint8_t *)k.mv_data)[plen];
+		memcpy(m.b, (const uint8_t *)k.mv_data + plen + 1, RG_HASH_LEN);
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		k = val(key, member_key(key, list, kind, &m, &e->h));
+		if (aux_del(t, aux->lists, &k, "lists del") != 0) {
+			mdb_cursor_close(c);
+			return (-1);
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "lists unlink"));
+	if (e->expires != 0) {
+		k = val(key, exp_key(key, e->expires, list, &e->h));
+		if (aux_del(t, aux->lists, &k, "lists del") != 0)
+			return (-1);
+	}
+	k = val(key, entry_key(key, list, &e->h));
+	return (aux_del(t, aux->lists, &k, "lists del"));
+}
+
+int
+store_list_put(struct store_txn *t, const char *list,
+    const struct store_list_entry *e, const struct store_list_member *m,
+    size_t nm)
+{
+	struct store_list_entry	 old;
+	struct store_aux	*aux;
+	uint8_t			 key[LKEY_MAX], rec[ENTRY_FIXED + LIST_BY_MAX +
+				     LIST_REASON_MAX], mv[MEMBER_VAL_LEN];
+	MDB_val			 k, d;
+	size_t			 i;
+	int			 rc;
+
+	if ((aux = aux_for_write(t)) == NULL)
+		return (-1);
+	if ((rc = store_list_get(t, list, &e->h, &old)) < 0)
+		return (-1);
+	if (rc == 0 && list_unlink(t, aux, list, &old) != 0)
+		return (-1);
+	k = val(key, entry_key(key, list, &e->h));
+	d = val(rec, entry_encode(e, rec));
+	if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+		return (-1);
+	if (e->expires != 0) {
+		k = val(key, exp_key(key, e->expires, list, &e->h));
+		d = val("", 0);
+		if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+			return (-1);
+	}
+	be_put(mv, (uint64_t)e->expires, 8);
+	be_put(mv + 8, e->seq, 8);
+	for (i = 0; i < nm; i++) {
+		k = val(key, member_key(key, list, m[i].kind, &m[i].h, &e->h));
+		d = val(mv, sizeof(mv));
+		if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+			return (-1);
+		k = val(key, rev_key(key, list, &e->h, m[i].kind, &m[i].h));
+		d = val("", 0);
+		if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+			return (-1);
+	}
+	return (rc == 0 ? 1 : 0);
+}
+
+int
+store_list_del(struct store_txn *t, const char *list, const struct rg_hash *h,
+    struct store_list_entry *old)
+{
+	struct store_list_entry	 e;
+	struct store_aux	*aux;
+	int			 rc;
+
+	if ((aux = aux_for_write(t)) == NULL)
+		return (-1);
+	if ((rc = store_list_get(t, list, h, &e)) != 0)
+		return (rc);
+	if (list_unlink(t, aux, list, &e) != 0)
+		return (-1);
+	if (old != NULL)
+		*old = e;
+	return (0);
+}
+
+int
+store_list_match(struct store_txn *t, const char *list, uint8_t kind,
+    const struct rg_hash *h, int64_t at, uint64_t max_seq,
+    struct rg_hash *entry)
+{
+	struct store_aux	*aux;
+	uint8_t			 pfx[LKEY_MAX];
+	const uint8_t		*v;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	size_t			 plen;
+	int64_t			 expires;
+	int			 rc, found = 1;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 1);
+	plen = member_key(pfx, list, kind, h, NULL);
+	if ((c = aux_cursor(t, aux->lists)) == NULL)
+		return (-1);
+	k = val(pfx, plen);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != plen + RG_HASH_LEN ||
+		    memcmp(k.mv_data, pfx, plen) != 0)
+			break;
+		if (d.mv_size != MEMBER_VAL_LEN)
+			continue;
+		v = d.mv_data;
+		expires = (int64_t)be_get(v, 8);
+		if (expires != 0 && expires <= at)
+			continue;
+		if (max_seq != 0 && be_get(v + 8, 8) > max_seq)
+			continue;
+		if (entry != NULL)
+			memcpy(entry->b, (const uint8_t *)k.mv_data + plen,
+			    RG_HASH_LEN);
+		found = 0;
+		break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "lists match"));
+	return (found);
+}
+
+int64_t
+store_list_expire(struct store_txn *t, int64_t now, size_t max,
+    store_list_cb cb, void *arg)
+{
+	struct store_list_entry	 e;
+	struct store_aux	*aux;
+	struct rg_hash		 h;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 start = 'X';
+	char			 list[LIST_NAME_MAX + 1];
+	const uint8_t		*p;
+	size_t			 n;
+	int64_t			 done = 0;
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	while ((size_t)done < max) {
+		if ((c = aux_cursor(t, aux->lists)) == NULL)
+			return (-1);
+		k = val(&start, 1);
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND)
+			break;
+		if (rc != 0)
+			return (store_int_fail(t, rc, "lists expire"));
+		p = k.mv_data;
+		if (k.mv_size < 10 + RG_HASH_LEN || p[0] != 'X' ||
+		    (int64_t)be_get(p + 1, 8) > now)
+			break;
+		n = k.mv_size - 10 - RG_HASH_LEN;
+		if (n > LIST_NAME_MAX || p[9 + n] != 0)
+			break;
+		memcpy(list, p + 9, n);
+		list[n] = '\0';
+		memcpy(h.b, p + 10 + n, RG_HASH_LEN);
+		rc = store_list_get(t, list, &h, &e);
+		if (rc < 0)
+			return (-1);
+		if (rc == 1) {
+			/* An expiry key without its entry: drop it. */
+			if (aux_del(t, aux->lists, &k, "lists expire") != 0)
+				return (-1);
+			continue;
+		}
+		if (cb != NULL)
+			cb(arg, list, &e);
+		if (list_unlink(t, aux, list, &e) != 0)
+			return (-1);
+		done++;
+	}
+	return (done);
+}
+
+int
+store_aux_stat(struct store_txn *t, struct store_aux_stat *out)
+{
+	struct store_aux	*aux;
+	MDB_txn			*txn;
+	MDB_stat		 ms;
+
+	memset(out, 0, sizeof(*out));
+	if ((txn = aux_txn(t, &aux)) == NULL)
+		return (aux->have ? -1 : 0);
+	if (mdb_stat(txn, aux->feedback, &ms) == 0)
+		out->feedback = ms.ms_entries;
+	if (mdb_stat(txn, aux->labels, &ms) == 0)
+		out->labels = ms.ms_entries;
+	if (mdb_stat(txn, aux->lists, &ms) == 0)
+		out->list_keys = ms.ms_entries;
+	if (mdb_stat(txn, aux->listlog, &ms) == 0)
+		out->listlog = ms.ms_entries;
+	return (0);
+}
+
+void
+store_list_strhash(uint64_t seed, uint8_t kind, const char *s, size_t len,
+    struct rg_hash *out)
+{
+	XXH3_state_t	st;
+	XXH128_hash_t	h;
+	char		buf[64];
+	size_t		i, j, n;
+
+	XXH3_128bits_reset_withSeed(&st, seed);
+	XXH3_128bits_update(&st, &kind, 1);
+	for (i = 0; i < len; i += n) {
+		n = len - i < sizeof(buf) ? len - i : sizeof(buf);
+		memcpy(buf, s + i, n);
+		for (j = 0; j < n; j++)
+			buf[j] = (char)tolower((unsigned char)buf[j]);
+		XXH3_128bits_update(&st, buf, n);
+	}
+	h = XXH3_128bits_digest(&st);
+	XXH128_canonicalFromHash((XXH128_canonical_t *)out->b, h);
+}
+
+uint64_t
+store_aux_next_seq(struct store_txn *t)
+{
+	return (store_int_next_seq(t));
+}

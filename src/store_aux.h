@@ -1,0 +1,173 @@
+/*
+ * store_aux.h: the analyst's databases beside the store's own (store.h):
+ * feedback, labels, runtime lists and their audit log.
+ *
+ * Same environment, same transactions (store_begin()), same first-error
+ * contract as store.h. Added after schema 1 as named databases: a store
+ * written by an older refguard opens and gets them on its first
+ * read-write open; opened read-only before that it simply has none (every
+ * lookup finds nothing).
+ *
+ *   feedback  id(8)                                  -> feedback record (JSON text)
+ *   labels    kind(1) hash(16) label(1)              -> seq(8) ts(8) feedback(8)
+ *   lists     'E' list 0 entry(16)                   -> entry record
+ *             'M' list 0 kind(1) member(16) entry(16) -> expires(8) seq(8)
+ *             'R' list 0 entry(16) kind(1) member(16) -> ""
+ *             'X' expires(8) list 0 entry(16)        -> ""
+ *   listlog   id(8)                                  -> log record (JSON text)
+ *
+ * Values are never raw: an entry, a member and a labelled identity are
+ * the keyed hashes identities get (ident.h). A list entry is one value
+ * (or CIDR) added by list.add; its members are the hashes a lookup finds
+ * it by (one for a plain value, the addresses or prefixes of a CIDR).
+ *
+ * Seqs: a label or entry records the seq the next event was to get when
+ * it was written; it counts for an event with seq >= that one, so a
+ * backtest as of an older event does not see it (max_seq, as store.h).
+ */
+#ifndef REFGUARD_STORE_AUX_H
+#define REFGUARD_STORE_AUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct store_txn;
+
+/* Labels (feedback). Values are written to disk: append only. */
+enum rg_label {
+	LABEL_FRAUD = 1,
+	LABEL_LEGIT = 2,
+	LABEL_CHARGEBACK = 3,
+	LABEL_ABUSE = 4,
+	LABEL__MAX
+};
+const char	*store_label_name(int label);		/* NULL: unknown */
+int		 store_label_from_name(const char *s);	/* -1: unknown */
+
+struct store_label {
+	uint64_t	seq;		/* counts for events with seq >= this */
+	int64_t		ts;		/* when it was given, ms */
+	uint64_t	feedback;	/* the feedback record that gave it */
+};
+/*
+ * Give identity (kind, h) the label; an identity keeps the first time it
+ * got a label. 0 added, 1 it had it already, -1 error.
+ */
+int	store_label_put(struct store_txn *txn, enum ent_kind kind,
+	    const struct rg_hash *h, int label, const struct store_label *l);
+/* 0 it carries the label as of max_seq (0: now), 1 not, -1 error. */
+int	store_label_get(struct store_txn *txn, enum ent_kind kind,
+	    const struct rg_hash *h, int label, uint64_t max_seq,
+	    struct store_label *out);
+
+/*
+ * The identities a label sticks to, and is looked for on: account,
+ * device, device.fuzzy, device.id, payment, email, phone, ip.
+ */
+extern const uint8_t	store_label_kinds[];
+extern const size_t	store_label_nkinds;
+/*
+ * Does party p (its account or one of those identities) carry one of the
+ * labels (bits 1 << label) as of max_seq? 0 yes (*kind, *label and *l
+ * say which, the first found), 1 no, -1 error.
+ */
+int	store_label_party(struct store_txn *txn, const struct party *p,
+	    unsigned labels, uint64_t max_seq, uint8_t *kind, int *label,
+	    struct store_label *l);
+
+/* Feedback records (JSON text, formatted by the caller). */
+/* Store rec under the next id (*id); 0 or -1. */
+int	store_feedback_put(struct store_txn *txn, const char *rec, size_t len,
+	    uint64_t *id);
+/* 0 found (*rec valid until the transaction ends), 1 not, -1 error. */
+int	store_feedback_get(struct store_txn *txn, uint64_t id,
+	    const void **rec, size_t *len);
+
+/* Runtime lists. */
+#define LIST_NAME_MAX		64
+#define LIST_BY_MAX		64
+#define LIST_REASON_MAX		256
+#define LIST_MEMBERS_MAX	65536	/* a CIDR's addresses or prefixes */
+/* List kinds: an identity kind (enum ent_kind), or one of these. */
+#define LIST_KIND_STRING	32	/* domains, countries: any string fact */
+#define LIST_KIND_NUMBER	33	/* ASNs: any number fact */
+#define LIST_NO_CIDR		0xff
+
+struct store_list_member {
+	uint8_t		kind;		/* ENT_IP_PREFIX members of an ip CIDR */
+	struct rg_hash	h;
+};
+
+struct store_list_entry {
+	struct rg_hash	h;		/* the value's (or the CIDR's) hash */
+	uint8_t		kind;		/* the list kind it was added as */
+	uint8_t		cidr;		/* prefix length, or LIST_NO_CIDR */
+	int64_t		added;		/* ms */
+	uint64_t	seq;		/* counts for events with seq >= this */
+	int64_t		expires;	/* ms; 0: never */
+	uint32_t	nmembers;
+	char		by[LIST_BY_MAX + 1];
+	char		reason[LIST_REASON_MAX + 1];
+};
+
+/*
+ * Add entry e with its members to list (replacing an entry with the same
+ * hash, members and all). 0 added, 1 replaced, -1 error.
+ */
+int	store_list_put(struct store_txn *txn, const char *list,
+	    const struct store_list_entry *e,
+	    const struct store_list_member *m, size_t nm);
+/* Remove the entry with hash h; *old (if not NULL) gets it. 0, 1 none, -1. */
+int	store_list_del(struct store_txn *txn, const char *list,
+	    const struct rg_hash *h, struct store_list_entry *old);
+/* The entry with hash h (expired or not). 0 found, 1 not, -1 error. */
+int	store_list_get(struct store_txn *txn, const char *list,
+	    const struct rg_hash *h, struct store_list_entry *out);
+/*
+ * Is member (kind, h) in list, by an entry that had been added as of
+ * max_seq (0: now) and that had not expired at time at (ms)? 0 yes (and
+ * *entry, when not NULL, the entry's hash), 1 no, -1 error.
+ */
+int	store_list_match(struct store_txn *txn, const char *list,
+	    uint8_t kind, const struct rg_hash *h, int64_t at,
+	    uint64_t max_seq, struct rg_hash *entry);
+/*
+ * Remove up to max entries that expired before now; cb (may be NULL) is
+ * called with each before it goes. Returns how many, or -1.
+ */
+typedef void (*store_list_cb)(void *arg, const char *list,
+    const struct store_list_entry *e);
+int64_t	store_list_expire(struct store_txn *txn, int64_t now, size_t max,
+	    store_list_cb cb, void *arg);
+
+/* The list audit log: records (JSON text) in the order written. */
+int	store_listlog_put(struct store_txn *txn, const char *rec, size_t len);
+/* Newest first; cb returns 0 to go on, 1 to stop. 0 or -1. */
+typedef int (*store_rec_cb)(void *arg, uint64_t id, const char *rec,
+    size_t len);
+int	store_listlog_scan(struct store_txn *txn, store_rec_cb cb, void *arg);
+
+/* The seq the next event will get: what a label or entry records. */
+uint64_t store_aux_next_seq(struct store_txn *txn);
+
+/* Figures for stats. */
+struct store_aux_stat {
+	uint64_t	feedback;
+	uint64_t	labels;
+	uint64_t	list_keys;
+	uint64_t	listlog;
+};
+int	store_aux_stat(struct store_txn *txn, struct store_aux_stat *out);
+
+/*
+ * The hash a string or number list value gets (lower-cased first): keyed
+ * by a seed derived from the installation's secret, so that the rules
+ * (which see the event's readable facts) and list.add find the same one.
+ */
+void	store_list_strhash(uint64_t seed, uint8_t kind, const char *s,
+	    size_t len, struct rg_hash *out);
+
+#endif
