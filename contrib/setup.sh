@@ -17,7 +17,7 @@ build="$top/build"
 run="$top/run"
 
 DEPS="build-essential autoconf automake pkg-config libevent-dev liblmdb-dev
-libxxhash-dev libmaxminddb-dev libjansson-dev libsystemd-dev check python3
+libxxhash-dev libmaxminddb-dev libjansson-dev libzstd-dev libsystemd-dev check python3
 libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd"
 
 as_root() {

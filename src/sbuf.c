@@ -46,6 +46,13 @@ sbuf_grow(struct sbuf *sb, size_t n)
 	sb->buf = xreallocarray(sb->buf, sb->cap, 1);
 }
 
+char *
+sbuf_space(struct sbuf *sb, size_t n)
+{
+	sbuf_grow(sb, n);
+	return (sb->buf + sb->len);
+}
+
 void
 sbuf_add(struct sbuf *sb, const void *p, size_t n)
 {

@@ -20,6 +20,8 @@ void	 sbuf_free(struct sbuf *sb);
 void	 sbuf_reset(struct sbuf *sb);	/* len = 0, keeps the memory */
 void	 sbuf_add(struct sbuf *sb, const void *p, size_t n);
 void	 sbuf_addc(struct sbuf *sb, char c);
+/* Room for n more bytes at sb->buf + sb->len; the caller adds to len. */
+char	*sbuf_space(struct sbuf *sb, size_t n);
 void	 sbuf_adds(struct sbuf *sb, const char *s);
 void	 sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

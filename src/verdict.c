@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <zstd.h>
 
+#include "log.h"
 #include "rules.h"
 #include "sbuf.h"
 #include "store.h"
@@ -17,6 +19,60 @@
 #define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
 #define VERDICT_HDR2_LEN	(VERDICT_HDR_LEN + 4 + 2)
 #define VERDICT_VER_LEN		(8 + 1 + 4 + 4 + 4 + 4)
+
+/*
+ * Explain texts are stored zstd-compressed: they repeat the same keys and
+ * rule expressions, and shrink about sixfold, so a verdict no longer
+ * takes two overflow pages. Records written before hold the JSON itself,
+ * which starts with '['; a zstd frame starts with its magic number.
+ */
+static void
+explain_pack(struct sbuf *sb, const char *s, size_t len)
+{
+	static __thread ZSTD_CCtx	*cctx;
+	size_t				 bound = ZSTD_compressBound(len), n;
+	char				*p;
+
+	if (cctx == NULL && (cctx = ZSTD_createCCtx()) == NULL)
+		fatalx("ZSTD_createCCtx");
+	p = sbuf_space(sb, bound);
+	n = ZSTD_compressCCtx(cctx, p, bound, s, len, 1);
+	if (ZSTD_isError(n))
+		sbuf_add(sb, s, len);	/* cannot happen with bound; stay readable */
+	else
+		sb->len += n;
+}
+
+/* Append a stored explain text to sb as JSON ("[]" when empty). */
+static void
+explain_unpack(struct sbuf *sb, const char *p, size_t len)
+{
+	unsigned long long	 n;
+	size_t			 got;
+	char			*out;
+
+	if (len == 0) {
+		sbuf_adds(sb, "[]");
+		return;
+	}
+	if (len < 4 || (uint8_t)p[0] != 0x28 || (uint8_t)p[1] != 0xb5 ||
+	    (uint8_t)p[2] != 0x2f || (uint8_t)p[3] != 0xfd) {
+		sbuf_add(sb, p, len);
+		return;
+	}
+	n = ZSTD_getFrameContentSize(p, len);
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    n > (64U << 20)) {
+		sbuf_adds(sb, "null");
+		return;
+	}
+	out = sbuf_space(sb, (size_t)n);
+	got = ZSTD_decompress(out, (size_t)n, p, len);
+	if (ZSTD_isError(got))
+		sbuf_adds(sb, "null");
+	else
+		sb->len += got;
+}
 
 int
 verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
@@ -184,7 +240,8 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	sbuf_add(&sb, (uint8_t[VERDICT_HDR_LEN]){ 0 }, VERDICT_HDR_LEN);
 	format_reply(&sb, ev, rs, &res);
 	out->replylen = sb.len - VERDICT_HDR_LEN;
-	sbuf_adds(&sb, res.explain != NULL ? res.explain : "[]");
+	if (res.explain != NULL)
+		explain_pack(&sb, res.explain, strlen(res.explain));
 	free(res.explain);
 	hdr = (uint8_t *)sb.buf;
 	hdr[0] = VERDICT_REC_CHECK;
@@ -273,7 +330,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	struct sbuf		 reply, delta, rec;
 	const void		*stored;
 	const char		*s;
-	size_t			 len, np, nn, i;
+	size_t			 len, np, nn, i, voff, xoff;
 	unsigned		 version;
 	uint8_t			 hdr[VERDICT_HDR2_LEN], vh[VERDICT_VER_LEN];
 	int			 rc;
@@ -349,11 +406,14 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	be_put(vh + 9, (uint32_t)res.score, 4);
 	be_put(vh + 13, reply.len, 4);
 	be_put(vh + 17, delta.len, 4);
-	be_put(vh + 21, strlen(s), 4);
+	voff = rec.len;
 	sbuf_add(&rec, vh, sizeof(vh));
 	sbuf_add(&rec, reply.buf, reply.len);
 	sbuf_add(&rec, delta.buf, delta.len);
-	sbuf_adds(&rec, s);
+	xoff = rec.len;
+	explain_pack(&rec, s, strlen(s));
+	/* The explain's stored length, known once packed. */
+	be_put((uint8_t *)rec.buf + voff + 21, rec.len - xoff, 4);
 	free(res.explain);
 	rc = store_put_verdict(txn, id, idlen, rec.buf, rec.len);
 	sbuf_free(&rec);
@@ -578,10 +638,7 @@ add_rechecks(struct sbuf *sb, const struct verdict_rec *r)
 		sbuf_adds(sb, ",\"verdict\":");
 		sbuf_add(sb, v.reply, v.replylen);
 		sbuf_adds(sb, ",\"rules\":");
-		if (v.explainlen > 0)
-			sbuf_add(sb, v.explain, v.explainlen);
-		else
-			sbuf_adds(sb, "[]");
+		explain_unpack(sb, v.explain, v.explainlen);
 		sbuf_addc(sb, '}');
 	}
 	sbuf_addc(sb, ']');
@@ -652,10 +709,7 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 		}
 	}
 	sbuf_adds(&sb, ",\"rules\":");
-	if (r.explainlen > 0)
-		sbuf_add(&sb, r.explain, r.explainlen);
-	else
-		sbuf_adds(&sb, "[]");
+	explain_unpack(&sb, r.explain, r.explainlen);
 	sbuf_addf(&sb, ",\"version\":%u", r.nrechecks + 1);
 	add_rechecks(&sb, &r);
 	sbuf_addc(&sb, '}');
