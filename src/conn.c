@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "rules.h"
 #include "util.h"
 #include "writer.h"
@@ -148,19 +149,20 @@ conn_pace(struct conn *c)
 	c->paused = stop;
 }
 
-static void
-conn_reply_error(struct conn *c, struct job *job, const struct req_error *err)
+void
+conn_reply_error(struct daemon *d, struct job *job, const struct req_error *err)
 {
 	job->reply = req_error_reply(err, job->ev.idlen ? job->ev.id : NULL,
 	    job->ev.idlen, &job->replylen);
+	job->errcode = err->code;
 	job->done = true;
-	count_error(c->d, err->code);
+	count_error(d, err->code);
 }
 
 static struct job *
 conn_job(struct conn *c)
 {
-	struct job	*job = job_new(OP_PING);
+	struct job	*job = job_new(OP__MAX);	/* not decoded yet */
 
 	job->conn = c;
 	job->t_start = mono_us();
@@ -169,27 +171,30 @@ conn_job(struct conn *c)
 	return (job);
 }
 
-static void
-conn_line(struct conn *c, const char *line, size_t len)
+/*
+ * The one path of every request, NDJSON line or HTTP (http.c): decode
+ * line into job, then answer it on the spot (job->done) or hand it to
+ * the writer, whose finished jobs come back through conn_jobs_done().
+ */
+void
+conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 {
-	struct daemon		*d = c->d;
 	struct req_opts		 opts;
 	struct req_error	 err;
-	struct job		*job = conn_job(c);
 	enum req_op		 op;
 
 	if (len == 0) {
 		err = (struct req_error){ .code = "bad_request" };
 		snprintf(err.msg, sizeof(err.msg), "empty line: send one JSON "
 		    "object a line");
-		conn_reply_error(c, job, &err);
+		conn_reply_error(d, job, &err);
 		return;
 	}
 	opts.now = now_ms();
 	opts.retention = d->conf->retention;
 	opts.max_future = FUTURE_SLACK_MS;
 	if (req_decode(line, len, d->ident, &opts, &op, &job->ev, &err) != 0) {
-		conn_reply_error(c, job, &err);
+		conn_reply_error(d, job, &err);
 		return;
 	}
 	d->stats.requests[op]++;
@@ -206,6 +211,8 @@ conn_line(struct conn *c, const char *line, size_t len)
 		break;
 	case OP_RELOAD:
 		job->reply = daemon_reload(d, &job->replylen);
+		if (d->reload_error != NULL)
+			job->errcode = "reload_failed";
 		job->done = true;
 		break;
 	case OP_CHECK:
@@ -228,7 +235,7 @@ conn_too_long(struct conn *c)
 
 	snprintf(err.msg, sizeof(err.msg), "request line longer than %zu "
 	    "bytes; closing the connection", c->d->conf->max_line);
-	conn_reply_error(c, job, &err);
+	conn_reply_error(c->d, job, &err);
 	c->d->stats.lines_too_long++;
 	c->closing = true;
 	evbuffer_drain(in, evbuffer_get_length(in));
@@ -256,7 +263,7 @@ conn_process(struct conn *c)
 				n++;
 			} else if (c->eof && len > 0) {
 				line = (char *)evbuffer_pullup(in, (ssize_t)len);
-				conn_line(c, line, len);
+				conn_request(c->d, conn_job(c), line, len);
 				evbuffer_drain(in, len);
 				n++;
 			}
@@ -269,8 +276,8 @@ conn_process(struct conn *c)
 			break;
 		}
 		line = (char *)evbuffer_pullup(in, (ssize_t)(len + eol));
-		conn_line(c, line, len > 0 && line[len - 1] == '\r' ?
-		    len - 1 : len);
+		conn_request(c->d, conn_job(c), line,
+		    len > 0 && line[len - 1] == '\r' ? len - 1 : len);
 		evbuffer_drain(in, len + eol);
 		n++;
 	}
@@ -300,6 +307,7 @@ conn_flush(struct conn *c)
 			c->npending--;
 			evbuffer_add(out, job->reply, job->replylen);
 			evbuffer_add(out, "\n", 1);
+			metrics_replied(c->d, job);
 			job_free(job);
 		}
 	} while (!c->d->stopping && evbuffer_get_length(in) > 0 &&
@@ -463,6 +471,11 @@ conn_jobs_done(struct job_list *done, void *arg)
 			d->stats.actions[job->action]++;
 		else if (job->op == OP_OBSERVE)
 			d->stats.observes++;
+		metrics_job_done(d, job);
+		if (job->owner_done != NULL) {
+			job->owner_done(job);
+			continue;
+		}
 		c = job->conn;
 		if (!c->queued) {
 			c->queued = true;

@@ -33,8 +33,10 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "http.h"
 #include "ident.h"
 #include "log.h"
+#include "metrics.h"
 #include "rules.h"
 #include "store.h"
 #include "util.h"
@@ -177,8 +179,8 @@ socket_alive(const struct sockaddr_un *sun)
 	return (rc == 0);
 }
 
-static int
-listen_unix(const struct conf *cf, char **cause)
+int
+daemon_listen_unix(const struct conf *cf, const char *path, char **cause)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
@@ -189,15 +191,15 @@ listen_unix(const struct conf *cf, char **cause)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(cf->socket_path) >= sizeof(sun.sun_path)) {
+	if (strlen(path) >= sizeof(sun.sun_path)) {
 		xasprintf(cause, "socket path %s is longer than %zu bytes",
-		    cf->socket_path, sizeof(sun.sun_path) - 1);
+		    path, sizeof(sun.sun_path) - 1);
 		return (-1);
 	}
-	strcpy(sun.sun_path, cf->socket_path);
+	strcpy(sun.sun_path, path);
 
 	/* The socket's directory, if missing (a checkout, a test). */
-	dir = xstrdup(cf->socket_path);
+	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -205,19 +207,19 @@ listen_unix(const struct conf *cf, char **cause)
 	}
 	free(dir);
 
-	if (lstat(cf->socket_path, &sb) == 0) {
+	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
 			xasprintf(cause, "%s exists and is not a socket; "
-			    "refusing to replace it", cf->socket_path);
+			    "refusing to replace it", path);
 			return (-1);
 		}
 		if (socket_alive(&sun)) {
 			xasprintf(cause, "another refguardd is answering on %s",
-			    cf->socket_path);
+			    path);
 			return (-1);
 		}
-		log_info("removing stale socket %s", cf->socket_path);
-		unlink(cf->socket_path);
+		log_info("removing stale socket %s", path);
+		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
@@ -228,33 +230,33 @@ listen_unix(const struct conf *cf, char **cause)
 	old = umask(~cf->socket_mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		umask(old);
-		xasprintf(cause, "bind %s: %s", cf->socket_path, strerror(errno));
+		xasprintf(cause, "bind %s: %s", path, strerror(errno));
 		close(fd);
 		return (-1);
 	}
 	umask(old);
-	if (chmod(cf->socket_path, cf->socket_mode) != 0)
-		log_warn("chmod %s: %s", cf->socket_path, strerror(errno));
+	if (chmod(path, cf->socket_mode) != 0)
+		log_warn("chmod %s: %s", path, strerror(errno));
 	if (cf->socket_group != NULL) {
 		if ((gr = getgrnam(cf->socket_group)) == NULL) {
 			xasprintf(cause, "socket_group %s: no such group",
 			    cf->socket_group);
-			unlink(cf->socket_path);
+			unlink(path);
 			close(fd);
 			return (-1);
 		}
-		if (chown(cf->socket_path, (uid_t)-1, gr->gr_gid) != 0) {
+		if (chown(path, (uid_t)-1, gr->gr_gid) != 0) {
 			xasprintf(cause, "chown %s to group %s: %s",
-			    cf->socket_path, cf->socket_group, strerror(errno));
-			unlink(cf->socket_path);
+			    path, cf->socket_group, strerror(errno));
+			unlink(path);
 			close(fd);
 			return (-1);
 		}
 	}
 	if (listen(fd, 1024) != 0) {
-		xasprintf(cause, "listen %s: %s", cf->socket_path,
+		xasprintf(cause, "listen %s: %s", path,
 		    strerror(errno));
-		unlink(cf->socket_path);
+		unlink(path);
 		close(fd);
 		return (-1);
 	}
@@ -555,9 +557,12 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon	*d = arg;
 	struct timeval	 tv = { 0, 10000 };
 
-	if ((writer_inflight(d->writer) == 0 && conn_pending_all(d) == 0) ||
+	size_t		 pending;
+
+	pending = conn_pending_all(d) + http_pending(d->http);
+	if ((writer_inflight(d->writer) == 0 && pending == 0) ||
 	    mono_us() - drain_started > DRAIN_TIMEOUT_S * 1000000ULL) {
-		if (writer_inflight(d->writer) != 0 || conn_pending_all(d) != 0)
+		if (writer_inflight(d->writer) != 0 || pending != 0)
 			log_warn("shutdown: gave up waiting for slow clients");
 		event_base_loopexit(d->base, NULL);
 		return;
@@ -584,6 +589,7 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 		if (d->listen_owned)
 			unlink(d->conf->socket_path);
 	}
+	http_stop(d->http);
 	conn_stop_reading_all(d);
 	drain_started = mono_us();
 	ev_drain = evtimer_new(d->base, drain_cb, d);
@@ -605,7 +611,7 @@ check_config(struct daemon *d)
 {
 	struct ident_conf	 ic;
 	struct ruleset		*rs;
-	char			*cause = NULL;
+	char			*cause = NULL, *token = NULL;
 
 	/* Never create the real secret here (ExecStartPre runs as root). */
 	conf_ident(d->conf, &ic);
@@ -621,6 +627,15 @@ check_config(struct daemon *d)
 		ident_free(d->ident);
 		return (1);
 	}
+	if (d->conf->http_token_file != NULL &&
+	    http_token_read(d->conf->http_token_file, &token, &cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		rules_unref(rs);
+		ident_free(d->ident);
+		return (1);
+	}
+	free(token);
 	printf("configuration %s is valid; ruleset %s: %zu rules, %zu tests "
 	    "passed\n", d->conf_path, rules_hash(rs), rules_count(rs),
 	    rules_ntests(rs));
@@ -643,6 +658,7 @@ main(int argc, char **argv)
 	int			 ch;
 
 	memset(d, 0, sizeof(*d));
+	d->metrics = metrics_new();
 	while ((ch = getopt(argc, argv, "c:dftVh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -677,6 +693,7 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	if (test) {
 		ch = check_config(d);
+		metrics_free(d->metrics);
 		conf_free(d->conf);
 		free(d->conf_path);
 		return (ch);
@@ -711,10 +728,14 @@ main(int argc, char **argv)
 	d->rules_loaded_at = now_ms();
 
 	if ((d->listen_fd = listen_passed()) < 0) {
-		if ((d->listen_fd = listen_unix(d->conf, &cause)) < 0)
+		if ((d->listen_fd = daemon_listen_unix(d->conf,
+		    d->conf->socket_path, &cause)) < 0)
 			fatalx("%s", cause);
 		d->listen_owned = true;
 	}
+	if (d->conf->http_listen != NULL &&
+	    (d->http = http_open(d->conf, &cause)) == NULL)
+		fatalx("%s", cause);
 
 	if (!foreground) {
 		if (!d->conf->log_syslog)
@@ -737,6 +758,8 @@ main(int argc, char **argv)
 	if (d->listener == NULL)
 		fatalx("cannot listen on %s", d->conf->socket_path);
 	evconnlistener_set_error_cb(d->listener, accept_error_cb);
+	if (d->http != NULL && http_start(d->http, d, &cause) != 0)
+		fatalx("%s", cause);
 	record_data(d);
 
 	ev_term = evsignal_new(d->base, SIGTERM, shutdown_cb, d);
@@ -764,6 +787,7 @@ main(int argc, char **argv)
 
 	writer_free(d->writer);
 	conn_close_all(d);
+	http_free(d->http);	/* after the writer: no request in flight */
 	if (d->listener != NULL) {
 		evconnlistener_free(d->listener);
 		if (d->listen_owned)
@@ -783,6 +807,7 @@ main(int argc, char **argv)
 	store_close(d->store);
 	ident_free(d->ident);
 	free(d->reload_error);
+	metrics_free(d->metrics);
 	conf_free(d->conf);
 	free(d->conf_path);
 	log_info("stopped");

@@ -13,6 +13,8 @@
 #define VERDICT_REC_VERSION	1
 #define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
 
+_Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
+
 static void
 be_put(uint8_t *p, uint64_t v, int n)
 {
@@ -167,8 +169,10 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	out->action = res.action;
 	out->score = res.score;
 	out->reply = xstrndup(sb.buf + VERDICT_HDR_LEN, out->replylen);
-	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++)
+	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++) {
+		out->hits_shadow[out->nhits] = res.hits[i].shadow;
 		out->hits[out->nhits++] = res.hits[i].rule;
+	}
 	sbuf_free(&sb);
 	return (0);
 }

@@ -22,6 +22,13 @@
 /* A batch never holds more than this many jobs (bounds one transaction). */
 #define WRITER_MAX_BATCH	8192
 
+const uint64_t writer_batch_bounds[WRITER_NBUCKETS] = {
+	1, 2, 4, 8, 16, 32, 64, 256, 1024, 8192,
+};
+const uint64_t writer_commit_bounds_us[WRITER_NBUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000,
+};
+
 struct writer {
 	struct store		*st;
 	pthread_t		 thread;
@@ -70,6 +77,9 @@ job_set_reply(struct job *job, struct verdict *v)
 	job->replylen = v->replylen;
 	job->action = v->action;
 	job->replay = v->replay;
+	job->nhits = v->nhits;
+	memcpy(job->hits, v->hits, v->nhits * sizeof(job->hits[0]));
+	memcpy(job->hits_shadow, v->hits_shadow, v->nhits);
 	v->reply = NULL;
 }
 
@@ -217,6 +227,12 @@ retry:
 	w->stats.last_commit_us = dt;
 	if (n > w->stats.max_batch)
 		w->stats.max_batch = n;
+	for (i = 0; i < WRITER_NBUCKETS; i++) {
+		if (n <= writer_batch_bounds[i])
+			w->stats.batch_le[i]++;
+		if (dt <= writer_commit_bounds_us[i])
+			w->stats.commit_le[i]++;
+	}
 	w->stats.full = false;
 	pthread_mutex_unlock(&w->mtx);
 	return;
