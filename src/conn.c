@@ -352,7 +352,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_READ);
 			return;
 		}
-		log_debug("conn: idle timeout");
+		log_debug("connection closed reason=idle_timeout");
 		/* Say why, then close once it is sent. */
 		c->closing = true;
 		bufferevent_disable(bev, EV_READ);
@@ -398,7 +398,7 @@ conn_line_expired(evutil_socket_t fd, short what, void *arg)
 		conn_line_timer(c);
 		return;
 	}
-	log_debug("conn: request line too slow");
+	log_debug("connection closed reason=slow_request_line");
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	evbuffer_drain(bufferevent_get_input(c->bev),
@@ -418,7 +418,8 @@ conn_accept(struct daemon *d, int fd)
 	if (d->nconns >= d->conf->max_conns || d->stopping) {
 		d->stats.conns_refused++;
 		if (write(fd, full, sizeof(full) - 1) < 0)
-			log_debug("conn: refuse: %s", strerror(errno));
+			log_debug("connection refusal not sent error=\"%s\"",
+			    strerror(errno));
 		close(fd);
 		return;
 	}
@@ -427,7 +428,7 @@ conn_accept(struct daemon *d, int fd)
 	TAILQ_INIT(&c->jobs);
 	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
-		log_err("conn: bufferevent_socket_new failed");
+		log_err("connection dropped error=bufferevent_socket_new");
 		close(fd);
 		free(c);
 		return;

@@ -140,6 +140,21 @@ log_value(const char *src, size_t len, char *dst, size_t cap)
 	return (dst);
 }
 
+/* "fatal error=..." with the message escaped: one line, whatever it holds. */
+static void __attribute__((noreturn))
+log_fatal(const char *msg, const char *why)
+{
+	char	esc[2048], full[1536];
+
+	if (why != NULL)
+		snprintf(full, sizeof(full), "%s: %s", msg, why);
+	else
+		snprintf(full, sizeof(full), "%s", msg);
+	log_err("fatal error=%s", log_value(full, strlen(full), esc,
+	    sizeof(esc)));
+	exit(1);
+}
+
 void
 fatal(const char *fmt, ...)
 {
@@ -150,8 +165,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_err("fatal: %s: %s", msg, strerror(saved));
-	exit(1);
+	log_fatal(msg, strerror(saved));
 }
 
 void
@@ -163,6 +177,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_err("fatal: %s", msg);
-	exit(1);
+	log_fatal(msg, NULL);
 }

@@ -318,7 +318,7 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 {
 	struct store_stat	 ss;
 	struct writer_stats	 ws;
-	char			*cause = NULL;
+	char			*cause = NULL, esc[512];
 
 	writer_stats(d->writer, &ws);
 	family(sb, "commit_batch_jobs", "histogram",
@@ -340,7 +340,8 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 	    "Events removed by retention.");
 	sample(sb, "expired_events_total", NULL, NULL, d->stats.expired);
 	if (store_stat(d->store, &ss, &cause) != 0) {
-		log_warn("metrics: store statistics unavailable: %s", cause);
+		log_warn("metrics without store statistics error=%s",
+		    log_value(cause, strlen(cause), esc, sizeof(esc)));
 		free(cause);
 		return;
 	}

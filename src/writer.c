@@ -175,7 +175,7 @@ writer_batch(struct writer *w, struct job **jobs, size_t n)
 {
 	struct store_txn	*txn;
 	const char		*code = "store_error";
-	char			*cause = NULL, msg[256];
+	char			*cause = NULL, msg[256], esc[1024];
 	uint64_t		 t0 = mono_us(), dt;
 	size_t			 i;
 	bool			 full = false, was_full;
@@ -248,7 +248,8 @@ fail:
 		writer_batch(w, jobs + n / 2, n - n / 2);
 		return;
 	}
-	log_err("store: batch of %zu not written: %s", n, msg);
+	log_err("batch not written jobs=%zu error=%s", n,
+	    log_value(msg, strlen(msg), esc, sizeof(esc)));
 	for (i = 0; i < n; i++)
 		job_set_error(jobs[i], code, msg);
 	writer_reads_only(w, jobs, n);
@@ -287,7 +288,7 @@ writer_main(void *arg)
 		for (i = 0; i < n; i++)
 			TAILQ_INSERT_TAIL(&w->done, jobs[i], entry);
 		if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_err("writer: eventfd: %s", strerror(errno));
+			log_err("writer wakeup failed error=\"%s\"", strerror(errno));
 	}
 	pthread_mutex_unlock(&w->mtx);
 	free(jobs);
@@ -322,7 +323,8 @@ writer_wakeup(evutil_socket_t fd, short what, void *arg)
 	uint64_t	 v;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_err("writer: eventfd read: %s", strerror(errno));
+		log_err("writer wakeup read failed error=\"%s\"",
+		    strerror(errno));
 	writer_drain(w);
 }
 
