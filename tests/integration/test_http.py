@@ -698,6 +698,32 @@ def _():
         raise rgtest.Fail("the parser accepted %s: %r" % (what, bad))
 
 
+@T.case("every curl example of docs/http.md works")
+def _():
+    need_curl()
+    with open(os.path.join(rgtest.SRCDIR, "docs", "http.md")) as f:
+        doc = f.read()
+    cmds = []
+    for block in re.findall(r"```sh\n(.*?)```", doc, re.S):
+        for cmd in block.replace("\\\n", " ").split("\n"):
+            if cmd.strip().startswith("curl "):
+                cmds.append(cmd.strip())
+    check(len(cmds) >= 10, "curl examples found in docs/http.md", cmds)
+    d, h = http_daemon("docs")
+    d.start()
+    for cmd in cmds:
+        check("/run/refguard/http.sock" in cmd, "an example without the "
+              "socket path", cmd)
+        real = cmd.replace("/run/refguard/http.sock", d.conf["http_listen"])
+        rc, out, err = rgtest.run(["sh", "-c", real])
+        check(rc == 0, "exit %d: %s" % (rc, cmd), out, err)
+        if "/v1/check" in cmd and "ref-5" in cmd:
+            eq(json.loads(out)["action"], "deny", "the example check")
+        if "/v1/verdicts/nope" in cmd:
+            check(out.startswith("HTTP/1.1 404"), "the 404 example", out)
+    d.stop()
+
+
 # ---- logging -------------------------------------------------------------
 
 def audit_lines(d):
