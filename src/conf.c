@@ -264,8 +264,10 @@ conf_listen(struct conf *c, const char *dir, const char *v, char **cause)
 		colon = colon != NULL ? colon + 1 : NULL;
 		v++;
 	} else {
-		colon = strrchr(v, ':');
-		n = colon != NULL ? (size_t)(colon - v) : 0;
+		/* An IPv6 address needs its brackets: "::1:8470" is ambiguous. */
+		colon = strchr(v, ':');
+		n = colon != NULL && strchr(colon + 1, ':') == NULL ?
+		    (size_t)(colon - v) : 0;
 	}
 	if (colon == NULL || n == 0 || n >= sizeof(host))
 		goto bad;
