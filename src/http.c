@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -237,7 +238,18 @@ http_where(const struct http *h)
 size_t
 http_pending(const struct http *h)
 {
-	return (h != NULL ? h->pending : 0);
+	struct http_conn	*hc;
+	struct bufferevent	*bev;
+	size_t			 n;
+
+	if (h == NULL)
+		return (0);
+	/* Replies still to come, and reply bytes not yet written. */
+	n = h->pending;
+	LIST_FOREACH(hc, &h->conns, entry)
+		if ((bev = evhttp_connection_get_bufferevent(hc->evcon)) != NULL)
+			n += evbuffer_get_length(bufferevent_get_output(bev));
+	return (n);
 }
 
 size_t

@@ -27,7 +27,7 @@ int		 http_start(struct http *h, struct daemon *d, char **cause);
 const char	*http_where(const struct http *h);
 /* Stop accepting (shutdown); requests in flight still get their replies. */
 void		 http_stop(struct http *h);
-/* Requests waiting for a reply. */
+/* Requests waiting for a reply, plus reply bytes not yet sent. */
 size_t		 http_pending(const struct http *h);
 /* Connections open. */
 size_t		 http_nconns(const struct http *h);

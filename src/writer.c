@@ -233,7 +233,10 @@ retry:
 		if (dt <= writer_commit_bounds_us[i])
 			w->stats.commit_le[i]++;
 	}
-	w->stats.full = false;
+	/* Only a write says the store can write again (reads always commit). */
+	for (i = 0; i < n; i++)
+		if (!job_is_read(jobs[i]))
+			w->stats.full = false;
 	pthread_mutex_unlock(&w->mtx);
 	return;
 

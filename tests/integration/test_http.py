@@ -331,9 +331,11 @@ def _():
     is_error(v, "store_full", raw=raw)
     status, heads, body = h("GET", "/healthz")
     eq((status, body), (503, b"store full\n"), "healthz of a full store")
-    # reads still work
+    # reads still work, and do not make the store look writable again
     v, raw = h.json("GET", "/v1/verdicts/h-fill-000000")
     eq(v["id"], "h-fill-000000", "a lookup in a full store")
+    status, heads, body = h("GET", "/healthz")
+    eq((status, body), (503, b"store full\n"), "healthz after a read")
     d.stop()
 
 
