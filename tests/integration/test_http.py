@@ -384,6 +384,47 @@ def _():
     d.stop()
 
 
+@T.case("SIGTERM while HTTP checks are in flight: each is answered or "
+        "refused, none cut off; the socket file is removed")
+def _():
+    need_curl()
+    d, h = http_daemon("drain")
+    d.start()
+    tmp = rgtest.mkdtemp("drain")
+    procs = []
+    for k in range(30):
+        bf = os.path.join(tmp, "in%d" % k)
+        with open(bf, "w") as f:
+            f.write(rgtest.jdump(rest(allow_req("h-drain-%d" % k))))
+        procs.append(subprocess.Popen(
+            [CURL, "-sS", "-o", os.path.join(tmp, "out%d" % k), "-w",
+             "%{http_code}", "--max-time", "30", "--unix-socket",
+             d.conf["http_listen"], "--data-binary", "@" + bf,
+             "http://localhost/v1/check"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE))
+        if k == 15:
+            d.signal(signal.SIGTERM)
+    answered = 0
+    for k, p in enumerate(procs):
+        out, err = p.communicate(timeout=40)
+        if p.returncode == 0 and out == b"200":
+            with open(os.path.join(tmp, "out%d" % k), "rb") as f:
+                v = json.loads(f.read())
+            eq(v.get("action"), "allow", "a check answered while draining")
+            answered += 1
+        else:
+            # refused: no listener any more (7), or 503 stopping on a
+            # connection accepted before; never an empty or cut reply
+            check(p.returncode == 7 or out == b"503", "curl %d: exit %d, "
+                  "status %s" % (k, p.returncode, out.decode()), err)
+    d.wait(0)
+    check(answered >= 1, "no check answered")
+    check(not os.path.exists(d.conf["http_listen"]),
+          "the HTTP socket file is left behind")
+    print("     %d of %d answered before the daemon stopped" % (
+        answered, len(procs)))
+
+
 # ---- TCP, tokens, refusals ---------------------------------------------
 
 def free_port():
