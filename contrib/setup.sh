@@ -18,7 +18,7 @@ run="$top/run"
 
 DEPS="build-essential autoconf automake pkg-config libevent-dev liblmdb-dev
 libxxhash-dev libmaxminddb-dev libjansson-dev libzstd-dev libsystemd-dev check python3
-libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd"
+libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd prometheus"
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

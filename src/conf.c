@@ -1,6 +1,11 @@
 /* conf.c: refguard.conf(5); see conf.h. */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
@@ -26,6 +31,8 @@ enum ctype {
 	CT_LOGLEVEL,
 	CT_LOGTARGET,
 	CT_LIST,	/* repeatable path */
+	CT_LISTEN,	/* a Unix socket path or an address:port */
+	CT_AUDIT,
 };
 
 struct ckey {
@@ -61,6 +68,13 @@ static const struct ckey ckeys[] = {
 	{ "email_domain", CT_LIST, OFF(email_domains), OFF(nemail_domains), 0, 0 },
 	{ "log_level", CT_LOGLEVEL, OFF(log_level), 0, 0, 0 },
 	{ "log_target", CT_LOGTARGET, OFF(log_syslog), 0, 0, 0 },
+	{ "audit_log", CT_AUDIT, OFF(audit_log), 0, 0, 0 },
+	{ "http_listen", CT_LISTEN, OFF(http_listen), 0, 0, 0 },
+	{ "http_allow_remote", CT_BOOL, OFF(http_allow_remote), 0, 0, 0 },
+	{ "http_token_file", CT_PATH, OFF(http_token_file), 0, 0, 0 },
+	{ "http_max_body", CT_SIZE, OFF(http_max_body), 0, 256, 64 << 20 },
+	{ "http_max_connections", CT_UINT, OFF(http_max_conns), 0, 1, 1000000 },
+	{ "http_timeout", CT_DURATION, OFF(http_timeout), 0, 0, 0 },
 };
 
 struct conf *
@@ -85,6 +99,9 @@ conf_default(void)
 	c->ip_prefix4 = 24;
 	c->ip_prefix6 = 64;
 	c->log_level = LOG_LEVEL_INFO;
+	c->http_max_body = 64 * 1024;
+	c->http_max_conns = 256;
+	c->http_timeout = 30 * 1000;
 	return (c);
 }
 
@@ -112,6 +129,9 @@ conf_free(struct conf *c)
 	free(c->rules_path);
 	free(c->hash_secret_file);
 	free(c->disposable_file);
+	free(c->http_listen);
+	free(c->http_path);
+	free(c->http_token_file);
 	conf_strs_free(c->geoip, c->ngeoip);
 	conf_strs_free(c->email_domains, c->nemail_domains);
 	free(c);
@@ -209,6 +229,80 @@ conf_split(char *line, char **key, char **value, const char **err)
 	return (0);
 }
 
+/*
+ * http_listen: a path ("/run/refguard/http.sock", or "./http.sock"
+ * relative to the file) or a numeric address and port ("127.0.0.1:8470",
+ * "[::1]:8470"); no host names, nothing is looked up.
+ */
+static int
+conf_listen(struct conf *c, const char *dir, const char *v, char **cause)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&c->http_addr;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&c->http_addr;
+	static const uint8_t	 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
+	char			 host[INET6_ADDRSTRLEN + 1], *end;
+	const char		*colon;
+	unsigned long		 port;
+	size_t			 n;
+
+	free(c->http_listen);
+	free(c->http_path);
+	c->http_listen = xstrdup(v);
+	c->http_path = NULL;
+	memset(&c->http_addr, 0, sizeof(c->http_addr));
+	if (v[0] == '/' || v[0] == '.') {
+		c->http_path = conf_path(dir, v);
+		if (strlen(c->http_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			xasprintf(cause, "http_listen: socket path %s is too "
+			    "long", c->http_path);
+			return (-1);
+		}
+		return (0);
+	}
+	if (v[0] == '[') {
+		colon = strstr(v, "]:");
+		n = colon != NULL ? (size_t)(colon - v - 1) : 0;
+		colon = colon != NULL ? colon + 1 : NULL;
+		v++;
+	} else {
+		/* An IPv6 address needs its brackets: "::1:8470" is ambiguous. */
+		colon = strchr(v, ':');
+		n = colon != NULL && strchr(colon + 1, ':') == NULL ?
+		    (size_t)(colon - v) : 0;
+	}
+	if (colon == NULL || n == 0 || n >= sizeof(host))
+		goto bad;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 ||
+	    port == 0 || port > 65535)
+		goto bad;
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		c->http_addrlen = sizeof(*sin);
+		c->http_loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+		return (0);
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		c->http_addrlen = sizeof(*sin6);
+		c->http_loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+		    (memcmp(sin6->sin6_addr.s6_addr, mapped, 12) == 0 &&
+		    sin6->sin6_addr.s6_addr[12] == 127);
+		return (0);
+	}
+bad:
+	xasprintf(cause, "http_listen: '%s' is neither a socket path "
+	    "(/run/refguard/http.sock) nor a numeric address and port "
+	    "(127.0.0.1:8470, [::1]:8470)", c->http_listen);
+	return (-1);
+}
+
 /* Apply one key; -1 with *cause (the message, no location) on error. */
 static int
 conf_set(struct conf *c, const char *dir, const char *file, int lineno,
@@ -260,7 +354,8 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 			    (unsigned long long)ck->max);
 			return (-1);
 		}
-		if (ck->off == OFF(max_line) || ck->off == OFF(max_outbuf))
+		if (ck->off == OFF(max_line) || ck->off == OFF(max_outbuf) ||
+		    ck->off == OFF(http_max_body))
 			*(size_t *)((char *)c + ck->off) = (size_t)u;
 		else
 			*(uint64_t *)((char *)c + ck->off) = u;
@@ -321,6 +416,21 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 			return (-1);
 		}
 		return (0);
+	case CT_AUDIT:
+		if (strcmp(v, "none") == 0)
+			c->audit_log = AUDIT_NONE;
+		else if (strcmp(v, "flagged") == 0)
+			c->audit_log = AUDIT_FLAGGED;
+		else if (strcmp(v, "all") == 0)
+			c->audit_log = AUDIT_ALL;
+		else {
+			xasprintf(cause, "audit_log: '%s' is not none, flagged "
+			    "or all", v);
+			return (-1);
+		}
+		return (0);
+	case CT_LISTEN:
+		return (conf_listen(c, dir, v, cause));
 	case CT_LIST:
 		lp = (struct conf_str **)((char *)c + ck->off);
 		np = (size_t *)((char *)c + ck->countoff);
@@ -346,6 +456,20 @@ conf_finish(struct conf *c, char **cause)
 		    "(%llu)", c->path ? c->path : "config",
 		    (unsigned long long)c->map_max,
 		    (unsigned long long)c->map_size);
+		return (-1);
+	}
+	if (c->http_listen != NULL && c->http_path == NULL &&
+	    !c->http_loopback && !c->http_allow_remote) {
+		xasprintf(cause, "%s: http_listen %s is not a loopback address; "
+		    "set http_allow_remote = yes (with http_token_file) to "
+		    "serve other hosts", c->path ? c->path : "config",
+		    c->http_listen);
+		return (-1);
+	}
+	if (c->http_allow_remote && c->http_token_file == NULL) {
+		xasprintf(cause, "%s: http_allow_remote = yes needs "
+		    "http_token_file: clients from other hosts must send a "
+		    "bearer token", c->path ? c->path : "config");
 		return (-1);
 	}
 	return (0);

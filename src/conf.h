@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "ident.h"	/* struct conf_str */
 
@@ -48,10 +49,27 @@ struct conf {
 	struct conf_str	*email_domains;
 	size_t		 nemail_domains;
 
+	/* HTTP listener (http.c): off unless http_listen is set */
+	char		*http_listen;	/* as written; NULL: no HTTP */
+	char		*http_path;	/* Unix socket; NULL: TCP at http_addr */
+	struct sockaddr_storage http_addr;
+	socklen_t	 http_addrlen;
+	bool		 http_loopback;	/* http_addr is a loopback address */
+	bool		 http_allow_remote;
+	char		*http_token_file;	/* NULL: no bearer token */
+	size_t		 http_max_body;	/* bytes */
+	unsigned	 http_max_conns;
+	int64_t		 http_timeout;	/* ms */
+
 	/* logging */
 	int		 log_level;
 	bool		 log_syslog;
+	int		 audit_log;	/* AUDIT_* */
 };
+
+#define AUDIT_NONE	0
+#define AUDIT_FLAGGED	1	/* deny and review verdicts */
+#define AUDIT_ALL	2
 
 /*
  * Read the file at path into a new conf with defaults for what it does not

@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "rules.h"
 #include "util.h"
 #include "writer.h"
@@ -149,19 +150,20 @@ conn_pace(struct conn *c)
 	c->paused = stop;
 }
 
-static void
-conn_reply_error(struct conn *c, struct job *job, const struct req_error *err)
+void
+conn_reply_error(struct daemon *d, struct job *job, const struct req_error *err)
 {
 	job->reply = req_error_reply(err, job->ev.idlen ? job->ev.id : NULL,
 	    job->ev.idlen, &job->replylen);
+	job->errcode = err->code;
 	job->done = true;
-	count_error(c->d, err->code);
+	count_error(d, err->code);
 }
 
 static struct job *
 conn_job(struct conn *c)
 {
-	struct job	*job = job_new(OP_PING);
+	struct job	*job = job_new(OP__MAX);	/* not decoded yet */
 
 	job->conn = c;
 	job->t_start = mono_us();
@@ -170,21 +172,24 @@ conn_job(struct conn *c)
 	return (job);
 }
 
-static void
-conn_line(struct conn *c, const char *line, size_t len)
+/*
+ * The one path of every request, NDJSON line or HTTP (http.c): decode
+ * line into job, then answer it on the spot (job->done) or hand it to
+ * the writer, whose finished jobs come back through conn_jobs_done().
+ */
+void
+conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 {
-	struct daemon		*d = c->d;
 	struct req_opts		 opts;
 	struct req_error	 err;
 	struct analyst_req	 ar;
-	struct job		*job = conn_job(c);
 	enum req_op		 op;
 
 	if (len == 0) {
 		err = (struct req_error){ .code = "bad_request" };
 		snprintf(err.msg, sizeof(err.msg), "empty line: send one JSON "
 		    "object a line");
-		conn_reply_error(c, job, &err);
+		conn_reply_error(d, job, &err);
 		return;
 	}
 	opts.now = now_ms();
@@ -192,7 +197,7 @@ conn_line(struct conn *c, const char *line, size_t len)
 	opts.max_future = FUTURE_SLACK_MS;
 	if (req_decode_full(line, len, d->ident, &opts, &op, &job->ev, &ar,
 	    &err) != 0) {
-		conn_reply_error(c, job, &err);
+		conn_reply_error(d, job, &err);
 		return;
 	}
 	if (analyst_op(op)) {
@@ -200,7 +205,7 @@ conn_line(struct conn *c, const char *line, size_t len)
 		if (analyst_prepare(&ar, op, d->ident, d->rules, opts.now,
 		    &err) != 0) {
 			analyst_req_clear(&ar);
-			conn_reply_error(c, job, &err);
+			conn_reply_error(d, job, &err);
 			return;
 		}
 		job->ar = analyst_req_dup(&ar);
@@ -219,6 +224,8 @@ conn_line(struct conn *c, const char *line, size_t len)
 		break;
 	case OP_RELOAD:
 		job->reply = daemon_reload(d, &job->replylen);
+		if (d->reload_error != NULL)
+			job->errcode = "reload_failed";
 		job->done = true;
 		break;
 	case OP_CHECK:
@@ -242,7 +249,7 @@ conn_too_long(struct conn *c)
 
 	snprintf(err.msg, sizeof(err.msg), "request line longer than %zu "
 	    "bytes; closing the connection", c->d->conf->max_line);
-	conn_reply_error(c, job, &err);
+	conn_reply_error(c->d, job, &err);
 	c->d->stats.lines_too_long++;
 	c->closing = true;
 	evbuffer_drain(in, evbuffer_get_length(in));
@@ -270,7 +277,7 @@ conn_process(struct conn *c)
 				n++;
 			} else if (c->eof && len > 0) {
 				line = (char *)evbuffer_pullup(in, (ssize_t)len);
-				conn_line(c, line, len);
+				conn_request(c->d, conn_job(c), line, len);
 				evbuffer_drain(in, len);
 				n++;
 			}
@@ -283,8 +290,8 @@ conn_process(struct conn *c)
 			break;
 		}
 		line = (char *)evbuffer_pullup(in, (ssize_t)(len + eol));
-		conn_line(c, line, len > 0 && line[len - 1] == '\r' ?
-		    len - 1 : len);
+		conn_request(c->d, conn_job(c), line,
+		    len > 0 && line[len - 1] == '\r' ? len - 1 : len);
 		evbuffer_drain(in, len + eol);
 		n++;
 	}
@@ -314,6 +321,7 @@ conn_flush(struct conn *c)
 			c->npending--;
 			evbuffer_add(out, job->reply, job->replylen);
 			evbuffer_add(out, "\n", 1);
+			metrics_replied(c->d, job);
 			job_free(job);
 		}
 	} while (!c->d->stopping && evbuffer_get_length(in) > 0 &&
@@ -358,7 +366,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_READ);
 			return;
 		}
-		log_debug("conn: idle timeout");
+		log_debug("connection closed reason=idle_timeout");
 		/* Say why, then close once it is sent. */
 		c->closing = true;
 		bufferevent_disable(bev, EV_READ);
@@ -404,7 +412,7 @@ conn_line_expired(evutil_socket_t fd, short what, void *arg)
 		conn_line_timer(c);
 		return;
 	}
-	log_debug("conn: request line too slow");
+	log_debug("connection closed reason=slow_request_line");
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	evbuffer_drain(bufferevent_get_input(c->bev),
@@ -424,7 +432,8 @@ conn_accept(struct daemon *d, int fd)
 	if (d->nconns >= d->conf->max_conns || d->stopping) {
 		d->stats.conns_refused++;
 		if (write(fd, full, sizeof(full) - 1) < 0)
-			log_debug("conn: refuse: %s", strerror(errno));
+			log_debug("connection refusal not sent error=\"%s\"",
+			    strerror(errno));
 		close(fd);
 		return;
 	}
@@ -433,7 +442,7 @@ conn_accept(struct daemon *d, int fd)
 	TAILQ_INIT(&c->jobs);
 	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
-		log_err("conn: bufferevent_socket_new failed");
+		log_err("connection dropped error=bufferevent_socket_new");
 		close(fd);
 		free(c);
 		return;
@@ -477,6 +486,11 @@ conn_jobs_done(struct job_list *done, void *arg)
 			d->stats.actions[job->action]++;
 		else if (job->op == OP_OBSERVE)
 			d->stats.observes++;
+		metrics_job_done(d, job);
+		if (job->owner_done != NULL) {
+			job->owner_done(job);
+			continue;
+		}
 		c = job->conn;
 		if (!c->queued) {
 			c->queued = true;

@@ -15,8 +15,11 @@
 struct conf;
 struct event_base;
 struct evconnlistener;
+struct http;
 struct ident;
+struct job;
 struct job_list;
+struct metrics;
 struct ruleset;
 struct store;
 struct writer;
@@ -55,10 +58,22 @@ struct daemon {
 	int64_t			 started_at;
 	uint64_t		 started_mono;
 	struct daemon_stats	 stats;
+	struct metrics		*metrics;	/* histograms, rule hits (metrics.c) */
+	struct http		*http;		/* NULL: no HTTP listener */
 };
 
 /* conn.c */
 void	conn_accept(struct daemon *d, int fd);
+/*
+ * Every request, NDJSON or HTTP, goes through here: decode line into job
+ * (made with job_new(OP__MAX), t_start set), then answer it at once
+ * (job->done on return) or hand it to the writer; its owner gets it back
+ * done (writer.h owner_done). Errors are counted.
+ */
+void	conn_request(struct daemon *d, struct job *job, const char *line,
+	    size_t len);
+void	conn_reply_error(struct daemon *d, struct job *job,
+	    const struct req_error *err);
 void	conn_stop_reading_all(struct daemon *d);
 size_t	conn_pending_all(struct daemon *d);
 void	conn_close_all(struct daemon *d);
@@ -69,5 +84,9 @@ extern const char *const conn_error_codes[8];
 /* refguardd.c: the answers the loop gives itself (no writer). */
 char	*daemon_stats_json(struct daemon *d, size_t *len);
 char	*daemon_reload(struct daemon *d, size_t *len);
+/* Bind a Unix stream socket at path with the socket_mode and socket_group
+ * of conf; the listening fd, or -1 and *cause. */
+int	 daemon_listen_unix(const struct conf *cf, const char *path,
+	    char **cause);
 
 #endif

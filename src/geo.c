@@ -204,11 +204,14 @@ geo_load(struct geo *g, const struct conf_str *paths, size_t n, int strict,
 static void
 geo_warn(struct geo_db *db, int status)
 {
+	char	path[256];
+
 	if (db->warned)
 		return;
 	db->warned = true;
-	log_warn("geoip %s: lookup failed: %s; treating the record as absent "
-	    "(logged once per database)", db->path, MMDB_strerror(status));
+	log_warn("geoip lookup failed, records treated as absent (logged once "
+	    "per database) db=%s error=\"%s\"", log_value(db->path,
+	    strlen(db->path), path, sizeof(path)), MMDB_strerror(status));
 }
 
 /*

@@ -12,6 +12,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
+
+/* log_audit(): written at notice priority whatever the level. */
+#define LOG_LEVEL_AUDIT	(-1)
 
 static const char	*log_ident = "refguard";
 static enum log_target	 log_target = LOG_TARGET_STDERR;
@@ -79,8 +83,10 @@ log_vwrite(int level, const char *fmt, va_list ap)
 	static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
 	char			 msg[2048];
 
-	if (level > log_level)
+	if (level > log_level && level != LOG_LEVEL_AUDIT)
 		return;
+	if (level == LOG_LEVEL_AUDIT)
+		level = LOG_LEVEL_NOTICE;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_target == LOG_TARGET_SYSLOG) {
 		syslog(level, "%s", msg);
@@ -110,6 +116,44 @@ LOG_FN(log_warn, LOG_LEVEL_WARN)
 LOG_FN(log_notice, LOG_LEVEL_NOTICE)
 LOG_FN(log_info, LOG_LEVEL_INFO)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG)
+LOG_FN(log_audit, LOG_LEVEL_AUDIT)
+
+char *
+log_value(const char *src, size_t len, char *dst, size_t cap)
+{
+	size_t	n;
+
+	if (cap < 3) {
+		if (cap > 0)
+			dst[0] = '\0';
+		return (dst);
+	}
+	str_escape(src, len, dst + 1, cap - 2);
+	n = strlen(dst + 1);
+	if (n > 0 && strpbrk(dst + 1, " =") == NULL) {
+		memmove(dst, dst + 1, n + 1);
+		return (dst);
+	}
+	dst[0] = '"';
+	dst[n + 1] = '"';
+	dst[n + 2] = '\0';
+	return (dst);
+}
+
+/* "fatal error=..." with the message escaped: one line, whatever it holds. */
+static void __attribute__((noreturn))
+log_fatal(const char *msg, const char *why)
+{
+	char	esc[2048], full[1536];
+
+	if (why != NULL)
+		snprintf(full, sizeof(full), "%s: %s", msg, why);
+	else
+		snprintf(full, sizeof(full), "%s", msg);
+	log_err("fatal error=%s", log_value(full, strlen(full), esc,
+	    sizeof(esc)));
+	exit(1);
+}
 
 void
 fatal(const char *fmt, ...)
@@ -121,8 +165,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_err("fatal: %s: %s", msg, strerror(saved));
-	exit(1);
+	log_fatal(msg, strerror(saved));
 }
 
 void
@@ -134,6 +177,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_err("fatal: %s", msg);
-	exit(1);
+	log_fatal(msg, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_LEVEL_ERR = 3,
@@ -36,6 +37,18 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * An audit line (conf audit_log): always written, whatever log_level, at
+ * notice priority.
+ */
+void	log_audit(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A client's bytes as the value of a key=value pair: str_escape()d, and
+ * in double quotes when empty or holding a space or '='. Returns dst.
+ */
+char	*log_value(const char *src, size_t len, char *dst, size_t cap);
 
 /* Log and exit(1): start-up failures and broken invariants only. */
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));	/* appends strerror(errno) */

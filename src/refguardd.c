@@ -33,8 +33,10 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "http.h"
 #include "ident.h"
 #include "log.h"
+#include "metrics.h"
 #include "rules.h"
 #include "store.h"
 #include "util.h"
@@ -93,7 +95,8 @@ watchdog_start(struct event_base *base)
 
 	if ((r = sd_watchdog_enabled(0, &usec)) <= 0) {
 		if (r < 0)
-			log_warn("sd_watchdog_enabled: %s", strerror(-r));
+			log_warn("watchdog unavailable error=\"%s\"",
+			    strerror(-r));
 		return;
 	}
 	half = usec / 2 > 0 ? usec / 2 : 1;
@@ -102,7 +105,7 @@ watchdog_start(struct event_base *base)
 	ev_watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);
 	if (ev_watchdog == NULL || event_add(ev_watchdog, &tv) != 0)
 		fatalx("cannot start the watchdog timer");
-	log_debug("watchdog: pinging every %llu us",
+	log_debug("watchdog started interval_us=%llu",
 	    (unsigned long long)half);
 #endif
 }
@@ -119,6 +122,29 @@ usage(void)
 	    "  -t       check the configuration and rules, then exit\n"
 	    "  -V       print the version\n", CONF_DEFAULT_PATH);
 	exit(2);
+}
+
+/*
+ * Rule diagnostics or failed tests, one log line each: the lines that are
+ * not indented (the source line and the caret under it are).
+ */
+static void
+log_diag(bool err, const char *what, const char *diag)
+{
+	const char	*p, *e;
+	char		 esc[512];
+
+	for (p = diag; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
+		if ((e = strchr(p, '\n')) == NULL)
+			e = p + strlen(p);
+		if (e == p || *p == ' ' || *p == '\t')
+			continue;
+		log_value(p, (size_t)(e - p), esc, sizeof(esc));
+		if (err)
+			log_err("%s diag=%s", what, esc);
+		else
+			log_warn("%s diag=%s", what, esc);
+	}
 }
 
 /*
@@ -141,7 +167,7 @@ load_rules(struct daemon *d, const struct conf *cf, char **cause)
 		return (NULL);
 	}
 	if (diag != NULL) {
-		log_warn("rules: %s", diag);
+		log_diag(false, "rules loaded with warnings", diag);
 		free(diag);
 	}
 	if ((f = open_memstream(&report, &reportlen)) == NULL)
@@ -159,7 +185,7 @@ load_rules(struct daemon *d, const struct conf *cf, char **cause)
 		rules_unref(rs);
 		return (NULL);
 	}
-	log_debug("rules: %d tests passed", ntests);
+	log_debug("rule tests passed tests=%d", ntests);
 	free(report);
 	return (rs);
 }
@@ -177,47 +203,50 @@ socket_alive(const struct sockaddr_un *sun)
 	return (rc == 0);
 }
 
-static int
-listen_unix(const struct conf *cf, char **cause)
+int
+daemon_listen_unix(const struct conf *cf, const char *path, char **cause)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
 	struct group		*gr;
-	char			*dir, *slash;
+	char			*dir, *slash, esc[256];
 	mode_t			 old;
 	int			 fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(cf->socket_path) >= sizeof(sun.sun_path)) {
+	if (strlen(path) >= sizeof(sun.sun_path)) {
 		xasprintf(cause, "socket path %s is longer than %zu bytes",
-		    cf->socket_path, sizeof(sun.sun_path) - 1);
+		    path, sizeof(sun.sun_path) - 1);
 		return (-1);
 	}
-	strcpy(sun.sun_path, cf->socket_path);
+	strcpy(sun.sun_path, path);
 
 	/* The socket's directory, if missing (a checkout, a test). */
-	dir = xstrdup(cf->socket_path);
+	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			log_warn("mkdir %s: %s", dir, strerror(errno));
+			log_warn("cannot create the socket directory "
+			    "dir=%s error=\"%s\"", log_value(dir, strlen(dir),
+			    esc, sizeof(esc)), strerror(errno));
 	}
 	free(dir);
 
-	if (lstat(cf->socket_path, &sb) == 0) {
+	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
 			xasprintf(cause, "%s exists and is not a socket; "
-			    "refusing to replace it", cf->socket_path);
+			    "refusing to replace it", path);
 			return (-1);
 		}
 		if (socket_alive(&sun)) {
 			xasprintf(cause, "another refguardd is answering on %s",
-			    cf->socket_path);
+			    path);
 			return (-1);
 		}
-		log_info("removing stale socket %s", cf->socket_path);
-		unlink(cf->socket_path);
+		log_info("removing stale socket path=%s",
+		    log_value(path, strlen(path), esc, sizeof(esc)));
+		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
@@ -228,33 +257,35 @@ listen_unix(const struct conf *cf, char **cause)
 	old = umask(~cf->socket_mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		umask(old);
-		xasprintf(cause, "bind %s: %s", cf->socket_path, strerror(errno));
+		xasprintf(cause, "bind %s: %s", path, strerror(errno));
 		close(fd);
 		return (-1);
 	}
 	umask(old);
-	if (chmod(cf->socket_path, cf->socket_mode) != 0)
-		log_warn("chmod %s: %s", cf->socket_path, strerror(errno));
+	if (chmod(path, cf->socket_mode) != 0)
+		log_warn("cannot chmod the socket path=%s error=\"%s\"",
+		    log_value(path, strlen(path), esc, sizeof(esc)),
+		    strerror(errno));
 	if (cf->socket_group != NULL) {
 		if ((gr = getgrnam(cf->socket_group)) == NULL) {
 			xasprintf(cause, "socket_group %s: no such group",
 			    cf->socket_group);
-			unlink(cf->socket_path);
+			unlink(path);
 			close(fd);
 			return (-1);
 		}
-		if (chown(cf->socket_path, (uid_t)-1, gr->gr_gid) != 0) {
+		if (chown(path, (uid_t)-1, gr->gr_gid) != 0) {
 			xasprintf(cause, "chown %s to group %s: %s",
-			    cf->socket_path, cf->socket_group, strerror(errno));
-			unlink(cf->socket_path);
+			    path, cf->socket_group, strerror(errno));
+			unlink(path);
 			close(fd);
 			return (-1);
 		}
 	}
 	if (listen(fd, 1024) != 0) {
-		xasprintf(cause, "listen %s: %s", cf->socket_path,
+		xasprintf(cause, "listen %s: %s", path,
 		    strerror(errno));
-		unlink(cf->socket_path);
+		unlink(path);
 		close(fd);
 		return (-1);
 	}
@@ -269,10 +300,11 @@ listen_passed(void)
 	int	n = sd_listen_fds(1);
 
 	if (n < 0)
-		log_warn("sd_listen_fds: %s", strerror(-n));
+		log_warn("sd_listen_fds failed error=\"%s\"", strerror(-n));
 	else if (n >= 1) {
 		if (n > 1)
-			log_warn("systemd passed %d sockets; using the first", n);
+			log_warn("systemd passed several sockets, using the "
+			    "first count=%d", n);
 		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
 		    NULL, 0) > 0) {
 			/*
@@ -287,8 +319,8 @@ listen_passed(void)
 				fatal("passed socket");
 			return (SD_LISTEN_FDS_START);
 		}
-		log_warn("the socket systemd passed is not a Unix stream "
-		    "socket; binding our own");
+		log_warn("binding our own socket reason=\"the socket "
+		    "systemd passed is not a Unix stream socket\"");
 	}
 #endif
 	return (-1);
@@ -307,7 +339,8 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	int	err = EVUTIL_SOCKET_ERROR();
 
 	/* Out of descriptors and the like: log, keep listening. */
-	log_warn("accept: %s", evutil_socket_error_to_string(err));
+	log_warn("accept failed error=\"%s\"",
+	    evutil_socket_error_to_string(err));
 }
 
 char *
@@ -433,7 +466,7 @@ daemon_reload(struct daemon *d, size_t *len)
 	struct ruleset		*rs = NULL;
 	struct conf		*cf;
 	json_t			*o;
-	char			*cause = NULL, *warn = NULL, *s;
+	char			*cause = NULL, *warn = NULL, *s, esc[1536];
 
 	d->reloads++;
 	notify_status("RELOADING=1", "reloading %s", d->conf_path);
@@ -442,7 +475,8 @@ daemon_reload(struct daemon *d, size_t *len)
 		conf_ident(cf, &ic);
 		ic.secret_file = d->conf->hash_secret_file;	/* never reloads */
 		if (ident_reload(d->ident, &ic, &warn) != 0)
-			log_warn("reload: kept some identity data: %s", warn);
+			log_warn("reload kept some identity data error=%s",
+			    log_value(warn, strlen(warn), esc, sizeof(esc)));
 		record_data(d);
 		rs = load_rules(d, cf, &cause);
 	}
@@ -463,14 +497,16 @@ daemon_reload(struct daemon *d, size_t *len)
 		d->reload_failures++;
 		free(d->reload_error);
 		d->reload_error = xstrdup(cause);
-		log_err("reload failed, the old rules keep serving: %s", cause);
+		log_diag(true, "reload failed", cause);
+		log_err("reload failed, the old rules keep serving ruleset=%s",
+		    d->rules != NULL ? rules_hash(d->rules) : "none");
 		json_object_set_new(o, "error", json_pack("{s:s,s:s}",
 		    "code", "reload_failed", "msg", cause));
 		free(cause);
 	} else {
 		free(d->reload_error);
 		d->reload_error = NULL;
-		log_info("reloaded: ruleset %s (%zu rules)", rules_hash(d->rules),
+		log_info("reloaded ruleset=%s rules=%zu", rules_hash(d->rules),
 		    rules_count(d->rules));
 		json_object_set_new(o, "ok", json_true());
 		json_object_set_new(o, "rules",
@@ -545,7 +581,7 @@ jobs_done(struct job_list *done, void *arg)
 			retention_busy = false;
 			if (job->expired > 0) {
 				d->stats.expired += (uint64_t)job->expired;
-				log_info("retention: removed %lld events",
+				log_info("retention removed events=%lld",
 				    (long long)job->expired);
 			}
 			if (job->expired_entries > 0)
@@ -567,10 +603,15 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon	*d = arg;
 	struct timeval	 tv = { 0, 10000 };
 
-	if ((writer_inflight(d->writer) == 0 && conn_pending_all(d) == 0) ||
+	size_t		 pending;
+
+	pending = conn_pending_all(d) + http_pending(d->http);
+	if ((writer_inflight(d->writer) == 0 && pending == 0) ||
 	    mono_us() - drain_started > DRAIN_TIMEOUT_S * 1000000ULL) {
-		if (writer_inflight(d->writer) != 0 || conn_pending_all(d) != 0)
-			log_warn("shutdown: gave up waiting for slow clients");
+		if (writer_inflight(d->writer) != 0 || pending != 0)
+			log_warn("shutdown gave up waiting for slow clients "
+			    "pending=%zu inflight=%zu", pending,
+			    writer_inflight(d->writer));
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
@@ -586,7 +627,7 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (d->stopping)
 		return;
-	log_info("received %s, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info("draining signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_status("STOPPING=1", "draining %zu connections",
 	    d->nconns);
 	d->stopping = true;
@@ -596,6 +637,7 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 		if (d->listen_owned)
 			unlink(d->conf->socket_path);
 	}
+	http_stop(d->http);
 	conn_stop_reading_all(d);
 	drain_started = mono_us();
 	ev_drain = evtimer_new(d->base, drain_cb, d);
@@ -607,7 +649,7 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	size_t	len;
 
-	log_info("received SIGHUP, reloading");
+	log_info("reloading signal=SIGHUP");
 	free(daemon_reload(arg, &len));
 }
 
@@ -617,7 +659,7 @@ check_config(struct daemon *d)
 {
 	struct ident_conf	 ic;
 	struct ruleset		*rs;
-	char			*cause = NULL;
+	char			*cause = NULL, *token = NULL;
 
 	/* Never create the real secret here (ExecStartPre runs as root). */
 	conf_ident(d->conf, &ic);
@@ -633,6 +675,15 @@ check_config(struct daemon *d)
 		ident_free(d->ident);
 		return (1);
 	}
+	if (d->conf->http_token_file != NULL &&
+	    http_token_read(d->conf->http_token_file, &token, &cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		rules_unref(rs);
+		ident_free(d->ident);
+		return (1);
+	}
+	free(token);
 	printf("configuration %s is valid; ruleset %s: %zu rules, %zu tests "
 	    "passed\n", d->conf_path, rules_hash(rs), rules_count(rs),
 	    rules_ntests(rs));
@@ -649,12 +700,13 @@ main(int argc, char **argv)
 	struct store_opts	 so;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	struct timeval		 tv = { 1, 0 };
-	char			*cause = NULL, *path;
-	const char		*conf_path = CONF_DEFAULT_PATH;
+	char			*cause = NULL, *path, esc[256], esc2[256];
+	const char		*conf_path = CONF_DEFAULT_PATH, *where;
 	bool			 foreground = false, debug = false, test = false;
 	int			 ch;
 
 	memset(d, 0, sizeof(*d));
+	d->metrics = metrics_new();
 	while ((ch = getopt(argc, argv, "c:dftVh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -689,6 +741,7 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	if (test) {
 		ch = check_config(d);
+		metrics_free(d->metrics);
 		conf_free(d->conf);
 		free(d->conf_path);
 		return (ch);
@@ -715,19 +768,25 @@ main(int argc, char **argv)
 	if ((d->store = store_open(&so, &cause)) == NULL)
 		fatalx("%s", cause);
 	if (!d->conf->sync_full)
-		log_warn("sync = none: an OS crash may lose the last moments "
-		    "of acknowledged verdicts");
+		log_warn("an OS crash may lose the last moments of "
+		    "acknowledged verdicts sync=none");
 
 	notify_status(NULL, "loading the rules and running their tests");
-	if ((d->rules = load_rules(d, d->conf, &cause)) == NULL)
-		fatalx("rules: %s", cause);
+	if ((d->rules = load_rules(d, d->conf, &cause)) == NULL) {
+		log_diag(true, "rules not loaded", cause);
+		fatalx("rules not loaded: %s", d->conf->rules_path);
+	}
 	d->rules_loaded_at = now_ms();
 
 	if ((d->listen_fd = listen_passed()) < 0) {
-		if ((d->listen_fd = listen_unix(d->conf, &cause)) < 0)
+		if ((d->listen_fd = daemon_listen_unix(d->conf,
+		    d->conf->socket_path, &cause)) < 0)
 			fatalx("%s", cause);
 		d->listen_owned = true;
 	}
+	if (d->conf->http_listen != NULL &&
+	    (d->http = http_open(d->conf, &cause)) == NULL)
+		fatalx("%s", cause);
 
 	if (!foreground) {
 		if (!d->conf->log_syslog)
@@ -750,6 +809,8 @@ main(int argc, char **argv)
 	if (d->listener == NULL)
 		fatalx("cannot listen on %s", d->conf->socket_path);
 	evconnlistener_set_error_cb(d->listener, accept_error_cb);
+	if (d->http != NULL && http_start(d->http, d, &cause) != 0)
+		fatalx("%s", cause);
 	record_data(d);
 
 	ev_term = evsignal_new(d->base, SIGTERM, shutdown_cb, d);
@@ -763,11 +824,15 @@ main(int argc, char **argv)
 
 	d->started_at = now_ms();
 	d->started_mono = mono_us();
-	log_info("refguardd %s ready on %s (store %s, sync %s, ruleset %s)",
-	    PACKAGE_VERSION, d->listen_owned ? d->conf->socket_path :
-	    "the socket systemd passed", d->conf->state_dir,
-	    d->conf->sync_full ? "full" : "none",
-	    d->rules != NULL ? rules_hash(d->rules) : "none");
+	where = d->listen_owned ? d->conf->socket_path : "systemd";
+	log_info("ready version=%s socket=%s http=%s store=%s sync=%s "
+	    "ruleset=%s rules=%zu", PACKAGE_VERSION,
+	    log_value(where, strlen(where), esc, sizeof(esc)),
+	    d->http != NULL ? http_where(d->http) : "none",
+	    log_value(d->conf->state_dir, strlen(d->conf->state_dir), esc2,
+	    sizeof(esc2)), d->conf->sync_full ? "full" : "none",
+	    d->rules != NULL ? rules_hash(d->rules) : "none",
+	    d->rules != NULL ? rules_count(d->rules) : 0);
 	watchdog_start(d->base);
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",
 	    d->listen_owned ? d->conf->socket_path : "the socket systemd passed",
@@ -777,6 +842,7 @@ main(int argc, char **argv)
 
 	writer_free(d->writer);
 	conn_close_all(d);
+	http_free(d->http);	/* after the writer: no request in flight */
 	if (d->listener != NULL) {
 		evconnlistener_free(d->listener);
 		if (d->listen_owned)
@@ -796,6 +862,7 @@ main(int argc, char **argv)
 	store_close(d->store);
 	ident_free(d->ident);
 	free(d->reload_error);
+	metrics_free(d->metrics);
 	conf_free(d->conf);
 	free(d->conf_path);
 	log_info("stopped");

@@ -20,6 +20,8 @@
 #define VERDICT_HDR2_LEN	(VERDICT_HDR_LEN + 4 + 2)
 #define VERDICT_VER_LEN		(8 + 1 + 4 + 4 + 4 + 4)
 
+_Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
+
 /*
  * Explain texts are stored zstd-compressed: they repeat the same keys and
  * rule expressions, and shrink about sixfold, so a verdict no longer
@@ -257,8 +259,10 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	out->action = res.action;
 	out->score = res.score;
 	out->reply = xstrndup(sb.buf + VERDICT_HDR_LEN, out->replylen);
-	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++)
+	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++) {
+		out->hits_shadow[out->nhits] = res.hits[i].shadow;
 		out->hits[out->nhits++] = res.hits[i].rule;
+	}
 	sbuf_free(&sb);
 	return (0);
 }

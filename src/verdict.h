@@ -32,6 +32,9 @@
 struct ruleset;
 struct store_txn;
 
+/* As many as the rules report (RULES_MAX_HITS): the hit counters are exact. */
+#define VERDICT_MAX_HITS	64
+
 struct verdict {
 	uint8_t		 action;	/* enum rg_action */
 	int32_t		 score;
@@ -39,7 +42,8 @@ struct verdict {
 	uint64_t	 seq;
 	char		*reply;		/* the reply line, no newline; caller frees */
 	size_t		 replylen;
-	uint32_t	 hits[8];	/* first matched rules (for counters) */
+	uint32_t	 hits[VERDICT_MAX_HITS];	/* matched rules (for counters) */
+	uint8_t		 hits_shadow[VERDICT_MAX_HITS];	/* 1: a shadow rule */
 	size_t		 nhits;
 };
 

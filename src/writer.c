@@ -23,6 +23,13 @@
 /* A batch never holds more than this many jobs (bounds one transaction). */
 #define WRITER_MAX_BATCH	8192
 
+const uint64_t writer_batch_bounds[WRITER_NBUCKETS] = {
+	1, 2, 4, 8, 16, 32, 64, 256, 1024, 8192,
+};
+const uint64_t writer_commit_bounds_us[WRITER_NBUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000,
+};
+
 struct writer {
 	struct store		*st;
 	pthread_t		 thread;
@@ -72,6 +79,9 @@ job_set_reply(struct job *job, struct verdict *v)
 	job->replylen = v->replylen;
 	job->action = v->action;
 	job->replay = v->replay;
+	job->nhits = v->nhits;
+	memcpy(job->hits, v->hits, v->nhits * sizeof(job->hits[0]));
+	memcpy(job->hits_shadow, v->hits_shadow, v->nhits);
 	v->reply = NULL;
 }
 
@@ -208,7 +218,7 @@ writer_batch(struct writer *w, struct job **jobs, size_t n)
 {
 	struct store_txn	*txn;
 	const char		*code = "store_error";
-	char			*cause = NULL, msg[256];
+	char			*cause = NULL, msg[256], esc[1024];
 	uint64_t		 t0 = mono_us(), dt;
 	size_t			 i;
 	bool			 full = false, was_full;
@@ -260,7 +270,16 @@ retry:
 	w->stats.last_commit_us = dt;
 	if (n > w->stats.max_batch)
 		w->stats.max_batch = n;
-	w->stats.full = false;
+	for (i = 0; i < WRITER_NBUCKETS; i++) {
+		if (n <= writer_batch_bounds[i])
+			w->stats.batch_le[i]++;
+		if (dt <= writer_commit_bounds_us[i])
+			w->stats.commit_le[i]++;
+	}
+	/* Only a write says the store can write again (reads always commit). */
+	for (i = 0; i < n; i++)
+		if (!job_is_read(jobs[i]))
+			w->stats.full = false;
 	pthread_mutex_unlock(&w->mtx);
 	return;
 
@@ -275,7 +294,8 @@ fail:
 		writer_batch(w, jobs + n / 2, n - n / 2);
 		return;
 	}
-	log_err("store: batch of %zu not written: %s", n, msg);
+	log_err("batch not written jobs=%zu error=%s", n,
+	    log_value(msg, strlen(msg), esc, sizeof(esc)));
 	for (i = 0; i < n; i++)
 		job_set_error(jobs[i], code, msg);
 	writer_reads_only(w, jobs, n);
@@ -314,7 +334,7 @@ writer_main(void *arg)
 		for (i = 0; i < n; i++)
 			TAILQ_INSERT_TAIL(&w->done, jobs[i], entry);
 		if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_err("writer: eventfd: %s", strerror(errno));
+			log_err("writer wakeup failed error=\"%s\"", strerror(errno));
 	}
 	pthread_mutex_unlock(&w->mtx);
 	free(jobs);
@@ -349,7 +369,8 @@ writer_wakeup(evutil_socket_t fd, short what, void *arg)
 	uint64_t	 v;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_err("writer: eventfd read: %s", strerror(errno));
+		log_err("writer wakeup read failed error=\"%s\"",
+		    strerror(errno));
 	writer_drain(w);
 }
 

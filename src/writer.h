@@ -24,6 +24,7 @@
 
 #include "event.h"
 #include "req.h"
+#include "verdict.h"
 
 struct analyst_req;
 struct event_base;
@@ -38,6 +39,9 @@ struct job {
 	TAILQ_ENTRY(job) entry;		/* writer queue, then done list */
 	TAILQ_ENTRY(job) centry;	/* the connection's reply order */
 	void		*conn;		/* owner; NULL for internal jobs */
+	/* An owner that is not an NDJSON connection (http.c): called with
+	 * each of its finished jobs, which it then frees. NULL: conn.c. */
+	void		(*owner_done)(struct job *);
 	int		 op;		/* enum req_op, or JOB_EXPIRE */
 	struct ruleset	*rs;		/* referenced for the job's life */
 	uint64_t	 t_start;	/* mono_us() at decode */
@@ -53,11 +57,24 @@ struct job {
 	int64_t		 expired;	/* JOB_EXPIRE: events deleted */
 	int64_t		 expired_entries;	/* JOB_EXPIRE: list entries */
 	struct analyst_req *ar;		/* feedback, list.*: owned */
+	size_t		 nhits;		/* OP_CHECK, new verdicts: rules matched */
+	uint32_t	 hits[VERDICT_MAX_HITS];
+	uint8_t		 hits_shadow[VERDICT_MAX_HITS];
 	char		*reply;		/* line, no newline; freed with the job */
 	size_t		 replylen;
 	struct event	 ev;		/* last: only check/observe fill it all */
 };
 TAILQ_HEAD(job_list, job);
+
+/*
+ * Histograms of the committed batches, cumulative as Prometheus wants
+ * them: batch_le[i] counts the commits of at most writer_batch_bounds[i]
+ * jobs, commit_le[i] those that took at most writer_commit_bounds_us[i];
+ * the +Inf bucket is commits.
+ */
+#define WRITER_NBUCKETS	10
+extern const uint64_t writer_batch_bounds[WRITER_NBUCKETS];
+extern const uint64_t writer_commit_bounds_us[WRITER_NBUCKETS];
 
 struct writer_stats {
 	uint64_t	commits;
@@ -66,6 +83,8 @@ struct writer_stats {
 	uint64_t	commit_us_total;
 	uint64_t	last_commit_us;
 	uint64_t	max_batch;
+	uint64_t	batch_le[WRITER_NBUCKETS];
+	uint64_t	commit_le[WRITER_NBUCKETS];
 	bool		full;		/* the last write failed: store full */
 };
 

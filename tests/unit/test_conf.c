@@ -1,7 +1,10 @@
 /* test_conf.c: refguard.conf(5) parsing, defaults and error messages. */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +405,78 @@ START_TEST(test_map_max)
 }
 END_TEST
 
+START_TEST(test_http)
+{
+	static const struct {
+		const char	*v;
+		int		 family;
+		bool		 loopback;
+	} ok[] = {
+		{ "127.0.0.1:8470", AF_INET, true },
+		{ "127.9.9.9:1", AF_INET, true },
+		{ "[::1]:8470", AF_INET6, true },
+		{ "[::ffff:127.0.0.1]:80", AF_INET6, true },
+		{ "10.0.0.1:8470", AF_INET, false },
+		{ "[::]:8470", AF_INET6, false },
+	};
+	static const char *const nok[] = {
+		"localhost:8470", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+		"127.0.0.1:65536", "127.0.0.1:80x", "[::1]", "::1:8470",
+		"[::1:8470", "http.sock",
+	};
+	struct conf	*c;
+	char		*cause, text[128];
+	size_t		 i;
+
+	c = good("\n");
+	ck_assert_ptr_null(c->http_listen);
+	ck_assert_int_eq(c->audit_log, AUDIT_NONE);
+	conf_free(c);
+	c = good("http_listen = /run/rg/http.sock\n");
+	ck_assert_str_eq(c->http_path, "/run/rg/http.sock");
+	conf_free(c);
+	c = good("http_listen = ./http.sock\n");
+	ck_assert_ptr_nonnull(strstr(c->http_path, "/./http.sock"));
+	ck_assert_msg(c->http_path[0] == '/', "%s", c->http_path);
+	conf_free(c);
+	for (i = 0; i < nitems(ok); i++) {
+		snprintf(text, sizeof(text), "http_listen = %s\n"
+		    "http_allow_remote = yes\nhttp_token_file = /t\n", ok[i].v);
+		c = good(text);
+		ck_assert_ptr_null(c->http_path);
+		ck_assert_int_eq(c->http_addr.ss_family, ok[i].family);
+		ck_assert_msg(c->http_loopback == ok[i].loopback, "%s", ok[i].v);
+		conf_free(c);
+		if (ok[i].loopback)
+			continue;
+		/* Not loopback: refused without http_allow_remote. */
+		snprintf(text, sizeof(text), "http_listen = %s\n", ok[i].v);
+		c = load(text, &cause);
+		ck_assert_ptr_null(c);
+		ck_assert_msg(strstr(cause, "not a loopback address") != NULL &&
+		    strstr(cause, "http_allow_remote") != NULL, "%s", cause);
+		free(cause);
+	}
+	for (i = 0; i < nitems(nok); i++) {
+		snprintf(text, sizeof(text), "http_listen = %s\n", nok[i]);
+		bad(text, 1, "http_listen", "numeric address", NULL);
+	}
+	c = load("http_listen = 0.0.0.0:80\nhttp_allow_remote = yes\n", &cause);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(cause, "needs http_token_file") != NULL, "%s",
+	    cause);
+	free(cause);
+	c = good("audit_log = flagged\nhttp_max_body = 1m\n"
+	    "http_max_connections = 3\nhttp_timeout = 5s\n");
+	ck_assert_int_eq(c->audit_log, AUDIT_FLAGGED);
+	ck_assert_uint_eq(c->http_max_body, 1 << 20);
+	ck_assert_uint_eq(c->http_max_conns, 3);
+	ck_assert_int_eq(c->http_timeout, 5000);
+	conf_free(c);
+	bad("audit_log = some\n", 1, "audit_log", "none, flagged or all", NULL);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct conf	*c;
@@ -454,6 +529,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_relative_paths);
 	tcase_add_test(tc, test_repeatable);
 	tcase_add_test(tc, test_map_max);
+	tcase_add_test(tc, test_http);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_long_lines);
 	suite_add_tcase(s, tc);

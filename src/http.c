@@ -1,0 +1,743 @@
+/*
+ * http.c: the HTTP listener; see http.h.
+ *
+ * libevent's evhttp parses requests and enforces the body and header
+ * limits and the timeout. libevent 2.1 has no connection limit: each
+ * connection is counted at its first request (a close callback uncounts
+ * it), and a new connection's request beyond http_max_connections gets a
+ * 503 and a close. Idle connections that never send a request are closed
+ * by http_timeout.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+#include "writer.h"
+
+#define HTTP_MAX_HEADERS	(16 * 1024)
+#define HTTP_MAX_SEGS		6
+#define HTTP_TOKEN_MIN		16
+#define HTTP_TOKEN_MAX		4096
+
+#define M_GET		EVHTTP_REQ_GET
+#define M_POST		EVHTTP_REQ_POST
+#define M_PUT		EVHTTP_REQ_PUT
+#define M_DELETE	EVHTTP_REQ_DELETE
+
+struct http_conn {
+	struct http			*h;
+	struct evhttp_connection	*evcon;
+	LIST_ENTRY(http_conn)		 entry;
+};
+
+struct http {
+	struct daemon		*d;
+	int			 fd;
+	char			*path;		/* Unix socket: unlink at stop */
+	char			*where;
+	char			*token;		/* NULL: none asked */
+	size_t			 tokenlen;
+	struct evhttp		*http;
+	struct evhttp_bound_socket *bound;
+	LIST_HEAD(, http_conn)	 conns;
+	size_t			 nconns;
+	size_t			 pending;
+};
+
+/* A request waiting for the writer: the owner of its job. */
+struct http_req {
+	struct http		*h;
+	struct evhttp_request	*req;
+};
+
+enum route_kind { R_OP, R_HEALTHZ, R_METRICS };
+
+/*
+ * The routes. A "*" segment is a parameter, given to the request object
+ * under the name in params (in order). body: the JSON body's fields are
+ * part of the request object.
+ */
+static const struct route {
+	const char	*path;
+	int		 method;
+	enum route_kind	 kind;
+	const char	*op;
+	const char	*params[2];
+	bool		 body;
+} routes[] = {
+	{ "/v1/check", M_POST, R_OP, "check", { NULL }, true },
+	{ "/v1/observe", M_POST, R_OP, "observe", { NULL }, true },
+	{ "/v1/verdicts/*", M_GET, R_OP, "verdict", { "id" }, false },
+	{ "/v1/verdicts/*/explain", M_GET, R_OP, "explain", { "id" }, false },
+	{ "/v1/verdicts/*/recheck", M_POST, R_OP, "recheck", { "id" }, true },
+	{ "/v1/feedback", M_POST, R_OP, "feedback", { NULL }, true },
+	{ "/v1/lists/*/*", M_GET, R_OP, "list.get", { "list", "value" },
+	    false },
+	{ "/v1/lists/*/*", M_PUT, R_OP, "list.add", { "list", "value" }, true },
+	{ "/v1/lists/*/*", M_DELETE, R_OP, "list.del", { "list", "value" },
+	    false },
+	{ "/v1/reload", M_POST, R_OP, "reload", { NULL }, false },
+	{ "/v1/stats", M_GET, R_OP, "stats", { NULL }, false },
+	{ "/healthz", M_GET, R_HEALTHZ, NULL, { NULL }, false },
+	{ "/metrics", M_GET, R_METRICS, NULL, { NULL }, false },
+};
+
+static const struct {
+	int		 method;
+	const char	*name;
+} methods[] = {
+	{ EVHTTP_REQ_GET, "GET" }, { EVHTTP_REQ_HEAD, "HEAD" },
+	{ EVHTTP_REQ_POST, "POST" }, { EVHTTP_REQ_PUT, "PUT" },
+	{ EVHTTP_REQ_DELETE, "DELETE" },
+};
+
+static void	http_job_done(struct job *);
+
+int
+http_token_read(const char *path, char **token, char **cause)
+{
+	struct stat	 sb;
+	char		 buf[HTTP_TOKEN_MAX + 2];
+	ssize_t		 n;
+	size_t		 len = 0, i;
+	int		 fd;
+
+	*token = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		xasprintf(cause, "http_token_file %s: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		xasprintf(cause, "http_token_file %s: not a regular file", path);
+		goto fail;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		xasprintf(cause, "http_token_file %s: accessible by group or "
+		    "others (mode %03o); chmod 600 it", path,
+		    (unsigned)(sb.st_mode & 0777));
+		goto fail;
+	}
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			xasprintf(cause, "http_token_file %s: read: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len; i++)
+		if (buf[i] <= ' ' || buf[i] >= 0x7f)
+			break;
+	if (len < HTTP_TOKEN_MIN || len > HTTP_TOKEN_MAX || i < len) {
+		xasprintf(cause, "http_token_file %s: must hold one line of %d "
+		    "to %d printable characters, no spaces", path,
+		    HTTP_TOKEN_MIN, HTTP_TOKEN_MAX);
+		explicit_bzero(buf, sizeof(buf));
+		return (-1);
+	}
+	*token = xstrndup(buf, len);
+	explicit_bzero(buf, sizeof(buf));
+	return (0);
+fail:
+	close(fd);
+	return (-1);
+}
+
+static int
+http_listen_tcp(const struct conf *cf, char **cause)
+{
+	int	fd, on = 1;
+
+	fd = socket(cf->http_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		xasprintf(cause, "http_listen %s: socket: %s", cf->http_listen,
+		    strerror(errno));
+		return (-1);
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (cf->http_addr.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)&cf->http_addr,
+	    cf->http_addrlen) != 0 || listen(fd, 128) != 0) {
+		xasprintf(cause, "http_listen %s: %s", cf->http_listen,
+		    strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+struct http *
+http_open(const struct conf *cf, char **cause)
+{
+	struct http	*h = xcalloc(1, sizeof(*h));
+
+	h->fd = -1;
+	LIST_INIT(&h->conns);
+	if (cf->http_token_file != NULL && http_token_read(cf->http_token_file,
+	    &h->token, cause) != 0)
+		goto fail;
+	h->tokenlen = h->token != NULL ? strlen(h->token) : 0;
+	if (cf->http_path != NULL) {
+		if ((h->fd = daemon_listen_unix(cf, cf->http_path, cause)) < 0)
+			goto fail;
+		h->path = xstrdup(cf->http_path);
+		xasprintf(&h->where, "unix:%s", cf->http_path);
+	} else {
+		if ((h->fd = http_listen_tcp(cf, cause)) < 0)
+			goto fail;
+		xasprintf(&h->where, "tcp:%s", cf->http_listen);
+	}
+	return (h);
+fail:
+	http_free(h);
+	return (NULL);
+}
+
+const char *
+http_where(const struct http *h)
+{
+	return (h->where);
+}
+
+size_t
+http_pending(const struct http *h)
+{
+	struct http_conn	*hc;
+	struct bufferevent	*bev;
+	size_t			 n;
+
+	if (h == NULL)
+		return (0);
+	/* Replies still to come, and reply bytes not yet written. */
+	n = h->pending;
+	LIST_FOREACH(hc, &h->conns, entry)
+		if ((bev = evhttp_connection_get_bufferevent(hc->evcon)) != NULL)
+			n += evbuffer_get_length(bufferevent_get_output(bev));
+	return (n);
+}
+
+size_t
+http_nconns(const struct http *h)
+{
+	return (h != NULL ? h->nconns : 0);
+}
+
+static void
+http_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn	*hc = arg;
+
+	LIST_REMOVE(hc, entry);
+	hc->h->nconns--;
+	free(hc);
+}
+
+/* Count the request's connection; false when it is one too many. */
+static bool
+http_track(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct http_conn		*hc;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return (true);
+	LIST_FOREACH(hc, &h->conns, entry)
+		if (hc->evcon == evcon)
+			return (true);
+	if (h->nconns >= h->d->conf->http_max_conns)
+		return (false);
+	hc = xcalloc(1, sizeof(*hc));
+	hc->h = h;
+	hc->evcon = evcon;
+	LIST_INSERT_HEAD(&h->conns, hc, entry);
+	h->nconns++;
+	evhttp_connection_set_closecb(evcon, http_conn_closed, hc);
+	return (true);
+}
+
+static void
+http_send(struct http *h, struct evhttp_request *req, int status,
+    const char *ctype, const char *body, size_t len)
+{
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(req);
+	struct evbuffer		*buf;
+
+	if ((buf = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	evhttp_add_header(oh, "Content-Type", ctype);
+	evhttp_add_header(oh, "Cache-Control", "no-store");
+	evbuffer_add(buf, body, len);
+	metrics_http_status(h->d, status);
+	evhttp_send_reply(req, status, NULL, buf);
+	evbuffer_free(buf);
+}
+
+/* A reply line as an HTTP body: the NDJSON line and its newline. */
+static void
+http_send_json(struct http *h, struct evhttp_request *req, int status,
+    const char *reply, size_t len)
+{
+	char	*body = xmalloc(len + 1);
+
+	memcpy(body, reply, len);
+	body[len] = '\n';
+	http_send(h, req, status, "application/json", body, len + 1);
+	free(body);
+}
+
+/* An error of the HTTP layer (no request object): the NDJSON error shape. */
+static void
+http_error(struct http *h, struct evhttp_request *req, int status,
+    const char *code, const char *fmt, ...)
+{
+	struct req_error	 err = { .code = code };
+	va_list			 ap;
+	char			*reply;
+	size_t			 len;
+
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	reply = req_error_reply(&err, NULL, 0, &len);
+	http_send_json(h, req, status, reply, len);
+	free(reply);
+}
+
+/* The HTTP status of a reply, from its error code (NULL: none). */
+static int
+http_status(const char *code)
+{
+	if (code == NULL)
+		return (200);
+	if (strcmp(code, "not_found") == 0)
+		return (404);
+	if (strcmp(code, "store_full") == 0)
+		return (503);
+	if (strcmp(code, "store_error") == 0 || strcmp(code, "internal") == 0 ||
+	    strcmp(code, "reload_failed") == 0)
+		return (500);
+	return (400);		/* the request's fault: bad_request and the like */
+}
+
+static void
+http_reply_job(struct http *h, struct evhttp_request *req, struct job *job)
+{
+	http_send_json(h, req, http_status(job->errcode), job->reply,
+	    job->replylen);
+	metrics_replied(h->d, job);
+}
+
+static void
+http_job_done(struct job *job)
+{
+	struct http_req	*hr = job->conn;
+
+	hr->h->pending--;
+	http_reply_job(hr->h, hr->req, job);
+	free(hr);
+	job_free(job);
+}
+
+/* Equal in time that does not depend on where they differ. */
+static bool
+http_token_ok(const struct http *h, const char *got)
+{
+	size_t			len = strlen(got), i;
+	volatile unsigned char	diff = len != h->tokenlen;
+
+	for (i = 0; i < h->tokenlen; i++)
+		diff |= (unsigned char)((i < len ? got[i] : 0) ^ h->token[i]);
+	return (diff == 0);
+}
+
+static bool
+http_authorized(const struct http *h, struct evhttp_request *req)
+{
+	const char	*a;
+
+	if (h->token == NULL)
+		return (true);
+	a = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return (false);
+	for (a += 7; *a == ' '; a++)
+		;
+	return (http_token_ok(h, a));
+}
+
+/*
+ * Split and percent-decode the path into segs (malloc'd, with lengths).
+ * Returns the count, or -1 when there are too many.
+ */
+static int
+http_split(const char *path, char **segs, size_t *lens)
+{
+	const char	*p = path, *e;
+	char		*raw;
+	int		 n = 0;
+
+	if (*p == '/')
+		p++;
+	while (*p != '\0') {
+		if (n == HTTP_MAX_SEGS)
+			goto fail;
+		e = strchr(p, '/');
+		if (e == NULL)
+			e = p + strlen(p);
+		raw = xstrndup(p, (size_t)(e - p));
+		segs[n] = evhttp_uridecode(raw, 0, &lens[n]);
+		free(raw);
+		if (segs[n] == NULL)
+			goto fail;
+		n++;
+		p = *e == '/' ? e + 1 : e;
+	}
+	return (n);
+fail:
+	while (n > 0)
+		free(segs[--n]);
+	return (-1);
+}
+
+/* Does the route's path match the segments? */
+static bool
+http_match(const struct route *r, char **segs, const size_t *lens, int n)
+{
+	const char	*p = r->path + 1, *e;
+	size_t		 len;
+	int		 i = 0;
+
+	while (*p != '\0') {
+		e = strchr(p, '/');
+		len = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (i == n)
+			return (false);
+		if (!(len == 1 && *p == '*') &&
+		    (lens[i] != len || memcmp(segs[i], p, len) != 0))
+			return (false);
+		i++;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return (i == n);
+}
+
+/* Set key in obj from the path; false when the body says otherwise. */
+static bool
+http_set(json_t *obj, const char *key, json_t *v)
+{
+	json_t	*old = json_object_get(obj, key);
+
+	if (old != NULL && !json_equal(old, v)) {
+		json_decref(v);
+		return (false);
+	}
+	json_object_set_new(obj, key, v);
+	return (true);
+}
+
+/*
+ * An NDJSON route: build the request object and run it through the one
+ * request path. A body that is not a JSON object goes through as it is,
+ * so that the error is the decoder's own, byte for byte.
+ */
+static void
+http_op(struct http *h, struct evhttp_request *req, const struct route *r,
+    char **segs, const size_t *lens, int nseg)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	struct req_error	 err = { .code = "bad_request" };
+	struct http_req		*hr;
+	struct job		*job;
+	json_t			*obj = NULL, *v;
+	const char		*body = NULL, *seg;
+	char			*line = NULL;
+	size_t			 len = 0, i, pi = 0;
+	int			 s;
+
+	job = job_new(OP__MAX);
+	job->t_start = mono_us();
+	if (r->body && (len = evbuffer_get_length(in)) > 0) {
+		body = (const char *)evbuffer_pullup(in, -1);
+		obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+		if (obj != NULL && !json_is_object(obj)) {
+			json_decref(obj);
+			obj = NULL;
+		}
+	}
+	if (body != NULL && obj == NULL) {
+		conn_request(h->d, job, body, len);
+		goto sent;
+	}
+	if (obj == NULL)
+		obj = json_object();
+	if (!http_set(obj, "op", json_string(r->op))) {
+		snprintf(err.field, sizeof(err.field), "op");
+		snprintf(err.msg, sizeof(err.msg), "this route is op \"%s\"; "
+		    "leave op out of the body", r->op);
+		goto fail;
+	}
+	/* The parameters, in path order. */
+	for (s = 0, seg = r->path + 1; pi < nitems(r->params) &&
+	    r->params[pi] != NULL && s < nseg; s++) {
+		if (seg[0] == '*' && (seg[1] == '/' || seg[1] == '\0')) {
+			for (i = 0; i < lens[s]; i++)
+				if ((unsigned char)segs[s][i] < 0x20 ||
+				    segs[s][i] == 0x7f)
+					break;
+			snprintf(err.field, sizeof(err.field), "%s",
+			    r->params[pi]);
+			if (i < lens[s] || lens[s] == 0) {
+				snprintf(err.msg, sizeof(err.msg), lens[s] ?
+				    "control bytes are not allowed" :
+				    "must not be empty");
+				goto fail;
+			}
+			if ((v = json_stringn(segs[s], lens[s])) == NULL) {
+				snprintf(err.msg, sizeof(err.msg),
+				    "not valid UTF-8");
+				goto fail;
+			}
+			if (!http_set(obj, r->params[pi], v)) {
+				snprintf(err.msg, sizeof(err.msg), "the body "
+				    "says otherwise than the path");
+				goto fail;
+			}
+			pi++;
+		}
+		if ((seg = strchr(seg, '/')) == NULL)
+			break;
+		seg++;
+	}
+	if ((line = json_dumps(obj, JSON_COMPACT)) == NULL) {
+		snprintf(err.msg, sizeof(err.msg), "cannot encode the request");
+		goto fail;
+	}
+	conn_request(h->d, job, line, strlen(line));
+	goto sent;
+fail:
+	conn_reply_error(h->d, job, &err);
+sent:
+	free(line);
+	json_decref(obj);
+	if (job->done) {
+		http_reply_job(h, req, job);
+		job_free(job);
+		return;
+	}
+	hr = xcalloc(1, sizeof(*hr));
+	hr->h = h;
+	hr->req = req;
+	job->conn = hr;
+	job->owner_done = http_job_done;
+	h->pending++;
+}
+
+static void
+http_healthz(struct http *h, struct evhttp_request *req)
+{
+	struct writer_stats	ws;
+
+	writer_stats(h->d->writer, &ws);
+	if (h->d->stopping)
+		http_send(h, req, 503, "text/plain", "stopping\n", 9);
+	else if (ws.full)
+		http_send(h, req, 503, "text/plain", "store full\n", 11);
+	else
+		http_send(h, req, 200, "text/plain", "ok\n", 3);
+}
+
+static void
+http_metrics(struct http *h, struct evhttp_request *req)
+{
+	char	*text;
+	size_t	 len;
+
+	text = metrics_text(h->d, &len);
+	http_send(h, req, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    text, len);
+	free(text);
+}
+
+static void
+http_cb(struct evhttp_request *req, void *arg)
+{
+	struct http		*h = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const struct route	*r, *found = NULL;
+	const char		*path;
+	char			*segs[HTTP_MAX_SEGS], allow[64];
+	size_t			 lens[HTTP_MAX_SEGS], i, j, alen;
+	int			 n, method, pathok = 0;
+	unsigned		 allowed = 0;
+
+	if (!http_track(h, req) || h->d->stopping) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		if (h->d->stopping)
+			http_error(h, req, 503, "stopping", "refguardd is "
+			    "shutting down");
+		else
+			http_error(h, req, 503, "too_many_connections",
+			    "connection limit reached; try again later");
+		return;
+	}
+	if (!http_authorized(h, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "WWW-Authenticate", "Bearer realm=\"refguard\"");
+		http_error(h, req, 401, "unauthorized", "send Authorization: "
+		    "Bearer and the token of http_token_file");
+		return;
+	}
+	method = evhttp_request_get_command(req);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL || (n = http_split(path, segs, lens)) < 0) {
+		http_error(h, req, 404, "not_found", "no such route");
+		return;
+	}
+	for (i = 0; i < nitems(routes); i++) {
+		r = &routes[i];
+		if (!http_match(r, segs, lens, n))
+			continue;
+		pathok = 1;
+		allowed |= (unsigned)r->method;
+		if (r->method == method || (method == EVHTTP_REQ_HEAD &&
+		    r->method == EVHTTP_REQ_GET)) {
+			found = r;
+			break;
+		}
+	}
+	if (found == NULL && pathok) {
+		if (allowed & EVHTTP_REQ_GET)
+			allowed |= EVHTTP_REQ_HEAD;
+		allow[0] = '\0';
+		for (j = 0, alen = 0; j < nitems(methods); j++) {
+			if (allowed & (unsigned)methods[j].method)
+				alen += (size_t)snprintf(allow + alen,
+				    sizeof(allow) - alen, "%s%s",
+				    alen > 0 ? ", " : "", methods[j].name);
+		}
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", allow);
+		http_error(h, req, 405, "method_not_allowed", "allowed: %s",
+		    allow);
+	} else if (found == NULL)
+		http_error(h, req, 404, "not_found", "no such route");
+	else if (found->kind == R_HEALTHZ)
+		http_healthz(h, req);
+	else if (found->kind == R_METRICS)
+		http_metrics(h, req);
+	else
+		http_op(h, req, found, segs, lens, n);
+	while (n > 0)
+		free(segs[--n]);
+}
+
+int
+http_start(struct http *h, struct daemon *d, char **cause)
+{
+	struct timeval	tv;
+
+	h->d = d;
+	if ((h->http = evhttp_new(d->base)) == NULL) {
+		*cause = xstrdup("evhttp_new failed");
+		return (-1);
+	}
+	/* Every method reaches the router, which answers 405 with Allow. */
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_max_body_size(h->http, (ev_ssize_t)d->conf->http_max_body);
+	evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS);
+	if (d->conf->http_timeout > 0) {
+		tv.tv_sec = d->conf->http_timeout / 1000;
+		tv.tv_usec = (d->conf->http_timeout % 1000) * 1000;
+		evhttp_set_timeout_tv(h->http, &tv);
+	}
+	evhttp_set_gencb(h->http, http_cb, h);
+	if ((h->bound = evhttp_accept_socket_with_handle(h->http,
+	    h->fd)) == NULL) {
+		xasprintf(cause, "cannot serve HTTP on %s", h->where);
+		return (-1);
+	}
+	h->fd = -1;		/* the bound socket owns it now */
+	return (0);
+}
+
+void
+http_stop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->bound != NULL) {
+		evhttp_del_accept_socket(h->http, h->bound);
+		h->bound = NULL;
+	}
+	if (h->path != NULL) {
+		unlink(h->path);
+		free(h->path);
+		h->path = NULL;
+	}
+}
+
+void
+http_free(struct http *h)
+{
+	struct http_conn	*hc;
+
+	if (h == NULL)
+		return;
+	http_stop(h);
+	if (h->http != NULL)
+		evhttp_free(h->http);	/* closes connections (close callbacks) */
+	while ((hc = LIST_FIRST(&h->conns)) != NULL) {
+		LIST_REMOVE(hc, entry);
+		free(hc);
+	}
+	if (h->fd >= 0)
+		close(h->fd);
+	if (h->token != NULL)
+		explicit_bzero(h->token, h->tokenlen);
+	free(h->token);
+	free(h->where);
+	free(h);
+}

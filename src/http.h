@@ -1,0 +1,44 @@
+/*
+ * http.h: the optional HTTP listener (conf http_listen): REST routes over
+ * the same request path as the NDJSON socket, /healthz and /metrics.
+ *
+ * Each REST request becomes the NDJSON request object it stands for (the
+ * op from the route, ids from the path, the JSON body's fields), which goes
+ * through conn_request() like a line from the socket; the reply is the
+ * NDJSON reply, with an HTTP status from its error code. See docs/http.md.
+ */
+#ifndef REFGUARD_HTTP_H
+#define REFGUARD_HTTP_H
+
+#include <stddef.h>
+
+struct conf;
+struct daemon;
+struct http;
+
+/*
+ * Bind the listener conf names and read the bearer token (before
+ * detaching, so that a failure stops the start-up). NULL and *cause.
+ */
+struct http	*http_open(const struct conf *cf, char **cause);
+/* Serve on d->base. 0, or -1 and *cause. */
+int		 http_start(struct http *h, struct daemon *d, char **cause);
+/* Where it listens, for the logs: "unix:/path" or "tcp:127.0.0.1:8470". */
+const char	*http_where(const struct http *h);
+/* Stop accepting (shutdown); requests in flight still get their replies. */
+void		 http_stop(struct http *h);
+/* Requests waiting for a reply, plus reply bytes not yet sent. */
+size_t		 http_pending(const struct http *h);
+/* Connections open. */
+size_t		 http_nconns(const struct http *h);
+/* Close everything; call after writer_free(), when no job is in flight. */
+void		 http_free(struct http *h);
+
+/*
+ * Read a bearer token file: one line of at least 16 printable characters,
+ * not readable by group or others. 0 and *token (caller frees), or -1 and
+ * *cause.
+ */
+int		 http_token_read(const char *path, char **token, char **cause);
+
+#endif

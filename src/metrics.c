@@ -1,0 +1,438 @@
+/* metrics.c: latency, rule hits, the audit log and /metrics; see metrics.h. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "http.h"
+#include "ident.h"
+#include "log.h"
+#include "metrics.h"
+#include "rules.h"
+#include "sbuf.h"
+#include "store.h"
+#include "util.h"
+#include "writer.h"
+
+/* Request latency buckets, microseconds (shown in seconds). */
+#define LAT_NBUCKETS	12
+static const uint64_t lat_bounds_us[LAT_NBUCKETS] = {
+	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 500000,
+	2500000,
+};
+
+/* Cumulative buckets, as exposed: le[i] counts values <= bound[i]. */
+struct hist {
+	uint64_t	le[LAT_NBUCKETS];
+	uint64_t	count;
+	uint64_t	sum_us;
+};
+
+struct rule_hits {
+	char		*name;
+	uint64_t	 n[2];		/* [0] enforce, [1] shadow */
+};
+
+/* 413 and the other refusals of the HTTP parser are sent by libevent. */
+static const int http_statuses[] = { 200, 400, 401, 404, 405, 500, 503 };
+
+struct metrics {
+	struct hist		 lat[OP__MAX + 1];	/* OP__MAX: did not decode */
+	struct rule_hits	*rules;			/* sorted by name */
+	size_t			 nrules;
+	uint64_t		 http[nitems(http_statuses) + 1];	/* + other */
+};
+
+struct metrics *
+metrics_new(void)
+{
+	return (xcalloc(1, sizeof(struct metrics)));
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	size_t	i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->nrules; i++)
+		free(m->rules[i].name);
+	free(m->rules);
+	free(m);
+}
+
+/* The counters of a rule name, added (in order) when first seen. */
+static struct rule_hits *
+rule_hits(struct metrics *m, const char *name)
+{
+	size_t	lo = 0, hi = m->nrules, mid;
+	int	cmp;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if ((cmp = strcmp(name, m->rules[mid].name)) == 0)
+			return (&m->rules[mid]);
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	m->rules = xreallocarray(m->rules, m->nrules + 1, sizeof(*m->rules));
+	memmove(&m->rules[lo + 1], &m->rules[lo],
+	    (m->nrules - lo) * sizeof(*m->rules));
+	m->nrules++;
+	m->rules[lo].name = xstrdup(name);
+	m->rules[lo].n[0] = m->rules[lo].n[1] = 0;
+	return (&m->rules[lo]);
+}
+
+void
+metrics_job_done(struct daemon *d, const struct job *job)
+{
+	size_t	i;
+
+	if (job->op != OP_CHECK || job->errcode != NULL || job->replay ||
+	    job->rs == NULL)
+		return;
+	for (i = 0; i < job->nhits; i++)
+		rule_hits(d->metrics, rules_rule_name(job->rs,
+		    job->hits[i]))->n[job->hits_shadow[i] ? 1 : 0]++;
+}
+
+/* The rule names of a reply's "reasons" or "shadow" array: "a,b" or "-". */
+static void
+audit_rules(struct sbuf *sb, const json_t *arr)
+{
+	const json_t	*h, *name;
+	size_t		 i, n = 0;
+	char		 esc[160];
+
+	json_array_foreach(arr, i, h) {
+		name = json_object_get(h, "rule");
+		if (!json_is_string(name))
+			continue;
+		sbuf_adds(sb, n++ > 0 ? "," : "");
+		sbuf_adds(sb, log_value(json_string_value(name),
+		    json_string_length(name), esc, sizeof(esc)));
+	}
+	if (n == 0)
+		sbuf_addc(sb, '-');
+}
+
+/*
+ * "audit id=... action=deny score=90 rules=a,b shadow=c ruleset=... replay=no":
+ * taken from the reply itself, so that the line says what the client got.
+ * The id is the client's and is escaped; nothing else a client sent is in it.
+ */
+static void
+audit(struct daemon *d, const struct job *job)
+{
+	json_t		*r, *v;
+	struct sbuf	 sb;
+	char		 esc[RG_ID_MAX * 4 + 8], *line;
+	size_t		 len;
+
+	if (job->action == ACTION_ALLOW && d->conf->audit_log != AUDIT_ALL)
+		return;
+	if ((r = json_loadb(job->reply, job->replylen, 0, NULL)) == NULL)
+		return;
+	sbuf_init(&sb, 256);
+	sbuf_adds(&sb, "audit id=");
+	sbuf_adds(&sb, log_value(job->ev.id, job->ev.idlen, esc, sizeof(esc)));
+	sbuf_addf(&sb, " action=%s score=", rules_action_name(job->action));
+	v = json_object_get(r, "score");
+	sbuf_add_int(&sb, json_is_integer(v) ? json_integer_value(v) : 0);
+	sbuf_adds(&sb, " rules=");
+	audit_rules(&sb, json_object_get(r, "reasons"));
+	sbuf_adds(&sb, " shadow=");
+	audit_rules(&sb, json_object_get(r, "shadow"));
+	v = json_object_get(r, "ruleset");
+	sbuf_adds(&sb, " ruleset=");
+	sbuf_adds(&sb, json_is_string(v) ? log_value(json_string_value(v),
+	    json_string_length(v), esc, sizeof(esc)) : "-");
+	sbuf_adds(&sb, job->replay ? " replay=yes" : " replay=no");
+	json_decref(r);
+	line = sbuf_take(&sb, &len);
+	log_audit("%s", line);
+	free(line);
+}
+
+void
+metrics_replied(struct daemon *d, const struct job *job)
+{
+	struct hist	*h;
+	uint64_t	 us = mono_us() - job->t_start;
+	size_t		 i;
+
+	h = &d->metrics->lat[job->op >= 0 && job->op < OP__MAX ? job->op :
+	    OP__MAX];
+	h->count++;
+	h->sum_us += us;
+	for (i = 0; i < LAT_NBUCKETS; i++)
+		if (us <= lat_bounds_us[i])
+			h->le[i]++;
+	if (d->conf->audit_log != AUDIT_NONE && job->op == OP_CHECK &&
+	    job->errcode == NULL && job->reply != NULL)
+		audit(d, job);
+}
+
+void
+metrics_http_status(struct daemon *d, int status)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(http_statuses); i++)
+		if (http_statuses[i] == status)
+			break;
+	d->metrics->http[i]++;
+}
+
+/* ---- the exposition format ------------------------------------------ */
+
+static void
+family(struct sbuf *sb, const char *name, const char *type, const char *help)
+{
+	sbuf_addf(sb, "# HELP refguard_%s %s\n# TYPE refguard_%s %s\n", name,
+	    help, name, type);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+label(struct sbuf *sb, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			sbuf_adds(sb, "\\\\");
+		else if (*s == '"')
+			sbuf_adds(sb, "\\\"");
+		else if (*s == '\n')
+			sbuf_adds(sb, "\\n");
+		else
+			sbuf_addc(sb, *s);
+	}
+}
+
+/* name{key="value"} v, or name v when key is NULL. */
+static void
+sample(struct sbuf *sb, const char *name, const char *key, const char *value,
+    uint64_t v)
+{
+	sbuf_addf(sb, "refguard_%s", name);
+	if (key != NULL) {
+		sbuf_addf(sb, "{%s=\"", key);
+		label(sb, value);
+		sbuf_adds(sb, "\"}");
+	}
+	sbuf_addf(sb, " %llu\n", (unsigned long long)v);
+}
+
+/*
+ * One histogram series: le buckets (bounds scaled by 1/scale), +Inf,
+ * _sum (sum / scale) and _count. labels: "" or `op="check",`.
+ */
+static void
+histogram(struct sbuf *sb, const char *name, const char *labels,
+    const uint64_t *bounds, const uint64_t *le, size_t n, uint64_t count,
+    uint64_t sum, double scale)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		sbuf_addf(sb, "refguard_%s_bucket{%sle=\"%.9g\"} %llu\n", name,
+		    labels, (double)bounds[i] / scale,
+		    (unsigned long long)le[i]);
+	sbuf_addf(sb, "refguard_%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels,
+	    (unsigned long long)count);
+	if (*labels != '\0') {
+		/* `op="x",` -> `{op="x"}` */
+		sbuf_addf(sb, "refguard_%s_sum{%.*s} %.9g\n", name,
+		    (int)strlen(labels) - 1, labels, (double)sum / scale);
+		sbuf_addf(sb, "refguard_%s_count{%.*s} %llu\n", name,
+		    (int)strlen(labels) - 1, labels, (unsigned long long)count);
+	} else {
+		sbuf_addf(sb, "refguard_%s_sum %.9g\n", name,
+		    (double)sum / scale);
+		sbuf_addf(sb, "refguard_%s_count %llu\n", name,
+		    (unsigned long long)count);
+	}
+}
+
+static void
+metrics_requests(struct sbuf *sb, struct daemon *d)
+{
+	struct metrics	*m = d->metrics;
+	char		 labels[64];
+	size_t		 i;
+
+	family(sb, "requests_total", "counter", "Requests decoded, by op.");
+	for (i = 0; i < OP__MAX; i++)
+		sample(sb, "requests_total", "op", req_op_name(i),
+		    d->stats.requests[i]);
+	family(sb, "request_errors_total", "counter",
+	    "Error replies, by error code.");
+	for (i = 0; i < nitems(conn_error_codes); i++)
+		sample(sb, "request_errors_total", "code", conn_error_codes[i],
+		    d->stats.errors_by_code[i]);
+	family(sb, "request_duration_seconds", "histogram", "Time from "
+	    "decoding a request to handing its reply to the connection, by "
+	    "op (invalid: requests that did not decode).");
+	for (i = 0; i <= OP__MAX; i++) {
+		snprintf(labels, sizeof(labels), "op=\"%s\",", i < OP__MAX ?
+		    req_op_name(i) : "invalid");
+		histogram(sb, "request_duration_seconds", labels, lat_bounds_us,
+		    m->lat[i].le, LAT_NBUCKETS, m->lat[i].count,
+		    m->lat[i].sum_us, 1e6);
+	}
+	family(sb, "checks_total", "counter",
+	    "New verdicts, by action (replays not included).");
+	for (i = 0; i < 3; i++)
+		sample(sb, "checks_total", "action", rules_action_name((int)i),
+		    d->stats.actions[i]);
+	family(sb, "check_replays_total", "counter",
+	    "Checks answered with the stored verdict of a known id.");
+	sample(sb, "check_replays_total", NULL, NULL, d->stats.replays);
+	family(sb, "observes_total", "counter", "Events observed.");
+	sample(sb, "observes_total", NULL, NULL, d->stats.observes);
+	family(sb, "rule_hits_total", "counter",
+	    "Rule matches in new verdicts, by rule and mode.");
+	for (i = 0; i < m->nrules; i++) {
+		sbuf_adds(sb, "refguard_rule_hits_total{rule=\"");
+		label(sb, m->rules[i].name);
+		sbuf_addf(sb, "\",mode=\"enforce\"} %llu\n",
+		    (unsigned long long)m->rules[i].n[0]);
+		sbuf_adds(sb, "refguard_rule_hits_total{rule=\"");
+		label(sb, m->rules[i].name);
+		sbuf_addf(sb, "\",mode=\"shadow\"} %llu\n",
+		    (unsigned long long)m->rules[i].n[1]);
+	}
+}
+
+static void
+metrics_store(struct sbuf *sb, struct daemon *d)
+{
+	struct store_stat	 ss;
+	struct writer_stats	 ws;
+	char			*cause = NULL, esc[512];
+
+	writer_stats(d->writer, &ws);
+	family(sb, "commit_batch_jobs", "histogram",
+	    "Jobs written by each committed transaction.");
+	histogram(sb, "commit_batch_jobs", "", writer_batch_bounds,
+	    ws.batch_le, WRITER_NBUCKETS, ws.commits, ws.jobs, 1);
+	family(sb, "commit_duration_seconds", "histogram",
+	    "Time to run and commit (and sync) each write transaction.");
+	histogram(sb, "commit_duration_seconds", "", writer_commit_bounds_us,
+	    ws.commit_le, WRITER_NBUCKETS, ws.commits, ws.commit_us_total,
+	    1e6);
+	family(sb, "commit_failures_total", "counter",
+	    "Write transactions that failed (their jobs got errors).");
+	sample(sb, "commit_failures_total", NULL, NULL, ws.failed_batches);
+	family(sb, "store_full", "gauge",
+	    "1 while the store cannot write (map_max reached).");
+	sample(sb, "store_full", NULL, NULL, ws.full ? 1 : 0);
+	family(sb, "expired_events_total", "counter",
+	    "Events removed by retention.");
+	sample(sb, "expired_events_total", NULL, NULL, d->stats.expired);
+	if (store_stat(d->store, &ss, &cause) != 0) {
+		log_warn("metrics without store statistics error=%s",
+		    log_value(cause, strlen(cause), esc, sizeof(esc)));
+		free(cause);
+		return;
+	}
+	family(sb, "store_size_bytes", "gauge", "Bytes mapped by the store.");
+	sample(sb, "store_size_bytes", NULL, NULL, ss.map_size);
+	family(sb, "store_map_used_bytes", "gauge",
+	    "Bytes of the map in use.");
+	sample(sb, "store_map_used_bytes", NULL, NULL, ss.map_used);
+	family(sb, "store_map_max_bytes", "gauge",
+	    "The size the map may grow to (map_max).");
+	sample(sb, "store_map_max_bytes", NULL, NULL, ss.map_max);
+	family(sb, "store_events", "gauge", "Events stored.");
+	sample(sb, "store_events", NULL, NULL, ss.events);
+	family(sb, "store_verdicts", "gauge", "Verdicts stored.");
+	sample(sb, "store_verdicts", NULL, NULL, ss.verdicts);
+}
+
+/* Ruleset, reloads, GeoIP databases: from what the stats op shows. */
+static void
+metrics_config(struct sbuf *sb, struct daemon *d)
+{
+	json_t		*info, *dbs, *db, *path, *epoch;
+	size_t		 i;
+
+	family(sb, "ruleset_info", "gauge",
+	    "The rule set in service (its hash as a label); always 1.");
+	sample(sb, "ruleset_info", "hash", d->rules != NULL ?
+	    rules_hash(d->rules) : "none", 1);
+	family(sb, "ruleset_rules", "gauge", "Rules in the rule set in service.");
+	sample(sb, "ruleset_rules", NULL, NULL, d->rules != NULL ?
+	    rules_count(d->rules) : 0);
+	family(sb, "reloads_total", "counter", "Reloads asked for.");
+	sample(sb, "reloads_total", NULL, NULL, d->reloads);
+	family(sb, "reload_failures_total", "counter",
+	    "Reloads that failed (the old rules kept serving).");
+	sample(sb, "reload_failures_total", NULL, NULL, d->reload_failures);
+
+	family(sb, "geoip_build_epoch_seconds", "gauge",
+	    "Build time of each GeoIP database (its metadata), Unix seconds.");
+	info = ident_info(d->ident);
+	dbs = json_object_get(info, "geoip");
+	json_array_foreach(dbs, i, db) {
+		path = json_object_get(db, "path");
+		epoch = json_object_get(db, "build_epoch");
+		if (json_is_string(path) && json_is_integer(epoch))
+			sample(sb, "geoip_build_epoch_seconds", "db",
+			    json_string_value(path),
+			    (uint64_t)json_integer_value(epoch));
+	}
+	json_decref(info);
+}
+
+char *
+metrics_text(struct daemon *d, size_t *len)
+{
+	struct sbuf	sb;
+	size_t		i;
+	char		status[8];
+
+	sbuf_init(&sb, 16384);
+	family(&sb, "uptime_seconds", "gauge", "Seconds since start-up.");
+	sample(&sb, "uptime_seconds", NULL, NULL,
+	    (mono_us() - d->started_mono) / 1000000);
+	family(&sb, "connections_open", "gauge",
+	    "Client connections open, by listener.");
+	sample(&sb, "connections_open", "listener", "ndjson", d->nconns);
+	if (d->http != NULL)
+		sample(&sb, "connections_open", "listener", "http",
+		    http_nconns(d->http));
+	family(&sb, "connections_total", "counter",
+	    "NDJSON connections accepted (refused ones included).");
+	sample(&sb, "connections_total", NULL, NULL, d->stats.conns_total);
+	family(&sb, "connections_refused_total", "counter",
+	    "NDJSON connections refused at max_connections or while stopping.");
+	sample(&sb, "connections_refused_total", NULL, NULL,
+	    d->stats.conns_refused);
+	metrics_requests(&sb, d);
+	metrics_store(&sb, d);
+	metrics_config(&sb, d);
+	if (d->http != NULL) {
+		family(&sb, "http_responses_total", "counter",
+		    "HTTP responses, by status (other: any status not listed).");
+		for (i = 0; i <= nitems(http_statuses); i++) {
+			if (i < nitems(http_statuses))
+				snprintf(status, sizeof(status), "%d",
+				    http_statuses[i]);
+			else
+				snprintf(status, sizeof(status), "other");
+			sample(&sb, "http_responses_total", "status", status,
+			    d->metrics->http[i]);
+		}
+	}
+	return (sbuf_take(&sb, len));
+}

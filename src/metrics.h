@@ -1,0 +1,39 @@
+/*
+ * metrics.h: what the daemon counts beyond struct daemon_stats (request
+ * latency, rule hits, HTTP statuses), the audit log, and the Prometheus
+ * text exposition of all of it (GET /metrics).
+ *
+ * The counters of daemon_stats and the writer are the ones the "stats" op
+ * shows; /metrics reads the same numbers, it never keeps its own copy.
+ * Everything here runs on the event-loop thread.
+ */
+#ifndef REFGUARD_METRICS_H
+#define REFGUARD_METRICS_H
+
+#include <stddef.h>
+
+struct daemon;
+struct job;
+
+struct metrics	*metrics_new(void);
+void		 metrics_free(struct metrics *);
+
+/* A job back from the writer (conn_jobs_done): rule hit counters. */
+void		 metrics_job_done(struct daemon *d, const struct job *job);
+
+/*
+ * A reply has been handed to the client's connection (NDJSON or HTTP):
+ * request latency, and the audit line of a verdict (conf audit_log).
+ */
+void		 metrics_replied(struct daemon *d, const struct job *job);
+
+/* An HTTP response with this status went out (http.c). */
+void		 metrics_http_status(struct daemon *d, int status);
+
+/*
+ * The Prometheus text exposition format (version 0.0.4) of every metric,
+ * malloc'd; *len gets its length.
+ */
+char		*metrics_text(struct daemon *d, size_t *len);
+
+#endif

@@ -1,0 +1,847 @@
+#!/usr/bin/env python3
+"""The HTTP listener (docs/http.md), driven by the real curl:
+
+  - every route over a Unix socket (curl --unix-socket), each answer
+    the NDJSON reply of the same request, byte for byte, with its status:
+    200, 400 (the NDJSON error body), 404, 405 with Allow, 413 over
+    http_max_body, 503 while the store is full and from /healthz;
+  - a TCP loopback listener with a bearer token: missing, wrong and right;
+  - start-up refused for a non-loopback address without
+    http_allow_remote, for http_allow_remote without a token file, and for
+    a token file others can read;
+  - http_max_connections;
+  - /metrics: promtool check metrics when promtool is installed, and a
+    parser of the exposition format here; the counters move (a deny
+    increments the deny counter and its rule's hit counter);
+  - the audit log (audit_log = flagged): one line per flagged verdict,
+    hostile bytes of an id escaped; no raw personal data in the log."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rgtest  # noqa: E402
+from rgtest import check, check_req, eq, is_error  # noqa: E402
+
+T = rgtest.Suite("test_http")
+CURL = shutil.which("curl")
+PROMTOOL = shutil.which("promtool")
+TOKEN = "t0k-3n_for-refguard-tests-0123456789"
+
+SAME_EMAIL = ("self_referral.same_email", "deny")
+
+
+def need_curl():
+    if CURL is None:
+        raise rgtest.Skip("curl is not installed (Debian package curl): "
+                          "the HTTP tests drive the real curl")
+
+
+class Http:
+    """curl against a daemon's HTTP listener: a Unix socket path, or a
+    host:port."""
+
+    def __init__(self, d, where, token=None):
+        self.d = d
+        self.where = where
+        self.token = token
+
+    def url(self, path):
+        if self.where.startswith("/"):
+            return "http://localhost" + path
+        return "http://%s%s" % (self.where, path)
+
+    def __call__(self, method, path, body=None, headers=(), token=None):
+        """(status, {header: value} lower-cased, body bytes)."""
+        need_curl()
+        tmp = rgtest.mkdtemp("curl")
+        hdrs = os.path.join(tmp, "h")
+        out = os.path.join(tmp, "b")
+        argv = [CURL, "-sS", "-D", hdrs, "-o", out, "-w", "%{http_code}",
+                "--max-time", "20"]
+        # curl -X HEAD would wait for a body
+        argv += ["--head"] if method == "HEAD" else ["-X", method]
+        if self.where.startswith("/"):
+            argv += ["--unix-socket", self.where]
+        tok = token if token is not None else self.token
+        if tok:
+            argv += ["-H", "Authorization: Bearer " + tok]
+        for h in headers:
+            argv += ["-H", h]
+        if body is not None:
+            if isinstance(body, dict):
+                body = rgtest.jdump(body)
+            if isinstance(body, str):
+                body = body.encode()
+            bf = os.path.join(tmp, "in")
+            with open(bf, "wb") as f:
+                f.write(body)
+            argv += ["--data-binary", "@" + bf, "-H",
+                     "Content-Type: application/json"]
+        argv.append(self.url(path))
+        rc, status, err = rgtest.run(argv)
+        check(rc == 0, "curl %s %s failed (exit %d)" % (method, path, rc),
+              err)
+        with open(out, "rb") as f:
+            data = f.read()
+        heads = {}
+        with open(hdrs, "rb") as f:
+            for line in f.read().decode("latin-1").split("\r\n"):
+                if line.startswith("HTTP/"):
+                    heads = {}      # the last response (after a 100)
+                elif ":" in line:
+                    k, v = line.split(":", 1)
+                    heads[k.strip().lower()] = v.strip()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return int(status), heads, data
+
+    def json(self, method, path, body=None, want=200, **kw):
+        status, heads, data = self(method, path, body, **kw)
+        check(status == want, "%s %s: status %d, expected %d" % (
+            method, path, status, want), data)
+        check(heads.get("content-type", "").startswith("application/json"),
+              "%s %s: content type" % (method, path), heads)
+        check(data.endswith(b"\n"), "the body ends with a newline", data)
+        try:
+            return json.loads(data), data.rstrip(b"\n")
+        except ValueError:
+            raise rgtest.Fail("%s %s: body is not JSON: %s" % (
+                method, path, rgtest.short(data)))
+
+
+def http_daemon(tag, conf=None, **kw):
+    d = rgtest.Daemon(tag, conf=conf, **kw)
+    d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
+    d.write_conf()
+    return d, Http(d, d.conf["http_listen"])
+
+
+def deny_req(rid):
+    """A referee with the referrer's email: denied (whatever the id)."""
+    return check_req(rid, {"account": "deny-a", "email": "Jo.Doe+x@gmail.com"},
+                     {"account": "deny-b", "email": "jodoe@googlemail.com"})
+
+
+ALLOWS = [0]
+
+
+def allow_req(rid):
+    """An unrelated pair, new accounts each time: allowed."""
+    ALLOWS[0] += 1
+    n = ALLOWS[0]
+    return check_req(rid, {"account": "al-a-%d" % n,
+                           "email": "a%d@example.org" % n},
+                     {"account": "al-b-%d" % n,
+                      "email": "b%d@example.net" % n})
+
+
+def rest(req):
+    """The HTTP body of an NDJSON request: without its op."""
+    return {k: v for k, v in req.items() if k != "op"}
+
+
+# ---- routes -------------------------------------------------------------
+
+S = {}
+
+
+def shared():
+    if "d" not in S:
+        d, h = http_daemon("routes")
+        d.persistent = True
+        d.start()
+        S["d"], S["h"] = d, h
+    return S["d"], S["h"]
+
+
+@T.case("POST /v1/check and /v1/observe: the NDJSON verdict, 200")
+def _():
+    d, h = shared()
+    v, raw = h.json("POST", "/v1/check", rest(deny_req("h-deny")))
+    eq(v["action"], "deny", "action of a same-email referral")
+    check(SAME_EMAIL[0] in rgtest.rule_names(v["reasons"]), "reasons", raw)
+    # The same id on the socket: the stored verdict, the same bytes.
+    r, raw2 = d.call(deny_req("h-deny"))
+    eq(raw2, raw, "the NDJSON replay of the HTTP check")
+    v, raw = h.json("POST", "/v1/check", rest(allow_req("h-allow")))
+    eq(v["action"], "allow", "action of an unrelated pair")
+    v, raw = h.json("POST", "/v1/observe", rest(rgtest.observe_req(
+        "login", "h-obs-1", ip="192.0.2.7")))
+    eq(v.get("ok"), True, "observe acknowledged")
+    # op in the body: the route's own is accepted, another is not.
+    v, raw = h.json("POST", "/v1/check", deny_req("h-deny"))
+    eq(v["id"], "h-deny", "a body that names the same op")
+    v, raw = h.json("POST", "/v1/check", dict(deny_req("h-x"), op="observe"),
+                    want=400)
+    is_error(v, "bad_request", "op", raw)
+
+
+@T.case("GET /v1/verdicts/{id} and .../explain; 404 for an unknown id")
+def _():
+    d, h = shared()
+    r, raw = d.call(deny_req("h-v/1 x"))
+    eq(r.get("action"), "deny", "the check of an id with '/' and ' '")
+    v, hraw = h.json("GET", "/v1/verdicts/h-v%2F1%20x")
+    eq(hraw, raw, "GET verdict vs the check reply")
+    v, hraw = h.json("GET", "/v1/verdicts/h-v%2F1%20x/explain")
+    r, raw = d.call({"op": "explain", "id": "h-v/1 x"})
+    eq(hraw, raw, "GET explain vs the NDJSON explain")
+    v, hraw = h.json("GET", "/v1/verdicts/nope-404", want=404)
+    r, raw = d.call({"op": "verdict", "id": "nope-404"})
+    eq(hraw, raw, "404 body vs the NDJSON not_found reply")
+    is_error(v, "not_found")
+    # control bytes in a path id are refused, decoded or not
+    v, raw = h.json("GET", "/v1/verdicts/a%01b", want=400)
+    is_error(v, "bad_request", "id", raw)
+    v, raw = h.json("GET", "/v1/verdicts/a%00b/explain", want=400)
+    is_error(v, "bad_request", "id", raw)
+
+
+@T.case("400: exactly the NDJSON error body (bad JSON, bad field, not an "
+        "object)")
+def _():
+    d, h = shared()
+    bad = check_req("h-bad", {"account": "x", "ip": "300.1.1.1"},
+                    {"account": "y"})
+    v, hraw = h.json("POST", "/v1/check", rest(bad), want=400)
+    r, raw = d.call(bad)
+    eq(hraw, raw, "bad field: HTTP body vs NDJSON reply")
+    is_error(v, "bad_request", "referrer.ip", hraw)
+    for body in ('{"id": "h-', '[1,2]', '"str"', '{"id":"a","id":"b"}'):
+        v, hraw = h.json("POST", "/v1/check", body, want=400)
+        with d.client() as c:
+            c.send(body)
+            r, raw = c.read()
+        eq(hraw, raw, "body %r: HTTP vs NDJSON" % body)
+    v, raw = h.json("POST", "/v1/check", {"id": "h-unknown-field",
+                                          "bogus": 1}, want=400)
+    is_error(v, "bad_request", "bogus", raw)
+
+
+@T.case("GET /v1/stats, POST /v1/reload, GET /healthz")
+def _():
+    d, h = shared()
+    v, raw = h.json("GET", "/v1/stats")
+    check(v["requests"]["check"] >= 1 and "store" in v, "stats", raw)
+    v, raw = h.json("POST", "/v1/reload")
+    eq(v.get("ok"), True, "reload ok")
+    status, heads, body = h("GET", "/healthz")
+    eq((status, body), (200, b"ok\n"), "healthz")
+    status, heads, body = h("HEAD", "/healthz")
+    eq(status, 200, "HEAD /healthz")
+
+
+@T.case("404 for no route, 405 with Allow for a wrong method")
+def _():
+    d, h = shared()
+    for path in ("/", "/v1", "/v1/checks", "/v1/verdicts", "/v2/check",
+                 "/v1/verdicts/a/b/c", "/metrics/x"):
+        v, raw = h.json("GET", path, want=404)
+        is_error(v, "not_found", raw=raw)
+    for method, path, allow in (
+            ("GET", "/v1/check", "POST"),
+            ("DELETE", "/v1/verdicts/x", "GET, HEAD"),
+            ("PATCH", "/v1/lists/l/v", "GET, HEAD, PUT, DELETE"),
+            ("POST", "/metrics", "GET, HEAD"),
+            ("PUT", "/v1/reload", "POST")):
+        status, heads, body = h(method, path)
+        eq(status, 405, "%s %s status" % (method, path))
+        eq(heads.get("allow"), allow, "%s %s Allow" % (method, path))
+        is_error(json.loads(body), "method_not_allowed")
+
+
+@T.case("feedback, recheck and lists: the daemon's answer for the op, "
+        "passed through")
+def _():
+    d, h = shared()
+    d.call(deny_req("h-fb"))
+    cases = [
+        ("POST", "/v1/feedback", {"id": "h-fb", "label": "fraud"},
+         {"op": "feedback", "id": "h-fb", "label": "fraud"}),
+        ("POST", "/v1/verdicts/h-fb/recheck", None,
+         {"op": "recheck", "id": "h-fb"}),
+        ("PUT", "/v1/lists/blocked/a%40b.example", {"reason": "test"},
+         {"op": "list.add", "list": "blocked", "value": "a@b.example",
+          "reason": "test"}),
+        ("GET", "/v1/lists/blocked/a%40b.example", None,
+         {"op": "list.get", "list": "blocked", "value": "a@b.example"}),
+        ("DELETE", "/v1/lists/blocked/a%40b.example", None,
+         {"op": "list.del", "list": "blocked", "value": "a@b.example"}),
+    ]
+    codes = {None: 200, "not_found": 404, "store_full": 503}
+    for method, path, body, nd in cases:
+        status, heads, data = h(method, path, body)
+        r, raw = d.call(nd)
+        code = r.get("error", {}).get("code") if isinstance(r, dict) else None
+        want = codes.get(code, 500 if code in ("store_error", "internal")
+                         else 400)
+        eq(status, want, "%s %s status (NDJSON said %s)" % (
+            method, path, rgtest.short(raw)))
+        if code == "unknown_op":
+            # not in this daemon yet: its own error, as on the socket
+            eq(data.rstrip(b"\n"), raw, "%s %s body" % (method, path))
+            print("     %s: unknown_op in this daemon, passed through as 400"
+                  % nd["op"])
+
+
+@T.case("413 past http_max_body; a body within it is served")
+def _():
+    need_curl()
+    d, h = http_daemon("body", conf={"http_max_body": "1k"})
+    d.start()
+    small = rest(deny_req("h-small"))
+    v, raw = h.json("POST", "/v1/check", small)
+    eq(v["action"], "deny", "a small body")
+    big = dict(small, id="h-big", meta={"pad": "x" * 2000})
+    status, heads, data = h("POST", "/v1/check", big)
+    eq(status, 413, "a 2 KB body over http_max_body = 1k")
+    status, heads, data = h("POST", "/v1/check", big, headers=["Expect:"])
+    eq(status, 413, "the same without Expect: 100-continue")
+    r, raw = d.call({"op": "verdict", "id": "h-big"})
+    is_error(r, "not_found", raw=raw)
+    v, raw = h.json("GET", "/v1/stats")     # and it goes on serving
+    d.stop()
+
+
+@T.case("503 while the store is full, from the routes and /healthz",
+        timeout=120)
+def _():
+    need_curl()
+    d, h = http_daemon("full", conf={"map_size": "1m", "map_max": "1m"})
+    d.start()
+    # Until a whole burst is refused: then not even a small one fits.
+    i = 0
+    with d.client(timeout=60) as c:
+        while True:
+            reqs = [allow_req("h-fill-%06d" % j) for j in range(i, i + 200)]
+            i += 200
+            replies = [json.loads(x) for x in c.pipeline(reqs)]
+            if all("error" in r for r in replies):
+                break
+            check(i < 40000, "the store never filled")
+    v, raw = h.json("POST", "/v1/check", rest(allow_req("h-full-x")),
+                    want=503)
+    is_error(v, "store_full", raw=raw)
+    status, heads, body = h("GET", "/healthz")
+    eq((status, body), (503, b"store full\n"), "healthz of a full store")
+    # reads still work, and do not make the store look writable again
+    v, raw = h.json("GET", "/v1/verdicts/h-fill-000000")
+    eq(v["id"], "h-fill-000000", "a lookup in a full store")
+    status, heads, body = h("GET", "/healthz")
+    eq((status, body), (503, b"store full\n"), "healthz after a read")
+    d.stop()
+
+
+@T.case("http_max_connections: one connection too many gets 503")
+def _():
+    d, h = http_daemon("conns", conf={"http_max_connections": 2})
+    d.start()
+    path = d.conf["http_listen"]
+
+    def get(s, p="/healthz"):
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p).encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            check(chunk, "connection closed before a response", data)
+            data += chunk
+        head, rest_ = data.split(b"\r\n\r\n", 1)
+        n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        while len(rest_) < n:
+            rest_ += s.recv(4096)
+        return int(head.split()[1]), rest_
+
+    socks = []
+    for k in range(2):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(path)
+        eq(get(s)[0], 200, "connection %d of 2" % (k + 1))
+        socks.append(s)
+    s3 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s3.settimeout(10)
+    s3.connect(path)
+    status, body = get(s3)
+    eq(status, 503, "a third connection")
+    is_error(json.loads(body), "too_many_connections")
+    # the two kept connections still work; once one closes, a new one does
+    eq(get(socks[0], "/v1/stats")[0], 200, "a kept connection")
+    socks[1].close()
+    time.sleep(0.3)
+    s4 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s4.settimeout(10)
+    s4.connect(path)
+    eq(get(s4)[0], 200, "a new connection after one closed")
+    for s in (socks[0], s3, s4):
+        s.close()
+    d.stop()
+
+
+@T.case("SIGTERM while HTTP checks are in flight: each is answered or "
+        "refused, none cut off; the socket file is removed")
+def _():
+    need_curl()
+    d, h = http_daemon("drain")
+    d.start()
+    tmp = rgtest.mkdtemp("drain")
+    procs = []
+    for k in range(30):
+        bf = os.path.join(tmp, "in%d" % k)
+        with open(bf, "w") as f:
+            f.write(rgtest.jdump(rest(allow_req("h-drain-%d" % k))))
+        procs.append(subprocess.Popen(
+            [CURL, "-sS", "-o", os.path.join(tmp, "out%d" % k), "-w",
+             "%{http_code}", "--max-time", "30", "--unix-socket",
+             d.conf["http_listen"], "--data-binary", "@" + bf,
+             "http://localhost/v1/check"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE))
+        if k == 15:
+            d.signal(signal.SIGTERM)
+    answered = 0
+    for k, p in enumerate(procs):
+        out, err = p.communicate(timeout=40)
+        if p.returncode == 0 and out == b"200":
+            with open(os.path.join(tmp, "out%d" % k), "rb") as f:
+                v = json.loads(f.read())
+            eq(v.get("action"), "allow", "a check answered while draining")
+            answered += 1
+        else:
+            # refused: no listener any more (7), or 503 stopping on a
+            # connection accepted before; never an empty or cut reply
+            check(p.returncode == 7 or out == b"503", "curl %d: exit %d, "
+                  "status %s" % (k, p.returncode, out.decode()), err)
+    d.wait(0)
+    check(answered >= 1, "no check answered")
+    check(not os.path.exists(d.conf["http_listen"]),
+          "the HTTP socket file is left behind")
+    print("     %d of %d answered before the daemon stopped" % (
+        answered, len(procs)))
+
+
+# ---- TCP, tokens, refusals ---------------------------------------------
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def token_file(d, mode=0o600, text=TOKEN + "\n"):
+    p = os.path.join(d.dir, "http.token")
+    with open(p, "w") as f:
+        f.write(text)
+    os.chmod(p, mode)
+    return p
+
+
+@T.case("TCP loopback with a bearer token: required, accepted, rejected")
+def _():
+    need_curl()
+    port = free_port()
+    d = rgtest.Daemon("tcp")
+    d.conf["http_listen"] = "127.0.0.1:%d" % port
+    d.conf["http_token_file"] = token_file(d)
+    d.write_conf()
+    d.start()
+    h = Http(d, "127.0.0.1:%d" % port)
+    for tok, what in ((None, "no token"), ("wrong-" + TOKEN, "wrong token"),
+                      (TOKEN[:-1], "a prefix of the token"),
+                      (TOKEN + "x", "the token and more")):
+        status, heads, body = h("GET", "/v1/stats", token=tok or "")
+        eq(status, 401, "%s: status" % what)
+        check(heads.get("www-authenticate", "").startswith("Bearer"),
+              "%s: WWW-Authenticate" % what, heads)
+        is_error(json.loads(body), "unauthorized")
+    status, heads, body = h("GET", "/metrics", headers=[
+        "Authorization: Basic " + TOKEN])
+    eq(status, 401, "a Basic header")
+    v, raw = h.json("POST", "/v1/check", rest(deny_req("h-tcp")),
+                    token=TOKEN)
+    eq(v["action"], "deny", "the right token")
+    status, heads, body = h("GET", "/healthz", token=TOKEN)
+    eq((status, body), (200, b"ok\n"), "healthz with the token")
+    # the NDJSON socket is not behind the token
+    r, raw = d.call({"op": "ping"})
+    eq(r, {"ok": True}, "ping on the socket")
+    d.stop()
+
+
+@T.case("[::1] is loopback too")
+def _():
+    need_curl()
+    if not socket.has_ipv6:
+        raise rgtest.Skip("no IPv6")
+    port = free_port()
+    d = rgtest.Daemon("tcp6", conf={"http_listen": "[::1]:%d" % port})
+    try:
+        d.start()
+    except rgtest.Fail as e:
+        if "assign requested address" in str(e) or "family" in str(e):
+            raise rgtest.Skip("no ::1 here")
+        raise
+    status, heads, body = Http(d, "[::1]:%d" % port)("GET", "/healthz")
+    eq(status, 200, "healthz on [::1]")
+    d.stop()
+
+
+@T.case("start-up refused: non-loopback without http_allow_remote, "
+        "allow_remote without a token file, a readable token file")
+def _():
+    port = free_port()
+    for listen, extra, want in (
+            ("0.0.0.0:%d" % port, {}, "not a loopback address"),
+            ("192.0.2.1:%d" % port, {}, "not a loopback address"),
+            ("[::]:%d" % port, {}, "not a loopback address"),
+            ("0.0.0.0:%d" % port, {"http_allow_remote": "yes"},
+             "needs http_token_file"),
+            ("localhost:%d" % port, {}, "numeric address"),
+            ("127.0.0.1", {}, "numeric address"),
+            ("127.0.0.1:0", {}, "numeric address")):
+        d = rgtest.Daemon("refuse", conf=dict(extra, http_listen=listen))
+        rc, err = d.run_to_exit()
+        check(rc != 0 and want in err, "http_listen = %s %s: exit %d, "
+              "expected a message with %r" % (listen, extra, rc, want), err)
+        rc, out, err2 = rgtest.run(d.argv("-t"))
+        check(rc != 0 and want in err2 + out, "-t with http_listen = %s" %
+              listen, out, err2)
+    d = rgtest.Daemon("refuse-tok")
+    d.conf.update(http_listen="127.0.0.1:%d" % port,
+                  http_token_file=token_file(d, 0o644))
+    d.write_conf()
+    rc, err = d.run_to_exit()
+    check(rc != 0 and "group or others" in err and "chmod 600" in err,
+          "a 0644 token file", rc, err)
+    check(TOKEN not in err, "the token is not in the log", err)
+    rc, out, err = rgtest.run(d.argv("-t"))
+    check(rc != 0 and "group or others" in err, "-t with a 0644 token file",
+          out, err)
+    d = rgtest.Daemon("short-tok")
+    d.conf.update(http_listen="127.0.0.1:%d" % port,
+                  http_token_file=token_file(d, 0o600, "short\n"))
+    d.write_conf()
+    rc, err = d.run_to_exit()
+    check(rc != 0 and "printable characters" in err, "a short token", rc, err)
+
+
+@T.case("http_allow_remote with a token serves 0.0.0.0, token required")
+def _():
+    need_curl()
+    port = free_port()
+    d = rgtest.Daemon("remote")
+    d.conf.update(http_listen="0.0.0.0:%d" % port, http_allow_remote="yes",
+                  http_token_file=token_file(d))
+    d.write_conf()
+    d.start()
+    h = Http(d, "127.0.0.1:%d" % port)
+    eq(h("GET", "/healthz")[0], 401, "no token")
+    eq(h("GET", "/healthz", token=TOKEN)[0], 200, "the token")
+    d.stop()
+
+
+# ---- /metrics ------------------------------------------------------------
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\\\|\\"|\\n)*"'
+SAMPLE = re.compile(r"^(%s)(\{(?:%s)(?:,(?:%s))*\})? (\S+)$" % (
+    NAME, LABEL, LABEL))
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def unescape(v):
+    return re.sub(r'\\(.)', lambda m: {"n": "\n"}.get(m.group(1),
+                                                       m.group(1)), v)
+
+
+def parse_metrics(text):
+    """Check the text exposition format (0.0.4) and return
+    {(name, frozenset(labels.items())): value} and {family: type}."""
+    check(text.endswith("\n"), "the exposition ends with a newline")
+    types, helps, samples, seen_family = {}, {}, {}, []
+    for n, line in enumerate(text.split("\n")[:-1], 1):
+        where = "line %d: %r" % (n, line)
+        check(line != "", "an empty line in the exposition, " + where)
+        if line.startswith("#"):
+            m = re.match(r"^# (HELP|TYPE) (%s) (.+)$" % NAME, line)
+            check(m, "a malformed comment, " + where)
+            kind, fam, rest_ = m.groups()
+            if kind == "TYPE":
+                check(rest_ in ("counter", "gauge", "histogram", "summary",
+                                "untyped"), "unknown type, " + where)
+                check(fam not in types, "TYPE twice, " + where)
+                check(fam.startswith("refguard_"), "no refguard_ prefix, "
+                      + where)
+                types[fam] = rest_
+                seen_family.append(fam)
+            else:
+                check(fam not in helps, "HELP twice, " + where)
+                helps[fam] = rest_
+            continue
+        m = SAMPLE.match(line)
+        check(m, "a malformed sample, " + where)
+        name, labels, value = m.group(1), m.group(2) or "", m.group(3)
+        fam = name
+        for suf in ("_bucket", "_sum", "_count"):
+            if name.endswith(suf) and types.get(name[:-len(suf)]) == \
+                    "histogram":
+                fam = name[:-len(suf)]
+        check(fam in types, "a sample before its TYPE, " + where)
+        check(seen_family[-1] == fam, "a family's samples are not "
+              "together, " + where)
+        if types[fam] == "counter":
+            check(fam.endswith("_total"), "a counter without _total, "
+                  + where)
+        try:
+            v = float(value)
+        except ValueError:
+            raise rgtest.Fail("a value that is not a number, " + where)
+        lab = dict((k, unescape(x)) for k, x in LABEL_RE.findall(labels))
+        key = (name, frozenset(lab.items()))
+        check(key not in samples, "a sample twice, " + where)
+        samples[key] = v
+    for fam in types:
+        check(fam in helps, "no HELP for " + fam)
+    # histograms: buckets cumulative, +Inf equal to _count
+    for fam, t in types.items():
+        if t != "histogram":
+            continue
+        series = {}
+        for (name, lab), v in samples.items():
+            if name != fam + "_bucket":
+                continue
+            d = dict(lab)
+            le = d.pop("le")
+            series.setdefault(frozenset(d.items()), []).append(
+                (float("inf") if le == "+Inf" else float(le), v))
+        check(series, "histogram %s has no buckets" % fam)
+        for lab, bs in series.items():
+            bs.sort()
+            check(bs[-1][0] == float("inf"), "%s: no +Inf bucket" % fam)
+            vals = [v for _, v in bs]
+            check(vals == sorted(vals), "%s%s: buckets not cumulative" % (
+                fam, dict(lab)), vals)
+            eq(samples.get((fam + "_count", lab)), bs[-1][1],
+               "%s%s: _count vs +Inf" % (fam, dict(lab)))
+            check((fam + "_sum", lab) in samples, "%s: no _sum" % fam)
+    return samples, types
+
+
+def metric(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@T.case("/metrics: the exposition format (promtool and a parser here); "
+        "the counters move")
+def _():
+    need_curl()
+    d, h = http_daemon("metrics", conf={"audit_log": "none"})
+    d.start()
+    status, heads, body = h("GET", "/metrics")
+    eq(status, 200, "GET /metrics")
+    check(heads.get("content-type", "").startswith("text/plain; version="
+                                                    "0.0.4"),
+          "content type", heads)
+    text = body.decode()
+    s0, types = parse_metrics(text)
+    for fam, t in (("refguard_checks_total", "counter"),
+                   ("refguard_rule_hits_total", "counter"),
+                   ("refguard_request_errors_total", "counter"),
+                   ("refguard_request_duration_seconds", "histogram"),
+                   ("refguard_commit_batch_jobs", "histogram"),
+                   ("refguard_commit_duration_seconds", "histogram"),
+                   ("refguard_store_size_bytes", "gauge"),
+                   ("refguard_store_map_used_bytes", "gauge"),
+                   ("refguard_store_map_max_bytes", "gauge"),
+                   ("refguard_store_events", "gauge"),
+                   ("refguard_ruleset_info", "gauge"),
+                   ("refguard_reload_failures_total", "counter"),
+                   ("refguard_geoip_build_epoch_seconds", "gauge"),
+                   ("refguard_connections_open", "gauge"),
+                   ("refguard_uptime_seconds", "gauge")):
+        eq(types.get(fam), t, "type of " + fam)
+    h.json("POST", "/v1/check", rest(deny_req("m-deny")))
+    d.call(allow_req("m-allow"))
+    d.call({"op": "nope"})
+    d.call(deny_req("m-deny"))      # a replay: no new verdict, no hits
+    status, heads, body = h("GET", "/metrics")
+    s1, _t = parse_metrics(body.decode())
+    for name, labels, delta in (
+            ("refguard_checks_total", {"action": "deny"}, 1),
+            ("refguard_checks_total", {"action": "allow"}, 1),
+            ("refguard_check_replays_total", {}, 1),
+            ("refguard_rule_hits_total", {"rule": SAME_EMAIL[0],
+                                          "mode": "enforce"}, 1),
+            ("refguard_rule_hits_total", {"rule": SAME_EMAIL[0],
+                                          "mode": "shadow"}, 0),
+            ("refguard_request_errors_total", {"code": "unknown_op"}, 1),
+            ("refguard_requests_total", {"op": "check"}, 3),
+            ("refguard_request_duration_seconds_count", {"op": "check"}, 3),
+            ("refguard_http_responses_total", {"status": "200"}, 2)):
+        eq(metric(s1, name, **labels) - metric(s0, name, **labels), delta,
+           "%s%s moved by" % (name, labels))
+    st = d.stats()
+    eq(metric(s1, "refguard_store_events"), st["store"]["events"],
+       "store events vs stats")
+    eq(metric(s1, "refguard_ruleset_info", hash=st["ruleset"]["hash"]), 1,
+       "ruleset_info with the hash of the rules in service")
+    check(metric(s1, "refguard_commit_batch_jobs_count") >= 2,
+          "commits counted")
+    # a failed reload is counted
+    d.conf["rules"] = os.path.join(d.dir, "no-such-rules")
+    d.write_conf()
+    r, raw = h.json("POST", "/v1/reload", want=500)
+    is_error(r, "reload_failed", raw=raw)
+    status, heads, body = h("GET", "/metrics")
+    s2, _t = parse_metrics(body.decode())
+    eq(metric(s2, "refguard_reload_failures_total"), 1, "reload failures")
+    if PROMTOOL is None:
+        print("     promtool not installed (Debian package prometheus): "
+              "the format was checked by this test's parser only")
+    else:
+        p = subprocess.run([PROMTOOL, "check", "metrics"], input=body,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        check(p.returncode == 0, "promtool check metrics failed",
+              p.stdout)
+        print("     promtool check metrics: ok")
+    d.stop()
+
+
+@T.case("the parser of this test rejects broken expositions")
+def _():
+    good = ('# HELP refguard_x_total X.\n# TYPE refguard_x_total counter\n'
+            'refguard_x_total{a="q\\"\\\\\\n"} 1\n')
+    samples, types = parse_metrics(good)
+    eq(metric(samples, "refguard_x_total", a='q"\\\n'), 1,
+       "an escaped label value, unescaped")
+    for bad, what in (
+            (good.replace("_total counter", "_total counter\n"), "empty"),
+            (good.replace('a="q', 'a=q'), "unquoted label"),
+            (good.replace("} 1", "} one"), "a non-number"),
+            (good.replace("# TYPE refguard_x_total counter\n", ""),
+             "no TYPE"),
+            (good.replace('\\"', '"'), "an unescaped quote"),
+            (good.replace("refguard_x_total counter",
+                          "refguard_x counter").replace(
+                "# HELP refguard_x_total", "# HELP refguard_x").replace(
+                "refguard_x_total{", "refguard_x{"), "a counter without "
+             "_total")):
+        try:
+            parse_metrics(bad)
+        except rgtest.Fail:
+            continue
+        raise rgtest.Fail("the parser accepted %s: %r" % (what, bad))
+
+
+@T.case("every curl example of docs/http.md works")
+def _():
+    need_curl()
+    with open(os.path.join(rgtest.SRCDIR, "docs", "http.md")) as f:
+        doc = f.read()
+    cmds = []
+    for block in re.findall(r"```sh\n(.*?)```", doc, re.S):
+        for cmd in block.replace("\\\n", " ").split("\n"):
+            if cmd.strip().startswith("curl "):
+                cmds.append(cmd.strip())
+    check(len(cmds) >= 10, "curl examples found in docs/http.md", cmds)
+    d, h = http_daemon("docs")
+    d.start()
+    for cmd in cmds:
+        check("/run/refguard/http.sock" in cmd, "an example without the "
+              "socket path", cmd)
+        real = cmd.replace("/run/refguard/http.sock", d.conf["http_listen"])
+        rc, out, err = rgtest.run(["sh", "-c", real])
+        check(rc == 0, "exit %d: %s" % (rc, cmd), out, err)
+        if "/v1/check" in cmd and "ref-5" in cmd:
+            eq(json.loads(out)["action"], "deny", "the example check")
+        if "/v1/verdicts/nope" in cmd:
+            check(out.startswith("HTTP/1.1 404"), "the 404 example", out)
+    d.stop()
+
+
+# ---- logging -------------------------------------------------------------
+
+def audit_lines(d):
+    return [l for l in d.stderr().splitlines() if re.search(r"\baudit ", l)]
+
+
+@T.case("audit_log = flagged: one line for a deny, none for an allow")
+def _():
+    d = rgtest.Daemon("audit", conf={"audit_log": "flagged"})
+    d.start()
+    d.call(allow_req("a-allow"))
+    r, raw = d.call(deny_req("a-deny"))
+    d.stop()
+    lines = audit_lines(d)
+    eq(len(lines), 1, "audit lines (%r)" % lines)
+    line = lines[0]
+    kv = dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
+    eq(kv.get("id"), "a-deny", "audit id")
+    eq(kv.get("action"), "deny", "audit action")
+    eq(kv.get("score"), str(r["score"]), "audit score")
+    check(SAME_EMAIL[0] in kv.get("rules", "").split(","), "audit rules",
+          line)
+    eq(kv.get("ruleset"), r["ruleset"], "audit ruleset")
+    eq(kv.get("replay"), "no", "audit replay")
+    for raw_value in ("Jo.Doe", "jodoe@", "googlemail", "deny-a"):
+        check(raw_value.lower() not in line.lower(),
+              "personal data in the audit line", line)
+
+
+@T.case("audit_log = all and hostile ids: escaped, one line each")
+def _():
+    d = rgtest.Daemon("audit-all", conf={"audit_log": "all"})
+    d.start()
+    hostile = 'x" action=allow\\ é=\u2028 y'
+    for q in (deny_req(hostile), allow_req("plain-id"), deny_req(hostile)):
+        r, raw = d.call(q)       # (the second deny: a replay, audited too)
+        check("error" not in r, "check", raw)
+    d.stop()
+    lines = audit_lines(d)
+    eq(len(lines), 3, "audit lines with audit_log = all (%r)" % lines)
+    first = lines[0]
+    check('id="x\\" action=allow\\\\ \\xc3\\xa9=\\xe2\\x80\\xa8 y"' in first,
+          "the hostile id, escaped and quoted", first)
+    eq(first.count("action="), 2, "one action= outside the quoted id")
+    check(re.search(r"\" action=deny ", first), "the real action", first)
+    check("id=plain-id action=allow" in lines[1], "the allow line", lines[1])
+    check("replay=yes" in lines[2], "the replay", lines[2])
+    for l in d.stderr().splitlines():
+        check("\u2028" not in l and "é" not in l, "raw bytes in the log", l)
+
+
+@T.case("log lines: key=value, no raw personal data at debug level")
+def _():
+    d = rgtest.Daemon("logs", debug=True)
+    d.start()
+    d.call(check_req("l-1", {"account": "l-a", "email": "Secret.Person@"
+                             "example.org", "ip": "198.51.100.77",
+                             "phone": "+44 7700 900777"},
+                     {"account": "l-b", "email": "secret.person@example.org",
+                      "payment": "pm_card_secret_777"}))
+    d.call({"op": "nope", "email": "Secret.Person@example.org"})
+    d.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    d.stop()
+    text = d.stderr()
+    for raw in ("Secret.Person", "secret.person", "198.51.100.77",
+                "7700 900777", "pm_card_secret"):
+        check(raw not in text, "raw %r in the log" % raw, text[-2000:])
+    ready = [l for l in text.splitlines() if " ready " in l]
+    check(ready and re.search(r"ready version=\S+ socket=\S+ http=none "
+                              r"store=\S+ sync=full ruleset=\w+ rules=\d+$",
+                              ready[0]), "the ready line", ready)
+    check(re.search(r"reloaded ruleset=\w+ rules=\d+", text),
+          "the reload line", text[-2000:])
+
+
+if __name__ == "__main__":
+    sys.exit(T.main())
