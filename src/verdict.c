@@ -54,6 +54,26 @@ verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 	return (0);
 }
 
+void *
+verdict_rec_encode(const struct verdict_rec *r, size_t *len)
+{
+	uint8_t	*rec;
+
+	*len = VERDICT_HDR_LEN + r->replylen + r->explainlen;
+	rec = xmalloc(*len);
+	rec[0] = VERDICT_REC_VERSION;
+	be_put(rec + 1, r->seq, 8);
+	rec[9] = r->action;
+	be_put(rec + 10, (uint32_t)r->score, 4);
+	be_put(rec + 14, r->replylen, 4);
+	if (r->replylen > 0)
+		memcpy(rec + VERDICT_HDR_LEN, r->reply, r->replylen);
+	if (r->explainlen > 0)
+		memcpy(rec + VERDICT_HDR_LEN + r->replylen, r->explain,
+		    r->explainlen);
+	return (rec);
+}
+
 static void
 add_hits(struct sbuf *sb, const struct ruleset *rs,
     const struct rules_result *res, int shadow)

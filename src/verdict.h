@@ -67,6 +67,13 @@ struct verdict_rec {
 /* Split a record from store_get_verdict(): 0, or -1 when malformed. */
 int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
 
+/*
+ * Build a record from its parts (import: a verdict moved to the seq its
+ * event got in another store). Returns the record (caller frees) and
+ * its length in *len.
+ */
+void	*verdict_rec_encode(const struct verdict_rec *r, size_t *len);
+
 void	verdict_clear(struct verdict *v);
 
 #endif
