@@ -228,6 +228,13 @@ ctl_one(const char *line, ctl_fmt_fn fmt)
 		perror("pipe");
 		return (EXIT_CONNECT);
 	}
+	/* The whole line must fit before ctl_pipe() reads it (check -). */
+	if (strlen(line) + 1 > 65536 &&
+	    fcntl(p[1], F_SETPIPE_SZ, (int)strlen(line) + 1) < 0) {
+		fprintf(stderr, "refguardctl: request too large (%zu bytes)\n",
+		    strlen(line));
+		return (EXIT_USAGE);
+	}
 	if (write_all(p[1], line, strlen(line)) != 0 ||
 	    write_all(p[1], "\n", 1) != 0) {
 		perror("write");
