@@ -7,6 +7,9 @@
 #   contrib/setup.sh test   install build dependencies, build, run make check
 #   contrib/setup.sh sanitize   the same with ASan and UBSan, in ./build-san;
 #                           any sanitizer report fails the run
+#   contrib/setup.sh valgrind   build in ./build, then run an integration
+#                           subset with every refguardd under valgrind
+#                           memcheck; any error or definite leak fails
 #   contrib/setup.sh deps|build   just those steps
 #
 # Builds out of tree in ./build; everything the daemon writes stays in ./run.
@@ -18,7 +21,7 @@ run="$top/run"
 
 DEPS="build-essential autoconf automake pkg-config libevent-dev liblmdb-dev
 libxxhash-dev libmaxminddb-dev libjansson-dev libzstd-dev libsystemd-dev check python3
-libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd prometheus"
+libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd prometheus valgrind"
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -114,8 +117,26 @@ sanitize)
 	deps; build
 	run_check
 	;;
+valgrind)
+	# The protocol, malformed and hostile-client suites and the rules
+	# against a live daemon: every path a client can reach. rgtest.py
+	# wraps refguardd in valgrind (RG_VALGRIND) and fails a case on any
+	# error it prints; a daemon stopped by TERM exits 1 on any error or
+	# definite leak, which the tests check.
+	RG_VALGRIND=1
+	RG_LATENCY_SCALE=${RG_LATENCY_SCALE:-20}
+	export RG_VALGRIND RG_LATENCY_SCALE
+	deps; build
+	cd "$build"
+	make -j"$(nproc)" check TESTS="tests/integration/test_protocol.py
+	    tests/integration/test_malformed.py tests/integration/test_hostile.py
+	    tests/integration/test_rules_daemon.py" || {
+		tail -200 test-suite.log 2>/dev/null || true
+		exit 1
+	}
+	;;
 *)
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

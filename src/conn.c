@@ -37,10 +37,14 @@
 #include "util.h"
 #include "writer.h"
 
-/* Error codes counted in stats; the last slot takes the rest. */
-const char *const conn_error_codes[8] = {
+/*
+ * Error codes counted in stats, the connection-level refusals included;
+ * the last slot takes the rest.
+ */
+const char *const conn_error_codes[CONN_NERRCODES] = {
 	"bad_json", "bad_request", "unknown_op", "line_too_long",
-	"not_found", "store_full", "store_error", "other",
+	"not_found", "store_full", "store_error", "idle_timeout",
+	"too_many_connections", "other",
 };
 
 #define FUTURE_SLACK_MS	(24 * 3600 * 1000LL)
@@ -368,6 +372,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		}
 		log_debug("connection closed reason=idle_timeout");
 		/* Say why, then close once it is sent. */
+		count_error(c->d, "idle_timeout");
 		c->closing = true;
 		bufferevent_disable(bev, EV_READ);
 		evbuffer_add(bufferevent_get_output(bev), idle, sizeof(idle) - 1);
@@ -413,6 +418,7 @@ conn_line_expired(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_debug("connection closed reason=slow_request_line");
+	count_error(c->d, "idle_timeout");
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	evbuffer_drain(bufferevent_get_input(c->bev),
@@ -431,6 +437,7 @@ conn_accept(struct daemon *d, int fd)
 	d->stats.conns_total++;
 	if (d->nconns >= d->conf->max_conns || d->stopping) {
 		d->stats.conns_refused++;
+		count_error(d, "too_many_connections");
 		if (write(fd, full, sizeof(full) - 1) < 0)
 			log_debug("connection refusal not sent error=\"%s\"",
 			    strerror(errno));

@@ -24,13 +24,15 @@ struct ruleset;
 struct store;
 struct writer;
 
+#define CONN_NERRCODES	10	/* conn_error_codes */
+
 struct daemon_stats {
 	uint64_t	requests[OP__MAX];
 	uint64_t	actions[3];		/* checks by action (new verdicts) */
 	uint64_t	replays;		/* checks answered from a stored verdict */
 	uint64_t	observes;
 	uint64_t	errors;			/* error replies */
-	uint64_t	errors_by_code[8];
+	uint64_t	errors_by_code[CONN_NERRCODES];
 	uint64_t	conns_total;
 	uint64_t	conns_refused;
 	uint64_t	lines_too_long;
@@ -79,7 +81,7 @@ size_t	conn_pending_all(struct daemon *d);
 void	conn_close_all(struct daemon *d);
 /* The writer's finished batches (writer_done_cb). */
 void	conn_jobs_done(struct job_list *done, void *arg);
-extern const char *const conn_error_codes[8];
+extern const char *const conn_error_codes[CONN_NERRCODES];
 
 /* refguardd.c: the answers the loop gives itself (no writer). */
 char	*daemon_stats_json(struct daemon *d, size_t *len);

@@ -10,9 +10,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -25,6 +28,8 @@
 
 #include "backtest.h"
 #include "conf.h"
+#include "ctl_out.h"
+#include "export.h"
 #include "ident.h"
 #include "log.h"
 #include "rules.h"
@@ -45,14 +50,30 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: refguardctl [-s socket] command [args]\n"
+	    "usage: refguardctl [-s socket] [-c conf] [--json] command [args]\n"
 	    "commands:\n"
 	    "  ping                 check that the daemon answers\n"
-	    "  send [FILE]          send NDJSON requests (stdin or FILE), print replies\n"
+	    "  check [-] [--id ID] [--ts T] [--campaign C] [--reward-amount N]\n"
+	    "        [--reward-currency CUR] [--referrer-FIELD V] [--referee-FIELD V]\n"
+	    "                       check a referral; FIELD: account, email, ip,\n"
+	    "                       phone, payment, device-id, ua, device K=V;\n"
+	    "                       -: the JSON request from stdin (flags override)\n"
+	    "  observe [-] --kind K --account A [--ts T] [--email E] [--ip IP]\n"
+	    "        [--phone P] [--payment P] [--device-id D] [--ua UA] [--device K=V]\n"
+	    "                       record account activity (signup, login, purchase,\n"
+	    "                       payout, update)\n"
+	    "  send [FILE]          send NDJSON requests (stdin or FILE), print the\n"
+	    "                       raw replies\n"
 	    "  verdict ID           the stored verdict of a referral\n"
 	    "  explain ID           the verdict with the facts it rested on\n"
 	    "  stats                counters and store figures\n"
 	    "  reload               reload rules and data (like SIGHUP)\n"
+	    "  export [--state DIR] [--since 30d|RFC3339] [-o FILE]\n"
+	    "                       stored events and verdicts as NDJSON (read-only,\n"
+	    "                       safe while the daemon runs)\n"
+	    "  import [--state DIR] FILE\n"
+	    "                       load an export into an empty state directory\n"
+	    "                       (the daemon stopped)\n"
 	    "  rules check [-v] PATH...\n"
 	    "                       compile rule files (or directories) as one set,\n"
 	    "                       lint them and run their tests; no daemon needed\n"
@@ -73,10 +94,14 @@ usage(void)
 	    "  lists import LIST FILE [--kind K] [--expires E] [--reason R] [--by W]\n"
 	    "                       runtime list entries (values are hashed);\n"
 	    "                       import: a value a line, or NDJSON objects\n"
+	    "--json: print the daemon's reply lines as they are, for scripts\n"
 	    "socket: -s, else $REFGUARD_SOCKET, else %s\n"
-	    "-c FILE: the daemon's configuration, for rules check and backtest\n"
+	    "-c FILE: the daemon's configuration, for rules check, backtest, export\n"
+	    "         and import\n"
 	    "         (email and IP settings change how list values are normalized;\n"
-	    "         backtest takes state_dir and hash_secret_file from it)\n",
+	    "         backtest takes state_dir and hash_secret_file from it)\n"
+	    "exit: 0 ok, 1 an error reply or a failed command, 2 usage, 3 cannot\n"
+	    "      connect\n",
 	    DEFAULT_SOCKET);
 	exit(EXIT_USAGE);
 }
@@ -104,24 +129,14 @@ ctl_connect(void)
 	return (fd);
 }
 
-/* Does a reply line carry an error (a top-level "error" object)? */
-static bool
-is_error(const char *line)
-{
-	json_t	*o = json_loads(line, 0, NULL);
-	bool	 err = o == NULL || json_is_object(json_object_get(o, "error"));
-
-	json_decref(o);
-	return (err);
-}
-
 /*
  * Send everything from in (a file descriptor) and print each reply line.
  * Writes and reads interleave so that a large input never deadlocks
- * against replies the daemon cannot send. Returns the exit status.
+ * against replies the daemon cannot send. Each reply line goes to fmt
+ * (ctl_out.h). Returns the exit status.
  */
 static int
-ctl_pipe(int in)
+ctl_pipe(int in, ctl_fmt_fn fmt)
 {
 	struct pollfd	 pfd[2];
 	struct sbuf	 out, rbuf;
@@ -197,8 +212,7 @@ ctl_pipe(int in)
 				if (rbuf.buf[i] != '\n')
 					continue;
 				rbuf.buf[i] = '\0';
-				printf("%s\n", rbuf.buf + start);
-				if (is_error(rbuf.buf + start))
+				if (fmt(rbuf.buf + start, i - start))
 					err = true;
 				nrep++;
 				start = i + 1;
@@ -218,7 +232,7 @@ ctl_pipe(int in)
 
 /* One request line, one reply. */
 static int
-ctl_one(const char *line)
+ctl_one(const char *line, ctl_fmt_fn fmt)
 {
 	int	p[2], rc;
 
@@ -226,19 +240,26 @@ ctl_one(const char *line)
 		perror("pipe");
 		return (EXIT_CONNECT);
 	}
+	/* The whole line must fit before ctl_pipe() reads it (check -). */
+	if (strlen(line) + 1 > 65536 &&
+	    fcntl(p[1], F_SETPIPE_SZ, (int)strlen(line) + 1) < 0) {
+		fprintf(stderr, "refguardctl: request too large (%zu bytes)\n",
+		    strlen(line));
+		return (EXIT_USAGE);
+	}
 	if (write_all(p[1], line, strlen(line)) != 0 ||
 	    write_all(p[1], "\n", 1) != 0) {
 		perror("write");
 		return (EXIT_CONNECT);
 	}
 	close(p[1]);
-	rc = ctl_pipe(p[0]);
+	rc = ctl_pipe(p[0], fmt);
 	close(p[0]);
 	return (rc);
 }
 
 static int
-ctl_with_id(const char *op, const char *id)
+ctl_with_id(const char *op, const char *id, ctl_fmt_fn fmt)
 {
 	struct sbuf	sb;
 	int		rc;
@@ -247,7 +268,7 @@ ctl_with_id(const char *op, const char *id)
 	sbuf_addf(&sb, "{\"op\":\"%s\",\"id\":", op);
 	sbuf_add_jstr(&sb, id, strlen(id));
 	sbuf_addc(&sb, '}');
-	rc = ctl_one(sb.buf);
+	rc = ctl_one(sb.buf, fmt);
 	sbuf_free(&sb);
 	return (rc);
 }
@@ -313,6 +334,49 @@ ctl_rules_check(int argc, char **argv)
 	return (ntests < 0 || failed > 0 ? EXIT_REPLY_ERROR : 0);
 }
 
+/* --since: a duration back from now (30d), or an RFC 3339 time. */
+static int
+ctl_since(const char *since, int64_t *out)
+{
+	int64_t	ms;
+
+	if (parse_duration(since, &ms) == 0) {
+		*out = now_ms() - ms;
+		return (0);
+	}
+	if (parse_rfc3339(since, strlen(since), out) == 0)
+		return (0);
+	fprintf(stderr, "refguardctl: --since: neither a duration (30d) nor "
+	    "an RFC 3339 time: %s\n", since);
+	return (-1);
+}
+
+/*
+ * The configuration for the commands that open the store: -c FILE, else
+ * with --state DIR the defaults, else the default file. *state (NULL: not
+ * given) becomes the state directory. NULL (and said) on error.
+ */
+static struct conf *
+ctl_conf(const char **state)
+{
+	struct conf	*cf;
+	char		*cause = NULL;
+
+	if (conf_path != NULL || *state == NULL) {
+		const char *p = conf_path ? conf_path : CONF_DEFAULT_PATH;
+
+		if ((cf = conf_load(p, &cause)) == NULL) {
+			fprintf(stderr, "refguardctl: %s\n", cause);
+			free(cause);
+			return (NULL);
+		}
+	} else
+		cf = conf_default();
+	if (*state == NULL)
+		*state = cf->state_dir;
+	return (cf);
+}
+
 /*
  * backtest: the store opened read-only (never blocks the daemon), the
  * candidate rules compiled with the installation's secret so that list
@@ -341,8 +405,7 @@ ctl_backtest(int argc, char **argv)
 	const char		*rules = NULL, *state = NULL, *since = NULL;
 	const char		*until = NULL;
 	char			*cause = NULL, *diag = NULL, *secret = NULL, *end;
-	bool			 json = false;
-	int64_t			 ms;
+	bool			 json = ctl_out_json();
 	unsigned long		 n;
 	int			 ch;
 
@@ -375,16 +438,8 @@ ctl_backtest(int argc, char **argv)
 	}
 	if (optind != argc || rules == NULL)
 		usage();
-	/* --since: a duration back from now, or a time. */
-	if (since != NULL) {
-		if (parse_duration(since, &ms) == 0)
-			bo.since = now_ms() - ms;
-		else if (parse_rfc3339(since, strlen(since), &bo.since) != 0) {
-			fprintf(stderr, "refguardctl: --since: neither a "
-			    "duration (30d) nor an RFC 3339 time: %s\n", since);
-			return (EXIT_USAGE);
-		}
-	}
+	if (since != NULL && ctl_since(since, &bo.since) != 0)
+		return (EXIT_USAGE);
 	if (until != NULL &&
 	    parse_rfc3339(until, strlen(until), &bo.until) != 0) {
 		fprintf(stderr, "refguardctl: --until: not an RFC 3339 time: "
@@ -393,18 +448,8 @@ ctl_backtest(int argc, char **argv)
 	}
 
 	/* -c: the daemon's store and secret; --state DIR: DIR, DIR/secret. */
-	if (conf_path != NULL || state == NULL) {
-		const char *p = conf_path ? conf_path : CONF_DEFAULT_PATH;
-
-		if ((cf = conf_load(p, &cause)) == NULL) {
-			fprintf(stderr, "refguardctl: %s\n", cause);
-			free(cause);
-			return (EXIT_REPLY_ERROR);
-		}
-	} else
-		cf = conf_default();
-	if (state == NULL)
-		state = cf->state_dir;
+	if ((cf = ctl_conf(&state)) == NULL)
+		return (EXIT_REPLY_ERROR);
 	conf_ident(cf, &ic);
 	if (conf_path == NULL) {
 		xasprintf(&secret, "%s/secret", state);
@@ -457,6 +502,207 @@ ctl_backtest(int argc, char **argv)
 	return (bt == NULL ? EXIT_REPLY_ERROR : 0);
 }
 
+/*
+ * check and observe: a request built from flags, or read from stdin
+ * ("-", one JSON object, flags override its fields). The daemon validates
+ * it: a bad value is its bad_request reply (exit 1), not a usage error.
+ */
+enum req_flag { RF_STR, RF_TS, RF_NUM, RF_DEVICE };
+
+struct req_opt {
+	const char	*name;		/* the long option */
+	const char	*party;		/* NULL: top level */
+	const char	*field;		/* in the party or the request */
+	const char	*sub;		/* device attribute, or NULL */
+	enum req_flag	 type;
+};
+
+#define PARTY_OPTS(p)							\
+	{ p "-account", p, "account", NULL, RF_STR },			\
+	{ p "-email", p, "email", NULL, RF_STR },			\
+	{ p "-ip", p, "ip", NULL, RF_STR },				\
+	{ p "-phone", p, "phone", NULL, RF_STR },			\
+	{ p "-payment", p, "payment", NULL, RF_STR },			\
+	{ p "-device-id", p, "device", "id", RF_STR },			\
+	{ p "-ua", p, "device", "ua", RF_STR },				\
+	{ p "-device", p, "device", NULL, RF_DEVICE }
+
+static const struct req_opt check_opts[] = {
+	{ "id", NULL, "id", NULL, RF_STR },
+	{ "ts", NULL, "ts", NULL, RF_TS },
+	{ "campaign", NULL, "campaign", NULL, RF_STR },
+	{ "reward-amount", "reward", "amount", NULL, RF_NUM },
+	{ "reward-currency", "reward", "currency", NULL, RF_STR },
+	PARTY_OPTS("referrer"),
+	PARTY_OPTS("referee"),
+};
+
+static const struct req_opt observe_opts[] = {
+	{ "kind", NULL, "kind", NULL, RF_STR },
+	{ "ts", NULL, "ts", NULL, RF_TS },
+	{ "account", NULL, "account", NULL, RF_STR },
+	{ "email", NULL, "email", NULL, RF_STR },
+	{ "ip", NULL, "ip", NULL, RF_STR },
+	{ "phone", NULL, "phone", NULL, RF_STR },
+	{ "payment", NULL, "payment", NULL, RF_STR },
+	{ "device-id", NULL, "device", "id", RF_STR },
+	{ "ua", NULL, "device", "ua", RF_STR },
+	{ "device", NULL, "device", NULL, RF_DEVICE },
+};
+
+/* The object o[key], created when missing; NULL when it is not one. */
+static json_t *
+req_child(json_t *o, const char *key)
+{
+	json_t	*c = json_object_get(o, key);
+
+	if (c == NULL) {
+		c = json_object();
+		json_object_set_new(o, key, c);
+	}
+	return (json_is_object(c) ? c : NULL);
+}
+
+static int
+req_set(json_t *req, const struct req_opt *ro, const char *arg)
+{
+	json_t		*o = req, *v;
+	const char	*eq, *key = ro->field;
+	char		*end, *attr = NULL;
+	double		 d;
+	int		 rc = 0;
+
+	switch (ro->type) {
+	case RF_STR:
+		v = json_string(arg);
+		break;
+	case RF_TS:	/* Unix milliseconds, or an RFC 3339 string */
+		if (*arg != '\0' && strspn(arg, "0123456789") == strlen(arg))
+			v = json_integer(strtoll(arg, NULL, 10));
+		else
+			v = json_string(arg);
+		break;
+	case RF_NUM:
+		errno = 0;
+		d = strtod(arg, &end);
+		if (*arg == '\0' || *end != '\0' || errno != 0) {
+			fprintf(stderr, "refguardctl: --%s: not a number: "
+			    "%s\n", ro->name, arg);
+			return (-1);
+		}
+		v = json_real(d);
+		break;
+	case RF_DEVICE:
+		if ((eq = strchr(arg, '=')) == NULL || eq == arg) {
+			fprintf(stderr, "refguardctl: --%s: not KEY=VALUE: "
+			    "%s\n", ro->name, arg);
+			return (-1);
+		}
+		attr = xstrndup(arg, (size_t)(eq - arg));
+		v = json_string(eq + 1);
+		break;
+	default:
+		abort();
+	}
+	if (v == NULL) {
+		fprintf(stderr, "refguardctl: --%s: not valid UTF-8\n",
+		    ro->name);
+		free(attr);
+		return (-1);
+	}
+	if (ro->party != NULL && (o = req_child(o, ro->party)) == NULL)
+		goto notobj;
+	if (ro->sub != NULL || attr != NULL) {
+		if ((o = req_child(o, key)) == NULL)
+			goto notobj;
+		key = attr != NULL ? attr : ro->sub;
+	}
+	json_object_set_new(o, key, v);
+	free(attr);
+	return (rc);
+notobj:
+	fprintf(stderr, "refguardctl: --%s: the request's %s is not an "
+	    "object\n", ro->name, ro->party != NULL ? ro->party : ro->field);
+	json_decref(v);
+	free(attr);
+	return (-1);
+}
+
+static int
+ctl_request(const char *op, const struct req_opt *ros, size_t nros,
+    int argc, char **argv)
+{
+	struct option	*lo;
+	json_error_t	 je;
+	json_t		*req = NULL, *v;
+	char		*line;
+	size_t		 i;
+	int		 ch, idx, rc, nflags = 0;
+	bool		 from_stdin = false;
+
+	lo = xcalloc(nros + 1, sizeof(*lo));
+	for (i = 0; i < nros; i++) {
+		lo[i].name = ros[i].name;
+		lo[i].has_arg = required_argument;
+		lo[i].val = 0;
+	}
+	/* "-" is an operand; scan the flags first, apply them after stdin. */
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	while ((ch = getopt_long(argc, argv, "", lo, &idx)) != -1) {
+		if (ch != 0) {
+			free(lo);
+			usage();
+		}
+		nflags++;
+	}
+	for (; optind < argc; optind++) {
+		if (strcmp(argv[optind], "-") != 0 || from_stdin) {
+			free(lo);
+			usage();
+		}
+		from_stdin = true;
+	}
+	if (!from_stdin && nflags == 0) {
+		free(lo);
+		usage();
+	}
+	if (from_stdin) {
+		req = json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
+		if (req == NULL || !json_is_object(req)) {
+			fprintf(stderr, "refguardctl: %s: stdin: %s\n", op,
+			    req == NULL ? je.text : "not a JSON object");
+			json_decref(req);
+			free(lo);
+			return (EXIT_USAGE);
+		}
+		v = json_object_get(req, "op");
+		if (v != NULL && (!json_is_string(v) ||
+		    strcmp(json_string_value(v), op) != 0)) {
+			fprintf(stderr, "refguardctl: %s: stdin holds another "
+			    "op\n", op);
+			json_decref(req);
+			free(lo);
+			return (EXIT_USAGE);
+		}
+	} else
+		req = json_object();
+	json_object_set_new(req, "op", json_string(op));
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	while ((ch = getopt_long(argc, argv, "", lo, &idx)) != -1)
+		if (req_set(req, &ros[idx], optarg) != 0) {
+			json_decref(req);
+			free(lo);
+			return (EXIT_USAGE);
+		}
+	free(lo);
+	line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	rc = ctl_one(line, strcmp(op, "check") == 0 ? ctl_out_verdict :
+	    ctl_out_reply);
+	free(line);
+	return (rc);
+}
+
 /* Send one request built as a JSON object (taken over), print the reply. */
 static int
 ctl_json(json_t *o)
@@ -469,9 +715,20 @@ ctl_json(json_t *o)
 		fprintf(stderr, "refguardctl: cannot encode the request\n");
 		return (EXIT_USAGE);
 	}
-	rc = ctl_one(line);
+	rc = ctl_one(line, ctl_out_reply);
 	free(line);
 	return (rc);
+}
+
+/* Is a reply line an error reply (or not JSON at all)? */
+static bool
+is_error(const char *line)
+{
+	json_t	*o = json_loads(line, 0, NULL);
+	bool	 err = o == NULL || json_is_object(json_object_get(o, "error"));
+
+	json_decref(o);
+	return (err);
 }
 
 /* feedback (--id ID | --account A) --label L [--note N] [--by WHO] */
@@ -719,23 +976,283 @@ ctl_lists(int argc, char **argv)
 	return (ctl_json(o));
 }
 
+/* Progress of export and import: a bar when stderr is a terminal. */
+static void
+ctl_progress_cb(void *arg, uint64_t done, uint64_t total)
+{
+	struct ctl_progress	*p = arg;
+
+	ctl_progress_set(p, done, total);
+}
+
+static int
+ctl_open_store(const char *state, const struct conf *cf, bool readonly,
+    struct store **st)
+{
+	struct store_opts	 so;
+	char			*cause = NULL;
+
+	memset(&so, 0, sizeof(so));
+	so.dir = state;
+	so.readonly = readonly;
+	so.map_size = cf->map_size;
+	so.map_max = cf->map_max;
+	if ((*st = store_open(&so, &cause)) == NULL) {
+		fprintf(stderr, "refguardctl: %s\n", cause);
+		free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * export: read-only, like backtest; the total for the progress bar is
+ * the store's event count at the start.
+ */
+static int
+ctl_export(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "state",	required_argument,	NULL, 'd' },
+		{ "since",	required_argument,	NULL, 'S' },
+		{ "output",	required_argument,	NULL, 'o' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct export_opts	 eo;
+	struct export_counts	 ec;
+	struct store_stat	 ss;
+	struct conf		*cf;
+	struct store		*st;
+	const char		*state = NULL, *path = NULL;
+	char			*cause = NULL, *tmp = NULL;
+	FILE			*out = stdout;
+	int			 ch, rc = EXIT_REPLY_ERROR;
+
+	memset(&eo, 0, sizeof(eo));
+	eo.since = INT64_MIN;
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	while ((ch = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': state = optarg; break;
+		case 'o': path = optarg; break;
+		case 'S':
+			if (ctl_since(optarg, &eo.since) != 0)
+				return (EXIT_USAGE);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if ((cf = ctl_conf(&state)) == NULL)
+		return (EXIT_REPLY_ERROR);
+	if (ctl_open_store(state, cf, true, &st) != 0) {
+		conf_free(cf);
+		return (EXIT_REPLY_ERROR);
+	}
+	/* -o FILE: written beside, renamed into place when complete. */
+	if (path != NULL && strcmp(path, "-") != 0) {
+		xasprintf(&tmp, "%s.tmp", path);
+		if ((out = fopen(tmp, "we")) == NULL) {
+			fprintf(stderr, "refguardctl: %s: %s\n", tmp,
+			    strerror(errno));
+			goto done;
+		}
+	}
+	if (store_stat(st, &ss, &cause) == 0) {
+		struct ctl_progress *p = ctl_progress_new("export", ss.events);
+
+		eo.progress = ctl_progress_cb;
+		eo.progress_arg = p;
+		if (export_run(st, out, &eo, &ec, &cause) == 0)
+			rc = 0;
+		ctl_progress_done(p);
+	}
+	if (out != stdout && fclose(out) != 0 && rc == 0) {
+		fprintf(stderr, "refguardctl: %s: %s\n", tmp, strerror(errno));
+		rc = EXIT_REPLY_ERROR;
+	}
+	if (rc == 0 && tmp != NULL && rename(tmp, path) != 0) {
+		fprintf(stderr, "refguardctl: %s: %s\n", path, strerror(errno));
+		rc = EXIT_REPLY_ERROR;
+	}
+	if (rc != 0 && tmp != NULL)
+		unlink(tmp);
+	if (rc != 0 && cause != NULL)
+		fprintf(stderr, "refguardctl: export: %s\n", cause);
+	if (rc == 0 && out != stdout)
+		fprintf(stderr, "refguardctl: exported %" PRIu64 " events, %"
+		    PRIu64 " verdicts to %s\n", ec.events, ec.verdicts, path);
+done:
+	free(cause);
+	free(tmp);
+	store_close(st);
+	conf_free(cf);
+	return (rc);
+}
+
+/*
+ * Is the LMDB environment in dir open in another process? Every process
+ * that has it open holds a shared fcntl lock on byte 0 of lock.mdb (LMDB's
+ * mdb_env_excl_lock()), so a write lock there would conflict. Checked
+ * before this process opens it: closing our fd drops only our own locks,
+ * and there are none yet. Returns the pid, 0 when free, -1 on error.
+ */
+static pid_t
+ctl_env_user(const char *dir)
+{
+	struct flock	 fl;
+	char		*path;
+	int		 fd;
+
+	xasprintf(&path, "%s/lock.mdb", dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return (errno == ENOENT ? 0 : -1);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 1;
+	if (fcntl(fd, F_GETLK, &fl) != 0) {
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	return (fl.l_type == F_UNLCK ? 0 : fl.l_pid);
+}
+
+/*
+ * The export holds hashes keyed by the old installation's secret: a
+ * daemon that creates a new one would never match them. Say so.
+ */
+static void
+ctl_import_secret(const struct conf *cf, const char *state)
+{
+	struct stat	 sb;
+	char		*path = NULL;
+	const char	*p = cf->hash_secret_file;
+
+	/* --state DIR without -c: the daemon would be run with DIR/secret. */
+	if (conf_path == NULL || p == NULL) {
+		xasprintf(&path, "%s/secret", state);
+		p = path;
+	}
+	if (stat(p, &sb) != 0)
+		fprintf(stderr, "refguardctl: warning: %s does not exist: copy "
+		    "the exporting installation's hash_secret_file there "
+		    "(mode 0600) before starting refguardd, or new events "
+		    "will never match the imported ones\n", p);
+	free(path);
+}
+
+static int
+ctl_import(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "state",	required_argument,	NULL, 'd' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct export_opts	 eo;
+	struct export_counts	 ec;
+	struct ctl_progress	*p;
+	struct conf		*cf = NULL;
+	struct store		*st;
+	const char		*state = NULL, *path;
+	char			*cause = NULL;
+	FILE			*in;
+	pid_t			 pid;
+	int			 ch, rc = EXIT_REPLY_ERROR;
+
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch != 'd')
+			usage();
+		state = optarg;
+	}
+	if (optind != argc - 1)
+		usage();
+	path = argv[optind];
+	if (strcmp(path, "-") == 0)
+		in = stdin;
+	else if ((in = fopen(path, "re")) == NULL) {
+		fprintf(stderr, "refguardctl: %s: %s\n", path, strerror(errno));
+		return (EXIT_USAGE);
+	}
+	if ((cf = ctl_conf(&state)) == NULL)
+		goto close;
+	if (mkdir(state, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "refguardctl: %s: %s\n", state,
+		    strerror(errno));
+		goto close;
+	}
+	if ((pid = ctl_env_user(state)) != 0) {
+		if (pid < 0)
+			fprintf(stderr, "refguardctl: %s/lock.mdb: %s\n", state,
+			    strerror(errno));
+		else
+			fprintf(stderr, "refguardctl: the store in %s is in use "
+			    "by process %ld (a running refguardd?): stop it "
+			    "before importing\n", state, (long)pid);
+		goto close;
+	}
+	if (ctl_open_store(state, cf, false, &st) != 0)
+		goto close;
+	memset(&eo, 0, sizeof(eo));
+	p = ctl_progress_new("import", 0);
+	eo.progress = ctl_progress_cb;
+	eo.progress_arg = p;
+	if (export_import(st, in, strcmp(path, "-") == 0 ? "stdin" : path,
+	    &eo, &ec, &cause) == 0) {
+		rc = 0;
+		ctl_progress_done(p);
+		fprintf(stderr, "refguardctl: imported %" PRIu64 " events, %"
+		    PRIu64 " verdicts into %s\n", ec.events, ec.verdicts, state);
+		ctl_import_secret(cf, state);
+	} else {
+		ctl_progress_done(p);
+		fprintf(stderr, "refguardctl: import: %s\n", cause);
+		free(cause);
+	}
+	store_close(st);
+close:
+	if (cf != NULL)
+		conf_free(cf);
+	if (in != stdin)
+		fclose(in);
+	return (rc);
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "json",	no_argument,	NULL, 'j' },
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL,		0,		NULL, 0 }
+	};
 	const char	*cmd;
-	int		 ch, fd, rc;
+	bool		 json = false;
+	int		 ch, fd, rc, i, j;
 
 	sock_path = getenv("REFGUARD_SOCKET");
 	if (sock_path == NULL || *sock_path == '\0')
 		sock_path = DEFAULT_SOCKET;
 	log_init("refguardctl", LOG_TARGET_STDERR, LOG_LEVEL_WARN);
-	while ((ch = getopt(argc, argv, "+c:s:hV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:s:hjV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
 			break;
 		case 's':
 			sock_path = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'V':
 			printf("refguardctl %s\n", PACKAGE_VERSION);
@@ -746,18 +1263,46 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	/* --json may also follow the command (refguardctl stats --json). */
+	for (i = j = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (i > 0 && strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			argv[j++] = argv[i];
+	}
+	argc = j;
+	argv[argc] = NULL;
 	if (argc < 1)
 		usage();
+	ctl_out_init(json);
 	cmd = argv[0];
 	if (strcmp(cmd, "ping") == 0 && argc == 1)
-		return (ctl_one("{\"op\":\"ping\"}"));
+		return (ctl_one("{\"op\":\"ping\"}", ctl_out_reply));
 	if (strcmp(cmd, "stats") == 0 && argc == 1)
-		return (ctl_one("{\"op\":\"stats\"}"));
+		return (ctl_one("{\"op\":\"stats\"}", ctl_out_stats));
 	if (strcmp(cmd, "reload") == 0 && argc == 1)
-		return (ctl_one("{\"op\":\"reload\"}"));
-	if ((strcmp(cmd, "verdict") == 0 || strcmp(cmd, "explain") == 0 ||
-	    strcmp(cmd, "recheck") == 0) && argc == 2)
-		return (ctl_with_id(cmd, argv[1]));
+		return (ctl_one("{\"op\":\"reload\"}", ctl_out_reply));
+	if (strcmp(cmd, "verdict") == 0 && argc == 2)
+		return (ctl_with_id(cmd, argv[1], ctl_out_verdict));
+	if (strcmp(cmd, "explain") == 0 && argc == 2)
+		return (ctl_with_id(cmd, argv[1], ctl_out_explain));
+	if (strcmp(cmd, "check") == 0)
+		return (ctl_request(cmd, check_opts, nitems(check_opts), argc,
+		    argv));
+	if (strcmp(cmd, "observe") == 0)
+		return (ctl_request(cmd, observe_opts, nitems(observe_opts),
+		    argc, argv));
+	if (strcmp(cmd, "export") == 0)
+		return (ctl_export(argc, argv));
+	if (strcmp(cmd, "import") == 0)
+		return (ctl_import(argc, argv));
+	if (strcmp(cmd, "recheck") == 0 && argc == 2)
+		return (ctl_with_id(cmd, argv[1], ctl_out_verdict));
 	if (strcmp(cmd, "rules") == 0 && argc >= 2 &&
 	    strcmp(argv[1], "check") == 0)
 		return (ctl_rules_check(argc - 1, argv + 1));
@@ -767,15 +1312,16 @@ main(int argc, char **argv)
 		return (ctl_feedback(argc, argv));
 	if (strcmp(cmd, "lists") == 0)
 		return (ctl_lists(argc, argv));
+	/* send: the raw reply lines, whatever the mode (a script's tool). */
 	if (strcmp(cmd, "send") == 0 && argc <= 2) {
 		if (argc == 1 || strcmp(argv[1], "-") == 0)
-			return (ctl_pipe(STDIN_FILENO));
+			return (ctl_pipe(STDIN_FILENO, ctl_out_raw));
 		if ((fd = open(argv[1], O_RDONLY | O_CLOEXEC)) < 0) {
 			fprintf(stderr, "refguardctl: %s: %s\n", argv[1],
 			    strerror(errno));
 			return (EXIT_USAGE);
 		}
-		rc = ctl_pipe(fd);
+		rc = ctl_pipe(fd, ctl_out_raw);
 		close(fd);
 		return (rc);
 	}

@@ -46,8 +46,8 @@ explain_pack(struct sbuf *sb, const char *s, size_t len)
 }
 
 /* Append a stored explain text to sb as JSON ("[]" when empty). */
-static void
-explain_unpack(struct sbuf *sb, const char *p, size_t len)
+void
+verdict_explain_text(struct sbuf *sb, const char *p, size_t len)
 {
 	unsigned long long	 n;
 	size_t			 got;
@@ -143,6 +143,34 @@ verdict_rec_version(const struct verdict_rec *r, unsigned i,
 		p += n;
 		left -= n;
 	}
+}
+
+void *
+verdict_rec_encode(const struct verdict_rec *r, size_t *len)
+{
+	uint8_t	*rec;
+
+	size_t	 hdr = r->nrechecks > 0 ? VERDICT_HDR2_LEN : VERDICT_HDR_LEN;
+
+	*len = hdr + r->replylen + r->explainlen + r->rechecks_len;
+	rec = xmalloc(*len);
+	rec[0] = r->nrechecks > 0 ? VERDICT_REC_VERSION : VERDICT_REC_CHECK;
+	be_put(rec + 1, r->seq, 8);
+	rec[9] = r->action;
+	be_put(rec + 10, (uint32_t)r->score, 4);
+	be_put(rec + 14, r->replylen, 4);
+	if (r->nrechecks > 0) {
+		be_put(rec + 18, r->explainlen, 4);
+		be_put(rec + 22, r->nrechecks, 2);
+	}
+	if (r->replylen > 0)
+		memcpy(rec + hdr, r->reply, r->replylen);
+	if (r->explainlen > 0)
+		memcpy(rec + hdr + r->replylen, r->explain, r->explainlen);
+	if (r->rechecks_len > 0)
+		memcpy(rec + hdr + r->replylen + r->explainlen, r->rechecks,
+		    r->rechecks_len);
+	return (rec);
 }
 
 static void
@@ -642,7 +670,7 @@ add_rechecks(struct sbuf *sb, const struct verdict_rec *r)
 		sbuf_adds(sb, ",\"verdict\":");
 		sbuf_add(sb, v.reply, v.replylen);
 		sbuf_adds(sb, ",\"rules\":");
-		explain_unpack(sb, v.explain, v.explainlen);
+		verdict_explain_text(sb, v.explain, v.explainlen);
 		sbuf_addc(sb, '}');
 	}
 	sbuf_addc(sb, ']');
@@ -713,7 +741,7 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 		}
 	}
 	sbuf_adds(&sb, ",\"rules\":");
-	explain_unpack(&sb, r.explain, r.explainlen);
+	verdict_explain_text(&sb, r.explain, r.explainlen);
 	sbuf_addf(&sb, ",\"version\":%u", r.nrechecks + 1);
 	add_rechecks(&sb, &r);
 	sbuf_addc(&sb, '}');

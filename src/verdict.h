@@ -112,6 +112,18 @@ struct verdict_ver {
 /* 0, or -1 when i is out of range or the record is malformed. */
 int	verdict_rec_version(const struct verdict_rec *r, unsigned i,
 	    struct verdict_ver *v);
+/*
+ * Build a record from its parts (import: a verdict moved to the seq its
+ * event got in another store). Returns the record (caller frees) and
+ * its length in *len.
+ */
+void	*verdict_rec_encode(const struct verdict_rec *r, size_t *len);
+/*
+ * Append a record's stored explain (zstd-compressed, or plain JSON in
+ * older records) to sb as JSON text; "[]" when empty.
+ */
+struct sbuf;
+void	 verdict_explain_text(struct sbuf *sb, const char *p, size_t len);
 
 void	verdict_clear(struct verdict *v);
 

@@ -16,6 +16,11 @@ Environment (set by Makefile.am's AM_TESTS_ENVIRONMENT):
     ASAN_OPTIONS, UBSAN_OPTIONS  inherited by the daemons (contrib/setup.sh
                              sanitize); a case whose daemon printed a
                              sanitizer report fails
+    RG_VALGRIND=1            run each refguardd under valgrind (memcheck,
+                             --leak-check=full, definite leaks are errors,
+                             exit status 1 on any error: contrib/setup.sh
+                             valgrind); a case whose daemon printed a
+                             valgrind error fails, and timeouts stretch
 
 Only the Python standard library is used.
 """
@@ -43,9 +48,15 @@ RULES_DIR = os.path.join(SRCDIR, "rules")
 FIXTURES = os.path.join(SRCDIR, "tests", "fixtures")
 KEEP = os.environ.get("RGTEST_KEEP", "") not in ("", "0")
 
-START_TIMEOUT = 10.0    # daemon start-up until it answers ping
-STOP_TIMEOUT = 40.0     # SIGTERM until exit (the daemon drains up to 30 s)
-IO_TIMEOUT = 20.0       # one socket read or write
+VALGRIND = os.environ.get("RG_VALGRIND", "") not in ("", "0")
+VALGRIND_ARGV = ["valgrind", "--quiet", "--error-exitcode=1",
+                 "--leak-check=full", "--errors-for-leak-kinds=definite",
+                 "--show-leak-kinds=definite", "--num-callers=30"]
+_SLOW = 10.0 if VALGRIND else 1.0
+
+START_TIMEOUT = 10.0 * _SLOW    # daemon start-up until it answers ping
+STOP_TIMEOUT = 40.0 * _SLOW     # SIGTERM until exit (drains up to 30 s)
+IO_TIMEOUT = 20.0 * _SLOW       # one socket read or write
 
 _live = []              # daemons to kill at exit
 _tmpdirs = []           # temporary directories to remove at exit
@@ -310,7 +321,8 @@ class Daemon:
             f.write(text)
 
     def argv(self, *extra):
-        a = [REFGUARDD, "-f", "-c", self.conf_path]
+        a = (VALGRIND_ARGV if VALGRIND else []) + [
+            REFGUARDD, "-f", "-c", self.conf_path]
         if self.debug:
             a.append("-d")
         return a + list(extra)
@@ -490,7 +502,7 @@ class Suite:
                 continue
             t0 = time.monotonic()
             before = len(_live)
-            signal.alarm(timeout)
+            signal.alarm(int(timeout * _SLOW))
             self._passed_last = False
             try:
                 fn()
@@ -554,6 +566,14 @@ class Suite:
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "WARNING: ThreadSanitizer")
+# valgrind (--quiet) prints nothing but errors: each starts with one of
+# these, and a leak at exit with "definitely lost" (a SIGKILLed daemon
+# gets no leak check, only the errors seen while it ran).
+if VALGRIND:
+    SANITIZER_MARKS += ("Invalid read", "Invalid write", "Invalid free",
+                        "Mismatched free", "uninitialised", "Syscall param",
+                        "Source and destination overlap",
+                        "definitely lost in", "Process terminating with")
 _scanned = {}       # stderr file -> bytes already scanned
 
 

@@ -96,13 +96,13 @@ def _():
     v, _ = ok(check_req(rid, {"account": ids.account()},
                         {"account": ref, "payment": pm}))
     eq(v["action"], "allow", "before")
-    rc, out, err = d.ctl("feedback", "--account", ref, "--label",
+    rc, out, err = d.ctl("--json", "feedback", "--account", ref, "--label",
                          "chargeback", "--note", "disputed", "--by", "pay")
     eq(rc, 0, "feedback exit status (%s)" % err)
     fb = json.loads(out)
     check(fb["ok"] and fb["identities"] >= 2, "labels the account and its "
           "payment", out)
-    rc, out, err = d.ctl("recheck", rid)
+    rc, out, err = d.ctl("--json", "recheck", rid)
     eq(rc, 0, "recheck exit status (%s)" % err)
     r = json.loads(out)
     eq((r["action"], r["changed"]), ("deny", True), "recheck")
@@ -202,7 +202,7 @@ def _():
     v, raw = ok(check_req(ids.id(), {"account": ids.account()},
                           {"account": ids.account(), "ip": "203.0.113.78"}))
     eq(v["action"], "allow", "deleted network")
-    rc, out, err = d.ctl("lists", "log", "--limit", "50")
+    rc, out, err = d.ctl("--json", "lists", "log", "--limit", "50")
     eq(rc, 0, "lists log (%s)" % err)
     log = json.loads(out)["entries"]
     eq([(e["list"], e["action"], e["by"], e["reason"]) for e in log[:4]],
@@ -210,7 +210,7 @@ def _():
         ("blocked_ips", "add", "bob", "proxy farm"),
         ("blocked_emails", "expire", "refguardd", "expired"),
         ("blocked_emails", "add", "ann", "ticket 12")], "log, newest first")
-    rc, out, err = d.ctl("lists", "log", "blocked_emails")
+    rc, out, err = d.ctl("--json", "lists", "log", "blocked_emails")
     check(all(e["list"] == "blocked_emails"
               for e in json.loads(out)["entries"]), "log of one list", out)
 

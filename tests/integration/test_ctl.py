@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""refguardctl against a running refguardd: ping, send, verdict, explain,
-stats, reload, and its exit status (0 ok, 1 an error reply, 2 usage,
-3 cannot connect); `rules check` needs no daemon."""
+"""refguardctl against a running refguardd: ping, send, check and observe
+from flags or stdin, verdict, explain, stats, reload; the human output
+(aligned, coloured only on a terminal without NO_COLOR) and --json; export
+and import (a round trip reproduces the verdict replies byte for byte);
+the progress bar; bash completion; the exit status (0 ok, 1 an error
+reply, 2 usage, 3 cannot connect). `rules check` needs no daemon."""
 
 import json
 import os
+import pty
 import re
+import select
+import shlex
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
-from rgtest import check, check_req, eq, verdict_shape  # noqa: E402
+from rgtest import check, check_req, eq, rule_names, verdict_shape  # noqa: E402
 
 T = rgtest.Suite("test_ctl")
 ids = rgtest.Ids("c")
@@ -51,9 +58,12 @@ def write_lines(name, reqs):
 
 @T.case("ping: exit 0")
 def _():
-    rc, out, err = ctl("ping")
+    rc, out, err = ctl("--json", "ping")
     eq(rc, 0, "exit status (stderr %r)" % err)
     eq(out, '{"ok":true}\n', "output")
+    rc, out, err = ctl("ping")
+    eq(rc, 0, "exit status (stderr %r)" % err)
+    eq(out, "ok  true\n", "human output")
     # the socket from $REFGUARD_SOCKET
     env = dict(os.environ, REFGUARD_SOCKET=daemon().sock)
     p = rgtest.subprocess.run([rgtest.REFGUARDCTL, "ping"], env=env,
@@ -120,36 +130,41 @@ def _():
     r, raw = daemon().call(q)
     verdict_shape(r, raw)
     eq(r["action"], "deny", "check action")
-    rc, out, err = ctl("verdict", q["id"])
+    rc, out, err = ctl("--json", "verdict", q["id"])
     eq(rc, 0, "verdict exit status (stderr %r)" % err)
     eq(out.encode(), raw + b"\n", "verdict output")
-    rc, out, err = ctl("explain", q["id"])
+    rc, out, err = ctl("explain", q["id"], "--json")
     eq(rc, 0, "explain exit status (stderr %r)" % err)
     e = json.loads(out)
     eq(e.get("id"), q["id"], "explain id")
     check("sameperson" not in out.lower() and "same.person" not in
           out.lower(), "explain output shows the raw email", out)
-    rc, out, err = ctl("verdict", "c-no-such-id")
+    rc, out, err = ctl("--json", "verdict", "c-no-such-id")
     eq(rc, 1, "verdict of an unknown id (stdout %r)" % out)
     eq(json.loads(out)["error"]["code"], "not_found", "error code")
+    rc, out, err = ctl("verdict", "c-no-such-id")
+    eq(rc, 1, "verdict of an unknown id, human (stdout %r)" % out)
+    eq(out, "", "human error: nothing on stdout")
+    check("not_found" in err and "c-no-such-id" in err,
+          "human error names the code and the id", err)
     # ids that need JSON escaping
     q2 = check_req('c-"quoted"\\id', {"account": ids.account()},
                    {"account": ids.account()})
     r2, raw2 = daemon().call(q2)
     verdict_shape(r2, raw2)
-    rc, out, err = ctl("verdict", q2["id"])
+    rc, out, err = ctl("verdict", "--json", q2["id"])
     eq(rc, 0, "verdict of an id with quotes (stdout %r)" % out)
     eq(out.encode(), raw2 + b"\n", "verdict output")
 
 
 @T.case("stats and reload")
 def _():
-    rc, out, err = ctl("stats")
+    rc, out, err = ctl("--json", "stats")
     eq(rc, 0, "stats exit status (stderr %r)" % err)
     st = json.loads(out)
     for k in ("requests", "checks", "store", "ruleset"):
         check(k in st, "stats lacks %r" % k, out)
-    rc, out, err = ctl("reload")
+    rc, out, err = ctl("reload", "--json")
     eq(rc, 0, "reload exit status (stderr %r)" % err)
     r = json.loads(out)
     check(r.get("ok") is True, "reload reply", out)
@@ -177,7 +192,10 @@ def _():
 def _():
     for args in ((), ("frobnicate",), ("verdict",), ("verdict", "a", "b"),
                  ("ping", "extra"), ("send", "a", "b"), ("-x", "ping"),
-                 ("rules",), ("rules", "check")):
+                 ("rules",), ("rules", "check"), ("check",),
+                 ("check", "--nope", "x"), ("check", "-", "-"),
+                 ("check", "stray"), ("observe",), ("export", "extra"),
+                 ("export", "--bogus"), ("import",), ("import", "a", "b")):
         rc, out, err = ctl(*args)
         check(rc == 2, "refguardctl %s: exit %d, expected 2" % (
             " ".join(args), rc), out, err)
@@ -185,6 +203,423 @@ def _():
               " ".join(args), err)
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-V"])
     eq(rc, 0, "-V exit status")
+
+
+def run_tty(argv, stream="stdout", env=None, timeout=30):
+    """Run argv with stdout (or stderr) on a pseudo-terminal: (exit status,
+    what the terminal got, the other stream)."""
+    master, slave = pty.openpty()
+    kw = {"stdout": slave, "stderr": subprocess.PIPE} if stream == \
+        "stdout" else {"stdout": subprocess.PIPE, "stderr": slave}
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env, **kw)
+    os.close(slave)
+    got = b""
+    while True:
+        r, _, _ = select.select([master], [], [], timeout)
+        if not r:
+            p.kill()
+            raise rgtest.Fail("%s: no output within %ss" % (argv, timeout))
+        try:
+            b = os.read(master, 65536)
+        except OSError:     # EIO: the other side closed
+            b = b""
+        if not b:
+            break
+        got += b
+    os.close(master)
+    other = (p.stderr if stream == "stdout" else p.stdout).read()
+    rc = p.wait(timeout)
+    return rc, got.decode("utf-8", "replace"), other.decode()
+
+
+def deny_pair(tag):
+    """A referral the shipped rules deny (the same email, two spellings)."""
+    return check_req(ids.id(tag), {"account": ids.account(), "email":
+                                   "%s.person@gmail.com" % tag},
+                     {"account": ids.account(), "email":
+                      "%sperson@gmail.com" % tag}, ts=rgtest.now_ms() - 500)
+
+
+@T.case("human output: aligned verdict, explain and stats; no colour "
+        "without a terminal")
+def _():
+    q = deny_pair("hu")
+    r, raw = daemon().call(q)
+    eq(r["action"], "deny", "check action")
+    rc, out, err = ctl("verdict", q["id"])
+    eq(rc, 0, "verdict exit status (stderr %r)" % err)
+    check("\033[" not in out, "colour escapes without a terminal", out)
+    check(re.search(r"^action +deny$", out, re.M), "no 'action  deny' line",
+          out)
+    check(re.search(r"^score +%d$" % r["score"], out, re.M), "no score line",
+          out)
+    rule = r["reasons"][0]["rule"]
+    check(re.search(r"^  RULE +ACTION +SCORE +MSG$", out, re.M),
+          "no reasons table header", out)
+    row = [l for l in out.split("\n") if l.strip().startswith(rule)]
+    check(len(row) == 1 and "deny" in row[0] and r["reasons"][0]["msg"] in
+          row[0], "no reasons row for %s" % rule, out)
+    # columns are aligned: the header's ACTION over the row's action
+    hdr = [l for l in out.split("\n") if "RULE" in l][0]
+    eq(row[0].index(" deny") + 1, hdr.index("ACTION"), "ACTION column")
+    rc, out, err = ctl("explain", q["id"])
+    eq(rc, 0, "explain exit status (stderr %r)" % err)
+    m = re.search(r"^rules \((\d+) evaluated, (\d+) matched\)$", out, re.M)
+    check(m is not None, "no rules summary in explain", out)
+    check(int(m.group(2)) == len(r["reasons"]) + len(r["shadow"]),
+          "matched count", out)
+    check(re.search(r"^  MATCH %s\b.*deny" % re.escape(rule), out, re.M),
+          "no MATCH line for %s" % rule, out)
+    check(re.search(r"^  - +\S+ +(enforce|shadow) ", out, re.M),
+          "no line for an unmatched rule", out)
+    check(re.search(r"-> (true|false)", out), "no facts under the rules",
+          out)
+    check("person@" not in out, "explain shows a raw email", out)
+    rc, out, err = ctl("stats")
+    eq(rc, 0, "stats exit status (stderr %r)" % err)
+    for group in ("daemon", "requests", "checks", "errors", "store",
+                  "writer", "ruleset"):
+        check(re.search(r"^%s$" % group, out, re.M), "no %s group" % group,
+              out)
+    check(re.search(r"^  events +\d+$", out, re.M), "no store events line",
+          out)
+    check(re.search(r"^  uptime_s +\d+$", out, re.M), "no uptime line", out)
+    check("\033[" not in out, "colour escapes in stats", out)
+
+
+@T.case("colour on a terminal, not with NO_COLOR; --json never")
+def _():
+    q = deny_pair("co")
+    daemon().call(q)
+    argv = [rgtest.REFGUARDCTL, "-s", daemon().sock, "verdict", q["id"]]
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    rc, out, err = run_tty(argv, env=env)
+    eq(rc, 0, "exit status on a terminal (stderr %r)" % err)
+    check("\033[31mdeny\033[0m" in out, "deny is not red on a terminal",
+          repr(out))
+    rc, out, err = run_tty(argv, env=dict(env, NO_COLOR="1"))
+    eq(rc, 0, "exit status with NO_COLOR")
+    check("\033[" not in out, "colour despite NO_COLOR", repr(out))
+    check("deny" in out, "no action with NO_COLOR", out)
+    rc, out, err = run_tty(argv + ["--json"], env=env)
+    check("\033[" not in out, "colour with --json", repr(out))
+    json.loads(out)
+
+
+@T.case("check and observe from flags; check - from stdin; exit codes")
+def _():
+    d = daemon()
+    rid = ids.id("fl")
+    a, b = ids.account(), ids.account()
+    dev = "sdk-%s" % rid
+    rc, out, err = ctl("--json", "check", "--id", rid, "--ts",
+                       str(rgtest.now_ms() - 2000), "--campaign", "spring",
+                       "--reward-amount", "10", "--reward-currency", "EUR",
+                       "--referrer-account", a, "--referrer-email",
+                       "fl.one@example.com", "--referrer-ip", "81.2.69.160",
+                       "--referrer-device-id", dev, "--referrer-ua", "UA/1",
+                       "--referrer-device", "tz=Europe/London",
+                       "--referee-account", b, "--referee-email",
+                       "fl.two@example.com", "--referee-ip", "81.2.69.161",
+                       "--referee-phone", "+44 7700 900123",
+                       "--referee-payment", "pm_fl_1",
+                       "--referee-device-id", dev, "--referee-ua", "UA/1",
+                       "--referee-device", "tz=Europe/London")
+    eq(rc, 0, "check exit status (stderr %r)" % err)
+    v = json.loads(out)
+    verdict_shape(v, out)
+    eq(v["id"], rid, "id")
+    # the same device id on both sides: the flags reached the daemon
+    check(v["action"] == "deny" and any(
+        "device" in h["rule"] for h in v["reasons"]),
+        "no device rule matched: the device flags were lost", out)
+    rc, out, err = ctl("--json", "explain", rid)
+    e = json.loads(out)
+    ev = e["event"]
+    eq(ev.get("campaign"), "spring", "campaign in explain")
+    eq(ev.get("reward"), {"amount": 10, "currency": "EUR"}, "reward")
+    for k in ("email", "ip", "device.id"):
+        check(k in ev["referrer"]["identities"], "referrer lacks %s" % k,
+              out)
+    for k in ("phone", "payment", "email", "ip"):
+        check(k in ev["referee"]["identities"], "referee lacks %s" % k, out)
+    # check -: JSON from stdin, flags override its fields
+    rid2 = ids.id("st")
+    req = {"id": rid2, "referrer": {"account": ids.account()},
+           "referee": {"account": "will-be-replaced"}}
+    b2 = ids.account()
+    rc, out, err = ctl("check", "-", "--referee-account", b2, "--json",
+                       input=json.dumps(req, indent=2))
+    eq(rc, 0, "check - exit status (stderr %r)" % err)
+    eq(json.loads(out)["id"], rid2, "check - id")
+    rc, out, err = ctl("--json", "explain", rid2)
+    check("error" not in json.loads(out), "check - not stored", out)
+    # the human form of the same verdict
+    rc, out, err = ctl("check", "-", input=json.dumps(req))
+    eq(rc, 0, "check - again (replay) exit status (stderr %r)" % err)
+    check(re.search(r"^id +%s$" % re.escape(rid2), out, re.M),
+          "human check output", out)
+    # stdin with another op, or not JSON: usage
+    rc, out, err = ctl("check", "-", input='{"op":"observe"}')
+    eq(rc, 2, "check - with another op (stderr %r)" % err)
+    rc, out, err = ctl("check", "-", input='{"id":')
+    eq(rc, 2, "check - with broken JSON (stderr %r)" % err)
+    rc, out, err = ctl("check", "--id", "x", "--reward-amount", "ten")
+    eq(rc, 2, "a non-numeric --reward-amount (stderr %r)" % err)
+    check("--reward-amount" in err, "message names the flag", err)
+    rc, out, err = ctl("check", "--id", "x", "--referee-device", "novalue")
+    eq(rc, 2, "--referee-device without = (stderr %r)" % err)
+    # a request the daemon refuses: its error, exit 1
+    rc, out, err = ctl("check", "--id", ids.id("bad"), "--referrer-account",
+                       "same", "--referee-account", "same")
+    eq(rc, 1, "a refused check (stdout %r, stderr %r)" % (out, err))
+    check("bad_request" in err and "referee.account" in err,
+          "human error names the code and field", err)
+    rc, out, err = ctl("--json", "check", "--referrer-account", "x",
+                       "--referee-account", "y")
+    eq(rc, 1, "a check without id")
+    eq(json.loads(out)["error"]["field"], "id", "error field")
+    # observe
+    rc, out, err = ctl("--json", "observe", "--kind", "login", "--account",
+                       a, "--ip", "81.2.69.162", "--email",
+                       "fl.one@example.com", "--device-id", dev,
+                       "--ts", "2026-01-01T00:00:00Z")
+    if rc == 1 and "ts" in out:     # older than retention on a slow clock
+        rc, out, err = ctl("--json", "observe", "--kind", "login",
+                           "--account", a, "--ip", "81.2.69.162")
+    eq(rc, 0, "observe exit status (stdout %r, stderr %r)" % (out, err))
+    o = json.loads(out)
+    check(o.get("ok") is True and isinstance(o.get("seq"), int),
+          "observe reply", out)
+    rc, out, err = ctl("observe", "--kind", "logn", "--account", a)
+    eq(rc, 1, "observe of an unknown kind (stderr %r)" % err)
+    rc, out, err = ctl("observe", "--kind", "signup", "--account", a)
+    eq(rc, 0, "human observe (stderr %r)" % err)
+    check(re.search(r"^seq +\d+$", out, re.M), "human observe reply", out)
+    # cannot connect: 3, for the new commands too
+    rc, out, err = d.ctl("check", "--id", "x", sock=os.path.join(
+        d.dir, "none.sock"))
+    eq(rc, 3, "check without a daemon")
+
+
+def export_file(d, name, *extra):
+    p = os.path.join(d.dir, name)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
+                               "export", "-o", p] + list(extra), timeout=120)
+    eq(rc, 0, "export exit status (stdout %r, stderr %r)" % (out, err))
+    check(not os.path.exists(p + ".tmp"), "export left its .tmp file")
+    return p
+
+
+@T.case("export while the daemon runs; import into a fresh state dir "
+        "reproduces every verdict reply byte for byte", timeout=180)
+def _():
+    d = rgtest.Daemon("ctlexp").start()
+    base = rgtest.now_ms() - 3600 * 1000
+    reqs = []
+    for i in range(300):
+        a, b = "ex-r%d" % (i % 40), "ex-e%d" % i
+        reqs.append(check_req("ex-%d" % i, {
+            "account": a, "email": "ex.%d@gmail.com" % (i % 40),
+            "ip": "100.70.%d.%d" % (i % 7, i % 200),
+            "device": dict(rgtest.LAPTOP, canvas="x%d" % (i % 9))},
+            {"account": b, "email": "ex%d@gmail.com" % (i % 50),
+             "ip": "100.70.%d.%d" % (i % 5, i % 100)}, ts=base + i * 1000))
+        if i % 3 == 0:
+            reqs.append(rgtest.observe_req("login", a, ts=base + i * 1000,
+                                           ip="100.71.0.%d" % (i % 250)))
+    with d.client() as c:
+        replies = c.pipeline(reqs)
+    eq(len(replies), len(reqs), "replies")
+    checks = [(q["id"], raw) for q, raw in zip(reqs, replies)
+              if q["op"] == "check"]
+    actions = set(json.loads(raw)["action"] for _, raw in checks)
+    check(len(actions) > 1, "the data should give several actions",
+          actions)
+    p = export_file(d, "all.ndjson")       # the daemon is running
+    lines = open(p).read().split("\n")
+    eq(lines[-1], "", "the file ends with a newline")
+    head, end = json.loads(lines[0]), json.loads(lines[-2])
+    eq(head.get("refguard_export"), 1, "header")
+    eq(end.get("end"), True, "end line")
+    eq(end.get("events"), len(reqs), "events exported")
+    eq(end.get("verdicts"), len(checks), "verdicts exported")
+    for raw in ("ex.1@gmail.com", "ex1@gmail.com", "100.70.1.1"):
+        check(raw not in open(p).read(), "raw %r in the export" % raw)
+    # into the running daemon's own state dir: refused, it is in use
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "import", "--state",
+                               d.state, p])
+    eq(rc, 1, "import into a live store (stderr %r)" % err)
+    check("in use" in err and "stop" in err, "in-use message", err)
+    # a fresh state dir, the secret copied, a daemon on it
+    d2 = rgtest.Daemon("ctlimp")
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "import", "--state",
+                               d2.state, p], timeout=120)
+    eq(rc, 0, "import exit status (stderr %r)" % err)
+    check("imported %d events, %d verdicts" % (len(reqs), len(checks)) in
+          err, "import summary", err)
+    check("warning" in err and "secret" in err,
+          "no warning about the missing secret", err)
+    shutil.copy(os.path.join(d.state, "secret"), os.path.join(d2.state,
+                                                              "secret"))
+    os.chmod(os.path.join(d2.state, "secret"), 0o600)
+    # import again into the now non-empty store: refused
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "import", "--state",
+                               d2.state, p])
+    eq(rc, 1, "import into a non-empty store (stderr %r)" % err)
+    check("not empty" in err, "non-empty message", err)
+    d2.start()
+    with d.client() as c1, d2.client() as c2:
+        for rid, raw in checks:
+            eq(c1.call({"op": "verdict", "id": rid})[1], raw,
+               "verdict %s from the exporting daemon" % rid)
+            eq(c2.call({"op": "verdict", "id": rid})[1], raw,
+               "verdict %s after the round trip" % rid)
+            eq(c2.call({"op": "explain", "id": rid})[1],
+               c1.call({"op": "explain", "id": rid})[1],
+               "explain %s after the round trip" % rid)
+        # export of the imported store: the same lines but the header's time
+        p2 = export_file(d2, "again.ndjson")
+        # (no gaps in the seqs here, so even the seqs are the same)
+        a, b = open(p).read().split("\n"), open(p2).read().split("\n")
+        eq(len(b), len(a), "lines in the re-export")
+        check(a[1:] == b[1:], "the re-export differs from the export",
+              [x for x, y in zip(a, b) if x != y][1:3])
+        # the history came along (index, links, secret): a new check sees it
+        q = check_req("ex-new", {"account": "ex-r1"},
+                      {"account": "ex-new-e", "email": "ex.1@gmail.com"})
+        r1, _ = c1.call(dict(q))
+        r2, _ = c2.call(dict(q))
+        eq(r2["action"], r1["action"], "a new check on both stores")
+        eq(rule_names(r2["reasons"]), rule_names(r1["reasons"]),
+           "its reasons")
+        check(r2["action"] == "deny", "the imported history was not seen",
+              r2)
+    s1, s2 = d.stats()["store"], d2.stats()["store"]
+    for k in ("events", "index_entries", "links", "verdicts", "last_seq"):
+        eq(s2[k], s1[k], "store.%s after the round trip" % k)
+    d2.stop()
+
+
+@T.case("export --since, stdout; import refuses broken and truncated files")
+def _():
+    d = rgtest.Daemon("ctlexp2").start()
+    old = rgtest.now_ms() - 10 * 86400 * 1000
+    with d.client() as c:
+        for i in range(10):
+            c.call(check_req("sn-%d" % i, {"account": "sn-a%d" % i},
+                             {"account": "sn-b%d" % i},
+                             ts=old if i < 4 else None))
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
+                               "export", "--since", "5d"])
+    eq(rc, 0, "export to stdout (stderr %r)" % err)
+    got = [json.loads(l) for l in out.split("\n") if l]
+    eq(sorted(g["id"] for g in got if "event" in g),
+       sorted("sn-%d" % i for i in range(4, 10)), "events since 5d")
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
+                               "export", "--since", "yesterday"])
+    eq(rc, 2, "a bad --since (stderr %r)" % err)
+    p = export_file(d, "all.ndjson")
+    lines = open(p).read().split("\n")
+    tmp = rgtest.mkdtemp("ctlbad")
+
+    def imp(text, name):
+        f = os.path.join(tmp, name + ".ndjson")
+        with open(f, "w") as fh:
+            fh.write(text)
+        return rgtest.run([rgtest.REFGUARDCTL, "import", "--state",
+                           os.path.join(tmp, name), f])
+    rc, out, err = imp("\n".join(lines[:-3]) + "\n", "trunc")
+    eq(rc, 1, "truncated export (stderr %r)" % err)
+    check("truncated" in err, "truncated message", err)
+    rc, out, err = imp("hello\n", "garbage")
+    eq(rc, 1, "not an export (stderr %r)" % err)
+    check("garbage.ndjson:1:" in err, "message names file and line", err)
+    bad = list(lines)
+    ev = [i for i, l in enumerate(bad) if l.startswith('{"event"')][2]
+    bad[ev] = bad[ev].replace('"rec":"01', '"rec":"zz')
+    rc, out, err = imp("\n".join(bad), "badrec")
+    eq(rc, 1, "a broken record (stderr %r)" % err)
+    check("badrec.ndjson:%d:" % (ev + 1) in err and "rec" in err,
+          "message names the line and field", err)
+    swapped = list(lines)
+    e1 = [i for i, l in enumerate(swapped) if l.startswith('{"event"')]
+    swapped[e1[0]], swapped[e1[1]] = swapped[e1[1]], swapped[e1[0]]
+    rc, out, err = imp("\n".join(swapped), "order")
+    eq(rc, 1, "events out of order (stderr %r)" % err)
+    check("seq order" in err or "follow" in err, "order message", err)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "import", "--state",
+                               os.path.join(tmp, "x"),
+                               os.path.join(tmp, "missing.ndjson")])
+    eq(rc, 2, "a missing file (stderr %r)" % err)
+
+
+@T.case("progress bar on a terminal's stderr only")
+def _():
+    d = daemon()
+    argv = [rgtest.REFGUARDCTL, "-c", d.conf_path, "export", "-o",
+            os.path.join(d.dir, "pb.ndjson")]
+    rc, tty, other = run_tty(argv, stream="stderr")
+    eq(rc, 0, "export exit status (stderr %r)" % tty)
+    check(re.search(r"export \[#+\] 100% \d+/\d+", tty),
+          "no progress bar on the terminal", repr(tty))
+    rc, out, err = rgtest.run(argv)
+    eq(rc, 0, "export exit status")
+    check("[#" not in err and "\r" not in err,
+          "progress bar on a non-terminal stderr", err)
+
+
+COMPLETION = os.path.join(rgtest.SRCDIR, "contrib", "bash-completion",
+                          "refguardctl")
+
+
+def complete(words, cword=None):
+    """The completions bash offers for words (the last one being typed)."""
+    bash = shutil.which("bash")
+    if bash is None:
+        raise rgtest.Skip("no bash")
+    cword = len(words) - 1 if cword is None else cword
+    script = ('source %s || exit 9\n'
+              'complete -p refguardctl || exit 8\n'
+              'COMP_WORDS=(%s); COMP_CWORD=%d\n'
+              'COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}\n'
+              'f=$(complete -p refguardctl | sed "s/.*-F \\([^ ]*\\).*/\\1/")\n'
+              '"$f" refguardctl "${COMP_WORDS[COMP_CWORD]}" '
+              '"${COMP_WORDS[COMP_CWORD-1]}"\n'
+              'printf "%%s\\n" "${COMPREPLY[@]}"\n') % (
+        shlex.quote(COMPLETION), " ".join(shlex.quote(w) for w in words),
+        cword)
+    rc, out, err = rgtest.run([bash, "--norc", "--noprofile", "-c", script])
+    eq(rc, 0, "bash completion script (stderr %r)" % err)
+    check(out.startswith("complete ") or "complete -F" in out,
+          "complete -p shows no function", out)
+    return sorted(set(out.split("\n")[1:]) - {""})
+
+
+@T.case("bash completion: commands, subcommands and flags")
+def _():
+    got = complete(["refguardctl", ""])
+    for c in ("ping", "check", "observe", "verdict", "explain", "stats",
+              "reload", "send", "export", "import", "rules", "backtest",
+              "recheck", "feedback", "lists"):
+        check(c in got, "command %s not offered" % c, got)
+    eq(complete(["refguardctl", "ex"]), ["explain", "export"], "ex<TAB>")
+    eq(complete(["refguardctl", "lists", ""]),
+       ["add", "del", "get", "import", "log"], "lists <TAB>")
+    eq(complete(["refguardctl", "rules", ""]), ["check"], "rules <TAB>")
+    got = complete(["refguardctl", "check", "--referee-e"])
+    eq(got, ["--referee-email"], "check --referee-e<TAB>")
+    got = complete(["refguardctl", "observe", "--kind", ""])
+    eq(got, ["login", "payout", "purchase", "signup", "update"],
+       "observe --kind <TAB>")
+    got = complete(["refguardctl", "-s", "/tmp/x.sock", "--json", "st"])
+    eq(got, ["stats"], "after global options")
+    got = complete(["refguardctl", "--j"])
+    eq(got, ["--json"], "--j<TAB>")
+    got = complete(["refguardctl", "export", "--"])
+    for f in ("--state", "--since", "--output"):
+        check(f in got, "export flag %s not offered" % f, got)
 
 
 def have_rules_check():

@@ -186,6 +186,9 @@ def _():
         time.sleep(0.5)
         r, raw = ok.call("")    # the newline (an empty line would err)
     ok.close()
+    # counted under its code, like any error reply (once: one client)
+    eq(d.stats()["errors"].get("idle_timeout"), 1,
+       "stats errors.idle_timeout after one slowloris cut-off")
     print("     cut off after %.1f s; %s" % (cut, summary))
     d.stop()
 
@@ -215,6 +218,8 @@ def _():
     st = d.stats()
     check(st["connections_refused"] >= 1, "refusals not counted",
           st["connections_refused"])
+    eq(st["errors"].get("too_many_connections"),
+       st["connections_refused"], "stats errors.too_many_connections")
     eq(st["connections"], 1, "connections once the half-open ones left")
     print("     " + summary)
     d.stop()

@@ -547,8 +547,12 @@ def _():
         time.sleep(0.2)
     check(idle.at_eof(3.0), "idle connection still open after 2.5s with "
           "idle_timeout = 1s")
+    check(b"idle_timeout" in bytes(idle.buf), "no idle_timeout error line",
+          bytes(idle.buf))
     idle.close()
     busy.close()
+    st = d.stats()
+    eq(st["errors"].get("idle_timeout"), 1, "stats errors.idle_timeout")
     d.stop()
 
 

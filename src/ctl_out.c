@@ -1,0 +1,600 @@
+/* ctl_out.c: refguardctl's output; the contract is in ctl_out.h. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl_out.h"
+#include "util.h"
+
+static bool	out_json;
+static bool	out_color;
+
+static const char *const colors[] = {
+	[CTL_RESET] = "\033[0m",
+	[CTL_RED] = "\033[31m",
+	[CTL_YELLOW] = "\033[33m",
+	[CTL_GREEN] = "\033[32m",
+	[CTL_BOLD] = "\033[1m",
+	[CTL_DIM] = "\033[2m",
+};
+
+void
+ctl_out_init(bool json)
+{
+	const char	*nc = getenv("NO_COLOR");
+
+	out_json = json;
+	out_color = !json && isatty(STDOUT_FILENO) &&
+	    (nc == NULL || *nc == '\0');
+}
+
+bool
+ctl_out_json(void)
+{
+	return (out_json);
+}
+
+bool
+ctl_out_color(void)
+{
+	return (out_color);
+}
+
+const char *
+ctl_out_paint(enum ctl_color c)
+{
+	if (!out_color || (size_t)c >= nitems(colors))
+		return ("");
+	return (colors[c]);
+}
+
+enum ctl_color
+ctl_out_action_color(const char *action)
+{
+	if (action == NULL)
+		return (CTL_RESET);
+	if (strcmp(action, "deny") == 0)
+		return (CTL_RED);
+	if (strcmp(action, "review") == 0)
+		return (CTL_YELLOW);
+	if (strcmp(action, "allow") == 0)
+		return (CTL_GREEN);
+	return (CTL_RESET);
+}
+
+void
+ctl_out_kv(int indent, int width, const char *key, const char *fmt, ...)
+{
+	va_list	ap;
+
+	printf("%*s%-*s ", indent, "", width > 0 ? width : 16, key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* ---- tables ----------------------------------------------------------- */
+
+struct ctl_table {
+	int		 indent;
+	size_t		 ncols;
+	char		**cells;	/* rows * ncols, row 0 the headers */
+	enum ctl_color	*paint;
+	size_t		 nrows, cap;
+};
+
+static void
+table_grow(struct ctl_table *t)
+{
+	if (t->nrows < t->cap)
+		return;
+	t->cap = t->cap ? t->cap * 2 : 8;
+	t->cells = xreallocarray(t->cells, t->cap * t->ncols, sizeof(char *));
+	t->paint = xreallocarray(t->paint, t->cap * t->ncols,
+	    sizeof(*t->paint));
+}
+
+static void
+table_vrow(struct ctl_table *t, va_list ap)
+{
+	const char	*s;
+	size_t		 i;
+
+	table_grow(t);
+	for (i = 0; i < t->ncols; i++) {
+		s = va_arg(ap, const char *);
+		t->cells[t->nrows * t->ncols + i] = xstrdup(s ? s : "");
+		t->paint[t->nrows * t->ncols + i] = CTL_RESET;
+	}
+	t->nrows++;
+}
+
+struct ctl_table *
+ctl_table_new(int indent, size_t ncols, ...)
+{
+	struct ctl_table	*t = xcalloc(1, sizeof(*t));
+	va_list			 ap;
+	size_t			 i;
+
+	t->indent = indent;
+	t->ncols = ncols;
+	va_start(ap, ncols);
+	table_vrow(t, ap);
+	va_end(ap);
+	for (i = 0; i < ncols; i++)
+		t->paint[i] = CTL_BOLD;
+	return (t);
+}
+
+void
+ctl_table_row(struct ctl_table *t, ...)
+{
+	va_list	ap;
+
+	va_start(ap, t);
+	table_vrow(t, ap);
+	va_end(ap);
+}
+
+void
+ctl_table_paint(struct ctl_table *t, size_t col, enum ctl_color c)
+{
+	if (t->nrows > 1 && col < t->ncols)
+		t->paint[(t->nrows - 1) * t->ncols + col] = c;
+}
+
+void
+ctl_table_print(struct ctl_table *t)
+{
+	size_t	*w = xcalloc(t->ncols, sizeof(*w)), r, c, n;
+	char	*s;
+
+	for (r = 0; r < t->nrows; r++)
+		for (c = 0; c < t->ncols; c++) {
+			n = strlen(t->cells[r * t->ncols + c]);
+			if (n > w[c])
+				w[c] = n;
+		}
+	for (r = 0; r < t->nrows; r++) {
+		printf("%*s", t->indent, "");
+		for (c = 0; c < t->ncols; c++) {
+			s = t->cells[r * t->ncols + c];
+			fputs(ctl_out_paint(t->paint[r * t->ncols + c]), stdout);
+			fputs(s, stdout);
+			if (t->paint[r * t->ncols + c] != CTL_RESET)
+				fputs(ctl_out_paint(CTL_RESET), stdout);
+			if (c + 1 < t->ncols)	/* no trailing blanks */
+				printf("%*s", (int)(w[c] - strlen(s) + 2), "");
+		}
+		putchar('\n');
+	}
+	for (r = 0; r < t->nrows * t->ncols; r++)
+		free(t->cells[r]);
+	free(t->cells);
+	free(t->paint);
+	free(t);
+	free(w);
+}
+
+/* ---- JSON values ------------------------------------------------------ */
+
+/* A scalar (or a compact dump of anything else), caller frees. */
+static char *
+out_scalar(const json_t *v)
+{
+	char	*s;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return (xstrdup(json_string_value(v)));
+	case JSON_NULL:
+		return (xstrdup("-"));
+	default:
+		if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+			return (xstrdup("?"));
+		return (s);
+	}
+}
+
+static bool
+is_scalar_array(const json_t *a)
+{
+	const json_t	*v;
+	size_t		 i;
+
+	json_array_foreach(a, i, v)
+		if (json_is_object(v) || json_is_array(v))
+			return (false);
+	return (true);
+}
+
+static void
+out_value(const char *key, const json_t *v, int indent, int width)
+{
+	const json_t	*e;
+	char		*s, name[64];
+	size_t		 i;
+
+	if (json_is_object(v)) {
+		printf("%*s%s%s%s\n", indent, "", ctl_out_paint(CTL_BOLD), key,
+		    ctl_out_paint(CTL_RESET));
+		ctl_out_object(v, indent + 2);
+		return;
+	}
+	if (json_is_array(v) && !is_scalar_array(v)) {
+		json_array_foreach(v, i, e) {
+			snprintf(name, sizeof(name), "%s[%zu]", key, i);
+			out_value(name, e, indent, width);
+		}
+		return;
+	}
+	if (json_is_array(v)) {
+		char	*line = NULL, *t;
+
+		json_array_foreach(v, i, e) {
+			s = out_scalar(e);
+			xasprintf(&t, "%s%s%s", line ? line : "", line ? ", " :
+			    "", s);
+			free(line);
+			free(s);
+			line = t;
+		}
+		ctl_out_kv(indent, width, key, "%s", line ? line : "-");
+		free(line);
+		return;
+	}
+	s = out_scalar(v);
+	ctl_out_kv(indent, width, key, "%s", s);
+	free(s);
+}
+
+void
+ctl_out_object(const json_t *o, int indent)
+{
+	const char	*k;
+	const json_t	*v;
+	int		 width = 0, n;
+
+	if (!json_is_object(o)) {
+		out_value("value", o, indent, 0);
+		return;
+	}
+	json_object_foreach((json_t *)o, k, v) {
+		n = (int)strlen(k);
+		if (n > width && n < 40)
+			width = n;
+	}
+	json_object_foreach((json_t *)o, k, v)
+		out_value(k, v, indent, width + 1);
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+bool
+ctl_out_raw(const char *line, size_t len)
+{
+	json_t	*o;
+	bool	 err;
+
+	fwrite(line, 1, len, stdout);
+	putchar('\n');
+	o = json_loadb(line, len, 0, NULL);
+	err = o == NULL || json_is_object(json_object_get(o, "error"));
+	json_decref(o);
+	return (err);
+}
+
+bool
+ctl_out_error(const json_t *o)
+{
+	const json_t	*e = json_object_get(o, "error");
+	const char	*code, *msg, *field, *id;
+
+	if (!json_is_object(e))
+		return (false);
+	fflush(stdout);
+	code = json_string_value(json_object_get(e, "code"));
+	msg = json_string_value(json_object_get(e, "msg"));
+	field = json_string_value(json_object_get(e, "field"));
+	id = json_string_value(json_object_get(o, "id"));
+	fprintf(stderr, "refguardctl: %s%s%s%s: %s%s%s%s\n",
+	    code ? code : "error", field ? " (" : "", field ? field : "",
+	    field ? ")" : "", msg ? msg : "", id ? " (id " : "",
+	    id ? id : "", id ? ")" : "");
+	return (true);
+}
+
+/* Parse a reply for a human formatter: NULL (and printed) when unusable. */
+static json_t *
+reply_load(const char *line, size_t len, bool *err)
+{
+	json_t	*o;
+
+	*err = false;
+	if ((o = json_loadb(line, len, 0, NULL)) == NULL ||
+	    !json_is_object(o)) {
+		fprintf(stderr, "refguardctl: not a JSON object reply: %.*s\n",
+		    (int)len, line);
+		json_decref(o);
+		*err = true;
+		return (NULL);
+	}
+	if (ctl_out_error(o)) {
+		json_decref(o);
+		*err = true;
+		return (NULL);
+	}
+	return (o);
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return (s != NULL ? s : "");
+}
+
+static void
+out_hits(const char *what, const json_t *a, int indent)
+{
+	struct ctl_table	*t;
+	const json_t		*h;
+	char			 score[24];
+	size_t			 i;
+
+	if (json_array_size(a) == 0) {
+		ctl_out_kv(indent, 9, what, "-");
+		return;
+	}
+	printf("%*s%s\n", indent, "", what);
+	t = ctl_table_new(indent + 2, 4, "RULE", "ACTION", "SCORE", "MSG");
+	json_array_foreach(a, i, h) {
+		snprintf(score, sizeof(score), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(h, "score")));
+		ctl_table_row(t, jstr(h, "rule"), jstr(h, "action"), score,
+		    jstr(h, "msg"));
+		ctl_table_paint(t, 1, ctl_out_action_color(jstr(h, "action")));
+	}
+	ctl_table_print(t);
+}
+
+/* The verdict object: action (coloured), score, reasons. */
+static void
+out_verdict(const json_t *v, int indent)
+{
+	const char	*action = jstr(v, "action");
+
+	ctl_out_kv(indent, 9, "id", "%s", jstr(v, "id"));
+	ctl_out_kv(indent, 9, "action", "%s%s%s",
+	    ctl_out_paint(ctl_out_action_color(action)), action,
+	    ctl_out_paint(CTL_RESET));
+	ctl_out_kv(indent, 9, "score", "%" JSON_INTEGER_FORMAT,
+	    json_integer_value(json_object_get(v, "score")));
+	ctl_out_kv(indent, 9, "ts", "%s", jstr(v, "ts"));
+	ctl_out_kv(indent, 9, "ruleset", "%s", jstr(v, "ruleset"));
+	out_hits("reasons", json_object_get(v, "reasons"), indent);
+	if (json_array_size(json_object_get(v, "shadow")) > 0)
+		out_hits("shadow", json_object_get(v, "shadow"), indent);
+}
+
+static void
+render_verdict(const json_t *o)
+{
+	out_verdict(o, 0);
+}
+
+/* One fact of a rule: its expression, result and what each side saw. */
+static void
+out_fact(const json_t *f, int indent)
+{
+	const char	*k;
+	const json_t	*v;
+	char		*s;
+	bool		 res = json_is_true(json_object_get(f, "result"));
+
+	printf("%*s%s%s%s  -> %s", indent, "",
+	    ctl_out_paint(res ? CTL_RESET : CTL_DIM), jstr(f, "expr"),
+	    ctl_out_paint(CTL_RESET), res ? "true" : "false");
+	json_object_foreach((json_t *)f, k, v) {
+		if (strcmp(k, "expr") == 0 || strcmp(k, "result") == 0)
+			continue;
+		s = out_scalar(v);
+		printf("  %s=%s", k, s);
+		free(s);
+	}
+	putchar('\n');
+}
+
+static void
+render_explain(const json_t *o)
+{
+	const json_t	*r, *f, *rules, *ev;
+	const char	*action;
+	size_t		 i, j, matched = 0;
+	bool		 m;
+	int		 width = 0;
+
+	out_verdict(json_object_get(o, "verdict"), 0);
+	if ((ev = json_object_get(o, "event")) != NULL)
+		out_value("event", ev, 0, 9);
+	if ((f = json_object_get(o, "data")) != NULL)
+		out_value("data", f, 0, 9);
+	rules = json_object_get(o, "rules");
+	json_array_foreach(rules, i, r)
+		if (json_is_true(json_object_get(r, "matched")))
+			matched++;
+	printf("%srules%s (%zu evaluated, %zu matched)\n",
+	    ctl_out_paint(CTL_BOLD), ctl_out_paint(CTL_RESET),
+	    json_array_size(rules), matched);
+	json_array_foreach(rules, i, r)
+		if ((int)strlen(jstr(r, "rule")) > width)
+			width = (int)strlen(jstr(r, "rule"));
+	json_array_foreach(rules, i, r) {
+		m = json_is_true(json_object_get(r, "matched"));
+		action = jstr(r, "action");
+		printf("  %s %s%-*s%s  %-7s %-6s %" JSON_INTEGER_FORMAT "\n",
+		    m ? "MATCH" : "-    ",
+		    m ? ctl_out_paint(ctl_out_action_color(action)) : "",
+		    width, jstr(r, "rule"), m ? ctl_out_paint(CTL_RESET) : "",
+		    jstr(r, "mode"), action,
+		    json_integer_value(json_object_get(r, "score")));
+		json_array_foreach(json_object_get(r, "facts"), j, f)
+			out_fact(f, 10);
+	}
+}
+
+static void
+render_stats(const json_t *o)
+{
+	const char	*k;
+	json_t		*v;
+	int		 width = 0;
+
+	/* The scalars first, under "daemon"; then one group per object. */
+	printf("%sdaemon%s\n", ctl_out_paint(CTL_BOLD),
+	    ctl_out_paint(CTL_RESET));
+	json_object_foreach((json_t *)o, k, v)
+		if (!json_is_object(v) && (int)strlen(k) > width)
+			width = (int)strlen(k);
+	json_object_foreach((json_t *)o, k, v)
+		if (!json_is_object(v))
+			out_value(k, v, 2, width + 1);
+	json_object_foreach((json_t *)o, k, v)
+		if (json_is_object(v))
+			out_value(k, v, 0, 0);
+}
+
+static void
+render_reply(const json_t *o)
+{
+	if (json_is_object(json_object_get(o, "verdict")) &&
+	    json_is_array(json_object_get(o, "rules")))
+		render_explain(o);
+	else if (json_is_string(json_object_get(o, "action")) &&
+	    json_is_array(json_object_get(o, "reasons")))
+		render_verdict(o);
+	else if (json_is_object(json_object_get(o, "requests")) &&
+	    json_is_object(json_object_get(o, "store")))
+		render_stats(o);
+	else
+		ctl_out_object(o, 0);
+}
+
+/* --json: the line; else parsed, an error said, anything else rendered. */
+static bool
+out_render(const char *line, size_t len, void (*render)(const json_t *))
+{
+	json_t	*o;
+	bool	 err;
+
+	if (out_json)
+		return (ctl_out_raw(line, len));
+	if ((o = reply_load(line, len, &err)) == NULL)
+		return (err);
+	render(o);
+	json_decref(o);
+	return (false);
+}
+
+bool
+ctl_out_reply(const char *line, size_t len)
+{
+	return (out_render(line, len, render_reply));
+}
+
+bool
+ctl_out_verdict(const char *line, size_t len)
+{
+	return (out_render(line, len, render_verdict));
+}
+
+bool
+ctl_out_explain(const char *line, size_t len)
+{
+	return (out_render(line, len, render_explain));
+}
+
+bool
+ctl_out_stats(const char *line, size_t len)
+{
+	return (out_render(line, len, render_stats));
+}
+
+/* ---- progress --------------------------------------------------------- */
+
+struct ctl_progress {
+	char		*what;
+	uint64_t	 total;
+	uint64_t	 done;
+	uint64_t	 last_us;
+	bool		 drawn;
+};
+
+struct ctl_progress *
+ctl_progress_new(const char *what, uint64_t total)
+{
+	struct ctl_progress	*p;
+
+	if (!isatty(STDERR_FILENO))
+		return (NULL);
+	p = xcalloc(1, sizeof(*p));
+	p->what = xstrdup(what);
+	p->total = total;
+	return (p);
+}
+
+static void
+progress_draw(struct ctl_progress *p)
+{
+	char		bar[31];
+	unsigned	pct, fill, i;
+
+	if (p->total == 0) {
+		fprintf(stderr, "\r%s: %" PRIu64 "\033[K", p->what, p->done);
+		return;
+	}
+	pct = (unsigned)(p->done >= p->total ? 100 : p->done * 100 / p->total);
+	fill = pct * (sizeof(bar) - 1) / 100;
+	for (i = 0; i < sizeof(bar) - 1; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[sizeof(bar) - 1] = '\0';
+	fprintf(stderr, "\r%s [%s] %3u%% %" PRIu64 "/%" PRIu64 "\033[K",
+	    p->what, bar, pct, p->done, p->total);
+}
+
+void
+ctl_progress_set(struct ctl_progress *p, uint64_t done, uint64_t total)
+{
+	uint64_t	now;
+
+	if (p == NULL)
+		return;
+	p->done = done;
+	if (total != 0)
+		p->total = total;
+	now = mono_us();
+	if (p->drawn && now - p->last_us < 100000)
+		return;
+	p->last_us = now;
+	p->drawn = true;
+	progress_draw(p);
+}
+
+void
+ctl_progress_done(struct ctl_progress *p)
+{
+	if (p == NULL)
+		return;
+	if (p->drawn) {
+		progress_draw(p);
+		fputc('\n', stderr);
+	}
+	free(p->what);
+	free(p);
+}

@@ -1,0 +1,661 @@
+/*
+ * export.c: the store as NDJSON and back; the format and the contract
+ * are in export.h.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "export.h"
+#include "rules.h"
+#include "sbuf.h"
+#include "store.h"
+#include "util.h"
+#include "verdict.h"
+
+#define EXPORT_CHUNK	4096
+#define META_DATA_FMT	"data:%016llx"
+
+static void
+hex_add(struct sbuf *sb, const uint8_t *p, size_t n)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		sbuf_addc(sb, digits[p[i] >> 4]);
+		sbuf_addc(sb, digits[p[i] & 15]);
+	}
+}
+
+static int
+hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/* Decode len hex digits into out (at most cap bytes): bytes, or -1. */
+static ssize_t
+hex_decode(const char *s, size_t len, uint8_t *out, size_t cap)
+{
+	size_t	i;
+	int	hi, lo;
+
+	if (len % 2 != 0 || len / 2 > cap)
+		return (-1);
+	for (i = 0; i < len; i += 2) {
+		if ((hi = hex_val(s[i])) < 0 || (lo = hex_val(s[i + 1])) < 0)
+			return (-1);
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return ((ssize_t)(len / 2));
+}
+
+/* ---- export ----------------------------------------------------------- */
+
+struct ex_scan {
+	FILE			*out;
+	struct store_txn	*txn;
+	const struct export_opts *opts;
+	struct export_counts	*counts;
+	struct sbuf		 line;
+	struct sbuf		 tmp;		/* an explain, uncompressed */
+	uint64_t		 next;		/* first seq of the next chunk */
+	uint64_t		 done;		/* events scanned */
+	uint64_t		 total;
+	size_t			 n;		/* events in this chunk */
+	bool			 full;
+	char			*cause;
+	uint64_t		*data_ids;	/* meta already written */
+	size_t			 ndata;
+};
+
+static void
+ex_emit(struct ex_scan *sc)
+{
+	sbuf_addc(&sc->line, '\n');
+	fwrite(sc->line.buf, 1, sc->line.len, sc->out);
+	sbuf_reset(&sc->line);
+}
+
+/* The identity data description an event's facts came from, once. */
+static int
+ex_meta(struct ex_scan *sc, uint64_t data_id)
+{
+	char		 name[32];
+	const void	*val;
+	size_t		 i, len;
+	int		 rc;
+
+	for (i = 0; i < sc->ndata; i++)
+		if (sc->data_ids[i] == data_id)
+			return (0);
+	sc->data_ids = xreallocarray(sc->data_ids, sc->ndata + 1,
+	    sizeof(*sc->data_ids));
+	sc->data_ids[sc->ndata++] = data_id;
+	snprintf(name, sizeof(name), META_DATA_FMT,
+	    (unsigned long long)data_id);
+	if ((rc = store_meta_get(sc->txn, name, &val, &len)) < 0)
+		return (-1);
+	if (rc == 1)
+		return (0);
+	sbuf_adds(&sc->line, "{\"meta\":\"");
+	sbuf_adds(&sc->line, name);
+	sbuf_adds(&sc->line, "\",\"hex\":\"");
+	hex_add(&sc->line, val, len);
+	sbuf_adds(&sc->line, "\"}");
+	ex_emit(sc);
+	sc->counts->meta++;
+	return (0);
+}
+
+/* A referral's verdict, when it is this event's (not an older one's). */
+static int
+ex_verdict(struct ex_scan *sc, const struct event *ev)
+{
+	struct verdict_rec	 vr;
+	const void		*rec;
+	size_t			 len;
+	int			 rc;
+
+	rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
+	if (rc < 0)
+		return (-1);
+	if (rc == 1 || verdict_rec_decode(rec, len, &vr) != 0 ||
+	    vr.seq != ev->seq)
+		return (0);
+	sbuf_adds(&sc->line, "{\"verdict\":");
+	sbuf_add_jstr(&sc->line, ev->id, ev->idlen);
+	sbuf_addf(&sc->line, ",\"seq\":%" PRIu64 ",\"action\":\"%s\","
+	    "\"score\":%" PRId32 ",\"reply\":", vr.seq,
+	    rules_action_name(vr.action), vr.score);
+	sbuf_add_jstr(&sc->line, vr.reply, vr.replylen);
+	sbuf_adds(&sc->line, ",\"explain\":");
+	sbuf_reset(&sc->tmp);
+	verdict_explain_text(&sc->tmp, vr.explain, vr.explainlen);
+	sbuf_add_jstr(&sc->line, sc->tmp.buf, sc->tmp.len);
+	sbuf_addc(&sc->line, '}');
+	ex_emit(sc);
+	sc->counts->verdicts++;
+	return (0);
+}
+
+static int
+ex_event(void *arg, const struct event *ev)
+{
+	struct ex_scan	*sc = arg;
+	uint8_t		 rec[EVENT_REC_MAX];
+	char		 when[RFC3339_LEN];
+	const char	*type = event_type_name(ev->type);
+	size_t		 len;
+
+	sc->next = ev->seq + 1;
+	sc->done++;
+	if (ev->ts >= sc->opts->since) {
+		if (ex_meta(sc, ev->data_id) != 0)
+			goto fail;
+		len = event_encode(ev, rec);
+		sbuf_addf(&sc->line, "{\"event\":%" PRIu64 ",\"ts\":\"%s\","
+		    "\"type\":\"%s\"", ev->seq, fmt_rfc3339(ev->ts, when),
+		    type != NULL ? type : "unknown");
+		if (ev->type == EV_REFERRAL) {
+			sbuf_adds(&sc->line, ",\"id\":");
+			sbuf_add_jstr(&sc->line, ev->id, ev->idlen);
+		}
+		sbuf_adds(&sc->line, ",\"rec\":\"");
+		hex_add(&sc->line, rec, len);
+		sbuf_adds(&sc->line, "\"}");
+		ex_emit(sc);
+		sc->counts->events++;
+		if (ev->type == EV_REFERRAL && ex_verdict(sc, ev) != 0)
+			goto fail;
+	}
+	if (sc->opts->progress != NULL)
+		sc->opts->progress(sc->opts->progress_arg, sc->done, sc->total);
+	if (++sc->n >= sc->opts->chunk) {
+		sc->full = true;
+		return (1);
+	}
+	return (0);
+fail:
+	xasprintf(&sc->cause, "event %" PRIu64 ": %s", ev->seq,
+	    store_txn_errstr(sc->txn));
+	return (-1);
+}
+
+int
+export_run(struct store *st, FILE *out, const struct export_opts *opts,
+    struct export_counts *counts, char **cause)
+{
+	struct export_opts	 o = *opts;
+	struct store_stat	 ss;
+	struct ex_scan		 sc;
+	char			 when[RFC3339_LEN];
+	int			 rc = -1;
+
+	memset(counts, 0, sizeof(*counts));
+	if (o.chunk == 0)
+		o.chunk = EXPORT_CHUNK;
+	if (store_stat(st, &ss, cause) != 0)
+		return (-1);
+	memset(&sc, 0, sizeof(sc));
+	sc.out = out;
+	sc.opts = &o;
+	sc.counts = counts;
+	sc.next = 1;
+	sc.total = ss.events;
+	sbuf_init(&sc.line, 4096);
+	sbuf_init(&sc.tmp, 4096);
+	fprintf(out, "{\"refguard_export\":%d,\"schema\":%d,\"created\":\"%s\","
+	    "\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64 "}\n",
+	    EXPORT_VERSION, STORE_SCHEMA, fmt_rfc3339(now_ms(), when),
+	    ss.last_seq, ss.events);
+	/* Each chunk in its own read transaction (see backtest.h). */
+	while (ss.last_seq > 0 && sc.next <= ss.last_seq) {
+		if ((sc.txn = store_begin(st, false, cause)) == NULL)
+			goto out;
+		sc.n = 0;
+		sc.full = false;
+		if (store_scan_events(sc.txn, sc.next, ss.last_seq, ex_event,
+		    &sc) != 0) {
+			if (sc.cause == NULL)
+				xasprintf(&sc.cause, "reading events: %s",
+				    store_txn_errstr(sc.txn));
+			store_abort(sc.txn);
+			*cause = sc.cause;
+			sc.cause = NULL;
+			goto out;
+		}
+		store_abort(sc.txn);
+		if (!sc.full)
+			break;
+	}
+	fprintf(out, "{\"end\":true,\"events\":%" PRIu64 ",\"verdicts\":%"
+	    PRIu64 ",\"meta\":%" PRIu64 "}\n", counts->events,
+	    counts->verdicts, counts->meta);
+	if (fflush(out) != 0 || ferror(out)) {
+		xasprintf(cause, "writing the export failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sc.cause);
+	free(sc.data_ids);
+	sbuf_free(&sc.line);
+	sbuf_free(&sc.tmp);
+	return (rc);
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+enum imp_kind { IMP_EVENT, IMP_VERDICT, IMP_META };
+
+struct imp_item {
+	enum imp_kind	 kind;
+	struct event	 ev;		/* IMP_EVENT */
+	char		*name;		/* IMP_VERDICT: the id; IMP_META */
+	size_t		 namelen;
+	struct verdict_rec vr;		/* IMP_VERDICT: reply, explain owned */
+	uint8_t		*val;		/* IMP_META */
+	size_t		 vlen;
+	size_t		 event;		/* IMP_VERDICT: index of its event */
+};
+
+struct imp {
+	struct store		*st;
+	const char		*name;
+	size_t			 lineno;
+	struct imp_item		*items;
+	size_t			 nitems, cap, nevents;
+	uint64_t		 last_old;	/* the last event line's seq */
+	size_t			 last_item;	/* its item in the batch */
+	bool			 last_referral;
+	char			 last_id[RG_ID_MAX + 1];
+	size_t			 last_idlen;
+	bool			 last_has_verdict;
+	struct export_counts	*counts;
+};
+
+static void
+imp_clear(struct imp *im)
+{
+	size_t	i;
+
+	for (i = 0; i < im->nitems; i++) {
+		free(im->items[i].name);
+		free((void *)im->items[i].vr.reply);
+		free((void *)im->items[i].vr.explain);
+		free(im->items[i].val);
+	}
+	im->nitems = 0;
+	im->nevents = 0;
+}
+
+static struct imp_item *
+imp_add(struct imp *im, enum imp_kind kind)
+{
+	struct imp_item	*it;
+
+	if (im->nitems == im->cap) {
+		im->cap = im->cap ? im->cap * 2 : 256;
+		im->items = xreallocarray(im->items, im->cap,
+		    sizeof(*im->items));
+	}
+	it = &im->items[im->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->kind = kind;
+	return (it);
+}
+
+/* Write the batch in one transaction, growing the map as needed. */
+static int
+imp_flush(struct imp *im, char **cause)
+{
+	struct store_txn	*txn;
+	struct imp_item		*it;
+	enum store_err		 err;
+	void			*rec;
+	size_t			 i, len;
+	int			 rc;
+
+	if (im->nitems == 0)
+		return (0);
+	for (;;) {
+		if ((txn = store_begin(im->st, true, cause)) == NULL)
+			return (-1);
+		for (i = 0, rc = 0; i < im->nitems && rc == 0; i++) {
+			it = &im->items[i];
+			switch (it->kind) {
+			case IMP_EVENT:
+				rc = store_put_event(txn, &it->ev);
+				break;
+			case IMP_VERDICT:
+				it->vr.seq = im->items[it->event].ev.seq;
+				rec = verdict_rec_encode(&it->vr, &len);
+				rc = store_put_verdict(txn, it->name,
+				    it->namelen, rec, len);
+				free(rec);
+				break;
+			case IMP_META:
+				rc = store_meta_put(txn, it->name, it->val,
+				    it->vlen);
+				break;
+			}
+		}
+		if (rc == 0) {
+			if (store_commit(txn, &err, cause) == 0)
+				break;
+			if (err != STORE_MAP_GROW)
+				return (-1);
+			free(*cause);
+			*cause = NULL;
+		} else {
+			err = store_txn_err(txn);
+			if (err != STORE_MAP_GROW) {
+				xasprintf(cause, "writing the store: %s",
+				    store_txn_errstr(txn));
+				store_abort(txn);
+				return (-1);
+			}
+			store_abort(txn);
+		}
+		if (store_grow(im->st) != 0) {
+			xasprintf(cause, "the store is full (map_max): raise "
+			    "map_max for the import");
+			return (-1);
+		}
+	}
+	for (i = 0; i < im->nitems; i++) {
+		it = &im->items[i];
+		if (it->kind == IMP_EVENT)
+			im->counts->events++;
+		else if (it->kind == IMP_VERDICT)
+			im->counts->verdicts++;
+		else
+			im->counts->meta++;
+	}
+	imp_clear(im);
+	return (0);
+}
+
+/* A string member, NULL when absent or not a string. */
+static const char *
+imp_str(const json_t *o, const char *key, size_t *len)
+{
+	const json_t	*v = json_object_get(o, key);
+
+	if (!json_is_string(v))
+		return (NULL);
+	if (len != NULL)
+		*len = json_string_length(v);
+	return (json_string_value(v));
+}
+
+static int
+imp_event(struct imp *im, const json_t *o, char **cause)
+{
+	struct imp_item	*it;
+	uint8_t		 rec[EVENT_REC_MAX];
+	const json_t	*jseq = json_object_get(o, "event");
+	const char	*hex, *id;
+	size_t		 hexlen = 0, idlen = 0;
+	ssize_t		 n;
+	uint64_t	 seq;
+
+	if (!json_is_integer(jseq) || json_integer_value(jseq) <= 0) {
+		*cause = xstrdup("\"event\" is not a positive seq");
+		return (-1);
+	}
+	seq = (uint64_t)json_integer_value(jseq);
+	if (seq <= im->last_old) {
+		xasprintf(cause, "event %" PRIu64 " after event %" PRIu64
+		    ": events must be in seq order", seq, im->last_old);
+		return (-1);
+	}
+	if ((hex = imp_str(o, "rec", &hexlen)) == NULL ||
+	    (n = hex_decode(hex, hexlen, rec, sizeof(rec))) < 0) {
+		xasprintf(cause, "event %" PRIu64 ": \"rec\" is not a hex "
+		    "event record", seq);
+		return (-1);
+	}
+	it = imp_add(im, IMP_EVENT);
+	if (event_decode(rec, (size_t)n, &it->ev) != 0) {
+		im->nitems--;
+		xasprintf(cause, "event %" PRIu64 ": \"rec\" is not a valid "
+		    "event record", seq);
+		return (-1);
+	}
+	id = imp_str(o, "id", &idlen);
+	if (it->ev.type == EV_REFERRAL && (id == NULL || idlen !=
+	    it->ev.idlen || memcmp(id, it->ev.id, idlen) != 0)) {
+		im->nitems--;
+		xasprintf(cause, "event %" PRIu64 ": \"id\" does not match "
+		    "the record's", seq);
+		return (-1);
+	}
+	im->nevents++;
+	im->last_item = im->nitems - 1;
+	im->last_old = seq;
+	im->last_referral = it->ev.type == EV_REFERRAL;
+	im->last_has_verdict = false;
+	memcpy(im->last_id, it->ev.id, it->ev.idlen);
+	im->last_idlen = it->ev.idlen;
+	return (0);
+}
+
+static int
+imp_verdict(struct imp *im, const json_t *o, char **cause)
+{
+	struct imp_item	*it;
+	const json_t	*jseq = json_object_get(o, "seq");
+	const json_t	*jscore = json_object_get(o, "score");
+	const char	*id, *action, *reply, *explain;
+	size_t		 idlen = 0, rlen = 0, elen = 0;
+	int		 a;
+
+	id = imp_str(o, "verdict", &idlen);
+	action = imp_str(o, "action", NULL);
+	reply = imp_str(o, "reply", &rlen);
+	explain = imp_str(o, "explain", &elen);
+	if (id == NULL || action == NULL || reply == NULL || explain == NULL ||
+	    !json_is_integer(jseq) || !json_is_integer(jscore)) {
+		*cause = xstrdup("a verdict needs \"verdict\", \"seq\", "
+		    "\"action\", \"score\", \"reply\" and \"explain\"");
+		return (-1);
+	}
+	/* Its event is the line before: the new seq is known only then. */
+	if (im->nevents == 0 || !im->last_referral || im->last_has_verdict ||
+	    (uint64_t)json_integer_value(jseq) != im->last_old ||
+	    idlen != im->last_idlen || memcmp(id, im->last_id, idlen) != 0) {
+		xasprintf(cause, "verdict %s (seq %" JSON_INTEGER_FORMAT ") "
+		    "does not follow its referral event", id,
+		    json_integer_value(jseq));
+		return (-1);
+	}
+	for (a = ACTION_ALLOW; a <= ACTION_DENY; a++)
+		if (strcmp(rules_action_name(a), action) == 0)
+			break;
+	if (a > ACTION_DENY) {
+		xasprintf(cause, "verdict %s: unknown action \"%s\"", id,
+		    action);
+		return (-1);
+	}
+	it = imp_add(im, IMP_VERDICT);
+	it->name = xstrndup(id, idlen);
+	it->namelen = idlen;
+	it->vr.action = (uint8_t)a;
+	it->vr.score = (int32_t)json_integer_value(jscore);
+	it->vr.reply = xstrndup(reply, rlen);
+	it->vr.replylen = rlen;
+	it->vr.explain = xstrndup(explain, elen);
+	it->vr.explainlen = elen;
+	it->event = im->last_item;
+	im->last_has_verdict = true;
+	return (0);
+}
+
+static int
+imp_meta(struct imp *im, const json_t *o, char **cause)
+{
+	struct imp_item	*it;
+	const char	*name, *hex;
+	size_t		 nlen = 0, hexlen = 0;
+	ssize_t		 n;
+
+	name = imp_str(o, "meta", &nlen);
+	hex = imp_str(o, "hex", &hexlen);
+	/* Only identity data descriptions: never the schema or the like. */
+	if (name == NULL || hex == NULL || nlen != 21 ||
+	    strncmp(name, "data:", 5) != 0) {
+		*cause = xstrdup("a meta line needs \"meta\": \"data:<16 hex "
+		    "digits>\" and \"hex\"");
+		return (-1);
+	}
+	it = imp_add(im, IMP_META);
+	it->name = xstrndup(name, nlen);
+	it->val = xmalloc(hexlen / 2 + 1);
+	if ((n = hex_decode(hex, hexlen, it->val, hexlen / 2 + 1)) < 0) {
+		free(it->name);
+		free(it->val);
+		im->nitems--;
+		xasprintf(cause, "%s: \"hex\" is not hex", name);
+		return (-1);
+	}
+	it->vlen = (size_t)n;
+	return (0);
+}
+
+static int
+imp_header(const json_t *o, uint64_t *total, char **cause)
+{
+	const json_t	*v = json_object_get(o, "refguard_export");
+	const json_t	*s = json_object_get(o, "schema");
+
+	if (!json_is_integer(v)) {
+		*cause = xstrdup("not a refguard export (the first line has "
+		    "no \"refguard_export\")");
+		return (-1);
+	}
+	if (json_integer_value(v) != EXPORT_VERSION ||
+	    !json_is_integer(s) || json_integer_value(s) > STORE_SCHEMA) {
+		xasprintf(cause, "export version %" JSON_INTEGER_FORMAT
+		    ", schema %" JSON_INTEGER_FORMAT ": this refguard reads "
+		    "version %d, schema up to %d", json_integer_value(v),
+		    json_integer_value(s), EXPORT_VERSION, STORE_SCHEMA);
+		return (-1);
+	}
+	v = json_object_get(o, "events");
+	*total = json_is_integer(v) && json_integer_value(v) > 0 ?
+	    (uint64_t)json_integer_value(v) : 0;
+	return (0);
+}
+
+int
+export_import(struct store *st, FILE *in, const char *name,
+    const struct export_opts *opts, struct export_counts *counts,
+    char **cause)
+{
+	struct store_stat	 ss;
+	struct imp		 im;
+	json_error_t		 je;
+	json_t			*o = NULL;
+	char			*line = NULL, *why = NULL;
+	size_t			 cap = 0, chunk;
+	ssize_t			 n;
+	uint64_t		 total = 0, done = 0;
+	bool			 end = false;
+	int			 rc = -1;
+
+	memset(counts, 0, sizeof(*counts));
+	chunk = opts->chunk ? opts->chunk : EXPORT_CHUNK;
+	if (store_stat(st, &ss, cause) != 0)
+		return (-1);
+	if (ss.events != 0 || ss.verdicts != 0) {
+		xasprintf(cause, "the store is not empty (%" PRIu64 " events, %"
+		    PRIu64 " verdicts): import loads a fresh state directory",
+		    ss.events, ss.verdicts);
+		return (-1);
+	}
+	memset(&im, 0, sizeof(im));
+	im.st = st;
+	im.name = name;
+	im.counts = counts;
+	while ((n = getline(&line, &cap, in)) > 0) {
+		im.lineno++;
+		if (end) {
+			why = xstrdup("data after the end line");
+			goto bad;
+		}
+		json_decref(o);
+		if ((o = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES,
+		    &je)) == NULL || !json_is_object(o)) {
+			xasprintf(&why, "not a JSON object%s%s", o ? "" : ": ",
+			    o ? "" : je.text);
+			goto bad;
+		}
+		if (im.lineno == 1) {
+			if (imp_header(o, &total, &why) != 0)
+				goto bad;
+			continue;
+		}
+		if (json_is_true(json_object_get(o, "end")))
+			end = true;
+		else if (json_object_get(o, "event") != NULL) {
+			/* Batches end before an event, never inside one. */
+			if (im.nevents >= chunk && imp_flush(&im, cause) != 0)
+				goto out;
+			if (imp_event(&im, o, &why) != 0)
+				goto bad;
+			if (opts->progress != NULL)
+				opts->progress(opts->progress_arg, ++done,
+				    total);
+		} else if (json_object_get(o, "verdict") != NULL) {
+			if (imp_verdict(&im, o, &why) != 0)
+				goto bad;
+		} else if (json_object_get(o, "meta") != NULL) {
+			if (imp_meta(&im, o, &why) != 0)
+				goto bad;
+		} else {
+			why = xstrdup("neither an event, a verdict, a meta nor "
+			    "the end line");
+			goto bad;
+		}
+	}
+	if (ferror(in)) {
+		xasprintf(cause, "%s: read error", name);
+		goto out;
+	}
+	if (im.lineno == 0) {
+		xasprintf(cause, "%s: empty: not a refguard export", name);
+		goto out;
+	}
+	if (imp_flush(&im, cause) != 0)
+		goto out;
+	if (!end) {
+		xasprintf(cause, "%s: truncated: no end line after line %zu "
+		    "(the %" PRIu64 " events before were imported)", name,
+		    im.lineno, counts->events);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+bad:
+	xasprintf(cause, "%s:%zu: %s", name, im.lineno, why);
+out:
+	free(why);
+	json_decref(o);
+	free(line);
+	imp_clear(&im);
+	free(im.items);
+	return (rc);
+}

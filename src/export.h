@@ -1,0 +1,68 @@
+/*
+ * export.h: the store as NDJSON and back (refguardctl export / import),
+ * for backups and migrations.
+ *
+ * The file, one JSON object a line:
+ *   {"refguard_export":1,"schema":1,"created":T,"last_seq":N,"events":N}
+ *   {"meta":"data:0123456789abcdef","hex":"..."}     before the events using it
+ *   {"event":SEQ,"ts":T,"type":"referral","id":"r1","rec":"HEX"}
+ *   {"verdict":"r1","seq":SEQ,"action":"deny","score":100,"reply":"...","explain":"..."}
+ *   {"end":true,"events":N,"verdicts":N,"meta":N}
+ * Events in seq order; a referral's verdict right after its event. rec is
+ * the store's event record (event.h: hashes and derived facts only, never
+ * raw personal data), so an export is only useful with the installation's
+ * hash_secret_file: new events must hash like the old ones to meet them.
+ * reply is the exact verdict line clients got; explain the facts.
+ *
+ * Export reads a store opened read-only, in chunks of read transactions
+ * (like backtest.h: safe while the daemon runs). Events are fixed at the
+ * start (seq <= last_seq then).
+ *
+ * Import writes through store_put_event() and store_put_verdict() into an
+ * empty store, in batches of write transactions: every event keeps its
+ * order, timestamp and facts (the index and links are rebuilt from them);
+ * its seq is the next one of the new store, and its verdict is moved to
+ * that seq. A store with no gaps in its seqs imports with the same seqs.
+ * A file without its end line is refused as truncated (what was imported
+ * before stays: import into a fresh state directory).
+ */
+#ifndef REFGUARD_EXPORT_H
+#define REFGUARD_EXPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct store;
+
+#define EXPORT_VERSION	1
+
+/* Progress: done and total events (total 0: unknown). */
+typedef void (*export_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+struct export_opts {
+	int64_t			 since;	/* events with ts >= since (INT64_MIN: all) */
+	size_t			 chunk;	/* events per transaction; 0: 4096 */
+	export_progress_fn	 progress;	/* NULL: none */
+	void			*progress_arg;
+};
+
+struct export_counts {
+	uint64_t	events;
+	uint64_t	verdicts;
+	uint64_t	meta;
+};
+
+/* Write st to out. 0, or -1 and *cause (caller frees). */
+int	export_run(struct store *st, FILE *out, const struct export_opts *opts,
+	    struct export_counts *counts, char **cause);
+
+/*
+ * Load an export from in (named name in messages) into st, which must
+ * hold no events. opts->since is ignored; chunk is events per write
+ * transaction. 0, or -1 and *cause naming the line at fault.
+ */
+int	export_import(struct store *st, FILE *in, const char *name,
+	    const struct export_opts *opts, struct export_counts *counts,
+	    char **cause);
+
+#endif
