@@ -487,6 +487,15 @@ daemon_reload(struct daemon *d, size_t *len)
 		free(d->conf->rules_path);
 		d->conf->rules_path = xstrdup(cf->rules_path);
 		d->conf->log_level = cf->log_level;
+		if (cf->map_max != d->conf->map_max) {
+			/* The writer sees it at its next grow: map_max is
+			 * only ever read atomically (store.c). */
+			store_set_map_max(d->store, cf->map_max);
+			log_notice("reload map_max=%llu was=%llu",
+			    (unsigned long long)cf->map_max,
+			    (unsigned long long)d->conf->map_max);
+			d->conf->map_max = cf->map_max;
+		}
 		if (!d->debug)
 			log_set_level(cf->log_level);
 	}

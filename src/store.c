@@ -118,12 +118,13 @@ store_full_err(struct store *st, char *buf, size_t len)
 {
 	MDB_envinfo	info;
 	size_t		cur = 0;
+	uint64_t	max = __atomic_load_n(&st->map_max, __ATOMIC_RELAXED);
 
 	if (mdb_env_info(st->env, &info) == 0)
 		cur = info.me_mapsize;
 	snprintf(buf, len, "store full: map size %zu bytes reached "
-	    "(map_max %llu)", cur, (unsigned long long)st->map_max);
-	return (cur < st->map_max ? STORE_MAP_GROW : STORE_FULL);
+	    "(map_max %llu)", cur, (unsigned long long)max);
+	return (cur < max ? STORE_MAP_GROW : STORE_FULL);
 }
 
 /* Record the first error of a transaction; later ones are dropped. */
@@ -369,6 +370,12 @@ store_close(struct store *st)
 	free(st);
 }
 
+void
+store_set_map_max(struct store *st, uint64_t map_max)
+{
+	__atomic_store_n(&st->map_max, map_max, __ATOMIC_RELAXED);
+}
+
 int
 store_grow(struct store *st)
 {
@@ -378,13 +385,13 @@ store_grow(struct store *st)
 
 	pthread_rwlock_wrlock(&st->maplock);
 	mdb_env_info(st->env, &info);
-	if (info.me_mapsize >= st->map_max) {
+	if (info.me_mapsize >= __atomic_load_n(&st->map_max, __ATOMIC_RELAXED)) {
 		pthread_rwlock_unlock(&st->maplock);
 		return (-1);
 	}
 	size = (uint64_t)info.me_mapsize * 2;
-	if (size > st->map_max)
-		size = st->map_max;
+	if (size > __atomic_load_n(&st->map_max, __ATOMIC_RELAXED))
+		size = __atomic_load_n(&st->map_max, __ATOMIC_RELAXED);
 	rc = mdb_env_set_mapsize(st->env, size);
 	pthread_rwlock_unlock(&st->maplock);
 	if (rc != 0) {
@@ -1508,7 +1515,7 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	pthread_rwlock_unlock(&st->maplock);
 	out->map_size = info.me_mapsize;
 	out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
-	out->map_max = st->map_max;
+	out->map_max = __atomic_load_n(&st->map_max, __ATOMIC_RELAXED);
 	out->last_seq = __atomic_load_n(&st->last_seq, __ATOMIC_ACQUIRE);
 	out->readers = info.me_numreaders;
 	out->index_entries += mt_index_count(st->mt);

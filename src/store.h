@@ -87,6 +87,12 @@ void		 store_close(struct store *st);
  */
 int		 store_grow(struct store *st);
 
+/*
+ * Change map_max (reload). Any thread; takes effect at the next growth.
+ * Lowering it below the current map size stops growth, it never shrinks.
+ */
+void		 store_set_map_max(struct store *st, uint64_t map_max);
+
 /* Begin a transaction; NULL (and *cause set, caller frees) on error. */
 struct store_txn *store_begin(struct store *st, bool write, char **cause);
 /*
