@@ -52,6 +52,17 @@ struct mt {
 	size_t		  sortedcap;
 };
 
+/* Two hashes equal? (16 bytes, as two words) */
+static inline bool
+hash_eq(const struct rg_hash *a, const struct rg_hash *b)
+{
+	uint64_t	x[2], y[2];
+
+	memcpy(x, a->b, sizeof(x));
+	memcpy(y, b->b, sizeof(y));
+	return (((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0);
+}
+
 /* Bucket of a hash: bytes 1..8 (byte 0 picks the range). */
 static size_t
 bucket(const struct rg_hash *h, uint8_t kind, size_t nb)
@@ -144,7 +155,11 @@ undo_push(struct mt *mt, enum undo_kind kind, void *p, uint32_t i,
 		u->old = *old;
 }
 
-/* Double a table's buckets when it holds more than two per bucket. */
+/*
+ * Double a table's buckets when it holds as many items as buckets: most
+ * lookups are misses (an identity not seen lately), and each node visited
+ * is a cache miss.
+ */
 static void
 table_grow(struct mt_table *t, bool idents)
 {
@@ -152,7 +167,7 @@ table_grow(struct mt_table *t, bool idents)
 	size_t	  n = t->nb ? t->nb * 2 : 64, i, j;
 	void	 *p, *next;
 
-	if (t->nb != 0 && t->n < t->nb * 2)
+	if (t->nb != 0 && t->n < t->nb)
 		return;
 	nb = xcalloc(n, sizeof(*nb));
 	for (i = 0; i < t->nb; i++)
@@ -186,7 +201,7 @@ ident_find(const struct mt *mt, uint8_t kind, const struct rg_hash *h)
 	if (t->nb == 0)
 		return (NULL);
 	for (id = t->b[bucket(h, kind, t->nb)]; id != NULL; id = id->next)
-		if (id->kind == kind && memcmp(id->h.b, h->b, RG_HASH_LEN) == 0)
+		if (id->kind == kind && hash_eq(&id->h, h))
 			return (id);
 	return (NULL);
 }
@@ -239,7 +254,7 @@ acct_find(const struct mt *mt, const struct rg_hash *acct)
 	if (t->nb == 0)
 		return (NULL);
 	for (a = t->b[bucket(acct, 0, t->nb)]; a != NULL; a = a->next)
-		if (memcmp(a->account.b, acct->b, RG_HASH_LEN) == 0)
+		if (hash_eq(&a->account, acct))
 			return (a);
 	return (NULL);
 }
@@ -256,8 +271,7 @@ link_find(const struct mt_acct *a, uint8_t kind, const struct rg_hash *h)
 	uint32_t	i;
 
 	for (i = 0; i < a->n; i++)
-		if (a->l[i].kind == kind &&
-		    memcmp(a->l[i].h.b, h->b, RG_HASH_LEN) == 0)
+		if (a->l[i].kind == kind && hash_eq(&a->l[i].h, h))
 			return ((int)i);
 	return (-1);
 }
