@@ -369,8 +369,10 @@ mt_range(struct mt *mt, unsigned r, struct mt_ident ***idents,
 
 	ni = table_list(mt, &mt->idx[r], 0, true);
 	na = table_list(mt, &mt->acc[r], ni, false);
-	qsort(mt->sorted, ni, sizeof(*mt->sorted), ident_cmp);
-	qsort(mt->sorted + ni, na, sizeof(*mt->sorted), acct_cmp);
+	if (ni > 1)
+		qsort(mt->sorted, ni, sizeof(*mt->sorted), ident_cmp);
+	if (na > 1)
+		qsort(mt->sorted + ni, na, sizeof(*mt->sorted), acct_cmp);
 	*idents = (struct mt_ident **)mt->sorted;
 	*nidents = ni;
 	*accts = (struct mt_acct **)(mt->sorted + ni);

@@ -57,7 +57,8 @@ void
 sbuf_add(struct sbuf *sb, const void *p, size_t n)
 {
 	sbuf_grow(sb, n);
-	memcpy(sb->buf + sb->len, p, n);
+	if (n > 0)		/* p may be NULL then */
+		memcpy(sb->buf + sb->len, p, n);
 	sb->len += n;
 	sb->buf[sb->len] = '\0';
 }
