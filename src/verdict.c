@@ -1,6 +1,7 @@
 /* verdict.c: turn an event into a verdict, inside a write transaction. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,15 +29,44 @@ _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
  * takes two overflow pages. Records written before hold the JSON itself,
  * which starts with '['; a zstd frame starts with its magic number.
  */
+static pthread_key_t	cctx_key;
+static pthread_once_t	cctx_once = PTHREAD_ONCE_INIT;
+
+static void
+cctx_free(void *p)
+{
+	ZSTD_freeCCtx(p);
+}
+
+static void
+cctx_init(void)
+{
+	if (pthread_key_create(&cctx_key, cctx_free) != 0)
+		fatalx("pthread_key_create");
+}
+
+/* A compression context per thread, freed when the thread ends. */
+static ZSTD_CCtx *
+cctx_get(void)
+{
+	ZSTD_CCtx	*cctx;
+
+	pthread_once(&cctx_once, cctx_init);
+	if ((cctx = pthread_getspecific(cctx_key)) == NULL) {
+		if ((cctx = ZSTD_createCCtx()) == NULL)
+			fatalx("ZSTD_createCCtx");
+		pthread_setspecific(cctx_key, cctx);
+	}
+	return (cctx);
+}
+
 static void
 explain_pack(struct sbuf *sb, const char *s, size_t len)
 {
-	static __thread ZSTD_CCtx	*cctx;
-	size_t				 bound = ZSTD_compressBound(len), n;
-	char				*p;
+	ZSTD_CCtx	*cctx = cctx_get();
+	size_t		 bound = ZSTD_compressBound(len), n;
+	char		*p;
 
-	if (cctx == NULL && (cctx = ZSTD_createCCtx()) == NULL)
-		fatalx("ZSTD_createCCtx");
 	p = sbuf_space(sb, bound);
 	n = ZSTD_compressCCtx(cctx, p, bound, s, len, 1);
 	if (ZSTD_isError(n))
