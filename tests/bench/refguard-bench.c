@@ -1059,6 +1059,7 @@ cmd_preload(int argc, char **argv)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
+	enum store_err		 serr;
 	struct ident		*id;
 	struct event		 ev;
 	struct verdict		 v;
@@ -1143,8 +1144,17 @@ retry:
 			}
 			die("store: %s", store_txn_errstr(txn));
 		}
-		if (store_commit(txn, NULL, &cause) != 0)
+		if (store_commit(txn, &serr, &cause) != 0) {
+			/* The recent tier's flush at commit can fill it too. */
+			if (serr == STORE_MAP_GROW) {
+				free(cause);
+				if (store_grow(st) != 0)
+					die("store at map_max");
+				g = saved;
+				goto retry;
+			}
 			die("commit: %s", cause);
+		}
 		done = i;
 		if (now_ns() >= tnext) {
 			tnext += 10000000000ULL;
