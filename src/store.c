@@ -31,7 +31,12 @@
 /* The recent tier: default budget, and how often each range is flushed. */
 #define RECENT_MAX_DEFAULT	(1u << 20)
 #define FLUSH_INTERVAL_US	(30 * 1000000ULL)
-#define FLUSH_MAX_PER_COMMIT	16
+/*
+ * Each flushed range dirties its own pages, which LMDB holds in malloc'd
+ * buffers (and keeps for reuse) until the commit: a few per commit keep
+ * the daemon's anonymous memory small.
+ */
+#define FLUSH_MAX_PER_COMMIT	2
 
 struct store {
 	MDB_env			*env;
@@ -358,11 +363,40 @@ fail:
 	return (NULL);
 }
 
+static int	flush_range(struct store_txn *, unsigned);
+
+/*
+ * Write the whole recent tier to LMDB: at a clean close, so that the
+ * next open has nothing to rebuild. Failure only costs that rebuild.
+ */
+static void
+recent_flush_all(struct store *st)
+{
+	struct store_txn	*t;
+	char			*cause = NULL;
+	unsigned		 r;
+
+	if (st->readonly || mt_index_count(st->mt) + mt_link_count(st->mt) == 0)
+		return;
+	if ((t = store_begin(st, true, &cause)) == NULL) {
+		free(cause);
+		return;
+	}
+	for (r = 0; r < MT_RANGES && t->err == STORE_OK; r++)
+		flush_range(t, r);
+	if (store_commit(t, NULL, &cause) != 0) {
+		log_warn("store: the recent index stays to be rebuilt at the "
+		    "next start error=%s", cause);
+		free(cause);
+	}
+}
+
 void
 store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	recent_flush_all(st);
 	mt_free(st->mt);
 	store_aux_free(st->aux);
 	mdb_env_close(st->env);
