@@ -343,7 +343,7 @@ main(void)
 	const char	*td = getenv("TESTDATA");
 	Suite		*s;
 	TCase		*tc;
-	int		 any = 0;
+	bool		 have_mmdb, have_real;
 
 	if (td == NULL || *td == '\0') {
 		printf("SKIP: TESTDATA is not set; MaxMind conformance, bad-data "
@@ -355,23 +355,29 @@ main(void)
 	if (unit_tmpdir(tmpdir) != 0)
 		return (99);
 	snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
+	have_mmdb = access(mmdb_dir, R_OK) == 0;
+	have_real = access(real_dir, R_OK) == 0;
+	if (!have_mmdb)
+		printf("SKIP: %s absent: MaxMind conformance not run\n",
+		    mmdb_dir);
+	if (!have_real)
+		printf("SKIP: %s absent: real-DB test not run\n", real_dir);
+	if (!have_mmdb && !have_real) {
+		/* Before any Check object: LeakSanitizer runs at exit. */
+		unit_rmrf(tmpdir);
+		free(mmdb_dir);
+		free(real_dir);
+		return (77);
+	}
 	s = suite_create("geo_testdata");
 	tc = tcase_create("testdata");
 	tcase_set_timeout(tc, 120);
-	if (access(mmdb_dir, R_OK) == 0) {
+	if (have_mmdb) {
 		tcase_add_test(tc, test_expected);
 		tcase_add_test(tc, test_bad_data);
-		any = 1;
-	} else
-		printf("SKIP: %s absent: MaxMind conformance not run\n",
-		    mmdb_dir);
-	if (access(real_dir, R_OK) == 0) {
+	}
+	if (have_real)
 		tcase_add_test(tc, test_real);
-		any = 1;
-	} else
-		printf("SKIP: %s absent: real-DB test not run\n", real_dir);
-	if (!any)
-		return (77);
 	suite_add_tcase(s, tc);
 	return (unit_run_in(s, tmpdir));
 }
