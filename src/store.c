@@ -32,11 +32,14 @@
 #define RECENT_MAX_DEFAULT	(1u << 20)
 #define FLUSH_INTERVAL_US	(30 * 1000000ULL)
 /*
- * Each flushed range dirties its own pages, which LMDB holds in malloc'd
- * buffers (and keeps for reuse) until the commit: a few per commit keep
- * the daemon's anonymous memory small.
+ * Over budget, a commit writes out twice what it added, and at least
+ * this share of the budget (two ranges' worth). Not more: each flushed
+ * range dirties its own pages, which LMDB holds in malloc'd buffers until
+ * the commit, so bounded flushes keep the daemon's memory small.
  */
-#define FLUSH_MAX_PER_COMMIT	2
+#define FLUSH_MIN_SHARE		128
+/* LMDB refuses a transaction that dirties 128Ki pages (MDB_TXN_FULL). */
+#define FLUSH_MAX_ENTRIES	65536
 
 struct store {
 	MDB_env			*env;
@@ -79,6 +82,7 @@ struct store_txn {
 	bool		 fl[MT_RANGES];
 	uint64_t	 fl_mark[MT_RANGES];
 	size_t		 nfl;
+	uint64_t	 mt_begin;	/* tier size when the txn began */
 };
 
 /* Big-endian integers: keys sort as numbers. */
@@ -294,6 +298,13 @@ fail:
 
 static int	recent_rebuild(struct store *, char **);
 
+/* Index entries and links held in the recent tier. */
+static uint64_t
+recent_size(const struct store *st)
+{
+	return (mt_index_count(st->mt) + mt_link_count(st->mt));
+}
+
 struct store *
 store_open(const struct store_opts *opts, char **cause)
 {
@@ -374,21 +385,31 @@ recent_flush_all(struct store *st)
 {
 	struct store_txn	*t;
 	char			*cause = NULL;
-	unsigned		 r;
+	unsigned		 r, i;
+	enum store_err		 err;
 
-	if (st->readonly || mt_index_count(st->mt) + mt_link_count(st->mt) == 0)
+	if (st->readonly || recent_size(st) == 0)
 		return;
-	if ((t = store_begin(st, true, &cause)) == NULL) {
+	/* Sixteen ranges a transaction, so that none dirties too much. */
+	for (r = 0; r < MT_RANGES;) {
+		if ((t = store_begin(st, true, &cause)) == NULL)
+			break;
+		for (i = r; i < r + 16 && t->err == STORE_OK; i++)
+			flush_range(t, i);
+		if (store_commit(t, &err, &cause) == 0) {
+			r += 16;
+			continue;
+		}
+		if (err != STORE_MAP_GROW || store_grow(st) != 0)
+			break;
 		free(cause);
+		cause = NULL;
+	}
+	if (r >= MT_RANGES)
 		return;
-	}
-	for (r = 0; r < MT_RANGES && t->err == STORE_OK; r++)
-		flush_range(t, r);
-	if (store_commit(t, NULL, &cause) != 0) {
-		log_warn("store: the recent index stays to be rebuilt at the "
-		    "next start error=%s", cause);
-		free(cause);
-	}
+	log_warn("store: the recent index stays to be rebuilt at the next "
+	    "start error=%s", cause != NULL ? cause : "unknown");
+	free(cause);
 }
 
 void
@@ -474,10 +495,12 @@ store_begin(struct store *st, bool write, char **cause)
 	t->txn = txn;
 	t->write = write;
 	t->next_seq = st->last_seq;
+	if (write)
+		t->mt_begin = recent_size(st);
 	return (t);
 }
 
-static void	recent_flush(struct store_txn *, size_t);
+static void	recent_flush(struct store_txn *);
 
 int
 store_commit(struct store_txn *t, enum store_err *err, char **cause)
@@ -488,7 +511,7 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 	int		 rc;
 
 	if (t->write && t->err == STORE_OK)
-		recent_flush(t, FLUSH_MAX_PER_COMMIT);
+		recent_flush(t);
 	if (err != NULL)
 		*err = t->err;
 	if (t->err != STORE_OK) {
@@ -884,24 +907,35 @@ flush_range(struct store_txn *t, unsigned r)
 
 /*
  * Flush what is due, at the end of a write transaction: ranges in turn
- * while the tier is over its budget, and any range not flushed for
- * FLUSH_INTERVAL_US (so the replay after a crash stays short).
+ * while the tier is over its budget (at least twice what this
+ * transaction added, so that it shrinks back), and any range not flushed
+ * for FLUSH_INTERVAL_US (so the replay after a crash stays short).
  */
 static void
-recent_flush(struct store_txn *t, size_t max)
+recent_flush(struct store_txn *t)
 {
 	struct store	*st = t->st;
-	uint64_t	 now = mono_us();
+	uint64_t	 now = mono_us(), size, added, goal, flushed = 0;
 	unsigned	 r;
 	size_t		 n;
+	bool		 over;
 
-	for (n = 0; n < max && t->err == STORE_OK; n++) {
+	size = recent_size(st);
+	added = size > t->mt_begin ? size - t->mt_begin : 0;
+	goal = 2 * added;
+	if (goal < st->recent_max / FLUSH_MIN_SHARE)
+		goal = st->recent_max / FLUSH_MIN_SHARE;
+	if (goal > FLUSH_MAX_ENTRIES)
+		goal = FLUSH_MAX_ENTRIES;
+	for (n = 0; n < MT_RANGES && t->err == STORE_OK; n++) {
 		r = st->rot;
-		if (mt_index_count(st->mt) + mt_link_count(st->mt) <=
-		    st->recent_max && now < st->flush_due[r])
+		size = recent_size(st);
+		over = size > st->recent_max && flushed < goal;
+		if (!over && now < st->flush_due[r])
 			break;
 		if (!t->fl[r] && flush_range(t, r) != 0)
 			break;
+		flushed += size - recent_size(st);
 		st->flush_due[r] = now + FLUSH_INTERVAL_US;
 		st->rot = (r + 1) % MT_RANGES;
 	}

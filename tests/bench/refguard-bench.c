@@ -1050,7 +1050,7 @@ static int
 cmd_preload(int argc, char **argv)
 {
 	const char		*state = NULL, *rules = NULL;
-	uint64_t		 n = 0, seed = 1, done = 0, i, batch = 10000;
+	uint64_t		 n = 0, seed = 1, done = 0, i, batch = 1000;
 	double			 p_observe = 0.1, map_max_gib = 64;
 	struct ident_conf	 ic;
 	struct store_opts	 so;
