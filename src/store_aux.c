@@ -755,6 +755,8 @@ store_list_strhash(uint64_t seed, uint8_t kind, const char *s, size_t len,
 	char		buf[64];
 	size_t		i, j, n;
 
+	/* A stack state must be zeroed before a seeded reset (xxhash.h). */
+	memset(&st, 0, sizeof(st));
 	XXH3_128bits_reset_withSeed(&st, seed);
 	XXH3_128bits_update(&st, &kind, 1);
 	for (i = 0; i < len; i += n) {
