@@ -44,10 +44,15 @@
 const char *const conn_error_codes[CONN_NERRCODES] = {
 	"bad_json", "bad_request", "unknown_op", "line_too_long",
 	"not_found", "store_full", "store_error", "idle_timeout",
-	"too_many_connections", "other",
+	"too_many_connections", "stopping", "other",
 };
 
 #define FUTURE_SLACK_MS	(24 * 3600 * 1000LL)
+
+/* To a connection refguardd will not read from: it is shutting down. */
+static const char stopping_reply[] = "{\"error\":{\"code\":\"stopping\","
+    "\"msg\":\"refguardd is shutting down; requests from here on were not "
+    "read; try again later\"}}\n";
 
 struct conn {
 	struct daemon		*d;
@@ -429,18 +434,31 @@ conn_line_expired(evutil_socket_t fd, short what, void *arg)
 void
 conn_accept(struct daemon *d, int fd)
 {
-	static const char	full[] = "{\"error\":{\"code\":\"too_many_connections\","
-	    "\"msg\":\"connection limit reached; try again later\"}}\n";
+	static const char	full[] = "{\"error\":{\"code\":"
+	    "\"too_many_connections\",\"msg\":\"connection limit reached; "
+	    "try again later\"}}\n";
+	const char		*code = NULL, *reply = NULL;
+	size_t			 len = 0;
 	struct conn		*c;
 	struct timeval		 tv;
 
 	d->stats.conns_total++;
-	if (d->nconns >= d->conf->max_conns || d->stopping) {
+	if (d->stopping) {
+		code = "stopping";
+		reply = stopping_reply;
+		len = sizeof(stopping_reply) - 1;
+	} else if (d->nconns >= d->conf->max_conns) {
+		code = "too_many_connections";
+		reply = full;
+		len = sizeof(full) - 1;
+	}
+	if (code != NULL) {
 		d->stats.conns_refused++;
-		count_error(d, "too_many_connections");
-		if (write(fd, full, sizeof(full) - 1) < 0)
-			log_debug("connection refusal not sent error=\"%s\"",
-			    strerror(errno));
+		count_error(d, code);
+		if (write(fd, reply, len) < 0)
+			log_debug("connection refusal not sent code=%s "
+			    "error=\"%s\"", code, strerror(errno));
+		fd_discard(fd);
 		close(fd);
 		return;
 	}
@@ -535,11 +553,31 @@ conn_pending_all(struct daemon *d)
 	return (n);
 }
 
+/*
+ * At exit. A connection with requests it sent but refguardd never read
+ * (reading stops at TERM) gets one "stopping" error after its replies:
+ * nothing past that point was processed. Its unread input is dropped
+ * first, because a socket closed with unread input resets its peer.
+ */
 void
 conn_close_all(struct daemon *d)
 {
 	struct conn	*c;
+	int		 fd;
 
-	while ((c = LIST_FIRST(&conns)) != NULL)
+	while ((c = LIST_FIRST(&conns)) != NULL) {
+		if (c->bev != NULL && d->stopping && (fd =
+		    (int)bufferevent_getfd(c->bev)) >= 0 && evbuffer_get_length(
+		    bufferevent_get_output(c->bev)) == 0 &&
+		    (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
+		    fd_readable(fd))) {
+			count_error(d, "stopping");
+			if (write(fd, stopping_reply, sizeof(stopping_reply) -
+			    1) < 0)
+				log_debug("stopping notice not sent error=\"%s\"",
+				    strerror(errno));
+			fd_discard(fd);
+		}
 		conn_free(c);
+	}
 }

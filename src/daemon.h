@@ -24,7 +24,7 @@ struct ruleset;
 struct store;
 struct writer;
 
-#define CONN_NERRCODES	10	/* conn_error_codes */
+#define CONN_NERRCODES	11	/* conn_error_codes */
 
 struct daemon_stats {
 	uint64_t	requests[OP__MAX];

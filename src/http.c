@@ -703,20 +703,32 @@ http_start(struct http *h, struct daemon *d, char **cause)
 	return (0);
 }
 
+/*
+ * At TERM: a Unix socket's file goes at once, so nobody new can connect,
+ * but the listening socket stays open while draining. A connection still
+ * in its listen queue would be reset by the kernel when the listener
+ * closes; kept open, it is accepted and its request answered 503
+ * "stopping". The daemon closes it (http_free) once http_backlog() is
+ * false.
+ */
 void
 http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
-	if (h->bound != NULL) {
-		evhttp_del_accept_socket(h->http, h->bound);
-		h->bound = NULL;
-	}
 	if (h->path != NULL) {
 		unlink(h->path);
 		free(h->path);
 		h->path = NULL;
 	}
+}
+
+/* True while a connection waits in the listen queue. */
+bool
+http_backlog(const struct http *h)
+{
+	return (h != NULL && h->bound != NULL &&
+	    fd_readable(evhttp_bound_socket_get_fd(h->bound)));
 }
 
 void
@@ -728,7 +740,7 @@ http_free(struct http *h)
 		return;
 	http_stop(h);
 	if (h->http != NULL)
-		evhttp_free(h->http);	/* closes connections (close callbacks) */
+		evhttp_free(h->http);	/* listener, connections (close cbs) */
 	while ((hc = LIST_FIRST(&h->conns)) != NULL) {
 		LIST_REMOVE(hc, entry);
 		free(hc);

@@ -10,6 +10,7 @@
 #ifndef REFGUARD_HTTP_H
 #define REFGUARD_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conf;
@@ -25,8 +26,13 @@ struct http	*http_open(const struct conf *cf, char **cause);
 int		 http_start(struct http *h, struct daemon *d, char **cause);
 /* Where it listens, for the logs: "unix:/path" or "tcp:127.0.0.1:8470". */
 const char	*http_where(const struct http *h);
-/* Stop accepting (shutdown); requests in flight still get their replies. */
+/*
+ * Shutdown: remove the socket file; what is accepted from now on gets 503
+ * "stopping"; requests in flight still get their replies.
+ */
 void		 http_stop(struct http *h);
+/* True while a connection waits in the listen queue. */
+bool		 http_backlog(const struct http *h);
 /* Requests waiting for a reply, plus reply bytes not yet sent. */
 size_t		 http_pending(const struct http *h);
 /* Connections open. */

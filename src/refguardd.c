@@ -45,6 +45,7 @@
 #define RETENTION_PERIOD_MS	1000
 #define RETENTION_BATCH		5000
 #define DRAIN_TIMEOUT_S		30
+#define DRAIN_QUIET_TICKS	10	/* of 10 ms */
 
 static struct event	*ev_retention;
 static struct event	*ev_drain;
@@ -606,16 +607,36 @@ jobs_done(struct job_list *done, void *arg)
 	conn_jobs_done(done, d);
 }
 
+/*
+ * Connections still in a listen queue at TERM are accepted and refused.
+ * The drain ends after DRAIN_QUIET_TICKS ticks with nothing in flight and
+ * nothing queued: an HTTP connection accepted in one tick is invisible
+ * until evhttp has read its request (libevent 2.1 has no hook at accept),
+ * so it gets that long to send it and be answered 503 "stopping".
+ */
+static bool
+drain_backlog(struct daemon *d)
+{
+	return ((d->listener != NULL &&
+	    fd_readable(evconnlistener_get_fd(d->listener))) ||
+	    http_backlog(d->http));
+}
+
 static void
 drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
 	struct timeval	 tv = { 0, 10000 };
-
+	static int	 quiet;
 	size_t		 pending;
 
 	pending = conn_pending_all(d) + http_pending(d->http);
-	if ((writer_inflight(d->writer) == 0 && pending == 0) ||
+	if (writer_inflight(d->writer) != 0 || pending != 0 ||
+	    drain_backlog(d))
+		quiet = 0;
+	else
+		quiet++;
+	if (quiet >= DRAIN_QUIET_TICKS ||
 	    mono_us() - drain_started > DRAIN_TIMEOUT_S * 1000000ULL) {
 		if (writer_inflight(d->writer) != 0 || pending != 0)
 			log_warn("shutdown gave up waiting for slow clients "
@@ -627,7 +648,14 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(ev_drain, &tv);
 }
 
-/* TERM/INT: stop accepting and reading, answer what is in flight, exit. */
+/*
+ * TERM/INT: stop accepting and reading, answer what is in flight, exit.
+ * A socket refguardd bound loses its file at once (nobody new connects)
+ * but stays open while draining: what is already in its listen queue is
+ * accepted and refused with "stopping" instead of reset by the kernel. A
+ * socket systemd passed is closed at once: systemd keeps its queue for
+ * the next instance.
+ */
 static void
 shutdown_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -640,11 +668,11 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	notify_status("STOPPING=1", "draining %zu connections",
 	    d->nconns);
 	d->stopping = true;
-	if (d->listener != NULL) {
+	if (d->listener != NULL && d->listen_owned)
+		unlink(d->conf->socket_path);
+	else if (d->listener != NULL) {
 		evconnlistener_free(d->listener);
 		d->listener = NULL;
-		if (d->listen_owned)
-			unlink(d->conf->socket_path);
 	}
 	http_stop(d->http);
 	conn_stop_reading_all(d);
@@ -854,7 +882,8 @@ main(int argc, char **argv)
 	http_free(d->http);	/* after the writer: no request in flight */
 	if (d->listener != NULL) {
 		evconnlistener_free(d->listener);
-		if (d->listen_owned)
+		/* At TERM the file went already; it may be a new daemon's now. */
+		if (d->listen_owned && !d->stopping)
 			unlink(d->conf->socket_path);
 	}
 	event_free(ev_term);

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +361,26 @@ write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return (0);
+}
+
+bool
+fd_readable(int fd)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+
+	return (fd >= 0 && poll(&pfd, 1, 0) > 0 &&
+	    (pfd.revents & POLLIN) != 0);
+}
+
+void
+fd_discard(int fd)
+{
+	char	buf[4096];
+	int	i;
+
+	for (i = 0; i < 64; i++)		/* at most 256 KiB */
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			break;
 }
 
 void

@@ -72,5 +72,13 @@ uint64_t be_get(const uint8_t *p, int n);
 
 /* Write all of buf to fd, retrying on EINTR/short writes. 0 or -1. */
 int	 write_all(int fd, const void *buf, size_t len);
+/* True when a read (or a listening socket's accept) would not block. */
+bool	 fd_readable(int fd);
+/*
+ * Read and drop what a non-blocking socket has received, before closing
+ * it: closed with unread input, a socket resets its peer, which may then
+ * lose the reply written just before.
+ */
+void	 fd_discard(int fd);
 
 #endif

@@ -384,6 +384,15 @@ def _():
     d.stop()
 
 
+def curl_check_bg(d, body_file, out_file):
+    """POST /v1/check with curl in the background; stdout: the status."""
+    return subprocess.Popen(
+        [CURL, "-sS", "-o", out_file, "-w", "%{http_code}", "--max-time",
+         "30", "--unix-socket", d.conf["http_listen"], "--data-binary",
+         "@" + body_file, "http://localhost/v1/check"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 @T.case("SIGTERM while HTTP checks are in flight: each is answered or "
         "refused, none cut off; the socket file is removed")
 def _():
@@ -396,12 +405,7 @@ def _():
         bf = os.path.join(tmp, "in%d" % k)
         with open(bf, "w") as f:
             f.write(rgtest.jdump(rest(allow_req("h-drain-%d" % k))))
-        procs.append(subprocess.Popen(
-            [CURL, "-sS", "-o", os.path.join(tmp, "out%d" % k), "-w",
-             "%{http_code}", "--max-time", "30", "--unix-socket",
-             d.conf["http_listen"], "--data-binary", "@" + bf,
-             "http://localhost/v1/check"], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE))
+        procs.append(curl_check_bg(d, bf, os.path.join(tmp, "out%d" % k)))
         if k == 15:
             d.signal(signal.SIGTERM)
     answered = 0
@@ -423,6 +427,43 @@ def _():
           "the HTTP socket file is left behind")
     print("     %d of %d answered before the daemon stopped" % (
         answered, len(procs)))
+
+
+@T.case("SIGTERM with HTTP connections still in the listen queue: each "
+        "gets 503 stopping, none is reset")
+def _():
+    need_curl()
+    d, h = http_daemon("drainq")
+    d.start()
+    tmp = rgtest.mkdtemp("drainq")
+    bf = os.path.join(tmp, "in")
+    with open(bf, "w") as f:
+        f.write(rgtest.jdump(rest(allow_req("h-drainq"))))
+    # Stopped, the daemon accepts nothing: the connections wait in the
+    # listen queue when it sees TERM.
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    procs = []
+    try:
+        for k in range(10):
+            procs.append(curl_check_bg(d, bf,
+                                       os.path.join(tmp, "out%d" % k)))
+        time.sleep(0.5)
+        d.signal(signal.SIGTERM)
+        time.sleep(0.1)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    statuses = []
+    for k, p in enumerate(procs):
+        out, err = p.communicate(timeout=40)
+        check(p.returncode == 0 and out in (b"200", b"503"),
+              "curl %d: exit %d, status %s" % (k, p.returncode,
+                                                out.decode()), err)
+        if out == b"503":
+            with open(os.path.join(tmp, "out%d" % k), "rb") as f:
+                is_error(json.loads(f.read()), "stopping")
+        statuses.append(out.decode())
+    d.wait(0)
+    print("     %s" % " ".join(statuses))
 
 
 # ---- TCP, tokens, refusals ---------------------------------------------

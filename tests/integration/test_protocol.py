@@ -572,6 +572,56 @@ def _():
         c.close()
 
 
+@T.case("TERM with connections still in the listen queue: each gets an "
+        "answer or a stopping error, never a reset or silence")
+def _():
+    import signal
+    import time
+    d = rgtest.Daemon("termq").start()
+    # Stopped, the daemon accepts nothing: the connections wait in the
+    # listen queue when it sees TERM.
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    socks = []
+    try:
+        for k in range(20):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(20)
+            s.connect(d.sock)
+            s.sendall(b'{"op":"ping"}\n')
+            socks.append(s)
+        d.signal(signal.SIGTERM)
+        time.sleep(0.1)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    d.wait(0)
+    outcomes = {}
+    for k, s in enumerate(socks):
+        data = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except ConnectionResetError:
+            raise rgtest.Fail("connection %d was reset, not refused "
+                              "(after %r)" % (k, data))
+        s.close()
+        check(data != b"", "connection %d closed without a word" % k)
+        if True:
+            v = json.loads(data.split(b"\n")[0])
+            if "error" in v:
+                is_error(v, "stopping", raw=data)
+                what = "stopping"
+            else:
+                eq(v, {"ok": True}, "a ping answered")
+                what = "answered"
+        outcomes[what] = outcomes.get(what, 0) + 1
+    check(not os.path.exists(d.sock), "the socket file is left behind")
+    print("     %s" % ", ".join("%d %s" % (n, w) for w, n in
+                                sorted(outcomes.items())))
+
+
 @T.case("CRLF line endings and a last line without newline")
 def _():
     d = rgtest.Daemon("crlf").start()
