@@ -287,7 +287,7 @@ ctl_rules_check(int argc, char **argv)
 	char			*cause = NULL, *diag = NULL;
 	int			 ch, verbose = 0, failed = 0, ntests;
 
-	optind = 1;
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt(argc, argv, "v")) != -1) {
 		if (ch != 'v')
 			usage();
@@ -413,7 +413,7 @@ ctl_backtest(int argc, char **argv)
 	bo.since = INT64_MIN;
 	bo.until = INT64_MAX;
 	bo.samples = 5;
-	optind = 1;
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r': rules = optarg; break;
@@ -748,7 +748,7 @@ ctl_feedback(int argc, char **argv)
 	json_t		*o;
 	int		 ch;
 
-	optind = 1;
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'i': id = optarg; break;

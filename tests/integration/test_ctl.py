@@ -650,6 +650,12 @@ def _():
                               timeout=60)
     eq(rc, 0, "rules check FILE... exit status (stderr %r)" % err)
     check(h in out, "the files form the same set as the directory", out)
+    # a flag after the operands counts too (-v: one line per rule test)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "rules", "check",
+                               rgtest.RULES_DIR, "-v"], timeout=60)
+    eq(rc, 0, "rules check DIR -v exit status (stderr %r)" % err)
+    check(len(re.findall(r"(?m)^ok ", out)) == n,
+          "-v after the directory does not list each test", out)
 
 
 @T.case("rules check: a broken file exits 1 with file:line:col", timeout=60)
