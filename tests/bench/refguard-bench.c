@@ -892,7 +892,8 @@ usage(void)
 "           [-T PING_SECONDS] [-w WARMUP_SECONDS] [-p PID] [-D STATE_DIR]\n"
 "           [-g TAG] [-P]\n"
 "       refguard-bench preload -D STATE_DIR -R RULES -n EVENTS [-S SEED]\n"
-"           [-o OBSERVE_SHARE] [-m MAP_MAX_GIB]\n"
+"           [-o OBSERVE_SHARE] [-m MAP_MAX_GIB] [-r RECENT_ENTRIES]\n"
+"           [-b EVENTS_PER_COMMIT]\n"
 "       refguard-bench wait -s SOCKET [-t SECONDS]\n");
 	exit(2);
 }
@@ -1051,6 +1052,7 @@ cmd_preload(int argc, char **argv)
 {
 	const char		*state = NULL, *rules = NULL;
 	uint64_t		 n = 0, seed = 1, done = 0, i, batch = 1000;
+	uint64_t		 recent = 0;
 	double			 p_observe = 0.1, map_max_gib = 64;
 	struct ident_conf	 ic;
 	struct store_opts	 so;
@@ -1071,7 +1073,7 @@ cmd_preload(int argc, char **argv)
 	uint64_t		 t0, tnext;
 	int			 ch, fd, rc;
 
-	while ((ch = getopt(argc, argv, "D:R:n:S:o:m:")) != -1)
+	while ((ch = getopt(argc, argv, "D:R:n:S:o:m:r:b:")) != -1)
 		switch (ch) {
 		case 'D': state = optarg; break;
 		case 'R': rules = optarg; break;
@@ -1079,9 +1081,11 @@ cmd_preload(int argc, char **argv)
 		case 'S': seed = strtoull(optarg, NULL, 10); break;
 		case 'o': p_observe = atof(optarg); break;
 		case 'm': map_max_gib = atof(optarg); break;
+		case 'r': recent = strtoull(optarg, NULL, 10); break;
+		case 'b': batch = strtoull(optarg, NULL, 10); break;
 		default: usage();
 		}
-	if (state == NULL || rules == NULL || n == 0)
+	if (state == NULL || rules == NULL || n == 0 || batch == 0)
 		usage();
 	zipf_init();
 	if (mkdir(state, 0700) != 0 && errno != EEXIST)
@@ -1101,6 +1105,11 @@ cmd_preload(int argc, char **argv)
 	so.map_size = 1ULL << 30;
 	so.map_max = (size_t)(map_max_gib * (double)(1ULL << 30));
 	so.nosync = true;		/* one fsync at the end */
+	/*
+	 * A loader may hold more of the index in memory than the daemon's
+	 * budget: fewer, denser flushes, the same records in the end.
+	 */
+	so.recent_max = recent;
 	if ((st = store_open(&so, &cause)) == NULL)
 		die("%s", cause);
 
