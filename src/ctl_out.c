@@ -386,7 +386,60 @@ out_verdict(const json_t *v, int indent)
 static void
 render_verdict(const json_t *o)
 {
+	const json_t	*prev = json_object_get(o, "previous");
+	const char	*pa;
+	bool		 changed;
+
 	out_verdict(o, 0);
+	if (json_is_integer(json_object_get(o, "version")))
+		ctl_out_kv(0, 9, "version", "%" JSON_INTEGER_FORMAT "%s%s",
+		    json_integer_value(json_object_get(o, "version")),
+		    json_is_string(json_object_get(o, "rechecked_at")) ?
+		    ", rechecked at " : "", jstr(o, "rechecked_at"));
+	if (!json_is_object(prev))
+		return;
+	/* A recheck: what it changed against the version before. */
+	pa = jstr(prev, "action");
+	changed = json_is_true(json_object_get(o, "changed"));
+	ctl_out_kv(0, 9, "previous", "%s%s%s, score %" JSON_INTEGER_FORMAT
+	    " (version %" JSON_INTEGER_FORMAT ")",
+	    ctl_out_paint(ctl_out_action_color(pa)), pa,
+	    ctl_out_paint(CTL_RESET),
+	    json_integer_value(json_object_get(prev, "score")),
+	    json_integer_value(json_object_get(prev, "version")));
+	ctl_out_kv(0, 9, "changed", "%s%s%s", ctl_out_paint(changed ?
+	    CTL_BOLD : CTL_DIM), changed ? "yes: the action differs" :
+	    "no", ctl_out_paint(CTL_RESET));
+	out_value("newly matched", json_object_get(o, "newly_matched"), 0,
+	    18);
+	out_value("no longer matched", json_object_get(o,
+	    "no_longer_matched"), 0, 18);
+}
+
+/* list.log: the audit trail as a table, newest first. */
+static void
+render_list_log(const json_t *o)
+{
+	struct ctl_table	*t;
+	const json_t		*e;
+	char			 log[24];
+	size_t			 i;
+
+	if (json_array_size(json_object_get(o, "entries")) == 0) {
+		printf("no list changes%s%s\n", json_is_string(
+		    json_object_get(o, "list")) ? " for " : "", jstr(o, "list"));
+		return;
+	}
+	t = ctl_table_new(0, 7, "LOG", "TIME", "LIST", "ACTION", "VALUE",
+	    "BY", "REASON");
+	json_array_foreach(json_object_get(o, "entries"), i, e) {
+		snprintf(log, sizeof(log), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(e, "log")));
+		ctl_table_row(t, log, jstr(e, "ts"), jstr(e, "list"),
+		    jstr(e, "action"), jstr(e, "value"), jstr(e, "by"),
+		    jstr(e, "reason"));
+	}
+	ctl_table_print(t);
 }
 
 /* One fact of a rule: its expression, result and what each side saw. */
@@ -482,6 +535,9 @@ render_reply(const json_t *o)
 	else if (json_is_object(json_object_get(o, "requests")) &&
 	    json_is_object(json_object_get(o, "store")))
 		render_stats(o);
+	else if (json_is_array(json_object_get(o, "entries")) &&
+	    json_object_get(o, "list") != NULL)
+		render_list_log(o);
 	else
 		ctl_out_object(o, 0);
 }

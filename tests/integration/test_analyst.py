@@ -11,6 +11,7 @@ and, with labels, the precision and recall."""
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -107,6 +108,17 @@ def _():
     r = json.loads(out)
     eq((r["action"], r["changed"]), ("deny", True), "recheck")
     eq(r["newly_matched"], ["feedback.confirmed_fraud"], "the reason")
+    # the human form says the same: version, previous, changed, the rule
+    rc, out, err = d.ctl("verdict", rid)
+    check(re.search(r"(?m)^version +2, rechecked at ", out),
+          "verdict of a rechecked referral shows its version", out)
+    rc, out, err = d.ctl("recheck", rid)
+    eq(rc, 0, "human recheck exit status (%s)" % err)
+    for want in (r"(?m)^version +3, rechecked at ",
+                 r"(?m)^previous +deny, score \d+ \(version 2\)",
+                 r"(?m)^changed +no$",
+                 r"(?m)^newly matched +-$"):
+        check(re.search(want, out), "human recheck lacks %r" % want, out)
     # the label shows in explain: which identity and which feedback
     x, raw = ok({"op": "explain", "id": rid})
     e = [e for e in x["rechecks"][0]["rules"]
@@ -210,6 +222,13 @@ def _():
         ("blocked_ips", "add", "bob", "proxy farm"),
         ("blocked_emails", "expire", "refguardd", "expired"),
         ("blocked_emails", "add", "ann", "ticket 12")], "log, newest first")
+    rc, out, err = d.ctl("lists", "log", "--limit", "50")
+    rows = [l.split() for l in out.splitlines()]
+    eq(rows[0][:6], ["LOG", "TIME", "LIST", "ACTION", "VALUE", "BY"],
+       "lists log: a table")
+    eq((rows[1][2], rows[1][3], rows[1][5], " ".join(rows[1][6:])),
+       ("blocked_ips", "del", "carol", "false positive"),
+       "lists log: the newest row")
     rc, out, err = d.ctl("--json", "lists", "log", "blocked_emails")
     check(all(e["list"] == "blocked_emails"
               for e in json.loads(out)["entries"]), "log of one list", out)
