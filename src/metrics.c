@@ -357,6 +357,14 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 	sample(sb, "store_events", NULL, NULL, ss.events);
 	family(sb, "store_verdicts", "gauge", "Verdicts stored.");
 	sample(sb, "store_verdicts", NULL, NULL, ss.verdicts);
+	family(sb, "store_feedback", "gauge", "Feedback records stored.");
+	sample(sb, "store_feedback", NULL, NULL, ss.feedback);
+	family(sb, "store_labels", "gauge",
+	    "Identities and accounts carrying a feedback label.");
+	sample(sb, "store_labels", NULL, NULL, ss.labels);
+	family(sb, "store_list_entries", "gauge",
+	    "Runtime list keys (a CIDR counts its expanded keys).");
+	sample(sb, "store_list_entries", NULL, NULL, ss.list_entries);
 }
 
 /* Ruleset, reloads, GeoIP databases: from what the stats op shows. */

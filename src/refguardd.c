@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +335,28 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	conn_accept(arg, fd);
 }
 
+/* stats.store: the store_stat figures, in this order. */
+static const struct {
+	const char	*name;
+	size_t		 off;
+} store_fields[] = {
+	{ "events",		offsetof(struct store_stat, events) },
+	{ "index_entries",	offsetof(struct store_stat, index_entries) },
+	{ "links",		offsetof(struct store_stat, links) },
+	{ "verdicts",		offsetof(struct store_stat, verdicts) },
+	{ "feedback",		offsetof(struct store_stat, feedback) },
+	{ "labels",		offsetof(struct store_stat, labels) },
+	{ "list_entries",	offsetof(struct store_stat, list_entries) },
+	{ "list_log",		offsetof(struct store_stat, list_log) },
+	{ "map_size",		offsetof(struct store_stat, map_size) },
+	{ "map_used",		offsetof(struct store_stat, map_used) },
+	{ "map_max",		offsetof(struct store_stat, map_max) },
+	{ "last_seq",		offsetof(struct store_stat, last_seq) },
+	{ "recent_entries",	offsetof(struct store_stat, recent_entries) },
+	{ "recent_links",	offsetof(struct store_stat, recent_links) },
+	{ "recent_flushes",	offsetof(struct store_stat, recent_flushes) },
+};
+
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
@@ -387,25 +410,10 @@ daemon_stats_json(struct daemon *d, size_t *len)
 
 	st = json_object();
 	if (store_stat(d->store, &ss, &cause) == 0) {
-		json_object_set_new(st, "events", json_integer((json_int_t)ss.events));
-		json_object_set_new(st, "index_entries",
-		    json_integer((json_int_t)ss.index_entries));
-		json_object_set_new(st, "links", json_integer((json_int_t)ss.links));
-		json_object_set_new(st, "verdicts",
-		    json_integer((json_int_t)ss.verdicts));
-		json_object_set_new(st, "map_size",
-		    json_integer((json_int_t)ss.map_size));
-		json_object_set_new(st, "map_used",
-		    json_integer((json_int_t)ss.map_used));
-		json_object_set_new(st, "map_max", json_integer((json_int_t)ss.map_max));
-		json_object_set_new(st, "last_seq",
-		    json_integer((json_int_t)ss.last_seq));
-		json_object_set_new(st, "recent_entries",
-		    json_integer((json_int_t)ss.recent_entries));
-		json_object_set_new(st, "recent_links",
-		    json_integer((json_int_t)ss.recent_links));
-		json_object_set_new(st, "recent_flushes",
-		    json_integer((json_int_t)ss.recent_flushes));
+		for (i = 0; i < nitems(store_fields); i++)
+			json_object_set_new(st, store_fields[i].name,
+			    json_integer((json_int_t)*(const uint64_t *)(
+			    (const char *)&ss + store_fields[i].off)));
 	} else {
 		json_object_set_new(st, "error", json_string(cause));
 		free(cause);

@@ -1577,6 +1577,7 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 		out->links = ms.ms_entries;
 	if (mdb_stat(txn, st->verdicts, &ms) == 0)
 		out->verdicts = ms.ms_entries;
+	store_aux_stat(txn, st->aux, out);
 	mdb_env_info(st->env, &info);
 	mdb_env_stat(st->env, &ms);
 	mdb_txn_abort(txn);

@@ -68,6 +68,10 @@ struct store_stat {
 	uint64_t	recent_entries;	/* index entries not yet in LMDB */
 	uint64_t	recent_links;
 	uint64_t	recent_flushes;	/* ranges written to LMDB */
+	uint64_t	feedback;	/* feedback records */
+	uint64_t	labels;		/* (identity, label) pairs */
+	uint64_t	list_entries;	/* runtime list keys (CIDRs expanded) */
+	uint64_t	list_log;	/* list audit records */
 };
 
 struct store;

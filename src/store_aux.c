@@ -725,25 +725,22 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 	return (done);
 }
 
-int
-store_aux_stat(struct store_txn *t, struct store_aux_stat *out)
+void
+store_aux_stat(MDB_txn *txn, const struct store_aux *aux,
+    struct store_stat *out)
 {
-	struct store_aux	*aux;
-	MDB_txn			*txn;
-	MDB_stat		 ms;
+	MDB_stat	ms;
 
-	memset(out, 0, sizeof(*out));
-	if ((txn = aux_txn(t, &aux)) == NULL)
-		return (aux->have ? -1 : 0);
+	if (!aux->have)
+		return;
 	if (mdb_stat(txn, aux->feedback, &ms) == 0)
 		out->feedback = ms.ms_entries;
 	if (mdb_stat(txn, aux->labels, &ms) == 0)
 		out->labels = ms.ms_entries;
 	if (mdb_stat(txn, aux->lists, &ms) == 0)
-		out->list_keys = ms.ms_entries;
+		out->list_entries = ms.ms_entries;
 	if (mdb_stat(txn, aux->listlog, &ms) == 0)
-		out->listlog = ms.ms_entries;
-	return (0);
+		out->list_log = ms.ms_entries;
 }
 
 void

@@ -153,14 +153,6 @@ int	store_listlog_scan(struct store_txn *txn, store_rec_cb cb, void *arg);
 /* The seq the next event will get: what a label or entry records. */
 uint64_t store_aux_next_seq(struct store_txn *txn);
 
-/* Figures for stats. */
-struct store_aux_stat {
-	uint64_t	feedback;
-	uint64_t	labels;
-	uint64_t	list_keys;
-	uint64_t	listlog;
-};
-int	store_aux_stat(struct store_txn *txn, struct store_aux_stat *out);
 
 /*
  * The hash a string or number list value gets (lower-cased first): keyed

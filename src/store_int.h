@@ -40,6 +40,10 @@ int			 store_int_fail(struct store_txn *t, int rc,
 int	store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **aux,
 	    char **cause);
 void	store_aux_free(struct store_aux *aux);
+/* store_stat()'s figures of the aux databases (none: zeros). */
+struct store_stat;
+void	store_aux_stat(MDB_txn *txn, const struct store_aux *aux,
+	    struct store_stat *out);
 /* How many named databases store_aux_open() opens. */
 #define STORE_AUX_NDBI	4
 

@@ -103,6 +103,9 @@ def _():
     fb = json.loads(out)
     check(fb["ok"] and fb["identities"] >= 2, "labels the account and its "
           "payment", out)
+    st = d.stats()["store"]
+    check(st["feedback"] >= 1 and st["labels"] >= fb["identities"],
+          "stats count feedback records and labels", st)
     rc, out, err = d.ctl("--json", "recheck", rid)
     eq(rc, 0, "recheck exit status (%s)" % err)
     r = json.loads(out)
@@ -222,6 +225,10 @@ def _():
         ("blocked_ips", "add", "bob", "proxy farm"),
         ("blocked_emails", "expire", "refguardd", "expired"),
         ("blocked_emails", "add", "ann", "ticket 12")], "log, newest first")
+    st = d.stats()["store"]
+    # both entries went (one deleted, one expired): no key is left
+    check(st["list_log"] >= 4 and st["list_entries"] == 0,
+          "stats count list keys and the audit log", st)
     rc, out, err = d.ctl("lists", "log", "--limit", "50")
     rows = [l.split() for l in out.splitlines()]
     eq(rows[0][:6], ["LOG", "TIME", "LIST", "ACTION", "VALUE", "BY"],

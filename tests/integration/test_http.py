@@ -731,6 +731,10 @@ def _():
     st = d.stats()
     eq(metric(s1, "refguard_store_events"), st["store"]["events"],
        "store events vs stats")
+    for m, k in (("feedback", "feedback"), ("labels", "labels"),
+                 ("list_entries", "list_entries")):
+        eq(metric(s1, "refguard_store_" + m), st["store"][k],
+           "store %s vs stats" % k)
     eq(metric(s1, "refguard_ruleset_info", hash=st["ruleset"]["hash"]), 1,
        "ruleset_info with the hash of the rules in service")
     check(metric(s1, "refguard_commit_batch_jobs_count") >= 2,
