@@ -46,9 +46,13 @@ struct store {
 	MDB_dbi			 events;
 	MDB_dbi			 index;
 	MDB_dbi			 links;
-	MDB_dbi			 verdicts;
+	MDB_dbi			 vids;		/* id -> seq */
+	MDB_dbi			 vrecs;		/* seq -> verdict record */
+	MDB_dbi			 verdicts;	/* schema 1: id -> record */
 	MDB_dbi			 meta;
 	bool			 readonly;
+	bool			 have_vids;	/* false: read-only schema 1 */
+	bool			 legacy;	/* "verdicts" holds records */
 	uint64_t		 map_max;
 	/*
 	 * Held shared by every transaction, exclusively by a map resize:
@@ -231,6 +235,7 @@ store_setup(struct store *st, char **cause)
 	MDB_txn		*txn;
 	MDB_val		 k = val("schema", 6), v;
 	MDB_cursor	*c;
+	MDB_stat	 ms;
 	uint8_t		 buf[4];
 	uint32_t	 schema;
 	int		 rc;
@@ -247,6 +252,23 @@ store_setup(struct store *st, char **cause)
 	    store_dbi(st, txn, "meta", &st->meta, cause) ||
 	    store_aux_open(txn, st->readonly, &st->aux, cause))
 		goto fail;
+	/*
+	 * Schema 2 keeps verdict records by seq, appended, and a small id ->
+	 * seq index; schema 1 kept them by id. A schema 1 store still reads
+	 * its old records; new ones go to the new pair.
+	 */
+	st->have_vids = true;
+	if (st->readonly && mdb_dbi_open(txn, "verdict_ids", 0,
+	    &st->vids) == MDB_NOTFOUND)
+		st->have_vids = false;
+	else if (store_dbi(st, txn, "verdict_ids", &st->vids, cause) ||
+	    store_dbi(st, txn, "verdict_recs", &st->vrecs, cause))
+		goto fail;
+	if ((rc = mdb_stat(txn, st->verdicts, &ms)) != 0) {
+		xasprintf(cause, "stat verdicts: %s", mdb_strerror(rc));
+		goto fail;
+	}
+	st->legacy = ms.ms_entries > 0;
 
 	rc = mdb_get(txn, st->meta, &k, &v);
 	if (rc == MDB_NOTFOUND && !st->readonly) {
@@ -274,6 +296,17 @@ store_setup(struct store *st, char **cause)
 			    "use a fresh state directory", schema, STORE_SCHEMA);
 			goto fail;
 		}
+		/* Written from now on in schema 2: older refguards refuse. */
+		if (schema < STORE_SCHEMA && !st->readonly) {
+			buf[0] = 0; buf[1] = 0; buf[2] = 0;
+			buf[3] = STORE_SCHEMA;
+			v = val(buf, 4);
+			if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
+				xasprintf(cause, "write schema: %s",
+				    mdb_strerror(rc));
+				goto fail;
+			}
+		}
 	}
 
 	if ((rc = mdb_cursor_open(txn, st->events, &c)) != 0) {
@@ -283,6 +316,11 @@ store_setup(struct store *st, char **cause)
 	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
 		st->last_seq = be64_get(k.mv_data);
 	mdb_cursor_close(c);
+	/* Retention may have deleted every event (expire_event()). */
+	k = val("seq_floor", 9);
+	if (mdb_get(txn, st->meta, &k, &v) == 0 && v.mv_size == 8 &&
+	    be64_get(v.mv_data) > st->last_seq)
+		st->last_seq = be64_get(v.mv_data);
 	if (flush_marks_load(st, txn, cause) != 0)
 		goto fail;
 
@@ -324,7 +362,7 @@ store_open(const struct store_opts *opts, char **cause)
 		xasprintf(cause, "mdb_env_create: %s", mdb_strerror(rc));
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, 8 + STORE_AUX_NDBI);
+	mdb_env_set_maxdbs(st->env, 10 + STORE_AUX_NDBI);
 	mdb_env_set_maxreaders(st->env, 254);
 	if (!opts->readonly &&
 	    (rc = mdb_env_set_mapsize(st->env, opts->map_size)) != 0) {
@@ -1046,13 +1084,40 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 	return (ret);
 }
 
+/*
+ * A verdict record starts with its version byte and its event's seq
+ * (verdict.c), which keys it: records are appended in seq order and fill
+ * their pages, instead of landing on a random page of a tree keyed by
+ * client ids. The id -> seq index is small.
+ */
 int
 store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void *rec, size_t len)
 {
-	MDB_val	k = val(id, idlen), v = val(rec, len);
+	uint8_t	sk[8];
+	MDB_val	k = val(id, idlen), v, kk, vv;
+	int	rc;
 
-	return (txn_put(t, t->st->verdicts, &k, &v, 0, "verdicts put"));
+	if (len < 9)
+		return (txn_fail(t, EINVAL, "verdicts put: short record"));
+	memcpy(sk, (const uint8_t *)rec + 1, sizeof(sk));
+	v = val(sk, sizeof(sk));
+	if (txn_put(t, t->st->vids, &k, &v, 0, "verdict ids put") != 0)
+		return (-1);
+	kk = val(sk, sizeof(sk));
+	vv = val(rec, len);
+	/* A new check's seq is the largest; a recheck rewrites in place. */
+	if (t->err == STORE_OK && t->write &&
+	    (rc = mdb_put(t->txn, t->st->vrecs, &kk, &vv, MDB_APPEND)) !=
+	    MDB_KEYEXIST) {
+		if (rc != 0)
+			return (txn_fail(t, rc, "verdict records put"));
+	} else if (txn_put(t, t->st->vrecs, &kk, &vv, 0,
+	    "verdict records put") != 0)
+		return (-1);
+	if (t->st->legacy)
+		return (txn_del(t, t->st->verdicts, &k, "verdicts del"));
+	return (0);
 }
 
 int
@@ -1060,13 +1125,55 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
 {
 	MDB_val	k = val(id, idlen), v;
-	int	rc;
+	int	rc = 1;
 
-	if ((rc = txn_get(t, t->st->verdicts, &k, &v, "verdicts get")) != 0)
+	if (t->st->have_vids &&
+	    (rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) == 0) {
+		if (v.mv_size != 8)
+			return (txn_fail(t, MDB_CORRUPTED, "verdict ids get"));
+		k = val(v.mv_data, 8);
+		if ((rc = txn_get(t, t->st->vrecs, &k, &v,
+		    "verdict records get")) == 1)
+			return (txn_fail(t, MDB_CORRUPTED, "verdict records "
+			    "get: the id index names a missing record"));
+	} else if (rc == 1 && t->st->legacy)
+		rc = txn_get(t, t->st->verdicts, &k, &v, "verdicts get");
+	if (rc != 0)
 		return (rc);
 	*rec = v.mv_data;
 	*len = v.mv_size;
 	return (0);
+}
+
+/* Delete the verdict of event seq (not one a later event's id took). */
+static int
+del_verdict(struct store_txn *t, const char *id, size_t idlen, uint64_t seq)
+{
+	uint8_t		 sk[8];
+	const void	*rec;
+	size_t		 len;
+	MDB_val		 k = val(id, idlen), v;
+	int		 rc;
+
+	if ((rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) < 0)
+		return (-1);
+	if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) == seq) {
+		be64_put(sk, seq);
+		v = val(sk, sizeof(sk));
+		if (txn_del(t, t->st->vids, &k, "verdict ids del") != 0 ||
+		    txn_del(t, t->st->vrecs, &v, "verdict records del") != 0)
+			return (-1);
+		return (0);
+	}
+	if (rc == 1 && t->st->legacy &&
+	    txn_get(t, t->st->verdicts, &k, &v, "verdicts get") == 0) {
+		rec = v.mv_data;
+		len = v.mv_size;
+		if (len >= 9 && be64_get((const uint8_t *)rec + 1) == seq)
+			return (txn_del(t, t->st->verdicts, &k,
+			    "verdicts del"));
+	}
+	return (t->err == STORE_OK ? 0 : -1);
 }
 
 /* Walk the index entries of (kind, h) in [from_ts, to_ts]. */
@@ -1410,8 +1517,7 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct event *ev)
 {
 	struct ent	ents[EVENT_ENTS_MAX];
 	uint8_t		ikey[INDEX_KEY_LEN];
-	const void	*rec;
-	size_t		n, i, len;
+	size_t		n, i;
 	MDB_val		k;
 
 	n = event_ents(ev, ents);
@@ -1421,12 +1527,19 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct event *ev)
 		if (txn_del(t, t->st->index, &k, "index del") != 0)
 			return (-1);
 	}
-	/* The verdict goes with its event (not with a later re-check's). */
-	if (ev->idlen > 0 &&
-	    store_get_verdict(t, ev->id, ev->idlen, &rec, &len) == 0 &&
-	    len >= 9 && be64_get((const uint8_t *)rec + 1) == ev->seq) {
-		k = val(ev->id, ev->idlen);
-		if (txn_del(t, t->st->verdicts, &k, "verdicts del") != 0)
+	/* The verdict goes with its event. */
+	if (ev->idlen > 0 && del_verdict(t, ev->id, ev->idlen, ev->seq) != 0)
+		return (-1);
+	/*
+	 * The newest event going leaves no event to tell the last seq at the
+	 * next open (seqs must never be reused; flush marks point at them):
+	 * keep it in meta.
+	 */
+	if (ev->seq == t->next_seq) {
+		uint8_t	buf[8];
+
+		be64_put(buf, ev->seq);
+		if (store_meta_put(t, "seq_floor", buf, sizeof(buf)) != 0)
 			return (-1);
 	}
 	return (txn_del(t, t->st->events, seqkey, "events del"));
@@ -1577,6 +1690,8 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 		out->links = ms.ms_entries;
 	if (mdb_stat(txn, st->verdicts, &ms) == 0)
 		out->verdicts = ms.ms_entries;
+	if (st->have_vids && mdb_stat(txn, st->vids, &ms) == 0)
+		out->verdicts += ms.ms_entries;
 	store_aux_stat(txn, st->aux, out);
 	mdb_env_info(st->env, &info);
 	mdb_env_stat(st->env, &ms);

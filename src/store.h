@@ -37,7 +37,7 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA	1
+#define STORE_SCHEMA	2	/* 2: verdict records by seq */
 
 enum store_err {
 	STORE_OK = 0,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <lmdb.h>
 
 #include "ident.h"
 #include "req.h"
@@ -370,7 +371,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\1", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\2", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -883,28 +884,135 @@ START_TEST(test_scan_events)
 }
 END_TEST
 
+/* A record as verdict.c writes one: version byte, seq, then the rest. */
+static size_t
+vrec(uint8_t *buf, uint64_t seq, const char *rest)
+{
+	buf[0] = 1;
+	be_put(buf + 1, seq, 8);
+	memcpy(buf + 9, rest, strlen(rest));
+	return (9 + strlen(rest));
+}
+
 START_TEST(test_verdict_records)
 {
 	struct store_txn	*t;
 	const void		*rec;
-	size_t			 len;
+	uint8_t			 r1[32], r2[32], r3[32];
+	size_t			 len, n1, n2, n3;
 
+	n1 = vrec(r1, 5, "abc");
+	n2 = vrec(r2, 3, "\1");	/* older seq: not an append */
+	n3 = vrec(r3, 5, "abcd");	/* a recheck rewrites seq 5 */
 	t = begin(true);
-	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, "abc", 3), 0);
-	ck_assert_int_eq(store_put_verdict(t, "r-2", 3, "\0\1", 2), 0);
-	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, "abcd", 4), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r1, n1), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-2", 3, r2, n2), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r3, n3), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-9", 3, "ab", 2), -1);
+	store_abort(t);
+	t = begin(true);
+	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r1, n1), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-2", 3, r2, n2), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r3, n3), 0);
 	commit(t);
 	t = begin(false);
 	ck_assert_int_eq(store_get_verdict(t, "r-1", 3, &rec, &len), 0);
-	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(rec, "abcd", 4) == 0);
+	ck_assert_uint_eq(len, n3);
+	ck_assert(memcmp(rec, r3, n3) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "r-2", 3, &rec, &len), 0);
-	ck_assert_uint_eq(len, 2);
-	ck_assert(memcmp(rec, "\0\1", 2) == 0);
+	ck_assert_uint_eq(len, n2);
+	ck_assert(memcmp(rec, r2, n2) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "r-3", 3, &rec, &len), 1);
 	ck_assert_int_eq(store_get_verdict(t, "r-", 2, &rec, &len), 1);
 	store_abort(t);
 	ck_assert_uint_eq(stat_of().verdicts, 2);
+}
+END_TEST
+
+/*
+ * A schema 1 store (verdict records keyed by id in "verdicts") opens,
+ * reads its old records, is marked schema 2, and moves a record to the
+ * new layout when it is rewritten (a recheck); retention deletes both.
+ */
+START_TEST(test_verdict_schema1)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	const void		*rec, *v;
+	uint8_t			 r1[32], r2[32], r3[32];
+	size_t			 len, n1, n2, n3;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 dbi, meta;
+	MDB_stat		 ms;
+	MDB_val			 k, d;
+
+	/* Two old referrals (seq 1, 2) whose verdicts schema 1 wrote. */
+	t = begin(true);
+	mkref(&ev, "o-1", T0 - 100000, 0xa1, 0xb1, 0x11);
+	put(t, &ev);
+	mkref(&ev, "o-2", T0 - 100000, 0xa2, 0xb2, 0x12);
+	put(t, &ev);
+	commit(t);
+	store_close(st);
+	n1 = vrec(r1, 1, "old one");
+	n2 = vrec(r2, 2, "old two");
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, 64 * MIB), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "verdicts", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	k.mv_data = "o-1"; k.mv_size = 3; d.mv_data = r1; d.mv_size = n1;
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
+	k.mv_data = "o-2"; d.mv_data = r2; d.mv_size = n2;
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
+	k.mv_data = "schema"; k.mv_size = 6;
+	d.mv_data = "\0\0\0\1"; d.mv_size = 4;
+	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	ck_assert_uint_eq(stat_of().verdicts, 2);
+	t = begin(false);
+	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\2", 4) == 0);
+	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
+	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
+	store_abort(t);
+	/* A recheck of o-1 rewrites it: new layout, gone from the old. */
+	n3 = vrec(r3, 1, "rechecked");
+	t = begin(true);
+	ck_assert_int_eq(store_put_verdict(t, "o-1", 3, r3, n3), 0);
+	commit(t);
+	ck_assert_uint_eq(stat_of().verdicts, 2);
+	t = begin(false);
+	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
+	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
+	ck_assert_int_eq(store_get_verdict(t, "o-2", 3, &rec, &len), 0);
+	ck_assert(len == n2 && memcmp(rec, r2, n2) == 0);
+	store_abort(t);
+	/* Retention takes both events and both verdicts, old and new. */
+	t = begin(true);
+	ck_assert_int_eq(expire(t, T0, 100), 2);
+	commit(t);
+	ck_assert_uint_eq(stat_of().verdicts, 0);
+	store_close(st);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "verdicts", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+	ck_assert_uint_eq(ms.ms_entries, 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "verdict_recs", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+	ck_assert_uint_eq(ms.ms_entries, 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
 }
 END_TEST
 
@@ -1015,6 +1123,14 @@ START_TEST(test_expire_everything)
 	ck_assert_uint_eq(s.index_entries, 0);
 	ck_assert_uint_eq(s.links, 0);
 	ck_assert_uint_eq(s.last_seq, 1);
+	/* Reopened empty, it goes on from seq 2 (seqs are never reused). */
+	store_close(st);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	ck_assert_uint_eq(stat_of().last_seq, 1);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0 + 5, 0xa1, 0x11);
+	ck_assert_uint_eq(put(t, &ev), 2);
+	commit(t);
 }
 END_TEST
 
@@ -1592,6 +1708,7 @@ store_suite(void)
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_verdict_records);
+	tcase_add_test(tc, test_verdict_schema1);
 	tcase_add_test(tc, test_expire);
 	tcase_add_test(tc, test_expire_everything);
 	tcase_add_test(tc, test_expire_keeps_rechecked_verdict);
