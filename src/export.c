@@ -142,7 +142,7 @@ ex_verdict(struct ex_scan *sc, const struct event *ev)
 	sbuf_add_jstr(&sc->line, vr.reply, vr.replylen);
 	sbuf_adds(&sc->line, ",\"explain\":");
 	sbuf_reset(&sc->tmp);
-	verdict_explain_text(&sc->tmp, vr.explain, vr.explainlen);
+	verdict_explain_text(&sc->tmp, sc->txn, vr.explain, vr.explainlen);
 	sbuf_add_jstr(&sc->line, sc->tmp.buf, sc->tmp.len);
 	sbuf_addc(&sc->line, '}');
 	ex_emit(sc);

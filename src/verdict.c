@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "log.h"
@@ -24,61 +25,176 @@
 _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
 
 /*
- * Explain texts are stored zstd-compressed: they repeat the same keys and
- * rule expressions, and shrink about sixfold, so a verdict no longer
- * takes two overflow pages. Records written before hold the JSON itself,
- * which starts with '['; a zstd frame starts with its magic number.
+ * Explain texts are stored zstd-compressed against a dictionary: the
+ * first explain text this thread produced under the same rule set, which
+ * holds the same rules, expressions and keys. A 6 KB text then takes
+ * ~250 bytes instead of ~1.1 KB, in half the time (issue 5). Stored form:
+ * ZDICT_MARK, the dictionary's id (8 bytes: XXH3 of its bytes), a zstd
+ * frame. The dictionary is in meta "zdict:<id>", put by the transaction
+ * of any record that uses it and finds it missing, so it commits or
+ * aborts with that record in whichever store the transaction belongs to.
+ * Older records hold a plain zstd frame, or the JSON itself ('[').
  */
-static pthread_key_t	cctx_key;
-static pthread_once_t	cctx_once = PTHREAD_ONCE_INIT;
+#define ZDICT_MARK	0xd1
+#define ZDICT_LEVEL	(-5)	/* with a dictionary: 2.2 us, 256 B a text */
+#define ZDICT_CACHE	8	/* decompression dictionaries per thread */
+
+struct zstate {
+	ZSTD_CCtx	*cctx;
+	ZSTD_DCtx	*dctx;
+	/* Compression: the dictionary of one rule set. */
+	char		 ruleset[64];
+	uint64_t	 id;
+	char		*bytes;
+	size_t		 len;
+	ZSTD_CDict	*cdict;
+	/* Decompression: the last dictionaries read. */
+	struct {
+		uint64_t	 id;
+		ZSTD_DDict	*ddict;
+	}		 dd[ZDICT_CACHE];
+	unsigned	 ddnext;
+};
+
+static pthread_key_t	zstate_key;
+static pthread_once_t	zstate_once = PTHREAD_ONCE_INIT;
 
 static void
-cctx_free(void *p)
+zstate_free(void *p)
 {
-	ZSTD_freeCCtx(p);
+	struct zstate	*zs = p;
+	unsigned	 i;
+
+	ZSTD_freeCCtx(zs->cctx);
+	ZSTD_freeDCtx(zs->dctx);
+	ZSTD_freeCDict(zs->cdict);
+	free(zs->bytes);
+	for (i = 0; i < ZDICT_CACHE; i++)
+		ZSTD_freeDDict(zs->dd[i].ddict);
+	free(zs);
 }
 
 static void
-cctx_init(void)
+zstate_init(void)
 {
-	if (pthread_key_create(&cctx_key, cctx_free) != 0)
+	if (pthread_key_create(&zstate_key, zstate_free) != 0)
 		fatalx("pthread_key_create");
 }
 
-/* A compression context per thread, freed when the thread ends. */
-static ZSTD_CCtx *
-cctx_get(void)
+/* The zstd state of this thread, freed when the thread ends. */
+static struct zstate *
+zstate_get(void)
 {
-	ZSTD_CCtx	*cctx;
+	struct zstate	*zs;
 
-	pthread_once(&cctx_once, cctx_init);
-	if ((cctx = pthread_getspecific(cctx_key)) == NULL) {
-		if ((cctx = ZSTD_createCCtx()) == NULL)
+	pthread_once(&zstate_once, zstate_init);
+	if ((zs = pthread_getspecific(zstate_key)) == NULL) {
+		zs = xcalloc(1, sizeof(*zs));
+		if ((zs->cctx = ZSTD_createCCtx()) == NULL ||
+		    (zs->dctx = ZSTD_createDCtx()) == NULL)
 			fatalx("ZSTD_createCCtx");
-		pthread_setspecific(cctx_key, cctx);
+		pthread_setspecific(zstate_key, zs);
 	}
-	return (cctx);
+	return (zs);
 }
 
 static void
-explain_pack(struct sbuf *sb, const char *s, size_t len)
+zdict_name(char *buf, size_t len, uint64_t id)
 {
-	ZSTD_CCtx	*cctx = cctx_get();
-	size_t		 bound = ZSTD_compressBound(len), n;
-	char		*p;
+	snprintf(buf, len, "zdict:%016llx", (unsigned long long)id);
+}
 
+/* Make text the dictionary of rule set ruleset. */
+static void
+zdict_set(struct zstate *zs, const char *ruleset, const char *text,
+    size_t len)
+{
+	ZSTD_freeCDict(zs->cdict);
+	free(zs->bytes);
+	snprintf(zs->ruleset, sizeof(zs->ruleset), "%s", ruleset);
+	zs->bytes = xmalloc(len);
+	memcpy(zs->bytes, text, len);
+	zs->len = len;
+	zs->id = XXH3_64bits(text, len);
+	if ((zs->cdict = ZSTD_createCDict(text, len, ZDICT_LEVEL)) == NULL)
+		fatalx("ZSTD_createCDict");
+}
+
+/*
+ * Append explain text s to sb, compressed with rule set ruleset's
+ * dictionary (made from s if there is none yet) when txn can hold it, or
+ * on its own. -1 when txn failed.
+ */
+static int
+explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
+    const char *s, size_t len)
+{
+	struct zstate	*zs = zstate_get();
+	size_t		 bound = ZSTD_compressBound(len), n, at = sb->len;
+	char		 name[32], *p;
+	const void	*v;
+	size_t		 vlen;
+	int		 rc;
+
+	if (ruleset != NULL && len > 0) {
+		if (zs->cdict == NULL || strcmp(zs->ruleset, ruleset) != 0)
+			zdict_set(zs, ruleset, s, len);
+		zdict_name(name, sizeof(name), zs->id);
+		if ((rc = store_meta_get(txn, name, &v, &vlen)) == 1)
+			rc = store_meta_put(txn, name, zs->bytes, zs->len);
+		if (rc != 0)
+			return (-1);
+		p = sbuf_space(sb, 9 + bound);
+		p[0] = (char)ZDICT_MARK;
+		be_put((uint8_t *)p + 1, zs->id, 8);
+		n = ZSTD_compress_usingCDict(zs->cctx, p + 9, bound, s, len,
+		    zs->cdict);
+		if (!ZSTD_isError(n)) {
+			sb->len += 9 + n;
+			return (0);
+		}
+		sb->len = at;
+	}
 	p = sbuf_space(sb, bound);
-	n = ZSTD_compressCCtx(cctx, p, bound, s, len, 1);
+	n = ZSTD_compressCCtx(zs->cctx, p, bound, s, len, 1);
 	if (ZSTD_isError(n))
 		sbuf_add(sb, s, len);	/* cannot happen with bound; stay readable */
 	else
 		sb->len += n;
+	return (0);
+}
+
+/* The decompression dictionary id, from the cache or txn's meta. */
+static ZSTD_DDict *
+zdict_get(struct zstate *zs, struct store_txn *txn, uint64_t id)
+{
+	ZSTD_DDict	*dd;
+	const void	*v;
+	size_t		 vlen;
+	unsigned	 i;
+	char		 name[32];
+
+	for (i = 0; i < ZDICT_CACHE; i++)
+		if (zs->dd[i].ddict != NULL && zs->dd[i].id == id)
+			return (zs->dd[i].ddict);
+	zdict_name(name, sizeof(name), id);
+	if (txn == NULL || store_meta_get(txn, name, &v, &vlen) != 0 ||
+	    (dd = ZSTD_createDDict(v, vlen)) == NULL)
+		return (NULL);
+	i = zs->ddnext++ % ZDICT_CACHE;
+	ZSTD_freeDDict(zs->dd[i].ddict);
+	zs->dd[i].id = id;
+	zs->dd[i].ddict = dd;
+	return (dd);
 }
 
 /* Append a stored explain text to sb as JSON ("[]" when empty). */
 void
-verdict_explain_text(struct sbuf *sb, const char *p, size_t len)
+verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
+    size_t len)
 {
+	struct zstate		*zs;
+	ZSTD_DDict		*dd = NULL;
 	unsigned long long	 n;
 	size_t			 got;
 	char			*out;
@@ -87,8 +203,18 @@ verdict_explain_text(struct sbuf *sb, const char *p, size_t len)
 		sbuf_adds(sb, "[]");
 		return;
 	}
-	if (len < 4 || (uint8_t)p[0] != 0x28 || (uint8_t)p[1] != 0xb5 ||
-	    (uint8_t)p[2] != 0x2f || (uint8_t)p[3] != 0xfd) {
+	if (len > 9 && (uint8_t)p[0] == ZDICT_MARK) {
+		zs = zstate_get();
+		if ((dd = zdict_get(zs, txn, be_get((const uint8_t *)p + 1,
+		    8))) == NULL) {
+			sbuf_adds(sb, "null");
+			return;
+		}
+		p += 9;
+		len -= 9;
+	} else if (len < 4 || (uint8_t)p[0] != 0x28 ||
+	    (uint8_t)p[1] != 0xb5 || (uint8_t)p[2] != 0x2f ||
+	    (uint8_t)p[3] != 0xfd) {
 		sbuf_add(sb, p, len);
 		return;
 	}
@@ -99,7 +225,9 @@ verdict_explain_text(struct sbuf *sb, const char *p, size_t len)
 		return;
 	}
 	out = sbuf_space(sb, (size_t)n);
-	got = ZSTD_decompress(out, (size_t)n, p, len);
+	zs = zstate_get();
+	got = dd != NULL ? ZSTD_decompress_usingDDict(zs->dctx, out, (size_t)n,
+	    p, len, dd) : ZSTD_decompressDCtx(zs->dctx, out, (size_t)n, p, len);
 	if (ZSTD_isError(got))
 		sbuf_adds(sb, "null");
 	else
@@ -300,8 +428,12 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	sbuf_add(&sb, (uint8_t[VERDICT_HDR_LEN]){ 0 }, VERDICT_HDR_LEN);
 	format_reply(&sb, ev, rs, &res);
 	out->replylen = sb.len - VERDICT_HDR_LEN;
-	if (res.explain != NULL)
-		explain_pack(&sb, res.explain, strlen(res.explain));
+	if (res.explain != NULL && explain_pack(txn, rs != NULL ?
+	    rules_hash(rs) : NULL, &sb, res.explain, strlen(res.explain)) != 0) {
+		free(res.explain);
+		sbuf_free(&sb);
+		return (-1);
+	}
 	free(res.explain);
 	hdr = (uint8_t *)sb.buf;
 	hdr[0] = VERDICT_REC_CHECK;
@@ -473,7 +605,14 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	sbuf_add(&rec, reply.buf, reply.len);
 	sbuf_add(&rec, delta.buf, delta.len);
 	xoff = rec.len;
-	explain_pack(&rec, s, strlen(s));
+	if (explain_pack(txn, rs != NULL ? rules_hash(rs) : NULL, &rec, s,
+	    strlen(s)) != 0) {
+		free(res.explain);
+		sbuf_free(&rec);
+		sbuf_free(&reply);
+		sbuf_free(&delta);
+		return (-1);
+	}
 	/* The explain's stored length, known once packed. */
 	be_put((uint8_t *)rec.buf + voff + 21, rec.len - xoff, 4);
 	free(res.explain);
@@ -682,7 +821,8 @@ add_links(struct sbuf *sb, struct store_txn *txn, const struct event *ev)
 }
 
 static void
-add_rechecks(struct sbuf *sb, const struct verdict_rec *r)
+add_rechecks(struct sbuf *sb, struct store_txn *txn,
+    const struct verdict_rec *r)
 {
 	struct verdict_ver	v;
 	char			when[RFC3339_LEN];
@@ -700,7 +840,7 @@ add_rechecks(struct sbuf *sb, const struct verdict_rec *r)
 		sbuf_adds(sb, ",\"verdict\":");
 		sbuf_add(sb, v.reply, v.replylen);
 		sbuf_adds(sb, ",\"rules\":");
-		verdict_explain_text(sb, v.explain, v.explainlen);
+		verdict_explain_text(sb, txn, v.explain, v.explainlen);
 		sbuf_addc(sb, '}');
 	}
 	sbuf_addc(sb, ']');
@@ -771,9 +911,9 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 		}
 	}
 	sbuf_adds(&sb, ",\"rules\":");
-	verdict_explain_text(&sb, r.explain, r.explainlen);
+	verdict_explain_text(&sb, txn, r.explain, r.explainlen);
 	sbuf_addf(&sb, ",\"version\":%u", r.nrechecks + 1);
-	add_rechecks(&sb, &r);
+	add_rechecks(&sb, txn, &r);
 	sbuf_addc(&sb, '}');
 	out->reply = sbuf_take(&sb, &out->replylen);
 	return (0);

@@ -119,11 +119,13 @@ int	verdict_rec_version(const struct verdict_rec *r, unsigned i,
  */
 void	*verdict_rec_encode(const struct verdict_rec *r, size_t *len);
 /*
- * Append a record's stored explain (zstd-compressed, or plain JSON in
- * older records) to sb as JSON text; "[]" when empty.
+ * Append a record's stored explain (zstd-compressed with a dictionary
+ * that txn's meta holds, on its own, or plain JSON in older records) to
+ * sb as JSON text; "[]" when empty, null when it cannot be read.
  */
 struct sbuf;
-void	 verdict_explain_text(struct sbuf *sb, const char *p, size_t len);
+void	 verdict_explain_text(struct sbuf *sb, struct store_txn *txn,
+	     const char *p, size_t len);
 
 void	verdict_clear(struct verdict *v);
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1691,6 +1692,124 @@ START_TEST(test_labeled_recheck)
 }
 END_TEST
 
+/* verdict_lookup with explain in a thread of its own: no cached state. */
+struct explain_arg {
+	const char	*id;
+	struct verdict	 v;
+	int		 rc;
+};
+
+static void *
+explain_thread(void *p)
+{
+	struct explain_arg	*a = p;
+	struct store_txn	*t = begin(false);
+
+	a->rc = verdict_lookup(t, a->id, strlen(a->id), true, &a->v);
+	store_abort(t);
+	return (NULL);
+}
+
+static json_t *
+explain_rules(const char *rid)
+{
+	struct explain_arg	 a = { .id = rid };
+	pthread_t		 th;
+	json_error_t		 je;
+	json_t			*j, *r;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, explain_thread, &a), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(a.rc, 0);
+	j = json_loadb(a.v.reply, a.v.replylen, 0, &je);
+	ck_assert_msg(j != NULL, "%s", je.text);
+	r = json_incref(json_object_get(j, "rules"));
+	json_decref(j);
+	verdict_clear(&a.v);
+	return (r);
+}
+
+/*
+ * Explain texts are compressed against a dictionary kept in meta: it is
+ * written with the first record that needs it (and not left behind by an
+ * aborted transaction), read back by a thread that never saw it, and a
+ * new rule set brings its own.
+ */
+START_TEST(test_explain_dictionary)
+{
+	static const char rules1[] =
+	    "rule ip { when count(referral, referee.ip, 24h) > 5 "
+	    "action review score 40 }\n";
+	static const char rules2[] =
+	    "rule ip2 { when count(referral, referee.ip, 1h) > 2 "
+	    "action deny score 90 }\n";
+	struct store_txn	*t;
+	struct ruleset		*rs1, *rs2;
+	struct verdict		 v;
+	struct verdict_rec	 vr;
+	struct event		 ev;
+	const void		*rec, *d;
+	char			*diag = NULL, name[32];
+	size_t			 len, dlen;
+	json_t			*r;
+	int			 i;
+
+	rs1 = rules_load_buf("t1.rules", rules1, sizeof(rules1) - 1, NULL, 0,
+	    &diag);
+	rs2 = rules_load_buf("t2.rules", rules2, sizeof(rules2) - 1, NULL, 0,
+	    &diag);
+	ck_assert(rs1 != NULL && rs2 != NULL);
+	/* An aborted first check leaves no dictionary behind... */
+	t = begin(true);
+	mkref(&ev, "a0", T0, 1, 2, 9);
+	ck_assert_int_eq(verdict_check(t, rs1, &ev, &v), 0);
+	verdict_clear(&v);
+	store_abort(t);
+	/* ...and the next transaction writes it with its record. */
+	t = begin(true);
+	for (i = 0; i < 3; i++) {
+		char	rid[8];
+
+		snprintf(rid, sizeof(rid), "d%d", i);
+		mkref(&ev, rid, T0 + i, 1, (uint8_t)(2 + i), 9);
+		ck_assert_int_eq(verdict_check(t, i < 2 ? rs1 : rs2, &ev, &v),
+		    0);
+		verdict_clear(&v);
+	}
+	commit(t);
+	t = begin(false);
+	ck_assert_int_eq(store_get_verdict(t, "d1", 2, &rec, &len), 0);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
+	ck_assert_uint_gt(vr.explainlen, 9);
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
+	snprintf(name, sizeof(name), "zdict:%016llx", (unsigned long long)
+	    be_get((const uint8_t *)vr.explain + 1, 8));
+	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
+	ck_assert_ptr_nonnull(memmem(d, dlen, "\"rule\":\"ip\"", 11));
+	/* d2 was checked under rs2: another dictionary. */
+	ck_assert_int_eq(store_get_verdict(t, "d2", 2, &rec, &len), 0);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
+	ck_assert_uint_ne(be_get((const uint8_t *)vr.explain + 1, 8),
+	    strtoull(name + 6, NULL, 16));
+	store_abort(t);
+	for (i = 0; i < 3; i++) {
+		char	rid[8];
+
+		snprintf(rid, sizeof(rid), "d%d", i);
+		r = explain_rules(rid);
+		ck_assert_uint_eq(json_array_size(r), 1);
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_array_get(r, 0), "rule")), i < 2 ? "ip" : "ip2");
+		ck_assert(json_is_array(json_object_get(json_array_get(r, 0),
+		    "facts")));
+		json_decref(r);
+	}
+	rules_unref(rs1);
+	rules_unref(rs2);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1723,6 +1842,7 @@ store_suite(void)
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
 	tcase_add_test(tc, test_labeled_recheck);
+	tcase_add_test(tc, test_explain_dictionary);
 	suite_add_tcase(s, tc);
 	return (s);
 }
