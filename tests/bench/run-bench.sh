@@ -6,6 +6,11 @@
 # It prints figures; a missed target is reported, never an exit status.
 #
 #	run-bench.sh [--scale] [--scale-sizes "1000000 10000000"]
+#	    [--scale-state N=DIR]...
+#
+# --scale-state uses DIR, a state directory "refguard-bench preload -n N"
+# filled beforehand, for size N instead of preloading it in the run (the
+# 10M preload takes most of an hour); the run adds its events to DIR.
 #
 # Environment: REFGUARDD, REFGUARD_BENCH, RULES_DIR (set by bench.am);
 # BENCH_SECONDS (length of a measured phase, default 15), BENCH_SEED (1),
@@ -20,14 +25,24 @@ SECS=${BENCH_SECONDS:-15}
 SEED=${BENCH_SEED:-1}
 SCALE=0
 SIZES="1000000 10000000"
+STATES=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--scale) SCALE=1 ;;
 	--scale-sizes) SIZES=$2; shift ;;
-	*) echo "usage: $0 [--scale] [--scale-sizes N...]" >&2; exit 2 ;;
+	--scale-state) STATES="$STATES $2"; shift ;;
+	*) echo "usage: $0 [--scale] [--scale-sizes N...]" \
+	    "[--scale-state N=DIR]..." >&2; exit 2 ;;
 	esac
 	shift
 done
+
+# given_state N: the DIR of --scale-state N=DIR, or nothing.
+given_state() {
+	for s in $STATES; do
+		[ "${s%%=*}" = "$1" ] && { echo "${s#*=}"; return; }
+	done
+}
 
 for p in "$REFGUARDD" "$BENCH"; do
 	[ -x "$p" ] || { echo "run-bench: $p not built" >&2; exit 2; }
@@ -183,12 +198,20 @@ if [ "$SCALE" = 1 ]; then
 		echo "== (5) $N events preloaded, then (1) again"
 		D=$TMP/scale$N
 		mkdir -p "$D"
-		# The loader keeps up to 40M index entries in memory (~3 GiB)
-		# and commits 5,000 events at a time: the same records,
-		# written in fewer, denser passes.
-		"$BENCH" preload -D "$D/state" -R "$RULES_DIR" -n "$N" \
-		    -S "$SEED" -r 40000000 -b 5000 || exit 1
-		du -sh "$D/state"
+		G=$(given_state "$N")
+		if [ -n "$G" ]; then
+			[ -f "$G/data.mdb" ] || { echo "run-bench: $G: no" \
+			    "store" >&2; exit 2; }
+			echo "preloaded beforehand: $G"
+			ln -s "$G" "$D/state"
+		else
+			# The loader keeps up to 40M index entries in memory
+			# (~3 GiB) and commits 5,000 events at a time: the
+			# same records, written in fewer, denser passes.
+			"$BENCH" preload -D "$D/state" -R "$RULES_DIR" \
+			    -n "$N" -S "$SEED" -r 40000000 -b 5000 || exit 1
+		fi
+		du -shL "$D/state"
 		start_daemon "$D"
 		echo "start-up to ready: $READY_MS ms"
 		"$BENCH" run -s "$D/rg.sock" -c 16 -d 16 -t "$SECS" -w 2 \
@@ -196,7 +219,7 @@ if [ "$SCALE" = 1 ]; then
 		    tee "$TMP/scale$N.out"
 		echo "RESULT ready_ms=$READY_MS" >> "$TMP/scale$N.ready"
 		stop_daemon
-		rm -rf "$D/state"	# ~5 KB per event: free the disk
+		rm -rf "$D/state"	# ~4 KB per event (a given DIR stays)
 		echo
 	done
 fi
