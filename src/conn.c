@@ -566,11 +566,11 @@ conn_close_all(struct daemon *d)
 	int		 fd;
 
 	while ((c = LIST_FIRST(&conns)) != NULL) {
-		if (c->bev != NULL && d->stopping && (fd =
+		if (c->bev != NULL && d->stopping && !c->eof && (fd =
 		    (int)bufferevent_getfd(c->bev)) >= 0 && evbuffer_get_length(
 		    bufferevent_get_output(c->bev)) == 0 &&
 		    (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
-		    fd_readable(fd))) {
+		    fd_unread(fd))) {
 			count_error(d, "stopping");
 			if (write(fd, stopping_reply, sizeof(stopping_reply) -
 			    1) < 0)

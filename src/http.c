@@ -723,6 +723,15 @@ http_stop(struct http *h)
 	}
 }
 
+void
+http_close_listener(struct http *h)
+{
+	if (h != NULL && h->bound != NULL) {
+		evhttp_del_accept_socket(h->http, h->bound);
+		h->bound = NULL;
+	}
+}
+
 /* True while a connection waits in the listen queue. */
 bool
 http_backlog(const struct http *h)

@@ -33,6 +33,8 @@ const char	*http_where(const struct http *h);
 void		 http_stop(struct http *h);
 /* True while a connection waits in the listen queue. */
 bool		 http_backlog(const struct http *h);
+/* Close the listening socket (connections stay). */
+void		 http_close_listener(struct http *h);
 /* Requests waiting for a reply, plus reply bytes not yet sent. */
 size_t		 http_pending(const struct http *h);
 /* Connections open. */

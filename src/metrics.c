@@ -365,6 +365,8 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 	family(sb, "store_list_entries", "gauge",
 	    "Runtime list keys (a CIDR counts its expanded keys).");
 	sample(sb, "store_list_entries", NULL, NULL, ss.list_entries);
+	family(sb, "store_list_log", "gauge", "List audit records stored.");
+	sample(sb, "store_list_log", NULL, NULL, ss.list_log);
 }
 
 /* Ruleset, reloads, GeoIP databases: from what the stats op shows. */

@@ -616,18 +616,32 @@ jobs_done(struct job_list *done, void *arg)
 }
 
 /*
- * Connections still in a listen queue at TERM are accepted and refused.
- * The drain ends after DRAIN_QUIET_TICKS ticks with nothing in flight and
- * nothing queued: an HTTP connection accepted in one tick is invisible
- * until evhttp has read its request (libevent 2.1 has no hook at accept),
- * so it gets that long to send it and be answered 503 "stopping".
+ * Connections still in a listen queue at TERM are accepted and refused;
+ * a listener whose queue is empty is closed, so that a TCP listener does
+ * not take new connections for the whole drain. True while a queue is
+ * left. The drain ends after DRAIN_QUIET_TICKS ticks with nothing in
+ * flight and nothing queued: an HTTP connection accepted in one tick is
+ * invisible until evhttp has read its request (libevent 2.1 has no hook
+ * at accept), so it gets that long to send it and be answered 503.
  */
 static bool
-drain_backlog(struct daemon *d)
+drain_listeners(struct daemon *d)
 {
-	return ((d->listener != NULL &&
-	    fd_readable(evconnlistener_get_fd(d->listener))) ||
-	    http_backlog(d->http));
+	bool	queued = false;
+
+	if (d->listener != NULL) {
+		if (fd_readable(evconnlistener_get_fd(d->listener)))
+			queued = true;
+		else {
+			evconnlistener_free(d->listener);
+			d->listener = NULL;
+		}
+	}
+	if (http_backlog(d->http))
+		queued = true;
+	else
+		http_close_listener(d->http);
+	return (queued);
 }
 
 static void
@@ -639,8 +653,8 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	size_t		 pending;
 
 	pending = conn_pending_all(d) + http_pending(d->http);
-	if (writer_inflight(d->writer) != 0 || pending != 0 ||
-	    drain_backlog(d))
+	if (drain_listeners(d) || writer_inflight(d->writer) != 0 ||
+	    pending != 0)
 		quiet = 0;
 	else
 		quiet++;

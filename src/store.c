@@ -1101,6 +1101,17 @@ store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
 	if (len < 9)
 		return (txn_fail(t, EINVAL, "verdicts put: short record"));
 	memcpy(sk, (const uint8_t *)rec + 1, sizeof(sk));
+	/* The id's record at another seq (its old record was unreadable). */
+	if ((rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) < 0)
+		return (-1);
+	if (rc == 0 && v.mv_size == 8 && memcmp(v.mv_data, sk, 8) != 0) {
+		uint8_t	old[8];
+
+		memcpy(old, v.mv_data, sizeof(old));
+		kk = val(old, sizeof(old));
+		if (txn_del(t, t->st->vrecs, &kk, "verdict records del") != 0)
+			return (-1);
+	}
 	v = val(sk, sizeof(sk));
 	if (txn_put(t, t->st->vids, &k, &v, 0, "verdict ids put") != 0)
 		return (-1);
@@ -1129,13 +1140,21 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 
 	if (t->st->have_vids &&
 	    (rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) == 0) {
-		if (v.mv_size != 8)
-			return (txn_fail(t, MDB_CORRUPTED, "verdict ids get"));
+		/*
+		 * The id index naming no record cannot happen with a sound
+		 * store; one bad id must not fail a whole batch: not found.
+		 */
+		if (v.mv_size != 8) {
+			log_warn("store: verdict id index entry of %zu bytes",
+			    v.mv_size);
+			return (1);
+		}
 		k = val(v.mv_data, 8);
 		if ((rc = txn_get(t, t->st->vrecs, &k, &v,
 		    "verdict records get")) == 1)
-			return (txn_fail(t, MDB_CORRUPTED, "verdict records "
-			    "get: the id index names a missing record"));
+			log_warn("store: the verdict id index names a missing "
+			    "record seq=%llu", (unsigned long long)be64_get(
+			    k.mv_data));
 	} else if (rc == 1 && t->st->legacy)
 		rc = txn_get(t, t->st->verdicts, &k, &v, "verdicts get");
 	if (rc != 0)

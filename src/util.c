@@ -372,6 +372,14 @@ fd_readable(int fd)
 	    (pfd.revents & POLLIN) != 0);
 }
 
+bool
+fd_unread(int fd)
+{
+	char	b;
+
+	return (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0);
+}
+
 void
 fd_discard(int fd)
 {

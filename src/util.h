@@ -74,6 +74,8 @@ uint64_t be_get(const uint8_t *p, int n);
 int	 write_all(int fd, const void *buf, size_t len);
 /* True when a read (or a listening socket's accept) would not block. */
 bool	 fd_readable(int fd);
+/* True when a connected socket has received bytes not yet read (not EOF). */
+bool	 fd_unread(int fd);
 /*
  * Read and drop what a non-blocking socket has received, before closing
  * it: closed with unread input, a socket resets its peer, which may then

@@ -25,19 +25,23 @@
 _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
 
 /*
- * Explain texts are stored zstd-compressed against a dictionary: the
- * first explain text this thread produced under the same rule set, which
- * holds the same rules, expressions and keys. A 6 KB text then takes
+ * Explain texts are stored zstd-compressed against a dictionary: an
+ * explain text of the same rule set (the first of at least ZDICT_MIN
+ * bytes), which holds the same rules, expressions and keys. A 6 KB text
+ * then takes
  * ~250 bytes instead of ~1.1 KB, in half the time (issue 5). Stored form:
  * ZDICT_MARK, the dictionary's id (8 bytes: XXH3 of its bytes), a zstd
  * frame. The dictionary is in meta "zdict:<id>", put by the transaction
  * of any record that uses it and finds it missing, so it commits or
- * aborts with that record in whichever store the transaction belongs to.
+ * aborts with that record in whichever store the transaction belongs to,
+ * with meta "zdictrs:<rule set hash>" naming it, so that a restart under
+ * the same rule set finds and keeps it.
  * Older records hold a plain zstd frame, or the JSON itself ('[').
  */
 #define ZDICT_MARK	0xd1
 #define ZDICT_LEVEL	(-5)	/* with a dictionary: 2.2 us, 256 B a text */
 #define ZDICT_CACHE	8	/* decompression dictionaries per thread */
+#define ZDICT_MIN	1024	/* a shorter text makes a poor dictionary */
 
 struct zstate {
 	ZSTD_CCtx	*cctx;
@@ -131,17 +135,37 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 {
 	struct zstate	*zs = zstate_get();
 	size_t		 bound = ZSTD_compressBound(len), n, at = sb->len;
-	char		 name[32], *p;
+	char		 name[32], rsname[80], *p;
+	uint8_t		 idb[8];
 	const void	*v;
 	size_t		 vlen;
 	int		 rc;
 
-	if (ruleset != NULL && len > 0) {
-		if (zs->cdict == NULL || strcmp(zs->ruleset, ruleset) != 0)
+	if (ruleset != NULL && (zs->cdict == NULL ||
+	    strcmp(zs->ruleset, ruleset) != 0)) {
+		/* The rule set's dictionary in this store, else this text. */
+		snprintf(rsname, sizeof(rsname), "zdictrs:%s", ruleset);
+		if (store_meta_get(txn, rsname, &v, &vlen) == 0 && vlen == 8) {
+			zdict_name(name, sizeof(name), be_get(v, 8));
+			if (store_meta_get(txn, name, &v, &vlen) == 0)
+				zdict_set(zs, ruleset, v, vlen);
+		}
+		if ((zs->cdict == NULL || strcmp(zs->ruleset, ruleset) != 0) &&
+		    len >= ZDICT_MIN)
 			zdict_set(zs, ruleset, s, len);
+	}
+	if (ruleset != NULL && zs->cdict != NULL &&
+	    strcmp(zs->ruleset, ruleset) == 0) {
 		zdict_name(name, sizeof(name), zs->id);
-		if ((rc = store_meta_get(txn, name, &v, &vlen)) == 1)
-			rc = store_meta_put(txn, name, zs->bytes, zs->len);
+		if ((rc = store_meta_get(txn, name, &v, &vlen)) == 1) {
+			snprintf(rsname, sizeof(rsname), "zdictrs:%s",
+			    ruleset);
+			be_put(idb, zs->id, 8);
+			if ((rc = store_meta_put(txn, name, zs->bytes,
+			    zs->len)) == 0)
+				rc = store_meta_put(txn, rsname, idb,
+				    sizeof(idb));
+		}
 		if (rc != 0)
 			return (-1);
 		p = sbuf_space(sb, 9 + bound);

@@ -476,6 +476,38 @@ def free_port():
     return port
 
 
+@T.case("SIGTERM with a TCP listener: once its queue is empty it closes, "
+        "so the drain refuses new connections instead of serving them")
+def _():
+    port = free_port()
+    d = rgtest.Daemon("tcpdrain", conf={"max_outbuf": "4k"})
+    d.conf["http_listen"] = "127.0.0.1:%d" % port
+    d.write_conf()
+    d.start()
+    # A client that reads none of its replies keeps the drain going.
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.connect(d.sock)
+    slow.sendall(b'{"op":"stats"}\n' * 400)
+    time.sleep(0.5)
+    d.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    check(d.alive(), "the drain ended before the test could look")
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.settimeout(5)
+    try:
+        c.connect(("127.0.0.1", port))
+        c.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        got = c.recv(100)
+        raise rgtest.Fail("a new TCP connection during the drain was "
+                          "accepted: %r" % got)
+    except ConnectionRefusedError:
+        pass
+    finally:
+        c.close()
+    slow.close()
+    d.wait(0)
+
+
 def token_file(d, mode=0o600, text=TOKEN + "\n"):
     p = os.path.join(d.dir, "http.token")
     with open(p, "w") as f:
@@ -732,7 +764,7 @@ def _():
     eq(metric(s1, "refguard_store_events"), st["store"]["events"],
        "store events vs stats")
     for m, k in (("feedback", "feedback"), ("labels", "labels"),
-                 ("list_entries", "list_entries")):
+                 ("list_entries", "list_entries"), ("list_log", "list_log")):
         eq(metric(s1, "refguard_store_" + m), st["store"][k],
            "store %s vs stats" % k)
     eq(metric(s1, "refguard_ruleset_info", hash=st["ruleset"]["hash"]), 1,

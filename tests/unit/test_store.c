@@ -1710,6 +1710,28 @@ explain_thread(void *p)
 	return (NULL);
 }
 
+/* verdict_check in a thread of its own, in a transaction of its own. */
+struct check_arg {
+	struct ruleset	*rs;
+	const char	*id;
+	int		 rc;
+};
+
+static void *
+check_thread(void *p)
+{
+	struct check_arg	*a = p;
+	struct store_txn	*t = begin(true);
+	struct event		 ev;
+	struct verdict		 v;
+
+	mkref(&ev, a->id, T0 + 100, 7, 8, 9);
+	a->rc = verdict_check(t, a->rs, &ev, &v);
+	verdict_clear(&v);
+	commit(t);
+	return (NULL);
+}
+
 static json_t *
 explain_rules(const char *rid)
 {
@@ -1737,12 +1759,14 @@ explain_rules(const char *rid)
  */
 START_TEST(test_explain_dictionary)
 {
-	static const char rules1[] =
-	    "rule ip { when count(referral, referee.ip, 24h) > 5 "
-	    "action review score 40 }\n";
-	static const char rules2[] =
-	    "rule ip2 { when count(referral, referee.ip, 1h) > 2 "
-	    "action deny score 90 }\n";
+	/* Explains of at least ZDICT_MIN bytes: several rules. */
+#define R(n, w)	"rule " n " { when count(referral, referee.ip, " w ") > 5 " \
+	    "action review score 40 }\n"
+	static const char rules1[] = R("ip", "24h") R("ip_a", "1h")
+	    R("ip_b", "2h") R("ip_c", "3h") R("ip_d", "4h") R("ip_e", "5h");
+	static const char rules2[] = R("ip2", "24h") R("ip2_a", "1h")
+	    R("ip2_b", "2h") R("ip2_c", "3h") R("ip2_d", "4h") R("ip2_e", "5h");
+#undef R
 	struct store_txn	*t;
 	struct ruleset		*rs1, *rs2;
 	struct verdict		 v;
@@ -1793,14 +1817,33 @@ START_TEST(test_explain_dictionary)
 	ck_assert_uint_ne(be_get((const uint8_t *)vr.explain + 1, 8),
 	    strtoull(name + 6, NULL, 16));
 	store_abort(t);
+	/* Another thread (a restart) under rs1 finds rs1's dictionary. */
+	{
+		struct check_arg	 a = { .rs = rs1, .id = "d9" };
+		pthread_t		 th;
+
+		ck_assert_int_eq(pthread_create(&th, NULL, check_thread, &a),
+		    0);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		ck_assert_int_eq(a.rc, 0);
+	}
+	t = begin(false);
+	ck_assert_int_eq(store_get_verdict(t, "d9", 2, &rec, &len), 0);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
+	ck_assert_uint_eq(be_get((const uint8_t *)vr.explain + 1, 8),
+	    strtoull(name + 6, NULL, 16));
+	store_abort(t);
 	for (i = 0; i < 3; i++) {
 		char	rid[8];
 
 		snprintf(rid, sizeof(rid), "d%d", i);
 		r = explain_rules(rid);
-		ck_assert_uint_eq(json_array_size(r), 1);
+		ck_assert_uint_eq(json_array_size(r), 6);
 		ck_assert_str_eq(json_string_value(json_object_get(
 		    json_array_get(r, 0), "rule")), i < 2 ? "ip" : "ip2");
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_array_get(r, 5), "rule")), i < 2 ? "ip_e" : "ip2_e");
 		ck_assert(json_is_array(json_object_get(json_array_get(r, 0),
 		    "facts")));
 		json_decref(r);
