@@ -631,10 +631,9 @@ rules_eval_referred(struct rules_ectx *cx, const struct rules_node *n,
 		w.collect = hop < n->walk;
 		w.nnext = 0;
 		for (i = 0; i < nf; i++) {
-			if (store_scan(cx->txn, ENT_ACCOUNT, &frontier[i],
-			    EV_MASK(EV_REFERRAL), ROLE_REFEREE, INT64_MIN,
+			if (store_scan_referred(cx->txn, &frontier[i],
 			    cx->at.ts, cx->at.max_seq == ev->seq ? ev->seq - 1 :
-			    cx->at.max_seq, true, rules_eval_walk_cb, &w) != 0 ||
+			    cx->at.max_seq, rules_eval_walk_cb, &w) != 0 ||
 			    cx->err) {
 				cx->err = 1;
 				s->have = false;

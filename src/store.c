@@ -37,6 +37,12 @@
  * range dirties its own pages, which LMDB holds in malloc'd buffers until
  * the commit, so bounded flushes keep the daemon's memory small.
  */
+/*
+ * An index-only kind: the referee account of each referral, so that "who
+ * referred this account" (store_scan_referred) reads that account's few
+ * referee entries, not every referral a busy referrer made.
+ */
+#define IDX_REFEREE		0x80
 #define FLUSH_MIN_SHARE		128
 /* LMDB refuses a transaction that dirties 128Ki pages (MDB_TXN_FULL). */
 #define FLUSH_MAX_ENTRIES	65536
@@ -52,6 +58,7 @@ struct store {
 	MDB_dbi			 meta;
 	bool			 readonly;
 	bool			 have_vids;	/* false: read-only schema 1 */
+	uint64_t		 referee_from;	/* first seq with IDX_REFEREE */
 	bool			 legacy;	/* "verdicts" holds records */
 	uint64_t		 map_max;
 	/*
@@ -236,7 +243,7 @@ store_setup(struct store *st, char **cause)
 	MDB_val		 k = val("schema", 6), v;
 	MDB_cursor	*c;
 	MDB_stat	 ms;
-	uint8_t		 buf[4];
+	uint8_t		 buf[4], buf8[8];
 	uint32_t	 schema;
 	int		 rc;
 
@@ -321,6 +328,21 @@ store_setup(struct store *st, char **cause)
 	if (mdb_get(txn, st->meta, &k, &v) == 0 && v.mv_size == 8 &&
 	    be64_get(v.mv_data) > st->last_seq)
 		st->last_seq = be64_get(v.mv_data);
+	/* A store written before IDX_REFEREE existed has it from now on. */
+	k = val("referee_index_from", 18);
+	if (mdb_get(txn, st->meta, &k, &v) == 0 && v.mv_size == 8)
+		st->referee_from = be64_get(v.mv_data);
+	else {
+		st->referee_from = st->last_seq + 1;
+		be64_put(buf8, st->referee_from);
+		v = val(buf8, 8);
+		if (!st->readonly &&
+		    (rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
+			xasprintf(cause, "write referee_index_from: %s",
+			    mdb_strerror(rc));
+			goto fail;
+		}
+	}
 	if (flush_marks_load(st, txn, cause) != 0)
 		goto fail;
 
@@ -731,9 +753,17 @@ event_ents(const struct event *ev, struct ent *out)
 		out[n].h = &ev->edge;
 		n++;
 	}
+	/* The referee's account again, under a kind of its own. */
+	if (ev->type == EV_REFERRAL && ev->nparties > PARTY_REFEREE &&
+	    PARTY_HAS(&ev->party[PARTY_REFEREE], ENT_ACCOUNT)) {
+		out[n].kind = IDX_REFEREE;
+		out[n].roles = ROLE_REFEREE;
+		out[n].h = &ev->party[PARTY_REFEREE].h[ENT_ACCOUNT];
+		n++;
+	}
 	return (n);
 }
-#define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 1)
+#define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 2)
 
 static void
 link_decode(const MDB_val *k, const MDB_val *v, struct store_link *l)
@@ -1289,6 +1319,42 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	if (m != mbuf)
 		free(m);
 	return (ret);
+}
+
+struct scan_stop {
+	store_entry_cb	 cb;
+	void		*arg;
+	bool		 stopped;
+};
+
+static int
+scan_stop_cb(void *arg, const struct store_entry *e)
+{
+	struct scan_stop	*s = arg;
+
+	if (s->cb(s->arg, e) == 0)
+		return (0);
+	s->stopped = true;
+	return (1);
+}
+
+int
+store_scan_referred(struct store_txn *t, const struct rg_hash *acct,
+    int64_t to_ts, uint64_t max_seq, store_entry_cb cb, void *arg)
+{
+	struct scan_stop	 s = { cb, arg, false };
+	uint64_t		 from = t->st->referee_from;
+
+	if (store_scan(t, IDX_REFEREE, acct, EV_MASK(EV_REFERRAL),
+	    ROLE_REFEREE, INT64_MIN, to_ts, max_seq, true, scan_stop_cb,
+	    &s) != 0)
+		return (-1);
+	if (s.stopped || from <= 1)
+		return (0);
+	/* Referrals stored before the kind existed: the slow way. */
+	return (store_scan(t, ENT_ACCOUNT, acct, EV_MASK(EV_REFERRAL),
+	    ROLE_REFEREE, INT64_MIN, to_ts, max_seq != 0 && max_seq < from ?
+	    max_seq : from - 1, true, cb, arg));
 }
 
 /*

@@ -170,6 +170,15 @@ int		 store_scan(struct store_txn *txn, enum ent_kind kind,
 		     void *arg);
 
 /*
+ * The referrals in which account acct was the referee, at or before to_ts
+ * (and max_seq when not 0), newest first; like store_scan, cb returns
+ * non-zero to stop.
+ */
+int		 store_scan_referred(struct store_txn *txn,
+		     const struct rg_hash *acct, int64_t to_ts,
+		     uint64_t max_seq, store_entry_cb cb, void *arg);
+
+/*
  * Links: identities an account has carried. A link counts as of max_seq
  * when it was first seen at or before it.
  * store_link_get: 0 linked (first_seq/first_ts set if not NULL), 1 not,

@@ -593,8 +593,8 @@ START_TEST(test_referral_roles)
 	ck_assert_int_eq(count(t, ENT_EDGE, 0xa1 ^ 0xb1, EV_MASK(EV_REFERRAL),
 	    ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 1);
 	store_abort(t);
-	/* account a, account b, ip (merged), edge. */
-	ck_assert_uint_eq(stat_of().index_entries, 4);
+	/* account a, account b, ip (merged), edge, b as the referee. */
+	ck_assert_uint_eq(stat_of().index_entries, 5);
 }
 END_TEST
 
@@ -1017,6 +1017,109 @@ START_TEST(test_verdict_schema1)
 }
 END_TEST
 
+/* store_scan_referred: seqs seen, newest first. */
+struct seen {
+	uint64_t	seq[16];
+	size_t		n;
+};
+
+static int
+seen_cb(void *arg, const struct store_entry *e)
+{
+	struct seen	*s = arg;
+
+	if (s->n < nitems(s->seq))
+		s->seq[s->n++] = e->seq;
+	return (0);
+}
+
+static struct seen
+referred_of(uint8_t acct, uint64_t max_seq)
+{
+	struct store_txn	*t = begin(false);
+	struct rg_hash		 h = H(acct);
+	struct seen		 s = { .n = 0 };
+
+	ck_assert_int_eq(store_scan_referred(t, &h, INT64_MAX, max_seq,
+	    seen_cb, &s), 0);
+	store_abort(t);
+	return (s);
+}
+
+/*
+ * "Who referred this account" reads its referee entries only; in a store
+ * written before they existed (referee_index_from > 1) the older
+ * referrals are found the slow way.
+ */
+START_TEST(test_scan_referred)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	struct seen		 s;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 idx, meta;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 from[8];
+	int			 i;
+
+	t = begin(true);
+	mkref(&ev, "s1", T0, 0xa1, 0xb1, 0x11);		/* a1 refers b1 */
+	put(t, &ev);
+	mkref(&ev, "s2", T0 + 1, 0xc1, 0xb1, 0x12);	/* c1 refers b1 */
+	put(t, &ev);
+	for (i = 0; i < 5; i++) {			/* b1 refers others */
+		mkref(&ev, "sx", T0 + 2 + i, 0xb1, (uint8_t)(0xd0 + i), 0x13);
+		put(t, &ev);
+	}
+	commit(t);
+	s = referred_of(0xb1, 0);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_uint_eq(s.seq[0], 2);
+	ck_assert_uint_eq(s.seq[1], 1);
+	ck_assert_uint_eq(referred_of(0xb1, 1).n, 1);
+	ck_assert_uint_eq(referred_of(0xa1, 0).n, 0);
+
+	/* As if seqs 1-2 were written before the referee entries. */
+	store_close(st);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &idx), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, idx, &c), 0);
+	i = 0;
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0)
+		if (((const uint8_t *)k.mv_data)[0] == 0x80 &&
+		    be_get((const uint8_t *)k.mv_data + k.mv_size - 8, 8) < 3) {
+			ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
+			i++;
+		}
+	ck_assert_int_eq(i, 2);
+	mdb_cursor_close(c);
+	be_put(from, 3, 8);
+	k.mv_data = "referee_index_from"; k.mv_size = 18;
+	d.mv_data = from; d.mv_size = 8;
+	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	s = referred_of(0xb1, 0);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_uint_eq(s.seq[0], 2);
+	/* A new referral of b1 takes the fast way; all three are found. */
+	t = begin(true);
+	mkref(&ev, "s9", T0 + 20, 0xe1, 0xb1, 0x14);
+	ck_assert_uint_eq(put(t, &ev), 8);
+	commit(t);
+	s = referred_of(0xb1, 0);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_uint_eq(s.seq[0], 8);
+}
+END_TEST
+
 /* ---- retention -------------------------------------------------------- */
 
 START_TEST(test_expire)
@@ -1054,8 +1157,8 @@ START_TEST(test_expire)
 	s = stat_of();
 	ck_assert_uint_eq(s.events, 3);
 	ck_assert_uint_eq(s.verdicts, 2);
-	/* 2 young referrals x (a, b, ip, edge) + login x (a, ip). */
-	ck_assert_uint_eq(s.index_entries, 2 * 4 + 2);
+	/* 2 young referrals x (a, b, ip, edge, referee) + login x (a, ip). */
+	ck_assert_uint_eq(s.index_entries, 2 * 5 + 2);
 
 	t = begin(false);
 	ck_assert_int_eq(store_get_event(t, 1, &ev), 1);
@@ -1869,6 +1972,7 @@ store_suite(void)
 	tcase_add_test(tc, test_scan_order);
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_scan_events);
+	tcase_add_test(tc, test_scan_referred);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
 	tcase_add_test(tc, test_expire);
