@@ -168,19 +168,7 @@ stat_of(void)
 static struct store *
 open_recent(uint64_t recent_max)
 {
-	struct store_opts	 o;
-	struct store		*s;
-	char			*cause = NULL;
-
-	memset(&o, 0, sizeof(o));
-	o.dir = dir;
-	o.map_size = 4 * MIB;
-	o.map_max = 64 * MIB;
-	o.nosync = true;
-	o.recent_max = recent_max;
-	s = store_open(&o, &cause);
-	ck_assert_msg(s != NULL, "store_open: %s", cause);
-	return (s);
+	return (unit_store_recent(dir, 4 * MIB, 64 * MIB, recent_max));
 }
 
 struct order_arg {

@@ -120,6 +120,13 @@ unit_ip(struct ident *id, const char *ip)
 struct store *
 unit_store(const char *dir, size_t size, size_t max)
 {
+	return (unit_store_recent(dir, size, max, 0));
+}
+
+struct store *
+unit_store_recent(const char *dir, size_t size, size_t max,
+    uint64_t recent_max)
+{
 	struct store_opts	 o;
 	struct store		*s;
 	char			*cause = NULL;
@@ -129,6 +136,7 @@ unit_store(const char *dir, size_t size, size_t max)
 	o.map_size = size;
 	o.map_max = max;
 	o.nosync = true;
+	o.recent_max = recent_max;
 	s = store_open(&o, &cause);
 	ck_assert_msg(s != NULL, "store_open: %s", cause);
 	return (s);

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ident.h"
 #include "store.h"
@@ -38,5 +39,7 @@ struct party	 unit_ip(struct ident *, const char *);
 /* A store in dir of map size size growing up to max, without fsync, or
  * fail the test. */
 struct store	*unit_store(const char *, size_t, size_t);
+/* The same with a recent tier budget (0: the default). */
+struct store	*unit_store_recent(const char *, size_t, size_t, uint64_t);
 
 #endif
