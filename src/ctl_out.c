@@ -276,17 +276,21 @@ ctl_out_object(const json_t *o, int indent)
 /* ---- replies ---------------------------------------------------------- */
 
 bool
-ctl_out_raw(const char *line, size_t len)
+ctl_reply_is_error(const char *line, size_t len)
 {
-	json_t	*o;
-	bool	 err;
+	json_t	*o = json_loadb(line, len, 0, NULL);
+	bool	 err = o == NULL || json_is_object(json_object_get(o, "error"));
 
-	fwrite(line, 1, len, stdout);
-	putchar('\n');
-	o = json_loadb(line, len, 0, NULL);
-	err = o == NULL || json_is_object(json_object_get(o, "error"));
 	json_decref(o);
 	return (err);
+}
+
+bool
+ctl_out_raw(const char *line, size_t len)
+{
+	fwrite(line, 1, len, stdout);
+	putchar('\n');
+	return (ctl_reply_is_error(line, len));
 }
 
 bool

@@ -72,6 +72,8 @@ void	 ctl_out_object(const json_t *o, int indent);
  * as ctl_out_object) and is what new subcommands should use.
  */
 typedef bool (*ctl_fmt_fn)(const char *line, size_t len);
+/* Is a reply line an error reply (or not JSON at all)? */
+bool	 ctl_reply_is_error(const char *line, size_t len);
 bool	 ctl_out_raw(const char *line, size_t len);
 bool	 ctl_out_reply(const char *line, size_t len);
 bool	 ctl_out_verdict(const char *line, size_t len);

@@ -720,17 +720,6 @@ ctl_json(json_t *o)
 	return (rc);
 }
 
-/* Is a reply line an error reply (or not JSON at all)? */
-static bool
-is_error(const char *line)
-{
-	json_t	*o = json_loads(line, 0, NULL);
-	bool	 err = o == NULL || json_is_object(json_object_get(o, "error"));
-
-	json_decref(o);
-	return (err);
-}
-
 /* feedback (--id ID | --account A) --label L [--note N] [--by WHO] */
 static int
 ctl_feedback(int argc, char **argv)
@@ -920,7 +909,7 @@ ctl_lists_import(const char *list, const char *path,
 				    "the connection\n");
 				return (EXIT_CONNECT);
 			}
-			if (is_error(buf)) {
+			if (ctl_reply_is_error(buf, strlen(buf))) {
 				buf[strcspn(buf, "\n")] = '\0';
 				fprintf(stderr, "%s:%zu: %s\n", path,
 				    linenos[got], buf);
