@@ -431,34 +431,40 @@ conn_line_expired(evutil_socket_t fd, short what, void *arg)
 	evbuffer_add(bufferevent_get_output(c->bev), slow, sizeof(slow) - 1);
 }
 
+/*
+ * Tell a connection refguardd will not serve why, once, and drop what it
+ * sent (a socket closed with unread input resets its peer, which may then
+ * lose this line). The caller closes it.
+ */
+static void
+refuse(struct daemon *d, int fd, const char *code, const char *reply,
+    size_t len)
+{
+	count_error(d, code);
+	if (write(fd, reply, len) < 0)
+		log_debug("refusal not sent code=%s error=\"%s\"", code,
+		    strerror(errno));
+	fd_discard(fd);
+}
+
 void
 conn_accept(struct daemon *d, int fd)
 {
 	static const char	full[] = "{\"error\":{\"code\":"
 	    "\"too_many_connections\",\"msg\":\"connection limit reached; "
 	    "try again later\"}}\n";
-	const char		*code = NULL, *reply = NULL;
-	size_t			 len = 0;
 	struct conn		*c;
 	struct timeval		 tv;
 
 	d->stats.conns_total++;
-	if (d->stopping) {
-		code = "stopping";
-		reply = stopping_reply;
-		len = sizeof(stopping_reply) - 1;
-	} else if (d->nconns >= d->conf->max_conns) {
-		code = "too_many_connections";
-		reply = full;
-		len = sizeof(full) - 1;
-	}
-	if (code != NULL) {
+	if (d->stopping || d->nconns >= d->conf->max_conns) {
 		d->stats.conns_refused++;
-		count_error(d, code);
-		if (write(fd, reply, len) < 0)
-			log_debug("connection refusal not sent code=%s "
-			    "error=\"%s\"", code, strerror(errno));
-		fd_discard(fd);
+		if (d->stopping)
+			refuse(d, fd, "stopping", stopping_reply,
+			    sizeof(stopping_reply) - 1);
+		else
+			refuse(d, fd, "too_many_connections", full,
+			    sizeof(full) - 1);
 		close(fd);
 		return;
 	}
@@ -570,14 +576,9 @@ conn_close_all(struct daemon *d)
 		    (int)bufferevent_getfd(c->bev)) >= 0 && evbuffer_get_length(
 		    bufferevent_get_output(c->bev)) == 0 &&
 		    (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
-		    fd_unread(fd))) {
-			count_error(d, "stopping");
-			if (write(fd, stopping_reply, sizeof(stopping_reply) -
-			    1) < 0)
-				log_debug("stopping notice not sent error=\"%s\"",
-				    strerror(errno));
-			fd_discard(fd);
-		}
+		    fd_unread(fd)))
+			refuse(d, fd, "stopping", stopping_reply,
+			    sizeof(stopping_reply) - 1);
 		conn_free(c);
 	}
 }

@@ -83,6 +83,18 @@ void	conn_close_all(struct daemon *d);
 void	conn_jobs_done(struct job_list *done, void *arg);
 extern const char *const conn_error_codes[CONN_NERRCODES];
 
+/* refguardd.c: the store_stat figures, for stats and /metrics. */
+struct store_stat;
+struct store_field {
+	const char	*name;		/* in stats.store */
+	size_t		 off;		/* a uint64_t in struct store_stat */
+	const char	*metric;	/* a /metrics gauge, or NULL */
+	const char	*help;
+};
+extern const struct store_field store_fields[];
+extern const size_t store_nfields;
+uint64_t store_field_value(const struct store_stat *ss, size_t i);
+
 /* refguardd.c: the answers the loop gives itself (no writer). */
 char	*daemon_stats_json(struct daemon *d, size_t *len);
 char	*daemon_reload(struct daemon *d, size_t *len);

@@ -708,8 +708,8 @@ http_start(struct http *h, struct daemon *d, char **cause)
  * but the listening socket stays open while draining. A connection still
  * in its listen queue would be reset by the kernel when the listener
  * closes; kept open, it is accepted and its request answered 503
- * "stopping". The daemon closes it (http_free) once http_backlog() is
- * false.
+ * "stopping". The daemon closes it (http_close_listener) once
+ * http_backlog() is false.
  */
 void
 http_stop(struct http *h)

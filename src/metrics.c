@@ -319,6 +319,7 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 	struct store_stat	 ss;
 	struct writer_stats	 ws;
 	char			*cause = NULL, esc[512];
+	size_t			 i;
 
 	writer_stats(d->writer, &ws);
 	family(sb, "commit_batch_jobs", "histogram",
@@ -345,28 +346,14 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 		free(cause);
 		return;
 	}
-	family(sb, "store_size_bytes", "gauge", "Bytes mapped by the store.");
-	sample(sb, "store_size_bytes", NULL, NULL, ss.map_size);
-	family(sb, "store_map_used_bytes", "gauge",
-	    "Bytes of the map in use.");
-	sample(sb, "store_map_used_bytes", NULL, NULL, ss.map_used);
-	family(sb, "store_map_max_bytes", "gauge",
-	    "The size the map may grow to (map_max).");
-	sample(sb, "store_map_max_bytes", NULL, NULL, ss.map_max);
-	family(sb, "store_events", "gauge", "Events stored.");
-	sample(sb, "store_events", NULL, NULL, ss.events);
-	family(sb, "store_verdicts", "gauge", "Verdicts stored.");
-	sample(sb, "store_verdicts", NULL, NULL, ss.verdicts);
-	family(sb, "store_feedback", "gauge", "Feedback records stored.");
-	sample(sb, "store_feedback", NULL, NULL, ss.feedback);
-	family(sb, "store_labels", "gauge",
-	    "Identities and accounts carrying a feedback label.");
-	sample(sb, "store_labels", NULL, NULL, ss.labels);
-	family(sb, "store_list_entries", "gauge",
-	    "Runtime list keys (a CIDR counts its expanded keys).");
-	sample(sb, "store_list_entries", NULL, NULL, ss.list_entries);
-	family(sb, "store_list_log", "gauge", "List audit records stored.");
-	sample(sb, "store_list_log", NULL, NULL, ss.list_log);
+	for (i = 0; i < store_nfields; i++) {
+		if (store_fields[i].metric == NULL)
+			continue;
+		family(sb, store_fields[i].metric, "gauge",
+		    store_fields[i].help);
+		sample(sb, store_fields[i].metric, NULL, NULL,
+		    store_field_value(&ss, i));
+	}
 }
 
 /* Ruleset, reloads, GeoIP databases: from what the stats op shows. */

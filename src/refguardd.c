@@ -335,28 +335,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	conn_accept(arg, fd);
 }
 
-/* stats.store: the store_stat figures, in this order. */
-static const struct {
-	const char	*name;
-	size_t		 off;
-} store_fields[] = {
-	{ "events",		offsetof(struct store_stat, events) },
-	{ "index_entries",	offsetof(struct store_stat, index_entries) },
-	{ "links",		offsetof(struct store_stat, links) },
-	{ "verdicts",		offsetof(struct store_stat, verdicts) },
-	{ "feedback",		offsetof(struct store_stat, feedback) },
-	{ "labels",		offsetof(struct store_stat, labels) },
-	{ "list_entries",	offsetof(struct store_stat, list_entries) },
-	{ "list_log",		offsetof(struct store_stat, list_log) },
-	{ "map_size",		offsetof(struct store_stat, map_size) },
-	{ "map_used",		offsetof(struct store_stat, map_used) },
-	{ "map_max",		offsetof(struct store_stat, map_max) },
-	{ "last_seq",		offsetof(struct store_stat, last_seq) },
-	{ "recent_entries",	offsetof(struct store_stat, recent_entries) },
-	{ "recent_links",	offsetof(struct store_stat, recent_links) },
-	{ "recent_flushes",	offsetof(struct store_stat, recent_flushes) },
-};
-
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
@@ -365,6 +343,51 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	/* Out of descriptors and the like: log, keep listening. */
 	log_warn("accept failed error=\"%s\"",
 	    evutil_socket_error_to_string(err));
+}
+
+/*
+ * The store_stat figures: stats.store in this order, and the /metrics
+ * gauges of those with a metric name.
+ */
+const struct store_field store_fields[] = {
+	{ "events", offsetof(struct store_stat, events),
+	    "store_events", "Events stored." },
+	{ "index_entries", offsetof(struct store_stat, index_entries), NULL, NULL },
+	{ "links", offsetof(struct store_stat, links), NULL, NULL },
+	{ "verdicts", offsetof(struct store_stat, verdicts),
+	    "store_verdicts", "Verdicts stored." },
+	{ "feedback", offsetof(struct store_stat, feedback),
+	    "store_feedback", "Feedback records stored." },
+	{ "labels", offsetof(struct store_stat, labels),
+	    "store_labels", "Identities and accounts carrying a feedback "
+	    "label." },
+	{ "list_entries", offsetof(struct store_stat, list_entries),
+	    "store_list_entries", "Runtime list keys (a CIDR counts its "
+	    "expanded keys)." },
+	{ "list_log", offsetof(struct store_stat, list_log),
+	    "store_list_log", "List audit records stored." },
+	{ "map_size", offsetof(struct store_stat, map_size),
+	    "store_size_bytes", "Bytes mapped by the store." },
+	{ "map_used", offsetof(struct store_stat, map_used),
+	    "store_map_used_bytes", "Bytes of the map in use." },
+	{ "map_max", offsetof(struct store_stat, map_max),
+	    "store_map_max_bytes", "The size the map may grow to (map_max)." },
+	{ "last_seq", offsetof(struct store_stat, last_seq), NULL, NULL },
+	{ "recent_entries", offsetof(struct store_stat, recent_entries),
+	    NULL, NULL },
+	{ "recent_links", offsetof(struct store_stat, recent_links), NULL, NULL },
+	{ "recent_flushes", offsetof(struct store_stat, recent_flushes),
+	    NULL, NULL },
+};
+const size_t store_nfields = nitems(store_fields);
+
+uint64_t
+store_field_value(const struct store_stat *ss, size_t i)
+{
+	uint64_t	v;
+
+	memcpy(&v, (const char *)ss + store_fields[i].off, sizeof(v));
+	return (v);
 }
 
 char *
@@ -410,10 +433,10 @@ daemon_stats_json(struct daemon *d, size_t *len)
 
 	st = json_object();
 	if (store_stat(d->store, &ss, &cause) == 0) {
-		for (i = 0; i < nitems(store_fields); i++)
+		for (i = 0; i < store_nfields; i++)
 			json_object_set_new(st, store_fields[i].name,
-			    json_integer((json_int_t)*(const uint64_t *)(
-			    (const char *)&ss + store_fields[i].off)));
+			    json_integer((json_int_t)store_field_value(&ss,
+			    i)));
 	} else {
 		json_object_set_new(st, "error", json_string(cause));
 		free(cause);

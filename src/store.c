@@ -37,15 +37,15 @@
  * range dirties its own pages, which LMDB holds in malloc'd buffers until
  * the commit, so bounded flushes keep the daemon's memory small.
  */
+#define FLUSH_MIN_SHARE		128
+/* LMDB refuses a transaction that dirties 128Ki pages (MDB_TXN_FULL). */
+#define FLUSH_MAX_ENTRIES	65536
 /*
  * An index-only kind: the referee account of each referral, so that "who
  * referred this account" (store_scan_referred) reads that account's few
  * referee entries, not every referral a busy referrer made.
  */
 #define IDX_REFEREE		0x80
-#define FLUSH_MIN_SHARE		128
-/* LMDB refuses a transaction that dirties 128Ki pages (MDB_TXN_FULL). */
-#define FLUSH_MAX_ENTRIES	65536
 
 struct store {
 	MDB_env			*env;
@@ -278,14 +278,10 @@ store_setup(struct store *st, char **cause)
 	st->legacy = ms.ms_entries > 0;
 
 	rc = mdb_get(txn, st->meta, &k, &v);
-	if (rc == MDB_NOTFOUND && !st->readonly) {
-		buf[0] = 0; buf[1] = 0; buf[2] = 0; buf[3] = STORE_SCHEMA;
-		v = val(buf, 4);
-		if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
-			xasprintf(cause, "write schema: %s", mdb_strerror(rc));
-			goto fail;
-		}
-	} else if (rc != 0) {
+	schema = 0;			/* none yet: a new store */
+	if (rc == MDB_NOTFOUND && !st->readonly)
+		;
+	else if (rc != 0) {
 		xasprintf(cause, "read schema: %s", mdb_strerror(rc));
 		goto fail;
 	} else {
@@ -303,16 +299,14 @@ store_setup(struct store *st, char **cause)
 			    "use a fresh state directory", schema, STORE_SCHEMA);
 			goto fail;
 		}
-		/* Written from now on in schema 2: older refguards refuse. */
-		if (schema < STORE_SCHEMA && !st->readonly) {
-			buf[0] = 0; buf[1] = 0; buf[2] = 0;
-			buf[3] = STORE_SCHEMA;
-			v = val(buf, 4);
-			if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
-				xasprintf(cause, "write schema: %s",
-				    mdb_strerror(rc));
-				goto fail;
-			}
+	}
+	/* New, or written from now on in this schema: older ones refuse. */
+	if (schema < STORE_SCHEMA && !st->readonly) {
+		buf[0] = 0; buf[1] = 0; buf[2] = 0; buf[3] = STORE_SCHEMA;
+		v = val(buf, 4);
+		if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
+			xasprintf(cause, "write schema: %s", mdb_strerror(rc));
+			goto fail;
 		}
 	}
 
@@ -648,6 +642,26 @@ txn_put(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
 		return (-1);
 	}
 	if ((rc = mdb_put(t->txn, dbi, k, v, flags)) != 0)
+		return (txn_fail(t, rc, what));
+	return (0);
+}
+
+/*
+ * mdb_put with MDB_NOOVERWRITE or MDB_APPEND: 0 put, 1 refused (the key
+ * is there, or not past the last: MDB_KEYEXIST, nothing recorded; with
+ * MDB_NOOVERWRITE *v is the stored value), -1 error.
+ */
+static int
+txn_try_put(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    unsigned flags, const char *what)
+{
+	int	rc;
+
+	if (t->err != STORE_OK || !t->write)
+		return (txn_put(t, dbi, k, v, flags, what));	/* says why */
+	if ((rc = mdb_put(t->txn, dbi, k, v, flags)) == MDB_KEYEXIST)
+		return (1);
+	if (rc != 0)
 		return (txn_fail(t, rc, what));
 	return (0);
 }
@@ -1124,36 +1138,37 @@ int
 store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void *rec, size_t len)
 {
-	uint8_t	sk[8];
-	MDB_val	k = val(id, idlen), v, kk, vv;
+	uint8_t	sk[8], old[8];
+	MDB_val	k = val(id, idlen), v, kk;
 	int	rc;
 
 	if (len < 9)
 		return (txn_fail(t, EINVAL, "verdicts put: short record"));
 	memcpy(sk, (const uint8_t *)rec + 1, sizeof(sk));
-	/* The id's record at another seq (its old record was unreadable). */
-	if ((rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) < 0)
+	v = val(sk, sizeof(sk));
+	if ((rc = txn_try_put(t, t->st->vids, &k, &v, MDB_NOOVERWRITE,
+	    "verdict ids put")) < 0)
 		return (-1);
-	if (rc == 0 && v.mv_size == 8 && memcmp(v.mv_data, sk, 8) != 0) {
-		uint8_t	old[8];
-
-		memcpy(old, v.mv_data, sizeof(old));
-		kk = val(old, sizeof(old));
-		if (txn_del(t, t->st->vrecs, &kk, "verdict records del") != 0)
+	/* The id at another seq (its old record was unreadable): move it. */
+	if (rc == 1 && (v.mv_size != 8 || memcmp(v.mv_data, sk, 8) != 0)) {
+		if (v.mv_size == 8) {
+			memcpy(old, v.mv_data, sizeof(old));
+			kk = val(old, sizeof(old));
+			if (txn_del(t, t->st->vrecs, &kk,
+			    "verdict records del") != 0)
+				return (-1);
+		}
+		v = val(sk, sizeof(sk));
+		if (txn_put(t, t->st->vids, &k, &v, 0, "verdict ids put") != 0)
 			return (-1);
 	}
-	v = val(sk, sizeof(sk));
-	if (txn_put(t, t->st->vids, &k, &v, 0, "verdict ids put") != 0)
-		return (-1);
-	kk = val(sk, sizeof(sk));
-	vv = val(rec, len);
 	/* A new check's seq is the largest; a recheck rewrites in place. */
-	if (t->err == STORE_OK && t->write &&
-	    (rc = mdb_put(t->txn, t->st->vrecs, &kk, &vv, MDB_APPEND)) !=
-	    MDB_KEYEXIST) {
-		if (rc != 0)
-			return (txn_fail(t, rc, "verdict records put"));
-	} else if (txn_put(t, t->st->vrecs, &kk, &vv, 0,
+	kk = val(sk, sizeof(sk));
+	v = val(rec, len);
+	if ((rc = txn_try_put(t, t->st->vrecs, &kk, &v, MDB_APPEND,
+	    "verdict records put")) < 0)
+		return (-1);
+	if (rc == 1 && txn_put(t, t->st->vrecs, &kk, &v, 0,
 	    "verdict records put") != 0)
 		return (-1);
 	if (t->st->legacy)
@@ -1201,28 +1216,20 @@ del_verdict(struct store_txn *t, const char *id, size_t idlen, uint64_t seq)
 	uint8_t		 sk[8];
 	const void	*rec;
 	size_t		 len;
-	MDB_val		 k = val(id, idlen), v;
+	MDB_val		 k = val(id, idlen), kk = val(sk, sizeof(sk));
 	int		 rc;
 
-	if ((rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) < 0)
-		return (-1);
-	if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) == seq) {
-		be64_put(sk, seq);
-		v = val(sk, sizeof(sk));
-		if (txn_del(t, t->st->vids, &k, "verdict ids del") != 0 ||
-		    txn_del(t, t->st->vrecs, &v, "verdict records del") != 0)
-			return (-1);
+	if ((rc = store_get_verdict(t, id, idlen, &rec, &len)) != 0)
+		return (rc < 0 ? -1 : 0);
+	if (len < 9 || be64_get((const uint8_t *)rec + 1) != seq)
 		return (0);
-	}
-	if (rc == 1 && t->st->legacy &&
-	    txn_get(t, t->st->verdicts, &k, &v, "verdicts get") == 0) {
-		rec = v.mv_data;
-		len = v.mv_size;
-		if (len >= 9 && be64_get((const uint8_t *)rec + 1) == seq)
-			return (txn_del(t, t->st->verdicts, &k,
-			    "verdicts del"));
-	}
-	return (t->err == STORE_OK ? 0 : -1);
+	be64_put(sk, seq);
+	if (txn_del(t, t->st->vids, &k, "verdict ids del") != 0 ||
+	    txn_del(t, t->st->vrecs, &kk, "verdict records del") != 0)
+		return (-1);
+	if (t->st->legacy)
+		return (txn_del(t, t->st->verdicts, &k, "verdicts del"));
+	return (0);
 }
 
 /* Walk the index entries of (kind, h) in [from_ts, to_ts]. */

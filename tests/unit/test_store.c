@@ -1842,6 +1842,22 @@ explain_rules(const char *rid)
 	return (r);
 }
 
+/* The id of the dictionary the explain of verdict rid is compressed with. */
+static uint64_t
+explain_dict(struct store_txn *t, const char *rid)
+{
+	struct verdict_rec	 vr;
+	const void		*rec;
+	size_t			 len;
+
+	ck_assert_int_eq(store_get_verdict(t, rid, strlen(rid), &rec, &len),
+	    0);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
+	ck_assert_uint_gt(vr.explainlen, 9);
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
+	return (be_get((const uint8_t *)vr.explain + 1, 8));
+}
+
 /*
  * Explain texts are compressed against a dictionary kept in meta: it is
  * written with the first record that needs it (and not left behind by an
@@ -1861,11 +1877,11 @@ START_TEST(test_explain_dictionary)
 	struct store_txn	*t;
 	struct ruleset		*rs1, *rs2;
 	struct verdict		 v;
-	struct verdict_rec	 vr;
 	struct event		 ev;
-	const void		*rec, *d;
+	const void		*d;
 	char			*diag = NULL, name[32];
-	size_t			 len, dlen;
+	size_t			 dlen;
+	uint64_t		 id1;
 	json_t			*r;
 	int			 i;
 
@@ -1893,20 +1909,12 @@ START_TEST(test_explain_dictionary)
 	}
 	commit(t);
 	t = begin(false);
-	ck_assert_int_eq(store_get_verdict(t, "d1", 2, &rec, &len), 0);
-	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
-	ck_assert_uint_gt(vr.explainlen, 9);
-	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
-	snprintf(name, sizeof(name), "zdict:%016llx", (unsigned long long)
-	    be_get((const uint8_t *)vr.explain + 1, 8));
+	id1 = explain_dict(t, "d1");
+	snprintf(name, sizeof(name), "zdict:%016llx", (unsigned long long)id1);
 	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
 	ck_assert_ptr_nonnull(memmem(d, dlen, "\"rule\":\"ip\"", 11));
 	/* d2 was checked under rs2: another dictionary. */
-	ck_assert_int_eq(store_get_verdict(t, "d2", 2, &rec, &len), 0);
-	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
-	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
-	ck_assert_uint_ne(be_get((const uint8_t *)vr.explain + 1, 8),
-	    strtoull(name + 6, NULL, 16));
+	ck_assert_uint_ne(explain_dict(t, "d2"), id1);
 	store_abort(t);
 	/* Another thread (a restart) under rs1 finds rs1's dictionary. */
 	{
@@ -1919,11 +1927,7 @@ START_TEST(test_explain_dictionary)
 		ck_assert_int_eq(a.rc, 0);
 	}
 	t = begin(false);
-	ck_assert_int_eq(store_get_verdict(t, "d9", 2, &rec, &len), 0);
-	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
-	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
-	ck_assert_uint_eq(be_get((const uint8_t *)vr.explain + 1, 8),
-	    strtoull(name + 6, NULL, 16));
+	ck_assert_uint_eq(explain_dict(t, "d9"), id1);
 	store_abort(t);
 	for (i = 0; i < 3; i++) {
 		char	rid[8];
