@@ -346,6 +346,127 @@ START_TEST(test_recent_tier)
 }
 END_TEST
 
+/*
+ * A step of the writer in test_readonly_tier: say it is done (ready),
+ * then wait for the reader to say go; the reader gone, exit.
+ */
+static void
+writer_step(int ready, int go)
+{
+	char	c = 1;
+
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+		_exit(3);
+}
+
+/* The writer's tier holds entries: what the test is about. */
+static void
+writer_has_recent(void)
+{
+	struct store_stat	 ss;
+	char			*cause = NULL;
+
+	if (store_stat(st, &ss, &cause) != 0 || ss.recent_entries == 0)
+		_exit(2);
+}
+
+/* The reader's side of a step: go on, then wait until the writer is done. */
+static void
+reader_step(int go, int ready)
+{
+	char	c = 1;
+
+	ck_assert_int_eq(write(go, &c, 1), 1);
+	ck_assert_int_eq(read(ready, &c, 1), 1);
+}
+
+/*
+ * A read-only store (a backtest, an export) next to a writer in another
+ * process (the daemon), whose recent tier it cannot see: every
+ * transaction sees exactly the history the writer has committed, while
+ * the writer appends events that stay in its tier, flushes some ranges
+ * or writes the whole tier out.
+ */
+START_TEST(test_readonly_tier)
+{
+	struct store_opts	 o;
+	struct store_txn	*t;
+	struct store		*ro;
+	char			*cause = NULL, c;
+	int			 go[2], ready[2], i, mid_n = 0, status;
+	uint64_t		 mid_seq = 95;
+	pid_t			 pid;
+
+	for (i = 0; i < 95; i++)
+		mid_n += i % 5 + 1 == 3;
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(ready[0]);
+		st = open_recent(1u << 20);
+		put_logins(0, 100);			/* all in its tier */
+		writer_has_recent();
+		writer_step(ready[1], go[0]);
+		store_close(st);			/* every range flushed */
+		st = open_recent(1u << 20);
+		writer_step(ready[1], go[0]);
+		put_logins(100, 200);			/* in its tier again */
+		writer_has_recent();
+		writer_step(ready[1], go[0]);
+		/* A tiny budget: each commit flushes some ranges. */
+		store_close(st);
+		st = open_recent(4);
+		put_logins(200, 300);
+		writer_has_recent();
+		if (write(ready[1], "", 1) != 1)
+			_exit(3);
+		_exit(0);				/* no close: a crash */
+	}
+	close(go[0]);
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.readonly = true;
+	ro = store_open(&o, &cause);
+	ck_assert_msg(ro != NULL, "read-only open: %s", cause);
+	st = ro;
+	check_history(100, mid_seq, mid_n);
+	ck_assert_uint_gt(stat_of().recent_entries, 0);
+	/* One transaction at a time: its tier follows that one's snapshot. */
+	t = begin(false);
+	ck_assert_ptr_null(store_begin(st, false, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "one transaction at a time"));
+	free(cause);
+	cause = NULL;
+	store_abort(t);
+
+	reader_step(go[1], ready[0]);		/* the writer flushed it all */
+	check_history(100, mid_seq, mid_n);
+	ck_assert_uint_eq(stat_of().recent_entries, 0);
+	reader_step(go[1], ready[0]);		/* 100 more in its tier */
+	check_history(200, mid_seq, mid_n);
+	ck_assert_uint_gt(stat_of().recent_entries, 0);
+	reader_step(go[1], ready[0]);		/* 100 more, ranges flushed */
+	check_history(300, mid_seq, mid_n);
+	ck_assert_uint_eq(stat_of().last_seq, 300);
+
+	close(go[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "writer status %d", status);
+	/* And after the writer died with entries in its tier. */
+	check_history(300, mid_seq, mid_n);
+	close(ready[0]);
+}
+END_TEST
+
 /* ---- schema ---------------------------------------------------------- */
 
 START_TEST(test_schema)
@@ -1977,6 +2098,7 @@ store_suite(void)
 	tcase_add_test(tc, test_explain_no_raw);
 	tcase_add_test(tc, test_observe_ack);
 	tcase_add_test(tc, test_recent_tier);
+	tcase_add_test(tc, test_readonly_tier);
 	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
