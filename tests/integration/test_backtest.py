@@ -238,6 +238,86 @@ def _():
     check("--since" in err, "a bad --since is named", err)
 
 
+@T.case("precision and recall: each referral's own label")
+def _():
+    """Seven referees on one IP and one device, six checked before any
+    feedback: labels given on referral ids and referee accounts. Feedback
+    on a referral labels every identity its referee carried, so the IP
+    and the device now carry fraud and every referral here "has a referee
+    labelled fraud"; precision and recall must still count each referral
+    by its own label. The seventh, checked after the feedback, is denied
+    by feedback.confirmed_fraud through the shared IP: rules keep seeing
+    labels spread through identities."""
+    d = rgtest.Daemon("bt-labels").start()
+    ip = ids.ip()
+    t0 = rgtest.now_ms() - 2 * HOUR
+    rid = ["lab-%d" % i for i in range(1, 8)]
+    referee = [acct() for _ in rid]
+
+    def chk(i):
+        v, raw = d.call(check_req(rid[i], {"account": acct()},
+                                  {"account": referee[i], "ip": ip,
+                                   "device": LAPTOP}, ts=t0 + i * 1000))
+        check("error" not in v, "check failed", raw)
+        return v
+
+    def feedback(label, **who):
+        v, raw = d.call(dict(op="feedback", label=label, by="t", **who))
+        check(v.get("ok") is True, "feedback failed", raw)
+
+    acts = [chk(i)["action"] for i in range(6)]
+    # farm.referee_device from the 4th account on the device
+    eq(acts, ["allow"] * 3 + ["deny"] * 3, "actions before the feedback")
+    for i, label in ((0, "fraud"), (1, "legit"), (3, "fraud"), (4, "legit"),
+                     (5, "fraud")):
+        feedback(label, id=rid[i])
+    feedback("chargeback", account=referee[2])  # R3: by its account
+    feedback("fraud", account=referee[1])   # R2: its own id says legit
+    v = chk(6)
+    eq(v["action"], "deny", "R7 action")
+    check("feedback.confirmed_fraud" in rgtest.rule_names(v["reasons"]),
+          "R7 is denied through the IP labelled fraud", v)
+
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
+                               "--rules", rgtest.RULES_DIR, "--state",
+                               d.state], timeout=60)
+    eq(rc, 0, "backtest exit status (%s)" % err)
+    bt = json.loads(out)
+    eq((bt["referrals"], bt["changed"]), (7, 0), "replayed, changed")
+    lab = bt["labels"]
+    # own labels: R1 R3 R4 R6 positive, R2 R5 legit, R7 none
+    eq(lab["positives"], 4, "referrals labelled fraud")
+    # flagged: R4..R7; labelled fraud among them: R4, R6
+    pr = lambda f, tp, pos=4: {"flagged": f, "true_positives": tp,
+                               "precision": tp / f if f else None,
+                               "recall": tp / pos}
+    eq(lab["stored"], pr(4, 2), "stored verdicts")
+    eq((lab["basis"], lab["legit"], lab["unlabelled"]), ("referral", 2, 1),
+       "label basis and the other counts")
+    eq(lab["candidate"], pr(4, 2), "candidate set")
+    eq(lab["rules"]["farm.referee_device"], pr(4, 2), "farm.referee_device")
+    eq(lab["rules"]["farm.referee_ip"], pr(2, 1), "farm.referee_ip (R6, R7)")
+    eq(lab["rules"]["feedback.confirmed_fraud"], pr(1, 0),
+       "feedback.confirmed_fraud (R7)")
+    eq(lab["rules"]["velocity.referrer_hourly"], pr(0, 0),
+       "a rule that flags nothing")
+    eq(bt["candidate_hits"]["feedback.confirmed_fraud"],
+       {"enforce": 1, "shadow": 0}, "labeled() still sees shared labels")
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
+                               rgtest.RULES_DIR, "--state", d.state])
+    eq(rc, 0, "backtest exit status (%s)" % err)
+    check(re.search(r"labels: 4 of 7 referrals labelled fraud, chargeback "
+                    r"or abuse, 2 legit, 1 unlabelled", out), "labels line",
+          out)
+    check("each referral's own label" in out, "says which labels count",
+          out)
+    check(re.search(r"(?m)^stored verdicts \(review, deny\) +4 +2 +0\.500 "
+                    r"+0\.500$", out), "stored verdicts row", out)
+    check(re.search(r"(?m)^velocity\.referrer_hourly +0 +0 +- +0\.000$",
+                    out), "a rule that flags nothing", out)
+    d.stop()
+
+
 @T.case("right after a burst: every acknowledged check is seen", timeout=300)
 def _():
     """The daemon keeps new index entries and links in memory (its recent

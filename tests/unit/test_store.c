@@ -14,6 +14,8 @@
 #include <jansson.h>
 #include <lmdb.h>
 
+#include "analyst.h"
+#include "backtest.h"
 #include "ident.h"
 #include "req.h"
 #include "rules.h"
@@ -1829,7 +1831,122 @@ START_TEST(test_listlog_feedback)
 	ck_assert_int_eq(store_feedback_get(t, 2, &rec, &len), 0);
 	ck_assert_uint_eq(len, 7);
 	ck_assert_int_eq(store_feedback_get(t, 3, &rec, &len), 1);
+	out[0] = '\0';
+	ck_assert_int_eq(store_feedback_scan(t, log_collect, out), 0);
+	ck_assert_str_eq(out, "{\"a\":1}{}");
 	commit(t);
+}
+END_TEST
+
+/* Feedback through the analyst's own path: on referral rid, or account. */
+static void
+feedback(struct store_txn *t, const char *rid, const struct rg_hash *acct,
+    int label)
+{
+	struct analyst_req	 ar;
+	struct verdict		 out;
+	struct event		 ev;
+	const char		*code = NULL;
+
+	memset(&ar, 0, sizeof(ar));
+	memset(&ev, 0, sizeof(ev));
+	ar.kind = -1;
+	ar.label = label;
+	if (acct != NULL) {
+		ar.by_account = true;
+		ar.account = *acct;
+	} else {
+		ev.idlen = strlen(rid);
+		memcpy(ev.id, rid, ev.idlen);
+	}
+	ck_assert_int_eq(analyst_run(t, OP_FEEDBACK, &ev, &ar, T0 + 1000,
+	    &out, &code), 0);
+	verdict_clear(&out);
+}
+
+/*
+ * Backtest figures against each referral's own label: the newest
+ * feedback on its id, else on its referee's account (by the whole hash,
+ * or by the prefix a record from before kept), never one shared through
+ * an identity.
+ */
+START_TEST(test_backtest_labels)
+{
+	static const char rules[] =
+	    "rule all { when count(referral, referee.ip, 1h) > 0 "
+	    "action review }\n";
+	struct backtest_opts	 bo = { INT64_MIN, INT64_MAX, 5, 0 };
+	struct store_txn	*t = begin(true);
+	struct backtest		*bt;
+	struct ruleset		*rs;
+	struct verdict		 v;
+	struct event		 ev;
+	struct rg_hash		 h;
+	char			*diag = NULL, *cause = NULL, *buf = NULL;
+	char			 hex[2 * RG_HASH_LEN + 1], rec[160];
+	size_t			 blen = 0;
+	json_t			*o, *lab;
+	FILE			*f;
+	int			 i;
+
+	rs = rules_load_buf("t.rules", rules, sizeof(rules) - 1, NULL, 0,
+	    &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	/* r1..r5 to referees 2, 4, 6, 8 and one like 6 but its last byte. */
+	for (i = 1; i <= 5; i++) {
+		char	rid[8];
+
+		snprintf(rid, sizeof(rid), "r%d", i);
+		mkref(&ev, rid, T0 + i, (uint8_t)(2 * i - 1), (uint8_t)(2 * i),
+		    9);		/* every referee on IP 9 */
+		if (i == 5) {
+			ev.party[1].h[ENT_ACCOUNT] = H(6);
+			ev.party[1].h[ENT_ACCOUNT].b[RG_HASH_LEN - 1] = 7;
+		}
+		ck_assert_int_eq(verdict_check(t, rs, &ev, &v), 0);
+		verdict_clear(&v);
+	}
+	/* r1: legit on its id beats fraud on its account. */
+	feedback(t, "r1", NULL, LABEL_LEGIT);
+	h = H(2);
+	feedback(t, NULL, &h, LABEL_FRAUD);
+	/* r2: an account record from before the whole hash was kept. */
+	h = H(4);
+	snprintf(rec, sizeof(rec), "{\"ts\":1,\"account\":\"account:%.12s\","
+	    "\"label\":\"fraud\",\"note\":\"\",\"by\":\"\",\"seq\":9}",
+	    rg_hash_hex(&h, hex));
+	ck_assert_int_eq(store_feedback_put(t, rec, strlen(rec), NULL), 0);
+	/* r3: chargeback on its account; r5 shares only its prefix. */
+	h = H(6);
+	feedback(t, NULL, &h, LABEL_CHARGEBACK);
+	/* r4: the newest feedback on its id wins. */
+	feedback(t, "r4", NULL, LABEL_FRAUD);
+	feedback(t, "r4", NULL, LABEL_LEGIT);
+	commit(t);
+
+	bt = backtest_run(st, rs, &bo, &cause);
+	ck_assert_msg(bt != NULL, "backtest: %s", cause);
+	ck_assert_uint_eq(backtest_replayed(bt), 5);
+	ck_assert_uint_eq(backtest_changed(bt), 0);
+	f = open_memstream(&buf, &blen);
+	ck_assert_ptr_nonnull(f);
+	backtest_print(bt, f, true);
+	fclose(f);
+	o = json_loads(buf, 0, NULL);
+	ck_assert_msg(o != NULL, "%s", buf);
+	lab = json_object_get(o, "labels");
+	ck_assert_str_eq(json_string_value(json_object_get(lab, "basis")),
+	    "referral");
+	/* r2, r3 fraud-positive; r1, r4 legit; r5 unlabelled */
+	ck_assert_int_eq(json_integer_value(json_object_get(lab, "positives")),
+	    2);
+	ck_assert_int_eq(json_integer_value(json_object_get(lab, "legit")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(lab,
+	    "unlabelled")), 1);
+	json_decref(o);
+	free(buf);
+	backtest_free(bt);
+	rules_unref(rs);
 }
 END_TEST
 
@@ -2102,6 +2219,7 @@ store_suite(void)
 	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
+	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
 	tcase_add_test(tc, test_explain_dictionary);
 	suite_add_tcase(s, tc);
