@@ -315,6 +315,23 @@ def _():
                     r"+0\.500$", out), "stored verdicts row", out)
     check(re.search(r"(?m)^velocity\.referrer_hourly +0 +0 +- +0\.000$",
                     out), "a rule that flags nothing", out)
+    # A recheck at payout now denies R1 (seven accounts on the device, a
+    # label on it): a new version of its verdict. The backtest still
+    # compares with what the check answered, and the figures stay.
+    rc, o, err = d.ctl("--json", "recheck", rid[0])
+    eq(rc, 0, "recheck exit status (%s)" % err)
+    r = json.loads(o)
+    eq((r["action"], r["changed"], r["version"]), ("deny", True, 2),
+       "recheck of R1")
+    check("farm.referee_device" in r["newly_matched"], "recheck reasons", o)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
+                               "--rules", rgtest.RULES_DIR, "--state",
+                               d.state], timeout=60)
+    eq(rc, 0, "backtest exit status (%s)" % err)
+    bt2 = json.loads(out)
+    for k in ("referrals", "changed", "matrix", "stored_hits",
+              "candidate_hits", "labels"):
+        eq(bt2[k], bt[k], "%s after a recheck" % k)
     d.stop()
 
 
