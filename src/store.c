@@ -601,7 +601,8 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 	}
 	rc = mdb_txn_commit(t->txn);
 	pthread_rwlock_unlock(&st->maplock);
-	st->ro_busy = false;
+	if (st->readonly)
+		st->ro_busy = false;
 	if (t->write) {
 		if (rc == 0) {
 			__atomic_store_n(&st->last_seq, t->next_seq,
@@ -640,7 +641,8 @@ store_abort(struct store_txn *t)
 		mt_abort(t->st->mt);
 	mdb_txn_abort(t->txn);
 	pthread_rwlock_unlock(&t->st->maplock);
-	t->st->ro_busy = false;
+	if (t->st->readonly)
+		t->st->ro_busy = false;
 	free(t);
 }
 

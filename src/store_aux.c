@@ -350,16 +350,21 @@ store_listlog_put(struct store_txn *t, const char *rec, size_t len)
 	return (rec_append(t, aux->listlog, rec, len, NULL, "listlog put"));
 }
 
-/* Records newest first: feedback, listlog. */
+/* Records newest first: feedback, or the list log. */
 static int
-rec_scan(struct store_txn *t, MDB_dbi dbi, store_rec_cb cb, void *arg,
-    const char *what)
+rec_scan(struct store_txn *t, bool feedback, store_rec_cb cb, void *arg)
 {
+	struct store_aux	*aux;
+	const char		*what = feedback ? "feedback scan" :
+				    "listlog scan";
 	MDB_cursor		*c;
 	MDB_val			 k, d;
 	int			 rc;
 
-	if ((c = aux_cursor(t, dbi)) == NULL)
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	if ((c = aux_cursor(t, feedback ? aux->feedback : aux->listlog)) ==
+	    NULL)
 		return (-1);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_LAST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
@@ -377,21 +382,13 @@ rec_scan(struct store_txn *t, MDB_dbi dbi, store_rec_cb cb, void *arg,
 int
 store_feedback_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
-	struct store_aux	*aux;
-
-	if (aux_txn(t, &aux) == NULL)
-		return (aux->have ? -1 : 0);
-	return (rec_scan(t, aux->feedback, cb, arg, "feedback scan"));
+	return (rec_scan(t, true, cb, arg));
 }
 
 int
 store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
-	struct store_aux	*aux;
-
-	if (aux_txn(t, &aux) == NULL)
-		return (aux->have ? -1 : 0);
-	return (rec_scan(t, aux->listlog, cb, arg, "listlog scan"));
+	return (rec_scan(t, false, cb, arg));
 }
 
 /* Lists. */
