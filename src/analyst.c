@@ -428,10 +428,12 @@ analyst_feedback(struct store_txn *txn, const struct event *req,
 
 	sbuf_init(&rec, 256);
 	sbuf_addf(&rec, "{\"ts\":%lld", (long long)now);
-	if (ar->by_account)
-		sbuf_addf(&rec, ",\"account\":\"account:%.12s\"",
-		    rg_hash_hex(&ar->account, hex));
-	else {
+	/* The account's whole hash too: backtests match referees by it. */
+	if (ar->by_account) {
+		rg_hash_hex(&ar->account, hex);
+		sbuf_addf(&rec, ",\"account\":\"account:%.12s\","
+		    "\"account_hash\":\"%s\"", hex, hex);
+	} else {
 		sbuf_adds(&rec, ",\"id\":");
 		sbuf_add_jstr(&rec, req->id, req->idlen);
 	}

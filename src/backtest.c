@@ -36,9 +36,23 @@ struct bt_pr {
 	uint64_t	tp;
 };
 
-/* What counts as fraud-positive: the referee carries one of these now. */
+/* What counts as fraud-positive: a referral's own label is one of these. */
 #define BT_POSITIVE	((1u << LABEL_FRAUD) | (1u << LABEL_CHARGEBACK) | \
 			 (1u << LABEL_ABUSE))
+/* Feedback records name an account by this much of its hash's hex. */
+#define BT_ACCT_PREFIX	12
+
+/*
+ * A referral's own label, from the feedback records: the newest on its
+ * id, else the newest on its referee's account. key: the referral id, or
+ * the account's hash in hex (only its first BT_ACCT_PREFIX digits in a
+ * record written before feedback kept the whole hash).
+ */
+struct bt_label {
+	char		*key;
+	uint64_t	 fb;		/* the feedback record's id */
+	uint8_t		 label;
+};
 
 struct backtest {
 	const struct ruleset *rs;	/* during the run only */
@@ -58,8 +72,12 @@ struct backtest {
 	uint64_t	*cand;		/* [rule * 2 + shadow], by rule index */
 	uint64_t	*cand_tp;	/* [rule], matched and positive */
 	size_t		 ncand;
-	bool		 labels;	/* the store holds labels: figures below */
+	bool		 labels;	/* the store holds feedback: figures below */
+	struct bt_label	*by_id, *by_acct;	/* sorted, see bt_own_label() */
+	size_t		 nby_id, nby_acct;
 	uint64_t	 positives;
+	uint64_t	 legit;		/* labelled legit */
+	uint64_t	 unlabelled;
 	struct bt_pr	 pr_stored, pr_cand;	/* flagged: review or deny */
 };
 
@@ -125,6 +143,157 @@ bt_stored_hits(struct backtest *bt, const char *reply, size_t len)
 }
 
 static int
+bt_label_cmp(const void *a, const void *b)
+{
+	const struct bt_label	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->key, y->key)) != 0)
+		return (c);
+	return (x->fb > y->fb ? -1 : x->fb < y->fb);	/* newest first */
+}
+
+/* Accounts by their prefix only: whole hashes and old prefixes mix. */
+static int
+bt_acct_cmp(const void *a, const void *b)
+{
+	const struct bt_label	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strncmp(x->key, y->key, BT_ACCT_PREFIX)) != 0)
+		return (c);
+	return (x->fb > y->fb ? -1 : x->fb < y->fb);
+}
+
+struct bt_fb {
+	struct backtest	*bt;
+	size_t		 cap_id, cap_acct;
+};
+
+static void
+bt_label_add(struct bt_label **v, size_t *n, size_t *cap, const char *key,
+    size_t len, uint64_t fb, int label)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+	}
+	(*v)[*n].key = xstrndup(key, len);
+	(*v)[*n].fb = fb;
+	(*v)[*n].label = (uint8_t)label;
+	(*n)++;
+}
+
+static int
+bt_feedback_cb(void *arg, uint64_t id, const char *rec, size_t len)
+{
+	struct bt_fb	*f = arg;
+	struct backtest	*bt = f->bt;
+	json_t		*o, *v;
+	const char	*s;
+	int		 label;
+
+	if ((o = json_loadb(rec, len, 0, NULL)) == NULL)
+		return (0);
+	s = json_string_value(json_object_get(o, "label"));
+	if (s == NULL || (label = store_label_from_name(s)) < 0)
+		goto out;
+	if (json_is_string(v = json_object_get(o, "id")))
+		bt_label_add(&bt->by_id, &bt->nby_id, &f->cap_id,
+		    json_string_value(v), json_string_length(v), id, label);
+	else if (json_is_string(v = json_object_get(o, "account_hash")))
+		bt_label_add(&bt->by_acct, &bt->nby_acct, &f->cap_acct,
+		    json_string_value(v), json_string_length(v), id, label);
+	else if ((s = json_string_value(json_object_get(o, "account"))) !=
+	    NULL && strncmp(s, "account:", 8) == 0 &&
+	    strlen(s + 8) == BT_ACCT_PREFIX)
+		bt_label_add(&bt->by_acct, &bt->nby_acct, &f->cap_acct, s + 8,
+		    BT_ACCT_PREFIX, id, label);
+out:
+	json_decref(o);
+	return (0);
+}
+
+/* Read every feedback record into the sorted by_id and by_acct. */
+static int
+bt_load_labels(struct backtest *bt, struct store *st, char **cause)
+{
+	struct store_txn	*txn;
+	struct bt_fb		 f = { bt, 0, 0 };
+	int			 rc;
+
+	if ((txn = store_begin(st, false, cause)) == NULL)
+		return (-1);
+	rc = store_feedback_scan(txn, bt_feedback_cb, &f);
+	if (rc != 0)
+		xasprintf(cause, "backtest: %s", store_txn_errstr(txn));
+	store_abort(txn);
+	if (rc != 0)
+		return (-1);
+	if (bt->nby_id > 1)
+		qsort(bt->by_id, bt->nby_id, sizeof(*bt->by_id), bt_label_cmp);
+	if (bt->nby_acct > 1)
+		qsort(bt->by_acct, bt->nby_acct, sizeof(*bt->by_acct),
+		    bt_acct_cmp);
+	return (0);
+}
+
+/* The first of v[0..n) not before key (on its first len bytes; 0: all). */
+static size_t
+bt_lower(const struct bt_label *v, size_t n, const char *key, size_t len)
+{
+	size_t	lo = 0, hi = n, mid;
+	int	c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = len ? strncmp(v[mid].key, key, len) : strcmp(v[mid].key,
+		    key);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+/*
+ * The referral's own label (0: none): the newest feedback on its id, else
+ * the newest on its referee's account. Never one spread to it through an
+ * identity it shares with a labelled referral or account (what labeled()
+ * sees): a precision against those would count the neighbours of every
+ * fraud as fraud.
+ */
+static int
+bt_own_label(const struct backtest *bt, const struct event *ev)
+{
+	const struct party	*p = &ev->party[PARTY_REFEREE];
+	const struct bt_label	*best = NULL;
+	char			 id[RG_ID_MAX + 1], hex[2 * RG_HASH_LEN + 1];
+	size_t			 i;
+
+	memcpy(id, ev->id, ev->idlen);
+	id[ev->idlen] = '\0';
+	i = bt_lower(bt->by_id, bt->nby_id, id, 0);
+	if (i < bt->nby_id && strcmp(bt->by_id[i].key, id) == 0)
+		return (bt->by_id[i].label);
+	if (ev->nparties <= PARTY_REFEREE || !PARTY_HAS(p, ENT_ACCOUNT))
+		return (0);
+	rg_hash_hex(&p->h[ENT_ACCOUNT], hex);
+	for (i = bt_lower(bt->by_acct, bt->nby_acct, hex, BT_ACCT_PREFIX);
+	    i < bt->nby_acct && strncmp(bt->by_acct[i].key, hex,
+	    BT_ACCT_PREFIX) == 0; i++) {
+		/* Newest first; a bare prefix is a record from before. */
+		if (strlen(bt->by_acct[i].key) == BT_ACCT_PREFIX ||
+		    strcmp(bt->by_acct[i].key, hex) == 0) {
+			best = &bt->by_acct[i];
+			break;
+		}
+	}
+	return (best != NULL ? best->label : 0);
+}
+
+static int
 bt_referral(struct bt_scan *sc, const struct event *ev)
 {
 	struct backtest		*bt = sc->bt;
@@ -168,18 +337,12 @@ bt_referral(struct bt_scan *sc, const struct event *ev)
 			    1 : 0)]++;
 	bt_stored_hits(bt, vr.reply, vr.replylen);
 	if (bt->labels) {
-		struct store_label	l;
-		uint8_t			kind;
-		int			label;
-		bool			pos;
+		int	label = bt_own_label(bt, ev);
+		bool	pos = label > 0 && (BT_POSITIVE & (1u << label));
 
-		/* Labels as they are now: feedback comes after the fact. */
-		rc = store_label_party(sc->txn, &ev->party[PARTY_REFEREE],
-		    BT_POSITIVE, 0, &kind, &label, &l);
-		if (rc < 0)
-			return (-1);
-		pos = rc == 0;
 		bt->positives += pos;
+		bt->legit += label == LABEL_LEGIT;
+		bt->unlabelled += label == 0;
 		bt->pr_stored.flagged += s != ACTION_ALLOW;
 		bt->pr_stored.tp += pos && s != ACTION_ALLOW;
 		bt->pr_cand.flagged += c != ACTION_ALLOW;
@@ -242,7 +405,9 @@ backtest_run(struct store *st, const struct ruleset *rs,
 	if (store_stat(st, &ss, cause) != 0)
 		goto fail;
 	bt->last_seq = ss.last_seq;
-	bt->labels = ss.labels > 0;
+	bt->labels = ss.feedback > 0;
+	if (bt->labels && bt_load_labels(bt, st, cause) != 0)
+		goto fail;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&sc, 0, sizeof(sc));
@@ -317,6 +482,12 @@ backtest_free(struct backtest *bt)
 	for (i = 0; i < bt->nrules; i++)
 		free(bt->rules[i].name);
 	free(bt->rules);
+	for (i = 0; i < bt->nby_id; i++)
+		free(bt->by_id[i].key);
+	for (i = 0; i < bt->nby_acct; i++)
+		free(bt->by_acct[i].key);
+	free(bt->by_id);
+	free(bt->by_acct);
 	free(bt->cand);
 	free(bt->cand_tp);
 	free(bt->ruleset);
@@ -372,8 +543,12 @@ bt_labels_json(const struct backtest *bt)
 	if (!bt->labels)
 		return (json_null());
 	o = json_object();
+	json_object_set_new(o, "basis", json_string("referral"));
 	json_object_set_new(o, "positives", json_integer((json_int_t)
 	    bt->positives));
+	json_object_set_new(o, "legit", json_integer((json_int_t)bt->legit));
+	json_object_set_new(o, "unlabelled", json_integer((json_int_t)
+	    bt->unlabelled));
 	json_object_set_new(o, "stored", bt_pr_json(bt, bt->pr_stored.flagged,
 	    bt->pr_stored.tp));
 	json_object_set_new(o, "candidate", bt_pr_json(bt,
@@ -414,9 +589,14 @@ bt_print_labels(const struct backtest *bt, FILE *out, size_t w)
 
 	if (!bt->labels)
 		return;
-	fprintf(out, "\nlabels: %" PRIu64 " of %" PRIu64 " referrals have a "
-	    "referee labelled fraud, chargeback or abuse\n", bt->positives,
-	    bt->referrals);
+	fprintf(out, "\nlabels: %" PRIu64 " of %" PRIu64 " referrals labelled "
+	    "fraud, chargeback or abuse, %" PRIu64 " legit, %" PRIu64
+	    " unlabelled (counted as not fraud)\n", bt->positives,
+	    bt->referrals, bt->legit, bt->unlabelled);
+	fprintf(out, "  by each referral's own label: the latest feedback on "
+	    "its id, else on its\n  referee's account; a label that reaches "
+	    "it only through a shared identity\n  (what labeled() sees in "
+	    "rules) does not count\n");
 	fprintf(out, "%-*s %10s %10s %10s %10s\n", (int)w, "flagged by",
 	    "flagged", "labelled", "precision", "recall");
 	bt_print_pr(out, bt, (int)w, "stored verdicts (review, deny)",

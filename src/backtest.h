@@ -13,7 +13,13 @@
  * the pages the daemon frees from being reused (the map grows) for as
  * long as it lasts. Events are fixed at the start (seq <= the last one
  * then), so referrals checked during the run are not counted; retention
- * may delete old events between chunks, which are then skipped.
+ * may delete old events between chunks, which are then skipped. A
+ * read-only store sees the daemon's unflushed entries too (store_begin()).
+ *
+ * With feedback in the store, precision and recall judge each referral
+ * by its own label as it is now: the newest feedback on its id, else on
+ * its referee's account; never a label spread to an identity it shares
+ * (which labeled() in the rules does see, as of the event).
  */
 #ifndef REFGUARD_BACKTEST_H
 #define REFGUARD_BACKTEST_H

@@ -14,7 +14,9 @@
  * flushed whole inside a write transaction; meta "flush:<r>" then says
  * that every entry of range r from events up to that seq is in LMDB, and
  * the tier holds exactly the later ones. After a crash, store_open()
- * rebuilds the tier by replaying the events past the oldest flush mark.
+ * rebuilds the tier by replaying the events past the oldest flush mark;
+ * a read-only store replays them into a tier of its own, kept in step
+ * with the writer's flushes at each transaction (store_begin()).
  *
  * Changes made during a write transaction are logged; mt_abort() undoes
  * them, mt_commit() keeps them and drops the ranges flushed by it.

@@ -79,6 +79,15 @@ struct store {
 	unsigned		 rot;		/* next range to flush */
 	uint64_t		 flushes;	/* ranges flushed (stats) */
 	uint64_t		 flushed_entries;
+	/*
+	 * Replaying events into the tier (recent_replay()): range r's
+	 * entries of the events up to derived[r] are in LMDB or the tier.
+	 * A read-only store keeps a tier of its own in step with the
+	 * writer's (recent_sync()), one transaction at a time.
+	 */
+	uint64_t		 derived[MT_RANGES];
+	bool			 ro_synced;	/* its tier was built once */
+	bool			 ro_busy;	/* a transaction is open */
 	struct store_aux	*aux;		/* store_aux.c's databases */
 };
 
@@ -351,6 +360,7 @@ fail:
 }
 
 static int	recent_rebuild(struct store *, char **);
+static int	recent_sync(struct store_txn *, char **);
 
 /* Index entries and links held in the recent tier. */
 static uint64_t
@@ -409,7 +419,8 @@ store_open(const struct store_opts *opts, char **cause)
 	st->mt = mt_new();
 	st->recent_max = opts->recent_max ? opts->recent_max :
 	    RECENT_MAX_DEFAULT;
-	if (recent_rebuild(st, cause) != 0) {
+	/* Read-only: built by the first transaction (recent_sync()). */
+	if (!st->readonly && recent_rebuild(st, cause) != 0) {
 		char *inner = *cause;
 
 		xasprintf(cause, "store %s: rebuild the recent index: %s",
@@ -544,6 +555,13 @@ store_begin(struct store *st, bool write, char **cause)
 		xasprintf(cause, "begin transaction: %s", mdb_strerror(rc));
 		return (NULL);
 	}
+	if (st->readonly && st->ro_busy) {
+		mdb_txn_abort(txn);
+		pthread_rwlock_unlock(&st->maplock);
+		xasprintf(cause, "begin transaction: a read-only store has "
+		    "one transaction at a time");
+		return (NULL);
+	}
 	t = xcalloc(1, sizeof(*t));
 	t->st = st;
 	t->txn = txn;
@@ -551,6 +569,14 @@ store_begin(struct store *st, bool write, char **cause)
 	t->next_seq = st->last_seq;
 	if (write)
 		t->mt_begin = recent_size(st);
+	if (st->readonly) {
+		st->ro_busy = true;
+		if (recent_sync(t, cause) != 0) {
+			store_abort(t);
+			return (NULL);
+		}
+		t->next_seq = st->last_seq;
+	}
 	return (t);
 }
 
@@ -575,6 +601,8 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 	}
 	rc = mdb_txn_commit(t->txn);
 	pthread_rwlock_unlock(&st->maplock);
+	if (st->readonly)
+		st->ro_busy = false;
 	if (t->write) {
 		if (rc == 0) {
 			__atomic_store_n(&st->last_seq, t->next_seq,
@@ -613,6 +641,8 @@ store_abort(struct store_txn *t)
 		mt_abort(t->st->mt);
 	mdb_txn_abort(t->txn);
 	pthread_rwlock_unlock(&t->st->maplock);
+	if (t->st->readonly)
+		t->st->ro_busy = false;
 	free(t);
 }
 
@@ -861,10 +891,11 @@ put_links(struct store_txn *t, const struct event *ev, const struct party *p)
 
 /*
  * An event's index entries and links, into the recent tier. When
- * rebuilding the tier, ranges already flushed past the event are skipped.
+ * replaying events (have: st->derived), the ranges that have the event
+ * already (in LMDB or the tier) are skipped.
  */
 static int
-derive_event(struct store_txn *t, const struct event *ev, bool rebuild)
+derive_event(struct store_txn *t, const struct event *ev, const uint64_t *have)
 {
 	struct store	*st = t->st;
 	struct ent	 ents[EVENT_ENTS_MAX];
@@ -873,15 +904,15 @@ derive_event(struct store_txn *t, const struct event *ev, bool rebuild)
 
 	n = event_ents(ev, ents);
 	for (i = 0; i < n; i++) {
-		if (rebuild && ev->seq <= st->flushed[MT_RANGE(ents[i].h)])
+		if (have != NULL && ev->seq <= have[MT_RANGE(ents[i].h)])
 			continue;
 		mt_index_add(st->mt, ents[i].kind, ents[i].h, ev->ts, ev->seq,
 		    ev->type, ents[i].roles);
 	}
 	for (i = 0; i < ev->nparties; i++) {
 		p = &ev->party[i];
-		if (rebuild && PARTY_HAS(p, ENT_ACCOUNT) &&
-		    ev->seq <= st->flushed[MT_RANGE(&p->h[ENT_ACCOUNT])])
+		if (have != NULL && PARTY_HAS(p, ENT_ACCOUNT) &&
+		    ev->seq <= have[MT_RANGE(&p->h[ENT_ACCOUNT])])
 			continue;
 		if (put_links(t, ev, p) != 0)
 			return (-1);
@@ -905,7 +936,7 @@ store_put_event(struct store_txn *t, struct event *ev)
 	v = val(rec, len);
 	if (txn_put(t, t->st->events, &k, &v, MDB_APPEND, "events put") != 0)
 		return (-1);
-	if (derive_event(t, ev, false) != 0)
+	if (derive_event(t, ev, NULL) != 0)
 		return (-1);
 	t->next_seq = ev->seq;
 	return (0);
@@ -1024,9 +1055,36 @@ recent_flush(struct store_txn *t)
 }
 
 static int
-rebuild_cb(void *arg, const struct event *ev)
+replay_cb(void *arg, const struct event *ev)
 {
-	return (derive_event(arg, ev, true) != 0);
+	struct store_txn	*t = arg;
+
+	return (derive_event(t, ev, t->st->derived) != 0);
+}
+
+/*
+ * Replay the events up to last into the tier, in t: each range r takes
+ * the entries of the events after st->derived[r]. Then every range is
+ * derived up to last. 0, or -1 (the cause in t).
+ */
+static int
+recent_replay(struct store_txn *t, uint64_t last)
+{
+	struct store	*st = t->st;
+	uint64_t	 from = UINT64_MAX;
+	unsigned	 r;
+	int		 rc = 0;
+
+	for (r = 0; r < MT_RANGES; r++)
+		if (st->derived[r] < from)
+			from = st->derived[r];
+	if (from < last)
+		rc = store_scan_events(t, from + 1, last, replay_cb, t);
+	mt_commit(st->mt);
+	for (r = 0; rc == 0 && r < MT_RANGES; r++)
+		if (st->derived[r] < last)
+			st->derived[r] = last;
+	return (rc);
 }
 
 /*
@@ -1042,6 +1100,7 @@ recent_rebuild(struct store *st, char **cause)
 	int			 rc;
 
 	for (r = 0; r < MT_RANGES; r++) {
+		st->derived[r] = st->flushed[r];
 		if (st->flushed[r] < from)
 			from = st->flushed[r];
 		/* Staggered, so that ranges come due one at a time. */
@@ -1052,15 +1111,77 @@ recent_rebuild(struct store *st, char **cause)
 		return (0);
 	if ((t = store_begin(st, false, cause)) == NULL)
 		return (-1);
-	rc = store_scan_events(t, from + 1, st->last_seq, rebuild_cb, t);
+	rc = recent_replay(t, st->last_seq);
 	if (rc != 0)
 		xasprintf(cause, "%s", store_txn_errstr(t));
 	store_abort(t);
-	mt_commit(st->mt);
 	if (rc == 0)
 		log_info("store: recent index rebuilt from %llu events",
 		    (unsigned long long)(st->last_seq - from));
 	return (rc);
+}
+
+/*
+ * A read-only store, at the start of each transaction: bring its own tier
+ * in step with what the writer (the daemon, in another process) has
+ * committed as of t's snapshot. The writer appends events and flushes
+ * ranges of its tier to LMDB all the time; its tier is not visible here,
+ * but the events and the flush marks are. A range whose mark moved has
+ * in LMDB now what this tier held of it: drop it, and take its entries
+ * of the events after the new mark again; every range takes those of the
+ * events appended since the last call. The first call builds the tier,
+ * as recent_rebuild() does at the daemon's start.
+ */
+static int
+recent_sync(struct store_txn *t, char **cause)
+{
+	struct store	*st = t->st;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	char		 name[16];
+	uint64_t	 last = 0, mark;
+	unsigned	 r;
+	int		 rc;
+
+	if ((c = txn_cursor(t, st->events)) == NULL)
+		goto fail;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == 0 && k.mv_size == 8)
+		last = be64_get(k.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND) {
+		txn_fail(t, rc, "events last");
+		goto fail;
+	}
+	for (r = 0; r < MT_RANGES; r++) {
+		flush_mark_name(name, sizeof(name), r);
+		k = val(name, strlen(name));
+		if ((rc = txn_get(t, st->meta, &k, &v, "flush mark")) < 0)
+			goto fail;
+		/* None: a store from before the tier, all in LMDB. */
+		mark = rc == 0 && v.mv_size == 8 ? be64_get(v.mv_data) : last;
+		if (st->ro_synced && mark == st->flushed[r])
+			continue;
+		mt_range_flushed(st->mt, r);
+		st->flushed[r] = mark;
+		st->derived[r] = mark;
+	}
+	st->ro_synced = true;
+	if (recent_replay(t, last) != 0)
+		goto fail;
+	if (last > st->last_seq)
+		st->last_seq = last;
+	return (0);
+fail:
+	/* Empty the tier: the next transaction builds it again. */
+	mt_commit(st->mt);
+	for (r = 0; r < MT_RANGES; r++)
+		mt_range_flushed(st->mt, r);
+	mt_commit(st->mt);
+	st->ro_synced = false;
+	xasprintf(cause, "bring the recent index up to date: %s",
+	    store_txn_errstr(t));
+	return (-1);
 }
 
 int

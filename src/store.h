@@ -13,7 +13,10 @@
  * New index entries and links first go to an in-memory recent tier
  * (memtier.h) and reach LMDB in bulk, a hash range at a time; every query
  * reads both tiers, so callers never see the difference. The events are
- * the durable log the tier is rebuilt from at open.
+ * the durable log the tier is rebuilt from at open. A store opened
+ * read-only (backtest, export) while another process writes it cannot see
+ * that process's tier: it keeps one of its own, brought in step with
+ * each transaction's snapshot by store_begin() (see there).
  *
  * Velocity and linkage are range scans over index and links, never
  * hand-kept counters: the answers are exact, survive restarts and can be
@@ -97,7 +100,18 @@ int		 store_grow(struct store *st);
  */
 void		 store_set_map_max(struct store *st, uint64_t map_max);
 
-/* Begin a transaction; NULL (and *cause set, caller frees) on error. */
+/*
+ * Begin a transaction; NULL (and *cause set, caller frees) on error.
+ *
+ * On a read-only store, the transaction sees exactly the history the
+ * writer had committed at its snapshot, the writer's unflushed tier
+ * included: store_begin() replays into the store's own tier the events
+ * the snapshot holds past each range's flush mark (all of them the first
+ * time, as a daemon's start does; after that only what the writer added
+ * or flushed since the last transaction). So a read-only store has one
+ * transaction at a time (a second store_begin() meanwhile fails), used
+ * by one thread.
+ */
 struct store_txn *store_begin(struct store *st, bool write, char **cause);
 /*
  * Commit (write) or end (read); frees txn. -1 and *cause on failure, and

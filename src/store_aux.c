@@ -350,17 +350,21 @@ store_listlog_put(struct store_txn *t, const char *rec, size_t len)
 	return (rec_append(t, aux->listlog, rec, len, NULL, "listlog put"));
 }
 
-int
-store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
+/* Records newest first: feedback, or the list log. */
+static int
+rec_scan(struct store_txn *t, bool feedback, store_rec_cb cb, void *arg)
 {
 	struct store_aux	*aux;
+	const char		*what = feedback ? "feedback scan" :
+				    "listlog scan";
 	MDB_cursor		*c;
 	MDB_val			 k, d;
 	int			 rc;
 
 	if (aux_txn(t, &aux) == NULL)
 		return (aux->have ? -1 : 0);
-	if ((c = aux_cursor(t, aux->listlog)) == NULL)
+	if ((c = aux_cursor(t, feedback ? aux->feedback : aux->listlog)) ==
+	    NULL)
 		return (-1);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_LAST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
@@ -371,8 +375,20 @@ store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "listlog scan"));
+		return (store_int_fail(t, rc, what));
 	return (0);
+}
+
+int
+store_feedback_scan(struct store_txn *t, store_rec_cb cb, void *arg)
+{
+	return (rec_scan(t, true, cb, arg));
+}
+
+int
+store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
+{
+	return (rec_scan(t, false, cb, arg));
 }
 
 /* Lists. */

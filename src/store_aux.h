@@ -85,6 +85,13 @@ int	store_feedback_put(struct store_txn *txn, const char *rec, size_t len,
 /* 0 found (*rec valid until the transaction ends), 1 not, -1 error. */
 int	store_feedback_get(struct store_txn *txn, uint64_t id,
 	    const void **rec, size_t *len);
+/*
+ * Every feedback record, newest first (store_rec_cb, below: returns 0 to
+ * go on, 1 to stop). 0 or -1.
+ */
+typedef int (*store_rec_cb)(void *arg, uint64_t id, const char *rec,
+    size_t len);
+int	store_feedback_scan(struct store_txn *txn, store_rec_cb cb, void *arg);
 
 /* Runtime lists. */
 #define LIST_NAME_MAX		64
@@ -146,8 +153,6 @@ int64_t	store_list_expire(struct store_txn *txn, int64_t now, size_t max,
 /* The list audit log: records (JSON text) in the order written. */
 int	store_listlog_put(struct store_txn *txn, const char *rec, size_t len);
 /* Newest first; cb returns 0 to go on, 1 to stop. 0 or -1. */
-typedef int (*store_rec_cb)(void *arg, uint64_t id, const char *rec,
-    size_t len);
 int	store_listlog_scan(struct store_txn *txn, store_rec_cb cb, void *arg);
 
 /* The seq the next event will get: what a label or entry records. */

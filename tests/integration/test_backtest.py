@@ -238,6 +238,167 @@ def _():
     check("--since" in err, "a bad --since is named", err)
 
 
+@T.case("precision and recall: each referral's own label")
+def _():
+    """Seven referees on one IP and one device, six checked before any
+    feedback: labels given on referral ids and referee accounts. Feedback
+    on a referral labels every identity its referee carried, so the IP
+    and the device now carry fraud and every referral here "has a referee
+    labelled fraud"; precision and recall must still count each referral
+    by its own label. The seventh, checked after the feedback, is denied
+    by feedback.confirmed_fraud through the shared IP: rules keep seeing
+    labels spread through identities."""
+    d = rgtest.Daemon("bt-labels").start()
+    ip = ids.ip()
+    t0 = rgtest.now_ms() - 2 * HOUR
+    rid = ["lab-%d" % i for i in range(1, 8)]
+    referee = [acct() for _ in rid]
+
+    def chk(i):
+        v, raw = d.call(check_req(rid[i], {"account": acct()},
+                                  {"account": referee[i], "ip": ip,
+                                   "device": LAPTOP}, ts=t0 + i * 1000))
+        check("error" not in v, "check failed", raw)
+        return v
+
+    def feedback(label, **who):
+        v, raw = d.call(dict(op="feedback", label=label, by="t", **who))
+        check(v.get("ok") is True, "feedback failed", raw)
+
+    acts = [chk(i)["action"] for i in range(6)]
+    # farm.referee_device from the 4th account on the device
+    eq(acts, ["allow"] * 3 + ["deny"] * 3, "actions before the feedback")
+    for i, label in ((0, "fraud"), (1, "legit"), (3, "fraud"), (4, "legit"),
+                     (5, "fraud")):
+        feedback(label, id=rid[i])
+    feedback("chargeback", account=referee[2])  # R3: by its account
+    feedback("fraud", account=referee[1])   # R2: its own id says legit
+    v = chk(6)
+    eq(v["action"], "deny", "R7 action")
+    check("feedback.confirmed_fraud" in rgtest.rule_names(v["reasons"]),
+          "R7 is denied through the IP labelled fraud", v)
+
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
+                               "--rules", rgtest.RULES_DIR, "--state",
+                               d.state], timeout=60)
+    eq(rc, 0, "backtest exit status (%s)" % err)
+    bt = json.loads(out)
+    eq((bt["referrals"], bt["changed"]), (7, 0), "replayed, changed")
+    lab = bt["labels"]
+    # own labels: R1 R3 R4 R6 positive, R2 R5 legit, R7 none
+    eq(lab["positives"], 4, "referrals labelled fraud")
+    # flagged: R4..R7; labelled fraud among them: R4, R6
+    pr = lambda f, tp, pos=4: {"flagged": f, "true_positives": tp,
+                               "precision": tp / f if f else None,
+                               "recall": tp / pos}
+    eq(lab["stored"], pr(4, 2), "stored verdicts")
+    eq((lab["basis"], lab["legit"], lab["unlabelled"]), ("referral", 2, 1),
+       "label basis and the other counts")
+    eq(lab["candidate"], pr(4, 2), "candidate set")
+    eq(lab["rules"]["farm.referee_device"], pr(4, 2), "farm.referee_device")
+    eq(lab["rules"]["farm.referee_ip"], pr(2, 1), "farm.referee_ip (R6, R7)")
+    eq(lab["rules"]["feedback.confirmed_fraud"], pr(1, 0),
+       "feedback.confirmed_fraud (R7)")
+    eq(lab["rules"]["velocity.referrer_hourly"], pr(0, 0),
+       "a rule that flags nothing")
+    eq(bt["candidate_hits"]["feedback.confirmed_fraud"],
+       {"enforce": 1, "shadow": 0}, "labeled() still sees shared labels")
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
+                               rgtest.RULES_DIR, "--state", d.state])
+    eq(rc, 0, "backtest exit status (%s)" % err)
+    check(re.search(r"labels: 4 of 7 referrals labelled fraud, chargeback "
+                    r"or abuse, 2 legit, 1 unlabelled", out), "labels line",
+          out)
+    check("each referral's own label" in out, "says which labels count",
+          out)
+    check(re.search(r"(?m)^stored verdicts \(review, deny\) +4 +2 +0\.500 "
+                    r"+0\.500$", out), "stored verdicts row", out)
+    check(re.search(r"(?m)^velocity\.referrer_hourly +0 +0 +- +0\.000$",
+                    out), "a rule that flags nothing", out)
+    # A recheck at payout now denies R1 (seven accounts on the device, a
+    # label on it): a new version of its verdict. The backtest still
+    # compares with what the check answered, and the figures stay.
+    rc, o, err = d.ctl("--json", "recheck", rid[0])
+    eq(rc, 0, "recheck exit status (%s)" % err)
+    r = json.loads(o)
+    eq((r["action"], r["changed"], r["version"]), ("deny", True, 2),
+       "recheck of R1")
+    check("farm.referee_device" in r["newly_matched"], "recheck reasons", o)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
+                               "--rules", rgtest.RULES_DIR, "--state",
+                               d.state], timeout=60)
+    eq(rc, 0, "backtest exit status (%s)" % err)
+    bt2 = json.loads(out)
+    for k in ("referrals", "changed", "matrix", "stored_hits",
+              "candidate_hits", "labels"):
+        eq(bt2[k], bt[k], "%s after a recheck" % k)
+    d.stop()
+
+
+@T.case("right after a burst: every acknowledged check is seen", timeout=300)
+def _():
+    """The daemon keeps new index entries and links in memory (its recent
+    tier) and flushes them to LMDB a range at a time while a backtest
+    reads: the backtest must see exactly what the daemon acknowledged,
+    whatever is flushed before or during its run. 2,000 referrers make 10
+    referrals each within a quarter hour: velocity.referrer_hourly (more
+    than 10 in 1h) matches none of them, and any entry seen twice or
+    missed changes the answer for the referrer's later referrals."""
+    d = rgtest.Daemon("bt-burst").start()
+    nref, per = 2000, 10
+    t0 = rgtest.now_ms() - 2 * HOUR
+    reqs = [check_req("burst-%d-%d" % (i, j), {"account": "burst-r%d" % i},
+                      {"account": "burst-e%d-%d" % (i, j)},
+                      ts=t0 + j * 60000 + i)
+            for j in range(per) for i in range(nref)]
+    with d.client(timeout=120) as c:
+        out = c.pipeline(reqs)
+    eq(len(out), len(reqs), "replies")
+    acts = {}
+    for raw in out:
+        a = json.loads(raw).get("action")
+        acts[a] = acts.get(a, 0) + 1
+    eq(acts, {"allow": len(reqs)}, "actions of the burst")
+
+    def run():
+        rc, o, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
+                                 "--rules", rgtest.RULES_DIR, "--state",
+                                 d.state], timeout=120)
+        eq(rc, 0, "backtest exit status (%s)" % rgtest.short(err))
+        bt = json.loads(o)
+        eq(bt["referrals"], len(reqs), "referrals replayed")
+        eq((bt["changed"], bt["changes"]), (0, []), "changed verdicts")
+        eq(nonzero(bt["candidate_hits"]), {}, "candidate hits")
+        return bt
+
+    st = d.stats()["store"]
+    check(st["recent_entries"] > 0, "the daemon holds unflushed entries "
+          "(else this tests nothing)", st)
+    flushes = st["recent_flushes"]
+    run()
+    # export sees the same history: every event and verdict acknowledged
+    rc, o, err = rgtest.run([rgtest.REFGUARDCTL, "export", "--state",
+                             d.state], timeout=120)
+    eq(rc, 0, "export exit status (%s)" % rgtest.short(err))
+    lines = [json.loads(x) for x in o.splitlines()]
+    eq(lines[-1], {"end": True, "events": len(reqs), "verdicts": len(reqs),
+                   "meta": lines[-1]["meta"]}, "export end line")
+    got = {x["verdict"]: x["action"] for x in lines if "verdict" in x}
+    eq(got, {q["id"]: "allow" for q in reqs}, "exported verdicts")
+    # Again while the daemon flushes ranges (a few each second): until
+    # it has flushed some 30 of them, or all it held.
+    for runs in range(200):
+        st = d.stats()["store"]
+        if st["recent_flushes"] >= flushes + 30 or \
+                st["recent_entries"] == 0:
+            break
+        run()
+    else:
+        raise rgtest.Fail("the daemon flushed %d ranges in 200 backtests" %
+                          (st["recent_flushes"] - flushes))
+    d.stop()
+
+
 @T.case("errors: bad rules, no store, no secret -> exit 1 with the cause")
 def _():
     d = daemon()

@@ -14,6 +14,8 @@
 #include <jansson.h>
 #include <lmdb.h>
 
+#include "analyst.h"
+#include "backtest.h"
 #include "ident.h"
 #include "req.h"
 #include "rules.h"
@@ -343,6 +345,127 @@ START_TEST(test_recent_tier)
 	ss = stat_of();
 	ck_assert_uint_eq(ss.events, 0);
 	ck_assert_uint_eq(ss.index_entries, 0);
+}
+END_TEST
+
+/*
+ * A step of the writer in test_readonly_tier: say it is done (ready),
+ * then wait for the reader to say go; the reader gone, exit.
+ */
+static void
+writer_step(int ready, int go)
+{
+	char	c = 1;
+
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+		_exit(3);
+}
+
+/* The writer's tier holds entries: what the test is about. */
+static void
+writer_has_recent(void)
+{
+	struct store_stat	 ss;
+	char			*cause = NULL;
+
+	if (store_stat(st, &ss, &cause) != 0 || ss.recent_entries == 0)
+		_exit(2);
+}
+
+/* The reader's side of a step: go on, then wait until the writer is done. */
+static void
+reader_step(int go, int ready)
+{
+	char	c = 1;
+
+	ck_assert_int_eq(write(go, &c, 1), 1);
+	ck_assert_int_eq(read(ready, &c, 1), 1);
+}
+
+/*
+ * A read-only store (a backtest, an export) next to a writer in another
+ * process (the daemon), whose recent tier it cannot see: every
+ * transaction sees exactly the history the writer has committed, while
+ * the writer appends events that stay in its tier, flushes some ranges
+ * or writes the whole tier out.
+ */
+START_TEST(test_readonly_tier)
+{
+	struct store_opts	 o;
+	struct store_txn	*t;
+	struct store		*ro;
+	char			*cause = NULL, c;
+	int			 go[2], ready[2], i, mid_n = 0, status;
+	uint64_t		 mid_seq = 95;
+	pid_t			 pid;
+
+	for (i = 0; i < 95; i++)
+		mid_n += i % 5 + 1 == 3;
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(ready[0]);
+		st = open_recent(1u << 20);
+		put_logins(0, 100);			/* all in its tier */
+		writer_has_recent();
+		writer_step(ready[1], go[0]);
+		store_close(st);			/* every range flushed */
+		st = open_recent(1u << 20);
+		writer_step(ready[1], go[0]);
+		put_logins(100, 200);			/* in its tier again */
+		writer_has_recent();
+		writer_step(ready[1], go[0]);
+		/* A tiny budget: each commit flushes some ranges. */
+		store_close(st);
+		st = open_recent(4);
+		put_logins(200, 300);
+		writer_has_recent();
+		if (write(ready[1], "", 1) != 1)
+			_exit(3);
+		_exit(0);				/* no close: a crash */
+	}
+	close(go[0]);
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.readonly = true;
+	ro = store_open(&o, &cause);
+	ck_assert_msg(ro != NULL, "read-only open: %s", cause);
+	st = ro;
+	check_history(100, mid_seq, mid_n);
+	ck_assert_uint_gt(stat_of().recent_entries, 0);
+	/* One transaction at a time: its tier follows that one's snapshot. */
+	t = begin(false);
+	ck_assert_ptr_null(store_begin(st, false, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "one transaction at a time"));
+	free(cause);
+	cause = NULL;
+	store_abort(t);
+
+	reader_step(go[1], ready[0]);		/* the writer flushed it all */
+	check_history(100, mid_seq, mid_n);
+	ck_assert_uint_eq(stat_of().recent_entries, 0);
+	reader_step(go[1], ready[0]);		/* 100 more in its tier */
+	check_history(200, mid_seq, mid_n);
+	ck_assert_uint_gt(stat_of().recent_entries, 0);
+	reader_step(go[1], ready[0]);		/* 100 more, ranges flushed */
+	check_history(300, mid_seq, mid_n);
+	ck_assert_uint_eq(stat_of().last_seq, 300);
+
+	close(go[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "writer status %d", status);
+	/* And after the writer died with entries in its tier. */
+	check_history(300, mid_seq, mid_n);
+	close(ready[0]);
 }
 END_TEST
 
@@ -1708,7 +1831,122 @@ START_TEST(test_listlog_feedback)
 	ck_assert_int_eq(store_feedback_get(t, 2, &rec, &len), 0);
 	ck_assert_uint_eq(len, 7);
 	ck_assert_int_eq(store_feedback_get(t, 3, &rec, &len), 1);
+	out[0] = '\0';
+	ck_assert_int_eq(store_feedback_scan(t, log_collect, out), 0);
+	ck_assert_str_eq(out, "{\"a\":1}{}");
 	commit(t);
+}
+END_TEST
+
+/* Feedback through the analyst's own path: on referral rid, or account. */
+static void
+feedback(struct store_txn *t, const char *rid, const struct rg_hash *acct,
+    int label)
+{
+	struct analyst_req	 ar;
+	struct verdict		 out;
+	struct event		 ev;
+	const char		*code = NULL;
+
+	memset(&ar, 0, sizeof(ar));
+	memset(&ev, 0, sizeof(ev));
+	ar.kind = -1;
+	ar.label = label;
+	if (acct != NULL) {
+		ar.by_account = true;
+		ar.account = *acct;
+	} else {
+		ev.idlen = strlen(rid);
+		memcpy(ev.id, rid, ev.idlen);
+	}
+	ck_assert_int_eq(analyst_run(t, OP_FEEDBACK, &ev, &ar, T0 + 1000,
+	    &out, &code), 0);
+	verdict_clear(&out);
+}
+
+/*
+ * Backtest figures against each referral's own label: the newest
+ * feedback on its id, else on its referee's account (by the whole hash,
+ * or by the prefix a record from before kept), never one shared through
+ * an identity.
+ */
+START_TEST(test_backtest_labels)
+{
+	static const char rules[] =
+	    "rule all { when count(referral, referee.ip, 1h) > 0 "
+	    "action review }\n";
+	struct backtest_opts	 bo = { INT64_MIN, INT64_MAX, 5, 0 };
+	struct store_txn	*t = begin(true);
+	struct backtest		*bt;
+	struct ruleset		*rs;
+	struct verdict		 v;
+	struct event		 ev;
+	struct rg_hash		 h;
+	char			*diag = NULL, *cause = NULL, *buf = NULL;
+	char			 hex[2 * RG_HASH_LEN + 1], rec[160];
+	size_t			 blen = 0;
+	json_t			*o, *lab;
+	FILE			*f;
+	int			 i;
+
+	rs = rules_load_buf("t.rules", rules, sizeof(rules) - 1, NULL, 0,
+	    &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	/* r1..r5 to referees 2, 4, 6, 8 and one like 6 but its last byte. */
+	for (i = 1; i <= 5; i++) {
+		char	rid[8];
+
+		snprintf(rid, sizeof(rid), "r%d", i);
+		mkref(&ev, rid, T0 + i, (uint8_t)(2 * i - 1), (uint8_t)(2 * i),
+		    9);		/* every referee on IP 9 */
+		if (i == 5) {
+			ev.party[1].h[ENT_ACCOUNT] = H(6);
+			ev.party[1].h[ENT_ACCOUNT].b[RG_HASH_LEN - 1] = 7;
+		}
+		ck_assert_int_eq(verdict_check(t, rs, &ev, &v), 0);
+		verdict_clear(&v);
+	}
+	/* r1: legit on its id beats fraud on its account. */
+	feedback(t, "r1", NULL, LABEL_LEGIT);
+	h = H(2);
+	feedback(t, NULL, &h, LABEL_FRAUD);
+	/* r2: an account record from before the whole hash was kept. */
+	h = H(4);
+	snprintf(rec, sizeof(rec), "{\"ts\":1,\"account\":\"account:%.12s\","
+	    "\"label\":\"fraud\",\"note\":\"\",\"by\":\"\",\"seq\":9}",
+	    rg_hash_hex(&h, hex));
+	ck_assert_int_eq(store_feedback_put(t, rec, strlen(rec), NULL), 0);
+	/* r3: chargeback on its account; r5 shares only its prefix. */
+	h = H(6);
+	feedback(t, NULL, &h, LABEL_CHARGEBACK);
+	/* r4: the newest feedback on its id wins. */
+	feedback(t, "r4", NULL, LABEL_FRAUD);
+	feedback(t, "r4", NULL, LABEL_LEGIT);
+	commit(t);
+
+	bt = backtest_run(st, rs, &bo, &cause);
+	ck_assert_msg(bt != NULL, "backtest: %s", cause);
+	ck_assert_uint_eq(backtest_replayed(bt), 5);
+	ck_assert_uint_eq(backtest_changed(bt), 0);
+	f = open_memstream(&buf, &blen);
+	ck_assert_ptr_nonnull(f);
+	backtest_print(bt, f, true);
+	fclose(f);
+	o = json_loads(buf, 0, NULL);
+	ck_assert_msg(o != NULL, "%s", buf);
+	lab = json_object_get(o, "labels");
+	ck_assert_str_eq(json_string_value(json_object_get(lab, "basis")),
+	    "referral");
+	/* r2, r3 fraud-positive; r1, r4 legit; r5 unlabelled */
+	ck_assert_int_eq(json_integer_value(json_object_get(lab, "positives")),
+	    2);
+	ck_assert_int_eq(json_integer_value(json_object_get(lab, "legit")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(lab,
+	    "unlabelled")), 1);
+	json_decref(o);
+	free(buf);
+	backtest_free(bt);
+	rules_unref(rs);
 }
 END_TEST
 
@@ -1977,9 +2215,11 @@ store_suite(void)
 	tcase_add_test(tc, test_explain_no_raw);
 	tcase_add_test(tc, test_observe_ack);
 	tcase_add_test(tc, test_recent_tier);
+	tcase_add_test(tc, test_readonly_tier);
 	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
+	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
 	tcase_add_test(tc, test_explain_dictionary);
 	suite_add_tcase(s, tc);
