@@ -2,8 +2,9 @@
 # setup.sh: from a clean clone to a running daemon or a passing test suite.
 #
 #   contrib/setup.sh run    install build dependencies, build, fetch the free
-#                           GeoIP country DB and disposable-domain list, start
-#                           refguardd in the foreground on ./run/refguard.sock
+#                           data (country and ASN databases, disposable
+#                           domains) into ./run/data, start refguardd in the
+#                           foreground on ./run/refguard.sock
 #   contrib/setup.sh test   install build dependencies, build, run make check
 #   contrib/setup.sh sanitize   the same with ASan and UBSan, in ./build-san;
 #                           any sanitizer report fails the run
@@ -58,7 +59,8 @@ run_conf() {
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		    --no-install-recommends npm || true
 	fi
-	"$top/contrib/fetch-data.sh" "$run/data" || true
+	"$top/contrib/fetch-data.sh" "$run/data" ||
+	    echo "setup: some open data could not be fetched (above); refguardd runs with what there is"
 	{
 		echo "# written by contrib/setup.sh run; edit freely"
 		echo "socket = refguard.sock"
@@ -67,11 +69,19 @@ run_conf() {
 		echo "log_level = info"
 		[ -f "$run/data/geo-whois-asn-country.mmdb" ] &&
 		    echo "geoip_db = data/geo-whois-asn-country.mmdb"
+		[ -f "$run/data/asn.mmdb" ] &&
+		    echo "geoip_db = data/asn.mmdb"
 		[ -f "$run/data/disposable.txt" ] &&
 		    echo "disposable_file = data/disposable.txt"
 	} > "$run/refguard.conf.new"
 	[ -f "$run/refguard.conf" ] || mv "$run/refguard.conf.new" "$run/refguard.conf"
 	rm -f "$run/refguard.conf.new"
+	# A configuration written before the ASN database existed.
+	if [ -f "$run/data/asn.mmdb" ] &&
+	    ! grep -q '^geoip_db = data/asn.mmdb' "$run/refguard.conf"; then
+		echo "geoip_db = data/asn.mmdb" >> "$run/refguard.conf"
+		echo "setup: added geoip_db = data/asn.mmdb to $run/refguard.conf"
+	fi
 }
 
 run_check() {
