@@ -220,6 +220,24 @@ START_TEST(test_language)
 }
 END_TEST
 
+/* String list values with a '*' are patterns (patterns.rules). */
+START_TEST(test_list_patterns)
+{
+	struct ruleset	*rs;
+	char		*diag, *report;
+	int		 n, failed;
+
+	rs = load_in("tests/rules/good", "patterns.rules", &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	ck_assert_ptr_null(diag);
+	n = run_tests(rs, &report, &failed);
+	ck_assert_int_eq(n, 13);
+	ck_assert_msg(failed == 0, "%s", report);
+	free(report);
+	rules_unref(rs);
+}
+END_TEST
+
 START_TEST(test_failing)
 {
 	struct ruleset	*rs;
@@ -496,6 +514,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_warnings);
 	tcase_add_test(tc, test_missing_path);
 	tcase_add_test(tc, test_language);
+	tcase_add_test(tc, test_list_patterns);
 	tcase_add_test(tc, test_failing);
 	tcase_add_test(tc, test_shipped);
 	tcase_add_test(tc, test_hash);
