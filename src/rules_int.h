@@ -162,6 +162,8 @@ struct rules_list {
 	char			*name;
 	struct rules_pos	 pos;
 	char			*path;		/* NULL: inline list */
+	int64_t			 bytes;		/* list files: the size and */
+	int64_t			 mtime;		/* modification time (s) read */
 	char			**vals;
 	struct rules_pos	*vpos;		/* where each value is */
 	size_t			 nvals;
