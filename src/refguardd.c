@@ -40,7 +40,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
-#include "sbuf.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
