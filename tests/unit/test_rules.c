@@ -201,19 +201,35 @@ run_tests(struct ruleset *rs, char **report, int *failed)
 	return (n);
 }
 
+/*
+ * tests/rules/good/name: compiles without a diagnostic and every one of
+ * its tests passes. The set (caller unrefs), the number of tests in *n
+ * and the report in *report (caller frees).
+ */
+static struct ruleset *
+good_file(const char *name, int *n, char **report)
+{
+	struct ruleset	*rs;
+	char		*diag;
+	int		 failed;
+
+	rs = load_in("tests/rules/good", name, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	ck_assert_ptr_null(diag);
+	*n = run_tests(rs, report, &failed);
+	ck_assert_msg(failed == 0, "%s", *report);
+	return (rs);
+}
+
 START_TEST(test_language)
 {
 	struct ruleset	*rs;
-	char		*diag, *report;
-	int		 n, failed;
+	char		*report;
+	int		 n;
 
-	rs = load_in("tests/rules/good", "lang.rules", &diag);
-	ck_assert_msg(rs != NULL, "%s", diag);
-	ck_assert_ptr_null(diag);
+	rs = good_file("lang.rules", &n, &report);
 	ck_assert_uint_eq(rules_count(rs), 20);
-	n = run_tests(rs, &report, &failed);
 	ck_assert_int_eq(n, 28);
-	ck_assert_msg(failed == 0, "%s", report);
 	ck_assert_str_eq(report, "rules tests: 28 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
@@ -224,15 +240,11 @@ END_TEST
 START_TEST(test_list_patterns)
 {
 	struct ruleset	*rs;
-	char		*diag, *report;
-	int		 n, failed;
+	char		*report;
+	int		 n;
 
-	rs = load_in("tests/rules/good", "patterns.rules", &diag);
-	ck_assert_msg(rs != NULL, "%s", diag);
-	ck_assert_ptr_null(diag);
-	n = run_tests(rs, &report, &failed);
+	rs = good_file("patterns.rules", &n, &report);
 	ck_assert_int_eq(n, 13);
-	ck_assert_msg(failed == 0, "%s", report);
 	free(report);
 	rules_unref(rs);
 }
