@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl_out.h"
+#include "dataset.h"
 #include "util.h"
 
 static bool	out_json;
@@ -507,6 +508,43 @@ render_explain(const json_t *o)
 }
 
 static void
+out_dataset(const struct dataset *s, void *arg)
+{
+	char	set[80], entries[24], size[FMT_HUMAN_LEN], age[FMT_HUMAN_LEN];
+	char	built[16];
+
+	snprintf(set, sizeof(set), "%s%s", strcmp(s->kind, "list") == 0 ?
+	    "list " : "", s->name);
+	snprintf(entries, sizeof(entries), "%lld", (long long)s->entries);
+	snprintf(built, sizeof(built), "%.10s", s->built != NULL ? s->built :
+	    "-");
+	ctl_table_row(arg, set, s->entries >= 0 ? entries : "-",
+	    fmt_bytes(s->bytes, size), built, s->built != NULL ?
+	    fmt_age(s->age_s, age) : "-", s->path != NULL ? s->path : "-");
+}
+
+/*
+ * stats.data: a table of the data sets (what, how large, built or
+ * modified when, how old), then the other figures.
+ */
+static void
+out_data(const json_t *data)
+{
+	struct ctl_table	*t;
+	const char		*k;
+	json_t			*v;
+
+	printf("%sdata%s\n", ctl_out_paint(CTL_BOLD), ctl_out_paint(CTL_RESET));
+	t = ctl_table_new(2, 6, "SET", "ENTRIES", "SIZE", "BUILT", "AGE",
+	    "PATH");
+	dataset_foreach((json_t *)data, out_dataset, t);
+	ctl_table_print(t);
+	json_object_foreach((json_t *)data, k, v)
+		if (!json_is_array(v) && !json_is_object(v) && !json_is_null(v))
+			out_value(k, v, 2, 15);
+}
+
+static void
 render_stats(const json_t *o)
 {
 	const char	*k;
@@ -522,9 +560,12 @@ render_stats(const json_t *o)
 	json_object_foreach((json_t *)o, k, v)
 		if (!json_is_object(v))
 			out_value(k, v, 2, width + 1);
-	json_object_foreach((json_t *)o, k, v)
-		if (json_is_object(v))
+	json_object_foreach((json_t *)o, k, v) {
+		if (strcmp(k, "data") == 0 && json_is_object(v))
+			out_data(v);
+		else if (json_is_object(v))
 			out_value(k, v, 0, 0);
+	}
 }
 
 static void

@@ -95,6 +95,13 @@ extern const struct store_field store_fields[];
 extern const size_t store_nfields;
 uint64_t store_field_value(const struct store_stat *ss, size_t i);
 
+/*
+ * refguardd.c: the data the daemon serves with, as dataset.h describes
+ * it: ident_info() plus "lists" (rules_lists_info() of the current set),
+ * with dates and ages as of now. A new reference (json_t *).
+ */
+void	*daemon_data_json(struct daemon *d);
+
 /* refguardd.c: the answers the loop gives itself (no writer). */
 char	*daemon_stats_json(struct daemon *d, size_t *len);
 char	*daemon_reload(struct daemon *d, size_t *len);

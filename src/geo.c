@@ -435,6 +435,8 @@ geo_db_info(const struct geo_db *db)
 	json_object_set_new(o, "build_epoch", md->build_epoch <= INT64_MAX ?
 	    json_integer((json_int_t)md->build_epoch) : json_null());
 	json_object_set_new(o, "node_count", json_integer(md->node_count));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)
+	    db->mmdb.file_size));
 	json_object_set_new(o, "ip_version", json_integer(md->ip_version));
 	if (db->use & GEO_USE_COUNTRY)
 		json_array_append_new(use, json_string("country"));

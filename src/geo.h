@@ -65,7 +65,7 @@ void		 geo_lookup(struct geo *, const struct sockaddr *sa,
 /*
  * A JSON array (json_t *, new reference) describing each database: path,
  * database_type, build_epoch (null if it does not fit), node_count,
- * ip_version and the facts it is used for.
+ * bytes (the file's size), ip_version and the facts it is used for.
  */
 void		*geo_info(const struct geo *);
 

@@ -483,6 +483,8 @@ ident_info(const struct ident *id)
 		json_object_set_new(d, "path", json_string(id->disp->path));
 		json_object_set_new(d, "entries",
 		    json_integer((json_int_t)ident_set_count(id->disp->set)));
+		json_object_set_new(d, "bytes", json_integer(id->disp->bytes));
+		json_object_set_new(d, "mtime", json_integer(id->disp->mtime));
 		json_object_set_new(o, "disposable", d);
 	} else
 		json_object_set_new(o, "disposable", json_null());

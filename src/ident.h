@@ -144,8 +144,10 @@ void	ident_edge(const struct ident *id, const struct party *referrer,
  * Describe the loaded data as a JSON object, for stats and verdict
  * records:
  *   {"geoip": [{"path", "database_type", "build_epoch" (null if it does
- *               not fit), "node_count", "ip_version", "facts": [...]}],
- *    "disposable": {"path", "entries"} or null,
+ *               not fit), "node_count", "bytes", "ip_version",
+ *               "facts": [...]}],
+ *    "disposable": {"path", "entries", "bytes", "mtime" (Unix seconds)}
+ *               or null,
  *    "email_domains": N, "ip_prefix4": N, "ip_prefix6": N}
  * Returns a new jansson reference (json_t *, declared void * here so that
  * this header does not pull in jansson).

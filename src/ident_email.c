@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +302,7 @@ struct disposable *
 ident_email_disp_load(const char *path, char **cause)
 {
 	struct disposable	*d;
+	struct stat		 sb;
 	FILE			*f;
 	char			*line = NULL;
 	size_t			 cap = 0;
@@ -315,6 +318,10 @@ ident_email_disp_load(const char *path, char **cause)
 	d = xcalloc(1, sizeof(*d));
 	d->path = xstrdup(path);
 	d->set = ident_set_new();
+	if (fstat(fileno(f), &sb) == 0) {
+		d->bytes = (int64_t)sb.st_size;
+		d->mtime = (int64_t)sb.st_mtime;
+	}
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
 		if (memchr(line, '\0', (size_t)n) != NULL) {

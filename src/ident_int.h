@@ -65,6 +65,8 @@ struct email_rules {
 struct disposable {
 	char			*path;
 	struct ident_set	*set;
+	int64_t			 bytes;		/* the file's size and */
+	int64_t			 mtime;		/* modification time (s) */
 };
 
 struct ident {

@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "dataset.h"
 #include "http.h"
 #include "ident.h"
 #include "log.h"
@@ -356,6 +357,63 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 	}
 }
 
+/* One gauge of each data set: name{kind=,name=,path=} v. */
+struct data_gauge {
+	struct sbuf	*sb;
+	const char	*metric;
+};
+
+static void
+data_sample(const struct dataset *s, void *arg)
+{
+	struct data_gauge	*g = arg;
+	int64_t			 v;
+
+	if (strcmp(g->metric, "data_built_seconds") == 0)
+		v = s->epoch;
+	else if (strcmp(g->metric, "data_age_seconds") == 0)
+		v = s->built != NULL ? s->age_s : -1;
+	else if (strcmp(g->metric, "data_entries") == 0)
+		v = s->entries;
+	else
+		v = s->bytes;
+	if (v < 0)
+		return;
+	sbuf_addf(g->sb, "refguard_%s{kind=\"%s\",name=\"", g->metric,
+	    s->kind);
+	label(g->sb, s->name);
+	sbuf_adds(g->sb, "\",path=\"");
+	label(g->sb, s->path != NULL ? s->path : "");
+	sbuf_addf(g->sb, "\"} %lld\n", (long long)v);
+}
+
+static void
+metrics_data(struct sbuf *sb, struct daemon *d)
+{
+	static const struct {
+		const char	*metric;
+		const char	*help;
+	} gauges[] = {
+		{ "data_built_seconds", "When each data set was built (a "
+		    "database's metadata) or last modified (a list file), "
+		    "Unix seconds." },
+		{ "data_age_seconds", "Seconds since each data set was built "
+		    "or modified." },
+		{ "data_bytes", "Size of each data set's file." },
+		{ "data_entries", "Entries of each list (not of databases)." },
+	};
+	struct data_gauge	 g = { sb, NULL };
+	json_t			*data = daemon_data_json(d);
+	size_t			 i;
+
+	for (i = 0; i < nitems(gauges); i++) {
+		family(sb, gauges[i].metric, "gauge", gauges[i].help);
+		g.metric = gauges[i].metric;
+		dataset_foreach(data, data_sample, &g);
+	}
+	json_decref(data);
+}
+
 /* Ruleset, reloads, GeoIP databases: from what the stats op shows. */
 static void
 metrics_config(struct sbuf *sb, struct daemon *d)
@@ -389,6 +447,7 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 			    (uint64_t)json_integer_value(epoch));
 	}
 	json_decref(info);
+	metrics_data(sb, d);
 }
 
 char *

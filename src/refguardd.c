@@ -34,6 +34,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "dataset.h"
 #include "http.h"
 #include "ident.h"
 #include "log.h"
@@ -390,6 +391,31 @@ store_field_value(const struct store_stat *ss, size_t i)
 	return (v);
 }
 
+void *
+daemon_data_json(struct daemon *d)
+{
+	json_t	*o = ident_info(d->ident);
+
+	json_object_set_new(o, "lists", rules_lists_info(d->rules));
+	dataset_dates(o, now_ms() / 1000);
+	return (o);
+}
+
+/* The data summary, escaped for a log line (*buf: malloc'd, caller frees). */
+static const char *
+data_log(struct daemon *d, char **buf)
+{
+	json_t	*data = daemon_data_json(d);
+	char	*s = dataset_summary(data);
+	size_t	 cap = 4 * strlen(s) + 8;
+
+	json_decref(data);
+	*buf = xmalloc(cap);
+	log_value(s, strlen(s), *buf, cap);
+	free(s);
+	return (*buf);
+}
+
 char *
 daemon_stats_json(struct daemon *d, size_t *len)
 {
@@ -476,7 +502,7 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	json_object_set_new(rs, "last_reload_error", d->reload_error != NULL ?
 	    json_string(d->reload_error) : json_null());
 	json_object_set_new(o, "ruleset", rs);
-	json_object_set_new(o, "data", ident_info(d->ident));
+	json_object_set_new(o, "data", daemon_data_json(d));
 
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -499,6 +525,7 @@ daemon_reload(struct daemon *d, size_t *len)
 	struct conf		*cf;
 	json_t			*o;
 	char			*cause = NULL, *warn = NULL, *s, esc[1536];
+	char			*data;
 
 	d->reloads++;
 	notify_status("RELOADING=1", "reloading %s", d->conf_path);
@@ -539,16 +566,20 @@ daemon_reload(struct daemon *d, size_t *len)
 		free(d->reload_error);
 		d->reload_error = xstrdup(cause);
 		log_diag(true, "reload failed", cause);
-		log_err("reload failed, the old rules keep serving ruleset=%s",
-		    d->rules != NULL ? rules_hash(d->rules) : "none");
+		log_err("reload failed, the old rules keep serving ruleset=%s "
+		    "data=%s", d->rules != NULL ? rules_hash(d->rules) :
+		    "none", data_log(d, &data));
+		free(data);
 		json_object_set_new(o, "error", json_pack("{s:s,s:s}",
 		    "code", "reload_failed", "msg", cause));
 		free(cause);
 	} else {
 		free(d->reload_error);
 		d->reload_error = NULL;
-		log_info("reloaded ruleset=%s rules=%zu", rules_hash(d->rules),
-		    rules_count(d->rules));
+		log_info("reloaded ruleset=%s rules=%zu data=%s",
+		    rules_hash(d->rules), rules_count(d->rules),
+		    data_log(d, &data));
+		free(data);
 		json_object_set_new(o, "ok", json_true());
 		json_object_set_new(o, "rules",
 		    json_integer((json_int_t)rules_count(d->rules)));
@@ -782,7 +813,7 @@ main(int argc, char **argv)
 	struct store_opts	 so;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	struct timeval		 tv = { 1, 0 };
-	char			*cause = NULL, *path, esc[256], esc2[256];
+	char			*cause = NULL, *path, *data, esc[256], esc2[256];
 	const char		*conf_path = CONF_DEFAULT_PATH, *where;
 	bool			 foreground = false, debug = false, test = false;
 	int			 ch;
@@ -908,13 +939,14 @@ main(int argc, char **argv)
 	d->started_mono = mono_us();
 	where = d->listen_owned ? d->conf->socket_path : "systemd";
 	log_info("ready version=%s socket=%s http=%s store=%s sync=%s "
-	    "ruleset=%s rules=%zu", PACKAGE_VERSION,
+	    "ruleset=%s rules=%zu data=%s", PACKAGE_VERSION,
 	    log_value(where, strlen(where), esc, sizeof(esc)),
 	    d->http != NULL ? http_where(d->http) : "none",
 	    log_value(d->conf->state_dir, strlen(d->conf->state_dir), esc2,
 	    sizeof(esc2)), d->conf->sync_full ? "full" : "none",
 	    d->rules != NULL ? rules_hash(d->rules) : "none",
-	    d->rules != NULL ? rules_count(d->rules) : 0);
+	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
+	free(data);
 	watchdog_start(d->base);
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",
 	    d->listen_owned ? d->conf->socket_path : "the socket systemd passed",

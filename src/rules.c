@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <xxhash.h>
 
 #include "log.h"
@@ -373,6 +374,28 @@ size_t
 rules_ntests(const struct ruleset *rs)
 {
 	return (rs->ntests);
+}
+
+void *
+rules_lists_info(const struct ruleset *rs)
+{
+	const struct rules_list	*l;
+	json_t			*a = json_array(), *o;
+	size_t			 i;
+
+	for (i = 0; rs != NULL && i < rs->nlists; i++) {
+		if ((l = &rs->lists[i])->path == NULL)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "name", json_string(l->name));
+		json_object_set_new(o, "path", json_string(l->path));
+		json_object_set_new(o, "entries", json_integer((json_int_t)
+		    l->nvals));
+		json_object_set_new(o, "bytes", json_integer(l->bytes));
+		json_object_set_new(o, "mtime", json_integer(l->mtime));
+		json_array_append_new(a, o);
+	}
+	return (a);
 }
 
 const char *

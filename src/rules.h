@@ -76,6 +76,14 @@ struct ruleset	*rules_load_buf(const char *name, const char *buf,
 struct ruleset	*rules_ref(struct ruleset *rs);
 void		 rules_unref(struct ruleset *rs);
 
+/*
+ * The list files rs read (list NAME file "PATH"), as a JSON array (json_t
+ * *, new reference; empty for a NULL rs) of {"name", "path", "entries"
+ * (values, one a line), "bytes", "mtime" (Unix seconds)}, as they were
+ * when the set was compiled.
+ */
+void		*rules_lists_info(const struct ruleset *rs);
+
 /* Hex hash of the rule set's canonical text: names what produced a verdict. */
 const char	*rules_hash(const struct ruleset *rs);
 size_t		 rules_count(const struct ruleset *rs);

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,10 +327,14 @@ rules_check_vset(struct ruleset *rs, int type, int kind, char **vals,
 	vs->kind = (uint8_t)kind;
 	if (type == T_STR) {
 		vs->s = rules_alloc(&rs->arena, (nvals + 1) * sizeof(*vs->s));
-		for (i = 0; i < nvals; i++)
-			vs->s[i] = vals[i];
-		qsort(vs->s, nvals, sizeof(*vs->s), rules_check_scmp);
-		vs->n = nvals;
+		vs->pat = rules_alloc(&rs->arena, (nvals + 1) * sizeof(*vs->pat));
+		for (i = 0; i < nvals; i++) {
+			if (strchr(vals[i], '*') != NULL)
+				vs->pat[vs->npat++] = vals[i];
+			else
+				vs->s[vs->n++] = vals[i];
+		}
+		qsort(vs->s, vs->n, sizeof(*vs->s), rules_check_scmp);
 		return (vs);
 	}
 	if (type == T_NUM) {
@@ -372,10 +377,35 @@ rules_check_vset(struct ruleset *rs, int type, int kind, char **vals,
 	return (vs);
 }
 
+/* Whether pattern p matches all of s ('*': any run; ASCII case ignored). */
+static bool
+rules_vset_glob(const char *p, const char *s)
+{
+	const char	*star = NULL, *back = NULL;
+
+	while (*s != '\0') {
+		if (*p == '*') {
+			star = ++p;
+			back = s;
+		} else if (*p != '\0' && tolower((unsigned char)*p) ==
+		    tolower((unsigned char)*s)) {
+			p++;
+			s++;
+		} else if (star != NULL) {
+			p = star;	/* let the last '*' take one more byte */
+			s = ++back;
+		} else
+			return (false);
+	}
+	while (*p == '*')
+		p++;
+	return (*p == '\0');
+}
+
 bool
 rules_vset_has(const struct rules_vset *vs, const struct rules_rval *v)
 {
-	size_t	lo = 0, hi = vs->n, mid;
+	size_t	lo = 0, hi = vs->n, mid, i;
 	int	c;
 
 	while (lo < hi) {
@@ -398,6 +428,9 @@ rules_vset_has(const struct rules_vset *vs, const struct rules_rval *v)
 		else
 			lo = mid + 1;
 	}
+	for (i = 0; i < vs->npat; i++)
+		if (rules_vset_glob(vs->pat[i], v->s))
+			return (true);
 	return (false);
 }
 

@@ -141,7 +141,12 @@ struct rules_node {
 	uint32_t		 cost;
 };
 
-/* A value set: the right side of "in". Sorted for binary search. */
+/*
+ * A value set: the right side of "in". Sorted for binary search. String
+ * values holding a '*' are patterns instead (pat, tried in turn when the
+ * exact values miss): '*' matches any run of characters, ASCII case
+ * ignored, the whole string must match ("*hosting*").
+ */
 struct rules_vset {
 	uint8_t		 type;
 	uint8_t		 kind;
@@ -149,12 +154,16 @@ struct rules_vset {
 	struct rg_hash	*h;
 	const char	**s;
 	double		*d;
+	const char	**pat;
+	size_t		 npat;
 };
 
 struct rules_list {
 	char			*name;
 	struct rules_pos	 pos;
 	char			*path;		/* NULL: inline list */
+	int64_t			 bytes;		/* list files: the size and */
+	int64_t			 mtime;		/* modification time (s) read */
 	char			**vals;
 	struct rules_pos	*vpos;		/* where each value is */
 	size_t			 nvals;

@@ -22,6 +22,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -641,6 +643,7 @@ rules_parse_listdecl(struct rules_parser *p)
 	struct ruleset		*rs = p->rs;
 	struct rules_list	*l;
 	struct rules_pos	 npos, fpos;
+	struct stat		 sb;
 	char			*name, *path, *text, *cause, *s, *e, *eol;
 	size_t			 cap, len, vcap = 0, pcap = 0;
 	uint32_t		 lsrc;
@@ -698,6 +701,9 @@ rules_parse_listdecl(struct rules_parser *p)
 		free(path);
 		return;
 	}
+	l->bytes = (int64_t)len;
+	if (stat(path, &sb) == 0)
+		l->mtime = (int64_t)sb.st_mtime;
 	lsrc = rules_add_src(rs, path, text, len);
 	text = rs->srcs[lsrc].text;
 	/* One value a line; blanks and '#' comments skipped, ends trimmed. */

@@ -265,6 +265,39 @@ fmt_rfc3339(int64_t ms, char *buf)
 	return (buf);
 }
 
+char *
+fmt_bytes(int64_t bytes, char *buf)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double	v = (double)bytes;
+	size_t	u = 0;
+
+	while (v >= 1024 && u + 1 < nitems(unit)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0 || v >= 10)
+		snprintf(buf, FMT_HUMAN_LEN, "%lld %s", (long long)(v + 0.5),
+		    unit[u]);
+	else
+		snprintf(buf, FMT_HUMAN_LEN, "%.1f %s", v, unit[u]);
+	return (buf);
+}
+
+char *
+fmt_age(int64_t s, char *buf)
+{
+	if (s < 0)
+		snprintf(buf, FMT_HUMAN_LEN, "-");
+	else if (s < 3600)
+		snprintf(buf, FMT_HUMAN_LEN, "%lldm", (long long)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(buf, FMT_HUMAN_LEN, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(buf, FMT_HUMAN_LEN, "%lldd", (long long)(s / 86400));
+	return (buf);
+}
+
 int64_t
 now_ms(void)
 {

@@ -42,6 +42,14 @@ int	 parse_rfc3339(const char *s, size_t len, int64_t *ms);
 #define RFC3339_LEN	sizeof("2026-11-23T10:00:00.000Z")
 char	*fmt_rfc3339(int64_t ms, char *buf);
 
+/*
+ * For people: a size ("820 B", "8.2 KiB", "11 MiB") and an age in seconds
+ * ("45m", "30h", "167d"; "-" when negative). Return buf.
+ */
+#define FMT_HUMAN_LEN	32
+char	*fmt_bytes(int64_t bytes, char *buf);
+char	*fmt_age(int64_t s, char *buf);
+
 int64_t	 now_ms(void);		/* wall clock */
 uint64_t mono_us(void);		/* monotonic, microseconds */
 

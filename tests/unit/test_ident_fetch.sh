@@ -1,40 +1,190 @@
 #!/bin/sh
-# test_ident_fetch.sh: contrib/fetch-data.sh fails softly (exit 0 and a
-# warning) without npm, and refuses bad usage. Needs no network.
+# test_ident_fetch.sh: contrib/fetch-data.sh without the network. A fake
+# npm serves packages made here from the fixtures: the three files are
+# built and installed (the ASN database from the CSV, the disposable
+# list merged, deduplicated and allowlisted); then truncated, emptied,
+# corrupt or missing packages are refused with exit 1 and a message,
+# leaving the installed files exactly as they were (same inode, same
+# bytes) with nothing half-written beside them. Also: exit 1 without npm,
+# 2 on bad usage, fresh files kept quietly.
 set -u
-script="${top_srcdir:-.}/contrib/fetch-data.sh"
+top="${top_srcdir:-.}"
+script="$top/contrib/fetch-data.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rg-fetch-test.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-# a PATH with the basic tools but no npm/node
+fail() {
+	echo "FAIL: $*"
+	[ -s "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err"
+	exit 1
+}
+
+# a PATH with the basic tools but no npm
 mkdir "$tmp/bin"
 for t in sh find mkdir mktemp rm cat tail dirname; do
 	p=$(command -v "$t") && ln -s "$p" "$tmp/bin/$t"
 done
-PATH="$tmp/bin" sh "$script" "$tmp/data" 2>"$tmp/err"
+PATH="$tmp/bin" sh "$script" "$tmp/nonpm" 2>"$tmp/err"
 rc=$?
-if [ "$rc" -ne 0 ]; then
-	echo "FAIL: exit $rc without npm (want 0)"
-	exit 1
-fi
-if ! grep -q "warning: npm or node not found" "$tmp/err"; then
-	echo "FAIL: no warning without npm:"
-	cat "$tmp/err"
-	exit 1
-fi
+[ "$rc" -eq 1 ] || fail "exit $rc without npm (want 1)"
+grep -q "error: npm not found" "$tmp/err" || fail "no error without npm"
+[ -e "$tmp/nonpm" ] && fail "a data directory was made without npm"
 sh "$script" >/dev/null 2>&1
-if [ $? -ne 2 ]; then
-	echo "FAIL: no usage error without DIR"
-	exit 1
-fi
+[ $? -eq 2 ] || fail "no usage error without DIR"
 # fresh files are kept without touching npm or the network
-mkdir "$tmp/data"
-echo x >"$tmp/data/geo-whois-asn-country.mmdb"
-echo mailinator.com >"$tmp/data/disposable.txt"
-if ! PATH="$tmp/bin" sh "$script" "$tmp/data" 2>"$tmp/err" || [ -s "$tmp/err" ]; then
-	echo "FAIL: fresh files not kept quietly"
-	cat "$tmp/err"
+mkdir "$tmp/fresh"
+echo x >"$tmp/fresh/geo-whois-asn-country.mmdb"
+echo x >"$tmp/fresh/asn.mmdb"
+echo mailinator.com >"$tmp/fresh/disposable.txt"
+if ! PATH="$tmp/bin" sh "$script" "$tmp/fresh" 2>"$tmp/err" || [ -s "$tmp/err" ]; then
+	fail "fresh files not kept quietly"
+fi
+echo "ok   no npm, usage, fresh files"
+
+for t in node perl tar gzip; do
+	if ! command -v "$t" >/dev/null 2>&1; then
+		echo "SKIP fetch with a fake npm: $t not found"
+		exit 0
+	fi
+done
+if ! perl -MMaxMind::DB::Writer::Tree -e1 2>/dev/null; then
+	echo "SKIP fetch with a fake npm: libmaxmind-db-writer-perl missing"
+	exit 0
+fi
+
+# ---- a fake npm ---------------------------------------------------------
+# "npm pack ... PKG" copies $FAKE_NPM/<PKG with / and @ as _>.tgz into the
+# current directory and prints its name, or fails like npm does.
+reg="$tmp/registry"
+mkdir "$reg" "$tmp/fakebin"
+cat >"$tmp/fakebin/npm" <<'EOF'
+#!/bin/sh
+for a; do pkg=$a; done
+f=$(printf '%s' "$pkg" | tr '/@' '__').tgz
+if [ ! -f "$FAKE_NPM/$f" ]; then
+	echo "npm error code E404" >&2
+	echo "npm error 404 Not Found - GET $pkg" >&2
 	exit 1
 fi
-echo "PASS: fetch-data.sh fails softly and is idempotent"
+cp "$FAKE_NPM/$f" . && echo "$f"
+EOF
+chmod +x "$tmp/fakebin/npm"
+
+# pkg NAME VERSION FILE=SRC...: publish a package to the fake registry
+pkg() {
+	name=$1 ver=$2
+	shift 2
+	d="$tmp/build/$name/package"
+	rm -rf "$tmp/build/$name"
+	mkdir -p "$d"
+	printf '{"name":"%s","version":"%s"}\n' "$name" "$ver" >"$d/package.json"
+	for fs in "$@"; do
+		mkdir -p "$(dirname "$d/${fs%%=*}")"
+		cp "${fs#*=}" "$d/${fs%%=*}"
+	done
+	(cd "$tmp/build/$name" && tar -czf "$reg/$(printf '%s' "$name" | tr '/@' '__').tgz" package)
+}
+
+fx="$top/tests/fixtures"
+perl "$top/contrib/asn2mmdb.pl" "$tmp/country.mmdb" "$fx/asn-ipv4.csv" ||
+    fail "cannot build a stand-in country database"
+printf '%s\n' '["Mailinator.com", "*.spam.example", "zoho.com", "a.b.c.example"]' >"$tmp/ddd.json"
+printf '%s\n' '["sub.trash.example", ".dot.example", "not a domain", 7]' >"$tmp/wild.json"
+printf '%s\n' '["mailinator.com", "co.uk", "trash.example"]' >"$tmp/js.json"
+printf '%s\n' '["yopmail.com", "gmail.com", "trash.example."]' >"$tmp/dahoom.json"
+publish_all() {
+	pkg @ip-location-db/geo-whois-asn-country-mmdb 2.3.2026061719 \
+	    geo-whois-asn-country.mmdb="$tmp/country.mmdb"
+	pkg @ip-location-db/asn 2.3.2026061719 \
+	    asn-ipv4.csv="$fx/asn-ipv4.csv" asn-ipv6.csv="$fx/asn-ipv6.csv"
+	pkg disposable-email-domains 1.0.62 index.json="$tmp/ddd.json" \
+	    wildcard.json="$tmp/wild.json"
+	pkg disposable-email-domains-js 1.26.0 \
+	    dist/dict/disposable_email_blocklist.json="$tmp/js.json"
+	pkg @dahoom/disposable-email 0.3.253 domains.json="$tmp/dahoom.json"
+}
+publish_all
+
+fetch() {
+	FAKE_NPM="$reg" PATH="$tmp/fakebin:$PATH" FETCH_MIN_ASN_ROWS=3 \
+	    FETCH_MIN_DISPOSABLE="3 2 2" FETCH_CHECK_ASN="5.61.0.1=64496" \
+	    FETCH_CHECK_COUNTRY= sh "$script" "$@" 2>"$tmp/err"
+}
+
+data="$tmp/data"
+fetch "$data"
+rc=$?
+[ "$rc" -eq 0 ] || fail "fetch with good packages: exit $rc"
+grep -v "days old" "$tmp/err" | grep -q . && fail "unexpected messages"
+for f in geo-whois-asn-country.mmdb asn.mmdb disposable.txt; do
+	[ -s "$data/$f" ] || fail "$f not written"
+done
+grep -v '^#' "$data/disposable.txt" >"$tmp/got"
+printf '%s\n' a.b.c.example dot.example mailinator.com spam.example \
+    sub.trash.example trash.example yopmail.com >"$tmp/want"
+cmp -s "$tmp/got" "$tmp/want" || {
+	diff "$tmp/want" "$tmp/got"
+	fail "merged disposable list differs (want: deduplicated, lowercased, allowlisted zoho.com, gmail.com and the parent co.uk)"
+}
+grep -q '^#   disposable-email-domains-js@1.26.0: 3 entries$' "$data/disposable.txt" ||
+    fail "disposable.txt header does not name its sources"
+grep -q 'days old' "$tmp/err" || fail "no warning for data from 2026-06-17"
+perl -MMaxMind::DB::Reader -e '
+	my $r = MaxMind::DB::Reader->new(file => shift);
+	my $d = $r->record_for_address("5.61.1.1");
+	exit !($d && $d->{autonomous_system_number} == 64497 &&
+	    $d->{autonomous_system_organization} eq q(Example "Quoted", Inc.) &&
+	    $r->metadata->build_epoch == 1781722800);' "$data/asn.mmdb" ||
+    fail "asn.mmdb does not answer 5.61.1.1 = AS64497 with the data date"
+echo "ok   fetch with good packages"
+
+# bad PKG-SETUP WANT FILE...: after PKG-SETUP (a shell command) a forced
+# fetch exits 1 saying WANT, and leaves FILE... as they were
+snap() {
+	for f in geo-whois-asn-country.mmdb asn.mmdb disposable.txt; do
+		printf '%s %s\n' "$f" "$(ls -i "$data/$f" | cut -d' ' -f1)"
+		cksum <"$data/$f"
+	done
+	ls -a "$data"
+}
+bad() {
+	publish_all
+	eval "$1"
+	snap >"$tmp/before"
+	fetch -f "$data"
+	rc=$?
+	[ "$rc" -eq 1 ] || fail "$1: exit $rc (want 1)"
+	grep -q "fetch-data.sh: error: .*$2" "$tmp/err" || fail "$1: no error saying '$2'"
+	snap >"$tmp/after"
+	# the refused files are untouched: same inode, same bytes
+	for f in $3; do
+		grep "^$f " "$tmp/before" >"$tmp/b1"
+		grep "^$f " "$tmp/after" >"$tmp/a1"
+		cmp -s "$tmp/b1" "$tmp/a1" || fail "$1: $f was replaced"
+	done
+	ls -a "$data" | grep -q 'tmp' && fail "$1: temporary file left in $data"
+	echo "ok   refused: $1"
+}
+head -c 150 "$fx/asn-ipv4.csv" >"$tmp/cut.csv"
+bad 'pkg @ip-location-db/asn 2.3.2026061719 asn-ipv4.csv="$tmp/cut.csv" asn-ipv6.csv="$fx/asn-ipv6.csv"' \
+    "asn.mmdb not updated, the old file is kept: @ip-location-db/asn 2.3.2026061719: asn2mmdb.pl: .*asn-ipv4.csv:4: line does not end with a newline: the file is truncated" \
+    asn.mmdb
+head -n 2 "$fx/asn-ipv4.csv" >"$tmp/short.csv"
+bad 'pkg @ip-location-db/asn 2.3.2026061719 asn-ipv4.csv="$tmp/short.csv" asn-ipv6.csv="$fx/asn-ipv6.csv"' \
+    "asn-ipv4.csv: 2 rows, fewer than 3" asn.mmdb
+bad 'rm "$reg/_ip-location-db_asn.tgz"' "npm pack @ip-location-db/asn failed: npm error code E404" asn.mmdb
+printf 'not gzip' >"$tmp/garbage"
+bad 'cp "$tmp/garbage" "$reg/_ip-location-db_geo-whois-asn-country-mmdb.tgz"' \
+    "geo-whois-asn-country.mmdb not updated, the old file is kept: cannot unpack" geo-whois-asn-country.mmdb
+bad 'pkg @ip-location-db/geo-whois-asn-country-mmdb 2.3.2026061719 geo-whois-asn-country.mmdb="$tmp/cut.csv"' \
+    "geo-whois-asn-country.mmdb: not a MaxMind DB" geo-whois-asn-country.mmdb
+printf '["a.example", "b.exa' >"$tmp/trunc.json"
+bad 'pkg @dahoom/disposable-email 0.3.253 domains.json="$tmp/trunc.json"' \
+    "disposable.txt not updated, the old file is kept: disposable-merge.js: @dahoom/disposable-email@0.3.253: .*domains.json: .*JSON" \
+    disposable.txt
+printf '["a.example"]\n' >"$tmp/one.json"
+bad 'pkg disposable-email-domains-js 1.26.0 dist/dict/disposable_email_blocklist.json="$tmp/one.json"' \
+    "disposable-email-domains-js@1.26.0: 1 domains, fewer than 2" disposable.txt
+bad 'rm "$reg/disposable-email-domains.tgz"' "npm pack disposable-email-domains failed" disposable.txt
+echo "PASS: fetch-data.sh builds, checks and installs atomically, and refuses bad data"
 exit 0

@@ -201,20 +201,50 @@ run_tests(struct ruleset *rs, char **report, int *failed)
 	return (n);
 }
 
+/*
+ * tests/rules/good/name: compiles without a diagnostic and every one of
+ * its tests passes. The set (caller unrefs), the number of tests in *n
+ * and the report in *report (caller frees).
+ */
+static struct ruleset *
+good_file(const char *name, int *n, char **report)
+{
+	struct ruleset	*rs;
+	char		*diag;
+	int		 failed;
+
+	rs = load_in("tests/rules/good", name, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	ck_assert_ptr_null(diag);
+	*n = run_tests(rs, report, &failed);
+	ck_assert_msg(failed == 0, "%s", *report);
+	return (rs);
+}
+
 START_TEST(test_language)
 {
 	struct ruleset	*rs;
-	char		*diag, *report;
-	int		 n, failed;
+	char		*report;
+	int		 n;
 
-	rs = load_in("tests/rules/good", "lang.rules", &diag);
-	ck_assert_msg(rs != NULL, "%s", diag);
-	ck_assert_ptr_null(diag);
+	rs = good_file("lang.rules", &n, &report);
 	ck_assert_uint_eq(rules_count(rs), 20);
-	n = run_tests(rs, &report, &failed);
 	ck_assert_int_eq(n, 28);
-	ck_assert_msg(failed == 0, "%s", report);
 	ck_assert_str_eq(report, "rules tests: 28 passed, 0 failed\n");
+	free(report);
+	rules_unref(rs);
+}
+END_TEST
+
+/* String list values with a '*' are patterns (patterns.rules). */
+START_TEST(test_list_patterns)
+{
+	struct ruleset	*rs;
+	char		*report;
+	int		 n;
+
+	rs = good_file("patterns.rules", &n, &report);
+	ck_assert_int_eq(n, 13);
 	free(report);
 	rules_unref(rs);
 }
@@ -496,6 +526,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_warnings);
 	tcase_add_test(tc, test_missing_path);
 	tcase_add_test(tc, test_language);
+	tcase_add_test(tc, test_list_patterns);
 	tcase_add_test(tc, test_failing);
 	tcase_add_test(tc, test_shipped);
 	tcase_add_test(tc, test_hash);

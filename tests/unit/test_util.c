@@ -445,6 +445,28 @@ START_TEST(test_sbuf_int)
 }
 END_TEST
 
+/* Sizes and ages for people (data sets in the log and refguardctl). */
+START_TEST(test_fmt_human)
+{
+	char	b[FMT_HUMAN_LEN];
+
+	ck_assert_str_eq(fmt_bytes(0, b), "0 B");
+	ck_assert_str_eq(fmt_bytes(1023, b), "1023 B");
+	ck_assert_str_eq(fmt_bytes(1024, b), "1.0 KiB");
+	ck_assert_str_eq(fmt_bytes(8291, b), "8.1 KiB");
+	ck_assert_str_eq(fmt_bytes(11538766, b), "11 MiB");
+	ck_assert_str_eq(fmt_bytes(7841291, b), "7.5 MiB");
+	ck_assert_str_eq(fmt_bytes(INT64_MAX, b), "8388608 TiB");
+	ck_assert_str_eq(fmt_age(-1, b), "-");
+	ck_assert_str_eq(fmt_age(59, b), "0m");
+	ck_assert_str_eq(fmt_age(3599, b), "59m");
+	ck_assert_str_eq(fmt_age(3600, b), "1h");
+	ck_assert_str_eq(fmt_age(2 * 86400 - 1, b), "47h");
+	ck_assert_str_eq(fmt_age(2 * 86400, b), "2d");
+	ck_assert_str_eq(fmt_age(14509115, b), "167d");
+}
+END_TEST
+
 START_TEST(test_sbuf_grow)
 {
 	struct sbuf	sb;
@@ -498,6 +520,7 @@ util_suite(void)
 	tcase_add_test(tc, test_jstr_bounds);
 	tcase_add_test(tc, test_sbuf_int);
 	tcase_add_test(tc, test_sbuf_grow);
+	tcase_add_test(tc, test_fmt_human);
 	suite_add_tcase(s, tc);
 	return (s);
 }
