@@ -43,6 +43,7 @@ sys.path.insert(0, HERE)
 import scengen          # noqa: E402
 
 FLAG = ("review", "deny")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 class EvalError(Exception):
@@ -118,8 +119,10 @@ class Daemon:
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
+                err = self.stderr()
+                self.stop()
                 raise EvalError("refguardd exited with %d at start-up:\n%s" % (
-                    self.proc.returncode, self.stderr()))
+                    self.proc.returncode, err))
             try:
                 r = self.call({"op": "ping"})
                 if r.get("ok"):
@@ -127,8 +130,9 @@ class Daemon:
             except OSError:
                 pass
             if time.monotonic() > deadline:
+                err = self.stderr()
                 self.stop()
-                raise EvalError("refguardd did not answer within 30s:\n%s" % self.stderr())
+                raise EvalError("refguardd did not answer within 30s:\n%s" % err)
             time.sleep(0.05)
 
     def stderr(self):
@@ -194,6 +198,10 @@ class Daemon:
             s.close()
 
     def stop(self):
+        """Stop the daemon (TERM) and clean up. Returns None, or what went
+        wrong: a non-zero exit status or a sanitizer report (a daemon
+        built with --enable-asan reports leaks at exit)."""
+        bad = None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -201,8 +209,17 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                bad = "did not stop within 60s of SIGTERM"
+        err = self.stderr()
+        if bad is None and self.proc.returncode != 0:
+            bad = "exited with %d" % self.proc.returncode
+        if bad is None and any(m in err for m in SANITIZER_MARKS):
+            bad = "printed a sanitizer report"
+        if bad is not None:
+            bad = "refguardd %s:\n%s" % (bad, err)
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
+        return bad
 
 
 # ---- sets ---------------------------------------------------------------------
@@ -265,17 +282,19 @@ def _recheck_line(rc, with_ts):
     return (json.dumps(req, separators=(",", ":")) + "\n").encode()
 
 
-def recheck_accepts_ts(d):
+def recheck_accepts_ts(d, notes):
     """Whether this refguardd takes a ts on recheck: a recheck of an
     unknown id with a ts is not_found if it does, a bad_request naming
-    ts if it does not."""
+    ts if it does not. Any other answer: rechecks go without ts, and
+    notes says why."""
     r = d.call({"op": "recheck", "id": "rgeval-probe", "ts": "2026-01-01T00:00:00Z"})
     e = r.get("error") or {}
     if e.get("code") == "not_found":
         return True
-    if e.get("code") == "bad_request" and e.get("field") == "ts":
-        return False
-    raise EvalError("unexpected reply to the recheck probe: %s" % json.dumps(r))
+    if not (e.get("code") == "bad_request" and e.get("field") == "ts"):
+        notes.append("unexpected reply to the recheck probe, rechecks sent without ts: %s"
+                     % json.dumps(r)[:300])
+    return False
 
 
 # ---- scoring --------------------------------------------------------------------
@@ -352,12 +371,12 @@ def merge_totals(sets):
 
 # ---- a run --------------------------------------------------------------------
 
-def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, log=print):
+def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, notes=None):
     name, reqs, labels, params = load_set(spec)
     t0 = time.monotonic()
     d = Daemon(binary, rules, geoip, disposable, keep)
     try:
-        with_ts = recheck_accepts_ts(d)
+        with_ts = recheck_accepts_ts(d, notes if notes is not None else [])
         lines, what = timeline(reqs, labels, with_ts)
         checks, rechecks, errors = {}, {}, {}
 
@@ -375,8 +394,12 @@ def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, l
             (checks if w[0] == "check" else rechecks)[w[1]] = r
         d.pipeline(lines, on_reply)
         stats = d.call({"op": "stats"})
-    finally:
+    except BaseException:
         d.stop()
+        raise
+    bad = d.stop()
+    if bad:
+        raise EvalError("set %s: %s" % (name, bad))
     secs = time.monotonic() - t0
     if errors:
         first = min(i for v in errors.values() for i in v)
@@ -556,7 +579,8 @@ def main(argv=None):
             if not a.quiet:
                 print("running set %s ..." % spec, file=sys.stderr)
             sets.append(run_set(spec, binary, os.path.abspath(a.rules), geoip,
-                                disposable and os.path.abspath(disposable), a.keep, verdicts))
+                                disposable and os.path.abspath(disposable), a.keep, verdicts,
+                                notes))
         res = {"rules": os.path.abspath(a.rules), "geoip": geoip, "disposable": disposable,
                "thresholds": th,
                "notes": notes, "sets": sets, "totals": merge_totals(sets)}

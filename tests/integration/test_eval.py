@@ -187,5 +187,23 @@ def gate_can_fail():
           "the gate did not name the broken threshold", se[-2000:])
 
 
+@suite.case("daemon_failure_fails_the_run", timeout=300)
+def daemon_failure_fails_the_run():
+    # A refguardd that prints a sanitizer report and exits 1 when told to
+    # stop (as an --enable-asan build does on a leak) fails the run.
+    d = rgtest.mkdtemp("wrap")
+    wrap = os.path.join(d, "refguardd")
+    with open(wrap, "w") as f:
+        f.write("#!/bin/sh\n\"%s\" \"$@\" &\npid=$!\n"
+                "trap 'kill -TERM $pid; wait $pid; echo \"x.c:1:2: runtime error: test\" >&2; "
+                "exit 1' TERM\nwait $pid\n" % rgtest.REFGUARDD)
+    os.chmod(wrap, 0o755)
+    rc, so, se = run([EVAL, "--refguardd", wrap, "--rules", rgtest.RULES_DIR,
+                      "--set", "A:3:100", "--quiet", "--data", d])
+    eq(rc, 1, "exit status (%s)" % se[-2000:])
+    check("refguardd exited with 1" in se and "runtime error: test" in se,
+          "the failure is not reported", se[-2000:])
+
+
 if __name__ == "__main__":
     sys.exit(suite.main())
