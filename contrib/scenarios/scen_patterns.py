@@ -71,6 +71,24 @@ def size(w, n, lo, hi):
     return min(n, w.rng.randint(lo, hi))
 
 
+def established(w, span_days):
+    """An established user of a random country and the time, leaving
+    span_days in the period, from which they refer: (person, t0)."""
+    p = w.person()
+    t0 = when(w, span_days)
+    w.establish(p, t0)
+    return p, t0
+
+
+def batch(w, n, lo, hi, span_lo, span_hi):
+    """A farm's country, number of accounts (lo-hi, at most n), the days
+    it takes (span_lo-span_hi) and its start: (cc, k, span, t0)."""
+    cc = w.country()
+    k = size(w, n, lo, hi)
+    span = between(w.rng, span_lo, span_hi)
+    return cc, k, span, when(w, span)
+
+
 class Group:
     """Numbers the groups of one pattern (households, farms ...)."""
 
@@ -120,6 +138,26 @@ def persona(w, cc, devices=(), net=None, email=None, phone=None, cards=None):
     return p
 
 
+def sibling(w, f, devices=None, p_clone=0.0, email=None, cards=None):
+    """A fraudster's second account: their home line and carrier, a mailbox
+    (email, or a new one) and a card (cards, or a new one) of its own, and
+    the devices given; else, with probability p_clone, one of the
+    fraudster's devices seen anew (the app reinstalled, the canvas
+    randomized), or a new phone."""
+    em = email or fraud_email(w, f.cc)
+    e = persona(w, f.cc, devices or [], None, email=em, phone=False,
+                cards=cards if cards is not None else [w.new_card()])
+    if not e.devices:
+        if p_clone and chance(w.rng, p_clone):
+            e.devices = [clone_device(w, f.pick_device(), reinstall=True,
+                                      salt=W.hexid(w.rng, 6))]
+            e.phone_dev = e.devices[0]
+        else:
+            e.add_phone()
+    e.home, e.carrier = f.home, f.carrier
+    return e
+
+
 def young_referrer(w, cc, first_ref, devices=None, net=None):
     """A fraud ring's referrer: an account opened days before it starts
     referring, barely used."""
@@ -138,6 +176,17 @@ def fresh_model(w, cat="phone"):
     """A complete, realistic fingerprint (anti-detect browsers draw them
     from databases of real ones)."""
     return w.devices.model(w.rng, cat, True)
+
+
+def profile(w, cat, cc=None, tzl=None):
+    """An anti-detect browser profile: a fresh, complete fingerprint
+    (fresh_model) with its own canvas noise, set to the time zone and
+    language of cc (or tzl, a (tz, lang) pair)."""
+    model = fresh_model(w, cat)
+    tz, lang = tzl or tz_lang(w, cc)
+    dev = W.Device(w, model, "web", tz, lang)
+    dev.canvas_salt = W.hexid(w.rng, 8)
+    return dev
 
 
 def other_country(w, cc):
@@ -528,9 +577,7 @@ def _self_referral(w, n, pattern, make):
     g = Group(pattern)
     while n > 0:
         grp = g.next()
-        f = w.person()
-        t0 = when(w, 3)
-        w.establish(f, t0)
+        f, t0 = established(w, 3)
         for i in range(size(w, n, 1, pick(rng, [(1, 8), (2, 2)]))):
             t = t0 + int(between(rng, 0, 3) * DAY) * i
             t = w.local_time(f, w.day(t))
@@ -555,9 +602,7 @@ def self_same_device(w, n):
     def make(w, f, t):
         dev = f.pick_device()
         w.observe("login", f, t - w.rng.randrange(2 * MINUTE, 3 * HOUR), dev=dev)
-        e = persona(w, f.cc, [dev], None, email=fraud_email(w, f.cc, "name"),
-                    phone=False, cards=[w.new_card()])
-        e.home, e.carrier = f.home, f.carrier
+        e = sibling(w, f, [dev], email=fraud_email(w, f.cc, "name"))
         return e, {"ee_dev": dev}, _after_fraud(w, [("none", 4), ("one_login", 3), ("qualify", 3)])
     _self_referral(w, n, "self_same_device", make)
 
@@ -570,9 +615,7 @@ def self_browser_update(w, n):
         dev = w.rng.choice(webs)
         w.observe("login", f, t - w.rng.randrange(DAY, 10 * DAY), dev=dev)
         nd = clone_device(w, dev, bumps=w.rng.randint(1, 2))
-        e = persona(w, f.cc, [nd], None, email=fraud_email(w, f.cc, "name"), phone=False,
-                    cards=[w.new_card()])
-        e.home, e.carrier = f.home, f.carrier
+        e = sibling(w, f, [nd], email=fraud_email(w, f.cc, "name"))
         return e, {"ee_dev": nd}, _after_fraud(w, [("none", 4), ("one_login", 3), ("qualify", 3)])
     _self_referral(w, n, "self_browser_update", make)
 
@@ -609,11 +652,7 @@ def gmail_alias(w, n):
         em = gmail_variant(w, f.email, 0)
         dev = f.pick_device() if chance(w.rng, 0.4) else (
             clone_device(w, f.pick_device(), bumps=1) if chance(w.rng, 0.3) else None)
-        e = persona(w, f.cc, [dev] if dev else [], None, email=em, phone=False,
-                    cards=[w.new_card()])
-        if not e.devices:
-            e.add_phone()
-        e.home, e.carrier = f.home, f.carrier
+        e = sibling(w, f, [dev] if dev else None, email=em)
         return e, {"ee_dev": e.devices[0]}, _after_fraud(w, [("none", 4), ("one_login", 3),
                                                               ("qualify", 3)])
     _self_referral(w, n, "gmail_alias", make)
@@ -626,15 +665,7 @@ def shared_phone(w, n):
         if not f.phone:
             f.phone = w.new_phone(f.cc)
             w.observe("update", f, t - 20 * DAY, phone=f.phone)
-        e = persona(w, f.cc, [], None, email=fraud_email(w, f.cc), phone=False,
-                    cards=[w.new_card()])
-        if chance(w.rng, 0.5):
-            e.devices = [clone_device(w, f.pick_device(), reinstall=True,
-                                      salt=W.hexid(w.rng, 6))]
-            e.phone_dev = e.devices[0]
-        else:
-            e.add_phone()
-        e.home, e.carrier = f.home, f.carrier
+        e = sibling(w, f, p_clone=0.5)
         later = chance(w.rng, 0.3)
 
         def after(e2, t2):
@@ -651,14 +682,7 @@ def shared_card(w, n):
     def make(w, f, t):
         card = f.cards[0]
         w.observe("purchase", f, t - w.rng.randrange(DAY, 20 * DAY), payment=card)
-        e = persona(w, f.cc, [], None, email=fraud_email(w, f.cc), phone=False, cards=[card])
-        if chance(w.rng, 0.4):
-            e.devices = [clone_device(w, f.pick_device(), reinstall=True,
-                                      salt=W.hexid(w.rng, 6))]
-            e.phone_dev = e.devices[0]
-        else:
-            e.add_phone()
-        e.home, e.carrier = f.home, f.carrier
+        e = sibling(w, f, p_clone=0.4, cards=[card])
         at_signup = chance(w.rng, 0.4)
 
         def after(e2, t2):
@@ -674,9 +698,7 @@ def disposable_mail(w, n):
     g = Group("disposable_mail")
     while n > 0:
         grp = g.next()
-        f = w.person()
-        t0 = when(w, 6)
-        w.establish(f, t0)
+        f, t0 = established(w, 6)
         k = size(w, n, 2, 8)
         fresh = "%s.%s" % (random_local(w, rng.randint(5, 9)),
                            rng.choice(["xyz", "top", "site", "online", "click", "store"]))
@@ -726,10 +748,7 @@ def device_farm(w, n):
     g = Group("device_farm")
     while n > 0:
         grp = g.next()
-        cc = w.country()
-        k = size(w, n, 10, 40)
-        span = between(rng, 1, 5)
-        t0 = when(w, span)
+        cc, k, span, t0 = batch(w, n, 10, 40, 1, 5)
         tz, lang = tz_lang(w, cc)
         model = w.devices.model(rng, "phone", w.p["real_devices"])
         phones = []
@@ -772,10 +791,7 @@ def _antidetect(w, n, pattern, span_lo, span_hi, per_day=None):
     g = Group(pattern)
     while n > 0:
         grp = g.next()
-        cc = w.country()
-        k = size(w, n, 15, 40)
-        span = between(rng, span_lo, span_hi)
-        t0 = when(w, span)
+        cc, k, span, t0 = batch(w, n, 15, 40, span_lo, span_hi)
         targets = [cc] if chance(rng, 0.7) else [cc, other_country(w, cc)]
         net = W.ProxyPool(w, "residential", targets, 0.4 if w.variant == "B" else 0.03)
         home_tz = tz_lang(w, other_country(w, cc))     # where the operator sits
@@ -794,8 +810,7 @@ def _antidetect(w, n, pattern, span_lo, span_hi, per_day=None):
             pc = rng.choice(targets)
             tz, lang = tz_lang(w, pc) if chance(rng, 0.85) else home_tz
             cat = pick(rng, [("desktop", 6), ("phone", 4)])
-            dev = W.Device(w, fresh_model(w, cat), "web", tz, lang)
-            dev.canvas_salt = W.hexid(rng, 8)
+            dev = profile(w, cat, tzl=(tz, lang))
             e = persona(w, pc, [dev], net, email=fraud_email(w, pc, "name"),
                         phone=False, cards=[])
             if chance(rng, 0.3):
@@ -845,8 +860,7 @@ def fresh_chain(w, n):
                 base.reinstall()
                 dev = clone_device(w, base)
             else:
-                dev = W.Device(w, fresh_model(w, "phone"), "web", *tz_lang(w, cc))
-                dev.canvas_salt = W.hexid(rng, 8)
+                dev = profile(w, "phone", cc)
             e = persona(w, cc, [dev], net, email=fraud_email(w, cc), phone=False, cards=[])
             e.home, e.carrier = f.home, f.carrier
             w.refer(prev, e, t, "fraud", "fresh_chain", grp, ee_dev=dev)
@@ -875,9 +889,7 @@ def sleeper(w, n):
         for i in range(k):
             if i % rng.choice([3, 4]) == 0 or not cards:
                 cards.append(w.new_card())
-            dev = W.Device(w, fresh_model(w, pick(rng, [("desktop", 5), ("phone", 5)])),
-                           "web", *tz_lang(w, cc))
-            dev.canvas_salt = W.hexid(rng, 8)
+            dev = profile(w, pick(rng, [("desktop", 5), ("phone", 5)]), cc)
             s = persona(w, cc, [dev], net, email=fraud_email(w, cc), phone=False,
                         cards=[cards[-1]])
             su = t_act - int(between(rng, 14, 42) * DAY)
@@ -903,9 +915,7 @@ def cash_out(w, n):
     g = Group("cash_out")
     while n > 0:
         grp = g.next()
-        r = w.person()
-        t0 = when(w, 14)
-        w.establish(r, t0)
+        r, t0 = established(w, 14)
         for _ in range(size(w, n, 3, 10)):
             e = w.person(r.cc if chance(rng, 0.8) else w.country())
             t = referee_time(w, e, t0 + int(between(rng, 0, 14) * DAY))
@@ -946,8 +956,7 @@ def numbered_mailbox(w, n):
             elif mode == "farm":
                 dev = clone_device(w, dev0, reinstall=True, salt=W.hexid(rng, 8))
             else:
-                dev = W.Device(w, fresh_model(w, "desktop"), "web", *tz_lang(w, cc))
-                dev.canvas_salt = W.hexid(rng, 8)
+                dev = profile(w, "desktop", cc)
             e = persona(w, cc, [dev], net, email=em, phone=False, cards=[])
             e.home, e.carrier = f.home, f.carrier
             t = t0 + int(between(rng, 0, span) * DAY)
@@ -963,10 +972,7 @@ def hosting_proxy(w, n):
     g = Group("hosting_proxy")
     while n > 0:
         grp = g.next()
-        cc = w.country()
-        k = size(w, n, 10, 40)
-        span = between(rng, 0.05, 3)
-        t0 = when(w, span)
+        cc, k, span, t0 = batch(w, n, 10, 40, 0.05, 3)
         proxy_cc = cc if chance(rng, 0.6) else rng.choice(["US", "NL", "DE", "GB", "SG", "FR"])
         net = W.ProxyPool(w, "datacenter", [proxy_cc], 0.5 if w.variant == "B" else 0.1)
         op_tz = tz_lang(w, other_country(w, cc))

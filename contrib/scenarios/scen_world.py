@@ -62,6 +62,15 @@ def hexid(rng, n):
     return "%0*x" % (n, rng.getrandbits(4 * n))
 
 
+def put(d, **fields):
+    """Set in d the fields that have a value (requests leave the others
+    out), in the order given; returns d."""
+    for k, v in fields.items():
+        if v:
+            d[k] = v
+    return d
+
+
 def digest(*parts, n=16):
     """A stable hash of the parts (canvas values, derived names)."""
     h = hashlib.sha1("\x1f".join(str(p) for p in parts).encode())
@@ -653,28 +662,16 @@ class Person:
               payment=None, session=None):
         """A party object for a check, as the backend would send it."""
         w = self.world
-        p = {"account": self.account}
-        em = email or self.email
-        if em:
-            p["email"] = em
-        if session is None:
-            session = self.session(t, dev, net)
-        ip, devf = session
-        if ip:
-            p["ip"] = ip
-        if devf:
-            p["device"] = devf
+        p = put({"account": self.account}, email=email or self.email)
+        ip, devf = session or self.session(t, dev, net)
+        put(p, ip=ip, device=devf)
         # An explicit phone or payment is sent; otherwise the person's own
         # at signup, as often as this service asks for them then.
-        if phone:
-            p["phone"] = phone
-        elif signup and self.phone and chance(w.rng, w.p["p_phone_signup"]):
-            p["phone"] = self.phone
-        if payment:
-            p["payment"] = payment
-        elif signup and self.cards and chance(w.rng, w.p["p_payment_signup"]):
-            p["payment"] = self.cards[0]
-        return p
+        if not phone and signup and self.phone and chance(w.rng, w.p["p_phone_signup"]):
+            phone = self.phone
+        if not payment and signup and self.cards and chance(w.rng, w.p["p_payment_signup"]):
+            payment = self.cards[0]
+        return put(p, phone=phone, payment=payment)
 
 
 # ---- networks ------------------------------------------------------------

@@ -328,15 +328,7 @@ class World:
         em = email or person.email
         if em and (kind in ("signup", "update") or chance(self.rng, self.p["p_email_on_login"])):
             r["email"] = em
-        if ip:
-            r["ip"] = ip
-        if devf:
-            r["device"] = devf
-        if phone:
-            r["phone"] = phone
-        if payment:
-            r["payment"] = payment
-        self.emit(t, r)
+        self.emit(t, W.put(r, ip=ip, device=devf, phone=phone, payment=payment))
         return r
 
     def signup(self, person, t, dev=None, net=None, session=None):
@@ -394,16 +386,10 @@ class World:
         rid = self.new_id()
         referee.signup = referee.signup or t
         camp, reward = self.reward(referrer)
-        rp = {"account": referrer.account}
-        if referrer.email:
-            rp["email"] = referrer.email
+        rp = W.put({"account": referrer.account}, email=referrer.email)
         last = referrer.session_before(t)
         if referrer_session and last and chance(self.rng, self.p["p_referrer_session"]):
-            ip, devf = last
-            if ip:
-                rp["ip"] = ip
-            if devf:
-                rp["device"] = devf
+            W.put(rp, ip=last[0], device=last[1])
         ep = referee.party(t, ee_dev, ee_net, signup=signup_party, email=email, phone=phone,
                            payment=payment, session=ee_session)
         req = {"op": "check", "id": rid, "ts": iso(int(t)), "campaign": camp,
