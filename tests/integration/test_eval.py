@@ -129,6 +129,36 @@ def timeline_interleaves_rechecks():
     eq(json.loads(lines[1]), {"op": "recheck", "id": "r1"}, "recheck without ts")
 
 
+@suite.case("recheck_ts_probe")
+def recheck_ts_probe():
+    # A daemon that takes a ts on recheck answers the probe (an unknown id)
+    # not_found; one that does not refuses the field; anything else falls
+    # back to rechecks without ts, with a note.
+    class Fake:
+        def __init__(self, reply):
+            self.reply = reply
+
+        def call(self, req):
+            eq(sorted(req), ["id", "op", "ts"], "probe fields")
+            return self.reply
+    notes = []
+    eq(evaluate.recheck_accepts_ts(Fake({"id": "rgeval-probe", "error": {
+        "code": "not_found", "msg": "no verdict for this id"}}), notes), True, "not_found")
+    eq(evaluate.recheck_accepts_ts(Fake({"id": "rgeval-probe", "error": {
+        "code": "bad_request", "field": "ts", "msg": "unknown field"}}), notes), False,
+       "bad_request on ts")
+    eq(notes, [], "notes after the expected replies")
+    eq(evaluate.recheck_accepts_ts(Fake({"error": {"code": "unknown_op", "msg": "x"}}),
+                                   notes), False, "unknown_op")
+    check(len(notes) == 1 and "unknown_op" in notes[0], "no note for an odd reply", notes)
+    # and the real daemon of this tree
+    d = rgtest.Daemon("probe").start()
+    r, _ = d.call({"op": "recheck", "id": "rgeval-probe", "ts": "2026-01-01T00:00:00Z"})
+    check(r.get("error", {}).get("code") in ("not_found", "bad_request"),
+          "the probe's reply changed: update recheck_accepts_ts", r)
+    d.stop()
+
+
 def gate_run(tag, *extra):
     d = rgtest.mkdtemp(tag)
     v, j = os.path.join(d, "verdicts.ndjson"), os.path.join(d, "eval.json")
