@@ -464,6 +464,9 @@ def pct(a, n):
 
 def report(res, out=sys.stdout):
     w = out.write
+    w("rules %s; GeoIP %s; disposable list %s\n" % (
+        res["rules"], ", ".join(res["geoip"]) or "none (geo facts absent)",
+        res["disposable"] or "none"))
     for s in res["sets"]:
         p = s["params"]
         w("\n== set %s: %d referrals (%d fraud), %d requests, %.1fs; %s\n" % (
