@@ -314,6 +314,7 @@ rules_parse_primary(struct rules_parser *p)
 			return (NULL);
 		if (rules_parse_expect(p, TK_RPAREN) != 0)
 			return (NULL);
+		n->paren = true;
 		return (n);
 	case TK_STRING:
 		n = rules_parse_node(p, N_CONST, &pos);
@@ -478,13 +479,14 @@ rules_parse_bin(struct rules_parser *p, const char *word, int op,
 	if ((l = sub(p)) == NULL)
 		return (NULL);
 	while (rules_parse_is(p, word)) {
+		if (n == NULL) {
+			n = rules_parse_node(p, op, &l->pos);
+			n->name_pos = TOK(p)->pos;
+			rules_parse_kid(p, n, l, &cap);
+		}
 		rules_parse_next(p);
 		if ((r = sub(p)) == NULL)
 			return (NULL);
-		if (n == NULL) {
-			n = rules_parse_node(p, op, &l->pos);
-			rules_parse_kid(p, n, l, &cap);
-		}
 		rules_parse_kid(p, n, r, &cap);
 		n->end = p->prev_end;
 	}

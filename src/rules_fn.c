@@ -1,0 +1,496 @@
+/*
+ * rules_fn.c: the built-in functions of the rule language, in one table.
+ *
+ * Each entry holds everything about one function: its name and usage,
+ * how many arguments it takes, its cost class (and/or try the cheapest
+ * operand first), how it compares with constants, its checker (resolve
+ * the arguments, annotate the node) and its evaluator and explainer.
+ * rules_check.c and rules_eval.c know nothing of any one function.
+ *
+ * Evaluators read the store as of the evaluation (cx->at: the window end
+ * and the max seq) and stop as soon as n->limit decides a comparison;
+ * they allocate nothing (tests/unit/test_rules.c checks it). The graph
+ * walks are in rules_graph.c.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <xxhash.h>
+
+#include "rules_int.h"
+#include "store.h"
+#include "store_aux.h"
+#include "util.h"
+
+/* ---- in: "x in list NAME", "x in [...]" --------------------------- */
+
+static int
+rules_fn_in_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct ruleset		*rs = cc->rs;
+	struct rules_node	*l = n->kids[0], *lit;
+	struct rules_list	*list = NULL;
+	const char		*names[256], *sug;
+	char			**vals, buf[64];
+	struct rules_pos	*pos;
+	size_t			 i, idx;
+	int			 lt;
+
+	n->type = T_BOOL;
+	lt = rules_check_expr(cc, l);
+	if (n->nkids == 1) {
+		for (i = 0; i < rs->nlists; i++) {
+			if (strcmp(rs->lists[i].name, n->name) == 0) {
+				list = &rs->lists[i];
+				break;
+			}
+		}
+		if (list == NULL) {
+			for (i = 0; i < rs->nlists && i < nitems(names); i++)
+				names[i] = rs->lists[i].name;
+			sug = rules_suggest(n->name, names, i);
+			rules_error(rs, &n->name_pos, "unknown list %s%s%s%s",
+			    n->name, sug ? "; did you mean " : "",
+			    sug ? sug : "", sug ? "?" : "");
+			return (T_BOOL);
+		}
+	}
+	if (lt == T_ERR)
+		return (T_BOOL);
+	if (lt != T_STR && lt != T_NUM && lt != T_IDENT) {
+		rules_error(rs, &l->pos, "in needs a string, a number or an "
+		    "identity on its left, not %s",
+		    rules_check_tname(l, buf, sizeof(buf)));
+		return (T_BOOL);
+	}
+	if (lt == T_IDENT && (l->kind == ENT_DEVICE ||
+	    l->kind == ENT_DEVICE_FUZZY)) {
+		rules_error(rs, &l->pos, "device fingerprints cannot be listed; "
+		    "list device.id values instead");
+		return (T_BOOL);
+	}
+	/* A named list is also looked up among runtime entries. */
+	n->cost = l->cost + (n->nkids == 1 ? COST_LIST : COST_SET);
+	if (list != NULL) {
+		idx = lt == T_IDENT ? l->kind : (lt == T_STR ? ENT__MAX :
+		    ENT__MAX + 1);
+		if (list->sets[idx] == NULL)
+			list->sets[idx] = rules_check_vset(rs, lt, l->kind,
+			    list->vals, list->vpos, list->nvals);
+		n->set = list->sets[idx];
+		return (T_BOOL);
+	}
+	/* A literal list: every element a constant of the left's type. */
+	lit = n->kids[1];
+	vals = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*vals));
+	pos = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*pos));
+	for (i = 0; i < lit->nkids; i++) {
+		struct rules_node	*e = lit->kids[i];
+
+		if (e->op != N_CONST || (e->type != T_STR && e->type != T_NUM)) {
+			rules_error(rs, &e->pos, "list elements are strings or "
+			    "numbers");
+			return (T_BOOL);
+		}
+		if ((e->type == T_NUM) != (lt == T_NUM)) {
+			rules_error(rs, &e->pos, "%s in a list compared with %s",
+			    rules_type_name(e->type, 0),
+			    rules_check_tname(l, buf, sizeof(buf)));
+			return (T_BOOL);
+		}
+		if (e->type == T_NUM) {
+			char	num[64];
+
+			snprintf(num, sizeof(num), "%.17g", e->v.n);
+			vals[i] = rules_strndup(&rs->arena, num, strlen(num));
+		} else
+			vals[i] = (char *)e->v.s;
+		pos[i] = e->pos;
+	}
+	n->set = rules_check_vset(rs, lt, l->kind, vals, pos, lit->nkids);
+	return (T_BOOL);
+}
+
+/*
+ * A named list's runtime entries (list.add): value v of the left side
+ * left. An address also matches a listed network by its ip.prefix.
+ */
+static bool
+rules_fn_in_runtime(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_node *left, const struct rules_rval *v,
+    struct rg_hash *entry)
+{
+	const struct ruleset	*rs = cx->rs;
+	struct rules_rval	 pv;
+	struct rg_hash		 h;
+	char			 num[64];
+	uint8_t			 kind;
+	int			 r;
+
+	switch (v->type) {
+	case T_IDENT:
+		kind = v->kind;
+		h = v->h;
+		break;
+	case T_STR:
+		if (!rs->have_list_seed)
+			return (false);
+		kind = LIST_KIND_STRING;
+		store_list_strhash(rs->list_seed, kind, v->s, strlen(v->s), &h);
+		break;
+	case T_NUM:
+		if (!rs->have_list_seed)
+			return (false);
+		kind = LIST_KIND_NUMBER;
+		snprintf(num, sizeof(num), "%.17g", v->n);
+		store_list_strhash(rs->list_seed, kind, num, strlen(num), &h);
+		break;
+	default:
+		return (false);
+	}
+	r = store_list_match(cx->txn, n->name, kind, &h, cx->at.ts,
+	    cx->at.max_seq, entry);
+	if (r == 1 && kind == ENT_IP && left->op == N_FACT &&
+	    rules_fact_get(cx->ev, left->party, F_IP_PREFIX, &pv))
+		r = store_list_match(cx->txn, n->name, ENT_IP_PREFIX, &pv.h,
+		    cx->at.ts, cx->at.max_seq, entry);
+	if (r < 0)
+		cx->err = 1;
+	return (r == 0);
+}
+
+static void
+rules_fn_in_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_rval	l;
+	bool			b = false;
+
+	rules_eval_val(cx, n->kids[0], &l);
+	if (l.present) {
+		b = rules_vset_has(n->set, &l);
+		if (!b && n->nkids == 1 && rules_fn_in_runtime(cx, n,
+		    n->kids[0], &l, &s->h))
+			b = true, s->x[0] = 1;
+		b = b != n->negate;
+	}
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	s->v.b = b;
+}
+
+static void
+rules_fn_in_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	struct rules_rval	l;
+	char			hex[2 * RG_HASH_LEN + 1];
+
+	rules_eval_val(cx, n->kids[0], &l);
+	rules_eval_exside(cx, n->kids[0], &l, "left");
+	/* Found among the runtime entries. */
+	if (s->x[0])
+		sbuf_addf(cx->ex, ",\"list_entry\":\"%.12s\"",
+		    rg_hash_hex(&s->h, hex));
+}
+
+/* ---- exists(fact) --------------------------------------------------- */
+
+static int
+rules_fn_exists_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op != N_WORD) {
+		rules_error(cc->rs, &a->pos, "exists takes a fact (e.g. "
+		    "referee.phone)");
+		return (T_ERR);
+	}
+	if (rules_check_word(cc, a) == T_ERR)
+		return (T_ERR);
+	return (T_BOOL);
+}
+
+static void
+rules_fn_exists_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_rval	v;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	s->v.b = rules_fact_get(cx->ev, n->kids[0]->party, n->kids[0]->fact,
+	    &v);
+}
+
+/* ---- labeled(party, label) ------------------------------------------ */
+
+static int
+rules_fn_labeled_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	static const char *const labels[] = { "fraud", "legit", "chargeback",
+	    "abuse" };
+	int	pa, k;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "labeled")) < 0)
+		return (T_ERR);
+	if ((k = rules_check_choice(cc, n->kids[1], "labeled's label",
+	    labels, nitems(labels))) < 0)
+		return (T_ERR);
+	n->party = (uint8_t)pa;
+	n->label = store_label_from_name(labels[k]);
+	return (T_BOOL);
+}
+
+/*
+ * labeled(party, label): the party's account or an identity it carries
+ * in this event carried the label as of the evaluation's max seq.
+ */
+static void
+rules_fn_labeled_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	struct store_label	 l;
+	int			 label, r;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	if (n->party >= ev->nparties)
+		return;
+	r = store_label_party(cx->txn, &ev->party[n->party], 1u << n->label,
+	    cx->at.max_seq, &s->kind, &label, &l);
+	if (r < 0)
+		cx->err = 1;
+	s->v.b = r == 0;
+	s->x[0] = (int64_t)l.feedback;
+	s->x[1] = l.ts;
+}
+
+static void
+rules_fn_labeled_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	char	when[RFC3339_LEN];
+
+	(void)n;
+	if (s->v.b)
+		sbuf_addf(cx->ex, ",\"found\":{\"fn\":\"labeled\","
+		    "\"kind\":\"%s\",\"feedback\":%llu,\"since\":\"%s\"}",
+		    ent_kind_name(s->kind), (unsigned long long)s->x[0],
+		    fmt_rfc3339(s->x[1], when));
+}
+
+/* ---- count(type, key, window) --------------------------------------- */
+
+static int
+rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+	const char		*names[EV__MAX];
+	size_t			 i;
+	int			 t;
+
+	for (i = 1; i < EV__MAX; i++)
+		names[i - 1] = event_type_name((unsigned)i);
+	names[EV__MAX - 1] = "any";
+	if (a->op == N_WORD && strcmp(a->name, "any") == 0)
+		n->type_mask = EV_MASK_ANY;
+	else if (a->op == N_WORD && (t = event_type_from_name(a->name)) > 0)
+		n->type_mask = EV_MASK(t);
+	else {
+		rules_check_choice(cc, a, "count's type", names, EV__MAX);
+		return (T_ERR);
+	}
+	if (rules_check_key(cc, n->kids[1], "count", "key", true) != 0 ||
+	    rules_check_window(cc, n->kids[2], "count", &n->window) != 0)
+		return (T_ERR);
+	n->party = n->kids[1]->party;
+	n->kind = n->kids[1]->kind;
+	/*
+	 * A referral entry carries the role the key's party played;
+	 * observe events carry their account's identities as subject.
+	 */
+	n->role_mask = 0;
+	if (n->type_mask & EV_MASK(EV_REFERRAL))
+		n->role_mask |= n->party == PARTY_REFERRER ? ROLE_REFERRER :
+		    ROLE_REFEREE;
+	if (n->type_mask & ~EV_MASK(EV_REFERRAL))
+		n->role_mask |= ROLE_SUBJECT;
+	n->limit = RULES_COUNT_MAX;
+	return (T_NUM);
+}
+
+static void
+rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	int64_t			 c;
+
+	s->v.type = T_NUM;
+	if (n->party >= ev->nparties ||
+	    !PARTY_HAS(&ev->party[n->party], n->kind))
+		return;
+	c = store_count(cx->txn, n->kind, &ev->party[n->party].h[n->kind],
+	    n->type_mask, n->role_mask, rules_eval_from(cx, n->window),
+	    cx->at.ts, cx->at.max_seq, n->limit);
+	if (c < 0) {
+		cx->err = 1;
+		return;
+	}
+	s->v.present = true;
+	s->v.n = (double)c;
+}
+
+/* The window of a windowed history call, then its count. */
+static void
+rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	sbuf_adds(cx->ex, ",\"window_ms\":");
+	sbuf_add_int(cx->ex, n->window);
+	rules_eval_excount(cx, n, s);
+}
+
+/* ---- distinct(what, key, window) ------------------------------------ */
+
+static int
+rules_fn_distinct_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	if (rules_check_key(cc, n->kids[0], "distinct", "value", false) != 0 ||
+	    rules_check_key(cc, n->kids[1], "distinct", "key", true) != 0 ||
+	    rules_check_window(cc, n->kids[2], "distinct", &n->window) != 0)
+		return (T_ERR);
+	n->party = n->kids[1]->party;
+	n->kind = n->kids[1]->kind;
+	n->wparty = n->kids[0]->party;
+	n->wfact = n->kids[0]->fact;
+	n->type_mask = EV_MASK(EV_REFERRAL);
+	n->role_mask = n->party == PARTY_REFERRER ? ROLE_REFERRER :
+	    ROLE_REFEREE;
+	n->limit = RULES_DISTINCT_MAX;
+	return (T_NUM);
+}
+
+/* A value as 16 bytes, to tell distinct values apart. */
+static void
+rules_fn_valkey(const struct rules_rval *v, struct rg_hash *k)
+{
+	XXH128_hash_t	h;
+
+	switch (v->type) {
+	case T_IDENT:
+		*k = v->h;
+		return;
+	case T_STR:
+		h = XXH3_128bits(v->s, strlen(v->s));
+		break;
+	default:
+		h = XXH3_128bits(&v->n, sizeof(v->n));
+		break;
+	}
+	memcpy(k->b, &h, sizeof(k->b));
+}
+
+struct rules_distinct {
+	struct rules_ectx		*cx;
+	const struct rules_node		*n;
+	size_t				 nseen;
+	size_t				 scanned;
+	bool				 capped;
+	struct rg_hash			 seen[RULES_DISTINCT_MAX];
+};
+
+static int
+rules_fn_distinct_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_distinct	*d = arg;
+	struct event		 ev;
+	struct rules_rval	 v;
+	struct rg_hash		 k;
+	size_t			 i;
+	int			 r;
+
+	if (++d->scanned > RULES_SCAN_MAX) {
+		d->capped = true;
+		return (1);
+	}
+	if (e->seq == d->cx->ev->seq) {
+		/* This event: no need to read it back. */
+		rules_fact_get(d->cx->ev, d->n->wparty, d->n->wfact, &v);
+	} else {
+		if ((r = store_get_event(d->cx->txn, e->seq, &ev)) < 0) {
+			d->cx->err = 1;
+			return (1);
+		}
+		if (r == 1)
+			return (0);
+		rules_fact_get(&ev, d->n->wparty, d->n->wfact, &v);
+	}
+	if (!v.present)
+		return (0);
+	rules_fn_valkey(&v, &k);
+	for (i = 0; i < d->nseen; i++)
+		if (memcmp(&d->seen[i], &k, sizeof(k)) == 0)
+			return (0);
+	d->seen[d->nseen++] = k;
+	return (d->nseen >= d->n->limit || d->nseen >= RULES_DISTINCT_MAX);
+}
+
+static void
+rules_fn_distinct_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	struct rules_distinct	 d;
+
+	s->v.type = T_NUM;
+	if (n->party >= ev->nparties ||
+	    !PARTY_HAS(&ev->party[n->party], n->kind))
+		return;
+	d.cx = cx;
+	d.n = n;
+	d.nseen = 0;
+	d.scanned = 0;
+	d.capped = false;
+	if (store_scan(cx->txn, n->kind, &ev->party[n->party].h[n->kind],
+	    n->type_mask, n->role_mask, rules_eval_from(cx, n->window),
+	    cx->at.ts, cx->at.max_seq, true, rules_fn_distinct_cb, &d) != 0) {
+		cx->err = 1;
+		return;
+	}
+	s->v.present = true;
+	s->v.n = (double)d.nseen;
+	s->capped = d.capped;
+}
+
+/* ---- the table ------------------------------------------------------ */
+
+const struct rules_fn rules_fns[] = {
+	{ "in", "x in list NAME, x in [...]", 1, 2, RF_OPERATOR, COST_SET, 0,
+	    rules_fn_in_check, rules_fn_in_eval, rules_fn_in_explain },
+	{ "exists", "exists(fact)", 1, 1, 0, COST_FACT, 0,
+	    rules_fn_exists_check, rules_fn_exists_eval, NULL },
+	{ "labeled", "labeled(party, label)", 2, 2, RF_SLOT, COST_POINT, 0,
+	    rules_fn_labeled_check, rules_fn_labeled_eval,
+	    rules_fn_labeled_explain },
+	{ "count", "count(type, key, window)", 3, 3, RF_SLOT | RF_BOUND,
+	    COST_RANGE, 0, rules_fn_count_check, rules_fn_count_eval,
+	    rules_fn_count_explain },
+	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,
+	    COST_RECORDS, RULES_DISTINCT_MAX, rules_fn_distinct_check,
+	    rules_fn_distinct_eval, rules_fn_count_explain },
+	{ "linked", "linked(referrer, referee, kind[, window])", 3, 4,
+	    RF_SLOT, COST_LINKS, 0, rules_graph_linked_check,
+	    rules_graph_linked_eval, rules_graph_linked_explain },
+	{ "referred", "referred(referrer, referee[, hops])", 2, 3,
+	    RF_SLOT | RF_HOPS, COST_HOP, 0, rules_graph_referred_check,
+	    rules_graph_referred_eval, rules_graph_referred_explain },
+};
+const size_t			 rules_nfns = nitems(rules_fns);
+const struct rules_fn *const	 rules_fn_in = &rules_fns[0];

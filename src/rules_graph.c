@@ -1,0 +1,388 @@
+/*
+ * rules_graph.c: the built-ins that walk from account to account: linked
+ * (the identities two accounts share), referred (who referred whom).
+ * Their entries are in rules_fn.c's table; like every evaluator they read
+ * the store as of the evaluation, stop as soon as the answer is known,
+ * keep their state on the stack and bound their work (rules_int.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rules_int.h"
+#include "store.h"
+#include "util.h"
+
+/* The kinds linked(..., any) looks at. */
+static const uint8_t rules_link_kinds[] = {
+	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_IP, ENT_IP_PREFIX,
+	ENT_EMAIL, ENT_PAYMENT, ENT_PHONE,
+};
+
+/* ---- linked(a, b, kind[, window]) ----------------------------------- */
+
+int
+rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	static const char *const kinds[] = { "device", "device.fuzzy",
+	    "device.id", "ip", "ip.prefix", "email", "payment", "phone",
+	    "any" };
+	struct ruleset		*rs = cc->rs;
+	struct rules_node	*a;
+	int			 pa, pb, k;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "linked")) < 0 ||
+	    (pb = rules_check_party(cc, n->kids[1], "linked")) < 0)
+		return (T_ERR);
+	if (pa == pb) {
+		rules_error(rs, &n->kids[1]->pos, "linked compares two "
+		    "different parties (referrer, referee)");
+		return (T_ERR);
+	}
+	a = n->kids[2];
+	k = a->op == N_WORD ? ent_kind_from_name(a->name) : -1;
+	if (a->op == N_WORD && strcmp(a->name, "any") == 0)
+		k = 0;
+	if (k < 0) {
+		rules_check_choice(cc, a, "linked's kind", kinds,
+		    nitems(kinds));
+		return (T_ERR);
+	}
+	if (k == ENT_ACCOUNT)
+		rules_warn(rs, &a->pos, "linked(..., account) is never "
+		    "true: an account is not an identity another account "
+		    "carries; compare referrer.account == referee.account");
+	else if (k == ENT_EDGE)
+		rules_warn(rs, &a->pos, "linked(..., edge) is never "
+		    "true: no party carries a referral edge; use referred()");
+	n->party = (uint8_t)pa;
+	n->kind = (uint8_t)k;
+	n->window = 0;
+	if (n->nkids == 4 && rules_check_window(cc, n->kids[3], "linked",
+	    &n->window) != 0)
+		return (T_ERR);
+	return (T_BOOL);
+}
+
+struct rules_linked {
+	struct rules_ectx	*cx;
+	const struct rg_hash	*other;		/* the other account */
+	uint32_t		 want;		/* 1 << kind */
+	uint32_t		 found;
+	int64_t			 from;		/* window; INT64_MIN: none */
+	bool			 all;		/* explain: find every kind */
+	size_t			 scanned;
+	/* Windowed: the other account's recent links. */
+	size_t			 nrecent;
+	bool			 overflow;
+	struct store_link	 recent[RULES_LINK_WIN];
+};
+
+static int
+rules_graph_recent_cb(void *arg, const struct store_link *l)
+{
+	struct rules_linked	*lk = arg;
+
+	if (++lk->scanned > RULES_LINK_MAX) {
+		lk->overflow = true;
+		return (1);
+	}
+	if (!(lk->want & (1u << l->kind)) || l->last_ts < lk->from)
+		return (0);
+	if (lk->nrecent == RULES_LINK_WIN) {
+		lk->overflow = true;
+		return (1);
+	}
+	lk->recent[lk->nrecent++] = *l;
+	return (0);
+}
+
+static int
+rules_graph_linked_cb(void *arg, const struct store_link *l)
+{
+	struct rules_linked	*lk = arg;
+	size_t			 i;
+	int			 r;
+
+	if (++lk->scanned > RULES_LINK_MAX)
+		return (1);
+	if (!(lk->want & (1u << l->kind)) || (lk->found & (1u << l->kind)) ||
+	    l->last_ts < lk->from)
+		return (0);
+	if (lk->from != INT64_MIN) {
+		for (i = 0; i < lk->nrecent; i++) {
+			if (lk->recent[i].kind == l->kind &&
+			    memcmp(&lk->recent[i].h, &l->h, sizeof(l->h)) == 0)
+				break;
+		}
+		if (i < lk->nrecent)
+			r = 0;
+		else if (!lk->overflow)
+			r = 1;
+		else
+			goto probe;
+	} else {
+probe:
+		r = store_link_get(lk->cx->txn, lk->other, l->kind, &l->h,
+		    lk->cx->at.max_seq, NULL, NULL);
+		if (r < 0) {
+			lk->cx->err = 1;
+			return (1);
+		}
+	}
+	if (r == 0) {
+		lk->found |= 1u << l->kind;
+		if (!lk->all || (lk->found & lk->want) == lk->want)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * The kinds of want the referrer and the referee share: the identities
+ * in this event first, then the referee's recorded links probed against
+ * the referrer's (the referee is usually the newer account, with fewer
+ * links). With a window both accounts must have carried the identity
+ * within it.
+ */
+static int
+rules_graph_links(struct rules_ectx *cx, uint32_t want, int kind,
+    int64_t window, uint32_t *found)
+{
+	const struct event	*ev = cx->ev;
+	const struct party	*ra = &ev->party[PARTY_REFERRER];
+	const struct party	*rb = &ev->party[PARTY_REFEREE];
+	struct rules_linked	 lk;
+	size_t			 i;
+	uint8_t			 k;
+
+	memset(&lk, 0, offsetof(struct rules_linked, recent));
+	lk.want = want;
+	lk.all = true;
+	for (i = 0; i < nitems(rules_link_kinds); i++) {
+		k = rules_link_kinds[i];
+		if ((want & (1u << k)) && PARTY_HAS(ra, k) && PARTY_HAS(rb, k) &&
+		    memcmp(&ra->h[k], &rb->h[k], sizeof(ra->h[k])) == 0)
+			lk.found |= 1u << k;
+	}
+	*found = lk.found;
+	if (!PARTY_HAS(ra, ENT_ACCOUNT) || !PARTY_HAS(rb, ENT_ACCOUNT) ||
+	    (lk.found & want) == want)
+		return (0);
+	lk.cx = cx;
+	lk.other = &ra->h[ENT_ACCOUNT];
+	lk.from = rules_eval_from(cx, window);
+	if (window > 0) {
+		if (store_link_scan(cx->txn, &ra->h[ENT_ACCOUNT], kind,
+		    cx->at.max_seq, rules_graph_recent_cb, &lk) != 0 || cx->err)
+			return (-1);
+		lk.scanned = 0;
+	}
+	if (store_link_scan(cx->txn, &rb->h[ENT_ACCOUNT], kind,
+	    cx->at.max_seq, rules_graph_linked_cb, &lk) != 0 || cx->err)
+		return (-1);
+	*found = lk.found;
+	return (0);
+}
+
+/*
+ * Without a window one pass finds every linked kind at once and serves
+ * every linked() of the evaluation.
+ */
+void
+rules_graph_linked_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	uint32_t	want = 0, found;
+	size_t		i;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	if (cx->ev->nparties < 2)
+		return;
+	for (i = 0; i < nitems(rules_link_kinds); i++)
+		if (n->kind == 0 || n->kind == rules_link_kinds[i])
+			want |= 1u << rules_link_kinds[i];
+	if (n->window == 0) {
+		if (!cx->links_done) {
+			for (i = 0; i < nitems(rules_link_kinds); i++)
+				cx->links_want |= 1u << rules_link_kinds[i];
+			if (rules_graph_links(cx, cx->links_want, 0, 0,
+			    &cx->links_found) != 0)
+				goto fail;
+			cx->links_done = true;
+		}
+		found = cx->links_found & want;
+	} else if (rules_graph_links(cx, want, n->kind, n->window, &found) != 0)
+		goto fail;
+	s->kinds = found;
+	s->v.b = found != 0;
+	return;
+fail:
+	cx->err = 1;
+}
+
+void
+rules_graph_linked_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	struct sbuf	*sb = cx->ex;
+	size_t		 i;
+	bool		 first = true;
+
+	sbuf_adds(sb, ",\"found\":{\"fn\":\"linked\",\"kinds\":[");
+	for (i = 1; i < ENT__MAX; i++) {
+		if (s->kinds & (1u << i)) {
+			if (!first)
+				sbuf_addc(sb, ',');
+			sbuf_addc(sb, '"');
+			sbuf_adds(sb, ent_kind_name((unsigned)i));
+			sbuf_addc(sb, '"');
+			first = false;
+		}
+	}
+	sbuf_adds(sb, "],\"window_ms\":");
+	sbuf_add_int(sb, n->window);
+	sbuf_addc(sb, '}');
+}
+
+/* ---- referred(a, b[, hops]) ----------------------------------------- */
+
+int
+rules_graph_referred_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a;
+	int			 pa, pb;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "referred")) < 0 ||
+	    (pb = rules_check_party(cc, n->kids[1], "referred")) < 0)
+		return (T_ERR);
+	if (pa == pb) {
+		rules_error(cc->rs, &n->kids[1]->pos, "referred compares two "
+		    "different parties (referrer, referee)");
+		return (T_ERR);
+	}
+	n->hops = 1;
+	if (n->nkids == 3) {
+		a = n->kids[2];
+		if (a->op != N_CONST || a->type != T_NUM || a->v.n < 1 ||
+		    a->v.n > RULES_HOPS_MAX || a->v.n != (double)(int)a->v.n) {
+			rules_error(cc->rs, &a->pos, "referred's hops is a "
+			    "whole number from 1 to %d", RULES_HOPS_MAX);
+			return (T_ERR);
+		}
+		n->hops = (int)a->v.n;
+	}
+	n->party = (uint8_t)pa;
+	n->cost = COST_HOP * (uint32_t)n->hops;
+	return (T_BOOL);
+}
+
+/*
+ * referred(a, b[, hops]): walk back from a through "who referred this
+ * account" (referral index entries where it was the referee, before this
+ * event) looking for b, breadth first, at most hops steps.
+ */
+struct rules_walk {
+	struct rules_ectx	*cx;
+	const struct rg_hash	*target;
+	bool			 found;
+	bool			 collect;
+	size_t			 scanned;
+	size_t			 nnext;
+	struct rg_hash		 next[RULES_WALK_MAX];
+};
+
+static int
+rules_graph_walk_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_walk	*w = arg;
+	struct event		 ev;
+	const struct party	*r;
+	size_t			 i;
+	int			 rc;
+
+	if (++w->scanned > RULES_SCAN_MAX)
+		return (1);
+	if (e->seq == w->cx->ev->seq)
+		return (0);	/* as of a later moment: not the event itself */
+	if ((rc = store_get_event(w->cx->txn, e->seq, &ev)) < 0) {
+		w->cx->err = 1;
+		return (1);
+	}
+	if (rc == 1 || ev.nparties < 2)
+		return (0);
+	r = &ev.party[PARTY_REFERRER];
+	if (!PARTY_HAS(r, ENT_ACCOUNT))
+		return (0);
+	if (memcmp(&r->h[ENT_ACCOUNT], w->target, sizeof(*w->target)) == 0) {
+		w->found = true;
+		return (1);
+	}
+	if (!w->collect)
+		return (0);
+	for (i = 0; i < w->nnext; i++)
+		if (memcmp(&w->next[i], &r->h[ENT_ACCOUNT], sizeof(w->next[i]))
+		    == 0)
+			return (0);
+	if (w->nnext < RULES_WALK_MAX)
+		w->next[w->nnext++] = r->h[ENT_ACCOUNT];
+	return (0);
+}
+
+/* One walk serves every hop count: it records the hop it found b at. */
+void
+rules_graph_referred_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	const struct party	*a, *b;
+	struct rules_walk	 w;
+	struct rg_hash		 frontier[RULES_WALK_MAX];
+	size_t			 nf, i;
+	int			 hop;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	if (ev->nparties < 2 || (cx->at.max_seq != 0 && cx->at.max_seq <= 1))
+		return;
+	a = &ev->party[n->party];
+	b = &ev->party[1 - n->party];
+	if (!PARTY_HAS(a, ENT_ACCOUNT) || !PARTY_HAS(b, ENT_ACCOUNT))
+		return;
+	memset(&w, 0, offsetof(struct rules_walk, next));
+	w.cx = cx;
+	w.target = &b->h[ENT_ACCOUNT];
+	frontier[0] = a->h[ENT_ACCOUNT];
+	nf = 1;
+	for (hop = 1; hop <= n->walk && nf != 0; hop++) {
+		w.collect = hop < n->walk;
+		w.nnext = 0;
+		for (i = 0; i < nf; i++) {
+			if (store_scan_referred(cx->txn, &frontier[i],
+			    cx->at.ts, cx->at.max_seq == ev->seq ? ev->seq - 1 :
+			    cx->at.max_seq, rules_graph_walk_cb, &w) != 0 ||
+			    cx->err) {
+				cx->err = 1;
+				return;
+			}
+			if (w.found) {
+				s->v.b = true;
+				s->hops = hop;
+				return;
+			}
+		}
+		memcpy(frontier, w.next, w.nnext * sizeof(*frontier));
+		nf = w.nnext;
+	}
+}
+
+void
+rules_graph_referred_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	(void)n;
+	sbuf_addf(cx->ex, ",\"found\":{\"fn\":\"referred\",\"hops\":%d}",
+	    s->v.b ? s->hops : 0);
+}
