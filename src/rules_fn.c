@@ -469,6 +469,73 @@ rules_fn_distinct_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->capped = d.capped;
 }
 
+/* ---- age(identity), age(referral) ----------------------------------- */
+
+static int
+rules_fn_age_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op == N_WORD && strcmp(a->name, "referral") == 0) {
+		n->party = PARTY_EVENT;
+		n->kind = 0;
+		return (T_DUR);
+	}
+	if (rules_check_key(cc, a, "age", "argument", true) != 0)
+		return (T_ERR);
+	n->party = a->party;
+	n->kind = a->kind;
+	return (T_DUR);
+}
+
+/*
+ * How long before the evaluation the identity was first seen: its oldest
+ * index entry as of the evaluation. The event carries it, so it is known
+ * at the latest from the event's time on: a new identity is 0 old. The
+ * referral's own age is 0 at check, the time since at a recheck.
+ */
+static void
+rules_fn_age_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	struct store_entry	 e;
+	int64_t			 first = ev->ts;
+	int			 r;
+
+	s->v.type = T_DUR;
+	if (n->party != PARTY_EVENT) {
+		if (n->party >= ev->nparties ||
+		    !PARTY_HAS(&ev->party[n->party], n->kind))
+			return;
+		r = store_first(cx->txn, n->kind, &ev->party[n->party].h[n->kind],
+		    cx->at.ts, cx->at.max_seq, &e);
+		if (r < 0) {
+			cx->err = 1;
+			return;
+		}
+		if (r == 0 && e.ts < first)
+			first = e.ts;
+	}
+	s->v.present = true;
+	s->v.ms = cx->at.ts > first ? cx->at.ts - first : 0;
+	s->x[0] = first;
+}
+
+static void
+rules_fn_age_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	char	when[RFC3339_LEN];
+
+	(void)n;
+	sbuf_adds(cx->ex, ",\"value\":");
+	rules_eval_exval(cx->ex, &s->v);
+	if (s->v.present)
+		sbuf_addf(cx->ex, ",\"first_seen\":\"%s\"",
+		    fmt_rfc3339(s->x[0], when));
+}
+
 /* ---- the table ------------------------------------------------------ */
 
 const struct rules_fn rules_fns[] = {
@@ -485,6 +552,8 @@ const struct rules_fn rules_fns[] = {
 	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,
 	    COST_RECORDS, RULES_DISTINCT_MAX, rules_fn_distinct_check,
 	    rules_fn_distinct_eval, rules_fn_count_explain },
+	{ "age", "age(identity) or age(referral)", 1, 1, RF_SLOT, COST_SEEK, 0,
+	    rules_fn_age_check, rules_fn_age_eval, rules_fn_age_explain },
 	{ "linked", "linked(referrer, referee, kind[, window])", 3, 4,
 	    RF_SLOT, COST_LINKS, 0, rules_graph_linked_check,
 	    rules_graph_linked_eval, rules_graph_linked_explain },

@@ -178,6 +178,7 @@ struct rules_node {
  */
 #define COST_FACT	1	/* a fact of the event */
 #define COST_SET	2	/* "in [...]": a binary search */
+#define COST_SEEK	15	/* the first entry of one index range */
 #define COST_LIST	10	/* "in list": and a lookup of runtime entries */
 #define COST_RANGE	20	/* one index range, entries only */
 #define COST_POINT	30	/* a few point lookups */

@@ -1592,6 +1592,44 @@ store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	return ((int64_t)a.n);
 }
 
+static int
+first_cb(void *arg, const struct store_entry *e)
+{
+	*(struct store_entry *)arg = *e;
+	return (1);
+}
+
+/*
+ * The recent tier's oldest entry (a pass, no sort: its entries are in
+ * seq order), then LMDB's first entry before it, if any.
+ */
+int
+store_first(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
+    int64_t to_ts, uint64_t max_seq, struct store_entry *out)
+{
+	struct iwalk		 w = { EV_MASK_ANY, ROLE_ANY, max_seq };
+	const struct mt_ident	*id;
+	struct store_entry	 e, best;
+	uint32_t		 i;
+
+	best.seq = 0;
+	if ((id = mt_index_get(t->st->mt, kind, h)) != NULL)
+		for (i = 0; i < id->n; i++)
+			if (recent_match(&id->e[i], &w, INT64_MIN, to_ts, &e) &&
+			    (best.seq == 0 || entry_cmp(&e, &best) < 0))
+				best = e;
+	e.seq = 0;
+	if (index_walk(t, kind, h, &w, INT64_MIN, best.seq != 0 ? best.ts :
+	    to_ts, false, NULL, 0, first_cb, &e) != 0)
+		return (-1);
+	if (e.seq != 0 && (best.seq == 0 || entry_cmp(&e, &best) < 0))
+		best = e;
+	if (best.seq == 0)
+		return (1);
+	*out = best;
+	return (0);
+}
+
 int
 store_link_get(struct store_txn *t, const struct rg_hash *account,
     enum ent_kind kind, const struct rg_hash *h, uint64_t max_seq,

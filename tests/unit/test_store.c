@@ -145,6 +145,25 @@ count(struct store_txn *t, enum ent_kind k, uint8_t h, uint32_t types,
 	return (n);
 }
 
+/* store_first of IP h: the seq of the oldest entry, 0 when none. */
+static uint64_t
+first(struct store_txn *t, uint8_t h, int64_t to, uint64_t max_seq,
+    int64_t *ts)
+{
+	struct store_entry	e;
+	struct rg_hash		hh = H(h);
+	int			r;
+
+	r = store_first(t, ENT_IP, &hh, to, max_seq, &e);
+	ck_assert_msg(r == 0 || r == 1, "store_first: %s",
+	    store_txn_errstr(t));
+	if (r == 1)
+		return (0);
+	if (ts != NULL)
+		*ts = e.ts;
+	return (e.seq);
+}
+
 /* store_expire, or fail the test with the transaction's error. */
 static int64_t
 expire(struct store_txn *t, int64_t before, size_t max)
@@ -231,6 +250,23 @@ check_history(int nev, uint64_t mid_seq, int mid_n)
 	if (mid_seq != 0)
 		ck_assert_int_eq(count(t, ENT_IP, 3, EV_MASK_ANY, ROLE_ANY, 0,
 		    INT64_MAX, mid_seq, 0), mid_n);
+	/* The oldest entry of IP 3 (put_logins: i % 5 == 2), whole and as
+	 * of mid_seq, whichever tier holds it. */
+	for (int m = 0; m < 2; m++) {
+		int	lim = m == 0 ? nev : (int)mid_seq, i, best = -1;
+		int64_t	fts = 0, bts = 0;
+
+		if (m == 1 && mid_seq == 0)
+			break;
+		for (i = 2; i < lim && i < nev; i += 5)
+			if (best < 0 || T0 + (i % 13) * 1000 + i < bts) {
+				best = i;
+				bts = T0 + (i % 13) * 1000 + i;
+			}
+		ck_assert_uint_eq(first(t, 3, INT64_MAX, m == 0 ? 0 : mid_seq,
+		    &fts), (uint64_t)best + 1);
+		ck_assert_int_eq(fts, bts);
+	}
 	for (int nf = 0; nf < 2; nf++) {
 		memset(&oa, 0, sizeof(oa));
 		oa.sorted = true;
@@ -829,6 +865,21 @@ START_TEST(test_scan_order)
 	ck_assert_uint_eq(c.n, 0);
 	c = scan(t, 0x01, INT64_MIN, INT64_MAX, 0, true, 0);
 	ck_assert_uint_eq(c.n, 0);
+	/* The oldest entry by time, as of a seq and a time. */
+	{
+		int64_t	fts = 0;
+
+		ck_assert_uint_eq(first(t, 0x11, INT64_MAX, 0, &fts), 4);
+		ck_assert_int_eq(fts, -5000);
+		ck_assert_uint_eq(first(t, 0x11, INT64_MAX, 3, &fts), 2);
+		ck_assert_int_eq(fts, T0);
+		ck_assert_uint_eq(first(t, 0x11, -5000, 0, NULL), 4);
+		ck_assert_uint_eq(first(t, 0x11, -5001, 0, NULL), 0);
+		ck_assert_uint_eq(first(t, 0x11, T0 - 1, 3, NULL), 0);
+		ck_assert_uint_eq(first(t, 0x11, T0 + 4999, 1, NULL), 0);
+		ck_assert_uint_eq(first(t, 0x12, INT64_MAX, 0, NULL), 9);
+		ck_assert_uint_eq(first(t, 0x13, INT64_MAX, 0, NULL), 0);
+	}
 	store_abort(t);
 }
 END_TEST
