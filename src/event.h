@@ -113,6 +113,9 @@ struct party {
 struct event {
 	uint8_t		type;		/* enum ev_type */
 	int64_t		ts;		/* event time, ms since the epoch */
+	bool		ts_given;	/* the request said ts (else: now);
+					   a recheck is then as of it. Not
+					   in the record */
 	uint64_t	data_id;	/* identity data that derived the facts (ident.h) */
 	uint64_t	seq;		/* assigned by store_put_event() */
 	size_t		idlen;		/* referral id (EV_REFERRAL only) */

@@ -125,6 +125,11 @@ rules_check_word(struct rules_cctx *cc, struct rules_node *n)
 		return (n->type);
 	}
 	n->type = T_ERR;
+	if (strcmp(n->name, "since") == 0) {
+		rules_error(cc->rs, &n->pos, "since referral is a window, as in "
+		    "count(login, referee.account, since referral)");
+		return (T_ERR);
+	}
 	if (strcmp(n->name, "referrer") == 0 || strcmp(n->name, "referee") == 0) {
 		rules_error(cc->rs, &n->pos, "%s is a party, not a value; name "
 		    "one of its facts (%s.account, %s.email, ...)", n->name,
@@ -474,10 +479,26 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 
 int
 rules_check_window(struct rules_cctx *cc, struct rules_node *a,
-    const char *fn, int64_t *ms)
+    const char *fn, bool since, int64_t *ms)
 {
 	char	buf[64];
 
+	if (a->op == N_WORD && strcmp(a->name, "since") == 0) {
+		if (a->nkids != 1 || strcmp(a->kids[0]->name, "referral") != 0) {
+			rules_error(cc->rs, &(a->nkids ? a->kids[0] : a)->pos,
+			    "a window can start at the referral (since "
+			    "referral), not at %s", a->nkids ?
+			    a->kids[0]->name : "nothing");
+			return (-1);
+		}
+		if (!since) {
+			rules_error(cc->rs, &a->pos, "%s's window is a duration "
+			    "such as 1h or 7d, not since referral", fn);
+			return (-1);
+		}
+		*ms = RULES_SINCE_REFERRAL;
+		return (0);
+	}
 	if (a->op != N_CONST || a->type != T_DUR) {
 		if (a->op == N_WORD || a->op == N_CALL)
 			rules_check_expr(cc, a);

@@ -23,10 +23,15 @@
 
 static bool rules_eval_bool(struct rules_ectx *, const struct rules_node *);
 
-/* Where a window that ends at the evaluation's time starts. */
+/*
+ * Where a window that ends at the evaluation's time starts: since the
+ * referral, at its own time (the whole window is that instant at check).
+ */
 int64_t
 rules_eval_from(const struct rules_ectx *cx, int64_t window)
 {
+	if (window == RULES_SINCE_REFERRAL)
+		return (cx->ev->ts);
 	if (window <= 0)
 		return (INT64_MIN);
 	return (cx->at.ts < INT64_MIN + window ? INT64_MIN :
@@ -175,6 +180,18 @@ rules_eval_exstart(struct rules_ectx *cx, const struct rules_node *n,
 	sbuf_add(sb, "{\"expr\":", 8);
 	sbuf_add_jstr(sb, n->text, strlen(n->text));
 	sbuf_adds(sb, result ? ",\"result\":true" : ",\"result\":false");
+}
+
+void
+rules_eval_exwindow(struct rules_ectx *cx, const struct rules_node *n)
+{
+	sbuf_adds(cx->ex, ",\"window_ms\":");
+	if (n->window != RULES_SINCE_REFERRAL) {
+		sbuf_add_int(cx->ex, n->window);
+		return;
+	}
+	sbuf_add_int(cx->ex, cx->at.ts - cx->ev->ts);
+	sbuf_adds(cx->ex, ",\"since\":\"referral\"");
 }
 
 void

@@ -307,7 +307,8 @@ rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 		return (T_ERR);
 	}
 	if (rules_check_key(cc, n->kids[1], "count", "key", true) != 0 ||
-	    rules_check_window(cc, n->kids[2], "count", &n->window) != 0)
+	    rules_check_window(cc, n->kids[2], "count", true,
+	    &n->window) != 0)
 		return (T_ERR);
 	n->party = n->kids[1]->party;
 	n->kind = n->kids[1]->kind;
@@ -352,8 +353,7 @@ static void
 rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	sbuf_adds(cx->ex, ",\"window_ms\":");
-	sbuf_add_int(cx->ex, n->window);
+	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
 }
 
@@ -364,7 +364,8 @@ rules_fn_distinct_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	if (rules_check_key(cc, n->kids[0], "distinct", "value", false) != 0 ||
 	    rules_check_key(cc, n->kids[1], "distinct", "key", true) != 0 ||
-	    rules_check_window(cc, n->kids[2], "distinct", &n->window) != 0)
+	    rules_check_window(cc, n->kids[2], "distinct", true,
+	    &n->window) != 0)
 		return (T_ERR);
 	n->party = n->kids[1]->party;
 	n->kind = n->kids[1]->kind;

@@ -59,8 +59,9 @@ rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
 	n->party = (uint8_t)pa;
 	n->kind = (uint8_t)k;
 	n->window = 0;
+	/* Links keep their last use to the hour: not since an instant. */
 	if (n->nkids == 4 && rules_check_window(cc, n->kids[3], "linked",
-	    &n->window) != 0)
+	    false, &n->window) != 0)
 		return (T_ERR);
 	return (T_BOOL);
 }

@@ -34,6 +34,7 @@ struct ident;
 #define RULES_HOPS_MAX		4	/* referred(a, b, hops) */
 #define RULES_WALK_MAX		64	/* accounts one referred() level keeps */
 #define RULES_SLOTS		256	/* history calls cached per evaluation */
+#define RULES_SINCE_REFERRAL	(-1)	/* the window "since referral" */
 #define RULES_CIDR_MAX		65536	/* addresses one list CIDR may expand to */
 #define RULES_FILE_MAX		(16u << 20)	/* bytes of one rule or list file */
 #define RULES_FILES_MAX		256
@@ -161,7 +162,7 @@ struct rules_node {
 	const struct rules_vset	*set;		/* N_IN */
 	uint32_t		 type_mask;	/* event types (EV_MASK) */
 	uint8_t			 role_mask;	/* roles of the key (ROLE_*) */
-	int64_t			 window;	/* ms; 0: none */
+	int64_t			 window;	/* ms; 0: none; RULES_SINCE_REFERRAL */
 	uint64_t		 limit;		/* RF_BOUND: enough to decide */
 	int			 hops;		/* referred */
 	int			 label;		/* labeled: enum rg_label */
@@ -436,8 +437,9 @@ int	rules_check_expr(struct rules_cctx *, struct rules_node *);
 int	rules_check_word(struct rules_cctx *, struct rules_node *);
 int	rules_check_key(struct rules_cctx *, struct rules_node *,
 	    const char *fn, const char *what, bool ident_only);
+/* A duration, or "since referral" (RULES_SINCE_REFERRAL) when since. */
 int	rules_check_window(struct rules_cctx *, struct rules_node *,
-	    const char *fn, int64_t *ms);
+	    const char *fn, bool since, int64_t *ms);
 int	rules_check_party(struct rules_cctx *, struct rules_node *,
 	    const char *fn);
 /* A word argument among names; -1 (an error, with a suggestion) if not. */
@@ -455,6 +457,8 @@ void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 void	rules_eval_exval(struct sbuf *, const struct rules_rval *);
 void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,
 	    const struct rules_rval *, const char *key);
+/* Explain: ",\"window_ms\":W" of a windowed call (and "since"). */
+void	rules_eval_exwindow(struct rules_ectx *, const struct rules_node *);
 /* Explain: ",\"value\":V,\"at_least\":B" of a count's slot. */
 void	rules_eval_excount(struct rules_ectx *, const struct rules_node *,
 	    const struct rules_slot *);

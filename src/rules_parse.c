@@ -15,6 +15,7 @@
  *   cmp     = primary [ CMPOP primary | ["not"] "in" ( "list" NAME | list ) ]
  *   primary = "(" expr ")" | STRING | ["-"] NUMBER | DURATION | "true"
  *             | "false" | list | NAME "(" [ expr { "," expr } ] ")" | NAME
+ *             | "since" NAME
  *
  * Errors are reported and parsing goes on: after a syntax error the
  * parser skips to the next attribute, block or top-level keyword, and
@@ -359,7 +360,15 @@ rules_parse_primary(struct rules_parser *p)
 		n = rules_parse_node(p, N_WORD, &pos);
 		n->name = tk->str;
 		rules_parse_next(p);
-		if (TOK(p)->t != TK_LPAREN) {
+		/* "since referral": a window, the word it starts at as kid. */
+		if (strcmp(n->name, "since") == 0 && TOK(p)->t == TK_WORD) {
+			kid = rules_parse_node(p, N_WORD, &TOK(p)->pos);
+			kid->name = TOK(p)->str;
+			rules_parse_next(p);
+			kid->end = p->prev_end;
+			rules_parse_kid(p, n, kid, &cap);
+		}
+		if (TOK(p)->t != TK_LPAREN || n->nkids != 0) {
 			n->end = p->prev_end;
 			return (n);
 		}

@@ -146,7 +146,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 15);
+	ck_assert_int_eq(n, 19);
 	free(diag);
 }
 END_TEST
@@ -210,11 +210,11 @@ START_TEST(test_language)
 	rs = load_in("tests/rules/good", "lang.rules", &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	ck_assert_ptr_null(diag);
-	ck_assert_uint_eq(rules_count(rs), 22);
+	ck_assert_uint_eq(rules_count(rs), 23);
 	n = run_tests(rs, &report, &failed);
-	ck_assert_int_eq(n, 33);
+	ck_assert_int_eq(n, 38);
 	ck_assert_msg(failed == 0, "%s", report);
-	ck_assert_str_eq(report, "rules tests: 33 passed, 0 failed\n");
+	ck_assert_str_eq(report, "rules tests: 38 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -229,8 +229,8 @@ START_TEST(test_failing)
 	rs = load_in("tests/rules/failing", "failing.rules", &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	n = run_tests(rs, &report, &failed);
-	ck_assert_int_eq(n, 6);
-	ck_assert_int_eq(failed, 5);
+	ck_assert_int_eq(n, 7);
+	ck_assert_int_eq(failed, 6);
 	p = srcpath("tests/rules/failing/failing.expect");
 	want = unit_slurp(p, NULL);
 	ck_assert_str_eq(report, want);

@@ -2044,7 +2044,7 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(v.action, 2);
 	verdict_clear(&v);
 	/* r1 re-checked: deny, version 2; the check replay is unchanged. */
-	ck_assert_int_eq(verdict_recheck(t, rs, "r1", 2, T0 + 30, &r), 0);
+	ck_assert_int_eq(verdict_recheck(t, rs, "r1", 2, T0 + 30, false, &r), 0);
 	ck_assert_int_eq(r.action, 2);
 	ck_assert_ptr_nonnull(strstr(r.reply, "\"version\":2"));
 	ck_assert_ptr_nonnull(strstr(r.reply, "\"newly_matched\":[\"fb\"]"));
@@ -2065,7 +2065,7 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(vv.version, 2);
 	ck_assert_int_eq(vv.ts, T0 + 30);
 	ck_assert_int_eq(verdict_rec_version(&vr, 1, &vv), -1);
-	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, &r), 1);
+	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, false, &r), 1);
 	free(first);
 	rules_unref(rs);
 	commit(t);
