@@ -450,7 +450,11 @@ rules_check_cmp(struct rules_cctx *cc, struct rules_node *n)
 	return (T_BOOL);
 }
 
-/* A call argument that must be a party identity fact. */
+/*
+ * A call argument that must be a fact of referrer or referee: an
+ * identity when ident_only, a key of the index. campaign is a key too
+ * (the referral's programme, ENT_CAMPAIGN): a->kind is then ENT_CAMPAIGN.
+ */
 int
 rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
     const char *what, bool ident_only)
@@ -464,14 +468,18 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 	}
 	if (rules_check_word(cc, a) == T_ERR)
 		return (-1);
+	if (ident_only && a->party == PARTY_EVENT && a->fact == F_CAMPAIGN) {
+		a->kind = ENT_CAMPAIGN;
+		return (0);
+	}
 	if (a->party == PARTY_EVENT || (ident_only && a->type != T_IDENT) ||
 	    a->type == T_BOOL) {
 		rules_error(cc->rs, &a->pos, "%s's %s must be %s of referrer "
 		    "or referee (account, email, ip, ip.prefix, device, "
-		    "device.fuzzy, device.id, phone, payment%s), not %s (%s)",
+		    "device.fuzzy, device.id, phone, payment%s, not %s (%s)",
 		    fn, what, ident_only ? "an identity" : "a fact",
-		    ident_only ? "" : ", or a string or number fact", a->name,
-		    rules_check_tname(a, buf, sizeof(buf)));
+		    ident_only ? ") or campaign" : ", or a string or number "
+		    "fact)", a->name, rules_check_tname(a, buf, sizeof(buf)));
 		return (-1);
 	}
 	return (0);

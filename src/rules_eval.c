@@ -38,6 +38,26 @@ rules_eval_from(const struct rules_ectx *cx, int64_t window)
 	    cx->at.ts - window);
 }
 
+bool
+rules_eval_key(const struct rules_ectx *cx, const struct rules_node *n,
+    struct rg_hash *h)
+{
+	const struct event	*ev = cx->ev;
+
+	if (n->party == PARTY_EVENT)
+		return (n->kind == ENT_CAMPAIGN && event_campaign_key(ev, h));
+	if (n->party >= ev->nparties ||
+	    !PARTY_HAS(&ev->party[n->party], n->kind))
+		return (false);
+	*h = ev->party[n->party].h[n->kind];
+	return (true);
+}
+
+/*
+ * The result of call n: its slot's when that answers n (a count that
+ * stopped at its limit answers only calls whose limit is no larger),
+ * else computed into its slot, or into tmp when it has none.
+ */
 static const struct rules_slot *
 rules_eval_call(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *tmp)

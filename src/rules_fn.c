@@ -287,6 +287,25 @@ rules_fn_labeled_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* ---- count(type, key, window) --------------------------------------- */
 
+/*
+ * Call n reads the index of key k (checked by rules_check_key), for the
+ * event types of n->type_mask: a referral entry carries the role the
+ * key's party played (the campaign's is the event's), and an observe
+ * event carries its account's identities as subject.
+ */
+static void
+rules_fn_key(struct rules_node *n, const struct rules_node *k)
+{
+	n->party = k->party;
+	n->kind = k->kind;
+	n->role_mask = 0;
+	if (n->type_mask & EV_MASK(EV_REFERRAL))
+		n->role_mask |= n->party == PARTY_EVENT ? ROLE_EVENT :
+		    n->party == PARTY_REFERRER ? ROLE_REFERRER : ROLE_REFEREE;
+	if (n->type_mask & ~EV_MASK(EV_REFERRAL))
+		n->role_mask |= ROLE_SUBJECT;
+}
+
 static int
 rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 {
@@ -310,18 +329,7 @@ rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 	    rules_check_window(cc, n->kids[2], "count", true,
 	    &n->window) != 0)
 		return (T_ERR);
-	n->party = n->kids[1]->party;
-	n->kind = n->kids[1]->kind;
-	/*
-	 * A referral entry carries the role the key's party played;
-	 * observe events carry their account's identities as subject.
-	 */
-	n->role_mask = 0;
-	if (n->type_mask & EV_MASK(EV_REFERRAL))
-		n->role_mask |= n->party == PARTY_REFERRER ? ROLE_REFERRER :
-		    ROLE_REFEREE;
-	if (n->type_mask & ~EV_MASK(EV_REFERRAL))
-		n->role_mask |= ROLE_SUBJECT;
+	rules_fn_key(n, n->kids[1]);
 	n->limit = RULES_COUNT_MAX;
 	return (T_NUM);
 }
@@ -330,15 +338,13 @@ static void
 rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	const struct event	*ev = cx->ev;
-	int64_t			 c;
+	struct rg_hash	h;
+	int64_t		c;
 
 	s->v.type = T_NUM;
-	if (n->party >= ev->nparties ||
-	    !PARTY_HAS(&ev->party[n->party], n->kind))
+	if (!rules_eval_key(cx, n, &h))
 		return;
-	c = store_count(cx->txn, n->kind, &ev->party[n->party].h[n->kind],
-	    n->type_mask, n->role_mask, rules_eval_from(cx, n->window),
+	c = store_count(cx->txn, n->kind, &h, n->type_mask, n->role_mask, rules_eval_from(cx, n->window),
 	    cx->at.ts, cx->at.max_seq, n->limit);
 	if (c < 0) {
 		cx->err = 1;
@@ -367,13 +373,10 @@ rules_fn_distinct_check(struct rules_cctx *cc, struct rules_node *n)
 	    rules_check_window(cc, n->kids[2], "distinct", true,
 	    &n->window) != 0)
 		return (T_ERR);
-	n->party = n->kids[1]->party;
-	n->kind = n->kids[1]->kind;
 	n->wparty = n->kids[0]->party;
 	n->wfact = n->kids[0]->fact;
 	n->type_mask = EV_MASK(EV_REFERRAL);
-	n->role_mask = n->party == PARTY_REFERRER ? ROLE_REFERRER :
-	    ROLE_REFEREE;
+	rules_fn_key(n, n->kids[1]);
 	n->limit = RULES_DISTINCT_MAX;
 	return (T_NUM);
 }
@@ -447,27 +450,125 @@ static void
 rules_fn_distinct_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	const struct event	*ev = cx->ev;
 	struct rules_distinct	 d;
+	struct rg_hash		 h;
 
 	s->v.type = T_NUM;
-	if (n->party >= ev->nparties ||
-	    !PARTY_HAS(&ev->party[n->party], n->kind))
+	if (!rules_eval_key(cx, n, &h))
 		return;
 	d.cx = cx;
 	d.n = n;
 	d.nseen = 0;
 	d.scanned = 0;
 	d.capped = false;
-	if (store_scan(cx->txn, n->kind, &ev->party[n->party].h[n->kind],
-	    n->type_mask, n->role_mask, rules_eval_from(cx, n->window),
-	    cx->at.ts, cx->at.max_seq, true, rules_fn_distinct_cb, &d) != 0) {
+	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
+	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
+	    rules_fn_distinct_cb, &d) != 0) {
 		cx->err = 1;
 		return;
 	}
 	s->v.present = true;
 	s->v.n = (double)d.nseen;
 	s->capped = d.capped;
+}
+
+/* ---- sum(reward.amount, key, window) -------------------------------- */
+
+static int
+rules_fn_sum_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op != N_WORD || strcmp(a->name, "reward.amount") != 0) {
+		rules_error(cc->rs, &a->pos, "sum adds reward.amount (the only "
+		    "amount a referral carries)");
+		return (T_ERR);
+	}
+	if (rules_check_word(cc, a) == T_ERR ||
+	    rules_check_key(cc, n->kids[1], "sum", "key", true) != 0 ||
+	    rules_check_window(cc, n->kids[2], "sum", true, &n->window) != 0)
+		return (T_ERR);
+	n->wparty = a->party;
+	n->wfact = a->fact;
+	n->type_mask = EV_MASK(EV_REFERRAL);
+	rules_fn_key(n, n->kids[1]);
+	n->limit = RULES_COUNT_MAX;
+	return (T_NUM);
+}
+
+struct rules_sum {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	double			 sum;
+	size_t			 scanned;
+	bool			 capped;
+};
+
+static int
+rules_fn_sum_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_sum	*a = arg;
+	struct event		 ev;
+	const struct event	*p = a->cx->ev;
+	int			 r;
+
+	if (++a->scanned > RULES_SCAN_MAX) {
+		a->capped = true;
+		return (1);
+	}
+	if (e->seq != p->seq) {
+		if ((r = store_get_event(a->cx->txn, e->seq, &ev)) < 0) {
+			a->cx->err = 1;
+			return (1);
+		}
+		if (r == 1)
+			return (0);
+		p = &ev;
+	}
+	if (p->has_reward)
+		a->sum += p->reward_amount;
+	/* Amounts are never negative (req.c): past the limit it is decided. */
+	return (a->sum >= (double)a->n->limit);
+}
+
+/*
+ * The reward amounts of the referrals carrying the key in its role in the
+ * window, newest first; referrals without a reward add nothing.
+ */
+static void
+rules_fn_sum_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_sum	a;
+	struct rg_hash		h;
+
+	s->v.type = T_NUM;
+	if (!rules_eval_key(cx, n, &h))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.cx = cx;
+	a.n = n;
+	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
+	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
+	    rules_fn_sum_cb, &a) != 0) {
+		cx->err = 1;
+		return;
+	}
+	s->v.present = true;
+	s->v.n = a.sum;
+	s->capped = a.capped;
+	s->x[0] = (int64_t)(a.scanned > RULES_SCAN_MAX ? RULES_SCAN_MAX :
+	    a.scanned);
+}
+
+static void
+rules_fn_sum_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	if (s->v.present)
+		sbuf_addf(cx->ex, ",\"referrals\":%lld", (long long)s->x[0]);
 }
 
 /* ---- age(identity), age(referral) ----------------------------------- */
@@ -484,8 +585,7 @@ rules_fn_age_check(struct rules_cctx *cc, struct rules_node *n)
 	}
 	if (rules_check_key(cc, a, "age", "argument", true) != 0)
 		return (T_ERR);
-	n->party = a->party;
-	n->kind = a->kind;
+	rules_fn_key(n, a);
 	return (T_DUR);
 }
 
@@ -499,18 +599,17 @@ static void
 rules_fn_age_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	const struct event	*ev = cx->ev;
 	struct store_entry	 e;
-	int64_t			 first = ev->ts;
+	struct rg_hash		 h;
+	int64_t			 first = cx->ev->ts;
 	int			 r;
 
 	s->v.type = T_DUR;
-	if (n->party != PARTY_EVENT) {
-		if (n->party >= ev->nparties ||
-		    !PARTY_HAS(&ev->party[n->party], n->kind))
+	if (n->kind != 0) {
+		if (!rules_eval_key(cx, n, &h))
 			return;
-		r = store_first(cx->txn, n->kind, &ev->party[n->party].h[n->kind],
-		    cx->at.ts, cx->at.max_seq, &e);
+		r = store_first(cx->txn, n->kind, &h, cx->at.ts,
+		    cx->at.max_seq, &e);
 		if (r < 0) {
 			cx->err = 1;
 			return;
@@ -553,6 +652,9 @@ const struct rules_fn rules_fns[] = {
 	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,
 	    COST_RECORDS, RULES_DISTINCT_MAX, rules_fn_distinct_check,
 	    rules_fn_distinct_eval, rules_fn_count_explain },
+	{ "sum", "sum(reward.amount, key, window)", 3, 3, RF_SLOT | RF_BOUND,
+	    COST_RECORDS, 0, rules_fn_sum_check, rules_fn_sum_eval,
+	    rules_fn_sum_explain },
 	{ "age", "age(identity) or age(referral)", 1, 1, RF_SLOT, COST_SEEK, 0,
 	    rules_fn_age_check, rules_fn_age_eval, rules_fn_age_explain },
 	{ "linked", "linked(referrer, referee, kind[, window])", 3, 4,

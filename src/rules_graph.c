@@ -44,7 +44,7 @@ rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
 	k = a->op == N_WORD ? ent_kind_from_name(a->name) : -1;
 	if (a->op == N_WORD && strcmp(a->name, "any") == 0)
 		k = 0;
-	if (k < 0) {
+	if (k < 0 || k == ENT_CAMPAIGN) {
 		rules_check_choice(cc, a, "linked's kind", kinds,
 		    nitems(kinds));
 		return (T_ERR);

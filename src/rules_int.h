@@ -450,6 +450,9 @@ struct rules_vset *rules_check_vset(struct ruleset *, int type, int kind,
 	    char **vals, const struct rules_pos *pos, size_t nvals);
 
 /* rules_eval.c, for the built-ins' evaluators */
+/* Call n's key (n->party's identity n->kind, or the campaign's); false if absent. */
+bool	rules_eval_key(const struct rules_ectx *, const struct rules_node *,
+	    struct rg_hash *);
 int64_t	rules_eval_from(const struct rules_ectx *, int64_t window);
 void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 	    struct rules_rval *);

@@ -742,6 +742,51 @@ START_TEST(test_referral_roles)
 	store_abort(t);
 	/* account a, account b, ip (merged), edge, b as the referee. */
 	ck_assert_uint_eq(stat_of().index_entries, 5);
+
+	/*
+	 * A referral's campaign is an event-level key of its own, derived
+	 * from the name the record keeps: indexed, and expired with it.
+	 */
+	{
+		struct rg_hash	ck, ck2;
+
+		t = begin(true);
+		mkref(&ev, "r-2", T0 + 1000, 0xa2, 0xb2, 0x12);
+		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
+		ck_assert(event_campaign_key(&ev, &ck));
+		put(t, &ev);
+		mkref(&ev, "r-3", T0 + 2000, 0xa3, 0xb3, 0x13);
+		snprintf(ev.campaign, sizeof(ev.campaign), "Spring");
+		ck_assert(event_campaign_key(&ev, &ck2));
+		ck_assert(memcmp(&ck, &ck2, sizeof(ck)) != 0);
+		put(t, &ev);
+		mkref(&ev, "r-4", T0 + 3000, 0xa4, 0xb4, 0x14);
+		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
+		put(t, &ev);
+		mkobs(&ev, EV_LOGIN, T0 + 4000, 0xa5, 0x15);
+		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
+		ck_assert(!event_campaign_key(&ev, &ck2));
+		put(t, &ev);
+		commit(t);
+		t = begin(false);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck,
+		    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0,
+		    0), 2);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck, EV_MASK_ANY,
+		    ROLE_ANY, INT64_MIN, INT64_MAX, 0, 0), 2);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck,
+		    EV_MASK(EV_REFERRAL), ROLE_REFERRER, INT64_MIN, INT64_MAX,
+		    0, 0), 0);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck, EV_MASK_ANY,
+		    ROLE_ANY, INT64_MIN, T0 + 2999, 0, 0), 1);
+		store_abort(t);
+		/* 5 + 3 x (5 + campaign) + the login's account and ip */
+		ck_assert_uint_eq(stat_of().index_entries, 5 + 3 * 6 + 2);
+		t = begin(true);
+		ck_assert_int_eq(expire(t, T0 + 10000, 100), 5);
+		commit(t);
+		ck_assert_uint_eq(stat_of().index_entries, 0);
+	}
 }
 END_TEST
 
