@@ -306,8 +306,9 @@ rules_fn_key(struct rules_node *n, const struct rules_node *k)
 		n->role_mask |= ROLE_SUBJECT;
 }
 
+/* An event type argument (or any) into n->type_mask; -1 if it is not. */
 static int
-rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
+rules_fn_type(struct rules_cctx *cc, struct rules_node *n, const char *what)
 {
 	struct rules_node	*a = n->kids[0];
 	const char		*names[EV__MAX];
@@ -322,10 +323,17 @@ rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 	else if (a->op == N_WORD && (t = event_type_from_name(a->name)) > 0)
 		n->type_mask = EV_MASK(t);
 	else {
-		rules_check_choice(cc, a, "count's type", names, EV__MAX);
-		return (T_ERR);
+		rules_check_choice(cc, a, what, names, EV__MAX);
+		return (-1);
 	}
-	if (rules_check_key(cc, n->kids[1], "count", "key", true) != 0 ||
+	return (0);
+}
+
+static int
+rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	if (rules_fn_type(cc, n, "count's type") != 0 ||
+	    rules_check_key(cc, n->kids[1], "count", "key", true) != 0 ||
 	    rules_check_window(cc, n->kids[2], "count", true,
 	    &n->window) != 0)
 		return (T_ERR);
@@ -571,6 +579,91 @@ rules_fn_sum_explain(struct rules_ectx *cx, const struct rules_node *n,
 		sbuf_addf(cx->ex, ",\"referrals\":%lld", (long long)s->x[0]);
 }
 
+/* ---- span(type, key, n) --------------------------------------------- */
+
+static int
+rules_fn_span_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[2];
+
+	if (rules_fn_type(cc, n, "span's type") != 0 ||
+	    rules_check_key(cc, n->kids[1], "span", "key", true) != 0)
+		return (T_ERR);
+	if (a->op != N_CONST || a->type != T_NUM || a->v.n < 2 ||
+	    a->v.n > RULES_SPAN_MAX || a->v.n != (double)(int)a->v.n) {
+		rules_error(cc->rs, &a->pos, "span's count is a whole number "
+		    "from 2 to %d", RULES_SPAN_MAX);
+		return (T_ERR);
+	}
+	n->arg = (int64_t)a->v.n;
+	rules_fn_key(n, n->kids[1]);
+	return (T_DUR);
+}
+
+struct rules_span {
+	int64_t		n;
+	int64_t		got;
+	int64_t		newest;
+	int64_t		oldest;
+};
+
+static int
+rules_fn_span_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_span	*a = arg;
+
+	if (a->got++ == 0)
+		a->newest = e->ts;
+	a->oldest = e->ts;
+	return (a->got >= a->n);
+}
+
+/*
+ * How long the last n events of the type carrying the key took, as of
+ * the evaluation: from the n-th newest to the newest. Absent with fewer.
+ */
+static void
+rules_fn_span_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_span	a;
+	struct rg_hash		h;
+
+	s->v.type = T_DUR;
+	if (!rules_eval_key(cx, n, &h))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.n = n->arg;
+	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
+	    INT64_MIN, cx->at.ts, cx->at.max_seq, true, rules_fn_span_cb,
+	    &a) != 0) {
+		cx->err = 1;
+		return;
+	}
+	s->x[0] = a.got;
+	if (a.got < a.n)
+		return;
+	s->v.present = true;
+	s->v.ms = a.newest - a.oldest;
+	s->x[1] = a.oldest;
+	s->x[2] = a.newest;
+}
+
+static void
+rules_fn_span_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	char	from[RFC3339_LEN], to[RFC3339_LEN];
+
+	sbuf_adds(cx->ex, ",\"value\":");
+	rules_eval_exval(cx->ex, &s->v);
+	sbuf_addf(cx->ex, ",\"events\":%lld", (long long)s->x[0]);
+	if (s->v.present)
+		sbuf_addf(cx->ex, ",\"from\":\"%s\",\"to\":\"%s\"",
+		    fmt_rfc3339(s->x[1], from), fmt_rfc3339(s->x[2], to));
+	(void)n;
+}
+
 /* ---- age(identity), age(referral) ----------------------------------- */
 
 static int
@@ -655,6 +748,8 @@ const struct rules_fn rules_fns[] = {
 	{ "sum", "sum(reward.amount, key, window)", 3, 3, RF_SLOT | RF_BOUND,
 	    COST_RECORDS, 0, rules_fn_sum_check, rules_fn_sum_eval,
 	    rules_fn_sum_explain },
+	{ "span", "span(type, key, n)", 3, 3, RF_SLOT, COST_RANGE, 0,
+	    rules_fn_span_check, rules_fn_span_eval, rules_fn_span_explain },
 	{ "age", "age(identity) or age(referral)", 1, 1, RF_SLOT, COST_SEEK, 0,
 	    rules_fn_age_check, rules_fn_age_eval, rules_fn_age_explain },
 	{ "linked", "linked(referrer, referee, kind[, window])", 3, 4,

@@ -32,6 +32,7 @@ struct ident;
 #define RULES_LINK_MAX		2000	/* links read by one linked() */
 #define RULES_LINK_WIN		128	/* recent links kept by windowed linked */
 #define RULES_HOPS_MAX		4	/* referred(a, b, hops) */
+#define RULES_SPAN_MAX		1000	/* span(type, key, n): largest n */
 #define RULES_WALK_MAX		64	/* accounts one referred() level keeps */
 #define RULES_SLOTS		256	/* history calls cached per evaluation */
 #define RULES_SINCE_REFERRAL	(-1)	/* the window "since referral" */
@@ -166,6 +167,7 @@ struct rules_node {
 	uint64_t		 limit;		/* RF_BOUND: enough to decide */
 	int			 hops;		/* referred */
 	int			 label;		/* labeled: enum rg_label */
+	int64_t			 arg;		/* a constant argument (span's n) */
 	uint8_t			 wparty;	/* the fact read from each event */
 	uint8_t			 wfact;		/* (distinct's what) */
 	int			 walk;		/* RF_HOPS: hops its slot walks */
