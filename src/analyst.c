@@ -208,6 +208,7 @@ analyst_value(struct analyst_req *ar, const struct ident *id,
 		r = ident_account(id, s, len, &p, &msg);
 		break;
 	case ENT_EMAIL:
+	case ENT_EMAIL_SHAPE:	/* the shape of the address given */
 		r = ident_email(id, s, len, &p, &msg);
 		break;
 	case ENT_PHONE:

@@ -42,6 +42,7 @@ enum ent_kind {
 	ENT_DEVICE_ID = 9,
 	ENT_EDGE = 10,		/* referrer account -> referee account */
 	ENT_CAMPAIGN = 11,	/* the referral's programme (event_campaign_key) */
+	ENT_EMAIL_SHAPE = 12,	/* the email with digit runs folded (ident.h) */
 	ENT__MAX
 };
 

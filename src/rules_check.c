@@ -166,6 +166,7 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 		r = ident_account(rs->id, s, strlen(s), &p, err);
 		break;
 	case ENT_EMAIL:
+	case ENT_EMAIL_SHAPE:	/* the shape of the address written */
 		r = ident_email(rs->id, s, strlen(s), &p, err);
 		break;
 	case ENT_PHONE:
@@ -193,7 +194,9 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 	if (r != 0)
 		return (-1);
 	if (!PARTY_HAS(&p, kind)) {
-		*err = "does not give this kind of identity";
+		*err = kind == ENT_EMAIL_SHAPE ? "has no shape: its local part "
+		    "needs digits and a letter" : "does not give this kind of "
+		    "identity";
 		return (-1);
 	}
 	*h = p.h[kind];
@@ -475,8 +478,9 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 	if (a->party == PARTY_EVENT || (ident_only && a->type != T_IDENT) ||
 	    a->type == T_BOOL) {
 		rules_error(cc->rs, &a->pos, "%s's %s must be %s of referrer "
-		    "or referee (account, email, ip, ip.prefix, device, "
-		    "device.fuzzy, device.id, phone, payment%s, not %s (%s)",
+		    "or referee (account, email, email.shape, ip, ip.prefix, "
+		    "device, device.fuzzy, device.id, phone, payment%s, not %s "
+		    "(%s)",
 		    fn, what, ident_only ? "an identity" : "a fact",
 		    ident_only ? ") or campaign" : ", or a string or number "
 		    "fact)", a->name, rules_check_tname(a, buf, sizeof(buf)));

@@ -53,6 +53,7 @@ const struct rules_factdef rules_facts[F__MAX] = {
 	[F_DEVICE_ID] = IDENT("device.id", ENT_DEVICE_ID),
 	[F_PHONE] = IDENT("phone", ENT_PHONE),
 	[F_PAYMENT] = IDENT("payment", ENT_PAYMENT),
+	[F_EMAIL_SHAPE] = IDENT("email.shape", ENT_EMAIL_SHAPE),
 	[F_CAMPAIGN] = { "campaign", T_STR, 0, FS_STR, FH_NONEMPTY, 0,
 	    EF(campaign), ESZ(campaign) },
 	[F_REWARD_AMOUNT] = { "reward.amount", T_NUM, 0, FS_DOUBLE, FH_REWARD,

@@ -26,8 +26,8 @@ int
 rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	static const char *const kinds[] = { "device", "device.fuzzy",
-	    "device.id", "ip", "ip.prefix", "email", "payment", "phone",
-	    "any" };
+	    "device.id", "ip", "ip.prefix", "email", "email.shape", "payment",
+	    "phone", "any" };
 	struct ruleset		*rs = cc->rs;
 	struct rules_node	*a;
 	int			 pa, pb, k;

@@ -40,7 +40,9 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA	2	/* 2: verdict records by seq */
+#define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: events may
+				   carry email.shape, which older ones
+				   cannot decode */
 
 enum store_err {
 	STORE_OK = 0,
