@@ -680,7 +680,7 @@ rules_check_same(const struct rules_node *a, const struct rules_node *b)
 	    a->window == b->window && a->type_mask == b->type_mask &&
 	    a->role_mask == b->role_mask && a->label == b->label &&
 	    a->wparty == b->wparty && a->wfact == b->wfact &&
-	    a->arg == b->arg &&
+	    a->arg == b->arg && a->kinds == b->kinds &&
 	    ((a->fn->flags & RF_HOPS) || a->hops == b->hops));
 }
 

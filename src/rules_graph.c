@@ -248,6 +248,281 @@ rules_graph_linked_explain(struct rules_ectx *cx, const struct rules_node *n,
 	sbuf_addc(sb, '}');
 }
 
+/* ---- cluster(party, [kinds][, window]) ------------------------------ */
+
+/* The kinds cluster() may follow: those accounts carry and share. */
+static const char *const rules_cluster_kinds[] = { "device", "device.fuzzy",
+    "device.id", "payment", "phone", "email", "email.shape", "ip",
+    "ip.prefix" };
+
+int
+rules_graph_cluster_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[1], *k;
+	size_t			 i, nk;
+	int			 pa, c;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "cluster")) < 0)
+		return (T_ERR);
+	nk = a->op == N_LIST ? a->nkids : 1;
+	if (nk == 0) {
+		rules_error(cc->rs, &a->pos, "cluster follows at least one "
+		    "kind of identity, as in [device.fuzzy, payment]");
+		return (T_ERR);
+	}
+	n->kinds = 0;
+	for (i = 0; i < nk; i++) {
+		k = a->op == N_LIST ? a->kids[i] : a;
+		if ((c = rules_check_choice(cc, k, "a kind cluster follows",
+		    rules_cluster_kinds, nitems(rules_cluster_kinds))) < 0)
+			return (T_ERR);
+		n->kinds |= 1u << ent_kind_from_name(rules_cluster_kinds[c]);
+	}
+	n->party = (uint8_t)pa;
+	n->kind = ENT_ACCOUNT;
+	n->window = 0;
+	if (n->nkids == 3 && rules_check_window(cc, n->kids[2], "cluster",
+	    true, &n->window) != 0)
+		return (T_ERR);
+	n->limit = RULES_CLUSTER_MAX;
+	return (T_NUM);
+}
+
+/*
+ * Sets of 64-bit fingerprints of random hashes (accounts, identities), in
+ * open addressing on the stack: a cluster walk allocates nothing.
+ */
+#define RULES_FP_ACCTS	2048	/* > 2 x RULES_CLUSTER_MAX */
+#define RULES_FP_IDS	4096	/* > 2 x RULES_CLUSTER_READ */
+
+static uint64_t
+rules_graph_fp(const struct rg_hash *h, uint8_t kind)
+{
+	uint64_t	v;
+
+	memcpy(&v, h->b, sizeof(v));
+	v ^= (uint64_t)kind << 56;
+	return (v == 0 ? 1 : v);
+}
+
+/* Add fp to set (of cap slots); false when it was there already. */
+static bool
+rules_graph_fp_add(uint64_t *set, size_t cap, uint64_t fp)
+{
+	size_t	i = (size_t)(fp >> 17) & (cap - 1);
+
+	while (set[i] != 0) {
+		if (set[i] == fp)
+			return (false);
+		i = (i + 1) & (cap - 1);
+	}
+	set[i] = fp;
+	return (true);
+}
+
+struct rules_cluster {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	int64_t			 from;		/* window start (INT64_MIN) */
+	size_t			 read;		/* links and entries read */
+	bool			 capped;
+	size_t			 count;		/* accounts found, not the party's */
+	/* The identity being followed, and from which account. */
+	uint8_t			 kind;
+	const struct rg_hash	*h;
+	const struct rg_hash	*via;
+	bool			 first_hop;	/* via is the party's account */
+	bool			 via_seen;
+	size_t			 ncand;
+	struct rg_hash		 cand[RULES_CLUSTER_MAX];
+	/* The accounts of the first hop, followed in turn. */
+	size_t			 nhop;
+	struct rg_hash		 hop[RULES_CLUSTER_MAX];
+	uint64_t		 accts[RULES_FP_ACCTS];
+	uint64_t		 ids[RULES_FP_IDS];
+};
+
+/* An event of the identity: the accounts that carried it in it. */
+static int
+rules_graph_cluster_entry(void *arg, const struct store_entry *e)
+{
+	struct rules_cluster	*c = arg;
+	struct event		 ev;
+	const struct event	*p = c->cx->ev;
+	const struct party	*q;
+	size_t			 i, j;
+	int			 r;
+
+	if (++c->read > RULES_CLUSTER_READ) {
+		c->capped = true;
+		return (1);
+	}
+	if (e->seq != p->seq) {
+		if ((r = store_get_event(c->cx->txn, e->seq, &ev)) < 0) {
+			c->cx->err = 1;
+			return (1);
+		}
+		if (r == 1)
+			return (0);
+		p = &ev;
+	}
+	for (i = 0; i < p->nparties; i++) {
+		q = &p->party[i];
+		if (!PARTY_HAS(q, c->kind) || !PARTY_HAS(q, ENT_ACCOUNT) ||
+		    memcmp(&q->h[c->kind], c->h, sizeof(*c->h)) != 0)
+			continue;
+		if (memcmp(&q->h[ENT_ACCOUNT], c->via, sizeof(*c->via)) == 0) {
+			c->via_seen = true;
+			continue;
+		}
+		for (j = 0; j < c->ncand; j++)
+			if (memcmp(&c->cand[j], &q->h[ENT_ACCOUNT],
+			    sizeof(c->cand[j])) == 0)
+				break;
+		if (j < c->ncand)
+			continue;
+		if (c->ncand == nitems(c->cand)) {
+			c->capped = true;
+			return (1);
+		}
+		c->cand[c->ncand++] = q->h[ENT_ACCOUNT];
+	}
+	return (0);
+}
+
+/*
+ * A link of account via: follow the identity (once per walk) to the
+ * accounts that carried it, within the window; with a window, only when
+ * via carried it within the window too.
+ */
+static int
+rules_graph_cluster_link(void *arg, const struct store_link *l)
+{
+	struct rules_cluster	*c = arg;
+	size_t			 i;
+
+	if (++c->read > RULES_CLUSTER_READ) {
+		c->capped = true;
+		return (1);
+	}
+	if (!(c->n->kinds & (1u << l->kind)) || !rules_graph_fp_add(c->ids,
+	    RULES_FP_IDS, rules_graph_fp(&l->h, (uint8_t)l->kind)))
+		return (0);
+	c->kind = (uint8_t)l->kind;
+	c->h = &l->h;
+	c->via_seen = false;
+	c->ncand = 0;
+	if (store_scan(c->cx->txn, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
+	    c->from, c->cx->at.ts, c->cx->at.max_seq, true,
+	    rules_graph_cluster_entry, c) != 0 || c->cx->err) {
+		c->cx->err = 1;
+		return (1);
+	}
+	if (c->from != INT64_MIN && !c->via_seen)
+		return (c->capped);
+	for (i = 0; i < c->ncand; i++) {
+		if (!rules_graph_fp_add(c->accts, RULES_FP_ACCTS,
+		    rules_graph_fp(&c->cand[i], ENT_ACCOUNT)))
+			continue;
+		c->count++;
+		if (c->first_hop && c->nhop < nitems(c->hop))
+			c->hop[c->nhop++] = c->cand[i];
+		if (c->count >= c->n->limit || c->count >= RULES_CLUSTER_MAX)
+			return (1);
+	}
+	return (c->capped);
+}
+
+/* Follow account acct's links of the kinds; -1 on a store error. */
+static int
+rules_graph_cluster_from(struct rules_cluster *c, const struct rg_hash *acct)
+{
+	unsigned	k;
+
+	c->via = acct;
+	for (k = 1; k < ENT__MAX; k++) {
+		if (!(c->n->kinds & (1u << k)))
+			continue;
+		if (c->capped || c->count >= c->n->limit ||
+		    c->count >= RULES_CLUSTER_MAX)
+			break;
+		if (store_link_scan(c->cx->txn, acct, k, c->cx->at.max_seq,
+		    rules_graph_cluster_link, c) != 0 || c->cx->err)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * cluster(party, kinds[, window]): the accounts connected to the party's
+ * account through identities of the kinds, within two hops (account ->
+ * identity -> account -> identity -> account), as of the evaluation:
+ * the party's links, then each identity's index entries and their
+ * events for the accounts that carried it; then the same from each
+ * account found. At most RULES_CLUSTER_READ links and entries are read.
+ */
+void
+rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_cluster	 c;		/* ~80 KB: on the stack */
+	const struct event	*ev = cx->ev;
+	const struct rg_hash	*acct;
+	size_t			 i;
+
+	s->v.type = T_NUM;
+	if (n->party >= ev->nparties ||
+	    !PARTY_HAS(&ev->party[n->party], ENT_ACCOUNT))
+		return;
+	acct = &ev->party[n->party].h[ENT_ACCOUNT];
+	memset(&c, 0, offsetof(struct rules_cluster, cand));
+	memset(c.accts, 0, sizeof(c.accts));
+	memset(c.ids, 0, sizeof(c.ids));
+	c.cx = cx;
+	c.n = n;
+	c.from = rules_eval_from(cx, n->window);
+	rules_graph_fp_add(c.accts, RULES_FP_ACCTS, rules_graph_fp(acct,
+	    ENT_ACCOUNT));
+	c.first_hop = true;
+	if (rules_graph_cluster_from(&c, acct) != 0)
+		goto fail;
+	c.first_hop = false;
+	for (i = 0; i < c.nhop; i++)
+		if (rules_graph_cluster_from(&c, &c.hop[i]) != 0)
+			goto fail;
+	s->v.present = true;
+	s->v.n = (double)c.count;
+	s->capped = c.capped;
+	s->x[0] = (int64_t)(c.read > RULES_CLUSTER_READ ? RULES_CLUSTER_READ :
+	    c.read);
+	return;
+fail:
+	cx->err = 1;
+}
+
+void
+rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	struct sbuf	*sb = cx->ex;
+	size_t		 i;
+	bool		 first = true;
+
+	sbuf_adds(sb, ",\"kinds\":[");
+	for (i = 1; i < ENT__MAX; i++) {
+		if (n->kinds & (1u << i)) {
+			sbuf_addf(sb, "%s\"%s\"", first ? "" : ",",
+			    ent_kind_name((unsigned)i));
+			first = false;
+		}
+	}
+	sbuf_addc(sb, ']');
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	if (s->v.present)
+		sbuf_addf(sb, ",\"read\":%lld", (long long)s->x[0]);
+}
+
 /* ---- referred(a, b[, hops]) ----------------------------------------- */
 
 int

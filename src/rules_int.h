@@ -33,6 +33,8 @@ struct ident;
 #define RULES_LINK_WIN		128	/* recent links kept by windowed linked */
 #define RULES_HOPS_MAX		4	/* referred(a, b, hops) */
 #define RULES_SPAN_MAX		1000	/* span(type, key, n): largest n */
+#define RULES_CLUSTER_READ	2000	/* links and entries one cluster() reads */
+#define RULES_CLUSTER_MAX	1000	/* accounts it tells apart */
 #define RULES_WALK_MAX		64	/* accounts one referred() level keeps */
 #define RULES_SLOTS		256	/* history calls cached per evaluation */
 #define RULES_SINCE_REFERRAL	(-1)	/* the window "since referral" */
@@ -168,6 +170,7 @@ struct rules_node {
 	int			 hops;		/* referred */
 	int			 label;		/* labeled: enum rg_label */
 	int64_t			 arg;		/* a constant argument (span's n) */
+	uint32_t		 kinds;		/* identity kinds (1 << kind) */
 	uint8_t			 wparty;	/* the fact read from each event */
 	uint8_t			 wfact;		/* (distinct's what) */
 	int			 walk;		/* RF_HOPS: hops its slot walks */
@@ -188,6 +191,7 @@ struct rules_node {
 #define COST_LINKS	40	/* an account's links */
 #define COST_HOP	60	/* one hop of a walk */
 #define COST_RECORDS	100	/* index entries and their event records */
+#define COST_CLUSTER	300	/* links, entries and records, two hops */
 
 /*
  * The result of a call in one evaluation. History calls that are the
@@ -473,6 +477,11 @@ int	rules_graph_linked_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_linked_eval(struct rules_ectx *, const struct rules_node *,
 	    struct rules_slot *);
 void	rules_graph_linked_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_cluster_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_cluster_eval(struct rules_ectx *, const struct rules_node *,
+	    struct rules_slot *);
+void	rules_graph_cluster_explain(struct rules_ectx *,
 	    const struct rules_node *, const struct rules_slot *);
 int	rules_graph_referred_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_referred_eval(struct rules_ectx *,
