@@ -67,7 +67,8 @@ rules_eval_call(struct rules_ectx *cx, const struct rules_node *n,
 	if (n->slot >= 0) {
 		s = &cx->slots[n->slot];
 		if (s->have && (!(n->fn->flags & RF_BOUND) || s->capped ||
-		    s->v.n < (double)s->limit || s->limit >= n->limit))
+		    s->limit == 0 || s->v.n < (double)s->limit ||
+		    s->limit >= n->limit))
 			return (s);
 	}
 	memset(s, 0, sizeof(*s));
@@ -224,8 +225,9 @@ rules_eval_excount(struct rules_ectx *cx, const struct rules_node *n,
 	}
 	sbuf_adds(cx->ex, ",\"value\":");
 	rules_eval_exval(cx->ex, &s->v);
-	sbuf_adds(cx->ex, s->capped || s->v.n >= (double)n->limit ?
-	    ",\"at_least\":true" : ",\"at_least\":false");
+	sbuf_adds(cx->ex, s->capped || (n->limit != 0 &&
+	    s->v.n >= (double)n->limit) ? ",\"at_least\":true" :
+	    ",\"at_least\":false");
 }
 
 /* ",key": the value of side n, and for a call what it found. */

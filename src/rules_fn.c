@@ -293,7 +293,7 @@ rules_fn_labeled_explain(struct rules_ectx *cx, const struct rules_node *n,
  * key's party played (the campaign's is the event's), and an observe
  * event carries its account's identities as subject.
  */
-static void
+void
 rules_fn_key(struct rules_node *n, const struct rules_node *k)
 {
 	n->party = k->party;
@@ -759,6 +759,10 @@ const struct rules_fn rules_fns[] = {
 	    RF_SLOT | RF_BOUND, COST_CLUSTER, RULES_CLUSTER_MAX,
 	    rules_graph_cluster_check, rules_graph_cluster_eval,
 	    rules_graph_cluster_explain },
+	{ "referees", "referees(key, window[, all|active|dormant|"
+	    "active_percent|dormant_percent])", 2, 3, RF_SLOT | RF_BOUND,
+	    COST_REFEREES, 0, rules_graph_referees_check,
+	    rules_graph_referees_eval, rules_graph_referees_explain },
 	{ "referred", "referred(referrer, referee[, hops])", 2, 3,
 	    RF_SLOT | RF_HOPS, COST_HOP, 0, rules_graph_referred_check,
 	    rules_graph_referred_eval, rules_graph_referred_explain },

@@ -523,6 +523,159 @@ rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
 		sbuf_addf(sb, ",\"read\":%lld", (long long)s->x[0]);
 }
 
+/* ---- referees(key, window[, which]) --------------------------------- */
+
+enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ACTIVE_PCT, REF_DORMANT_PCT };
+static const char *const rules_referees_which[] = { "all", "active",
+    "dormant", "active_percent", "dormant_percent" };
+
+int
+rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	int	w = REF_ALL;
+
+	if (rules_check_key(cc, n->kids[0], "referees", "key", true) != 0 ||
+	    rules_check_window(cc, n->kids[1], "referees", true,
+	    &n->window) != 0)
+		return (T_ERR);
+	if (n->nkids == 3 && (w = rules_check_choice(cc, n->kids[2],
+	    "referees' third argument", rules_referees_which,
+	    nitems(rules_referees_which))) < 0)
+		return (T_ERR);
+	n->type_mask = EV_MASK(EV_REFERRAL);
+	rules_fn_key(n, n->kids[0]);
+	n->arg = w;
+	/* A share needs every referral: it never stops early. */
+	n->limit = w >= REF_ACTIVE_PCT ? 0 : RULES_REFEREES_MAX;
+	return (T_NUM);
+}
+
+struct rules_referees {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	int64_t			 all;
+	int64_t			 active;
+	bool			 capped;
+};
+
+static int
+rules_graph_referees_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_referees	*a = arg;
+	struct rules_ectx	*cx = a->cx;
+	struct event		 ev;
+	const struct event	*p = cx->ev;
+	int64_t			 c, want;
+	int			 r;
+
+	if (a->all == RULES_REFEREES_MAX) {
+		a->capped = true;
+		return (1);
+	}
+	if (e->seq != p->seq) {
+		if ((r = store_get_event(cx->txn, e->seq, &ev)) < 0) {
+			cx->err = 1;
+			return (1);
+		}
+		if (r == 1)
+			return (0);
+		p = &ev;
+	}
+	if (p->nparties < 2 || !PARTY_HAS(&p->party[PARTY_REFEREE],
+	    ENT_ACCOUNT))
+		return (0);
+	a->all++;
+	/* Used the product after being referred: a login or a purchase. */
+	c = e->ts >= cx->at.ts ? 0 : store_count(cx->txn, ENT_ACCOUNT,
+	    &p->party[PARTY_REFEREE].h[ENT_ACCOUNT], EV_MASK(EV_LOGIN) |
+	    EV_MASK(EV_PURCHASE), ROLE_SUBJECT, e->ts + 1, cx->at.ts,
+	    cx->at.max_seq, 1);
+	if (c < 0) {
+		cx->err = 1;
+		return (1);
+	}
+	a->active += c;
+	switch (a->n->arg) {
+	case REF_ALL:
+		want = a->all;
+		break;
+	case REF_ACTIVE:
+		want = a->active;
+		break;
+	case REF_DORMANT:
+		want = a->all - a->active;
+		break;
+	default:
+		return (0);
+	}
+	return ((uint64_t)want >= a->n->limit);
+}
+
+/*
+ * referees(key, window[, which]): of the referrals carrying the key in
+ * its role within the window (this one included), how many referees
+ * logged in or bought after their referral, up to the evaluation's time;
+ * "all" counts the referrals, the shares are percentages (absent when
+ * there are none). One event record and one seek a referral, at most
+ * RULES_REFEREES_MAX of them, the newest.
+ */
+void
+rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_referees	a;
+	struct rg_hash		h;
+	int64_t			v;
+
+	s->v.type = T_NUM;
+	if (!rules_eval_key(cx, n, &h))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.cx = cx;
+	a.n = n;
+	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
+	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
+	    rules_graph_referees_cb, &a) != 0 || cx->err) {
+		cx->err = 1;
+		return;
+	}
+	s->capped = a.capped;
+	s->x[0] = a.all;
+	s->x[1] = a.active;
+	switch (n->arg) {
+	case REF_ALL:
+		v = a.all;
+		break;
+	case REF_ACTIVE:
+		v = a.active;
+		break;
+	case REF_DORMANT:
+		v = a.all - a.active;
+		break;
+	default:
+		if (a.all == 0)
+			return;
+		s->v.present = true;
+		s->v.n = 100.0 * (double)(n->arg == REF_ACTIVE_PCT ? a.active :
+		    a.all - a.active) / (double)a.all;
+		return;
+	}
+	s->v.present = true;
+	s->v.n = (double)v;
+}
+
+void
+rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	sbuf_addf(cx->ex, ",\"which\":\"%s\"",
+	    rules_referees_which[n->arg]);
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	sbuf_addf(cx->ex, ",\"referrals\":%lld,\"active\":%lld",
+	    (long long)s->x[0], (long long)s->x[1]);
+}
+
 /* ---- referred(a, b[, hops]) ----------------------------------------- */
 
 int

@@ -35,6 +35,7 @@ struct ident;
 #define RULES_SPAN_MAX		1000	/* span(type, key, n): largest n */
 #define RULES_CLUSTER_READ	2000	/* links and entries one cluster() reads */
 #define RULES_CLUSTER_MAX	1000	/* accounts it tells apart */
+#define RULES_REFEREES_MAX	1000	/* referrals one referees() reads */
 #define RULES_WALK_MAX		64	/* accounts one referred() level keeps */
 #define RULES_SLOTS		256	/* history calls cached per evaluation */
 #define RULES_SINCE_REFERRAL	(-1)	/* the window "since referral" */
@@ -166,7 +167,8 @@ struct rules_node {
 	uint32_t		 type_mask;	/* event types (EV_MASK) */
 	uint8_t			 role_mask;	/* roles of the key (ROLE_*) */
 	int64_t			 window;	/* ms; 0: none; RULES_SINCE_REFERRAL */
-	uint64_t		 limit;		/* RF_BOUND: enough to decide */
+	uint64_t		 limit;		/* RF_BOUND: enough to decide; 0:
+						   computed whole (a share) */
 	int			 hops;		/* referred */
 	int			 label;		/* labeled: enum rg_label */
 	int64_t			 arg;		/* a constant argument (span's n) */
@@ -191,6 +193,7 @@ struct rules_node {
 #define COST_LINKS	40	/* an account's links */
 #define COST_HOP	60	/* one hop of a walk */
 #define COST_RECORDS	100	/* index entries and their event records */
+#define COST_REFEREES	200	/* per referral, a record and a seek */
 #define COST_CLUSTER	300	/* links, entries and records, two hops */
 
 /*
@@ -259,6 +262,12 @@ struct rules_fn {
 #define RF_SLOT		0x02	/* equal calls share one result (a slot) */
 #define RF_BOUND	0x04	/* a count: stops once n->limit is reached */
 #define RF_HOPS		0x08	/* calls differing in hops share one walk */
+
+/*
+ * A call's key is argument k (checked by rules_check_key()): n->party and
+ * n->kind, and the roles it is read in for n->type_mask.
+ */
+void	rules_fn_key(struct rules_node *, const struct rules_node *k);
 
 extern const struct rules_fn	rules_fns[];
 extern const size_t		rules_nfns;
@@ -482,6 +491,11 @@ int	rules_graph_cluster_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_cluster_eval(struct rules_ectx *, const struct rules_node *,
 	    struct rules_slot *);
 void	rules_graph_cluster_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_referees_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_referees_eval(struct rules_ectx *,
+	    const struct rules_node *, struct rules_slot *);
+void	rules_graph_referees_explain(struct rules_ectx *,
 	    const struct rules_node *, const struct rules_slot *);
 int	rules_graph_referred_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_referred_eval(struct rules_ectx *,
