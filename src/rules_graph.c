@@ -676,6 +676,166 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 	    (long long)s->x[0], (long long)s->x[1]);
 }
 
+/* ---- chain(referrer, window) ---------------------------------------- */
+
+int
+rules_graph_chain_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op != N_WORD || strcmp(a->name, "referrer") != 0) {
+		rules_error(cc->rs, &a->pos, "chain starts at the referrer: "
+		    "chain(referrer, window)");
+		return (T_ERR);
+	}
+	if (rules_check_window(cc, n->kids[1], "chain", false,
+	    &n->window) != 0)
+		return (T_ERR);
+	n->party = PARTY_REFERRER;
+	n->kind = ENT_ACCOUNT;
+	n->limit = 2 * RULES_CHAIN_MAX;
+	return (T_NUM);
+}
+
+/* An entry and the event it names (the one evaluated is not read back). */
+struct rules_chain_ref {
+	struct rules_ectx	*cx;
+	bool			 found;
+	bool			 newest;	/* keep the first one (else: last) */
+	size_t			 scanned;
+	int64_t			 ts;
+	struct rg_hash		 other;		/* its other party's account */
+	int			 other_party;
+};
+
+static int
+rules_graph_chain_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_chain_ref	*r = arg;
+	struct event		 ev;
+	const struct party	*q;
+	int			 rc;
+
+	if (++r->scanned > RULES_WALK_MAX || e->seq == r->cx->ev->seq)
+		return (r->scanned > RULES_WALK_MAX);
+	if ((rc = store_get_event(r->cx->txn, e->seq, &ev)) < 0) {
+		r->cx->err = 1;
+		return (1);
+	}
+	if (rc == 1 || ev.nparties < 2)
+		return (0);
+	q = &ev.party[r->other_party];
+	if (!PARTY_HAS(q, ENT_ACCOUNT))
+		return (0);
+	r->found = true;
+	r->ts = e->ts;
+	r->other = q->h[ENT_ACCOUNT];
+	return (r->newest);
+}
+
+/* When the store first saw account a, as of time ts; -1 on error. */
+static int
+rules_graph_chain_first(struct rules_ectx *cx, const struct rg_hash *a,
+    int64_t ts, int64_t *first)
+{
+	struct store_entry	e;
+	int			r;
+
+	if ((r = store_first(cx->txn, ENT_ACCOUNT, a, ts, cx->at.max_seq,
+	    &e)) < 0)
+		return (-1);
+	*first = r == 0 && e.ts < ts ? e.ts : ts;
+	return (0);
+}
+
+/*
+ * chain(referrer, window): the referrals in a row, through this one, each
+ * made by an account within the window of its first being seen. Back:
+ * this referral counts when its referrer was that fresh; then the
+ * referral that first brought the referrer in, when its own referrer was;
+ * and so on. Forward: a referral this referee made after this one, within
+ * the window of its first being seen; then one its referee made; and so
+ * on (the oldest that qualifies at each step). As of the evaluation, at
+ * most RULES_CHAIN_MAX hops each way.
+ */
+void
+rules_graph_chain_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	struct rules_chain_ref	 r;
+	struct rg_hash		 acct;
+	int64_t			 t, first, back = 0, fwd = 0;
+	uint64_t		 max_seq = cx->at.max_seq;
+
+	s->v.type = T_NUM;
+	if (ev->nparties < 2 ||
+	    !PARTY_HAS(&ev->party[PARTY_REFERRER], ENT_ACCOUNT) ||
+	    !PARTY_HAS(&ev->party[PARTY_REFEREE], ENT_ACCOUNT))
+		return;
+	s->v.present = true;
+	/* Back, from this referral's referrer at its time. */
+	acct = ev->party[PARTY_REFERRER].h[ENT_ACCOUNT];
+	t = ev->ts;
+	while (back < RULES_CHAIN_MAX && (uint64_t)(back + fwd) < n->limit) {
+		if (rules_graph_chain_first(cx, &acct, t, &first) != 0)
+			goto fail;
+		if (t - first > n->window)
+			break;
+		back++;
+		memset(&r, 0, sizeof(r));
+		r.cx = cx;
+		r.other_party = PARTY_REFERRER;
+		if (store_scan_referred(cx->txn, &acct, t, max_seq ==
+		    ev->seq ? ev->seq - 1 : max_seq, rules_graph_chain_cb,
+		    &r) != 0 || cx->err)
+			goto fail;
+		if (!r.found)
+			break;
+		acct = r.other;
+		t = r.ts;
+	}
+	/* Forward, from this referral's referee, after this referral. */
+	acct = ev->party[PARTY_REFEREE].h[ENT_ACCOUNT];
+	t = ev->ts;
+	while (fwd < RULES_CHAIN_MAX && (uint64_t)(back + fwd) < n->limit) {
+		if (rules_graph_chain_first(cx, &acct, t, &first) != 0)
+			goto fail;
+		if (first > INT64_MAX - n->window || t > first + n->window)
+			break;
+		memset(&r, 0, sizeof(r));
+		r.cx = cx;
+		r.newest = true;	/* oldest first: the first one found */
+		r.other_party = PARTY_REFEREE;
+		if (store_scan(cx->txn, ENT_ACCOUNT, &acct,
+		    EV_MASK(EV_REFERRAL), ROLE_REFERRER, t, first + n->window <
+		    cx->at.ts ? first + n->window : cx->at.ts, max_seq, false,
+		    rules_graph_chain_cb, &r) != 0 || cx->err)
+			goto fail;
+		if (!r.found)
+			break;
+		fwd++;
+		acct = r.other;
+		t = r.ts;
+	}
+	s->v.n = (double)(back + fwd);
+	s->x[0] = back;
+	s->x[1] = fwd;
+	return;
+fail:
+	cx->err = 1;
+}
+
+void
+rules_graph_chain_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	sbuf_addf(cx->ex, ",\"back\":%lld,\"forward\":%lld",
+	    (long long)s->x[0], (long long)s->x[1]);
+}
+
 /* ---- referred(a, b[, hops]) ----------------------------------------- */
 
 int

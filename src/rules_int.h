@@ -36,6 +36,7 @@ struct ident;
 #define RULES_CLUSTER_READ	2000	/* links and entries one cluster() reads */
 #define RULES_CLUSTER_MAX	1000	/* accounts it tells apart */
 #define RULES_REFEREES_MAX	1000	/* referrals one referees() reads */
+#define RULES_CHAIN_MAX		8	/* hops chain() follows each way */
 #define RULES_WALK_MAX		64	/* accounts one referred() level keeps */
 #define RULES_SLOTS		256	/* history calls cached per evaluation */
 #define RULES_SINCE_REFERRAL	(-1)	/* the window "since referral" */
@@ -193,6 +194,7 @@ struct rules_node {
 #define COST_LINKS	40	/* an account's links */
 #define COST_HOP	60	/* one hop of a walk */
 #define COST_RECORDS	100	/* index entries and their event records */
+#define COST_CHAIN	150	/* a few seeks and records a hop */
 #define COST_REFEREES	200	/* per referral, a record and a seek */
 #define COST_CLUSTER	300	/* links, entries and records, two hops */
 
@@ -496,6 +498,11 @@ int	rules_graph_referees_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_referees_eval(struct rules_ectx *,
 	    const struct rules_node *, struct rules_slot *);
 void	rules_graph_referees_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_chain_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_chain_eval(struct rules_ectx *, const struct rules_node *,
+	    struct rules_slot *);
+void	rules_graph_chain_explain(struct rules_ectx *,
 	    const struct rules_node *, const struct rules_slot *);
 int	rules_graph_referred_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_referred_eval(struct rules_ectx *,
