@@ -39,17 +39,21 @@ rules_eval_from(const struct rules_ectx *cx, int64_t window)
 }
 
 bool
-rules_eval_key(const struct rules_ectx *cx, const struct rules_node *n,
+rules_eval_key(const struct rules_ectx *cx, int party, int kind,
     struct rg_hash *h)
 {
-	const struct event	*ev = cx->ev;
+	return (rules_event_key(cx->ev, party, kind, h));
+}
 
-	if (n->party == PARTY_EVENT)
-		return (n->kind == ENT_CAMPAIGN && event_campaign_key(ev, h));
-	if (n->party >= ev->nparties ||
-	    !PARTY_HAS(&ev->party[n->party], n->kind))
+bool
+rules_event_key(const struct event *ev, int party, int kind,
+    struct rg_hash *h)
+{
+	if (party == PARTY_EVENT)
+		return (kind == ENT_CAMPAIGN && event_campaign_key(ev, h));
+	if (party >= ev->nparties || !PARTY_HAS(&ev->party[party], kind))
 		return (false);
-	*h = ev->party[n->party].h[n->kind];
+	*h = ev->party[party].h[kind];
 	return (true);
 }
 

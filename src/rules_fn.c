@@ -293,17 +293,26 @@ rules_fn_labeled_explain(struct rules_ectx *cx, const struct rules_node *n,
  * key's party played (the campaign's is the event's), and an observe
  * event carries its account's identities as subject.
  */
+/* The roles key party plays in events of type_mask (rules_fn_key()). */
+static uint8_t
+rules_fn_roles(int party, uint32_t type_mask)
+{
+	uint8_t	roles = 0;
+
+	if (type_mask & EV_MASK(EV_REFERRAL))
+		roles |= party == PARTY_EVENT ? ROLE_EVENT :
+		    party == PARTY_REFERRER ? ROLE_REFERRER : ROLE_REFEREE;
+	if (type_mask & ~EV_MASK(EV_REFERRAL))
+		roles |= ROLE_SUBJECT;
+	return (roles);
+}
+
 void
 rules_fn_key(struct rules_node *n, const struct rules_node *k)
 {
 	n->party = k->party;
 	n->kind = k->kind;
-	n->role_mask = 0;
-	if (n->type_mask & EV_MASK(EV_REFERRAL))
-		n->role_mask |= n->party == PARTY_EVENT ? ROLE_EVENT :
-		    n->party == PARTY_REFERRER ? ROLE_REFERRER : ROLE_REFEREE;
-	if (n->type_mask & ~EV_MASK(EV_REFERRAL))
-		n->role_mask |= ROLE_SUBJECT;
+	n->role_mask = rules_fn_roles(n->party, n->type_mask);
 }
 
 /* An event type argument (or any) into n->type_mask; -1 if it is not. */
@@ -329,31 +338,158 @@ rules_fn_type(struct rules_cctx *cc, struct rules_node *n, const char *what)
 	return (0);
 }
 
+/*
+ * count(type, key, window), or count(referral, [key, key], window): the
+ * referrals that carried both keys, each in its role.
+ */
 static int
 rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 {
-	if (rules_fn_type(cc, n, "count's type") != 0 ||
-	    rules_check_key(cc, n->kids[1], "count", "key", true) != 0 ||
-	    rules_check_window(cc, n->kids[2], "count", true,
+	struct rules_node	*k = n->kids[1];
+
+	if (rules_fn_type(cc, n, "count's type") != 0)
+		return (T_ERR);
+	if (k->op == N_LIST) {
+		if (k->nkids != 2) {
+			rules_error(cc->rs, &k->pos, "count takes one key, or "
+			    "two in brackets: [referrer.account, "
+			    "referee.device.fuzzy]");
+			return (T_ERR);
+		}
+		if (n->type_mask != EV_MASK(EV_REFERRAL)) {
+			rules_error(cc->rs, &n->kids[0]->pos, "count with two "
+			    "keys counts referrals: count(referral, [...], "
+			    "window)");
+			return (T_ERR);
+		}
+		if (rules_check_key(cc, k->kids[0], "count", "key",
+		    true) != 0 || rules_check_key(cc, k->kids[1], "count",
+		    "key", true) != 0)
+			return (T_ERR);
+		n->party2 = k->kids[1]->party;
+		n->kind2 = k->kids[1]->kind;
+		if (n->party2 == k->kids[0]->party &&
+		    n->kind2 == k->kids[0]->kind) {
+			rules_error(cc->rs, &k->kids[1]->pos, "the two keys of "
+			    "count are the same");
+			return (T_ERR);
+		}
+		k = k->kids[0];
+		n->cost = COST_RECORDS;
+	} else if (rules_check_key(cc, k, "count", "key", true) != 0)
+		return (T_ERR);
+	if (rules_check_window(cc, n->kids[2], "count", true,
 	    &n->window) != 0)
 		return (T_ERR);
-	rules_fn_key(n, n->kids[1]);
+	rules_fn_key(n, k);
 	n->limit = RULES_COUNT_MAX;
 	return (T_NUM);
+}
+
+/* Two keys: the entries of one, each event tested for the other. */
+struct rules_count2 {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	int			 party;		/* the key tested */
+	int			 kind;
+	const struct rg_hash	*h;
+	uint64_t		 n_both;
+	size_t			 read;
+	bool			 capped;
+};
+
+static int
+rules_fn_count2_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_count2	*a = arg;
+	struct event		 ev;
+	const struct event	*p = a->cx->ev;
+	struct rg_hash		 h;
+	int			 r;
+
+	if (++a->read > RULES_SCAN_MAX) {
+		a->capped = true;
+		return (1);
+	}
+	if (e->seq != p->seq) {
+		if ((r = store_get_event(a->cx->txn, e->seq, &ev)) < 0) {
+			a->cx->err = 1;
+			return (1);
+		}
+		if (r == 1)
+			return (0);
+		p = &ev;
+	}
+	if (rules_event_key(p, a->party, a->kind, &h) &&
+	    memcmp(&h, a->h, sizeof(h)) == 0)
+		a->n_both++;
+	return (a->n_both >= a->n->limit);
+}
+
+/*
+ * Both keys: count each one's entries in the window (index entries only,
+ * up to what one scan may read), then walk the shorter list newest
+ * first, reading each event for the other key.
+ */
+static int64_t
+rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h1, const struct rg_hash *h2, struct rules_slot *s)
+{
+	struct rules_count2	a;
+	int64_t			from = rules_eval_from(cx, n->window);
+	int64_t			c1, c2;
+	uint8_t			roles2 = rules_fn_roles(n->party2, n->type_mask);
+
+	if ((c1 = store_count(cx->txn, n->kind, h1, n->type_mask, n->role_mask,
+	    from, cx->at.ts, cx->at.max_seq, RULES_SCAN_MAX + 1)) < 0 ||
+	    (c2 = store_count(cx->txn, n->kind2, h2, n->type_mask, roles2,
+	    from, cx->at.ts, cx->at.max_seq, (uint64_t)c1 + 1)) < 0)
+		return (-1);
+	memset(&a, 0, sizeof(a));
+	a.cx = cx;
+	a.n = n;
+	if (c2 < c1) {
+		a.party = n->party;
+		a.kind = n->kind;
+		a.h = h1;
+		if (store_scan(cx->txn, n->kind2, h2, n->type_mask, roles2,
+		    from, cx->at.ts, cx->at.max_seq, true, rules_fn_count2_cb,
+		    &a) != 0)
+			return (-1);
+	} else {
+		a.party = n->party2;
+		a.kind = n->kind2;
+		a.h = h2;
+		if (store_scan(cx->txn, n->kind, h1, n->type_mask,
+		    n->role_mask, from, cx->at.ts, cx->at.max_seq, true,
+		    rules_fn_count2_cb, &a) != 0)
+			return (-1);
+	}
+	if (a.capped && a.n_both < n->limit)
+		s->capped = true;
+	s->x[0] = (int64_t)(a.read > RULES_SCAN_MAX ? RULES_SCAN_MAX : a.read);
+	s->x[1] = c2 < c1;	/* which key's entries were read */
+	return (cx->err ? -1 : (int64_t)a.n_both);
 }
 
 static void
 rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	struct rg_hash	h;
+	struct rg_hash	h, h2;
 	int64_t		c;
 
 	s->v.type = T_NUM;
-	if (!rules_eval_key(cx, n, &h))
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
-	c = store_count(cx->txn, n->kind, &h, n->type_mask, n->role_mask, rules_eval_from(cx, n->window),
-	    cx->at.ts, cx->at.max_seq, n->limit);
+	if (n->kind2 != 0) {
+		if (!rules_eval_key(cx, n->party2, n->kind2, &h2))
+			return;
+		c = rules_fn_count2(cx, n, &h, &h2, s);
+	} else
+		c = store_count(cx->txn, n->kind, &h, n->type_mask,
+		    n->role_mask, rules_eval_from(cx, n->window), cx->at.ts,
+		    cx->at.max_seq, n->limit);
 	if (c < 0) {
 		cx->err = 1;
 		return;
@@ -367,8 +503,17 @@ static void
 rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
+	const char	*by;
+
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
+	/* Two keys: the one whose entries were read, and how many. */
+	if (n->kind2 != 0 && s->v.present) {
+		sbuf_addf(cx->ex, ",\"read\":%lld,\"by\":",
+		    (long long)s->x[0]);
+		by = n->kids[1]->kids[s->x[1]]->text;
+		sbuf_add_jstr(cx->ex, by, strlen(by));
+	}
 }
 
 /* ---- distinct(what, key, window) ------------------------------------ */
@@ -462,7 +607,7 @@ rules_fn_distinct_eval(struct rules_ectx *cx, const struct rules_node *n,
 	struct rg_hash		 h;
 
 	s->v.type = T_NUM;
-	if (!rules_eval_key(cx, n, &h))
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
 	d.cx = cx;
 	d.n = n;
@@ -551,7 +696,7 @@ rules_fn_sum_eval(struct rules_ectx *cx, const struct rules_node *n,
 	struct rg_hash		h;
 
 	s->v.type = T_NUM;
-	if (!rules_eval_key(cx, n, &h))
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
@@ -630,7 +775,7 @@ rules_fn_span_eval(struct rules_ectx *cx, const struct rules_node *n,
 	struct rg_hash		h;
 
 	s->v.type = T_DUR;
-	if (!rules_eval_key(cx, n, &h))
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.n = n->arg;
@@ -699,7 +844,7 @@ rules_fn_age_eval(struct rules_ectx *cx, const struct rules_node *n,
 
 	s->v.type = T_DUR;
 	if (n->kind != 0) {
-		if (!rules_eval_key(cx, n, &h))
+		if (!rules_eval_key(cx, n->party, n->kind, &h))
 			return;
 		r = store_first(cx->txn, n->kind, &h, cx->at.ts,
 		    cx->at.max_seq, &e);

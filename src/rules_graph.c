@@ -273,7 +273,7 @@ rules_graph_cluster_check(struct rules_cctx *cc, struct rules_node *n)
 	n->kinds = 0;
 	for (i = 0; i < nk; i++) {
 		k = a->op == N_LIST ? a->kids[i] : a;
-		if ((c = rules_check_choice(cc, k, "a kind cluster follows",
+		if ((c = rules_check_choice(cc, k, "cluster's kind",
 		    rules_cluster_kinds, nitems(rules_cluster_kinds))) < 0)
 			return (T_ERR);
 		n->kinds |= 1u << ent_kind_from_name(rules_cluster_kinds[c]);
@@ -628,7 +628,7 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	int64_t			v;
 
 	s->v.type = T_NUM;
-	if (!rules_eval_key(cx, n, &h))
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;

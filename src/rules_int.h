@@ -174,6 +174,8 @@ struct rules_node {
 	int			 label;		/* labeled: enum rg_label */
 	int64_t			 arg;		/* a constant argument (span's n) */
 	uint32_t		 kinds;		/* identity kinds (1 << kind) */
+	uint8_t			 party2;	/* a second key (count): its */
+	uint8_t			 kind2;		/* party and kind; 0: none */
 	uint8_t			 wparty;	/* the fact read from each event */
 	uint8_t			 wfact;		/* (distinct's what) */
 	int			 walk;		/* RF_HOPS: hops its slot walks */
@@ -467,8 +469,13 @@ struct rules_vset *rules_check_vset(struct ruleset *, int type, int kind,
 	    char **vals, const struct rules_pos *pos, size_t nvals);
 
 /* rules_eval.c, for the built-ins' evaluators */
-/* Call n's key (n->party's identity n->kind, or the campaign's); false if absent. */
-bool	rules_eval_key(const struct rules_ectx *, const struct rules_node *,
+/*
+ * A history key in the event evaluated, or in ev: party's identity of
+ * kind, or (PARTY_EVENT, ENT_CAMPAIGN) the campaign's; false if absent.
+ */
+bool	rules_eval_key(const struct rules_ectx *, int party, int kind,
+	    struct rg_hash *);
+bool	rules_event_key(const struct event *, int party, int kind,
 	    struct rg_hash *);
 int64_t	rules_eval_from(const struct rules_ectx *, int64_t window);
 void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
