@@ -334,9 +334,10 @@ struct rules_cluster {
 	bool			 first_hop;	/* via is the party's account */
 	bool			 via_seen;
 	size_t			 ncand;
-	struct rg_hash		 cand[RULES_CLUSTER_MAX];
-	/* The accounts of the first hop, followed in turn. */
 	size_t			 nhop;
+	/* Zeroed up to here. The accounts that carried the identity: */
+	struct rg_hash		 cand[RULES_CLUSTER_MAX];
+	/* the accounts of the first hop, followed in turn. */
 	struct rg_hash		 hop[RULES_CLUSTER_MAX];
 	uint64_t		 accts[RULES_FP_ACCTS];
 	uint64_t		 ids[RULES_FP_IDS];
