@@ -438,7 +438,9 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 	struct rules_count2	a;
 	int64_t			from = rules_eval_from(cx, n->window);
 	int64_t			c1, c2;
-	uint8_t			roles2 = rules_fn_roles(n->party2, n->type_mask);
+	uint8_t			roles2;
+
+	roles2 = rules_fn_roles(n->party2, n->type_mask);
 
 	if ((c1 = store_count(cx->txn, n->kind, h1, n->type_mask, n->role_mask,
 	    from, cx->at.ts, cx->at.max_seq, RULES_SCAN_MAX + 1)) < 0 ||

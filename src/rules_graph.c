@@ -326,7 +326,7 @@ struct rules_cluster {
 	int64_t			 from;		/* window start (INT64_MIN) */
 	size_t			 read;		/* links and entries read */
 	bool			 capped;
-	size_t			 count;		/* accounts found, not the party's */
+	size_t			 count;		/* accounts found (not its own) */
 	/* The identity being followed, and from which account. */
 	uint8_t			 kind;
 	const struct rg_hash	*h;
@@ -702,10 +702,10 @@ rules_graph_chain_check(struct rules_cctx *cc, struct rules_node *n)
 struct rules_chain_ref {
 	struct rules_ectx	*cx;
 	bool			 found;
-	bool			 newest;	/* keep the first one (else: last) */
+	bool			 newest;	/* keep the first (else: last) */
 	size_t			 scanned;
 	int64_t			 ts;
-	struct rg_hash		 other;		/* its other party's account */
+	struct rg_hash		 other;		/* the other party's account */
 	int			 other_party;
 };
 
