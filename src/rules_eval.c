@@ -57,6 +57,37 @@ rules_event_key(const struct event *ev, int party, int kind,
 	return (true);
 }
 
+int
+rules_eval_scan(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h, store_entry_cb cb, void *arg)
+{
+	if (store_scan(cx->txn, n->kind, h, n->type_mask, n->role_mask,
+	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
+	    cb, arg) != 0 || cx->err) {
+		cx->err = 1;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+rules_eval_event(struct rules_ectx *cx, const struct store_entry *e,
+    struct event *buf, const struct event **ev)
+{
+	int	r;
+
+	if (e->seq == cx->ev->seq) {
+		*ev = cx->ev;
+		return (0);
+	}
+	if ((r = store_get_event(cx->txn, e->seq, buf)) < 0) {
+		cx->err = 1;
+		return (-1);
+	}
+	*ev = buf;
+	return (r);
+}
+
 /*
  * The result of call n: its slot's when that answers n (a count that
  * stopped at its limit answers only calls whose limit is no larger),

@@ -403,7 +403,7 @@ rules_fn_count2_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_count2	*a = arg;
 	struct event		 ev;
-	const struct event	*p = a->cx->ev;
+	const struct event	*p;
 	struct rg_hash		 h;
 	int			 r;
 
@@ -411,15 +411,8 @@ rules_fn_count2_cb(void *arg, const struct store_entry *e)
 		a->capped = true;
 		return (1);
 	}
-	if (e->seq != p->seq) {
-		if ((r = store_get_event(a->cx->txn, e->seq, &ev)) < 0) {
-			a->cx->err = 1;
-			return (1);
-		}
-		if (r == 1)
-			return (0);
-		p = &ev;
-	}
+	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
+		return (r < 0);
 	if (rules_event_key(p, a->party, a->kind, &h) &&
 	    memcmp(&h, a->h, sizeof(h)) == 0)
 		a->n_both++;
@@ -570,6 +563,7 @@ rules_fn_distinct_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_distinct	*d = arg;
 	struct event		 ev;
+	const struct event	*p;
 	struct rules_rval	 v;
 	struct rg_hash		 k;
 	size_t			 i;
@@ -579,19 +573,9 @@ rules_fn_distinct_cb(void *arg, const struct store_entry *e)
 		d->capped = true;
 		return (1);
 	}
-	if (e->seq == d->cx->ev->seq) {
-		/* This event: no need to read it back. */
-		rules_fact_get(d->cx->ev, d->n->wparty, d->n->wfact, &v);
-	} else {
-		if ((r = store_get_event(d->cx->txn, e->seq, &ev)) < 0) {
-			d->cx->err = 1;
-			return (1);
-		}
-		if (r == 1)
-			return (0);
-		rules_fact_get(&ev, d->n->wparty, d->n->wfact, &v);
-	}
-	if (!v.present)
+	if ((r = rules_eval_event(d->cx, e, &ev, &p)) != 0)
+		return (r < 0);
+	if (!rules_fact_get(p, d->n->wparty, d->n->wfact, &v))
 		return (0);
 	rules_fn_valkey(&v, &k);
 	for (i = 0; i < d->nseen; i++)
@@ -616,12 +600,8 @@ rules_fn_distinct_eval(struct rules_ectx *cx, const struct rules_node *n,
 	d.nseen = 0;
 	d.scanned = 0;
 	d.capped = false;
-	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
-	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
-	    rules_fn_distinct_cb, &d) != 0) {
-		cx->err = 1;
+	if (rules_eval_scan(cx, n, &h, rules_fn_distinct_cb, &d) != 0)
 		return;
-	}
 	s->v.present = true;
 	s->v.n = (double)d.nseen;
 	s->capped = d.capped;
@@ -664,22 +644,15 @@ rules_fn_sum_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_sum	*a = arg;
 	struct event		 ev;
-	const struct event	*p = a->cx->ev;
+	const struct event	*p;
 	int			 r;
 
 	if (++a->scanned > RULES_SCAN_MAX) {
 		a->capped = true;
 		return (1);
 	}
-	if (e->seq != p->seq) {
-		if ((r = store_get_event(a->cx->txn, e->seq, &ev)) < 0) {
-			a->cx->err = 1;
-			return (1);
-		}
-		if (r == 1)
-			return (0);
-		p = &ev;
-	}
+	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
+		return (r < 0);
 	if (p->has_reward)
 		a->sum += p->reward_amount;
 	/* Amounts are never negative (req.c): past the limit it is decided. */
@@ -703,12 +676,8 @@ rules_fn_sum_eval(struct rules_ectx *cx, const struct rules_node *n,
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
 	a.n = n;
-	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
-	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
-	    rules_fn_sum_cb, &a) != 0) {
-		cx->err = 1;
+	if (rules_eval_scan(cx, n, &h, rules_fn_sum_cb, &a) != 0)
 		return;
-	}
 	s->v.present = true;
 	s->v.n = a.sum;
 	s->capped = a.capped;

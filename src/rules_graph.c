@@ -349,7 +349,7 @@ rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 {
 	struct rules_cluster	*c = arg;
 	struct event		 ev;
-	const struct event	*p = c->cx->ev;
+	const struct event	*p;
 	const struct party	*q;
 	size_t			 i, j;
 	int			 r;
@@ -358,15 +358,8 @@ rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 		c->capped = true;
 		return (1);
 	}
-	if (e->seq != p->seq) {
-		if ((r = store_get_event(c->cx->txn, e->seq, &ev)) < 0) {
-			c->cx->err = 1;
-			return (1);
-		}
-		if (r == 1)
-			return (0);
-		p = &ev;
-	}
+	if ((r = rules_eval_event(c->cx, e, &ev, &p)) != 0)
+		return (r < 0);
 	for (i = 0; i < p->nparties; i++) {
 		q = &p->party[i];
 		if (!PARTY_HAS(q, c->kind) || !PARTY_HAS(q, ENT_ACCOUNT) ||
@@ -565,7 +558,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
 	struct event		 ev;
-	const struct event	*p = cx->ev;
+	const struct event	*p;
 	int64_t			 c, want;
 	int			 r;
 
@@ -573,15 +566,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		a->capped = true;
 		return (1);
 	}
-	if (e->seq != p->seq) {
-		if ((r = store_get_event(cx->txn, e->seq, &ev)) < 0) {
-			cx->err = 1;
-			return (1);
-		}
-		if (r == 1)
-			return (0);
-		p = &ev;
-	}
+	if ((r = rules_eval_event(cx, e, &ev, &p)) != 0)
+		return (r < 0);
 	if (p->nparties < 2 || !PARTY_HAS(&p->party[PARTY_REFEREE],
 	    ENT_ACCOUNT))
 		return (0);
@@ -634,12 +620,8 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
 	a.n = n;
-	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
-	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
-	    rules_graph_referees_cb, &a) != 0 || cx->err) {
-		cx->err = 1;
+	if (rules_eval_scan(cx, n, &h, rules_graph_referees_cb, &a) != 0)
 		return;
-	}
 	s->capped = a.capped;
 	s->x[0] = a.all;
 	s->x[1] = a.active;
@@ -714,18 +696,17 @@ rules_graph_chain_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_chain_ref	*r = arg;
 	struct event		 ev;
+	const struct event	*p;
 	const struct party	*q;
 	int			 rc;
 
 	if (++r->scanned > RULES_WALK_MAX || e->seq == r->cx->ev->seq)
 		return (r->scanned > RULES_WALK_MAX);
-	if ((rc = store_get_event(r->cx->txn, e->seq, &ev)) < 0) {
-		r->cx->err = 1;
-		return (1);
-	}
-	if (rc == 1 || ev.nparties < 2)
+	if ((rc = rules_eval_event(r->cx, e, &ev, &p)) != 0)
+		return (rc < 0);
+	if (p->nparties < 2)
 		return (0);
-	q = &ev.party[r->other_party];
+	q = &p->party[r->other_party];
 	if (!PARTY_HAS(q, ENT_ACCOUNT))
 		return (0);
 	r->found = true;

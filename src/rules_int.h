@@ -22,6 +22,7 @@
 #include "event.h"
 #include "rules.h"
 #include "sbuf.h"
+#include "store.h"
 
 struct ident;
 
@@ -480,6 +481,20 @@ bool	rules_event_key(const struct event *, int party, int kind,
 int64_t	rules_eval_from(const struct rules_ectx *, int64_t window);
 void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 	    struct rules_rval *);
+/*
+ * The event an index entry names, read into *buf, or the event evaluated
+ * itself (never read back); *ev points at it. 0, 1 when it is gone
+ * (retention), -1 on a store error (cx->err is set).
+ */
+/*
+ * The index entries of call n's key h, of its types and roles, in its
+ * window, newest first, as of the evaluation; cb as for store_scan().
+ * 0, or -1 on a store error (cx->err is set).
+ */
+int	rules_eval_scan(struct rules_ectx *, const struct rules_node *,
+	    const struct rg_hash *h, store_entry_cb cb, void *arg);
+int	rules_eval_event(struct rules_ectx *, const struct store_entry *,
+	    struct event *buf, const struct event **ev);
 /* Explain: a value as JSON; ",\"key\":" and the value of node n. */
 void	rules_eval_exval(struct sbuf *, const struct rules_rval *);
 void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,

@@ -503,6 +503,22 @@ ex_fact(json_t *j, const char *rule, const char *expr)
 	return (NULL);
 }
 
+/* Rule set src, and a scratch store with a write transaction open. */
+static struct ruleset *
+scratch(const char *src, size_t map_max, struct store **st,
+    struct store_txn **txn)
+{
+	struct ruleset	*rs;
+	char		*diag, *cause;
+
+	rs = rules_load_buf("n.rules", src, strlen(src), id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	*st = unit_store(tdir, 16 << 20, map_max);
+	*txn = store_begin(*st, true, &cause);
+	ck_assert_ptr_nonnull(*txn);
+	return (rs);
+}
+
 /* A check decoded and stored as the daemon does; its event in *ev. */
 static void
 check_line(struct store_txn *txn, struct ruleset *rs, const char *line,
@@ -548,16 +564,11 @@ START_TEST(test_primitives_explain)
 	struct event		 ev;
 	json_error_t		 jerr;
 	json_t			*j, *f, *l;
-	char			*diag, *cause, line[512];
+	char			 line[512];
 	unsigned long		 n;
 	int			 i, rc;
 
-	rs = rules_load_buf("n.rules", prim_rules, strlen(prim_rules), id, 0,
-	    &diag);
-	ck_assert_msg(rs != NULL, "%s", diag);
-	st = unit_store(tdir, 16 << 20, 64 << 20);
-	txn = store_begin(st, true, &cause);
-	ck_assert_ptr_nonnull(txn);
+	rs = scratch(prim_rules, 64 << 20, &st, &txn);
 	for (i = 0; i < 3; i++) {
 		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"r%d\","
 		    "\"campaign\":\"c\",\"reward\":{\"amount\":10,"
@@ -658,16 +669,11 @@ START_TEST(test_primitives_as_of)
 	struct store		*st;
 	struct store_txn	*txn;
 	struct event		 ev[8], later;
-	char			*diag, *cause, *at_check[8], line[512];
+	char			*cause, *at_check[8], line[512];
 	int64_t			 t0 = 1767225600000LL, ts;
 	int			 i, k;
 
-	rs = rules_load_buf("n.rules", prim_rules, strlen(prim_rules), id, 0,
-	    &diag);
-	ck_assert_msg(rs != NULL, "%s", diag);
-	st = unit_store(tdir, 16 << 20, 64 << 20);
-	txn = store_begin(st, true, &cause);
-	ck_assert_ptr_nonnull(txn);
+	rs = scratch(prim_rules, 64 << 20, &st, &txn);
 	for (i = 0; i < 8; i++) {
 		/* A chain (b_i refers b_i+1) with a shared payment, a campaign. */
 		ts = t0 + i * 300000;
@@ -722,14 +728,10 @@ START_TEST(test_cluster_budget)
 	struct store_txn	*txn;
 	struct event		 ev;
 	json_t			*j, *l;
-	char			*diag, *cause, line[256];
+	char			 line[256];
 	int			 i;
 
-	rs = rules_load_buf("c.rules", src, strlen(src), id, 0, &diag);
-	ck_assert_msg(rs != NULL, "%s", diag);
-	st = unit_store(tdir, 16 << 20, 256 << 20);
-	txn = store_begin(st, true, &cause);
-	ck_assert_ptr_nonnull(txn);
+	rs = scratch(src, 256 << 20, &st, &txn);
 	/* b on 2,100 addresses no other account used. */
 	for (i = 0; i < 2100; i++) {
 		snprintf(line, sizeof(line), "{\"op\":\"observe\",\"kind\":"
