@@ -737,11 +737,15 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 		c = n->kids[1];
 		if (h->op == N_CALL && (h->fn->flags & RF_BOUND) &&
 		    c->op == N_CONST && c->type == T_NUM) {
-			/* min(count, floor(c) + 1) decides any comparison. */
+			/*
+			 * min(count, floor(c) + 1) decides any comparison;
+			 * the function's own limit (where it saturates) stays
+			 * when that is larger.
+			 */
 			if (c->v.n < 0)
 				lim = 1;
-			else if (c->v.n >= (double)RULES_COUNT_MAX)
-				lim = RULES_COUNT_MAX;
+			else if (c->v.n + 1 >= (double)h->limit)
+				lim = (double)h->limit;
 			else
 				lim = (double)(uint64_t)c->v.n + 1;
 			if (lim < (double)h->limit)

@@ -288,12 +288,11 @@ rules_fn_labeled_explain(struct rules_ectx *cx, const struct rules_node *n,
 /* ---- count(type, key, window) --------------------------------------- */
 
 /*
- * Call n reads the index of key k (checked by rules_check_key), for the
- * event types of n->type_mask: a referral entry carries the role the
- * key's party played (the campaign's is the event's), and an observe
- * event carries its account's identities as subject.
+ * The roles a key of party is read in for the event types of type_mask:
+ * a referral entry carries the role the key's party played (the
+ * campaign's is the event's), and an observe event carries its account's
+ * identities as subject.
  */
-/* The roles key party plays in events of type_mask (rules_fn_key()). */
 static uint8_t
 rules_fn_roles(int party, uint32_t type_mask)
 {
@@ -627,7 +626,7 @@ rules_fn_sum_check(struct rules_cctx *cc, struct rules_node *n)
 	n->wfact = a->fact;
 	n->type_mask = EV_MASK(EV_REFERRAL);
 	rules_fn_key(n, n->kids[1]);
-	n->limit = RULES_COUNT_MAX;
+	n->limit = RULES_SUM_MAX;
 	return (T_NUM);
 }
 
@@ -855,7 +854,8 @@ const struct rules_fn rules_fns[] = {
 	{ "labeled", "labeled(party, label)", 2, 2, RF_SLOT, COST_POINT, 0,
 	    rules_fn_labeled_check, rules_fn_labeled_eval,
 	    rules_fn_labeled_explain },
-	{ "count", "count(type, key, window)", 3, 3, RF_SLOT | RF_BOUND,
+	{ "count", "count(type, key, window) or count(referral, [key, key], "
+	    "window)", 3, 3, RF_SLOT | RF_BOUND,
 	    COST_RANGE, 0, rules_fn_count_check, rules_fn_count_eval,
 	    rules_fn_count_explain },
 	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,

@@ -30,6 +30,7 @@ struct ident;
 #define RULES_SCAN_MAX		10000	/* index entries read by distinct */
 #define RULES_DISTINCT_MAX	1000	/* largest constant distinct compares to */
 #define RULES_COUNT_MAX		1000000	/* count saturates here */
+#define RULES_SUM_MAX		(UINT64_C(1) << 53)	/* sum stops here */
 #define RULES_LINK_MAX		2000	/* links read by one linked() */
 #define RULES_LINK_WIN		128	/* recent links kept by windowed linked */
 #define RULES_HOPS_MAX		4	/* referred(a, b, hops) */

@@ -210,11 +210,11 @@ START_TEST(test_language)
 	rs = load_in("tests/rules/good", "lang.rules", &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	ck_assert_ptr_null(diag);
-	ck_assert_uint_eq(rules_count(rs), 36);
+	ck_assert_uint_eq(rules_count(rs), 37);
 	n = run_tests(rs, &report, &failed);
-	ck_assert_int_eq(n, 73);
+	ck_assert_int_eq(n, 74);
 	ck_assert_msg(failed == 0, "%s", report);
-	ck_assert_str_eq(report, "rules tests: 73 passed, 0 failed\n");
+	ck_assert_str_eq(report, "rules tests: 74 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
