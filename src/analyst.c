@@ -51,7 +51,8 @@ analyst_kind_from_name(const char *s)
 		return (LIST_KIND_STRING);
 	if (strcmp(s, "number") == 0 || strcmp(s, "asn") == 0)
 		return (LIST_KIND_NUMBER);
-	if ((k = ent_kind_from_name(s)) < 0 || k == ENT_EDGE)
+	if ((k = ent_kind_from_name(s)) < 0 || k == ENT_EDGE ||
+	    k == ENT_CAMPAIGN)
 		return (-1);
 	return (k);
 }
@@ -207,6 +208,7 @@ analyst_value(struct analyst_req *ar, const struct ident *id,
 		r = ident_account(id, s, len, &p, &msg);
 		break;
 	case ENT_EMAIL:
+	case ENT_EMAIL_SHAPE:	/* the shape of the address given */
 		r = ident_email(id, s, len, &p, &msg);
 		break;
 	case ENT_PHONE:

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "event.h"
 
 #define EVENT_REC_VERSION	1
@@ -21,7 +23,8 @@ static const char *const kind_names[ENT__MAX] = {
 	[ENT_PHONE] = "phone", [ENT_PAYMENT] = "payment", [ENT_IP] = "ip",
 	[ENT_IP_PREFIX] = "ip.prefix", [ENT_DEVICE] = "device",
 	[ENT_DEVICE_FUZZY] = "device.fuzzy", [ENT_DEVICE_ID] = "device.id",
-	[ENT_EDGE] = "edge",
+	[ENT_EDGE] = "edge", [ENT_CAMPAIGN] = "campaign",
+	[ENT_EMAIL_SHAPE] = "email.shape",
 };
 
 const char *
@@ -56,6 +59,21 @@ ent_kind_from_name(const char *name)
 		if (strcmp(name, kind_names[i]) == 0)
 			return ((int)i);
 	return (-1);
+}
+
+bool
+event_campaign_key(const struct event *ev, struct rg_hash *h)
+{
+	XXH128_hash_t	x;
+	size_t		len;
+
+	if (ev->type != EV_REFERRAL || ev->campaign[0] == '\0')
+		return (false);
+	len = strnlen(ev->campaign, sizeof(ev->campaign));
+	/* Seeded by the kind, as ident.c separates kinds. */
+	x = XXH3_128bits_withSeed(ev->campaign, len, ENT_CAMPAIGN);
+	XXH128_canonicalFromHash((XXH128_canonical_t *)h->b, x);
+	return (true);
 }
 
 char *

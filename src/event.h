@@ -41,6 +41,8 @@ enum ent_kind {
 	ENT_DEVICE_FUZZY = 8,
 	ENT_DEVICE_ID = 9,
 	ENT_EDGE = 10,		/* referrer account -> referee account */
+	ENT_CAMPAIGN = 11,	/* the referral's programme (event_campaign_key) */
+	ENT_EMAIL_SHAPE = 12,	/* the email with digit runs folded (ident.h) */
 	ENT__MAX
 };
 
@@ -113,6 +115,9 @@ struct party {
 struct event {
 	uint8_t		type;		/* enum ev_type */
 	int64_t		ts;		/* event time, ms since the epoch */
+	bool		ts_given;	/* the request said ts (else: now);
+					   a recheck is then as of it. Not
+					   in the record */
 	uint64_t	data_id;	/* identity data that derived the facts (ident.h) */
 	uint64_t	seq;		/* assigned by store_put_event() */
 	size_t		idlen;		/* referral id (EV_REFERRAL only) */
@@ -142,6 +147,14 @@ const char	*event_type_name(unsigned type);
 int		 event_type_from_name(const char *name);	/* -1: unknown */
 const char	*ent_kind_name(unsigned kind);
 int		 ent_kind_from_name(const char *name);		/* -1: unknown */
+
+/*
+ * The ENT_CAMPAIGN key of a referral's campaign, into *h; false when it has
+ * none. Derived from the name the record keeps (XXH3-128, not keyed: a
+ * programme's name is no personal data and the store, which has no
+ * secret, derives the same key when it indexes or expires the event).
+ */
+bool	event_campaign_key(const struct event *ev, struct rg_hash *h);
 
 /* Hex of a hash into buf (2 * RG_HASH_LEN + 1 bytes); returns buf. */
 char	*rg_hash_hex(const struct rg_hash *h, char *buf);

@@ -92,7 +92,9 @@ void		 ident_hash(const struct ident *id, enum ent_kind kind,
  *   account  exact bytes, 1-128, no control bytes
  *   email    trimmed, at most 254 bytes of valid UTF-8, ASCII lowercased,
  *            tag and (per domain) dots removed; sets email_domain and,
- *            when a list is loaded, email_disposable
+ *            when a list is loaded, email_disposable; and ENT_EMAIL_SHAPE
+ *            (digit runs folded to '#') when the local part has digits
+ *            and a letter
  *   phone    digits and a leading '+', separators " -.()/" dropped,
  *            5-20 digits, letters refused
  *   payment  trimmed opaque token, 1-256 bytes, no control bytes

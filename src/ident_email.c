@@ -410,6 +410,43 @@ ident_email_local(const struct email_rule *r, const char *s, size_t len,
 	return (o);
 }
 
+/*
+ * The shape of a normalized local part at domain canon: each run of
+ * digits folded to one '#', everything else kept (john.smith01 and
+ * john.smith2 are both john.smith#), then '@' and the domain. Hashed as
+ * ENT_EMAIL_SHAPE only when the local part has a run of digits and
+ * something else that is a letter: without digits the shape is the
+ * address itself, and with nothing but digits (QQ numbers at qq.com) one
+ * shape would hold every mailbox of the domain.
+ */
+static void
+ident_email_shape(const struct ident *id, struct party *p, const char *local,
+    size_t llen, const char *canon, size_t clen)
+{
+	char		 shape[IDENT_EMAIL_MAX + RG_DOMAIN_MAX + 2];
+	unsigned char	 c;
+	size_t		 i, o = 0;
+	bool		 digits = false, letters = false;
+
+	for (i = 0; i < llen; i++) {
+		c = (unsigned char)local[i];
+		if (c >= '0' && c <= '9') {
+			digits = true;
+			if (i == 0 || local[i - 1] < '0' || local[i - 1] > '9')
+				shape[o++] = '#';
+			continue;
+		}
+		if ((c >= 'a' && c <= 'z') || c >= 0x80)
+			letters = true;
+		shape[o++] = (char)c;
+	}
+	if (!digits || !letters)
+		return;
+	shape[o++] = '@';
+	memcpy(shape + o, canon, clen);
+	ident_set_hash(id, p, ENT_EMAIL_SHAPE, shape, o + clen);
+}
+
 int
 ident_email(const struct ident *id, const char *s, size_t len,
     struct party *p, const char **err)
@@ -455,6 +492,7 @@ ident_email(const struct ident *id, const char *s, size_t len,
 		*err = "empty local part once the tag is removed";
 		return (-1);
 	}
+	ident_email_shape(id, p, buf, o, canon, clen);
 	buf[o++] = '@';
 	memcpy(buf + o, canon, clen);
 	ident_set_hash(id, p, ENT_EMAIL, buf, o + clen);

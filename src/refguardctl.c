@@ -82,8 +82,8 @@ usage(void)
 	    "                       replay stored referrals through a rule set, as of\n"
 	    "                       each event, and compare with the stored verdicts;\n"
 	    "                       reads the store read-only, safe while the daemon runs\n"
-	    "  recheck ID           re-evaluate a referral now (before a payout);\n"
-	    "                       stored as the verdict's next version\n"
+	    "  recheck ID [--ts T]  re-evaluate a referral now, or as of T (before a\n"
+	    "                       payout); stored as the verdict's next version\n"
 	    "  feedback (--id ID | --account A) --label fraud|legit|chargeback|abuse\n"
 	    "           [--note TEXT] [--by WHO]\n"
 	    "                       label a referral's referee or an account\n"
@@ -705,7 +705,7 @@ ctl_request(const char *op, const struct req_opt *ros, size_t nros,
 
 /* Send one request built as a JSON object (taken over), print the reply. */
 static int
-ctl_json(json_t *o)
+ctl_json(json_t *o, ctl_fmt_fn fmt)
 {
 	char	*line = json_dumps(o, JSON_COMPACT);
 	int	 rc;
@@ -715,9 +715,42 @@ ctl_json(json_t *o)
 		fprintf(stderr, "refguardctl: cannot encode the request\n");
 		return (EXIT_USAGE);
 	}
-	rc = ctl_one(line, ctl_out_reply);
+	rc = ctl_one(line, fmt);
 	free(line);
 	return (rc);
+}
+
+/*
+ * recheck ID [--ts T]: as of T (RFC 3339 or Unix milliseconds; the daemon
+ * checks it) instead of now.
+ */
+static int
+ctl_recheck(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ts",		required_argument,	NULL, 't' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	const char	*ts = NULL;
+	json_t		*o;
+	int		 ch;
+
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch != 't')
+			usage();
+		ts = optarg;
+	}
+	if (optind != argc - 1)
+		usage();
+	o = json_pack("{s:s,s:s}", "op", "recheck", "id", argv[optind]);
+	if (ts != NULL && ts[0] != '\0' && strspn(ts, "0123456789") ==
+	    strlen(ts) && strlen(ts) <= 15)
+		json_object_set_new(o, "ts", json_integer(strtoll(ts, NULL,
+		    10)));
+	else if (ts != NULL)
+		json_object_set_new(o, "ts", json_string(ts));
+	return (ctl_json(o, ctl_out_verdict));
 }
 
 /* feedback (--id ID | --account A) --label L [--note N] [--by WHO] */
@@ -759,7 +792,7 @@ ctl_feedback(int argc, char **argv)
 		json_object_set_new(o, "note", json_string(note));
 	if (by != NULL)
 		json_object_set_new(o, "by", json_string(by));
-	return (ctl_json(o));
+	return (ctl_json(o, ctl_out_reply));
 }
 
 /* The options lists add/del/get/import share. */
@@ -947,7 +980,7 @@ ctl_lists(int argc, char **argv)
 		o = ctl_list_req("list.log", argc == 1 ? argv[0] : NULL, &lo);
 		if (lo.limit > 0)
 			json_object_set_new(o, "limit", json_integer(lo.limit));
-		return (ctl_json(o));
+		return (ctl_json(o, ctl_out_reply));
 	}
 	if (argc != 2)
 		usage();
@@ -962,7 +995,7 @@ ctl_lists(int argc, char **argv)
 	else
 		usage();
 	json_object_set_new(o, "value", json_string(argv[1]));
-	return (ctl_json(o));
+	return (ctl_json(o, ctl_out_reply));
 }
 
 /* Progress of export and import: a bar when stderr is a terminal. */
@@ -1290,8 +1323,8 @@ main(int argc, char **argv)
 		return (ctl_export(argc, argv));
 	if (strcmp(cmd, "import") == 0)
 		return (ctl_import(argc, argv));
-	if (strcmp(cmd, "recheck") == 0 && argc == 2)
-		return (ctl_with_id(cmd, argv[1], ctl_out_verdict));
+	if (strcmp(cmd, "recheck") == 0)
+		return (ctl_recheck(argc, argv));
 	if (strcmp(cmd, "rules") == 0 && argc >= 2 &&
 	    strcmp(argv[1], "check") == 0)
 		return (ctl_rules_check(argc - 1, argv + 1));

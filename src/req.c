@@ -33,6 +33,7 @@ static const char *const check_fields[] = { "op", "id", "ts", "campaign",
 static const char *const observe_fields[] = { "op", "kind", "ts", "account",
     "email", "ip", "device", "phone", "payment", "meta", NULL };
 static const char *const id_fields[] = { "op", "id", NULL };
+static const char *const recheck_fields[] = { "op", "id", "ts", NULL };
 static const char *const bare_fields[] = { "op", NULL };
 static const char *const party_fields[] = { "account", "email", "ip",
     "device", "phone", "payment", NULL };
@@ -168,17 +169,24 @@ has_control(const char *s, size_t len)
 	return (false);
 }
 
-/* Event time: RFC 3339 string or Unix milliseconds; now when absent. */
+/*
+ * Event time (a recheck's: as of when): RFC 3339 string or Unix
+ * milliseconds, into ev->ts; now when absent (ev->ts_given false).
+ */
 static int
-get_ts(const json_t *obj, const struct req_opts *o, int64_t *ts,
+get_ts(const json_t *obj, const struct req_opts *o, struct event *ev,
     struct req_error *err)
 {
 	json_t	*v = json_object_get(obj, "ts");
 	char	 when[RFC3339_LEN];
+	int64_t	*ts = &ev->ts;
 
-	if (v == NULL || json_is_null(v))
+	if (v == NULL || json_is_null(v)) {
 		*ts = o->now;
-	else if (json_is_integer(v)) {
+		return (0);
+	}
+	ev->ts_given = true;
+	if (json_is_integer(v)) {
 		*ts = json_integer_value(v);
 		if (*ts < 0 || *ts > 253402300799999LL)
 			return (req_fail(err, "bad_request", "ts",
@@ -374,7 +382,7 @@ decode_check(const struct ident *id, const json_t *obj,
 	int		 i;
 
 	if (check_fields_known(obj, check_fields, "", err) != 0 ||
-	    decode_id(obj, true, ev, err) != 0 || get_ts(obj, o, &ev->ts,
+	    decode_id(obj, true, ev, err) != 0 || get_ts(obj, o, ev,
 	    err) != 0)
 		return (-1);
 	ev->type = EV_REFERRAL;
@@ -420,7 +428,7 @@ decode_observe(const struct ident *id, const json_t *obj,
 	int		 t;
 
 	if (check_fields_known(obj, observe_fields, "", err) != 0 ||
-	    get_ts(obj, o, &ev->ts, err) != 0 ||
+	    get_ts(obj, o, ev, err) != 0 ||
 	    get_string(obj, "kind", "", true, 32, &s, &len, err) != 0)
 		return (-1);
 	t = event_type_from_name(s);
@@ -589,7 +597,7 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 	static const char *const *const fields[OP__MAX] = {
 		[OP_PING] = bare_fields, [OP_STATS] = bare_fields,
 		[OP_RELOAD] = bare_fields, [OP_VERDICT] = id_fields,
-		[OP_EXPLAIN] = id_fields, [OP_RECHECK] = id_fields,
+		[OP_EXPLAIN] = id_fields, [OP_RECHECK] = recheck_fields,
 		[OP_FEEDBACK] = feedback_fields,
 		[OP_LIST_ADD] = list_add_fields,
 		[OP_LIST_DEL] = list_del_fields,
@@ -667,9 +675,11 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 				rc = decode_list(obj, *opp, o, ar, err);
 			if (rc != 0)
 				analyst_req_clear(ar);
-		} else if (*opp == OP_VERDICT || *opp == OP_EXPLAIN ||
-		    *opp == OP_RECHECK)
+		} else if (*opp == OP_VERDICT || *opp == OP_EXPLAIN)
 			rc = decode_id(obj, true, ev, err);
+		else if (*opp == OP_RECHECK)
+			rc = decode_id(obj, true, ev, err) != 0 ||
+			    get_ts(obj, o, ev, err) != 0 ? -1 : 0;
 		else
 			rc = 0;
 		break;

@@ -20,49 +20,9 @@
 #include "store_aux.h"
 #include "util.h"
 
-const struct rules_factdef rules_facts[F__MAX] = {
-	[F_ACCOUNT] = { "account", T_IDENT, ENT_ACCOUNT },
-	[F_EMAIL] = { "email", T_IDENT, ENT_EMAIL },
-	[F_EMAIL_DOMAIN] = { "email.domain", T_STR, 0 },
-	[F_EMAIL_DISPOSABLE] = { "email.disposable", T_BOOL, 0 },
-	[F_IP] = { "ip", T_IDENT, ENT_IP },
-	[F_IP_PREFIX] = { "ip.prefix", T_IDENT, ENT_IP_PREFIX },
-	[F_IP_VERSION] = { "ip.version", T_NUM, 0 },
-	[F_IP_PRIVATE] = { "ip.private", T_BOOL, 0 },
-	[F_GEO_COUNTRY] = { "geo.country", T_STR, 0 },
-	[F_GEO_CONTINENT] = { "geo.continent", T_STR, 0 },
-	[F_GEO_ASN] = { "geo.asn", T_NUM, 0 },
-	[F_GEO_AS_ORG] = { "geo.as_org", T_STR, 0 },
-	[F_GEO_ANONYMOUS] = { "geo.anonymous", T_BOOL, 0 },
-	[F_GEO_VPN] = { "geo.vpn", T_BOOL, 0 },
-	[F_GEO_TOR] = { "geo.tor", T_BOOL, 0 },
-	[F_GEO_HOSTING] = { "geo.hosting", T_BOOL, 0 },
-	[F_GEO_RESIDENTIAL_PROXY] = { "geo.residential_proxy", T_BOOL, 0 },
-	[F_DEVICE] = { "device", T_IDENT, ENT_DEVICE },
-	[F_DEVICE_FUZZY] = { "device.fuzzy", T_IDENT, ENT_DEVICE_FUZZY },
-	[F_DEVICE_ID] = { "device.id", T_IDENT, ENT_DEVICE_ID },
-	[F_PHONE] = { "phone", T_IDENT, ENT_PHONE },
-	[F_PAYMENT] = { "payment", T_IDENT, ENT_PAYMENT },
-	[F_CAMPAIGN] = { "campaign", T_STR, 0 },
-	[F_REWARD_AMOUNT] = { "reward.amount", T_NUM, 0 },
-	[F_REWARD_CURRENCY] = { "reward.currency", T_STR, 0 },
-	[F_TS] = { "ts", T_TIME, 0 },
-};
-
 static const char *const rules_party_names[RG_NPARTIES] = {
 	"referrer", "referee",
 };
-static const char *const rules_funcs[] = {
-	"count", "distinct", "linked", "referred", "exists", "labeled",
-};
-
-struct rules_cctx {
-	struct ruleset		*rs;
-	struct rules_rule	*rule;
-	struct rules_node	*slots[RULES_SLOTS];
-};
-
-static int rules_check_expr(struct rules_cctx *, struct rules_node *);
 
 const char *
 rules_type_name(int type, int kind)
@@ -89,7 +49,7 @@ rules_type_name(int type, int kind)
 }
 
 /* "a number", or "an identity (email)". */
-static const char *
+const char *
 rules_check_tname(const struct rules_node *n, char *buf, size_t cap)
 {
 	if (n->type == T_IDENT) {
@@ -151,7 +111,7 @@ rules_check_fact(const char *name, uint8_t *party, uint8_t *fact)
 }
 
 /* An N_WORD as a fact: becomes N_FACT, or an error with a suggestion. */
-static int
+int
 rules_check_word(struct rules_cctx *cc, struct rules_node *n)
 {
 	const char	*names[2 * F__PARTY + F__MAX];
@@ -166,6 +126,11 @@ rules_check_word(struct rules_cctx *cc, struct rules_node *n)
 		return (n->type);
 	}
 	n->type = T_ERR;
+	if (strcmp(n->name, "since") == 0) {
+		rules_error(cc->rs, &n->pos, "since referral is a window, as in "
+		    "count(login, referee.account, since referral)");
+		return (T_ERR);
+	}
 	if (strcmp(n->name, "referrer") == 0 || strcmp(n->name, "referee") == 0) {
 		rules_error(cc->rs, &n->pos, "%s is a party, not a value; name "
 		    "one of its facts (%s.account, %s.email, ...)", n->name,
@@ -202,6 +167,7 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 		r = ident_account(rs->id, s, strlen(s), &p, err);
 		break;
 	case ENT_EMAIL:
+	case ENT_EMAIL_SHAPE:	/* the shape of the address written */
 		r = ident_email(rs->id, s, strlen(s), &p, err);
 		break;
 	case ENT_PHONE:
@@ -229,7 +195,9 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 	if (r != 0)
 		return (-1);
 	if (!PARTY_HAS(&p, kind)) {
-		*err = "does not give this kind of identity";
+		*err = kind == ENT_EMAIL_SHAPE ? "has no shape: its local part "
+		    "needs digits and a letter" : "does not give this kind of "
+		    "identity";
 		return (-1);
 	}
 	*h = p.h[kind];
@@ -313,7 +281,7 @@ bad:
  * Build the set of values vals (as strings, at positions pos) for a left
  * side of type type (kind). Errors point at the offending value.
  */
-static struct rules_vset *
+struct rules_vset *
 rules_check_vset(struct ruleset *rs, int type, int kind, char **vals,
     const struct rules_pos *pos, size_t nvals)
 {
@@ -507,101 +475,23 @@ rules_check_cmp(struct rules_cctx *cc, struct rules_node *n)
 		    rules_check_tname(l, b1, sizeof(b1)));
 		return (T_BOOL);
 	}
-	if ((l->op == N_DISTINCT && r->op == N_CONST &&
-	    r->v.n >= RULES_DISTINCT_MAX) || (r->op == N_DISTINCT &&
-	    l->op == N_CONST && l->v.n >= RULES_DISTINCT_MAX))
-		rules_error(cc->rs, &n->pos, "distinct can only be compared "
-		    "with numbers below %d", RULES_DISTINCT_MAX);
+	if (r->op == N_CALL && l->op == N_CONST) {
+		r = l;
+		l = n->kids[1];
+	}
+	if (l->op == N_CALL && l->fn->cmax != 0 && r->op == N_CONST &&
+	    r->v.n >= l->fn->cmax)
+		rules_error(cc->rs, &n->pos, "%s can only be compared with "
+		    "numbers below %u", l->fn->name, l->fn->cmax);
 	return (T_BOOL);
 }
 
-static int
-rules_check_in(struct rules_cctx *cc, struct rules_node *n)
-{
-	struct ruleset		*rs = cc->rs;
-	struct rules_node	*l = n->kids[0], *lit;
-	struct rules_list	*list = NULL;
-	const char		*names[256], *sug;
-	char			**vals, buf[64];
-	struct rules_pos	*pos;
-	size_t			 i, idx;
-	int			 lt;
-
-	n->type = T_BOOL;
-	lt = rules_check_expr(cc, l);
-	if (n->nkids == 1) {
-		for (i = 0; i < rs->nlists; i++) {
-			if (strcmp(rs->lists[i].name, n->name) == 0) {
-				list = &rs->lists[i];
-				break;
-			}
-		}
-		if (list == NULL) {
-			for (i = 0; i < rs->nlists && i < nitems(names); i++)
-				names[i] = rs->lists[i].name;
-			sug = rules_suggest(n->name, names, i);
-			rules_error(rs, &n->name_pos, "unknown list %s%s%s%s",
-			    n->name, sug ? "; did you mean " : "",
-			    sug ? sug : "", sug ? "?" : "");
-			return (T_BOOL);
-		}
-	}
-	if (lt == T_ERR)
-		return (T_BOOL);
-	if (lt != T_STR && lt != T_NUM && lt != T_IDENT) {
-		rules_error(rs, &l->pos, "in needs a string, a number or an "
-		    "identity on its left, not %s",
-		    rules_check_tname(l, buf, sizeof(buf)));
-		return (T_BOOL);
-	}
-	if (lt == T_IDENT && (l->kind == ENT_DEVICE ||
-	    l->kind == ENT_DEVICE_FUZZY)) {
-		rules_error(rs, &l->pos, "device fingerprints cannot be listed; "
-		    "list device.id values instead");
-		return (T_BOOL);
-	}
-	if (list != NULL) {
-		idx = lt == T_IDENT ? l->kind : (lt == T_STR ? ENT__MAX :
-		    ENT__MAX + 1);
-		if (list->sets[idx] == NULL)
-			list->sets[idx] = rules_check_vset(rs, lt, l->kind,
-			    list->vals, list->vpos, list->nvals);
-		n->set = list->sets[idx];
-		return (T_BOOL);
-	}
-	/* A literal list: every element a constant of the left's type. */
-	lit = n->kids[1];
-	vals = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*vals));
-	pos = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*pos));
-	for (i = 0; i < lit->nkids; i++) {
-		struct rules_node	*e = lit->kids[i];
-
-		if (e->op != N_CONST || (e->type != T_STR && e->type != T_NUM)) {
-			rules_error(rs, &e->pos, "list elements are strings or "
-			    "numbers");
-			return (T_BOOL);
-		}
-		if ((e->type == T_NUM) != (lt == T_NUM)) {
-			rules_error(rs, &e->pos, "%s in a list compared with %s",
-			    rules_type_name(e->type, 0),
-			    rules_check_tname(l, buf, sizeof(buf)));
-			return (T_BOOL);
-		}
-		if (e->type == T_NUM) {
-			char	num[64];
-
-			snprintf(num, sizeof(num), "%.17g", e->v.n);
-			vals[i] = rules_strndup(&rs->arena, num, strlen(num));
-		} else
-			vals[i] = (char *)e->v.s;
-		pos[i] = e->pos;
-	}
-	n->set = rules_check_vset(rs, lt, l->kind, vals, pos, lit->nkids);
-	return (T_BOOL);
-}
-
-/* A call argument that must be a party identity fact. */
-static int
+/*
+ * A call argument that must be a fact of referrer or referee: an
+ * identity when ident_only, a key of the index. campaign is a key too
+ * (the referral's programme, ENT_CAMPAIGN): a->kind is then ENT_CAMPAIGN.
+ */
+int
 rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
     const char *what, bool ident_only)
 {
@@ -614,25 +504,46 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 	}
 	if (rules_check_word(cc, a) == T_ERR)
 		return (-1);
+	if (ident_only && a->party == PARTY_EVENT && a->fact == F_CAMPAIGN) {
+		a->kind = ENT_CAMPAIGN;
+		return (0);
+	}
 	if (a->party == PARTY_EVENT || (ident_only && a->type != T_IDENT) ||
 	    a->type == T_BOOL) {
 		rules_error(cc->rs, &a->pos, "%s's %s must be %s of referrer "
-		    "or referee (account, email, ip, ip.prefix, device, "
-		    "device.fuzzy, device.id, phone, payment%s), not %s (%s)",
+		    "or referee (account, email, email.shape, ip, ip.prefix, "
+		    "device, device.fuzzy, device.id, phone, payment%s, not %s "
+		    "(%s)",
 		    fn, what, ident_only ? "an identity" : "a fact",
-		    ident_only ? "" : ", or a string or number fact", a->name,
-		    rules_check_tname(a, buf, sizeof(buf)));
+		    ident_only ? ") or campaign" : ", or a string or number "
+		    "fact)", a->name, rules_check_tname(a, buf, sizeof(buf)));
 		return (-1);
 	}
 	return (0);
 }
 
-static int
+int
 rules_check_window(struct rules_cctx *cc, struct rules_node *a,
-    const char *fn, int64_t *ms)
+    const char *fn, bool since, int64_t *ms)
 {
 	char	buf[64];
 
+	if (a->op == N_WORD && strcmp(a->name, "since") == 0) {
+		if (a->nkids != 1 || strcmp(a->kids[0]->name, "referral") != 0) {
+			rules_error(cc->rs, &(a->nkids ? a->kids[0] : a)->pos,
+			    "a window can start at the referral (since "
+			    "referral), not at %s", a->nkids ?
+			    a->kids[0]->name : "nothing");
+			return (-1);
+		}
+		if (!since) {
+			rules_error(cc->rs, &a->pos, "%s's window is a duration "
+			    "such as 1h or 7d, not since referral", fn);
+			return (-1);
+		}
+		*ms = RULES_SINCE_REFERRAL;
+		return (0);
+	}
 	if (a->op != N_CONST || a->type != T_DUR) {
 		if (a->op == N_WORD || a->op == N_CALL)
 			rules_check_expr(cc, a);
@@ -651,7 +562,7 @@ rules_check_window(struct rules_cctx *cc, struct rules_node *a,
 	return (0);
 }
 
-static int
+int
 rules_check_party(struct rules_cctx *cc, struct rules_node *a,
     const char *fn)
 {
@@ -664,201 +575,68 @@ rules_check_party(struct rules_cctx *cc, struct rules_node *a,
 	return (-1);
 }
 
+/* "what is one of a, b or c; did you mean b?" unless a is one of them. */
+int
+rules_check_choice(struct rules_cctx *cc, struct rules_node *a,
+    const char *what, const char *const *names, size_t n)
+{
+	struct sbuf	 sb;
+	const char	*sug;
+	size_t		 i;
+
+	for (i = 0; a->op == N_WORD && i < n; i++)
+		if (strcmp(a->name, names[i]) == 0)
+			return ((int)i);
+	sbuf_init(&sb, 128);
+	for (i = 0; i < n; i++)
+		sbuf_addf(&sb, "%s%s", i == 0 ? "" : (i + 1 == n ? " or " :
+		    ", "), names[i]);
+	sug = a->op == N_WORD ? rules_suggest(a->name, names, n) : NULL;
+	rules_error(cc->rs, &a->pos, "%s is one of %s%s%s%s", what, sb.buf,
+	    sug ? "; did you mean " : "", sug ? sug : "", sug ? "?" : "");
+	sbuf_free(&sb);
+	return (-1);
+}
+
+/* A call of a built-in (rules_fn.c): its arity, then its own checker. */
 static int
 rules_check_call(struct rules_cctx *cc, struct rules_node *n)
 {
-	static const char *const usage[] = {
-		"count(type, key, window)", "distinct(what, key, window)",
-		"linked(referrer, referee, kind[, window])",
-		"referred(referrer, referee[, hops])", "exists(fact)",
-		"labeled(party, label)",
-	};
-	static const int nmin[] = { 3, 3, 3, 2, 1, 2 };
-	static const int nmax[] = { 3, 3, 4, 3, 1, 2 };
-	struct ruleset		*rs = cc->rs;
-	struct rules_node	*a;
-	const char		*sug, *names[EV__MAX + 1];
-	size_t			 f, i;
-	int			 t, k, pa, pb;
+	const struct rules_fn	*fn = NULL;
+	const char		*names[64], *sug;
+	size_t			 i, nn = 0;
+	int			 t;
 
-	for (f = 0; f < nitems(rules_funcs); f++)
-		if (strcmp(n->name, rules_funcs[f]) == 0)
-			break;
+	for (i = 0; i < rules_nfns; i++) {
+		if (rules_fns[i].flags & RF_OPERATOR)
+			continue;
+		if (strcmp(n->name, rules_fns[i].name) == 0)
+			fn = &rules_fns[i];
+		if (nn < nitems(names))
+			names[nn++] = rules_fns[i].name;
+	}
 	n->type = T_ERR;
-	if (f == nitems(rules_funcs)) {
-		sug = rules_suggest(n->name, rules_funcs, nitems(rules_funcs));
-		rules_error(rs, &n->pos, "unknown function %s%s%s%s", n->name,
-		    sug ? "; did you mean " : "", sug ? sug : "", sug ? "?" : "");
+	if (fn == NULL) {
+		sug = rules_suggest(n->name, names, nn);
+		rules_error(cc->rs, &n->pos, "unknown function %s%s%s%s",
+		    n->name, sug ? "; did you mean " : "", sug ? sug : "",
+		    sug ? "?" : "");
 		return (T_ERR);
 	}
-	if (n->nkids < (size_t)nmin[f] || n->nkids > (size_t)nmax[f]) {
-		rules_error(rs, &n->pos, "%s takes %d%s argument%s: %s", n->name,
-		    nmin[f], nmax[f] != nmin[f] ? " or more" : "",
-		    nmax[f] != 1 ? "s" : "", usage[f]);
+	if (n->nkids < fn->nmin || n->nkids > fn->nmax) {
+		rules_error(cc->rs, &n->pos, "%s takes %d%s argument%s: %s",
+		    n->name, fn->nmin, fn->nmax != fn->nmin ? " or more" : "",
+		    fn->nmax != 1 ? "s" : "", fn->usage);
 		return (T_ERR);
 	}
-	switch (f) {
-	case 0:		/* count(type, key, window) */
-		a = n->kids[0];
-		if (a->op == N_WORD && strcmp(a->name, "any") == 0)
-			n->type_mask = EV_MASK_ANY;
-		else if (a->op == N_WORD &&
-		    (t = event_type_from_name(a->name)) > 0)
-			n->type_mask = EV_MASK(t);
-		else {
-			for (i = 1; i < EV__MAX; i++)
-				names[i - 1] = event_type_name((unsigned)i);
-			names[EV__MAX - 1] = "any";
-			sug = a->op == N_WORD ?
-			    rules_suggest(a->name, names, EV__MAX) : NULL;
-			rules_error(rs, &a->pos, "count's type is one of "
-			    "referral, signup, login, purchase, payout, update "
-			    "or any%s%s%s", sug ? "; did you mean " : "",
-			    sug ? sug : "", sug ? "?" : "");
-			return (T_ERR);
-		}
-		if (rules_check_key(cc, n->kids[1], "count", "key", true) != 0 ||
-		    rules_check_window(cc, n->kids[2], "count", &n->window) != 0)
-			return (T_ERR);
-		n->op = N_COUNT;
-		n->party = n->kids[1]->party;
-		n->kind = n->kids[1]->kind;
-		/*
-		 * A referral entry carries the role the key's party played;
-		 * observe events carry their account's identities as subject.
-		 */
-		n->role_mask = 0;
-		if (n->type_mask & EV_MASK(EV_REFERRAL))
-			n->role_mask |= n->party == PARTY_REFERRER ?
-			    ROLE_REFERRER : ROLE_REFEREE;
-		if (n->type_mask & ~EV_MASK(EV_REFERRAL))
-			n->role_mask |= ROLE_SUBJECT;
-		n->limit = RULES_COUNT_MAX;
-		n->cost = 20;
-		return (n->type = T_NUM);
-	case 1:		/* distinct(what, key, window) */
-		if (rules_check_key(cc, n->kids[0], "distinct", "value", false)
-		    != 0 ||
-		    rules_check_key(cc, n->kids[1], "distinct", "key", true) != 0 ||
-		    rules_check_window(cc, n->kids[2], "distinct", &n->window) != 0)
-			return (T_ERR);
-		n->op = N_DISTINCT;
-		n->party = n->kids[1]->party;
-		n->kind = n->kids[1]->kind;
-		n->type_mask = EV_MASK(EV_REFERRAL);
-		n->role_mask = n->party == PARTY_REFERRER ? ROLE_REFERRER :
-		    ROLE_REFEREE;
-		n->limit = RULES_DISTINCT_MAX;
-		n->cost = 100;
-		return (n->type = T_NUM);
-	case 2:		/* linked(a, b, kind[, window]) */
-		if ((pa = rules_check_party(cc, n->kids[0], "linked")) < 0 ||
-		    (pb = rules_check_party(cc, n->kids[1], "linked")) < 0)
-			return (T_ERR);
-		if (pa == pb) {
-			rules_error(rs, &n->kids[1]->pos, "linked compares two "
-			    "different parties (referrer, referee)");
-			return (T_ERR);
-		}
-		a = n->kids[2];
-		k = a->op == N_WORD ? ent_kind_from_name(a->name) : -1;
-		if (a->op == N_WORD && strcmp(a->name, "any") == 0)
-			k = 0;
-		if (k < 0) {
-			static const char *const kinds[] = { "device",
-			    "device.fuzzy", "device.id", "ip", "ip.prefix",
-			    "email", "payment", "phone", "any" };
-
-			sug = a->op == N_WORD ? rules_suggest(a->name, kinds,
-			    nitems(kinds)) : NULL;
-			rules_error(rs, &a->pos, "linked's kind is one of device, "
-			    "device.fuzzy, device.id, ip, ip.prefix, email, "
-			    "payment, phone or any%s%s%s",
-			    sug ? "; did you mean " : "", sug ? sug : "",
-			    sug ? "?" : "");
-			return (T_ERR);
-		}
-		if (k == ENT_ACCOUNT)
-			rules_warn(rs, &a->pos, "linked(..., account) is never "
-			    "true: an account is not an identity another account "
-			    "carries; compare referrer.account == "
-			    "referee.account");
-		else if (k == ENT_EDGE)
-			rules_warn(rs, &a->pos, "linked(..., edge) is never "
-			    "true: no party carries a referral edge; use "
-			    "referred()");
-		n->op = N_LINKED;
-		n->party = (uint8_t)pa;
-		n->kind = (uint8_t)k;
-		n->window = 0;
-		if (n->nkids == 4 && rules_check_window(cc, n->kids[3],
-		    "linked", &n->window) != 0)
-			return (T_ERR);
-		n->cost = 40;
-		return (n->type = T_BOOL);
-	case 3:		/* referred(a, b[, hops]) */
-		if ((pa = rules_check_party(cc, n->kids[0], "referred")) < 0 ||
-		    (pb = rules_check_party(cc, n->kids[1], "referred")) < 0)
-			return (T_ERR);
-		if (pa == pb) {
-			rules_error(rs, &n->kids[1]->pos, "referred compares two "
-			    "different parties (referrer, referee)");
-			return (T_ERR);
-		}
-		n->hops = 1;
-		if (n->nkids == 3) {
-			a = n->kids[2];
-			if (a->op != N_CONST || a->type != T_NUM ||
-			    a->v.n < 1 || a->v.n > RULES_HOPS_MAX ||
-			    a->v.n != (double)(int)a->v.n) {
-				rules_error(rs, &a->pos, "referred's hops is a "
-				    "whole number from 1 to %d", RULES_HOPS_MAX);
-				return (T_ERR);
-			}
-			n->hops = (int)a->v.n;
-		}
-		n->op = N_REFERRED;
-		n->party = (uint8_t)pa;
-		n->cost = 60 * (uint32_t)n->hops;
-		return (n->type = T_BOOL);
-	case 5:		/* labeled(party, label) */
-		if ((pa = rules_check_party(cc, n->kids[0], "labeled")) < 0)
-			return (T_ERR);
-		a = n->kids[1];
-		k = a->op == N_WORD ? store_label_from_name(a->name) : -1;
-		if (k < 0) {
-			static const char *const labels[] = { "fraud", "legit",
-			    "chargeback", "abuse" };
-
-			sug = a->op == N_WORD ? rules_suggest(a->name, labels,
-			    nitems(labels)) : NULL;
-			rules_error(rs, &a->pos, "labeled's label is one of "
-			    "fraud, legit, chargeback or abuse%s%s%s",
-			    sug ? "; did you mean " : "", sug ? sug : "",
-			    sug ? "?" : "");
-			return (T_ERR);
-		}
-		n->op = N_LABELED;
-		n->party = (uint8_t)pa;
-		n->label = k;
-		n->cost = 30;
-		return (n->type = T_BOOL);
-	default:	/* exists(fact) */
-		a = n->kids[0];
-		if (a->op != N_WORD) {
-			rules_error(rs, &a->pos, "exists takes a fact (e.g. "
-			    "referee.phone)");
-			return (T_ERR);
-		}
-		if (rules_check_word(cc, a) == T_ERR)
-			return (T_ERR);
-		n->op = N_EXISTS;
-		n->cost = 1;
-		return (n->type = T_BOOL);
-	}
+	n->fn = fn;
+	n->cost = fn->cost;
+	if ((t = fn->check(cc, n)) == T_ERR)
+		return (T_ERR);
+	return (n->type = (uint8_t)t);
 }
 
-static int
+int
 rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
 {
 	char	buf[64];
@@ -881,6 +659,13 @@ rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
 		for (i = 0; i < n->nkids; i++) {
 			int	t = rules_check_expr(cc, n->kids[i]);
 
+			if (n->op == N_OR && n->kids[i]->op == N_AND &&
+			    !n->kids[i]->paren)
+				rules_warn(cc->rs, &n->kids[i]->name_pos, "'and' "
+				    "binds tighter than 'or' (a or b and c is "
+				    "a or (b and c)): add parentheses to say "
+				    "which is meant");
+
 			if (t != T_BOOL && t != T_ERR)
 				rules_error(cc->rs, &n->kids[i]->pos, "%s needs "
 				    "conditions, not %s", n->op == N_NOT ? "not" :
@@ -892,7 +677,8 @@ rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
 	case N_CMP:
 		return (rules_check_cmp(cc, n));
 	case N_IN:
-		return (rules_check_in(cc, n));
+		n->fn = rules_fn_in;
+		return (n->type = (uint8_t)rules_fn_in->check(cc, n));
 	}
 	return (n->type = T_ERR);
 }
@@ -918,19 +704,18 @@ rules_check_text(struct ruleset *rs, const struct rules_node *n)
 	return (out);
 }
 
+/* Whether calls a and b may share one result slot. */
 static int
 rules_check_same(const struct rules_node *a, const struct rules_node *b)
 {
 	/* One referred() walk serves every hop count: it reports its hop. */
-	if (a->op != b->op || a->party != b->party || a->kind != b->kind ||
-	    a->window != b->window || a->type_mask != b->type_mask ||
-	    a->role_mask != b->role_mask ||
-	    (a->op != N_REFERRED && a->hops != b->hops))
-		return (0);
-	if (a->op == N_DISTINCT && (a->kids[0]->party != b->kids[0]->party ||
-	    a->kids[0]->fact != b->kids[0]->fact))
-		return (0);
-	return (1);
+	return (a->fn == b->fn && a->party == b->party && a->kind == b->kind &&
+	    a->window == b->window && a->type_mask == b->type_mask &&
+	    a->role_mask == b->role_mask && a->label == b->label &&
+	    a->wparty == b->wparty && a->wfact == b->wfact &&
+	    a->arg == b->arg && a->kinds == b->kinds &&
+	    a->party2 == b->party2 && a->kind2 == b->kind2 &&
+	    ((a->fn->flags & RF_HOPS) || a->hops == b->hops));
 }
 
 static int
@@ -969,9 +754,9 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 		qsort(n->kids, n->nkids, sizeof(*n->kids), rules_check_costcmp);
 		break;
 	case N_CMP:
-		/* History on the left of a constant: flip "10 < count(...)". */
-		if (n->kids[0]->op == N_CONST && (n->kids[1]->op == N_COUNT ||
-		    n->kids[1]->op == N_DISTINCT)) {
+		/* A count on the left of a constant: flip "10 < count(...)". */
+		if (n->kids[0]->op == N_CONST && n->kids[1]->op == N_CALL &&
+		    (n->kids[1]->fn->flags & RF_BOUND)) {
 			static const uint8_t flip[] = { [C_EQ] = C_EQ,
 			    [C_NE] = C_NE, [C_LT] = C_GT, [C_LE] = C_GE,
 			    [C_GT] = C_LT, [C_GE] = C_LE };
@@ -983,13 +768,17 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 		}
 		h = n->kids[0];
 		c = n->kids[1];
-		if ((h->op == N_COUNT || h->op == N_DISTINCT) &&
+		if (h->op == N_CALL && (h->fn->flags & RF_BOUND) &&
 		    c->op == N_CONST && c->type == T_NUM) {
-			/* min(count, floor(c) + 1) decides any comparison. */
+			/*
+			 * min(count, floor(c) + 1) decides any comparison;
+			 * the function's own limit (where it saturates) stays
+			 * when that is larger.
+			 */
 			if (c->v.n < 0)
 				lim = 1;
-			else if (c->v.n >= (double)RULES_COUNT_MAX)
-				lim = RULES_COUNT_MAX;
+			else if (c->v.n + 1 >= (double)h->limit)
+				lim = (double)h->limit;
 			else
 				lim = (double)(uint64_t)c->v.n + 1;
 			if (lim < (double)h->limit)
@@ -999,20 +788,13 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 		n->text = rules_check_text(rs, n);
 		break;
 	case N_IN:
-		/* A named list is also looked up among runtime entries. */
-		n->cost = n->kids[0]->cost + (n->nkids == 1 ? 10 : 2);
-		n->text = rules_check_text(rs, n);
-		break;
 	case N_FACT:
-	case N_EXISTS:
-	case N_LABELED:
 		n->text = rules_check_text(rs, n);
 		break;
-	case N_COUNT:
-	case N_DISTINCT:
-	case N_LINKED:
-	case N_REFERRED:
+	case N_CALL:
 		n->text = rules_check_text(rs, n);
+		if (!(n->fn->flags & RF_SLOT))
+			break;
 		for (s = 0; s < rs->nslots; s++)
 			if (rules_check_same(cc->slots[s], n))
 				break;
@@ -1030,7 +812,7 @@ rules_check_walk(struct rules_cctx *cc, struct rules_node *n, int set)
 
 	for (i = 0; i < n->nkids; i++)
 		rules_check_walk(cc, n->kids[i], set);
-	if (n->op != N_REFERRED)
+	if (n->op != N_CALL || !(n->fn->flags & RF_HOPS))
 		return;
 	if (n->slot < 0)
 		n->walk = n->hops;
@@ -1087,7 +869,7 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 
 	if (rules_check_word(cc, a->fact) == T_ERR)
 		return;
-	if (a->fact->type == T_IDENT || a->fact->party == PARTY_EVENT) {
+	if (!rules_fact_settable(a->fact->party, a->fact->fact)) {
 		rules_error(cc->rs, &a->fact->pos, "test %s: assume sets what "
 		    "the databases give (email.domain, email.disposable, ip.*, "
 		    "geo.*) of referrer or referee, not %s", t->name,

@@ -5,7 +5,10 @@
  *   rules_lex.c    tokens
  *   rules_parse.c  syntax tree, with error recovery
  *   rules_check.c  names, types, lists, compiled form
- *   rules_eval.c   evaluation, history functions, explain
+ *   rules_fact.c   the table of facts: names, types, where each is held
+ *   rules_fn.c     the table of built-in functions, each with its checker
+ *                  and evaluator
+ *   rules_eval.c   evaluation, result slots, explain
  *   rules_test.c   the tests embedded in rule files
  * Nothing outside src/rules*.c includes this.
  */
@@ -19,6 +22,7 @@
 #include "event.h"
 #include "rules.h"
 #include "sbuf.h"
+#include "store.h"
 
 struct ident;
 
@@ -26,11 +30,18 @@ struct ident;
 #define RULES_SCAN_MAX		10000	/* index entries read by distinct */
 #define RULES_DISTINCT_MAX	1000	/* largest constant distinct compares to */
 #define RULES_COUNT_MAX		1000000	/* count saturates here */
+#define RULES_SUM_MAX		(UINT64_C(1) << 53)	/* sum stops here */
 #define RULES_LINK_MAX		2000	/* links read by one linked() */
 #define RULES_LINK_WIN		128	/* recent links kept by windowed linked */
 #define RULES_HOPS_MAX		4	/* referred(a, b, hops) */
+#define RULES_SPAN_MAX		1000	/* span(type, key, n): largest n */
+#define RULES_CLUSTER_READ	2000	/* links and entries one cluster() reads */
+#define RULES_CLUSTER_MAX	1000	/* accounts it tells apart */
+#define RULES_REFEREES_MAX	1000	/* referrals one referees() reads */
+#define RULES_CHAIN_MAX		8	/* hops chain() follows each way */
 #define RULES_WALK_MAX		64	/* accounts one referred() level keeps */
 #define RULES_SLOTS		256	/* history calls cached per evaluation */
+#define RULES_SINCE_REFERRAL	(-1)	/* the window "since referral" */
 #define RULES_CIDR_MAX		65536	/* addresses one list CIDR may expand to */
 #define RULES_FILE_MAX		(16u << 20)	/* bytes of one rule or list file */
 #define RULES_FILES_MAX		256
@@ -89,28 +100,51 @@ enum rules_fact {
 	F_IP_PREFIX, F_IP_VERSION, F_IP_PRIVATE, F_GEO_COUNTRY,
 	F_GEO_CONTINENT, F_GEO_ASN, F_GEO_AS_ORG, F_GEO_ANONYMOUS, F_GEO_VPN,
 	F_GEO_TOR, F_GEO_HOSTING, F_GEO_RESIDENTIAL_PROXY, F_DEVICE,
-	F_DEVICE_FUZZY, F_DEVICE_ID, F_PHONE, F_PAYMENT,
+	F_DEVICE_FUZZY, F_DEVICE_ID, F_PHONE, F_PAYMENT, F_EMAIL_SHAPE,
 	F__PARTY,	/* event facts follow */
 	F_CAMPAIGN = F__PARTY, F_REWARD_AMOUNT, F_REWARD_CURRENCY, F_TS,
 	F__MAX
 };
+
+/* How a fact is held (rules_fact.c): its field and what says it is there. */
+enum rules_fstore { FS_HASH, FS_STR, FS_BOOL, FS_U8, FS_U32, FS_DOUBLE,
+	FS_MS };
+enum rules_fhave { FH_ALWAYS, FH_NONEMPTY, FH_FACTS, FH_GEO, FH_REWARD };
+
 struct rules_factdef {
 	const char	*name;
 	uint8_t		 type;
 	uint8_t		 kind;		/* ENT_* for T_IDENT */
+	uint8_t		 store;		/* enum rules_fstore */
+	uint8_t		 have;		/* enum rules_fhave */
+	uint32_t	 bit;		/* FH_FACTS: PF_*, FH_GEO: GEO_* */
+	uint16_t	 off;		/* in struct party, or struct event */
+	uint16_t	 size;		/* FS_STR: bytes of the buffer */
 };
 extern const struct rules_factdef rules_facts[F__MAX];
 #define PARTY_EVENT	0xff
 
+/*
+ * The value of fact of party (PARTY_EVENT: an event fact) in ev, into *v;
+ * returns v->present. Never allocates.
+ */
+int	rules_fact_get(const struct event *, int party, int fact,
+	    struct rules_rval *);
+/* Whether rule tests may "assume" the fact: what the databases give. */
+bool	rules_fact_settable(int party, int fact);
+/* Set a settable fact (rule tests' "assume"); others are left alone. */
+void	rules_fact_set(struct event *, int party, int fact,
+	    const struct rules_rval *);
+
 /* Syntax tree, annotated in place into the compiled form. */
 enum rules_op {
 	N_CONST, N_FACT, N_WORD, N_LIST, N_CALL, N_NOT, N_AND, N_OR, N_CMP,
-	N_IN, N_EXISTS, N_COUNT, N_DISTINCT, N_LINKED, N_REFERRED,
-	N_LABELED,
+	N_IN,
 };
 enum rules_cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE };
 
 struct rules_vset;
+struct rules_fn;
 
 struct rules_node {
 	uint8_t			 op;
@@ -118,28 +152,132 @@ struct rules_node {
 	uint8_t			 kind;		/* T_IDENT kind; linked kind (0: any) */
 	uint8_t			 cmp;		/* N_CMP */
 	bool			 negate;	/* N_IN: "not in" */
-	uint8_t			 party;		/* N_FACT */
+	bool			 paren;		/* written in parentheses */
+	uint8_t			 party;		/* N_FACT; a call's key party */
 	uint8_t			 fact;		/* N_FACT */
 	struct rules_pos	 pos;
 	uint32_t		 end;		/* source offset past the node */
 	char			*name;		/* N_WORD, N_CALL, N_IN list name */
-	struct rules_pos	 name_pos;	/* N_IN: the list name */
+	struct rules_pos	 name_pos;	/* N_IN: the list name; N_AND,
+						   N_OR: the first operator */
 	struct rules_node	**kids;
 	size_t			 nkids;
 	struct rules_rval	 v;		/* N_CONST */
 	/* Compiled. */
+	const struct rules_fn	*fn;		/* N_CALL, N_IN: the built-in */
 	const char		*text;		/* source text, for explain */
 	const struct rules_vset	*set;		/* N_IN */
-	uint32_t		 type_mask;	/* N_COUNT */
-	uint8_t			 role_mask;	/* N_COUNT, N_DISTINCT */
-	int64_t			 window;	/* ms; 0: none (linked) */
-	uint64_t		 limit;		/* history: enough to decide; 0 none */
-	int			 hops;		/* N_REFERRED */
-	int			 label;		/* N_LABELED: enum rg_label */
-	int			 walk;		/* N_REFERRED: hops its slot walks */
+	uint32_t		 type_mask;	/* event types (EV_MASK) */
+	uint8_t			 role_mask;	/* roles of the key (ROLE_*) */
+	int64_t			 window;	/* ms; 0: none; RULES_SINCE_REFERRAL */
+	uint64_t		 limit;		/* RF_BOUND: enough to decide; 0:
+						   computed whole (a share) */
+	int			 hops;		/* referred */
+	int			 label;		/* labeled: enum rg_label */
+	int64_t			 arg;		/* a constant argument (span's n) */
+	uint32_t		 kinds;		/* identity kinds (1 << kind) */
+	uint8_t			 party2;	/* a second key (count): its */
+	uint8_t			 kind2;		/* party and kind; 0: none */
+	uint8_t			 wparty;	/* the fact read from each event */
+	uint8_t			 wfact;		/* (distinct's what) */
+	int			 walk;		/* RF_HOPS: hops its slot walks */
 	int			 slot;		/* history result cache; -1 none */
 	uint32_t		 cost;
 };
+
+/*
+ * Cost classes: and/or try their operands cheapest first (a call's
+ * checker may scale its class, referred per hop).
+ */
+#define COST_FACT	1	/* a fact of the event */
+#define COST_SET	2	/* "in [...]": a binary search */
+#define COST_SEEK	15	/* the first entry of one index range */
+#define COST_LIST	10	/* "in list": and a lookup of runtime entries */
+#define COST_RANGE	20	/* one index range, entries only */
+#define COST_POINT	30	/* a few point lookups */
+#define COST_LINKS	40	/* an account's links */
+#define COST_HOP	60	/* one hop of a walk */
+#define COST_RECORDS	100	/* index entries and their event records */
+#define COST_CHAIN	150	/* a few seeks and records a hop */
+#define COST_REFEREES	200	/* per referral, a record and a seek */
+#define COST_CLUSTER	300	/* links, entries and records, two hops */
+
+/*
+ * The result of a call in one evaluation. History calls that are the
+ * same (rules_check.c) share one slot, so that each is read once.
+ */
+struct rules_slot {
+	bool			 have;
+	bool			 capped;	/* a bound on the work was reached */
+	uint64_t		 limit;		/* RF_BOUND: computed with this */
+	struct rules_rval	 v;		/* the value */
+	uint32_t		 kinds;		/* linked: the kinds found */
+	int			 hops;		/* referred: the hop it was found at */
+	uint8_t			 kind;		/* labeled: the identity */
+	int64_t			 x[3];		/* details a function explains */
+	struct rg_hash		 h;		/* in: the runtime list entry */
+};
+
+/* Checking (rules_check.c). */
+struct rules_cctx {
+	struct ruleset		*rs;
+	struct rules_rule	*rule;
+	struct rules_node	*slots[RULES_SLOTS];
+};
+
+/* Evaluating (rules_eval.c). */
+struct rules_ectx {
+	const struct ruleset	*rs;
+	const struct event	*ev;
+	struct rules_at		 at;		/* as of: window end, max seq */
+	struct store_txn	*txn;
+	struct sbuf		*ex;		/* NULL: no explain */
+	bool			 exfirst;
+	int			 err;
+	bool			 links_done;	/* links_found is known */
+	uint32_t		 links_want;
+	uint32_t		 links_found;	/* kinds the parties share */
+	struct rules_slot	 slots[RULES_SLOTS];
+};
+
+/*
+ * A built-in function (rules_fn.c): everything about it in one entry.
+ * check resolves and checks the arguments of a call of it, fills the
+ * node's compiled fields (fn, party, kind, window, masks, limit, cost)
+ * and returns the result type (T_ERR when it reported an error). eval
+ * computes the value into the slot (s->v; and what explain shows); a
+ * store error sets cx->err. explain writes what eval found into cx->ex:
+ * for a condition, members of the fact's object (",\"found\":{...}"); for
+ * a value, the members of the object that describes it ("\"fn\":...").
+ */
+struct rules_fn {
+	const char	*name;
+	const char	*usage;		/* in arity errors */
+	uint8_t		 nmin;
+	uint8_t		 nmax;
+	uint8_t		 flags;
+	uint32_t	 cost;		/* its cost class */
+	uint32_t	 cmax;		/* compares with constants below (0: any) */
+	int		(*check)(struct rules_cctx *, struct rules_node *);
+	void		(*eval)(struct rules_ectx *, const struct rules_node *,
+			    struct rules_slot *);
+	void		(*explain)(struct rules_ectx *,
+			    const struct rules_node *, const struct rules_slot *);
+};
+#define RF_OPERATOR	0x01	/* own syntax ("in"), not called by name */
+#define RF_SLOT		0x02	/* equal calls share one result (a slot) */
+#define RF_BOUND	0x04	/* a count: stops once n->limit is reached */
+#define RF_HOPS		0x08	/* calls differing in hops share one walk */
+
+/*
+ * A call's key is argument k (checked by rules_check_key()): n->party and
+ * n->kind, and the roles it is read in for n->type_mask.
+ */
+void	rules_fn_key(struct rules_node *, const struct rules_node *k);
+
+extern const struct rules_fn	rules_fns[];
+extern const size_t		rules_nfns;
+extern const struct rules_fn	*const rules_fn_in;
 
 /*
  * A value set: the right side of "in". Sorted for binary search. String
@@ -324,12 +462,85 @@ void	rules_parse(struct ruleset *, uint32_t src, rules_include_cb);
 void	rules_check(struct ruleset *);
 int	rules_check_fact(const char *, uint8_t *party, uint8_t *fact);
 bool	rules_vset_has(const struct rules_vset *, const struct rules_rval *);
+/* For the built-ins' checkers: each reports its own errors. */
+int	rules_check_expr(struct rules_cctx *, struct rules_node *);
+int	rules_check_word(struct rules_cctx *, struct rules_node *);
+int	rules_check_key(struct rules_cctx *, struct rules_node *,
+	    const char *fn, const char *what, bool ident_only);
+/* A duration, or "since referral" (RULES_SINCE_REFERRAL) when since. */
+int	rules_check_window(struct rules_cctx *, struct rules_node *,
+	    const char *fn, bool since, int64_t *ms);
+int	rules_check_party(struct rules_cctx *, struct rules_node *,
+	    const char *fn);
+/* A word argument among names; -1 (an error, with a suggestion) if not. */
+int	rules_check_choice(struct rules_cctx *, struct rules_node *,
+	    const char *what, const char *const *names, size_t n);
+const char *rules_check_tname(const struct rules_node *, char *, size_t);
+struct rules_vset *rules_check_vset(struct ruleset *, int type, int kind,
+	    char **vals, const struct rules_pos *pos, size_t nvals);
 
-/* rules_eval.c */
-int	rules_fact_get(const struct event *, int party, int fact,
+/* rules_eval.c, for the built-ins' evaluators */
+/*
+ * A history key in the event evaluated, or in ev: party's identity of
+ * kind, or (PARTY_EVENT, ENT_CAMPAIGN) the campaign's; false if absent.
+ */
+bool	rules_eval_key(const struct rules_ectx *, int party, int kind,
+	    struct rg_hash *);
+bool	rules_event_key(const struct event *, int party, int kind,
+	    struct rg_hash *);
+int64_t	rules_eval_from(const struct rules_ectx *, int64_t window);
+void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 	    struct rules_rval *);
-void	rules_fact_set(struct event *, int party, int fact,
-	    const struct rules_rval *);
+/*
+ * The event an index entry names, read into *buf, or the event evaluated
+ * itself (never read back); *ev points at it. 0, 1 when it is gone
+ * (retention), -1 on a store error (cx->err is set).
+ */
+/*
+ * The index entries of call n's key h, of its types and roles, in its
+ * window, newest first, as of the evaluation; cb as for store_scan().
+ * 0, or -1 on a store error (cx->err is set).
+ */
+int	rules_eval_scan(struct rules_ectx *, const struct rules_node *,
+	    const struct rg_hash *h, store_entry_cb cb, void *arg);
+int	rules_eval_event(struct rules_ectx *, const struct store_entry *,
+	    struct event *buf, const struct event **ev);
+/* Explain: a value as JSON; ",\"key\":" and the value of node n. */
+void	rules_eval_exval(struct sbuf *, const struct rules_rval *);
+void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,
+	    const struct rules_rval *, const char *key);
+/* Explain: ",\"window_ms\":W" of a windowed call (and "since"). */
+void	rules_eval_exwindow(struct rules_ectx *, const struct rules_node *);
+/* Explain: ",\"value\":V,\"at_least\":B" of a count's slot. */
+void	rules_eval_excount(struct rules_ectx *, const struct rules_node *,
+	    const struct rules_slot *);
+
+/* rules_graph.c: the built-ins that walk accounts, links and referrals */
+int	rules_graph_linked_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_linked_eval(struct rules_ectx *, const struct rules_node *,
+	    struct rules_slot *);
+void	rules_graph_linked_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_cluster_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_cluster_eval(struct rules_ectx *, const struct rules_node *,
+	    struct rules_slot *);
+void	rules_graph_cluster_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_referees_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_referees_eval(struct rules_ectx *,
+	    const struct rules_node *, struct rules_slot *);
+void	rules_graph_referees_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_chain_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_chain_eval(struct rules_ectx *, const struct rules_node *,
+	    struct rules_slot *);
+void	rules_graph_chain_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_referred_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_referred_eval(struct rules_ectx *,
+	    const struct rules_node *, struct rules_slot *);
+void	rules_graph_referred_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
 
 /* rules.c */
 uint32_t rules_add_src(struct ruleset *, char *path, char *text, size_t len);

@@ -15,6 +15,7 @@
  *   cmp     = primary [ CMPOP primary | ["not"] "in" ( "list" NAME | list ) ]
  *   primary = "(" expr ")" | STRING | ["-"] NUMBER | DURATION | "true"
  *             | "false" | list | NAME "(" [ expr { "," expr } ] ")" | NAME
+ *             | "since" NAME
  *
  * Errors are reported and parsing goes on: after a syntax error the
  * parser skips to the next attribute, block or top-level keyword, and
@@ -316,6 +317,7 @@ rules_parse_primary(struct rules_parser *p)
 			return (NULL);
 		if (rules_parse_expect(p, TK_RPAREN) != 0)
 			return (NULL);
+		n->paren = true;
 		return (n);
 	case TK_STRING:
 		n = rules_parse_node(p, N_CONST, &pos);
@@ -360,7 +362,15 @@ rules_parse_primary(struct rules_parser *p)
 		n = rules_parse_node(p, N_WORD, &pos);
 		n->name = tk->str;
 		rules_parse_next(p);
-		if (TOK(p)->t != TK_LPAREN) {
+		/* "since referral": a window, the word it starts at as kid. */
+		if (strcmp(n->name, "since") == 0 && TOK(p)->t == TK_WORD) {
+			kid = rules_parse_node(p, N_WORD, &TOK(p)->pos);
+			kid->name = TOK(p)->str;
+			rules_parse_next(p);
+			kid->end = p->prev_end;
+			rules_parse_kid(p, n, kid, &cap);
+		}
+		if (TOK(p)->t != TK_LPAREN || n->nkids != 0) {
 			n->end = p->prev_end;
 			return (n);
 		}
@@ -480,13 +490,14 @@ rules_parse_bin(struct rules_parser *p, const char *word, int op,
 	if ((l = sub(p)) == NULL)
 		return (NULL);
 	while (rules_parse_is(p, word)) {
+		if (n == NULL) {
+			n = rules_parse_node(p, op, &l->pos);
+			n->name_pos = TOK(p)->pos;
+			rules_parse_kid(p, n, l, &cap);
+		}
 		rules_parse_next(p);
 		if ((r = sub(p)) == NULL)
 			return (NULL);
-		if (n == NULL) {
-			n = rules_parse_node(p, op, &l->pos);
-			rules_parse_kid(p, n, l, &cap);
-		}
 		rules_parse_kid(p, n, r, &cap);
 		n->end = p->prev_end;
 	}

@@ -229,11 +229,17 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 				rc = verdict_observe(txn, ev, &v);
 			else if (op == OP_RECHECK) {
 				rc = verdict_recheck(txn, tr->rs, ev->id,
-				    ev->idlen, clock, &v);
+				    ev->idlen, ev->ts, ev->ts_given, &v);
 				if (rc > 0) {
 					*where = &l->pos;
-					sbuf_addf(&tr->why, "recheck: no verdict "
-					    "for %s", ev->id);
+					if (rc == 3)
+						sbuf_addf(&tr->why, "recheck: ts "
+						    "before the referral (%s)",
+						    v.reply);
+					else
+						sbuf_addf(&tr->why, "recheck: no "
+						    "verdict for %s", ev->id);
+					verdict_clear(&v);
 					goto fail;
 				}
 			} else if (analyst_op(op)) {

@@ -758,9 +758,12 @@ struct ent {
 	const struct rg_hash	*h;
 };
 
-/* Every identity an event carries, the same one in two roles merged. */
+/*
+ * Every identity an event carries, the same one in two roles merged;
+ * campaign holds the campaign's key (event_campaign_key()).
+ */
 static size_t
-event_ents(const struct event *ev, struct ent *out)
+event_ents(const struct event *ev, struct ent *out, struct rg_hash *campaign)
 {
 	size_t		n = 0, i, j;
 	unsigned	k;
@@ -797,6 +800,12 @@ event_ents(const struct event *ev, struct ent *out)
 		out[n].h = &ev->edge;
 		n++;
 	}
+	if (event_campaign_key(ev, campaign)) {
+		out[n].kind = ENT_CAMPAIGN;
+		out[n].roles = ROLE_EVENT;
+		out[n].h = campaign;
+		n++;
+	}
 	/* The referee's account again, under a kind of its own. */
 	if (ev->type == EV_REFERRAL && ev->nparties > PARTY_REFEREE &&
 	    PARTY_HAS(&ev->party[PARTY_REFEREE], ENT_ACCOUNT)) {
@@ -807,7 +816,7 @@ event_ents(const struct event *ev, struct ent *out)
 	}
 	return (n);
 }
-#define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 2)
+#define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3)
 
 static void
 link_decode(const MDB_val *k, const MDB_val *v, struct store_link *l)
@@ -899,10 +908,11 @@ derive_event(struct store_txn *t, const struct event *ev, const uint64_t *have)
 {
 	struct store	*st = t->st;
 	struct ent	 ents[EVENT_ENTS_MAX];
+	struct rg_hash	 campaign;
 	const struct party *p;
 	size_t		 n, i;
 
-	n = event_ents(ev, ents);
+	n = event_ents(ev, ents, &campaign);
 	for (i = 0; i < n; i++) {
 		if (have != NULL && ev->seq <= have[MT_RANGE(ents[i].h)])
 			continue;
@@ -1592,6 +1602,44 @@ store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	return ((int64_t)a.n);
 }
 
+static int
+first_cb(void *arg, const struct store_entry *e)
+{
+	*(struct store_entry *)arg = *e;
+	return (1);
+}
+
+/*
+ * The recent tier's oldest entry (a pass, no sort: its entries are in
+ * seq order), then LMDB's first entry before it, if any.
+ */
+int
+store_first(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
+    int64_t to_ts, uint64_t max_seq, struct store_entry *out)
+{
+	struct iwalk		 w = { EV_MASK_ANY, ROLE_ANY, max_seq };
+	const struct mt_ident	*id;
+	struct store_entry	 e, best;
+	uint32_t		 i;
+
+	best.seq = 0;
+	if ((id = mt_index_get(t->st->mt, kind, h)) != NULL)
+		for (i = 0; i < id->n; i++)
+			if (recent_match(&id->e[i], &w, INT64_MIN, to_ts, &e) &&
+			    (best.seq == 0 || entry_cmp(&e, &best) < 0))
+				best = e;
+	e.seq = 0;
+	if (index_walk(t, kind, h, &w, INT64_MIN, best.seq != 0 ? best.ts :
+	    to_ts, false, NULL, 0, first_cb, &e) != 0)
+		return (-1);
+	if (e.seq != 0 && (best.seq == 0 || entry_cmp(&e, &best) < 0))
+		best = e;
+	if (best.seq == 0)
+		return (1);
+	*out = best;
+	return (0);
+}
+
 int
 store_link_get(struct store_txn *t, const struct rg_hash *account,
     enum ent_kind kind, const struct rg_hash *h, uint64_t max_seq,
@@ -1729,11 +1777,12 @@ static int
 expire_event(struct store_txn *t, MDB_val *seqkey, const struct event *ev)
 {
 	struct ent	ents[EVENT_ENTS_MAX];
+	struct rg_hash	campaign;
 	uint8_t		ikey[INDEX_KEY_LEN];
 	size_t		n, i;
 	MDB_val		k;
 
-	n = event_ents(ev, ents);
+	n = event_ents(ev, ents, &campaign);
 	for (i = 0; i < n; i++) {
 		index_key(ikey, ents[i].kind, ents[i].h, ev->ts, ev->seq);
 		k = val(ikey, sizeof(ikey));

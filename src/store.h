@@ -40,7 +40,9 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA	2	/* 2: verdict records by seq */
+#define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: events may
+				   carry email.shape, which older ones
+				   cannot decode */
 
 enum store_err {
 	STORE_OK = 0,
@@ -171,6 +173,18 @@ struct store_entry {
 	uint8_t		type;
 	uint8_t		roles;
 };
+/*
+ * The oldest index entry of (kind, h) with ts <= to_ts (and seq <=
+ * max_seq when not 0), whatever its type and roles, into *out: since
+ * when the store knows the identity, as of that moment. The oldest by
+ * event time (then seq), not the first stored. Reads the identity's
+ * entries in the recent tier and LMDB's from the oldest until one passes
+ * max_seq (one, unless later events carried older times). 0 found, 1
+ * none, -1 error.
+ */
+int		 store_first(struct store_txn *txn, enum ent_kind kind,
+		     const struct rg_hash *h, int64_t to_ts, uint64_t max_seq,
+		     struct store_entry *out);
 /*
  * Call cb for each matching entry in time order, newest first when
  * newest_first. cb returns 0 to go on, 1 to stop. Returns 0, or -1 on

@@ -554,7 +554,8 @@ add_names(struct sbuf *sb, char a[][64], size_t na, char b[][64], size_t nb)
 
 int
 verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
-    const char *id, size_t idlen, int64_t now, struct verdict *out)
+    const char *id, size_t idlen, int64_t now, bool at_given,
+    struct verdict *out)
 {
 	char			 prev_names[RULES_MAX_HITS][64];
 	char			 new_names[RULES_MAX_HITS][64];
@@ -608,6 +609,12 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	if ((rc = store_get_event(txn, r.seq, &ev)) != 0) {
 		sbuf_free(&rec);
 		return (rc);
+	}
+	if (at_given && now < ev.ts) {
+		sbuf_free(&rec);
+		out->reply = xstrdup(fmt_rfc3339(ev.ts, when));
+		out->replylen = strlen(out->reply);
+		return (3);
 	}
 	memset(&res, 0, sizeof(res));
 	res.action = ACTION_ALLOW;

@@ -69,16 +69,22 @@ int	verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 
 /*
  * Re-check at payout: evaluate the stored event of referral id with rs as
- * of now (rules_eval_at(): windows end at now, all history stored so far,
- * the event itself counted once) and store the result as the verdict's
- * next version. out->reply: the new verdict with "version", "previous",
- * "changed" and the rules that newly match or no longer match. Returns 0,
- * 1 when the id has no verdict or its event is gone (retention), 2 when it
- * has VERDICT_MAX_VERSIONS already, -1 on store error.
+ * of time at (rules_eval_at(): windows end at at, all history stored so
+ * far, the event itself counted once) and store the result as the
+ * verdict's next version, rechecked at at. at_given: the request named
+ * that time; one before the referral's is refused. Otherwise at is now,
+ * and a referral whose time is still ahead is evaluated as of its own.
+ * out->reply: the new verdict with "version", "previous", "changed" and
+ * the rules that newly match or no longer match. Returns 0, 1 when the id
+ * has no verdict or its event is gone (retention), 2 when it has
+ * VERDICT_MAX_VERSIONS already, 3 when at_given and at is before the
+ * referral (out->reply then holds the referral's time, RFC 3339), -1 on
+ * store error.
  */
 #define VERDICT_MAX_VERSIONS	64
 int	verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
-	    const char *id, size_t idlen, int64_t now, struct verdict *out);
+	    const char *id, size_t idlen, int64_t at, bool at_given,
+	    struct verdict *out);
 
 /* A stored verdict record, split; pointers into the record. */
 struct verdict_rec {

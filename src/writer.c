@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,12 +87,19 @@ job_set_reply(struct job *job, struct verdict *v)
 	v->reply = NULL;
 }
 
-static void
-job_set_error(struct job *job, const char *code, const char *msg)
+/* The job's reply: an error, about field (NULL: the request). */
+static void __attribute__((format(printf, 4, 5)))
+job_set_error(struct job *job, const char *code, const char *field,
+    const char *fmt, ...)
 {
 	struct req_error	err = { .code = code };
+	va_list			ap;
 
-	snprintf(err.msg, sizeof(err.msg), "%s", msg);
+	if (field != NULL)
+		snprintf(err.field, sizeof(err.field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
 	free(job->reply);
 	job->reply = req_error_reply(&err, job->ev.idlen ? job->ev.id : NULL,
 	    job->ev.idlen, &job->replylen);
@@ -130,23 +139,29 @@ writer_job(struct store_txn *txn, struct job *job)
 		if (rc < 0)
 			return (-1);
 		if (rc == 1) {
-			job_set_error(job, "not_found", "no verdict for this id");
+			job_set_error(job, "not_found", NULL,
+			    "no verdict for this id");
 			job->failed = false;
 			return (0);
 		}
 		break;
 	case OP_RECHECK:
 		rc = verdict_recheck(txn, job->rs, job->ev.id, job->ev.idlen,
-		    job->ev.ts, &v);
+		    job->ev.ts, job->ev.ts_given, &v);
 		if (rc < 0)
 			return (-1);
 		if (rc > 0) {
 			if (rc == 1)
-				job_set_error(job, "not_found", "no verdict for "
-				    "this id, or its event is gone (retention)");
-			else
-				job_set_error(job, "limit", "this verdict has "
-				    "been re-checked too often");
+				job_set_error(job, "not_found", NULL, "no "
+				    "verdict for this id, or its event is gone "
+				    "(retention)");
+			else if (rc == 3) {
+				job_set_error(job, "bad_request", "ts",
+				    "before the referral (%s)", v.reply);
+				verdict_clear(&v);
+			} else
+				job_set_error(job, "limit", NULL, "this "
+				    "verdict has been re-checked too often");
 			job->failed = false;
 			return (0);
 		}
@@ -161,9 +176,10 @@ writer_job(struct store_txn *txn, struct job *job)
 		if (rc < 0)
 			return (-1);
 		if (rc > 0) {
-			job_set_error(job, code, job->op == OP_FEEDBACK ?
-			    "no verdict for this id, or its event is gone "
-			    "(retention)" : "no such value in the list");
+			job_set_error(job, code, NULL, "%s",
+			    job->op == OP_FEEDBACK ? "no verdict for this id, "
+			    "or its event is gone (retention)" :
+			    "no such value in the list");
 			job->failed = false;
 			return (0);
 		}
@@ -182,7 +198,7 @@ writer_job(struct store_txn *txn, struct job *job)
 		return (store_meta_put(txn, job->meta_name, job->reply,
 		    job->replylen));
 	default:
-		job_set_error(job, "internal", "job not for the writer");
+		job_set_error(job, "internal", NULL, "job not for the writer");
 		return (0);
 	}
 	job_set_reply(job, &v);
@@ -207,7 +223,7 @@ writer_reads_only(struct writer *w, struct job **jobs, size_t n)
 		jobs[i]->failed = false;
 		jobs[i]->errcode = NULL;
 		if (writer_job(txn, jobs[i]) != 0)
-			job_set_error(jobs[i], "store_error",
+			job_set_error(jobs[i], "store_error", NULL, "%s",
 			    store_txn_errstr(txn));
 	}
 	store_abort(txn);
@@ -297,7 +313,7 @@ fail:
 	log_err("batch not written jobs=%zu error=%s", n,
 	    log_value(msg, strlen(msg), esc, sizeof(esc)));
 	for (i = 0; i < n; i++)
-		job_set_error(jobs[i], code, msg);
+		job_set_error(jobs[i], code, NULL, "%s", msg);
 	writer_reads_only(w, jobs, n);
 	pthread_mutex_lock(&w->mtx);
 	w->stats.failed_batches++;

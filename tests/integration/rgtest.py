@@ -86,6 +86,12 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def rfc3339(ms):
+    """Unix milliseconds as the daemon writes a time: ...T10:00:00.250Z"""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + \
+        ".%03dZ" % (ms % 1000)
+
+
 def mkdtemp(tag="rg"):
     """A fresh directory short enough for a Unix socket path inside it."""
     base = os.environ.get("TMPDIR") or "/tmp"

@@ -135,6 +135,45 @@ def _():
     eq(v["action"], "deny", "the card carries the label")
 
 
+@T.case("recheck as of a time: NDJSON and refguardctl --ts; not before "
+        "the referral")
+def _():
+    d = daemon()
+    day = 86400000
+    t0 = rgtest.now_ms() - 10 * day
+    rid = ids.id()
+    ok(check_req(rid, {"account": ids.account()},
+                 {"account": ids.account()}, ts=t0))
+    at = t0 + 3 * day
+    r, raw = ok({"op": "recheck", "id": rid, "ts": at})
+    eq(r["rechecked_at"], rgtest.rfc3339(at), "rechecked as of the ts")
+    eq(r["version"], 2, "a new version")
+    r, raw = ok({"op": "recheck", "id": rid,
+                 "ts": rgtest.rfc3339(t0 + 4 * day)})
+    eq(r["rechecked_at"], rgtest.rfc3339(t0 + 4 * day), "RFC 3339 ts")
+    r, raw = call({"op": "recheck", "id": rid, "ts": t0 - 1})
+    rgtest.is_error(r, "bad_request", "ts", raw=raw)
+    check("before the referral" in r["error"]["msg"] and
+          rgtest.rfc3339(t0) in r["error"]["msg"],
+          "the error says the referral's time", raw)
+    # the refused one stored nothing: still two rechecks
+    x, raw = ok({"op": "explain", "id": rid})
+    eq([c["version"] for c in x["rechecks"]], [2, 3], "versions")
+    rc, out, err = d.ctl("--json", "recheck", rid, "--ts",
+                         str(t0 + 5 * day))
+    eq(rc, 0, "refguardctl recheck --ts exit status (%s)" % err)
+    eq(json.loads(out)["rechecked_at"], rgtest.rfc3339(t0 + 5 * day),
+       "refguardctl --ts as milliseconds")
+    rc, out, err = d.ctl("--json", "recheck", "--ts",
+                         rgtest.rfc3339(t0 + 6 * day), rid)
+    eq(rc, 0, "refguardctl --ts before the id (%s)" % err)
+    eq(json.loads(out)["rechecked_at"], rgtest.rfc3339(t0 + 6 * day),
+       "refguardctl --ts as RFC 3339")
+    rc, out, err = d.ctl("recheck", rid, "--ts", "yesterday")
+    eq(rc, 1, "refguardctl --ts of a bad time fails")
+    check("ts" in out + err, "the error names ts", out, err)
+
+
 @T.case("feedback and recheck errors name the problem")
 def _():
     for req, code, field in (
@@ -149,6 +188,9 @@ def _():
               2000}, "bad_request", "note"),
             ({"op": "recheck", "id": "an-none"}, "not_found", None),
             ({"op": "recheck"}, "bad_request", "id"),
+            ({"op": "recheck", "id": "a", "ts": "soon"}, "bad_request",
+             "ts"),
+            ({"op": "recheck", "id": "a", "at": 1}, "bad_request", "at"),
             ({"op": "list.add", "list": "blocked_emails"}, "bad_request",
              "value"),
             ({"op": "list.add", "list": "no_such", "value": "a"},

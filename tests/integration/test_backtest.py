@@ -2,7 +2,7 @@
 """refguardctl backtest against a running refguardd: replaying the stored
 referrals through the same rules reproduces every stored verdict and every
 rule's hit count exactly (the proof that a backtest sees what the live
-check saw); a lowered threshold changes exactly the expected referrals;
+check saw), the detection primitives' included; a lowered threshold changes exactly the expected referrals;
 --since/--until select by event time; bad rules, a missing store or a
 missing secret fail with exit 1 and say why (and the secret is never
 created)."""
@@ -60,8 +60,8 @@ def acct():
     return ids.account()
 
 
-def backtest(*args, rules=None, expect=0):
-    d = daemon()
+def backtest(*args, rules=None, expect=0, state=None):
+    d = state or daemon()
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
                                rules or rgtest.RULES_DIR, "--state", d.state]
                               + list(args), timeout=60)
@@ -69,8 +69,8 @@ def backtest(*args, rules=None, expect=0):
     return out, err
 
 
-def backtest_json(*args, rules=None):
-    out, err = backtest("--json", *args, rules=rules)
+def backtest_json(*args, rules=None, state=None):
+    out, err = backtest("--json", *args, rules=rules, state=state)
     lines = out.splitlines()
     eq(len(lines), 1, "one JSON line")
     return json.loads(lines[0])
@@ -439,6 +439,104 @@ def _():
     eq(rc, 0, "exit status with -c (%s)" % err)
     eq(json.loads(out)["changed"], 0, "changed with -c")
     check(d.alive(), "the daemon still runs")
+
+
+PRIMITIVES = """
+rule p.age { mode shadow when age(referee.account) < 1h action review }
+rule p.sum {
+    mode shadow when sum(reward.amount, referrer.account, 1d) > 35
+    action review
+}
+rule p.span {
+    mode shadow when span(referral, referrer.account, 4) < 10m action review
+}
+rule p.cluster {
+    mode shadow when cluster(referee, [payment, device.id]) >= 3
+    action review
+}
+rule p.referees {
+    mode shadow
+    when referees(referrer.account, 30d) >= 4
+         and referees(referrer.account, 30d, active_percent) < 20
+    action review
+}
+rule p.chain { mode shadow when chain(referrer, 30m) >= 3 action review }
+rule p.concentration {
+    mode shadow
+    when count(referral, [referrer.account, referee.device.fuzzy], 1d) > 2
+    action review
+}
+rule p.campaign {
+    mode shadow when count(referral, campaign, 1h) >= 5 action review
+}
+rule p.shape {
+    mode shadow
+    when distinct(referee.account, referee.email.shape, 1d) > 2
+    action review
+}
+rule p.dormant {
+    mode shadow
+    when count(login, referee.account, since referral) == 0
+         and count(purchase, referee.account, since referral) == 0
+    action review
+}
+"""
+
+
+@T.case("the detection primitives: a backtest reproduces their verdicts")
+def _():
+    d = rgtest.Daemon("btp", rules="empty")
+    with open(os.path.join(d.rules, "00-empty.rules"), "w") as f:
+        f.write(PRIMITIVES)
+    d.start()
+    t = [rgtest.now_ms() - 10 * HOUR]
+
+    def at(step):
+        t[0] += step
+        return t[0]
+    reqs = [observe_req("signup", "btp-o", ts=at(0))]
+    # a chain of fresh accounts, from an old one
+    prev = "btp-o"
+    at(3 * HOUR)
+    for i in range(5):
+        reqs.append(check_req("btp-ch%d" % i, {"account": prev},
+                              {"account": "btp-c%d" % i}, ts=at(300000)))
+        prev = "btp-c%d" % i
+    # accounts joined by a payment instrument
+    for i in range(3):
+        reqs.append(observe_req("update", "btp-x%d" % i, ts=at(1000),
+                                payment="pm_btp_x"))
+    reqs.append(check_req("btp-cl", {"account": "btp-r"},
+                          {"account": "btp-y", "payment": "pm_btp_x"},
+                          ts=at(1000)))
+    # a farm: one referrer, a burst, one look-alike device, numbered
+    # mailboxes, rewards, a campaign, dormant referees but one
+    for i in range(6):
+        reqs.append(check_req(
+            "btp-f%d" % i, {"account": "btp-v"},
+            {"account": "btp-b%d" % i, "device": FARM,
+             "email": "jo.smith%02d@example.com" % i},
+            ts=at(60000), campaign="btp-camp",
+            reward={"amount": 10, "currency": "EUR"}))
+        if i == 2:
+            reqs.append(observe_req("login", "btp-b0", ts=at(1000)))
+    with d.client(timeout=60) as c:
+        out = [json.loads(raw) for raw in c.pipeline(reqs)]
+    for r in out:
+        check("error" not in r, "request failed", r)
+    replies = [r for r in out if "action" in r]
+    live = hits_of(replies)
+    for rule in ("p.age", "p.sum", "p.span", "p.cluster", "p.referees",
+                 "p.chain", "p.concentration", "p.campaign", "p.shape",
+                 "p.dormant"):
+        check(live.get(rule, {}).get("shadow", 0) > 0, "the scenario hits "
+              "%s" % rule, live)
+    bt = backtest_json(rules=d.rules, state=d)
+    eq(bt["referrals"], len(replies), "referrals replayed")
+    eq(bt["changed"], 0, "changed")
+    eq(bt["stored_hits"], live, "stored hits = live replies' hits")
+    eq(nonzero(bt["candidate_hits"]), live, "candidate hits = stored hits")
+    d.stop()
 
 
 if __name__ == "__main__":

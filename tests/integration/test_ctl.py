@@ -620,6 +620,8 @@ def _():
     got = complete(["refguardctl", "export", "--"])
     for f in ("--state", "--since", "--output"):
         check(f in got, "export flag %s not offered" % f, got)
+    eq(complete(["refguardctl", "recheck", "ref-1", "--t"]), ["--ts"],
+       "recheck --t<TAB>")
 
 
 def have_rules_check():

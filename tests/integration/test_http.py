@@ -291,6 +291,20 @@ def _():
                   % nd["op"])
 
 
+@T.case("POST /v1/verdicts/{id}/recheck with a ts: as of then; 400 "
+        "before the referral")
+def _():
+    d, h = shared()
+    t0 = rgtest.now_ms() - 5 * 86400000
+    d.call(check_req("h-ts", {"account": "h-ts-a"}, {"account": "h-ts-b"},
+                     ts=t0))
+    v, raw = h.json("POST", "/v1/verdicts/h-ts/recheck", {"ts": t0 + 1000})
+    eq(v["rechecked_at"], rgtest.rfc3339(t0 + 1000), "as of the body's ts")
+    v, raw = h.json("POST", "/v1/verdicts/h-ts/recheck", {"ts": t0 - 1000},
+                    want=400)
+    is_error(v, "bad_request", "ts", raw)
+
+
 @T.case("413 past http_max_body; a body within it is served")
 def _():
     need_curl()

@@ -198,6 +198,61 @@ START_TEST(test_email_pairs)
 }
 END_TEST
 
+/*
+ * email.shape: digit runs folded, after the domain's normalization;
+ * present only with digits and a letter in the local part.
+ */
+START_TEST(test_email_shape)
+{
+	static const struct {
+		const char	*a, *b;
+		int		 eq;	/* 1 same shape, 0 different, -1 a has none */
+	} pairs[] = {
+		{ "john.smith01@example.com", "john.smith02@example.com", 1 },
+		{ "john.smith01@example.com", "john.smith2024@example.com", 1 },
+		{ "John.Smith7+promo@example.com", "john.smith8@example.com", 1 },
+		{ "j.smith.7@gmail.com", "jsmith12@googlemail.com", 1 },
+		{ "john.smith01@example.com", "john.smith01@example.org", 0 },
+		{ "john.smith01@example.com", "johnsmith01@example.com", 0 },
+		{ "a1b22c@example.com", "a9b0c@example.com", 1 },
+		{ "a1b22c@example.com", "a1bc@example.com", 0 },
+		{ "01john@example.com", "7john@example.com", 1 },
+		{ "jörg1@example.de", "jörg2@example.de", 1 },
+		{ "john.smith@example.com", "john.smith@example.com", -1 },
+		{ "12345@qq.com", "67890@qq.com", -1 },
+		{ "1-2_3@example.com", "4-5_6@example.com", -1 },
+	};
+	struct party	a, b;
+	size_t		i;
+
+	for (i = 0; i < nitems(pairs); i++) {
+		a = field(ident_email, pairs[i].a, strlen(pairs[i].a));
+		b = field(ident_email, pairs[i].b, strlen(pairs[i].b));
+		ck_assert(PARTY_HAS(&a, ENT_EMAIL));
+		if (pairs[i].eq < 0) {
+			ck_assert_msg(!PARTY_HAS(&a, ENT_EMAIL_SHAPE) &&
+			    !PARTY_HAS(&b, ENT_EMAIL_SHAPE), "'%s' has a shape",
+			    pairs[i].a);
+			continue;
+		}
+		ck_assert_msg(PARTY_HAS(&a, ENT_EMAIL_SHAPE) &&
+		    PARTY_HAS(&b, ENT_EMAIL_SHAPE), "'%s' or '%s' lacks a "
+		    "shape", pairs[i].a, pairs[i].b);
+		ck_assert_msg(same(&a, &b, ENT_EMAIL_SHAPE) == pairs[i].eq,
+		    "'%s' vs '%s': want %s", pairs[i].a, pairs[i].b,
+		    pairs[i].eq ? "the same shape" : "different shapes");
+		/* A shape never hashes like an address. */
+		ck_assert(memcmp(&a.h[ENT_EMAIL_SHAPE], &a.h[ENT_EMAIL],
+		    sizeof(a.h[0])) != 0);
+	}
+	/* The shape of "x#@example.com" is not the address "x#@...". */
+	a = field(ident_email, S("x1@example.com"));
+	b = field(ident_email, S("x#@example.com"));
+	ck_assert(memcmp(&a.h[ENT_EMAIL_SHAPE], &b.h[ENT_EMAIL],
+	    sizeof(a.h[0])) != 0);
+}
+END_TEST
+
 START_TEST(test_email_bad)
 {
 	char	big[400];
@@ -1044,6 +1099,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_secret);
 	tcase_add_test(tc, test_hash_kinds);
 	tcase_add_test(tc, test_email_pairs);
+	tcase_add_test(tc, test_email_shape);
 	tcase_add_test(tc, test_email_bad);
 	tcase_add_test(tc, test_email_facts);
 	tcase_add_test(tc, test_email_nolist);

@@ -381,8 +381,10 @@ START_TEST(test_ts)
 	ck_assert_int_eq(ev.ts, NOW - 3600000 + 250);
 	ok(CHK(",\"ts\":1795427000123", A, B), OP_CHECK);
 	ck_assert_int_eq(ev.ts, 1795427000123LL);
+	ck_assert(ev.ts_given);
 	ok(CHK(",\"ts\":null", A, B), OP_CHECK);
 	ck_assert_int_eq(ev.ts, NOW);
+	ck_assert(!ev.ts_given);
 	/* The edges of the window are inside. */
 	ok(CHK(",\"ts\":1792836000000", A, B), OP_CHECK);	/* now - 30d */
 	ok(CHK(",\"ts\":1795431600000", A, B), OP_CHECK);	/* now + 1h */
@@ -409,6 +411,31 @@ START_TEST(test_ts)
 	refused(CHK(",\"ts\":true", A, B), "bad_request", "ts", "a boolean");
 	refused("{\"op\":\"observe\",\"kind\":\"login\",\"account\":\"a\","
 	    "\"ts\":\"1999-01-01T00:00:00Z\"}", "bad_request", "ts", NULL);
+
+	/* A recheck as of a time: the same rules; now when absent. */
+	ok("{\"op\":\"recheck\",\"id\":\"r\",\"ts\":1795427000123}",
+	    OP_RECHECK);
+	ck_assert_int_eq(ev.ts, 1795427000123LL);
+	ck_assert(ev.ts_given);
+	ck_assert_str_eq(ev.id, "r");
+	ok("{\"op\":\"recheck\",\"id\":\"r\",\"ts\":"
+	    "\"2026-11-23T10:00:00.250+01:00\"}", OP_RECHECK);
+	ck_assert_int_eq(ev.ts, NOW - 3600000 + 250);
+	ok("{\"op\":\"recheck\",\"id\":\"r\"}", OP_RECHECK);
+	ck_assert_int_eq(ev.ts, NOW);
+	ck_assert(!ev.ts_given);
+	refused("{\"op\":\"recheck\",\"id\":\"r\",\"ts\":\"yesterday\"}",
+	    "bad_request", "ts", "RFC 3339");
+	refused("{\"op\":\"recheck\",\"id\":\"r\",\"ts\":1792835999999}",
+	    "bad_request", "ts", "retention");
+	refused("{\"op\":\"recheck\",\"id\":\"r\",\"ts\":1795431600001}",
+	    "bad_request", "ts", "future");
+	refused("{\"op\":\"recheck\",\"id\":\"r\",\"ts\":1.5}",
+	    "bad_request", "ts", "whole number");
+	refused("{\"op\":\"recheck\",\"id\":\"r\",\"at\":1}",
+	    "bad_request", "at", NULL);
+	refused("{\"op\":\"recheck\",\"ts\":1795427000123}", "bad_request",
+	    "id", NULL);
 
 	/* Without a horizon, any valid time goes. */
 	opts.retention = 0;

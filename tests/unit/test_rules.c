@@ -146,7 +146,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 15);
+	ck_assert_int_eq(n, 25);
 	free(diag);
 }
 END_TEST
@@ -228,9 +228,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 20);
-	ck_assert_int_eq(n, 28);
-	ck_assert_str_eq(report, "rules tests: 28 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 37);
+	ck_assert_int_eq(n, 74);
+	ck_assert_str_eq(report, "rules tests: 74 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -259,8 +259,8 @@ START_TEST(test_failing)
 	rs = load_in("tests/rules/failing", "failing.rules", &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	n = run_tests(rs, &report, &failed);
-	ck_assert_int_eq(n, 6);
-	ck_assert_int_eq(failed, 5);
+	ck_assert_int_eq(n, 7);
+	ck_assert_int_eq(failed, 6);
 	p = srcpath("tests/rules/failing/failing.expect");
 	want = unit_slurp(p, NULL);
 	ck_assert_str_eq(report, want);
@@ -513,6 +513,281 @@ START_TEST(test_eval_no_alloc_history)
 }
 END_TEST
 
+/* The fact of rule name in explain j, whose expression starts with expr. */
+static json_t *
+ex_fact(json_t *j, const char *rule, const char *expr)
+{
+	json_t	*r, *f;
+	size_t	 i, k;
+
+	json_array_foreach(j, i, r) {
+		if (strcmp(json_string_value(json_object_get(r, "rule")),
+		    rule) != 0)
+			continue;
+		json_array_foreach(json_object_get(r, "facts"), k, f)
+			if (strncmp(json_string_value(json_object_get(f,
+			    "expr")), expr, strlen(expr)) == 0)
+				return (f);
+	}
+	ck_abort_msg("no fact %s in rule %s", expr, rule);
+	return (NULL);
+}
+
+/* Rule set src, and a scratch store with a write transaction open. */
+static struct ruleset *
+scratch(const char *src, size_t map_max, struct store **st,
+    struct store_txn **txn)
+{
+	struct ruleset	*rs;
+	char		*diag, *cause;
+
+	rs = rules_load_buf("n.rules", src, strlen(src), id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	*st = unit_store(tdir, 16 << 20, map_max);
+	*txn = store_begin(*st, true, &cause);
+	ck_assert_ptr_nonnull(*txn);
+	return (rs);
+}
+
+/* A check decoded and stored as the daemon does; its event in *ev. */
+static void
+check_line(struct store_txn *txn, struct ruleset *rs, const char *line,
+    int64_t ts, struct event *ev)
+{
+	struct verdict	v;
+
+	decode(line, ts, ev);
+	ck_assert_int_eq(verdict_check(txn, rs, ev, &v), 0);
+	verdict_clear(&v);
+}
+
+static const char *prim_rules =
+    "rule n.age { when age(referee.account) < 1h action review }\n"
+    "rule n.sum { when sum(reward.amount, referrer.account, 1d) > 15 "
+    "action review }\n"
+    "rule n.span { when span(referral, referrer.account, 3) < 10m "
+    "action review }\n"
+    "rule n.cluster { when cluster(referee, [payment]) >= 1 "
+    "action review }\n"
+    "rule n.referees { when referees(referrer.account, 30d, "
+    "dormant_percent) > 50 action review }\n"
+    "rule n.chain { when chain(referrer, 1h) >= 1 action review }\n"
+    "rule n.conc { when count(referral, [referrer.account, "
+    "referee.payment], 1d) > 1 action review }\n"
+    "rule n.since { when count(login, referee.account, since referral) "
+    "== 0 action review }\n"
+    "rule n.campaign { when count(referral, campaign, 1h) >= 3 "
+    "action review }\n"
+    "rule n.shape { when distinct(referee.account, referee.email.shape, "
+    "1d) > 2 action review }\n";
+
+/*
+ * The detection primitives: what explain shows of each, and evaluation
+ * without allocation.
+ */
+START_TEST(test_primitives_explain)
+{
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct event		 ev;
+	json_error_t		 jerr;
+	json_t			*j, *f, *l;
+	char			 line[512];
+	unsigned long		 n;
+	int			 i, rc;
+
+	rs = scratch(prim_rules, 64 << 20, &st, &txn);
+	for (i = 0; i < 3; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"r%d\","
+		    "\"campaign\":\"c\",\"reward\":{\"amount\":10,"
+		    "\"currency\":\"EUR\"},\"referrer\":{\"account\":\"a\"},"
+		    "\"referee\":{\"account\":\"b%d\",\"payment\":\"pm_1\","
+		    "\"email\":\"jo.smith%d@example.com\"}}", i, i, i);
+		check_line(txn, rs, line, 1767225600000LL + i * 60000, &ev);
+	}
+	allocs = 0;
+	rc = rules_eval(rs, &ev, txn, 0, &res);
+	n = allocs;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
+	ck_assert_int_eq(res.nhits, 10);
+
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	/* age: 0 for an account the referral itself brings. */
+	l = json_object_get(ex_fact(j, "n.age", "age("), "left");
+	ck_assert_str_eq(json_string_value(json_object_get(l, "fn")), "age");
+	ck_assert_str_eq(json_string_value(json_object_get(l, "value")),
+	    "0ms");
+	ck_assert_str_eq(json_string_value(json_object_get(l, "first_seen")),
+	    "2026-01-01T00:02:00.000Z");
+	/* sum: stopped at 20, enough to decide "> 15". */
+	l = json_object_get(ex_fact(j, "n.sum", "sum("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 20);
+	ck_assert(json_is_true(json_object_get(l, "at_least")));
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
+	    2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "window_ms")),
+	    86400000);
+	/* span: the last three referrals took two minutes. */
+	l = json_object_get(ex_fact(j, "n.span", "span("), "left");
+	ck_assert_str_eq(json_string_value(json_object_get(l, "value")),
+	    "120000ms");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "events")), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(l, "from")),
+	    "2026-01-01T00:00:00.000Z");
+	/* cluster: two accounts found decide ">= 1" (floor(1) + 1). */
+	l = json_object_get(ex_fact(j, "n.cluster", "cluster("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert(json_is_true(json_object_get(l, "at_least")));
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
+	    "kinds"), 0)), "payment");
+	ck_assert_int_gt(json_integer_value(json_object_get(l, "read")), 0);
+	/* referees: a share reads every referral. */
+	l = json_object_get(ex_fact(j, "n.referees", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 100);
+	ck_assert(json_is_false(json_object_get(l, "at_least")));
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
+	    3);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "active")), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(l, "which")),
+	    "dormant_percent");
+	/* chain: the referrer is two minutes old. */
+	l = json_object_get(ex_fact(j, "n.chain", "chain("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "back")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "forward")), 0);
+	/* two keys: the referrals of a paid with pm_1. */
+	l = json_object_get(ex_fact(j, "n.conc", "count("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert_int_gt(json_integer_value(json_object_get(l, "read")), 0);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(l, "by")));
+	/* since referral: at check, the referral's instant. */
+	f = ex_fact(j, "n.since", "count(");
+	ck_assert(json_is_true(json_object_get(f, "result")));
+	l = json_object_get(f, "left");
+	ck_assert_str_eq(json_string_value(json_object_get(l, "since")),
+	    "referral");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "window_ms")),
+	    0);
+	/* the campaign's referrals */
+	l = json_object_get(ex_fact(j, "n.campaign", "count("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 3);
+	/* numbered mailboxes */
+	l = json_object_get(ex_fact(j, "n.shape", "distinct("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 3);
+	json_decref(j);
+	free(res.explain);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
+/*
+ * Point in time: a past referral evaluated again as of its own seq gives
+ * the explain it gave at check, whatever was stored since (what backtests
+ * and stored verdicts rely on).
+ */
+START_TEST(test_primitives_as_of)
+{
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct event		 ev[8], later;
+	char			*cause, *at_check[8], line[512];
+	int64_t			 t0 = 1767225600000LL, ts;
+	int			 i, k;
+
+	rs = scratch(prim_rules, 64 << 20, &st, &txn);
+	for (i = 0; i < 8; i++) {
+		/* A chain (b_i refers b_i+1) with a shared payment, a campaign. */
+		ts = t0 + i * 300000;
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"p%d\","
+		    "\"campaign\":\"c\",\"reward\":{\"amount\":%d,"
+		    "\"currency\":\"EUR\"},\"referrer\":{\"account\":\"b%d\"},"
+		    "\"referee\":{\"account\":\"b%d\",\"payment\":\"pm_%d\","
+		    "\"email\":\"jo.smith%d@example.com\"}}", i, 5 + i, i,
+		    i + 1, i % 3, i);
+		check_line(txn, rs, line, ts, &ev[i]);
+		ck_assert_int_eq(rules_eval(rs, &ev[i], txn, 1, &res), 0);
+		at_check[i] = res.explain;
+		/* and activity in between */
+		snprintf(line, sizeof(line), "{\"op\":\"observe\",\"kind\":"
+		    "\"login\",\"account\":\"b%d\",\"payment\":\"pm_%d\"}",
+		    i, (i + 1) % 3);
+		decode(line, ts + 1000, &later);
+		ck_assert_int_eq(store_put_event(txn, &later), 0);
+	}
+	/* The same as of each referral, after everything that followed. */
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < 8; i++) {
+			ck_assert_int_eq(rules_eval(rs, &ev[i], txn, 1, &res),
+			    0);
+			ck_assert_msg(strcmp(res.explain, at_check[i]) == 0,
+			    "referral %d (pass %d) as of its seq differs", i, k);
+			free(res.explain);
+		}
+		/* In LMDB this time, not the recent tier. */
+		ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
+		store_close(st);
+		st = unit_store_recent(tdir, 16 << 20, 64 << 20, 1);
+		txn = store_begin(st, true, &cause);
+		ck_assert_ptr_nonnull(txn);
+	}
+	for (i = 0; i < 8; i++)
+		free(at_check[i]);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
+/* cluster stops at its budget and says so. */
+START_TEST(test_cluster_budget)
+{
+	const char		*src = "rule c { when cluster(referee, ip) > 0 "
+	    "action review }\n";
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct event		 ev;
+	json_t			*j, *l;
+	char			 line[256];
+	int			 i;
+
+	rs = scratch(src, 256 << 20, &st, &txn);
+	/* b on 2,100 addresses no other account used. */
+	for (i = 0; i < 2100; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"observe\",\"kind\":"
+		    "\"login\",\"account\":\"b\",\"ip\":\"10.%d.%d.1\"}",
+		    i / 256, i % 256);
+		decode(line, 1767225600000LL + i, &ev);
+		ck_assert_int_eq(store_put_event(txn, &ev), 0);
+	}
+	check_line(txn, rs, "{\"op\":\"check\",\"id\":\"x\",\"referrer\":"
+	    "{\"account\":\"a\"},\"referee\":{\"account\":\"b\"}}",
+	    1767225600000LL + 3000000, &ev);
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	ck_assert_uint_eq(res.nhits, 0);
+	j = json_loads(res.explain, 0, NULL);
+	l = json_object_get(ex_fact(j, "c", "cluster("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 0);
+	ck_assert(json_is_true(json_object_get(l, "at_least")));
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "read")), 2000);
+	json_decref(j);
+	free(res.explain);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
 static Suite *
 rules_suite(void)
 {
@@ -534,6 +809,9 @@ rules_suite(void)
 	tcase_add_test(tc, test_eval_pure);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_eval_no_alloc_history);
+	tcase_add_test(tc, test_primitives_explain);
+	tcase_add_test(tc, test_primitives_as_of);
+	tcase_add_test(tc, test_cluster_budget);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -145,6 +145,25 @@ count(struct store_txn *t, enum ent_kind k, uint8_t h, uint32_t types,
 	return (n);
 }
 
+/* store_first of IP h: the seq of the oldest entry, 0 when none. */
+static uint64_t
+first(struct store_txn *t, uint8_t h, int64_t to, uint64_t max_seq,
+    int64_t *ts)
+{
+	struct store_entry	e;
+	struct rg_hash		hh = H(h);
+	int			r;
+
+	r = store_first(t, ENT_IP, &hh, to, max_seq, &e);
+	ck_assert_msg(r == 0 || r == 1, "store_first: %s",
+	    store_txn_errstr(t));
+	if (r == 1)
+		return (0);
+	if (ts != NULL)
+		*ts = e.ts;
+	return (e.seq);
+}
+
 /* store_expire, or fail the test with the transaction's error. */
 static int64_t
 expire(struct store_txn *t, int64_t before, size_t max)
@@ -231,6 +250,23 @@ check_history(int nev, uint64_t mid_seq, int mid_n)
 	if (mid_seq != 0)
 		ck_assert_int_eq(count(t, ENT_IP, 3, EV_MASK_ANY, ROLE_ANY, 0,
 		    INT64_MAX, mid_seq, 0), mid_n);
+	/* The oldest entry of IP 3 (put_logins: i % 5 == 2), whole and as
+	 * of mid_seq, whichever tier holds it. */
+	for (int m = 0; m < 2; m++) {
+		int	lim = m == 0 ? nev : (int)mid_seq, i, best = -1;
+		int64_t	fts = 0, bts = 0;
+
+		if (m == 1 && mid_seq == 0)
+			break;
+		for (i = 2; i < lim && i < nev; i += 5)
+			if (best < 0 || T0 + (i % 13) * 1000 + i < bts) {
+				best = i;
+				bts = T0 + (i % 13) * 1000 + i;
+			}
+		ck_assert_uint_eq(first(t, 3, INT64_MAX, m == 0 ? 0 : mid_seq,
+		    &fts), (uint64_t)best + 1);
+		ck_assert_int_eq(fts, bts);
+	}
 	for (int nf = 0; nf < 2; nf++) {
 		memset(&oa, 0, sizeof(oa));
 		oa.sorted = true;
@@ -483,7 +519,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\2", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\3", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -706,6 +742,51 @@ START_TEST(test_referral_roles)
 	store_abort(t);
 	/* account a, account b, ip (merged), edge, b as the referee. */
 	ck_assert_uint_eq(stat_of().index_entries, 5);
+
+	/*
+	 * A referral's campaign is an event-level key of its own, derived
+	 * from the name the record keeps: indexed, and expired with it.
+	 */
+	{
+		struct rg_hash	ck, ck2;
+
+		t = begin(true);
+		mkref(&ev, "r-2", T0 + 1000, 0xa2, 0xb2, 0x12);
+		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
+		ck_assert(event_campaign_key(&ev, &ck));
+		put(t, &ev);
+		mkref(&ev, "r-3", T0 + 2000, 0xa3, 0xb3, 0x13);
+		snprintf(ev.campaign, sizeof(ev.campaign), "Spring");
+		ck_assert(event_campaign_key(&ev, &ck2));
+		ck_assert(memcmp(&ck, &ck2, sizeof(ck)) != 0);
+		put(t, &ev);
+		mkref(&ev, "r-4", T0 + 3000, 0xa4, 0xb4, 0x14);
+		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
+		put(t, &ev);
+		mkobs(&ev, EV_LOGIN, T0 + 4000, 0xa5, 0x15);
+		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
+		ck_assert(!event_campaign_key(&ev, &ck2));
+		put(t, &ev);
+		commit(t);
+		t = begin(false);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck,
+		    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0,
+		    0), 2);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck, EV_MASK_ANY,
+		    ROLE_ANY, INT64_MIN, INT64_MAX, 0, 0), 2);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck,
+		    EV_MASK(EV_REFERRAL), ROLE_REFERRER, INT64_MIN, INT64_MAX,
+		    0, 0), 0);
+		ck_assert_int_eq(store_count(t, ENT_CAMPAIGN, &ck, EV_MASK_ANY,
+		    ROLE_ANY, INT64_MIN, T0 + 2999, 0, 0), 1);
+		store_abort(t);
+		/* 5 + 3 x (5 + campaign) + the login's account and ip */
+		ck_assert_uint_eq(stat_of().index_entries, 5 + 3 * 6 + 2);
+		t = begin(true);
+		ck_assert_int_eq(expire(t, T0 + 10000, 100), 5);
+		commit(t);
+		ck_assert_uint_eq(stat_of().index_entries, 0);
+	}
 }
 END_TEST
 
@@ -829,6 +910,21 @@ START_TEST(test_scan_order)
 	ck_assert_uint_eq(c.n, 0);
 	c = scan(t, 0x01, INT64_MIN, INT64_MAX, 0, true, 0);
 	ck_assert_uint_eq(c.n, 0);
+	/* The oldest entry by time, as of a seq and a time. */
+	{
+		int64_t	fts = 0;
+
+		ck_assert_uint_eq(first(t, 0x11, INT64_MAX, 0, &fts), 4);
+		ck_assert_int_eq(fts, -5000);
+		ck_assert_uint_eq(first(t, 0x11, INT64_MAX, 3, &fts), 2);
+		ck_assert_int_eq(fts, T0);
+		ck_assert_uint_eq(first(t, 0x11, -5000, 0, NULL), 4);
+		ck_assert_uint_eq(first(t, 0x11, -5001, 0, NULL), 0);
+		ck_assert_uint_eq(first(t, 0x11, T0 - 1, 3, NULL), 0);
+		ck_assert_uint_eq(first(t, 0x11, T0 + 4999, 1, NULL), 0);
+		ck_assert_uint_eq(first(t, 0x12, INT64_MAX, 0, NULL), 9);
+		ck_assert_uint_eq(first(t, 0x13, INT64_MAX, 0, NULL), 0);
+	}
 	store_abort(t);
 }
 END_TEST
@@ -1090,7 +1186,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
-	ck_assert(len == 4 && memcmp(v, "\0\0\0\2", 4) == 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\3", 4) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
@@ -1993,7 +2089,7 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(v.action, 2);
 	verdict_clear(&v);
 	/* r1 re-checked: deny, version 2; the check replay is unchanged. */
-	ck_assert_int_eq(verdict_recheck(t, rs, "r1", 2, T0 + 30, &r), 0);
+	ck_assert_int_eq(verdict_recheck(t, rs, "r1", 2, T0 + 30, false, &r), 0);
 	ck_assert_int_eq(r.action, 2);
 	ck_assert_ptr_nonnull(strstr(r.reply, "\"version\":2"));
 	ck_assert_ptr_nonnull(strstr(r.reply, "\"newly_matched\":[\"fb\"]"));
@@ -2014,7 +2110,7 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(vv.version, 2);
 	ck_assert_int_eq(vv.ts, T0 + 30);
 	ck_assert_int_eq(verdict_rec_version(&vr, 1, &vv), -1);
-	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, &r), 1);
+	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, false, &r), 1);
 	free(first);
 	rules_unref(rs);
 	commit(t);

@@ -1,0 +1,890 @@
+/*
+ * rules_fn.c: the built-in functions of the rule language, in one table.
+ *
+ * Each entry holds everything about one function: its name and usage,
+ * how many arguments it takes, its cost class (and/or try the cheapest
+ * operand first), how it compares with constants, its checker (resolve
+ * the arguments, annotate the node) and its evaluator and explainer.
+ * rules_check.c and rules_eval.c know nothing of any one function.
+ *
+ * Evaluators read the store as of the evaluation (cx->at: the window end
+ * and the max seq) and stop as soon as n->limit decides a comparison;
+ * they allocate nothing (tests/unit/test_rules.c checks it). The graph
+ * walks are in rules_graph.c.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <xxhash.h>
+
+#include "rules_int.h"
+#include "store.h"
+#include "store_aux.h"
+#include "util.h"
+
+/* ---- in: "x in list NAME", "x in [...]" --------------------------- */
+
+static int
+rules_fn_in_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct ruleset		*rs = cc->rs;
+	struct rules_node	*l = n->kids[0], *lit;
+	struct rules_list	*list = NULL;
+	const char		*names[256], *sug;
+	char			**vals, buf[64];
+	struct rules_pos	*pos;
+	size_t			 i, idx;
+	int			 lt;
+
+	n->type = T_BOOL;
+	lt = rules_check_expr(cc, l);
+	if (n->nkids == 1) {
+		for (i = 0; i < rs->nlists; i++) {
+			if (strcmp(rs->lists[i].name, n->name) == 0) {
+				list = &rs->lists[i];
+				break;
+			}
+		}
+		if (list == NULL) {
+			for (i = 0; i < rs->nlists && i < nitems(names); i++)
+				names[i] = rs->lists[i].name;
+			sug = rules_suggest(n->name, names, i);
+			rules_error(rs, &n->name_pos, "unknown list %s%s%s%s",
+			    n->name, sug ? "; did you mean " : "",
+			    sug ? sug : "", sug ? "?" : "");
+			return (T_BOOL);
+		}
+	}
+	if (lt == T_ERR)
+		return (T_BOOL);
+	if (lt != T_STR && lt != T_NUM && lt != T_IDENT) {
+		rules_error(rs, &l->pos, "in needs a string, a number or an "
+		    "identity on its left, not %s",
+		    rules_check_tname(l, buf, sizeof(buf)));
+		return (T_BOOL);
+	}
+	if (lt == T_IDENT && (l->kind == ENT_DEVICE ||
+	    l->kind == ENT_DEVICE_FUZZY)) {
+		rules_error(rs, &l->pos, "device fingerprints cannot be listed; "
+		    "list device.id values instead");
+		return (T_BOOL);
+	}
+	/* A named list is also looked up among runtime entries. */
+	n->cost = l->cost + (n->nkids == 1 ? COST_LIST : COST_SET);
+	if (list != NULL) {
+		idx = lt == T_IDENT ? l->kind : (lt == T_STR ? ENT__MAX :
+		    ENT__MAX + 1);
+		if (list->sets[idx] == NULL)
+			list->sets[idx] = rules_check_vset(rs, lt, l->kind,
+			    list->vals, list->vpos, list->nvals);
+		n->set = list->sets[idx];
+		return (T_BOOL);
+	}
+	/* A literal list: every element a constant of the left's type. */
+	lit = n->kids[1];
+	vals = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*vals));
+	pos = rules_alloc(&rs->arena, (lit->nkids + 1) * sizeof(*pos));
+	for (i = 0; i < lit->nkids; i++) {
+		struct rules_node	*e = lit->kids[i];
+
+		if (e->op != N_CONST || (e->type != T_STR && e->type != T_NUM)) {
+			rules_error(rs, &e->pos, "list elements are strings or "
+			    "numbers");
+			return (T_BOOL);
+		}
+		if ((e->type == T_NUM) != (lt == T_NUM)) {
+			rules_error(rs, &e->pos, "%s in a list compared with %s",
+			    rules_type_name(e->type, 0),
+			    rules_check_tname(l, buf, sizeof(buf)));
+			return (T_BOOL);
+		}
+		if (e->type == T_NUM) {
+			char	num[64];
+
+			snprintf(num, sizeof(num), "%.17g", e->v.n);
+			vals[i] = rules_strndup(&rs->arena, num, strlen(num));
+		} else
+			vals[i] = (char *)e->v.s;
+		pos[i] = e->pos;
+	}
+	n->set = rules_check_vset(rs, lt, l->kind, vals, pos, lit->nkids);
+	return (T_BOOL);
+}
+
+/*
+ * A named list's runtime entries (list.add): value v of the left side
+ * left. An address also matches a listed network by its ip.prefix.
+ */
+static bool
+rules_fn_in_runtime(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_node *left, const struct rules_rval *v,
+    struct rg_hash *entry)
+{
+	const struct ruleset	*rs = cx->rs;
+	struct rules_rval	 pv;
+	struct rg_hash		 h;
+	char			 num[64];
+	uint8_t			 kind;
+	int			 r;
+
+	switch (v->type) {
+	case T_IDENT:
+		kind = v->kind;
+		h = v->h;
+		break;
+	case T_STR:
+		if (!rs->have_list_seed)
+			return (false);
+		kind = LIST_KIND_STRING;
+		store_list_strhash(rs->list_seed, kind, v->s, strlen(v->s), &h);
+		break;
+	case T_NUM:
+		if (!rs->have_list_seed)
+			return (false);
+		kind = LIST_KIND_NUMBER;
+		snprintf(num, sizeof(num), "%.17g", v->n);
+		store_list_strhash(rs->list_seed, kind, num, strlen(num), &h);
+		break;
+	default:
+		return (false);
+	}
+	r = store_list_match(cx->txn, n->name, kind, &h, cx->at.ts,
+	    cx->at.max_seq, entry);
+	if (r == 1 && kind == ENT_IP && left->op == N_FACT &&
+	    rules_fact_get(cx->ev, left->party, F_IP_PREFIX, &pv))
+		r = store_list_match(cx->txn, n->name, ENT_IP_PREFIX, &pv.h,
+		    cx->at.ts, cx->at.max_seq, entry);
+	if (r < 0)
+		cx->err = 1;
+	return (r == 0);
+}
+
+static void
+rules_fn_in_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_rval	l;
+	bool			b = false;
+
+	rules_eval_val(cx, n->kids[0], &l);
+	if (l.present) {
+		b = rules_vset_has(n->set, &l);
+		if (!b && n->nkids == 1 && rules_fn_in_runtime(cx, n,
+		    n->kids[0], &l, &s->h))
+			b = true, s->x[0] = 1;
+		b = b != n->negate;
+	}
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	s->v.b = b;
+}
+
+static void
+rules_fn_in_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	struct rules_rval	l;
+	char			hex[2 * RG_HASH_LEN + 1];
+
+	rules_eval_val(cx, n->kids[0], &l);
+	rules_eval_exside(cx, n->kids[0], &l, "left");
+	/* Found among the runtime entries. */
+	if (s->x[0])
+		sbuf_addf(cx->ex, ",\"list_entry\":\"%.12s\"",
+		    rg_hash_hex(&s->h, hex));
+}
+
+/* ---- exists(fact) --------------------------------------------------- */
+
+static int
+rules_fn_exists_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op != N_WORD) {
+		rules_error(cc->rs, &a->pos, "exists takes a fact (e.g. "
+		    "referee.phone)");
+		return (T_ERR);
+	}
+	if (rules_check_word(cc, a) == T_ERR)
+		return (T_ERR);
+	return (T_BOOL);
+}
+
+static void
+rules_fn_exists_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_rval	v;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	s->v.b = rules_fact_get(cx->ev, n->kids[0]->party, n->kids[0]->fact,
+	    &v);
+}
+
+/* ---- labeled(party, label) ------------------------------------------ */
+
+static int
+rules_fn_labeled_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	static const char *const labels[] = { "fraud", "legit", "chargeback",
+	    "abuse" };
+	int	pa, k;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "labeled")) < 0)
+		return (T_ERR);
+	if ((k = rules_check_choice(cc, n->kids[1], "labeled's label",
+	    labels, nitems(labels))) < 0)
+		return (T_ERR);
+	n->party = (uint8_t)pa;
+	n->label = store_label_from_name(labels[k]);
+	return (T_BOOL);
+}
+
+/*
+ * labeled(party, label): the party's account or an identity it carries
+ * in this event carried the label as of the evaluation's max seq.
+ */
+static void
+rules_fn_labeled_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	struct store_label	 l;
+	int			 label, r;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	if (n->party >= ev->nparties)
+		return;
+	r = store_label_party(cx->txn, &ev->party[n->party], 1u << n->label,
+	    cx->at.max_seq, &s->kind, &label, &l);
+	if (r < 0)
+		cx->err = 1;
+	s->v.b = r == 0;
+	s->x[0] = (int64_t)l.feedback;
+	s->x[1] = l.ts;
+}
+
+static void
+rules_fn_labeled_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	char	when[RFC3339_LEN];
+
+	(void)n;
+	if (s->v.b)
+		sbuf_addf(cx->ex, ",\"found\":{\"fn\":\"labeled\","
+		    "\"kind\":\"%s\",\"feedback\":%llu,\"since\":\"%s\"}",
+		    ent_kind_name(s->kind), (unsigned long long)s->x[0],
+		    fmt_rfc3339(s->x[1], when));
+}
+
+/* ---- count(type, key, window) --------------------------------------- */
+
+/*
+ * The roles a key of party is read in for the event types of type_mask:
+ * a referral entry carries the role the key's party played (the
+ * campaign's is the event's), and an observe event carries its account's
+ * identities as subject.
+ */
+static uint8_t
+rules_fn_roles(int party, uint32_t type_mask)
+{
+	uint8_t	roles = 0;
+
+	if (type_mask & EV_MASK(EV_REFERRAL))
+		roles |= party == PARTY_EVENT ? ROLE_EVENT :
+		    party == PARTY_REFERRER ? ROLE_REFERRER : ROLE_REFEREE;
+	if (type_mask & ~EV_MASK(EV_REFERRAL))
+		roles |= ROLE_SUBJECT;
+	return (roles);
+}
+
+void
+rules_fn_key(struct rules_node *n, const struct rules_node *k)
+{
+	n->party = k->party;
+	n->kind = k->kind;
+	n->role_mask = rules_fn_roles(n->party, n->type_mask);
+}
+
+/* An event type argument (or any) into n->type_mask; -1 if it is not. */
+static int
+rules_fn_type(struct rules_cctx *cc, struct rules_node *n, const char *what)
+{
+	struct rules_node	*a = n->kids[0];
+	const char		*names[EV__MAX];
+	size_t			 i;
+	int			 t;
+
+	for (i = 1; i < EV__MAX; i++)
+		names[i - 1] = event_type_name((unsigned)i);
+	names[EV__MAX - 1] = "any";
+	if (a->op == N_WORD && strcmp(a->name, "any") == 0)
+		n->type_mask = EV_MASK_ANY;
+	else if (a->op == N_WORD && (t = event_type_from_name(a->name)) > 0)
+		n->type_mask = EV_MASK(t);
+	else {
+		rules_check_choice(cc, a, what, names, EV__MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * count(type, key, window), or count(referral, [key, key], window): the
+ * referrals that carried both keys, each in its role.
+ */
+static int
+rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*k = n->kids[1];
+
+	if (rules_fn_type(cc, n, "count's type") != 0)
+		return (T_ERR);
+	if (k->op == N_LIST) {
+		if (k->nkids != 2) {
+			rules_error(cc->rs, &k->pos, "count takes one key, or "
+			    "two in brackets: [referrer.account, "
+			    "referee.device.fuzzy]");
+			return (T_ERR);
+		}
+		if (n->type_mask != EV_MASK(EV_REFERRAL)) {
+			rules_error(cc->rs, &n->kids[0]->pos, "count with two "
+			    "keys counts referrals: count(referral, [...], "
+			    "window)");
+			return (T_ERR);
+		}
+		if (rules_check_key(cc, k->kids[0], "count", "key",
+		    true) != 0 || rules_check_key(cc, k->kids[1], "count",
+		    "key", true) != 0)
+			return (T_ERR);
+		n->party2 = k->kids[1]->party;
+		n->kind2 = k->kids[1]->kind;
+		if (n->party2 == k->kids[0]->party &&
+		    n->kind2 == k->kids[0]->kind) {
+			rules_error(cc->rs, &k->kids[1]->pos, "the two keys of "
+			    "count are the same");
+			return (T_ERR);
+		}
+		k = k->kids[0];
+		n->cost = COST_RECORDS;
+	} else if (rules_check_key(cc, k, "count", "key", true) != 0)
+		return (T_ERR);
+	if (rules_check_window(cc, n->kids[2], "count", true,
+	    &n->window) != 0)
+		return (T_ERR);
+	rules_fn_key(n, k);
+	n->limit = RULES_COUNT_MAX;
+	return (T_NUM);
+}
+
+/* Two keys: the entries of one, each event tested for the other. */
+struct rules_count2 {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	int			 party;		/* the key tested */
+	int			 kind;
+	const struct rg_hash	*h;
+	uint64_t		 n_both;
+	size_t			 read;
+	bool			 capped;
+};
+
+static int
+rules_fn_count2_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_count2	*a = arg;
+	struct event		 ev;
+	const struct event	*p;
+	struct rg_hash		 h;
+	int			 r;
+
+	if (++a->read > RULES_SCAN_MAX) {
+		a->capped = true;
+		return (1);
+	}
+	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
+		return (r < 0);
+	if (rules_event_key(p, a->party, a->kind, &h) &&
+	    memcmp(&h, a->h, sizeof(h)) == 0)
+		a->n_both++;
+	return (a->n_both >= a->n->limit);
+}
+
+/*
+ * Both keys: count each one's entries in the window (index entries only,
+ * up to what one scan may read), then walk the shorter list newest
+ * first, reading each event for the other key.
+ */
+static int64_t
+rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h1, const struct rg_hash *h2, struct rules_slot *s)
+{
+	struct rules_count2	a;
+	int64_t			from = rules_eval_from(cx, n->window);
+	int64_t			c1, c2;
+	uint8_t			roles2;
+
+	roles2 = rules_fn_roles(n->party2, n->type_mask);
+
+	if ((c1 = store_count(cx->txn, n->kind, h1, n->type_mask, n->role_mask,
+	    from, cx->at.ts, cx->at.max_seq, RULES_SCAN_MAX + 1)) < 0 ||
+	    (c2 = store_count(cx->txn, n->kind2, h2, n->type_mask, roles2,
+	    from, cx->at.ts, cx->at.max_seq, (uint64_t)c1 + 1)) < 0)
+		return (-1);
+	memset(&a, 0, sizeof(a));
+	a.cx = cx;
+	a.n = n;
+	if (c2 < c1) {
+		a.party = n->party;
+		a.kind = n->kind;
+		a.h = h1;
+		if (store_scan(cx->txn, n->kind2, h2, n->type_mask, roles2,
+		    from, cx->at.ts, cx->at.max_seq, true, rules_fn_count2_cb,
+		    &a) != 0)
+			return (-1);
+	} else {
+		a.party = n->party2;
+		a.kind = n->kind2;
+		a.h = h2;
+		if (store_scan(cx->txn, n->kind, h1, n->type_mask,
+		    n->role_mask, from, cx->at.ts, cx->at.max_seq, true,
+		    rules_fn_count2_cb, &a) != 0)
+			return (-1);
+	}
+	if (a.capped && a.n_both < n->limit)
+		s->capped = true;
+	s->x[0] = (int64_t)(a.read > RULES_SCAN_MAX ? RULES_SCAN_MAX : a.read);
+	s->x[1] = c2 < c1;	/* which key's entries were read */
+	return (cx->err ? -1 : (int64_t)a.n_both);
+}
+
+static void
+rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rg_hash	h, h2;
+	int64_t		c;
+
+	s->v.type = T_NUM;
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
+		return;
+	if (n->kind2 != 0) {
+		if (!rules_eval_key(cx, n->party2, n->kind2, &h2))
+			return;
+		c = rules_fn_count2(cx, n, &h, &h2, s);
+	} else
+		c = store_count(cx->txn, n->kind, &h, n->type_mask,
+		    n->role_mask, rules_eval_from(cx, n->window), cx->at.ts,
+		    cx->at.max_seq, n->limit);
+	if (c < 0) {
+		cx->err = 1;
+		return;
+	}
+	s->v.present = true;
+	s->v.n = (double)c;
+}
+
+/* The window of a windowed history call, then its count. */
+static void
+rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	const char	*by;
+
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	/* Two keys: the one whose entries were read, and how many. */
+	if (n->kind2 != 0 && s->v.present) {
+		sbuf_addf(cx->ex, ",\"read\":%lld,\"by\":",
+		    (long long)s->x[0]);
+		by = n->kids[1]->kids[s->x[1]]->text;
+		sbuf_add_jstr(cx->ex, by, strlen(by));
+	}
+}
+
+/* ---- distinct(what, key, window) ------------------------------------ */
+
+static int
+rules_fn_distinct_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	if (rules_check_key(cc, n->kids[0], "distinct", "value", false) != 0 ||
+	    rules_check_key(cc, n->kids[1], "distinct", "key", true) != 0 ||
+	    rules_check_window(cc, n->kids[2], "distinct", true,
+	    &n->window) != 0)
+		return (T_ERR);
+	n->wparty = n->kids[0]->party;
+	n->wfact = n->kids[0]->fact;
+	n->type_mask = EV_MASK(EV_REFERRAL);
+	rules_fn_key(n, n->kids[1]);
+	n->limit = RULES_DISTINCT_MAX;
+	return (T_NUM);
+}
+
+/* A value as 16 bytes, to tell distinct values apart. */
+static void
+rules_fn_valkey(const struct rules_rval *v, struct rg_hash *k)
+{
+	XXH128_hash_t	h;
+
+	switch (v->type) {
+	case T_IDENT:
+		*k = v->h;
+		return;
+	case T_STR:
+		h = XXH3_128bits(v->s, strlen(v->s));
+		break;
+	default:
+		h = XXH3_128bits(&v->n, sizeof(v->n));
+		break;
+	}
+	memcpy(k->b, &h, sizeof(k->b));
+}
+
+struct rules_distinct {
+	struct rules_ectx		*cx;
+	const struct rules_node		*n;
+	size_t				 nseen;
+	size_t				 scanned;
+	bool				 capped;
+	struct rg_hash			 seen[RULES_DISTINCT_MAX];
+};
+
+static int
+rules_fn_distinct_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_distinct	*d = arg;
+	struct event		 ev;
+	const struct event	*p;
+	struct rules_rval	 v;
+	struct rg_hash		 k;
+	size_t			 i;
+	int			 r;
+
+	if (++d->scanned > RULES_SCAN_MAX) {
+		d->capped = true;
+		return (1);
+	}
+	if ((r = rules_eval_event(d->cx, e, &ev, &p)) != 0)
+		return (r < 0);
+	if (!rules_fact_get(p, d->n->wparty, d->n->wfact, &v))
+		return (0);
+	rules_fn_valkey(&v, &k);
+	for (i = 0; i < d->nseen; i++)
+		if (memcmp(&d->seen[i], &k, sizeof(k)) == 0)
+			return (0);
+	d->seen[d->nseen++] = k;
+	return (d->nseen >= d->n->limit || d->nseen >= RULES_DISTINCT_MAX);
+}
+
+static void
+rules_fn_distinct_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_distinct	 d;
+	struct rg_hash		 h;
+
+	s->v.type = T_NUM;
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
+		return;
+	d.cx = cx;
+	d.n = n;
+	d.nseen = 0;
+	d.scanned = 0;
+	d.capped = false;
+	if (rules_eval_scan(cx, n, &h, rules_fn_distinct_cb, &d) != 0)
+		return;
+	s->v.present = true;
+	s->v.n = (double)d.nseen;
+	s->capped = d.capped;
+}
+
+/* ---- sum(reward.amount, key, window) -------------------------------- */
+
+static int
+rules_fn_sum_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op != N_WORD || strcmp(a->name, "reward.amount") != 0) {
+		rules_error(cc->rs, &a->pos, "sum adds reward.amount (the only "
+		    "amount a referral carries)");
+		return (T_ERR);
+	}
+	if (rules_check_word(cc, a) == T_ERR ||
+	    rules_check_key(cc, n->kids[1], "sum", "key", true) != 0 ||
+	    rules_check_window(cc, n->kids[2], "sum", true, &n->window) != 0)
+		return (T_ERR);
+	n->wparty = a->party;
+	n->wfact = a->fact;
+	n->type_mask = EV_MASK(EV_REFERRAL);
+	rules_fn_key(n, n->kids[1]);
+	n->limit = RULES_SUM_MAX;
+	return (T_NUM);
+}
+
+struct rules_sum {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	double			 sum;
+	size_t			 scanned;
+	bool			 capped;
+};
+
+static int
+rules_fn_sum_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_sum	*a = arg;
+	struct event		 ev;
+	const struct event	*p;
+	int			 r;
+
+	if (++a->scanned > RULES_SCAN_MAX) {
+		a->capped = true;
+		return (1);
+	}
+	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
+		return (r < 0);
+	if (p->has_reward)
+		a->sum += p->reward_amount;
+	/* Amounts are never negative (req.c): past the limit it is decided. */
+	return (a->sum >= (double)a->n->limit);
+}
+
+/*
+ * The reward amounts of the referrals carrying the key in its role in the
+ * window, newest first; referrals without a reward add nothing.
+ */
+static void
+rules_fn_sum_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_sum	a;
+	struct rg_hash		h;
+
+	s->v.type = T_NUM;
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.cx = cx;
+	a.n = n;
+	if (rules_eval_scan(cx, n, &h, rules_fn_sum_cb, &a) != 0)
+		return;
+	s->v.present = true;
+	s->v.n = a.sum;
+	s->capped = a.capped;
+	s->x[0] = (int64_t)(a.scanned > RULES_SCAN_MAX ? RULES_SCAN_MAX :
+	    a.scanned);
+}
+
+static void
+rules_fn_sum_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	if (s->v.present)
+		sbuf_addf(cx->ex, ",\"referrals\":%lld", (long long)s->x[0]);
+}
+
+/* ---- span(type, key, n) --------------------------------------------- */
+
+static int
+rules_fn_span_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[2];
+
+	if (rules_fn_type(cc, n, "span's type") != 0 ||
+	    rules_check_key(cc, n->kids[1], "span", "key", true) != 0)
+		return (T_ERR);
+	if (a->op != N_CONST || a->type != T_NUM || a->v.n < 2 ||
+	    a->v.n > RULES_SPAN_MAX || a->v.n != (double)(int)a->v.n) {
+		rules_error(cc->rs, &a->pos, "span's count is a whole number "
+		    "from 2 to %d", RULES_SPAN_MAX);
+		return (T_ERR);
+	}
+	n->arg = (int64_t)a->v.n;
+	rules_fn_key(n, n->kids[1]);
+	return (T_DUR);
+}
+
+struct rules_span {
+	int64_t		n;
+	int64_t		got;
+	int64_t		newest;
+	int64_t		oldest;
+};
+
+static int
+rules_fn_span_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_span	*a = arg;
+
+	if (a->got++ == 0)
+		a->newest = e->ts;
+	a->oldest = e->ts;
+	return (a->got >= a->n);
+}
+
+/*
+ * How long the last n events of the type carrying the key took, as of
+ * the evaluation: from the n-th newest to the newest. Absent with fewer.
+ */
+static void
+rules_fn_span_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_span	a;
+	struct rg_hash		h;
+
+	s->v.type = T_DUR;
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.n = n->arg;
+	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
+	    INT64_MIN, cx->at.ts, cx->at.max_seq, true, rules_fn_span_cb,
+	    &a) != 0) {
+		cx->err = 1;
+		return;
+	}
+	s->x[0] = a.got;
+	if (a.got < a.n)
+		return;
+	s->v.present = true;
+	s->v.ms = a.newest - a.oldest;
+	s->x[1] = a.oldest;
+	s->x[2] = a.newest;
+}
+
+static void
+rules_fn_span_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	char	from[RFC3339_LEN], to[RFC3339_LEN];
+
+	sbuf_adds(cx->ex, ",\"value\":");
+	rules_eval_exval(cx->ex, &s->v);
+	sbuf_addf(cx->ex, ",\"events\":%lld", (long long)s->x[0]);
+	if (s->v.present)
+		sbuf_addf(cx->ex, ",\"from\":\"%s\",\"to\":\"%s\"",
+		    fmt_rfc3339(s->x[1], from), fmt_rfc3339(s->x[2], to));
+	(void)n;
+}
+
+/* ---- age(identity), age(referral) ----------------------------------- */
+
+static int
+rules_fn_age_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op == N_WORD && strcmp(a->name, "referral") == 0) {
+		n->party = PARTY_EVENT;
+		n->kind = 0;
+		return (T_DUR);
+	}
+	if (rules_check_key(cc, a, "age", "argument", true) != 0)
+		return (T_ERR);
+	rules_fn_key(n, a);
+	return (T_DUR);
+}
+
+/*
+ * How long before the evaluation the identity was first seen: its oldest
+ * index entry as of the evaluation. The event carries it, so it is known
+ * at the latest from the event's time on: a new identity is 0 old. The
+ * referral's own age is 0 at check, the time since at a recheck.
+ */
+static void
+rules_fn_age_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct store_entry	 e;
+	struct rg_hash		 h;
+	int64_t			 first = cx->ev->ts;
+	int			 r;
+
+	s->v.type = T_DUR;
+	if (n->kind != 0) {
+		if (!rules_eval_key(cx, n->party, n->kind, &h))
+			return;
+		r = store_first(cx->txn, n->kind, &h, cx->at.ts,
+		    cx->at.max_seq, &e);
+		if (r < 0) {
+			cx->err = 1;
+			return;
+		}
+		if (r == 0 && e.ts < first)
+			first = e.ts;
+	}
+	s->v.present = true;
+	s->v.ms = cx->at.ts > first ? cx->at.ts - first : 0;
+	s->x[0] = first;
+}
+
+static void
+rules_fn_age_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	char	when[RFC3339_LEN];
+
+	(void)n;
+	sbuf_adds(cx->ex, ",\"value\":");
+	rules_eval_exval(cx->ex, &s->v);
+	if (s->v.present)
+		sbuf_addf(cx->ex, ",\"first_seen\":\"%s\"",
+		    fmt_rfc3339(s->x[0], when));
+}
+
+/* ---- the table ------------------------------------------------------ */
+
+const struct rules_fn rules_fns[] = {
+	{ "in", "x in list NAME, x in [...]", 1, 2, RF_OPERATOR, COST_SET, 0,
+	    rules_fn_in_check, rules_fn_in_eval, rules_fn_in_explain },
+	{ "exists", "exists(fact)", 1, 1, 0, COST_FACT, 0,
+	    rules_fn_exists_check, rules_fn_exists_eval, NULL },
+	{ "labeled", "labeled(party, label)", 2, 2, RF_SLOT, COST_POINT, 0,
+	    rules_fn_labeled_check, rules_fn_labeled_eval,
+	    rules_fn_labeled_explain },
+	{ "count", "count(type, key, window) or count(referral, [key, key], "
+	    "window)", 3, 3, RF_SLOT | RF_BOUND,
+	    COST_RANGE, 0, rules_fn_count_check, rules_fn_count_eval,
+	    rules_fn_count_explain },
+	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,
+	    COST_RECORDS, RULES_DISTINCT_MAX, rules_fn_distinct_check,
+	    rules_fn_distinct_eval, rules_fn_count_explain },
+	{ "sum", "sum(reward.amount, key, window)", 3, 3, RF_SLOT | RF_BOUND,
+	    COST_RECORDS, 0, rules_fn_sum_check, rules_fn_sum_eval,
+	    rules_fn_sum_explain },
+	{ "span", "span(type, key, n)", 3, 3, RF_SLOT, COST_RANGE, 0,
+	    rules_fn_span_check, rules_fn_span_eval, rules_fn_span_explain },
+	{ "age", "age(identity) or age(referral)", 1, 1, RF_SLOT, COST_SEEK, 0,
+	    rules_fn_age_check, rules_fn_age_eval, rules_fn_age_explain },
+	{ "linked", "linked(referrer, referee, kind[, window])", 3, 4,
+	    RF_SLOT, COST_LINKS, 0, rules_graph_linked_check,
+	    rules_graph_linked_eval, rules_graph_linked_explain },
+	{ "cluster", "cluster(party, [kinds][, window])", 2, 3,
+	    RF_SLOT | RF_BOUND, COST_CLUSTER, RULES_CLUSTER_MAX,
+	    rules_graph_cluster_check, rules_graph_cluster_eval,
+	    rules_graph_cluster_explain },
+	{ "referees", "referees(key, window[, all|active|dormant|"
+	    "active_percent|dormant_percent])", 2, 3, RF_SLOT | RF_BOUND,
+	    COST_REFEREES, 0, rules_graph_referees_check,
+	    rules_graph_referees_eval, rules_graph_referees_explain },
+	{ "chain", "chain(referrer, window)", 2, 2, RF_SLOT | RF_BOUND,
+	    COST_CHAIN, 0, rules_graph_chain_check, rules_graph_chain_eval,
+	    rules_graph_chain_explain },
+	{ "referred", "referred(referrer, referee[, hops])", 2, 3,
+	    RF_SLOT | RF_HOPS, COST_HOP, 0, rules_graph_referred_check,
+	    rules_graph_referred_eval, rules_graph_referred_explain },
+};
+const size_t			 rules_nfns = nitems(rules_fns);
+const struct rules_fn *const	 rules_fn_in = &rules_fns[0];

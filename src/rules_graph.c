@@ -1,0 +1,959 @@
+/*
+ * rules_graph.c: the built-ins that walk from account to account: linked
+ * (the identities two accounts share), referred (who referred whom).
+ * Their entries are in rules_fn.c's table; like every evaluator they read
+ * the store as of the evaluation, stop as soon as the answer is known,
+ * keep their state on the stack and bound their work (rules_int.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rules_int.h"
+#include "store.h"
+#include "util.h"
+
+/* The kinds linked(..., any) looks at. */
+static const uint8_t rules_link_kinds[] = {
+	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_IP, ENT_IP_PREFIX,
+	ENT_EMAIL, ENT_PAYMENT, ENT_PHONE,
+};
+
+/* ---- linked(a, b, kind[, window]) ----------------------------------- */
+
+int
+rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	static const char *const kinds[] = { "device", "device.fuzzy",
+	    "device.id", "ip", "ip.prefix", "email", "email.shape", "payment",
+	    "phone", "any" };
+	struct ruleset		*rs = cc->rs;
+	struct rules_node	*a;
+	int			 pa, pb, k;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "linked")) < 0 ||
+	    (pb = rules_check_party(cc, n->kids[1], "linked")) < 0)
+		return (T_ERR);
+	if (pa == pb) {
+		rules_error(rs, &n->kids[1]->pos, "linked compares two "
+		    "different parties (referrer, referee)");
+		return (T_ERR);
+	}
+	a = n->kids[2];
+	k = a->op == N_WORD ? ent_kind_from_name(a->name) : -1;
+	if (a->op == N_WORD && strcmp(a->name, "any") == 0)
+		k = 0;
+	if (k < 0 || k == ENT_CAMPAIGN) {
+		rules_check_choice(cc, a, "linked's kind", kinds,
+		    nitems(kinds));
+		return (T_ERR);
+	}
+	if (k == ENT_ACCOUNT)
+		rules_warn(rs, &a->pos, "linked(..., account) is never "
+		    "true: an account is not an identity another account "
+		    "carries; compare referrer.account == referee.account");
+	else if (k == ENT_EDGE)
+		rules_warn(rs, &a->pos, "linked(..., edge) is never "
+		    "true: no party carries a referral edge; use referred()");
+	n->party = (uint8_t)pa;
+	n->kind = (uint8_t)k;
+	n->window = 0;
+	/* Links keep their last use to the hour: not since an instant. */
+	if (n->nkids == 4 && rules_check_window(cc, n->kids[3], "linked",
+	    false, &n->window) != 0)
+		return (T_ERR);
+	return (T_BOOL);
+}
+
+struct rules_linked {
+	struct rules_ectx	*cx;
+	const struct rg_hash	*other;		/* the other account */
+	uint32_t		 want;		/* 1 << kind */
+	uint32_t		 found;
+	int64_t			 from;		/* window; INT64_MIN: none */
+	bool			 all;		/* explain: find every kind */
+	size_t			 scanned;
+	/* Windowed: the other account's recent links. */
+	size_t			 nrecent;
+	bool			 overflow;
+	struct store_link	 recent[RULES_LINK_WIN];
+};
+
+static int
+rules_graph_recent_cb(void *arg, const struct store_link *l)
+{
+	struct rules_linked	*lk = arg;
+
+	if (++lk->scanned > RULES_LINK_MAX) {
+		lk->overflow = true;
+		return (1);
+	}
+	if (!(lk->want & (1u << l->kind)) || l->last_ts < lk->from)
+		return (0);
+	if (lk->nrecent == RULES_LINK_WIN) {
+		lk->overflow = true;
+		return (1);
+	}
+	lk->recent[lk->nrecent++] = *l;
+	return (0);
+}
+
+static int
+rules_graph_linked_cb(void *arg, const struct store_link *l)
+{
+	struct rules_linked	*lk = arg;
+	size_t			 i;
+	int			 r;
+
+	if (++lk->scanned > RULES_LINK_MAX)
+		return (1);
+	if (!(lk->want & (1u << l->kind)) || (lk->found & (1u << l->kind)) ||
+	    l->last_ts < lk->from)
+		return (0);
+	if (lk->from != INT64_MIN) {
+		for (i = 0; i < lk->nrecent; i++) {
+			if (lk->recent[i].kind == l->kind &&
+			    memcmp(&lk->recent[i].h, &l->h, sizeof(l->h)) == 0)
+				break;
+		}
+		if (i < lk->nrecent)
+			r = 0;
+		else if (!lk->overflow)
+			r = 1;
+		else
+			goto probe;
+	} else {
+probe:
+		r = store_link_get(lk->cx->txn, lk->other, l->kind, &l->h,
+		    lk->cx->at.max_seq, NULL, NULL);
+		if (r < 0) {
+			lk->cx->err = 1;
+			return (1);
+		}
+	}
+	if (r == 0) {
+		lk->found |= 1u << l->kind;
+		if (!lk->all || (lk->found & lk->want) == lk->want)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * The kinds of want the referrer and the referee share: the identities
+ * in this event first, then the referee's recorded links probed against
+ * the referrer's (the referee is usually the newer account, with fewer
+ * links). With a window both accounts must have carried the identity
+ * within it.
+ */
+static int
+rules_graph_links(struct rules_ectx *cx, uint32_t want, int kind,
+    int64_t window, uint32_t *found)
+{
+	const struct event	*ev = cx->ev;
+	const struct party	*ra = &ev->party[PARTY_REFERRER];
+	const struct party	*rb = &ev->party[PARTY_REFEREE];
+	struct rules_linked	 lk;
+	size_t			 i;
+	uint8_t			 k;
+
+	memset(&lk, 0, offsetof(struct rules_linked, recent));
+	lk.want = want;
+	lk.all = true;
+	for (i = 0; i < nitems(rules_link_kinds); i++) {
+		k = rules_link_kinds[i];
+		if ((want & (1u << k)) && PARTY_HAS(ra, k) && PARTY_HAS(rb, k) &&
+		    memcmp(&ra->h[k], &rb->h[k], sizeof(ra->h[k])) == 0)
+			lk.found |= 1u << k;
+	}
+	*found = lk.found;
+	if (!PARTY_HAS(ra, ENT_ACCOUNT) || !PARTY_HAS(rb, ENT_ACCOUNT) ||
+	    (lk.found & want) == want)
+		return (0);
+	lk.cx = cx;
+	lk.other = &ra->h[ENT_ACCOUNT];
+	lk.from = rules_eval_from(cx, window);
+	if (window > 0) {
+		if (store_link_scan(cx->txn, &ra->h[ENT_ACCOUNT], kind,
+		    cx->at.max_seq, rules_graph_recent_cb, &lk) != 0 || cx->err)
+			return (-1);
+		lk.scanned = 0;
+	}
+	if (store_link_scan(cx->txn, &rb->h[ENT_ACCOUNT], kind,
+	    cx->at.max_seq, rules_graph_linked_cb, &lk) != 0 || cx->err)
+		return (-1);
+	*found = lk.found;
+	return (0);
+}
+
+/*
+ * Without a window one pass finds every linked kind at once and serves
+ * every linked() of the evaluation.
+ */
+void
+rules_graph_linked_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	uint32_t	want = 0, found;
+	size_t		i;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	if (cx->ev->nparties < 2)
+		return;
+	for (i = 0; i < nitems(rules_link_kinds); i++)
+		if (n->kind == 0 || n->kind == rules_link_kinds[i])
+			want |= 1u << rules_link_kinds[i];
+	if (n->window == 0) {
+		if (!cx->links_done) {
+			for (i = 0; i < nitems(rules_link_kinds); i++)
+				cx->links_want |= 1u << rules_link_kinds[i];
+			if (rules_graph_links(cx, cx->links_want, 0, 0,
+			    &cx->links_found) != 0)
+				goto fail;
+			cx->links_done = true;
+		}
+		found = cx->links_found & want;
+	} else if (rules_graph_links(cx, want, n->kind, n->window, &found) != 0)
+		goto fail;
+	s->kinds = found;
+	s->v.b = found != 0;
+	return;
+fail:
+	cx->err = 1;
+}
+
+void
+rules_graph_linked_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	struct sbuf	*sb = cx->ex;
+	size_t		 i;
+	bool		 first = true;
+
+	sbuf_adds(sb, ",\"found\":{\"fn\":\"linked\",\"kinds\":[");
+	for (i = 1; i < ENT__MAX; i++) {
+		if (s->kinds & (1u << i)) {
+			if (!first)
+				sbuf_addc(sb, ',');
+			sbuf_addc(sb, '"');
+			sbuf_adds(sb, ent_kind_name((unsigned)i));
+			sbuf_addc(sb, '"');
+			first = false;
+		}
+	}
+	sbuf_adds(sb, "],\"window_ms\":");
+	sbuf_add_int(sb, n->window);
+	sbuf_addc(sb, '}');
+}
+
+/* ---- cluster(party, [kinds][, window]) ------------------------------ */
+
+/* The kinds cluster() may follow: those accounts carry and share. */
+static const char *const rules_cluster_kinds[] = { "device", "device.fuzzy",
+    "device.id", "payment", "phone", "email", "email.shape", "ip",
+    "ip.prefix" };
+
+int
+rules_graph_cluster_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[1], *k;
+	size_t			 i, nk;
+	int			 pa, c;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "cluster")) < 0)
+		return (T_ERR);
+	nk = a->op == N_LIST ? a->nkids : 1;
+	if (nk == 0) {
+		rules_error(cc->rs, &a->pos, "cluster follows at least one "
+		    "kind of identity, as in [device.fuzzy, payment]");
+		return (T_ERR);
+	}
+	n->kinds = 0;
+	for (i = 0; i < nk; i++) {
+		k = a->op == N_LIST ? a->kids[i] : a;
+		if ((c = rules_check_choice(cc, k, "cluster's kind",
+		    rules_cluster_kinds, nitems(rules_cluster_kinds))) < 0)
+			return (T_ERR);
+		n->kinds |= 1u << ent_kind_from_name(rules_cluster_kinds[c]);
+	}
+	n->party = (uint8_t)pa;
+	n->kind = ENT_ACCOUNT;
+	n->window = 0;
+	if (n->nkids == 3 && rules_check_window(cc, n->kids[2], "cluster",
+	    true, &n->window) != 0)
+		return (T_ERR);
+	n->limit = RULES_CLUSTER_MAX;
+	return (T_NUM);
+}
+
+/*
+ * Sets of 64-bit fingerprints of random hashes (accounts, identities), in
+ * open addressing on the stack: a cluster walk allocates nothing.
+ */
+#define RULES_FP_ACCTS	2048	/* > 2 x RULES_CLUSTER_MAX */
+#define RULES_FP_IDS	4096	/* > 2 x RULES_CLUSTER_READ */
+
+static uint64_t
+rules_graph_fp(const struct rg_hash *h, uint8_t kind)
+{
+	uint64_t	v;
+
+	memcpy(&v, h->b, sizeof(v));
+	v ^= (uint64_t)kind << 56;
+	return (v == 0 ? 1 : v);
+}
+
+/* Add fp to set (of cap slots); false when it was there already. */
+static bool
+rules_graph_fp_add(uint64_t *set, size_t cap, uint64_t fp)
+{
+	size_t	i = (size_t)(fp >> 17) & (cap - 1);
+
+	while (set[i] != 0) {
+		if (set[i] == fp)
+			return (false);
+		i = (i + 1) & (cap - 1);
+	}
+	set[i] = fp;
+	return (true);
+}
+
+struct rules_cluster {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	int64_t			 from;		/* window start (INT64_MIN) */
+	size_t			 read;		/* links and entries read */
+	bool			 capped;
+	size_t			 count;		/* accounts found (not its own) */
+	/* The identity being followed, and from which account. */
+	uint8_t			 kind;
+	const struct rg_hash	*h;
+	const struct rg_hash	*via;
+	bool			 first_hop;	/* via is the party's account */
+	bool			 via_seen;
+	size_t			 ncand;
+	size_t			 nhop;
+	/* Zeroed up to here. The accounts that carried the identity: */
+	struct rg_hash		 cand[RULES_CLUSTER_MAX];
+	/* the accounts of the first hop, followed in turn. */
+	struct rg_hash		 hop[RULES_CLUSTER_MAX];
+	uint64_t		 accts[RULES_FP_ACCTS];
+	uint64_t		 ids[RULES_FP_IDS];
+};
+
+/* An event of the identity: the accounts that carried it in it. */
+static int
+rules_graph_cluster_entry(void *arg, const struct store_entry *e)
+{
+	struct rules_cluster	*c = arg;
+	struct event		 ev;
+	const struct event	*p;
+	const struct party	*q;
+	size_t			 i, j;
+	int			 r;
+
+	if (++c->read > RULES_CLUSTER_READ) {
+		c->capped = true;
+		return (1);
+	}
+	if ((r = rules_eval_event(c->cx, e, &ev, &p)) != 0)
+		return (r < 0);
+	for (i = 0; i < p->nparties; i++) {
+		q = &p->party[i];
+		if (!PARTY_HAS(q, c->kind) || !PARTY_HAS(q, ENT_ACCOUNT) ||
+		    memcmp(&q->h[c->kind], c->h, sizeof(*c->h)) != 0)
+			continue;
+		if (memcmp(&q->h[ENT_ACCOUNT], c->via, sizeof(*c->via)) == 0) {
+			c->via_seen = true;
+			continue;
+		}
+		for (j = 0; j < c->ncand; j++)
+			if (memcmp(&c->cand[j], &q->h[ENT_ACCOUNT],
+			    sizeof(c->cand[j])) == 0)
+				break;
+		if (j < c->ncand)
+			continue;
+		if (c->ncand == nitems(c->cand)) {
+			c->capped = true;
+			return (1);
+		}
+		c->cand[c->ncand++] = q->h[ENT_ACCOUNT];
+	}
+	return (0);
+}
+
+/*
+ * A link of account via: follow the identity (once per walk) to the
+ * accounts that carried it, within the window; with a window, only when
+ * via carried it within the window too.
+ */
+static int
+rules_graph_cluster_link(void *arg, const struct store_link *l)
+{
+	struct rules_cluster	*c = arg;
+	size_t			 i;
+
+	if (++c->read > RULES_CLUSTER_READ) {
+		c->capped = true;
+		return (1);
+	}
+	if (!(c->n->kinds & (1u << l->kind)) || !rules_graph_fp_add(c->ids,
+	    RULES_FP_IDS, rules_graph_fp(&l->h, (uint8_t)l->kind)))
+		return (0);
+	c->kind = (uint8_t)l->kind;
+	c->h = &l->h;
+	c->via_seen = false;
+	c->ncand = 0;
+	if (store_scan(c->cx->txn, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
+	    c->from, c->cx->at.ts, c->cx->at.max_seq, true,
+	    rules_graph_cluster_entry, c) != 0 || c->cx->err) {
+		c->cx->err = 1;
+		return (1);
+	}
+	if (c->from != INT64_MIN && !c->via_seen)
+		return (c->capped);
+	for (i = 0; i < c->ncand; i++) {
+		if (!rules_graph_fp_add(c->accts, RULES_FP_ACCTS,
+		    rules_graph_fp(&c->cand[i], ENT_ACCOUNT)))
+			continue;
+		c->count++;
+		if (c->first_hop && c->nhop < nitems(c->hop))
+			c->hop[c->nhop++] = c->cand[i];
+		if (c->count >= c->n->limit || c->count >= RULES_CLUSTER_MAX)
+			return (1);
+	}
+	return (c->capped);
+}
+
+/* Follow account acct's links of the kinds; -1 on a store error. */
+static int
+rules_graph_cluster_from(struct rules_cluster *c, const struct rg_hash *acct)
+{
+	unsigned	k;
+
+	c->via = acct;
+	for (k = 1; k < ENT__MAX; k++) {
+		if (!(c->n->kinds & (1u << k)))
+			continue;
+		if (c->capped || c->count >= c->n->limit ||
+		    c->count >= RULES_CLUSTER_MAX)
+			break;
+		if (store_link_scan(c->cx->txn, acct, k, c->cx->at.max_seq,
+		    rules_graph_cluster_link, c) != 0 || c->cx->err)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * cluster(party, kinds[, window]): the accounts connected to the party's
+ * account through identities of the kinds, within two hops (account ->
+ * identity -> account -> identity -> account), as of the evaluation:
+ * the party's links, then each identity's index entries and their
+ * events for the accounts that carried it; then the same from each
+ * account found. At most RULES_CLUSTER_READ links and entries are read.
+ */
+void
+rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_cluster	 c;		/* ~80 KB: on the stack */
+	const struct event	*ev = cx->ev;
+	const struct rg_hash	*acct;
+	size_t			 i;
+
+	s->v.type = T_NUM;
+	if (n->party >= ev->nparties ||
+	    !PARTY_HAS(&ev->party[n->party], ENT_ACCOUNT))
+		return;
+	acct = &ev->party[n->party].h[ENT_ACCOUNT];
+	memset(&c, 0, offsetof(struct rules_cluster, cand));
+	memset(c.accts, 0, sizeof(c.accts));
+	memset(c.ids, 0, sizeof(c.ids));
+	c.cx = cx;
+	c.n = n;
+	c.from = rules_eval_from(cx, n->window);
+	rules_graph_fp_add(c.accts, RULES_FP_ACCTS, rules_graph_fp(acct,
+	    ENT_ACCOUNT));
+	c.first_hop = true;
+	if (rules_graph_cluster_from(&c, acct) != 0)
+		goto fail;
+	c.first_hop = false;
+	for (i = 0; i < c.nhop; i++)
+		if (rules_graph_cluster_from(&c, &c.hop[i]) != 0)
+			goto fail;
+	s->v.present = true;
+	s->v.n = (double)c.count;
+	s->capped = c.capped;
+	s->x[0] = (int64_t)(c.read > RULES_CLUSTER_READ ? RULES_CLUSTER_READ :
+	    c.read);
+	return;
+fail:
+	cx->err = 1;
+}
+
+void
+rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	struct sbuf	*sb = cx->ex;
+	size_t		 i;
+	bool		 first = true;
+
+	sbuf_adds(sb, ",\"kinds\":[");
+	for (i = 1; i < ENT__MAX; i++) {
+		if (n->kinds & (1u << i)) {
+			sbuf_addf(sb, "%s\"%s\"", first ? "" : ",",
+			    ent_kind_name((unsigned)i));
+			first = false;
+		}
+	}
+	sbuf_addc(sb, ']');
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	if (s->v.present)
+		sbuf_addf(sb, ",\"read\":%lld", (long long)s->x[0]);
+}
+
+/* ---- referees(key, window[, which]) --------------------------------- */
+
+enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ACTIVE_PCT, REF_DORMANT_PCT };
+static const char *const rules_referees_which[] = { "all", "active",
+    "dormant", "active_percent", "dormant_percent" };
+
+int
+rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	int	w = REF_ALL;
+
+	if (rules_check_key(cc, n->kids[0], "referees", "key", true) != 0 ||
+	    rules_check_window(cc, n->kids[1], "referees", true,
+	    &n->window) != 0)
+		return (T_ERR);
+	if (n->nkids == 3 && (w = rules_check_choice(cc, n->kids[2],
+	    "referees' third argument", rules_referees_which,
+	    nitems(rules_referees_which))) < 0)
+		return (T_ERR);
+	n->type_mask = EV_MASK(EV_REFERRAL);
+	rules_fn_key(n, n->kids[0]);
+	n->arg = w;
+	/* A share needs every referral: it never stops early. */
+	n->limit = w >= REF_ACTIVE_PCT ? 0 : RULES_REFEREES_MAX;
+	return (T_NUM);
+}
+
+struct rules_referees {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	int64_t			 all;
+	int64_t			 active;
+	bool			 capped;
+};
+
+static int
+rules_graph_referees_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_referees	*a = arg;
+	struct rules_ectx	*cx = a->cx;
+	struct event		 ev;
+	const struct event	*p;
+	int64_t			 c, want;
+	int			 r;
+
+	if (a->all == RULES_REFEREES_MAX) {
+		a->capped = true;
+		return (1);
+	}
+	if ((r = rules_eval_event(cx, e, &ev, &p)) != 0)
+		return (r < 0);
+	if (p->nparties < 2 || !PARTY_HAS(&p->party[PARTY_REFEREE],
+	    ENT_ACCOUNT))
+		return (0);
+	a->all++;
+	/* Used the product after being referred: a login or a purchase. */
+	c = e->ts >= cx->at.ts ? 0 : store_count(cx->txn, ENT_ACCOUNT,
+	    &p->party[PARTY_REFEREE].h[ENT_ACCOUNT], EV_MASK(EV_LOGIN) |
+	    EV_MASK(EV_PURCHASE), ROLE_SUBJECT, e->ts + 1, cx->at.ts,
+	    cx->at.max_seq, 1);
+	if (c < 0) {
+		cx->err = 1;
+		return (1);
+	}
+	a->active += c;
+	switch (a->n->arg) {
+	case REF_ALL:
+		want = a->all;
+		break;
+	case REF_ACTIVE:
+		want = a->active;
+		break;
+	case REF_DORMANT:
+		want = a->all - a->active;
+		break;
+	default:
+		return (0);
+	}
+	return ((uint64_t)want >= a->n->limit);
+}
+
+/*
+ * referees(key, window[, which]): of the referrals carrying the key in
+ * its role within the window (this one included), how many referees
+ * logged in or bought after their referral, up to the evaluation's time;
+ * "all" counts the referrals, the shares are percentages (absent when
+ * there are none). One event record and one seek a referral, at most
+ * RULES_REFEREES_MAX of them, the newest.
+ */
+void
+rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rules_referees	a;
+	struct rg_hash		h;
+	int64_t			v;
+
+	s->v.type = T_NUM;
+	if (!rules_eval_key(cx, n->party, n->kind, &h))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.cx = cx;
+	a.n = n;
+	if (rules_eval_scan(cx, n, &h, rules_graph_referees_cb, &a) != 0)
+		return;
+	s->capped = a.capped;
+	s->x[0] = a.all;
+	s->x[1] = a.active;
+	switch (n->arg) {
+	case REF_ALL:
+		v = a.all;
+		break;
+	case REF_ACTIVE:
+		v = a.active;
+		break;
+	case REF_DORMANT:
+		v = a.all - a.active;
+		break;
+	default:
+		if (a.all == 0)
+			return;
+		s->v.present = true;
+		s->v.n = 100.0 * (double)(n->arg == REF_ACTIVE_PCT ? a.active :
+		    a.all - a.active) / (double)a.all;
+		return;
+	}
+	s->v.present = true;
+	s->v.n = (double)v;
+}
+
+void
+rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	sbuf_addf(cx->ex, ",\"which\":\"%s\"",
+	    rules_referees_which[n->arg]);
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	sbuf_addf(cx->ex, ",\"referrals\":%lld,\"active\":%lld",
+	    (long long)s->x[0], (long long)s->x[1]);
+}
+
+/* ---- chain(referrer, window) ---------------------------------------- */
+
+int
+rules_graph_chain_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op != N_WORD || strcmp(a->name, "referrer") != 0) {
+		rules_error(cc->rs, &a->pos, "chain starts at the referrer: "
+		    "chain(referrer, window)");
+		return (T_ERR);
+	}
+	if (rules_check_window(cc, n->kids[1], "chain", false,
+	    &n->window) != 0)
+		return (T_ERR);
+	n->party = PARTY_REFERRER;
+	n->kind = ENT_ACCOUNT;
+	n->limit = 2 * RULES_CHAIN_MAX;
+	return (T_NUM);
+}
+
+/* An entry and the event it names (the one evaluated is not read back). */
+struct rules_chain_ref {
+	struct rules_ectx	*cx;
+	bool			 found;
+	bool			 newest;	/* keep the first (else: last) */
+	size_t			 scanned;
+	int64_t			 ts;
+	struct rg_hash		 other;		/* the other party's account */
+	int			 other_party;
+};
+
+static int
+rules_graph_chain_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_chain_ref	*r = arg;
+	struct event		 ev;
+	const struct event	*p;
+	const struct party	*q;
+	int			 rc;
+
+	if (++r->scanned > RULES_WALK_MAX || e->seq == r->cx->ev->seq)
+		return (r->scanned > RULES_WALK_MAX);
+	if ((rc = rules_eval_event(r->cx, e, &ev, &p)) != 0)
+		return (rc < 0);
+	if (p->nparties < 2)
+		return (0);
+	q = &p->party[r->other_party];
+	if (!PARTY_HAS(q, ENT_ACCOUNT))
+		return (0);
+	r->found = true;
+	r->ts = e->ts;
+	r->other = q->h[ENT_ACCOUNT];
+	return (r->newest);
+}
+
+/* When the store first saw account a, as of time ts; -1 on error. */
+static int
+rules_graph_chain_first(struct rules_ectx *cx, const struct rg_hash *a,
+    int64_t ts, int64_t *first)
+{
+	struct store_entry	e;
+	int			r;
+
+	if ((r = store_first(cx->txn, ENT_ACCOUNT, a, ts, cx->at.max_seq,
+	    &e)) < 0)
+		return (-1);
+	*first = r == 0 && e.ts < ts ? e.ts : ts;
+	return (0);
+}
+
+/*
+ * chain(referrer, window): the referrals in a row, through this one, each
+ * made by an account within the window of its first being seen. Back:
+ * this referral counts when its referrer was that fresh; then the
+ * referral that first brought the referrer in, when its own referrer was;
+ * and so on. Forward: a referral this referee made after this one, within
+ * the window of its first being seen; then one its referee made; and so
+ * on (the oldest that qualifies at each step). As of the evaluation, at
+ * most RULES_CHAIN_MAX hops each way.
+ */
+void
+rules_graph_chain_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	struct rules_chain_ref	 r;
+	struct rg_hash		 acct;
+	int64_t			 t, first, back = 0, fwd = 0;
+	uint64_t		 max_seq = cx->at.max_seq;
+
+	s->v.type = T_NUM;
+	if (ev->nparties < 2 ||
+	    !PARTY_HAS(&ev->party[PARTY_REFERRER], ENT_ACCOUNT) ||
+	    !PARTY_HAS(&ev->party[PARTY_REFEREE], ENT_ACCOUNT))
+		return;
+	s->v.present = true;
+	/* Back, from this referral's referrer at its time. */
+	acct = ev->party[PARTY_REFERRER].h[ENT_ACCOUNT];
+	t = ev->ts;
+	while (back < RULES_CHAIN_MAX && (uint64_t)(back + fwd) < n->limit) {
+		if (rules_graph_chain_first(cx, &acct, t, &first) != 0)
+			goto fail;
+		if (t - first > n->window)
+			break;
+		back++;
+		memset(&r, 0, sizeof(r));
+		r.cx = cx;
+		r.other_party = PARTY_REFERRER;
+		if (store_scan_referred(cx->txn, &acct, t, max_seq ==
+		    ev->seq ? ev->seq - 1 : max_seq, rules_graph_chain_cb,
+		    &r) != 0 || cx->err)
+			goto fail;
+		if (!r.found)
+			break;
+		acct = r.other;
+		t = r.ts;
+	}
+	/* Forward, from this referral's referee, after this referral. */
+	acct = ev->party[PARTY_REFEREE].h[ENT_ACCOUNT];
+	t = ev->ts;
+	while (fwd < RULES_CHAIN_MAX && (uint64_t)(back + fwd) < n->limit) {
+		if (rules_graph_chain_first(cx, &acct, t, &first) != 0)
+			goto fail;
+		if (first > INT64_MAX - n->window || t > first + n->window)
+			break;
+		memset(&r, 0, sizeof(r));
+		r.cx = cx;
+		r.newest = true;	/* oldest first: the first one found */
+		r.other_party = PARTY_REFEREE;
+		if (store_scan(cx->txn, ENT_ACCOUNT, &acct,
+		    EV_MASK(EV_REFERRAL), ROLE_REFERRER, t, first + n->window <
+		    cx->at.ts ? first + n->window : cx->at.ts, max_seq, false,
+		    rules_graph_chain_cb, &r) != 0 || cx->err)
+			goto fail;
+		if (!r.found)
+			break;
+		fwd++;
+		acct = r.other;
+		t = r.ts;
+	}
+	s->v.n = (double)(back + fwd);
+	s->x[0] = back;
+	s->x[1] = fwd;
+	return;
+fail:
+	cx->err = 1;
+}
+
+void
+rules_graph_chain_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	sbuf_addf(cx->ex, ",\"back\":%lld,\"forward\":%lld",
+	    (long long)s->x[0], (long long)s->x[1]);
+}
+
+/* ---- referred(a, b[, hops]) ----------------------------------------- */
+
+int
+rules_graph_referred_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node	*a;
+	int			 pa, pb;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "referred")) < 0 ||
+	    (pb = rules_check_party(cc, n->kids[1], "referred")) < 0)
+		return (T_ERR);
+	if (pa == pb) {
+		rules_error(cc->rs, &n->kids[1]->pos, "referred compares two "
+		    "different parties (referrer, referee)");
+		return (T_ERR);
+	}
+	n->hops = 1;
+	if (n->nkids == 3) {
+		a = n->kids[2];
+		if (a->op != N_CONST || a->type != T_NUM || a->v.n < 1 ||
+		    a->v.n > RULES_HOPS_MAX || a->v.n != (double)(int)a->v.n) {
+			rules_error(cc->rs, &a->pos, "referred's hops is a "
+			    "whole number from 1 to %d", RULES_HOPS_MAX);
+			return (T_ERR);
+		}
+		n->hops = (int)a->v.n;
+	}
+	n->party = (uint8_t)pa;
+	n->cost = COST_HOP * (uint32_t)n->hops;
+	return (T_BOOL);
+}
+
+/*
+ * referred(a, b[, hops]): walk back from a through "who referred this
+ * account" (referral index entries where it was the referee, before this
+ * event) looking for b, breadth first, at most hops steps.
+ */
+struct rules_walk {
+	struct rules_ectx	*cx;
+	const struct rg_hash	*target;
+	bool			 found;
+	bool			 collect;
+	size_t			 scanned;
+	size_t			 nnext;
+	struct rg_hash		 next[RULES_WALK_MAX];
+};
+
+static int
+rules_graph_walk_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_walk	*w = arg;
+	struct event		 ev;
+	const struct party	*r;
+	size_t			 i;
+	int			 rc;
+
+	if (++w->scanned > RULES_SCAN_MAX)
+		return (1);
+	if (e->seq == w->cx->ev->seq)
+		return (0);	/* as of a later moment: not the event itself */
+	if ((rc = store_get_event(w->cx->txn, e->seq, &ev)) < 0) {
+		w->cx->err = 1;
+		return (1);
+	}
+	if (rc == 1 || ev.nparties < 2)
+		return (0);
+	r = &ev.party[PARTY_REFERRER];
+	if (!PARTY_HAS(r, ENT_ACCOUNT))
+		return (0);
+	if (memcmp(&r->h[ENT_ACCOUNT], w->target, sizeof(*w->target)) == 0) {
+		w->found = true;
+		return (1);
+	}
+	if (!w->collect)
+		return (0);
+	for (i = 0; i < w->nnext; i++)
+		if (memcmp(&w->next[i], &r->h[ENT_ACCOUNT], sizeof(w->next[i]))
+		    == 0)
+			return (0);
+	if (w->nnext < RULES_WALK_MAX)
+		w->next[w->nnext++] = r->h[ENT_ACCOUNT];
+	return (0);
+}
+
+/* One walk serves every hop count: it records the hop it found b at. */
+void
+rules_graph_referred_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	const struct party	*a, *b;
+	struct rules_walk	 w;
+	struct rg_hash		 frontier[RULES_WALK_MAX];
+	size_t			 nf, i;
+	int			 hop;
+
+	s->v.type = T_BOOL;
+	s->v.present = true;
+	if (ev->nparties < 2 || (cx->at.max_seq != 0 && cx->at.max_seq <= 1))
+		return;
+	a = &ev->party[n->party];
+	b = &ev->party[1 - n->party];
+	if (!PARTY_HAS(a, ENT_ACCOUNT) || !PARTY_HAS(b, ENT_ACCOUNT))
+		return;
+	memset(&w, 0, offsetof(struct rules_walk, next));
+	w.cx = cx;
+	w.target = &b->h[ENT_ACCOUNT];
+	frontier[0] = a->h[ENT_ACCOUNT];
+	nf = 1;
+	for (hop = 1; hop <= n->walk && nf != 0; hop++) {
+		w.collect = hop < n->walk;
+		w.nnext = 0;
+		for (i = 0; i < nf; i++) {
+			if (store_scan_referred(cx->txn, &frontier[i],
+			    cx->at.ts, cx->at.max_seq == ev->seq ? ev->seq - 1 :
+			    cx->at.max_seq, rules_graph_walk_cb, &w) != 0 ||
+			    cx->err) {
+				cx->err = 1;
+				return;
+			}
+			if (w.found) {
+				s->v.b = true;
+				s->hops = hop;
+				return;
+			}
+		}
+		memcpy(frontier, w.next, w.nnext * sizeof(*frontier));
+		nf = w.nnext;
+	}
+}
+
+void
+rules_graph_referred_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	(void)n;
+	sbuf_addf(cx->ex, ",\"found\":{\"fn\":\"referred\",\"hops\":%d}",
+	    s->v.b ? s->hops : 0);
+}
