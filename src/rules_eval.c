@@ -24,8 +24,12 @@
 static bool rules_eval_bool(struct rules_ectx *, const struct rules_node *);
 
 /*
- * Where a window that ends at the evaluation's time starts: since the
- * referral, at its own time (the whole window is that instant at check).
+ * The time a window covers. At check the evaluation's time is the event's
+ * and a window ends there. At a recheck it reaches the window's length on
+ * both sides of the referral, up to the recheck's time: the evidence
+ * around the referral stays what it was at check, plus what arrived since,
+ * whenever the recheck runs. "since referral" runs from the referral to
+ * the evaluation's time; no window, from the beginning to it.
  */
 int64_t
 rules_eval_from(const struct rules_ectx *cx, int64_t window)
@@ -34,8 +38,17 @@ rules_eval_from(const struct rules_ectx *cx, int64_t window)
 		return (cx->ev->ts);
 	if (window <= 0)
 		return (INT64_MIN);
-	return (cx->at.ts < INT64_MIN + window ? INT64_MIN :
-	    cx->at.ts - window);
+	return (cx->ev->ts < INT64_MIN + window ? INT64_MIN :
+	    cx->ev->ts - window);
+}
+
+int64_t
+rules_eval_to(const struct rules_ectx *cx, int64_t window)
+{
+	if (window == RULES_SINCE_REFERRAL || window <= 0 ||
+	    cx->at.ts <= cx->ev->ts || cx->at.ts - cx->ev->ts <= window)
+		return (cx->at.ts);
+	return (cx->ev->ts + window);
 }
 
 bool
@@ -62,7 +75,8 @@ rules_eval_scan(struct rules_ectx *cx, const struct rules_node *n,
     const struct rg_hash *h, store_entry_cb cb, void *arg)
 {
 	if (store_scan(cx->txn, n->kind, h, n->type_mask, n->role_mask,
-	    rules_eval_from(cx, n->window), cx->at.ts, cx->at.max_seq, true,
+	    rules_eval_from(cx, n->window), rules_eval_to(cx, n->window),
+	    cx->at.max_seq, true,
 	    cb, arg) != 0 || cx->err) {
 		cx->err = 1;
 		return (-1);

@@ -429,15 +429,16 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 {
 	struct rules_count2	a;
 	int64_t			from = rules_eval_from(cx, n->window);
+	int64_t			to = rules_eval_to(cx, n->window);
 	int64_t			c1, c2;
 	uint8_t			roles2;
 
 	roles2 = rules_fn_roles(n->party2, n->type_mask);
 
 	if ((c1 = store_count(cx->txn, n->kind, h1, n->type_mask, n->role_mask,
-	    from, cx->at.ts, cx->at.max_seq, RULES_SCAN_MAX + 1)) < 0 ||
+	    from, to, cx->at.max_seq, RULES_SCAN_MAX + 1)) < 0 ||
 	    (c2 = store_count(cx->txn, n->kind2, h2, n->type_mask, roles2,
-	    from, cx->at.ts, cx->at.max_seq, (uint64_t)c1 + 1)) < 0)
+	    from, to, cx->at.max_seq, (uint64_t)c1 + 1)) < 0)
 		return (-1);
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
@@ -447,7 +448,7 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 		a.kind = n->kind;
 		a.h = h1;
 		if (store_scan(cx->txn, n->kind2, h2, n->type_mask, roles2,
-		    from, cx->at.ts, cx->at.max_seq, true, rules_fn_count2_cb,
+		    from, to, cx->at.max_seq, true, rules_fn_count2_cb,
 		    &a) != 0)
 			return (-1);
 	} else {
@@ -455,7 +456,7 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 		a.kind = n->kind2;
 		a.h = h2;
 		if (store_scan(cx->txn, n->kind, h1, n->type_mask,
-		    n->role_mask, from, cx->at.ts, cx->at.max_seq, true,
+		    n->role_mask, from, to, cx->at.max_seq, true,
 		    rules_fn_count2_cb, &a) != 0)
 			return (-1);
 	}
@@ -482,8 +483,8 @@ rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
 		c = rules_fn_count2(cx, n, &h, &h2, s);
 	} else
 		c = store_count(cx->txn, n->kind, &h, n->type_mask,
-		    n->role_mask, rules_eval_from(cx, n->window), cx->at.ts,
-		    cx->at.max_seq, n->limit);
+		    n->role_mask, rules_eval_from(cx, n->window),
+		    rules_eval_to(cx, n->window), cx->at.max_seq, n->limit);
 	if (c < 0) {
 		cx->err = 1;
 		return;
@@ -750,7 +751,7 @@ rules_fn_span_eval(struct rules_ectx *cx, const struct rules_node *n,
 	memset(&a, 0, sizeof(a));
 	a.n = n->arg;
 	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
-	    INT64_MIN, cx->at.ts, cx->at.max_seq, true, rules_fn_span_cb,
+	    INT64_MIN, cx->ev->ts, cx->at.max_seq, true, rules_fn_span_cb,
 	    &a) != 0) {
 		cx->err = 1;
 		return;
@@ -798,10 +799,11 @@ rules_fn_age_check(struct rules_cctx *cc, struct rules_node *n)
 }
 
 /*
- * How long before the evaluation the identity was first seen: its oldest
+ * How long before the referral the identity was first seen: its oldest
  * index entry as of the evaluation. The event carries it, so it is known
- * at the latest from the event's time on: a new identity is 0 old. The
- * referral's own age is 0 at check, the time since at a recheck.
+ * at the latest from the event's time on: a new identity is 0 old, and a
+ * recheck sees the age the identity had at the referral. The referral's
+ * own age is 0 at check, the time since at a recheck.
  */
 static void
 rules_fn_age_eval(struct rules_ectx *cx, const struct rules_node *n,
@@ -826,7 +828,10 @@ rules_fn_age_eval(struct rules_ectx *cx, const struct rules_node *n,
 			first = e.ts;
 	}
 	s->v.present = true;
-	s->v.ms = cx->at.ts > first ? cx->at.ts - first : 0;
+	if (n->kind == 0)	/* age(referral): until the evaluation */
+		s->v.ms = cx->at.ts > first ? cx->at.ts - first : 0;
+	else			/* an identity's: at the referral */
+		s->v.ms = cx->ev->ts > first ? cx->ev->ts - first : 0;
 	s->x[0] = first;
 }
 

@@ -324,6 +324,7 @@ struct rules_cluster {
 	struct rules_ectx	*cx;
 	const struct rules_node	*n;
 	int64_t			 from;		/* window start (INT64_MIN) */
+	int64_t			 to;		/* and end */
 	size_t			 read;		/* links and entries read */
 	bool			 capped;
 	size_t			 count;		/* accounts found (not its own) */
@@ -407,7 +408,7 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 	c->via_seen = false;
 	c->ncand = 0;
 	if (store_scan(c->cx->txn, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
-	    c->from, c->cx->at.ts, c->cx->at.max_seq, true,
+	    c->from, c->to, c->cx->at.max_seq, true,
 	    rules_graph_cluster_entry, c) != 0 || c->cx->err) {
 		c->cx->err = 1;
 		return (1);
@@ -475,6 +476,7 @@ rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
 	c.cx = cx;
 	c.n = n;
 	c.from = rules_eval_from(cx, n->window);
+	c.to = rules_eval_to(cx, n->window);
 	rules_graph_fp_add(c.accts, RULES_FP_ACCTS, rules_graph_fp(acct,
 	    ENT_ACCOUNT));
 	c.first_hop = true;

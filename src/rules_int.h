@@ -488,7 +488,9 @@ bool	rules_eval_key(const struct rules_ectx *, int party, int kind,
 	    struct rg_hash *);
 bool	rules_event_key(const struct event *, int party, int kind,
 	    struct rg_hash *);
+/* The time a window covers (from and to, both included). */
 int64_t	rules_eval_from(const struct rules_ectx *, int64_t window);
+int64_t	rules_eval_to(const struct rules_ectx *, int64_t window);
 void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 	    struct rules_rval *);
 /*

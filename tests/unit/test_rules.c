@@ -229,8 +229,8 @@ START_TEST(test_language)
 
 	rs = good_file("lang.rules", &n, &report);
 	ck_assert_uint_eq(rules_count(rs), 37);
-	ck_assert_int_eq(n, 74);
-	ck_assert_str_eq(report, "rules tests: 74 passed, 0 failed\n");
+	ck_assert_int_eq(n, 78);
+	ck_assert_str_eq(report, "rules tests: 78 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
