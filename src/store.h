@@ -81,10 +81,22 @@ struct store;
 struct store_txn;
 
 /*
- * Open (creating if needed) the environment in opts->dir. Checks the
- * schema version: a store written by a newer refguard is refused.
+ * Open (creating if needed) the environment in opts->dir. Refuses, with
+ * a message that says why and what to do:
+ *  - a directory that group or others may write to;
+ *  - a writable open while another process holds the directory: one
+ *    writer at a time, through a write lock (fcntl) on
+ *    dir/STORE_LOCK_FILE, which then holds the holder's pid (the
+ *    message names it) and is emptied at store_close(). The lock is the
+ *    process's: not inherited by fork(), and dropped if the process
+ *    opens and closes that file itself. Read-only opens take no lock;
+ *  - a data.mdb shorter than the pages LMDB's meta says are in use
+ *    (truncated: reading the missing pages would SIGBUS), or, read-only,
+ *    an empty one;
+ *  - a store written by a newer refguard (its schema version).
  * Returns NULL and sets *cause (caller frees) on error.
  */
+#define STORE_LOCK_FILE	"refguard.pid"
 struct store	*store_open(const struct store_opts *opts, char **cause);
 void		 store_close(struct store *st);
 
