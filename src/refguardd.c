@@ -1,19 +1,24 @@
 /*
  * refguardd: the referral-fraud detection daemon.
  *
- * Start-up order: read the configuration, open the identity data (secret,
- * lists, GeoIP), the store and the rules, bind the socket (or take the one
- * systemd passes), detach unless -f, then start the writer thread and the
- * event loop. Every step that can fail does so before the socket is
- * announced as ready.
+ * Start-up order: read the configuration; detach unless -f (before
+ * anything is opened: LMDB must not be used across fork(), and the locks
+ * belong to the process that takes them); open the identity data (secret,
+ * lists, GeoIP), the store (which locks the state directory) and the
+ * rules; bind the socket (or take the one systemd passes); start the
+ * writer thread and the event loop. Every step that can fail does so
+ * before the daemon says it is ready: to systemd, and to the parent that
+ * waits for the detached child.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -54,6 +59,7 @@ static struct event	*ev_drain;
 static struct event	*ev_watchdog;
 static uint64_t		 drain_started;
 static bool		 retention_busy;
+static int		 startup_fd = -1;	/* detached: to the parent */
 
 /*
  * Tell the service manager a state (READY=1 and the like, or NULL) and a
@@ -114,6 +120,82 @@ watchdog_start(struct event_base *base)
 }
 
 static void	record_data(struct daemon *);
+
+/*
+ * The parent of a detached daemon: wait for the child's word on the
+ * start-up pipe, "ready" or its error (log.c writes fatal errors there),
+ * and exit with it. EOF without a word: the child died.
+ */
+static int __attribute__((noreturn))
+detach_wait(int fd, pid_t pid)
+{
+	char	 buf[8192];
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	waitpid(pid, NULL, 0);	/* daemon(3)'s own fork: it exits at once */
+	if (strcmp(buf, "ready\n") == 0)
+		exit(0);
+	if (len > 0)
+		fprintf(stderr, "refguardd: %s%s", buf,
+		    buf[len - 1] == '\n' ? "" : "\n");
+	else
+		fprintf(stderr, "refguardd: the daemon died during start-up "
+		    "without a word (a crash?); see the system log\n");
+	exit(1);
+}
+
+/*
+ * Detach, as tmux's proc_fork_and_daemon() does: fork, and the child
+ * becomes the daemon (daemon(3)) while the parent waits on a pipe for
+ * detach_ready() or an error, so that a failed start-up is the exit
+ * status and the message of the command that started it.
+ */
+static void
+detach(void)
+{
+	pid_t	pid;
+	int	p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0) {
+		close(p[1]);
+		detach_wait(p[0], pid);
+	}
+	close(p[0]);
+	startup_fd = p[1];
+	log_set_fatal_fd(startup_fd);
+	log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
+	if (daemon(0, 0) != 0)
+		fatal("daemon");
+}
+
+/* Serving: let the parent exit 0. */
+static void
+detach_ready(void)
+{
+	if (startup_fd < 0)
+		return;
+	if (write_all(startup_fd, "ready\n", 6) != 0)
+		log_warn("cannot tell the starting process we are ready "
+		    "error=\"%s\"", strerror(errno));
+	log_set_fatal_fd(-1);
+	close(startup_fd);
+	startup_fd = -1;
+}
+
 
 static void __attribute__((noreturn))
 usage(void)
@@ -864,6 +946,10 @@ main(int argc, char **argv)
 		log_set_level(d->conf->log_level);
 	if (d->conf->log_syslog)
 		log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
+	/* (before detaching: a parent gone early is EPIPE, not death) */
+	signal(SIGPIPE, SIG_IGN);
+	if (!foreground)
+		detach();
 
 	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
 		fatal("state directory %s", d->conf->state_dir);
@@ -887,6 +973,11 @@ main(int argc, char **argv)
 	notify_status(NULL, "loading the rules and running their tests");
 	if ((d->rules = load_rules(d, d->conf, &cause)) == NULL) {
 		log_diag(true, "rules not loaded", cause);
+		/* The parent shows the diagnostics, then fatalx's line. */
+		if (startup_fd >= 0 && (write_all(startup_fd, cause,
+		    strlen(cause)) != 0 || write_all(startup_fd, "\n", 1) != 0))
+			log_err("cannot report the error to the starting "
+			    "process");
 		fatalx("rules not loaded: %s", d->conf->rules_path);
 	}
 	d->rules_loaded_at = now_ms();
@@ -900,14 +991,6 @@ main(int argc, char **argv)
 	if (d->conf->http_listen != NULL &&
 	    (d->http = http_open(d->conf, &cause)) == NULL)
 		fatalx("%s", cause);
-
-	if (!foreground) {
-		if (!d->conf->log_syslog)
-			log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
-		if (daemon(0, 0) != 0)
-			fatal("daemon");
-	}
-	signal(SIGPIPE, SIG_IGN);
 
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent: no pthreads support");
@@ -948,6 +1031,7 @@ main(int argc, char **argv)
 	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
 	free(data);
 	watchdog_start(d->base);
+	detach_ready();
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",
 	    d->listen_owned ? d->conf->socket_path : "the socket systemd passed",
 	    rules_hash(d->rules), rules_count(d->rules));
