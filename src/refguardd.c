@@ -3,12 +3,12 @@
  *
  * Start-up order: read the configuration; detach unless -f (before
  * anything is opened: LMDB must not be used across fork(), and the locks
- * belong to the process that takes them); open the identity data (secret,
- * lists, GeoIP), the store (which locks the state directory) and the
- * rules; bind the socket (or take the one systemd passes); start the
- * writer thread and the event loop. Every step that can fail does so
- * before the daemon says it is ready: to systemd, and to the parent that
- * waits for the detached child.
+ * belong to the process that takes them); open the store (which locks the
+ * state directory), the identity data (the secret, checked against the
+ * store's record of it; lists, GeoIP) and the rules; bind the socket (or
+ * take the one systemd passes); start the writer thread and the event
+ * loop. Every step that can fail does so before the daemon says it is
+ * ready: to systemd, and to the parent that waits for the detached child.
  */
 #include "config.h"
 
@@ -45,6 +45,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
+#include "secret.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -195,7 +196,6 @@ detach_ready(void)
 	close(startup_fd);
 	startup_fd = -1;
 }
-
 
 static void __attribute__((noreturn))
 usage(void)
@@ -551,6 +551,8 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	}
 	writer_stats(d->writer, &ws);
 	json_object_set_new(st, "full", json_boolean(ws.full));
+	json_object_set_new(st, "warning", d->store_warning != NULL ?
+	    json_string(d->store_warning) : json_null());
 	json_object_set_new(st, "sync", json_string(d->conf->sync_full ?
 	    "full" : "none"));
 	json_object_set_new(st, "expired", json_integer((json_int_t)d->stats.expired));
@@ -848,6 +850,29 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 	free(daemon_reload(arg, &len));
 }
 
+/* Say what the secret check found; a lost store is worth a loud word. */
+static void
+secret_log(struct daemon *d, const struct secret_status *ss)
+{
+	const char	*dir = d->conf->state_dir;
+	const char	*file = d->conf->hash_secret_file;
+
+	if (ss->created)
+		log_notice("created a new hash secret file=%s", file);
+	if (ss->recorded)
+		log_notice("recorded the hash secret's fingerprint in the "
+		    "store (written before refguard kept it): a different "
+		    "secret is refused from now on store=%s secret=%s", dir,
+		    file);
+	if (!ss->fresh)
+		return;
+	xasprintf(&d->store_warning, "the store in %s is new or empty, but "
+	    "hash_secret_file %s existed already: if this installation held "
+	    "data, its store (data.mdb) was lost or emptied; stop refguardd "
+	    "and restore it", dir, file);
+	log_err("%s", d->store_warning);
+}
+
 /* -t: the configuration, the identity data and the rules with their tests. */
 static int
 check_config(struct daemon *d)
@@ -893,6 +918,7 @@ main(int argc, char **argv)
 	struct daemon		 dd, *d = &dd;
 	struct ident_conf	 ic;
 	struct store_opts	 so;
+	struct secret_status	 ss;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	struct timeval		 tv = { 1, 0 };
 	char			*cause = NULL, *path, *data, esc[256], esc2[256];
@@ -953,11 +979,7 @@ main(int argc, char **argv)
 
 	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
 		fatal("state directory %s", d->conf->state_dir);
-	notify_status(NULL, "opening the identity data and the store");
-	conf_ident(d->conf, &ic);
-	if ((d->ident = ident_new(&ic, &cause)) == NULL)
-		fatalx("%s", cause);
-
+	notify_status(NULL, "opening the store and the identity data");
 	memset(&so, 0, sizeof(so));
 	so.dir = d->conf->state_dir;
 	so.map_size = d->conf->map_size;
@@ -966,6 +988,11 @@ main(int argc, char **argv)
 	so.nosync = !d->conf->sync_full;
 	if ((d->store = store_open(&so, &cause)) == NULL)
 		fatalx("%s", cause);
+	conf_ident(d->conf, &ic);
+	if ((d->ident = secret_ident_new(d->store, d->conf->state_dir, &ic,
+	    &ss, &cause)) == NULL)
+		fatalx("%s", cause);
+	secret_log(d, &ss);
 	if (!d->conf->sync_full)
 		log_warn("an OS crash may lose the last moments of "
 		    "acknowledged verdicts sync=none");
@@ -1061,6 +1088,7 @@ main(int argc, char **argv)
 	store_close(d->store);
 	ident_free(d->ident);
 	free(d->reload_error);
+	free(d->store_warning);
 	metrics_free(d->metrics);
 	conf_free(d->conf);
 	free(d->conf_path);

@@ -678,6 +678,12 @@ store_close(struct store *st)
 	free(st);
 }
 
+bool
+store_readonly(const struct store *st)
+{
+	return (st->readonly);
+}
+
 void
 store_set_map_max(struct store *st, uint64_t map_max)
 {

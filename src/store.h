@@ -99,6 +99,8 @@ struct store_txn;
 #define STORE_LOCK_FILE	"refguard.pid"
 struct store	*store_open(const struct store_opts *opts, char **cause);
 void		 store_close(struct store *st);
+/* Opened with opts->readonly. */
+bool		 store_readonly(const struct store *st);
 
 /*
  * Grow the map (doubling, capped at map_max). Waits for this process's

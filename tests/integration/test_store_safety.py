@@ -1,14 +1,25 @@
 #!/usr/bin/env python3
-"""The store is refused, loudly, whenever it cannot be what it claims
-(docs/reliability.md, "The store and its secret at start-up"):
+"""The store and its secret are refused, loudly, whenever they cannot be
+what they claim (docs/reliability.md, "The store and its secret at
+start-up"):
 
+  - a replaced hash secret: the store records the secret's fingerprint,
+    refguardd and refguardctl backtest refuse another secret, naming both
+    files; import refuses an export made with another secret;
+  - a deleted secret is never recreated for a store that holds data;
+  - a store written before the fingerprint gets it at the next start;
+  - a new or emptied store beside an existing secret: a loud warning in
+    the log and in stats;
   - a truncated data.mdb is refused at start and by the offline readers,
     never a SIGBUS;
   - one writer per state directory: a second refguardd is refused and
     names the first one's pid (the pid file);
   - a state directory that group or others can write to is refused."""
 
+import json
 import os
+import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,8 +57,116 @@ def with_data(tag):
     return d
 
 
+def secret_path(d):
+    return os.path.join(d.state, "secret")
+
+
+def write_secret(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o600)
+
+
 def ctl(*args):
     return rgtest.run([rgtest.REFGUARDCTL] + list(args), timeout=60)
+
+
+@T.case("a replaced secret is refused by refguardd and backtest, naming "
+        "both files; the right one serves the old history")
+def _():
+    d = with_data("sw")
+    good = open(secret_path(d), "rb").read()
+    write_secret(secret_path(d), os.urandom(32))
+    rc, err = d.run_to_exit()
+    check(rc != 0, "refguardd started with another secret", err)
+    check(secret_path(d) in err and d.state in err and
+          "not the secret" in err, "the message names both files", err)
+    rc, out, err = ctl("backtest", "--state", d.state, "--rules",
+                       rgtest.RULES_DIR)
+    check(rc != 0 and "not the secret" in err, "backtest with another "
+          "secret", rc, err)
+    write_secret(secret_path(d), good)
+    d.start()
+    with d.client() as c:
+        v, raw = c.call(linked("sw-3", "sw", 3))
+    eq(v["action"], "deny", "the old history still matches")
+    rc, out, err = ctl("backtest", "--state", d.state, "--rules",
+                       rgtest.RULES_DIR)
+    eq(rc, 0, "backtest with the right secret (stderr %r)" % err)
+    d.stop()
+
+
+@T.case("a deleted secret is not created again for a store with data")
+def _():
+    d = with_data("gone")
+    os.unlink(secret_path(d))
+    rc, err = d.run_to_exit()
+    check(rc != 0, "refguardd started without its secret", err)
+    check(secret_path(d) in err and "refusing to create" in err,
+          "the message says why", err)
+    check(not os.path.exists(secret_path(d)), "a new secret was created")
+
+
+@T.case("a store from before the fingerprint records it at the next "
+        "start, and says so")
+def _():
+    for tool in ("mdb_dump", "mdb_load"):
+        if shutil.which(tool) is None:
+            raise rgtest.Skip("%s is not installed (Debian lmdb-utils)" %
+                              tool)
+    d = with_data("old")
+    # The store without its "secret_fp" meta key, as refguard wrote it
+    # before: dump every database, leave the key out, load a new file.
+    dump = subprocess.run(["mdb_dump", "-a", d.state], check=True,
+                          stdout=subprocess.PIPE).stdout.decode()
+    key = " " + b"secret_fp".hex()
+    lines = dump.split("\n")
+    i = lines.index(key)
+    del lines[i:i + 2]
+    os.rename(os.path.join(d.state, "data.mdb"),
+              os.path.join(d.dir, "data.mdb.orig"))
+    os.unlink(os.path.join(d.state, "lock.mdb"))
+    subprocess.run(["mdb_load", "-f", "/dev/stdin", d.state], check=True,
+                   input="\n".join(lines).encode(), stderr=subprocess.PIPE)
+    d.start()
+    check("recorded the hash secret's fingerprint" in d.stderr(),
+          "no word about recording the fingerprint", d.stderr())
+    with d.client() as c:
+        v, raw = c.call(linked("old-9", "old", 9))
+    eq(v["action"], "deny", "the history after the new load")
+    d.stop()
+    write_secret(secret_path(d), os.urandom(32))
+    rc, err = d.run_to_exit()
+    check(rc != 0 and "not the secret" in err, "another secret after "
+          "the fingerprint was recorded", err)
+
+
+@T.case("an emptied or missing data.mdb beside an existing secret: a loud "
+        "warning in the log and in stats")
+def _():
+    d = with_data("lost")
+    for how in ("empty", "missing"):
+        data = os.path.join(d.state, "data.mdb")
+        if how == "empty":
+            open(data, "w").close()
+        else:
+            os.unlink(data)
+        d.start()
+        st = d.stats()["store"]
+        check(isinstance(st.get("warning"), str) and
+              "data.mdb" in st["warning"], "stats store.warning (%s)" % how,
+              st)
+        check("was lost or emptied" in d.stderr(), "the log (%s)" % how,
+              d.stderr())
+        d.stop()
+    # the warning is said once: the store now records the secret
+    d.start()
+    eq(d.stats()["store"].get("warning"), None, "warning after a restart")
+    d.stop()
+    # a first start (no secret yet) is no warning
+    n = rgtest.Daemon("fresh").start()
+    eq(n.stats()["store"].get("warning"), None, "warning on a first start")
+    n.stop()
 
 
 @T.case("a truncated data.mdb is refused at start and by the readers")
@@ -99,6 +218,37 @@ def _():
     check("error" not in v, "the first daemon still writes", raw)
     d.stop()
     eq(open(pidfile).read(), "", "the pid file after a clean stop")
+
+
+@T.case("import refuses an export made with another secret")
+def _():
+    d = with_data("impsec")
+    d.start()
+    tmp = rgtest.mkdtemp("impsec")
+    exp = os.path.join(tmp, "x.ndjson")
+    rc, out, err = ctl("-c", d.conf_path, "export", "-o", exp)
+    eq(rc, 0, "export (stderr %r)" % err)
+    d.stop()
+    head = json.loads(open(exp).readline())
+    check(len(head.get("secret_fp", "")) == 32, "the header's secret_fp",
+          head)
+    state = os.path.join(tmp, "state")
+    os.mkdir(state, 0o700)
+    write_secret(os.path.join(state, "secret"), os.urandom(32))
+    rc, out, err = ctl("import", "--state", state, exp)
+    check(rc == 1 and "another hash secret" in err, "import with another "
+          "secret", rc, err)
+    # with the exporter's secret it goes in, and a daemon there matches
+    n = rgtest.Daemon("impsec2")
+    os.mkdir(n.state, 0o700)
+    shutil.copy(secret_path(d), os.path.join(n.state, "secret"))
+    rc, out, err = ctl("import", "--state", n.state, exp)
+    eq(rc, 0, "import with the same secret (stderr %r)" % err)
+    n.start()
+    with n.client() as c:
+        v, raw = c.call(linked("impsec-9", "impsec", 9))
+    eq(v["action"], "deny", "the imported history matches")
+    n.stop()
 
 
 @T.case("a state directory others can write to is refused")
