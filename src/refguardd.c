@@ -551,6 +551,10 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	}
 	writer_stats(d->writer, &ws);
 	json_object_set_new(st, "full", json_boolean(ws.full));
+	json_object_set_new(st, "health", json_string(ws.write_error != NULL ?
+	    ws.write_error : "ok"));
+	json_object_set_new(st, "last_write_error", ws.write_error != NULL ?
+	    json_string(ws.write_errmsg) : json_null());
 	json_object_set_new(st, "warning", d->store_warning != NULL ?
 	    json_string(d->store_warning) : json_null());
 	json_object_set_new(st, "sync", json_string(d->conf->sync_full ?
@@ -974,6 +978,9 @@ main(int argc, char **argv)
 		log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
 	/* (before detaching: a parent gone early is EPIPE, not death) */
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (ulimit -f, LimitFSIZE=) fails writes (EFBIG:
+	 * store_error, /healthz 503) instead of killing the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (!foreground)
 		detach();
 

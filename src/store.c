@@ -93,6 +93,7 @@ struct store {
 	bool			 ro_synced;	/* its tier was built once */
 	bool			 ro_busy;	/* a transaction is open */
 	struct store_aux	*aux;		/* store_aux.c's databases */
+	uint64_t		 writes;	/* commits that wrote (atomic) */
 	int			 lockfd;	/* STORE_LOCK_FILE, or -1 */
 };
 
@@ -780,7 +781,9 @@ int
 store_commit(struct store_txn *t, enum store_err *err, char **cause)
 {
 	struct store	*st = t->st;
+	MDB_envinfo	 info;
 	char		 msg[160];
+	size_t		 txnid;
 	unsigned	 r;
 	int		 rc;
 
@@ -793,7 +796,12 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		store_abort(t);
 		return (-1);
 	}
+	txnid = t->write ? mdb_txn_id(t->txn) : 0;
 	rc = mdb_txn_commit(t->txn);
+	/* LMDB writes nothing (and keeps its txnid) for a clean txn. */
+	if (rc == 0 && t->write && mdb_env_info(st->env, &info) == 0 &&
+	    info.me_last_txnid == txnid)
+		__atomic_add_fetch(&st->writes, 1, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&st->maplock);
 	if (st->readonly)
 		st->ro_busy = false;
@@ -824,6 +832,12 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		return (-1);
 	}
 	return (0);
+}
+
+uint64_t
+store_writes(struct store *st)
+{
+	return (__atomic_load_n(&st->writes, __ATOMIC_RELAXED));
 }
 
 void

@@ -135,6 +135,12 @@ struct store_txn *store_begin(struct store *st, bool write, char **cause);
 int		 store_commit(struct store_txn *txn, enum store_err *err,
 		     char **cause);
 void		 store_abort(struct store_txn *txn);
+/*
+ * Write transactions committed that changed the store (any thread): a
+ * commit of a transaction that dirtied nothing writes nothing, so it
+ * proves nothing about the disk (writer.c's health).
+ */
+uint64_t	 store_writes(struct store *st);
 enum store_err	 store_txn_err(const struct store_txn *txn);
 const char	*store_txn_errstr(const struct store_txn *txn);
 

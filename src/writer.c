@@ -219,7 +219,7 @@ writer_batch(struct writer *w, struct job **jobs, size_t n)
 	struct store_txn	*txn;
 	const char		*code = "store_error";
 	char			*cause = NULL, msg[256], esc[1024];
-	uint64_t		 t0 = mono_us(), dt;
+	uint64_t		 t0 = mono_us(), dt, writes;
 	size_t			 i;
 	bool			 full = false, was_full;
 	enum store_err		 cerr;
@@ -249,6 +249,7 @@ retry:
 		}
 		goto fail;
 	}
+	writes = store_writes(w->st);
 	if (store_commit(txn, &cerr, &cause) != 0) {
 		snprintf(msg, sizeof(msg), "%s", cause);
 		free(cause);
@@ -276,10 +277,19 @@ retry:
 		if (dt <= writer_commit_bounds_us[i])
 			w->stats.commit_le[i]++;
 	}
-	/* Only a write says the store can write again (reads always commit). */
-	for (i = 0; i < n; i++)
-		if (!job_is_read(jobs[i]))
+	/*
+	 * Only a commit that wrote a client's data says checks can be
+	 * stored again: reads and an idle retention pass commit without
+	 * writing, and the recent tier's flush (at any commit) fits where a
+	 * check may not.
+	 */
+	for (i = 0; i < n && store_writes(w->st) != writes; i++)
+		if (!job_is_read(jobs[i]) && jobs[i]->op != JOB_EXPIRE) {
 			w->stats.full = false;
+			w->stats.write_error = NULL;
+			w->stats.write_errmsg[0] = '\0';
+			break;
+		}
 	pthread_mutex_unlock(&w->mtx);
 	return;
 
@@ -302,6 +312,9 @@ fail:
 	pthread_mutex_lock(&w->mtx);
 	w->stats.failed_batches++;
 	w->stats.full = full;
+	w->stats.write_error = code;
+	snprintf(w->stats.write_errmsg, sizeof(w->stats.write_errmsg), "%s",
+	    msg);
 	pthread_mutex_unlock(&w->mtx);
 }
 
