@@ -127,13 +127,19 @@ ex_verdict(struct ex_scan *sc, const struct event *ev)
 	struct verdict_rec	 vr;
 	const void		*rec;
 	size_t			 len;
+	char			 esc[512];
 	int			 rc;
 
 	rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
 	if (rc < 0)
 		return (-1);
-	if (rc == 1 || verdict_rec_decode(rec, len, &vr) != 0 ||
-	    vr.seq != ev->seq)
+	if (rc == 0 && verdict_rec_decode(rec, len, &vr) != 0) {
+		xasprintf(&sc->cause, "event %" PRIu64 ": the verdict record "
+		    "of %s is corrupt (it fails its checksum)", ev->seq,
+		    str_escape(ev->id, ev->idlen, esc, sizeof(esc)));
+		return (-1);
+	}
+	if (rc == 1 || vr.seq != ev->seq)
 		return (0);
 	sbuf_adds(&sc->line, "{\"verdict\":");
 	sbuf_add_jstr(&sc->line, ev->id, ev->idlen);
@@ -189,8 +195,9 @@ ex_event(void *arg, const struct event *ev)
 	}
 	return (0);
 fail:
-	xasprintf(&sc->cause, "event %" PRIu64 ": %s", ev->seq,
-	    store_txn_errstr(sc->txn));
+	if (sc->cause == NULL)
+		xasprintf(&sc->cause, "event %" PRIu64 ": %s", ev->seq,
+		    store_txn_errstr(sc->txn));
 	return (-1);
 }
 
@@ -232,8 +239,9 @@ export_run(struct store *st, FILE *out, const struct export_opts *opts,
 			goto out;
 		sc.n = 0;
 		sc.full = false;
+		/* ex_event() stops the scan with sc.cause on its errors. */
 		if (store_scan_events(sc.txn, sc.next, ss.last_seq, ex_event,
-		    &sc) != 0) {
+		    &sc) != 0 || sc.cause != NULL) {
 			if (sc.cause == NULL)
 				xasprintf(&sc.cause, "reading events: %s",
 				    store_txn_errstr(sc.txn));

@@ -40,7 +40,8 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA	2	/* 2: verdict records by seq */
+#define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: with a
+				   checksum (verdict.h) */
 
 enum store_err {
 	STORE_OK = 0,

@@ -98,6 +98,22 @@ job_set_error(struct job *job, const char *code, const char *msg)
 	job->failed = true;
 }
 
+/*
+ * The stored verdict of the job's id failed its checksum: an error for
+ * this request, never the record's bytes; the batch goes on.
+ */
+static void
+job_set_corrupt(struct job *job)
+{
+	char	esc[512];
+
+	log_err("corrupt verdict record id=%s", log_value(job->ev.id,
+	    job->ev.idlen, esc, sizeof(esc)));
+	job_set_error(job, "store_error", "corrupt verdict record: it fails "
+	    "its checksum; restore it from a backup (refguardctl export)");
+	job->failed = false;
+}
+
 static bool
 job_is_read(const struct job *job)
 {
@@ -116,8 +132,12 @@ writer_job(struct store_txn *txn, struct job *job)
 	memset(&v, 0, sizeof(v));
 	switch (job->op) {
 	case OP_CHECK:
-		if (verdict_check(txn, job->rs, &job->ev, &v) != 0)
+		if ((rc = verdict_check(txn, job->rs, &job->ev, &v)) < 0)
 			return (-1);
+		if (rc == VERDICT_CORRUPT) {
+			job_set_corrupt(job);
+			return (0);
+		}
 		break;
 	case OP_OBSERVE:
 		if (verdict_observe(txn, &job->ev, &v) != 0)
@@ -129,6 +149,10 @@ writer_job(struct store_txn *txn, struct job *job)
 		    job->op == OP_EXPLAIN, &v);
 		if (rc < 0)
 			return (-1);
+		if (rc == VERDICT_CORRUPT) {
+			job_set_corrupt(job);
+			return (0);
+		}
 		if (rc == 1) {
 			job_set_error(job, "not_found", "no verdict for this id");
 			job->failed = false;
@@ -140,6 +164,10 @@ writer_job(struct store_txn *txn, struct job *job)
 		    job->ev.ts, &v);
 		if (rc < 0)
 			return (-1);
+		if (rc == VERDICT_CORRUPT) {
+			job_set_corrupt(job);
+			return (0);
+		}
 		if (rc > 0) {
 			if (rc == 1)
 				job_set_error(job, "not_found", "no verdict for "

@@ -14,7 +14,9 @@ start-up"):
     never a SIGBUS;
   - one writer per state directory: a second refguardd is refused and
     names the first one's pid (the pid file);
-  - a state directory that group or others can write to is refused."""
+  - a state directory that group or others can write to is refused;
+  - a verdict record with one byte changed (a newline) is a clear
+    store_error, and the connection stays in step."""
 
 import json
 import os
@@ -24,9 +26,18 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
-from rgtest import check, check_req, eq  # noqa: E402
+from rgtest import check, check_req, eq, is_error  # noqa: E402
 
 T = rgtest.Suite("test_store_safety")
+
+
+def self_referral(rid, tag):
+    """A referee with the referrer's email: denied on history (the
+    stored email hash of the referrer must match)."""
+    return check_req(rid, {"account": tag + "-a", "email":
+                           "Jo.Doe+%s@gmail.com" % tag},
+                     {"account": tag + "-b", "email":
+                      "jodoe+other@googlemail.com"})
 
 
 def history(c, tag):
@@ -262,6 +273,59 @@ def _():
     os.chmod(d.state, 0o750)
     d.start()
     d.stop()
+
+
+@T.case("a verdict record with a byte turned into a newline: store_error, "
+        "never its bytes; the connection stays in step")
+def _():
+    d = rgtest.Daemon("corrupt").start()
+    with d.client() as c:
+        got = [c.call(self_referral("cx-%d" % i, "cx%d" % i))[1]
+               for i in range(3)]
+    d.stop()
+    # a copy of the store, the reply of cx-1 damaged wherever it is in
+    # the file (a page LMDB freed may hold an older copy)
+    copy = rgtest.Daemon("corrupt2")
+    shutil.copytree(d.state, copy.state)
+    data = os.path.join(copy.state, "data.mdb")
+    blob = bytearray(open(data, "rb").read())
+    mark = b'{"id":"cx-1","action":"'
+    at, n = 0, 0
+    while (at := blob.find(mark, at)) >= 0:
+        blob[at + len(mark) + 1] = ord("\n")
+        at += len(mark)
+        n += 1
+    check(n > 0, "the reply of cx-1 is not in data.mdb")
+    open(data, "wb").write(blob)
+    copy.start()
+    with copy.client() as c:
+        out = c.pipeline([{"op": "verdict", "id": "cx-0"},
+                          {"op": "verdict", "id": "cx-1"},
+                          {"op": "verdict", "id": "cx-2"},
+                          {"op": "ping"},
+                          self_referral("cx-1", "cx1"),
+                          {"op": "explain", "id": "cx-1"},
+                          {"op": "recheck", "id": "cx-1"},
+                          {"op": "ping"}])
+    eq(len(out), 8, "replies")
+    eq(out[0], got[0], "the verdict before")
+    eq(out[2], got[2], "the verdict after")
+    eq(json.loads(out[3]), {"ok": True}, "ping after")
+    eq(json.loads(out[7]), {"ok": True}, "the last ping")
+    for i, what in ((1, "verdict"), (4, "a repeated check"),
+                    (5, "explain"), (6, "recheck")):
+        v = json.loads(out[i])
+        e = is_error(v, "store_error", raw=out[i])
+        check("corrupt verdict record" in e["msg"], "the message of %s"
+              % what, out[i])
+    check("corrupt verdict record id=cx-1" in copy.stderr(), "the log",
+          copy.stderr())
+    eq(copy.stats()["store"]["health"], "ok", "one bad record is not a "
+       "store that cannot write")
+    copy.stop()
+    rc, out, err = ctl("export", "--state", copy.state)
+    check(rc == 1 and "cx-1 is corrupt" in err, "export of the damaged "
+          "store", rc, err)
 
 
 if __name__ == "__main__":
