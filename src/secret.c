@@ -82,6 +82,11 @@ secret_ident_new(struct store *st, const char *dir,
 	int			 rc, data;
 
 	memset(ss, 0, sizeof(*ss));
+	if (c.secret_file == NULL) {
+		/* (ident_new() would make up a secret for this process) */
+		*cause = xstrdup("hash_secret_file is not set");
+		return (NULL);
+	}
 	if ((rc = secret_fp_get(st, &want, cause)) < 0)
 		return (NULL);
 	if ((data = secret_store_data(st, what, sizeof(what), cause)) < 0)
