@@ -1498,6 +1498,39 @@ START_TEST(test_map_grow)
 }
 END_TEST
 
+/*
+ * store_writes() counts the commits that wrote: a write transaction that
+ * changed nothing commits without touching the disk, and proves nothing
+ * about it (the writer's health).
+ */
+START_TEST(test_store_writes)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	const void		*v;
+	size_t			 len;
+	uint64_t		 n = store_writes(st);
+
+	t = begin(true);
+	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
+	commit(t);
+	ck_assert_uint_eq(store_writes(st), n);
+	t = begin(false);
+	commit(t);
+	ck_assert_uint_eq(store_writes(st), n);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
+	put(t, &ev);
+	commit(t);
+	ck_assert_uint_eq(store_writes(st), n + 1);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
+	put(t, &ev);
+	store_abort(t);
+	ck_assert_uint_eq(store_writes(st), n + 1);
+}
+END_TEST
+
 START_TEST(test_last_seq_reopen)
 {
 	struct store_txn	*t;
@@ -2316,6 +2349,7 @@ store_suite(void)
 	tcase_add_test(tc, test_map_full);
 	tcase_add_test(tc, test_map_grow);
 	tcase_add_test(tc, test_last_seq_reopen);
+	tcase_add_test(tc, test_store_writes);
 	tcase_add_test(tc, test_verdict_idempotent);
 	tcase_add_test(tc, test_explain_no_raw);
 	tcase_add_test(tc, test_observe_ack);
