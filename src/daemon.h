@@ -52,6 +52,7 @@ struct daemon {
 	struct ruleset		*rules;		/* current set; NULL: allow all */
 	int64_t			 rules_loaded_at;
 	char			*reload_error;	/* last failed reload, or NULL */
+	char			*store_warning;	/* said at start-up, or NULL */
 	uint64_t		 reloads;
 	uint64_t		 reload_failures;
 	size_t			 nconns;

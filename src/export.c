@@ -13,6 +13,7 @@
 #include "export.h"
 #include "rules.h"
 #include "sbuf.h"
+#include "secret.h"
 #include "store.h"
 #include "util.h"
 #include "verdict.h"
@@ -126,13 +127,19 @@ ex_verdict(struct ex_scan *sc, const struct event *ev)
 	struct verdict_rec	 vr;
 	const void		*rec;
 	size_t			 len;
+	char			 esc[512];
 	int			 rc;
 
 	rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
 	if (rc < 0)
 		return (-1);
-	if (rc == 1 || verdict_rec_decode(rec, len, &vr) != 0 ||
-	    vr.seq != ev->seq)
+	if (rc == 0 && verdict_rec_decode(rec, len, &vr) != 0) {
+		xasprintf(&sc->cause, "event %" PRIu64 ": the verdict record "
+		    "of %s is corrupt (it fails its checksum)", ev->seq,
+		    str_escape(ev->id, ev->idlen, esc, sizeof(esc)));
+		return (-1);
+	}
+	if (rc == 1 || vr.seq != ev->seq)
 		return (0);
 	sbuf_adds(&sc->line, "{\"verdict\":");
 	sbuf_add_jstr(&sc->line, ev->id, ev->idlen);
@@ -188,8 +195,9 @@ ex_event(void *arg, const struct event *ev)
 	}
 	return (0);
 fail:
-	xasprintf(&sc->cause, "event %" PRIu64 ": %s", ev->seq,
-	    store_txn_errstr(sc->txn));
+	if (sc->cause == NULL)
+		xasprintf(&sc->cause, "event %" PRIu64 ": %s", ev->seq,
+		    store_txn_errstr(sc->txn));
 	return (-1);
 }
 
@@ -200,13 +208,16 @@ export_run(struct store *st, FILE *out, const struct export_opts *opts,
 	struct export_opts	 o = *opts;
 	struct store_stat	 ss;
 	struct ex_scan		 sc;
-	char			 when[RFC3339_LEN];
-	int			 rc = -1;
+	struct rg_hash		 fp;
+	char			 when[RFC3339_LEN], fphex[2 * RG_HASH_LEN + 1];
+	int			 rc = -1, havefp;
 
 	memset(counts, 0, sizeof(*counts));
 	if (o.chunk == 0)
 		o.chunk = EXPORT_CHUNK;
 	if (store_stat(st, &ss, cause) != 0)
+		return (-1);
+	if ((havefp = secret_fp_get(st, &fp, cause)) < 0)
 		return (-1);
 	memset(&sc, 0, sizeof(sc));
 	sc.out = out;
@@ -217,17 +228,20 @@ export_run(struct store *st, FILE *out, const struct export_opts *opts,
 	sbuf_init(&sc.line, 4096);
 	sbuf_init(&sc.tmp, 4096);
 	fprintf(out, "{\"refguard_export\":%d,\"schema\":%d,\"created\":\"%s\","
-	    "\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64 "}\n",
+	    "\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64 "%s%s%s}\n",
 	    EXPORT_VERSION, STORE_SCHEMA, fmt_rfc3339(now_ms(), when),
-	    ss.last_seq, ss.events);
+	    ss.last_seq, ss.events, havefp == 0 ? ",\"secret_fp\":\"" : "",
+	    havefp == 0 ? rg_hash_hex(&fp, fphex) : "",
+	    havefp == 0 ? "\"" : "");
 	/* Each chunk in its own read transaction (see backtest.h). */
 	while (ss.last_seq > 0 && sc.next <= ss.last_seq) {
 		if ((sc.txn = store_begin(st, false, cause)) == NULL)
 			goto out;
 		sc.n = 0;
 		sc.full = false;
+		/* ex_event() stops the scan with sc.cause on its errors. */
 		if (store_scan_events(sc.txn, sc.next, ss.last_seq, ex_event,
-		    &sc) != 0) {
+		    &sc) != 0 || sc.cause != NULL) {
 			if (sc.cause == NULL)
 				xasprintf(&sc.cause, "reading events: %s",
 				    store_txn_errstr(sc.txn));
@@ -535,6 +549,52 @@ imp_meta(struct imp *im, const json_t *o, char **cause)
 	return (0);
 }
 
+/*
+ * The header's secret_fp against the target secret's and the store's;
+ * the store records it (see export.h).
+ */
+static int
+imp_secret(struct imp *im, const json_t *o, const struct export_opts *opts,
+    char **cause)
+{
+	struct imp_item	*it;
+	struct rg_hash	 h, s;
+	const char	*hex;
+	size_t		 len = 0;
+	int		 rc;
+
+	if ((hex = imp_str(o, "secret_fp", &len)) == NULL)
+		return (0);	/* an export from before: nothing to check */
+	if (hex_decode(hex, len, h.b, sizeof(h.b)) != RG_HASH_LEN) {
+		xasprintf(cause, "\"secret_fp\" is not %d hex digits",
+		    2 * RG_HASH_LEN);
+		return (-1);
+	}
+	if (opts->secret_fp != NULL &&
+	    memcmp(opts->secret_fp->b, h.b, RG_HASH_LEN) != 0) {
+		*cause = xstrdup("the export was made with another hash "
+		    "secret than the target's hash_secret_file (their "
+		    "fingerprints differ): its hashes would never match new "
+		    "events. Put the exporting installation's secret file "
+		    "there, or import where there is none yet");
+		return (-1);
+	}
+	if ((rc = secret_fp_get(im->st, &s, cause)) < 0)
+		return (-1);
+	if (rc == 0 && memcmp(s.b, h.b, RG_HASH_LEN) != 0) {
+		*cause = xstrdup("the store records another hash secret than "
+		    "the export's (their fingerprints differ)");
+		return (-1);
+	}
+	it = imp_add(im, IMP_META);
+	it->name = xstrdup(SECRET_FP_META);
+	it->namelen = strlen(it->name);
+	it->val = xmalloc(RG_HASH_LEN);
+	memcpy(it->val, h.b, RG_HASH_LEN);
+	it->vlen = RG_HASH_LEN;
+	return (0);
+}
+
 static int
 imp_header(const json_t *o, uint64_t *total, char **cause)
 {
@@ -604,7 +664,8 @@ export_import(struct store *st, FILE *in, const char *name,
 			goto bad;
 		}
 		if (im.lineno == 1) {
-			if (imp_header(o, &total, &why) != 0)
+			if (imp_header(o, &total, &why) != 0 ||
+			    imp_secret(&im, o, opts, &why) != 0)
 				goto bad;
 			continue;
 		}

@@ -3,7 +3,8 @@
  * for backups and migrations.
  *
  * The file, one JSON object a line:
- *   {"refguard_export":1,"schema":1,"created":T,"last_seq":N,"events":N}
+ *   {"refguard_export":1,"schema":1,"created":T,"last_seq":N,"events":N,
+ *    "secret_fp":"HEX"}   secret_fp when the store records one (secret.h)
  *   {"meta":"data:0123456789abcdef","hex":"..."}     before the events using it
  *   {"event":SEQ,"ts":T,"type":"referral","id":"r1","rec":"HEX"}
  *   {"verdict":"r1","seq":SEQ,"action":"deny","score":100,"reply":"...","explain":"..."}
@@ -25,12 +26,20 @@
  * that seq. A store with no gaps in its seqs imports with the same seqs.
  * A file without its end line is refused as truncated (what was imported
  * before stays: import into a fresh state directory).
+ *
+ * The hashes belong to the exporting installation's secret: import
+ * records the header's secret_fp in the new store, so that refguardd
+ * refuses to start there with another secret, and refuses a file whose
+ * secret_fp differs from the target secret's (opts->secret_fp) or from
+ * the one the store records already.
  */
 #ifndef REFGUARD_EXPORT_H
 #define REFGUARD_EXPORT_H
 
 #include <stdint.h>
 #include <stdio.h>
+
+#include "event.h"
 
 struct store;
 
@@ -44,6 +53,9 @@ struct export_opts {
 	size_t			 chunk;	/* events per transaction; 0: 4096 */
 	export_progress_fn	 progress;	/* NULL: none */
 	void			*progress_arg;
+	/* import: the fingerprint of the target's hash_secret_file, NULL
+	 * when it has none yet (ident_secret_fp()) */
+	const struct rg_hash	*secret_fp;
 };
 
 struct export_counts {

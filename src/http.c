@@ -575,13 +575,19 @@ static void
 http_healthz(struct http *h, struct evhttp_request *req)
 {
 	struct writer_stats	ws;
+	char			body[300];
 
 	writer_stats(h->d->writer, &ws);
 	if (h->d->stopping)
 		http_send(h, req, 503, "text/plain", "stopping\n", 9);
 	else if (ws.full)
 		http_send(h, req, 503, "text/plain", "store full\n", 11);
-	else
+	else if (ws.write_error != NULL) {
+		/* No write reaches the disk: the checks cannot be stored. */
+		snprintf(body, sizeof(body), "store error: %s\n",
+		    ws.write_errmsg);
+		http_send(h, req, 503, "text/plain", body, strlen(body));
+	} else
 		http_send(h, req, 200, "text/plain", "ok\n", 3);
 }
 

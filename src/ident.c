@@ -509,6 +509,14 @@ ident_list_seed(const struct ident *id)
 	return (seed);
 }
 
+void
+ident_secret_fp(const struct ident *id, struct rg_hash *out)
+{
+	static const char	tag[] = "refguard hash secret fingerprint 1";
+
+	ident_hash(id, ENT_EDGE, tag, sizeof(tag) - 1, out);
+}
+
 unsigned
 ident_prefix_len(const struct ident *id, bool v6)
 {

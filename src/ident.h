@@ -138,6 +138,14 @@ int	ident_device(const struct ident *id, const struct dev_attr *attrs,
 uint64_t	 ident_list_seed(const struct ident *id);
 unsigned	 ident_prefix_len(const struct ident *id, bool v6);
 
+/*
+ * The secret's fingerprint: a keyed hash of a constant, never the key.
+ * The store records it (secret.h) so that a replaced secret is refused
+ * instead of silently matching nothing. It tells nothing the stored
+ * hashes of known values do not.
+ */
+void		 ident_secret_fp(const struct ident *id, struct rg_hash *out);
+
 /* ENT_EDGE hash of referrer account -> referee account. */
 void	ident_edge(const struct ident *id, const struct party *referrer,
 	    const struct party *referee, struct rg_hash *out);

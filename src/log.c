@@ -21,6 +21,7 @@ static const char	*log_ident = "refguard";
 static enum log_target	 log_target = LOG_TARGET_STDERR;
 static int		 log_level = LOG_LEVEL_INFO;
 static bool		 log_prefix;	/* sd-daemon "<N>" prefixes */
+static int		 log_fatal_fd = -1;
 
 /* True when stderr is the journal's stream (systemd sets JOURNAL_STREAM). */
 static bool
@@ -46,6 +47,12 @@ log_init(const char *ident, enum log_target target, int level)
 	log_prefix = log_stderr_is_journal();
 	if (target == LOG_TARGET_SYSLOG)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_fatal_fd(int fd)
+{
+	log_fatal_fd = fd;
 }
 
 void
@@ -152,6 +159,9 @@ log_fatal(const char *msg, const char *why)
 		snprintf(full, sizeof(full), "%s", msg);
 	log_err("fatal error=%s", log_value(full, strlen(full), esc,
 	    sizeof(esc)));
+	if (log_fatal_fd >= 0 && (write_all(log_fatal_fd, full,
+	    strlen(full)) != 0 || write_all(log_fatal_fd, "\n", 1) != 0))
+		log_err("cannot report the error to the starting process");
 	exit(1);
 }
 

@@ -50,6 +50,13 @@ void	log_audit(const char *, ...) __attribute__((format(printf, 1, 2)));
  */
 char	*log_value(const char *src, size_t len, char *dst, size_t cap);
 
+/*
+ * While fd >= 0 (-1: stop), fatal() and fatalx() also write their
+ * message and a newline to fd: the start-up pipe of a daemon that
+ * detached, whose parent prints it (refguardd.c).
+ */
+void	log_set_fatal_fd(int fd);
+
 /* Log and exit(1): start-up failures and broken invariants only. */
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));	/* appends strerror(errno) */
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));

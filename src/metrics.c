@@ -338,6 +338,10 @@ metrics_store(struct sbuf *sb, struct daemon *d)
 	family(sb, "store_full", "gauge",
 	    "1 while the store cannot write (map_max reached).");
 	sample(sb, "store_full", NULL, NULL, ws.full ? 1 : 0);
+	family(sb, "store_write_failing", "gauge",
+	    "1 while the last write failed (store_full or store_error).");
+	sample(sb, "store_write_failing", NULL, NULL,
+	    ws.write_error != NULL ? 1 : 0);
 	family(sb, "expired_events_total", "counter",
 	    "Events removed by retention.");
 	sample(sb, "expired_events_total", NULL, NULL, d->stats.expired);

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "rules.h"
 #include "sbuf.h"
+#include "secret.h"
 #include "store.h"
 #include "util.h"
 
@@ -380,7 +381,8 @@ ctl_conf(const char **state)
 /*
  * backtest: the store opened read-only (never blocks the daemon), the
  * candidate rules compiled with the installation's secret so that list
- * values hash as the stored events' do; the secret is never created.
+ * values hash as the stored events' do; the secret is never created, and
+ * must be the one the store records (secret.h).
  */
 static int
 ctl_backtest(int argc, char **argv)
@@ -402,6 +404,7 @@ ctl_backtest(int argc, char **argv)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct backtest		*bt;
+	struct secret_status	 ss;
 	const char		*rules = NULL, *state = NULL, *since = NULL;
 	const char		*until = NULL;
 	char			*cause = NULL, *diag = NULL, *secret = NULL, *end;
@@ -450,6 +453,15 @@ ctl_backtest(int argc, char **argv)
 	/* -c: the daemon's store and secret; --state DIR: DIR, DIR/secret. */
 	if ((cf = ctl_conf(&state)) == NULL)
 		return (EXIT_REPLY_ERROR);
+	memset(&so, 0, sizeof(so));
+	so.dir = state;
+	so.readonly = true;
+	if ((st = store_open(&so, &cause)) == NULL) {
+		fprintf(stderr, "refguardctl: %s\n", cause);
+		free(cause);
+		conf_free(cf);
+		return (EXIT_REPLY_ERROR);
+	}
 	conf_ident(cf, &ic);
 	if (conf_path == NULL) {
 		xasprintf(&secret, "%s/secret", state);
@@ -458,14 +470,20 @@ ctl_backtest(int argc, char **argv)
 	ic.secret_nocreate = true;
 	ic.geoip = NULL;	/* events already hold their geo facts */
 	ic.ngeoip = 0;
-	if ((id = ident_new(&ic, &cause)) == NULL) {
+	if ((id = secret_ident_new(st, state, &ic, &ss, &cause)) == NULL) {
 		fprintf(stderr, "refguardctl: %s (backtest reads the "
 		    "installation's secret and never creates one)\n", cause);
 		free(cause);
 		free(secret);
+		store_close(st);
 		conf_free(cf);
 		return (EXIT_REPLY_ERROR);
 	}
+	if (ss.unverified)
+		fprintf(stderr, "refguardctl: warning: the store in %s records "
+		    "no fingerprint of its secret yet (refguardd records it at "
+		    "its next start): %s could not be checked\n", state,
+		    ic.secret_file);
 	free(secret);
 	rs = rules_load(rules, id, &diag);
 	ident_free(id);
@@ -474,17 +492,7 @@ ctl_backtest(int argc, char **argv)
 		    "" : "\n");
 	free(diag);
 	if (rs == NULL) {
-		conf_free(cf);
-		return (EXIT_REPLY_ERROR);
-	}
-
-	memset(&so, 0, sizeof(so));
-	so.dir = state;
-	so.readonly = true;
-	if ((st = store_open(&so, &cause)) == NULL) {
-		fprintf(stderr, "refguardctl: %s\n", cause);
-		free(cause);
-		rules_unref(rs);
+		store_close(st);
 		conf_free(cf);
 		return (EXIT_REPLY_ERROR);
 	}
@@ -1147,27 +1155,39 @@ ctl_env_user(const char *dir)
 }
 
 /*
- * The export holds hashes keyed by the old installation's secret: a
- * daemon that creates a new one would never match them. Say so.
+ * The export holds hashes keyed by the old installation's secret: the
+ * target's secret file (caller frees), and its fingerprint when it exists
+ * (export_import() refuses an export made with another). 0 with *have
+ * set, or -1 (said).
  */
-static void
-ctl_import_secret(const struct conf *cf, const char *state)
+static int
+ctl_import_secret(const struct conf *cf, const char *state, char **path,
+    struct rg_hash *fp, bool *have)
 {
-	struct stat	 sb;
-	char		*path = NULL;
-	const char	*p = cf->hash_secret_file;
+	struct ident_conf	 ic;
+	struct ident		*id;
+	struct stat		 sb;
+	char			*cause = NULL;
 
 	/* --state DIR without -c: the daemon would be run with DIR/secret. */
-	if (conf_path == NULL || p == NULL) {
-		xasprintf(&path, "%s/secret", state);
-		p = path;
+	if (conf_path == NULL || cf->hash_secret_file == NULL)
+		xasprintf(path, "%s/secret", state);
+	else
+		*path = xstrdup(cf->hash_secret_file);
+	*have = stat(*path, &sb) == 0;
+	if (!*have)
+		return (0);
+	memset(&ic, 0, sizeof(ic));
+	ic.secret_file = *path;
+	ic.secret_nocreate = true;
+	if ((id = ident_new(&ic, &cause)) == NULL) {
+		fprintf(stderr, "refguardctl: %s\n", cause);
+		free(cause);
+		return (-1);
 	}
-	if (stat(p, &sb) != 0)
-		fprintf(stderr, "refguardctl: warning: %s does not exist: copy "
-		    "the exporting installation's hash_secret_file there "
-		    "(mode 0600) before starting refguardd, or new events "
-		    "will never match the imported ones\n", p);
-	free(path);
+	ident_secret_fp(id, fp);
+	ident_free(id);
+	return (0);
 }
 
 static int
@@ -1182,10 +1202,12 @@ ctl_import(int argc, char **argv)
 	struct ctl_progress	*p;
 	struct conf		*cf = NULL;
 	struct store		*st;
+	struct rg_hash		 fp;
 	const char		*state = NULL, *path;
-	char			*cause = NULL;
+	char			*cause = NULL, *secret = NULL;
 	FILE			*in;
 	pid_t			 pid;
+	bool			 have_secret;
 	int			 ch, rc = EXIT_REPLY_ERROR;
 
 	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
@@ -1220,9 +1242,12 @@ ctl_import(int argc, char **argv)
 			    "before importing\n", state, (long)pid);
 		goto close;
 	}
+	if (ctl_import_secret(cf, state, &secret, &fp, &have_secret) != 0)
+		goto close;
 	if (ctl_open_store(state, cf, false, &st) != 0)
 		goto close;
 	memset(&eo, 0, sizeof(eo));
+	eo.secret_fp = have_secret ? &fp : NULL;
 	p = ctl_progress_new("import", 0);
 	eo.progress = ctl_progress_cb;
 	eo.progress_arg = p;
@@ -1232,7 +1257,12 @@ ctl_import(int argc, char **argv)
 		ctl_progress_done(p);
 		fprintf(stderr, "refguardctl: imported %" PRIu64 " events, %"
 		    PRIu64 " verdicts into %s\n", ec.events, ec.verdicts, state);
-		ctl_import_secret(cf, state);
+		if (!have_secret)
+			fprintf(stderr, "refguardctl: warning: %s does not "
+			    "exist: copy the exporting installation's "
+			    "hash_secret_file there (mode 0600) before starting "
+			    "refguardd, which refuses to start on this store "
+			    "without it\n", secret);
 	} else {
 		ctl_progress_done(p);
 		fprintf(stderr, "refguardctl: import: %s\n", cause);
@@ -1240,6 +1270,7 @@ ctl_import(int argc, char **argv)
 	}
 	store_close(st);
 close:
+	free(secret);
 	if (cf != NULL)
 		conf_free(cf);
 	if (in != stdin)

@@ -1,19 +1,24 @@
 /*
  * refguardd: the referral-fraud detection daemon.
  *
- * Start-up order: read the configuration, open the identity data (secret,
- * lists, GeoIP), the store and the rules, bind the socket (or take the one
- * systemd passes), detach unless -f, then start the writer thread and the
- * event loop. Every step that can fail does so before the socket is
- * announced as ready.
+ * Start-up order: read the configuration; detach unless -f (before
+ * anything is opened: LMDB must not be used across fork(), and the locks
+ * belong to the process that takes them); open the store (which locks the
+ * state directory), the identity data (the secret, checked against the
+ * store's record of it; lists, GeoIP) and the rules; bind the socket (or
+ * take the one systemd passes); start the writer thread and the event
+ * loop. Every step that can fail does so before the daemon says it is
+ * ready: to systemd, and to the parent that waits for the detached child.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -40,6 +45,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
+#include "secret.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -54,6 +60,7 @@ static struct event	*ev_drain;
 static struct event	*ev_watchdog;
 static uint64_t		 drain_started;
 static bool		 retention_busy;
+static int		 startup_fd = -1;	/* detached: to the parent */
 
 /*
  * Tell the service manager a state (READY=1 and the like, or NULL) and a
@@ -114,6 +121,81 @@ watchdog_start(struct event_base *base)
 }
 
 static void	record_data(struct daemon *);
+
+/*
+ * The parent of a detached daemon: wait for the child's word on the
+ * start-up pipe, "ready" or its error (log.c writes fatal errors there),
+ * and exit with it. EOF without a word: the child died.
+ */
+static int __attribute__((noreturn))
+detach_wait(int fd, pid_t pid)
+{
+	char	 buf[8192];
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	waitpid(pid, NULL, 0);	/* daemon(3)'s own fork: it exits at once */
+	if (strcmp(buf, "ready\n") == 0)
+		exit(0);
+	if (len > 0)
+		fprintf(stderr, "refguardd: %s%s", buf,
+		    buf[len - 1] == '\n' ? "" : "\n");
+	else
+		fprintf(stderr, "refguardd: the daemon died during start-up "
+		    "without a word (a crash?); see the system log\n");
+	exit(1);
+}
+
+/*
+ * Detach, as tmux's proc_fork_and_daemon() does: fork, and the child
+ * becomes the daemon (daemon(3)) while the parent waits on a pipe for
+ * detach_ready() or an error, so that a failed start-up is the exit
+ * status and the message of the command that started it.
+ */
+static void
+detach(void)
+{
+	pid_t	pid;
+	int	p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0) {
+		close(p[1]);
+		detach_wait(p[0], pid);
+	}
+	close(p[0]);
+	startup_fd = p[1];
+	log_set_fatal_fd(startup_fd);
+	log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
+	if (daemon(0, 0) != 0)
+		fatal("daemon");
+}
+
+/* Serving: let the parent exit 0. */
+static void
+detach_ready(void)
+{
+	if (startup_fd < 0)
+		return;
+	if (write_all(startup_fd, "ready\n", 6) != 0)
+		log_warn("cannot tell the starting process we are ready "
+		    "error=\"%s\"", strerror(errno));
+	log_set_fatal_fd(-1);
+	close(startup_fd);
+	startup_fd = -1;
+}
 
 static void __attribute__((noreturn))
 usage(void)
@@ -469,6 +551,12 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	}
 	writer_stats(d->writer, &ws);
 	json_object_set_new(st, "full", json_boolean(ws.full));
+	json_object_set_new(st, "health", json_string(ws.write_error != NULL ?
+	    ws.write_error : "ok"));
+	json_object_set_new(st, "last_write_error", ws.write_error != NULL ?
+	    json_string(ws.write_errmsg) : json_null());
+	json_object_set_new(st, "warning", d->store_warning != NULL ?
+	    json_string(d->store_warning) : json_null());
 	json_object_set_new(st, "sync", json_string(d->conf->sync_full ?
 	    "full" : "none"));
 	json_object_set_new(st, "expired", json_integer((json_int_t)d->stats.expired));
@@ -766,6 +854,29 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 	free(daemon_reload(arg, &len));
 }
 
+/* Say what the secret check found; a lost store is worth a loud word. */
+static void
+secret_log(struct daemon *d, const struct secret_status *ss)
+{
+	const char	*dir = d->conf->state_dir;
+	const char	*file = d->conf->hash_secret_file;
+
+	if (ss->created)
+		log_notice("created a new hash secret file=%s", file);
+	if (ss->recorded)
+		log_notice("recorded the hash secret's fingerprint in the "
+		    "store (written before refguard kept it): a different "
+		    "secret is refused from now on store=%s secret=%s", dir,
+		    file);
+	if (!ss->fresh)
+		return;
+	xasprintf(&d->store_warning, "the store in %s is new or empty, but "
+	    "hash_secret_file %s existed already: if this installation held "
+	    "data, its store (data.mdb) was lost or emptied; stop refguardd "
+	    "and restore it", dir, file);
+	log_err("%s", d->store_warning);
+}
+
 /* -t: the configuration, the identity data and the rules with their tests. */
 static int
 check_config(struct daemon *d)
@@ -811,6 +922,7 @@ main(int argc, char **argv)
 	struct daemon		 dd, *d = &dd;
 	struct ident_conf	 ic;
 	struct store_opts	 so;
+	struct secret_status	 ss;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	struct timeval		 tv = { 1, 0 };
 	char			*cause = NULL, *path, *data, esc[256], esc2[256];
@@ -864,14 +976,17 @@ main(int argc, char **argv)
 		log_set_level(d->conf->log_level);
 	if (d->conf->log_syslog)
 		log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
+	/* (before detaching: a parent gone early is EPIPE, not death) */
+	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (ulimit -f, LimitFSIZE=) fails writes (EFBIG:
+	 * store_error, /healthz 503) instead of killing the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
+	if (!foreground)
+		detach();
 
 	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
 		fatal("state directory %s", d->conf->state_dir);
-	notify_status(NULL, "opening the identity data and the store");
-	conf_ident(d->conf, &ic);
-	if ((d->ident = ident_new(&ic, &cause)) == NULL)
-		fatalx("%s", cause);
-
+	notify_status(NULL, "opening the store and the identity data");
 	memset(&so, 0, sizeof(so));
 	so.dir = d->conf->state_dir;
 	so.map_size = d->conf->map_size;
@@ -880,6 +995,11 @@ main(int argc, char **argv)
 	so.nosync = !d->conf->sync_full;
 	if ((d->store = store_open(&so, &cause)) == NULL)
 		fatalx("%s", cause);
+	conf_ident(d->conf, &ic);
+	if ((d->ident = secret_ident_new(d->store, d->conf->state_dir, &ic,
+	    &ss, &cause)) == NULL)
+		fatalx("%s", cause);
+	secret_log(d, &ss);
 	if (!d->conf->sync_full)
 		log_warn("an OS crash may lose the last moments of "
 		    "acknowledged verdicts sync=none");
@@ -887,6 +1007,11 @@ main(int argc, char **argv)
 	notify_status(NULL, "loading the rules and running their tests");
 	if ((d->rules = load_rules(d, d->conf, &cause)) == NULL) {
 		log_diag(true, "rules not loaded", cause);
+		/* The parent shows the diagnostics, then fatalx's line. */
+		if (startup_fd >= 0 && (write_all(startup_fd, cause,
+		    strlen(cause)) != 0 || write_all(startup_fd, "\n", 1) != 0))
+			log_err("cannot report the error to the starting "
+			    "process");
 		fatalx("rules not loaded: %s", d->conf->rules_path);
 	}
 	d->rules_loaded_at = now_ms();
@@ -900,14 +1025,6 @@ main(int argc, char **argv)
 	if (d->conf->http_listen != NULL &&
 	    (d->http = http_open(d->conf, &cause)) == NULL)
 		fatalx("%s", cause);
-
-	if (!foreground) {
-		if (!d->conf->log_syslog)
-			log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
-		if (daemon(0, 0) != 0)
-			fatal("daemon");
-	}
-	signal(SIGPIPE, SIG_IGN);
 
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent: no pthreads support");
@@ -948,6 +1065,7 @@ main(int argc, char **argv)
 	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
 	free(data);
 	watchdog_start(d->base);
+	detach_ready();
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",
 	    d->listen_owned ? d->conf->socket_path : "the socket systemd passed",
 	    rules_hash(d->rules), rules_count(d->rules));
@@ -977,6 +1095,7 @@ main(int argc, char **argv)
 	store_close(d->store);
 	ident_free(d->ident);
 	free(d->reload_error);
+	free(d->store_warning);
 	metrics_free(d->metrics);
 	conf_free(d->conf);
 	free(d->conf_path);

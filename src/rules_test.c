@@ -232,7 +232,7 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 				    ev->idlen, ev->ts, ev->ts_given, &v);
 				if (rc > 0) {
 					*where = &l->pos;
-					if (rc == 3)
+					if (rc == VERDICT_TOO_EARLY)
 						sbuf_addf(&tr->why, "recheck: ts "
 						    "before the referral (%s)",
 						    v.reply);

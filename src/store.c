@@ -9,11 +9,15 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -89,6 +93,8 @@ struct store {
 	bool			 ro_synced;	/* its tier was built once */
 	bool			 ro_busy;	/* a transaction is open */
 	struct store_aux	*aux;		/* store_aux.c's databases */
+	uint64_t		 writes;	/* commits that wrote (atomic) */
+	int			 lockfd;	/* STORE_LOCK_FILE, or -1 */
 };
 
 struct store_txn {
@@ -369,6 +375,174 @@ recent_size(const struct store *st)
 	return (mt_index_count(st->mt) + mt_link_count(st->mt));
 }
 
+/*
+ * Anyone who can write to the state directory can replace the store or
+ * its lock: refuse one that group or others can write to, as PostgreSQL
+ * refuses a data directory that is not its own alone.
+ */
+static int
+store_check_dir(const char *dir, char **cause)
+{
+	struct stat	sb;
+
+	if (stat(dir, &sb) != 0) {
+		xasprintf(cause, "state directory %s: %s", dir, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		xasprintf(cause, "state directory %s is not a directory", dir);
+		return (-1);
+	}
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		xasprintf(cause, "state directory %s is writable by group or "
+		    "others (mode %04o): whoever can write there can replace "
+		    "the store; chmod go-w %s", dir,
+		    (unsigned)(sb.st_mode & 07777), dir);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The name of process pid (/proc/PID/comm), or "a process". */
+static void
+proc_name(long pid, char *buf, size_t len)
+{
+	char	 path[64];
+	FILE	*f;
+
+	snprintf(buf, len, "a process");
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if (pid <= 0 || (f = fopen(path, "re")) == NULL)
+		return;
+	if (fgets(buf, (int)len, f) == NULL)
+		snprintf(buf, len, "a process");
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+/*
+ * One writer per state directory: a second refguardd (or an import
+ * beside the daemon) would write with its own idea of the last seq and
+ * fail every write. A write lock (fcntl) on STORE_LOCK_FILE, which then
+ * holds our pid. fcntl locks belong to a process and are not inherited by
+ * fork(): the process that serves takes it (refguardd detaches first).
+ */
+static int
+store_lock(struct store *st, const char *dir, char **cause)
+{
+	struct flock	 fl;
+	char		*path, name[64];
+	int		 fd;
+
+	xasprintf(&path, "%s/%s", dir, STORE_LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		xasprintf(cause, "lock file %s: %s", path, strerror(errno));
+		free(path);
+		return (-1);
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		if (errno != EAGAIN && errno != EACCES)
+			xasprintf(cause, "lock file %s: %s", path,
+			    strerror(errno));
+		else {
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = F_WRLCK;
+			fl.l_whence = SEEK_SET;
+			if (fcntl(fd, F_GETLK, &fl) != 0 ||
+			    fl.l_type == F_UNLCK)
+				fl.l_pid = 0;
+			proc_name((long)fl.l_pid, name, sizeof(name));
+			xasprintf(cause, "the state directory %s is in use by "
+			    "%s (pid %ld), which holds %s: one refguardd, or "
+			    "refguardctl import, at a time", dir, name,
+			    (long)fl.l_pid, path);
+		}
+		close(fd);
+		free(path);
+		return (-1);
+	}
+	/* A pid file: our pid while we hold it, empty after a clean exit. */
+	if (ftruncate(fd, 0) != 0 || dprintf(fd, "%ld\n", (long)getpid()) < 0)
+		log_warn("store: cannot write the pid file=%s error=\"%s\"",
+		    path, strerror(errno));
+	free(path);
+	st->lockfd = fd;
+	return (0);
+}
+
+static void
+store_unlock(struct store *st)
+{
+	if (st->lockfd < 0)
+		return;
+	/* Failing leaves a stale pid only: the lock is what counts. */
+	(void)!ftruncate(st->lockfd, 0);
+	close(st->lockfd);	/* drops the lock */
+	st->lockfd = -1;
+}
+
+/*
+ * data.mdb must hold every page that LMDB's meta says is in use: in a
+ * shorter file (a bad copy, a full disk, a slip of the hand) the first
+ * read of a missing page is a SIGBUS. Checked after mdb_env_open(), which
+ * reads the meta pages with read(2), and before any transaction touches
+ * the map. The meta first: the file only grows while another process
+ * commits.
+ */
+static int
+store_check_size(struct store *st, char **cause)
+{
+	MDB_envinfo	info;
+	MDB_stat	ms;
+	struct stat	sb;
+	uint64_t	need;
+	int		fd, rc;
+
+	if ((rc = mdb_env_info(st->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(st->env, &ms)) != 0 ||
+	    (rc = mdb_env_get_fd(st->env, &fd)) != 0) {
+		xasprintf(cause, "read LMDB's meta: %s", mdb_strerror(rc));
+		return (-1);
+	}
+	if (fstat(fd, &sb) != 0) {
+		xasprintf(cause, "data.mdb: %s", strerror(errno));
+		return (-1);
+	}
+	need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	if ((uint64_t)sb.st_size < need) {
+		xasprintf(cause, "data.mdb is truncated: %lld bytes, but LMDB's "
+		    "meta page says %llu pages of %u bytes are in use (%llu "
+		    "bytes); restore the state directory from a backup",
+		    (long long)sb.st_size,
+		    (unsigned long long)info.me_last_pgno + 1, ms.ms_psize,
+		    (unsigned long long)need);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Read-only, an empty data.mdb is no store (LMDB would initialize it). */
+static int
+store_check_empty(const char *dir, char **cause)
+{
+	struct stat	 sb;
+	char		*path;
+	int		 rc = 0;
+
+	xasprintf(&path, "%s/data.mdb", dir);
+	if (stat(path, &sb) == 0 && sb.st_size == 0) {
+		xasprintf(cause, "%s is empty (0 bytes): no store here, or it "
+		    "was emptied", path);
+		rc = -1;
+	}
+	free(path);
+	return (rc);
+}
+
 struct store *
 store_open(const struct store_opts *opts, char **cause)
 {
@@ -378,12 +552,18 @@ store_open(const struct store_opts *opts, char **cause)
 
 	st->readonly = opts->readonly;
 	st->map_max = opts->map_max ? opts->map_max : opts->map_size;
+	st->lockfd = -1;
 	pthread_rwlock_init(&st->maplock, NULL);
 	if (opts->nosync)
 		flags |= MDB_NOSYNC;
 	if (opts->readonly)
 		flags |= MDB_RDONLY;
 
+	if (store_check_dir(opts->dir, cause) != 0)
+		goto fail;
+	if (opts->readonly ? store_check_empty(opts->dir, cause) != 0 :
+	    store_lock(st, opts->dir, cause) != 0)
+		goto fail;
 	if ((rc = mdb_env_create(&st->env)) != 0) {
 		xasprintf(cause, "mdb_env_create: %s", mdb_strerror(rc));
 		goto fail;
@@ -399,6 +579,13 @@ store_open(const struct store_opts *opts, char **cause)
 	if ((rc = mdb_env_open(st->env, opts->dir, flags, 0600)) != 0) {
 		xasprintf(cause, "open store in %s: %s", opts->dir,
 		    mdb_strerror(rc));
+		goto fail;
+	}
+	if (store_check_size(st, cause) != 0) {
+		char *inner = *cause;
+
+		xasprintf(cause, "store %s: %s", opts->dir, inner);
+		free(inner);
 		goto fail;
 	}
 	if (!opts->readonly) {
@@ -434,6 +621,7 @@ fail:
 	store_aux_free(st->aux);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	store_unlock(st);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st);
 	return (NULL);
@@ -486,8 +674,15 @@ store_close(struct store *st)
 	mt_free(st->mt);
 	store_aux_free(st->aux);
 	mdb_env_close(st->env);
+	store_unlock(st);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st);
+}
+
+bool
+store_readonly(const struct store *st)
+{
+	return (st->readonly);
 }
 
 void
@@ -586,7 +781,9 @@ int
 store_commit(struct store_txn *t, enum store_err *err, char **cause)
 {
 	struct store	*st = t->st;
+	MDB_envinfo	 info;
 	char		 msg[160];
+	size_t		 txnid;
 	unsigned	 r;
 	int		 rc;
 
@@ -599,7 +796,12 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		store_abort(t);
 		return (-1);
 	}
+	txnid = t->write ? mdb_txn_id(t->txn) : 0;
 	rc = mdb_txn_commit(t->txn);
+	/* LMDB writes nothing (and keeps its txnid) for a clean txn. */
+	if (rc == 0 && t->write && mdb_env_info(st->env, &info) == 0 &&
+	    info.me_last_txnid == txnid)
+		__atomic_add_fetch(&st->writes, 1, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&st->maplock);
 	if (st->readonly)
 		st->ro_busy = false;
@@ -630,6 +832,12 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		return (-1);
 	}
 	return (0);
+}
+
+uint64_t
+store_writes(struct store *st)
+{
+	return (__atomic_load_n(&st->writes, __ATOMIC_RELAXED));
 }
 
 void

@@ -42,7 +42,8 @@
 
 #define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
-				   cannot decode */
+				   cannot decode, and verdict records end
+				   with a checksum (verdict.h) */
 
 enum store_err {
 	STORE_OK = 0,
@@ -83,12 +84,26 @@ struct store;
 struct store_txn;
 
 /*
- * Open (creating if needed) the environment in opts->dir. Checks the
- * schema version: a store written by a newer refguard is refused.
+ * Open (creating if needed) the environment in opts->dir. Refuses, with
+ * a message that says why and what to do:
+ *  - a directory that group or others may write to;
+ *  - a writable open while another process holds the directory: one
+ *    writer at a time, through a write lock (fcntl) on
+ *    dir/STORE_LOCK_FILE, which then holds the holder's pid (the
+ *    message names it) and is emptied at store_close(). The lock is the
+ *    process's: not inherited by fork(), and dropped if the process
+ *    opens and closes that file itself. Read-only opens take no lock;
+ *  - a data.mdb shorter than the pages LMDB's meta says are in use
+ *    (truncated: reading the missing pages would SIGBUS), or, read-only,
+ *    an empty one;
+ *  - a store written by a newer refguard (its schema version).
  * Returns NULL and sets *cause (caller frees) on error.
  */
+#define STORE_LOCK_FILE	"refguard.pid"
 struct store	*store_open(const struct store_opts *opts, char **cause);
 void		 store_close(struct store *st);
+/* Opened with opts->readonly. */
+bool		 store_readonly(const struct store *st);
 
 /*
  * Grow the map (doubling, capped at map_max). Waits for this process's
@@ -123,6 +138,12 @@ struct store_txn *store_begin(struct store *st, bool write, char **cause);
 int		 store_commit(struct store_txn *txn, enum store_err *err,
 		     char **cause);
 void		 store_abort(struct store_txn *txn);
+/*
+ * Write transactions committed that changed the store (any thread): a
+ * commit of a transaction that dirtied nothing writes nothing, so it
+ * proves nothing about the disk (writer.c's health).
+ */
+uint64_t	 store_writes(struct store *st);
 enum store_err	 store_txn_err(const struct store_txn *txn);
 const char	*store_txn_errstr(const struct store_txn *txn);
 

@@ -18,6 +18,8 @@
 
 #define VERDICT_REC_CHECK	1	/* written by a check */
 #define VERDICT_REC_VERSION	2	/* written by a re-check */
+#define VERDICT_REC_SUM		0x80	/* | either: ends with XXH3-64 */
+#define VERDICT_SUM_LEN		8
 #define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
 #define VERDICT_HDR2_LEN	(VERDICT_HDR_LEN + 4 + 2)
 #define VERDICT_VER_LEN		(8 + 1 + 4 + 4 + 4 + 4)
@@ -277,13 +279,62 @@ verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
 		sb->len += got;
 }
 
+/*
+ * A record's checksum: set the flag in its version byte and append the
+ * XXH3-64 of everything, flag included (verdict.h).
+ */
+static void
+rec_seal(struct sbuf *sb)
+{
+	uint8_t	sum[VERDICT_SUM_LEN];
+
+	sb->buf[0] = (char)((uint8_t)sb->buf[0] | VERDICT_REC_SUM);
+	be_put(sum, XXH3_64bits(sb->buf, sb->len), VERDICT_SUM_LEN);
+	sbuf_add(sb, sum, sizeof(sum));
+}
+
+/*
+ * A reply of a record without a checksum: one JSON object, no control
+ * bytes (a raw newline would split it on the wire), as refguard writes
+ * them.
+ */
+static bool
+reply_sound(const char *p, size_t len)
+{
+	json_t	*o;
+	size_t	 i;
+	bool	 ok;
+
+	if (len < 2 || p[0] != '{' || p[len - 1] != '}')
+		return (false);
+	for (i = 0; i < len; i++)
+		if ((uint8_t)p[i] < 0x20 || p[i] == 0x7f)
+			return (false);
+	o = json_loadb(p, len, 0, NULL);
+	ok = json_is_object(o);
+	json_decref(o);
+	return (ok);
+}
+
 int
 verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 {
 	const uint8_t	*rec = recp;
+	unsigned	 ver;
 
-	if (len < VERDICT_HDR_LEN || rec[0] < 1 || rec[0] > VERDICT_REC_VERSION)
+	if (len < VERDICT_HDR_LEN)
 		return (-1);
+	ver = rec[0] & ~VERDICT_REC_SUM;
+	r->summed = (rec[0] & VERDICT_REC_SUM) != 0;
+	if (ver < 1 || ver > VERDICT_REC_VERSION)
+		return (-1);
+	if (r->summed) {
+		if (len < VERDICT_HDR_LEN + VERDICT_SUM_LEN)
+			return (-1);
+		len -= VERDICT_SUM_LEN;
+		if (be_get(rec + len, VERDICT_SUM_LEN) != XXH3_64bits(rec, len))
+			return (-1);
+	}
 	r->seq = be_get(rec + 1, 8);
 	r->action = rec[9];
 	r->score = (int32_t)be_get(rec + 10, 4);
@@ -291,13 +342,13 @@ verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 	r->nrechecks = 0;
 	r->rechecks = NULL;
 	r->rechecks_len = 0;
-	if (rec[0] == 1) {
+	if (ver == VERDICT_REC_CHECK) {
 		if (r->replylen > len - VERDICT_HDR_LEN)
 			return (-1);
 		r->reply = (const char *)rec + VERDICT_HDR_LEN;
 		r->explain = r->reply + r->replylen;
 		r->explainlen = len - VERDICT_HDR_LEN - r->replylen;
-		return (0);
+		return (r->summed || reply_sound(r->reply, r->replylen) ? 0 : -1);
 	}
 	if (len < VERDICT_HDR2_LEN)
 		return (-1);
@@ -310,7 +361,7 @@ verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 	r->explain = r->reply + r->replylen;
 	r->rechecks = (const uint8_t *)r->explain + r->explainlen;
 	r->rechecks_len = len - VERDICT_HDR2_LEN - r->replylen - r->explainlen;
-	return (0);
+	return (r->summed || reply_sound(r->reply, r->replylen) ? 0 : -1);
 }
 
 int
@@ -340,7 +391,8 @@ verdict_rec_version(const struct verdict_rec *r, unsigned i,
 		v->delta = v->reply + v->replylen;
 		v->explain = v->delta + v->deltalen;
 		if (j == i)
-			return (0);
+			return (r->summed || reply_sound(v->reply,
+			    v->replylen) ? 0 : -1);
 		p += n;
 		left -= n;
 	}
@@ -349,29 +401,28 @@ verdict_rec_version(const struct verdict_rec *r, unsigned i,
 void *
 verdict_rec_encode(const struct verdict_rec *r, size_t *len)
 {
-	uint8_t	*rec;
+	struct sbuf	 sb;
+	uint8_t		 hdr[VERDICT_HDR2_LEN];
+	size_t		 hlen = r->nrechecks > 0 ? VERDICT_HDR2_LEN :
+			    VERDICT_HDR_LEN;
 
-	size_t	 hdr = r->nrechecks > 0 ? VERDICT_HDR2_LEN : VERDICT_HDR_LEN;
-
-	*len = hdr + r->replylen + r->explainlen + r->rechecks_len;
-	rec = xmalloc(*len);
-	rec[0] = r->nrechecks > 0 ? VERDICT_REC_VERSION : VERDICT_REC_CHECK;
-	be_put(rec + 1, r->seq, 8);
-	rec[9] = r->action;
-	be_put(rec + 10, (uint32_t)r->score, 4);
-	be_put(rec + 14, r->replylen, 4);
+	hdr[0] = r->nrechecks > 0 ? VERDICT_REC_VERSION : VERDICT_REC_CHECK;
+	be_put(hdr + 1, r->seq, 8);
+	hdr[9] = r->action;
+	be_put(hdr + 10, (uint32_t)r->score, 4);
+	be_put(hdr + 14, r->replylen, 4);
 	if (r->nrechecks > 0) {
-		be_put(rec + 18, r->explainlen, 4);
-		be_put(rec + 22, r->nrechecks, 2);
+		be_put(hdr + 18, r->explainlen, 4);
+		be_put(hdr + 22, r->nrechecks, 2);
 	}
-	if (r->replylen > 0)
-		memcpy(rec + hdr, r->reply, r->replylen);
-	if (r->explainlen > 0)
-		memcpy(rec + hdr + r->replylen, r->explain, r->explainlen);
-	if (r->rechecks_len > 0)
-		memcpy(rec + hdr + r->replylen + r->explainlen, r->rechecks,
-		    r->rechecks_len);
-	return (rec);
+	sbuf_init(&sb, hlen + r->replylen + r->explainlen + r->rechecks_len +
+	    VERDICT_SUM_LEN);
+	sbuf_add(&sb, hdr, hlen);
+	sbuf_add(&sb, r->reply, r->replylen);
+	sbuf_add(&sb, r->explain, r->explainlen);
+	sbuf_add(&sb, r->rechecks, r->rechecks_len);
+	rec_seal(&sb);
+	return (sbuf_take(&sb, len));
 }
 
 static void
@@ -447,7 +498,9 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	rc = store_get_verdict(txn, ev->id, ev->idlen, &rec, &len);
 	if (rc < 0)
 		return (-1);
-	if (rc == 0 && verdict_rec_decode(rec, len, &r) == 0) {
+	if (rc == 0 && verdict_rec_decode(rec, len, &r) != 0)
+		return (VERDICT_CORRUPT);
+	if (rc == 0) {
 		/* Idempotent: the stored answer, byte for byte; nothing counted. */
 		out->replay = true;
 		out->seq = r.seq;
@@ -484,6 +537,7 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	hdr[9] = res.action;
 	be_put(hdr + 10, (uint32_t)res.score, 4);
 	be_put(hdr + 14, out->replylen, 4);
+	rec_seal(&sb);
 	if (store_put_verdict(txn, ev->id, ev->idlen, sb.buf, sb.len) != 0) {
 		sbuf_free(&sb);
 		return (-1);
@@ -577,7 +631,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	if ((rc = store_get_verdict(txn, id, idlen, &stored, &len)) != 0)
 		return (rc);
 	if (verdict_rec_decode(stored, len, &r) != 0)
-		return (1);
+		return (VERDICT_CORRUPT);
 	if (r.nrechecks + 1 >= VERDICT_MAX_VERSIONS)
 		return (2);
 	/* The record as version 2, copied before anything else reads. */
@@ -600,7 +654,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	if (r.nrechecks > 0 && verdict_rec_version(&r, r.nrechecks - 1,
 	    &pv) != 0) {
 		sbuf_free(&rec);
-		return (1);
+		return (VERDICT_CORRUPT);
 	}
 	np = reply_hits(pv.reply, pv.replylen, prev_names,
 	    nitems(prev_names));
@@ -614,7 +668,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 		sbuf_free(&rec);
 		out->reply = xstrdup(fmt_rfc3339(ev.ts, when));
 		out->replylen = strlen(out->reply);
-		return (3);
+		return (VERDICT_TOO_EARLY);
 	}
 	memset(&res, 0, sizeof(res));
 	res.action = ACTION_ALLOW;
@@ -665,6 +719,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	}
 	/* The explain's stored length, known once packed. */
 	be_put((uint8_t *)rec.buf + voff + 21, rec.len - xoff, 4);
+	rec_seal(&rec);
 	free(res.explain);
 	rc = store_put_verdict(txn, id, idlen, rec.buf, rec.len);
 	sbuf_free(&rec);
@@ -912,14 +967,16 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 	if ((rc = store_get_verdict(txn, id, idlen, &rec, &len)) != 0)
 		return (rc);
 	if (verdict_rec_decode(rec, len, &r) != 0)
-		return (1);
+		return (VERDICT_CORRUPT);
 	out->seq = r.seq;
 	out->action = r.action;
 	out->score = r.score;
 	if (!explain) {
 		/* The latest version: the check's bytes until re-checked. */
 		if (r.nrechecks > 0 &&
-		    verdict_rec_version(&r, r.nrechecks - 1, &v) == 0) {
+		    verdict_rec_version(&r, r.nrechecks - 1, &v) != 0)
+			return (VERDICT_CORRUPT);
+		if (r.nrechecks > 0) {
 			out->action = v.action;
 			out->score = v.score;
 			out->reply = xstrndup(v.reply, v.replylen);

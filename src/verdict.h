@@ -19,6 +19,14 @@
  * where a re-check's reply is the verdict it gave (with "version"), delta
  * what changed since the version before (JSON members) and explain its
  * facts. The check's own answer is version 1.
+ *
+ * Since store schema 3 the version byte has VERDICT_REC_SUM (0x80) set
+ * and the record ends with a checksum: XXH3-64 (big-endian) of every byte
+ * before it. A stored reply is sent as stored, so one flipped byte (a
+ * newline) would otherwise split a reply and shift every later reply on
+ * its connection. Records written before (no checksum) are still read;
+ * their replies must be one JSON object without control bytes, which is
+ * what refguard writes.
  */
 #ifndef REFGUARD_VERDICT_H
 #define REFGUARD_VERDICT_H
@@ -31,6 +39,17 @@
 
 struct ruleset;
 struct store_txn;
+
+/*
+ * What verdict_check(), verdict_lookup() and verdict_recheck() return
+ * when the stored record fails its checksum or is malformed: an error
+ * for that request (store_error), never its bytes, and not a failure of
+ * the transaction.
+ */
+#define VERDICT_CORRUPT	3
+
+/* verdict_recheck(): the time asked for is before the referral. */
+#define VERDICT_TOO_EARLY	4
 
 /* As many as the rules report (RULES_MAX_HITS): the hit counters are exact. */
 #define VERDICT_MAX_HITS	64
@@ -50,8 +69,9 @@ struct verdict {
 /*
  * A check: if ev->id already has a verdict, return it (replay, nothing
  * written); else store the event, evaluate rs (NULL: allow, no reasons),
- * store and return the verdict. Returns 0, or -1 on a store error (see
- * store_txn_err(); out is then empty).
+ * store and return the verdict. Returns 0, VERDICT_CORRUPT (the stored
+ * verdict of ev->id is corrupt; nothing written), or -1 on a store error
+ * (see store_txn_err(); out is then empty).
  */
 int	verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	    struct event *ev, struct verdict *out);
@@ -62,24 +82,26 @@ int	verdict_observe(struct store_txn *txn, struct event *ev,
 
 /*
  * Look up the verdict of a referral id. explain: also the facts. Returns
- * 0 with out->reply set, 1 when unknown, -1 on store error.
+ * 0 with out->reply set, 1 when unknown, VERDICT_CORRUPT, -1 on store
+ * error.
  */
 int	verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 	    bool explain, struct verdict *out);
 
 /*
  * Re-check at payout: evaluate the stored event of referral id with rs as
- * of time at (rules_eval_at(): windows end at at, all history stored so
- * far, the event itself counted once) and store the result as the
- * verdict's next version, rechecked at at. at_given: the request named
- * that time; one before the referral's is refused. Otherwise at is now,
- * and a referral whose time is still ahead is evaluated as of its own.
- * out->reply: the new verdict with "version", "previous", "changed" and
- * the rules that newly match or no longer match. Returns 0, 1 when the id
- * has no verdict or its event is gone (retention), 2 when it has
- * VERDICT_MAX_VERSIONS already, 3 when at_given and at is before the
- * referral (out->reply then holds the referral's time, RFC 3339), -1 on
- * store error.
+ * of time at (rules_eval_at(): a window reaches its length on both
+ * sides of the referral up to at, all history stored so far, the event
+ * itself counted once) and store the result as the verdict's next
+ * version, rechecked at at. at_given: the request named that time; one
+ * before the referral's is refused. Otherwise at is now, and a referral
+ * whose time is still ahead is evaluated as of its own. out->reply: the
+ * new verdict with "version", "previous", "changed" and the rules that
+ * newly match or no longer match. Returns 0, 1 when the id has no verdict
+ * or its event is gone (retention), 2 when it has VERDICT_MAX_VERSIONS
+ * already, VERDICT_TOO_EARLY when at_given and at is before the referral
+ * (out->reply then holds the referral's time, RFC 3339), VERDICT_CORRUPT,
+ * -1 on store error.
  */
 #define VERDICT_MAX_VERSIONS	64
 int	verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
@@ -98,8 +120,13 @@ struct verdict_rec {
 	unsigned	 nrechecks;	/* versions 2 .. nrechecks + 1 */
 	const uint8_t	*rechecks;	/* their encoding */
 	size_t		 rechecks_len;
+	bool		 summed;	/* had a checksum (else replies checked) */
 };
-/* Split a record from store_get_verdict(): 0, or -1 when malformed. */
+/*
+ * Split a record from store_get_verdict(): 0, or -1 when it is corrupt
+ * (its checksum differs, or, without one, its reply is not one JSON
+ * object) or malformed.
+ */
 int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
 
 /* One re-check of a record (i from 0: version i + 2); pointers into it. */
@@ -115,13 +142,16 @@ struct verdict_ver {
 	const char	*explain;
 	size_t		 explainlen;
 };
-/* 0, or -1 when i is out of range or the record is malformed. */
+/*
+ * 0, or -1 when i is out of range or the record is malformed (or, without
+ * a checksum, the version's reply is not one JSON object).
+ */
 int	verdict_rec_version(const struct verdict_rec *r, unsigned i,
 	    struct verdict_ver *v);
 /*
  * Build a record from its parts (import: a verdict moved to the seq its
- * event got in another store). Returns the record (caller frees) and
- * its length in *len.
+ * event got in another store), with its checksum. Returns the record
+ * (caller frees) and its length in *len.
  */
 void	*verdict_rec_encode(const struct verdict_rec *r, size_t *len);
 /*

@@ -107,6 +107,22 @@ job_set_error(struct job *job, const char *code, const char *field,
 	job->failed = true;
 }
 
+/*
+ * The stored verdict of the job's id failed its checksum: an error for
+ * this request, never the record's bytes; the batch goes on.
+ */
+static void
+job_set_corrupt(struct job *job)
+{
+	char	esc[512];
+
+	log_err("corrupt verdict record id=%s", log_value(job->ev.id,
+	    job->ev.idlen, esc, sizeof(esc)));
+	job_set_error(job, "store_error", "corrupt verdict record: it fails "
+	    "its checksum; restore it from a backup (refguardctl export)");
+	job->failed = false;
+}
+
 static bool
 job_is_read(const struct job *job)
 {
@@ -125,8 +141,12 @@ writer_job(struct store_txn *txn, struct job *job)
 	memset(&v, 0, sizeof(v));
 	switch (job->op) {
 	case OP_CHECK:
-		if (verdict_check(txn, job->rs, &job->ev, &v) != 0)
+		if ((rc = verdict_check(txn, job->rs, &job->ev, &v)) < 0)
 			return (-1);
+		if (rc == VERDICT_CORRUPT) {
+			job_set_corrupt(job);
+			return (0);
+		}
 		break;
 	case OP_OBSERVE:
 		if (verdict_observe(txn, &job->ev, &v) != 0)
@@ -138,6 +158,10 @@ writer_job(struct store_txn *txn, struct job *job)
 		    job->op == OP_EXPLAIN, &v);
 		if (rc < 0)
 			return (-1);
+		if (rc == VERDICT_CORRUPT) {
+			job_set_corrupt(job);
+			return (0);
+		}
 		if (rc == 1) {
 			job_set_error(job, "not_found", NULL,
 			    "no verdict for this id");
@@ -150,12 +174,16 @@ writer_job(struct store_txn *txn, struct job *job)
 		    job->ev.ts, job->ev.ts_given, &v);
 		if (rc < 0)
 			return (-1);
+		if (rc == VERDICT_CORRUPT) {
+			job_set_corrupt(job);
+			return (0);
+		}
 		if (rc > 0) {
 			if (rc == 1)
 				job_set_error(job, "not_found", NULL, "no "
 				    "verdict for this id, or its event is gone "
 				    "(retention)");
-			else if (rc == 3) {
+			else if (rc == VERDICT_TOO_EARLY) {
 				job_set_error(job, "bad_request", "ts",
 				    "before the referral (%s)", v.reply);
 				verdict_clear(&v);
@@ -235,7 +263,7 @@ writer_batch(struct writer *w, struct job **jobs, size_t n)
 	struct store_txn	*txn;
 	const char		*code = "store_error";
 	char			*cause = NULL, msg[256], esc[1024];
-	uint64_t		 t0 = mono_us(), dt;
+	uint64_t		 t0 = mono_us(), dt, writes;
 	size_t			 i;
 	bool			 full = false, was_full;
 	enum store_err		 cerr;
@@ -265,6 +293,7 @@ retry:
 		}
 		goto fail;
 	}
+	writes = store_writes(w->st);
 	if (store_commit(txn, &cerr, &cause) != 0) {
 		snprintf(msg, sizeof(msg), "%s", cause);
 		free(cause);
@@ -292,10 +321,19 @@ retry:
 		if (dt <= writer_commit_bounds_us[i])
 			w->stats.commit_le[i]++;
 	}
-	/* Only a write says the store can write again (reads always commit). */
-	for (i = 0; i < n; i++)
-		if (!job_is_read(jobs[i]))
+	/*
+	 * Only a commit that wrote a client's data says checks can be
+	 * stored again: reads and an idle retention pass commit without
+	 * writing, and the recent tier's flush (at any commit) fits where a
+	 * check may not.
+	 */
+	for (i = 0; i < n && store_writes(w->st) != writes; i++)
+		if (!job_is_read(jobs[i]) && jobs[i]->op != JOB_EXPIRE) {
 			w->stats.full = false;
+			w->stats.write_error = NULL;
+			w->stats.write_errmsg[0] = '\0';
+			break;
+		}
 	pthread_mutex_unlock(&w->mtx);
 	return;
 
@@ -318,6 +356,9 @@ fail:
 	pthread_mutex_lock(&w->mtx);
 	w->stats.failed_batches++;
 	w->stats.full = full;
+	w->stats.write_error = code;
+	snprintf(w->stats.write_errmsg, sizeof(w->stats.write_errmsg), "%s",
+	    msg);
 	pthread_mutex_unlock(&w->mtx);
 }
 

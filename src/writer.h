@@ -13,6 +13,14 @@
  * map_max, first as much of the batch as fits is written, by halves); reads
  * in a failed batch are answered from a read transaction, so verdict
  * lookups keep working when the store is full.
+ *
+ * Health: the writer keeps the outcome of its last write (writer_stats()
+ * write_error): set by every failed batch, cleared only by a commit that
+ * wrote to the store (store_writes()) a client's write (check, observe,
+ * feedback, list change, recheck). A transaction that changed nothing
+ * (reads, a retention pass with nothing to do) commits without touching
+ * the disk, and the recent tier's flush fits where a check may not: they
+ * prove nothing. /healthz and stats show it.
  */
 #ifndef REFGUARD_WRITER_H
 #define REFGUARD_WRITER_H
@@ -86,6 +94,9 @@ struct writer_stats {
 	uint64_t	batch_le[WRITER_NBUCKETS];
 	uint64_t	commit_le[WRITER_NBUCKETS];
 	bool		full;		/* the last write failed: store full */
+	/* The last write failed: "store_full" or "store_error"; NULL: ok. */
+	const char	*write_error;
+	char		write_errmsg[256];	/* its message */
 };
 
 struct writer;

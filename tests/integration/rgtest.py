@@ -387,6 +387,13 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def holder(self):
+        """How a refused second writer of this daemon's state directory
+        names it (under valgrind the process is valgrind's tool)."""
+        if VALGRIND:
+            return "(pid %d)" % self.proc.pid
+        return "in use by refguardd (pid %d)" % self.proc.pid
+
     def stderr(self, run=None):
         """The stderr (and stdout) text of this run (or of run N)."""
         p = self.errpath if run is None else os.path.join(

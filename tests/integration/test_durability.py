@@ -200,13 +200,15 @@ def _():
     check(rc != 0, "second daemon (other state) exited 0", err)
     check("another refguardd" in err and d.sock in err,
           "no clear message naming the socket", err)
-    # the same configuration twice (the usual mistake)
+    # the same configuration twice (the usual mistake): the state
+    # directory's lock refuses it first, naming the holder
     same = rgtest.Daemon("twice3", dir=d.dir)
     same.conf = dict(d.conf)
     same.runs = 100     # its own stderr files
     rc, err = same.run_to_exit()
     check(rc != 0, "second daemon (same config) exited 0", err)
-    check("another refguardd" in err, "no clear message", err)
+    check(d.holder() in err,
+          "no clear message naming the holder", err)
     # the first one is untouched and still serves
     check(os.path.exists(d.sock), "socket file removed by the refused "
           "daemon")

@@ -2,7 +2,10 @@
 """A full store (map_size = map_max, small): writes fail with a clear
 store_full error, stats and the log say so, reads (verdict, explain) and
 ping keep working; after map_max is raised in the configuration writing
-resumes and nothing acknowledged before is lost.
+resumes and nothing acknowledged before is lost. A store that cannot
+write for another reason (a file size limit here: every write fails with
+an I/O error, as on a full disk) answers store_error, and /healthz and
+stats say so until a write reaches the disk again.
 
 map_max is applied by a HUP (and by a restart). Known limitation, documented in
 docs/reliability.md: retention cannot free space at map_max either, since
@@ -10,7 +13,9 @@ LMDB needs free pages to delete (copy-on-write)."""
 
 import json
 import os
+import resource
 import signal
+import socket
 import sys
 import time
 
@@ -48,6 +53,88 @@ def fill(d, limit=60000, chunk=200):
                     return acked, v, raw, i
                 acked[q["id"]] = raw
     raise rgtest.Fail("store never filled after %d checks" % limit)
+
+
+def healthz(d):
+    """GET /healthz on the daemon's HTTP socket: (status, body)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(rgtest.IO_TIMEOUT)
+        c.connect(d.conf["http_listen"])
+        c.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            got = c.recv(4096)
+            if not got:
+                break
+            data += got
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def wait_batches(d, n):
+    """Until the writer has finished n more transactions, committed or
+    failed (retention passes, once a second, run whatever else
+    happens)."""
+    def done():
+        w = d.stats()["writer"]
+        return w["commits"] + w["failed_batches"]
+    want = done() + n
+    deadline = time.monotonic() + 30
+    while done() < want:
+        check(time.monotonic() < deadline, "the writer ran nothing for "
+              "30 s")
+        time.sleep(0.05)
+
+
+@T.case("every write fails (a file size limit): store_error, and /healthz "
+        "and stats say so until a write reaches the disk", timeout=120)
+def _():
+    d = rgtest.Daemon("ioerr")
+    d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
+    d.write_conf()
+    d.start()
+    eq(healthz(d), (200, b"ok\n"), "healthz at start")
+    data = os.path.join(d.state, "data.mdb")
+    limit = os.path.getsize(data) + 256 * 1024
+    # the soft limit only: raising it again needs no privilege
+    soft, hard = resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (limit, hard))
+    acked, err, raw, sent = fill(d, limit=20000)
+    is_error(err, "store_error", raw=raw)
+    # A batch that fails may leave room for a smaller one after it: one
+    # check at a time until one fails, so that the last write failed.
+    with d.client() as c:
+        for k in range(2000):
+            r, raw = c.call(req(k, "ie"))
+            if "error" in r:
+                break
+    e = is_error(r, "store_error", raw=raw)
+    status, body = healthz(d)
+    eq(status, 503, "healthz while writes fail (%r)" % body)
+    check(body.startswith(b"store error: ") and len(body) > 14,
+          "healthz names the reason", body)
+    st = d.stats()["store"]
+    eq((st["health"], st["full"]), ("store_error", False), "stats store")
+    eq(st["last_write_error"], e["msg"], "stats store.last_write_error")
+    # Retention passes commit without writing (or fail, when the
+    # recent tier's flush is due): no false recovery.
+    wait_batches(d, 2)
+    eq(healthz(d)[0], 503, "healthz after idle commits")
+    # reads are answered all along
+    some = sorted(acked)[0]
+    with d.client() as c:
+        r, raw = c.call({"op": "verdict", "id": some})
+    eq(raw, acked[some], "a verdict while writes fail")
+    # The limit lifted: the next write succeeds, and health with it.
+    resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+    with d.client() as c:
+        r, raw = c.call(req(10 ** 6, "io"))
+    check("error" not in r, "a write once the limit is lifted", raw)
+    eq(healthz(d), (200, b"ok\n"), "healthz after a good write")
+    st = d.stats()["store"]
+    eq((st["health"], st["last_write_error"]), ("ok", None),
+       "stats after a good write")
+    d.stop()
 
 
 @T.case("a store filled by one big burst keeps all that fits",
@@ -111,6 +198,7 @@ def _():
         is_error(r, "store_full", raw=raw)
     st = d.stats()
     eq(st["store"]["full"], True, "stats store.full")
+    eq(st["store"]["health"], "store_full", "stats store.health")
     check(st["errors"]["store_full"] >= 3, "stats errors.store_full",
           st["errors"])
     check(st["store"]["map_max"] == 2 << 20, "stats store.map_max",
@@ -174,6 +262,7 @@ def _():
     st = d.stats()["store"]
     eq(st["map_max"], 32 << 20, "stats store.map_max after HUP")
     eq(st["full"], False, "stats store.full after writes resumed")
+    eq(st["health"], "ok", "stats store.health after writes resumed")
 
 
 @T.case("map_max raised + restart: writes resume, nothing lost",

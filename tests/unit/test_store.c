@@ -1139,7 +1139,7 @@ END_TEST
 
 /*
  * A schema 1 store (verdict records keyed by id in "verdicts") opens,
- * reads its old records, is marked schema 2, and moves a record to the
+ * reads its old records, is marked the current schema, and moves a record to the
  * new layout when it is rewritten (a recheck); retention deletes both.
  */
 START_TEST(test_verdict_schema1)
@@ -1591,6 +1591,39 @@ START_TEST(test_map_grow)
 	ck_assert_int_eq(store_grow(st), -1);
 	ck_assert_uint_eq(stat_of().map_size, 3 * MIB);
 	ck_assert_uint_eq(stat_of().events, n);
+}
+END_TEST
+
+/*
+ * store_writes() counts the commits that wrote: a write transaction that
+ * changed nothing commits without touching the disk, and proves nothing
+ * about it (the writer's health).
+ */
+START_TEST(test_store_writes)
+{
+	struct store_txn	*t;
+	struct event		 ev;
+	const void		*v;
+	size_t			 len;
+	uint64_t		 n = store_writes(st);
+
+	t = begin(true);
+	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
+	commit(t);
+	ck_assert_uint_eq(store_writes(st), n);
+	t = begin(false);
+	commit(t);
+	ck_assert_uint_eq(store_writes(st), n);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
+	put(t, &ev);
+	commit(t);
+	ck_assert_uint_eq(store_writes(st), n + 1);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 0xa1, 0x11);
+	put(t, &ev);
+	store_abort(t);
+	ck_assert_uint_eq(store_writes(st), n + 1);
 }
 END_TEST
 
@@ -2117,6 +2150,110 @@ START_TEST(test_labeled_recheck)
 }
 END_TEST
 
+/*
+ * Verdict records carry a checksum: any byte changed is a corrupt record
+ * (never its bytes); records from before (no checksum) are read when
+ * their replies are one JSON object each, refused when not.
+ */
+static size_t
+legacy(uint8_t *out, const uint8_t *rec, size_t len)
+{
+	/* The same record as refguard wrote it before: no flag, no sum. */
+	memcpy(out, rec, len - 8);
+	out[0] &= 0x7f;
+	return (len - 8);
+}
+
+START_TEST(test_verdict_checksum)
+{
+	static const char	 reply[] = "{\"id\":\"c1\",\"action\":\"deny\"}";
+	static const char	 vreply[] = "{\"id\":\"c1\",\"version\":2}";
+	struct verdict_rec	 r, d;
+	struct verdict_ver	 vv;
+	struct verdict		 v;
+	struct store_txn	*t;
+	struct event		 ev;
+	uint8_t			 ver[25 + sizeof(vreply) - 1], old[512];
+	uint8_t			*rec;
+	size_t			 len, n, i;
+
+	memset(&r, 0, sizeof(r));
+	r.seq = 7;
+	r.action = 2;
+	r.score = 100;
+	r.reply = reply;
+	r.replylen = strlen(reply);
+	r.explain = "[]";
+	r.explainlen = 2;
+	rec = verdict_rec_encode(&r, &len);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
+	ck_assert(d.summed);
+	ck_assert_uint_eq(d.seq, 7);
+	ck_assert_uint_eq(d.replylen, strlen(reply));
+	ck_assert(memcmp(d.reply, reply, d.replylen) == 0);
+	/* One byte changed anywhere, to a newline or one bit off. */
+	for (i = 0; i < len; i++) {
+		uint8_t	keep = rec[i];
+
+		rec[i] = keep == '\n' ? 'x' : '\n';
+		ck_assert_msg(verdict_rec_decode(rec, len, &d) == -1,
+		    "byte %zu to a newline", i);
+		rec[i] = keep ^ 1;
+		ck_assert_msg(verdict_rec_decode(rec, len, &d) == -1,
+		    "byte %zu one bit off", i);
+		rec[i] = keep;
+	}
+	ck_assert_int_eq(verdict_rec_decode(rec, len - 1, &d), -1);
+
+	/* Without a checksum: read when the reply is sound. */
+	n = legacy(old, rec, len);
+	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
+	ck_assert(!d.summed);
+	ck_assert(memcmp(d.reply, reply, d.replylen) == 0);
+	old[18 + 5] = '\n';		/* inside the reply */
+	ck_assert_int_eq(verdict_rec_decode(old, n, &d), -1);
+	old[18 + 5] = ' ';		/* no control byte, but not JSON */
+	ck_assert_int_eq(verdict_rec_decode(old, n, &d), -1);
+	free(rec);
+
+	/* A re-checked record: the version's reply too. */
+	memset(ver, 0, sizeof(ver));
+	ver[8] = 2;
+	ver[16] = sizeof(vreply) - 1;	/* replylen, big-endian */
+	memcpy(ver + 25, vreply, sizeof(vreply) - 1);
+	r.nrechecks = 1;
+	r.rechecks = ver;
+	r.rechecks_len = sizeof(ver);
+	rec = verdict_rec_encode(&r, &len);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
+	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert(memcmp(vv.reply, vreply, vv.replylen) == 0);
+	n = legacy(old, rec, len);
+	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
+	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	old[n - 3] = '\n';		/* inside the version's reply */
+	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
+	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), -1);
+
+	/* Stored and damaged: the verdict functions say so, write nothing. */
+	rec[len - 1] ^= 1;
+	t = begin(true);
+	ck_assert_int_eq(store_put_verdict(t, "c1", 2, rec, len), 0);
+	ck_assert_int_eq(verdict_lookup(t, "c1", 2, false, &v),
+	    VERDICT_CORRUPT);
+	ck_assert_int_eq(verdict_lookup(t, "c1", 2, true, &v),
+	    VERDICT_CORRUPT);
+	ck_assert_int_eq(verdict_recheck(t, NULL, "c1", 2, T0, &v),
+	    VERDICT_CORRUPT);
+	mkref(&ev, "c1", T0, 1, 2, 3);
+	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), VERDICT_CORRUPT);
+	ck_assert_ptr_null(v.reply);
+	commit(t);
+	ck_assert_uint_eq(stat_of().events, 0);
+	free(rec);
+}
+END_TEST
+
 /* verdict_lookup with explain in a thread of its own: no cached state. */
 struct explain_arg {
 	const char	*id;
@@ -2301,12 +2438,14 @@ store_suite(void)
 	tcase_add_test(tc, test_scan_referred);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
+	tcase_add_test(tc, test_verdict_checksum);
 	tcase_add_test(tc, test_expire);
 	tcase_add_test(tc, test_expire_everything);
 	tcase_add_test(tc, test_expire_keeps_rechecked_verdict);
 	tcase_add_test(tc, test_map_full);
 	tcase_add_test(tc, test_map_grow);
 	tcase_add_test(tc, test_last_seq_reopen);
+	tcase_add_test(tc, test_store_writes);
 	tcase_add_test(tc, test_verdict_idempotent);
 	tcase_add_test(tc, test_explain_no_raw);
 	tcase_add_test(tc, test_observe_ack);
