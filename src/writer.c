@@ -118,8 +118,9 @@ job_set_corrupt(struct job *job)
 
 	log_err("corrupt verdict record id=%s", log_value(job->ev.id,
 	    job->ev.idlen, esc, sizeof(esc)));
-	job_set_error(job, "store_error", "corrupt verdict record: it fails "
-	    "its checksum; restore it from a backup (refguardctl export)");
+	job_set_error(job, "store_error", NULL, "corrupt verdict record: it "
+	    "fails its checksum; restore it from a backup (refguardctl "
+	    "export)");
 	job->failed = false;
 }
 

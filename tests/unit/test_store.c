@@ -2243,7 +2243,7 @@ START_TEST(test_verdict_checksum)
 	    VERDICT_CORRUPT);
 	ck_assert_int_eq(verdict_lookup(t, "c1", 2, true, &v),
 	    VERDICT_CORRUPT);
-	ck_assert_int_eq(verdict_recheck(t, NULL, "c1", 2, T0, &v),
+	ck_assert_int_eq(verdict_recheck(t, NULL, "c1", 2, T0, false, &v),
 	    VERDICT_CORRUPT);
 	mkref(&ev, "c1", T0, 1, 2, 3);
 	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), VERDICT_CORRUPT);
