@@ -280,8 +280,9 @@ conn_process(struct conn *c)
 	while (!c->closing && c->npending < c->d->conf->max_pipeline) {
 		p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_LF);
 		if (p.pos < 0) {
+			/* A partial line may still get the CR of its CRLF. */
 			len = evbuffer_get_length(in);
-			if (len > max) {
+			if (len > max + (c->eof ? 0 : 1)) {
 				conn_too_long(c);
 				n++;
 			} else if (c->eof && len > 0) {
@@ -292,16 +293,19 @@ conn_process(struct conn *c)
 			}
 			break;
 		}
+		/* max_line counts the line without its LF or CRLF. */
 		len = (size_t)p.pos;
+		line = len <= max + 1 ? (char *)evbuffer_pullup(in,
+		    p.pos + (ssize_t)eol) : NULL;
+		if (line != NULL && len > 0 && line[len - 1] == '\r')
+			len--;
 		if (len > max) {
 			conn_too_long(c);
 			n++;
 			break;
 		}
-		line = (char *)evbuffer_pullup(in, (ssize_t)(len + eol));
-		conn_request(c->d, conn_job(c), line,
-		    len > 0 && line[len - 1] == '\r' ? len - 1 : len);
-		evbuffer_drain(in, len + eol);
+		conn_request(c->d, conn_job(c), line, len);
+		evbuffer_drain(in, (size_t)p.pos + eol);
 		n++;
 	}
 	return (n);
