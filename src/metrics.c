@@ -127,22 +127,32 @@ audit_rules(struct sbuf *sb, const json_t *arr)
 }
 
 /*
- * "audit id=... action=deny score=90 rules=a,b shadow=c ruleset=... replay=no":
- * taken from the reply itself, so that the line says what the client got.
- * The id is the client's and is escaped; nothing else a client sent is in it.
+ * "audit id=... action=deny score=90 rules=a,b shadow=c ruleset=...
+ * replay=no version=1", and previous=ACTION for a recheck: taken from the
+ * reply itself, so that the line says what the client got. Under
+ * flagged, a recheck is audited when it or the version before it is
+ * flagged (a deny lifted is news too). The id is the client's and is
+ * escaped; nothing else a client sent is in it.
  */
 static void
 audit(struct daemon *d, const struct job *job)
 {
-	json_t		*r, *v;
+	json_t		*r, *v, *prev;
 	struct sbuf	 sb;
 	char		 esc[RG_ID_MAX * 4 + 8], *line;
+	const char	*pa = NULL;
 	size_t		 len;
 
-	if (job->action == ACTION_ALLOW && d->conf->audit_log != AUDIT_ALL)
-		return;
 	if ((r = json_loadb(job->reply, job->replylen, 0, NULL)) == NULL)
 		return;
+	prev = json_object_get(json_object_get(r, "previous"), "action");
+	if (job->op == OP_RECHECK && json_is_string(prev))
+		pa = json_string_value(prev);
+	if (job->action == ACTION_ALLOW && d->conf->audit_log != AUDIT_ALL &&
+	    (pa == NULL || strcmp(pa, "allow") == 0)) {
+		json_decref(r);
+		return;
+	}
 	sbuf_init(&sb, 256);
 	sbuf_adds(&sb, "audit id=");
 	sbuf_adds(&sb, log_value(job->ev.id, job->ev.idlen, esc, sizeof(esc)));
@@ -158,6 +168,13 @@ audit(struct daemon *d, const struct job *job)
 	sbuf_adds(&sb, json_is_string(v) ? log_value(json_string_value(v),
 	    json_string_length(v), esc, sizeof(esc)) : "-");
 	sbuf_adds(&sb, job->replay ? " replay=yes" : " replay=no");
+	v = json_object_get(r, "version");
+	sbuf_adds(&sb, " version=");
+	sbuf_add_int(&sb, json_is_integer(v) ? json_integer_value(v) : 1);
+	if (pa != NULL) {
+		sbuf_adds(&sb, " previous=");
+		sbuf_adds(&sb, log_value(pa, strlen(pa), esc, sizeof(esc)));
+	}
 	json_decref(r);
 	line = sbuf_take(&sb, &len);
 	log_audit("%s", line);
@@ -178,8 +195,8 @@ metrics_replied(struct daemon *d, const struct job *job)
 	for (i = 0; i < LAT_NBUCKETS; i++)
 		if (us <= lat_bounds_us[i])
 			h->le[i]++;
-	if (d->conf->audit_log != AUDIT_NONE && job->op == OP_CHECK &&
-	    job->errcode == NULL && job->reply != NULL)
+	if (d->conf->audit_log != AUDIT_NONE && (job->op == OP_CHECK ||
+	    job->op == OP_RECHECK) && job->errcode == NULL && job->reply != NULL)
 		audit(d, job);
 }
 

@@ -909,6 +909,33 @@ def _():
         check("\u2028" not in l and "é" not in l, "raw bytes in the log", l)
 
 
+@T.case("audit_log = flagged: each recheck version that is or was flagged")
+def _():
+    d = rgtest.Daemon("audit-re", conf={"audit_log": "flagged"})
+    d.start()
+    email = "listed.%d@example.org" % os.getpid()
+    lst = {"list": "blocked_emails", "value": email}
+    for req in (dict(lst, op="list.add"),
+                check_req("re-1", {"account": "re-a"},
+                          {"account": "re-b", "email": email}),
+                dict(lst, op="list.del"),
+                {"op": "recheck", "id": "re-1"},      # deny -> allow
+                {"op": "recheck", "id": "re-1"}):     # allow -> allow
+        r, raw = d.call(req)
+        check("error" not in r, req["op"], raw)
+    eq((r["version"], r["action"], r["previous"]["action"]),
+       (3, "allow", "allow"), "the last recheck")
+    d.stop()
+    lines = audit_lines(d)
+    kvs = [dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', l))
+           for l in lines]
+    eq([(kv.get("id"), kv.get("action"), kv.get("version"),
+         kv.get("previous")) for kv in kvs],
+       [("re-1", "deny", "1", None), ("re-1", "allow", "2", "deny")],
+       "audit lines: the check, and the recheck that lifted the deny "
+       "(%r)" % lines)
+
+
 @T.case("log lines: key=value, no raw personal data at debug level")
 def _():
     d = rgtest.Daemon("logs", debug=True)
