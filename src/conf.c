@@ -52,6 +52,8 @@ static const struct ckey ckeys[] = {
 	{ "max_connections", CT_UINT, OFF(max_conns), 0, 1, 1000000 },
 	{ "max_pipeline", CT_UINT, OFF(max_pipeline), 0, 1, 1000000 },
 	{ "max_outbuf", CT_SIZE, OFF(max_outbuf), 0, 4096, 1ULL << 32 },
+	{ "max_outbuf_total", CT_SIZE, OFF(max_outbuf_total), 0, 1 << 20,
+	    1ULL << 40 },
 	{ "idle_timeout", CT_DURATION, OFF(idle_timeout), 0, 0, 0 },
 	{ "state_dir", CT_PATH, OFF(state_dir), 0, 0, 0 },
 	{ "map_size", CT_SIZE, OFF(map_size), 0, 1 << 20, 1ULL << 44 },
@@ -88,6 +90,7 @@ conf_default(void)
 	c->max_conns = 4096;
 	c->max_pipeline = 1024;
 	c->max_outbuf = 4 * 1024 * 1024;
+	c->max_outbuf_total = 256 * 1024 * 1024;
 	c->idle_timeout = 0;
 	c->state_dir = xstrdup(LOCALSTATEDIR "/lib/refguard");
 	c->map_size = 1ULL << 30;
@@ -355,6 +358,7 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 			return (-1);
 		}
 		if (ck->off == OFF(max_line) || ck->off == OFF(max_outbuf) ||
+		    ck->off == OFF(max_outbuf_total) ||
 		    ck->off == OFF(http_max_body))
 			*(size_t *)((char *)c + ck->off) = (size_t)u;
 		else
@@ -458,6 +462,9 @@ conf_finish(struct conf *c, char **cause)
 		    (unsigned long long)c->map_size);
 		return (-1);
 	}
+	/* One connection's limit fits in the total. */
+	if (c->max_outbuf_total < c->max_outbuf)
+		c->max_outbuf_total = c->max_outbuf;
 	if (c->http_listen != NULL && c->http_path == NULL &&
 	    !c->http_loopback && !c->http_allow_remote) {
 		xasprintf(cause, "%s: http_listen %s is not a loopback address; "

@@ -28,6 +28,7 @@ struct conf {
 	unsigned	 max_conns;	/* default 4096 */
 	unsigned	 max_pipeline;	/* requests in flight per connection */
 	size_t		 max_outbuf;	/* unsent reply bytes per connection */
+	size_t		 max_outbuf_total; /* the same over all connections */
 	int64_t		 idle_timeout;	/* ms, 0: none */
 
 	/* store */

@@ -39,6 +39,18 @@ struct daemon_stats {
 	uint64_t	expired;		/* events removed by retention */
 };
 
+/*
+ * Reply bytes held for clients (conn.c counts them; http.c's output
+ * buffers too): what max_outbuf and max_outbuf_total bound.
+ */
+struct daemon_replies {
+	size_t		buffered;	/* finished, not yet written to a socket */
+	size_t		peak;		/* the highest buffered since start */
+	size_t		reserved;	/* estimates of the replies in flight */
+	size_t		est[OP__MAX];	/* largest reply seen per op; 0: none */
+	uint64_t	closed;		/* connections closed by the total cap */
+};
+
 struct daemon {
 	struct conf		*conf;
 	char			*conf_path;
@@ -60,6 +72,7 @@ struct daemon {
 	int64_t			 started_at;
 	uint64_t		 started_mono;
 	struct daemon_stats	 stats;
+	struct daemon_replies	 replies;
 	struct metrics		*metrics;	/* histograms, rule hits (metrics.c) */
 	struct http		*http;		/* NULL: no HTTP listener */
 };
@@ -77,6 +90,18 @@ void	conn_request(struct daemon *d, struct job *job, const char *line,
 void	conn_reply_error(struct daemon *d, struct job *job,
 	    const struct req_error *err);
 void	conn_stop_reading_all(struct daemon *d);
+/*
+ * Count an output buffer's bytes in d->replies.buffered while it lives
+ * (its bytes now, then every change); untrack before freeing it.
+ */
+struct evbuffer;
+struct evbuffer_cb_entry;
+struct evbuffer_cb_entry *conn_outbuf_track(struct daemon *d,
+	    struct evbuffer *out);
+void	conn_outbuf_untrack(struct daemon *d, struct evbuffer *out,
+	    struct evbuffer_cb_entry *cb);
+/* NDJSON connections not read for their reply bytes (or a held request). */
+size_t	conn_reply_paused(struct daemon *d);
 size_t	conn_pending_all(struct daemon *d);
 void	conn_close_all(struct daemon *d);
 /* The writer's finished batches (writer_done_cb). */

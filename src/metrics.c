@@ -491,6 +491,21 @@ metrics_text(struct daemon *d, size_t *len)
 	    "NDJSON connections refused at max_connections or while stopping.");
 	sample(&sb, "connections_refused_total", NULL, NULL,
 	    d->stats.conns_refused);
+	family(&sb, "reply_buffered_bytes", "gauge", "Reply bytes made and not "
+	    "yet written to a socket (max_outbuf_total bounds them).");
+	sample(&sb, "reply_buffered_bytes", NULL, NULL, d->replies.buffered);
+	family(&sb, "reply_buffered_peak_bytes", "gauge",
+	    "The highest reply_buffered_bytes since start-up.");
+	sample(&sb, "reply_buffered_peak_bytes", NULL, NULL, d->replies.peak);
+	family(&sb, "reply_reserved_bytes", "gauge",
+	    "Estimated bytes of the replies being made.");
+	sample(&sb, "reply_reserved_bytes", NULL, NULL, d->replies.reserved);
+	family(&sb, "connections_paused", "gauge", "NDJSON connections not "
+	    "read until their client reads its replies (max_outbuf).");
+	sample(&sb, "connections_paused", NULL, NULL, conn_reply_paused(d));
+	family(&sb, "reply_limit_closes_total", "counter", "Connections "
+	    "closed because unsent replies exceeded max_outbuf_total.");
+	sample(&sb, "reply_limit_closes_total", NULL, NULL, d->replies.closed);
 	metrics_requests(&sb, d);
 	metrics_store(&sb, d);
 	metrics_config(&sb, d);

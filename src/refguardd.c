@@ -421,7 +421,7 @@ daemon_stats_json(struct daemon *d, size_t *len)
 {
 	struct store_stat	 ss;
 	struct writer_stats	 ws;
-	json_t			*o, *req, *chk, *err, *st, *rs, *wr;
+	json_t			*o, *req, *chk, *err, *st, *rs, *wr, *rp;
 	char			*cause = NULL, *s, when[RFC3339_LEN];
 	size_t			 i;
 
@@ -434,6 +434,19 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	    json_integer((json_int_t)d->stats.conns_total));
 	json_object_set_new(o, "connections_refused",
 	    json_integer((json_int_t)d->stats.conns_refused));
+
+	rp = json_object();
+	json_object_set_new(rp, "buffered",
+	    json_integer((json_int_t)d->replies.buffered));
+	json_object_set_new(rp, "buffered_peak",
+	    json_integer((json_int_t)d->replies.peak));
+	json_object_set_new(rp, "reserved",
+	    json_integer((json_int_t)d->replies.reserved));
+	json_object_set_new(rp, "paused",
+	    json_integer((json_int_t)conn_reply_paused(d)));
+	json_object_set_new(rp, "closed",
+	    json_integer((json_int_t)d->replies.closed));
+	json_object_set_new(o, "replies", rp);
 
 	req = json_object();
 	for (i = 0; i < OP__MAX; i++)
