@@ -715,26 +715,34 @@ refuse(struct daemon *d, int fd, const char *code, const char *reply,
 }
 
 void
-conn_accept(struct daemon *d, int fd)
+conn_refuse(int fd, void *arg)
 {
 	static const char	full[] = "{\"error\":{\"code\":"
 	    "\"too_many_connections\",\"msg\":\"connection limit reached; "
 	    "try again later\"}}\n";
+	struct daemon		*d = arg;
+
+	d->stats.conns_total++;
+	d->stats.conns_refused++;
+	if (d->stopping)
+		refuse(d, fd, "stopping", stopping_reply,
+		    sizeof(stopping_reply) - 1);
+	else
+		refuse(d, fd, "too_many_connections", full, sizeof(full) - 1);
+	close(fd);
+}
+
+void
+conn_accept(struct daemon *d, int fd)
+{
 	struct conn		*c;
 	struct timeval		 tv;
 
-	d->stats.conns_total++;
 	if (d->stopping || d->nconns >= d->conf->max_conns) {
-		d->stats.conns_refused++;
-		if (d->stopping)
-			refuse(d, fd, "stopping", stopping_reply,
-			    sizeof(stopping_reply) - 1);
-		else
-			refuse(d, fd, "too_many_connections", full,
-			    sizeof(full) - 1);
-		close(fd);
+		conn_refuse(fd, d);
 		return;
 	}
+	d->stats.conns_total++;
 	c = xcalloc(1, sizeof(*c));
 	c->d = d;
 	TAILQ_INIT(&c->jobs);

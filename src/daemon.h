@@ -12,6 +12,7 @@
 
 #include "req.h"
 
+struct accept_guard;
 struct conf;
 struct event_base;
 struct evconnlistener;
@@ -56,6 +57,7 @@ struct daemon {
 	char			*conf_path;
 	struct event_base	*base;
 	struct evconnlistener	*listener;
+	struct accept_guard	*guard;		/* of listener (accept.h) */
 	int			 listen_fd;
 	bool			 listen_owned;	/* we bound it: unlink at exit */
 	struct ident		*ident;
@@ -79,6 +81,8 @@ struct daemon {
 
 /* conn.c */
 void	conn_accept(struct daemon *d, int fd);
+/* Answer fd too_many_connections (stopping, at TERM) and close it. */
+void	conn_refuse(int fd, void *d);
 /*
  * Every request, NDJSON or HTTP, goes through here: decode line into job
  * (made with job_new(OP__MAX), t_start set), then answer it at once

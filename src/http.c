@@ -31,8 +31,10 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 
+#include "accept.h"
 #include "conf.h"
 #include "daemon.h"
 #include "http.h"
@@ -66,6 +68,7 @@ struct http {
 	size_t			 tokenlen;
 	struct evhttp		*http;
 	struct evhttp_bound_socket *bound;
+	struct accept_guard	*guard;		/* of bound's listener */
 	LIST_HEAD(, http_conn)	 conns;
 	size_t			 nconns;
 	size_t			 pending;
@@ -119,6 +122,70 @@ static const struct {
 };
 
 static void	http_job_done(struct job *);
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 400:
+		return ("Bad Request");
+	case 403:
+		return ("Forbidden");
+	case 408:
+		return ("Request Timeout");
+	case 415:
+		return ("Unsupported Media Type");
+	case 501:
+		return ("Not Implemented");
+	case 503:
+		return ("Service Unavailable");
+	}
+	return ("Error");
+}
+
+/*
+ * An error answered straight on a socket that evhttp does not serve (yet,
+ * or any more): the status line, the NDJSON error body, and the caller
+ * closes. What the client sent is read and dropped first, or closing
+ * would reset the connection and lose the answer.
+ */
+static void
+http_write_error(int fd, int status, const char *code, const char *msg)
+{
+	struct req_error	 err = { .code = code };
+	char			*body, head[256];
+	size_t			 blen;
+	int			 hlen;
+
+	snprintf(err.msg, sizeof(err.msg), "%s", msg);
+	body = req_error_reply(&err, NULL, 0, &blen);
+	hlen = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n", status,
+	    http_reason(status), blen + 1);
+	if (write_all(fd, head, (size_t)hlen) != 0 ||
+	    write_all(fd, body, blen) != 0 || write_all(fd, "\n", 1) != 0)
+		log_debug("http error reply not sent status=%d error=\"%s\"",
+		    status, strerror(errno));
+	fd_discard(fd);
+	free(body);
+}
+
+/* accept.h: a connection accepted with the reserve descriptor. */
+static void
+http_refuse(int fd, void *arg)
+{
+	struct http	*h = arg;
+
+	metrics_http_status(h->d, 503);
+	if (h->d->stopping)
+		http_write_error(fd, 503, "stopping", "refguardd is shutting "
+		    "down");
+	else
+		http_write_error(fd, 503, "too_many_connections",
+		    "connection limit reached; try again later");
+	close(fd);
+}
 
 int
 http_token_read(const char *path, char **token, char **cause)
@@ -256,6 +323,12 @@ size_t
 http_nconns(const struct http *h)
 {
 	return (h != NULL ? h->nconns : 0);
+}
+
+const struct accept_guard *
+http_accept_guard(const struct http *h)
+{
+	return (h != NULL ? h->guard : NULL);
 }
 
 static void
@@ -700,6 +773,8 @@ http_start(struct http *h, struct daemon *d, char **cause)
 		return (-1);
 	}
 	h->fd = -1;		/* the bound socket owns it now */
+	h->guard = accept_guard_new(d->base,
+	    evhttp_bound_socket_get_listener(h->bound), "http", http_refuse, h);
 	return (0);
 }
 
@@ -727,6 +802,8 @@ void
 http_close_listener(struct http *h)
 {
 	if (h != NULL && h->bound != NULL) {
+		accept_guard_free(h->guard);
+		h->guard = NULL;
 		evhttp_del_accept_socket(h->http, h->bound);
 		h->bound = NULL;
 	}
@@ -748,6 +825,7 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	http_stop(h);
+	accept_guard_free(h->guard);
 	if (h->http != NULL)
 		evhttp_free(h->http);	/* listener, connections (close cbs) */
 	while ((hc = LIST_FIRST(&h->conns)) != NULL) {

@@ -39,6 +39,9 @@ void		 http_close_listener(struct http *h);
 size_t		 http_pending(const struct http *h);
 /* Connections open. */
 size_t		 http_nconns(const struct http *h);
+/* The listener's guard (accept.h), or NULL. */
+struct accept_guard;
+const struct accept_guard *http_accept_guard(const struct http *h);
 /* Close everything; call after writer_free(), when no job is in flight. */
 void		 http_free(struct http *h);
 

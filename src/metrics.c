@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "accept.h"
 #include "conf.h"
 #include "daemon.h"
 #include "dataset.h"
@@ -491,6 +492,20 @@ metrics_text(struct daemon *d, size_t *len)
 	    "NDJSON connections refused at max_connections or while stopping.");
 	sample(&sb, "connections_refused_total", NULL, NULL,
 	    d->stats.conns_refused);
+	family(&sb, "accept_backoffs_total", "counter", "Times a listener "
+	    "stopped accepting for a while: out of file descriptors.");
+	sample(&sb, "accept_backoffs_total", "listener", "ndjson",
+	    accept_guard_backoffs(d->guard));
+	if (d->http != NULL)
+		sample(&sb, "accept_backoffs_total", "listener", "http",
+		    accept_guard_backoffs(http_accept_guard(d->http)));
+	family(&sb, "accept_refused_total", "counter", "Connections accepted "
+	    "with the reserve descriptor and refused, out of descriptors.");
+	sample(&sb, "accept_refused_total", "listener", "ndjson",
+	    accept_guard_refused(d->guard));
+	if (d->http != NULL)
+		sample(&sb, "accept_refused_total", "listener", "http",
+		    accept_guard_refused(http_accept_guard(d->http)));
 	family(&sb, "reply_buffered_bytes", "gauge", "Reply bytes made and not "
 	    "yet written to a socket (max_outbuf_total bounds them).");
 	sample(&sb, "reply_buffered_bytes", NULL, NULL, d->replies.buffered);

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +33,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "accept.h"
 #include "conf.h"
 #include "daemon.h"
 #include "dataset.h"
@@ -336,14 +338,55 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	conn_accept(arg, fd);
 }
 
+/* Close the NDJSON listener (its guard first). */
 static void
-accept_error_cb(struct evconnlistener *l, void *arg)
+listener_close(struct daemon *d)
 {
-	int	err = EVUTIL_SOCKET_ERROR();
+	accept_guard_free(d->guard);
+	d->guard = NULL;
+	if (d->listener != NULL)
+		evconnlistener_free(d->listener);
+	d->listener = NULL;
+}
 
-	/* Out of descriptors and the like: log, keep listening. */
-	log_warn("accept failed error=\"%s\"",
-	    evutil_socket_error_to_string(err));
+/*
+ * Raise the soft descriptor limit to the hard one, and say so when the
+ * connection limits do not fit in it: connections past it are then
+ * refused (accept.h) rather than max_connections. NULL, or a message
+ * (caller frees).
+ */
+static char *
+fd_limit(const struct conf *cf)
+{
+	struct rlimit	 rl;
+	rlim_t		 want;
+	char		*msg = NULL;
+	uint64_t	 need;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		xasprintf(&msg, "cannot read the descriptor limit: %s",
+		    strerror(errno));
+		return (msg);
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		/* Unlimited is not a soft limit the kernel takes. */
+		want = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+		rl.rlim_cur = want > rl.rlim_cur ? want : rl.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	need = (uint64_t)cf->max_conns + ACCEPT_FD_RESERVE +
+	    (cf->http_listen != NULL ? cf->http_max_conns : 0);
+	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+		xasprintf(&msg, "max_connections (%u)%s and %d descriptors "
+		    "for the daemon itself need %llu file descriptors, but the "
+		    "limit (RLIMIT_NOFILE) is %llu: connections past it are "
+		    "refused with too_many_connections; raise LimitNOFILE= (or "
+		    "ulimit -n) or lower the connection limits", cf->max_conns,
+		    cf->http_listen != NULL ? " + http_max_connections" : "",
+		    ACCEPT_FD_RESERVE, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur);
+	return (msg);
 }
 
 /*
@@ -421,7 +464,7 @@ daemon_stats_json(struct daemon *d, size_t *len)
 {
 	struct store_stat	 ss;
 	struct writer_stats	 ws;
-	json_t			*o, *req, *chk, *err, *st, *rs, *wr, *rp;
+	json_t			*o, *req, *chk, *err, *st, *rs, *wr, *rp, *ac;
 	char			*cause = NULL, *s, when[RFC3339_LEN];
 	size_t			 i;
 
@@ -434,6 +477,17 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	    json_integer((json_int_t)d->stats.conns_total));
 	json_object_set_new(o, "connections_refused",
 	    json_integer((json_int_t)d->stats.conns_refused));
+
+	ac = json_object();
+	json_object_set_new(ac, "ndjson", json_pack("{s:I,s:I}", "backoffs",
+	    (json_int_t)accept_guard_backoffs(d->guard), "refused",
+	    (json_int_t)accept_guard_refused(d->guard)));
+	if (d->http != NULL)
+		json_object_set_new(ac, "http", json_pack("{s:I,s:I}",
+		    "backoffs", (json_int_t)accept_guard_backoffs(
+		    http_accept_guard(d->http)), "refused", (json_int_t)
+		    accept_guard_refused(http_accept_guard(d->http))));
+	json_object_set_new(o, "accept", ac);
 
 	rp = json_object();
 	json_object_set_new(rp, "buffered",
@@ -699,10 +753,8 @@ drain_listeners(struct daemon *d)
 	if (d->listener != NULL) {
 		if (fd_readable(evconnlistener_get_fd(d->listener)))
 			queued = true;
-		else {
-			evconnlistener_free(d->listener);
-			d->listener = NULL;
-		}
+		else
+			listener_close(d);
 	}
 	if (http_backlog(d->http))
 		queued = true;
@@ -759,10 +811,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	d->stopping = true;
 	if (d->listener != NULL && d->listen_owned)
 		unlink(d->conf->socket_path);
-	else if (d->listener != NULL) {
-		evconnlistener_free(d->listener);
-		d->listener = NULL;
-	}
+	else
+		listener_close(d);
 	http_stop(d->http);
 	conn_stop_reading_all(d);
 	drain_started = mono_us();
@@ -810,6 +860,10 @@ check_config(struct daemon *d)
 		return (1);
 	}
 	free(token);
+	if ((cause = fd_limit(d->conf)) != NULL) {
+		fprintf(stderr, "warning: %s\n", cause);
+		free(cause);
+	}
 	printf("configuration %s is valid; ruleset %s: %zu rules, %zu tests "
 	    "passed\n", d->conf_path, rules_hash(rs), rules_count(rs),
 	    rules_ntests(rs));
@@ -878,6 +932,11 @@ main(int argc, char **argv)
 	if (d->conf->log_syslog)
 		log_init("refguardd", LOG_TARGET_SYSLOG, log_get_level());
 
+	if ((cause = fd_limit(d->conf)) != NULL) {
+		log_warn("%s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
 		fatal("state directory %s", d->conf->state_dir);
 	notify_status(NULL, "opening the identity data and the store");
@@ -921,6 +980,9 @@ main(int argc, char **argv)
 			fatal("daemon");
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Kept for refusing connections when out of descriptors. */
+	if (accept_reserve_open() != 0)
+		log_warn("no reserve descriptor error=\"%s\"", strerror(errno));
 
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent: no pthreads support");
@@ -934,7 +996,8 @@ main(int argc, char **argv)
 	/* (backlog 0: the socket already listens, with our backlog or systemd's) */
 	if (d->listener == NULL)
 		fatalx("cannot listen on %s", d->conf->socket_path);
-	evconnlistener_set_error_cb(d->listener, accept_error_cb);
+	d->guard = accept_guard_new(d->base, d->listener, "ndjson",
+	    conn_refuse, d);
 	if (d->http != NULL && http_start(d->http, d, &cause) != 0)
 		fatalx("%s", cause);
 	record_data(d);
@@ -971,11 +1034,12 @@ main(int argc, char **argv)
 	conn_close_all(d);
 	http_free(d->http);	/* after the writer: no request in flight */
 	if (d->listener != NULL) {
-		evconnlistener_free(d->listener);
+		listener_close(d);
 		/* At TERM the file went already; it may be a new daemon's now. */
 		if (d->listen_owned && !d->stopping)
 			unlink(d->conf->socket_path);
 	}
+	accept_reserve_close();
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

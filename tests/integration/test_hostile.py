@@ -16,6 +16,8 @@ idle timeout of a silent one; these push harder and time the others."""
 
 import json
 import os
+import select
+import shutil
 import socket
 import sys
 import threading
@@ -394,6 +396,133 @@ def _():
           "most %d bytes" % (n, "/".join(map(str, sizes)),
                              rp["buffered_peak"]))
     d.stop()
+
+
+# ---- out of file descriptors ------------------------------------------
+
+PRLIMIT = shutil.which("prlimit")
+
+
+class LowFdDaemon(rgtest.Daemon):
+    """A daemon started with RLIMIT_NOFILE = nofile (util-linux prlimit)."""
+
+    nofile = 64
+
+    def argv(self, *extra):
+        return [PRLIMIT, "--nofile=%d:%d" % (self.nofile, self.nofile),
+                "--"] + super().argv(*extra)
+
+
+def first_bytes(socks, what, eof=False, timeout=20):
+    """Read from every socket until each has an answer line (or, with eof,
+    until the daemon closes it); fail if any stays silent."""
+    got = {s: b"" for s in socks}
+    done = set()
+    deadline = time.monotonic() + timeout * rgtest._SLOW
+    for s in socks:
+        s.setblocking(False)
+    while len(done) < len(socks):
+        left = [s for s in socks if s not in done]
+        check(time.monotonic() < deadline, "%s: %d of %d connections got "
+              "no answer" % (what, len(left), len(socks)))
+        r, _, _ = select.select(left, [], [], 0.5)
+        for s in r:
+            try:
+                b = s.recv(65536)
+            except (ConnectionResetError, BlockingIOError):
+                b = b""
+            got[s] += b
+            if not b or (not eof and got[s].endswith(b"\n")):
+                done.add(s)
+    return [got[s] for s in socks]
+
+
+@T.case("out of file descriptors: connections past the limit are refused; "
+        "the accept loops back off, logging a line per episode", timeout=120)
+def _():
+    if PRLIMIT is None:
+        raise rgtest.Skip("prlimit (util-linux) is not installed")
+    d = LowFdDaemon("emfile")
+    d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
+    d.write_conf()
+    d.start()
+    # NDJSON: twice as many connections as descriptors
+    socks = []
+    for i in range(2 * LowFdDaemon.nofile):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        socks.append(s)
+    for s in socks:
+        s.sendall(b'{"op":"ping"}\n')
+    got = first_bytes(socks, "NDJSON past the descriptor limit")
+    served = sum(1 for g in got if g == b'{"ok":true}\n')
+    refused = [g for g in got if b"too_many_connections" in g]
+    check(served > 0 and len(refused) > 0 and served + len(refused) ==
+          len(got), "each connection is served or refused: %d served, %d "
+          "refused of %d" % (served, len(refused), len(got)),
+          *[g for g in got if g != b'{"ok":true}\n' and
+            b"too_many_connections" not in g][:3])
+    # HTTP, while the NDJSON connections hold every descriptor
+    hsocks = []
+    for i in range(16):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.conf["http_listen"])
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Connection: close\r\n\r\n")
+        except OSError:
+            pass            # refused and closed already: the answer waits
+        hsocks.append(s)
+    hgot = first_bytes(hsocks, "HTTP past the descriptor limit", eof=True)
+    hrefused = [g for g in hgot if g.startswith(b"HTTP/1.1 503 ") and
+                b"too_many_connections" in g]
+    for g in hgot:
+        check(g in hrefused or g.startswith(b"HTTP/1.1 200 "), "HTTP "
+              "answer past the descriptor limit", g)
+    check(len(hrefused) > 0, "no HTTP connection refused")
+    for s in socks + hsocks:
+        s.close()
+    # descriptors free again (once the daemon has seen the clients go)
+    deadline = time.monotonic() + 20 * rgtest._SLOW
+    retries = 0
+    while True:
+        r, raw = d.call({"op": "ping"})
+        if r == {"ok": True}:
+            break
+        is_error(r, "too_many_connections", raw=raw)
+        retries += 1
+        check(time.monotonic() < deadline, "still refused after the "
+              "connections left")
+    st = d.stats()
+    eq(st["accept"]["ndjson"]["refused"], len(refused) + retries, "stats "
+       "accept.ndjson.refused")
+    eq(st["accept"]["http"]["refused"], len(hrefused), "stats "
+       "accept.http.refused")
+    check(st["accept"]["ndjson"]["backoffs"] >= 1, "stats accept.ndjson."
+          "backoffs", st["accept"])
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(d.conf["http_listen"])
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Connection: close\r\n\r\n")
+        s.settimeout(10)
+        data = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+    check(data.startswith(b"HTTP/1.1 200 "), "healthz after", data)
+    d.stop()
+    lines = [l for l in d.stderr().splitlines()
+             if "accept" in l or "Too many open files" in l]
+    check(len(lines) <= 8, "%d log lines about accept (a line at the start "
+          "and one at the end of each episode expected)" % len(lines),
+          *lines[:4])
+    check("need 4416 file descriptors, but the limit (RLIMIT_NOFILE) is 64"
+          in d.stderr(), "no warning that the limits do not fit", d.stderr())
+    print("     %d NDJSON connections served, %d refused; %d of %d HTTP "
+          "refused; %d log lines" % (served, len(refused), len(hrefused),
+                                     len(hgot), len(lines)))
 
 
 if __name__ == "__main__":
