@@ -74,6 +74,7 @@ static const struct ckey ckeys[] = {
 	{ "http_listen", CT_LISTEN, OFF(http_listen), 0, 0, 0 },
 	{ "http_allow_remote", CT_BOOL, OFF(http_allow_remote), 0, 0, 0 },
 	{ "http_token_file", CT_PATH, OFF(http_token_file), 0, 0, 0 },
+	{ "http_host", CT_LIST, OFF(http_hosts), OFF(nhttp_hosts), 0, 0 },
 	{ "http_max_body", CT_SIZE, OFF(http_max_body), 0, 256, 64 << 20 },
 	{ "http_max_connections", CT_UINT, OFF(http_max_conns), 0, 1, 1000000 },
 	{ "http_timeout", CT_DURATION, OFF(http_timeout), 0, 0, 0 },
@@ -137,6 +138,7 @@ conf_free(struct conf *c)
 	free(c->http_token_file);
 	conf_strs_free(c->geoip, c->ngeoip);
 	conf_strs_free(c->email_domains, c->nemail_domains);
+	conf_strs_free(c->http_hosts, c->nhttp_hosts);
 	free(c);
 }
 

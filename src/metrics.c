@@ -41,7 +41,8 @@ struct rule_hits {
 };
 
 /* 413 and the other refusals of the HTTP parser are sent by libevent. */
-static const int http_statuses[] = { 200, 400, 401, 404, 405, 500, 503 };
+static const int http_statuses[] = { 200, 400, 401, 403, 404, 405, 408, 415,
+    431, 500, 501, 503 };
 
 struct metrics {
 	struct hist		 lat[OP__MAX + 1];	/* OP__MAX: did not decode */
@@ -471,9 +472,10 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 char *
 metrics_text(struct daemon *d, size_t *len)
 {
-	struct sbuf	sb;
-	size_t		i;
-	char		status[8];
+	const struct http_stats	*hs;
+	struct sbuf		 sb;
+	size_t			 i;
+	char			 status[8];
 
 	sbuf_init(&sb, 16384);
 	family(&sb, "uptime_seconds", "gauge", "Seconds since start-up.");
@@ -525,6 +527,26 @@ metrics_text(struct daemon *d, size_t *len)
 	metrics_store(&sb, d);
 	metrics_config(&sb, d);
 	if (d->http != NULL) {
+		hs = http_stats(d->http);
+		family(&sb, "http_connections_total", "counter",
+		    "HTTP connections accepted (refused ones included).");
+		sample(&sb, "http_connections_total", NULL, NULL,
+		    hs->conns_total);
+		family(&sb, "http_connections_refused_total", "counter",
+		    "HTTP connections refused past http_max_connections.");
+		sample(&sb, "http_connections_refused_total", NULL, NULL,
+		    hs->conns_refused);
+		family(&sb, "http_request_timeouts_total", "counter", "HTTP "
+		    "requests not whole within http_timeout of their first "
+		    "byte.");
+		sample(&sb, "http_request_timeouts_total", NULL, NULL,
+		    hs->timeouts);
+		family(&sb, "http_bad_requests_total", "counter",
+		    "HTTP requests refused for breaking HTTP/1.1.");
+		sample(&sb, "http_bad_requests_total", NULL, NULL, hs->bad);
+		family(&sb, "http_forbidden_total", "counter",
+		    "HTTP requests refused for a foreign Host or Origin.");
+		sample(&sb, "http_forbidden_total", NULL, NULL, hs->forbidden);
 		family(&sb, "http_responses_total", "counter",
 		    "HTTP responses, by status (other: any status not listed).");
 		for (i = 0; i <= nitems(http_statuses); i++) {

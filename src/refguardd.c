@@ -464,6 +464,7 @@ daemon_stats_json(struct daemon *d, size_t *len)
 {
 	struct store_stat	 ss;
 	struct writer_stats	 ws;
+	const struct http_stats	*hs;
 	json_t			*o, *req, *chk, *err, *st, *rs, *wr, *rp, *ac;
 	char			*cause = NULL, *s, when[RFC3339_LEN];
 	size_t			 i;
@@ -488,6 +489,16 @@ daemon_stats_json(struct daemon *d, size_t *len)
 		    http_accept_guard(d->http)), "refused", (json_int_t)
 		    accept_guard_refused(http_accept_guard(d->http))));
 	json_object_set_new(o, "accept", ac);
+	if (d->http != NULL) {
+		hs = http_stats(d->http);
+		json_object_set_new(o, "http", json_pack("{s:I,s:I,s:I,s:I,s:I,"
+		    "s:I}", "connections", (json_int_t)http_nconns(d->http),
+		    "connections_total", (json_int_t)hs->conns_total,
+		    "connections_refused", (json_int_t)hs->conns_refused,
+		    "request_timeouts", (json_int_t)hs->timeouts,
+		    "bad_requests", (json_int_t)hs->bad,
+		    "forbidden", (json_int_t)hs->forbidden));
+	}
 
 	rp = json_object();
 	json_object_set_new(rp, "buffered",
