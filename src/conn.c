@@ -698,20 +698,15 @@ conn_line_expired(evutil_socket_t fd, short what, void *arg)
 	evbuffer_add(bufferevent_get_output(c->bev), slow, sizeof(slow) - 1);
 }
 
-/*
- * Tell a connection refguardd will not serve why, once, and drop what it
- * sent (a socket closed with unread input resets its peer, which may then
- * lose this line). The caller closes it.
- */
+/* Tell a connection refguardd will not serve why, once. The caller closes it. */
 static void
 refuse(struct daemon *d, int fd, const char *code, const char *reply,
     size_t len)
 {
 	count_error(d, code);
-	if (write(fd, reply, len) < 0)
+	if (fd_answer_close(fd, reply, len) != 0)
 		log_debug("refusal not sent code=%s error=\"%s\"", code,
 		    strerror(errno));
-	fd_discard(fd);
 }
 
 void

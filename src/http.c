@@ -24,8 +24,9 @@
  * An answer evhttp cannot give (no request to answer: the connection is
  * refused, too slow, or its request was never handed over) is written
  * straight to the socket, whose write side is then shut; evhttp keeps
- * the connection for HTTP_LINGER_MS more so that closing it with unread
- * input does not reset it before the client has read the answer.
+ * the connection (reading what the client still sends) until the client
+ * closes, or HTTP_LINGER_MS more, so that closing it with unread input
+ * does not reset it before the client has read the answer.
  */
 #include "config.h"
 
@@ -183,30 +184,26 @@ http_reason(int status)
 
 /*
  * An error answered straight on a socket that evhttp does not serve (yet,
- * or any more): the status line, the NDJSON error body, and the caller
- * closes. What the client sent is read and dropped first, or closing
- * would reset the connection and lose the answer.
+ * or any more): the status line and the NDJSON error body, as one
+ * string (caller frees).
  */
-static void
-http_write_error(int fd, int status, const char *code, const char *msg)
+static char *
+http_error_text(int status, const char *code, const char *msg, size_t *len)
 {
 	struct req_error	 err = { .code = code };
-	char			*body, head[256];
+	char			*body, *text;
 	size_t			 blen;
-	int			 hlen;
+	int			 n;
 
 	snprintf(err.msg, sizeof(err.msg), "%s", msg);
 	body = req_error_reply(&err, NULL, 0, &blen);
-	hlen = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n", status,
-	    http_reason(status), blen + 1);
-	if (write_all(fd, head, (size_t)hlen) != 0 ||
-	    write_all(fd, body, blen) != 0 || write_all(fd, "\n", 1) != 0)
-		log_debug("http error reply not sent status=%d error=\"%s\"",
-		    status, strerror(errno));
-	fd_discard(fd);
+	n = xasprintf(&text, "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %zu\r\nCache-Control: "
+	    "no-store\r\nConnection: close\r\n\r\n%s\n", status,
+	    http_reason(status), blen + 1, body);
 	free(body);
+	*len = (size_t)n;
+	return (text);
 }
 
 /* accept.h: a connection accepted with the reserve descriptor. */
@@ -214,14 +211,20 @@ static void
 http_refuse(int fd, void *arg)
 {
 	struct http	*h = arg;
+	char		*text;
+	size_t		 len;
 
 	metrics_http_status(h->d, 503);
 	if (h->d->stopping)
-		http_write_error(fd, 503, "stopping", "refguardd is shutting "
-		    "down");
+		text = http_error_text(503, "stopping", "refguardd is shutting "
+		    "down", &len);
 	else
-		http_write_error(fd, 503, "too_many_connections",
-		    "connection limit reached; try again later");
+		text = http_error_text(503, "too_many_connections",
+		    "connection limit reached; try again later", &len);
+	if (fd_answer_close(fd, text, len) != 0)
+		log_debug("http refusal not sent error=\"%s\"",
+		    strerror(errno));
+	free(text);
 	close(fd);
 }
 
@@ -438,15 +441,22 @@ static void
 http_conn_abort(struct http_conn *hc, int status, const char *code,
     const char *msg)
 {
-	int	fd = (int)bufferevent_getfd(hc->bev);
+	int	 fd = (int)bufferevent_getfd(hc->bev);
+	char	*text;
+	size_t	 len;
 
 	hc->aborted = hc->answered = true;
 	hc->deadline = 0;
 	metrics_http_status(hc->h->d, status);
-	if (fd >= 0) {
-		http_write_error(fd, status, code, msg);
+	text = http_error_text(status, code, msg, &len);
+	if (fd >= 0 && write_all(fd, text, len) != 0)
+		log_debug("http error reply not sent status=%d error=\"%s\"",
+		    status, strerror(errno));
+	free(text);
+	/* The client may still be sending its request: evhttp goes on
+	 * reading it (and we ignore it) until the client closes. */
+	if (fd >= 0)
 		(void)shutdown(fd, SHUT_WR);
-	}
 	http_conn_arm(hc, HTTP_LINGER_MS * 1000ULL);
 }
 

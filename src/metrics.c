@@ -469,6 +469,19 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 	metrics_data(sb, d);
 }
 
+/* The counters of each listener's guard (accept.h). */
+static const struct {
+	const char	*name;
+	const char	*help;
+	uint64_t	(*get)(const struct accept_guard *);
+} accept_counters[] = {
+	{ "accept_backoffs_total", "Times a listener stopped accepting for "
+	    "a while: out of file descriptors.", accept_guard_backoffs },
+	{ "accept_refused_total", "Connections accepted with the reserve "
+	    "descriptor and refused, out of descriptors.",
+	    accept_guard_refused },
+};
+
 char *
 metrics_text(struct daemon *d, size_t *len)
 {
@@ -494,20 +507,15 @@ metrics_text(struct daemon *d, size_t *len)
 	    "NDJSON connections refused at max_connections or while stopping.");
 	sample(&sb, "connections_refused_total", NULL, NULL,
 	    d->stats.conns_refused);
-	family(&sb, "accept_backoffs_total", "counter", "Times a listener "
-	    "stopped accepting for a while: out of file descriptors.");
-	sample(&sb, "accept_backoffs_total", "listener", "ndjson",
-	    accept_guard_backoffs(d->guard));
-	if (d->http != NULL)
-		sample(&sb, "accept_backoffs_total", "listener", "http",
-		    accept_guard_backoffs(http_accept_guard(d->http)));
-	family(&sb, "accept_refused_total", "counter", "Connections accepted "
-	    "with the reserve descriptor and refused, out of descriptors.");
-	sample(&sb, "accept_refused_total", "listener", "ndjson",
-	    accept_guard_refused(d->guard));
-	if (d->http != NULL)
-		sample(&sb, "accept_refused_total", "listener", "http",
-		    accept_guard_refused(http_accept_guard(d->http)));
+	for (i = 0; i < nitems(accept_counters); i++) {
+		family(&sb, accept_counters[i].name, "counter",
+		    accept_counters[i].help);
+		sample(&sb, accept_counters[i].name, "listener", "ndjson",
+		    accept_counters[i].get(d->guard));
+		if (d->http != NULL)
+			sample(&sb, accept_counters[i].name, "listener", "http",
+			    accept_counters[i].get(http_accept_guard(d->http)));
+	}
 	family(&sb, "reply_buffered_bytes", "gauge", "Reply bytes made and not "
 	    "yet written to a socket (max_outbuf_total bounds them).");
 	sample(&sb, "reply_buffered_bytes", NULL, NULL, d->replies.buffered);

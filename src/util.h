@@ -96,5 +96,14 @@ bool	 fd_unread(int fd);
  * lose the reply written just before.
  */
 void	 fd_discard(int fd);
+/*
+ * Answer a connection that is closed without being served: write reply,
+ * shut the socket both ways, drop what the peer sent. Shut for reading
+ * first, a Unix socket's peer can send no more (its writes fail with
+ * EPIPE), so nothing is left unread at the close, which would reset the
+ * peer and lose the reply (over TCP that stays a race). The caller
+ * closes fd. 0, or -1 (errno) when the reply could not be written.
+ */
+int	 fd_answer_close(int fd, const void *reply, size_t len);
 
 #endif

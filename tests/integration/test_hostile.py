@@ -442,6 +442,11 @@ def first_bytes(socks, what, eof=False, timeout=20):
 def _():
     if PRLIMIT is None:
         raise rgtest.Skip("prlimit (util-linux) is not installed")
+    if rgtest.VALGRIND:
+        # valgrind lowers the limit for its own descriptors and, when an
+        # accept() returns one past it, closes that connection unanswered
+        raise rgtest.Skip("under valgrind, accept past the limit loses "
+                          "connections in valgrind itself")
     d = LowFdDaemon("emfile")
     d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
     d.write_conf()
@@ -453,15 +458,19 @@ def _():
         s.connect(d.sock)
         socks.append(s)
     for s in socks:
-        s.sendall(b'{"op":"ping"}\n')
+        try:
+            s.sendall(b'{"op":"ping"}\n')
+        except BrokenPipeError:
+            pass            # refused and shut already: the answer waits
     got = first_bytes(socks, "NDJSON past the descriptor limit")
     served = sum(1 for g in got if g == b'{"ok":true}\n')
     refused = [g for g in got if b"too_many_connections" in g]
     check(served > 0 and len(refused) > 0 and served + len(refused) ==
           len(got), "each connection is served or refused: %d served, %d "
           "refused of %d" % (served, len(refused), len(got)),
-          *[g for g in got if g != b'{"ok":true}\n' and
-            b"too_many_connections" not in g][:3])
+          *["connection %d: %r" % (i, g) for i, g in enumerate(got)
+            if g != b'{"ok":true}\n' and b"too_many_connections" not in
+            g][:3])
     # HTTP, while the NDJSON connections hold every descriptor
     hsocks = []
     for i in range(16):
@@ -504,13 +513,7 @@ def _():
         s.connect(d.conf["http_listen"])
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
                   b"Connection: close\r\n\r\n")
-        s.settimeout(10)
-        data = b""
-        while True:
-            b = s.recv(4096)
-            if not b:
-                break
-            data += b
+        data = first_bytes([s], "healthz after", eof=True)[0]
     check(data.startswith(b"HTTP/1.1 200 "), "healthz after", data)
     d.stop()
     lines = [l for l in d.stderr().splitlines()
