@@ -370,6 +370,10 @@ def _():
             r, raw = c.call(base(ts=ts))
             e = is_error(r, "bad_request", "ts", raw=raw)
             msgs[e["msg"]] = ts
+        for ts in (-1, "1969-12-31T23:59:59.999Z"):     # a recheck's
+            r, raw = c.call({"op": "recheck", "id": "mf-none", "ts": ts})
+            e = is_error(r, "bad_request", "ts", raw=raw)
+            msgs[e["msg"]] = ts
         eq(len(msgs), 1, "one message for every out-of-range ts, "
            "string or integer (%s)" % msgs)
         # the first moment there is, as a string or an integer
