@@ -280,8 +280,6 @@ analyst_prepare(struct analyst_req *ar, enum req_op op,
 	char	hex[2 * RG_HASH_LEN + 1];
 	int	rc;
 
-	if (op == OP_LIST_ADD && ar->expires_in > 0)
-		ar->expires = now + ar->expires_in;
 	if (op == OP_LIST_ADD && ar->expires != 0 && ar->expires <= now)
 		return (analyst_fail(err, "expires", "is in the past"));
 	if (ar->value == NULL)

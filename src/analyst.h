@@ -48,7 +48,6 @@ struct analyst_req {
 	char			*value;		/* raw; freed by analyst_prepare() */
 	int			 kind;		/* list kind; -1: from the rules */
 	int64_t			 expires;	/* ms; 0: never */
-	int64_t			 expires_in;	/* ms from now ("30d"); 0: none */
 	size_t			 limit;		/* list.log */
 	/* prepared */
 	struct store_list_entry	 entry;
@@ -64,7 +63,7 @@ bool	analyst_op(enum req_op op);
 
 /*
  * Resolve the kind and hash the value of a list op (nothing to do for the
- * others); now is the request time (expires_in is made absolute). rs may
+ * others); now is the request time (that of req_decode_full). rs may
  * be NULL (no rules: kind must be given). 0, or -1 with *err filled.
  */
 int	analyst_prepare(struct analyst_req *ar, enum req_op op,

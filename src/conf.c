@@ -52,6 +52,8 @@ static const struct ckey ckeys[] = {
 	{ "max_connections", CT_UINT, OFF(max_conns), 0, 1, 1000000 },
 	{ "max_pipeline", CT_UINT, OFF(max_pipeline), 0, 1, 1000000 },
 	{ "max_outbuf", CT_SIZE, OFF(max_outbuf), 0, 4096, 1ULL << 32 },
+	{ "max_outbuf_total", CT_SIZE, OFF(max_outbuf_total), 0, 1 << 20,
+	    1ULL << 40 },
 	{ "idle_timeout", CT_DURATION, OFF(idle_timeout), 0, 0, 0 },
 	{ "state_dir", CT_PATH, OFF(state_dir), 0, 0, 0 },
 	{ "map_size", CT_SIZE, OFF(map_size), 0, 1 << 20, 1ULL << 44 },
@@ -72,6 +74,7 @@ static const struct ckey ckeys[] = {
 	{ "http_listen", CT_LISTEN, OFF(http_listen), 0, 0, 0 },
 	{ "http_allow_remote", CT_BOOL, OFF(http_allow_remote), 0, 0, 0 },
 	{ "http_token_file", CT_PATH, OFF(http_token_file), 0, 0, 0 },
+	{ "http_host", CT_LIST, OFF(http_hosts), OFF(nhttp_hosts), 0, 0 },
 	{ "http_max_body", CT_SIZE, OFF(http_max_body), 0, 256, 64 << 20 },
 	{ "http_max_connections", CT_UINT, OFF(http_max_conns), 0, 1, 1000000 },
 	{ "http_timeout", CT_DURATION, OFF(http_timeout), 0, 0, 0 },
@@ -88,6 +91,7 @@ conf_default(void)
 	c->max_conns = 4096;
 	c->max_pipeline = 1024;
 	c->max_outbuf = 4 * 1024 * 1024;
+	c->max_outbuf_total = 256 * 1024 * 1024;
 	c->idle_timeout = 0;
 	c->state_dir = xstrdup(LOCALSTATEDIR "/lib/refguard");
 	c->map_size = 1ULL << 30;
@@ -134,6 +138,7 @@ conf_free(struct conf *c)
 	free(c->http_token_file);
 	conf_strs_free(c->geoip, c->ngeoip);
 	conf_strs_free(c->email_domains, c->nemail_domains);
+	conf_strs_free(c->http_hosts, c->nhttp_hosts);
 	free(c);
 }
 
@@ -355,6 +360,7 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 			return (-1);
 		}
 		if (ck->off == OFF(max_line) || ck->off == OFF(max_outbuf) ||
+		    ck->off == OFF(max_outbuf_total) ||
 		    ck->off == OFF(http_max_body))
 			*(size_t *)((char *)c + ck->off) = (size_t)u;
 		else
@@ -458,6 +464,9 @@ conf_finish(struct conf *c, char **cause)
 		    (unsigned long long)c->map_size);
 		return (-1);
 	}
+	/* One connection's limit fits in the total. */
+	if (c->max_outbuf_total < c->max_outbuf)
+		c->max_outbuf_total = c->max_outbuf;
 	if (c->http_listen != NULL && c->http_path == NULL &&
 	    !c->http_loopback && !c->http_allow_remote) {
 		xasprintf(cause, "%s: http_listen %s is not a loopback address; "

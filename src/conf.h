@@ -28,6 +28,7 @@ struct conf {
 	unsigned	 max_conns;	/* default 4096 */
 	unsigned	 max_pipeline;	/* requests in flight per connection */
 	size_t		 max_outbuf;	/* unsent reply bytes per connection */
+	size_t		 max_outbuf_total; /* the same over all connections */
 	int64_t		 idle_timeout;	/* ms, 0: none */
 
 	/* store */
@@ -57,6 +58,8 @@ struct conf {
 	bool		 http_loopback;	/* http_addr is a loopback address */
 	bool		 http_allow_remote;
 	char		*http_token_file;	/* NULL: no bearer token */
+	struct conf_str	*http_hosts;	/* more names for Host (http.c) */
+	size_t		 nhttp_hosts;
 	size_t		 http_max_body;	/* bytes */
 	unsigned	 http_max_conns;
 	int64_t		 http_timeout;	/* ms */

@@ -8,8 +8,18 @@
  *
  * Limits keep one client from hurting the others: a line longer than
  * max_line gets an error and the connection closes (framing is lost);
- * reading pauses while max_pipeline requests are in flight or more than
- * max_outbuf reply bytes wait for a client that does not read.
+ * reading pauses while max_pipeline requests are in flight, or while the
+ * connection's reply bytes reach max_outbuf: those in its output buffer,
+ * those finished but waiting for an earlier one, and an estimate of those
+ * in flight (the largest reply seen for the op). A request that would go
+ * past that waits, decoded, until the client reads (it is "held"). The
+ * ops whose replies grow with stored history (explain, list.log) run one
+ * at a time per connection, since a small estimate could be far off.
+ * Over all connections, max_outbuf_total bounds the same bytes: past it
+ * a connection that already holds replies takes no new request, and if
+ * finished replies alone go past it, the connection holding the most is
+ * closed (as Redis's maxmemory-clients does). A connection that holds
+ * nothing may always have one request in flight.
  * With idle_timeout, a request line must also be complete within that
  * time of its first byte: a client trickling a byte at a time (slowloris)
  * resets the read timeout forever, the line timer it cannot.
@@ -48,6 +58,7 @@ const char *const conn_error_codes[CONN_NERRCODES] = {
 };
 
 #define FUTURE_SLACK_MS	(24 * 3600 * 1000LL)
+#define REPLY_EST_MIN	256	/* bytes: the estimate of an op not seen yet */
 
 /* To a connection refguardd will not read from: it is shutting down. */
 static const char stopping_reply[] = "{\"error\":{\"code\":\"stopping\","
@@ -64,12 +75,19 @@ struct conn {
 	bool			 eof;		/* peer sent all it will send */
 	bool			 closing;	/* close once the output is sent */
 	bool			 dead;		/* socket gone; free when jobs end */
-	bool			 queued;	/* on a flush queue */
+	bool			 queued;	/* on the flush queue */
+	size_t			 replies;	/* finished replies not in out */
+	size_t			 reserved;	/* estimates of those in flight */
+	unsigned		 heavy;		/* explain, list.log in flight */
+	struct job		*held;		/* decoded, waiting for room */
+	struct evbuffer_cb_entry *outcb;	/* counts the output buffer */
 	LIST_ENTRY(conn)	 entry;
 	TAILQ_ENTRY(conn)	 fentry;	/* flush queue */
 };
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+/* Connections to flush once a batch is back (conn_jobs_done). */
+static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -89,19 +107,248 @@ count_error(struct daemon *d, const char *code)
 	d->stats.errors_by_code[i]++;
 }
 
+/* ---- reply bytes (max_outbuf, max_outbuf_total) -------------------- */
+
+static void
+replies_add(struct daemon *d, size_t n)
+{
+	d->replies.buffered += n;
+	if (d->replies.buffered > d->replies.peak)
+		d->replies.peak = d->replies.buffered;
+}
+
+static void
+replies_sub(struct daemon *d, size_t n)
+{
+	d->replies.buffered -= n < d->replies.buffered ? n :
+	    d->replies.buffered;
+}
+
+static void
+conn_outbuf_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	replies_add(arg, info->n_added);
+	replies_sub(arg, info->n_deleted);
+}
+
+struct evbuffer_cb_entry *
+conn_outbuf_track(struct daemon *d, struct evbuffer *out)
+{
+	replies_add(d, evbuffer_get_length(out));
+	return (evbuffer_add_cb(out, conn_outbuf_cb, d));
+}
+
+void
+conn_outbuf_untrack(struct daemon *d, struct evbuffer *out,
+    struct evbuffer_cb_entry *cb)
+{
+	if (cb == NULL)
+		return;
+	evbuffer_remove_cb_entry(out, cb);
+	replies_sub(d, evbuffer_get_length(out));
+}
+
+/* A finished reply as it will be sent: the line and its newline. */
+static size_t
+job_bytes(const struct job *job)
+{
+	return (job->replylen + 1);
+}
+
+/* Ops whose reply grows with stored history, not with the request. */
+static bool
+op_heavy(int op)
+{
+	return (op == OP_EXPLAIN || op == OP_LIST_LOG);
+}
+
+/* What a reply to op may take: the largest one seen so far. */
+static size_t
+reply_est(const struct daemon *d, int op)
+{
+	size_t	est = op >= 0 && op < OP__MAX ? d->replies.est[op] : 0;
+
+	return (est > REPLY_EST_MIN ? est : REPLY_EST_MIN);
+}
+
+/* Unsent reply bytes of c: finished ones and its output buffer. */
+static size_t
+conn_unsent(const struct conn *c)
+{
+	return (c->replies + (c->bev != NULL ?
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) : 0));
+}
+
+/* The same and the estimates of its replies in flight. */
+static size_t
+conn_reply_bytes(const struct conn *c)
+{
+	return (conn_unsent(c) + c->reserved);
+}
+
+/* A job of c is done: its reply now waits to be sent. */
+static void
+conn_finished(struct conn *c, struct job *job)
+{
+	c->replies += job_bytes(job);
+	replies_add(c->d, job_bytes(job));
+}
+
+/* May c start job now? See the comment at the top. */
+static bool
+conn_may_submit(const struct conn *c, const struct job *job)
+{
+	const struct daemon	*d = c->d;
+	size_t			 own = conn_reply_bytes(c);
+	size_t			 est = reply_est(d, job->op);
+
+	if (own == 0)
+		return (true);
+	if (op_heavy(job->op) && c->heavy > 0)
+		return (false);
+	if (own + est > d->conf->max_outbuf)
+		return (false);
+	return (d->replies.buffered + d->replies.reserved + est <=
+	    d->conf->max_outbuf_total);
+}
+
+static void	conn_kill(struct conn *);
+
+/*
+ * Finished replies past max_outbuf_total: close the connection holding
+ * the most of them (not spare). False when no other connection holds any.
+ */
+static bool
+conn_evict(struct daemon *d, struct conn *spare)
+{
+	struct conn	*c, *big = NULL;
+	size_t		 n, most = 0;
+
+	LIST_FOREACH(c, &conns, entry) {
+		if (c == spare || c->bev == NULL)
+			continue;
+		if ((n = conn_unsent(c)) > most) {
+			big = c;
+			most = n;
+		}
+	}
+	if (big == NULL)
+		return (false);
+	log_warn("connection closed reason=max_outbuf_total unsent=%zu "
+	    "buffered=%zu max_outbuf_total=%zu", most, d->replies.buffered,
+	    d->conf->max_outbuf_total);
+	d->replies.closed++;
+	conn_kill(big);
+	return (true);
+}
+
+/* Hand job to the writer, its reply estimate reserved. */
+static void
+conn_submit_now(struct daemon *d, struct conn *c, struct job *job)
+{
+	job->reply_est = reply_est(d, job->op);
+	d->replies.reserved += job->reply_est;
+	if (c != NULL) {
+		/* Room first, if replies already made fill the total. */
+		while (conn_reply_bytes(c) == 0 && d->replies.buffered +
+		    job->reply_est > d->conf->max_outbuf_total &&
+		    conn_evict(d, c))
+			;
+		c->reserved += job->reply_est;
+		if (op_heavy(job->op))
+			c->heavy++;
+	}
+	writer_submit(d->writer, job);
+}
+
+/*
+ * A decoded job for the writer: run it, or hold it until its connection
+ * has room. HTTP jobs (no conn yet; one at a time) always run.
+ */
+static void
+conn_submit(struct daemon *d, struct job *job)
+{
+	struct conn	*c = job->owner_done == NULL ? job->conn : NULL;
+
+	if (c != NULL && !conn_may_submit(c, job)) {
+		c->held = job;
+		return;
+	}
+	conn_submit_now(d, c, job);
+}
+
+/* The writer is done with job: release what was reserved for it. */
+static void
+conn_unreserve(struct daemon *d, struct job *job)
+{
+	struct conn	*c = job->owner_done == NULL ? job->conn : NULL;
+
+	d->replies.reserved -= job->reply_est;
+	if (c != NULL) {
+		c->reserved -= job->reply_est;
+		if (op_heavy(job->op))
+			c->heavy--;
+	}
+	if (job->op >= 0 && job->op < OP__MAX &&
+	    job_bytes(job) > d->replies.est[job->op])
+		d->replies.est[job->op] = job_bytes(job);
+}
+
+size_t
+conn_reply_paused(struct daemon *d)
+{
+	struct conn	*c;
+	size_t		 n = 0;
+
+	LIST_FOREACH(c, &conns, entry)
+		if (c->held != NULL || (c->bev != NULL &&
+		    conn_reply_bytes(c) >= d->conf->max_outbuf))
+			n++;
+	return (n);
+}
+
+/* ---- connections ----------------------------------------------------- */
+
+/* Free the socket side: the output buffer's bytes are no longer held. */
+static void
+conn_bev_free(struct conn *c)
+{
+	if (c->bev == NULL)
+		return;
+	conn_outbuf_untrack(c->d, bufferevent_get_output(c->bev), c->outcb);
+	c->outcb = NULL;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+}
+
+/* Free a job of c that will not be sent. */
+static void
+conn_drop_job(struct conn *c, struct job *job)
+{
+	TAILQ_REMOVE(&c->jobs, job, centry);
+	c->npending--;
+	if (job == c->held)
+		c->held = NULL;
+	else if (job->done) {
+		c->replies -= job_bytes(job);
+		replies_sub(c->d, job_bytes(job));
+	}
+	job_free(job);
+}
+
 static void
 conn_free(struct conn *c)
 {
 	struct job	*job;
 
-	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
-		TAILQ_REMOVE(&c->jobs, job, centry);
-		job_free(job);
-	}
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+	while ((job = TAILQ_FIRST(&c->jobs)) != NULL)
+		conn_drop_job(c, job);
+	conn_bev_free(c);
 	if (c->linetimer != NULL)
 		event_free(c->linetimer);
+	if (c->queued)
+		TAILQ_REMOVE(&flushq, c, fentry);
 	LIST_REMOVE(c, entry);
 	c->d->nconns--;
 	free(c);
@@ -115,11 +362,9 @@ conn_reap(struct conn *c)
 
 	for (job = TAILQ_FIRST(&c->jobs); job != NULL; job = next) {
 		next = TAILQ_NEXT(job, centry);
-		if (!job->done)
-			continue;	/* the writer still holds it */
-		TAILQ_REMOVE(&c->jobs, job, centry);
-		c->npending--;
-		job_free(job);
+		if (job->done || job == c->held)
+			conn_drop_job(c, job);
+		/* else the writer still holds it */
 	}
 	if (c->npending == 0)
 		conn_free(c);
@@ -129,10 +374,7 @@ conn_reap(struct conn *c)
 static void
 conn_kill(struct conn *c)
 {
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
-	}
+	conn_bev_free(c);
 	if (c->linetimer != NULL)
 		event_del(c->linetimer);
 	c->dead = true;
@@ -144,14 +386,13 @@ static void
 conn_pace(struct conn *c)
 {
 	struct conf	*cf = c->d->conf;
-	size_t		 out;
 	bool		 stop;
 
 	if (c->bev == NULL)
 		return;
-	out = evbuffer_get_length(bufferevent_get_output(c->bev));
-	stop = c->eof || c->closing || c->d->stopping ||
-	    c->npending >= cf->max_pipeline || out > cf->max_outbuf;
+	stop = c->eof || c->closing || c->d->stopping || c->held != NULL ||
+	    c->npending >= cf->max_pipeline ||
+	    conn_reply_bytes(c) >= cf->max_outbuf;
 	if (stop && !c->paused)
 		bufferevent_disable(c->bev, EV_READ);
 	else if (!stop && c->paused)
@@ -243,7 +484,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 			job->rs = rules_ref(d->rules);
 		/* FALLTHROUGH */
 	default:
-		writer_submit(d->writer, job);
+		conn_submit(d, job);
 		break;
 	}
 }
@@ -259,14 +500,27 @@ conn_too_long(struct conn *c)
 	snprintf(err.msg, sizeof(err.msg), "request line longer than %zu "
 	    "bytes; closing the connection", c->d->conf->max_line);
 	conn_reply_error(c->d, job, &err);
+	conn_finished(c, job);
 	c->d->stats.lines_too_long++;
 	c->closing = true;
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+/* Decode line into a new job of c; an answer made at once is now waiting. */
+static void
+conn_line(struct conn *c, const char *line, size_t len)
+{
+	struct job	*job = conn_job(c);
+
+	conn_request(c->d, job, line, len);
+	if (job->done)
+		conn_finished(c, job);
+}
+
 /*
- * Decode the complete lines buffered, as far as the pipeline limit allows;
- * after EOF, a last line without a newline too. Returns how many.
+ * Decode the complete lines buffered, as far as the pipeline and reply
+ * limits allow; after EOF, a last line without a newline too. Returns how
+ * many.
  */
 static unsigned
 conn_process(struct conn *c)
@@ -277,31 +531,37 @@ conn_process(struct conn *c)
 	unsigned		 n = 0;
 	char			*line;
 
-	while (!c->closing && c->npending < c->d->conf->max_pipeline) {
+	while (!c->closing && c->held == NULL &&
+	    c->npending < c->d->conf->max_pipeline &&
+	    conn_reply_bytes(c) < c->d->conf->max_outbuf) {
 		p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_LF);
 		if (p.pos < 0) {
+			/* A partial line may still get the CR of its CRLF. */
 			len = evbuffer_get_length(in);
-			if (len > max) {
+			if (len > max + (c->eof ? 0 : 1)) {
 				conn_too_long(c);
 				n++;
 			} else if (c->eof && len > 0) {
 				line = (char *)evbuffer_pullup(in, (ssize_t)len);
-				conn_request(c->d, conn_job(c), line, len);
+				conn_line(c, line, len);
 				evbuffer_drain(in, len);
 				n++;
 			}
 			break;
 		}
+		/* max_line counts the line without its LF or CRLF. */
 		len = (size_t)p.pos;
+		line = len <= max + 1 ? (char *)evbuffer_pullup(in,
+		    p.pos + (ssize_t)eol) : NULL;
+		if (line != NULL && len > 0 && line[len - 1] == '\r')
+			len--;
 		if (len > max) {
 			conn_too_long(c);
 			n++;
 			break;
 		}
-		line = (char *)evbuffer_pullup(in, (ssize_t)(len + eol));
-		conn_request(c->d, conn_job(c), line,
-		    len > 0 && line[len - 1] == '\r' ? len - 1 : len);
-		evbuffer_drain(in, len + eol);
+		conn_line(c, line, len);
+		evbuffer_drain(in, (size_t)p.pos + eol);
 		n++;
 	}
 	return (n);
@@ -328,13 +588,20 @@ conn_flush(struct conn *c)
 		while ((job = TAILQ_FIRST(&c->jobs)) != NULL && job->done) {
 			TAILQ_REMOVE(&c->jobs, job, centry);
 			c->npending--;
+			c->replies -= job_bytes(job);
+			replies_sub(c->d, job_bytes(job));
 			evbuffer_add(out, job->reply, job->replylen);
 			evbuffer_add(out, "\n", 1);
 			metrics_replied(c->d, job);
 			job_free(job);
 		}
-	} while (!c->d->stopping && evbuffer_get_length(in) > 0 &&
-	    conn_process(c) > 0);
+		/* A held request was read: it runs even while stopping. */
+		if ((job = c->held) != NULL && conn_may_submit(c, job)) {
+			c->held = NULL;
+			conn_submit_now(c->d, c, job);
+		}
+	} while (!c->d->stopping && c->held == NULL &&
+	    evbuffer_get_length(in) > 0 && conn_process(c) > 0);
 	if ((c->closing || c->eof) && c->npending == 0 &&
 	    (c->closing || evbuffer_get_length(in) == 0) &&
 	    evbuffer_get_length(out) == 0) {
@@ -431,43 +698,46 @@ conn_line_expired(evutil_socket_t fd, short what, void *arg)
 	evbuffer_add(bufferevent_get_output(c->bev), slow, sizeof(slow) - 1);
 }
 
-/*
- * Tell a connection refguardd will not serve why, once, and drop what it
- * sent (a socket closed with unread input resets its peer, which may then
- * lose this line). The caller closes it.
- */
+/* Tell a connection refguardd will not serve why, once. The caller closes it. */
 static void
 refuse(struct daemon *d, int fd, const char *code, const char *reply,
     size_t len)
 {
 	count_error(d, code);
-	if (write(fd, reply, len) < 0)
+	if (fd_answer_close(fd, reply, len) != 0)
 		log_debug("refusal not sent code=%s error=\"%s\"", code,
 		    strerror(errno));
-	fd_discard(fd);
+}
+
+void
+conn_refuse(int fd, void *arg)
+{
+	static const char	full[] = "{\"error\":{\"code\":"
+	    "\"too_many_connections\",\"msg\":\"connection limit reached; "
+	    "try again later\"}}\n";
+	struct daemon		*d = arg;
+
+	d->stats.conns_total++;
+	d->stats.conns_refused++;
+	if (d->stopping)
+		refuse(d, fd, "stopping", stopping_reply,
+		    sizeof(stopping_reply) - 1);
+	else
+		refuse(d, fd, "too_many_connections", full, sizeof(full) - 1);
+	close(fd);
 }
 
 void
 conn_accept(struct daemon *d, int fd)
 {
-	static const char	full[] = "{\"error\":{\"code\":"
-	    "\"too_many_connections\",\"msg\":\"connection limit reached; "
-	    "try again later\"}}\n";
 	struct conn		*c;
 	struct timeval		 tv;
 
-	d->stats.conns_total++;
 	if (d->stopping || d->nconns >= d->conf->max_conns) {
-		d->stats.conns_refused++;
-		if (d->stopping)
-			refuse(d, fd, "stopping", stopping_reply,
-			    sizeof(stopping_reply) - 1);
-		else
-			refuse(d, fd, "too_many_connections", full,
-			    sizeof(full) - 1);
-		close(fd);
+		conn_refuse(fd, d);
 		return;
 	}
+	d->stats.conns_total++;
 	c = xcalloc(1, sizeof(*c));
 	c->d = d;
 	TAILQ_INIT(&c->jobs);
@@ -480,6 +750,7 @@ conn_accept(struct daemon *d, int fd)
 	}
 	LIST_INSERT_HEAD(&conns, c, entry);
 	d->nconns++;
+	c->outcb = conn_outbuf_track(d, bufferevent_get_output(c->bev));
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* The write callback fires when the output drains below half. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, d->conf->max_outbuf / 2, 0);
@@ -495,20 +766,21 @@ conn_accept(struct daemon *d, int fd)
 /*
  * The writer's finished client jobs (internal ones were taken off the list
  * by the daemon). Take every job off the list first, then flush each
- * connection once: a
- * flush frees the jobs it sends (others of the batch among them) and may
- * free the connection itself.
+ * connection once: a flush frees the jobs it sends (others of the batch
+ * among them) and may free the connection itself, or close another one
+ * (conn_evict), which conn_free() takes off the flush queue. Last, if the
+ * finished replies alone exceed max_outbuf_total, close the biggest.
  */
 void
 conn_jobs_done(struct job_list *done, void *arg)
 {
-	TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
 	struct daemon		*d = arg;
 	struct job		*job;
 	struct conn		*c;
 
 	while ((job = TAILQ_FIRST(done)) != NULL) {
 		TAILQ_REMOVE(done, job, entry);
+		conn_unreserve(d, job);
 		if (job->errcode != NULL)
 			count_error(d, job->errcode);
 		else if (job->op == OP_CHECK && job->replay)
@@ -523,6 +795,7 @@ conn_jobs_done(struct job_list *done, void *arg)
 			continue;
 		}
 		c = job->conn;
+		conn_finished(c, job);
 		if (!c->queued) {
 			c->queued = true;
 			TAILQ_INSERT_TAIL(&flushq, c, fentry);
@@ -533,6 +806,9 @@ conn_jobs_done(struct job_list *done, void *arg)
 		c->queued = false;
 		conn_flush(c);
 	}
+	while (d->replies.buffered > d->conf->max_outbuf_total &&
+	    conn_evict(d, NULL))
+		;
 }
 
 void

@@ -12,6 +12,7 @@
 
 #include "req.h"
 
+struct accept_guard;
 struct conf;
 struct event_base;
 struct evconnlistener;
@@ -39,11 +40,24 @@ struct daemon_stats {
 	uint64_t	expired;		/* events removed by retention */
 };
 
+/*
+ * Reply bytes held for clients (conn.c counts them; http.c's output
+ * buffers too): what max_outbuf and max_outbuf_total bound.
+ */
+struct daemon_replies {
+	size_t		buffered;	/* finished, not yet written to a socket */
+	size_t		peak;		/* the highest buffered since start */
+	size_t		reserved;	/* estimates of the replies in flight */
+	size_t		est[OP__MAX];	/* largest reply seen per op; 0: none */
+	uint64_t	closed;		/* connections closed by the total cap */
+};
+
 struct daemon {
 	struct conf		*conf;
 	char			*conf_path;
 	struct event_base	*base;
 	struct evconnlistener	*listener;
+	struct accept_guard	*guard;		/* of listener (accept.h) */
 	int			 listen_fd;
 	bool			 listen_owned;	/* we bound it: unlink at exit */
 	struct ident		*ident;
@@ -61,12 +75,15 @@ struct daemon {
 	int64_t			 started_at;
 	uint64_t		 started_mono;
 	struct daemon_stats	 stats;
+	struct daemon_replies	 replies;
 	struct metrics		*metrics;	/* histograms, rule hits (metrics.c) */
 	struct http		*http;		/* NULL: no HTTP listener */
 };
 
 /* conn.c */
 void	conn_accept(struct daemon *d, int fd);
+/* Answer fd too_many_connections (stopping, at TERM) and close it. */
+void	conn_refuse(int fd, void *d);
 /*
  * Every request, NDJSON or HTTP, goes through here: decode line into job
  * (made with job_new(OP__MAX), t_start set), then answer it at once
@@ -78,6 +95,18 @@ void	conn_request(struct daemon *d, struct job *job, const char *line,
 void	conn_reply_error(struct daemon *d, struct job *job,
 	    const struct req_error *err);
 void	conn_stop_reading_all(struct daemon *d);
+/*
+ * Count an output buffer's bytes in d->replies.buffered while it lives
+ * (its bytes now, then every change); untrack before freeing it.
+ */
+struct evbuffer;
+struct evbuffer_cb_entry;
+struct evbuffer_cb_entry *conn_outbuf_track(struct daemon *d,
+	    struct evbuffer *out);
+void	conn_outbuf_untrack(struct daemon *d, struct evbuffer *out,
+	    struct evbuffer_cb_entry *cb);
+/* NDJSON connections not read for their reply bytes (or a held request). */
+size_t	conn_reply_paused(struct daemon *d);
 size_t	conn_pending_all(struct daemon *d);
 void	conn_close_all(struct daemon *d);
 /* The writer's finished batches (writer_done_cb). */

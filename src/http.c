@@ -2,11 +2,31 @@
  * http.c: the HTTP listener; see http.h.
  *
  * libevent's evhttp parses requests and enforces the body and header
- * limits and the timeout. libevent 2.1 has no connection limit: each
- * connection is counted at its first request (a close callback uncounts
- * it), and a new connection's request beyond http_max_connections gets a
- * 503 and a close. Idle connections that never send a request are closed
- * by http_timeout.
+ * limits. What evhttp 2.1 lacks is done around it, per connection
+ * (struct http_conn):
+ *
+ * - The bufferevent is ours (evhttp_set_bevcb), made when evhttp accepts
+ *   the connection: that is where connections are counted, so partial
+ *   requests count towards http_max_connections; one past it is answered
+ *   503 and closed at once. At the next turn of the loop the connection
+ *   is "attached": its evhttp_connection (the bufferevent's callback
+ *   argument) gets a close callback, which uncounts it.
+ * - Every byte received goes through http_scan.h (an evbuffer callback on
+ *   the input, which runs before evhttp reads it): a request breaking
+ *   RFC 9112 is answered 400 (431, 501) and the connection closed.
+ * - A request must arrive whole within http_timeout of its first byte
+ *   (evhttp's timeout restarts with every byte, so a client trickling a
+ *   byte at a time held its connection forever); else 408 and close.
+ *   Time spent waiting for the daemon does not count.
+ * - Host, Origin and Content-Type are checked before anything is served
+ *   (docs/http.md, "Browsers").
+ *
+ * An answer evhttp cannot give (no request to answer: the connection is
+ * refused, too slow, or its request was never handed over) is written
+ * straight to the socket, whose write side is then shut; evhttp keeps
+ * the connection (reading what the client still sends) until the client
+ * closes, or HTTP_LINGER_MS more, so that closing it with unread input
+ * does not reset it before the client has read the answer.
  */
 #include "config.h"
 
@@ -31,17 +51,21 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 
+#include "accept.h"
 #include "conf.h"
 #include "daemon.h"
 #include "http.h"
+#include "http_scan.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
 #include "writer.h"
 
-#define HTTP_MAX_HEADERS	(16 * 1024)
+#define HTTP_MAX_HEADERS	HTTP_SCAN_HEAD_MAX
+#define HTTP_LINGER_MS		1000
 #define HTTP_MAX_SEGS		6
 #define HTTP_TOKEN_MIN		16
 #define HTTP_TOKEN_MAX		4096
@@ -53,7 +77,20 @@
 
 struct http_conn {
 	struct http			*h;
-	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct evhttp_connection	*evcon;	/* NULL until attached */
+	struct event			*timer;	/* attach, deadline, linger */
+	struct evbuffer_cb_entry	*incb;	/* scans the input */
+	struct evbuffer_cb_entry	*outcb;	/* counts reply bytes */
+	struct http_scan		 scan;
+	size_t				 scanned; /* input bytes scanned */
+	unsigned			 served;  /* requests handed to us */
+	uint64_t			 deadline; /* mono_us; 0: none */
+	unsigned			 deadline_req; /* whose deadline */
+	bool				 counted; /* in h->nconns */
+	bool				 bad_seen; /* scan.bad counted */
+	bool				 answered; /* the bad request */
+	bool				 aborted; /* answered on the socket */
 	LIST_ENTRY(http_conn)		 entry;
 };
 
@@ -66,9 +103,14 @@ struct http {
 	size_t			 tokenlen;
 	struct evhttp		*http;
 	struct evhttp_bound_socket *bound;
+	struct accept_guard	*guard;		/* of bound's listener */
 	LIST_HEAD(, http_conn)	 conns;
 	size_t			 nconns;
 	size_t			 pending;
+	struct http_stats	 stats;
+	in_port_t		 port;		/* TCP: network order; 0: Unix */
+	char			*self;		/* TCP: the address as in Host */
+	const struct conf	*conf;
 };
 
 /* A request waiting for the writer: the owner of its job. */
@@ -119,6 +161,72 @@ static const struct {
 };
 
 static void	http_job_done(struct job *);
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 400:
+		return ("Bad Request");
+	case 403:
+		return ("Forbidden");
+	case 408:
+		return ("Request Timeout");
+	case 415:
+		return ("Unsupported Media Type");
+	case 501:
+		return ("Not Implemented");
+	case 503:
+		return ("Service Unavailable");
+	}
+	return ("Error");
+}
+
+/*
+ * An error answered straight on a socket that evhttp does not serve (yet,
+ * or any more): the status line and the NDJSON error body, as one
+ * string (caller frees).
+ */
+static char *
+http_error_text(int status, const char *code, const char *msg, size_t *len)
+{
+	struct req_error	 err = { .code = code };
+	char			*body, *text;
+	size_t			 blen;
+	int			 n;
+
+	snprintf(err.msg, sizeof(err.msg), "%s", msg);
+	body = req_error_reply(&err, NULL, 0, &blen);
+	n = xasprintf(&text, "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %zu\r\nCache-Control: "
+	    "no-store\r\nConnection: close\r\n\r\n%s\n", status,
+	    http_reason(status), blen + 1, body);
+	free(body);
+	*len = (size_t)n;
+	return (text);
+}
+
+/* accept.h: a connection accepted with the reserve descriptor. */
+static void
+http_refuse(int fd, void *arg)
+{
+	struct http	*h = arg;
+	char		*text;
+	size_t		 len;
+
+	metrics_http_status(h->d, 503);
+	if (h->d->stopping)
+		text = http_error_text(503, "stopping", "refguardd is shutting "
+		    "down", &len);
+	else
+		text = http_error_text(503, "too_many_connections",
+		    "connection limit reached; try again later", &len);
+	if (fd_answer_close(fd, text, len) != 0)
+		log_debug("http refusal not sent error=\"%s\"",
+		    strerror(errno));
+	free(text);
+	close(fd);
+}
 
 int
 http_token_read(const char *path, char **token, char **cause)
@@ -205,9 +313,13 @@ http_listen_tcp(const struct conf *cf, char **cause)
 struct http *
 http_open(const struct conf *cf, char **cause)
 {
-	struct http	*h = xcalloc(1, sizeof(*h));
+	struct http		*h = xcalloc(1, sizeof(*h));
+	const struct sockaddr_in *sin = (const void *)&cf->http_addr;
+	const struct sockaddr_in6 *sin6 = (const void *)&cf->http_addr;
+	char			 a[INET6_ADDRSTRLEN];
 
 	h->fd = -1;
+	h->conf = cf;
 	LIST_INIT(&h->conns);
 	if (cf->http_token_file != NULL && http_token_read(cf->http_token_file,
 	    &h->token, cause) != 0)
@@ -222,6 +334,22 @@ http_open(const struct conf *cf, char **cause)
 		if ((h->fd = http_listen_tcp(cf, cause)) < 0)
 			goto fail;
 		xasprintf(&h->where, "tcp:%s", cf->http_listen);
+		if (h->token == NULL)
+			log_warn("http listener without a token: any local "
+			    "user can use it (web pages cannot; see "
+			    "docs/http.md) http_listen=%s", cf->http_listen);
+		/* The address as a Host header names it; not a wildcard. */
+		if (cf->http_addr.ss_family == AF_INET) {
+			h->port = sin->sin_port;
+			if (sin->sin_addr.s_addr != htonl(INADDR_ANY) &&
+			    inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)))
+				h->self = xstrdup(a);
+		} else {
+			h->port = sin6->sin6_port;
+			if (!IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) &&
+			    inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)))
+				xasprintf(&h->self, "[%s]", a);
+		}
 	}
 	return (h);
 fail:
@@ -239,7 +367,6 @@ size_t
 http_pending(const struct http *h)
 {
 	struct http_conn	*hc;
-	struct bufferevent	*bev;
 	size_t			 n;
 
 	if (h == NULL)
@@ -247,8 +374,7 @@ http_pending(const struct http *h)
 	/* Replies still to come, and reply bytes not yet written. */
 	n = h->pending;
 	LIST_FOREACH(hc, &h->conns, entry)
-		if ((bev = evhttp_connection_get_bufferevent(hc->evcon)) != NULL)
-			n += evbuffer_get_length(bufferevent_get_output(bev));
+		n += evbuffer_get_length(bufferevent_get_output(hc->bev));
 	return (n);
 }
 
@@ -258,37 +384,257 @@ http_nconns(const struct http *h)
 	return (h != NULL ? h->nconns : 0);
 }
 
+const struct accept_guard *
+http_accept_guard(const struct http *h)
+{
+	return (h != NULL ? h->guard : NULL);
+}
+
+const struct http_stats *
+http_stats(const struct http *h)
+{
+	static const struct http_stats	none;
+
+	return (h != NULL ? &h->stats : &none);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void
+http_conn_arm(struct http_conn *hc, uint64_t us)
+{
+	struct timeval	tv = { (time_t)(us / 1000000),
+			    (suseconds_t)(us % 1000000) };
+
+	evtimer_add(hc->timer, &tv);
+}
+
+/* Forget hc: uncount it, stop watching its buffers. The caller frees. */
+static void
+http_conn_forget(struct http_conn *hc)
+{
+	struct http	*h = hc->h;
+
+	evbuffer_remove_cb_entry(bufferevent_get_input(hc->bev), hc->incb);
+	conn_outbuf_untrack(h->d, bufferevent_get_output(hc->bev), hc->outcb);
+	event_free(hc->timer);
+	if (hc->counted)
+		h->nconns--;
+	LIST_REMOVE(hc, entry);
+}
+
+/* evhttp frees the connection (and then the bufferevent). */
 static void
 http_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_conn	*hc = arg;
 
-	LIST_REMOVE(hc, entry);
-	hc->h->nconns--;
+	http_conn_forget(hc);
 	free(hc);
 }
 
-/* Count the request's connection; false when it is one too many. */
+/*
+ * Answer on the socket and shut its write side; free the connection once
+ * the client closes or after HTTP_LINGER_MS (see the top).
+ */
+static void
+http_conn_abort(struct http_conn *hc, int status, const char *code,
+    const char *msg)
+{
+	int	 fd = (int)bufferevent_getfd(hc->bev);
+	char	*text;
+	size_t	 len;
+
+	hc->aborted = hc->answered = true;
+	hc->deadline = 0;
+	metrics_http_status(hc->h->d, status);
+	text = http_error_text(status, code, msg, &len);
+	if (fd >= 0 && write_all(fd, text, len) != 0)
+		log_debug("http error reply not sent status=%d error=\"%s\"",
+		    status, strerror(errno));
+	free(text);
+	/* The client may still be sending its request: evhttp goes on
+	 * reading it (and we ignore it) until the client closes. */
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_WR);
+	http_conn_arm(hc, HTTP_LINGER_MS * 1000ULL);
+}
+
+/* Is evhttp reading a request (not busy with one, nor answering it)? */
 static bool
-http_track(struct http *h, struct evhttp_request *req)
+http_conn_reading(const struct http_conn *hc)
+{
+	return ((bufferevent_get_enabled(hc->bev) & EV_READ) != 0);
+}
+
+/*
+ * The connection's timer: attach it (once, right after accept), then
+ * answer a bad request evhttp did not hand over, enforce the deadline of
+ * a request, end a linger.
+ */
+static void
+http_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*hc = arg;
+	struct http		*h = hc->h;
+	void			*cbarg;
+	uint64_t		 now;
+
+	if (hc->evcon == NULL) {
+		/* evhttp's callbacks always have the connection as their
+		 * argument, until it lets the bufferevent go */
+		bufferevent_getcb(hc->bev, NULL, NULL, NULL, &cbarg);
+		if (cbarg == NULL) {
+			/* evhttp let it go already (or never took it) */
+			http_conn_forget(hc);
+			bufferevent_decref(hc->bev);
+			free(hc);
+			return;
+		}
+		hc->evcon = cbarg;
+		evhttp_connection_set_closecb(hc->evcon, http_conn_closed, hc);
+		bufferevent_decref(hc->bev);	/* evhttp's alone now */
+		if (!hc->counted) {
+			http_conn_abort(hc, 503, "too_many_connections",
+			    "connection limit reached; try again later");
+			return;
+		}
+	} else if (hc->aborted) {
+		evhttp_connection_free(hc->evcon);	/* frees hc */
+		return;
+	}
+	if (hc->scan.bad != 0 && !hc->answered) {
+		/* If evhttp is busy with an earlier request, it is answered
+		 * first; its completion brings us back (http_req_complete). */
+		if (http_conn_reading(hc))
+			http_conn_abort(hc, hc->scan.bad_status, "bad_request",
+			    hc->scan.bad_msg);
+		return;
+	}
+	if (hc->deadline == 0)
+		return;
+	now = mono_us();
+	if (now >= hc->deadline) {
+		if (http_conn_reading(hc)) {
+			h->stats.timeouts++;
+			log_debug("http connection closed "
+			    "reason=slow_request");
+			http_conn_abort(hc, 408, "idle_timeout", "request not "
+			    "complete within http_timeout; closing");
+			return;
+		}
+		/* waiting on us, not on the client */
+		hc->deadline = now + (uint64_t)h->conf->http_timeout * 1000;
+	}
+	http_conn_arm(hc, hc->deadline - now);
+}
+
+/* Input arrived (or evhttp consumed some): scan what is new. */
+static void
+http_conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*hc = arg;
+	struct evbuffer_ptr	 ptr;
+	struct evbuffer_iovec	 v[8];
+	size_t			 len;
+	int			 i, n;
+
+	hc->scanned -= info->n_deleted < hc->scanned ? info->n_deleted :
+	    hc->scanned;
+	if (hc->aborted)
+		return;		/* answered; only the linger is left */
+	len = evbuffer_get_length(in);
+	while (hc->scanned < len) {
+		if (evbuffer_ptr_set(in, &ptr, hc->scanned,
+		    EVBUFFER_PTR_SET) != 0)
+			break;
+		n = evbuffer_peek(in, (ev_ssize_t)(len - hc->scanned), &ptr, v,
+		    (int)nitems(v));
+		if (n <= 0)
+			break;
+		for (i = 0; i < n && i < (int)nitems(v); i++) {
+			http_scan(&hc->scan, v[i].iov_base, v[i].iov_len);
+			hc->scanned += v[i].iov_len;
+		}
+	}
+	if (hc->scan.bad != 0 && !hc->answered) {
+		if (!hc->bad_seen) {
+			hc->bad_seen = true;
+			hc->h->stats.bad++;
+			log_debug("http request refused status=%d reason=\"%s\"",
+			    hc->scan.bad_status, hc->scan.bad_msg);
+		}
+		hc->deadline = 0;
+		http_conn_arm(hc, 0);
+	} else if (!http_scan_partial(&hc->scan))
+		hc->deadline = 0;
+	else if (hc->deadline_req != hc->scan.started &&
+	    hc->h->conf->http_timeout > 0) {
+		/* a new request: its deadline starts with its first byte */
+		hc->deadline_req = hc->scan.started;
+		hc->deadline = mono_us() +
+		    (uint64_t)hc->h->conf->http_timeout * 1000;
+		if (hc->evcon != NULL)
+			http_conn_arm(hc, (uint64_t)hc->h->conf->http_timeout *
+			    1000);
+	}
+}
+
+/*
+ * evhttp accepted a connection (evhttp_set_bevcb): its bufferevent, and
+ * our record of it. It is attached, or refused, at the next turn.
+ */
+static struct bufferevent *
+http_conn_new(struct event_base *base, void *arg)
+{
+	struct http		*h = arg;
+	struct http_conn	*hc = xcalloc(1, sizeof(*hc));
+
+	hc->h = h;
+	if ((hc->bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		fatalx("bufferevent_socket_new failed");
+	if ((hc->timer = evtimer_new(base, http_conn_timer, hc)) == NULL)
+		fatalx("evtimer_new failed");
+	bufferevent_incref(hc->bev);		/* until attached */
+	http_scan_init(&hc->scan);
+	hc->incb = evbuffer_add_cb(bufferevent_get_input(hc->bev),
+	    http_conn_input, hc);
+	hc->outcb = conn_outbuf_track(h->d, bufferevent_get_output(hc->bev));
+	h->stats.conns_total++;
+	if (h->nconns < h->conf->http_max_conns) {
+		hc->counted = true;
+		h->nconns++;
+	} else
+		h->stats.conns_refused++;
+	LIST_INSERT_HEAD(&h->conns, hc, entry);
+	http_conn_arm(hc, 0);
+	return (hc->bev);
+}
+
+/* The record of the connection a request came on. */
+static struct http_conn *
+http_conn_of(struct http *h, struct evhttp_request *req)
 {
 	struct evhttp_connection	*evcon;
 	struct http_conn		*hc;
 
-	if ((evcon = evhttp_request_get_connection(req)) == NULL)
-		return (true);
+	evcon = evhttp_request_get_connection(req);
 	LIST_FOREACH(hc, &h->conns, entry)
-		if (hc->evcon == evcon)
-			return (true);
-	if (h->nconns >= h->d->conf->http_max_conns)
-		return (false);
-	hc = xcalloc(1, sizeof(*hc));
-	hc->h = h;
-	hc->evcon = evcon;
-	LIST_INSERT_HEAD(&h->conns, hc, entry);
-	h->nconns++;
-	evhttp_connection_set_closecb(evcon, http_conn_closed, hc);
-	return (true);
+		if (hc->bev == evhttp_connection_get_bufferevent(evcon))
+			return (hc);
+	return (NULL);
+}
+
+/* A reply was sent: a bad request waiting behind it can be answered. */
+static void
+http_req_complete(struct evhttp_request *req, void *arg)
+{
+	struct http_conn	*hc = arg;
+
+	if (hc->scan.bad != 0 && !hc->answered)
+		http_conn_arm(hc, 0);
 }
 
 static void
@@ -297,12 +643,20 @@ http_send(struct http *h, struct evhttp_request *req, int status,
 {
 	struct evkeyvalq	*oh = evhttp_request_get_output_headers(req);
 	struct evbuffer		*buf;
+	char			 n[24];
 
 	if ((buf = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new failed");
 	evhttp_add_header(oh, "Content-Type", ctype);
 	evhttp_add_header(oh, "Cache-Control", "no-store");
-	evbuffer_add(buf, body, len);
+	evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
+	/* HEAD: the length GET would have, and no body (evhttp 2.1 sends
+	 * one anyway, which a keep-alive client reads as the next reply). */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		snprintf(n, sizeof(n), "%zu", len);
+		evhttp_add_header(oh, "Content-Length", n);
+	} else
+		evbuffer_add(buf, body, len);
 	metrics_http_status(h->d, status);
 	evhttp_send_reply(req, status, NULL, buf);
 	evbuffer_free(buf);
@@ -603,27 +957,165 @@ http_metrics(struct http *h, struct evhttp_request *req)
 	free(text);
 }
 
+/* "name" or "name:port" (name may be "[v6]"): the name, and the port. */
+static bool
+http_hostport(const char *s, size_t len, size_t *namelen, const char **port,
+    size_t *portlen)
+{
+	const char	*e;
+	size_t		 i;
+
+	*port = NULL;
+	*portlen = 0;
+	if (len > 0 && s[0] == '[') {
+		if ((e = memchr(s, ']', len)) == NULL)
+			return (false);
+		*namelen = (size_t)(e - s) + 1;
+	} else {
+		for (*namelen = 0; *namelen < len && s[*namelen] != ':';
+		    (*namelen)++)
+			;
+	}
+	if (*namelen < len) {
+		if (s[*namelen] != ':')
+			return (false);
+		*port = s + *namelen + 1;
+		*portlen = len - *namelen - 1;
+		for (i = 0; i < *portlen; i++)
+			if ((*port)[i] < '0' || (*port)[i] > '9')
+				return (false);
+		if (*portlen == 0 || *portlen > 5)
+			return (false);
+	}
+	return (*namelen > 0);
+}
+
+/*
+ * Does host (a Host header, or an Origin's host) name this listener? The
+ * loopback names, the address it listens on (not a wildcard), the names
+ * of http_host; with its port (any, on a Unix socket) or none. A page of
+ * another site that points its own name at 127.0.0.1 (DNS rebinding)
+ * sends its own name, and is refused.
+ */
+static bool
+http_host_ok(const struct http *h, const char *host, size_t len)
+{
+	static const char *const loopback[] = { "localhost", "127.0.0.1",
+	    "[::1]" };
+	const char	*port;
+	char		 want[8];
+	size_t		 nlen, plen, i;
+
+	if (!http_hostport(host, len, &nlen, &port, &plen))
+		return (false);
+	if (port != NULL && h->port != 0) {
+		snprintf(want, sizeof(want), "%u", (unsigned)ntohs(h->port));
+		if (plen != strlen(want) || memcmp(port, want, plen) != 0)
+			return (false);
+	}
+	for (i = 0; i < nitems(loopback); i++)
+		if (nlen == strlen(loopback[i]) &&
+		    strncasecmp(host, loopback[i], nlen) == 0)
+			return (true);
+	if (h->self != NULL && nlen == strlen(h->self) &&
+	    strncasecmp(host, h->self, nlen) == 0)
+		return (true);
+	for (i = 0; i < h->conf->nhttp_hosts; i++)
+		if (nlen == strlen(h->conf->http_hosts[i].val) &&
+		    strncasecmp(host, h->conf->http_hosts[i].val, nlen) == 0)
+			return (true);
+	return (false);
+}
+
+/*
+ * Browsers: NULL when req may be served, or why not. Host must name the
+ * listener (see http_host_ok); an Origin, sent by a browser with every
+ * cross-site request and every POST, must be this listener's own
+ * (http:// or https:// and a host http_host_ok takes).
+ */
+static const char *
+http_foreign(const struct http *h, struct evhttp_request *req)
+{
+	const struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	const char		*host, *origin, *o;
+
+	host = evhttp_find_header(in, "Host");
+	if (host != NULL && !http_host_ok(h, host, strlen(host)))
+		return ("Host names another site; add its name to http_host "
+		    "if it is this listener's");
+	if ((origin = evhttp_find_header(in, "Origin")) == NULL)
+		return (NULL);
+	if (strncasecmp(origin, "http://", 7) == 0)
+		o = origin + 7;
+	else if (strncasecmp(origin, "https://", 8) == 0)
+		o = origin + 8;
+	else
+		return ("requests from web pages of other sites are refused");
+	if (!http_host_ok(h, o, strlen(o)))
+		return ("requests from web pages of other sites are refused");
+	return (NULL);
+}
+
+/* Content-Type: application/json (parameters such as charset allowed). */
+static bool
+http_json(struct evhttp_request *req)
+{
+	const char	*ct = evhttp_find_header(
+			    evhttp_request_get_input_headers(req),
+			    "Content-Type");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+		return (false);
+	ct += 16;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return (*ct == '\0' || *ct == ';');
+}
+
 static void
 http_cb(struct evhttp_request *req, void *arg)
 {
 	struct http		*h = arg;
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	const struct route	*r, *found = NULL;
-	const char		*path;
+	struct http_conn	*hc;
+	const char		*path, *why;
 	char			*segs[HTTP_MAX_SEGS], allow[64];
 	size_t			 lens[HTTP_MAX_SEGS], i, j, alen;
 	int			 n, method, pathok = 0;
 	unsigned		 allowed = 0;
 
-	if (!http_track(h, req) || h->d->stopping) {
+	if ((hc = http_conn_of(h, req)) != NULL) {
+		hc->served++;
+		evhttp_request_set_on_complete_cb(req, http_req_complete, hc);
+		if (hc->aborted)
+			return;		/* answered on the socket; closing */
+		if (hc->scan.bad != 0 && hc->served >= hc->scan.bad) {
+			hc->answered = true;
+			hc->deadline = 0;
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Connection", "close");
+			http_error(h, req, hc->scan.bad_status, "bad_request",
+			    "%s", hc->scan.bad_msg);
+			return;
+		}
+		if (hc->served == hc->scan.close_after) {
+			/* chunked: where the next request starts is unknown */
+			hc->deadline = 0;
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Connection", "close");
+		}
+	}
+	if (h->d->stopping) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		if (h->d->stopping)
-			http_error(h, req, 503, "stopping", "refguardd is "
-			    "shutting down");
-		else
-			http_error(h, req, 503, "too_many_connections",
-			    "connection limit reached; try again later");
+		http_error(h, req, 503, "stopping", "refguardd is shutting "
+		    "down");
+		return;
+	}
+	if ((why = http_foreign(h, req)) != NULL) {
+		h->stats.forbidden++;
+		http_error(h, req, 403, "forbidden", "%s", why);
 		return;
 	}
 	if (!http_authorized(h, req)) {
@@ -667,6 +1159,9 @@ http_cb(struct evhttp_request *req, void *arg)
 		    allow);
 	} else if (found == NULL)
 		http_error(h, req, 404, "not_found", "no such route");
+	else if ((method == M_POST || method == M_PUT) && !http_json(req))
+		http_error(h, req, 415, "unsupported_media_type", "send "
+		    "Content-Type: application/json");
 	else if (found->kind == R_HEALTHZ)
 		http_healthz(h, req);
 	else if (found->kind == R_METRICS)
@@ -700,12 +1195,15 @@ http_start(struct http *h, struct daemon *d, char **cause)
 		evhttp_set_timeout_tv(h->http, &tv);
 	}
 	evhttp_set_gencb(h->http, http_cb, h);
+	evhttp_set_bevcb(h->http, http_conn_new, h);
 	if ((h->bound = evhttp_accept_socket_with_handle(h->http,
 	    h->fd)) == NULL) {
 		xasprintf(cause, "cannot serve HTTP on %s", h->where);
 		return (-1);
 	}
 	h->fd = -1;		/* the bound socket owns it now */
+	h->guard = accept_guard_new(d->base,
+	    evhttp_bound_socket_get_listener(h->bound), "http", http_refuse, h);
 	return (0);
 }
 
@@ -733,6 +1231,8 @@ void
 http_close_listener(struct http *h)
 {
 	if (h != NULL && h->bound != NULL) {
+		accept_guard_free(h->guard);
+		h->guard = NULL;
 		evhttp_del_accept_socket(h->http, h->bound);
 		h->bound = NULL;
 	}
@@ -754,10 +1254,13 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	http_stop(h);
+	accept_guard_free(h->guard);
 	if (h->http != NULL)
 		evhttp_free(h->http);	/* listener, connections (close cbs) */
+	/* Left: those accepted and not attached yet; the last ref is ours. */
 	while ((hc = LIST_FIRST(&h->conns)) != NULL) {
-		LIST_REMOVE(hc, entry);
+		http_conn_forget(hc);
+		bufferevent_decref(hc->bev);
 		free(hc);
 	}
 	if (h->fd >= 0)
@@ -766,5 +1269,6 @@ http_free(struct http *h)
 		explicit_bzero(h->token, h->tokenlen);
 	free(h->token);
 	free(h->where);
+	free(h->self);
 	free(h);
 }

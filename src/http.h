@@ -13,9 +13,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 struct conf;
 struct daemon;
 struct http;
+
+struct http_stats {
+	uint64_t	conns_total;	/* accepted */
+	uint64_t	conns_refused;	/* past http_max_connections: 503 */
+	uint64_t	timeouts;	/* not whole within http_timeout: 408 */
+	uint64_t	bad;		/* refused by http_scan.h: 400, 431, 501 */
+	uint64_t	forbidden;	/* foreign Host or Origin: 403 */
+};
 
 /*
  * Bind the listener conf names and read the bearer token (before
@@ -39,6 +49,11 @@ void		 http_close_listener(struct http *h);
 size_t		 http_pending(const struct http *h);
 /* Connections open. */
 size_t		 http_nconns(const struct http *h);
+/* Its counters (zeros when h is NULL). */
+const struct http_stats *http_stats(const struct http *h);
+/* The listener's guard (accept.h), or NULL. */
+struct accept_guard;
+const struct accept_guard *http_accept_guard(const struct http *h);
 /* Close everything; call after writer_free(), when no job is in flight. */
 void		 http_free(struct http *h);
 

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "accept.h"
 #include "conf.h"
 #include "daemon.h"
 #include "dataset.h"
@@ -40,7 +41,8 @@ struct rule_hits {
 };
 
 /* 413 and the other refusals of the HTTP parser are sent by libevent. */
-static const int http_statuses[] = { 200, 400, 401, 404, 405, 500, 503 };
+static const int http_statuses[] = { 200, 400, 401, 403, 404, 405, 408, 415,
+    431, 500, 501, 503 };
 
 struct metrics {
 	struct hist		 lat[OP__MAX + 1];	/* OP__MAX: did not decode */
@@ -127,22 +129,32 @@ audit_rules(struct sbuf *sb, const json_t *arr)
 }
 
 /*
- * "audit id=... action=deny score=90 rules=a,b shadow=c ruleset=... replay=no":
- * taken from the reply itself, so that the line says what the client got.
- * The id is the client's and is escaped; nothing else a client sent is in it.
+ * "audit id=... action=deny score=90 rules=a,b shadow=c ruleset=...
+ * replay=no version=1", and previous=ACTION for a recheck: taken from the
+ * reply itself, so that the line says what the client got. Under
+ * flagged, a recheck is audited when it or the version before it is
+ * flagged (a deny lifted is news too). The id is the client's and is
+ * escaped; nothing else a client sent is in it.
  */
 static void
 audit(struct daemon *d, const struct job *job)
 {
-	json_t		*r, *v;
+	json_t		*r, *v, *prev;
 	struct sbuf	 sb;
 	char		 esc[RG_ID_MAX * 4 + 8], *line;
+	const char	*pa = NULL;
 	size_t		 len;
 
-	if (job->action == ACTION_ALLOW && d->conf->audit_log != AUDIT_ALL)
-		return;
 	if ((r = json_loadb(job->reply, job->replylen, 0, NULL)) == NULL)
 		return;
+	prev = json_object_get(json_object_get(r, "previous"), "action");
+	if (job->op == OP_RECHECK && json_is_string(prev))
+		pa = json_string_value(prev);
+	if (job->action == ACTION_ALLOW && d->conf->audit_log != AUDIT_ALL &&
+	    (pa == NULL || strcmp(pa, "allow") == 0)) {
+		json_decref(r);
+		return;
+	}
 	sbuf_init(&sb, 256);
 	sbuf_adds(&sb, "audit id=");
 	sbuf_adds(&sb, log_value(job->ev.id, job->ev.idlen, esc, sizeof(esc)));
@@ -158,6 +170,13 @@ audit(struct daemon *d, const struct job *job)
 	sbuf_adds(&sb, json_is_string(v) ? log_value(json_string_value(v),
 	    json_string_length(v), esc, sizeof(esc)) : "-");
 	sbuf_adds(&sb, job->replay ? " replay=yes" : " replay=no");
+	v = json_object_get(r, "version");
+	sbuf_adds(&sb, " version=");
+	sbuf_add_int(&sb, json_is_integer(v) ? json_integer_value(v) : 1);
+	if (pa != NULL) {
+		sbuf_adds(&sb, " previous=");
+		sbuf_adds(&sb, log_value(pa, strlen(pa), esc, sizeof(esc)));
+	}
 	json_decref(r);
 	line = sbuf_take(&sb, &len);
 	log_audit("%s", line);
@@ -178,8 +197,8 @@ metrics_replied(struct daemon *d, const struct job *job)
 	for (i = 0; i < LAT_NBUCKETS; i++)
 		if (us <= lat_bounds_us[i])
 			h->le[i]++;
-	if (d->conf->audit_log != AUDIT_NONE && job->op == OP_CHECK &&
-	    job->errcode == NULL && job->reply != NULL)
+	if (d->conf->audit_log != AUDIT_NONE && (job->op == OP_CHECK ||
+	    job->op == OP_RECHECK) && job->errcode == NULL && job->reply != NULL)
 		audit(d, job);
 }
 
@@ -454,12 +473,26 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 	metrics_data(sb, d);
 }
 
+/* The counters of each listener's guard (accept.h). */
+static const struct {
+	const char	*name;
+	const char	*help;
+	uint64_t	(*get)(const struct accept_guard *);
+} accept_counters[] = {
+	{ "accept_backoffs_total", "Times a listener stopped accepting for "
+	    "a while: out of file descriptors.", accept_guard_backoffs },
+	{ "accept_refused_total", "Connections accepted with the reserve "
+	    "descriptor and refused, out of descriptors.",
+	    accept_guard_refused },
+};
+
 char *
 metrics_text(struct daemon *d, size_t *len)
 {
-	struct sbuf	sb;
-	size_t		i;
-	char		status[8];
+	const struct http_stats	*hs;
+	struct sbuf		 sb;
+	size_t			 i;
+	char			 status[8];
 
 	sbuf_init(&sb, 16384);
 	family(&sb, "uptime_seconds", "gauge", "Seconds since start-up.");
@@ -478,10 +511,54 @@ metrics_text(struct daemon *d, size_t *len)
 	    "NDJSON connections refused at max_connections or while stopping.");
 	sample(&sb, "connections_refused_total", NULL, NULL,
 	    d->stats.conns_refused);
+	for (i = 0; i < nitems(accept_counters); i++) {
+		family(&sb, accept_counters[i].name, "counter",
+		    accept_counters[i].help);
+		sample(&sb, accept_counters[i].name, "listener", "ndjson",
+		    accept_counters[i].get(d->guard));
+		if (d->http != NULL)
+			sample(&sb, accept_counters[i].name, "listener", "http",
+			    accept_counters[i].get(http_accept_guard(d->http)));
+	}
+	family(&sb, "reply_buffered_bytes", "gauge", "Reply bytes made and not "
+	    "yet written to a socket (max_outbuf_total bounds them).");
+	sample(&sb, "reply_buffered_bytes", NULL, NULL, d->replies.buffered);
+	family(&sb, "reply_buffered_peak_bytes", "gauge",
+	    "The highest reply_buffered_bytes since start-up.");
+	sample(&sb, "reply_buffered_peak_bytes", NULL, NULL, d->replies.peak);
+	family(&sb, "reply_reserved_bytes", "gauge",
+	    "Estimated bytes of the replies being made.");
+	sample(&sb, "reply_reserved_bytes", NULL, NULL, d->replies.reserved);
+	family(&sb, "connections_paused", "gauge", "NDJSON connections not "
+	    "read until their client reads its replies (max_outbuf).");
+	sample(&sb, "connections_paused", NULL, NULL, conn_reply_paused(d));
+	family(&sb, "reply_limit_closes_total", "counter", "Connections "
+	    "closed because unsent replies exceeded max_outbuf_total.");
+	sample(&sb, "reply_limit_closes_total", NULL, NULL, d->replies.closed);
 	metrics_requests(&sb, d);
 	metrics_store(&sb, d);
 	metrics_config(&sb, d);
 	if (d->http != NULL) {
+		hs = http_stats(d->http);
+		family(&sb, "http_connections_total", "counter",
+		    "HTTP connections accepted (refused ones included).");
+		sample(&sb, "http_connections_total", NULL, NULL,
+		    hs->conns_total);
+		family(&sb, "http_connections_refused_total", "counter",
+		    "HTTP connections refused past http_max_connections.");
+		sample(&sb, "http_connections_refused_total", NULL, NULL,
+		    hs->conns_refused);
+		family(&sb, "http_request_timeouts_total", "counter", "HTTP "
+		    "requests not whole within http_timeout of their first "
+		    "byte.");
+		sample(&sb, "http_request_timeouts_total", NULL, NULL,
+		    hs->timeouts);
+		family(&sb, "http_bad_requests_total", "counter",
+		    "HTTP requests refused for breaking HTTP/1.1.");
+		sample(&sb, "http_bad_requests_total", NULL, NULL, hs->bad);
+		family(&sb, "http_forbidden_total", "counter",
+		    "HTTP requests refused for a foreign Host or Origin.");
+		sample(&sb, "http_forbidden_total", NULL, NULL, hs->forbidden);
 		family(&sb, "http_responses_total", "counter",
 		    "HTTP responses, by status (other: any status not listed).");
 		for (i = 0; i <= nitems(http_statuses); i++) {

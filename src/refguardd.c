@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +38,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "accept.h"
 #include "conf.h"
 #include "daemon.h"
 #include "dataset.h"
@@ -418,14 +420,55 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	conn_accept(arg, fd);
 }
 
+/* Close the NDJSON listener (its guard first). */
 static void
-accept_error_cb(struct evconnlistener *l, void *arg)
+listener_close(struct daemon *d)
 {
-	int	err = EVUTIL_SOCKET_ERROR();
+	accept_guard_free(d->guard);
+	d->guard = NULL;
+	if (d->listener != NULL)
+		evconnlistener_free(d->listener);
+	d->listener = NULL;
+}
 
-	/* Out of descriptors and the like: log, keep listening. */
-	log_warn("accept failed error=\"%s\"",
-	    evutil_socket_error_to_string(err));
+/*
+ * Raise the soft descriptor limit to the hard one, and say so when the
+ * connection limits do not fit in it: connections past it are then
+ * refused (accept.h) rather than max_connections. NULL, or a message
+ * (caller frees).
+ */
+static char *
+fd_limit(const struct conf *cf)
+{
+	struct rlimit	 rl;
+	rlim_t		 want;
+	char		*msg = NULL;
+	uint64_t	 need;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		xasprintf(&msg, "cannot read the descriptor limit: %s",
+		    strerror(errno));
+		return (msg);
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		/* Unlimited is not a soft limit the kernel takes. */
+		want = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+		rl.rlim_cur = want > rl.rlim_cur ? want : rl.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	need = (uint64_t)cf->max_conns + ACCEPT_FD_RESERVE +
+	    (cf->http_listen != NULL ? cf->http_max_conns : 0);
+	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+		xasprintf(&msg, "max_connections (%u)%s and %d descriptors "
+		    "for the daemon itself need %llu file descriptors, but the "
+		    "limit (RLIMIT_NOFILE) is %llu: connections past it are "
+		    "refused with too_many_connections; raise LimitNOFILE= (or "
+		    "ulimit -n) or lower the connection limits", cf->max_conns,
+		    cf->http_listen != NULL ? " + http_max_connections" : "",
+		    ACCEPT_FD_RESERVE, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur);
+	return (msg);
 }
 
 /*
@@ -503,7 +546,8 @@ daemon_stats_json(struct daemon *d, size_t *len)
 {
 	struct store_stat	 ss;
 	struct writer_stats	 ws;
-	json_t			*o, *req, *chk, *err, *st, *rs, *wr;
+	const struct http_stats	*hs;
+	json_t			*o, *req, *chk, *err, *st, *rs, *wr, *rp, *ac;
 	char			*cause = NULL, *s, when[RFC3339_LEN];
 	size_t			 i;
 
@@ -516,6 +560,40 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	    json_integer((json_int_t)d->stats.conns_total));
 	json_object_set_new(o, "connections_refused",
 	    json_integer((json_int_t)d->stats.conns_refused));
+
+	ac = json_object();
+	json_object_set_new(ac, "ndjson", json_pack("{s:I,s:I}", "backoffs",
+	    (json_int_t)accept_guard_backoffs(d->guard), "refused",
+	    (json_int_t)accept_guard_refused(d->guard)));
+	if (d->http != NULL)
+		json_object_set_new(ac, "http", json_pack("{s:I,s:I}",
+		    "backoffs", (json_int_t)accept_guard_backoffs(
+		    http_accept_guard(d->http)), "refused", (json_int_t)
+		    accept_guard_refused(http_accept_guard(d->http))));
+	json_object_set_new(o, "accept", ac);
+	if (d->http != NULL) {
+		hs = http_stats(d->http);
+		json_object_set_new(o, "http", json_pack("{s:I,s:I,s:I,s:I,s:I,"
+		    "s:I}", "connections", (json_int_t)http_nconns(d->http),
+		    "connections_total", (json_int_t)hs->conns_total,
+		    "connections_refused", (json_int_t)hs->conns_refused,
+		    "request_timeouts", (json_int_t)hs->timeouts,
+		    "bad_requests", (json_int_t)hs->bad,
+		    "forbidden", (json_int_t)hs->forbidden));
+	}
+
+	rp = json_object();
+	json_object_set_new(rp, "buffered",
+	    json_integer((json_int_t)d->replies.buffered));
+	json_object_set_new(rp, "buffered_peak",
+	    json_integer((json_int_t)d->replies.peak));
+	json_object_set_new(rp, "reserved",
+	    json_integer((json_int_t)d->replies.reserved));
+	json_object_set_new(rp, "paused",
+	    json_integer((json_int_t)conn_reply_paused(d)));
+	json_object_set_new(rp, "closed",
+	    json_integer((json_int_t)d->replies.closed));
+	json_object_set_new(o, "replies", rp);
 
 	req = json_object();
 	for (i = 0; i < OP__MAX; i++)
@@ -774,10 +852,8 @@ drain_listeners(struct daemon *d)
 	if (d->listener != NULL) {
 		if (fd_readable(evconnlistener_get_fd(d->listener)))
 			queued = true;
-		else {
-			evconnlistener_free(d->listener);
-			d->listener = NULL;
-		}
+		else
+			listener_close(d);
 	}
 	if (http_backlog(d->http))
 		queued = true;
@@ -834,10 +910,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	d->stopping = true;
 	if (d->listener != NULL && d->listen_owned)
 		unlink(d->conf->socket_path);
-	else if (d->listener != NULL) {
-		evconnlistener_free(d->listener);
-		d->listener = NULL;
-	}
+	else
+		listener_close(d);
 	http_stop(d->http);
 	conn_stop_reading_all(d);
 	drain_started = mono_us();
@@ -908,6 +982,10 @@ check_config(struct daemon *d)
 		return (1);
 	}
 	free(token);
+	if ((cause = fd_limit(d->conf)) != NULL) {
+		fprintf(stderr, "warning: %s\n", cause);
+		free(cause);
+	}
 	printf("configuration %s is valid; ruleset %s: %zu rules, %zu tests "
 	    "passed\n", d->conf_path, rules_hash(rs), rules_count(rs),
 	    rules_ntests(rs));
@@ -984,6 +1062,11 @@ main(int argc, char **argv)
 	if (!foreground)
 		detach();
 
+	if ((cause = fd_limit(d->conf)) != NULL) {
+		log_warn("%s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (mkdir(d->conf->state_dir, 0700) != 0 && errno != EEXIST)
 		fatal("state directory %s", d->conf->state_dir);
 	notify_status(NULL, "opening the store and the identity data");
@@ -1026,6 +1109,10 @@ main(int argc, char **argv)
 	    (d->http = http_open(d->conf, &cause)) == NULL)
 		fatalx("%s", cause);
 
+	/* Kept for refusing connections when out of descriptors. */
+	if (accept_reserve_open() != 0)
+		log_warn("no reserve descriptor error=\"%s\"", strerror(errno));
+
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent: no pthreads support");
 	if ((d->base = event_base_new()) == NULL)
@@ -1038,7 +1125,8 @@ main(int argc, char **argv)
 	/* (backlog 0: the socket already listens, with our backlog or systemd's) */
 	if (d->listener == NULL)
 		fatalx("cannot listen on %s", d->conf->socket_path);
-	evconnlistener_set_error_cb(d->listener, accept_error_cb);
+	d->guard = accept_guard_new(d->base, d->listener, "ndjson",
+	    conn_refuse, d);
 	if (d->http != NULL && http_start(d->http, d, &cause) != 0)
 		fatalx("%s", cause);
 	record_data(d);
@@ -1076,11 +1164,12 @@ main(int argc, char **argv)
 	conn_close_all(d);
 	http_free(d->http);	/* after the writer: no request in flight */
 	if (d->listener != NULL) {
-		evconnlistener_free(d->listener);
+		listener_close(d);
 		/* At TERM the file went already; it may be a new daemon's now. */
 		if (d->listen_owned && !d->stopping)
 			unlink(d->conf->socket_path);
 	}
+	accept_reserve_close();
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

@@ -169,6 +169,14 @@ has_control(const char *s, size_t len)
 	return (false);
 }
 
+/* One message for every time outside 0 .. TIME_MAX_MS, whatever its form. */
+static int
+time_out_of_range(const char *field, struct req_error *err)
+{
+	return (req_fail(err, "bad_request", field, "out of range: times run "
+	    "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z"));
+}
+
 /*
  * Event time (a recheck's: as of when): RFC 3339 string or Unix
  * milliseconds, into ev->ts; now when absent (ev->ts_given false).
@@ -188,15 +196,16 @@ get_ts(const json_t *obj, const struct req_opts *o, struct event *ev,
 	ev->ts_given = true;
 	if (json_is_integer(v)) {
 		*ts = json_integer_value(v);
-		if (*ts < 0 || *ts > 253402300799999LL)
-			return (req_fail(err, "bad_request", "ts",
-			    "Unix milliseconds out of range"));
+		if (*ts < 0 || *ts > TIME_MAX_MS)
+			return (time_out_of_range("ts", err));
 	} else if (json_is_string(v)) {
 		if (parse_rfc3339(json_string_value(v), json_string_length(v),
 		    ts) != 0)
 			return (req_fail(err, "bad_request", "ts",
 			    "not an RFC 3339 time like 2026-11-23T10:00:00Z "
 			    "or Unix milliseconds"));
+		if (*ts < 0 || *ts > TIME_MAX_MS)
+			return (time_out_of_range("ts", err));
 	} else if (json_is_real(v))
 		return (req_fail(err, "bad_request", "ts",
 		    "Unix milliseconds must be a whole number"));
@@ -569,13 +578,17 @@ decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
 	if (json_is_integer(v))
 		ar->expires = json_integer_value(v);
 	else if (json_is_string(v) && parse_duration(json_string_value(v),
-	    &ms) == 0 && ms > 0)
-		ar->expires_in = ms;
-	else if (!json_is_string(v) || parse_rfc3339(json_string_value(v),
+	    &ms) == 0 && ms > 0) {
+		if (o->now < 0 || ms > TIME_MAX_MS - o->now)
+			return (time_out_of_range("expires", err));
+		ar->expires = o->now + ms;
+	} else if (!json_is_string(v) || parse_rfc3339(json_string_value(v),
 	    json_string_length(v), &ar->expires) != 0)
 		return (req_fail(err, "bad_request", "expires", "a duration "
 		    "from now (30d), an RFC 3339 time or Unix milliseconds"));
-	if (ar->expires_in == 0 && ar->expires <= o->now)
+	if (ar->expires < 0 || ar->expires > TIME_MAX_MS)
+		return (time_out_of_range("expires", err));
+	if (ar->expires <= o->now)
 		return (req_fail(err, "bad_request", "expires",
 		    "is in the past"));
 	return (0);

@@ -424,6 +424,19 @@ fd_discard(int fd)
 			break;
 }
 
+int
+fd_answer_close(int fd, const void *reply, size_t len)
+{
+	int	rc, saved;
+
+	rc = write_all(fd, reply, len);
+	saved = errno;
+	(void)shutdown(fd, SHUT_RDWR);
+	fd_discard(fd);
+	errno = saved;
+	return (rc);
+}
+
 void
 be_put(uint8_t *p, uint64_t v, int n)
 {

@@ -38,6 +38,12 @@ int	 parse_bool(const char *s, bool *b);
  * allowed) to milliseconds since the epoch. 0, or -1 when malformed.
  */
 int	 parse_rfc3339(const char *s, size_t len, int64_t *ms);
+/*
+ * The times a request may carry, in milliseconds since the epoch:
+ * 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, what fmt_rfc3339
+ * writes (and a sum of one and a duration must be checked against).
+ */
+#define TIME_MAX_MS	253402300799999LL
 /* Milliseconds since the epoch as RFC 3339 UTC with milliseconds. */
 #define RFC3339_LEN	sizeof("2026-11-23T10:00:00.000Z")
 char	*fmt_rfc3339(int64_t ms, char *buf);
@@ -90,5 +96,14 @@ bool	 fd_unread(int fd);
  * lose the reply written just before.
  */
 void	 fd_discard(int fd);
+/*
+ * Answer a connection that is closed without being served: write reply,
+ * shut the socket both ways, drop what the peer sent. Shut for reading
+ * first, a Unix socket's peer can send no more (its writes fail with
+ * EPIPE), so nothing is left unread at the close, which would reset the
+ * peer and lose the reply (over TCP that stays a race). The caller
+ * closes fd. 0, or -1 (errno) when the reply could not be written.
+ */
+int	 fd_answer_close(int fd, const void *reply, size_t len);
 
 #endif

@@ -53,6 +53,7 @@ struct job {
 	int		 op;		/* enum req_op, or JOB_EXPIRE */
 	struct ruleset	*rs;		/* referenced for the job's life */
 	uint64_t	 t_start;	/* mono_us() at decode */
+	size_t		 reply_est;	/* conn.c: reply bytes reserved in flight */
 	int64_t		 expire_before;	/* JOB_EXPIRE; INT64_MIN: lists only */
 	size_t		 expire_max;
 	char		 meta_name[64];	/* JOB_META: value in reply/replylen */

@@ -14,7 +14,10 @@ connection keeps getting answers fast:
 test_protocol.py covers the basic pause of a non-reading client and the
 idle timeout of a silent one; these push harder and time the others."""
 
+import json
 import os
+import select
+import shutil
 import socket
 import sys
 import threading
@@ -223,6 +226,306 @@ def _():
     eq(st["connections"], 1, "connections once the half-open ones left")
     print("     " + summary)
     d.stop()
+
+
+# ---- reply memory: max_outbuf and max_outbuf_total ---------------------
+
+def big_verdict(d, rid, rechecks):
+    """A verdict whose explain is large: a check, then rechecks (each adds
+    a version and its facts). Returns the explain reply's size."""
+    v, raw = d.call(check_req(rid, {"account": rid + "-r", "email":
+                                    "a@example.org", "ip": "192.0.2.9"},
+                              {"account": rid + "-e", "email":
+                               "b@example.org", "ip": "192.0.2.10",
+                               "phone": "+1 555 0101"},
+                              ts=rgtest.now_ms() - 1000))
+    check("error" not in v, "check", raw)
+    if rechecks:
+        with d.client() as c:
+            out = c.pipeline([{"op": "recheck", "id": rid}] * rechecks)
+        check(len(out) == rechecks and b"error" not in out[-1],
+              "rechecks", out[-1:])
+    r, raw = d.call({"op": "explain", "id": rid})
+    check("error" not in r, "explain", raw)
+    return len(raw) + 1
+
+
+def settled(d, sent, what, base, grow_kb, timeout=60):
+    """Stats once the daemon has stopped taking the non-readers' requests:
+    nothing in flight, and either a connection paused for its replies or
+    every request sent taken. Fails at once if the daemon's RSS grows more
+    than grow_kb over base meanwhile; returns the stats and the RSS peak."""
+    deadline = time.monotonic() + timeout * rgtest._SLOW
+    peak = 0
+    while True:
+        peak = max(peak, rss_kb(d.proc.pid))
+        check(peak - base < grow_kb, "%s: RSS grew by %d MB (base %d MB)" %
+              (what, (peak - base) >> 10, base >> 10))
+        st = d.stats()
+        rp = st.get("replies", {})
+        if st["writer"]["inflight"] == 0 and (
+                rp.get("paused", 0) >= 1 and rp.get("reserved", 1) == 0 or
+                st["requests"]["explain"] >= sent):
+            return st, max(peak, rss_kb(d.proc.pid))
+        check(time.monotonic() < deadline, "%s: the daemon neither paused "
+              "nor finished" % what, st)
+        time.sleep(0.05)
+
+
+def nonreader(d, payload):
+    """A connection that sends payload (all of it, or as much as the
+    daemon takes) and never reads."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.sock)
+    s.setblocking(False)
+    try:
+        s.send(payload)
+    except BlockingIOError:
+        pass
+    return s
+
+
+@T.case("unread replies: a client pipelining explains of a 64-version "
+        "verdict and never reading holds max_outbuf, not its replies",
+        timeout=120)
+def _():
+    d = rgtest.Daemon("unread", conf={"max_outbuf": "4m"}).start()
+    size = big_verdict(d, "u-big", 63)
+    base = rss_kb(d.proc.pid)
+    n = 1100
+    line = (rgtest.jdump({"op": "explain", "id": "u-big"}) + "\n").encode()
+    before = d.stats()["requests"]["explain"]
+    s = nonreader(d, line * n)
+    st, peak = settled(d, before + n, "one client that never reads %d "
+                       "explains of %d KB" % (n, size >> 10), base, 64 << 10)
+    taken = st["requests"]["explain"] - before
+    rp = st["replies"]
+    check(rp["buffered_peak"] <= 4 * 1024 * 1024 + size, "replies held "
+          "for the client: peak %d bytes, max_outbuf 4m" %
+          rp["buffered_peak"], rp)
+    check(taken < n, "all %d explains were run" % n)
+    eq(rp["paused"], 1, "connections paused for their replies")
+    # the others are served meanwhile, reads included
+    r, raw = d.call({"op": "explain", "id": "u-big"})
+    check("error" not in r, "explain on another connection", raw)
+    s.close()
+    # the held replies go with the connection
+    deadline = time.monotonic() + 30 * rgtest._SLOW
+    while d.stats()["replies"]["buffered"] != 0:
+        check(time.monotonic() < deadline, "replies still counted after "
+              "the client left", d.stats()["replies"])
+        time.sleep(0.05)
+    print("     %d of %d explains (%d KB each) taken; RSS %d -> %d kB; "
+          "replies held at most %d KB" % (taken, n, size >> 10, base, peak,
+                                          rp["buffered_peak"] >> 10))
+    d.stop()
+
+
+@T.case("unread replies of many clients stay under max_outbuf_total",
+        timeout=120)
+def _():
+    d = rgtest.Daemon("unreadall", conf={"max_outbuf": "256k",
+                                          "max_outbuf_total": "2m"}).start()
+    size = big_verdict(d, "a-mid", 0)
+    line = (rgtest.jdump({"op": "explain", "id": "a-mid"}) + "\n").encode()
+    before = d.stats()["requests"]["explain"]
+    base = rss_kb(d.proc.pid)
+    socks = [nonreader(d, line * 300) for _ in range(40)]
+    st, peak = settled(d, before + 40 * 300, "40 non-readers", base,
+                       64 << 10)
+    rp = st["replies"]
+    check(rp["buffered_peak"] <= 2 * 1024 * 1024 + size, "replies held for "
+          "40 clients that never read: peak %d bytes, max_outbuf_total 2m"
+          % rp["buffered_peak"], rp)
+    check(st["requests"]["explain"] - before < 40 * 300,
+          "every explain was run", st["requests"])
+    # a newcomer is served: if room must be made, the biggest holder goes
+    with d.client() as c:
+        r, raw = c.call({"op": "explain", "id": "a-mid"})
+        check("error" not in r, "explain from a newcomer", raw)
+        v, raw = c.call(check_req("a-new", {"account": "a-new-r"},
+                                  {"account": "a-new-e"}))
+        check("error" not in v, "check from a newcomer", raw)
+    st = d.stats()
+    closes = [l for l in d.stderr().splitlines()
+              if "reason=max_outbuf_total" in l]
+    eq(len(closes), st["replies"]["closed"], "a log line per connection "
+       "closed for max_outbuf_total")
+    check(st["replies"]["buffered"] <= 2 * 1024 * 1024 + size,
+          "replies held after the newcomer", st["replies"])
+    for s in socks:
+        s.close()
+    print("     40 clients x 300 explains (%d B): %d run, replies held at "
+          "most %d KB, %d closed" % (size, st["requests"]["explain"] -
+                                     before, rp["buffered_peak"] >> 10,
+                                     st["replies"]["closed"]))
+    d.stop()
+
+
+@T.case("a slow reader of pipelined explains gets every reply, in order",
+        timeout=120)
+def _():
+    d = rgtest.Daemon("slowok", conf={"max_outbuf": "64k"}).start()
+    ids = ["o-%d" % i for i in range(4)]
+    sizes = [big_verdict(d, rid, 4 * i) for i, rid in enumerate(ids)]
+    n = 600
+    reqs = [{"op": "explain", "id": ids[i % 4]} if i % 5 else {"op": "ping"}
+            for i in range(n)]
+    c = Client(d.sock, timeout=30)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    got = []
+
+    def slow(k):
+        if k % 16 == 0:
+            time.sleep(0.002)     # a reader slower than the daemon
+    got = c.pipeline(reqs, on_progress=slow)
+    c.close()
+    eq(len(got), n, "replies received")
+    for i, (req, raw) in enumerate(zip(reqs, got)):
+        r = json.loads(raw)
+        if req["op"] == "ping":
+            eq(r, {"ok": True}, "reply %d (ping)" % i)
+        else:
+            eq((r.get("id"), len(raw) + 1), (req["id"], sizes[i % 4]),
+               "reply %d (explain of %s)" % (i, req["id"]))
+    rp = d.stats()["replies"]
+    check(rp["buffered_peak"] <= 64 * 1024 + max(sizes), "replies held for "
+          "a slow reader: peak %d bytes, max_outbuf 64k" %
+          rp["buffered_peak"], rp)
+    print("     %d replies in order; explains of %s bytes; replies held at "
+          "most %d bytes" % (n, "/".join(map(str, sizes)),
+                             rp["buffered_peak"]))
+    d.stop()
+
+
+# ---- out of file descriptors ------------------------------------------
+
+PRLIMIT = shutil.which("prlimit")
+
+
+class LowFdDaemon(rgtest.Daemon):
+    """A daemon started with RLIMIT_NOFILE = nofile (util-linux prlimit)."""
+
+    nofile = 64
+
+    def argv(self, *extra):
+        return [PRLIMIT, "--nofile=%d:%d" % (self.nofile, self.nofile),
+                "--"] + super().argv(*extra)
+
+
+def first_bytes(socks, what, eof=False, timeout=20):
+    """Read from every socket until each has an answer line (or, with eof,
+    until the daemon closes it); fail if any stays silent."""
+    got = {s: b"" for s in socks}
+    done = set()
+    deadline = time.monotonic() + timeout * rgtest._SLOW
+    for s in socks:
+        s.setblocking(False)
+    while len(done) < len(socks):
+        left = [s for s in socks if s not in done]
+        check(time.monotonic() < deadline, "%s: %d of %d connections got "
+              "no answer" % (what, len(left), len(socks)))
+        r, _, _ = select.select(left, [], [], 0.5)
+        for s in r:
+            try:
+                b = s.recv(65536)
+            except (ConnectionResetError, BlockingIOError):
+                b = b""
+            got[s] += b
+            if not b or (not eof and got[s].endswith(b"\n")):
+                done.add(s)
+    return [got[s] for s in socks]
+
+
+@T.case("out of file descriptors: connections past the limit are refused; "
+        "the accept loops back off, logging a line per episode", timeout=120)
+def _():
+    if PRLIMIT is None:
+        raise rgtest.Skip("prlimit (util-linux) is not installed")
+    if rgtest.VALGRIND:
+        # valgrind lowers the limit for its own descriptors and, when an
+        # accept() returns one past it, closes that connection unanswered
+        raise rgtest.Skip("under valgrind, accept past the limit loses "
+                          "connections in valgrind itself")
+    d = LowFdDaemon("emfile")
+    d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
+    d.write_conf()
+    d.start()
+    # NDJSON: twice as many connections as descriptors
+    socks = []
+    for i in range(2 * LowFdDaemon.nofile):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        socks.append(s)
+    for s in socks:
+        try:
+            s.sendall(b'{"op":"ping"}\n')
+        except BrokenPipeError:
+            pass            # refused and shut already: the answer waits
+    got = first_bytes(socks, "NDJSON past the descriptor limit")
+    served = sum(1 for g in got if g == b'{"ok":true}\n')
+    refused = [g for g in got if b"too_many_connections" in g]
+    check(served > 0 and len(refused) > 0 and served + len(refused) ==
+          len(got), "each connection is served or refused: %d served, %d "
+          "refused of %d" % (served, len(refused), len(got)),
+          *["connection %d: %r" % (i, g) for i, g in enumerate(got)
+            if g != b'{"ok":true}\n' and b"too_many_connections" not in
+            g][:3])
+    # HTTP, while the NDJSON connections hold every descriptor
+    hsocks = []
+    for i in range(16):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.conf["http_listen"])
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Connection: close\r\n\r\n")
+        except OSError:
+            pass            # refused and closed already: the answer waits
+        hsocks.append(s)
+    hgot = first_bytes(hsocks, "HTTP past the descriptor limit", eof=True)
+    hrefused = [g for g in hgot if g.startswith(b"HTTP/1.1 503 ") and
+                b"too_many_connections" in g]
+    for g in hgot:
+        check(g in hrefused or g.startswith(b"HTTP/1.1 200 "), "HTTP "
+              "answer past the descriptor limit", g)
+    check(len(hrefused) > 0, "no HTTP connection refused")
+    for s in socks + hsocks:
+        s.close()
+    # descriptors free again (once the daemon has seen the clients go)
+    deadline = time.monotonic() + 20 * rgtest._SLOW
+    retries = 0
+    while True:
+        r, raw = d.call({"op": "ping"})
+        if r == {"ok": True}:
+            break
+        is_error(r, "too_many_connections", raw=raw)
+        retries += 1
+        check(time.monotonic() < deadline, "still refused after the "
+              "connections left")
+    st = d.stats()
+    eq(st["accept"]["ndjson"]["refused"], len(refused) + retries, "stats "
+       "accept.ndjson.refused")
+    eq(st["accept"]["http"]["refused"], len(hrefused), "stats "
+       "accept.http.refused")
+    check(st["accept"]["ndjson"]["backoffs"] >= 1, "stats accept.ndjson."
+          "backoffs", st["accept"])
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(d.conf["http_listen"])
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Connection: close\r\n\r\n")
+        data = first_bytes([s], "healthz after", eof=True)[0]
+    check(data.startswith(b"HTTP/1.1 200 "), "healthz after", data)
+    d.stop()
+    lines = [l for l in d.stderr().splitlines()
+             if "accept" in l or "Too many open files" in l]
+    check(len(lines) <= 8, "%d log lines about accept (a line at the start "
+          "and one at the end of each episode expected)" % len(lines),
+          *lines[:4])
+    check("need 4416 file descriptors, but the limit (RLIMIT_NOFILE) is 64"
+          in d.stderr(), "no warning that the limits do not fit", d.stderr())
+    print("     %d NDJSON connections served, %d refused; %d of %d HTTP "
+          "refused; %d log lines" % (served, len(refused), len(hrefused),
+                                     len(hgot), len(lines)))
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ class Http:
             return "http://localhost" + path
         return "http://%s%s" % (self.where, path)
 
-    def __call__(self, method, path, body=None, headers=(), token=None):
-        """(status, {header: value} lower-cased, body bytes)."""
+    def __call__(self, method, path, body=None, headers=(), token=None,
+                 ctype="application/json"):
+        """(status, {header: value} lower-cased, body bytes). POST and
+        PUT carry Content-Type ctype (None: none)."""
         need_curl()
         tmp = rgtest.mkdtemp("curl")
         hdrs = os.path.join(tmp, "h")
@@ -83,8 +85,9 @@ class Http:
             bf = os.path.join(tmp, "in")
             with open(bf, "wb") as f:
                 f.write(body)
-            argv += ["--data-binary", "@" + bf, "-H",
-                     "Content-Type: application/json"]
+            argv += ["--data-binary", "@" + bf]
+        if method in ("POST", "PUT") and ctype is not None:
+            argv += ["-H", "Content-Type: " + ctype]
         argv.append(self.url(path))
         rc, status, err = rgtest.run(argv)
         check(rc == 0, "curl %s %s failed (exit %d)" % (method, path, rc),
@@ -360,7 +363,8 @@ def _():
     path = d.conf["http_listen"]
 
     def get(s, p="/healthz"):
-        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p).encode())
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" %
+                   p).encode())
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = s.recv(4096)
@@ -402,7 +406,7 @@ def curl_check_bg(d, body_file, out_file):
     """POST /v1/check with curl in the background; stdout: the status."""
     return subprocess.Popen(
         [CURL, "-sS", "-o", out_file, "-w", "%{http_code}", "--max-time",
-         "30", "--unix-socket", d.conf["http_listen"], "--data-binary",
+         "30", "--unix-socket", d.conf["http_listen"], "--json",
          "@" + body_file, "http://localhost/v1/check"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -858,6 +862,320 @@ def _():
     d.stop()
 
 
+# ---- hostile clients: RFC 9112, slowloris, browsers ----------------------
+
+def raw_exchange(where, data, timeout=10):
+    """Send data on a new connection (a Unix socket path, or host:port)
+    and read until the daemon closes it or timeout: (bytes, closed)."""
+    if where.startswith("/"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(where)
+    else:
+        host, port = where.rsplit(":", 1)
+        s = socket.create_connection((host.strip("[]"), int(port)))
+    s.settimeout(timeout * rgtest._SLOW)
+    got, closed = b"", False
+    try:
+        try:
+            s.sendall(data)
+        except BrokenPipeError:
+            pass            # answered and shut already: read the answer
+        while True:
+            b = s.recv(65536)
+            if not b:
+                closed = True
+                break
+            got += b
+    except socket.timeout:
+        pass
+    except (ConnectionResetError, BrokenPipeError):
+        closed = True
+    s.close()
+    return got, closed
+
+
+def responses(data):
+    """Split an HTTP/1.1 byte stream into (status, headers, body) by
+    Content-Length; what is left over (a body without a length) goes with
+    the last."""
+    out = []
+    while data:
+        check(data.startswith(b"HTTP/1."), "not a response", data)
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        heads = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            heads[k.strip().lower()] = v.strip()
+        n = int(heads.get("content-length", len(data)))
+        body, data = data[:n], data[n:]
+        out.append((int(lines[0].split()[1]), heads, body))
+    return out
+
+
+@T.case("HEAD: the GET's headers and Content-Length, no body; the next "
+        "reply on the connection is read right")
+def _():
+    d, h = shared()
+    for path in ("/healthz", "/v1/stats", "/v1/verdicts/nope-head"):
+        got, closed = raw_exchange(h.where, (
+            "HEAD %s HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            "GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+            "Connection: close\r\n\r\n" % path).encode())
+        head, _, rest_ = got.partition(b"\r\n\r\n")
+        check(b"Content-Length: " in head, "HEAD %s: no Content-Length" %
+              path, head)
+        check(rest_.startswith(b"HTTP/1.1 200 ") and rest_.endswith(
+            b"\r\n\r\nok\n"), "HEAD %s: a body, or the GET after it "
+              "misread" % path, got)
+
+
+# (name, request bytes, status, connection closed after it)
+def rfc9112_table():
+    ok = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+    post = (b"POST /v1/observe HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\n")
+    obs = b'{"kind":"login","account":"rfc-1"}'
+    n = b"%d" % len(obs)
+    return [
+        ("two different Content-Length, the first shorter",
+         post + b"Content-Length: 2\r\nContent-Length: " + n +
+         b"\r\n\r\n" + obs, 400),
+        ("two different Content-Length, the first longer",
+         post + b"Content-Length: " + n + b"\r\nContent-Length: 2\r\n\r\n"
+         + b"{}", 400),
+        ("Content-Length not a number",
+         post + b"Content-Length: +34\r\n\r\n" + obs, 400),
+        ("Content-Length and Transfer-Encoding",
+         post + b"Content-Length: " + n + b"\r\nTransfer-Encoding: "
+         b"chunked\r\n\r\n0\r\n\r\n", 400),
+        ("Transfer-Encoding other than chunked",
+         post + b"Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        ("bare LF line ends",
+         b"GET /healthz HTTP/1.1\nHost: localhost\n\n", 400),
+        ("bare LF after a CRLF request line",
+         b"GET /healthz HTTP/1.1\r\nHost: localhost\n\r\n", 400),
+        ("NUL in a header value", ok + b"X-A: a\x00b\r\n\r\n", 400),
+        ("CR inside a header line", ok + b"X-A: a\rb\r\n\r\n", 400),
+        ("a control byte in a header value", ok + b"X-A: a\x01\r\n\r\n",
+         400),
+        ("HTTP/1.1 without Host",
+         b"GET /healthz HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
+        ("two Host headers", ok + b"Host: localhost\r\n\r\n", 400),
+        ("obsolete line folding", ok + b"X-A: a\r\n b\r\n\r\n", 400),
+        ("whitespace before the colon",
+         b"GET /healthz HTTP/1.1\r\nHost : localhost\r\n\r\n", 400),
+        ("a GET with a body (evhttp would read it as the next request)",
+         ok + b"Content-Length: 38\r\n\r\nGET /v1/stats HTTP/1.1\r\n"
+         b"Host: x\r\n\r\n", 400),
+        ("a space in the target",
+         b"GET /healthz x HTTP/1.1\r\nHost: localhost\r\n\r\n", 400),
+        ("HTTP/1.2", b"GET /healthz HTTP/1.2\r\nHost: localhost\r\n\r\n",
+         400),
+    ]
+
+
+@T.case("RFC 9112: malformed heads and smuggling vectors get 400 (501) "
+        "and a close; valid pipelines and chunked bodies are served")
+def _():
+    d, h = shared()
+    before = d.stats().get("http", {}).get("bad_requests", 0)
+    fails = []
+    tab = rfc9112_table()
+    for name, data, want in tab:
+        # after a good request on the same connection: it must be answered
+        # and the bad one refused, in order
+        got, closed = raw_exchange(h.where, b"GET /healthz HTTP/1.1\r\n"
+                                   b"Host: localhost\r\n\r\n" + data)
+        try:
+            rs = responses(got)
+            check(len(rs) == 2, "two replies", got)
+            eq(rs[0][0], 200, "the good request before")
+            eq(rs[1][0], want, "status")
+            # ours, or evhttp's own page where it refuses the line itself
+            if rs[1][1].get("content-type") == "application/json":
+                is_error(json.loads(rs[1][2]), "bad_request")
+            check(closed, "connection left open")
+        except rgtest.Fail as ex:
+            fails.append("%s: %s" % (name, ex))
+    check(not fails, "%d of %d mishandled:\n    %s" % (
+        len(fails), len(tab), "\n    ".join(fails)))
+    eq(d.stats()["http"]["bad_requests"] - before, len(tab),
+       "stats http.bad_requests")
+    # valid: pipelined, equal Content-Length twice, a chunked body (the
+    # connection closes after it: its end is evhttp's to find)
+    obs = b'{"kind":"login","account":"rfc-2"}'
+    post = (b"POST /v1/observe HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\n")
+    got, closed = raw_exchange(h.where, (
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n" +
+        post + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (
+            len(obs), len(obs)) + obs +
+        b"GET /v1/verdicts/nope-rfc HTTP/1.1\r\nHost: localhost\r\n\r\n" +
+        b"GET /healthz HTTP/1.0\r\n\r\n"))
+    eq([r[0] for r in responses(got)], [200, 200, 404, 200],
+       "pipelined valid requests")
+    got, closed = raw_exchange(h.where, post + b"Transfer-Encoding: "
+                               b"chunked\r\n\r\n%x\r\n" % len(obs) + obs +
+                               b"\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\n"
+                               b"Host: localhost\r\n\r\n")
+    rs = responses(got)
+    eq([r[0] for r in rs], [200], "a chunked request, then the close")
+    eq(json.loads(rs[0][2]).get("ok"), True, "the chunked observe")
+    check(closed, "connection open after a chunked request")
+
+
+@T.case("slowloris over HTTP: a head trickled a byte at a time is cut off "
+        "at http_timeout from its first byte", timeout=90)
+def _():
+    d, h = http_daemon("hloris", conf={"http_timeout": "1s"})
+    d.start()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(h.where)
+    s.settimeout(0.1)
+    head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + \
+        b"a" * 300
+    t0 = time.monotonic()
+    got, closed, sent = b"", False, 0
+    # a byte every 0.1 s, each well inside http_timeout, until closed
+    while not closed and sent < len(head):
+        try:
+            s.send(head[sent:sent + 1])
+            sent += 1
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        try:
+            b = s.recv(4096)
+            got += b
+            closed = b == b""
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed = True
+    lasted = time.monotonic() - t0
+    s.close()
+    check(closed, "still open after trickling %d bytes over %.1f s with "
+          "http_timeout = 1s" % (sent, lasted))
+    if got:
+        check(got.startswith(b"HTTP/1.1 408 "), "the answer", got)
+    st = d.stats()["http"]
+    eq(st["request_timeouts"], 1, "stats http.request_timeouts")
+    # a whole request right away is still served, on a new connection
+    got, closed = raw_exchange(h.where, b"GET /healthz HTTP/1.1\r\n"
+                               b"Host: localhost\r\nConnection: close\r\n"
+                               b"\r\n")
+    check(got.startswith(b"HTTP/1.1 200 "), "healthz after", got)
+    print("     cut off after %d bytes, %.1f s" % (sent, lasted))
+    d.stop()
+
+
+@T.case("http_max_connections counts connections from accept: partial "
+        "requests fill it, the next gets 503 at once")
+def _():
+    d, h = http_daemon("hpartial", conf={"http_max_connections": 3,
+                                          "http_timeout": "60s"})
+    d.start()
+    held = []
+    for i in range(3):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(h.where)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+        held.append(s)
+    # (once accepted: the daemon says so; without a count, the fourth
+    # connection below shows what went wrong)
+    deadline = time.monotonic() + 20 * rgtest._SLOW
+    while d.stats().get("http", {}).get("connections", 0) < 3 and \
+            time.monotonic() < deadline:
+        time.sleep(0.02)
+    got, closed = raw_exchange(h.where, b"GET /healthz HTTP/1.1\r\n"
+                               b"Host: localhost\r\n\r\n")
+    check(got.startswith(b"HTTP/1.1 503 ") and b"too_many_connections" in
+          got and closed, "a fourth connection", got)
+    st = d.stats()["http"]
+    eq((st["connections"], st["connections_refused"]), (3, 1),
+       "stats http.connections, connections_refused")
+    # the partial requests, completed, are served
+    held[0].sendall(b"st: localhost\r\nConnection: close\r\n\r\n")
+    held[0].settimeout(10)
+    data = b""
+    while True:
+        b = held[0].recv(4096)
+        if not b:
+            break
+        data += b
+    check(data.startswith(b"HTTP/1.1 200 "), "a completed partial request",
+          data)
+    for s in held:
+        s.close()
+    d.stop()
+
+
+@T.case("browsers: POST needs application/json (415), a foreign Host or "
+        "Origin gets 403 (DNS rebinding, cross-site requests)")
+def _():
+    need_curl()
+    port = free_port()
+    d = rgtest.Daemon("browser")
+    d.conf["http_listen"] = "127.0.0.1:%d" % port
+    d.conf["http_host"] = "refguard.internal"
+    d.write_conf()
+    d.start()
+    h = Http(d, "127.0.0.1:%d" % port)
+    fb = {"id": "nope-b", "label": "fraud"}
+    reloads = d.stats()["ruleset"]["reloads"]
+    for ctype in ("text/plain", "application/x-www-form-urlencoded",
+                  "multipart/form-data; boundary=x", None,
+                  "application/jsonp"):
+        for method, path, body in (("POST", "/v1/feedback", fb),
+                                   ("POST", "/v1/reload", None),
+                                   ("POST", "/v1/check", deny_req("b-1")),
+                                   ("PUT", "/v1/lists/blocked_emails/"
+                                    "b%40example.org", {})):
+            status, heads, data = h(method, path, body, ctype=ctype)
+            eq(status, 415, "%s %s with Content-Type %s" % (method, path,
+                                                            ctype))
+            is_error(json.loads(data), "unsupported_media_type")
+    eq(d.stats()["ruleset"]["reloads"], reloads, "reloads run by refused "
+       "requests")
+    r, raw = d.call({"op": "verdict", "id": "b-1"})
+    is_error(r, "not_found", raw=raw)
+    v, raw = h.json("POST", "/v1/feedback", fb, want=404,
+                    ctype="application/json; charset=utf-8")
+    is_error(v, "not_found")
+    # Host: the listener's own names and port, and http_host
+    for host, want in (("rebind.evil.example:%d" % port, 403),
+                       ("rebind.evil.example", 403),
+                       ("127.0.0.1:%d" % (port + 1), 403),
+                       ("127.0.0.1.evil.example:%d" % port, 403),
+                       ("0.0.0.0:%d" % port, 403),
+                       ("localhost:%d" % port, 200),
+                       ("LOCALHOST:%d" % port, 200),
+                       ("127.0.0.1:%d" % port, 200),
+                       ("[::1]:%d" % port, 200),
+                       ("127.0.0.1", 200),
+                       ("refguard.internal:%d" % port, 200)):
+        status, heads, data = h("GET", "/v1/stats", headers=["Host: " +
+                                                             host])
+        eq(status, want, "GET /v1/stats with Host: %s" % host)
+        if want == 403:
+            is_error(json.loads(data), "forbidden")
+    for origin, want in (("http://rebind.evil.example", 403),
+                         ("https://evil.example", 403), ("null", 403),
+                         ("http://127.0.0.1:%d" % (port + 1), 403),
+                         ("http://localhost:%d" % port, 200),
+                         ("http://127.0.0.1:%d" % port, 200)):
+        status, heads, data = h("POST", "/v1/feedback", fb,
+                                headers=["Origin: " + origin])
+        eq(status, want if want == 403 else 404, "POST with Origin: %s" %
+           origin)
+        check("access-control-allow-origin" not in heads, "CORS headers",
+              heads)
+    st = d.stats()["http"]
+    check(st["forbidden"] >= 9, "stats http.forbidden", st)
+    d.stop()
+
+
 # ---- logging -------------------------------------------------------------
 
 def audit_lines(d):
@@ -907,6 +1225,33 @@ def _():
     check("replay=yes" in lines[2], "the replay", lines[2])
     for l in d.stderr().splitlines():
         check("\u2028" not in l and "é" not in l, "raw bytes in the log", l)
+
+
+@T.case("audit_log = flagged: each recheck version that is or was flagged")
+def _():
+    d = rgtest.Daemon("audit-re", conf={"audit_log": "flagged"})
+    d.start()
+    email = "listed.%d@example.org" % os.getpid()
+    lst = {"list": "blocked_emails", "value": email}
+    for req in (dict(lst, op="list.add"),
+                check_req("re-1", {"account": "re-a"},
+                          {"account": "re-b", "email": email}),
+                dict(lst, op="list.del"),
+                {"op": "recheck", "id": "re-1"},      # deny -> allow
+                {"op": "recheck", "id": "re-1"}):     # allow -> allow
+        r, raw = d.call(req)
+        check("error" not in r, req["op"], raw)
+    eq((r["version"], r["action"], r["previous"]["action"]),
+       (3, "allow", "allow"), "the last recheck")
+    d.stop()
+    lines = audit_lines(d)
+    kvs = [dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', l))
+           for l in lines]
+    eq([(kv.get("id"), kv.get("action"), kv.get("version"),
+         kv.get("previous")) for kv in kvs],
+       [("re-1", "deny", "1", None), ("re-1", "allow", "2", "deny")],
+       "audit lines: the check, and the recheck that lifted the deny "
+       "(%r)" % lines)
 
 
 @T.case("log lines: key=value, no raw personal data at debug level")

@@ -358,5 +358,50 @@ def _():
     d.stop()
 
 
+@T.case("times and durations out of range: one error for every form")
+def _():
+    # retention = 0: no horizon, so that only the range itself refuses
+    d = rgtest.Daemon("mfrange", conf={"retention": 0}).start()
+    with d.client() as c:
+        msgs = {}
+        for ts in (-1, 253402300800000, "1969-12-31T23:59:59.999Z",
+                   "0000-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00",
+                   "1970-01-01T00:59:59+01:00"):
+            r, raw = c.call(base(ts=ts))
+            e = is_error(r, "bad_request", "ts", raw=raw)
+            msgs[e["msg"]] = ts
+        for ts in (-1, "1969-12-31T23:59:59.999Z"):     # a recheck's
+            r, raw = c.call({"op": "recheck", "id": "mf-none", "ts": ts})
+            e = is_error(r, "bad_request", "ts", raw=raw)
+            msgs[e["msg"]] = ts
+        eq(len(msgs), 1, "one message for every out-of-range ts, "
+           "string or integer (%s)" % msgs)
+        # the first moment there is, as a string or an integer
+        for ts in (0, "1970-01-01T01:00:00+01:00"):
+            v, raw = c.call(base(ts=ts))
+            verdict_shape(v, raw)
+            eq(v["ts"], "1970-01-01T00:00:00.000Z", "ts of %r" % (ts,))
+        # list.add expires: a duration from now, a time, milliseconds
+        lst = {"op": "list.add", "list": "blocked_emails",
+               "value": "range@example.org"}
+        msgs = {}
+        for exp in ("9223372036854775807ms", "9223372036854775s",
+                    "106751991167d", "99999999w", 253402300800000,
+                    9223372036854775807):
+            r, raw = c.call(dict(lst, expires=exp))
+            e = is_error(r, "bad_request", "expires", raw=raw)
+            msgs[e["msg"]] = exp
+        eq(len(msgs), 1, "one message for every out-of-range expires "
+           "(%s)" % msgs)
+        for exp in ("30d", "9999-12-31T23:59:59.999Z", 253402300799999):
+            r, raw = c.call(dict(lst, expires=exp))
+            check("error" not in r, "list.add expires %r" % (exp,), raw)
+        r, raw = c.call({"op": "list.get", "list": "blocked_emails",
+                         "value": "range@example.org"})
+        check(b"9999-12-31T23:59:59.999Z" in raw, "the entry's expiry", raw)
+    check(d.alive(), "daemon died")
+    d.stop()
+
+
 if __name__ == "__main__":
     sys.exit(T.main())

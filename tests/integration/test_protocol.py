@@ -641,5 +641,31 @@ def _():
     d.stop()
 
 
+@T.case("a line of exactly max_line bytes, with LF or CRLF, is served")
+def _():
+    d = rgtest.Daemon("maxcrlf", conf={"max_line": "4k"}).start()
+
+    def ping(n):
+        """A ping line of exactly n bytes (no newline)."""
+        return b'{"op":"ping"' + b" " * (n - 13) + b"}"
+
+    with d.client() as c:
+        for end in (b"\n", b"\r\n"):
+            c.send_raw(ping(4096) + end)
+            r, raw = c.read()
+            eq(r, {"ok": True}, "a 4096-byte line ended by %r" % end)
+        # the CR and the LF in separate writes: the CR waits for its LF
+        c.send_raw(ping(4096) + b"\r")
+        c.send_raw(b"\n")
+        r, raw = c.read()
+        eq(r, {"ok": True}, "a 4096-byte line, CR and LF apart")
+        # one byte more is too long, whatever ends it
+        c.send_raw(ping(4097) + b"\r\n")
+        r, raw = c.read()
+        is_error(r, "line_too_long", raw=raw)
+    eq(d.stats()["errors"]["line_too_long"], 1, "stats errors.line_too_long")
+    d.stop()
+
+
 if __name__ == "__main__":
     sys.exit(T.main())

@@ -124,6 +124,18 @@ def units_agree():
     check(" -f " in svc["ExecStart"][0], "ExecStart= is not -f",
           svc["ExecStart"])
     check("WatchdogSec" in svc, "no WatchdogSec=")
+    # a descriptor per connection at the default limits, and the daemon's
+    # own (ACCEPT_FD_RESERVE in src/accept.h)
+    with open(os.path.join(rgtest.SRCDIR, "refguard.conf.sample")) as f:
+        sample = f.read()
+    need = 64
+    for key in ("max_connections", "http_max_connections"):
+        m = re.search(r"(?m)^#%s = (\d+)$" % key, sample)
+        check(m is not None, "refguard.conf.sample has no #%s" % key)
+        need += int(m.group(1))
+    check(int(svc.get("LimitNOFILE", ["0"])[0]) >= need, "LimitNOFILE= "
+          "does not fit the default connection limits (%d)" % need,
+          svc.get("LimitNOFILE"))
     eq(svc["User"], ["refguard"], "User=")
     eq(svc["Group"], ["refguard"], "Group=")
     eq(svc["StateDirectory"], ["refguard"], "StateDirectory=")

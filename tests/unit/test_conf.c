@@ -78,6 +78,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->max_conns, 4096);
 	ck_assert_uint_eq(c->max_pipeline, 1024);
 	ck_assert_uint_eq(c->max_outbuf, 4 * 1024 * 1024);
+	ck_assert_uint_eq(c->max_outbuf_total, 256 * 1024 * 1024);
 	ck_assert_int_eq(c->idle_timeout, 0);
 	ck_assert_str_eq(c->state_dir, LOCALSTATEDIR "/lib/refguard");
 	ck_assert_uint_eq(c->map_size, 1ULL << 30);
@@ -126,6 +127,7 @@ START_TEST(test_every_key)
 	    "max_connections = 10\n"
 	    "max_pipeline = 7\n"
 	    "max_outbuf = 1m\n"
+	    "max_outbuf_total = 3m\n"
 	    "idle_timeout = 90s\n"
 	    "state_dir = /var/db/rg\n"
 	    "map_size = 16m\n"
@@ -148,6 +150,7 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(c->max_conns, 10);
 	ck_assert_uint_eq(c->max_pipeline, 7);
 	ck_assert_uint_eq(c->max_outbuf, 1024 * 1024);
+	ck_assert_uint_eq(c->max_outbuf_total, 3 * 1024 * 1024);
 	ck_assert_int_eq(c->idle_timeout, 90000);
 	ck_assert_str_eq(c->state_dir, "/var/db/rg");
 	ck_assert_uint_eq(c->map_size, 16ULL << 20);
@@ -203,6 +206,8 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(c->socket_mode, 0777);
 	ck_assert_uint_eq(c->max_line, 64 << 20);
 	ck_assert_uint_eq(c->max_outbuf, 1ULL << 32);
+	/* the total is raised to one connection's limit */
+	ck_assert_uint_eq(c->max_outbuf_total, 1ULL << 32);
 	conf_free(c);
 
 	/* A later line wins. */

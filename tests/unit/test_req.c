@@ -437,14 +437,26 @@ START_TEST(test_ts)
 	refused("{\"op\":\"recheck\",\"ts\":1795427000123}", "bad_request",
 	    "id", NULL);
 
-	/* Without a horizon, any valid time goes. */
+	/* Without a horizon, any time from 1970 to 9999 goes, either form. */
 	opts.retention = 0;
 	opts.max_future = 0;
 	ok(CHK(",\"ts\":0", A, B), OP_CHECK);
 	ck_assert_int_eq(ev.ts, 0);
 	ok(CHK(",\"ts\":253402300799999", A, B), OP_CHECK);
 	ck_assert_int_eq(ev.ts, 253402300799999LL);
-	ok(CHK(",\"ts\":\"0001-01-01T00:00:00Z\"", A, B), OP_CHECK);
+	ok(CHK(",\"ts\":\"1970-01-01T01:00:00+01:00\"", A, B), OP_CHECK);
+	ck_assert_int_eq(ev.ts, 0);
+	ok(CHK(",\"ts\":\"9999-12-31T23:59:59.999Z\"", A, B), OP_CHECK);
+	ck_assert_int_eq(ev.ts, 253402300799999LL);
+	refused(CHK(",\"ts\":\"0001-01-01T00:00:00Z\"", A, B), "bad_request",
+	    "ts", "out of range");
+	refused(CHK(",\"ts\":\"0000-01-01T00:30:00+01:00\"", A, B),
+	    "bad_request", "ts", "out of range");
+	refused(CHK(",\"ts\":\"9999-12-31T23:59:59-00:01\"", A, B),
+	    "bad_request", "ts", "out of range");
+	refused(CHK(",\"ts\":-1", A, B), "bad_request", "ts", "out of range");
+	refused("{\"op\":\"recheck\",\"id\":\"r\",\"ts\":"
+	    "\"1969-12-31T23:59:59Z\"}", "bad_request", "ts", "out of range");
 }
 END_TEST
 
