@@ -371,10 +371,14 @@ http_pending(const struct http *h)
 
 	if (h == NULL)
 		return (0);
-	/* Replies still to come, and reply bytes not yet written. */
+	/* Replies still to come, and reply bytes not yet written; while
+	 * stopping, every connection left (see http_stop). */
 	n = h->pending;
-	LIST_FOREACH(hc, &h->conns, entry)
+	LIST_FOREACH(hc, &h->conns, entry) {
 		n += evbuffer_get_length(bufferevent_get_output(hc->bev));
+		if (h->d->stopping)
+			n++;
+	}
 	return (n);
 }
 
@@ -468,6 +472,25 @@ http_conn_reading(const struct http_conn *hc)
 }
 
 /*
+ * While the daemon stops, a connection evhttp is not busy with (idle, or
+ * with a request not whole yet or not handed over) is answered 503
+ * "stopping" at once and closed: nothing it sent from here on will run,
+ * and the drain need not wait for a slow client to finish a request only
+ * to refuse it. A busy one comes back here once its reply is sent. True
+ * when hc was answered so.
+ */
+static bool
+http_conn_stopping(struct http_conn *hc)
+{
+	if (!hc->h->d->stopping || hc->evcon == NULL || hc->aborted ||
+	    !http_conn_reading(hc))
+		return (false);
+	log_debug("http connection closed reason=stopping");
+	http_conn_abort(hc, 503, "stopping", "refguardd is shutting down");
+	return (true);
+}
+
+/*
  * The connection's timer: attach it (once, right after accept), then
  * answer a bad request evhttp did not hand over, enforce the deadline of
  * a request, end a linger.
@@ -503,6 +526,8 @@ http_conn_timer(evutil_socket_t fd, short what, void *arg)
 		evhttp_connection_free(hc->evcon);	/* frees hc */
 		return;
 	}
+	if (http_conn_stopping(hc))
+		return;
 	if (hc->scan.bad != 0 && !hc->answered) {
 		/* If evhttp is busy with an earlier request, it is answered
 		 * first; its completion brings us back (http_req_complete). */
@@ -633,7 +658,7 @@ http_req_complete(struct evhttp_request *req, void *arg)
 {
 	struct http_conn	*hc = arg;
 
-	if (hc->scan.bad != 0 && !hc->answered)
+	if ((hc->scan.bad != 0 && !hc->answered) || hc->h->d->stopping)
 		http_conn_arm(hc, 0);
 }
 
@@ -1207,24 +1232,36 @@ http_start(struct http *h, struct daemon *d, char **cause)
 	return (0);
 }
 
-/*
- * At TERM: a Unix socket's file goes at once, so nobody new can connect,
- * but the listening socket stays open while draining. A connection still
- * in its listen queue would be reset by the kernel when the listener
- * closes; kept open, it is accepted and its request answered 503
- * "stopping". The daemon closes it (http_close_listener) once
- * http_backlog() is false.
- */
-void
-http_stop(struct http *h)
+/* Remove the Unix socket's file, once. */
+static void
+http_unlink(struct http *h)
 {
-	if (h == NULL)
-		return;
 	if (h->path != NULL) {
 		unlink(h->path);
 		free(h->path);
 		h->path = NULL;
 	}
+}
+
+/*
+ * At TERM: a Unix socket's file goes at once, so nobody new can connect,
+ * but the listening socket stays open while draining. A connection still
+ * in its listen queue would be reset by the kernel when the listener
+ * closes; kept open, it is accepted and answered 503 "stopping". The
+ * daemon closes it (http_close_listener) once http_backlog() is false.
+ * Every connection not busy with a request is answered "stopping" now
+ * (http_conn_stopping), a busy one after its reply.
+ */
+void
+http_stop(struct http *h)
+{
+	struct http_conn	*hc;
+
+	if (h == NULL)
+		return;
+	http_unlink(h);
+	LIST_FOREACH(hc, &h->conns, entry)
+		(void)http_conn_stopping(hc);
 }
 
 void
@@ -1253,7 +1290,7 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
-	http_stop(h);
+	http_unlink(h);
 	accept_guard_free(h->guard);
 	if (h->http != NULL)
 		evhttp_free(h->http);	/* listener, connections (close cbs) */

@@ -37,15 +37,21 @@ int		 http_start(struct http *h, struct daemon *d, char **cause);
 /* Where it listens, for the logs: "unix:/path" or "tcp:127.0.0.1:8470". */
 const char	*http_where(const struct http *h);
 /*
- * Shutdown: remove the socket file; what is accepted from now on gets 503
- * "stopping"; requests in flight still get their replies.
+ * Shutdown (call with d->stopping set): remove the socket file; requests
+ * in flight still get their replies; every other request, whole or not,
+ * and every connection idle or accepted from now on gets 503 "stopping"
+ * and is closed (a connection busy with a request, after its reply).
  */
 void		 http_stop(struct http *h);
 /* True while a connection waits in the listen queue. */
 bool		 http_backlog(const struct http *h);
 /* Close the listening socket (connections stay). */
 void		 http_close_listener(struct http *h);
-/* Requests waiting for a reply, plus reply bytes not yet sent. */
+/*
+ * What the drain waits for: requests waiting for a reply, plus reply bytes
+ * not yet sent, plus (once stopping) every connection still open: each is
+ * busy with its last request or closing after its "stopping" answer.
+ */
 size_t		 http_pending(const struct http *h);
 /* Connections open. */
 size_t		 http_nconns(const struct http *h);

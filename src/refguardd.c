@@ -55,7 +55,6 @@
 #define RETENTION_PERIOD_MS	1000
 #define RETENTION_BATCH		5000
 #define DRAIN_TIMEOUT_S		30
-#define DRAIN_QUIET_TICKS	10	/* of 10 ms */
 
 static struct event	*ev_retention;
 static struct event	*ev_drain;
@@ -839,10 +838,9 @@ jobs_done(struct job_list *done, void *arg)
  * Connections still in a listen queue at TERM are accepted and refused;
  * a listener whose queue is empty is closed, so that a TCP listener does
  * not take new connections for the whole drain. True while a queue is
- * left. The drain ends after DRAIN_QUIET_TICKS ticks with nothing in
- * flight and nothing queued: an HTTP connection accepted in one tick is
- * invisible until evhttp has read its request (libevent 2.1 has no hook
- * at accept), so it gets that long to send it and be answered 503.
+ * left. The drain ends at the first tick with nothing queued, in flight
+ * or owed: every connection is seen from its accept (an HTTP one too,
+ * http_pending), so no grace period is needed for one not heard from.
  */
 static bool
 drain_listeners(struct daemon *d)
@@ -867,16 +865,14 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
 	struct timeval	 tv = { 0, 10000 };
-	static int	 quiet;
 	size_t		 pending;
+	bool		 busy;
 
+	busy = drain_listeners(d);
 	pending = conn_pending_all(d) + http_pending(d->http);
-	if (drain_listeners(d) || writer_inflight(d->writer) != 0 ||
-	    pending != 0)
-		quiet = 0;
-	else
-		quiet++;
-	if (quiet >= DRAIN_QUIET_TICKS ||
+	if (writer_inflight(d->writer) != 0 || pending != 0)
+		busy = true;
+	if (!busy ||
 	    mono_us() - drain_started > DRAIN_TIMEOUT_S * 1000000ULL) {
 		if (writer_inflight(d->writer) != 0 || pending != 0)
 			log_warn("shutdown gave up waiting for slow clients "

@@ -448,10 +448,99 @@ class Daemon:
         check("error" not in r, "stats failed", raw)
         return r
 
+    def wait_stats(self, pred, what, timeout=IO_TIMEOUT):
+        """Ask stats until pred(stats) holds: how a case waits for
+        something the daemon does by itself (a connection accepted, a
+        request decoded, a timer fired). The timeout only keeps a broken
+        daemon from hanging the case; it is not a bound on speed. Returns
+        the stats that satisfied pred."""
+        deadline = time.monotonic() + timeout * _SLOW
+        while True:
+            st = self.stats()
+            if pred(st):
+                return st
+            if time.monotonic() > deadline:
+                raise Fail("waited %.0fs for %s; stats: %s" % (
+                    timeout * _SLOW, what, short(jdump(st), 1500)))
+            time.sleep(0.01)
+
+    def wait_log(self, pattern, timeout=IO_TIMEOUT, start=0):
+        """Wait until the daemon's stderr (this run) has a line matching
+        the regular expression pattern, from offset start; returns
+        (match, offset past that line). The timeout guards a hang only."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout * _SLOW
+        while True:
+            text = self.stderr()
+            for m in rx.finditer(text, start):
+                end = text.find("\n", m.end())
+                return m, (len(text) if end < 0 else end + 1)
+            if time.monotonic() > deadline:
+                raise Fail("waited %.0fs for a log line matching %r; "
+                           "stderr:\n%s" % (timeout * _SLOW, pattern,
+                                            short(text[start:], 3000)))
+            if not self.alive():
+                raise Fail("refguardd exited (%s) before logging %r; "
+                           "stderr:\n%s" % (self.proc.poll(), pattern,
+                                            short(text[start:], 3000)))
+            time.sleep(0.01)
+
     def ctl(self, *args, input=None, timeout=30, sock=None):
         """Run refguardctl -s SOCK args: (exit status, stdout, stderr)."""
         argv = [REFGUARDCTL, "-s", sock or self.sock] + list(args)
         return run(argv, input=input, timeout=timeout)
+
+
+class StoreLock:
+    """Hold the write lock of a daemon's store from this process (the
+    LMDB library through ctypes: a write transaction begun and held).
+    The daemon's writer thread then blocks at its next batch, so the
+    requests handed to it stay in flight (stats writer.inflight) until
+    release(): a case can act while they are pending, which no sleep
+    could promise. Use as a context manager, or call release()."""
+
+    MDB_NOTLS = 0x200000
+
+    def __init__(self, d):
+        import ctypes
+        import ctypes.util
+        name = ctypes.util.find_library("lmdb") or "liblmdb.so.0"
+        try:
+            self.lib = ctypes.CDLL(name)
+        except OSError as e:
+            raise Skip("cannot load the LMDB library (%s): %s" % (name, e))
+        self.env = ctypes.c_void_p()
+        self.txn = ctypes.c_void_p()
+        lib = self.lib
+        lib.mdb_strerror.restype = ctypes.c_char_p
+        rc = lib.mdb_env_create(ctypes.byref(self.env))
+        if rc == 0:
+            rc = lib.mdb_env_set_maxdbs(self.env, 64)
+        if rc == 0:
+            rc = lib.mdb_env_open(self.env, d.state.encode(),
+                                  self.MDB_NOTLS, 0o600)
+        if rc == 0:
+            rc = lib.mdb_txn_begin(self.env, None, 0,
+                                   ctypes.byref(self.txn))
+        if rc != 0:
+            msg = lib.mdb_strerror(rc).decode()
+            if self.env:
+                lib.mdb_env_close(self.env)
+            raise Fail("cannot take the store's write lock: %s" % msg)
+
+    def release(self):
+        if self.txn:
+            self.lib.mdb_txn_abort(self.txn)
+            self.txn = None
+        if self.env:
+            self.lib.mdb_env_close(self.env)
+            self.env = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.release()
 
 
 def _confval(v):
