@@ -148,8 +148,7 @@ sanitize)
 	CONFIGURE_FLAGS="--enable-asan --enable-ubsan ${CONFIGURE_FLAGS:-}"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-	RG_LATENCY_SCALE=${RG_LATENCY_SCALE:-5}	# timing bounds, test_hostile
-	export ASAN_OPTIONS UBSAN_OPTIONS RG_LATENCY_SCALE
+	export ASAN_OPTIONS UBSAN_OPTIONS
 	deps; build
 	run_check
 	;;
@@ -160,8 +159,7 @@ valgrind)
 	# error it prints; a daemon stopped by TERM exits 1 on any error or
 	# definite leak, which the tests check.
 	RG_VALGRIND=1
-	RG_LATENCY_SCALE=${RG_LATENCY_SCALE:-20}
-	export RG_VALGRIND RG_LATENCY_SCALE
+	export RG_VALGRIND
 	deps; build
 	cd "$build"
 	make -j"$(nproc)" check TESTS="tests/integration/test_protocol.py

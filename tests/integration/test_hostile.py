@@ -12,7 +12,12 @@ connection keeps getting answers fast:
     refused with an error line, and the good client still served.
 
 test_protocol.py covers the basic pause of a non-reading client and the
-idle timeout of a silent one; these push harder and time the others."""
+idle timeout of a silent one; these push harder.
+
+Every claim here is checked against what the daemon reports (stats: the
+connections open, a client paused, requests taken; the replies), never
+against a clock: the good client's latency is printed (p50, p95, max) as
+a figure, and bounded nowhere; tests/bench measures speed."""
 
 import json
 import os
@@ -29,13 +34,6 @@ from rgtest import Client, check, check_req, eq, is_error  # noqa: E402
 
 T = rgtest.Suite("test_hostile")
 
-# Latency bounds for the well-behaved client. Sanitizer builds are
-# several times slower: RG_LATENCY_SCALE stretches the bounds.
-SCALE = float(os.environ.get("RG_LATENCY_SCALE", "1") or 1)
-P95_MS = 100 * SCALE
-MAX_MS = 1000 * SCALE
-
-
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -44,8 +42,24 @@ def rss_kb(pid):
     raise rgtest.Fail("no VmRSS for pid %d" % pid)
 
 
+def served(d, what, n=20, c=None):
+    """n pings from a well-behaved client (c, or a new connection), each
+    answered: the daemon serves others while a hostile one holds on."""
+    own = c is None
+    c = c or d.client()
+    try:
+        for i in range(n):
+            r, raw = c.call({"op": "ping"})
+            eq(r, {"ok": True}, "%s: ping %d of the good client" % (what, i))
+    finally:
+        if own:
+            c.close()
+
+
 class Prober:
-    """Pings on its own connection every few ms, recording latencies."""
+    """Pings on its own connection every few ms, recording latencies: the
+    figures are printed, not bounded (a loaded machine is slow, not
+    wrong)."""
 
     def __init__(self, d):
         self.c = Client(d.sock, timeout=10)
@@ -73,14 +87,11 @@ class Prober:
         self.c.close()
         check(not self.err, "%s: the good client got errors" % what,
               *self.err[:3])
-        check(len(self.lat) >= 20, "%s: only %d pings answered" % (
-            what, len(self.lat)))
         lat = sorted(self.lat)
-        p95 = lat[int(len(lat) * 0.95) - 1]
-        check(p95 < P95_MS and lat[-1] < MAX_MS, "%s: ping latency p95 "
-              "%.1f ms, max %.1f ms (bounds %d, %d ms)" % (
-                  what, p95, lat[-1], P95_MS, MAX_MS))
-        return "%d pings, p50 %.1f ms, p95 %.1f ms, max %.1f ms" % (
+        if not lat:
+            return "no timed pings"
+        p95 = lat[max(0, int(len(lat) * 0.95) - 1)]
+        return "%d timed pings, p50 %.1f ms, p95 %.1f ms, max %.1f ms" % (
             len(lat), lat[len(lat) // 2], p95, lat[-1])
 
 
@@ -100,49 +111,38 @@ def _():
     rlen = len(raw) + 1
     base = rss_kb(d.proc.pid)
     line = (rgtest.jdump({"op": "explain", "id": "h-big"}) + "\n").encode()
-    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    slow.connect(d.sock)
-    slow.setblocking(False)
     # Push ~200 MB worth of replies' requests; the daemon must stop
     # taking them long before.
-    want = 200 << 20
-    n_req = want // rlen + 1
-    sent = 0
-    peak = base
-    probe = Prober(d)
-    t0 = time.monotonic()
-    stalled_since = None
-    chunk = line * 256
-    while time.monotonic() - t0 < 6:
+    n_req = (200 << 20) // rlen + 1
+    before = d.stats()["requests"]["explain"]
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.connect(d.sock)
+
+    def push():
         try:
-            k = slow.send(chunk)
-            sent += k
-            stalled_since = None
-        except BlockingIOError:
-            stalled_since = stalled_since or time.monotonic()
-            if time.monotonic() - stalled_since > 1.5:
-                break           # blocked for good: back-pressure
-            time.sleep(0.01)
-        peak = max(peak, rss_kb(d.proc.pid))
-        if sent >= n_req * len(line):
-            break
-    for _ in range(20):     # and while it sits there
-        peak = max(peak, rss_kb(d.proc.pid))
-        time.sleep(0.05)
+            slow.sendall(line * n_req)
+        except OSError:
+            pass            # closed at the end of the case
+    t = threading.Thread(target=push, daemon=True)
+    t.start()
+    probe = Prober(d)
+    st, peak = settled(d, before + n_req, "a client that reads nothing",
+                       base, 64 << 10)
+    served(d, "slow reader")
     summary = probe.finish("slow reader")
-    accepted = sent // len(line)
+    accepted = st["requests"]["explain"] - before
     check(accepted < n_req, "the daemon took all %d requests (%d MB of "
           "replies) from a client that reads nothing" % (
               accepted, accepted * rlen >> 20))
+    peak = max(peak, rss_kb(d.proc.pid))
     grow = peak - base
     check(grow < 64 * 1024, "RSS grew by %d kB (base %d kB) for one "
           "client that does not read" % (grow, base))
-    st = d.stats()
-    check(st["requests"]["explain"] < 200 + accepted, "explain count",
-          st["requests"])
-    print("     slow reader: sent %d of %d requests (%.1f MB) before the "
-          "daemon stopped reading; RSS %d -> peak %d kB; %s" % (
-              accepted, n_req, sent / 1e6, base, peak, summary))
+    print("     slow reader: %d of %d requests taken before the daemon "
+          "stopped reading; RSS %d -> peak %d kB; %s" % (
+              accepted, n_req, base, peak, summary))
+    slow.shutdown(socket.SHUT_RDWR)     # wakes the blocked sendall
+    t.join(rgtest.IO_TIMEOUT)
     slow.close()
     # the daemon cleans up and keeps serving
     r, raw = d.call({"op": "ping"})
@@ -153,42 +153,35 @@ def _():
 @T.case("slowloris: a byte at a time is cut off after idle_timeout",
         timeout=60)
 def _():
-    d = rgtest.Daemon("loris", conf={"idle_timeout": "1s"}).start()
+    d = rgtest.Daemon("loris", conf={"idle_timeout": "1s"},
+                      debug=True).start()
     probe = Prober(d)
     loris = Client(d.sock, timeout=10)
     line = rgtest.jdump(check_req("h-loris", {"account": "l-r"},
-                                  {"account": "l-e"})) + "\n"
+                                  {"account": "l-e"}))
+    # A byte every 0.25 s (the client's pace, not a wait for the daemon):
+    # never idle for 1s, and never a whole line. The line timer runs from
+    # the first byte, so it always fires before the idle timer can.
     t0 = time.monotonic()
     cut = None
     for ch in line:
         try:
             loris.send_raw(ch)
         except OSError:
-            cut = time.monotonic() - t0
             break
-        time.sleep(0.25)    # 4 bytes a second: never idle for 1s
-        if time.monotonic() - t0 > 6:
-            break
-    if cut is None and loris.at_eof(2.0):
-        cut = time.monotonic() - t0
-    summary = probe.finish("slowloris")
-    check(cut is not None, "a client trickling a byte every 0.25 s is "
-          "still connected after %.1f s with idle_timeout = 1s" % (
-              time.monotonic() - t0))
-    check(cut < 4.0, "cut off only after %.1f s" % cut)
-    # it was told why (if the reply got through before the close)
+        r, _, _ = select.select([loris.sock], [], [], 0.25)
+        if r:
+            break           # the daemon spoke: the cut-off line
+    check(loris.at_eof(rgtest.IO_TIMEOUT), "a client trickling a byte "
+          "every 0.25 s is still connected after its whole line but the "
+          "newline with idle_timeout = 1s")
+    cut = time.monotonic() - t0
     got = bytes(loris.buf)
-    check(got == b"" or b"idle_timeout" in got, "cut-off reply", got)
+    check(b'"idle_timeout"' in got, "cut-off reply", got)
+    d.wait_log(r"connection closed reason=slow_request_line")
     loris.close()
-    # a slow but complete line per second is a client, not an attack
-    ok = Client(d.sock)
-    for i in range(3):
-        req = rgtest.jdump({"op": "ping"}) + "\n"
-        for ch in req[:-1]:
-            ok.send_raw(ch)
-        time.sleep(0.5)
-        r, raw = ok.call("")    # the newline (an empty line would err)
-    ok.close()
+    served(d, "slowloris")
+    summary = probe.finish("slowloris")
     # counted under its code, like any error reply (once: one client)
     eq(d.stats()["errors"].get("idle_timeout"), 1,
        "stats errors.idle_timeout after one slowloris cut-off")
@@ -196,35 +189,68 @@ def _():
     d.stop()
 
 
+@T.case("idle_timeout's line timer is per line: slow lines, each whole "
+        "within it, are served past it in total", timeout=60)
+def _():
+    # Each line takes 1.5 s of a 4 s idle_timeout (2.5 s to spare on a
+    # loaded machine); the three take 4.5 s.
+    d = rgtest.Daemon("lorisok", conf={"idle_timeout": "4s"}).start()
+    ok = Client(d.sock)
+    t0 = time.monotonic()
+    for i in range(3):
+        ok.send_raw(rgtest.jdump({"op": "ping"}))
+        time.sleep(1.5)     # the client's pace
+        r, raw = ok.call("")    # the newline (an empty line would err)
+        eq(r, {"ok": True}, "slow line %d" % i)
+    check(time.monotonic() - t0 > 4.0, "the lines took less than "
+          "idle_timeout in total: nothing shown")
+    ok.close()
+    eq(d.stats()["errors"].get("idle_timeout"), 0, "stats errors."
+       "idle_timeout")
+    d.stop()
+
+
 @T.case("max_connections: half-open clients fill it, the next is refused, "
         "the good client is served", timeout=60)
 def _():
     d = rgtest.Daemon("maxc", conf={"max_connections": 50}).start()
-    probe = Prober(d)       # holds one connection
+    good = d.client()       # holds one connection, and asks stats
     held = []
     for i in range(49):
         c = Client(d.sock)
         c.send_raw('{"op":"pi')     # half a line each
         held.append(c)
-    time.sleep(0.2)
+
+    def stats():
+        r, raw = good.call({"op": "stats"})
+        check("error" not in r, "stats", raw)
+        return r
+
+    def wait_conns(n, what):
+        deadline = time.monotonic() + rgtest.IO_TIMEOUT * rgtest._SLOW
+        while stats()["connections"] != n:
+            check(time.monotonic() < deadline, "waited for %s" % what,
+                  stats()["connections"])
+            time.sleep(0.01)
+    # the next connection is refused once the daemon has taken all 50
+    wait_conns(50, "the 50 connections accepted")
     extra = Client(d.sock)
     r, raw = extra.read()
     is_error(r, "too_many_connections", raw=raw)
-    check(extra.at_eof(2), "refused connection left open")
+    check(extra.at_eof(rgtest.IO_TIMEOUT), "refused connection left open")
     extra.close()
-    summary = probe.finish("max_connections")
+    served(d, "max_connections", c=good)
     for c in held:
         c.close()
-    time.sleep(0.2)
+    wait_conns(1, "the half-open connections closed")
+    good.close()
     r, raw = d.call({"op": "ping"})
     eq(r, {"ok": True}, "ping after the half-open clients left")
     st = d.stats()
-    check(st["connections_refused"] >= 1, "refusals not counted",
-          st["connections_refused"])
-    eq(st["errors"].get("too_many_connections"),
-       st["connections_refused"], "stats errors.too_many_connections")
+    eq(st["connections_refused"], 1, "stats connections_refused")
+    eq(st["errors"].get("too_many_connections"), 1,
+       "stats errors.too_many_connections")
     eq(st["connections"], 1, "connections once the half-open ones left")
-    print("     " + summary)
     d.stop()
 
 
