@@ -243,12 +243,7 @@ def _():
     d.conf["map_max"] = "32m"
     d.write_conf()
     d.signal(signal.SIGHUP)
-    for _i in range(100):
-        if "reload map_max" in d.stderr():
-            break
-        time.sleep(0.1)
-    check("reload map_max" in d.stderr(), "no log line for the reloaded "
-          "map_max", d.stderr()[-2000:])
+    d.wait_log(r"reload map_max")
     reqs = [req(j, "sh") for j in range(300)]
     with d.client(timeout=60) as c:
         got = c.pipeline(reqs)
