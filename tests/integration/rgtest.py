@@ -235,8 +235,10 @@ class Client:
         self.send(req)
         return self.read()
 
-    def at_eof(self, timeout=5.0):
-        """True once the daemon has closed (after any buffered lines)."""
+    def at_eof(self, timeout=IO_TIMEOUT):
+        """True once the daemon has closed (after any buffered lines);
+        False if it has not within timeout (a hang guard; the default,
+        IO_TIMEOUT, stretched under valgrind)."""
         old = self.sock.gettimeout()
         self.sock.settimeout(timeout)
         try:
@@ -448,20 +450,25 @@ class Daemon:
         check("error" not in r, "stats failed", raw)
         return r
 
-    def wait_stats(self, pred, what, timeout=IO_TIMEOUT):
+    def wait_stats(self, pred, what, timeout=IO_TIMEOUT, via=None):
         """Ask stats until pred(stats) holds: how a case waits for
         something the daemon does by itself (a connection accepted, a
         request decoded, a timer fired). The timeout only keeps a broken
-        daemon from hanging the case; it is not a bound on speed. Returns
-        the stats that satisfied pred."""
-        deadline = time.monotonic() + timeout * _SLOW
+        daemon from hanging the case; it is not a bound on speed. via: a
+        Client to ask on (when no new connection would be taken), else a
+        new connection each time. Returns the stats that satisfied pred."""
+        deadline = time.monotonic() + timeout
         while True:
-            st = self.stats()
+            if via is not None:
+                st, raw = via.call({"op": "stats"})
+                check("error" not in st, "stats failed", raw)
+            else:
+                st = self.stats()
             if pred(st):
                 return st
             if time.monotonic() > deadline:
                 raise Fail("waited %.0fs for %s; stats: %s" % (
-                    timeout * _SLOW, what, short(jdump(st), 1500)))
+                    timeout, what, short(jdump(st), 1500)))
             time.sleep(0.01)
 
     def wait_log(self, pattern, timeout=IO_TIMEOUT, start=0):
@@ -469,7 +476,7 @@ class Daemon:
         the regular expression pattern, from offset start; returns
         (match, offset past that line). The timeout guards a hang only."""
         rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout * _SLOW
+        deadline = time.monotonic() + timeout
         while True:
             text = self.stderr()
             for m in rx.finditer(text, start):
@@ -477,7 +484,7 @@ class Daemon:
                 return m, (len(text) if end < 0 else end + 1)
             if time.monotonic() > deadline:
                 raise Fail("waited %.0fs for a log line matching %r; "
-                           "stderr:\n%s" % (timeout * _SLOW, pattern,
+                           "stderr:\n%s" % (timeout, pattern,
                                             short(text[start:], 3000)))
             if not self.alive():
                 raise Fail("refguardd exited (%s) before logging %r; "

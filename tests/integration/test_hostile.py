@@ -221,17 +221,9 @@ def _():
         c.send_raw('{"op":"pi')     # half a line each
         held.append(c)
 
-    def stats():
-        r, raw = good.call({"op": "stats"})
-        check("error" not in r, "stats", raw)
-        return r
-
     def wait_conns(n, what):
-        deadline = time.monotonic() + rgtest.IO_TIMEOUT * rgtest._SLOW
-        while stats()["connections"] != n:
-            check(time.monotonic() < deadline, "waited for %s" % what,
-                  stats()["connections"])
-            time.sleep(0.01)
+        d.wait_stats(lambda st: st["connections"] == n, what, via=good)
+
     # the next connection is refused once the daemon has taken all 50
     wait_conns(50, "the 50 connections accepted")
     extra = Client(d.sock)

@@ -11,7 +11,6 @@ import re
 import shutil
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
@@ -354,18 +353,6 @@ def farm_ip_rule_set(dirpath, limit):
         f.write(new)
 
 
-def wait_stats(d, pred, what, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        st = d.stats()
-        if pred(st):
-            return st
-        if time.monotonic() > deadline:
-            raise rgtest.Fail("%s: stats.ruleset %s" % (
-                what, json.dumps(st["ruleset"])))
-        time.sleep(0.05)
-
-
 def ip_burst(d, n):
     """n referrals from one fresh referee IP; the last verdict."""
     ip = ids.ip()
@@ -399,8 +386,8 @@ def _():
     # SIGHUP: farm.referee_ip from "> 5" to "> 4"
     farm_ip_rule_set(rdir, 4)
     d.signal(signal.SIGHUP)
-    st = wait_stats(d, lambda s: s["ruleset"]["hash"] != h0,
-                    "ruleset hash unchanged after SIGHUP")
+    st = d.wait_stats(lambda s: s["ruleset"]["hash"] != h0,
+                      "ruleset hash unchanged after SIGHUP")
     h1 = st["ruleset"]["hash"]
     eq(st["ruleset"]["last_reload_error"], None, "last_reload_error")
     v, raw = ip_burst(d, 5)
@@ -448,8 +435,8 @@ def _():
         f.write("\n".join(lines))
     lineno = i + 1
     d.signal(signal.SIGHUP)
-    st = wait_stats(d, lambda s: s["ruleset"]["reload_failures"] > fails0,
-                    "no reload failure counted after SIGHUP")
+    st = d.wait_stats(lambda s: s["ruleset"]["reload_failures"] > fails0,
+                      "no reload failure counted after SIGHUP")
     rs = st["ruleset"]
     eq(rs["hash"], h0, "ruleset hash after a failed reload")
     err = rs.get("last_reload_error") or ""
@@ -483,8 +470,8 @@ def _():
     # fixed: the error clears
     shutil.copy(os.path.join(rgtest.RULES_DIR, "farms.rules"), path)
     d.signal(signal.SIGHUP)
-    st = wait_stats(d, lambda s: s["ruleset"]["last_reload_error"] is None,
-                    "last_reload_error not cleared by a good reload")
+    st = d.wait_stats(lambda s: s["ruleset"]["last_reload_error"] is None,
+                      "last_reload_error not cleared by a good reload")
     eq(st["ruleset"]["hash"], h0, "hash of the shipped set")
 
     # a broken configuration file on reload: same story, FILE:LINE
