@@ -379,12 +379,12 @@ def _():
     socks = []
     for k in range(2):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
+        s.settimeout(rgtest.IO_TIMEOUT)
         s.connect(path)
         eq(get(s)[0], 200, "connection %d of 2" % (k + 1))
         socks.append(s)
     s3 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s3.settimeout(10)
+    s3.settimeout(rgtest.IO_TIMEOUT)
     s3.connect(path)
     status, body = get(s3)
     eq(status, 503, "a third connection")
@@ -395,7 +395,7 @@ def _():
     d.wait_stats(lambda st: st["http"]["connections"] == 1,
                  "the closed connection uncounted")
     s4 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s4.settimeout(10)
+    s4.settimeout(rgtest.IO_TIMEOUT)
     s4.connect(path)
     eq(get(s4)[0], 200, "a new connection after one closed")
     for s in (socks[0], s3, s4):
@@ -933,7 +933,7 @@ def _():
 
 # ---- hostile clients: RFC 9112, slowloris, browsers ----------------------
 
-def raw_exchange(where, data, timeout=10):
+def raw_exchange(where, data, timeout=rgtest.IO_TIMEOUT):
     """Send data on a new connection (a Unix socket path, or host:port)
     and read until the daemon closes it or timeout: (bytes, closed)."""
     if where.startswith("/"):
@@ -942,7 +942,7 @@ def raw_exchange(where, data, timeout=10):
     else:
         host, port = where.rsplit(":", 1)
         s = socket.create_connection((host.strip("[]"), int(port)))
-    s.settimeout(timeout * rgtest._SLOW)
+    s.settimeout(timeout)
     got, closed = b"", False
     try:
         try:
@@ -1170,7 +1170,7 @@ def _():
        "stats http.connections, connections_refused")
     # the partial requests, completed, are served
     held[0].sendall(b"st: localhost\r\nConnection: close\r\n\r\n")
-    held[0].settimeout(10)
+    held[0].settimeout(rgtest.IO_TIMEOUT)
     data = b""
     while True:
         b = held[0].recv(4096)

@@ -184,7 +184,7 @@ def _():
                 os.setgid(nobody.pw_gid)
                 os.setuid(nobody.pw_uid)
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(5)
+                s.settimeout(rgtest.IO_TIMEOUT)
                 try:
                     s.connect(path)
                     s.sendall(b'{"op":"ping"}\n')

@@ -623,7 +623,7 @@ def _():
 def _():
     d = rgtest.Daemon("crlf").start()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
+    s.settimeout(rgtest.IO_TIMEOUT)
     s.connect(d.sock)
     s.sendall(b'{"op":"ping"}\r\n{"op":"ping"}')
     s.shutdown(socket.SHUT_WR)

@@ -423,7 +423,7 @@ def socket_activation():
         # The socket unit keeps listening: a connection queues for the
         # next start, as systemd would.
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        c.settimeout(5)
+        c.settimeout(rgtest.IO_TIMEOUT)
         c.connect(d.sock)
         c.close()
     finally:
