@@ -51,7 +51,9 @@ done
 TMP=$(mktemp -d /tmp/rgbench.XXXXXX) || exit 1
 DPID=
 PFDIR=
+SLOWPID=
 cleanup() {
+	[ -n "$SLOWPID" ] && kill "$SLOWPID" 2>/dev/null
 	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID"
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "run-bench: kept $TMP"
@@ -192,6 +194,34 @@ EOF
 fi
 echo
 
+# ---- (6) latency beside a client that reads nothing --------------------
+# What test_hostile shows without a clock (the others are served while a
+# client holds max_outbuf of replies), timed here.
+echo "== (6) 1 connection, depth 1, beside a client that pipelines stats" \
+    "and reads nothing"
+D=$TMP/s6
+start_daemon "$D" "max_outbuf = 256k"
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.setblocking(False)
+b = b"{\"op\":\"stats\"}\n" * 100000
+try:
+    while b:
+        b = b[s.send(b):]
+except BlockingIOError:
+    pass
+time.sleep(1e6)' "$D/rg.sock" &
+SLOWPID=$!
+"$BENCH" run -s "$D/rg.sock" -c 1 -d 1 -t "$SECS" -w 1 -S "$SEED" -g s6 \
+    -p "$DPID" -D "$D/state" | tee "$TMP/s6.out"
+kill "$SLOWPID"
+wait "$SLOWPID" 2>/dev/null
+SLOWPID=
+stop_daemon
+echo
+
 # ---- (5) scale ---------------------------------------------------------
 if [ "$SCALE" = 1 ]; then
 	for N in $SIZES; do
@@ -235,6 +265,8 @@ verdict "(2) check p99, 1 conn x depth 1" "$(field p99_us "$TMP/s2.out")" \
     "<=" 1000 "us"
 verdict "(3) p99 at 80% of max rate (open loop)" \
     "$(field p99_us "$TMP/s3.out")" "<=" 5000 "us"
+verdict "(6) check p99 beside a client reading nothing" \
+    "$(field p99_us "$TMP/s6.out")" "<=" 1000 "us"
 PFRPS=$(field rps "$TMP/s4.out")
 if [ -n "$PFRPS" ] && [ -n "$RPS1" ]; then
 	verdict "(4) refguard (1) / postfwd2 throughput" \
