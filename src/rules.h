@@ -47,6 +47,13 @@ struct rules_result {
 struct ruleset;
 
 /*
+ * Limits a rule set must keep (refguard.rules(5), LIMITS); a set past one
+ * is refused with an error naming it. An expression nests at most
+ * RULES_NEST_MAX levels (each "(", not, call and list literal is one).
+ */
+#define RULES_NEST_MAX		64
+
+/*
  * Compile the rule files at path (a file, or a directory whose *.rules
  * files form one set, in name order; include "GLOB" pulls in more). The
  * set compiles whole or not at all: on any error return NULL and set

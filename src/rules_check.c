@@ -822,6 +822,25 @@ rules_check_walk(struct rules_cctx *cc, struct rules_node *n, int set)
 		n->walk = cc->slots[n->slot]->walk;
 }
 
+/*
+ * The depth of tree n below depth d, not looking further than one past
+ * RULES_DEPTH_MAX: what every walk of the tree and the evaluator's stack
+ * are bounded by (rules_int.h, Nesting).
+ */
+static int
+rules_check_depth(const struct rules_node *n, int d)
+{
+	int	m = d, k;
+	size_t	i;
+
+	if (d > RULES_DEPTH_MAX)
+		return (d);
+	for (i = 0; i < n->nkids; i++)
+		if ((k = rules_check_depth(n->kids[i], d + 1)) > m)
+			m = k;
+	return (m);
+}
+
 /* Names in a test's expectations must be rules of the right mode. */
 static void
 rules_check_names(struct ruleset *rs, struct rules_test *t,
@@ -943,6 +962,11 @@ rules_check(struct ruleset *rs)
 			if (!r->has_when && !r->broken)
 				rules_error(rs, &r->pos, "rule %s has no when",
 				    r->name);
+			continue;
+		}
+		if (rules_check_depth(r->when, 1) > RULES_DEPTH_MAX) {
+			rules_error(rs, &r->when->pos, "rule %s: expression "
+			    "deeper than %d nodes", r->name, RULES_DEPTH_MAX);
 			continue;
 		}
 		cc.rule = r;

@@ -47,6 +47,25 @@ struct ident;
 #define RULES_FILES_MAX		256
 #define RULES_REPEAT_MAX	10000
 
+/*
+ * Nesting. The parser refuses an expression that nests deeper than
+ * RULES_NEST_MAX (rules.h) levels, with an error at the token that opens
+ * one level too many. A level is each place where the grammar recurses:
+ * "(" expr ")", "not", a call's arguments, a list literal "[...]" ('-'
+ * applies to a number only and never nests). Between two levels the grammar builds
+ * at most 4 nodes (or, and, a comparison or in, and the call, list or not
+ * that opens the next level; a parenthesis builds none), and below the
+ * last at most 5 (or, and, a comparison, a word and its "since" word).
+ * So no rule's tree is deeper than RULES_DEPTH_MAX; rules_check()
+ * measures each tree and refuses a deeper one, should the grammar ever
+ * grow a recursion the parser does not count. Everything that walks a
+ * tree (checking, compiling, evaluating, explaining) recurses once per
+ * node of one path, with a bounded number of frames per node
+ * (rules_eval_bool, rules_eval_call, a built-in's eval, rules_eval_val),
+ * so its stack stays within a few hundred frames whatever the input.
+ */
+#define RULES_DEPTH_MAX		(4 * RULES_NEST_MAX + 5)
+
 /* Memory for one rule set, freed at once. */
 struct rules_arena {
 	struct rules_blk	*head;
@@ -399,6 +418,7 @@ struct ruleset {
 	size_t			 dcap;
 	unsigned		 nerrors;
 	unsigned		 nwarnings;
+	unsigned		 ndropped;	/* past RULES_DIAG_MAX */
 	bool			 panic;		/* parser resynchronizing */
 };
 
@@ -410,8 +430,17 @@ struct rules_dmsg {
 	char		*text;
 };
 
-/* rules_diag.c */
+/*
+ * rules_diag.c. Only the first RULES_DIAG_MAX diagnostics are kept (each
+ * shows at most RULES_DIAG_SPAN bytes of its line either side of the
+ * caret); the rest are counted, so that a file of noise costs time and
+ * memory linear in its size. rules_diag_full(): whether the next one is
+ * dropped (skip costly work for it, such as suggestions).
+ */
+#define RULES_DIAG_MAX		100
+#define RULES_DIAG_SPAN		160
 char	*rules_diag_take(struct ruleset *);
+bool	 rules_diag_full(const struct ruleset *);
 void	rules_error(struct ruleset *, const struct rules_pos *, const char *,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	rules_warn(struct ruleset *, const struct rules_pos *, const char *,

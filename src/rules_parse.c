@@ -37,6 +37,7 @@ struct rules_parser {
 	uint32_t		 src;
 	uint32_t		 prev_end;
 	rules_include_cb	 inc;
+	int			 depth;		/* nesting (RULES_NEST_MAX) */
 };
 
 static const char *const rules_top_words[] = {
@@ -250,6 +251,32 @@ out:
 	p->rs->panic = false;
 }
 
+/*
+ * Open one level of nesting at the current token (rules_int.h, Nesting);
+ * -1, reported, past RULES_NEST_MAX. rules_parse_leave() closes it; the
+ * count starts again at each expression (rules_parse_expr).
+ */
+static int
+rules_parse_enter(struct rules_parser *p)
+{
+	if (p->depth >= RULES_NEST_MAX) {
+		if (!p->rs->panic)
+			rules_error(p->rs, &TOK(p)->pos, "expression nests "
+			    "deeper than %d levels (each '(', not, call and "
+			    "list counts one)", RULES_NEST_MAX);
+		p->rs->panic = true;
+		return (-1);
+	}
+	p->depth++;
+	return (0);
+}
+
+static void
+rules_parse_leave(struct rules_parser *p)
+{
+	p->depth--;
+}
+
 static struct rules_node *
 rules_parse_node(struct rules_parser *p, int op, const struct rules_pos *pos)
 {
@@ -284,6 +311,8 @@ rules_parse_list(struct rules_parser *p)
 	struct rules_node	*n, *kid;
 	size_t			 cap = 0;
 
+	if (rules_parse_enter(p) != 0)
+		return (NULL);
 	n = rules_parse_node(p, N_LIST, &TOK(p)->pos);
 	rules_parse_next(p);
 	while (TOK(p)->t != TK_RBRACK) {
@@ -297,6 +326,7 @@ rules_parse_list(struct rules_parser *p)
 			return (NULL);
 		}
 	}
+	rules_parse_leave(p);
 	rules_parse_next(p);
 	n->end = p->prev_end;
 	return (n);
@@ -312,9 +342,12 @@ rules_parse_primary(struct rules_parser *p)
 
 	switch (tk->t) {
 	case TK_LPAREN:
+		if (rules_parse_enter(p) != 0)
+			return (NULL);
 		rules_parse_next(p);
 		if ((n = rules_parse_or(p)) == NULL)
 			return (NULL);
+		rules_parse_leave(p);
 		if (rules_parse_expect(p, TK_RPAREN) != 0)
 			return (NULL);
 		n->paren = true;
@@ -375,6 +408,8 @@ rules_parse_primary(struct rules_parser *p)
 			return (n);
 		}
 		n->op = N_CALL;
+		if (rules_parse_enter(p) != 0)
+			return (NULL);
 		rules_parse_next(p);
 		while (TOK(p)->t != TK_RPAREN) {
 			if ((kid = rules_parse_or(p)) == NULL)
@@ -387,6 +422,7 @@ rules_parse_primary(struct rules_parser *p)
 				return (NULL);
 			}
 		}
+		rules_parse_leave(p);
 		rules_parse_next(p);
 		n->end = p->prev_end;
 		return (n);
@@ -470,11 +506,14 @@ rules_parse_not(struct rules_parser *p)
 
 	if (!rules_parse_is(p, "not"))
 		return (rules_parse_cmp(p));
+	if (rules_parse_enter(p) != 0)
+		return (NULL);
 	rules_parse_next(p);
 	n = rules_parse_node(p, N_NOT, &pos);
 	n->kids = rules_alloc(&p->rs->arena, sizeof(*n->kids));
 	if ((n->kids[0] = rules_parse_not(p)) == NULL)
 		return (NULL);
+	rules_parse_leave(p);
 	n->nkids = 1;
 	n->end = p->prev_end;
 	return (n);
@@ -514,6 +553,14 @@ static struct rules_node *
 rules_parse_or(struct rules_parser *p)
 {
 	return (rules_parse_bin(p, "or", N_OR, rules_parse_and));
+}
+
+/* A whole expression: its nesting counted from 0. */
+static struct rules_node *
+rules_parse_expr(struct rules_parser *p)
+{
+	p->depth = 0;
+	return (rules_parse_or(p));
 }
 
 static void
@@ -594,7 +641,7 @@ rules_parse_rule(struct rules_parser *p)
 				    name);
 			rules_parse_next(p);
 			r->has_when = true;
-			r->when = rules_parse_or(p);
+			r->when = rules_parse_expr(p);
 		} else if (rules_parse_is(p, "action")) {
 			rules_parse_next(p);
 			r->action = rules_parse_action(p, "an action");
@@ -869,6 +916,7 @@ rules_parse_assume(struct rules_parser *p, struct rules_test *t, size_t *cap)
 	f->end = p->prev_end;
 	if (rules_parse_expect(p, TK_EQ) != 0)
 		return;
+	p->depth = 0;
 	if ((v = rules_parse_primary(p)) == NULL)
 		return;
 	t->assume = rules_grow(t->assume, cap, t->nassume, sizeof(*t->assume));

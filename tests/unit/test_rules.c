@@ -19,6 +19,7 @@
 #include "ident.h"
 #include "req.h"
 #include "rules.h"
+#include "sbuf.h"
 #include "store.h"
 #include "util.h"
 #include "verdict.h"
@@ -330,6 +331,130 @@ START_TEST(test_nofiles)
 	ck_assert_ptr_nonnull(strstr(diag, "f.rules:2:13: error: list files "
 	    "cannot be read here"));
 	free(diag);
+}
+END_TEST
+
+static void	decode(const char *, int64_t, struct event *);
+
+/*
+ * An expression nested n levels deep of one shape: '(', not, a call's
+ * argument, a list literal; and "mixed", where each level builds the
+ * most tree nodes the grammar allows (the parser's bound on the tree's
+ * depth must hold for it).
+ */
+static char *
+nested(const char *shape, int n)
+{
+	struct sbuf	sb;
+	int		i;
+
+	sbuf_init(&sb, 64);
+	for (i = 0; i < n; i++) {
+		if (strcmp(shape, "paren") == 0)
+			sbuf_adds(&sb, "(");
+		else if (strcmp(shape, "not") == 0)
+			sbuf_adds(&sb, "not ");
+		else if (strcmp(shape, "call") == 0)
+			sbuf_adds(&sb, "f(");
+		else if (strcmp(shape, "list") == 0)
+			sbuf_adds(&sb, "[");
+		else
+			sbuf_adds(&sb, "true or true and f(");
+	}
+	sbuf_adds(&sb, strcmp(shape, "mixed") == 0 ?
+	    "true or true and since referral == 1" :
+	    "referee.geo.tor");
+	for (i = 0; i < n; i++) {
+		if (strcmp(shape, "paren") == 0 || strcmp(shape, "call") == 0)
+			sbuf_adds(&sb, ")");
+		else if (strcmp(shape, "list") == 0)
+			sbuf_adds(&sb, "]");
+		else if (strcmp(shape, "mixed") == 0)
+			sbuf_adds(&sb, ") == 1");
+	}
+	return (sbuf_take(&sb, NULL));
+}
+
+static const char *const nest_shapes[] = {
+	"paren", "not", "call", "list", "mixed",
+};
+/* Bytes a level takes, and where in them the token that opens it is. */
+static const int nest_len[] = { 1, 4, 2, 1, 19 };
+static const int nest_at[] = { 0, 0, 1, 0, 18 };
+
+/*
+ * Nesting is bounded: RULES_NEST_MAX levels pass the parser (and the
+ * depth check behind it), one more is an error at the token that opens
+ * it, and 30,000 are the same error, not a stack overflow.
+ */
+START_TEST(test_nesting)
+{
+	const char	*shape = nest_shapes[_i];
+	const int	 ns[] = { RULES_NEST_MAX, RULES_NEST_MAX + 1, 30000 };
+	struct ruleset	*rs;
+	char		*e, *src, *diag, want[128];
+	size_t		 k;
+
+	for (k = 0; k < nitems(ns); k++) {
+		e = nested(shape, ns[k]);
+		xasprintf(&src, "rule deep {\n  when %s\n  action review\n}\n",
+		    e);
+		rs = rules_load_buf("n.rules", src, strlen(src), id,
+		    RULES_NOFILES, &diag);
+		if (k == 0) {
+			/* Shapes that do not type-check fail for that alone. */
+			ck_assert_msg(diag == NULL ||
+			    strstr(diag, "deeper") == NULL, "%s", diag);
+			if (strcmp(shape, "paren") == 0 ||
+			    strcmp(shape, "not") == 0)
+				ck_assert_msg(rs != NULL, "%s", diag);
+		} else {
+			ck_assert_ptr_null(rs);
+			ck_assert_ptr_nonnull(diag);
+			/* At the token that opens level RULES_NEST_MAX + 1. */
+			snprintf(want, sizeof(want), "n.rules:2:%d: error: "
+			    "expression nests deeper than %d levels", 8 +
+			    RULES_NEST_MAX * nest_len[_i] + nest_at[_i],
+			    RULES_NEST_MAX);
+			ck_assert_msg(strstr(diag, want) != NULL, "%s", diag);
+			ck_assert_msg(strstr(diag, "1 error,") != NULL, "%s",
+			    diag);
+		}
+		rules_unref(rs);
+		free(diag);
+		free(src);
+		free(e);
+	}
+}
+END_TEST
+
+/* The deepest expressions allowed evaluate (the writer thread's stack). */
+START_TEST(test_nesting_eval)
+{
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct event		 ev;
+	char			*e1, *e2, *src, *diag;
+
+	e1 = nested("not", RULES_NEST_MAX);	/* even: not not ... tor */
+	e2 = nested("paren", RULES_NEST_MAX);
+	xasprintf(&src, "rule n1 { when %s action review score 10 }\n"
+	    "rule n2 { when %s action review score 20 }\n", e1, e2);
+	rs = rules_load_buf("n.rules", src, strlen(src), id, RULES_NOFILES,
+	    &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	decode("{\"op\":\"check\",\"id\":\"x\",\"referrer\":{\"account\":\"a\"},"
+	    "\"referee\":{\"account\":\"b\"}}", 1767225600000LL, &ev);
+	ev.seq = 1;
+	ev.party[1].geo.have |= 0x40;	/* GEO_TOR */
+	ev.party[1].geo.tor = true;
+	ck_assert_int_eq(rules_eval(rs, &ev, NULL, 1, &res), 0);
+	ck_assert_int_eq(res.score, 30);
+	free(res.explain);
+	rules_unref(rs);
+	free(src);
+	free(e1);
+	free(e2);
 }
 END_TEST
 
@@ -807,6 +932,8 @@ rules_suite(void)
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_nofiles);
 	tcase_add_test(tc, test_eval_pure);
+	tcase_add_loop_test(tc, test_nesting, 0, (int)nitems(nest_shapes));
+	tcase_add_test(tc, test_nesting_eval);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_eval_no_alloc_history);
 	tcase_add_test(tc, test_primitives_explain);
