@@ -287,6 +287,10 @@ rules_suggest(const char *s, const char *const *names, size_t n)
 	for (i = 0; i < n; i++) {
 		if (names[i] == NULL)
 			continue;
+		/* The distance is at least the difference in length. */
+		if (strlen(names[i]) > strlen(s) + max ||
+		    strlen(s) > strlen(names[i]) + max)
+			continue;
 		d = rules_diag_distance(s, names[i]);
 		if (d < bestd) {
 			bestd = d;

@@ -46,6 +46,17 @@ struct ident;
 #define RULES_FILE_MAX		(16u << 20)	/* bytes of one rule or list file */
 #define RULES_FILES_MAX		256
 #define RULES_REPEAT_MAX	10000
+/*
+ * What one rule set may hold, so that loading it costs time and memory
+ * linear in rules_max_bytes (rules.h) and a check a bounded number of
+ * rules: each is refused with an error at the first thing past it.
+ */
+#define RULES_RULES_MAX		20000	/* rules */
+#define RULES_VALUES_MAX	1000000	/* list values, literal and in list
+					   files, and the addresses or
+					   prefixes list CIDRs expand to */
+#define RULES_TREQ_MAX		100000	/* requests its tests send, repeats
+					   included */
 
 /*
  * Nesting. The parser refuses an expression that nests deeper than
@@ -387,6 +398,10 @@ struct ruleset {
 	struct rules_arena	 arena;
 	int			 flags;
 	struct ident		*id;		/* while compiling only */
+	size_t			 max_bytes;	/* rules_max_bytes */
+	size_t			 nbytes;	/* of the files read so far */
+	size_t			 nvalues;	/* RULES_VALUES_MAX */
+	size_t			 ntreqs;	/* RULES_TREQ_MAX */
 
 	struct rules_src	*srcs;
 	size_t			 nsrcs;
@@ -396,6 +411,10 @@ struct ruleset {
 	size_t			 nlists;
 	struct rules_test	*tests;
 	size_t			 ntests;
+	/* Capacities of the arrays above (rules_grow). */
+	size_t			 srccap, rulecap, listcap, testcap;
+	/* lists by name, sorted, once checked (rules_list_find) */
+	struct rules_list	**byname;
 
 	bool			 have_verdict;
 	struct rules_pos	 verdict_pos;
@@ -489,6 +508,8 @@ void	rules_parse(struct ruleset *, uint32_t src, rules_include_cb);
 
 /* rules_check.c */
 void	rules_check(struct ruleset *);
+/* List name of rs, or NULL (a binary search once rules_check sorted them). */
+struct rules_list *rules_list_find(const struct ruleset *, const char *);
 int	rules_check_fact(const char *, uint8_t *party, uint8_t *fact);
 bool	rules_vset_has(const struct rules_vset *, const struct rules_rval *);
 /* For the built-ins' checkers: each reports its own errors. */
@@ -576,8 +597,14 @@ void	rules_graph_referred_explain(struct rules_ectx *,
 /* rules.c */
 uint32_t rules_add_src(struct ruleset *, char *path, char *text, size_t len);
 char	*rules_resolve(const struct ruleset *, uint32_t src, const char *);
-int	 rules_read_file(const char *path, char **text, size_t *len,
-	    char **cause);
+int	 rules_read_file(struct ruleset *, const char *path, char **text,
+	    size_t *len, char **cause);
 void	*rules_grow(void *, size_t *cap, size_t n, size_t size);
+/*
+ * Count n more list values (at pos) against RULES_VALUES_MAX; false past
+ * it (reported once: go on parsing, but keep no more values).
+ */
+bool	 rules_count_values(struct ruleset *, const struct rules_pos *,
+	    size_t n);
 
 #endif

@@ -316,6 +316,10 @@ rules_parse_list(struct rules_parser *p)
 	n = rules_parse_node(p, N_LIST, &TOK(p)->pos);
 	rules_parse_next(p);
 	while (TOK(p)->t != TK_RBRACK) {
+		if (!rules_count_values(p->rs, &TOK(p)->pos, 1)) {
+			p->rs->panic = true;
+			return (NULL);
+		}
 		if ((kid = rules_parse_or(p)) == NULL)
 			return (NULL);
 		rules_parse_kid(p, n, kid, &cap);
@@ -610,8 +614,11 @@ rules_parse_rule(struct rules_parser *p)
 		rules_parse_sync(p, NULL, 0, 1);
 		return;
 	}
-	cap = rs->nrules;
-	rs->rules = rules_grow(rs->rules, &cap, rs->nrules, sizeof(*rs->rules));
+	if (rs->nrules == RULES_RULES_MAX)
+		rules_error(rs, &npos, "the rule set holds more than %d rules",
+		    RULES_RULES_MAX);
+	rs->rules = rules_grow(rs->rules, &rs->rulecap, rs->nrules,
+	    sizeof(*rs->rules));
 	ri = rs->nrules;
 	r = &rs->rules[rs->nrules++];
 	memset(r, 0, sizeof(*r));
@@ -703,15 +710,15 @@ rules_parse_listdecl(struct rules_parser *p)
 	struct rules_pos	 npos, fpos;
 	struct stat		 sb;
 	char			*name, *path, *text, *cause, *s, *e, *eol;
-	size_t			 cap, len, vcap = 0, pcap = 0;
+	size_t			 len, vcap = 0, pcap = 0;
 	uint32_t		 lsrc;
 	uint32_t		 line;
 
 	rules_parse_next(p);
 	if ((name = rules_parse_word(p, "a list name", &npos)) == NULL)
 		goto sync;
-	cap = rs->nlists;
-	rs->lists = rules_grow(rs->lists, &cap, rs->nlists, sizeof(*rs->lists));
+	rs->lists = rules_grow(rs->lists, &rs->listcap, rs->nlists,
+	    sizeof(*rs->lists));
 	l = &rs->lists[rs->nlists++];
 	memset(l, 0, sizeof(*l));
 	l->name = name;
@@ -719,6 +726,10 @@ rules_parse_listdecl(struct rules_parser *p)
 	if (TOK(p)->t == TK_LBRACK) {
 		rules_parse_next(p);
 		while (TOK(p)->t == TK_STRING || TOK(p)->t == TK_NUMBER) {
+			if (!rules_count_values(rs, &TOK(p)->pos, 1)) {
+				rules_parse_next(p);
+				continue;
+			}
 			l->vals = rules_grow(l->vals, &vcap, l->nvals,
 			    sizeof(*l->vals));
 			l->vpos = rules_grow(l->vpos, &pcap, l->nvals,
@@ -753,7 +764,7 @@ rules_parse_listdecl(struct rules_parser *p)
 	}
 	path = rules_resolve(rs, p->src, path);
 	l->path = rules_strndup(&rs->arena, path, strlen(path));
-	if (rules_read_file(path, &text, &len, &cause) != 0) {
+	if (rules_read_file(rs, path, &text, &len, &cause) != 0) {
 		rules_error(rs, &fpos, "list %s: %s", name, cause);
 		free(cause);
 		free(path);
@@ -776,6 +787,9 @@ rules_parse_listdecl(struct rules_parser *p)
 			e--;
 		if (s == e || *s == '#')
 			continue;
+		if (!rules_count_values(rs, &(struct rules_pos){ lsrc, line,
+		    1, (uint32_t)(s - text) }, 1))
+			break;
 		l->vals = rules_grow(l->vals, &vcap, l->nvals, sizeof(*l->vals));
 		l->vpos = rules_grow(l->vpos, &pcap, l->nvals, sizeof(*l->vpos));
 		l->vals[l->nvals] = rules_strndup(&rs->arena, s, (size_t)(e - s));
@@ -933,7 +947,7 @@ rules_parse_test(struct rules_parser *p)
 	struct rules_pos	 npos;
 	char			*name;
 	int64_t			 v;
-	size_t			 cap, acap = 0;
+	size_t			 acap = 0;
 	bool			 given = false;
 
 	rules_parse_next(p);
@@ -942,8 +956,8 @@ rules_parse_test(struct rules_parser *p)
 		rules_parse_sync(p, NULL, 0, 1);
 		return;
 	}
-	cap = rs->ntests;
-	rs->tests = rules_grow(rs->tests, &cap, rs->ntests, sizeof(*rs->tests));
+	rs->tests = rules_grow(rs->tests, &rs->testcap, rs->ntests,
+	    sizeof(*rs->tests));
 	t = &rs->tests[rs->ntests++];
 	memset(t, 0, sizeof(*t));
 	t->name = name;

@@ -96,7 +96,7 @@ load_in(const char *dir, const char *name, char **diag)
 
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
 	ck_assert_int_eq(chdir(d), 0);
-	rs = rules_load(name, id, diag);
+	rs = rules_load(name, id, 0, diag);
 	ck_assert_int_eq(chdir(cwd), 0);
 	free(d);
 	return (rs);
@@ -175,12 +175,12 @@ START_TEST(test_missing_path)
 	struct ruleset	*rs;
 	char		*diag;
 
-	rs = rules_load("/nonexistent/refguard.rules", id, &diag);
+	rs = rules_load("/nonexistent/refguard.rules", id, 0, &diag);
 	ck_assert_ptr_null(rs);
 	ck_assert_str_eq(diag, "/nonexistent/refguard.rules: error: No such "
 	    "file or directory\n1 error, 0 warnings: rule set not loaded\n");
 	free(diag);
-	rs = rules_load(tdir, id, &diag);	/* a directory without rules */
+	rs = rules_load(tdir, id, 0, &diag);	/* a directory without rules */
 	ck_assert_ptr_null(rs);
 	ck_assert_ptr_nonnull(strstr(diag, "no *.rules file"));
 	free(diag);
@@ -278,7 +278,7 @@ START_TEST(test_shipped)
 	char		*dir = srcpath("rules"), *diag, *report;
 	int		 n, failed;
 
-	rs = rules_load(dir, id, &diag);
+	rs = rules_load(dir, id, 0, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	ck_assert_msg(diag == NULL, "%s", diag);
 	ck_assert_uint_ge(rules_count(rs), 20);
@@ -608,7 +608,7 @@ START_TEST(test_eval_no_alloc_history)
 	unsigned long		 n;
 	int			 i, rc;
 
-	rs = rules_load(dir, id, &diag);
+	rs = rules_load(dir, id, 0, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	st = unit_store(tdir, 16 << 20, 64 << 20);
 	txn = store_begin(st, true, &cause);
