@@ -31,11 +31,13 @@ void	*__real_malloc(size_t);
 void	*__real_calloc(size_t, size_t);
 void	*__real_realloc(void *, size_t);
 static unsigned long	allocs;
+static size_t		alloc_bytes;	/* requested, never freed back */
 
 void *
 __wrap_malloc(size_t n)
 {
 	allocs++;
+	alloc_bytes += n;
 	return (__real_malloc(n));
 }
 
@@ -43,6 +45,7 @@ void *
 __wrap_calloc(size_t n, size_t sz)
 {
 	allocs++;
+	alloc_bytes += n * sz;
 	return (__real_calloc(n, sz));
 }
 
@@ -50,6 +53,7 @@ void *
 __wrap_realloc(void *p, size_t n)
 {
 	allocs++;
+	alloc_bytes += n;
 	return (__real_realloc(p, n));
 }
 
@@ -455,6 +459,143 @@ START_TEST(test_nesting_eval)
 	free(src);
 	free(e1);
 	free(e2);
+}
+END_TEST
+
+/*
+ * Loading costs memory linear in the file: every byte requested from
+ * malloc while loading stays within a constant times the file's size
+ * (plus a constant), and so does the number of allocations. Hostile
+ * shapes: many string literals (each allocated the rest of the file),
+ * one long line of bad characters (a diagnostic each, each copying the
+ * line), many rules (the array reallocated for each).
+ */
+static char *
+hostile(int shape, size_t *len)
+{
+	struct sbuf	sb;
+	int		i;
+
+	sbuf_init(&sb, 1024);
+	switch (shape) {
+	case 0:
+		sbuf_adds(&sb, "list big [\n");
+		for (i = 0; i < 5000; i++)
+			sbuf_addf(&sb, "  \"value-%06d.example\",\n", i);
+		sbuf_adds(&sb, "]\nrule r { when referee.email.domain in list "
+		    "big action review }\n");
+		break;
+	case 1:
+		for (i = 0; i < 20000; i++)
+			sbuf_addc(&sb, '@');
+		sbuf_addc(&sb, '\n');
+		break;
+	case 2:
+		for (i = 0; i < 5000; i++)
+			sbuf_addf(&sb, "rule r%d { when referee.email.domain == "
+			    "\"d%d.example\" action review score 1 }\n", i, i);
+		break;
+	}
+	*len = sb.len;
+	return (sbuf_take(&sb, NULL));
+}
+
+START_TEST(test_load_linear)
+{
+	struct ruleset	*rs;
+	char		*src, *diag;
+	size_t		 len;
+
+	src = hostile(_i, &len);
+	alloc_bytes = 0;
+	allocs = 0;
+	rs = rules_load_buf("h.rules", src, len, id, RULES_NOFILES, &diag);
+	ck_assert_msg(alloc_bytes < 32 * len + (1 << 20), "shape %d: %zu "
+	    "bytes allocated to load %zu", _i, alloc_bytes, len);
+	ck_assert_msg(allocs < len / 1024 + 1000, "shape %d: %lu allocations "
+	    "to load %zu bytes", _i, allocs, len);
+	if (_i == 1) {
+		ck_assert_ptr_null(rs);
+		ck_assert_ptr_nonnull(strstr(diag, "(19900 more diagnostics "
+		    "not shown: only the first 100 are)\n20000 errors,"));
+	} else
+		ck_assert_msg(rs != NULL, "%s", diag);
+	rules_unref(rs);
+	free(diag);
+	free(src);
+}
+END_TEST
+
+/* What a set may hold: past each bound, an error naming it. */
+START_TEST(test_load_limits)
+{
+	struct ruleset	*rs;
+	struct sbuf	 sb;
+	char		*diag, path[300];
+	FILE		*f;
+	int		 i;
+
+	/* Rules. */
+	sbuf_init(&sb, 1024);
+	for (i = 0; i <= 20000; i++)
+		sbuf_addf(&sb, "rule r%d { when referee.geo.tor action review "
+		    "}\n", i);
+	rs = rules_load_buf("l.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "l.rules:20001:6: error: the rule "
+	    "set holds more than 20000 rules\n"));
+	ck_assert_ptr_nonnull(strstr(diag, "\n1 error,"));
+	free(diag);
+	sbuf_free(&sb);
+
+	/* List values: 16 networks of 65536 addresses each. */
+	sbuf_init(&sb, 1024);
+	sbuf_adds(&sb, "list nets [\n");
+	for (i = 0; i < 16; i++)
+		sbuf_addf(&sb, "  \"10.%d.0.0/16\",\n", i);
+	sbuf_adds(&sb, "]\nrule r { when referee.ip in list nets "
+	    "action review }\n");
+	rs = rules_load_buf("v.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "v.rules:17:3: error: the rule set "
+	    "holds more than 1000000 list values"));
+	free(diag);
+	sbuf_free(&sb);
+
+	/* Test requests: 11 lines of 10000. */
+	sbuf_init(&sb, 1024);
+	sbuf_adds(&sb, "rule r { when referee.geo.tor action review }\n"
+	    "test t {\n  given {\n");
+	for (i = 0; i < 11; i++)
+		sbuf_adds(&sb, "    repeat 10000 {\"op\":\"check\",\"id\":"
+		    "\"{n}\",\"referrer\":{\"account\":\"a\"},"
+		    "\"referee\":{\"account\":\"b\"}}\n");
+	sbuf_adds(&sb, "  }\n  expect allow\n}\n");
+	rs = rules_load_buf("t.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "t.rules:14:18: error: the rule "
+	    "set's tests send more than 100000 requests"));
+	free(diag);
+	sbuf_free(&sb);
+
+	/* rules_max_bytes: the files of the set in all. */
+	snprintf(path, sizeof(path), "%s/big.rules", tdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	for (i = 0; i < 100; i++)
+		fprintf(f, "rule r%d { when referee.geo.tor action review }\n",
+		    i);
+	ck_assert_int_eq(fclose(f), 0);
+	rs = rules_load(path, id, 4096, &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "big.rules: error: the rule set's "
+	    "files would exceed rules_max_bytes (4096 bytes)\n"));
+	free(diag);
+	rs = rules_load(path, id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	rules_unref(rs);
 }
 END_TEST
 
@@ -934,6 +1075,8 @@ rules_suite(void)
 	tcase_add_test(tc, test_eval_pure);
 	tcase_add_loop_test(tc, test_nesting, 0, (int)nitems(nest_shapes));
 	tcase_add_test(tc, test_nesting_eval);
+	tcase_add_loop_test(tc, test_load_linear, 0, 3);
+	tcase_add_test(tc, test_load_limits);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_eval_no_alloc_history);
 	tcase_add_test(tc, test_primitives_explain);
