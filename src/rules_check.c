@@ -138,7 +138,7 @@ rules_check_word(struct rules_cctx *cc, struct rules_node *n)
 		return (T_ERR);
 	}
 	nn = rules_check_factnames(names, buf);
-	sug = rules_suggest(n->name, names, nn);
+	sug = rules_suggest(cc->rs, n->name, names, nn);
 	if (sug != NULL)
 		rules_error(cc->rs, &n->pos, "unknown fact %s; did you mean %s?",
 		    n->name, sug);
@@ -594,7 +594,8 @@ rules_check_choice(struct rules_cctx *cc, struct rules_node *a,
 	for (i = 0; i < n; i++)
 		sbuf_addf(&sb, "%s%s", i == 0 ? "" : (i + 1 == n ? " or " :
 		    ", "), names[i]);
-	sug = a->op == N_WORD ? rules_suggest(a->name, names, n) : NULL;
+	sug = a->op == N_WORD ? rules_suggest(cc->rs, a->name, names, n) :
+	    NULL;
 	rules_error(cc->rs, &a->pos, "%s is one of %s%s%s%s", what, sb.buf,
 	    sug ? "; did you mean " : "", sug ? sug : "", sug ? "?" : "");
 	sbuf_free(&sb);
@@ -620,7 +621,7 @@ rules_check_call(struct rules_cctx *cc, struct rules_node *n)
 	}
 	n->type = T_ERR;
 	if (fn == NULL) {
-		sug = rules_suggest(n->name, names, nn);
+		sug = rules_suggest(cc->rs, n->name, names, nn);
 		rules_error(cc->rs, &n->pos, "unknown function %s%s%s%s",
 		    n->name, sug ? "; did you mean " : "", sug ? sug : "",
 		    sug ? "?" : "");
@@ -865,7 +866,7 @@ rules_check_depth(const struct rules_node *n, int d)
 struct rules_named {
 	const char		*name;
 	const struct rules_pos	*pos;
-	size_t			 i;		/* index in its array */
+	size_t			 i;	/* index in its array */
 };
 
 static int
@@ -939,17 +940,17 @@ rules_list_find(const struct ruleset *rs, const char *name)
 
 /*
  * Names in a test's expectations must be rules of the right mode: byrule
- * holds the rules' names, sorted.
+ * holds the rules' names, sorted; sugg (nsugg) those a typo is matched
+ * against.
  */
 static void
 rules_check_names(struct ruleset *rs, struct rules_test *t,
     struct rules_names *nm, int want_shadow,
-    const struct rules_named *byrule)
+    const struct rules_named *byrule, const char *const *sugg, size_t nsugg)
 {
 	const struct rules_named	*f;
-	const char			**names;
 	const char			*sug;
-	size_t				 i, j, nn;
+	size_t				 i, j;
 
 	if (!nm->set)
 		return;
@@ -959,17 +960,7 @@ rules_check_names(struct ruleset *rs, struct rules_test *t,
 		    nm->v[i])) != NULL)
 			j = f->i;
 		else {
-			sug = NULL;
-			if (!rules_diag_full(rs)) {
-				nn = rs->nrules < RULES_SUGGEST_NAMES ?
-				    rs->nrules : RULES_SUGGEST_NAMES;
-				names = xreallocarray(NULL, nn + 1,
-				    sizeof(*names));
-				for (j = 0; j < nn; j++)
-					names[j] = rs->rules[j].name;
-				sug = rules_suggest(nm->v[i], names, nn);
-				free(names);
-			}
+			sug = rules_suggest(rs, nm->v[i], sugg, nsugg);
 			rules_error(rs, &nm->pos[i], "test %s: unknown rule %s%s%s%s",
 			    t->name, nm->v[i], sug ? "; did you mean " : "",
 			    sug ? sug : "", sug ? "?" : "");
@@ -1041,8 +1032,9 @@ rules_check(struct ruleset *rs)
 	struct rules_cctx	 cc;
 	struct rules_rule	*r;
 	struct rules_named	*byrule, *v;
+	const char		**sugg;
 	char			 buf[128];
-	size_t			 i, j;
+	size_t			 i, j, nsugg;
 	int			 t;
 
 	memset(&cc, 0, sizeof(cc));
@@ -1094,16 +1086,24 @@ rules_check(struct ruleset *rs)
 			    "not %s", rules_check_tname(r->when, buf,
 			    sizeof(buf)));
 	}
+	nsugg = rs->nrules < RULES_SUGGEST_NAMES ? rs->nrules :
+	    RULES_SUGGEST_NAMES;
+	sugg = xreallocarray(NULL, nsugg + 1, sizeof(*sugg));
+	for (i = 0; i < nsugg; i++)
+		sugg[i] = rs->rules[i].name;
 	for (i = 0; i < rs->ntests; i++) {
 		struct rules_test	*te = &rs->tests[i];
 
-		rules_check_names(rs, te, &te->reasons, 0, byrule);
-		rules_check_names(rs, te, &te->shadow, 1, byrule);
-		rules_check_names(rs, te, &te->includes, -1, byrule);
-		rules_check_names(rs, te, &te->excludes, -1, byrule);
+		rules_check_names(rs, te, &te->reasons, 0, byrule, sugg, nsugg);
+		rules_check_names(rs, te, &te->shadow, 1, byrule, sugg, nsugg);
+		rules_check_names(rs, te, &te->includes, -1, byrule, sugg,
+		    nsugg);
+		rules_check_names(rs, te, &te->excludes, -1, byrule, sugg,
+		    nsugg);
 		for (j = 0; j < te->nassume; j++)
 			rules_check_assume(&cc, te, &te->assume[j]);
 	}
+	free(sugg);
 	free(byrule);
 	if (rs->have_verdict)
 		rules_check_verdict(rs);

@@ -272,13 +272,15 @@ rules_diag_distance(const char *a, const char *b)
 	return (d[la][lb]);
 }
 
-/* The nearest of names to s if it is near enough to be a typo, or NULL. */
 const char *
-rules_suggest(const char *s, const char *const *names, size_t n)
+rules_suggest(const struct ruleset *rs, const char *s,
+    const char *const *names, size_t n)
 {
 	const char	*best = NULL;
 	size_t		 i, d, bestd = SIZE_MAX, max;
 
+	if (rules_diag_full(rs))
+		return (NULL);
 	max = strlen(s) / 3;
 	if (max < 2)
 		max = 2;

@@ -46,7 +46,7 @@ rules_fn_in_check(struct rules_cctx *cc, struct rules_node *n)
 		if ((list = rules_list_find(rs, n->name)) == NULL) {
 			for (i = 0; i < rs->nlists && i < nitems(names); i++)
 				names[i] = rs->lists[i].name;
-			sug = rules_suggest(n->name, names, i);
+			sug = rules_suggest(rs, n->name, names, i);
 			rules_error(rs, &n->name_pos, "unknown list %s%s%s%s",
 			    n->name, sug ? "; did you mean " : "",
 			    sug ? sug : "", sug ? "?" : "");

@@ -52,28 +52,29 @@ struct ident;
  * rules: each is refused with an error at the first thing past it.
  */
 #define RULES_RULES_MAX		20000	/* rules */
-#define RULES_VALUES_MAX	1000000	/* list values, literal and in list
-					   files, and the addresses or
-					   prefixes list CIDRs expand to */
-#define RULES_TREQ_MAX		100000	/* requests its tests send, repeats
-					   included */
+/* List values, literal and in list files, and what list CIDRs expand to. */
+#define RULES_VALUES_MAX	1000000
+/* Requests its tests send, repeats included. */
+#define RULES_TREQ_MAX		100000
 
 /*
  * Nesting. The parser refuses an expression that nests deeper than
  * RULES_NEST_MAX (rules.h) levels, with an error at the token that opens
  * one level too many. A level is each place where the grammar recurses:
  * "(" expr ")", "not", a call's arguments, a list literal "[...]" ('-'
- * applies to a number only and never nests). Between two levels the grammar builds
- * at most 4 nodes (or, and, a comparison or in, and the call, list or not
- * that opens the next level; a parenthesis builds none), and below the
- * last at most 5 (or, and, a comparison, a word and its "since" word).
- * So no rule's tree is deeper than RULES_DEPTH_MAX; rules_check()
- * measures each tree and refuses a deeper one, should the grammar ever
- * grow a recursion the parser does not count. Everything that walks a
- * tree (checking, compiling, evaluating, explaining) recurses once per
- * node of one path, with a bounded number of frames per node
- * (rules_eval_bool, rules_eval_call, a built-in's eval, rules_eval_val),
- * so its stack stays within a few hundred frames whatever the input.
+ * applies to a number only and never nests). Between two levels the
+ * grammar builds at most 4 nodes (or, and, a comparison or in, and the
+ * call, list or not that opens the next level; a parenthesis builds
+ * none), and below the last at most 5 (or, and, a comparison, a word
+ * and its "since" word). So no rule's tree is deeper than
+ * RULES_DEPTH_MAX; rules_check() measures each tree and refuses a deeper
+ * one, should the grammar ever grow a recursion the parser does not
+ * count (test_nesting builds the deepest shape and holds the bound
+ * exact). Everything that walks a tree (checking, compiling,
+ * evaluating, explaining) recurses once per node of one path, with a
+ * bounded number of frames per node (rules_eval_bool, rules_eval_call,
+ * a built-in's eval, rules_eval_val), so its stack stays within a few
+ * hundred frames whatever the input, far inside the writer thread's.
  */
 #define RULES_DEPTH_MAX		(4 * RULES_NEST_MAX + 5)
 
@@ -399,7 +400,7 @@ struct ruleset {
 	int			 flags;
 	struct ident		*id;		/* while compiling only */
 	size_t			 max_bytes;	/* rules_max_bytes */
-	size_t			 nbytes;	/* of the files read so far */
+	size_t			 nbytes;	/* of the files read */
 	size_t			 nvalues;	/* RULES_VALUES_MAX */
 	size_t			 ntreqs;	/* RULES_TREQ_MAX */
 
@@ -466,7 +467,12 @@ void	rules_warn(struct ruleset *, const struct rules_pos *, const char *,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	rules_error_file(struct ruleset *, const char *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-const char *rules_suggest(const char *, const char *const *, size_t);
+/*
+ * The nearest of names to s if it is near enough to be a typo; NULL, too,
+ * once the diagnostic it would go in is dropped (rules_diag_full).
+ */
+const char *rules_suggest(const struct ruleset *, const char *,
+	    const char *const *, size_t);
 void	rules_pos_str(const struct ruleset *, const struct rules_pos *,
 	    char *, size_t);
 

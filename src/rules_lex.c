@@ -449,8 +449,8 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 		/* Each test request is a check at load: bound them all. */
 		if (rs->ntreqs <= RULES_TREQ_MAX &&
 		    (rs->ntreqs += tl->repeat) > RULES_TREQ_MAX)
-			rules_error(rs, &tl->pos, "the rule set's tests send more "
-			    "than %d requests (repeats included)",
+			rules_error(rs, &tl->pos, "the rule set's tests send "
+			    "more than %d requests (repeats included)",
 			    RULES_TREQ_MAX);
 		tl->text = rules_strndup(&rs->arena, t + s, e - s);
 		tl->len = e - s;

@@ -37,7 +37,7 @@ struct rules_parser {
 	uint32_t		 src;
 	uint32_t		 prev_end;
 	rules_include_cb	 inc;
-	int			 depth;		/* nesting (RULES_NEST_MAX) */
+	int			 depth;		/* RULES_NEST_MAX */
 };
 
 static const char *const rules_top_words[] = {
@@ -194,7 +194,7 @@ rules_parse_action(struct rules_parser *p, const char *what)
 				return ((int)i);
 			}
 		}
-		sug = rules_suggest(TOK(p)->str, rules_action_words,
+		sug = rules_suggest(p->rs, TOK(p)->str, rules_action_words,
 		    nitems(rules_action_words));
 		rules_error(p->rs, &TOK(p)->pos, "unknown action %s (%s is "
 		    "allow, review or deny)%s%s%s", TOK(p)->str, what,
@@ -583,7 +583,7 @@ rules_parse_unknown_attr(struct rules_parser *p, const char *what,
 		    i + 2 < n ? ", " : (i + 1 < n ? " or " : ""));
 	}
 	if (TOK(p)->t == TK_WORD)
-		sug = rules_suggest(TOK(p)->str, words, n);
+		sug = rules_suggest(p->rs, TOK(p)->str, words, n);
 	if (sug != NULL) {
 		rules_error(p->rs, &TOK(p)->pos, "unknown %s attribute %s; did "
 		    "you mean %s?", what, TOK(p)->str, sug);
@@ -1057,8 +1057,9 @@ rules_parse(struct ruleset *rs, uint32_t src, rules_include_cb inc)
 				inc(rs, src, &pos, TOK(&p)->str);
 			rules_parse_next(&p);
 		} else {
-			sug = TOK(&p)->t == TK_WORD ? rules_suggest(TOK(&p)->str,
-			    rules_top_words, nitems(rules_top_words)) : NULL;
+			sug = TOK(&p)->t == TK_WORD ? rules_suggest(rs,
+			    TOK(&p)->str, rules_top_words,
+			    nitems(rules_top_words)) : NULL;
 			if (sug != NULL && !rs->panic) {
 				rules_error(rs, &TOK(&p)->pos, "unknown keyword "
 				    "%s; did you mean %s?", TOK(&p)->str, sug);

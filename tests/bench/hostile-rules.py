@@ -11,6 +11,8 @@ test (docs/reliability.md, "Hostile rule files", quotes them).
 
 Several --ctl binaries (say, one built from main and one from a branch)
 are measured on the same files, side by side. Default: ./refguardctl.
+Each run is killed after --timeout seconds ("timeout") and may map at
+most --mem MiB (an old build then fails to allocate: exit 1 or SIGABRT).
 """
 import argparse
 import os
@@ -62,13 +64,24 @@ def gen_nest_not(path, n=35000):
                 "referee.ip.private\n    action review\n    score 1\n}\n")
 
 
-def gen_garbage(path, n=100 * 1024):
-    """n bytes of printable noise, quotes and all, few newlines."""
+def gen_noise(path, n=100 * 1024):
+    """n bytes of printable noise, quotes and all, no comment sign."""
     rnd = random.Random(1)
-    alphabet = bytes(range(0x20, 0x7f))
+    alphabet = bytes(c for c in range(0x20, 0x7f) if c != ord("#"))
     with open(path, "wb") as f:
-        f.write(bytes(rnd.choice(alphabet) if rnd.random() > 0.0005
-                      else 0x0a for _ in range(n)))
+        f.write(bytes(rnd.choice(alphabet) for _ in range(n)) + b"\n")
+
+
+def gen_quotes(path, n=100 * 1024):
+    """n double quotes: as many unterminated strings."""
+    with open(path, "wb") as f:
+        f.write(b'"' * n + b"\n")
+
+
+def gen_bad(path, n=100 * 1024):
+    """One line of n characters that are no token: an error each."""
+    with open(path, "wb") as f:
+        f.write(b"@" * n + b"\n")
 
 
 CASES = [
@@ -76,14 +89,21 @@ CASES = [
     ("20k-value list", "list20k.rules", gen_list_20k),
     ("30k nested (", "paren30k.rules", gen_nest_paren),
     ("35k nested not", "not35k.rules", gen_nest_not),
-    ("100 KB garbage", "garbage.rules", gen_garbage),
+    ("100 KB noise", "noise.rules", gen_noise),
+    ("100 KB quotes", "quotes.rules", gen_quotes),
+    ("100 KB bad chars", "bad.rules", gen_bad),
 ]
 
 
-def measure(ctl, path, timeout):
+def measure(ctl, path, timeout, mem_mib):
     """(exit status or signal, seconds, peak RSS in MiB) of one run."""
+    def limit():
+        # An old build can take tens of GiB: keep the machine alive.
+        lim = mem_mib << 20
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+
     t0 = time.monotonic()
-    p = subprocess.Popen([ctl, "rules", "check", path],
+    p = subprocess.Popen([ctl, "rules", "check", path], preexec_fn=limit,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = t0 + timeout
     while True:
@@ -106,7 +126,11 @@ def measure(ctl, path, timeout):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ctl", action="append", help="refguardctl to measure")
-    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--timeout", type=float, default=120,
+                    help="seconds before a run is killed (120)")
+    ap.add_argument("--mem", type=int, default=8192,
+                    help="address space limit of a run, MiB (8192): "
+                    "past it the run fails to allocate")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     ctls = a.ctl or ["./refguardctl"]
@@ -125,7 +149,7 @@ def main():
             gen(path)
             size = os.path.getsize(path)
             for c in ctls:
-                rc, secs, rss = measure(c, path, a.timeout)
+                rc, secs, rss = measure(c, path, a.timeout, a.mem)
                 print("%-16s %9d  %-28s %8s %8.2f %10.1f" %
                       (what, size, c[-28:], rc, secs, rss), flush=True)
     finally:

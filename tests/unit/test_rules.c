@@ -31,7 +31,7 @@ void	*__real_malloc(size_t);
 void	*__real_calloc(size_t, size_t);
 void	*__real_realloc(void *, size_t);
 static unsigned long	allocs;
-static size_t		alloc_bytes;	/* requested, never freed back */
+static size_t		alloc_bytes;	/* requested in all */
 
 void *
 __wrap_malloc(size_t n)
@@ -184,7 +184,7 @@ START_TEST(test_missing_path)
 	ck_assert_str_eq(diag, "/nonexistent/refguard.rules: error: No such "
 	    "file or directory\n1 error, 0 warnings: rule set not loaded\n");
 	free(diag);
-	rs = rules_load(tdir, id, 0, &diag);	/* a directory without rules */
+	rs = rules_load(tdir, id, 0, &diag);	/* a directory, no rules */
 	ck_assert_ptr_null(rs);
 	ck_assert_ptr_nonnull(strstr(diag, "no *.rules file"));
 	free(diag);
