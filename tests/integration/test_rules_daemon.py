@@ -11,12 +11,11 @@ import re
 import shutil
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
 from rgtest import check, check_req, eq, observe_req, rule_names, \
-    verdict_shape  # noqa: E402
+    verdict_shape, wait_stats  # noqa: E402
 
 T = rgtest.Suite("test_rules_daemon")
 ids = rgtest.Ids("rd")
@@ -352,18 +351,6 @@ def farm_ip_rule_set(dirpath, limit):
     check(n == 1, "farms.rules: no farm.referee_ip condition to edit")
     with open(p, "w") as f:
         f.write(new)
-
-
-def wait_stats(d, pred, what, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        st = d.stats()
-        if pred(st):
-            return st
-        if time.monotonic() > deadline:
-            raise rgtest.Fail("%s: stats.ruleset %s" % (
-                what, json.dumps(st["ruleset"])))
-        time.sleep(0.05)
 
 
 def ip_burst(d, n):

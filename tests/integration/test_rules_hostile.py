@@ -6,33 +6,19 @@ first check), a file of noise, a set past rules_max_bytes. Each reload,
 by SIGHUP or the reload op, is refused with an error that says where
 and why; the daemon stays up and the old set keeps serving."""
 
-import json
 import os
 import re
 import shutil
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
-from rgtest import check, check_req, eq, verdict_shape  # noqa: E402
+from rgtest import check, check_req, eq, verdict_shape, \
+    wait_stats  # noqa: E402
 
 T = rgtest.Suite("test_rules_hostile")
 ids = rgtest.Ids("rh")
-
-
-def wait_stats(d, pred, what, timeout=10.0):
-    """Poll stats until pred holds: the daemon reports the reload."""
-    deadline = time.monotonic() + timeout
-    while True:
-        st = d.stats()
-        if pred(st):
-            return st
-        if time.monotonic() > deadline:
-            raise rgtest.Fail("%s: stats.ruleset %s" % (
-                what, json.dumps(st["ruleset"])))
-        time.sleep(0.05)
 
 
 def serving(d, h0):
