@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "rules.h"
 #include "log.h"
 #include "util.h"
 
@@ -62,6 +63,8 @@ static const struct ckey ckeys[] = {
 	{ "recent_entries", CT_UINT, OFF(recent_entries), 0, 1000, 100000000 },
 	{ "retention", CT_DURATION, OFF(retention), 0, 0, 0 },
 	{ "rules", CT_PATH, OFF(rules_path), 0, 0, 0 },
+	{ "rules_max_bytes", CT_SIZE, OFF(rules_max_bytes), 0, 4096,
+	    1ULL << 30 },
 	{ "hash_secret_file", CT_PATH, OFF(hash_secret_file), 0, 0, 0 },
 	{ "disposable_file", CT_PATH, OFF(disposable_file), 0, 0, 0 },
 	{ "ip_prefix4", CT_UINT, OFF(ip_prefix4), 0, 8, 32 },
@@ -100,6 +103,7 @@ conf_default(void)
 	c->sync_full = true;
 	c->retention = 180LL * 86400 * 1000;
 	c->rules_path = xstrdup(SYSCONFDIR "/refguard/rules.d");
+	c->rules_max_bytes = RULES_MAX_BYTES;
 	c->ip_prefix4 = 24;
 	c->ip_prefix6 = 64;
 	c->log_level = LOG_LEVEL_INFO;

@@ -41,6 +41,7 @@ struct conf {
 
 	/* rules and identity */
 	char		*rules_path;	/* file or directory */
+	uint64_t	 rules_max_bytes; /* its rule and list files, in all */
 	char		*hash_secret_file;	/* default STATE_DIR/secret */
 	char		*disposable_file;
 	unsigned	 ip_prefix4;

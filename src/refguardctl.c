@@ -313,7 +313,7 @@ ctl_rules_check(int argc, char **argv)
 		return (EXIT_USAGE);
 	}
 	rs = rules_load_paths((const char *const *)argv, (size_t)argc, id,
-	    &diag);
+	    cf->rules_max_bytes, &diag);
 	if (diag != NULL)
 		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?
 		    "" : "\n");
@@ -485,7 +485,7 @@ ctl_backtest(int argc, char **argv)
 		    "its next start): %s could not be checked\n", state,
 		    ic.secret_file);
 	free(secret);
-	rs = rules_load(rules, id, &diag);
+	rs = rules_load(rules, id, cf->rules_max_bytes, &diag);
 	ident_free(id);
 	if (diag != NULL)
 		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?

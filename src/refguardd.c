@@ -248,7 +248,8 @@ load_rules(struct daemon *d, const struct conf *cf, char **cause)
 	int		 failed = 0, ntests;
 
 	*cause = NULL;
-	if ((rs = rules_load(cf->rules_path, d->ident, &diag)) == NULL) {
+	if ((rs = rules_load(cf->rules_path, d->ident,
+	    cf->rules_max_bytes, &diag)) == NULL) {
 		*cause = diag != NULL ? diag : xstrdup("rules: not loaded");
 		return (NULL);
 	}

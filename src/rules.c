@@ -50,13 +50,28 @@ rules_grow(void *p, size_t *cap, size_t n, size_t size)
 	return (xreallocarray(p, *cap, size));
 }
 
+bool
+rules_count_values(struct ruleset *rs, const struct rules_pos *pos, size_t n)
+{
+	if (rs->nvalues > RULES_VALUES_MAX)
+		return (false);
+	if (n <= RULES_VALUES_MAX - rs->nvalues) {
+		rs->nvalues += n;
+		return (true);
+	}
+	rs->nvalues = RULES_VALUES_MAX + 1;
+	rules_error(rs, pos, "the rule set holds more than %d list values "
+	    "(each value of a list, and each address or prefix a CIDR in a "
+	    "list stands for, counts one)", RULES_VALUES_MAX);
+	return (false);
+}
+
 /* Takes path and text (malloc'd, text NUL-terminated). */
 uint32_t
 rules_add_src(struct ruleset *rs, char *path, char *text, size_t len)
 {
-	size_t	cap = rs->nsrcs;
-
-	rs->srcs = rules_grow(rs->srcs, &cap, rs->nsrcs, sizeof(*rs->srcs));
+	rs->srcs = rules_grow(rs->srcs, &rs->srccap, rs->nsrcs,
+	    sizeof(*rs->srcs));
 	rs->srcs[rs->nsrcs].path = path;
 	rs->srcs[rs->nsrcs].text = text;
 	rs->srcs[rs->nsrcs].len = len;
@@ -76,8 +91,13 @@ rules_resolve(const struct ruleset *rs, uint32_t src, const char *path)
 	return (out);
 }
 
+/*
+ * Read a rule or list file of rs, counting its bytes against the set's
+ * budget (rules_max_bytes) before reading them.
+ */
 int
-rules_read_file(const char *path, char **text, size_t *len, char **cause)
+rules_read_file(struct ruleset *rs, const char *path, char **text,
+    size_t *len, char **cause)
 {
 	struct stat	 sb;
 	char		*buf;
@@ -100,6 +120,14 @@ rules_read_file(const char *path, char **text, size_t *len, char **cause)
 		close(fd);
 		return (-1);
 	}
+	if ((uint64_t)sb.st_size > rs->max_bytes - rs->nbytes) {
+		xasprintf(cause, "%s: the rule set's files would exceed "
+		    "rules_max_bytes (%zu bytes)", path, rs->max_bytes);
+		rs->nbytes = rs->max_bytes;
+		close(fd);
+		return (-1);
+	}
+	rs->nbytes += (size_t)sb.st_size;
 	buf = xmalloc((size_t)sb.st_size + 1);
 	while (got < (size_t)sb.st_size) {
 		n = read(fd, buf + got, (size_t)sb.st_size - got);
@@ -127,11 +155,12 @@ rules_read_file(const char *path, char **text, size_t *len, char **cause)
 }
 
 static struct ruleset *
-rules_new(struct ident *id, int flags)
+rules_new(struct ident *id, int flags, size_t max_bytes)
 {
 	struct ruleset	*rs = xcalloc(1, sizeof(*rs));
 
 	rs->refs = 1;
+	rs->max_bytes = max_bytes != 0 ? max_bytes : RULES_MAX_BYTES;
 	rs->id = id;
 	rs->flags = flags;
 	rs->review_at = INT64_MAX;
@@ -157,6 +186,7 @@ rules_free(struct ruleset *rs)
 		free(rs->lists[i].vpos);
 	}
 	free(rs->lists);
+	free(rs->byname);
 	for (i = 0; i < rs->ntests; i++) {
 		free(rs->tests[i].reasons.v);
 		free(rs->tests[i].reasons.pos);
@@ -229,7 +259,7 @@ rules_load_file(struct ruleset *rs, const char *path,
 		return;
 	}
 	rs->loaded[rs->nloaded++] = xstrdup(real);
-	if (rules_read_file(path, &text, &len, &cause) != 0) {
+	if (rules_read_file(rs, path, &text, &len, &cause) != 0) {
 		if (from != NULL)
 			rules_error(rs, from, "%s", cause);
 		else
@@ -289,16 +319,16 @@ rules_finish(struct ruleset *rs, char **diag)
 }
 
 struct ruleset *
-rules_load(const char *path, struct ident *id, char **diag)
+rules_load(const char *path, struct ident *id, size_t max_bytes, char **diag)
 {
-	return (rules_load_paths(&path, 1, id, diag));
+	return (rules_load_paths(&path, 1, id, max_bytes, diag));
 }
 
 struct ruleset *
 rules_load_paths(const char *const *paths, size_t n, struct ident *id,
-    char **diag)
+    size_t max_bytes, char **diag)
 {
-	struct ruleset	*rs = rules_new(id, 0);
+	struct ruleset	*rs = rules_new(id, 0, max_bytes);
 	struct stat	 sb;
 	glob_t		 g;
 	char		*pat;
@@ -328,7 +358,7 @@ struct ruleset *
 rules_load_buf(const char *name, const char *buf, size_t len,
     struct ident *id, int flags, char **diag)
 {
-	struct ruleset	*rs = rules_new(id, flags);
+	struct ruleset	*rs = rules_new(id, flags, 0);
 	uint32_t	 src;
 
 	*diag = NULL;
@@ -337,6 +367,12 @@ rules_load_buf(const char *name, const char *buf, size_t len,
 		    "file)");
 		return (rules_finish(rs, diag));
 	}
+	if (len > rs->max_bytes) {
+		rules_error_file(rs, name, "larger than rules_max_bytes (%zu "
+		    "bytes)", rs->max_bytes);
+		return (rules_finish(rs, diag));
+	}
+	rs->nbytes = len;
 	src = rules_add_src(rs, xstrdup(name), xstrndup(buf, len), len);
 	rules_parse(rs, src, rules_include);
 	return (rules_finish(rs, diag));

@@ -47,6 +47,15 @@ struct rules_result {
 struct ruleset;
 
 /*
+ * Limits a rule set must keep (refguard.rules(5), LIMITS); a set past one
+ * is refused with an error naming it. An expression nests at most
+ * RULES_NEST_MAX levels (each "(", not, call and list literal is one).
+ */
+#define RULES_NEST_MAX		64
+/* The default of rules_max_bytes: the rule and list files of one set. */
+#define RULES_MAX_BYTES		((size_t)16 << 20)
+
+/*
  * Compile the rule files at path (a file, or a directory whose *.rules
  * files form one set, in name order; include "GLOB" pulls in more). The
  * set compiles whole or not at all: on any error return NULL and set
@@ -59,18 +68,27 @@ struct ruleset;
  * id hashes identity values written in rules and lists (as req.c hashes
  * a request's); it is only used during the call. id may be NULL when the
  * rules hold no identity values (an error otherwise).
+ *
+ * Loading costs time and memory linear in the size of the files: they
+ * may hold max_bytes bytes in all (0: RULES_MAX_BYTES), a file 16 MiB,
+ * and the set at most the rules, list values and test requests of
+ * refguard.rules(5), LIMITS; past any of them the set is refused with an
+ * error that names the limit. Only the first 100 diagnostics are kept
+ * (the summary line still counts them all).
  */
-struct ruleset	*rules_load(const char *path, struct ident *id, char **diag);
+struct ruleset	*rules_load(const char *path, struct ident *id,
+		     size_t max_bytes, char **diag);
 
 /*
  * As rules_load, from a buffer of len bytes (need not be NUL-terminated)
  * standing for a file called name (diagnostics, relative include and list
  * paths). flags: RULES_NOFILES refuses include and list files (fuzzing).
+ * max_bytes is RULES_MAX_BYTES.
  */
 #define RULES_NOFILES	0x1
 /* Several files or directories as one rule set (refguardctl rules check). */
 struct ruleset	*rules_load_paths(const char *const *paths, size_t n,
-		     struct ident *id, char **diag);
+		     struct ident *id, size_t max_bytes, char **diag);
 struct ruleset	*rules_load_buf(const char *name, const char *buf,
 		     size_t len, struct ident *id, int flags, char **diag);
 struct ruleset	*rules_ref(struct ruleset *rs);

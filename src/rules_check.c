@@ -138,7 +138,7 @@ rules_check_word(struct rules_cctx *cc, struct rules_node *n)
 		return (T_ERR);
 	}
 	nn = rules_check_factnames(names, buf);
-	sug = rules_suggest(n->name, names, nn);
+	sug = rules_suggest(cc->rs, n->name, names, nn);
 	if (sug != NULL)
 		rules_error(cc->rs, &n->pos, "unknown fact %s; did you mean %s?",
 		    n->name, sug);
@@ -252,6 +252,9 @@ rules_check_cidr(struct ruleset *rs, int kind, const char *s,
 		return;
 	}
 	count = 1ULL << (bits - (int)len - stepbit);
+	/* The value itself was counted; what it expands to is more work. */
+	if (!rules_count_values(rs, pos, (size_t)count - 1))
+		return;
 	/* Clear the host bits. */
 	for (i = (int)len; i < bits; i++)
 		a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
@@ -591,7 +594,8 @@ rules_check_choice(struct rules_cctx *cc, struct rules_node *a,
 	for (i = 0; i < n; i++)
 		sbuf_addf(&sb, "%s%s", i == 0 ? "" : (i + 1 == n ? " or " :
 		    ", "), names[i]);
-	sug = a->op == N_WORD ? rules_suggest(a->name, names, n) : NULL;
+	sug = a->op == N_WORD ? rules_suggest(cc->rs, a->name, names, n) :
+	    NULL;
 	rules_error(cc->rs, &a->pos, "%s is one of %s%s%s%s", what, sb.buf,
 	    sug ? "; did you mean " : "", sug ? sug : "", sug ? "?" : "");
 	sbuf_free(&sb);
@@ -617,7 +621,7 @@ rules_check_call(struct rules_cctx *cc, struct rules_node *n)
 	}
 	n->type = T_ERR;
 	if (fn == NULL) {
-		sug = rules_suggest(n->name, names, nn);
+		sug = rules_suggest(cc->rs, n->name, names, nn);
 		rules_error(cc->rs, &n->pos, "unknown function %s%s%s%s",
 		    n->name, sug ? "; did you mean " : "", sug ? sug : "",
 		    sug ? "?" : "");
@@ -683,14 +687,24 @@ rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
 	return (n->type = T_ERR);
 }
 
-/* Source text of a node, blanks folded, for explain. */
+/*
+ * Source text of a node, blanks folded, for explain: at most
+ * RULES_TEXT_MAX bytes ("..." ends a longer one), so that nested nodes
+ * with long lists cost memory linear in the file.
+ */
+#define RULES_TEXT_MAX	1024
 static const char *
 rules_check_text(struct ruleset *rs, const struct rules_node *n)
 {
 	const char	*s = rs->srcs[n->pos.src].text + n->pos.off;
 	size_t		 len = n->end > n->pos.off ? n->end - n->pos.off : 0;
-	char		*out = rules_alloc(&rs->arena, len + 1), *o = out;
+	char		*out, *o;
 	size_t		 i;
+	bool		 cut = len > RULES_TEXT_MAX;
+
+	if (cut)
+		len = RULES_TEXT_MAX - 3;
+	out = o = rules_alloc(&rs->arena, len + (cut ? 3 : 0) + 1);
 
 	for (i = 0; i < len; i++) {
 		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
@@ -699,6 +713,10 @@ rules_check_text(struct ruleset *rs, const struct rules_node *n)
 				*o++ = ' ';
 		} else
 			*o++ = s[i];
+	}
+	if (cut) {
+		memcpy(o, "...", 3);
+		o += 3;
 	}
 	*o = '\0';
 	return (out);
@@ -822,27 +840,127 @@ rules_check_walk(struct rules_cctx *cc, struct rules_node *n, int set)
 		n->walk = cc->slots[n->slot]->walk;
 }
 
-/* Names in a test's expectations must be rules of the right mode. */
+/*
+ * The depth of tree n below depth d, not looking further than one past
+ * RULES_DEPTH_MAX: what every walk of the tree and the evaluator's stack
+ * are bounded by (rules_int.h, Nesting).
+ */
+static int
+rules_check_depth(const struct rules_node *n, int d)
+{
+	int	m = d, k;
+	size_t	i;
+
+	if (d > RULES_DEPTH_MAX)
+		return (d);
+	for (i = 0; i < n->nkids; i++)
+		if ((k = rules_check_depth(n->kids[i], d + 1)) > m)
+			m = k;
+	return (m);
+}
+
+/*
+ * Names sorted, for duplicates and lookups in n log n: a set may hold
+ * thousands of rules, lists and tests.
+ */
+struct rules_named {
+	const char		*name;
+	const struct rules_pos	*pos;
+	size_t			 i;	/* index in its array */
+};
+
+static int
+rules_check_namecmp(const void *x, const void *y)
+{
+	const struct rules_named	*a = x, *b = y;
+	int				 c = strcmp(a->name, b->name);
+
+	if (c != 0)
+		return (c);
+	return (a->i < b->i ? -1 : a->i > b->i);
+}
+
+/*
+ * Sort v (n names of what) and report each name given again, pointing at
+ * where it was first.
+ */
+static void
+rules_check_dups(struct ruleset *rs, const char *what,
+    struct rules_named *v, size_t n)
+{
+	char	buf[128];
+	size_t	i, first = 0;
+
+	qsort(v, n, sizeof(*v), rules_check_namecmp);
+	for (i = 1; i < n; i++) {
+		if (strcmp(v[i].name, v[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		rules_pos_str(rs, v[first].pos, buf, sizeof(buf));
+		rules_error(rs, v[i].pos, "duplicate %s name %s (first defined "
+		    "at %s)", what, v[i].name, buf);
+	}
+}
+
+/* The first of sorted v (n) named name, or NULL. */
+static const struct rules_named *
+rules_check_lookup(const struct rules_named *v, size_t n, const char *name)
+{
+	size_t	lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < n && strcmp(v[lo].name, name) == 0 ? &v[lo] : NULL);
+}
+
+struct rules_list *
+rules_list_find(const struct ruleset *rs, const char *name)
+{
+	size_t	lo = 0, hi = rs->nlists, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(rs->byname[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < rs->nlists && strcmp(rs->byname[lo]->name, name) == 0 ?
+	    rs->byname[lo] : NULL);
+}
+
+/* Suggestions look among this many names at most (a typo's neighbours). */
+#define RULES_SUGGEST_NAMES	1024
+
+/*
+ * Names in a test's expectations must be rules of the right mode: byrule
+ * holds the rules' names, sorted; sugg (nsugg) those a typo is matched
+ * against.
+ */
 static void
 rules_check_names(struct ruleset *rs, struct rules_test *t,
-    struct rules_names *nm, int want_shadow, const char *what)
+    struct rules_names *nm, int want_shadow,
+    const struct rules_named *byrule, const char *const *sugg, size_t nsugg)
 {
-	const char	**names;
-	const char	*sug;
-	size_t		 i, j;
+	const struct rules_named	*f;
+	const char			*sug;
+	size_t				 i, j;
 
 	if (!nm->set)
 		return;
 	nm->idx = rules_alloc(&rs->arena, (nm->n + 1) * sizeof(*nm->idx));
-	names = xreallocarray(NULL, rs->nrules + 1, sizeof(*names));
-	for (j = 0; j < rs->nrules; j++)
-		names[j] = rs->rules[j].name;
 	for (i = 0; i < nm->n; i++) {
-		for (j = 0; j < rs->nrules; j++)
-			if (strcmp(nm->v[i], rs->rules[j].name) == 0)
-				break;
-		if (j == rs->nrules) {
-			sug = rules_suggest(nm->v[i], names, rs->nrules);
+		if ((f = rules_check_lookup(byrule, rs->nrules,
+		    nm->v[i])) != NULL)
+			j = f->i;
+		else {
+			sug = rules_suggest(rs, nm->v[i], sugg, nsugg);
 			rules_error(rs, &nm->pos[i], "test %s: unknown rule %s%s%s%s",
 			    t->name, nm->v[i], sug ? "; did you mean " : "",
 			    sug ? sug : "", sug ? "?" : "");
@@ -856,8 +974,6 @@ rules_check_names(struct ruleset *rs, struct rules_test *t,
 			rules_error(rs, &nm->pos[i], "test %s: %s is a shadow "
 			    "rule; list it under shadow", t->name, nm->v[i]);
 	}
-	free(names);
-	(void)what;
 }
 
 /* assume FACT == VALUE: a readable fact and a constant of its type. */
@@ -915,8 +1031,10 @@ rules_check(struct ruleset *rs)
 {
 	struct rules_cctx	 cc;
 	struct rules_rule	*r;
+	struct rules_named	*byrule, *v;
+	const char		**sugg;
 	char			 buf[128];
-	size_t			 i, j;
+	size_t			 i, j, nsugg;
 	int			 t;
 
 	memset(&cc, 0, sizeof(cc));
@@ -925,17 +1043,28 @@ rules_check(struct ruleset *rs)
 		rs->list_seed = ident_list_seed(rs->id);
 		rs->have_list_seed = true;
 	}
+	/* Names first: rules look lists up, tests rules. */
+	byrule = xreallocarray(NULL, rs->nrules + 1, sizeof(*byrule));
+	for (i = 0; i < rs->nrules; i++)
+		byrule[i] = (struct rules_named){ rs->rules[i].name,
+		    &rs->rules[i].pos, i };
+	rules_check_dups(rs, "rule", byrule, rs->nrules);
+	v = xreallocarray(NULL, rs->nlists + 1, sizeof(*v));
+	for (i = 0; i < rs->nlists; i++)
+		v[i] = (struct rules_named){ rs->lists[i].name,
+		    &rs->lists[i].pos, i };
+	rules_check_dups(rs, "list", v, rs->nlists);
+	rs->byname = xreallocarray(NULL, rs->nlists + 1, sizeof(*rs->byname));
+	for (i = 0; i < rs->nlists; i++)
+		rs->byname[i] = &rs->lists[v[i].i];
+	v = xreallocarray(v, rs->ntests + 1, sizeof(*v));
+	for (i = 0; i < rs->ntests; i++)
+		v[i] = (struct rules_named){ rs->tests[i].name,
+		    &rs->tests[i].pos, i };
+	rules_check_dups(rs, "test", v, rs->ntests);
+	free(v);
 	for (i = 0; i < rs->nrules; i++) {
 		r = &rs->rules[i];
-		for (j = 0; j < i; j++) {
-			if (strcmp(rs->rules[j].name, r->name) == 0) {
-				rules_pos_str(rs, &rs->rules[j].pos, buf,
-				    sizeof(buf));
-				rules_error(rs, &r->pos, "duplicate rule name %s "
-				    "(first defined at %s)", r->name, buf);
-				break;
-			}
-		}
 		if (r->action == -1 && !r->broken)
 			rules_error(rs, &r->pos, "rule %s has no action "
 			    "(allow, review or deny)", r->name);
@@ -945,6 +1074,11 @@ rules_check(struct ruleset *rs)
 				    r->name);
 			continue;
 		}
+		if (rules_check_depth(r->when, 1) > RULES_DEPTH_MAX) {
+			rules_error(rs, &r->when->pos, "rule %s: expression "
+			    "deeper than %d nodes", r->name, RULES_DEPTH_MAX);
+			continue;
+		}
 		cc.rule = r;
 		t = rules_check_expr(&cc, r->when);
 		if (t != T_BOOL && t != T_ERR)
@@ -952,37 +1086,25 @@ rules_check(struct ruleset *rs)
 			    "not %s", rules_check_tname(r->when, buf,
 			    sizeof(buf)));
 	}
-	for (i = 0; i < rs->nlists; i++) {
-		for (j = 0; j < i; j++) {
-			if (strcmp(rs->lists[j].name, rs->lists[i].name) == 0) {
-				rules_pos_str(rs, &rs->lists[j].pos, buf,
-				    sizeof(buf));
-				rules_error(rs, &rs->lists[i].pos, "duplicate "
-				    "list name %s (first defined at %s)",
-				    rs->lists[i].name, buf);
-				break;
-			}
-		}
-	}
+	nsugg = rs->nrules < RULES_SUGGEST_NAMES ? rs->nrules :
+	    RULES_SUGGEST_NAMES;
+	sugg = xreallocarray(NULL, nsugg + 1, sizeof(*sugg));
+	for (i = 0; i < nsugg; i++)
+		sugg[i] = rs->rules[i].name;
 	for (i = 0; i < rs->ntests; i++) {
 		struct rules_test	*te = &rs->tests[i];
 
-		for (j = 0; j < i; j++) {
-			if (strcmp(rs->tests[j].name, te->name) == 0) {
-				rules_pos_str(rs, &rs->tests[j].pos, buf,
-				    sizeof(buf));
-				rules_error(rs, &te->pos, "duplicate test name "
-				    "%s (first defined at %s)", te->name, buf);
-				break;
-			}
-		}
-		rules_check_names(rs, te, &te->reasons, 0, "reasons");
-		rules_check_names(rs, te, &te->shadow, 1, "shadow");
-		rules_check_names(rs, te, &te->includes, -1, "includes");
-		rules_check_names(rs, te, &te->excludes, -1, "excludes");
+		rules_check_names(rs, te, &te->reasons, 0, byrule, sugg, nsugg);
+		rules_check_names(rs, te, &te->shadow, 1, byrule, sugg, nsugg);
+		rules_check_names(rs, te, &te->includes, -1, byrule, sugg,
+		    nsugg);
+		rules_check_names(rs, te, &te->excludes, -1, byrule, sugg,
+		    nsugg);
 		for (j = 0; j < te->nassume; j++)
 			rules_check_assume(&cc, te, &te->assume[j]);
 	}
+	free(sugg);
+	free(byrule);
 	if (rs->have_verdict)
 		rules_check_verdict(rs);
 	if (rs->nerrors != 0)
@@ -1008,13 +1130,10 @@ int
 rules_list_kinds(const struct ruleset *rs, const char *name, uint64_t *kinds)
 {
 	const struct rules_list	*l;
-	size_t			 i, j;
+	size_t			 j;
 
 	*kinds = 0;
-	for (i = 0; i < rs->nlists; i++) {
-		l = &rs->lists[i];
-		if (strcmp(l->name, name) != 0)
-			continue;
+	if ((l = rules_list_find(rs, name)) != NULL) {
 		for (j = 1; j < ENT__MAX; j++)
 			if (l->sets[j] != NULL)
 				*kinds |= 1ULL << j;

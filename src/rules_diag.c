@@ -120,7 +120,7 @@ rules_diag_take(struct ruleset *rs)
 	struct sbuf	sb;
 	size_t		i;
 
-	if (rs->ndmsgs == 0)
+	if (rs->ndmsgs == 0 && rs->ndropped == 0)
 		return (NULL);
 	qsort(rs->dmsgs, rs->ndmsgs, sizeof(*rs->dmsgs), rules_diag_cmp);
 	sbuf_init(&sb, 1024);
@@ -129,6 +129,10 @@ rules_diag_take(struct ruleset *rs)
 		free(rs->dmsgs[i].text);
 	}
 	rs->ndmsgs = 0;
+	if (rs->ndropped != 0)
+		sbuf_addf(&sb, "(%u more diagnostic%s not shown: only the "
+		    "first %d are)\n", rs->ndropped, rs->ndropped == 1 ? "" :
+		    "s", RULES_DIAG_MAX);
 	if (rs->nerrors != 0)
 		sbuf_addf(&sb, "%u error%s, %u warning%s: rule set not "
 		    "loaded\n", rs->nerrors, rs->nerrors == 1 ? "" : "s",
@@ -136,16 +140,31 @@ rules_diag_take(struct ruleset *rs)
 	return (sbuf_take(&sb, NULL));
 }
 
-/* The message, then the source line and a caret under pos. */
+bool
+rules_diag_full(const struct ruleset *rs)
+{
+	return (rs->ndmsgs >= RULES_DIAG_MAX);
+}
+
+/*
+ * The message, then the source line and a caret under pos: at most
+ * RULES_DIAG_SPAN bytes either side of the caret ("..." marks the cut),
+ * so that each diagnostic costs the same however long the line is.
+ */
 static void
 rules_diag_v(struct ruleset *rs, const struct rules_pos *pos,
     const char *what, const char *fmt, va_list ap)
 {
 	const struct rules_src	*src = &rs->srcs[pos->src];
-	const char		*bol, *eol, *p;
+	const char		*bol, *eol, *p, *at;
 	struct sbuf		 sb;
 	char			*msg;
+	bool			 cut;
 
+	if (rules_diag_full(rs)) {
+		rs->ndropped++;
+		return;
+	}
 	sbuf_init(&sb, 256);
 	xvasprintf(&msg, fmt, ap);
 	sbuf_addf(&sb, "%s:%u:%u: %s: %s\n", src->path, pos->line,
@@ -155,19 +174,23 @@ rules_diag_v(struct ruleset *rs, const struct rules_pos *pos,
 		rules_diag_keep(rs, pos->src, pos->off, &sb);
 		return;
 	}
-	bol = src->text + pos->off;
-	while (bol > src->text && bol[-1] != '\n')
-		bol--;
-	eol = strchr(src->text + pos->off, '\n');
-	if (eol == NULL)
-		eol = src->text + src->len;
+	at = src->text + pos->off;
+	for (bol = at; bol > src->text && bol[-1] != '\n' &&
+	    at - bol < RULES_DIAG_SPAN; bol--)
+		;
+	cut = bol > src->text && bol[-1] != '\n';
+	for (eol = at; eol < src->text + src->len && *eol != '\n' &&
+	    eol - at < RULES_DIAG_SPAN; eol++)
+		;
 	/* Unprintable bytes as '?'; tabs kept so that the caret lines up. */
-	sbuf_add(&sb, "    ", 4);
+	sbuf_add(&sb, cut ? "    ..." : "    ", cut ? 7 : 4);
 	for (p = bol; p < eol; p++)
 		sbuf_addc(&sb, (*p == '\t' ||
 		    (*p >= 0x20 && *p < 0x7f)) ? *p : '?');
-	sbuf_add(&sb, "\n    ", 5);
-	for (p = bol; p < src->text + pos->off; p++)
+	if (eol < src->text + src->len && *eol != '\n')
+		sbuf_add(&sb, "...", 3);
+	sbuf_add(&sb, cut ? "\n       " : "\n    ", cut ? 8 : 5);
+	for (p = bol; p < at; p++)
 		sbuf_addc(&sb, *p == '\t' ? '\t' : ' ');
 	sbuf_add(&sb, "^\n", 2);
 	rules_diag_keep(rs, pos->src, pos->off, &sb);
@@ -206,6 +229,10 @@ rules_error_file(struct ruleset *rs, const char *path, const char *fmt, ...)
 	char		*msg;
 
 	rs->nerrors++;
+	if (rules_diag_full(rs)) {
+		rs->ndropped++;
+		return;
+	}
 	va_start(ap, fmt);
 	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
@@ -245,13 +272,15 @@ rules_diag_distance(const char *a, const char *b)
 	return (d[la][lb]);
 }
 
-/* The nearest of names to s if it is near enough to be a typo, or NULL. */
 const char *
-rules_suggest(const char *s, const char *const *names, size_t n)
+rules_suggest(const struct ruleset *rs, const char *s,
+    const char *const *names, size_t n)
 {
 	const char	*best = NULL;
 	size_t		 i, d, bestd = SIZE_MAX, max;
 
+	if (rules_diag_full(rs))
+		return (NULL);
 	max = strlen(s) / 3;
 	if (max < 2)
 		max = 2;
@@ -259,6 +288,10 @@ rules_suggest(const char *s, const char *const *names, size_t n)
 		max = 3;
 	for (i = 0; i < n; i++) {
 		if (names[i] == NULL)
+			continue;
+		/* The distance is at least the difference in length. */
+		if (strlen(names[i]) > strlen(s) + max ||
+		    strlen(s) > strlen(names[i]) + max)
 			continue;
 		d = rules_diag_distance(s, names[i]);
 		if (d < bestd) {

@@ -43,16 +43,10 @@ rules_fn_in_check(struct rules_cctx *cc, struct rules_node *n)
 	n->type = T_BOOL;
 	lt = rules_check_expr(cc, l);
 	if (n->nkids == 1) {
-		for (i = 0; i < rs->nlists; i++) {
-			if (strcmp(rs->lists[i].name, n->name) == 0) {
-				list = &rs->lists[i];
-				break;
-			}
-		}
-		if (list == NULL) {
+		if ((list = rules_list_find(rs, n->name)) == NULL) {
 			for (i = 0; i < rs->nlists && i < nitems(names); i++)
 				names[i] = rs->lists[i].name;
-			sug = rules_suggest(n->name, names, i);
+			sug = rules_suggest(rs, n->name, names, i);
 			rules_error(rs, &n->name_pos, "unknown list %s%s%s%s",
 			    n->name, sug ? "; did you mean " : "",
 			    sug ? sug : "", sug ? "?" : "");

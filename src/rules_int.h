@@ -46,6 +46,37 @@ struct ident;
 #define RULES_FILE_MAX		(16u << 20)	/* bytes of one rule or list file */
 #define RULES_FILES_MAX		256
 #define RULES_REPEAT_MAX	10000
+/*
+ * What one rule set may hold, so that loading it costs time and memory
+ * linear in rules_max_bytes (rules.h) and a check a bounded number of
+ * rules: each is refused with an error at the first thing past it.
+ */
+#define RULES_RULES_MAX		20000	/* rules */
+/* List values, literal and in list files, and what list CIDRs expand to. */
+#define RULES_VALUES_MAX	1000000
+/* Requests its tests send, repeats included. */
+#define RULES_TREQ_MAX		100000
+
+/*
+ * Nesting. The parser refuses an expression that nests deeper than
+ * RULES_NEST_MAX (rules.h) levels, with an error at the token that opens
+ * one level too many. A level is each place where the grammar recurses:
+ * "(" expr ")", "not", a call's arguments, a list literal "[...]" ('-'
+ * applies to a number only and never nests). Between two levels the
+ * grammar builds at most 4 nodes (or, and, a comparison or in, and the
+ * call, list or not that opens the next level; a parenthesis builds
+ * none), and below the last at most 5 (or, and, a comparison, a word
+ * and its "since" word). So no rule's tree is deeper than
+ * RULES_DEPTH_MAX; rules_check() measures each tree and refuses a deeper
+ * one, should the grammar ever grow a recursion the parser does not
+ * count (test_nesting builds the deepest shape and holds the bound
+ * exact). Everything that walks a tree (checking, compiling,
+ * evaluating, explaining) recurses once per node of one path, with a
+ * bounded number of frames per node (rules_eval_bool, rules_eval_call,
+ * a built-in's eval, rules_eval_val), so its stack stays within a few
+ * hundred frames whatever the input, far inside the writer thread's.
+ */
+#define RULES_DEPTH_MAX		(4 * RULES_NEST_MAX + 5)
 
 /* Memory for one rule set, freed at once. */
 struct rules_arena {
@@ -368,6 +399,10 @@ struct ruleset {
 	struct rules_arena	 arena;
 	int			 flags;
 	struct ident		*id;		/* while compiling only */
+	size_t			 max_bytes;	/* rules_max_bytes */
+	size_t			 nbytes;	/* of the files read */
+	size_t			 nvalues;	/* RULES_VALUES_MAX */
+	size_t			 ntreqs;	/* RULES_TREQ_MAX */
 
 	struct rules_src	*srcs;
 	size_t			 nsrcs;
@@ -377,6 +412,10 @@ struct ruleset {
 	size_t			 nlists;
 	struct rules_test	*tests;
 	size_t			 ntests;
+	/* Capacities of the arrays above (rules_grow). */
+	size_t			 srccap, rulecap, listcap, testcap;
+	/* lists by name, sorted, once checked (rules_list_find) */
+	struct rules_list	**byname;
 
 	bool			 have_verdict;
 	struct rules_pos	 verdict_pos;
@@ -399,6 +438,7 @@ struct ruleset {
 	size_t			 dcap;
 	unsigned		 nerrors;
 	unsigned		 nwarnings;
+	unsigned		 ndropped;	/* past RULES_DIAG_MAX */
 	bool			 panic;		/* parser resynchronizing */
 };
 
@@ -410,15 +450,29 @@ struct rules_dmsg {
 	char		*text;
 };
 
-/* rules_diag.c */
+/*
+ * rules_diag.c. Only the first RULES_DIAG_MAX diagnostics are kept (each
+ * shows at most RULES_DIAG_SPAN bytes of its line either side of the
+ * caret); the rest are counted, so that a file of noise costs time and
+ * memory linear in its size. rules_diag_full(): whether the next one is
+ * dropped (skip costly work for it, such as suggestions).
+ */
+#define RULES_DIAG_MAX		100
+#define RULES_DIAG_SPAN		160
 char	*rules_diag_take(struct ruleset *);
+bool	 rules_diag_full(const struct ruleset *);
 void	rules_error(struct ruleset *, const struct rules_pos *, const char *,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	rules_warn(struct ruleset *, const struct rules_pos *, const char *,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	rules_error_file(struct ruleset *, const char *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-const char *rules_suggest(const char *, const char *const *, size_t);
+/*
+ * The nearest of names to s if it is near enough to be a typo; NULL, too,
+ * once the diagnostic it would go in is dropped (rules_diag_full).
+ */
+const char *rules_suggest(const struct ruleset *, const char *,
+	    const char *const *, size_t);
 void	rules_pos_str(const struct ruleset *, const struct rules_pos *,
 	    char *, size_t);
 
@@ -460,6 +514,8 @@ void	rules_parse(struct ruleset *, uint32_t src, rules_include_cb);
 
 /* rules_check.c */
 void	rules_check(struct ruleset *);
+/* List name of rs, or NULL (a binary search once rules_check sorted them). */
+struct rules_list *rules_list_find(const struct ruleset *, const char *);
 int	rules_check_fact(const char *, uint8_t *party, uint8_t *fact);
 bool	rules_vset_has(const struct rules_vset *, const struct rules_rval *);
 /* For the built-ins' checkers: each reports its own errors. */
@@ -547,8 +603,14 @@ void	rules_graph_referred_explain(struct rules_ectx *,
 /* rules.c */
 uint32_t rules_add_src(struct ruleset *, char *path, char *text, size_t len);
 char	*rules_resolve(const struct ruleset *, uint32_t src, const char *);
-int	 rules_read_file(const char *path, char **text, size_t *len,
-	    char **cause);
+int	 rules_read_file(struct ruleset *, const char *path, char **text,
+	    size_t *len, char **cause);
 void	*rules_grow(void *, size_t *cap, size_t n, size_t size);
+/*
+ * Count n more list values (at pos) against RULES_VALUES_MAX; false past
+ * it (reported once: go on parsing, but keep no more values).
+ */
+bool	 rules_count_values(struct ruleset *, const struct rules_pos *,
+	    size_t n);
 
 #endif

@@ -84,9 +84,16 @@ rules_lex_string(struct rules_lex *lx, struct rules_tok *tk)
 {
 	const char	*t = lx->text;
 	char		*out;
-	size_t		 o = 0, i = lx->off + 1;
+	size_t		 o = 0, i = lx->off + 1, e = i;
 
-	out = rules_alloc(&lx->rs->arena, lx->len - lx->off);
+	/*
+	 * Find the end as the loop below reads (an escape takes two bytes)
+	 * and allocate the literal's own length, never the rest of the
+	 * file: that made lexing quadratic.
+	 */
+	while (e < lx->len && t[e] != '"' && t[e] != '\n')
+		e += t[e] == '\\' && e + 1 < lx->len ? 2 : 1;
+	out = rules_alloc(&lx->rs->arena, e - i + 1);
 	for (;;) {
 		if (i >= lx->len || t[i] == '\n') {
 			rules_error(lx->rs, &tk->pos, "unterminated string");
@@ -439,6 +446,12 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 			rules_error(rs, &tl->pos, "expected a JSON request "
 			    "object on this line");
 		}
+		/* Each test request is a check at load: bound them all. */
+		if (rs->ntreqs <= RULES_TREQ_MAX &&
+		    (rs->ntreqs += tl->repeat) > RULES_TREQ_MAX)
+			rules_error(rs, &tl->pos, "the rule set's tests send "
+			    "more than %d requests (repeats included)",
+			    RULES_TREQ_MAX);
 		tl->text = rules_strndup(&rs->arena, t + s, e - s);
 		tl->len = e - s;
 		s = eol;

@@ -37,6 +37,7 @@ struct rules_parser {
 	uint32_t		 src;
 	uint32_t		 prev_end;
 	rules_include_cb	 inc;
+	int			 depth;		/* RULES_NEST_MAX */
 };
 
 static const char *const rules_top_words[] = {
@@ -193,7 +194,7 @@ rules_parse_action(struct rules_parser *p, const char *what)
 				return ((int)i);
 			}
 		}
-		sug = rules_suggest(TOK(p)->str, rules_action_words,
+		sug = rules_suggest(p->rs, TOK(p)->str, rules_action_words,
 		    nitems(rules_action_words));
 		rules_error(p->rs, &TOK(p)->pos, "unknown action %s (%s is "
 		    "allow, review or deny)%s%s%s", TOK(p)->str, what,
@@ -250,6 +251,32 @@ out:
 	p->rs->panic = false;
 }
 
+/*
+ * Open one level of nesting at the current token (rules_int.h, Nesting);
+ * -1, reported, past RULES_NEST_MAX. rules_parse_leave() closes it; the
+ * count starts again at each expression (rules_parse_expr).
+ */
+static int
+rules_parse_enter(struct rules_parser *p)
+{
+	if (p->depth >= RULES_NEST_MAX) {
+		if (!p->rs->panic)
+			rules_error(p->rs, &TOK(p)->pos, "expression nests "
+			    "deeper than %d levels (each '(', not, call and "
+			    "list counts one)", RULES_NEST_MAX);
+		p->rs->panic = true;
+		return (-1);
+	}
+	p->depth++;
+	return (0);
+}
+
+static void
+rules_parse_leave(struct rules_parser *p)
+{
+	p->depth--;
+}
+
 static struct rules_node *
 rules_parse_node(struct rules_parser *p, int op, const struct rules_pos *pos)
 {
@@ -284,9 +311,15 @@ rules_parse_list(struct rules_parser *p)
 	struct rules_node	*n, *kid;
 	size_t			 cap = 0;
 
+	if (rules_parse_enter(p) != 0)
+		return (NULL);
 	n = rules_parse_node(p, N_LIST, &TOK(p)->pos);
 	rules_parse_next(p);
 	while (TOK(p)->t != TK_RBRACK) {
+		if (!rules_count_values(p->rs, &TOK(p)->pos, 1)) {
+			p->rs->panic = true;
+			return (NULL);
+		}
 		if ((kid = rules_parse_or(p)) == NULL)
 			return (NULL);
 		rules_parse_kid(p, n, kid, &cap);
@@ -297,6 +330,7 @@ rules_parse_list(struct rules_parser *p)
 			return (NULL);
 		}
 	}
+	rules_parse_leave(p);
 	rules_parse_next(p);
 	n->end = p->prev_end;
 	return (n);
@@ -312,9 +346,12 @@ rules_parse_primary(struct rules_parser *p)
 
 	switch (tk->t) {
 	case TK_LPAREN:
+		if (rules_parse_enter(p) != 0)
+			return (NULL);
 		rules_parse_next(p);
 		if ((n = rules_parse_or(p)) == NULL)
 			return (NULL);
+		rules_parse_leave(p);
 		if (rules_parse_expect(p, TK_RPAREN) != 0)
 			return (NULL);
 		n->paren = true;
@@ -375,6 +412,8 @@ rules_parse_primary(struct rules_parser *p)
 			return (n);
 		}
 		n->op = N_CALL;
+		if (rules_parse_enter(p) != 0)
+			return (NULL);
 		rules_parse_next(p);
 		while (TOK(p)->t != TK_RPAREN) {
 			if ((kid = rules_parse_or(p)) == NULL)
@@ -387,6 +426,7 @@ rules_parse_primary(struct rules_parser *p)
 				return (NULL);
 			}
 		}
+		rules_parse_leave(p);
 		rules_parse_next(p);
 		n->end = p->prev_end;
 		return (n);
@@ -470,11 +510,14 @@ rules_parse_not(struct rules_parser *p)
 
 	if (!rules_parse_is(p, "not"))
 		return (rules_parse_cmp(p));
+	if (rules_parse_enter(p) != 0)
+		return (NULL);
 	rules_parse_next(p);
 	n = rules_parse_node(p, N_NOT, &pos);
 	n->kids = rules_alloc(&p->rs->arena, sizeof(*n->kids));
 	if ((n->kids[0] = rules_parse_not(p)) == NULL)
 		return (NULL);
+	rules_parse_leave(p);
 	n->nkids = 1;
 	n->end = p->prev_end;
 	return (n);
@@ -516,6 +559,14 @@ rules_parse_or(struct rules_parser *p)
 	return (rules_parse_bin(p, "or", N_OR, rules_parse_and));
 }
 
+/* A whole expression: its nesting counted from 0. */
+static struct rules_node *
+rules_parse_expr(struct rules_parser *p)
+{
+	p->depth = 0;
+	return (rules_parse_or(p));
+}
+
 static void
 rules_parse_unknown_attr(struct rules_parser *p, const char *what,
     const char *const *words, size_t n)
@@ -532,7 +583,7 @@ rules_parse_unknown_attr(struct rules_parser *p, const char *what,
 		    i + 2 < n ? ", " : (i + 1 < n ? " or " : ""));
 	}
 	if (TOK(p)->t == TK_WORD)
-		sug = rules_suggest(TOK(p)->str, words, n);
+		sug = rules_suggest(p->rs, TOK(p)->str, words, n);
 	if (sug != NULL) {
 		rules_error(p->rs, &TOK(p)->pos, "unknown %s attribute %s; did "
 		    "you mean %s?", what, TOK(p)->str, sug);
@@ -563,8 +614,11 @@ rules_parse_rule(struct rules_parser *p)
 		rules_parse_sync(p, NULL, 0, 1);
 		return;
 	}
-	cap = rs->nrules;
-	rs->rules = rules_grow(rs->rules, &cap, rs->nrules, sizeof(*rs->rules));
+	if (rs->nrules == RULES_RULES_MAX)
+		rules_error(rs, &npos, "the rule set holds more than %d rules",
+		    RULES_RULES_MAX);
+	rs->rules = rules_grow(rs->rules, &rs->rulecap, rs->nrules,
+	    sizeof(*rs->rules));
 	ri = rs->nrules;
 	r = &rs->rules[rs->nrules++];
 	memset(r, 0, sizeof(*r));
@@ -594,7 +648,7 @@ rules_parse_rule(struct rules_parser *p)
 				    name);
 			rules_parse_next(p);
 			r->has_when = true;
-			r->when = rules_parse_or(p);
+			r->when = rules_parse_expr(p);
 		} else if (rules_parse_is(p, "action")) {
 			rules_parse_next(p);
 			r->action = rules_parse_action(p, "an action");
@@ -656,15 +710,15 @@ rules_parse_listdecl(struct rules_parser *p)
 	struct rules_pos	 npos, fpos;
 	struct stat		 sb;
 	char			*name, *path, *text, *cause, *s, *e, *eol;
-	size_t			 cap, len, vcap = 0, pcap = 0;
+	size_t			 len, vcap = 0, pcap = 0;
 	uint32_t		 lsrc;
 	uint32_t		 line;
 
 	rules_parse_next(p);
 	if ((name = rules_parse_word(p, "a list name", &npos)) == NULL)
 		goto sync;
-	cap = rs->nlists;
-	rs->lists = rules_grow(rs->lists, &cap, rs->nlists, sizeof(*rs->lists));
+	rs->lists = rules_grow(rs->lists, &rs->listcap, rs->nlists,
+	    sizeof(*rs->lists));
 	l = &rs->lists[rs->nlists++];
 	memset(l, 0, sizeof(*l));
 	l->name = name;
@@ -672,6 +726,10 @@ rules_parse_listdecl(struct rules_parser *p)
 	if (TOK(p)->t == TK_LBRACK) {
 		rules_parse_next(p);
 		while (TOK(p)->t == TK_STRING || TOK(p)->t == TK_NUMBER) {
+			if (!rules_count_values(rs, &TOK(p)->pos, 1)) {
+				rules_parse_next(p);
+				continue;
+			}
 			l->vals = rules_grow(l->vals, &vcap, l->nvals,
 			    sizeof(*l->vals));
 			l->vpos = rules_grow(l->vpos, &pcap, l->nvals,
@@ -706,7 +764,7 @@ rules_parse_listdecl(struct rules_parser *p)
 	}
 	path = rules_resolve(rs, p->src, path);
 	l->path = rules_strndup(&rs->arena, path, strlen(path));
-	if (rules_read_file(path, &text, &len, &cause) != 0) {
+	if (rules_read_file(rs, path, &text, &len, &cause) != 0) {
 		rules_error(rs, &fpos, "list %s: %s", name, cause);
 		free(cause);
 		free(path);
@@ -729,6 +787,9 @@ rules_parse_listdecl(struct rules_parser *p)
 			e--;
 		if (s == e || *s == '#')
 			continue;
+		if (!rules_count_values(rs, &(struct rules_pos){ lsrc, line,
+		    1, (uint32_t)(s - text) }, 1))
+			break;
 		l->vals = rules_grow(l->vals, &vcap, l->nvals, sizeof(*l->vals));
 		l->vpos = rules_grow(l->vpos, &pcap, l->nvals, sizeof(*l->vpos));
 		l->vals[l->nvals] = rules_strndup(&rs->arena, s, (size_t)(e - s));
@@ -869,6 +930,7 @@ rules_parse_assume(struct rules_parser *p, struct rules_test *t, size_t *cap)
 	f->end = p->prev_end;
 	if (rules_parse_expect(p, TK_EQ) != 0)
 		return;
+	p->depth = 0;
 	if ((v = rules_parse_primary(p)) == NULL)
 		return;
 	t->assume = rules_grow(t->assume, cap, t->nassume, sizeof(*t->assume));
@@ -885,7 +947,7 @@ rules_parse_test(struct rules_parser *p)
 	struct rules_pos	 npos;
 	char			*name;
 	int64_t			 v;
-	size_t			 cap, acap = 0;
+	size_t			 acap = 0;
 	bool			 given = false;
 
 	rules_parse_next(p);
@@ -894,8 +956,8 @@ rules_parse_test(struct rules_parser *p)
 		rules_parse_sync(p, NULL, 0, 1);
 		return;
 	}
-	cap = rs->ntests;
-	rs->tests = rules_grow(rs->tests, &cap, rs->ntests, sizeof(*rs->tests));
+	rs->tests = rules_grow(rs->tests, &rs->testcap, rs->ntests,
+	    sizeof(*rs->tests));
 	t = &rs->tests[rs->ntests++];
 	memset(t, 0, sizeof(*t));
 	t->name = name;
@@ -995,8 +1057,9 @@ rules_parse(struct ruleset *rs, uint32_t src, rules_include_cb inc)
 				inc(rs, src, &pos, TOK(&p)->str);
 			rules_parse_next(&p);
 		} else {
-			sug = TOK(&p)->t == TK_WORD ? rules_suggest(TOK(&p)->str,
-			    rules_top_words, nitems(rules_top_words)) : NULL;
+			sug = TOK(&p)->t == TK_WORD ? rules_suggest(rs,
+			    TOK(&p)->str, rules_top_words,
+			    nitems(rules_top_words)) : NULL;
 			if (sug != NULL && !rs->panic) {
 				rules_error(rs, &TOK(&p)->pos, "unknown keyword "
 				    "%s; did you mean %s?", TOK(&p)->str, sug);

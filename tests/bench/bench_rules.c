@@ -66,7 +66,7 @@ errx_fail:
 		fprintf(stderr, "%s\n", cause);
 		return (1);
 	}
-	if ((rs = rules_load(dir, id, &diag)) == NULL) {
+	if ((rs = rules_load(dir, id, 0, &diag)) == NULL) {
 		fprintf(stderr, "%s", diag);
 		return (1);
 	}

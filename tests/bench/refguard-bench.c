@@ -1098,7 +1098,7 @@ cmd_preload(int argc, char **argv)
 	ic.prefix6 = 64;
 	if ((id = ident_new(&ic, &cause)) == NULL)
 		die("%s", cause);
-	if ((rs = rules_load(rules, id, &diag)) == NULL)
+	if ((rs = rules_load(rules, id, 0, &diag)) == NULL)
 		die("%s", diag);
 	memset(&so, 0, sizeof(so));
 	so.dir = state;

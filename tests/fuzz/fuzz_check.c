@@ -82,7 +82,7 @@ fuzz_setup(void)
 	}
 	if (rules == NULL)
 		rules = FUZZ_RULES_DIR;
-	if ((fuzz_rs = rules_load(rules, fuzz_id, &diag)) == NULL) {
+	if ((fuzz_rs = rules_load(rules, fuzz_id, 0, &diag)) == NULL) {
 		fprintf(stderr, "fuzz_check: %s: %s\n", rules, diag);
 		exit(2);
 	}

@@ -23,7 +23,12 @@ for name in "$@"; do
 	mkdir -p "$corpus"
 	cp "$srcdir/tests/fuzz/corpus/$name"/* "$corpus"/
 	log=$work/$name.log
-	top_srcdir=$srcdir "$bin" -max_total_time="$secs" -print_final_stats=1 \
+	# Rule files reach the nesting bound and the quadratic shapes only
+	# past libFuzzer's usual 4 KiB inputs.
+	maxlen=
+	[ "$name" = rules ] && maxlen=-max_len=262144
+	top_srcdir=$srcdir "$bin" $maxlen -max_total_time="$secs" \
+	    -print_final_stats=1 \
 	    -artifact_prefix="$work/$name.crash-" -rss_limit_mb=2048 \
 	    -timeout=10 "$corpus" >"$log" 2>&1
 	rc=$?

@@ -781,6 +781,20 @@ FARM = {"ua": "Mozilla/5.0 (Linux; Android 13) Chrome/119.0",
         "tz": "Asia/Jakarta", "screen": "720x1600", "lang": "id-ID"}
 
 
+def wait_stats(d, pred, what, timeout=5.0):
+    """Poll d's stats until pred(stats) holds (what the daemon reports
+    of a reload, say); Fail with what and stats.ruleset after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = d.stats()
+        if pred(st):
+            return st
+        if time.monotonic() > deadline:
+            raise Fail("%s: stats.ruleset %s" % (
+                what, json.dumps(st["ruleset"])))
+        time.sleep(0.05)
+
+
 def check_req(rid, referrer, referee, ts=None, **extra):
     r = {"op": "check", "id": rid, "referrer": referrer, "referee": referee}
     if ts is not None:

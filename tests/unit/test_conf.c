@@ -479,6 +479,15 @@ START_TEST(test_http)
 	ck_assert_int_eq(c->http_timeout, 5000);
 	conf_free(c);
 	bad("audit_log = some\n", 1, "audit_log", "none, flagged or all", NULL);
+	/* The rule set's files in all: 16m unless set, 4k to 1g. */
+	c = good("");
+	ck_assert_uint_eq(c->rules_max_bytes, 16 << 20);
+	conf_free(c);
+	c = good("rules_max_bytes = 64m\n");
+	ck_assert_uint_eq(c->rules_max_bytes, 64 << 20);
+	conf_free(c);
+	bad("rules_max_bytes = 2g\n", 1, "rules_max_bytes", "between 4096",
+	    NULL);
 }
 END_TEST
 

@@ -19,6 +19,7 @@
 #include "ident.h"
 #include "req.h"
 #include "rules.h"
+#include "sbuf.h"
 #include "store.h"
 #include "util.h"
 #include "verdict.h"
@@ -30,11 +31,13 @@ void	*__real_malloc(size_t);
 void	*__real_calloc(size_t, size_t);
 void	*__real_realloc(void *, size_t);
 static unsigned long	allocs;
+static size_t		alloc_bytes;	/* requested in all */
 
 void *
 __wrap_malloc(size_t n)
 {
 	allocs++;
+	alloc_bytes += n;
 	return (__real_malloc(n));
 }
 
@@ -42,6 +45,7 @@ void *
 __wrap_calloc(size_t n, size_t sz)
 {
 	allocs++;
+	alloc_bytes += n * sz;
 	return (__real_calloc(n, sz));
 }
 
@@ -49,6 +53,7 @@ void *
 __wrap_realloc(void *p, size_t n)
 {
 	allocs++;
+	alloc_bytes += n;
 	return (__real_realloc(p, n));
 }
 
@@ -95,7 +100,7 @@ load_in(const char *dir, const char *name, char **diag)
 
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
 	ck_assert_int_eq(chdir(d), 0);
-	rs = rules_load(name, id, diag);
+	rs = rules_load(name, id, 0, diag);
 	ck_assert_int_eq(chdir(cwd), 0);
 	free(d);
 	return (rs);
@@ -174,12 +179,12 @@ START_TEST(test_missing_path)
 	struct ruleset	*rs;
 	char		*diag;
 
-	rs = rules_load("/nonexistent/refguard.rules", id, &diag);
+	rs = rules_load("/nonexistent/refguard.rules", id, 0, &diag);
 	ck_assert_ptr_null(rs);
 	ck_assert_str_eq(diag, "/nonexistent/refguard.rules: error: No such "
 	    "file or directory\n1 error, 0 warnings: rule set not loaded\n");
 	free(diag);
-	rs = rules_load(tdir, id, &diag);	/* a directory without rules */
+	rs = rules_load(tdir, id, 0, &diag);	/* a directory, no rules */
 	ck_assert_ptr_null(rs);
 	ck_assert_ptr_nonnull(strstr(diag, "no *.rules file"));
 	free(diag);
@@ -277,7 +282,7 @@ START_TEST(test_shipped)
 	char		*dir = srcpath("rules"), *diag, *report;
 	int		 n, failed;
 
-	rs = rules_load(dir, id, &diag);
+	rs = rules_load(dir, id, 0, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	ck_assert_msg(diag == NULL, "%s", diag);
 	ck_assert_uint_ge(rules_count(rs), 20);
@@ -330,6 +335,267 @@ START_TEST(test_nofiles)
 	ck_assert_ptr_nonnull(strstr(diag, "f.rules:2:13: error: list files "
 	    "cannot be read here"));
 	free(diag);
+}
+END_TEST
+
+static void	decode(const char *, int64_t, struct event *);
+
+/*
+ * An expression nested n levels deep of one shape: '(', not, a call's
+ * argument, a list literal; and "mixed", where each level builds the
+ * most tree nodes the grammar allows (the parser's bound on the tree's
+ * depth must hold for it).
+ */
+static char *
+nested(const char *shape, int n)
+{
+	struct sbuf	sb;
+	int		i;
+
+	sbuf_init(&sb, 64);
+	for (i = 0; i < n; i++) {
+		if (strcmp(shape, "paren") == 0)
+			sbuf_adds(&sb, "(");
+		else if (strcmp(shape, "not") == 0)
+			sbuf_adds(&sb, "not ");
+		else if (strcmp(shape, "call") == 0)
+			sbuf_adds(&sb, "f(");
+		else if (strcmp(shape, "list") == 0)
+			sbuf_adds(&sb, "[");
+		else
+			sbuf_adds(&sb, "true or true and f(");
+	}
+	sbuf_adds(&sb, strcmp(shape, "mixed") == 0 ?
+	    "true or true and since referral == 1" :
+	    "referee.geo.tor");
+	for (i = 0; i < n; i++) {
+		if (strcmp(shape, "paren") == 0 || strcmp(shape, "call") == 0)
+			sbuf_adds(&sb, ")");
+		else if (strcmp(shape, "list") == 0)
+			sbuf_adds(&sb, "]");
+		else if (strcmp(shape, "mixed") == 0)
+			sbuf_adds(&sb, ") == 1");
+	}
+	return (sbuf_take(&sb, NULL));
+}
+
+static const char *const nest_shapes[] = {
+	"paren", "not", "call", "list", "mixed",
+};
+/* Bytes a level takes, and where in them the token that opens it is. */
+static const int nest_len[] = { 1, 4, 2, 1, 19 };
+static const int nest_at[] = { 0, 0, 1, 0, 18 };
+
+/*
+ * Nesting is bounded: RULES_NEST_MAX levels pass the parser (and the
+ * depth check behind it), one more is an error at the token that opens
+ * it, and 30,000 are the same error, not a stack overflow.
+ */
+START_TEST(test_nesting)
+{
+	const char	*shape = nest_shapes[_i];
+	const int	 ns[] = { RULES_NEST_MAX, RULES_NEST_MAX + 1, 30000 };
+	struct ruleset	*rs;
+	char		*e, *src, *diag, want[128];
+	size_t		 k;
+
+	for (k = 0; k < nitems(ns); k++) {
+		e = nested(shape, ns[k]);
+		xasprintf(&src, "rule deep {\n  when %s\n  action review\n}\n",
+		    e);
+		rs = rules_load_buf("n.rules", src, strlen(src), id,
+		    RULES_NOFILES, &diag);
+		if (k == 0) {
+			/* Shapes that do not type-check fail for that alone. */
+			ck_assert_msg(diag == NULL ||
+			    strstr(diag, "deeper") == NULL, "%s", diag);
+			if (strcmp(shape, "paren") == 0 ||
+			    strcmp(shape, "not") == 0)
+				ck_assert_msg(rs != NULL, "%s", diag);
+		} else {
+			ck_assert_ptr_null(rs);
+			ck_assert_ptr_nonnull(diag);
+			/* At the token that opens level RULES_NEST_MAX + 1. */
+			snprintf(want, sizeof(want), "n.rules:2:%d: error: "
+			    "expression nests deeper than %d levels", 8 +
+			    RULES_NEST_MAX * nest_len[_i] + nest_at[_i],
+			    RULES_NEST_MAX);
+			ck_assert_msg(strstr(diag, want) != NULL, "%s", diag);
+			ck_assert_msg(strstr(diag, "1 error,") != NULL, "%s",
+			    diag);
+		}
+		rules_unref(rs);
+		free(diag);
+		free(src);
+		free(e);
+	}
+}
+END_TEST
+
+/* The deepest expressions allowed evaluate (the writer thread's stack). */
+START_TEST(test_nesting_eval)
+{
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct event		 ev;
+	char			*e1, *e2, *src, *diag;
+
+	e1 = nested("not", RULES_NEST_MAX);	/* even: not not ... tor */
+	e2 = nested("paren", RULES_NEST_MAX);
+	xasprintf(&src, "rule n1 { when %s action review score 10 }\n"
+	    "rule n2 { when %s action review score 20 }\n", e1, e2);
+	rs = rules_load_buf("n.rules", src, strlen(src), id, RULES_NOFILES,
+	    &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	decode("{\"op\":\"check\",\"id\":\"x\",\"referrer\":{\"account\":\"a\"},"
+	    "\"referee\":{\"account\":\"b\"}}", 1767225600000LL, &ev);
+	ev.seq = 1;
+	ev.party[1].geo.have |= 0x40;	/* GEO_TOR */
+	ev.party[1].geo.tor = true;
+	ck_assert_int_eq(rules_eval(rs, &ev, NULL, 1, &res), 0);
+	ck_assert_int_eq(res.score, 30);
+	free(res.explain);
+	rules_unref(rs);
+	free(src);
+	free(e1);
+	free(e2);
+}
+END_TEST
+
+/*
+ * Loading costs memory linear in the file: every byte requested from
+ * malloc while loading stays within a constant times the file's size
+ * (plus a constant), and so does the number of allocations. Hostile
+ * shapes: many string literals (each allocated the rest of the file),
+ * one long line of bad characters (a diagnostic each, each copying the
+ * line), many rules (the array reallocated for each).
+ */
+static char *
+hostile(int shape, size_t *len)
+{
+	struct sbuf	sb;
+	int		i;
+
+	sbuf_init(&sb, 1024);
+	switch (shape) {
+	case 0:
+		sbuf_adds(&sb, "list big [\n");
+		for (i = 0; i < 5000; i++)
+			sbuf_addf(&sb, "  \"value-%06d.example\",\n", i);
+		sbuf_adds(&sb, "]\nrule r { when referee.email.domain in list "
+		    "big action review }\n");
+		break;
+	case 1:
+		for (i = 0; i < 20000; i++)
+			sbuf_addc(&sb, '@');
+		sbuf_addc(&sb, '\n');
+		break;
+	case 2:
+		for (i = 0; i < 5000; i++)
+			sbuf_addf(&sb, "rule r%d { when referee.email.domain == "
+			    "\"d%d.example\" action review score 1 }\n", i, i);
+		break;
+	}
+	*len = sb.len;
+	return (sbuf_take(&sb, NULL));
+}
+
+START_TEST(test_load_linear)
+{
+	struct ruleset	*rs;
+	char		*src, *diag;
+	size_t		 len;
+
+	src = hostile(_i, &len);
+	alloc_bytes = 0;
+	allocs = 0;
+	rs = rules_load_buf("h.rules", src, len, id, RULES_NOFILES, &diag);
+	ck_assert_msg(alloc_bytes < 32 * len + (1 << 20), "shape %d: %zu "
+	    "bytes allocated to load %zu", _i, alloc_bytes, len);
+	ck_assert_msg(allocs < len / 1024 + 1000, "shape %d: %lu allocations "
+	    "to load %zu bytes", _i, allocs, len);
+	if (_i == 1) {
+		ck_assert_ptr_null(rs);
+		ck_assert_ptr_nonnull(strstr(diag, "(19900 more diagnostics "
+		    "not shown: only the first 100 are)\n20000 errors,"));
+	} else
+		ck_assert_msg(rs != NULL, "%s", diag);
+	rules_unref(rs);
+	free(diag);
+	free(src);
+}
+END_TEST
+
+/* What a set may hold: past each bound, an error naming it. */
+START_TEST(test_load_limits)
+{
+	struct ruleset	*rs;
+	struct sbuf	 sb;
+	char		*diag, path[300];
+	FILE		*f;
+	int		 i;
+
+	/* Rules. */
+	sbuf_init(&sb, 1024);
+	for (i = 0; i <= 20000; i++)
+		sbuf_addf(&sb, "rule r%d { when referee.geo.tor action review "
+		    "}\n", i);
+	rs = rules_load_buf("l.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "l.rules:20001:6: error: the rule "
+	    "set holds more than 20000 rules\n"));
+	ck_assert_ptr_nonnull(strstr(diag, "\n1 error,"));
+	free(diag);
+	sbuf_free(&sb);
+
+	/* List values: 16 networks of 65536 addresses each. */
+	sbuf_init(&sb, 1024);
+	sbuf_adds(&sb, "list nets [\n");
+	for (i = 0; i < 16; i++)
+		sbuf_addf(&sb, "  \"10.%d.0.0/16\",\n", i);
+	sbuf_adds(&sb, "]\nrule r { when referee.ip in list nets "
+	    "action review }\n");
+	rs = rules_load_buf("v.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "v.rules:17:3: error: the rule set "
+	    "holds more than 1000000 list values"));
+	free(diag);
+	sbuf_free(&sb);
+
+	/* Test requests: 11 lines of 10000. */
+	sbuf_init(&sb, 1024);
+	sbuf_adds(&sb, "rule r { when referee.geo.tor action review }\n"
+	    "test t {\n  given {\n");
+	for (i = 0; i < 11; i++)
+		sbuf_adds(&sb, "    repeat 10000 {\"op\":\"check\",\"id\":"
+		    "\"{n}\",\"referrer\":{\"account\":\"a\"},"
+		    "\"referee\":{\"account\":\"b\"}}\n");
+	sbuf_adds(&sb, "  }\n  expect allow\n}\n");
+	rs = rules_load_buf("t.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "t.rules:14:18: error: the rule "
+	    "set's tests send more than 100000 requests"));
+	free(diag);
+	sbuf_free(&sb);
+
+	/* rules_max_bytes: the files of the set in all. */
+	snprintf(path, sizeof(path), "%s/big.rules", tdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	for (i = 0; i < 100; i++)
+		fprintf(f, "rule r%d { when referee.geo.tor action review }\n",
+		    i);
+	ck_assert_int_eq(fclose(f), 0);
+	rs = rules_load(path, id, 4096, &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "big.rules: error: the rule set's "
+	    "files would exceed rules_max_bytes (4096 bytes)\n"));
+	free(diag);
+	rs = rules_load(path, id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	rules_unref(rs);
 }
 END_TEST
 
@@ -483,7 +749,7 @@ START_TEST(test_eval_no_alloc_history)
 	unsigned long		 n;
 	int			 i, rc;
 
-	rs = rules_load(dir, id, &diag);
+	rs = rules_load(dir, id, 0, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	st = unit_store(tdir, 16 << 20, 64 << 20);
 	txn = store_begin(st, true, &cause);
@@ -807,6 +1073,10 @@ rules_suite(void)
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_nofiles);
 	tcase_add_test(tc, test_eval_pure);
+	tcase_add_loop_test(tc, test_nesting, 0, (int)nitems(nest_shapes));
+	tcase_add_test(tc, test_nesting_eval);
+	tcase_add_loop_test(tc, test_load_linear, 0, 3);
+	tcase_add_test(tc, test_load_limits);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_eval_no_alloc_history);
 	tcase_add_test(tc, test_primitives_explain);
