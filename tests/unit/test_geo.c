@@ -229,7 +229,7 @@ START_TEST(test_reload)
 	copy(src = fxpath("rg-city2.mmdb"), live);
 	free(src);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
 	ck_assert_ptr_null(cause);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
 
@@ -242,13 +242,13 @@ START_TEST(test_reload)
 	unit_write(other, "not an mmdb", 11);
 	ck_assert_int_eq(rename(other, live), 0);
 	snprintf(other, sizeof(other), "%s/other.mmdb", tmpdir);
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), -1);
 	ck_assert_msg(strncmp(cause, "r.conf:4: geoip_db ", 19) == 0 &&
 	    strstr(cause, live) != NULL, "%s", cause);
 	free(cause);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
 	unlink(live);
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "No such file"));
 	free(cause);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
@@ -257,7 +257,7 @@ START_TEST(test_reload)
 	copy(src = fxpath("rg-asn.mmdb"), live);
 	free(src);
 	ic.ngeoip = 2;
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "r.conf:5: geoip_db"));
 	free(cause);
 	p = unit_ip(id, "81.2.69.1");
@@ -265,7 +265,7 @@ START_TEST(test_reload)
 
 	/* dropping every database */
 	ic.ngeoip = 0;
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
 	ck_assert_uint_eq(unit_ip(id, "81.2.69.1").geo.have, 0);
 	ident_free(id);
 
