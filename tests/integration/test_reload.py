@@ -129,7 +129,6 @@ def _():
     check("99-broken.rules" in r["error"]["msg"], "the error names the "
           "broken file", raw)
     eq(r.get("ruleset"), h0, "the reply names the set still serving")
-    d.wait_log(r"reload failed, the old rules and data keep serving", mark)
 
     # Everything old still answers.
     eq(rule_names(check_email(d, "newly-bad.example")["reasons"]), [],
@@ -139,6 +138,7 @@ def _():
     eq(data_of(st1), data_of(st0), "stats.data after the refused reload")
     eq(st1["ruleset"]["reload_failures"],
        st0["ruleset"]["reload_failures"] + 1, "reload_failures")
+    d.wait_log(r"reload failed, the old rules and data keep serving", mark)
 
     # Fixed: the same reload goes through, all of it.
     os.unlink(os.path.join(rdir, "99-broken.rules"))
@@ -312,6 +312,22 @@ def _():
     check(rc != 0, "refguardd started with a FIFO as its secret", err)
     check("hash_secret_file %s: not a regular file (a FIFO)" % secret in err,
           "the message names the file and the problem", err)
+
+
+@T.case("a FIFO as http_token_file: start-up and refguardd -t refused, "
+        "naming it")
+def _():
+    d = rgtest.Daemon("ftoken", rules="empty")
+    token = fifo(os.path.join(d.dir, "token.fifo"))
+    d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
+    d.conf["http_token_file"] = token
+    d.write_conf()
+    want = "http_token_file %s: not a regular file (a FIFO)" % token
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
+                              timeout=20)
+    check(rc != 0 and want in err, "refguardd -t with a FIFO token", err)
+    rc, err = d.run_to_exit()
+    check(rc != 0 and want in err, "start-up with a FIFO token", err)
 
 
 @T.case("a FIFO as a rule file: rules check, start-up and reload refuse "

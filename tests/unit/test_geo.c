@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -277,6 +279,98 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/*
+ * A database overwritten in place (cp over it: same inode, cut short,
+ * other bytes) changes nothing until the next load: the daemon reads a
+ * private copy, not the file. Mapped from the file, the first lookup
+ * after the truncation died of SIGBUS.
+ */
+START_TEST(test_overwritten_in_place)
+{
+	struct ident_conf	 ic;
+	struct conf_str		 cs;
+	struct ident		*id;
+	char			 live[300], *src, *buf, *cause;
+	size_t			 len;
+	FILE			*f;
+
+	snprintf(live, sizeof(live), "%s/inplace.mmdb", tmpdir);
+	copy(src = fxpath("rg-city.mmdb"), live);
+	free(src);
+	memset(&ic, 0, sizeof(ic));
+	ic.secret_file = secret;
+	cs = (struct conf_str){ live, (char *)"r.conf", 4 };
+	ic.geoip = &cs;
+	ic.ngeoip = 1;
+	id = ident_new(&ic, &cause);
+	ck_assert_msg(id != NULL, "%s", cause);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
+
+	ck_assert_int_eq(truncate(live, 16), 0);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
+	buf = unit_slurp(src = fxpath("rg-city2.mmdb"), &len);
+	free(src);
+	ck_assert_ptr_nonnull(f = fopen(live, "r+"));
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	free(buf);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
+
+	/* the next load reads the file as it is now */
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
+	ident_free(id);
+}
+END_TEST
+
+/*
+ * Staging a reload leaves the serving ident as it was, and a database
+ * that fails to load anew is served from the old one's private copy by
+ * the new ident, which outlives the old one.
+ */
+START_TEST(test_stage)
+{
+	struct ident_conf	 ic;
+	struct conf_str		 cs;
+	struct ident		*cur, *next;
+	char			 live[300], *src, *cause;
+
+	snprintf(live, sizeof(live), "%s/stage.mmdb", tmpdir);
+	copy(src = fxpath("rg-city.mmdb"), live);
+	free(src);
+	memset(&ic, 0, sizeof(ic));
+	ic.secret_file = secret;
+	cs = (struct conf_str){ live, (char *)"r.conf", 4 };
+	ic.geoip = &cs;
+	ic.ngeoip = 1;
+	cur = ident_new(&ic, &cause);
+	ck_assert_msg(cur != NULL, "%s", cause);
+
+	copy(src = fxpath("rg-city2.mmdb"), live);
+	free(src);
+	next = ident_stage(cur, &ic, &cause);
+	ck_assert_ptr_null(cause);
+	ck_assert_str_eq(unit_ip(cur, "81.2.69.1").geo.country, "GB");
+	ck_assert_str_eq(unit_ip(next, "81.2.69.1").geo.country, "FR");
+	ident_free(next);
+
+	unlink(live);
+	next = ident_stage(cur, &ic, &cause);
+	ck_assert_ptr_nonnull(strstr(cause, "r.conf:4: geoip_db "));
+	free(cause);
+	ident_free(cur);
+	ck_assert_str_eq(unit_ip(next, "81.2.69.1").geo.country, "GB");
+	ident_free(next);
+
+	/* not a regular file: refused at once, never waited on */
+	ck_assert_int_eq(mkfifo(live, 0600), 0);
+	ck_assert_ptr_null(ident_new(&ic, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "not a regular file (a FIFO)"));
+	free(cause);
+	unlink(live);
+}
+END_TEST
+
 /* Seeded random corruption of a fixture: open may fail, nothing crashes. */
 START_TEST(test_corrupt)
 {
@@ -348,6 +442,8 @@ geo_suite(void)
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_info);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_overwritten_in_place);
+	tcase_add_test(tc, test_stage);
 	tcase_add_test(tc, test_corrupt);
 	suite_add_tcase(s, tc);
 	return (s);
