@@ -99,17 +99,24 @@ def need_mmdb(*names):
     return paths
 
 
+def geo_setup(tag):
+    """setup() with a copy of the City test database as geoip_db: (the
+    daemon, rules dir, list, the database's path, the Country test
+    database to replace it with)."""
+    city, country = need_mmdb("GeoLite2-City-Test.mmdb",
+                              "GeoLite2-Country-Test.mmdb")
+    geo = os.path.join(rgtest.mkdtemp(tag), "geo.mmdb")
+    shutil.copy(city, geo)
+    d, rdir, disp = setup(tag, geoip=geo)
+    return d, rdir, disp, geo, country
+
+
 # ---- a refused reload changes nothing ---------------------------------
 
 @T.case("a reload refused for a rule error keeps the old identity data "
         "and GeoIP databases, not only the old rules")
 def _():
-    city, country = need_mmdb("GeoLite2-City-Test.mmdb",
-                              "GeoLite2-Country-Test.mmdb")
-    tmp = rgtest.mkdtemp("rlg")
-    geo = os.path.join(tmp, "geo.mmdb")
-    shutil.copy(city, geo)
-    d, rdir, disp = setup("stage", geoip=geo)
+    d, rdir, disp, geo, country = geo_setup("stage")
     d.start()
     st0 = d.stats()
     h0 = st0["ruleset"]["hash"]
@@ -266,12 +273,7 @@ def explain_geo(d, ip):
 @T.case("a GeoIP database overwritten in place: the daemon keeps "
         "answering with the data it loaded until a reload")
 def _():
-    city, country = need_mmdb("GeoLite2-City-Test.mmdb",
-                              "GeoLite2-Country-Test.mmdb")
-    tmp = rgtest.mkdtemp("rlo")
-    geo = os.path.join(tmp, "geo.mmdb")
-    shutil.copy(city, geo)
-    d, rdir, disp = setup("inplace", geoip=geo)
+    d, rdir, disp, geo, country = geo_setup("inplace")
     d.start()
     ip = "81.2.69.160"
     g0 = explain_geo(d, ip)

@@ -280,6 +280,30 @@ START_TEST(test_reload)
 END_TEST
 
 /*
+ * An ident whose one database is a copy of rg-city.mmdb at tmpdir/name
+ * (its path in live[300]), configured in *ic and *cs as "r.conf:4".
+ */
+static struct ident *
+live_city(const char *name, char *live, struct ident_conf *ic,
+    struct conf_str *cs)
+{
+	struct ident	*id;
+	char		*src, *cause;
+
+	snprintf(live, 300, "%s/%s", tmpdir, name);
+	copy(src = fxpath("rg-city.mmdb"), live);
+	free(src);
+	memset(ic, 0, sizeof(*ic));
+	ic->secret_file = secret;
+	*cs = (struct conf_str){ live, (char *)"r.conf", 4 };
+	ic->geoip = cs;
+	ic->ngeoip = 1;
+	id = ident_new(ic, &cause);
+	ck_assert_msg(id != NULL, "%s", cause);
+	return (id);
+}
+
+/*
  * A database overwritten in place (cp over it: same inode, cut short,
  * other bytes) changes nothing until the next load: the daemon reads a
  * private copy, not the file. Mapped from the file, the first lookup
@@ -294,16 +318,7 @@ START_TEST(test_overwritten_in_place)
 	size_t			 len;
 	FILE			*f;
 
-	snprintf(live, sizeof(live), "%s/inplace.mmdb", tmpdir);
-	copy(src = fxpath("rg-city.mmdb"), live);
-	free(src);
-	memset(&ic, 0, sizeof(ic));
-	ic.secret_file = secret;
-	cs = (struct conf_str){ live, (char *)"r.conf", 4 };
-	ic.geoip = &cs;
-	ic.ngeoip = 1;
-	id = ident_new(&ic, &cause);
-	ck_assert_msg(id != NULL, "%s", cause);
+	id = live_city("inplace.mmdb", live, &ic, &cs);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
 
 	ck_assert_int_eq(truncate(live, 16), 0);
@@ -335,16 +350,7 @@ START_TEST(test_stage)
 	struct ident		*cur, *next;
 	char			 live[300], *src, *cause;
 
-	snprintf(live, sizeof(live), "%s/stage.mmdb", tmpdir);
-	copy(src = fxpath("rg-city.mmdb"), live);
-	free(src);
-	memset(&ic, 0, sizeof(ic));
-	ic.secret_file = secret;
-	cs = (struct conf_str){ live, (char *)"r.conf", 4 };
-	ic.geoip = &cs;
-	ic.ngeoip = 1;
-	cur = ident_new(&ic, &cause);
-	ck_assert_msg(cur != NULL, "%s", cause);
+	cur = live_city("stage.mmdb", live, &ic, &cs);
 
 	copy(src = fxpath("rg-city2.mmdb"), live);
 	free(src);
