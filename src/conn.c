@@ -473,10 +473,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 		job->done = true;
 		break;
 	case OP_RELOAD:
-		job->reply = daemon_reload(d, &job->replylen);
-		if (d->reload_error != NULL)
-			job->errcode = "reload_failed";
-		job->done = true;
+		daemon_reload(d, job);	/* answered when it ends */
 		break;
 	case OP_CHECK:
 	case OP_RECHECK:

@@ -134,7 +134,15 @@ void	*daemon_data_json(struct daemon *d);
 
 /* refguardd.c: the answers the loop gives itself (no writer). */
 char	*daemon_stats_json(struct daemon *d, size_t *len);
-char	*daemon_reload(struct daemon *d, size_t *len);
+/*
+ * Reload (reload.h): start one, or when one is running, ask for one more
+ * after it. job (a reload request, or NULL for SIGHUP) is answered when
+ * that reload ends, as the writer's jobs are (conn_jobs_done): its reply
+ * is {"ok":true,"rules":N,"ruleset":H} or the reload_failed error, with
+ * "ruleset" the set serving after it (and "warning" for identity data
+ * that kept its old state).
+ */
+void	 daemon_reload(struct daemon *d, struct job *job);
 /* Bind a Unix stream socket at path with the socket_mode and socket_group
  * of conf; the listening fd, or -1 and *cause. */
 int	 daemon_listen_unix(const struct conf *cf, const char *path,

@@ -4,15 +4,26 @@
  * Lookups take the already-parsed address (MMDB_lookup_sockaddr) and read
  * single values with MMDB_aget_value on the found entry, so a lookup
  * allocates nothing and never walks the whole record.
+ *
+ * libmaxminddb maps the file it opens (MAP_SHARED): a file truncated in
+ * place under the map makes the next lookup touch pages that no longer
+ * exist, and the process dies of SIGBUS. So each file is copied whole
+ * into a memfd sealed against writes, shrinking and growing, and the
+ * library opens that (/proc/self/fd/N): what it maps is ours alone.
  */
 #include "config.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <maxminddb.h>
@@ -27,8 +38,13 @@
 #define GEO_USE_ANON	0x04
 #define GEO_USE_ALL	0x07
 
+#define GEO_COPY_BUF	(1 << 20)
+#define GEO_SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
+			 F_SEAL_WRITE)
+
 struct geo_db {
 	char	*path;
+	int	 mfd;		/* the private copy; -1: mapped from path */
 	MMDB_s	 mmdb;
 	unsigned use;		/* GEO_USE_* */
 	bool	 known;		/* use came from a known database_type */
@@ -89,44 +105,175 @@ geo_db_close(struct geo_db *db)
 	if (db == NULL)
 		return;
 	MMDB_close(&db->mmdb);
+	if (db->mfd >= 0)
+		close(db->mfd);
 	free(db->path);
 	free(db);
+}
+
+/*
+ * Copy the regular file path into a new sealed memfd. The memfd, or -1
+ * and *cause ("PATH: reason"); *nomemfd set when the system has no
+ * memfds for us (an old kernel, a sandbox), nothing wrong with the file.
+ */
+static int
+geo_copy(const char *path, bool *nomemfd, char **cause)
+{
+	struct stat	 sb, sb2;
+	char		*buf;
+	ssize_t		 n;
+	off_t		 got = 0;
+	int		 fd, mfd;
+
+	*nomemfd = false;
+	if ((fd = file_open_regular(path, 0, &sb, cause)) < 0)
+		return (-1);
+	if ((mfd = memfd_create("refguard-geoip", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) < 0) {
+		*nomemfd = errno == ENOSYS || errno == EPERM ||
+		    errno == EINVAL;
+		xasprintf(cause, "%s: memfd_create: %s", path, strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	buf = xmalloc(GEO_COPY_BUF);
+	while ((n = read(fd, buf, GEO_COPY_BUF)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_all(mfd, buf, (size_t)n) != 0)
+			break;
+		got += n;
+	}
+	free(buf);
+	if (n != 0) {
+		xasprintf(cause, "%s: copying it: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* A file rewritten while we read it: refuse the torn copy. */
+	if (fstat(fd, &sb2) != 0 || got != sb.st_size ||
+	    sb2.st_size != sb.st_size ||
+	    sb2.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
+	    sb2.st_mtim.tv_nsec != sb.st_mtim.tv_nsec) {
+		xasprintf(cause, "%s: changed while it was read (replace it "
+		    "by renaming a new file over it)", path);
+		goto fail;
+	}
+	if (fcntl(mfd, F_ADD_SEALS, GEO_SEALS) != 0) {
+		xasprintf(cause, "%s: sealing the copy: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	return (mfd);
+
+fail:
+	close(fd);
+	close(mfd);
+	return (-1);
+}
+
+/* Open the database in the private copy mfd; MMDB_* status. */
+static int
+geo_mmdb_open(int mfd, MMDB_s *mmdb)
+{
+	char	proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", mfd);
+	return (MMDB_open(proc, MMDB_MODE_MMAP, mmdb));
+}
+
+/* Without memfds or /proc: map the file itself, and say what it risks. */
+static int
+geo_mmdb_fallback(const char *path, const char *why, MMDB_s *mmdb)
+{
+	static bool	warned;
+	char		esc[512];
+
+	if (!warned)
+		log_warn("GeoIP databases are mapped from their files: a "
+		    "file overwritten in place can crash the daemon, replace "
+		    "them by rename reason=%s", log_value(why, strlen(why),
+		    esc, sizeof(esc)));
+	warned = true;
+	return (MMDB_open(path, MMDB_MODE_MMAP, mmdb));
 }
 
 static struct geo_db *
 geo_db_open(const struct conf_str *cs, char **cause)
 {
 	struct geo_db	*db = xcalloc(1, sizeof(*db));
+	char		*where, *msg = NULL;
+	bool		 nomemfd;
 	int		 rv, saved;
-	char		*where;
 
+	if (cs->file != NULL)
+		xasprintf(&where, "%s:%d: ", cs->file, cs->line);
+	else
+		where = xstrdup("");
+	if ((db->mfd = geo_copy(cs->val, &nomemfd, &msg)) < 0 && !nomemfd) {
+		xasprintf(cause, "%sgeoip_db %s", where, msg);
+		goto fail;
+	}
 	errno = 0;
-	rv = MMDB_open(cs->val, MMDB_MODE_MMAP, &db->mmdb);
+	if (db->mfd < 0)
+		rv = geo_mmdb_fallback(cs->val, msg, &db->mmdb);
+	else if ((rv = geo_mmdb_open(db->mfd, &db->mmdb)) ==
+	    MMDB_FILE_OPEN_ERROR) {
+		/* No /proc to reach the copy by. */
+		close(db->mfd);
+		db->mfd = -1;
+		rv = geo_mmdb_fallback(cs->val, "/proc/self/fd cannot be "
+		    "opened", &db->mmdb);
+	}
 	saved = errno;
 	if (rv != MMDB_SUCCESS) {
-		if (cs->file != NULL)
-			xasprintf(&where, "%s:%d: ", cs->file, cs->line);
-		else
-			where = xstrdup("");
 		if (rv == MMDB_IO_ERROR || rv == MMDB_FILE_OPEN_ERROR)
 			xasprintf(cause, "%sgeoip_db %s: %s: %s", where, cs->val,
 			    MMDB_strerror(rv), strerror(saved));
 		else
 			xasprintf(cause, "%sgeoip_db %s: %s", where, cs->val,
 			    MMDB_strerror(rv));
-		free(where);
-		free(db);
-		return (NULL);
+		goto fail;
 	}
+	free(msg);
+	free(where);
 	db->path = xstrdup(cs->val);
 	db->use = geo_classify(db->mmdb.metadata.database_type, &db->known);
 	return (db);
+
+fail:
+	free(msg);
+	free(where);
+	if (db->mfd >= 0)
+		close(db->mfd);
+	free(db);
+	return (NULL);
 }
 
-struct geo *
-geo_new(void)
+/*
+ * A handle of its own on old's private copy: lookups write to the handle
+ * (flat, warned), so two threads never share one. NULL when old was
+ * mapped from its file (nothing private to reopen).
+ */
+static struct geo_db *
+geo_db_clone(const struct geo_db *old)
 {
-	return (xcalloc(1, sizeof(struct geo)));
+	struct geo_db	*db;
+
+	if (old->mfd < 0)
+		return (NULL);
+	db = xcalloc(1, sizeof(*db));
+	if ((db->mfd = fcntl(old->mfd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    geo_mmdb_open(db->mfd, &db->mmdb) != MMDB_SUCCESS) {
+		if (db->mfd >= 0)
+			close(db->mfd);
+		free(db);
+		return (NULL);
+	}
+	db->path = xstrdup(old->path);
+	db->use = old->use;
+	db->known = old->known;
+	return (db);
 }
 
 void
@@ -148,55 +295,47 @@ geo_count(const struct geo *g)
 	return (g->n);
 }
 
-/* Take the old database opened from path out of g (NULL if none). */
-static struct geo_db *
-geo_take_old(struct geo *g, const char *path)
+/* The database old opened from path (NULL if none). */
+static const struct geo_db *
+geo_find(const struct geo *g, const char *path)
 {
-	struct geo_db	*db;
-	size_t		 i;
+	size_t	i;
 
-	for (i = 0; i < g->n; i++) {
-		if ((db = g->db[i]) != NULL && strcmp(db->path, path) == 0) {
-			g->db[i] = NULL;
-			return (db);
-		}
-	}
+	for (i = 0; g != NULL && i < g->n; i++)
+		if (strcmp(g->db[i]->path, path) == 0)
+			return (g->db[i]);
 	return (NULL);
 }
 
-int
-geo_load(struct geo *g, const struct conf_str *paths, size_t n, int strict,
+struct geo *
+geo_open(const struct geo *old, const struct conf_str *paths, size_t n,
     char **cause)
 {
-	struct geo_db	**nv = xcalloc(n, sizeof(*nv)), *db;
-	char		 *msg;
-	size_t		  i, m = 0;
-	int		  failed = 0;
+	struct geo		*g = xcalloc(1, sizeof(*g));
+	const struct geo_db	*prev;
+	struct geo_db		*db;
+	char			*msg;
+	size_t			 i;
 
 	*cause = NULL;
+	g->db = xcalloc(n, sizeof(*g->db));
 	for (i = 0; i < n; i++) {
 		msg = NULL;
 		if ((db = geo_db_open(&paths[i], &msg)) != NULL) {
-			nv[m++] = db;
+			g->db[g->n++] = db;
 			continue;
 		}
-		failed = 1;
 		cause_append(cause, msg);
-		if (!strict && (db = geo_take_old(g, paths[i].val)) != NULL)
-			nv[m++] = db;	/* keep serving the old file */
+		if (old == NULL) {
+			geo_free(g);
+			return (NULL);
+		}
+		/* Keep serving the old file's data. */
+		if ((prev = geo_find(old, paths[i].val)) != NULL &&
+		    (db = geo_db_clone(prev)) != NULL)
+			g->db[g->n++] = db;
 	}
-	if (failed && strict) {
-		for (i = 0; i < m; i++)
-			geo_db_close(nv[i]);
-		free(nv);
-		return (-1);
-	}
-	for (i = 0; i < g->n; i++)
-		geo_db_close(g->db[i]);
-	free(g->db);
-	g->db = nv;
-	g->n = m;
-	return (failed ? -1 : 0);
+	return (g);
 }
 
 /* ---- lookups ------------------------------------------------------- */

@@ -21,7 +21,8 @@
  * database answers nothing for that address and the first error of each
  * database is logged with log_warn.
  *
- * Threading: one thread at a time (the event loop).
+ * Threading: a set is used by one thread at a time (lookups write to it);
+ * geo_open() only reads the old set it is given.
  */
 #ifndef REFGUARD_GEO_H
 #define REFGUARD_GEO_H
@@ -35,21 +36,25 @@
 
 struct geo;
 
-/* An empty set: lookups answer nothing. */
-struct geo	*geo_new(void);
-void		 geo_free(struct geo *);
-
 /*
- * Make the set the databases named in paths (in that order), opening
- * each file anew so that a replaced file (geoipupdate renames new files
- * into place) is picked up. A file that fails to open keeps the database
- * previously opened from the same path, if any, and is reported in *cause
- * ("FILE:LINE: geoip_db PATH: reason", several joined by "; ", caller
- * frees; NULL when every file opened). Returns 0, or -1 if any failed.
- * With strict set, any failure leaves the set unchanged.
+ * A new set of the databases named in paths (in that order). Each file
+ * must be a regular file (util.h file_open_regular); it is copied whole
+ * into private memory (a memfd sealed against any change) and read from
+ * there, so that a file overwritten or truncated in place afterwards
+ * changes nothing until the next load, and a replaced file (geoipupdate
+ * renames new files into place) is picked up by it.
+ *
+ * With old NULL (start-up) any file that fails fails the whole: NULL and
+ * *cause. Otherwise a file that fails keeps the database old had opened
+ * from the same path, if any (a handle of its own on the same private
+ * copy), the failures are in *cause ("FILE:LINE: geoip_db PATH: reason",
+ * several joined by "; ", caller frees; NULL when every file opened) and
+ * the new set is returned. old is only read: the thread that uses it may
+ * go on using it meanwhile. n == 0: an empty set.
  */
-int		 geo_load(struct geo *, const struct conf_str *paths, size_t n,
-		     int strict, char **cause);
+struct geo	*geo_open(const struct geo *old, const struct conf_str *paths,
+		     size_t n, char **cause);
+void		 geo_free(struct geo *);
 
 /* Number of databases in the set. */
 size_t		 geo_count(const struct geo *);

@@ -232,20 +232,16 @@ int
 http_token_read(const char *path, char **token, char **cause)
 {
 	struct stat	 sb;
-	char		 buf[HTTP_TOKEN_MAX + 2];
+	char		 buf[HTTP_TOKEN_MAX + 2], *msg;
 	ssize_t		 n;
 	size_t		 len = 0, i;
 	int		 fd;
 
 	*token = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		xasprintf(cause, "http_token_file %s: %s", path,
-		    strerror(errno));
+	if ((fd = file_open_regular(path, FILE_NOFOLLOW, &sb, &msg)) < 0) {
+		xasprintf(cause, "http_token_file %s", msg);
+		free(msg);
 		return (-1);
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		xasprintf(cause, "http_token_file %s: not a regular file", path);
-		goto fail;
 	}
 	if ((sb.st_mode & 077) != 0) {
 		xasprintf(cause, "http_token_file %s: accessible by group or "

@@ -66,32 +66,22 @@ ident_secret_create(const char *path, uint8_t *seed, char **cause)
 }
 
 static int
-ident_secret_read(int fd, const char *path, uint8_t *seed, char **cause)
+ident_secret_read(int fd, const struct stat *sb, const char *path,
+    uint8_t *seed, char **cause)
 {
-	struct stat	sb;
-	size_t		got = 0;
-	ssize_t		n;
+	size_t	got = 0;
+	ssize_t	n;
 
-	if (fstat(fd, &sb) != 0) {
-		xasprintf(cause, "hash_secret_file %s: %s", path,
-		    strerror(errno));
-		return (-1);
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		xasprintf(cause, "hash_secret_file %s: not a regular file",
-		    path);
-		return (-1);
-	}
-	if ((sb.st_mode & 077) != 0) {
+	if ((sb->st_mode & 077) != 0) {
 		xasprintf(cause, "hash_secret_file %s: accessible by group or "
 		    "others (mode %03o); chmod 600 it", path,
-		    (unsigned)(sb.st_mode & 0777));
+		    (unsigned)(sb->st_mode & 0777));
 		return (-1);
 	}
-	if (sb.st_size != IDENT_SECRET_LEN) {
+	if (sb->st_size != IDENT_SECRET_LEN) {
 		xasprintf(cause, "hash_secret_file %s: must be exactly %d "
 		    "bytes, not %lld", path, IDENT_SECRET_LEN,
-		    (long long)sb.st_size);
+		    (long long)sb->st_size);
 		return (-1);
 	}
 	while (got < IDENT_SECRET_LEN) {
@@ -115,24 +105,28 @@ ident_secret_read(int fd, const char *path, uint8_t *seed, char **cause)
 static int
 ident_secret(const char *path, bool nocreate, uint8_t *seed, char **cause)
 {
-	int	fd, rv, tries;
+	struct stat	 sb;
+	char		*msg;
+	int		 fd, rv, tries;
 
 	if (path == NULL) {
 		*cause = xstrdup("hash_secret_file is not set");
 		return (-1);
 	}
 	for (tries = 0; tries < 2; tries++) {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		msg = NULL;
+		fd = file_open_regular(path, FILE_NOFOLLOW, &sb, &msg);
 		if (fd >= 0) {
-			rv = ident_secret_read(fd, path, seed, cause);
+			rv = ident_secret_read(fd, &sb, path, seed, cause);
 			close(fd);
 			return (rv);
 		}
 		if (errno != ENOENT || nocreate) {
-			xasprintf(cause, "hash_secret_file %s: %s", path,
-			    strerror(errno));
+			xasprintf(cause, "hash_secret_file %s", msg);
+			free(msg);
 			return (-1);
 		}
+		free(msg);
 		if ((rv = ident_secret_create(path, seed, cause)) <= 0)
 			return (rv);
 	}
@@ -181,7 +175,6 @@ ident_new(const struct ident_conf *conf, char **cause)
 	uint8_t		 seed[IDENT_SECRET_LEN];
 
 	*cause = NULL;
-	id->geo = geo_new();
 	if (ident_prefixes(conf, &id->prefix4, &id->prefix6, cause) != 0)
 		goto fail;
 	if ((id->rules = ident_email_rules_new(conf->email_domains,
@@ -191,7 +184,8 @@ ident_new(const struct ident_conf *conf, char **cause)
 	    (id->disp = ident_email_disp_load(conf->disposable_file,
 	    cause)) == NULL)
 		goto fail;
-	if (geo_load(id->geo, conf->geoip, conf->ngeoip, 1, cause) != 0)
+	if ((id->geo = geo_open(NULL, conf->geoip, conf->ngeoip,
+	    cause)) == NULL)
 		goto fail;
 	if (conf->secret_file == NULL) {
 		/* Rule checks: hashes only need to agree within this process. */
@@ -225,42 +219,39 @@ ident_free(struct ident *id)
 	free(id);
 }
 
-int
-ident_reload(struct ident *id, const struct ident_conf *conf, char **cause)
+struct ident *
+ident_stage(const struct ident *cur, const struct ident_conf *conf,
+    char **cause)
 {
-	struct email_rules	*rules;
-	struct disposable	*disp = NULL;
-	unsigned		 p4, p6;
-	char			*msg = NULL;
+	struct ident	*id = xcalloc(1, sizeof(*id));
+	char		*msg = NULL;
 
 	*cause = NULL;
-	if (ident_prefixes(conf, &p4, &p6, &msg) != 0)
+	memcpy(id->secret, cur->secret, sizeof(id->secret));
+	if (ident_prefixes(conf, &id->prefix4, &id->prefix6, &msg) != 0) {
 		cause_append(cause, msg);
-	else {
-		id->prefix4 = p4;
-		id->prefix6 = p6;
+		id->prefix4 = cur->prefix4;
+		id->prefix6 = cur->prefix6;
 	}
 	msg = NULL;
-	if ((rules = ident_email_rules_new(conf->email_domains,
-	    conf->nemail_domains, &msg)) == NULL)
+	if ((id->rules = ident_email_rules_new(conf->email_domains,
+	    conf->nemail_domains, &msg)) == NULL) {
 		cause_append(cause, msg);
-	else {
-		ident_email_rules_free(id->rules);
-		id->rules = rules;
+		id->rules = ident_email_rules_ref(cur->rules);
 	}
 	msg = NULL;
 	if (conf->disposable_file != NULL &&
-	    (disp = ident_email_disp_load(conf->disposable_file, &msg)) == NULL)
+	    (id->disp = ident_email_disp_load(conf->disposable_file,
+	    &msg)) == NULL) {
 		cause_append(cause, msg);
-	else {
-		ident_email_disp_free(id->disp);
-		id->disp = disp;
+		id->disp = ident_email_disp_ref(cur->disp);
 	}
 	msg = NULL;
-	if (geo_load(id->geo, conf->geoip, conf->ngeoip, 0, &msg) != 0)
+	id->geo = geo_open(cur->geo, conf->geoip, conf->ngeoip, &msg);
+	if (msg != NULL)
 		cause_append(cause, msg);
 	ident_data_update(id);
-	return (*cause == NULL ? 0 : -1);
+	return (id);
 }
 
 /* ---- hashing ------------------------------------------------------- */

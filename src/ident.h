@@ -12,7 +12,9 @@
  * as a phone give different hashes.
  *
  * Threading: an ident is used by one thread at a time (the event loop);
- * it is not locked.
+ * it is not locked. ident_stage() reads the serving one from another
+ * thread, but only what never changes once loaded (the secret, the
+ * lists, the private copies of the GeoIP databases).
  */
 #ifndef REFGUARD_IDENT_H
 #define REFGUARD_IDENT_H
@@ -61,7 +63,8 @@ struct ident;
  * Read (or create) the secret, load the disposable list, check the
  * email_domain values, open the GeoIP databases. Returns NULL and sets
  * *cause (caller frees) on any error; a GeoIP file that cannot be opened
- * is an error here (start-up), but not on reload. Errors in config values
+ * is an error here (start-up), but not on reload. Every file must be a
+ * regular file (util.h file_open_regular). Errors in config values
  * read "FILE:LINE: email_domain: message"; in files "PATH:LINE: ...".
  * conf is not kept: every string needed later is copied.
  */
@@ -69,15 +72,19 @@ struct ident	*ident_new(const struct ident_conf *conf, char **cause);
 void		 ident_free(struct ident *id);
 
 /*
- * Reload what can change at run time (disposable list, GeoIP databases,
- * email_domain rules, ip prefix lengths) from conf; the secret never
- * changes. GeoIP files are opened anew (a file replaced by rename is
- * picked up). Each part that fails keeps its old state and is reported
- * in *cause (several joined by "; ", caller frees; NULL when all went
- * well). Returns 0 when everything reloaded, -1 when anything was kept.
+ * A reload's identity data, staged beside cur: a new ident with cur's
+ * secret (it never changes) and what conf says now: the disposable list,
+ * the GeoIP databases (geo.h geo_open: read anew, so a file replaced by
+ * rename is picked up), the email_domain rules and the ip prefix lengths.
+ * Each part that fails takes cur's (shared: those parts never change
+ * once loaded) and is reported in *cause (several joined by "; ", caller
+ * frees; NULL when all went well). Never NULL. cur is only read and not
+ * changed: the event loop goes on serving with it while another thread
+ * stages, and swaps the result in (or frees it) once the reload is
+ * decided. Either ident may then be freed first.
  */
-int		 ident_reload(struct ident *id, const struct ident_conf *conf,
-		     char **cause);
+struct ident	*ident_stage(const struct ident *cur,
+		     const struct ident_conf *conf, char **cause);
 
 /* Keyed hash of buf as an identity of the given kind. */
 void		 ident_hash(const struct ident *id, enum ent_kind kind,

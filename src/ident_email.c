@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ident_int.h"
 #include "log.h"
@@ -163,7 +165,8 @@ ident_email_rules_free(struct email_rules *rs)
 {
 	size_t	i;
 
-	if (rs == NULL)
+	if (rs == NULL ||
+	    __atomic_sub_fetch(&rs->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	for (i = 0; i < rs->n; i++) {
 		free(rs->v[i].domain);
@@ -216,6 +219,7 @@ ident_email_rules_new(const struct conf_str *vals, size_t n, char **cause)
 	size_t			 i;
 	uint32_t		 first;
 
+	rs->refs = 1;
 	rs->byname = ident_set_new();
 	for (i = 0; i < nitems(ident_email_builtin); i++) {
 		if (ident_email_rule_parse(ident_email_builtin[i], &r, &why) != 0)
@@ -251,10 +255,26 @@ fail:
 
 /* ---- disposable list ----------------------------------------------- */
 
+struct email_rules *
+ident_email_rules_ref(struct email_rules *rs)
+{
+	__atomic_add_fetch(&rs->refs, 1, __ATOMIC_RELAXED);
+	return (rs);
+}
+
+struct disposable *
+ident_email_disp_ref(struct disposable *d)
+{
+	if (d != NULL)
+		__atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+	return (d);
+}
+
 void
 ident_email_disp_free(struct disposable *d)
 {
-	if (d == NULL)
+	if (d == NULL ||
+	    __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	free(d->path);
 	ident_set_free(d->set);
@@ -304,24 +324,30 @@ ident_email_disp_load(const char *path, char **cause)
 	struct disposable	*d;
 	struct stat		 sb;
 	FILE			*f;
-	char			*line = NULL;
+	char			*line = NULL, *msg;
+	int			 fd;
 	size_t			 cap = 0;
 	ssize_t			 n;
 	const char		*why;
 	int			 lineno = 0;
 
-	if ((f = fopen(path, "re")) == NULL) {
+	if ((fd = file_open_regular(path, 0, &sb, &msg)) < 0) {
+		xasprintf(cause, "disposable_file %s", msg);
+		free(msg);
+		return (NULL);
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
 		xasprintf(cause, "disposable_file %s: %s", path,
 		    strerror(errno));
+		close(fd);
 		return (NULL);
 	}
 	d = xcalloc(1, sizeof(*d));
+	d->refs = 1;
 	d->path = xstrdup(path);
 	d->set = ident_set_new();
-	if (fstat(fileno(f), &sb) == 0) {
-		d->bytes = (int64_t)sb.st_size;
-		d->mtime = (int64_t)sb.st_mtime;
-	}
+	d->bytes = (int64_t)sb.st_size;
+	d->mtime = (int64_t)sb.st_mtime;
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
 		if (memchr(line, '\0', (size_t)n) != NULL) {

@@ -55,7 +55,13 @@ struct email_rule {
 	char		 tags[EMAIL_TAGS_MAX + 1];	/* tag separators */
 };
 
+/*
+ * The email rules and the disposable list never change once loaded, and
+ * are reference counted: a reload staged off the event loop (ident_stage)
+ * keeps serving the one it could not load anew while the loop reads it.
+ */
 struct email_rules {
+	unsigned		 refs;
 	struct email_rule	*v;
 	size_t			 n;
 	struct ident_set	*byname;	/* domain -> index in v */
@@ -63,6 +69,7 @@ struct email_rules {
 
 /* The disposable domain list (ident_email.c). */
 struct disposable {
+	unsigned		 refs;
 	char			*path;
 	struct ident_set	*set;
 	int64_t			 bytes;		/* the file's size and */
@@ -92,13 +99,18 @@ void	ident_trim(const char **s, size_t *len);
 /* True when s has a byte < 0x20 or 0x7f. */
 bool	ident_has_ctl(const char *s, size_t len);
 
-/* Email rules: built-in table plus config values; NULL and *cause. */
+/*
+ * Email rules: built-in table plus config values; NULL and *cause. _ref
+ * takes one more reference, _free drops one (any thread).
+ */
 struct email_rules	*ident_email_rules_new(const struct conf_str *,
 			    size_t, char **cause);
+struct email_rules	*ident_email_rules_ref(struct email_rules *);
 void			 ident_email_rules_free(struct email_rules *);
-/* Disposable list from a file; NULL and *cause. */
+/* Disposable list from a regular file; NULL and *cause. As above. */
 struct disposable	*ident_email_disp_load(const char *path,
 			    char **cause);
+struct disposable	*ident_email_disp_ref(struct disposable *);
 void			 ident_email_disp_free(struct disposable *);
 /* domain or a parent of it (down to two labels) is listed. */
 bool			 ident_email_disp_match(const struct disposable *,

@@ -451,10 +451,11 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 	family(sb, "ruleset_rules", "gauge", "Rules in the rule set in service.");
 	sample(sb, "ruleset_rules", NULL, NULL, d->rules != NULL ?
 	    rules_count(d->rules) : 0);
-	family(sb, "reloads_total", "counter", "Reloads asked for.");
+	family(sb, "reloads_total", "counter", "Reloads run (requests made "
+	    "while one runs share the next).");
 	sample(sb, "reloads_total", NULL, NULL, d->reloads);
 	family(sb, "reload_failures_total", "counter",
-	    "Reloads that failed (the old rules kept serving).");
+	    "Reloads that failed (the old rules and data kept serving).");
 	sample(sb, "reload_failures_total", NULL, NULL, d->reload_failures);
 
 	family(sb, "geoip_build_epoch_seconds", "gauge",

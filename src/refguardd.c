@@ -46,6 +46,7 @@
 #include "ident.h"
 #include "log.h"
 #include "metrics.h"
+#include "reload.h"
 #include "rules.h"
 #include "secret.h"
 #include "store.h"
@@ -62,6 +63,20 @@ static struct event	*ev_watchdog;
 static uint64_t		 drain_started;
 static bool		 retention_busy;
 static int		 startup_fd = -1;	/* detached: to the parent */
+
+/*
+ * Reloads (reload.h). The jobs of reload requests wait for the reload
+ * that started after they came: those of the running one in
+ * reload_waiting, those that came while it ran in reload_next, for one
+ * more reload that starts when it ends (reload_again; a SIGHUP meanwhile
+ * asks for it too). So an answer never comes from a reload that read the
+ * files before it was asked for.
+ */
+static struct reload	*reloader;
+static struct job_list	 reload_waiting =
+			    TAILQ_HEAD_INITIALIZER(reload_waiting);
+static struct job_list	 reload_next = TAILQ_HEAD_INITIALIZER(reload_next);
+static bool		 reload_again;
 
 /*
  * Tell the service manager a state (READY=1 and the like, or NULL) and a
@@ -208,73 +223,6 @@ usage(void)
 	    "  -t       check the configuration and rules, then exit\n"
 	    "  -V       print the version\n", CONF_DEFAULT_PATH);
 	exit(2);
-}
-
-/*
- * Rule diagnostics or failed tests, one log line each: the lines that are
- * not indented (the source line and the caret under it are).
- */
-static void
-log_diag(bool err, const char *what, const char *diag)
-{
-	const char	*p, *e;
-	char		 esc[512];
-
-	for (p = diag; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
-		if ((e = strchr(p, '\n')) == NULL)
-			e = p + strlen(p);
-		if (e == p || *p == ' ' || *p == '\t')
-			continue;
-		log_value(p, (size_t)(e - p), esc, sizeof(esc));
-		if (err)
-			log_err("%s diag=%s", what, esc);
-		else
-			log_warn("%s diag=%s", what, esc);
-	}
-}
-
-/*
- * Compile the rule set the configuration names and run its embedded
- * tests: a set whose own tests fail is never put in service. NULL and
- * *cause (the diagnostics, or the failed tests) on failure.
- */
-static struct ruleset *
-load_rules(struct daemon *d, const struct conf *cf, char **cause)
-{
-	struct ruleset	*rs;
-	char		*diag = NULL, *report = NULL, *tcause = NULL;
-	size_t		 reportlen = 0;
-	FILE		*f;
-	int		 failed = 0, ntests;
-
-	*cause = NULL;
-	if ((rs = rules_load(cf->rules_path, d->ident,
-	    cf->rules_max_bytes, &diag)) == NULL) {
-		*cause = diag != NULL ? diag : xstrdup("rules: not loaded");
-		return (NULL);
-	}
-	if (diag != NULL) {
-		log_diag(false, "rules loaded with warnings", diag);
-		free(diag);
-	}
-	if ((f = open_memstream(&report, &reportlen)) == NULL)
-		fatal("open_memstream");
-	ntests = rules_run_tests(rs, d->ident, f, 0, &failed, &tcause);
-	fclose(f);
-	if (ntests < 0 || failed > 0) {
-		if (ntests < 0)
-			xasprintf(cause, "rule tests could not run: %s", tcause);
-		else
-			xasprintf(cause, "%d of %d rule tests failed:\n%s",
-			    failed, ntests, report);
-		free(tcause);
-		free(report);
-		rules_unref(rs);
-		return (NULL);
-	}
-	log_debug("rule tests passed tests=%d", ntests);
-	free(report);
-	return (rs);
 }
 
 /* Is something answering on this socket path? */
@@ -663,6 +611,8 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	json_object_set_new(rs, "loaded_at",
 	    json_string(fmt_rfc3339(d->rules_loaded_at, when)));
 	json_object_set_new(rs, "reloads", json_integer((json_int_t)d->reloads));
+	json_object_set_new(rs, "reloading",
+	    json_boolean(reload_running(reloader)));
 	json_object_set_new(rs, "reload_failures",
 	    json_integer((json_int_t)d->reload_failures));
 	json_object_set_new(rs, "last_reload_error", d->reload_error != NULL ?
@@ -678,68 +628,102 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	return (s);
 }
 
-/*
- * Reload: re-read the configuration file's reloadable settings (log level,
- * rules, identity data), build everything new, then swap it in whole. On
- * any error the old state keeps serving, and the reply and stats say why.
- */
-char *
-daemon_reload(struct daemon *d, size_t *len)
+/* Start a reload in its thread; its end comes to reload_done(). */
+static void
+reload_begin(struct daemon *d, const char *by)
 {
-	struct ident_conf	 ic;
-	struct ruleset		*rs = NULL;
-	struct conf		*cf;
-	json_t			*o;
-	char			*cause = NULL, *warn = NULL, *s, esc[1536];
-	char			*data;
+	char	esc[512];
 
 	d->reloads++;
 	notify_status("RELOADING=1", "reloading %s", d->conf_path);
-	if ((cf = conf_load(d->conf_path, &cause)) != NULL) {
-		/* Identity data first: the new rules hash list values with it. */
-		conf_ident(cf, &ic);
-		ic.secret_file = d->conf->hash_secret_file;	/* never reloads */
-		if (ident_reload(d->ident, &ic, &warn) != 0)
-			log_warn("reload kept some identity data error=%s",
-			    log_value(warn, strlen(warn), esc, sizeof(esc)));
-		record_data(d);
-		rs = load_rules(d, cf, &cause);
-	}
-	if (rs != NULL) {
-		rules_unref(d->rules);
-		d->rules = rs;
-		d->rules_loaded_at = now_ms();
-		free(d->conf->rules_path);
-		d->conf->rules_path = xstrdup(cf->rules_path);
-		d->conf->log_level = cf->log_level;
-		if (cf->map_max != d->conf->map_max) {
-			/* The writer sees it at its next grow: map_max is
-			 * only ever read atomically (store.c). */
-			store_set_map_max(d->store, cf->map_max);
-			log_notice("reload map_max=%llu was=%llu",
-			    (unsigned long long)cf->map_max,
-			    (unsigned long long)d->conf->map_max);
-			d->conf->map_max = cf->map_max;
-		}
-		if (!d->debug)
-			log_set_level(cf->log_level);
-	}
-	conf_free(cf);
+	log_info("reload started by=%s conf=%s", by, log_value(d->conf_path,
+	    strlen(d->conf_path), esc, sizeof(esc)));
+	if (reload_start(reloader, d->conf_path, d->ident) != 0 &&
+	    errno == EBUSY)
+		fatalx("reload_begin: a reload is running");
+	/* (any other failure comes back through reload_done) */
+}
 
+void
+daemon_reload(struct daemon *d, struct job *job)
+{
+	bool	running = reload_running(reloader);
+
+	if (job != NULL)
+		TAILQ_INSERT_TAIL(running ? &reload_next : &reload_waiting,
+		    job, entry);
+	if (!running) {
+		reload_begin(d, job != NULL ? "request" : "SIGHUP");
+		return;
+	}
+	if (!reload_again)
+		log_info("reload queued: one is running, another follows it");
+	reload_again = true;
+}
+
+/* Swap in what a successful reload built; cf's reloadable keys apply. */
+static void
+reload_swap(struct daemon *d, struct reload_bundle *b)
+{
+	struct conf	*cf = b->conf;
+
+	ident_free(d->ident);
+	d->ident = b->ident;
+	b->ident = NULL;
+	if (d->rules != NULL)
+		rules_unref(d->rules);
+	d->rules = b->rules;
+	b->rules = NULL;
+	d->rules_loaded_at = now_ms();
+	free(d->conf->rules_path);
+	d->conf->rules_path = xstrdup(cf->rules_path);
+	d->conf->log_level = cf->log_level;
+	if (cf->map_max != d->conf->map_max) {
+		/* The writer sees it at its next grow: map_max is only ever
+		 * read atomically (store.c). */
+		store_set_map_max(d->store, cf->map_max);
+		log_notice("reload map_max=%llu was=%llu",
+		    (unsigned long long)cf->map_max,
+		    (unsigned long long)d->conf->map_max);
+		d->conf->map_max = cf->map_max;
+	}
+	if (!d->debug)
+		log_set_level(cf->log_level);
+	record_data(d);
+}
+
+/*
+ * A reload ended (reload.h): swap in everything it built, or keep
+ * everything old and say why; answer the requests that waited for it,
+ * and start the next one if more were asked for meanwhile.
+ */
+static void
+reload_done(struct reload_bundle *b, void *arg)
+{
+	struct daemon	*d = arg;
+	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
+	struct job	*job;
+	json_t		*o;
+	char		*s, *data, esc[1536];
+	size_t		 len;
+
+	if (b->warn != NULL)
+		log_warn("reload kept some identity data error=%s",
+		    log_value(b->warn, strlen(b->warn), esc, sizeof(esc)));
 	o = json_object();
-	if (cause != NULL) {
+	if (b->cause != NULL) {
 		d->reload_failures++;
 		free(d->reload_error);
-		d->reload_error = xstrdup(cause);
-		log_diag(true, "reload failed", cause);
-		log_err("reload failed, the old rules keep serving ruleset=%s "
-		    "data=%s", d->rules != NULL ? rules_hash(d->rules) :
-		    "none", data_log(d, &data));
+		d->reload_error = xstrdup(b->cause);
+		reload_log_diag(true, "reload failed", b->cause);
+		log_err("reload failed, the old rules and data keep serving "
+		    "ruleset=%s data=%s", d->rules != NULL ?
+		    rules_hash(d->rules) : "none", data_log(d, &data));
 		free(data);
 		json_object_set_new(o, "error", json_pack("{s:s,s:s}",
-		    "code", "reload_failed", "msg", cause));
-		free(cause);
+		    "code", "reload_failed", "msg", b->cause));
 	} else {
+		reload_swap(d, b);
 		free(d->reload_error);
 		d->reload_error = NULL;
 		log_info("reloaded ruleset=%s rules=%zu data=%s",
@@ -750,10 +734,11 @@ daemon_reload(struct daemon *d, size_t *len)
 		json_object_set_new(o, "rules",
 		    json_integer((json_int_t)rules_count(d->rules)));
 	}
-	json_object_set_new(o, "ruleset", json_string(rules_hash(d->rules)));
-	if (warn != NULL)
-		json_object_set_new(o, "warning", json_string(warn));
-	free(warn);
+	log_debug("reload took us=%llu", (unsigned long long)b->us);
+	json_object_set_new(o, "ruleset", json_string(d->rules != NULL ?
+	    rules_hash(d->rules) : "none"));
+	if (b->warn != NULL)
+		json_object_set_new(o, "warning", json_string(b->warn));
 	if (d->reload_error != NULL)
 		notify_status("READY=1", "serving, ruleset %s (%zu rules); "
 		    "last reload failed, see the log", rules_hash(d->rules),
@@ -763,8 +748,47 @@ daemon_reload(struct daemon *d, size_t *len)
 		    rules_hash(d->rules), rules_count(d->rules));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	*len = strlen(s);
-	return (s);
+	len = strlen(s);
+	while ((job = TAILQ_FIRST(&reload_waiting)) != NULL) {
+		TAILQ_REMOVE(&reload_waiting, job, entry);
+		job->reply = xstrdup(s);
+		job->replylen = len;
+		job->errcode = d->reload_error != NULL ? "reload_failed" : NULL;
+		job->done = true;
+		TAILQ_INSERT_TAIL(&done, job, entry);
+	}
+	free(s);
+	reload_bundle_free(b);
+	if (reload_again) {
+		reload_again = false;
+		TAILQ_CONCAT(&reload_waiting, &reload_next, entry);
+		reload_begin(d, "queue");
+	}
+	conn_jobs_done(&done, d);
+}
+
+/* At exit: requests still waiting for a reload get "stopping". */
+static void
+reload_abandon(struct daemon *d)
+{
+	static const char	 stopping[] = "{\"error\":{\"code\":\"stopping\","
+				    "\"msg\":\"refguardd stopped before the reload "
+				    "ended; nothing changed\"}}";
+	struct job_list		 done = TAILQ_HEAD_INITIALIZER(done);
+	struct job		*job;
+
+	reload_free(reloader);
+	reloader = NULL;
+	TAILQ_CONCAT(&reload_waiting, &reload_next, entry);
+	while ((job = TAILQ_FIRST(&reload_waiting)) != NULL) {
+		TAILQ_REMOVE(&reload_waiting, job, entry);
+		job->reply = xstrdup(stopping);
+		job->replylen = strlen(stopping);
+		job->errcode = "stopping";
+		job->done = true;
+		TAILQ_INSERT_TAIL(&done, job, entry);
+	}
+	conn_jobs_done(&done, d);
 }
 
 /* Keep the description of the identity data the next events will use. */
@@ -919,10 +943,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 static void
 hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	size_t	len;
-
 	log_info("reloading signal=SIGHUP");
-	free(daemon_reload(arg, &len));
+	daemon_reload(arg, NULL);
 }
 
 /* Say what the secret check found; a lost store is worth a loud word. */
@@ -964,7 +986,7 @@ check_config(struct daemon *d)
 		free(cause);
 		return (1);
 	}
-	if ((rs = load_rules(d, d->conf, &cause)) == NULL) {
+	if ((rs = reload_rules(d->conf, d->ident, &cause)) == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		free(cause);
 		ident_free(d->ident);
@@ -1085,8 +1107,8 @@ main(int argc, char **argv)
 		    "acknowledged verdicts sync=none");
 
 	notify_status(NULL, "loading the rules and running their tests");
-	if ((d->rules = load_rules(d, d->conf, &cause)) == NULL) {
-		log_diag(true, "rules not loaded", cause);
+	if ((d->rules = reload_rules(d->conf, d->ident, &cause)) == NULL) {
+		reload_log_diag(true, "rules not loaded", cause);
 		/* The parent shows the diagnostics, then fatalx's line. */
 		if (startup_fd >= 0 && (write_all(startup_fd, cause,
 		    strlen(cause)) != 0 || write_all(startup_fd, "\n", 1) != 0))
@@ -1126,6 +1148,8 @@ main(int argc, char **argv)
 	    conn_refuse, d);
 	if (d->http != NULL && http_start(d->http, d, &cause) != 0)
 		fatalx("%s", cause);
+	if ((reloader = reload_new(d->base, reload_done, d, &cause)) == NULL)
+		fatalx("%s", cause);
 	record_data(d);
 
 	ev_term = evsignal_new(d->base, SIGTERM, shutdown_cb, d);
@@ -1157,6 +1181,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d->base);
 
+	reload_abandon(d);
 	writer_free(d->writer);
 	conn_close_all(d);
 	http_free(d->http);	/* after the writer: no request in flight */

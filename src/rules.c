@@ -100,57 +100,27 @@ rules_read_file(struct ruleset *rs, const char *path, char **text,
     size_t *len, char **cause)
 {
 	struct stat	 sb;
-	char		*buf;
-	ssize_t		 n;
-	size_t		 got = 0;
-	int		 fd;
+	size_t		 room = rs->max_bytes - rs->nbytes, max;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
+	max = room < RULES_FILE_MAX ? room : RULES_FILE_MAX;
+	memset(&sb, 0, sizeof(sb));
+	if (file_read_regular(path, 0, max, text, len, &sb, cause) != 0) {
+		if (max == room && (uint64_t)sb.st_size > room) {
+			free(*cause);
+			xasprintf(cause, "%s: the rule set's files would "
+			    "exceed rules_max_bytes (%zu bytes)", path,
+			    rs->max_bytes);
+			rs->nbytes = rs->max_bytes;
+		}
 		return (-1);
 	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		xasprintf(cause, "%s: not a regular file", path);
-		close(fd);
-		return (-1);
-	}
-	if ((uint64_t)sb.st_size > RULES_FILE_MAX) {
-		xasprintf(cause, "%s: larger than %u bytes", path,
-		    RULES_FILE_MAX);
-		close(fd);
-		return (-1);
-	}
-	if ((uint64_t)sb.st_size > rs->max_bytes - rs->nbytes) {
-		xasprintf(cause, "%s: the rule set's files would exceed "
-		    "rules_max_bytes (%zu bytes)", path, rs->max_bytes);
-		rs->nbytes = rs->max_bytes;
-		close(fd);
-		return (-1);
-	}
-	rs->nbytes += (size_t)sb.st_size;
-	buf = xmalloc((size_t)sb.st_size + 1);
-	while (got < (size_t)sb.st_size) {
-		n = read(fd, buf + got, (size_t)sb.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (got != (size_t)sb.st_size) {
-		xasprintf(cause, "%s: read error", path);
-		free(buf);
-		return (-1);
-	}
-	if (memchr(buf, '\0', got) != NULL) {
+	rs->nbytes += *len;
+	if (memchr(*text, '\0', *len) != NULL) {
 		xasprintf(cause, "%s: holds a NUL byte (not a text file)", path);
-		free(buf);
+		free(*text);
+		*text = NULL;
 		return (-1);
 	}
-	buf[got] = '\0';
-	*text = buf;
-	*len = got;
 	return (0);
 }
 

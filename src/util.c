@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -375,6 +377,116 @@ cause_append(char **cause, char *msg)
 	free(*cause);
 	free(msg);
 	*cause = s;
+}
+
+const char *
+file_type_name(unsigned mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return ("a regular file");
+	case S_IFIFO:
+		return ("a FIFO");
+	case S_IFDIR:
+		return ("a directory");
+	case S_IFCHR:
+		return ("a character device");
+	case S_IFBLK:
+		return ("a block device");
+	case S_IFSOCK:
+		return ("a socket");
+	case S_IFLNK:
+		return ("a symbolic link");
+	}
+	return ("of an unknown type");
+}
+
+int
+file_open_regular(const char *path, int flags, struct stat *sb, char **cause)
+{
+	int	fd, fl, saved;
+
+	/* O_NONBLOCK: opening a FIFO for reading waits for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+	    ((flags & FILE_NOFOLLOW) ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		saved = errno;
+		if (saved == ELOOP && (flags & FILE_NOFOLLOW))
+			xasprintf(cause, "%s: a symbolic link (not followed "
+			    "here)", path);
+		else
+			xasprintf(cause, "%s: %s", path, strerror(saved));
+		errno = saved;
+		return (-1);
+	}
+	if (fstat(fd, sb) != 0) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		xasprintf(cause, "%s: not a regular file (%s)", path,
+		    file_type_name(sb->st_mode));
+		close(fd);
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+int
+file_read_regular(const char *path, int flags, size_t max, char **buf,
+    size_t *len, struct stat *sb, char **cause)
+{
+	char	*b, extra;
+	size_t	 size, got = 0;
+	ssize_t	 n = 0;
+	int	 fd;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = file_open_regular(path, flags, sb, cause)) < 0)
+		return (-1);
+	if (sb->st_size < 0 || (uint64_t)sb->st_size > max) {
+		xasprintf(cause, "%s: larger than %zu bytes", path, max);
+		close(fd);
+		return (-1);
+	}
+	size = (size_t)sb->st_size;
+	b = xmalloc(size + 1);
+	while (got < size) {
+		n = read(fd, b + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	/* One byte more than fstat said: the file grew under us. */
+	while (got == size && (n = read(fd, &extra, 1)) < 0 && errno == EINTR)
+		;
+	if (got != size || n != 0) {
+		if (n < 0)
+			xasprintf(cause, "%s: %s", path, strerror(errno));
+		else
+			xasprintf(cause, "%s: changed while it was read "
+			    "(replace it by renaming a new file over it)",
+			    path);
+		free(b);
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	b[size] = '\0';
+	*buf = b;
+	*len = size;
+	return (0);
 }
 
 int

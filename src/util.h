@@ -84,6 +84,34 @@ int	 parse_cidr(const char *s, int *af, uint8_t a[16], int *bits,
 void	 be_put(uint8_t *p, uint64_t v, int n);
 uint64_t be_get(const uint8_t *p, int n);
 
+/*
+ * Data files (rules, lists, the disposable list, GeoIP databases, the
+ * hash secret): open path for reading, refusing anything that is not a
+ * regular file (a FIFO, a directory, a device, a socket) without
+ * blocking on it: the open is O_NONBLOCK (cleared once the file is known
+ * to be regular), so a FIFO with no writer cannot hang start-up or a
+ * reload. flags: FILE_NOFOLLOW refuses a symbolic link as the last
+ * component. Returns the descriptor (O_CLOEXEC) with *sb filled in, or
+ * -1 and *cause (caller frees), "PATH: reason", e.g. "PATH: not a
+ * regular file (a FIFO)"; callers put the setting's name in front.
+ * errno is the open's (ENOENT: no such file), or EINVAL when the file is
+ * not regular.
+ */
+#define FILE_NOFOLLOW	0x1
+struct stat;
+int	 file_open_regular(const char *path, int flags, struct stat *sb,
+	    char **cause);
+/*
+ * Read a whole regular file (file_open_regular) of at most max bytes
+ * into *buf (malloc'd, NUL-terminated, caller frees; *len bytes without
+ * the NUL), *sb as it was opened. A file that grows or shrinks while it
+ * is read is an error, not a torn copy. 0, or -1 and *cause as above.
+ */
+int	 file_read_regular(const char *path, int flags, size_t max,
+	    char **buf, size_t *len, struct stat *sb, char **cause);
+/* What a file type is, for messages: "a FIFO", "a directory", ... */
+const char *file_type_name(unsigned mode);
+
 /* Write all of buf to fd, retrying on EINTR/short writes. 0 or -1. */
 int	 write_all(int fd, const void *buf, size_t len);
 /* True when a read (or a listening socket's accept) would not block. */

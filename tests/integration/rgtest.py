@@ -405,6 +405,30 @@ class Daemon:
         with open(p, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def log_mark(self):
+        """Where this run's log ends now: wait_log(..., after=mark) then
+        only looks at what the daemon wrote since."""
+        return len(self.stderr())
+
+    def wait_log(self, pattern, after=0, timeout=IO_TIMEOUT):
+        """Wait until this run's log has a line matching the regular
+        expression pattern past offset after (log_mark()); returns the
+        match. Fails if the daemon exits or nothing matches in time."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.stderr(), after)
+            if m is not None:
+                return m
+            if not self.alive():
+                raise Fail("refguardd exited (%s) before logging /%s/; "
+                           "stderr:\n%s" % (self.proc.poll(), pattern,
+                                             self.stderr()))
+            if time.monotonic() > deadline:
+                raise Fail("no log line /%s/ within %.0fs; stderr:\n%s" % (
+                    pattern, timeout, self.stderr()[-3000:]))
+            time.sleep(0.02)
+
     def signal(self, sig):
         check(self.alive(), "daemon not running (exit %s); stderr:\n%s" % (
             self.proc and self.proc.poll(), self.stderr()))

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -229,7 +231,7 @@ START_TEST(test_reload)
 	copy(src = fxpath("rg-city2.mmdb"), live);
 	free(src);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
 	ck_assert_ptr_null(cause);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
 
@@ -242,13 +244,13 @@ START_TEST(test_reload)
 	unit_write(other, "not an mmdb", 11);
 	ck_assert_int_eq(rename(other, live), 0);
 	snprintf(other, sizeof(other), "%s/other.mmdb", tmpdir);
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), -1);
 	ck_assert_msg(strncmp(cause, "r.conf:4: geoip_db ", 19) == 0 &&
 	    strstr(cause, live) != NULL, "%s", cause);
 	free(cause);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
 	unlink(live);
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "No such file"));
 	free(cause);
 	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
@@ -257,7 +259,7 @@ START_TEST(test_reload)
 	copy(src = fxpath("rg-asn.mmdb"), live);
 	free(src);
 	ic.ngeoip = 2;
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "r.conf:5: geoip_db"));
 	free(cause);
 	p = unit_ip(id, "81.2.69.1");
@@ -265,7 +267,7 @@ START_TEST(test_reload)
 
 	/* dropping every database */
 	ic.ngeoip = 0;
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
 	ck_assert_uint_eq(unit_ip(id, "81.2.69.1").geo.have, 0);
 	ident_free(id);
 
@@ -274,6 +276,104 @@ START_TEST(test_reload)
 	ck_assert_ptr_null(ident_new(&ic, &cause));
 	ck_assert_ptr_nonnull(strstr(cause, "r.conf:5: geoip_db"));
 	free(cause);
+}
+END_TEST
+
+/*
+ * An ident whose one database is a copy of rg-city.mmdb at tmpdir/name
+ * (its path in live[300]), configured in *ic and *cs as "r.conf:4".
+ */
+static struct ident *
+live_city(const char *name, char *live, struct ident_conf *ic,
+    struct conf_str *cs)
+{
+	struct ident	*id;
+	char		*src, *cause;
+
+	snprintf(live, 300, "%s/%s", tmpdir, name);
+	copy(src = fxpath("rg-city.mmdb"), live);
+	free(src);
+	memset(ic, 0, sizeof(*ic));
+	ic->secret_file = secret;
+	*cs = (struct conf_str){ live, (char *)"r.conf", 4 };
+	ic->geoip = cs;
+	ic->ngeoip = 1;
+	id = ident_new(ic, &cause);
+	ck_assert_msg(id != NULL, "%s", cause);
+	return (id);
+}
+
+/*
+ * A database overwritten in place (cp over it: same inode, cut short,
+ * other bytes) changes nothing until the next load: the daemon reads a
+ * private copy, not the file. Mapped from the file, the first lookup
+ * after the truncation died of SIGBUS.
+ */
+START_TEST(test_overwritten_in_place)
+{
+	struct ident_conf	 ic;
+	struct conf_str		 cs;
+	struct ident		*id;
+	char			 live[300], *src, *buf, *cause;
+	size_t			 len;
+	FILE			*f;
+
+	id = live_city("inplace.mmdb", live, &ic, &cs);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
+
+	ck_assert_int_eq(truncate(live, 16), 0);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
+	buf = unit_slurp(src = fxpath("rg-city2.mmdb"), &len);
+	free(src);
+	ck_assert_ptr_nonnull(f = fopen(live, "r+"));
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	free(buf);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "GB");
+
+	/* the next load reads the file as it is now */
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
+	ck_assert_str_eq(unit_ip(id, "81.2.69.1").geo.country, "FR");
+	ident_free(id);
+}
+END_TEST
+
+/*
+ * Staging a reload leaves the serving ident as it was, and a database
+ * that fails to load anew is served from the old one's private copy by
+ * the new ident, which outlives the old one.
+ */
+START_TEST(test_stage)
+{
+	struct ident_conf	 ic;
+	struct conf_str		 cs;
+	struct ident		*cur, *next;
+	char			 live[300], *src, *cause;
+
+	cur = live_city("stage.mmdb", live, &ic, &cs);
+
+	copy(src = fxpath("rg-city2.mmdb"), live);
+	free(src);
+	next = ident_stage(cur, &ic, &cause);
+	ck_assert_ptr_null(cause);
+	ck_assert_str_eq(unit_ip(cur, "81.2.69.1").geo.country, "GB");
+	ck_assert_str_eq(unit_ip(next, "81.2.69.1").geo.country, "FR");
+	ident_free(next);
+
+	unlink(live);
+	next = ident_stage(cur, &ic, &cause);
+	ck_assert_ptr_nonnull(strstr(cause, "r.conf:4: geoip_db "));
+	free(cause);
+	ident_free(cur);
+	ck_assert_str_eq(unit_ip(next, "81.2.69.1").geo.country, "GB");
+	ident_free(next);
+
+	/* not a regular file: refused at once, never waited on */
+	ck_assert_int_eq(mkfifo(live, 0600), 0);
+	ck_assert_ptr_null(ident_new(&ic, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "not a regular file (a FIFO)"));
+	free(cause);
+	unlink(live);
 }
 END_TEST
 
@@ -348,6 +448,8 @@ geo_suite(void)
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_info);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_overwritten_in_place);
+	tcase_add_test(tc, test_stage);
 	tcase_add_test(tc, test_corrupt);
 	suite_add_tcase(s, tc);
 	return (s);

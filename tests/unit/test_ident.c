@@ -1012,7 +1012,7 @@ START_TEST(test_reload_info)
 	fclose(f);
 	mkconf(&ic);
 	ic.disposable_file = path;
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
 	ck_assert_ptr_null(cause);
 	p = field(ident_email, S("a@newly-bad.example"));
 	ck_assert(p.email_disposable);
@@ -1025,7 +1025,7 @@ START_TEST(test_reload_info)
 	fclose(f);
 	ic.email_domains = &cs;
 	ic.nemail_domains = 1;
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), -1);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, ":2: disposable_file: "));
 	ck_assert_ptr_nonnull(strstr(cause, "r.conf:7: email_domain: unknown "
 	    "option 'frobnicate'"));
@@ -1036,7 +1036,7 @@ START_TEST(test_reload_info)
 	/* No list configured: none used. */
 	ic.disposable_file = NULL;
 	ic.nemail_domains = 0;
-	ck_assert_int_eq(ident_reload(id, &ic, &cause), 0);
+	ck_assert_int_eq(unit_reload(&id, &ic, &cause), 0);
 	p = field(ident_email, S("a@newly-bad.example"));
 	ck_assert(!(p.facts & PF_EMAIL_DISPOSABLE));
 	j = ident_info(id);

@@ -1,11 +1,15 @@
 /* test_util.c: value parsers, time, escaping and the JSON string writer. */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <check.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -499,6 +503,71 @@ START_TEST(test_sbuf_grow)
 }
 END_TEST
 
+/* ---- file_open_regular, file_read_regular -------------------------- */
+
+/*
+ * Anything but a regular file is refused at once with a message naming
+ * it and what it is; a FIFO with no writer never blocks the caller.
+ */
+START_TEST(test_file_regular)
+{
+	char		 dir[] = "/tmp/rg-file.XXXXXX", path[300], link[300];
+	char		*buf, *cause;
+	struct stat	 sb;
+	size_t		 len;
+	int		 fd;
+
+	ck_assert_int_eq(unit_tmpdir(dir), 0);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	unit_write(path, "abc\n", 4);
+	ck_assert_int_eq(file_read_regular(path, 0, 64, &buf, &len, &sb,
+	    &cause), 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_str_eq(buf, "abc\n");
+	ck_assert_int_eq(sb.st_size, 4);
+	free(buf);
+	ck_assert_int_eq(file_read_regular(path, 0, 3, &buf, &len, &sb,
+	    &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "larger than 3 bytes"));
+	free(cause);
+
+	/* a symbolic link: followed, unless FILE_NOFOLLOW */
+	snprintf(link, sizeof(link), "%s/l", dir);
+	ck_assert_int_eq(symlink(path, link), 0);
+	ck_assert_int_ge(fd = file_open_regular(link, 0, &sb, &cause), 0);
+	close(fd);
+	ck_assert_int_eq(file_open_regular(link, FILE_NOFOLLOW, &sb, &cause),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(cause, "a symbolic link"));
+	free(cause);
+
+	ck_assert_int_eq(file_open_regular(dir, 0, &sb, &cause), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_nonnull(strstr(cause, "not a regular file (a "
+	    "directory)"));
+	free(cause);
+	ck_assert_int_eq(file_open_regular("/dev/null", 0, &sb, &cause), -1);
+	ck_assert_str_eq(cause, "/dev/null: not a regular file (a character "
+	    "device)");
+	free(cause);
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(file_read_regular(path, 0, 64, &buf, &len, &sb,
+	    &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "fifo: not a regular file (a "
+	    "FIFO)"));
+	free(cause);
+
+	snprintf(path, sizeof(path), "%s/absent", dir);
+	ck_assert_int_eq(file_open_regular(path, 0, &sb, &cause), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_nonnull(strstr(cause, "absent: No such file"));
+	free(cause);
+	ck_assert_int_eq(unit_rmrf(dir), 0);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -514,6 +583,7 @@ util_suite(void)
 	tcase_add_test(tc, test_rfc3339_len);
 	tcase_add_test(tc, test_rfc3339_roundtrip);
 	tcase_add_test(tc, test_escape);
+	tcase_add_test(tc, test_file_regular);
 	tcase_add_test(tc, test_escape_truncate);
 	tcase_add_test(tc, test_escape_fits);
 	tcase_add_test(tc, test_jstr);

@@ -117,6 +117,16 @@ unit_ip(struct ident *id, const char *ip)
 	return (p);
 }
 
+int
+unit_reload(struct ident **id, const struct ident_conf *ic, char **cause)
+{
+	struct ident	*n = ident_stage(*id, ic, cause);
+
+	ident_free(*id);
+	*id = n;
+	return (*cause == NULL ? 0 : -1);
+}
+
 struct store *
 unit_store(const char *dir, size_t size, size_t max)
 {

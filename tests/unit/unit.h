@@ -33,6 +33,13 @@ char		*unit_slurp(const char *, size_t *);
 /* An ident keyed by the secret file path (made when absent), /24 and /64
  * IP prefixes, or fail the test. */
 struct ident	*unit_ident(const char *);
+/*
+ * A reload of *id's identity data as the daemon does it: stage the new
+ * one from ic (ident_stage), then swap it in for *id. 0, or -1 when some
+ * part kept its old state (*cause says why).
+ */
+int		 unit_reload(struct ident **, const struct ident_conf *,
+		     char **);
 /* The IP ip through id, or fail the test. */
 struct party	 unit_ip(struct ident *, const char *);
 
