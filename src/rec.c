@@ -206,8 +206,6 @@ rec_get_bytes(struct rec_r *r, void *b, size_t n)
 
 	if (p != NULL)
 		memcpy(b, p, n);
-	else if (n > 0)
-		memset(b, 0, n);
 }
 
 const void *

@@ -7,7 +7,8 @@
  * same order. Both keep their first error: a caller writes or reads a
  * whole record and asks once at the end (rec_w_err(), rec_r_end()), as
  * OpenSMTPD's m_get/m_end do. A reader that ran short reads zeros and
- * empty strings from then on, never beyond its bytes.
+ * empty strings from then on, leaves byte fields as they were, and never
+ * reads beyond its bytes.
  *
  * Only the order of the calls makes a format: the formats themselves are
  * documented beside their encoders (event.h, verdict_rec.h, store.c,
@@ -65,7 +66,7 @@ uint8_t	rec_get_u8(struct rec_r *r);
 uint16_t rec_get_u16(struct rec_r *r);
 uint32_t rec_get_u32(struct rec_r *r);
 uint64_t rec_get_u64(struct rec_r *r);
-/* n bytes into b (zeros when short). */
+/* n bytes into b (left as they were when short). */
 void	rec_get_bytes(struct rec_r *r, void *b, size_t n);
 /* n bytes in place: a pointer into the record, NULL when short. */
 const void *rec_get_ref(struct rec_r *r, size_t n);
