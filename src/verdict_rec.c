@@ -40,12 +40,29 @@ reply_sound(const char *p, size_t len)
 	return (ok);
 }
 
+/* One re-check from rd; -1 when it runs past the end. */
+static int
+ver_decode(struct rec_r *rd, struct verdict_ver *v)
+{
+	v->ts = (int64_t)rec_get_u64(rd);
+	v->action = rec_get_u8(rd);
+	v->score = (int32_t)rec_get_u32(rd);
+	v->replylen = rec_get_u32(rd);
+	v->deltalen = rec_get_u32(rd);
+	v->explainlen = rec_get_u32(rd);
+	v->reply = rec_get_ref(rd, v->replylen);
+	v->delta = rec_get_ref(rd, v->deltalen);
+	v->explain = rec_get_ref(rd, v->explainlen);
+	return (rec_r_err(rd));
+}
+
 int
 verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 {
-	const uint8_t	*rec = recp;
-	struct rec_r	 rd, sum;
-	unsigned	 ver;
+	const uint8_t		*rec = recp;
+	struct rec_r		 rd, sum;
+	struct verdict_ver	 v;
+	unsigned		 ver, i;
 	uint8_t		 vb;
 
 	memset(r, 0, sizeof(*r));
@@ -81,6 +98,17 @@ verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
 	r->rechecks = rec_get_ref(&rd, r->rechecks_len);
 	if (rec_r_end(&rd) != 0)
 		return (-1);
+	/* A re-checked record holds its re-checks, and nothing after them. */
+	if (ver == VERDICT_REC_RECHECKED) {
+		if (r->nrechecks == 0)
+			return (-1);
+		rec_r_init(&rd, r->rechecks, r->rechecks_len);
+		for (i = 0; i < r->nrechecks; i++)
+			if (ver_decode(&rd, &v) != 0)
+				return (-1);
+		if (rec_r_end(&rd) != 0)
+			return (-1);
+	}
 	return (r->summed || reply_sound(r->reply, r->replylen) ? 0 : -1);
 }
 
@@ -93,22 +121,6 @@ verdict_rec_seq(const void *rec, size_t len, uint64_t *seq)
 	(void)rec_get_u8(&rd);
 	*seq = rec_get_u64(&rd);
 	return (rec_r_err(&rd));
-}
-
-/* One re-check from rd; -1 when it runs past the end. */
-static int
-ver_decode(struct rec_r *rd, struct verdict_ver *v)
-{
-	v->ts = (int64_t)rec_get_u64(rd);
-	v->action = rec_get_u8(rd);
-	v->score = (int32_t)rec_get_u32(rd);
-	v->replylen = rec_get_u32(rd);
-	v->deltalen = rec_get_u32(rd);
-	v->explainlen = rec_get_u32(rd);
-	v->reply = rec_get_ref(rd, v->replylen);
-	v->delta = rec_get_ref(rd, v->deltalen);
-	v->explain = rec_get_ref(rd, v->explainlen);
-	return (rec_r_err(rd));
 }
 
 int

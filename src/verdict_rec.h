@@ -53,7 +53,8 @@ struct verdict_rec {
 /*
  * Split a record from store_get_verdict(): 0, or -1 when it is corrupt
  * (its checksum differs, or, without one, its reply is not one JSON
- * object) or malformed (a length runs past its end).
+ * object) or malformed (a length runs past its end, a re-checked record
+ * without re-checks or with bytes after them).
  */
 int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
 /*
