@@ -26,7 +26,7 @@ _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
  * explain text of the same rule set (the first of at least ZDICT_MIN
  * bytes), which holds the same rules, expressions and keys. A 6 KB text
  * then takes ~250 bytes instead of ~1.1 KB, in a fifth of the time
- * (issue 5). Stored form:
+ * (docs/performance.md). Stored form:
  * ZDICT_MARK, the dictionary's id (8 bytes: XXH3 of its bytes), a zstd
  * frame. The dictionary is in meta "zdict:<id>", put by the transaction
  * of any record that uses it and finds it missing, so it commits or
