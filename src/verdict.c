@@ -274,6 +274,21 @@ verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
 		sb->len += got;
 }
 
+/* Encode r and store it as id's verdict: 0, or -1 on a store error. */
+static int
+verdict_put(struct store_txn *txn, const char *id, size_t idlen,
+    const struct verdict_rec *r)
+{
+	void	*rec;
+	size_t	 len;
+	int	 rc;
+
+	rec = verdict_rec_encode(r, &len);
+	rc = store_put_verdict(txn, id, idlen, rec, len);
+	free(rec);
+	return (rc);
+}
+
 static void
 add_hits(struct sbuf *sb, const struct ruleset *rs,
     const struct rules_result *res, int shadow)
@@ -339,7 +354,6 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	struct verdict_rec	 r;
 	struct sbuf		 reply, explain;
 	const void		*stored;
-	void			*rec;
 	size_t			 len, i;
 	int			 rc;
 
@@ -389,10 +403,8 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	r.replylen = reply.len;
 	r.explain = explain.buf;
 	r.explainlen = explain.len;
-	rec = verdict_rec_encode(&r, &len);
+	rc = verdict_put(txn, ev->id, ev->idlen, &r);
 	sbuf_free(&explain);
-	rc = store_put_verdict(txn, ev->id, ev->idlen, rec, len);
-	free(rec);
 	if (rc != 0) {
 		sbuf_free(&reply);
 		return (-1);
@@ -478,7 +490,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	struct rec_w		 vers;
 	const void		*stored;
 	const char		*s;
-	void			*own, *rec;
+	void			*own;
 	size_t			 len, np, nn, i;
 	unsigned		 version;
 	int			 rc;
@@ -580,11 +592,9 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	r.nrechecks++;
 	r.rechecks = vers.buf;
 	r.rechecks_len = vers.len;
-	rec = verdict_rec_encode(&r, &len);
+	rc = verdict_put(txn, id, idlen, &r);
 	rec_w_free(&vers);
 	free(own);
-	rc = store_put_verdict(txn, id, idlen, rec, len);
-	free(rec);
 	if (rc != 0) {
 		sbuf_free(&reply);
 		sbuf_free(&delta);
