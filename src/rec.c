@@ -126,24 +126,6 @@ rec_put_str8(struct rec_w *w, const char *s, size_t max)
 	rec_put_bytes(w, s, n);
 }
 
-size_t
-rec_put_hole(struct rec_w *w, size_t n)
-{
-	uint8_t	*p;
-
-	if ((p = w_room(w, n)) == NULL)
-		return (0);
-	memset(p, 0, n);
-	return ((size_t)(p - w->buf));
-}
-
-void
-rec_w_set_u32(struct rec_w *w, size_t off, uint32_t v)
-{
-	if (!w->err && off + 4 <= w->len)
-		be_put(w->buf + off, v, 4);
-}
-
 void
 rec_r_init(struct rec_r *r, const void *p, size_t len)
 {

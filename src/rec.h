@@ -47,12 +47,6 @@ void	rec_put_u64(struct rec_w *w, uint64_t v);
 void	rec_put_bytes(struct rec_w *w, const void *p, size_t n);
 /* A string of at most max (< 256) bytes after a u8 length. */
 void	rec_put_str8(struct rec_w *w, const char *s, size_t max);
-/*
- * Room for n bytes at the end, to be filled later (a length known only
- * once what follows is written): their offset, for rec_w_set_u32().
- */
-size_t	rec_put_hole(struct rec_w *w, size_t n);
-void	rec_w_set_u32(struct rec_w *w, size_t off, uint32_t v);
 
 /* Reader over len bytes at p (not copied: they must outlive it). */
 struct rec_r {

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "event.h"
+#include "rec.h"
 #include "store.h"
 #include "store_aux.h"
 #include "util.h"
@@ -104,6 +105,55 @@ full_event(struct event *ev)
 	p->geo.hosting = true;
 }
 
+/*
+ * The codec itself: fields big-endian, a reader that runs short stays
+ * short and reads zeros, the end check wants every byte read, and a
+ * fixed writer never writes past its buffer.
+ */
+START_TEST(test_codec)
+{
+	uint8_t		buf[16];
+	char		s[8];
+	struct rec_w	w;
+	struct rec_r	r;
+
+	memset(buf, 0xaa, sizeof(buf));
+	rec_w_fixed(&w, buf, 15);
+	rec_put_u8(&w, 1);
+	rec_put_u16(&w, 0x0203);
+	rec_put_u32(&w, 0x04050607);
+	rec_put_str8(&w, "abc", 8);
+	ck_assert_int_eq(rec_w_err(&w), 0);
+	ck_assert_uint_eq(w.len, 11);
+	same_bytes("fields", buf, w.len, "0102030405060703616263");
+	rec_put_u64(&w, 1);		/* 8 more do not fit in 15 */
+	ck_assert_int_eq(rec_w_err(&w), -1);
+	ck_assert_uint_eq(w.len, 11);
+	rec_put_u8(&w, 9);		/* sticky: nothing more either */
+	ck_assert_uint_eq(w.len, 11);
+	same_bytes("untouched", buf + 11, 5, "aaaaaaaaaa");
+
+	rec_r_init(&r, buf, 11);
+	ck_assert_uint_eq(rec_get_u8(&r), 1);
+	ck_assert_uint_eq(rec_get_u16(&r), 0x0203);
+	ck_assert_int_eq(rec_r_end(&r), -1);	/* bytes left */
+	ck_assert_uint_eq(rec_get_u32(&r), 0x04050607);
+	ck_assert_uint_eq(rec_get_str8(&r, s, sizeof(s)), 3);
+	ck_assert_str_eq(s, "abc");
+	ck_assert_int_eq(rec_r_end(&r), 0);
+	ck_assert_uint_eq(rec_get_u8(&r), 0);	/* past the end */
+	ck_assert_int_eq(rec_r_end(&r), -1);
+	ck_assert_uint_eq(rec_get_u32(&r), 0);	/* and stays there */
+	ck_assert_ptr_null(rec_get_ref(&r, 0));
+
+	/* A string longer than its buffer is an error, not a cut. */
+	rec_r_init(&r, buf + 7, 4);
+	ck_assert_uint_eq(rec_get_str8(&r, s, 3), 0);
+	ck_assert_str_eq(s, "");
+	ck_assert_int_eq(rec_r_err(&r), -1);
+}
+END_TEST
+
 static const char event_golden[] =
     "0101000001a207d92100010203040506070803722d3106737072696e67034029"
     "000000000000455552eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee02000000aa1111"
@@ -184,6 +234,18 @@ START_TEST(test_verdict_record)
 	ck_assert_int_eq(vv.score, 5);
 	ck_assert_uint_eq(vv.deltalen, 2);
 	ck_assert_uint_eq(vv.explainlen, 2);
+	/*
+	 * Without its checksum (as before schema 3): read; claiming no
+	 * re-checks, or with a byte after them, it is malformed.
+	 */
+	rec[0] &= 0x7f;
+	len -= 8;
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
+	rec[23] = 0;			/* nrechecks: 0 */
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), -1);
+	rec[23] = 1;
+	rec[len] = 0;
+	ck_assert_int_eq(verdict_rec_decode(rec, len + 1, &d), -1);
 	free(rec);
 }
 END_TEST
@@ -313,6 +375,7 @@ main(void)
 
 	if (unit_tmpdir(tmpdir) != 0)
 		return (1);
+	tcase_add_test(tc, test_codec);
 	tcase_add_test(tc, test_event_record);
 	tcase_add_test(tc, test_verdict_record);
 	tcase_add_test(tc, test_store_records);
