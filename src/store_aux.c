@@ -474,6 +474,29 @@ exp_key(uint8_t *key, int64_t expires, const char *list,
 	return (w.len);
 }
 
+/* The parts of an expiry key (exp_key()): 0, or -1 when it is not one. */
+static int
+exp_key_decode(const void *key, size_t len, int64_t *expires,
+    char list[LIST_NAME_MAX + 1], struct rg_hash *e)
+{
+	struct rec_r	r;
+	size_t		n;
+
+	rec_r_init(&r, key, len);
+	if (rec_get_u8(&r) != 'X')
+		return (-1);
+	*expires = (int64_t)rec_get_u64(&r);
+	if (rec_left(&r) < 1 + RG_HASH_LEN ||
+	    (n = rec_left(&r) - 1 - RG_HASH_LEN) > LIST_NAME_MAX)
+		return (-1);
+	rec_get_bytes(&r, list, n);
+	list[n] = '\0';
+	if (rec_get_u8(&r) != 0)
+		return (-1);
+	rec_get_bytes(&r, e->b, RG_HASH_LEN);
+	return (rec_r_end(&r));
+}
+
 /*
  * A list entry: hash(16) kind(1) cidr(1) added(8) seq(8) expires(8)
  * nmembers(4) bylen(1) reasonlen(2) by reason.
@@ -710,9 +733,7 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 	MDB_val			 k, d;
 	uint8_t			 start = 'X';
 	char			 list[LIST_NAME_MAX + 1];
-	const uint8_t		*p;
-	size_t			 n;
-	int64_t			 done = 0;
+	int64_t			 expires, done = 0;
 	int			 rc;
 
 	if (aux_txn(t, &aux) == NULL)
@@ -727,16 +748,9 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 			break;
 		if (rc != 0)
 			return (store_int_fail(t, rc, "lists expire"));
-		p = k.mv_data;
-		if (k.mv_size < 10 + RG_HASH_LEN || p[0] != 'X' ||
-		    (int64_t)be_get(p + 1, 8) > now)
+		if (exp_key_decode(k.mv_data, k.mv_size, &expires, list,
+		    &h) != 0 || expires > now)
 			break;
-		n = k.mv_size - 10 - RG_HASH_LEN;
-		if (n > LIST_NAME_MAX || p[9 + n] != 0)
-			break;
-		memcpy(list, p + 9, n);
-		list[n] = '\0';
-		memcpy(h.b, p + 10 + n, RG_HASH_LEN);
 		rc = store_list_get(t, list, &h, &e);
 		if (rc < 0)
 			return (-1);
