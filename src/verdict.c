@@ -483,8 +483,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	struct rules_result	 res;
 	struct rules_at		 at;
 	struct verdict_rec	 r;
-	struct verdict_ver	 pv;
-	struct verdict_ver	 nv;
+	struct verdict_ver	 pv, nv;
 	struct event		 ev;
 	struct sbuf		 reply, delta, explain;
 	struct rec_w		 vers;
