@@ -136,7 +136,18 @@ struct event {
  * Compact on-disk record of an event (everything the rules can read, so
  * that a backtest sees what the live check saw). event_encode() writes at
  * most EVENT_REC_MAX bytes to buf and returns the length; event_decode()
- * fills *ev and returns 0, or -1 if the record is malformed.
+ * fills *ev and returns 0, or -1 if the record is malformed (a field
+ * runs past its end, a count is out of range, or bytes are left over).
+ *
+ * The record (rec.h fields: big-endian, str8 = u8 length and bytes):
+ *   version(1)=1 type(1) ts(8) data_id(8) idlen(1) id campaign(str8)
+ *   flags(1: 0x01 reward, 0x02 edge) [amount(8: IEEE double) currency(3)]
+ *   [edge(16)] nparties(1) party...
+ * party: have(4) one hash(16) per bit of have (kinds 1 up), facts(4)
+ *   [email_domain(str8)] [email_disposable(1)] [ip_version(1)
+ *   ip_private(1)] geo_have(4), and when geo_have is not 0: country(2)
+ *   continent(2) asn(4) as_org(str8) geo_flags(1: anonymous, vpn, tor,
+ *   hosting, residential_proxy from bit 0).
  */
 #define EVENT_REC_MAX	2048
 size_t	event_encode(const struct event *ev, uint8_t *buf);

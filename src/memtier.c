@@ -375,7 +375,9 @@ mt_range(struct mt *mt, unsigned r, struct mt_ident ***idents,
 		qsort(mt->sorted + ni, na, sizeof(*mt->sorted), acct_cmp);
 	*idents = (struct mt_ident **)mt->sorted;
 	*nidents = ni;
-	*accts = (struct mt_acct **)(mt->sorted + ni);
+	/* Nothing listed yet: no array to point into. */
+	*accts = mt->sorted != NULL ? (struct mt_acct **)(mt->sorted + ni) :
+	    NULL;
 	*naccts = na;
 }
 

@@ -25,9 +25,21 @@
 #include "memtier.h"
 #include "store.h"
 #include "store_int.h"
+#include "rec.h"
 #include "util.h"
+#include "verdict_rec.h"
 
+/*
+ * Keys and values (rec.h fields; times as ts_key(), so that they sort):
+ *   events: seq(8) -> the event record (event.h)
+ *   index: kind(1) hash(16) ts(8) seq(8) -> type(1) roles(1)
+ *   links: account(16) kind(1) hash(16) -> first_ts(8) first_seq(8)
+ *     last_ts(8)
+ *   verdict_ids: referral id -> seq(8); verdict_recs: seq(8) -> the
+ *     verdict record (verdict_rec.h)
+ */
 #define INDEX_KEY_LEN	(1 + RG_HASH_LEN + 8 + 8)
+#define INDEX_VAL_LEN	2
 #define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)
 #define LINK_VAL_LEN	24
 /* A link's last_ts is rewritten only when it moves by this much. */
@@ -110,29 +122,6 @@ struct store_txn {
 	size_t		 nfl;
 	uint64_t	 mt_begin;	/* tier size when the txn began */
 };
-
-/* Big-endian integers: keys sort as numbers. */
-static void
-be64_put(uint8_t *p, uint64_t v)
-{
-	int	i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-be64_get(const uint8_t *p)
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
 
 /* Time in keys: offset so that negative times still sort first. */
 static uint64_t
@@ -225,7 +214,7 @@ flush_marks_load(struct store *st, MDB_txn *txn, char **cause)
 		k = val(name, strlen(name));
 		rc = mdb_get(txn, st->meta, &k, &v);
 		if (rc == 0 && v.mv_size == 8) {
-			st->flushed[r] = be64_get(v.mv_data);
+			st->flushed[r] = be_get(v.mv_data, 8);
 			if (st->flushed[r] > st->last_seq) {
 				xasprintf(cause, "flush mark %u is past the "
 				    "last event: the store is corrupt", r);
@@ -240,7 +229,7 @@ flush_marks_load(struct store *st, MDB_txn *txn, char **cause)
 		st->flushed[r] = st->last_seq;
 		if (st->readonly)
 			continue;
-		be64_put(buf, st->last_seq);
+		be_put(buf, st->last_seq, 8);
 		v = val(buf, 8);
 		if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
 			xasprintf(cause, "write %s: %s", name, mdb_strerror(rc));
@@ -330,20 +319,20 @@ store_setup(struct store *st, char **cause)
 		goto fail;
 	}
 	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
-		st->last_seq = be64_get(k.mv_data);
+		st->last_seq = be_get(k.mv_data, 8);
 	mdb_cursor_close(c);
 	/* Retention may have deleted every event (expire_event()). */
 	k = val("seq_floor", 9);
 	if (mdb_get(txn, st->meta, &k, &v) == 0 && v.mv_size == 8 &&
-	    be64_get(v.mv_data) > st->last_seq)
-		st->last_seq = be64_get(v.mv_data);
+	    be_get(v.mv_data, 8) > st->last_seq)
+		st->last_seq = be_get(v.mv_data, 8);
 	/* A store written before IDX_REFEREE existed has it from now on. */
 	k = val("referee_index_from", 18);
 	if (mdb_get(txn, st->meta, &k, &v) == 0 && v.mv_size == 8)
-		st->referee_from = be64_get(v.mv_data);
+		st->referee_from = be_get(v.mv_data, 8);
 	else {
 		st->referee_from = st->last_seq + 1;
-		be64_put(buf8, st->referee_from);
+		be_put(buf8, st->referee_from, 8);
 		v = val(buf8, 8);
 		if (!st->readonly &&
 		    (rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0) {
@@ -953,10 +942,13 @@ static void
 index_key(uint8_t *key, unsigned kind, const struct rg_hash *h, int64_t ts,
     uint64_t seq)
 {
-	key[0] = (uint8_t)kind;
-	memcpy(key + 1, h->b, RG_HASH_LEN);
-	be64_put(key + 1 + RG_HASH_LEN, ts_key(ts));
-	be64_put(key + 1 + RG_HASH_LEN + 8, seq);
+	struct rec_w	w;
+
+	rec_w_fixed(&w, key, INDEX_KEY_LEN);
+	rec_put_u8(&w, (uint8_t)kind);
+	rec_put_bytes(&w, h->b, RG_HASH_LEN);
+	rec_put_u64(&w, ts_key(ts));
+	rec_put_u64(&w, seq);
 }
 
 /* One identity of an event, with the roles it plays in it. */
@@ -1026,33 +1018,43 @@ event_ents(const struct event *ev, struct ent *out, struct rg_hash *campaign)
 }
 #define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3)
 
+/* A link from its key and value (the caller checked both lengths). */
 static void
 link_decode(const MDB_val *k, const MDB_val *v, struct store_link *l)
 {
-	const uint8_t	*kp = k->mv_data, *vp = v->mv_data;
+	struct rec_r	r;
 
-	l->kind = kp[RG_HASH_LEN];
-	memcpy(l->h.b, kp + RG_HASH_LEN + 1, RG_HASH_LEN);
-	l->first_ts = ts_unkey(be64_get(vp));
-	l->first_seq = be64_get(vp + 8);
-	l->last_ts = ts_unkey(be64_get(vp + 16));
+	rec_r_init(&r, k->mv_data, k->mv_size);
+	(void)rec_get_ref(&r, RG_HASH_LEN);	/* the account */
+	l->kind = rec_get_u8(&r);
+	rec_get_bytes(&r, l->h.b, RG_HASH_LEN);
+	rec_r_init(&r, v->mv_data, v->mv_size);
+	l->first_ts = ts_unkey(rec_get_u64(&r));
+	l->first_seq = rec_get_u64(&r);
+	l->last_ts = ts_unkey(rec_get_u64(&r));
 }
 
 static void
 link_key(uint8_t *key, const struct rg_hash *account, unsigned kind,
     const struct rg_hash *h)
 {
-	memcpy(key, account->b, RG_HASH_LEN);
-	key[RG_HASH_LEN] = (uint8_t)kind;
-	memcpy(key + RG_HASH_LEN + 1, h->b, RG_HASH_LEN);
+	struct rec_w	w;
+
+	rec_w_fixed(&w, key, LINK_KEY_LEN);
+	rec_put_bytes(&w, account->b, RG_HASH_LEN);
+	rec_put_u8(&w, (uint8_t)kind);
+	rec_put_bytes(&w, h->b, RG_HASH_LEN);
 }
 
 static void
 link_encode(uint8_t *vbuf, const struct store_link *l)
 {
-	be64_put(vbuf, ts_key(l->first_ts));
-	be64_put(vbuf + 8, l->first_seq);
-	be64_put(vbuf + 16, ts_key(l->last_ts));
+	struct rec_w	w;
+
+	rec_w_fixed(&w, vbuf, LINK_VAL_LEN);
+	rec_put_u64(&w, ts_key(l->first_ts));
+	rec_put_u64(&w, l->first_seq);
+	rec_put_u64(&w, ts_key(l->last_ts));
 }
 
 /*
@@ -1149,7 +1151,7 @@ store_put_event(struct store_txn *t, struct event *ev)
 		return (-1);
 	ev->seq = t->next_seq + 1;
 	len = event_encode(ev, rec);
-	be64_put(seqkey, ev->seq);
+	be_put(seqkey, ev->seq, 8);
 	k = val(seqkey, 8);
 	v = val(rec, len);
 	if (txn_put(t, t->st->events, &k, &v, MDB_APPEND, "events put") != 0)
@@ -1172,7 +1174,8 @@ flush_range(struct store_txn *t, unsigned r)
 	struct mt_ident		**ids;
 	struct mt_acct		**accts;
 	uint8_t			 key[INDEX_KEY_LEN], lkey[LINK_KEY_LEN];
-	uint8_t			 ival[2], lval[LINK_VAL_LEN], mark[8];
+	uint8_t			 ival[INDEX_VAL_LEN], lval[LINK_VAL_LEN];
+	uint8_t			 mark[8];
 	char			 name[16];
 	size_t			 ni, na, i, n = 0;
 	uint32_t		 j;
@@ -1209,7 +1212,7 @@ flush_range(struct store_txn *t, unsigned r)
 		}
 	if (rc == 0) {
 		flush_mark_name(name, sizeof(name), r);
-		be64_put(mark, t->next_seq);
+		be_put(mark, t->next_seq, 8);
 		k = val(name, strlen(name));
 		v = val(mark, 8);
 		rc = mdb_put(c, st->meta, &k, &v, 0);
@@ -1366,7 +1369,7 @@ recent_sync(struct store_txn *t, char **cause)
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	mdb_cursor_close(c);
 	if (rc == 0 && k.mv_size == 8)
-		last = be64_get(k.mv_data);
+		last = be_get(k.mv_data, 8);
 	else if (rc != 0 && rc != MDB_NOTFOUND) {
 		txn_fail(t, rc, "events last");
 		goto fail;
@@ -1377,7 +1380,7 @@ recent_sync(struct store_txn *t, char **cause)
 		if ((rc = txn_get(t, st->meta, &k, &v, "flush mark")) < 0)
 			goto fail;
 		/* None: a store from before the tier, all in LMDB. */
-		mark = rc == 0 && v.mv_size == 8 ? be64_get(v.mv_data) : last;
+		mark = rc == 0 && v.mv_size == 8 ? be_get(v.mv_data, 8) : last;
 		if (st->ro_synced && mark == st->flushed[r])
 			continue;
 		mt_range_flushed(st->mt, r);
@@ -1409,7 +1412,7 @@ store_get_event(struct store_txn *t, uint64_t seq, struct event *ev)
 	MDB_val	k, v;
 	int	rc;
 
-	be64_put(key, seq);
+	be_put(key, seq, 8);
 	k = val(key, 8);
 	if ((rc = txn_get(t, t->st->events, &k, &v, "events get")) != 0)
 		return (rc);
@@ -1436,13 +1439,13 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 
 	if ((c = txn_cursor(t, t->st->events)) == NULL)
 		return (-1);
-	be64_put(key, from_seq);
+	be_put(key, from_seq, 8);
 	k = val(key, 8);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 8)
 			continue;
-		seq = be64_get(k.mv_data);
+		seq = be_get(k.mv_data, 8);
 		if (to_seq != 0 && seq > to_seq)
 			break;
 		if (event_decode(v.mv_data, v.mv_size, &ev) != 0) {
@@ -1477,13 +1480,14 @@ int
 store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void *rec, size_t len)
 {
-	uint8_t	sk[8], old[8];
-	MDB_val	k = val(id, idlen), v, kk;
-	int	rc;
+	uint8_t		sk[8], old[8];
+	uint64_t	seq;
+	MDB_val		k = val(id, idlen), v, kk;
+	int		rc;
 
-	if (len < 9)
+	if (verdict_rec_seq(rec, len, &seq) != 0)
 		return (txn_fail(t, EINVAL, "verdicts put: short record"));
-	memcpy(sk, (const uint8_t *)rec + 1, sizeof(sk));
+	be_put(sk, seq, 8);
 	v = val(sk, sizeof(sk));
 	if ((rc = txn_try_put(t, t->st->vids, &k, &v, MDB_NOOVERWRITE,
 	    "verdict ids put")) < 0)
@@ -1537,8 +1541,8 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 		if ((rc = txn_get(t, t->st->vrecs, &k, &v,
 		    "verdict records get")) == 1)
 			log_warn("store: the verdict id index names a missing "
-			    "record seq=%llu", (unsigned long long)be64_get(
-			    k.mv_data));
+			    "record seq=%llu", (unsigned long long)be_get(
+			    k.mv_data, 8));
 	} else if (rc == 1 && t->st->legacy)
 		rc = txn_get(t, t->st->verdicts, &k, &v, "verdicts get");
 	if (rc != 0)
@@ -1554,15 +1558,16 @@ del_verdict(struct store_txn *t, const char *id, size_t idlen, uint64_t seq)
 {
 	uint8_t		 sk[8];
 	const void	*rec;
+	uint64_t	 rseq;
 	size_t		 len;
 	MDB_val		 k = val(id, idlen), kk = val(sk, sizeof(sk));
 	int		 rc;
 
 	if ((rc = store_get_verdict(t, id, idlen, &rec, &len)) != 0)
 		return (rc < 0 ? -1 : 0);
-	if (len < 9 || be64_get((const uint8_t *)rec + 1) != seq)
+	if (verdict_rec_seq(rec, len, &rseq) != 0 || rseq != seq)
 		return (0);
-	be64_put(sk, seq);
+	be_put(sk, seq, 8);
 	if (txn_del(t, t->st->vids, &k, "verdict ids del") != 0 ||
 	    txn_del(t, t->st->vrecs, &kk, "verdict records del") != 0)
 		return (-1);
@@ -1582,14 +1587,17 @@ static bool
 iwalk_match(const struct iwalk *w, const MDB_val *k, const MDB_val *v,
     struct store_entry *e)
 {
-	const uint8_t	*kp = k->mv_data, *vp = v->mv_data;
+	struct rec_r	r;
 
-	if (k->mv_size != INDEX_KEY_LEN || v->mv_size < 2)
+	if (k->mv_size != INDEX_KEY_LEN || v->mv_size < INDEX_VAL_LEN)
 		return (false);
-	e->ts = ts_unkey(be64_get(kp + 1 + RG_HASH_LEN));
-	e->seq = be64_get(kp + 1 + RG_HASH_LEN + 8);
-	e->type = vp[0];
-	e->roles = vp[1];
+	rec_r_init(&r, k->mv_data, k->mv_size);
+	(void)rec_get_ref(&r, 1 + RG_HASH_LEN);	/* kind and hash: asked for */
+	e->ts = ts_unkey(rec_get_u64(&r));
+	e->seq = rec_get_u64(&r);
+	rec_r_init(&r, v->mv_data, v->mv_size);
+	e->type = rec_get_u8(&r);
+	e->roles = rec_get_u8(&r);
 	if (w->max_seq != 0 && e->seq > w->max_seq)
 		return (false);
 	if (e->type >= 32 || !(w->type_mask & EV_MASK(e->type)))
@@ -2008,7 +2016,7 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct event *ev)
 	if (ev->seq == t->next_seq) {
 		uint8_t	buf[8];
 
-		be64_put(buf, ev->seq);
+		be_put(buf, ev->seq, 8);
 		if (store_meta_put(t, "seq_floor", buf, sizeof(buf)) != 0)
 			return (-1);
 	}
@@ -2103,7 +2111,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 				break;
 			continue;
 		}
-		ev.seq = be64_get(k.mv_data);
+		ev.seq = be_get(k.mv_data, 8);
 		if (ev.ts >= before_ts)
 			break;
 		memcpy(seqkey, k.mv_data, 8);

@@ -43,7 +43,7 @@
 #define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
-				   with a checksum (verdict.h) */
+				   with a checksum (verdict_rec.h) */
 
 enum store_err {
 	STORE_OK = 0,

@@ -18,6 +18,7 @@
 #include "store.h"
 #include "store_aux.h"
 #include "store_int.h"
+#include "rec.h"
 #include "util.h"
 
 struct store_aux {
@@ -28,6 +29,15 @@ struct store_aux {
 	MDB_dbi	listlog;
 };
 
+/*
+ * Keys and values (rec.h fields; list is the list's name, NUL-ended):
+ *   labels: kind(1) hash(16) label(1) -> seq(8) ts(8) feedback(8)
+ *   lists: 'E' list hash(16) -> the entry (entry_encode())
+ *          'M' list kind(1) member(16) entry(16) -> expires(8) seq(8)
+ *          'R' list entry(16) kind(1) member(16) -> ""
+ *          'X' expires(8) list entry(16) -> ""
+ *   feedback, listlog: id(8) -> the record (JSON text)
+ */
 #define LABEL_KEY_LEN	(1 + RG_HASH_LEN + 1)
 #define LABEL_VAL_LEN	24
 #define MEMBER_VAL_LEN	16
@@ -193,9 +203,12 @@ static void
 label_key(uint8_t *key, enum ent_kind kind, const struct rg_hash *h,
     int label)
 {
-	key[0] = (uint8_t)kind;
-	memcpy(key + 1, h->b, RG_HASH_LEN);
-	key[1 + RG_HASH_LEN] = (uint8_t)label;
+	struct rec_w	w;
+
+	rec_w_fixed(&w, key, LABEL_KEY_LEN);
+	rec_put_u8(&w, (uint8_t)kind);
+	rec_put_bytes(&w, h->b, RG_HASH_LEN);
+	rec_put_u8(&w, (uint8_t)label);
 }
 
 int
@@ -204,6 +217,7 @@ store_label_put(struct store_txn *t, enum ent_kind kind,
 {
 	struct store_aux	*aux;
 	uint8_t			 key[LABEL_KEY_LEN], v[LABEL_VAL_LEN];
+	struct rec_w		 w;
 	MDB_val			 k, d;
 	int			 rc;
 
@@ -213,10 +227,11 @@ store_label_put(struct store_txn *t, enum ent_kind kind,
 	k = val(key, sizeof(key));
 	if ((rc = aux_get(t, aux->labels, &k, &d, "labels get")) <= 0)
 		return (rc < 0 ? -1 : 1);
-	be_put(v, l->seq, 8);
-	be_put(v + 8, (uint64_t)l->ts, 8);
-	be_put(v + 16, l->feedback, 8);
-	d = val(v, sizeof(v));
+	rec_w_fixed(&w, v, sizeof(v));
+	rec_put_u64(&w, l->seq);
+	rec_put_u64(&w, (uint64_t)l->ts);
+	rec_put_u64(&w, l->feedback);
+	d = val(v, w.len);
 	return (aux_put(t, aux->labels, &k, &d, 0, "labels put"));
 }
 
@@ -227,7 +242,7 @@ store_label_get(struct store_txn *t, enum ent_kind kind,
 {
 	struct store_aux	*aux;
 	uint8_t			 key[LABEL_KEY_LEN];
-	const uint8_t		*p;
+	struct rec_r		 r;
 	MDB_val			 k, d;
 	int			 rc;
 
@@ -237,12 +252,12 @@ store_label_get(struct store_txn *t, enum ent_kind kind,
 	k = val(key, sizeof(key));
 	if ((rc = aux_get(t, aux->labels, &k, &d, "labels get")) != 0)
 		return (rc);
-	if (d.mv_size != LABEL_VAL_LEN)
+	rec_r_init(&r, d.mv_data, d.mv_size);
+	out->seq = rec_get_u64(&r);
+	out->ts = (int64_t)rec_get_u64(&r);
+	out->feedback = rec_get_u64(&r);
+	if (rec_r_end(&r) != 0)
 		return (1);
-	p = d.mv_data;
-	out->seq = be_get(p, 8);
-	out->ts = (int64_t)be_get(p + 8, 8);
-	out->feedback = be_get(p + 16, 8);
 	if (max_seq != 0 && out->seq > max_seq)
 		return (1);
 	return (0);
@@ -282,7 +297,7 @@ store_label_party(struct store_txn *t, const struct party *p, unsigned labels,
 
 /* Records under increasing 8-byte ids: feedback, listlog. */
 static int
-rec_append(struct store_txn *t, MDB_dbi dbi, const char *rec, size_t len,
+seqlog_append(struct store_txn *t, MDB_dbi dbi, const char *rec, size_t len,
     uint64_t *idp, const char *what)
 {
 	MDB_cursor	*c;
@@ -317,7 +332,7 @@ store_feedback_put(struct store_txn *t, const char *rec, size_t len,
 
 	if ((aux = aux_for_write(t)) == NULL)
 		return (-1);
-	return (rec_append(t, aux->feedback, rec, len, id, "feedback put"));
+	return (seqlog_append(t, aux->feedback, rec, len, id, "feedback put"));
 }
 
 int
@@ -347,12 +362,12 @@ store_listlog_put(struct store_txn *t, const char *rec, size_t len)
 
 	if ((aux = aux_for_write(t)) == NULL)
 		return (-1);
-	return (rec_append(t, aux->listlog, rec, len, NULL, "listlog put"));
+	return (seqlog_append(t, aux->listlog, rec, len, NULL, "listlog put"));
 }
 
 /* Records newest first: feedback, or the list log. */
 static int
-rec_scan(struct store_txn *t, bool feedback, store_rec_cb cb, void *arg)
+seqlog_scan(struct store_txn *t, bool feedback, store_rec_cb cb, void *arg)
 {
 	struct store_aux	*aux;
 	const char		*what = feedback ? "feedback scan" :
@@ -382,136 +397,154 @@ rec_scan(struct store_txn *t, bool feedback, store_rec_cb cb, void *arg)
 int
 store_feedback_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
-	return (rec_scan(t, true, cb, arg));
+	return (seqlog_scan(t, true, cb, arg));
 }
 
 int
 store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
-	return (rec_scan(t, false, cb, arg));
+	return (seqlog_scan(t, false, cb, arg));
 }
 
 /* Lists. */
 
 /* tag list 0: the common start of a list's keys; returns its length. */
-static size_t
-lkey_start(uint8_t *key, char tag, const char *list)
+static void
+lkey_start(struct rec_w *w, char tag, const char *list)
 {
-	size_t	n = strnlen(list, LIST_NAME_MAX);
-
-	key[0] = (uint8_t)tag;
-	memcpy(key + 1, list, n);
-	key[1 + n] = 0;
-	return (n + 2);
+	rec_put_u8(w, (uint8_t)tag);
+	rec_put_bytes(w, list, strnlen(list, LIST_NAME_MAX));
+	rec_put_u8(w, 0);
 }
 
 static size_t
 entry_key(uint8_t *key, const char *list, const struct rg_hash *h)
 {
-	size_t	n = lkey_start(key, 'E', list);
+	struct rec_w	w;
 
-	memcpy(key + n, h->b, RG_HASH_LEN);
-	return (n + RG_HASH_LEN);
+	rec_w_fixed(&w, key, LKEY_MAX);
+	lkey_start(&w, 'E', list);
+	rec_put_bytes(&w, h->b, RG_HASH_LEN);
+	return (w.len);
 }
 
 static size_t
 member_key(uint8_t *key, const char *list, uint8_t kind,
     const struct rg_hash *m, const struct rg_hash *e)
 {
-	size_t	n = lkey_start(key, 'M', list);
+	struct rec_w	w;
 
-	key[n++] = kind;
-	memcpy(key + n, m->b, RG_HASH_LEN);
-	n += RG_HASH_LEN;
-	if (e != NULL) {
-		memcpy(key + n, e->b, RG_HASH_LEN);
-		n += RG_HASH_LEN;
-	}
-	return (n);
+	rec_w_fixed(&w, key, LKEY_MAX);
+	lkey_start(&w, 'M', list);
+	rec_put_u8(&w, kind);
+	rec_put_bytes(&w, m->b, RG_HASH_LEN);
+	if (e != NULL)
+		rec_put_bytes(&w, e->b, RG_HASH_LEN);
+	return (w.len);
 }
 
 static size_t
 rev_key(uint8_t *key, const char *list, const struct rg_hash *e,
     uint8_t kind, const struct rg_hash *m)
 {
-	size_t	n = lkey_start(key, 'R', list);
+	struct rec_w	w;
 
-	memcpy(key + n, e->b, RG_HASH_LEN);
-	n += RG_HASH_LEN;
+	rec_w_fixed(&w, key, LKEY_MAX);
+	lkey_start(&w, 'R', list);
+	rec_put_bytes(&w, e->b, RG_HASH_LEN);
 	if (m != NULL) {
-		key[n++] = kind;
-		memcpy(key + n, m->b, RG_HASH_LEN);
-		n += RG_HASH_LEN;
+		rec_put_u8(&w, kind);
+		rec_put_bytes(&w, m->b, RG_HASH_LEN);
 	}
-	return (n);
+	return (w.len);
 }
 
 static size_t
 exp_key(uint8_t *key, int64_t expires, const char *list,
     const struct rg_hash *e)
 {
-	size_t	n = strnlen(list, LIST_NAME_MAX);
+	struct rec_w	w;
 
-	key[0] = 'X';
-	be_put(key + 1, (uint64_t)expires, 8);
-	memcpy(key + 9, list, n);
-	key[9 + n] = 0;
-	memcpy(key + 10 + n, e->b, RG_HASH_LEN);
-	return (10 + n + RG_HASH_LEN);
+	rec_w_fixed(&w, key, LKEY_MAX);
+	rec_put_u8(&w, 'X');
+	rec_put_u64(&w, (uint64_t)expires);
+	rec_put_bytes(&w, list, strnlen(list, LIST_NAME_MAX));
+	rec_put_u8(&w, 0);
+	rec_put_bytes(&w, e->b, RG_HASH_LEN);
+	return (w.len);
 }
 
+/* The parts of an expiry key (exp_key()): 0, or -1 when it is not one. */
+static int
+exp_key_decode(const void *key, size_t len, int64_t *expires,
+    char list[LIST_NAME_MAX + 1], struct rg_hash *e)
+{
+	struct rec_r	r;
+	size_t		n;
+
+	rec_r_init(&r, key, len);
+	if (rec_get_u8(&r) != 'X')
+		return (-1);
+	*expires = (int64_t)rec_get_u64(&r);
+	if (rec_left(&r) < 1 + RG_HASH_LEN ||
+	    (n = rec_left(&r) - 1 - RG_HASH_LEN) > LIST_NAME_MAX)
+		return (-1);
+	rec_get_bytes(&r, list, n);
+	list[n] = '\0';
+	if (rec_get_u8(&r) != 0)
+		return (-1);
+	rec_get_bytes(&r, e->b, RG_HASH_LEN);
+	return (rec_r_end(&r));
+}
+
+/*
+ * A list entry: hash(16) kind(1) cidr(1) added(8) seq(8) expires(8)
+ * nmembers(4) bylen(1) reasonlen(2) by reason.
+ */
 static size_t
 entry_encode(const struct store_list_entry *e, uint8_t *buf)
 {
-	size_t	bl = strnlen(e->by, LIST_BY_MAX);
-	size_t	rl = strnlen(e->reason, LIST_REASON_MAX);
-	uint8_t	*p = buf;
+	size_t		bl = strnlen(e->by, LIST_BY_MAX);
+	size_t		rl = strnlen(e->reason, LIST_REASON_MAX);
+	struct rec_w	w;
 
-	memcpy(p, e->h.b, RG_HASH_LEN);
-	p += RG_HASH_LEN;
-	*p++ = e->kind;
-	*p++ = e->cidr;
-	be_put(p, (uint64_t)e->added, 8);
-	be_put(p + 8, e->seq, 8);
-	be_put(p + 16, (uint64_t)e->expires, 8);
-	be_put(p + 24, e->nmembers, 4);
-	p += 28;
-	*p++ = (uint8_t)bl;
-	be_put(p, rl, 2);
-	p += 2;
-	memcpy(p, e->by, bl);
-	p += bl;
-	memcpy(p, e->reason, rl);
-	p += rl;
-	return ((size_t)(p - buf));
+	rec_w_fixed(&w, buf, ENTRY_FIXED + LIST_BY_MAX + LIST_REASON_MAX);
+	rec_put_bytes(&w, e->h.b, RG_HASH_LEN);
+	rec_put_u8(&w, e->kind);
+	rec_put_u8(&w, e->cidr);
+	rec_put_u64(&w, (uint64_t)e->added);
+	rec_put_u64(&w, e->seq);
+	rec_put_u64(&w, (uint64_t)e->expires);
+	rec_put_u32(&w, e->nmembers);
+	rec_put_u8(&w, (uint8_t)bl);
+	rec_put_u16(&w, (uint16_t)rl);
+	rec_put_bytes(&w, e->by, bl);
+	rec_put_bytes(&w, e->reason, rl);
+	return (w.len);
 }
 
 static int
 entry_decode(const uint8_t *p, size_t len, struct store_list_entry *e)
 {
-	size_t	bl, rl;
+	struct rec_r	r;
+	size_t		bl, rl;
 
-	if (len < ENTRY_FIXED)
-		return (-1);
 	memset(e, 0, sizeof(*e));
-	memcpy(e->h.b, p, RG_HASH_LEN);
-	p += RG_HASH_LEN;
-	e->kind = *p++;
-	e->cidr = *p++;
-	e->added = (int64_t)be_get(p, 8);
-	e->seq = be_get(p + 8, 8);
-	e->expires = (int64_t)be_get(p + 16, 8);
-	e->nmembers = (uint32_t)be_get(p + 24, 4);
-	p += 28;
-	bl = *p++;
-	rl = be_get(p, 2);
-	p += 2;
-	if (bl > LIST_BY_MAX || rl > LIST_REASON_MAX ||
-	    ENTRY_FIXED + bl + rl != len)
-		return (-1);
-	memcpy(e->by, p, bl);
-	memcpy(e->reason, p + bl, rl);
-	return (0);
+	rec_r_init(&r, p, len);
+	rec_get_bytes(&r, e->h.b, RG_HASH_LEN);
+	e->kind = rec_get_u8(&r);
+	e->cidr = rec_get_u8(&r);
+	e->added = (int64_t)rec_get_u64(&r);
+	e->seq = rec_get_u64(&r);
+	e->expires = (int64_t)rec_get_u64(&r);
+	e->nmembers = rec_get_u32(&r);
+	bl = rec_get_u8(&r);
+	rl = rec_get_u16(&r);
+	if (bl > LIST_BY_MAX || rl > LIST_REASON_MAX)
+		rec_r_fail(&r);
+	rec_get_bytes(&r, e->by, bl);
+	rec_get_bytes(&r, e->reason, rl);
+	return (rec_r_end(&r));
 }
 
 int
@@ -586,6 +619,7 @@ store_list_put(struct store_txn *t, const char *list,
 	struct store_aux	*aux;
 	uint8_t			 key[LKEY_MAX], rec[ENTRY_FIXED + LIST_BY_MAX +
 				     LIST_REASON_MAX], mv[MEMBER_VAL_LEN];
+	struct rec_w		 w;
 	MDB_val			 k, d;
 	size_t			 i;
 	int			 rc;
@@ -606,8 +640,9 @@ store_list_put(struct store_txn *t, const char *list,
 		if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
 			return (-1);
 	}
-	be_put(mv, (uint64_t)e->expires, 8);
-	be_put(mv + 8, e->seq, 8);
+	rec_w_fixed(&w, mv, sizeof(mv));
+	rec_put_u64(&w, (uint64_t)e->expires);
+	rec_put_u64(&w, e->seq);
 	for (i = 0; i < nm; i++) {
 		k = val(key, member_key(key, list, m[i].kind, &m[i].h, &e->h));
 		d = val(mv, sizeof(mv));
@@ -647,11 +682,12 @@ store_list_match(struct store_txn *t, const char *list, uint8_t kind,
 {
 	struct store_aux	*aux;
 	uint8_t			 pfx[LKEY_MAX];
-	const uint8_t		*v;
+	struct rec_r		 r;
 	MDB_cursor		*c;
 	MDB_val			 k, d;
 	size_t			 plen;
 	int64_t			 expires;
+	uint64_t		 seq;
 	int			 rc, found = 1;
 
 	if (aux_txn(t, &aux) == NULL)
@@ -665,13 +701,14 @@ store_list_match(struct store_txn *t, const char *list, uint8_t kind,
 		if (k.mv_size != plen + RG_HASH_LEN ||
 		    memcmp(k.mv_data, pfx, plen) != 0)
 			break;
-		if (d.mv_size != MEMBER_VAL_LEN)
+		rec_r_init(&r, d.mv_data, d.mv_size);
+		expires = (int64_t)rec_get_u64(&r);
+		seq = rec_get_u64(&r);
+		if (rec_r_end(&r) != 0)
 			continue;
-		v = d.mv_data;
-		expires = (int64_t)be_get(v, 8);
 		if (expires != 0 && expires <= at)
 			continue;
-		if (max_seq != 0 && be_get(v + 8, 8) > max_seq)
+		if (max_seq != 0 && seq > max_seq)
 			continue;
 		if (entry != NULL)
 			memcpy(entry->b, (const uint8_t *)k.mv_data + plen,
@@ -696,9 +733,7 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 	MDB_val			 k, d;
 	uint8_t			 start = 'X';
 	char			 list[LIST_NAME_MAX + 1];
-	const uint8_t		*p;
-	size_t			 n;
-	int64_t			 done = 0;
+	int64_t			 expires, done = 0;
 	int			 rc;
 
 	if (aux_txn(t, &aux) == NULL)
@@ -713,16 +748,9 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 			break;
 		if (rc != 0)
 			return (store_int_fail(t, rc, "lists expire"));
-		p = k.mv_data;
-		if (k.mv_size < 10 + RG_HASH_LEN || p[0] != 'X' ||
-		    (int64_t)be_get(p + 1, 8) > now)
+		if (exp_key_decode(k.mv_data, k.mv_size, &expires, list,
+		    &h) != 0 || expires > now)
 			break;
-		n = k.mv_size - 10 - RG_HASH_LEN;
-		if (n > LIST_NAME_MAX || p[9 + n] != 0)
-			break;
-		memcpy(list, p + 9, n);
-		list[n] = '\0';
-		memcpy(h.b, p + 10 + n, RG_HASH_LEN);
 		rc = store_list_get(t, list, &h, &e);
 		if (rc < 0)
 			return (-1);

@@ -10,19 +10,14 @@
 #include <zstd.h>
 
 #include "log.h"
+#include "rec.h"
 #include "rules.h"
 #include "sbuf.h"
 #include "store.h"
 #include "util.h"
 #include "verdict.h"
 
-#define VERDICT_REC_CHECK	1	/* written by a check */
-#define VERDICT_REC_VERSION	2	/* written by a re-check */
-#define VERDICT_REC_SUM		0x80	/* | either: ends with XXH3-64 */
-#define VERDICT_SUM_LEN		8
-#define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
-#define VERDICT_HDR2_LEN	(VERDICT_HDR_LEN + 4 + 2)
-#define VERDICT_VER_LEN		(8 + 1 + 4 + 4 + 4 + 4)
+#define VERDICT_VER_HINT	32	/* a re-check's fixed fields, at least */
 
 _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
 
@@ -31,7 +26,7 @@ _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
  * explain text of the same rule set (the first of at least ZDICT_MIN
  * bytes), which holds the same rules, expressions and keys. A 6 KB text
  * then takes ~250 bytes instead of ~1.1 KB, in a fifth of the time
- * (issue 5). Stored form:
+ * (docs/performance.md). Stored form:
  * ZDICT_MARK, the dictionary's id (8 bytes: XXH3 of its bytes), a zstd
  * frame. The dictionary is in meta "zdict:<id>", put by the transaction
  * of any record that uses it and finds it missing, so it commits or
@@ -279,150 +274,19 @@ verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
 		sb->len += got;
 }
 
-/*
- * A record's checksum: set the flag in its version byte and append the
- * XXH3-64 of everything, flag included (verdict.h).
- */
-static void
-rec_seal(struct sbuf *sb)
+/* Encode r and store it as id's verdict: 0, or -1 on a store error. */
+static int
+verdict_put(struct store_txn *txn, const char *id, size_t idlen,
+    const struct verdict_rec *r)
 {
-	uint8_t	sum[VERDICT_SUM_LEN];
+	void	*rec;
+	size_t	 len;
+	int	 rc;
 
-	sb->buf[0] = (char)((uint8_t)sb->buf[0] | VERDICT_REC_SUM);
-	be_put(sum, XXH3_64bits(sb->buf, sb->len), VERDICT_SUM_LEN);
-	sbuf_add(sb, sum, sizeof(sum));
-}
-
-/*
- * A reply of a record without a checksum: one JSON object, no control
- * bytes (a raw newline would split it on the wire), as refguard writes
- * them.
- */
-static bool
-reply_sound(const char *p, size_t len)
-{
-	json_t	*o;
-	size_t	 i;
-	bool	 ok;
-
-	if (len < 2 || p[0] != '{' || p[len - 1] != '}')
-		return (false);
-	for (i = 0; i < len; i++)
-		if ((uint8_t)p[i] < 0x20 || p[i] == 0x7f)
-			return (false);
-	o = json_loadb(p, len, 0, NULL);
-	ok = json_is_object(o);
-	json_decref(o);
-	return (ok);
-}
-
-int
-verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
-{
-	const uint8_t	*rec = recp;
-	unsigned	 ver;
-
-	if (len < VERDICT_HDR_LEN)
-		return (-1);
-	ver = rec[0] & ~VERDICT_REC_SUM;
-	r->summed = (rec[0] & VERDICT_REC_SUM) != 0;
-	if (ver < 1 || ver > VERDICT_REC_VERSION)
-		return (-1);
-	if (r->summed) {
-		if (len < VERDICT_HDR_LEN + VERDICT_SUM_LEN)
-			return (-1);
-		len -= VERDICT_SUM_LEN;
-		if (be_get(rec + len, VERDICT_SUM_LEN) != XXH3_64bits(rec, len))
-			return (-1);
-	}
-	r->seq = be_get(rec + 1, 8);
-	r->action = rec[9];
-	r->score = (int32_t)be_get(rec + 10, 4);
-	r->replylen = be_get(rec + 14, 4);
-	r->nrechecks = 0;
-	r->rechecks = NULL;
-	r->rechecks_len = 0;
-	if (ver == VERDICT_REC_CHECK) {
-		if (r->replylen > len - VERDICT_HDR_LEN)
-			return (-1);
-		r->reply = (const char *)rec + VERDICT_HDR_LEN;
-		r->explain = r->reply + r->replylen;
-		r->explainlen = len - VERDICT_HDR_LEN - r->replylen;
-		return (r->summed || reply_sound(r->reply, r->replylen) ? 0 : -1);
-	}
-	if (len < VERDICT_HDR2_LEN)
-		return (-1);
-	r->explainlen = be_get(rec + 18, 4);
-	r->nrechecks = (unsigned)be_get(rec + 22, 2);
-	if (r->replylen > len - VERDICT_HDR2_LEN ||
-	    r->explainlen > len - VERDICT_HDR2_LEN - r->replylen)
-		return (-1);
-	r->reply = (const char *)rec + VERDICT_HDR2_LEN;
-	r->explain = r->reply + r->replylen;
-	r->rechecks = (const uint8_t *)r->explain + r->explainlen;
-	r->rechecks_len = len - VERDICT_HDR2_LEN - r->replylen - r->explainlen;
-	return (r->summed || reply_sound(r->reply, r->replylen) ? 0 : -1);
-}
-
-int
-verdict_rec_version(const struct verdict_rec *r, unsigned i,
-    struct verdict_ver *v)
-{
-	const uint8_t	*p = r->rechecks;
-	size_t		 left = r->rechecks_len, n;
-	unsigned	 j;
-
-	if (i >= r->nrechecks)
-		return (-1);
-	for (j = 0;; j++) {
-		if (left < VERDICT_VER_LEN)
-			return (-1);
-		v->version = j + 2;
-		v->ts = (int64_t)be_get(p, 8);
-		v->action = p[8];
-		v->score = (int32_t)be_get(p + 9, 4);
-		v->replylen = be_get(p + 13, 4);
-		v->deltalen = be_get(p + 17, 4);
-		v->explainlen = be_get(p + 21, 4);
-		n = VERDICT_VER_LEN + v->replylen + v->deltalen + v->explainlen;
-		if (n > left)
-			return (-1);
-		v->reply = (const char *)p + VERDICT_VER_LEN;
-		v->delta = v->reply + v->replylen;
-		v->explain = v->delta + v->deltalen;
-		if (j == i)
-			return (r->summed || reply_sound(v->reply,
-			    v->replylen) ? 0 : -1);
-		p += n;
-		left -= n;
-	}
-}
-
-void *
-verdict_rec_encode(const struct verdict_rec *r, size_t *len)
-{
-	struct sbuf	 sb;
-	uint8_t		 hdr[VERDICT_HDR2_LEN];
-	size_t		 hlen = r->nrechecks > 0 ? VERDICT_HDR2_LEN :
-			    VERDICT_HDR_LEN;
-
-	hdr[0] = r->nrechecks > 0 ? VERDICT_REC_VERSION : VERDICT_REC_CHECK;
-	be_put(hdr + 1, r->seq, 8);
-	hdr[9] = r->action;
-	be_put(hdr + 10, (uint32_t)r->score, 4);
-	be_put(hdr + 14, r->replylen, 4);
-	if (r->nrechecks > 0) {
-		be_put(hdr + 18, r->explainlen, 4);
-		be_put(hdr + 22, r->nrechecks, 2);
-	}
-	sbuf_init(&sb, hlen + r->replylen + r->explainlen + r->rechecks_len +
-	    VERDICT_SUM_LEN);
-	sbuf_add(&sb, hdr, hlen);
-	sbuf_add(&sb, r->reply, r->replylen);
-	sbuf_add(&sb, r->explain, r->explainlen);
-	sbuf_add(&sb, r->rechecks, r->rechecks_len);
-	rec_seal(&sb);
-	return (sbuf_take(&sb, len));
+	rec = verdict_rec_encode(r, &len);
+	rc = store_put_verdict(txn, id, idlen, rec, len);
+	free(rec);
+	return (rc);
 }
 
 static void
@@ -488,17 +352,16 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 {
 	struct rules_result	 res;
 	struct verdict_rec	 r;
-	struct sbuf		 sb;
-	const void		*rec;
+	struct sbuf		 reply, explain;
+	const void		*stored;
 	size_t			 len, i;
-	uint8_t			*hdr;
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = store_get_verdict(txn, ev->id, ev->idlen, &rec, &len);
+	rc = store_get_verdict(txn, ev->id, ev->idlen, &stored, &len);
 	if (rc < 0)
 		return (-1);
-	if (rc == 0 && verdict_rec_decode(rec, len, &r) != 0)
+	if (rc == 0 && verdict_rec_decode(stored, len, &r) != 0)
 		return (VERDICT_CORRUPT);
 	if (rc == 0) {
 		/* Idempotent: the stored answer, byte for byte; nothing counted. */
@@ -520,37 +383,40 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 		return (-1);
 	}
 
-	sbuf_init(&sb, 512);
-	sbuf_add(&sb, (uint8_t[VERDICT_HDR_LEN]){ 0 }, VERDICT_HDR_LEN);
-	format_reply(&sb, ev, rs, &res);
-	out->replylen = sb.len - VERDICT_HDR_LEN;
+	sbuf_init(&reply, 512);
+	format_reply(&reply, ev, rs, &res);
+	sbuf_init(&explain, 512);
 	if (res.explain != NULL && explain_pack(txn, rs != NULL ?
-	    rules_hash(rs) : NULL, &sb, res.explain, strlen(res.explain)) != 0) {
+	    rules_hash(rs) : NULL, &explain, res.explain,
+	    strlen(res.explain)) != 0) {
 		free(res.explain);
-		sbuf_free(&sb);
+		sbuf_free(&reply);
+		sbuf_free(&explain);
 		return (-1);
 	}
 	free(res.explain);
-	hdr = (uint8_t *)sb.buf;
-	hdr[0] = VERDICT_REC_CHECK;
-	be_put(hdr + 1, ev->seq, 8);
-	hdr[9] = res.action;
-	be_put(hdr + 10, (uint32_t)res.score, 4);
-	be_put(hdr + 14, out->replylen, 4);
-	rec_seal(&sb);
-	if (store_put_verdict(txn, ev->id, ev->idlen, sb.buf, sb.len) != 0) {
-		sbuf_free(&sb);
+	memset(&r, 0, sizeof(r));
+	r.seq = ev->seq;
+	r.action = res.action;
+	r.score = res.score;
+	r.reply = reply.buf;
+	r.replylen = reply.len;
+	r.explain = explain.buf;
+	r.explainlen = explain.len;
+	rc = verdict_put(txn, ev->id, ev->idlen, &r);
+	sbuf_free(&explain);
+	if (rc != 0) {
+		sbuf_free(&reply);
 		return (-1);
 	}
 	out->seq = ev->seq;
 	out->action = res.action;
 	out->score = res.score;
-	out->reply = xstrndup(sb.buf + VERDICT_HDR_LEN, out->replylen);
+	out->reply = sbuf_take(&reply, &out->replylen);
 	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++) {
 		out->hits_shadow[out->nhits] = res.hits[i].shadow;
 		out->hits[out->nhits++] = res.hits[i].rule;
 	}
-	sbuf_free(&sb);
 	return (0);
 }
 
@@ -617,33 +483,31 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	struct rules_result	 res;
 	struct rules_at		 at;
 	struct verdict_rec	 r;
-	struct verdict_ver	 pv;
+	struct verdict_ver	 pv, nv;
 	struct event		 ev;
-	struct sbuf		 reply, delta, rec;
+	struct sbuf		 reply, delta, explain;
+	struct rec_w		 vers;
 	const void		*stored;
 	const char		*s;
-	size_t			 len, np, nn, i, voff, xoff;
+	void			*own;
+	size_t			 len, np, nn, i;
 	unsigned		 version;
-	uint8_t			 hdr[VERDICT_HDR2_LEN], vh[VERDICT_VER_LEN];
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_get_verdict(txn, id, idlen, &stored, &len)) != 0)
 		return (rc);
-	if (verdict_rec_decode(stored, len, &r) != 0)
+	/* Copied before anything writes: a write may move stored. */
+	own = xmalloc(len);
+	memcpy(own, stored, len);
+	if (verdict_rec_decode(own, len, &r) != 0) {
+		free(own);
 		return (VERDICT_CORRUPT);
-	if (r.nrechecks + 1 >= VERDICT_MAX_VERSIONS)
+	}
+	if (r.nrechecks + 1 >= VERDICT_MAX_VERSIONS) {
+		free(own);
 		return (2);
-	/* The record as version 2, copied before anything else reads. */
-	sbuf_init(&rec, len + 1024);
-	memcpy(hdr, stored, VERDICT_HDR_LEN);
-	hdr[0] = VERDICT_REC_VERSION;
-	be_put(hdr + 18, r.explainlen, 4);
-	be_put(hdr + 22, r.nrechecks + 1, 2);
-	sbuf_add(&rec, hdr, sizeof(hdr));
-	sbuf_add(&rec, r.reply, r.replylen);
-	sbuf_add(&rec, r.explain, r.explainlen);
-	sbuf_add(&rec, r.rechecks, r.rechecks_len);
+	}
 
 	/* What it is compared with: the latest version. */
 	pv.version = 1;
@@ -653,7 +517,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	pv.replylen = r.replylen;
 	if (r.nrechecks > 0 && verdict_rec_version(&r, r.nrechecks - 1,
 	    &pv) != 0) {
-		sbuf_free(&rec);
+		free(own);
 		return (VERDICT_CORRUPT);
 	}
 	np = reply_hits(pv.reply, pv.replylen, prev_names,
@@ -661,11 +525,11 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	version = pv.version + 1;
 
 	if ((rc = store_get_event(txn, r.seq, &ev)) != 0) {
-		sbuf_free(&rec);
+		free(own);
 		return (rc);
 	}
 	if (at_given && now < ev.ts) {
-		sbuf_free(&rec);
+		free(own);
 		out->reply = xstrdup(fmt_rfc3339(ev.ts, when));
 		out->replylen = strlen(out->reply);
 		return (VERDICT_TOO_EARLY);
@@ -676,7 +540,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	at.max_seq = 0;
 	if (rs != NULL && rules_eval_at(rs, &ev, &at, txn, 1, &res) != 0) {
 		free(res.explain);
-		sbuf_free(&rec);
+		free(own);
 		return (-1);
 	}
 	for (i = nn = 0; rs != NULL && i < res.nhits; i++) {
@@ -699,30 +563,37 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	add_names(&delta, prev_names, np, new_names, nn);
 	s = res.explain != NULL ? res.explain : "[]";
 
-	be_put(vh, (uint64_t)now, 8);
-	vh[8] = res.action;
-	be_put(vh + 9, (uint32_t)res.score, 4);
-	be_put(vh + 13, reply.len, 4);
-	be_put(vh + 17, delta.len, 4);
-	voff = rec.len;
-	sbuf_add(&rec, vh, sizeof(vh));
-	sbuf_add(&rec, reply.buf, reply.len);
-	sbuf_add(&rec, delta.buf, delta.len);
-	xoff = rec.len;
-	if (explain_pack(txn, rs != NULL ? rules_hash(rs) : NULL, &rec, s,
+	sbuf_init(&explain, 512);
+	if (explain_pack(txn, rs != NULL ? rules_hash(rs) : NULL, &explain, s,
 	    strlen(s)) != 0) {
 		free(res.explain);
-		sbuf_free(&rec);
+		free(own);
+		sbuf_free(&explain);
 		sbuf_free(&reply);
 		sbuf_free(&delta);
 		return (-1);
 	}
-	/* The explain's stored length, known once packed. */
-	be_put((uint8_t *)rec.buf + voff + 21, rec.len - xoff, 4);
-	rec_seal(&rec);
 	free(res.explain);
-	rc = store_put_verdict(txn, id, idlen, rec.buf, rec.len);
-	sbuf_free(&rec);
+	nv.ts = now;
+	nv.action = res.action;
+	nv.score = res.score;
+	nv.reply = reply.buf;
+	nv.replylen = reply.len;
+	nv.delta = delta.buf;
+	nv.deltalen = delta.len;
+	nv.explain = explain.buf;
+	nv.explainlen = explain.len;
+	rec_w_init(&vers, r.rechecks_len + VERDICT_VER_HINT + reply.len +
+	    delta.len + explain.len);
+	rec_put_bytes(&vers, r.rechecks, r.rechecks_len);
+	verdict_ver_encode(&vers, &nv);
+	sbuf_free(&explain);
+	r.nrechecks++;
+	r.rechecks = vers.buf;
+	r.rechecks_len = vers.len;
+	rc = verdict_put(txn, id, idlen, &r);
+	rec_w_free(&vers);
+	free(own);
 	if (rc != 0) {
 		sbuf_free(&reply);
 		sbuf_free(&delta);

@@ -6,27 +6,7 @@
  * writer thread, rule tests and backtests all go through it, so they
  * cannot disagree.
  *
- * A verdict record (store.h verdicts database), VERDICT_REC_VERSION 1:
- *   1 seq(8) action(1) score(4) replylen(4) reply explain
- * where reply is the exact JSON reply line sent to the client (so a
- * repeated id is answered with the same bytes) and explain the facts the
- * rules saw (JSON). Once re-checked, version 2 keeps that and appends the
- * re-checks (the first 18 bytes mean the same in both):
- *   2 seq(8) action(1) score(4) replylen(4) explainlen(4) nrechecks(2)
- *     reply explain { recheck }
- *   recheck: ts(8) action(1) score(4) replylen(4) deltalen(4)
- *     explainlen(4) reply delta explain
- * where a re-check's reply is the verdict it gave (with "version"), delta
- * what changed since the version before (JSON members) and explain its
- * facts. The check's own answer is version 1.
- *
- * Since store schema 3 the version byte has VERDICT_REC_SUM (0x80) set
- * and the record ends with a checksum: XXH3-64 (big-endian) of every byte
- * before it. A stored reply is sent as stored, so one flipped byte (a
- * newline) would otherwise split a reply and shift every later reply on
- * its connection. Records written before (no checksum) are still read;
- * their replies must be one JSON object without control bytes, which is
- * what refguard writes.
+ * The verdict record it keeps, and its codec, are in verdict_rec.h.
  */
 #ifndef REFGUARD_VERDICT_H
 #define REFGUARD_VERDICT_H
@@ -36,6 +16,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "verdict_rec.h"
 
 struct ruleset;
 struct store_txn;
@@ -108,52 +89,6 @@ int	verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	    const char *id, size_t idlen, int64_t at, bool at_given,
 	    struct verdict *out);
 
-/* A stored verdict record, split; pointers into the record. */
-struct verdict_rec {
-	uint64_t	 seq;		/* the event it was given to */
-	uint8_t		 action;	/* enum rg_action, of the check */
-	int32_t		 score;
-	const char	*reply;		/* the reply line (JSON), not NUL-terminated */
-	size_t		 replylen;
-	const char	*explain;	/* the facts (JSON), may be empty */
-	size_t		 explainlen;
-	unsigned	 nrechecks;	/* versions 2 .. nrechecks + 1 */
-	const uint8_t	*rechecks;	/* their encoding */
-	size_t		 rechecks_len;
-	bool		 summed;	/* had a checksum (else replies checked) */
-};
-/*
- * Split a record from store_get_verdict(): 0, or -1 when it is corrupt
- * (its checksum differs, or, without one, its reply is not one JSON
- * object) or malformed.
- */
-int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
-
-/* One re-check of a record (i from 0: version i + 2); pointers into it. */
-struct verdict_ver {
-	unsigned	 version;
-	int64_t		 ts;		/* when it was re-checked */
-	uint8_t		 action;
-	int32_t		 score;
-	const char	*reply;
-	size_t		 replylen;
-	const char	*delta;
-	size_t		 deltalen;
-	const char	*explain;
-	size_t		 explainlen;
-};
-/*
- * 0, or -1 when i is out of range or the record is malformed (or, without
- * a checksum, the version's reply is not one JSON object).
- */
-int	verdict_rec_version(const struct verdict_rec *r, unsigned i,
-	    struct verdict_ver *v);
-/*
- * Build a record from its parts (import: a verdict moved to the seq its
- * event got in another store), with its checksum. Returns the record
- * (caller frees) and its length in *len.
- */
-void	*verdict_rec_encode(const struct verdict_rec *r, size_t *len);
 /*
  * Append a record's stored explain (zstd-compressed with a dictionary
  * that txn's meta holds, on its own, or plain JSON in older records) to

@@ -2,7 +2,7 @@
 # run-bench.sh: the refguard benchmark ("make bench", "make bench-scale").
 #
 # Starts refguardd in a temporary directory for each scenario, drives it
-# with refguard-bench and prints every figure beside its target (issue 5).
+# with refguard-bench and prints every figure beside its target (docs/performance.md).
 # It prints figures; a missed target is reported, never an exit status.
 #
 #	run-bench.sh [--scale] [--scale-sizes "1000000 10000000"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The analyst's tools against a running refguardd (issue 8): a recheck
+"""The analyst's tools against a running refguardd: a recheck
 after new evidence (the referee's device on new accounts, a chargeback)
 turns an allow into a deny, says why and is kept as a new version while
 the check's replay keeps its bytes; explain lists the rechecks and since

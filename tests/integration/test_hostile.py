@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hostile clients (issue 6) while a well-behaved client on another
+"""Hostile clients while a well-behaved client on another
 connection keeps getting answers fast:
 
   - a slow reader pipelines requests with big replies and never reads:

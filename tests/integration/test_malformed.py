@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Malformed requests (issue 6): a table of broken lines — bad JSON,
+"""Malformed requests: a table of broken lines — bad JSON,
 wrong types, huge numbers, deep nesting, invalid UTF-8, NUL bytes, empty
 lines, duplicate keys, enormous strings and arrays, control characters,
 unknown fields at each level, bad ts forms, oversized ids — each answered

@@ -30,6 +30,9 @@
 void	*__real_malloc(size_t);
 void	*__real_calloc(size_t, size_t);
 void	*__real_realloc(void *, size_t);
+void	*__wrap_malloc(size_t);
+void	*__wrap_calloc(size_t, size_t);
+void	*__wrap_realloc(void *, size_t);
 static unsigned long	allocs;
 static size_t		alloc_bytes;	/* requested in all */
 

@@ -1172,12 +1172,12 @@ START_TEST(test_verdict_schema1)
 	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "verdicts", 0, &dbi), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	k.mv_data = "o-1"; k.mv_size = 3; d.mv_data = r1; d.mv_size = n1;
+	k.mv_data = (char *)"o-1"; k.mv_size = 3; d.mv_data = r1; d.mv_size = n1;
 	ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
-	k.mv_data = "o-2"; d.mv_data = r2; d.mv_size = n2;
+	k.mv_data = (char *)"o-2"; d.mv_data = r2; d.mv_size = n2;
 	ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
-	k.mv_data = "schema"; k.mv_size = 6;
-	d.mv_data = "\0\0\0\1"; d.mv_size = 4;
+	k.mv_data = (char *)"schema"; k.mv_size = 6;
+	d.mv_data = (char *)"\0\0\0\1"; d.mv_size = 4;
 	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
@@ -1307,7 +1307,7 @@ START_TEST(test_scan_referred)
 	ck_assert_int_eq(i, 2);
 	mdb_cursor_close(c);
 	be_put(from, 3, 8);
-	k.mv_data = "referee_index_from"; k.mv_size = 18;
+	k.mv_data = (char *)"referee_index_from"; k.mv_size = 18;
 	d.mv_data = from; d.mv_size = 8;
 	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);

@@ -1,0 +1,180 @@
+/* verdict_rec.c: the stored verdict record (verdict_rec.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <xxhash.h>
+
+#include "rec.h"
+#include "verdict_rec.h"
+
+#define VERDICT_REC_CHECK	1	/* written by a check */
+#define VERDICT_REC_RECHECKED	2	/* written by a re-check */
+#define VERDICT_REC_SUM		0x80	/* | either: ends with XXH3-64 */
+#define VERDICT_SUM_LEN		8
+#define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
+#define VERDICT_HDR2_LEN	(VERDICT_HDR_LEN + 4 + 2)
+
+/*
+ * A reply of a record without a checksum: one JSON object, no control
+ * bytes (a raw newline would split it on the wire), as refguard writes
+ * them.
+ */
+static bool
+reply_sound(const char *p, size_t len)
+{
+	json_t	*o;
+	size_t	 i;
+	bool	 ok;
+
+	if (len < 2 || p[0] != '{' || p[len - 1] != '}')
+		return (false);
+	for (i = 0; i < len; i++)
+		if ((uint8_t)p[i] < 0x20 || p[i] == 0x7f)
+			return (false);
+	o = json_loadb(p, len, 0, NULL);
+	ok = json_is_object(o);
+	json_decref(o);
+	return (ok);
+}
+
+/* One re-check from rd; -1 when it runs past the end. */
+static int
+ver_decode(struct rec_r *rd, struct verdict_ver *v)
+{
+	v->ts = (int64_t)rec_get_u64(rd);
+	v->action = rec_get_u8(rd);
+	v->score = (int32_t)rec_get_u32(rd);
+	v->replylen = rec_get_u32(rd);
+	v->deltalen = rec_get_u32(rd);
+	v->explainlen = rec_get_u32(rd);
+	v->reply = rec_get_ref(rd, v->replylen);
+	v->delta = rec_get_ref(rd, v->deltalen);
+	v->explain = rec_get_ref(rd, v->explainlen);
+	return (rec_r_err(rd));
+}
+
+int
+verdict_rec_decode(const void *recp, size_t len, struct verdict_rec *r)
+{
+	const uint8_t		*rec = recp;
+	struct rec_r		 rd, sum;
+	struct verdict_ver	 v;
+	unsigned		 ver, i;
+	uint8_t		 vb;
+
+	memset(r, 0, sizeof(*r));
+	rec_r_init(&rd, rec, len);
+	vb = rec_get_u8(&rd);
+	ver = vb & ~VERDICT_REC_SUM;
+	r->summed = (vb & VERDICT_REC_SUM) != 0;
+	if (rec_r_err(&rd) != 0 || ver < VERDICT_REC_CHECK ||
+	    ver > VERDICT_REC_RECHECKED)
+		return (-1);
+	if (r->summed) {
+		if (len < VERDICT_HDR_LEN + VERDICT_SUM_LEN)
+			return (-1);
+		len -= VERDICT_SUM_LEN;
+		rec_r_init(&sum, rec + len, VERDICT_SUM_LEN);
+		if (rec_get_u64(&sum) != XXH3_64bits(rec, len))
+			return (-1);
+		rec_r_init(&rd, rec + 1, len - 1);
+	}
+	r->seq = rec_get_u64(&rd);
+	r->action = rec_get_u8(&rd);
+	r->score = (int32_t)rec_get_u32(&rd);
+	r->replylen = rec_get_u32(&rd);
+	if (ver == VERDICT_REC_RECHECKED) {
+		r->explainlen = rec_get_u32(&rd);
+		r->nrechecks = rec_get_u16(&rd);
+	}
+	r->reply = rec_get_ref(&rd, r->replylen);
+	if (ver == VERDICT_REC_CHECK)
+		r->explainlen = rec_left(&rd);
+	r->explain = rec_get_ref(&rd, r->explainlen);
+	r->rechecks_len = rec_left(&rd);
+	r->rechecks = rec_get_ref(&rd, r->rechecks_len);
+	if (rec_r_end(&rd) != 0)
+		return (-1);
+	/* A re-checked record holds its re-checks, and nothing after them. */
+	if (ver == VERDICT_REC_RECHECKED) {
+		if (r->nrechecks == 0)
+			return (-1);
+		rec_r_init(&rd, r->rechecks, r->rechecks_len);
+		for (i = 0; i < r->nrechecks; i++)
+			if (ver_decode(&rd, &v) != 0)
+				return (-1);
+		if (rec_r_end(&rd) != 0)
+			return (-1);
+	}
+	return (r->summed || reply_sound(r->reply, r->replylen) ? 0 : -1);
+}
+
+int
+verdict_rec_seq(const void *rec, size_t len, uint64_t *seq)
+{
+	struct rec_r	rd;
+
+	rec_r_init(&rd, rec, len);
+	(void)rec_get_u8(&rd);
+	*seq = rec_get_u64(&rd);
+	return (rec_r_err(&rd));
+}
+
+int
+verdict_rec_version(const struct verdict_rec *r, unsigned i,
+    struct verdict_ver *v)
+{
+	struct rec_r	rd;
+	unsigned	j;
+
+	if (i >= r->nrechecks)
+		return (-1);
+	rec_r_init(&rd, r->rechecks, r->rechecks_len);
+	for (j = 0; j <= i; j++)
+		if (ver_decode(&rd, v) != 0)
+			return (-1);
+	v->version = i + 2;
+	return (r->summed || reply_sound(v->reply, v->replylen) ? 0 : -1);
+}
+
+void
+verdict_ver_encode(struct rec_w *w, const struct verdict_ver *v)
+{
+	rec_put_u64(w, (uint64_t)v->ts);
+	rec_put_u8(w, v->action);
+	rec_put_u32(w, (uint32_t)v->score);
+	rec_put_u32(w, (uint32_t)v->replylen);
+	rec_put_u32(w, (uint32_t)v->deltalen);
+	rec_put_u32(w, (uint32_t)v->explainlen);
+	rec_put_bytes(w, v->reply, v->replylen);
+	rec_put_bytes(w, v->delta, v->deltalen);
+	rec_put_bytes(w, v->explain, v->explainlen);
+}
+
+void *
+verdict_rec_encode(const struct verdict_rec *r, size_t *len)
+{
+	struct rec_w	w;
+
+	rec_w_init(&w, VERDICT_HDR2_LEN + r->replylen + r->explainlen +
+	    r->rechecks_len + VERDICT_SUM_LEN);
+	/* The checksum flag is part of what the checksum covers. */
+	rec_put_u8(&w, VERDICT_REC_SUM | (r->nrechecks > 0 ?
+	    VERDICT_REC_RECHECKED : VERDICT_REC_CHECK));
+	rec_put_u64(&w, r->seq);
+	rec_put_u8(&w, r->action);
+	rec_put_u32(&w, (uint32_t)r->score);
+	rec_put_u32(&w, (uint32_t)r->replylen);
+	if (r->nrechecks > 0) {
+		rec_put_u32(&w, (uint32_t)r->explainlen);
+		rec_put_u16(&w, (uint16_t)r->nrechecks);
+	}
+	rec_put_bytes(&w, r->reply, r->replylen);
+	rec_put_bytes(&w, r->explain, r->explainlen);
+	rec_put_bytes(&w, r->rechecks, r->rechecks_len);
+	rec_put_u64(&w, XXH3_64bits(w.buf, w.len));
+	return (rec_w_take(&w, len));
+}
