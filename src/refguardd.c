@@ -669,6 +669,7 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	    json_string(d->reload_error) : json_null());
 	json_object_set_new(o, "ruleset", rs);
 	json_object_set_new(o, "data", daemon_data_json(d));
+	json_object_update_new(o, metrics_json(d->metrics));
 
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
