@@ -309,8 +309,6 @@ main(int argc, char **argv)
 	if ((c = cmd_find(argv[0])) == NULL)
 		unknown(argv[0]);
 	running = c;
-	if (c->fn == NULL)
-		return (help(argc, argv));
 	/*
 	 * --help anywhere before "--" (or -h first) is the command's usage,
 	 * never a request; --json may also follow the command.
@@ -334,6 +332,8 @@ main(int argc, char **argv)
 	argc = j;
 	argv[argc] = NULL;
 	ctl_out_init(json);
+	if (c->fn == NULL)
+		return (help(argc, argv));
 	if ((c->flags & CTL_DAEMON) && !sflag && ctl_conf_path != NULL)
 		sock_from_conf();
 	return (c->fn(argc, argv));
