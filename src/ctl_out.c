@@ -657,7 +657,7 @@ ctl_out_latency(const json_t *lat, const json_t *prev, int indent)
 	ctl_table_print(t);
 }
 
-/* stats: rule hits, most first. */
+/* stats: the checks each rule matched since start, by rule name. */
 static void
 out_rule_hits(const json_t *hits)
 {

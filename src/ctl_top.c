@@ -173,16 +173,17 @@ top_frame(const json_t *now, const json_t *prev, double secs)
 }
 
 static int
-top_number(const char *flag, const char *s, double max, double *out)
+top_number(const char *flag, const char *s, double min, double max,
+    double *out)
 {
 	char	*end;
 
 	errno = 0;
 	*out = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno != 0 || *out < 0 ||
+	if (*s == '\0' || *end != '\0' || errno != 0 || *out < min ||
 	    *out > max) {
-		fprintf(stderr, "refguardctl: top %s: not a number from 0 to "
-		    "%g: %s\n", flag, max, s);
+		fprintf(stderr, "refguardctl: top %s: not a number from %g to "
+		    "%g: %s\n", flag, min, max, s);
 		return (-1);
 	}
 	return (0);
@@ -203,11 +204,11 @@ ctl_top(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "n:d:")) != -1) {
 		switch (ch) {
 		case 'n':
-			if (top_number("-n", optarg, 1e9, &count) != 0)
+			if (top_number("-n", optarg, 1, 1e9, &count) != 0)
 				return (CTL_EXIT_USAGE);
 			break;
 		case 'd':
-			if (top_number("-d", optarg, 86400, &delay) != 0)
+			if (top_number("-d", optarg, 0, 86400, &delay) != 0)
 				return (CTL_EXIT_USAGE);
 			break;
 		default:
