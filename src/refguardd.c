@@ -1019,7 +1019,6 @@ main(int argc, char **argv)
 	int			 ch;
 
 	memset(d, 0, sizeof(*d));
-	d->metrics = metrics_new();
 	while ((ch = getopt_long(argc, argv, "c:dfthV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -1046,6 +1045,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(2);
+	d->metrics = metrics_new();
 
 	log_init("refguardd", LOG_TARGET_STDERR, debug ? LOG_LEVEL_DEBUG :
 	    LOG_LEVEL_INFO);
@@ -1056,6 +1056,9 @@ main(int argc, char **argv)
 	if ((d->conf = conf_load(d->conf_path, &cause)) == NULL) {
 		if (test) {	/* every error, a line each */
 			fprintf(stderr, "%s\n", cause);
+			free(cause);
+			free(d->conf_path);
+			metrics_free(d->metrics);
 			return (1);
 		}
 		fatalx("%s", cause);
