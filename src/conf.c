@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "conf.h"
 #include "rules.h"
 #include "log.h"
+#include "sbuf.h"
 #include "util.h"
 
 #define CONF_MAX_LINE	4096
@@ -455,47 +457,58 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 	return (-1);
 }
 
-/* Settings that depend on others, and checks across keys. */
-static int
-conf_finish(struct conf *c, char **cause)
+/* One more error for conf_load()'s list: a line each. */
+static void __attribute__((format(printf, 2, 3)))
+conf_err(struct sbuf *errs, const char *fmt, ...)
 {
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (errs->len > 0)
+		sbuf_addc(errs, '\n');
+	sbuf_adds(errs, msg);
+	free(msg);
+}
+
+/* Settings that depend on others, and checks across keys. */
+static void
+conf_finish(struct conf *c, struct sbuf *errs)
+{
+	const char	*where = c->path ? c->path : "config";
+
 	if (c->hash_secret_file == NULL)
 		xasprintf(&c->hash_secret_file, "%s/secret", c->state_dir);
-	if (c->map_max < c->map_size) {
-		xasprintf(cause, "%s: map_max (%llu) is smaller than map_size "
-		    "(%llu)", c->path ? c->path : "config",
-		    (unsigned long long)c->map_max,
+	if (c->map_max < c->map_size)
+		conf_err(errs, "%s: map_max (%llu) is smaller than map_size "
+		    "(%llu)", where, (unsigned long long)c->map_max,
 		    (unsigned long long)c->map_size);
-		return (-1);
-	}
 	/* One connection's limit fits in the total. */
 	if (c->max_outbuf_total < c->max_outbuf)
 		c->max_outbuf_total = c->max_outbuf;
 	if (c->http_listen != NULL && c->http_path == NULL &&
-	    !c->http_loopback && !c->http_allow_remote) {
-		xasprintf(cause, "%s: http_listen %s is not a loopback address; "
+	    !c->http_loopback && !c->http_allow_remote)
+		conf_err(errs, "%s: http_listen %s is not a loopback address; "
 		    "set http_allow_remote = yes (with http_token_file) to "
-		    "serve other hosts", c->path ? c->path : "config",
-		    c->http_listen);
-		return (-1);
-	}
-	if (c->http_allow_remote && c->http_token_file == NULL) {
-		xasprintf(cause, "%s: http_allow_remote = yes needs "
+		    "serve other hosts", where, c->http_listen);
+	if (c->http_allow_remote && c->http_token_file == NULL)
+		conf_err(errs, "%s: http_allow_remote = yes needs "
 		    "http_token_file: clients from other hosts must send a "
-		    "bearer token", c->path ? c->path : "config");
-		return (-1);
-	}
-	return (0);
+		    "bearer token", where);
 }
 
+/* Every error is collected (a line each in *cause), not only the first. */
 struct conf *
 conf_load(const char *path, char **cause)
 {
 	struct conf	*c = conf_default();
+	struct sbuf	 errs;
 	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
 	const char	*err;
 	FILE		*f;
-	int		 lineno = 0, rc;
+	int		 lineno = 0, rc, ch;
 
 	c->path = xstrdup(path);
 	if ((f = fopen(path, "r")) == NULL) {
@@ -503,44 +516,43 @@ conf_load(const char *path, char **cause)
 		conf_free(c);
 		return (NULL);
 	}
+	sbuf_init(&errs, 256);
 	tmp = xstrdup(path);
 	dir = xstrdup(dirname(tmp));
 	free(tmp);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			xasprintf(cause, "%s:%d: line longer than %d bytes",
+			conf_err(&errs, "%s:%d: line longer than %d bytes",
 			    path, lineno, CONF_MAX_LINE);
-			goto fail;
+			while ((ch = getc(f)) != EOF && ch != '\n')
+				;
+			continue;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
 		rc = conf_split(line, &key, &value, &err);
 		if (rc == 1)
 			continue;
 		if (rc < 0) {
-			xasprintf(cause, "%s:%d: %s", path, lineno, err);
-			goto fail;
+			conf_err(&errs, "%s:%d: %s", path, lineno, err);
+			continue;
 		}
 		if (conf_set(c, dir, path, lineno, key, value, &msg) != 0) {
-			xasprintf(cause, "%s:%d: %s", path, lineno, msg);
+			conf_err(&errs, "%s:%d: %s", path, lineno, msg);
 			free(msg);
-			goto fail;
 		}
 	}
-	if (ferror(f)) {
-		xasprintf(cause, "%s: read error", path);
-		goto fail;
-	}
+	if (ferror(f))
+		conf_err(&errs, "%s: read error", path);
 	fclose(f);
 	free(dir);
-	if (conf_finish(c, cause) != 0) {
+	conf_finish(c, &errs);
+	if (errs.len > 0) {
+		sbuf_addc(&errs, '\0');
+		*cause = sbuf_take(&errs, NULL);
 		conf_free(c);
 		return (NULL);
 	}
+	sbuf_free(&errs);
 	return (c);
-fail:
-	fclose(f);
-	free(dir);
-	conf_free(c);
-	return (NULL);
 }

@@ -78,7 +78,8 @@ struct conf {
 /*
  * Read the file at path into a new conf with defaults for what it does not
  * set. Relative paths in the file are taken relative to the file's
- * directory. NULL and *cause ("file:line: message", caller frees) on error.
+ * directory. NULL and *cause (caller frees) on error: every error found,
+ * one "file:line: message" line each (no trailing newline).
  */
 struct conf	*conf_load(const char *path, char **cause);
 /* Defaults only (tests, and refguardctl's local commands). */

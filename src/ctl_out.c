@@ -544,9 +544,217 @@ out_data(const json_t *data)
 			out_value(k, v, 2, 15);
 }
 
-static void
-render_stats(const json_t *o)
+/* ---- human figures ---------------------------------------------------- */
+
+char *
+ctl_fmt_duration(int64_t s, char *buf)
 {
+	if (s < 0)
+		snprintf(buf, FMT_HUMAN_LEN, "-");
+	else if (s < 60)
+		snprintf(buf, FMT_HUMAN_LEN, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, FMT_HUMAN_LEN, "%lldm %llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, FMT_HUMAN_LEN, "%lldh %lldm",
+		    (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, FMT_HUMAN_LEN, "%lldd %lldh",
+		    (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	return (buf);
+}
+
+char *
+ctl_fmt_us(double us, char *buf)
+{
+	if (us < 0)
+		snprintf(buf, FMT_HUMAN_LEN, "-");
+	else if (us < 1000)
+		snprintf(buf, FMT_HUMAN_LEN, "%.0f us", us);
+	else if (us < 1e6)
+		snprintf(buf, FMT_HUMAN_LEN, "%.1f ms", us / 1e3);
+	else
+		snprintf(buf, FMT_HUMAN_LEN, "%.2f s", us / 1e6);
+	return (buf);
+}
+
+/* "2026-12-03 02:21:19 UTC" from Unix milliseconds. */
+static char *
+fmt_date(int64_t ms, char *buf, size_t size)
+{
+	char	iso[40];
+
+	fmt_rfc3339(ms, iso);
+	snprintf(buf, size, "%.10s %.8s UTC", iso, iso + 11);
+	return (buf);
+}
+
+int64_t
+ctl_hist_quantile(const json_t *bounds, const json_t *now,
+    const json_t *prev, double q)
+{
+	const json_t	*le = json_object_get(now, "le");
+	const json_t	*ple = json_object_get(prev, "le");
+	json_int_t	 count, c;
+	size_t		 i, n = json_array_size(json_object_get(now, "le"));
+
+	count = json_integer_value(json_object_get(now, "count")) -
+	    json_integer_value(json_object_get(prev, "count"));
+	if (count <= 0 || n == 0 || json_array_size(bounds) != n)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		c = json_integer_value(json_array_get(le, i)) -
+		    json_integer_value(json_array_get(ple, i));
+		if ((double)c >= q * (double)count)
+			return (json_integer_value(json_array_get(bounds, i)));
+	}
+	return (INT64_MAX);	/* beyond the last bound */
+}
+
+char *
+ctl_fmt_quantile(const json_t *bounds, int64_t us, char *buf)
+{
+	char	t[FMT_HUMAN_LEN];
+
+	if (us == INT64_MAX)
+		snprintf(buf, FMT_HUMAN_LEN, "> %s", ctl_fmt_us((double)
+		    json_integer_value(json_array_get(bounds,
+		    json_array_size(bounds) - 1)), t));
+	else if (us < 0)
+		snprintf(buf, FMT_HUMAN_LEN, "-");
+	else
+		snprintf(buf, FMT_HUMAN_LEN, "<= %s", ctl_fmt_us((double)us, t));
+	return (buf);
+}
+
+void
+ctl_out_latency(const json_t *lat, const json_t *prev, int indent)
+{
+	struct ctl_table	*t;
+	const json_t		*b = json_object_get(lat, "bounds_us"), *v;
+	const char		*k;
+	char			 cnt[24], mean[FMT_HUMAN_LEN];
+	char			 p50[FMT_HUMAN_LEN], p99[FMT_HUMAN_LEN];
+	json_int_t		 n;
+
+	t = ctl_table_new(indent, 5, "OP", "COUNT", "MEAN", "P50", "P99");
+	json_object_foreach((json_t *)lat, k, v) {
+		const json_t *pv = json_object_get(prev, k);
+
+		if (!json_is_object(v))
+			continue;
+		n = json_integer_value(json_object_get(v, "count")) -
+		    json_integer_value(json_object_get(pv, "count"));
+		snprintf(cnt, sizeof(cnt), "%" JSON_INTEGER_FORMAT, n);
+		ctl_fmt_us(n > 0 ? (double)(json_integer_value(
+		    json_object_get(v, "sum_us")) - json_integer_value(
+		    json_object_get(pv, "sum_us"))) / (double)n : -1, mean);
+		ctl_table_row(t, k, cnt, mean, ctl_fmt_quantile(b,
+		    ctl_hist_quantile(b, v, pv, 0.5), p50), ctl_fmt_quantile(b,
+		    ctl_hist_quantile(b, v, pv, 0.99), p99));
+	}
+	ctl_table_print(t);
+}
+
+/* stats: the checks each rule matched since start, by rule name. */
+static void
+out_rule_hits(const json_t *hits)
+{
+	struct ctl_table	*t;
+	const json_t		*v;
+	const char		*k;
+	char			 e[24], sh[24];
+
+	printf("%srule_hits%s\n", ctl_out_paint(CTL_BOLD),
+	    ctl_out_paint(CTL_RESET));
+	if (json_object_size(hits) == 0) {
+		printf("  -\n");
+		return;
+	}
+	t = ctl_table_new(2, 3, "RULE", "ENFORCE", "SHADOW");
+	json_object_foreach((json_t *)hits, k, v) {
+		snprintf(e, sizeof(e), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(v, "enforce")));
+		snprintf(sh, sizeof(sh), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(v, "shadow")));
+		ctl_table_row(t, k, e, sh);
+	}
+	ctl_table_print(t);
+}
+
+/*
+ * The stats figures a person reads: sizes in KiB/MiB/GiB, durations and
+ * times as dates and ages. path is "group.key". A new value (or NULL:
+ * keep v), *name the key to show.
+ */
+static json_t *
+stats_human(const char *group, const char *key, const json_t *v,
+    const char **name)
+{
+	static const char *const bytes[] = { "replies.buffered",
+	    "replies.buffered_peak", "replies.reserved", "store.map_size",
+	    "store.map_used", "store.map_max" };
+	static char	 shown[64];
+	char		 path[128], buf[128], date[64], t[FMT_HUMAN_LEN];
+	int64_t		 ms;
+	size_t		 i;
+
+	snprintf(path, sizeof(path), "%s%s%s", group, *group ? "." : "", key);
+	*name = key;
+	if (json_is_integer(v)) {
+		for (i = 0; i < nitems(bytes); i++)
+			if (strcmp(path, bytes[i]) == 0)
+				return (json_string(fmt_bytes(
+				    json_integer_value(v), t)));
+		if (strcmp(path, "uptime_s") == 0) {
+			*name = "uptime";
+			ms = now_ms() - json_integer_value(v) * 1000;
+			snprintf(buf, sizeof(buf), "%s (since %s)",
+			    ctl_fmt_duration(json_integer_value(v), t),
+			    fmt_date(ms, date, sizeof(date)));
+			return (json_string(buf));
+		}
+		if (strlen(key) > 3 && strlen(key) < sizeof(shown) &&
+		    strcmp(key + strlen(key) - 3, "_us") == 0) {
+			snprintf(shown, sizeof(shown), "%.*s",
+			    (int)strlen(key) - 3, key);
+			*name = shown;
+			return (json_string(ctl_fmt_us((double)
+			    json_integer_value(v), t)));
+		}
+	}
+	if (json_is_string(v) && strcmp(path, "ruleset.loaded_at") == 0 &&
+	    parse_rfc3339(json_string_value(v), json_string_length(v),
+	    &ms) == 0) {
+		snprintf(buf, sizeof(buf), "%s (%s ago)", fmt_date(ms, date,
+		    sizeof(date)), ctl_fmt_duration((now_ms() - ms) / 1000, t));
+		return (json_string(buf));
+	}
+	return (NULL);
+}
+
+/* A copy of group (an object) with stats_human() applied to its values. */
+static json_t *
+stats_humanize(const char *group, const json_t *o)
+{
+	json_t		*c = json_object(), *h;
+	const json_t	*v;
+	const char	*k, *name;
+
+	json_object_foreach((json_t *)o, k, v) {
+		h = stats_human(group, k, v, &name);
+		json_object_set_new(c, name, h != NULL ? h :
+		    json_is_object(v) && *group == '\0' ?
+		    stats_humanize(k, v) : json_deep_copy(v));
+	}
+	return (c);
+}
+
+static void
+render_stats(const json_t *raw)
+{
+	json_t		*o = stats_humanize("", raw);
 	const char	*k;
 	json_t		*v;
 	int		 width = 0;
@@ -554,18 +762,25 @@ render_stats(const json_t *o)
 	/* The scalars first, under "daemon"; then one group per object. */
 	printf("%sdaemon%s\n", ctl_out_paint(CTL_BOLD),
 	    ctl_out_paint(CTL_RESET));
-	json_object_foreach((json_t *)o, k, v)
+	json_object_foreach(o, k, v)
 		if (!json_is_object(v) && (int)strlen(k) > width)
 			width = (int)strlen(k);
-	json_object_foreach((json_t *)o, k, v)
+	json_object_foreach(o, k, v)
 		if (!json_is_object(v))
 			out_value(k, v, 2, width + 1);
-	json_object_foreach((json_t *)o, k, v) {
+	json_object_foreach(o, k, v) {
 		if (strcmp(k, "data") == 0 && json_is_object(v))
 			out_data(v);
+		else if (strcmp(k, "latency") == 0 && json_is_object(v)) {
+			printf("%slatency%s\n", ctl_out_paint(CTL_BOLD),
+			    ctl_out_paint(CTL_RESET));
+			ctl_out_latency(v, NULL, 2);
+		} else if (strcmp(k, "rule_hits") == 0 && json_is_object(v))
+			out_rule_hits(v);
 		else if (json_is_object(v))
 			out_value(k, v, 0, 0);
 	}
+	json_decref(o);
 }
 
 static void

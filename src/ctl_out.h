@@ -80,6 +80,27 @@ bool	 ctl_out_verdict(const char *line, size_t len);
 bool	 ctl_out_explain(const char *line, size_t len);
 bool	 ctl_out_stats(const char *line, size_t len);
 
+/*
+ * Human figures into buf (FMT_HUMAN_LEN, util.h): a duration in seconds
+ * ("3h 12m"), microseconds ("250 us", "1.2 ms"; negative: "-").
+ */
+char	*ctl_fmt_duration(int64_t s, char *buf);
+char	*ctl_fmt_us(double us, char *buf);
+
+/*
+ * Latency histograms as the stats op gives them (metrics.h): the
+ * quantile q of what one op's histogram now gained since prev (NULL:
+ * since start), as the bucket bound in microseconds; -1 when nothing was
+ * counted, INT64_MAX beyond the last bound. ctl_out_latency() prints a
+ * table of every op of lat (the stats "latency" object), each since the
+ * same op in prev (NULL: since start).
+ */
+int64_t	 ctl_hist_quantile(const json_t *bounds, const json_t *now,
+	     const json_t *prev, double q);
+/* A quantile as text into buf: "<= 250 us", "> 2.50 s", "-" (-1). */
+char	*ctl_fmt_quantile(const json_t *bounds, int64_t us, char *buf);
+void	 ctl_out_latency(const json_t *lat, const json_t *prev, int indent);
+
 /* The error reply's human form, on stderr; false when o is not an error. */
 bool	 ctl_out_error(const json_t *o);
 

@@ -183,6 +183,37 @@ audit(struct daemon *d, const struct job *job)
 	free(line);
 }
 
+json_t *
+metrics_json(const struct metrics *m)
+{
+	json_t	*o, *lat, *b, *le, *hits;
+	size_t	 i, j;
+
+	b = json_array();
+	for (i = 0; i < LAT_NBUCKETS; i++)
+		json_array_append_new(b, json_integer((json_int_t)
+		    lat_bounds_us[i]));
+	lat = json_pack("{s:o}", "bounds_us", b);
+	for (i = 0; i < OP__MAX; i++) {
+		if (m->lat[i].count == 0)
+			continue;
+		le = json_array();
+		for (j = 0; j < LAT_NBUCKETS; j++)
+			json_array_append_new(le, json_integer((json_int_t)
+			    m->lat[i].le[j]));
+		json_object_set_new(lat, req_op_name((int)i), json_pack(
+		    "{s:I,s:I,s:o}", "count", (json_int_t)m->lat[i].count,
+		    "sum_us", (json_int_t)m->lat[i].sum_us, "le", le));
+	}
+	hits = json_object();
+	for (i = 0; i < m->nrules; i++)
+		json_object_set_new(hits, m->rules[i].name, json_pack(
+		    "{s:I,s:I}", "enforce", (json_int_t)m->rules[i].n[0],
+		    "shadow", (json_int_t)m->rules[i].n[1]));
+	o = json_pack("{s:o,s:o}", "latency", lat, "rule_hits", hits);
+	return (o);
+}
+
 void
 metrics_replied(struct daemon *d, const struct job *job)
 {

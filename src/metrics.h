@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct daemon;
 struct job;
 
@@ -26,6 +28,14 @@ void		 metrics_job_done(struct daemon *d, const struct job *job);
  * request latency, and the audit line of a verdict (conf audit_log).
  */
 void		 metrics_replied(struct daemon *d, const struct job *job);
+
+/*
+ * For the "stats" op: {"latency": {"bounds_us": [...], OP: {"count",
+ * "sum_us", "le": [cumulative counts, one per bound]}...}, "rule_hits":
+ * {RULE: {"enforce", "shadow"}...}}; ops never answered and rules never
+ * hit are left out. A new reference.
+ */
+json_t		*metrics_json(const struct metrics *m);
 
 /* An HTTP response with this status went out (http.c). */
 void		 metrics_http_status(struct daemon *d, int status);

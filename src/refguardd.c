@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -213,16 +214,19 @@ detach_ready(void)
 	startup_fd = -1;
 }
 
+/* -h, --help: on stdout, exit 0; a usage error: on stderr, exit 2. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: refguardd [-dftV] [-c config]\n"
-	    "  -c FILE  configuration (default %s)\n"
-	    "  -d       debug logging\n"
-	    "  -f       stay in the foreground, log to stderr\n"
-	    "  -t       check the configuration and rules, then exit\n"
-	    "  -V       print the version\n", CONF_DEFAULT_PATH);
-	exit(2);
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: refguardd [-dfhtV] [-c config]\n"
+	    "  -c FILE        configuration (default %s)\n"
+	    "  -d             debug logging\n"
+	    "  -f             stay in the foreground, log to stderr\n"
+	    "  -t             check the configuration and rules, then exit\n"
+	    "  -h, --help     this text\n"
+	    "  -V, --version  print the version\n", CONF_DEFAULT_PATH);
+	exit(status);
 }
 
 /* Is something answering on this socket path? */
@@ -619,6 +623,7 @@ daemon_stats_json(struct daemon *d, size_t *len)
 	    json_string(d->reload_error) : json_null());
 	json_object_set_new(o, "ruleset", rs);
 	json_object_set_new(o, "data", daemon_data_json(d));
+	json_object_update_new(o, metrics_json(d->metrics));
 
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -1016,6 +1021,11 @@ check_config(struct daemon *d)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL,		0,		NULL, 0 }
+	};
 	struct daemon		 dd, *d = &dd;
 	struct ident_conf	 ic;
 	struct store_opts	 so;
@@ -1028,8 +1038,8 @@ main(int argc, char **argv)
 	int			 ch;
 
 	memset(d, 0, sizeof(*d));
-	d->metrics = metrics_new();
-	while ((ch = getopt(argc, argv, "c:dftVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dfthV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -1046,12 +1056,15 @@ main(int argc, char **argv)
 		case 'V':
 			printf("refguardd %s\n", PACKAGE_VERSION);
 			return (0);
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(2);
+	d->metrics = metrics_new();
 
 	log_init("refguardd", LOG_TARGET_STDERR, debug ? LOG_LEVEL_DEBUG :
 	    LOG_LEVEL_INFO);
@@ -1059,8 +1072,16 @@ main(int argc, char **argv)
 	if ((path = realpath(conf_path, NULL)) == NULL)
 		fatal("config %s", conf_path);
 	d->conf_path = path;
-	if ((d->conf = conf_load(d->conf_path, &cause)) == NULL)
+	if ((d->conf = conf_load(d->conf_path, &cause)) == NULL) {
+		if (test) {	/* every error, a line each */
+			fprintf(stderr, "%s\n", cause);
+			free(cause);
+			free(d->conf_path);
+			metrics_free(d->metrics);
+			return (1);
+		}
 		fatalx("%s", cause);
+	}
 	if (test) {
 		ch = check_config(d);
 		metrics_free(d->metrics);

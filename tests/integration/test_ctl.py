@@ -283,7 +283,9 @@ def _():
               out)
     check(re.search(r"^  events +\d+$", out, re.M), "no store events line",
           out)
-    check(re.search(r"^  uptime_s +\d+$", out, re.M), "no uptime line", out)
+    check(re.search(r"^  uptime +\d+s \(since \d{4}-\d\d-\d\d "
+                    r"\d\d:\d\d:\d\d UTC\)$", out, re.M),
+          "no uptime line (a duration and a date)", out)
     check("\033[" not in out, "colour escapes in stats", out)
 
 
@@ -606,7 +608,7 @@ def _():
         check(c in got, "command %s not offered" % c, got)
     eq(complete(["refguardctl", "ex"]), ["explain", "export"], "ex<TAB>")
     eq(complete(["refguardctl", "lists", ""]),
-       ["add", "del", "get", "import", "log"], "lists <TAB>")
+       ["add", "del", "get", "import", "log", "names"], "lists <TAB>")
     eq(complete(["refguardctl", "rules", ""]), ["check"], "rules <TAB>")
     got = complete(["refguardctl", "check", "--referee-e"])
     eq(got, ["--referee-email"], "check --referee-e<TAB>")
@@ -622,6 +624,285 @@ def _():
         check(f in got, "export flag %s not offered" % f, got)
     eq(complete(["refguardctl", "recheck", "ref-1", "--t"]), ["--ts"],
        "recheck --t<TAB>")
+
+
+def table_commands():
+    """The commands of refguardctl's table, from `refguardctl --help`."""
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "--help"])
+    eq(rc, 0, "--help exit status (stderr %r)" % err)
+    part = out.split("commands:\n", 1)[1].split("options:\n", 1)[0]
+    cmds = [l.split()[0] for l in part.split("\n") if l.strip()]
+    check(len(cmds) >= 15, "too few commands in --help", out)
+    return cmds
+
+
+def command_flags(cmd):
+    """The flags `refguardctl help CMD` documents."""
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "help", cmd])
+    eq(rc, 0, "help %s exit status (stderr %r)" % (cmd, err))
+    opts = re.sub(r"\([^)]*\)", "", "\n".join(out.split("\n")[2:]))
+    return sorted(set(re.findall(r"(?<![\w.-])(--?[a-z][a-z-]*)", opts)))
+
+
+@T.case("help: --help, -h and help on stdout, exit 0; help COMMAND")
+def _():
+    for args in (("--help",), ("-h",), ("help",)):
+        rc, out, err = rgtest.run([rgtest.REFGUARDCTL] + list(args))
+        eq(rc, 0, "refguardctl %s exit status" % " ".join(args))
+        check(out.startswith("usage: refguardctl"), "refguardctl %s: no "
+              "usage on stdout" % " ".join(args), out, err)
+        eq(err, "", "refguardctl %s stderr" % " ".join(args))
+        for c in ("stats", "top", "lists", "backtest"):
+            check(re.search(r"^  %s +\S" % c, out, re.M),
+                  "command %s not listed" % c, out)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "help", "top"])
+    eq(rc, 0, "help top exit status (stderr %r)" % err)
+    check(re.match(r"usage: refguardctl .*\btop \[-n COUNT\] "
+                   r"\[-d SECONDS\]\n", out), "help top: no usage line", out)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "help", "nope"])
+    eq(rc, 2, "help of an unknown command: exit status")
+    check("unknown command" in err, "help nope: no 'unknown command'", err)
+
+
+@T.case("COMMAND --help prints its usage and never connects")
+def _():
+    nowhere = os.path.join(rgtest.mkdtemp("ctlnowhere"), "no.sock")
+    for cmd in table_commands():
+        for args in ((cmd, "--help"), (cmd, "-h"), (cmd, "x", "--help")):
+            if cmd == "help" and len(args) == 3:
+                continue
+            rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-s", nowhere] +
+                                      list(args))
+            eq(rc, 0, "refguardctl %s exit status (stderr %r)" % (
+                " ".join(args), err))
+            check(re.match(r"usage: refguardctl .*\b%s\b" % cmd, out),
+                  "refguardctl %s: no usage on stdout" % " ".join(args),
+                  out, err)
+            check("cannot connect" not in err, "refguardctl %s connected"
+                  % " ".join(args), err)
+    # the case that asked the daemon for id "--help"
+    rc, out, err = ctl("verdict", "--help")
+    eq(rc, 0, "verdict --help exit status (stderr %r)" % err)
+    check("not_found" not in out + err, "verdict --help sent a request",
+          out, err)
+
+
+@T.case("unknown command: said, with the nearest suggested")
+def _():
+    for typo, want in (("stat", "stats"), ("verdcit", "verdict"),
+                       ("lsits", "lists"), ("bactkest", "backtest"),
+                       ("reloda", "reload")):
+        rc, out, err = rgtest.run([rgtest.REFGUARDCTL, typo])
+        eq(rc, 2, "refguardctl %s exit status" % typo)
+        check("unknown command '%s'" % typo in err,
+              "refguardctl %s: no 'unknown command'" % typo, err)
+        check("did you mean '%s'" % want in err,
+              "refguardctl %s does not suggest %s" % (typo, want), err)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "zzzzzzzzzz"])
+    eq(rc, 2, "a far-off command: exit status")
+    check("unknown command" in err and "did you mean" not in err,
+          "a far-off name gets no suggestion", err)
+
+
+@T.case("-c FILE: the socket from the daemon's configuration")
+def _():
+    d = daemon()
+    argv = [rgtest.REFGUARDCTL, "-c", d.conf_path]
+    env = dict(os.environ)
+    env.pop("REFGUARD_SOCKET", None)
+    p = subprocess.run(argv + ["--json", "ping"], env=env,
+                       capture_output=True, timeout=30, cwd="/")
+    eq(p.returncode, 0, "-c CONF ping exit status (stderr %r)" % p.stderr)
+    eq(p.stdout, b'{"ok":true}\n', "-c CONF ping output")
+    rc, out, err = rgtest.run(argv + ["stats"])
+    eq(rc, 0, "-c CONF stats exit status (stderr %r)" % err)
+    check(re.search(r"^store$", out, re.M), "-c CONF stats output", out)
+    # -s still wins over -c
+    rc, out, err = rgtest.run(argv + ["-s", d.sock + ".nope", "ping"])
+    eq(rc, 3, "-s overrides -c (stderr %r)" % err)
+    # a broken configuration is said
+    bad = os.path.join(d.dir, "broken.conf")
+    with open(bad, "w") as f:
+        f.write("socket = x.sock\nbogus = 1\n")
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", bad, "ping"])
+    eq(rc, 2, "-c BROKEN exit status")
+    check("broken.conf:2: unknown key 'bogus'" in err, "the config error "
+          "is not said", err)
+
+
+@T.case("stats: sizes in KiB/MiB/GiB, times as dates and ages; --json as is")
+def _():
+    daemon().call(good_checks(1, "hu")[0])
+    rc, out, err = ctl("stats")
+    eq(rc, 0, "stats exit status (stderr %r)" % err)
+    for key in ("map_size", "map_used", "map_max"):
+        check(re.search(r"^  %s +\d+(\.\d)? (B|KiB|MiB|GiB|TiB)$" % key,
+                        out, re.M), "%s not in binary units" % key, out)
+    check(re.search(r"^  map_size +1\.0 GiB$", out, re.M),
+          "the default map_size is not 1.0 GiB", out)
+    check(re.search(r"^  loaded_at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+                    r"\(\d+[smhd].* ago\)$", out, re.M),
+          "loaded_at is not a date and an age", out)
+    check(re.search(r"^  avg_commit +\d+(\.\d+)? (us|ms|s)$", out, re.M),
+          "the commit time has no unit", out)
+    check(re.search(r"^latency$", out, re.M) and
+          re.search(r"^  check +\d+ +\S+ \S+ +<= ", out, re.M),
+          "no latency table with check", out)
+    check(re.search(r"^rule_hits$", out, re.M), "no rule_hits group", out)
+    rc, out, err = ctl("--json", "stats")
+    eq(rc, 0, "stats --json exit status")
+    o = json.loads(out)
+    check(isinstance(o["store"]["map_size"], int) and
+          isinstance(o["uptime_s"], int), "--json holds the raw numbers", o)
+    check(o["latency"]["check"]["count"] >= 1 and
+          len(o["latency"]["check"]["le"]) ==
+          len(o["latency"]["bounds_us"]), "--json latency histogram", o)
+
+
+@T.case("top -n 2: two screens from successive stats")
+def _():
+    d = daemon()
+    q = deny_pair("tp")
+    r, raw = d.call(q)
+    eq(r["action"], "deny", "check action")
+    rule = r["reasons"][0]["rule"]
+    rc, out, err = ctl("top", "-n", "2", "-d", "0")
+    eq(rc, 0, "top exit status (stderr %r)" % err)
+    screens = out.split("\n\n")
+    eq(len(screens), 2, "screens (output %r)" % out)
+    check("\033[" not in out, "ANSI escapes on a non-terminal", out)
+    first, second = screens
+    check(re.search(r"^refguardd \S+ +up \d+\S* .* since start", first,
+                    re.M), "no header with the uptime", first)
+    check(re.search(r"^checks/s [\d.]+ +allow [\d.]+% +review [\d.]+% +"
+                    r"deny [\d.]+%$", first, re.M), "no checks/s line",
+          first)
+    check(re.search(r"^check latency +p50 (<=|>) \S+ \S+ +p99 ", first,
+                    re.M), "no check latency since start", first)
+    check(re.search(r"^store +\d+(\.\d)? (B|KiB|MiB|GiB) used of ", first,
+                    re.M), "no store line in units", first)
+    check(re.search(r"^data ages +list \S+ \d+", first, re.M),
+          "no data ages", first)
+    check(re.search(r"^  %s +[1-9]\d* " % re.escape(rule), first, re.M),
+          "rule %s not among the hits since start" % rule, first)
+    # the second screen: the interval, in which nothing was checked
+    check(re.search(r"^refguardd .* interval [\d.]+s$", second, re.M),
+          "the second screen is not over an interval", second)
+    check(re.search(r"^checks/s 0\.0 ", second, re.M),
+          "checks/s over an idle interval", second)
+    check(re.search(r"^check latency +p50 - +p99 -$", second, re.M),
+          "latency over an idle interval", second)
+    check(re.search(r"^rule hits\n  -$", second, re.M),
+          "rule hits over an idle interval", second)
+    # on a terminal each screen clears the last
+    argv = [rgtest.REFGUARDCTL, "-s", d.sock, "top", "-n", "2", "-d", "0"]
+    rc, out, err = run_tty(argv)
+    eq(rc, 0, "top on a terminal (stderr %r)" % err)
+    eq(out.count("\033[H\033[2J"), 2, "clears on a terminal")
+    rc, out, err = ctl("top", "-n", "x")
+    eq(rc, 2, "top -n x: usage")
+
+
+@T.case("refguardd --help, -h, --version")
+def _():
+    for args in (("--help",), ("-h",)):
+        rc, out, err = rgtest.run([rgtest.REFGUARDD] + list(args))
+        eq(rc, 0, "refguardd %s exit status (stderr %r)" % (args[0], err))
+        check(out.startswith("usage: refguardd"), "refguardd %s: no usage "
+              "on stdout" % args[0], out, err)
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "--version"])
+    eq(rc, 0, "refguardd --version exit status (stderr %r)" % err)
+    check(re.match(r"refguardd \d+\.\d+", out), "refguardd --version", out)
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "--bogus"])
+    eq(rc, 2, "refguardd --bogus exit status")
+    check("usage" in err, "refguardd --bogus: no usage on stderr", err)
+
+
+@T.case("refguardd -t lists every configuration error")
+def _():
+    tmp = rgtest.mkdtemp("ctlconf")
+    path = os.path.join(tmp, "refguard.conf")
+    with open(path, "w") as f:
+        f.write("socket = rg.sock\n"
+                "bogus = 1\n"
+                "sync = sometimes\n"
+                "state_dir = state\n"
+                "max_connections = lots\n"
+                "map_size = 2g\n"
+                "map_max = 1g\n")
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", path])
+    eq(rc, 1, "refguardd -t exit status (stdout %r)" % out)
+    for want in ("%s:2: unknown key 'bogus'" % path,
+                 "%s:3: sync: 'sometimes'" % path,
+                 "%s:5: max_connections" % path,
+                 "%s: map_max" % path):
+        check(want in err, "refguardd -t does not say %r" % want, err)
+    eq(len([l for l in err.split("\n") if l.startswith(path)]), 4,
+       "one line per error (stderr %r)" % err)
+
+
+@T.case("bash and zsh completion: every command and flag of the table")
+def _():
+    cmds = table_commands()
+    got = complete(["refguardctl", ""])
+    for c in cmds:
+        check(c in got, "bash completion misses command %s" % c, got)
+    zsh = open(os.path.join(rgtest.SRCDIR, "contrib", "zsh-completion",
+                            "_refguardctl")).read()
+    for c in cmds:
+        check(re.search(r"'%s:" % c, zsh), "zsh completion misses command "
+              "%s" % c)
+    lead = {"lists": ["lists", "add"], "rules": ["rules", "check"]}
+    for c in cmds:
+        flags = [f for f in command_flags(c) if f != "-"]
+        if not flags:
+            continue
+        words = ["refguardctl"] + lead.get(c, [c])
+        got = complete(words + ["-"])
+        got += complete(words + ["--"])
+        if c == "lists":
+            for sub in ("del", "get", "log", "import"):
+                got += complete(["refguardctl", "lists", sub, "--"])
+        for f in flags:
+            check(f in got, "bash completion of %s misses %s" % (c, f), got)
+            m = re.match(r"--refer(?:rer|ee)-(.+)$", f)
+            party = re.search(r"for f in ([a-z -]+); do", zsh)
+            if m:   # generated by a loop over the parties' fields
+                ok = (party is not None and m.group(1) in
+                      party.group(1).split())
+            else:
+                ok = re.search(r"[\s'\",({]%s[\[,}]" % re.escape(f), zsh)
+            check(ok,
+                  "zsh completion of %s misses %s" % (c, f))
+
+
+@T.case("bash completion: values: labels, kinds, list names from the daemon")
+def _():
+    d = daemon()
+    eq(complete(["refguardctl", "feedback", "--label", ""]),
+       ["abuse", "chargeback", "fraud", "legit"], "feedback --label <TAB>")
+    got = complete(["refguardctl", "lists", "add", "--kind", ""])
+    for k in ("email", "ip", "ip.prefix", "device.id", "asn", "domain"):
+        check(k in got, "lists --kind <TAB> misses %s" % k, got)
+    rc, out, err = ctl("lists", "add", "cmpl_list", "x@example.com",
+                       "--kind", "email")
+    eq(rc, 0, "lists add (stderr %r)" % err)
+    rc, out, err = ctl("lists", "names")
+    eq(rc, 0, "lists names (stderr %r)" % err)
+    check("cmpl_list" in lines(out), "lists names misses a runtime list",
+          out)
+    check("hosting_asn" in lines(out), "lists names misses a rule set's "
+          "list", out)
+    # the daemon asked with the refguardctl being completed, -s or -c
+    got = complete([rgtest.REFGUARDCTL, "-s", d.sock, "lists", "get", "cmpl"])
+    eq(got, ["cmpl_list"], "lists get <TAB>: the daemon's list names")
+    got = complete([rgtest.REFGUARDCTL, "-c", d.conf_path, "lists", "del",
+                    ""])
+    check("cmpl_list" in got and "hosting_asn" in got,
+          "lists del <TAB> with -c", got)
+    eq(complete(["refguardctl", "help", "ba"]), ["backtest"], "help ba<TAB>")
+    eq(complete(["refguardctl", "top", "-"]),
+       ["--help", "--json", "-d", "-n"], "top -<TAB>")
 
 
 def have_rules_check():

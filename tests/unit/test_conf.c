@@ -528,6 +528,43 @@ START_TEST(test_long_lines)
 }
 END_TEST
 
+/* Every error is reported, a line each in order, not only the first. */
+START_TEST(test_all_errors)
+{
+	struct conf	*c;
+	char		*cause, *want, *text;
+	size_t		 n = 0;
+	const char	*p;
+
+	text = xmalloc(5200);
+	memset(text, 'x', 5200);
+	memcpy(text, "bogus = 1\nsync = maybe\nsocket = /", 33);
+	strcpy(text + 5000, "\nmap_size = 2g\nmap_max = 1g\nretention = x\n");
+	c = load(text, &cause);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(cause);
+	for (p = cause; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	ck_assert_msg(n == 4, "not 5 lines: %s", cause);
+	xasprintf(&want, "%s:1: unknown key 'bogus'\n%s:2: sync: ", cpath,
+	    cpath);
+	ck_assert_msg(strncmp(cause, want, strlen(want)) == 0, "%s", cause);
+	free(want);
+	xasprintf(&want, "\n%s:3: line longer than", cpath);
+	ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
+	free(want);
+	xasprintf(&want, "\n%s:6: retention: ", cpath);
+	ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
+	free(want);
+	xasprintf(&want, "\n%s: map_max (", cpath);
+	ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
+	free(want);
+	ck_assert_msg(cause[strlen(cause) - 1] != '\n', "trailing newline");
+	free(cause);
+	free(text);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -546,6 +583,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_http);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_long_lines);
+	tcase_add_test(tc, test_all_errors);
 	suite_add_tcase(s, tc);
 	return (s);
 }
