@@ -2,12 +2,14 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ enum ctype {
 	CT_LIST,	/* repeatable path */
 	CT_LISTEN,	/* a Unix socket path or an address:port */
 	CT_AUDIT,
+	CT_RULES,	/* rules (one path) or rules_dirs (several) */
 };
 
 struct ckey {
@@ -61,7 +64,8 @@ static const struct ckey ckeys[] = {
 	{ "sync", CT_SYNC, OFF(sync_full), 0, 0, 0 },
 	{ "recent_entries", CT_UINT, OFF(recent_entries), 0, 1000, 100000000 },
 	{ "retention", CT_DURATION, OFF(retention), 0, 0, 0 },
-	{ "rules", CT_PATH, OFF(rules_path), 0, 0, 0 },
+	{ "rules", CT_RULES, OFF(rules_path), 0, 0, 0 },
+	{ "rules_dirs", CT_RULES, OFF(rules_paths), 0, 0, 0 },
 	{ "hash_secret_file", CT_PATH, OFF(hash_secret_file), 0, 0, 0 },
 	{ "disposable_file", CT_PATH, OFF(disposable_file), 0, 0, 0 },
 	{ "ip_prefix4", CT_UINT, OFF(ip_prefix4), 0, 8, 32 },
@@ -79,6 +83,58 @@ static const struct ckey ckeys[] = {
 	{ "http_max_connections", CT_UINT, OFF(http_max_conns), 0, 1, 1000000 },
 	{ "http_timeout", CT_DURATION, OFF(http_timeout), 0, 0, 0 },
 };
+
+static char	*conf_path(const char *, const char *);
+
+static void
+conf_rules_clear(struct conf *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nrules_paths; i++)
+		free(c->rules_paths[i]);
+	free(c->rules_paths);
+	free(c->rules_path);
+	c->rules_paths = NULL;
+	c->nrules_paths = 0;
+	c->rules_path = NULL;
+}
+
+/*
+ * rules = PATH (a file or a directory, as one value) or rules_dirs =
+ * DIR... (whitespace-separated, merged by file name): either replaces
+ * what was set before. rules_path keeps the resolved value for stats.
+ */
+static void
+conf_rules(struct conf *c, const char *dir, const char *v, bool merge)
+{
+	char	*copy, *w, *last;
+	size_t	 len = 0;
+
+	conf_rules_clear(c);
+	c->rules_merge = merge;
+	if (!merge) {
+		c->rules_paths = xcalloc(1, sizeof(*c->rules_paths));
+		c->rules_paths[c->nrules_paths++] = conf_path(dir, v);
+		c->rules_path = xstrdup(c->rules_paths[0]);
+		return;
+	}
+	copy = xstrdup(v);
+	for (w = strtok_r(copy, " \t", &last); w != NULL;
+	    w = strtok_r(NULL, " \t", &last)) {
+		c->rules_paths = xreallocarray(c->rules_paths,
+		    c->nrules_paths + 1, sizeof(*c->rules_paths));
+		c->rules_paths[c->nrules_paths] = conf_path(dir, w);
+		len += strlen(c->rules_paths[c->nrules_paths++]) + 1;
+	}
+	free(copy);
+	c->rules_path = xcalloc(1, len + 1);
+	for (len = 0; len < c->nrules_paths; len++) {
+		if (len > 0)
+			strcat(c->rules_path, " ");
+		strcat(c->rules_path, c->rules_paths[len]);
+	}
+}
 
 struct conf *
 conf_default(void)
@@ -99,7 +155,7 @@ conf_default(void)
 	c->recent_entries = 1000000;
 	c->sync_full = true;
 	c->retention = 180LL * 86400 * 1000;
-	c->rules_path = xstrdup(SYSCONFDIR "/refguard/rules.d");
+	conf_rules(c, NULL, CONF_RULES_DIRS, true);
 	c->ip_prefix4 = 24;
 	c->ip_prefix6 = 64;
 	c->log_level = LOG_LEVEL_INFO;
@@ -130,7 +186,7 @@ conf_free(struct conf *c)
 	free(c->socket_path);
 	free(c->socket_group);
 	free(c->state_dir);
-	free(c->rules_path);
+	conf_rules_clear(c);
 	free(c->hash_secret_file);
 	free(c->disposable_file);
 	free(c->http_listen);
@@ -235,9 +291,11 @@ conf_split(char *line, char **key, char **value, const char **err)
 }
 
 /*
- * http_listen: a path ("/run/refguard/http.sock", or "./http.sock"
- * relative to the file) or a numeric address and port ("127.0.0.1:8470",
- * "[::1]:8470"); no host names, nothing is looked up.
+ * http_listen: a path ("/run/refguard/http.sock", or "http.sock" relative
+ * to the file, as socket takes it: anything with a '/', or without a ':'
+ * that is not digits and dots)
+ * or a numeric address and port ("127.0.0.1:8470", "[::1]:8470"); no host
+ * names, nothing is looked up.
  */
 static int
 conf_listen(struct conf *c, const char *dir, const char *v, char **cause)
@@ -256,7 +314,8 @@ conf_listen(struct conf *c, const char *dir, const char *v, char **cause)
 	c->http_listen = xstrdup(v);
 	c->http_path = NULL;
 	memset(&c->http_addr, 0, sizeof(c->http_addr));
-	if (v[0] == '/' || v[0] == '.') {
+	if (strchr(v, '/') != NULL || (strpbrk(v, ":[") == NULL &&
+	    strspn(v, "0123456789.") != strlen(v))) {
 		c->http_path = conf_path(dir, v);
 		if (strlen(c->http_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			xasprintf(cause, "http_listen: socket path %s is too "
@@ -437,6 +496,9 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 		return (0);
 	case CT_LISTEN:
 		return (conf_listen(c, dir, v, cause));
+	case CT_RULES:
+		conf_rules(c, dir, v, ck->off == OFF(rules_paths));
+		return (0);
 	case CT_LIST:
 		lp = (struct conf_str **)((char *)c + ck->off);
 		np = (size_t *)((char *)c + ck->countoff);
@@ -484,20 +546,18 @@ conf_finish(struct conf *c, char **cause)
 	return (0);
 }
 
-struct conf *
-conf_load(const char *path, char **cause)
+/* Read one file's keys into c: 0, or -1 with *cause. */
+static int
+conf_read(struct conf *c, const char *path, char **cause)
 {
-	struct conf	*c = conf_default();
 	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
 	const char	*err;
 	FILE		*f;
-	int		 lineno = 0, rc;
+	int		 lineno = 0, rc, ret = -1;
 
-	c->path = xstrdup(path);
 	if ((f = fopen(path, "r")) == NULL) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
-		conf_free(c);
-		return (NULL);
+		return (-1);
 	}
 	tmp = xstrdup(path);
 	dir = xstrdup(dirname(tmp));
@@ -507,7 +567,7 @@ conf_load(const char *path, char **cause)
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			xasprintf(cause, "%s:%d: line longer than %d bytes",
 			    path, lineno, CONF_MAX_LINE);
-			goto fail;
+			goto out;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
 		rc = conf_split(line, &key, &value, &err);
@@ -515,28 +575,70 @@ conf_load(const char *path, char **cause)
 			continue;
 		if (rc < 0) {
 			xasprintf(cause, "%s:%d: %s", path, lineno, err);
-			goto fail;
+			goto out;
 		}
 		if (conf_set(c, dir, path, lineno, key, value, &msg) != 0) {
 			xasprintf(cause, "%s:%d: %s", path, lineno, msg);
 			free(msg);
-			goto fail;
+			goto out;
 		}
 	}
 	if (ferror(f)) {
 		xasprintf(cause, "%s: read error", path);
-		goto fail;
+		goto out;
 	}
+	ret = 0;
+out:
 	fclose(f);
 	free(dir);
-	if (conf_finish(c, cause) != 0) {
+	return (ret);
+}
+
+/* The drop-ins of the file at path, in lexical order: 0 or -1. */
+static int
+conf_read_dropins(struct conf *c, const char *path, char **cause)
+{
+	struct stat	 sb;
+	char		*tmp, *ddir, *pat;
+	glob_t		 g;
+	size_t		 i;
+	int		 r, ret = 0;
+
+	tmp = xstrdup(path);
+	xasprintf(&ddir, "%s/" CONF_DROPIN_DIR, dirname(tmp));
+	free(tmp);
+	if (stat(ddir, &sb) != 0 && errno == ENOENT) {
+		free(ddir);
+		return (0);
+	}
+	xasprintf(&pat, "%s/*.conf", ddir);
+	r = glob(pat, GLOB_ERR, NULL, &g);
+	free(pat);
+	if (r != 0 && r != GLOB_NOMATCH) {
+		xasprintf(cause, "%s: cannot read the directory", ddir);
+		free(ddir);
+		return (-1);
+	}
+	free(ddir);
+	if (r == GLOB_NOMATCH)
+		return (0);
+	for (i = 0; i < g.gl_pathc && ret == 0; i++)
+		ret = conf_read(c, g.gl_pathv[i], cause);
+	globfree(&g);
+	return (ret);
+}
+
+struct conf *
+conf_load(const char *path, char **cause)
+{
+	struct conf	*c = conf_default();
+
+	c->path = xstrdup(path);
+	if (conf_read(c, path, cause) != 0 ||
+	    conf_read_dropins(c, path, cause) != 0 ||
+	    conf_finish(c, cause) != 0) {
 		conf_free(c);
 		return (NULL);
 	}
 	return (c);
-fail:
-	fclose(f);
-	free(dir);
-	conf_free(c);
-	return (NULL);
 }

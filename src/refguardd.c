@@ -249,7 +249,8 @@ load_rules(struct daemon *d, const struct conf *cf, char **cause)
 	int		 failed = 0, ntests;
 
 	*cause = NULL;
-	if ((rs = rules_load(cf->rules_path, d->ident, &diag)) == NULL) {
+	if ((rs = rules_load_dirs((const char *const *)cf->rules_paths,
+	    cf->nrules_paths, d->ident, &diag)) == NULL) {
 		*cause = diag != NULL ? diag : xstrdup("rules: not loaded");
 		return (NULL);
 	}
