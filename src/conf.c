@@ -72,6 +72,8 @@ static const struct ckey ckeys[] = {
 	{ "ip_prefix6", CT_UINT, OFF(ip_prefix6), 0, 16, 128 },
 	{ "geoip_db", CT_LIST, OFF(geoip), OFF(ngeoip), 0, 0 },
 	{ "email_domain", CT_LIST, OFF(email_domains), OFF(nemail_domains), 0, 0 },
+	{ "data_stamp_file", CT_PATH, OFF(data_stamp_file), 0, 0, 0 },
+	{ "data_max_age", CT_DURATION, OFF(data_max_age), 0, 0, 0 },
 	{ "log_level", CT_LOGLEVEL, OFF(log_level), 0, 0, 0 },
 	{ "log_target", CT_LOGTARGET, OFF(log_syslog), 0, 0, 0 },
 	{ "audit_log", CT_AUDIT, OFF(audit_log), 0, 0, 0 },
@@ -156,6 +158,8 @@ conf_default(void)
 	c->sync_full = true;
 	c->retention = 180LL * 86400 * 1000;
 	conf_rules(c, NULL, CONF_RULES_DIRS, true);
+	c->data_stamp_file = xstrdup(LOCALSTATEDIR
+	    "/lib/refguard/data/last-success");
 	c->ip_prefix4 = 24;
 	c->ip_prefix6 = 64;
 	c->log_level = LOG_LEVEL_INFO;
@@ -189,6 +193,7 @@ conf_free(struct conf *c)
 	conf_rules_clear(c);
 	free(c->hash_secret_file);
 	free(c->disposable_file);
+	free(c->data_stamp_file);
 	free(c->http_listen);
 	free(c->http_path);
 	free(c->http_token_file);

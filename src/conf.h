@@ -57,6 +57,8 @@ struct conf {
 	size_t		 ngeoip;
 	struct conf_str	*email_domains;
 	size_t		 nemail_domains;
+	char		*data_stamp_file;	/* refguard-update-data's stamp */
+	int64_t		 data_max_age;	/* ms; 0: no limit */
 
 	/* HTTP listener (http.c): off unless http_listen is set */
 	char		*http_listen;	/* as written; NULL: no HTTP */

@@ -123,6 +123,7 @@ watchdog_start(struct event_base *base)
 }
 
 static void	record_data(struct daemon *);
+static void	data_stale_check(struct daemon *, bool);
 
 /*
  * The parent of a detached daemon: wait for the child's word on the
@@ -494,9 +495,11 @@ const struct store_field store_fields[] = {
 	{ "list_log", offsetof(struct store_stat, list_log),
 	    "store_list_log", "List audit records stored." },
 	{ "map_size", offsetof(struct store_stat, map_size),
-	    "store_size_bytes", "Bytes mapped by the store." },
+	    "store_map_size_bytes", "Bytes mapped by the store (the map "
+	    "size, not what is used)." },
 	{ "map_used", offsetof(struct store_stat, map_used),
-	    "store_map_used_bytes", "Bytes of the map in use." },
+	    "store_size_bytes", "Bytes of the store in use (its pages up "
+	    "to the last one written)." },
 	{ "map_max", offsetof(struct store_stat, map_max),
 	    "store_map_max_bytes", "The size the map may grow to (map_max)." },
 	{ "last_seq", offsetof(struct store_stat, last_seq), NULL, NULL },
@@ -524,7 +527,52 @@ daemon_data_json(struct daemon *d)
 
 	json_object_set_new(o, "lists", rules_lists_info(d->rules));
 	dataset_dates(o, now_ms() / 1000);
+	dataset_freshness(o, d->conf->data_stamp_file,
+	    d->conf->data_max_age / 1000, now_ms() / 1000, NULL);
 	return (o);
+}
+
+/* At a reload that succeeds: the data freshness settings of cf. */
+static void
+data_conf_swap(struct daemon *d, struct conf *cf)
+{
+	free(d->conf->data_stamp_file);
+	d->conf->data_stamp_file = cf->data_stamp_file;
+	cf->data_stamp_file = NULL;
+	d->conf->data_max_age = cf->data_max_age;
+	data_stale_check(d, true);
+}
+
+/*
+ * A warning when data sets grow older than data_max_age: at start-up, at
+ * each reload (force) and when the set of stale data changes, checked
+ * once a minute.
+ */
+static void
+data_stale_check(struct daemon *d, bool force)
+{
+	static int64_t	 last_check;
+	static char	*last;
+	json_t		*data;
+	char		*names = NULL, esc[512];
+	int64_t		 now = now_ms();
+
+	if (d->conf->data_max_age <= 0 || (!force && now - last_check < 60000))
+		return;
+	last_check = now;
+	data = daemon_data_json(d);
+	dataset_freshness(data, d->conf->data_stamp_file,
+	    d->conf->data_max_age / 1000, now / 1000, &names);
+	json_decref(data);
+	if (names != NULL && (force || last == NULL || strcmp(names, last) != 0))
+		log_warn("data older than data_max_age=%llds stale=%s",
+		    (long long)(d->conf->data_max_age / 1000),
+		    log_value(names, strlen(names), esc, sizeof(esc)));
+	else if (names == NULL && last != NULL)
+		log_notice("data fresh again data_max_age=%llds",
+		    (long long)(d->conf->data_max_age / 1000));
+	free(last);
+	last = names;
 }
 
 /* The data summary, escaped for a log line (*buf: malloc'd, caller frees). */
@@ -713,6 +761,7 @@ daemon_reload(struct daemon *d, size_t *len)
 		free(d->conf->rules_path);
 		d->conf->rules_path = xstrdup(cf->rules_path);
 		d->conf->log_level = cf->log_level;
+		data_conf_swap(d, cf);
 		if (cf->map_max != d->conf->map_max) {
 			/* The writer sees it at its next grow: map_max is
 			 * only ever read atomically (store.c). */
@@ -791,6 +840,7 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval	 tv = { RETENTION_PERIOD_MS / 1000,
 			    (RETENTION_PERIOD_MS % 1000) * 1000 };
 
+	data_stale_check(d, false);
 	/* Also without retention: expired list entries are purged. */
 	if (!retention_busy && !d->stopping) {
 		job = job_new(JOB_EXPIRE);
@@ -1153,6 +1203,7 @@ main(int argc, char **argv)
 	    d->rules != NULL ? rules_hash(d->rules) : "none",
 	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
 	free(data);
+	data_stale_check(d, true);
 	watchdog_start(d->base);
 	detach_ready();
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",

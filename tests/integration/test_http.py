@@ -668,7 +668,9 @@ def parse_metrics(text):
                 check(rest_ in ("counter", "gauge", "histogram", "summary",
                                 "untyped"), "unknown type, " + where)
                 check(fam not in types, "TYPE twice, " + where)
-                check(fam.startswith("refguard_"), "no refguard_ prefix, "
+                # process_*: the client libraries' standard names
+                check(fam.startswith(("refguard_", "process_")),
+                      "no refguard_ or process_ prefix, "
                       + where)
                 types[fam] = rest_
                 seen_family.append(fam)
@@ -749,12 +751,12 @@ def _():
                    ("refguard_commit_batch_jobs", "histogram"),
                    ("refguard_commit_duration_seconds", "histogram"),
                    ("refguard_store_size_bytes", "gauge"),
-                   ("refguard_store_map_used_bytes", "gauge"),
+                   ("refguard_store_map_size_bytes", "gauge"),
                    ("refguard_store_map_max_bytes", "gauge"),
                    ("refguard_store_events", "gauge"),
                    ("refguard_ruleset_info", "gauge"),
                    ("refguard_reload_failures_total", "counter"),
-                   ("refguard_geoip_build_epoch_seconds", "gauge"),
+                   ("refguard_geoip_build_timestamp_seconds", "gauge"),
                    ("refguard_connections_open", "gauge"),
                    ("refguard_uptime_seconds", "gauge")):
         eq(types.get(fam), t, "type of " + fam)
