@@ -292,6 +292,47 @@ socket_alive(const struct sockaddr_un *sun)
 	return (rc == 0);
 }
 
+/*
+ * The socket files this start-up made, removed when it fails: fatal()
+ * exits through exit(3), which runs startup_unlink(), so a refused start
+ * leaves no socket behind. Only the process that made them removes them,
+ * and only until startup_done() (then shutdown owns them).
+ */
+static struct {
+	char	*path[2];	/* the NDJSON socket, the HTTP one */
+	int	 n;
+	pid_t	 pid;
+} startup_made;
+
+static void
+startup_unlink(void)
+{
+	int	i;
+
+	if (startup_made.pid != getpid())
+		return;
+	for (i = 0; i < startup_made.n; i++)
+		unlink(startup_made.path[i]);
+}
+
+static void
+startup_made_socket(const char *path)
+{
+	if (startup_made.n == 0 && startup_made.pid == 0)
+		atexit(startup_unlink);
+	if (startup_made.n == (int)nitems(startup_made.path))
+		return;
+	startup_made.pid = getpid();
+	startup_made.path[startup_made.n++] = xstrdup(path);
+}
+
+static void
+startup_done(void)
+{
+	while (startup_made.n > 0)
+		free(startup_made.path[--startup_made.n]);
+}
+
 int
 daemon_listen_unix(const struct conf *cf, const char *path, char **cause)
 {
@@ -378,6 +419,7 @@ daemon_listen_unix(const struct conf *cf, const char *path, char **cause)
 		close(fd);
 		return (-1);
 	}
+	startup_made_socket(path);
 	return (fd);
 }
 
@@ -1204,6 +1246,7 @@ main(int argc, char **argv)
 	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
 	free(data);
 	data_stale_check(d, true);
+	startup_done();
 	watchdog_start(d->base);
 	detach_ready();
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",

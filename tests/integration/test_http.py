@@ -584,6 +584,38 @@ def _():
     d.stop()
 
 
+@T.case("a failed start-up removes the sockets it made; http_listen "
+        "takes a bare relative path")
+def _():
+    # The NDJSON socket is made before the HTTP listener fails.
+    d = rgtest.Daemon("sockgone", conf={"http_listen": "http.sock"})
+    with open(os.path.join(d.dir, "http.sock"), "w") as f:
+        f.write("not a socket\n")
+    rc, err = d.run_to_exit()
+    check(rc != 0 and "is not a socket" in err, "http.sock a regular file",
+          rc, err)
+    check(not os.path.exists(d.sock), "a failed start left " + d.sock, err)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        d = rgtest.Daemon("sockgone2", conf={
+            "http_listen": "127.0.0.1:%d" % busy.getsockname()[1]})
+        rc, err = d.run_to_exit()
+        check(rc != 0 and "in use" in err, "http port in use", rc, err)
+        check(not os.path.exists(d.sock), "a failed start left " + d.sock,
+              err)
+    finally:
+        busy.close()
+    # A bare name is a path beside the configuration, as for socket.
+    d = rgtest.Daemon("relhttp", conf={"http_listen": "http.sock"})
+    d.start()
+    check(os.path.exists(os.path.join(d.dir, "http.sock")),
+          "http_listen = http.sock not beside the configuration",
+          os.listdir(d.dir))
+    d.stop()
+
+
 @T.case("start-up refused: non-loopback without http_allow_remote, "
         "allow_remote without a token file, a readable token file")
 def _():
