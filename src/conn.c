@@ -423,6 +423,34 @@ conn_job(struct conn *c)
 }
 
 /*
+ * A request refused for what it holds, at debug level: the error and the
+ * start of the request, escaped, so that an operator can see what a
+ * client sends wrong. At most BAD_LOG_BURST lines a second; the next
+ * line after a quiet spell says how many were left out.
+ */
+#define BAD_LOG_BURST	20
+#define BAD_LOG_BYTES	160
+
+static void
+conn_log_bad(const struct req_error *err, const char *line, size_t len)
+{
+	static struct log_rate	 rate;
+	char			 req[BAD_LOG_BYTES * 4 + 8], msg[1100];
+	uint64_t		 dropped;
+
+	if (log_get_level() < LOG_LEVEL_DEBUG ||
+	    !log_rate_ok(&rate, BAD_LOG_BURST, &dropped))
+		return;
+	log_debug("bad request code=%s field=%s msg=%s request=%s%s "
+	    "not_logged=%llu", err->code, err->field[0] != '\0' ?
+	    log_value(err->field, strlen(err->field), msg, 400) : "-",
+	    log_value(err->msg, strlen(err->msg), msg + 400, sizeof(msg) - 400),
+	    log_value(line, len < BAD_LOG_BYTES ? len : BAD_LOG_BYTES, req,
+	    sizeof(req)), len > BAD_LOG_BYTES ? "..." : "",
+	    (unsigned long long)dropped);
+}
+
+/*
  * The one path of every request, NDJSON line or HTTP (http.c): decode
  * line into job, then answer it on the spot (job->done) or hand it to
  * the writer, whose finished jobs come back through conn_jobs_done().
@@ -439,6 +467,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 		err = (struct req_error){ .code = "bad_request" };
 		snprintf(err.msg, sizeof(err.msg), "empty line: send one JSON "
 		    "object a line");
+		conn_log_bad(&err, line, len);
 		conn_reply_error(d, job, &err);
 		return;
 	}
@@ -447,6 +476,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 	opts.max_future = FUTURE_SLACK_MS;
 	if (req_decode_full(line, len, d->ident, &opts, &op, &job->ev, &ar,
 	    &err) != 0) {
+		conn_log_bad(&err, line, len);
 		conn_reply_error(d, job, &err);
 		return;
 	}
@@ -455,6 +485,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 		if (analyst_prepare(&ar, op, d->ident, d->rules, opts.now,
 		    &err) != 0) {
 			analyst_req_clear(&ar);
+			conn_log_bad(&err, line, len);
 			conn_reply_error(d, job, &err);
 			return;
 		}
