@@ -83,6 +83,7 @@ run_conf() {
 		echo "state_dir = state"
 		echo "rules = $top/rules"
 		echo "log_level = info"
+		echo "data_stamp_file = data/last-success"
 		[ -f "$run/data/geo-whois-asn-country.mmdb" ] &&
 		    echo "geoip_db = data/geo-whois-asn-country.mmdb"
 		[ -f "$run/data/asn.mmdb" ] &&
