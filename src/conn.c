@@ -480,6 +480,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 		conn_reply_error(d, job, &err);
 		return;
 	}
+	job->ev.data_stale = d->data_stale;
 	if (analyst_op(op)) {
 		/* Hash the list value here: the ident belongs to this thread. */
 		if (analyst_prepare(&ar, op, d->ident, d->rules, opts.now,

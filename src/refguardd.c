@@ -599,13 +599,18 @@ data_stale_check(struct daemon *d, bool force)
 	char		*names = NULL, esc[512];
 	int64_t		 now = now_ms();
 
-	if (d->conf->data_max_age <= 0 || (!force && now - last_check < 60000))
+	if (d->conf->data_max_age <= 0) {
+		d->data_stale = false;
+		return;
+	}
+	if (!force && now - last_check < 60000)
 		return;
 	last_check = now;
 	data = daemon_data_json(d);
 	dataset_freshness(data, d->conf->data_stamp_file,
 	    d->conf->data_max_age / 1000, now / 1000, &names);
 	json_decref(data);
+	d->data_stale = names != NULL;
 	if (names != NULL && (force || last == NULL || strcmp(names, last) != 0))
 		log_warn("data older than data_max_age=%llds stale=%s",
 		    (long long)(d->conf->data_max_age / 1000),

@@ -169,6 +169,23 @@ def _():
     d.stop()
 
 
+STALE_RULE = """rule data.stale_review {
+    desc   "the data is older than data_max_age"
+    when   data.stale
+    action review
+    score  1
+}
+"""
+
+
+def stale_reasons(d):
+    r, raw = d.call(rgtest.check_req(
+        "stale-%d" % time.monotonic_ns(), {"account": "st-a"},
+        {"account": "st-%d" % time.monotonic_ns()}))
+    check("reasons" in r, "check", raw)
+    return [h["rule"] for h in r["reasons"]]
+
+
 def metrics(d):
     rc, text, err = rgtest.run(["curl", "-sS", "--unix-socket",
                                 os.path.join(d.dir, "http.sock"),
@@ -188,6 +205,8 @@ def wait_log(d, pattern, what):
         "/metrics and the log")
 def _():
     d, db, disp, rules, now = setup()
+    with open(os.path.join(rules, "zz-stale.rules"), "w") as f:
+        f.write(STALE_RULE)
     stamp = os.path.join(d.dir, "last-success")
     d.conf["data_max_age"] = "5d"
     d.conf["data_stamp_file"] = "last-success"     # beside the config
@@ -225,6 +244,17 @@ def _():
     check("refguard_data_updater_last_success_timestamp_seconds %d" %
           (now - 60) in metrics(d), "/metrics: the updater's success",
           metrics(d))
+    # Rules see it: data.stale while any set is stale.
+    check("data.stale_review" in stale_reasons(d), "data.stale false with "
+          "stale data", d.stats()["data"])
+    d.conf["data_max_age"] = "3650d"
+    d.write_conf()
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    check("data.stale_review" not in stale_reasons(d),
+          "data.stale true with fresh data", d.stats()["data"])
+    check(re.search(r"data fresh again", d.stderr()), "no notice that the "
+          "data is fresh again", d.stderr())
     d.stop()
 
 
