@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
@@ -372,6 +373,27 @@ bad:
 	return (-1);
 }
 
+/*
+ * An optional data file, "-PATH" as systemd writes them: true (and the
+ * key is left out) when the file does not exist yet, so that a package
+ * can name the files its data updater will fetch; the next reload after
+ * they arrive reads them.
+ */
+static bool
+conf_optional_absent(const char *dir, const char **v)
+{
+	char	*p;
+	bool	 absent;
+
+	if ((*v)[0] != '-' || (*v)[1] == '\0')
+		return (false);
+	(*v)++;
+	p = conf_path(dir, *v);
+	absent = access(p, F_OK) != 0 && errno == ENOENT;
+	free(p);
+	return (absent);
+}
+
 /* Apply one key; -1 with *cause (the message, no location) on error. */
 static int
 conf_set(struct conf *c, const char *dir, const char *file, int lineno,
@@ -397,6 +419,9 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 		xasprintf(cause, "%s: empty value", key);
 		return (-1);
 	}
+	if ((ck->off == OFF(geoip) || ck->off == OFF(disposable_file)) &&
+	    conf_optional_absent(dir, &v))
+		return (0);
 	switch (ck->type) {
 	case CT_PATH:
 	case CT_STR:

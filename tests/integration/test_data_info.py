@@ -308,6 +308,29 @@ def _():
     d.stop()
 
 
+@T.case("optional data (-PATH): absent at start, read by the reload "
+        "after it arrives")
+def _():
+    tmp = rgtest.mkdtemp("optdata")
+    db = build_asn(tmp)
+    d = rgtest.Daemon("optdata", rules="empty", conf={
+        "geoip_db": "-data/asn.mmdb", "disposable_file": "-data/disp.txt"})
+    d.start()
+    st = d.stats()["data"]
+    eq((st["geoip"], st["disposable"]), ([], None), "before the data")
+    os.makedirs(os.path.join(d.dir, "data"))
+    shutil.copy(db, os.path.join(d.dir, "data", "asn.mmdb"))
+    with open(os.path.join(d.dir, "data", "disp.txt"), "w") as f:
+        f.write("mailinator.com\n")
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    st = d.stats()["data"]
+    eq([g["path"] for g in st["geoip"]],
+       [os.path.join(d.dir, "data", "asn.mmdb")], "databases after reload")
+    eq(st["disposable"]["entries"], 1, "disposable list after reload")
+    d.stop()
+
+
 @T.case("no data: data=none")
 def _():
     d = rgtest.Daemon("nodata", rules="empty").start()

@@ -5,8 +5,9 @@
 #
 #   1. dpkg-buildpackage -us -uc -b from a copy of the source tree
 #   2. dpkg -c: the files are where Debian and refguard.rules(5) say
-#      (shipped rules in /usr/share/refguard/rules, none in /etc, the only
-#      conffile refguard.conf); lintian --fail-on error,warning
+#      (shipped rules in /usr/share/refguard/rules, none in /etc, the
+#      conffiles refguard.conf and the data drop-in); lintian --fail-on
+#      error,warning
 #   3. apt-get install ./refguard_*.deb: the user exists (sysusers.d), the
 #      socket and the data timer are enabled; refguardctl ping answers on
 #      /run/refguard/refguard.sock, through the socket unit when systemd
@@ -93,14 +94,17 @@ for f in /usr/sbin/refguardd /usr/bin/refguardctl /usr/sbin/refguard-update-data
     /usr/share/man/man8/refguard-update-data.8.gz \
     /usr/share/man/man5/refguard.conf.5.gz /usr/share/man/man5/refguard.rules.5.gz \
     /usr/share/bash-completion/completions/refguardctl \
-    /etc/refguard/refguard.conf /etc/refguard/rules.d/ /etc/refguard/conf.d/; do
+    /etc/refguard/refguard.conf /etc/refguard/rules.d/ \
+    /etc/refguard/conf.d/50-data.conf; do
 	grep -qxF "$f" "$work/files" || fail "dpkg -c: $f missing"
 done
 grep '^/etc/refguard/rules.d/.' "$work/files" &&
     fail "dpkg -c: shipped rules in /etc/refguard/rules.d (they belong in /usr/share/refguard/rules)"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles >"$work/conffiles" 2>/dev/null
-[ "$(cat "$work/conffiles")" = /etc/refguard/refguard.conf ] ||
-    fail "conffiles: want only /etc/refguard/refguard.conf, got: $(cat "$work/conffiles")"
+printf '%s\n' /etc/refguard/conf.d/50-data.conf /etc/refguard/refguard.conf \
+    >"$work/conffiles.want"
+sort "$work/conffiles" | cmp -s - "$work/conffiles.want" ||
+    fail "conffiles: want refguard.conf and conf.d/50-data.conf, got: $(cat "$work/conffiles")"
 ok "dpkg -c: binaries, units, sysusers.d, rules in /usr/share, docs, examples, man pages"
 
 if ! lintian --fail-on error,warning "$work"/refguard_*.changes >"$work/lintian" 2>&1; then
@@ -167,6 +171,9 @@ st=$(ctl --json stats) || fail "stats: $st"
 echo "$st" | grep -q '"path": *"/usr/share/refguard/rules /etc/refguard/rules.d"' ||
     fail "stats: the rules are not the shipped and local directories: $st"
 ok "the daemon serves the shipped rules merged with /etc/refguard/rules.d"
+echo "$st" | grep -q '"stamp_file": *"/var/lib/refguard/data/last-success"' ||
+    fail "stats: no data updater stamp from conf.d/50-data.conf: $st"
+ok "the data drop-in is read (optional files absent before the first fetch)"
 if [ -n "$pid" ]; then
 	kill -TERM "$pid"
 	wait "$pid" || fail "refguardd exited $? on TERM"

@@ -556,6 +556,33 @@ START_TEST(test_rules_dirs)
 }
 END_TEST
 
+START_TEST(test_optional_data)
+{
+	struct conf	*c;
+	char		 path[400];
+
+	/* "-PATH": left out while the file does not exist. */
+	c = good("geoip_db = -/nonexistent/a.mmdb\n"
+	    "disposable_file = -/nonexistent/d.txt\n");
+	ck_assert_uint_eq(c->ngeoip, 0);
+	ck_assert_ptr_null(c->disposable_file);
+	conf_free(c);
+	snprintf(path, sizeof(path), "%s/b.mmdb", tmpdir);
+	unit_write(path, "x", 1);
+	c = good("geoip_db = -b.mmdb\ngeoip_db = -/nonexistent/a.mmdb\n"
+	    "disposable_file = -b.mmdb\n");
+	ck_assert_uint_eq(c->ngeoip, 1);
+	ck_assert_str_eq(c->geoip[0].val, path);
+	ck_assert_str_eq(c->disposable_file, path);
+	conf_free(c);
+	/* Without the dash a missing file is the daemon's error, as before. */
+	c = good("geoip_db = /nonexistent/a.mmdb\n");
+	ck_assert_uint_eq(c->ngeoip, 1);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
 /* Write text as tmpdir/conf.d/name. */
 static void
 dropin(const char *name, const char *text)
@@ -626,6 +653,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_rules_dirs);
 	tcase_add_test(tc, test_dropins);
+	tcase_add_test(tc, test_optional_data);
 	suite_add_tcase(s, tc);
 	return (s);
 }
