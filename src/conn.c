@@ -38,12 +38,15 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <jansson.h>
+
 #include "analyst.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
+#include "sbuf.h"
 #include "util.h"
 #include "writer.h"
 
@@ -423,31 +426,53 @@ conn_job(struct conn *c)
 }
 
 /*
- * A request refused for what it holds, at debug level: the error and the
- * start of the request, escaped, so that an operator can see what a
- * client sends wrong. At most BAD_LOG_BURST lines a second; the next
- * line after a quiet spell says how many were left out.
+ * A request refused for what it holds, at debug level, so that an
+ * operator can see what a client sends wrong: the error as the client got
+ * it (less a JSON parser's quote of the bad token), the request's size and
+ * its top-level keys, escaped. Never a value: requests carry personal
+ * data. At most BAD_LOG_BURST lines a second; the next line after a quiet
+ * spell says how many were left out.
  */
 #define BAD_LOG_BURST	20
-#define BAD_LOG_BYTES	160
+#define BAD_LOG_KEYS	16
 
 static void
 conn_log_bad(const struct req_error *err, const char *line, size_t len)
 {
 	static struct log_rate	 rate;
-	char			 req[BAD_LOG_BYTES * 4 + 8], msg[1100];
+	struct sbuf		 keys;
+	json_t			*o;
+	const char		*k, *near;
+	char			 field[400], msg[1100], esc[200], *ks;
 	uint64_t		 dropped;
+	size_t			 n = 0, mlen;
+	void			*it;
 
 	if (log_get_level() < LOG_LEVEL_DEBUG ||
 	    !log_rate_ok(&rate, BAD_LOG_BURST, &dropped))
 		return;
-	log_debug("bad request code=%s field=%s msg=%s request=%s%s "
+	sbuf_init(&keys, 64);
+	if ((o = json_loadb(line, len, 0, NULL)) != NULL && json_is_object(o)) {
+		for (it = json_object_iter(o); it != NULL && n < BAD_LOG_KEYS;
+		    it = json_object_iter_next(o, it), n++) {
+			k = json_object_iter_key(it);
+			sbuf_adds(&keys, n > 0 ? "," : "");
+			sbuf_adds(&keys, log_value(k, strlen(k), esc,
+			    sizeof(esc)));
+		}
+	}
+	json_decref(o);
+	if (n == 0)
+		sbuf_addc(&keys, '-');
+	ks = sbuf_take(&keys, NULL);
+	mlen = (near = strstr(err->msg, " near '")) != NULL ?
+	    (size_t)(near - err->msg) : strlen(err->msg);
+	log_debug("bad request code=%s field=%s msg=%s bytes=%zu keys=%s "
 	    "not_logged=%llu", err->code, err->field[0] != '\0' ?
-	    log_value(err->field, strlen(err->field), msg, 400) : "-",
-	    log_value(err->msg, strlen(err->msg), msg + 400, sizeof(msg) - 400),
-	    log_value(line, len < BAD_LOG_BYTES ? len : BAD_LOG_BYTES, req,
-	    sizeof(req)), len > BAD_LOG_BYTES ? "..." : "",
+	    log_value(err->field, strlen(err->field), field, sizeof(field)) :
+	    "-", log_value(err->msg, mlen, msg, sizeof(msg)), len, ks,
 	    (unsigned long long)dropped);
+	free(ks);
 }
 
 /*

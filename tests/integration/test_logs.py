@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Bad requests in the log: at debug level, each refused request is one
-line with its error code and message and the start of what the client
-sent, escaped (no raw control bytes reach the log); at most a burst a
-second, the next line saying how many were left out; nothing at info."""
+line with its error code and message, its size and its top-level keys,
+escaped (no raw control bytes reach the log) and never a value (requests
+carry personal data); at most a burst a second, the next line saying how
+many were left out; nothing at info."""
 
 import os
 import re
@@ -21,7 +22,8 @@ def bad_lines(text):
     return [ln for ln in text.splitlines() if "bad request code=" in ln]
 
 
-@T.case("debug: a bad request is logged escaped, with its code and start")
+@T.case("debug: a bad request is logged escaped, with its code, size and "
+        "keys, never a value")
 def _():
     d = rgtest.Daemon("badlog", debug=True).start()
     with d.client() as c:
@@ -35,13 +37,24 @@ def _():
     check(len(lines) == 2, "want two bad request lines", text)
     check("\x1b" not in text and "\x07" not in text,
           "raw control bytes in the log", text)
-    check(re.search(r'code=bad_json .*msg=.*request="\{\\"op\\":'
-                    r'\\"check\\"', lines[0]),
-          "first line lacks the code or the request", lines[0])
-    check(r"\x1b[31m oops\x07}" in lines[0],
-          "the control bytes are not shown escaped", lines[0])
-    check(re.search(r'code=unknown_op .*request=.*nope', lines[1]),
-          "unknown op line", lines[1])
+    check(re.search(r'code=bad_json field=- msg="column 45: invalid token" '
+                    r'bytes=%d keys=- ' % len(HOSTILE), lines[0]),
+          "the bad JSON line", lines[0])
+    check(re.search(r'code=unknown_op field=op msg=.*nope.* bytes=13 '
+                    r'keys=op ', lines[1]), "unknown op line", lines[1])
+    # Keys, never values; a key's bytes escaped.
+    with d.client() as c:
+        c.send(rgtest.check_req("k\x1b", {"account": "p-a",
+                                           "email": "Private.One@x.test"},
+                                {"account": "p-b"}, ts="yesterday",
+                                **{"we\x1bird": 1}))
+        c.read()
+    text = d.stderr()
+    line = bad_lines(text)[-1]
+    check(re.search(r'keys=op,id,referrer,referee,ts,we\\x1bird ', line),
+          "keys of a bad check", line)
+    for raw in ("Private.One", "p-a", "yesterday", "\x1b"):
+        check(raw not in text, "%r in the log" % raw, line)
     d.stop()
 
 
