@@ -143,8 +143,9 @@ dataset_freshness(void *data, const char *stamp, int64_t max_age_s,
 			    json_integer((json_int_t)(now - sb.st_mtime)));
 			stale = max_age_s > 0 && now - sb.st_mtime > max_age_s;
 		} else {
+			/* Not stale: the updater may not be in use at all. */
 			json_object_set_new(u, "last_success", json_null());
-			stale = max_age_s > 0;
+			stale = false;
 		}
 		json_object_set_new(u, "stale", json_boolean(stale));
 		if (stale)

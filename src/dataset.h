@@ -44,8 +44,8 @@ void	 dataset_dates(void *data, int64_t now);
  * the stamp file it renames into place after each good run:
  *	{"stamp_file": PATH, "last_success": RFC 3339 or null,
  *	 "last_success_epoch": Unix s, "age_s": s, "stale": bool}
- * (no epoch and age while the file does not exist; no "updater" at all
- * when stamp is NULL). Returns how many sets, the updater included, are
+ * (no epoch and age, and not stale, while the file does not exist: the
+ * updater may not be in use; no "updater" at all when stamp is NULL). Returns how many sets, the updater included, are
  * stale; *names (caller frees) lists them ("asn, disposable") when not
  * NULL and there is any, else NULL.
  */

@@ -601,6 +601,8 @@ data_stale_check(struct daemon *d, bool force)
 
 	if (d->conf->data_max_age <= 0) {
 		d->data_stale = false;
+		free(last);
+		last = NULL;
 		return;
 	}
 	if (!force && now - last_check < 60000)

@@ -218,9 +218,9 @@ def _():
     eq(sorted(x["stale"] for x in st["lists"]), [True, True],
        "list files 10 days old stale")
     eq(st["updater"], {"stamp_file": stamp, "last_success": None,
-                       "stale": True}, "updater without a stamp")
-    wait_log(d, r'data older than data_max_age=432000s stale="?asn, '
-             r'list hosting_asn, list hosting_org, updater',
+                       "stale": False}, "updater without a stamp")
+    wait_log(d, r'(?m)data older than data_max_age=432000s stale="?asn, '
+             r'list hosting_asn, list hosting_org"?$',
              "no stale data warning")
     text = metrics(d)
     for want in ('refguard_data_stale{set="asn",kind="geoip",name="asn",'
@@ -231,9 +231,16 @@ def _():
     check("refguard_data_updater_last_success_timestamp_seconds" not in
           text, "an updater success without a stamp", text)
 
-    # The updater succeeds: its stamp; a reload sees it.
+    # The updater succeeds: its stamp; a reload sees it. An old stamp is
+    # stale (the updater has been failing), a recent one is not.
     with open(stamp, "w") as f:
         f.write("%d\n" % now)
+    os.utime(stamp, (now - 6 * DAY, now - 6 * DAY))
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    eq(d.stats()["data"]["updater"]["stale"], True, "a 6-day-old stamp")
+    wait_log(d, r'(?m)stale="?asn, list hosting_asn, list hosting_org, '
+             r'updater"?$', "the updater not in the stale warning")
     os.utime(stamp, (now - 60, now - 60))
     r, raw = d.call({"op": "reload"})
     check(r.get("ok") is True, "reload", raw)
