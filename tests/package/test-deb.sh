@@ -106,6 +106,15 @@ printf '%s\n' /etc/refguard/conf.d/50-data.conf /etc/refguard/refguard.conf \
 sort "$work/conffiles" | cmp -s - "$work/conffiles.want" ||
     fail "conffiles: want refguard.conf and conf.d/50-data.conf, got: $(cat "$work/conffiles")"
 ok "dpkg -c: binaries, units, sysusers.d, rules in /usr/share, docs, examples, man pages"
+# The user is made before its directories (it may exist here already, so
+# the maintainer script is read, not only its effect).
+dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postinst >"$work/postinst"
+sysusers=$(grep -n 'systemd-sysusers .*refguard.conf' "$work/postinst" | cut -d: -f1)
+tmpfiles=$(grep -n 'systemd-tmpfiles .*--create refguard.conf' "$work/postinst" | cut -d: -f1)
+[ -n "$sysusers" ] || fail "postinst does not run systemd-sysusers refguard.conf"
+[ -n "$tmpfiles" ] && [ "$sysusers" -lt "$tmpfiles" ] ||
+    fail "postinst: systemd-tmpfiles before systemd-sysusers (or missing)"
+ok "postinst: sysusers.d user, then tmpfiles.d directories"
 
 if ! lintian --fail-on error,warning "$work"/refguard_*.changes >"$work/lintian" 2>&1; then
 	cat "$work/lintian"
