@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // disposable-merge.js: merge disposable email domain lists into one file
 // for refguard's disposable_file.
 //

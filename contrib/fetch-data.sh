@@ -1,5 +1,7 @@
 #!/bin/sh
-# fetch-data.sh [-f] DIR: fetch refguard's open data into DIR.
+# fetch-data.sh [-f] [-s SOCKET] DIR: fetch refguard's open data into DIR.
+# Installed as refguard-update-data(8), which DIR defaults to
+# /var/lib/refguard/data, run daily by refguard-update-data.timer.
 #
 #   DIR/geo-whois-asn-country.mmdb  country by IP: the npm package
 #       @ip-location-db/geo-whois-asn-country-mmdb (data by the NRO,
@@ -18,7 +20,13 @@
 # opened and known addresses looked up, a list must hold a plausible
 # number of entries) and renamed into place, so a running refguardd
 # never reads a half-written file; it picks the new ones up on its next
-# reload (SIGHUP). A file younger than a day is kept unless -f is given.
+# reload (SIGHUP), or at once with -s SOCKET: when any file was replaced,
+# "refguardctl -s SOCKET reload" asks the daemon listening there to
+# reload (a daemon that is not running is no error). A file younger than
+# a day is kept unless -f is given. After a run where every file is
+# fresh or was replaced, DIR/last-success holds the time (Unix seconds;
+# written beside and renamed too): refguardd reports its age
+# (data_stamp_file, refguard.conf(5)).
 #
 # Quiet on success. Exit status: 0 when every file is fresh or was
 # replaced; 1 when any could not be fetched or failed its checks: that
@@ -27,17 +35,33 @@
 # perl and Debian's libmaxmind-db-writer-perl (contrib/setup.sh deps).
 set -u
 
-force=0
-if [ "${1:-}" = "-f" ]; then
-	force=1
-	shift
-fi
-if [ $# -ne 1 ]; then
-	echo "usage: fetch-data.sh [-f] DIR" >&2
+prog=${0##*/}
+# The installed command has these two lines rewritten by make.
+helpers=$(cd "$(dirname "$0")" && pwd)
+default_dir=
+ctl=${REFGUARDCTL:-refguardctl}
+
+usage() {
+	echo "usage: $prog [-f] [-s SOCKET] ${default_dir:+[}DIR${default_dir:+]}" >&2
+	[ -n "$default_dir" ] && echo "       DIR defaults to $default_dir" >&2
 	exit 2
+}
+force=0
+sock=
+while getopts fs:h opt; do
+	case $opt in
+	f)	force=1 ;;
+	s)	sock=$OPTARG ;;
+	*)	usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+if [ $# -eq 0 ] && [ -n "$default_dir" ]; then
+	set -- "$default_dir"
 fi
+[ $# -eq 1 ] || usage
 dir=$1
-here=$(cd "$(dirname "$0")" && pwd)
+here=$helpers
 GEO_PKG=@ip-location-db/geo-whois-asn-country-mmdb
 ASN_PKG=@ip-location-db/asn
 DISP_PKGS="disposable-email-domains disposable-email-domains-js @dahoom/disposable-email"
@@ -54,12 +78,32 @@ DISP_PKGS="disposable-email-domains disposable-email-domains-js @dahoom/disposab
 STALE_DAYS=90
 
 failed=0
+replaced=0
 err() {
-	echo "fetch-data.sh: error: $*" >&2
+	echo "$prog: error: $*" >&2
 	failed=1
 }
 warn() {
-	echo "fetch-data.sh: warning: $*" >&2
+	echo "$prog: warning: $*" >&2
+}
+
+# finish: the stamp after a good run, the reload after a change
+finish() {
+	if [ "$failed" -eq 0 ]; then
+		if ! { date +%s >"$dir/last-success.tmp.$$" &&
+		    mv -f "$dir/last-success.tmp.$$" "$dir/last-success"; } 2>/dev/null; then
+			rm -f "$dir/last-success.tmp.$$"
+			err "cannot write $dir/last-success"
+		fi
+	fi
+	if [ "$replaced" -eq 1 ] && [ -n "$sock" ]; then
+		if [ ! -S "$sock" ]; then
+			warn "no daemon listens on $sock; it reads the new data when it starts"
+		elif ! out=$("$ctl" -s "$sock" reload 2>&1); then
+			err "the data was replaced but the reload failed: $(echo "$out" | head -n 3 | tr '\n' ' ')"
+		fi
+	fi
+	exit $failed
 }
 
 # fresh FILE: exists, not empty and younger than a day
@@ -69,7 +113,7 @@ fresh() {
 
 if fresh "$dir/geo-whois-asn-country.mmdb" && fresh "$dir/asn.mmdb" &&
     fresh "$dir/disposable.txt"; then
-	exit 0
+	finish
 fi
 for t in npm node perl; do
 	if ! command -v "$t" >/dev/null 2>&1; then
@@ -202,10 +246,14 @@ fetch_disposable() {
 # why it failed on stdout (warnings go to stderr as they come)
 update() {
 	fresh "$dir/$1" && return 0
-	why=$($2) || err "$1 not updated, the old file is kept: $why"
+	if why=$($2); then
+		replaced=1
+	else
+		err "$1 not updated, the old file is kept: $why"
+	fi
 }
 
 update geo-whois-asn-country.mmdb fetch_country
 update asn.mmdb fetch_asn
 update disposable.txt fetch_disposable
-exit $failed
+finish

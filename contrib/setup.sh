@@ -16,6 +16,10 @@
 #                           covers the community list, the ASN database
 #                           answers); skipped, saying so, when the npm
 #                           registry cannot be reached
+#   contrib/setup.sh package   build the Debian package, check it
+#                           (dpkg -c, lintian), install it on this machine,
+#                           check that it answers, then purge it
+#                           (tests/package/test-deb.sh; needs root; CI only)
 #   contrib/setup.sh deps|build   just those steps
 #
 # Builds out of tree in ./build; everything the daemon writes stays in ./run.
@@ -29,13 +33,16 @@ DEPS="build-essential autoconf automake pkg-config libevent-dev liblmdb-dev
 libxxhash-dev libmaxminddb-dev libjansson-dev libzstd-dev libsystemd-dev check python3
 libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd prometheus valgrind"
 
+# Only for "package": the Debian packaging tools.
+PACKAGE_DEPS="debhelper lintian dpkg-dev util-linux"
+
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
 deps() {
 	missing=""
-	for p in $DEPS; do
+	for p in $DEPS ${1:-}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q "install ok installed" || missing="$missing $p"
 	done
@@ -76,6 +83,7 @@ run_conf() {
 		echo "state_dir = state"
 		echo "rules = $top/rules"
 		echo "log_level = info"
+		echo "data_stamp_file = data/last-success"
 		[ -f "$run/data/geo-whois-asn-country.mmdb" ] &&
 		    echo "geoip_db = data/geo-whois-asn-country.mmdb"
 		[ -f "$run/data/asn.mmdb" ] &&
@@ -107,6 +115,10 @@ run_check() {
 
 case "${1:-}" in
 deps)	deps ;;
+package)
+	deps "$PACKAGE_DEPS"
+	"$top/tests/package/test-deb.sh"
+	;;
 build)	deps; build ;;
 run)
 	deps; build; run_conf
@@ -170,7 +182,7 @@ valgrind)
 	}
 	;;
 *)
-	sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

@@ -2,17 +2,20 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "rules.h"
@@ -36,6 +39,7 @@ enum ctype {
 	CT_LIST,	/* repeatable path */
 	CT_LISTEN,	/* a Unix socket path or an address:port */
 	CT_AUDIT,
+	CT_RULES,	/* rules (one path) or rules_dirs (several) */
 };
 
 struct ckey {
@@ -64,7 +68,8 @@ static const struct ckey ckeys[] = {
 	{ "sync", CT_SYNC, OFF(sync_full), 0, 0, 0 },
 	{ "recent_entries", CT_UINT, OFF(recent_entries), 0, 1000, 100000000 },
 	{ "retention", CT_DURATION, OFF(retention), 0, 0, 0 },
-	{ "rules", CT_PATH, OFF(rules_path), 0, 0, 0 },
+	{ "rules", CT_RULES, OFF(rules_path), 0, 0, 0 },
+	{ "rules_dirs", CT_RULES, OFF(rules_paths), 0, 0, 0 },
 	{ "rules_max_bytes", CT_SIZE, OFF(rules_max_bytes), 0, 4096,
 	    1ULL << 30 },
 	{ "hash_secret_file", CT_PATH, OFF(hash_secret_file), 0, 0, 0 },
@@ -73,6 +78,8 @@ static const struct ckey ckeys[] = {
 	{ "ip_prefix6", CT_UINT, OFF(ip_prefix6), 0, 16, 128 },
 	{ "geoip_db", CT_LIST, OFF(geoip), OFF(ngeoip), 0, 0 },
 	{ "email_domain", CT_LIST, OFF(email_domains), OFF(nemail_domains), 0, 0 },
+	{ "data_stamp_file", CT_PATH, OFF(data_stamp_file), 0, 0, 0 },
+	{ "data_max_age", CT_DURATION, OFF(data_max_age), 0, 0, 0 },
 	{ "log_level", CT_LOGLEVEL, OFF(log_level), 0, 0, 0 },
 	{ "log_target", CT_LOGTARGET, OFF(log_syslog), 0, 0, 0 },
 	{ "audit_log", CT_AUDIT, OFF(audit_log), 0, 0, 0 },
@@ -84,6 +91,58 @@ static const struct ckey ckeys[] = {
 	{ "http_max_connections", CT_UINT, OFF(http_max_conns), 0, 1, 1000000 },
 	{ "http_timeout", CT_DURATION, OFF(http_timeout), 0, 0, 0 },
 };
+
+static char	*conf_path(const char *, const char *);
+
+static void
+conf_rules_clear(struct conf *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nrules_paths; i++)
+		free(c->rules_paths[i]);
+	free(c->rules_paths);
+	free(c->rules_path);
+	c->rules_paths = NULL;
+	c->nrules_paths = 0;
+	c->rules_path = NULL;
+}
+
+/*
+ * rules = PATH (a file or a directory, as one value) or rules_dirs =
+ * DIR... (whitespace-separated, merged by file name): either replaces
+ * what was set before. rules_path keeps the resolved value for stats.
+ */
+static void
+conf_rules(struct conf *c, const char *dir, const char *v, bool merge)
+{
+	char	*copy, *w, *last;
+	size_t	 len = 0;
+
+	conf_rules_clear(c);
+	c->rules_merge = merge;
+	if (!merge) {
+		c->rules_paths = xcalloc(1, sizeof(*c->rules_paths));
+		c->rules_paths[c->nrules_paths++] = conf_path(dir, v);
+		c->rules_path = xstrdup(c->rules_paths[0]);
+		return;
+	}
+	copy = xstrdup(v);
+	for (w = strtok_r(copy, " \t", &last); w != NULL;
+	    w = strtok_r(NULL, " \t", &last)) {
+		c->rules_paths = xreallocarray(c->rules_paths,
+		    c->nrules_paths + 1, sizeof(*c->rules_paths));
+		c->rules_paths[c->nrules_paths] = conf_path(dir, w);
+		len += strlen(c->rules_paths[c->nrules_paths++]) + 1;
+	}
+	free(copy);
+	c->rules_path = xcalloc(1, len + 1);
+	for (len = 0; len < c->nrules_paths; len++) {
+		if (len > 0)
+			strcat(c->rules_path, " ");
+		strcat(c->rules_path, c->rules_paths[len]);
+	}
+}
 
 struct conf *
 conf_default(void)
@@ -104,7 +163,9 @@ conf_default(void)
 	c->recent_entries = 1000000;
 	c->sync_full = true;
 	c->retention = 180LL * 86400 * 1000;
-	c->rules_path = xstrdup(SYSCONFDIR "/refguard/rules.d");
+	conf_rules(c, NULL, CONF_RULES_DIRS, true);
+	c->data_stamp_file = xstrdup(LOCALSTATEDIR
+	    "/lib/refguard/data/last-success");
 	c->rules_max_bytes = RULES_MAX_BYTES;
 	c->ip_prefix4 = 24;
 	c->ip_prefix6 = 64;
@@ -136,9 +197,10 @@ conf_free(struct conf *c)
 	free(c->socket_path);
 	free(c->socket_group);
 	free(c->state_dir);
-	free(c->rules_path);
+	conf_rules_clear(c);
 	free(c->hash_secret_file);
 	free(c->disposable_file);
+	free(c->data_stamp_file);
 	free(c->http_listen);
 	free(c->http_path);
 	free(c->http_token_file);
@@ -241,9 +303,11 @@ conf_split(char *line, char **key, char **value, const char **err)
 }
 
 /*
- * http_listen: a path ("/run/refguard/http.sock", or "./http.sock"
- * relative to the file) or a numeric address and port ("127.0.0.1:8470",
- * "[::1]:8470"); no host names, nothing is looked up.
+ * http_listen: a path ("/run/refguard/http.sock", or "http.sock" relative
+ * to the file, as socket takes it: anything with a '/', or without a ':'
+ * that is not digits and dots)
+ * or a numeric address and port ("127.0.0.1:8470", "[::1]:8470"); no host
+ * names, nothing is looked up.
  */
 static int
 conf_listen(struct conf *c, const char *dir, const char *v, char **cause)
@@ -262,7 +326,8 @@ conf_listen(struct conf *c, const char *dir, const char *v, char **cause)
 	c->http_listen = xstrdup(v);
 	c->http_path = NULL;
 	memset(&c->http_addr, 0, sizeof(c->http_addr));
-	if (v[0] == '/' || v[0] == '.') {
+	if (strchr(v, '/') != NULL || (strpbrk(v, ":[") == NULL &&
+	    strspn(v, "0123456789.") != strlen(v))) {
 		c->http_path = conf_path(dir, v);
 		if (strlen(c->http_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			xasprintf(cause, "http_listen: socket path %s is too "
@@ -314,6 +379,27 @@ bad:
 	return (-1);
 }
 
+/*
+ * An optional data file, "-PATH" as systemd writes them: true (and the
+ * key is left out) when the file does not exist yet, so that a package
+ * can name the files its data updater will fetch; the next reload after
+ * they arrive reads them.
+ */
+static bool
+conf_optional_absent(const char *dir, const char **v)
+{
+	char	*p;
+	bool	 absent;
+
+	if ((*v)[0] != '-' || (*v)[1] == '\0')
+		return (false);
+	(*v)++;
+	p = conf_path(dir, *v);
+	absent = access(p, F_OK) != 0 && errno == ENOENT;
+	free(p);
+	return (absent);
+}
+
 /* Apply one key; -1 with *cause (the message, no location) on error. */
 static int
 conf_set(struct conf *c, const char *dir, const char *file, int lineno,
@@ -339,6 +425,9 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 		xasprintf(cause, "%s: empty value", key);
 		return (-1);
 	}
+	if ((ck->off == OFF(geoip) || ck->off == OFF(disposable_file)) &&
+	    conf_optional_absent(dir, &v))
+		return (0);
 	switch (ck->type) {
 	case CT_PATH:
 	case CT_STR:
@@ -443,6 +532,9 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 		return (0);
 	case CT_LISTEN:
 		return (conf_listen(c, dir, v, cause));
+	case CT_RULES:
+		conf_rules(c, dir, v, ck->off == OFF(rules_paths));
+		return (0);
 	case CT_LIST:
 		lp = (struct conf_str **)((char *)c + ck->off);
 		np = (size_t *)((char *)c + ck->countoff);
@@ -499,31 +591,29 @@ conf_finish(struct conf *c, struct sbuf *errs)
 		    "bearer token", where);
 }
 
-/* Every error is collected (a line each in *cause), not only the first. */
-struct conf *
-conf_load(const char *path, char **cause)
+/*
+ * Read one file's keys into c, every error a line in errs: -1 when the
+ * file cannot be opened (the rest of its errors are not worth reading).
+ */
+static int
+conf_read(struct conf *c, const char *path, struct sbuf *errs)
 {
-	struct conf	*c = conf_default();
-	struct sbuf	 errs;
 	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
 	const char	*err;
 	FILE		*f;
 	int		 lineno = 0, rc, ch;
 
-	c->path = xstrdup(path);
 	if ((f = fopen(path, "r")) == NULL) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		conf_free(c);
-		return (NULL);
+		conf_err(errs, "%s: %s", path, strerror(errno));
+		return (-1);
 	}
-	sbuf_init(&errs, 256);
 	tmp = xstrdup(path);
 	dir = xstrdup(dirname(tmp));
 	free(tmp);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			conf_err(&errs, "%s:%d: line longer than %d bytes",
+			conf_err(errs, "%s:%d: line longer than %d bytes",
 			    path, lineno, CONF_MAX_LINE);
 			while ((ch = getc(f)) != EOF && ch != '\n')
 				;
@@ -534,19 +624,64 @@ conf_load(const char *path, char **cause)
 		if (rc == 1)
 			continue;
 		if (rc < 0) {
-			conf_err(&errs, "%s:%d: %s", path, lineno, err);
+			conf_err(errs, "%s:%d: %s", path, lineno, err);
 			continue;
 		}
 		if (conf_set(c, dir, path, lineno, key, value, &msg) != 0) {
-			conf_err(&errs, "%s:%d: %s", path, lineno, msg);
+			conf_err(errs, "%s:%d: %s", path, lineno, msg);
 			free(msg);
 		}
 	}
 	if (ferror(f))
-		conf_err(&errs, "%s: read error", path);
+		conf_err(errs, "%s: read error", path);
 	fclose(f);
 	free(dir);
-	conf_finish(c, &errs);
+	return (0);
+}
+
+/* The drop-ins of the file at path, in lexical order, errors into errs. */
+static void
+conf_read_dropins(struct conf *c, const char *path, struct sbuf *errs)
+{
+	struct stat	 sb;
+	char		*tmp, *ddir, *pat;
+	glob_t		 g;
+	size_t		 i;
+	int		 r;
+
+	tmp = xstrdup(path);
+	xasprintf(&ddir, "%s/" CONF_DROPIN_DIR, dirname(tmp));
+	free(tmp);
+	if (stat(ddir, &sb) != 0 && errno == ENOENT) {
+		free(ddir);
+		return;
+	}
+	xasprintf(&pat, "%s/*.conf", ddir);
+	r = glob(pat, GLOB_ERR, NULL, &g);
+	free(pat);
+	if (r != 0 && r != GLOB_NOMATCH)
+		conf_err(errs, "%s: cannot read the directory", ddir);
+	free(ddir);
+	if (r != 0)
+		return;
+	for (i = 0; i < g.gl_pathc; i++)
+		conf_read(c, g.gl_pathv[i], errs);
+	globfree(&g);
+}
+
+/* Every error is collected (a line each in *cause), not only the first. */
+struct conf *
+conf_load(const char *path, char **cause)
+{
+	struct conf	*c = conf_default();
+	struct sbuf	 errs;
+
+	c->path = xstrdup(path);
+	sbuf_init(&errs, 256);
+	if (conf_read(c, path, &errs) == 0) {
+		conf_read_dropins(c, path, &errs);
+		conf_finish(c, &errs);
+	}
 	if (errs.len > 0) {
 		sbuf_addc(&errs, '\0');
 		*cause = sbuf_take(&errs, NULL);

@@ -16,6 +16,11 @@
 #include "ident.h"	/* struct conf_str */
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/refguard/refguard.conf"
+/* Drop-ins: DIR/conf.d/ *.conf beside the file read, in lexical order. */
+#define CONF_DROPIN_DIR		"conf.d"
+/* The shipped rules, then the local ones (refguard.rules(5)). */
+#define CONF_RULES_DIRS		DATADIR "/refguard/rules " \
+				SYSCONFDIR "/refguard/rules.d"
 
 struct conf {
 	char		*path;		/* the file read, for messages */
@@ -40,7 +45,10 @@ struct conf {
 	int64_t		 retention;	/* ms */
 
 	/* rules and identity */
-	char		*rules_path;	/* file or directory */
+	char		*rules_path;	/* as written (resolved), for stats */
+	char		**rules_paths;	/* what rules or rules_dirs names */
+	size_t		 nrules_paths;
+	bool		 rules_merge;	/* rules_dirs: merged by file name */
 	uint64_t	 rules_max_bytes; /* its rule and list files, in all */
 	char		*hash_secret_file;	/* default STATE_DIR/secret */
 	char		*disposable_file;
@@ -50,6 +58,8 @@ struct conf {
 	size_t		 ngeoip;
 	struct conf_str	*email_domains;
 	size_t		 nemail_domains;
+	char		*data_stamp_file;	/* refguard-update-data's stamp */
+	int64_t		 data_max_age;	/* ms; 0: no limit */
 
 	/* HTTP listener (http.c): off unless http_listen is set */
 	char		*http_listen;	/* as written; NULL: no HTTP */
@@ -77,9 +87,12 @@ struct conf {
 
 /*
  * Read the file at path into a new conf with defaults for what it does not
- * set. Relative paths in the file are taken relative to the file's
- * directory. NULL and *cause (caller frees) on error: every error found,
- * one "file:line: message" line each (no trailing newline).
+ * set, then each drop-in DIR/conf.d/NAME.conf (DIR: path's directory) in
+ * lexical order: a key a drop-in sets replaces the earlier value, a
+ * repeatable key adds to it. A missing conf.d is not an error. Relative
+ * paths in a file are taken relative to that file's directory. NULL and
+ * *cause (caller frees) on error: every error found, one
+ * "file:line: message" line each (no trailing newline).
  */
 struct conf	*conf_load(const char *path, char **cause);
 /* Defaults only (tests, and refguardctl's local commands). */

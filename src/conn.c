@@ -38,12 +38,15 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <jansson.h>
+
 #include "analyst.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
+#include "sbuf.h"
 #include "util.h"
 #include "writer.h"
 
@@ -423,6 +426,56 @@ conn_job(struct conn *c)
 }
 
 /*
+ * A request refused for what it holds, at debug level, so that an
+ * operator can see what a client sends wrong: the error as the client got
+ * it (less a JSON parser's quote of the bad token), the request's size and
+ * its top-level keys, escaped. Never a value: requests carry personal
+ * data. At most BAD_LOG_BURST lines a second; the next line after a quiet
+ * spell says how many were left out.
+ */
+#define BAD_LOG_BURST	20
+#define BAD_LOG_KEYS	16
+
+static void
+conn_log_bad(const struct req_error *err, const char *line, size_t len)
+{
+	static struct log_rate	 rate;
+	struct sbuf		 keys;
+	json_t			*o;
+	const char		*k, *near;
+	char			 field[400], msg[1100], esc[200], *ks;
+	uint64_t		 dropped;
+	size_t			 n = 0, mlen;
+	void			*it;
+
+	if (log_get_level() < LOG_LEVEL_DEBUG ||
+	    !log_rate_ok(&rate, BAD_LOG_BURST, &dropped))
+		return;
+	sbuf_init(&keys, 64);
+	if ((o = json_loadb(line, len, 0, NULL)) != NULL && json_is_object(o)) {
+		for (it = json_object_iter(o); it != NULL && n < BAD_LOG_KEYS;
+		    it = json_object_iter_next(o, it), n++) {
+			k = json_object_iter_key(it);
+			sbuf_adds(&keys, n > 0 ? "," : "");
+			sbuf_adds(&keys, log_value(k, strlen(k), esc,
+			    sizeof(esc)));
+		}
+	}
+	json_decref(o);
+	if (n == 0)
+		sbuf_addc(&keys, '-');
+	ks = sbuf_take(&keys, NULL);
+	mlen = (near = strstr(err->msg, " near '")) != NULL ?
+	    (size_t)(near - err->msg) : strlen(err->msg);
+	log_debug("bad request code=%s field=%s msg=%s bytes=%zu keys=%s "
+	    "not_logged=%llu", err->code, err->field[0] != '\0' ?
+	    log_value(err->field, strlen(err->field), field, sizeof(field)) :
+	    "-", log_value(err->msg, mlen, msg, sizeof(msg)), len, ks,
+	    (unsigned long long)dropped);
+	free(ks);
+}
+
+/*
  * The one path of every request, NDJSON line or HTTP (http.c): decode
  * line into job, then answer it on the spot (job->done) or hand it to
  * the writer, whose finished jobs come back through conn_jobs_done().
@@ -439,6 +492,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 		err = (struct req_error){ .code = "bad_request" };
 		snprintf(err.msg, sizeof(err.msg), "empty line: send one JSON "
 		    "object a line");
+		conn_log_bad(&err, line, len);
 		conn_reply_error(d, job, &err);
 		return;
 	}
@@ -447,14 +501,17 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 	opts.max_future = FUTURE_SLACK_MS;
 	if (req_decode_full(line, len, d->ident, &opts, &op, &job->ev, &ar,
 	    &err) != 0) {
+		conn_log_bad(&err, line, len);
 		conn_reply_error(d, job, &err);
 		return;
 	}
+	job->ev.data_stale = d->data_stale;
 	if (analyst_op(op)) {
 		/* Hash the list value here: the ident belongs to this thread. */
 		if (analyst_prepare(&ar, op, d->ident, d->rules, opts.now,
 		    &err) != 0) {
 			analyst_req_clear(&ar);
+			conn_log_bad(&err, line, len);
 			conn_reply_error(d, job, &err);
 			return;
 		}

@@ -77,6 +77,7 @@ struct daemon {
 	struct daemon_stats	 stats;
 	struct daemon_replies	 replies;
 	struct metrics		*metrics;	/* histograms, rule hits (metrics.c) */
+	bool			 data_stale;	/* data older than data_max_age */
 	struct http		*http;		/* NULL: no HTTP listener */
 };
 

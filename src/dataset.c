@@ -1,6 +1,9 @@
 /* dataset.c: the data sets a daemon serves with (see dataset.h). */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,8 @@ dataset_fill(struct dataset *s, const char *kind, json_t *o,
 	s->epoch = dataset_int(o, epoch_key, -1);
 	s->built = json_string_value(json_object_get(o, "built"));
 	s->age_s = dataset_int(o, "age_s", -1);
+	s->stale = json_is_boolean(json_object_get(o, "stale")) ?
+	    json_is_true(json_object_get(o, "stale")) : s->age_s >= 0 ? 0 : -1;
 	s->obj = o;
 }
 
@@ -88,6 +93,73 @@ void
 dataset_dates(void *data, int64_t now)
 {
 	dataset_foreach(data, dataset_date, &now);
+}
+
+struct freshness {
+	int64_t		 max_age;
+	int		 n;
+	struct sbuf	 names;
+};
+
+static void
+dataset_stale(const struct dataset *s, void *arg)
+{
+	struct freshness	*f = arg;
+	bool			 stale;
+
+	if (s->age_s < 0)
+		return;
+	stale = f->max_age > 0 && s->age_s > f->max_age;
+	json_object_set_new(s->obj, "stale", json_boolean(stale));
+	if (stale) {
+		sbuf_addf(&f->names, "%s%s%s", f->n++ > 0 ? ", " : "",
+		    strcmp(s->kind, "list") == 0 ? "list " : "", s->name);
+	}
+}
+
+int
+dataset_freshness(void *data, const char *stamp, int64_t max_age_s,
+    int64_t now, char **names)
+{
+	struct freshness	 f = { max_age_s, 0, { NULL, 0, 0 } };
+	struct stat		 sb;
+	json_t			*u;
+	char			 when[RFC3339_LEN];
+	bool			 stale;
+
+	sbuf_init(&f.names, 64);
+	dataset_foreach(data, dataset_stale, &f);
+	if (stamp != NULL) {
+		u = json_object();
+		json_object_set_new(u, "stamp_file", json_string(stamp));
+		if (stat(stamp, &sb) == 0) {
+			fmt_rfc3339((int64_t)sb.st_mtime * 1000, when);
+			memcpy(when + 19, "Z", 2);	/* whole seconds */
+			json_object_set_new(u, "last_success",
+			    json_string(when));
+			json_object_set_new(u, "last_success_epoch",
+			    json_integer((json_int_t)sb.st_mtime));
+			json_object_set_new(u, "age_s",
+			    json_integer((json_int_t)(now - sb.st_mtime)));
+			stale = max_age_s > 0 && now - sb.st_mtime > max_age_s;
+		} else {
+			/* Not stale: the updater may not be in use at all. */
+			json_object_set_new(u, "last_success", json_null());
+			stale = false;
+		}
+		json_object_set_new(u, "stale", json_boolean(stale));
+		if (stale)
+			sbuf_addf(&f.names, "%supdater", f.n++ > 0 ? ", " : "");
+		json_object_set_new(data, "updater", u);
+	}
+	if (names != NULL && f.n > 0)
+		*names = sbuf_take(&f.names, NULL);
+	else {
+		if (names != NULL)
+			*names = NULL;
+		sbuf_free(&f.names);
+	}
+	return (f.n);
 }
 
 static void

@@ -26,6 +26,7 @@ struct dataset {
 	int64_t		 epoch;		/* built or modified, Unix s; -1: unknown */
 	const char	*built;		/* "built" if dataset_dates() ran, or NULL */
 	int64_t		 age_s;		/* "age_s" (-1: none) */
+	int64_t		 stale;		/* "stale": 1, 0; -1 when not known */
 	void		*obj;		/* the set's own JSON object */
 };
 
@@ -35,6 +36,21 @@ void	 dataset_foreach(void *data,
 
 /* Add "built" and "age_s" (as of now, Unix seconds) to each set. */
 void	 dataset_dates(void *data, int64_t now);
+
+/*
+ * After dataset_dates(): mark each set "stale": true when max_age_s > 0
+ * and it is older than that (false otherwise), and add "updater", the
+ * last success of refguard-update-data(8) from the modification time of
+ * the stamp file it renames into place after each good run:
+ *	{"stamp_file": PATH, "last_success": RFC 3339 or null,
+ *	 "last_success_epoch": Unix s, "age_s": s, "stale": bool}
+ * (no epoch and age, and not stale, while the file does not exist: the
+ * updater may not be in use; no "updater" at all when stamp is NULL). Returns how many sets, the updater included, are
+ * stale; *names (caller frees) lists them ("asn, disposable") when not
+ * NULL and there is any, else NULL.
+ */
+int	 dataset_freshness(void *data, const char *stamp, int64_t max_age_s,
+	    int64_t now, char **names);
 
 /*
  * One line for the log (malloc'd): "country GeoLite2-Country.mmdb (5.3

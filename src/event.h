@@ -130,6 +130,9 @@ struct event {
 	struct party	party[RG_NPARTIES];
 	bool		has_edge;
 	struct rg_hash	edge;		/* ENT_EDGE: referrer -> referee */
+	bool		data_stale;	/* the daemon's data is older than
+					   data_max_age (the data.stale fact).
+					   Not in the record */
 };
 
 /*

@@ -551,6 +551,20 @@ http_conn_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Input arrived (or evhttp consumed some): scan what is new. */
+/* A request broken at the HTTP level, at debug level, rate-limited. */
+static void
+http_log_bad(int status, const char *reason)
+{
+	static struct log_rate	rate;
+	uint64_t		dropped;
+
+	if (log_get_level() >= LOG_LEVEL_DEBUG &&
+	    log_rate_ok(&rate, 20, &dropped))
+		log_debug("http request refused status=%d reason=\"%s\" "
+		    "not_logged=%llu", status, reason,
+		    (unsigned long long)dropped);
+}
+
 static void
 http_conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
     void *arg)
@@ -583,8 +597,7 @@ http_conn_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
 		if (!hc->bad_seen) {
 			hc->bad_seen = true;
 			hc->h->stats.bad++;
-			log_debug("http request refused status=%d reason=\"%s\"",
-			    hc->scan.bad_status, hc->scan.bad_msg);
+			http_log_bad(hc->scan.bad_status, hc->scan.bad_msg);
 		}
 		hc->deadline = 0;
 		http_conn_arm(hc, 0);

@@ -67,6 +67,26 @@ log_get_level(void)
 	return (log_level);
 }
 
+bool
+log_rate_ok(struct log_rate *r, unsigned burst, uint64_t *dropped)
+{
+	uint64_t	now = mono_us() / 1000000;
+
+	*dropped = 0;
+	if (now != r->window) {
+		r->window = now;
+		r->n = 0;
+	}
+	if (r->n >= burst) {
+		r->dropped++;
+		return (false);
+	}
+	r->n++;
+	*dropped = r->dropped;
+	r->dropped = 0;
+	return (true);
+}
+
 int
 log_level_from_name(const char *name)
 {

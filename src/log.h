@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 enum log_level {
@@ -37,6 +38,19 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Rate limit for lines a client can cause: log_rate_ok() says whether one
+ * more may be written now, at most burst a second; when it says yes after
+ * refusing some, *dropped holds how many were refused since (else 0).
+ * Zero-initialise a struct log_rate before first use.
+ */
+struct log_rate {
+	uint64_t	window;		/* the second (monotonic) counted */
+	unsigned	n;		/* lines written in it */
+	uint64_t	dropped;
+};
+bool	log_rate_ok(struct log_rate *, unsigned burst, uint64_t *dropped);
 
 /*
  * An audit line (conf audit_log): always written, whatever log_level, at

@@ -1,9 +1,15 @@
 /* metrics.c: latency, rule hits, the audit log and /metrics; see metrics.h. */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -49,12 +55,18 @@ struct metrics {
 	struct rule_hits	*rules;			/* sorted by name */
 	size_t			 nrules;
 	uint64_t		 http[nitems(http_statuses) + 1];	/* + other */
+	double			 start_time;	/* Unix seconds, for process_* */
 };
 
 struct metrics *
 metrics_new(void)
 {
-	return (xcalloc(1, sizeof(struct metrics)));
+	struct metrics	*m = xcalloc(1, sizeof(struct metrics));
+	struct timeval	 tv;
+
+	gettimeofday(&tv, NULL);
+	m->start_time = (double)tv.tv_sec + tv.tv_usec / 1e6;
+	return (m);
 }
 
 void
@@ -352,6 +364,10 @@ metrics_requests(struct sbuf *sb, struct daemon *d)
 	sample(sb, "observes_total", NULL, NULL, d->stats.observes);
 	family(sb, "rule_hits_total", "counter",
 	    "Rule matches in new verdicts, by rule and mode.");
+	/* Every rule in service has its series from the start, at zero;
+	 * a rule dropped by a reload keeps its counts. */
+	for (i = 0; d->rules != NULL && i < rules_count(d->rules); i++)
+		(void)rule_hits(m, rules_rule_name(d->rules, (uint32_t)i));
 	for (i = 0; i < m->nrules; i++) {
 		sbuf_adds(sb, "refguard_rule_hits_total{rule=\"");
 		label(sb, m->rules[i].name);
@@ -423,8 +439,10 @@ data_sample(const struct dataset *s, void *arg)
 	struct data_gauge	*g = arg;
 	int64_t			 v;
 
-	if (strcmp(g->metric, "data_built_seconds") == 0)
+	if (strcmp(g->metric, "data_built_timestamp_seconds") == 0)
 		v = s->epoch;
+	else if (strcmp(g->metric, "data_stale") == 0)
+		v = s->stale;
 	else if (strcmp(g->metric, "data_age_seconds") == 0)
 		v = s->built != NULL ? s->age_s : -1;
 	else if (strcmp(g->metric, "data_entries") == 0)
@@ -433,8 +451,10 @@ data_sample(const struct dataset *s, void *arg)
 		v = s->bytes;
 	if (v < 0)
 		return;
-	sbuf_addf(g->sb, "refguard_%s{kind=\"%s\",name=\"", g->metric,
-	    s->kind);
+	sbuf_addf(g->sb, "refguard_%s{set=\"%s", g->metric,
+	    strcmp(s->kind, "list") == 0 ? "list:" : "");
+	label(g->sb, s->name);
+	sbuf_addf(g->sb, "\",kind=\"%s\",name=\"", s->kind);
 	label(g->sb, s->name);
 	sbuf_adds(g->sb, "\",path=\"");
 	label(g->sb, s->path != NULL ? s->path : "");
@@ -448,22 +468,33 @@ metrics_data(struct sbuf *sb, struct daemon *d)
 		const char	*metric;
 		const char	*help;
 	} gauges[] = {
-		{ "data_built_seconds", "When each data set was built (a "
-		    "database's metadata) or last modified (a list file), "
-		    "Unix seconds." },
+		{ "data_built_timestamp_seconds", "When each data set was "
+		    "built (a database's metadata) or last modified (a list "
+		    "file), Unix seconds." },
 		{ "data_age_seconds", "Seconds since each data set was built "
 		    "or modified." },
+		{ "data_stale", "1 when a data set is older than "
+		    "data_max_age (0 without data_max_age)." },
 		{ "data_bytes", "Size of each data set's file." },
 		{ "data_entries", "Entries of each list (not of databases)." },
 	};
 	struct data_gauge	 g = { sb, NULL };
-	json_t			*data = daemon_data_json(d);
+	json_t			*data = daemon_data_json(d), *updater, *epoch;
 	size_t			 i;
 
 	for (i = 0; i < nitems(gauges); i++) {
 		family(sb, gauges[i].metric, "gauge", gauges[i].help);
 		g.metric = gauges[i].metric;
 		dataset_foreach(data, data_sample, &g);
+	}
+	updater = json_object_get(data, "updater");
+	epoch = json_object_get(updater, "last_success_epoch");
+	if (json_is_integer(epoch)) {
+		family(sb, "data_updater_last_success_timestamp_seconds",
+		    "gauge", "When refguard-update-data last succeeded "
+		    "(data_stamp_file), Unix seconds.");
+		sample(sb, "data_updater_last_success_timestamp_seconds", NULL,
+		    NULL, (uint64_t)json_integer_value(epoch));
 	}
 	json_decref(data);
 }
@@ -489,7 +520,7 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 	    "Reloads that failed (the old rules and data kept serving).");
 	sample(sb, "reload_failures_total", NULL, NULL, d->reload_failures);
 
-	family(sb, "geoip_build_epoch_seconds", "gauge",
+	family(sb, "geoip_build_timestamp_seconds", "gauge",
 	    "Build time of each GeoIP database (its metadata), Unix seconds.");
 	info = ident_info(d->ident);
 	dbs = json_object_get(info, "geoip");
@@ -497,7 +528,7 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 		path = json_object_get(db, "path");
 		epoch = json_object_get(db, "build_epoch");
 		if (json_is_string(path) && json_is_integer(epoch))
-			sample(sb, "geoip_build_epoch_seconds", "db",
+			sample(sb, "geoip_build_timestamp_seconds", "db",
 			    json_string_value(path),
 			    (uint64_t)json_integer_value(epoch));
 	}
@@ -518,6 +549,97 @@ static const struct {
 	    accept_guard_refused },
 };
 
+/* The version the daemon was built as; always 1. */
+static void
+metrics_build_info(struct sbuf *sb)
+{
+	family(sb, "build_info", "gauge", "The version and build of the "
+	    "running daemon, as labels; always 1.");
+	sbuf_adds(sb, "refguard_build_info{version=\"");
+	label(sb, PACKAGE_VERSION);
+#ifdef HAVE_SYSTEMD
+	sbuf_adds(sb, "\",systemd=\"yes\"} 1\n");
+#else
+	sbuf_adds(sb, "\",systemd=\"no\"} 1\n");
+#endif
+}
+
+/* Descriptors open: the entries of /proc/self/fd less the one reading it. */
+static int64_t
+metrics_open_fds(void)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	int64_t		 n = 0;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		return (-1);
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return (n - 1);
+}
+
+/* Resident set size from /proc/self/statm (pages), or -1. */
+static int64_t
+metrics_rss(void)
+{
+	FILE		*f;
+	long long	 size, rss;
+	int		 ok;
+
+	if ((f = fopen("/proc/self/statm", "r")) == NULL)
+		return (-1);
+	ok = fscanf(f, "%lld %lld", &size, &rss) == 2;
+	fclose(f);
+	return (ok ? rss * sysconf(_SC_PAGESIZE) : -1);
+}
+
+/*
+ * The standard process_* metrics of Prometheus client libraries (no
+ * refguard_ prefix): what an exporter's dashboards expect. A figure the
+ * sandbox hides (/proc) is left out rather than made up.
+ */
+static void
+metrics_process(struct sbuf *sb, struct metrics *m)
+{
+	struct rusage	ru;
+	struct rlimit	rl;
+	int64_t		v;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		sbuf_adds(sb, "# HELP process_cpu_seconds_total Total user and "
+		    "system CPU time spent in seconds.\n"
+		    "# TYPE process_cpu_seconds_total counter\n");
+		sbuf_addf(sb, "process_cpu_seconds_total %.6f\n",
+		    (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	}
+	if ((v = metrics_rss()) >= 0) {
+		sbuf_adds(sb, "# HELP process_resident_memory_bytes Resident "
+		    "memory size in bytes.\n"
+		    "# TYPE process_resident_memory_bytes gauge\n");
+		sbuf_addf(sb, "process_resident_memory_bytes %lld\n",
+		    (long long)v);
+	}
+	if ((v = metrics_open_fds()) >= 0) {
+		sbuf_adds(sb, "# HELP process_open_fds Number of open file "
+		    "descriptors.\n# TYPE process_open_fds gauge\n");
+		sbuf_addf(sb, "process_open_fds %lld\n", (long long)v);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		sbuf_adds(sb, "# HELP process_max_fds Maximum number of open "
+		    "file descriptors.\n# TYPE process_max_fds gauge\n");
+		sbuf_addf(sb, "process_max_fds %llu\n",
+		    (unsigned long long)rl.rlim_cur);
+	}
+	sbuf_adds(sb, "# HELP process_start_time_seconds Start time of the "
+	    "process since unix epoch in seconds.\n"
+	    "# TYPE process_start_time_seconds gauge\n");
+	sbuf_addf(sb, "process_start_time_seconds %.3f\n", m->start_time);
+}
+
 char *
 metrics_text(struct daemon *d, size_t *len)
 {
@@ -527,6 +649,8 @@ metrics_text(struct daemon *d, size_t *len)
 	char			 status[8];
 
 	sbuf_init(&sb, 16384);
+	metrics_build_info(&sb);
+	metrics_process(&sb, d->metrics);
 	family(&sb, "uptime_seconds", "gauge", "Seconds since start-up.");
 	sample(&sb, "uptime_seconds", NULL, NULL,
 	    (mono_us() - d->started_mono) / 1000000);

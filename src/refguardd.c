@@ -138,6 +138,7 @@ watchdog_start(struct event_base *base)
 }
 
 static void	record_data(struct daemon *);
+static void	data_stale_check(struct daemon *, bool);
 
 /*
  * The parent of a detached daemon: wait for the child's word on the
@@ -242,6 +243,47 @@ socket_alive(const struct sockaddr_un *sun)
 	return (rc == 0);
 }
 
+/*
+ * The socket files this start-up made, removed when it fails: fatal()
+ * exits through exit(3), which runs startup_unlink(), so a refused start
+ * leaves no socket behind. Only the process that made them removes them,
+ * and only until startup_done() (then shutdown owns them).
+ */
+static struct {
+	char	*path[2];	/* the NDJSON socket, the HTTP one */
+	int	 n;
+	pid_t	 pid;
+} startup_made;
+
+static void
+startup_unlink(void)
+{
+	int	i;
+
+	if (startup_made.pid != getpid())
+		return;
+	for (i = 0; i < startup_made.n; i++)
+		unlink(startup_made.path[i]);
+}
+
+static void
+startup_made_socket(const char *path)
+{
+	if (startup_made.n == 0 && startup_made.pid == 0)
+		atexit(startup_unlink);
+	if (startup_made.n == (int)nitems(startup_made.path))
+		return;
+	startup_made.pid = getpid();
+	startup_made.path[startup_made.n++] = xstrdup(path);
+}
+
+static void
+startup_done(void)
+{
+	while (startup_made.n > 0)
+		free(startup_made.path[--startup_made.n]);
+}
+
 int
 daemon_listen_unix(const struct conf *cf, const char *path, char **cause)
 {
@@ -328,6 +370,7 @@ daemon_listen_unix(const struct conf *cf, const char *path, char **cause)
 		close(fd);
 		return (-1);
 	}
+	startup_made_socket(path);
 	return (fd);
 }
 
@@ -445,9 +488,11 @@ const struct store_field store_fields[] = {
 	{ "list_log", offsetof(struct store_stat, list_log),
 	    "store_list_log", "List audit records stored." },
 	{ "map_size", offsetof(struct store_stat, map_size),
-	    "store_size_bytes", "Bytes mapped by the store." },
+	    "store_map_size_bytes", "Bytes mapped by the store (the map "
+	    "size, not what is used)." },
 	{ "map_used", offsetof(struct store_stat, map_used),
-	    "store_map_used_bytes", "Bytes of the map in use." },
+	    "store_size_bytes", "Bytes of the store in use (its pages up "
+	    "to the last one written)." },
 	{ "map_max", offsetof(struct store_stat, map_max),
 	    "store_map_max_bytes", "The size the map may grow to (map_max)." },
 	{ "last_seq", offsetof(struct store_stat, last_seq), NULL, NULL },
@@ -475,7 +520,59 @@ daemon_data_json(struct daemon *d)
 
 	json_object_set_new(o, "lists", rules_lists_info(d->rules));
 	dataset_dates(o, now_ms() / 1000);
+	dataset_freshness(o, d->conf->data_stamp_file,
+	    d->conf->data_max_age / 1000, now_ms() / 1000, NULL);
 	return (o);
+}
+
+/* At a reload that succeeds: the data freshness settings of cf. */
+static void
+data_conf_swap(struct daemon *d, struct conf *cf)
+{
+	free(d->conf->data_stamp_file);
+	d->conf->data_stamp_file = cf->data_stamp_file;
+	cf->data_stamp_file = NULL;
+	d->conf->data_max_age = cf->data_max_age;
+	data_stale_check(d, true);
+}
+
+/*
+ * A warning when data sets grow older than data_max_age: at start-up, at
+ * each reload (force) and when the set of stale data changes, checked
+ * once a minute.
+ */
+static void
+data_stale_check(struct daemon *d, bool force)
+{
+	static int64_t	 last_check;
+	static char	*last;
+	json_t		*data;
+	char		*names = NULL, esc[512];
+	int64_t		 now = now_ms();
+
+	if (d->conf->data_max_age <= 0) {
+		d->data_stale = false;
+		free(last);
+		last = NULL;
+		return;
+	}
+	if (!force && now - last_check < 60000)
+		return;
+	last_check = now;
+	data = daemon_data_json(d);
+	dataset_freshness(data, d->conf->data_stamp_file,
+	    d->conf->data_max_age / 1000, now / 1000, &names);
+	json_decref(data);
+	d->data_stale = names != NULL;
+	if (names != NULL && (force || last == NULL || strcmp(names, last) != 0))
+		log_warn("data older than data_max_age=%llds stale=%s",
+		    (long long)(d->conf->data_max_age / 1000),
+		    log_value(names, strlen(names), esc, sizeof(esc)));
+	else if (names == NULL && last != NULL)
+		log_notice("data fresh again data_max_age=%llds",
+		    (long long)(d->conf->data_max_age / 1000));
+	free(last);
+	last = names;
 }
 
 /* The data summary, escaped for a log line (*buf: malloc'd, caller frees). */
@@ -695,6 +792,7 @@ reload_swap(struct daemon *d, struct reload_bundle *b)
 	if (!d->debug)
 		log_set_level(cf->log_level);
 	record_data(d);
+	data_conf_swap(d, cf);
 }
 
 /*
@@ -819,6 +917,7 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval	 tv = { RETENTION_PERIOD_MS / 1000,
 			    (RETENTION_PERIOD_MS % 1000) * 1000 };
 
+	data_stale_check(d, false);
 	/* Also without retention: expired list entries are purged. */
 	if (!retention_busy && !d->stopping) {
 		job = job_new(JOB_EXPIRE);
@@ -1194,6 +1293,8 @@ main(int argc, char **argv)
 	    d->rules != NULL ? rules_hash(d->rules) : "none",
 	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
 	free(data);
+	data_stale_check(d, true);
+	startup_done();
 	watchdog_start(d->base);
 	detach_ready();
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",

@@ -324,6 +324,105 @@ rules_load_paths(const char *const *paths, size_t n, struct ident *id,
 	return (rules_finish(rs, diag));
 }
 
+/* A local rule file that masks a shipped one: empty, or /dev/null. */
+static int
+rules_masked(const char *path)
+{
+	struct stat	sb;
+
+	if (stat(path, &sb) != 0)
+		return (0);	/* rules_load_file says why */
+	return ((S_ISREG(sb.st_mode) && sb.st_size == 0) ||
+	    S_ISCHR(sb.st_mode));
+}
+
+static int
+rules_name_cmp(const void *a, const void *b)
+{
+	const char	*pa = *(const char *const *)a;
+	const char	*pb = *(const char *const *)b;
+
+	return (strcmp(strrchr(pa, '/') + 1, strrchr(pb, '/') + 1));
+}
+
+struct ruleset *
+rules_load_dirs(const char *const *dirs, size_t n, struct ident *id,
+    size_t max_bytes, char **diag)
+{
+	struct ruleset	*rs;
+	struct stat	 sb;
+	glob_t		 g;
+	char		*pat, **files = NULL, *list;
+	const char	*base;
+	size_t		 nfiles = 0, i, j, k, len = 0;
+	int		 r;
+
+	if (n == 1)
+		return (rules_load_paths(dirs, n, id, max_bytes, diag));
+	rs = rules_new(id, 0, max_bytes);
+	*diag = NULL;
+	for (j = 0; j < n; j++) {
+		len += strlen(dirs[j]) + 1;
+		if (stat(dirs[j], &sb) != 0) {
+			/* A missing directory is one nobody made yet. */
+			if (errno != ENOENT)
+				rules_error_file(rs, dirs[j], "%s",
+				    strerror(errno));
+			continue;
+		}
+		if (!S_ISDIR(sb.st_mode)) {
+			rules_error_file(rs, dirs[j], "not a directory");
+			continue;
+		}
+		xasprintf(&pat, "%s/*.rules", dirs[j]);
+		r = glob(pat, GLOB_ERR, NULL, &g);
+		free(pat);
+		if (r == GLOB_NOMATCH)
+			continue;
+		if (r != 0) {
+			rules_error_file(rs, dirs[j], "cannot read the "
+			    "directory");
+			continue;
+		}
+		/* A later directory's file replaces the one of that name. */
+		for (i = 0; i < g.gl_pathc; i++) {
+			base = strrchr(g.gl_pathv[i], '/') + 1;
+			for (k = 0; k < nfiles; k++)
+				if (strcmp(strrchr(files[k], '/') + 1,
+				    base) == 0)
+					break;
+			if (k == nfiles)
+				files = xreallocarray(files, ++nfiles,
+				    sizeof(*files));
+			else
+				free(files[k]);
+			files[k] = xstrdup(g.gl_pathv[i]);
+		}
+		globfree(&g);
+	}
+	qsort(files, nfiles, sizeof(*files), rules_name_cmp);
+	for (i = k = 0; i < nfiles; i++) {
+		if (!rules_masked(files[i])) {
+			rules_load_file(rs, files[i], NULL);
+			k++;
+		}
+		free(files[i]);
+	}
+	free(files);
+	if (k == 0 && rs->nerrors == 0) {
+		list = xcalloc(1, len + 1);
+		for (j = 0; j < n; j++) {
+			if (j > 0)
+				strcat(list, " ");
+			strcat(list, dirs[j]);
+		}
+		rules_error_file(rs, list, "no *.rules file in these "
+		    "directories (or every one is masked)");
+		free(list);
+	}
+	return (rules_finish(rs, diag));
+}
+
 struct ruleset *
 rules_load_buf(const char *name, const char *buf, size_t len,
     struct ident *id, int flags, char **diag)

@@ -89,6 +89,17 @@ struct ruleset	*rules_load(const char *path, struct ident *id,
 /* Several files or directories as one rule set (refguardctl rules check). */
 struct ruleset	*rules_load_paths(const char *const *paths, size_t n,
 		     struct ident *id, size_t max_bytes, char **diag);
+/*
+ * The rule directories dirs[0..n-1] merged by file name, as systemd
+ * merges drop-ins: every *.rules file of each directory, where a file in
+ * a later directory replaces the earlier one of the same name, and an
+ * empty file or a link to /dev/null masks it (nothing of that name is
+ * loaded); the rest load in name order. A missing directory is skipped;
+ * no rule file at all is an error. With n == 1, as rules_load_paths.
+ * Diagnostics and result as rules_load.
+ */
+struct ruleset	*rules_load_dirs(const char *const *dirs, size_t n,
+		     struct ident *id, size_t max_bytes, char **diag);
 struct ruleset	*rules_load_buf(const char *name, const char *buf,
 		     size_t len, struct ident *id, int flags, char **diag);
 struct ruleset	*rules_ref(struct ruleset *rs);

@@ -61,6 +61,8 @@ const struct rules_factdef rules_facts[F__MAX] = {
 	[F_REWARD_CURRENCY] = { "reward.currency", T_STR, 0, FS_STR,
 	    FH_NONEMPTY, 0, EF(reward_currency), ESZ(reward_currency) },
 	[F_TS] = { "ts", T_TIME, 0, FS_MS, FH_ALWAYS, 0, EF(ts), 0 },
+	[F_DATA_STALE] = { "data.stale", T_BOOL, 0, FS_BOOL, FH_ALWAYS, 0,
+	    EF(data_stale), 0 },
 };
 
 int

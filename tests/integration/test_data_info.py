@@ -3,7 +3,10 @@
 reload log lines, stats.data, `refguardctl stats` and /metrics show every
 data set (the GeoIP databases, the disposable list, the rule set's list
 files) with its size, its build date (a database's metadata) or
-modification time (a list file) and its age."""
+modification time (a list file) and its age; the data updater's last
+success (its stamp file); data_max_age marks older sets stale, in stats,
+/metrics and a log warning. /metrics also has the build, the process_*
+figures and every rule's hit counters from start-up."""
 
 import os
 import re
@@ -129,15 +132,17 @@ def _():
                                 os.path.join(d.dir, "http.sock"),
                                 "http://localhost/metrics"])
     eq(rc, 0, "curl /metrics (%s)" % err)
-    for want in ('refguard_data_built_seconds{kind="geoip",name="asn",'
-                 'path="%s"} %d' % (db, EPOCH),
-                 'refguard_data_bytes{kind="disposable",name="disposable",'
-                 'path="%s"} %d' % (disp, os.path.getsize(disp)),
-                 'refguard_data_entries{kind="list",name="hosting_asn",'
-                 'path="%s"} %d' % (os.path.join(rules, "hosting-asn.list"),
-                                    lists["hosting_asn"]["entries"])):
+    for want in ('refguard_data_built_timestamp_seconds{set="asn",'
+                 'kind="geoip",name="asn",path="%s"} %d' % (db, EPOCH),
+                 'refguard_data_bytes{set="disposable",kind="disposable",'
+                 'name="disposable",path="%s"} %d' % (disp,
+                                                      os.path.getsize(disp)),
+                 'refguard_data_entries{set="list:hosting_asn",kind="list",'
+                 'name="hosting_asn",path="%s"} %d' % (
+                     os.path.join(rules, "hosting-asn.list"),
+                     lists["hosting_asn"]["entries"])):
         check(want in text, "/metrics lacks %s" % want, text)
-    m = re.search(r'refguard_data_age_seconds\{kind="disposable",[^}]*\} '
+    m = re.search(r'refguard_data_age_seconds\{set="disposable",[^}]*\} '
                   r'(\d+)', text)
     check(m and int(m.group(1)) >= 3 * DAY, "/metrics disposable age",
           text)
@@ -161,6 +166,179 @@ def _():
           "reloaded line lacks the new list", line)
     dd = d.stats()["data"]["disposable"]
     eq((dd["entries"], dd["mtime"]), (2, now - 2 * DAY), "stats after reload")
+    d.stop()
+
+
+STALE_RULE = """rule data.stale_review {
+    desc   "the data is older than data_max_age"
+    when   data.stale
+    action review
+    score  1
+}
+"""
+
+
+def stale_reasons(d):
+    r, raw = d.call(rgtest.check_req(
+        "stale-%d" % time.monotonic_ns(), {"account": "st-a"},
+        {"account": "st-%d" % time.monotonic_ns()}))
+    check("reasons" in r, "check", raw)
+    return [h["rule"] for h in r["reasons"]]
+
+
+def metrics(d):
+    rc, text, err = rgtest.run(["curl", "-sS", "--unix-socket",
+                                os.path.join(d.dir, "http.sock"),
+                                "http://localhost/metrics"])
+    eq(rc, 0, "curl /metrics (%s)" % err)
+    return text
+
+
+def wait_log(d, pattern, what):
+    """The daemon's log once it holds pattern (it logs before replying)."""
+    text = d.stderr()
+    check(re.search(pattern, text), what, text)
+    return text
+
+
+@T.case("data_max_age: stale sets and the updater's stamp in stats, "
+        "/metrics and the log")
+def _():
+    d, db, disp, rules, now = setup()
+    with open(os.path.join(rules, "zz-stale.rules"), "w") as f:
+        f.write(STALE_RULE)
+    stamp = os.path.join(d.dir, "last-success")
+    d.conf["data_max_age"] = "5d"
+    d.conf["data_stamp_file"] = "last-success"     # beside the config
+    d.write_conf()
+    d.start()
+    st = d.stats()["data"]
+    eq(st["geoip"][0]["stale"], True, "database built 2026-06-17 stale")
+    eq(st["disposable"]["stale"], False, "list 3 days old stale")
+    eq(sorted(x["stale"] for x in st["lists"]), [True, True],
+       "list files 10 days old stale")
+    eq(st["updater"], {"stamp_file": stamp, "last_success": None,
+                       "stale": False}, "updater without a stamp")
+    wait_log(d, r'(?m)data older than data_max_age=432000s stale="?asn, '
+             r'list hosting_asn, list hosting_org"?$',
+             "no stale data warning")
+    text = metrics(d)
+    for want in ('refguard_data_stale{set="asn",kind="geoip",name="asn",'
+                 'path="%s"} 1' % db,
+                 'refguard_data_stale{set="disposable",kind="disposable",'
+                 'name="disposable",path="%s"} 0' % disp):
+        check(want in text, "/metrics lacks %s" % want, text)
+    check("refguard_data_updater_last_success_timestamp_seconds" not in
+          text, "an updater success without a stamp", text)
+
+    # The updater succeeds: its stamp; a reload sees it. An old stamp is
+    # stale (the updater has been failing), a recent one is not.
+    with open(stamp, "w") as f:
+        f.write("%d\n" % now)
+    os.utime(stamp, (now - 6 * DAY, now - 6 * DAY))
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    eq(d.stats()["data"]["updater"]["stale"], True, "a 6-day-old stamp")
+    wait_log(d, r'(?m)stale="?asn, list hosting_asn, list hosting_org, '
+             r'updater"?$', "the updater not in the stale warning")
+    os.utime(stamp, (now - 60, now - 60))
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    u = d.stats()["data"]["updater"]
+    eq((u["last_success"], u["last_success_epoch"], u["stale"]),
+       (iso(now - 60), now - 60, False), "updater after a success")
+    check(u["age_s"] >= 60, "updater age_s", u)
+    check("refguard_data_updater_last_success_timestamp_seconds %d" %
+          (now - 60) in metrics(d), "/metrics: the updater's success",
+          metrics(d))
+    # Rules see it: data.stale while any set is stale.
+    check("data.stale_review" in stale_reasons(d), "data.stale false with "
+          "stale data", d.stats()["data"])
+    d.conf["data_max_age"] = "3650d"
+    d.write_conf()
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    check("data.stale_review" not in stale_reasons(d),
+          "data.stale true with fresh data", d.stats()["data"])
+    check(re.search(r"data fresh again", d.stderr()), "no notice that the "
+          "data is fresh again", d.stderr())
+    d.stop()
+
+
+@T.case("/metrics: build_info, process_*, every rule's series from "
+        "start-up; promtool accepts it")
+def _():
+    d, db, disp, rules, now = setup()
+    d.start()
+    text = metrics(d)
+    check(re.search(r'(?m)^refguard_build_info\{version="[^"]+"'
+                    r'[^}]*\} 1$', text), "no refguard_build_info", text)
+    for m in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+              "process_open_fds", "process_max_fds",
+              "process_start_time_seconds"):
+        got = re.search(r'(?m)^%s ([0-9.e+]+)$' % m, text)
+        check(got, "no %s" % m, text)
+        check(float(got.group(1)) > 0 or m == "process_cpu_seconds_total",
+              "%s is 0" % m, text)
+    start = float(re.search(r'(?m)^process_start_time_seconds (\S+)$',
+                            text).group(1))
+    check(abs(start - time.time()) < 3600, "process_start_time_seconds "
+          "is not the start time", start)
+    # Before any check, each shipped rule has both series at zero.
+    names = set(re.findall(r'(?m)^rule ([A-Za-z0-9_.]+) \{',
+                           "".join(open(os.path.join(rules, f)).read()
+                                   for f in os.listdir(rules)
+                                   if f.endswith(".rules"))))
+    check(len(names) > 10, "rule names from the shipped files", names)
+    for n in sorted(names):
+        for mode in ("enforce", "shadow"):
+            want = 'refguard_rule_hits_total{rule="%s",mode="%s"} 0' % (
+                n, mode)
+            check(want in text, "/metrics lacks %s" % want, text)
+    # Timestamps end in _timestamp_seconds.
+    for ln in text.splitlines():
+        if ln.startswith("# TYPE ") and ("epoch" in ln or
+                                          "built_seconds" in ln):
+            raise rgtest.Fail("a timestamp not named *_timestamp_seconds: "
+                              + ln)
+    # The bytes used (a few pages here), not the map (1 GiB by default):
+    # compared within one exposition, as commits may move them between two.
+    used = int(re.search(r'(?m)^refguard_store_size_bytes (\d+)$',
+                         text).group(1))
+    mapped = int(re.search(r'(?m)^refguard_store_map_size_bytes (\d+)$',
+                           text).group(1))
+    check(0 < used < mapped, "refguard_store_size_bytes %d is not the "
+          "bytes used (map %d)" % (used, mapped), text)
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        p = subprocess.run([promtool, "check", "metrics"],
+                           input=text.encode(), capture_output=True,
+                           timeout=60)
+        eq(p.returncode, 0, "promtool check metrics: %s" %
+           (p.stdout + p.stderr).decode())
+    d.stop()
+
+
+@T.case("optional data (-PATH): absent at start, read by the reload "
+        "after it arrives")
+def _():
+    tmp = rgtest.mkdtemp("optdata")
+    db = build_asn(tmp)
+    d = rgtest.Daemon("optdata", rules="empty", conf={
+        "geoip_db": "-data/asn.mmdb", "disposable_file": "-data/disp.txt"})
+    d.start()
+    st = d.stats()["data"]
+    eq((st["geoip"], st["disposable"]), ([], None), "before the data")
+    os.makedirs(os.path.join(d.dir, "data"))
+    shutil.copy(db, os.path.join(d.dir, "data", "asn.mmdb"))
+    with open(os.path.join(d.dir, "data", "disp.txt"), "w") as f:
+        f.write("mailinator.com\n")
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    st = d.stats()["data"]
+    eq([g["path"] for g in st["geoip"]],
+       [os.path.join(d.dir, "data", "asn.mmdb")], "databases after reload")
+    eq(st["disposable"]["entries"], 1, "disposable list after reload")
     d.stop()
 
 

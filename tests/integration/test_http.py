@@ -653,6 +653,38 @@ def _():
     d.stop()
 
 
+@T.case("a failed start-up removes the sockets it made; http_listen "
+        "takes a bare relative path")
+def _():
+    # The NDJSON socket is made before the HTTP listener fails.
+    d = rgtest.Daemon("sockgone", conf={"http_listen": "http.sock"})
+    with open(os.path.join(d.dir, "http.sock"), "w") as f:
+        f.write("not a socket\n")
+    rc, err = d.run_to_exit()
+    check(rc != 0 and "is not a socket" in err, "http.sock a regular file",
+          rc, err)
+    check(not os.path.exists(d.sock), "a failed start left " + d.sock, err)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        d = rgtest.Daemon("sockgone2", conf={
+            "http_listen": "127.0.0.1:%d" % busy.getsockname()[1]})
+        rc, err = d.run_to_exit()
+        check(rc != 0 and "in use" in err, "http port in use", rc, err)
+        check(not os.path.exists(d.sock), "a failed start left " + d.sock,
+              err)
+    finally:
+        busy.close()
+    # A bare name is a path beside the configuration, as for socket.
+    d = rgtest.Daemon("relhttp", conf={"http_listen": "http.sock"})
+    d.start()
+    check(os.path.exists(os.path.join(d.dir, "http.sock")),
+          "http_listen = http.sock not beside the configuration",
+          os.listdir(d.dir))
+    d.stop()
+
+
 @T.case("start-up refused: non-loopback without http_allow_remote, "
         "allow_remote without a token file, a readable token file")
 def _():
@@ -737,7 +769,9 @@ def parse_metrics(text):
                 check(rest_ in ("counter", "gauge", "histogram", "summary",
                                 "untyped"), "unknown type, " + where)
                 check(fam not in types, "TYPE twice, " + where)
-                check(fam.startswith("refguard_"), "no refguard_ prefix, "
+                # process_*: the client libraries' standard names
+                check(fam.startswith(("refguard_", "process_")),
+                      "no refguard_ or process_ prefix, "
                       + where)
                 types[fam] = rest_
                 seen_family.append(fam)
@@ -818,12 +852,12 @@ def _():
                    ("refguard_commit_batch_jobs", "histogram"),
                    ("refguard_commit_duration_seconds", "histogram"),
                    ("refguard_store_size_bytes", "gauge"),
-                   ("refguard_store_map_used_bytes", "gauge"),
+                   ("refguard_store_map_size_bytes", "gauge"),
                    ("refguard_store_map_max_bytes", "gauge"),
                    ("refguard_store_events", "gauge"),
                    ("refguard_ruleset_info", "gauge"),
                    ("refguard_reload_failures_total", "counter"),
-                   ("refguard_geoip_build_epoch_seconds", "gauge"),
+                   ("refguard_geoip_build_timestamp_seconds", "gauge"),
                    ("refguard_connections_open", "gauge"),
                    ("refguard_uptime_seconds", "gauge")):
         eq(types.get(fam), t, "type of " + fam)

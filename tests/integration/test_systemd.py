@@ -65,7 +65,11 @@ def units_for_test(tmp):
         "runstatedir": "/run",
     }
     out = {}
-    for name in ("refguard.service", "refguard.socket"):
+    shutil.copy(os.path.join(SYSTEMD_DIR, "refguard-update-data.timer"), tmp)
+    out["refguard-update-data.timer"] = os.path.join(
+        tmp, "refguard-update-data.timer")
+    for name in ("refguard.service", "refguard.socket",
+                 "refguard-update-data.service"):
         with open(os.path.join(SYSTEMD_DIR, name + ".in")) as f:
             text = f.read()
         for k, v in subst.items():
@@ -97,7 +101,8 @@ def unit_settings(path):
 
 @T.case("generated units are fully substituted")
 def generated_units():
-    for name in ("refguard.service", "refguard.socket"):
+    for name in ("refguard.service", "refguard.socket",
+                 "refguard-update-data.service"):
         p = os.path.join(rgtest.BUILDDIR, "systemd", name)
         if not os.path.exists(p):
             raise Skip("%s not built (run through make check)" % p)
@@ -163,7 +168,9 @@ def analyze_verify():
     tmp = rgtest.mkdtemp("sdv")
     u = units_for_test(tmp)
     rc, out, err = rgtest.run([sa, "verify", "--man=no",
-                               u["refguard.service"], u["refguard.socket"]],
+                               u["refguard.service"], u["refguard.socket"],
+                               u["refguard-update-data.service"],
+                               u["refguard-update-data.timer"]],
                               cwd=tmp, timeout=60)
     check(rc == 0 and err.strip() == "", "systemd-analyze verify "
           "complained (exit %d)" % rc, out + err)

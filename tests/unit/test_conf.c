@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <check.h>
 #include <stdbool.h>
@@ -86,7 +87,11 @@ START_TEST(test_defaults)
 	ck_assert(c->map_max >= c->map_size);
 	ck_assert(c->sync_full);
 	ck_assert_int_eq(c->retention, 180LL * 86400 * 1000);
-	ck_assert_str_eq(c->rules_path, SYSCONFDIR "/refguard/rules.d");
+	ck_assert_str_eq(c->rules_path, DATADIR "/refguard/rules "
+	    SYSCONFDIR "/refguard/rules.d");
+	ck_assert(c->rules_merge);
+	ck_assert_uint_eq(c->nrules_paths, 2);
+	ck_assert_str_eq(c->rules_paths[1], SYSCONFDIR "/refguard/rules.d");
 	ck_assert_uint_eq(c->ip_prefix4, 24);
 	ck_assert_uint_eq(c->ip_prefix6, 64);
 	ck_assert_uint_eq(c->ngeoip, 0);
@@ -427,7 +432,7 @@ START_TEST(test_http)
 	static const char *const nok[] = {
 		"localhost:8470", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
 		"127.0.0.1:65536", "127.0.0.1:80x", "[::1]", "::1:8470",
-		"[::1:8470", "http.sock",
+		"[::1:8470",
 	};
 	struct conf	*c;
 	char		*cause, text[128];
@@ -439,6 +444,12 @@ START_TEST(test_http)
 	conf_free(c);
 	c = good("http_listen = /run/rg/http.sock\n");
 	ck_assert_str_eq(c->http_path, "/run/rg/http.sock");
+	conf_free(c);
+	/* A bare name is a path relative to the file, as for socket. */
+	c = good("http_listen = http.sock\n");
+	ck_assert_msg(strncmp(c->http_path, cpath, strrchr(cpath, '/') -
+	    cpath + 1) == 0 && strcmp(strrchr(c->http_path, '/'),
+	    "/http.sock") == 0, "%s", c->http_path);
 	conf_free(c);
 	c = good("http_listen = ./http.sock\n");
 	ck_assert_ptr_nonnull(strstr(c->http_path, "/./http.sock"));
@@ -565,6 +576,109 @@ START_TEST(test_all_errors)
 }
 END_TEST
 
+START_TEST(test_rules_dirs)
+{
+	struct conf	*c;
+
+	c = good("rules_dirs = /usr/share/rg/rules  local.d\n");
+	ck_assert(c->rules_merge);
+	ck_assert_uint_eq(c->nrules_paths, 2);
+	ck_assert_str_eq(c->rules_paths[0], "/usr/share/rg/rules");
+	ck_assert_msg(strncmp(c->rules_paths[1], tmpdir, strlen(tmpdir)) == 0 &&
+	    strcmp(c->rules_paths[1] + strlen(tmpdir), "/local.d") == 0, "%s",
+	    c->rules_paths[1]);
+	conf_free(c);
+	/* The later of rules and rules_dirs wins, whole. */
+	c = good("rules_dirs = /a /b\nrules = /etc/one.rules\n");
+	ck_assert(!c->rules_merge);
+	ck_assert_uint_eq(c->nrules_paths, 1);
+	ck_assert_str_eq(c->rules_paths[0], "/etc/one.rules");
+	ck_assert_str_eq(c->rules_path, "/etc/one.rules");
+	conf_free(c);
+	c = good("rules = /etc/one.rules\nrules_dirs = /a /b\n");
+	ck_assert(c->rules_merge);
+	ck_assert_str_eq(c->rules_path, "/a /b");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_optional_data)
+{
+	struct conf	*c;
+	char		 path[400];
+
+	/* "-PATH": left out while the file does not exist. */
+	c = good("geoip_db = -/nonexistent/a.mmdb\n"
+	    "disposable_file = -/nonexistent/d.txt\n");
+	ck_assert_uint_eq(c->ngeoip, 0);
+	ck_assert_ptr_null(c->disposable_file);
+	conf_free(c);
+	snprintf(path, sizeof(path), "%s/b.mmdb", tmpdir);
+	unit_write(path, "x", 1);
+	c = good("geoip_db = -b.mmdb\ngeoip_db = -/nonexistent/a.mmdb\n"
+	    "disposable_file = -b.mmdb\n");
+	ck_assert_uint_eq(c->ngeoip, 1);
+	ck_assert_str_eq(c->geoip[0].val, path);
+	ck_assert_str_eq(c->disposable_file, path);
+	conf_free(c);
+	/* Without the dash a missing file is the daemon's error, as before. */
+	c = good("geoip_db = /nonexistent/a.mmdb\n");
+	ck_assert_uint_eq(c->ngeoip, 1);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* Write text as tmpdir/conf.d/name. */
+static void
+dropin(const char *name, const char *text)
+{
+	char	path[400];
+
+	snprintf(path, sizeof(path), "%s/conf.d", tmpdir);
+	(void)mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/conf.d/%s", tmpdir, name);
+	unit_write(path, text, strlen(text));
+}
+
+START_TEST(test_dropins)
+{
+	struct conf	*c;
+	char		 path[400];
+
+	/* Read after the file, in lexical order; only *.conf. */
+	dropin("20-b.conf", "log_level = debug\ngeoip_db = b.mmdb\n");
+	dropin("10-a.conf", "log_level = warn\nmax_pipeline = 9\n");
+	dropin("30-c.conf.disabled", "max_pipeline = 1\n");
+	c = good("log_level = err\nmax_pipeline = 3\ngeoip_db = /g/a.mmdb\n");
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_DEBUG);
+	ck_assert_uint_eq(c->max_pipeline, 9);
+	/* Repeatable keys add up; relative paths follow their file. */
+	ck_assert_uint_eq(c->ngeoip, 2);
+	ck_assert_str_eq(c->geoip[0].val, "/g/a.mmdb");
+	snprintf(path, sizeof(path), "%s/conf.d/b.mmdb", tmpdir);
+	ck_assert_str_eq(c->geoip[1].val, path);
+	snprintf(path, sizeof(path), "%s/conf.d/20-b.conf", tmpdir);
+	ck_assert_str_eq(c->geoip[1].file, path);
+	conf_free(c);
+
+	/* An error in a drop-in names the drop-in and its line. */
+	dropin("40-bad.conf", "\nmax_pipeline = lots\n");
+	snprintf(path, sizeof(path), "%s/conf.d/40-bad.conf:2: ", tmpdir);
+	{
+		char	*cause;
+
+		c = load("\n", &cause);
+		ck_assert_ptr_null(c);
+		ck_assert_msg(strncmp(cause, path, strlen(path)) == 0, "%s",
+		    cause);
+		free(cause);
+	}
+	snprintf(path, sizeof(path), "%s/conf.d", tmpdir);
+	ck_assert_int_eq(unit_rmrf(path), 0);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -584,6 +698,9 @@ conf_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_all_errors);
+	tcase_add_test(tc, test_rules_dirs);
+	tcase_add_test(tc, test_dropins);
+	tcase_add_test(tc, test_optional_data);
 	suite_add_tcase(s, tc);
 	return (s);
 }

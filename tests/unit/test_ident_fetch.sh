@@ -6,7 +6,9 @@
 # corrupt or missing packages are refused with exit 1 and a message,
 # leaving the installed files exactly as they were (same inode, same
 # bytes) with nothing half-written beside them. Also: exit 1 without npm,
-# 2 on bad usage, fresh files kept quietly.
+# 2 on bad usage, fresh files kept quietly; DIR/last-success after a good
+# run only; -s SOCKET asks the daemon there to reload when a file was
+# replaced, and only then.
 set -u
 top="${top_srcdir:-.}"
 script="$top/contrib/fetch-data.sh"
@@ -21,7 +23,7 @@ fail() {
 
 # a PATH with the basic tools but no npm
 mkdir "$tmp/bin"
-for t in sh find mkdir mktemp rm cat tail dirname; do
+for t in sh find mkdir mktemp rm cat tail dirname date mv; do
 	p=$(command -v "$t") && ln -s "$p" "$tmp/bin/$t"
 done
 PATH="$tmp/bin" sh "$script" "$tmp/nonpm" 2>"$tmp/err"
@@ -39,6 +41,9 @@ echo mailinator.com >"$tmp/fresh/disposable.txt"
 if ! PATH="$tmp/bin" sh "$script" "$tmp/fresh" 2>"$tmp/err" || [ -s "$tmp/err" ]; then
 	fail "fresh files not kept quietly"
 fi
+grep -Eq '^[0-9]{10}$' "$tmp/fresh/last-success" ||
+    fail "no last-success stamp after a run with fresh files"
+[ -e "$tmp/nonpm/last-success" ] && fail "a stamp after a failed run"
 echo "ok   no npm, usage, fresh files"
 
 for t in node perl tar gzip; do
@@ -136,7 +141,27 @@ perl -MMaxMind::DB::Reader -e '
 	    $d->{autonomous_system_organization} eq q(Example "Quoted", Inc.) &&
 	    $r->metadata->build_epoch == 1781722800);' "$data/asn.mmdb" ||
     fail "asn.mmdb does not answer 5.61.1.1 = AS64497 with the data date"
+grep -Eq '^[0-9]{10}$' "$data/last-success" || fail "no last-success stamp"
 echo "ok   fetch with good packages"
+
+# -s SOCKET: a reload through refguardctl (a fake here) when a file was
+# replaced, none when every file was fresh; no daemon is only a warning.
+printf '#!/bin/sh\necho "$*" >>"$FAKE_CTL_LOG"\n' >"$tmp/fakebin/refguardctl"
+chmod +x "$tmp/fakebin/refguardctl"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+    "$tmp/rg.sock" || fail "cannot make a socket"
+FAKE_CTL_LOG="$tmp/ctl.log" REFGUARDCTL="$tmp/fakebin/refguardctl" \
+    fetch -s "$tmp/rg.sock" "$data" || fail "fresh run with -s: exit $?"
+[ -e "$tmp/ctl.log" ] && fail "reload asked for although nothing changed"
+FAKE_CTL_LOG="$tmp/ctl.log" REFGUARDCTL="$tmp/fakebin/refguardctl" \
+    fetch -f -s "$tmp/rg.sock" "$data" || fail "forced run with -s: exit $?"
+[ "$(cat "$tmp/ctl.log")" = "-s $tmp/rg.sock reload" ] ||
+    fail "no reload after replacing the data: $(cat "$tmp/ctl.log" 2>&1)"
+FAKE_CTL_LOG="$tmp/ctl.log" REFGUARDCTL="$tmp/fakebin/refguardctl" \
+    fetch -f -s "$tmp/none.sock" "$data" || fail "run without a daemon: exit $?"
+grep -q "warning: no daemon listens on $tmp/none.sock" "$tmp/err" ||
+    fail "no warning without a daemon"
+echo "ok   -s SOCKET reloads after a change only"
 
 # bad PKG-SETUP WANT FILE...: after PKG-SETUP (a shell command) a forced
 # fetch exits 1 saying WANT, and leaves FILE... as they were
@@ -151,6 +176,7 @@ bad() {
 	publish_all
 	eval "$1"
 	snap >"$tmp/before"
+	cp "$data/last-success" "$tmp/stamp"
 	fetch -f "$data"
 	rc=$?
 	[ "$rc" -eq 1 ] || fail "$1: exit $rc (want 1)"
@@ -163,6 +189,7 @@ bad() {
 		cmp -s "$tmp/b1" "$tmp/a1" || fail "$1: $f was replaced"
 	done
 	ls -a "$data" | grep -q 'tmp' && fail "$1: temporary file left in $data"
+	cmp -s "$tmp/stamp" "$data/last-success" || fail "$1: stamp renewed"
 	echo "ok   refused: $1"
 }
 head -c 150 "$fx/asn-ipv4.csv" >"$tmp/cut.csv"
