@@ -410,7 +410,9 @@ def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, n
         for l in labels:
             verdicts.append({"set": name, "id": l["id"], "label": l["label"],
                              "pattern": l["pattern"], "check": checks[l["id"]]["action"],
-                             "recheck": rechecks[l["id"]]["action"]})
+                             "recheck": rechecks[l["id"]]["action"],
+                             "check_rules": sorted(hits(checks[l["id"]])),
+                             "recheck_rules": sorted(hits(rechecks[l["id"]]))})
     res = score(labels, checks, rechecks)
     res.update(name=name, requests=len(lines), seconds=round(secs, 1),
                recheck_ts=with_ts, params=params,
