@@ -478,7 +478,14 @@ START_TEST(test_eval_no_alloc_history)
 	struct store		*st;
 	struct store_txn	*txn;
 	struct event		 ev;
-	char			*dir = srcpath("rules"), *diag, *cause;
+	/*
+	 * The frozen classic policy, whose verdict here is known (a
+	 * deny), and the shipped one, whose history functions (referees,
+	 * cluster, chain) must not allocate either.
+	 */
+	static const char *const dirs[] = { "tests/fixtures/rules-classic",
+	    "rules" };
+	char			*dir = srcpath(dirs[_i]), *diag, *cause;
 	char			 line[1024];
 	unsigned long		 n;
 	int			 i, rc;
@@ -505,7 +512,8 @@ START_TEST(test_eval_no_alloc_history)
 	n = allocs;
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
-	ck_assert_int_eq(res.action, ACTION_DENY);
+	if (_i == 0)
+		ck_assert_int_eq(res.action, ACTION_DENY);
 	store_abort(txn);
 	store_close(st);
 	rules_unref(rs);
@@ -808,7 +816,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_nofiles);
 	tcase_add_test(tc, test_eval_pure);
 	tcase_add_test(tc, test_explain);
-	tcase_add_test(tc, test_eval_no_alloc_history);
+	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
