@@ -58,7 +58,7 @@ def linked(rid, tag, i):
 
 def with_data(tag):
     """A stopped daemon whose store holds a few verdicts."""
-    d = rgtest.Daemon(tag).start()
+    d = rgtest.Daemon(tag, rules="classic").start()
     with d.client() as c:
         history(c, tag)
         for i in range(5):
