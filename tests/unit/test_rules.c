@@ -228,9 +228,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 37);
-	ck_assert_int_eq(n, 78);
-	ck_assert_str_eq(report, "rules tests: 78 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 39);
+	ck_assert_int_eq(n, 82);
+	ck_assert_str_eq(report, "rules tests: 82 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -587,7 +587,8 @@ static const char *prim_rules =
     "rule n.campaign { when count(referral, campaign, 1h) >= 3 "
     "action review }\n"
     "rule n.shape { when distinct(referee.account, referee.email.shape, "
-    "1d) > 2 action review }\n";
+    "1d) > 2 action review }\n"
+    "rule n.own { when own(referee, payment) >= 1 action review }\n";
 
 /*
  * The detection primitives: what explain shows of each, and evaluation
@@ -620,7 +621,7 @@ START_TEST(test_primitives_explain)
 	n = allocs;
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
-	ck_assert_int_eq(res.nhits, 10);
+	ck_assert_int_eq(res.nhits, 11);
 
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
 	j = json_loads(res.explain, 0, &jerr);
@@ -687,6 +688,12 @@ START_TEST(test_primitives_explain)
 	/* numbered mailboxes */
 	l = json_object_get(ex_fact(j, "n.shape", "distinct("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 3);
+	/* own: pm_1 is the referee's, the referrer never carried it. */
+	l = json_object_get(ex_fact(j, "n.own", "own("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(l, "kind")),
+	    "payment");
+	ck_assert(json_is_false(json_object_get(l, "at_least")));
 	json_decref(j);
 	free(res.explain);
 	store_abort(txn);
