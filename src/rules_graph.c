@@ -1,6 +1,7 @@
 /*
  * rules_graph.c: the built-ins that walk from account to account: linked
- * (the identities two accounts share), referred (who referred whom).
+ * (the identities two accounts share), own (those one has and the other
+ * not), referred (who referred whom).
  * Their entries are in rules_fn.c's table; like every evaluator they read
  * the store as of the evaluation, stop as soon as the answer is known,
  * keep their state on the stack and bound their work (rules_int.h).
@@ -246,6 +247,101 @@ rules_graph_linked_explain(struct rules_ectx *cx, const struct rules_node *n,
 	sbuf_adds(sb, "],\"window_ms\":");
 	sbuf_add_int(sb, n->window);
 	sbuf_addc(sb, '}');
+}
+
+/* ---- own(party, kind) ------------------------------------------------ */
+
+int
+rules_graph_own_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	static const char *const kinds[] = { "device", "device.fuzzy",
+	    "device.id", "ip", "ip.prefix", "email", "payment", "phone" };
+	int	pa, c;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "own")) < 0)
+		return (T_ERR);
+	if ((c = rules_check_choice(cc, n->kids[1], "own's kind", kinds,
+	    nitems(kinds))) < 0)
+		return (T_ERR);
+	n->party = (uint8_t)pa;
+	n->kind = (uint8_t)ent_kind_from_name(kinds[c]);
+	n->window = 0;
+	n->limit = RULES_LINK_MAX;
+	return (T_NUM);
+}
+
+struct rules_own {
+	struct rules_ectx	*cx;
+	const struct rg_hash	*other;		/* the other party's account */
+	uint64_t		 limit;
+	uint64_t		 count;
+	size_t			 scanned;
+	bool			 capped;
+};
+
+static int
+rules_graph_own_cb(void *arg, const struct store_link *l)
+{
+	struct rules_own	*o = arg;
+	int			 r;
+
+	if (++o->scanned > RULES_LINK_MAX) {
+		o->capped = true;
+		return (1);
+	}
+	r = store_link_get(o->cx->txn, o->other, l->kind, &l->h,
+	    o->cx->at.max_seq, NULL, NULL);
+	if (r < 0) {
+		o->cx->err = 1;
+		return (1);
+	}
+	if (r == 1 && ++o->count >= o->limit)
+		return (1);
+	return (0);
+}
+
+/*
+ * own(party, kind): how many identities of kind the party's account has
+ * carried, as of the evaluation, that the other party's account never
+ * carried: the party's links, each probed against the other account's.
+ * At most RULES_LINK_MAX links are read.
+ */
+void
+rules_graph_own_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	const struct event	*ev = cx->ev;
+	const struct party	*p, *q;
+	struct rules_own	 o;
+
+	s->v.type = T_NUM;
+	if (ev->nparties < 2)
+		return;
+	p = &ev->party[n->party];
+	q = &ev->party[n->party == PARTY_REFERRER ? PARTY_REFEREE :
+	    PARTY_REFERRER];
+	if (!PARTY_HAS(p, ENT_ACCOUNT) || !PARTY_HAS(q, ENT_ACCOUNT))
+		return;
+	memset(&o, 0, sizeof(o));
+	o.cx = cx;
+	o.other = &q->h[ENT_ACCOUNT];
+	o.limit = n->limit != 0 ? n->limit : RULES_LINK_MAX;
+	if (store_link_scan(cx->txn, &p->h[ENT_ACCOUNT], n->kind,
+	    cx->at.max_seq, rules_graph_own_cb, &o) != 0 || cx->err) {
+		cx->err = 1;
+		return;
+	}
+	s->v.present = true;
+	s->v.n = (double)o.count;
+	s->capped = o.capped;
+}
+
+void
+rules_graph_own_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	sbuf_addf(cx->ex, ",\"kind\":\"%s\"", ent_kind_name(n->kind));
+	rules_eval_excount(cx, n, s);
 }
 
 /* ---- cluster(party, [kinds][, window]) ------------------------------ */

@@ -580,6 +580,11 @@ void	rules_graph_linked_eval(struct rules_ectx *, const struct rules_node *,
 	    struct rules_slot *);
 void	rules_graph_linked_explain(struct rules_ectx *,
 	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_own_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_own_eval(struct rules_ectx *, const struct rules_node *,
+	    struct rules_slot *);
+void	rules_graph_own_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
 int	rules_graph_cluster_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_cluster_eval(struct rules_ectx *, const struct rules_node *,
 	    struct rules_slot *);

@@ -254,23 +254,33 @@ def load_set(spec):
     return spec, reqs, labels, params
 
 
-def timeline(reqs, labels, recheck_ts):
-    """Request lines with the rechecks interleaved: a referral's recheck
-    goes after every event at or before its payout time. Returns
-    (lines, what): what[i] is None, ("check", id) or ("recheck", id)."""
+def timeline(reqs, labels, recheck_ts, at="payout"):
+    """Request lines with the rechecks. at "payout": a referral's recheck
+    goes after every event at or before its payout time (with recheck_ts,
+    as of that time); "end": every recheck after the last event, as of
+    the last event's time; "now": after the last event, without ts (as
+    of the wall clock). Returns (lines, what): what[i] is None,
+    ("check", id) or ("recheck", id)."""
     rechecks = sorted(((l["payout"], l["id"]) for l in labels))
     lines, what = [], []
-    j = 0
+    j = len(rechecks) if at != "payout" else 0
+    last = None
     for r in reqs:
         t = ts_ms(r["ts"]) if r.get("ts") is not None else None
+        if t is not None:
+            last = t if last is None else max(last, t)
         while t is not None and j < len(rechecks) and rechecks[j][0] < t:
             lines.append(_recheck_line(rechecks[j], recheck_ts))
             what.append(("recheck", rechecks[j][1]))
             j += 1
         lines.append((json.dumps(r, separators=(",", ":")) + "\n").encode())
         what.append(("check", r["id"]) if r.get("op") == "check" else None)
+    if at != "payout":
+        j = 0
+        if at == "end" and last is not None:
+            rechecks = [(max(last, p), i) for p, i in rechecks]
     for rc in rechecks[j:]:
-        lines.append(_recheck_line(rc, recheck_ts))
+        lines.append(_recheck_line(rc, recheck_ts and at != "now"))
         what.append(("recheck", rc[1]))
     return lines, what
 
@@ -371,13 +381,14 @@ def merge_totals(sets):
 
 # ---- a run --------------------------------------------------------------------
 
-def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, notes=None):
+def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, notes=None,
+            recheck_at="payout"):
     name, reqs, labels, params = load_set(spec)
     t0 = time.monotonic()
     d = Daemon(binary, rules, geoip, disposable, keep)
     try:
         with_ts = recheck_accepts_ts(d, notes if notes is not None else [])
-        lines, what = timeline(reqs, labels, with_ts)
+        lines, what = timeline(reqs, labels, with_ts, recheck_at)
         checks, rechecks, errors = {}, {}, {}
 
         def on_reply(i, raw):
@@ -410,10 +421,12 @@ def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, n
         for l in labels:
             verdicts.append({"set": name, "id": l["id"], "label": l["label"],
                              "pattern": l["pattern"], "check": checks[l["id"]]["action"],
-                             "recheck": rechecks[l["id"]]["action"]})
+                             "recheck": rechecks[l["id"]]["action"],
+                             "check_rules": sorted(hits(checks[l["id"]])),
+                             "recheck_rules": sorted(hits(rechecks[l["id"]]))})
     res = score(labels, checks, rechecks)
     res.update(name=name, requests=len(lines), seconds=round(secs, 1),
-               recheck_ts=with_ts, params=params,
+               recheck_ts=with_ts, recheck_at=recheck_at, params=params,
                ruleset=stats.get("ruleset", {}).get("hash"),
                data=stats.get("data", {}))
     return res
@@ -472,7 +485,11 @@ def report(res, out=sys.stdout):
         w("\n== set %s: %d referrals (%d fraud), %d requests, %.1fs; %s\n" % (
             s["name"], s["totals"]["legit"]["n"] + s["totals"]["fraud"]["n"],
             s["totals"]["fraud"]["n"], s["requests"], s["seconds"],
-            "rechecks as of payout time" if s["recheck_ts"] else
+            ("rechecks at the end of the set, as of its last event"
+             if s.get("recheck_at") == "end" else
+             "rechecks at the end of the set, as of the wall clock (no ts)"
+             if s.get("recheck_at") == "now" else
+             "rechecks as of payout time") if s["recheck_ts"] else
             "rechecks WITHOUT ts (this refguardd takes none): windows end at the wall "
             "clock, so windowed rules see nothing at payout"))
         if p:
@@ -539,6 +556,11 @@ def main(argv=None):
     ap.add_argument("--gate", metavar="FILE",
                     help="thresholds (contrib/scenarios/thresholds.json): run its sets "
                     "(unless --set) with its data, exit 3 if the totals break a threshold")
+    ap.add_argument("--recheck-at", choices=["payout", "end", "now"], default="payout",
+                    help="when each referral is rechecked: at its payout time, interleaved "
+                    "in the timeline (default); at the end of the set, as of its last event; "
+                    "or at the end without ts, as of the wall clock (a refguardd without "
+                    "recheck ts, or a payout flow that rechecks late)")
     ap.add_argument("--keep", action="store_true", help="keep the daemons' directories")
     ap.add_argument("--quiet", action="store_true", help="no report on stdout")
     a = ap.parse_args(argv)
@@ -583,7 +605,7 @@ def main(argv=None):
                 print("running set %s ..." % spec, file=sys.stderr)
             sets.append(run_set(spec, binary, os.path.abspath(a.rules), geoip,
                                 disposable and os.path.abspath(disposable), a.keep, verdicts,
-                                notes))
+                                notes, a.recheck_at))
         res = {"rules": os.path.abspath(a.rules), "geoip": geoip, "disposable": disposable,
                "thresholds": th,
                "notes": notes, "sets": sets, "totals": merge_totals(sets)}

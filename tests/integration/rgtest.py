@@ -45,6 +45,11 @@ SRCDIR = os.path.abspath(os.environ.get(
     "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
 RULES_DIR = os.path.join(SRCDIR, "rules")
+# The policy shipped before the layered one, frozen: tests of other
+# features (backtest, analyst tools, reloads, store safety) that need
+# its simple, well-known verdicts (velocity, farm and self-referral
+# rules) use it, so policy changes do not move them.
+CLASSIC_RULES_DIR = os.path.join(SRCDIR, "tests", "fixtures", "rules-classic")
 FIXTURES = os.path.join(SRCDIR, "tests", "fixtures")
 KEEP = os.environ.get("RGTEST_KEEP", "") not in ("", "0")
 
@@ -299,6 +304,8 @@ class Daemon:
         self.debug = debug
         if rules == "shipped":
             rules = RULES_DIR
+        elif rules == "classic":
+            rules = CLASSIC_RULES_DIR
         elif rules == "empty":
             rules = os.path.join(self.dir, "rules.empty")
             os.makedirs(rules, exist_ok=True)

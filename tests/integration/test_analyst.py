@@ -27,7 +27,7 @@ D = {}
 
 def daemon():
     if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("an")
+        d = rgtest.Daemon("an", rules="classic")
         d.persistent = True
         D["d"] = d.start()
     return D["d"]
@@ -333,7 +333,7 @@ def _():
     # the candidate: farm.referee_device at more than 1 account
     cand = os.path.join(d.dir, "cand")
     shutil.rmtree(cand, ignore_errors=True)
-    shutil.copytree(rgtest.RULES_DIR, cand)
+    shutil.copytree(rgtest.CLASSIC_RULES_DIR, cand)
     p = os.path.join(cand, "farms.rules")
     with open(p) as f:
         text = f.read()

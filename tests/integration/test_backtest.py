@@ -32,7 +32,7 @@ LAPTOP, LAPTOP2, PHONE, FARM = rgtest.LAPTOP, rgtest.LAPTOP2, rgtest.PHONE, rgte
 
 def daemon():
     if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("bt", conf={"disposable_file": os.path.join(
+        d = rgtest.Daemon("bt", rules="classic", conf={"disposable_file": os.path.join(
             rgtest.FIXTURES, "disposable.txt")})
         d.persistent = True
         D["d"] = d.start()
@@ -63,7 +63,7 @@ def acct():
 def backtest(*args, rules=None, expect=0, state=None):
     d = state or daemon()
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
-                               rules or rgtest.RULES_DIR, "--state", d.state]
+                               rules or rgtest.CLASSIC_RULES_DIR, "--state", d.state]
                               + list(args), timeout=60)
     eq(rc, expect, "backtest exit status (stderr: %s)" % rgtest.short(err))
     return out, err
@@ -193,7 +193,7 @@ def _():
 def _():
     d = daemon()
     rules = os.path.join(d.dir, "rules.candidate")
-    shutil.copytree(rgtest.RULES_DIR, rules)
+    shutil.copytree(rgtest.CLASSIC_RULES_DIR, rules)
     p = os.path.join(rules, "velocity.rules")
     text = open(p).read()
     old = "count(referral, referrer.account, 1h) > 10"
@@ -248,7 +248,7 @@ def _():
     by its own label. The seventh, checked after the feedback, is denied
     by feedback.confirmed_fraud through the shared IP: rules keep seeing
     labels spread through identities."""
-    d = rgtest.Daemon("bt-labels").start()
+    d = rgtest.Daemon("bt-labels", rules="classic").start()
     ip = ids.ip()
     t0 = rgtest.now_ms() - 2 * HOUR
     rid = ["lab-%d" % i for i in range(1, 8)]
@@ -279,7 +279,7 @@ def _():
           "R7 is denied through the IP labelled fraud", v)
 
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
-                               "--rules", rgtest.RULES_DIR, "--state",
+                               "--rules", rgtest.CLASSIC_RULES_DIR, "--state",
                                d.state], timeout=60)
     eq(rc, 0, "backtest exit status (%s)" % err)
     bt = json.loads(out)
@@ -304,7 +304,7 @@ def _():
     eq(bt["candidate_hits"]["feedback.confirmed_fraud"],
        {"enforce": 1, "shadow": 0}, "labeled() still sees shared labels")
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
-                               rgtest.RULES_DIR, "--state", d.state])
+                               rgtest.CLASSIC_RULES_DIR, "--state", d.state])
     eq(rc, 0, "backtest exit status (%s)" % err)
     check(re.search(r"labels: 4 of 7 referrals labelled fraud, chargeback "
                     r"or abuse, 2 legit, 1 unlabelled", out), "labels line",
@@ -325,7 +325,7 @@ def _():
        "recheck of R1")
     check("farm.referee_device" in r["newly_matched"], "recheck reasons", o)
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
-                               "--rules", rgtest.RULES_DIR, "--state",
+                               "--rules", rgtest.CLASSIC_RULES_DIR, "--state",
                                d.state], timeout=60)
     eq(rc, 0, "backtest exit status (%s)" % err)
     bt2 = json.loads(out)
@@ -344,7 +344,7 @@ def _():
     referrals each within a quarter hour: velocity.referrer_hourly (more
     than 10 in 1h) matches none of them, and any entry seen twice or
     missed changes the answer for the referrer's later referrals."""
-    d = rgtest.Daemon("bt-burst").start()
+    d = rgtest.Daemon("bt-burst", rules="classic").start()
     nref, per = 2000, 10
     t0 = rgtest.now_ms() - 2 * HOUR
     reqs = [check_req("burst-%d-%d" % (i, j), {"account": "burst-r%d" % i},
@@ -362,7 +362,7 @@ def _():
 
     def run():
         rc, o, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
-                                 "--rules", rgtest.RULES_DIR, "--state",
+                                 "--rules", rgtest.CLASSIC_RULES_DIR, "--state",
                                  d.state], timeout=120)
         eq(rc, 0, "backtest exit status (%s)" % rgtest.short(err))
         bt = json.loads(o)
@@ -414,7 +414,7 @@ def _():
         f.write(b"x" * 32)
     os.chmod(os.path.join(empty, "secret"), 0o600)
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
-                               rgtest.RULES_DIR, "--state", empty])
+                               rgtest.CLASSIC_RULES_DIR, "--state", empty])
     eq(rc, 1, "exit status without a store (%s)" % err)
     check("store" in err, "says the store cannot be opened", err)
     check(not os.path.exists(os.path.join(empty, "data.mdb")),
@@ -426,7 +426,7 @@ def _():
         f.write("state_dir = %s\nhash_secret_file = %s\n" % (d.state,
                                                              missing))
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", conf, "backtest",
-                               "--rules", rgtest.RULES_DIR])
+                               "--rules", rgtest.CLASSIC_RULES_DIR])
     eq(rc, 1, "exit status without the secret (%s)" % err)
     check("no-such-secret" in err and "never creates" in err,
           "names the secret", err)
@@ -435,7 +435,7 @@ def _():
     with open(conf, "w") as f:
         f.write("state_dir = %s\n" % d.state)
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", conf, "backtest",
-                               "--rules", rgtest.RULES_DIR, "--json"])
+                               "--rules", rgtest.CLASSIC_RULES_DIR, "--json"])
     eq(rc, 0, "exit status with -c (%s)" % err)
     eq(json.loads(out)["changed"], 0, "changed with -c")
     check(d.alive(), "the daemon still runs")

@@ -961,15 +961,15 @@ def _():
           "no %s:%d:COL: error diagnostic" % (path, i + 1), err)
     # a rule set whose own tests fail
     shutil.copy(os.path.join(rgtest.RULES_DIR, "rings.rules"), path)
-    vpath = os.path.join(rdir, "velocity.rules")
-    s = open(vpath).read().replace("referrer.account, 1h) > 10",
-                                   "referrer.account, 1h) > 12")
+    vpath = os.path.join(rdir, "farms.rules")
+    s = open(vpath).read().replace("referee.email.shape], 30d) >= 3",
+                                   "referee.email.shape], 30d) >= 4")
     with open(vpath, "w") as f:
         f.write(s)
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "rules", "check", rdir])
     eq(rc, 1, "exit status with failing tests (stdout %r)" % out)
-    check(re.search(r"velocity\.rules:\d+:\d+: test "
-                    r"velocity\.referrer_hourly failed", out + err),
+    check(re.search(r"farms\.rules:\d+:\d+: test "
+                    r"farm\.numbered_mailboxes failed", out + err),
           "no file:line:col for the failed rule test", out, err)
     check(re.search(r"[1-9]\d* failed", out), "summary shows no failure",
           out)

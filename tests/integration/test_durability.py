@@ -61,7 +61,7 @@ def compare_after_restart(d, acked, what):
 
 @T.case("TERM, restart: every verdict identical", timeout=90)
 def _():
-    d = rgtest.Daemon("term").start()
+    d = rgtest.Daemon("term", rules="classic").start()
     reqs = checks(2000, "t")
     with d.client(timeout=60) as c:
         out = c.pipeline(reqs)
@@ -90,7 +90,7 @@ def _():
 
 @T.case("SIGKILL after replies: acknowledged verdicts survive", timeout=90)
 def _():
-    d = rgtest.Daemon("kill").start()
+    d = rgtest.Daemon("kill", rules="classic").start()
     acked = []
     for round_ in range(3):
         reqs = checks(700, "k%d" % round_)
@@ -120,7 +120,7 @@ def _():
 def _():
     # Replies go out only after their commit is durable, so a crash at
     # any moment keeps everything a client was told.
-    d = rgtest.Daemon("killburst").start()
+    d = rgtest.Daemon("killburst", rules="classic").start()
     acked = []
     for round_, at in enumerate((1, 700, 3000)):
         reqs = checks(20000, "kb%d" % round_)
@@ -145,7 +145,7 @@ def _():
 @T.case("TERM during a pipelined burst: every received reply is durable",
         timeout=120)
 def _():
-    d = rgtest.Daemon("drain").start()
+    d = rgtest.Daemon("drain", rules="classic").start()
     reqs = checks(30000, "b")
     got = []
     sent_term = threading.Event()
@@ -189,11 +189,11 @@ def _():
 
 @T.case("a second daemon on a live socket refuses to start")
 def _():
-    d = rgtest.Daemon("twice").start()
+    d = rgtest.Daemon("twice", rules="classic").start()
     with d.client() as c:
         v, raw = c.call(check_req("tw-1", {"account": "a"},
                                   {"account": "b"}))
-    other = rgtest.Daemon("twice2", dir=None)
+    other = rgtest.Daemon("twice2", rules="classic", dir=None)
     other.conf["socket"] = d.sock
     other.write_conf()
     rc, err = other.run_to_exit()
@@ -202,7 +202,7 @@ def _():
           "no clear message naming the socket", err)
     # the same configuration twice (the usual mistake): the state
     # directory's lock refuses it first, naming the holder
-    same = rgtest.Daemon("twice3", dir=d.dir)
+    same = rgtest.Daemon("twice3", rules="classic", dir=d.dir)
     same.conf = dict(d.conf)
     same.runs = 100     # its own stderr files
     rc, err = same.run_to_exit()
@@ -220,7 +220,7 @@ def _():
 
 @T.case("a stale socket file from a SIGKILLed daemon is replaced")
 def _():
-    d = rgtest.Daemon("stale").start()
+    d = rgtest.Daemon("stale", rules="classic").start()
     d.kill()
     check(os.path.exists(d.sock), "SIGKILL left no socket file")
     d.start()
@@ -255,7 +255,7 @@ CONF_ERRORS = [
 def _():
     fails = []
     for name, line, pat in CONF_ERRORS:
-        d = rgtest.Daemon("conf")
+        d = rgtest.Daemon("conf", rules="classic")
         text = open(d.conf_path).read()
         lineno = text.count("\n") + 1
         with open(d.conf_path, "a") as f:
@@ -280,7 +280,7 @@ def _():
 
 @T.case("missing config file, unreadable rules path: exit 1")
 def _():
-    d = rgtest.Daemon("noconf")
+    d = rgtest.Daemon("noconf", rules="classic")
     os.unlink(d.conf_path)
     rc, err = d.run_to_exit()
     check(rc == 1 and d.conf_path in err, "missing config", rc, err)
@@ -295,7 +295,7 @@ def _():
 def broken_rules_dir(parent):
     """A copy of the shipped rules with one typo: (dir, file, line)."""
     dst = os.path.join(parent, "rules.broken")
-    shutil.copytree(rgtest.RULES_DIR, dst)
+    shutil.copytree(rgtest.CLASSIC_RULES_DIR, dst)
     path = os.path.join(dst, "velocity.rules")
     lines = open(path).read().split("\n")
     for i, l in enumerate(lines):
@@ -311,7 +311,7 @@ def broken_rules_dir(parent):
 
 @T.case("refguardd -t: 0 on good config and rules, 1 with file:line:col")
 def _():
-    d = rgtest.Daemon("t")
+    d = rgtest.Daemon("t", rules="classic")
     rc, out, err = rgtest.run(d.argv("-t"))
     check(rc == 0, "-t on the shipped rules: exit %d" % rc, out, err)
     check("valid" in out, "-t prints no summary", out, err)

@@ -129,6 +129,25 @@ def timeline_interleaves_rechecks():
     eq(json.loads(lines[1]), {"op": "recheck", "id": "r1"}, "recheck without ts")
 
 
+@suite.case("timeline_recheck_at_end_or_now")
+def timeline_recheck_at_end_or_now():
+    # --recheck-at end: every recheck after the last event, as of it;
+    # now: after the last event, without ts.
+    reqs = [{"op": "check", "id": "r1", "ts": "2026-03-02T10:00:00.000Z"},
+            {"op": "observe", "kind": "login", "ts": "2026-03-09T10:00:00.000Z",
+             "account": "a"},
+            {"op": "observe", "kind": "login", "ts": "2026-03-20T10:00:00.000Z",
+             "account": "a"}]
+    labels = [{"id": "r1", "payout": evaluate.ts_ms("2026-03-09T09:00:00.000Z")}]
+    lines, what = evaluate.timeline(reqs, labels, True, "end")
+    eq(what, [("check", "r1"), None, None, ("recheck", "r1")], "order at end")
+    eq(json.loads(lines[3]), {"op": "recheck", "id": "r1", "ts": "2026-03-20T10:00:00.000Z"},
+       "recheck as of the last event")
+    lines, what = evaluate.timeline(reqs, labels, True, "now")
+    eq(what, [("check", "r1"), None, None, ("recheck", "r1")], "order now")
+    eq(json.loads(lines[3]), {"op": "recheck", "id": "r1"}, "recheck without ts")
+
+
 @suite.case("recheck_ts_probe")
 def recheck_ts_probe():
     # A daemon that takes a ts on recheck answers the probe (an unknown id)

@@ -33,7 +33,7 @@ def tick(step_ms=1000):
 
 def daemon():
     if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("rules", conf={"disposable_file": os.path.join(
+        d = rgtest.Daemon("rules", rules="classic", conf={"disposable_file": os.path.join(
             rgtest.FIXTURES, "disposable.txt")})
         d.persistent = True
         D["d"] = d.start()
@@ -330,7 +330,7 @@ def _():
                       "GeoIP2-Anonymous-IP-Test.mmdb")
     if not os.environ.get("TESTDATA") or not os.path.exists(db):
         raise rgtest.Skip("no $TESTDATA/mmdb/GeoIP2-Anonymous-IP-Test.mmdb")
-    d = rgtest.Daemon("geo", conf={"geoip_db": db}).start()
+    d = rgtest.Daemon("geo", rules="classic", conf={"geoip_db": db}).start()
     with d.client() as c:
         v, raw = c.call(check_req("geo-1", {"account": "g-a",
                                             "ip": "81.2.69.160"},
@@ -370,9 +370,9 @@ def ip_burst(d, n):
 @T.case("reload: SIGHUP and the reload op swap in an edited rule set",
         timeout=60)
 def _():
-    d0 = rgtest.Daemon("reload")
+    d0 = rgtest.Daemon("reload", rules="classic")
     rdir = os.path.join(d0.dir, "rules.d")
-    shutil.copytree(rgtest.RULES_DIR, rdir)
+    shutil.copytree(rgtest.CLASSIC_RULES_DIR, rdir)
     d0.conf["rules"] = "rules.d"        # relative to the config file
     d0.write_conf()
     d = d0.start()
@@ -415,9 +415,9 @@ def _():
 @T.case("reload: a broken rule file keeps the old set and says where",
         timeout=60)
 def _():
-    d0 = rgtest.Daemon("badreload")
+    d0 = rgtest.Daemon("badreload", rules="classic")
     rdir = os.path.join(d0.dir, "rules.d")
-    shutil.copytree(rgtest.RULES_DIR, rdir)
+    shutil.copytree(rgtest.CLASSIC_RULES_DIR, rdir)
     d0.conf["rules"] = rdir
     d0.write_conf()
     d = d0.start()
@@ -459,7 +459,7 @@ def _():
 
     # a set whose own tests fail is refused as well ("> 6" breaks the
     # farm.referee_ip test, which expects a review after 6)
-    shutil.copy(os.path.join(rgtest.RULES_DIR, "farms.rules"), path)
+    shutil.copy(os.path.join(rgtest.CLASSIC_RULES_DIR, "farms.rules"), path)
     farm_ip_rule_set(rdir, 6)
     r, rraw = d.call({"op": "reload"})
     check(isinstance(r.get("error"), dict) and
@@ -468,7 +468,7 @@ def _():
     eq(d.stats()["ruleset"]["hash"], h0, "hash after failing tests")
 
     # fixed: the error clears
-    shutil.copy(os.path.join(rgtest.RULES_DIR, "farms.rules"), path)
+    shutil.copy(os.path.join(rgtest.CLASSIC_RULES_DIR, "farms.rules"), path)
     d.signal(signal.SIGHUP)
     st = d.wait_stats(lambda s: s["ruleset"]["last_reload_error"] is None,
                       "last_reload_error not cleared by a good reload")

@@ -58,7 +58,7 @@ def linked(rid, tag, i):
 
 def with_data(tag):
     """A stopped daemon whose store holds a few verdicts."""
-    d = rgtest.Daemon(tag).start()
+    d = rgtest.Daemon(tag, rules="classic").start()
     with d.client() as c:
         history(c, tag)
         for i in range(5):
@@ -93,7 +93,7 @@ def _():
     check(secret_path(d) in err and d.state in err and
           "not the secret" in err, "the message names both files", err)
     rc, out, err = ctl("backtest", "--state", d.state, "--rules",
-                       rgtest.RULES_DIR)
+                       rgtest.CLASSIC_RULES_DIR)
     check(rc != 0 and "not the secret" in err, "backtest with another "
           "secret", rc, err)
     write_secret(secret_path(d), good)
@@ -102,7 +102,7 @@ def _():
         v, raw = c.call(linked("sw-3", "sw", 3))
     eq(v["action"], "deny", "the old history still matches")
     rc, out, err = ctl("backtest", "--state", d.state, "--rules",
-                       rgtest.RULES_DIR)
+                       rgtest.CLASSIC_RULES_DIR)
     eq(rc, 0, "backtest with the right secret (stderr %r)" % err)
     d.stop()
 
@@ -175,7 +175,7 @@ def _():
     eq(d.stats()["store"].get("warning"), None, "warning after a restart")
     d.stop()
     # a first start (no secret yet) is no warning
-    n = rgtest.Daemon("fresh").start()
+    n = rgtest.Daemon("fresh", rules="classic").start()
     eq(n.stats()["store"].get("warning"), None, "warning on a first start")
     n.stop()
 
@@ -195,7 +195,7 @@ def _():
               rc, err)
         for args in (["export", "--state", d.state],
                      ["backtest", "--state", d.state, "--rules",
-                      rgtest.RULES_DIR]):
+                      rgtest.CLASSIC_RULES_DIR]):
             rc, out, err = ctl(*args)
             check(rc == 1 and "truncated" in err, "%s on a truncated "
                   "store" % args[0], rc, err)
@@ -209,10 +209,10 @@ def _():
 @T.case("a second refguardd on the same state directory is refused, "
         "naming the first one's pid; import is refused too")
 def _():
-    d = rgtest.Daemon("lock").start()
+    d = rgtest.Daemon("lock", rules="classic").start()
     pidfile = os.path.join(d.state, "refguard.pid")
     eq(open(pidfile).read(), "%d\n" % d.proc.pid, "the pid file")
-    other = rgtest.Daemon("lock2")
+    other = rgtest.Daemon("lock2", rules="classic")
     other.conf["state_dir"] = d.state       # another socket, same store
     other.write_conf()
     rc, err = other.run_to_exit()
@@ -250,7 +250,7 @@ def _():
     check(rc == 1 and "another hash secret" in err, "import with another "
           "secret", rc, err)
     # with the exporter's secret it goes in, and a daemon there matches
-    n = rgtest.Daemon("impsec2")
+    n = rgtest.Daemon("impsec2", rules="classic")
     os.mkdir(n.state, 0o700)
     shutil.copy(secret_path(d), os.path.join(n.state, "secret"))
     rc, out, err = ctl("import", "--state", n.state, exp)
@@ -264,7 +264,7 @@ def _():
 
 @T.case("a state directory others can write to is refused")
 def _():
-    d = rgtest.Daemon("mode")
+    d = rgtest.Daemon("mode", rules="classic")
     os.mkdir(d.state)
     os.chmod(d.state, 0o777)
     rc, err = d.run_to_exit()
@@ -278,14 +278,14 @@ def _():
 @T.case("a verdict record with a byte turned into a newline: store_error, "
         "never its bytes; the connection stays in step")
 def _():
-    d = rgtest.Daemon("corrupt").start()
+    d = rgtest.Daemon("corrupt", rules="classic").start()
     with d.client() as c:
         got = [c.call(self_referral("cx-%d" % i, "cx%d" % i))[1]
                for i in range(3)]
     d.stop()
     # a copy of the store, the reply of cx-1 damaged wherever it is in
     # the file (a page LMDB freed may hold an older copy)
-    copy = rgtest.Daemon("corrupt2")
+    copy = rgtest.Daemon("corrupt2", rules="classic")
     shutil.copytree(d.state, copy.state)
     data = os.path.join(copy.state, "data.mdb")
     blob = bytearray(open(data, "rb").read())
