@@ -183,6 +183,42 @@ ok "the daemon serves the shipped rules merged with /etc/refguard/rules.d"
 echo "$st" | grep -q '"stamp_file": *"/var/lib/refguard/data/last-success"' ||
     fail "stats: no data updater stamp from conf.d/50-data.conf: $st"
 ok "the data drop-in is read (optional files absent before the first fetch)"
+
+# Fresh data: the installed updater as its unit runs it (user refguard,
+# npm's cache in /var/cache/refguard), then the daemon it asked to reload
+# serves the new files. Needs node, npm and the npm registry.
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+	say "SKIP fresh data: npm or node not installed (contrib/setup.sh data installs them)"
+elif ! timeout 60 npm ping >/dev/null 2>&1; then
+	say "SKIP fresh data: the npm registry cannot be reached"
+else
+	install -d -o refguard -g refguard -m 0700 /var/cache/refguard
+	reloads=$(echo "$st" | sed -n 's/.*"reloads": *\([0-9]*\).*/\1/p' | head -1)
+	(cd / && setpriv --reuid=refguard --regid=refguard --init-groups \
+	    env HOME=/var/cache/refguard npm_config_cache=/var/cache/refguard/npm \
+	    npm_config_update_notifier=false \
+	    /usr/sbin/refguard-update-data -s "$sock") >"$work/update.log" 2>&1 || {
+		cat "$work/update.log"
+		fail "refguard-update-data as user refguard"
+	}
+	for f in geo-whois-asn-country.mmdb asn.mmdb disposable.txt last-success; do
+		[ -s "/var/lib/refguard/data/$f" ] ||
+		    fail "refguard-update-data: /var/lib/refguard/data/$f missing or empty"
+	done
+	# The updater's reload is a request the daemon answered: stats after
+	# it show the new data (no waiting).
+	st=$(ctl --json stats) || fail "stats: $st"
+	now=$(echo "$st" | sed -n 's/.*"reloads": *\([0-9]*\).*/\1/p' | head -1)
+	[ -n "$reloads" ] && [ "$now" -gt "$reloads" ] ||
+	    fail "refguard-update-data did not reload the daemon (reloads $reloads -> $now)"
+	for f in geo-whois-asn-country.mmdb asn.mmdb disposable.txt; do
+		echo "$st" | grep -q "/var/lib/refguard/data/$f" ||
+		    fail "stats: the daemon does not serve $f after the update: $st"
+	done
+	echo "$st" | grep -q '"last_success": *"' ||
+	    fail "stats: no updater last success after the update: $st"
+	ok "refguard-update-data: country, ASN and disposable data fetched, checked, served after its reload"
+fi
 if [ -n "$pid" ]; then
 	kill -TERM "$pid"
 	wait "$pid" || fail "refguardd exited $? on TERM"
