@@ -172,10 +172,10 @@ def hold_conf(d):
     os.rename(fifo, d.conf_path)
 
     def release():
-        # The reader is waiting in open(): this open does not block.
-        fd = os.open(d.conf_path, os.O_WRONLY | os.O_NONBLOCK)
+        # Opening for writing waits for the reload thread's open() of the
+        # FIFO ("reload started" is logged before the thread gets there).
+        fd = os.open(d.conf_path, os.O_WRONLY)
         write(d.conf_path, text)    # by rename: the next reload reads it
-        os.set_blocking(fd, True)
         os.write(fd, text.encode())
         os.close(fd)
     return release
