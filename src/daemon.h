@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "req.h"
 
 struct accept_guard;
@@ -24,8 +25,6 @@ struct metrics;
 struct ruleset;
 struct store;
 struct writer;
-
-#define CONN_NERRCODES	11	/* conn_error_codes */
 
 struct daemon_stats {
 	uint64_t	requests[OP__MAX];
@@ -80,39 +79,6 @@ struct daemon {
 	bool			 data_stale;	/* data older than data_max_age */
 	struct http		*http;		/* NULL: no HTTP listener */
 };
-
-/* conn.c */
-void	conn_accept(struct daemon *d, int fd);
-/* Answer fd too_many_connections (stopping, at TERM) and close it. */
-void	conn_refuse(int fd, void *d);
-/*
- * Every request, NDJSON or HTTP, goes through here: decode line into job
- * (made with job_new(OP__MAX), t_start set), then answer it at once
- * (job->done on return) or hand it to the writer; its owner gets it back
- * done (writer.h owner_done). Errors are counted.
- */
-void	conn_request(struct daemon *d, struct job *job, const char *line,
-	    size_t len);
-void	conn_reply_error(struct daemon *d, struct job *job,
-	    const struct req_error *err);
-void	conn_stop_reading_all(struct daemon *d);
-/*
- * Count an output buffer's bytes in d->replies.buffered while it lives
- * (its bytes now, then every change); untrack before freeing it.
- */
-struct evbuffer;
-struct evbuffer_cb_entry;
-struct evbuffer_cb_entry *conn_outbuf_track(struct daemon *d,
-	    struct evbuffer *out);
-void	conn_outbuf_untrack(struct daemon *d, struct evbuffer *out,
-	    struct evbuffer_cb_entry *cb);
-/* NDJSON connections not read for their reply bytes (or a held request). */
-size_t	conn_reply_paused(struct daemon *d);
-size_t	conn_pending_all(struct daemon *d);
-void	conn_close_all(struct daemon *d);
-/* The writer's finished batches (writer_done_cb). */
-void	conn_jobs_done(struct job_list *done, void *arg);
-extern const char *const conn_error_codes[CONN_NERRCODES];
 
 /* refguardd.c: the store_stat figures, for stats and /metrics. */
 struct store_stat;

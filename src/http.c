@@ -61,6 +61,7 @@
 #include "http_scan.h"
 #include "log.h"
 #include "metrics.h"
+#include "ops.h"
 #include "util.h"
 #include "writer.h"
 
@@ -119,37 +120,26 @@ struct http_req {
 	struct evhttp_request	*req;
 };
 
-enum route_kind { R_OP, R_HEALTHZ, R_METRICS };
-
 /*
- * The routes. A "*" segment is a parameter, given to the request object
- * under the name in params (in order). body: the JSON body's fields are
- * part of the request object.
+ * The routes: each op's (ops.h: a "*" segment is a parameter, given to
+ * the request object under the name in params, in order; body: the JSON
+ * body's fields are part of the request object), then these two.
  */
-static const struct route {
-	const char	*path;
-	int		 method;
-	enum route_kind	 kind;
-	const char	*op;
-	const char	*params[2];
-	bool		 body;
-} routes[] = {
-	{ "/v1/check", M_POST, R_OP, "check", { NULL }, true },
-	{ "/v1/observe", M_POST, R_OP, "observe", { NULL }, true },
-	{ "/v1/verdicts/*", M_GET, R_OP, "verdict", { "id" }, false },
-	{ "/v1/verdicts/*/explain", M_GET, R_OP, "explain", { "id" }, false },
-	{ "/v1/verdicts/*/recheck", M_POST, R_OP, "recheck", { "id" }, true },
-	{ "/v1/feedback", M_POST, R_OP, "feedback", { NULL }, true },
-	{ "/v1/lists/*/*", M_GET, R_OP, "list.get", { "list", "value" },
-	    false },
-	{ "/v1/lists/*/*", M_PUT, R_OP, "list.add", { "list", "value" }, true },
-	{ "/v1/lists/*/*", M_DELETE, R_OP, "list.del", { "list", "value" },
-	    false },
-	{ "/v1/reload", M_POST, R_OP, "reload", { NULL }, false },
-	{ "/v1/stats", M_GET, R_OP, "stats", { NULL }, false },
-	{ "/healthz", M_GET, R_HEALTHZ, NULL, { NULL }, false },
-	{ "/metrics", M_GET, R_METRICS, NULL, { NULL }, false },
+#define R_HEALTHZ	OP__MAX
+#define R_METRICS	(OP__MAX + 1)
+#define R_NROUTES	(OP__MAX + 2)
+
+static const struct op_route own_routes[] = {
+	[R_HEALTHZ - OP__MAX] = { "/healthz", M_GET, { NULL }, false },
+	[R_METRICS - OP__MAX] = { "/metrics", M_GET, { NULL }, false },
 };
+
+/* Route i (< R_NROUTES); its path is NULL when op i has none. */
+static const struct op_route *
+http_route(int i)
+{
+	return (i < OP__MAX ? &ops[i].route : &own_routes[i - OP__MAX]);
+}
 
 static const struct {
 	int		 method;
@@ -160,7 +150,7 @@ static const struct {
 	{ EVHTTP_REQ_DELETE, "DELETE" },
 };
 
-static void	http_job_done(struct job *);
+static void	http_job_done(struct job *, void *);
 
 static const char *
 http_reason(int status)
@@ -752,9 +742,9 @@ http_reply_job(struct http *h, struct evhttp_request *req, struct job *job)
 }
 
 static void
-http_job_done(struct job *job)
+http_job_done(struct job *job, void *arg)
 {
-	struct http_req	*hr = job->conn;
+	struct http_req	*hr = arg;
 
 	hr->h->pending--;
 	http_reply_job(hr->h, hr->req, job);
@@ -826,7 +816,7 @@ fail:
 
 /* Does the route's path match the segments? */
 static bool
-http_match(const struct route *r, char **segs, const size_t *lens, int n)
+http_match(const struct op_route *r, char **segs, const size_t *lens, int n)
 {
 	const char	*p = r->path + 1, *e;
 	size_t		 len;
@@ -868,10 +858,11 @@ http_set(json_t *obj, const char *key, json_t *v)
  * so that the error is the decoder's own, byte for byte.
  */
 static void
-http_op(struct http *h, struct evhttp_request *req, const struct route *r,
+http_op(struct http *h, struct evhttp_request *req, enum req_op op,
     char **segs, const size_t *lens, int nseg)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	const struct op_route	*r = &ops[op].route;
 	struct req_error	 err = { .code = "bad_request" };
 	struct http_req		*hr;
 	struct job		*job;
@@ -881,7 +872,7 @@ http_op(struct http *h, struct evhttp_request *req, const struct route *r,
 	size_t			 len = 0, i, pi = 0;
 	int			 s;
 
-	job = job_new(OP__MAX);
+	job = job_new(JOB_OP);
 	job->t_start = mono_us();
 	if (r->body && (len = evbuffer_get_length(in)) > 0) {
 		body = (const char *)evbuffer_pullup(in, -1);
@@ -897,10 +888,10 @@ http_op(struct http *h, struct evhttp_request *req, const struct route *r,
 	}
 	if (obj == NULL)
 		obj = json_object();
-	if (!http_set(obj, "op", json_string(r->op))) {
+	if (!http_set(obj, "op", json_string(req_op_name(op)))) {
 		snprintf(err.field, sizeof(err.field), "op");
 		snprintf(err.msg, sizeof(err.msg), "this route is op \"%s\"; "
-		    "leave op out of the body", r->op);
+		    "leave op out of the body", req_op_name(op));
 		goto fail;
 	}
 	/* The parameters, in path order. */
@@ -954,8 +945,7 @@ sent:
 	hr = xcalloc(1, sizeof(*hr));
 	hr->h = h;
 	hr->req = req;
-	job->conn = hr;
-	job->owner_done = http_job_done;
+	job->owner = (struct job_owner){ http_job_done, hr };
 	h->pending++;
 }
 
@@ -1111,12 +1101,12 @@ http_cb(struct evhttp_request *req, void *arg)
 {
 	struct http		*h = arg;
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	const struct route	*r, *found = NULL;
+	const struct op_route	*r;
 	struct http_conn	*hc;
 	const char		*path, *why;
 	char			*segs[HTTP_MAX_SEGS], allow[64];
-	size_t			 lens[HTTP_MAX_SEGS], i, j, alen;
-	int			 n, method, pathok = 0;
+	size_t			 lens[HTTP_MAX_SEGS], j, alen;
+	int			 n, method, pathok = 0, found = -1, ri;
 	unsigned		 allowed = 0;
 
 	if ((hc = http_conn_of(h, req)) != NULL) {
@@ -1165,19 +1155,19 @@ http_cb(struct evhttp_request *req, void *arg)
 		http_error(h, req, 404, "not_found", "no such route");
 		return;
 	}
-	for (i = 0; i < nitems(routes); i++) {
-		r = &routes[i];
-		if (!http_match(r, segs, lens, n))
+	for (ri = 0; ri < R_NROUTES; ri++) {
+		r = http_route(ri);
+		if (r->path == NULL || !http_match(r, segs, lens, n))
 			continue;
 		pathok = 1;
 		allowed |= (unsigned)r->method;
 		if (r->method == method || (method == EVHTTP_REQ_HEAD &&
 		    r->method == EVHTTP_REQ_GET)) {
-			found = r;
+			found = ri;
 			break;
 		}
 	}
-	if (found == NULL && pathok) {
+	if (found < 0 && pathok) {
 		if (allowed & EVHTTP_REQ_GET)
 			allowed |= EVHTTP_REQ_HEAD;
 		allow[0] = '\0';
@@ -1191,17 +1181,17 @@ http_cb(struct evhttp_request *req, void *arg)
 		    "Allow", allow);
 		http_error(h, req, 405, "method_not_allowed", "allowed: %s",
 		    allow);
-	} else if (found == NULL)
+	} else if (found < 0)
 		http_error(h, req, 404, "not_found", "no such route");
 	else if ((method == M_POST || method == M_PUT) && !http_json(req))
 		http_error(h, req, 415, "unsupported_media_type", "send "
 		    "Content-Type: application/json");
-	else if (found->kind == R_HEALTHZ)
+	else if (found == R_HEALTHZ)
 		http_healthz(h, req);
-	else if (found->kind == R_METRICS)
+	else if (found == R_METRICS)
 		http_metrics(h, req);
 	else
-		http_op(h, req, found, segs, lens, n);
+		http_op(h, req, (enum req_op)found, segs, lens, n);
 	while (n > 0)
 		free(segs[--n]);
 }

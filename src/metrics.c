@@ -107,6 +107,12 @@ rule_hits(struct metrics *m, const char *name)
 	return (&m->rules[lo]);
 }
 
+uint64_t
+metrics_rule_hits(struct metrics *m, const char *name, bool shadow)
+{
+	return (rule_hits(m, name)->n[shadow ? 1 : 0]);
+}
+
 void
 metrics_job_done(struct daemon *d, const struct job *job)
 {

@@ -10,7 +10,9 @@
 #ifndef REFGUARD_METRICS_H
 #define REFGUARD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -19,6 +21,13 @@ struct job;
 
 struct metrics	*metrics_new(void);
 void		 metrics_free(struct metrics *);
+
+/*
+ * Matches of the rule called name in new verdicts since start, as a
+ * shadow rule or an enforcing one (rule_hits_total of /metrics).
+ */
+uint64_t	 metrics_rule_hits(struct metrics *m, const char *name,
+		    bool shadow);
 
 /* A job back from the writer (conn_jobs_done): rule hit counters. */
 void		 metrics_job_done(struct daemon *d, const struct job *job);

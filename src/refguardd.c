@@ -138,6 +138,7 @@ watchdog_start(struct event_base *base)
 }
 
 static void	record_data(struct daemon *);
+static void	retention_done(struct job *, void *);
 static void	data_stale_check(struct daemon *, bool);
 
 /*
@@ -901,6 +902,7 @@ record_data(struct daemon *d)
 	struct job	*job = job_new(JOB_META);
 	json_t		*info = ident_info(d->ident);
 
+	job->owner = (struct job_owner){ job_done_free, NULL };
 	snprintf(job->meta_name, sizeof(job->meta_name), "data:%016llx",
 	    (unsigned long long)ident_data_id(d->ident));
 	job->reply = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
@@ -921,6 +923,7 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	/* Also without retention: expired list entries are purged. */
 	if (!retention_busy && !d->stopping) {
 		job = job_new(JOB_EXPIRE);
+		job->owner = (struct job_owner){ retention_done, d };
 		job->expire_before = d->conf->retention > 0 ?
 		    now_ms() - d->conf->retention : INT64_MIN;
 		job->expire_max = RETENTION_BATCH;
@@ -930,37 +933,26 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(ev_retention, &tv);
 }
 
-/* The writer's finished batches: the daemon's own jobs here, the rest to conn.c. */
+/* A retention pass is back: count it, and go again at once if it was full. */
 static void
-jobs_done(struct job_list *done, void *arg)
+retention_done(struct job *job, void *arg)
 {
 	struct daemon	*d = arg;
-	struct job	*job, *next;
 	struct timeval	 now = { 0, 0 };
 
-	for (job = TAILQ_FIRST(done); job != NULL; job = next) {
-		next = TAILQ_NEXT(job, entry);
-		if (job->op != JOB_EXPIRE && job->op != JOB_META)
-			continue;
-		TAILQ_REMOVE(done, job, entry);
-		if (job->op == JOB_EXPIRE) {
-			retention_busy = false;
-			if (job->expired > 0) {
-				d->stats.expired += (uint64_t)job->expired;
-				log_info("retention removed events=%lld",
-				    (long long)job->expired);
-			}
-			if (job->expired_entries > 0)
-				log_info("retention: removed %lld expired list "
-				    "entries", (long long)job->expired_entries);
-			/* A full pass means more is due: go again at once. */
-			if (job->expired >= RETENTION_BATCH ||
-			    job->expired_entries >= RETENTION_BATCH)
-				evtimer_add(ev_retention, &now);
-		}
-		job_free(job);
+	retention_busy = false;
+	if (job->expired > 0) {
+		d->stats.expired += (uint64_t)job->expired;
+		log_info("retention removed events=%lld",
+		    (long long)job->expired);
 	}
-	conn_jobs_done(done, d);
+	if (job->expired_entries > 0)
+		log_info("retention: removed %lld expired list entries",
+		    (long long)job->expired_entries);
+	if (job->expired >= RETENTION_BATCH ||
+	    job->expired_entries >= RETENTION_BATCH)
+		evtimer_add(ev_retention, &now);
+	job_free(job);
 }
 
 /*
@@ -1256,7 +1248,7 @@ main(int argc, char **argv)
 		fatalx("libevent: no pthreads support");
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if ((d->writer = writer_new(d->store, d->base, jobs_done, d,
+	if ((d->writer = writer_new(d->store, d->base, conn_jobs_done, d,
 	    &cause)) == NULL)
 		fatalx("%s", cause);
 	d->listener = evconnlistener_new(d->base, accept_cb, d,

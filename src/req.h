@@ -35,6 +35,7 @@ enum req_op {
 	OP_LIST_DEL,
 	OP_LIST_GET,
 	OP_LIST_LOG,
+	OP_RULES,
 	OP__MAX
 };
 
