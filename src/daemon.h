@@ -110,9 +110,5 @@ char	*daemon_stats_json(struct daemon *d, size_t *len);
  * that kept its old state).
  */
 void	 daemon_reload(struct daemon *d, struct job *job);
-/* Bind a Unix stream socket at path with the socket_mode and socket_group
- * of conf; the listening fd, or -1 and *cause. */
-int	 daemon_listen_unix(const struct conf *cf, const char *path,
-	    char **cause);
 
 #endif

@@ -59,6 +59,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "http_scan.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
@@ -312,7 +313,7 @@ http_open(const struct conf *cf, char **cause)
 		goto fail;
 	h->tokenlen = h->token != NULL ? strlen(h->token) : 0;
 	if (cf->http_path != NULL) {
-		if ((h->fd = daemon_listen_unix(cf, cf->http_path, cause)) < 0)
+		if ((h->fd = listen_unix(cf, cf->http_path, cause)) < 0)
 			goto fail;
 		h->path = xstrdup(cf->http_path);
 		xasprintf(&h->where, "unix:%s", cf->http_path);
