@@ -42,6 +42,7 @@
 
 #include "analyst.h"
 #include "conf.h"
+#include "conn.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -50,16 +51,6 @@
 #include "sbuf.h"
 #include "util.h"
 #include "writer.h"
-
-/*
- * Error codes counted in stats, the connection-level refusals included;
- * the last slot takes the rest.
- */
-const char *const conn_error_codes[CONN_NERRCODES] = {
-	"bad_json", "bad_request", "unknown_op", "line_too_long",
-	"not_found", "store_full", "store_error", "idle_timeout",
-	"too_many_connections", "stopping", "other",
-};
 
 #define FUTURE_SLACK_MS	(24 * 3600 * 1000LL)
 #define REPLY_EST_MIN	256	/* bytes: the estimate of an op not seen yet */
@@ -106,8 +97,8 @@ count_error(struct daemon *d, const char *code)
 	size_t	i;
 
 	d->stats.errors++;
-	for (i = 0; i < nitems(conn_error_codes) - 1; i++)
-		if (strcmp(code, conn_error_codes[i]) == 0)
+	for (i = 0; i < nitems(req_error_codes) - 1; i++)
+		if (strcmp(code, req_error_codes[i]) == 0)
 			break;
 	d->stats.errors_by_code[i]++;
 }

@@ -15,14 +15,6 @@ struct job;
 struct job_list;
 struct req_error;
 
-#define CONN_NERRCODES	11	/* conn_error_codes */
-
-/*
- * Error codes counted in stats (daemon_stats errors_by_code), the
- * connection-level refusals included; the last, "other", takes the rest.
- */
-extern const char *const conn_error_codes[CONN_NERRCODES];
-
 /* Serve a connection accepted on the NDJSON socket (or refuse it). */
 void	conn_accept(struct daemon *d, int fd);
 /* Answer fd too_many_connections (stopping, at TERM) and close it. */

@@ -1,6 +1,7 @@
 /*
  * daemon.h: the state of refguardd shared by its files (refguardd.c owns
- * it; conn.c serves clients with it). Everything here belongs to the
+ * it; conn.c, http.c and the ops serve clients with it, stats.c and
+ * metrics.c report it). Everything here belongs to the
  * event-loop thread; the writer thread sees only the jobs handed to it.
  */
 #ifndef REFGUARD_DAEMON_H
@@ -10,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conn.h"
 #include "req.h"
 
 struct accept_guard;
@@ -18,10 +18,12 @@ struct conf;
 struct event_base;
 struct evconnlistener;
 struct http;
+struct http_stats;
 struct ident;
 struct job;
 struct job_list;
 struct metrics;
+struct reload;
 struct ruleset;
 struct store;
 struct writer;
@@ -32,7 +34,7 @@ struct daemon_stats {
 	uint64_t	replays;		/* checks answered from a stored verdict */
 	uint64_t	observes;
 	uint64_t	errors;			/* error replies */
-	uint64_t	errors_by_code[CONN_NERRCODES];
+	uint64_t	errors_by_code[REQ_NERRCODES];
 	uint64_t	conns_total;
 	uint64_t	conns_refused;
 	uint64_t	lines_too_long;
@@ -78,33 +80,22 @@ struct daemon {
 	struct metrics		*metrics;	/* histograms, rule hits (metrics.c) */
 	bool			 data_stale;	/* data older than data_max_age */
 	struct http		*http;		/* NULL: no HTTP listener */
+	/* The HTTP listener's counters and accept guard (http.c keeps
+	 * them; NULL without one, the guard also once it is closed). */
+	const struct http_stats	*http_stats;
+	const struct accept_guard *http_guard;
+	struct reload		*reloader;	/* reload.h */
+	/*
+	 * The daemon's reload (daemon_reload), for the reload op: set by
+	 * refguardd.c, so that serving code links without its main.
+	 */
+	void			(*reload)(struct daemon *d, struct job *job);
 };
 
-/* refguardd.c: the store_stat figures, for stats and /metrics. */
-struct store_stat;
-struct store_field {
-	const char	*name;		/* in stats.store */
-	size_t		 off;		/* a uint64_t in struct store_stat */
-	const char	*metric;	/* a /metrics gauge, or NULL */
-	const char	*help;
-};
-extern const struct store_field store_fields[];
-extern const size_t store_nfields;
-uint64_t store_field_value(const struct store_stat *ss, size_t i);
-
 /*
- * refguardd.c: the data the daemon serves with, as dataset.h describes
- * it: ident_info() plus "lists" (rules_lists_info() of the current set),
- * with dates and ages as of now. A new reference (json_t *).
- */
-void	*daemon_data_json(struct daemon *d);
-
-/* refguardd.c: the answers the loop gives itself (no writer). */
-char	*daemon_stats_json(struct daemon *d, size_t *len);
-/*
- * Reload (reload.h): start one, or when one is running, ask for one more
- * after it. job (a reload request, or NULL for SIGHUP) is answered when
- * that reload ends, as the writer's jobs are (conn_jobs_done): its reply
+ * refguardd.c: reload (reload.h): start one, or when one is running, ask
+ * for one more after it (the reload op calls it as d->reload). job (a
+ * reload request, or NULL for SIGHUP) is answered when that reload ends, as the writer's jobs are (conn_jobs_done): its reply
  * is {"ok":true,"rules":N,"ruleset":H} or the reload_failed error, with
  * "ruleset" the set serving after it (and "warning" for identity data
  * that kept its old state).

@@ -56,12 +56,14 @@
 
 #include "accept.h"
 #include "conf.h"
+#include "conn.h"
 #include "daemon.h"
 #include "http.h"
 #include "http_scan.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "stats.h"
 #include "ops.h"
 #include "util.h"
 #include "writer.h"
@@ -89,7 +91,7 @@ struct http_conn {
 	unsigned			 served;  /* requests handed to us */
 	uint64_t			 deadline; /* mono_us; 0: none */
 	unsigned			 deadline_req; /* whose deadline */
-	bool				 counted; /* in h->nconns */
+	bool				 counted; /* in h->stats.conns */
 	bool				 bad_seen; /* scan.bad counted */
 	bool				 answered; /* the bad request */
 	bool				 aborted; /* answered on the socket */
@@ -369,26 +371,6 @@ http_pending(const struct http *h)
 	return (n);
 }
 
-size_t
-http_nconns(const struct http *h)
-{
-	return (h != NULL ? h->nconns : 0);
-}
-
-const struct accept_guard *
-http_accept_guard(const struct http *h)
-{
-	return (h != NULL ? h->guard : NULL);
-}
-
-const struct http_stats *
-http_stats(const struct http *h)
-{
-	static const struct http_stats	none;
-
-	return (h != NULL ? &h->stats : &none);
-}
-
 /* ---- connections ------------------------------------------------------ */
 
 static void
@@ -410,7 +392,7 @@ http_conn_forget(struct http_conn *hc)
 	conn_outbuf_untrack(h->d, bufferevent_get_output(hc->bev), hc->outcb);
 	event_free(hc->timer);
 	if (hc->counted)
-		h->nconns--;
+		h->stats.conns--;
 	LIST_REMOVE(hc, entry);
 }
 
@@ -628,9 +610,9 @@ http_conn_new(struct event_base *base, void *arg)
 	    http_conn_input, hc);
 	hc->outcb = conn_outbuf_track(h->d, bufferevent_get_output(hc->bev));
 	h->stats.conns_total++;
-	if (h->nconns < h->conf->http_max_conns) {
+	if (h->stats.conns < h->conf->http_max_conns) {
 		hc->counted = true;
-		h->nconns++;
+		h->stats.conns++;
 	} else
 		h->stats.conns_refused++;
 	LIST_INSERT_HEAD(&h->conns, hc, entry);
@@ -976,7 +958,7 @@ http_metrics(struct http *h, struct evhttp_request *req)
 	char	*text;
 	size_t	 len;
 
-	text = metrics_text(h->d, &len);
+	text = stats_metrics(h->d, &len);
 	http_send(h, req, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    text, len);
 	free(text);
@@ -1229,6 +1211,8 @@ http_start(struct http *h, struct daemon *d, char **cause)
 	h->fd = -1;		/* the bound socket owns it now */
 	h->guard = accept_guard_new(d->base,
 	    evhttp_bound_socket_get_listener(h->bound), "http", http_refuse, h);
+	d->http_stats = &h->stats;
+	d->http_guard = h->guard;
 	return (0);
 }
 
@@ -1270,6 +1254,7 @@ http_close_listener(struct http *h)
 	if (h != NULL && h->bound != NULL) {
 		accept_guard_free(h->guard);
 		h->guard = NULL;
+		h->d->http_guard = NULL;
 		evhttp_del_accept_socket(h->http, h->bound);
 		h->bound = NULL;
 	}
@@ -1290,6 +1275,10 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
+	if (h->d != NULL) {
+		h->d->http_stats = NULL;
+		h->d->http_guard = NULL;
+	}
 	http_unlink(h);
 	accept_guard_free(h->guard);
 	if (h->http != NULL)

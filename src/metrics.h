@@ -51,8 +51,26 @@ void		 metrics_http_status(struct daemon *d, int status);
 
 /*
  * The Prometheus text exposition format (version 0.0.4) of every metric,
- * malloc'd; *len gets its length.
+ * from d's counters and the snapshot (stats.h), malloc'd; *len gets its
+ * length.
  */
-char		*metrics_text(struct daemon *d, size_t *len);
+struct stats_snap;
+char		*metrics_text(struct daemon *d, const struct stats_snap *snap,
+		    size_t *len);
+
+/*
+ * The store_stat figures: stats.store (in this order), and the /metrics
+ * gauges of those with a metric name.
+ */
+struct store_stat;
+struct metrics_store_field {
+	const char	*name;		/* in stats.store */
+	size_t		 off;		/* a uint64_t in struct store_stat */
+	const char	*metric;	/* a /metrics gauge, or NULL */
+	const char	*help;
+};
+extern const struct metrics_store_field metrics_store_fields[];
+extern const size_t metrics_store_nfields;
+uint64_t	 metrics_store_value(const struct store_stat *ss, size_t i);
 
 #endif

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "rules.h"
+#include "stats.h"
 #include "store.h"
 #include "util.h"
 #include "verdict.h"
@@ -30,14 +31,14 @@ op_ping(struct daemon *d, struct job *job)
 static void
 op_stats(struct daemon *d, struct job *job)
 {
-	job->reply = daemon_stats_json(d, &job->replylen);
+	job->reply = stats_json(d, &job->replylen);
 	job->done = true;
 }
 
 static void
 op_reload(struct daemon *d, struct job *job)
 {
-	daemon_reload(d, job);		/* answered when it ends */
+	d->reload(d, job);		/* answered when it ends */
 }
 
 /*

@@ -39,6 +39,7 @@
 
 #include "accept.h"
 #include "conf.h"
+#include "conn.h"
 #include "daemon.h"
 #include "dataset.h"
 #include "http.h"
@@ -49,6 +50,7 @@
 #include "reload.h"
 #include "rules.h"
 #include "secret.h"
+#include "stats.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -72,7 +74,6 @@ static int		 startup_fd = -1;	/* detached: to the parent */
  * asks for it too). So an answer never comes from a reload that read the
  * files before it was asked for.
  */
-static struct reload	*reloader;
 static struct job_list	 reload_waiting =
 			    TAILQ_HEAD_INITIALIZER(reload_waiting);
 static struct job_list	 reload_next = TAILQ_HEAD_INITIALIZER(reload_next);
@@ -288,65 +289,6 @@ fd_limit(const struct conf *cf)
 	return (msg);
 }
 
-/*
- * The store_stat figures: stats.store in this order, and the /metrics
- * gauges of those with a metric name.
- */
-const struct store_field store_fields[] = {
-	{ "events", offsetof(struct store_stat, events),
-	    "store_events", "Events stored." },
-	{ "index_entries", offsetof(struct store_stat, index_entries), NULL, NULL },
-	{ "links", offsetof(struct store_stat, links), NULL, NULL },
-	{ "verdicts", offsetof(struct store_stat, verdicts),
-	    "store_verdicts", "Verdicts stored." },
-	{ "feedback", offsetof(struct store_stat, feedback),
-	    "store_feedback", "Feedback records stored." },
-	{ "labels", offsetof(struct store_stat, labels),
-	    "store_labels", "Identities and accounts carrying a feedback "
-	    "label." },
-	{ "list_entries", offsetof(struct store_stat, list_entries),
-	    "store_list_entries", "Runtime list keys (a CIDR counts its "
-	    "expanded keys)." },
-	{ "list_log", offsetof(struct store_stat, list_log),
-	    "store_list_log", "List audit records stored." },
-	{ "map_size", offsetof(struct store_stat, map_size),
-	    "store_map_size_bytes", "Bytes mapped by the store (the map "
-	    "size, not what is used)." },
-	{ "map_used", offsetof(struct store_stat, map_used),
-	    "store_size_bytes", "Bytes of the store in use (its pages up "
-	    "to the last one written)." },
-	{ "map_max", offsetof(struct store_stat, map_max),
-	    "store_map_max_bytes", "The size the map may grow to (map_max)." },
-	{ "last_seq", offsetof(struct store_stat, last_seq), NULL, NULL },
-	{ "recent_entries", offsetof(struct store_stat, recent_entries),
-	    NULL, NULL },
-	{ "recent_links", offsetof(struct store_stat, recent_links), NULL, NULL },
-	{ "recent_flushes", offsetof(struct store_stat, recent_flushes),
-	    NULL, NULL },
-};
-const size_t store_nfields = nitems(store_fields);
-
-uint64_t
-store_field_value(const struct store_stat *ss, size_t i)
-{
-	uint64_t	v;
-
-	memcpy(&v, (const char *)ss + store_fields[i].off, sizeof(v));
-	return (v);
-}
-
-void *
-daemon_data_json(struct daemon *d)
-{
-	json_t	*o = ident_info(d->ident);
-
-	json_object_set_new(o, "lists", rules_lists_info(d->rules));
-	dataset_dates(o, now_ms() / 1000);
-	dataset_freshness(o, d->conf->data_stamp_file,
-	    d->conf->data_max_age / 1000, now_ms() / 1000, NULL);
-	return (o);
-}
-
 /* At a reload that succeeds: the data freshness settings of cf. */
 static void
 data_conf_swap(struct daemon *d, struct conf *cf)
@@ -381,7 +323,7 @@ data_stale_check(struct daemon *d, bool force)
 	if (!force && now - last_check < 60000)
 		return;
 	last_check = now;
-	data = daemon_data_json(d);
+	data = stats_data_json(d);
 	dataset_freshness(data, d->conf->data_stamp_file,
 	    d->conf->data_max_age / 1000, now / 1000, &names);
 	json_decref(data);
@@ -401,7 +343,7 @@ data_stale_check(struct daemon *d, bool force)
 static const char *
 data_log(struct daemon *d, char **buf)
 {
-	json_t	*data = daemon_data_json(d);
+	json_t	*data = stats_data_json(d);
 	char	*s = dataset_summary(data);
 	size_t	 cap = 4 * strlen(s) + 8;
 
@@ -410,146 +352,6 @@ data_log(struct daemon *d, char **buf)
 	log_value(s, strlen(s), *buf, cap);
 	free(s);
 	return (*buf);
-}
-
-char *
-daemon_stats_json(struct daemon *d, size_t *len)
-{
-	struct store_stat	 ss;
-	struct writer_stats	 ws;
-	const struct http_stats	*hs;
-	json_t			*o, *req, *chk, *err, *st, *rs, *wr, *rp, *ac;
-	char			*cause = NULL, *s, when[RFC3339_LEN];
-	size_t			 i;
-
-	o = json_object();
-	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
-	json_object_set_new(o, "uptime_s", json_integer(
-	    (json_int_t)((mono_us() - d->started_mono) / 1000000)));
-	json_object_set_new(o, "connections", json_integer((json_int_t)d->nconns));
-	json_object_set_new(o, "connections_total",
-	    json_integer((json_int_t)d->stats.conns_total));
-	json_object_set_new(o, "connections_refused",
-	    json_integer((json_int_t)d->stats.conns_refused));
-
-	ac = json_object();
-	json_object_set_new(ac, "ndjson", json_pack("{s:I,s:I}", "backoffs",
-	    (json_int_t)accept_guard_backoffs(d->guard), "refused",
-	    (json_int_t)accept_guard_refused(d->guard)));
-	if (d->http != NULL)
-		json_object_set_new(ac, "http", json_pack("{s:I,s:I}",
-		    "backoffs", (json_int_t)accept_guard_backoffs(
-		    http_accept_guard(d->http)), "refused", (json_int_t)
-		    accept_guard_refused(http_accept_guard(d->http))));
-	json_object_set_new(o, "accept", ac);
-	if (d->http != NULL) {
-		hs = http_stats(d->http);
-		json_object_set_new(o, "http", json_pack("{s:I,s:I,s:I,s:I,s:I,"
-		    "s:I}", "connections", (json_int_t)http_nconns(d->http),
-		    "connections_total", (json_int_t)hs->conns_total,
-		    "connections_refused", (json_int_t)hs->conns_refused,
-		    "request_timeouts", (json_int_t)hs->timeouts,
-		    "bad_requests", (json_int_t)hs->bad,
-		    "forbidden", (json_int_t)hs->forbidden));
-	}
-
-	rp = json_object();
-	json_object_set_new(rp, "buffered",
-	    json_integer((json_int_t)d->replies.buffered));
-	json_object_set_new(rp, "buffered_peak",
-	    json_integer((json_int_t)d->replies.peak));
-	json_object_set_new(rp, "reserved",
-	    json_integer((json_int_t)d->replies.reserved));
-	json_object_set_new(rp, "paused",
-	    json_integer((json_int_t)conn_reply_paused(d)));
-	json_object_set_new(rp, "closed",
-	    json_integer((json_int_t)d->replies.closed));
-	json_object_set_new(o, "replies", rp);
-
-	req = json_object();
-	for (i = 0; i < OP__MAX; i++)
-		json_object_set_new(req, req_op_name(i),
-		    json_integer((json_int_t)d->stats.requests[i]));
-	json_object_set_new(o, "requests", req);
-
-	chk = json_object();
-	for (i = 0; i < 3; i++)
-		json_object_set_new(chk, rules_action_name((int)i),
-		    json_integer((json_int_t)d->stats.actions[i]));
-	json_object_set_new(chk, "replayed",
-	    json_integer((json_int_t)d->stats.replays));
-	json_object_set_new(o, "checks", chk);
-	json_object_set_new(o, "observes",
-	    json_integer((json_int_t)d->stats.observes));
-
-	err = json_object();
-	for (i = 0; i < nitems(conn_error_codes); i++)
-		json_object_set_new(err, conn_error_codes[i],
-		    json_integer((json_int_t)d->stats.errors_by_code[i]));
-	json_object_set_new(o, "errors", err);
-
-	st = json_object();
-	if (store_stat(d->store, &ss, &cause) == 0) {
-		for (i = 0; i < store_nfields; i++)
-			json_object_set_new(st, store_fields[i].name,
-			    json_integer((json_int_t)store_field_value(&ss,
-			    i)));
-	} else {
-		json_object_set_new(st, "error", json_string(cause));
-		free(cause);
-	}
-	writer_stats(d->writer, &ws);
-	json_object_set_new(st, "full", json_boolean(ws.full));
-	json_object_set_new(st, "health", json_string(ws.write_error != NULL ?
-	    ws.write_error : "ok"));
-	json_object_set_new(st, "last_write_error", ws.write_error != NULL ?
-	    json_string(ws.write_errmsg) : json_null());
-	json_object_set_new(st, "warning", d->store_warning != NULL ?
-	    json_string(d->store_warning) : json_null());
-	json_object_set_new(st, "sync", json_string(d->conf->sync_full ?
-	    "full" : "none"));
-	json_object_set_new(st, "expired", json_integer((json_int_t)d->stats.expired));
-	json_object_set_new(o, "store", st);
-
-	wr = json_object();
-	json_object_set_new(wr, "commits", json_integer((json_int_t)ws.commits));
-	json_object_set_new(wr, "jobs", json_integer((json_int_t)ws.jobs));
-	json_object_set_new(wr, "failed_batches",
-	    json_integer((json_int_t)ws.failed_batches));
-	json_object_set_new(wr, "max_batch", json_integer((json_int_t)ws.max_batch));
-	json_object_set_new(wr, "last_commit_us",
-	    json_integer((json_int_t)ws.last_commit_us));
-	json_object_set_new(wr, "avg_commit_us", json_integer((json_int_t)
-	    (ws.commits ? ws.commit_us_total / ws.commits : 0)));
-	json_object_set_new(wr, "inflight",
-	    json_integer((json_int_t)writer_inflight(d->writer)));
-	json_object_set_new(o, "writer", wr);
-
-	rs = json_object();
-	json_object_set_new(rs, "hash", json_string(d->rules != NULL ?
-	    rules_hash(d->rules) : "none"));
-	json_object_set_new(rs, "rules", json_integer(d->rules != NULL ?
-	    (json_int_t)rules_count(d->rules) : 0));
-	json_object_set_new(rs, "path", json_string(d->conf->rules_path));
-	json_object_set_new(rs, "loaded_at",
-	    json_string(fmt_rfc3339(d->rules_loaded_at, when)));
-	json_object_set_new(rs, "reloads", json_integer((json_int_t)d->reloads));
-	json_object_set_new(rs, "reloading",
-	    json_boolean(reload_running(reloader)));
-	json_object_set_new(rs, "reload_failures",
-	    json_integer((json_int_t)d->reload_failures));
-	json_object_set_new(rs, "last_reload_error", d->reload_error != NULL ?
-	    json_string(d->reload_error) : json_null());
-	json_object_set_new(o, "ruleset", rs);
-	json_object_set_new(o, "data", daemon_data_json(d));
-	json_object_update_new(o, metrics_json(d->metrics));
-
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s == NULL)
-		s = xstrdup("{\"error\":{\"code\":\"internal\",\"msg\":\"stats\"}}");
-	*len = strlen(s);
-	return (s);
 }
 
 /* Start a reload in its thread; its end comes to reload_done(). */
@@ -562,7 +364,7 @@ reload_begin(struct daemon *d, const char *by)
 	notify_status("RELOADING=1", "reloading %s", d->conf_path);
 	log_info("reload started by=%s conf=%s", by, log_value(d->conf_path,
 	    strlen(d->conf_path), esc, sizeof(esc)));
-	if (reload_start(reloader, d->conf_path, d->ident) != 0 &&
+	if (reload_start(d->reloader, d->conf_path, d->ident) != 0 &&
 	    errno == EBUSY)
 		fatalx("reload_begin: a reload is running");
 	/* (any other failure comes back through reload_done) */
@@ -571,7 +373,7 @@ reload_begin(struct daemon *d, const char *by)
 void
 daemon_reload(struct daemon *d, struct job *job)
 {
-	bool	running = reload_running(reloader);
+	bool	running = reload_running(d->reloader);
 
 	if (job != NULL)
 		TAILQ_INSERT_TAIL(running ? &reload_next : &reload_waiting,
@@ -702,8 +504,8 @@ reload_abandon(struct daemon *d)
 	struct job_list		 done = TAILQ_HEAD_INITIALIZER(done);
 	struct job		*job;
 
-	reload_free(reloader);
-	reloader = NULL;
+	reload_free(d->reloader);
+	d->reloader = NULL;
 	TAILQ_CONCAT(&reload_waiting, &reload_next, entry);
 	while ((job = TAILQ_FIRST(&reload_waiting)) != NULL) {
 		TAILQ_REMOVE(&reload_waiting, job, entry);
@@ -1081,7 +883,8 @@ main(int argc, char **argv)
 	    conn_refuse, d);
 	if (d->http != NULL && http_start(d->http, d, &cause) != 0)
 		fatalx("%s", cause);
-	if ((reloader = reload_new(d->base, reload_done, d, &cause)) == NULL)
+	d->reload = daemon_reload;
+	if ((d->reloader = reload_new(d->base, reload_done, d, &cause)) == NULL)
 		fatalx("%s", cause);
 	record_data(d);
 

@@ -18,6 +18,12 @@
 
 #define DEVICE_MAX_ATTRS	32
 
+const char *const req_error_codes[REQ_NERRCODES] = {
+	"bad_json", "bad_request", "unknown_op", "line_too_long",
+	"not_found", "store_full", "store_error", "idle_timeout",
+	"too_many_connections", "stopping", "other",
+};
+
 static const char *const op_names[OP__MAX] = {
 	[OP_PING] = "ping", [OP_CHECK] = "check", [OP_OBSERVE] = "observe",
 	[OP_VERDICT] = "verdict", [OP_EXPLAIN] = "explain",

@@ -39,6 +39,14 @@ enum req_op {
 	OP__MAX
 };
 
+/*
+ * The error codes counted in stats (daemon_stats errors_by_code) and
+ * /metrics, the connection-level refusals included; the last, "other",
+ * takes the rest.
+ */
+#define REQ_NERRCODES	11
+extern const char *const req_error_codes[REQ_NERRCODES];
+
 struct req_error {
 	const char	*code;		/* static */
 	char		 field[96];	/* "" when the request as a whole */
