@@ -819,11 +819,12 @@ conn_job_back(struct job *job, void *arg)
 
 /*
  * The writer's finished jobs (and finished reloads), each handed to its
- * owner (job_owner). An NDJSON connection's wait in theirs: take every
- * job off the list first, then flush each connection once: a flush frees the jobs it sends (others of the batch
- * among them) and may free the connection itself, or close another one
- * (conn_evict), which conn_free() takes off the flush queue. Last, if the
- * finished replies alone exceed max_outbuf_total, close the biggest.
+ * owner (job_owner); an NDJSON connection's replies wait in it. Take every
+ * job off the list first, then flush each connection once: a flush frees
+ * the jobs it sends (others of the batch among them) and may free the
+ * connection itself, or close another one (conn_evict), which conn_free()
+ * takes off the flush queue. Last, if the finished replies alone exceed
+ * max_outbuf_total, close the biggest.
  */
 void
 conn_jobs_done(struct job_list *done, void *arg)

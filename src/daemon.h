@@ -95,8 +95,9 @@ struct daemon {
 /*
  * refguardd.c: reload (reload.h): start one, or when one is running, ask
  * for one more after it (the reload op calls it as d->reload). job (a
- * reload request, or NULL for SIGHUP) is answered when that reload ends, as the writer's jobs are (conn_jobs_done): its reply
- * is {"ok":true,"rules":N,"ruleset":H} or the reload_failed error, with
+ * reload request, or NULL for SIGHUP) is answered when that reload ends,
+ * as the writer's jobs are (conn_jobs_done): its reply is
+ * {"ok":true,"rules":N,"ruleset":H} or the reload_failed error, with
  * "ruleset" the set serving after it (and "warning" for identity data
  * that kept its old state).
  */

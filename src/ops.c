@@ -1,4 +1,4 @@
-/* ops.c: the table of the ops refguardd serves, and their handlers; see ops.h. */
+/* ops.c: the table of the ops refguardd serves, their handlers; see ops.h. */
 #include "config.h"
 
 #include <stdlib.h>

@@ -71,7 +71,8 @@ stats_json(struct daemon *d, size_t *len)
 	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
 	json_object_set_new(o, "uptime_s", json_integer(
 	    (json_int_t)((mono_us() - d->started_mono) / 1000000)));
-	json_object_set_new(o, "connections", json_integer((json_int_t)d->nconns));
+	json_object_set_new(o, "connections",
+	    json_integer((json_int_t)d->nconns));
 	json_object_set_new(o, "connections_total",
 	    json_integer((json_int_t)d->stats.conns_total));
 	json_object_set_new(o, "connections_refused",
@@ -139,25 +140,31 @@ stats_json(struct daemon *d, size_t *len)
 			    json_integer((json_int_t)metrics_store_value(
 			    &snap.ss, i)));
 	} else
-		json_object_set_new(st, "error", json_string(snap.store_error));
+		json_object_set_new(st, "error",
+		    json_string(snap.store_error));
 	json_object_set_new(st, "full", json_boolean(snap.ws.full));
-	json_object_set_new(st, "health", json_string(snap.ws.write_error != NULL ?
-	    snap.ws.write_error : "ok"));
-	json_object_set_new(st, "last_write_error", snap.ws.write_error != NULL ?
-	    json_string(snap.ws.write_errmsg) : json_null());
+	json_object_set_new(st, "health", json_string(
+	    snap.ws.write_error != NULL ? snap.ws.write_error : "ok"));
+	json_object_set_new(st, "last_write_error",
+	    snap.ws.write_error != NULL ? json_string(snap.ws.write_errmsg) :
+	    json_null());
 	json_object_set_new(st, "warning", d->store_warning != NULL ?
 	    json_string(d->store_warning) : json_null());
 	json_object_set_new(st, "sync", json_string(d->conf->sync_full ?
 	    "full" : "none"));
-	json_object_set_new(st, "expired", json_integer((json_int_t)d->stats.expired));
+	json_object_set_new(st, "expired",
+	    json_integer((json_int_t)d->stats.expired));
 	json_object_set_new(o, "store", st);
 
 	wr = json_object();
-	json_object_set_new(wr, "commits", json_integer((json_int_t)snap.ws.commits));
-	json_object_set_new(wr, "jobs", json_integer((json_int_t)snap.ws.jobs));
+	json_object_set_new(wr, "commits",
+	    json_integer((json_int_t)snap.ws.commits));
+	json_object_set_new(wr, "jobs",
+	    json_integer((json_int_t)snap.ws.jobs));
 	json_object_set_new(wr, "failed_batches",
 	    json_integer((json_int_t)snap.ws.failed_batches));
-	json_object_set_new(wr, "max_batch", json_integer((json_int_t)snap.ws.max_batch));
+	json_object_set_new(wr, "max_batch",
+	    json_integer((json_int_t)snap.ws.max_batch));
 	json_object_set_new(wr, "last_commit_us",
 	    json_integer((json_int_t)snap.ws.last_commit_us));
 	json_object_set_new(wr, "avg_commit_us", json_integer((json_int_t)
@@ -174,7 +181,8 @@ stats_json(struct daemon *d, size_t *len)
 	json_object_set_new(rs, "path", json_string(d->conf->rules_path));
 	json_object_set_new(rs, "loaded_at",
 	    json_string(fmt_rfc3339(d->rules_loaded_at, when)));
-	json_object_set_new(rs, "reloads", json_integer((json_int_t)d->reloads));
+	json_object_set_new(rs, "reloads",
+	    json_integer((json_int_t)d->reloads));
 	json_object_set_new(rs, "reloading",
 	    json_boolean(snap.reloading));
 	json_object_set_new(rs, "reload_failures",
@@ -190,7 +198,8 @@ stats_json(struct daemon *d, size_t *len)
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (s == NULL)
-		s = xstrdup("{\"error\":{\"code\":\"internal\",\"msg\":\"stats\"}}");
+		s = xstrdup("{\"error\":{\"code\":\"internal\","
+		    "\"msg\":\"stats\"}}");
 	*len = strlen(s);
 	return (s);
 }
