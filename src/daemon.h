@@ -12,13 +12,14 @@
 #include <stdint.h>
 
 #include "req.h"
+#include "store.h"
+#include "writer.h"
 
 struct accept_guard;
 struct conf;
 struct event_base;
 struct evconnlistener;
 struct http;
-struct http_stats;
 struct ident;
 struct job;
 struct job_list;
@@ -51,6 +52,31 @@ struct daemon_replies {
 	size_t		reserved;	/* estimates of the replies in flight */
 	size_t		est[OP__MAX];	/* largest reply seen per op; 0: none */
 	uint64_t	closed;		/* connections closed by the total cap */
+};
+
+/* The HTTP listener's counters (http.c keeps them; d->http_stats). */
+struct http_stats {
+	uint64_t	conns;		/* open now */
+	uint64_t	conns_total;	/* accepted */
+	uint64_t	conns_refused;	/* past http_max_connections: 503 */
+	uint64_t	timeouts;	/* not whole within http_timeout: 408 */
+	uint64_t	bad;		/* refused by http_scan.h: 400, 431, 501 */
+	uint64_t	forbidden;	/* foreign Host or Origin: 403 */
+};
+
+/*
+ * What the stats op and /metrics read from the modules that own it, taken
+ * once per report (stats.h stats_snap_take).
+ */
+struct stats_snap {
+	struct writer_stats	 ws;
+	size_t			 inflight;	/* writer_inflight() */
+	struct store_stat	 ss;
+	char			*store_error;	/* store_stat failed: why
+						   (ss is zero); else NULL */
+	size_t			 paused;	/* conn_reply_paused() */
+	bool			 reloading;	/* a reload is running */
+	void			*data;		/* stats_data_json() */
 };
 
 struct daemon {
@@ -86,21 +112,16 @@ struct daemon {
 	const struct accept_guard *http_guard;
 	struct reload		*reloader;	/* reload.h */
 	/*
-	 * The daemon's reload (daemon_reload), for the reload op: set by
-	 * refguardd.c, so that serving code links without its main.
+	 * Reload (reload.h), set by refguardd.c so that the serving code
+	 * links without it: start one, or when one is running, ask for one
+	 * more after it. job (a reload request, or NULL for SIGHUP) is
+	 * answered when that reload ends, as the writer's jobs are
+	 * (conn_jobs_done): its reply is {"ok":true,"rules":N,"ruleset":H}
+	 * or the reload_failed error, with "ruleset" the set serving after
+	 * it (and "warning" for identity data that kept its old state).
 	 */
 	void			(*reload)(struct daemon *d, struct job *job);
 };
 
-/*
- * refguardd.c: reload (reload.h): start one, or when one is running, ask
- * for one more after it (the reload op calls it as d->reload). job (a
- * reload request, or NULL for SIGHUP) is answered when that reload ends,
- * as the writer's jobs are (conn_jobs_done): its reply is
- * {"ok":true,"rules":N,"ruleset":H} or the reload_failed error, with
- * "ruleset" the set serving after it (and "warning" for identity data
- * that kept its old state).
- */
-void	 daemon_reload(struct daemon *d, struct job *job);
 
 #endif

@@ -19,14 +19,6 @@ struct conf;
 struct daemon;
 struct http;
 
-struct http_stats {
-	uint64_t	conns;		/* open now */
-	uint64_t	conns_total;	/* accepted */
-	uint64_t	conns_refused;	/* past http_max_connections: 503 */
-	uint64_t	timeouts;	/* not whole within http_timeout: 408 */
-	uint64_t	bad;		/* refused by http_scan.h: 400, 431, 501 */
-	uint64_t	forbidden;	/* foreign Host or Origin: 403 */
-};
 
 /*
  * Bind the listener conf names and read the bearer token (before

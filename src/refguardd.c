@@ -139,6 +139,7 @@ watchdog_start(struct event_base *base)
 
 static void	record_data(struct daemon *);
 static void	retention_done(struct job *, void *);
+static void	daemon_reload(struct daemon *, struct job *);
 static void	data_stale_check(struct daemon *, bool);
 
 /*
@@ -370,7 +371,8 @@ reload_begin(struct daemon *d, const char *by)
 	/* (any other failure comes back through reload_done) */
 }
 
-void
+/* d->reload (daemon.h). */
+static void
 daemon_reload(struct daemon *d, struct job *job)
 {
 	bool	running = reload_running(d->reloader);

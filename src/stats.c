@@ -11,7 +11,6 @@
 #include "conn.h"
 #include "daemon.h"
 #include "dataset.h"
-#include "http.h"
 #include "ident.h"
 #include "metrics.h"
 #include "reload.h"

@@ -8,26 +8,13 @@
 #ifndef REFGUARD_STATS_H
 #define REFGUARD_STATS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
-#include "store.h"
-#include "writer.h"
-
 struct daemon;
+struct stats_snap;		/* daemon.h */
 
-struct stats_snap {
-	struct writer_stats	 ws;
-	size_t			 inflight;	/* writer_inflight() */
-	struct store_stat	 ss;
-	char			*store_error;	/* store_stat failed: why
-						   (ss is zero); else NULL */
-	size_t			 paused;	/* conn_reply_paused() */
-	bool			 reloading;	/* a reload is running */
-	void			*data;		/* stats_data_json() */
-};
 
-/* Take the snapshot; stats_snap_clear() frees what it holds. */
+/* Take the snapshot (daemon.h); stats_snap_clear() frees what it holds. */
 void	 stats_snap_take(struct daemon *d, struct stats_snap *s);
 void	 stats_snap_clear(struct stats_snap *s);
 

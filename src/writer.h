@@ -37,9 +37,9 @@
 struct analyst_req;
 struct event_base;
 struct ruleset;
-struct store;
-
+struct job;
 struct op_def;
+struct store;
 
 /* What a job is: a client's request, or the daemon's own writer work. */
 enum job_kind {
