@@ -42,23 +42,15 @@
 
 #include "analyst.h"
 #include "conf.h"
+#include "conn.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "ops.h"
 #include "rules.h"
 #include "sbuf.h"
 #include "util.h"
 #include "writer.h"
-
-/*
- * Error codes counted in stats, the connection-level refusals included;
- * the last slot takes the rest.
- */
-const char *const conn_error_codes[CONN_NERRCODES] = {
-	"bad_json", "bad_request", "unknown_op", "line_too_long",
-	"not_found", "store_full", "store_error", "idle_timeout",
-	"too_many_connections", "stopping", "other",
-};
 
 #define FUTURE_SLACK_MS	(24 * 3600 * 1000LL)
 #define REPLY_EST_MIN	256	/* bytes: the estimate of an op not seen yet */
@@ -97,6 +89,7 @@ static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static int	conn_flush(struct conn *);
 static void	conn_line_timer(struct conn *);
+static void	conn_job_back(struct job *, void *);
 
 static void
 count_error(struct daemon *d, const char *code)
@@ -104,8 +97,8 @@ count_error(struct daemon *d, const char *code)
 	size_t	i;
 
 	d->stats.errors++;
-	for (i = 0; i < nitems(conn_error_codes) - 1; i++)
-		if (strcmp(code, conn_error_codes[i]) == 0)
+	for (i = 0; i < nitems(req_error_codes) - 1; i++)
+		if (strcmp(code, req_error_codes[i]) == 0)
 			break;
 	d->stats.errors_by_code[i]++;
 }
@@ -161,9 +154,9 @@ job_bytes(const struct job *job)
 
 /* Ops whose reply grows with stored history, not with the request. */
 static bool
-op_heavy(int op)
+job_heavy(const struct job *job)
 {
-	return (op == OP_EXPLAIN || op == OP_LIST_LOG);
+	return (job->def != NULL && job->def->heavy);
 }
 
 /* What a reply to op may take: the largest one seen so far. */
@@ -208,7 +201,7 @@ conn_may_submit(const struct conn *c, const struct job *job)
 
 	if (own == 0)
 		return (true);
-	if (op_heavy(job->op) && c->heavy > 0)
+	if (job_heavy(job) && c->heavy > 0)
 		return (false);
 	if (own + est > d->conf->max_outbuf)
 		return (false);
@@ -246,6 +239,13 @@ conn_evict(struct daemon *d, struct conn *spare)
 	return (true);
 }
 
+/* The NDJSON connection job belongs to, or NULL (HTTP, the daemon's own). */
+static struct conn *
+conn_of(const struct job *job)
+{
+	return (job->owner.done == conn_job_back ? job->owner.arg : NULL);
+}
+
 /* Hand job to the writer, its reply estimate reserved. */
 static void
 conn_submit_now(struct daemon *d, struct conn *c, struct job *job)
@@ -259,7 +259,7 @@ conn_submit_now(struct daemon *d, struct conn *c, struct job *job)
 		    conn_evict(d, c))
 			;
 		c->reserved += job->reply_est;
-		if (op_heavy(job->op))
+		if (job_heavy(job))
 			c->heavy++;
 	}
 	writer_submit(d->writer, job);
@@ -272,7 +272,7 @@ conn_submit_now(struct daemon *d, struct conn *c, struct job *job)
 static void
 conn_submit(struct daemon *d, struct job *job)
 {
-	struct conn	*c = job->owner_done == NULL ? job->conn : NULL;
+	struct conn	*c = conn_of(job);
 
 	if (c != NULL && !conn_may_submit(c, job)) {
 		c->held = job;
@@ -285,12 +285,12 @@ conn_submit(struct daemon *d, struct job *job)
 static void
 conn_unreserve(struct daemon *d, struct job *job)
 {
-	struct conn	*c = job->owner_done == NULL ? job->conn : NULL;
+	struct conn	*c = conn_of(job);
 
 	d->replies.reserved -= job->reply_est;
 	if (c != NULL) {
 		c->reserved -= job->reply_est;
-		if (op_heavy(job->op))
+		if (job_heavy(job))
 			c->heavy--;
 	}
 	if (job->op >= 0 && job->op < OP__MAX &&
@@ -416,9 +416,9 @@ conn_reply_error(struct daemon *d, struct job *job, const struct req_error *err)
 static struct job *
 conn_job(struct conn *c)
 {
-	struct job	*job = job_new(OP__MAX);	/* not decoded yet */
+	struct job	*job = job_new(JOB_OP);	/* not decoded yet */
 
-	job->conn = c;
+	job->owner = (struct job_owner){ conn_job_back, c };
 	job->t_start = mono_us();
 	TAILQ_INSERT_TAIL(&c->jobs, job, centry);
 	c->npending++;
@@ -486,6 +486,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 	struct req_opts		 opts;
 	struct req_error	 err;
 	struct analyst_req	 ar;
+	const struct op_def	*def;
 	enum req_op		 op;
 
 	if (len == 0) {
@@ -519,28 +520,14 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 	}
 	d->stats.requests[op]++;
 	job->op = op;
-	switch (op) {
-	case OP_PING:
-		job->reply = xstrdup("{\"ok\":true}");
-		job->replylen = strlen(job->reply);
-		job->done = true;
-		break;
-	case OP_STATS:
-		job->reply = daemon_stats_json(d, &job->replylen);
-		job->done = true;
-		break;
-	case OP_RELOAD:
-		daemon_reload(d, job);	/* answered when it ends */
-		break;
-	case OP_CHECK:
-	case OP_RECHECK:
-		if (d->rules != NULL)
-			job->rs = rules_ref(d->rules);
-		/* FALLTHROUGH */
-	default:
-		conn_submit(d, job);
-		break;
+	job->def = def = op_get(op);
+	if (def->where == OP_LOOP) {
+		def->loop(d, job);
+		return;
 	}
+	if (def->rules && d->rules != NULL)
+		job->rs = rules_ref(d->rules);
+	conn_submit(d, job);
 }
 
 /* Framing is lost: say so, then close once the replies are out. */
@@ -817,13 +804,27 @@ conn_accept(struct daemon *d, int fd)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* A job of c is back: its reply waits; c is flushed once the batch is in. */
+static void
+conn_job_back(struct job *job, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_finished(c, job);
+	if (!c->queued) {
+		c->queued = true;
+		TAILQ_INSERT_TAIL(&flushq, c, fentry);
+	}
+}
+
 /*
- * The writer's finished client jobs (internal ones were taken off the list
- * by the daemon). Take every job off the list first, then flush each
- * connection once: a flush frees the jobs it sends (others of the batch
- * among them) and may free the connection itself, or close another one
- * (conn_evict), which conn_free() takes off the flush queue. Last, if the
- * finished replies alone exceed max_outbuf_total, close the biggest.
+ * The writer's finished jobs (and finished reloads), each handed to its
+ * owner (job_owner); an NDJSON connection's replies wait in it. Take every
+ * job off the list first, then flush each connection once: a flush frees
+ * the jobs it sends (others of the batch among them) and may free the
+ * connection itself, or close another one (conn_evict), which conn_free()
+ * takes off the flush queue. Last, if the finished replies alone exceed
+ * max_outbuf_total, close the biggest.
  */
 void
 conn_jobs_done(struct job_list *done, void *arg)
@@ -834,26 +835,19 @@ conn_jobs_done(struct job_list *done, void *arg)
 
 	while ((job = TAILQ_FIRST(done)) != NULL) {
 		TAILQ_REMOVE(done, job, entry);
-		conn_unreserve(d, job);
-		if (job->errcode != NULL)
-			count_error(d, job->errcode);
-		else if (job->op == OP_CHECK && job->replay)
-			d->stats.replays++;
-		else if (job->op == OP_CHECK && job->action < 3)
-			d->stats.actions[job->action]++;
-		else if (job->op == OP_OBSERVE)
-			d->stats.observes++;
-		metrics_job_done(d, job);
-		if (job->owner_done != NULL) {
-			job->owner_done(job);
-			continue;
+		if (job->kind == JOB_OP) {
+			conn_unreserve(d, job);
+			if (job->errcode != NULL)
+				count_error(d, job->errcode);
+			else if (job->op == OP_CHECK && job->replay)
+				d->stats.replays++;
+			else if (job->op == OP_CHECK && job->action < 3)
+				d->stats.actions[job->action]++;
+			else if (job->op == OP_OBSERVE)
+				d->stats.observes++;
+			metrics_job_done(d, job);
 		}
-		c = job->conn;
-		conn_finished(c, job);
-		if (!c->queued) {
-			c->queued = true;
-			TAILQ_INSERT_TAIL(&flushq, c, fentry);
-		}
+		job->owner.done(job, job->owner.arg);
 	}
 	while ((c = TAILQ_FIRST(&flushq)) != NULL) {
 		TAILQ_REMOVE(&flushq, c, fentry);

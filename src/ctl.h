@@ -30,7 +30,8 @@
 #define CTL_EXIT_USAGE		2
 #define CTL_EXIT_CONNECT	3
 
-#define CTL_DAEMON	0x1	/* talks to the daemon over its socket */
+#define CTL_DAEMON	0x1	/* talks to the daemon over its socket (rules:
+				   its list subcommand) */
 
 struct ctl_cmd {
 	const char	*name;
@@ -73,6 +74,7 @@ json_t	*ctl_call(const char *line, int *rc);
 int	ctl_ping(int, char **);
 int	ctl_stats(int, char **);
 int	ctl_reload(int, char **);
+int	ctl_rules_list(int, char **);	/* rules list (ctl_rules calls it) */
 int	ctl_verdict(int, char **);
 int	ctl_explain(int, char **);
 int	ctl_check(int, char **);

@@ -542,6 +542,8 @@ close:
 int
 ctl_rules(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return (ctl_rules_list(argc - 1, argv + 1));
 	if (argc < 2 || strcmp(argv[1], "check") != 0)
 		ctl_badusage();
 	return (ctl_rules_check(argc - 1, argv + 1));

@@ -467,6 +467,13 @@ ctl_stats(int argc, char **argv)
 }
 
 int
+ctl_rules_list(int argc, char **argv)
+{
+	(void)argv;
+	return (ctl_noarg(argc, "{\"op\":\"rules\"}", ctl_out_reply));
+}
+
+int
 ctl_reload(int argc, char **argv)
 {
 	(void)argv;

@@ -1,6 +1,7 @@
 /*
  * daemon.h: the state of refguardd shared by its files (refguardd.c owns
- * it; conn.c serves clients with it). Everything here belongs to the
+ * it; conn.c, http.c and the ops serve clients with it, stats.c and
+ * metrics.c report it). Everything here belongs to the
  * event-loop thread; the writer thread sees only the jobs handed to it.
  */
 #ifndef REFGUARD_DAEMON_H
@@ -11,6 +12,8 @@
 #include <stdint.h>
 
 #include "req.h"
+#include "store.h"
+#include "writer.h"
 
 struct accept_guard;
 struct conf;
@@ -21,11 +24,10 @@ struct ident;
 struct job;
 struct job_list;
 struct metrics;
+struct reload;
 struct ruleset;
 struct store;
 struct writer;
-
-#define CONN_NERRCODES	11	/* conn_error_codes */
 
 struct daemon_stats {
 	uint64_t	requests[OP__MAX];
@@ -33,7 +35,7 @@ struct daemon_stats {
 	uint64_t	replays;		/* checks answered from a stored verdict */
 	uint64_t	observes;
 	uint64_t	errors;			/* error replies */
-	uint64_t	errors_by_code[CONN_NERRCODES];
+	uint64_t	errors_by_code[REQ_NERRCODES];
 	uint64_t	conns_total;
 	uint64_t	conns_refused;
 	uint64_t	lines_too_long;
@@ -50,6 +52,31 @@ struct daemon_replies {
 	size_t		reserved;	/* estimates of the replies in flight */
 	size_t		est[OP__MAX];	/* largest reply seen per op; 0: none */
 	uint64_t	closed;		/* connections closed by the total cap */
+};
+
+/* The HTTP listener's counters (http.c keeps them; d->http_stats). */
+struct http_stats {
+	uint64_t	conns;		/* open now */
+	uint64_t	conns_total;	/* accepted */
+	uint64_t	conns_refused;	/* past http_max_connections: 503 */
+	uint64_t	timeouts;	/* not whole within http_timeout: 408 */
+	uint64_t	bad;		/* refused by http_scan.h: 400, 431, 501 */
+	uint64_t	forbidden;	/* foreign Host or Origin: 403 */
+};
+
+/*
+ * What the stats op and /metrics read from the modules that own it, taken
+ * once per report (stats.h stats_snap_take).
+ */
+struct stats_snap {
+	struct writer_stats	 ws;
+	size_t			 inflight;	/* writer_inflight() */
+	struct store_stat	 ss;
+	char			*store_error;	/* store_stat failed: why
+						   (ss is zero); else NULL */
+	size_t			 paused;	/* conn_reply_paused() */
+	bool			 reloading;	/* a reload is running */
+	void			*data;		/* stats_data_json() */
 };
 
 struct daemon {
@@ -79,74 +106,22 @@ struct daemon {
 	struct metrics		*metrics;	/* histograms, rule hits (metrics.c) */
 	bool			 data_stale;	/* data older than data_max_age */
 	struct http		*http;		/* NULL: no HTTP listener */
+	/* The HTTP listener's counters and accept guard (http.c keeps
+	 * them; NULL without one, the guard also once it is closed). */
+	const struct http_stats	*http_stats;
+	const struct accept_guard *http_guard;
+	struct reload		*reloader;	/* reload.h */
+	/*
+	 * Reload (reload.h), set by refguardd.c so that the serving code
+	 * links without it: start one, or when one is running, ask for one
+	 * more after it. job (a reload request, or NULL for SIGHUP) is
+	 * answered when that reload ends, as the writer's jobs are
+	 * (conn_jobs_done): its reply is {"ok":true,"rules":N,"ruleset":H}
+	 * or the reload_failed error, with "ruleset" the set serving after
+	 * it (and "warning" for identity data that kept its old state).
+	 */
+	void			(*reload)(struct daemon *d, struct job *job);
 };
 
-/* conn.c */
-void	conn_accept(struct daemon *d, int fd);
-/* Answer fd too_many_connections (stopping, at TERM) and close it. */
-void	conn_refuse(int fd, void *d);
-/*
- * Every request, NDJSON or HTTP, goes through here: decode line into job
- * (made with job_new(OP__MAX), t_start set), then answer it at once
- * (job->done on return) or hand it to the writer; its owner gets it back
- * done (writer.h owner_done). Errors are counted.
- */
-void	conn_request(struct daemon *d, struct job *job, const char *line,
-	    size_t len);
-void	conn_reply_error(struct daemon *d, struct job *job,
-	    const struct req_error *err);
-void	conn_stop_reading_all(struct daemon *d);
-/*
- * Count an output buffer's bytes in d->replies.buffered while it lives
- * (its bytes now, then every change); untrack before freeing it.
- */
-struct evbuffer;
-struct evbuffer_cb_entry;
-struct evbuffer_cb_entry *conn_outbuf_track(struct daemon *d,
-	    struct evbuffer *out);
-void	conn_outbuf_untrack(struct daemon *d, struct evbuffer *out,
-	    struct evbuffer_cb_entry *cb);
-/* NDJSON connections not read for their reply bytes (or a held request). */
-size_t	conn_reply_paused(struct daemon *d);
-size_t	conn_pending_all(struct daemon *d);
-void	conn_close_all(struct daemon *d);
-/* The writer's finished batches (writer_done_cb). */
-void	conn_jobs_done(struct job_list *done, void *arg);
-extern const char *const conn_error_codes[CONN_NERRCODES];
-
-/* refguardd.c: the store_stat figures, for stats and /metrics. */
-struct store_stat;
-struct store_field {
-	const char	*name;		/* in stats.store */
-	size_t		 off;		/* a uint64_t in struct store_stat */
-	const char	*metric;	/* a /metrics gauge, or NULL */
-	const char	*help;
-};
-extern const struct store_field store_fields[];
-extern const size_t store_nfields;
-uint64_t store_field_value(const struct store_stat *ss, size_t i);
-
-/*
- * refguardd.c: the data the daemon serves with, as dataset.h describes
- * it: ident_info() plus "lists" (rules_lists_info() of the current set),
- * with dates and ages as of now. A new reference (json_t *).
- */
-void	*daemon_data_json(struct daemon *d);
-
-/* refguardd.c: the answers the loop gives itself (no writer). */
-char	*daemon_stats_json(struct daemon *d, size_t *len);
-/*
- * Reload (reload.h): start one, or when one is running, ask for one more
- * after it. job (a reload request, or NULL for SIGHUP) is answered when
- * that reload ends, as the writer's jobs are (conn_jobs_done): its reply
- * is {"ok":true,"rules":N,"ruleset":H} or the reload_failed error, with
- * "ruleset" the set serving after it (and "warning" for identity data
- * that kept its old state).
- */
-void	 daemon_reload(struct daemon *d, struct job *job);
-/* Bind a Unix stream socket at path with the socket_mode and socket_group
- * of conf; the listening fd, or -1 and *cause. */
-int	 daemon_listen_unix(const struct conf *cf, const char *path,
-	    char **cause);
 
 #endif

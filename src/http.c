@@ -56,11 +56,15 @@
 
 #include "accept.h"
 #include "conf.h"
+#include "conn.h"
 #include "daemon.h"
 #include "http.h"
 #include "http_scan.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "stats.h"
+#include "ops.h"
 #include "util.h"
 #include "writer.h"
 
@@ -87,7 +91,7 @@ struct http_conn {
 	unsigned			 served;  /* requests handed to us */
 	uint64_t			 deadline; /* mono_us; 0: none */
 	unsigned			 deadline_req; /* whose deadline */
-	bool				 counted; /* in h->nconns */
+	bool				 counted; /* in h->stats.conns */
 	bool				 bad_seen; /* scan.bad counted */
 	bool				 answered; /* the bad request */
 	bool				 aborted; /* answered on the socket */
@@ -119,37 +123,26 @@ struct http_req {
 	struct evhttp_request	*req;
 };
 
-enum route_kind { R_OP, R_HEALTHZ, R_METRICS };
-
 /*
- * The routes. A "*" segment is a parameter, given to the request object
- * under the name in params (in order). body: the JSON body's fields are
- * part of the request object.
+ * The routes: each op's (ops.h: a "*" segment is a parameter, given to
+ * the request object under the name in params, in order; body: the JSON
+ * body's fields are part of the request object), then these two.
  */
-static const struct route {
-	const char	*path;
-	int		 method;
-	enum route_kind	 kind;
-	const char	*op;
-	const char	*params[2];
-	bool		 body;
-} routes[] = {
-	{ "/v1/check", M_POST, R_OP, "check", { NULL }, true },
-	{ "/v1/observe", M_POST, R_OP, "observe", { NULL }, true },
-	{ "/v1/verdicts/*", M_GET, R_OP, "verdict", { "id" }, false },
-	{ "/v1/verdicts/*/explain", M_GET, R_OP, "explain", { "id" }, false },
-	{ "/v1/verdicts/*/recheck", M_POST, R_OP, "recheck", { "id" }, true },
-	{ "/v1/feedback", M_POST, R_OP, "feedback", { NULL }, true },
-	{ "/v1/lists/*/*", M_GET, R_OP, "list.get", { "list", "value" },
-	    false },
-	{ "/v1/lists/*/*", M_PUT, R_OP, "list.add", { "list", "value" }, true },
-	{ "/v1/lists/*/*", M_DELETE, R_OP, "list.del", { "list", "value" },
-	    false },
-	{ "/v1/reload", M_POST, R_OP, "reload", { NULL }, false },
-	{ "/v1/stats", M_GET, R_OP, "stats", { NULL }, false },
-	{ "/healthz", M_GET, R_HEALTHZ, NULL, { NULL }, false },
-	{ "/metrics", M_GET, R_METRICS, NULL, { NULL }, false },
+#define R_HEALTHZ	OP__MAX
+#define R_METRICS	(OP__MAX + 1)
+#define R_NROUTES	(OP__MAX + 2)
+
+static const struct op_route own_routes[] = {
+	[R_HEALTHZ - OP__MAX] = { "/healthz", M_GET, { NULL }, false },
+	[R_METRICS - OP__MAX] = { "/metrics", M_GET, { NULL }, false },
 };
+
+/* Route i (< R_NROUTES); its path is NULL when op i has none. */
+static const struct op_route *
+http_route(int i)
+{
+	return (i < OP__MAX ? &ops[i].route : &own_routes[i - OP__MAX]);
+}
 
 static const struct {
 	int		 method;
@@ -160,7 +153,7 @@ static const struct {
 	{ EVHTTP_REQ_DELETE, "DELETE" },
 };
 
-static void	http_job_done(struct job *);
+static void	http_job_done(struct job *, void *);
 
 static const char *
 http_reason(int status)
@@ -322,7 +315,7 @@ http_open(const struct conf *cf, char **cause)
 		goto fail;
 	h->tokenlen = h->token != NULL ? strlen(h->token) : 0;
 	if (cf->http_path != NULL) {
-		if ((h->fd = daemon_listen_unix(cf, cf->http_path, cause)) < 0)
+		if ((h->fd = listen_unix(cf, cf->http_path, cause)) < 0)
 			goto fail;
 		h->path = xstrdup(cf->http_path);
 		xasprintf(&h->where, "unix:%s", cf->http_path);
@@ -378,26 +371,6 @@ http_pending(const struct http *h)
 	return (n);
 }
 
-size_t
-http_nconns(const struct http *h)
-{
-	return (h != NULL ? h->nconns : 0);
-}
-
-const struct accept_guard *
-http_accept_guard(const struct http *h)
-{
-	return (h != NULL ? h->guard : NULL);
-}
-
-const struct http_stats *
-http_stats(const struct http *h)
-{
-	static const struct http_stats	none;
-
-	return (h != NULL ? &h->stats : &none);
-}
-
 /* ---- connections ------------------------------------------------------ */
 
 static void
@@ -419,7 +392,7 @@ http_conn_forget(struct http_conn *hc)
 	conn_outbuf_untrack(h->d, bufferevent_get_output(hc->bev), hc->outcb);
 	event_free(hc->timer);
 	if (hc->counted)
-		h->nconns--;
+		h->stats.conns--;
 	LIST_REMOVE(hc, entry);
 }
 
@@ -637,9 +610,9 @@ http_conn_new(struct event_base *base, void *arg)
 	    http_conn_input, hc);
 	hc->outcb = conn_outbuf_track(h->d, bufferevent_get_output(hc->bev));
 	h->stats.conns_total++;
-	if (h->nconns < h->conf->http_max_conns) {
+	if (h->stats.conns < h->conf->http_max_conns) {
 		hc->counted = true;
-		h->nconns++;
+		h->stats.conns++;
 	} else
 		h->stats.conns_refused++;
 	LIST_INSERT_HEAD(&h->conns, hc, entry);
@@ -752,9 +725,9 @@ http_reply_job(struct http *h, struct evhttp_request *req, struct job *job)
 }
 
 static void
-http_job_done(struct job *job)
+http_job_done(struct job *job, void *arg)
 {
-	struct http_req	*hr = job->conn;
+	struct http_req	*hr = arg;
 
 	hr->h->pending--;
 	http_reply_job(hr->h, hr->req, job);
@@ -826,7 +799,7 @@ fail:
 
 /* Does the route's path match the segments? */
 static bool
-http_match(const struct route *r, char **segs, const size_t *lens, int n)
+http_match(const struct op_route *r, char **segs, const size_t *lens, int n)
 {
 	const char	*p = r->path + 1, *e;
 	size_t		 len;
@@ -868,10 +841,11 @@ http_set(json_t *obj, const char *key, json_t *v)
  * so that the error is the decoder's own, byte for byte.
  */
 static void
-http_op(struct http *h, struct evhttp_request *req, const struct route *r,
+http_op(struct http *h, struct evhttp_request *req, enum req_op op,
     char **segs, const size_t *lens, int nseg)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	const struct op_route	*r = &ops[op].route;
 	struct req_error	 err = { .code = "bad_request" };
 	struct http_req		*hr;
 	struct job		*job;
@@ -881,7 +855,7 @@ http_op(struct http *h, struct evhttp_request *req, const struct route *r,
 	size_t			 len = 0, i, pi = 0;
 	int			 s;
 
-	job = job_new(OP__MAX);
+	job = job_new(JOB_OP);
 	job->t_start = mono_us();
 	if (r->body && (len = evbuffer_get_length(in)) > 0) {
 		body = (const char *)evbuffer_pullup(in, -1);
@@ -897,10 +871,10 @@ http_op(struct http *h, struct evhttp_request *req, const struct route *r,
 	}
 	if (obj == NULL)
 		obj = json_object();
-	if (!http_set(obj, "op", json_string(r->op))) {
+	if (!http_set(obj, "op", json_string(req_op_name(op)))) {
 		snprintf(err.field, sizeof(err.field), "op");
 		snprintf(err.msg, sizeof(err.msg), "this route is op \"%s\"; "
-		    "leave op out of the body", r->op);
+		    "leave op out of the body", req_op_name(op));
 		goto fail;
 	}
 	/* The parameters, in path order. */
@@ -954,8 +928,7 @@ sent:
 	hr = xcalloc(1, sizeof(*hr));
 	hr->h = h;
 	hr->req = req;
-	job->conn = hr;
-	job->owner_done = http_job_done;
+	job->owner = (struct job_owner){ http_job_done, hr };
 	h->pending++;
 }
 
@@ -985,7 +958,7 @@ http_metrics(struct http *h, struct evhttp_request *req)
 	char	*text;
 	size_t	 len;
 
-	text = metrics_text(h->d, &len);
+	text = stats_metrics(h->d, &len);
 	http_send(h, req, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    text, len);
 	free(text);
@@ -1111,12 +1084,12 @@ http_cb(struct evhttp_request *req, void *arg)
 {
 	struct http		*h = arg;
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	const struct route	*r, *found = NULL;
+	const struct op_route	*r;
 	struct http_conn	*hc;
 	const char		*path, *why;
 	char			*segs[HTTP_MAX_SEGS], allow[64];
-	size_t			 lens[HTTP_MAX_SEGS], i, j, alen;
-	int			 n, method, pathok = 0;
+	size_t			 lens[HTTP_MAX_SEGS], j, alen;
+	int			 n, method, pathok = 0, found = -1, ri;
 	unsigned		 allowed = 0;
 
 	if ((hc = http_conn_of(h, req)) != NULL) {
@@ -1165,19 +1138,19 @@ http_cb(struct evhttp_request *req, void *arg)
 		http_error(h, req, 404, "not_found", "no such route");
 		return;
 	}
-	for (i = 0; i < nitems(routes); i++) {
-		r = &routes[i];
-		if (!http_match(r, segs, lens, n))
+	for (ri = 0; ri < R_NROUTES; ri++) {
+		r = http_route(ri);
+		if (r->path == NULL || !http_match(r, segs, lens, n))
 			continue;
 		pathok = 1;
 		allowed |= (unsigned)r->method;
 		if (r->method == method || (method == EVHTTP_REQ_HEAD &&
 		    r->method == EVHTTP_REQ_GET)) {
-			found = r;
+			found = ri;
 			break;
 		}
 	}
-	if (found == NULL && pathok) {
+	if (found < 0 && pathok) {
 		if (allowed & EVHTTP_REQ_GET)
 			allowed |= EVHTTP_REQ_HEAD;
 		allow[0] = '\0';
@@ -1191,17 +1164,17 @@ http_cb(struct evhttp_request *req, void *arg)
 		    "Allow", allow);
 		http_error(h, req, 405, "method_not_allowed", "allowed: %s",
 		    allow);
-	} else if (found == NULL)
+	} else if (found < 0)
 		http_error(h, req, 404, "not_found", "no such route");
 	else if ((method == M_POST || method == M_PUT) && !http_json(req))
 		http_error(h, req, 415, "unsupported_media_type", "send "
 		    "Content-Type: application/json");
-	else if (found->kind == R_HEALTHZ)
+	else if (found == R_HEALTHZ)
 		http_healthz(h, req);
-	else if (found->kind == R_METRICS)
+	else if (found == R_METRICS)
 		http_metrics(h, req);
 	else
-		http_op(h, req, found, segs, lens, n);
+		http_op(h, req, (enum req_op)found, segs, lens, n);
 	while (n > 0)
 		free(segs[--n]);
 }
@@ -1238,6 +1211,8 @@ http_start(struct http *h, struct daemon *d, char **cause)
 	h->fd = -1;		/* the bound socket owns it now */
 	h->guard = accept_guard_new(d->base,
 	    evhttp_bound_socket_get_listener(h->bound), "http", http_refuse, h);
+	d->http_stats = &h->stats;
+	d->http_guard = h->guard;
 	return (0);
 }
 
@@ -1279,6 +1254,7 @@ http_close_listener(struct http *h)
 	if (h != NULL && h->bound != NULL) {
 		accept_guard_free(h->guard);
 		h->guard = NULL;
+		h->d->http_guard = NULL;
 		evhttp_del_accept_socket(h->http, h->bound);
 		h->bound = NULL;
 	}
@@ -1299,6 +1275,10 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
+	if (h->d != NULL) {
+		h->d->http_stats = NULL;
+		h->d->http_guard = NULL;
+	}
 	http_unlink(h);
 	accept_guard_free(h->guard);
 	if (h->http != NULL)

@@ -19,20 +19,16 @@ struct conf;
 struct daemon;
 struct http;
 
-struct http_stats {
-	uint64_t	conns_total;	/* accepted */
-	uint64_t	conns_refused;	/* past http_max_connections: 503 */
-	uint64_t	timeouts;	/* not whole within http_timeout: 408 */
-	uint64_t	bad;		/* refused by http_scan.h: 400, 431, 501 */
-	uint64_t	forbidden;	/* foreign Host or Origin: 403 */
-};
 
 /*
  * Bind the listener conf names and read the bearer token (before
  * detaching, so that a failure stops the start-up). NULL and *cause.
  */
 struct http	*http_open(const struct conf *cf, char **cause);
-/* Serve on d->base. 0, or -1 and *cause. */
+/*
+ * Serve on d->base. 0, or -1 and *cause. From then on d->http_stats and
+ * d->http_guard are the listener's counters and accept guard (stats.h).
+ */
 int		 http_start(struct http *h, struct daemon *d, char **cause);
 /* Where it listens, for the logs: "unix:/path" or "tcp:127.0.0.1:8470". */
 const char	*http_where(const struct http *h);
@@ -53,13 +49,6 @@ void		 http_close_listener(struct http *h);
  * busy with its last request or closing after its "stopping" answer.
  */
 size_t		 http_pending(const struct http *h);
-/* Connections open. */
-size_t		 http_nconns(const struct http *h);
-/* Its counters (zeros when h is NULL). */
-const struct http_stats *http_stats(const struct http *h);
-/* The listener's guard (accept.h), or NULL. */
-struct accept_guard;
-const struct accept_guard *http_accept_guard(const struct http *h);
 /* Close everything; call after writer_free(), when no job is in flight. */
 void		 http_free(struct http *h);
 

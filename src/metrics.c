@@ -17,7 +17,6 @@
 #include "conf.h"
 #include "daemon.h"
 #include "dataset.h"
-#include "http.h"
 #include "ident.h"
 #include "log.h"
 #include "metrics.h"
@@ -82,6 +81,53 @@ metrics_free(struct metrics *m)
 	free(m);
 }
 
+/*
+ * The store_stat figures: stats.store in this order, and the /metrics
+ * gauges of those with a metric name.
+ */
+const struct metrics_store_field metrics_store_fields[] = {
+	{ "events", offsetof(struct store_stat, events),
+	    "store_events", "Events stored." },
+	{ "index_entries", offsetof(struct store_stat, index_entries), NULL, NULL },
+	{ "links", offsetof(struct store_stat, links), NULL, NULL },
+	{ "verdicts", offsetof(struct store_stat, verdicts),
+	    "store_verdicts", "Verdicts stored." },
+	{ "feedback", offsetof(struct store_stat, feedback),
+	    "store_feedback", "Feedback records stored." },
+	{ "labels", offsetof(struct store_stat, labels),
+	    "store_labels", "Identities and accounts carrying a feedback "
+	    "label." },
+	{ "list_entries", offsetof(struct store_stat, list_entries),
+	    "store_list_entries", "Runtime list keys (a CIDR counts its "
+	    "expanded keys)." },
+	{ "list_log", offsetof(struct store_stat, list_log),
+	    "store_list_log", "List audit records stored." },
+	{ "map_size", offsetof(struct store_stat, map_size),
+	    "store_map_size_bytes", "Bytes mapped by the store (the map "
+	    "size, not what is used)." },
+	{ "map_used", offsetof(struct store_stat, map_used),
+	    "store_size_bytes", "Bytes of the store in use (its pages up "
+	    "to the last one written)." },
+	{ "map_max", offsetof(struct store_stat, map_max),
+	    "store_map_max_bytes", "The size the map may grow to (map_max)." },
+	{ "last_seq", offsetof(struct store_stat, last_seq), NULL, NULL },
+	{ "recent_entries", offsetof(struct store_stat, recent_entries),
+	    NULL, NULL },
+	{ "recent_links", offsetof(struct store_stat, recent_links), NULL, NULL },
+	{ "recent_flushes", offsetof(struct store_stat, recent_flushes),
+	    NULL, NULL },
+};
+const size_t metrics_store_nfields = nitems(metrics_store_fields);
+
+uint64_t
+metrics_store_value(const struct store_stat *ss, size_t i)
+{
+	uint64_t	v;
+
+	memcpy(&v, (const char *)ss + metrics_store_fields[i].off, sizeof(v));
+	return (v);
+}
+
 /* The counters of a rule name, added (in order) when first seen. */
 static struct rule_hits *
 rule_hits(struct metrics *m, const char *name)
@@ -105,6 +151,12 @@ rule_hits(struct metrics *m, const char *name)
 	m->rules[lo].name = xstrdup(name);
 	m->rules[lo].n[0] = m->rules[lo].n[1] = 0;
 	return (&m->rules[lo]);
+}
+
+uint64_t
+metrics_rule_hits(struct metrics *m, const char *name, bool shadow)
+{
+	return (rule_hits(m, name)->n[shadow ? 1 : 0]);
 }
 
 void
@@ -339,8 +391,8 @@ metrics_requests(struct sbuf *sb, struct daemon *d)
 		    d->stats.requests[i]);
 	family(sb, "request_errors_total", "counter",
 	    "Error replies, by error code.");
-	for (i = 0; i < nitems(conn_error_codes); i++)
-		sample(sb, "request_errors_total", "code", conn_error_codes[i],
+	for (i = 0; i < nitems(req_error_codes); i++)
+		sample(sb, "request_errors_total", "code", req_error_codes[i],
 		    d->stats.errors_by_code[i]);
 	family(sb, "request_duration_seconds", "histogram", "Time from "
 	    "decoding a request to handing its reply to the connection, by "
@@ -381,49 +433,47 @@ metrics_requests(struct sbuf *sb, struct daemon *d)
 }
 
 static void
-metrics_store(struct sbuf *sb, struct daemon *d)
+metrics_store(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 {
-	struct store_stat	 ss;
-	struct writer_stats	 ws;
-	char			*cause = NULL, esc[512];
-	size_t			 i;
+	const struct writer_stats	*ws = &snap->ws;
+	const char			*cause = snap->store_error;
+	char				 esc[512];
+	size_t				 i;
 
-	writer_stats(d->writer, &ws);
 	family(sb, "commit_batch_jobs", "histogram",
 	    "Jobs written by each committed transaction.");
 	histogram(sb, "commit_batch_jobs", "", writer_batch_bounds,
-	    ws.batch_le, WRITER_NBUCKETS, ws.commits, ws.jobs, 1);
+	    ws->batch_le, WRITER_NBUCKETS, ws->commits, ws->jobs, 1);
 	family(sb, "commit_duration_seconds", "histogram",
 	    "Time to run and commit (and sync) each write transaction.");
 	histogram(sb, "commit_duration_seconds", "", writer_commit_bounds_us,
-	    ws.commit_le, WRITER_NBUCKETS, ws.commits, ws.commit_us_total,
+	    ws->commit_le, WRITER_NBUCKETS, ws->commits, ws->commit_us_total,
 	    1e6);
 	family(sb, "commit_failures_total", "counter",
 	    "Write transactions that failed (their jobs got errors).");
-	sample(sb, "commit_failures_total", NULL, NULL, ws.failed_batches);
+	sample(sb, "commit_failures_total", NULL, NULL, ws->failed_batches);
 	family(sb, "store_full", "gauge",
 	    "1 while the store cannot write (map_max reached).");
-	sample(sb, "store_full", NULL, NULL, ws.full ? 1 : 0);
+	sample(sb, "store_full", NULL, NULL, ws->full ? 1 : 0);
 	family(sb, "store_write_failing", "gauge",
 	    "1 while the last write failed (store_full or store_error).");
 	sample(sb, "store_write_failing", NULL, NULL,
-	    ws.write_error != NULL ? 1 : 0);
+	    ws->write_error != NULL ? 1 : 0);
 	family(sb, "expired_events_total", "counter",
 	    "Events removed by retention.");
 	sample(sb, "expired_events_total", NULL, NULL, d->stats.expired);
-	if (store_stat(d->store, &ss, &cause) != 0) {
+	if (cause != NULL) {
 		log_warn("metrics without store statistics error=%s",
 		    log_value(cause, strlen(cause), esc, sizeof(esc)));
-		free(cause);
 		return;
 	}
-	for (i = 0; i < store_nfields; i++) {
-		if (store_fields[i].metric == NULL)
+	for (i = 0; i < metrics_store_nfields; i++) {
+		if (metrics_store_fields[i].metric == NULL)
 			continue;
-		family(sb, store_fields[i].metric, "gauge",
-		    store_fields[i].help);
-		sample(sb, store_fields[i].metric, NULL, NULL,
-		    store_field_value(&ss, i));
+		family(sb, metrics_store_fields[i].metric, "gauge",
+		    metrics_store_fields[i].help);
+		sample(sb, metrics_store_fields[i].metric, NULL, NULL,
+		    metrics_store_value(&snap->ss, i));
 	}
 }
 
@@ -462,7 +512,7 @@ data_sample(const struct dataset *s, void *arg)
 }
 
 static void
-metrics_data(struct sbuf *sb, struct daemon *d)
+metrics_data(struct sbuf *sb, const struct stats_snap *snap)
 {
 	static const struct {
 		const char	*metric;
@@ -479,7 +529,7 @@ metrics_data(struct sbuf *sb, struct daemon *d)
 		{ "data_entries", "Entries of each list (not of databases)." },
 	};
 	struct data_gauge	 g = { sb, NULL };
-	json_t			*data = daemon_data_json(d), *updater, *epoch;
+	json_t			*data = snap->data, *updater, *epoch;
 	size_t			 i;
 
 	for (i = 0; i < nitems(gauges); i++) {
@@ -496,12 +546,11 @@ metrics_data(struct sbuf *sb, struct daemon *d)
 		sample(sb, "data_updater_last_success_timestamp_seconds", NULL,
 		    NULL, (uint64_t)json_integer_value(epoch));
 	}
-	json_decref(data);
 }
 
 /* Ruleset, reloads, GeoIP databases: from what the stats op shows. */
 static void
-metrics_config(struct sbuf *sb, struct daemon *d)
+metrics_config(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 {
 	json_t		*info, *dbs, *db, *path, *epoch;
 	size_t		 i;
@@ -533,7 +582,7 @@ metrics_config(struct sbuf *sb, struct daemon *d)
 			    (uint64_t)json_integer_value(epoch));
 	}
 	json_decref(info);
-	metrics_data(sb, d);
+	metrics_data(sb, snap);
 }
 
 /* The counters of each listener's guard (accept.h). */
@@ -641,9 +690,9 @@ metrics_process(struct sbuf *sb, struct metrics *m)
 }
 
 char *
-metrics_text(struct daemon *d, size_t *len)
+metrics_text(struct daemon *d, const struct stats_snap *snap, size_t *len)
 {
-	const struct http_stats	*hs;
+	const struct http_stats	*hs = d->http_stats;
 	struct sbuf		 sb;
 	size_t			 i;
 	char			 status[8];
@@ -659,7 +708,7 @@ metrics_text(struct daemon *d, size_t *len)
 	sample(&sb, "connections_open", "listener", "ndjson", d->nconns);
 	if (d->http != NULL)
 		sample(&sb, "connections_open", "listener", "http",
-		    http_nconns(d->http));
+		    hs != NULL ? hs->conns : 0);
 	family(&sb, "connections_total", "counter",
 	    "NDJSON connections accepted (refused ones included).");
 	sample(&sb, "connections_total", NULL, NULL, d->stats.conns_total);
@@ -674,7 +723,7 @@ metrics_text(struct daemon *d, size_t *len)
 		    accept_counters[i].get(d->guard));
 		if (d->http != NULL)
 			sample(&sb, accept_counters[i].name, "listener", "http",
-			    accept_counters[i].get(http_accept_guard(d->http)));
+			    accept_counters[i].get(d->http_guard));
 	}
 	family(&sb, "reply_buffered_bytes", "gauge", "Reply bytes made and not "
 	    "yet written to a socket (max_outbuf_total bounds them).");
@@ -687,15 +736,14 @@ metrics_text(struct daemon *d, size_t *len)
 	sample(&sb, "reply_reserved_bytes", NULL, NULL, d->replies.reserved);
 	family(&sb, "connections_paused", "gauge", "NDJSON connections not "
 	    "read until their client reads its replies (max_outbuf).");
-	sample(&sb, "connections_paused", NULL, NULL, conn_reply_paused(d));
+	sample(&sb, "connections_paused", NULL, NULL, snap->paused);
 	family(&sb, "reply_limit_closes_total", "counter", "Connections "
 	    "closed because unsent replies exceeded max_outbuf_total.");
 	sample(&sb, "reply_limit_closes_total", NULL, NULL, d->replies.closed);
 	metrics_requests(&sb, d);
-	metrics_store(&sb, d);
-	metrics_config(&sb, d);
-	if (d->http != NULL) {
-		hs = http_stats(d->http);
+	metrics_store(&sb, d, snap);
+	metrics_config(&sb, d, snap);
+	if (d->http != NULL && hs != NULL) {
 		family(&sb, "http_connections_total", "counter",
 		    "HTTP connections accepted (refused ones included).");
 		sample(&sb, "http_connections_total", NULL, NULL,

@@ -10,7 +10,9 @@
 #ifndef REFGUARD_METRICS_H
 #define REFGUARD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -19,6 +21,13 @@ struct job;
 
 struct metrics	*metrics_new(void);
 void		 metrics_free(struct metrics *);
+
+/*
+ * Matches of the rule called name in new verdicts since start, as a
+ * shadow rule or an enforcing one (rule_hits_total of /metrics).
+ */
+uint64_t	 metrics_rule_hits(struct metrics *m, const char *name,
+		    bool shadow);
 
 /* A job back from the writer (conn_jobs_done): rule hit counters. */
 void		 metrics_job_done(struct daemon *d, const struct job *job);
@@ -42,8 +51,26 @@ void		 metrics_http_status(struct daemon *d, int status);
 
 /*
  * The Prometheus text exposition format (version 0.0.4) of every metric,
- * malloc'd; *len gets its length.
+ * from d's counters and the snapshot (stats.h), malloc'd; *len gets its
+ * length.
  */
-char		*metrics_text(struct daemon *d, size_t *len);
+struct stats_snap;
+char		*metrics_text(struct daemon *d, const struct stats_snap *snap,
+		    size_t *len);
+
+/*
+ * The store_stat figures: stats.store (in this order), and the /metrics
+ * gauges of those with a metric name.
+ */
+struct store_stat;
+struct metrics_store_field {
+	const char	*name;		/* in stats.store */
+	size_t		 off;		/* a uint64_t in struct store_stat */
+	const char	*metric;	/* a /metrics gauge, or NULL */
+	const char	*help;
+};
+extern const struct metrics_store_field metrics_store_fields[];
+extern const size_t metrics_store_nfields;
+uint64_t	 metrics_store_value(const struct store_stat *ss, size_t i);
 
 #endif

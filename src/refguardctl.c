@@ -102,11 +102,15 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "load an export into an empty state directory (daemon stopped)",
 	  "  --state DIR          the state directory (default: from -c)\n",
 	  ctl_import, 0 },
-	{ "rules", "check [-v] PATH...",
-	  "compile, lint and test rule files; no daemon needed",
-	  "  check PATH...        the files or directories, as one set\n"
-	  "  -v                   one line per rule test\n",
-	  ctl_rules, 0 },
+	{ "rules", "check [-v] PATH... | list",
+	  "compile, lint and test rule files; list the daemon's rules",
+	  "  check PATH...        the files or directories, as one set (no "
+	  "daemon\n"
+	  "                       needed)\n"
+	  "  -v                   one line per rule test\n"
+	  "  list                 the rules the daemon runs: action, mode, "
+	  "score, hits\n",
+	  ctl_rules, CTL_DAEMON },
 	{ "backtest", "--rules PATH [--since 30d|RFC3339] [--until RFC3339] "
 	  "[--state DIR] [--samples N]",
 	  "replay stored referrals through a rule set and compare verdicts",

@@ -15,13 +15,11 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -41,15 +39,18 @@
 
 #include "accept.h"
 #include "conf.h"
+#include "conn.h"
 #include "daemon.h"
 #include "dataset.h"
 #include "http.h"
 #include "ident.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "reload.h"
 #include "rules.h"
 #include "secret.h"
+#include "stats.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -73,7 +74,6 @@ static int		 startup_fd = -1;	/* detached: to the parent */
  * asks for it too). So an answer never comes from a reload that read the
  * files before it was asked for.
  */
-static struct reload	*reloader;
 static struct job_list	 reload_waiting =
 			    TAILQ_HEAD_INITIALIZER(reload_waiting);
 static struct job_list	 reload_next = TAILQ_HEAD_INITIALIZER(reload_next);
@@ -138,6 +138,8 @@ watchdog_start(struct event_base *base)
 }
 
 static void	record_data(struct daemon *);
+static void	retention_done(struct job *, void *);
+static void	daemon_reload(struct daemon *, struct job *);
 static void	data_stale_check(struct daemon *, bool);
 
 /*
@@ -230,184 +232,6 @@ usage(int status)
 	exit(status);
 }
 
-/* Is something answering on this socket path? */
-static bool
-socket_alive(const struct sockaddr_un *sun)
-{
-	int	fd, rc;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return (false);
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	close(fd);
-	return (rc == 0);
-}
-
-/*
- * The socket files this start-up made, removed when it fails: fatal()
- * exits through exit(3), which runs startup_unlink(), so a refused start
- * leaves no socket behind. Only the process that made them removes them,
- * and only until startup_done() (then shutdown owns them).
- */
-static struct {
-	char	*path[2];	/* the NDJSON socket, the HTTP one */
-	int	 n;
-	pid_t	 pid;
-} startup_made;
-
-static void
-startup_unlink(void)
-{
-	int	i;
-
-	if (startup_made.pid != getpid())
-		return;
-	for (i = 0; i < startup_made.n; i++)
-		unlink(startup_made.path[i]);
-}
-
-static void
-startup_made_socket(const char *path)
-{
-	if (startup_made.n == 0 && startup_made.pid == 0)
-		atexit(startup_unlink);
-	if (startup_made.n == (int)nitems(startup_made.path))
-		return;
-	startup_made.pid = getpid();
-	startup_made.path[startup_made.n++] = xstrdup(path);
-}
-
-static void
-startup_done(void)
-{
-	while (startup_made.n > 0)
-		free(startup_made.path[--startup_made.n]);
-}
-
-int
-daemon_listen_unix(const struct conf *cf, const char *path, char **cause)
-{
-	struct sockaddr_un	 sun;
-	struct stat		 sb;
-	struct group		*gr;
-	char			*dir, *slash, esc[256];
-	mode_t			 old;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		xasprintf(cause, "socket path %s is longer than %zu bytes",
-		    path, sizeof(sun.sun_path) - 1);
-		return (-1);
-	}
-	strcpy(sun.sun_path, path);
-
-	/* The socket's directory, if missing (a checkout, a test). */
-	dir = xstrdup(path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			log_warn("cannot create the socket directory "
-			    "dir=%s error=\"%s\"", log_value(dir, strlen(dir),
-			    esc, sizeof(esc)), strerror(errno));
-	}
-	free(dir);
-
-	if (lstat(path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode)) {
-			xasprintf(cause, "%s exists and is not a socket; "
-			    "refusing to replace it", path);
-			return (-1);
-		}
-		if (socket_alive(&sun)) {
-			xasprintf(cause, "another refguardd is answering on %s",
-			    path);
-			return (-1);
-		}
-		log_info("removing stale socket path=%s",
-		    log_value(path, strlen(path), esc, sizeof(esc)));
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		xasprintf(cause, "socket: %s", strerror(errno));
-		return (-1);
-	}
-	/* Never a moment with wider permissions than configured. */
-	old = umask(~cf->socket_mode & 0777);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		umask(old);
-		xasprintf(cause, "bind %s: %s", path, strerror(errno));
-		close(fd);
-		return (-1);
-	}
-	umask(old);
-	if (chmod(path, cf->socket_mode) != 0)
-		log_warn("cannot chmod the socket path=%s error=\"%s\"",
-		    log_value(path, strlen(path), esc, sizeof(esc)),
-		    strerror(errno));
-	if (cf->socket_group != NULL) {
-		if ((gr = getgrnam(cf->socket_group)) == NULL) {
-			xasprintf(cause, "socket_group %s: no such group",
-			    cf->socket_group);
-			unlink(path);
-			close(fd);
-			return (-1);
-		}
-		if (chown(path, (uid_t)-1, gr->gr_gid) != 0) {
-			xasprintf(cause, "chown %s to group %s: %s",
-			    path, cf->socket_group, strerror(errno));
-			unlink(path);
-			close(fd);
-			return (-1);
-		}
-	}
-	if (listen(fd, 1024) != 0) {
-		xasprintf(cause, "listen %s: %s", path,
-		    strerror(errno));
-		unlink(path);
-		close(fd);
-		return (-1);
-	}
-	startup_made_socket(path);
-	return (fd);
-}
-
-/* A socket passed by systemd (socket activation), or -1. */
-static int
-listen_passed(void)
-{
-#ifdef HAVE_SYSTEMD
-	int	n = sd_listen_fds(1);
-
-	if (n < 0)
-		log_warn("sd_listen_fds failed error=\"%s\"", strerror(-n));
-	else if (n >= 1) {
-		if (n > 1)
-			log_warn("systemd passed several sockets, using the "
-			    "first count=%d", n);
-		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
-		    NULL, 0) > 0) {
-			/*
-			 * systemd passes it blocking (NonBlocking=no): the
-			 * listener accepts until EAGAIN, and a blocking
-			 * accept would wedge the loop.
-			 */
-			if (evutil_make_socket_nonblocking(
-			    SD_LISTEN_FDS_START) != 0 ||
-			    evutil_make_socket_closeonexec(
-			    SD_LISTEN_FDS_START) != 0)
-				fatal("passed socket");
-			return (SD_LISTEN_FDS_START);
-		}
-		log_warn("binding our own socket reason=\"the socket "
-		    "systemd passed is not a Unix stream socket\"");
-	}
-#endif
-	return (-1);
-}
-
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg)
@@ -466,65 +290,6 @@ fd_limit(const struct conf *cf)
 	return (msg);
 }
 
-/*
- * The store_stat figures: stats.store in this order, and the /metrics
- * gauges of those with a metric name.
- */
-const struct store_field store_fields[] = {
-	{ "events", offsetof(struct store_stat, events),
-	    "store_events", "Events stored." },
-	{ "index_entries", offsetof(struct store_stat, index_entries), NULL, NULL },
-	{ "links", offsetof(struct store_stat, links), NULL, NULL },
-	{ "verdicts", offsetof(struct store_stat, verdicts),
-	    "store_verdicts", "Verdicts stored." },
-	{ "feedback", offsetof(struct store_stat, feedback),
-	    "store_feedback", "Feedback records stored." },
-	{ "labels", offsetof(struct store_stat, labels),
-	    "store_labels", "Identities and accounts carrying a feedback "
-	    "label." },
-	{ "list_entries", offsetof(struct store_stat, list_entries),
-	    "store_list_entries", "Runtime list keys (a CIDR counts its "
-	    "expanded keys)." },
-	{ "list_log", offsetof(struct store_stat, list_log),
-	    "store_list_log", "List audit records stored." },
-	{ "map_size", offsetof(struct store_stat, map_size),
-	    "store_map_size_bytes", "Bytes mapped by the store (the map "
-	    "size, not what is used)." },
-	{ "map_used", offsetof(struct store_stat, map_used),
-	    "store_size_bytes", "Bytes of the store in use (its pages up "
-	    "to the last one written)." },
-	{ "map_max", offsetof(struct store_stat, map_max),
-	    "store_map_max_bytes", "The size the map may grow to (map_max)." },
-	{ "last_seq", offsetof(struct store_stat, last_seq), NULL, NULL },
-	{ "recent_entries", offsetof(struct store_stat, recent_entries),
-	    NULL, NULL },
-	{ "recent_links", offsetof(struct store_stat, recent_links), NULL, NULL },
-	{ "recent_flushes", offsetof(struct store_stat, recent_flushes),
-	    NULL, NULL },
-};
-const size_t store_nfields = nitems(store_fields);
-
-uint64_t
-store_field_value(const struct store_stat *ss, size_t i)
-{
-	uint64_t	v;
-
-	memcpy(&v, (const char *)ss + store_fields[i].off, sizeof(v));
-	return (v);
-}
-
-void *
-daemon_data_json(struct daemon *d)
-{
-	json_t	*o = ident_info(d->ident);
-
-	json_object_set_new(o, "lists", rules_lists_info(d->rules));
-	dataset_dates(o, now_ms() / 1000);
-	dataset_freshness(o, d->conf->data_stamp_file,
-	    d->conf->data_max_age / 1000, now_ms() / 1000, NULL);
-	return (o);
-}
-
 /* At a reload that succeeds: the data freshness settings of cf. */
 static void
 data_conf_swap(struct daemon *d, struct conf *cf)
@@ -559,7 +324,7 @@ data_stale_check(struct daemon *d, bool force)
 	if (!force && now - last_check < 60000)
 		return;
 	last_check = now;
-	data = daemon_data_json(d);
+	data = stats_data_json(d);
 	dataset_freshness(data, d->conf->data_stamp_file,
 	    d->conf->data_max_age / 1000, now / 1000, &names);
 	json_decref(data);
@@ -579,7 +344,7 @@ data_stale_check(struct daemon *d, bool force)
 static const char *
 data_log(struct daemon *d, char **buf)
 {
-	json_t	*data = daemon_data_json(d);
+	json_t	*data = stats_data_json(d);
 	char	*s = dataset_summary(data);
 	size_t	 cap = 4 * strlen(s) + 8;
 
@@ -588,146 +353,6 @@ data_log(struct daemon *d, char **buf)
 	log_value(s, strlen(s), *buf, cap);
 	free(s);
 	return (*buf);
-}
-
-char *
-daemon_stats_json(struct daemon *d, size_t *len)
-{
-	struct store_stat	 ss;
-	struct writer_stats	 ws;
-	const struct http_stats	*hs;
-	json_t			*o, *req, *chk, *err, *st, *rs, *wr, *rp, *ac;
-	char			*cause = NULL, *s, when[RFC3339_LEN];
-	size_t			 i;
-
-	o = json_object();
-	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
-	json_object_set_new(o, "uptime_s", json_integer(
-	    (json_int_t)((mono_us() - d->started_mono) / 1000000)));
-	json_object_set_new(o, "connections", json_integer((json_int_t)d->nconns));
-	json_object_set_new(o, "connections_total",
-	    json_integer((json_int_t)d->stats.conns_total));
-	json_object_set_new(o, "connections_refused",
-	    json_integer((json_int_t)d->stats.conns_refused));
-
-	ac = json_object();
-	json_object_set_new(ac, "ndjson", json_pack("{s:I,s:I}", "backoffs",
-	    (json_int_t)accept_guard_backoffs(d->guard), "refused",
-	    (json_int_t)accept_guard_refused(d->guard)));
-	if (d->http != NULL)
-		json_object_set_new(ac, "http", json_pack("{s:I,s:I}",
-		    "backoffs", (json_int_t)accept_guard_backoffs(
-		    http_accept_guard(d->http)), "refused", (json_int_t)
-		    accept_guard_refused(http_accept_guard(d->http))));
-	json_object_set_new(o, "accept", ac);
-	if (d->http != NULL) {
-		hs = http_stats(d->http);
-		json_object_set_new(o, "http", json_pack("{s:I,s:I,s:I,s:I,s:I,"
-		    "s:I}", "connections", (json_int_t)http_nconns(d->http),
-		    "connections_total", (json_int_t)hs->conns_total,
-		    "connections_refused", (json_int_t)hs->conns_refused,
-		    "request_timeouts", (json_int_t)hs->timeouts,
-		    "bad_requests", (json_int_t)hs->bad,
-		    "forbidden", (json_int_t)hs->forbidden));
-	}
-
-	rp = json_object();
-	json_object_set_new(rp, "buffered",
-	    json_integer((json_int_t)d->replies.buffered));
-	json_object_set_new(rp, "buffered_peak",
-	    json_integer((json_int_t)d->replies.peak));
-	json_object_set_new(rp, "reserved",
-	    json_integer((json_int_t)d->replies.reserved));
-	json_object_set_new(rp, "paused",
-	    json_integer((json_int_t)conn_reply_paused(d)));
-	json_object_set_new(rp, "closed",
-	    json_integer((json_int_t)d->replies.closed));
-	json_object_set_new(o, "replies", rp);
-
-	req = json_object();
-	for (i = 0; i < OP__MAX; i++)
-		json_object_set_new(req, req_op_name(i),
-		    json_integer((json_int_t)d->stats.requests[i]));
-	json_object_set_new(o, "requests", req);
-
-	chk = json_object();
-	for (i = 0; i < 3; i++)
-		json_object_set_new(chk, rules_action_name((int)i),
-		    json_integer((json_int_t)d->stats.actions[i]));
-	json_object_set_new(chk, "replayed",
-	    json_integer((json_int_t)d->stats.replays));
-	json_object_set_new(o, "checks", chk);
-	json_object_set_new(o, "observes",
-	    json_integer((json_int_t)d->stats.observes));
-
-	err = json_object();
-	for (i = 0; i < nitems(conn_error_codes); i++)
-		json_object_set_new(err, conn_error_codes[i],
-		    json_integer((json_int_t)d->stats.errors_by_code[i]));
-	json_object_set_new(o, "errors", err);
-
-	st = json_object();
-	if (store_stat(d->store, &ss, &cause) == 0) {
-		for (i = 0; i < store_nfields; i++)
-			json_object_set_new(st, store_fields[i].name,
-			    json_integer((json_int_t)store_field_value(&ss,
-			    i)));
-	} else {
-		json_object_set_new(st, "error", json_string(cause));
-		free(cause);
-	}
-	writer_stats(d->writer, &ws);
-	json_object_set_new(st, "full", json_boolean(ws.full));
-	json_object_set_new(st, "health", json_string(ws.write_error != NULL ?
-	    ws.write_error : "ok"));
-	json_object_set_new(st, "last_write_error", ws.write_error != NULL ?
-	    json_string(ws.write_errmsg) : json_null());
-	json_object_set_new(st, "warning", d->store_warning != NULL ?
-	    json_string(d->store_warning) : json_null());
-	json_object_set_new(st, "sync", json_string(d->conf->sync_full ?
-	    "full" : "none"));
-	json_object_set_new(st, "expired", json_integer((json_int_t)d->stats.expired));
-	json_object_set_new(o, "store", st);
-
-	wr = json_object();
-	json_object_set_new(wr, "commits", json_integer((json_int_t)ws.commits));
-	json_object_set_new(wr, "jobs", json_integer((json_int_t)ws.jobs));
-	json_object_set_new(wr, "failed_batches",
-	    json_integer((json_int_t)ws.failed_batches));
-	json_object_set_new(wr, "max_batch", json_integer((json_int_t)ws.max_batch));
-	json_object_set_new(wr, "last_commit_us",
-	    json_integer((json_int_t)ws.last_commit_us));
-	json_object_set_new(wr, "avg_commit_us", json_integer((json_int_t)
-	    (ws.commits ? ws.commit_us_total / ws.commits : 0)));
-	json_object_set_new(wr, "inflight",
-	    json_integer((json_int_t)writer_inflight(d->writer)));
-	json_object_set_new(o, "writer", wr);
-
-	rs = json_object();
-	json_object_set_new(rs, "hash", json_string(d->rules != NULL ?
-	    rules_hash(d->rules) : "none"));
-	json_object_set_new(rs, "rules", json_integer(d->rules != NULL ?
-	    (json_int_t)rules_count(d->rules) : 0));
-	json_object_set_new(rs, "path", json_string(d->conf->rules_path));
-	json_object_set_new(rs, "loaded_at",
-	    json_string(fmt_rfc3339(d->rules_loaded_at, when)));
-	json_object_set_new(rs, "reloads", json_integer((json_int_t)d->reloads));
-	json_object_set_new(rs, "reloading",
-	    json_boolean(reload_running(reloader)));
-	json_object_set_new(rs, "reload_failures",
-	    json_integer((json_int_t)d->reload_failures));
-	json_object_set_new(rs, "last_reload_error", d->reload_error != NULL ?
-	    json_string(d->reload_error) : json_null());
-	json_object_set_new(o, "ruleset", rs);
-	json_object_set_new(o, "data", daemon_data_json(d));
-	json_object_update_new(o, metrics_json(d->metrics));
-
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s == NULL)
-		s = xstrdup("{\"error\":{\"code\":\"internal\",\"msg\":\"stats\"}}");
-	*len = strlen(s);
-	return (s);
 }
 
 /* Start a reload in its thread; its end comes to reload_done(). */
@@ -740,16 +365,17 @@ reload_begin(struct daemon *d, const char *by)
 	notify_status("RELOADING=1", "reloading %s", d->conf_path);
 	log_info("reload started by=%s conf=%s", by, log_value(d->conf_path,
 	    strlen(d->conf_path), esc, sizeof(esc)));
-	if (reload_start(reloader, d->conf_path, d->ident) != 0 &&
+	if (reload_start(d->reloader, d->conf_path, d->ident) != 0 &&
 	    errno == EBUSY)
 		fatalx("reload_begin: a reload is running");
 	/* (any other failure comes back through reload_done) */
 }
 
-void
+/* d->reload (daemon.h). */
+static void
 daemon_reload(struct daemon *d, struct job *job)
 {
-	bool	running = reload_running(reloader);
+	bool	running = reload_running(d->reloader);
 
 	if (job != NULL)
 		TAILQ_INSERT_TAIL(running ? &reload_next : &reload_waiting,
@@ -880,8 +506,8 @@ reload_abandon(struct daemon *d)
 	struct job_list		 done = TAILQ_HEAD_INITIALIZER(done);
 	struct job		*job;
 
-	reload_free(reloader);
-	reloader = NULL;
+	reload_free(d->reloader);
+	d->reloader = NULL;
 	TAILQ_CONCAT(&reload_waiting, &reload_next, entry);
 	while ((job = TAILQ_FIRST(&reload_waiting)) != NULL) {
 		TAILQ_REMOVE(&reload_waiting, job, entry);
@@ -901,6 +527,7 @@ record_data(struct daemon *d)
 	struct job	*job = job_new(JOB_META);
 	json_t		*info = ident_info(d->ident);
 
+	job->owner = (struct job_owner){ job_done_free, NULL };
 	snprintf(job->meta_name, sizeof(job->meta_name), "data:%016llx",
 	    (unsigned long long)ident_data_id(d->ident));
 	job->reply = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
@@ -921,6 +548,7 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	/* Also without retention: expired list entries are purged. */
 	if (!retention_busy && !d->stopping) {
 		job = job_new(JOB_EXPIRE);
+		job->owner = (struct job_owner){ retention_done, d };
 		job->expire_before = d->conf->retention > 0 ?
 		    now_ms() - d->conf->retention : INT64_MIN;
 		job->expire_max = RETENTION_BATCH;
@@ -930,37 +558,26 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(ev_retention, &tv);
 }
 
-/* The writer's finished batches: the daemon's own jobs here, the rest to conn.c. */
+/* A retention pass is back: count it, and go again at once if it was full. */
 static void
-jobs_done(struct job_list *done, void *arg)
+retention_done(struct job *job, void *arg)
 {
 	struct daemon	*d = arg;
-	struct job	*job, *next;
 	struct timeval	 now = { 0, 0 };
 
-	for (job = TAILQ_FIRST(done); job != NULL; job = next) {
-		next = TAILQ_NEXT(job, entry);
-		if (job->op != JOB_EXPIRE && job->op != JOB_META)
-			continue;
-		TAILQ_REMOVE(done, job, entry);
-		if (job->op == JOB_EXPIRE) {
-			retention_busy = false;
-			if (job->expired > 0) {
-				d->stats.expired += (uint64_t)job->expired;
-				log_info("retention removed events=%lld",
-				    (long long)job->expired);
-			}
-			if (job->expired_entries > 0)
-				log_info("retention: removed %lld expired list "
-				    "entries", (long long)job->expired_entries);
-			/* A full pass means more is due: go again at once. */
-			if (job->expired >= RETENTION_BATCH ||
-			    job->expired_entries >= RETENTION_BATCH)
-				evtimer_add(ev_retention, &now);
-		}
-		job_free(job);
+	retention_busy = false;
+	if (job->expired > 0) {
+		d->stats.expired += (uint64_t)job->expired;
+		log_info("retention removed events=%lld",
+		    (long long)job->expired);
 	}
-	conn_jobs_done(done, d);
+	if (job->expired_entries > 0)
+		log_info("retention: removed %lld expired list entries",
+		    (long long)job->expired_entries);
+	if (job->expired >= RETENTION_BATCH ||
+	    job->expired_entries >= RETENTION_BATCH)
+		evtimer_add(ev_retention, &now);
+	job_free(job);
 }
 
 /*
@@ -1239,7 +856,7 @@ main(int argc, char **argv)
 	d->rules_loaded_at = now_ms();
 
 	if ((d->listen_fd = listen_passed()) < 0) {
-		if ((d->listen_fd = daemon_listen_unix(d->conf,
+		if ((d->listen_fd = listen_unix(d->conf,
 		    d->conf->socket_path, &cause)) < 0)
 			fatalx("%s", cause);
 		d->listen_owned = true;
@@ -1256,7 +873,7 @@ main(int argc, char **argv)
 		fatalx("libevent: no pthreads support");
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if ((d->writer = writer_new(d->store, d->base, jobs_done, d,
+	if ((d->writer = writer_new(d->store, d->base, conn_jobs_done, d,
 	    &cause)) == NULL)
 		fatalx("%s", cause);
 	d->listener = evconnlistener_new(d->base, accept_cb, d,
@@ -1268,7 +885,8 @@ main(int argc, char **argv)
 	    conn_refuse, d);
 	if (d->http != NULL && http_start(d->http, d, &cause) != 0)
 		fatalx("%s", cause);
-	if ((reloader = reload_new(d->base, reload_done, d, &cause)) == NULL)
+	d->reload = daemon_reload;
+	if ((d->reloader = reload_new(d->base, reload_done, d, &cause)) == NULL)
 		fatalx("%s", cause);
 	record_data(d);
 
@@ -1294,7 +912,7 @@ main(int argc, char **argv)
 	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
 	free(data);
 	data_stale_check(d, true);
-	startup_done();
+	listen_startup_done();
 	watchdog_start(d->base);
 	detach_ready();
 	notify_status("READY=1", "serving on %s, ruleset %s (%zu rules)",

@@ -18,6 +18,12 @@
 
 #define DEVICE_MAX_ATTRS	32
 
+const char *const req_error_codes[REQ_NERRCODES] = {
+	"bad_json", "bad_request", "unknown_op", "line_too_long",
+	"not_found", "store_full", "store_error", "idle_timeout",
+	"too_many_connections", "stopping", "other",
+};
+
 static const char *const op_names[OP__MAX] = {
 	[OP_PING] = "ping", [OP_CHECK] = "check", [OP_OBSERVE] = "observe",
 	[OP_VERDICT] = "verdict", [OP_EXPLAIN] = "explain",
@@ -25,6 +31,7 @@ static const char *const op_names[OP__MAX] = {
 	[OP_RECHECK] = "recheck", [OP_FEEDBACK] = "feedback",
 	[OP_LIST_ADD] = "list.add", [OP_LIST_DEL] = "list.del",
 	[OP_LIST_GET] = "list.get", [OP_LIST_LOG] = "list.log",
+	[OP_RULES] = "rules",
 };
 
 /* Top-level fields each op accepts ("op" always). */
@@ -616,11 +623,13 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 		[OP_LIST_DEL] = list_del_fields,
 		[OP_LIST_GET] = list_get_fields,
 		[OP_LIST_LOG] = list_log_fields,
+		[OP_RULES] = bare_fields,
 	};
 	json_error_t	 jerr;
 	json_t		*obj, *op;
 	const char	*ops;
-	char		 esc[64];
+	char		 esc[64], names[256];
+	size_t		 nlen;
 	int		 rc = -1, i;
 
 	memset(ev, 0, sizeof(*ev));
@@ -654,10 +663,11 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 			break;
 	if (i == OP__MAX) {
 		str_escape(ops, json_string_length(op), esc, sizeof(esc));
+		for (i = 0, nlen = 0; i < OP__MAX; i++)
+			nlen += (size_t)snprintf(names + nlen, sizeof(names) -
+			    nlen, "%s%s", i > 0 ? ", " : "", op_names[i]);
 		req_fail(err, "unknown_op", "op", "unknown op \"%s\" (one of "
-		    "ping, check, observe, verdict, explain, stats, reload, "
-		    "recheck, feedback, list.add, list.del, list.get, "
-		    "list.log)", esc);
+		    "%s)", esc, names);
 		goto out;
 	}
 	*opp = (enum req_op)i;

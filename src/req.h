@@ -35,8 +35,17 @@ enum req_op {
 	OP_LIST_DEL,
 	OP_LIST_GET,
 	OP_LIST_LOG,
+	OP_RULES,
 	OP__MAX
 };
+
+/*
+ * The error codes counted in stats (daemon_stats errors_by_code) and
+ * /metrics, the connection-level refusals included; the last, "other",
+ * takes the rest.
+ */
+#define REQ_NERRCODES	11
+extern const char *const req_error_codes[REQ_NERRCODES];
 
 struct req_error {
 	const char	*code;		/* static */

@@ -516,3 +516,21 @@ rules_rule_msg(const struct ruleset *rs, uint32_t rule)
 		return ("");
 	return (rs->rules[rule].desc);
 }
+
+int
+rules_rule_action(const struct ruleset *rs, uint32_t rule)
+{
+	return (rule < rs->nrules ? rs->rules[rule].action : -1);
+}
+
+int32_t
+rules_rule_score(const struct ruleset *rs, uint32_t rule)
+{
+	return (rule < rs->nrules ? rs->rules[rule].score : 0);
+}
+
+bool
+rules_rule_shadow(const struct ruleset *rs, uint32_t rule)
+{
+	return (rule < rs->nrules && rs->rules[rule].shadow);
+}

@@ -10,6 +10,7 @@
 #ifndef REFGUARD_RULES_H
 #define REFGUARD_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,6 +120,10 @@ size_t		 rules_count(const struct ruleset *rs);
 size_t		 rules_ntests(const struct ruleset *rs);	/* test blocks */
 const char	*rules_rule_name(const struct ruleset *rs, uint32_t rule);
 const char	*rules_rule_msg(const struct ruleset *rs, uint32_t rule);
+/* A rule's action (rules_action_name), score, and whether it only shadows. */
+int		 rules_rule_action(const struct ruleset *rs, uint32_t rule);
+int32_t		 rules_rule_score(const struct ruleset *rs, uint32_t rule);
+bool		 rules_rule_shadow(const struct ruleset *rs, uint32_t rule);
 
 /*
  * Evaluate rs against ev, which is already in the store (ev->seq set):

@@ -15,6 +15,7 @@
 
 #include "analyst.h"
 #include "log.h"
+#include "ops.h"
 #include "req.h"
 #include "rules.h"
 #include "store.h"
@@ -49,14 +50,15 @@ struct writer {
 };
 
 struct job *
-job_new(int op)
+job_new(enum job_kind kind)
 {
 	/* Only check/observe need the event zeroed; the rest is small. */
 	struct job	*job = xmalloc(sizeof(*job));
 
 	memset(job, 0, offsetof(struct job, ev));
 	job->ev.idlen = 0;	/* error replies echo the id only once decoded */
-	job->op = op;
+	job->kind = kind;
+	job->op = OP__MAX;
 	return (job);
 }
 
@@ -72,7 +74,13 @@ job_free(struct job *job)
 	free(job);
 }
 
-static void
+void
+job_done_free(struct job *job, void *arg)
+{
+	job_free(job);
+}
+
+void
 job_set_reply(struct job *job, struct verdict *v)
 {
 	free(job->reply);
@@ -87,8 +95,7 @@ job_set_reply(struct job *job, struct verdict *v)
 	v->reply = NULL;
 }
 
-/* The job's reply: an error, about field (NULL: the request). */
-static void __attribute__((format(printf, 4, 5)))
+void
 job_set_error(struct job *job, const char *code, const char *field,
     const char *fmt, ...)
 {
@@ -107,11 +114,8 @@ job_set_error(struct job *job, const char *code, const char *field,
 	job->failed = true;
 }
 
-/*
- * The stored verdict of the job's id failed its checksum: an error for
- * this request, never the record's bytes; the batch goes on.
- */
-static void
+/* An error for this request, never the record's bytes; the batch goes on. */
+void
 job_set_corrupt(struct job *job)
 {
 	char	esc[512];
@@ -127,92 +131,19 @@ job_set_corrupt(struct job *job)
 static bool
 job_is_read(const struct job *job)
 {
-	return (job->op == OP_VERDICT || job->op == OP_EXPLAIN ||
-	    job->op == OP_LIST_GET || job->op == OP_LIST_LOG);
+	return (job->kind == JOB_OP && job->def != NULL &&
+	    job->def->where == OP_WRITER_READ);
 }
 
 /* Run one job in txn. 0, or -1 on a store error (the batch fails). */
 static int
 writer_job(struct store_txn *txn, struct job *job)
 {
-	struct verdict	 v;
-	const char	*code;
-	int		 rc;
-
-	memset(&v, 0, sizeof(v));
-	switch (job->op) {
-	case OP_CHECK:
-		if ((rc = verdict_check(txn, job->rs, &job->ev, &v)) < 0)
-			return (-1);
-		if (rc == VERDICT_CORRUPT) {
-			job_set_corrupt(job);
-			return (0);
-		}
-		break;
-	case OP_OBSERVE:
-		if (verdict_observe(txn, &job->ev, &v) != 0)
-			return (-1);
-		break;
-	case OP_VERDICT:
-	case OP_EXPLAIN:
-		rc = verdict_lookup(txn, job->ev.id, job->ev.idlen,
-		    job->op == OP_EXPLAIN, &v);
-		if (rc < 0)
-			return (-1);
-		if (rc == VERDICT_CORRUPT) {
-			job_set_corrupt(job);
-			return (0);
-		}
-		if (rc == 1) {
-			job_set_error(job, "not_found", NULL,
-			    "no verdict for this id");
-			job->failed = false;
-			return (0);
-		}
-		break;
-	case OP_RECHECK:
-		rc = verdict_recheck(txn, job->rs, job->ev.id, job->ev.idlen,
-		    job->ev.ts, job->ev.ts_given, &v);
-		if (rc < 0)
-			return (-1);
-		if (rc == VERDICT_CORRUPT) {
-			job_set_corrupt(job);
-			return (0);
-		}
-		if (rc > 0) {
-			if (rc == 1)
-				job_set_error(job, "not_found", NULL, "no "
-				    "verdict for this id, or its event is gone "
-				    "(retention)");
-			else if (rc == VERDICT_TOO_EARLY) {
-				job_set_error(job, "bad_request", "ts",
-				    "before the referral (%s)", v.reply);
-				verdict_clear(&v);
-			} else
-				job_set_error(job, "limit", NULL, "this "
-				    "verdict has been re-checked too often");
-			job->failed = false;
-			return (0);
-		}
-		break;
-	case OP_FEEDBACK:
-	case OP_LIST_ADD:
-	case OP_LIST_DEL:
-	case OP_LIST_GET:
-	case OP_LIST_LOG:
-		rc = analyst_run(txn, (enum req_op)job->op, &job->ev, job->ar,
-		    job->ev.ts, &v, &code);
-		if (rc < 0)
-			return (-1);
-		if (rc > 0) {
-			job_set_error(job, code, NULL, "%s",
-			    job->op == OP_FEEDBACK ? "no verdict for this id, "
-			    "or its event is gone (retention)" :
-			    "no such value in the list");
-			job->failed = false;
-			return (0);
-		}
-		break;
+	switch (job->kind) {
+	case JOB_OP:
+		if (job->def == NULL || job->def->txn == NULL)
+			break;
+		return (job->def->txn(txn, job));
 	case JOB_EXPIRE:
 		job->expired = 0;
 		if (job->expire_before != INT64_MIN)
@@ -226,11 +157,8 @@ writer_job(struct store_txn *txn, struct job *job)
 	case JOB_META:
 		return (store_meta_put(txn, job->meta_name, job->reply,
 		    job->replylen));
-	default:
-		job_set_error(job, "internal", NULL, "job not for the writer");
-		return (0);
 	}
-	job_set_reply(job, &v);
+	job_set_error(job, "internal", NULL, "job not for the writer");
 	return (0);
 }
 
@@ -329,7 +257,7 @@ retry:
 	 * check may not.
 	 */
 	for (i = 0; i < n && store_writes(w->st) != writes; i++)
-		if (!job_is_read(jobs[i]) && jobs[i]->op != JOB_EXPIRE) {
+		if (!job_is_read(jobs[i]) && jobs[i]->kind != JOB_EXPIRE) {
 			w->stats.full = false;
 			w->stats.write_error = NULL;
 			w->stats.write_errmsg[0] = '\0';

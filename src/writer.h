@@ -37,20 +37,35 @@
 struct analyst_req;
 struct event_base;
 struct ruleset;
+struct job;
+struct op_def;
 struct store;
 
-#define JOB_EXPIRE	(OP__MAX + 1)	/* retention pass (and expired list
-					   entries): no client */
-#define JOB_META	(OP__MAX + 2)	/* write meta[meta_name] = reply */
+/* What a job is: a client's request, or the daemon's own writer work. */
+enum job_kind {
+	JOB_OP,			/* a request: op and def say which */
+	JOB_EXPIRE,		/* retention pass (and expired list entries) */
+	JOB_META,		/* write meta[meta_name] = reply */
+};
+
+/*
+ * Who gets a job back once it is done (conn_jobs_done, on the loop
+ * thread): done(job, arg), which then owns (and frees) it. NDJSON
+ * connections (conn.c), HTTP requests (http.c) and the daemon's own jobs
+ * (refguardd.c) each set theirs.
+ */
+struct job_owner {
+	void		(*done)(struct job *job, void *arg);
+	void		*arg;
+};
 
 struct job {
 	TAILQ_ENTRY(job) entry;		/* writer queue, then done list */
 	TAILQ_ENTRY(job) centry;	/* the connection's reply order */
-	void		*conn;		/* owner; NULL for internal jobs */
-	/* An owner that is not an NDJSON connection (http.c): called with
-	 * each of its finished jobs, which it then frees. NULL: conn.c. */
-	void		(*owner_done)(struct job *);
-	int		 op;		/* enum req_op, or JOB_EXPIRE */
+	struct job_owner owner;
+	enum job_kind	 kind;
+	enum req_op	 op;		/* JOB_OP; OP__MAX until decoded */
+	const struct op_def *def;	/* JOB_OP, once decoded (ops.h) */
 	struct ruleset	*rs;		/* referenced for the job's life */
 	uint64_t	 t_start;	/* mono_us() at decode */
 	size_t		 reply_est;	/* conn.c: reply bytes reserved in flight */
@@ -118,7 +133,24 @@ void		 writer_stats(struct writer *w, struct writer_stats *out);
 /* Finish what is queued, stop the thread, free. Done callbacks run first. */
 void		 writer_free(struct writer *w);
 
-struct job	*job_new(int op);
+/* A zeroed job of kind (op OP__MAX: a request not decoded yet). */
+struct job	*job_new(enum job_kind kind);
 void		 job_free(struct job *job);
+/* The owner of a job nobody waits on: frees it (a failed batch is logged). */
+void		 job_done_free(struct job *job, void *arg);
+
+/*
+ * For op handlers (ops.h), on the writer thread. job_set_reply: the
+ * verdict's reply becomes the job's (taken from v). job_set_error: the
+ * reply is an error about field (NULL: the request as a whole) and the
+ * job failed; a handler whose answer is that error clears job->failed.
+ * job_set_corrupt: the stored verdict failed its checksum (logged; an
+ * error for this request only).
+ */
+void		 job_set_reply(struct job *job, struct verdict *v);
+void		 job_set_error(struct job *job, const char *code,
+		    const char *field, const char *fmt, ...)
+		    __attribute__((format(printf, 4, 5)));
+void		 job_set_corrupt(struct job *job);
 
 #endif

@@ -192,7 +192,8 @@ def _():
 def _():
     for args in ((), ("frobnicate",), ("verdict",), ("verdict", "a", "b"),
                  ("ping", "extra"), ("send", "a", "b"), ("-x", "ping"),
-                 ("rules",), ("rules", "check"), ("check",),
+                 ("rules",), ("rules", "check"), ("rules", "list", "x"),
+                 ("check",),
                  ("check", "--nope", "x"), ("check", "-", "-"),
                  ("check", "stray"), ("observe",), ("export", "extra"),
                  ("export", "--bogus"), ("import",), ("import", "a", "b")):
@@ -609,7 +610,8 @@ def _():
     eq(complete(["refguardctl", "ex"]), ["explain", "export"], "ex<TAB>")
     eq(complete(["refguardctl", "lists", ""]),
        ["add", "del", "get", "import", "log", "names"], "lists <TAB>")
-    eq(complete(["refguardctl", "rules", ""]), ["check"], "rules <TAB>")
+    eq(complete(["refguardctl", "rules", ""]), ["check", "list"],
+       "rules <TAB>")
     got = complete(["refguardctl", "check", "--referee-e"])
     eq(got, ["--referee-email"], "check --referee-e<TAB>")
     got = complete(["refguardctl", "observe", "--kind", ""])

@@ -241,6 +241,62 @@ def _():
     eq(status, 200, "HEAD /healthz")
 
 
+@T.case("the rules op: the rule set in service with action, mode, score "
+        "and hits, the same over NDJSON, GET /v1/rules and refguardctl")
+def _():
+    d, h = http_daemon("rulesop")
+    d.start()
+    st = d.stats()["ruleset"]
+    r, raw = d.call({"op": "rules"})
+    check(r.get("ok") is True, "rules op acknowledged", raw)
+    eq(r.get("ruleset"), st["hash"], "the serving set's hash")
+    rules = r.get("rules")
+    check(isinstance(rules, list) and len(rules) == st["rules"],
+          "one entry per rule in service (%d)" % st["rules"], raw)
+    by = {}
+    for e in rules:
+        check(sorted(e) == ["action", "hits", "mode", "rule", "score"],
+              "the fields of a rule", raw)
+        check(e["action"] in ("allow", "review", "deny"), "action", raw)
+        check(e["mode"] in ("enforce", "shadow"), "mode", raw)
+        eq(e["hits"], 0, "no hits before any check")
+        by[e["rule"]] = e
+    same = by.get(SAME_EMAIL[0])
+    check(same is not None, "%s listed" % SAME_EMAIL[0], raw)
+    eq((same["action"], same["mode"]), (SAME_EMAIL[1], "enforce"),
+       "the same-email rule denies")
+
+    # A denied check counts one hit, as /metrics does.
+    v, vraw = d.call(deny_req("rop-1"))
+    check(v.get("action") == "deny", "the deny check", vraw)
+    d.call(deny_req("rop-1"))       # a replay is not a new verdict
+    r, raw = d.call({"op": "rules"})
+    hits = {e["rule"]: e["hits"] for e in r["rules"]}
+    eq(hits[SAME_EMAIL[0]], 1, "hits after one denied check")
+    for name in rgtest.rule_names(v["reasons"]):
+        eq(hits[name], 1, "hits of %s, a reason of the check" % name)
+    status, heads, body = h("GET", "/metrics")
+    check(('refguard_rule_hits_total{rule="%s",mode="enforce"} 1' %
+           SAME_EMAIL[0]).encode() in body, "/metrics agrees", body)
+
+    # The same bytes over HTTP; the op takes no fields.
+    v, hraw = h.json("GET", "/v1/rules")
+    eq(hraw, raw, "GET /v1/rules vs the NDJSON reply")
+    status, heads, body = h("POST", "/v1/rules", {})
+    eq((status, heads.get("allow")), (405, "GET, HEAD"), "POST /v1/rules")
+    r, raw = d.call({"op": "rules", "rule": SAME_EMAIL[0]})
+    rgtest.is_error(r, "bad_request", "rule", raw)
+
+    # refguardctl rules list: the same reply, and readable.
+    rc, out, err = d.ctl("--json", "rules", "list")
+    eq(rc, 0, "refguardctl --json rules list exit status (%s)" % err)
+    eq(json.loads(out), json.loads(hraw), "refguardctl --json rules list")
+    rc, out, err = d.ctl("rules", "list")
+    eq(rc, 0, "refguardctl rules list exit status (%s)" % err)
+    check(SAME_EMAIL[0] in out and "enforce" in out, "the human list", out)
+    d.stop()
+
+
 @T.case("404 for no route, 405 with Allow for a wrong method")
 def _():
     d, h = shared()

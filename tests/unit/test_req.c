@@ -116,6 +116,7 @@ START_TEST(test_ops)
 	ok("{\"op\":\"ping\"}", OP_PING);
 	ok("{\"op\":\"stats\"}", OP_STATS);
 	ok("{\"op\":\"reload\"}", OP_RELOAD);
+	ok("{\"op\":\"rules\"}", OP_RULES);
 	ok(" {\"op\" : \"ping\"} ", OP_PING);
 	ok("{\"op\":\"verdict\",\"id\":\"ref-1\"}", OP_VERDICT);
 	ck_assert_str_eq(ev.id, "ref-1");
@@ -132,6 +133,7 @@ START_TEST(test_ops)
 	ck_assert_str_eq(req_op_name(OP_EXPLAIN), "explain");
 	ck_assert_str_eq(req_op_name(OP_STATS), "stats");
 	ck_assert_str_eq(req_op_name(OP_RELOAD), "reload");
+	ck_assert_str_eq(req_op_name(OP_RULES), "rules");
 	ck_assert_str_eq(req_op_name(OP__MAX), "?");
 }
 END_TEST
@@ -282,12 +284,19 @@ START_TEST(test_errors)
 	refused("{\"op\":1}", "bad_request", "op", "a number");
 	refused("{\"op\":null}", "bad_request", "op", NULL);
 	refused("{\"op\":\"chek\"}", "unknown_op", "op", "chek");
+	/* The ops offered are every op there is. */
+	refused("{\"op\":\"chek\"}", "unknown_op", "op",
+	    "(one of ping, check, observe, verdict, explain, stats, reload, "
+	    "recheck, feedback, list.add, list.del, list.get, list.log, "
+	    "rules)");
 	refused("{\"op\":\"PING\"}", "unknown_op", "op", NULL);
 	refused("{\"op\":\"\"}", "unknown_op", "op", NULL);
 	/* Fields the op does not take. */
 	refused("{\"op\":\"ping\",\"id\":\"x\"}", "bad_request", "id",
 	    "unknown field");
 	refused("{\"op\":\"stats\",\"verbose\":true}", "bad_request", "verbose",
+	    "unknown field");
+	refused("{\"op\":\"rules\",\"rule\":\"x\"}", "bad_request", "rule",
 	    "unknown field");
 	refused("{\"op\":\"verdict\",\"id\":\"x\",\"explain\":true}",
 	    "bad_request", "explain", "unknown field");
