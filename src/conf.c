@@ -94,6 +94,41 @@ static const struct ckey ckeys[] = {
 
 static char	*conf_path(const char *, const char *);
 
+/*
+ * Where each key was set last, "file:line", for the checks across keys
+ * (conf_finish): a drop-in may set one side of a pair and the main file
+ * the other, and the message must lead to the line that set it.
+ */
+struct conf_src {
+	char	*at[nitems(ckeys)];
+};
+
+static const struct ckey *
+conf_key(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(ckeys); i++)
+		if (strcmp(ckeys[i].name, name) == 0)
+			return (&ckeys[i]);
+	return (NULL);
+}
+
+/* "file:line" of the last of the keys named that was set, else the file. */
+static const char *
+conf_src_at(const struct conf_src *src, const struct conf *c,
+    const char *key1, const char *key2)
+{
+	const struct ckey	*k;
+
+	if ((k = conf_key(key1)) != NULL && src->at[k - ckeys] != NULL)
+		return (src->at[k - ckeys]);
+	if (key2 != NULL && (k = conf_key(key2)) != NULL &&
+	    src->at[k - ckeys] != NULL)
+		return (src->at[k - ckeys]);
+	return (c->path != NULL ? c->path : "config");
+}
+
 static void
 conf_rules_clear(struct conf *c)
 {
@@ -405,19 +440,16 @@ static int
 conf_set(struct conf *c, const char *dir, const char *file, int lineno,
     const char *key, const char *v, char **cause)
 {
-	const struct ckey	*ck = NULL;
+	const struct ckey	*ck;
 	uint64_t		 u;
 	int64_t			 d;
 	char			*end, **sp;
 	bool			 b;
-	size_t			 i, *np;
+	size_t			 *np;
 	struct conf_str		**lp;
 	int			 lvl;
 
-	for (i = 0; i < nitems(ckeys); i++)
-		if (strcmp(ckeys[i].name, key) == 0)
-			ck = &ckeys[i];
-	if (ck == NULL) {
+	if ((ck = conf_key(key)) == NULL) {
 		xasprintf(cause, "unknown key '%s'", key);
 		return (-1);
 	}
@@ -567,15 +599,13 @@ conf_err(struct sbuf *errs, const char *fmt, ...)
 
 /* Settings that depend on others, and checks across keys. */
 static void
-conf_finish(struct conf *c, struct sbuf *errs)
+conf_finish(struct conf *c, const struct conf_src *src, struct sbuf *errs)
 {
-	const char	*where = c->path ? c->path : "config";
-
 	if (c->hash_secret_file == NULL)
 		xasprintf(&c->hash_secret_file, "%s/secret", c->state_dir);
 	if (c->map_max < c->map_size)
 		conf_err(errs, "%s: map_max (%llu) is smaller than map_size "
-		    "(%llu)", where, (unsigned long long)c->map_max,
+		    "(%llu)", conf_src_at(src, c, "map_max", "map_size"), (unsigned long long)c->map_max,
 		    (unsigned long long)c->map_size);
 	/* One connection's limit fits in the total. */
 	if (c->max_outbuf_total < c->max_outbuf)
@@ -584,11 +614,13 @@ conf_finish(struct conf *c, struct sbuf *errs)
 	    !c->http_loopback && !c->http_allow_remote)
 		conf_err(errs, "%s: http_listen %s is not a loopback address; "
 		    "set http_allow_remote = yes (with http_token_file) to "
-		    "serve other hosts", where, c->http_listen);
+		    "serve other hosts", conf_src_at(src, c, "http_listen",
+		    NULL), c->http_listen);
 	if (c->http_allow_remote && c->http_token_file == NULL)
 		conf_err(errs, "%s: http_allow_remote = yes needs "
 		    "http_token_file: clients from other hosts must send a "
-		    "bearer token", where);
+		    "bearer token", conf_src_at(src, c, "http_allow_remote",
+		    NULL));
 }
 
 /*
@@ -596,9 +628,11 @@ conf_finish(struct conf *c, struct sbuf *errs)
  * file cannot be opened (the rest of its errors are not worth reading).
  */
 static int
-conf_read(struct conf *c, const char *path, struct sbuf *errs)
+conf_read(struct conf *c, const char *path, struct conf_src *src,
+    struct sbuf *errs)
 {
 	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
+	char		**at;
 	const char	*err;
 	FILE		*f;
 	int		 lineno = 0, rc, ch;
@@ -630,7 +664,11 @@ conf_read(struct conf *c, const char *path, struct sbuf *errs)
 		if (conf_set(c, dir, path, lineno, key, value, &msg) != 0) {
 			conf_err(errs, "%s:%d: %s", path, lineno, msg);
 			free(msg);
+			continue;
 		}
+		at = &src->at[conf_key(key) - ckeys];
+		free(*at);
+		xasprintf(at, "%s:%d", path, lineno);
 	}
 	if (ferror(f))
 		conf_err(errs, "%s: read error", path);
@@ -641,7 +679,8 @@ conf_read(struct conf *c, const char *path, struct sbuf *errs)
 
 /* The drop-ins of the file at path, in lexical order, errors into errs. */
 static void
-conf_read_dropins(struct conf *c, const char *path, struct sbuf *errs)
+conf_read_dropins(struct conf *c, const char *path, struct conf_src *src,
+    struct sbuf *errs)
 {
 	struct stat	 sb;
 	char		*tmp, *ddir, *pat;
@@ -665,7 +704,7 @@ conf_read_dropins(struct conf *c, const char *path, struct sbuf *errs)
 	if (r != 0)
 		return;
 	for (i = 0; i < g.gl_pathc; i++)
-		conf_read(c, g.gl_pathv[i], errs);
+		conf_read(c, g.gl_pathv[i], src, errs);
 	globfree(&g);
 }
 
@@ -674,14 +713,19 @@ struct conf *
 conf_load(const char *path, char **cause)
 {
 	struct conf	*c = conf_default();
+	struct conf_src	 src;
 	struct sbuf	 errs;
+	size_t		 i;
 
+	memset(&src, 0, sizeof(src));
 	c->path = xstrdup(path);
 	sbuf_init(&errs, 256);
-	if (conf_read(c, path, &errs) == 0) {
-		conf_read_dropins(c, path, &errs);
-		conf_finish(c, &errs);
+	if (conf_read(c, path, &src, &errs) == 0) {
+		conf_read_dropins(c, path, &src, &errs);
+		conf_finish(c, &src, &errs);
 	}
+	for (i = 0; i < nitems(ckeys); i++)
+		free(src.at[i]);
 	if (errs.len > 0) {
 		sbuf_addc(&errs, '\0');
 		*cause = sbuf_take(&errs, NULL);

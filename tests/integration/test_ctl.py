@@ -837,7 +837,7 @@ def _():
     for want in ("%s:2: unknown key 'bogus'" % path,
                  "%s:3: sync: 'sometimes'" % path,
                  "%s:5: max_connections" % path,
-                 "%s: map_max" % path):
+                 "%s:7: map_max" % path):
         check(want in err, "refguardd -t does not say %r" % want, err)
     eq(len([l for l in err.split("\n") if l.startswith(path)]), 4,
        "one line per error (stderr %r)" % err)

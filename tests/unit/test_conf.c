@@ -395,20 +395,11 @@ END_TEST
 START_TEST(test_map_max)
 {
 	struct conf	*c;
-	char		*cause;
 
-	c = load("map_size = 2g\nmap_max = 1g\n", &cause);
-	ck_assert_ptr_null(c);
-	ck_assert_ptr_nonnull(cause);
-	ck_assert_msg(strncmp(cause, cpath, strlen(cpath)) == 0, "%s", cause);
-	ck_assert_ptr_nonnull(strstr(cause, "map_max"));
-	ck_assert_ptr_nonnull(strstr(cause, "map_size"));
-	free(cause);
+	/* The message names the line that set map_max (else map_size). */
+	bad("map_size = 2g\nmap_max = 1g\n", 2, "map_max", "map_size", NULL);
 	/* Against the default map_max too. */
-	c = load("map_size = 65g\n", &cause);
-	ck_assert_ptr_null(c);
-	ck_assert_ptr_nonnull(strstr(cause, "map_max"));
-	free(cause);
+	bad("\nmap_size = 65g\n", 2, "map_max", NULL, NULL);
 	c = good("map_size = 2g\nmap_max = 2g\n");
 	ck_assert_uint_eq(c->map_max, c->map_size);
 	conf_free(c);
@@ -567,7 +558,7 @@ START_TEST(test_all_errors)
 	xasprintf(&want, "\n%s:6: retention: ", cpath);
 	ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
 	free(want);
-	xasprintf(&want, "\n%s: map_max (", cpath);
+	xasprintf(&want, "\n%s:5: map_max (", cpath);
 	ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
 	free(want);
 	ck_assert_msg(cause[strlen(cause) - 1] != '\n', "trailing newline");
@@ -672,6 +663,29 @@ START_TEST(test_dropins)
 		ck_assert_ptr_null(c);
 		ck_assert_msg(strncmp(cause, path, strlen(path)) == 0, "%s",
 		    cause);
+		free(cause);
+	}
+	snprintf(path, sizeof(path), "%s/conf.d/40-bad.conf", tmpdir);
+	ck_assert_int_eq(unlink(path), 0);
+
+	/*
+	 * A check across keys names the drop-in line that set the key, not
+	 * the main file (which may not mention it at all).
+	 */
+	dropin("50-map.conf", "# smaller\nmap_max = 2m\n");
+	dropin("60-http.conf", "http_listen = 0.0.0.0:8470\n"
+	    "http_allow_remote = yes\n");
+	{
+		char	*cause, want[400];
+
+		c = load("map_size = 10m\n", &cause);
+		ck_assert_ptr_null(c);
+		snprintf(want, sizeof(want), "%s/conf.d/50-map.conf:2: map_max "
+		    "(2097152) is smaller than map_size", tmpdir);
+		ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
+		snprintf(want, sizeof(want), "%s/conf.d/60-http.conf:2: "
+		    "http_allow_remote = yes needs http_token_file", tmpdir);
+		ck_assert_msg(strstr(cause, want) != NULL, "%s", cause);
 		free(cause);
 	}
 	snprintf(path, sizeof(path), "%s/conf.d", tmpdir);
