@@ -30,6 +30,9 @@
 /*
  * rules check: the paths form one rule set, compiled and linted as the
  * daemon would, then its embedded tests run against a scratch store.
+ * Several directories merge by file name as rules_dirs merges them
+ * (overrides and masks), so that the shipped and the local directories
+ * check as the daemon loads them.
  */
 static int
 ctl_rules_check(int argc, char **argv)
@@ -38,8 +41,10 @@ ctl_rules_check(int argc, char **argv)
 	struct conf		*cf = NULL;
 	struct ident		*id;
 	struct ruleset		*rs;
+	struct stat		 sb;
 	char			*cause = NULL, *diag = NULL;
-	int			 ch, verbose = 0, failed = 0, ntests;
+	int			 ch, verbose = 0, failed = 0, ntests, i;
+	bool			 dirs;
 
 	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt(argc, argv, "v")) != -1) {
@@ -66,8 +71,11 @@ ctl_rules_check(int argc, char **argv)
 		fprintf(stderr, "refguardctl: %s\n", cause);
 		return (CTL_EXIT_USAGE);
 	}
-	rs = rules_load_paths((const char *const *)argv, (size_t)argc, id,
-	    cf->rules_max_bytes, &diag);
+	for (i = 0, dirs = argc > 1; dirs && i < argc; i++)
+		dirs = stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode);
+	rs = (dirs ? rules_load_dirs : rules_load_paths)(
+	    (const char *const *)argv, (size_t)argc, id, cf->rules_max_bytes,
+	    &diag);
 	if (diag != NULL)
 		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?
 		    "" : "\n");

@@ -106,7 +106,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "compile, lint and test rule files; list the daemon's rules",
 	  "  check PATH...        the files or directories, as one set (no "
 	  "daemon\n"
-	  "                       needed)\n"
+	  "                       needed); several directories merge as\n"
+	  "                       rules_dirs\n"
 	  "  -v                   one line per rule test\n"
 	  "  list                 the rules the daemon runs: action, mode, "
 	  "score, hits\n",

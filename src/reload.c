@@ -86,8 +86,9 @@ reload_rules(const struct conf *cf, struct ident *id, char **cause)
 	int		 failed = 0, ntests;
 
 	*cause = NULL;
-	if ((rs = rules_load_dirs((const char *const *)cf->rules_paths,
-	    cf->nrules_paths, id, cf->rules_max_bytes, &diag)) == NULL) {
+	if ((rs = (cf->rules_merge ? rules_load_dirs : rules_load_paths)(
+	    (const char *const *)cf->rules_paths, cf->nrules_paths, id,
+	    cf->rules_max_bytes, &diag)) == NULL) {
 		*cause = diag != NULL ? diag : xstrdup("rules: not loaded");
 		return (NULL);
 	}

@@ -357,8 +357,6 @@ rules_load_dirs(const char *const *dirs, size_t n, struct ident *id,
 	size_t		 nfiles = 0, i, j, k, len = 0;
 	int		 r;
 
-	if (n == 1)
-		return (rules_load_paths(dirs, n, id, max_bytes, diag));
 	rs = rules_new(id, 0, max_bytes);
 	*diag = NULL;
 	for (j = 0; j < n; j++) {

@@ -87,7 +87,10 @@ struct ruleset	*rules_load(const char *path, struct ident *id,
  * max_bytes is RULES_MAX_BYTES.
  */
 #define RULES_NOFILES	0x1
-/* Several files or directories as one rule set (refguardctl rules check). */
+/*
+ * Several files or directories as one rule set, every file of each
+ * loaded (rules = PATH, refguardctl rules check).
+ */
 struct ruleset	*rules_load_paths(const char *const *paths, size_t n,
 		     struct ident *id, size_t max_bytes, char **diag);
 /*
@@ -96,8 +99,8 @@ struct ruleset	*rules_load_paths(const char *const *paths, size_t n,
  * a later directory replaces the earlier one of the same name, and an
  * empty file or a link to /dev/null masks it (nothing of that name is
  * loaded); the rest load in name order. A missing directory is skipped;
- * no rule file at all is an error. With n == 1, as rules_load_paths.
- * Diagnostics and result as rules_load.
+ * no rule file at all is an error (also with n == 1: one directory
+ * still masks). Diagnostics and result as rules_load.
  */
 struct ruleset	*rules_load_dirs(const char *const *dirs, size_t n,
 		     struct ident *id, size_t max_bytes, char **diag);

@@ -92,5 +92,67 @@ def _():
     d.stop()
 
 
+@T.case("rules check of several directories merges them as rules_dirs "
+        "does: overrides and masks check as the daemon loads them")
+def _():
+    d0 = rgtest.Daemon("rdirs-check")
+    shipped = os.path.join(d0.dir, "shipped")
+    local = os.path.join(d0.dir, "rules.d")
+    staging = os.path.join(d0.dir, "staging")
+    for p in (shipped, local, staging):
+        os.makedirs(p)
+    write(os.path.join(shipped, "a.rules"), RULE % ("a.shipped", "a"))
+    write(os.path.join(shipped, "b.rules"), RULE % ("b.shipped", "b"))
+    write(os.path.join(shipped, "c.rules"), RULE % ("c.shipped", "c"))
+    write(os.path.join(local, "b.rules"), RULE % ("b.local", "b"))
+    os.symlink("/dev/null", os.path.join(local, "a.rules"))
+    write(os.path.join(local, "c.rules"), "")
+
+    def rules_check(*paths):
+        return rgtest.run([rgtest.REFGUARDCTL, "rules", "check"] +
+                          list(paths))
+
+    rc, out, err = rules_check(shipped, local)
+    eq(rc, 0, "rules check of the merged directories: " + err)
+    check(": 1 rules," in out, "not the one rule left after the merge",
+          out)
+    # The same set as the daemon serves with rules_dirs.
+    d0.conf["rules"] = None
+    d0.conf["rules_dirs"] = "shipped rules.d"
+    d0.write_conf()
+    d = d0.start()
+    check("ruleset %s:" % d.stats()["ruleset"]["hash"] in out,
+          "rules check and the daemon disagree on the set", out)
+    d.stop()
+    # A third directory stages a change over both; an error in it fails.
+    write(os.path.join(staging, "b.rules"), RULE % ("b.new", "b") + "}\n")
+    rc, out, err = rules_check(shipped, local, staging)
+    eq(rc, 1, "a broken staged file passed: " + out + err)
+    check("staging/b.rules:" in err, "the error does not name the file", err)
+    # Files, or a single directory, still load every file given.
+    copy = os.path.join(d0.dir, "copy")
+    os.makedirs(copy)
+    write(os.path.join(copy, "b.rules"), RULE % ("b.shipped", "b"))
+    rc, out, err = rules_check(os.path.join(shipped, "b.rules"),
+                               os.path.join(copy, "b.rules"))
+    eq(rc, 1, "two files of one name are one set: both load")
+    check("duplicate rule name" in err, "no duplicate reported", err)
+
+
+@T.case("rules_dirs with a single directory masks too")
+def _():
+    d0 = rgtest.Daemon("rdirs-one")
+    local = os.path.join(d0.dir, "rules.d")
+    os.makedirs(local)
+    write(os.path.join(local, "a.rules"), RULE % ("a.local", "a"))
+    os.symlink("/dev/null", os.path.join(local, "z.rules"))
+    d0.conf["rules"] = None
+    d0.conf["rules_dirs"] = "rules.d"
+    d0.write_conf()
+    d = d0.start()
+    eq(same_email_reasons(d), ["a.local"], "one directory, one link masked")
+    d.stop()
+
+
 if __name__ == "__main__":
-    T.main()
+    sys.exit(T.main())
