@@ -628,16 +628,31 @@ conf_finish(struct conf *c, const struct conf_src *src, struct sbuf *errs)
  * file cannot be opened (the rest of its errors are not worth reading).
  */
 static int
-conf_read(struct conf *c, const char *path, struct conf_src *src,
-    struct sbuf *errs)
+conf_read(struct conf *c, const char *path, bool dropin,
+    struct conf_src *src, struct sbuf *errs)
 {
 	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
 	char		**at;
 	const char	*err;
+	struct stat	 sb;
 	FILE		*f;
-	int		 lineno = 0, rc, ch;
+	int		 lineno = 0, rc, ch, fd;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	/*
+	 * A drop-in is a regular file: whatever else sits in conf.d as
+	 * *.conf (a FIFO would block -t and the reload thread for good, and
+	 * with it the daemon's stop) is an error naming it. The file given
+	 * is opened as named.
+	 */
+	if (!dropin)
+		f = fopen(path, "r");
+	else if ((fd = file_open_regular(path, 0, &sb, &msg)) < 0) {
+		conf_err(errs, "%s", msg);
+		free(msg);
+		return (-1);
+	} else if ((f = fdopen(fd, "r")) == NULL)
+		close(fd);
+	if (f == NULL) {
 		conf_err(errs, "%s: %s", path, strerror(errno));
 		return (-1);
 	}
@@ -704,7 +719,7 @@ conf_read_dropins(struct conf *c, const char *path, struct conf_src *src,
 	if (r != 0)
 		return;
 	for (i = 0; i < g.gl_pathc; i++)
-		conf_read(c, g.gl_pathv[i], src, errs);
+		conf_read(c, g.gl_pathv[i], true, src, errs);
 	globfree(&g);
 }
 
@@ -720,7 +735,7 @@ conf_load(const char *path, char **cause)
 	memset(&src, 0, sizeof(src));
 	c->path = xstrdup(path);
 	sbuf_init(&errs, 256);
-	if (conf_read(c, path, &src, &errs) == 0) {
+	if (conf_read(c, path, false, &src, &errs) == 0) {
 		conf_read_dropins(c, path, &src, &errs);
 		conf_finish(c, &src, &errs);
 	}

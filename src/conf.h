@@ -89,7 +89,8 @@ struct conf {
  * Read the file at path into a new conf with defaults for what it does not
  * set, then each drop-in DIR/conf.d/NAME.conf (DIR: path's directory) in
  * lexical order: a key a drop-in sets replaces the earlier value, a
- * repeatable key adds to it. A missing conf.d is not an error. Relative
+ * repeatable key adds to it. A missing conf.d is not an error; a
+ * drop-in that is not a regular file (a FIFO, a directory) is. Relative
  * paths in a file are taken relative to that file's directory. NULL and
  * *cause (caller frees) on error: every error found, one
  * "file:line: message" line each (no trailing newline).

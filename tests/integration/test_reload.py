@@ -399,5 +399,31 @@ def _():
           "start-up with a FIFO as geoip_db", err)
 
 
+@T.case("a FIFO as a conf.d drop-in: refguardd -t, refguardctl -c and "
+        "reload refuse it, naming it; the daemon still stops")
+def _():
+    d, rdir, disp = setup("fconf")
+    d.start()
+    h0 = d.stats()["ruleset"]["hash"]
+    os.makedirs(os.path.join(d.dir, "conf.d"))
+    drop = fifo(os.path.join(d.dir, "conf.d", "50-fifo.conf"))
+    want = "%s: not a regular file (a FIFO)" % drop
+    # (a read of the FIFO would wait for a writer that never comes)
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
+                              timeout=20)
+    check(rc == 1 and want in err, "refguardd -t with a FIFO drop-in", err)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
+                               "ping"], timeout=20)
+    check(rc == 2 and want in err, "refguardctl -c with a FIFO drop-in",
+          err)
+    r, raw = d.call({"op": "reload"})
+    is_error(r, "reload_failed", raw=raw)
+    check(want in r["error"]["msg"], "the reload error names the FIFO", raw)
+    st = d.stats()["ruleset"]
+    eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
+       "no reload left running")
+    d.stop()
+
+
 if __name__ == "__main__":
     sys.exit(T.main())

@@ -507,6 +507,34 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/*
+ * Drop-ins are regular files: a FIFO (which fopen would wait on for a
+ * writer, holding up -t or a reload for ever) or a directory named
+ * *.conf is an error naming it.
+ */
+START_TEST(test_dropin_not_regular)
+{
+	struct conf	*c;
+	char		*cause = NULL, path[400], want[500];
+
+	snprintf(path, sizeof(path), "%s/conf.d", tmpdir);
+	(void)mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/conf.d/10-fifo.conf", tmpdir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/conf.d/20-dir.conf", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	c = load("log_level = warn\n", &cause);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "%s/conf.d/10-fifo.conf: not a regular "
+	    "file (a FIFO)\n%s/conf.d/20-dir.conf: not a regular file (a "
+	    "directory)", tmpdir, tmpdir);
+	ck_assert_msg(cause != NULL && strcmp(cause, want) == 0, "%s", cause);
+	free(cause);
+	snprintf(path, sizeof(path), "%s/conf.d", tmpdir);
+	ck_assert_int_eq(unit_rmrf(path), 0);
+}
+END_TEST
+
 START_TEST(test_long_lines)
 {
 	char	*text;
@@ -710,6 +738,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_map_max);
 	tcase_add_test(tc, test_http);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_dropin_not_regular);
 	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_all_errors);
 	tcase_add_test(tc, test_rules_dirs);
