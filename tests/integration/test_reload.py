@@ -399,6 +399,39 @@ def _():
           "start-up with a FIFO as geoip_db", err)
 
 
+@T.case("a conf.d drop-in's email_domain applies at one reload, to the "
+        "requests and to the values in the rules alike")
+def _():
+    d, rdir, disp = setup("dropin")
+    write(os.path.join(rdir, "20-vip.rules"), """\
+rule t.vip {
+    desc   "a known address"
+    when   referee.email == "jane.doe@corp.example"
+    action review
+    score  1
+}
+""")
+    d.start()
+
+    def check_addr(local):
+        ref = {"account": ids.account(), "email": local + "@corp.example"}
+        r, raw = d.call(check_req(ids.id(), {"account": ids.account()}, ref,
+                                  ts=rgtest.now_ms()))
+        rgtest.verdict_shape(r, raw)
+        return "t.vip" in rule_names(r["reasons"])
+
+    eq(check_addr("jane.doe"), True, "the address as written")
+    eq(check_addr("janedoe"), False, "dots count without email_domain")
+    os.makedirs(os.path.join(d.dir, "conf.d"))
+    write(os.path.join(d.dir, "conf.d", "10-mail.conf"),
+          'email_domain = "corp.example dots"\n')
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    eq(check_addr("janedoe"), True, "dots ignored after one reload")
+    eq(check_addr("j.a.n.e.d.o.e"), True, "any dots")
+    d.stop()
+
+
 @T.case("a FIFO as a conf.d drop-in: refguardd -t, refguardctl -c and "
         "reload refuse it, naming it; the daemon still stops")
 def _():
