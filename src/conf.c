@@ -566,6 +566,10 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 		return (conf_listen(c, dir, v, cause));
 	case CT_RULES:
 		conf_rules(c, dir, v, ck->off == OFF(rules_paths));
+		if (c->nrules_paths == 0) {
+			xasprintf(cause, "%s: names no directory", key);
+			return (-1);
+		}
 		return (0);
 	case CT_LIST:
 		lp = (struct conf_str **)((char *)c + ck->off);

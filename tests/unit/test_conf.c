@@ -618,6 +618,9 @@ START_TEST(test_rules_dirs)
 	ck_assert(c->rules_merge);
 	ck_assert_str_eq(c->rules_path, "/a /b");
 	conf_free(c);
+	/* Blanks only: no directory, said at its line. */
+	bad("\nrules_dirs = \"  \"\n", 2, "rules_dirs: names no directory",
+	    NULL, NULL);
 }
 END_TEST
 
