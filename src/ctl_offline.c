@@ -28,11 +28,30 @@
 #include "util.h"
 
 /*
- * rules check: the paths form one rule set, compiled and linted as the
- * daemon would, then its embedded tests run against a scratch store.
- * Several directories merge by file name as rules_dirs merges them
- * (overrides and masks), so that the shipped and the local directories
- * check as the daemon loads them.
+ * The rule set of rules check and backtest: several directories (and
+ * nothing else) merge by file name as rules_dirs merges them (overrides
+ * and masks), so that the shipped and the local directories load as the
+ * daemon loads them; otherwise every file given, and every *.rules file
+ * of each directory, loads. As rules_load.
+ */
+static struct ruleset *
+ctl_rules_load(char *const *paths, size_t n, struct ident *id,
+    size_t max_bytes, char **diag)
+{
+	struct stat	sb;
+	size_t		i;
+	bool		dirs;
+
+	for (i = 0, dirs = n > 1; dirs && i < n; i++)
+		dirs = stat(paths[i], &sb) == 0 && S_ISDIR(sb.st_mode);
+	return ((dirs ? rules_load_dirs : rules_load_paths)(
+	    (const char *const *)paths, n, id, max_bytes, diag));
+}
+
+/*
+ * rules check: the paths form one rule set (ctl_rules_load), compiled and
+ * linted as the daemon would, then its embedded tests run against a
+ * scratch store.
  */
 static int
 ctl_rules_check(int argc, char **argv)
@@ -41,10 +60,8 @@ ctl_rules_check(int argc, char **argv)
 	struct conf		*cf = NULL;
 	struct ident		*id;
 	struct ruleset		*rs;
-	struct stat		 sb;
 	char			*cause = NULL, *diag = NULL;
-	int			 ch, verbose = 0, failed = 0, ntests, i;
-	bool			 dirs;
+	int			 ch, verbose = 0, failed = 0, ntests;
 
 	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt(argc, argv, "v")) != -1) {
@@ -71,10 +88,7 @@ ctl_rules_check(int argc, char **argv)
 		fprintf(stderr, "refguardctl: %s\n", cause);
 		return (CTL_EXIT_USAGE);
 	}
-	for (i = 0, dirs = argc > 1; dirs && i < argc; i++)
-		dirs = stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode);
-	rs = (dirs ? rules_load_dirs : rules_load_paths)(
-	    (const char *const *)argv, (size_t)argc, id, cf->rules_max_bytes,
+	rs = ctl_rules_load(argv, (size_t)argc, id, cf->rules_max_bytes,
 	    &diag);
 	if (diag != NULL)
 		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?
@@ -167,11 +181,12 @@ ctl_backtest(int argc, char **argv)
 	struct store		*st;
 	struct backtest		*bt;
 	struct secret_status	 ss;
-	const char		*rules = NULL, *state = NULL, *since = NULL;
-	const char		*until = NULL;
+	const char		*state = NULL, *since = NULL, *until = NULL;
 	char			*cause = NULL, *diag = NULL, *secret = NULL, *end;
+	char			*rules[16];	/* --rules, repeatable */
 	bool			 json = ctl_out_json();
 	unsigned long		 n;
+	size_t			 nrules = 0;
 	int			 ch;
 
 	memset(&bo, 0, sizeof(bo));
@@ -181,7 +196,14 @@ ctl_backtest(int argc, char **argv)
 	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'r': rules = optarg; break;
+		case 'r':
+			if (nrules == nitems(rules)) {
+				fprintf(stderr, "refguardctl: --rules: at most "
+				    "%zu\n", nitems(rules));
+				return (CTL_EXIT_USAGE);
+			}
+			rules[nrules++] = optarg;
+			break;
 		case 'S': since = optarg; break;
 		case 'U': until = optarg; break;
 		case 'd': state = optarg; break;
@@ -201,7 +223,7 @@ ctl_backtest(int argc, char **argv)
 			ctl_badusage();
 		}
 	}
-	if (optind != argc || rules == NULL)
+	if (optind != argc || nrules == 0)
 		ctl_badusage();
 	if (since != NULL && ctl_since(since, &bo.since) != 0)
 		return (CTL_EXIT_USAGE);
@@ -247,7 +269,7 @@ ctl_backtest(int argc, char **argv)
 		    "its next start): %s could not be checked\n", state,
 		    ic.secret_file);
 	free(secret);
-	rs = rules_load(rules, id, cf->rules_max_bytes, &diag);
+	rs = ctl_rules_load(rules, nrules, id, cf->rules_max_bytes, &diag);
 	ident_free(id);
 	if (diag != NULL)
 		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?

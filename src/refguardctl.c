@@ -115,7 +115,9 @@ const struct ctl_cmd ctl_cmds[] = {
 	{ "backtest", "--rules PATH [--since 30d|RFC3339] [--until RFC3339] "
 	  "[--state DIR] [--samples N]",
 	  "replay stored referrals through a rule set and compare verdicts",
-	  "  --rules PATH         the candidate rule file or directory\n"
+	  "  --rules PATH         the candidate rule file or directory;\n"
+	  "                       repeated: one set, directories merged\n"
+	  "                       as rules_dirs\n"
 	  "  --since 30d|RFC3339  --until RFC3339\n"
 	  "  --state DIR          the state directory (default: from -c)\n"
 	  "  --samples N          changed verdicts shown per kind (default 5)\n",

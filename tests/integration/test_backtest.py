@@ -218,6 +218,24 @@ def _():
     eq(bt["changes"][0]["samples"], VELOCITY[5:7], "two samples")
 
 
+@T.case("--rules repeated: directories merge as rules_dirs, a staged file "
+        "replaces the installed one of its name")
+def _():
+    d = daemon()
+    staging = os.path.join(d.dir, "rules.staging")
+    os.makedirs(staging, exist_ok=True)
+    text = open(os.path.join(rgtest.CLASSIC_RULES_DIR,
+                             "velocity.rules")).read()
+    old = "count(referral, referrer.account, 1h) > 10"
+    with open(os.path.join(staging, "velocity.rules"), "w") as f:
+        f.write(text.replace(old, "count(referral, referrer.account, 1h) > 5"))
+    bt = backtest_json("--samples", "10", "--rules", staging)
+    eq(bt["referrals"], len(SENT), "referrals replayed")
+    eq(bt["changed"], 5, "only the staged rule changes verdicts")
+    eq(bt["matrix"]["allow"]["review"], 5, "allow -> review")
+    eq(bt["changes"][0]["samples"], VELOCITY[5:10], "sample ids")
+
+
 @T.case("--since and --until select referrals by event time")
 def _():
     n_new = sum(1 for b, _ in SENT.values() if b == "new")
