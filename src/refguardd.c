@@ -748,7 +748,8 @@ main(int argc, char **argv)
 	struct secret_status	 ss;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	struct timeval		 tv = { 1, 0 };
-	char			*cause = NULL, *path, *data, esc[256], esc2[256];
+	char			*cause = NULL, *path, *data, *cwd, esc[256];
+	char			 esc2[256];
 	const char		*conf_path = CONF_DEFAULT_PATH, *where;
 	bool			 foreground = false, debug = false, test = false;
 	int			 ch;
@@ -784,9 +785,20 @@ main(int argc, char **argv)
 
 	log_init("refguardd", LOG_TARGET_STDERR, debug ? LOG_LEVEL_DEBUG :
 	    LOG_LEVEL_INFO);
-	/* Absolute, so that paths survive the chdir of daemon(3). */
-	if ((path = realpath(conf_path, NULL)) == NULL)
-		fatal("config %s", conf_path);
+	/*
+	 * Absolute, so that paths survive the chdir of daemon(3), but not
+	 * resolved: a configuration reached through a symbolic link keeps
+	 * its drop-ins (conf.d) and relative paths beside the link, where
+	 * refguardctl -c finds them too.
+	 */
+	if (conf_path[0] == '/')
+		path = xstrdup(conf_path);
+	else {
+		if ((cwd = getcwd(NULL, 0)) == NULL)
+			fatal("getcwd");
+		xasprintf(&path, "%s/%s", cwd, conf_path);
+		free(cwd);
+	}
 	d->conf_path = path;
 	if ((d->conf = conf_load(d->conf_path, &cause)) == NULL) {
 		if (test) {	/* every error, a line each */

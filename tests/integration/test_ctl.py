@@ -843,6 +843,34 @@ def _():
        "one line per error (stderr %r)" % err)
 
 
+@T.case("a configuration reached through a symbolic link: refguardd and "
+        "refguardctl read the drop-ins beside the link")
+def _():
+    tmp = rgtest.mkdtemp("ctllink")
+    real = os.path.join(tmp, "real")
+    etc = os.path.join(tmp, "etc")
+    os.makedirs(real)
+    os.makedirs(os.path.join(etc, "conf.d"))
+    with open(os.path.join(real, "refguard.conf"), "w") as f:
+        f.write("socket = rg.sock\nstate_dir = state\nrules = %s\n" %
+                rgtest.RULES_DIR)
+    link = os.path.join(etc, "refguard.conf")
+    os.symlink(os.path.join(real, "refguard.conf"), link)
+    with open(os.path.join(etc, "conf.d", "10-x.conf"), "w") as f:
+        f.write("bogus = 1\n")
+    want = "%s/conf.d/10-x.conf:1: unknown key 'bogus'" % etc
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", link, "ping"])
+    check(rc == 2 and want in err, "refguardctl -c: the drop-in", err)
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", link],
+                              timeout=60)
+    check(rc == 1 and want in err, "refguardd -t: the drop-in beside the "
+          "link (stdout %r)" % out, err)
+    # Relative to the directory the file was named in, cwd included.
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c",
+                               "etc/refguard.conf"], timeout=60, cwd=tmp)
+    check(rc == 1 and want in err, "refguardd -t, a relative -c", err)
+
+
 @T.case("bash and zsh completion: every command and flag of the table")
 def _():
     cmds = table_commands()
