@@ -30,6 +30,21 @@ def write(path, text):
         f.write(text)
 
 
+def rule_file(directory, name, where):
+    """directory/NAME.rules holding the rule NAME.WHERE."""
+    write(os.path.join(directory, name + ".rules"),
+          RULE % ("%s.%s" % (name, where), name))
+
+
+def merge_daemon(tag):
+    """A daemon (not started) with shipped/ made and rules.d/ not yet:
+    (daemon, shipped, local)."""
+    d0 = rgtest.Daemon(tag)
+    shipped = os.path.join(d0.dir, "shipped")
+    os.makedirs(shipped)
+    return d0, shipped, os.path.join(d0.dir, "rules.d")
+
+
 def same_email_reasons(d):
     """The rule names a referral of one email to itself matches."""
     email = "%s@example.org" % ids.id()
@@ -48,10 +63,7 @@ def reload_ok(d):
 @T.case("rules_dirs: a local file overrides, an empty one or /dev/null "
         "masks, a missing local directory is fine")
 def _():
-    d0 = rgtest.Daemon("rdirs")
-    shipped = os.path.join(d0.dir, "shipped")
-    local = os.path.join(d0.dir, "rules.d")
-    os.makedirs(shipped)
+    d0, shipped, local = merge_daemon("rdirs")
     write(os.path.join(shipped, "a.rules"), RULE % ("a.shipped", "a"))
     write(os.path.join(shipped, "b.rules"), RULE % ("b.shipped", "b"))
     write(os.path.join(shipped, "notes.txt"), "not a rule file\n")
@@ -95,16 +107,14 @@ def _():
 @T.case("rules check of several directories merges them as rules_dirs "
         "does: overrides and masks check as the daemon loads them")
 def _():
-    d0 = rgtest.Daemon("rdirs-check")
-    shipped = os.path.join(d0.dir, "shipped")
-    local = os.path.join(d0.dir, "rules.d")
+    d0, shipped, local = merge_daemon("rdirs-check")
     staging = os.path.join(d0.dir, "staging")
-    for p in (shipped, local, staging):
-        os.makedirs(p)
-    write(os.path.join(shipped, "a.rules"), RULE % ("a.shipped", "a"))
-    write(os.path.join(shipped, "b.rules"), RULE % ("b.shipped", "b"))
-    write(os.path.join(shipped, "c.rules"), RULE % ("c.shipped", "c"))
-    write(os.path.join(local, "b.rules"), RULE % ("b.local", "b"))
+    os.makedirs(local)
+    os.makedirs(staging)
+    rule_file(shipped, "a", "shipped")
+    rule_file(shipped, "b", "shipped")
+    rule_file(shipped, "c", "shipped")
+    rule_file(local, "b", "local")
     os.symlink("/dev/null", os.path.join(local, "a.rules"))
     write(os.path.join(local, "c.rules"), "")
 
@@ -132,7 +142,7 @@ def _():
     # Files, or a single directory, still load every file given.
     copy = os.path.join(d0.dir, "copy")
     os.makedirs(copy)
-    write(os.path.join(copy, "b.rules"), RULE % ("b.shipped", "b"))
+    rule_file(copy, "b", "shipped")
     rc, out, err = rules_check(os.path.join(shipped, "b.rules"),
                                os.path.join(copy, "b.rules"))
     eq(rc, 1, "two files of one name are one set: both load")
@@ -144,7 +154,7 @@ def _():
     d0 = rgtest.Daemon("rdirs-one")
     local = os.path.join(d0.dir, "rules.d")
     os.makedirs(local)
-    write(os.path.join(local, "a.rules"), RULE % ("a.local", "a"))
+    rule_file(local, "a", "local")
     os.symlink("/dev/null", os.path.join(local, "z.rules"))
     d0.conf["rules"] = None
     d0.conf["rules_dirs"] = "rules.d"
