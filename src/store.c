@@ -96,6 +96,14 @@ struct store {
 	uint64_t		 flushes;	/* ranges flushed (stats) */
 	uint64_t		 flushed_entries;
 	/*
+	 * Index entries and links, LMDB's and the tier's together, as of
+	 * the last write commit: published by the writer, because a flush
+	 * moves entries from the tier to LMDB inside a transaction, and a
+	 * reader adding the two counts while one is open would miss them.
+	 */
+	uint64_t		 pub_index, pub_links;
+	bool			 pub_valid;
+	/*
 	 * Replaying events into the tier (recent_replay()): range r's
 	 * entries of the events up to derived[r] are in LMDB or the tier.
 	 * A read-only store keeps a tier of its own in step with the
@@ -771,6 +779,8 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 {
 	struct store	*st = t->st;
 	MDB_envinfo	 info;
+	MDB_stat	 ms;
+	uint64_t	 nindex = 0, nlinks = 0;
 	char		 msg[160];
 	size_t		 txnid;
 	unsigned	 r;
@@ -786,6 +796,13 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		return (-1);
 	}
 	txnid = t->write ? mdb_txn_id(t->txn) : 0;
+	if (t->write) {
+		/* This transaction's counts, its flushes included. */
+		nindex = mdb_stat(t->txn, st->index, &ms) == 0 ?
+		    ms.ms_entries : 0;
+		nlinks = mdb_stat(t->txn, st->links, &ms) == 0 ?
+		    ms.ms_entries : 0;
+	}
 	rc = mdb_txn_commit(t->txn);
 	/* LMDB writes nothing (and keeps its txnid) for a clean txn. */
 	if (rc == 0 && t->write && mdb_env_info(st->env, &info) == 0 &&
@@ -802,6 +819,12 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 				if (t->fl[r])
 					st->flushed[r] = t->fl_mark[r];
 			mt_commit(st->mt);
+			__atomic_store_n(&st->pub_index, nindex +
+			    mt_index_count(st->mt), __ATOMIC_RELAXED);
+			__atomic_store_n(&st->pub_links, nlinks +
+			    mt_link_count(st->mt), __ATOMIC_RELAXED);
+			__atomic_store_n(&st->pub_valid, true,
+			    __ATOMIC_RELEASE);
 		} else
 			mt_abort(st->mt);
 	}
@@ -2180,8 +2203,14 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	out->map_max = __atomic_load_n(&st->map_max, __ATOMIC_RELAXED);
 	out->last_seq = __atomic_load_n(&st->last_seq, __ATOMIC_ACQUIRE);
 	out->readers = info.me_numreaders;
-	out->index_entries += mt_index_count(st->mt);
-	out->links += mt_link_count(st->mt);
+	if (__atomic_load_n(&st->pub_valid, __ATOMIC_ACQUIRE)) {
+		out->index_entries = __atomic_load_n(&st->pub_index,
+		    __ATOMIC_RELAXED);
+		out->links = __atomic_load_n(&st->pub_links, __ATOMIC_RELAXED);
+	} else {
+		out->index_entries += mt_index_count(st->mt);
+		out->links += mt_link_count(st->mt);
+	}
 	out->recent_entries = mt_index_count(st->mt);
 	out->recent_links = mt_link_count(st->mt);
 	out->recent_flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);

@@ -264,7 +264,12 @@ int		 store_meta_put(struct store_txn *txn, const char *name,
 int64_t		 store_expire(struct store_txn *txn, int64_t before_ts,
 		     size_t max);
 
-/* Figures for stats; 0 or -1 (*cause set). */
+/*
+ * Figures for stats, from any thread; 0 or -1 (*cause set). Index
+ * entries and links are as of the last write commit (the writer
+ * publishes them: they move from the recent tier to LMDB inside a
+ * transaction), the other counts as of a read snapshot.
+ */
 int		 store_stat(struct store *st, struct store_stat *out,
 		     char **cause);
 
