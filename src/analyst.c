@@ -390,12 +390,12 @@ fb_link_cb(void *arg, const struct store_link *l)
 }
 
 static int
-analyst_feedback(struct store_txn *txn, const struct event *req,
+analyst_feedback(struct store_txn *txn, const struct rg_event *req,
     struct analyst_req *ar, int64_t now, struct sbuf *sb,
     const char **errcode)
 {
 	struct verdict_rec	 r;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct fb_ctx		 f;
 	struct sbuf		 rec;
 	const struct party	*p;
@@ -660,7 +660,7 @@ analyst_list_log(struct store_txn *txn, struct analyst_req *ar,
 }
 
 int
-analyst_run(struct store_txn *txn, enum req_op op, const struct event *ev,
+analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
     struct analyst_req *ar, int64_t now, struct verdict *out,
     const char **errcode)
 {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "req.h"
 #include "store_aux.h"
 
@@ -77,7 +77,7 @@ int	analyst_prepare(struct analyst_req *ar, enum req_op op,
  * reply; *errcode says which: "not_found"), -1 store error.
  */
 int	analyst_run(struct store_txn *txn, enum req_op op,
-	    const struct event *ev, struct analyst_req *ar, int64_t now,
+	    const struct rg_event *ev, struct analyst_req *ar, int64_t now,
 	    struct verdict *out, const char **errcode);
 
 /*

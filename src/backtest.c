@@ -265,7 +265,7 @@ bt_lower(const struct bt_label *v, size_t n, const char *key, size_t len)
  * fraud as fraud.
  */
 static int
-bt_own_label(const struct backtest *bt, const struct event *ev)
+bt_own_label(const struct backtest *bt, const struct rg_event *ev)
 {
 	const struct party	*p = &ev->party[PARTY_REFEREE];
 	const struct bt_label	*best = NULL;
@@ -294,7 +294,7 @@ bt_own_label(const struct backtest *bt, const struct event *ev)
 }
 
 static int
-bt_referral(struct bt_scan *sc, const struct event *ev)
+bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 {
 	struct backtest		*bt = sc->bt;
 	struct rules_result	 res;
@@ -355,7 +355,7 @@ bt_referral(struct bt_scan *sc, const struct event *ev)
 }
 
 static int
-bt_event(void *arg, const struct event *ev)
+bt_event(void *arg, const struct rg_event *ev)
 {
 	struct bt_scan	*sc = arg;
 	struct backtest	*bt = sc->bt;

@@ -122,7 +122,7 @@ ex_meta(struct ex_scan *sc, uint64_t data_id)
 
 /* A referral's verdict, when it is this event's (not an older one's). */
 static int
-ex_verdict(struct ex_scan *sc, const struct event *ev)
+ex_verdict(struct ex_scan *sc, const struct rg_event *ev)
 {
 	struct verdict_rec	 vr;
 	const void		*rec;
@@ -158,12 +158,12 @@ ex_verdict(struct ex_scan *sc, const struct event *ev)
 }
 
 static int
-ex_event(void *arg, const struct event *ev)
+ex_event(void *arg, const struct rg_event *ev)
 {
 	struct ex_scan	*sc = arg;
 	uint8_t		 rec[EVENT_REC_MAX];
 	char		 when[RFC3339_LEN];
-	const char	*type = event_type_name(ev->type);
+	const char	*type = rgev_type_name(ev->type);
 	size_t		 len;
 
 	sc->next = ev->seq + 1;
@@ -171,7 +171,7 @@ ex_event(void *arg, const struct event *ev)
 	if (ev->ts >= sc->opts->since) {
 		if (ex_meta(sc, ev->data_id) != 0)
 			goto fail;
-		len = event_encode(ev, rec);
+		len = rgev_encode(ev, rec);
 		sbuf_addf(&sc->line, "{\"event\":%" PRIu64 ",\"ts\":\"%s\","
 		    "\"type\":\"%s\"", ev->seq, fmt_rfc3339(ev->ts, when),
 		    type != NULL ? type : "unknown");
@@ -276,7 +276,7 @@ enum imp_kind { IMP_EVENT, IMP_VERDICT, IMP_META };
 
 struct imp_item {
 	enum imp_kind	 kind;
-	struct event	 ev;		/* IMP_EVENT */
+	struct rg_event	 ev;		/* IMP_EVENT */
 	char		*name;		/* IMP_VERDICT: the id; IMP_META */
 	size_t		 namelen;
 	struct verdict_rec vr;		/* IMP_VERDICT: reply, explain owned */
@@ -443,7 +443,7 @@ imp_event(struct imp *im, const json_t *o, char **cause)
 		return (-1);
 	}
 	it = imp_add(im, IMP_EVENT);
-	if (event_decode(rec, (size_t)n, &it->ev) != 0) {
+	if (rgev_decode(rec, (size_t)n, &it->ev) != 0) {
 		im->nitems--;
 		xasprintf(cause, "event %" PRIu64 ": \"rec\" is not a valid "
 		    "event record", seq);

@@ -10,7 +10,7 @@
  *   {"verdict":"r1","seq":SEQ,"action":"deny","score":100,"reply":"...","explain":"..."}
  *   {"end":true,"events":N,"verdicts":N,"meta":N}
  * Events in seq order; a referral's verdict right after its event. rec is
- * the store's event record (event.h: hashes and derived facts only, never
+ * the store's event record (rgev.h: hashes and derived facts only, never
  * raw personal data), so an export is only useful with the installation's
  * hash_secret_file: new events must hash like the old ones to meet them.
  * reply is the exact verdict line clients got; explain the facts.
@@ -39,7 +39,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "event.h"
+#include "rgev.h"
 
 struct store;
 

@@ -31,7 +31,7 @@
 
 #include <sys/socket.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "ident.h"	/* struct conf_str */
 
 struct geo;

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "rgev.h"
 
 #define IDENT_SECRET_LEN	32
 

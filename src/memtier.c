@@ -8,8 +8,8 @@
 #include "util.h"
 
 /* One chained hash table per range for identities, one for accounts. */
-struct mt_table {
-	void		**b;		/* buckets: mt_ident * or mt_acct * */
+struct memtier_table {
+	void		**b;		/* buckets: memtier_ident * or memtier_acct * */
 	size_t		  nb;		/* power of two */
 	size_t		  n;
 };
@@ -23,21 +23,21 @@ enum undo_kind {
 
 struct undo {
 	enum undo_kind	 kind;
-	void		*p;		/* mt_ident * or mt_acct * */
+	void		*p;		/* memtier_ident * or memtier_acct * */
 	uint32_t	 i;		/* link index, or range */
 	struct store_link	 old;
 };
 
-struct mt {
-	struct mt_table	 idx[MT_RANGES];
-	struct mt_table	 acc[MT_RANGES];
+struct memtier {
+	struct memtier_table	 idx[MT_RANGES];
+	struct memtier_table	 acc[MT_RANGES];
 	uint64_t	 range_entries[MT_RANGES];
 	/*
 	 * A range flushed in the open transaction is detached at once (so
 	 * queries see it in LMDB only), freed at commit, put back at abort.
 	 */
-	struct mt_table	 idx_det[MT_RANGES];
-	struct mt_table	 acc_det[MT_RANGES];
+	struct memtier_table	 idx_det[MT_RANGES];
+	struct memtier_table	 acc_det[MT_RANGES];
 	uint64_t	 det_entries[MT_RANGES];
 	uint64_t	 det_links[MT_RANGES];
 	bool		 flushed[MT_RANGES];
@@ -48,7 +48,7 @@ struct mt {
 	size_t		 nundo;
 	size_t		 undocap;
 
-	void		**sorted;	/* mt_range() output */
+	void		**sorted;	/* memtier_range() output */
 	size_t		  sortedcap;
 };
 
@@ -74,21 +74,21 @@ bucket(const struct rg_hash *h, uint8_t kind, size_t nb)
 	return ((size_t)(v ^ (v >> 29)) & (nb - 1));
 }
 
-struct mt *
-mt_new(void)
+struct memtier *
+memtier_new(void)
 {
-	return (xcalloc(1, sizeof(struct mt)));
+	return (xcalloc(1, sizeof(struct memtier)));
 }
 
 static void
-free_ident(struct mt_ident *id)
+free_ident(struct memtier_ident *id)
 {
 	free(id->e);
 	free(id);
 }
 
 static void
-free_acct(struct mt_acct *a)
+free_acct(struct memtier_acct *a)
 {
 	free(a->l);
 	free(a);
@@ -96,7 +96,7 @@ free_acct(struct mt_acct *a)
 
 /* Free a table and what it holds; the links it held. */
 static uint64_t
-table_free(struct mt_table *t, bool idents)
+table_free(struct memtier_table *t, bool idents)
 {
 	size_t		 i;
 	void		*p, *next;
@@ -105,11 +105,11 @@ table_free(struct mt_table *t, bool idents)
 	for (i = 0; i < t->nb; i++)
 		for (p = t->b[i]; p != NULL; p = next) {
 			if (idents) {
-				next = ((struct mt_ident *)p)->next;
+				next = ((struct memtier_ident *)p)->next;
 				free_ident(p);
 			} else {
-				next = ((struct mt_acct *)p)->next;
-				links += ((struct mt_acct *)p)->n;
+				next = ((struct memtier_acct *)p)->next;
+				links += ((struct memtier_acct *)p)->n;
 				free_acct(p);
 			}
 		}
@@ -119,7 +119,7 @@ table_free(struct mt_table *t, bool idents)
 }
 
 void
-mt_free(struct mt *mt)
+memtier_free(struct memtier *mt)
 {
 	unsigned	r;
 
@@ -137,7 +137,7 @@ mt_free(struct mt *mt)
 }
 
 static void
-undo_push(struct mt *mt, enum undo_kind kind, void *p, uint32_t i,
+undo_push(struct memtier *mt, enum undo_kind kind, void *p, uint32_t i,
     const struct store_link *old)
 {
 	struct undo	*u;
@@ -161,7 +161,7 @@ undo_push(struct mt *mt, enum undo_kind kind, void *p, uint32_t i,
  * is a cache miss.
  */
 static void
-table_grow(struct mt_table *t, bool idents)
+table_grow(struct memtier_table *t, bool idents)
 {
 	void	**nb;
 	size_t	  n = t->nb ? t->nb * 2 : 64, i, j;
@@ -173,13 +173,13 @@ table_grow(struct mt_table *t, bool idents)
 	for (i = 0; i < t->nb; i++)
 		for (p = t->b[i]; p != NULL; p = next) {
 			if (idents) {
-				struct mt_ident *id = p;
+				struct memtier_ident *id = p;
 
 				next = id->next;
 				j = bucket(&id->h, id->kind, n);
 				id->next = nb[j];
 			} else {
-				struct mt_acct *a = p;
+				struct memtier_acct *a = p;
 
 				next = a->next;
 				j = bucket(&a->account, 0, n);
@@ -192,11 +192,11 @@ table_grow(struct mt_table *t, bool idents)
 	t->nb = n;
 }
 
-static struct mt_ident *
-ident_find(const struct mt *mt, uint8_t kind, const struct rg_hash *h)
+static struct memtier_ident *
+ident_find(const struct memtier *mt, uint8_t kind, const struct rg_hash *h)
 {
-	const struct mt_table	*t = &mt->idx[MT_RANGE(h)];
-	struct mt_ident		*id;
+	const struct memtier_table	*t = &mt->idx[MT_RANGE(h)];
+	struct memtier_ident		*id;
 
 	if (t->nb == 0)
 		return (NULL);
@@ -206,19 +206,19 @@ ident_find(const struct mt *mt, uint8_t kind, const struct rg_hash *h)
 	return (NULL);
 }
 
-const struct mt_ident *
-mt_index_get(const struct mt *mt, uint8_t kind, const struct rg_hash *h)
+const struct memtier_ident *
+memtier_index_get(const struct memtier *mt, uint8_t kind, const struct rg_hash *h)
 {
 	return (ident_find(mt, kind, h));
 }
 
 void
-mt_index_add(struct mt *mt, uint8_t kind, const struct rg_hash *h,
+memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
     int64_t ts, uint64_t seq, uint8_t type, uint8_t roles)
 {
-	struct mt_table	*t = &mt->idx[MT_RANGE(h)];
-	struct mt_ident	*id;
-	struct mt_ent	*e;
+	struct memtier_table	*t = &mt->idx[MT_RANGE(h)];
+	struct memtier_ident	*id;
+	struct memtier_ent	*e;
 	size_t		 b;
 
 	if ((id = ident_find(mt, kind, h)) == NULL) {
@@ -245,11 +245,11 @@ mt_index_add(struct mt *mt, uint8_t kind, const struct rg_hash *h,
 	undo_push(mt, U_IDX, id, 0, NULL);
 }
 
-static struct mt_acct *
-acct_find(const struct mt *mt, const struct rg_hash *acct)
+static struct memtier_acct *
+acct_find(const struct memtier *mt, const struct rg_hash *acct)
 {
-	const struct mt_table	*t = &mt->acc[MT_RANGE(acct)];
-	struct mt_acct		*a;
+	const struct memtier_table	*t = &mt->acc[MT_RANGE(acct)];
+	struct memtier_acct		*a;
 
 	if (t->nb == 0)
 		return (NULL);
@@ -259,14 +259,14 @@ acct_find(const struct mt *mt, const struct rg_hash *acct)
 	return (NULL);
 }
 
-const struct mt_acct *
-mt_acct_get(const struct mt *mt, const struct rg_hash *acct)
+const struct memtier_acct *
+memtier_acct_get(const struct memtier *mt, const struct rg_hash *acct)
 {
 	return (acct_find(mt, acct));
 }
 
 static int
-link_find(const struct mt_acct *a, uint8_t kind, const struct rg_hash *h)
+link_find(const struct memtier_acct *a, uint8_t kind, const struct rg_hash *h)
 {
 	uint32_t	i;
 
@@ -277,10 +277,10 @@ link_find(const struct mt_acct *a, uint8_t kind, const struct rg_hash *h)
 }
 
 const struct store_link *
-mt_link_get(const struct mt *mt, const struct rg_hash *acct, uint8_t kind,
+memtier_link_get(const struct memtier *mt, const struct rg_hash *acct, uint8_t kind,
     const struct rg_hash *h)
 {
-	const struct mt_acct	*a;
+	const struct memtier_acct	*a;
 	int			 i;
 
 	if ((a = acct_find(mt, acct)) == NULL ||
@@ -290,10 +290,10 @@ mt_link_get(const struct mt *mt, const struct rg_hash *acct, uint8_t kind,
 }
 
 void
-mt_link_set(struct mt *mt, const struct rg_hash *acct, const struct store_link *l)
+memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct store_link *l)
 {
-	struct mt_table	*t = &mt->acc[MT_RANGE(acct)];
-	struct mt_acct	*a;
+	struct memtier_table	*t = &mt->acc[MT_RANGE(acct)];
+	struct memtier_acct	*a;
 	size_t		 b;
 	int		 i;
 
@@ -323,8 +323,8 @@ mt_link_set(struct mt *mt, const struct rg_hash *acct, const struct store_link *
 static int
 ident_cmp(const void *a, const void *b)
 {
-	const struct mt_ident	*x = *(struct mt_ident * const *)a;
-	const struct mt_ident	*y = *(struct mt_ident * const *)b;
+	const struct memtier_ident	*x = *(struct memtier_ident * const *)a;
+	const struct memtier_ident	*y = *(struct memtier_ident * const *)b;
 
 	if (x->kind != y->kind)
 		return (x->kind < y->kind ? -1 : 1);
@@ -334,15 +334,15 @@ ident_cmp(const void *a, const void *b)
 static int
 acct_cmp(const void *a, const void *b)
 {
-	const struct mt_acct	*x = *(struct mt_acct * const *)a;
-	const struct mt_acct	*y = *(struct mt_acct * const *)b;
+	const struct memtier_acct	*x = *(struct memtier_acct * const *)a;
+	const struct memtier_acct	*y = *(struct memtier_acct * const *)b;
 
 	return (memcmp(x->account.b, y->account.b, RG_HASH_LEN));
 }
 
 /* The table's items into mt->sorted from position off; their count. */
 static size_t
-table_list(struct mt *mt, const struct mt_table *t, size_t off, bool idents)
+table_list(struct memtier *mt, const struct memtier_table *t, size_t off, bool idents)
 {
 	size_t	 i, n = 0;
 	void	*p;
@@ -355,15 +355,15 @@ table_list(struct mt *mt, const struct mt_table *t, size_t off, bool idents)
 	for (i = 0; i < t->nb; i++)
 		for (p = t->b[i]; p != NULL; n++) {
 			mt->sorted[off + n] = p;
-			p = idents ? (void *)((struct mt_ident *)p)->next :
-			    (void *)((struct mt_acct *)p)->next;
+			p = idents ? (void *)((struct memtier_ident *)p)->next :
+			    (void *)((struct memtier_acct *)p)->next;
 		}
 	return (n);
 }
 
 void
-mt_range(struct mt *mt, unsigned r, struct mt_ident ***idents,
-    size_t *nidents, struct mt_acct ***accts, size_t *naccts)
+memtier_range(struct memtier *mt, unsigned r, struct memtier_ident ***idents,
+    size_t *nidents, struct memtier_acct ***accts, size_t *naccts)
 {
 	size_t	ni, na;
 
@@ -373,20 +373,20 @@ mt_range(struct mt *mt, unsigned r, struct mt_ident ***idents,
 		qsort(mt->sorted, ni, sizeof(*mt->sorted), ident_cmp);
 	if (na > 1)
 		qsort(mt->sorted + ni, na, sizeof(*mt->sorted), acct_cmp);
-	*idents = (struct mt_ident **)mt->sorted;
+	*idents = (struct memtier_ident **)mt->sorted;
 	*nidents = ni;
 	/* Nothing listed yet: no array to point into. */
-	*accts = mt->sorted != NULL ? (struct mt_acct **)(mt->sorted + ni) :
+	*accts = mt->sorted != NULL ? (struct memtier_acct **)(mt->sorted + ni) :
 	    NULL;
 	*naccts = na;
 }
 
 bool
-mt_range_flushed(struct mt *mt, unsigned r)
+memtier_range_flushed(struct memtier *mt, unsigned r)
 {
-	struct mt_table	*t;
+	struct memtier_table	*t;
 	size_t		 i;
-	struct mt_acct	*a;
+	struct memtier_acct	*a;
 	uint64_t	 links = 0;
 
 	if (mt->flushed[r])
@@ -410,7 +410,7 @@ mt_range_flushed(struct mt *mt, unsigned r)
 }
 
 void
-mt_commit(struct mt *mt)
+memtier_commit(struct memtier *mt)
 {
 	size_t		i;
 	unsigned	r;
@@ -427,24 +427,24 @@ mt_commit(struct mt *mt)
 
 /* Unlink p from its chain in t (it is there). */
 static void
-table_unlink(struct mt_table *t, void *p, size_t b, bool idents)
+table_unlink(struct memtier_table *t, void *p, size_t b, bool idents)
 {
 	void	**pp = &t->b[b];
 
 	while (*pp != p)
-		pp = idents ? (void **)&((struct mt_ident *)*pp)->next :
-		    (void **)&((struct mt_acct *)*pp)->next;
-	*pp = idents ? (void *)((struct mt_ident *)p)->next :
-	    (void *)((struct mt_acct *)p)->next;
+		pp = idents ? (void **)&((struct memtier_ident *)*pp)->next :
+		    (void **)&((struct memtier_acct *)*pp)->next;
+	*pp = idents ? (void *)((struct memtier_ident *)p)->next :
+	    (void *)((struct memtier_acct *)p)->next;
 	t->n--;
 }
 
 void
-mt_abort(struct mt *mt)
+memtier_abort(struct memtier *mt)
 {
 	struct undo	*u;
-	struct mt_ident	*id;
-	struct mt_acct	*a;
+	struct memtier_ident	*id;
+	struct memtier_acct	*a;
 	unsigned	 r;
 
 	while (mt->nundo > 0) {
@@ -498,19 +498,19 @@ mt_abort(struct mt *mt)
 }
 
 uint64_t
-mt_index_count(const struct mt *mt)
+memtier_index_count(const struct memtier *mt)
 {
 	return (__atomic_load_n(&mt->nentries, __ATOMIC_RELAXED));
 }
 
 uint64_t
-mt_link_count(const struct mt *mt)
+memtier_link_count(const struct memtier *mt)
 {
 	return (__atomic_load_n(&mt->nlinks, __ATOMIC_RELAXED));
 }
 
 uint64_t
-mt_range_count(const struct mt *mt, unsigned r)
+memtier_range_count(const struct memtier *mt, unsigned r)
 {
 	return (mt->range_entries[r]);
 }

@@ -18,8 +18,8 @@
  * a read-only store replays them into a tier of its own, kept in step
  * with the writer's flushes at each transaction (store_begin()).
  *
- * Changes made during a write transaction are logged; mt_abort() undoes
- * them, mt_commit() keeps them and drops the ranges flushed by it.
+ * Changes made during a write transaction are logged; memtier_abort() undoes
+ * them, memtier_commit() keeps them and drops the ranges flushed by it.
  * Single-threaded: the thread that holds the write transaction.
  */
 #ifndef REFGUARD_MEMTIER_H
@@ -29,13 +29,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "store.h"
 
 #define MT_RANGES	256
 #define MT_RANGE(h)	((h)->b[0])
 
-struct mt_ent {
+struct memtier_ent {
 	int64_t		ts;
 	uint64_t	seq;
 	uint8_t		type;
@@ -43,41 +43,41 @@ struct mt_ent {
 };
 
 /* The index entries of one identity, in seq order. */
-struct mt_ident {
-	struct mt_ident	*next;		/* hash chain */
+struct memtier_ident {
+	struct memtier_ident	*next;		/* hash chain */
 	uint8_t		 kind;
 	struct rg_hash	 h;
 	uint32_t	 n;
 	uint32_t	 cap;
-	struct mt_ent	*e;
+	struct memtier_ent	*e;
 };
 
 /* The links of one account changed since its range was last flushed. */
-struct mt_acct {
-	struct mt_acct	*next;		/* hash chain */
+struct memtier_acct {
+	struct memtier_acct	*next;		/* hash chain */
 	struct rg_hash	 account;
 	uint32_t	 n;
 	uint32_t	 cap;
 	struct store_link *l;
 };
 
-struct mt;
+struct memtier;
 
-struct mt	*mt_new(void);
-void		 mt_free(struct mt *);
+struct memtier	*memtier_new(void);
+void		 memtier_free(struct memtier *);
 
-void		 mt_index_add(struct mt *, uint8_t kind, const struct rg_hash *,
+void		 memtier_index_add(struct memtier *, uint8_t kind, const struct rg_hash *,
 		    int64_t ts, uint64_t seq, uint8_t type, uint8_t roles);
 /* NULL when the identity has no entry in the tier. */
-const struct mt_ident *mt_index_get(const struct mt *, uint8_t kind,
+const struct memtier_ident *memtier_index_get(const struct memtier *, uint8_t kind,
 		    const struct rg_hash *);
 
-const struct mt_acct *mt_acct_get(const struct mt *, const struct rg_hash *);
+const struct memtier_acct *memtier_acct_get(const struct memtier *, const struct rg_hash *);
 /* The account's link of that identity, or NULL. */
-const struct store_link *mt_link_get(const struct mt *, const struct rg_hash *acct,
+const struct store_link *memtier_link_get(const struct memtier *, const struct rg_hash *acct,
 		    uint8_t kind, const struct rg_hash *);
 /* Insert or replace the account's link (l->kind, l->h). */
-void		 mt_link_set(struct mt *, const struct rg_hash *acct,
+void		 memtier_link_set(struct memtier *, const struct rg_hash *acct,
 		    const struct store_link *l);
 
 /*
@@ -85,22 +85,22 @@ void		 mt_link_set(struct mt *, const struct rg_hash *acct,
  * accounts by account hash (entries and links stay in the order they
  * came). The arrays are owned by the tier and valid until the next call.
  */
-void		 mt_range(struct mt *, unsigned r, struct mt_ident ***idents,
-		    size_t *nidents, struct mt_acct ***accts, size_t *naccts);
+void		 memtier_range(struct memtier *, unsigned r, struct memtier_ident ***idents,
+		    size_t *nidents, struct memtier_acct ***accts, size_t *naccts);
 /*
  * Range r was written to LMDB in this transaction: it leaves the tier now
  * (queries find it in LMDB), for good at commit. false when it was
  * already flushed in this transaction (then nothing is done).
  */
-bool		 mt_range_flushed(struct mt *, unsigned r);
+bool		 memtier_range_flushed(struct memtier *, unsigned r);
 
-void		 mt_commit(struct mt *);
-void		 mt_abort(struct mt *);
+void		 memtier_commit(struct memtier *);
+void		 memtier_abort(struct memtier *);
 
 /* Entries (index) and links held; readable from any thread. */
-uint64_t	 mt_index_count(const struct mt *);
-uint64_t	 mt_link_count(const struct mt *);
+uint64_t	 memtier_index_count(const struct memtier *);
+uint64_t	 memtier_link_count(const struct memtier *);
 /* Index entries held in range r. */
-uint64_t	 mt_range_count(const struct mt *, unsigned r);
+uint64_t	 memtier_range_count(const struct memtier *, unsigned r);
 
 #endif

@@ -11,7 +11,7 @@
  * reads beyond its bytes.
  *
  * Only the order of the calls makes a format: the formats themselves are
- * documented beside their encoders (event.h, verdict_rec.h, store.c,
+ * documented beside their encoders (rgev.h, verdict_rec.h, store.c,
  * store_aux.c), and tests/unit/test_rec.c holds their golden bytes.
  */
 #ifndef REFGUARD_REC_H

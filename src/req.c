@@ -189,7 +189,7 @@ time_out_of_range(const char *field, struct req_error *err)
  * milliseconds, into ev->ts; now when absent (ev->ts_given false).
  */
 static int
-get_ts(const json_t *obj, const struct req_opts *o, struct event *ev,
+get_ts(const json_t *obj, const struct req_opts *o, struct rg_event *ev,
     struct req_error *err)
 {
 	json_t	*v = json_object_get(obj, "ts");
@@ -326,7 +326,7 @@ decode_party(const struct ident *id, const json_t *obj, const char *prefix,
 }
 
 static int
-decode_reward(const json_t *obj, struct event *ev, struct req_error *err)
+decode_reward(const json_t *obj, struct rg_event *ev, struct req_error *err)
 {
 	json_t		*r = json_object_get(obj, "reward"), *amt;
 	const char	*cur;
@@ -368,7 +368,7 @@ decode_reward(const json_t *obj, struct event *ev, struct req_error *err)
 }
 
 static int
-decode_id(const json_t *obj, bool required, struct event *ev,
+decode_id(const json_t *obj, bool required, struct rg_event *ev,
     struct req_error *err)
 {
 	const char	*s;
@@ -389,7 +389,7 @@ decode_id(const json_t *obj, bool required, struct event *ev,
 
 static int
 decode_check(const struct ident *id, const json_t *obj,
-    const struct req_opts *o, struct event *ev, struct req_error *err)
+    const struct req_opts *o, struct rg_event *ev, struct req_error *err)
 {
 	const char	*s;
 	size_t		 len;
@@ -437,7 +437,7 @@ decode_check(const struct ident *id, const json_t *obj,
 
 static int
 decode_observe(const struct ident *id, const json_t *obj,
-    const struct req_opts *o, struct event *ev, struct req_error *err)
+    const struct req_opts *o, struct rg_event *ev, struct req_error *err)
 {
 	const char	*s;
 	size_t		 len;
@@ -447,7 +447,7 @@ decode_observe(const struct ident *id, const json_t *obj,
 	    get_ts(obj, o, ev, err) != 0 ||
 	    get_string(obj, "kind", "", true, 32, &s, &len, err) != 0)
 		return (-1);
-	t = event_type_from_name(s);
+	t = rgev_type_from_name(s);
 	if (t < 0 || t == EV_REFERRAL)
 		return (req_fail(err, "bad_request", "kind",
 		    "not one of signup, login, purchase, payout, update"));
@@ -484,7 +484,7 @@ get_text(const json_t *obj, const char *name, size_t max, bool lines,
 }
 
 static int
-decode_feedback(const struct ident *id, const json_t *obj, struct event *ev,
+decode_feedback(const struct ident *id, const json_t *obj, struct rg_event *ev,
     struct analyst_req *ar, struct req_error *err)
 {
 	struct party	 p;
@@ -603,7 +603,7 @@ decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
 
 int
 req_decode(const char *line, size_t len, const struct ident *id,
-    const struct req_opts *o, enum req_op *opp, struct event *ev,
+    const struct req_opts *o, enum req_op *opp, struct rg_event *ev,
     struct req_error *err)
 {
 	return (req_decode_full(line, len, id, o, opp, ev, NULL, err));
@@ -611,7 +611,7 @@ req_decode(const char *line, size_t len, const struct ident *id,
 
 int
 req_decode_full(const char *line, size_t len, const struct ident *id,
-    const struct req_opts *o, enum req_op *opp, struct event *ev,
+    const struct req_opts *o, enum req_op *opp, struct rg_event *ev,
     struct analyst_req *ar, struct req_error *err)
 {
 	static const char *const *const fields[OP__MAX] = {

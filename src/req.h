@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "rgev.h"
 
 struct analyst_req;
 struct ident;
@@ -66,7 +66,7 @@ struct req_opts {
  * the error reply can echo it). The line need not be NUL-terminated.
  */
 int	req_decode(const char *line, size_t len, const struct ident *id,
-	    const struct req_opts *opts, enum req_op *op, struct event *ev,
+	    const struct req_opts *opts, enum req_op *op, struct rg_event *ev,
 	    struct req_error *err);
 
 /*
@@ -77,7 +77,7 @@ int	req_decode(const char *line, size_t len, const struct ident *id,
  * opts->now (the request's time).
  */
 int	req_decode_full(const char *line, size_t len, const struct ident *id,
-	    const struct req_opts *opts, enum req_op *op, struct event *ev,
+	    const struct req_opts *opts, enum req_op *op, struct rg_event *ev,
 	    struct analyst_req *ar, struct req_error *err);
 
 const char	*req_op_name(enum req_op op);

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "event.h"
+#include "rgev.h"
 
 struct ident;
 struct store_txn;
@@ -134,7 +134,7 @@ bool		 rules_rule_shadow(const struct ruleset *rs, uint32_t rule);
  * want_explain, res->explain gets the facts each rule saw. Returns 0, or
  * -1 on a store error (store_txn_err(txn) says which).
  */
-int		 rules_eval(const struct ruleset *rs, const struct event *ev,
+int		 rules_eval(const struct ruleset *rs, const struct rg_event *ev,
 		     struct store_txn *txn, int want_explain,
 		     struct rules_result *res);
 
@@ -150,14 +150,14 @@ struct rules_at {
 	int64_t		ts;
 	uint64_t	max_seq;
 };
-int		 rules_eval_at(const struct ruleset *rs, const struct event *ev,
+int		 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
 		     const struct rules_at *at, struct store_txn *txn,
 		     int want_explain, struct rules_result *res);
 
 /*
  * Runtime lists (list.add): whether rs declares list name, and the kinds
  * its rules look values up as (bit 1 << kind: an identity kind of
- * event.h, LIST_KIND_STRING or LIST_KIND_NUMBER of store_aux.h). -1 when
+ * rgev.h, LIST_KIND_STRING or LIST_KIND_NUMBER of store_aux.h). -1 when
  * the set has no such list.
  */
 int		 rules_list_kinds(const struct ruleset *rs, const char *name,

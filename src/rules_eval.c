@@ -59,11 +59,11 @@ rules_eval_key(const struct rules_ectx *cx, int party, int kind,
 }
 
 bool
-rules_event_key(const struct event *ev, int party, int kind,
+rules_event_key(const struct rg_event *ev, int party, int kind,
     struct rg_hash *h)
 {
 	if (party == PARTY_EVENT)
-		return (kind == ENT_CAMPAIGN && event_campaign_key(ev, h));
+		return (kind == ENT_CAMPAIGN && rgev_campaign_key(ev, h));
 	if (party >= ev->nparties || !PARTY_HAS(&ev->party[party], kind))
 		return (false);
 	*h = ev->party[party].h[kind];
@@ -86,7 +86,7 @@ rules_eval_scan(struct rules_ectx *cx, const struct rules_node *n,
 
 int
 rules_eval_event(struct rules_ectx *cx, const struct store_entry *e,
-    struct event *buf, const struct event **ev)
+    struct rg_event *buf, const struct rg_event **ev)
 {
 	int	r;
 
@@ -366,7 +366,7 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 }
 
 int
-rules_eval(const struct ruleset *rs, const struct event *ev,
+rules_eval(const struct ruleset *rs, const struct rg_event *ev,
     struct store_txn *txn, int want_explain, struct rules_result *res)
 {
 	struct rules_at	at = { ev->ts, ev->seq };
@@ -375,7 +375,7 @@ rules_eval(const struct ruleset *rs, const struct event *ev,
 }
 
 int
-rules_eval_at(const struct ruleset *rs, const struct event *ev,
+rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
     const struct rules_at *at, struct store_txn *txn, int want_explain,
     struct rules_result *res)
 {

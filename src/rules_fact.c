@@ -14,8 +14,8 @@
 
 #define PF(f)		offsetof(struct party, f)
 #define PSZ(f)		sizeof(((struct party *)0)->f)
-#define EF(f)		offsetof(struct event, f)
-#define ESZ(f)		sizeof(((struct event *)0)->f)
+#define EF(f)		offsetof(struct rg_event, f)
+#define ESZ(f)		sizeof(((struct rg_event *)0)->f)
 
 #define IDENT(n, k)	{ n, T_IDENT, k, FS_HASH, FH_ALWAYS, 0, 0, 0 }
 #define GEO(n, t, s, b, f) \
@@ -66,7 +66,7 @@ const struct rules_factdef rules_facts[F__MAX] = {
 };
 
 int
-rules_fact_get(const struct event *ev, int party, int fact,
+rules_fact_get(const struct rg_event *ev, int party, int fact,
     struct rules_rval *v)
 {
 	const struct rules_factdef	*d = &rules_facts[fact];
@@ -138,7 +138,7 @@ rules_fact_settable(int party, int fact)
 }
 
 void
-rules_fact_set(struct event *ev, int party, int fact,
+rules_fact_set(struct rg_event *ev, int party, int fact,
     const struct rules_rval *v)
 {
 	const struct rules_factdef	*d = &rules_facts[fact];

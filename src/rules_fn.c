@@ -248,7 +248,7 @@ static void
 rules_fn_labeled_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	const struct event	*ev = cx->ev;
+	const struct rg_event	*ev = cx->ev;
 	struct store_label	 l;
 	int			 label, r;
 
@@ -318,11 +318,11 @@ rules_fn_type(struct rules_cctx *cc, struct rules_node *n, const char *what)
 	int			 t;
 
 	for (i = 1; i < EV__MAX; i++)
-		names[i - 1] = event_type_name((unsigned)i);
+		names[i - 1] = rgev_type_name((unsigned)i);
 	names[EV__MAX - 1] = "any";
 	if (a->op == N_WORD && strcmp(a->name, "any") == 0)
 		n->type_mask = EV_MASK_ANY;
-	else if (a->op == N_WORD && (t = event_type_from_name(a->name)) > 0)
+	else if (a->op == N_WORD && (t = rgev_type_from_name(a->name)) > 0)
 		n->type_mask = EV_MASK(t);
 	else {
 		rules_check_choice(cc, a, what, names, EV__MAX);
@@ -395,8 +395,8 @@ static int
 rules_fn_count2_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_count2	*a = arg;
-	struct event		 ev;
-	const struct event	*p;
+	struct rg_event		 ev;
+	const struct rg_event	*p;
 	struct rg_hash		 h;
 	int			 r;
 
@@ -556,8 +556,8 @@ static int
 rules_fn_distinct_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_distinct	*d = arg;
-	struct event		 ev;
-	const struct event	*p;
+	struct rg_event		 ev;
+	const struct rg_event	*p;
 	struct rules_rval	 v;
 	struct rg_hash		 k;
 	size_t			 i;
@@ -637,8 +637,8 @@ static int
 rules_fn_sum_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_sum	*a = arg;
-	struct event		 ev;
-	const struct event	*p;
+	struct rg_event		 ev;
+	const struct rg_event	*p;
 	int			 r;
 
 	if (++a->scanned > RULES_SCAN_MAX) {

@@ -152,7 +152,7 @@ static int
 rules_graph_links(struct rules_ectx *cx, uint32_t want, int kind,
     int64_t window, uint32_t *found)
 {
-	const struct event	*ev = cx->ev;
+	const struct rg_event	*ev = cx->ev;
 	const struct party	*ra = &ev->party[PARTY_REFERRER];
 	const struct party	*rb = &ev->party[PARTY_REFEREE];
 	struct rules_linked	 lk;
@@ -310,7 +310,7 @@ void
 rules_graph_own_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	const struct event	*ev = cx->ev;
+	const struct rg_event	*ev = cx->ev;
 	const struct party	*p, *q;
 	struct rules_own	 o;
 
@@ -445,8 +445,8 @@ static int
 rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 {
 	struct rules_cluster	*c = arg;
-	struct event		 ev;
-	const struct event	*p;
+	struct rg_event		 ev;
+	const struct rg_event	*p;
 	const struct party	*q;
 	size_t			 i, j;
 	int			 r;
@@ -557,7 +557,7 @@ rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
 	struct rules_cluster	 c;		/* ~80 KB: on the stack */
-	const struct event	*ev = cx->ev;
+	const struct rg_event	*ev = cx->ev;
 	const struct rg_hash	*acct;
 	size_t			 i;
 
@@ -655,8 +655,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
-	struct event		 ev;
-	const struct event	*p;
+	struct rg_event		 ev;
+	const struct rg_event	*p;
 	int64_t			 c, want;
 	int			 r;
 
@@ -793,8 +793,8 @@ static int
 rules_graph_chain_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_chain_ref	*r = arg;
-	struct event		 ev;
-	const struct event	*p;
+	struct rg_event		 ev;
+	const struct rg_event	*p;
 	const struct party	*q;
 	int			 rc;
 
@@ -842,7 +842,7 @@ void
 rules_graph_chain_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	const struct event	*ev = cx->ev;
+	const struct rg_event	*ev = cx->ev;
 	struct rules_chain_ref	 r;
 	struct rg_hash		 acct;
 	int64_t			 t, first, back = 0, fwd = 0;
@@ -967,7 +967,7 @@ static int
 rules_graph_walk_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_walk	*w = arg;
-	struct event		 ev;
+	struct rg_event		 ev;
 	const struct party	*r;
 	size_t			 i;
 	int			 rc;
@@ -1005,7 +1005,7 @@ void
 rules_graph_referred_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	const struct event	*ev = cx->ev;
+	const struct rg_event	*ev = cx->ev;
 	const struct party	*a, *b;
 	struct rules_walk	 w;
 	struct rg_hash		 frontier[RULES_WALK_MAX];

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "rules.h"
 #include "sbuf.h"
 #include "store.h"
@@ -150,7 +150,7 @@ struct rules_factdef {
 	uint8_t		 store;		/* enum rules_fstore */
 	uint8_t		 have;		/* enum rules_fhave */
 	uint32_t	 bit;		/* FH_FACTS: PF_*, FH_GEO: GEO_* */
-	uint16_t	 off;		/* in struct party, or struct event */
+	uint16_t	 off;		/* in struct party, or struct rg_event */
 	uint16_t	 size;		/* FS_STR: bytes of the buffer */
 };
 extern const struct rules_factdef rules_facts[F__MAX];
@@ -160,12 +160,12 @@ extern const struct rules_factdef rules_facts[F__MAX];
  * The value of fact of party (PARTY_EVENT: an event fact) in ev, into *v;
  * returns v->present. Never allocates.
  */
-int	rules_fact_get(const struct event *, int party, int fact,
+int	rules_fact_get(const struct rg_event *, int party, int fact,
 	    struct rules_rval *);
 /* Whether rule tests may "assume" the fact: what the databases give. */
 bool	rules_fact_settable(int party, int fact);
 /* Set a settable fact (rule tests' "assume"); others are left alone. */
-void	rules_fact_set(struct event *, int party, int fact,
+void	rules_fact_set(struct rg_event *, int party, int fact,
 	    const struct rules_rval *);
 
 /* Syntax tree, annotated in place into the compiled form. */
@@ -260,7 +260,7 @@ struct rules_cctx {
 /* Evaluating (rules_eval.c). */
 struct rules_ectx {
 	const struct ruleset	*rs;
-	const struct event	*ev;
+	const struct rg_event	*ev;
 	struct rules_at		 at;		/* as of: window end, max seq */
 	struct store_txn	*txn;
 	struct sbuf		*ex;		/* NULL: no explain */
@@ -543,7 +543,7 @@ struct rules_vset *rules_check_vset(struct ruleset *, int type, int kind,
  */
 bool	rules_eval_key(const struct rules_ectx *, int party, int kind,
 	    struct rg_hash *);
-bool	rules_event_key(const struct event *, int party, int kind,
+bool	rules_event_key(const struct rg_event *, int party, int kind,
 	    struct rg_hash *);
 /* The time a window covers (from and to, both included). */
 int64_t	rules_eval_from(const struct rules_ectx *, int64_t window);
@@ -563,7 +563,7 @@ void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 int	rules_eval_scan(struct rules_ectx *, const struct rules_node *,
 	    const struct rg_hash *h, store_entry_cb cb, void *arg);
 int	rules_eval_event(struct rules_ectx *, const struct store_entry *,
-	    struct event *buf, const struct event **ev);
+	    struct rg_event *buf, const struct rg_event **ev);
 /* Explain: a value as JSON; ",\"key\":" and the value of node n. */
 void	rules_eval_exval(struct sbuf *, const struct rules_rval *);
 void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,

@@ -173,7 +173,7 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 	struct analyst_req	 ar;
 	struct verdict		 v;
 	struct sbuf		 line;
-	struct event		*ev;
+	struct rg_event		*ev;
 	enum req_op		 op;
 	char			*cause, *last = NULL;
 	const char		*code;

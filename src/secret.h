@@ -14,7 +14,7 @@
 
 #include <stdbool.h>
 
-#include "event.h"
+#include "rgev.h"
 
 #define SECRET_FP_META	"secret_fp"
 

@@ -31,7 +31,7 @@
 
 /*
  * Keys and values (rec.h fields; times as ts_key(), so that they sort):
- *   events: seq(8) -> the event record (event.h)
+ *   events: seq(8) -> the event record (rgev.h)
  *   index: kind(1) hash(16) ts(8) seq(8) -> type(1) roles(1)
  *   links: account(16) kind(1) hash(16) -> first_ts(8) first_seq(8)
  *     last_ts(8)
@@ -88,7 +88,7 @@ struct store {
 	bool			 link_cursor_set;
 
 	/* The recent tier (memtier.h); writer only, counts from any thread. */
-	struct mt		*mt;
+	struct memtier		*mt;
 	uint64_t		 recent_max;	/* entries + links */
 	uint64_t		 flushed[MT_RANGES];	/* meta "flush:<r>" */
 	uint64_t		 flush_due[MT_RANGES];	/* mono_us() */
@@ -128,7 +128,7 @@ struct store_txn {
 	bool		 fl[MT_RANGES];
 	uint64_t	 fl_mark[MT_RANGES];
 	size_t		 nfl;
-	uint64_t	 mt_begin;	/* tier size when the txn began */
+	uint64_t	 memtier_begin;	/* tier size when the txn began */
 };
 
 /* Time in keys: offset so that negative times still sort first. */
@@ -369,7 +369,7 @@ static int	recent_sync(struct store_txn *, char **);
 static uint64_t
 recent_size(const struct store *st)
 {
-	return (mt_index_count(st->mt) + mt_link_count(st->mt));
+	return (memtier_index_count(st->mt) + memtier_link_count(st->mt));
 }
 
 /*
@@ -600,7 +600,7 @@ store_open(const struct store_opts *opts, char **cause)
 		free(inner);
 		goto fail;
 	}
-	st->mt = mt_new();
+	st->mt = memtier_new();
 	st->recent_max = opts->recent_max ? opts->recent_max :
 	    RECENT_MAX_DEFAULT;
 	/* Read-only: built by the first transaction (recent_sync()). */
@@ -614,7 +614,7 @@ store_open(const struct store_opts *opts, char **cause)
 	}
 	return (st);
 fail:
-	mt_free(st->mt);
+	memtier_free(st->mt);
 	store_aux_free(st->aux);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
@@ -668,7 +668,7 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	recent_flush_all(st);
-	mt_free(st->mt);
+	memtier_free(st->mt);
 	store_aux_free(st->aux);
 	mdb_env_close(st->env);
 	store_unlock(st);
@@ -760,7 +760,7 @@ store_begin(struct store *st, bool write, char **cause)
 	t->write = write;
 	t->next_seq = st->last_seq;
 	if (write)
-		t->mt_begin = recent_size(st);
+		t->memtier_begin = recent_size(st);
 	if (st->readonly) {
 		st->ro_busy = true;
 		if (recent_sync(t, cause) != 0) {
@@ -818,15 +818,15 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 			for (r = 0; r < MT_RANGES && t->nfl > 0; r++)
 				if (t->fl[r])
 					st->flushed[r] = t->fl_mark[r];
-			mt_commit(st->mt);
+			memtier_commit(st->mt);
 			__atomic_store_n(&st->pub_index, nindex +
-			    mt_index_count(st->mt), __ATOMIC_RELAXED);
+			    memtier_index_count(st->mt), __ATOMIC_RELAXED);
 			__atomic_store_n(&st->pub_links, nlinks +
-			    mt_link_count(st->mt), __ATOMIC_RELAXED);
+			    memtier_link_count(st->mt), __ATOMIC_RELAXED);
 			__atomic_store_n(&st->pub_valid, true,
 			    __ATOMIC_RELEASE);
 		} else
-			mt_abort(st->mt);
+			memtier_abort(st->mt);
 	}
 	free(t);
 	if (rc == MDB_MAP_FULL) {
@@ -858,7 +858,7 @@ store_abort(struct store_txn *t)
 	if (t == NULL)
 		return;
 	if (t->write)
-		mt_abort(t->st->mt);
+		memtier_abort(t->st->mt);
 	mdb_txn_abort(t->txn);
 	pthread_rwlock_unlock(&t->st->maplock);
 	if (t->st->readonly)
@@ -983,10 +983,10 @@ struct ent {
 
 /*
  * Every identity an event carries, the same one in two roles merged;
- * campaign holds the campaign's key (event_campaign_key()).
+ * campaign holds the campaign's key (rgev_campaign_key()).
  */
 static size_t
-event_ents(const struct event *ev, struct ent *out, struct rg_hash *campaign)
+event_ents(const struct rg_event *ev, struct ent *out, struct rg_hash *campaign)
 {
 	size_t		n = 0, i, j;
 	unsigned	k;
@@ -1023,7 +1023,7 @@ event_ents(const struct event *ev, struct ent *out, struct rg_hash *campaign)
 		out[n].h = &ev->edge;
 		n++;
 	}
-	if (event_campaign_key(ev, campaign)) {
+	if (rgev_campaign_key(ev, campaign)) {
 		out[n].kind = ENT_CAMPAIGN;
 		out[n].roles = ROLE_EVENT;
 		out[n].h = campaign;
@@ -1087,7 +1087,7 @@ link_encode(uint8_t *vbuf, const struct store_link *l)
  * more.
  */
 static int
-put_links(struct store_txn *t, const struct event *ev, const struct party *p)
+put_links(struct store_txn *t, const struct rg_event *ev, const struct party *p)
 {
 	const struct rg_hash	*acct = &p->h[ENT_ACCOUNT];
 	const struct store_link	*ml;
@@ -1102,7 +1102,7 @@ put_links(struct store_txn *t, const struct event *ev, const struct party *p)
 	for (kind = 1; kind < ENT__MAX; kind++) {
 		if (kind == ENT_ACCOUNT || !PARTY_HAS(p, kind))
 			continue;
-		if ((ml = mt_link_get(t->st->mt, acct, kind, &p->h[kind]))
+		if ((ml = memtier_link_get(t->st->mt, acct, kind, &p->h[kind]))
 		    != NULL)
 			l = *ml;
 		else {
@@ -1119,14 +1119,14 @@ put_links(struct store_txn *t, const struct event *ev, const struct party *p)
 				l.first_ts = ev->ts;
 				l.first_seq = ev->seq;
 				l.last_ts = ev->ts;
-				mt_link_set(t->st->mt, acct, &l);
+				memtier_link_set(t->st->mt, acct, &l);
 				continue;
 			}
 		}
 		if (ev->ts < l.last_ts + LINK_TOUCH_MS)
 			continue;
 		l.last_ts = ev->ts;
-		mt_link_set(t->st->mt, acct, &l);
+		memtier_link_set(t->st->mt, acct, &l);
 	}
 	return (0);
 }
@@ -1137,7 +1137,7 @@ put_links(struct store_txn *t, const struct event *ev, const struct party *p)
  * already (in LMDB or the tier) are skipped.
  */
 static int
-derive_event(struct store_txn *t, const struct event *ev, const uint64_t *have)
+derive_event(struct store_txn *t, const struct rg_event *ev, const uint64_t *have)
 {
 	struct store	*st = t->st;
 	struct ent	 ents[EVENT_ENTS_MAX];
@@ -1149,7 +1149,7 @@ derive_event(struct store_txn *t, const struct event *ev, const uint64_t *have)
 	for (i = 0; i < n; i++) {
 		if (have != NULL && ev->seq <= have[MT_RANGE(ents[i].h)])
 			continue;
-		mt_index_add(st->mt, ents[i].kind, ents[i].h, ev->ts, ev->seq,
+		memtier_index_add(st->mt, ents[i].kind, ents[i].h, ev->ts, ev->seq,
 		    ev->type, ents[i].roles);
 	}
 	for (i = 0; i < ev->nparties; i++) {
@@ -1164,7 +1164,7 @@ derive_event(struct store_txn *t, const struct event *ev, const uint64_t *have)
 }
 
 int
-store_put_event(struct store_txn *t, struct event *ev)
+store_put_event(struct store_txn *t, struct rg_event *ev)
 {
 	uint8_t		rec[EVENT_REC_MAX], seqkey[8];
 	MDB_val		k, v;
@@ -1173,7 +1173,7 @@ store_put_event(struct store_txn *t, struct event *ev)
 	if (t->err != STORE_OK)
 		return (-1);
 	ev->seq = t->next_seq + 1;
-	len = event_encode(ev, rec);
+	len = rgev_encode(ev, rec);
 	be_put(seqkey, ev->seq, 8);
 	k = val(seqkey, 8);
 	v = val(rec, len);
@@ -1194,8 +1194,8 @@ static int
 flush_range(struct store_txn *t, unsigned r)
 {
 	struct store		*st = t->st;
-	struct mt_ident		**ids;
-	struct mt_acct		**accts;
+	struct memtier_ident		**ids;
+	struct memtier_acct		**accts;
 	uint8_t			 key[INDEX_KEY_LEN], lkey[LINK_KEY_LEN];
 	uint8_t			 ival[INDEX_VAL_LEN], lval[LINK_VAL_LEN];
 	uint8_t			 mark[8];
@@ -1210,10 +1210,10 @@ flush_range(struct store_txn *t, unsigned r)
 		return (-1);		/* once per transaction */
 	if ((rc = mdb_txn_begin(st->env, t->txn, 0, &c)) != 0)
 		return (txn_fail(t, rc, "flush begin"));
-	mt_range(st->mt, r, &ids, &ni, &accts, &na);
+	memtier_range(st->mt, r, &ids, &ni, &accts, &na);
 	for (i = 0, rc = 0; i < ni && rc == 0; i++)
 		for (j = 0; j < ids[i]->n && rc == 0; j++) {
-			const struct mt_ent *e = &ids[i]->e[j];
+			const struct memtier_ent *e = &ids[i]->e[j];
 
 			index_key(key, ids[i]->kind, &ids[i]->h, e->ts, e->seq);
 			ival[0] = e->type;
@@ -1253,7 +1253,7 @@ flush_range(struct store_txn *t, unsigned r)
 	}
 	if (rc != 0)
 		return (txn_fail(t, rc, "index flush"));
-	mt_range_flushed(st->mt, r);
+	memtier_range_flushed(st->mt, r);
 	t->fl[r] = true;
 	t->fl_mark[r] = t->next_seq;
 	t->nfl++;
@@ -1278,7 +1278,7 @@ recent_flush(struct store_txn *t)
 	bool		 over;
 
 	size = recent_size(st);
-	added = size > t->mt_begin ? size - t->mt_begin : 0;
+	added = size > t->memtier_begin ? size - t->memtier_begin : 0;
 	goal = 2 * added;
 	if (goal < st->recent_max / FLUSH_MIN_SHARE)
 		goal = st->recent_max / FLUSH_MIN_SHARE;
@@ -1299,7 +1299,7 @@ recent_flush(struct store_txn *t)
 }
 
 static int
-replay_cb(void *arg, const struct event *ev)
+replay_cb(void *arg, const struct rg_event *ev)
 {
 	struct store_txn	*t = arg;
 
@@ -1324,7 +1324,7 @@ recent_replay(struct store_txn *t, uint64_t last)
 			from = st->derived[r];
 	if (from < last)
 		rc = store_scan_events(t, from + 1, last, replay_cb, t);
-	mt_commit(st->mt);
+	memtier_commit(st->mt);
 	for (r = 0; rc == 0 && r < MT_RANGES; r++)
 		if (st->derived[r] < last)
 			st->derived[r] = last;
@@ -1406,7 +1406,7 @@ recent_sync(struct store_txn *t, char **cause)
 		mark = rc == 0 && v.mv_size == 8 ? be_get(v.mv_data, 8) : last;
 		if (st->ro_synced && mark == st->flushed[r])
 			continue;
-		mt_range_flushed(st->mt, r);
+		memtier_range_flushed(st->mt, r);
 		st->flushed[r] = mark;
 		st->derived[r] = mark;
 	}
@@ -1418,10 +1418,10 @@ recent_sync(struct store_txn *t, char **cause)
 	return (0);
 fail:
 	/* Empty the tier: the next transaction builds it again. */
-	mt_commit(st->mt);
+	memtier_commit(st->mt);
 	for (r = 0; r < MT_RANGES; r++)
-		mt_range_flushed(st->mt, r);
-	mt_commit(st->mt);
+		memtier_range_flushed(st->mt, r);
+	memtier_commit(st->mt);
 	st->ro_synced = false;
 	xasprintf(cause, "bring the recent index up to date: %s",
 	    store_txn_errstr(t));
@@ -1429,7 +1429,7 @@ fail:
 }
 
 int
-store_get_event(struct store_txn *t, uint64_t seq, struct event *ev)
+store_get_event(struct store_txn *t, uint64_t seq, struct rg_event *ev)
 {
 	uint8_t	key[8];
 	MDB_val	k, v;
@@ -1439,7 +1439,7 @@ store_get_event(struct store_txn *t, uint64_t seq, struct event *ev)
 	k = val(key, 8);
 	if ((rc = txn_get(t, t->st->events, &k, &v, "events get")) != 0)
 		return (rc);
-	if (event_decode(v.mv_data, v.mv_size, ev) != 0) {
+	if (rgev_decode(v.mv_data, v.mv_size, ev) != 0) {
 		t->err = STORE_IO;
 		snprintf(t->errstr, sizeof(t->errstr),
 		    "event %llu: corrupt record", (unsigned long long)seq);
@@ -1453,7 +1453,7 @@ int
 store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
     store_event_cb cb, void *arg)
 {
-	struct event	 ev;
+	struct rg_event	 ev;
 	uint8_t		 key[8];
 	MDB_cursor	*c;
 	MDB_val		 k, v;
@@ -1471,7 +1471,7 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 		seq = be_get(k.mv_data, 8);
 		if (to_seq != 0 && seq > to_seq)
 			break;
-		if (event_decode(v.mv_data, v.mv_size, &ev) != 0) {
+		if (rgev_decode(v.mv_data, v.mv_size, &ev) != 0) {
 			t->err = STORE_IO;
 			snprintf(t->errstr, sizeof(t->errstr),
 			    "event %llu: corrupt record",
@@ -1630,7 +1630,7 @@ iwalk_match(const struct iwalk *w, const MDB_val *k, const MDB_val *v,
 
 /* Does a recent tier entry pass w and [from_ts, to_ts]? Fills *out. */
 static bool
-recent_match(const struct mt_ent *e, const struct iwalk *w, int64_t from_ts,
+recent_match(const struct memtier_ent *e, const struct iwalk *w, int64_t from_ts,
     int64_t to_ts, struct store_entry *out)
 {
 	if (e->ts < from_ts || e->ts > to_ts)
@@ -1675,7 +1675,7 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     uint64_t max_seq, bool newest_first, store_entry_cb cb, void *arg)
 {
 	struct iwalk		 w = { type_mask, role_mask, max_seq };
-	const struct mt_ident	*id;
+	const struct memtier_ident	*id;
 	struct store_entry	 mbuf[32], *m = mbuf;
 	size_t			 nm = 0;
 	uint32_t		 i;
@@ -1683,7 +1683,7 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 
 	if (from_ts > to_ts)
 		return (0);
-	if ((id = mt_index_get(t->st->mt, kind, h)) != NULL) {
+	if ((id = memtier_index_get(t->st->mt, kind, h)) != NULL) {
 		if (id->n > nitems(mbuf))
 			m = xreallocarray(NULL, id->n, sizeof(*m));
 		for (i = 0; i < id->n; i++)
@@ -1823,14 +1823,14 @@ store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     uint64_t max_seq, uint64_t limit)
 {
 	struct iwalk		 w = { type_mask, role_mask, max_seq };
-	const struct mt_ident	*id;
+	const struct memtier_ident	*id;
 	struct count_arg	 a = { 0, limit };
 	struct store_entry	 e;
 	uint32_t		 i;
 
 	if (from_ts > to_ts)
 		return (0);
-	if ((id = mt_index_get(t->st->mt, kind, h)) != NULL)
+	if ((id = memtier_index_get(t->st->mt, kind, h)) != NULL)
 		for (i = 0; i < id->n; i++)
 			if (recent_match(&id->e[i], &w, from_ts, to_ts, &e) &&
 			    ++a.n == limit)
@@ -1857,12 +1857,12 @@ store_first(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     int64_t to_ts, uint64_t max_seq, struct store_entry *out)
 {
 	struct iwalk		 w = { EV_MASK_ANY, ROLE_ANY, max_seq };
-	const struct mt_ident	*id;
+	const struct memtier_ident	*id;
 	struct store_entry	 e, best;
 	uint32_t		 i;
 
 	best.seq = 0;
-	if ((id = mt_index_get(t->st->mt, kind, h)) != NULL)
+	if ((id = memtier_index_get(t->st->mt, kind, h)) != NULL)
 		for (i = 0; i < id->n; i++)
 			if (recent_match(&id->e[i], &w, INT64_MIN, to_ts, &e) &&
 			    (best.seq == 0 || entry_cmp(&e, &best) < 0))
@@ -1890,7 +1890,7 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
 	MDB_val			 k, v;
 	int			 rc;
 
-	if ((ml = mt_link_get(t->st->mt, account, kind, h)) != NULL)
+	if ((ml = memtier_link_get(t->st->mt, account, kind, h)) != NULL)
 		l = *ml;
 	else {
 		link_key(key, account, kind, h);
@@ -1931,7 +1931,7 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
 {
 	uint8_t			 key[LINK_KEY_LEN];
 	size_t			 plen = kind ? RG_HASH_LEN + 1 : RG_HASH_LEN;
-	const struct mt_acct	*a;
+	const struct memtier_acct	*a;
 	struct store_link	 l, mbuf[64], *m = mbuf, *cur;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
@@ -1939,7 +1939,7 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
 	uint32_t		 i;
 	int			 rc, ret = 0, stop = 0, cmp;
 
-	if ((a = mt_acct_get(t->st->mt, account)) != NULL && a->n > 0) {
+	if ((a = memtier_acct_get(t->st->mt, account)) != NULL && a->n > 0) {
 		if (a->n > nitems(mbuf))
 			m = xreallocarray(NULL, a->n, sizeof(*m));
 		for (i = 0; i < a->n; i++)
@@ -2013,7 +2013,7 @@ store_meta_put(struct store_txn *t, const char *name, const void *p,
 
 /* Delete one event's index entries and its verdict, then the event. */
 static int
-expire_event(struct store_txn *t, MDB_val *seqkey, const struct event *ev)
+expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 {
 	struct ent	ents[EVENT_ENTS_MAX];
 	struct rg_hash	campaign;
@@ -2113,7 +2113,7 @@ in_lmdb_seq(const struct store_txn *t)
 int64_t
 store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 {
-	struct event	 ev;
+	struct rg_event	 ev;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
 	uint8_t		 seqkey[8];
@@ -2127,7 +2127,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 	/* Events in sequence order; stop at the first one still young. */
 	while ((size_t)n < max &&
 	    (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
-		if (k.mv_size != 8 || event_decode(v.mv_data, v.mv_size,
+		if (k.mv_size != 8 || rgev_decode(v.mv_data, v.mv_size,
 		    &ev) != 0) {
 			log_warn("store: dropping corrupt event record");
 			if ((rc = mdb_cursor_del(c, 0)) != 0)
@@ -2208,11 +2208,11 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 		    __ATOMIC_RELAXED);
 		out->links = __atomic_load_n(&st->pub_links, __ATOMIC_RELAXED);
 	} else {
-		out->index_entries += mt_index_count(st->mt);
-		out->links += mt_link_count(st->mt);
+		out->index_entries += memtier_index_count(st->mt);
+		out->links += memtier_link_count(st->mt);
 	}
-	out->recent_entries = mt_index_count(st->mt);
-	out->recent_links = mt_link_count(st->mt);
+	out->recent_entries = memtier_index_count(st->mt);
+	out->recent_links = memtier_link_count(st->mt);
 	out->recent_flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);
 	return (0);
 }

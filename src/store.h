@@ -2,7 +2,7 @@
  * store.h: the LMDB store: events, the identity index, links, verdicts.
  *
  * One environment, named databases, all keys big-endian so they sort:
- *   events    seq(8)                                  -> event record (event.h)
+ *   events    seq(8)                                  -> event record (rgev.h)
  *   index     kind(1) hash(16) ts(8) seq(8)           -> type(1) roles(1)
  *   links     account(16) kind(1) hash(16)            -> first_ts(8) first_seq(8) last_ts(8)
  *   verdicts  referral id                             -> verdict record (opaque here)
@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "rgev.h"
 
 #define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
@@ -152,10 +152,10 @@ const char	*store_txn_errstr(const struct store_txn *txn);
  * per identity (merged roles when both parties carry the same one) and
  * the account links. Returns 0 or -1 (see store_txn_err()).
  */
-int		 store_put_event(struct store_txn *txn, struct event *ev);
+int		 store_put_event(struct store_txn *txn, struct rg_event *ev);
 /* Read the event with that seq: 0 found, 1 not found, -1 error. */
 int		 store_get_event(struct store_txn *txn, uint64_t seq,
-		     struct event *ev);
+		     struct rg_event *ev);
 
 /*
  * Call cb for each event with from_seq <= seq <= to_seq (to_seq 0: no
@@ -164,7 +164,7 @@ int		 store_get_event(struct store_txn *txn, uint64_t seq,
  * cb returns 0 to go on, 1 to stop. Returns 0, or -1 on a store error or
  * a corrupt record (see store_txn_err()).
  */
-typedef int (*store_event_cb)(void *arg, const struct event *ev);
+typedef int (*store_event_cb)(void *arg, const struct rg_event *ev);
 int		 store_scan_events(struct store_txn *txn, uint64_t from_seq,
 		     uint64_t to_seq, store_event_cb cb, void *arg);
 

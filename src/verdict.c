@@ -324,7 +324,7 @@ add_hits(struct sbuf *sb, const struct ruleset *rs,
 }
 
 static void
-format_reply(struct sbuf *sb, const struct event *ev, const struct ruleset *rs,
+format_reply(struct sbuf *sb, const struct rg_event *ev, const struct ruleset *rs,
     const struct rules_result *res)
 {
 	char	when[RFC3339_LEN];
@@ -348,7 +348,7 @@ format_reply(struct sbuf *sb, const struct event *ev, const struct ruleset *rs,
 
 int
 verdict_check(struct store_txn *txn, const struct ruleset *rs,
-    struct event *ev, struct verdict *out)
+    struct rg_event *ev, struct verdict *out)
 {
 	struct rules_result	 res;
 	struct verdict_rec	 r;
@@ -484,7 +484,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	struct rules_at		 at;
 	struct verdict_rec	 r;
 	struct verdict_ver	 pv, nv;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct sbuf		 reply, delta, explain;
 	struct rec_w		 vers;
 	const void		*stored;
@@ -614,7 +614,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 }
 
 int
-verdict_observe(struct store_txn *txn, struct event *ev, struct verdict *out)
+verdict_observe(struct store_txn *txn, struct rg_event *ev, struct verdict *out)
 {
 	struct sbuf	sb;
 
@@ -704,7 +704,7 @@ add_party(struct sbuf *sb, const struct party *p)
 
 /* The event as explain shows it: facts, and which identities the parties share. */
 static void
-add_event(struct sbuf *sb, const struct event *ev)
+add_event(struct sbuf *sb, const struct rg_event *ev)
 {
 	const struct party	*a = &ev->party[PARTY_REFERRER];
 	const struct party	*b = &ev->party[PARTY_REFEREE];
@@ -774,7 +774,7 @@ xlinks_cb(void *arg, const struct store_link *l)
 }
 
 static int
-add_links(struct sbuf *sb, struct store_txn *txn, const struct event *ev)
+add_links(struct sbuf *sb, struct store_txn *txn, const struct rg_event *ev)
 {
 	const struct party	*a = &ev->party[PARTY_REFERRER];
 	const struct party	*b = &ev->party[PARTY_REFEREE];
@@ -826,7 +826,7 @@ int
 verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
     bool explain, struct verdict *out)
 {
-	struct event	 ev;
+	struct rg_event	 ev;
 	struct verdict_rec r;
 	struct verdict_ver v;
 	struct sbuf	 sb;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "verdict_rec.h"
 
 struct ruleset;
@@ -55,10 +55,10 @@ struct verdict {
  * (see store_txn_err(); out is then empty).
  */
 int	verdict_check(struct store_txn *txn, const struct ruleset *rs,
-	    struct event *ev, struct verdict *out);
+	    struct rg_event *ev, struct verdict *out);
 
 /* An observe: store the event; out->reply is the acknowledgement. 0/-1. */
-int	verdict_observe(struct store_txn *txn, struct event *ev,
+int	verdict_observe(struct store_txn *txn, struct rg_event *ev,
 	    struct verdict *out);
 
 /*

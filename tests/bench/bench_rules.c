@@ -50,7 +50,7 @@ main(int argc, char **argv)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn = NULL;
-	struct event		*evs;
+	struct rg_event		*evs;
 	enum req_op		 op;
 	char			 tmp[] = "/tmp/bench-rules.XXXXXX";
 	char			 line[1024], *diag, *cause;

@@ -1063,7 +1063,7 @@ cmd_preload(int argc, char **argv)
 	struct store_txn	*txn;
 	enum store_err		 serr;
 	struct ident		*id;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct verdict		 v;
 	struct referral		 q;
 	struct gen		 g, saved;

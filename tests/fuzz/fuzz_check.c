@@ -30,7 +30,7 @@
 
 #include <jansson.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "ident.h"
 #include "req.h"
 #include "rules.h"
@@ -106,7 +106,7 @@ fuzz_setup(void)
 
 /* A verdict reply: a JSON object with this id and a known action. */
 static void
-fuzz_verdict_reply(const struct verdict *v, const struct event *ev)
+fuzz_verdict_reply(const struct verdict *v, const struct rg_event *ev)
 {
 	json_t		*j, *jid;
 	const char	*a;
@@ -132,7 +132,7 @@ fuzz_verdict_reply(const struct verdict *v, const struct event *ev)
 
 /* What is stored for ev->id reads back as out, and explain is JSON. */
 static void
-fuzz_lookup(struct store_txn *txn, const struct event *ev,
+fuzz_lookup(struct store_txn *txn, const struct rg_event *ev,
     const struct verdict *out)
 {
 	struct verdict	 v;
@@ -154,7 +154,7 @@ fuzz_lookup(struct store_txn *txn, const struct event *ev,
 static void
 fuzz_line(struct store_txn *txn, const char *line, size_t len)
 {
-	static struct event	 ev;
+	static struct rg_event	 ev;
 	struct req_opts		 o = { 1795428000000LL, 180 * 86400000LL,
 				    3600000 };
 	struct req_error	 err;

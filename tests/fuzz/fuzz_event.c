@@ -1,6 +1,6 @@
 /*
  * fuzz_event.c: libFuzzer harness for the event record decoder
- * (event.h), which reads every event the store holds: an import file's
+ * (rgev.h), which reads every event the store holds: an import file's
  * "rec", a damaged page. Linked with replay.c it is a plain program that
  * replays the saved corpus (tests/fuzz/corpus/event) under make check.
  *
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include "rgev.h"
 
 #include "replay.h"
 
@@ -25,16 +25,16 @@ const char	fuzz_name[] = "event";
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static struct event	ev, again;
+	static struct rg_event	ev, again;
 	static uint8_t		rec[EVENT_REC_MAX], rec2[EVENT_REC_MAX];
 	size_t			n;
 
-	if (event_decode(data, len, &ev) != 0)
+	if (rgev_decode(data, len, &ev) != 0)
 		return (0);
-	n = event_encode(&ev, rec);
-	if (event_decode(rec, n, &again) != 0)
+	n = rgev_encode(&ev, rec);
+	if (rgev_decode(rec, n, &again) != 0)
 		abort();
-	if (n > EVENT_REC_MAX || event_encode(&again, rec2) != n ||
+	if (n > EVENT_REC_MAX || rgev_encode(&again, rec2) != n ||
 	    memcmp(rec, rec2, n) != 0)
 		abort();
 	return (0);

@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "ident.h"
 #include "req.h"
 #include "util.h"
@@ -30,7 +30,7 @@ const char	fuzz_name[] = "req";
 static struct ident	*fuzz_id;
 
 static void
-fuzz_check_reply(const struct req_error *err, const struct event *ev)
+fuzz_check_reply(const struct req_error *err, const struct rg_event *ev)
 {
 	json_error_t	 je;
 	json_t		*j, *e, *jid;
@@ -64,7 +64,7 @@ fuzz_check_reply(const struct req_error *err, const struct event *ev)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct event	 ev, back;
+	static struct rg_event	 ev, back;
 	static uint8_t		 rec[EVENT_REC_MAX], rec2[EVENT_REC_MAX];
 	struct req_opts		 o = { 1795428000000LL, 180 * 86400000LL,
 				    3600000 };
@@ -107,13 +107,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (op == OP_OBSERVE && (ev.type == EV_REFERRAL || ev.nparties != 1))
 		abort();
 	/* What the store keeps reads back as the same event. */
-	n = event_encode(&ev, rec);
+	n = rgev_encode(&ev, rec);
 	if (n == 0 || n > EVENT_REC_MAX)
 		abort();
 	memset(&back, 0, sizeof(back));
-	if (event_decode(rec, n, &back) != 0)
+	if (rgev_decode(rec, n, &back) != 0)
 		abort();
-	n2 = event_encode(&back, rec2);
+	n2 = rgev_encode(&back, rec2);
 	if (n2 != n || memcmp(rec, rec2, n) != 0)
 		abort();
 	return (0);

@@ -17,7 +17,7 @@
 #include <lmdb.h>
 #include <xxhash.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "rec.h"
 #include "store.h"
 #include "store_aux.h"
@@ -64,7 +64,7 @@ same_bytes(const char *what, const uint8_t *p, size_t n, const char *want)
 
 /* A referral carrying every field the record can hold. */
 static void
-full_event(struct event *ev)
+full_event(struct rg_event *ev)
 {
 	struct party	*p;
 	unsigned	 i, k;
@@ -166,21 +166,21 @@ static const char event_golden[] =
 
 START_TEST(test_event_record)
 {
-	struct event	ev, back;
+	struct rg_event	ev, back;
 	uint8_t		rec[EVENT_REC_MAX], rec2[EVENT_REC_MAX];
 	size_t		len, len2;
 
 	full_event(&ev);
-	len = event_encode(&ev, rec);
+	len = rgev_encode(&ev, rec);
 	same_bytes("event record", rec, len, event_golden);
-	ck_assert_int_eq(event_decode(rec, len, &back), 0);
-	len2 = event_encode(&back, rec2);
+	ck_assert_int_eq(rgev_decode(rec, len, &back), 0);
+	len2 = rgev_encode(&back, rec2);
 	ck_assert_uint_eq(len2, len);
 	ck_assert_mem_eq(rec2, rec, len);
 	/* Every byte is read: one more or one less is malformed. */
-	ck_assert_int_eq(event_decode(rec, len - 1, &back), -1);
+	ck_assert_int_eq(rgev_decode(rec, len - 1, &back), -1);
 	rec[len] = 0;
-	ck_assert_int_eq(event_decode(rec, len + 1, &back), -1);
+	ck_assert_int_eq(rgev_decode(rec, len + 1, &back), -1);
 }
 END_TEST
 
@@ -297,7 +297,7 @@ START_TEST(test_store_records)
 {
 	struct store		*st;
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct verdict		 v;
 	struct store_label	 l = { 1, T0, 1 };
 	struct store_list_entry	 e;

@@ -52,13 +52,13 @@ teardown(void)
 	"\"meta\":{\"free\":[1,2,{\"x\":null}]}}"
 
 static int
-decode(const char *line, enum req_op *op, struct event *ev,
+decode(const char *line, enum req_op *op, struct rg_event *ev,
     struct req_error *err)
 {
 	return (req_decode(line, strlen(line), id, &opts, op, ev, err));
 }
 
-static struct event	ev;	/* big: keep it off the stack */
+static struct rg_event	ev;	/* big: keep it off the stack */
 
 /* line decodes to op. */
 static void

@@ -341,7 +341,7 @@ START_TEST(test_nofiles)
 }
 END_TEST
 
-static void	decode(const char *, int64_t, struct event *);
+static void	decode(const char *, int64_t, struct rg_event *);
 
 /*
  * An expression nested n levels deep of one shape: '(', not, a call's
@@ -440,7 +440,7 @@ START_TEST(test_nesting_eval)
 {
 	struct rules_result	 res;
 	struct ruleset		*rs;
-	struct event		 ev;
+	struct rg_event		 ev;
 	char			*e1, *e2, *src, *diag;
 
 	e1 = nested("not", RULES_NEST_MAX);	/* even: not not ... tor */
@@ -604,7 +604,7 @@ END_TEST
 
 /* An event decoded the way the daemon decodes it. */
 static void
-decode(const char *line, int64_t now, struct event *ev)
+decode(const char *line, int64_t now, struct rg_event *ev)
 {
 	struct req_opts		ro;
 	struct req_error	err;
@@ -630,7 +630,7 @@ START_TEST(test_eval_pure)
 {
 	struct rules_result	 res;
 	struct ruleset		*rs;
-	struct event		 ev;
+	struct rg_event		 ev;
 	char			*diag;
 
 	rs = rules_load_buf("p.rules", pure_rules, strlen(pure_rules), id,
@@ -673,7 +673,7 @@ START_TEST(test_explain)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
-	struct event		 ev;
+	struct rg_event		 ev;
 	json_error_t		 jerr;
 	json_t			*j, *r, *f;
 	char			*diag, *cause, line[512];
@@ -746,7 +746,7 @@ START_TEST(test_eval_no_alloc_history)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
-	struct event		 ev;
+	struct rg_event		 ev;
 	/*
 	 * The frozen classic policy, whose verdict here is known (a
 	 * deny), and the shipped one, whose history functions (referees,
@@ -829,7 +829,7 @@ scratch(const char *src, size_t map_max, struct store **st,
 /* A check decoded and stored as the daemon does; its event in *ev. */
 static void
 check_line(struct store_txn *txn, struct ruleset *rs, const char *line,
-    int64_t ts, struct event *ev)
+    int64_t ts, struct rg_event *ev)
 {
 	struct verdict	v;
 
@@ -869,7 +869,7 @@ START_TEST(test_primitives_explain)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
-	struct event		 ev;
+	struct rg_event		 ev;
 	json_error_t		 jerr;
 	json_t			*j, *f, *l;
 	char			 line[512];
@@ -982,7 +982,7 @@ START_TEST(test_primitives_as_of)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
-	struct event		 ev[8], later;
+	struct rg_event		 ev[8], later;
 	char			*cause, *at_check[8], line[512];
 	int64_t			 t0 = 1767225600000LL, ts;
 	int			 i, k;
@@ -1040,7 +1040,7 @@ START_TEST(test_cluster_budget)
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
-	struct event		 ev;
+	struct rg_event		 ev;
 	json_t			*j, *l;
 	char			 line[256];
 	int			 i;

@@ -94,7 +94,7 @@ setent(struct party *p, enum ent_kind k, uint8_t x)
 
 /* An observe event of account acct with IP ip. */
 static void
-mkobs(struct event *ev, uint8_t type, int64_t ts, uint8_t acct, uint8_t ip)
+mkobs(struct rg_event *ev, uint8_t type, int64_t ts, uint8_t acct, uint8_t ip)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->type = type;
@@ -107,7 +107,7 @@ mkobs(struct event *ev, uint8_t type, int64_t ts, uint8_t acct, uint8_t ip)
 
 /* A referral from account a to account b, both on IP ip. */
 static void
-mkref(struct event *ev, const char *rid, int64_t ts, uint8_t a, uint8_t b,
+mkref(struct rg_event *ev, const char *rid, int64_t ts, uint8_t a, uint8_t b,
     uint8_t ip)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -125,7 +125,7 @@ mkref(struct event *ev, const char *rid, int64_t ts, uint8_t a, uint8_t b,
 }
 
 static uint64_t
-put(struct store_txn *t, struct event *ev)
+put(struct store_txn *t, struct rg_event *ev)
 {
 	ck_assert_msg(store_put_event(t, ev) == 0, "put: %s",
 	    store_txn_errstr(t));
@@ -289,7 +289,7 @@ static void
 put_logins(int from, int to)
 {
 	struct store_txn	*t = begin(true);
-	struct event		 ev;
+	struct rg_event		 ev;
 	int			 i;
 
 	for (i = from; i < to; i++) {
@@ -364,7 +364,7 @@ START_TEST(test_recent_tier)
 	 * after retention flushed every range inside it. */
 	t = begin(true);
 	{
-		struct event	ev;
+		struct rg_event	ev;
 
 		mkobs(&ev, EV_LOGIN, T0, 1, 3);
 		put(t, &ev);
@@ -584,7 +584,7 @@ END_TEST
 START_TEST(test_put_get)
 {
 	struct store_txn	*t;
-	struct event		 ev, back;
+	struct rg_event		 ev, back;
 	uint64_t		 s1, s2;
 
 	t = begin(true);
@@ -637,7 +637,7 @@ END_TEST
 START_TEST(test_count_windows)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	int			 i;
 
 	/* 10 events of account 0xa1 on IP 0x11, one a second. */
@@ -715,7 +715,7 @@ END_TEST
 START_TEST(test_referral_roles)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 
 	t = begin(true);
 	mkref(&ev, "r-1", T0, 0xa1, 0xb1, 0x11);	/* both on IP 0x11 */
@@ -753,11 +753,11 @@ START_TEST(test_referral_roles)
 		t = begin(true);
 		mkref(&ev, "r-2", T0 + 1000, 0xa2, 0xb2, 0x12);
 		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
-		ck_assert(event_campaign_key(&ev, &ck));
+		ck_assert(rgev_campaign_key(&ev, &ck));
 		put(t, &ev);
 		mkref(&ev, "r-3", T0 + 2000, 0xa3, 0xb3, 0x13);
 		snprintf(ev.campaign, sizeof(ev.campaign), "Spring");
-		ck_assert(event_campaign_key(&ev, &ck2));
+		ck_assert(rgev_campaign_key(&ev, &ck2));
 		ck_assert(memcmp(&ck, &ck2, sizeof(ck)) != 0);
 		put(t, &ev);
 		mkref(&ev, "r-4", T0 + 3000, 0xa4, 0xb4, 0x14);
@@ -765,7 +765,7 @@ START_TEST(test_referral_roles)
 		put(t, &ev);
 		mkobs(&ev, EV_LOGIN, T0 + 4000, 0xa5, 0x15);
 		snprintf(ev.campaign, sizeof(ev.campaign), "spring");
-		ck_assert(!event_campaign_key(&ev, &ck2));
+		ck_assert(!rgev_campaign_key(&ev, &ck2));
 		put(t, &ev);
 		commit(t);
 		t = begin(false);
@@ -831,7 +831,7 @@ START_TEST(test_scan_order)
 	static const int64_t	 ts[] = { T0 + 5000, T0, T0 + 9000, -5000,
 	    T0 + 5000, T0 + 1000, 0 };
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct collect		 c;
 	size_t			 i;
 
@@ -949,7 +949,7 @@ link_cb(void *arg, const struct store_link *l)
 START_TEST(test_links)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct rg_hash		 acct = H(0xa1), h;
 	struct lcollect		 c;
 	uint64_t		 fseq;
@@ -1040,7 +1040,7 @@ struct seqs {
 };
 
 static int
-seqs_cb(void *arg, const struct event *ev)
+seqs_cb(void *arg, const struct rg_event *ev)
 {
 	struct seqs	*s = arg;
 
@@ -1053,7 +1053,7 @@ seqs_cb(void *arg, const struct event *ev)
 START_TEST(test_scan_events)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct seqs		 s;
 	int			 i;
 
@@ -1145,7 +1145,7 @@ END_TEST
 START_TEST(test_verdict_schema1)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	const void		*rec, *v;
 	uint8_t			 r1[32], r2[32], r3[32];
 	size_t			 len, n1, n2, n3;
@@ -1261,7 +1261,7 @@ referred_of(uint8_t acct, uint64_t max_seq)
 START_TEST(test_scan_referred)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct seen		 s;
 	MDB_env			*env;
 	MDB_txn			*txn;
@@ -1332,7 +1332,7 @@ END_TEST
 START_TEST(test_expire)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct verdict		 v;
 	struct store_stat	 s;
 	struct rg_hash		 acct = H(0xa1), ip = H(0x11);
@@ -1418,7 +1418,7 @@ END_TEST
 START_TEST(test_expire_everything)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct store_stat	 s;
 
 	t = begin(true);
@@ -1448,7 +1448,7 @@ END_TEST
 START_TEST(test_expire_keeps_rechecked_verdict)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	const void		*rec;
 	size_t			 len;
 
@@ -1484,7 +1484,7 @@ static uint64_t
 fill(enum store_err *err, uint64_t committed, bool *at_commit)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	char			*cause = NULL;
 	int			 i, b;
 
@@ -1528,7 +1528,7 @@ START_TEST(test_map_full)
 {
 	struct store_txn	*t;
 	struct store_stat	 s;
-	struct event		 ev;
+	struct rg_event		 ev;
 	enum store_err		 err = STORE_OK;
 	uint64_t		 n, i;
 	bool			 at_commit;
@@ -1602,7 +1602,7 @@ END_TEST
 START_TEST(test_store_writes)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	const void		*v;
 	size_t			 len;
 	uint64_t		 n = store_writes(st);
@@ -1630,7 +1630,7 @@ END_TEST
 START_TEST(test_last_seq_reopen)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	int			 i;
 
 	ck_assert_uint_eq(stat_of().last_seq, 0);
@@ -1675,7 +1675,7 @@ mkident(void)
 	"\"bob.jones@example.com\",\"ip\":\"203.0.113.10\"}}"
 
 static void
-decode_raw(struct ident *id, struct event *ev)
+decode_raw(struct ident *id, struct rg_event *ev)
 {
 	struct req_opts		o = { T0, 0, 0 };
 	struct req_error	err;
@@ -1690,7 +1690,7 @@ START_TEST(test_verdict_idempotent)
 {
 	struct ident		*id = mkident();
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct verdict		 v1, v2;
 	struct store_stat	 s1, s2;
 	json_error_t		 je;
@@ -1754,7 +1754,7 @@ START_TEST(test_explain_no_raw)
 	    "dev-secret" };
 	struct ident		*id = mkident();
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct verdict		 v;
 	json_error_t		 je;
 	json_t			*j, *e;
@@ -1796,7 +1796,7 @@ END_TEST
 START_TEST(test_observe_ack)
 {
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct verdict		 v;
 
 	t = begin(true);
@@ -1974,7 +1974,7 @@ feedback(struct store_txn *t, const char *rid, const struct rg_hash *acct,
 {
 	struct analyst_req	 ar;
 	struct verdict		 out;
-	struct event		 ev;
+	struct rg_event		 ev;
 	const char		*code = NULL;
 
 	memset(&ar, 0, sizeof(ar));
@@ -2009,7 +2009,7 @@ START_TEST(test_backtest_labels)
 	struct backtest		*bt;
 	struct ruleset		*rs;
 	struct verdict		 v;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct rg_hash		 h;
 	char			*diag = NULL, *cause = NULL, *buf = NULL;
 	char			 hex[2 * RG_HASH_LEN + 1], rec[160];
@@ -2093,7 +2093,7 @@ START_TEST(test_labeled_recheck)
 	struct verdict		 v, r;
 	struct verdict_rec	 vr;
 	struct verdict_ver	 vv;
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct rg_hash		 card;
 	const void		*rec;
 	char			*diag = NULL, *first;
@@ -2172,7 +2172,7 @@ START_TEST(test_verdict_checksum)
 	struct verdict_ver	 vv;
 	struct verdict		 v;
 	struct store_txn	*t;
-	struct event		 ev;
+	struct rg_event		 ev;
 	uint8_t			 ver[25 + sizeof(vreply) - 1], old[512];
 	uint8_t			*rec;
 	size_t			 len, n, i;
@@ -2284,7 +2284,7 @@ check_thread(void *p)
 {
 	struct check_arg	*a = p;
 	struct store_txn	*t = begin(true);
-	struct event		 ev;
+	struct rg_event		 ev;
 	struct verdict		 v;
 
 	mkref(&ev, a->id, T0 + 100, 7, 8, 9);
@@ -2348,7 +2348,7 @@ START_TEST(test_explain_dictionary)
 	struct store_txn	*t;
 	struct ruleset		*rs1, *rs2;
 	struct verdict		 v;
-	struct event		 ev;
+	struct rg_event		 ev;
 	const void		*d;
 	char			*diag = NULL, name[32];
 	size_t			 dlen;

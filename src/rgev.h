@@ -1,5 +1,5 @@
 /*
- * event.h: one decoded, fingerprinted event.
+ * rgev.h: one decoded, fingerprinted event.
  *
  * This is the meeting point of the modules: the request decoder (req.c)
  * fills it from a client line with the help of ident.c, the store (store.c)
@@ -11,8 +11,8 @@
  * Numeric values of the enums below are written to disk: never renumber,
  * only append.
  */
-#ifndef REFGUARD_EVENT_H
-#define REFGUARD_EVENT_H
+#ifndef REFGUARD_RGEV_H
+#define REFGUARD_RGEV_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,7 +41,7 @@ enum ent_kind {
 	ENT_DEVICE_FUZZY = 8,
 	ENT_DEVICE_ID = 9,
 	ENT_EDGE = 10,		/* referrer account -> referee account */
-	ENT_CAMPAIGN = 11,	/* the referral's programme (event_campaign_key) */
+	ENT_CAMPAIGN = 11,	/* the referral's programme (rgev_campaign_key) */
 	ENT_EMAIL_SHAPE = 12,	/* the email with digit runs folded (ident.h) */
 	ENT__MAX
 };
@@ -112,7 +112,7 @@ struct party {
 
 #define PARTY_HAS(p, k)	(((p)->have >> (k)) & 1u)
 
-struct event {
+struct rg_event {
 	uint8_t		type;		/* enum ev_type */
 	int64_t		ts;		/* event time, ms since the epoch */
 	bool		ts_given;	/* the request said ts (else: now);
@@ -137,8 +137,8 @@ struct event {
 
 /*
  * Compact on-disk record of an event (everything the rules can read, so
- * that a backtest sees what the live check saw). event_encode() writes at
- * most EVENT_REC_MAX bytes to buf and returns the length; event_decode()
+ * that a backtest sees what the live check saw). rgev_encode() writes at
+ * most EVENT_REC_MAX bytes to buf and returns the length; rgev_decode()
  * fills *ev and returns 0, or -1 if the record is malformed (a field
  * runs past its end, a count is out of range, or bytes are left over).
  *
@@ -153,12 +153,12 @@ struct event {
  *   hosting, residential_proxy from bit 0).
  */
 #define EVENT_REC_MAX	2048
-size_t	event_encode(const struct event *ev, uint8_t *buf);
-int	event_decode(const uint8_t *buf, size_t len, struct event *ev);
+size_t	rgev_encode(const struct rg_event *ev, uint8_t *buf);
+int	rgev_decode(const uint8_t *buf, size_t len, struct rg_event *ev);
 
 /* Names, for the protocol, logs and rules. NULL when out of range. */
-const char	*event_type_name(unsigned type);
-int		 event_type_from_name(const char *name);	/* -1: unknown */
+const char	*rgev_type_name(unsigned type);
+int		 rgev_type_from_name(const char *name);	/* -1: unknown */
 const char	*ent_kind_name(unsigned kind);
 int		 ent_kind_from_name(const char *name);		/* -1: unknown */
 
@@ -168,7 +168,7 @@ int		 ent_kind_from_name(const char *name);		/* -1: unknown */
  * programme's name is no personal data and the store, which has no
  * secret, derives the same key when it indexes or expires the event).
  */
-bool	event_campaign_key(const struct event *ev, struct rg_hash *h);
+bool	rgev_campaign_key(const struct rg_event *ev, struct rg_hash *h);
 
 /* Hex of a hash into buf (2 * RG_HASH_LEN + 1 bytes); returns buf. */
 char	*rg_hash_hex(const struct rg_hash *h, char *buf);

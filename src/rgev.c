@@ -1,11 +1,11 @@
-/* event.c: the compact event record and the names of types and kinds. */
+/* rgev.c: the compact event record and the names of types and kinds. */
 #include "config.h"
 
 #include <string.h>
 
 #include <xxhash.h>
 
-#include "event.h"
+#include "rgev.h"
 #include "log.h"
 #include "rec.h"
 
@@ -30,13 +30,13 @@ static const char *const kind_names[ENT__MAX] = {
 };
 
 const char *
-event_type_name(unsigned type)
+rgev_type_name(unsigned type)
 {
 	return (type < EV__MAX ? type_names[type] : NULL);
 }
 
 int
-event_type_from_name(const char *name)
+rgev_type_from_name(const char *name)
 {
 	unsigned	i;
 
@@ -64,7 +64,7 @@ ent_kind_from_name(const char *name)
 }
 
 bool
-event_campaign_key(const struct event *ev, struct rg_hash *h)
+rgev_campaign_key(const struct rg_event *ev, struct rg_hash *h)
 {
 	XXH128_hash_t	x;
 	size_t		len;
@@ -159,7 +159,7 @@ party_decode(struct rec_r *r, struct party *p)
 }
 
 size_t
-event_encode(const struct event *ev, uint8_t *buf)
+rgev_encode(const struct rg_event *ev, uint8_t *buf)
 {
 	struct rec_w	w;
 	uint64_t	amount;
@@ -192,7 +192,7 @@ event_encode(const struct event *ev, uint8_t *buf)
 }
 
 int
-event_decode(const uint8_t *buf, size_t len, struct event *ev)
+rgev_decode(const uint8_t *buf, size_t len, struct rg_event *ev)
 {
 	struct rec_r	r;
 	uint64_t	amount;
