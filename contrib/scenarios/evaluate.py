@@ -95,7 +95,10 @@ class Daemon:
         self.dir = tempfile.mkdtemp(prefix="rgeval-", dir=base)
         self.keep = keep
         self.sock = os.path.join(self.dir, "rg.sock")
-        conf = [("socket", "rg.sock"), ("state_dir", "state"), ("rules", rules),
+        # several directories merge by file name, as rules_dirs does
+        # (refguard.rules(5)): the shipped ones, then local overrides
+        rkey = "rules_dirs" if " " in rules else "rules"
+        conf = [("socket", "rg.sock"), ("state_dir", "state"), (rkey, rules),
                 ("log_level", "warning"),
                 # speed over durability: nothing here needs to survive a crash
                 ("sync", "none"),
@@ -536,8 +539,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(
         description="Replay labelled scenario sets through refguardd and measure the policy.")
     ap.add_argument("--refguardd", help="the daemon to run (default: $REFGUARDD, build/refguardd)")
-    ap.add_argument("--rules", default=os.path.join(TOP, "rules"),
-                    help="rule directory or file (default: the shipped rules/)")
+    ap.add_argument("--rules", action="append", default=[],
+                    help="rule directory or file (default: the shipped rules/); "
+                    "repeated: directories merged by file name as rules_dirs "
+                    "merges them, later ones overriding or masking earlier ones")
     ap.add_argument("--data", default=os.path.join(TOP, "run", "data"),
                     help="directory of contrib/fetch-data.sh's files: every *.mmdb and "
                     "disposable.txt in it are used (default: run/data)")
@@ -599,14 +604,19 @@ def main(argv=None):
         for n in notes:
             print("note: %s" % n, file=sys.stderr)
         verdicts = [] if a.verdicts else None
+        rules = " ".join(os.path.abspath(r) for r in
+                         a.rules or [os.path.join(TOP, "rules")])
+        if any(" " in r for r in a.rules):
+            raise SystemExit("evaluate.py: a rule path with a blank is not "
+                             "supported: %r" % a.rules)
         sets = []
         for spec in a.sets or ["A:1", "B:1"]:
             if not a.quiet:
                 print("running set %s ..." % spec, file=sys.stderr)
-            sets.append(run_set(spec, binary, os.path.abspath(a.rules), geoip,
+            sets.append(run_set(spec, binary, rules, geoip,
                                 disposable and os.path.abspath(disposable), a.keep, verdicts,
                                 notes, a.recheck_at))
-        res = {"rules": os.path.abspath(a.rules), "geoip": geoip, "disposable": disposable,
+        res = {"rules": rules, "geoip": geoip, "disposable": disposable,
                "thresholds": th,
                "notes": notes, "sets": sets, "totals": merge_totals(sets)}
         if not a.quiet:
