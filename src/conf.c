@@ -47,7 +47,8 @@ struct ckey {
 	enum ctype	 type;
 	size_t		 off;		/* into struct conf */
 	size_t		 countoff;	/* CT_LIST: the count */
-	uint64_t	 min, max;	/* CT_UINT, CT_SIZE bounds */
+	uint64_t	 min, max;	/* CT_UINT, CT_SIZE bounds; CT_DURATION:
+					   min ms when not 0 */
 };
 
 #define OFF(f)	offsetof(struct conf, f)
@@ -79,7 +80,8 @@ static const struct ckey ckeys[] = {
 	{ "geoip_db", CT_LIST, OFF(geoip), OFF(ngeoip), 0, 0 },
 	{ "email_domain", CT_LIST, OFF(email_domains), OFF(nemail_domains), 0, 0 },
 	{ "data_stamp_file", CT_PATH, OFF(data_stamp_file), 0, 0, 0 },
-	{ "data_max_age", CT_DURATION, OFF(data_max_age), 0, 0, 0 },
+	/* Ages are compared in whole seconds: 500ms would be 0, no limit. */
+	{ "data_max_age", CT_DURATION, OFF(data_max_age), 0, 1000, 0 },
 	{ "log_level", CT_LOGLEVEL, OFF(log_level), 0, 0, 0 },
 	{ "log_target", CT_LOGTARGET, OFF(log_syslog), 0, 0, 0 },
 	{ "audit_log", CT_AUDIT, OFF(audit_log), 0, 0, 0 },
@@ -497,6 +499,11 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 		if (parse_duration(v, &d) != 0) {
 			xasprintf(cause, "%s: '%s' is not a duration like 30s, "
 			    "15m, 1h or 7d", key, v);
+			return (-1);
+		}
+		if (d != 0 && (uint64_t)d < ck->min) {
+			xasprintf(cause, "%s: '%s' is below %llus (0 means no "
+			    "limit)", key, v, (unsigned long long)ck->min / 1000);
 			return (-1);
 		}
 		*(int64_t *)((char *)c + ck->off) = d;
