@@ -639,7 +639,7 @@ conf_finish(struct conf *c, const struct conf_src *src, struct sbuf *errs)
  * file cannot be opened (the rest of its errors are not worth reading).
  */
 static int
-conf_read(struct conf *c, const char *path, bool dropin,
+conf_read(struct conf *c, const char *path,
     struct conf_src *src, struct sbuf *errs)
 {
 	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
@@ -650,21 +650,18 @@ conf_read(struct conf *c, const char *path, bool dropin,
 	int		 lineno = 0, rc, ch, fd;
 
 	/*
-	 * A drop-in is a regular file: whatever else sits in conf.d as
-	 * *.conf (a FIFO would block -t and the reload thread for good, and
-	 * with it the daemon's stop) is an error naming it. The file given
-	 * is opened as named.
+	 * The file and its drop-ins are regular files: anything else (a
+	 * FIFO would block -t and the reload thread for good) is an error
+	 * naming it.
 	 */
-	if (!dropin)
-		f = fopen(path, "r");
-	else if ((fd = file_open_regular(path, 0, &sb, &msg)) < 0) {
+	if ((fd = file_open_regular(path, 0, &sb, &msg)) < 0) {
 		conf_err(errs, "%s", msg);
 		free(msg);
 		return (-1);
-	} else if ((f = fdopen(fd, "r")) == NULL)
-		close(fd);
-	if (f == NULL) {
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
 		conf_err(errs, "%s: %s", path, strerror(errno));
+		close(fd);
 		return (-1);
 	}
 	tmp = xstrdup(path);
@@ -730,7 +727,7 @@ conf_read_dropins(struct conf *c, const char *path, struct conf_src *src,
 	if (r != 0)
 		return;
 	for (i = 0; i < g.gl_pathc; i++)
-		conf_read(c, g.gl_pathv[i], true, src, errs);
+		conf_read(c, g.gl_pathv[i], src, errs);
 	globfree(&g);
 }
 
@@ -746,7 +743,7 @@ conf_load(const char *path, char **cause)
 	memset(&src, 0, sizeof(src));
 	c->path = xstrdup(path);
 	sbuf_init(&errs, 256);
-	if (conf_read(c, path, false, &src, &errs) == 0) {
+	if (conf_read(c, path, &src, &errs) == 0) {
 		conf_read_dropins(c, path, &src, &errs);
 		conf_finish(c, &src, &errs);
 	}

@@ -64,6 +64,7 @@ def setup(tag, geoip=None, **conf):
         d.conf["geoip_db"] = geoip
     d.conf.update(conf)
     d.write_conf()
+    d.preload_hold_open(d.conf_path)
     return d, rdir, disp
 
 
@@ -163,22 +164,10 @@ def _():
 # ---- off the event loop -------------------------------------------------
 
 def hold_conf(d):
-    """Swap the configuration file for a FIFO: the next reload waits in
-    its thread, reading it, until release() is called. Returns release,
-    which puts the regular file back and feeds the waiting reader."""
-    text = open(d.conf_path).read()
-    fifo = d.conf_path + ".fifo"
-    os.mkfifo(fifo)
-    os.rename(fifo, d.conf_path)
-
-    def release():
-        # Opening for writing waits for the reload thread's open() of the
-        # FIFO ("reload started" is logged before the thread gets there).
-        fd = os.open(d.conf_path, os.O_WRONLY)
-        write(d.conf_path, text)    # by rename: the next reload reads it
-        os.write(fd, text.encode())
-        os.close(fd)
-    return release
+    """Hold the next reload in its thread, in its open() of the
+    configuration file (setup() preloads hold_open.so), until release()
+    is called; release() returns once the reload waits there."""
+    return d.hold_open(d.conf_path)
 
 
 @T.case("checks are answered while a reload is held up; requests that "

@@ -542,6 +542,16 @@ START_TEST(test_dropin_not_regular)
 	free(cause);
 	snprintf(path, sizeof(path), "%s/conf.d", tmpdir);
 	ck_assert_int_eq(unit_rmrf(path), 0);
+
+	/* The main file too: a FIFO is refused, not waited on. */
+	snprintf(path, sizeof(path), "%s/fifo.conf", tmpdir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	c = conf_load(path, &cause);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "%s: not a regular file (a FIFO)", path);
+	ck_assert_msg(cause != NULL && strcmp(cause, want) == 0, "%s", cause);
+	free(cause);
+	ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
 
