@@ -10,6 +10,7 @@ daemon."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -444,6 +445,69 @@ def _():
     st = d.stats()["ruleset"]
     eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
        "no reload left running")
+    d.stop()
+
+
+@T.case("SIGTERM while a reload is held up: the reload's requests and "
+        "a queued one get stopping at once, none starts during the drain, "
+        "SIGHUP is ignored, and the daemon exits without waiting for the "
+        "reload's thread")
+def _():
+    d, rdir, disp = setup("termheld")
+    d.start()
+    hold_conf(d)            # never released: the thread stays in open()
+    mark = d.log_mark()
+    a = d.client()
+    a.send({"op": "reload"})
+    d.wait_log(r"reload started by=request", mark)
+    c = d.client()
+    c.send({"op": "reload"})
+    d.wait_log(r"reload queued", mark)
+    b = d.client()
+    # A check held in the writer keeps the drain going.
+    with rgtest.StoreLock(d) as lock:
+        b.send(check_req(ids.id(), {"account": ids.account()},
+                         {"account": ids.account()}, ts=rgtest.now_ms()))
+        d.wait_stats(lambda st: st["writer"]["inflight"] == 1,
+                     "the check handed to the writer")
+        d.signal(signal.SIGTERM)
+        d.wait_log(r"draining signal=SIGTERM", mark)
+        for cl, what in ((a, "the running reload's"), (c, "the queued")):
+            r, raw = cl.read()
+            is_error(r, "stopping", raw=raw)
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"SIGHUP ignored: refguardd is stopping", mark)
+        check(d.alive(), "the drain ended with a check in flight")
+        lock.release()
+    r, raw = b.read()
+    rgtest.verdict_shape(r, raw)
+    d.wait(0)
+    log = d.stderr()[mark:]
+    check(re.search(r"reload started by=(queue|SIGHUP)", log) is None,
+          "a reload started during the drain", log)
+    for cl in (a, b, c):
+        cl.close()
+
+
+@T.case("a FIFO as the configuration file: refguardd -t and a reload "
+        "refuse it, naming it; the daemon keeps serving, and stops")
+def _():
+    d, rdir, disp = setup("fmain")
+    d.start()
+    h0 = d.stats()["ruleset"]["hash"]
+    text = open(d.conf_path).read()
+    os.rename(fifo(d.conf_path + ".new"), d.conf_path)
+    want = "%s: not a regular file (a FIFO)" % d.conf_path
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
+                              timeout=20)
+    check(rc == 1 and want in err, "refguardd -t with a FIFO", err)
+    r, raw = d.call({"op": "reload"})
+    is_error(r, "reload_failed", raw=raw)
+    check(want in r["error"]["msg"], "the reload error names the FIFO", raw)
+    st = d.stats()["ruleset"]
+    eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
+       "no reload left running")
+    write(d.conf_path, text)
     d.stop()
 
 
