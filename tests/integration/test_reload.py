@@ -422,6 +422,26 @@ rule t.vip {
     d.stop()
 
 
+def fifo_conf_refused(d, path, h0):
+    """refguardd -t, refguardctl -c and a reload refuse the FIFO at path
+    (the configuration file or a drop-in), naming it; the old set
+    serves."""
+    want = "%s: not a regular file (a FIFO)" % path
+    # (a read of the FIFO would wait for a writer that never comes)
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
+                              timeout=20)
+    check(rc == 1 and want in err, "refguardd -t with a FIFO", err)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
+                               "ping"], timeout=20)
+    check(rc == 2 and want in err, "refguardctl -c with a FIFO", err)
+    r, raw = d.call({"op": "reload"})
+    is_error(r, "reload_failed", raw=raw)
+    check(want in r["error"]["msg"], "the reload error names the FIFO", raw)
+    st = d.stats()["ruleset"]
+    eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
+       "no reload left running")
+
+
 @T.case("a FIFO as a conf.d drop-in: refguardd -t, refguardctl -c and "
         "reload refuse it, naming it; the daemon still stops")
 def _():
@@ -429,22 +449,8 @@ def _():
     d.start()
     h0 = d.stats()["ruleset"]["hash"]
     os.makedirs(os.path.join(d.dir, "conf.d"))
-    drop = fifo(os.path.join(d.dir, "conf.d", "50-fifo.conf"))
-    want = "%s: not a regular file (a FIFO)" % drop
-    # (a read of the FIFO would wait for a writer that never comes)
-    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
-                              timeout=20)
-    check(rc == 1 and want in err, "refguardd -t with a FIFO drop-in", err)
-    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
-                               "ping"], timeout=20)
-    check(rc == 2 and want in err, "refguardctl -c with a FIFO drop-in",
-          err)
-    r, raw = d.call({"op": "reload"})
-    is_error(r, "reload_failed", raw=raw)
-    check(want in r["error"]["msg"], "the reload error names the FIFO", raw)
-    st = d.stats()["ruleset"]
-    eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
-       "no reload left running")
+    fifo_conf_refused(d, fifo(os.path.join(d.dir, "conf.d",
+                                           "50-fifo.conf")), h0)
     d.stop()
 
 
@@ -489,24 +495,15 @@ def _():
         cl.close()
 
 
-@T.case("a FIFO as the configuration file: refguardd -t and a reload "
-        "refuse it, naming it; the daemon keeps serving, and stops")
+@T.case("a FIFO as the configuration file: refguardd -t, refguardctl -c "
+        "and a reload refuse it, naming it; the daemon still stops")
 def _():
     d, rdir, disp = setup("fmain")
     d.start()
     h0 = d.stats()["ruleset"]["hash"]
     text = open(d.conf_path).read()
     os.rename(fifo(d.conf_path + ".new"), d.conf_path)
-    want = "%s: not a regular file (a FIFO)" % d.conf_path
-    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
-                              timeout=20)
-    check(rc == 1 and want in err, "refguardd -t with a FIFO", err)
-    r, raw = d.call({"op": "reload"})
-    is_error(r, "reload_failed", raw=raw)
-    check(want in r["error"]["msg"], "the reload error names the FIFO", raw)
-    st = d.stats()["ruleset"]
-    eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
-       "no reload left running")
+    fifo_conf_refused(d, d.conf_path, h0)
     write(d.conf_path, text)
     d.stop()
 
