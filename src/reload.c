@@ -39,7 +39,7 @@ struct reload {
 	pthread_t		 thread;
 	bool			 joinable;	/* thread started, not joined */
 	bool			 running;	/* the callback is still due */
-	bool			 cancel;	/* atomic: reload_free waits */
+	bool			 cancel;	/* atomic: stop after this step */
 	bool			 finished;	/* atomic: result written */
 	/* the job, read by the thread */
 	char			*conf_path;
