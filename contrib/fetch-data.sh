@@ -22,16 +22,17 @@
 # never reads a half-written file; it picks the new ones up on its next
 # reload (SIGHUP), or at once with -s SOCKET: when any file was replaced,
 # "refguardctl -s SOCKET reload" asks the daemon listening there to
-# reload (a daemon that is not running is no error). A file younger than
-# a day is kept unless -f is given. After a run where every file is
-# fresh or was replaced, DIR/last-success holds the time (Unix seconds;
+# reload (a daemon that is not running is no error; a reload that fails
+# is, and the run is not a success). A file younger than a day is kept
+# unless -f is given. After a run where every file is fresh or was
+# replaced (and reloaded, with -s), DIR/last-success holds the time (Unix seconds;
 # written beside and renamed too): refguardd reports its age
 # (data_stamp_file, refguard.conf(5)).
 #
 # Quiet on success. Exit status: 0 when every file is fresh or was
-# replaced; 1 when any could not be fetched or failed its checks: that
-# file is left exactly as it was, and a line on stderr says which and
-# why ("fetch-data.sh: error: ..."); 2 on bad usage. Needs npm, node,
+# replaced; 1 when any could not be fetched or failed its checks (that
+# file is left exactly as it was), or the daemon's reload failed; a line
+# on stderr says which and why ("fetch-data.sh: error: ..."); 2 on bad usage. Needs npm, node,
 # perl and Debian's libmaxmind-db-writer-perl (contrib/setup.sh deps).
 set -u
 
@@ -87,20 +88,28 @@ warn() {
 	echo "$prog: warning: $*" >&2
 }
 
-# finish: the stamp after a good run, the reload after a change
+# finish: the reload after a change, then the stamp after a good run (a
+# reload that fails is a failed run: the daemon still serves the old data)
 finish() {
+	if [ "$replaced" -eq 1 ] && [ -n "$sock" ]; then
+		if [ ! -S "$sock" ]; then
+			warn "no daemon listens on $sock; it reads the new data when it starts"
+		else
+			out=$("$ctl" -s "$sock" reload 2>&1)
+			rc=$?
+			# 3: refguardctl cannot reach a daemon there
+			if [ "$rc" -eq 3 ]; then
+				warn "no daemon answers on $sock; it reads the new data when it starts"
+			elif [ "$rc" -ne 0 ]; then
+				err "the data was replaced but the reload failed, the daemon keeps the old data: $(echo "$out" | head -n 3 | tr '\n' ' ')"
+			fi
+		fi
+	fi
 	if [ "$failed" -eq 0 ]; then
 		if ! { date +%s >"$dir/last-success.tmp.$$" &&
 		    mv -f "$dir/last-success.tmp.$$" "$dir/last-success"; } 2>/dev/null; then
 			rm -f "$dir/last-success.tmp.$$"
 			err "cannot write $dir/last-success"
-		fi
-	fi
-	if [ "$replaced" -eq 1 ] && [ -n "$sock" ]; then
-		if [ ! -S "$sock" ]; then
-			warn "no daemon listens on $sock; it reads the new data when it starts"
-		elif ! out=$("$ctl" -s "$sock" reload 2>&1); then
-			err "the data was replaced but the reload failed: $(echo "$out" | head -n 3 | tr '\n' ' ')"
 		fi
 	fi
 	exit $failed

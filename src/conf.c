@@ -47,7 +47,8 @@ struct ckey {
 	enum ctype	 type;
 	size_t		 off;		/* into struct conf */
 	size_t		 countoff;	/* CT_LIST: the count */
-	uint64_t	 min, max;	/* CT_UINT, CT_SIZE bounds */
+	uint64_t	 min, max;	/* CT_UINT, CT_SIZE bounds; CT_DURATION:
+					   min ms when not 0 */
 };
 
 #define OFF(f)	offsetof(struct conf, f)
@@ -79,7 +80,8 @@ static const struct ckey ckeys[] = {
 	{ "geoip_db", CT_LIST, OFF(geoip), OFF(ngeoip), 0, 0 },
 	{ "email_domain", CT_LIST, OFF(email_domains), OFF(nemail_domains), 0, 0 },
 	{ "data_stamp_file", CT_PATH, OFF(data_stamp_file), 0, 0, 0 },
-	{ "data_max_age", CT_DURATION, OFF(data_max_age), 0, 0, 0 },
+	/* Ages are compared in whole seconds: 500ms would be 0, no limit. */
+	{ "data_max_age", CT_DURATION, OFF(data_max_age), 0, 1000, 0 },
 	{ "log_level", CT_LOGLEVEL, OFF(log_level), 0, 0, 0 },
 	{ "log_target", CT_LOGTARGET, OFF(log_syslog), 0, 0, 0 },
 	{ "audit_log", CT_AUDIT, OFF(audit_log), 0, 0, 0 },
@@ -499,6 +501,11 @@ conf_set(struct conf *c, const char *dir, const char *file, int lineno,
 			    "15m, 1h or 7d", key, v);
 			return (-1);
 		}
+		if (d != 0 && (uint64_t)d < ck->min) {
+			xasprintf(cause, "%s: '%s' is below %llus (0 means no "
+			    "limit)", key, v, (unsigned long long)ck->min / 1000);
+			return (-1);
+		}
 		*(int64_t *)((char *)c + ck->off) = d;
 		return (0);
 	case CT_UINT:
@@ -632,7 +639,7 @@ conf_finish(struct conf *c, const struct conf_src *src, struct sbuf *errs)
  * file cannot be opened (the rest of its errors are not worth reading).
  */
 static int
-conf_read(struct conf *c, const char *path, bool dropin,
+conf_read(struct conf *c, const char *path,
     struct conf_src *src, struct sbuf *errs)
 {
 	char		 line[CONF_MAX_LINE + 2], *key, *value, *msg, *tmp, *dir;
@@ -643,21 +650,18 @@ conf_read(struct conf *c, const char *path, bool dropin,
 	int		 lineno = 0, rc, ch, fd;
 
 	/*
-	 * A drop-in is a regular file: whatever else sits in conf.d as
-	 * *.conf (a FIFO would block -t and the reload thread for good, and
-	 * with it the daemon's stop) is an error naming it. The file given
-	 * is opened as named.
+	 * The file and its drop-ins are regular files: anything else (a
+	 * FIFO would block -t and the reload thread for good) is an error
+	 * naming it.
 	 */
-	if (!dropin)
-		f = fopen(path, "r");
-	else if ((fd = file_open_regular(path, 0, &sb, &msg)) < 0) {
+	if ((fd = file_open_regular(path, 0, &sb, &msg)) < 0) {
 		conf_err(errs, "%s", msg);
 		free(msg);
 		return (-1);
-	} else if ((f = fdopen(fd, "r")) == NULL)
-		close(fd);
-	if (f == NULL) {
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
 		conf_err(errs, "%s: %s", path, strerror(errno));
+		close(fd);
 		return (-1);
 	}
 	tmp = xstrdup(path);
@@ -723,7 +727,7 @@ conf_read_dropins(struct conf *c, const char *path, struct conf_src *src,
 	if (r != 0)
 		return;
 	for (i = 0; i < g.gl_pathc; i++)
-		conf_read(c, g.gl_pathv[i], true, src, errs);
+		conf_read(c, g.gl_pathv[i], src, errs);
 	globfree(&g);
 }
 
@@ -739,7 +743,7 @@ conf_load(const char *path, char **cause)
 	memset(&src, 0, sizeof(src));
 	c->path = xstrdup(path);
 	sbuf_init(&errs, 256);
-	if (conf_read(c, path, false, &src, &errs) == 0) {
+	if (conf_read(c, path, &src, &errs) == 0) {
 		conf_read_dropins(c, path, &src, &errs);
 		conf_finish(c, &src, &errs);
 	}

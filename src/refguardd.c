@@ -78,6 +78,7 @@ static struct job_list	 reload_waiting =
 			    TAILQ_HEAD_INITIALIZER(reload_waiting);
 static struct job_list	 reload_next = TAILQ_HEAD_INITIALIZER(reload_next);
 static bool		 reload_again;
+static bool		 reload_left;	/* a reload thread outlives the loop */
 
 /*
  * Tell the service manager a state (READY=1 and the like, or NULL) and a
@@ -371,12 +372,25 @@ reload_begin(struct daemon *d, const char *by)
 	/* (any other failure comes back through reload_done) */
 }
 
-/* d->reload (daemon.h). */
+static void	reload_refuse(struct daemon *, struct job_list *, const char *);
+
+/* d->reload (daemon.h). From TERM on no reload starts (reload_abandon). */
 static void
 daemon_reload(struct daemon *d, struct job *job)
 {
-	bool	running = reload_running(d->reloader);
+	struct job_list	 one = TAILQ_HEAD_INITIALIZER(one);
+	bool		 running = reload_running(d->reloader);
 
+	if (d->stopping) {
+		if (job == NULL) {
+			log_notice("SIGHUP ignored: refguardd is stopping");
+			return;
+		}
+		TAILQ_INSERT_TAIL(&one, job, entry);
+		reload_refuse(d, &one, "refguardd is stopping; no reload "
+		    "starts");
+		return;
+	}
 	if (job != NULL)
 		TAILQ_INSERT_TAIL(running ? &reload_next : &reload_waiting,
 		    job, entry);
@@ -496,28 +510,48 @@ reload_done(struct reload_bundle *b, void *arg)
 	conn_jobs_done(&done, d);
 }
 
-/* At exit: requests still waiting for a reload get "stopping". */
+/* Answer every job of list with a "stopping" error saying msg. */
 static void
-reload_abandon(struct daemon *d)
+reload_refuse(struct daemon *d, struct job_list *list, const char *msg)
 {
-	static const char	 stopping[] = "{\"error\":{\"code\":\"stopping\","
-				    "\"msg\":\"refguardd stopped before the reload "
-				    "ended; nothing changed\"}}";
-	struct job_list		 done = TAILQ_HEAD_INITIALIZER(done);
-	struct job		*job;
+	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
+	struct job	*job;
+	json_t		*o;
 
-	reload_free(d->reloader);
-	d->reloader = NULL;
-	TAILQ_CONCAT(&reload_waiting, &reload_next, entry);
-	while ((job = TAILQ_FIRST(&reload_waiting)) != NULL) {
-		TAILQ_REMOVE(&reload_waiting, job, entry);
-		job->reply = xstrdup(stopping);
-		job->replylen = strlen(stopping);
+	while ((job = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, job, entry);
+		o = json_pack("{s:{s:s,s:s}}", "error", "code", "stopping",
+		    "msg", msg);
+		job->reply = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (job->reply == NULL)
+			fatalx("reload_refuse: json_dumps");
+		job->replylen = strlen(job->reply);
 		job->errcode = "stopping";
 		job->done = true;
 		TAILQ_INSERT_TAIL(&done, job, entry);
 	}
 	conn_jobs_done(&done, d);
+}
+
+/*
+ * At TERM (and at exit): the running reload is dropped, none queued
+ * starts; every request waiting for one gets "stopping". A reload thread
+ * still at work is left behind (reload_free), with d->ident, which it
+ * reads: reload_left says not to free it.
+ */
+static void
+reload_abandon(struct daemon *d)
+{
+	if (d->reloader != NULL && reload_running(d->reloader))
+		log_notice("reload dropped: refguardd is stopping");
+	if (reload_free(d->reloader))
+		reload_left = true;
+	d->reloader = NULL;
+	reload_again = false;
+	TAILQ_CONCAT(&reload_waiting, &reload_next, entry);
+	reload_refuse(d, &reload_waiting, "refguardd stopped before the "
+	    "reload ended; nothing changed");
 }
 
 /* Keep the description of the identity data the next events will use. */
@@ -656,6 +690,7 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 		listener_close(d);
 	http_stop(d->http);
 	conn_stop_reading_all(d);
+	reload_abandon(d);
 	drain_started = mono_us();
 	ev_drain = evtimer_new(d->base, drain_cb, d);
 	evtimer_add(ev_drain, &tv);
@@ -956,7 +991,8 @@ main(int argc, char **argv)
 	if (d->rules != NULL)
 		rules_unref(d->rules);
 	store_close(d->store);
-	ident_free(d->ident);
+	if (!reload_left)
+		ident_free(d->ident);
 	free(d->reload_error);
 	free(d->store_warning);
 	metrics_free(d->metrics);

@@ -6,6 +6,11 @@
  * while a reload runs (only the callback swaps it, after the thread is
  * gone). It hands its bundle over under the join: the loop reads the
  * result only after pthread_join().
+ *
+ * At exit a thread that has not finished is not waited for: it may be
+ * blocked for good in a read (a hung network file system). It is
+ * detached and left with its struct reload, its pipe and the ident it
+ * reads; the process ends under it.
  */
 #include "config.h"
 
@@ -34,7 +39,8 @@ struct reload {
 	pthread_t		 thread;
 	bool			 joinable;	/* thread started, not joined */
 	bool			 running;	/* the callback is still due */
-	bool			 cancel;	/* atomic: reload_free waits */
+	bool			 cancel;	/* atomic: stop after this step */
+	bool			 finished;	/* atomic: result written */
 	/* the job, read by the thread */
 	char			*conf_path;
 	const struct ident	*cur;
@@ -146,6 +152,7 @@ reload_main(void *arg)
 done:
 	b->us = mono_us() - r->t_start;
 	r->result = b;
+	__atomic_store_n(&r->finished, true, __ATOMIC_RELEASE);
 	if (write_all(r->pipe[1], "", 1) != 0)
 		fatal("reload: cannot wake the event loop");
 	return (NULL);
@@ -221,6 +228,7 @@ reload_start(struct reload *r, const char *conf_path, const struct ident *cur)
 	r->cur = cur;
 	r->t_start = mono_us();
 	r->cancel = false;
+	r->finished = false;
 	r->running = true;
 	if ((rv = pthread_create(&r->thread, NULL, reload_main, r)) == 0) {
 		r->joinable = true;
@@ -243,13 +251,24 @@ reload_running(const struct reload *r)
 	return (r != NULL && r->running);
 }
 
-void
+/* Left running at exit: a root, so that leak checkers see what it holds. */
+static struct reload	*reload_left;
+
+bool
 reload_free(struct reload *r)
 {
 	if (r == NULL)
-		return;
+		return (false);
 	if (r->running) {
 		__atomic_store_n(&r->cancel, true, __ATOMIC_RELEASE);
+		if (r->joinable &&
+		    !__atomic_load_n(&r->finished, __ATOMIC_ACQUIRE)) {
+			if ((errno = pthread_detach(r->thread)) != 0)
+				fatal("reload: pthread_detach");
+			event_free(r->ev);
+			reload_left = r;
+			return (true);
+		}
 		reload_join(r);
 		reload_bundle_free(r->result);
 		free(r->conf_path);
@@ -258,4 +277,5 @@ reload_free(struct reload *r)
 	close(r->pipe[0]);
 	close(r->pipe[1]);
 	free(r);
+	return (false);
 }

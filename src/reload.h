@@ -74,11 +74,15 @@ int	 reload_start(struct reload *r, const char *conf_path,
 bool	 reload_running(const struct reload *r);
 
 /*
- * At exit: ask a running reload to stop after its current step, wait for
- * its thread and discard its bundle (the callback does not run). NULL is
- * fine.
+ * At exit: discard a running reload (the callback does not run). A thread
+ * that has finished is joined and its bundle freed; one still at work
+ * (it may be blocked for good in a read) is asked to stop after its
+ * current step and left running, detached, never waited for. Returns
+ * true in that case: the thread may still read the cur given to
+ * reload_start, which the caller must then not free (the process is about
+ * to end). NULL is fine (false).
  */
-void	 reload_free(struct reload *r);
+bool	 reload_free(struct reload *r);
 
 /*
  * The rules of a reload, also for start-up and refguardd -t: compile the

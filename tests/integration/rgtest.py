@@ -323,6 +323,8 @@ class Daemon:
         self.proc = None
         self.persistent = False     # shared by cases: not killed after one
         self.runs = 0
+        # Added to the daemon's environment (preload_hold_open()).
+        self.env = {}
         self.errpath = None
         self.write_conf()
 
@@ -334,6 +336,32 @@ class Daemon:
                 for k, v in self.conf.items() if v is not None)
         with open(self.conf_path, "w") as f:
             f.write(text)
+
+    def preload_hold_open(self, path):
+        """Run the daemon with tests/integration/hold_open.so, which holds
+        an open() of path while path + ".hold" exists (hold_open())."""
+        lib = os.path.join(BUILDDIR, "tests", "integration", "hold_open.so")
+        check(os.path.exists(lib), "%s not built" % lib)
+        self.env["LD_PRELOAD"] = lib
+        self.env["RGTEST_HOLD_OPEN"] = path
+        # (the sanitizer runtime is then not first in the library list)
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        self.env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
+            "verify_asan_link_order=0"
+
+    def hold_open(self, path):
+        """Hold the daemon's next open() of path (preload_hold_open()).
+        Returns release(), which returns once that open() waits (the
+        caller's sign that the daemon got there) and lets it go on; later
+        opens are not held."""
+        gate = path + ".hold"
+        os.mkfifo(gate)
+
+        def release():
+            fd = os.open(gate, os.O_WRONLY)
+            os.unlink(gate)
+            os.close(fd)
+        return release
 
     def argv(self, *extra):
         a = (VALGRIND_ARGV if VALGRIND else []) + [
@@ -349,9 +377,10 @@ class Daemon:
         self.runs += 1
         self.errpath = os.path.join(self.dir, "stderr.%d" % self.runs)
         errf = open(self.errpath, "wb")
+        env = dict(os.environ, **self.env) if self.env else None
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                      stdout=errf, stderr=errf,
-                                     cwd=self.dir)
+                                     cwd=self.dir, env=env)
         errf.close()
         if self not in _live:
             _live.append(self)

@@ -10,6 +10,7 @@ daemon."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,6 +65,7 @@ def setup(tag, geoip=None, **conf):
         d.conf["geoip_db"] = geoip
     d.conf.update(conf)
     d.write_conf()
+    d.preload_hold_open(d.conf_path)
     return d, rdir, disp
 
 
@@ -163,22 +165,10 @@ def _():
 # ---- off the event loop -------------------------------------------------
 
 def hold_conf(d):
-    """Swap the configuration file for a FIFO: the next reload waits in
-    its thread, reading it, until release() is called. Returns release,
-    which puts the regular file back and feeds the waiting reader."""
-    text = open(d.conf_path).read()
-    fifo = d.conf_path + ".fifo"
-    os.mkfifo(fifo)
-    os.rename(fifo, d.conf_path)
-
-    def release():
-        # Opening for writing waits for the reload thread's open() of the
-        # FIFO ("reload started" is logged before the thread gets there).
-        fd = os.open(d.conf_path, os.O_WRONLY)
-        write(d.conf_path, text)    # by rename: the next reload reads it
-        os.write(fd, text.encode())
-        os.close(fd)
-    return release
+    """Hold the next reload in its thread, in its open() of the
+    configuration file (setup() preloads hold_open.so), until release()
+    is called; release() returns once the reload waits there."""
+    return d.hold_open(d.conf_path)
 
 
 @T.case("checks are answered while a reload is held up; requests that "
@@ -432,6 +422,26 @@ rule t.vip {
     d.stop()
 
 
+def fifo_conf_refused(d, path, h0):
+    """refguardd -t, refguardctl -c and a reload refuse the FIFO at path
+    (the configuration file or a drop-in), naming it; the old set
+    serves."""
+    want = "%s: not a regular file (a FIFO)" % path
+    # (a read of the FIFO would wait for a writer that never comes)
+    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
+                              timeout=20)
+    check(rc == 1 and want in err, "refguardd -t with a FIFO", err)
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
+                               "ping"], timeout=20)
+    check(rc == 2 and want in err, "refguardctl -c with a FIFO", err)
+    r, raw = d.call({"op": "reload"})
+    is_error(r, "reload_failed", raw=raw)
+    check(want in r["error"]["msg"], "the reload error names the FIFO", raw)
+    st = d.stats()["ruleset"]
+    eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
+       "no reload left running")
+
+
 @T.case("a FIFO as a conf.d drop-in: refguardd -t, refguardctl -c and "
         "reload refuse it, naming it; the daemon still stops")
 def _():
@@ -439,22 +449,62 @@ def _():
     d.start()
     h0 = d.stats()["ruleset"]["hash"]
     os.makedirs(os.path.join(d.dir, "conf.d"))
-    drop = fifo(os.path.join(d.dir, "conf.d", "50-fifo.conf"))
-    want = "%s: not a regular file (a FIFO)" % drop
-    # (a read of the FIFO would wait for a writer that never comes)
-    rc, out, err = rgtest.run([rgtest.REFGUARDD, "-t", "-c", d.conf_path],
-                              timeout=20)
-    check(rc == 1 and want in err, "refguardd -t with a FIFO drop-in", err)
-    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
-                               "ping"], timeout=20)
-    check(rc == 2 and want in err, "refguardctl -c with a FIFO drop-in",
-          err)
-    r, raw = d.call({"op": "reload"})
-    is_error(r, "reload_failed", raw=raw)
-    check(want in r["error"]["msg"], "the reload error names the FIFO", raw)
-    st = d.stats()["ruleset"]
-    eq((st["hash"], st["reloading"]), (h0, False), "the old set serves, "
-       "no reload left running")
+    fifo_conf_refused(d, fifo(os.path.join(d.dir, "conf.d",
+                                           "50-fifo.conf")), h0)
+    d.stop()
+
+
+@T.case("SIGTERM while a reload is held up: the reload's requests and "
+        "a queued one get stopping at once, none starts during the drain, "
+        "SIGHUP is ignored, and the daemon exits without waiting for the "
+        "reload's thread")
+def _():
+    d, rdir, disp = setup("termheld")
+    d.start()
+    hold_conf(d)            # never released: the thread stays in open()
+    mark = d.log_mark()
+    a = d.client()
+    a.send({"op": "reload"})
+    d.wait_log(r"reload started by=request", mark)
+    c = d.client()
+    c.send({"op": "reload"})
+    d.wait_log(r"reload queued", mark)
+    b = d.client()
+    # A check held in the writer keeps the drain going.
+    with rgtest.StoreLock(d) as lock:
+        b.send(check_req(ids.id(), {"account": ids.account()},
+                         {"account": ids.account()}, ts=rgtest.now_ms()))
+        d.wait_stats(lambda st: st["writer"]["inflight"] == 1,
+                     "the check handed to the writer")
+        d.signal(signal.SIGTERM)
+        d.wait_log(r"draining signal=SIGTERM", mark)
+        for cl, what in ((a, "the running reload's"), (c, "the queued")):
+            r, raw = cl.read()
+            is_error(r, "stopping", raw=raw)
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"SIGHUP ignored: refguardd is stopping", mark)
+        check(d.alive(), "the drain ended with a check in flight")
+        lock.release()
+    r, raw = b.read()
+    rgtest.verdict_shape(r, raw)
+    d.wait(0)
+    log = d.stderr()[mark:]
+    check(re.search(r"reload started by=(queue|SIGHUP)", log) is None,
+          "a reload started during the drain", log)
+    for cl in (a, b, c):
+        cl.close()
+
+
+@T.case("a FIFO as the configuration file: refguardd -t, refguardctl -c "
+        "and a reload refuse it, naming it; the daemon still stops")
+def _():
+    d, rdir, disp = setup("fmain")
+    d.start()
+    h0 = d.stats()["ruleset"]["hash"]
+    text = open(d.conf_path).read()
+    os.rename(fifo(d.conf_path + ".new"), d.conf_path)
+    fifo_conf_refused(d, d.conf_path, h0)
+    write(d.conf_path, text)
     d.stop()
 
 

@@ -225,6 +225,8 @@ END_TEST
 
 START_TEST(test_bad_values)
 {
+	struct conf	*c;
+
 	bad("socket_mode = 0999\n", 1, "socket_mode", "'0999'", "octal");
 	bad("socket_mode = 1000\n", 1, "socket_mode", "'1000'", NULL);
 	bad("socket_mode = rw\n", 1, "socket_mode", "'rw'", NULL);
@@ -252,6 +254,14 @@ START_TEST(test_bad_values)
 	bad("sync = always\n", 1, "sync", "'always'", "full or none");
 	bad("sync = FULL\n", 1, "sync", "'FULL'", NULL);
 	bad("retention = forever\n", 1, "retention", "'forever'", NULL);
+	/* Ages are whole seconds: below one would silently mean no limit. */
+	bad("data_max_age = 500ms\n", 1, "data_max_age", "'500ms'",
+	    "below 1s");
+	bad("data_max_age = 999ms\n", 1, "data_max_age", "'999ms'",
+	    "0 means no limit");
+	c = good("data_max_age = 1000ms\n");
+	ck_assert_int_eq(c->data_max_age, 1000);
+	conf_free(c);
 	bad("ip_prefix4 = 7\n", 1, "ip_prefix4", "'7'", "between 8 and 32");
 	bad("ip_prefix4 = 33\n", 1, "ip_prefix4", "'33'", NULL);
 	bad("ip_prefix6 = 15\n", 1, "ip_prefix6", "'15'", "between 16 and 128");
@@ -532,6 +542,16 @@ START_TEST(test_dropin_not_regular)
 	free(cause);
 	snprintf(path, sizeof(path), "%s/conf.d", tmpdir);
 	ck_assert_int_eq(unit_rmrf(path), 0);
+
+	/* The main file too: a FIFO is refused, not waited on. */
+	snprintf(path, sizeof(path), "%s/fifo.conf", tmpdir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	c = conf_load(path, &cause);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "%s: not a regular file (a FIFO)", path);
+	ck_assert_msg(cause != NULL && strcmp(cause, want) == 0, "%s", cause);
+	free(cause);
+	ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
 

@@ -163,6 +163,27 @@ grep -q "warning: no daemon listens on $tmp/none.sock" "$tmp/err" ||
     fail "no warning without a daemon"
 echo "ok   -s SOCKET reloads after a change only"
 
+# A reload the daemon refuses: exit 1 saying so, and no stamp (the daemon
+# still serves the old data). One it cannot be reached for (refguardctl
+# exits 3): not running, a warning, and the run is a success.
+printf '#!/bin/sh\necho "refguardctl: reload_failed: rules: bad"\nexit 1\n' \
+    >"$tmp/fakebin/refguardctl"
+echo 1 >"$data/last-success"
+REFGUARDCTL="$tmp/fakebin/refguardctl" fetch -f -s "$tmp/rg.sock" "$data"
+rc=$?
+[ "$rc" -eq 1 ] || fail "failed reload: exit $rc (want 1)"
+grep -q "error: the data was replaced but the reload failed.*reload_failed: rules: bad" \
+    "$tmp/err" || fail "failed reload: no error saying so"
+[ "$(cat "$data/last-success")" = 1 ] || fail "failed reload: stamp renewed"
+printf '#!/bin/sh\necho "refguardctl: connect: refused" >&2\nexit 3\n' \
+    >"$tmp/fakebin/refguardctl"
+REFGUARDCTL="$tmp/fakebin/refguardctl" fetch -f -s "$tmp/rg.sock" "$data" ||
+    fail "daemon not answering: exit $?"
+grep -q "warning: no daemon answers on $tmp/rg.sock" "$tmp/err" ||
+    fail "no warning when the daemon does not answer"
+grep -Eq '^[0-9]{10}$' "$data/last-success" || fail "daemon not answering: no stamp"
+echo "ok   a failed reload fails the run and leaves the stamp"
+
 # bad PKG-SETUP WANT FILE...: after PKG-SETUP (a shell command) a forced
 # fetch exits 1 saying WANT, and leaves FILE... as they were
 snap() {
