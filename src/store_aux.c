@@ -1150,23 +1150,69 @@ store_queue_scan(struct store_txn *t, int state, bool by_score,
 	return (0);
 }
 
+/* queuelog: item(8) n(4); the next n is one past the item's last. */
 int
-store_queuelog_put(struct store_txn *t, const char *rec, size_t len)
+store_queuelog_put(struct store_txn *t, uint64_t item, const char *rec,
+    size_t len)
 {
 	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 key[12];
+	struct rec_w		 w;
+	uint32_t		 n = 1;
+	int			 rc;
 
 	if ((aux = queue_for_write(t)) == NULL)
 		return (-1);
-	return (seqlog_append(t, aux->queuelog, rec, len, NULL,
-	    "queuelog put"));
+	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+		return (-1);
+	rec_w_fixed(&w, key, sizeof(key));
+	rec_put_u64(&w, item);
+	rec_put_u32(&w, UINT32_MAX);
+	k = val(key, sizeof(key));
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	rc = rc == 0 ? mdb_cursor_get(c, &k, &d, MDB_PREV) :
+	    rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &d, MDB_LAST) : rc;
+	mdb_cursor_close(c);
+	if (rc == 0 && k.mv_size == 12 && be_get(k.mv_data, 8) == item)
+		n = (uint32_t)be_get((const uint8_t *)k.mv_data + 8, 4) + 1;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "queuelog put"));
+	rec_w_fixed(&w, key, sizeof(key));
+	rec_put_u64(&w, item);
+	rec_put_u32(&w, n);
+	k = val(key, sizeof(key));
+	d = val(rec, len);
+	return (aux_put(t, aux->queuelog, &k, &d, 0, "queuelog put"));
 }
 
 int
-store_queuelog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
+store_queuelog_scan(struct store_txn *t, uint64_t item, store_rec_cb cb,
+    void *arg)
 {
 	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 key[8];
+	int			 rc;
 
 	if (aux_txn(t, &aux) == NULL || !aux->have_queue)
 		return (store_int_txn(t) == NULL ? -1 : 0);
-	return (seqlog_scan(t, aux->queuelog, cb, arg, "queuelog scan"));
+	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+		return (-1);
+	be_put(key, item, 8);
+	k = val(key, sizeof(key));
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != 12 || be_get(k.mv_data, 8) != item)
+			break;
+		if (cb(arg, be_get((const uint8_t *)k.mv_data + 8, 4),
+		    d.mv_data, d.mv_size) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "queuelog scan"));
+	return (0);
 }

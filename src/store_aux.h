@@ -18,7 +18,7 @@
  *   queue     'I' item(8)                            -> queue item (rec.h)
  *             'T' state(1) created(8) item(8)        -> ""
  *             'S' state(1) score(4) item(8)          -> ""
- *   queuelog  id(8)                                  -> audit record (JSON text)
+ *   queuelog  item(8) n(4)                           -> audit record (JSON text)
  *
  * Values are never raw: an entry, a member and a labelled identity are
  * the keyed hashes identities get (ident.h). A list entry is one value
@@ -245,9 +245,15 @@ int	store_queue_scan(struct store_txn *txn, int state, bool by_score,
 	    const struct store_queue_pos *after, int64_t from, int64_t to,
 	    store_queue_cb cb, void *arg);
 
-/* The queue's audit log (JSON text records), as the list log. */
-int	store_queuelog_put(struct store_txn *txn, const char *rec, size_t len);
-int	store_queuelog_scan(struct store_txn *txn, store_rec_cb cb, void *arg);
+/*
+ * The queue's audit log: each item's records (JSON text, formatted by the
+ * caller) in the order written. put: 0 or -1. scan: oldest first, cb's
+ * id is the record's number within the item (from 1); 0 or -1.
+ */
+int	store_queuelog_put(struct store_txn *txn, uint64_t item,
+	    const char *rec, size_t len);
+int	store_queuelog_scan(struct store_txn *txn, uint64_t item,
+	    store_rec_cb cb, void *arg);
 
 /* The seq the next event will get: what a label or entry records. */
 uint64_t store_aux_next_seq(struct store_txn *txn);

@@ -2078,10 +2078,16 @@ START_TEST(test_queue)
 	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
 	ck_assert_uint_eq(q.n, 0);
 
-	ck_assert_int_eq(store_queuelog_put(t, "a", 1), 0);
-	ck_assert_int_eq(store_queuelog_put(t, "b", 1), 0);
-	ck_assert_int_eq(store_queuelog_scan(t, log_collect, out), 0);
-	ck_assert_str_eq(out, "ba");
+	/* Each item's audit records, oldest first. */
+	ck_assert_int_eq(store_queuelog_put(t, 4, "a", 1), 0);
+	ck_assert_int_eq(store_queuelog_put(t, 3, "x", 1), 0);
+	ck_assert_int_eq(store_queuelog_put(t, 5, "y", 1), 0);
+	ck_assert_int_eq(store_queuelog_put(t, 4, "b", 1), 0);
+	ck_assert_int_eq(store_queuelog_scan(t, 4, log_collect, out), 0);
+	ck_assert_str_eq(out, "ab");
+	out[0] = '\0';
+	ck_assert_int_eq(store_queuelog_scan(t, 6, log_collect, out), 0);
+	ck_assert_str_eq(out, "");
 	commit(t);
 
 	/* Durable: a new transaction reads the claim back. */
