@@ -199,6 +199,44 @@ def _():
         g["item"]["action"]), ("recheck", "allow", "deny"), "queued by it")
 
 
+@T.case("refguardctl queue: list, get, claim, decide")
+def _():
+    d = daemon()
+    camp = "ctl-%d" % ids.next()
+    rids = reviews(3, campaign=camp)
+    rc, out, err = d.ctl("queue", "list", "--campaign", camp, "--limit", "2")
+    eq(rc, 0, "queue list exit status (%s)" % err)
+    for rid in rids[1:]:
+        check(rid in out, "the table lists %s" % rid, out)
+    check(rids[0] not in out and "more: --cursor t" in out,
+          "a page of two, and how to get the next", out)
+    check("farm.referee_ip" in out and "10 EUR" in out,
+          "reasons and reward in the table", out)
+    rc, out, err = d.ctl("--json", "queue", "list", "--campaign", camp,
+                         "--sort", "score", "--score-min", "40", "--since",
+                         "1d")
+    eq(rc, 0, "queue list --json exit status (%s)" % err)
+    eq(len(json.loads(out)["items"]), 3, "filters through the CLI")
+    rc, out, err = d.ctl("--json", "queue", "claim", rids[0], "--by", "dee")
+    eq((rc, json.loads(out)["item"]["assignee"]), (0, "dee"), "claim")
+    rc, out, err = d.ctl("queue", "claim", rids[0], "--by", "eve")
+    eq(rc, 1, "a conflict is an error (%s)" % out)
+    check("dee" in out + err, "it names the holder", out, err)
+    rc, out, err = d.ctl("queue", "decide", *rids, "--decision", "approve",
+                         "--by", "dee", "--note", "known customers")
+    eq(rc, 0, "queue decide exit status (%s)" % err)
+    for rid in rids:
+        check(rid in out, "the decided table lists %s" % rid, out)
+    rc, out, err = d.ctl("--json", "queue", "get", rids[2])
+    eq(json.loads(out)["item"]["decision"], "approve", "get")
+    for argv in (("queue",), ("queue", "pick"), ("queue", "get"),
+                 ("queue", "list", "--by", "x"),
+                 ("queue", "claim", "a", "--state", "open"),
+                 ("queue", "list", "--limit", "many")):
+        rc, out, err = d.ctl(*argv)
+        eq(rc, 2, "bad usage %r" % (argv,))
+
+
 @T.case("queue errors name the problem")
 def _():
     for req, code, field in (
