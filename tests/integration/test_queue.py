@@ -151,6 +151,9 @@ def _():
     r, raw = call({"op": "queue.decide", "id": rids[1], "decision": "void",
                    "by": "cy"})
     rgtest.is_error(r, "conflict", raw=raw)
+    r, raw = h.json("POST", "/v1/queue/decide", {
+        "id": rids[1], "decision": "void", "by": "cy"}, want=409)
+    rgtest.is_error(r, "conflict", raw=raw)
     # a decision is feedback: the voided referee's device now denies
     v, raw = ok(check_req(ids.id(), {"account": ids.account()},
                           {"account": ids.account(),
