@@ -1150,6 +1150,43 @@ store_queue_scan(struct store_txn *t, int state, bool by_score,
 	return (0);
 }
 
+int
+store_queue_del(struct store_txn *t, uint64_t item)
+{
+	struct store_aux	*aux = store_int_aux(t);
+	struct store_queue_item	 it;
+	uint8_t			 key[QITEM_KEY_LEN];
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 rc;
+
+	if (!aux->have_queue)
+		return (0);
+	if ((rc = store_queue_get(t, item, &it)) != 0)
+		return (rc < 0 ? -1 : 0);
+	qitem_key(key, item);
+	k = val(key, sizeof(key));
+	if (qidx_update(t, aux, &it, false) != 0 ||
+	    aux_del(t, aux->queue, &k, "queue del") != 0)
+		return (-1);
+	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+		return (-1);
+	be_put(key, item, 8);
+	k = val(key, 8);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)) {
+		if (k.mv_size != 12 || be_get(k.mv_data, 8) != item)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		k = val(key, 8);
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "queuelog del"));
+	return (0);
+}
+
 /* queuelog: item(8) n(4); the next n is one past the item's last. */
 int
 store_queuelog_put(struct store_txn *t, uint64_t item, const char *rec,

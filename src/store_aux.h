@@ -222,6 +222,11 @@ int		 store_queue_decision_from_name(const char *s);
  * entries moved). 0 or -1.
  */
 int	store_queue_put(struct store_txn *txn, const struct store_queue_item *it);
+/*
+ * Delete the item and its audit log (retention deletes it with its
+ * verdict). 0 (also when there was none) or -1.
+ */
+int	store_queue_del(struct store_txn *txn, uint64_t item);
 /* 0 found, 1 not, -1 error (a malformed record is an error). */
 int	store_queue_get(struct store_txn *txn, uint64_t item,
 	    struct store_queue_item *out);

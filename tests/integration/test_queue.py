@@ -183,6 +183,15 @@ def _():
     eq(len(r["items"]), 3, "three decided")
     r, raw = ok({"op": "queue.list", "campaign": camp})
     eq(r["items"], [], "none open")
+    # a backtest judges by the decisions: one fraud, two legit
+    d = daemon()
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--rules",
+                               rgtest.CLASSIC_RULES_DIR, "--state", d.state,
+                               "--json"], timeout=60)
+    eq(rc, 0, "backtest exit status (%s)" % err)
+    lab = json.loads(out)["labels"]
+    eq((lab["positives"], lab["legit"]), (1, 2),
+       "the backtest counts the decisions as labels")
 
 
 @T.case("a recheck that raises the action enters the queue")

@@ -2091,11 +2091,24 @@ START_TEST(test_queue)
 	commit(t);
 
 	/* Durable: a new transaction reads the claim back. */
-	t = begin(false);
+	t = begin(true);
 	ck_assert_int_eq(store_queue_get(t, 4, &got), 0);
 	ck_assert_int_eq(got.state, QUEUE_CLAIMED);
 	ck_assert_str_eq(got.assignee, "ana");
-	store_abort(t);
+	/* Deleted (retention): the item, its index entries, its log. */
+	ck_assert_int_eq(store_queue_del(t, 4), 0);
+	ck_assert_int_eq(store_queue_del(t, 4), 0);
+	ck_assert_int_eq(store_queue_get(t, 4, &got), 1);
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_CLAIMED, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 0);
+	out[0] = '\0';
+	ck_assert_int_eq(store_queuelog_scan(t, 4, log_collect, out), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(store_queuelog_scan(t, 5, log_collect, out), 0);
+	ck_assert_str_eq(out, "y");
+	commit(t);
 	ck_assert_str_eq(store_queue_state_name(QUEUE_DECIDED), "decided");
 	ck_assert_int_eq(store_queue_decision_from_name("void"), QUEUE_VOID);
 	ck_assert_int_eq(store_queue_decision_from_name("nope"), -1);
