@@ -336,18 +336,6 @@ analyst_req_free(struct analyst_req *ar)
 }
 
 static void
-add_time(struct sbuf *sb, const char *key, int64_t ms)
-{
-	char	when[RFC3339_LEN];
-
-	sbuf_addf(sb, ",\"%s\":", key);
-	if (ms == 0)
-		sbuf_adds(sb, "null");
-	else
-		sbuf_addf(sb, "\"%s\"", fmt_rfc3339(ms, when));
-}
-
-static void
 add_str(struct sbuf *sb, const char *key, const char *s)
 {
 	sbuf_addf(sb, ",\"%s\":", key);
@@ -505,8 +493,8 @@ add_entry(struct sbuf *sb, const struct store_list_entry *e, int64_t now)
 	add_str(sb, "kind", analyst_kind_name(e->kind));
 	if (e->cidr != LIST_NO_CIDR)
 		sbuf_addf(sb, ",\"cidr\":%u", e->cidr);
-	add_time(sb, "added", e->added);
-	add_time(sb, "expires", e->expires);
+	sbuf_add_jtime(sb, "added", e->added);
+	sbuf_add_jtime(sb, "expires", e->expires);
 	sbuf_adds(sb, e->expires != 0 && e->expires <= now ?
 	    ",\"expired\":true" : ",\"expired\":false");
 	add_str(sb, "reason", e->reason);
@@ -530,7 +518,7 @@ list_log(struct store_txn *txn, const char *action, const char *list,
 	add_str(&sb, "value", desc);
 	add_str(&sb, "kind", analyst_kind_name(e->kind));
 	if (strcmp(action, "add") == 0)
-		add_time(&sb, "expires", e->expires);
+		sbuf_add_jtime(&sb, "expires", e->expires);
 	add_str(&sb, "reason", reason);
 	add_str(&sb, "by", by);
 	sbuf_addc(&sb, '}');

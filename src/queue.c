@@ -93,18 +93,6 @@ add_str(struct sbuf *sb, const char *key, const char *s)
 		sbuf_add_jstr(sb, s, strlen(s));
 }
 
-static void
-add_time(struct sbuf *sb, const char *key, int64_t ms)
-{
-	char	when[RFC3339_LEN];
-
-	sbuf_addf(sb, ",\"%s\":", key);
-	if (ms == 0)
-		sbuf_adds(sb, "null");
-	else
-		sbuf_addf(sb, "\"%s\"", fmt_rfc3339(ms, when));
-}
-
 /* An item as one JSON object. */
 static void
 item_json(struct sbuf *sb, const struct store_queue_item *it)
@@ -117,7 +105,7 @@ item_json(struct sbuf *sb, const struct store_queue_item *it)
 	    "\"action\":\"%s\",\"score\":%d", it->item,
 	    store_queue_state_name(it->state),
 	    rules_action_name(it->action), (int)it->score);
-	add_time(sb, "created", it->created);
+	sbuf_add_jtime(sb, "created", it->created);
 	sbuf_addf(sb, ",\"origin\":\"%s\"", it->origin == QUEUE_FROM_RECHECK ?
 	    "recheck" : "check");
 	if (it->origin == QUEUE_FROM_RECHECK)
@@ -140,14 +128,14 @@ item_json(struct sbuf *sb, const struct store_queue_item *it)
 	}
 	sbuf_addc(sb, ']');
 	add_str(sb, "assignee", it->assignee);
-	add_time(sb, "claimed", it->claimed);
+	sbuf_add_jtime(sb, "claimed", it->claimed);
 	if (it->decision != QUEUE_UNDECIDED)
 		sbuf_addf(sb, ",\"decision\":\"%s\"",
 		    store_queue_decision_name(it->decision));
 	else
 		sbuf_adds(sb, ",\"decision\":null");
 	add_str(sb, "decided_by", it->decided_by);
-	add_time(sb, "decided", it->decided);
+	sbuf_add_jtime(sb, "decided", it->decided);
 	sbuf_addc(sb, '}');
 }
 
