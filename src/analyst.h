@@ -74,10 +74,11 @@ int	analyst_prepare(struct analyst_req *ar, enum req_op op,
 	    struct req_error *err);
 
 /*
- * Run a prepared feedback or list op in txn at time now; ev->id is the
- * referral of a feedback by id. out->reply gets the reply (caller frees
- * with verdict_clear()). Returns 0 done, 1 answered with an error (the
- * reply; *errcode says which: "not_found"), -1 store error.
+ * Run a prepared feedback, list or queue op (queue.* through queue_run())
+ * in txn at time now; ev->id is the referral of a feedback by id.
+ * out->reply gets the reply (caller frees with verdict_clear()). Returns 0
+ * done, 1 answered with an error (the reply; *errcode says which:
+ * "not_found", "conflict"), -1 store error.
  */
 int	analyst_run(struct store_txn *txn, enum req_op op,
 	    const struct rg_event *ev, struct analyst_req *ar, int64_t now,
