@@ -4,7 +4,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,14 +69,15 @@ queue_cursor_parse(const char *s, bool by_score, struct store_queue_pos *p)
 	s++;
 	if (*s == '\0')
 		return (-1);
+	errno = 0;
 	k = strtoll(s, &end, 10);
-	if (*end != '.' || end == s)
+	if (*end != '.' || end == s || errno != 0)
 		return (-1);
 	s = end + 1;
 	if (*s < '0' || *s > '9')
 		return (-1);
 	item = strtoull(s, &end, 10);
-	if (*end != '\0')
+	if (*end != '\0' || errno != 0)
 		return (-1);
 	if (by_score && (k < INT32_MIN || k > INT32_MAX))
 		return (-1);
@@ -349,7 +352,7 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 	struct store_queue_item	*items, before;
 	struct analyst_fb	 fb;
 	const char		*id;
-	size_t			 n = q->nids + (ev->idlen > 0), i;
+	size_t			 n = q->nids + (ev->idlen > 0), i, j;
 	int			 rc = 0;
 
 	items = xcalloc(n, sizeof(*items));
@@ -364,6 +367,10 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 			    "decided already (%s by %s)", id,
 			    store_queue_decision_name(items[i].decision),
 			    items[i].decided_by);
+		for (j = 0; rc == 0 && j < i; j++)
+			if (items[j].item == items[i].item)
+				rc = fail(errcode, "bad_request", msg, msglen,
+				    "%s is given twice", id);
 		if (rc != 0)
 			goto out;
 	}

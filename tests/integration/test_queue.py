@@ -145,6 +145,10 @@ def _():
         "id": rids[0], "decision": "void", "note": "farm", "by": "bob"})
     eq((r["count"], r["items"][0]["state"], r["items"][0]["decision"]),
        (1, "decided", "void"), "voided")
+    r, raw = call({"op": "queue.decide", "id": rids[1], "ids": [rids[1]],
+                   "decision": "void", "by": "cy"})
+    rgtest.is_error(r, "bad_request", raw=raw)
+    check("twice" in r["error"]["msg"], "an id given twice", raw)
     r, raw = ok({"op": "queue.decide", "ids": rids[1:], "decision": "approve",
                  "by": "cy"})
     eq(sorted(i["id"] for i in r["items"]), sorted(rids[1:]), "approved two")
