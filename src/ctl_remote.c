@@ -489,6 +489,7 @@ ctl_queue(int argc, char **argv)
 		{ "decision",	required_argument,	NULL, 'd' },
 		{ "note",	required_argument,	NULL, 'N' },
 		{ "by",		required_argument,	NULL, 'b' },
+		{ "count",	required_argument,	NULL, 'k' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	static const char *const subs[] = {
@@ -496,10 +497,10 @@ ctl_queue(int argc, char **argv)
 	};
 	const char	*sub, *key;
 	char		 op[32];
-	json_t		*o, *ids, *v;
+	json_t		*o, *ids, *v, *filter;
 	size_t		 i;
 	int		 ch, nids;
-	bool		 list;
+	bool		 list, decide, filtering;
 
 	if (argc < 2)
 		ctl_badusage();
@@ -510,8 +511,10 @@ ctl_queue(int argc, char **argv)
 	if (i == nitems(subs))
 		ctl_badusage();
 	list = i == 0;
+	decide = i == 4;
 	snprintf(op, sizeof(op), "queue.%s", sub);
 	o = json_pack("{s:s}", "op", op);
+	filter = json_object();
 	argc--;
 	argv++;
 	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
@@ -533,17 +536,31 @@ ctl_queue(int argc, char **argv)
 		case 'd': key = "decision"; break;
 		case 'N': key = "note"; break;
 		case 'b': key = "by"; break;
+		case 'k': key = "count"; v = ctl_int_arg(optarg); break;
 		default: ctl_badusage();
 		}
-		/* The list's filters go with list; the rest with the others. */
-		if (list != (ch != 'd' && ch != 'N' && ch != 'b'))
+		/*
+		 * The list's filters go with list, and with decide as its
+		 * filter (with --count); the rest with the others.
+		 */
+		filtering = ch != 'd' && ch != 'N' && ch != 'b' && ch != 'k';
+		if (v == NULL)
+			v = json_string(optarg);
+		if (filtering && decide && ch != 'o' && ch != 'C' && ch != 'n')
+			json_object_set_new(filter, key, v);
+		else if (filtering != list || (ch == 'k' && !decide))
 			ctl_badusage();
-		json_object_set_new(o, key, v != NULL ? v : json_string(optarg));
+		else
+			json_object_set_new(o, key, v);
 	}
 	nids = argc - optind;
-	if (list ? nids != 0 : strcmp(sub, "decide") == 0 ? nids < 1 :
-	    nids != 1)
+	if (decide && json_object_size(filter) > 0) {
+		if (nids != 0 || json_object_get(o, "count") == NULL)
+			ctl_badusage();
+		json_object_set(o, "filter", filter);
+	} else if (list ? nids != 0 : decide ? nids < 1 : nids != 1)
 		ctl_badusage();
+	json_decref(filter);
 	if (nids == 1)
 		json_object_set_new(o, "id", json_string(argv[optind]));
 	else if (nids > 1) {

@@ -151,17 +151,24 @@ struct list_ctx {
 	struct store_queue_pos	 last;
 };
 
+/* Does it pass the list's filters (its state is the scan's)? */
+static bool
+matches(const struct queue_req *q, const struct store_queue_item *it)
+{
+	return (!((q->action >= 0 && it->action != q->action) ||
+	    (q->has_campaign && strcmp(it->campaign, q->campaign) != 0) ||
+	    (q->has_assignee && strcmp(it->assignee, q->assignee) != 0) ||
+	    it->score < q->score_min || it->score > q->score_max ||
+	    it->created < q->since || it->created > q->until));
+}
+
 static int
 list_cb(void *arg, const struct store_queue_item *it)
 {
 	struct list_ctx		*x = arg;
 	const struct queue_req	*q = x->q;
 
-	if ((q->action >= 0 && it->action != q->action) ||
-	    (q->has_campaign && strcmp(it->campaign, q->campaign) != 0) ||
-	    (q->has_assignee && strcmp(it->assignee, q->assignee) != 0) ||
-	    it->score < q->score_min || it->score > q->score_max ||
-	    it->created < q->since || it->created > q->until)
+	if (!matches(q, it))
 		return (0);
 	if (x->n == q->limit) {
 		x->more = true;
@@ -342,6 +349,24 @@ queue_claim(struct store_txn *txn, bool claim, struct store_queue_item *it,
 	return (0);
 }
 
+/* queue.decide by filter: the items it matches, up to QUEUE_IDS_MAX + 1. */
+struct pick_ctx {
+	const struct queue_req	*q;
+	struct store_queue_item	*items;
+	size_t			 n;
+};
+
+static int
+pick_cb(void *arg, const struct store_queue_item *it)
+{
+	struct pick_ctx	*x = arg;
+
+	if (!matches(x->q, it))
+		return (0);
+	x->items[x->n++] = *it;
+	return (x->n > QUEUE_IDS_MAX);
+}
+
 /* queue.decide: check every referral first, then decide them all. */
 static int
 queue_decide(struct store_txn *txn, const struct rg_event *ev,
@@ -355,10 +380,33 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 	size_t			 n = q->nids + (ev->idlen > 0), i, j;
 	int			 rc = 0;
 
-	items = xcalloc(n, sizeof(*items));
+	if (q->by_filter) {
+		struct pick_ctx	x = { q, NULL, 0 };
+
+		x.items = items = xcalloc(QUEUE_IDS_MAX + 1, sizeof(*items));
+		if (store_queue_scan(txn, q->state, false, NULL, q->since,
+		    q->until, pick_cb, &x) != 0) {
+			rc = -1;
+			goto out;
+		}
+		n = x.n;
+		if (n > QUEUE_IDS_MAX)
+			rc = fail(errcode, "bad_request", msg, msglen, "the "
+			    "filter matches more than %d items: narrow it",
+			    QUEUE_IDS_MAX);
+		else if (n != q->count)
+			rc = fail(errcode, "conflict", msg, msglen, "the filter "
+			    "matches %zu items now, not %llu: list them again",
+			    n, (unsigned long long)q->count);
+		if (rc != 0)
+			goto out;
+	} else
+		items = xcalloc(n, sizeof(*items));
 	for (i = 0; i < n; i++) {
-		id = i < q->nids ? q->ids[i] : ev->id;
-		rc = item_of(txn, id, strlen(id), &items[i]);
+		id = q->by_filter ? items[i].id : i < q->nids ? q->ids[i] :
+		    ev->id;
+		if (!q->by_filter)
+			rc = item_of(txn, id, strlen(id), &items[i]);
 		if (rc == 1)
 			rc = fail(errcode, "not_found", msg, msglen, "%s is not "
 			    "in the review queue", id);

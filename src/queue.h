@@ -49,6 +49,12 @@ struct queue_req {
 	char		(*ids)[RG_ID_MAX + 1];
 	size_t		 nids;
 	int		 decision;	/* enum store_queue_decision */
+	/*
+	 * queue.decide by filter: the list's filters above pick the items;
+	 * count is how many the reviewer was shown (they must match).
+	 */
+	bool		 by_filter;
+	uint64_t	 count;
 };
 
 /* Is op one of queue.*. */

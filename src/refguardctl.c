@@ -72,6 +72,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "  claim ID --by WHO\n"
 	  "  unclaim ID [--by WHO]\n"
 	  "  decide ID... --decision approve|void --by WHO [--note TEXT]\n"
+	  "  decide --count N [list's filters] --decision D --by WHO\n"
+	  "                       every item the filters match, if N still do\n"
 	  "  --state S            open (default), claimed or decided\n"
 	  "  --since T  --until T RFC 3339, Unix milliseconds or a duration "
 	  "ago (7d)\n"

@@ -65,7 +65,10 @@ static const char *const queue_list_fields[] = { "op", "state", "action",
     "sort", "cursor", "limit", NULL };
 static const char *const queue_claim_fields[] = { "op", "id", "by", NULL };
 static const char *const queue_decide_fields[] = { "op", "id", "ids",
-    "decision", "note", "by", NULL };
+    "filter", "count", "decision", "note", "by", NULL };
+static const char *const queue_filter_fields[] = { "state", "action",
+    "campaign", "assignee", "score_min", "score_max", "since", "until",
+    NULL };
 
 const char *
 req_op_name(enum req_op op)
@@ -781,9 +784,32 @@ decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
 			q->nids++;
 		}
 	}
+	v = json_object_get(obj, "filter");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_object(v))
+			return (req_fail(err, "bad_request", "filter", "must be "
+			    "an object of queue.list's filters"));
+		if (q->nids > 0 || ev->idlen > 0)
+			return (req_fail(err, "bad_request", "filter",
+			    "give id, ids or filter, not several"));
+		if (check_fields_known(v, queue_filter_fields, "filter",
+		    err) != 0 || decode_queue_list(v, o, q, err) != 0)
+			return (-1);
+		q->by_filter = true;
+		v = json_object_get(obj, "count");
+		if (v == NULL || !json_is_integer(v) ||
+		    json_integer_value(v) < 0)
+			return (req_fail(err, "bad_request", "count", "required "
+			    "with filter: how many items the filter showed"));
+		q->count = (uint64_t)json_integer_value(v);
+		return (0);
+	}
+	if (json_object_get(obj, "count") != NULL)
+		return (req_fail(err, "bad_request", "count",
+		    "goes with filter"));
 	if (q->nids == 0 && ev->idlen == 0)
 		return (req_fail(err, "bad_request", "id",
-		    "give id (a referral) or ids"));
+		    "give id (a referral), ids or filter"));
 	return (0);
 }
 

@@ -253,6 +253,53 @@ def _():
         eq(rc, 2, "bad usage %r" % (argv,))
 
 
+@T.case("decide by filter: the count shown must still match")
+def _():
+    camp = "bulk-%d" % ids.next()
+    rids = reviews(3, campaign=camp)
+    f = {"campaign": camp, "score_min": 40}
+    r, raw = ok({"op": "queue.list", "limit": 1000, **f})
+    eq(len(r["items"]), 3, "three shown")
+    reviews(1, campaign=camp)           # one more arrives meanwhile
+    req = {"op": "queue.decide", "filter": f, "count": 3,
+           "decision": "void", "by": "fay", "note": "ring"}
+    r, raw = call(req)
+    rgtest.is_error(r, "conflict", raw=raw)
+    check("matches 4 items now, not 3" in r["error"]["msg"],
+          "the error says how many match now", raw)
+    r, raw = ok({"op": "queue.list", "campaign": camp})
+    eq(len(r["items"]), 4, "nothing decided")
+    body = {k: v for k, v in req.items() if k != "op"}
+    r, raw = http().json("POST", "/v1/queue/decide", dict(body, count=4))
+    eq(r["count"], 4, "four decided")
+    check(set(rids) <= {i["id"] for i in r["items"]}, "the ones shown", raw)
+    r, raw = ok({"op": "queue.list", "campaign": camp})
+    eq(r["items"], [], "none open")
+    # the same through refguardctl
+    more = reviews(2, campaign=camp)
+    d = daemon()
+    rc, out, err = d.ctl("--json", "queue", "decide", "--campaign", camp,
+                         "--count", "1", "--decision", "approve", "--by",
+                         "fay")
+    eq(rc, 1, "a stale count fails (%s)" % out)
+    rc, out, err = d.ctl("--json", "queue", "decide", "--campaign", camp,
+                         "--count", "2", "--decision", "approve", "--by",
+                         "fay")
+    eq(rc, 0, "queue decide by filter (%s)" % err)
+    eq(sorted(i["id"] for i in json.loads(out)["items"]), sorted(more),
+       "the two decided")
+    rc, out, err = d.ctl("queue", "decide", "--campaign", camp,
+                         "--decision", "approve", "--by", "fay")
+    eq(rc, 2, "a filter without --count is a usage error")
+    for bad, field in (({"filter": f}, "count"),
+                       ({"filter": f, "count": 1, "id": rids[0]}, "filter"),
+                       ({"filter": {"sort": "score"}, "count": 1}, "filter.sort"),
+                       ({"id": rids[0], "count": 1}, "count")):
+        r, raw = call(dict({"op": "queue.decide", "decision": "void",
+                            "by": "fay"}, **bad))
+        rgtest.is_error(r, "bad_request", field, raw=raw)
+
+
 @T.case("queue errors name the problem")
 def _():
     for req, code, field in (

@@ -171,6 +171,23 @@ START_TEST(test_queue_ops)
 	analyst_req_clear(&qar);
 	ck_assert_ptr_null(qar.queue.ids);
 
+	/* Decide by filter: list's filters, and the count shown. */
+	ck_assert_int_eq(qdecode("{\"op\":\"queue.decide\",\"filter\":"
+	    "{\"campaign\":\"c\",\"score_min\":40},\"count\":3,"
+	    "\"decision\":\"approve\",\"by\":\"ana\"}", &op, &err), 0);
+	ck_assert(qar.queue.by_filter);
+	ck_assert_uint_eq(qar.queue.count, 3);
+	ck_assert_str_eq(qar.queue.campaign, "c");
+	ck_assert_int_eq(qar.queue.score_min, 40);
+	analyst_req_clear(&qar);
+	qrefused("{\"op\":\"queue.decide\",\"filter\":{},\"decision\":"
+	    "\"void\",\"by\":\"b\"}", "count", "required");
+	qrefused("{\"op\":\"queue.decide\",\"filter\":{\"limit\":1},"
+	    "\"count\":1,\"decision\":\"void\",\"by\":\"b\"}",
+	    "filter.limit", NULL);
+	qrefused("{\"op\":\"queue.decide\",\"filter\":[],\"count\":1,"
+	    "\"decision\":\"void\",\"by\":\"b\"}", "filter", NULL);
+
 	qrefused("{\"op\":\"queue.list\",\"state\":\"x\"}", "state",
 	    "open, claimed, decided");
 	qrefused("{\"op\":\"queue.list\",\"action\":\"x\"}", "action",
