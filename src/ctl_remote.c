@@ -477,6 +477,7 @@ ctl_queue(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "state",	required_argument,	NULL, 's' },
 		{ "action",	required_argument,	NULL, 'a' },
+		{ "rule",	required_argument,	NULL, 'r' },
 		{ "campaign",	required_argument,	NULL, 'c' },
 		{ "assignee",	required_argument,	NULL, 'w' },
 		{ "score-min",	required_argument,	NULL, 'm' },
@@ -524,6 +525,7 @@ ctl_queue(int argc, char **argv)
 		switch (ch) {
 		case 's': key = "state"; break;
 		case 'a': key = "action"; break;
+		case 'r': key = "rule"; break;
 		case 'c': key = "campaign"; break;
 		case 'w': key = "assignee"; break;
 		case 'm': key = "score_min"; v = ctl_int_arg(optarg); break;

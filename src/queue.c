@@ -155,6 +155,13 @@ struct list_ctx {
 static bool
 matches(const struct queue_req *q, const struct store_queue_item *it)
 {
+	uint8_t	i;
+
+	for (i = 0; q->has_rule && i < it->nreasons; i++)
+		if (strcmp(it->reasons[i], q->rule) == 0)
+			break;
+	if (q->has_rule && i == it->nreasons)
+		return (false);
 	return (!((q->action >= 0 && it->action != q->action) ||
 	    (q->has_campaign && strcmp(it->campaign, q->campaign) != 0) ||
 	    (q->has_assignee && strcmp(it->assignee, q->assignee) != 0) ||

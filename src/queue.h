@@ -40,6 +40,8 @@ struct queue_req {
 	char		 campaign[RG_CAMPAIGN_MAX + 1];
 	bool		 has_assignee;
 	char		 assignee[QUEUE_BY_MAX + 1];
+	bool		 has_rule;	/* one of the item's top reasons */
+	char		 rule[QUEUE_REASON_MAX + 1];
 	int64_t		 score_min, score_max;
 	int64_t		 since, until;	/* ms, inclusive */
 	bool		 has_cursor;

@@ -65,7 +65,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  ctl_feedback, CTL_DAEMON },
 	{ "queue", "list|get|claim|unclaim|decide ...",
 	  "the review queue: list, claim and decide referrals under review",
-	  "  list [--state S] [--action A] [--campaign C] [--assignee W]\n"
+	  "  list [--state S] [--action A] [--rule R] [--campaign C] "
+	  "[--assignee W]\n"
 	  "       [--score-min N] [--score-max N] [--since T] [--until T]\n"
 	  "       [--sort newest|score] [--cursor C] [--limit N]\n"
 	  "  get ID               the item, its verdict explained, its history\n"

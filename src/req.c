@@ -61,13 +61,13 @@ static const char *const list_get_fields[] = { "op", "list", "value",
 static const char *const list_log_fields[] = { "op", "list", "limit",
     NULL };
 static const char *const queue_list_fields[] = { "op", "state", "action",
-    "campaign", "assignee", "score_min", "score_max", "since", "until",
+    "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
     "sort", "cursor", "limit", NULL };
 static const char *const queue_claim_fields[] = { "op", "id", "by", NULL };
 static const char *const queue_decide_fields[] = { "op", "id", "ids",
     "filter", "count", "decision", "note", "by", NULL };
 static const char *const queue_filter_fields[] = { "state", "action",
-    "campaign", "assignee", "score_min", "score_max", "since", "until",
+    "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
     NULL };
 
 const char *
@@ -710,8 +710,9 @@ decode_queue_list(const json_t *obj, const struct req_opts *o,
 	else if (has && strcmp(buf, "newest") != 0)
 		return (req_fail(err, "bad_request", "sort",
 		    "not one of newest, score"));
-	if (get_name(obj, "campaign", sizeof(q->campaign), q->campaign,
-	    &q->has_campaign, err) != 0 || get_name(obj, "assignee",
+	if (get_name(obj, "rule", sizeof(q->rule), q->rule, &q->has_rule,
+	    err) != 0 || get_name(obj, "campaign", sizeof(q->campaign),
+	    q->campaign, &q->has_campaign, err) != 0 || get_name(obj, "assignee",
 	    sizeof(q->assignee), q->assignee, &q->has_assignee, err) != 0 ||
 	    get_score(obj, "score_min", &q->score_min, err) != 0 ||
 	    get_score(obj, "score_max", &q->score_max, err) != 0 ||

@@ -106,6 +106,12 @@ def _():
     eq(len(r["items"]), 7, "every item scores 40")
     r, raw = ok({"op": "queue.list", "campaign": camp, "action": "deny"})
     eq(r["items"], [], "none denied")
+    r, raw = ok({"op": "queue.list", "campaign": camp, "limit": 100,
+                 "rule": "farm.referee_ip"})
+    eq(len(r["items"]), 7, "all for one rule")
+    r, raw = ok({"op": "queue.list", "campaign": camp,
+                 "rule": "farm.referee_device"})
+    eq(r["items"], [], "none for another")
     r, raw = ok({"op": "queue.list", "campaign": camp, "state": "decided"})
     eq(r["items"], [], "none decided")
     r, raw = ok({"op": "queue.list", "campaign": camp, "since": "1h",
