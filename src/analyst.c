@@ -27,7 +27,7 @@ bool
 analyst_op(enum req_op op)
 {
 	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
-	    op == OP_LIST_GET || op == OP_LIST_LOG);
+	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op));
 }
 
 const char *
@@ -323,6 +323,7 @@ analyst_req_clear(struct analyst_req *ar)
 	free(ar->members);
 	ar->members = NULL;
 	ar->nmembers = 0;
+	queue_req_clear(&ar->queue);
 }
 
 void
@@ -332,18 +333,6 @@ analyst_req_free(struct analyst_req *ar)
 		return;
 	analyst_req_clear(ar);
 	free(ar);
-}
-
-static void
-add_time(struct sbuf *sb, const char *key, int64_t ms)
-{
-	char	when[RFC3339_LEN];
-
-	sbuf_addf(sb, ",\"%s\":", key);
-	if (ms == 0)
-		sbuf_adds(sb, "null");
-	else
-		sbuf_addf(sb, "\"%s\"", fmt_rfc3339(ms, when));
 }
 
 static void
@@ -389,10 +378,11 @@ fb_link_cb(void *arg, const struct store_link *l)
 	return (fb_label(arg, (uint8_t)l->kind, &l->h) != 0);
 }
 
+/* The feedback record, and the labels it gives; ar->by_account or id. */
 static int
-analyst_feedback(struct store_txn *txn, const struct rg_event *req,
-    struct analyst_req *ar, int64_t now, struct sbuf *sb,
-    const char **errcode)
+feedback_apply(struct store_txn *txn, const char *id, size_t idlen,
+    const struct rg_hash *account, int label, const char *note,
+    const char *by, int64_t now, struct analyst_fb *out)
 {
 	struct verdict_rec	 r;
 	struct rg_event		 ev;
@@ -401,55 +391,50 @@ analyst_feedback(struct store_txn *txn, const struct rg_event *req,
 	const struct party	*p;
 	const void		*vrec;
 	size_t			 vlen, i;
-	uint64_t		 fbid;
 	char			 hex[2 * RG_HASH_LEN + 1];
 	int			 rc;
 
 	memset(&f, 0, sizeof(f));
 	f.txn = txn;
-	f.label = ar->label;
+	f.label = label;
 	f.l.seq = store_aux_next_seq(txn);
 	f.l.ts = now;
-	if (!ar->by_account) {
-		rc = store_get_verdict(txn, req->id, req->idlen, &vrec, &vlen);
+	if (account == NULL) {
+		rc = store_get_verdict(txn, id, idlen, &vrec, &vlen);
 		if (rc < 0)
 			return (-1);
-		if (rc == 1 || verdict_rec_decode(vrec, vlen, &r) != 0) {
-			*errcode = "not_found";
+		if (rc == 1 || verdict_rec_decode(vrec, vlen, &r) != 0)
 			return (1);
-		}
 		if ((rc = store_get_event(txn, r.seq, &ev)) < 0)
 			return (-1);
-		if (rc == 1 || ev.nparties < 2) {
-			*errcode = "not_found";
+		if (rc == 1 || ev.nparties < 2)
 			return (1);
-		}
 	}
 
 	sbuf_init(&rec, 256);
 	sbuf_addf(&rec, "{\"ts\":%lld", (long long)now);
 	/* The account's whole hash too: backtests match referees by it. */
-	if (ar->by_account) {
-		rg_hash_hex(&ar->account, hex);
+	if (account != NULL) {
+		rg_hash_hex(account, hex);
 		sbuf_addf(&rec, ",\"account\":\"account:%.12s\","
 		    "\"account_hash\":\"%s\"", hex, hex);
 	} else {
 		sbuf_adds(&rec, ",\"id\":");
-		sbuf_add_jstr(&rec, req->id, req->idlen);
+		sbuf_add_jstr(&rec, id, idlen);
 	}
-	add_str(&rec, "label", store_label_name(ar->label));
-	add_str(&rec, "note", ar->note);
-	add_str(&rec, "by", ar->by);
+	add_str(&rec, "label", store_label_name(label));
+	add_str(&rec, "note", note);
+	add_str(&rec, "by", by);
 	sbuf_addf(&rec, ",\"seq\":%llu}", (unsigned long long)f.l.seq);
-	rc = store_feedback_put(txn, rec.buf, rec.len, &fbid);
+	rc = store_feedback_put(txn, rec.buf, rec.len, &out->feedback);
 	sbuf_free(&rec);
 	if (rc != 0)
 		return (-1);
-	f.l.feedback = fbid;
+	f.l.feedback = out->feedback;
 
-	if (ar->by_account) {
-		if (fb_label(&f, ENT_ACCOUNT, &ar->account) != 0 ||
-		    store_link_scan(txn, &ar->account, 0, 0, fb_link_cb,
+	if (account != NULL) {
+		if (fb_label(&f, ENT_ACCOUNT, account) != 0 ||
+		    store_link_scan(txn, account, 0, 0, fb_link_cb,
 		    &f) != 0 || f.err)
 			return (-1);
 	} else {
@@ -459,16 +444,45 @@ analyst_feedback(struct store_txn *txn, const struct rg_event *req,
 			    &p->h[i]) != 0)
 				return (-1);
 	}
+	out->identities = f.n;
+	out->added = f.added;
+	out->seq = f.l.seq;
+	return (0);
+}
+
+int
+analyst_label_referral(struct store_txn *txn, const char *id, size_t idlen,
+    int label, const char *note, const char *by, int64_t now,
+    struct analyst_fb *out)
+{
+	return (feedback_apply(txn, id, idlen, NULL, label, note, by, now,
+	    out));
+}
+
+static int
+analyst_feedback(struct store_txn *txn, const struct rg_event *req,
+    struct analyst_req *ar, int64_t now, struct sbuf *sb,
+    const char **errcode)
+{
+	struct analyst_fb	fb;
+	int			rc;
+
+	rc = feedback_apply(txn, req->id, req->idlen, ar->by_account ?
+	    &ar->account : NULL, ar->label, ar->note, ar->by, now, &fb);
+	if (rc == 1)
+		*errcode = "not_found";
+	if (rc != 0)
+		return (rc);
 	sbuf_addf(sb, "{\"ok\":true,\"feedback\":%llu",
-	    (unsigned long long)fbid);
+	    (unsigned long long)fb.feedback);
 	if (!ar->by_account) {
 		sbuf_adds(sb, ",\"id\":");
 		sbuf_add_jstr(sb, req->id, req->idlen);
 	}
 	add_str(sb, "label", store_label_name(ar->label));
 	sbuf_addf(sb, ",\"identities\":%llu,\"new\":%llu,\"seq\":%llu}",
-	    (unsigned long long)f.n, (unsigned long long)f.added,
-	    (unsigned long long)f.l.seq);
+	    (unsigned long long)fb.identities, (unsigned long long)fb.added,
+	    (unsigned long long)fb.seq);
 	return (0);
 }
 
@@ -479,8 +493,8 @@ add_entry(struct sbuf *sb, const struct store_list_entry *e, int64_t now)
 	add_str(sb, "kind", analyst_kind_name(e->kind));
 	if (e->cidr != LIST_NO_CIDR)
 		sbuf_addf(sb, ",\"cidr\":%u", e->cidr);
-	add_time(sb, "added", e->added);
-	add_time(sb, "expires", e->expires);
+	sbuf_add_jtime(sb, "added", e->added);
+	sbuf_add_jtime(sb, "expires", e->expires);
 	sbuf_adds(sb, e->expires != 0 && e->expires <= now ?
 	    ",\"expired\":true" : ",\"expired\":false");
 	add_str(sb, "reason", e->reason);
@@ -504,7 +518,7 @@ list_log(struct store_txn *txn, const char *action, const char *list,
 	add_str(&sb, "value", desc);
 	add_str(&sb, "kind", analyst_kind_name(e->kind));
 	if (strcmp(action, "add") == 0)
-		add_time(&sb, "expires", e->expires);
+		sbuf_add_jtime(&sb, "expires", e->expires);
 	add_str(&sb, "reason", reason);
 	add_str(&sb, "by", by);
 	sbuf_addc(&sb, '}');
@@ -665,8 +679,13 @@ analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
     const char **errcode)
 {
 	struct sbuf	sb;
+	char		msg[256];
 	int		rc;
 
+	/* The queue's ops: rule tests run them through here too. */
+	if (queue_op(op))
+		return (queue_run(txn, op, ev, ar, now, out, errcode, msg,
+		    sizeof(msg)));
 	memset(out, 0, sizeof(*out));
 	*errcode = NULL;
 	sbuf_init(&sb, 256);

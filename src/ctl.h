@@ -80,6 +80,7 @@ int	ctl_explain(int, char **);
 int	ctl_check(int, char **);
 int	ctl_observe(int, char **);
 int	ctl_recheck(int, char **);
+int	ctl_queue(int, char **);
 int	ctl_send(int, char **);
 int	ctl_feedback(int, char **);
 int	ctl_lists(int, char **);

@@ -783,6 +783,47 @@ render_stats(const json_t *raw)
 	json_decref(o);
 }
 
+/* The review queue: a page of items, or the items a decision took. */
+static void
+render_queue(const json_t *o)
+{
+	struct ctl_table	*t;
+	const json_t		*e, *r;
+	char			 score[16], reasons[200], reward[48];
+	size_t			 i, j;
+
+	if (json_array_size(json_object_get(o, "items")) == 0) {
+		printf("no %s items\n", json_is_string(json_object_get(o,
+		    "state")) ? jstr(o, "state") : "queue");
+		return;
+	}
+	t = ctl_table_new(0, 8, "ID", "STATE", "ACTION", "SCORE", "REWARD",
+	    "CREATED", "ASSIGNEE", "REASONS");
+	json_array_foreach(json_object_get(o, "items"), i, e) {
+		snprintf(score, sizeof(score), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(e, "score")));
+		reasons[0] = '\0';
+		json_array_foreach(json_object_get(e, "reasons"), j, r)
+			snprintf(reasons + strlen(reasons), sizeof(reasons) -
+			    strlen(reasons), "%s%s", j ? ", " : "",
+			    json_string_value(r) ? json_string_value(r) : "");
+		r = json_object_get(e, "reward");
+		if (json_is_object(r))
+			snprintf(reward, sizeof(reward), "%g %s",
+			    json_number_value(json_object_get(r, "amount")),
+			    jstr(r, "currency"));
+		else
+			snprintf(reward, sizeof(reward), "-");
+		ctl_table_row(t, jstr(e, "id"), jstr(e, "state"),
+		    jstr(e, "action"), score, reward, jstr(e, "created"),
+		    json_is_string(json_object_get(e, "assignee")) ?
+		    jstr(e, "assignee") : "-", reasons);
+	}
+	ctl_table_print(t);
+	if (json_is_string(json_object_get(o, "next")))
+		printf("more: --cursor %s\n", jstr(o, "next"));
+}
+
 static void
 render_reply(const json_t *o)
 {
@@ -798,6 +839,10 @@ render_reply(const json_t *o)
 	else if (json_is_array(json_object_get(o, "entries")) &&
 	    json_object_get(o, "list") != NULL)
 		render_list_log(o);
+	else if (json_is_array(json_object_get(o, "items")) &&
+	    (json_object_get(o, "sort") != NULL ||
+	    json_object_get(o, "decision") != NULL))
+		render_queue(o);
 	else
 		ctl_out_object(o, 0);
 }

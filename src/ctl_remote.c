@@ -443,6 +443,137 @@ ctl_recheck(int argc, char **argv)
 }
 
 
+/* A time or number operand: Unix milliseconds as a number, else text. */
+static json_t *
+ctl_time_arg(const char *s)
+{
+	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&
+	    strlen(s) <= 15)
+		return (json_integer(strtoll(s, NULL, 10)));
+	return (json_string(s));
+}
+
+static json_t *
+ctl_int_arg(const char *s)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0)
+		ctl_badusage();
+	return (json_integer(v));
+}
+
+/*
+ * queue list|get|claim|unclaim|decide: the review queue. Options become
+ * the request's fields ("--score-min" is "score_min"); operands are the
+ * referral ids (one for get, claim and unclaim; any number for decide).
+ */
+int
+ctl_queue(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "state",	required_argument,	NULL, 's' },
+		{ "action",	required_argument,	NULL, 'a' },
+		{ "rule",	required_argument,	NULL, 'r' },
+		{ "campaign",	required_argument,	NULL, 'c' },
+		{ "assignee",	required_argument,	NULL, 'w' },
+		{ "score-min",	required_argument,	NULL, 'm' },
+		{ "score-max",	required_argument,	NULL, 'M' },
+		{ "since",	required_argument,	NULL, 'f' },
+		{ "until",	required_argument,	NULL, 'u' },
+		{ "sort",	required_argument,	NULL, 'o' },
+		{ "cursor",	required_argument,	NULL, 'C' },
+		{ "limit",	required_argument,	NULL, 'n' },
+		{ "decision",	required_argument,	NULL, 'd' },
+		{ "note",	required_argument,	NULL, 'N' },
+		{ "by",		required_argument,	NULL, 'b' },
+		{ "count",	required_argument,	NULL, 'k' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	static const char *const subs[] = {
+		"list", "get", "claim", "unclaim", "decide",
+	};
+	const char	*sub, *key;
+	char		 op[32];
+	json_t		*o, *ids, *v, *filter;
+	size_t		 i;
+	int		 ch, nids;
+	bool		 list, decide, filtering;
+
+	if (argc < 2)
+		ctl_badusage();
+	sub = argv[1];
+	for (i = 0; i < nitems(subs); i++)
+		if (strcmp(sub, subs[i]) == 0)
+			break;
+	if (i == nitems(subs))
+		ctl_badusage();
+	list = i == 0;
+	decide = i == 4;
+	snprintf(op, sizeof(op), "queue.%s", sub);
+	o = json_pack("{s:s}", "op", op);
+	filter = json_object();
+	argc--;
+	argv++;
+	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		key = NULL;
+		v = NULL;
+		switch (ch) {
+		case 's': key = "state"; break;
+		case 'a': key = "action"; break;
+		case 'r': key = "rule"; break;
+		case 'c': key = "campaign"; break;
+		case 'w': key = "assignee"; break;
+		case 'm': key = "score_min"; v = ctl_int_arg(optarg); break;
+		case 'M': key = "score_max"; v = ctl_int_arg(optarg); break;
+		case 'f': key = "since"; v = ctl_time_arg(optarg); break;
+		case 'u': key = "until"; v = ctl_time_arg(optarg); break;
+		case 'o': key = "sort"; break;
+		case 'C': key = "cursor"; break;
+		case 'n': key = "limit"; v = ctl_int_arg(optarg); break;
+		case 'd': key = "decision"; break;
+		case 'N': key = "note"; break;
+		case 'b': key = "by"; break;
+		case 'k': key = "count"; v = ctl_int_arg(optarg); break;
+		default: ctl_badusage();
+		}
+		/*
+		 * The list's filters go with list, and with decide as its
+		 * filter (with --count); the rest with the others.
+		 */
+		filtering = ch != 'd' && ch != 'N' && ch != 'b' && ch != 'k';
+		if (v == NULL)
+			v = json_string(optarg);
+		if (filtering && decide && ch != 'o' && ch != 'C' && ch != 'n')
+			json_object_set_new(filter, key, v);
+		else if (filtering != list || (ch == 'k' && !decide))
+			ctl_badusage();
+		else
+			json_object_set_new(o, key, v);
+	}
+	nids = argc - optind;
+	if (decide && json_object_size(filter) > 0) {
+		if (nids != 0 || json_object_get(o, "count") == NULL)
+			ctl_badusage();
+		json_object_set(o, "filter", filter);
+	} else if (list ? nids != 0 : decide ? nids < 1 : nids != 1)
+		ctl_badusage();
+	json_decref(filter);
+	if (nids == 1)
+		json_object_set_new(o, "id", json_string(argv[optind]));
+	else if (nids > 1) {
+		ids = json_array();
+		for (; optind < argc; optind++)
+			json_array_append_new(ids, json_string(argv[optind]));
+		json_object_set_new(o, "ids", ids);
+	}
+	return (ctl_json(o, ctl_out_reply));
+}
+
 /* Commands that take no operand: one request. */
 static int
 ctl_noarg(int argc, const char *line, ctl_fmt_fn fmt)

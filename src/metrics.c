@@ -46,8 +46,8 @@ struct rule_hits {
 };
 
 /* 413 and the other refusals of the HTTP parser are sent by libevent. */
-static const int http_statuses[] = { 200, 400, 401, 403, 404, 405, 408, 415,
-    431, 500, 501, 503 };
+static const int http_statuses[] = { 200, 400, 401, 403, 404, 405, 408, 409,
+    415, 431, 500, 501, 503 };
 
 struct metrics {
 	struct hist		 lat[OP__MAX + 1];	/* OP__MAX: did not decode */

@@ -10,6 +10,7 @@
 #include "analyst.h"
 #include "daemon.h"
 #include "metrics.h"
+#include "queue.h"
 #include "ops.h"
 #include "rules.h"
 #include "stats.h"
@@ -187,6 +188,27 @@ op_analyst(struct store_txn *txn, struct job *job)
 	return (0);
 }
 
+/* queue.* (queue.h). */
+static int
+op_queue(struct store_txn *txn, struct job *job)
+{
+	struct verdict	 v = { 0 };
+	const char	*code = "not_found";
+	char		 msg[256];
+	int		 rc;
+
+	rc = queue_run(txn, job->op, &job->ev, job->ar, job->ev.ts, &v, &code,
+	    msg, sizeof(msg));
+	if (rc < 0)
+		return (-1);
+	if (rc > 0) {
+		op_answer_error(job, code, NULL, "%s", msg);
+		return (0);
+	}
+	job_set_reply(job, &v);
+	return (0);
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define GET	EVHTTP_REQ_GET
@@ -224,6 +246,20 @@ const struct op_def ops[OP__MAX] = {
 	    .txn = op_analyst },
 	[OP_RULES] = { OP_RULES, OP_LOOP, .loop = op_rules,
 	    .route = { "/v1/rules", GET, { NULL }, false } },
+	[OP_QUEUE_LIST] = { OP_QUEUE_LIST, OP_WRITER_READ, .heavy = true,
+	    .txn = op_queue,
+	    .route = { "/v1/queue/list", POST, { NULL }, true } },
+	[OP_QUEUE_GET] = { OP_QUEUE_GET, OP_WRITER_READ, .heavy = true,
+	    .txn = op_queue,
+	    .route = { "/v1/queue/*", GET, { "id" }, false } },
+	[OP_QUEUE_CLAIM] = { OP_QUEUE_CLAIM, OP_WRITER_WRITE, .txn = op_queue,
+	    .route = { "/v1/queue/*/claim", POST, { "id" }, true } },
+	[OP_QUEUE_UNCLAIM] = { OP_QUEUE_UNCLAIM, OP_WRITER_WRITE,
+	    .txn = op_queue,
+	    .route = { "/v1/queue/*/unclaim", POST, { "id" }, true } },
+	[OP_QUEUE_DECIDE] = { OP_QUEUE_DECIDE, OP_WRITER_WRITE,
+	    .txn = op_queue,
+	    .route = { "/v1/queue/decide", POST, { NULL }, true } },
 };
 
 const struct op_def *

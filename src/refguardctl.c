@@ -63,6 +63,23 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "  --label LABEL        fraud, legit, chargeback or abuse\n"
 	  "  --note TEXT  --by WHO\n",
 	  ctl_feedback, CTL_DAEMON },
+	{ "queue", "list|get|claim|unclaim|decide ...",
+	  "the review queue: list, claim and decide referrals under review",
+	  "  list [--state S] [--action A] [--rule R] [--campaign C] "
+	  "[--assignee W]\n"
+	  "       [--score-min N] [--score-max N] [--since T] [--until T]\n"
+	  "       [--sort newest|score] [--cursor C] [--limit N]\n"
+	  "  get ID               the item, its verdict explained, its history\n"
+	  "  claim ID --by WHO\n"
+	  "  unclaim ID [--by WHO]\n"
+	  "  decide ID... --decision approve|void --by WHO [--note TEXT]\n"
+	  "  decide --count N [list's filters] --decision D --by WHO\n"
+	  "                       every item the filters match, if N still do\n"
+	  "  --state S            open (default), claimed or decided\n"
+	  "  --since T  --until T RFC 3339, Unix milliseconds or a duration "
+	  "ago (7d)\n"
+	  "  --cursor C           the \"next\" of the page before\n",
+	  ctl_queue, CTL_DAEMON },
 	{ "lists", "add|del|get|log|import|names ...",
 	  "runtime list entries (values are hashed)",
 	  "  add LIST VALUE [--kind K] [--expires 30d|RFC3339] [--reason R] "

@@ -12,6 +12,8 @@
 
 #include "analyst.h"
 #include "ident.h"
+#include "queue.h"
+#include "rules.h"
 #include "req.h"
 #include "sbuf.h"
 #include "util.h"
@@ -32,6 +34,9 @@ static const char *const op_names[OP__MAX] = {
 	[OP_LIST_ADD] = "list.add", [OP_LIST_DEL] = "list.del",
 	[OP_LIST_GET] = "list.get", [OP_LIST_LOG] = "list.log",
 	[OP_RULES] = "rules",
+	[OP_QUEUE_LIST] = "queue.list", [OP_QUEUE_GET] = "queue.get",
+	[OP_QUEUE_CLAIM] = "queue.claim", [OP_QUEUE_UNCLAIM] = "queue.unclaim",
+	[OP_QUEUE_DECIDE] = "queue.decide",
 };
 
 /* Top-level fields each op accepts ("op" always). */
@@ -54,6 +59,15 @@ static const char *const list_del_fields[] = { "op", "list", "value",
 static const char *const list_get_fields[] = { "op", "list", "value",
     "kind", NULL };
 static const char *const list_log_fields[] = { "op", "list", "limit",
+    NULL };
+static const char *const queue_list_fields[] = { "op", "state", "action",
+    "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
+    "sort", "cursor", "limit", NULL };
+static const char *const queue_claim_fields[] = { "op", "id", "by", NULL };
+static const char *const queue_decide_fields[] = { "op", "id", "ids",
+    "filter", "count", "decision", "note", "by", NULL };
+static const char *const queue_filter_fields[] = { "state", "action",
+    "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
     NULL };
 
 const char *
@@ -601,6 +615,205 @@ decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
 	return (0);
 }
 
+/* A queue.list time bound: RFC 3339, Unix ms, or a duration ago (7d). */
+static int
+get_bound(const json_t *obj, const char *name, const struct req_opts *o,
+    int64_t *out, struct req_error *err)
+{
+	json_t	*v = json_object_get(obj, name);
+	int64_t	 ms;
+
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (json_is_integer(v))
+		ms = json_integer_value(v);
+	else if (json_is_string(v) && parse_duration(json_string_value(v),
+	    &ms) == 0)
+		ms = o->now - ms;
+	else if (!json_is_string(v) || parse_rfc3339(json_string_value(v),
+	    json_string_length(v), &ms) != 0)
+		return (req_fail(err, "bad_request", name, "an RFC 3339 time, "
+		    "Unix milliseconds or a duration ago (7d)"));
+	if (ms < 0 || ms > TIME_MAX_MS)
+		return (time_out_of_range(name, err));
+	*out = ms;
+	return (0);
+}
+
+static int
+get_score(const json_t *obj, const char *name, int64_t *out,
+    struct req_error *err)
+{
+	json_t	*v = json_object_get(obj, name);
+
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+	    json_integer_value(v) > INT32_MAX)
+		return (req_fail(err, "bad_request", name, "must be a whole "
+		    "number"));
+	*out = json_integer_value(v);
+	return (0);
+}
+
+/* A short name field into buf (cap bytes): no control bytes. */
+static int
+get_name(const json_t *obj, const char *name, size_t cap, char *buf,
+    bool *has, struct req_error *err)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (get_string(obj, name, "", false, cap - 1, &s, &len, err) != 0)
+		return (-1);
+	if (s == NULL)
+		return (0);
+	if (has_control(s, len))
+		return (req_fail(err, "bad_request", name,
+		    "contains control characters"));
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (has != NULL)
+		*has = true;
+	return (0);
+}
+
+static int
+decode_queue_list(const json_t *obj, const struct req_opts *o,
+    struct queue_req *q, struct req_error *err)
+{
+	char	buf[QUEUE_CURSOR_MAX];
+	bool	has = false;
+	json_t	*v;
+
+	buf[0] = '\0';
+	if (get_name(obj, "state", 16, buf, &has, err) != 0)
+		return (-1);
+	if (has && (q->state = store_queue_state_from_name(buf)) < 0)
+		return (req_fail(err, "bad_request", "state",
+		    "not one of open, claimed, decided"));
+	has = false;
+	if (get_name(obj, "action", 16, buf, &has, err) != 0)
+		return (-1);
+	if (has)
+		for (q->action = ACTION_DENY; q->action >= 0; q->action--)
+			if (strcmp(buf, rules_action_name(q->action)) == 0)
+				break;
+	if (has && q->action < 0)
+		return (req_fail(err, "bad_request", "action",
+		    "not one of allow, review, deny"));
+	has = false;
+	if (get_name(obj, "sort", 16, buf, &has, err) != 0)
+		return (-1);
+	if (has && strcmp(buf, "score") == 0)
+		q->by_score = true;
+	else if (has && strcmp(buf, "newest") != 0)
+		return (req_fail(err, "bad_request", "sort",
+		    "not one of newest, score"));
+	if (get_name(obj, "rule", sizeof(q->rule), q->rule, &q->has_rule,
+	    err) != 0 || get_name(obj, "campaign", sizeof(q->campaign),
+	    q->campaign, &q->has_campaign, err) != 0 || get_name(obj, "assignee",
+	    sizeof(q->assignee), q->assignee, &q->has_assignee, err) != 0 ||
+	    get_score(obj, "score_min", &q->score_min, err) != 0 ||
+	    get_score(obj, "score_max", &q->score_max, err) != 0 ||
+	    get_bound(obj, "since", o, &q->since, err) != 0 ||
+	    get_bound(obj, "until", o, &q->until, err) != 0)
+		return (-1);
+	has = false;
+	if (get_name(obj, "cursor", sizeof(buf), buf, &has, err) != 0)
+		return (-1);
+	if (has && queue_cursor_parse(buf, q->by_score, &q->cursor) != 0)
+		return (req_fail(err, "bad_request", "cursor", "not a cursor "
+		    "of this sort: pass \"next\" from the last page as it is"));
+	q->has_cursor = has;
+	v = json_object_get(obj, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > QUEUE_LIMIT_MAX)
+			return (req_fail(err, "bad_request", "limit", "must be "
+			    "a whole number from 1 to %d", QUEUE_LIMIT_MAX));
+		q->limit = (size_t)json_integer_value(v);
+	}
+	return (0);
+}
+
+static int
+decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
+    struct rg_event *ev, struct analyst_req *ar, struct req_error *err)
+{
+	struct queue_req	*q = &ar->queue;
+	json_t			*ids, *v;
+	char			 dec[16];
+	bool			 has = false;
+	size_t			 i, len;
+
+	if (op == OP_QUEUE_LIST)
+		return (decode_queue_list(obj, o, q, err));
+	if (decode_id(obj, op != OP_QUEUE_DECIDE, ev, err) != 0 ||
+	    get_text(obj, "by", LIST_BY_MAX, false, ar->by, err) != 0)
+		return (-1);
+	if ((op == OP_QUEUE_CLAIM || op == OP_QUEUE_DECIDE) &&
+	    ar->by[0] == '\0')
+		return (req_fail(err, "bad_request", "by", "required: who "
+		    "%s it", op == OP_QUEUE_CLAIM ? "claims" : "decides"));
+	if (op != OP_QUEUE_DECIDE)
+		return (0);
+	if (get_name(obj, "decision", sizeof(dec), dec, &has, err) != 0)
+		return (-1);
+	if (!has)
+		return (req_fail(err, "bad_request", "decision", "required"));
+	if ((q->decision = store_queue_decision_from_name(dec)) < 0)
+		return (req_fail(err, "bad_request", "decision",
+		    "not one of approve, void"));
+	if (get_text(obj, "note", ANALYST_NOTE_MAX, true, ar->note, err) != 0)
+		return (-1);
+	ids = json_object_get(obj, "ids");
+	if (ids != NULL && !json_is_null(ids)) {
+		if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+		    json_array_size(ids) > QUEUE_IDS_MAX)
+			return (req_fail(err, "bad_request", "ids", "must be an "
+			    "array of 1 to %d referral ids", QUEUE_IDS_MAX));
+		q->ids = xcalloc(json_array_size(ids), sizeof(*q->ids));
+		json_array_foreach(ids, i, v) {
+			if (!json_is_string(v) ||
+			    (len = json_string_length(v)) == 0 ||
+			    len > RG_ID_MAX ||
+			    has_control(json_string_value(v), len))
+				return (req_fail(err, "bad_request", "ids",
+				    "item %zu is not a referral id", i));
+			memcpy(q->ids[i], json_string_value(v), len);
+			q->nids++;
+		}
+	}
+	v = json_object_get(obj, "filter");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_object(v))
+			return (req_fail(err, "bad_request", "filter", "must be "
+			    "an object of queue.list's filters"));
+		if (q->nids > 0 || ev->idlen > 0)
+			return (req_fail(err, "bad_request", "filter",
+			    "give id, ids or filter, not several"));
+		if (check_fields_known(v, queue_filter_fields, "filter",
+		    err) != 0 || decode_queue_list(v, o, q, err) != 0)
+			return (-1);
+		q->by_filter = true;
+		v = json_object_get(obj, "count");
+		if (v == NULL || !json_is_integer(v) ||
+		    json_integer_value(v) < 0)
+			return (req_fail(err, "bad_request", "count", "required "
+			    "with filter: how many items the filter showed"));
+		q->count = (uint64_t)json_integer_value(v);
+		return (0);
+	}
+	if (json_object_get(obj, "count") != NULL)
+		return (req_fail(err, "bad_request", "count",
+		    "goes with filter"));
+	if (q->nids == 0 && ev->idlen == 0)
+		return (req_fail(err, "bad_request", "id",
+		    "give id (a referral), ids or filter"));
+	return (0);
+}
+
 int
 req_decode(const char *line, size_t len, const struct ident *id,
     const struct req_opts *o, enum req_op *opp, struct rg_event *ev,
@@ -624,6 +837,11 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 		[OP_LIST_GET] = list_get_fields,
 		[OP_LIST_LOG] = list_log_fields,
 		[OP_RULES] = bare_fields,
+		[OP_QUEUE_LIST] = queue_list_fields,
+		[OP_QUEUE_GET] = id_fields,
+		[OP_QUEUE_CLAIM] = queue_claim_fields,
+		[OP_QUEUE_UNCLAIM] = queue_claim_fields,
+		[OP_QUEUE_DECIDE] = queue_decide_fields,
 	};
 	json_error_t	 jerr;
 	json_t		*obj, *op;
@@ -692,8 +910,11 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 			}
 			memset(ar, 0, sizeof(*ar));
 			ar->kind = -1;
+			queue_req_init(&ar->queue);
 			if (*opp == OP_FEEDBACK)
 				rc = decode_feedback(id, obj, ev, ar, err);
+			else if (queue_op(*opp))
+				rc = decode_queue(obj, *opp, o, ev, ar, err);
 			else
 				rc = decode_list(obj, *opp, o, ar, err);
 			if (rc != 0)

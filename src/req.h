@@ -36,6 +36,11 @@ enum req_op {
 	OP_LIST_GET,
 	OP_LIST_LOG,
 	OP_RULES,
+	OP_QUEUE_LIST,		/* the review queue: queue.h */
+	OP_QUEUE_GET,
+	OP_QUEUE_CLAIM,
+	OP_QUEUE_UNCLAIM,
+	OP_QUEUE_DECIDE,
 	OP__MAX
 };
 

@@ -181,6 +181,18 @@ sbuf_add_jstr(struct sbuf *sb, const char *s, size_t n)
 	sbuf_addc(sb, '"');
 }
 
+void
+sbuf_add_jtime(struct sbuf *sb, const char *key, int64_t ms)
+{
+	char	when[RFC3339_LEN];
+
+	sbuf_addf(sb, ",\"%s\":", key);
+	if (ms == 0)
+		sbuf_adds(sb, "null");
+	else
+		sbuf_addf(sb, "\"%s\"", fmt_rfc3339(ms, when));
+}
+
 char *
 sbuf_take(struct sbuf *sb, size_t *len)
 {

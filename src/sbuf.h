@@ -28,6 +28,11 @@ void	 sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 void	 sbuf_add_int(struct sbuf *sb, int64_t v);
 /* A JSON string literal (quotes included); invalid UTF-8 becomes U+FFFD. */
 void	 sbuf_add_jstr(struct sbuf *sb, const char *s, size_t n);
+/*
+ * A JSON object member after the first: ,"key": then the time ms as an
+ * RFC 3339 string, or null when ms is 0 (never).
+ */
+void	 sbuf_add_jtime(struct sbuf *sb, const char *key, int64_t ms);
 /* Hand the NUL-terminated contents to the caller (frees with free()). */
 char	*sbuf_take(struct sbuf *sb, size_t *len);
 

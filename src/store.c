@@ -24,6 +24,7 @@
 #include "log.h"
 #include "memtier.h"
 #include "store.h"
+#include "store_aux.h"
 #include "store_int.h"
 #include "rec.h"
 #include "util.h"
@@ -1591,8 +1592,10 @@ del_verdict(struct store_txn *t, const char *id, size_t idlen, uint64_t seq)
 	if (verdict_rec_seq(rec, len, &rseq) != 0 || rseq != seq)
 		return (0);
 	be_put(sk, seq, 8);
+	/* Its review queue item goes with it. */
 	if (txn_del(t, t->st->vids, &k, "verdict ids del") != 0 ||
-	    txn_del(t, t->st->vrecs, &kk, "verdict records del") != 0)
+	    txn_del(t, t->st->vrecs, &kk, "verdict records del") != 0 ||
+	    store_queue_del(t, seq) != 0)
 		return (-1);
 	if (t->st->legacy)
 		return (txn_del(t, t->st->verdicts, &k, "verdicts del"));

@@ -27,6 +27,9 @@ struct store_aux {
 	MDB_dbi	labels;
 	MDB_dbi	lists;
 	MDB_dbi	listlog;
+	bool	have_queue;	/* false: read-only store from before it */
+	MDB_dbi	queue;
+	MDB_dbi	queuelog;
 };
 
 /*
@@ -70,12 +73,14 @@ int
 store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **auxp,
     char **cause)
 {
+	/* The queue's two came later: a store may have the first four. */
 	static const char *const names[STORE_AUX_NDBI] = {
-		"feedback", "labels", "lists", "listlog",
+		"feedback", "labels", "lists", "listlog", "queue", "queuelog",
 	};
 	struct store_aux	*aux = xcalloc(1, sizeof(*aux));
 	MDB_dbi			*dbi[STORE_AUX_NDBI] = {
 		&aux->feedback, &aux->labels, &aux->lists, &aux->listlog,
+		&aux->queue, &aux->queuelog,
 	};
 	size_t			 i;
 	int			 rc;
@@ -91,8 +96,10 @@ store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **auxp,
 			    mdb_strerror(rc));
 			return (-1);
 		}
+		if (i == 3)
+			aux->have = true;
 	}
-	aux->have = true;
+	aux->have_queue = true;
 	return (0);
 }
 
@@ -365,21 +372,16 @@ store_listlog_put(struct store_txn *t, const char *rec, size_t len)
 	return (seqlog_append(t, aux->listlog, rec, len, NULL, "listlog put"));
 }
 
-/* Records newest first: feedback, or the list log. */
+/* Records newest first: feedback, the list log, the queue log. */
 static int
-seqlog_scan(struct store_txn *t, bool feedback, store_rec_cb cb, void *arg)
+seqlog_scan(struct store_txn *t, MDB_dbi dbi, store_rec_cb cb, void *arg,
+    const char *what)
 {
-	struct store_aux	*aux;
-	const char		*what = feedback ? "feedback scan" :
-				    "listlog scan";
 	MDB_cursor		*c;
 	MDB_val			 k, d;
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL)
-		return (aux->have ? -1 : 0);
-	if ((c = aux_cursor(t, feedback ? aux->feedback : aux->listlog)) ==
-	    NULL)
+	if ((c = aux_cursor(t, dbi)) == NULL)
 		return (-1);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_LAST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
@@ -397,13 +399,21 @@ seqlog_scan(struct store_txn *t, bool feedback, store_rec_cb cb, void *arg)
 int
 store_feedback_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
-	return (seqlog_scan(t, true, cb, arg));
+	struct store_aux	*aux;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	return (seqlog_scan(t, aux->feedback, cb, arg, "feedback scan"));
 }
 
 int
 store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
-	return (seqlog_scan(t, false, cb, arg));
+	struct store_aux	*aux;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	return (seqlog_scan(t, aux->listlog, cb, arg, "listlog scan"));
 }
 
 /* Lists. */
@@ -815,4 +825,431 @@ uint64_t
 store_aux_next_seq(struct store_txn *t)
 {
 	return (store_int_next_seq(t));
+}
+
+
+/* The review queue. */
+
+/*
+ *   'I' item(8) -> version(1)=1 item(8) id(str8) state(1) action(1)
+ *       score(4) created(8) origin(1) prev_action(1) campaign(str8)
+ *       has_reward(1) amount(8: IEEE double) currency(3) nreasons(1)
+ *       reasons(str8 each) assignee(str8) claimed(8) decision(1)
+ *       decided_by(str8) decided(8) feedback(8)
+ *   'T' state(1) created(8) item(8) -> ""
+ *   'S' state(1) score(4: + 2^31) item(8) -> ""
+ * Times are ms + 2^63 so that they sort as unsigned (store.h).
+ */
+#define QKEY_LEN	(1 + 1 + 8 + 8)
+#define QITEM_KEY_LEN	9
+#define QREC_VERSION	1
+
+static const char *const queue_state_names[QUEUE__NSTATES] = {
+	"open", "claimed", "decided",
+};
+static const char *const queue_decision_names[] = {
+	"none", "approve", "void",
+};
+
+const char *
+store_queue_state_name(int state)
+{
+	return (state >= 0 && state < QUEUE__NSTATES ?
+	    queue_state_names[state] : "?");
+}
+
+int
+store_queue_state_from_name(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < QUEUE__NSTATES; i++)
+		if (strcmp(s, queue_state_names[i]) == 0)
+			return (i);
+	return (-1);
+}
+
+const char *
+store_queue_decision_name(int d)
+{
+	return (d >= 0 && d < (int)nitems(queue_decision_names) ?
+	    queue_decision_names[d] : "?");
+}
+
+int
+store_queue_decision_from_name(const char *s)
+{
+	if (strcmp(s, "approve") == 0)
+		return (QUEUE_APPROVE);
+	if (strcmp(s, "void") == 0)
+		return (QUEUE_VOID);
+	return (-1);
+}
+
+static uint64_t
+qtime(int64_t ms)
+{
+	return ((uint64_t)ms ^ (1ULL << 63));
+}
+
+static void
+qitem_key(uint8_t *key, uint64_t item)
+{
+	struct rec_w	w;
+
+	rec_w_fixed(&w, key, QITEM_KEY_LEN);
+	rec_put_u8(&w, 'I');
+	rec_put_u64(&w, item);
+}
+
+/* The index key of it: by created ('T') or by score ('S'). */
+static size_t
+qidx_key(uint8_t *key, bool by_score, uint8_t state, int64_t k,
+    uint64_t item)
+{
+	struct rec_w	w;
+
+	rec_w_fixed(&w, key, QKEY_LEN);
+	rec_put_u8(&w, by_score ? 'S' : 'T');
+	rec_put_u8(&w, state);
+	if (by_score)
+		rec_put_u32(&w, (uint32_t)((int32_t)k) ^ 0x80000000u);
+	else
+		rec_put_u64(&w, qtime(k));
+	rec_put_u64(&w, item);
+	return (w.len);
+}
+
+static void
+qidx_decode(const uint8_t *key, size_t len, int64_t *k, uint64_t *item)
+{
+	struct rec_r	r;
+
+	rec_r_init(&r, key + 2, len - 2);
+	if (key[0] == 'S')
+		*k = (int32_t)(rec_get_u32(&r) ^ 0x80000000u);
+	else
+		*k = (int64_t)(rec_get_u64(&r) ^ (1ULL << 63));
+	*item = rec_get_u64(&r);
+}
+
+static void
+qitem_encode(struct rec_w *w, const struct store_queue_item *it)
+{
+	uint64_t	bits;
+	uint8_t		i;
+
+	rec_put_u8(w, QREC_VERSION);
+	rec_put_u64(w, it->item);
+	rec_put_str8(w, it->id, RG_ID_MAX);
+	rec_put_u8(w, it->state);
+	rec_put_u8(w, it->action);
+	rec_put_u32(w, (uint32_t)it->score);
+	rec_put_u64(w, (uint64_t)it->created);
+	rec_put_u8(w, it->origin);
+	rec_put_u8(w, it->prev_action);
+	rec_put_str8(w, it->campaign, QUEUE_CAMPAIGN_MAX);
+	rec_put_u8(w, it->has_reward);
+	memcpy(&bits, &it->reward_amount, 8);
+	rec_put_u64(w, bits);
+	rec_put_bytes(w, it->reward_currency, 3);
+	rec_put_u8(w, it->nreasons);
+	for (i = 0; i < it->nreasons && i < QUEUE_REASONS; i++)
+		rec_put_str8(w, it->reasons[i], QUEUE_REASON_MAX);
+	rec_put_str8(w, it->assignee, QUEUE_BY_MAX);
+	rec_put_u64(w, (uint64_t)it->claimed);
+	rec_put_u8(w, it->decision);
+	rec_put_str8(w, it->decided_by, QUEUE_BY_MAX);
+	rec_put_u64(w, (uint64_t)it->decided);
+	rec_put_u64(w, it->feedback);
+}
+
+static int
+qitem_decode(const void *p, size_t len, struct store_queue_item *it)
+{
+	struct rec_r	r;
+	uint64_t	bits;
+	uint8_t		i;
+
+	memset(it, 0, sizeof(*it));
+	rec_r_init(&r, p, len);
+	if (rec_get_u8(&r) != QREC_VERSION)
+		return (-1);
+	it->item = rec_get_u64(&r);
+	rec_get_str8(&r, it->id, sizeof(it->id));
+	it->state = rec_get_u8(&r);
+	it->action = rec_get_u8(&r);
+	it->score = (int32_t)rec_get_u32(&r);
+	it->created = (int64_t)rec_get_u64(&r);
+	it->origin = rec_get_u8(&r);
+	it->prev_action = rec_get_u8(&r);
+	rec_get_str8(&r, it->campaign, sizeof(it->campaign));
+	it->has_reward = rec_get_u8(&r) != 0;
+	bits = rec_get_u64(&r);
+	memcpy(&it->reward_amount, &bits, 8);
+	rec_get_bytes(&r, it->reward_currency, 3);
+	it->nreasons = rec_get_u8(&r);
+	if (it->nreasons > QUEUE_REASONS || it->state >= QUEUE__NSTATES)
+		rec_r_fail(&r);
+	for (i = 0; i < it->nreasons && i < QUEUE_REASONS; i++)
+		rec_get_str8(&r, it->reasons[i], sizeof(it->reasons[i]));
+	rec_get_str8(&r, it->assignee, sizeof(it->assignee));
+	it->claimed = (int64_t)rec_get_u64(&r);
+	it->decision = rec_get_u8(&r);
+	rec_get_str8(&r, it->decided_by, sizeof(it->decided_by));
+	it->decided = (int64_t)rec_get_u64(&r);
+	it->feedback = rec_get_u64(&r);
+	return (rec_r_end(&r));
+}
+
+/* The queue databases for a write, or NULL (recorded in t). */
+static struct store_aux *
+queue_for_write(struct store_txn *t)
+{
+	struct store_aux	*aux = store_int_aux(t);
+
+	if (!aux->have_queue) {
+		store_int_fail(t, EACCES, "queue databases");
+		return (NULL);
+	}
+	return (aux);
+}
+
+int
+store_queue_get(struct store_txn *t, uint64_t item,
+    struct store_queue_item *out)
+{
+	struct store_aux	*aux;
+	uint8_t			 key[QITEM_KEY_LEN];
+	MDB_val			 k, d;
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL || !aux->have_queue)
+		return (store_int_txn(t) == NULL ? -1 : 1);
+	qitem_key(key, item);
+	k = val(key, sizeof(key));
+	if ((rc = aux_get(t, aux->queue, &k, &d, "queue get")) != 0)
+		return (rc);
+	if (qitem_decode(d.mv_data, d.mv_size, out) != 0)
+		return (store_int_fail(t, EINVAL, "queue item malformed"));
+	return (0);
+}
+
+/* Add (add true) or remove the two index entries of it. */
+static int
+qidx_update(struct store_txn *t, struct store_aux *aux,
+    const struct store_queue_item *it, bool add)
+{
+	uint8_t	key[QKEY_LEN];
+	MDB_val	k, d = val("", 0);
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		k = val(key, qidx_key(key, i == 1, it->state, i == 1 ?
+		    it->score : it->created, it->item));
+		if (add ? aux_put(t, aux->queue, &k, &d, 0, "queue index") :
+		    aux_del(t, aux->queue, &k, "queue index"))
+			return (-1);
+	}
+	return (0);
+}
+
+int
+store_queue_put(struct store_txn *t, const struct store_queue_item *it)
+{
+	struct store_aux	*aux;
+	struct store_queue_item	 old;
+	uint8_t			 key[QITEM_KEY_LEN];
+	struct rec_w		 w;
+	MDB_val			 k, d;
+	int			 rc;
+
+	if ((aux = queue_for_write(t)) == NULL)
+		return (-1);
+	if ((rc = store_queue_get(t, it->item, &old)) < 0)
+		return (-1);
+	if (rc == 0 && qidx_update(t, aux, &old, false) != 0)
+		return (-1);
+	rec_w_init(&w, 256);
+	qitem_encode(&w, it);
+	qitem_key(key, it->item);
+	k = val(key, sizeof(key));
+	d = val(w.buf, w.len);
+	rc = aux_put(t, aux->queue, &k, &d, 0, "queue put");
+	rec_w_free(&w);
+	if (rc != 0)
+		return (-1);
+	return (qidx_update(t, aux, it, true));
+}
+
+/* LMDB's order: bytes, then the shorter first. */
+static int
+keycmp(const MDB_val *k, const uint8_t *b, size_t blen)
+{
+	size_t	n = k->mv_size < blen ? k->mv_size : blen;
+	int	c = memcmp(k->mv_data, b, n);
+
+	if (c != 0)
+		return (c);
+	return (k->mv_size < blen ? -1 : k->mv_size > blen);
+}
+
+int
+store_queue_scan(struct store_txn *t, int state, bool by_score,
+    const struct store_queue_pos *after, int64_t from, int64_t to,
+    store_queue_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+	struct store_queue_item	 it;
+	uint8_t			 start[QKEY_LEN];
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int64_t			 key;
+	uint64_t		 item;
+	size_t			 slen;
+	int			 rc, r;
+
+	if (aux_txn(t, &aux) == NULL || !aux->have_queue)
+		return (store_int_txn(t) == NULL ? -1 : 0);
+	if (from > to)
+		return (0);
+	/* Walk backwards from just after the highest key wanted. */
+	if (after != NULL && after->key <= to)
+		slen = qidx_key(start, by_score, (uint8_t)state, after->key,
+		    after->item);
+	else
+		slen = qidx_key(start, by_score, (uint8_t)state, to,
+		    UINT64_MAX);
+	if ((c = aux_cursor(t, aux->queue)) == NULL)
+		return (-1);
+	k = val(start, slen);
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
+	/* SET_RANGE lands on the first key >= start: step back past it. */
+	while (rc == 0 && keycmp(&k, start, slen) >= 0)
+		rc = mdb_cursor_get(c, &k, &d, MDB_PREV);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
+		if (k.mv_size != slen || memcmp(k.mv_data, start, 2) != 0)
+			break;		/* another state or index */
+		qidx_decode(k.mv_data, k.mv_size, &key, &item);
+		if (key < from)
+			break;
+		if ((r = store_queue_get(t, item, &it)) < 0) {
+			mdb_cursor_close(c);
+			return (-1);
+		}
+		if (r == 1)
+			continue;
+		if (cb(arg, &it) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "queue scan"));
+	return (0);
+}
+
+int
+store_queue_del(struct store_txn *t, uint64_t item)
+{
+	struct store_aux	*aux = store_int_aux(t);
+	struct store_queue_item	 it;
+	uint8_t			 key[QITEM_KEY_LEN];
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int			 rc;
+
+	if (!aux->have_queue)
+		return (0);
+	if ((rc = store_queue_get(t, item, &it)) != 0)
+		return (rc < 0 ? -1 : 0);
+	qitem_key(key, item);
+	k = val(key, sizeof(key));
+	if (qidx_update(t, aux, &it, false) != 0 ||
+	    aux_del(t, aux->queue, &k, "queue del") != 0)
+		return (-1);
+	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+		return (-1);
+	be_put(key, item, 8);
+	k = val(key, 8);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)) {
+		if (k.mv_size != 12 || be_get(k.mv_data, 8) != item)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		k = val(key, 8);
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "queuelog del"));
+	return (0);
+}
+
+/* queuelog: item(8) n(4); the next n is one past the item's last. */
+int
+store_queuelog_put(struct store_txn *t, uint64_t item, const char *rec,
+    size_t len)
+{
+	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 key[12];
+	struct rec_w		 w;
+	uint32_t		 n = 1;
+	int			 rc;
+
+	if ((aux = queue_for_write(t)) == NULL)
+		return (-1);
+	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+		return (-1);
+	rec_w_fixed(&w, key, sizeof(key));
+	rec_put_u64(&w, item);
+	rec_put_u32(&w, UINT32_MAX);
+	k = val(key, sizeof(key));
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	rc = rc == 0 ? mdb_cursor_get(c, &k, &d, MDB_PREV) :
+	    rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &d, MDB_LAST) : rc;
+	mdb_cursor_close(c);
+	if (rc == 0 && k.mv_size == 12 && be_get(k.mv_data, 8) == item)
+		n = (uint32_t)be_get((const uint8_t *)k.mv_data + 8, 4) + 1;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "queuelog put"));
+	rec_w_fixed(&w, key, sizeof(key));
+	rec_put_u64(&w, item);
+	rec_put_u32(&w, n);
+	k = val(key, sizeof(key));
+	d = val(rec, len);
+	return (aux_put(t, aux->queuelog, &k, &d, 0, "queuelog put"));
+}
+
+int
+store_queuelog_scan(struct store_txn *t, uint64_t item, store_rec_cb cb,
+    void *arg)
+{
+	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 key[8];
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL || !aux->have_queue)
+		return (store_int_txn(t) == NULL ? -1 : 0);
+	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+		return (-1);
+	be_put(key, item, 8);
+	k = val(key, sizeof(key));
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != 12 || be_get(k.mv_data, 8) != item)
+			break;
+		if (cb(arg, be_get((const uint8_t *)k.mv_data + 8, 4),
+		    d.mv_data, d.mv_size) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "queuelog scan"));
+	return (0);
 }

@@ -15,6 +15,10 @@
  *             'R' list 0 entry(16) kind(1) member(16) -> ""
  *             'X' expires(8) list 0 entry(16)        -> ""
  *   listlog   id(8)                                  -> log record (JSON text)
+ *   queue     'I' item(8)                            -> queue item (rec.h)
+ *             'T' state(1) created(8) item(8)        -> ""
+ *             'S' state(1) score(4) item(8)          -> ""
+ *   queuelog  item(8) n(4)                           -> audit record (JSON text)
  *
  * Values are never raw: an entry, a member and a labelled identity are
  * the keyed hashes identities get (ident.h). A list entry is one value
@@ -154,6 +158,107 @@ int64_t	store_list_expire(struct store_txn *txn, int64_t now, size_t max,
 int	store_listlog_put(struct store_txn *txn, const char *rec, size_t len);
 /* Newest first; cb returns 0 to go on, 1 to stop. 0 or -1. */
 int	store_listlog_scan(struct store_txn *txn, store_rec_cb cb, void *arg);
+
+/*
+ * The review queue: referrals a person should look at. An item is keyed
+ * by its referral's event seq (one item per referral), and indexed by
+ * (state, created, item) and (state, score, item) so that a listing
+ * walks one state newest or highest first and resumes after a position
+ * (a stable cursor: items added meanwhile never shift a page already
+ * read). The queue databases came after the other analyst ones: a store
+ * opened read-only before they exist has an empty queue.
+ */
+enum store_queue_state {
+	QUEUE_OPEN = 0,
+	QUEUE_CLAIMED = 1,
+	QUEUE_DECIDED = 2,
+	QUEUE__NSTATES
+};
+enum store_queue_decision {
+	QUEUE_UNDECIDED = 0,
+	QUEUE_APPROVE = 1,	/* legit: pay the reward */
+	QUEUE_VOID = 2,		/* fraud: void the reward */
+};
+enum store_queue_origin {
+	QUEUE_FROM_CHECK = 0,
+	QUEUE_FROM_RECHECK = 1,	/* a recheck raised the action */
+};
+#define QUEUE_REASONS		3
+#define QUEUE_REASON_MAX	63
+#define QUEUE_CAMPAIGN_MAX	RG_CAMPAIGN_MAX
+/* No longer than LIST_BY_MAX. */
+#define QUEUE_BY_MAX		LIST_BY_MAX
+
+struct store_queue_item {
+	uint64_t	item;		/* the referral's event seq */
+	char		id[RG_ID_MAX + 1];	/* the referral id */
+	uint8_t		state;		/* enum store_queue_state */
+	uint8_t		action;		/* enum rg_action (rules.h) */
+	int32_t		score;
+	int64_t		created;	/* ms: when it entered the queue */
+	uint8_t		origin;		/* enum store_queue_origin */
+	uint8_t		prev_action;	/* QUEUE_FROM_RECHECK: the action before */
+	char		campaign[QUEUE_CAMPAIGN_MAX + 1];
+	bool		has_reward;
+	double		reward_amount;
+	char		reward_currency[4];
+	uint8_t		nreasons;	/* the top enforcing rules, by score */
+	char		reasons[QUEUE_REASONS][QUEUE_REASON_MAX + 1];
+	char		assignee[QUEUE_BY_MAX + 1];	/* "" when none */
+	int64_t		claimed;	/* ms; 0 when not claimed */
+	uint8_t		decision;	/* enum store_queue_decision */
+	char		decided_by[QUEUE_BY_MAX + 1];
+	int64_t		decided;	/* ms; 0 when not decided */
+	uint64_t	feedback;	/* the feedback record of the decision */
+};
+
+const char	*store_queue_state_name(int state);	/* "?" unknown */
+int		 store_queue_state_from_name(const char *s);	/* -1 */
+const char	*store_queue_decision_name(int decision);
+int		 store_queue_decision_from_name(const char *s);
+
+/*
+ * Store it (new, or replacing the item with the same it->item, its index
+ * entries moved). 0 or -1.
+ */
+int	store_queue_put(struct store_txn *txn, const struct store_queue_item *it);
+/*
+ * Delete the item and its audit log (retention deletes it with its
+ * verdict). 0 (also when there was none) or -1.
+ */
+int	store_queue_del(struct store_txn *txn, uint64_t item);
+/* 0 found, 1 not, -1 error (a malformed record is an error). */
+int	store_queue_get(struct store_txn *txn, uint64_t item,
+	    struct store_queue_item *out);
+
+/*
+ * Where a listing stands: the last item it returned, by the sort's key
+ * (created ms, or score).
+ */
+struct store_queue_pos {
+	int64_t		key;
+	uint64_t	item;
+};
+/*
+ * Walk the items in state, newest first (by_score false: by created,
+ * then item) or highest score first (then newest item), strictly after
+ * *after (NULL: from the start). from/to bound the key (created or
+ * score), inclusive. cb gets each item: 0 go on, 1 stop. Returns 0 or -1.
+ */
+typedef int (*store_queue_cb)(void *arg, const struct store_queue_item *it);
+int	store_queue_scan(struct store_txn *txn, int state, bool by_score,
+	    const struct store_queue_pos *after, int64_t from, int64_t to,
+	    store_queue_cb cb, void *arg);
+
+/*
+ * The queue's audit log: each item's records (JSON text, formatted by the
+ * caller) in the order written. put: 0 or -1. scan: oldest first, cb's
+ * id is the record's number within the item (from 1); 0 or -1.
+ */
+int	store_queuelog_put(struct store_txn *txn, uint64_t item,
+	    const char *rec, size_t len);
+int	store_queuelog_scan(struct store_txn *txn, uint64_t item,
+	    store_rec_cb cb, void *arg);
 
 /* The seq the next event will get: what a label or entry records. */
 uint64_t store_aux_next_seq(struct store_txn *txn);

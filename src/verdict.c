@@ -14,6 +14,7 @@
 #include "rules.h"
 #include "sbuf.h"
 #include "store.h"
+#include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -323,6 +324,66 @@ add_hits(struct sbuf *sb, const struct ruleset *rs,
 	sbuf_addc(sb, ']');
 }
 
+/*
+ * The review queue: a referral whose verdict asks for a person (review),
+ * or whose recheck raised the action to review or deny, enters it (a
+ * recheck of one already there updates it, and reopens a decided one).
+ */
+static int
+queue_enter(struct store_txn *txn, const struct ruleset *rs,
+    const struct rg_event *ev, const struct rules_result *res,
+    uint8_t origin, uint8_t prev_action, int64_t now)
+{
+	struct store_queue_item	 it;
+	const struct rules_hit	*top[QUEUE_REASONS], *h;
+	size_t			 i, j, n = 0;
+	int			 rc;
+
+	if ((rc = store_queue_get(txn, ev->seq, &it)) < 0)
+		return (-1);
+	if (rc == 1) {
+		memset(&it, 0, sizeof(it));
+		it.item = ev->seq;
+		memcpy(it.id, ev->id, ev->idlen);
+		it.created = now;
+		snprintf(it.campaign, sizeof(it.campaign), "%s", ev->campaign);
+		it.has_reward = ev->has_reward;
+		it.reward_amount = ev->reward_amount;
+		memcpy(it.reward_currency, ev->reward_currency, 3);
+	} else if (it.state == QUEUE_DECIDED) {
+		it.state = QUEUE_OPEN;
+		it.created = now;
+		it.assignee[0] = '\0';
+		it.claimed = 0;
+		it.decision = QUEUE_UNDECIDED;
+		it.decided_by[0] = '\0';
+		it.decided = 0;
+		it.feedback = 0;
+	}
+	it.action = res->action;
+	it.score = res->score;
+	it.origin = origin;
+	it.prev_action = prev_action;
+	/* The enforcing rules that matched, highest score first. */
+	for (i = 0; rs != NULL && i < res->nhits; i++) {
+		h = &res->hits[i];
+		if (h->shadow)
+			continue;
+		for (j = n; j > 0 && top[j - 1]->score < h->score; j--)
+			if (j < QUEUE_REASONS)
+				top[j] = top[j - 1];
+		if (j < QUEUE_REASONS)
+			top[j] = h;
+		if (n < QUEUE_REASONS)
+			n++;
+	}
+	it.nreasons = (uint8_t)n;
+	for (i = 0; i < n; i++)
+		snprintf(it.reasons[i], sizeof(it.reasons[i]), "%s",
+		    rules_rule_name(rs, top[i]->rule));
+	return (store_queue_put(txn, &it));
+}
+
 static void
 format_reply(struct sbuf *sb, const struct rg_event *ev, const struct ruleset *rs,
     const struct rules_result *res)
@@ -405,6 +466,9 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	r.explainlen = explain.len;
 	rc = verdict_put(txn, ev->id, ev->idlen, &r);
 	sbuf_free(&explain);
+	if (rc == 0 && res.action == ACTION_REVIEW)
+		rc = queue_enter(txn, rs, ev, &res, QUEUE_FROM_CHECK,
+		    ACTION_ALLOW, ev->ts);
 	if (rc != 0) {
 		sbuf_free(&reply);
 		return (-1);
@@ -594,6 +658,9 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	rc = verdict_put(txn, id, idlen, &r);
 	rec_w_free(&vers);
 	free(own);
+	if (rc == 0 && res.action > pv.action && res.action >= ACTION_REVIEW)
+		rc = queue_enter(txn, rs, &ev, &res, QUEUE_FROM_RECHECK,
+		    pv.action, now);
 	if (rc != 0) {
 		sbuf_free(&reply);
 		sbuf_free(&delta);

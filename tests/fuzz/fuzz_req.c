@@ -20,6 +20,7 @@
 
 #include "rgev.h"
 #include "ident.h"
+#include "analyst.h"
 #include "req.h"
 #include "util.h"
 
@@ -68,12 +69,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t		 rec[EVENT_REC_MAX], rec2[EVENT_REC_MAX];
 	struct req_opts		 o = { 1795428000000LL, 180 * 86400000LL,
 				    3600000 };
+	static struct analyst_req ar;
 	struct req_error	 err;
 	enum req_op		 op;
 	size_t			 i, n, n2;
 
 	if (fuzz_id == NULL)
 		fuzz_id = fuzz_ident_new();
+	/* The analyst's and the queue's fields: decoded, then released. */
+	if (req_decode_full((const char *)data, size, fuzz_id, &o, &op, &ev,
+	    &ar, &err) == 0 && analyst_op(op)) {
+		if (ar.queue.nids > QUEUE_IDS_MAX ||
+		    ar.queue.limit > QUEUE_LIMIT_MAX)
+			abort();
+		analyst_req_clear(&ar);
+	}
 	if (req_decode((const char *)data, size, fuzz_id, &o, &op, &ev,
 	    &err) != 0) {
 		if (err.code == NULL || err.msg[0] == '\0')

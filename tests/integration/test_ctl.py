@@ -882,7 +882,8 @@ def _():
     for c in cmds:
         check(re.search(r"'%s:" % c, zsh), "zsh completion misses command "
               "%s" % c)
-    lead = {"lists": ["lists", "add"], "rules": ["rules", "check"]}
+    lead = {"lists": ["lists", "add"], "rules": ["rules", "check"],
+            "queue": ["queue", "list"]}
     for c in cmds:
         flags = [f for f in command_flags(c) if f != "-"]
         if not flags:
@@ -893,6 +894,9 @@ def _():
         if c == "lists":
             for sub in ("del", "get", "log", "import"):
                 got += complete(["refguardctl", "lists", sub, "--"])
+        if c == "queue":
+            for sub in ("claim", "decide"):
+                got += complete(["refguardctl", "queue", sub, "--"])
         for f in flags:
             check(f in got, "bash completion of %s misses %s" % (c, f), got)
             m = re.match(r"--refer(?:rer|ee)-(.+)$", f)

@@ -161,9 +161,12 @@ def _():
     check(ok, "nothing written at all")
     first = next(i for i, v in enumerate(got) if "error" in v)
     # A smaller check may still squeeze in after a bigger one did not
-    # fit, but not a large share: the burst is written in order.
+    # fit, but not a large share: the burst is written in order. A review
+    # verdict also writes its review queue item (some 300 bytes with its
+    # index entries), so allow and deny checks are the smaller ones here:
+    # 7 to 16 of them fit after the first refusal (none before the queue).
     late = [i for i in ok if i > first]
-    check(len(late) <= 10, "%d writes succeeded after the first "
+    check(len(late) <= 30, "%d writes succeeded after the first "
           "store_full (at %d): the burst was not written in order" % (
               len(late), first))
     # (~10 KB a check today: the verdict record with its facts takes two

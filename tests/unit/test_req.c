@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "analyst.h"
 #include "ident.h"
 #include "req.h"
 #include "util.h"
@@ -91,6 +92,124 @@ refused(const char *line, const char *code, const char *field,
 	    "'%.200s': msg '%s' lacks '%s'", line, err.msg, want);
 	ck_assert_msg(err.msg[0] != '\0', "'%.200s': empty msg", line);
 }
+
+/* The review queue's ops: their fields, defaults and errors. */
+static struct analyst_req	qar;
+
+static int
+qdecode(const char *line, enum req_op *op, struct req_error *err)
+{
+	return (req_decode_full(line, strlen(line), id, &opts, op, &ev, &qar,
+	    err));
+}
+
+static void
+qrefused(const char *line, const char *field, const char *want)
+{
+	struct req_error	err;
+	enum req_op		op;
+
+	ck_assert_msg(qdecode(line, &op, &err) == -1, "'%s' accepted", line);
+	ck_assert_msg(strcmp(err.code, "bad_request") == 0 &&
+	    strcmp(err.field, field) == 0, "'%s': got %s '%s' (%s)", line,
+	    err.code, err.field, err.msg);
+	ck_assert_msg(want == NULL || strstr(err.msg, want) != NULL,
+	    "'%s': msg '%s' lacks '%s'", line, err.msg, want);
+}
+
+START_TEST(test_queue_ops)
+{
+	struct req_error	err;
+	struct store_queue_pos	p;
+	enum req_op		op;
+	char			cur[QUEUE_CURSOR_MAX];
+
+	/* Defaults: open, any action, newest first, 50. */
+	ck_assert_int_eq(qdecode("{\"op\":\"queue.list\"}", &op, &err), 0);
+	ck_assert_int_eq(op, OP_QUEUE_LIST);
+	ck_assert_int_eq(qar.queue.state, QUEUE_OPEN);
+	ck_assert_int_eq(qar.queue.action, -1);
+	ck_assert(!qar.queue.by_score && !qar.queue.has_cursor);
+	ck_assert_uint_eq(qar.queue.limit, QUEUE_LIMIT_DEFAULT);
+	analyst_req_clear(&qar);
+	ck_assert_int_eq(qdecode("{\"op\":\"queue.list\",\"state\":"
+	    "\"claimed\",\"action\":\"review\",\"sort\":\"score\","
+	    "\"cursor\":\"s-5.42\",\"score_min\":10,\"since\":1000,"
+	    "\"until\":\"2026-11-23T10:00:00Z\",\"campaign\":\"c\","
+	    "\"assignee\":\"ana\",\"limit\":7}", &op, &err), 0);
+	ck_assert_int_eq(qar.queue.state, QUEUE_CLAIMED);
+	ck_assert_int_eq(qar.queue.action, 1);
+	ck_assert(qar.queue.by_score && qar.queue.has_cursor);
+	ck_assert_int_eq(qar.queue.cursor.key, -5);
+	ck_assert_uint_eq(qar.queue.cursor.item, 42);
+	ck_assert_int_eq(qar.queue.score_min, 10);
+	ck_assert_int_eq(qar.queue.since, 1000);
+	ck_assert_int_eq(qar.queue.until, 1795428000000LL);
+	ck_assert_str_eq(qar.queue.campaign, "c");
+	ck_assert_str_eq(qar.queue.assignee, "ana");
+	ck_assert_uint_eq(qar.queue.limit, 7);
+	analyst_req_clear(&qar);
+	/* A cursor round trip; one of the other sort is refused. */
+	p.key = 1795428000000LL;
+	p.item = 9;
+	queue_cursor_fmt(false, &p, cur, sizeof(cur));
+	ck_assert_int_eq(queue_cursor_parse(cur, false, &p), 0);
+	ck_assert_int_eq(p.key, 1795428000000LL);
+	ck_assert_int_eq(queue_cursor_parse(cur, true, &p), -1);
+	ck_assert_int_eq(queue_cursor_parse("t1.", false, &p), -1);
+	ck_assert_int_eq(queue_cursor_parse("t.1", false, &p), -1);
+	ck_assert_int_eq(queue_cursor_parse("s9999999999.1", true, &p), -1);
+
+	ck_assert_int_eq(qdecode("{\"op\":\"queue.decide\",\"ids\":"
+	    "[\"a\",\"b\"],\"decision\":\"void\",\"by\":\"ana\","
+	    "\"note\":\"two\\nlines\"}", &op, &err), 0);
+	ck_assert_int_eq(op, OP_QUEUE_DECIDE);
+	ck_assert_uint_eq(qar.queue.nids, 2);
+	ck_assert_str_eq(qar.queue.ids[1], "b");
+	ck_assert_int_eq(qar.queue.decision, QUEUE_VOID);
+	ck_assert_str_eq(qar.by, "ana");
+	analyst_req_clear(&qar);
+	ck_assert_ptr_null(qar.queue.ids);
+
+	/* Decide by filter: list's filters, and the count shown. */
+	ck_assert_int_eq(qdecode("{\"op\":\"queue.decide\",\"filter\":"
+	    "{\"campaign\":\"c\",\"score_min\":40},\"count\":3,"
+	    "\"decision\":\"approve\",\"by\":\"ana\"}", &op, &err), 0);
+	ck_assert(qar.queue.by_filter);
+	ck_assert_uint_eq(qar.queue.count, 3);
+	ck_assert_str_eq(qar.queue.campaign, "c");
+	ck_assert_int_eq(qar.queue.score_min, 40);
+	analyst_req_clear(&qar);
+	qrefused("{\"op\":\"queue.decide\",\"filter\":{},\"decision\":"
+	    "\"void\",\"by\":\"b\"}", "count", "required");
+	qrefused("{\"op\":\"queue.decide\",\"filter\":{\"limit\":1},"
+	    "\"count\":1,\"decision\":\"void\",\"by\":\"b\"}",
+	    "filter.limit", NULL);
+	qrefused("{\"op\":\"queue.decide\",\"filter\":[],\"count\":1,"
+	    "\"decision\":\"void\",\"by\":\"b\"}", "filter", NULL);
+
+	qrefused("{\"op\":\"queue.list\",\"state\":\"x\"}", "state",
+	    "open, claimed, decided");
+	qrefused("{\"op\":\"queue.list\",\"action\":\"x\"}", "action",
+	    NULL);
+	qrefused("{\"op\":\"queue.list\",\"cursor\":\"t1.2\","
+	    "\"sort\":\"score\"}", "cursor", "next");
+	qrefused("{\"op\":\"queue.list\",\"limit\":1001}", "limit", NULL);
+	qrefused("{\"op\":\"queue.list\",\"score_min\":1.5}", "score_min",
+	    NULL);
+	qrefused("{\"op\":\"queue.get\"}", "id", "required");
+	qrefused("{\"op\":\"queue.claim\",\"id\":\"a\"}", "by", NULL);
+	qrefused("{\"op\":\"queue.decide\",\"id\":\"a\",\"by\":\"b\","
+	    "\"decision\":\"pay\"}", "decision", "approve, void");
+	qrefused("{\"op\":\"queue.decide\",\"ids\":[1],\"by\":\"b\","
+	    "\"decision\":\"void\"}", "ids", "item 0");
+	qrefused("{\"op\":\"queue.decide\",\"by\":\"b\","
+	    "\"decision\":\"void\"}", "id", NULL);
+	/* Without an analyst request (req_decode) they are not served. */
+	refused("{\"op\":\"queue.list\"}", "unknown_op", "op",
+	    "not served here");
+}
+END_TEST
 
 static struct rg_hash
 hash_of(int (*fn)(const struct ident *, const char *, size_t,
@@ -288,7 +407,8 @@ START_TEST(test_errors)
 	refused("{\"op\":\"chek\"}", "unknown_op", "op",
 	    "(one of ping, check, observe, verdict, explain, stats, reload, "
 	    "recheck, feedback, list.add, list.del, list.get, list.log, "
-	    "rules)");
+	    "rules, queue.list, queue.get, queue.claim, queue.unclaim, "
+	    "queue.decide)");
 	refused("{\"op\":\"PING\"}", "unknown_op", "op", NULL);
 	refused("{\"op\":\"\"}", "unknown_op", "op", NULL);
 	/* Fields the op does not take. */
@@ -689,6 +809,7 @@ req_suite(void)
 	tcase_add_test(tc, test_check_minimal);
 	tcase_add_test(tc, test_observe);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_queue_ops);
 	tcase_add_test(tc, test_ts);
 	tcase_add_test(tc, test_json_edges);
 	tcase_add_test(tc, test_field_name_escaped);

@@ -244,6 +244,23 @@ START_TEST(test_language)
 }
 END_TEST
 
+/*
+ * Review queue decisions in rule tests (queue.rules): queue.* given lines
+ * run, and a decision is a label labeled() sees.
+ */
+START_TEST(test_queue_decisions)
+{
+	struct ruleset	*rs;
+	char		*report;
+	int		 n;
+
+	rs = good_file("queue.rules", &n, &report);
+	ck_assert_int_eq(n, 2);
+	free(report);
+	rules_unref(rs);
+}
+END_TEST
+
 /* String list values with a '*' are patterns (patterns.rules). */
 START_TEST(test_list_patterns)
 {
@@ -1086,6 +1103,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_missing_path);
 	tcase_add_test(tc, test_language);
 	tcase_add_test(tc, test_list_patterns);
+	tcase_add_test(tc, test_queue_decisions);
 	tcase_add_test(tc, test_failing);
 	tcase_add_test(tc, test_shipped);
 	tcase_add_test(tc, test_hash);

@@ -1967,6 +1967,154 @@ START_TEST(test_listlog_feedback)
 }
 END_TEST
 
+/* The review queue: items, their two orders, stable cursors, state moves. */
+struct qcollect {
+	uint64_t		items[16];
+	size_t			n, max;
+	struct store_queue_pos	last;
+};
+
+static int
+queue_collect(void *arg, const struct store_queue_item *it)
+{
+	struct qcollect	*q = arg;
+
+	q->items[q->n++] = it->item;
+	q->last.item = it->item;
+	q->last.key = it->created;
+	return (q->n >= q->max);
+}
+
+static void
+qitem(struct store_queue_item *it, uint64_t item, int64_t created,
+    int32_t score)
+{
+	memset(it, 0, sizeof(*it));
+	it->item = item;
+	snprintf(it->id, sizeof(it->id), "r%llu", (unsigned long long)item);
+	it->created = created;
+	it->score = score;
+	it->action = 1;
+	it->nreasons = 2;
+	snprintf(it->reasons[0], sizeof(it->reasons[0]), "shared_device");
+	snprintf(it->reasons[1], sizeof(it->reasons[1]), "fast");
+	snprintf(it->campaign, sizeof(it->campaign), "spring");
+	it->has_reward = true;
+	it->reward_amount = 12.5;
+	memcpy(it->reward_currency, "EUR", 3);
+}
+
+START_TEST(test_queue)
+{
+	struct store_txn	*t = begin(true);
+	struct store_queue_item	 it, got;
+	struct qcollect		 q = { .max = 2 };
+	char			 out[64] = "";
+	uint64_t		 i;
+
+	/* Items 1..5, created in that order; scores 20, 0, 30, 10, -10. */
+	for (i = 1; i <= 5; i++) {
+		qitem(&it, i, T0 + (int64_t)i * 1000,
+		    (int32_t)((i * 3 % 5) * 10 + 10) - 20);
+		ck_assert_int_eq(store_queue_put(t, &it), 0);
+	}
+	ck_assert_int_eq(store_queue_get(t, 3, &got), 0);
+	ck_assert_str_eq(got.id, "r3");
+	ck_assert_str_eq(got.reasons[1], "fast");
+	ck_assert_str_eq(got.campaign, "spring");
+	ck_assert(got.reward_amount == 12.5);
+	ck_assert_int_eq(memcmp(got.reward_currency, "EUR", 3), 0);
+	ck_assert_int_eq(store_queue_get(t, 9, &got), 1);
+
+	/* Newest first, two at a time; an item added after the first page
+	 * (newer) does not shift the second. */
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 2);
+	ck_assert_uint_eq(q.items[0], 5);
+	ck_assert_uint_eq(q.items[1], 4);
+	qitem(&it, 6, T0 + 9000, 0);
+	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, &q.last,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 2);
+	ck_assert_uint_eq(q.items[0], 3);
+	ck_assert_uint_eq(q.items[1], 2);
+
+	/* A time range. */
+	q.n = 0;
+	q.max = 16;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, NULL,
+	    T0 + 2000, T0 + 4000, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 3);
+	ck_assert_uint_eq(q.items[0], 4);
+	ck_assert_uint_eq(q.items[2], 2);
+
+	/* Highest score first (negative scores sort below zero). */
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, true, NULL,
+	    INT32_MIN, INT32_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 6);
+	ck_assert_uint_eq(q.items[0], 3);	/* 30 */
+	ck_assert_uint_eq(q.items[5], 5);	/* -10 */
+
+	/* Claiming moves it out of the open listing into the claimed one. */
+	ck_assert_int_eq(store_queue_get(t, 4, &it), 0);
+	it.state = QUEUE_CLAIMED;
+	snprintf(it.assignee, sizeof(it.assignee), "ana");
+	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 5);
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_CLAIMED, true, NULL,
+	    INT32_MIN, INT32_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_uint_eq(q.items[0], 4);
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_DECIDED, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 0);
+
+	/* Each item's audit records, oldest first. */
+	ck_assert_int_eq(store_queuelog_put(t, 4, "a", 1), 0);
+	ck_assert_int_eq(store_queuelog_put(t, 3, "x", 1), 0);
+	ck_assert_int_eq(store_queuelog_put(t, 5, "y", 1), 0);
+	ck_assert_int_eq(store_queuelog_put(t, 4, "b", 1), 0);
+	ck_assert_int_eq(store_queuelog_scan(t, 4, log_collect, out), 0);
+	ck_assert_str_eq(out, "ab");
+	out[0] = '\0';
+	ck_assert_int_eq(store_queuelog_scan(t, 6, log_collect, out), 0);
+	ck_assert_str_eq(out, "");
+	commit(t);
+
+	/* Durable: a new transaction reads the claim back. */
+	t = begin(true);
+	ck_assert_int_eq(store_queue_get(t, 4, &got), 0);
+	ck_assert_int_eq(got.state, QUEUE_CLAIMED);
+	ck_assert_str_eq(got.assignee, "ana");
+	/* Deleted (retention): the item, its index entries, its log. */
+	ck_assert_int_eq(store_queue_del(t, 4), 0);
+	ck_assert_int_eq(store_queue_del(t, 4), 0);
+	ck_assert_int_eq(store_queue_get(t, 4, &got), 1);
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_CLAIMED, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 0);
+	out[0] = '\0';
+	ck_assert_int_eq(store_queuelog_scan(t, 4, log_collect, out), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(store_queuelog_scan(t, 5, log_collect, out), 0);
+	ck_assert_str_eq(out, "y");
+	commit(t);
+	ck_assert_str_eq(store_queue_state_name(QUEUE_DECIDED), "decided");
+	ck_assert_int_eq(store_queue_decision_from_name("void"), QUEUE_VOID);
+	ck_assert_int_eq(store_queue_decision_from_name("nope"), -1);
+}
+END_TEST
+
 /* Feedback through the analyst's own path: on referral rid, or account. */
 static void
 feedback(struct store_txn *t, const char *rid, const struct rg_hash *acct,
@@ -2454,6 +2602,7 @@ store_suite(void)
 	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
+	tcase_add_test(tc, test_queue);
 	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
 	tcase_add_test(tc, test_explain_dictionary);
