@@ -102,6 +102,12 @@ const struct metrics_store_field metrics_store_fields[] = {
 	    "expanded keys)." },
 	{ "list_log", offsetof(struct store_stat, list_log),
 	    "store_list_log", "List audit records stored." },
+	{ "queue_open", offsetof(struct store_stat, queue_open),
+	    "queue_open", "Review queue items open (no one has claimed them)." },
+	{ "queue_claimed", offsetof(struct store_stat, queue_claimed),
+	    "queue_claimed", "Review queue items claimed, not yet decided." },
+	{ "queue_decided", offsetof(struct store_stat, queue_decided),
+	    "queue_decided", "Review queue items decided." },
 	{ "map_size", offsetof(struct store_stat, map_size),
 	    "store_map_size_bytes", "Bytes mapped by the store (the map "
 	    "size, not what is used)." },

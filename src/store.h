@@ -78,6 +78,9 @@ struct store_stat {
 	uint64_t	labels;		/* (identity, label) pairs */
 	uint64_t	list_entries;	/* runtime list keys (CIDRs expanded) */
 	uint64_t	list_log;	/* list audit records */
+	uint64_t	queue_open;	/* review queue items, by state */
+	uint64_t	queue_claimed;
+	uint64_t	queue_decided;
 };
 
 struct store;

@@ -779,6 +779,8 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 	return (done);
 }
 
+static uint64_t	qcount_get(MDB_txn *, MDB_dbi, uint8_t);
+
 void
 store_aux_stat(MDB_txn *txn, const struct store_aux *aux,
     struct store_stat *out)
@@ -795,6 +797,11 @@ store_aux_stat(MDB_txn *txn, const struct store_aux *aux,
 		out->list_entries = ms.ms_entries;
 	if (mdb_stat(txn, aux->listlog, &ms) == 0)
 		out->list_log = ms.ms_entries;
+	if (aux->have_queue) {
+		out->queue_open = qcount_get(txn, aux->queue, QUEUE_OPEN);
+		out->queue_claimed = qcount_get(txn, aux->queue, QUEUE_CLAIMED);
+		out->queue_decided = qcount_get(txn, aux->queue, QUEUE_DECIDED);
+	}
 }
 
 void
@@ -1036,6 +1043,47 @@ store_queue_get(struct store_txn *t, uint64_t item,
 }
 
 /* Add (add true) or remove the two index entries of it. */
+/*
+ * The number of items in each state, 'N' state(1) -> count(8), kept in
+ * the transaction that moves an item, so that stats reads three keys
+ * instead of walking the queue.
+ */
+static void
+qcount_key(uint8_t *key, uint8_t state)
+{
+	key[0] = 'N';
+	key[1] = state;
+}
+
+static uint64_t
+qcount_get(MDB_txn *txn, MDB_dbi dbi, uint8_t state)
+{
+	uint8_t	key[2];
+	MDB_val	k, d;
+
+	qcount_key(key, state);
+	k = val(key, sizeof(key));
+	if (mdb_get(txn, dbi, &k, &d) != 0 || d.mv_size != 8)
+		return (0);
+	return (be_get(d.mv_data, 8));
+}
+
+static int
+qcount_add(struct store_txn *t, struct store_aux *aux, uint8_t state,
+    int delta)
+{
+	uint8_t		key[2], num[8];
+	uint64_t	n = qcount_get(store_int_txn(t), aux->queue, state);
+	MDB_val		k, d;
+
+	n = delta < 0 ? (n > 0 ? n - 1 : 0) : n + 1;
+	qcount_key(key, state);
+	be_put(num, n, 8);
+	k = val(key, sizeof(key));
+	d = val(num, sizeof(num));
+	return (aux_put(t, aux->queue, &k, &d, 0, "queue count"));
+}
+
 static int
 qidx_update(struct store_txn *t, struct store_aux *aux,
     const struct store_queue_item *it, bool add)
@@ -1051,7 +1099,7 @@ qidx_update(struct store_txn *t, struct store_aux *aux,
 		    aux_del(t, aux->queue, &k, "queue index"))
 			return (-1);
 	}
-	return (0);
+	return (qcount_add(t, aux, it->state, add ? 1 : -1));
 }
 
 int

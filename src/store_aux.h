@@ -16,6 +16,7 @@
  *             'X' expires(8) list 0 entry(16)        -> ""
  *   listlog   id(8)                                  -> log record (JSON text)
  *   queue     'I' item(8)                            -> queue item (rec.h)
+ *             'N' state(1)                           -> items in that state(8)
  *             'T' state(1) created(8) item(8)        -> ""
  *             'S' state(1) score(4) item(8)          -> ""
  *   queuelog  item(8) n(4)                           -> audit record (JSON text)

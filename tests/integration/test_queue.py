@@ -335,5 +335,40 @@ def _():
     eq(r, {"ok": True}, "still serving")
 
 
+@T.case("stats and /metrics count the queue by state, across a restart")
+def _():
+    d = rgtest.Daemon("qcount", rules="classic")
+    d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
+    d.write_conf()
+    d.start()
+    D["d"], D["h"] = d, Http(d, d.conf["http_listen"])
+    h = D["h"]
+
+    def counts():
+        st = d.stats()["store"]
+        return (st["queue_open"], st["queue_claimed"], st["queue_decided"])
+
+    eq(counts(), (0, 0, 0), "an empty queue")
+    rids = reviews(3)
+    eq(counts(), (3, 0, 0), "three review verdicts")
+    ok({"op": "queue.claim", "id": rids[0], "by": "ana"})
+    eq(counts(), (2, 1, 0), "one claimed")
+    ok({"op": "queue.decide", "ids": [rids[0], rids[1]], "decision": "void",
+        "by": "ana"})
+    eq(counts(), (1, 0, 2), "two decided, one of them claimed before")
+    d.restart()
+    eq(counts(), (1, 0, 2), "after a restart")
+    status, _, body = h("GET", "/metrics")
+    eq(status, 200, "/metrics")
+    text = body.decode()
+    for name, want in (("queue_open", 1), ("queue_claimed", 0),
+                       ("queue_decided", 2)):
+        line = "refguard_%s %d" % (name, want)
+        check(line in text.split("\n"), "/metrics has %r" % line,
+              [x for x in text.split("\n") if "queue" in x])
+    d.stop()
+    D.clear()
+
+
 if __name__ == "__main__":
     sys.exit(T.main())
