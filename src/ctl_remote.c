@@ -550,9 +550,10 @@ ctl_queue(int argc, char **argv)
 			v = json_string(optarg);
 		if (filtering && decide && ch != 'o' && ch != 'C' && ch != 'n')
 			json_object_set_new(filter, key, v);
-		else if (filtering != list || (ch == 'k' && !decide))
+		else if (filtering != list || (ch == 'k' && !decide)) {
+			json_decref(v);		/* (a leak checker's view) */
 			ctl_badusage();
-		else
+		} else
 			json_object_set_new(o, key, v);
 	}
 	nids = argc - optind;

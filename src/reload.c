@@ -251,8 +251,12 @@ reload_running(const struct reload *r)
 	return (r != NULL && r->running);
 }
 
-/* Left running at exit: a root, so that leak checkers see what it holds. */
-static struct reload	*reload_left;
+/*
+ * Left running at exit: a root, so that leak checkers see what it holds.
+ * Volatile: a static only ever written is a dead store to the compiler,
+ * which then drops it (and the root with it).
+ */
+static struct reload *volatile	reload_left;
 
 bool
 reload_free(struct reload *r)
