@@ -158,6 +158,11 @@ top_frame(const json_t *now, const json_t *prev, double secs)
 	printf("queue  writer inflight %" JSON_INTEGER_FORMAT "  replies "
 	    "buffered %s\n", top_int(now, "writer", "inflight"),
 	    fmt_bytes(top_int(now, "replies", "buffered"), m));
+	printf("review queue  open %" JSON_INTEGER_FORMAT "  claimed %"
+	    JSON_INTEGER_FORMAT "  decided %" JSON_INTEGER_FORMAT "\n",
+	    top_int(now, "store", "queue_open"),
+	    top_int(now, "store", "queue_claimed"),
+	    top_int(now, "store", "queue_decided"));
 	printf("store  %s used of %s  events %" JSON_INTEGER_FORMAT
 	    "  verdicts %" JSON_INTEGER_FORMAT "  health %s\n",
 	    fmt_bytes(top_int(now, "store", "map_used"), t),

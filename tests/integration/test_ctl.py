@@ -783,6 +783,8 @@ def _():
                     re.M), "no check latency since start", first)
     check(re.search(r"^store +\d+(\.\d)? (B|KiB|MiB|GiB) used of ", first,
                     re.M), "no store line in units", first)
+    check(re.search(r"^review queue +open \d+ +claimed \d+ +decided \d+$",
+                    first, re.M), "no review queue line", first)
     check(re.search(r"^data ages +list \S+ \d+", first, re.M),
           "no data ages", first)
     check(re.search(r"^  %s +[1-9]\d* " % re.escape(rule), first, re.M),
