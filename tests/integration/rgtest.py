@@ -531,27 +531,6 @@ class Daemon:
                     timeout, what, short(jdump(st), 1500)))
             time.sleep(0.01)
 
-    def wait_log(self, pattern, timeout=IO_TIMEOUT, start=0):
-        """Wait until the daemon's stderr (this run) has a line matching
-        the regular expression pattern, from offset start; returns
-        (match, offset past that line). The timeout guards a hang only."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.stderr()
-            for m in rx.finditer(text, start):
-                end = text.find("\n", m.end())
-                return m, (len(text) if end < 0 else end + 1)
-            if time.monotonic() > deadline:
-                raise Fail("waited %.0fs for a log line matching %r; "
-                           "stderr:\n%s" % (timeout, pattern,
-                                            short(text[start:], 3000)))
-            if not self.alive():
-                raise Fail("refguardd exited (%s) before logging %r; "
-                           "stderr:\n%s" % (self.proc.poll(), pattern,
-                                            short(text[start:], 3000)))
-            time.sleep(0.01)
-
     def ctl(self, *args, input=None, timeout=30, sock=None):
         """Run refguardctl -s SOCK args: (exit status, stdout, stderr)."""
         argv = [REFGUARDCTL, "-s", sock or self.sock] + list(args)
@@ -839,20 +818,6 @@ PHONE = {"ua": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
          "lang": "en-US"}
 FARM = {"ua": "Mozilla/5.0 (Linux; Android 13) Chrome/119.0",
         "tz": "Asia/Jakarta", "screen": "720x1600", "lang": "id-ID"}
-
-
-def wait_stats(d, pred, what, timeout=5.0):
-    """Poll d's stats until pred(stats) holds (what the daemon reports
-    of a reload, say); Fail with what and stats.ruleset after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        st = d.stats()
-        if pred(st):
-            return st
-        if time.monotonic() > deadline:
-            raise Fail("%s: stats.ruleset %s" % (
-                what, json.dumps(st["ruleset"])))
-        time.sleep(0.05)
 
 
 def check_req(rid, referrer, referee, ts=None, **extra):

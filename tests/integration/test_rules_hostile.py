@@ -14,8 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
-from rgtest import check, check_req, eq, verdict_shape, \
-    wait_stats  # noqa: E402
+from rgtest import check, check_req, eq, verdict_shape  # noqa: E402
 
 T = rgtest.Suite("test_rules_hostile")
 ids = rgtest.Ids("rh")
@@ -54,8 +53,8 @@ def _():
     with open(path, "w") as f:
         f.write(nested("(", ")", 30000))
     d.signal(signal.SIGHUP)
-    st = wait_stats(d, lambda s: s["ruleset"]["reload_failures"] > fails0,
-                    "no reload failure counted after SIGHUP")
+    st = d.wait_stats(lambda s: s["ruleset"]["reload_failures"] > fails0,
+                      "no reload failure counted after SIGHUP")
     check(d.alive(), "daemon died on a deeply nested rule file")
     err = st["ruleset"].get("last_reload_error") or ""
     check(re.search(r"zz-hostile\.rules:2:%d: error: expression nests "
