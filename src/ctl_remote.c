@@ -176,12 +176,24 @@ ctl_one(const char *line, ctl_fmt_fn fmt)
 	return (rc);
 }
 
+/* A time or number operand: Unix milliseconds as a number, else text. */
+static json_t *
+ctl_time_arg(const char *s)
+{
+	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&
+	    strlen(s) <= 15)
+		return (json_integer(strtoll(s, NULL, 10)));
+	return (json_string(s));
+}
+
 static int
 ctl_with_id(const char *op, const char *id, ctl_fmt_fn fmt)
 {
 	struct sbuf	sb;
 	int		rc;
 
+	/* Built by hand: an id that is not UTF-8 still goes to the daemon,
+	 * which names the problem. */
 	sbuf_init(&sb, 128);
 	sbuf_addf(&sb, "{\"op\":\"%s\",\"id\":", op);
 	sbuf_add_jstr(&sb, id, strlen(id));
@@ -433,25 +445,11 @@ ctl_recheck(int argc, char **argv)
 	if (optind != argc - 1)
 		ctl_badusage();
 	o = json_pack("{s:s,s:s}", "op", "recheck", "id", argv[optind]);
-	if (ts != NULL && ts[0] != '\0' && strspn(ts, "0123456789") ==
-	    strlen(ts) && strlen(ts) <= 15)
-		json_object_set_new(o, "ts", json_integer(strtoll(ts, NULL,
-		    10)));
-	else if (ts != NULL)
-		json_object_set_new(o, "ts", json_string(ts));
+	if (ts != NULL)
+		json_object_set_new(o, "ts", ctl_time_arg(ts));
 	return (ctl_json(o, ctl_out_verdict));
 }
 
-
-/* A time or number operand: Unix milliseconds as a number, else text. */
-static json_t *
-ctl_time_arg(const char *s)
-{
-	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&
-	    strlen(s) <= 15)
-		return (json_integer(strtoll(s, NULL, 10)));
-	return (json_string(s));
-}
 
 static json_t *
 ctl_int_arg(const char *s)
