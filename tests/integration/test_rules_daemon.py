@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
 from rgtest import check, check_req, eq, observe_req, rule_names, \
-    verdict_shape, wait_stats  # noqa: E402
+    verdict_shape  # noqa: E402
 
 T = rgtest.Suite("test_rules_daemon")
 ids = rgtest.Ids("rd")
