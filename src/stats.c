@@ -8,7 +8,6 @@
 
 #include "accept.h"
 #include "conf.h"
-#include "conn.h"
 #include "daemon.h"
 #include "dataset.h"
 #include "ident.h"
@@ -26,7 +25,7 @@ stats_snap_take(struct daemon *d, struct stats_snap *s)
 	s->inflight = writer_inflight(d->writer);
 	if (store_stat(d->store, &s->ss, &s->store_error) != 0)
 		memset(&s->ss, 0, sizeof(s->ss));
-	s->paused = conn_reply_paused(d);
+	s->paused = d->replies.paused;
 	s->reloading = reload_running(d->reloader);
 	s->data = stats_data_json(d);
 }
