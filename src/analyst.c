@@ -22,12 +22,14 @@
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "verdict_list.h"
 
 bool
 analyst_op(enum req_op op)
 {
 	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
-	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op));
+	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op) ||
+	    op == OP_VERDICTS_LIST);
 }
 
 const char *
@@ -704,6 +706,9 @@ analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
 		break;
 	case OP_LIST_LOG:
 		rc = analyst_list_log(txn, ar, &sb);
+		break;
+	case OP_VERDICTS_LIST:
+		rc = verdict_list(txn, &ar->verdicts, &sb);
 		break;
 	default:
 		rc = -1;

@@ -128,12 +128,8 @@ ctl_since(const char *since, int64_t *out)
 	return (-1);
 }
 
-/*
- * The configuration for the commands that open the store: -c FILE, else
- * with --state DIR the defaults, else the default file. *state (NULL: not
- * given) becomes the state directory. NULL (and said) on error.
- */
-static struct conf *
+/* The configuration for the commands that open the store (ctl.h). */
+struct conf *
 ctl_conf(const char **state)
 {
 	struct conf	*cf;
@@ -304,7 +300,7 @@ ctl_progress_cb(void *arg, uint64_t done, uint64_t total)
 	ctl_progress_set(p, done, total);
 }
 
-static int
+int
 ctl_open_store(const char *state, const struct conf *cf, bool readonly,
     struct store **st)
 {

@@ -25,21 +25,35 @@
 #include "util.h"
 
 int
-ctl_connect(void)
+ctl_try_connect(void)
 {
 	struct sockaddr_un	sun;
-	int			fd;
+	int			fd, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(ctl_sock_path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "refguardctl: socket path too long: %s\n",
-		    ctl_sock_path);
-		exit(CTL_EXIT_CONNECT);
+		errno = ENAMETOOLONG;
+		return (-1);
 	}
 	strcpy(sun.sun_path, ctl_sock_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return (-1);
+	}
+	return (fd);
+}
+
+int
+ctl_connect(void)
+{
+	int	fd;
+
+	if ((fd = ctl_try_connect()) < 0) {
 		fprintf(stderr, "refguardctl: cannot connect to %s: %s\n",
 		    ctl_sock_path, strerror(errno));
 		exit(CTL_EXIT_CONNECT);
@@ -176,8 +190,7 @@ ctl_one(const char *line, ctl_fmt_fn fmt)
 	return (rc);
 }
 
-/* A time or number operand: Unix milliseconds as a number, else text. */
-static json_t *
+json_t *
 ctl_time_arg(const char *s)
 {
 	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&

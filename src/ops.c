@@ -166,7 +166,7 @@ op_recheck(struct store_txn *txn, struct job *job)
 	return (0);
 }
 
-/* feedback and list.* (analyst.h). */
+/* feedback, list.* (analyst.h) and verdicts.list (verdict_list.h). */
 static int
 op_analyst(struct store_txn *txn, struct job *job)
 {
@@ -260,6 +260,9 @@ const struct op_def ops[OP__MAX] = {
 	[OP_QUEUE_DECIDE] = { OP_QUEUE_DECIDE, OP_WRITER_WRITE,
 	    .txn = op_queue,
 	    .route = { "/v1/queue/decide", POST, { NULL }, true } },
+	[OP_VERDICTS_LIST] = { OP_VERDICTS_LIST, OP_WRITER_READ, .heavy = true,
+	    .txn = op_analyst,
+	    .route = { "/v1/verdicts/list", POST, { NULL }, true } },
 };
 
 const struct op_def *

@@ -80,6 +80,26 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "ago (7d)\n"
 	  "  --cursor C           the \"next\" of the page before\n",
 	  ctl_queue, CTL_DAEMON },
+	{ "verdicts", "[--since T] [--until T] [--action A] [--rule R] "
+	  "[--campaign C] [--limit N] [--format table|csv|ndjson] "
+	  "[--state DIR]",
+	  "stored verdicts, newest first, as a table, CSV or NDJSON",
+	  "  --since T  --until T RFC 3339, Unix milliseconds or a duration "
+	  "ago (7d);\n"
+	  "                       the referrals' own times\n"
+	  "  --action A           allow, review or deny (the latest version)\n"
+	  "  --rule R             R is one of the verdict's reasons\n"
+	  "  --campaign C         the referral's campaign\n"
+	  "  --limit N            at most N rows (0: all; default all, 100 "
+	  "for a table)\n"
+	  "  --format F           table (default; ndjson with --json), csv "
+	  "(RFC 4180),\n"
+	  "                       ndjson\n"
+	  "  --state DIR          read the store in DIR instead of asking "
+	  "the daemon\n"
+	  "                       (also done from -c's store when the daemon "
+	  "is down)\n",
+	  ctl_verdicts, CTL_DAEMON },
 	{ "lists", "add|del|get|log|import|names ...",
 	  "runtime list entries (values are hashed)",
 	  "  add LIST VALUE [--kind K] [--expires 30d|RFC3339] [--reason R] "

@@ -505,6 +505,13 @@ class Daemon:
         with self.client() as c:
             return c.call(req)
 
+    def ok(self, req):
+        """call(req), failing the case on an error reply: (reply, raw)."""
+        r, raw = self.call(req)
+        check(isinstance(r, dict) and "error" not in r,
+              "%s failed" % req.get("op"), raw)
+        return r, raw
+
     def stats(self):
         r, raw = self.call({"op": "stats"})
         check("error" not in r, "stats failed", raw)
