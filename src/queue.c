@@ -345,7 +345,7 @@ queue_claim(struct store_txn *txn, bool claim, struct store_queue_item *it,
 		it->assignee[0] = '\0';
 		it->claimed = 0;
 	}
-	if (it->state != before.state && (store_queue_put(txn, it) != 0 ||
+	if (it->state != before.state && (store_queue_put(txn, it, &before) != 0 ||
 	    audit(txn, &before, it, claim ? "claim" : "unclaim", by, NULL, 0,
 	    now) != 0))
 		return (-1);
@@ -447,7 +447,7 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 		    "%s", ar->by);
 		items[i].decided = now;
 		items[i].feedback = fb.feedback;
-		if (store_queue_put(txn, &items[i]) != 0 || audit(txn, &before,
+		if (store_queue_put(txn, &items[i], &before) != 0 || audit(txn, &before,
 		    &items[i], "decide", ar->by, ar->note, fb.feedback,
 		    now) != 0) {
 			rc = -1;

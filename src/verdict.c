@@ -334,7 +334,7 @@ queue_enter(struct store_txn *txn, const struct ruleset *rs,
     const struct rg_event *ev, const struct rules_result *res,
     uint8_t origin, uint8_t prev_action, int64_t now)
 {
-	struct store_queue_item	 it;
+	struct store_queue_item	 it, old;
 	const struct rules_hit	*top[QUEUE_REASONS], *h;
 	size_t			 i, j, n = 0;
 	int			 rc;
@@ -350,7 +350,9 @@ queue_enter(struct store_txn *txn, const struct ruleset *rs,
 		it.has_reward = ev->has_reward;
 		it.reward_amount = ev->reward_amount;
 		memcpy(it.reward_currency, ev->reward_currency, 3);
-	} else if (it.state == QUEUE_DECIDED) {
+	} else
+		old = it;
+	if (rc == 0 && it.state == QUEUE_DECIDED) {
 		it.state = QUEUE_OPEN;
 		it.created = now;
 		it.assignee[0] = '\0';
@@ -381,7 +383,7 @@ queue_enter(struct store_txn *txn, const struct ruleset *rs,
 	for (i = 0; i < n; i++)
 		snprintf(it.reasons[i], sizeof(it.reasons[i]), "%s",
 		    rules_rule_name(rs, top[i]->rule));
-	return (store_queue_put(txn, &it));
+	return (store_queue_put(txn, &it, rc == 1 ? NULL : &old));
 }
 
 static void

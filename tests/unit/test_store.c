@@ -2016,7 +2016,7 @@ START_TEST(test_queue)
 	for (i = 1; i <= 5; i++) {
 		qitem(&it, i, T0 + (int64_t)i * 1000,
 		    (int32_t)((i * 3 % 5) * 10 + 10) - 20);
-		ck_assert_int_eq(store_queue_put(t, &it), 0);
+		ck_assert_int_eq(store_queue_put(t, &it, NULL), 0);
 	}
 	ck_assert_int_eq(store_queue_get(t, 3, &got), 0);
 	ck_assert_str_eq(got.id, "r3");
@@ -2034,7 +2034,7 @@ START_TEST(test_queue)
 	ck_assert_uint_eq(q.items[0], 5);
 	ck_assert_uint_eq(q.items[1], 4);
 	qitem(&it, 6, T0 + 9000, 0);
-	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	ck_assert_int_eq(store_queue_put(t, &it, NULL), 0);
 	q.n = 0;
 	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, &q.last,
 	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
@@ -2061,9 +2061,14 @@ START_TEST(test_queue)
 
 	/* Claiming moves it out of the open listing into the claimed one. */
 	ck_assert_int_eq(store_queue_get(t, 4, &it), 0);
+	got = it;
 	it.state = QUEUE_CLAIMED;
+	snprintf(it.assignee, sizeof(it.assignee), "ann");
+	ck_assert_int_eq(store_queue_put(t, &it, &got), 0);
+	/* Another assignee, same state, time and score: the record alone. */
+	got = it;
 	snprintf(it.assignee, sizeof(it.assignee), "ana");
-	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	ck_assert_int_eq(store_queue_put(t, &it, &got), 0);
 	q.n = 0;
 	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, NULL,
 	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
@@ -2090,11 +2095,18 @@ START_TEST(test_queue)
 	ck_assert_str_eq(out, "");
 	commit(t);
 
+	/* The counts moved once: a put that moved nothing counted nothing. */
+	ck_assert_uint_eq(stat_of().queue_claimed, 1);
+	ck_assert_uint_eq(stat_of().queue_open, 5);
 	/* Durable: a new transaction reads the claim back. */
 	t = begin(true);
 	ck_assert_int_eq(store_queue_get(t, 4, &got), 0);
 	ck_assert_int_eq(got.state, QUEUE_CLAIMED);
 	ck_assert_str_eq(got.assignee, "ana");
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_CLAIMED, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 1);
 	/* Deleted (retention): the item, its index entries, its log. */
 	ck_assert_int_eq(store_queue_del(t, 4), 0);
 	ck_assert_int_eq(store_queue_del(t, 4), 0);
@@ -2109,6 +2121,12 @@ START_TEST(test_queue)
 	ck_assert_int_eq(store_queuelog_scan(t, 5, log_collect, out), 0);
 	ck_assert_str_eq(out, "y");
 	commit(t);
+	ck_assert_uint_eq(stat_of().queue_claimed, 0);
+	/* A new item under a number that is taken: an error, nothing kept. */
+	t = begin(true);
+	qitem(&it, 5, T0, 0);
+	ck_assert_int_eq(store_queue_put(t, &it, NULL), -1);
+	store_abort(t);
 	ck_assert_str_eq(store_queue_state_name(QUEUE_DECIDED), "decided");
 	ck_assert_int_eq(store_queue_decision_from_name("void"), QUEUE_VOID);
 	ck_assert_int_eq(store_queue_decision_from_name("nope"), -1);
