@@ -434,7 +434,8 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 	for (i = 0; i < n; i++) {
 		before = items[i];
 		rc = analyst_label_referral(txn, items[i].id,
-		    strlen(items[i].id), q->decision == QUEUE_VOID ?
+		    strlen(items[i].id), items[i].item,
+		    q->decision == QUEUE_VOID ?
 		    LABEL_FRAUD : LABEL_LEGIT, ar->note, ar->by, now, &fb);
 		if (rc == 1)
 			rc = fail(errcode, "not_found", msg, msglen, "%s: its "
