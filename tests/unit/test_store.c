@@ -2259,6 +2259,7 @@ START_TEST(test_labeled_recheck)
 	struct verdict		 v, r;
 	struct verdict_rec	 vr;
 	struct verdict_ver	 vv;
+	struct verdict_ver_iter	 vi;
 	struct rg_event		 ev;
 	struct rg_hash		 card;
 	const void		*rec;
@@ -2305,10 +2306,11 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_eq(vr.nrechecks, 1);
 	ck_assert_int_eq(vr.action, 0);
-	ck_assert_int_eq(verdict_rec_version(&vr, 0, &vv), 0);
+	verdict_ver_iter_init(&vi, &vr);
+	ck_assert_int_eq(verdict_ver_next(&vi, &vv), 0);
 	ck_assert_int_eq(vv.version, 2);
 	ck_assert_int_eq(vv.ts, T0 + 30);
-	ck_assert_int_eq(verdict_rec_version(&vr, 1, &vv), -1);
+	ck_assert_int_eq(verdict_ver_next(&vi, &vv), 1);
 	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, false, &r), 1);
 	free(first);
 	rules_unref(rs);
@@ -2392,14 +2394,14 @@ START_TEST(test_verdict_checksum)
 	r.rechecks_len = sizeof(ver);
 	rec = verdict_rec_encode(&r, &len);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), 0);
 	ck_assert(memcmp(vv.reply, vreply, vv.replylen) == 0);
 	n = legacy(old, rec, len);
 	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), 0);
 	old[n - 3] = '\n';		/* inside the version's reply */
 	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), -1);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), -1);
 
 	/* Stored and damaged: the verdict functions say so, write nothing. */
 	rec[len - 1] ^= 1;
