@@ -312,7 +312,6 @@ data_stale_check(struct daemon *d, bool force)
 {
 	static int64_t	 last_check;
 	static char	*last;
-	json_t		*data;
 	char		*names = NULL, esc[512];
 	int64_t		 now = now_ms();
 
@@ -325,10 +324,7 @@ data_stale_check(struct daemon *d, bool force)
 	if (!force && now - last_check < 60000)
 		return;
 	last_check = now;
-	data = stats_data_json(d);
-	dataset_freshness(data, d->conf->data_stamp_file,
-	    d->conf->data_max_age / 1000, now / 1000, &names);
-	json_decref(data);
+	json_decref(stats_data_json(d, &names));
 	d->data_stale = names != NULL;
 	if (names != NULL && (force || last == NULL || strcmp(names, last) != 0))
 		log_warn("data older than data_max_age=%llds stale=%s",
@@ -345,7 +341,7 @@ data_stale_check(struct daemon *d, bool force)
 static const char *
 data_log(struct daemon *d, char **buf)
 {
-	json_t	*data = stats_data_json(d);
+	json_t	*data = stats_data_json(d, NULL);
 	char	*s = dataset_summary(data);
 	size_t	 cap = 4 * strlen(s) + 8;
 
