@@ -361,7 +361,6 @@ ctl_request(const char *op, const struct req_opt *ros, size_t nros,
 		lo[i].val = 0;
 	}
 	/* "-" is an operand; scan the flags first, apply them after stdin. */
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", lo, &idx)) != -1) {
 		if (ch != 0) {
 			free(lo);
@@ -401,7 +400,7 @@ ctl_request(const char *op, const struct req_opt *ros, size_t nros,
 	} else
 		req = json_object();
 	json_object_set_new(req, "op", json_string(op));
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	optind = 0;	/* glibc: re-initialize for the second pass */
 	while ((ch = getopt_long(argc, argv, "", lo, &idx)) != -1)
 		if (req_set(req, &ros[idx], optarg) != 0) {
 			json_decref(req);
@@ -449,7 +448,6 @@ ctl_recheck(int argc, char **argv)
 	json_t		*o;
 	int		 ch;
 
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch != 't')
 			ctl_badusage();
@@ -529,7 +527,6 @@ ctl_queue(int argc, char **argv)
 	filter = json_object();
 	argc--;
 	argv++;
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		key = NULL;
 		v = NULL;

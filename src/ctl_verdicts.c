@@ -286,7 +286,6 @@ ctl_verdicts(int argc, char **argv)
 	int		 ch, fd, rc;
 
 	req = json_pack("{s:s}", "op", "verdicts.list");
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'S':

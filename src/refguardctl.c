@@ -380,5 +380,10 @@ main(int argc, char **argv)
 		return (help(argc, argv));
 	if ((c->flags & CTL_DAEMON) && !sflag && ctl_conf_path != NULL)
 		sock_from_conf();
+	/*
+	 * Handlers scan their flags with getopt from their argv[1]: glibc
+	 * starts a new scan at optind 0 (this one stopped at the command).
+	 */
+	optind = 0;
 	return (c->fn(argc, argv));
 }
