@@ -19,24 +19,10 @@ from test_http import Http  # noqa: E402
 
 T = rgtest.Suite("test_verdicts")
 ids = rgtest.Ids("vl")
-D = {}
 DAY = 86400 * 1000
 NOW = rgtest.now_ms()
-
-
-def daemon():
-    if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("verdicts", rules="classic")
-        d.persistent = True
-        d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
-        d.write_conf()
-        D["d"] = d.start()
-        D["h"] = Http(d, d.conf["http_listen"])
-    return D["d"]
-
-
-def ok(req):
-    return daemon().ok(req)
+daemon = rgtest.Shared("verdicts", http=True)
+ok = daemon.ok
 
 
 def allow(camp, ts, rid=None, reward=None):
@@ -197,8 +183,8 @@ def _():
 @T.case("HTTP: POST /v1/verdicts/list is the same listing")
 def _():
     camp, s = scenario()
-    daemon()
-    r, raw = D["h"].json("POST", "/v1/verdicts/list",
+    d = daemon()
+    r, raw = Http(d, d.conf["http_listen"]).json("POST", "/v1/verdicts/list",
                          {"campaign": camp, "action": "deny"})
     eq([v["id"] for v in r["verdicts"]], [s["deny"]], "over HTTP")
     eq(r, listing(campaign=camp, action="deny"), "the NDJSON reply")
