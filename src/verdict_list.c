@@ -24,6 +24,7 @@ verdict_list_init(struct verdict_list_req *q)
 	q->since = INT64_MIN;
 	q->until = INT64_MAX;
 	q->limit = VERDICT_LIST_LIMIT_DEFAULT;
+	q->scan = VERDICT_LIST_SCAN;
 }
 
 void
@@ -167,7 +168,7 @@ list_cb(void *arg, const struct rg_event *ev)
 	struct verdict			 v;
 	int				 rc;
 
-	if (x->scanned == VERDICT_LIST_SCAN) {
+	if (x->scanned == q->scan) {
 		x->next = ev->seq + 1;
 		return (1);
 	}

@@ -46,6 +46,8 @@ struct verdict_list_req {
 	int64_t		 since, until;	/* event time, ms, inclusive */
 	uint64_t	 before;	/* the cursor: seqs below it; 0: none */
 	size_t		 limit;
+	size_t		 scan;		/* events examined a page at most:
+					   VERDICT_LIST_SCAN (tests: fewer) */
 };
 
 /* Everything, newest first, VERDICT_LIST_LIMIT_DEFAULT a page. */
