@@ -536,6 +536,22 @@ decode_feedback(const struct ident *id, const json_t *obj, struct rg_event *ev,
 	    get_text(obj, "by", LIST_BY_MAX, false, ar->by, err));
 }
 
+/* A page's size, 1 to max: *limit stays as it is when absent. */
+static int
+get_limit(const json_t *obj, int max, size_t *limit, struct req_error *err)
+{
+	json_t	*v = json_object_get(obj, "limit");
+
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > max)
+		return (req_fail(err, "bad_request", "limit", "must be "
+		    "a whole number from 1 to %d", max));
+	*limit = (size_t)json_integer_value(v);
+	return (0);
+}
+
 static int
 decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
     struct analyst_req *ar, struct req_error *err)
@@ -560,15 +576,7 @@ decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
 	}
 	if (op == OP_LIST_LOG) {
 		ar->limit = ANALYST_LOG_DEFAULT;
-		v = json_object_get(obj, "limit");
-		if (v == NULL || json_is_null(v))
-			return (0);
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > ANALYST_LOG_MAX)
-			return (req_fail(err, "bad_request", "limit", "must be "
-			    "a whole number from 1 to %d", ANALYST_LOG_MAX));
-		ar->limit = (size_t)json_integer_value(v);
-		return (0);
+		return (get_limit(obj, ANALYST_LOG_MAX, &ar->limit, err));
 	}
 	if (get_string(obj, "value", "", true, ANALYST_VALUE_MAX, &s, &len,
 	    err) != 0)
@@ -701,22 +709,6 @@ get_action(const json_t *obj, int *action, struct req_error *err)
 		return (req_fail(err, "bad_request", "action",
 		    "not one of allow, review, deny"));
 	*action = a;
-	return (0);
-}
-
-/* A page's size, 1 to max: *limit stays as it is when absent. */
-static int
-get_limit(const json_t *obj, int max, size_t *limit, struct req_error *err)
-{
-	json_t	*v = json_object_get(obj, "limit");
-
-	if (v == NULL || json_is_null(v))
-		return (0);
-	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-	    json_integer_value(v) > max)
-		return (req_fail(err, "bad_request", "limit", "must be "
-		    "a whole number from 1 to %d", max));
-	*limit = (size_t)json_integer_value(v);
 	return (0);
 }
 
