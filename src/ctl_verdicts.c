@@ -110,6 +110,20 @@ vcell_text(const char *s, char *buf, size_t len)
 	return (buf);
 }
 
+/* The shortest text of d that reads back as d (0.1, not 0.1000...01). */
+static void
+vnumber(double d, char *buf, size_t len)
+{
+	int	prec;
+
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+	snprintf(buf, len, "%.17g", d);
+}
+
 /* One verdict's cells (as csv_header); bufs hold the formatted ones. */
 static void
 vcells(const json_t *it, const char **cells, char bufs[][VBUF])
@@ -137,8 +151,8 @@ vcells(const json_t *it, const char **cells, char bufs[][VBUF])
 	cells[8] = vcell_text(jstr(it, "campaign"), bufs[8], sizeof(bufs[8]));
 	cells[9] = cells[10] = "";
 	if (json_is_object(reward)) {
-		snprintf(bufs[9], sizeof(bufs[9]), "%.17g",
-		    json_number_value(json_object_get(reward, "amount")));
+		vnumber(json_number_value(json_object_get(reward, "amount")),
+		    bufs[9], sizeof(bufs[9]));
 		cells[9] = bufs[9];
 		cells[10] = jstr(reward, "currency");
 	}

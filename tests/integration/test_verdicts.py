@@ -21,6 +21,7 @@ T = rgtest.Suite("test_verdicts")
 ids = rgtest.Ids("vl")
 DAY = 86400 * 1000
 NOW = rgtest.now_ms()
+NETS = []               # the /24s review() used
 daemon = rgtest.Shared("verdicts", http=True)
 ok = daemon.ok
 
@@ -39,7 +40,9 @@ def allow(camp, ts, rid=None, reward=None):
 
 def review(camp, ts):
     """The sixth referral from one referee address in a day: review."""
-    ip = "100.71.%d.9" % ids.next()     # an address and /24 of its own
+    n = len(NETS)
+    NETS.append(n)
+    ip = "100.%d.%d.9" % (72 + n // 256, n % 256)   # a /24 of its own
     for i in range(6):
         rid = ids.id()
         v, _ = ok(check_req(rid, {"account": ids.account()},
@@ -84,13 +87,15 @@ def all_pages(**filters):
 
 
 def scenario():
-    """A campaign of its own: allows 10, 3 and 1 days ago (one rewarded),
+    """A campaign of its own: allows 10, 3 (two, rewarded) and 1 days ago,
     a review 2 days ago, a deny 5 days ago. Returns (campaign, {what: id}).
     """
     camp = "vl-camp-%d" % ids.next()
     s = {"old": allow(camp, NOW - 10 * DAY)}
     s["deny"] = deny(camp, NOW - 5 * DAY)
     s["review"], _ = review(camp, NOW - 2 * DAY)
+    s["dime"] = allow(camp, NOW - 3 * DAY - 1,
+                      reward={"amount": 0.1, "currency": "USD"})
     s["mid"] = allow(camp, NOW - 3 * DAY,
                      reward={"amount": 12.5, "currency": "EUR"})
     s["new"] = allow(camp, NOW - DAY)
@@ -105,7 +110,7 @@ def _():
     eq(got[0], s["new"], "the newest stored first")
     eq(got[1], s["mid"], "then the one before")
     eq(got[-1], s["old"], "the first stored last")
-    eq(len(got), 1 + 4 + 6 + 1 + 1, "every referral of the campaign")
+    eq(len(got), 1 + 4 + 6 + 1 + 1 + 1, "every referral of the campaign")
     eq(r["next"], None, "one page")
     mid = r["verdicts"][1]
     eq(sorted(mid), sorted(["id", "seq", "ts", "action", "score", "version",
@@ -218,6 +223,7 @@ def _():
     eq(m[1:5], [rgtest.rfc3339(NOW - 3 * DAY), "allow", "0", "1"],
        "ts, action, score, version")
     eq(m[8:], [camp, "12.5", "EUR"], "campaign and reward")
+    eq(by_id[s["dime"]][9:], ["0.1", "USD"], "an amount as it was given")
     d = by_id[s["deny"]]
     eq(d[2], "deny", "the deny")
     check("farm.referee_device" in d[5].split(" "), "its reasons", d)
