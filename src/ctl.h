@@ -49,6 +49,8 @@ struct ctl_cmd {
 extern const struct ctl_cmd	ctl_cmds[];
 extern const char		*ctl_sock_path;	/* -s, -c, $REFGUARD_SOCKET */
 extern const char		*ctl_conf_path;	/* -c, or NULL */
+extern bool			 ctl_sock_named;	/* by -s or $REFGUARD_SOCKET
+						   (not the default's) */
 
 /* The usage of the running command on stderr, then exit 2. */
 void	ctl_badusage(void) __attribute__((noreturn));

@@ -262,7 +262,7 @@ vrun(struct vsource *src, json_t *req, enum vformat fmt, uint64_t limit,
 	fflush(stdout);
 	if (more && fmt == VF_TABLE && !limit_given)
 		fprintf(stderr, "refguardctl: the first %" PRIu64 " shown; "
-		    "more match (--limit N, 0 for all)\n", rows);
+		    "more may match (--limit N, 0 for all)\n", rows);
 	if (corrupt > 0) {
 		fprintf(stderr, "refguardctl: %" PRIu64 " verdict record%s "
 		    "failed %s checksum and %s not listed "
@@ -296,7 +296,7 @@ ctl_verdicts(int argc, char **argv)
 	json_t		*req;
 	char		*end;
 	unsigned long long limit = 0;
-	bool		 limit_given = false;
+	bool		 limit_given = false, fallback;
 	int		 ch, fd, rc;
 
 	req = json_pack("{s:s}", "op", "verdicts.list");
@@ -355,21 +355,31 @@ ctl_verdicts(int argc, char **argv)
 	if (!limit_given && fmt == VF_TABLE)
 		limit = VTABLE_LIMIT;
 
-	/* The daemon, unless --state; the store when the daemon is not up. */
+	/*
+	 * The daemon, unless --state. When it does not answer, the store of
+	 * the same configuration (-c, or the default installation's), never
+	 * one a socket named alone (-s) says nothing of.
+	 */
 	if (state == NULL && (fd = ctl_try_connect()) >= 0)
 		close(fd);
 	else {
-		if (state == NULL) {
+		fallback = state == NULL;
+		if (fallback && ctl_sock_named && ctl_conf_path == NULL) {
+			fprintf(stderr, "refguardctl: cannot connect to %s: %s\n",
+			    ctl_sock_path, strerror(errno));
+			json_decref(req);
+			return (CTL_EXIT_CONNECT);
+		}
+		if (fallback)
 			fprintf(stderr, "refguardctl: cannot connect to %s (%s): "
 			    "reading the store\n", ctl_sock_path,
 			    strerror(errno));
-		}
 		if ((cf = ctl_conf(&state)) == NULL ||
 		    ctl_open_store(state, cf, true, &src.st) != 0) {
 			if (cf != NULL)
 				conf_free(cf);
 			json_decref(req);
-			return (CTL_EXIT_ERROR);
+			return (fallback ? CTL_EXIT_CONNECT : CTL_EXIT_ERROR);
 		}
 	}
 	rc = vrun(&src, req, fmt, limit, limit_given);

@@ -23,6 +23,7 @@
 
 const char	*ctl_sock_path;
 const char	*ctl_conf_path;
+bool		 ctl_sock_named;
 
 #define PARTY_HELP(p)							\
 	"  --" p "-account A  --" p "-email E  --" p "-ip IP\n"		\
@@ -317,7 +318,8 @@ main(int argc, char **argv)
 	int			 ch, i, j;
 
 	ctl_sock_path = getenv("REFGUARD_SOCKET");
-	if (ctl_sock_path == NULL || *ctl_sock_path == '\0')
+	ctl_sock_named = ctl_sock_path != NULL && *ctl_sock_path != '\0';
+	if (!ctl_sock_named)
 		ctl_sock_path = DEFAULT_SOCKET;
 	log_init("refguardctl", LOG_TARGET_STDERR, LOG_LEVEL_WARN);
 	while ((ch = getopt_long(argc, argv, "+c:s:hjV", longopts,
@@ -328,7 +330,7 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			ctl_sock_path = optarg;
-			sflag = true;
+			ctl_sock_named = sflag = true;
 			break;
 		case 'j':
 			json = true;

@@ -261,7 +261,8 @@ def _():
     check("--format" in err, "it says which option", err)
 
 
-@T.case("the daemon stopped: refguardctl reads the store (-c, --state)")
+@T.case("the daemon stopped: refguardctl reads the store (-c, --state), "
+        "not with -s alone")
 def _():
     camp, s = scenario()
     d = daemon()
@@ -274,6 +275,10 @@ def _():
     check("reading the store" in err, "it says where it reads", err)
     eq([json.loads(x) for x in out.splitlines()], want,
        "what the daemon listed")
+    # a socket named alone says nothing of a store: no guess
+    rc, out, err = d.ctl("verdicts", "--campaign", camp)
+    eq((rc, out), (3, ""), "-s alone, the daemon down (stderr %r)" % err)
+    check("cannot connect" in err, "it says why", err)
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "verdicts", "--state",
                                d.state, "--campaign", camp, "--action",
                                "review", "--format", "csv"])
