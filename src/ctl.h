@@ -74,8 +74,10 @@ int	ctl_json(json_t *o, ctl_fmt_fn fmt);
  */
 json_t	*ctl_call(const char *line, int *rc);
 
-/* A time operand: Unix milliseconds as a number, else text (the daemon
- * reads RFC 3339 and durations ago). */
+/*
+ * A time operand: Unix milliseconds as a number, else text (the daemon
+ * reads RFC 3339, and durations ago where the field takes them).
+ */
 json_t	*ctl_time_arg(const char *s);
 
 /*
