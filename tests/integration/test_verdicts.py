@@ -38,30 +38,31 @@ def allow(camp, ts, rid=None, reward=None):
     return rid
 
 
+def burst(camp, ts, n, shared, want, what):
+    """n referrals a millisecond apart, new accounts each, the referees
+    sharing what shared says; the last one's action is want. Its id."""
+    for i in range(n):
+        rid = ids.id()
+        v, _ = ok(check_req(rid, {"account": ids.account()},
+                            dict(shared, account=ids.account()),
+                            ts=ts + i, campaign=camp))
+    eq(v["action"], want, what)
+    return rid
+
+
 def review(camp, ts):
     """The sixth referral from one referee address in a day: review."""
     n = len(NETS)
     NETS.append(n)
     ip = "100.%d.%d.9" % (72 + n // 256, n % 256)   # a /24 of its own
-    for i in range(6):
-        rid = ids.id()
-        v, _ = ok(check_req(rid, {"account": ids.account()},
-                            {"account": ids.account(), "ip": ip},
-                            ts=ts + i, campaign=camp))
-    eq(v["action"], "review", "the sixth from one address")
-    return rid, [ts + i for i in range(5)]
+    return burst(camp, ts, 6, {"ip": ip}, "review",
+                 "the sixth from one address")
 
 
 def deny(camp, ts):
     """A fourth referee account on one device within a day: deny."""
-    dev = ids.device()
-    for i in range(4):
-        rid = ids.id()
-        v, _ = ok(check_req(rid, {"account": ids.account()},
-                            {"account": ids.account(), "device": dev},
-                            ts=ts + i, campaign=camp))
-    eq(v["action"], "deny", "the fourth account on one device")
-    return rid
+    return burst(camp, ts, 4, {"device": ids.device()}, "deny",
+                 "the fourth account on one device")
 
 
 def listing(**filters):
@@ -93,7 +94,7 @@ def scenario():
     camp = "vl-camp-%d" % ids.next()
     s = {"old": allow(camp, NOW - 10 * DAY)}
     s["deny"] = deny(camp, NOW - 5 * DAY)
-    s["review"], _ = review(camp, NOW - 2 * DAY)
+    s["review"] = review(camp, NOW - 2 * DAY)
     s["dime"] = allow(camp, NOW - 3 * DAY - 1,
                       reward={"amount": 0.1, "currency": "USD"})
     s["mid"] = allow(camp, NOW - 3 * DAY,
