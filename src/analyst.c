@@ -22,12 +22,14 @@
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "verdict_list.h"
 
 bool
 analyst_op(enum req_op op)
 {
 	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
-	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op));
+	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op) ||
+	    op == OP_VERDICTS_LIST);
 }
 
 const char *
@@ -378,10 +380,14 @@ fb_link_cb(void *arg, const struct store_link *l)
 	return (fb_label(arg, (uint8_t)l->kind, &l->h) != 0);
 }
 
-/* The feedback record, and the labels it gives; ar->by_account or id. */
+/*
+ * The feedback record, and the labels it gives: on account, else on
+ * referral id, whose event is seq when the caller knows it (0: the
+ * verdict of id says).
+ */
 static int
 feedback_apply(struct store_txn *txn, const char *id, size_t idlen,
-    const struct rg_hash *account, int label, const char *note,
+    uint64_t seq, const struct rg_hash *account, int label, const char *note,
     const char *by, int64_t now, struct analyst_fb *out)
 {
 	struct verdict_rec	 r;
@@ -399,13 +405,16 @@ feedback_apply(struct store_txn *txn, const char *id, size_t idlen,
 	f.label = label;
 	f.l.seq = store_aux_next_seq(txn);
 	f.l.ts = now;
-	if (account == NULL) {
+	if (account == NULL && seq == 0) {
 		rc = store_get_verdict(txn, id, idlen, &vrec, &vlen);
 		if (rc < 0)
 			return (-1);
 		if (rc == 1 || verdict_rec_decode(vrec, vlen, &r) != 0)
 			return (1);
-		if ((rc = store_get_event(txn, r.seq, &ev)) < 0)
+		seq = r.seq;
+	}
+	if (account == NULL) {
+		if ((rc = store_get_event(txn, seq, &ev)) < 0)
 			return (-1);
 		if (rc == 1 || ev.nparties < 2)
 			return (1);
@@ -452,10 +461,10 @@ feedback_apply(struct store_txn *txn, const char *id, size_t idlen,
 
 int
 analyst_label_referral(struct store_txn *txn, const char *id, size_t idlen,
-    int label, const char *note, const char *by, int64_t now,
+    uint64_t seq, int label, const char *note, const char *by, int64_t now,
     struct analyst_fb *out)
 {
-	return (feedback_apply(txn, id, idlen, NULL, label, note, by, now,
+	return (feedback_apply(txn, id, idlen, seq, NULL, label, note, by, now,
 	    out));
 }
 
@@ -467,7 +476,7 @@ analyst_feedback(struct store_txn *txn, const struct rg_event *req,
 	struct analyst_fb	fb;
 	int			rc;
 
-	rc = feedback_apply(txn, req->id, req->idlen, ar->by_account ?
+	rc = feedback_apply(txn, req->id, req->idlen, 0, ar->by_account ?
 	    &ar->account : NULL, ar->label, ar->note, ar->by, now, &fb);
 	if (rc == 1)
 		*errcode = "not_found";
@@ -704,6 +713,9 @@ analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
 		break;
 	case OP_LIST_LOG:
 		rc = analyst_list_log(txn, ar, &sb);
+		break;
+	case OP_VERDICTS_LIST:
+		rc = verdict_list(txn, &ar->verdicts, &sb);
 		break;
 	default:
 		rc = -1;

@@ -157,7 +157,9 @@ job_bytes(const struct job *job)
 static bool
 job_heavy(const struct job *job)
 {
-	return (job->def != NULL && job->def->heavy);
+	const struct op_def	*def = op_get(job->op);
+
+	return (def != NULL && def->heavy);
 }
 
 /* What a reply to op may take: the largest one seen so far. */
@@ -529,7 +531,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 	}
 	d->stats.requests[op]++;
 	job->op = op;
-	job->def = def = op_get(op);
+	def = op_get(op);
 	if (def->where == OP_LOOP) {
 		def->loop(d, job);
 		return;

@@ -345,7 +345,7 @@ queue_claim(struct store_txn *txn, bool claim, struct store_queue_item *it,
 		it->assignee[0] = '\0';
 		it->claimed = 0;
 	}
-	if (it->state != before.state && (store_queue_put(txn, it) != 0 ||
+	if (it->state != before.state && (store_queue_put(txn, it, &before) != 0 ||
 	    audit(txn, &before, it, claim ? "claim" : "unclaim", by, NULL, 0,
 	    now) != 0))
 		return (-1);
@@ -434,7 +434,8 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 	for (i = 0; i < n; i++) {
 		before = items[i];
 		rc = analyst_label_referral(txn, items[i].id,
-		    strlen(items[i].id), q->decision == QUEUE_VOID ?
+		    strlen(items[i].id), items[i].item,
+		    q->decision == QUEUE_VOID ?
 		    LABEL_FRAUD : LABEL_LEGIT, ar->note, ar->by, now, &fb);
 		if (rc == 1)
 			rc = fail(errcode, "not_found", msg, msglen, "%s: its "
@@ -447,7 +448,7 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 		    "%s", ar->by);
 		items[i].decided = now;
 		items[i].feedback = fb.feedback;
-		if (store_queue_put(txn, &items[i]) != 0 || audit(txn, &before,
+		if (store_queue_put(txn, &items[i], &before) != 0 || audit(txn, &before,
 		    &items[i], "decide", ar->by, ar->note, fb.feedback,
 		    now) != 0) {
 			rc = -1;

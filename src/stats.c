@@ -27,7 +27,7 @@ stats_snap_take(struct daemon *d, struct stats_snap *s)
 		memset(&s->ss, 0, sizeof(s->ss));
 	s->paused = d->replies.paused;
 	s->reloading = reload_running(d->reloader);
-	s->data = stats_data_json(d);
+	s->data = stats_data_json(d, NULL);
 }
 
 void
@@ -39,14 +39,14 @@ stats_snap_clear(struct stats_snap *s)
 }
 
 void *
-stats_data_json(struct daemon *d)
+stats_data_json(struct daemon *d, char **stale)
 {
 	json_t	*o = ident_info(d->ident);
 
 	json_object_set_new(o, "lists", rules_lists_info(d->rules));
 	dataset_dates(o, now_ms() / 1000);
 	dataset_freshness(o, d->conf->data_stamp_file,
-	    d->conf->data_max_age / 1000, now_ms() / 1000, NULL);
+	    d->conf->data_max_age / 1000, now_ms() / 1000, stale);
 	return (o);
 }
 

@@ -51,19 +51,23 @@ struct writer {
 static bool
 job_is_read(const struct job *job)
 {
-	return (job->kind == JOB_OP && job->def != NULL &&
-	    job->def->where == OP_WRITER_READ);
+	const struct op_def	*def = op_get(job->op);
+
+	return (job->kind == JOB_OP && def != NULL &&
+	    def->where == OP_WRITER_READ);
 }
 
 /* Run one job in txn. 0, or -1 on a store error (the batch fails). */
 static int
 writer_job(struct store_txn *txn, struct job *job)
 {
+	const struct op_def	*def;
+
 	switch (job->kind) {
 	case JOB_OP:
-		if (job->def == NULL || job->def->txn == NULL)
+		if ((def = op_get(job->op)) == NULL || def->txn == NULL)
 			break;
-		return (job->def->txn(txn, job));
+		return (def->txn(txn, job));
 	case JOB_EXPIRE:
 		job->expired = 0;
 		if (job->expire_before != INT64_MIN)
@@ -99,9 +103,11 @@ writer_reads_only(struct writer *w, struct job **jobs, size_t n)
 			continue;
 		jobs[i]->failed = false;
 		jobs[i]->errcode = NULL;
-		if (writer_job(txn, jobs[i]) != 0)
+		if (writer_job(txn, jobs[i]) != 0) {
 			job_set_error(jobs[i], "store_error", NULL, "%s",
 			    store_txn_errstr(txn));
+			jobs[i]->failed = true;
+		}
 	}
 	store_abort(txn);
 }
@@ -199,8 +205,10 @@ fail:
 	}
 	log_err("batch not written jobs=%zu error=%s", n,
 	    log_value(msg, strlen(msg), esc, sizeof(esc)));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		job_set_error(jobs[i], code, NULL, "%s", msg);
+		jobs[i]->failed = true;
+	}
 	writer_reads_only(w, jobs, n);
 	pthread_mutex_lock(&w->mtx);
 	w->stats.failed_batches++;
