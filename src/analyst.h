@@ -89,23 +89,6 @@ int	analyst_run(struct store_txn *txn, enum req_op op,
 	    struct verdict *out, const char **errcode);
 
 /*
- * Label referral id as feedback on it does (the review queue's decisions
- * go this way): a feedback record (note, by) and the label on the
- * referee's identities. seq is the referral's event (a queue item's
- * number); 0: read from id's verdict. 0 with *out filled, 1 when the id
- * has no verdict or its event is gone (retention), -1 store error.
- */
-struct analyst_fb {
-	uint64_t	feedback;	/* the feedback record's id */
-	uint64_t	identities;	/* identities labelled */
-	uint64_t	added;		/* of which newly */
-	uint64_t	seq;		/* the label counts from this seq */
-};
-int	analyst_label_referral(struct store_txn *txn, const char *id,
-	    size_t idlen, uint64_t seq, int label, const char *note,
-	    const char *by, int64_t now, struct analyst_fb *out);
-
-/*
  * Retention: purge up to max list entries expired by now, logging each
  * ("expire", by "refguardd"). Returns how many, or -1.
  */

@@ -157,9 +157,7 @@ job_bytes(const struct job *job)
 static bool
 job_heavy(const struct job *job)
 {
-	const struct op_def	*def = op_get(job->op);
-
-	return (def != NULL && def->heavy);
+	return (job->def != NULL && job->def->heavy);
 }
 
 /* What a reply to op may take: the largest one seen so far. */
@@ -531,7 +529,7 @@ conn_request(struct daemon *d, struct job *job, const char *line, size_t len)
 	}
 	d->stats.requests[op]++;
 	job->op = op;
-	def = op_get(op);
+	job->def = def = op_get(op);
 	if (def->where == OP_LOOP) {
 		def->loop(d, job);
 		return;

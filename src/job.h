@@ -20,6 +20,7 @@
 
 struct analyst_req;
 struct job;
+struct op_def;
 struct ruleset;
 
 /* What a job is: a client's request, or the daemon's own writer work. */
@@ -45,8 +46,10 @@ struct job {
 	TAILQ_ENTRY(job) centry;	/* the connection's reply order */
 	struct job_owner owner;
 	enum job_kind	 kind;
-	enum req_op	 op;		/* JOB_OP; OP__MAX until decoded;
-					   its entry: op_get() (ops.h) */
+	enum req_op	 op;		/* JOB_OP; OP__MAX until decoded */
+	const struct op_def *def;	/* JOB_OP, once decoded: op_get(op),
+					   carried so the writer runs it
+					   without knowing the op table */
 	struct ruleset	*rs;		/* referenced for the job's life */
 	uint64_t	 t_start;	/* mono_us() at decode */
 	size_t		 reply_est;	/* conn.c: reply bytes reserved in flight */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "analyst.h"
+#include "label.h"
 #include "queue.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -382,7 +383,7 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 {
 	const struct queue_req	*q = &ar->queue;
 	struct store_queue_item	*items, before;
-	struct analyst_fb	 fb;
+	struct label_result	 fb;
 	const char		*id;
 	size_t			 n = q->nids + (ev->idlen > 0), i, j;
 	int			 rc = 0;
@@ -433,8 +434,8 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 	    "\"items\":[", store_queue_decision_name(q->decision), n);
 	for (i = 0; i < n; i++) {
 		before = items[i];
-		rc = analyst_label_referral(txn, items[i].id,
-		    strlen(items[i].id), items[i].item,
+		rc = label_apply(txn, items[i].id,
+		    strlen(items[i].id), items[i].item, NULL,
 		    q->decision == QUEUE_VOID ?
 		    LABEL_FRAUD : LABEL_LEGIT, ar->note, ar->by, now, &fb);
 		if (rc == 1)

@@ -51,23 +51,19 @@ struct writer {
 static bool
 job_is_read(const struct job *job)
 {
-	const struct op_def	*def = op_get(job->op);
-
-	return (job->kind == JOB_OP && def != NULL &&
-	    def->where == OP_WRITER_READ);
+	return (job->kind == JOB_OP && job->def != NULL &&
+	    job->def->where == OP_WRITER_READ);
 }
 
 /* Run one job in txn. 0, or -1 on a store error (the batch fails). */
 static int
 writer_job(struct store_txn *txn, struct job *job)
 {
-	const struct op_def	*def;
-
 	switch (job->kind) {
 	case JOB_OP:
-		if ((def = op_get(job->op)) == NULL || def->txn == NULL)
+		if (job->def == NULL || job->def->txn == NULL)
 			break;
-		return (def->txn(txn, job));
+		return (job->def->txn(txn, job));
 	case JOB_EXPIRE:
 		job->expired = 0;
 		if (job->expire_before != INT64_MIN)
