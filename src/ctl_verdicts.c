@@ -110,12 +110,20 @@ vcell_text(const char *s, char *buf, size_t len)
 	return (buf);
 }
 
-/* The shortest text of d that reads back as d (0.1, not 0.1000...01). */
+/*
+ * The shortest text of d that reads back as d (0.1, not 0.1000...01), and
+ * a whole number as one (10, not 1e+01: %g's exponent is for a spreadsheet
+ * a different kind of cell).
+ */
 static void
 vnumber(double d, char *buf, size_t len)
 {
 	int	prec;
 
+	if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
+		snprintf(buf, len, "%lld", (long long)d);
+		return;
+	}
 	for (prec = 1; prec < 17; prec++) {
 		snprintf(buf, len, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)

@@ -206,6 +206,8 @@ def ctl(*args):
 @T.case("refguardctl verdicts --format csv: RFC 4180, read back by csv")
 def _():
     camp, s = scenario()
+    s["ten"] = allow(camp, NOW - 3 * DAY + 1,
+                     reward={"amount": 10, "currency": "USD"})
     odd = allow(camp, NOW - 1000, rid='vl "odd", id\u00e9')
     formula = allow(camp, NOW - 900, rid="=HYPERLINK(\"x\")")
     out, _ = ctl("--campaign", camp, "--format", "csv")
@@ -225,6 +227,8 @@ def _():
        "ts, action, score, version")
     eq(m[8:], [camp, "12.5", "EUR"], "campaign and reward")
     eq(by_id[s["dime"]][9:], ["0.1", "USD"], "an amount as it was given")
+    eq(by_id[s["ten"]][9:], ["10", "USD"], "a whole amount without an "
+       "exponent")
     d = by_id[s["deny"]]
     eq(d[2], "deny", "the deny")
     check("farm.referee_device" in d[5].split(" "), "its reasons", d)
