@@ -9,6 +9,7 @@
 
 #include "analyst.h"
 #include "daemon.h"
+#include "graph.h"
 #include "metrics.h"
 #include "queue.h"
 #include "ops.h"
@@ -209,6 +210,23 @@ op_queue(struct store_txn *txn, struct job *job)
 	return (0);
 }
 
+/* The graph of a referral (graph.h): what the console draws. */
+static int
+op_graph(struct store_txn *txn, struct job *job)
+{
+	struct verdict	v = { 0 };
+	int		rc;
+
+	rc = op_verdict_rc(job, graph_run(txn, job->ev.id, job->ev.idlen, &v),
+	    &v);
+	if (rc == 1) {
+		op_answer_error(job, "not_found", NULL, "no verdict for this "
+		    "id, or its event is gone (retention)");
+		return (0);
+	}
+	return (rc);
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define GET	EVHTTP_REQ_GET
@@ -260,6 +278,9 @@ const struct op_def ops[OP__MAX] = {
 	[OP_QUEUE_DECIDE] = { OP_QUEUE_DECIDE, OP_WRITER_WRITE,
 	    .txn = op_queue,
 	    .route = { "/v1/queue/decide", POST, { NULL }, true } },
+	[OP_GRAPH] = { OP_GRAPH, OP_WRITER_READ, .heavy = true,
+	    .txn = op_graph,
+	    .route = { "/v1/verdicts/*/graph", GET, { "id" }, false } },
 };
 
 const struct op_def *

@@ -417,6 +417,10 @@ reload_swap(struct daemon *d, struct reload_bundle *b)
 	d->rules = b->rules;
 	b->rules = NULL;
 	d->rules_loaded_at = now_ms();
+	if (b->ui != NULL) {
+		http_set_ui(d->http, b->ui);
+		b->ui = NULL;
+	}
 	free(d->conf->rules_path);
 	d->conf->rules_path = xstrdup(cf->rules_path);
 	d->conf->log_level = cf->log_level;

@@ -37,6 +37,7 @@ static const char *const op_names[OP__MAX] = {
 	[OP_QUEUE_LIST] = "queue.list", [OP_QUEUE_GET] = "queue.get",
 	[OP_QUEUE_CLAIM] = "queue.claim", [OP_QUEUE_UNCLAIM] = "queue.unclaim",
 	[OP_QUEUE_DECIDE] = "queue.decide",
+	[OP_GRAPH] = "graph",
 };
 
 /* Top-level fields each op accepts ("op" always). */
@@ -842,6 +843,7 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 		[OP_QUEUE_CLAIM] = queue_claim_fields,
 		[OP_QUEUE_UNCLAIM] = queue_claim_fields,
 		[OP_QUEUE_DECIDE] = queue_decide_fields,
+		[OP_GRAPH] = id_fields,
 	};
 	json_error_t	 jerr;
 	json_t		*obj, *op;
@@ -919,7 +921,8 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 				rc = decode_list(obj, *opp, o, ar, err);
 			if (rc != 0)
 				analyst_req_clear(ar);
-		} else if (*opp == OP_VERDICT || *opp == OP_EXPLAIN)
+		} else if (*opp == OP_VERDICT || *opp == OP_EXPLAIN ||
+		    *opp == OP_GRAPH)
 			rc = decode_id(obj, true, ev, err);
 		else if (*opp == OP_RECHECK)
 			rc = decode_id(obj, true, ev, err) != 0 ||
