@@ -27,7 +27,8 @@ bool
 analyst_op(enum req_op op)
 {
 	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
-	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op));
+	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op) ||
+	    op == OP_GRAPH);
 }
 
 const char *

@@ -61,7 +61,7 @@ struct analyst_req {
 	struct queue_req	 queue;
 };
 
-/* Is op one of feedback, list.*, queue.*: needs an analyst_req. */
+/* Is op one of feedback, list.*, queue.*, graph: needs an analyst_req. */
 bool	analyst_op(enum req_op op);
 
 /*

@@ -8,7 +8,9 @@
 
 #include <jansson.h>
 
+#include "analyst.h"
 #include "graph.h"
+#include "queue.h"
 #include "rgev.h"
 #include "store.h"
 #include "util.h"
@@ -165,30 +167,85 @@ graph_event(void *arg, const struct store_entry *e)
 	return (0);
 }
 
-int
-graph_run(struct store_txn *txn, const char *id, size_t idlen,
-    struct verdict *out)
+/* The event of referral id into ev: 0, 1 none, VERDICT_CORRUPT, -1. */
+static int
+graph_event_of(struct store_txn *txn, const char *id, size_t idlen,
+    struct rg_event *ev)
 {
-	struct verdict		 v = { 0 };
-	struct rg_event		*ref, *scratch;
-	struct graph_scan	 g;
-	const struct party	*p, *q;
-	json_t			*o, *ids, *accts, *tl, *n, *parties;
-	char			 ts[40];
-	uint64_t		 seq;
-	unsigned		 k;
-	int			 rc, i, j, ret = -1;
+	struct verdict	v = { 0 };
+	uint64_t	seq;
+	int		rc;
 
-	memset(out, 0, sizeof(*out));
 	rc = verdict_lookup(txn, id, idlen, false, &v);
 	seq = v.seq;
 	verdict_clear(&v);
 	if (rc != 0)
 		return (rc);
+	return (store_get_event(txn, seq, ev));
+}
+
+/* The parties of many referrals (graph.h). */
+static int
+graph_parties(struct store_txn *txn, const struct queue_req *q,
+    struct verdict *out)
+{
+	struct rg_event	*ev = xcalloc(1, sizeof(*ev));
+	json_t		*o, *arr, *p;
+	size_t		 i;
+	int		 rc, k;
+
+	arr = json_array();
+	for (i = 0; i < q->nids; i++) {
+		p = json_pack("{s:s}", "id", q->ids[i]);
+		rc = graph_event_of(txn, q->ids[i], strlen(q->ids[i]), ev);
+		if (rc < 0) {
+			json_decref(p);
+			json_decref(arr);
+			free(ev);
+			return (-1);
+		}
+		if (rc == 0) {
+			for (k = 0; k < ev->nparties && k < RG_NPARTIES; k++)
+				if (PARTY_HAS(&ev->party[k], ENT_ACCOUNT))
+					json_object_set_new(p, party_names[k],
+					    graph_hash(&ev->party[k].h[
+					    ENT_ACCOUNT]));
+		} else
+			json_object_set_new(p, "error", json_string(rc == 1 ?
+			    "not_found" : "corrupt"));
+		json_array_append_new(arr, p);
+	}
+	free(ev);
+	o = json_pack("{s:b,s:o}", "ok", 1, "parties", arr);
+	out->reply = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (out->reply == NULL)
+		return (-1);
+	out->replylen = strlen(out->reply);
+	return (0);
+}
+
+int
+graph_run(struct store_txn *txn, const struct rg_event *ev,
+    const struct analyst_req *ar, struct verdict *out)
+{
+	const char	*id = ev->id;
+	size_t		 idlen = ev->idlen;
+	struct rg_event		*ref, *scratch;
+	struct graph_scan	 g;
+	const struct party	*p, *q;
+	json_t			*o, *ids, *accts, *tl, *n, *parties;
+	char			 ts[40];
+	unsigned		 k;
+	int			 rc, i, j, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (ar->queue.nids > 0)
+		return (graph_parties(txn, &ar->queue, out));
 	ref = xcalloc(1, sizeof(*ref));
 	scratch = xcalloc(1, sizeof(*scratch));
-	if ((rc = store_get_event(txn, seq, ref)) != 0) {
-		ret = rc > 0 ? 1 : -1;
+	if ((rc = graph_event_of(txn, id, idlen, ref)) != 0) {
+		ret = rc;
 		goto out;
 	}
 	o = json_object();

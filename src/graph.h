@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+struct analyst_req;
+struct rg_event;
 struct store_txn;
 struct verdict;
 
@@ -26,12 +28,18 @@ struct verdict;
 #define GRAPH_EVENTS_MAX	100	/* events per timeline */
 
 /*
- * The graph of referral id into out->reply (verdict_clear()). 0, 1 when
- * the id has no verdict or its event is gone (retention),
+ * The graph of referral ev->id into out->reply (verdict_clear()). 0, 1
+ * when the id has no verdict or its event is gone (retention),
  * VERDICT_CORRUPT (verdict.h) when its verdict record fails its
  * checksum, -1 on a store error.
+ *
+ * With ar->queue.ids instead (the console's queue rows): only each
+ * referral's two accounts, {"ok":true,"parties":[{"id":ID,"referrer":
+ * PREFIX,"referee":PREFIX},...]} in the order asked, an id without a
+ * verdict (or whose record fails its checksum) as {"id":ID,"error":
+ * "not_found"} ("corrupt"). 0, or -1 on a store error.
  */
-int	graph_run(struct store_txn *txn, const char *id, size_t idlen,
-	    struct verdict *out);
+int	graph_run(struct store_txn *txn, const struct rg_event *ev,
+	    const struct analyst_req *ar, struct verdict *out);
 
 #endif
