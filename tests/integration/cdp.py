@@ -211,14 +211,14 @@ class Browser:
     def type(self, text):
         self.call("Input.insertText", {"text": text})
 
-    def screenshot(self, path):
-        """The whole page as a PNG."""
+    def screenshot(self, path, scale=1):
+        """The whole page as a PNG (scale < 1: smaller)."""
         m = self.call("Page.getLayoutMetrics")
         size = m.get("cssContentSize") or m["contentSize"]
         r = self.call("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
             "clip": {"x": 0, "y": 0, "width": size["width"],
-                     "height": min(size["height"], 4000), "scale": 1}})
+                     "height": min(size["height"], 4000), "scale": scale}})
         with open(path, "wb") as f:
             f.write(base64.b64decode(r["data"]))
 
