@@ -26,6 +26,7 @@ async function route() {
   document.querySelectorAll("header nav a").forEach((a) =>
     a.classList.toggle("active", a.dataset.page === (r.page === "referral" ? "queue" : r.page)));
   current = null;
+  document.querySelectorAll("#toast div:not(.error)").forEach((d) => d.remove());
   main.dataset.page = r.page;
   main.dataset.ready = "no";
   clear(main);

@@ -77,7 +77,7 @@ function graphSvg(g) {
     const shared = i.parties.length > 1;
     for (const p of i.parties)
       edges.append(svg("path", { class: "edge" + (shared ? " shared" : ""),
-        d: `M${xA + 40},${accts[p].y} C${xA + 160},${accts[p].y} ${xI - iw / 2 - 120},${y} ${xI - iw / 2},${y}` }));
+        d: `M${xA + 50},${accts[p].y} C${xA + 160},${accts[p].y} ${xI - iw / 2 - 120},${y} ${xI - iw / 2},${y}` }));
     for (const n of i.neighbours) {
       const yn = yOf(nIndex.get(n), neigh.length);
       edges.append(svg("path", { class: "edge neighbour",
@@ -99,7 +99,7 @@ function graphSvg(g) {
     nodes.append(svg("g", { class: "node party", "data-kind": "account", "data-party": p,
       "data-hash": g.accounts[p], transform: `translate(${xA},${accts[p].y})` },
       svg("title", null, p + " account:" + g.accounts[p]),
-      svg("circle", { class: "k-" + p, r: 38 }),
+      svg("circle", { class: "k-" + p, r: 50 }),
       svg("text", { x: 0, y: -4, "text-anchor": "middle" }, p),
       svg("text", { x: 0, y: 12, "text-anchor": "middle" }, g.accounts[p])));
   }

@@ -98,7 +98,8 @@ def reviews(d, n, campaign):
         rid, dev = ids.id(), "cdev-%d" % ids.next()
         ref, ree = ids.account(), ids.account()
         ok(d, rgtest.observe_req("signup", ree, device={"id": dev},
-                                 email="%s@example.org" % ree))
+                                 email="%s@example.org" % ree,
+                                 ts=rgtest.now_ms() - 86400000 * (2 + i)))
         v = ok(d, check_req(rid, {"account": ref,
                                   "email": "%s@gmail.com" % ref},
                             {"account": ree, "ip": ip, "device": {"id": dev},
@@ -249,7 +250,7 @@ def shot(b, name):
     b.screenshot(os.path.join(SHOTS, name + ".png"))
     if DOCS:
         b.screenshot(os.path.join(rgtest.SRCDIR, "docs",
-                                  "console-%s.png" % name), scale=0.75)
+                                  "console-%s.png" % name), scale=0.6)
 
 
 def ready(b, page, extra="true"):
