@@ -74,8 +74,9 @@ int	analyst_prepare(struct analyst_req *ar, enum req_op op,
 	    struct req_error *err);
 
 /*
- * Run a prepared feedback, list or queue op (queue.* through queue_run())
- * in txn at time now; ev->id is the referral of a feedback by id.
+ * Run a prepared feedback, list, queue or graph op (queue.* through
+ * queue_run(), graph through graph_run()) in txn at time now; ev->id is
+ * the referral of a feedback by id.
  * out->reply gets the reply (caller frees with verdict_clear()). Returns 0
  * done, 1 answered with an error (the reply; *errcode says which:
  * "not_found", "conflict"), -1 store error.
