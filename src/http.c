@@ -1354,6 +1354,12 @@ http_free(struct http *h)
 	free(h);
 }
 
+bool
+http_ui_served(const struct http *h)
+{
+	return (h != NULL && h->ui != NULL);
+}
+
 void
 http_set_ui(struct http *h, struct http_ui *ui)
 {

@@ -37,6 +37,8 @@ int		 http_start(struct http *h, struct daemon *d, char **cause);
  */
 struct http_ui;
 void		 http_set_ui(struct http *h, struct http_ui *ui);
+/* Does h serve the console (files were read)? False for h NULL. */
+bool		 http_ui_served(const struct http *h);
 /* Where it listens, for the logs: "unix:/path" or "tcp:127.0.0.1:8470". */
 const char	*http_where(const struct http *h);
 /*

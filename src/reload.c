@@ -59,6 +59,7 @@ reload_bundle_free(struct reload_bundle *b)
 		rules_unref(b->rules);
 	ident_free(b->ident);
 	http_ui_free(b->ui);
+	free(b->ui_error);
 	conf_free(b->conf);
 	free(b->cause);
 	free(b->warn);
@@ -132,23 +133,13 @@ reload_cancelled(struct reload *r)
 
 /*
  * The console's files anew. They are no reason to refuse a reload (the
- * checks do not need them): the old ones keep serving and warn says why.
+ * checks do not need them): the old ones keep serving (reload_done says
+ * why).
  */
 static void
 reload_ui(struct reload_bundle *b)
 {
-	char	*cause = NULL, *w;
-
-	if ((b->ui = http_ui_load(b->conf->http_ui_dir, &cause)) != NULL)
-		return;
-	if (b->warn != NULL) {
-		xasprintf(&w, "%s; %s (the console keeps its files)", b->warn,
-		    cause);
-		free(b->warn);
-	} else
-		xasprintf(&w, "%s (the console keeps its files)", cause);
-	free(cause);
-	b->warn = w;
+	b->ui = http_ui_load(b->conf->http_ui_dir, &b->ui_error);
 }
 
 /* The thread: everything new, or why not. */

@@ -41,8 +41,8 @@ struct reload_bundle {
 	char		*warn;	/* identity data that kept its old state (the
 				   reload still succeeds), or NULL */
 	struct http_ui	*ui;	/* the console's files read anew (with an
-				   HTTP listener); NULL: keep the old ones,
-				   and warn says why when they failed */
+				   HTTP listener); NULL: keep the old ones */
+	char		*ui_error; /* why they could not be read, or NULL */
 	uint64_t	 us;	/* how long the work took */
 };
 
