@@ -19,7 +19,7 @@
 static const char *const party_names[RG_NPARTIES] = { "referrer",
     "referee" };
 
-/* "kind:prefix" of a hash, or its prefix alone (kind NULL). */
+/* The first GRAPH_PREFIX hex digits of a hash. */
 static json_t *
 graph_hash(const struct rg_hash *h)
 {
