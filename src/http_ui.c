@@ -91,6 +91,7 @@ http_ui_load(const char *dir, char **cause)
 		    sizeof(*ui->files));
 		f = &ui->files[ui->n];
 		xasprintf(&path, "%s/%s", dir, de->d_name);
+		errno = 0;	/* a file too large sets none */
 		if (file_read_regular(path, FILE_NOFOLLOW, HTTP_UI_FILE_MAX,
 		    &f->body, &f->len, &sb, &msg) != 0) {
 			free(path);
