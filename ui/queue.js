@@ -126,7 +126,9 @@ export async function render(_arg, params, live) {
     paint();
     const ids = r.items.map((x) => x.id);
     if (ids.length) {
-      const ps = await parties(ids);
+      // The referrer column only: the queue works without it.
+      let ps = new Map();
+      try { ps = await parties(ids); } catch (e) { toast("Referrers not shown: " + e.message, true); }
       ids.forEach((id, k) => {
         const p = ps.get(id);
         const td = st.rows[start + k]._ref;
