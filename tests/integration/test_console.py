@@ -239,6 +239,14 @@ def _():
     rgtest.is_error(r, "bad_request", "id", raw=raw)
     r, raw = d.call({"op": "graph"})
     rgtest.is_error(r, "bad_request", "id", raw=raw)
+    rc, out, err = d.ctl("graph", rids[0])
+    eq(rc, 0, "refguardctl graph (%s)" % err)
+    check("accounts" in out and g["accounts"]["referrer"] in out,
+          "refguardctl graph prints the accounts", out)
+    rc, out, err = d.ctl("--json", "graph", rids[0])
+    eq(json.loads(out), g, "refguardctl --json graph: the reply")
+    rc, out, err = d.ctl("graph", "nope")
+    eq(rc, 1, "refguardctl graph of an unknown id")
     st, h, body = req(d, "POST", "/v1/graph", {"Content-Type":
                       "application/json"}, json.dumps({"id": rids[1]})
                       .encode())
