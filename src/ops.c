@@ -107,11 +107,6 @@ op_verdict_rc(struct job *job, int rc, struct verdict *v)
 	return (0);
 }
 
-/* An answer that is an error (not a failure of the batch). */
-#define op_answer_error(job, code, field, ...) do {			\
-	job_set_error((job), (code), (field), __VA_ARGS__);		\
-	(job)->failed = false;						\
-} while (0)
 
 static int
 op_check(struct store_txn *txn, struct job *job)
@@ -141,7 +136,7 @@ op_lookup(struct store_txn *txn, struct job *job)
 	rc = op_verdict_rc(job, verdict_lookup(txn, job->ev.id, job->ev.idlen,
 	    job->op == OP_EXPLAIN, &v), &v);
 	if (rc == 1) {
-		op_answer_error(job, "not_found", NULL,
+		job_set_error(job, "not_found", NULL,
 		    "no verdict for this id");
 		return (0);
 	}
@@ -159,19 +154,19 @@ op_recheck(struct store_txn *txn, struct job *job)
 	if (op_verdict_rc(job, rc, &v) != 1)
 		return (rc < 0 ? -1 : 0);
 	if (rc == 1)
-		op_answer_error(job, "not_found", NULL, "no verdict for this "
+		job_set_error(job, "not_found", NULL, "no verdict for this "
 		    "id, or its event is gone (retention)");
 	else if (rc == VERDICT_TOO_EARLY) {
-		op_answer_error(job, "bad_request", "ts",
+		job_set_error(job, "bad_request", "ts",
 		    "before the referral (%s)", v.reply);
 		verdict_clear(&v);
 	} else
-		op_answer_error(job, "limit", NULL, "this verdict has been "
+		job_set_error(job, "limit", NULL, "this verdict has been "
 		    "re-checked too often");
 	return (0);
 }
 
-/* feedback and list.* (analyst.h). */
+/* feedback, list.* (analyst.h) and verdicts.list (verdict_list.h). */
 static int
 op_analyst(struct store_txn *txn, struct job *job)
 {
@@ -184,7 +179,7 @@ op_analyst(struct store_txn *txn, struct job *job)
 	if (rc < 0)
 		return (-1);
 	if (rc > 0) {
-		op_answer_error(job, code, NULL, "%s", job->op == OP_FEEDBACK ?
+		job_set_error(job, code, NULL, "%s", job->op == OP_FEEDBACK ?
 		    "no verdict for this id, or its event is gone (retention)" :
 		    "no such value in the list");
 		return (0);
@@ -207,7 +202,7 @@ op_queue(struct store_txn *txn, struct job *job)
 	if (rc < 0)
 		return (-1);
 	if (rc > 0) {
-		op_answer_error(job, code, NULL, "%s", msg);
+		job_set_error(job, code, NULL, "%s", msg);
 		return (0);
 	}
 	job_set_reply(job, &v);
@@ -282,6 +277,9 @@ const struct op_def ops[OP__MAX] = {
 	[OP_QUEUE_DECIDE] = { OP_QUEUE_DECIDE, OP_WRITER_WRITE,
 	    .txn = op_queue,
 	    .route = { "/v1/queue/decide", POST, { NULL }, true } },
+	[OP_VERDICTS_LIST] = { OP_VERDICTS_LIST, OP_WRITER_READ, .heavy = true,
+	    .txn = op_analyst,
+	    .route = { "/v1/verdicts/list", POST, { NULL }, true } },
 	[OP_GRAPH] = { OP_GRAPH, OP_WRITER_READ, .heavy = true,
 	    .txn = op_graph,
 	    .route = { "/v1/graph", POST, { NULL }, true } },

@@ -1450,9 +1450,13 @@ store_get_event(struct store_txn *t, uint64_t seq, struct rg_event *ev)
 	return (0);
 }
 
-int
-store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
-    store_event_cb cb, void *arg)
+/*
+ * The events from from_seq up to to_seq (0: the last), or back: from
+ * from_seq (0: the last) down to to_seq.
+ */
+static int
+scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
+    bool back, store_event_cb cb, void *arg)
 {
 	struct rg_event	 ev;
 	uint8_t		 key[8];
@@ -1465,12 +1469,19 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 		return (-1);
 	be_put(key, from_seq, 8);
 	k = val(key, 8);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	if (!back)
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	else if (from_seq == 0 ||
+	    (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	else if (rc == 0 && k.mv_size == 8 && be_get(k.mv_data, 8) > from_seq)
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, back ? MDB_PREV :
+	    MDB_NEXT)) {
 		if (k.mv_size != 8)
 			continue;
 		seq = be_get(k.mv_data, 8);
-		if (to_seq != 0 && seq > to_seq)
+		if (back ? seq < to_seq : to_seq != 0 && seq > to_seq)
 			break;
 		if (rgev_decode(v.mv_data, v.mv_size, &ev) != 0) {
 			t->err = STORE_IO;
@@ -1492,6 +1503,20 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 		ret = txn_fail(t, rc, "events scan");
 	mdb_cursor_close(c);
 	return (ret);
+}
+
+int
+store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
+    store_event_cb cb, void *arg)
+{
+	return (scan_events(t, from_seq, to_seq, false, cb, arg));
+}
+
+int
+store_scan_events_back(struct store_txn *t, uint64_t from_seq,
+    uint64_t to_seq, store_event_cb cb, void *arg)
+{
+	return (scan_events(t, from_seq, to_seq, true, cb, arg));
 }
 
 /*

@@ -231,6 +231,54 @@ START_TEST(test_queue_ops)
 }
 END_TEST
 
+START_TEST(test_verdicts_list)
+{
+	struct req_error	err;
+	enum req_op		op;
+	uint64_t		before;
+	char			cur[VERDICT_LIST_CURSOR_MAX];
+
+	ck_assert_int_eq(qdecode("{\"op\":\"verdicts.list\"}", &op, &err),
+	    0);
+	ck_assert_int_eq(op, OP_VERDICTS_LIST);
+	ck_assert_int_eq(qar.verdicts.action, -1);
+	ck_assert_uint_eq(qar.verdicts.before, 0);
+	ck_assert_uint_eq(qar.verdicts.limit, VERDICT_LIST_LIMIT_DEFAULT);
+	ck_assert(qar.verdicts.since == INT64_MIN &&
+	    qar.verdicts.until == INT64_MAX);
+	analyst_req_clear(&qar);
+	ck_assert_int_eq(qdecode("{\"op\":\"verdicts.list\",\"action\":"
+	    "\"deny\",\"rule\":\"farm.x\",\"campaign\":\"c\",\"since\":"
+	    "1000,\"until\":\"2026-11-23T10:00:00Z\",\"cursor\":\"v42\","
+	    "\"limit\":1000}", &op, &err), 0);
+	ck_assert_int_eq(qar.verdicts.action, 2);
+	ck_assert(qar.verdicts.has_rule && qar.verdicts.has_campaign);
+	ck_assert_str_eq(qar.verdicts.rule, "farm.x");
+	ck_assert_str_eq(qar.verdicts.campaign, "c");
+	ck_assert_int_eq(qar.verdicts.since, 1000);
+	ck_assert_int_eq(qar.verdicts.until, 1795428000000LL);
+	ck_assert_uint_eq(qar.verdicts.before, 42);
+	ck_assert_uint_eq(qar.verdicts.limit, 1000);
+	analyst_req_clear(&qar);
+	verdict_list_cursor_fmt(81234, cur, sizeof(cur));
+	ck_assert_int_eq(verdict_list_cursor_parse(cur, &before), 0);
+	ck_assert_uint_eq(before, 81234);
+	ck_assert_int_eq(verdict_list_cursor_parse("v0", &before), -1);
+	ck_assert_int_eq(verdict_list_cursor_parse("v-1", &before), -1);
+	ck_assert_int_eq(verdict_list_cursor_parse("v1x", &before), -1);
+	ck_assert_int_eq(verdict_list_cursor_parse("t1.2", &before), -1);
+	qrefused("{\"op\":\"verdicts.list\",\"cursor\":\"s1.2\"}",
+	    "cursor", "next");
+	qrefused("{\"op\":\"verdicts.list\",\"action\":\"x\"}", "action",
+	    "allow, review, deny");
+	qrefused("{\"op\":\"verdicts.list\",\"limit\":0}", "limit", NULL);
+	qrefused("{\"op\":\"verdicts.list\",\"until\":\"soon\"}",
+	    "until", NULL);
+	qrefused("{\"op\":\"verdicts.list\",\"sort\":\"score\"}", "sort",
+	    NULL);
+}
+END_TEST
+
 static struct rg_hash
 hash_of(int (*fn)(const struct ident *, const char *, size_t,
     struct party *, const char **), const char *s, enum ent_kind k)
@@ -428,7 +476,7 @@ START_TEST(test_errors)
 	    "(one of ping, check, observe, verdict, explain, stats, reload, "
 	    "recheck, feedback, list.add, list.del, list.get, list.log, "
 	    "rules, queue.list, queue.get, queue.claim, queue.unclaim, "
-	    "queue.decide, graph)");
+	    "queue.decide, verdicts.list, graph)");
 	refused("{\"op\":\"PING\"}", "unknown_op", "op", NULL);
 	refused("{\"op\":\"\"}", "unknown_op", "op", NULL);
 	/* Fields the op does not take. */
@@ -830,6 +878,7 @@ req_suite(void)
 	tcase_add_test(tc, test_observe);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_queue_ops);
+	tcase_add_test(tc, test_verdicts_list);
 	tcase_add_test(tc, test_ts);
 	tcase_add_test(tc, test_json_edges);
 	tcase_add_test(tc, test_field_name_escaped);
