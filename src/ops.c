@@ -219,7 +219,7 @@ op_graph(struct store_txn *txn, struct job *job)
 	rc = op_verdict_rc(job, graph_run(txn, &job->ev, job->ar, &v),
 	    &v);
 	if (rc == 1) {
-		op_answer_error(job, "not_found", NULL, "no verdict for this "
+		job_set_error(job, "not_found", NULL, "no verdict for this "
 		    "id, or its event is gone (retention)");
 		return (0);
 	}
