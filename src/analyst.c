@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "analyst.h"
+#include "graph.h"
 #include "label.h"
 #include "ident.h"
 #include "rules.h"
@@ -30,7 +31,7 @@ analyst_op(enum req_op op)
 {
 	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
 	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op) ||
-	    op == OP_VERDICTS_LIST);
+	    op == OP_VERDICTS_LIST || op == OP_GRAPH);
 }
 
 const char *
@@ -565,6 +566,13 @@ analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
 	if (queue_op(op))
 		return (queue_run(txn, op, ev, ar, now, out, errcode, msg,
 		    sizeof(msg)));
+	if (op == OP_GRAPH) {
+		/* read only; the daemon answers it in ops.c */
+		rc = graph_run(txn, ev, ar, out);
+		if (rc > 0)
+			*errcode = rc == 1 ? "not_found" : "store_error";
+		return (rc > 0 ? 1 : rc);
+	}
 	memset(out, 0, sizeof(*out));
 	*errcode = NULL;
 	sbuf_init(&sb, 256);

@@ -64,7 +64,8 @@ struct analyst_req {
 	struct verdict_list_req	 verdicts;
 };
 
-/* Is op one of feedback, list.*, queue.*, verdicts.list: an analyst_req. */
+/* Is op one of feedback, list.*, queue.*, verdicts.list, graph: an
+ * analyst_req. */
 bool	analyst_op(enum req_op op);
 
 /*
@@ -77,9 +78,9 @@ int	analyst_prepare(struct analyst_req *ar, enum req_op op,
 	    struct req_error *err);
 
 /*
- * Run a prepared feedback, list, queue op (queue.* through queue_run())
- * or verdicts.list (verdict_list())
- * in txn at time now; ev->id is the referral of a feedback by id.
+ * Run a prepared feedback, list or queue op (queue.* through
+ * queue_run()), verdicts.list (verdict_list()) or graph (graph_run()) in
+ * txn at time now; ev->id is the referral of a feedback by id.
  * out->reply gets the reply (caller frees with verdict_clear()). Returns 0
  * done, 1 answered with an error (the reply; *errcode says which:
  * "not_found", "conflict"), -1 store error.

@@ -99,6 +99,7 @@ int	ctl_reload(int, char **);
 int	ctl_rules_list(int, char **);	/* rules list (ctl_rules calls it) */
 int	ctl_verdict(int, char **);
 int	ctl_explain(int, char **);
+int	ctl_graph(int, char **);
 int	ctl_check(int, char **);
 int	ctl_observe(int, char **);
 int	ctl_recheck(int, char **);

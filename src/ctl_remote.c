@@ -636,6 +636,15 @@ ctl_explain(int argc, char **argv)
 	return (ctl_with_id("explain", argv[1], ctl_out_explain));
 }
 
+/* What the web console draws (graph.h), as key/value lines or --json. */
+int
+ctl_graph(int argc, char **argv)
+{
+	if (argc != 2)
+		ctl_badusage();
+	return (ctl_with_id("graph", argv[1], ctl_out_reply));
+}
+
 int
 ctl_check(int argc, char **argv)
 {

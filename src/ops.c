@@ -9,6 +9,7 @@
 
 #include "analyst.h"
 #include "daemon.h"
+#include "graph.h"
 #include "metrics.h"
 #include "queue.h"
 #include "ops.h"
@@ -44,8 +45,9 @@ op_reload(struct daemon *d, struct job *job)
 
 /*
  * The rule set in service, rule by rule in file order: its action, whether
- * it enforces or only shadows, its score and how often it matched in new
- * verdicts since start (the counters of /metrics rule_hits_total).
+ * it enforces or only shadows, its score, its desc (msg, as reasons show
+ * it) and how often it matched in new verdicts since start (the counters
+ * of /metrics rule_hits_total).
  */
 static void
 op_rules(struct daemon *d, struct job *job)
@@ -66,6 +68,9 @@ op_rules(struct daemon *d, struct job *job)
 		    "score", (int)rules_rule_score(d->rules, i),
 		    "hits", (json_int_t)metrics_rule_hits(d->metrics, name,
 		    shadow));
+		if (rules_rule_msg(d->rules, i) != NULL)
+			json_object_set_new(r, "msg", json_string(
+			    rules_rule_msg(d->rules, i)));
 		json_array_append_new(arr, r);
 	}
 	o = json_pack("{s:b,s:s,s:o}", "ok", 1, "ruleset", d->rules != NULL ?
@@ -204,6 +209,23 @@ op_queue(struct store_txn *txn, struct job *job)
 	return (0);
 }
 
+/* The graph of a referral (graph.h): what the console draws. */
+static int
+op_graph(struct store_txn *txn, struct job *job)
+{
+	struct verdict	v = { 0 };
+	int		rc;
+
+	rc = op_verdict_rc(job, graph_run(txn, &job->ev, job->ar, &v),
+	    &v);
+	if (rc == 1) {
+		job_set_error(job, "not_found", NULL, "no verdict for this "
+		    "id, or its event is gone (retention)");
+		return (0);
+	}
+	return (rc);
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 #define GET	EVHTTP_REQ_GET
@@ -258,6 +280,9 @@ const struct op_def ops[OP__MAX] = {
 	[OP_VERDICTS_LIST] = { OP_VERDICTS_LIST, OP_WRITER_READ, .heavy = true,
 	    .txn = op_analyst,
 	    .route = { "/v1/verdicts/list", POST, { NULL }, true } },
+	[OP_GRAPH] = { OP_GRAPH, OP_WRITER_READ, .heavy = true,
+	    .txn = op_graph,
+	    .route = { "/v1/graph", POST, { NULL }, true } },
 };
 
 const struct op_def *

@@ -57,6 +57,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "re-evaluate a referral now, or as of T (before a payout)",
 	  "  --ts T               as of T (Unix milliseconds or RFC 3339)\n",
 	  ctl_recheck, CTL_DAEMON },
+	{ "graph", "ID", "the identities linking a referral's accounts, and "
+	  "their timelines", "", ctl_graph, CTL_DAEMON },
 	{ "feedback", "(--id ID | --account A) --label LABEL [--note TEXT] "
 	  "[--by WHO]", "label a referral's referee or an account",
 	  "  --id ID              the referral whose referee is labelled\n"

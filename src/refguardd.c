@@ -414,6 +414,10 @@ reload_swap(struct daemon *d, struct reload_bundle *b)
 	d->rules = b->rules;
 	b->rules = NULL;
 	d->rules_loaded_at = now_ms();
+	if (b->ui != NULL) {
+		http_set_ui(d->http, b->ui);
+		b->ui = NULL;
+	}
 	free(d->conf->rules_path);
 	d->conf->rules_path = xstrdup(cf->rules_path);
 	d->conf->log_level = cf->log_level;
@@ -433,6 +437,29 @@ reload_swap(struct daemon *d, struct reload_bundle *b)
 }
 
 /*
+ * The console's files a reload could not read (the old ones keep
+ * serving): a warning for the reply when the console was served; when it
+ * never was (not installed), only the log says so, at info. NULL: none.
+ */
+static char *
+reload_ui_warning(struct daemon *d, const struct reload_bundle *b)
+{
+	char	esc[1024], *w;
+
+	if (b->ui_error == NULL)
+		return (NULL);
+	log_value(b->ui_error, strlen(b->ui_error), esc, sizeof(esc));
+	if (!http_ui_served(d->http)) {
+		log_info("web console still not served error=%s", esc);
+		return (NULL);
+	}
+	log_warn("reload kept the web console's files error=%s", esc);
+	xasprintf(&w, "%s (the web console keeps the files it had)",
+	    b->ui_error);
+	return (w);
+}
+
+/*
  * A reload ended (reload.h): swap in everything it built, or keep
  * everything old and say why; answer the requests that waited for it,
  * and start the next one if more were asked for meanwhile.
@@ -444,7 +471,7 @@ reload_done(struct reload_bundle *b, void *arg)
 	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
 	struct job	*job;
 	json_t		*o;
-	char		*s, *data, esc[1536];
+	char		*s, *data, *uiwarn, esc[1536];
 	size_t		 len;
 
 	if (b->warn != NULL)
@@ -477,8 +504,15 @@ reload_done(struct reload_bundle *b, void *arg)
 	log_debug("reload took us=%llu", (unsigned long long)b->us);
 	json_object_set_new(o, "ruleset", json_string(d->rules != NULL ?
 	    rules_hash(d->rules) : "none"));
-	if (b->warn != NULL)
-		json_object_set_new(o, "warning", json_string(b->warn));
+	uiwarn = reload_ui_warning(d, b);
+	if (b->warn != NULL && uiwarn != NULL) {
+		xasprintf(&s, "%s; %s", b->warn, uiwarn);
+		json_object_set_new(o, "warning", json_string(s));
+		free(s);
+	} else if (b->warn != NULL || uiwarn != NULL)
+		json_object_set_new(o, "warning", json_string(b->warn != NULL ?
+		    b->warn : uiwarn));
+	free(uiwarn);
 	if (d->reload_error != NULL)
 		notify_status("READY=1", "serving, ruleset %s (%zu rules); "
 		    "last reload failed, see the log", rules_hash(d->rules),

@@ -39,6 +39,7 @@ static const char *const op_names[OP__MAX] = {
 	[OP_QUEUE_CLAIM] = "queue.claim", [OP_QUEUE_UNCLAIM] = "queue.unclaim",
 	[OP_QUEUE_DECIDE] = "queue.decide",
 	[OP_VERDICTS_LIST] = "verdicts.list",
+	[OP_GRAPH] = "graph",
 };
 
 /* Top-level fields each op accepts ("op" always). */
@@ -65,6 +66,7 @@ static const char *const list_log_fields[] = { "op", "list", "limit",
 static const char *const queue_list_fields[] = { "op", "state", "action",
     "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
     "sort", "cursor", "limit", NULL };
+static const char *const graph_fields[] = { "op", "id", "ids", NULL };
 static const char *const queue_claim_fields[] = { "op", "id", "by", NULL };
 static const char *const queue_decide_fields[] = { "op", "id", "ids",
     "filter", "count", "decision", "note", "by", NULL };
@@ -776,15 +778,54 @@ decode_verdicts_list(const json_t *obj, const struct req_opts *o,
 	return (get_limit(obj, VERDICT_LIST_LIMIT_MAX, &q->limit, err));
 }
 
+/* "ids": up to QUEUE_IDS_MAX referral ids into q->ids (queue.decide, graph). */
+static int
+decode_ids(const json_t *obj, struct queue_req *q, struct req_error *err)
+{
+	json_t	*ids, *v;
+	size_t	 i, len;
+
+	ids = json_object_get(obj, "ids");
+	if (ids == NULL || json_is_null(ids))
+		return (0);
+	if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+	    json_array_size(ids) > QUEUE_IDS_MAX)
+		return (req_fail(err, "bad_request", "ids", "must be an "
+		    "array of 1 to %d referral ids", QUEUE_IDS_MAX));
+	q->ids = xcalloc(json_array_size(ids), sizeof(*q->ids));
+	json_array_foreach(ids, i, v) {
+		if (!json_is_string(v) || (len = json_string_length(v)) == 0 ||
+		    len > RG_ID_MAX || has_control(json_string_value(v), len))
+			return (req_fail(err, "bad_request", "ids",
+			    "item %zu is not a referral id", i));
+		memcpy(q->ids[i], json_string_value(v), len);
+		q->nids++;
+	}
+	return (0);
+}
+
+/* graph: one referral (id) drawn whole, or the parties of many (ids). */
+static int
+decode_graph(const json_t *obj, struct rg_event *ev, struct analyst_req *ar,
+    struct req_error *err)
+{
+	if (decode_id(obj, false, ev, err) != 0 ||
+	    decode_ids(obj, &ar->queue, err) != 0)
+		return (-1);
+	if ((ev->idlen > 0) == (ar->queue.nids > 0))
+		return (req_fail(err, "bad_request", "id", "give one of id "
+		    "and ids"));
+	return (0);
+}
+
 static int
 decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
     struct rg_event *ev, struct analyst_req *ar, struct req_error *err)
 {
 	struct queue_req	*q = &ar->queue;
-	json_t			*ids, *v;
+	json_t			*v;
 	char			 dec[16];
 	bool			 has = false;
-	size_t			 i, len;
 
 	if (op == OP_QUEUE_LIST)
 		return (decode_queue_list(obj, o, q, err));
@@ -806,24 +847,8 @@ decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
 		    "not one of approve, void"));
 	if (get_text(obj, "note", ANALYST_NOTE_MAX, true, ar->note, err) != 0)
 		return (-1);
-	ids = json_object_get(obj, "ids");
-	if (ids != NULL && !json_is_null(ids)) {
-		if (!json_is_array(ids) || json_array_size(ids) == 0 ||
-		    json_array_size(ids) > QUEUE_IDS_MAX)
-			return (req_fail(err, "bad_request", "ids", "must be an "
-			    "array of 1 to %d referral ids", QUEUE_IDS_MAX));
-		q->ids = xcalloc(json_array_size(ids), sizeof(*q->ids));
-		json_array_foreach(ids, i, v) {
-			if (!json_is_string(v) ||
-			    (len = json_string_length(v)) == 0 ||
-			    len > RG_ID_MAX ||
-			    has_control(json_string_value(v), len))
-				return (req_fail(err, "bad_request", "ids",
-				    "item %zu is not a referral id", i));
-			memcpy(q->ids[i], json_string_value(v), len);
-			q->nids++;
-		}
-	}
+	if (decode_ids(obj, q, err) != 0)
+		return (-1);
 	v = json_object_get(obj, "filter");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_object(v))
@@ -882,6 +907,7 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 		[OP_QUEUE_UNCLAIM] = queue_claim_fields,
 		[OP_QUEUE_DECIDE] = queue_decide_fields,
 		[OP_VERDICTS_LIST] = verdicts_list_fields,
+		[OP_GRAPH] = graph_fields,
 	};
 	json_error_t	 jerr;
 	json_t		*obj, *op;
@@ -959,6 +985,8 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 			else if (*opp == OP_VERDICTS_LIST)
 				rc = decode_verdicts_list(obj, o, &ar->verdicts,
 				    err);
+			else if (*opp == OP_GRAPH)
+				rc = decode_graph(obj, ev, ar, err);
 			else
 				rc = decode_list(obj, *opp, o, ar, err);
 			if (rc != 0)

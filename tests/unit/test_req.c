@@ -208,6 +208,26 @@ START_TEST(test_queue_ops)
 	/* Without an analyst request (req_decode) they are not served. */
 	refused("{\"op\":\"queue.list\"}", "unknown_op", "op",
 	    "not served here");
+
+	/* graph: one referral whole, or the parties of many. */
+	ck_assert_int_eq(qdecode("{\"op\":\"graph\",\"id\":\"r-1\"}", &op,
+	    &err), 0);
+	ck_assert_int_eq(op, OP_GRAPH);
+	ck_assert_uint_eq(qar.queue.nids, 0);
+	analyst_req_clear(&qar);
+	ck_assert_int_eq(qdecode("{\"op\":\"graph\",\"ids\":[\"a\",\"b\"]}",
+	    &op, &err), 0);
+	ck_assert_uint_eq(qar.queue.nids, 2);
+	ck_assert_str_eq(qar.queue.ids[0], "a");
+	analyst_req_clear(&qar);
+	qrefused("{\"op\":\"graph\"}", "id", "one of id and ids");
+	qrefused("{\"op\":\"graph\",\"id\":\"a\",\"ids\":[\"b\"]}", "id",
+	    "one of id and ids");
+	qrefused("{\"op\":\"graph\",\"ids\":[]}", "ids", NULL);
+	qrefused("{\"op\":\"graph\",\"ids\":[\"a\\u0001\"]}", "ids",
+	    "item 0");
+	qrefused("{\"op\":\"graph\",\"id\":\"a\",\"by\":\"b\"}", "by",
+	    "unknown field");
 }
 END_TEST
 
@@ -456,7 +476,7 @@ START_TEST(test_errors)
 	    "(one of ping, check, observe, verdict, explain, stats, reload, "
 	    "recheck, feedback, list.add, list.del, list.get, list.log, "
 	    "rules, queue.list, queue.get, queue.claim, queue.unclaim, "
-	    "queue.decide, verdicts.list)");
+	    "queue.decide, verdicts.list, graph)");
 	refused("{\"op\":\"PING\"}", "unknown_op", "op", NULL);
 	refused("{\"op\":\"\"}", "unknown_op", "op", NULL);
 	/* Fields the op does not take. */
