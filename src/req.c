@@ -912,7 +912,7 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 	json_error_t	 jerr;
 	json_t		*obj, *op;
 	const char	*ops;
-	char		 esc[64], names[256];
+	char		 esc[64], names[512];
 	size_t		 nlen;
 	int		 rc = -1, i;
 

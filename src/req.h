@@ -57,7 +57,7 @@ extern const char *const req_error_codes[REQ_NERRCODES];
 struct req_error {
 	const char	*code;		/* static */
 	char		 field[96];	/* "" when the request as a whole */
-	char		 msg[256];
+	char		 msg[512];
 };
 
 struct req_opts {

@@ -477,6 +477,10 @@ START_TEST(test_errors)
 	    "recheck, feedback, list.add, list.del, list.get, list.log, "
 	    "rules, queue.list, queue.get, queue.claim, queue.unclaim, "
 	    "queue.decide, verdicts.list, graph)");
+	/* ... however long the unknown name: the list is never cut. */
+	refused("{\"op\":\"an-op-name-far-longer-than-any-that-there-is-"
+	    "and-then-some-more-of-it\"}", "unknown_op", "op",
+	    "queue.decide, verdicts.list, graph)");
 	refused("{\"op\":\"PING\"}", "unknown_op", "op", NULL);
 	refused("{\"op\":\"\"}", "unknown_op", "op", NULL);
 	/* Fields the op does not take. */
