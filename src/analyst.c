@@ -31,7 +31,7 @@ analyst_op(enum req_op op)
 {
 	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
 	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op) ||
-	    op == OP_VERDICTS_LIST || op == OP_GRAPH);
+	    op == OP_VERDICTS_LIST || op == OP_GRAPH || op == OP_STATS_DAILY);
 }
 
 const char *
@@ -594,6 +594,9 @@ analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
 		break;
 	case OP_VERDICTS_LIST:
 		rc = verdict_list(txn, &ar->verdicts, &sb);
+		break;
+	case OP_STATS_DAILY:
+		rc = daily_run(txn, &ar->daily, &sb);
 		break;
 	default:
 		rc = -1;

@@ -25,6 +25,7 @@
 #include "req.h"
 #include "store_aux.h"
 #include "verdict_list.h"
+#include "daily.h"
 
 struct ident;
 struct ruleset;
@@ -62,10 +63,12 @@ struct analyst_req {
 	struct queue_req	 queue;
 	/* verdicts.list (verdict_list.h) */
 	struct verdict_list_req	 verdicts;
+	/* stats.daily (daily.h) */
+	struct daily_req	 daily;
 };
 
-/* Is op one of feedback, list.*, queue.*, verdicts.list, graph: an
- * analyst_req. */
+/* Is op one of feedback, list.*, queue.*, verdicts.list, graph,
+ * stats.daily: an analyst_req. */
 bool	analyst_op(enum req_op op);
 
 /*

@@ -113,5 +113,6 @@ int	ctl_export(int, char **);
 int	ctl_import(int, char **);
 int	ctl_top(int, char **);
 int	ctl_verdicts(int, char **);	/* ctl_verdicts.c */
+int	ctl_daily(int, char **);	/* ctl_daily.c */
 
 #endif

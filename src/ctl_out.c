@@ -873,8 +873,8 @@ render_reply(const json_t *o)
 }
 
 /* --json: the line; else parsed, an error said, anything else rendered. */
-static bool
-out_render(const char *line, size_t len, void (*render)(const json_t *))
+bool
+ctl_out_render(const char *line, size_t len, void (*render)(const json_t *))
 {
 	json_t	*o;
 	bool	 err;
@@ -891,25 +891,25 @@ out_render(const char *line, size_t len, void (*render)(const json_t *))
 bool
 ctl_out_reply(const char *line, size_t len)
 {
-	return (out_render(line, len, render_reply));
+	return (ctl_out_render(line, len, render_reply));
 }
 
 bool
 ctl_out_verdict(const char *line, size_t len)
 {
-	return (out_render(line, len, render_verdict));
+	return (ctl_out_render(line, len, render_verdict));
 }
 
 bool
 ctl_out_explain(const char *line, size_t len)
 {
-	return (out_render(line, len, render_explain));
+	return (ctl_out_render(line, len, render_explain));
 }
 
 bool
 ctl_out_stats(const char *line, size_t len)
 {
-	return (out_render(line, len, render_stats));
+	return (ctl_out_render(line, len, render_stats));
 }
 
 /* ---- progress --------------------------------------------------------- */

@@ -79,6 +79,12 @@ void	 ctl_out_object(const json_t *o, int indent);
  * as ctl_out_object) and is what new subcommands should use.
  */
 typedef bool (*ctl_fmt_fn)(const char *line, size_t len);
+/*
+ * What every formatter does: with --json the line as it is; else an error
+ * reply said (true), anything else parsed and handed to render (false).
+ */
+bool	 ctl_out_render(const char *line, size_t len,
+	     void (*render)(const json_t *));
 /* Is a reply line an error reply (or not JSON at all)? */
 bool	 ctl_reply_is_error(const char *line, size_t len);
 bool	 ctl_out_raw(const char *line, size_t len);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "daily.h"
 #include "export.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -359,6 +360,10 @@ imp_flush(struct imp *im, char **cause)
 				rc = store_put_verdict(txn, it->name,
 				    it->namelen, rec, len);
 				free(rec);
+				if (rc == 0 && daily_reply(txn, im->items[
+				    it->event].ev.ts, it->vr.action, it->vr.reply,
+				    it->vr.replylen) < 0)
+					rc = -1;
 				break;
 			case IMP_META:
 				rc = store_meta_put(txn, it->name, it->val,

@@ -166,7 +166,10 @@ op_recheck(struct store_txn *txn, struct job *job)
 	return (0);
 }
 
-/* feedback, list.* (analyst.h) and verdicts.list (verdict_list.h). */
+/*
+ * feedback, list.* (analyst.h), verdicts.list (verdict_list.h) and
+ * stats.daily (daily.h).
+ */
 static int
 op_analyst(struct store_txn *txn, struct job *job)
 {
@@ -283,6 +286,9 @@ const struct op_def ops[OP__MAX] = {
 	[OP_GRAPH] = { OP_GRAPH, OP_WRITER_READ, .heavy = true,
 	    .txn = op_graph,
 	    .route = { "/v1/graph", POST, { NULL }, true } },
+	[OP_STATS_DAILY] = { OP_STATS_DAILY, OP_WRITER_READ, .heavy = true,
+	    .txn = op_analyst,
+	    .route = { "/v1/stats/daily", POST, { NULL }, true } },
 };
 
 const struct op_def *

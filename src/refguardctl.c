@@ -103,6 +103,14 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "                       (also done from -c's store when the daemon "
 	  "is down)\n",
 	  ctl_verdicts, CTL_DAEMON },
+	{ "daily", "[--since T] [--until T] [--rule R] [--json]",
+	  "verdicts by action and rules' hits, day by day (UTC)",
+	  "  --since T  --until T RFC 3339, Unix milliseconds or a duration "
+	  "ago (7d);\n"
+	  "                       their days (default since 14d)\n"
+	  "  --rule R             only rule R's hits\n"
+	  "  --json               the stats.daily reply as it is\n",
+	  ctl_daily, CTL_DAEMON },
 	{ "lists", "add|del|get|log|import|names ...",
 	  "runtime list entries (values are hashed)",
 	  "  add LIST VALUE [--kind K] [--expires 30d|RFC3339] [--reason R] "

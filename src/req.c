@@ -39,7 +39,7 @@ static const char *const op_names[OP__MAX] = {
 	[OP_QUEUE_CLAIM] = "queue.claim", [OP_QUEUE_UNCLAIM] = "queue.unclaim",
 	[OP_QUEUE_DECIDE] = "queue.decide",
 	[OP_VERDICTS_LIST] = "verdicts.list",
-	[OP_GRAPH] = "graph",
+	[OP_GRAPH] = "graph", [OP_STATS_DAILY] = "stats.daily",
 };
 
 /* Top-level fields each op accepts ("op" always). */
@@ -72,6 +72,8 @@ static const char *const queue_decide_fields[] = { "op", "id", "ids",
     "filter", "count", "decision", "note", "by", NULL };
 static const char *const verdicts_list_fields[] = { "op", "action",
     "rule", "campaign", "since", "until", "cursor", "limit", NULL };
+static const char *const stats_daily_fields[] = { "op", "since", "until",
+    "kinds", "rule", NULL };
 static const char *const queue_filter_fields[] = { "state", "action",
     "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
     NULL };
@@ -778,6 +780,37 @@ decode_verdicts_list(const json_t *obj, const struct req_opts *o,
 	return (get_limit(obj, VERDICT_LIST_LIMIT_MAX, &q->limit, err));
 }
 
+/* stats.daily: since, until (their days), kinds, rule. */
+static int
+decode_stats_daily(const json_t *obj, const struct req_opts *o,
+    struct daily_req *q, struct req_error *err)
+{
+	json_t		*kinds, *v;
+	size_t		 i;
+	unsigned	 bit;
+
+	if (get_bound(obj, "since", o, &q->since, err) != 0 ||
+	    get_bound(obj, "until", o, &q->until, err) != 0 ||
+	    get_name(obj, "rule", sizeof(q->rule), q->rule, &q->has_rule,
+	    err) != 0)
+		return (-1);
+	kinds = json_object_get(obj, "kinds");
+	if (kinds == NULL || json_is_null(kinds))
+		return (0);
+	if (!json_is_array(kinds) || json_array_size(kinds) == 0)
+		return (req_fail(err, "bad_request", "kinds", "must be an "
+		    "array of actions, rules, rechecks"));
+	q->kinds = 0;
+	json_array_foreach(kinds, i, v) {
+		if (!json_is_string(v) ||
+		    (bit = daily_kind_from_name(json_string_value(v))) == 0)
+			return (req_fail(err, "bad_request", "kinds", "item "
+			    "%zu is not one of actions, rules, rechecks", i));
+		q->kinds |= bit;
+	}
+	return (0);
+}
+
 /* "ids": up to QUEUE_IDS_MAX referral ids into q->ids (queue.decide, graph). */
 static int
 decode_ids(const json_t *obj, struct queue_req *q, struct req_error *err)
@@ -908,6 +941,7 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 		[OP_QUEUE_DECIDE] = queue_decide_fields,
 		[OP_VERDICTS_LIST] = verdicts_list_fields,
 		[OP_GRAPH] = graph_fields,
+		[OP_STATS_DAILY] = stats_daily_fields,
 	};
 	json_error_t	 jerr;
 	json_t		*obj, *op;
@@ -978,6 +1012,7 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 			ar->kind = -1;
 			queue_req_init(&ar->queue);
 			verdict_list_init(&ar->verdicts);
+			daily_req_init(&ar->daily);
 			if (*opp == OP_FEEDBACK)
 				rc = decode_feedback(id, obj, ev, ar, err);
 			else if (queue_op(*opp))
@@ -987,6 +1022,9 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 				    err);
 			else if (*opp == OP_GRAPH)
 				rc = decode_graph(obj, ev, ar, err);
+			else if (*opp == OP_STATS_DAILY)
+				rc = decode_stats_daily(obj, o, &ar->daily,
+				    err);
 			else
 				rc = decode_list(obj, *opp, o, ar, err);
 			if (rc != 0)

@@ -43,6 +43,7 @@ enum req_op {
 	OP_QUEUE_DECIDE,
 	OP_VERDICTS_LIST,	/* stored verdicts: verdict_list.h */
 	OP_GRAPH,		/* the console's identity graph: graph.h */
+	OP_STATS_DAILY,		/* the daily counters: daily.h */
 	OP__MAX
 };
 

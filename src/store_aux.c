@@ -30,6 +30,8 @@ struct store_aux {
 	bool	have_queue;	/* false: read-only store from before it */
 	MDB_dbi	queue;
 	MDB_dbi	queuelog;
+	bool	have_daily;	/* false: read-only store from before it */
+	MDB_dbi	daily;
 };
 
 /*
@@ -73,14 +75,18 @@ int
 store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **auxp,
     char **cause)
 {
-	/* The queue's two came later: a store may have the first four. */
+	/*
+	 * The queue's two came later, and daily after them: a store may
+	 * have the first four or six.
+	 */
 	static const char *const names[STORE_AUX_NDBI] = {
 		"feedback", "labels", "lists", "listlog", "queue", "queuelog",
+		"daily",
 	};
 	struct store_aux	*aux = xcalloc(1, sizeof(*aux));
 	MDB_dbi			*dbi[STORE_AUX_NDBI] = {
 		&aux->feedback, &aux->labels, &aux->lists, &aux->listlog,
-		&aux->queue, &aux->queuelog,
+		&aux->queue, &aux->queuelog, &aux->daily,
 	};
 	size_t			 i;
 	int			 rc;
@@ -98,8 +104,10 @@ store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **auxp,
 		}
 		if (i == 3)
 			aux->have = true;
+		if (i == 5)
+			aux->have_queue = true;
 	}
-	aux->have_queue = true;
+	aux->have_daily = true;
 	return (0);
 }
 
@@ -1319,4 +1327,116 @@ store_queuelog_scan(struct store_txn *t, uint64_t item, store_rec_cb cb,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (store_int_fail(t, rc, "queuelog scan"));
 	return (0);
+}
+
+/* ---- daily counters ------------------------------------------------------ */
+
+/*
+ * daily: day(4) kind(1) name -> count(8). The day leads so that a day
+ * range is one cursor walk and retention deletes from the first key.
+ */
+#define DAILY_KEY_MAX	(4 + 1 + STORE_DAILY_NAME_MAX)
+
+static size_t
+daily_key(uint8_t *key, uint32_t day, uint8_t kind, const char *name,
+    size_t len)
+{
+	struct rec_w	w;
+
+	if (len > STORE_DAILY_NAME_MAX)
+		len = STORE_DAILY_NAME_MAX;
+	rec_w_fixed(&w, key, DAILY_KEY_MAX);
+	rec_put_u32(&w, day);
+	rec_put_u8(&w, kind);
+	rec_put_bytes(&w, name, len);
+	return (w.len);
+}
+
+int
+store_daily_add(struct store_txn *t, uint32_t day, uint8_t kind,
+    const char *name, size_t len, uint64_t n)
+{
+	struct store_aux	*aux;
+	uint8_t			 key[DAILY_KEY_MAX], v[8];
+	uint64_t		 count = 0;
+	MDB_val			 k, d;
+	int			 rc;
+
+	if ((aux = aux_for_write(t)) == NULL)
+		return (-1);
+	k = val(key, daily_key(key, day, kind, name, len));
+	if ((rc = aux_get(t, aux->daily, &k, &d, "daily get")) < 0)
+		return (-1);
+	if (rc == 0 && d.mv_size == 8)
+		count = be_get(d.mv_data, 8);
+	be_put(v, count + n, 8);
+	d = val(v, sizeof(v));
+	return (aux_put(t, aux->daily, &k, &d, 0, "daily put"));
+}
+
+int
+store_daily_scan(struct store_txn *t, uint32_t from, uint32_t to,
+    store_daily_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	uint8_t			 key[4];
+	uint32_t		 day;
+	int			 rc;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	if (!aux->have_daily)
+		return (0);
+	if ((c = aux_cursor(t, aux->daily)) == NULL)
+		return (-1);
+	be_put(key, from, 4);
+	k = val(key, sizeof(key));
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size < 5 || d.mv_size != 8)
+			continue;	/* not ours: skipped, never fatal */
+		if ((day = (uint32_t)be_get(k.mv_data, 4)) > to)
+			break;
+		if (cb(arg, day, ((uint8_t *)k.mv_data)[4],
+		    (const char *)k.mv_data + 5, k.mv_size - 5,
+		    be_get(d.mv_data, 8)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "daily scan"));
+	return (0);
+}
+
+int64_t
+store_daily_expire(struct store_txn *t, uint32_t before, size_t max)
+{
+	struct store_aux	*aux = store_int_aux(t);
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	int64_t			 n = 0;
+	int			 rc;
+
+	if (!aux->have_daily)
+		return (0);
+	if ((c = aux_cursor(t, aux->daily)) == NULL)
+		return (-1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 &&
+	    (size_t)n < max; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size >= 4 && be_get(k.mv_data, 4) >= before)
+			break;
+		if (!store_int_writable(t)) {
+			rc = EACCES;
+			break;
+		}
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "daily expire"));
+	return (n);
 }

@@ -20,6 +20,7 @@
  *             'T' state(1) created(8) item(8)        -> ""
  *             'S' state(1) score(4) item(8)          -> ""
  *   queuelog  item(8) n(4)                           -> audit record (JSON text)
+ *   daily     day(4) kind(1) name                    -> count(8)
  *
  * Values are never raw: an entry, a member and a labelled identity are
  * the keyed hashes identities get (ident.h). A list entry is one value
@@ -264,6 +265,27 @@ int	store_queuelog_put(struct store_txn *txn, uint64_t item,
 	    const char *rec, size_t len);
 int	store_queuelog_scan(struct store_txn *txn, uint64_t item,
 	    store_rec_cb cb, void *arg);
+
+/*
+ * Daily counters (daily.h says what is counted): day is days since the
+ * epoch (UTC), kind one of daily.h's, name a rule or an action's name,
+ * cut at STORE_DAILY_NAME_MAX bytes. They came after the queue: a store
+ * opened read-only before they exist has none.
+ */
+#define STORE_DAILY_NAME_MAX	400
+/* Add n to (day, kind, name). 0 or -1. */
+int	store_daily_add(struct store_txn *txn, uint32_t day, uint8_t kind,
+	    const char *name, size_t len, uint64_t n);
+/*
+ * Every counter of the days from..to (inclusive), by day, kind then
+ * name; cb returns 0 to go on, 1 to stop. 0 or -1.
+ */
+typedef int (*store_daily_cb)(void *arg, uint32_t day, uint8_t kind,
+    const char *name, size_t len, uint64_t count);
+int	store_daily_scan(struct store_txn *txn, uint32_t from, uint32_t to,
+	    store_daily_cb cb, void *arg);
+/* Delete up to max counters of days before before: how many, or -1. */
+int64_t	store_daily_expire(struct store_txn *txn, uint32_t before, size_t max);
 
 /* The seq the next event will get: what a label or entry records. */
 uint64_t store_aux_next_seq(struct store_txn *txn);

@@ -45,6 +45,6 @@ struct store_stat;
 void	store_aux_stat(MDB_txn *txn, const struct store_aux *aux,
 	    struct store_stat *out);
 /* How many named databases store_aux_open() opens. */
-#define STORE_AUX_NDBI	6
+#define STORE_AUX_NDBI	7
 
 #endif

@@ -9,6 +9,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "daily.h"
 #include "log.h"
 #include "rec.h"
 #include "rules.h"
@@ -470,6 +471,8 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	r.explainlen = explain.len;
 	rc = verdict_put(txn, ev->id, ev->idlen, &r, NULL);
 	sbuf_free(&explain);
+	if (rc == 0)
+		rc = daily_check(txn, ev->ts, rs, &res);
 	if (rc == 0 && res.action == ACTION_REVIEW)
 		rc = queue_enter(txn, rs, ev, &res, QUEUE_FROM_CHECK,
 		    ACTION_ALLOW, ev->ts);
@@ -647,6 +650,8 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	rc = verdict_put(txn, id, idlen, &r, &nv);
 	sbuf_free(&explain);
 	free(own);
+	if (rc == 0 && res.action != pv.action)
+		rc = daily_recheck(txn, now, pv.action, res.action);
 	if (rc == 0 && res.action > pv.action && res.action >= ACTION_REVIEW)
 		rc = queue_enter(txn, rs, &ev, &res, QUEUE_FROM_RECHECK,
 		    pv.action, now);

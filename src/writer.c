@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "analyst.h"
+#include "daily.h"
 #include "log.h"
 #include "ops.h"
 #include "req.h"
@@ -69,6 +70,9 @@ writer_job(struct store_txn *txn, struct job *job)
 		if (job->expire_before != INT64_MIN)
 			job->expired = store_expire(txn, job->expire_before,
 			    job->expire_max);
+		if (job->expired >= 0 && job->expire_before != INT64_MIN &&
+		    daily_expire(txn, job->expire_before, job->expire_max) < 0)
+			job->expired = -1;
 		if (job->expired < 0)
 			return (-1);
 		job->expired_entries = analyst_expire(txn, now_ms(),
