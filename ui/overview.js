@@ -1,7 +1,34 @@
 // overview.js: verdict mix, queue size and age, top referrers by flagged
 // referrals, data versions and store health.
 import { api, el, svg, badge, age, when, parties } from "./core.js";
-import { recentItems, DAYS } from "./queueitems.js";
+import { recentItems, dailyCounts, DAYS } from "./queueitems.js";
+
+const KINDS = ["allow", "review", "deny"];
+
+// The verdict mix per day (the daily counters), oldest first: stacked bars.
+function dayMix(days) {
+  const W = 600, H = 120, B = 16, bw = W / days.length;
+  const tot = (d) => KINDS.reduce((a, k) => a + (d.actions[k] || 0), 0);
+  const max = Math.max(1, ...days.map(tot));
+  const s = svg("svg", { id: "verdict-days", width: W, height: H, viewBox: `0 0 ${W} ${H}` });
+  s.append(svg("line", { class: "axis", x1: 0, y1: H - B + 0.5, x2: W, y2: H - B + 0.5 }));
+  days.forEach((d, i) => {
+    const c = {};
+    for (const k of KINDS) c[k] = d.actions[k] || 0;
+    const g = svg("g", { class: "day", "data-day": d.day, "data-allow": c.allow, "data-review": c.review,
+      "data-deny": c.deny }, svg("title", null, `${d.day}: ${c.allow} allow, ${c.review} review, ${c.deny} deny`));
+    let y = H - B;
+    for (const k of KINDS) {
+      const h = (H - B - 4) * c[k] / max;
+      if (h > 0) g.append(svg("rect", { class: "bar-" + k, x: i * bw + 2, y: y - h, width: bw - 4, height: h }));
+      y -= h;
+    }
+    if ((days.length - 1 - i) % 2 === 0)
+      g.append(svg("text", { x: i * bw + bw / 2, y: H - 3, "text-anchor": "middle" }, d.day.slice(5)));
+    s.append(g);
+  });
+  return s;
+}
 
 function mixBar(c) {
   const W = 600, H = 22, n = c.allow + c.review + c.deny;
@@ -26,6 +53,7 @@ function mib(b) { return (b / 1048576).toFixed(1) + " MiB"; }
 export async function render() {
   const s = await api("GET", "/v1/stats");
   const items = await recentItems(DAYS);
+  const days = await dailyCounts();
   const open = items.filter((i) => i.state !== "decided");
   const oldest = open.reduce((m, i) => (!m || i.created < m ? i.created : m), null);
   const ps = await parties(items.map((i) => i.id));
@@ -47,6 +75,9 @@ export async function render() {
   const data = s.data || {};
   const node = el("section", { id: "overview-page" },
     el("h1", null, "Overview"),
+    el("div", { class: "panel" }, el("h2", null, "Verdicts per day (" + DAYS + " days, UTC, at check)"),
+      el("div", { class: "legend" }, KINDS.map((k) => el("span", null, el("i", { class: "bar-" + k }), k))),
+      dayMix(days)),
     el("div", { class: "grid2" },
       el("div", { class: "panel" }, el("h2", null, "Verdicts since start"),
         stat(c.allow, "allow", "n-allow"), stat(c.review, "review", "n-review"), stat(c.deny, "deny", "n-deny"),

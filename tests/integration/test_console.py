@@ -113,6 +113,25 @@ def reviews(d, n, campaign):
     return out, devs
 
 
+def farm(d, n):
+    """n referrals whose referees share one device: from the fourth on
+    the classic rules deny them (farm.referee_device), which never enter
+    the review queue. How many were denied."""
+    dev = {"ua": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0",
+           "tz": "Europe/Oslo", "screen": "1920x1080",
+           "lang": "nb-NO-%d" % ids.next()}
+    denied = 0
+    for i in range(n):
+        v = ok(d, check_req(ids.id(), {"account": ids.account()},
+                            {"account": ids.account(), "device": dev},
+                            campaign="farm-%d" % ids.next()))
+        eq(v["action"], "deny" if i >= 3 else "allow", "the device farm")
+        denied += v["action"] == "deny"
+        eq([h["rule"] for h in v["reasons"]],
+           ["farm.referee_device"] if i >= 3 else [], "its reasons")
+    return denied
+
+
 @T.case("the console's files: GET and HEAD only, their types, 404 for "
         "the rest, nothing outside the directory, the CSP on every reply")
 def _():
@@ -279,6 +298,7 @@ def _():
     camp = "spring-%d" % ids.next()
     rids, devs = reviews(d, 5, camp)
     other, _ = reviews(d, 1, "other-%d" % ids.next())
+    denied = farm(d, 5)
     b = cdp.Browser(binary)
     try:
         base = "http://127.0.0.1:%d/ui/" % d.port
@@ -370,18 +390,34 @@ def _():
         b.wait("['%s','%s'].every(id => document.querySelector("
                "'#queue-rows tr[data-id=\"' + id + '\"]').dataset.state === "
                "'decided')" % (rids[-3], rids[-4]), "both approved")
-        # the rules page and the overview
+        # the rules page and the overview: every verdict's hits per day
+        # (a deny rule's too, which never enter the queue), the decisions
         b.goto(base + "#/rules")
         ready(b, "rules", "document.querySelector('#rules tr[data-rule="
-              "\"farm.referee_ip\"] svg.sparkline')")
+              "\"farm.referee_ip\"] svg.hits-chart')")
         share = b.eval("document.querySelector('#rules tr[data-rule="
                        "\"farm.referee_ip\"]').innerText")
         check("25% of 4" in share, "one voided of four decided", share)
+        zeros = [0] * 13
+        for rule, hits in (("farm.referee_ip", 6),
+                           ("farm.referee_device", denied)):
+            eq(b.eval("document.querySelector('#rules tr[data-rule=\"%s\"]"
+                      " svg.hits-chart').dataset.hits" % rule),
+               ",".join(map(str, zeros + [hits])),
+               "%s: its hits per day, today's last" % rule)
+            eq(b.eval("document.querySelector('#rules tr[data-rule=\"%s\"]"
+                      " td.hits-total').textContent" % rule), str(hits),
+               "%s: its hits in 14 days" % rule)
         shot(b, "rules")
         b.goto(base + "#/overview")
         ready(b, "overview", "document.querySelector('#top-referrers')")
         eq(b.eval("document.querySelector('#n-review b').textContent"),
            "6", "review verdicts")
+        bars = b.eval("[...document.querySelectorAll('#verdict-days g.day')]"
+                      ".map(g => [g.dataset.allow, g.dataset.review, "
+                      "g.dataset.deny].join('/'))")
+        eq(bars, ["0/0/0"] * 13 + ["%d/6/%d" % (10 + 5 - denied, denied)],
+           "the verdict mix per day, today's last")
         shot(b, "overview")
         # (the first API call before the token is a 401, on purpose)
         problems = [p for p in b.problems() if not p.startswith(
