@@ -42,6 +42,7 @@ struct store_aux {
  *          'R' list entry(16) kind(1) member(16) -> ""
  *          'X' expires(8) list entry(16) -> ""
  *   feedback, listlog: id(8) -> the record (JSON text)
+ *   daily: day(4) kind(1) name -> count(8) (the block at the end)
  */
 #define LABEL_KEY_LEN	(1 + RG_HASH_LEN + 1)
 #define LABEL_VAL_LEN	24

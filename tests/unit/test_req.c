@@ -231,6 +231,39 @@ START_TEST(test_queue_ops)
 }
 END_TEST
 
+START_TEST(test_stats_daily)
+{
+	struct req_error	err;
+	enum req_op		op;
+
+	ck_assert_int_eq(qdecode("{\"op\":\"stats.daily\"}", &op, &err), 0);
+	ck_assert_int_eq(op, OP_STATS_DAILY);
+	ck_assert(qar.daily.since == INT64_MIN && qar.daily.until == INT64_MAX);
+	ck_assert_uint_eq(qar.daily.kinds, DAILY_KINDS_ALL);
+	ck_assert(!qar.daily.has_rule);
+	analyst_req_clear(&qar);
+	ck_assert_int_eq(qdecode("{\"op\":\"stats.daily\",\"since\":1000,"
+	    "\"until\":\"2026-11-23T10:00:00Z\",\"kinds\":[\"rules\","
+	    "\"rechecks\"],\"rule\":\"farm.x\"}", &op, &err), 0);
+	ck_assert_int_eq(qar.daily.since, 1000);
+	ck_assert_int_eq(qar.daily.until, 1795428000000LL);
+	ck_assert_uint_eq(qar.daily.kinds, DAILY_K_RULES | DAILY_K_RECHECKS);
+	ck_assert(qar.daily.has_rule);
+	ck_assert_str_eq(qar.daily.rule, "farm.x");
+	analyst_req_clear(&qar);
+	qrefused("{\"op\":\"stats.daily\",\"kinds\":[]}", "kinds", NULL);
+	qrefused("{\"op\":\"stats.daily\",\"kinds\":\"rules\"}", "kinds",
+	    NULL);
+	qrefused("{\"op\":\"stats.daily\",\"kinds\":[\"rules\",\"hits\"]}",
+	    "kinds", "item 1");
+	qrefused("{\"op\":\"stats.daily\",\"since\":\"soon\"}", "since",
+	    NULL);
+	qrefused("{\"op\":\"stats.daily\",\"rule\":1}", "rule", NULL);
+	qrefused("{\"op\":\"stats.daily\",\"limit\":1}", "limit",
+	    "unknown field");
+}
+END_TEST
+
 START_TEST(test_verdicts_list)
 {
 	struct req_error	err;
@@ -476,11 +509,11 @@ START_TEST(test_errors)
 	    "(one of ping, check, observe, verdict, explain, stats, reload, "
 	    "recheck, feedback, list.add, list.del, list.get, list.log, "
 	    "rules, queue.list, queue.get, queue.claim, queue.unclaim, "
-	    "queue.decide, verdicts.list, graph)");
+	    "queue.decide, verdicts.list, graph, stats.daily)");
 	/* ... however long the unknown name: the list is never cut. */
 	refused("{\"op\":\"an-op-name-far-longer-than-any-that-there-is-"
 	    "and-then-some-more-of-it\"}", "unknown_op", "op",
-	    "queue.decide, verdicts.list, graph)");
+	    "queue.decide, verdicts.list, graph, stats.daily)");
 	refused("{\"op\":\"PING\"}", "unknown_op", "op", NULL);
 	refused("{\"op\":\"\"}", "unknown_op", "op", NULL);
 	/* Fields the op does not take. */
@@ -883,6 +916,7 @@ req_suite(void)
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_queue_ops);
 	tcase_add_test(tc, test_verdicts_list);
+	tcase_add_test(tc, test_stats_daily);
 	tcase_add_test(tc, test_ts);
 	tcase_add_test(tc, test_json_edges);
 	tcase_add_test(tc, test_field_name_escaped);

@@ -25,6 +25,7 @@
 #include "util.h"
 #include "verdict.h"
 #include "verdict_list.h"
+#include "daily.h"
 
 #include "unit.h"
 
@@ -1109,6 +1110,105 @@ START_TEST(test_scan_events)
 	s.stop_at = 2;
 	ck_assert_int_eq(store_scan_events_back(t, 0, 1, seqs_cb, &s), 0);
 	ck_assert_uint_eq(s.n, 2);
+	store_abort(t);
+}
+END_TEST
+
+/* stats.daily's reply as JSON. */
+static json_t *
+daily_json(struct store_txn *t, const struct daily_req *q)
+{
+	struct sbuf	sb;
+	json_t		*o;
+
+	sbuf_init(&sb, 256);
+	ck_assert_int_eq(daily_run(t, q, &sb), 0);
+	o = json_loadb(sb.buf, sb.len, 0, NULL);
+	ck_assert_msg(o != NULL, "not JSON: %.*s", (int)sb.len, sb.buf);
+	sbuf_free(&sb);
+	return (o);
+}
+
+/*
+ * The daily counters: a check counts its action on its event's day, a
+ * replay nothing, an aborted transaction nothing; import's counting from
+ * a reply line gives what the check gave; retention drops whole days.
+ */
+START_TEST(test_daily)
+{
+	struct daily_req	 q;
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct verdict		 v;
+	json_t			*o, *d;
+	char			*s;
+	int			 k;
+
+	t = begin(true);
+	for (k = 0; k < 3; k++) {
+		mkref(&ev, k == 2 ? "d2" : (k ? "d1" : "d0"),
+		    T0 + k * DAILY_MS, 0x51, (uint8_t)(0x52 + k), 0x20);
+		ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);
+		verdict_clear(&v);
+	}
+	mkref(&ev, "d1", T0 + DAILY_MS, 0x51, 0x53, 0x20);
+	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);	/* replay */
+	ck_assert(v.replay);
+	verdict_clear(&v);
+	ck_assert_int_eq(daily_reply(t, T0 + 2 * DAILY_MS, ACTION_DENY,
+	    "{\"id\":\"x\",\"action\":\"deny\",\"reasons\":[{\"rule\":"
+	    "\"a.b\"}],\"shadow\":[{\"rule\":\"s.t\"}]}", 79), 0);
+	ck_assert_int_eq(daily_reply(t, T0, ACTION_DENY, "[1]", 3), 1);
+	ck_assert_int_eq(daily_recheck(t, T0 + 2 * DAILY_MS, ACTION_ALLOW,
+	    ACTION_DENY), 0);
+	commit(t);
+	/* An aborted transaction counts nothing. */
+	t = begin(true);
+	mkref(&ev, "d9", T0, 0x51, 0x59, 0x20);
+	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);
+	verdict_clear(&v);
+	store_abort(t);
+
+	t = begin(false);
+	daily_req_init(&q);
+	o = daily_json(t, &q);
+	s = json_dumps(json_object_get(o, "days"), JSON_COMPACT);
+	ck_assert_str_eq(s, "[{\"day\":\"2026-11-23\",\"actions\":"
+	    "{\"allow\":1}},{\"day\":\"2026-11-24\",\"actions\":"
+	    "{\"allow\":1}},{\"day\":\"2026-11-25\",\"actions\":"
+	    "{\"allow\":1,\"deny\":1},\"rechecks\":{\"allow>deny\":1},"
+	    "\"rules\":{\"a.b\":1},\"shadow\":{\"s.t\":1}}]");
+	free(s);
+	json_decref(o);
+	/* Filters: a day range, kinds, one rule. */
+	q.since = T0 + DAILY_MS + 5;	/* its day */
+	q.until = T0 + 2 * DAILY_MS;
+	q.kinds = DAILY_K_RULES;
+	q.has_rule = true;
+	snprintf(q.rule, sizeof(q.rule), "s.t");
+	o = daily_json(t, &q);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "since")),
+	    "2026-11-24");
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "days")), 1);
+	d = json_array_get(json_object_get(o, "days"), 0);
+	s = json_dumps(d, JSON_COMPACT);
+	ck_assert_str_eq(s, "{\"day\":\"2026-11-25\",\"shadow\":"
+	    "{\"s.t\":1}}");
+	free(s);
+	json_decref(o);
+	store_abort(t);
+	/* Retention: the days that ended before the bound, at most max. */
+	t = begin(true);
+	ck_assert_int_eq(daily_expire(t, T0 + DAILY_MS + 5, 100), 1);
+	ck_assert_int_eq(daily_expire(t, T0 + DAILY_MS + 5, 100), 0);
+	ck_assert_int_eq(daily_expire(t, T0 + 3 * DAILY_MS, 2), 2);
+	ck_assert_int_eq(daily_expire(t, T0 + 3 * DAILY_MS, 100), 4);
+	commit(t);
+	t = begin(false);
+	daily_req_init(&q);
+	o = daily_json(t, &q);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "days")), 0);
+	json_decref(o);
 	store_abort(t);
 }
 END_TEST
@@ -2732,6 +2832,7 @@ store_suite(void)
 	tcase_add_test(tc, test_listlog_feedback);
 	tcase_add_test(tc, test_queue);
 	tcase_add_test(tc, test_verdict_list);
+	tcase_add_test(tc, test_daily);
 	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
 	tcase_add_test(tc, test_explain_dictionary);
