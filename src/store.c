@@ -25,6 +25,7 @@
 #include "memtier.h"
 #include "store.h"
 #include "store_aux.h"
+#include "store_convert.h"
 #include "store_int.h"
 #include "rec.h"
 #include "util.h"
@@ -33,14 +34,18 @@
 /*
  * Keys and values (rec.h fields; times as ts_key(), so that they sort):
  *   events: seq(8) -> the event record (rgev.h)
- *   index: kind(1) hash(16) ts(8) seq(8) -> type(1) roles(1)
+ *   ident_index (schema 4; MDB_DUPSORT | MDB_DUPFIXED): kind(1) hash(16)
+ *     -> one sorted duplicate per entry: ts(8) seq(8) type(1) roles(1);
+ *     an identity's key is stored once, its entries packed 18 bytes
+ *     each. Schema 3's "index" (kind hash ts seq -> type roles, one node
+ *     per entry) is converted at the first writable open (store_convert.h).
  *   links: account(16) kind(1) hash(16) -> first_ts(8) first_seq(8)
  *     last_ts(8)
  *   verdict_ids: referral id -> seq(8); verdict_recs: seq(8) -> the
  *     verdict record (verdict_rec.h)
  */
-#define INDEX_KEY_LEN	(1 + RG_HASH_LEN + 8 + 8)
-#define INDEX_VAL_LEN	2
+#define INDEX_KEY_LEN	(1 + RG_HASH_LEN)
+#define INDEX_VAL_LEN	(8 + 8 + 1 + 1)
 #define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)
 #define LINK_VAL_LEN	24
 /* A link's last_ts is rewritten only when it moves by this much. */
@@ -67,7 +72,7 @@
 struct store {
 	MDB_env			*env;
 	MDB_dbi			 events;
-	MDB_dbi			 index;
+	MDB_dbi			 index;		/* "ident_index" */
 	MDB_dbi			 links;
 	MDB_dbi			 vids;		/* id -> seq */
 	MDB_dbi			 vrecs;		/* seq -> verdict record */
@@ -185,12 +190,13 @@ val(const void *p, size_t n)
 }
 
 static int
-store_dbi(struct store *st, MDB_txn *txn, const char *name, MDB_dbi *dbi,
-    char **cause)
+store_dbi_flags(struct store *st, MDB_txn *txn, const char *name,
+    unsigned flags, MDB_dbi *dbi, char **cause)
 {
 	int	rc;
 
-	rc = mdb_dbi_open(txn, name, st->readonly ? 0 : MDB_CREATE, dbi);
+	rc = mdb_dbi_open(txn, name, flags | (st->readonly ? 0 : MDB_CREATE),
+	    dbi);
 	if (rc != 0) {
 		xasprintf(cause, "open database %s: %s", name, mdb_strerror(rc));
 		return (-1);
@@ -202,6 +208,13 @@ static void
 flush_mark_name(char *buf, size_t len, unsigned r)
 {
 	snprintf(buf, len, "flush:%02x", r);
+}
+
+static int
+store_dbi(struct store *st, MDB_txn *txn, const char *name, MDB_dbi *dbi,
+    char **cause)
+{
+	return (store_dbi_flags(st, txn, name, 0, dbi, cause));
 }
 
 /*
@@ -265,8 +278,15 @@ store_setup(struct store *st, char **cause)
 		xasprintf(cause, "begin: %s", mdb_strerror(rc));
 		return (-1);
 	}
+	/* Schema 3's index: converted by the first writable open. */
+	if (st->readonly && mdb_dbi_open(txn, "index", 0, &st->index) == 0) {
+		xasprintf(cause, "its identity index is in an older layout "
+		    "(store schema 3): start refguardd on it once to convert it");
+		goto fail;
+	}
 	if (store_dbi(st, txn, "events", &st->events, cause) ||
-	    store_dbi(st, txn, "index", &st->index, cause) ||
+	    store_dbi_flags(st, txn, "ident_index", MDB_DUPSORT | MDB_DUPFIXED,
+	    &st->index, cause) ||
 	    store_dbi(st, txn, "links", &st->links, cause) ||
 	    store_dbi(st, txn, "verdicts", &st->verdicts, cause) ||
 	    store_dbi(st, txn, "meta", &st->meta, cause) ||
@@ -594,7 +614,8 @@ store_open(const struct store_opts *opts, char **cause)
 		if (dead > 0)
 			log_info("store: cleared %d stale reader slots", dead);
 	}
-	if (store_setup(st, cause) != 0) {
+	if (store_setup(st, cause) != 0 || (!st->readonly &&
+	    store_convert_index(st->env, st->index, cause) < 0)) {
 		char *inner = *cause;
 
 		xasprintf(cause, "store %s: %s", opts->dir, inner);
@@ -934,17 +955,25 @@ txn_get(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
 	return (0);
 }
 
+/* Delete k's duplicate v (v NULL: k and all its duplicates). */
 static int
-txn_del(struct store_txn *t, MDB_dbi dbi, MDB_val *k, const char *what)
+txn_del_dup(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    const char *what)
 {
 	int	rc;
 
 	if (t->err != STORE_OK)
 		return (-1);
-	rc = mdb_del(t->txn, dbi, k, NULL);
+	rc = mdb_del(t->txn, dbi, k, v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (txn_fail(t, rc, what));
 	return (0);
+}
+
+static int
+txn_del(struct store_txn *t, MDB_dbi dbi, MDB_val *k, const char *what)
+{
+	return (txn_del_dup(t, dbi, k, NULL, what));
 }
 
 static MDB_cursor *
@@ -962,17 +991,28 @@ txn_cursor(struct store_txn *t, MDB_dbi dbi)
 	return (c);
 }
 
+/* An identity's index key, and one of its entries (a duplicate). */
 static void
-index_key(uint8_t *key, unsigned kind, const struct rg_hash *h, int64_t ts,
-    uint64_t seq)
+index_key(uint8_t *key, unsigned kind, const struct rg_hash *h)
 {
 	struct rec_w	w;
 
 	rec_w_fixed(&w, key, INDEX_KEY_LEN);
 	rec_put_u8(&w, (uint8_t)kind);
 	rec_put_bytes(&w, h->b, RG_HASH_LEN);
+}
+
+static void
+index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
+    uint8_t roles)
+{
+	struct rec_w	w;
+
+	rec_w_fixed(&w, val, INDEX_VAL_LEN);
 	rec_put_u64(&w, ts_key(ts));
 	rec_put_u64(&w, seq);
+	rec_put_u8(&w, type);
+	rec_put_u8(&w, roles);
 }
 
 /* One identity of an event, with the roles it plays in it. */
@@ -1187,6 +1227,47 @@ store_put_event(struct store_txn *t, struct rg_event *ev)
 }
 
 /*
+ * Put identity key's entries e[n] (seq order) as duplicates through cur.
+ * Those past its last stored entry (all of them, unless events came with
+ * earlier times) are appended (MDB_APPENDDUP): full pages instead of the
+ * half-full ones that in-order inserts leave after each split. 0, or an
+ * LMDB error.
+ */
+static int
+index_put_ident(MDB_cursor *cur, const uint8_t *key,
+    const struct memtier_ent *e, uint32_t n)
+{
+	uint8_t		 last[INDEX_VAL_LEN], d[INDEX_VAL_LEN];
+	MDB_val		 k = val(key, INDEX_KEY_LEN), v;
+	uint32_t	 j;
+	bool		 have = false;
+	int		 rc;
+
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+	if (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP)) == 0 &&
+	    v.mv_size == INDEX_VAL_LEN) {
+		memcpy(last, v.mv_data, INDEX_VAL_LEN);
+		have = true;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	for (j = 0; j < n; j++) {
+		index_val(d, e[j].ts, e[j].seq, e[j].type, e[j].roles);
+		k = val(key, INDEX_KEY_LEN);
+		v = val(d, INDEX_VAL_LEN);
+		if (!have || memcmp(d, last, INDEX_VAL_LEN) > 0) {
+			rc = mdb_cursor_put(cur, &k, &v, MDB_APPENDDUP);
+			memcpy(last, d, INDEX_VAL_LEN);
+			have = true;
+		} else
+			rc = mdb_cursor_put(cur, &k, &v, 0);
+		if (rc != 0)
+			return (rc);
+	}
+	return (0);
+}
+
+/*
  * Write range r of the recent tier to LMDB, with its flush mark, in a
  * nested transaction: when the map is full at map_max the batch itself is
  * still committed and the range waits. 0, or -1 (not flushed).
@@ -1198,12 +1279,13 @@ flush_range(struct store_txn *t, unsigned r)
 	struct memtier_ident		**ids;
 	struct memtier_acct		**accts;
 	uint8_t			 key[INDEX_KEY_LEN], lkey[LINK_KEY_LEN];
-	uint8_t			 ival[INDEX_VAL_LEN], lval[LINK_VAL_LEN];
+	uint8_t			 lval[LINK_VAL_LEN];
 	uint8_t			 mark[8];
 	char			 name[16];
 	size_t			 ni, na, i, n = 0;
 	uint32_t		 j;
 	MDB_txn			*c;
+	MDB_cursor		*cur;
 	MDB_val			 k, v;
 	int			 rc;
 
@@ -1212,18 +1294,16 @@ flush_range(struct store_txn *t, unsigned r)
 	if ((rc = mdb_txn_begin(st->env, t->txn, 0, &c)) != 0)
 		return (txn_fail(t, rc, "flush begin"));
 	memtier_range(st->mt, r, &ids, &ni, &accts, &na);
-	for (i = 0, rc = 0; i < ni && rc == 0; i++)
-		for (j = 0; j < ids[i]->n && rc == 0; j++) {
-			const struct memtier_ent *e = &ids[i]->e[j];
-
-			index_key(key, ids[i]->kind, &ids[i]->h, e->ts, e->seq);
-			ival[0] = e->type;
-			ival[1] = e->roles;
-			k = val(key, sizeof(key));
-			v = val(ival, sizeof(ival));
-			rc = mdb_put(c, st->index, &k, &v, 0);
-			n++;
-		}
+	if ((rc = mdb_cursor_open(c, st->index, &cur)) != 0) {
+		mdb_txn_abort(c);
+		return (txn_fail(t, rc, "flush cursor"));
+	}
+	for (i = 0; i < ni && rc == 0; i++) {
+		index_key(key, ids[i]->kind, &ids[i]->h);
+		rc = index_put_ident(cur, key, ids[i]->e, ids[i]->n);
+		n += ids[i]->n;
+	}
+	mdb_cursor_close(cur);
 	for (i = 0; i < na && rc == 0; i++)
 		for (j = 0; j < accts[i]->n && rc == 0; j++) {
 			const struct store_link *l = &accts[i]->l[j];
@@ -1610,18 +1690,15 @@ struct iwalk {
 };
 
 static bool
-iwalk_match(const struct iwalk *w, const MDB_val *k, const MDB_val *v,
-    struct store_entry *e)
+iwalk_match(const struct iwalk *w, const MDB_val *v, struct store_entry *e)
 {
 	struct rec_r	r;
 
-	if (k->mv_size != INDEX_KEY_LEN || v->mv_size < INDEX_VAL_LEN)
+	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
-	rec_r_init(&r, k->mv_data, k->mv_size);
-	(void)rec_get_ref(&r, 1 + RG_HASH_LEN);	/* kind and hash: asked for */
+	rec_r_init(&r, v->mv_data, v->mv_size);
 	e->ts = ts_unkey(rec_get_u64(&r));
 	e->seq = rec_get_u64(&r);
-	rec_r_init(&r, v->mv_data, v->mv_size);
 	e->type = rec_get_u8(&r);
 	e->roles = rec_get_u8(&r);
 	if (w->max_seq != 0 && e->seq > w->max_seq)
@@ -1748,7 +1825,8 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 {
 	struct iwalk		 w = *wp;
 	struct store_entry	 e;
-	uint8_t			 lo[INDEX_KEY_LEN], hi[INDEX_KEY_LEN];
+	uint8_t			 key[INDEX_KEY_LEN];
+	uint8_t			 lo[INDEX_VAL_LEN], hi[INDEX_VAL_LEN];
 	MDB_cursor		*c;
 	MDB_val			 k, v;
 	size_t			 mi = 0;
@@ -1756,17 +1834,19 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 
 	if ((c = txn_cursor(t, t->st->index)) == NULL)
 		return (-1);
-	index_key(lo, kind, h, from_ts, 0);
-	index_key(hi, kind, h, to_ts, UINT64_MAX);
+	index_key(key, kind, h);
+	index_val(lo, from_ts, 0, 0, 0);
+	index_val(hi, to_ts, UINT64_MAX, 0xff, 0xff);
+	k = val(key, sizeof(key));
 	if (!newest_first) {
-		k = val(lo, sizeof(lo));
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		v = val(lo, sizeof(lo));
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
 		for (; rc == 0 && !stop;
-		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-			if (k.mv_size != INDEX_KEY_LEN ||
-			    memcmp(k.mv_data, hi, INDEX_KEY_LEN) > 0)
+		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+			if (v.mv_size != INDEX_VAL_LEN ||
+			    memcmp(v.mv_data, hi, INDEX_VAL_LEN) > 0)
 				break;
-			if (!iwalk_match(&w, &k, &v, &e))
+			if (!iwalk_match(&w, &v, &e))
 				continue;
 			while (!stop && mi < nm && entry_cmp(&m[mi], &e) < 0)
 				stop = cb(arg, &m[mi++]);
@@ -1776,20 +1856,24 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 		while (!stop && mi < nm)
 			stop = cb(arg, &m[mi++]);
 	} else {
-		/* First key past the range, then walk back. */
+		/* First entry past the range, then walk back. */
 		mi = nm;
-		k = val(hi, sizeof(hi));
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND)
-			rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-		else if (rc == 0 && memcmp(k.mv_data, hi, INDEX_KEY_LEN) > 0)
-			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+		v = val(hi, sizeof(hi));
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			/* None past it: from the identity's last, if any. */
+			k = val(key, sizeof(key));
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+			if (rc == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+		} else if (rc == 0 && memcmp(v.mv_data, hi, INDEX_VAL_LEN) > 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP);
 		for (; rc == 0 && !stop;
-		    rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-			if (k.mv_size != INDEX_KEY_LEN ||
-			    memcmp(k.mv_data, lo, INDEX_KEY_LEN) < 0)
+		    rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP)) {
+			if (v.mv_size != INDEX_VAL_LEN ||
+			    memcmp(v.mv_data, lo, INDEX_VAL_LEN) < 0)
 				break;
-			if (!iwalk_match(&w, &k, &v, &e))
+			if (!iwalk_match(&w, &v, &e))
 				continue;
 			while (!stop && mi > 0 && entry_cmp(&m[mi - 1], &e) > 0)
 				stop = cb(arg, &m[--mi]);
@@ -2020,15 +2104,17 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 {
 	struct ent	ents[EVENT_ENTS_MAX];
 	struct rg_hash	campaign;
-	uint8_t		ikey[INDEX_KEY_LEN];
+	uint8_t		ikey[INDEX_KEY_LEN], ival[INDEX_VAL_LEN];
 	size_t		n, i;
-	MDB_val		k;
+	MDB_val		k, v;
 
 	n = event_ents(ev, ents, &campaign);
 	for (i = 0; i < n; i++) {
-		index_key(ikey, ents[i].kind, ents[i].h, ev->ts, ev->seq);
+		index_key(ikey, ents[i].kind, ents[i].h);
+		index_val(ival, ev->ts, ev->seq, ev->type, ents[i].roles);
 		k = val(ikey, sizeof(ikey));
-		if (txn_del(t, t->st->index, &k, "index del") != 0)
+		v = val(ival, sizeof(ival));
+		if (txn_del_dup(t, t->st->index, &k, &v, "index del") != 0)
 			return (-1);
 	}
 	/* The verdict goes with its event. */

@@ -519,7 +519,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\3", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\4", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -1186,7 +1186,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
-	ck_assert(len == 4 && memcmp(v, "\0\0\0\3", 4) == 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\4", 4) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
@@ -1294,13 +1294,15 @@ START_TEST(test_scan_referred)
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
 	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
 	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &idx), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
+	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, idx, &c), 0);
 	i = 0;
+	/* key kind(1) hash(16), a duplicate ts(8) seq(8) type roles each */
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0)
 		if (((const uint8_t *)k.mv_data)[0] == 0x80 &&
-		    be_get((const uint8_t *)k.mv_data + k.mv_size - 8, 8) < 3) {
+		    be_get((const uint8_t *)d.mv_data + 8, 8) < 3) {
 			ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
 			i++;
 		}
@@ -1324,6 +1326,132 @@ START_TEST(test_scan_referred)
 	s = referred_of(0xb1, 0);
 	ck_assert_uint_eq(s.n, 3);
 	ck_assert_uint_eq(s.seq[0], 8);
+}
+END_TEST
+
+/* What history queries answer about a store (test_index_convert). */
+static void
+index_answers(char *buf, size_t len)
+{
+	struct store_txn	*t = begin(false);
+	struct seen		 s;
+	size_t			 off = 0;
+	int64_t			 ts;
+	uint8_t			 h;
+
+	for (h = 0x11; h <= 0x14; h++)
+		off += (size_t)snprintf(buf + off, len - off,
+		    "ip %02x: %lld %lld %lld %lld first %llu %llu\n", h,
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 0, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_REFEREE,
+		    T0 + 10000, T0 + 30000, 0, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 20, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 0, 3),
+		    (unsigned long long)first(t, h, INT64_MAX, 0, &ts),
+		    (unsigned long long)first(t, h, T0 + 20000, 30, &ts));
+	store_abort(t);
+	for (h = 1; h <= 5; h++) {
+		s = referred_of((uint8_t)(0x40 + h), 0);
+		off += (size_t)snprintf(buf + off, len - off,
+		    "referred %u: %zu %llu\n", h, s.n, s.n ? (unsigned long
+		    long)s.seq[0] : 0ULL);
+	}
+}
+
+/*
+ * A schema 3 store (the identity index one node per entry, in "index")
+ * is converted at the first writable open: the same entries, the same
+ * answers; a read-only open before that refuses it, saying why.
+ */
+START_TEST(test_index_convert)
+{
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct store_opts	 o;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 idx, old, meta;
+	MDB_cursor		*c;
+	MDB_val			 k, d, ok, od;
+	MDB_stat		 ms;
+	uint8_t			 okey[33];
+	char			 before[2048], after[2048], rid[16];
+	char			*cause = NULL;
+	size_t			 n = 0, nold = 0;
+	int			 i;
+
+	t = begin(true);
+	for (i = 0; i < 60; i++) {
+		/* times out of order; referees 0x41-0x45 referred again */
+		snprintf(rid, sizeof(rid), "c%d", i);
+		mkref(&ev, rid, T0 + (int64_t)((i * 37) % 50) * 1000,
+		    (uint8_t)(0x80 + i % 7), (uint8_t)(0x41 + i % 5),
+		    (uint8_t)(0x11 + i % 4));
+		put(t, &ev);
+	}
+	commit(t);
+	index_answers(before, sizeof(before));
+	store_close(st);		/* writes the recent tier out */
+	st = NULL;
+
+	/* Back to schema 3's layout, as refguard before it wrote it. */
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
+	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "index", MDB_CREATE, &old), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, idx, &c), 0);
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(k.mv_size, 17);
+		ck_assert_uint_eq(d.mv_size, 18);
+		memcpy(okey, k.mv_data, 17);
+		memcpy(okey + 17, d.mv_data, 16);
+		ok.mv_data = okey; ok.mv_size = 33;
+		od.mv_data = (uint8_t *)d.mv_data + 16; od.mv_size = 2;
+		ck_assert_int_eq(mdb_put(txn, old, &ok, &od, MDB_NOOVERWRITE),
+		    0);
+		n++;
+	}
+	mdb_cursor_close(c);
+	ck_assert_uint_eq(n, 300);	/* 60 referrals x 5 */
+	ck_assert_int_eq(mdb_drop(txn, idx, 1), 0);
+	k.mv_data = (char *)"schema"; k.mv_size = 6;
+	d.mv_data = (char *)"\0\0\0\3"; d.mv_size = 4;
+	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.readonly = true;
+	ck_assert_ptr_null(store_open(&o, &cause));
+	ck_assert_msg(strstr(cause, "older layout") != NULL, "%s", cause);
+	free(cause);
+
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	index_answers(after, sizeof(after));
+	ck_assert_str_eq(before, after);
+	store_close(st);
+	st = NULL;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &old), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &idx), 0);
+	ck_assert_int_eq(mdb_stat(txn, idx, &ms), 0);
+	nold = ms.ms_entries;
+	ck_assert_uint_eq(nold, n);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);	/* for teardown */
 }
 END_TEST
 
@@ -2584,6 +2712,7 @@ store_suite(void)
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_scan_referred);
+	tcase_add_test(tc, test_index_convert);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
 	tcase_add_test(tc, test_verdict_checksum);
