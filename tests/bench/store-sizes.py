@@ -7,7 +7,9 @@ Reads the LMDB environment in STATE_DIR (data.mdb) with lmdb-utils'
 mdb_stat (pages per named database) and mdb_dump (key and value bytes,
 unless --no-payload), and prints for each database: entries, branch,
 leaf and overflow pages, its bytes on disk and per stored event, the
-average key and value, and how full its leaf pages are. "free" is the
+average key and value, and how full its leaf pages are (not shown for a database
+of sorted duplicates, whose keys are stored once, nor one with values
+on overflow pages). "free" is the
 pages LMDB keeps for reuse, "unused" the file past the last page used.
 Safe beside a running daemon (a read transaction); prints figures, it
 is not a test.
@@ -46,10 +48,11 @@ def payload(state, name):
     p = subprocess.Popen(["mdb_dump", "-s", name, state],
                          stdout=subprocess.PIPE, text=True, bufsize=1 << 20)
     kb = vb = 0
-    body, iskey = False, True
+    body, iskey, dups = False, True, False
     for line in p.stdout:
         if not body:
             body = line.startswith("HEADER=END")
+            dups = dups or line.startswith("duplicates=1")
             continue
         if line.startswith("DATA=END"):
             break
@@ -60,7 +63,7 @@ def payload(state, name):
             vb += n
         iskey = not iskey
     p.wait()
-    return kb, vb
+    return kb, vb, dups
 
 
 def main():
@@ -97,15 +100,16 @@ def main():
         b = pages * psize
         key = val = fill = ""
         if not a.no_payload:
-            kb, vb = payload(a.state, name)
+            kb, vb, dups = payload(a.state, name)
             n = d["Entries"]
             key = "%.1f" % (kb / n)
             val = "%.1f" % (vb / n)
             # a leaf node: 8-byte header + key + value (or a page number
             # for an overflowed value) + a 2-byte pointer; page header 16
-            if d["Leaf pages"]:
-                leafb = n * 10 + kb + (vb if d["Overflow pages"] == 0
-                                       else n * 4)
+            # sorted duplicates (ident_index): the key once per identity,
+            # entries packed in sub-pages: the per-node formula is wrong
+            if d["Leaf pages"] and not dups and not d["Overflow pages"]:
+                leafb = n * 10 + kb + vb
                 fill = "%.0f%%" % (100.0 * leafb / (d["Leaf pages"] *
                                                    (psize - 16)))
         print("%-14s %9d %7d %8d %8d %11d %9.1f %7s %7s %6s" % (
