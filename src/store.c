@@ -39,15 +39,19 @@
  *     an identity's key is stored once, its entries packed 18 bytes
  *     each. Schema 3's "index" (kind hash ts seq -> type roles, one node
  *     per entry) is converted at the first writable open (store_convert.h).
- *   links: account(16) kind(1) hash(16) -> first_ts(8) first_seq(8)
- *     last_ts(8)
+ *   acct_links (schema 4; MDB_DUPSORT | MDB_DUPFIXED): account(16) ->
+ *     one sorted duplicate per link: kind(1) hash(16) first_ts(8)
+ *     first_seq(8) last_ts(8); schema 3's "links" (account kind hash ->
+ *     first_ts first_seq last_ts) is converted like the index.
  *   verdict_ids: referral id -> seq(8); verdict_recs: seq(8) -> the
  *     verdict record (verdict_rec.h)
  */
 #define INDEX_KEY_LEN	(1 + RG_HASH_LEN)
 #define INDEX_VAL_LEN	(8 + 8 + 1 + 1)
-#define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)
+#define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)	/* a link's place */
 #define LINK_VAL_LEN	24
+#define LINK_ID_LEN	(1 + RG_HASH_LEN)	/* kind, hash: a dup's head */
+#define LINK_DUP_LEN	(LINK_ID_LEN + LINK_VAL_LEN)
 /* A link's last_ts is rewritten only when it moves by this much. */
 #define LINK_TOUCH_MS	(3600 * 1000LL)
 /* The recent tier: default budget, and how often each range is flushed. */
@@ -73,7 +77,7 @@ struct store {
 	MDB_env			*env;
 	MDB_dbi			 events;
 	MDB_dbi			 index;		/* "ident_index" */
-	MDB_dbi			 links;
+	MDB_dbi			 links;		/* "acct_links" */
 	MDB_dbi			 vids;		/* id -> seq */
 	MDB_dbi			 vrecs;		/* seq -> verdict record */
 	MDB_dbi			 verdicts;	/* schema 1: id -> record */
@@ -279,7 +283,8 @@ store_setup(struct store *st, char **cause)
 		return (-1);
 	}
 	/* Schema 3's index: converted by the first writable open. */
-	if (st->readonly && mdb_dbi_open(txn, "index", 0, &st->index) == 0) {
+	if (st->readonly && (mdb_dbi_open(txn, "index", 0, &st->index) == 0 ||
+	    mdb_dbi_open(txn, "links", 0, &st->links) == 0)) {
 		xasprintf(cause, "its identity index is in an older layout "
 		    "(store schema 3): start refguardd on it once to convert it");
 		goto fail;
@@ -287,7 +292,8 @@ store_setup(struct store *st, char **cause)
 	if (store_dbi(st, txn, "events", &st->events, cause) ||
 	    store_dbi_flags(st, txn, "ident_index", MDB_DUPSORT | MDB_DUPFIXED,
 	    &st->index, cause) ||
-	    store_dbi(st, txn, "links", &st->links, cause) ||
+	    store_dbi_flags(st, txn, "acct_links", MDB_DUPSORT | MDB_DUPFIXED,
+	    &st->links, cause) ||
 	    store_dbi(st, txn, "verdicts", &st->verdicts, cause) ||
 	    store_dbi(st, txn, "meta", &st->meta, cause) ||
 	    store_aux_open(txn, st->readonly, &st->aux, cause))
@@ -615,7 +621,8 @@ store_open(const struct store_opts *opts, char **cause)
 			log_info("store: cleared %d stale reader slots", dead);
 	}
 	if (store_setup(st, cause) != 0 || (!st->readonly &&
-	    store_convert_index(st->env, st->index, cause) < 0)) {
+	    (store_convert_index(st->env, st->index, cause) < 0 ||
+	    store_convert_links(st->env, st->links, cause) < 0))) {
 		char *inner = *cause;
 
 		xasprintf(cause, "store %s: %s", opts->dir, inner);
@@ -1082,22 +1089,21 @@ event_ents(const struct rg_event *ev, struct ent *out, struct rg_hash *campaign)
 }
 #define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3)
 
-/* A link from its key and value (the caller checked both lengths). */
+/* A link from its duplicate (the caller checked the length). */
 static void
-link_decode(const MDB_val *k, const MDB_val *v, struct store_link *l)
+link_decode(const MDB_val *v, struct store_link *l)
 {
 	struct rec_r	r;
 
-	rec_r_init(&r, k->mv_data, k->mv_size);
-	(void)rec_get_ref(&r, RG_HASH_LEN);	/* the account */
+	rec_r_init(&r, v->mv_data, v->mv_size);
 	l->kind = rec_get_u8(&r);
 	rec_get_bytes(&r, l->h.b, RG_HASH_LEN);
-	rec_r_init(&r, v->mv_data, v->mv_size);
 	l->first_ts = ts_unkey(rec_get_u64(&r));
 	l->first_seq = rec_get_u64(&r);
 	l->last_ts = ts_unkey(rec_get_u64(&r));
 }
 
+/* A link's place: account, kind, hash (its key, then its dup's head). */
 static void
 link_key(uint8_t *key, const struct rg_hash *account, unsigned kind,
     const struct rg_hash *h)
@@ -1111,14 +1117,81 @@ link_key(uint8_t *key, const struct rg_hash *account, unsigned kind,
 }
 
 static void
-link_encode(uint8_t *vbuf, const struct store_link *l)
+link_encode(uint8_t *dup, const struct store_link *l)
 {
 	struct rec_w	w;
 
-	rec_w_fixed(&w, vbuf, LINK_VAL_LEN);
+	rec_w_fixed(&w, dup, LINK_DUP_LEN);
+	rec_put_u8(&w, l->kind);
+	rec_put_bytes(&w, l->h.b, RG_HASH_LEN);
 	rec_put_u64(&w, ts_key(l->first_ts));
 	rec_put_u64(&w, l->first_seq);
 	rec_put_u64(&w, ts_key(l->last_ts));
+}
+
+/*
+ * Put c on the first link at or after place key (link_key()), in any
+ * account from key's on: 0 (*k, *v the link), or an LMDB error
+ * (MDB_NOTFOUND: none).
+ */
+static int
+link_seek(MDB_cursor *c, const uint8_t *key, MDB_val *k, MDB_val *v)
+{
+	uint8_t	dup[LINK_DUP_LEN];
+	int	rc;
+
+	memset(dup, 0, sizeof(dup));
+	memcpy(dup, key + RG_HASH_LEN, LINK_ID_LEN);
+	*k = val(key, RG_HASH_LEN);
+	*v = val(dup, sizeof(dup));
+	rc = mdb_cursor_get(c, k, v, MDB_GET_BOTH_RANGE);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	/* None at or after it in that account: the next account's first. */
+	*k = val(key, RG_HASH_LEN);
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == 0 && k->mv_size == RG_HASH_LEN &&
+	    memcmp(k->mv_data, key, RG_HASH_LEN) == 0)
+		rc = mdb_cursor_get(c, k, v, MDB_NEXT_NODUP);
+	return (rc);
+}
+
+/*
+ * LMDB's link at place key: 0 (*l), 1 none, -1 error. With put, the
+ * cursor stays on it for an MDB_CURRENT replace.
+ */
+static int
+link_lookup(struct store_txn *t, MDB_cursor *c, const uint8_t *key,
+    struct store_link *l)
+{
+	MDB_val	k, v;
+	int	rc;
+
+	rc = link_seek(c, key, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return (1);
+	if (rc != 0)
+		return (txn_fail(t, rc, "links get"));
+	if (k.mv_size != RG_HASH_LEN || v.mv_size != LINK_DUP_LEN ||
+	    memcmp(k.mv_data, key, RG_HASH_LEN) != 0 ||
+	    memcmp(v.mv_data, key + RG_HASH_LEN, LINK_ID_LEN) != 0)
+		return (1);
+	link_decode(&v, l);
+	return (0);
+}
+
+/* The same with a cursor of its own. */
+static int
+link_get(struct store_txn *t, const uint8_t *key, struct store_link *l)
+{
+	MDB_cursor	*c;
+	int		 rc;
+
+	if ((c = txn_cursor(t, t->st->links)) == NULL)
+		return (-1);
+	rc = link_lookup(t, c, key, l);
+	mdb_cursor_close(c);
+	return (rc);
 }
 
 /*
@@ -1134,7 +1207,6 @@ put_links(struct store_txn *t, const struct rg_event *ev, const struct party *p)
 	const struct store_link	*ml;
 	struct store_link	 l;
 	uint8_t			 key[LINK_KEY_LEN];
-	MDB_val			 k, v;
 	unsigned		 kind;
 	int			 rc;
 
@@ -1148,13 +1220,10 @@ put_links(struct store_txn *t, const struct rg_event *ev, const struct party *p)
 			l = *ml;
 		else {
 			link_key(key, acct, kind, &p->h[kind]);
-			k = val(key, sizeof(key));
-			rc = txn_get(t, t->st->links, &k, &v, "links get");
+			rc = link_get(t, key, &l);
 			if (rc < 0)
 				return (-1);
-			if (rc == 0 && v.mv_size == LINK_VAL_LEN)
-				link_decode(&k, &v, &l);
-			else {
+			if (rc == 1) {
 				l.kind = kind;
 				l.h = p->h[kind];
 				l.first_ts = ev->ts;
@@ -1268,6 +1337,36 @@ index_put_ident(MDB_cursor *cur, const uint8_t *key,
 }
 
 /*
+ * Put link l of account through cur: a new duplicate, or in place of
+ * the link's older state (the same kind and hash sort it to the same
+ * place). 0, or an LMDB error.
+ */
+static int
+link_put(MDB_cursor *cur, const struct rg_hash *account,
+    const struct store_link *l)
+{
+	uint8_t	key[LINK_KEY_LEN], dup[LINK_DUP_LEN];
+	MDB_val	k, v;
+	int	rc;
+
+	link_key(key, account, l->kind, &l->h);
+	rc = link_seek(cur, key, &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	link_encode(dup, l);
+	if (rc == 0 && k.mv_size == RG_HASH_LEN && v.mv_size == LINK_DUP_LEN &&
+	    memcmp(k.mv_data, key, RG_HASH_LEN) == 0 &&
+	    memcmp(v.mv_data, key + RG_HASH_LEN, LINK_ID_LEN) == 0) {
+		k = val(key, RG_HASH_LEN);
+		v = val(dup, sizeof(dup));
+		return (mdb_cursor_put(cur, &k, &v, MDB_CURRENT));
+	}
+	k = val(key, RG_HASH_LEN);
+	v = val(dup, sizeof(dup));
+	return (mdb_cursor_put(cur, &k, &v, 0));
+}
+
+/*
  * Write range r of the recent tier to LMDB, with its flush mark, in a
  * nested transaction: when the map is full at map_max the batch itself is
  * still committed and the range waits. 0, or -1 (not flushed).
@@ -1278,8 +1377,7 @@ flush_range(struct store_txn *t, unsigned r)
 	struct store		*st = t->st;
 	struct memtier_ident		**ids;
 	struct memtier_acct		**accts;
-	uint8_t			 key[INDEX_KEY_LEN], lkey[LINK_KEY_LEN];
-	uint8_t			 lval[LINK_VAL_LEN];
+	uint8_t			 key[INDEX_KEY_LEN];
 	uint8_t			 mark[8];
 	char			 name[16];
 	size_t			 ni, na, i, n = 0;
@@ -1304,16 +1402,13 @@ flush_range(struct store_txn *t, unsigned r)
 		n += ids[i]->n;
 	}
 	mdb_cursor_close(cur);
-	for (i = 0; i < na && rc == 0; i++)
-		for (j = 0; j < accts[i]->n && rc == 0; j++) {
-			const struct store_link *l = &accts[i]->l[j];
-
-			link_key(lkey, &accts[i]->account, l->kind, &l->h);
-			link_encode(lval, l);
-			k = val(lkey, sizeof(lkey));
-			v = val(lval, sizeof(lval));
-			rc = mdb_put(c, st->links, &k, &v, 0);
-		}
+	if (rc == 0 && (rc = mdb_cursor_open(c, st->links, &cur)) == 0) {
+		for (i = 0; i < na && rc == 0; i++)
+			for (j = 0; j < accts[i]->n && rc == 0; j++)
+				rc = link_put(cur, &accts[i]->account,
+				    &accts[i]->l[j]);
+		mdb_cursor_close(cur);
+	}
 	if (rc == 0) {
 		flush_mark_name(name, sizeof(name), r);
 		be_put(mark, t->next_seq, 8);
@@ -1974,19 +2069,14 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
 	uint8_t			 key[LINK_KEY_LEN];
 	const struct store_link	*ml;
 	struct store_link	 l;
-	MDB_val			 k, v;
 	int			 rc;
 
 	if ((ml = memtier_link_get(t->st->mt, account, kind, h)) != NULL)
 		l = *ml;
 	else {
 		link_key(key, account, kind, h);
-		k = val(key, sizeof(key));
-		if ((rc = txn_get(t, t->st->links, &k, &v, "links get")) != 0)
+		if ((rc = link_get(t, key, &l)) != 0)
 			return (rc);
-		if (v.mv_size != LINK_VAL_LEN)
-			return (1);
-		link_decode(&k, &v, &l);
 	}
 	if (max_seq != 0 && l.first_seq > max_seq)
 		return (1);
@@ -2017,7 +2107,6 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
     enum ent_kind kind, uint64_t max_seq, store_link_cb cb, void *arg)
 {
 	uint8_t			 key[LINK_KEY_LEN];
-	size_t			 plen = kind ? RG_HASH_LEN + 1 : RG_HASH_LEN;
 	const struct memtier_acct	*a;
 	struct store_link	 l, mbuf[64], *m = mbuf, *cur;
 	MDB_cursor		*c;
@@ -2042,14 +2131,16 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
 	memset(key, 0, sizeof(key));
 	memcpy(key, account->b, RG_HASH_LEN);
 	key[RG_HASH_LEN] = (uint8_t)kind;
-	k = val(key, sizeof(key));
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != LINK_KEY_LEN || memcmp(k.mv_data, key, plen))
+	for (rc = link_seek(c, key, &k, &v); rc == 0 && !stop;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		if (k.mv_size != RG_HASH_LEN ||
+		    memcmp(k.mv_data, key, RG_HASH_LEN) != 0)
 			break;
-		if (v.mv_size != LINK_VAL_LEN)
+		if (v.mv_size != LINK_DUP_LEN)
 			continue;
-		link_decode(&k, &v, &l);
+		if (kind != 0 && ((const uint8_t *)v.mv_data)[0] != kind)
+			break;
+		link_decode(&v, &l);
 		cmp = 1;
 		while (!stop && mi < nm && (cmp = link_cmp(&m[mi], &l)) < 0) {
 			cur = &m[mi++];
@@ -2149,27 +2240,24 @@ expire_links(struct store_txn *t, int64_t before_ts, size_t max)
 
 	if ((c = txn_cursor(t, st->links)) == NULL)
 		return (-1);
-	if (st->link_cursor_set) {
-		k = val(st->link_cursor, LINK_KEY_LEN);
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	} else
+	if (st->link_cursor_set)
+		rc = link_seek(c, st->link_cursor, &k, &v);
+	else
 		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	for (; rc == 0 && seen < max; seen++) {
-		if (k.mv_size == LINK_KEY_LEN && v.mv_size == LINK_VAL_LEN) {
-			link_decode(&k, &v, &l);
-			memcpy(st->link_cursor, k.mv_data, LINK_KEY_LEN);
+		if (k.mv_size == RG_HASH_LEN && v.mv_size == LINK_DUP_LEN) {
+			link_decode(&v, &l);
+			memcpy(st->link_cursor, k.mv_data, RG_HASH_LEN);
+			memcpy(st->link_cursor + RG_HASH_LEN, v.mv_data,
+			    LINK_ID_LEN);
 			st->link_cursor_set = true;
 			if (l.last_ts < before_ts) {
 				if ((rc = mdb_cursor_del(c, 0)) != 0)
 					break;
 				n++;
-				/* The cursor now sits on the next link; EINVAL: none left. */
-				rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-				if (rc == EINVAL)
-					rc = MDB_NOTFOUND;
-				if (rc == 0)
-					continue;
-				break;
+				/* On from the place of the link deleted. */
+				rc = link_seek(c, st->link_cursor, &k, &v);
+				continue;
 			}
 		}
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);

@@ -1,6 +1,8 @@
 /*
- * store_convert.c: schema 3's identity index into schema 4's layout
- * (store_convert.h).
+ * store_convert.c: schema 3's identity index and account links into
+ * schema 4's layout (store_convert.h). Both are the same move: an old
+ * key cut in two, its head the new key, its tail and the old value one
+ * sorted duplicate.
  */
 #include "config.h"
 
@@ -14,10 +16,15 @@
 #include "store_convert.h"
 #include "util.h"
 
-#define OLD_KEY_LEN	(1 + 16 + 8 + 8)
-#define OLD_VAL_LEN	2
-#define NEW_KEY_LEN	(1 + 16)
-#define NEW_VAL_LEN	(8 + 8 + 1 + 1)
+struct layout {
+	const char	*old;		/* schema 3's database */
+	const char	*what;		/* for the log */
+	size_t		 klen;		/* its key */
+	size_t		 vlen;		/* its value */
+	size_t		 nklen;		/* the new key: the old key's head */
+};
+
+#define MAX_LEN		64
 /* Entries a transaction moves: ~1,000 pages dirtied, held until commit. */
 #define CONVERT_BATCH	100000
 
@@ -27,12 +34,13 @@
  * 0, or an LMDB error with what set.
  */
 static int
-convert_batch(MDB_txn *txn, MDB_dbi old, MDB_dbi dst, long long *moved,
-    bool *done, const char **what)
+convert_batch(const struct layout *lo, MDB_txn *txn, MDB_dbi old, MDB_dbi dst,
+    long long *moved, bool *done, const char **what)
 {
 	MDB_cursor	*oc = NULL, *dc = NULL;
 	MDB_val		 k, v, nk, nv;
-	uint8_t		 prev[NEW_KEY_LEN], d[NEW_VAL_LEN];
+	uint8_t		 prev[MAX_LEN], d[MAX_LEN];
+	size_t		 tail = lo->klen - lo->nklen;
 	bool		 have = false;
 	long long	 n = 0;
 	int		 rc;
@@ -46,41 +54,41 @@ convert_batch(MDB_txn *txn, MDB_dbi old, MDB_dbi dst, long long *moved,
 	/* dst's last key: a batch may resume in the middle of an identity. */
 	*what = "read converted";
 	rc = mdb_cursor_get(dc, &k, &v, MDB_LAST);
-	if (rc == 0 && k.mv_size == NEW_KEY_LEN) {
-		memcpy(prev, k.mv_data, NEW_KEY_LEN);
+	if (rc == 0 && k.mv_size == lo->nklen) {
+		memcpy(prev, k.mv_data, lo->nklen);
 		have = true;
 	} else if (rc != 0 && rc != MDB_NOTFOUND)
 		goto out;
-	*what = "read old index";
+	*what = "read old entries";
 	for (rc = mdb_cursor_get(oc, &k, &v, MDB_FIRST);
 	    rc == 0 && n < CONVERT_BATCH;
 	    rc = mdb_cursor_get(oc, &k, &v, MDB_FIRST)) {
-		if (k.mv_size != OLD_KEY_LEN || v.mv_size != OLD_VAL_LEN) {
-			*what = "old index entry of a wrong size";
+		if (k.mv_size != lo->klen || v.mv_size != lo->vlen) {
+			*what = "an old entry of a wrong size";
 			rc = MDB_CORRUPTED;
 			goto out;
 		}
-		memcpy(d, (const uint8_t *)k.mv_data + NEW_KEY_LEN, 16);
-		memcpy(d + 16, v.mv_data, OLD_VAL_LEN);
-		nk.mv_size = NEW_KEY_LEN;
+		memcpy(d, (const uint8_t *)k.mv_data + lo->nklen, tail);
+		memcpy(d + tail, v.mv_data, lo->vlen);
+		nk.mv_size = lo->nklen;
 		nk.mv_data = k.mv_data;
-		nv.mv_size = NEW_VAL_LEN;
+		nv.mv_size = tail + lo->vlen;
 		nv.mv_data = d;
-		/* In key order: a new identity or the next of the last one. */
+		/* In key order: a new key or the next duplicate of the last. */
 		*what = "put converted";
-		if (have && memcmp(prev, k.mv_data, NEW_KEY_LEN) == 0)
+		if (have && memcmp(prev, k.mv_data, lo->nklen) == 0)
 			rc = mdb_cursor_put(dc, &nk, &nv, MDB_APPENDDUP);
 		else
 			rc = mdb_cursor_put(dc, &nk, &nv, MDB_APPEND);
 		if (rc != 0)
 			goto out;
-		memcpy(prev, k.mv_data, NEW_KEY_LEN);
+		memcpy(prev, k.mv_data, lo->nklen);
 		have = true;
 		*what = "delete old entry";
 		if ((rc = mdb_cursor_del(oc, 0)) != 0)
 			goto out;
 		n++;
-		*what = "read old index";
+		*what = "read old entries";
 	}
 	if (rc == MDB_NOTFOUND) {
 		*done = true;
@@ -95,8 +103,8 @@ out:
 	return (rc);
 }
 
-long long
-store_convert_index(MDB_env *env, MDB_dbi dst, char **cause)
+static long long
+convert(const struct layout *lo, MDB_env *env, MDB_dbi dst, char **cause)
 {
 	MDB_txn		*txn;
 	MDB_dbi		 old;
@@ -108,16 +116,16 @@ store_convert_index(MDB_env *env, MDB_dbi dst, char **cause)
 	while (!done) {
 		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
 			goto fail;
-		what = "open old index";
-		rc = mdb_dbi_open(txn, "index", 0, &old);
+		what = "open the old database";
+		rc = mdb_dbi_open(txn, lo->old, 0, &old);
 		if (rc == MDB_NOTFOUND) {
 			mdb_txn_abort(txn);
 			break;
 		}
 		if (rc == 0)
-			rc = convert_batch(txn, old, dst, &n, &done, &what);
+			rc = convert_batch(lo, txn, old, dst, &n, &done, &what);
 		if (rc == 0 && done) {
-			what = "drop old index";
+			what = "drop the old database";
 			rc = mdb_drop(txn, old, 1);
 		}
 		if (rc != 0) {
@@ -128,18 +136,36 @@ store_convert_index(MDB_env *env, MDB_dbi dst, char **cause)
 		if ((rc = mdb_txn_commit(txn)) != 0)
 			goto fail;
 		if (total == 0 && n > 0)
-			log_info("store: converting the identity index to "
-			    "schema 4 (entries are moved, not copied)");
+			log_info("store: converting the %s to schema 4 (entries "
+			    "are moved, not copied)", lo->what);
 		total += n;
 		if (n > 0 && total % (100 * CONVERT_BATCH) == 0)
-			log_info("store: %lld index entries converted", total);
+			log_info("store: %lld entries of the %s converted",
+			    total, lo->what);
 	}
 	if (total > 0)
-		log_info("store: identity index converted: %lld entries",
-		    total);
+		log_info("store: %s converted: %lld entries", lo->what, total);
 	return (total);
 fail:
-	xasprintf(cause, "convert the identity index: %s: %s", what,
+	xasprintf(cause, "convert the %s: %s: %s", lo->what, what,
 	    mdb_strerror(rc));
 	return (-1);
+}
+
+long long
+store_convert_index(MDB_env *env, MDB_dbi dst, char **cause)
+{
+	static const struct layout lo = { "index", "identity index",
+	    1 + 16 + 8 + 8, 2, 1 + 16 };
+
+	return (convert(&lo, env, dst, cause));
+}
+
+long long
+store_convert_links(MDB_env *env, MDB_dbi dst, char **cause)
+{
+	static const struct layout lo = { "links", "account links",
+	    16 + 1 + 16, 8 + 8 + 8, 16 };
+
+	return (convert(&lo, env, dst, cause));
 }

@@ -21,5 +21,12 @@
  * *cause (caller frees).
  */
 long long	store_convert_index(MDB_env *env, MDB_dbi dst, char **cause);
+/*
+ * The same for schema 3's account links, the database "links" (key
+ * account(16) kind(1) hash(16), value first_ts(8) first_seq(8) last_ts(8)),
+ * into dst (key account(16), one duplicate kind(1) hash(16) first_ts(8)
+ * first_seq(8) last_ts(8) per link).
+ */
+long long	store_convert_links(MDB_env *env, MDB_dbi dst, char **cause);
 
 #endif

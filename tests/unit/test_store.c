@@ -1329,15 +1329,30 @@ START_TEST(test_scan_referred)
 }
 END_TEST
 
+static int
+link_line_cb(void *arg, const struct store_link *l)
+{
+	char	*buf = arg;
+	size_t	 off = strlen(buf);
+
+	snprintf(buf + off, 2048 - off, " %u:%02x:%llu:%lld:%lld", l->kind,
+	    l->h.b[0], (unsigned long long)l->first_seq,
+	    (long long)(l->first_ts - T0), (long long)(l->last_ts - T0));
+	return (0);
+}
+
 /* What history queries answer about a store (test_index_convert). */
 static void
 index_answers(char *buf, size_t len)
 {
 	struct store_txn	*t = begin(false);
 	struct seen		 s;
+	struct rg_hash		 a, ip;
 	size_t			 off = 0;
+	uint64_t		 fseq;
 	int64_t			 ts;
 	uint8_t			 h;
+	int			 r;
 
 	for (h = 0x11; h <= 0x14; h++)
 		off += (size_t)snprintf(buf + off, len - off,
@@ -1352,6 +1367,20 @@ index_answers(char *buf, size_t len)
 		    INT64_MIN, INT64_MAX, 0, 3),
 		    (unsigned long long)first(t, h, INT64_MAX, 0, &ts),
 		    (unsigned long long)first(t, h, T0 + 20000, 30, &ts));
+	for (h = 0x41; h <= 0x45; h++) {
+		a = H(h);
+		ip = H((uint8_t)(0x11 + (h - 0x41) % 4));
+		fseq = 0;
+		r = store_link_get(t, &a, ENT_IP, &ip, 0, &fseq, &ts);
+		off += (size_t)snprintf(buf + off, len - off, "links %02x: %d "
+		    "%llu", h, r, (unsigned long long)fseq);
+		ck_assert_int_eq(store_link_scan(t, &a, 0, 0, link_line_cb,
+		    buf), 0);
+		ck_assert_int_eq(store_link_scan(t, &a, ENT_IP, 10,
+		    link_line_cb, buf), 0);
+		off = strlen(buf);
+		off += (size_t)snprintf(buf + off, len - off, "\n");
+	}
 	store_abort(t);
 	for (h = 1; h <= 5; h++) {
 		s = referred_of((uint8_t)(0x40 + h), 0);
@@ -1362,9 +1391,10 @@ index_answers(char *buf, size_t len)
 }
 
 /*
- * A schema 3 store (the identity index one node per entry, in "index")
- * is converted at the first writable open: the same entries, the same
- * answers; a read-only open before that refuses it, saying why.
+ * A schema 3 store (the identity index one node per entry, in "index";
+ * the links one per link, in "links") is converted at the first writable
+ * open: the same entries, the same answers; a read-only open before that
+ * refuses it, saying why.
  */
 START_TEST(test_index_convert)
 {
@@ -1373,14 +1403,14 @@ START_TEST(test_index_convert)
 	struct store_opts	 o;
 	MDB_env			*env;
 	MDB_txn			*txn;
-	MDB_dbi			 idx, old, meta;
+	MDB_dbi			 idx, old, lnk, oldl, meta;
 	MDB_cursor		*c;
 	MDB_val			 k, d, ok, od;
 	MDB_stat		 ms;
-	uint8_t			 okey[33];
+	uint8_t			 okey[33], ol[33];
 	char			 before[2048], after[2048], rid[16];
 	char			*cause = NULL;
-	size_t			 n = 0, nold = 0;
+	size_t			 n = 0, nold = 0, nl = 0;
 	int			 i;
 
 	t = begin(true);
@@ -1421,6 +1451,25 @@ START_TEST(test_index_convert)
 	mdb_cursor_close(c);
 	ck_assert_uint_eq(n, 300);	/* 60 referrals x 5 */
 	ck_assert_int_eq(mdb_drop(txn, idx, 1), 0);
+	/* links: account kind hash -> first_ts first_seq last_ts */
+	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links",
+	    MDB_DUPSORT | MDB_DUPFIXED, &lnk), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "links", MDB_CREATE, &oldl), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, lnk, &c), 0);
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(k.mv_size, 16);
+		ck_assert_uint_eq(d.mv_size, 41);
+		memcpy(ol, k.mv_data, 16);
+		memcpy(ol + 16, d.mv_data, 17);
+		ok.mv_data = ol; ok.mv_size = 33;
+		od.mv_data = (uint8_t *)d.mv_data + 17; od.mv_size = 24;
+		ck_assert_int_eq(mdb_put(txn, oldl, &ok, &od, MDB_NOOVERWRITE),
+		    0);
+		nl++;
+	}
+	mdb_cursor_close(c);
+	ck_assert_uint_gt(nl, 30);
+	ck_assert_int_eq(mdb_drop(txn, lnk, 1), 0);
 	k.mv_data = (char *)"schema"; k.mv_size = 6;
 	d.mv_data = (char *)"\0\0\0\3"; d.mv_size = 4;
 	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
@@ -1449,6 +1498,10 @@ START_TEST(test_index_convert)
 	ck_assert_int_eq(mdb_stat(txn, idx, &ms), 0);
 	nold = ms.ms_entries;
 	ck_assert_uint_eq(nold, n);
+	ck_assert_int_eq(mdb_dbi_open(txn, "links", 0, &oldl), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links", 0, &lnk), 0);
+	ck_assert_int_eq(mdb_stat(txn, lnk, &ms), 0);
+	ck_assert_uint_eq(ms.ms_entries, nl);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 	st = unit_store(dir, 4 * MIB, 64 * MIB);	/* for teardown */
