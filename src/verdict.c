@@ -17,13 +17,17 @@
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "xshape.h"
 
 #define VERDICT_VER_HINT	32	/* a re-check's fixed fields, at least */
 
 _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
 
 /*
- * Explain texts are stored zstd-compressed against a dictionary: an
+ * Explain texts are stored as a shape and its values (xshape.h) when they
+ * take that form (they all do, as rules_eval writes them). Before store
+ * schema 4, and for what that form does not take, they were stored
+ * zstd-compressed against a dictionary: an
  * explain text of the same rule set (the first of at least ZDICT_MIN
  * bytes), which holds the same rules, expressions and keys. A 6 KB text
  * then takes ~250 bytes instead of ~1.1 KB, in a fifth of the time
@@ -183,7 +187,10 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	struct zstate	*zs = zstate_get();
 	size_t		 bound = ZSTD_compressBound(len), n;
 	char		*p;
+	int		 rc;
 
+	if ((rc = xshape_pack(txn, sb, s, len)) != 0)
+		return (rc < 0 ? -1 : 0);
 	if (ruleset != NULL && zdict_select(zs, txn, ruleset, s, len)) {
 		if (zdict_persist(zs, txn) != 0)
 			return (-1);
@@ -243,6 +250,11 @@ verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
 
 	if (len == 0) {
 		sbuf_adds(sb, "[]");
+		return;
+	}
+	if (xshape_is(p, len)) {
+		if (xshape_text(sb, txn, p, len) != 0)
+			sbuf_adds(sb, "null");
 		return;
 	}
 	zs = zstate_get();

@@ -2642,9 +2642,9 @@ explain_rules(const char *rid)
 	return (r);
 }
 
-/* The id of the dictionary the explain of verdict rid is compressed with. */
+/* The id of the shape entry the explain of verdict rid is stored with. */
 static uint64_t
-explain_dict(struct store_txn *t, const char *rid)
+explain_shape(struct store_txn *t, const char *rid)
 {
 	struct verdict_rec	 vr;
 	const void		*rec;
@@ -2654,19 +2654,20 @@ explain_dict(struct store_txn *t, const char *rid)
 	    0);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_gt(vr.explainlen, 9);
-	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd2);	/* XSHAPE_MARK */
+	ck_assert_uint_lt(vr.explainlen, 100);
 	return (be_get((const uint8_t *)vr.explain + 1, 8));
 }
 
 /*
- * Explain texts are compressed against a dictionary kept in meta: it is
- * written with the first record that needs it (and not left behind by an
- * aborted transaction), read back by a thread that never saw it, and a
- * new rule set brings its own.
+ * Explain texts are stored as their values, their shape kept in meta: it
+ * is written with the first record that needs it (and not left behind by
+ * an aborted transaction), read back by a thread that never saw it, and
+ * a new rule set (other rule names) brings its own.
  */
-START_TEST(test_explain_dictionary)
+START_TEST(test_explain_shape)
 {
-	/* Explains of at least ZDICT_MIN bytes: several rules. */
+	/* Explains of several rules. */
 #define R(n, w)	"rule " n " { when count(referral, referee.ip, " w ") > 5 " \
 	    "action review score 40 }\n"
 	static const char rules1[] = R("ip", "24h") R("ip_a", "1h")
@@ -2681,7 +2682,7 @@ START_TEST(test_explain_dictionary)
 	const void		*d;
 	char			*diag = NULL, name[32];
 	size_t			 dlen;
-	uint64_t		 id1;
+	uint64_t		 id0, id1;
 	json_t			*r;
 	int			 i;
 
@@ -2695,6 +2696,12 @@ START_TEST(test_explain_dictionary)
 	mkref(&ev, "a0", T0, 1, 2, 9);
 	ck_assert_int_eq(verdict_check(t, rs1, &ev, &v), 0);
 	verdict_clear(&v);
+	id0 = explain_shape(t, "a0");
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)id0);
+	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
+	store_abort(t);
+	t = begin(false);
+	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 1);
 	store_abort(t);
 	/* ...and the next transaction writes it with its record. */
 	t = begin(true);
@@ -2709,12 +2716,12 @@ START_TEST(test_explain_dictionary)
 	}
 	commit(t);
 	t = begin(false);
-	id1 = explain_dict(t, "d1");
-	snprintf(name, sizeof(name), "zdict:%016llx", (unsigned long long)id1);
+	id1 = explain_shape(t, "d1");
+	ck_assert_uint_eq(explain_shape(t, "d0"), id1);
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)id1);
 	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
-	ck_assert_ptr_nonnull(memmem(d, dlen, "\"rule\":\"ip\"", 11));
-	/* d2 was checked under rs2: another dictionary. */
-	ck_assert_uint_ne(explain_dict(t, "d2"), id1);
+	/* d2 was checked under rs2: another shape. */
+	ck_assert_uint_ne(explain_shape(t, "d2"), id1);
 	store_abort(t);
 	/* Another thread (a restart) under rs1 finds rs1's dictionary. */
 	{
@@ -2727,7 +2734,7 @@ START_TEST(test_explain_dictionary)
 		ck_assert_int_eq(a.rc, 0);
 	}
 	t = begin(false);
-	ck_assert_uint_eq(explain_dict(t, "d9"), id1);
+	ck_assert_uint_eq(explain_shape(t, "d9"), id1);
 	store_abort(t);
 	for (i = 0; i < 3; i++) {
 		char	rid[8];
@@ -2787,7 +2794,7 @@ store_suite(void)
 	tcase_add_test(tc, test_queue);
 	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
-	tcase_add_test(tc, test_explain_dictionary);
+	tcase_add_test(tc, test_explain_shape);
 	suite_add_tcase(s, tc);
 	return (s);
 }
