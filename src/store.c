@@ -28,8 +28,10 @@
 #include "store_convert.h"
 #include "store_int.h"
 #include "rec.h"
+#include "sbuf.h"
 #include "util.h"
 #include "verdict_rec.h"
+#include "vrec_pack.h"
 
 /*
  * Keys and values (rec.h fields; times as ts_key(), so that they sort):
@@ -139,6 +141,9 @@ struct store_txn {
 	uint64_t	 fl_mark[MT_RANGES];
 	size_t		 nfl;
 	uint64_t	 memtier_begin;	/* tier size when the txn began */
+	/* Verdict records unpacked by store_get_verdict(), until the end. */
+	void		**recs;
+	size_t		 nrecs;
 };
 
 /* Time in keys: offset so that negative times still sort first. */
@@ -802,6 +807,7 @@ store_begin(struct store *st, bool write, char **cause)
 }
 
 static void	recent_flush(struct store_txn *);
+static void	txn_free(struct store_txn *);
 
 int
 store_commit(struct store_txn *t, enum store_err *err, char **cause)
@@ -857,7 +863,7 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		} else
 			memtier_abort(st->mt);
 	}
-	free(t);
+	txn_free(t);
 	if (rc == MDB_MAP_FULL) {
 		enum store_err e = store_full_err(st, msg, sizeof(msg));
 
@@ -892,7 +898,7 @@ store_abort(struct store_txn *t)
 	pthread_rwlock_unlock(&t->st->maplock);
 	if (t->st->readonly)
 		t->st->ro_busy = false;
-	free(t);
+	txn_free(t);
 }
 
 enum store_err
@@ -1675,8 +1681,21 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
  * their pages, instead of landing on a random page of a tree keyed by
  * client ids. The id -> seq index is small.
  */
-int
-store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
+/* Free what the transaction handed out, at its end. */
+static void
+txn_free(struct store_txn *t)
+{
+	size_t	i;
+
+	for (i = 0; i < t->nrecs; i++)
+		free(t->recs[i]);
+	free(t->recs);
+	free(t);
+}
+
+/* Put a record as the store keeps it (packed or not). */
+static int
+put_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void *rec, size_t len)
 {
 	uint8_t		sk[8], old[8];
@@ -1719,11 +1738,31 @@ store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
 }
 
 int
+store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
+    const void *rec, size_t len)
+{
+	struct sbuf	packed;
+	int		rc;
+
+	if (t->err != STORE_OK)
+		return (-1);
+	sbuf_init(&packed, len);
+	if ((rc = vrec_pack(t, rec, len, &packed)) == 1)
+		rc = put_verdict(t, id, idlen, packed.buf, packed.len);
+	else if (rc == 0)
+		rc = put_verdict(t, id, idlen, rec, len);
+	sbuf_free(&packed);
+	return (rc);
+}
+
+int
 store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
 {
 	MDB_val	k = val(id, idlen), v;
-	int	rc = 1;
+	void	*plain;
+	size_t	 plen;
+	int	 rc = 1;
 
 	if (t->st->have_vids &&
 	    (rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) == 0) {
@@ -1748,6 +1787,15 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 		return (rc);
 	*rec = v.mv_data;
 	*len = v.mv_size;
+	/* Packed: the record back. Else (corrupt) its reader says so. */
+	if (vrec_packed(v.mv_data, v.mv_size) &&
+	    vrec_unpack(t, v.mv_data, v.mv_size, &plain, &plen) == 0) {
+		t->recs = xreallocarray(t->recs, t->nrecs + 1,
+		    sizeof(*t->recs));
+		t->recs[t->nrecs++] = plain;
+		*rec = plain;
+		*len = plen;
+	}
 	return (0);
 }
 

@@ -40,6 +40,7 @@ _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
  * the same rule set finds and keeps it.
  * Older records hold a plain zstd frame, or the JSON itself ('[').
  */
+#define EXPLAIN_SHAPE_MIN 256	/* shorter: not worth a shape */
 #define ZDICT_MARK	0xd1
 #define ZDICT_LEVEL	(-5)	/* with a dictionary: 2.2 us, 256 B a text */
 #define ZDICT_CACHE	8	/* decompression dictionaries per thread */
@@ -189,7 +190,8 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	char		*p;
 	int		 rc;
 
-	if ((rc = xshape_pack(txn, sb, s, len)) != 0)
+	if (len >= EXPLAIN_SHAPE_MIN &&
+	    (rc = xshape_pack(txn, sb, s, len)) != 0)
 		return (rc < 0 ? -1 : 0);
 	if (ruleset != NULL && zdict_select(zs, txn, ruleset, s, len)) {
 		if (zdict_persist(zs, txn) != 0)

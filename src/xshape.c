@@ -22,7 +22,6 @@
 
 #define XSHAPE_CACHE	64		/* shapes a thread keeps */
 #define XSHAPE_LEVEL	3		/* ~500 bytes: cheap at any level */
-#define XSHAPE_MIN	256		/* shorter texts: not worth a shape */
 #define XSHAPE_MAX	(16U << 20)	/* a shape or values, decompressed */
 
 struct shape {
@@ -198,8 +197,6 @@ xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
 	char		 name[32], *p;
 	int		 rc;
 
-	if (len < XSHAPE_MIN)
-		return (0);
 	xs = xstate_get();
 	sbuf_reset(&xs->shape);
 	sbuf_reset(&xs->vals);
