@@ -24,11 +24,15 @@ enum {
 };
 
 /* String values of these keys name things: they stay in the shape. */
-static const char *const keep_keys[] = {
-	"rule", "expr", "fn", "mode", "action", "which", "by", NULL
-};
-
-static const char *const lits[] = { "true", "false", "null" };
+#define K(s)	{ s, sizeof(s) - 1 }
+static const struct {
+	const char	*s;
+	size_t		 n;
+} keep_keys[] = {
+	K("rule"), K("expr"), K("fn"), K("mode"), K("action"), K("which"),
+	K("by")
+}, lits[] = { K("true"), K("false"), K("null") };
+#undef K
 
 static void
 put_varint(struct sbuf *sb, uint64_t v)
@@ -78,39 +82,96 @@ get_zz(const uint8_t **p, const uint8_t *end, int64_t *v)
 static bool
 canon_int(const char *s, size_t n, int64_t *v)
 {
-	char	buf[24], *end;
-	size_t	i = 0;
+	uint64_t	u = 0, lim;
+	size_t		i = 0;
+	bool		neg = false;
 
-	if (n == 0 || n > 20)
-		return (false);
-	if (s[0] == '-')
+	if (n > 0 && s[0] == '-') {
+		neg = true;
 		i = 1;
-	if (i == n || (s[i] == '0' && n > i + 1) || (i == 1 && s[1] == '0'))
+	}
+	/* digits, no leading zero, not "-0" */
+	if (i == n || n - i > 19 || (s[i] == '0' && (n > i + 1 || neg)))
 		return (false);
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    u > (lim - (uint64_t)(s[i] - '0')) / 10)
 			return (false);
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	errno = 0;
-	*v = strtoll(buf, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return (false);
-	snprintf(buf, sizeof(buf), "%lld", (long long)*v);
-	return (strlen(buf) == n && memcmp(buf, s, n) == 0);
+		u = u * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return (true);
 }
 
-/* s[n] (without quotes) is a time as fmt_rfc3339() writes it: *ms. */
+/*
+ * s[n] (without quotes) is a time as fmt_rfc3339() writes it (which
+ * time_add() writes back): *ms. A leap second, a lower-case letter or an
+ * offset is not.
+ */
 static bool
 canon_time(const char *s, size_t n, int64_t *ms)
 {
-	char	buf[RFC3339_LEN];
+	return (n == RFC3339_LEN - 1 && s[10] == 'T' && s[19] == '.' &&
+	    s[n - 1] == 'Z' && !(s[17] == '6' && s[18] == '0') &&
+	    parse_rfc3339(s, n, ms) == 0);
+}
 
-	if (n != RFC3339_LEN - 1 || s[n - 1] != 'Z' || s[19] != '.' ||
-	    parse_rfc3339(s, n, ms) != 0)
-		return (false);
-	fmt_rfc3339(*ms, buf);
-	return (memcmp(buf, s, n) == 0);
+static void
+put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" of ms (what fmt_rfc3339() writes), quoted. */
+static void
+time_add(struct sbuf *out, int64_t ms)
+{
+	int64_t		 days = ms / 86400000, rem = ms % 86400000, z, era;
+	unsigned	 doe, yoe, doy, mp, d, m;
+	int64_t		 y;
+	char		*p;
+
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	/* civil_from_days (H. Hinnant) */
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	y %= 10000;
+	if (y < 0)
+		y += 10000;
+	p = sbuf_space(out, RFC3339_LEN + 1);
+	p[0] = '"';
+	put2(p + 1, (unsigned)(y / 100));
+	put2(p + 3, (unsigned)(y % 100));
+	p[5] = '-';
+	put2(p + 6, m);
+	p[8] = '-';
+	put2(p + 9, d);
+	p[11] = 'T';
+	put2(p + 12, (unsigned)(rem / 3600000));
+	p[14] = ':';
+	put2(p + 15, (unsigned)(rem / 60000 % 60));
+	p[17] = ':';
+	put2(p + 18, (unsigned)(rem / 1000 % 60));
+	p[20] = '.';
+	p[21] = (char)('0' + rem % 1000 / 100);
+	put2(p + 22, (unsigned)(rem % 100));
+	p[24] = 'Z';
+	p[25] = '"';
+	out->len += RFC3339_LEN + 1;
 }
 
 /* The end of the string token starting at j[i] (the quote), or 0. */
@@ -133,10 +194,18 @@ keep_key(const char *k, size_t n)
 {
 	size_t	i;
 
-	for (i = 0; keep_keys[i] != NULL; i++)
-		if (strlen(keep_keys[i]) == n && memcmp(keep_keys[i], k, n) == 0)
+	for (i = 0; i < nitems(keep_keys); i++)
+		if (keep_keys[i].n == n && memcmp(keep_keys[i].s, k, n) == 0)
 			return (true);
 	return (false);
+}
+
+/* Not the start of a token that may hold a value: copied as it is. */
+static bool
+plain(unsigned char c)
+{
+	return (c > J_NUM && c != '"' && c != '-' && !(c >= '0' && c <= '9') &&
+	    c != 't' && c != 'f' && c != 'n');
 }
 
 int
@@ -198,18 +267,21 @@ jshape_split(const char *j, size_t len, struct sbuf *shape,
 			i = e;
 			continue;
 		}
-		for (l = 0; l < 3; l++)
-			if (len - i >= strlen(lits[l]) &&
-			    memcmp(j + i, lits[l], strlen(lits[l])) == 0)
+		for (l = 0; l < nitems(lits); l++)
+			if (len - i >= lits[l].n &&
+			    memcmp(j + i, lits[l].s, lits[l].n) == 0)
 				break;
-		if (l < 3) {
+		if (l < nitems(lits)) {
 			sbuf_addc(shape, J_LIT);
 			sbuf_addc(vals, (char)l);
-			i += strlen(lits[l]);
+			i += lits[l].n;
 			continue;
 		}
-		sbuf_addc(shape, (char)c);
-		i++;
+		/* punctuation and blanks, in one run */
+		for (e = i + 1; e < len && plain((unsigned char)j[e]); e++)
+			;
+		sbuf_add(shape, j + i, e - i);
+		i = e;
 	}
 	return (0);
 }
@@ -219,17 +291,17 @@ jshape_join(const char *shape, size_t slen, const uint8_t *vals,
     size_t vlen, struct sbuf *out)
 {
 	const uint8_t	*p = vals, *end = vals + vlen;
-	char		 buf[RFC3339_LEN];
 	uint64_t	 n;
 	int64_t		 v, ts = 0;
-	size_t		 i;
+	size_t		 i, e;
 
 	for (i = 0; i < slen; i++) {
 		switch ((unsigned char)shape[i]) {
 		case J_LIT:
 			if (p == end || *p > 2)
 				return (-1);
-			sbuf_adds(out, lits[*p++]);
+			sbuf_add(out, lits[*p].s, lits[*p].n);
+			p++;
 			break;
 		case J_INT:
 			if (get_zz(&p, end, &v) != 0)
@@ -240,9 +312,7 @@ jshape_join(const char *shape, size_t slen, const uint8_t *vals,
 			if (get_zz(&p, end, &v) != 0)
 				return (-1);
 			ts = (int64_t)((uint64_t)ts + (uint64_t)v);
-			sbuf_addc(out, '"');
-			sbuf_add(out, fmt_rfc3339(ts, buf), RFC3339_LEN - 1);
-			sbuf_addc(out, '"');
+			time_add(out, ts);
 			break;
 		case J_MS:
 			if (get_zz(&p, end, &v) != 0)
@@ -264,7 +334,11 @@ jshape_join(const char *shape, size_t slen, const uint8_t *vals,
 			p += n;
 			break;
 		default:
-			sbuf_addc(out, shape[i]);
+			for (e = i + 1; e < slen &&
+			    (unsigned char)shape[e] > J_NUM; e++)
+				;
+			sbuf_add(out, shape + i, e - i);
+			i = e - 1;
 			break;
 		}
 	}

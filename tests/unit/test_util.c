@@ -528,7 +528,7 @@ START_TEST(test_jshape_roundtrip)
 		    "\"n\":null,\"f\":false,\"e\":\"\"}",
 		"[true,false,null,\"true\",\"null\"]",
 	};
-	struct sbuf	 shape, vals, out;
+	struct sbuf	 shape, vals, out, back;
 	size_t		 i, n;
 
 	sbuf_init(&shape, 64);
@@ -564,6 +564,43 @@ START_TEST(test_jshape_roundtrip)
 	ck_assert_ptr_null(memmem(shape.buf, shape.len, "2026", 4));
 	ck_assert_ptr_null(memmem(shape.buf, shape.len, "113918400", 9));
 	ck_assert_ptr_nonnull(memmem(shape.buf, shape.len, "count(x) > 3", 12));
+	/* Times as fmt_rfc3339() writes them become values, and come back. */
+	{
+		static const int64_t edge[] = { 0, -1, 1, 86399999, 86400000,
+		    -86400000, -62167219200000LL, 253402300799999LL,
+		    951782400000LL, 4107542400000LL, 1795428000123LL };
+		char		 buf[RFC3339_LEN];
+		uint64_t	 x = 88172645463325252ULL;
+		int64_t		 ms;
+		int		 k;
+
+		sbuf_reset(&out);
+		sbuf_addc(&out, '[');
+		for (k = 0; k < 2000; k++) {
+			if (k < (int)nitems(edge))
+				ms = edge[k];
+			else {
+				x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+				ms = (int64_t)(x % 253402300800000ULL) -
+				    62167219200000LL;
+			}
+			sbuf_addf(&out, "%s\"%s\"", k ? "," : "",
+			    fmt_rfc3339(ms, buf));
+		}
+		sbuf_addc(&out, ']');
+		sbuf_reset(&shape);
+		sbuf_reset(&vals);
+		ck_assert_int_eq(jshape_split(out.buf, out.len, &shape, &vals),
+		    0);
+		ck_assert_ptr_null(memchr(shape.buf, '-', shape.len));
+		n = out.len;
+		sbuf_init(&back, n);
+		ck_assert_int_eq(jshape_join(shape.buf, shape.len,
+		    (const uint8_t *)vals.buf, vals.len, &back), 0);
+		ck_assert_uint_eq(back.len, n);
+		ck_assert(memcmp(back.buf, out.buf, n) == 0);
+		sbuf_free(&back);
+	}
 	/* A marker byte is not JSON text. */
 	ck_assert_int_eq(jshape_split("[\001]", 3, &shape, &vals), -1);
 	ck_assert_int_eq(jshape_split("[\"abc]", 6, &shape, &vals), -1);
