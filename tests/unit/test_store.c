@@ -1391,6 +1391,42 @@ index_answers(char *buf, size_t len)
 }
 
 /*
+ * Schema 3's database old from schema 4's sorted duplicates in name:
+ * each key (klen) and the head of its duplicate (head) make the old key,
+ * the rest of the duplicate the old value. How many entries.
+ */
+static size_t
+to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
+    size_t head)
+{
+	MDB_dbi		 from, to;
+	MDB_cursor	*c;
+	MDB_val		 k, d, ok, od;
+	uint8_t		 okey[64];
+	size_t		 n = 0;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED,
+	    &from), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, old, MDB_CREATE, &to), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(k.mv_size, klen);
+		ck_assert_uint_gt(d.mv_size, head);
+		memcpy(okey, k.mv_data, klen);
+		memcpy(okey + klen, d.mv_data, head);
+		ok.mv_data = okey; ok.mv_size = klen + head;
+		od.mv_data = (uint8_t *)d.mv_data + head;
+		od.mv_size = d.mv_size - head;
+		ck_assert_int_eq(mdb_put(txn, to, &ok, &od, MDB_NOOVERWRITE),
+		    0);
+		n++;
+	}
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+	return (n);
+}
+
+/*
  * A schema 3 store (the identity index one node per entry, in "index";
  * the links one per link, in "links") is converted at the first writable
  * open: the same entries, the same answers; a read-only open before that
@@ -1404,10 +1440,8 @@ START_TEST(test_index_convert)
 	MDB_env			*env;
 	MDB_txn			*txn;
 	MDB_dbi			 idx, old, lnk, oldl, meta;
-	MDB_cursor		*c;
-	MDB_val			 k, d, ok, od;
+	MDB_val			 k, d;
 	MDB_stat		 ms;
-	uint8_t			 okey[33], ol[33];
 	char			 before[2048], after[2048], rid[16];
 	char			*cause = NULL;
 	size_t			 n = 0, nold = 0, nl = 0;
@@ -1432,44 +1466,13 @@ START_TEST(test_index_convert)
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
 	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
 	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
-	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "index", MDB_CREATE, &old), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, idx, &c), 0);
-	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		ck_assert_uint_eq(k.mv_size, 17);
-		ck_assert_uint_eq(d.mv_size, 18);
-		memcpy(okey, k.mv_data, 17);
-		memcpy(okey + 17, d.mv_data, 16);
-		ok.mv_data = okey; ok.mv_size = 33;
-		od.mv_data = (uint8_t *)d.mv_data + 16; od.mv_size = 2;
-		ck_assert_int_eq(mdb_put(txn, old, &ok, &od, MDB_NOOVERWRITE),
-		    0);
-		n++;
-	}
-	mdb_cursor_close(c);
+	/* index: kind hash ts seq -> type roles */
+	n = to_schema3(txn, "ident_index", "index", 17, 16);
 	ck_assert_uint_eq(n, 300);	/* 60 referrals x 5 */
-	ck_assert_int_eq(mdb_drop(txn, idx, 1), 0);
 	/* links: account kind hash -> first_ts first_seq last_ts */
-	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links",
-	    MDB_DUPSORT | MDB_DUPFIXED, &lnk), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "links", MDB_CREATE, &oldl), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, lnk, &c), 0);
-	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		ck_assert_uint_eq(k.mv_size, 16);
-		ck_assert_uint_eq(d.mv_size, 41);
-		memcpy(ol, k.mv_data, 16);
-		memcpy(ol + 16, d.mv_data, 17);
-		ok.mv_data = ol; ok.mv_size = 33;
-		od.mv_data = (uint8_t *)d.mv_data + 17; od.mv_size = 24;
-		ck_assert_int_eq(mdb_put(txn, oldl, &ok, &od, MDB_NOOVERWRITE),
-		    0);
-		nl++;
-	}
-	mdb_cursor_close(c);
+	nl = to_schema3(txn, "acct_links", "links", 16, 17);
 	ck_assert_uint_gt(nl, 30);
-	ck_assert_int_eq(mdb_drop(txn, lnk, 1), 0);
 	k.mv_data = (char *)"schema"; k.mv_size = 6;
 	d.mv_data = (char *)"\0\0\0\3"; d.mv_size = 4;
 	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
