@@ -215,6 +215,13 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	return (0);
 }
 
+int
+verdict_explain_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
+    size_t len)
+{
+	return (explain_pack(txn, NULL, sb, s, len));
+}
+
 /* The decompression dictionary id, from the cache or txn's meta. */
 static ZSTD_DDict *
 zdict_get(struct zstate *zs, struct store_txn *txn, uint64_t id)
