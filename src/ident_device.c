@@ -376,7 +376,7 @@ dev_check(const struct dev_attr *a, struct dev_item *it)
 		return ("missing value");
 	if (ident_has_ctl(a->val, a->vallen))
 		return ("contains control characters");
-	if (ident_utf8_valid(a->val, a->vallen) != a->vallen)
+	if (utf8_valid(a->val, a->vallen) != a->vallen)
 		return ("not valid UTF-8");
 	it->val = a->val;
 	it->vallen = a->vallen;

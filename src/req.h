@@ -41,6 +41,8 @@ enum req_op {
 	OP_QUEUE_CLAIM,
 	OP_QUEUE_UNCLAIM,
 	OP_QUEUE_DECIDE,
+	OP_VERDICTS_LIST,	/* stored verdicts: verdict_list.h */
+	OP_GRAPH,		/* the console's identity graph: graph.h */
 	OP__MAX
 };
 

@@ -31,7 +31,7 @@
 #include "sbuf.h"
 #include "util.h"
 #include "verdict_rec.h"
-#include "vrec_pack.h"
+#include "store_vrec.h"
 
 /*
  * Keys and values (rec.h fields; times as ts_key(), so that they sort):
@@ -1631,9 +1631,13 @@ store_get_event(struct store_txn *t, uint64_t seq, struct rg_event *ev)
 	return (0);
 }
 
-int
-store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
-    store_event_cb cb, void *arg)
+/*
+ * The events from from_seq up to to_seq (0: the last), or back: from
+ * from_seq (0: the last) down to to_seq.
+ */
+static int
+scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
+    bool back, store_event_cb cb, void *arg)
 {
 	struct rg_event	 ev;
 	uint8_t		 key[8];
@@ -1646,12 +1650,19 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 		return (-1);
 	be_put(key, from_seq, 8);
 	k = val(key, 8);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	if (!back)
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	else if (from_seq == 0 ||
+	    (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	else if (rc == 0 && k.mv_size == 8 && be_get(k.mv_data, 8) > from_seq)
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, back ? MDB_PREV :
+	    MDB_NEXT)) {
 		if (k.mv_size != 8)
 			continue;
 		seq = be_get(k.mv_data, 8);
-		if (to_seq != 0 && seq > to_seq)
+		if (back ? seq < to_seq : to_seq != 0 && seq > to_seq)
 			break;
 		if (rgev_decode(v.mv_data, v.mv_size, &ev) != 0) {
 			t->err = STORE_IO;
@@ -1673,6 +1684,20 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 		ret = txn_fail(t, rc, "events scan");
 	mdb_cursor_close(c);
 	return (ret);
+}
+
+int
+store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
+    store_event_cb cb, void *arg)
+{
+	return (scan_events(t, from_seq, to_seq, false, cb, arg));
+}
+
+int
+store_scan_events_back(struct store_txn *t, uint64_t from_seq,
+    uint64_t to_seq, store_event_cb cb, void *arg)
+{
+	return (scan_events(t, from_seq, to_seq, true, cb, arg));
 }
 
 /*
@@ -1747,7 +1772,7 @@ store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
 	if (t->err != STORE_OK)
 		return (-1);
 	sbuf_init(&packed, len);
-	if ((rc = vrec_pack(t, rec, len, &packed)) == 1)
+	if ((rc = store_vrec_pack(t, rec, len, &packed)) == 1)
 		rc = put_verdict(t, id, idlen, packed.buf, packed.len);
 	else if (rc == 0)
 		rc = put_verdict(t, id, idlen, rec, len);
@@ -1788,8 +1813,8 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 	*rec = v.mv_data;
 	*len = v.mv_size;
 	/* Packed: the record back. Else (corrupt) its reader says so. */
-	if (vrec_packed(v.mv_data, v.mv_size) &&
-	    vrec_unpack(t, v.mv_data, v.mv_size, &plain, &plen) == 0) {
+	if (store_vrec_packed(v.mv_data, v.mv_size) &&
+	    store_vrec_unpack(t, v.mv_data, v.mv_size, &plain, &plen) == 0) {
 		t->recs = xreallocarray(t->recs, t->nrecs + 1,
 		    sizeof(*t->recs));
 		t->recs[t->nrecs++] = plain;

@@ -1084,8 +1084,9 @@ qcount_add(struct store_txn *t, struct store_aux *aux, uint8_t state,
 	return (aux_put(t, aux->queue, &k, &d, 0, "queue count"));
 }
 
+/* An item's two index entries (by time, by score): add or delete them. */
 static int
-qidx_update(struct store_txn *t, struct store_aux *aux,
+qidx_keys(struct store_txn *t, struct store_aux *aux,
     const struct store_queue_item *it, bool add)
 {
 	uint8_t	key[QKEY_LEN];
@@ -1099,35 +1100,53 @@ qidx_update(struct store_txn *t, struct store_aux *aux,
 		    aux_del(t, aux->queue, &k, "queue index"))
 			return (-1);
 	}
+	return (0);
+}
+
+/* The index entries and the count of its state. */
+static int
+qidx_update(struct store_txn *t, struct store_aux *aux,
+    const struct store_queue_item *it, bool add)
+{
+	if (qidx_keys(t, aux, it, add) != 0)
+		return (-1);
 	return (qcount_add(t, aux, it->state, add ? 1 : -1));
 }
 
 int
-store_queue_put(struct store_txn *t, const struct store_queue_item *it)
+store_queue_put(struct store_txn *t, const struct store_queue_item *it,
+    const struct store_queue_item *old)
 {
 	struct store_aux	*aux;
-	struct store_queue_item	 old;
 	uint8_t			 key[QITEM_KEY_LEN];
 	struct rec_w		 w;
 	MDB_val			 k, d;
+	bool			 moved, recount;
 	int			 rc;
 
 	if ((aux = queue_for_write(t)) == NULL)
 		return (-1);
-	if ((rc = store_queue_get(t, it->item, &old)) < 0)
-		return (-1);
-	if (rc == 0 && qidx_update(t, aux, &old, false) != 0)
+	/* The index keys hold the state, the time and the score. */
+	moved = old == NULL || old->state != it->state ||
+	    old->created != it->created || old->score != it->score;
+	recount = old == NULL || old->state != it->state;
+	if (old != NULL && moved && (qidx_keys(t, aux, old, false) != 0 ||
+	    (recount && qcount_add(t, aux, old->state, -1) != 0)))
 		return (-1);
 	rec_w_init(&w, 256);
 	qitem_encode(&w, it);
 	qitem_key(key, it->item);
 	k = val(key, sizeof(key));
 	d = val(w.buf, w.len);
-	rc = aux_put(t, aux->queue, &k, &d, 0, "queue put");
+	rc = aux_put(t, aux->queue, &k, &d, old == NULL ? MDB_NOOVERWRITE : 0,
+	    old == NULL ? "queue put (a new item that exists)" : "queue put");
 	rec_w_free(&w);
 	if (rc != 0)
 		return (-1);
-	return (qidx_update(t, aux, it, true));
+	if (moved && (qidx_keys(t, aux, it, true) != 0 ||
+	    (recount && qcount_add(t, aux, it->state, 1) != 0)))
+		return (-1);
+	return (0);
 }
 
 /* LMDB's order: bytes, then the shorter first. */

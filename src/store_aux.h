@@ -219,10 +219,14 @@ const char	*store_queue_decision_name(int decision);
 int		 store_queue_decision_from_name(const char *s);
 
 /*
- * Store it (new, or replacing the item with the same it->item, its index
- * entries moved). 0 or -1.
+ * Store it. old NULL: a new item (one stored under it->item already is
+ * an error: MDB_KEYEXIST); else the item as stored now (store_queue_get()),
+ * which it replaces: its index entries move when the state, the created
+ * time or the score changed, and only the record is written when none
+ * did. 0 or -1.
  */
-int	store_queue_put(struct store_txn *txn, const struct store_queue_item *it);
+int	store_queue_put(struct store_txn *txn, const struct store_queue_item *it,
+	    const struct store_queue_item *old);
 /*
  * Delete the item and its audit log (retention deletes it with its
  * verdict). 0 (also when there was none) or -1.

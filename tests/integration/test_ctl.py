@@ -22,15 +22,9 @@ from rgtest import check, check_req, eq, rule_names, verdict_shape  # noqa: E402
 
 T = rgtest.Suite("test_ctl")
 ids = rgtest.Ids("c")
-D = {}
 
 
-def daemon():
-    if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("ctl")
-        d.persistent = True
-        D["d"] = d.start()
-    return D["d"]
+daemon = rgtest.Shared("ctl", rules="shipped")
 
 
 def ctl(*args, **kw):

@@ -295,7 +295,7 @@ def _():
         blob[at + len(mark) + 1] = ord("\n")
         at += len(mark)
         n += 1
-    # The store keeps a record packed (src/vrec_pack.h): cx-1's is the one
+    # The store keeps a record packed (src/store_vrec.h): cx-1's is the one
     # of seq 2; a newline in place of the first byte of its reply field
     # (after the header: mark, seq, action, score, rechecks, form, length).
     packed = b"\xc5" + (2).to_bytes(8, "big")

@@ -19,10 +19,12 @@
 #include "ident.h"
 #include "req.h"
 #include "rules.h"
+#include "sbuf.h"
 #include "store.h"
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "verdict_list.h"
 
 #include "unit.h"
 
@@ -1088,6 +1090,112 @@ START_TEST(test_scan_events)
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(store_scan_events(t, 6, 0, seqs_cb, &s), 0);
 	ck_assert_uint_eq(s.n, 0);
+	/* Newest first: from the last (0) or a seq, down to a seq. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events_back(t, 0, 1, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 5);
+	ck_assert_uint_eq(s.seq[0], 5);
+	ck_assert_uint_eq(s.seq[4], 1);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events_back(t, 4, 2, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_uint_eq(s.seq[0], 4);
+	ck_assert_uint_eq(s.seq[2], 2);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events_back(t, 99, 5, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_uint_eq(s.seq[0], 5);
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	ck_assert_int_eq(store_scan_events_back(t, 0, 1, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 2);
+	store_abort(t);
+}
+END_TEST
+
+/* Pages of verdicts.list as JSON: the ids, the next cursor. */
+static json_t *
+vlist_page(struct store_txn *t, struct verdict_list_req *q)
+{
+	struct sbuf	sb;
+	json_t		*o;
+
+	sbuf_init(&sb, 256);
+	ck_assert_int_eq(verdict_list(t, q, &sb), 0);
+	o = json_loadb(sb.buf, sb.len, 0, NULL);
+	ck_assert_ptr_nonnull(o);
+	sbuf_free(&sb);
+	return (o);
+}
+
+/*
+ * verdicts.list walks at most q->scan events a page: a page may come back
+ * short, or empty, with a next cursor; following the cursors lists every
+ * verdict once, newest first.
+ */
+START_TEST(test_verdict_list)
+{
+	struct verdict_list_req	 q;
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct verdict		 v;
+	json_t			*o, *it;
+	char			 rid[16], seen[64] = "", cursor[32];
+	size_t			 i, pages = 0;
+	int			 k;
+
+	t = begin(true);
+	for (k = 0; k < 6; k++) {
+		snprintf(rid, sizeof(rid), "v%d", k);
+		mkref(&ev, rid, T0 + k, (uint8_t)(0x40 + k), (uint8_t)(0x60 + k),
+		    (uint8_t)(0x20 + k));
+		ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);
+		verdict_clear(&v);
+		mkobs(&ev, EV_LOGIN, T0 + k, 0xa1, 0x12);	/* not listed */
+		put(t, &ev);
+	}
+	commit(t);
+
+	t = begin(false);
+	verdict_list_init(&q);
+	q.scan = 3;
+	q.limit = 2;
+	for (;;) {
+		o = vlist_page(t, &q);
+		pages++;
+		ck_assert_int_le(json_integer_value(json_object_get(o,
+		    "scanned")), 3);
+		json_array_foreach(json_object_get(o, "verdicts"), i, it)
+			strcat(seen, json_string_value(json_object_get(it,
+			    "id")));
+		if (!json_is_string(json_object_get(o, "next"))) {
+			json_decref(o);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", json_string_value(
+		    json_object_get(o, "next")));
+		json_decref(o);
+		ck_assert_int_eq(verdict_list_cursor_parse(cursor, &q.before),
+		    0);
+		ck_assert_uint_lt(pages, 20);
+	}
+	ck_assert_str_eq(seen, "v5v4v3v2v1v0");
+	ck_assert_uint_ge(pages, 4);		/* 12 events, 3 a page */
+	/* Filters: by time (inclusive) and action. */
+	verdict_list_init(&q);
+	q.since = T0 + 2;
+	q.until = T0 + 3;
+	o = vlist_page(t, &q);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "verdicts")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(o, "verdicts"), 0), "id")), "v3");
+	ck_assert(json_is_null(json_object_get(o, "next")));
+	json_decref(o);
+	verdict_list_init(&q);
+	q.action = 2;		/* no rules: every verdict is allow */
+	o = vlist_page(t, &q);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "verdicts")), 0);
+	json_decref(o);
 	store_abort(t);
 }
 END_TEST
@@ -2200,7 +2308,7 @@ START_TEST(test_queue)
 	for (i = 1; i <= 5; i++) {
 		qitem(&it, i, T0 + (int64_t)i * 1000,
 		    (int32_t)((i * 3 % 5) * 10 + 10) - 20);
-		ck_assert_int_eq(store_queue_put(t, &it), 0);
+		ck_assert_int_eq(store_queue_put(t, &it, NULL), 0);
 	}
 	ck_assert_int_eq(store_queue_get(t, 3, &got), 0);
 	ck_assert_str_eq(got.id, "r3");
@@ -2218,7 +2326,7 @@ START_TEST(test_queue)
 	ck_assert_uint_eq(q.items[0], 5);
 	ck_assert_uint_eq(q.items[1], 4);
 	qitem(&it, 6, T0 + 9000, 0);
-	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	ck_assert_int_eq(store_queue_put(t, &it, NULL), 0);
 	q.n = 0;
 	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, &q.last,
 	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
@@ -2245,9 +2353,14 @@ START_TEST(test_queue)
 
 	/* Claiming moves it out of the open listing into the claimed one. */
 	ck_assert_int_eq(store_queue_get(t, 4, &it), 0);
+	got = it;
 	it.state = QUEUE_CLAIMED;
+	snprintf(it.assignee, sizeof(it.assignee), "ann");
+	ck_assert_int_eq(store_queue_put(t, &it, &got), 0);
+	/* Another assignee, same state, time and score: the record alone. */
+	got = it;
 	snprintf(it.assignee, sizeof(it.assignee), "ana");
-	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	ck_assert_int_eq(store_queue_put(t, &it, &got), 0);
 	q.n = 0;
 	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, NULL,
 	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
@@ -2274,11 +2387,18 @@ START_TEST(test_queue)
 	ck_assert_str_eq(out, "");
 	commit(t);
 
+	/* The counts moved once: a put that moved nothing counted nothing. */
+	ck_assert_uint_eq(stat_of().queue_claimed, 1);
+	ck_assert_uint_eq(stat_of().queue_open, 5);
 	/* Durable: a new transaction reads the claim back. */
 	t = begin(true);
 	ck_assert_int_eq(store_queue_get(t, 4, &got), 0);
 	ck_assert_int_eq(got.state, QUEUE_CLAIMED);
 	ck_assert_str_eq(got.assignee, "ana");
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_CLAIMED, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 1);
 	/* Deleted (retention): the item, its index entries, its log. */
 	ck_assert_int_eq(store_queue_del(t, 4), 0);
 	ck_assert_int_eq(store_queue_del(t, 4), 0);
@@ -2293,6 +2413,12 @@ START_TEST(test_queue)
 	ck_assert_int_eq(store_queuelog_scan(t, 5, log_collect, out), 0);
 	ck_assert_str_eq(out, "y");
 	commit(t);
+	ck_assert_uint_eq(stat_of().queue_claimed, 0);
+	/* A new item under a number that is taken: an error, nothing kept. */
+	t = begin(true);
+	qitem(&it, 5, T0, 0);
+	ck_assert_int_eq(store_queue_put(t, &it, NULL), -1);
+	store_abort(t);
 	ck_assert_str_eq(store_queue_state_name(QUEUE_DECIDED), "decided");
 	ck_assert_int_eq(store_queue_decision_from_name("void"), QUEUE_VOID);
 	ck_assert_int_eq(store_queue_decision_from_name("nope"), -1);
@@ -2425,6 +2551,7 @@ START_TEST(test_labeled_recheck)
 	struct verdict		 v, r;
 	struct verdict_rec	 vr;
 	struct verdict_ver	 vv;
+	struct verdict_ver_iter	 vi;
 	struct rg_event		 ev;
 	struct rg_hash		 card;
 	const void		*rec;
@@ -2471,10 +2598,11 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_eq(vr.nrechecks, 1);
 	ck_assert_int_eq(vr.action, 0);
-	ck_assert_int_eq(verdict_rec_version(&vr, 0, &vv), 0);
+	verdict_ver_iter_init(&vi, &vr);
+	ck_assert_int_eq(verdict_ver_next(&vi, &vv), 0);
 	ck_assert_int_eq(vv.version, 2);
 	ck_assert_int_eq(vv.ts, T0 + 30);
-	ck_assert_int_eq(verdict_rec_version(&vr, 1, &vv), -1);
+	ck_assert_int_eq(verdict_ver_next(&vi, &vv), 1);
 	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, false, &r), 1);
 	free(first);
 	rules_unref(rs);
@@ -2558,14 +2686,14 @@ START_TEST(test_verdict_checksum)
 	r.rechecks_len = sizeof(ver);
 	rec = verdict_rec_encode(&r, &len);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), 0);
 	ck_assert(memcmp(vv.reply, vreply, vv.replylen) == 0);
 	n = legacy(old, rec, len);
 	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), 0);
 	old[n - 3] = '\n';		/* inside the version's reply */
 	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), -1);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), -1);
 
 	/* Stored and damaged: the verdict functions say so, write nothing. */
 	rec[len - 1] ^= 1;
@@ -2657,7 +2785,7 @@ explain_shape(struct store_txn *t, const char *rid)
 	    0);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_gt(vr.explainlen, 9);
-	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd2);	/* XSHAPE_MARK */
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd2);	/* STORE_XSHAPE_MARK */
 	ck_assert_uint_lt(vr.explainlen, 100);
 	return (be_get((const uint8_t *)vr.explain + 1, 8));
 }
@@ -2795,6 +2923,7 @@ store_suite(void)
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
 	tcase_add_test(tc, test_queue);
+	tcase_add_test(tc, test_verdict_list);
 	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
 	tcase_add_test(tc, test_explain_shape);

@@ -1,5 +1,6 @@
 /*
- * xshape.c: explain texts stored as a shape and its values (xshape.h).
+ * store_xshape.c: explain texts stored as a shape and its values
+ * (store_xshape.h).
  */
 #include "config.h"
 
@@ -18,7 +19,7 @@
 #include "sbuf.h"
 #include "store.h"
 #include "util.h"
-#include "xshape.h"
+#include "store_xshape.h"
 
 #define XSHAPE_CACHE	64		/* shapes a thread keeps */
 #define XSHAPE_LEVEL	3		/* ~500 bytes: cheap at any level */
@@ -186,7 +187,7 @@ shape_persist(struct xstate *xs, struct store_txn *txn,
 }
 
 int
-xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
+store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
     size_t len)
 {
 	struct xstate	*xs;
@@ -240,20 +241,20 @@ xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
 	    xs->vals.len, e->shape + e->slen, e->rlen, XSHAPE_LEVEL);
 	if (ZSTD_isError(z))
 		return (0);
-	p[0] = (char)XSHAPE_MARK;
+	p[0] = (char)STORE_XSHAPE_MARK;
 	be_put((uint8_t *)p + 1, e->id, 8);
 	sb->len += 9 + z;
 	return (1);
 }
 
 bool
-xshape_is(const void *p, size_t len)
+store_xshape_is(const void *p, size_t len)
 {
-	return (len > 9 && *(const uint8_t *)p == XSHAPE_MARK);
+	return (len > 9 && *(const uint8_t *)p == STORE_XSHAPE_MARK);
 }
 
 int
-xshape_text(struct sbuf *sb, struct store_txn *txn, const void *p,
+store_xshape_text(struct sbuf *sb, struct store_txn *txn, const void *p,
     size_t len)
 {
 	struct xstate		*xs = xstate_get();
@@ -265,7 +266,7 @@ xshape_text(struct sbuf *sb, struct store_txn *txn, const void *p,
 	uint64_t		 id;
 	char			 name[32], *out;
 
-	if (!xshape_is(p, len))
+	if (!store_xshape_is(p, len))
 		return (-1);
 	id = be_get(q + 1, 8);
 	if ((e = cache_find(xs, id, false)) == NULL) {

@@ -1,5 +1,5 @@
 /*
- * vrec_pack.c: verdict records as the store keeps them (vrec_pack.h).
+ * store_vrec.c: verdict records as the store keeps them (store_vrec.h).
  */
 #include "config.h"
 
@@ -13,8 +13,8 @@
 #include "store.h"
 #include "util.h"
 #include "verdict_rec.h"
-#include "vrec_pack.h"
-#include "xshape.h"
+#include "store_vrec.h"
+#include "store_xshape.h"
 
 enum { FIELD_RAW, FIELD_SHAPE };
 
@@ -26,7 +26,7 @@ put_json(struct rec_w *w, struct store_txn *txn, struct sbuf *tmp,
 	int	rc;
 
 	sbuf_reset(tmp);
-	if ((rc = xshape_pack(txn, tmp, s, n)) < 0)
+	if ((rc = store_xshape_pack(txn, tmp, s, n)) < 0)
 		return (-1);
 	rec_put_u8(w, rc == 1 ? FIELD_SHAPE : FIELD_RAW);
 	rec_put_u32(w, (uint32_t)(rc == 1 ? tmp->len : n));
@@ -43,10 +43,11 @@ put_raw(struct rec_w *w, const char *s, size_t n)
 }
 
 int
-vrec_pack(struct store_txn *txn, const void *rec, size_t len,
+store_vrec_pack(struct store_txn *txn, const void *rec, size_t len,
     struct sbuf *out)
 {
 	struct verdict_rec	 r;
+	struct verdict_ver_iter	 it;
 	struct verdict_ver	 v;
 	struct rec_w		 w;
 	struct sbuf		 tmp;
@@ -60,7 +61,7 @@ vrec_pack(struct store_txn *txn, const void *rec, size_t len,
 		return (0);
 	sbuf_init(&tmp, 256);
 	rec_w_init(&w, len);
-	rec_put_u8(&w, VREC_PACKED);
+	rec_put_u8(&w, STORE_VREC_PACKED);
 	rec_put_u64(&w, r.seq);
 	rec_put_u8(&w, r.action);
 	rec_put_u32(&w, (uint32_t)r.score);
@@ -68,8 +69,9 @@ vrec_pack(struct store_txn *txn, const void *rec, size_t len,
 	if (put_json(&w, txn, &tmp, r.reply, r.replylen) != 0)
 		goto fail;
 	put_raw(&w, r.explain, r.explainlen);
+	verdict_ver_iter_init(&it, &r);
 	for (i = 0; i < r.nrechecks; i++) {
-		if (verdict_rec_version(&r, i, &v) != 0)
+		if (verdict_ver_next(&it, &v) != 0)
 			goto out;
 		rec_put_u64(&w, (uint64_t)v.ts);
 		rec_put_u8(&w, v.action);
@@ -83,7 +85,7 @@ vrec_pack(struct store_txn *txn, const void *rec, size_t len,
 		goto out;
 	p = rec_w_take(&w, &n);
 	/* Byte for byte, or not at all. */
-	if (n < len && vrec_unpack(txn, p, n, &back, &blen) == 0 &&
+	if (n < len && store_vrec_unpack(txn, p, n, &back, &blen) == 0 &&
 	    blen == len && memcmp(back, rec, len) == 0) {
 		sbuf_add(out, p, n);
 		ret = 1;
@@ -101,9 +103,9 @@ out:
 }
 
 bool
-vrec_packed(const void *rec, size_t len)
+store_vrec_packed(const void *rec, size_t len)
 {
-	return (len > 9 && *(const uint8_t *)rec == VREC_PACKED);
+	return (len > 9 && *(const uint8_t *)rec == STORE_VREC_PACKED);
 }
 
 /* A field into all; its offset and length. 0, or -1. */
@@ -120,14 +122,14 @@ get_field(struct rec_r *rd, struct store_txn *txn, struct sbuf *all,
 	*off = all->len;
 	if (form == FIELD_RAW)
 		sbuf_add(all, p, len);
-	else if (form != FIELD_SHAPE || xshape_text(all, txn, p, len) != 0)
+	else if (form != FIELD_SHAPE || store_xshape_text(all, txn, p, len) != 0)
 		return (-1);
 	*n = all->len - *off;
 	return (0);
 }
 
 int
-vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
+store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
     size_t *len)
 {
 	struct verdict_rec	 r;
@@ -139,7 +141,7 @@ vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
 	unsigned		 i;
 	int			 ret = -1;
 
-	if (!vrec_packed(p, plen))
+	if (!store_vrec_packed(p, plen))
 		return (-1);
 	memset(&r, 0, sizeof(r));
 	sbuf_init(&all, 1024);
