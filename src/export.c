@@ -337,6 +337,8 @@ imp_flush(struct imp *im, char **cause)
 {
 	struct store_txn	*txn;
 	struct imp_item		*it;
+	struct verdict_rec	 vr;
+	struct sbuf		 ex;
 	enum store_err		 err;
 	void			*rec;
 	size_t			 i, len;
@@ -344,9 +346,10 @@ imp_flush(struct imp *im, char **cause)
 
 	if (im->nitems == 0)
 		return (0);
+	sbuf_init(&ex, 4096);
 	for (;;) {
 		if ((txn = store_begin(im->st, true, cause)) == NULL)
-			return (-1);
+			goto fail;
 		for (i = 0, rc = 0; i < im->nitems && rc == 0; i++) {
 			it = &im->items[i];
 			switch (it->kind) {
@@ -354,8 +357,16 @@ imp_flush(struct imp *im, char **cause)
 				rc = store_put_event(txn, &it->ev);
 				break;
 			case IMP_VERDICT:
+				/* The explain in the form a check stores. */
 				it->vr.seq = im->items[it->event].ev.seq;
-				rec = verdict_rec_encode(&it->vr, &len);
+				vr = it->vr;
+				sbuf_reset(&ex);
+				if ((rc = verdict_explain_pack(txn, &ex,
+				    vr.explain, vr.explainlen)) != 0)
+					break;
+				vr.explain = ex.buf;
+				vr.explainlen = ex.len;
+				rec = verdict_rec_encode(&vr, &len);
 				rc = store_put_verdict(txn, it->name,
 				    it->namelen, rec, len);
 				free(rec);
@@ -370,7 +381,7 @@ imp_flush(struct imp *im, char **cause)
 			if (store_commit(txn, &err, cause) == 0)
 				break;
 			if (err != STORE_MAP_GROW)
-				return (-1);
+				goto fail;
 			free(*cause);
 			*cause = NULL;
 		} else {
@@ -379,14 +390,14 @@ imp_flush(struct imp *im, char **cause)
 				xasprintf(cause, "writing the store: %s",
 				    store_txn_errstr(txn));
 				store_abort(txn);
-				return (-1);
+				goto fail;
 			}
 			store_abort(txn);
 		}
 		if (store_grow(im->st) != 0) {
 			xasprintf(cause, "the store is full (map_max): raise "
 			    "map_max for the import");
-			return (-1);
+			goto fail;
 		}
 	}
 	for (i = 0; i < im->nitems; i++) {
@@ -399,7 +410,11 @@ imp_flush(struct imp *im, char **cause)
 			im->counts->meta++;
 	}
 	imp_clear(im);
+	sbuf_free(&ex);
 	return (0);
+fail:
+	sbuf_free(&ex);
+	return (-1);
 }
 
 /* A string member, NULL when absent or not a string. */
