@@ -580,53 +580,46 @@ ax_feedback_seq(const struct export_aux *ax, struct ax_rec *r)
 	json_decref(o);
 }
 
+/*
+ * A feedback or list log record: {"feedback":ID,"rec":"HEX"}. Their ids
+ * run from 1 in order (a store never deletes one), so that the new
+ * store's appends give each its id again.
+ */
 static int
-ax_feedback(struct export_aux *ax, const json_t *o, char **why)
+ax_log(struct export_aux *ax, const json_t *o, enum ax_kind kind,
+    uint64_t *last, char **why)
 {
+	const char	*key = kind == AX_FEEDBACK ? "feedback" : "listlog";
 	struct ax_rec	*r;
 	uint64_t	 id;
 
-	if (ax_uint(o, "feedback", false, &id) != 0) {
-		*why = xstrdup("\"feedback\" is not a positive id");
+	if (ax_uint(o, key, false, &id) != 0 || id != *last + 1) {
+		xasprintf(why, "\"%s\" is not the next id (%" PRIu64 "): its "
+		    "ids run from 1 in order", key, *last + 1);
 		return (-1);
 	}
-	if (id != ax->last_feedback + 1) {
-		xasprintf(why, "feedback %" PRIu64 " after feedback %" PRIu64
-		    ": feedback ids run from 1 in order", id,
-		    ax->last_feedback);
-		return (-1);
-	}
-	r = ax_add(ax, AX_FEEDBACK);
+	r = ax_add(ax, kind);
 	r->id = id;
 	if (ax_text(o, r) != 0) {
-		xasprintf(why, "feedback %" PRIu64 ": \"rec\" is not hex", id);
+		xasprintf(why, "%s %" PRIu64 ": \"rec\" is not hex", key, id);
 		return (-1);
 	}
-	ax_feedback_seq(ax, r);
-	ax->last_feedback = id;
+	if (kind == AX_FEEDBACK)
+		ax_feedback_seq(ax, r);
+	*last = id;
 	return (0);
+}
+
+static int
+ax_feedback(struct export_aux *ax, const json_t *o, char **why)
+{
+	return (ax_log(ax, o, AX_FEEDBACK, &ax->last_feedback, why));
 }
 
 static int
 ax_listlog(struct export_aux *ax, const json_t *o, char **why)
 {
-	struct ax_rec	*r;
-	uint64_t	 id;
-
-	if (ax_uint(o, "listlog", false, &id) != 0 ||
-	    id != ax->last_listlog + 1) {
-		xasprintf(why, "\"listlog\" is not the next id (%" PRIu64 "): "
-		    "list log ids run from 1 in order", ax->last_listlog + 1);
-		return (-1);
-	}
-	r = ax_add(ax, AX_LISTLOG);
-	r->id = id;
-	if (ax_text(o, r) != 0) {
-		xasprintf(why, "listlog %" PRIu64 ": \"rec\" is not hex", id);
-		return (-1);
-	}
-	ax->last_listlog = id;
-	return (0);
+	return (ax_log(ax, o, AX_LISTLOG, &ax->last_listlog, why));
 }
 
 static int

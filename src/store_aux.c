@@ -372,25 +372,31 @@ store_listlog_put(struct store_txn *t, const char *rec, size_t len)
 	return (seqlog_append(t, aux->listlog, rec, len, NULL, "listlog put"));
 }
 
-/* Records newest first: feedback, the list log, the queue log. */
+/*
+ * Records by id, newest first (up: oldest first): feedback, the list log.
+ * A cb that returns -1 fails the scan.
+ */
 static int
-seqlog_scan(struct store_txn *t, MDB_dbi dbi, store_rec_cb cb, void *arg,
-    const char *what)
+seqlog_scan(struct store_txn *t, MDB_dbi dbi, bool up, store_rec_cb cb,
+    void *arg, const char *what)
 {
 	MDB_cursor		*c;
 	MDB_val			 k, d;
-	int			 rc;
+	int			 rc, r = 0;
 
 	if ((c = aux_cursor(t, dbi)) == NULL)
 		return (-1);
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_LAST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
+	for (rc = mdb_cursor_get(c, &k, &d, up ? MDB_FIRST : MDB_LAST);
+	    rc == 0; rc = mdb_cursor_get(c, &k, &d, up ? MDB_NEXT : MDB_PREV)) {
 		if (k.mv_size != 8)
 			continue;
-		if (cb(arg, be_get(k.mv_data, 8), d.mv_data, d.mv_size) != 0)
+		if ((r = cb(arg, be_get(k.mv_data, 8), d.mv_data,
+		    d.mv_size)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
+	if (r < 0)
+		return (-1);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (store_int_fail(t, rc, what));
 	return (0);
@@ -403,7 +409,8 @@ store_feedback_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 
 	if (aux_txn(t, &aux) == NULL)
 		return (aux->have ? -1 : 0);
-	return (seqlog_scan(t, aux->feedback, cb, arg, "feedback scan"));
+	return (seqlog_scan(t, aux->feedback, false, cb, arg,
+	    "feedback scan"));
 }
 
 int
@@ -413,7 +420,8 @@ store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 
 	if (aux_txn(t, &aux) == NULL)
 		return (aux->have ? -1 : 0);
-	return (seqlog_scan(t, aux->listlog, cb, arg, "listlog scan"));
+	return (seqlog_scan(t, aux->listlog, false, cb, arg,
+	    "listlog scan"));
 }
 
 /* Lists. */
@@ -1327,32 +1335,6 @@ store_queuelog_scan(struct store_txn *t, uint64_t item, store_rec_cb cb,
  * first, every label, every list entry with its members.
  */
 
-static int
-seqlog_scan_up(struct store_txn *t, MDB_dbi dbi, store_rec_cb cb, void *arg,
-    const char *what)
-{
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	int		 rc, r = 0;
-
-	if ((c = aux_cursor(t, dbi)) == NULL)
-		return (-1);
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != 8)
-			continue;
-		if ((r = cb(arg, be_get(k.mv_data, 8), d.mv_data,
-		    d.mv_size)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (r < 0)
-		return (-1);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, what));
-	return (0);
-}
-
 int
 store_feedback_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
 {
@@ -1360,7 +1342,8 @@ store_feedback_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
 
 	if (aux_txn(t, &aux) == NULL)
 		return (aux->have ? -1 : 0);
-	return (seqlog_scan_up(t, aux->feedback, cb, arg, "feedback scan"));
+	return (seqlog_scan(t, aux->feedback, true, cb, arg,
+	    "feedback scan"));
 }
 
 int
@@ -1370,7 +1353,8 @@ store_listlog_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
 
 	if (aux_txn(t, &aux) == NULL)
 		return (aux->have ? -1 : 0);
-	return (seqlog_scan_up(t, aux->listlog, cb, arg, "listlog scan"));
+	return (seqlog_scan(t, aux->listlog, true, cb, arg,
+	    "listlog scan"));
 }
 
 int
