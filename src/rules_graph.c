@@ -17,7 +17,8 @@
 
 /* The kinds linked(..., any) looks at. */
 static const uint8_t rules_link_kinds[] = {
-	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_IP, ENT_IP_PREFIX,
+	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE, ENT_DEVICE_ID, ENT_IP,
+	ENT_IP_PREFIX,
 	ENT_EMAIL, ENT_PAYMENT, ENT_PHONE,
 };
 
@@ -27,8 +28,8 @@ int
 rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	static const char *const kinds[] = { "device", "device.fuzzy",
-	    "device.id", "ip", "ip.prefix", "email", "email.shape", "payment",
-	    "phone", "any" };
+	    "device.stable", "device.id", "ip", "ip.prefix", "email",
+	    "email.shape", "payment", "phone", "any" };
 	struct ruleset		*rs = cc->rs;
 	struct rules_node	*a;
 	int			 pa, pb, k;
@@ -255,7 +256,8 @@ int
 rules_graph_own_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	static const char *const kinds[] = { "device", "device.fuzzy",
-	    "device.id", "ip", "ip.prefix", "email", "payment", "phone" };
+	    "device.stable", "device.id", "ip", "ip.prefix", "email",
+	    "payment", "phone" };
 	int	pa, c;
 
 	if ((pa = rules_check_party(cc, n->kids[0], "own")) < 0)
@@ -348,7 +350,7 @@ rules_graph_own_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* The kinds cluster() may follow: those accounts carry and share. */
 static const char *const rules_cluster_kinds[] = { "device", "device.fuzzy",
-    "device.id", "payment", "phone", "email", "email.shape", "ip",
+    "device.stable", "device.id", "payment", "phone", "email", "email.shape", "ip",
     "ip.prefix" };
 
 int
