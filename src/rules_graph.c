@@ -15,11 +15,14 @@
 #include "store.h"
 #include "util.h"
 
-/* The kinds linked(..., any) looks at. */
+/*
+ * The kinds linked() looks at; linked(..., any) at all of them but
+ * email.shape (numbered mailboxes of one person are a farm's sign, not
+ * a link between two people).
+ */
 static const uint8_t rules_link_kinds[] = {
 	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE, ENT_DEVICE_ID, ENT_IP,
-	ENT_IP_PREFIX,
-	ENT_EMAIL, ENT_PAYMENT, ENT_PHONE,
+	ENT_IP_PREFIX, ENT_EMAIL, ENT_PAYMENT, ENT_PHONE, ENT_EMAIL_SHAPE,
 };
 
 /* ---- linked(a, b, kind[, window]) ----------------------------------- */
@@ -205,7 +208,8 @@ rules_graph_linked_eval(struct rules_ectx *cx, const struct rules_node *n,
 	if (cx->ev->nparties < 2)
 		return;
 	for (i = 0; i < nitems(rules_link_kinds); i++)
-		if (n->kind == 0 || n->kind == rules_link_kinds[i])
+		if (n->kind == rules_link_kinds[i] || (n->kind == 0 &&
+		    rules_link_kinds[i] != ENT_EMAIL_SHAPE))
 			want |= 1u << rules_link_kinds[i];
 	if (n->window == 0) {
 		if (!cx->links_done) {
