@@ -402,7 +402,15 @@ ctl_export(int argc, char **argv)
 		fprintf(stderr, "refguardctl: export: %s\n", cause);
 	if (rc == 0 && out != stdout)
 		fprintf(stderr, "refguardctl: exported %" PRIu64 " events, %"
-		    PRIu64 " verdicts to %s\n", ec.events, ec.verdicts, path);
+		    PRIu64 " verdicts, %" PRIu64 " feedback, %" PRIu64 " labels, %"
+		    PRIu64 " list entries, %" PRIu64 " queue items to %s\n",
+		    ec.events, ec.verdicts, ec.feedback, ec.labels, ec.lists,
+		    ec.queue, path);
+	if (rc == 0 && ec.queue_dropped > 0)
+		fprintf(stderr, "refguardctl: export: left out %" PRIu64
+		    " queue items whose events are not in the export (older "
+		    "than --since, or checked after the export began)\n",
+		    ec.queue_dropped);
 done:
 	free(cause);
 	free(tmp);
@@ -540,7 +548,10 @@ ctl_import(int argc, char **argv)
 		rc = 0;
 		ctl_progress_done(p);
 		fprintf(stderr, "refguardctl: imported %" PRIu64 " events, %"
-		    PRIu64 " verdicts into %s\n", ec.events, ec.verdicts, state);
+		    PRIu64 " verdicts, %" PRIu64 " feedback, %" PRIu64
+		    " labels, %" PRIu64 " list entries, %" PRIu64 " queue items "
+		    "into %s\n", ec.events, ec.verdicts, ec.feedback, ec.labels,
+		    ec.lists, ec.queue, state);
 		if (!have_secret)
 			fprintf(stderr, "refguardctl: warning: %s does not "
 			    "exist: copy the exporting installation's "

@@ -124,8 +124,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "  --kind K             account, email, phone, payment, ip, "
 	  "ip.prefix,\n"
 	  "                       device, device.id, device.fuzzy, "
-	  "email.shape,\n"
-	  "                       string, domain, number, asn\n",
+	  "device.stable,\n"
+	  "                       email.shape, string, domain, number, asn\n",
 	  ctl_lists, CTL_DAEMON },
 	{ "stats", "", "counters, latency, store and data figures", "",
 	  ctl_stats, CTL_DAEMON },

@@ -40,10 +40,13 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	4	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
-				   with a checksum (verdict_rec.h) */
+				   with a checksum (verdict_rec.h); 4: the
+				   identity index and the links keep each
+				   key once (store_convert.h), verdict
+				   records are kept packed (store_vrec.h) */
 
 enum store_err {
 	STORE_OK = 0,

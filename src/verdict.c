@@ -18,12 +18,16 @@
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "store_xshape.h"
 
 
 _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
 
 /*
- * Explain texts are stored zstd-compressed against a dictionary: an
+ * Explain texts are stored as a shape and its values (store_xshape.h) when they
+ * take that form (they all do, as rules_eval writes them). Before store
+ * schema 4, and for what that form does not take, they were stored
+ * zstd-compressed against a dictionary: an
  * explain text of the same rule set (the first of at least ZDICT_MIN
  * bytes), which holds the same rules, expressions and keys. A 6 KB text
  * then takes ~250 bytes instead of ~1.1 KB, in a fifth of the time
@@ -36,6 +40,7 @@ _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
  * the same rule set finds and keeps it.
  * Older records hold a plain zstd frame, or the JSON itself ('[').
  */
+#define EXPLAIN_SHAPE_MIN 256	/* shorter: not worth a shape */
 #define ZDICT_MARK	0xd1
 #define ZDICT_LEVEL	(-5)	/* with a dictionary: 2.2 us, 256 B a text */
 #define ZDICT_CACHE	8	/* decompression dictionaries per thread */
@@ -183,7 +188,11 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	struct zstate	*zs = zstate_get();
 	size_t		 bound = ZSTD_compressBound(len), n;
 	char		*p;
+	int		 rc;
 
+	if (len >= EXPLAIN_SHAPE_MIN &&
+	    (rc = store_xshape_pack(txn, sb, s, len)) != 0)
+		return (rc < 0 ? -1 : 0);
 	if (ruleset != NULL && zdict_select(zs, txn, ruleset, s, len)) {
 		if (zdict_persist(zs, txn) != 0)
 			return (-1);
@@ -204,6 +213,13 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	else
 		sb->len += n;
 	return (0);
+}
+
+int
+verdict_explain_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
+    size_t len)
+{
+	return (explain_pack(txn, NULL, sb, s, len));
 }
 
 /* The decompression dictionary id, from the cache or txn's meta. */
@@ -243,6 +259,11 @@ verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
 
 	if (len == 0) {
 		sbuf_adds(sb, "[]");
+		return;
+	}
+	if (store_xshape_is(p, len)) {
+		if (store_xshape_text(sb, txn, p, len) != 0)
+			sbuf_adds(sb, "null");
 		return;
 	}
 	zs = zstate_get();

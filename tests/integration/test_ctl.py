@@ -438,7 +438,7 @@ def _():
     lines = open(p).read().split("\n")
     eq(lines[-1], "", "the file ends with a newline")
     head, end = json.loads(lines[0]), json.loads(lines[-2])
-    eq(head.get("refguard_export"), 1, "header")
+    eq(head.get("refguard_export"), 2, "header")
     eq(end.get("end"), True, "end line")
     eq(end.get("events"), len(reqs), "events exported")
     eq(end.get("verdicts"), len(checks), "verdicts exported")

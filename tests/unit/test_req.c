@@ -380,7 +380,8 @@ START_TEST(test_check_full)
 	ck_assert_uint_eq(a->have, (1u << ENT_ACCOUNT) | (1u << ENT_EMAIL) |
 	    (1u << ENT_PHONE) | (1u << ENT_PAYMENT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX) | (1u << ENT_DEVICE) |
-	    (1u << ENT_DEVICE_FUZZY) | (1u << ENT_DEVICE_ID));
+	    (1u << ENT_DEVICE_FUZZY) | (1u << ENT_DEVICE_STABLE) |
+	    (1u << ENT_DEVICE_ID));
 	ck_assert_uint_eq(b->have, (1u << ENT_ACCOUNT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX));
 	/* The same hashes ident gives field by field. */

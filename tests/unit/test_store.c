@@ -522,7 +522,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\3", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\4", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -1394,7 +1394,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
-	ck_assert(len == 4 && memcmp(v, "\0\0\0\3", 4) == 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\4", 4) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
@@ -1502,13 +1502,15 @@ START_TEST(test_scan_referred)
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
 	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
 	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &idx), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
+	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, idx, &c), 0);
 	i = 0;
+	/* key kind(1) hash(16), a duplicate ts(8) seq(8) type roles each */
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0)
 		if (((const uint8_t *)k.mv_data)[0] == 0x80 &&
-		    be_get((const uint8_t *)k.mv_data + k.mv_size - 8, 8) < 3) {
+		    be_get((const uint8_t *)d.mv_data + 8, 8) < 3) {
 			ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
 			i++;
 		}
@@ -1532,6 +1534,188 @@ START_TEST(test_scan_referred)
 	s = referred_of(0xb1, 0);
 	ck_assert_uint_eq(s.n, 3);
 	ck_assert_uint_eq(s.seq[0], 8);
+}
+END_TEST
+
+static int
+link_line_cb(void *arg, const struct store_link *l)
+{
+	char	*buf = arg;
+	size_t	 off = strlen(buf);
+
+	snprintf(buf + off, 2048 - off, " %u:%02x:%llu:%lld:%lld", l->kind,
+	    l->h.b[0], (unsigned long long)l->first_seq,
+	    (long long)(l->first_ts - T0), (long long)(l->last_ts - T0));
+	return (0);
+}
+
+/* What history queries answer about a store (test_index_convert). */
+static void
+index_answers(char *buf, size_t len)
+{
+	struct store_txn	*t = begin(false);
+	struct seen		 s;
+	struct rg_hash		 a, ip;
+	size_t			 off = 0;
+	uint64_t		 fseq;
+	int64_t			 ts;
+	uint8_t			 h;
+	int			 r;
+
+	for (h = 0x11; h <= 0x14; h++)
+		off += (size_t)snprintf(buf + off, len - off,
+		    "ip %02x: %lld %lld %lld %lld first %llu %llu\n", h,
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 0, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_REFEREE,
+		    T0 + 10000, T0 + 30000, 0, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 20, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 0, 3),
+		    (unsigned long long)first(t, h, INT64_MAX, 0, &ts),
+		    (unsigned long long)first(t, h, T0 + 20000, 30, &ts));
+	for (h = 0x41; h <= 0x45; h++) {
+		a = H(h);
+		ip = H((uint8_t)(0x11 + (h - 0x41) % 4));
+		fseq = 0;
+		r = store_link_get(t, &a, ENT_IP, &ip, 0, &fseq, &ts);
+		off += (size_t)snprintf(buf + off, len - off, "links %02x: %d "
+		    "%llu", h, r, (unsigned long long)fseq);
+		ck_assert_int_eq(store_link_scan(t, &a, 0, 0, link_line_cb,
+		    buf), 0);
+		ck_assert_int_eq(store_link_scan(t, &a, ENT_IP, 10,
+		    link_line_cb, buf), 0);
+		off = strlen(buf);
+		off += (size_t)snprintf(buf + off, len - off, "\n");
+	}
+	store_abort(t);
+	for (h = 1; h <= 5; h++) {
+		s = referred_of((uint8_t)(0x40 + h), 0);
+		off += (size_t)snprintf(buf + off, len - off,
+		    "referred %u: %zu %llu\n", h, s.n, s.n ? (unsigned long
+		    long)s.seq[0] : 0ULL);
+	}
+}
+
+/*
+ * Schema 3's database old from schema 4's sorted duplicates in name:
+ * each key (klen) and the head of its duplicate (head) make the old key,
+ * the rest of the duplicate the old value. How many entries.
+ */
+static size_t
+to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
+    size_t head)
+{
+	MDB_dbi		 from, to;
+	MDB_cursor	*c;
+	MDB_val		 k, d, ok, od;
+	uint8_t		 okey[64];
+	size_t		 n = 0;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED,
+	    &from), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, old, MDB_CREATE, &to), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(k.mv_size, klen);
+		ck_assert_uint_gt(d.mv_size, head);
+		memcpy(okey, k.mv_data, klen);
+		memcpy(okey + klen, d.mv_data, head);
+		ok.mv_data = okey; ok.mv_size = klen + head;
+		od.mv_data = (uint8_t *)d.mv_data + head;
+		od.mv_size = d.mv_size - head;
+		ck_assert_int_eq(mdb_put(txn, to, &ok, &od, MDB_NOOVERWRITE),
+		    0);
+		n++;
+	}
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+	return (n);
+}
+
+/*
+ * A schema 3 store (the identity index one node per entry, in "index";
+ * the links one per link, in "links") is converted at the first writable
+ * open: the same entries, the same answers; a read-only open before that
+ * refuses it, saying why.
+ */
+START_TEST(test_index_convert)
+{
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct store_opts	 o;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 idx, old, lnk, oldl, meta;
+	MDB_val			 k, d;
+	MDB_stat		 ms;
+	char			 before[2048], after[2048], rid[16];
+	char			*cause = NULL;
+	size_t			 n = 0, nold = 0, nl = 0;
+	int			 i;
+
+	t = begin(true);
+	for (i = 0; i < 60; i++) {
+		/* times out of order; referees 0x41-0x45 referred again */
+		snprintf(rid, sizeof(rid), "c%d", i);
+		mkref(&ev, rid, T0 + (int64_t)((i * 37) % 50) * 1000,
+		    (uint8_t)(0x80 + i % 7), (uint8_t)(0x41 + i % 5),
+		    (uint8_t)(0x11 + i % 4));
+		put(t, &ev);
+	}
+	commit(t);
+	index_answers(before, sizeof(before));
+	store_close(st);		/* writes the recent tier out */
+	st = NULL;
+
+	/* Back to schema 3's layout, as refguard before it wrote it. */
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	/* index: kind hash ts seq -> type roles */
+	n = to_schema3(txn, "ident_index", "index", 17, 16);
+	ck_assert_uint_eq(n, 300);	/* 60 referrals x 5 */
+	/* links: account kind hash -> first_ts first_seq last_ts */
+	nl = to_schema3(txn, "acct_links", "links", 16, 17);
+	ck_assert_uint_gt(nl, 30);
+	k.mv_data = (char *)"schema"; k.mv_size = 6;
+	d.mv_data = (char *)"\0\0\0\3"; d.mv_size = 4;
+	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.readonly = true;
+	ck_assert_ptr_null(store_open(&o, &cause));
+	ck_assert_msg(strstr(cause, "older layout") != NULL, "%s", cause);
+	free(cause);
+
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	index_answers(after, sizeof(after));
+	ck_assert_str_eq(before, after);
+	store_close(st);
+	st = NULL;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &old), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &idx), 0);
+	ck_assert_int_eq(mdb_stat(txn, idx, &ms), 0);
+	nold = ms.ms_entries;
+	ck_assert_uint_eq(nold, n);
+	ck_assert_int_eq(mdb_dbi_open(txn, "links", 0, &oldl), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links", 0, &lnk), 0);
+	ck_assert_int_eq(mdb_stat(txn, lnk, &ms), 0);
+	ck_assert_uint_eq(ms.ms_entries, nl);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);	/* for teardown */
 }
 END_TEST
 
@@ -2689,9 +2873,9 @@ explain_rules(const char *rid)
 	return (r);
 }
 
-/* The id of the dictionary the explain of verdict rid is compressed with. */
+/* The id of the shape entry the explain of verdict rid is stored with. */
 static uint64_t
-explain_dict(struct store_txn *t, const char *rid)
+explain_shape(struct store_txn *t, const char *rid)
 {
 	struct verdict_rec	 vr;
 	const void		*rec;
@@ -2701,19 +2885,20 @@ explain_dict(struct store_txn *t, const char *rid)
 	    0);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_gt(vr.explainlen, 9);
-	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd2);	/* STORE_XSHAPE_MARK */
+	ck_assert_uint_lt(vr.explainlen, 100);
 	return (be_get((const uint8_t *)vr.explain + 1, 8));
 }
 
 /*
- * Explain texts are compressed against a dictionary kept in meta: it is
- * written with the first record that needs it (and not left behind by an
- * aborted transaction), read back by a thread that never saw it, and a
- * new rule set brings its own.
+ * Explain texts are stored as their values, their shape kept in meta: it
+ * is written with the first record that needs it (and not left behind by
+ * an aborted transaction), read back by a thread that never saw it, and
+ * a new rule set (other rule names) brings its own.
  */
-START_TEST(test_explain_dictionary)
+START_TEST(test_explain_shape)
 {
-	/* Explains of at least ZDICT_MIN bytes: several rules. */
+	/* Explains of several rules. */
 #define R(n, w)	"rule " n " { when count(referral, referee.ip, " w ") > 5 " \
 	    "action review score 40 }\n"
 	static const char rules1[] = R("ip", "24h") R("ip_a", "1h")
@@ -2728,7 +2913,7 @@ START_TEST(test_explain_dictionary)
 	const void		*d;
 	char			*diag = NULL, name[32];
 	size_t			 dlen;
-	uint64_t		 id1;
+	uint64_t		 id0, id1;
 	json_t			*r;
 	int			 i;
 
@@ -2742,6 +2927,12 @@ START_TEST(test_explain_dictionary)
 	mkref(&ev, "a0", T0, 1, 2, 9);
 	ck_assert_int_eq(verdict_check(t, rs1, &ev, &v), 0);
 	verdict_clear(&v);
+	id0 = explain_shape(t, "a0");
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)id0);
+	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
+	store_abort(t);
+	t = begin(false);
+	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 1);
 	store_abort(t);
 	/* ...and the next transaction writes it with its record. */
 	t = begin(true);
@@ -2756,12 +2947,12 @@ START_TEST(test_explain_dictionary)
 	}
 	commit(t);
 	t = begin(false);
-	id1 = explain_dict(t, "d1");
-	snprintf(name, sizeof(name), "zdict:%016llx", (unsigned long long)id1);
+	id1 = explain_shape(t, "d1");
+	ck_assert_uint_eq(explain_shape(t, "d0"), id1);
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)id1);
 	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
-	ck_assert_ptr_nonnull(memmem(d, dlen, "\"rule\":\"ip\"", 11));
-	/* d2 was checked under rs2: another dictionary. */
-	ck_assert_uint_ne(explain_dict(t, "d2"), id1);
+	/* d2 was checked under rs2: another shape. */
+	ck_assert_uint_ne(explain_shape(t, "d2"), id1);
 	store_abort(t);
 	/* Another thread (a restart) under rs1 finds rs1's dictionary. */
 	{
@@ -2774,7 +2965,7 @@ START_TEST(test_explain_dictionary)
 		ck_assert_int_eq(a.rc, 0);
 	}
 	t = begin(false);
-	ck_assert_uint_eq(explain_dict(t, "d9"), id1);
+	ck_assert_uint_eq(explain_shape(t, "d9"), id1);
 	store_abort(t);
 	for (i = 0; i < 3; i++) {
 		char	rid[8];
@@ -2812,6 +3003,7 @@ store_suite(void)
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_scan_referred);
+	tcase_add_test(tc, test_index_convert);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
 	tcase_add_test(tc, test_verdict_checksum);
@@ -2835,7 +3027,7 @@ store_suite(void)
 	tcase_add_test(tc, test_daily);
 	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
-	tcase_add_test(tc, test_explain_dictionary);
+	tcase_add_test(tc, test_explain_shape);
 	suite_add_tcase(s, tc);
 	return (s);
 }
