@@ -154,6 +154,15 @@ ctl_conf(const char **state)
 	return (cf);
 }
 
+/* Online CPUs: the default number of backtest workers (1 if unknown). */
+static unsigned
+ctl_cpus(void)
+{
+	long	n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (n < 1 ? 1 : n > 64 ? 64 : (unsigned)n);
+}
+
 /*
  * backtest: the store opened read-only (never blocks the daemon), the
  * candidate rules compiled with the installation's secret so that list
@@ -169,6 +178,7 @@ ctl_backtest(int argc, char **argv)
 		{ "until",	required_argument,	NULL, 'U' },
 		{ "state",	required_argument,	NULL, 'd' },
 		{ "samples",	required_argument,	NULL, 'n' },
+		{ "threads",	required_argument,	NULL, 't' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -193,6 +203,7 @@ ctl_backtest(int argc, char **argv)
 	bo.since = INT64_MIN;
 	bo.until = INT64_MAX;
 	bo.samples = 5;
+	bo.workers = ctl_cpus();
 	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -218,6 +229,17 @@ ctl_backtest(int argc, char **argv)
 				return (CTL_EXIT_USAGE);
 			}
 			bo.samples = n;
+			break;
+		case 't':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || *optarg == '\0' ||
+			    n < 1 || n > 64) {
+				fprintf(stderr, "refguardctl: --threads: "
+				    "not a number from 1 to 64: %s\n", optarg);
+				return (CTL_EXIT_USAGE);
+			}
+			bo.workers = (unsigned)n;
 			break;
 		default:
 			ctl_badusage();
@@ -280,6 +302,7 @@ ctl_backtest(int argc, char **argv)
 		conf_free(cf);
 		return (CTL_EXIT_ERROR);
 	}
+	bo.dir = state;
 	bt = backtest_run(st, rs, &bo, &cause);
 	if (bt == NULL)
 		fprintf(stderr, "refguardctl: %s\n", cause);
