@@ -211,38 +211,33 @@ start_daemon "$D"
 stop_daemon
 echo
 
-# ---- (3) open loop at 80% of (1) ---------------------------------------
-RATE=$(awk -v r="${RPS1:-0}" 'BEGIN { printf "%.0f", r * 0.8 }')
-echo "== (3) open loop at 80% of (1): $RATE req/s over 16 connections"
-if [ "${RATE:-0}" -gt 0 ]; then
-	D=$TMP/s3
-	start_daemon "$D"
-	"$BENCH" run -s "$D/rg.sock" -c 16 -r "$RATE" -t "$SECS" -w 1 \
-	    -S "$SEED" -g s3 -p "$DPID" -D "$D/state" | tee "$TMP/s3.out"
-	stop_daemon
-else
-	echo "skipped: no figure from (1)"
-	: > "$TMP/s3.out"
-fi
-echo
+# open_loop PERCENT TAG: checks sent at PERCENT of (1)'s rate whatever
+# the replies, over 16 connections; the output goes to $TMP/TAG.out.
+open_loop() {
+	RATE=$(awk -v r="${RPS1:-0}" -v p="$1" 'BEGIN { printf "%.0f", r * p / 100 }')
+	echo "== ($2) open loop at $1% of (1): $RATE req/s over 16 connections"
+	: > "$TMP/$2.out"
+	if [ "${RATE:-0}" -gt 0 ]; then
+		D=$TMP/$2
+		start_daemon "$D"
+		"$BENCH" run -s "$D/rg.sock" -c 16 -r "$RATE" -t "$SECS" -w 1 \
+		    -S "$SEED" -g "$2" -p "$DPID" -D "$D/state" |
+		    tee "$TMP/$2.out"
+		stop_daemon
+		rm -rf "$D"
+	else
+		echo "skipped: no figure from (1)"
+	fi
+	echo
+}
 
+# ---- (3) open loop at 80% of (1) ---------------------------------------
+open_loop 80 3
 # ---- (3b) open loop at 100% of (1) ------------------------------------
 # Offered as much as the closed loop achieved: the daemon must degrade by
 # queueing (latency grows, the rate holds), never by collapse.
-RATE100=$(awk -v r="${RPS1:-0}" 'BEGIN { printf "%.0f", r }')
-echo "== (3b) open loop at 100% of (1): $RATE100 req/s over 16 connections"
-: > "$TMP/s3b.out"
-if [ "${RATE100:-0}" -gt 0 ]; then
-	D=$TMP/s3b
-	start_daemon "$D"
-	"$BENCH" run -s "$D/rg.sock" -c 16 -r "$RATE100" -t "$SECS" -w 1 \
-	    -S "$SEED" -g s3b -p "$DPID" -D "$D/state" | tee "$TMP/s3b.out"
-	stop_daemon
-	rm -rf "$D"
-else
-	echo "skipped: no figure from (1)"
-fi
-echo
+open_loop 100 3b
+RATE100=$RATE
 
 # ---- (4) postfwd -------------------------------------------------------
 echo "== (4) postfwd2 on loopback, same generator, Postfix policy protocol"
@@ -417,11 +412,11 @@ verdict "(2) check p50 / fdatasync, depth 1" "$(ratio "$P50" "$FSYNC_US" %.2f)" 
 verdict "(2) check p99, 1 conn x depth 1" "$(field p99_us "$TMP/s2.out")" \
     "<=" 1000 "us"
 verdict "(3) p99 at 80% of max rate (open loop)" \
-    "$(field p99_us "$TMP/s3.out")" "<=" 5000 "us"
+    "$(field p99_us "$TMP/3.out")" "<=" 5000 "us"
 note "(3b) open loop at 100%: p50 / p99" \
-    "$(field p50_us "$TMP/s3b.out") us / $(field p99_us "$TMP/s3b.out") us"
+    "$(field p50_us "$TMP/3b.out") us / $(field p99_us "$TMP/3b.out") us"
 verdict "(3b) open loop at 100%: achieved / offered" \
-    "$(ratio "$(field rps "$TMP/s3b.out")" "$RATE100")" ">=" 0.9 ""
+    "$(ratio "$(field rps "$TMP/3b.out")" "$RATE100")" ">=" 0.9 ""
 verdict "(6) check p99 beside a client reading nothing" \
     "$(field p99_us "$TMP/s6.out")" "<=" 1000 "us"
 PFRPS=$(field rps "$TMP/s4.out")
