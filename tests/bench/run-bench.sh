@@ -204,6 +204,10 @@ echo
 
 # ---- (2) latency alone -------------------------------------------------
 echo "== (2) 1 connection, depth 1"
+# The disk's flush time drifts on a shared machine: time it again right
+# before, and state the latency against that.
+"$BENCH" fsync -D "$TMP" -n 100 | tee "$TMP/s2f.out"
+FSYNC2_US=$(field fdatasync_us "$TMP/s2f.out")
 D=$TMP/s2
 start_daemon "$D"
 "$BENCH" run -s "$D/rg.sock" -c 1 -d 1 -t "$SECS" -w 1 -S "$SEED" -g s2 \
@@ -398,7 +402,8 @@ fi
 # Every target beside what this run measured; ratios are within the run
 # (the machine is shared: absolute figures are noise).
 echo "== measured vs target"
-note "(0) fdatasync of a 4 KiB page (p50)" "${FSYNC_US:-?} us (the floor below)"
+note "(0) fdatasync of a 4 KiB page (p50)" \
+    "${FSYNC_US:-?} us at the start, ${FSYNC2_US:-?} us right before (2)"
 verdict "(1) checks/s, 16 conns x depth 16" "$RPS1" ">=" 100000 "/s"
 verdict "(1) ratio to ping throughput" "$(field ratio "$TMP/s1.out")" \
     ">=" 0.5 ""
@@ -407,8 +412,8 @@ note "(1) checks/s with 2 evaluation threads" \
     "not supported (one writer thread evaluates every check)   NOT MET"
 P50=$(field p50_us "$TMP/s2.out")
 note "(2) check p50, 1 conn x depth 1" "${P50:-?} us"
-verdict "(2) check p50 / fdatasync, depth 1" "$(ratio "$P50" "$FSYNC_US" %.2f)" \
-    "<=" 1.3 "x"
+verdict "(2) check p50 / fdatasync before (2)" \
+    "$(ratio "$P50" "$FSYNC2_US" %.2f)" "<=" 1.3 "x"
 verdict "(2) check p99, 1 conn x depth 1" "$(field p99_us "$TMP/s2.out")" \
     "<=" 1000 "us"
 verdict "(3) p99 at 80% of max rate (open loop)" \
