@@ -1274,6 +1274,9 @@ cmd_expire(int argc, char **argv)
 	struct store		*st;
 	struct store_txn	*txn;
 	struct expire_at	 at = { 0, false };
+	struct stat		 sb;
+	enum store_err		 serr;
+	char			 path[4096];
 	uint64_t		 k = 0, t0, total = 0, passes = 0;
 	int64_t			 n;
 	char			*cause = NULL;
@@ -1288,9 +1291,13 @@ cmd_expire(int argc, char **argv)
 		}
 	if (state == NULL || k == 0)
 		usage();
+	/* Deleting copies pages too: room beyond the file, as refguardd. */
+	snprintf(path, sizeof(path), "%s/data.mdb", state);
 	memset(&so, 0, sizeof(so));
 	so.dir = state;
-	so.map_size = 1ULL << 30;
+	so.map_size = stat(path, &sb) == 0 ? (size_t)sb.st_size * 2 : 0;
+	if (so.map_size < (1ULL << 30))
+		so.map_size = 1ULL << 30;
 	so.map_max = 64ULL << 30;
 	if ((st = store_open(&so, &cause)) == NULL)
 		die("%s", cause);
@@ -1306,10 +1313,24 @@ cmd_expire(int argc, char **argv)
 	do {
 		if ((txn = store_begin(st, true, &cause)) == NULL)
 			die("%s", cause);
-		if ((n = store_expire(txn, at.ts, batch)) < 0)
+		if ((n = store_expire(txn, at.ts, batch)) < 0) {
+			if (store_txn_err(txn) == STORE_MAP_GROW) {
+				store_abort(txn);
+				if (store_grow(st) != 0)
+					die("store at map_max");
+				n = (int64_t)batch;	/* again */
+				continue;
+			}
 			die("expire: %s", store_txn_errstr(txn));
-		if (store_commit(txn, NULL, &cause) != 0)
-			die("commit: %s", cause);
+		}
+		if (store_commit(txn, &serr, &cause) != 0) {
+			if (serr != STORE_MAP_GROW || store_grow(st) != 0)
+				die("commit: %s", cause);
+			free(cause);
+			cause = NULL;
+			n = (int64_t)batch;	/* again */
+			continue;
+		}
 		total += (uint64_t)n;
 		passes++;
 	} while ((size_t)n >= batch);

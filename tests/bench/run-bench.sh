@@ -6,7 +6,7 @@
 # It prints figures; a missed target is reported, never an exit status.
 #
 #	run-bench.sh [--scale] [--scale-sizes "1000000 10000000 30000000"]
-#	    [--scale-state N=DIR]... [--history-sizes "50000 250000"]
+#	    [--scale-state N=DIR]... [--history-sizes "30000 150000"]
 #
 # --scale-state uses DIR, a state directory "refguard-bench preload -n N"
 # filled beforehand, for size N instead of preloading it in the run (the
@@ -29,7 +29,7 @@ SECS=${BENCH_SECONDS:-15}
 SEED=${BENCH_SEED:-1}
 SCALE=0
 SIZES="1000000 10000000 30000000"
-HSIZES="50000 250000"
+HSIZES="30000 150000"
 STATES=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -391,7 +391,7 @@ if [ "$SCALE" = 1 ]; then
 		stop_daemon
 		# The same count of oldest events as in (7): a day of the
 		# smallest history, whatever this store's size.
-		"$BENCH" expire -D "$D/state" -k "$((${H1:-50000} / 30))" |
+		"$BENCH" expire -D "$D/state" -k "$((${H1:-30000} / 30))" |
 		    tee "$TMP/scale$N.expire"
 		rm -rf "$D/state"	# ~4 KB per event (a given DIR stays)
 		echo
@@ -491,7 +491,7 @@ if [ "$SCALE" = 1 ]; then
 		    "$(awk -v k="$(field rss_anon_kb "$TMP/scale$N.out")" \
 		    'BEGIN { if (k != "") printf "%.1f", k / 1024 }')" \
 		    "<=" 128 "MiB"
-		note "(5) $N: retention of $((${H1:-50000} / 30)) oldest events" \
+		note "(5) $N: retention of $((${H1:-30000} / 30)) oldest events" \
 		    "$(field expire_ms "$TMP/scale$N.expire") ms"
 	done
 	# What the largest store measured says of 100M and 1B events: the
