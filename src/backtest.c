@@ -71,6 +71,7 @@ struct backtest {
 	const struct ruleset *rs;	/* during the run only */
 	struct backtest_opts opts;
 	char		*ruleset;	/* the candidate's hash */
+	uint64_t	 first_seq;	/* the oldest event (retention) */
 	uint64_t	 last_seq;	/* events up to here were replayed */
 	uint64_t	 events;	/* scanned */
 	uint64_t	 referrals;	/* replayed and compared */
@@ -383,9 +384,9 @@ bt_event(void *arg, const struct rg_event *ev)
 }
 
 /*
- * Replay chunks first, first + stride, ... of the seqs up to last_seq,
- * chunk k holding seqs k * chunk + 1 .. (k + 1) * chunk, each in its own
- * read transaction. 0, or -1 and *cause.
+ * Replay chunks first, first + stride, ... of the seqs first_seq ..
+ * last_seq, chunk k holding seqs first_seq + k * chunk onwards, each in
+ * its own read transaction. 0, or -1 and *cause.
  */
 static int
 bt_scan_chunks(struct backtest *bt, struct store *st, uint64_t first,
@@ -397,8 +398,9 @@ bt_scan_chunks(struct backtest *bt, struct store *st, uint64_t first,
 
 	memset(&sc, 0, sizeof(sc));
 	sc.bt = bt;
-	for (k = first; k * bt->opts.chunk < bt->last_seq; k += stride) {
-		from = k * bt->opts.chunk + 1;
+	for (k = first; bt->first_seq + k * bt->opts.chunk <= bt->last_seq;
+	    k += stride) {
+		from = bt->first_seq + k * bt->opts.chunk;
 		to = from + bt->opts.chunk - 1;
 		if (to > bt->last_seq)
 			to = bt->last_seq;
@@ -679,6 +681,37 @@ bt_scan_parallel(struct backtest *bt, unsigned n, char **cause)
 }
 
 static int
+bt_first_cb(void *arg, const struct rg_event *ev)
+{
+	*(uint64_t *)arg = ev->seq;
+	return (1);
+}
+
+/*
+ * The oldest stored event's seq into bt->first_seq (past last_seq when
+ * there is none): retention deletes from the start, and chunks begin
+ * there. 0, or -1 and *cause.
+ */
+static int
+bt_first_seq(struct backtest *bt, struct store *st, char **cause)
+{
+	struct store_txn	*txn;
+	int			 rc;
+
+	bt->first_seq = bt->last_seq + 1;
+	if (bt->last_seq == 0)
+		return (0);
+	if ((txn = store_begin(st, false, cause)) == NULL)
+		return (-1);
+	rc = store_scan_events(txn, 1, bt->last_seq, bt_first_cb,
+	    &bt->first_seq);
+	if (rc != 0)
+		xasprintf(cause, "backtest: %s", store_txn_errstr(txn));
+	store_abort(txn);
+	return (rc != 0 ? -1 : 0);
+}
+
+static int
 bt_rule_cmp(const void *a, const void *b)
 {
 	return (strcmp(((const struct bt_rule *)a)->name,
@@ -694,6 +727,7 @@ backtest_run(struct store *st, const struct ruleset *rs,
 	struct timespec		 t0, t1;
 	struct bt_rule		*r;
 	const char		*name;
+	uint64_t		 span;
 	size_t			 i;
 	unsigned		 workers;
 
@@ -711,6 +745,10 @@ backtest_run(struct store *st, const struct ruleset *rs,
 	bt->labels = ss.feedback > 0;
 	if (bt->labels && bt_load_labels(bt, st, cause) != 0)
 		goto fail;
+	if (bt_first_seq(bt, st, cause) != 0)
+		goto fail;
+	span = bt->last_seq >= bt->first_seq ? bt->last_seq - bt->first_seq +
+	    1 : 0;
 
 	/*
 	 * Workers take interleaved chunks, four each at least (smaller
@@ -723,12 +761,11 @@ backtest_run(struct store *st, const struct ruleset *rs,
 		workers = BT_WORKERS_MAX;
 	if (bt->opts.dir == NULL)
 		workers = 1;
-	while (workers > 1 && bt->last_seq < 2 * (uint64_t)workers)
+	while (workers > 1 && span < 2 * (uint64_t)workers)
 		workers--;
-	if (workers > 1 && bt->opts.chunk > (bt->last_seq + 4 * workers - 1) /
+	if (workers > 1 && bt->opts.chunk > (span + 4 * workers - 1) /
 	    (4 * workers))
-		bt->opts.chunk = (bt->last_seq + 4 * workers - 1) /
-		    (4 * workers);
+		bt->opts.chunk = (span + 4 * workers - 1) / (4 * workers);
 	bt->workers = workers;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((workers > 1 ? bt_scan_parallel(bt, workers, cause) :
