@@ -4,8 +4,11 @@
 #   contrib/setup.sh run    install build dependencies, build, fetch the free
 #                           data (country and ASN databases, disposable
 #                           domains) into ./run/data, start refguardd in the
-#                           foreground on ./run/refguard.sock
-#   contrib/setup.sh test   install build dependencies, build, run make check
+#                           foreground on ./run/refguard.sock, with the web
+#                           console at http://127.0.0.1:8470/ui/ (its token
+#                           in ./run/http.token)
+#   contrib/setup.sh test   install build dependencies (and chromium, for the
+#                           console's browser test), build, run make check
 #   contrib/setup.sh sanitize   the same with ASan and UBSan, in ./build-san;
 #                           any sanitizer report fails the run
 #   contrib/setup.sh valgrind   build in ./build, then run an integration
@@ -32,6 +35,10 @@ run="$top/run"
 DEPS="build-essential autoconf automake pkg-config libevent-dev liblmdb-dev
 libxxhash-dev libmaxminddb-dev libjansson-dev libzstd-dev libsystemd-dev check python3
 libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd prometheus valgrind"
+
+# Only for "test" and "sanitize": the browser the console's test drives
+# (tests/integration/test_console.py; it skips, saying so, without it).
+TEST_DEPS="chromium"
 
 # Only for "package": the Debian packaging tools.
 PACKAGE_DEPS="debhelper lintian dpkg-dev util-linux"
@@ -84,6 +91,10 @@ run_conf() {
 		echo "rules = $top/rules"
 		echo "log_level = info"
 		echo "data_stamp_file = data/last-success"
+		# The web console (docs/console.md) on loopback, behind a token.
+		echo "http_listen = 127.0.0.1:8470"
+		echo "http_token_file = http.token"
+		echo "http_ui_dir = $top/ui"
 		[ -f "$run/data/geo-whois-asn-country.mmdb" ] &&
 		    echo "geoip_db = data/geo-whois-asn-country.mmdb"
 		[ -f "$run/data/asn.mmdb" ] &&
@@ -93,6 +104,17 @@ run_conf() {
 	} > "$run/refguard.conf.new"
 	[ -f "$run/refguard.conf" ] || mv "$run/refguard.conf.new" "$run/refguard.conf"
 	rm -f "$run/refguard.conf.new"
+	if [ ! -s "$run/http.token" ]; then
+		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' \
+		    > "$run/http.token")
+	fi
+	# A configuration written before the console existed.
+	if ! grep -q '^http_listen' "$run/refguard.conf"; then
+		printf '%s\n' "http_listen = 127.0.0.1:8470" \
+		    "http_token_file = http.token" "http_ui_dir = $top/ui" \
+		    >> "$run/refguard.conf"
+		echo "setup: added the web console's HTTP listener to $run/refguard.conf"
+	fi
 	# A configuration written before the ASN database existed.
 	if [ -f "$run/data/asn.mmdb" ] &&
 	    ! grep -q '^geoip_db = data/asn.mmdb' "$run/refguard.conf"; then
@@ -129,11 +151,14 @@ refguardd starts in the foreground (Ctrl-C stops it). In another terminal:
   echo '{"op":"check","id":"r1","referrer":{"account":"u-1","email":"Jane.Doe+x@gmail.com"},"referee":{"account":"u-2","email":"janedoe@googlemail.com"}}' |
     $build/refguardctl -s $run/refguard.sock send
 
+The web console: open http://127.0.0.1:8470/ui/ and paste the token from
+  $run/http.token
+
 MSG
 	exec "$build/refguardd" -f -c "$run/refguard.conf"
 	;;
 test)
-	deps; build
+	deps "$TEST_DEPS"; build
 	run_check
 	;;
 data)
@@ -161,7 +186,7 @@ sanitize)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	export ASAN_OPTIONS UBSAN_OPTIONS
-	deps; build
+	deps "$TEST_DEPS"; build
 	run_check
 	;;
 valgrind)

@@ -15,6 +15,8 @@
 #include <jansson.h>
 
 #include "analyst.h"
+#include "graph.h"
+#include "label.h"
 #include "ident.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -22,12 +24,14 @@
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "verdict_list.h"
 
 bool
 analyst_op(enum req_op op)
 {
 	return (op == OP_FEEDBACK || op == OP_LIST_ADD || op == OP_LIST_DEL ||
-	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op));
+	    op == OP_LIST_GET || op == OP_LIST_LOG || queue_op(op) ||
+	    op == OP_VERDICTS_LIST || op == OP_GRAPH);
 }
 
 const char *
@@ -335,139 +339,15 @@ analyst_req_free(struct analyst_req *ar)
 	free(ar);
 }
 
-static void
-add_str(struct sbuf *sb, const char *key, const char *s)
-{
-	sbuf_addf(sb, ",\"%s\":", key);
-	sbuf_add_jstr(sb, s, strlen(s));
-}
-
-/* Feedback: label the referee of a referral, or an account and its links. */
-struct fb_ctx {
-	struct store_txn	*txn;
-	int			 label;
-	struct store_label	 l;
-	uint64_t		 n, added;
-	int			 err;
-};
-
-static int
-fb_label(struct fb_ctx *f, uint8_t kind, const struct rg_hash *h)
-{
-	size_t	i;
-	int	rc;
-
-	for (i = 0; i < store_label_nkinds; i++)
-		if (store_label_kinds[i] == kind)
-			break;
-	if (i == store_label_nkinds)
-		return (0);
-	if ((rc = store_label_put(f->txn, kind, h, f->label, &f->l)) < 0) {
-		f->err = 1;
-		return (-1);
-	}
-	f->n++;
-	if (rc == 0)
-		f->added++;
-	return (0);
-}
-
-static int
-fb_link_cb(void *arg, const struct store_link *l)
-{
-	return (fb_label(arg, (uint8_t)l->kind, &l->h) != 0);
-}
-
-/* The feedback record, and the labels it gives; ar->by_account or id. */
-static int
-feedback_apply(struct store_txn *txn, const char *id, size_t idlen,
-    const struct rg_hash *account, int label, const char *note,
-    const char *by, int64_t now, struct analyst_fb *out)
-{
-	struct verdict_rec	 r;
-	struct rg_event		 ev;
-	struct fb_ctx		 f;
-	struct sbuf		 rec;
-	const struct party	*p;
-	const void		*vrec;
-	size_t			 vlen, i;
-	char			 hex[2 * RG_HASH_LEN + 1];
-	int			 rc;
-
-	memset(&f, 0, sizeof(f));
-	f.txn = txn;
-	f.label = label;
-	f.l.seq = store_aux_next_seq(txn);
-	f.l.ts = now;
-	if (account == NULL) {
-		rc = store_get_verdict(txn, id, idlen, &vrec, &vlen);
-		if (rc < 0)
-			return (-1);
-		if (rc == 1 || verdict_rec_decode(vrec, vlen, &r) != 0)
-			return (1);
-		if ((rc = store_get_event(txn, r.seq, &ev)) < 0)
-			return (-1);
-		if (rc == 1 || ev.nparties < 2)
-			return (1);
-	}
-
-	sbuf_init(&rec, 256);
-	sbuf_addf(&rec, "{\"ts\":%lld", (long long)now);
-	/* The account's whole hash too: backtests match referees by it. */
-	if (account != NULL) {
-		rg_hash_hex(account, hex);
-		sbuf_addf(&rec, ",\"account\":\"account:%.12s\","
-		    "\"account_hash\":\"%s\"", hex, hex);
-	} else {
-		sbuf_adds(&rec, ",\"id\":");
-		sbuf_add_jstr(&rec, id, idlen);
-	}
-	add_str(&rec, "label", store_label_name(label));
-	add_str(&rec, "note", note);
-	add_str(&rec, "by", by);
-	sbuf_addf(&rec, ",\"seq\":%llu}", (unsigned long long)f.l.seq);
-	rc = store_feedback_put(txn, rec.buf, rec.len, &out->feedback);
-	sbuf_free(&rec);
-	if (rc != 0)
-		return (-1);
-	f.l.feedback = out->feedback;
-
-	if (account != NULL) {
-		if (fb_label(&f, ENT_ACCOUNT, account) != 0 ||
-		    store_link_scan(txn, account, 0, 0, fb_link_cb,
-		    &f) != 0 || f.err)
-			return (-1);
-	} else {
-		p = &ev.party[PARTY_REFEREE];
-		for (i = 1; i < ENT__MAX; i++)
-			if (PARTY_HAS(p, i) && fb_label(&f, (uint8_t)i,
-			    &p->h[i]) != 0)
-				return (-1);
-	}
-	out->identities = f.n;
-	out->added = f.added;
-	out->seq = f.l.seq;
-	return (0);
-}
-
-int
-analyst_label_referral(struct store_txn *txn, const char *id, size_t idlen,
-    int label, const char *note, const char *by, int64_t now,
-    struct analyst_fb *out)
-{
-	return (feedback_apply(txn, id, idlen, NULL, label, note, by, now,
-	    out));
-}
-
 static int
 analyst_feedback(struct store_txn *txn, const struct rg_event *req,
     struct analyst_req *ar, int64_t now, struct sbuf *sb,
     const char **errcode)
 {
-	struct analyst_fb	fb;
+	struct label_result	fb;
 	int			rc;
 
-	rc = feedback_apply(txn, req->id, req->idlen, ar->by_account ?
+	rc = label_apply(txn, req->id, req->idlen, 0, ar->by_account ?
 	    &ar->account : NULL, ar->label, ar->note, ar->by, now, &fb);
 	if (rc == 1)
 		*errcode = "not_found";
@@ -479,7 +359,7 @@ analyst_feedback(struct store_txn *txn, const struct rg_event *req,
 		sbuf_adds(sb, ",\"id\":");
 		sbuf_add_jstr(sb, req->id, req->idlen);
 	}
-	add_str(sb, "label", store_label_name(ar->label));
+	sbuf_add_jmember(sb, "label", store_label_name(ar->label));
 	sbuf_addf(sb, ",\"identities\":%llu,\"new\":%llu,\"seq\":%llu}",
 	    (unsigned long long)fb.identities, (unsigned long long)fb.added,
 	    (unsigned long long)fb.seq);
@@ -490,15 +370,15 @@ analyst_feedback(struct store_txn *txn, const struct rg_event *req,
 static void
 add_entry(struct sbuf *sb, const struct store_list_entry *e, int64_t now)
 {
-	add_str(sb, "kind", analyst_kind_name(e->kind));
+	sbuf_add_jmember(sb, "kind", analyst_kind_name(e->kind));
 	if (e->cidr != LIST_NO_CIDR)
 		sbuf_addf(sb, ",\"cidr\":%u", e->cidr);
 	sbuf_add_jtime(sb, "added", e->added);
 	sbuf_add_jtime(sb, "expires", e->expires);
 	sbuf_adds(sb, e->expires != 0 && e->expires <= now ?
 	    ",\"expired\":true" : ",\"expired\":false");
-	add_str(sb, "reason", e->reason);
-	add_str(sb, "by", e->by);
+	sbuf_add_jmember(sb, "reason", e->reason);
+	sbuf_add_jmember(sb, "by", e->by);
 	sbuf_addf(sb, ",\"members\":%u", e->nmembers);
 }
 
@@ -513,14 +393,14 @@ list_log(struct store_txn *txn, const char *action, const char *list,
 
 	sbuf_init(&sb, 256);
 	sbuf_addf(&sb, "{\"ts\":\"%s\"", fmt_rfc3339(now, when));
-	add_str(&sb, "list", list);
-	add_str(&sb, "action", action);
-	add_str(&sb, "value", desc);
-	add_str(&sb, "kind", analyst_kind_name(e->kind));
+	sbuf_add_jmember(&sb, "list", list);
+	sbuf_add_jmember(&sb, "action", action);
+	sbuf_add_jmember(&sb, "value", desc);
+	sbuf_add_jmember(&sb, "kind", analyst_kind_name(e->kind));
 	if (strcmp(action, "add") == 0)
 		sbuf_add_jtime(&sb, "expires", e->expires);
-	add_str(&sb, "reason", reason);
-	add_str(&sb, "by", by);
+	sbuf_add_jmember(&sb, "reason", reason);
+	sbuf_add_jmember(&sb, "by", by);
 	sbuf_addc(&sb, '}');
 	rc = store_listlog_put(txn, sb.buf, sb.len);
 	sbuf_free(&sb);
@@ -532,7 +412,7 @@ list_reply_start(struct sbuf *sb, const struct analyst_req *ar)
 {
 	sbuf_adds(sb, "{\"list\":");
 	sbuf_add_jstr(sb, ar->list, strlen(ar->list));
-	add_str(sb, "value", ar->desc);
+	sbuf_add_jmember(sb, "value", ar->desc);
 }
 
 static int
@@ -615,7 +495,7 @@ analyst_list_get(struct store_txn *txn, struct analyst_req *ar, int64_t now,
 	}
 	sbuf_adds(sb, ",\"found\":true");
 	if (via != NULL)
-		add_str(sb, "via", via);
+		sbuf_add_jmember(sb, "via", via);
 	add_entry(sb, &e, now);
 	sbuf_addc(sb, '}');
 	return (0);
@@ -686,6 +566,13 @@ analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
 	if (queue_op(op))
 		return (queue_run(txn, op, ev, ar, now, out, errcode, msg,
 		    sizeof(msg)));
+	if (op == OP_GRAPH) {
+		/* read only; the daemon answers it in ops.c */
+		rc = graph_run(txn, ev, ar, out);
+		if (rc > 0)
+			*errcode = rc == 1 ? "not_found" : "store_error";
+		return (rc > 0 ? 1 : rc);
+	}
 	memset(out, 0, sizeof(*out));
 	*errcode = NULL;
 	sbuf_init(&sb, 256);
@@ -704,6 +591,9 @@ analyst_run(struct store_txn *txn, enum req_op op, const struct rg_event *ev,
 		break;
 	case OP_LIST_LOG:
 		rc = analyst_list_log(txn, ar, &sb);
+		break;
+	case OP_VERDICTS_LIST:
+		rc = verdict_list(txn, &ar->verdicts, &sb);
 		break;
 	default:
 		rc = -1;

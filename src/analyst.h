@@ -24,6 +24,7 @@
 #include "queue.h"
 #include "req.h"
 #include "store_aux.h"
+#include "verdict_list.h"
 
 struct ident;
 struct ruleset;
@@ -59,9 +60,12 @@ struct analyst_req {
 	char			 desc[48];	/* "email:1a2b3c4d5e6f": logs, replies */
 	/* queue.* (queue.h; note and by above) */
 	struct queue_req	 queue;
+	/* verdicts.list (verdict_list.h) */
+	struct verdict_list_req	 verdicts;
 };
 
-/* Is op one of feedback, list.*, queue.*: needs an analyst_req. */
+/* Is op one of feedback, list.*, queue.*, verdicts.list, graph: an
+ * analyst_req. */
 bool	analyst_op(enum req_op op);
 
 /*
@@ -74,8 +78,9 @@ int	analyst_prepare(struct analyst_req *ar, enum req_op op,
 	    struct req_error *err);
 
 /*
- * Run a prepared feedback, list or queue op (queue.* through queue_run())
- * in txn at time now; ev->id is the referral of a feedback by id.
+ * Run a prepared feedback, list or queue op (queue.* through
+ * queue_run()), verdicts.list (verdict_list()) or graph (graph_run()) in
+ * txn at time now; ev->id is the referral of a feedback by id.
  * out->reply gets the reply (caller frees with verdict_clear()). Returns 0
  * done, 1 answered with an error (the reply; *errcode says which:
  * "not_found", "conflict"), -1 store error.
@@ -83,22 +88,6 @@ int	analyst_prepare(struct analyst_req *ar, enum req_op op,
 int	analyst_run(struct store_txn *txn, enum req_op op,
 	    const struct rg_event *ev, struct analyst_req *ar, int64_t now,
 	    struct verdict *out, const char **errcode);
-
-/*
- * Label referral id as feedback on it does (the review queue's decisions
- * go this way): a feedback record (note, by) and the label on the
- * referee's identities. 0 with *out filled, 1 when the id has no verdict
- * or its event is gone (retention), -1 store error.
- */
-struct analyst_fb {
-	uint64_t	feedback;	/* the feedback record's id */
-	uint64_t	identities;	/* identities labelled */
-	uint64_t	added;		/* of which newly */
-	uint64_t	seq;		/* the label counts from this seq */
-};
-int	analyst_label_referral(struct store_txn *txn, const char *id,
-	    size_t idlen, int label, const char *note, const char *by,
-	    int64_t now, struct analyst_fb *out);
 
 /*
  * Retention: purge up to max list entries expired by now, logging each

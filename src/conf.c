@@ -92,6 +92,7 @@ static const struct ckey ckeys[] = {
 	{ "http_max_body", CT_SIZE, OFF(http_max_body), 0, 256, 64 << 20 },
 	{ "http_max_connections", CT_UINT, OFF(http_max_conns), 0, 1, 1000000 },
 	{ "http_timeout", CT_DURATION, OFF(http_timeout), 0, 0, 0 },
+	{ "http_ui_dir", CT_PATH, OFF(http_ui_dir), 0, 0, 0 },
 };
 
 static char	*conf_path(const char *, const char *);
@@ -210,6 +211,7 @@ conf_default(void)
 	c->http_max_body = 64 * 1024;
 	c->http_max_conns = 256;
 	c->http_timeout = 30 * 1000;
+	c->http_ui_dir = xstrdup(DATADIR "/refguard/ui");
 	return (c);
 }
 
@@ -241,6 +243,7 @@ conf_free(struct conf *c)
 	free(c->http_listen);
 	free(c->http_path);
 	free(c->http_token_file);
+	free(c->http_ui_dir);
 	conf_strs_free(c->geoip, c->ngeoip);
 	conf_strs_free(c->email_domains, c->nemail_domains);
 	conf_strs_free(c->http_hosts, c->nhttp_hosts);

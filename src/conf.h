@@ -74,6 +74,7 @@ struct conf {
 	size_t		 http_max_body;	/* bytes */
 	unsigned	 http_max_conns;
 	int64_t		 http_timeout;	/* ms */
+	char		*http_ui_dir;	/* the console's files (http_ui.h) */
 
 	/* logging */
 	int		 log_level;

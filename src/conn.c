@@ -67,6 +67,7 @@ struct conn {
 	TAILQ_HEAD(, job)	 jobs;		/* reply order */
 	unsigned		 npending;
 	bool			 paused;	/* reading stopped by a limit */
+	bool			 full;		/* counted in replies.paused */
 	bool			 eof;		/* peer sent all it will send */
 	bool			 closing;	/* close once the output is sent */
 	bool			 dead;		/* socket gone; free when jobs end */
@@ -298,17 +299,21 @@ conn_unreserve(struct daemon *d, struct job *job)
 		d->replies.est[job->op] = job_bytes(job);
 }
 
-size_t
-conn_reply_paused(struct daemon *d)
+/*
+ * Count c in d->replies.paused while its reply bytes (or a held request)
+ * keep it from being read. Kept where those change: conn_pace() ends every
+ * flush, conn_kill() and conn_free() take c out.
+ */
+static void
+conn_set_full(struct conn *c, bool full)
 {
-	struct conn	*c;
-	size_t		 n = 0;
-
-	LIST_FOREACH(c, &conns, entry)
-		if (c->held != NULL || (c->bev != NULL &&
-		    conn_reply_bytes(c) >= d->conf->max_outbuf))
-			n++;
-	return (n);
+	if (full == c->full)
+		return;
+	c->full = full;
+	if (full)
+		c->d->replies.paused++;
+	else
+		c->d->replies.paused--;
 }
 
 /* ---- connections ----------------------------------------------------- */
@@ -347,6 +352,7 @@ conn_free(struct conn *c)
 
 	while ((job = TAILQ_FIRST(&c->jobs)) != NULL)
 		conn_drop_job(c, job);
+	conn_set_full(c, false);
 	conn_bev_free(c);
 	if (c->linetimer != NULL)
 		event_free(c->linetimer);
@@ -377,6 +383,7 @@ conn_reap(struct conn *c)
 static void
 conn_kill(struct conn *c)
 {
+	conn_set_full(c, false);
 	conn_bev_free(c);
 	if (c->linetimer != NULL)
 		event_del(c->linetimer);
@@ -393,6 +400,8 @@ conn_pace(struct conn *c)
 
 	if (c->bev == NULL)
 		return;
+	conn_set_full(c, c->held != NULL ||
+	    conn_reply_bytes(c) >= cf->max_outbuf);
 	stop = c->eof || c->closing || c->d->stopping || c->held != NULL ||
 	    c->npending >= cf->max_pipeline ||
 	    conn_reply_bytes(c) >= cf->max_outbuf;

@@ -42,8 +42,6 @@ struct evbuffer_cb_entry *conn_outbuf_track(struct daemon *d,
 	    struct evbuffer *out);
 void	conn_outbuf_untrack(struct daemon *d, struct evbuffer *out,
 	    struct evbuffer_cb_entry *cb);
-/* NDJSON connections not read for their reply bytes (or a held request). */
-size_t	conn_reply_paused(struct daemon *d);
 /* Replies owed or unsent, over all NDJSON connections (the drain at TERM). */
 size_t	conn_pending_all(struct daemon *d);
 /* At exit: close every connection; one with unread requests is told

@@ -49,12 +49,16 @@ struct ctl_cmd {
 extern const struct ctl_cmd	ctl_cmds[];
 extern const char		*ctl_sock_path;	/* -s, -c, $REFGUARD_SOCKET */
 extern const char		*ctl_conf_path;	/* -c, or NULL */
+extern bool			 ctl_sock_named;	/* by -s or $REFGUARD_SOCKET
+						   (not the default's) */
 
 /* The usage of the running command on stderr, then exit 2. */
 void	ctl_badusage(void) __attribute__((noreturn));
 
 /* ctl_remote.c: the socket. Each exits 3 when it cannot connect. */
 int	ctl_connect(void);
+/* The same, but -1 (errno set) instead of exiting. */
+int	ctl_try_connect(void);
 /*
  * Send everything read from fd in, hand each reply line to fmt; the exit
  * status (1 when fmt saw an error reply, 3 when the connection broke).
@@ -70,6 +74,24 @@ int	ctl_json(json_t *o, ctl_fmt_fn fmt);
  */
 json_t	*ctl_call(const char *line, int *rc);
 
+/*
+ * A time operand: Unix milliseconds as a number, else text (the daemon
+ * reads RFC 3339, and durations ago where the field takes them).
+ */
+json_t	*ctl_time_arg(const char *s);
+
+/*
+ * ctl_offline.c: the configuration of the commands that open the store
+ * (-c FILE, else with --state DIR the defaults, else the default file;
+ * *state, NULL when not given, becomes the state directory; NULL and said
+ * on error), and the store opened with its map sizes (-1 and said).
+ */
+struct conf;
+struct store;
+struct conf	*ctl_conf(const char **state);
+int	 ctl_open_store(const char *state, const struct conf *cf,
+	    bool readonly, struct store **st);
+
 /* Handlers, by file. */
 int	ctl_ping(int, char **);
 int	ctl_stats(int, char **);
@@ -77,6 +99,7 @@ int	ctl_reload(int, char **);
 int	ctl_rules_list(int, char **);	/* rules list (ctl_rules calls it) */
 int	ctl_verdict(int, char **);
 int	ctl_explain(int, char **);
+int	ctl_graph(int, char **);
 int	ctl_check(int, char **);
 int	ctl_observe(int, char **);
 int	ctl_recheck(int, char **);
@@ -89,5 +112,6 @@ int	ctl_backtest(int, char **);
 int	ctl_export(int, char **);
 int	ctl_import(int, char **);
 int	ctl_top(int, char **);
+int	ctl_verdicts(int, char **);	/* ctl_verdicts.c */
 
 #endif

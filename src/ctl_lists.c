@@ -35,7 +35,6 @@ ctl_feedback(int argc, char **argv)
 	json_t		*o;
 	int		 ch;
 
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'i': id = optarg; break;
@@ -81,7 +80,6 @@ ctl_list_opts(int argc, char **argv, struct ctl_listopts *lo)
 	int	 ch;
 
 	memset(lo, 0, sizeof(*lo));
-	optind = 0;	/* re-initialize: main's getopt stopped at the command */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'k': lo->kind = optarg; break;

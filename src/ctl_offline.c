@@ -63,7 +63,6 @@ ctl_rules_check(int argc, char **argv)
 	char			*cause = NULL, *diag = NULL;
 	int			 ch, verbose = 0, failed = 0, ntests;
 
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt(argc, argv, "v")) != -1) {
 		if (ch != 'v')
 			ctl_badusage();
@@ -128,12 +127,8 @@ ctl_since(const char *since, int64_t *out)
 	return (-1);
 }
 
-/*
- * The configuration for the commands that open the store: -c FILE, else
- * with --state DIR the defaults, else the default file. *state (NULL: not
- * given) becomes the state directory. NULL (and said) on error.
- */
-static struct conf *
+/* The configuration for the commands that open the store (ctl.h). */
+struct conf *
 ctl_conf(const char **state)
 {
 	struct conf	*cf;
@@ -164,6 +159,22 @@ ctl_cpus(void)
 }
 
 /*
+ * The hash secret of the store in state: -c's hash_secret_file, else
+ * (--state DIR alone) DIR/secret, which the daemon would be run with.
+ * Caller frees.
+ */
+static char *
+ctl_secret_path(const struct conf *cf, const char *state)
+{
+	char	*path;
+
+	if (ctl_conf_path != NULL && cf->hash_secret_file != NULL)
+		return (xstrdup(cf->hash_secret_file));
+	xasprintf(&path, "%s/secret", state);
+	return (path);
+}
+
+/*
  * backtest: the store opened read-only (never blocks the daemon), the
  * candidate rules compiled with the installation's secret so that list
  * values hash as the stored events' do; the secret is never created, and
@@ -183,7 +194,6 @@ ctl_backtest(int argc, char **argv)
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct backtest_opts	 bo;
-	struct store_opts	 so;
 	struct ident_conf	 ic;
 	struct conf		*cf;
 	struct ident		*id;
@@ -204,7 +214,6 @@ ctl_backtest(int argc, char **argv)
 	bo.until = INT64_MAX;
 	bo.samples = 5;
 	bo.workers = ctl_cpus();
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
@@ -259,20 +268,12 @@ ctl_backtest(int argc, char **argv)
 	/* -c: the daemon's store and secret; --state DIR: DIR, DIR/secret. */
 	if ((cf = ctl_conf(&state)) == NULL)
 		return (CTL_EXIT_ERROR);
-	memset(&so, 0, sizeof(so));
-	so.dir = state;
-	so.readonly = true;
-	if ((st = store_open(&so, &cause)) == NULL) {
-		fprintf(stderr, "refguardctl: %s\n", cause);
-		free(cause);
+	if (ctl_open_store(state, cf, true, &st) != 0) {
 		conf_free(cf);
 		return (CTL_EXIT_ERROR);
 	}
 	conf_ident(cf, &ic);
-	if (ctl_conf_path == NULL) {
-		xasprintf(&secret, "%s/secret", state);
-		ic.secret_file = secret;
-	}
+	ic.secret_file = secret = ctl_secret_path(cf, state);
 	ic.secret_nocreate = true;
 	ic.geoip = NULL;	/* events already hold their geo facts */
 	ic.ngeoip = 0;
@@ -327,7 +328,7 @@ ctl_progress_cb(void *arg, uint64_t done, uint64_t total)
 	ctl_progress_set(p, done, total);
 }
 
-static int
+int
 ctl_open_store(const char *state, const struct conf *cf, bool readonly,
     struct store **st)
 {
@@ -372,7 +373,6 @@ ctl_export(int argc, char **argv)
 
 	memset(&eo, 0, sizeof(eo));
 	eo.since = INT64_MIN;
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': state = optarg; break;
@@ -425,7 +425,15 @@ ctl_export(int argc, char **argv)
 		fprintf(stderr, "refguardctl: export: %s\n", cause);
 	if (rc == 0 && out != stdout)
 		fprintf(stderr, "refguardctl: exported %" PRIu64 " events, %"
-		    PRIu64 " verdicts to %s\n", ec.events, ec.verdicts, path);
+		    PRIu64 " verdicts, %" PRIu64 " feedback, %" PRIu64 " labels, %"
+		    PRIu64 " list entries, %" PRIu64 " queue items to %s\n",
+		    ec.events, ec.verdicts, ec.feedback, ec.labels, ec.lists,
+		    ec.queue, path);
+	if (rc == 0 && ec.queue_dropped > 0)
+		fprintf(stderr, "refguardctl: export: left out %" PRIu64
+		    " queue items whose events are not in the export (older "
+		    "than --since, or checked after the export began)\n",
+		    ec.queue_dropped);
 done:
 	free(cause);
 	free(tmp);
@@ -481,11 +489,7 @@ ctl_import_secret(const struct conf *cf, const char *state, char **path,
 	struct stat		 sb;
 	char			*cause = NULL;
 
-	/* --state DIR without -c: the daemon would be run with DIR/secret. */
-	if (ctl_conf_path == NULL || cf->hash_secret_file == NULL)
-		xasprintf(path, "%s/secret", state);
-	else
-		*path = xstrdup(cf->hash_secret_file);
+	*path = ctl_secret_path(cf, state);
 	*have = stat(*path, &sb) == 0;
 	if (!*have)
 		return (0);
@@ -522,7 +526,6 @@ ctl_import(int argc, char **argv)
 	bool			 have_secret;
 	int			 ch, rc = CTL_EXIT_ERROR;
 
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch != 'd')
 			ctl_badusage();
@@ -568,7 +571,10 @@ ctl_import(int argc, char **argv)
 		rc = 0;
 		ctl_progress_done(p);
 		fprintf(stderr, "refguardctl: imported %" PRIu64 " events, %"
-		    PRIu64 " verdicts into %s\n", ec.events, ec.verdicts, state);
+		    PRIu64 " verdicts, %" PRIu64 " feedback, %" PRIu64
+		    " labels, %" PRIu64 " list entries, %" PRIu64 " queue items "
+		    "into %s\n", ec.events, ec.verdicts, ec.feedback, ec.labels,
+		    ec.lists, ec.queue, state);
 		if (!have_secret)
 			fprintf(stderr, "refguardctl: warning: %s does not "
 			    "exist: copy the exporting installation's "

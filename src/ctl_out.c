@@ -337,6 +337,31 @@ reply_load(const char *line, size_t len, bool *err)
 	return (o);
 }
 
+void
+ctl_out_csv(size_t n, const char *const *cells)
+{
+	const char	*s;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		s = cells[i] != NULL ? cells[i] : "";
+		if (i > 0)
+			putchar(',');
+		if (strpbrk(s, ",\"\r\n") == NULL) {
+			fputs(s, stdout);
+			continue;
+		}
+		putchar('"');
+		for (; *s != '\0'; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	}
+	fputs("\r\n", stdout);
+}
+
 static const char *
 jstr(const json_t *o, const char *key)
 {

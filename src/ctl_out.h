@@ -58,6 +58,13 @@ void	 ctl_table_paint(struct ctl_table *t, size_t col, enum ctl_color c);
 void	 ctl_table_print(struct ctl_table *t);
 
 /*
+ * One CSV record (RFC 4180) of n cells (NULL: empty), ended by CRLF: a
+ * cell holding a comma, a double quote, CR or LF is quoted, its quotes
+ * doubled.
+ */
+void	 ctl_out_csv(size_t n, const char *const *cells);
+
+/*
  * Any JSON value as aligned key/value lines, nested objects flattened to
  * dotted keys ("store.events"), arrays of scalars joined with ", ",
  * arrays of objects one "key[i].sub" line each.

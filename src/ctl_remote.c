@@ -25,21 +25,35 @@
 #include "util.h"
 
 int
-ctl_connect(void)
+ctl_try_connect(void)
 {
 	struct sockaddr_un	sun;
-	int			fd;
+	int			fd, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(ctl_sock_path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "refguardctl: socket path too long: %s\n",
-		    ctl_sock_path);
-		exit(CTL_EXIT_CONNECT);
+		errno = ENAMETOOLONG;
+		return (-1);
 	}
 	strcpy(sun.sun_path, ctl_sock_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return (-1);
+	}
+	return (fd);
+}
+
+int
+ctl_connect(void)
+{
+	int	fd;
+
+	if ((fd = ctl_try_connect()) < 0) {
 		fprintf(stderr, "refguardctl: cannot connect to %s: %s\n",
 		    ctl_sock_path, strerror(errno));
 		exit(CTL_EXIT_CONNECT);
@@ -176,8 +190,7 @@ ctl_one(const char *line, ctl_fmt_fn fmt)
 	return (rc);
 }
 
-/* A time or number operand: Unix milliseconds as a number, else text. */
-static json_t *
+json_t *
 ctl_time_arg(const char *s)
 {
 	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&
@@ -348,7 +361,6 @@ ctl_request(const char *op, const struct req_opt *ros, size_t nros,
 		lo[i].val = 0;
 	}
 	/* "-" is an operand; scan the flags first, apply them after stdin. */
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", lo, &idx)) != -1) {
 		if (ch != 0) {
 			free(lo);
@@ -388,7 +400,7 @@ ctl_request(const char *op, const struct req_opt *ros, size_t nros,
 	} else
 		req = json_object();
 	json_object_set_new(req, "op", json_string(op));
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
+	optind = 0;	/* glibc: re-initialize for the second pass */
 	while ((ch = getopt_long(argc, argv, "", lo, &idx)) != -1)
 		if (req_set(req, &ros[idx], optarg) != 0) {
 			json_decref(req);
@@ -436,7 +448,6 @@ ctl_recheck(int argc, char **argv)
 	json_t		*o;
 	int		 ch;
 
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch != 't')
 			ctl_badusage();
@@ -516,7 +527,6 @@ ctl_queue(int argc, char **argv)
 	filter = json_object();
 	argc--;
 	argv++;
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		key = NULL;
 		v = NULL;
@@ -624,6 +634,15 @@ ctl_explain(int argc, char **argv)
 	if (argc != 2)
 		ctl_badusage();
 	return (ctl_with_id("explain", argv[1], ctl_out_explain));
+}
+
+/* What the web console draws (graph.h), as key/value lines or --json. */
+int
+ctl_graph(int argc, char **argv)
+{
+	if (argc != 2)
+		ctl_badusage();
+	return (ctl_with_id("graph", argv[1], ctl_out_reply));
 }
 
 int

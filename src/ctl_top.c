@@ -205,7 +205,6 @@ ctl_top(int argc, char **argv)
 	long		 i;
 	int		 ch, rc;
 
-	optind = 0;	/* glibc: re-initialize (main scanned with "+") */
 	while ((ch = getopt(argc, argv, "n:d:")) != -1) {
 		switch (ch) {
 		case 'n':

@@ -52,6 +52,8 @@ struct daemon_replies {
 	size_t		reserved;	/* estimates of the replies in flight */
 	size_t		est[OP__MAX];	/* largest reply seen per op; 0: none */
 	uint64_t	closed;		/* connections closed by the total cap */
+	size_t		paused;		/* NDJSON connections not read for their
+					   reply bytes or a held request */
 };
 
 /* The HTTP listener's counters (http.c keeps them; d->http_stats). */
@@ -74,7 +76,7 @@ struct stats_snap {
 	struct store_stat	 ss;
 	char			*store_error;	/* store_stat failed: why
 						   (ss is zero); else NULL */
-	size_t			 paused;	/* conn_reply_paused() */
+	size_t			 paused;	/* replies.paused */
 	bool			 reloading;	/* a reload is running */
 	void			*data;		/* stats_data_json() */
 };

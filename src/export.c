@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "export.h"
+#include "export_aux.h"
 #include "rules.h"
 #include "sbuf.h"
 #include "secret.h"
@@ -20,47 +21,6 @@
 
 #define EXPORT_CHUNK	4096
 #define META_DATA_FMT	"data:%016llx"
-
-static void
-hex_add(struct sbuf *sb, const uint8_t *p, size_t n)
-{
-	static const char	 digits[] = "0123456789abcdef";
-	size_t			 i;
-
-	for (i = 0; i < n; i++) {
-		sbuf_addc(sb, digits[p[i] >> 4]);
-		sbuf_addc(sb, digits[p[i] & 15]);
-	}
-}
-
-static int
-hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
-/* Decode len hex digits into out (at most cap bytes): bytes, or -1. */
-static ssize_t
-hex_decode(const char *s, size_t len, uint8_t *out, size_t cap)
-{
-	size_t	i;
-	int	hi, lo;
-
-	if (len % 2 != 0 || len / 2 > cap)
-		return (-1);
-	for (i = 0; i < len; i += 2) {
-		if ((hi = hex_val(s[i])) < 0 || (lo = hex_val(s[i + 1])) < 0)
-			return (-1);
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	return ((ssize_t)(len / 2));
-}
 
 /* ---- export ----------------------------------------------------------- */
 
@@ -113,7 +73,7 @@ ex_meta(struct ex_scan *sc, uint64_t data_id)
 	sbuf_adds(&sc->line, "{\"meta\":\"");
 	sbuf_adds(&sc->line, name);
 	sbuf_adds(&sc->line, "\",\"hex\":\"");
-	hex_add(&sc->line, val, len);
+	export_hex_add(&sc->line, val, len);
 	sbuf_adds(&sc->line, "\"}");
 	ex_emit(sc);
 	sc->counts->meta++;
@@ -180,7 +140,7 @@ ex_event(void *arg, const struct rg_event *ev)
 			sbuf_add_jstr(&sc->line, ev->id, ev->idlen);
 		}
 		sbuf_adds(&sc->line, ",\"rec\":\"");
-		hex_add(&sc->line, rec, len);
+		export_hex_add(&sc->line, rec, len);
 		sbuf_adds(&sc->line, "\"}");
 		ex_emit(sc);
 		sc->counts->events++;
@@ -254,9 +214,16 @@ export_run(struct store *st, FILE *out, const struct export_opts *opts,
 		if (!sc.full)
 			break;
 	}
+	if (export_aux_write(st, out, &o, ss.last_seq, counts, cause) != 0)
+		goto out;
 	fprintf(out, "{\"end\":true,\"events\":%" PRIu64 ",\"verdicts\":%"
-	    PRIu64 ",\"meta\":%" PRIu64 "}\n", counts->events,
-	    counts->verdicts, counts->meta);
+	    PRIu64 ",\"meta\":%" PRIu64 ",\"feedback\":%" PRIu64
+	    ",\"labels\":%" PRIu64 ",\"lists\":%" PRIu64 ",\"listlog\":%"
+	    PRIu64 ",\"queue\":%" PRIu64 ",\"queuelog\":%" PRIu64
+	    ",\"queue_dropped\":%" PRIu64 "}\n", counts->events,
+	    counts->verdicts, counts->meta, counts->feedback, counts->labels,
+	    counts->lists, counts->listlog, counts->queue, counts->queuelog,
+	    counts->queue_dropped);
 	if (fflush(out) != 0 || ferror(out)) {
 		xasprintf(cause, "writing the export failed");
 		goto out;
@@ -277,6 +244,7 @@ enum imp_kind { IMP_EVENT, IMP_VERDICT, IMP_META };
 struct imp_item {
 	enum imp_kind	 kind;
 	struct rg_event	 ev;		/* IMP_EVENT */
+	uint64_t	 old;		/* IMP_EVENT: its seq in the file */
 	char		*name;		/* IMP_VERDICT: the id; IMP_META */
 	size_t		 namelen;
 	struct verdict_rec vr;		/* IMP_VERDICT: reply, explain owned */
@@ -298,6 +266,8 @@ struct imp {
 	size_t			 last_idlen;
 	bool			 last_has_verdict;
 	struct export_counts	*counts;
+	struct export_aux	*aux;		/* the analyst records */
+	int			 version;
 };
 
 static void
@@ -337,16 +307,19 @@ imp_flush(struct imp *im, char **cause)
 {
 	struct store_txn	*txn;
 	struct imp_item		*it;
+	struct verdict_rec	 vr;
+	struct sbuf		 ex;
 	enum store_err		 err;
 	void			*rec;
 	size_t			 i, len;
 	int			 rc;
 
-	if (im->nitems == 0)
+	if (im->nitems == 0 && export_aux_pending(im->aux) == 0)
 		return (0);
+	sbuf_init(&ex, 4096);
 	for (;;) {
 		if ((txn = store_begin(im->st, true, cause)) == NULL)
-			return (-1);
+			goto fail;
 		for (i = 0, rc = 0; i < im->nitems && rc == 0; i++) {
 			it = &im->items[i];
 			switch (it->kind) {
@@ -354,8 +327,16 @@ imp_flush(struct imp *im, char **cause)
 				rc = store_put_event(txn, &it->ev);
 				break;
 			case IMP_VERDICT:
+				/* The explain in the form a check stores. */
 				it->vr.seq = im->items[it->event].ev.seq;
-				rec = verdict_rec_encode(&it->vr, &len);
+				vr = it->vr;
+				sbuf_reset(&ex);
+				if ((rc = verdict_explain_pack(txn, &ex,
+				    vr.explain, vr.explainlen)) != 0)
+					break;
+				vr.explain = ex.buf;
+				vr.explainlen = ex.len;
+				rec = verdict_rec_encode(&vr, &len);
 				rc = store_put_verdict(txn, it->name,
 				    it->namelen, rec, len);
 				free(rec);
@@ -366,11 +347,13 @@ imp_flush(struct imp *im, char **cause)
 				break;
 			}
 		}
+		if (rc == 0)
+			rc = export_aux_put(im->aux, txn);
 		if (rc == 0) {
 			if (store_commit(txn, &err, cause) == 0)
 				break;
 			if (err != STORE_MAP_GROW)
-				return (-1);
+				goto fail;
 			free(*cause);
 			*cause = NULL;
 		} else {
@@ -379,27 +362,33 @@ imp_flush(struct imp *im, char **cause)
 				xasprintf(cause, "writing the store: %s",
 				    store_txn_errstr(txn));
 				store_abort(txn);
-				return (-1);
+				goto fail;
 			}
 			store_abort(txn);
 		}
 		if (store_grow(im->st) != 0) {
 			xasprintf(cause, "the store is full (map_max): raise "
 			    "map_max for the import");
-			return (-1);
+			goto fail;
 		}
 	}
 	for (i = 0; i < im->nitems; i++) {
 		it = &im->items[i];
-		if (it->kind == IMP_EVENT)
+		if (it->kind == IMP_EVENT) {
 			im->counts->events++;
-		else if (it->kind == IMP_VERDICT)
+			export_aux_seq(im->aux, it->old, it->ev.seq);
+		} else if (it->kind == IMP_VERDICT)
 			im->counts->verdicts++;
-		else
-			im->counts->meta++;
+		else if (strcmp(it->name, SECRET_FP_META) != 0)
+			im->counts->meta++;	/* meta lines, not the header's */
 	}
+	export_aux_done(im->aux, im->counts);
 	imp_clear(im);
+	sbuf_free(&ex);
 	return (0);
+fail:
+	sbuf_free(&ex);
+	return (-1);
 }
 
 /* A string member, NULL when absent or not a string. */
@@ -437,7 +426,7 @@ imp_event(struct imp *im, const json_t *o, char **cause)
 		return (-1);
 	}
 	if ((hex = imp_str(o, "rec", &hexlen)) == NULL ||
-	    (n = hex_decode(hex, hexlen, rec, sizeof(rec))) < 0) {
+	    (n = export_hex_decode(hex, hexlen, rec, sizeof(rec))) < 0) {
 		xasprintf(cause, "event %" PRIu64 ": \"rec\" is not a hex "
 		    "event record", seq);
 		return (-1);
@@ -457,6 +446,7 @@ imp_event(struct imp *im, const json_t *o, char **cause)
 		    "the record's", seq);
 		return (-1);
 	}
+	it->old = seq;
 	im->nevents++;
 	im->last_item = im->nitems - 1;
 	im->last_old = seq;
@@ -538,7 +528,7 @@ imp_meta(struct imp *im, const json_t *o, char **cause)
 	it = imp_add(im, IMP_META);
 	it->name = xstrndup(name, nlen);
 	it->val = xmalloc(hexlen / 2 + 1);
-	if ((n = hex_decode(hex, hexlen, it->val, hexlen / 2 + 1)) < 0) {
+	if ((n = export_hex_decode(hex, hexlen, it->val, hexlen / 2 + 1)) < 0) {
 		free(it->name);
 		free(it->val);
 		im->nitems--;
@@ -565,7 +555,7 @@ imp_secret(struct imp *im, const json_t *o, const struct export_opts *opts,
 
 	if ((hex = imp_str(o, "secret_fp", &len)) == NULL)
 		return (0);	/* an export from before: nothing to check */
-	if (hex_decode(hex, len, h.b, sizeof(h.b)) != RG_HASH_LEN) {
+	if (export_hex_decode(hex, len, h.b, sizeof(h.b)) != RG_HASH_LEN) {
 		xasprintf(cause, "\"secret_fp\" is not %d hex digits",
 		    2 * RG_HASH_LEN);
 		return (-1);
@@ -596,7 +586,7 @@ imp_secret(struct imp *im, const json_t *o, const struct export_opts *opts,
 }
 
 static int
-imp_header(const json_t *o, uint64_t *total, char **cause)
+imp_header(const json_t *o, uint64_t *total, int *version, char **cause)
 {
 	const json_t	*v = json_object_get(o, "refguard_export");
 	const json_t	*s = json_object_get(o, "schema");
@@ -606,14 +596,16 @@ imp_header(const json_t *o, uint64_t *total, char **cause)
 		    "no \"refguard_export\")");
 		return (-1);
 	}
-	if (json_integer_value(v) != EXPORT_VERSION ||
+	if (json_integer_value(v) < 1 ||
+	    json_integer_value(v) > EXPORT_VERSION ||
 	    !json_is_integer(s) || json_integer_value(s) > STORE_SCHEMA) {
 		xasprintf(cause, "export version %" JSON_INTEGER_FORMAT
 		    ", schema %" JSON_INTEGER_FORMAT ": this refguard reads "
-		    "version %d, schema up to %d", json_integer_value(v),
+		    "versions up to %d, schema up to %d", json_integer_value(v),
 		    json_integer_value(s), EXPORT_VERSION, STORE_SCHEMA);
 		return (-1);
 	}
+	*version = (int)json_integer_value(v);
 	v = json_object_get(o, "events");
 	*total = json_is_integer(v) && json_integer_value(v) > 0 ?
 	    (uint64_t)json_integer_value(v) : 0;
@@ -628,7 +620,7 @@ export_import(struct store *st, FILE *in, const char *name,
 	struct store_stat	 ss;
 	struct imp		 im;
 	json_error_t		 je;
-	json_t			*o = NULL;
+	json_t			*o = NULL, *endline = NULL;
 	char			*line = NULL, *why = NULL;
 	size_t			 cap = 0, chunk;
 	ssize_t			 n;
@@ -640,16 +632,20 @@ export_import(struct store *st, FILE *in, const char *name,
 	chunk = opts->chunk ? opts->chunk : EXPORT_CHUNK;
 	if (store_stat(st, &ss, cause) != 0)
 		return (-1);
-	if (ss.events != 0 || ss.verdicts != 0) {
+	if (ss.events != 0 || ss.verdicts != 0 || export_aux_stored(&ss)) {
 		xasprintf(cause, "the store is not empty (%" PRIu64 " events, %"
-		    PRIu64 " verdicts): import loads a fresh state directory",
-		    ss.events, ss.verdicts);
+		    PRIu64 " verdicts, %" PRIu64 " feedback, %" PRIu64 " list "
+		    "keys, %" PRIu64 " queue items): import loads a fresh state "
+		    "directory", ss.events, ss.verdicts, ss.feedback,
+		    ss.list_entries, ss.queue_open + ss.queue_claimed +
+		    ss.queue_decided);
 		return (-1);
 	}
 	memset(&im, 0, sizeof(im));
 	im.st = st;
 	im.name = name;
 	im.counts = counts;
+	im.aux = export_aux_new(st, ss.last_seq + 1);
 	while ((n = getline(&line, &cap, in)) > 0) {
 		im.lineno++;
 		if (end) {
@@ -664,14 +660,26 @@ export_import(struct store *st, FILE *in, const char *name,
 			goto bad;
 		}
 		if (im.lineno == 1) {
-			if (imp_header(o, &total, &why) != 0 ||
+			if (imp_header(o, &total, &im.version, &why) != 0 ||
 			    imp_secret(&im, o, opts, &why) != 0)
 				goto bad;
 			continue;
 		}
-		if (json_is_true(json_object_get(o, "end")))
+		if (json_is_true(json_object_get(o, "end"))) {
 			end = true;
-		else if (json_object_get(o, "event") != NULL) {
+			endline = json_incref(o);
+		} else if (export_aux_is(o)) {
+			/* After the events: their new seqs are all known. */
+			if ((im.nitems > 0 || export_aux_pending(im.aux) >=
+			    chunk) && imp_flush(&im, cause) != 0)
+				goto out;
+			if (export_aux_line(im.aux, o, &why) != 0)
+				goto bad;
+		} else if (export_aux_started(im.aux)) {
+			why = xstrdup("an event, verdict or meta line after the "
+			    "analyst records: they come last");
+			goto bad;
+		} else if (json_object_get(o, "event") != NULL) {
 			/* Batches end before an event, never inside one. */
 			if (im.nevents >= chunk && imp_flush(&im, cause) != 0)
 				goto out;
@@ -687,8 +695,8 @@ export_import(struct store *st, FILE *in, const char *name,
 			if (imp_meta(&im, o, &why) != 0)
 				goto bad;
 		} else {
-			why = xstrdup("neither an event, a verdict, a meta nor "
-			    "the end line");
+			why = xstrdup("neither an event, a verdict, a meta, an "
+			    "analyst record nor the end line");
 			goto bad;
 		}
 	}
@@ -708,6 +716,10 @@ export_import(struct store *st, FILE *in, const char *name,
 		    im.lineno, counts->events);
 		goto out;
 	}
+	if (export_aux_end(endline, im.version, counts, &why) != 0) {
+		xasprintf(cause, "%s: %s", name, why);
+		goto out;
+	}
 	rc = 0;
 	goto out;
 bad:
@@ -715,8 +727,10 @@ bad:
 out:
 	free(why);
 	json_decref(o);
+	json_decref(endline);
 	free(line);
 	imp_clear(&im);
+	export_aux_free(im.aux);
 	free(im.items);
 	return (rc);
 }

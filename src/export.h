@@ -8,8 +8,15 @@
  *   {"meta":"data:0123456789abcdef","hex":"..."}     before the events using it
  *   {"event":SEQ,"ts":T,"type":"referral","id":"r1","rec":"HEX"}
  *   {"verdict":"r1","seq":SEQ,"action":"deny","score":100,"reply":"...","explain":"..."}
- *   {"end":true,"events":N,"verdicts":N,"meta":N}
- * Events in seq order; a referral's verdict right after its event. rec is
+ *   then the analyst records (export_aux.h), one a line:
+ *   {"feedback":ID,"rec":"HEX"}  {"label":"fraud","kind":K,"hash":H,...}
+ *   {"list":NAME,"hash":H,...,"members":"HEX"}  {"listlog":ID,"rec":"HEX"}
+ *   {"queue":SEQ,"id":"r1","state":"open",...}  {"queuelog":SEQ,"n":N,...}
+ *   {"end":true,"events":N,"verdicts":N,"meta":N,"feedback":N,"labels":N,
+ *    "lists":N,"listlog":N,"queue":N,"queuelog":N,"queue_dropped":N}
+ * Events in seq order; a referral's verdict right after its event. The
+ * end line counts each kind; import refuses a file whose lines do not
+ * add up to it (or that has none: truncated). rec is
  * the store's event record (rgev.h: hashes and derived facts only, never
  * raw personal data), so an export is only useful with the installation's
  * hash_secret_file: new events must hash like the old ones to meet them.
@@ -19,8 +26,9 @@
  * (like backtest.h: safe while the daemon runs). Events are fixed at the
  * start (seq <= last_seq then).
  *
- * Import writes through store_put_event() and store_put_verdict() into an
- * empty store, in batches of write transactions: every event keeps its
+ * Import writes through store_put_event() and store_put_verdict() (and
+ * the analyst records through their own, export_aux.h) into an empty
+ * store, in batches of write transactions: every event keeps its
  * order, timestamp and facts (the index and links are rebuilt from them);
  * its seq is the next one of the new store, and its verdict is moved to
  * that seq. A store with no gaps in its seqs imports with the same seqs.
@@ -43,7 +51,8 @@
 
 struct store;
 
-#define EXPORT_VERSION	1
+/* 2: the analyst records (export_aux.h) after the events; 1 still reads. */
+#define EXPORT_VERSION	2
 
 /* Progress: done and total events (total 0: unknown). */
 typedef void (*export_progress_fn)(void *arg, uint64_t done, uint64_t total);
@@ -62,6 +71,13 @@ struct export_counts {
 	uint64_t	events;
 	uint64_t	verdicts;
 	uint64_t	meta;
+	uint64_t	feedback;	/* the analyst records: export_aux.h */
+	uint64_t	labels;
+	uint64_t	lists;		/* list entries */
+	uint64_t	listlog;
+	uint64_t	queue;		/* queue items */
+	uint64_t	queuelog;
+	uint64_t	queue_dropped;	/* export: items left out (no event) */
 };
 
 /* Write st to out. 0, or -1 and *cause (caller frees). */

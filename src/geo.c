@@ -430,7 +430,7 @@ geo_asorg(const MMDB_entry_data_s *d, struct geo_facts *gf)
 	if (n > RG_ASORG_MAX)
 		n = RG_ASORG_MAX;
 	memcpy(gf->as_org, d->utf8_string, n);
-	n = ident_utf8_valid(gf->as_org, n);
+	n = utf8_valid(gf->as_org, n);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)gf->as_org[i] < 0x20 || gf->as_org[i] == 0x7f)
 			gf->as_org[i] = ' ';

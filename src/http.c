@@ -60,6 +60,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "http_scan.h"
+#include "http_ui.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -115,6 +116,8 @@ struct http {
 	in_port_t		 port;		/* TCP: network order; 0: Unix */
 	char			*self;		/* TCP: the address as in Host */
 	const struct conf	*conf;
+	struct http_ui		*ui;		/* the console; NULL: none */
+	char			*ui_error;	/* why not */
 };
 
 /* A request waiting for the writer: the owner of its job. */
@@ -314,6 +317,9 @@ http_open(const struct conf *cf, char **cause)
 	    &h->token, cause) != 0)
 		goto fail;
 	h->tokenlen = h->token != NULL ? strlen(h->token) : 0;
+	/* The checks do not need the console: without it, say why. */
+	if ((h->ui = http_ui_load(cf->http_ui_dir, &h->ui_error)) == NULL)
+		log_warn("web console not served: %s", h->ui_error);
 	if (cf->http_path != NULL) {
 		if ((h->fd = listen_unix(cf, cf->http_path, cause)) < 0)
 			goto fail;
@@ -1081,6 +1087,46 @@ http_json(struct evhttp_request *req)
 	return (*ct == '\0' || *ct == ';');
 }
 
+/*
+ * The console (http_ui.h): GET and HEAD only, a file of the table or
+ * 404, every reply with the console's policy headers. path starts with
+ * "/ui". No token: the files hold no data, and a browser cannot send
+ * one before the page has asked for it; every call the page makes to
+ * the API sends it.
+ */
+static void
+http_console(struct http *h, struct evhttp_request *req, const char *path)
+{
+	struct evkeyvalq		*oh = evhttp_request_get_output_headers(req);
+	const struct http_ui_file	*f;
+	int				 m = evhttp_request_get_command(req);
+
+	http_ui_headers(oh);
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(oh, "Allow", "GET, HEAD");
+		http_error(h, req, 405, "method_not_allowed", "allowed: GET, "
+		    "HEAD");
+		return;
+	}
+	if (path[3] == '\0') {
+		evhttp_add_header(oh, "Location", "/ui/");
+		http_send(h, req, 301, "text/plain; charset=utf-8", "/ui/\n",
+		    5);
+		return;
+	}
+	if (h->ui == NULL) {
+		http_error(h, req, 404, "not_found", "the web console is not "
+		    "served: %s", h->ui_error != NULL ? h->ui_error :
+		    "no files");
+		return;
+	}
+	if ((f = http_ui_get(h->ui, path + 4)) == NULL) {
+		http_error(h, req, 404, "not_found", "no such file");
+		return;
+	}
+	http_send(h, req, 200, f->ctype, f->body, f->len);
+}
+
 static void
 http_cb(struct evhttp_request *req, void *arg)
 {
@@ -1127,6 +1173,12 @@ http_cb(struct evhttp_request *req, void *arg)
 		http_error(h, req, 403, "forbidden", "%s", why);
 		return;
 	}
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path != NULL && strncmp(path, "/ui", 3) == 0 &&
+	    (path[3] == '\0' || path[3] == '/')) {
+		http_console(h, req, path);
+		return;
+	}
 	if (!http_authorized(h, req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "WWW-Authenticate", "Bearer realm=\"refguard\"");
@@ -1135,7 +1187,6 @@ http_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	method = evhttp_request_get_command(req);
-	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (path == NULL || (n = http_split(path, segs, lens)) < 0) {
 		http_error(h, req, 404, "not_found", "no such route");
 		return;
@@ -1298,5 +1349,26 @@ http_free(struct http *h)
 	free(h->token);
 	free(h->where);
 	free(h->self);
+	http_ui_free(h->ui);
+	free(h->ui_error);
 	free(h);
+}
+
+bool
+http_ui_served(const struct http *h)
+{
+	return (h != NULL && h->ui != NULL);
+}
+
+void
+http_set_ui(struct http *h, struct http_ui *ui)
+{
+	if (h == NULL) {
+		http_ui_free(ui);
+		return;
+	}
+	http_ui_free(h->ui);
+	h->ui = ui;
+	free(h->ui_error);
+	h->ui_error = NULL;
 }

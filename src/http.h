@@ -1,6 +1,7 @@
 /*
  * http.h: the optional HTTP listener (conf http_listen): REST routes over
- * the same request path as the NDJSON socket, /healthz and /metrics.
+ * the same request path as the NDJSON socket, /healthz and /metrics, and
+ * the web console's files at /ui/ (http_ui.h).
  *
  * Each REST request becomes the NDJSON request object it stands for (the
  * op from the route, ids from the path, the JSON body's fields), which goes
@@ -30,6 +31,14 @@ struct http	*http_open(const struct conf *cf, char **cause);
  * d->http_guard are the listener's counters and accept guard (stats.h).
  */
 int		 http_start(struct http *h, struct daemon *d, char **cause);
+/*
+ * Serve these console files at /ui/ from now on (http_ui.h); h takes ui
+ * and frees the ones it served before. h NULL: ui is freed.
+ */
+struct http_ui;
+void		 http_set_ui(struct http *h, struct http_ui *ui);
+/* Does h serve the console (files were read)? False for h NULL. */
+bool		 http_ui_served(const struct http *h);
 /* Where it listens, for the logs: "unix:/path" or "tcp:127.0.0.1:8470". */
 const char	*http_where(const struct http *h);
 /*

@@ -295,45 +295,6 @@ ident_set_hash(const struct ident *id, struct party *p, enum ent_kind k,
 
 /* ---- byte helpers -------------------------------------------------- */
 
-size_t
-ident_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char	*u = (const unsigned char *)s;
-	size_t			 i = 0, n, j;
-	uint32_t		 cp;
-
-	while (i < len) {
-		if (u[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (u[i] >= 0xc2 && u[i] <= 0xdf) {
-			n = 1;
-			cp = u[i] & 0x1f;
-		} else if (u[i] >= 0xe0 && u[i] <= 0xef) {
-			n = 2;
-			cp = u[i] & 0x0f;
-		} else if (u[i] >= 0xf0 && u[i] <= 0xf4) {
-			n = 3;
-			cp = u[i] & 0x07;
-		} else
-			return (i);
-		if (len - i <= n)
-			return (i);
-		for (j = 1; j <= n; j++) {
-			if ((u[i + j] & 0xc0) != 0x80)
-				return (i);
-			cp = (cp << 6) | (u[i + j] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return (i);
-		i += n + 1;
-	}
-	return (i);
-}
-
 void
 ident_trim(const char **s, size_t *len)
 {

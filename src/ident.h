@@ -125,12 +125,14 @@ int	ident_ip(const struct ident *id, const char *s, size_t len,
 
 /*
  * Device fingerprints from the attributes a client sent: ENT_DEVICE,
- * ENT_DEVICE_FUZZY and (when an "id" attribute is present) ENT_DEVICE_ID.
+ * ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE and (when an "id" attribute is
+ * present) ENT_DEVICE_ID.
  * At most 32 attributes, names of at most 64 bytes ([A-Za-z0-9_.-],
  * case-insensitive), values of at most 1024 bytes. A fingerprint that
  * would be too weak to link devices is left out (no error): ENT_DEVICE
  * needs ua, canvas, webgl or fonts; ENT_DEVICE_FUZZY needs ua and one of
- * tz, lang, screen, platform (docs/identity.md). On bad input *errkey is
+ * tz, lang, screen, platform; ENT_DEVICE_STABLE needs ua and one of those
+ * or hw, webgl, fonts (docs/identity.md). On bad input *errkey is
  * the offending attribute's key, the very pointer attrs[i].key (NULL if
  * the problem is the set as a whole).
  */

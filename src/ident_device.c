@@ -4,6 +4,10 @@
  *   device        every attribute but "id", canonicalized, sorted by name
  *   device.fuzzy  the stable subset: browser and OS family from "ua" (no
  *                 versions), tz, lang, screen (orientation-free), platform
+ *   device.stable the device's own attributes without version numbers:
+ *                 "ua" with its versions cut out (the model kept), tz,
+ *                 lang, screen (orientation-free), platform, hw, webgl,
+ *                 fonts; no canvas, no attribute refguard does not know
  *   device.id     the SDK's "id"
  *
  * docs/identity.md lists the exact canonical forms; changing them changes
@@ -11,6 +15,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -376,7 +381,7 @@ dev_check(const struct dev_attr *a, struct dev_item *it)
 		return ("missing value");
 	if (ident_has_ctl(a->val, a->vallen))
 		return ("contains control characters");
-	if (ident_utf8_valid(a->val, a->vallen) != a->vallen)
+	if (utf8_valid(a->val, a->vallen) != a->vallen)
 		return ("not valid UTF-8");
 	it->val = a->val;
 	it->vallen = a->vallen;
@@ -470,6 +475,81 @@ dev_fuzzy(const struct ident *id, const struct dev_item *it, size_t n,
 	p->have |= 1u << ENT_DEVICE_FUZZY;
 }
 
+/*
+ * A user agent without its version numbers: a token that starts with a
+ * digit after anything but a letter or digit ("chrome/120.0.6099.71",
+ * "os 17_4", "mobile/15e148", "rv:121.0") is cut out up to the next
+ * character that is not a letter, digit, '.' or '_'; digits inside a
+ * word stay ("sm-s918b", "win64", "iphone15,"). ua is canonical
+ * (lowercased); out has room for len bytes.
+ */
+static size_t
+dev_ua_unversioned(const char *ua, size_t len, char *out)
+{
+	size_t	i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (ua[i] >= '0' && ua[i] <= '9' &&
+		    (i == 0 || !isalnum((unsigned char)ua[i - 1]))) {
+			while (i + 1 < len && (isalnum((unsigned char)ua[i + 1]) ||
+			    ua[i + 1] == '.' || ua[i + 1] == '_'))
+				i++;
+			continue;
+		}
+		out[o++] = ua[i];
+	}
+	return (o);
+}
+
+/*
+ * Stable fingerprint: the known attributes that a browser, app or OS
+ * update leaves alone, in name order. Needs ua and one more.
+ */
+static void
+dev_stable(const struct ident *id, const struct dev_item *it, size_t n,
+    struct party *p)
+{
+	XXH3_state_t	st;
+	char		buf[DEV_CANON_MAX], cut[DEV_CANON_MAX];
+	size_t		i, len, more = 0;
+	bool		ua = false;
+
+	ident_hash_begin(id, ENT_DEVICE_STABLE, &st);
+	for (i = 0; i < n; i++) {
+		if (it[i].vallen == 0)
+			continue;
+		switch (it[i].kind) {
+		case DK_UA:
+			len = dev_canon(&it[i], buf);
+			len = dev_ua_unversioned(buf, len, cut);
+			dev_feed(&st, it[i].key, it[i].keylen, cut, len);
+			ua = true;
+			continue;
+		case DK_SCREEN:
+			if ((len = dev_canon_screen(it[i].val, it[i].vallen,
+			    true, buf)) == 0)
+				len = dev_canon(&it[i], buf);
+			break;
+		case DK_TZ:
+		case DK_LANG:
+		case DK_PLATFORM:
+		case DK_HW:
+		case DK_WEBGL:
+		case DK_FONTS:
+			len = dev_canon(&it[i], buf);
+			break;
+		default:	/* id, canvas, attributes not known */
+			continue;
+		}
+		dev_feed(&st, it[i].key, it[i].keylen, buf, len);
+		more++;
+	}
+	if (!ua || more == 0)
+		return;
+	ident_hash_end(&st, &p->h[ENT_DEVICE_STABLE]);
+	p->have |= 1u << ENT_DEVICE_STABLE;
+}
+
 int
 ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
     struct party *p, const char **errkey, const char **err)
@@ -514,6 +594,7 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 		}
 	dev_exact(id, it, n, p);
 	dev_fuzzy(id, it, n, p);
+	dev_stable(id, it, n, p);
 	if ((idv = dev_find(it, n, DK_ID)) != NULL)
 		ident_set_hash(id, p, ENT_DEVICE_ID, idv->val, idv->vallen);
 	return (0);

@@ -308,7 +308,7 @@ ident_email_disp_line(struct ident_set *set, const char *line,
 	}
 	for (i = 0; i < len; i++)
 		dom[i] = (char)ident_email_lower((unsigned char)line[i]);
-	if (ident_utf8_valid(dom, len) != len) {
+	if (utf8_valid(dom, len) != len) {
 		*why = "not valid UTF-8";
 		return (-1);
 	}
@@ -412,7 +412,7 @@ ident_email_check(const char *s, size_t len)
 		if (s[i] == ' ')
 			return ("contains spaces");
 	}
-	if (ident_utf8_valid(s, len) != len)
+	if (utf8_valid(s, len) != len)
 		return ("not valid UTF-8");
 	return (NULL);
 }

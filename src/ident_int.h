@@ -92,8 +92,6 @@ void	ident_hash_end(XXH3_state_t *, struct rg_hash *);
 void	ident_set_hash(const struct ident *, struct party *, enum ent_kind,
 	    const void *, size_t);
 
-/* Length of the valid UTF-8 prefix of s (== len when all valid). */
-size_t	ident_utf8_valid(const char *s, size_t len);
 /* Trim ASCII blanks (space, tab, CR, LF) from both ends. */
 void	ident_trim(const char **s, size_t *len);
 /* True when s has a byte < 0x20 or 0x7f. */

@@ -76,7 +76,6 @@ job_set_error(struct job *job, const char *code, const char *field,
 	job->reply = req_error_reply(&err, job->ev.idlen ? job->ev.id : NULL,
 	    job->ev.idlen, &job->replylen);
 	job->errcode = code;
-	job->failed = true;
 }
 
 /* An error for this request, never the record's bytes; the batch goes on. */
@@ -90,5 +89,4 @@ job_set_corrupt(struct job *job)
 	job_set_error(job, "store_error", NULL, "corrupt verdict record: it "
 	    "fails its checksum; restore it from a backup (refguardctl "
 	    "export)");
-	job->failed = false;
 }

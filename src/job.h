@@ -47,7 +47,9 @@ struct job {
 	struct job_owner owner;
 	enum job_kind	 kind;
 	enum req_op	 op;		/* JOB_OP; OP__MAX until decoded */
-	const struct op_def *def;	/* JOB_OP, once decoded (ops.h) */
+	const struct op_def *def;	/* JOB_OP, once decoded: op_get(op),
+					   carried so the writer runs it
+					   without knowing the op table */
 	struct ruleset	*rs;		/* referenced for the job's life */
 	uint64_t	 t_start;	/* mono_us() at decode */
 	size_t		 reply_est;	/* conn.c: reply bytes reserved in flight */
@@ -56,7 +58,8 @@ struct job {
 	char		 meta_name[64];	/* JOB_META: value in reply/replylen */
 	/* results, set by the writer */
 	bool		 done;
-	bool		 failed;	/* store error: reply is the error */
+	bool		 failed;	/* its batch failed (writer.c): reply
+					   is the store error */
 	const char	*errcode;	/* static; set when reply is an error */
 	uint8_t		 action;
 	bool		 replay;
@@ -81,8 +84,8 @@ void		 job_done_free(struct job *job, void *arg);
 /*
  * For op handlers (ops.h), on the writer thread. job_set_reply: the
  * verdict's reply becomes the job's (taken from v). job_set_error: the
- * reply is an error about field (NULL: the request as a whole) and the
- * job failed; a handler whose answer is that error clears job->failed.
+ * reply is an error about field (NULL: the request as a whole), an answer
+ * like any other (the writer alone marks a job failed, with its batch).
  * job_set_corrupt: the stored verdict failed its checksum (logged; an
  * error for this request only).
  */

@@ -558,7 +558,7 @@ metrics_data(struct sbuf *sb, const struct stats_snap *snap)
 static void
 metrics_config(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 {
-	json_t		*info, *dbs, *db, *path, *epoch;
+	json_t		*dbs, *db, *path, *epoch;
 	size_t		 i;
 
 	family(sb, "ruleset_info", "gauge",
@@ -577,8 +577,7 @@ metrics_config(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 
 	family(sb, "geoip_build_timestamp_seconds", "gauge",
 	    "Build time of each GeoIP database (its metadata), Unix seconds.");
-	info = ident_info(d->ident);
-	dbs = json_object_get(info, "geoip");
+	dbs = json_object_get(snap->data, "geoip");
 	json_array_foreach(dbs, i, db) {
 		path = json_object_get(db, "path");
 		epoch = json_object_get(db, "build_epoch");
@@ -587,7 +586,6 @@ metrics_config(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 			    json_string_value(path),
 			    (uint64_t)json_integer_value(epoch));
 	}
-	json_decref(info);
 	metrics_data(sb, snap);
 }
 

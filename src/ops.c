@@ -9,6 +9,7 @@
 
 #include "analyst.h"
 #include "daemon.h"
+#include "graph.h"
 #include "metrics.h"
 #include "queue.h"
 #include "ops.h"
@@ -44,8 +45,9 @@ op_reload(struct daemon *d, struct job *job)
 
 /*
  * The rule set in service, rule by rule in file order: its action, whether
- * it enforces or only shadows, its score and how often it matched in new
- * verdicts since start (the counters of /metrics rule_hits_total).
+ * it enforces or only shadows, its score, its desc (msg, as reasons show
+ * it) and how often it matched in new verdicts since start (the counters
+ * of /metrics rule_hits_total).
  */
 static void
 op_rules(struct daemon *d, struct job *job)
@@ -66,6 +68,9 @@ op_rules(struct daemon *d, struct job *job)
 		    "score", (int)rules_rule_score(d->rules, i),
 		    "hits", (json_int_t)metrics_rule_hits(d->metrics, name,
 		    shadow));
+		if (rules_rule_msg(d->rules, i) != NULL)
+			json_object_set_new(r, "msg", json_string(
+			    rules_rule_msg(d->rules, i)));
 		json_array_append_new(arr, r);
 	}
 	o = json_pack("{s:b,s:s,s:o}", "ok", 1, "ruleset", d->rules != NULL ?
@@ -102,11 +107,6 @@ op_verdict_rc(struct job *job, int rc, struct verdict *v)
 	return (0);
 }
 
-/* An answer that is an error (not a failure of the batch). */
-#define op_answer_error(job, code, field, ...) do {			\
-	job_set_error((job), (code), (field), __VA_ARGS__);		\
-	(job)->failed = false;						\
-} while (0)
 
 static int
 op_check(struct store_txn *txn, struct job *job)
@@ -136,7 +136,7 @@ op_lookup(struct store_txn *txn, struct job *job)
 	rc = op_verdict_rc(job, verdict_lookup(txn, job->ev.id, job->ev.idlen,
 	    job->op == OP_EXPLAIN, &v), &v);
 	if (rc == 1) {
-		op_answer_error(job, "not_found", NULL,
+		job_set_error(job, "not_found", NULL,
 		    "no verdict for this id");
 		return (0);
 	}
@@ -154,19 +154,19 @@ op_recheck(struct store_txn *txn, struct job *job)
 	if (op_verdict_rc(job, rc, &v) != 1)
 		return (rc < 0 ? -1 : 0);
 	if (rc == 1)
-		op_answer_error(job, "not_found", NULL, "no verdict for this "
+		job_set_error(job, "not_found", NULL, "no verdict for this "
 		    "id, or its event is gone (retention)");
 	else if (rc == VERDICT_TOO_EARLY) {
-		op_answer_error(job, "bad_request", "ts",
+		job_set_error(job, "bad_request", "ts",
 		    "before the referral (%s)", v.reply);
 		verdict_clear(&v);
 	} else
-		op_answer_error(job, "limit", NULL, "this verdict has been "
+		job_set_error(job, "limit", NULL, "this verdict has been "
 		    "re-checked too often");
 	return (0);
 }
 
-/* feedback and list.* (analyst.h). */
+/* feedback, list.* (analyst.h) and verdicts.list (verdict_list.h). */
 static int
 op_analyst(struct store_txn *txn, struct job *job)
 {
@@ -179,7 +179,7 @@ op_analyst(struct store_txn *txn, struct job *job)
 	if (rc < 0)
 		return (-1);
 	if (rc > 0) {
-		op_answer_error(job, code, NULL, "%s", job->op == OP_FEEDBACK ?
+		job_set_error(job, code, NULL, "%s", job->op == OP_FEEDBACK ?
 		    "no verdict for this id, or its event is gone (retention)" :
 		    "no such value in the list");
 		return (0);
@@ -202,11 +202,28 @@ op_queue(struct store_txn *txn, struct job *job)
 	if (rc < 0)
 		return (-1);
 	if (rc > 0) {
-		op_answer_error(job, code, NULL, "%s", msg);
+		job_set_error(job, code, NULL, "%s", msg);
 		return (0);
 	}
 	job_set_reply(job, &v);
 	return (0);
+}
+
+/* The graph of a referral (graph.h): what the console draws. */
+static int
+op_graph(struct store_txn *txn, struct job *job)
+{
+	struct verdict	v = { 0 };
+	int		rc;
+
+	rc = op_verdict_rc(job, graph_run(txn, &job->ev, job->ar, &v),
+	    &v);
+	if (rc == 1) {
+		job_set_error(job, "not_found", NULL, "no verdict for this "
+		    "id, or its event is gone (retention)");
+		return (0);
+	}
+	return (rc);
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -260,6 +277,12 @@ const struct op_def ops[OP__MAX] = {
 	[OP_QUEUE_DECIDE] = { OP_QUEUE_DECIDE, OP_WRITER_WRITE,
 	    .txn = op_queue,
 	    .route = { "/v1/queue/decide", POST, { NULL }, true } },
+	[OP_VERDICTS_LIST] = { OP_VERDICTS_LIST, OP_WRITER_READ, .heavy = true,
+	    .txn = op_analyst,
+	    .route = { "/v1/verdicts/list", POST, { NULL }, true } },
+	[OP_GRAPH] = { OP_GRAPH, OP_WRITER_READ, .heavy = true,
+	    .txn = op_graph,
+	    .route = { "/v1/graph", POST, { NULL }, true } },
 };
 
 const struct op_def *

@@ -52,9 +52,8 @@ struct op_def {
 	void		(*loop)(struct daemon *d, struct job *job);
 	/*
 	 * OP_WRITER_*: run job in txn on the writer thread: set its reply
-	 * (job_set_reply, or job_set_error with job->failed false for an
-	 * answer that is an error). 0, or -1 on a store error: the whole
-	 * batch fails.
+	 * (job_set_reply, or job_set_error for an answer that is an
+	 * error). 0, or -1 on a store error: the whole batch fails.
 	 */
 	int		(*txn)(struct store_txn *txn, struct job *job);
 	struct op_route	 route;		/* path NULL: NDJSON only */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "analyst.h"
+#include "label.h"
 #include "queue.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -345,7 +346,7 @@ queue_claim(struct store_txn *txn, bool claim, struct store_queue_item *it,
 		it->assignee[0] = '\0';
 		it->claimed = 0;
 	}
-	if (it->state != before.state && (store_queue_put(txn, it) != 0 ||
+	if (it->state != before.state && (store_queue_put(txn, it, &before) != 0 ||
 	    audit(txn, &before, it, claim ? "claim" : "unclaim", by, NULL, 0,
 	    now) != 0))
 		return (-1);
@@ -382,7 +383,7 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 {
 	const struct queue_req	*q = &ar->queue;
 	struct store_queue_item	*items, before;
-	struct analyst_fb	 fb;
+	struct label_result	 fb;
 	const char		*id;
 	size_t			 n = q->nids + (ev->idlen > 0), i, j;
 	int			 rc = 0;
@@ -433,8 +434,9 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 	    "\"items\":[", store_queue_decision_name(q->decision), n);
 	for (i = 0; i < n; i++) {
 		before = items[i];
-		rc = analyst_label_referral(txn, items[i].id,
-		    strlen(items[i].id), q->decision == QUEUE_VOID ?
+		rc = label_apply(txn, items[i].id,
+		    strlen(items[i].id), items[i].item, NULL,
+		    q->decision == QUEUE_VOID ?
 		    LABEL_FRAUD : LABEL_LEGIT, ar->note, ar->by, now, &fb);
 		if (rc == 1)
 			rc = fail(errcode, "not_found", msg, msglen, "%s: its "
@@ -447,7 +449,7 @@ queue_decide(struct store_txn *txn, const struct rg_event *ev,
 		    "%s", ar->by);
 		items[i].decided = now;
 		items[i].feedback = fb.feedback;
-		if (store_queue_put(txn, &items[i]) != 0 || audit(txn, &before,
+		if (store_queue_put(txn, &items[i], &before) != 0 || audit(txn, &before,
 		    &items[i], "decide", ar->by, ar->note, fb.feedback,
 		    now) != 0) {
 			rc = -1;

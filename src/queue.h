@@ -7,7 +7,7 @@
  * ops' steps (analyst.h): req_decode_full() fills the struct queue_req
  * inside struct analyst_req, and queue_run() answers it in the writer's
  * transaction. A decision is feedback: void labels the referral fraud,
- * approve labels it legit (analyst_label_referral()), so labeled() rules
+ * approve labels it legit (label_apply()), so labeled() rules
  * and backtests see it; every claim, unclaim and decision is audited in
  * the item's log (who, when, what, the state before).
  */

@@ -23,6 +23,7 @@
 
 const char	*ctl_sock_path;
 const char	*ctl_conf_path;
+bool		 ctl_sock_named;
 
 #define PARTY_HELP(p)							\
 	"  --" p "-account A  --" p "-email E  --" p "-ip IP\n"		\
@@ -56,6 +57,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "re-evaluate a referral now, or as of T (before a payout)",
 	  "  --ts T               as of T (Unix milliseconds or RFC 3339)\n",
 	  ctl_recheck, CTL_DAEMON },
+	{ "graph", "ID", "the identities linking a referral's accounts, and "
+	  "their timelines", "", ctl_graph, CTL_DAEMON },
 	{ "feedback", "(--id ID | --account A) --label LABEL [--note TEXT] "
 	  "[--by WHO]", "label a referral's referee or an account",
 	  "  --id ID              the referral whose referee is labelled\n"
@@ -80,6 +83,26 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "ago (7d)\n"
 	  "  --cursor C           the \"next\" of the page before\n",
 	  ctl_queue, CTL_DAEMON },
+	{ "verdicts", "[--since T] [--until T] [--action A] [--rule R] "
+	  "[--campaign C] [--limit N] [--format table|csv|ndjson] "
+	  "[--state DIR]",
+	  "stored verdicts, newest first, as a table, CSV or NDJSON",
+	  "  --since T  --until T RFC 3339, Unix milliseconds or a duration "
+	  "ago (7d);\n"
+	  "                       the referrals' own times\n"
+	  "  --action A           allow, review or deny (the latest version)\n"
+	  "  --rule R             R is one of the verdict's reasons\n"
+	  "  --campaign C         the referral's campaign\n"
+	  "  --limit N            at most N rows (0: all; default all, 100 "
+	  "for a table)\n"
+	  "  --format F           table (default; ndjson with --json), csv "
+	  "(RFC 4180),\n"
+	  "                       ndjson\n"
+	  "  --state DIR          read the store in DIR instead of asking "
+	  "the daemon\n"
+	  "                       (also done from -c's store when the daemon "
+	  "is down)\n",
+	  ctl_verdicts, CTL_DAEMON },
 	{ "lists", "add|del|get|log|import|names ...",
 	  "runtime list entries (values are hashed)",
 	  "  add LIST VALUE [--kind K] [--expires 30d|RFC3339] [--reason R] "
@@ -93,8 +116,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "  --kind K             account, email, phone, payment, ip, "
 	  "ip.prefix,\n"
 	  "                       device, device.id, device.fuzzy, "
-	  "email.shape,\n"
-	  "                       string, domain, number, asn\n",
+	  "device.stable,\n"
+	  "                       email.shape, string, domain, number, asn\n",
 	  ctl_lists, CTL_DAEMON },
 	{ "stats", "", "counters, latency, store and data figures", "",
 	  ctl_stats, CTL_DAEMON },
@@ -299,7 +322,8 @@ main(int argc, char **argv)
 	int			 ch, i, j;
 
 	ctl_sock_path = getenv("REFGUARD_SOCKET");
-	if (ctl_sock_path == NULL || *ctl_sock_path == '\0')
+	ctl_sock_named = ctl_sock_path != NULL && *ctl_sock_path != '\0';
+	if (!ctl_sock_named)
 		ctl_sock_path = DEFAULT_SOCKET;
 	log_init("refguardctl", LOG_TARGET_STDERR, LOG_LEVEL_WARN);
 	while ((ch = getopt_long(argc, argv, "+c:s:hjV", longopts,
@@ -310,7 +334,7 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			ctl_sock_path = optarg;
-			sflag = true;
+			ctl_sock_named = sflag = true;
 			break;
 		case 'j':
 			json = true;
@@ -362,5 +386,10 @@ main(int argc, char **argv)
 		return (help(argc, argv));
 	if ((c->flags & CTL_DAEMON) && !sflag && ctl_conf_path != NULL)
 		sock_from_conf();
+	/*
+	 * Handlers scan their flags with getopt from their argv[1]: glibc
+	 * starts a new scan at optind 0 (this one stopped at the command).
+	 */
+	optind = 0;
 	return (c->fn(argc, argv));
 }

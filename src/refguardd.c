@@ -312,7 +312,6 @@ data_stale_check(struct daemon *d, bool force)
 {
 	static int64_t	 last_check;
 	static char	*last;
-	json_t		*data;
 	char		*names = NULL, esc[512];
 	int64_t		 now = now_ms();
 
@@ -325,10 +324,7 @@ data_stale_check(struct daemon *d, bool force)
 	if (!force && now - last_check < 60000)
 		return;
 	last_check = now;
-	data = stats_data_json(d);
-	dataset_freshness(data, d->conf->data_stamp_file,
-	    d->conf->data_max_age / 1000, now / 1000, &names);
-	json_decref(data);
+	json_decref(stats_data_json(d, &names));
 	d->data_stale = names != NULL;
 	if (names != NULL && (force || last == NULL || strcmp(names, last) != 0))
 		log_warn("data older than data_max_age=%llds stale=%s",
@@ -345,7 +341,7 @@ data_stale_check(struct daemon *d, bool force)
 static const char *
 data_log(struct daemon *d, char **buf)
 {
-	json_t	*data = stats_data_json(d);
+	json_t	*data = stats_data_json(d, NULL);
 	char	*s = dataset_summary(data);
 	size_t	 cap = 4 * strlen(s) + 8;
 
@@ -374,21 +370,22 @@ reload_begin(struct daemon *d, const char *by)
 
 static void	reload_refuse(struct daemon *, struct job_list *, const char *);
 
+#define RELOAD_STOPPING	"refguardd is stopping; no reload starts"
+
 /* d->reload (daemon.h). From TERM on no reload starts (reload_abandon). */
 static void
 daemon_reload(struct daemon *d, struct job *job)
 {
-	struct job_list	 one = TAILQ_HEAD_INITIALIZER(one);
-	bool		 running = reload_running(d->reloader);
+	bool	running = reload_running(d->reloader);
 
 	if (d->stopping) {
 		if (job == NULL) {
 			log_notice("SIGHUP ignored: refguardd is stopping");
 			return;
 		}
-		TAILQ_INSERT_TAIL(&one, job, entry);
-		reload_refuse(d, &one, "refguardd is stopping; no reload "
-		    "starts");
+		/* Answered at once, as any op on the loop (ops.h). */
+		job_set_error(job, "stopping", NULL, RELOAD_STOPPING);
+		job->done = true;
 		return;
 	}
 	if (job != NULL)
@@ -417,6 +414,10 @@ reload_swap(struct daemon *d, struct reload_bundle *b)
 	d->rules = b->rules;
 	b->rules = NULL;
 	d->rules_loaded_at = now_ms();
+	if (b->ui != NULL) {
+		http_set_ui(d->http, b->ui);
+		b->ui = NULL;
+	}
 	free(d->conf->rules_path);
 	d->conf->rules_path = xstrdup(cf->rules_path);
 	d->conf->log_level = cf->log_level;
@@ -436,6 +437,29 @@ reload_swap(struct daemon *d, struct reload_bundle *b)
 }
 
 /*
+ * The console's files a reload could not read (the old ones keep
+ * serving): a warning for the reply when the console was served; when it
+ * never was (not installed), only the log says so, at info. NULL: none.
+ */
+static char *
+reload_ui_warning(struct daemon *d, const struct reload_bundle *b)
+{
+	char	esc[1024], *w;
+
+	if (b->ui_error == NULL)
+		return (NULL);
+	log_value(b->ui_error, strlen(b->ui_error), esc, sizeof(esc));
+	if (!http_ui_served(d->http)) {
+		log_info("web console still not served error=%s", esc);
+		return (NULL);
+	}
+	log_warn("reload kept the web console's files error=%s", esc);
+	xasprintf(&w, "%s (the web console keeps the files it had)",
+	    b->ui_error);
+	return (w);
+}
+
+/*
  * A reload ended (reload.h): swap in everything it built, or keep
  * everything old and say why; answer the requests that waited for it,
  * and start the next one if more were asked for meanwhile.
@@ -447,7 +471,7 @@ reload_done(struct reload_bundle *b, void *arg)
 	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
 	struct job	*job;
 	json_t		*o;
-	char		*s, *data, esc[1536];
+	char		*s, *data, *uiwarn, esc[1536];
 	size_t		 len;
 
 	if (b->warn != NULL)
@@ -480,8 +504,15 @@ reload_done(struct reload_bundle *b, void *arg)
 	log_debug("reload took us=%llu", (unsigned long long)b->us);
 	json_object_set_new(o, "ruleset", json_string(d->rules != NULL ?
 	    rules_hash(d->rules) : "none"));
-	if (b->warn != NULL)
-		json_object_set_new(o, "warning", json_string(b->warn));
+	uiwarn = reload_ui_warning(d, b);
+	if (b->warn != NULL && uiwarn != NULL) {
+		xasprintf(&s, "%s; %s", b->warn, uiwarn);
+		json_object_set_new(o, "warning", json_string(s));
+		free(s);
+	} else if (b->warn != NULL || uiwarn != NULL)
+		json_object_set_new(o, "warning", json_string(b->warn != NULL ?
+		    b->warn : uiwarn));
+	free(uiwarn);
 	if (d->reload_error != NULL)
 		notify_status("READY=1", "serving, ruleset %s (%zu rules); "
 		    "last reload failed, see the log", rules_hash(d->rules),
@@ -510,28 +541,20 @@ reload_done(struct reload_bundle *b, void *arg)
 	conn_jobs_done(&done, d);
 }
 
-/* Answer every job of list with a "stopping" error saying msg. */
+/*
+ * Answer every job of list (requests that waited for a reload, handed
+ * back to their owners) with a "stopping" error saying msg.
+ */
 static void
 reload_refuse(struct daemon *d, struct job_list *list, const char *msg)
 {
-	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
 	struct job	*job;
-	json_t		*o;
 
-	while ((job = TAILQ_FIRST(list)) != NULL) {
-		TAILQ_REMOVE(list, job, entry);
-		o = json_pack("{s:{s:s,s:s}}", "error", "code", "stopping",
-		    "msg", msg);
-		job->reply = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		if (job->reply == NULL)
-			fatalx("reload_refuse: json_dumps");
-		job->replylen = strlen(job->reply);
-		job->errcode = "stopping";
+	TAILQ_FOREACH(job, list, entry) {
+		job_set_error(job, "stopping", NULL, "%s", msg);
 		job->done = true;
-		TAILQ_INSERT_TAIL(&done, job, entry);
 	}
-	conn_jobs_done(&done, d);
+	conn_jobs_done(list, d);
 }
 
 /*

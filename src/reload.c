@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "http_ui.h"
 #include "ident.h"
 #include "log.h"
 #include "reload.h"
@@ -57,6 +58,8 @@ reload_bundle_free(struct reload_bundle *b)
 	if (b->rules != NULL)
 		rules_unref(b->rules);
 	ident_free(b->ident);
+	http_ui_free(b->ui);
+	free(b->ui_error);
 	conf_free(b->conf);
 	free(b->cause);
 	free(b->warn);
@@ -128,6 +131,17 @@ reload_cancelled(struct reload *r)
 	return (__atomic_load_n(&r->cancel, __ATOMIC_ACQUIRE));
 }
 
+/*
+ * The console's files anew. They are no reason to refuse a reload (the
+ * checks do not need them): the old ones keep serving (reload_done says
+ * why).
+ */
+static void
+reload_ui(struct reload_bundle *b)
+{
+	b->ui = http_ui_load(b->conf->http_ui_dir, &b->ui_error);
+}
+
 /* The thread: everything new, or why not. */
 static void *
 reload_main(void *arg)
@@ -149,6 +163,8 @@ reload_main(void *arg)
 	if (reload_cancelled(r))
 		goto done;
 	b->rules = reload_rules(b->conf, b->ident, &b->cause);
+	if (b->rules != NULL && b->conf->http_listen != NULL)
+		reload_ui(b);
 done:
 	b->us = mono_us() - r->t_start;
 	r->result = b;

@@ -28,6 +28,7 @@
 
 struct conf;
 struct event_base;
+struct http_ui;
 struct ident;
 struct ruleset;
 
@@ -39,6 +40,9 @@ struct reload_bundle {
 	char		*cause;	/* why the reload failed; NULL: it succeeded */
 	char		*warn;	/* identity data that kept its old state (the
 				   reload still succeeds), or NULL */
+	struct http_ui	*ui;	/* the console's files read anew (with an
+				   HTTP listener); NULL: keep the old ones */
+	char		*ui_error; /* why they could not be read, or NULL */
 	uint64_t	 us;	/* how long the work took */
 };
 

@@ -13,6 +13,7 @@
 #include "analyst.h"
 #include "ident.h"
 #include "queue.h"
+#include "verdict_list.h"
 #include "rules.h"
 #include "req.h"
 #include "sbuf.h"
@@ -37,6 +38,8 @@ static const char *const op_names[OP__MAX] = {
 	[OP_QUEUE_LIST] = "queue.list", [OP_QUEUE_GET] = "queue.get",
 	[OP_QUEUE_CLAIM] = "queue.claim", [OP_QUEUE_UNCLAIM] = "queue.unclaim",
 	[OP_QUEUE_DECIDE] = "queue.decide",
+	[OP_VERDICTS_LIST] = "verdicts.list",
+	[OP_GRAPH] = "graph",
 };
 
 /* Top-level fields each op accepts ("op" always). */
@@ -63,9 +66,12 @@ static const char *const list_log_fields[] = { "op", "list", "limit",
 static const char *const queue_list_fields[] = { "op", "state", "action",
     "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
     "sort", "cursor", "limit", NULL };
+static const char *const graph_fields[] = { "op", "id", "ids", NULL };
 static const char *const queue_claim_fields[] = { "op", "id", "by", NULL };
 static const char *const queue_decide_fields[] = { "op", "id", "ids",
     "filter", "count", "decision", "note", "by", NULL };
+static const char *const verdicts_list_fields[] = { "op", "action",
+    "rule", "campaign", "since", "until", "cursor", "limit", NULL };
 static const char *const queue_filter_fields[] = { "state", "action",
     "rule", "campaign", "assignee", "score_min", "score_max", "since", "until",
     NULL };
@@ -532,6 +538,22 @@ decode_feedback(const struct ident *id, const json_t *obj, struct rg_event *ev,
 	    get_text(obj, "by", LIST_BY_MAX, false, ar->by, err));
 }
 
+/* A page's size, 1 to max: *limit stays as it is when absent. */
+static int
+get_limit(const json_t *obj, int max, size_t *limit, struct req_error *err)
+{
+	json_t	*v = json_object_get(obj, "limit");
+
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > max)
+		return (req_fail(err, "bad_request", "limit", "must be "
+		    "a whole number from 1 to %d", max));
+	*limit = (size_t)json_integer_value(v);
+	return (0);
+}
+
 static int
 decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
     struct analyst_req *ar, struct req_error *err)
@@ -556,15 +578,7 @@ decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
 	}
 	if (op == OP_LIST_LOG) {
 		ar->limit = ANALYST_LOG_DEFAULT;
-		v = json_object_get(obj, "limit");
-		if (v == NULL || json_is_null(v))
-			return (0);
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > ANALYST_LOG_MAX)
-			return (req_fail(err, "bad_request", "limit", "must be "
-			    "a whole number from 1 to %d", ANALYST_LOG_MAX));
-		ar->limit = (size_t)json_integer_value(v);
-		return (0);
+		return (get_limit(obj, ANALYST_LOG_MAX, &ar->limit, err));
 	}
 	if (get_string(obj, "value", "", true, ANALYST_VALUE_MAX, &s, &len,
 	    err) != 0)
@@ -678,30 +692,43 @@ get_name(const json_t *obj, const char *name, size_t cap, char *buf,
 	return (0);
 }
 
+/* An action filter: *action stays as it is when absent. */
+static int
+get_action(const json_t *obj, int *action, struct req_error *err)
+{
+	char	buf[16];
+	bool	has = false;
+	int	a;
+
+	if (get_name(obj, "action", sizeof(buf), buf, &has, err) != 0)
+		return (-1);
+	if (!has)
+		return (0);
+	for (a = ACTION_DENY; a >= 0; a--)
+		if (strcmp(buf, rules_action_name(a)) == 0)
+			break;
+	if (a < 0)
+		return (req_fail(err, "bad_request", "action",
+		    "not one of allow, review, deny"));
+	*action = a;
+	return (0);
+}
+
 static int
 decode_queue_list(const json_t *obj, const struct req_opts *o,
     struct queue_req *q, struct req_error *err)
 {
 	char	buf[QUEUE_CURSOR_MAX];
 	bool	has = false;
-	json_t	*v;
-
+	
 	buf[0] = '\0';
 	if (get_name(obj, "state", 16, buf, &has, err) != 0)
 		return (-1);
 	if (has && (q->state = store_queue_state_from_name(buf)) < 0)
 		return (req_fail(err, "bad_request", "state",
 		    "not one of open, claimed, decided"));
-	has = false;
-	if (get_name(obj, "action", 16, buf, &has, err) != 0)
+	if (get_action(obj, &q->action, err) != 0)
 		return (-1);
-	if (has)
-		for (q->action = ACTION_DENY; q->action >= 0; q->action--)
-			if (strcmp(buf, rules_action_name(q->action)) == 0)
-				break;
-	if (has && q->action < 0)
-		return (req_fail(err, "bad_request", "action",
-		    "not one of allow, review, deny"));
 	has = false;
 	if (get_name(obj, "sort", 16, buf, &has, err) != 0)
 		return (-1);
@@ -726,14 +753,68 @@ decode_queue_list(const json_t *obj, const struct req_opts *o,
 		return (req_fail(err, "bad_request", "cursor", "not a cursor "
 		    "of this sort: pass \"next\" from the last page as it is"));
 	q->has_cursor = has;
-	v = json_object_get(obj, "limit");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > QUEUE_LIMIT_MAX)
-			return (req_fail(err, "bad_request", "limit", "must be "
-			    "a whole number from 1 to %d", QUEUE_LIMIT_MAX));
-		q->limit = (size_t)json_integer_value(v);
+	return (get_limit(obj, QUEUE_LIMIT_MAX, &q->limit, err));
+}
+
+static int
+decode_verdicts_list(const json_t *obj, const struct req_opts *o,
+    struct verdict_list_req *q, struct req_error *err)
+{
+	char	buf[VERDICT_LIST_CURSOR_MAX];
+	bool	has = false;
+
+	if (get_action(obj, &q->action, err) != 0 ||
+	    get_name(obj, "rule", sizeof(q->rule), q->rule, &q->has_rule,
+	    err) != 0 || get_name(obj, "campaign", sizeof(q->campaign),
+	    q->campaign, &q->has_campaign, err) != 0 ||
+	    get_bound(obj, "since", o, &q->since, err) != 0 ||
+	    get_bound(obj, "until", o, &q->until, err) != 0 ||
+	    get_name(obj, "cursor", sizeof(buf), buf, &has, err) != 0)
+		return (-1);
+	if (has && verdict_list_cursor_parse(buf, &q->before) != 0)
+		return (req_fail(err, "bad_request", "cursor", "not a cursor "
+		    "of verdicts.list: pass \"next\" from the last page as "
+		    "it is"));
+	return (get_limit(obj, VERDICT_LIST_LIMIT_MAX, &q->limit, err));
+}
+
+/* "ids": up to QUEUE_IDS_MAX referral ids into q->ids (queue.decide, graph). */
+static int
+decode_ids(const json_t *obj, struct queue_req *q, struct req_error *err)
+{
+	json_t	*ids, *v;
+	size_t	 i, len;
+
+	ids = json_object_get(obj, "ids");
+	if (ids == NULL || json_is_null(ids))
+		return (0);
+	if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+	    json_array_size(ids) > QUEUE_IDS_MAX)
+		return (req_fail(err, "bad_request", "ids", "must be an "
+		    "array of 1 to %d referral ids", QUEUE_IDS_MAX));
+	q->ids = xcalloc(json_array_size(ids), sizeof(*q->ids));
+	json_array_foreach(ids, i, v) {
+		if (!json_is_string(v) || (len = json_string_length(v)) == 0 ||
+		    len > RG_ID_MAX || has_control(json_string_value(v), len))
+			return (req_fail(err, "bad_request", "ids",
+			    "item %zu is not a referral id", i));
+		memcpy(q->ids[i], json_string_value(v), len);
+		q->nids++;
 	}
+	return (0);
+}
+
+/* graph: one referral (id) drawn whole, or the parties of many (ids). */
+static int
+decode_graph(const json_t *obj, struct rg_event *ev, struct analyst_req *ar,
+    struct req_error *err)
+{
+	if (decode_id(obj, false, ev, err) != 0 ||
+	    decode_ids(obj, &ar->queue, err) != 0)
+		return (-1);
+	if ((ev->idlen > 0) == (ar->queue.nids > 0))
+		return (req_fail(err, "bad_request", "id", "give one of id "
+		    "and ids"));
 	return (0);
 }
 
@@ -742,10 +823,9 @@ decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
     struct rg_event *ev, struct analyst_req *ar, struct req_error *err)
 {
 	struct queue_req	*q = &ar->queue;
-	json_t			*ids, *v;
+	json_t			*v;
 	char			 dec[16];
 	bool			 has = false;
-	size_t			 i, len;
 
 	if (op == OP_QUEUE_LIST)
 		return (decode_queue_list(obj, o, q, err));
@@ -767,24 +847,8 @@ decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
 		    "not one of approve, void"));
 	if (get_text(obj, "note", ANALYST_NOTE_MAX, true, ar->note, err) != 0)
 		return (-1);
-	ids = json_object_get(obj, "ids");
-	if (ids != NULL && !json_is_null(ids)) {
-		if (!json_is_array(ids) || json_array_size(ids) == 0 ||
-		    json_array_size(ids) > QUEUE_IDS_MAX)
-			return (req_fail(err, "bad_request", "ids", "must be an "
-			    "array of 1 to %d referral ids", QUEUE_IDS_MAX));
-		q->ids = xcalloc(json_array_size(ids), sizeof(*q->ids));
-		json_array_foreach(ids, i, v) {
-			if (!json_is_string(v) ||
-			    (len = json_string_length(v)) == 0 ||
-			    len > RG_ID_MAX ||
-			    has_control(json_string_value(v), len))
-				return (req_fail(err, "bad_request", "ids",
-				    "item %zu is not a referral id", i));
-			memcpy(q->ids[i], json_string_value(v), len);
-			q->nids++;
-		}
-	}
+	if (decode_ids(obj, q, err) != 0)
+		return (-1);
 	v = json_object_get(obj, "filter");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_object(v))
@@ -842,11 +906,13 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 		[OP_QUEUE_CLAIM] = queue_claim_fields,
 		[OP_QUEUE_UNCLAIM] = queue_claim_fields,
 		[OP_QUEUE_DECIDE] = queue_decide_fields,
+		[OP_VERDICTS_LIST] = verdicts_list_fields,
+		[OP_GRAPH] = graph_fields,
 	};
 	json_error_t	 jerr;
 	json_t		*obj, *op;
 	const char	*ops;
-	char		 esc[64], names[256];
+	char		 esc[64], names[512];
 	size_t		 nlen;
 	int		 rc = -1, i;
 
@@ -911,10 +977,16 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 			memset(ar, 0, sizeof(*ar));
 			ar->kind = -1;
 			queue_req_init(&ar->queue);
+			verdict_list_init(&ar->verdicts);
 			if (*opp == OP_FEEDBACK)
 				rc = decode_feedback(id, obj, ev, ar, err);
 			else if (queue_op(*opp))
 				rc = decode_queue(obj, *opp, o, ev, ar, err);
+			else if (*opp == OP_VERDICTS_LIST)
+				rc = decode_verdicts_list(obj, o, &ar->verdicts,
+				    err);
+			else if (*opp == OP_GRAPH)
+				rc = decode_graph(obj, ev, ar, err);
 			else
 				rc = decode_list(obj, *opp, o, ar, err);
 			if (rc != 0)

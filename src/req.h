@@ -41,6 +41,8 @@ enum req_op {
 	OP_QUEUE_CLAIM,
 	OP_QUEUE_UNCLAIM,
 	OP_QUEUE_DECIDE,
+	OP_VERDICTS_LIST,	/* stored verdicts: verdict_list.h */
+	OP_GRAPH,		/* the console's identity graph: graph.h */
 	OP__MAX
 };
 
@@ -55,7 +57,7 @@ extern const char *const req_error_codes[REQ_NERRCODES];
 struct req_error {
 	const char	*code;		/* static */
 	char		 field[96];	/* "" when the request as a whole */
-	char		 msg[256];
+	char		 msg[512];
 };
 
 struct req_opts {

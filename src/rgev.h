@@ -43,6 +43,7 @@ enum ent_kind {
 	ENT_EDGE = 10,		/* referrer account -> referee account */
 	ENT_CAMPAIGN = 11,	/* the referral's programme (rgev_campaign_key) */
 	ENT_EMAIL_SHAPE = 12,	/* the email with digit runs folded (ident.h) */
+	ENT_DEVICE_STABLE = 13,	/* device attributes without versions */
 	ENT__MAX
 };
 

@@ -515,7 +515,8 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 	    a->type == T_BOOL) {
 		rules_error(cc->rs, &a->pos, "%s's %s must be %s of referrer "
 		    "or referee (account, email, email.shape, ip, ip.prefix, "
-		    "device, device.fuzzy, device.id, phone, payment%s, not %s "
+		    "device, device.fuzzy, device.stable, device.id, phone, "
+		    "payment%s, not %s "
 		    "(%s)",
 		    fn, what, ident_only ? "an identity" : "a fact",
 		    ident_only ? ") or campaign" : ", or a string or number "

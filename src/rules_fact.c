@@ -54,6 +54,7 @@ const struct rules_factdef rules_facts[F__MAX] = {
 	[F_PHONE] = IDENT("phone", ENT_PHONE),
 	[F_PAYMENT] = IDENT("payment", ENT_PAYMENT),
 	[F_EMAIL_SHAPE] = IDENT("email.shape", ENT_EMAIL_SHAPE),
+	[F_DEVICE_STABLE] = IDENT("device.stable", ENT_DEVICE_STABLE),
 	[F_CAMPAIGN] = { "campaign", T_STR, 0, FS_STR, FH_NONEMPTY, 0,
 	    EF(campaign), ESZ(campaign) },
 	[F_REWARD_AMOUNT] = { "reward.amount", T_NUM, 0, FS_DOUBLE, FH_REWARD,

@@ -62,7 +62,7 @@ rules_fn_in_check(struct rules_cctx *cc, struct rules_node *n)
 		return (T_BOOL);
 	}
 	if (lt == T_IDENT && (l->kind == ENT_DEVICE ||
-	    l->kind == ENT_DEVICE_FUZZY)) {
+	    l->kind == ENT_DEVICE_FUZZY || l->kind == ENT_DEVICE_STABLE)) {
 		rules_error(rs, &l->pos, "device fingerprints cannot be listed; "
 		    "list device.id values instead");
 		return (T_BOOL);

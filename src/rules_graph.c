@@ -15,10 +15,14 @@
 #include "store.h"
 #include "util.h"
 
-/* The kinds linked(..., any) looks at. */
+/*
+ * The kinds linked() looks at; linked(..., any) at all of them but
+ * email.shape (numbered mailboxes of one person are a farm's sign, not
+ * a link between two people).
+ */
 static const uint8_t rules_link_kinds[] = {
-	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_ID, ENT_IP, ENT_IP_PREFIX,
-	ENT_EMAIL, ENT_PAYMENT, ENT_PHONE,
+	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE, ENT_DEVICE_ID, ENT_IP,
+	ENT_IP_PREFIX, ENT_EMAIL, ENT_PAYMENT, ENT_PHONE, ENT_EMAIL_SHAPE,
 };
 
 /* ---- linked(a, b, kind[, window]) ----------------------------------- */
@@ -27,8 +31,8 @@ int
 rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	static const char *const kinds[] = { "device", "device.fuzzy",
-	    "device.id", "ip", "ip.prefix", "email", "email.shape", "payment",
-	    "phone", "any" };
+	    "device.stable", "device.id", "ip", "ip.prefix", "email",
+	    "email.shape", "payment", "phone", "any" };
 	struct ruleset		*rs = cc->rs;
 	struct rules_node	*a;
 	int			 pa, pb, k;
@@ -204,7 +208,8 @@ rules_graph_linked_eval(struct rules_ectx *cx, const struct rules_node *n,
 	if (cx->ev->nparties < 2)
 		return;
 	for (i = 0; i < nitems(rules_link_kinds); i++)
-		if (n->kind == 0 || n->kind == rules_link_kinds[i])
+		if (n->kind == rules_link_kinds[i] || (n->kind == 0 &&
+		    rules_link_kinds[i] != ENT_EMAIL_SHAPE))
 			want |= 1u << rules_link_kinds[i];
 	if (n->window == 0) {
 		if (!cx->links_done) {
@@ -255,7 +260,8 @@ int
 rules_graph_own_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	static const char *const kinds[] = { "device", "device.fuzzy",
-	    "device.id", "ip", "ip.prefix", "email", "payment", "phone" };
+	    "device.stable", "device.id", "ip", "ip.prefix", "email",
+	    "payment", "phone" };
 	int	pa, c;
 
 	if ((pa = rules_check_party(cc, n->kids[0], "own")) < 0)
@@ -348,7 +354,7 @@ rules_graph_own_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* The kinds cluster() may follow: those accounts carry and share. */
 static const char *const rules_cluster_kinds[] = { "device", "device.fuzzy",
-    "device.id", "payment", "phone", "email", "email.shape", "ip",
+    "device.stable", "device.id", "payment", "phone", "email", "email.shape", "ip",
     "ip.prefix" };
 
 int

@@ -193,6 +193,13 @@ sbuf_add_jtime(struct sbuf *sb, const char *key, int64_t ms)
 		sbuf_addf(sb, "\"%s\"", fmt_rfc3339(ms, when));
 }
 
+void
+sbuf_add_jmember(struct sbuf *sb, const char *key, const char *s)
+{
+	sbuf_addf(sb, ",\"%s\":", key);
+	sbuf_add_jstr(sb, s, strlen(s));
+}
+
 char *
 sbuf_take(struct sbuf *sb, size_t *len)
 {

@@ -33,6 +33,8 @@ void	 sbuf_add_jstr(struct sbuf *sb, const char *s, size_t n);
  * RFC 3339 string, or null when ms is 0 (never).
  */
 void	 sbuf_add_jtime(struct sbuf *sb, const char *key, int64_t ms);
+/* A JSON object member after the first: ,"key": then s as a string. */
+void	 sbuf_add_jmember(struct sbuf *sb, const char *key, const char *s);
 /* Hand the NUL-terminated contents to the caller (frees with free()). */
 char	*sbuf_take(struct sbuf *sb, size_t *len);
 

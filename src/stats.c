@@ -8,7 +8,6 @@
 
 #include "accept.h"
 #include "conf.h"
-#include "conn.h"
 #include "daemon.h"
 #include "dataset.h"
 #include "ident.h"
@@ -26,9 +25,9 @@ stats_snap_take(struct daemon *d, struct stats_snap *s)
 	s->inflight = writer_inflight(d->writer);
 	if (store_stat(d->store, &s->ss, &s->store_error) != 0)
 		memset(&s->ss, 0, sizeof(s->ss));
-	s->paused = conn_reply_paused(d);
+	s->paused = d->replies.paused;
 	s->reloading = reload_running(d->reloader);
-	s->data = stats_data_json(d);
+	s->data = stats_data_json(d, NULL);
 }
 
 void
@@ -40,14 +39,14 @@ stats_snap_clear(struct stats_snap *s)
 }
 
 void *
-stats_data_json(struct daemon *d)
+stats_data_json(struct daemon *d, char **stale)
 {
 	json_t	*o = ident_info(d->ident);
 
 	json_object_set_new(o, "lists", rules_lists_info(d->rules));
 	dataset_dates(o, now_ms() / 1000);
 	dataset_freshness(o, d->conf->data_stamp_file,
-	    d->conf->data_max_age / 1000, now_ms() / 1000, NULL);
+	    d->conf->data_max_age / 1000, now_ms() / 1000, stale);
 	return (o);
 }
 

@@ -27,8 +27,9 @@ char	*stats_metrics(struct daemon *d, size_t *len);
 /*
  * The data the daemon serves with, as dataset.h describes it:
  * ident_info() plus "lists" (rules_lists_info() of the current set), with
- * dates and ages as of now. A new reference (json_t *).
+ * dates and ages as of now. A new reference (json_t *). *stale (when not
+ * NULL): the names of the stale ones, or NULL (dataset_freshness()).
  */
-void	*stats_data_json(struct daemon *d);
+void	*stats_data_json(struct daemon *d, char **stale);
 
 #endif

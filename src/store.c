@@ -25,24 +25,35 @@
 #include "memtier.h"
 #include "store.h"
 #include "store_aux.h"
+#include "store_convert.h"
 #include "store_int.h"
 #include "rec.h"
+#include "sbuf.h"
 #include "util.h"
 #include "verdict_rec.h"
+#include "store_vrec.h"
 
 /*
  * Keys and values (rec.h fields; times as ts_key(), so that they sort):
  *   events: seq(8) -> the event record (rgev.h)
- *   index: kind(1) hash(16) ts(8) seq(8) -> type(1) roles(1)
- *   links: account(16) kind(1) hash(16) -> first_ts(8) first_seq(8)
- *     last_ts(8)
+ *   ident_index (schema 4; MDB_DUPSORT | MDB_DUPFIXED): kind(1) hash(16)
+ *     -> one sorted duplicate per entry: ts(8) seq(8) type(1) roles(1);
+ *     an identity's key is stored once, its entries packed 18 bytes
+ *     each. Schema 3's "index" (kind hash ts seq -> type roles, one node
+ *     per entry) is converted at the first writable open (store_convert.h).
+ *   acct_links (schema 4; MDB_DUPSORT | MDB_DUPFIXED): account(16) ->
+ *     one sorted duplicate per link: kind(1) hash(16) first_ts(8)
+ *     first_seq(8) last_ts(8); schema 3's "links" (account kind hash ->
+ *     first_ts first_seq last_ts) is converted like the index.
  *   verdict_ids: referral id -> seq(8); verdict_recs: seq(8) -> the
  *     verdict record (verdict_rec.h)
  */
-#define INDEX_KEY_LEN	(1 + RG_HASH_LEN + 8 + 8)
-#define INDEX_VAL_LEN	2
-#define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)
+#define INDEX_KEY_LEN	(1 + RG_HASH_LEN)
+#define INDEX_VAL_LEN	(8 + 8 + 1 + 1)
+#define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)	/* a link's place */
 #define LINK_VAL_LEN	24
+#define LINK_ID_LEN	(1 + RG_HASH_LEN)	/* kind, hash: a dup's head */
+#define LINK_DUP_LEN	(LINK_ID_LEN + LINK_VAL_LEN)
 /* A link's last_ts is rewritten only when it moves by this much. */
 #define LINK_TOUCH_MS	(3600 * 1000LL)
 /* The recent tier: default budget, and how often each range is flushed. */
@@ -67,8 +78,8 @@
 struct store {
 	MDB_env			*env;
 	MDB_dbi			 events;
-	MDB_dbi			 index;
-	MDB_dbi			 links;
+	MDB_dbi			 index;		/* "ident_index" */
+	MDB_dbi			 links;		/* "acct_links" */
 	MDB_dbi			 vids;		/* id -> seq */
 	MDB_dbi			 vrecs;		/* seq -> verdict record */
 	MDB_dbi			 verdicts;	/* schema 1: id -> record */
@@ -130,6 +141,9 @@ struct store_txn {
 	uint64_t	 fl_mark[MT_RANGES];
 	size_t		 nfl;
 	uint64_t	 memtier_begin;	/* tier size when the txn began */
+	/* Verdict records unpacked by store_get_verdict(), until the end. */
+	void		**recs;
+	size_t		 nrecs;
 };
 
 /* Time in keys: offset so that negative times still sort first. */
@@ -185,12 +199,13 @@ val(const void *p, size_t n)
 }
 
 static int
-store_dbi(struct store *st, MDB_txn *txn, const char *name, MDB_dbi *dbi,
-    char **cause)
+store_dbi_flags(struct store *st, MDB_txn *txn, const char *name,
+    unsigned flags, MDB_dbi *dbi, char **cause)
 {
 	int	rc;
 
-	rc = mdb_dbi_open(txn, name, st->readonly ? 0 : MDB_CREATE, dbi);
+	rc = mdb_dbi_open(txn, name, flags | (st->readonly ? 0 : MDB_CREATE),
+	    dbi);
 	if (rc != 0) {
 		xasprintf(cause, "open database %s: %s", name, mdb_strerror(rc));
 		return (-1);
@@ -202,6 +217,13 @@ static void
 flush_mark_name(char *buf, size_t len, unsigned r)
 {
 	snprintf(buf, len, "flush:%02x", r);
+}
+
+static int
+store_dbi(struct store *st, MDB_txn *txn, const char *name, MDB_dbi *dbi,
+    char **cause)
+{
+	return (store_dbi_flags(st, txn, name, 0, dbi, cause));
 }
 
 /*
@@ -265,9 +287,18 @@ store_setup(struct store *st, char **cause)
 		xasprintf(cause, "begin: %s", mdb_strerror(rc));
 		return (-1);
 	}
+	/* Schema 3's index: converted by the first writable open. */
+	if (st->readonly && (mdb_dbi_open(txn, "index", 0, &st->index) == 0 ||
+	    mdb_dbi_open(txn, "links", 0, &st->links) == 0)) {
+		xasprintf(cause, "its identity index is in an older layout "
+		    "(store schema 3): start refguardd on it once to convert it");
+		goto fail;
+	}
 	if (store_dbi(st, txn, "events", &st->events, cause) ||
-	    store_dbi(st, txn, "index", &st->index, cause) ||
-	    store_dbi(st, txn, "links", &st->links, cause) ||
+	    store_dbi_flags(st, txn, "ident_index", MDB_DUPSORT | MDB_DUPFIXED,
+	    &st->index, cause) ||
+	    store_dbi_flags(st, txn, "acct_links", MDB_DUPSORT | MDB_DUPFIXED,
+	    &st->links, cause) ||
 	    store_dbi(st, txn, "verdicts", &st->verdicts, cause) ||
 	    store_dbi(st, txn, "meta", &st->meta, cause) ||
 	    store_aux_open(txn, st->readonly, &st->aux, cause))
@@ -594,7 +625,9 @@ store_open(const struct store_opts *opts, char **cause)
 		if (dead > 0)
 			log_info("store: cleared %d stale reader slots", dead);
 	}
-	if (store_setup(st, cause) != 0) {
+	if (store_setup(st, cause) != 0 || (!st->readonly &&
+	    (store_convert_index(st->env, st->index, cause) < 0 ||
+	    store_convert_links(st->env, st->links, cause) < 0))) {
 		char *inner = *cause;
 
 		xasprintf(cause, "store %s: %s", opts->dir, inner);
@@ -774,6 +807,7 @@ store_begin(struct store *st, bool write, char **cause)
 }
 
 static void	recent_flush(struct store_txn *);
+static void	txn_free(struct store_txn *);
 
 int
 store_commit(struct store_txn *t, enum store_err *err, char **cause)
@@ -829,7 +863,7 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		} else
 			memtier_abort(st->mt);
 	}
-	free(t);
+	txn_free(t);
 	if (rc == MDB_MAP_FULL) {
 		enum store_err e = store_full_err(st, msg, sizeof(msg));
 
@@ -864,7 +898,7 @@ store_abort(struct store_txn *t)
 	pthread_rwlock_unlock(&t->st->maplock);
 	if (t->st->readonly)
 		t->st->ro_busy = false;
-	free(t);
+	txn_free(t);
 }
 
 enum store_err
@@ -934,17 +968,25 @@ txn_get(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
 	return (0);
 }
 
+/* Delete k's duplicate v (v NULL: k and all its duplicates). */
 static int
-txn_del(struct store_txn *t, MDB_dbi dbi, MDB_val *k, const char *what)
+txn_del_dup(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    const char *what)
 {
 	int	rc;
 
 	if (t->err != STORE_OK)
 		return (-1);
-	rc = mdb_del(t->txn, dbi, k, NULL);
+	rc = mdb_del(t->txn, dbi, k, v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (txn_fail(t, rc, what));
 	return (0);
+}
+
+static int
+txn_del(struct store_txn *t, MDB_dbi dbi, MDB_val *k, const char *what)
+{
+	return (txn_del_dup(t, dbi, k, NULL, what));
 }
 
 static MDB_cursor *
@@ -962,17 +1004,28 @@ txn_cursor(struct store_txn *t, MDB_dbi dbi)
 	return (c);
 }
 
+/* An identity's index key, and one of its entries (a duplicate). */
 static void
-index_key(uint8_t *key, unsigned kind, const struct rg_hash *h, int64_t ts,
-    uint64_t seq)
+index_key(uint8_t *key, unsigned kind, const struct rg_hash *h)
 {
 	struct rec_w	w;
 
 	rec_w_fixed(&w, key, INDEX_KEY_LEN);
 	rec_put_u8(&w, (uint8_t)kind);
 	rec_put_bytes(&w, h->b, RG_HASH_LEN);
+}
+
+static void
+index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
+    uint8_t roles)
+{
+	struct rec_w	w;
+
+	rec_w_fixed(&w, val, INDEX_VAL_LEN);
 	rec_put_u64(&w, ts_key(ts));
 	rec_put_u64(&w, seq);
+	rec_put_u8(&w, type);
+	rec_put_u8(&w, roles);
 }
 
 /* One identity of an event, with the roles it plays in it. */
@@ -1042,22 +1095,21 @@ event_ents(const struct rg_event *ev, struct ent *out, struct rg_hash *campaign)
 }
 #define EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3)
 
-/* A link from its key and value (the caller checked both lengths). */
+/* A link from its duplicate (the caller checked the length). */
 static void
-link_decode(const MDB_val *k, const MDB_val *v, struct store_link *l)
+link_decode(const MDB_val *v, struct store_link *l)
 {
 	struct rec_r	r;
 
-	rec_r_init(&r, k->mv_data, k->mv_size);
-	(void)rec_get_ref(&r, RG_HASH_LEN);	/* the account */
+	rec_r_init(&r, v->mv_data, v->mv_size);
 	l->kind = rec_get_u8(&r);
 	rec_get_bytes(&r, l->h.b, RG_HASH_LEN);
-	rec_r_init(&r, v->mv_data, v->mv_size);
 	l->first_ts = ts_unkey(rec_get_u64(&r));
 	l->first_seq = rec_get_u64(&r);
 	l->last_ts = ts_unkey(rec_get_u64(&r));
 }
 
+/* A link's place: account, kind, hash (its key, then its dup's head). */
 static void
 link_key(uint8_t *key, const struct rg_hash *account, unsigned kind,
     const struct rg_hash *h)
@@ -1071,14 +1123,81 @@ link_key(uint8_t *key, const struct rg_hash *account, unsigned kind,
 }
 
 static void
-link_encode(uint8_t *vbuf, const struct store_link *l)
+link_encode(uint8_t *dup, const struct store_link *l)
 {
 	struct rec_w	w;
 
-	rec_w_fixed(&w, vbuf, LINK_VAL_LEN);
+	rec_w_fixed(&w, dup, LINK_DUP_LEN);
+	rec_put_u8(&w, l->kind);
+	rec_put_bytes(&w, l->h.b, RG_HASH_LEN);
 	rec_put_u64(&w, ts_key(l->first_ts));
 	rec_put_u64(&w, l->first_seq);
 	rec_put_u64(&w, ts_key(l->last_ts));
+}
+
+/*
+ * Put c on the first link at or after place key (link_key()), in any
+ * account from key's on: 0 (*k, *v the link), or an LMDB error
+ * (MDB_NOTFOUND: none).
+ */
+static int
+link_seek(MDB_cursor *c, const uint8_t *key, MDB_val *k, MDB_val *v)
+{
+	uint8_t	dup[LINK_DUP_LEN];
+	int	rc;
+
+	memset(dup, 0, sizeof(dup));
+	memcpy(dup, key + RG_HASH_LEN, LINK_ID_LEN);
+	*k = val(key, RG_HASH_LEN);
+	*v = val(dup, sizeof(dup));
+	rc = mdb_cursor_get(c, k, v, MDB_GET_BOTH_RANGE);
+	if (rc != MDB_NOTFOUND)
+		return (rc);
+	/* None at or after it in that account: the next account's first. */
+	*k = val(key, RG_HASH_LEN);
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == 0 && k->mv_size == RG_HASH_LEN &&
+	    memcmp(k->mv_data, key, RG_HASH_LEN) == 0)
+		rc = mdb_cursor_get(c, k, v, MDB_NEXT_NODUP);
+	return (rc);
+}
+
+/*
+ * LMDB's link at place key: 0 (*l), 1 none, -1 error. With put, the
+ * cursor stays on it for an MDB_CURRENT replace.
+ */
+static int
+link_lookup(struct store_txn *t, MDB_cursor *c, const uint8_t *key,
+    struct store_link *l)
+{
+	MDB_val	k, v;
+	int	rc;
+
+	rc = link_seek(c, key, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return (1);
+	if (rc != 0)
+		return (txn_fail(t, rc, "links get"));
+	if (k.mv_size != RG_HASH_LEN || v.mv_size != LINK_DUP_LEN ||
+	    memcmp(k.mv_data, key, RG_HASH_LEN) != 0 ||
+	    memcmp(v.mv_data, key + RG_HASH_LEN, LINK_ID_LEN) != 0)
+		return (1);
+	link_decode(&v, l);
+	return (0);
+}
+
+/* The same with a cursor of its own. */
+static int
+link_get(struct store_txn *t, const uint8_t *key, struct store_link *l)
+{
+	MDB_cursor	*c;
+	int		 rc;
+
+	if ((c = txn_cursor(t, t->st->links)) == NULL)
+		return (-1);
+	rc = link_lookup(t, c, key, l);
+	mdb_cursor_close(c);
+	return (rc);
 }
 
 /*
@@ -1094,7 +1213,6 @@ put_links(struct store_txn *t, const struct rg_event *ev, const struct party *p)
 	const struct store_link	*ml;
 	struct store_link	 l;
 	uint8_t			 key[LINK_KEY_LEN];
-	MDB_val			 k, v;
 	unsigned		 kind;
 	int			 rc;
 
@@ -1108,13 +1226,10 @@ put_links(struct store_txn *t, const struct rg_event *ev, const struct party *p)
 			l = *ml;
 		else {
 			link_key(key, acct, kind, &p->h[kind]);
-			k = val(key, sizeof(key));
-			rc = txn_get(t, t->st->links, &k, &v, "links get");
+			rc = link_get(t, key, &l);
 			if (rc < 0)
 				return (-1);
-			if (rc == 0 && v.mv_size == LINK_VAL_LEN)
-				link_decode(&k, &v, &l);
-			else {
+			if (rc == 1) {
 				l.kind = kind;
 				l.h = p->h[kind];
 				l.first_ts = ev->ts;
@@ -1187,6 +1302,77 @@ store_put_event(struct store_txn *t, struct rg_event *ev)
 }
 
 /*
+ * Put identity key's entries e[n] (seq order) as duplicates through cur.
+ * Those past its last stored entry (all of them, unless events came with
+ * earlier times) are appended (MDB_APPENDDUP): full pages instead of the
+ * half-full ones that in-order inserts leave after each split. 0, or an
+ * LMDB error.
+ */
+static int
+index_put_ident(MDB_cursor *cur, const uint8_t *key,
+    const struct memtier_ent *e, uint32_t n)
+{
+	uint8_t		 last[INDEX_VAL_LEN], d[INDEX_VAL_LEN];
+	MDB_val		 k = val(key, INDEX_KEY_LEN), v;
+	uint32_t	 j;
+	bool		 have = false;
+	int		 rc;
+
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+	if (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP)) == 0 &&
+	    v.mv_size == INDEX_VAL_LEN) {
+		memcpy(last, v.mv_data, INDEX_VAL_LEN);
+		have = true;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	for (j = 0; j < n; j++) {
+		index_val(d, e[j].ts, e[j].seq, e[j].type, e[j].roles);
+		k = val(key, INDEX_KEY_LEN);
+		v = val(d, INDEX_VAL_LEN);
+		if (!have || memcmp(d, last, INDEX_VAL_LEN) > 0) {
+			rc = mdb_cursor_put(cur, &k, &v, MDB_APPENDDUP);
+			memcpy(last, d, INDEX_VAL_LEN);
+			have = true;
+		} else
+			rc = mdb_cursor_put(cur, &k, &v, 0);
+		if (rc != 0)
+			return (rc);
+	}
+	return (0);
+}
+
+/*
+ * Put link l of account through cur: a new duplicate, or in place of
+ * the link's older state (the same kind and hash sort it to the same
+ * place). 0, or an LMDB error.
+ */
+static int
+link_put(MDB_cursor *cur, const struct rg_hash *account,
+    const struct store_link *l)
+{
+	uint8_t	key[LINK_KEY_LEN], dup[LINK_DUP_LEN];
+	MDB_val	k, v;
+	int	rc;
+
+	link_key(key, account, l->kind, &l->h);
+	rc = link_seek(cur, key, &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (rc);
+	link_encode(dup, l);
+	if (rc == 0 && k.mv_size == RG_HASH_LEN && v.mv_size == LINK_DUP_LEN &&
+	    memcmp(k.mv_data, key, RG_HASH_LEN) == 0 &&
+	    memcmp(v.mv_data, key + RG_HASH_LEN, LINK_ID_LEN) == 0) {
+		k = val(key, RG_HASH_LEN);
+		v = val(dup, sizeof(dup));
+		return (mdb_cursor_put(cur, &k, &v, MDB_CURRENT));
+	}
+	k = val(key, RG_HASH_LEN);
+	v = val(dup, sizeof(dup));
+	return (mdb_cursor_put(cur, &k, &v, 0));
+}
+
+/*
  * Write range r of the recent tier to LMDB, with its flush mark, in a
  * nested transaction: when the map is full at map_max the batch itself is
  * still committed and the range waits. 0, or -1 (not flushed).
@@ -1197,13 +1383,13 @@ flush_range(struct store_txn *t, unsigned r)
 	struct store		*st = t->st;
 	struct memtier_ident		**ids;
 	struct memtier_acct		**accts;
-	uint8_t			 key[INDEX_KEY_LEN], lkey[LINK_KEY_LEN];
-	uint8_t			 ival[INDEX_VAL_LEN], lval[LINK_VAL_LEN];
+	uint8_t			 key[INDEX_KEY_LEN];
 	uint8_t			 mark[8];
 	char			 name[16];
 	size_t			 ni, na, i, n = 0;
 	uint32_t		 j;
 	MDB_txn			*c;
+	MDB_cursor		*cur;
 	MDB_val			 k, v;
 	int			 rc;
 
@@ -1212,28 +1398,23 @@ flush_range(struct store_txn *t, unsigned r)
 	if ((rc = mdb_txn_begin(st->env, t->txn, 0, &c)) != 0)
 		return (txn_fail(t, rc, "flush begin"));
 	memtier_range(st->mt, r, &ids, &ni, &accts, &na);
-	for (i = 0, rc = 0; i < ni && rc == 0; i++)
-		for (j = 0; j < ids[i]->n && rc == 0; j++) {
-			const struct memtier_ent *e = &ids[i]->e[j];
-
-			index_key(key, ids[i]->kind, &ids[i]->h, e->ts, e->seq);
-			ival[0] = e->type;
-			ival[1] = e->roles;
-			k = val(key, sizeof(key));
-			v = val(ival, sizeof(ival));
-			rc = mdb_put(c, st->index, &k, &v, 0);
-			n++;
-		}
-	for (i = 0; i < na && rc == 0; i++)
-		for (j = 0; j < accts[i]->n && rc == 0; j++) {
-			const struct store_link *l = &accts[i]->l[j];
-
-			link_key(lkey, &accts[i]->account, l->kind, &l->h);
-			link_encode(lval, l);
-			k = val(lkey, sizeof(lkey));
-			v = val(lval, sizeof(lval));
-			rc = mdb_put(c, st->links, &k, &v, 0);
-		}
+	if ((rc = mdb_cursor_open(c, st->index, &cur)) != 0) {
+		mdb_txn_abort(c);
+		return (txn_fail(t, rc, "flush cursor"));
+	}
+	for (i = 0; i < ni && rc == 0; i++) {
+		index_key(key, ids[i]->kind, &ids[i]->h);
+		rc = index_put_ident(cur, key, ids[i]->e, ids[i]->n);
+		n += ids[i]->n;
+	}
+	mdb_cursor_close(cur);
+	if (rc == 0 && (rc = mdb_cursor_open(c, st->links, &cur)) == 0) {
+		for (i = 0; i < na && rc == 0; i++)
+			for (j = 0; j < accts[i]->n && rc == 0; j++)
+				rc = link_put(cur, &accts[i]->account,
+				    &accts[i]->l[j]);
+		mdb_cursor_close(cur);
+	}
 	if (rc == 0) {
 		flush_mark_name(name, sizeof(name), r);
 		be_put(mark, t->next_seq, 8);
@@ -1450,9 +1631,13 @@ store_get_event(struct store_txn *t, uint64_t seq, struct rg_event *ev)
 	return (0);
 }
 
-int
-store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
-    store_event_cb cb, void *arg)
+/*
+ * The events from from_seq up to to_seq (0: the last), or back: from
+ * from_seq (0: the last) down to to_seq.
+ */
+static int
+scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
+    bool back, store_event_cb cb, void *arg)
 {
 	struct rg_event	 ev;
 	uint8_t		 key[8];
@@ -1465,12 +1650,19 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 		return (-1);
 	be_put(key, from_seq, 8);
 	k = val(key, 8);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	if (!back)
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	else if (from_seq == 0 ||
+	    (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	else if (rc == 0 && k.mv_size == 8 && be_get(k.mv_data, 8) > from_seq)
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, back ? MDB_PREV :
+	    MDB_NEXT)) {
 		if (k.mv_size != 8)
 			continue;
 		seq = be_get(k.mv_data, 8);
-		if (to_seq != 0 && seq > to_seq)
+		if (back ? seq < to_seq : to_seq != 0 && seq > to_seq)
 			break;
 		if (rgev_decode(v.mv_data, v.mv_size, &ev) != 0) {
 			t->err = STORE_IO;
@@ -1494,14 +1686,41 @@ store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
 	return (ret);
 }
 
+int
+store_scan_events(struct store_txn *t, uint64_t from_seq, uint64_t to_seq,
+    store_event_cb cb, void *arg)
+{
+	return (scan_events(t, from_seq, to_seq, false, cb, arg));
+}
+
+int
+store_scan_events_back(struct store_txn *t, uint64_t from_seq,
+    uint64_t to_seq, store_event_cb cb, void *arg)
+{
+	return (scan_events(t, from_seq, to_seq, true, cb, arg));
+}
+
 /*
  * A verdict record starts with its version byte and its event's seq
  * (verdict.c), which keys it: records are appended in seq order and fill
  * their pages, instead of landing on a random page of a tree keyed by
  * client ids. The id -> seq index is small.
  */
-int
-store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
+/* Free what the transaction handed out, at its end. */
+static void
+txn_free(struct store_txn *t)
+{
+	size_t	i;
+
+	for (i = 0; i < t->nrecs; i++)
+		free(t->recs[i]);
+	free(t->recs);
+	free(t);
+}
+
+/* Put a record as the store keeps it (packed or not). */
+static int
+put_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void *rec, size_t len)
 {
 	uint8_t		sk[8], old[8];
@@ -1544,11 +1763,31 @@ store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
 }
 
 int
+store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
+    const void *rec, size_t len)
+{
+	struct sbuf	packed;
+	int		rc;
+
+	if (t->err != STORE_OK)
+		return (-1);
+	sbuf_init(&packed, len);
+	if ((rc = store_vrec_pack(t, rec, len, &packed)) == 1)
+		rc = put_verdict(t, id, idlen, packed.buf, packed.len);
+	else if (rc == 0)
+		rc = put_verdict(t, id, idlen, rec, len);
+	sbuf_free(&packed);
+	return (rc);
+}
+
+int
 store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
 {
 	MDB_val	k = val(id, idlen), v;
-	int	rc = 1;
+	void	*plain;
+	size_t	 plen;
+	int	 rc = 1;
 
 	if (t->st->have_vids &&
 	    (rc = txn_get(t, t->st->vids, &k, &v, "verdict ids get")) == 0) {
@@ -1573,6 +1812,15 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 		return (rc);
 	*rec = v.mv_data;
 	*len = v.mv_size;
+	/* Packed: the record back. Else (corrupt) its reader says so. */
+	if (store_vrec_packed(v.mv_data, v.mv_size) &&
+	    store_vrec_unpack(t, v.mv_data, v.mv_size, &plain, &plen) == 0) {
+		t->recs = xreallocarray(t->recs, t->nrecs + 1,
+		    sizeof(*t->recs));
+		t->recs[t->nrecs++] = plain;
+		*rec = plain;
+		*len = plen;
+	}
 	return (0);
 }
 
@@ -1610,18 +1858,15 @@ struct iwalk {
 };
 
 static bool
-iwalk_match(const struct iwalk *w, const MDB_val *k, const MDB_val *v,
-    struct store_entry *e)
+iwalk_match(const struct iwalk *w, const MDB_val *v, struct store_entry *e)
 {
 	struct rec_r	r;
 
-	if (k->mv_size != INDEX_KEY_LEN || v->mv_size < INDEX_VAL_LEN)
+	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
-	rec_r_init(&r, k->mv_data, k->mv_size);
-	(void)rec_get_ref(&r, 1 + RG_HASH_LEN);	/* kind and hash: asked for */
+	rec_r_init(&r, v->mv_data, v->mv_size);
 	e->ts = ts_unkey(rec_get_u64(&r));
 	e->seq = rec_get_u64(&r);
-	rec_r_init(&r, v->mv_data, v->mv_size);
 	e->type = rec_get_u8(&r);
 	e->roles = rec_get_u8(&r);
 	if (w->max_seq != 0 && e->seq > w->max_seq)
@@ -1748,7 +1993,8 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 {
 	struct iwalk		 w = *wp;
 	struct store_entry	 e;
-	uint8_t			 lo[INDEX_KEY_LEN], hi[INDEX_KEY_LEN];
+	uint8_t			 key[INDEX_KEY_LEN];
+	uint8_t			 lo[INDEX_VAL_LEN], hi[INDEX_VAL_LEN];
 	MDB_cursor		*c;
 	MDB_val			 k, v;
 	size_t			 mi = 0;
@@ -1756,17 +2002,19 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 
 	if ((c = txn_cursor(t, t->st->index)) == NULL)
 		return (-1);
-	index_key(lo, kind, h, from_ts, 0);
-	index_key(hi, kind, h, to_ts, UINT64_MAX);
+	index_key(key, kind, h);
+	index_val(lo, from_ts, 0, 0, 0);
+	index_val(hi, to_ts, UINT64_MAX, 0xff, 0xff);
+	k = val(key, sizeof(key));
 	if (!newest_first) {
-		k = val(lo, sizeof(lo));
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		v = val(lo, sizeof(lo));
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
 		for (; rc == 0 && !stop;
-		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-			if (k.mv_size != INDEX_KEY_LEN ||
-			    memcmp(k.mv_data, hi, INDEX_KEY_LEN) > 0)
+		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+			if (v.mv_size != INDEX_VAL_LEN ||
+			    memcmp(v.mv_data, hi, INDEX_VAL_LEN) > 0)
 				break;
-			if (!iwalk_match(&w, &k, &v, &e))
+			if (!iwalk_match(&w, &v, &e))
 				continue;
 			while (!stop && mi < nm && entry_cmp(&m[mi], &e) < 0)
 				stop = cb(arg, &m[mi++]);
@@ -1776,20 +2024,24 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 		while (!stop && mi < nm)
 			stop = cb(arg, &m[mi++]);
 	} else {
-		/* First key past the range, then walk back. */
+		/* First entry past the range, then walk back. */
 		mi = nm;
-		k = val(hi, sizeof(hi));
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND)
-			rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-		else if (rc == 0 && memcmp(k.mv_data, hi, INDEX_KEY_LEN) > 0)
-			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+		v = val(hi, sizeof(hi));
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			/* None past it: from the identity's last, if any. */
+			k = val(key, sizeof(key));
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+			if (rc == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+		} else if (rc == 0 && memcmp(v.mv_data, hi, INDEX_VAL_LEN) > 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP);
 		for (; rc == 0 && !stop;
-		    rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-			if (k.mv_size != INDEX_KEY_LEN ||
-			    memcmp(k.mv_data, lo, INDEX_KEY_LEN) < 0)
+		    rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP)) {
+			if (v.mv_size != INDEX_VAL_LEN ||
+			    memcmp(v.mv_data, lo, INDEX_VAL_LEN) < 0)
 				break;
-			if (!iwalk_match(&w, &k, &v, &e))
+			if (!iwalk_match(&w, &v, &e))
 				continue;
 			while (!stop && mi > 0 && entry_cmp(&m[mi - 1], &e) > 0)
 				stop = cb(arg, &m[--mi]);
@@ -1890,19 +2142,14 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
 	uint8_t			 key[LINK_KEY_LEN];
 	const struct store_link	*ml;
 	struct store_link	 l;
-	MDB_val			 k, v;
 	int			 rc;
 
 	if ((ml = memtier_link_get(t->st->mt, account, kind, h)) != NULL)
 		l = *ml;
 	else {
 		link_key(key, account, kind, h);
-		k = val(key, sizeof(key));
-		if ((rc = txn_get(t, t->st->links, &k, &v, "links get")) != 0)
+		if ((rc = link_get(t, key, &l)) != 0)
 			return (rc);
-		if (v.mv_size != LINK_VAL_LEN)
-			return (1);
-		link_decode(&k, &v, &l);
 	}
 	if (max_seq != 0 && l.first_seq > max_seq)
 		return (1);
@@ -1933,7 +2180,6 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
     enum ent_kind kind, uint64_t max_seq, store_link_cb cb, void *arg)
 {
 	uint8_t			 key[LINK_KEY_LEN];
-	size_t			 plen = kind ? RG_HASH_LEN + 1 : RG_HASH_LEN;
 	const struct memtier_acct	*a;
 	struct store_link	 l, mbuf[64], *m = mbuf, *cur;
 	MDB_cursor		*c;
@@ -1958,14 +2204,16 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
 	memset(key, 0, sizeof(key));
 	memcpy(key, account->b, RG_HASH_LEN);
 	key[RG_HASH_LEN] = (uint8_t)kind;
-	k = val(key, sizeof(key));
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != LINK_KEY_LEN || memcmp(k.mv_data, key, plen))
+	for (rc = link_seek(c, key, &k, &v); rc == 0 && !stop;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		if (k.mv_size != RG_HASH_LEN ||
+		    memcmp(k.mv_data, key, RG_HASH_LEN) != 0)
 			break;
-		if (v.mv_size != LINK_VAL_LEN)
+		if (v.mv_size != LINK_DUP_LEN)
 			continue;
-		link_decode(&k, &v, &l);
+		if (kind != 0 && ((const uint8_t *)v.mv_data)[0] != kind)
+			break;
+		link_decode(&v, &l);
 		cmp = 1;
 		while (!stop && mi < nm && (cmp = link_cmp(&m[mi], &l)) < 0) {
 			cur = &m[mi++];
@@ -2020,15 +2268,17 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 {
 	struct ent	ents[EVENT_ENTS_MAX];
 	struct rg_hash	campaign;
-	uint8_t		ikey[INDEX_KEY_LEN];
+	uint8_t		ikey[INDEX_KEY_LEN], ival[INDEX_VAL_LEN];
 	size_t		n, i;
-	MDB_val		k;
+	MDB_val		k, v;
 
 	n = event_ents(ev, ents, &campaign);
 	for (i = 0; i < n; i++) {
-		index_key(ikey, ents[i].kind, ents[i].h, ev->ts, ev->seq);
+		index_key(ikey, ents[i].kind, ents[i].h);
+		index_val(ival, ev->ts, ev->seq, ev->type, ents[i].roles);
 		k = val(ikey, sizeof(ikey));
-		if (txn_del(t, t->st->index, &k, "index del") != 0)
+		v = val(ival, sizeof(ival));
+		if (txn_del_dup(t, t->st->index, &k, &v, "index del") != 0)
 			return (-1);
 	}
 	/* The verdict goes with its event. */
@@ -2063,27 +2313,24 @@ expire_links(struct store_txn *t, int64_t before_ts, size_t max)
 
 	if ((c = txn_cursor(t, st->links)) == NULL)
 		return (-1);
-	if (st->link_cursor_set) {
-		k = val(st->link_cursor, LINK_KEY_LEN);
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	} else
+	if (st->link_cursor_set)
+		rc = link_seek(c, st->link_cursor, &k, &v);
+	else
 		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	for (; rc == 0 && seen < max; seen++) {
-		if (k.mv_size == LINK_KEY_LEN && v.mv_size == LINK_VAL_LEN) {
-			link_decode(&k, &v, &l);
-			memcpy(st->link_cursor, k.mv_data, LINK_KEY_LEN);
+		if (k.mv_size == RG_HASH_LEN && v.mv_size == LINK_DUP_LEN) {
+			link_decode(&v, &l);
+			memcpy(st->link_cursor, k.mv_data, RG_HASH_LEN);
+			memcpy(st->link_cursor + RG_HASH_LEN, v.mv_data,
+			    LINK_ID_LEN);
 			st->link_cursor_set = true;
 			if (l.last_ts < before_ts) {
 				if ((rc = mdb_cursor_del(c, 0)) != 0)
 					break;
 				n++;
-				/* The cursor now sits on the next link; EINVAL: none left. */
-				rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-				if (rc == EINVAL)
-					rc = MDB_NOTFOUND;
-				if (rc == 0)
-					continue;
-				break;
+				/* On from the place of the link deleted. */
+				rc = link_seek(c, st->link_cursor, &k, &v);
+				continue;
 			}
 		}
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);

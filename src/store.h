@@ -40,10 +40,13 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	3	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	4	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
-				   with a checksum (verdict_rec.h) */
+				   with a checksum (verdict_rec.h); 4: the
+				   identity index and the links keep each
+				   key once (store_convert.h), verdict
+				   records are kept packed (store_vrec.h) */
 
 enum store_err {
 	STORE_OK = 0,
@@ -170,6 +173,13 @@ int		 store_get_event(struct store_txn *txn, uint64_t seq,
 typedef int (*store_event_cb)(void *arg, const struct rg_event *ev);
 int		 store_scan_events(struct store_txn *txn, uint64_t from_seq,
 		     uint64_t to_seq, store_event_cb cb, void *arg);
+/*
+ * The same newest first: each event with to_seq <= seq <= from_seq
+ * (from_seq 0: from the last), in descending seq order.
+ */
+int		 store_scan_events_back(struct store_txn *txn,
+		     uint64_t from_seq, uint64_t to_seq, store_event_cb cb,
+		     void *arg);
 
 /* Verdict records, keyed by referral id; the record is opaque here. */
 int		 store_put_verdict(struct store_txn *txn, const char *id,

@@ -372,25 +372,31 @@ store_listlog_put(struct store_txn *t, const char *rec, size_t len)
 	return (seqlog_append(t, aux->listlog, rec, len, NULL, "listlog put"));
 }
 
-/* Records newest first: feedback, the list log, the queue log. */
+/*
+ * Records by id, newest first (up: oldest first): feedback, the list log.
+ * A cb that returns -1 fails the scan.
+ */
 static int
-seqlog_scan(struct store_txn *t, MDB_dbi dbi, store_rec_cb cb, void *arg,
-    const char *what)
+seqlog_scan(struct store_txn *t, MDB_dbi dbi, bool up, store_rec_cb cb,
+    void *arg, const char *what)
 {
 	MDB_cursor		*c;
 	MDB_val			 k, d;
-	int			 rc;
+	int			 rc, r = 0;
 
 	if ((c = aux_cursor(t, dbi)) == NULL)
 		return (-1);
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_LAST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
+	for (rc = mdb_cursor_get(c, &k, &d, up ? MDB_FIRST : MDB_LAST);
+	    rc == 0; rc = mdb_cursor_get(c, &k, &d, up ? MDB_NEXT : MDB_PREV)) {
 		if (k.mv_size != 8)
 			continue;
-		if (cb(arg, be_get(k.mv_data, 8), d.mv_data, d.mv_size) != 0)
+		if ((r = cb(arg, be_get(k.mv_data, 8), d.mv_data,
+		    d.mv_size)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
+	if (r < 0)
+		return (-1);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (store_int_fail(t, rc, what));
 	return (0);
@@ -403,7 +409,8 @@ store_feedback_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 
 	if (aux_txn(t, &aux) == NULL)
 		return (aux->have ? -1 : 0);
-	return (seqlog_scan(t, aux->feedback, cb, arg, "feedback scan"));
+	return (seqlog_scan(t, aux->feedback, false, cb, arg,
+	    "feedback scan"));
 }
 
 int
@@ -413,7 +420,8 @@ store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 
 	if (aux_txn(t, &aux) == NULL)
 		return (aux->have ? -1 : 0);
-	return (seqlog_scan(t, aux->listlog, cb, arg, "listlog scan"));
+	return (seqlog_scan(t, aux->listlog, false, cb, arg,
+	    "listlog scan"));
 }
 
 /* Lists. */
@@ -1084,8 +1092,9 @@ qcount_add(struct store_txn *t, struct store_aux *aux, uint8_t state,
 	return (aux_put(t, aux->queue, &k, &d, 0, "queue count"));
 }
 
+/* An item's two index entries (by time, by score): add or delete them. */
 static int
-qidx_update(struct store_txn *t, struct store_aux *aux,
+qidx_keys(struct store_txn *t, struct store_aux *aux,
     const struct store_queue_item *it, bool add)
 {
 	uint8_t	key[QKEY_LEN];
@@ -1099,35 +1108,53 @@ qidx_update(struct store_txn *t, struct store_aux *aux,
 		    aux_del(t, aux->queue, &k, "queue index"))
 			return (-1);
 	}
+	return (0);
+}
+
+/* The index entries and the count of its state. */
+static int
+qidx_update(struct store_txn *t, struct store_aux *aux,
+    const struct store_queue_item *it, bool add)
+{
+	if (qidx_keys(t, aux, it, add) != 0)
+		return (-1);
 	return (qcount_add(t, aux, it->state, add ? 1 : -1));
 }
 
 int
-store_queue_put(struct store_txn *t, const struct store_queue_item *it)
+store_queue_put(struct store_txn *t, const struct store_queue_item *it,
+    const struct store_queue_item *old)
 {
 	struct store_aux	*aux;
-	struct store_queue_item	 old;
 	uint8_t			 key[QITEM_KEY_LEN];
 	struct rec_w		 w;
 	MDB_val			 k, d;
+	bool			 moved, recount;
 	int			 rc;
 
 	if ((aux = queue_for_write(t)) == NULL)
 		return (-1);
-	if ((rc = store_queue_get(t, it->item, &old)) < 0)
-		return (-1);
-	if (rc == 0 && qidx_update(t, aux, &old, false) != 0)
+	/* The index keys hold the state, the time and the score. */
+	moved = old == NULL || old->state != it->state ||
+	    old->created != it->created || old->score != it->score;
+	recount = old == NULL || old->state != it->state;
+	if (old != NULL && moved && (qidx_keys(t, aux, old, false) != 0 ||
+	    (recount && qcount_add(t, aux, old->state, -1) != 0)))
 		return (-1);
 	rec_w_init(&w, 256);
 	qitem_encode(&w, it);
 	qitem_key(key, it->item);
 	k = val(key, sizeof(key));
 	d = val(w.buf, w.len);
-	rc = aux_put(t, aux->queue, &k, &d, 0, "queue put");
+	rc = aux_put(t, aux->queue, &k, &d, old == NULL ? MDB_NOOVERWRITE : 0,
+	    old == NULL ? "queue put (a new item that exists)" : "queue put");
 	rec_w_free(&w);
 	if (rc != 0)
 		return (-1);
-	return (qidx_update(t, aux, it, true));
+	if (moved && (qidx_keys(t, aux, it, true) != 0 ||
+	    (recount && qcount_add(t, aux, it->state, 1) != 0)))
+		return (-1);
+	return (0);
 }
 
 /* LMDB's order: bytes, then the shorter first. */
@@ -1299,5 +1326,156 @@ store_queuelog_scan(struct store_txn *t, uint64_t item, store_rec_cb cb,
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (store_int_fail(t, rc, "queuelog scan"));
+	return (0);
+}
+
+
+/*
+ * Everything in key order, for export (export_aux.c): the logs oldest
+ * first, every label, every list entry with its members.
+ */
+
+int
+store_feedback_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	return (seqlog_scan(t, aux->feedback, true, cb, arg,
+	    "feedback scan"));
+}
+
+int
+store_listlog_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	return (seqlog_scan(t, aux->listlog, true, cb, arg,
+	    "listlog scan"));
+}
+
+int
+store_label_scan(struct store_txn *t, store_label_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+	struct store_label	 l;
+	struct rg_hash		 h;
+	struct rec_r		 rr;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	const uint8_t		*key;
+	int			 rc, r = 0;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	if ((c = aux_cursor(t, aux->labels)) == NULL)
+		return (-1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		key = k.mv_data;
+		rec_r_init(&rr, d.mv_data, d.mv_size);
+		l.seq = rec_get_u64(&rr);
+		l.ts = (int64_t)rec_get_u64(&rr);
+		l.feedback = rec_get_u64(&rr);
+		if (k.mv_size != LABEL_KEY_LEN || rec_r_end(&rr) != 0) {
+			mdb_cursor_close(c);
+			return (store_int_fail(t, EINVAL, "label malformed"));
+		}
+		memcpy(h.b, key + 1, RG_HASH_LEN);
+		if ((r = cb(arg, key[0], &h, key[1 + RG_HASH_LEN], &l)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (r < 0)
+		return (-1);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "labels scan"));
+	return (0);
+}
+
+/* The members of list's entry e (its reverse keys), into *m (grown). */
+static int
+list_members(struct store_txn *t, struct store_aux *aux, const char *list,
+    const struct store_list_entry *e, struct store_list_member **m,
+    size_t *nm, size_t *cap)
+{
+	uint8_t		 pfx[LKEY_MAX];
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	size_t		 plen;
+	int		 rc;
+
+	*nm = 0;
+	plen = rev_key(pfx, list, &e->h, 0, NULL);
+	if ((c = aux_cursor(t, aux->lists)) == NULL)
+		return (-1);
+	k = val(pfx, plen);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != plen + 1 + RG_HASH_LEN ||
+		    memcmp(k.mv_data, pfx, plen) != 0)
+			break;
+		if (*nm == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*m = xreallocarray(*m, *cap, sizeof(**m));
+		}
+		(*m)[*nm].kind = ((const uint8_t *)k.mv_data)[plen];
+		memcpy((*m)[*nm].h.b, (const uint8_t *)k.mv_data + plen + 1,
+		    RG_HASH_LEN);
+		(*nm)++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_int_fail(t, rc, "lists scan"));
+	return (0);
+}
+
+int
+store_list_scan(struct store_txn *t, store_list_scan_cb cb, void *arg)
+{
+	struct store_list_member *m = NULL;
+	struct store_list_entry	 e;
+	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	const uint8_t		*key;
+	uint8_t			 start = 'E';
+	char			 list[LIST_NAME_MAX + 1];
+	size_t			 n, nm = 0, cap = 0;
+	int			 rc, r = 0;
+
+	if (aux_txn(t, &aux) == NULL)
+		return (aux->have ? -1 : 0);
+	if ((c = aux_cursor(t, aux->lists)) == NULL)
+		return (-1);
+	k = val(&start, 1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		key = k.mv_data;
+		if (key[0] != 'E')
+			break;
+		/* 'E' list 0 hash(16) */
+		if (k.mv_size < 2 + RG_HASH_LEN || (n = k.mv_size - 2 -
+		    RG_HASH_LEN) > LIST_NAME_MAX || key[1 + n] != 0 ||
+		    memchr(key + 1, 0, n) != NULL ||
+		    entry_decode(d.mv_data, d.mv_size, &e) != 0) {
+			r = store_int_fail(t, EINVAL, "list entry malformed");
+			break;
+		}
+		memcpy(list, key + 1, n);
+		list[n] = '\0';
+		if ((r = list_members(t, aux, list, &e, &m, &nm, &cap)) != 0 ||
+		    (r = cb(arg, list, &e, m, nm)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	free(m);
+	if (r < 0)
+		return (-1);
+	if (rc != 0 && rc != MDB_NOTFOUND && r == 0)
+		return (store_int_fail(t, rc, "lists scan"));
 	return (0);
 }

@@ -219,10 +219,14 @@ const char	*store_queue_decision_name(int decision);
 int		 store_queue_decision_from_name(const char *s);
 
 /*
- * Store it (new, or replacing the item with the same it->item, its index
- * entries moved). 0 or -1.
+ * Store it. old NULL: a new item (one stored under it->item already is
+ * an error: MDB_KEYEXIST); else the item as stored now (store_queue_get()),
+ * which it replaces: its index entries move when the state, the created
+ * time or the score changed, and only the record is written when none
+ * did. 0 or -1.
  */
-int	store_queue_put(struct store_txn *txn, const struct store_queue_item *it);
+int	store_queue_put(struct store_txn *txn, const struct store_queue_item *it,
+	    const struct store_queue_item *old);
 /*
  * Delete the item and its audit log (retention deletes it with its
  * verdict). 0 (also when there was none) or -1.
@@ -272,5 +276,27 @@ uint64_t store_aux_next_seq(struct store_txn *txn);
  */
 void	store_list_strhash(uint64_t seed, uint8_t kind, const char *s,
 	    size_t len, struct rg_hash *out);
+
+/*
+ * For export (export_aux.h): every record in key order, in one read
+ * transaction. cb returns 0 to go on, 1 to stop, -1 to fail (the scan
+ * returns -1). A malformed label or list entry fails the scan (EINVAL),
+ * never skipped. Returns 0 or -1.
+ */
+/* Feedback and the list log, oldest first (by id). */
+int	store_feedback_scan_up(struct store_txn *txn, store_rec_cb cb,
+	    void *arg);
+int	store_listlog_scan_up(struct store_txn *txn, store_rec_cb cb,
+	    void *arg);
+/* Every (identity, label). */
+typedef int (*store_label_cb)(void *arg, uint8_t kind,
+    const struct rg_hash *h, int label, const struct store_label *l);
+int	store_label_scan(struct store_txn *txn, store_label_cb cb, void *arg);
+/* Every list entry, by list then hash, with its members (valid in cb). */
+typedef int (*store_list_scan_cb)(void *arg, const char *list,
+    const struct store_list_entry *e, const struct store_list_member *m,
+    size_t nm);
+int	store_list_scan(struct store_txn *txn, store_list_scan_cb cb,
+	    void *arg);
 
 #endif

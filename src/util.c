@@ -300,70 +300,6 @@ fmt_age(int64_t s, char *buf)
 	return (buf);
 }
 
-int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-uint64_t
-mono_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
-}
-
-/* Bytes the escaped form of c takes. */
-static size_t
-escaped_len(unsigned char c)
-{
-	if (c == '"' || c == '\\')
-		return (2);
-	return (c >= 0x20 && c < 0x7f ? 1 : 4);
-}
-
-char *
-str_escape(const char *src, size_t len, char *dst, size_t cap)
-{
-	static const char	hex[] = "0123456789abcdef";
-	size_t			i, o = 0, total = 0, room;
-	unsigned char		c;
-
-	if (cap == 0)
-		return (dst);
-	for (i = 0; i < len; i++)
-		total += escaped_len((unsigned char)src[i]);
-	/* Everything if it fits; else as much as fits before "...". */
-	room = total < cap ? total : (cap >= 4 ? cap - 4 : 0);
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)src[i];
-		if (o + escaped_len(c) > room)
-			break;
-		if (c == '"' || c == '\\') {
-			dst[o++] = '\\';
-			dst[o++] = (char)c;
-		} else if (c >= 0x20 && c < 0x7f)
-			dst[o++] = (char)c;
-		else {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 0xf];
-		}
-	}
-	if (total >= cap && cap >= 4) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-	return (dst);
-}
-
 void
 cause_append(char **cause, char *msg)
 {
@@ -486,25 +422,6 @@ file_read_regular(const char *path, int flags, size_t max, char **buf,
 	b[size] = '\0';
 	*buf = b;
 	*len = size;
-	return (0);
-}
-
-int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		p += n;
-		len -= (size_t)n;
-	}
 	return (0);
 }
 

@@ -56,6 +56,10 @@ char	*fmt_rfc3339(int64_t ms, char *buf);
 char	*fmt_bytes(int64_t bytes, char *buf);
 char	*fmt_age(int64_t s, char *buf);
 
+/*
+ * util_raw.c: these neither allocate nor log (log.c uses them):
+ * now_ms, mono_us, str_escape, write_all, utf8_valid.
+ */
 int64_t	 now_ms(void);		/* wall clock */
 uint64_t mono_us(void);		/* monotonic, microseconds */
 
@@ -65,6 +69,8 @@ uint64_t mono_us(void);		/* monotonic, microseconds */
  * including the NUL; truncates with "...". Returns dst.
  */
 char	*str_escape(const char *src, size_t len, char *dst, size_t cap);
+/* Length of the valid UTF-8 prefix of s (== len when all valid). */
+size_t	 utf8_valid(const char *s, size_t len);
 
 /*
  * Add msg (malloc'd; taken over) to *cause, "; "-separated, for functions

@@ -17,13 +17,16 @@
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "store_xshape.h"
 
-#define VERDICT_VER_HINT	32	/* a re-check's fixed fields, at least */
 
 _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
 
 /*
- * Explain texts are stored zstd-compressed against a dictionary: an
+ * Explain texts are stored as a shape and its values (store_xshape.h) when they
+ * take that form (they all do, as rules_eval writes them). Before store
+ * schema 4, and for what that form does not take, they were stored
+ * zstd-compressed against a dictionary: an
  * explain text of the same rule set (the first of at least ZDICT_MIN
  * bytes), which holds the same rules, expressions and keys. A 6 KB text
  * then takes ~250 bytes instead of ~1.1 KB, in a fifth of the time
@@ -36,6 +39,7 @@ _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
  * the same rule set finds and keeps it.
  * Older records hold a plain zstd frame, or the JSON itself ('[').
  */
+#define EXPLAIN_SHAPE_MIN 256	/* shorter: not worth a shape */
 #define ZDICT_MARK	0xd1
 #define ZDICT_LEVEL	(-5)	/* with a dictionary: 2.2 us, 256 B a text */
 #define ZDICT_CACHE	8	/* decompression dictionaries per thread */
@@ -183,7 +187,11 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	struct zstate	*zs = zstate_get();
 	size_t		 bound = ZSTD_compressBound(len), n;
 	char		*p;
+	int		 rc;
 
+	if (len >= EXPLAIN_SHAPE_MIN &&
+	    (rc = store_xshape_pack(txn, sb, s, len)) != 0)
+		return (rc < 0 ? -1 : 0);
 	if (ruleset != NULL && zdict_select(zs, txn, ruleset, s, len)) {
 		if (zdict_persist(zs, txn) != 0)
 			return (-1);
@@ -204,6 +212,13 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	else
 		sb->len += n;
 	return (0);
+}
+
+int
+verdict_explain_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
+    size_t len)
+{
+	return (explain_pack(txn, NULL, sb, s, len));
 }
 
 /* The decompression dictionary id, from the cache or txn's meta. */
@@ -245,6 +260,11 @@ verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
 		sbuf_adds(sb, "[]");
 		return;
 	}
+	if (store_xshape_is(p, len)) {
+		if (store_xshape_text(sb, txn, p, len) != 0)
+			sbuf_adds(sb, "null");
+		return;
+	}
 	zs = zstate_get();
 	if (len > 9 && (uint8_t)p[0] == ZDICT_MARK) {
 		if ((dd = zdict_get(zs, txn, be_get((const uint8_t *)p + 1,
@@ -275,16 +295,19 @@ verdict_explain_text(struct sbuf *sb, struct store_txn *txn, const char *p,
 		sb->len += got;
 }
 
-/* Encode r and store it as id's verdict: 0, or -1 on a store error. */
+/*
+ * Encode r (and the re-check more, when not NULL) and store it as id's
+ * verdict: 0, or -1 on a store error.
+ */
 static int
 verdict_put(struct store_txn *txn, const char *id, size_t idlen,
-    const struct verdict_rec *r)
+    const struct verdict_rec *r, const struct verdict_ver *more)
 {
 	void	*rec;
 	size_t	 len;
 	int	 rc;
 
-	rec = verdict_rec_encode(r, &len);
+	rec = verdict_rec_append(r, more, &len);
 	rc = store_put_verdict(txn, id, idlen, rec, len);
 	free(rec);
 	return (rc);
@@ -334,7 +357,7 @@ queue_enter(struct store_txn *txn, const struct ruleset *rs,
     const struct rg_event *ev, const struct rules_result *res,
     uint8_t origin, uint8_t prev_action, int64_t now)
 {
-	struct store_queue_item	 it;
+	struct store_queue_item	 it, old;
 	const struct rules_hit	*top[QUEUE_REASONS], *h;
 	size_t			 i, j, n = 0;
 	int			 rc;
@@ -350,7 +373,9 @@ queue_enter(struct store_txn *txn, const struct ruleset *rs,
 		it.has_reward = ev->has_reward;
 		it.reward_amount = ev->reward_amount;
 		memcpy(it.reward_currency, ev->reward_currency, 3);
-	} else if (it.state == QUEUE_DECIDED) {
+	} else
+		old = it;
+	if (rc == 0 && it.state == QUEUE_DECIDED) {
 		it.state = QUEUE_OPEN;
 		it.created = now;
 		it.assignee[0] = '\0';
@@ -381,7 +406,7 @@ queue_enter(struct store_txn *txn, const struct ruleset *rs,
 	for (i = 0; i < n; i++)
 		snprintf(it.reasons[i], sizeof(it.reasons[i]), "%s",
 		    rules_rule_name(rs, top[i]->rule));
-	return (store_queue_put(txn, &it));
+	return (store_queue_put(txn, &it, rc == 1 ? NULL : &old));
 }
 
 static void
@@ -464,7 +489,7 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	r.replylen = reply.len;
 	r.explain = explain.buf;
 	r.explainlen = explain.len;
-	rc = verdict_put(txn, ev->id, ev->idlen, &r);
+	rc = verdict_put(txn, ev->id, ev->idlen, &r, NULL);
 	sbuf_free(&explain);
 	if (rc == 0 && res.action == ACTION_REVIEW)
 		rc = queue_enter(txn, rs, ev, &res, QUEUE_FROM_CHECK,
@@ -550,7 +575,6 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	struct verdict_ver	 pv, nv;
 	struct rg_event		 ev;
 	struct sbuf		 reply, delta, explain;
-	struct rec_w		 vers;
 	const void		*stored;
 	const char		*s;
 	void			*own;
@@ -574,13 +598,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	}
 
 	/* What it is compared with: the latest version. */
-	pv.version = 1;
-	pv.action = r.action;
-	pv.score = r.score;
-	pv.reply = r.reply;
-	pv.replylen = r.replylen;
-	if (r.nrechecks > 0 && verdict_rec_version(&r, r.nrechecks - 1,
-	    &pv) != 0) {
+	if (verdict_rec_latest(&r, &pv) != 0) {
 		free(own);
 		return (VERDICT_CORRUPT);
 	}
@@ -647,16 +665,8 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	nv.deltalen = delta.len;
 	nv.explain = explain.buf;
 	nv.explainlen = explain.len;
-	rec_w_init(&vers, r.rechecks_len + VERDICT_VER_HINT + reply.len +
-	    delta.len + explain.len);
-	rec_put_bytes(&vers, r.rechecks, r.rechecks_len);
-	verdict_ver_encode(&vers, &nv);
+	rc = verdict_put(txn, id, idlen, &r, &nv);
 	sbuf_free(&explain);
-	r.nrechecks++;
-	r.rechecks = vers.buf;
-	r.rechecks_len = vers.len;
-	rc = verdict_put(txn, id, idlen, &r);
-	rec_w_free(&vers);
 	free(own);
 	if (rc == 0 && res.action > pv.action && res.action >= ACTION_REVIEW)
 		rc = queue_enter(txn, rs, &ev, &res, QUEUE_FROM_RECHECK,
@@ -867,16 +877,15 @@ static void
 add_rechecks(struct sbuf *sb, struct store_txn *txn,
     const struct verdict_rec *r)
 {
+	struct verdict_ver_iter	it;
 	struct verdict_ver	v;
 	char			when[RFC3339_LEN];
-	unsigned		i;
 
 	sbuf_adds(sb, ",\"rechecks\":[");
-	for (i = 0; i < r->nrechecks; i++) {
-		if (verdict_rec_version(r, i, &v) != 0)
-			break;
+	verdict_ver_iter_init(&it, r);
+	while (verdict_ver_next(&it, &v) == 0) {
 		sbuf_addf(sb, "%s{\"version\":%u,\"at\":\"%s\",\"action\":\"%s\","
-		    "\"score\":%d,", i ? "," : "", v.version,
+		    "\"score\":%d,", v.version > 2 ? "," : "", v.version,
 		    fmt_rfc3339(v.ts, when), rules_action_name(v.action),
 		    (int)v.score);
 		sbuf_add(sb, v.delta, v.deltalen);
@@ -911,18 +920,12 @@ verdict_lookup(struct store_txn *txn, const char *id, size_t idlen,
 	out->score = r.score;
 	if (!explain) {
 		/* The latest version: the check's bytes until re-checked. */
-		if (r.nrechecks > 0 &&
-		    verdict_rec_version(&r, r.nrechecks - 1, &v) != 0)
+		if (verdict_rec_latest(&r, &v) != 0)
 			return (VERDICT_CORRUPT);
-		if (r.nrechecks > 0) {
-			out->action = v.action;
-			out->score = v.score;
-			out->reply = xstrndup(v.reply, v.replylen);
-			out->replylen = v.replylen;
-			return (0);
-		}
-		out->reply = xstrndup(r.reply, r.replylen);
-		out->replylen = r.replylen;
+		out->action = v.action;
+		out->score = v.score;
+		out->reply = xstrndup(v.reply, v.replylen);
+		out->replylen = v.replylen;
 		return (0);
 	}
 	sbuf_init(&sb, 1024);

@@ -95,6 +95,13 @@ int	verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
  * sb as JSON text; "[]" when empty, null when it cannot be read.
  */
 struct sbuf;
+/*
+ * Append explain text s[len] (as verdict_explain_text() gives it) to sb in
+ * its stored form, putting what that form needs (its shape) in txn's
+ * store: what import writes. 0, or -1 when txn failed.
+ */
+int	 verdict_explain_pack(struct store_txn *txn, struct sbuf *sb,
+	    const char *s, size_t len);
 void	 verdict_explain_text(struct sbuf *sb, struct store_txn *txn,
 	     const char *p, size_t len);
 

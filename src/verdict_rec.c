@@ -16,6 +16,7 @@
 #define VERDICT_SUM_LEN		8
 #define VERDICT_HDR_LEN		(1 + 8 + 1 + 4 + 4)
 #define VERDICT_HDR2_LEN	(VERDICT_HDR_LEN + 4 + 2)
+#define VERDICT_VER_LEN		(8 + 1 + 4 + 4 + 4 + 4)	/* a re-check's fixed fields */
 
 /*
  * A reply of a record without a checksum: one JSON object, no control
@@ -123,21 +124,51 @@ verdict_rec_seq(const void *rec, size_t len, uint64_t *seq)
 	return (rec_r_err(&rd));
 }
 
-int
-verdict_rec_version(const struct verdict_rec *r, unsigned i,
-    struct verdict_ver *v)
+void
+verdict_ver_iter_init(struct verdict_ver_iter *it, const struct verdict_rec *r)
 {
-	struct rec_r	rd;
-	unsigned	j;
+	rec_r_init(&it->rd, r->rechecks, r->rechecks_len);
+	it->i = 0;
+	it->n = r->nrechecks;
+	it->summed = r->summed;
+}
 
-	if (i >= r->nrechecks)
+int
+verdict_ver_next(struct verdict_ver_iter *it, struct verdict_ver *v)
+{
+	if (it->i >= it->n)
+		return (1);
+	if (ver_decode(&it->rd, v) != 0) {
+		it->i = it->n;		/* the lengths are lost: stop */
 		return (-1);
-	rec_r_init(&rd, r->rechecks, r->rechecks_len);
-	for (j = 0; j <= i; j++)
-		if (ver_decode(&rd, v) != 0)
+	}
+	v->version = 2 + it->i++;
+	return (it->summed || reply_sound(v->reply, v->replylen) ? 0 : -1);
+}
+
+int
+verdict_rec_latest(const struct verdict_rec *r, struct verdict_ver *v)
+{
+	struct verdict_ver_iter	it;
+	int			rc = 1;
+
+	memset(v, 0, sizeof(*v));
+	v->version = 1;
+	v->action = r->action;
+	v->score = r->score;
+	v->reply = r->reply;
+	v->replylen = r->replylen;
+	v->explain = r->explain;
+	v->explainlen = r->explainlen;
+	verdict_ver_iter_init(&it, r);
+	while (it.i + 1 < it.n) {	/* to the last: its lengths only */
+		if (ver_decode(&it.rd, v) != 0)
 			return (-1);
-	v->version = i + 2;
-	return (r->summed || reply_sound(v->reply, v->replylen) ? 0 : -1);
+		it.i++;
+	}
+	if (it.n > 0)
+		rc = verdict_ver_next(&it, v);
+	return (rc == 1 || rc == 0 ? 0 : -1);
 }
 
 void
@@ -155,26 +186,38 @@ verdict_ver_encode(struct rec_w *w, const struct verdict_ver *v)
 }
 
 void *
-verdict_rec_encode(const struct verdict_rec *r, size_t *len)
+verdict_rec_append(const struct verdict_rec *r, const struct verdict_ver *more,
+    size_t *len)
 {
 	struct rec_w	w;
+	unsigned	n = r->nrechecks + (more != NULL);
 
 	rec_w_init(&w, VERDICT_HDR2_LEN + r->replylen + r->explainlen +
-	    r->rechecks_len + VERDICT_SUM_LEN);
+	    r->rechecks_len + VERDICT_SUM_LEN + (more != NULL ?
+	    VERDICT_VER_LEN + more->replylen + more->deltalen +
+	    more->explainlen : 0));
 	/* The checksum flag is part of what the checksum covers. */
-	rec_put_u8(&w, VERDICT_REC_SUM | (r->nrechecks > 0 ?
-	    VERDICT_REC_RECHECKED : VERDICT_REC_CHECK));
+	rec_put_u8(&w, VERDICT_REC_SUM | (n > 0 ? VERDICT_REC_RECHECKED :
+	    VERDICT_REC_CHECK));
 	rec_put_u64(&w, r->seq);
 	rec_put_u8(&w, r->action);
 	rec_put_u32(&w, (uint32_t)r->score);
 	rec_put_u32(&w, (uint32_t)r->replylen);
-	if (r->nrechecks > 0) {
+	if (n > 0) {
 		rec_put_u32(&w, (uint32_t)r->explainlen);
-		rec_put_u16(&w, (uint16_t)r->nrechecks);
+		rec_put_u16(&w, (uint16_t)n);
 	}
 	rec_put_bytes(&w, r->reply, r->replylen);
 	rec_put_bytes(&w, r->explain, r->explainlen);
 	rec_put_bytes(&w, r->rechecks, r->rechecks_len);
+	if (more != NULL)
+		verdict_ver_encode(&w, more);
 	rec_put_u64(&w, XXH3_64bits(w.buf, w.len));
 	return (rec_w_take(&w, len));
+}
+
+void *
+verdict_rec_encode(const struct verdict_rec *r, size_t *len)
+{
+	return (verdict_rec_append(r, NULL, len));
 }

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct rec_w;
+#include "rec.h"
 
 /* A stored verdict record, split; pointers into the record. */
 struct verdict_rec {
@@ -64,6 +64,13 @@ int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
  */
 void	*verdict_rec_encode(const struct verdict_rec *r, size_t *len);
 /*
+ * The same with one more re-check: more (its version unused) after r's,
+ * written in the one pass (a re-check does not copy r's re-checks first).
+ */
+struct verdict_ver;
+void	*verdict_rec_append(const struct verdict_rec *r,
+	    const struct verdict_ver *more, size_t *len);
+/*
  * The seq of the event a record belongs to (its first 9 bytes, the same
  * in every version), without reading the rest: what the store keeps the
  * record under. 0, or -1 when the record is shorter than that.
@@ -84,11 +91,27 @@ struct verdict_ver {
 	size_t		 explainlen;
 };
 /*
- * 0, or -1 when i is out of range or the record is malformed (or, without
- * a checksum, the version's reply is not one JSON object).
+ * The re-checks of a record, oldest first, in one walk:
+ *	verdict_ver_iter_init(&it, &r);
+ *	while ((rc = verdict_ver_next(&it, &v)) == 0) ...
+ * next: 0 with *v the next one, 1 when none is left, -1 when it is
+ * malformed or (without a checksum) its reply is not one JSON object; the
+ * walk goes on past a version whose reply alone is refused.
  */
-int	verdict_rec_version(const struct verdict_rec *r, unsigned i,
-	    struct verdict_ver *v);
+struct verdict_ver_iter {
+	struct rec_r	 rd;
+	unsigned	 i, n;
+	bool		 summed;
+};
+void	verdict_ver_iter_init(struct verdict_ver_iter *it,
+	    const struct verdict_rec *r);
+int	verdict_ver_next(struct verdict_ver_iter *it, struct verdict_ver *v);
+/*
+ * The latest version: the last re-check, or the check's own answer
+ * (version 1: ts 0, the record's reply and explain, no delta). 0, or -1
+ * as verdict_ver_next().
+ */
+int	verdict_rec_latest(const struct verdict_rec *r, struct verdict_ver *v);
 /* Append re-check v to w: r->rechecks is a run of these (version unused). */
 void	verdict_ver_encode(struct rec_w *w, const struct verdict_ver *v);
 

@@ -99,9 +99,11 @@ writer_reads_only(struct writer *w, struct job **jobs, size_t n)
 			continue;
 		jobs[i]->failed = false;
 		jobs[i]->errcode = NULL;
-		if (writer_job(txn, jobs[i]) != 0)
+		if (writer_job(txn, jobs[i]) != 0) {
 			job_set_error(jobs[i], "store_error", NULL, "%s",
 			    store_txn_errstr(txn));
+			jobs[i]->failed = true;
+		}
 	}
 	store_abort(txn);
 }
@@ -199,8 +201,10 @@ fail:
 	}
 	log_err("batch not written jobs=%zu error=%s", n,
 	    log_value(msg, strlen(msg), esc, sizeof(esc)));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		job_set_error(jobs[i], code, NULL, "%s", msg);
+		jobs[i]->failed = true;
+	}
 	writer_reads_only(w, jobs, n);
 	pthread_mutex_lock(&w->mtx);
 	w->stats.failed_batches++;

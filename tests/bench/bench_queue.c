@@ -119,7 +119,7 @@ main(int argc, char **argv)
 		it.has_reward = true;
 		it.reward_amount = 10;
 		memcpy(it.reward_currency, "EUR", 3);
-		if (store_queue_put(t, &it) != 0)
+		if (store_queue_put(t, &it, NULL) != 0)
 			fatalx("store_queue_put: %s", store_txn_errstr(t));
 	}
 	if (store_commit(t, NULL, &cause) != 0)

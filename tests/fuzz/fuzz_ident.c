@@ -69,7 +69,7 @@ fuzz_device(const char *s, size_t len)
 		return;
 	}
 	if (p.have & ~((1u << ENT_DEVICE) | (1u << ENT_DEVICE_FUZZY) |
-	    (1u << ENT_DEVICE_ID)))
+	    (1u << ENT_DEVICE_STABLE) | (1u << ENT_DEVICE_ID)))
 		abort();
 	memset(&q, 0, sizeof(q));
 	if (ident_device(fuzz_id, a, n, &q, &errkey, &err) != 0 ||

@@ -505,6 +505,13 @@ class Daemon:
         with self.client() as c:
             return c.call(req)
 
+    def ok(self, req):
+        """call(req), failing the case on an error reply: (reply, raw)."""
+        r, raw = self.call(req)
+        check(isinstance(r, dict) and "error" not in r,
+              "%s failed" % req.get("op"), raw)
+        return r, raw
+
     def stats(self):
         r, raw = self.call({"op": "stats"})
         check("error" not in r, "stats failed", raw)
@@ -535,6 +542,37 @@ class Daemon:
         """Run refguardctl -s SOCK args: (exit status, stdout, stderr)."""
         argv = [REFGUARDCTL, "-s", sock or self.sock] + list(args)
         return run(argv, input=input, timeout=timeout)
+
+
+class Shared:
+    """The daemon a test file's cases share (Daemon.persistent): started at
+    the first call, and again whenever a case left it stopped. Calling it
+    gives the running Daemon; call() and ok() are that daemon's. http: an
+    HTTP listener on a Unix socket in its directory (conf "http_listen")."""
+
+    def __init__(self, tag, rules="classic", http=False, conf=None):
+        self.tag, self.rules, self.http, self.conf = tag, rules, http, conf
+        self.d = None
+
+    def __call__(self):
+        if self.d is None or not self.d.alive():
+            d = Daemon(self.tag, rules=self.rules, conf=self.conf)
+            d.persistent = True
+            if self.http:
+                d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
+                d.write_conf()
+            self.d = d.start()
+        return self.d
+
+    def use(self, d):
+        """Share d (a case's own daemon) from now on."""
+        self.d = d
+
+    def call(self, req):
+        return self().call(req)
+
+    def ok(self, req):
+        return self().ok(req)
 
 
 class StoreLock:

@@ -22,27 +22,8 @@ from rgtest import check, check_req, eq, observe_req  # noqa: E402
 
 T = rgtest.Suite("test_analyst")
 ids = rgtest.Ids("an")
-D = {}
-
-
-def daemon():
-    if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("an", rules="classic")
-        d.persistent = True
-        D["d"] = d.start()
-    return D["d"]
-
-
-def call(req):
-    r, raw = daemon().call(req)
-    return r, raw
-
-
-def ok(req):
-    r, raw = call(req)
-    check(isinstance(r, dict) and "error" not in r, "%s failed" % req["op"],
-          raw)
-    return r, raw
+daemon = rgtest.Shared("an")
+call, ok = daemon.call, daemon.ok
 
 
 @T.case("recheck: the referee's device on new accounts turns allow into deny")

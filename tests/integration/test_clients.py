@@ -22,12 +22,7 @@ D = {}
 CLIENTS = os.path.join(rgtest.SRCDIR, "contrib", "clients")
 
 
-def daemon():
-    if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("cli")
-        d.persistent = True
-        D["d"] = d.start()
-    return D["d"]
+daemon = rgtest.Shared("cli", rules="shipped")
 
 
 def go_binary(go):

@@ -22,15 +22,9 @@ from rgtest import check, check_req, eq, rule_names, verdict_shape  # noqa: E402
 
 T = rgtest.Suite("test_ctl")
 ids = rgtest.Ids("c")
-D = {}
 
 
-def daemon():
-    if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("ctl")
-        d.persistent = True
-        D["d"] = d.start()
-    return D["d"]
+daemon = rgtest.Shared("ctl", rules="shipped")
 
 
 def ctl(*args, **kw):
@@ -444,7 +438,7 @@ def _():
     lines = open(p).read().split("\n")
     eq(lines[-1], "", "the file ends with a newline")
     head, end = json.loads(lines[0]), json.loads(lines[-2])
-    eq(head.get("refguard_export"), 1, "header")
+    eq(head.get("refguard_export"), 2, "header")
     eq(end.get("end"), True, "end line")
     eq(end.get("events"), len(reqs), "events exported")
     eq(end.get("verdicts"), len(checks), "verdicts exported")

@@ -121,6 +121,15 @@ def _():
     check(rc == 1 and "10-bad.rules:" in err and "rules not loaded" in err,
           "bad rules", rc, err)
     check(not os.path.exists(d.sock), "a socket was left behind")
+    # a state directory that cannot be made (its parent is a file)
+    d = rgtest.Daemon("detachdir")
+    open(os.path.join(d.dir, "afile"), "w").close()
+    d.conf["state_dir"] = os.path.join(d.dir, "afile", "state")
+    d.write_conf()
+    rc, out, err = detached(d)
+    check(rc == 1 and "state directory" in err and "afile" in err,
+          "an unusable state directory", rc, err)
+    check(not os.path.exists(d.sock), "a socket was left behind")
     # a state directory another refguardd holds
     first = rgtest.Daemon("detachheld").start()
     second = rgtest.Daemon("detachheld2")

@@ -327,12 +327,10 @@ def _():
     r, raw = d.call({"op": "explain", "id": "u-big"})
     check("error" not in r, "explain on another connection", raw)
     s.close()
-    # the held replies go with the connection
-    deadline = time.monotonic() + 30 * rgtest._SLOW
-    while d.stats()["replies"]["buffered"] != 0:
-        check(time.monotonic() < deadline, "replies still counted after "
-              "the client left", d.stats()["replies"])
-        time.sleep(0.05)
+    # the held replies go with the connection, and so does its pause
+    d.wait_stats(lambda st: st["replies"]["buffered"] == 0 and
+                 st["replies"]["paused"] == 0,
+                 "replies or the pause still counted after the client left")
     print("     %d of %d explains (%d KB each) taken; RSS %d -> %d kB; "
           "replies held at most %d KB" % (taken, n, size >> 10, base, peak,
                                           rp["buffered_peak"] >> 10))

@@ -255,14 +255,18 @@ def _():
           "one entry per rule in service (%d)" % st["rules"], raw)
     by = {}
     for e in rules:
-        check(sorted(e) == ["action", "hits", "mode", "rule", "score"],
-              "the fields of a rule", raw)
+        check(sorted(e) in (["action", "hits", "mode", "rule", "score"],
+                            ["action", "hits", "mode", "msg", "rule",
+                             "score"]),
+              "the fields of a rule (msg: its desc, when it has one)", raw)
         check(e["action"] in ("allow", "review", "deny"), "action", raw)
         check(e["mode"] in ("enforce", "shadow"), "mode", raw)
         eq(e["hits"], 0, "no hits before any check")
         by[e["rule"]] = e
     same = by.get(SAME_EMAIL[0])
     check(same is not None, "%s listed" % SAME_EMAIL[0], raw)
+    eq(same.get("msg"), "referee email normalizes to one the referrer has "
+       "used", "the rule's desc")
     eq((same["action"], same["mode"]), (SAME_EMAIL[1], "enforce"),
        "the same-email rule denies")
 

@@ -523,6 +523,9 @@ def _():
             raise rgtest.Fail("slow client reply %d: %s" % (
                 i, rgtest.short(raw)))
     t.join(10)
+    # every reply read: the daemon counts it paused no more
+    d.wait_stats(lambda st: st["replies"]["paused"] == 0,
+                 "the slow client no longer paused once it read its replies")
     slow.close()
     d.stop()
 

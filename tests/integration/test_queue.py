@@ -17,34 +17,13 @@ from test_http import Http  # noqa: E402
 
 T = rgtest.Suite("test_queue")
 ids = rgtest.Ids("q")
-D = {}
-
-
-def daemon():
-    if "d" not in D or not D["d"].alive():
-        d = rgtest.Daemon("queue", rules="classic")
-        d.persistent = True
-        d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
-        d.write_conf()
-        D["d"] = d.start()
-        D["h"] = Http(d, d.conf["http_listen"])
-    return D["d"]
+daemon = rgtest.Shared("queue", http=True)
+call, ok = daemon.call, daemon.ok
 
 
 def http():
-    daemon()
-    return D["h"]
-
-
-def call(req):
-    return daemon().call(req)
-
-
-def ok(req):
-    r, raw = call(req)
-    check(isinstance(r, dict) and "error" not in r, "%s failed" % req["op"],
-          raw)
-    return r, raw
+    d = daemon()
+    return Http(d, d.conf["http_listen"])
 
 
 def reviews(n, campaign=None, device=None):
@@ -341,8 +320,8 @@ def _():
     d.conf["http_listen"] = os.path.join(d.dir, "http.sock")
     d.write_conf()
     d.start()
-    D["d"], D["h"] = d, Http(d, d.conf["http_listen"])
-    h = D["h"]
+    daemon.use(d)
+    h = http()
 
     def counts():
         st = d.stats()["store"]
@@ -367,7 +346,6 @@ def _():
         check(line in text.split("\n"), "/metrics has %r" % line,
               [x for x in text.split("\n") if "queue" in x])
     d.stop()
-    D.clear()
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ for f in /usr/sbin/refguardd /usr/bin/refguardctl /usr/sbin/refguard-update-data
     /usr/lib/sysusers.d/refguard.conf /usr/lib/tmpfiles.d/refguard.conf \
     /usr/share/refguard/rules/00-verdict.rules \
     /usr/share/refguard/rules/hosting-asn.list \
+    /usr/share/refguard/ui/index.html /usr/share/refguard/ui/console.js \
     /usr/share/refguard/updater/asn2mmdb.pl \
     /usr/share/refguard/updater/disposable-merge.js \
     /usr/share/refguard/updater/disposable-allowlist.txt \
@@ -105,7 +106,7 @@ printf '%s\n' /etc/refguard/conf.d/50-data.conf /etc/refguard/refguard.conf \
     >"$work/conffiles.want"
 sort "$work/conffiles" | cmp -s - "$work/conffiles.want" ||
     fail "conffiles: want refguard.conf and conf.d/50-data.conf, got: $(cat "$work/conffiles")"
-ok "dpkg -c: binaries, units, sysusers.d, rules in /usr/share, docs, examples, man pages"
+ok "dpkg -c: binaries, units, sysusers.d, rules and the web console in /usr/share, docs, examples, man pages"
 # The user is made before its directories (it may exist here already, so
 # the maintainer script is read, not only its effect).
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postinst >"$work/postinst"

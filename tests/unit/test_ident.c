@@ -807,6 +807,11 @@ START_TEST(test_device_weak)
 	ck_assert_uint_eq(p.have, 1u << ENT_DEVICE_ID);
 	p = dev(d, nitems(d));
 	ck_assert_uint_eq(p.have, (1u << ENT_DEVICE_ID) | (1u << ENT_DEVICE));
+	/* with one stable attribute more: fuzzy and stable too */
+	struct dev_attr	e[] = { A("ua", FF118), A("tz", "Europe/London") };
+	p = dev(e, nitems(e));
+	ck_assert_uint_eq(p.have, (1u << ENT_DEVICE) |
+	    (1u << ENT_DEVICE_FUZZY) | (1u << ENT_DEVICE_STABLE));
 }
 END_TEST
 
@@ -979,8 +984,92 @@ START_TEST(test_device_updates)
 		a[0] = A("ua", pairs[i][1]);
 		q = dev(a, nitems(a));
 		ck_assert_msg(same(&p, &q, ENT_DEVICE_FUZZY), "%zu", i);
+		ck_assert_msg(same(&p, &q, ENT_DEVICE_STABLE), "%zu", i);
 		ck_assert_msg(!same(&p, &q, ENT_DEVICE), "%zu", i);
 	}
+}
+END_TEST
+
+START_TEST(test_device_stable)
+{
+	static const char	s23[] = "Mozilla/5.0 (Linux; Android 14; "
+	    "SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
+	    "Chrome/120.0.6099.71 Mobile Safari/537.36";
+	static const char	s23u[] = "Mozilla/5.0 (Linux; Android 15; "
+	    "SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
+	    "Chrome/121.0.6167.85 Mobile Safari/537.36";
+	static const char	s23plus[] = "Mozilla/5.0 (Linux; Android 14; "
+	    "SM-S916B) AppleWebKit/537.36 (KHTML, like Gecko) "
+	    "Chrome/120.0.6099.71 Mobile Safari/537.36";
+	struct dev_attr	a[] = { A("ua", s23), A("tz", "Europe/Berlin"),
+	    A("lang", "de-DE"), A("screen", "1080x2340"),
+	    A("webgl", "Qualcomm|Adreno (TM) 740"), A("hw", "8|8"),
+	    A("canvas", "c0ffee"), A("id", "sdk-1"), A("x_session", "42") };
+	struct dev_attr	b[nitems(a)];
+	struct party	p, q;
+
+	p = dev(a, nitems(a));
+	ck_assert(PARTY_HAS(&p, ENT_DEVICE_STABLE));
+
+	/* an update of browser and OS, a new canvas, a reinstall: the same */
+	memcpy(b, a, sizeof(a));
+	b[0] = A("ua", s23u);
+	b[6] = A("canvas", "beef01");
+	b[7] = A("id", "sdk-2");
+	b[8] = A("x_session", "43");
+	q = dev(b, nitems(b));
+	ck_assert(same(&p, &q, ENT_DEVICE_STABLE));
+	ck_assert(!same(&p, &q, ENT_DEVICE));
+	ck_assert(!same(&p, &q, ENT_DEVICE_ID));
+
+	/* another model (digits inside a word are kept), another GPU, other
+	 * memory: another device, which device.fuzzy cannot tell */
+	memcpy(b, a, sizeof(a));
+	b[0] = A("ua", s23plus);
+	q = dev(b, nitems(b));
+	ck_assert(same(&p, &q, ENT_DEVICE_FUZZY));
+	ck_assert(!same(&p, &q, ENT_DEVICE_STABLE));
+	memcpy(b, a, sizeof(a));
+	b[4] = A("webgl", "Qualcomm|Adreno (TM) 730");
+	q = dev(b, nitems(b));
+	ck_assert(same(&p, &q, ENT_DEVICE_FUZZY));
+	ck_assert(!same(&p, &q, ENT_DEVICE_STABLE));
+	memcpy(b, a, sizeof(a));
+	b[5] = A("hw", "8|12");
+	q = dev(b, nitems(b));
+	ck_assert(!same(&p, &q, ENT_DEVICE_STABLE));
+
+	/* identical phones with identical software: one fingerprint */
+	memcpy(b, a, sizeof(a));
+	q = dev(b, nitems(b));
+	ck_assert(same(&p, &q, ENT_DEVICE_STABLE));
+
+	/* rotation and case are canonical, as in the other prints */
+	b[3] = A("screen", "2340 x 1080");
+	b[2] = A("lang", "de_de");
+	q = dev(b, nitems(b));
+	ck_assert(same(&p, &q, ENT_DEVICE_STABLE));
+}
+END_TEST
+
+START_TEST(test_device_stable_weak)
+{
+	struct dev_attr	a[] = { A("ua", FF118), A("canvas", "c1"),
+	    A("id", "sdk-1") };
+	struct dev_attr	b[] = { A("ua", FF118), A("hw", "4|8") };
+	struct dev_attr	c[] = { A("hw", "4|8"), A("webgl", "Intel|UHD 620") };
+	struct party	p;
+
+	/* ua and a canvas only: nothing stable beside the ua */
+	p = dev(a, nitems(a));
+	ck_assert(!PARTY_HAS(&p, ENT_DEVICE_STABLE));
+	/* ua and hw: stable, not fuzzy */
+	p = dev(b, nitems(b));
+	ck_assert(PARTY_HAS(&p, ENT_DEVICE_STABLE));
+	ck_assert(!PARTY_HAS(&p, ENT_DEVICE_FUZZY));
+	/* no ua */
+	p = dev(c, nitems(c));
+	ck_assert(!PARTY_HAS(&p, ENT_DEVICE_STABLE));
 }
 END_TEST
 
@@ -1115,6 +1204,8 @@ ident_suite(void)
 	tcase_add_test(tc, test_device_bad);
 	tcase_add_test(tc, test_ua_family);
 	tcase_add_test(tc, test_device_updates);
+	tcase_add_test(tc, test_device_stable);
+	tcase_add_test(tc, test_device_stable_weak);
 	tcase_add_test(tc, test_reload_info);
 	tcase_add_test(tc, test_real_disposable);
 	suite_add_tcase(s, tc);

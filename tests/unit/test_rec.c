@@ -229,7 +229,7 @@ START_TEST(test_verdict_record)
 	rec = verdict_rec_encode(&r, &len);
 	same_bytes("re-checked verdict record", rec, len, verdict_golden);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), 0);
 	ck_assert_int_eq(vv.ts, 9);
 	ck_assert_int_eq(vv.score, 5);
 	ck_assert_uint_eq(vv.deltalen, 2);

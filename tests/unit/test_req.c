@@ -208,6 +208,74 @@ START_TEST(test_queue_ops)
 	/* Without an analyst request (req_decode) they are not served. */
 	refused("{\"op\":\"queue.list\"}", "unknown_op", "op",
 	    "not served here");
+
+	/* graph: one referral whole, or the parties of many. */
+	ck_assert_int_eq(qdecode("{\"op\":\"graph\",\"id\":\"r-1\"}", &op,
+	    &err), 0);
+	ck_assert_int_eq(op, OP_GRAPH);
+	ck_assert_uint_eq(qar.queue.nids, 0);
+	analyst_req_clear(&qar);
+	ck_assert_int_eq(qdecode("{\"op\":\"graph\",\"ids\":[\"a\",\"b\"]}",
+	    &op, &err), 0);
+	ck_assert_uint_eq(qar.queue.nids, 2);
+	ck_assert_str_eq(qar.queue.ids[0], "a");
+	analyst_req_clear(&qar);
+	qrefused("{\"op\":\"graph\"}", "id", "one of id and ids");
+	qrefused("{\"op\":\"graph\",\"id\":\"a\",\"ids\":[\"b\"]}", "id",
+	    "one of id and ids");
+	qrefused("{\"op\":\"graph\",\"ids\":[]}", "ids", NULL);
+	qrefused("{\"op\":\"graph\",\"ids\":[\"a\\u0001\"]}", "ids",
+	    "item 0");
+	qrefused("{\"op\":\"graph\",\"id\":\"a\",\"by\":\"b\"}", "by",
+	    "unknown field");
+}
+END_TEST
+
+START_TEST(test_verdicts_list)
+{
+	struct req_error	err;
+	enum req_op		op;
+	uint64_t		before;
+	char			cur[VERDICT_LIST_CURSOR_MAX];
+
+	ck_assert_int_eq(qdecode("{\"op\":\"verdicts.list\"}", &op, &err),
+	    0);
+	ck_assert_int_eq(op, OP_VERDICTS_LIST);
+	ck_assert_int_eq(qar.verdicts.action, -1);
+	ck_assert_uint_eq(qar.verdicts.before, 0);
+	ck_assert_uint_eq(qar.verdicts.limit, VERDICT_LIST_LIMIT_DEFAULT);
+	ck_assert(qar.verdicts.since == INT64_MIN &&
+	    qar.verdicts.until == INT64_MAX);
+	analyst_req_clear(&qar);
+	ck_assert_int_eq(qdecode("{\"op\":\"verdicts.list\",\"action\":"
+	    "\"deny\",\"rule\":\"farm.x\",\"campaign\":\"c\",\"since\":"
+	    "1000,\"until\":\"2026-11-23T10:00:00Z\",\"cursor\":\"v42\","
+	    "\"limit\":1000}", &op, &err), 0);
+	ck_assert_int_eq(qar.verdicts.action, 2);
+	ck_assert(qar.verdicts.has_rule && qar.verdicts.has_campaign);
+	ck_assert_str_eq(qar.verdicts.rule, "farm.x");
+	ck_assert_str_eq(qar.verdicts.campaign, "c");
+	ck_assert_int_eq(qar.verdicts.since, 1000);
+	ck_assert_int_eq(qar.verdicts.until, 1795428000000LL);
+	ck_assert_uint_eq(qar.verdicts.before, 42);
+	ck_assert_uint_eq(qar.verdicts.limit, 1000);
+	analyst_req_clear(&qar);
+	verdict_list_cursor_fmt(81234, cur, sizeof(cur));
+	ck_assert_int_eq(verdict_list_cursor_parse(cur, &before), 0);
+	ck_assert_uint_eq(before, 81234);
+	ck_assert_int_eq(verdict_list_cursor_parse("v0", &before), -1);
+	ck_assert_int_eq(verdict_list_cursor_parse("v-1", &before), -1);
+	ck_assert_int_eq(verdict_list_cursor_parse("v1x", &before), -1);
+	ck_assert_int_eq(verdict_list_cursor_parse("t1.2", &before), -1);
+	qrefused("{\"op\":\"verdicts.list\",\"cursor\":\"s1.2\"}",
+	    "cursor", "next");
+	qrefused("{\"op\":\"verdicts.list\",\"action\":\"x\"}", "action",
+	    "allow, review, deny");
+	qrefused("{\"op\":\"verdicts.list\",\"limit\":0}", "limit", NULL);
+	qrefused("{\"op\":\"verdicts.list\",\"until\":\"soon\"}",
+	    "until", NULL);
+	qrefused("{\"op\":\"verdicts.list\",\"sort\":\"score\"}", "sort",
+	    NULL);
 }
 END_TEST
 
@@ -279,7 +347,8 @@ START_TEST(test_check_full)
 	ck_assert_uint_eq(a->have, (1u << ENT_ACCOUNT) | (1u << ENT_EMAIL) |
 	    (1u << ENT_PHONE) | (1u << ENT_PAYMENT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX) | (1u << ENT_DEVICE) |
-	    (1u << ENT_DEVICE_FUZZY) | (1u << ENT_DEVICE_ID));
+	    (1u << ENT_DEVICE_FUZZY) | (1u << ENT_DEVICE_STABLE) |
+	    (1u << ENT_DEVICE_ID));
 	ck_assert_uint_eq(b->have, (1u << ENT_ACCOUNT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX));
 	/* The same hashes ident gives field by field. */
@@ -408,7 +477,11 @@ START_TEST(test_errors)
 	    "(one of ping, check, observe, verdict, explain, stats, reload, "
 	    "recheck, feedback, list.add, list.del, list.get, list.log, "
 	    "rules, queue.list, queue.get, queue.claim, queue.unclaim, "
-	    "queue.decide)");
+	    "queue.decide, verdicts.list, graph)");
+	/* ... however long the unknown name: the list is never cut. */
+	refused("{\"op\":\"an-op-name-far-longer-than-any-that-there-is-"
+	    "and-then-some-more-of-it\"}", "unknown_op", "op",
+	    "queue.decide, verdicts.list, graph)");
 	refused("{\"op\":\"PING\"}", "unknown_op", "op", NULL);
 	refused("{\"op\":\"\"}", "unknown_op", "op", NULL);
 	/* Fields the op does not take. */
@@ -810,6 +883,7 @@ req_suite(void)
 	tcase_add_test(tc, test_observe);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_queue_ops);
+	tcase_add_test(tc, test_verdicts_list);
 	tcase_add_test(tc, test_ts);
 	tcase_add_test(tc, test_json_edges);
 	tcase_add_test(tc, test_field_name_escaped);

@@ -236,9 +236,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 39);
-	ck_assert_int_eq(n, 82);
-	ck_assert_str_eq(report, "rules tests: 82 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 43);
+	ck_assert_int_eq(n, 91);
+	ck_assert_str_eq(report, "rules tests: 91 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }

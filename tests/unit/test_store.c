@@ -19,10 +19,12 @@
 #include "ident.h"
 #include "req.h"
 #include "rules.h"
+#include "sbuf.h"
 #include "store.h"
 #include "store_aux.h"
 #include "util.h"
 #include "verdict.h"
+#include "verdict_list.h"
 
 #include "unit.h"
 
@@ -519,7 +521,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\3", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\4", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -1088,6 +1090,112 @@ START_TEST(test_scan_events)
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(store_scan_events(t, 6, 0, seqs_cb, &s), 0);
 	ck_assert_uint_eq(s.n, 0);
+	/* Newest first: from the last (0) or a seq, down to a seq. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events_back(t, 0, 1, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 5);
+	ck_assert_uint_eq(s.seq[0], 5);
+	ck_assert_uint_eq(s.seq[4], 1);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events_back(t, 4, 2, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_uint_eq(s.seq[0], 4);
+	ck_assert_uint_eq(s.seq[2], 2);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_scan_events_back(t, 99, 5, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_uint_eq(s.seq[0], 5);
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	ck_assert_int_eq(store_scan_events_back(t, 0, 1, seqs_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 2);
+	store_abort(t);
+}
+END_TEST
+
+/* Pages of verdicts.list as JSON: the ids, the next cursor. */
+static json_t *
+vlist_page(struct store_txn *t, struct verdict_list_req *q)
+{
+	struct sbuf	sb;
+	json_t		*o;
+
+	sbuf_init(&sb, 256);
+	ck_assert_int_eq(verdict_list(t, q, &sb), 0);
+	o = json_loadb(sb.buf, sb.len, 0, NULL);
+	ck_assert_ptr_nonnull(o);
+	sbuf_free(&sb);
+	return (o);
+}
+
+/*
+ * verdicts.list walks at most q->scan events a page: a page may come back
+ * short, or empty, with a next cursor; following the cursors lists every
+ * verdict once, newest first.
+ */
+START_TEST(test_verdict_list)
+{
+	struct verdict_list_req	 q;
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct verdict		 v;
+	json_t			*o, *it;
+	char			 rid[16], seen[64] = "", cursor[32];
+	size_t			 i, pages = 0;
+	int			 k;
+
+	t = begin(true);
+	for (k = 0; k < 6; k++) {
+		snprintf(rid, sizeof(rid), "v%d", k);
+		mkref(&ev, rid, T0 + k, (uint8_t)(0x40 + k), (uint8_t)(0x60 + k),
+		    (uint8_t)(0x20 + k));
+		ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);
+		verdict_clear(&v);
+		mkobs(&ev, EV_LOGIN, T0 + k, 0xa1, 0x12);	/* not listed */
+		put(t, &ev);
+	}
+	commit(t);
+
+	t = begin(false);
+	verdict_list_init(&q);
+	q.scan = 3;
+	q.limit = 2;
+	for (;;) {
+		o = vlist_page(t, &q);
+		pages++;
+		ck_assert_int_le(json_integer_value(json_object_get(o,
+		    "scanned")), 3);
+		json_array_foreach(json_object_get(o, "verdicts"), i, it)
+			strcat(seen, json_string_value(json_object_get(it,
+			    "id")));
+		if (!json_is_string(json_object_get(o, "next"))) {
+			json_decref(o);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", json_string_value(
+		    json_object_get(o, "next")));
+		json_decref(o);
+		ck_assert_int_eq(verdict_list_cursor_parse(cursor, &q.before),
+		    0);
+		ck_assert_uint_lt(pages, 20);
+	}
+	ck_assert_str_eq(seen, "v5v4v3v2v1v0");
+	ck_assert_uint_ge(pages, 4);		/* 12 events, 3 a page */
+	/* Filters: by time (inclusive) and action. */
+	verdict_list_init(&q);
+	q.since = T0 + 2;
+	q.until = T0 + 3;
+	o = vlist_page(t, &q);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "verdicts")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(o, "verdicts"), 0), "id")), "v3");
+	ck_assert(json_is_null(json_object_get(o, "next")));
+	json_decref(o);
+	verdict_list_init(&q);
+	q.action = 2;		/* no rules: every verdict is allow */
+	o = vlist_page(t, &q);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "verdicts")), 0);
+	json_decref(o);
 	store_abort(t);
 }
 END_TEST
@@ -1186,7 +1294,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
-	ck_assert(len == 4 && memcmp(v, "\0\0\0\3", 4) == 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\4", 4) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
@@ -1294,13 +1402,15 @@ START_TEST(test_scan_referred)
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
 	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
 	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &idx), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
+	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, idx, &c), 0);
 	i = 0;
+	/* key kind(1) hash(16), a duplicate ts(8) seq(8) type roles each */
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0)
 		if (((const uint8_t *)k.mv_data)[0] == 0x80 &&
-		    be_get((const uint8_t *)k.mv_data + k.mv_size - 8, 8) < 3) {
+		    be_get((const uint8_t *)d.mv_data + 8, 8) < 3) {
 			ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
 			i++;
 		}
@@ -1324,6 +1434,188 @@ START_TEST(test_scan_referred)
 	s = referred_of(0xb1, 0);
 	ck_assert_uint_eq(s.n, 3);
 	ck_assert_uint_eq(s.seq[0], 8);
+}
+END_TEST
+
+static int
+link_line_cb(void *arg, const struct store_link *l)
+{
+	char	*buf = arg;
+	size_t	 off = strlen(buf);
+
+	snprintf(buf + off, 2048 - off, " %u:%02x:%llu:%lld:%lld", l->kind,
+	    l->h.b[0], (unsigned long long)l->first_seq,
+	    (long long)(l->first_ts - T0), (long long)(l->last_ts - T0));
+	return (0);
+}
+
+/* What history queries answer about a store (test_index_convert). */
+static void
+index_answers(char *buf, size_t len)
+{
+	struct store_txn	*t = begin(false);
+	struct seen		 s;
+	struct rg_hash		 a, ip;
+	size_t			 off = 0;
+	uint64_t		 fseq;
+	int64_t			 ts;
+	uint8_t			 h;
+	int			 r;
+
+	for (h = 0x11; h <= 0x14; h++)
+		off += (size_t)snprintf(buf + off, len - off,
+		    "ip %02x: %lld %lld %lld %lld first %llu %llu\n", h,
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 0, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_REFEREE,
+		    T0 + 10000, T0 + 30000, 0, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 20, 0),
+		    (long long)count(t, ENT_IP, h, EV_MASK_ANY, ROLE_ANY,
+		    INT64_MIN, INT64_MAX, 0, 3),
+		    (unsigned long long)first(t, h, INT64_MAX, 0, &ts),
+		    (unsigned long long)first(t, h, T0 + 20000, 30, &ts));
+	for (h = 0x41; h <= 0x45; h++) {
+		a = H(h);
+		ip = H((uint8_t)(0x11 + (h - 0x41) % 4));
+		fseq = 0;
+		r = store_link_get(t, &a, ENT_IP, &ip, 0, &fseq, &ts);
+		off += (size_t)snprintf(buf + off, len - off, "links %02x: %d "
+		    "%llu", h, r, (unsigned long long)fseq);
+		ck_assert_int_eq(store_link_scan(t, &a, 0, 0, link_line_cb,
+		    buf), 0);
+		ck_assert_int_eq(store_link_scan(t, &a, ENT_IP, 10,
+		    link_line_cb, buf), 0);
+		off = strlen(buf);
+		off += (size_t)snprintf(buf + off, len - off, "\n");
+	}
+	store_abort(t);
+	for (h = 1; h <= 5; h++) {
+		s = referred_of((uint8_t)(0x40 + h), 0);
+		off += (size_t)snprintf(buf + off, len - off,
+		    "referred %u: %zu %llu\n", h, s.n, s.n ? (unsigned long
+		    long)s.seq[0] : 0ULL);
+	}
+}
+
+/*
+ * Schema 3's database old from schema 4's sorted duplicates in name:
+ * each key (klen) and the head of its duplicate (head) make the old key,
+ * the rest of the duplicate the old value. How many entries.
+ */
+static size_t
+to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
+    size_t head)
+{
+	MDB_dbi		 from, to;
+	MDB_cursor	*c;
+	MDB_val		 k, d, ok, od;
+	uint8_t		 okey[64];
+	size_t		 n = 0;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED,
+	    &from), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, old, MDB_CREATE, &to), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(k.mv_size, klen);
+		ck_assert_uint_gt(d.mv_size, head);
+		memcpy(okey, k.mv_data, klen);
+		memcpy(okey + klen, d.mv_data, head);
+		ok.mv_data = okey; ok.mv_size = klen + head;
+		od.mv_data = (uint8_t *)d.mv_data + head;
+		od.mv_size = d.mv_size - head;
+		ck_assert_int_eq(mdb_put(txn, to, &ok, &od, MDB_NOOVERWRITE),
+		    0);
+		n++;
+	}
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+	return (n);
+}
+
+/*
+ * A schema 3 store (the identity index one node per entry, in "index";
+ * the links one per link, in "links") is converted at the first writable
+ * open: the same entries, the same answers; a read-only open before that
+ * refuses it, saying why.
+ */
+START_TEST(test_index_convert)
+{
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct store_opts	 o;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 idx, old, lnk, oldl, meta;
+	MDB_val			 k, d;
+	MDB_stat		 ms;
+	char			 before[2048], after[2048], rid[16];
+	char			*cause = NULL;
+	size_t			 n = 0, nold = 0, nl = 0;
+	int			 i;
+
+	t = begin(true);
+	for (i = 0; i < 60; i++) {
+		/* times out of order; referees 0x41-0x45 referred again */
+		snprintf(rid, sizeof(rid), "c%d", i);
+		mkref(&ev, rid, T0 + (int64_t)((i * 37) % 50) * 1000,
+		    (uint8_t)(0x80 + i % 7), (uint8_t)(0x41 + i % 5),
+		    (uint8_t)(0x11 + i % 4));
+		put(t, &ev);
+	}
+	commit(t);
+	index_answers(before, sizeof(before));
+	store_close(st);		/* writes the recent tier out */
+	st = NULL;
+
+	/* Back to schema 3's layout, as refguard before it wrote it. */
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	/* index: kind hash ts seq -> type roles */
+	n = to_schema3(txn, "ident_index", "index", 17, 16);
+	ck_assert_uint_eq(n, 300);	/* 60 referrals x 5 */
+	/* links: account kind hash -> first_ts first_seq last_ts */
+	nl = to_schema3(txn, "acct_links", "links", 16, 17);
+	ck_assert_uint_gt(nl, 30);
+	k.mv_data = (char *)"schema"; k.mv_size = 6;
+	d.mv_data = (char *)"\0\0\0\3"; d.mv_size = 4;
+	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.readonly = true;
+	ck_assert_ptr_null(store_open(&o, &cause));
+	ck_assert_msg(strstr(cause, "older layout") != NULL, "%s", cause);
+	free(cause);
+
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	index_answers(after, sizeof(after));
+	ck_assert_str_eq(before, after);
+	store_close(st);
+	st = NULL;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &old), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &idx), 0);
+	ck_assert_int_eq(mdb_stat(txn, idx, &ms), 0);
+	nold = ms.ms_entries;
+	ck_assert_uint_eq(nold, n);
+	ck_assert_int_eq(mdb_dbi_open(txn, "links", 0, &oldl), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links", 0, &lnk), 0);
+	ck_assert_int_eq(mdb_stat(txn, lnk, &ms), 0);
+	ck_assert_uint_eq(ms.ms_entries, nl);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);	/* for teardown */
 }
 END_TEST
 
@@ -2016,7 +2308,7 @@ START_TEST(test_queue)
 	for (i = 1; i <= 5; i++) {
 		qitem(&it, i, T0 + (int64_t)i * 1000,
 		    (int32_t)((i * 3 % 5) * 10 + 10) - 20);
-		ck_assert_int_eq(store_queue_put(t, &it), 0);
+		ck_assert_int_eq(store_queue_put(t, &it, NULL), 0);
 	}
 	ck_assert_int_eq(store_queue_get(t, 3, &got), 0);
 	ck_assert_str_eq(got.id, "r3");
@@ -2034,7 +2326,7 @@ START_TEST(test_queue)
 	ck_assert_uint_eq(q.items[0], 5);
 	ck_assert_uint_eq(q.items[1], 4);
 	qitem(&it, 6, T0 + 9000, 0);
-	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	ck_assert_int_eq(store_queue_put(t, &it, NULL), 0);
 	q.n = 0;
 	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, &q.last,
 	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
@@ -2061,9 +2353,14 @@ START_TEST(test_queue)
 
 	/* Claiming moves it out of the open listing into the claimed one. */
 	ck_assert_int_eq(store_queue_get(t, 4, &it), 0);
+	got = it;
 	it.state = QUEUE_CLAIMED;
+	snprintf(it.assignee, sizeof(it.assignee), "ann");
+	ck_assert_int_eq(store_queue_put(t, &it, &got), 0);
+	/* Another assignee, same state, time and score: the record alone. */
+	got = it;
 	snprintf(it.assignee, sizeof(it.assignee), "ana");
-	ck_assert_int_eq(store_queue_put(t, &it), 0);
+	ck_assert_int_eq(store_queue_put(t, &it, &got), 0);
 	q.n = 0;
 	ck_assert_int_eq(store_queue_scan(t, QUEUE_OPEN, false, NULL,
 	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
@@ -2090,11 +2387,18 @@ START_TEST(test_queue)
 	ck_assert_str_eq(out, "");
 	commit(t);
 
+	/* The counts moved once: a put that moved nothing counted nothing. */
+	ck_assert_uint_eq(stat_of().queue_claimed, 1);
+	ck_assert_uint_eq(stat_of().queue_open, 5);
 	/* Durable: a new transaction reads the claim back. */
 	t = begin(true);
 	ck_assert_int_eq(store_queue_get(t, 4, &got), 0);
 	ck_assert_int_eq(got.state, QUEUE_CLAIMED);
 	ck_assert_str_eq(got.assignee, "ana");
+	q.n = 0;
+	ck_assert_int_eq(store_queue_scan(t, QUEUE_CLAIMED, false, NULL,
+	    INT64_MIN, INT64_MAX, queue_collect, &q), 0);
+	ck_assert_uint_eq(q.n, 1);
 	/* Deleted (retention): the item, its index entries, its log. */
 	ck_assert_int_eq(store_queue_del(t, 4), 0);
 	ck_assert_int_eq(store_queue_del(t, 4), 0);
@@ -2109,6 +2413,12 @@ START_TEST(test_queue)
 	ck_assert_int_eq(store_queuelog_scan(t, 5, log_collect, out), 0);
 	ck_assert_str_eq(out, "y");
 	commit(t);
+	ck_assert_uint_eq(stat_of().queue_claimed, 0);
+	/* A new item under a number that is taken: an error, nothing kept. */
+	t = begin(true);
+	qitem(&it, 5, T0, 0);
+	ck_assert_int_eq(store_queue_put(t, &it, NULL), -1);
+	store_abort(t);
 	ck_assert_str_eq(store_queue_state_name(QUEUE_DECIDED), "decided");
 	ck_assert_int_eq(store_queue_decision_from_name("void"), QUEUE_VOID);
 	ck_assert_int_eq(store_queue_decision_from_name("nope"), -1);
@@ -2241,6 +2551,7 @@ START_TEST(test_labeled_recheck)
 	struct verdict		 v, r;
 	struct verdict_rec	 vr;
 	struct verdict_ver	 vv;
+	struct verdict_ver_iter	 vi;
 	struct rg_event		 ev;
 	struct rg_hash		 card;
 	const void		*rec;
@@ -2287,10 +2598,11 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_eq(vr.nrechecks, 1);
 	ck_assert_int_eq(vr.action, 0);
-	ck_assert_int_eq(verdict_rec_version(&vr, 0, &vv), 0);
+	verdict_ver_iter_init(&vi, &vr);
+	ck_assert_int_eq(verdict_ver_next(&vi, &vv), 0);
 	ck_assert_int_eq(vv.version, 2);
 	ck_assert_int_eq(vv.ts, T0 + 30);
-	ck_assert_int_eq(verdict_rec_version(&vr, 1, &vv), -1);
+	ck_assert_int_eq(verdict_ver_next(&vi, &vv), 1);
 	ck_assert_int_eq(verdict_recheck(t, rs, "nope", 4, T0, false, &r), 1);
 	free(first);
 	rules_unref(rs);
@@ -2374,14 +2686,14 @@ START_TEST(test_verdict_checksum)
 	r.rechecks_len = sizeof(ver);
 	rec = verdict_rec_encode(&r, &len);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), 0);
 	ck_assert(memcmp(vv.reply, vreply, vv.replylen) == 0);
 	n = legacy(old, rec, len);
 	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), 0);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), 0);
 	old[n - 3] = '\n';		/* inside the version's reply */
 	ck_assert_int_eq(verdict_rec_decode(old, n, &d), 0);
-	ck_assert_int_eq(verdict_rec_version(&d, 0, &vv), -1);
+	ck_assert_int_eq(verdict_rec_latest(&d, &vv), -1);
 
 	/* Stored and damaged: the verdict functions say so, write nothing. */
 	rec[len - 1] ^= 1;
@@ -2461,9 +2773,9 @@ explain_rules(const char *rid)
 	return (r);
 }
 
-/* The id of the dictionary the explain of verdict rid is compressed with. */
+/* The id of the shape entry the explain of verdict rid is stored with. */
 static uint64_t
-explain_dict(struct store_txn *t, const char *rid)
+explain_shape(struct store_txn *t, const char *rid)
 {
 	struct verdict_rec	 vr;
 	const void		*rec;
@@ -2473,19 +2785,20 @@ explain_dict(struct store_txn *t, const char *rid)
 	    0);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_gt(vr.explainlen, 9);
-	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd1);
+	ck_assert_uint_eq((uint8_t)vr.explain[0], 0xd2);	/* STORE_XSHAPE_MARK */
+	ck_assert_uint_lt(vr.explainlen, 100);
 	return (be_get((const uint8_t *)vr.explain + 1, 8));
 }
 
 /*
- * Explain texts are compressed against a dictionary kept in meta: it is
- * written with the first record that needs it (and not left behind by an
- * aborted transaction), read back by a thread that never saw it, and a
- * new rule set brings its own.
+ * Explain texts are stored as their values, their shape kept in meta: it
+ * is written with the first record that needs it (and not left behind by
+ * an aborted transaction), read back by a thread that never saw it, and
+ * a new rule set (other rule names) brings its own.
  */
-START_TEST(test_explain_dictionary)
+START_TEST(test_explain_shape)
 {
-	/* Explains of at least ZDICT_MIN bytes: several rules. */
+	/* Explains of several rules. */
 #define R(n, w)	"rule " n " { when count(referral, referee.ip, " w ") > 5 " \
 	    "action review score 40 }\n"
 	static const char rules1[] = R("ip", "24h") R("ip_a", "1h")
@@ -2500,7 +2813,7 @@ START_TEST(test_explain_dictionary)
 	const void		*d;
 	char			*diag = NULL, name[32];
 	size_t			 dlen;
-	uint64_t		 id1;
+	uint64_t		 id0, id1;
 	json_t			*r;
 	int			 i;
 
@@ -2514,6 +2827,12 @@ START_TEST(test_explain_dictionary)
 	mkref(&ev, "a0", T0, 1, 2, 9);
 	ck_assert_int_eq(verdict_check(t, rs1, &ev, &v), 0);
 	verdict_clear(&v);
+	id0 = explain_shape(t, "a0");
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)id0);
+	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
+	store_abort(t);
+	t = begin(false);
+	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 1);
 	store_abort(t);
 	/* ...and the next transaction writes it with its record. */
 	t = begin(true);
@@ -2528,12 +2847,12 @@ START_TEST(test_explain_dictionary)
 	}
 	commit(t);
 	t = begin(false);
-	id1 = explain_dict(t, "d1");
-	snprintf(name, sizeof(name), "zdict:%016llx", (unsigned long long)id1);
+	id1 = explain_shape(t, "d1");
+	ck_assert_uint_eq(explain_shape(t, "d0"), id1);
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)id1);
 	ck_assert_int_eq(store_meta_get(t, name, &d, &dlen), 0);
-	ck_assert_ptr_nonnull(memmem(d, dlen, "\"rule\":\"ip\"", 11));
-	/* d2 was checked under rs2: another dictionary. */
-	ck_assert_uint_ne(explain_dict(t, "d2"), id1);
+	/* d2 was checked under rs2: another shape. */
+	ck_assert_uint_ne(explain_shape(t, "d2"), id1);
 	store_abort(t);
 	/* Another thread (a restart) under rs1 finds rs1's dictionary. */
 	{
@@ -2546,7 +2865,7 @@ START_TEST(test_explain_dictionary)
 		ck_assert_int_eq(a.rc, 0);
 	}
 	t = begin(false);
-	ck_assert_uint_eq(explain_dict(t, "d9"), id1);
+	ck_assert_uint_eq(explain_shape(t, "d9"), id1);
 	store_abort(t);
 	for (i = 0; i < 3; i++) {
 		char	rid[8];
@@ -2584,6 +2903,7 @@ store_suite(void)
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_scan_referred);
+	tcase_add_test(tc, test_index_convert);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
 	tcase_add_test(tc, test_verdict_checksum);
@@ -2603,9 +2923,10 @@ store_suite(void)
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
 	tcase_add_test(tc, test_queue);
+	tcase_add_test(tc, test_verdict_list);
 	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
-	tcase_add_test(tc, test_explain_dictionary);
+	tcase_add_test(tc, test_explain_shape);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "jshape.h"
 #include "sbuf.h"
 #include "util.h"
 
@@ -509,6 +510,106 @@ END_TEST
  * Anything but a regular file is refused at once with a message naming
  * it and what it is; a FIFO with no writer never blocks the caller.
  */
+/* jshape: any JSON text joins back to itself; values leave the shape. */
+START_TEST(test_jshape_roundtrip)
+{
+	static const char *const texts[] = {
+		"[]",
+		"{\"rule\":\"a.b\",\"facts\":[{\"expr\":\"count(x) > 3\","
+		    "\"result\":true,\"left\":{\"fn\":\"age\",\"value\":"
+		    "\"113918400ms\",\"first_seen\":\"2026-11-03T11:14:27.798Z\""
+		    ",\"to\":\"2026-11-02T11:14:27.000Z\"}}],\"score\":-40}",
+		/* not canonical: stays text, joins back the same */
+		"[0,-0,007,1.5,-2e3,9223372036854775807,-9223372036854775808,"
+		    "9223372036854775808,\"01ms\",\"-0ms\",\"1.5ms\",\"ms\","
+		    "\"2026-11-03T11:14:27Z\",\"2026-02-30T00:00:00.000Z\","
+		    "\"2026-11-03t11:14:27.798Z\",\"1969-12-31T23:59:59.999Z\"]",
+		"{\"s\":\"a\\\"b\\\\\",\"u\":\"\\u0001x\",\"k\" : \"v\" ,\n"
+		    "\"n\":null,\"f\":false,\"e\":\"\"}",
+		"[true,false,null,\"true\",\"null\"]",
+	};
+	struct sbuf	 shape, vals, out, back;
+	size_t		 i, n;
+
+	sbuf_init(&shape, 64);
+	sbuf_init(&vals, 64);
+	sbuf_init(&out, 64);
+	for (i = 0; i < nitems(texts); i++) {
+		n = strlen(texts[i]);
+		sbuf_reset(&shape);
+		sbuf_reset(&vals);
+		sbuf_reset(&out);
+		ck_assert_int_eq(jshape_split(texts[i], n, &shape, &vals), 0);
+		ck_assert_int_eq(jshape_join(shape.buf, shape.len,
+		    (const uint8_t *)vals.buf, vals.len, &out), 0);
+		ck_assert_uint_eq(out.len, n);
+		ck_assert_msg(memcmp(out.buf, texts[i], n) == 0, "%zu: %.*s",
+		    i, (int)out.len, out.buf);
+		/* one value too few or too many: refused */
+		if (vals.len > 0) {
+			sbuf_reset(&out);
+			ck_assert_int_eq(jshape_join(shape.buf, shape.len,
+			    (const uint8_t *)vals.buf, vals.len - 1, &out), -1);
+		}
+		sbuf_reset(&out);
+		sbuf_addc(&vals, 0);
+		ck_assert_int_eq(jshape_join(shape.buf, shape.len,
+		    (const uint8_t *)vals.buf, vals.len, &out), -1);
+	}
+	/* The same facts with other values: the same shape. */
+	sbuf_reset(&shape);
+	sbuf_reset(&vals);
+	ck_assert_int_eq(jshape_split(texts[1], strlen(texts[1]), &shape,
+	    &vals), 0);
+	ck_assert_ptr_null(memmem(shape.buf, shape.len, "2026", 4));
+	ck_assert_ptr_null(memmem(shape.buf, shape.len, "113918400", 9));
+	ck_assert_ptr_nonnull(memmem(shape.buf, shape.len, "count(x) > 3", 12));
+	/* Times as fmt_rfc3339() writes them become values, and come back. */
+	{
+		static const int64_t edge[] = { 0, -1, 1, 86399999, 86400000,
+		    -86400000, -62167219200000LL, 253402300799999LL,
+		    951782400000LL, 4107542400000LL, 1795428000123LL };
+		char		 buf[RFC3339_LEN];
+		uint64_t	 x = 88172645463325252ULL;
+		int64_t		 ms;
+		int		 k;
+
+		sbuf_reset(&out);
+		sbuf_addc(&out, '[');
+		for (k = 0; k < 2000; k++) {
+			if (k < (int)nitems(edge))
+				ms = edge[k];
+			else {
+				x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+				ms = (int64_t)(x % 253402300800000ULL) -
+				    62167219200000LL;
+			}
+			sbuf_addf(&out, "%s\"%s\"", k ? "," : "",
+			    fmt_rfc3339(ms, buf));
+		}
+		sbuf_addc(&out, ']');
+		sbuf_reset(&shape);
+		sbuf_reset(&vals);
+		ck_assert_int_eq(jshape_split(out.buf, out.len, &shape, &vals),
+		    0);
+		ck_assert_ptr_null(memchr(shape.buf, '-', shape.len));
+		n = out.len;
+		sbuf_init(&back, n);
+		ck_assert_int_eq(jshape_join(shape.buf, shape.len,
+		    (const uint8_t *)vals.buf, vals.len, &back), 0);
+		ck_assert_uint_eq(back.len, n);
+		ck_assert(memcmp(back.buf, out.buf, n) == 0);
+		sbuf_free(&back);
+	}
+	/* A marker byte is not JSON text. */
+	ck_assert_int_eq(jshape_split("[\001]", 3, &shape, &vals), -1);
+	ck_assert_int_eq(jshape_split("[\"abc]", 6, &shape, &vals), -1);
+	sbuf_free(&shape);
+	sbuf_free(&vals);
+	sbuf_free(&out);
+}
+END_TEST
+
 START_TEST(test_file_regular)
 {
 	char		 dir[] = "/tmp/rg-file.XXXXXX", path[300], link[300];
@@ -591,6 +692,7 @@ util_suite(void)
 	tcase_add_test(tc, test_sbuf_int);
 	tcase_add_test(tc, test_sbuf_grow);
 	tcase_add_test(tc, test_fmt_human);
+	tcase_add_test(tc, test_jshape_roundtrip);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -1,0 +1,346 @@
+/*
+ * jshape.c: JSON text as a shape and its values (jshape.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "jshape.h"
+#include "sbuf.h"
+#include "util.h"
+
+enum {
+	J_LIT = 1,	/* true, false, null: one byte 0, 1, 2 */
+	J_INT,		/* a canonical integer: zigzag varint */
+	J_TIME,		/* "YYYY-MM-DDTHH:MM:SS.mmmZ": zigzag delta varint */
+	J_MS,		/* "<canonical integer>ms": zigzag varint */
+	J_STR,		/* another string value: varint length, its bytes */
+	J_NUM		/* another number: varint length, its text */
+};
+
+/* String values of these keys name things: they stay in the shape. */
+#define K(s)	{ s, sizeof(s) - 1 }
+static const struct {
+	const char	*s;
+	size_t		 n;
+} keep_keys[] = {
+	K("rule"), K("expr"), K("fn"), K("mode"), K("action"), K("which"),
+	K("by")
+}, lits[] = { K("true"), K("false"), K("null") };
+#undef K
+
+static void
+put_varint(struct sbuf *sb, uint64_t v)
+{
+	while (v >= 0x80) {
+		sbuf_addc(sb, (char)((v & 0x7f) | 0x80));
+		v >>= 7;
+	}
+	sbuf_addc(sb, (char)v);
+}
+
+static void
+put_zz(struct sbuf *sb, int64_t v)
+{
+	put_varint(sb, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static int
+get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	unsigned	shift = 0;
+
+	*v = 0;
+	while (*p < end && shift < 64) {
+		uint8_t	b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return (0);
+		shift += 7;
+	}
+	return (-1);
+}
+
+static int
+get_zz(const uint8_t **p, const uint8_t *end, int64_t *v)
+{
+	uint64_t	u;
+
+	if (get_varint(p, end, &u) != 0)
+		return (-1);
+	*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+	return (0);
+}
+
+/* s[n] is an integer as sbuf_add_int() writes it: *v. */
+static bool
+canon_int(const char *s, size_t n, int64_t *v)
+{
+	uint64_t	u = 0, lim;
+	size_t		i = 0;
+	bool		neg = false;
+
+	if (n > 0 && s[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	/* digits, no leading zero, not "-0" */
+	if (i == n || n - i > 19 || (s[i] == '0' && (n > i + 1 || neg)))
+		return (false);
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    u > (lim - (uint64_t)(s[i] - '0')) / 10)
+			return (false);
+		u = u * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return (true);
+}
+
+/*
+ * s[n] (without quotes) is a time as fmt_rfc3339() writes it (which
+ * time_add() writes back): *ms. A leap second, a lower-case letter or an
+ * offset is not.
+ */
+static bool
+canon_time(const char *s, size_t n, int64_t *ms)
+{
+	return (n == RFC3339_LEN - 1 && s[10] == 'T' && s[19] == '.' &&
+	    s[n - 1] == 'Z' && !(s[17] == '6' && s[18] == '0') &&
+	    parse_rfc3339(s, n, ms) == 0);
+}
+
+static void
+put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" of ms (what fmt_rfc3339() writes), quoted. */
+static void
+time_add(struct sbuf *out, int64_t ms)
+{
+	int64_t		 days = ms / 86400000, rem = ms % 86400000, z, era;
+	unsigned	 doe, yoe, doy, mp, d, m;
+	int64_t		 y;
+	char		*p;
+
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	/* civil_from_days (H. Hinnant) */
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	y %= 10000;
+	if (y < 0)
+		y += 10000;
+	p = sbuf_space(out, RFC3339_LEN + 1);
+	p[0] = '"';
+	put2(p + 1, (unsigned)(y / 100));
+	put2(p + 3, (unsigned)(y % 100));
+	p[5] = '-';
+	put2(p + 6, m);
+	p[8] = '-';
+	put2(p + 9, d);
+	p[11] = 'T';
+	put2(p + 12, (unsigned)(rem / 3600000));
+	p[14] = ':';
+	put2(p + 15, (unsigned)(rem / 60000 % 60));
+	p[17] = ':';
+	put2(p + 18, (unsigned)(rem / 1000 % 60));
+	p[20] = '.';
+	p[21] = (char)('0' + rem % 1000 / 100);
+	put2(p + 22, (unsigned)(rem % 100));
+	p[24] = 'Z';
+	p[25] = '"';
+	out->len += RFC3339_LEN + 1;
+}
+
+/* The end of the string token starting at j[i] (the quote), or 0. */
+static size_t
+str_end(const char *j, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (j[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (j[i] == '"')
+			return (i + 1);
+	}
+	return (0);
+}
+
+static bool
+keep_key(const char *k, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(keep_keys); i++)
+		if (keep_keys[i].n == n && memcmp(keep_keys[i].s, k, n) == 0)
+			return (true);
+	return (false);
+}
+
+/* Not the start of a token that may hold a value: copied as it is. */
+static bool
+plain(unsigned char c)
+{
+	return (c > J_NUM && c != '"' && c != '-' && !(c >= '0' && c <= '9') &&
+	    c != 't' && c != 'f' && c != 'n');
+}
+
+int
+jshape_split(const char *j, size_t len, struct sbuf *shape,
+    struct sbuf *vals)
+{
+	const char	*key = NULL;
+	size_t		 keylen = 0, i = 0, e, k, n;
+	int64_t		 v, prev_ts = 0;
+	unsigned	 l;
+
+	while (i < len) {
+		unsigned char	c = (unsigned char)j[i];
+
+		if (c >= J_LIT && c <= J_NUM)
+			return (-1);	/* a marker: not JSON text */
+		if (c == '"') {
+			if ((e = str_end(j, len, i)) == 0)
+				return (-1);
+			for (k = e; k < len && (j[k] == ' ' || j[k] == '\t' ||
+			    j[k] == '\n' || j[k] == '\r'); k++)
+				;
+			n = e - i - 2;
+			if (k < len && j[k] == ':') {		/* a key */
+				key = j + i + 1;
+				keylen = n;
+				sbuf_add(shape, j + i, e - i);
+			} else if (key != NULL && keep_key(key, keylen))
+				sbuf_add(shape, j + i, e - i);
+			else if (canon_time(j + i + 1, n, &v)) {
+				sbuf_addc(shape, J_TIME);
+				put_zz(vals, v - prev_ts);
+				prev_ts = v;
+			} else if (n > 2 && j[e - 3] == 'm' && j[e - 2] == 's' &&
+			    canon_int(j + i + 1, n - 2, &v)) {
+				sbuf_addc(shape, J_MS);
+				put_zz(vals, v);
+			} else {
+				sbuf_addc(shape, J_STR);
+				put_varint(vals, n);
+				sbuf_add(vals, j + i + 1, n);
+			}
+			i = e;
+			continue;
+		}
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			for (e = i + 1; e < len && (j[e] == '-' || j[e] == '+' ||
+			    j[e] == '.' || j[e] == 'e' || j[e] == 'E' ||
+			    (j[e] >= '0' && j[e] <= '9')); e++)
+				;
+			if (canon_int(j + i, e - i, &v)) {
+				sbuf_addc(shape, J_INT);
+				put_zz(vals, v);
+			} else {
+				sbuf_addc(shape, J_NUM);
+				put_varint(vals, e - i);
+				sbuf_add(vals, j + i, e - i);
+			}
+			i = e;
+			continue;
+		}
+		for (l = 0; l < nitems(lits); l++)
+			if (len - i >= lits[l].n &&
+			    memcmp(j + i, lits[l].s, lits[l].n) == 0)
+				break;
+		if (l < nitems(lits)) {
+			sbuf_addc(shape, J_LIT);
+			sbuf_addc(vals, (char)l);
+			i += lits[l].n;
+			continue;
+		}
+		/* punctuation and blanks, in one run */
+		for (e = i + 1; e < len && plain((unsigned char)j[e]); e++)
+			;
+		sbuf_add(shape, j + i, e - i);
+		i = e;
+	}
+	return (0);
+}
+
+int
+jshape_join(const char *shape, size_t slen, const uint8_t *vals,
+    size_t vlen, struct sbuf *out)
+{
+	const uint8_t	*p = vals, *end = vals + vlen;
+	uint64_t	 n;
+	int64_t		 v, ts = 0;
+	size_t		 i, e;
+
+	for (i = 0; i < slen; i++) {
+		switch ((unsigned char)shape[i]) {
+		case J_LIT:
+			if (p == end || *p > 2)
+				return (-1);
+			sbuf_add(out, lits[*p].s, lits[*p].n);
+			p++;
+			break;
+		case J_INT:
+			if (get_zz(&p, end, &v) != 0)
+				return (-1);
+			sbuf_add_int(out, v);
+			break;
+		case J_TIME:
+			if (get_zz(&p, end, &v) != 0)
+				return (-1);
+			ts = (int64_t)((uint64_t)ts + (uint64_t)v);
+			time_add(out, ts);
+			break;
+		case J_MS:
+			if (get_zz(&p, end, &v) != 0)
+				return (-1);
+			sbuf_addc(out, '"');
+			sbuf_add_int(out, v);
+			sbuf_adds(out, "ms\"");
+			break;
+		case J_STR:
+		case J_NUM:
+			if (get_varint(&p, end, &n) != 0 ||
+			    n > (uint64_t)(end - p))
+				return (-1);
+			if (shape[i] == J_STR)
+				sbuf_addc(out, '"');
+			sbuf_add(out, p, (size_t)n);
+			if (shape[i] == J_STR)
+				sbuf_addc(out, '"');
+			p += n;
+			break;
+		default:
+			for (e = i + 1; e < slen &&
+			    (unsigned char)shape[e] > J_NUM; e++)
+				;
+			sbuf_add(out, shape + i, e - i);
+			i = e - 1;
+			break;
+		}
+	}
+	return (p == end ? 0 : -1);
+}

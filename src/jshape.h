@@ -1,0 +1,40 @@
+/*
+ * jshape.h: JSON text as a shape and its values, losslessly. The shape is
+ * the text with each value that varies from one text to the next (numbers,
+ * true/false/null, times, durations, most strings) replaced by a marker
+ * byte (0x01-0x06, which JSON text cannot hold); the values are those,
+ * packed (varints; a time as its distance from the text's previous one).
+ * Explanations of one rule set come in a few hundred shapes: stored once
+ * each, they leave ~500 bytes of values per text, which compress well
+ * against an earlier text's values of the same shape (verdict.c).
+ * Which strings stay in the shape (object keys, and the values of a few
+ * keys that name things: "rule", "expr", "fn", ...) only changes how
+ * well it packs: jshape_join() of a split gives back the same bytes.
+ * It knows nothing of the store.
+ */
+#ifndef REFGUARD_JSHAPE_H
+#define REFGUARD_JSHAPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sbuf;
+
+/*
+ * Append the shape of JSON text j[len] to shape and its values to vals.
+ * 0, or -1 when j is not JSON text this codec takes (a control byte, an
+ * unterminated string or literal): the caller stores it another way.
+ * Only the tokens are checked, not the grammar: any text that splits
+ * joins back to itself.
+ */
+int	jshape_split(const char *j, size_t len, struct sbuf *shape,
+	    struct sbuf *vals);
+/*
+ * Append to out the text of shape[slen] with values vals[vlen]. 0, or -1
+ * when they do not fit together (a value missing or left over, a bad
+ * varint): out then holds a partial text the caller discards.
+ */
+int	jshape_join(const char *shape, size_t slen, const uint8_t *vals,
+	    size_t vlen, struct sbuf *out);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * store_convert.c: schema 3's identity index and account links into
+ * schema 4's layout (store_convert.h). Both are the same move: an old
+ * key cut in two, its head the new key, its tail and the old value one
+ * sorted duplicate.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "log.h"
+#include "store_convert.h"
+#include "util.h"
+
+struct layout {
+	const char	*old;		/* schema 3's database */
+	const char	*what;		/* for the log */
+	size_t		 klen;		/* its key */
+	size_t		 vlen;		/* its value */
+	size_t		 nklen;		/* the new key: the old key's head */
+};
+
+#define MAX_LEN		64
+/* Entries a transaction moves: ~1,000 pages dirtied, held until commit. */
+#define CONVERT_BATCH	100000
+
+/*
+ * One batch: the first CONVERT_BATCH entries of old, appended to dst and
+ * deleted. *moved gets how many; *done is set when old is left empty.
+ * 0, or an LMDB error with what set.
+ */
+static int
+convert_batch(const struct layout *lo, MDB_txn *txn, MDB_dbi old, MDB_dbi dst,
+    long long *moved, bool *done, const char **what)
+{
+	MDB_cursor	*oc = NULL, *dc = NULL;
+	MDB_val		 k, v, nk, nv;
+	uint8_t		 prev[MAX_LEN], d[MAX_LEN];
+	size_t		 tail = lo->klen - lo->nklen;
+	bool		 have = false;
+	long long	 n = 0;
+	int		 rc;
+
+	*moved = 0;
+	*done = false;
+	*what = "cursor";
+	if ((rc = mdb_cursor_open(txn, old, &oc)) != 0 ||
+	    (rc = mdb_cursor_open(txn, dst, &dc)) != 0)
+		goto out;
+	/* dst's last key: a batch may resume in the middle of an identity. */
+	*what = "read converted";
+	rc = mdb_cursor_get(dc, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == lo->nklen) {
+		memcpy(prev, k.mv_data, lo->nklen);
+		have = true;
+	} else if (rc != 0 && rc != MDB_NOTFOUND)
+		goto out;
+	*what = "read old entries";
+	for (rc = mdb_cursor_get(oc, &k, &v, MDB_FIRST);
+	    rc == 0 && n < CONVERT_BATCH;
+	    rc = mdb_cursor_get(oc, &k, &v, MDB_FIRST)) {
+		if (k.mv_size != lo->klen || v.mv_size != lo->vlen) {
+			*what = "an old entry of a wrong size";
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		memcpy(d, (const uint8_t *)k.mv_data + lo->nklen, tail);
+		memcpy(d + tail, v.mv_data, lo->vlen);
+		nk.mv_size = lo->nklen;
+		nk.mv_data = k.mv_data;
+		nv.mv_size = tail + lo->vlen;
+		nv.mv_data = d;
+		/* In key order: a new key or the next duplicate of the last. */
+		*what = "put converted";
+		if (have && memcmp(prev, k.mv_data, lo->nklen) == 0)
+			rc = mdb_cursor_put(dc, &nk, &nv, MDB_APPENDDUP);
+		else
+			rc = mdb_cursor_put(dc, &nk, &nv, MDB_APPEND);
+		if (rc != 0)
+			goto out;
+		memcpy(prev, k.mv_data, lo->nklen);
+		have = true;
+		*what = "delete old entry";
+		if ((rc = mdb_cursor_del(oc, 0)) != 0)
+			goto out;
+		n++;
+		*what = "read old entries";
+	}
+	if (rc == MDB_NOTFOUND) {
+		*done = true;
+		rc = 0;
+	}
+	*moved = n;
+out:
+	if (oc != NULL)
+		mdb_cursor_close(oc);
+	if (dc != NULL)
+		mdb_cursor_close(dc);
+	return (rc);
+}
+
+static long long
+convert(const struct layout *lo, MDB_env *env, MDB_dbi dst, char **cause)
+{
+	MDB_txn		*txn;
+	MDB_dbi		 old;
+	const char	*what = "begin";
+	long long	 total = 0, n;
+	bool		 done = false;
+	int		 rc;
+
+	while (!done) {
+		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+			goto fail;
+		what = "open the old database";
+		rc = mdb_dbi_open(txn, lo->old, 0, &old);
+		if (rc == MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		if (rc == 0)
+			rc = convert_batch(lo, txn, old, dst, &n, &done, &what);
+		if (rc == 0 && done) {
+			what = "drop the old database";
+			rc = mdb_drop(txn, old, 1);
+		}
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+		what = "commit";
+		if ((rc = mdb_txn_commit(txn)) != 0)
+			goto fail;
+		if (total == 0 && n > 0)
+			log_info("store: converting the %s to schema 4 (entries "
+			    "are moved, not copied)", lo->what);
+		total += n;
+		if (n > 0 && total % (100 * CONVERT_BATCH) == 0)
+			log_info("store: %lld entries of the %s converted",
+			    total, lo->what);
+	}
+	if (total > 0)
+		log_info("store: %s converted: %lld entries", lo->what, total);
+	return (total);
+fail:
+	xasprintf(cause, "convert the %s: %s: %s", lo->what, what,
+	    mdb_strerror(rc));
+	return (-1);
+}
+
+long long
+store_convert_index(MDB_env *env, MDB_dbi dst, char **cause)
+{
+	static const struct layout lo = { "index", "identity index",
+	    1 + 16 + 8 + 8, 2, 1 + 16 };
+
+	return (convert(&lo, env, dst, cause));
+}
+
+long long
+store_convert_links(MDB_env *env, MDB_dbi dst, char **cause)
+{
+	static const struct layout lo = { "links", "account links",
+	    16 + 1 + 16, 8 + 8 + 8, 16 };
+
+	return (convert(&lo, env, dst, cause));
+}

@@ -1,0 +1,42 @@
+/*
+ * store_vrec.h: verdict records as the store keeps them (store.c). A
+ * record (verdict_rec.h) repeats its rule set's rule names, messages and
+ * keys in every reply; packed, each reply, re-check reply and delta is
+ * kept as its values against a shape stored once (store_xshape.h), and the
+ * record is built back, byte for byte, when it is read:
+ *   STORE_VREC_PACKED(1) seq(8) action(1) score(4) nrechecks(2)
+ *     field(reply) field(explain)
+ *     recheck: ts(8) action(1) score(4) field(reply) field(delta)
+ *       field(explain)
+ *   field: form(1: 0 as is, 1 xshape) len(4) bytes
+ * Its first 9 bytes mean what a record's mean (verdict_rec_seq()). Only
+ * records with a checksum are packed, and only when they unpack to the
+ * same bytes: whoever reads a record through store_get_verdict() gets
+ * exactly the record that was put.
+ */
+#ifndef REFGUARD_STORE_VREC_H
+#define REFGUARD_STORE_VREC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define STORE_VREC_PACKED	0xc5
+
+struct sbuf;
+struct store_txn;
+
+/*
+ * Append record rec[len] packed to out, putting the shapes it needs in
+ * txn's store. 1 packed, 0 not (store rec as it is), -1 txn failed.
+ */
+int	store_vrec_pack(struct store_txn *txn, const void *rec, size_t len,
+	    struct sbuf *out);
+bool	store_vrec_packed(const void *rec, size_t len);
+/*
+ * The record packed in p[len] (*rec, caller frees; *len). 0, or -1 when
+ * it is corrupt or a shape it names is missing.
+ */
+int	store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen,
+	    void **rec, size_t *len);
+
+#endif

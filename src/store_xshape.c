@@ -1,0 +1,294 @@
+/*
+ * store_xshape.c: explain texts stored as a shape and its values
+ * (store_xshape.h).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "jshape.h"
+#include "log.h"
+#include "sbuf.h"
+#include "store.h"
+#include "util.h"
+#include "store_xshape.h"
+
+#define XSHAPE_CACHE	64		/* shapes a thread keeps */
+#define XSHAPE_LEVEL	3		/* ~500 bytes: cheap at any level */
+#define XSHAPE_MAX	(16U << 20)	/* a shape or values, decompressed */
+
+struct shape {
+	uint64_t	 id;		/* XXH3-64 of shape and reference */
+	uint64_t	 sid;		/* XXH3-64 of the shape alone */
+	char		*shape;		/* the shape, then the reference values */
+	size_t		 slen;
+	size_t		 rlen;
+};
+
+struct xstate {
+	ZSTD_CCtx	*cctx;
+	ZSTD_DCtx	*dctx;
+	struct shape	 c[XSHAPE_CACHE];
+	unsigned	 next;
+	struct sbuf	 shape, vals, check, tmp;
+};
+
+static pthread_key_t	xstate_key;
+static pthread_once_t	xstate_once = PTHREAD_ONCE_INIT;
+
+static void
+xstate_free(void *p)
+{
+	struct xstate	*xs = p;
+	unsigned	 i;
+
+	ZSTD_freeCCtx(xs->cctx);
+	ZSTD_freeDCtx(xs->dctx);
+	for (i = 0; i < XSHAPE_CACHE; i++)
+		free(xs->c[i].shape);
+	sbuf_free(&xs->shape);
+	sbuf_free(&xs->vals);
+	sbuf_free(&xs->check);
+	sbuf_free(&xs->tmp);
+	free(xs);
+}
+
+static void
+xstate_init(void)
+{
+	if (pthread_key_create(&xstate_key, xstate_free) != 0)
+		fatalx("pthread_key_create");
+}
+
+static struct xstate *
+xstate_get(void)
+{
+	struct xstate	*xs;
+
+	pthread_once(&xstate_once, xstate_init);
+	if ((xs = pthread_getspecific(xstate_key)) == NULL) {
+		xs = xcalloc(1, sizeof(*xs));
+		if ((xs->cctx = ZSTD_createCCtx()) == NULL ||
+		    (xs->dctx = ZSTD_createDCtx()) == NULL)
+			fatalx("ZSTD_createCCtx");
+		sbuf_init(&xs->shape, 16384);
+		sbuf_init(&xs->vals, 1024);
+		sbuf_init(&xs->check, 16384);
+		sbuf_init(&xs->tmp, 16384);
+		pthread_setspecific(xstate_key, xs);
+	}
+	return (xs);
+}
+
+static void
+shape_name(char *buf, size_t len, const char *prefix, uint64_t id)
+{
+	snprintf(buf, len, "%s:%016llx", prefix, (unsigned long long)id);
+}
+
+/* The cached entry id (sid false) or the one of shape id (sid true). */
+static struct shape *
+cache_find(struct xstate *xs, uint64_t id, bool sid)
+{
+	unsigned	i;
+
+	for (i = 0; i < XSHAPE_CACHE; i++)
+		if (xs->c[i].shape != NULL && (sid ? xs->c[i].sid :
+		    xs->c[i].id) == id)
+			return (&xs->c[i]);
+	return (NULL);
+}
+
+/* Keep the entry of shape s[slen] and reference values r[rlen]. */
+static struct shape *
+cache_add(struct xstate *xs, const char *s, size_t slen, const char *r,
+    size_t rlen)
+{
+	struct shape	*e = &xs->c[xs->next++ % XSHAPE_CACHE];
+
+	free(e->shape);
+	e->shape = xmalloc(slen + rlen + 1);
+	memcpy(e->shape, s, slen);
+	memcpy(e->shape + slen, r, rlen);
+	e->slen = slen;
+	e->rlen = rlen;
+	e->id = XXH3_64bits(e->shape, slen + rlen);
+	e->sid = XXH3_64bits(e->shape, slen);
+	return (e);
+}
+
+/*
+ * A meta entry: a zstd frame of slen(4) shape reference. Into the cache;
+ * NULL when it is corrupt.
+ */
+static struct shape *
+shape_load(struct xstate *xs, uint64_t id, const void *v, size_t vlen)
+{
+	unsigned long long	 n;
+	size_t			 got, slen;
+	uint8_t			*p;
+
+	n = ZSTD_getFrameContentSize(v, vlen);
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    n < 4 || n > XSHAPE_MAX)
+		return (NULL);
+	sbuf_reset(&xs->tmp);
+	p = (uint8_t *)sbuf_space(&xs->tmp, (size_t)n);
+	got = ZSTD_decompressDCtx(xs->dctx, p, (size_t)n, v, vlen);
+	if (ZSTD_isError(got) || got != n)
+		return (NULL);
+	slen = (size_t)be_get(p, 4);
+	if (slen > got - 4 || XXH3_64bits(p + 4, got - 4) != id)
+		return (NULL);
+	return (cache_add(xs, (char *)p + 4, slen, (char *)p + 4 + slen,
+	    got - 4 - slen));
+}
+
+/*
+ * Put cache entry e in txn's store, and name it its shape's: 1, 0 not
+ * put, -1 txn failed.
+ */
+static int
+shape_persist(struct xstate *xs, struct store_txn *txn,
+    const struct shape *e)
+{
+	size_t		 n = 4 + e->slen + e->rlen, bound = ZSTD_compressBound(n);
+	size_t		 z, vlen;
+	uint8_t		*p, idb[8];
+	const void	*v;
+	char		*out, name[32];
+	int		 rc;
+
+	be_put(idb, e->id, 8);
+	shape_name(name, sizeof(name), "xshapeid", e->sid);
+	if (store_meta_put(txn, name, idb, sizeof(idb)) != 0)
+		return (-1);
+	shape_name(name, sizeof(name), "xshape", e->id);
+	if ((rc = store_meta_get(txn, name, &v, &vlen)) != 1)
+		return (rc < 0 ? -1 : 1);	/* there already */
+
+	sbuf_reset(&xs->tmp);
+	p = (uint8_t *)sbuf_space(&xs->tmp, n + bound);
+	be_put(p, e->slen, 4);
+	memcpy(p + 4, e->shape, e->slen + e->rlen);
+	out = (char *)p + n;
+	z = ZSTD_compressCCtx(xs->cctx, out, bound, p, n, XSHAPE_LEVEL);
+	if (ZSTD_isError(z))
+		return (0);		/* cannot happen with bound */
+	return (store_meta_put(txn, name, out, z) != 0 ? -1 : 1);
+}
+
+int
+store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
+    size_t len)
+{
+	struct xstate	*xs;
+	struct shape	*e;
+	const void	*v;
+	size_t		 vlen, bound, z;
+	uint64_t	 id, sid;
+	char		 name[32], *p;
+	int		 rc;
+
+	xs = xstate_get();
+	sbuf_reset(&xs->shape);
+	sbuf_reset(&xs->vals);
+	sbuf_reset(&xs->check);
+	if (jshape_split(s, len, &xs->shape, &xs->vals) != 0)
+		return (0);
+	/* Byte for byte, or not at all. */
+	if (jshape_join(xs->shape.buf, xs->shape.len,
+	    (const uint8_t *)xs->vals.buf, xs->vals.len, &xs->check) != 0 ||
+	    xs->check.len != len || memcmp(xs->check.buf, s, len) != 0)
+		return (0);
+	/* This store's entry for the shape, else one of ours, else new. */
+	sid = XXH3_64bits(xs->shape.buf, xs->shape.len);
+	shape_name(name, sizeof(name), "xshapeid", sid);
+	if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
+		return (-1);
+	if (rc == 0) {
+		if (vlen != 8)
+			return (0);
+		id = be_get(v, 8);
+		if ((e = cache_find(xs, id, false)) == NULL) {
+			shape_name(name, sizeof(name), "xshape", id);
+			if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
+				return (-1);
+			if (rc == 1 || (e = shape_load(xs, id, v, vlen)) == NULL)
+				return (0);	/* missing or corrupt */
+		}
+	} else {
+		if ((e = cache_find(xs, sid, true)) == NULL)
+			e = cache_add(xs, xs->shape.buf, xs->shape.len,
+			    xs->vals.buf, xs->vals.len);
+		if ((rc = shape_persist(xs, txn, e)) <= 0)
+			return (rc);
+	}
+	if (e->slen != xs->shape.len ||
+	    memcmp(e->shape, xs->shape.buf, e->slen) != 0)
+		return (0);		/* another shape of the same hash */
+	bound = ZSTD_compressBound(xs->vals.len);
+	p = sbuf_space(sb, 9 + bound);
+	z = ZSTD_compress_usingDict(xs->cctx, p + 9, bound, xs->vals.buf,
+	    xs->vals.len, e->shape + e->slen, e->rlen, XSHAPE_LEVEL);
+	if (ZSTD_isError(z))
+		return (0);
+	p[0] = (char)STORE_XSHAPE_MARK;
+	be_put((uint8_t *)p + 1, e->id, 8);
+	sb->len += 9 + z;
+	return (1);
+}
+
+bool
+store_xshape_is(const void *p, size_t len)
+{
+	return (len > 9 && *(const uint8_t *)p == STORE_XSHAPE_MARK);
+}
+
+int
+store_xshape_text(struct sbuf *sb, struct store_txn *txn, const void *p,
+    size_t len)
+{
+	struct xstate		*xs = xstate_get();
+	struct shape		*e;
+	const uint8_t		*q = p;
+	const void		*v;
+	unsigned long long	 n;
+	size_t			 vlen, got, at = sb->len;
+	uint64_t		 id;
+	char			 name[32], *out;
+
+	if (!store_xshape_is(p, len))
+		return (-1);
+	id = be_get(q + 1, 8);
+	if ((e = cache_find(xs, id, false)) == NULL) {
+		shape_name(name, sizeof(name), "xshape", id);
+		if (txn == NULL || store_meta_get(txn, name, &v, &vlen) != 0 ||
+		    (e = shape_load(xs, id, v, vlen)) == NULL)
+			return (-1);
+	}
+	n = ZSTD_getFrameContentSize(q + 9, len - 9);
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    n > XSHAPE_MAX)
+		return (-1);
+	sbuf_reset(&xs->vals);
+	out = sbuf_space(&xs->vals, (size_t)n + 1);
+	got = ZSTD_decompress_usingDict(xs->dctx, out, (size_t)n, q + 9,
+	    len - 9, e->shape + e->slen, e->rlen);
+	if (ZSTD_isError(got) || got != n)
+		return (-1);
+	if (jshape_join(e->shape, e->slen, (const uint8_t *)out, (size_t)n,
+	    sb) != 0) {
+		sb->len = at;		/* nothing of a text that does not fit */
+		return (-1);
+	}
+	return (0);
+}

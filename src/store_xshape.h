@@ -1,0 +1,40 @@
+/*
+ * store_xshape.h: explain texts stored as a shape and its values (jshape.h).
+ * A shape is stored once per store, in meta "xshape:<id>" (id: XXH3-64
+ * of the shape), with the values of the first text of that shape; each
+ * text then keeps its values only, zstd-compressed against those: ~150
+ * bytes where the whole text compressed against its rule set's
+ * dictionary took ~500 (verdict.c). Stored form:
+ *   STORE_XSHAPE_MARK(1) id(8) zstd frame of the values
+ * The shape entry is put by the transaction of the record that needs it
+ * and finds it missing, so it commits or aborts with that record.
+ */
+#ifndef REFGUARD_STORE_XSHAPE_H
+#define REFGUARD_STORE_XSHAPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define STORE_XSHAPE_MARK	0xd2
+
+struct sbuf;
+struct store_txn;
+
+/*
+ * Append explain text s[len] to sb in the stored form, putting its shape
+ * in txn's store when missing. 1 appended, 0 not (a text this form does
+ * not take, or would not give back byte for byte: the caller stores it
+ * another way), -1 txn failed.
+ */
+int	store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
+	    size_t len);
+/* Is stored explain p[len] in this form? */
+bool	store_xshape_is(const void *p, size_t len);
+/*
+ * Append the text of stored form p[len] to sb: 0, or -1 when it cannot
+ * be read (its shape missing from txn's store, a corrupt frame or shape).
+ */
+int	store_xshape_text(struct sbuf *sb, struct store_txn *txn, const void *p,
+	    size_t len);
+
+#endif
