@@ -4,14 +4,20 @@
  */
 #include "config.h"
 
+#include <sys/wait.h>
+
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "backtest.h"
+#include "log.h"
 #include "rules.h"
 #include "store.h"
 #include "store_aux.h"
@@ -20,6 +26,7 @@
 
 #define BT_CHUNK	4096
 #define BT_NACT		3	/* allow, review, deny */
+#define BT_WORKERS_MAX	64
 
 /* Hits of one rule name, in the stored verdicts and in the candidate's. */
 struct bt_rule {
@@ -54,18 +61,26 @@ struct bt_label {
 	uint8_t		 label;
 };
 
+/* A changed referral kept as a sample: the earliest by seq are printed. */
+struct bt_sample {
+	uint64_t	 seq;
+	char		*id;
+};
+
 struct backtest {
 	const struct ruleset *rs;	/* during the run only */
 	struct backtest_opts opts;
 	char		*ruleset;	/* the candidate's hash */
+	uint64_t	 first_seq;	/* the oldest event (retention) */
 	uint64_t	 last_seq;	/* events up to here were replayed */
 	uint64_t	 events;	/* scanned */
 	uint64_t	 referrals;	/* replayed and compared */
 	uint64_t	 skipped;	/* in range, but no stored verdict */
 	uint64_t	 changed;
 	double		 seconds;
+	unsigned	 workers;	/* replayed in this many processes */
 	uint64_t	 matrix[BT_NACT][BT_NACT];	/* [stored][candidate] */
-	char		**samples[BT_NACT][BT_NACT];
+	struct bt_sample *samples[BT_NACT][BT_NACT];
 	size_t		 nsamples[BT_NACT][BT_NACT];
 	struct bt_rule	*rules;
 	size_t		 nrules, rules_cap;
@@ -84,9 +99,6 @@ struct backtest {
 struct bt_scan {
 	struct backtest		*bt;
 	struct store_txn	*txn;
-	uint64_t		 next;	/* first seq of the next chunk */
-	size_t			 n;	/* events in this chunk */
-	bool			 full;	/* stopped at the chunk size */
 	bool			 err;
 };
 
@@ -327,8 +339,10 @@ bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 		if (*ns < bt->opts.samples) {
 			if (bt->samples[s][c] == NULL)
 				bt->samples[s][c] = xcalloc(bt->opts.samples,
-				    sizeof(char *));
-			bt->samples[s][c][(*ns)++] = xstrndup(ev->id, ev->idlen);
+				    sizeof(*bt->samples[s][c]));
+			bt->samples[s][c][*ns].seq = ev->seq;
+			bt->samples[s][c][(*ns)++].id = xstrndup(ev->id,
+			    ev->idlen);
 		}
 	}
 	for (i = 0; i < res.nhits; i++)
@@ -361,17 +375,340 @@ bt_event(void *arg, const struct rg_event *ev)
 	struct backtest	*bt = sc->bt;
 
 	bt->events++;
-	sc->next = ev->seq + 1;
 	if (ev->type == EV_REFERRAL && ev->ts >= bt->opts.since &&
 	    ev->ts <= bt->opts.until && bt_referral(sc, ev) != 0) {
 		sc->err = true;
 		return (1);
 	}
-	if (++sc->n >= bt->opts.chunk) {
-		sc->full = true;
-		return (1);
+	return (0);
+}
+
+/*
+ * Replay chunks first, first + stride, ... of the seqs first_seq ..
+ * last_seq, chunk k holding seqs first_seq + k * chunk onwards, each in
+ * its own read transaction. 0, or -1 and *cause.
+ */
+static int
+bt_scan_chunks(struct backtest *bt, struct store *st, uint64_t first,
+    uint64_t stride, char **cause)
+{
+	struct bt_scan	sc;
+	uint64_t	k, from, to;
+	int		rc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.bt = bt;
+	for (k = first; bt->first_seq + k * bt->opts.chunk <= bt->last_seq;
+	    k += stride) {
+		from = bt->first_seq + k * bt->opts.chunk;
+		to = from + bt->opts.chunk - 1;
+		if (to > bt->last_seq)
+			to = bt->last_seq;
+		if ((sc.txn = store_begin(st, false, cause)) == NULL)
+			return (-1);
+		rc = store_scan_events(sc.txn, from, to, bt_event, &sc);
+		if (rc != 0 || sc.err || store_txn_err(sc.txn) != STORE_OK) {
+			xasprintf(cause, "backtest: %s",
+			    store_txn_errstr(sc.txn));
+			store_abort(sc.txn);
+			return (-1);
+		}
+		store_abort(sc.txn);	/* read only: nothing to commit */
 	}
 	return (0);
+}
+
+/*
+ * Parallel replay: worker processes, each with its own read-only store
+ * (an LMDB environment is opened once per process, and a read-only
+ * store keeps one private copy of the recent tier: one transaction at a
+ * time), replay interleaved chunks and send their counts to the parent
+ * through a pipe in this binary's own layout, which it adds up in chunk
+ * order, so that the report is the one a single worker gives.
+ */
+static void
+bt_put(FILE *f, uint64_t v)
+{
+	fwrite(&v, sizeof(v), 1, f);
+}
+
+static void
+bt_put_str(FILE *f, const char *s, size_t len)
+{
+	bt_put(f, len);
+	fwrite(s, 1, len, f);
+}
+
+static int
+bt_get(FILE *f, uint64_t *v)
+{
+	return (fread(v, sizeof(*v), 1, f) == 1 ? 0 : -1);
+}
+
+/* A string sent by bt_put_str(), NUL-terminated (caller frees), or NULL. */
+static char *
+bt_get_str(FILE *f)
+{
+	uint64_t	 len;
+	char		*s;
+
+	if (bt_get(f, &len) != 0 || len > (1u << 20))
+		return (NULL);
+	s = xmalloc(len + 1);
+	if (fread(s, 1, len, f) != len) {
+		free(s);
+		return (NULL);
+	}
+	s[len] = '\0';
+	return (s);
+}
+
+#define BT_WIRE_OK	0x62746f6bULL	/* a worker's counts follow */
+#define BT_WIRE_ERR	0x62746572ULL	/* a worker's error message follows */
+#define BT_WIRE_END	0x6274656eULL
+
+/* The counts bt_referral() adds up, in the order the wire carries them. */
+static uint64_t *
+bt_counter(struct backtest *bt, size_t i)
+{
+	uint64_t	*c[] = { &bt->events, &bt->referrals, &bt->skipped,
+	    &bt->changed, &bt->positives, &bt->legit, &bt->unlabelled,
+	    &bt->pr_stored.flagged, &bt->pr_stored.tp, &bt->pr_cand.flagged,
+	    &bt->pr_cand.tp };
+
+	return (i < nitems(c) ? c[i] : NULL);
+}
+
+static void
+bt_send(const struct backtest *bt, FILE *f)
+{
+	uint64_t	*c;
+	size_t		 i, a, b;
+
+	bt_put(f, BT_WIRE_OK);
+	for (i = 0; (c = bt_counter((struct backtest *)bt, i)) != NULL; i++)
+		bt_put(f, *c);
+	for (a = 0; a < BT_NACT; a++)
+		for (b = 0; b < BT_NACT; b++) {
+			bt_put(f, bt->matrix[a][b]);
+			bt_put(f, bt->nsamples[a][b]);
+			for (i = 0; i < bt->nsamples[a][b]; i++) {
+				bt_put(f, bt->samples[a][b][i].seq);
+				bt_put_str(f, bt->samples[a][b][i].id,
+				    strlen(bt->samples[a][b][i].id));
+			}
+		}
+	for (i = 0; i < bt->ncand * 2; i++)
+		bt_put(f, bt->cand[i]);
+	for (i = 0; i < bt->ncand; i++)
+		bt_put(f, bt->cand_tp[i]);
+	bt_put(f, bt->nrules);
+	for (i = 0; i < bt->nrules; i++) {
+		bt_put_str(f, bt->rules[i].name, strlen(bt->rules[i].name));
+		bt_put(f, bt->rules[i].s_enforce);
+		bt_put(f, bt->rules[i].s_shadow);
+	}
+	bt_put(f, BT_WIRE_END);
+}
+
+static int
+bt_sample_cmp(const void *a, const void *b)
+{
+	const struct bt_sample	*x = a, *y = b;
+
+	return (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* Add one worker's counts to bt. 0, or -1 and *cause. */
+static int
+bt_receive(struct backtest *bt, FILE *f, char **cause)
+{
+	struct bt_sample	*sv;
+	struct bt_rule		*r;
+	uint64_t		 v, n, e, sh, seq;
+	size_t			 i, j, a, b, *ns;
+	char			*s;
+
+	if (bt_get(f, &v) != 0)
+		goto short_read;
+	if (v == BT_WIRE_ERR) {
+		if ((s = bt_get_str(f)) == NULL)
+			goto short_read;
+		*cause = s;
+		return (-1);
+	}
+	if (v != BT_WIRE_OK)
+		goto short_read;
+	for (i = 0; bt_counter(bt, i) != NULL; i++) {
+		if (bt_get(f, &v) != 0)
+			goto short_read;
+		*bt_counter(bt, i) += v;
+	}
+	for (a = 0; a < BT_NACT; a++)
+		for (b = 0; b < BT_NACT; b++) {
+			if (bt_get(f, &v) != 0 || bt_get(f, &n) != 0 ||
+			    n > bt->opts.samples)
+				goto short_read;
+			bt->matrix[a][b] += v;
+			ns = &bt->nsamples[a][b];
+			if (n > 0 && bt->samples[a][b] == NULL)
+				bt->samples[a][b] = xcalloc(2 *
+				    bt->opts.samples, sizeof(*sv));
+			sv = bt->samples[a][b];
+			/* Keep the earliest: this worker's, then the rest. */
+			for (j = 0; j < n; j++) {
+				if (bt_get(f, &seq) != 0 ||
+				    (s = bt_get_str(f)) == NULL)
+					goto short_read;
+				sv[*ns].seq = seq;
+				sv[(*ns)++].id = s;
+			}
+			if (*ns > 1)
+				qsort(sv, *ns, sizeof(*sv), bt_sample_cmp);
+			while (*ns > bt->opts.samples)
+				free(sv[--(*ns)].id);
+		}
+	for (i = 0; i < bt->ncand * 2; i++) {
+		if (bt_get(f, &v) != 0)
+			goto short_read;
+		bt->cand[i] += v;
+	}
+	for (i = 0; i < bt->ncand; i++) {
+		if (bt_get(f, &v) != 0)
+			goto short_read;
+		bt->cand_tp[i] += v;
+	}
+	if (bt_get(f, &n) != 0)
+		goto short_read;
+	for (i = 0; i < n; i++) {
+		if ((s = bt_get_str(f)) == NULL)
+			goto short_read;
+		if (bt_get(f, &e) != 0 || bt_get(f, &sh) != 0) {
+			free(s);
+			goto short_read;
+		}
+		r = bt_rule(bt, s, strlen(s));
+		r->s_enforce += e;
+		r->s_shadow += sh;
+		free(s);
+	}
+	if (bt_get(f, &v) != 0 || v != BT_WIRE_END)
+		goto short_read;
+	return (0);
+short_read:
+	xasprintf(cause, "backtest: a worker's report was cut short");
+	return (-1);
+}
+
+/* A worker: its own store, chunks w, w + n, ...; never returns. */
+static void
+bt_worker(struct backtest *bt, unsigned w, unsigned n, int fd)
+{
+	struct store_opts	 so;
+	struct store		*st;
+	FILE			*f;
+	char			*cause = NULL;
+	int			 rc = -1;
+
+	if ((f = fdopen(fd, "w")) == NULL)
+		_exit(1);
+	memset(&so, 0, sizeof(so));
+	so.dir = bt->opts.dir;
+	so.readonly = true;
+	if ((st = store_open(&so, &cause)) != NULL) {
+		rc = bt_scan_chunks(bt, st, w, n, &cause);
+		store_close(st);
+	}
+	if (rc == 0)
+		bt_send(bt, f);
+	else {
+		bt_put(f, BT_WIRE_ERR);
+		bt_put_str(f, cause, strlen(cause));
+	}
+	_exit(fclose(f) == 0 && rc == 0 ? 0 : 1);
+}
+
+/* Replay with n worker processes. 0, or -1 and *cause. */
+static int
+bt_scan_parallel(struct backtest *bt, unsigned n, char **cause)
+{
+	pid_t		 pid[BT_WORKERS_MAX];
+	FILE		*in[BT_WORKERS_MAX];
+	int		 fds[2], status, rc = 0;
+	unsigned	 w, k, started = 0;
+
+	fflush(stdout);
+	fflush(stderr);
+	for (w = 0; w < n; w++) {
+		if (pipe(fds) != 0) {
+			xasprintf(cause, "backtest: pipe: %s", strerror(errno));
+			break;
+		}
+		if ((pid[w] = fork()) == -1) {
+			xasprintf(cause, "backtest: fork: %s", strerror(errno));
+			close(fds[0]);
+			close(fds[1]);
+			break;
+		}
+		if (pid[w] == 0) {
+			close(fds[0]);
+			while (started > 0)
+				fclose(in[--started]);
+			bt_worker(bt, w, n, fds[1]);
+		}
+		close(fds[1]);
+		if ((in[w] = fdopen(fds[0], "r")) == NULL)
+			fatal("fdopen");
+		started++;
+	}
+	if (started < n) {
+		rc = -1;
+		for (w = 0; w < started; w++)
+			kill(pid[w], SIGTERM);
+	}
+	/* In order: a worker blocked on a full pipe waits for its turn. */
+	for (w = 0; w < started; w++) {
+		if (rc == 0 && bt_receive(bt, in[w], cause) != 0) {
+			rc = -1;
+			for (k = w + 1; k < started; k++)
+				kill(pid[k], SIGTERM);
+		}
+		fclose(in[w]);
+		while (waitpid(pid[w], &status, 0) == -1 && errno == EINTR)
+			;
+	}
+	return (rc);
+}
+
+static int
+bt_first_cb(void *arg, const struct rg_event *ev)
+{
+	*(uint64_t *)arg = ev->seq;
+	return (1);
+}
+
+/*
+ * The oldest stored event's seq into bt->first_seq (past last_seq when
+ * there is none): retention deletes from the start, and chunks begin
+ * there. 0, or -1 and *cause.
+ */
+static int
+bt_first_seq(struct backtest *bt, struct store *st, char **cause)
+{
+	struct store_txn	*txn;
+	int			 rc;
+
+	bt->first_seq = bt->last_seq + 1;
+	if (bt->last_seq == 0)
+		return (0);
+	if ((txn = store_begin(st, false, cause)) == NULL)
+		return (-1);
+	rc = store_scan_events(txn, 1, bt->last_seq, bt_first_cb,
+	    &bt->first_seq);
+	if (rc != 0)
+		xasprintf(cause, "backtest: %s", store_txn_errstr(txn));
+	store_abort(txn);
+	return (rc != 0 ? -1 : 0);
 }
 
 static int
@@ -387,12 +724,12 @@ backtest_run(struct store *st, const struct ruleset *rs,
 {
 	struct backtest		*bt = xcalloc(1, sizeof(*bt));
 	struct store_stat	 ss;
-	struct bt_scan		 sc;
 	struct timespec		 t0, t1;
 	struct bt_rule		*r;
 	const char		*name;
+	uint64_t		 span;
 	size_t			 i;
-	int			 rc;
+	unsigned		 workers;
 
 	bt->rs = rs;
 	bt->opts = *opts;
@@ -408,28 +745,32 @@ backtest_run(struct store *st, const struct ruleset *rs,
 	bt->labels = ss.feedback > 0;
 	if (bt->labels && bt_load_labels(bt, st, cause) != 0)
 		goto fail;
+	if (bt_first_seq(bt, st, cause) != 0)
+		goto fail;
+	span = bt->last_seq >= bt->first_seq ? bt->last_seq - bt->first_seq +
+	    1 : 0;
 
+	/*
+	 * Workers take interleaved chunks, four each at least (smaller
+	 * chunks in a small store), so that a slow stretch of history is
+	 * shared; a worker's own set-up (its store, its copy of the recent
+	 * tier) is paid once.
+	 */
+	workers = bt->opts.workers > 0 ? bt->opts.workers : 1;
+	if (workers > BT_WORKERS_MAX)
+		workers = BT_WORKERS_MAX;
+	if (bt->opts.dir == NULL)
+		workers = 1;
+	while (workers > 1 && span < 2 * (uint64_t)workers)
+		workers--;
+	if (workers > 1 && bt->opts.chunk > (span + 4 * workers - 1) /
+	    (4 * workers))
+		bt->opts.chunk = (span + 4 * workers - 1) / (4 * workers);
+	bt->workers = workers;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(&sc, 0, sizeof(sc));
-	sc.bt = bt;
-	sc.next = 1;
-	while (bt->last_seq > 0) {
-		if ((sc.txn = store_begin(st, false, cause)) == NULL)
-			goto fail;
-		sc.n = 0;
-		sc.full = false;
-		rc = store_scan_events(sc.txn, sc.next, bt->last_seq, bt_event,
-		    &sc);
-		if (rc != 0 || sc.err || store_txn_err(sc.txn) != STORE_OK) {
-			xasprintf(cause, "backtest: %s",
-			    store_txn_errstr(sc.txn));
-			store_abort(sc.txn);
-			goto fail;
-		}
-		store_abort(sc.txn);	/* read only: nothing to commit */
-		if (!sc.full || sc.next > bt->last_seq)
-			break;
-	}
+	if ((workers > 1 ? bt_scan_parallel(bt, workers, cause) :
+	    bt_scan_chunks(bt, st, 0, 1, cause)) != 0)
+		goto fail;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	bt->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -476,7 +817,7 @@ backtest_free(struct backtest *bt)
 	for (s = 0; s < BT_NACT; s++)
 		for (c = 0; c < BT_NACT; c++) {
 			for (i = 0; i < bt->nsamples[s][c]; i++)
-				free(bt->samples[s][c][i]);
+				free(bt->samples[s][c][i].id);
 			free(bt->samples[s][c]);
 		}
 	for (i = 0; i < bt->nrules; i++)
@@ -633,6 +974,7 @@ bt_print_json(const struct backtest *bt, FILE *out)
 	json_object_set_new(o, "changed", json_integer((json_int_t)
 	    bt->changed));
 	json_object_set_new(o, "seconds", json_real(bt->seconds));
+	json_object_set_new(o, "workers", json_integer(bt->workers));
 	json_object_set_new(o, "events_per_sec", json_real(bt_rate(bt->events,
 	    bt->seconds)));
 	json_object_set_new(o, "referrals_per_sec", json_real(bt_rate(
@@ -649,7 +991,7 @@ bt_print_json(const struct backtest *bt, FILE *out)
 			ids = json_array();
 			for (i = 0; i < bt->nsamples[a][b]; i++)
 				json_array_append_new(ids,
-				    json_string(bt->samples[a][b][i]));
+				    json_string(bt->samples[a][b][i].id));
 			ch = json_pack("{s:s,s:s,s:I,s:o}",
 			    "from", rules_action_name((int)a),
 			    "to", rules_action_name((int)b),
@@ -707,8 +1049,9 @@ backtest_print(const struct backtest *bt, FILE *out, bool json)
 		    " (no stored verdict of that event)\n", bt->skipped);
 	fprintf(out, "changed             %" PRIu64 "\n", bt->changed);
 	fprintf(out, "time                %.3f s: %.0f events/s, "
-	    "%.0f referrals/s\n", bt->seconds, bt_rate(bt->events,
-	    bt->seconds), bt_rate(bt->referrals, bt->seconds));
+	    "%.0f referrals/s, %u worker%s\n", bt->seconds, bt_rate(bt->events,
+	    bt->seconds), bt_rate(bt->referrals, bt->seconds), bt->workers,
+	    bt->workers == 1 ? "" : "s");
 
 	fprintf(out, "\n%-20s %10s %10s %10s\n", "stored \\ candidate",
 	    "allow", "review", "deny");
@@ -751,7 +1094,7 @@ backtest_print(const struct backtest *bt, FILE *out, bool json)
 			    rules_action_name((int)a),
 			    rules_action_name((int)b), bt->matrix[a][b]);
 			for (i = 0; i < bt->nsamples[a][b]; i++)
-				fprintf(out, " %s", bt->samples[a][b][i]);
+				fprintf(out, " %s", bt->samples[a][b][i].id);
 			fputc('\n', out);
 		}
 }

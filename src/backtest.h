@@ -15,6 +15,9 @@
  * then), so referrals checked during the run are not counted; retention
  * may delete old events between chunks, which are then skipped. A
  * read-only store sees the daemon's unflushed entries too (store_begin()).
+ * With opts->workers, worker processes replay interleaved chunks in
+ * parallel, and their counts are merged into the report a single replay
+ * gives, sample ids included (the earliest by seq).
  *
  * With feedback in the store, precision and recall judge each referral
  * by its own label as it is now: the newest feedback on its id, else on
@@ -36,7 +39,16 @@ struct backtest_opts {
 	int64_t		since;		/* event ts bounds, ms, inclusive */
 	int64_t		until;		/* (INT64_MIN / INT64_MAX: none) */
 	size_t		samples;	/* ids kept per changed cell */
-	size_t		chunk;		/* events per read transaction; 0: 4096 */
+	size_t		chunk;		/* seqs per read transaction; 0: 4096 */
+	/*
+	 * Worker processes replaying disjoint chunks (0, 1: none, the
+	 * caller's store is read in this process; fewer than asked when
+	 * there are not two chunks for each). Each opens the store in dir
+	 * read-only itself (NULL: no workers); the report is the same for
+	 * any number.
+	 */
+	unsigned	workers;
+	const char	*dir;
 };
 
 struct backtest;

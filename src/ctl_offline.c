@@ -149,6 +149,15 @@ ctl_conf(const char **state)
 	return (cf);
 }
 
+/* Online CPUs: the default number of backtest workers (1 if unknown). */
+static unsigned
+ctl_cpus(void)
+{
+	long	n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (n < 1 ? 1 : n > 64 ? 64 : (unsigned)n);
+}
+
 /*
  * The hash secret of the store in state: -c's hash_secret_file, else
  * (--state DIR alone) DIR/secret, which the daemon would be run with.
@@ -180,6 +189,7 @@ ctl_backtest(int argc, char **argv)
 		{ "until",	required_argument,	NULL, 'U' },
 		{ "state",	required_argument,	NULL, 'd' },
 		{ "samples",	required_argument,	NULL, 'n' },
+		{ "threads",	required_argument,	NULL, 't' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -203,6 +213,7 @@ ctl_backtest(int argc, char **argv)
 	bo.since = INT64_MIN;
 	bo.until = INT64_MAX;
 	bo.samples = 5;
+	bo.workers = ctl_cpus();
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
@@ -227,6 +238,17 @@ ctl_backtest(int argc, char **argv)
 				return (CTL_EXIT_USAGE);
 			}
 			bo.samples = n;
+			break;
+		case 't':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || *optarg == '\0' ||
+			    n < 1 || n > 64) {
+				fprintf(stderr, "refguardctl: --threads: "
+				    "not a number from 1 to 64: %s\n", optarg);
+				return (CTL_EXIT_USAGE);
+			}
+			bo.workers = (unsigned)n;
 			break;
 		default:
 			ctl_badusage();
@@ -281,6 +303,7 @@ ctl_backtest(int argc, char **argv)
 		conf_free(cf);
 		return (CTL_EXIT_ERROR);
 	}
+	bo.dir = state;
 	bt = backtest_run(st, rs, &bo, &cause);
 	if (bt == NULL)
 		fprintf(stderr, "refguardctl: %s\n", cause);

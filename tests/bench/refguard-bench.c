@@ -3,6 +3,8 @@
  *
  *	refguard-bench run [options]		drive a running daemon
  *	refguard-bench preload [options]	fill a state dir offline
+ *	refguard-bench fsync -D DIR		time one durable page write
+ *	refguard-bench expire -D DIR -k K	time retention of the K oldest
  *
  * "run" opens N non-blocking connections (epoll) to the daemon's socket
  * and keeps D requests in flight on each (closed loop), or sends at a
@@ -894,7 +896,9 @@ usage(void)
 "       refguard-bench preload -D STATE_DIR -R RULES -n EVENTS [-S SEED]\n"
 "           [-o OBSERVE_SHARE] [-m MAP_MAX_GIB] [-r RECENT_ENTRIES]\n"
 "           [-b EVENTS_PER_COMMIT]\n"
-"       refguard-bench wait -s SOCKET [-t SECONDS]\n");
+"       refguard-bench wait -s SOCKET [-t SECONDS]\n"
+"       refguard-bench fsync -D DIR [-n TIMES]\n"
+"       refguard-bench expire -D STATE_DIR -k OLDEST_EVENTS\n");
 	exit(2);
 }
 
@@ -1185,6 +1189,160 @@ retry:
 	return (0);
 }
 
+/* ---- fsync: the disk's durable write ------------------------------- */
+
+/*
+ * The cost of one durable 4 KiB page write in DIR (the store's
+ * directory): a pwrite and fdatasync of one page of a preallocated
+ * file, n times over a 1 MiB file; prints the median and p90.
+ */
+static int
+cmd_fsync(int argc, char **argv)
+{
+	const char	*dir = NULL;
+	char		 path[4096], page[4096];
+	double		*us;
+	uint64_t	 t;
+	int		 fd, ch, i, n = 200;
+
+	while ((ch = getopt(argc, argv, "D:n:")) != -1)
+		switch (ch) {
+		case 'D': dir = optarg; break;
+		case 'n': n = atoi(optarg); break;
+		default: usage();
+		}
+	if (dir == NULL || n < 1)
+		usage();
+	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) < 0)
+		die("%s: %s", path, strerror(errno));
+	memset(page, 0, sizeof(page));
+	for (i = 0; i < 256; i++)
+		if (write(fd, page, sizeof(page)) != (ssize_t)sizeof(page))
+			die("%s: %s", path, strerror(errno));
+	if (fsync(fd) != 0)
+		die("%s: %s", path, strerror(errno));
+	us = calloc((size_t)n, sizeof(*us));
+	for (i = 0; i < n; i++) {
+		memset(page, i & 0xff, sizeof(page));
+		t = now_ns();
+		if (pwrite(fd, page, sizeof(page), (off_t)(i % 256) * 4096) !=
+		    (ssize_t)sizeof(page) || fdatasync(fd) != 0)
+			die("%s: %s", path, strerror(errno));
+		us[i] = (double)(now_ns() - t) / 1e3;
+	}
+	close(fd);
+	unlink(path);
+	qsort(us, (size_t)n, sizeof(*us), cmp_double);
+	printf("fdatasync of one 4 KiB page in %s, %d times: p50 %.0f us, "
+	    "p90 %.0f us, min %.0f us\n", dir, n, us[n / 2], us[n * 9 / 10],
+	    us[0]);
+	printf("RESULT fdatasync_us=%.1f fdatasync_p90_us=%.1f\n", us[n / 2],
+	    us[n * 9 / 10]);
+	free(us);
+	return (0);
+}
+
+/* ---- expire: retention of the oldest events, timed ------------------ */
+
+struct expire_at {
+	int64_t	ts;
+	bool	found;
+};
+
+static int
+expire_at_cb(void *arg, const struct rg_event *ev)
+{
+	struct expire_at	*a = arg;
+
+	a->ts = ev->ts;
+	a->found = true;
+	return (1);
+}
+
+/*
+ * Retention as the daemon runs it (store_expire() in write transactions
+ * of RETENTION_BATCH events, each committed and synced), offline on a
+ * stopped daemon's state dir: removes the events older than the one of
+ * seq k + 1, the k oldest of a preloaded store, and times it.
+ */
+static int
+cmd_expire(int argc, char **argv)
+{
+	const char		*state = NULL;
+	struct store_opts	 so;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct expire_at	 at = { 0, false };
+	struct stat		 sb;
+	enum store_err		 serr;
+	char			 path[4096];
+	uint64_t		 k = 0, t0, total = 0, passes = 0;
+	int64_t			 n;
+	char			*cause = NULL;
+	int			 ch;
+	const size_t		 batch = 5000;	/* refguardd's RETENTION_BATCH */
+
+	while ((ch = getopt(argc, argv, "D:k:")) != -1)
+		switch (ch) {
+		case 'D': state = optarg; break;
+		case 'k': k = strtoull(optarg, NULL, 10); break;
+		default: usage();
+		}
+	if (state == NULL || k == 0)
+		usage();
+	/* Deleting copies pages too: room beyond the file, as refguardd. */
+	snprintf(path, sizeof(path), "%s/data.mdb", state);
+	memset(&so, 0, sizeof(so));
+	so.dir = state;
+	so.map_size = stat(path, &sb) == 0 ? (size_t)sb.st_size * 2 : 0;
+	if (so.map_size < (1ULL << 30))
+		so.map_size = 1ULL << 30;
+	so.map_max = 64ULL << 30;
+	if ((st = store_open(&so, &cause)) == NULL)
+		die("%s", cause);
+	if ((txn = store_begin(st, false, &cause)) == NULL)
+		die("%s", cause);
+	if (store_scan_events(txn, k + 1, 0, expire_at_cb, &at) != 0)
+		die("store: %s", store_txn_errstr(txn));
+	store_abort(txn);
+	if (!at.found)
+		die("%s: fewer than %llu events", state,
+		    (unsigned long long)(k + 1));
+	t0 = now_ns();
+	do {
+		if ((txn = store_begin(st, true, &cause)) == NULL)
+			die("%s", cause);
+		if ((n = store_expire(txn, at.ts, batch)) < 0) {
+			if (store_txn_err(txn) == STORE_MAP_GROW) {
+				store_abort(txn);
+				if (store_grow(st) != 0)
+					die("store at map_max");
+				n = (int64_t)batch;	/* again */
+				continue;
+			}
+			die("expire: %s", store_txn_errstr(txn));
+		}
+		if (store_commit(txn, &serr, &cause) != 0) {
+			if (serr != STORE_MAP_GROW || store_grow(st) != 0)
+				die("commit: %s", cause);
+			free(cause);
+			cause = NULL;
+			n = (int64_t)batch;	/* again */
+			continue;
+		}
+		total += (uint64_t)n;
+		passes++;
+	} while ((size_t)n >= batch);
+	printf("retention: %llu events removed in %.1f ms (%llu passes)\n",
+	    (unsigned long long)total, (double)(now_ns() - t0) / 1e6,
+	    (unsigned long long)passes);
+	printf("RESULT expire_events=%llu expire_ms=%.1f\n",
+	    (unsigned long long)total, (double)(now_ns() - t0) / 1e6);
+	store_close(st);
+	return (0);
+}
+
 /* Wait until the daemon answers ping; prints the milliseconds waited. */
 static int
 cmd_wait(int argc, char **argv)
@@ -1238,6 +1396,10 @@ main(int argc, char **argv)
 		return (cmd_preload(argc - 1, argv + 1));
 	if (strcmp(argv[1], "wait") == 0)
 		return (cmd_wait(argc - 1, argv + 1));
+	if (strcmp(argv[1], "fsync") == 0)
+		return (cmd_fsync(argc - 1, argv + 1));
+	if (strcmp(argv[1], "expire") == 0)
+		return (cmd_expire(argc - 1, argv + 1));
 	usage();
 	return (2);
 }

@@ -218,6 +218,44 @@ def _():
     eq(bt["changes"][0]["samples"], VELOCITY[5:7], "two samples")
 
 
+def without_timing(bt):
+    """A report less what depends on the run: its time, rates, workers."""
+    return {k: v for k, v in bt.items()
+            if k not in ("seconds", "events_per_sec", "referrals_per_sec",
+                         "workers")}
+
+
+@T.case("--threads: parallel workers give the report of one, samples and "
+        "all")
+def _():
+    """Workers replay interleaved chunks of the store (at least four
+    each, so even this small store is split) and the parent merges their
+    counts: the report, the sample ids (the earliest changed, by seq)
+    included, is the one a single replay gives, in JSON and in text."""
+    d = daemon()
+    rules = os.path.join(d.dir, "rules.candidate")
+    check(os.path.isdir(rules), "the lowered rules of the case above")
+    for samples in ("2", "10"):
+        one = backtest_json("--threads", "1", "--samples", samples,
+                            rules=rules)
+        eq(one["workers"], 1, "--threads 1: one worker")
+        eq(one["changed"], 5, "changed with one worker")
+        for n in ("2", "3", "7"):
+            par = backtest_json("--threads", n, "--samples", samples,
+                                rules=rules)
+            eq(par["workers"], int(n), "--threads %s: workers" % n)
+            eq(without_timing(par), without_timing(one),
+               "--threads %s --samples %s: the report of one" % (n, samples))
+    strip = lambda out: re.sub(r"(?m)^time .*$", "", out)
+    one, _ = backtest("--threads", "1", rules=rules)
+    par, _ = backtest("--threads", "3", rules=rules)
+    check("3 workers" in par, "the time line says how many workers", par)
+    eq(strip(par), strip(one), "text report, 3 workers and 1")
+    for bad in ("0", "65", "x", ""):
+        out, err = backtest("--threads", bad, expect=2)
+        check("--threads" in err, "a bad --threads is named", err)
+
+
 @T.case("--rules repeated: directories merge as rules_dirs, a staged file "
         "replaces the installed one of its name")
 def _():

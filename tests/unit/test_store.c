@@ -2562,7 +2562,7 @@ START_TEST(test_backtest_labels)
 	static const char rules[] =
 	    "rule all { when count(referral, referee.ip, 1h) > 0 "
 	    "action review }\n";
-	struct backtest_opts	 bo = { INT64_MIN, INT64_MAX, 5, 0 };
+	struct backtest_opts	 bo = { INT64_MIN, INT64_MAX, 5, 0, 0, NULL };
 	struct store_txn	*t = begin(true);
 	struct backtest		*bt;
 	struct ruleset		*rs;
