@@ -81,6 +81,9 @@ store_vrec_pack(struct store_txn *txn, const void *rec, size_t len,
 			goto fail;
 		put_raw(&w, v.explain, v.explainlen);
 	}
+	/* The record's own checksum, kept: the record built back must match it. */
+	rec_put_bytes(&w, (const uint8_t *)rec + len - STORE_VREC_SUM,
+	    STORE_VREC_SUM);
 	if (rec_w_err(&w) != 0)
 		goto out;
 	p = rec_w_take(&w, &n);
@@ -138,6 +141,7 @@ store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
 	struct sbuf		 all;
 	size_t			 ro, rn, eo, en, o[3], l[3];
 	struct verdict_ver	 v;
+	const void		*sum = NULL;
 	unsigned		 i;
 	int			 ret = -1;
 
@@ -175,6 +179,7 @@ store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
 		rec_put_u64(&vw, o[2]);
 		rec_put_u64(&vw, l[2]);
 	}
+	sum = rec_get_ref(&rd, STORE_VREC_SUM);
 	if (rec_r_end(&rd) != 0 || rec_w_err(&vw) != 0)
 		goto out;
 	ret = 0;
@@ -208,6 +213,13 @@ out:
 		r.rechecks = (const uint8_t *)w.buf;
 		r.rechecks_len = w.len;
 		*rec = verdict_rec_encode(&r, len);
+		/*
+		 * The checksum of the record that was put, not of what was
+		 * read: a byte changed in the packed form fails the record's
+		 * own check (verdict_rec_decode), and it is reported corrupt.
+		 */
+		memcpy((uint8_t *)*rec + *len - STORE_VREC_SUM, sum,
+		    STORE_VREC_SUM);
 		rec_w_free(&w);
 	}
 	rec_w_free(&vw);

@@ -8,11 +8,14 @@
  *     field(reply) field(explain)
  *     recheck: ts(8) action(1) score(4) field(reply) field(delta)
  *       field(explain)
+ *     sum(8)
  *   field: form(1: 0 as is, 1 xshape) len(4) bytes
  * Its first 9 bytes mean what a record's mean (verdict_rec_seq()). Only
  * records with a checksum are packed, and only when they unpack to the
  * same bytes: whoever reads a record through store_get_verdict() gets
- * exactly the record that was put.
+ * exactly the record that was put. sum is that record's checksum, put
+ * back on the record built when it is read, so that damage to the packed
+ * bytes fails the record's own check (verdict_rec.h) as it would unpacked.
  */
 #ifndef REFGUARD_STORE_VREC_H
 #define REFGUARD_STORE_VREC_H
@@ -21,6 +24,7 @@
 #include <stddef.h>
 
 #define STORE_VREC_PACKED	0xc5
+#define STORE_VREC_SUM		8	/* a record's checksum: its last bytes */
 
 struct sbuf;
 struct store_txn;

@@ -275,36 +275,35 @@ def _():
     d.stop()
 
 
-@T.case("a verdict record with a byte turned into a newline: store_error, "
-        "never its bytes; the connection stays in step")
-def _():
-    d = rgtest.Daemon("corrupt", rules="classic").start()
+def damaged_record(tag, damage_text, packed_at, byte):
+    """Three self-referrals, then a copy of the store with cx-1's verdict
+    record damaged: byte at packed_at in its packed form (after the mark
+    0xc5 and seq 2: src/store_vrec.h) and, if damage_text, a newline in its
+    reply wherever the reply stands as text (a page LMDB freed may hold an
+    older copy). Every reader must answer store_error, never its bytes,
+    and the connection stays in step."""
+    d = rgtest.Daemon(tag, rules="classic").start()
     with d.client() as c:
         got = [c.call(self_referral("cx-%d" % i, "cx%d" % i))[1]
                for i in range(3)]
     d.stop()
-    # a copy of the store, the reply of cx-1 damaged wherever it is in
-    # the file (a page LMDB freed may hold an older copy)
-    copy = rgtest.Daemon("corrupt2", rules="classic")
+    copy = rgtest.Daemon(tag + "2", rules="classic")
     shutil.copytree(d.state, copy.state)
     data = os.path.join(copy.state, "data.mdb")
     blob = bytearray(open(data, "rb").read())
     mark = b'{"id":"cx-1","action":"'
     at, n = 0, 0
-    while (at := blob.find(mark, at)) >= 0:
+    while damage_text and (at := blob.find(mark, at)) >= 0:
         blob[at + len(mark) + 1] = ord("\n")
         at += len(mark)
         n += 1
-    # The store keeps a record packed (src/store_vrec.h): cx-1's is the one
-    # of seq 2; a newline in place of the first byte of its reply field
-    # (after the header: mark, seq, action, score, rechecks, form, length).
     packed = b"\xc5" + (2).to_bytes(8, "big")
     at = 0
     while (at := blob.find(packed, at)) >= 0:
-        blob[at + 9 + 1 + 4 + 2 + 1 + 4] = ord("\n")
+        blob[at + packed_at] = byte
         at += len(packed)
         n += 1
-    check(n > 0, "the reply of cx-1 is not in data.mdb")
+    check(n > 0, "the record of cx-1 is not in data.mdb")
     open(data, "wb").write(blob)
     copy.start()
     with copy.client() as c:
@@ -335,6 +334,20 @@ def _():
     rc, out, err = ctl("export", "--state", copy.state)
     check(rc == 1 and "cx-1 is corrupt" in err, "export of the damaged "
           "store", rc, err)
+
+
+@T.case("a verdict record with a byte turned into a newline: store_error, "
+        "never its bytes; the connection stays in step")
+def _():
+    # in the packed form, the first byte of the reply field (after the
+    # header: mark, seq, action, score, rechecks, form, length)
+    damaged_record("corrupt", True, 9 + 1 + 4 + 2 + 1 + 4, ord("\n"))
+
+
+@T.case("a packed verdict record whose action byte changed (deny to "
+        "allow, a valid value): its kept checksum says corrupt")
+def _():
+    damaged_record("corruptact", False, 9, 0)
 
 
 if __name__ == "__main__":
