@@ -55,6 +55,7 @@ struct list_ctx {
 	struct sbuf			*sb;
 	size_t				 n, scanned, corrupt;
 	uint64_t			 next;	/* 0: the walk ended */
+	bool				 failed; /* a store error */
 };
 
 /* The reasons' rule names, highest score first (ties: as listed). */
@@ -177,9 +178,13 @@ list_cb(void *arg, const struct rg_event *ev)
 	    (q->has_campaign && strcmp(ev->campaign, q->campaign) != 0))
 		return (0);
 	rc = verdict_lookup(x->txn, ev->id, ev->idlen, false, &v);
+	if (rc < 0) {		/* a store error fails the listing */
+		x->failed = true;
+		return (1);
+	}
 	if (rc == VERDICT_CORRUPT)
 		x->corrupt++;
-	if (rc != 0)		/* none, corrupt; a store error fails the scan */
+	if (rc != 0)		/* none, corrupt */
 		return (0);
 	if (q->action < 0 || v.action == q->action) {
 		if (x->n == q->limit) {
@@ -203,8 +208,8 @@ verdict_list(struct store_txn *txn, const struct verdict_list_req *q,
 
 	sbuf_adds(sb, "{\"ok\":true,\"verdicts\":[");
 	/* before 1: nothing is below it (from 0 would mean the last). */
-	if (q->before != 1 && store_scan_events_back(txn, q->before > 0 ?
-	    q->before - 1 : 0, 1, list_cb, &x) != 0)
+	if ((q->before != 1 && store_scan_events_back(txn, q->before > 0 ?
+	    q->before - 1 : 0, 1, list_cb, &x) != 0) || x.failed)
 		return (-1);
 	sbuf_addf(sb, "],\"count\":%zu,\"scanned\":%zu,\"corrupt\":%zu,"
 	    "\"next\":", x.n, x.scanned, x.corrupt);

@@ -30,7 +30,8 @@ struct store_txn;
 
 #define VERDICT_LIST_LIMIT_DEFAULT	100
 #define VERDICT_LIST_LIMIT_MAX		1000
-#define VERDICT_LIST_SCAN		20000	/* events examined a page */
+#define VERDICT_LIST_SCAN		2000	/* events examined a page: it
+						   runs in the writer's batch */
 #define VERDICT_LIST_REASONS		3	/* the top reasons, by score */
 #define VERDICT_LIST_RULE_MAX		127
 #define VERDICT_LIST_CURSOR_MAX		24
