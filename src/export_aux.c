@@ -840,6 +840,15 @@ ax_queue(struct export_aux *ax, const json_t *o, char **why)
 		    "\"feedback\"", old, QUEUE_REASONS);
 		return (-1);
 	}
+	/* Only what the daemon itself writes: a decided item has a decision,
+	 * a claimed one its reviewer. */
+	if ((st == QUEUE_DECIDED && d <= 0) ||
+	    (st == QUEUE_CLAIMED && q->assignee[0] == '\0')) {
+		xasprintf(why, "queue item %" PRIu64 " (%s): state %s with "
+		    "decision %s and assignee \"%s\": not an item refguard "
+		    "writes", old, q->id, state, dec, q->assignee);
+		return (-1);
+	}
 	if ((seq = ax_seq_exact(ax, old)) == 0) {
 		xasprintf(why, "queue item %" PRIu64 " (%s): its event is not "
 		    "in the file", old, q->id);

@@ -341,6 +341,16 @@ def _():
     eq(rc, 1, "an item without its event (stderr %r)" % err)
     check("not in the file" in err and ":%d:" % (q + 1) in err,
           "names the line and the problem", err)
+    # a claimed item turned decided without a decision: not an item the
+    # daemon writes
+    bad = list(text)
+    item = json.loads(bad[q])
+    eq(item["state"], "claimed", "the exported item's state")
+    item["state"] = "decided"
+    bad[q] = json.dumps(item)
+    rc, out, err = imp("nodecision", bad)
+    eq(rc, 1, "a decided item without a decision (stderr %r)" % err)
+    check("not an item refguard writes" in err, "says why", err)
     # analyst records before an event
     ev = [i for i, x in enumerate(text) if x.startswith('{"event":')][-1]
     moved = text[:ev] + [text[q]] + text[ev:q] + text[q + 1:]
