@@ -14,8 +14,13 @@ function parse() {
   const h = location.hash.replace(/^#\/?/, "");
   const [path, query] = h.split("?", 2);
   const parts = path.split("/");
-  return { page: parts[0] || "queue", arg: decodeURIComponent(parts.slice(1).join("/")),
-    params: new URLSearchParams(query || "") };
+  let arg = parts.slice(1).join("/");
+  try {
+    arg = decodeURIComponent(arg);
+  } catch (e) {
+    // A malformed link (#/referral/%E0): the page says the id is unknown.
+  }
+  return { page: parts[0] || "queue", arg, params: new URLSearchParams(query || "") };
 }
 
 async function route() {
