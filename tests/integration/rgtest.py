@@ -512,6 +512,19 @@ class Daemon:
               "%s failed" % req.get("op"), raw)
         return r, raw
 
+    def import_from(self, src, export):
+        """refguardctl import of the file export (made from Daemon src)
+        into this daemon's fresh state directory, then src's secret beside
+        it, as an operator moves a store. Fails unless the import exits 0;
+        returns its stderr (the summary and any warning)."""
+        rc, out, err = run([REFGUARDCTL, "import", "--state", self.state,
+                            export], timeout=120)
+        eq(rc, 0, "import exit status (stderr %r)" % err)
+        secret = os.path.join(self.state, "secret")
+        shutil.copy(os.path.join(src.state, "secret"), secret)
+        os.chmod(secret, 0o600)
+        return err
+
     def stats(self):
         r, raw = self.call({"op": "stats"})
         check("error" not in r, "stats failed", raw)

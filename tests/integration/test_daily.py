@@ -8,7 +8,6 @@ still there after a restart; an import rebuilding them from the export;
 the same over HTTP; errors name the field."""
 
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -211,12 +210,7 @@ def _():
                                "export", "-o", p], timeout=120)
     eq(rc, 0, "export (stderr %r)" % err)
     d2 = daemon("dailyimp")
-    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "import", "--state",
-                               d2.state, p], timeout=120)
-    eq(rc, 0, "import (stderr %r)" % err)
-    shutil.copy(os.path.join(d.state, "secret"),
-                os.path.join(d2.state, "secret"))
-    os.chmod(os.path.join(d2.state, "secret"), 0o600)
+    d2.import_from(d, p)
     d2.start()
     same(daily(d2), want, "after the import")
     d2.stop()

@@ -12,7 +12,6 @@ verdicts."""
 
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -64,12 +63,7 @@ def export(d, *extra):
 def imported(d, p):
     """A daemon on a fresh state dir the export p was imported into."""
     d2 = rgtest.Daemon("xaimp", rules="classic")
-    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "import", "--state",
-                               d2.state, p], timeout=120)
-    eq(rc, 0, "import exit status (stderr %r)" % err)
-    shutil.copy(os.path.join(d.state, "secret"),
-                os.path.join(d2.state, "secret"))
-    os.chmod(os.path.join(d2.state, "secret"), 0o600)
+    err = d2.import_from(d, p)
     return d2.start(), err
 
 
