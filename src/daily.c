@@ -3,9 +3,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "daily.h"
 #include "rules.h"
@@ -13,6 +13,7 @@
 #include "store.h"
 #include "store_aux.h"
 #include "util.h"
+#include "verdict_rec.h"
 
 struct daily_hit {
 	const char	*rule;
@@ -61,36 +62,40 @@ daily_check(struct store_txn *txn, int64_t ts, const struct ruleset *rs,
 	return (daily_count(txn, ts, res->action, h, n));
 }
 
+struct reply_hits {
+	struct daily_hit	 h[RULES_MAX_HITS];
+	char			 names[RULES_MAX_HITS][STORE_DAILY_NAME_MAX + 1];
+	size_t			 n;
+};
+
+static int
+reply_hit_cb(void *arg, const char *rule, bool shadow)
+{
+	struct reply_hits	*r = arg;
+	int			 len;
+
+	if (r->n == nitems(r->h))
+		return (1);
+	len = snprintf(r->names[r->n], sizeof(r->names[0]), "%s", rule);
+	r->h[r->n].rule = r->names[r->n];
+	r->h[r->n].len = len < (int)sizeof(r->names[0]) ? (size_t)len :
+	    sizeof(r->names[0]) - 1;
+	r->h[r->n++].shadow = shadow;
+	return (0);
+}
+
 int
 daily_reply(struct store_txn *txn, int64_t ts, int action, const char *reply,
     size_t len)
 {
-	static const char *const keys[] = { "reasons", "shadow" };
-	struct daily_hit	 h[RULES_MAX_HITS];
-	json_t			*o, *a, *v;
-	const char		*s;
-	size_t			 i, k, n = 0;
+	struct reply_hits	*r = xcalloc(1, sizeof(*r));
 	int			 rc;
 
-	if ((o = json_loadb(reply, len, 0, NULL)) == NULL)
-		return (1);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return (1);
-	}
-	for (k = 0; k < nitems(keys); k++) {
-		a = json_object_get(o, keys[k]);
-		json_array_foreach(a, i, v) {
-			s = json_string_value(json_object_get(v, "rule"));
-			if (s == NULL || n == nitems(h))
-				continue;
-			h[n].rule = s;
-			h[n].len = strlen(s);
-			h[n++].shadow = k == 1;
-		}
-	}
-	rc = daily_count(txn, ts, action, h, n);
-	json_decref(o);
+	if (verdict_reply_rules(reply, len, reply_hit_cb, r) != 0)
+		rc = 1;
+	else
+		rc = daily_count(txn, ts, action, r->h, r->n);
+	free(r);
 	return (rc);
 }
 

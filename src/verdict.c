@@ -513,26 +513,28 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 }
 
 /* Rule names matched in a verdict reply (reasons and shadow). */
+struct hit_names {
+	char	(*names)[64];
+	size_t	 n, cap;
+};
+
+static int
+hit_name_cb(void *arg, const char *rule, bool shadow)
+{
+	struct hit_names	*h = arg;
+
+	if (h->n < h->cap)
+		snprintf(h->names[h->n++], sizeof(h->names[0]), "%s", rule);
+	return (0);
+}
+
 static size_t
 reply_hits(const char *reply, size_t len, char names[][64], size_t cap)
 {
-	static const char *const keys[] = { "reasons", "shadow" };
-	json_t		*o, *a, *h;
-	const char	*s;
-	size_t		 i, k, n = 0;
+	struct hit_names	h = { names, 0, cap };
 
-	if ((o = json_loadb(reply, len, 0, NULL)) == NULL)
-		return (0);
-	for (k = 0; k < nitems(keys); k++) {
-		a = json_object_get(o, keys[k]);
-		json_array_foreach(a, i, h) {
-			s = json_string_value(json_object_get(h, "rule"));
-			if (s != NULL && n < cap)
-				snprintf(names[n++], sizeof(names[0]), "%s", s);
-		}
-	}
-	json_decref(o);
-	return (n);
+	(void)verdict_reply_rules(reply, len, hit_name_cb, &h);
+	return (h.n);
 }
 
 static bool

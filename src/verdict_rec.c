@@ -221,3 +221,31 @@ verdict_rec_encode(const struct verdict_rec *r, size_t *len)
 {
 	return (verdict_rec_append(r, NULL, len));
 }
+
+int
+verdict_reply_rules(const char *reply, size_t len,
+    int (*cb)(void *, const char *, bool), void *arg)
+{
+	static const char *const keys[] = { "reasons", "shadow" };
+	json_t		*o, *a, *h;
+	const char	*s;
+	size_t		 i, k;
+	int		 stop = 0;
+
+	if ((o = json_loadb(reply, len, 0, NULL)) == NULL)
+		return (-1);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return (-1);
+	}
+	for (k = 0; k < 2 && !stop; k++) {
+		a = json_object_get(o, keys[k]);
+		json_array_foreach(a, i, h) {
+			s = json_string_value(json_object_get(h, "rule"));
+			if (s != NULL && (stop = cb(arg, s, k == 1)) != 0)
+				break;
+		}
+	}
+	json_decref(o);
+	return (0);
+}

@@ -115,4 +115,12 @@ int	verdict_rec_latest(const struct verdict_rec *r, struct verdict_ver *v);
 /* Append re-check v to w: r->rechecks is a run of these (version unused). */
 void	verdict_ver_encode(struct rec_w *w, const struct verdict_ver *v);
 
+/*
+ * The rules a verdict reply names, in its "reasons" then its "shadow"
+ * (shadow true): cb(arg, rule, shadow) for each, until it returns non-zero.
+ * -1 when reply is not a JSON object, else 0.
+ */
+int	verdict_reply_rules(const char *reply, size_t len,
+	    int (*cb)(void *, const char *, bool), void *arg);
+
 #endif
