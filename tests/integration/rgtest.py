@@ -879,6 +879,46 @@ def check_req(rid, referrer, referee, ts=None, **extra):
     return r
 
 
+def review_referrals(call, ids, n, net, campaign=None, device=None,
+                     ts=None, amount=10, signup=False):
+    """n referrals the classic rules send to review (the sixth and later
+    from one referee address in a day), through call(req) -> reply: (their
+    ids oldest first, their referees' device ids or None). The address is
+    100.<net>.<fresh>.9. device: a prefix; referee i gets device id
+    "<device>-<i>". signup: each referee signed up 2+i days before, with
+    its device and an address at example.org (the referrer one at
+    gmail.com). ts: the first referral's time, one second apart."""
+    ip = "100.%d.%d.9" % (net, ids.next())
+    out, devs = [], []
+    for i in range(5 + n):
+        rid, ref, ree = ids.id(), ids.account(), ids.account()
+        referrer, referee = {"account": ref}, {"account": ree, "ip": ip}
+        dev = None if device is None else "%s-%d" % (device, i)
+        if dev is not None:
+            referee["device"] = {"id": dev}
+        if signup:
+            referrer["email"] = "%s@gmail.com" % ref
+            referee["email"] = "%s@example.org" % ree
+            fields = {"email": referee["email"]}
+            if dev is not None:
+                fields["device"] = referee["device"]
+            r = call(observe_req("signup", ree,
+                                 ts=now_ms() - 86400000 * (2 + i), **fields))
+            check(isinstance(r, dict) and "error" not in r,
+                  "the referee's sign-up", r)
+        extra = {"campaign": campaign} if campaign else {}
+        v = call(check_req(rid, referrer, referee,
+                           ts=None if ts is None else ts + i * 1000,
+                           reward={"amount": amount, "currency": "EUR"},
+                           **extra))
+        eq(v.get("action") if isinstance(v, dict) else v,
+           "review" if i >= 5 else "allow", "referral %d from one address" % i)
+        if i >= 5:
+            out.append(rid)
+            devs.append(dev)
+    return out, devs if device is not None else None
+
+
 def observe_req(kind, account, ts=None, **fields):
     r = {"op": "observe", "kind": kind, "account": account}
     if ts is not None:

@@ -89,28 +89,9 @@ def ok(d, r):
 
 
 def reviews(d, n, campaign):
-    """n referrals the classic rules send to review (the sixth and later
-    from one referee address in a day), each referee with a device id of
-    its own and a sign-up before: (ids oldest first, their devices)."""
-    ip = "100.71.%d.9" % ids.next()
-    out, devs = [], []
-    for i in range(5 + n):
-        rid, dev = ids.id(), "cdev-%d" % ids.next()
-        ref, ree = ids.account(), ids.account()
-        ok(d, rgtest.observe_req("signup", ree, device={"id": dev},
-                                 email="%s@example.org" % ree,
-                                 ts=rgtest.now_ms() - 86400000 * (2 + i)))
-        v = ok(d, check_req(rid, {"account": ref,
-                                  "email": "%s@gmail.com" % ref},
-                            {"account": ree, "ip": ip, "device": {"id": dev},
-                             "email": "%s@example.org" % ree},
-                            reward={"amount": 10, "currency": "EUR"},
-                            campaign=campaign))
-        if i >= 5:
-            eq(v["action"], "review", "the sixth referral from one address")
-            out.append(rid)
-            devs.append(dev)
-    return out, devs
+    return rgtest.review_referrals(lambda r: ok(d, r), ids, n, 71,
+                                   campaign=campaign,
+                                   device="cdev-%d" % ids.next(), signup=True)
 
 
 def farm(d, n):

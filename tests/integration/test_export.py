@@ -31,24 +31,9 @@ def ok(d, req):
 
 
 def reviews(d, n, device=None, ts=None):
-    """n referrals the classic rules send to review (the sixth and later
-    from one referee address in a day): their ids, oldest first."""
-    ip = "100.72.%d.9" % ids.next()
-    out = []
-    for i in range(5 + n):
-        rid = ids.id()
-        referee = {"account": ids.account(), "ip": ip}
-        if device is not None and i >= 5:
-            referee["device"] = {"id": "%s-%d" % (device, i)}
-        v, raw = ok(d, check_req(rid, {"account": ids.account()}, referee,
-                                 ts=None if ts is None else ts + i * 1000,
-                                 reward={"amount": 12.5, "currency": "EUR"},
-                                 campaign="c-exp"))
-        eq(v["action"], "review" if i >= 5 else "allow",
-           "referral %d from one address" % i)
-        if i >= 5:
-            out.append(rid)
-    return out
+    return rgtest.review_referrals(lambda r: ok(d, r)[0], ids, n, 72,
+                                   campaign="c-exp", device=device, ts=ts,
+                                   amount=12.5)[0]
 
 
 def export(d, *extra):

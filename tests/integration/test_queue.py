@@ -27,25 +27,8 @@ def http():
 
 
 def reviews(n, campaign=None, device=None):
-    """n referrals the classic rules send to review (the sixth and later
-    from one referee address in a day): their ids, oldest first."""
-    ip = "100.70.%d.9" % ids.next()     # an address and /24 of its own
-    out = []
-    for i in range(5 + n):
-        rid = ids.id()
-        referee = {"account": ids.account(), "ip": ip}
-        if device is not None and i >= 5:
-            referee["device"] = {"id": "%s-%d" % (device, i)}
-        extra = {"campaign": campaign} if campaign else {}
-        v, raw = ok(check_req(rid, {"account": ids.account()}, referee,
-                              reward={"amount": 10, "currency": "EUR"},
-                              **extra))
-        if i >= 5:
-            eq(v["action"], "review", "the sixth referral from one address")
-            out.append(rid)
-        else:
-            eq(v["action"], "allow", "the first five from one address")
-    return out
+    return rgtest.review_referrals(lambda r: ok(r)[0], ids, n, 70,
+                                   campaign=campaign, device=device)[0]
 
 
 @T.case("review verdicts enter the queue; a cursor page does not shift "
