@@ -13,8 +13,12 @@
  * those finished but waiting for an earlier one, and an estimate of those
  * in flight (the largest reply seen for the op). A request that would go
  * past that waits, decoded, until the client reads (it is "held"). The
- * ops whose replies grow with stored history (explain, list.log) run one
- * at a time per connection, since a small estimate could be far off.
+ * ops whose replies grow with stored history (explain, list.log, the
+ * listings) run one at a time per connection, since a small estimate
+ * could be far off, and HEAVY_MAX at a time over all connections: each
+ * runs in the writer's batch, so many at once would delay every check
+ * of that batch. A connection waiting for a slot is woken, first come
+ * first served, when one frees.
  * Over all connections, max_outbuf_total bounds the same bytes: past it
  * a connection that already holds replies takes no new request, and if
  * finished replies alone go past it, the connection holding the most is
@@ -54,6 +58,7 @@
 
 #define FUTURE_SLACK_MS	(24 * 3600 * 1000LL)
 #define REPLY_EST_MIN	256	/* bytes: the estimate of an op not seen yet */
+#define HEAVY_MAX	4	/* history-sized reads in the writer at once */
 
 /* To a connection refguardd will not read from: it is shutting down. */
 static const char stopping_reply[] = "{\"error\":{\"code\":\"stopping\","
@@ -72,6 +77,7 @@ struct conn {
 	bool			 closing;	/* close once the output is sent */
 	bool			 dead;		/* socket gone; free when jobs end */
 	bool			 queued;	/* on the flush queue */
+	bool			 hwait;		/* on the heavy wait queue */
 	size_t			 replies;	/* finished replies not in out */
 	size_t			 reserved;	/* estimates of those in flight */
 	unsigned		 heavy;		/* explain, list.log in flight */
@@ -79,11 +85,14 @@ struct conn {
 	struct evbuffer_cb_entry *outcb;	/* counts the output buffer */
 	LIST_ENTRY(conn)	 entry;
 	TAILQ_ENTRY(conn)	 fentry;	/* flush queue */
+	TAILQ_ENTRY(conn)	 hentry;	/* heavy wait queue */
 };
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 /* Connections to flush once a batch is back (conn_jobs_done). */
 static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
+/* Connections whose held request waits for a heavy slot, oldest first. */
+static TAILQ_HEAD(, conn) heavyq = TAILQ_HEAD_INITIALIZER(heavyq);
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -200,6 +209,8 @@ conn_may_submit(const struct conn *c, const struct job *job)
 	size_t			 own = conn_reply_bytes(c);
 	size_t			 est = reply_est(d, job->op);
 
+	if (job_heavy(job) && d->replies.heavy >= HEAVY_MAX)
+		return (false);
 	if (own == 0)
 		return (true);
 	if (job_heavy(job) && c->heavy > 0)
@@ -247,12 +258,37 @@ conn_of(const struct job *job)
 	return (job->owner.done == conn_job_back ? job->owner.arg : NULL);
 }
 
+/* c's held request waits for a heavy slot: queue c to be woken. */
+static void
+conn_heavy_wait(struct conn *c)
+{
+	if (c->hwait || c->held == NULL || !job_heavy(c->held) ||
+	    c->d->replies.heavy < HEAVY_MAX)
+		return;
+	c->hwait = true;
+	c->d->replies.heavy_waiting++;
+	TAILQ_INSERT_TAIL(&heavyq, c, hentry);
+}
+
+/* Take c off the heavy wait queue. */
+static void
+conn_heavy_unwait(struct conn *c)
+{
+	if (!c->hwait)
+		return;
+	c->hwait = false;
+	c->d->replies.heavy_waiting--;
+	TAILQ_REMOVE(&heavyq, c, hentry);
+}
+
 /* Hand job to the writer, its reply estimate reserved. */
 static void
 conn_submit_now(struct daemon *d, struct conn *c, struct job *job)
 {
 	job->reply_est = reply_est(d, job->op);
 	d->replies.reserved += job->reply_est;
+	if (job_heavy(job))
+		d->replies.heavy++;
 	if (c != NULL) {
 		/* Room first, if replies already made fill the total. */
 		while (conn_reply_bytes(c) == 0 && d->replies.buffered +
@@ -277,6 +313,7 @@ conn_submit(struct daemon *d, struct job *job)
 
 	if (c != NULL && !conn_may_submit(c, job)) {
 		c->held = job;
+		conn_heavy_wait(c);
 		return;
 	}
 	conn_submit_now(d, c, job);
@@ -286,13 +323,24 @@ conn_submit(struct daemon *d, struct job *job)
 static void
 conn_unreserve(struct daemon *d, struct job *job)
 {
-	struct conn	*c = conn_of(job);
+	struct conn	*c = conn_of(job), *w;
 
 	d->replies.reserved -= job->reply_est;
 	if (c != NULL) {
 		c->reserved -= job->reply_est;
 		if (job_heavy(job))
 			c->heavy--;
+	}
+	if (job_heavy(job)) {
+		d->replies.heavy--;
+		/* The slot goes to the oldest waiter, at the flush. */
+		if ((w = TAILQ_FIRST(&heavyq)) != NULL) {
+			conn_heavy_unwait(w);
+			if (!w->queued) {
+				w->queued = true;
+				TAILQ_INSERT_TAIL(&flushq, w, fentry);
+			}
+		}
 	}
 	if (job->op >= 0 && job->op < OP__MAX &&
 	    job_bytes(job) > d->replies.est[job->op])
@@ -336,9 +384,10 @@ conn_drop_job(struct conn *c, struct job *job)
 {
 	TAILQ_REMOVE(&c->jobs, job, centry);
 	c->npending--;
-	if (job == c->held)
+	if (job == c->held) {
 		c->held = NULL;
-	else if (job->done) {
+		conn_heavy_unwait(c);
+	} else if (job->done) {
 		c->replies -= job_bytes(job);
 		replies_sub(c->d, job_bytes(job));
 	}
@@ -648,8 +697,10 @@ conn_flush(struct conn *c)
 		/* A held request was read: it runs even while stopping. */
 		if ((job = c->held) != NULL && conn_may_submit(c, job)) {
 			c->held = NULL;
+			conn_heavy_unwait(c);
 			conn_submit_now(c->d, c, job);
-		}
+		} else if (job != NULL)
+			conn_heavy_wait(c);
 	} while (!c->d->stopping && c->held == NULL &&
 	    evbuffer_get_length(in) > 0 && conn_process(c) > 0);
 	if ((c->closing || c->eof) && c->npending == 0 &&

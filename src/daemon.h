@@ -54,6 +54,8 @@ struct daemon_replies {
 	uint64_t	closed;		/* connections closed by the total cap */
 	size_t		paused;		/* NDJSON connections not read for their
 					   reply bytes or a held request */
+	unsigned	heavy;		/* history-sized reads in the writer */
+	unsigned	heavy_waiting;	/* connections held for a heavy slot */
 };
 
 /* The HTTP listener's counters (http.c keeps them; d->http_stats). */

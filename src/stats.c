@@ -107,6 +107,10 @@ stats_json(struct daemon *d, size_t *len)
 	    json_integer((json_int_t)snap.paused));
 	json_object_set_new(rp, "closed",
 	    json_integer((json_int_t)d->replies.closed));
+	json_object_set_new(rp, "heavy",
+	    json_integer((json_int_t)d->replies.heavy));
+	json_object_set_new(rp, "heavy_waiting",
+	    json_integer((json_int_t)d->replies.heavy_waiting));
 	json_object_set_new(o, "replies", rp);
 
 	req = json_object();

@@ -414,6 +414,47 @@ def _():
     d.stop()
 
 
+@T.case("history-sized reads: at most four in the writer over all "
+        "connections; the others wait their turn, checks do not, and every "
+        "one is answered in order", timeout=120)
+def _():
+    d = rgtest.Daemon("heavycap").start()
+    big_verdict(d, "hc-big", 2)
+    clients = [d.client() for _ in range(8)]
+    before = d.stats()["requests"]
+    with rgtest.StoreLock(d) as lock:
+        # each client: an explain, then a ping behind it on the same line
+        for c in clients:
+            c.send({"op": "explain", "id": "hc-big"})
+            c.send({"op": "ping"})
+        st = d.wait_stats(lambda st: st["requests"]["explain"] ==
+                          before["explain"] + 8 and
+                          st["replies"]["heavy_waiting"] == 4,
+                          "the eight explains decoded, four waiting")
+        eq(st["replies"]["heavy"], 4, "explains in the writer at once")
+        # a check is not held behind them
+        chk = d.client()
+        chk.send(check_req("hc-chk", {"account": "hc-r"},
+                           {"account": "hc-e"}))
+        d.wait_stats(lambda st: st["requests"]["check"] ==
+                     before["check"] + 1, "the check decoded")
+        eq(d.stats()["replies"]["heavy"], 4, "still four explains")
+        lock.release()
+    for k, c in enumerate(clients):
+        r, raw = c.read()
+        eq(r.get("id"), "hc-big", "client %d: its explain" % k)
+        r, raw = c.read()
+        eq(r, {"ok": True}, "client %d: then its ping" % k)
+        c.close()
+    v, raw = chk.read()
+    check("error" not in v, "the check", raw)
+    chk.close()
+    d.wait_stats(lambda st: st["replies"]["heavy"] == 0 and
+                 st["replies"]["heavy_waiting"] == 0,
+                 "no history-sized read left counted")
+    d.stop()
+
+
 # ---- out of file descriptors ------------------------------------------
 
 PRLIMIT = shutil.which("prlimit")
