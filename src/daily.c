@@ -111,6 +111,30 @@ daily_recheck(struct store_txn *txn, int64_t ts, int from, int to)
 	    (size_t)len, 1));
 }
 
+int
+daily_verdict(struct store_txn *txn, int64_t ts, const struct verdict_rec *r)
+{
+	struct verdict_ver_iter	 it;
+	struct verdict_ver	 v;
+	int			 rc, vrc, prev = r->action;
+
+	if ((rc = daily_reply(txn, ts, r->action, r->reply,
+	    r->replylen)) < 0)
+		return (-1);
+	verdict_ver_iter_init(&it, r);
+	while ((vrc = verdict_ver_next(&it, &v)) != 1) {
+		if (vrc != 0) {
+			rc = 1;
+			continue;
+		}
+		if (v.action != prev &&
+		    daily_recheck(txn, v.ts, prev, v.action) != 0)
+			return (-1);
+		prev = v.action;
+	}
+	return (rc);
+}
+
 int64_t
 daily_expire(struct store_txn *txn, int64_t before_ts, size_t max)
 {

@@ -54,6 +54,16 @@ int	daily_check(struct store_txn *txn, int64_t ts, const struct ruleset *rs,
  */
 int	daily_reply(struct store_txn *txn, int64_t ts, int action,
 	    const char *reply, size_t len);
+/*
+ * Everything a stored verdict record counted when it was made (import):
+ * its check as daily_reply() on the day of its event (ts), and each of
+ * its re-checks that changed the action from the version before, as
+ * daily_recheck(). 0, 1 when the reply or a re-check cannot be read
+ * (what could be read is counted), -1 on a store error.
+ */
+struct verdict_rec;
+int	daily_verdict(struct store_txn *txn, int64_t ts,
+	    const struct verdict_rec *r);
 /* A recheck at ts changed the action from -> to (from != to). 0 or -1. */
 int	daily_recheck(struct store_txn *txn, int64_t ts, int from, int to);
 /*

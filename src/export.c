@@ -81,6 +81,46 @@ ex_meta(struct ex_scan *sc, uint64_t data_id)
 	return (0);
 }
 
+/* A verdict's re-checks, oldest first: ,"rechecks":[...]. */
+static int
+ex_rechecks(struct ex_scan *sc, const struct rg_event *ev,
+    const struct verdict_rec *vr)
+{
+	struct verdict_ver_iter	 it;
+	struct verdict_ver	 v;
+	char			 esc[512];
+	unsigned		 version;
+	int			 rc;
+
+	sbuf_adds(&sc->line, ",\"rechecks\":[");
+	verdict_ver_iter_init(&it, vr);
+	for (version = 2; (rc = verdict_ver_next(&it, &v)) != 1; version++) {
+		if (rc != 0) {
+			xasprintf(&sc->cause, "event %" PRIu64 ": version %u "
+			    "of the verdict of %s is corrupt", ev->seq,
+			    version, str_escape(ev->id, ev->idlen, esc,
+			    sizeof(esc)));
+			return (-1);
+		}
+		if (version > 2)
+			sbuf_addc(&sc->line, ',');
+		sbuf_addf(&sc->line, "{\"ts\":%" PRId64 ",\"action\":\"%s\","
+		    "\"score\":%" PRId32 ",\"reply\":", v.ts,
+		    rules_action_name(v.action), v.score);
+		sbuf_add_jstr(&sc->line, v.reply, v.replylen);
+		sbuf_adds(&sc->line, ",\"delta\":");
+		sbuf_add_jstr(&sc->line, v.delta, v.deltalen);
+		sbuf_adds(&sc->line, ",\"explain\":");
+		sbuf_reset(&sc->tmp);
+		verdict_explain_text(&sc->tmp, sc->txn, v.explain,
+		    v.explainlen);
+		sbuf_add_jstr(&sc->line, sc->tmp.buf, sc->tmp.len);
+		sbuf_addc(&sc->line, '}');
+	}
+	sbuf_addc(&sc->line, ']');
+	return (0);
+}
+
 /* A referral's verdict, when it is this event's (not an older one's). */
 static int
 ex_verdict(struct ex_scan *sc, const struct rg_event *ev)
@@ -112,6 +152,8 @@ ex_verdict(struct ex_scan *sc, const struct rg_event *ev)
 	sbuf_reset(&sc->tmp);
 	verdict_explain_text(&sc->tmp, sc->txn, vr.explain, vr.explainlen);
 	sbuf_add_jstr(&sc->line, sc->tmp.buf, sc->tmp.len);
+	if (vr.nrechecks > 0 && ex_rechecks(sc, ev, &vr) != 0)
+		return (-1);
 	sbuf_addc(&sc->line, '}');
 	ex_emit(sc);
 	sc->counts->verdicts++;
@@ -249,6 +291,7 @@ struct imp_item {
 	char		*name;		/* IMP_VERDICT: the id; IMP_META */
 	size_t		 namelen;
 	struct verdict_rec vr;		/* IMP_VERDICT: reply, explain owned */
+	json_t		*rechecks;	/* IMP_VERDICT: checked, or NULL */
 	uint8_t		*val;		/* IMP_META */
 	size_t		 vlen;
 	size_t		 event;		/* IMP_VERDICT: index of its event */
@@ -280,6 +323,7 @@ imp_clear(struct imp *im)
 		free(im->items[i].name);
 		free((void *)im->items[i].vr.reply);
 		free((void *)im->items[i].vr.explain);
+		json_decref(im->items[i].rechecks);
 		free(im->items[i].val);
 	}
 	im->nitems = 0;
@@ -302,6 +346,51 @@ imp_add(struct imp *im, enum imp_kind kind)
 	return (it);
 }
 
+static const char *imp_str(const json_t *, const char *, size_t *);
+static int	imp_action(const char *);
+
+/*
+ * The re-checks of a verdict line (imp_rechecks_check() passed them) as
+ * r's encoded versions, each explain in its stored form: *buf (caller
+ * frees). 0, or -1 when txn failed.
+ */
+static int
+imp_rechecks(struct store_txn *txn, const json_t *a, struct verdict_rec *r,
+    void **buf)
+{
+	struct rec_w		 w;
+	struct verdict_ver	 v;
+	struct sbuf		 ex;
+	const json_t		*o;
+	size_t			 i;
+	int			 rc = 0;
+
+	rec_w_init(&w, 1024);
+	sbuf_init(&ex, 1024);
+	json_array_foreach(a, i, o) {
+		memset(&v, 0, sizeof(v));
+		v.ts = json_integer_value(json_object_get(o, "ts"));
+		v.action = (uint8_t)imp_action(json_string_value(
+		    json_object_get(o, "action")));
+		v.score = (int32_t)json_integer_value(json_object_get(o,
+		    "score"));
+		v.reply = imp_str(o, "reply", &v.replylen);
+		v.delta = imp_str(o, "delta", &v.deltalen);
+		v.explain = imp_str(o, "explain", &v.explainlen);
+		sbuf_reset(&ex);
+		if ((rc = verdict_explain_pack(txn, &ex, v.explain,
+		    v.explainlen)) != 0)
+			break;
+		v.explain = ex.buf;
+		v.explainlen = ex.len;
+		verdict_ver_encode(&w, &v);
+	}
+	sbuf_free(&ex);
+	r->nrechecks = (unsigned)json_array_size(a);
+	r->rechecks = *buf = rec_w_take(&w, &r->rechecks_len);
+	return (rc);
+}
+
 /* Write the batch in one transaction, growing the map as needed. */
 static int
 imp_flush(struct imp *im, char **cause)
@@ -311,7 +400,7 @@ imp_flush(struct imp *im, char **cause)
 	struct verdict_rec	 vr;
 	struct sbuf		 ex;
 	enum store_err		 err;
-	void			*rec;
+	void			*rec, *vers;
 	size_t			 i, len;
 	int			 rc;
 
@@ -337,14 +426,20 @@ imp_flush(struct imp *im, char **cause)
 					break;
 				vr.explain = ex.buf;
 				vr.explainlen = ex.len;
+				vers = NULL;
+				if (it->rechecks != NULL && (rc = imp_rechecks(
+				    txn, it->rechecks, &vr, &vers)) != 0) {
+					free(vers);
+					break;
+				}
 				rec = verdict_rec_encode(&vr, &len);
 				rc = store_put_verdict(txn, it->name,
 				    it->namelen, rec, len);
 				free(rec);
-				if (rc == 0 && daily_reply(txn, im->items[
-				    it->event].ev.ts, it->vr.action, it->vr.reply,
-				    it->vr.replylen) < 0)
+				if (rc == 0 && daily_verdict(txn, im->items[
+				    it->event].ev.ts, &vr) < 0)
 					rc = -1;
+				free(vers);
 				break;
 			case IMP_META:
 				rc = store_meta_put(txn, it->name, it->val,
@@ -409,6 +504,52 @@ imp_str(const json_t *o, const char *key, size_t *len)
 	return (json_string_value(v));
 }
 
+/* An action's name as its value (enum rg_action), -1 when unknown. */
+static int
+imp_action(const char *name)
+{
+	int	a;
+
+	for (a = ACTION_ALLOW; name != NULL && a <= ACTION_DENY; a++)
+		if (strcmp(rules_action_name(a), name) == 0)
+			return (a);
+	return (-1);
+}
+
+/*
+ * A verdict line's "rechecks": an array of 1 to VERDICT_MAX_VERSIONS - 1
+ * objects with an integer ts and score, a known action and the reply,
+ * delta and explain strings. 0, or -1 with *cause.
+ */
+static int
+imp_rechecks_check(const json_t *a, const char *id, char **cause)
+{
+	const json_t	*o;
+	size_t		 i;
+
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > (VERDICT_MAX_VERSIONS - 1)) {
+		xasprintf(cause, "verdict %s: \"rechecks\" is not an array "
+		    "of 1 to %d re-checks", id, VERDICT_MAX_VERSIONS - 1);
+		return (-1);
+	}
+	json_array_foreach(a, i, o) {
+		if (!json_is_object(o) ||
+		    !json_is_integer(json_object_get(o, "ts")) ||
+		    !json_is_integer(json_object_get(o, "score")) ||
+		    imp_action(imp_str(o, "action", NULL)) < 0 ||
+		    imp_str(o, "reply", NULL) == NULL ||
+		    imp_str(o, "delta", NULL) == NULL ||
+		    imp_str(o, "explain", NULL) == NULL) {
+			xasprintf(cause, "verdict %s: re-check %zu needs "
+			    "\"ts\", \"action\", \"score\", \"reply\", "
+			    "\"delta\" and \"explain\"", id, i + 1);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 static int
 imp_event(struct imp *im, const json_t *o, char **cause)
 {
@@ -468,6 +609,7 @@ imp_verdict(struct imp *im, const json_t *o, char **cause)
 	struct imp_item	*it;
 	const json_t	*jseq = json_object_get(o, "seq");
 	const json_t	*jscore = json_object_get(o, "score");
+	json_t		*jr;
 	const char	*id, *action, *reply, *explain;
 	size_t		 idlen = 0, rlen = 0, elen = 0;
 	int		 a;
@@ -491,15 +633,16 @@ imp_verdict(struct imp *im, const json_t *o, char **cause)
 		    json_integer_value(jseq));
 		return (-1);
 	}
-	for (a = ACTION_ALLOW; a <= ACTION_DENY; a++)
-		if (strcmp(rules_action_name(a), action) == 0)
-			break;
-	if (a > ACTION_DENY) {
+	if ((a = imp_action(action)) < 0) {
 		xasprintf(cause, "verdict %s: unknown action \"%s\"", id,
 		    action);
 		return (-1);
 	}
+	jr = json_object_get(o, "rechecks");	/* kept with the item */
+	if (jr != NULL && imp_rechecks_check(jr, id, cause) != 0)
+		return (-1);
 	it = imp_add(im, IMP_VERDICT);
+	it->rechecks = jr != NULL ? json_incref(jr) : NULL;
 	it->name = xstrndup(id, idlen);
 	it->namelen = idlen;
 	it->vr.action = (uint8_t)a;

@@ -3,11 +3,13 @@
  * for backups and migrations.
  *
  * The file, one JSON object a line:
- *   {"refguard_export":1,"schema":1,"created":T,"last_seq":N,"events":N,
+ *   {"refguard_export":3,"schema":4,"created":T,"last_seq":N,"events":N,
  *    "secret_fp":"HEX"}   secret_fp when the store records one (secret.h)
  *   {"meta":"data:0123456789abcdef","hex":"..."}     before the events using it
  *   {"event":SEQ,"ts":T,"type":"referral","id":"r1","rec":"HEX"}
- *   {"verdict":"r1","seq":SEQ,"action":"deny","score":100,"reply":"...","explain":"..."}
+ *   {"verdict":"r1","seq":SEQ,"action":"deny","score":100,"reply":"...","explain":"...",
+ *    "rechecks":[{"ts":MS,"action":"allow","score":0,"reply":"...",
+ *    "delta":"...","explain":"..."}]}  rechecks when re-checked, oldest first
  *   then the analyst records (export_aux.h), one a line:
  *   {"feedback":ID,"rec":"HEX"}  {"label":"fraud","kind":K,"hash":H,...}
  *   {"list":NAME,"hash":H,...,"members":"HEX"}  {"listlog":ID,"rec":"HEX"}
@@ -51,8 +53,11 @@
 
 struct store;
 
-/* 2: the analyst records (export_aux.h) after the events; 1 still reads. */
-#define EXPORT_VERSION	2
+/*
+ * 3: a verdict carries its re-checks; 2: the analyst records (export_aux.h)
+ * after the events. Older versions still read.
+ */
+#define EXPORT_VERSION	3
 
 /* Progress: done and total events (total 0: unknown). */
 typedef void (*export_progress_fn)(void *arg, uint64_t done, uint64_t total);

@@ -434,11 +434,22 @@ def _():
     actions = set(json.loads(raw)["action"] for _, raw in checks)
     check(len(actions) > 1, "the data should give several actions",
           actions)
+    # re-checked at payout, some twice: later versions of their verdicts
+    rechecked = {}
+    with d.client() as c:
+        for k, (rid, raw) in enumerate(checks[::30]):
+            for n in range(1 + k % 2):
+                r, rraw = c.call({"op": "recheck", "id": rid,
+                                  "ts": base + 400000 + n * 1000})
+                check("error" not in r, "recheck %s" % rid, rraw)
+            rechecked[rid] = c.call({"op": "verdict", "id": rid})[1]
+            check(rechecked[rid] != raw, "the verdict of %s after its "
+                  "recheck" % rid, rechecked[rid])
     p = export_file(d, "all.ndjson")       # the daemon is running
     lines = open(p).read().split("\n")
     eq(lines[-1], "", "the file ends with a newline")
     head, end = json.loads(lines[0]), json.loads(lines[-2])
-    eq(head.get("refguard_export"), 2, "header")
+    eq(head.get("refguard_export"), 3, "header")
     eq(end.get("end"), True, "end line")
     eq(end.get("events"), len(reqs), "events exported")
     eq(end.get("verdicts"), len(checks), "verdicts exported")
@@ -464,6 +475,7 @@ def _():
     d2.start()
     with d.client() as c1, d2.client() as c2:
         for rid, raw in checks:
+            raw = rechecked.get(rid, raw)
             eq(c1.call({"op": "verdict", "id": rid})[1], raw,
                "verdict %s from the exporting daemon" % rid)
             eq(c2.call({"op": "verdict", "id": rid})[1], raw,
@@ -478,6 +490,9 @@ def _():
         eq(len(b), len(a), "lines in the re-export")
         check(a[1:] == b[1:], "the re-export differs from the export",
               [x for x, y in zip(a, b) if x != y][1:3])
+        eq(sum(len(json.loads(x).get("rechecks", [])) for x in a if x),
+           sum(1 + k % 2 for k in range(len(rechecked))),
+           "re-checks in the export")
         # the history came along (index, links, secret): a new check sees it
         q = check_req("ex-new", {"account": "ex-r1"},
                       {"account": "ex-new-e", "email": "ex.1@gmail.com"})
@@ -535,6 +550,17 @@ def _():
     eq(rc, 1, "a broken record (stderr %r)" % err)
     check("badrec.ndjson:%d:" % (ev + 1) in err and "rec" in err,
           "message names the line and field", err)
+    for name, rechecks in (("rcnot", '"x"'), ("rcempty", "[]"),
+                           ("rcaction", '[{"ts":1,"action":"pay","score":0,'
+                            '"reply":"{}","delta":"","explain":"[]"}]'),
+                           ("rcfield", '[{"ts":1,"action":"deny"}]')):
+        bad = list(lines)
+        v = [i for i, l in enumerate(bad) if l.startswith('{"verdict"')][1]
+        bad[v] = bad[v][:-1] + ',"rechecks":%s}' % rechecks
+        rc, out, err = imp("\n".join(bad), name)
+        eq(rc, 1, "a verdict's rechecks %s (stderr %r)" % (rechecks, err))
+        check("%s.ndjson:%d:" % (name, v + 1) in err and "re-check" in err,
+              "message names the line and the re-checks", err)
     swapped = list(lines)
     e1 = [i for i, l in enumerate(swapped) if l.startswith('{"event"')]
     swapped[e1[0]], swapped[e1[1]] = swapped[e1[1]], swapped[e1[0]]

@@ -103,6 +103,23 @@ def traffic(d):
     }
 
 
+def rechecks(d, want):
+    """A recheck that changes the action (allow>deny, counted on the day
+    it was rechecked as of) and one that does not; want updated."""
+    ref = ids.account()
+    first = checks(d, "busy", TODAY - 2 * DAY, 1, referrer=ref)[0]
+    eq(first[2]["action"], "allow", "the first of a busy referrer")
+    checks(d, "busy", TODAY - 2 * DAY + 100, 2, referrer=ref)
+    r, raw = d.ok({"op": "recheck", "id": first[0], "ts": RECENT + 200})
+    eq((r["previous"]["action"], r["action"]), ("allow", "deny"),
+       "the recheck")
+    r, raw = d.ok({"op": "recheck", "id": first[0], "ts": RECENT + 300})
+    eq(r["changed"], False, "a second recheck")
+    want[day(TODAY - 2 * DAY)] = {"actions": {"allow": 2, "deny": 1},
+                                  "rules": {"d.busy": 1}}
+    want[day(RECENT)]["rechecks"] = {"allow>deny": 1}
+
+
 def same(got, want, what):
     g = {k: {gk: gv for gk, gv in v.items() if gk != "day"}
          for k, v in got.items()}
@@ -130,19 +147,7 @@ def _():
     t["rules"]["d.deny"] = 1
     t["shadow"] = {"d.watch": 1}
     same(daily(d), want, "one new check, three replays")
-    # a recheck that changes the action: allow>deny, on its day
-    ref = ids.account()
-    first = checks(d, "busy", TODAY - 2 * DAY, 1, referrer=ref)[0]
-    eq(first[2]["action"], "allow", "the first of a busy referrer")
-    checks(d, "busy", TODAY - 2 * DAY + 100, 2, referrer=ref)
-    r, raw = d.ok({"op": "recheck", "id": first[0], "ts": RECENT + 200})
-    eq((r["previous"]["action"], r["action"]), ("allow", "deny"),
-       "the recheck")
-    r, raw = d.ok({"op": "recheck", "id": first[0], "ts": RECENT + 300})
-    eq(r["changed"], False, "a second recheck")
-    want[day(TODAY - 2 * DAY)] = {"actions": {"allow": 2, "deny": 1},
-                                  "rules": {"d.busy": 1}}
-    want[day(RECENT)]["rechecks"] = {"allow>deny": 1}
+    rechecks(d, want)
     same(daily(d), want, "after the rechecks")
     # filters
     got = daily(d, since=TODAY - DAY, kinds=["actions"])
@@ -200,10 +205,13 @@ def _():
     d.stop()
 
 
-@T.case("import rebuilds the counters from the export", timeout=120)
+@T.case("import rebuilds the counters from the export, rechecks "
+        "included", timeout=120)
 def _():
     d = daemon("dailyexp").start()
     want = traffic(d)
+    rechecks(d, want)
+    same(daily(d), want, "before the export")
     d.stop()
     p = os.path.join(d.dir, "export.ndjson")
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,

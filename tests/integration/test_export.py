@@ -164,7 +164,7 @@ def _():
        (0, 2, 2), "queue counts")
 
     p, lines, err = export(d)
-    eq(lines[0]["refguard_export"], 2, "export version")
+    eq(lines[0]["refguard_export"], 3, "export version")
     end = lines[-1]
     eq({k: end[k] for k in ("feedback", "listlog", "queue",
                             "queue_dropped")},
