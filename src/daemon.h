@@ -16,6 +16,7 @@
 #include "writer.h"
 
 struct accept_guard;
+struct cluster;
 struct conf;
 struct event_base;
 struct evconnlistener;
@@ -92,6 +93,7 @@ struct daemon {
 	struct ident		*ident;
 	struct store		*store;
 	struct writer		*writer;
+	struct cluster		*cluster;	/* NULL: single node (cluster.h) */
 	struct ruleset		*rules;		/* current set; NULL: allow all */
 	int64_t			 rules_loaded_at;
 	char			*reload_error;	/* last failed reload, or NULL */
