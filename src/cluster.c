@@ -673,6 +673,7 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg, char **cause)
 	natsStatus		 s;
 	const void		*v;
 	size_t			 len, n = 0;
+	uint64_t		 t0;
 	char			*urls, *u, *save = NULL, *list[16];
 
 	cl->d = d;
@@ -761,8 +762,12 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg, char **cause)
 		so.Config.OptStartSeq = cl->st.applied_seq + 1;
 	} else
 		so.Config.DeliverPolicy = js_DeliverAll;
-	s = js_Subscribe(&cl->sub, cl->js, cl->subject, cl_on_msg, cl, NULL,
-	    &so, &jerr);
+	/* (a server just lost, or JetStream electing: retry a while) */
+	t0 = mono_us();
+	while ((s = js_Subscribe(&cl->sub, cl->js, cl->subject, cl_on_msg,
+	    cl, NULL, &so, &jerr)) != NATS_OK &&
+	    mono_us() - t0 < CL_SETUP_WAIT_S * 1000000ULL)
+		nats_Sleep(250);
 	if (cl_status(s, jerr, "subscribe", cause) != 0)
 		goto fail;
 	/* Its deliveries may wait in the inbox for room: no library limit. */

@@ -325,6 +325,72 @@ def same_id():
     eq(replays() - before, 5, "checks answered from the stored verdict")
 
 
+def race_req(k):
+    q = dict(REF, op="check", id="cl-load-%d" % k)
+    q["referee"] = dict(REF["referee"], account="cl-load-e%d" % (k % 40),
+                        ip="81.2.69.%d" % (k % 200 + 1))
+    q["referrer"] = dict(REF["referrer"], account="cl-load-r%d" % (k % 7))
+    return q
+
+
+@suite.case("cluster_kill_and_catch_up", timeout=300)
+def kill_and_catch_up():
+    """kill -9 one refguardd and one nats-server under load: every
+    acknowledged verdict is kept, the others keep answering, the killed
+    node catches up on restart, and a fresh node joins and catches up."""
+    a, b, c = need_nodes()
+    nats = state["nats"]
+    acked = {}
+    refused = []
+    lock = threading.Condition()
+    sent = [0, 0]
+    per = 150
+
+    def load(i, d):
+        with d.client() as cl:
+            for k in range(per):
+                q = race_req(2 * k + i)
+                r, raw = cl.call(q)
+                with lock:
+                    if "error" in r:
+                        # Not acknowledged: only the log's own refusal.
+                        refused.append(raw)
+                    else:
+                        acked[q["id"]] = r
+                    sent[i] += 1
+                    lock.notify_all()
+    t = [threading.Thread(target=load, args=(i, d))
+         for i, d in enumerate((a, b))]
+    for x in t:
+        x.start()
+    with lock:
+        lock.wait_for(lambda: min(sent) >= 30, timeout=60)
+    c.proc.kill()
+    c.proc.wait()
+    nats.kill(2)
+    for x in t:
+        x.join()
+    for raw in refused:
+        check(b"cluster_unavailable" in raw, "only the log refuses", raw)
+    check(len(acked) >= per, "most writes acknowledged", len(acked),
+          refused[:3])
+    last = max(applied(d) for d in (a, b))
+    wait_applied([a, b], last)
+    c.start(timeout=60)
+    fresh = node(nats, "d", secret_from=a)
+    fresh.start(timeout=60)
+    wait_applied([c, fresh], last)
+    for d in (a, b, c, fresh):
+        with d.client() as cl:
+            for rid, want in acked.items():
+                r, raw = cl.call({"op": "verdict", "id": rid})
+                if r != want:
+                    raise Fail("acknowledged verdict %s on %s: %s, "
+                               "acknowledged: %s" % (rid, d.dir, raw,
+                                                     json.dumps(want)))
+    fresh.stop()
+
+
 @suite.case("cluster_config_refused", timeout=60)
 def config_refused():
     for conf, want in (
