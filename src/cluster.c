@@ -65,6 +65,8 @@ void cluster_free(struct cluster *cl) { }
 #define CL_INBOX_MAX	8192	/* deliveries waiting for the loop */
 #define CL_ACK_WAIT_MS	10000	/* a publish not acknowledged by then fails */
 #define CL_SETUP_WAIT_S	30	/* start-up: JetStream may still elect */
+#define CL_RETRIES	100	/* publishes again while no leader answers */
+#define CL_RETRY_MS	100
 
 /* job->cl_state of a client's write in the log. */
 #define CL_ACKED	0x01	/* the stream acknowledged it (cl_seq) */
@@ -217,9 +219,36 @@ cl_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     void *arg)
 {
 	struct cluster	*cl = arg;
-	struct cl_item	*it = xcalloc(1, sizeof(*it));
-	const char	*tok = NULL;
+	struct cl_item	*it;
+	jsPubOptions	 po;
+	const char	*tok = NULL, *v = NULL;
+	char		 n[16];
+	int		 retry = 0;
+	bool		 stopping;
 
+	/*
+	 * No responders: the stream has no leader for now (a server lost,
+	 * an election). Send it again for a while: the same Nats-Msg-Id, so
+	 * the stream keeps it once.
+	 */
+	pthread_mutex_lock(&cl->mtx);
+	stopping = cl->stopping;
+	pthread_mutex_unlock(&cl->mtx);
+	if (pa == NULL && pae != NULL && pae->Err == NATS_NO_RESPONDERS &&
+	    !stopping) {
+		if (natsMsgHeader_Get(msg, "Rg-Retry", &v) == NATS_OK)
+			retry = atoi(v);
+		if (retry < CL_RETRIES) {
+			snprintf(n, sizeof(n), "%d", retry + 1);
+			natsMsgHeader_Set(msg, "Rg-Retry", n);
+			nats_Sleep(CL_RETRY_MS);
+			jsPubOptions_Init(&po);
+			po.MaxWait = CL_ACK_WAIT_MS;
+			if (js_PublishMsgAsync(js, &msg, &po) == NATS_OK)
+				return;
+		}
+	}
+	it = xcalloc(1, sizeof(*it));
 	it->ack = true;
 	if (natsMsgHeader_Get(msg, "Rg-Token", &tok) == NATS_OK)
 		it->token = strtoull(tok, NULL, 10);
@@ -232,6 +261,7 @@ cl_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		    pae->ErrText != NULL ? pae->ErrText : pae != NULL ?
 		    natsStatus_GetText(pae->Err) : "no acknowledgement");
 	}
+	natsMsg_Destroy(msg);		/* ours, the library says */
 	cl_push(cl, it, false);
 }
 
