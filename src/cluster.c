@@ -10,7 +10,8 @@
 #ifndef HAVE_NATS
 
 struct cluster *
-cluster_new(struct daemon *d, writer_done_cb done, void *arg, char **cause)
+cluster_new(struct daemon *d, writer_done_cb done, void *arg,
+    const struct op_def *(*opget)(int), char **cause)
 {
 	*cause = xstrdup("cluster_nats_url is set but this refguardd was "
 	    "built without libnats (configure --with-nats): cluster mode is "
@@ -46,7 +47,7 @@ void cluster_free(struct cluster *cl) { }
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
-#include "ops.h"
+#include "ops.h"		/* struct op_def */
 #include "rec.h"
 #include "rgev.h"
 #include "rules.h"
@@ -94,6 +95,7 @@ struct cluster {
 	struct daemon		*d;
 	writer_done_cb		 done;
 	void			*arg;
+	const struct op_def	*(*op_get)(int);
 	natsConnection		*nc;
 	jsCtx			*js;
 	natsSubscription	*sub;
@@ -410,6 +412,7 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 		    NATS_OK && strcmp(origin, cl->origin) == 0 &&
 		    natsMsgHeader_Get(it->msg, "Rg-Token", &tok) == NATS_OK)
 			job->cl_token = strtoull(tok, NULL, 10);
+		job->cl_def = cl->op_get(job->op);
 		if (job->op == OP_CHECK && cl->d->rules != NULL)
 			job->rs = rules_ref(cl->d->rules);
 		rs = job->rs != NULL ? rules_hash(job->rs) : "";
@@ -448,7 +451,7 @@ cl_apply_txn(struct store_txn *txn, struct job *job)
 		job->expired = (int64_t)cur;	/* what the store has */
 		return (0);
 	}
-	if ((def = op_get(job->op)) != NULL && def->txn != NULL &&
+	if ((def = job->cl_def) != NULL && def->txn != NULL &&
 	    def->txn(txn, job) != 0)
 		return (-1);
 	be_put(b, job->cl_seq, 8);
@@ -691,7 +694,8 @@ cl_stream(struct cluster *cl, char **cause)
 }
 
 struct cluster *
-cluster_new(struct daemon *d, writer_done_cb done, void *arg, char **cause)
+cluster_new(struct daemon *d, writer_done_cb done, void *arg,
+    const struct op_def *(*opget)(int), char **cause)
 {
 	struct cluster		*cl = xcalloc(1, sizeof(*cl));
 	const struct conf	*cf = d->conf;
@@ -707,6 +711,7 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg, char **cause)
 	char			*urls, *u, *save = NULL, *list[16];
 
 	cl->d = d;
+	cl->op_get = opget;
 	cl->done = done;
 	cl->arg = arg;
 	TAILQ_INIT(&cl->inbox);

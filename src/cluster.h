@@ -59,11 +59,14 @@ struct cluster_stats {
  * Connect to conf's cluster_nats_url, create the stream when it does not
  * exist (cluster_replicas replicas), and start consuming after the last
  * sequence d->store applied. Finished client jobs go to done(list, arg)
- * on the loop, as the writer's do. NULL and *cause (caller frees) on
- * error, and always when refguard was built without libnats.
+ * on the loop, as the writer's do; opget is the op table's op_get (ops.h),
+ * passed down since the table's ops reach this module. NULL and *cause
+ * (caller frees) on error, and always when refguard was built without
+ * libnats.
  */
+struct op_def;
 struct cluster	*cluster_new(struct daemon *d, writer_done_cb done, void *arg,
-		    char **cause);
+		    const struct op_def *(*opget)(int), char **cause);
 /*
  * Publish a decoded client write (job->def->replicate); the job comes
  * back through done once answered: its apply's reply, or the error

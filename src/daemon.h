@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "req.h"
 #include "store.h"
 #include "writer.h"
@@ -79,6 +80,8 @@ struct stats_snap {
 						   (ss is zero); else NULL */
 	size_t			 paused;	/* replies.paused */
 	bool			 reloading;	/* a reload is running */
+	bool			 clustered;	/* cluster mode: cs is set */
+	struct cluster_stats	 cs;
 	void			*data;		/* stats_data_json() */
 };
 

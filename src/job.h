@@ -74,6 +74,7 @@ struct job {
 	uint64_t	 cl_seq;	/* stream sequence (ack, or applied) */
 	uint8_t		 cl_state;	/* cluster.c's */
 	char		*cl_ruleset;	/* JOB_APPLY: the origin's rule set */
+	const struct op_def *cl_def;	/* JOB_APPLY: the op it applies */
 	size_t		 nhits;		/* OP_CHECK, new verdicts: rules matched */
 	uint32_t	 hits[VERDICT_MAX_HITS];
 	uint8_t		 hits_shadow[VERDICT_MAX_HITS];

@@ -438,6 +438,43 @@ metrics_requests(struct sbuf *sb, struct daemon *d)
 	}
 }
 
+/* Cluster mode (cluster.h): where this node is in the log. */
+static void
+metrics_cluster(struct sbuf *sb, const struct cluster_stats *cs)
+{
+	family(sb, "cluster_connected", "gauge",
+	    "1 while connected to a NATS server.");
+	sample(sb, "cluster_connected", NULL, NULL, cs->connected ? 1 : 0);
+	family(sb, "cluster_stalled", "gauge",
+	    "1 while this node cannot apply the log (stats says why).");
+	sample(sb, "cluster_stalled", NULL, NULL, cs->stalled ? 1 : 0);
+	family(sb, "cluster_applied_seq", "gauge",
+	    "The last stream sequence this store applied.");
+	sample(sb, "cluster_applied_seq", NULL, NULL, cs->applied_seq);
+	family(sb, "cluster_stream_seq", "gauge",
+	    "The stream's last sequence, as last heard.");
+	sample(sb, "cluster_stream_seq", NULL, NULL, cs->stream_seq);
+	family(sb, "cluster_lag_messages", "gauge",
+	    "Messages of the stream not applied here yet.");
+	sample(sb, "cluster_lag_messages", NULL, NULL,
+	    cs->stream_seq > cs->applied_seq ? cs->stream_seq -
+	    cs->applied_seq : 0);
+	family(sb, "cluster_applied_total", "counter",
+	    "Messages of the log applied since start-up.");
+	sample(sb, "cluster_applied_total", NULL, NULL, cs->applied);
+	family(sb, "cluster_published_total", "counter",
+	    "Client writes this node published to the log.");
+	sample(sb, "cluster_published_total", NULL, NULL, cs->published);
+	family(sb, "cluster_publish_errors_total", "counter",
+	    "Publishes the stream did not acknowledge.");
+	sample(sb, "cluster_publish_errors_total", NULL, NULL,
+	    cs->publish_errors);
+	family(sb, "cluster_ruleset_mismatches_total", "counter",
+	    "Checks applied with another rule set than the origin's.");
+	sample(sb, "cluster_ruleset_mismatches_total", NULL, NULL,
+	    cs->ruleset_mismatches);
+}
+
 static void
 metrics_store(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 {
@@ -746,6 +783,8 @@ metrics_text(struct daemon *d, const struct stats_snap *snap, size_t *len)
 	sample(&sb, "reply_limit_closes_total", NULL, NULL, d->replies.closed);
 	metrics_requests(&sb, d);
 	metrics_store(&sb, d, snap);
+	if (snap->clustered)
+		metrics_cluster(&sb, &snap->cs);
 	metrics_config(&sb, d, snap);
 	if (d->http != NULL && hs != NULL) {
 		family(&sb, "http_connections_total", "counter",

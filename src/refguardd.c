@@ -48,6 +48,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "ops.h"
 #include "reload.h"
 #include "rules.h"
 #include "secret.h"
@@ -948,7 +949,7 @@ main(int argc, char **argv)
 	    &cause)) == NULL)
 		fatalx("%s", cause);
 	if (d->conf->cluster_nats_url != NULL && (d->cluster = cluster_new(d,
-	    conn_jobs_done, d, &cause)) == NULL)
+	    conn_jobs_done, d, op_get, &cause)) == NULL)
 		fatalx("%s", cause);
 	d->listener = evconnlistener_new(d->base, accept_cb, d,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, d->listen_fd);

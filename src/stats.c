@@ -28,6 +28,10 @@ stats_snap_take(struct daemon *d, struct stats_snap *s)
 		memset(&s->ss, 0, sizeof(s->ss));
 	s->paused = d->replies.paused;
 	s->reloading = reload_running(d->reloader);
+	if (d->cluster != NULL) {
+		s->clustered = true;
+		cluster_stats(d->cluster, &s->cs);
+	}
 	s->data = stats_data_json(d, NULL);
 }
 
@@ -54,11 +58,10 @@ stats_data_json(struct daemon *d, char **stale)
 
 /* Cluster mode: where this node is in the log (cluster.h). */
 static json_t *
-stats_cluster_json(struct daemon *d)
+stats_cluster_json(const struct cluster_stats *c)
 {
-	struct cluster_stats	cs;
+	struct cluster_stats	cs = *c;
 
-	cluster_stats(d->cluster, &cs);
 	return (json_pack("{s:s,s:s,s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
 	    "s:I,s:I}", "node", cs.node, "stream", cs.stream,
 	    "connected", cs.connected, "stalled", cs.stalled,
@@ -178,8 +181,8 @@ stats_json(struct daemon *d, size_t *len)
 	    json_integer((json_int_t)d->stats.expired));
 	json_object_set_new(o, "store", st);
 
-	if (d->cluster != NULL)
-		json_object_set_new(o, "cluster", stats_cluster_json(d));
+	if (snap.clustered)
+		json_object_set_new(o, "cluster", stats_cluster_json(&snap.cs));
 
 	wr = json_object();
 	json_object_set_new(wr, "commits",
