@@ -45,6 +45,7 @@ void cluster_free(struct cluster *cl) { }
 
 #include "conf.h"
 #include "daemon.h"
+#include "ident.h"
 #include "job.h"
 #include "log.h"
 #include "ops.h"		/* struct op_def */
@@ -118,18 +119,21 @@ struct cluster {
 	size_t			 ndup;		/* waiting with CL_DUP */
 	struct cluster_stats	 st;
 	char			 error[256];
+	struct rg_hash		 fp;		/* of this node's hash secret */
 };
 
 /* ---- the message: what a node decoded, as every node applies it -------- */
 
 /*
- * version(1)=1 op(1: 1 check, 2 observe) flags(1: CL_F_*) ruleset(str8:
+ * version(1)=1 op(1: 1 check, 2 observe) flags(1: CL_F_*) secret(16: the
+ * fingerprint of the origin's hash secret, ident_secret_fp) ruleset(str8:
  * the origin's rule set hash, "" none) then the event record (rgev.h) to
  * the end. The facts (hashes, GeoIP, email domain) are the origin's: every
  * node evaluates what the origin decoded.
  */
 static size_t
-cl_encode(const struct job *job, const char *ruleset, uint8_t *buf)
+cl_encode(const struct job *job, const struct rg_hash *fp,
+    const char *ruleset, uint8_t *buf)
 {
 	struct rec_w	w;
 	uint8_t		ev[EVENT_REC_MAX];
@@ -140,13 +144,14 @@ cl_encode(const struct job *job, const char *ruleset, uint8_t *buf)
 	rec_put_u8(&w, job->op == OP_CHECK ? CL_OP_CHECK : CL_OP_OBSERVE);
 	rec_put_u8(&w, (job->ev.data_stale ? CL_F_STALE : 0) |
 	    (job->ev.ts_given ? CL_F_TS_GIVEN : 0));
+	rec_put_bytes(&w, fp->b, RG_HASH_LEN);
 	rec_put_str8(&w, ruleset, 255);
 	rec_put_bytes(&w, ev, n);
 	return (rec_w_err(&w) != 0 ? 0 : w.len);
 }
 
 static int
-cl_decode(const void *p, size_t len, struct job *job)
+cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp)
 {
 	struct rec_r	 r;
 	char		 rs[256];
@@ -159,6 +164,7 @@ cl_decode(const void *p, size_t len, struct job *job)
 		return (-1);
 	op = rec_get_u8(&r);
 	flags = rec_get_u8(&r);
+	rec_get_bytes(&r, fp->b, RG_HASH_LEN);
 	rec_get_str8(&r, rs, sizeof(rs));
 	n = rec_left(&r);
 	if (rec_r_err(&r) != 0 || (ev = rec_get_ref(&r, n)) == NULL ||
@@ -386,12 +392,21 @@ static const struct op_def cl_apply_def = {
 	.op = OP__MAX, .where = OP_WRITER_WRITE, .txn = cl_apply_txn,
 };
 
-/* A delivery becomes an apply job for the writer. */
-static void
+static void	cl_stall(struct cluster *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/*
+ * A delivery becomes an apply job for the writer. False, and the node
+ * stalls, when the message's hashes were keyed with another secret than
+ * this node's: stored, they would match nothing this node hashes.
+ */
+static bool
 cl_deliver(struct cluster *cl, struct cl_item *it)
 {
 	struct job	*job = job_new(JOB_APPLY);
+	struct rg_hash	 fp;
 	const char	*origin = NULL, *tok = NULL, *rs;
+	char		 a[2 * RG_HASH_LEN + 1], b[2 * RG_HASH_LEN + 1];
 
 	job->owner = (struct job_owner){ cl_apply_done, cl };
 	job->t_start = mono_us();
@@ -401,12 +416,19 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	if (it->seq + it->pending > cl->st.stream_seq)
 		cl->st.stream_seq = it->seq + it->pending;
 	if (cl_decode(natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(
-	    it->msg), job) != 0) {
+	    it->msg), job, &fp) != 0) {
 		/* Applied as nothing: the log moves on, and says so. */
 		cl->st.bad_messages++;
 		log_err("cluster message not decodable: skipped seq=%" PRIu64,
 		    it->seq);
 		job->op = OP__MAX;
+	} else if (memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0) {
+		cl_stall(cl, "stream seq %" PRIu64 " was hashed with another "
+		    "hash secret (fingerprint %s; this node's %s): every node "
+		    "needs the same hash_secret_file (docs/cluster.md)",
+		    it->seq, rg_hash_hex(&fp, a), rg_hash_hex(&cl->fp, b));
+		job_free(job);
+		return (false);
 	} else {
 		if (natsMsgHeader_Get(it->msg, "Rg-Origin", &origin) ==
 		    NATS_OK && strcmp(origin, cl->origin) == 0 &&
@@ -421,6 +443,7 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	}
 	cl->applying++;
 	writer_submit(cl->d->writer, job);
+	return (true);
 }
 
 /*
@@ -546,11 +569,11 @@ cl_wakeup(evutil_socket_t fd, short what, void *arg)
 		    cl->st.stalled || (cl->d->stopping &&
 		    TAILQ_EMPTY(&cl->waiting))))
 			break;		/* deliveries wait their turn */
+		if (!it->ack && !cl_deliver(cl, it))
+			break;		/* stalled: it stays first */
 		TAILQ_REMOVE(&items, it, entry);
 		if (it->ack)
 			cl_ack(cl, it);
-		else
-			cl_deliver(cl, it);
 		natsMsg_Destroy(it->msg);
 		free(it);
 		pthread_mutex_lock(&cl->mtx);
@@ -589,8 +612,8 @@ cluster_submit(struct cluster *cl, struct job *job)
 		cl_fail(cl, job, cl->error);
 		return;
 	}
-	len = cl_encode(job, job->rs != NULL ? rules_hash(job->rs) : "",
-	    buf);
+	len = cl_encode(job, &cl->fp, job->rs != NULL ? rules_hash(job->rs) :
+	    "", buf);
 	/*
 	 * The stream drops a second message of the same id within its
 	 * duplicate window: a check's id is its referral id's, so two nodes
@@ -654,6 +677,40 @@ cl_status(natsStatus s, jsErrCode jerr, const char *what, char **cause)
 	return (-1);
 }
 
+/*
+ * Before this node publishes anything: the stream's last message must be
+ * hashed with this node's secret (a node set up without the cluster's
+ * hash_secret_file would store, and publish, hashes nobody matches).
+ */
+static int
+cl_secret_check(struct cluster *cl, char **cause)
+{
+	natsMsg		*m = NULL;
+	struct job	*job;
+	struct rg_hash	 fp;
+	jsErrCode	 jerr = 0;
+	char		 a[2 * RG_HASH_LEN + 1], b[2 * RG_HASH_LEN + 1];
+	int		 rc = 0;
+
+	if (cl->st.stream_seq == 0 || js_GetLastMsg(&m, cl->js,
+	    cl->d->conf->cluster_stream, cl->subject, NULL, &jerr) != NATS_OK)
+		return (0);
+	job = job_new(JOB_APPLY);
+	if (cl_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+	    job, &fp) == 0 && memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0) {
+		xasprintf(cause, "cluster: the stream %s was written with "
+		    "another hash secret (fingerprint %s; this node's %s): "
+		    "every node needs the same hash_secret_file; copy it from "
+		    "a node of the cluster (docs/cluster.md)",
+		    cl->d->conf->cluster_stream, rg_hash_hex(&fp, a),
+		    rg_hash_hex(&cl->fp, b));
+		rc = -1;
+	}
+	job_free(job);
+	natsMsg_Destroy(m);
+	return (rc);
+}
+
 /* The stream, created when missing; JetStream may still be electing. */
 static int
 cl_stream(struct cluster *cl, char **cause)
@@ -685,7 +742,7 @@ cl_stream(struct cluster *cl, char **cause)
 		if (s == NATS_OK) {
 			cl->st.stream_seq = si->State.LastSeq;
 			jsStreamInfo_Destroy(si);
-			return (0);
+			return (cl_secret_check(cl, cause));
 		}
 		if (mono_us() - t0 > CL_SETUP_WAIT_S * 1000000ULL)
 			return (cl_status(s, jerr, "stream", cause));
@@ -724,6 +781,7 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 	snprintf(cl->origin, sizeof(cl->origin), "%s:%" PRIx64,
 	    cf->cluster_node, (uint64_t)now_ms() ^ ((uint64_t)getpid() << 40));
 	cl->efd = -1;
+	ident_secret_fp(d->ident, &cl->fp);
 
 	/* Where this store is in the log. */
 	if ((txn = store_begin(d->store, false, cause)) == NULL)

@@ -442,37 +442,42 @@ metrics_requests(struct sbuf *sb, struct daemon *d)
 static void
 metrics_cluster(struct sbuf *sb, const struct cluster_stats *cs)
 {
-	family(sb, "cluster_connected", "gauge",
-	    "1 while connected to a NATS server.");
-	sample(sb, "cluster_connected", NULL, NULL, cs->connected ? 1 : 0);
-	family(sb, "cluster_stalled", "gauge",
-	    "1 while this node cannot apply the log (stats says why).");
-	sample(sb, "cluster_stalled", NULL, NULL, cs->stalled ? 1 : 0);
-	family(sb, "cluster_applied_seq", "gauge",
-	    "The last stream sequence this store applied.");
-	sample(sb, "cluster_applied_seq", NULL, NULL, cs->applied_seq);
-	family(sb, "cluster_stream_seq", "gauge",
-	    "The stream's last sequence, as last heard.");
-	sample(sb, "cluster_stream_seq", NULL, NULL, cs->stream_seq);
-	family(sb, "cluster_lag_messages", "gauge",
-	    "Messages of the stream not applied here yet.");
-	sample(sb, "cluster_lag_messages", NULL, NULL,
-	    cs->stream_seq > cs->applied_seq ? cs->stream_seq -
-	    cs->applied_seq : 0);
-	family(sb, "cluster_applied_total", "counter",
-	    "Messages of the log applied since start-up.");
-	sample(sb, "cluster_applied_total", NULL, NULL, cs->applied);
-	family(sb, "cluster_published_total", "counter",
-	    "Client writes this node published to the log.");
-	sample(sb, "cluster_published_total", NULL, NULL, cs->published);
-	family(sb, "cluster_publish_errors_total", "counter",
-	    "Publishes the stream did not acknowledge.");
-	sample(sb, "cluster_publish_errors_total", NULL, NULL,
-	    cs->publish_errors);
-	family(sb, "cluster_ruleset_mismatches_total", "counter",
-	    "Checks applied with another rule set than the origin's.");
-	sample(sb, "cluster_ruleset_mismatches_total", NULL, NULL,
-	    cs->ruleset_mismatches);
+	const struct {
+		const char	*name, *type, *help;
+		uint64_t	 v;
+	} m[] = {
+		{ "cluster_connected", "gauge",
+		    "1 while connected to a NATS server.", cs->connected },
+		{ "cluster_stalled", "gauge", "1 while this node cannot apply "
+		    "the log (stats says why).", cs->stalled },
+		{ "cluster_applied_seq", "gauge",
+		    "The last stream sequence this store applied.",
+		    cs->applied_seq },
+		{ "cluster_stream_seq", "gauge",
+		    "The stream's last sequence, as last heard.",
+		    cs->stream_seq },
+		{ "cluster_lag_messages", "gauge",
+		    "Messages of the stream not applied here yet.",
+		    cs->stream_seq > cs->applied_seq ?
+		    cs->stream_seq - cs->applied_seq : 0 },
+		{ "cluster_applied_total", "counter",
+		    "Messages of the log applied since start-up.", cs->applied },
+		{ "cluster_published_total", "counter",
+		    "Client writes this node published to the log.",
+		    cs->published },
+		{ "cluster_publish_errors_total", "counter",
+		    "Publishes the stream did not acknowledge.",
+		    cs->publish_errors },
+		{ "cluster_ruleset_mismatches_total", "counter",
+		    "Checks applied with another rule set than the origin's.",
+		    cs->ruleset_mismatches },
+	};
+	size_t	i;
+
+	for (i = 0; i < nitems(m); i++) {
+		family(sb, m[i].name, m[i].type, m[i].help);
+		sample(sb, m[i].name, NULL, NULL, m[i].v);
+	}
 }
 
 static void

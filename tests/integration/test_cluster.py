@@ -10,6 +10,7 @@ installs it)."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -189,7 +190,8 @@ def cluster_start():
     nats = NatsCluster()
     state["nats"] = nats
     nats.start_all()
-    a = node(nats, "a")
+    state["http_a"] = "127.0.0.1:%d" % free_ports(1)[0]
+    a = node(nats, "a", extra={"http_listen": state["http_a"]})
     a.start(timeout=60)
     a.persistent = True
     b = node(nats, "b", secret_from=a)
@@ -391,6 +393,59 @@ def kill_and_catch_up():
                                "acknowledged: %s" % (rid, d.dir, raw,
                                                      json.dumps(want)))
     fresh.stop()
+
+
+@suite.case("cluster_other_secret_refused", timeout=120)
+def other_secret():
+    """A node set up without the cluster's hash secret would store hashes
+    nobody matches: it refuses to start, saying what to copy."""
+    need_nodes()
+    x = node(state["nats"], "x")
+    rc, err = x.run_to_exit(timeout=60)
+    check(rc != 0, "refused", rc)
+    check("another hash secret" in err and "hash_secret_file" in err,
+          "says why", err)
+
+
+@suite.case("cluster_other_ruleset_counted", timeout=120)
+def other_ruleset():
+    """A node serving another rule set (a rolling rule update) evaluates
+    the log with its own, records which in each verdict, and counts the
+    mismatches."""
+    a = need_nodes()[0]
+    m = node(state["nats"], "m", secret_from=a)
+    m.rules = rgtest.CLASSIC_RULES_DIR
+    m.conf["rules"] = m.rules
+    m.write_conf()
+    m.start(timeout=60)
+    wait_applied([m], applied(a))
+    st = m.stats()["cluster"]
+    check(st["ruleset_mismatches"] > 0, "mismatches counted", st)
+    mine = m.ok({"op": "rules"})[0]["ruleset"]
+    theirs = a.ok({"op": "rules"})[0]["ruleset"]
+    check(mine != theirs, "two rule sets", mine)
+    eq(m.ok({"op": "verdict", "id": "cl-cross-1"})[0]["ruleset"], mine,
+       "the verdict records the rule set it was computed with")
+    eq(a.ok({"op": "verdict", "id": "cl-cross-1"})[0]["ruleset"], theirs,
+       "on the origin too")
+    m.stop()
+
+
+@suite.case("cluster_metrics", timeout=60)
+def cluster_metrics():
+    a = need_nodes()[0]
+    st = a.stats()["cluster"]
+    with urllib.request.urlopen("http://%s/metrics" % state["http_a"],
+                                timeout=10) as r:
+        text = r.read().decode()
+    for name in ("cluster_applied_seq", "cluster_stream_seq",
+                 "cluster_lag_messages", "cluster_published_total"):
+        check(("refguard_%s " % name) in text, "/metrics has %s" % name)
+    check("refguard_cluster_connected 1\n" in text, "connected", text[-2000:])
+    m = re.search(r"(?m)^refguard_cluster_applied_seq (\d+)$", text)
+    check(m is not None, "applied_seq sample", text[-2000:])
+    got = int(m.group(1))
+    check(got >= st["applied_seq"], "applied_seq in /metrics", got, st)
 
 
 @suite.case("cluster_config_refused", timeout=60)
