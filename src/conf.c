@@ -662,6 +662,11 @@ conf_cluster(struct conf *c, const struct conf_src *src, struct sbuf *errs)
 			    conf_src_at(src, c, "cluster_creds", NULL));
 		return;
 	}
+#ifndef HAVE_NATS
+	conf_err(errs, "%s: cluster_nats_url: this refguardd was built "
+	    "without libnats (configure --with-nats): cluster mode is not "
+	    "available", conf_src_at(src, c, "cluster_nats_url", NULL));
+#endif
 	urls = xstrdup(c->cluster_nats_url);
 	for (u = strtok_r(urls, ",", &save); u != NULL;
 	    u = strtok_r(NULL, ",", &save)) {

@@ -36,6 +36,15 @@ def need_nats():
         raise Skip("nats-server is not installed (Debian nats-server; "
                    "contrib/setup.sh test installs it): cluster mode "
                    "not tested")
+    if "built_with_nats" not in state:
+        d = rgtest.Daemon(tag="cl-t", conf={
+            "cluster_nats_url": "nats://127.0.0.1:4222"})
+        p = subprocess.run(d.argv("-t"), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, cwd=d.dir)
+        state["built_with_nats"] = b"without libnats" not in p.stdout
+    if not state["built_with_nats"]:
+        raise Skip("refguardd was built without libnats (configure "
+                   "--with-nats): cluster mode not tested")
 
 
 def free_ports(n):
