@@ -404,6 +404,33 @@ def kill_and_catch_up():
     fresh.stop()
 
 
+@suite.case("cluster_join_from_snapshot", timeout=120)
+def join_from_snapshot():
+    """A node seeded with a copy of another's store (mdb_copy of a live
+    node, docs/cluster.md) resumes after the sequence the copy applied,
+    not from the stream's start."""
+    a = need_nodes()[0]
+    mdb_copy = shutil.which("mdb_copy")
+    if mdb_copy is None:
+        raise Skip("mdb_copy (lmdb-utils) is not installed")
+    s = node(state["nats"], "s", secret_from=a)
+    p = subprocess.run([mdb_copy, a.state, s.state],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(p.returncode == 0, "mdb_copy", p.stdout)
+    s.start(timeout=60)
+    at_start = int(re.search(r"cluster joined node=s stream=RG "
+                             r"applied=(\d+)", s.stderr()).group(1))
+    check(at_start > 0, "resumed from the copy's sequence", s.stderr())
+    last = applied(a)
+    wait_applied([s], last)
+    applied_here = s.stats()["cluster"]["applied"]
+    eq(applied_here, last - at_start, "messages applied after the copy")
+    for rid in ("cl-cross-1", "cl-cross-2", "cl-race-0"):
+        eq(s.ok({"op": "verdict", "id": rid})[0],
+           a.ok({"op": "verdict", "id": rid})[0], "verdict %s" % rid)
+    s.stop()
+
+
 @suite.case("cluster_other_secret_refused", timeout=120)
 def other_secret():
     """A node set up without the cluster's hash secret would store hashes
