@@ -93,6 +93,11 @@ static const struct ckey ckeys[] = {
 	{ "http_max_connections", CT_UINT, OFF(http_max_conns), 0, 1, 1000000 },
 	{ "http_timeout", CT_DURATION, OFF(http_timeout), 0, 0, 0 },
 	{ "http_ui_dir", CT_PATH, OFF(http_ui_dir), 0, 0, 0 },
+	{ "cluster_nats_url", CT_STR, OFF(cluster_nats_url), 0, 0, 0 },
+	{ "cluster_stream", CT_STR, OFF(cluster_stream), 0, 0, 0 },
+	{ "cluster_creds", CT_PATH, OFF(cluster_creds), 0, 0, 0 },
+	{ "cluster_node", CT_STR, OFF(cluster_node), 0, 0, 0 },
+	{ "cluster_replicas", CT_UINT, OFF(cluster_replicas), 0, 1, 5 },
 };
 
 static char	*conf_path(const char *, const char *);
@@ -212,6 +217,8 @@ conf_default(void)
 	c->http_max_conns = 256;
 	c->http_timeout = 30 * 1000;
 	c->http_ui_dir = xstrdup(DATADIR "/refguard/ui");
+	c->cluster_stream = xstrdup("REFGUARD");
+	c->cluster_replicas = 3;
 	return (c);
 }
 
@@ -244,6 +251,10 @@ conf_free(struct conf *c)
 	free(c->http_path);
 	free(c->http_token_file);
 	free(c->http_ui_dir);
+	free(c->cluster_nats_url);
+	free(c->cluster_stream);
+	free(c->cluster_creds);
+	free(c->cluster_node);
 	conf_strs_free(c->geoip, c->ngeoip);
 	conf_strs_free(c->email_domains, c->nemail_domains);
 	conf_strs_free(c->http_hosts, c->nhttp_hosts);
@@ -611,6 +622,66 @@ conf_err(struct sbuf *errs, const char *fmt, ...)
 	free(msg);
 }
 
+/*
+ * The cluster keys: cluster_nats_url a comma-separated list of nats:// or
+ * tls:// URLs, a stream name JetStream takes (letters, digits, '-', '_'),
+ * a node name of the same characters (the host name by default).
+ */
+static bool
+conf_name_ok(const char *s, size_t max)
+{
+	size_t	n = strlen(s);
+
+	return (n > 0 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n);
+}
+
+static void
+conf_cluster(struct conf *c, const struct conf_src *src, struct sbuf *errs)
+{
+	char	*urls, *u, *save = NULL, host[256];
+
+	if (!conf_name_ok(c->cluster_stream, 64))
+		conf_err(errs, "%s: cluster_stream '%s' is not a stream name "
+		    "(1 to 64 letters, digits, '-' or '_')", conf_src_at(src,
+		    c, "cluster_stream", NULL), c->cluster_stream);
+	if (c->cluster_node == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "node");
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0';
+		c->cluster_node = xstrdup(host);
+	} else if (!conf_name_ok(c->cluster_node, 64))
+		conf_err(errs, "%s: cluster_node '%s' is not a node name "
+		    "(1 to 64 letters, digits, '-' or '_')", conf_src_at(src,
+		    c, "cluster_node", NULL), c->cluster_node);
+	if (c->cluster_nats_url == NULL) {
+		if (c->cluster_creds != NULL)
+			conf_err(errs, "%s: cluster_creds without "
+			    "cluster_nats_url: cluster mode is off",
+			    conf_src_at(src, c, "cluster_creds", NULL));
+		return;
+	}
+#ifndef HAVE_NATS
+	conf_err(errs, "%s: cluster_nats_url: this refguardd was built "
+	    "without libnats (configure --with-nats): cluster mode is not "
+	    "available", conf_src_at(src, c, "cluster_nats_url", NULL));
+#endif
+	urls = xstrdup(c->cluster_nats_url);
+	for (u = strtok_r(urls, ",", &save); u != NULL;
+	    u = strtok_r(NULL, ",", &save)) {
+		u += strspn(u, " ");
+		if (strncmp(u, "nats://", 7) != 0 &&
+		    strncmp(u, "tls://", 6) != 0) {
+			conf_err(errs, "%s: cluster_nats_url: '%s' is not a "
+			    "nats:// or tls:// URL", conf_src_at(src, c,
+			    "cluster_nats_url", NULL), u);
+			break;
+		}
+	}
+	free(urls);
+}
+
 /* Settings that depend on others, and checks across keys. */
 static void
 conf_finish(struct conf *c, const struct conf_src *src, struct sbuf *errs)
@@ -630,6 +701,7 @@ conf_finish(struct conf *c, const struct conf_src *src, struct sbuf *errs)
 		    "set http_allow_remote = yes (with http_token_file) to "
 		    "serve other hosts", conf_src_at(src, c, "http_listen",
 		    NULL), c->http_listen);
+	conf_cluster(c, src, errs);
 	if (c->http_allow_remote && c->http_token_file == NULL)
 		conf_err(errs, "%s: http_allow_remote = yes needs "
 		    "http_token_file: clients from other hosts must send a "

@@ -76,6 +76,15 @@ struct conf {
 	int64_t		 http_timeout;	/* ms */
 	char		*http_ui_dir;	/* the console's files (http_ui.h) */
 
+	/* cluster mode (cluster.h, docs/cluster.md): off unless
+	 * cluster_nats_url is set */
+	char		*cluster_nats_url;	/* "nats://h:p,nats://h2:p" */
+	char		*cluster_stream;	/* JetStream stream name */
+	char		*cluster_creds;		/* NATS credentials file */
+	char		*cluster_node;		/* this node's name; default
+						   the host name */
+	unsigned	 cluster_replicas;	/* of a stream this node creates */
+
 	/* logging */
 	int		 log_level;
 	bool		 log_syslog;

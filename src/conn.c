@@ -45,6 +45,7 @@
 #include <jansson.h>
 
 #include "analyst.h"
+#include "cluster.h"
 #include "conf.h"
 #include "conn.h"
 #include "daemon.h"
@@ -299,7 +300,10 @@ conn_submit_now(struct daemon *d, struct conn *c, struct job *job)
 		if (job_heavy(job))
 			c->heavy++;
 	}
-	writer_submit(d->writer, job);
+	if (d->cluster != NULL && job->def->replicate)
+		cluster_submit(d->cluster, job);
+	else
+		writer_submit(d->writer, job);
 }
 
 /*

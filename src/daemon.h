@@ -11,11 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "req.h"
 #include "store.h"
 #include "writer.h"
 
 struct accept_guard;
+struct cluster;
 struct conf;
 struct event_base;
 struct evconnlistener;
@@ -80,6 +82,8 @@ struct stats_snap {
 						   (ss is zero); else NULL */
 	size_t			 paused;	/* replies.paused */
 	bool			 reloading;	/* a reload is running */
+	bool			 clustered;	/* cluster mode: cs is set */
+	struct cluster_stats	 cs;
 	void			*data;		/* stats_data_json() */
 };
 
@@ -94,6 +98,7 @@ struct daemon {
 	struct ident		*ident;
 	struct store		*store;
 	struct writer		*writer;
+	struct cluster		*cluster;	/* NULL: single node (cluster.h) */
 	struct ruleset		*rules;		/* current set; NULL: allow all */
 	int64_t			 rules_loaded_at;
 	char			*reload_error;	/* last failed reload, or NULL */

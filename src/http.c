@@ -716,7 +716,8 @@ http_status(const char *code)
 		return (404);
 	if (strcmp(code, "conflict") == 0)
 		return (409);		/* the queue: claimed or decided already */
-	if (strcmp(code, "store_full") == 0)
+	if (strcmp(code, "store_full") == 0 ||
+	    strcmp(code, "cluster_unavailable") == 0)
 		return (503);
 	if (strcmp(code, "store_error") == 0 || strcmp(code, "internal") == 0 ||
 	    strcmp(code, "reload_failed") == 0)

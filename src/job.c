@@ -36,6 +36,7 @@ job_free(struct job *job)
 		rules_unref(job->rs);
 	analyst_req_free(job->ar);
 	free(job->reply);
+	free(job->cl_ruleset);
 	free(job);
 }
 

@@ -28,6 +28,8 @@ enum job_kind {
 	JOB_OP,			/* a request: op and def say which */
 	JOB_EXPIRE,		/* retention pass (and expired list entries) */
 	JOB_META,		/* write meta[meta_name] = reply */
+	JOB_APPLY,		/* a write from the cluster's log (cluster.h):
+				   run like JOB_OP, owned by the cluster */
 };
 
 /*
@@ -66,6 +68,13 @@ struct job {
 	int64_t		 expired;	/* JOB_EXPIRE: events deleted */
 	int64_t		 expired_entries;	/* JOB_EXPIRE: list entries */
 	struct analyst_req *ar;		/* feedback, list.*: owned */
+	/* cluster mode (cluster.c): a client's write while it is in the
+	 * log, or an apply of the log's message at stream seq cl_seq */
+	uint64_t	 cl_token;	/* the origin's own token; 0: none */
+	uint64_t	 cl_seq;	/* stream sequence (ack, or applied) */
+	uint8_t		 cl_state;	/* cluster.c's */
+	char		*cl_ruleset;	/* JOB_APPLY: the origin's rule set */
+	const struct op_def *cl_def;	/* JOB_APPLY: the op it applies */
 	size_t		 nhits;		/* OP_CHECK, new verdicts: rules matched */
 	uint32_t	 hits[VERDICT_MAX_HITS];
 	uint8_t		 hits_shadow[VERDICT_MAX_HITS];

@@ -438,6 +438,48 @@ metrics_requests(struct sbuf *sb, struct daemon *d)
 	}
 }
 
+/* Cluster mode (cluster.h): where this node is in the log. */
+static void
+metrics_cluster(struct sbuf *sb, const struct cluster_stats *cs)
+{
+	const struct {
+		const char	*name, *type, *help;
+		uint64_t	 v;
+	} m[] = {
+		{ "cluster_connected", "gauge",
+		    "1 while connected to a NATS server.", cs->connected },
+		{ "cluster_stalled", "gauge", "1 while this node cannot apply "
+		    "the log (stats says why).", cs->stalled },
+		{ "cluster_applied_seq", "gauge",
+		    "The last stream sequence this store applied.",
+		    cs->applied_seq },
+		{ "cluster_stream_seq", "gauge",
+		    "The stream's last sequence, as last heard.",
+		    cs->stream_seq },
+		{ "cluster_lag_messages", "gauge",
+		    "Messages of the stream not applied here yet.",
+		    cs->stream_seq > cs->applied_seq ?
+		    cs->stream_seq - cs->applied_seq : 0 },
+		{ "cluster_applied_total", "counter",
+		    "Messages of the log applied since start-up.", cs->applied },
+		{ "cluster_published_total", "counter",
+		    "Client writes this node published to the log.",
+		    cs->published },
+		{ "cluster_publish_errors_total", "counter",
+		    "Publishes the stream did not acknowledge.",
+		    cs->publish_errors },
+		{ "cluster_ruleset_mismatches_total", "counter",
+		    "Checks applied with another rule set than the origin's.",
+		    cs->ruleset_mismatches },
+	};
+	size_t	i;
+
+	for (i = 0; i < nitems(m); i++) {
+		family(sb, m[i].name, m[i].type, m[i].help);
+		sample(sb, m[i].name, NULL, NULL, m[i].v);
+	}
+}
+
 static void
 metrics_store(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 {
@@ -746,6 +788,8 @@ metrics_text(struct daemon *d, const struct stats_snap *snap, size_t *len)
 	sample(&sb, "reply_limit_closes_total", NULL, NULL, d->replies.closed);
 	metrics_requests(&sb, d);
 	metrics_store(&sb, d, snap);
+	if (snap->clustered)
+		metrics_cluster(&sb, &snap->cs);
 	metrics_config(&sb, d, snap);
 	if (d->http != NULL && hs != NULL) {
 		family(&sb, "http_connections_total", "counter",

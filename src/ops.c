@@ -239,8 +239,9 @@ op_graph(struct store_txn *txn, struct job *job)
 const struct op_def ops[OP__MAX] = {
 	[OP_PING] = { OP_PING, OP_LOOP, .loop = op_ping },
 	[OP_CHECK] = { OP_CHECK, OP_WRITER_WRITE, .rules = true,
-	    .txn = op_check, .route = { "/v1/check", POST, { NULL }, true } },
-	[OP_OBSERVE] = { OP_OBSERVE, OP_WRITER_WRITE, .txn = op_observe,
+	    .replicate = true, .txn = op_check, .route = { "/v1/check", POST, { NULL }, true } },
+	[OP_OBSERVE] = { OP_OBSERVE, OP_WRITER_WRITE, .replicate = true,
+	    .txn = op_observe,
 	    .route = { "/v1/observe", POST, { NULL }, true } },
 	[OP_VERDICT] = { OP_VERDICT, OP_WRITER_READ, .txn = op_lookup,
 	    .route = { "/v1/verdicts/*", GET, { "id" }, false } },

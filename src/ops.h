@@ -44,6 +44,8 @@ struct op_def {
 	bool		 rules;		/* runs rules: job->rs is referenced */
 	bool		 heavy;		/* reply grows with stored history:
 					   one at a time per connection */
+	bool		 replicate;	/* cluster mode: a write every node
+					   applies from the log (cluster.h) */
 	/*
 	 * OP_LOOP: answer job on the loop thread: set job->reply and
 	 * job->done, or keep the job and finish it later as the writer's

@@ -38,6 +38,7 @@
 #endif
 
 #include "accept.h"
+#include "cluster.h"
 #include "conf.h"
 #include "conn.h"
 #include "daemon.h"
@@ -47,6 +48,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "ops.h"
 #include "reload.h"
 #include "rules.h"
 #include "secret.h"
@@ -946,6 +948,9 @@ main(int argc, char **argv)
 	if ((d->writer = writer_new(d->store, d->base, conn_jobs_done, d,
 	    &cause)) == NULL)
 		fatalx("%s", cause);
+	if (d->conf->cluster_nats_url != NULL && (d->cluster = cluster_new(d,
+	    conn_jobs_done, d, op_get, &cause)) == NULL)
+		fatalx("%s", cause);
 	d->listener = evconnlistener_new(d->base, accept_cb, d,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, d->listen_fd);
 	/* (backlog 0: the socket already listens, with our backlog or systemd's) */
@@ -992,7 +997,9 @@ main(int argc, char **argv)
 	event_base_dispatch(d->base);
 
 	reload_abandon(d);
+	cluster_stop(d->cluster);
 	writer_free(d->writer);
+	cluster_free(d->cluster);
 	conn_close_all(d);
 	http_free(d->http);	/* after the writer: no request in flight */
 	if (d->listener != NULL) {

@@ -24,7 +24,7 @@
 const char *const req_error_codes[REQ_NERRCODES] = {
 	"bad_json", "bad_request", "unknown_op", "line_too_long",
 	"not_found", "store_full", "store_error", "idle_timeout",
-	"too_many_connections", "stopping", "other",
+	"too_many_connections", "stopping", "cluster_unavailable", "other",
 };
 
 static const char *const op_names[OP__MAX] = {

@@ -52,7 +52,7 @@ enum req_op {
  * /metrics, the connection-level refusals included; the last, "other",
  * takes the rest.
  */
-#define REQ_NERRCODES	11
+#define REQ_NERRCODES	12
 extern const char *const req_error_codes[REQ_NERRCODES];
 
 struct req_error {

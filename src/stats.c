@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "accept.h"
+#include "cluster.h"
 #include "conf.h"
 #include "daemon.h"
 #include "dataset.h"
@@ -27,6 +28,10 @@ stats_snap_take(struct daemon *d, struct stats_snap *s)
 		memset(&s->ss, 0, sizeof(s->ss));
 	s->paused = d->replies.paused;
 	s->reloading = reload_running(d->reloader);
+	if (d->cluster != NULL) {
+		s->clustered = true;
+		cluster_stats(d->cluster, &s->cs);
+	}
 	s->data = stats_data_json(d, NULL);
 }
 
@@ -50,6 +55,28 @@ stats_data_json(struct daemon *d, char **stale)
 	return (o);
 }
 
+
+/* Cluster mode: where this node is in the log (cluster.h). */
+static json_t *
+stats_cluster_json(const struct cluster_stats *c)
+{
+	struct cluster_stats	cs = *c;
+
+	return (json_pack("{s:s,s:s,s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+	    "s:I,s:I}", "node", cs.node, "stream", cs.stream,
+	    "connected", cs.connected, "stalled", cs.stalled,
+	    "error", cs.error != NULL ? json_string(cs.error) : json_null(),
+	    "applied_seq", (json_int_t)cs.applied_seq,
+	    "stream_seq", (json_int_t)cs.stream_seq,
+	    "lag", (json_int_t)(cs.stream_seq > cs.applied_seq ?
+	    cs.stream_seq - cs.applied_seq : 0),
+	    "applied", (json_int_t)cs.applied,
+	    "published", (json_int_t)cs.published,
+	    "publish_errors", (json_int_t)cs.publish_errors,
+	    "ruleset_mismatches", (json_int_t)cs.ruleset_mismatches,
+	    "bad_messages", (json_int_t)cs.bad_messages,
+	    "waiting", (json_int_t)cs.waiting));
+}
 
 char *
 stats_json(struct daemon *d, size_t *len)
@@ -157,6 +184,9 @@ stats_json(struct daemon *d, size_t *len)
 	json_object_set_new(st, "expired",
 	    json_integer((json_int_t)d->stats.expired));
 	json_object_set_new(o, "store", st);
+
+	if (snap.clustered)
+		json_object_set_new(o, "cluster", stats_cluster_json(&snap.cs));
 
 	wr = json_object();
 	json_object_set_new(wr, "commits",

@@ -62,6 +62,7 @@ writer_job(struct store_txn *txn, struct job *job)
 {
 	switch (job->kind) {
 	case JOB_OP:
+	case JOB_APPLY:
 		if (job->def == NULL || job->def->txn == NULL)
 			break;
 		return (job->def->txn(txn, job));

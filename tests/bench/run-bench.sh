@@ -407,6 +407,14 @@ if [ "$SCALE" = 1 ]; then
 	done
 fi
 
+# ---- (8) a 3-node cluster ----------------------------------------------
+# Three nats-server and three refguardd on this machine (docs/cluster.md),
+# beside the single node of (1) and (2); skipped without nats-server.
+RULES_DIR=$RULES_DIR REFGUARDD=$REFGUARDD REFGUARD_BENCH=$BENCH \
+    sh "$(dirname "$0")/cluster-bench.sh" "$TMP" "$SECS" "$SEED" |
+    tee "$TMP/c8.out"
+echo
+
 # ---- summary -----------------------------------------------------------
 # Every target beside what this run measured; ratios are within the run
 # (the machine is shared: absolute figures are noise).
@@ -431,6 +439,16 @@ note "(3b) open loop at 100%: p50 / p99" \
     "$(field p50_us "$TMP/3b.out") us / $(field p99_us "$TMP/3b.out") us"
 verdict "(3b) open loop at 100%: achieved / offered" \
     "$(ratio "$(field rps "$TMP/3b.out")" "$RATE100")" ">=" 0.9 ""
+if [ -n "$(field cluster_rps "$TMP/c8.out")" ]; then
+	note "(8) 3-node cluster checks/s, 3 x 8 conns x depth 8" \
+	    "$(field cluster_rps "$TMP/c8.out") /s (single node (1): ${RPS1:-?} /s, 16 x 16)"
+	note "(8) 3-node cluster p50 / p99 under that load" \
+	    "$(field cluster_p50_us "$TMP/c8.out") us / $(field cluster_p99_us "$TMP/c8.out") us (single node (1): $(field p50_us "$TMP/s1.out") us / $(field p99_us "$TMP/s1.out") us)"
+	note "(8b) 3-node cluster p50 / p99, 1 conn x depth 1" \
+	    "$(field cluster_lat_p50_us "$TMP/c8.out") us / $(field cluster_lat_p99_us "$TMP/c8.out") us (single node (2): $(field p50_us "$TMP/s2.out") us / $(field p99_us "$TMP/s2.out") us)"
+else
+	note "(8) 3-node cluster" "NOT MEASURED: nats-server not installed"
+fi
 verdict "(6) check p99 beside a client reading nothing" \
     "$(field p99_us "$TMP/s6.out")" "<=" 1000 "us"
 PFRPS=$(field rps "$TMP/s4.out")

@@ -1,0 +1,944 @@
+/* cluster.c: cluster mode on a NATS JetStream log; see cluster.h. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "util.h"
+
+#ifndef HAVE_NATS
+
+struct cluster *
+cluster_new(struct daemon *d, writer_done_cb done, void *arg,
+    const struct op_def *(*opget)(int), char **cause)
+{
+	*cause = xstrdup("cluster_nats_url is set but this refguardd was "
+	    "built without libnats (configure --with-nats): cluster mode is "
+	    "not available");
+	return (NULL);
+}
+
+void cluster_submit(struct cluster *cl, struct job *job) { }
+void cluster_stats(struct cluster *cl, struct cluster_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+}
+void cluster_stop(struct cluster *cl) { }
+void cluster_free(struct cluster *cl) { }
+
+#else
+
+#include <sys/eventfd.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <nats/nats.h>
+#include <xxhash.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "ident.h"
+#include "job.h"
+#include "log.h"
+#include "ops.h"		/* struct op_def */
+#include "rec.h"
+#include "rgev.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+#include "writer.h"
+
+#define CL_MSG_VERSION	1
+#define CL_OP_CHECK	1
+#define CL_OP_OBSERVE	2
+#define CL_F_STALE	0x01	/* the origin's data was stale */
+#define CL_F_TS_GIVEN	0x02	/* the request said ts */
+#define CL_MSG_MAX	(EVENT_REC_MAX + 512)
+
+#define CL_APPLY_MAX	4096	/* apply jobs in the writer at once */
+#define CL_INBOX_MAX	8192	/* deliveries waiting for the loop */
+#define CL_ACK_WAIT_MS	10000	/* a publish not acknowledged by then fails */
+#define CL_SETUP_WAIT_S	30	/* start-up: JetStream may still elect */
+#define CL_RETRIES	100	/* publishes again while no leader answers */
+#define CL_RETRY_MS	100
+
+/* job->cl_state of a client's write in the log. */
+#define CL_ACKED	0x01	/* the stream acknowledged it (cl_seq) */
+#define CL_APPLIED	0x02	/* its apply is committed here: reply set */
+#define CL_DUP		0x04	/* the stream had its id already (cl_seq) */
+/* job->cl_state of an apply. */
+#define CL_A_DONE	0x10	/* applied */
+#define CL_A_SKIP	0x20	/* applied before: nothing done */
+#define CL_A_GAP	0x40	/* not the next seq: nothing done */
+
+struct cl_item {
+	TAILQ_ENTRY(cl_item) entry;
+	bool		 ack;		/* a publish ack, else a delivery */
+	natsMsg		*msg;		/* a delivery (owned) */
+	uint64_t	 seq;		/* stream sequence */
+	uint64_t	 pending;	/* a delivery: messages after it */
+	uint64_t	 token;		/* an ack: of which client write */
+	bool		 dup;
+	bool		 failed;
+	char		 err[200];
+};
+TAILQ_HEAD(cl_items, cl_item);
+
+struct cluster {
+	struct daemon		*d;
+	writer_done_cb		 done;
+	void			*arg;
+	const struct op_def	*(*op_get)(int);
+	natsConnection		*nc;
+	jsCtx			*js;
+	natsSubscription	*sub;
+	char			 subject[96];
+	char			 origin[128];	/* node:boot nonce */
+	/* shared with libnats's threads, under mtx */
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 room;		/* the inbox has room */
+	struct cl_items		 inbox;
+	size_t			 ninbox;
+	bool			 stopping;
+	bool			 connected;
+	int			 efd;
+	struct event		*ev;
+	/* the loop's */
+	struct job_list		 waiting;	/* client writes in the log */
+	struct job_list		 finished;	/* answered: done at next wakeup */
+	uint64_t		 next_token;
+	size_t			 applying;	/* apply jobs in the writer */
+	size_t			 ndup;		/* waiting with CL_DUP */
+	struct cluster_stats	 st;
+	char			 error[256];
+	struct rg_hash		 fp;		/* of this node's hash secret */
+};
+
+/* ---- the message: what a node decoded, as every node applies it -------- */
+
+/*
+ * version(1)=1 op(1: 1 check, 2 observe) flags(1: CL_F_*) secret(16: the
+ * fingerprint of the origin's hash secret, ident_secret_fp) ruleset(str8:
+ * the origin's rule set hash, "" none) then the event record (rgev.h) to
+ * the end. The facts (hashes, GeoIP, email domain) are the origin's: every
+ * node evaluates what the origin decoded.
+ */
+static size_t
+cl_encode(const struct job *job, const struct rg_hash *fp,
+    const char *ruleset, uint8_t *buf)
+{
+	struct rec_w	w;
+	uint8_t		ev[EVENT_REC_MAX];
+	size_t		n = rgev_encode(&job->ev, ev);
+
+	rec_w_fixed(&w, buf, CL_MSG_MAX);
+	rec_put_u8(&w, CL_MSG_VERSION);
+	rec_put_u8(&w, job->op == OP_CHECK ? CL_OP_CHECK : CL_OP_OBSERVE);
+	rec_put_u8(&w, (job->ev.data_stale ? CL_F_STALE : 0) |
+	    (job->ev.ts_given ? CL_F_TS_GIVEN : 0));
+	rec_put_bytes(&w, fp->b, RG_HASH_LEN);
+	rec_put_str8(&w, ruleset, 255);
+	rec_put_bytes(&w, ev, n);
+	return (rec_w_err(&w) != 0 ? 0 : w.len);
+}
+
+static int
+cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp)
+{
+	struct rec_r	 r;
+	char		 rs[256];
+	const void	*ev;
+	uint8_t		 op, flags;
+	size_t		 n;
+
+	rec_r_init(&r, p, len);
+	if (rec_get_u8(&r) != CL_MSG_VERSION)
+		return (-1);
+	op = rec_get_u8(&r);
+	flags = rec_get_u8(&r);
+	rec_get_bytes(&r, fp->b, RG_HASH_LEN);
+	rec_get_str8(&r, rs, sizeof(rs));
+	n = rec_left(&r);
+	if (rec_r_err(&r) != 0 || (ev = rec_get_ref(&r, n)) == NULL ||
+	    (op != CL_OP_CHECK && op != CL_OP_OBSERVE) ||
+	    rgev_decode(ev, n, &job->ev) != 0)
+		return (-1);
+	job->op = op == CL_OP_CHECK ? OP_CHECK : OP_OBSERVE;
+	job->ev.data_stale = (flags & CL_F_STALE) != 0;
+	job->ev.ts_given = (flags & CL_F_TS_GIVEN) != 0;
+	job->cl_ruleset = xstrdup(rs);
+	return (0);
+}
+
+/* ---- libnats's threads: queue and wake --------------------------------- */
+
+static void
+cl_push(struct cluster *cl, struct cl_item *it, bool wait)
+{
+	uint64_t	one = 1;
+
+	pthread_mutex_lock(&cl->mtx);
+	while (wait && cl->ninbox >= CL_INBOX_MAX && !cl->stopping)
+		pthread_cond_wait(&cl->room, &cl->mtx);
+	if (cl->stopping) {
+		pthread_mutex_unlock(&cl->mtx);
+		natsMsg_Destroy(it->msg);
+		free(it);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&cl->inbox, it, entry);
+	cl->ninbox++;
+	pthread_mutex_unlock(&cl->mtx);
+	if (write(cl->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_err("cluster wakeup failed error=\"%s\"", strerror(errno));
+}
+
+/* A delivery of the ordered consumer, in stream order. */
+static void
+cl_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	struct cluster	*cl = arg;
+	struct cl_item	*it;
+	jsMsgMetaData	*meta = NULL;
+
+	if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+		natsMsg_Destroy(msg);
+		return;
+	}
+	it = xcalloc(1, sizeof(*it));
+	it->msg = msg;
+	it->seq = meta->Sequence.Stream;
+	it->pending = meta->NumPending;
+	jsMsgMetaData_Destroy(meta);
+	cl_push(cl, it, true);
+}
+
+/* The stream's answer to a publish (or its failure, or a time-out). */
+static void
+cl_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+    void *arg)
+{
+	struct cluster	*cl = arg;
+	struct cl_item	*it;
+	jsPubOptions	 po;
+	const char	*tok = NULL, *v = NULL;
+	char		 n[16];
+	int		 retry = 0;
+	bool		 stopping;
+
+	/*
+	 * No responders: the stream has no leader for now (a server lost,
+	 * an election). Send it again for a while: the same Nats-Msg-Id, so
+	 * the stream keeps it once.
+	 */
+	pthread_mutex_lock(&cl->mtx);
+	stopping = cl->stopping;
+	pthread_mutex_unlock(&cl->mtx);
+	if (pa == NULL && pae != NULL && pae->Err == NATS_NO_RESPONDERS &&
+	    !stopping) {
+		if (natsMsgHeader_Get(msg, "Rg-Retry", &v) == NATS_OK)
+			retry = atoi(v);
+		if (retry < CL_RETRIES) {
+			snprintf(n, sizeof(n), "%d", retry + 1);
+			natsMsgHeader_Set(msg, "Rg-Retry", n);
+			nats_Sleep(CL_RETRY_MS);
+			jsPubOptions_Init(&po);
+			po.MaxWait = CL_ACK_WAIT_MS;
+			if (js_PublishMsgAsync(js, &msg, &po) == NATS_OK)
+				return;
+		}
+	}
+	it = xcalloc(1, sizeof(*it));
+	it->ack = true;
+	if (natsMsgHeader_Get(msg, "Rg-Token", &tok) == NATS_OK)
+		it->token = strtoull(tok, NULL, 10);
+	if (pa != NULL) {
+		it->seq = pa->Sequence;
+		it->dup = pa->Duplicate;
+	} else {
+		it->failed = true;
+		snprintf(it->err, sizeof(it->err), "%s", pae != NULL &&
+		    pae->ErrText != NULL ? pae->ErrText : pae != NULL ?
+		    natsStatus_GetText(pae->Err) : "no acknowledgement");
+	}
+	natsMsg_Destroy(msg);		/* ours, the library says */
+	cl_push(cl, it, false);
+}
+
+static void
+cl_on_disconnect(natsConnection *nc, void *arg)
+{
+	struct cluster	*cl = arg;
+
+	pthread_mutex_lock(&cl->mtx);
+	cl->connected = false;
+	pthread_mutex_unlock(&cl->mtx);
+	log_warn("cluster disconnected from NATS; reconnecting");
+}
+
+static void
+cl_on_reconnect(natsConnection *nc, void *arg)
+{
+	struct cluster	*cl = arg;
+	char		 url[256] = "";
+
+	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+	pthread_mutex_lock(&cl->mtx);
+	cl->connected = true;
+	pthread_mutex_unlock(&cl->mtx);
+	log_notice("cluster reconnected url=%s", url);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static struct job *
+cl_waiting(struct cluster *cl, uint64_t token)
+{
+	struct job	*job;
+
+	if (token == 0)
+		return (NULL);
+	TAILQ_FOREACH(job, &cl->waiting, entry)
+		if (job->cl_token == token)
+			return (job);
+	return (NULL);
+}
+
+/* job is answered: hand it back at the next wakeup (never nested). */
+static void
+cl_finish(struct cluster *cl, struct job *job)
+{
+	TAILQ_REMOVE(&cl->waiting, job, entry);
+	if (job->cl_state & CL_DUP)
+		cl->ndup--;
+	TAILQ_INSERT_TAIL(&cl->finished, job, entry);
+	event_active(cl->ev, EV_READ, 0);
+}
+
+static void
+cl_fail(struct cluster *cl, struct job *job, const char *why)
+{
+	job_set_error(job, "cluster_unavailable", NULL, "the cluster's log "
+	    "did not take this write (%s); it may still be applied: send it "
+	    "again (a check with the same id is answered once)", why);
+	cl_finish(cl, job);
+}
+
+/*
+ * Client writes whose publish the stream dropped as a duplicate (the same
+ * referral id within its window): once the message it kept is applied
+ * here, the check runs as a plain local one, which finds the stored
+ * verdict and returns it byte for byte.
+ */
+static void
+cl_release_dups(struct cluster *cl)
+{
+	struct job	*job, *next;
+
+	if (cl->ndup == 0)
+		return;
+	for (job = TAILQ_FIRST(&cl->waiting); job != NULL; job = next) {
+		next = TAILQ_NEXT(job, entry);
+		if (!(job->cl_state & CL_DUP) ||
+		    job->cl_seq > cl->st.applied_seq)
+			continue;
+		TAILQ_REMOVE(&cl->waiting, job, entry);
+		cl->ndup--;
+		writer_submit(cl->d->writer, job);
+	}
+}
+
+static void
+cl_ack(struct cluster *cl, const struct cl_item *it)
+{
+	struct job	*job;
+
+	if (it->failed) {
+		cl->st.publish_errors++;
+		log_warn("cluster publish failed error=\"%s\"", it->err);
+	} else if (it->seq > cl->st.stream_seq)
+		cl->st.stream_seq = it->seq;
+	if ((job = cl_waiting(cl, it->token)) == NULL)
+		return;
+	if (it->failed) {
+		cl_fail(cl, job, it->err);
+		return;
+	}
+	job->cl_state |= CL_ACKED;
+	if (job->cl_state & CL_APPLIED) {
+		cl_finish(cl, job);
+		return;
+	}
+	if (it->dup) {
+		job->cl_seq = it->seq;
+		job->cl_state |= CL_DUP;
+		cl->ndup++;
+		cl_release_dups(cl);
+	}
+}
+
+static int	cl_apply_txn(struct store_txn *, struct job *);
+static void	cl_apply_done(struct job *, void *);
+
+static const struct op_def cl_apply_def = {
+	.op = OP__MAX, .where = OP_WRITER_WRITE, .txn = cl_apply_txn,
+};
+
+static void	cl_stall(struct cluster *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/*
+ * A delivery becomes an apply job for the writer. False, and the node
+ * stalls, when the message's hashes were keyed with another secret than
+ * this node's: stored, they would match nothing this node hashes.
+ */
+static bool
+cl_deliver(struct cluster *cl, struct cl_item *it)
+{
+	struct job	*job = job_new(JOB_APPLY);
+	struct rg_hash	 fp;
+	const char	*origin = NULL, *tok = NULL, *rs;
+	char		 a[2 * RG_HASH_LEN + 1], b[2 * RG_HASH_LEN + 1];
+
+	job->owner = (struct job_owner){ cl_apply_done, cl };
+	job->t_start = mono_us();
+	job->def = &cl_apply_def;
+	job->op = OP__MAX;
+	job->cl_seq = it->seq;
+	if (it->seq + it->pending > cl->st.stream_seq)
+		cl->st.stream_seq = it->seq + it->pending;
+	if (cl_decode(natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(
+	    it->msg), job, &fp) != 0) {
+		/* Applied as nothing: the log moves on, and says so. */
+		cl->st.bad_messages++;
+		log_err("cluster message not decodable: skipped seq=%" PRIu64,
+		    it->seq);
+		job->op = OP__MAX;
+	} else if (memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0) {
+		cl_stall(cl, "stream seq %" PRIu64 " was hashed with another "
+		    "hash secret (fingerprint %s; this node's %s): every node "
+		    "needs the same hash_secret_file (docs/cluster.md)",
+		    it->seq, rg_hash_hex(&fp, a), rg_hash_hex(&cl->fp, b));
+		job_free(job);
+		return (false);
+	} else {
+		if (natsMsgHeader_Get(it->msg, "Rg-Origin", &origin) ==
+		    NATS_OK && strcmp(origin, cl->origin) == 0 &&
+		    natsMsgHeader_Get(it->msg, "Rg-Token", &tok) == NATS_OK)
+			job->cl_token = strtoull(tok, NULL, 10);
+		job->cl_def = cl->op_get(job->op);
+		if (job->op == OP_CHECK && cl->d->rules != NULL)
+			job->rs = rules_ref(cl->d->rules);
+		rs = job->rs != NULL ? rules_hash(job->rs) : "";
+		if (job->op == OP_CHECK && strcmp(rs, job->cl_ruleset) != 0)
+			cl->st.ruleset_mismatches++;
+	}
+	cl->applying++;
+	writer_submit(cl->d->writer, job);
+	return (true);
+}
+
+/*
+ * On the writer: apply the message at stream seq job->cl_seq if it is the
+ * next one this store has not applied, and record it in the same
+ * transaction.
+ */
+static int
+cl_apply_txn(struct store_txn *txn, struct job *job)
+{
+	const struct op_def	*def;
+	const void		*v;
+	size_t			 len;
+	uint64_t		 cur = 0;
+	uint8_t			 b[8];
+	int			 rc;
+
+	if ((rc = store_meta_get(txn, CLUSTER_META_APPLIED, &v, &len)) < 0)
+		return (-1);
+	if (rc == 0 && len == 8)
+		cur = be_get(v, 8);
+	if (job->cl_seq <= cur) {
+		job->cl_state = CL_A_SKIP;
+		return (0);
+	}
+	if (job->cl_seq != cur + 1) {
+		job->cl_state = CL_A_GAP;
+		job->expired = (int64_t)cur;	/* what the store has */
+		return (0);
+	}
+	if ((def = job->cl_def) != NULL && def->txn != NULL &&
+	    def->txn(txn, job) != 0)
+		return (-1);
+	be_put(b, job->cl_seq, 8);
+	if (store_meta_put(txn, CLUSTER_META_APPLIED, b, sizeof(b)) != 0)
+		return (-1);
+	job->cl_state = CL_A_DONE;
+	return (0);
+}
+
+/* The stream's message and this store disagree: stop applying, say why. */
+static void
+cl_stall(struct cluster *cl, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (cl->st.stalled)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cl->error, sizeof(cl->error), fmt, ap);
+	va_end(ap);
+	cl->st.stalled = true;
+	log_err("cluster stalled: %s", cl->error);
+}
+
+/* An apply is back from the writer (loop thread, inside conn_jobs_done). */
+static void
+cl_apply_done(struct job *job, void *arg)
+{
+	struct cluster	*cl = arg;
+	struct job	*w;
+
+	cl->applying--;
+	if (job->failed)
+		cl_stall(cl, "applying stream seq %" PRIu64 " failed: %s; "
+		    "restart refguardd once the store can be written",
+		    job->cl_seq, job->reply != NULL ? job->reply : "?");
+	else if (job->cl_state == CL_A_GAP)
+		cl_stall(cl, "the stream's next message is seq %" PRIu64
+		    " but this store applied up to %" PRId64 " only: the "
+		    "stream no longer holds what is between; restore a "
+		    "snapshot (docs/cluster.md)", job->cl_seq, job->expired);
+	else if (job->cl_state == CL_A_DONE) {
+		cl->st.applied_seq = job->cl_seq;
+		cl->st.applied++;
+		if ((w = cl_waiting(cl, job->cl_token)) != NULL &&
+		    !(w->cl_state & CL_APPLIED)) {
+			/* The origin's client gets what its store keeps. */
+			free(w->reply);
+			w->reply = job->reply;
+			w->replylen = job->replylen;
+			job->reply = NULL;
+			w->errcode = job->errcode;
+			w->action = job->action;
+			w->replay = job->replay;
+			w->nhits = job->nhits;
+			memcpy(w->hits, job->hits, job->nhits *
+			    sizeof(w->hits[0]));
+			memcpy(w->hits_shadow, job->hits_shadow, job->nhits);
+			if (w->rs != NULL)
+				rules_unref(w->rs);
+			w->rs = job->rs;	/* hits index this set */
+			job->rs = NULL;
+			w->cl_state |= CL_APPLIED;
+			if (w->cl_state & CL_ACKED)
+				cl_finish(cl, w);
+		}
+		cl_release_dups(cl);
+	}
+	job_free(job);
+	if (cl->ninbox > 0)
+		event_active(cl->ev, EV_READ, 0);
+}
+
+static void
+cl_wakeup(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster	*cl = arg;
+	struct cl_items	 items = TAILQ_HEAD_INITIALIZER(items);
+	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
+	struct cl_item	*it;
+	struct job	*job;
+	uint64_t	 v;
+
+	if (read(cl->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_err("cluster wakeup read failed error=\"%s\"",
+		    strerror(errno));
+	pthread_mutex_lock(&cl->mtx);
+	TAILQ_CONCAT(&items, &cl->inbox, entry);
+	pthread_mutex_unlock(&cl->mtx);
+	while ((it = TAILQ_FIRST(&items)) != NULL) {
+		if (!it->ack && (cl->applying >= CL_APPLY_MAX ||
+		    cl->st.stalled || (cl->d->stopping &&
+		    TAILQ_EMPTY(&cl->waiting))))
+			break;		/* deliveries wait their turn */
+		if (!it->ack && !cl_deliver(cl, it))
+			break;		/* stalled: it stays first */
+		TAILQ_REMOVE(&items, it, entry);
+		if (it->ack)
+			cl_ack(cl, it);
+		natsMsg_Destroy(it->msg);
+		free(it);
+		pthread_mutex_lock(&cl->mtx);
+		cl->ninbox--;
+		pthread_cond_signal(&cl->room);
+		pthread_mutex_unlock(&cl->mtx);
+	}
+	if (!TAILQ_EMPTY(&items)) {
+		pthread_mutex_lock(&cl->mtx);
+		TAILQ_CONCAT(&items, &cl->inbox, entry);
+		TAILQ_CONCAT(&cl->inbox, &items, entry);
+		pthread_mutex_unlock(&cl->mtx);
+	}
+	TAILQ_CONCAT(&done, &cl->finished, entry);
+	TAILQ_FOREACH(job, &done, entry)
+		job->done = true;
+	if (!TAILQ_EMPTY(&done))
+		cl->done(&done, cl->arg);
+}
+
+void
+cluster_submit(struct cluster *cl, struct job *job)
+{
+	natsMsg		*m = NULL;
+	jsPubOptions	 po;
+	natsStatus	 s;
+	XXH128_hash_t	 h;
+	uint8_t		 buf[CL_MSG_MAX];
+	char		 msgid[160], tok[24];
+	size_t		 len;
+
+	job->cl_token = ++cl->next_token;
+	job->cl_state = 0;
+	TAILQ_INSERT_TAIL(&cl->waiting, job, entry);
+	if (cl->st.stalled) {
+		cl_fail(cl, job, cl->error);
+		return;
+	}
+	len = cl_encode(job, &cl->fp, job->rs != NULL ? rules_hash(job->rs) :
+	    "", buf);
+	/*
+	 * The stream drops a second message of the same id within its
+	 * duplicate window: a check's id is its referral id's, so two nodes
+	 * checking one referral at once publish it once.
+	 */
+	if (job->op == OP_CHECK) {
+		h = XXH3_128bits(job->ev.id, job->ev.idlen);
+		snprintf(msgid, sizeof(msgid), "check:%016" PRIx64 "%016"
+		    PRIx64, (uint64_t)h.high64, (uint64_t)h.low64);
+	} else
+		snprintf(msgid, sizeof(msgid), "observe:%s:%" PRIu64,
+		    cl->origin, job->cl_token);
+	snprintf(tok, sizeof(tok), "%" PRIu64, job->cl_token);
+	jsPubOptions_Init(&po);
+	po.MsgId = msgid;
+	po.MaxWait = CL_ACK_WAIT_MS;
+	if (len == 0 || (s = natsMsg_Create(&m, cl->subject, NULL,
+	    (const char *)buf, (int)len)) != NATS_OK ||
+	    (s = natsMsgHeader_Set(m, "Rg-Origin", cl->origin)) != NATS_OK ||
+	    (s = natsMsgHeader_Set(m, "Rg-Token", tok)) != NATS_OK ||
+	    (s = js_PublishMsgAsync(cl->js, &m, &po)) != NATS_OK) {
+		natsMsg_Destroy(m);
+		cl->st.publish_errors++;
+		cl_fail(cl, job, len == 0 ? "event too large" :
+		    natsStatus_GetText(s));
+		return;
+	}
+	cl->st.published++;
+}
+
+void
+cluster_stats(struct cluster *cl, struct cluster_stats *out)
+{
+	struct job	*job;
+
+	*out = cl->st;
+	pthread_mutex_lock(&cl->mtx);
+	out->connected = cl->connected;
+	pthread_mutex_unlock(&cl->mtx);
+	out->waiting = 0;
+	TAILQ_FOREACH(job, &cl->waiting, entry)
+		out->waiting++;
+	out->node = cl->d->conf->cluster_node;
+	out->stream = cl->d->conf->cluster_stream;
+	out->error = cl->st.stalled ? cl->error : NULL;
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+static int
+cl_status(natsStatus s, jsErrCode jerr, const char *what, char **cause)
+{
+	const char	*last;
+
+	if (s == NATS_OK)
+		return (0);
+	last = nats_GetLastError(NULL);
+	xasprintf(cause, "cluster: %s: %s%s%s (JetStream error %d)", what,
+	    natsStatus_GetText(s), last != NULL ? ": " : "",
+	    last != NULL ? last : "", (int)jerr);
+	return (-1);
+}
+
+/*
+ * Before this node publishes anything: the stream's last message must be
+ * hashed with this node's secret (a node set up without the cluster's
+ * hash_secret_file would store, and publish, hashes nobody matches).
+ */
+static int
+cl_secret_check(struct cluster *cl, char **cause)
+{
+	natsMsg		*m = NULL;
+	struct job	*job;
+	struct rg_hash	 fp;
+	jsErrCode	 jerr = 0;
+	char		 a[2 * RG_HASH_LEN + 1], b[2 * RG_HASH_LEN + 1];
+	int		 rc = 0;
+
+	if (cl->st.stream_seq == 0 || js_GetLastMsg(&m, cl->js,
+	    cl->d->conf->cluster_stream, cl->subject, NULL, &jerr) != NATS_OK)
+		return (0);
+	job = job_new(JOB_APPLY);
+	if (cl_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+	    job, &fp) == 0 && memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0) {
+		xasprintf(cause, "cluster: the stream %s was written with "
+		    "another hash secret (fingerprint %s; this node's %s): "
+		    "every node needs the same hash_secret_file; copy it from "
+		    "a node of the cluster (docs/cluster.md)",
+		    cl->d->conf->cluster_stream, rg_hash_hex(&fp, a),
+		    rg_hash_hex(&cl->fp, b));
+		rc = -1;
+	}
+	job_free(job);
+	natsMsg_Destroy(m);
+	return (rc);
+}
+
+/* The stream, created when missing; JetStream may still be electing. */
+static int
+cl_stream(struct cluster *cl, char **cause)
+{
+	const struct conf	*cf = cl->d->conf;
+	jsStreamConfig		 sc;
+	jsStreamInfo		*si = NULL;
+	jsErrCode		 jerr = 0;
+	natsStatus		 s;
+	const char		*subjects[1] = { cl->subject };
+	uint64_t		 t0 = mono_us();
+
+	for (;;) {
+		s = js_GetStreamInfo(&si, cl->js, cf->cluster_stream, NULL,
+		    &jerr);
+		if (s == NATS_NOT_FOUND) {
+			jsStreamConfig_Init(&sc);
+			sc.Name = cf->cluster_stream;
+			sc.Subjects = subjects;
+			sc.SubjectsLen = 1;
+			sc.Storage = js_FileStorage;
+			sc.Replicas = cf->cluster_replicas;
+			s = js_AddStream(&si, cl->js, &sc, NULL, &jerr);
+			if (s == NATS_OK)
+				log_notice("cluster stream created stream=%s "
+				    "replicas=%u", cf->cluster_stream,
+				    cf->cluster_replicas);
+		}
+		if (s == NATS_OK) {
+			cl->st.stream_seq = si->State.LastSeq;
+			jsStreamInfo_Destroy(si);
+			return (cl_secret_check(cl, cause));
+		}
+		if (mono_us() - t0 > CL_SETUP_WAIT_S * 1000000ULL)
+			return (cl_status(s, jerr, "stream", cause));
+		nats_Sleep(250);
+	}
+}
+
+struct cluster *
+cluster_new(struct daemon *d, writer_done_cb done, void *arg,
+    const struct op_def *(*opget)(int), char **cause)
+{
+	struct cluster		*cl = xcalloc(1, sizeof(*cl));
+	const struct conf	*cf = d->conf;
+	struct store_txn	*txn;
+	natsOptions		*o = NULL;
+	jsOptions		 jo;
+	jsSubOptions		 so;
+	jsErrCode		 jerr = 0;
+	natsStatus		 s;
+	const void		*v;
+	size_t			 len, n = 0;
+	uint64_t		 t0;
+	char			*urls, *u, *save = NULL, *list[16];
+
+	cl->d = d;
+	cl->op_get = opget;
+	cl->done = done;
+	cl->arg = arg;
+	TAILQ_INIT(&cl->inbox);
+	TAILQ_INIT(&cl->waiting);
+	TAILQ_INIT(&cl->finished);
+	pthread_mutex_init(&cl->mtx, NULL);
+	pthread_cond_init(&cl->room, NULL);
+	snprintf(cl->subject, sizeof(cl->subject), "%s.events",
+	    cf->cluster_stream);
+	snprintf(cl->origin, sizeof(cl->origin), "%s:%" PRIx64,
+	    cf->cluster_node, (uint64_t)now_ms() ^ ((uint64_t)getpid() << 40));
+	cl->efd = -1;
+	ident_secret_fp(d->ident, &cl->fp);
+
+	/* Where this store is in the log. */
+	if ((txn = store_begin(d->store, false, cause)) == NULL)
+		goto fail;
+	if (store_meta_get(txn, CLUSTER_META_APPLIED, &v, &len) == 0 &&
+	    len == 8)
+		cl->st.applied_seq = be_get(v, 8);
+	store_abort(txn);
+
+	if ((cl->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		xasprintf(cause, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	cl->ev = event_new(d->base, cl->efd, EV_READ | EV_PERSIST, cl_wakeup,
+	    cl);
+	if (cl->ev == NULL || event_add(cl->ev, NULL) != 0) {
+		xasprintf(cause, "cluster: cannot add event");
+		goto fail;
+	}
+
+	urls = xstrdup(cf->cluster_nats_url);
+	for (u = strtok_r(urls, ",", &save); u != NULL && n < nitems(list);
+	    u = strtok_r(NULL, ",", &save))
+		list[n++] = u + strspn(u, " ");
+	s = natsOptions_Create(&o);
+	if (s == NATS_OK)
+		s = natsOptions_SetServers(o, (const char **)list, (int)n);
+	free(urls);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(o, cl->origin);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(o, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(o, 250);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(o, cl_on_disconnect, cl);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(o, cl_on_reconnect, cl);
+	if (s == NATS_OK && cf->cluster_creds != NULL)
+		s = natsOptions_SetUserCredentialsFromFiles(o,
+		    cf->cluster_creds, NULL);
+	if (cl_status(s, 0, "options", cause) != 0)
+		goto fail;
+	s = natsConnection_Connect(&cl->nc, o);
+	natsOptions_Destroy(o);
+	o = NULL;
+	if (cl_status(s, 0, cf->cluster_nats_url, cause) != 0)
+		goto fail;
+	cl->connected = true;
+
+	jsOptions_Init(&jo);
+	jo.PublishAsync.AckHandler = cl_on_ack;
+	jo.PublishAsync.AckHandlerClosure = cl;
+	jo.PublishAsync.MaxPending = 65536;
+	if (cl_status(natsConnection_JetStream(&cl->js, cl->nc, &jo), 0,
+	    "JetStream", cause) != 0)
+		goto fail;
+	if (cl_stream(cl, cause) != 0)
+		goto fail;
+
+	/*
+	 * An ordered consumer from the first message this store has not
+	 * applied: in order, no acks, recreated by libnats after a gap or
+	 * a lost server.
+	 */
+	jsSubOptions_Init(&so);
+	so.Stream = cf->cluster_stream;
+	so.Ordered = true;
+	if (cl->st.applied_seq > 0) {
+		so.Config.DeliverPolicy = js_DeliverByStartSequence;
+		so.Config.OptStartSeq = cl->st.applied_seq + 1;
+	} else
+		so.Config.DeliverPolicy = js_DeliverAll;
+	/* (a server just lost, or JetStream electing: retry a while) */
+	t0 = mono_us();
+	while ((s = js_Subscribe(&cl->sub, cl->js, cl->subject, cl_on_msg,
+	    cl, NULL, &so, &jerr)) != NATS_OK &&
+	    mono_us() - t0 < CL_SETUP_WAIT_S * 1000000ULL)
+		nats_Sleep(250);
+	if (cl_status(s, jerr, "subscribe", cause) != 0)
+		goto fail;
+	/* Its deliveries may wait in the inbox for room: no library limit. */
+	natsSubscription_SetPendingLimits(cl->sub, -1, -1);
+	if (cl->st.applied_seq > cl->st.stream_seq)
+		log_warn("cluster store applied seq %" PRIu64 " is past the "
+		    "stream's last %" PRIu64 ": is this the stream it was "
+		    "applied from?", cl->st.applied_seq, cl->st.stream_seq);
+	log_info("cluster joined node=%s stream=%s applied=%" PRIu64
+	    " stream_seq=%" PRIu64, cf->cluster_node, cf->cluster_stream,
+	    cl->st.applied_seq, cl->st.stream_seq);
+	return (cl);
+fail:
+	natsOptions_Destroy(o);
+	cluster_stop(cl);
+	cluster_free(cl);
+	return (NULL);
+}
+
+void
+cluster_stop(struct cluster *cl)
+{
+	struct cl_item	*it;
+
+	if (cl == NULL)
+		return;
+	pthread_mutex_lock(&cl->mtx);
+	cl->stopping = true;
+	pthread_cond_broadcast(&cl->room);
+	pthread_mutex_unlock(&cl->mtx);
+	if (cl->sub != NULL) {
+		natsSubscription_Unsubscribe(cl->sub);
+		natsSubscription_Destroy(cl->sub);
+		cl->sub = NULL;
+	}
+	pthread_mutex_lock(&cl->mtx);
+	while ((it = TAILQ_FIRST(&cl->inbox)) != NULL) {
+		TAILQ_REMOVE(&cl->inbox, it, entry);
+		natsMsg_Destroy(it->msg);
+		free(it);
+	}
+	cl->ninbox = 0;
+	pthread_mutex_unlock(&cl->mtx);
+}
+
+void
+cluster_free(struct cluster *cl)
+{
+	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
+	struct job	*job;
+
+	if (cl == NULL)
+		return;
+	while ((job = TAILQ_FIRST(&cl->waiting)) != NULL) {
+		job_set_error(job, "stopping", NULL, "refguardd stopped before "
+		    "the cluster's log answered; the write may still be "
+		    "applied: send it again");
+		cl_finish(cl, job);
+	}
+	TAILQ_CONCAT(&done, &cl->finished, entry);
+	TAILQ_FOREACH(job, &done, entry)
+		job->done = true;
+	if (!TAILQ_EMPTY(&done))
+		cl->done(&done, cl->arg);
+	if (cl->js != NULL)
+		jsCtx_Destroy(cl->js);
+	if (cl->nc != NULL) {
+		natsConnection_Close(cl->nc);
+		natsConnection_Destroy(cl->nc);
+	}
+	if (cl->ev != NULL)
+		event_free(cl->ev);
+	if (cl->efd >= 0)
+		close(cl->efd);
+	pthread_mutex_destroy(&cl->mtx);
+	pthread_cond_destroy(&cl->room);
+	free(cl);
+	nats_Close();
+}
+
+#endif

@@ -1,0 +1,516 @@
+#!/usr/bin/env python3
+"""Cluster mode (docs/cluster.md): three nats-server with JetStream
+clustered on loopback and three refguardd sharing one stream, all
+started here. Scenario traffic sent round-robin to the three nodes gives,
+on every node, the verdicts of a single-node run of the same traffic in
+the same order; a verdict acknowledged by one node is read on another;
+one referral id sent to two nodes at once gets one verdict. Skipped,
+saying so, when nats-server is not installed (contrib/setup.sh test
+installs it)."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import rgtest
+from rgtest import Fail, Skip, check, eq
+
+NATS = shutil.which("nats-server") or (
+    "/usr/sbin/nats-server" if os.access("/usr/sbin/nats-server", os.X_OK)
+    else None)
+GEN = os.path.join(rgtest.SRCDIR, "contrib", "scenarios", "scengen.py")
+
+suite = rgtest.Suite("cluster")
+state = {}
+
+
+def need_nats():
+    if NATS is None:
+        raise Skip("nats-server is not installed (Debian nats-server; "
+                   "contrib/setup.sh test installs it): cluster mode "
+                   "not tested")
+    if "built_with_nats" not in state:
+        d = rgtest.Daemon(tag="cl-t", conf={
+            "cluster_nats_url": "nats://127.0.0.1:4222"})
+        p = subprocess.run(d.argv("-t"), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, cwd=d.dir)
+        state["built_with_nats"] = b"without libnats" not in p.stdout
+    if not state["built_with_nats"]:
+        raise Skip("refguardd was built without libnats (configure "
+                   "--with-nats): cluster mode not tested")
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+class NatsCluster:
+    """Three nats-server, JetStream clustered, on loopback ports."""
+
+    def __init__(self, n=3):
+        self.dir = rgtest.mkdtemp("nats")
+        ports = free_ports(3 * n)
+        self.client = ports[0:n]
+        self.route = ports[n:2 * n]
+        self.mon = ports[2 * n:3 * n]
+        self.procs = [None] * n
+        self.n = n
+
+    def url(self, i=None):
+        idx = range(self.n) if i is None else [i]
+        return ",".join("nats://127.0.0.1:%d" % self.client[j] for j in idx)
+
+    def start(self, i):
+        name = "n%d" % i
+        conf = os.path.join(self.dir, name + ".conf")
+        routes = ", ".join("nats://127.0.0.1:%d" % self.route[j]
+                           for j in range(self.n) if j != i)
+        with open(conf, "w") as f:
+            f.write("server_name: %s\nlisten: 127.0.0.1:%d\n"
+                    "http: 127.0.0.1:%d\n"
+                    "jetstream { store_dir: \"%s\" }\n"
+                    "cluster { name: rgtest, listen: 127.0.0.1:%d, "
+                    "routes: [%s] }\n" % (
+                        name, self.client[i], self.mon[i],
+                        os.path.join(self.dir, name), self.route[i], routes))
+        log = open(os.path.join(self.dir, name + ".log"), "ab")
+        self.procs[i] = subprocess.Popen([NATS, "-c", conf],
+                                         stdout=log, stderr=log,
+                                         stdin=subprocess.DEVNULL)
+        log.close()
+
+    def wait_ready(self, i, timeout=30):
+        """Until the monitoring port says JetStream is up on server i."""
+        deadline = time.monotonic() + timeout
+        url = "http://127.0.0.1:%d/healthz?js-enabled-only=true" % \
+            self.mon[i]
+        while True:
+            if self.procs[i].poll() is not None:
+                raise Fail("nats-server n%d exited: %s" % (i, self.log(i)))
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise Fail("nats-server n%d not ready: %s" % (i, self.log(i)))
+            time.sleep(0.02)
+
+    def log(self, i):
+        try:
+            with open(os.path.join(self.dir, "n%d.log" % i)) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def start_all(self):
+        for i in range(self.n):
+            self.start(i)
+        for i in range(self.n):
+            self.wait_ready(i)
+
+    def kill(self, i):
+        self.procs[i].kill()
+        self.procs[i].wait()
+
+    def stop(self):
+        for p in self.procs:
+            if p is not None and p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            if p is not None:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+BASE_CONF = {"retention": "1000d", "http_listen": None}
+
+
+def node(nats, name, secret_from=None, stream="RG", extra=None):
+    conf = dict(BASE_CONF)
+    conf.update({"cluster_nats_url": nats.url(), "cluster_stream": stream,
+                 "cluster_node": name, "cluster_replicas": "3"})
+    conf.update(extra or {})
+    d = rgtest.Daemon(tag="cl-" + name, conf=conf)
+    if secret_from is not None:
+        os.makedirs(d.state, mode=0o700, exist_ok=True)
+        shutil.copy(os.path.join(secret_from.state, "secret"),
+                    os.path.join(d.state, "secret"))
+    return d
+
+
+def traffic():
+    if "traffic" not in state:
+        out = rgtest.mkdtemp("scen")
+        start = time.strftime("%Y-%m-%d",
+                              time.gmtime(time.time() - 40 * 86400))
+        p = subprocess.run([sys.executable, GEN, "--referrals", "60",
+                            "--seed", "11", "--start", start, "-o", out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=dict(os.environ, PYTHONHASHSEED="1"))
+        check(p.returncode == 0, "scengen.py failed", p.stderr)
+        # (payouts run past today: only what has happened by now)
+        cut = rgtest.rfc3339(int(time.time() * 1000) - 3600 * 1000)
+        with open(os.path.join(out, "events.ndjson")) as f:
+            state["traffic"] = [q for q in map(json.loads, f)
+                                if q.get("ts", "") < cut]
+    return state["traffic"]
+
+
+def strip(reply):
+    """A reply less what is a node's own: an observe's store seq."""
+    r = dict(reply)
+    r.pop("seq", None)
+    return r
+
+
+def applied(d):
+    return d.stats()["cluster"]["applied_seq"]
+
+
+def wait_applied(nodes, seq):
+    for d in nodes:
+        d.wait_stats(lambda st: st["cluster"]["applied_seq"] >= seq,
+                     "applied_seq >= %d" % seq)
+
+
+@suite.case("cluster_start", timeout=120)
+def cluster_start():
+    need_nats()
+    nats = NatsCluster()
+    state["nats"] = nats
+    nats.start_all()
+    state["http_a"] = "127.0.0.1:%d" % free_ports(1)[0]
+    a = node(nats, "a", extra={"http_listen": state["http_a"]})
+    a.start(timeout=60)
+    a.persistent = True
+    b = node(nats, "b", secret_from=a)
+    c = node(nats, "c", secret_from=a)
+    for d in (b, c):
+        d.start(timeout=60)
+        d.persistent = True
+    state["nodes"] = [a, b, c]
+    for d in state["nodes"]:
+        st = d.stats()["cluster"]
+        eq(st["connected"], True, "connected")
+        eq(st["applied_seq"], 0, "applied on a new stream")
+
+
+def need_nodes():
+    need_nats()
+    if "nodes" not in state:
+        raise Skip("the cluster did not start")
+    return state["nodes"]
+
+
+@suite.case("cluster_same_verdicts_as_single_node", timeout=300)
+def same_verdicts():
+    nodes = need_nodes()
+    reqs = traffic()
+    single = rgtest.Daemon(tag="cl-single", conf=dict(BASE_CONF))
+    os.makedirs(single.state, mode=0o700, exist_ok=True)
+    shutil.copy(os.path.join(nodes[0].state, "secret"),
+                os.path.join(single.state, "secret"))
+    single.start()
+    want = []
+    with single.client() as c:
+        for q in reqs:
+            r, raw = c.call(q)
+            check("error" not in r, "single node refused a request", raw)
+            want.append(strip(r))
+    single.stop()
+    clients = [d.client() for d in nodes]
+    try:
+        for i, q in enumerate(reqs):
+            r, raw = clients[i % 3].call(q)
+            check("error" not in r, "node %d refused request %d" % (
+                i % 3, i), raw)
+            if strip(r) != want[i]:
+                raise Fail("request %d (%s) on node %d: %s, single node: "
+                           "%s" % (i, q["op"], i % 3, raw,
+                                   json.dumps(want[i])))
+    finally:
+        for c in clients:
+            c.close()
+    checks = [(q["id"], want[i]) for i, q in enumerate(reqs)
+              if q["op"] == "check"]
+    check(len(checks) >= 50, "traffic has checks", len(checks))
+    check(any(w["action"] != "allow" for _, w in checks),
+          "some verdict is not allow: history mattered")
+    last = max(applied(d) for d in nodes)
+    eq(last, len(reqs), "stream messages applied")
+    wait_applied(nodes, last)
+    for d in nodes:
+        with d.client() as c:
+            for rid, w in checks:
+                r, raw = c.call({"op": "verdict", "id": rid})
+                if r != w:
+                    raise Fail("verdict %s on %s: %s, single node: %s" % (
+                        rid, d.dir, raw, json.dumps(w)))
+    st = nodes[0].stats()["cluster"]
+    eq(st["ruleset_mismatches"], 0, "rule set mismatches")
+    eq(st["publish_errors"], 0, "publish errors")
+
+
+REF = {"referrer": {"account": "cl-r1", "email": "anna.k@example.org",
+                    "ip": "81.2.69.160", "device": {"id": "dev-77"}},
+       "referee": {"account": "cl-e1", "email": "annak@example.org",
+                   "ip": "81.2.69.161", "device": {"id": "dev-77"}},
+       "campaign": "spring", "ts": rgtest.rfc3339(
+           int(time.time() * 1000) - 60000)}
+
+
+@suite.case("cluster_read_on_another_node", timeout=120)
+def read_elsewhere():
+    a, b, c = need_nodes()
+    q = dict(REF, op="check", id="cl-cross-1")
+    r = a.ok(q)[0]
+    # b's check is later in the log than a's acknowledged one: it sees it.
+    q2 = dict(REF, op="check", id="cl-cross-2")
+    q2["referee"] = dict(REF["referee"], account="cl-e2")
+    r2 = b.ok(q2)[0]
+    single = rgtest.Daemon(tag="cl-single2", conf=dict(BASE_CONF))
+    single.start()
+    s1 = single.ok(q)[0]
+    s2 = single.ok(q2)[0]
+    single.stop()
+    eq(strip(r), strip(s1), "first check")
+    eq(r2, s2, "second check, on another node, saw the first")
+    wait_applied([b, c], applied(a))
+    for d in (b, c):
+        eq(d.ok({"op": "verdict", "id": "cl-cross-1"})[0], r,
+           "verdict read on another node")
+
+
+@suite.case("cluster_same_id_two_nodes_at_once", timeout=120)
+def same_id():
+    a, b, c = need_nodes()
+
+    def replays():
+        return sum(d.stats()["checks"]["replayed"] for d in (a, b))
+    before = replays()
+    for k in range(5):
+        rid = "cl-race-%d" % k
+        q = dict(REF, op="check", id=rid)
+        q["referee"] = dict(REF["referee"], account="cl-race-e%d" % k)
+        got = [None, None]
+        go = threading.Barrier(2)
+
+        def send(i, d, q=q):
+            with d.client() as cl:
+                go.wait()
+                got[i] = cl.call(q)[1]
+        t = [threading.Thread(target=send, args=(i, d))
+             for i, d in enumerate((a, b))]
+        for x in t:
+            x.start()
+        for x in t:
+            x.join()
+        check(got[0] is not None and got[1] is not None, "both answered")
+        eq(got[0], got[1], "replies of %s from two nodes" % rid)
+        check(b'"error"' not in got[0], "no error", got[0])
+        wait_applied([a, b, c], max(applied(d) for d in (a, b, c)))
+        for d in (a, b, c):
+            eq(d.ok({"op": "verdict", "id": rid})[0], json.loads(got[0]),
+               "stored verdict of %s" % rid)
+    # One of each pair was evaluated, the other answered from it.
+    eq(replays() - before, 5, "checks answered from the stored verdict")
+
+
+def race_req(k):
+    q = dict(REF, op="check", id="cl-load-%d" % k)
+    q["referee"] = dict(REF["referee"], account="cl-load-e%d" % (k % 40),
+                        ip="81.2.69.%d" % (k % 200 + 1))
+    q["referrer"] = dict(REF["referrer"], account="cl-load-r%d" % (k % 7))
+    return q
+
+
+@suite.case("cluster_kill_and_catch_up", timeout=300)
+def kill_and_catch_up():
+    """kill -9 one refguardd and one nats-server under load: every
+    acknowledged verdict is kept, the others keep answering, the killed
+    node catches up on restart, and a fresh node joins and catches up."""
+    a, b, c = need_nodes()
+    nats = state["nats"]
+    acked = {}
+    refused = []
+    lock = threading.Condition()
+    sent = [0, 0]
+    per = 150
+
+    def load(i, d):
+        with d.client() as cl:
+            for k in range(per):
+                q = race_req(2 * k + i)
+                r, raw = cl.call(q)
+                with lock:
+                    if "error" in r:
+                        # Not acknowledged: only the log's own refusal.
+                        refused.append(raw)
+                    else:
+                        acked[q["id"]] = r
+                    sent[i] += 1
+                    lock.notify_all()
+    t = [threading.Thread(target=load, args=(i, d))
+         for i, d in enumerate((a, b))]
+    for x in t:
+        x.start()
+    with lock:
+        lock.wait_for(lambda: min(sent) >= 30, timeout=60)
+    c.proc.kill()
+    c.proc.wait()
+    nats.kill(2)
+    for x in t:
+        x.join()
+    for raw in refused:
+        check(b"cluster_unavailable" in raw, "only the log refuses", raw)
+    # The nodes left keep answering: each acknowledges a new check.
+    for i, d in enumerate((a, b)):
+        q = race_req(10000 + i)
+        acked[q["id"]] = d.ok(q)[0]
+    last = max(applied(d) for d in (a, b))
+    wait_applied([a, b], last)
+    c.start(timeout=60)
+    fresh = node(nats, "d", secret_from=a)
+    fresh.start(timeout=60)
+    wait_applied([c, fresh], last)
+    for d in (a, b, c, fresh):
+        with d.client() as cl:
+            for rid, want in acked.items():
+                r, raw = cl.call({"op": "verdict", "id": rid})
+                if r != want:
+                    raise Fail("acknowledged verdict %s on %s: %s, "
+                               "acknowledged: %s" % (rid, d.dir, raw,
+                                                     json.dumps(want)))
+    fresh.stop()
+
+
+@suite.case("cluster_join_from_snapshot", timeout=120)
+def join_from_snapshot():
+    """A node seeded with a copy of another's store (mdb_copy of a live
+    node, docs/cluster.md) resumes after the sequence the copy applied,
+    not from the stream's start."""
+    a = need_nodes()[0]
+    mdb_copy = shutil.which("mdb_copy")
+    if mdb_copy is None:
+        raise Skip("mdb_copy (lmdb-utils) is not installed")
+    s = node(state["nats"], "s", secret_from=a)
+    p = subprocess.run([mdb_copy, a.state, s.state],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(p.returncode == 0, "mdb_copy", p.stdout)
+    s.start(timeout=60)
+    at_start = int(re.search(r"cluster joined node=s stream=RG "
+                             r"applied=(\d+)", s.stderr()).group(1))
+    check(at_start > 0, "resumed from the copy's sequence", s.stderr())
+    last = applied(a)
+    wait_applied([s], last)
+    applied_here = s.stats()["cluster"]["applied"]
+    eq(applied_here, last - at_start, "messages applied after the copy")
+    for rid in ("cl-cross-1", "cl-cross-2", "cl-race-0"):
+        eq(s.ok({"op": "verdict", "id": rid})[0],
+           a.ok({"op": "verdict", "id": rid})[0], "verdict %s" % rid)
+    s.stop()
+
+
+@suite.case("cluster_other_secret_refused", timeout=120)
+def other_secret():
+    """A node set up without the cluster's hash secret would store hashes
+    nobody matches: it refuses to start, saying what to copy."""
+    need_nodes()
+    x = node(state["nats"], "x")
+    rc, err = x.run_to_exit(timeout=60)
+    check(rc != 0, "refused", rc)
+    check("another hash secret" in err and "hash_secret_file" in err,
+          "says why", err)
+
+
+@suite.case("cluster_other_ruleset_counted", timeout=120)
+def other_ruleset():
+    """A node serving another rule set (a rolling rule update) evaluates
+    the log with its own, records which in each verdict, and counts the
+    mismatches."""
+    a = need_nodes()[0]
+    m = node(state["nats"], "m", secret_from=a)
+    m.rules = rgtest.CLASSIC_RULES_DIR
+    m.conf["rules"] = m.rules
+    m.write_conf()
+    m.start(timeout=60)
+    wait_applied([m], applied(a))
+    st = m.stats()["cluster"]
+    check(st["ruleset_mismatches"] > 0, "mismatches counted", st)
+    mine = m.ok({"op": "rules"})[0]["ruleset"]
+    theirs = a.ok({"op": "rules"})[0]["ruleset"]
+    check(mine != theirs, "two rule sets", mine)
+    eq(m.ok({"op": "verdict", "id": "cl-cross-1"})[0]["ruleset"], mine,
+       "the verdict records the rule set it was computed with")
+    eq(a.ok({"op": "verdict", "id": "cl-cross-1"})[0]["ruleset"], theirs,
+       "on the origin too")
+    m.stop()
+
+
+@suite.case("cluster_metrics", timeout=60)
+def cluster_metrics():
+    a = need_nodes()[0]
+    st = a.stats()["cluster"]
+    with urllib.request.urlopen("http://%s/metrics" % state["http_a"],
+                                timeout=10) as r:
+        text = r.read().decode()
+    for name in ("cluster_applied_seq", "cluster_stream_seq",
+                 "cluster_lag_messages", "cluster_published_total"):
+        check(("refguard_%s " % name) in text, "/metrics has %s" % name)
+    check("refguard_cluster_connected 1\n" in text, "connected", text[-2000:])
+    m = re.search(r"(?m)^refguard_cluster_applied_seq (\d+)$", text)
+    check(m is not None, "applied_seq sample", text[-2000:])
+    got = int(m.group(1))
+    check(got >= st["applied_seq"], "applied_seq in /metrics", got, st)
+
+
+@suite.case("cluster_config_refused", timeout=60)
+def config_refused():
+    for conf, want in (
+            ({"cluster_nats_url": "http://127.0.0.1:4222"},
+             "cluster_nats_url: 'http://127.0.0.1:4222' is not a nats://"),
+            ({"cluster_nats_url": "nats://127.0.0.1:1",
+              "cluster_stream": "a.b"}, "cluster_stream 'a.b' is not a"),
+            ({"cluster_creds": "x.creds"}, "cluster_creds without")):
+        d = rgtest.Daemon(tag="cl-bad", conf=conf)
+        rc, err = d.run_to_exit()
+        check(rc != 0, "refused", rc)
+        check(want in err, "says why: %r" % want, err)
+
+
+@suite.case("cluster_stop", timeout=120)
+def cluster_stop():
+    for d in state.get("nodes", []):
+        d.persistent = False
+        d.stop()
+    if "nats" in state:
+        state["nats"].stop()
+
+
+if __name__ == "__main__":
+    try:
+        rc = suite.main()
+    finally:
+        if "nats" in state:
+            state["nats"].stop()
+    sys.exit(rc)
