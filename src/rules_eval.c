@@ -3,8 +3,9 @@
  * store's history as of that event.
  *
  * The hot path allocates nothing: values live on the stack, history
- * results are cached per evaluation in fixed slots, and the explain text
- * is only built when asked. A comparison with an absent value is false;
+ * results are cached per evaluation in fixed slots, the events history
+ * functions read in the caller's memo when it gives one (rules.h), and
+ * the explain text is only built when asked. A comparison with an absent value is false;
  * and/or short-circuit, their operands ordered cheapest first at compile
  * time (they have no side effects, so the order cannot change a result).
  */
@@ -84,22 +85,99 @@ rules_eval_scan(struct rules_ectx *cx, const struct rules_node *n,
 	return (0);
 }
 
+struct rules_memo *
+rules_memo_new(size_t nents)
+{
+	struct rules_memo	*m = xcalloc(1, sizeof(*m));
+	size_t			 n = 1;
+
+	while (n < nents && n < ((size_t)1 << 24))
+		n <<= 1;
+	m->mask = n - 1;
+	m->ent = xcalloc(n, sizeof(*m->ent));
+	m->gen = 1;
+	return (m);
+}
+
+void
+rules_memo_free(struct rules_memo *m)
+{
+	if (m == NULL)
+		return;
+	free(m->ent);
+	free(m);
+}
+
+void
+rules_memo_reset(struct rules_memo *m)
+{
+	m->gen++;
+}
+
+/* The memo's place for seq when it holds that event; NULL if not. */
+static struct rules_memo_ent *
+rules_memo_find(const struct rules_memo *m, uint64_t seq)
+{
+	struct rules_memo_ent	*me;
+
+	if (m == NULL)
+		return (NULL);
+	me = &m->ent[seq & m->mask];
+	return (me->gen == m->gen && me->ev.seq == seq ? me : NULL);
+}
+
 int
 rules_eval_event(struct rules_ectx *cx, const struct store_entry *e,
     struct rg_event *buf, const struct rg_event **ev)
 {
-	int	r;
+	struct rules_memo_ent	*me = NULL;
+	int			 r;
 
 	if (e->seq == cx->ev->seq) {
 		*ev = cx->ev;
 		return (0);
 	}
+	if (cx->memo != NULL) {
+		if ((me = rules_memo_find(cx->memo, e->seq)) != NULL) {
+			*ev = &me->ev;
+			return (0);
+		}
+		/* Read into its place: kept only once read whole. */
+		me = &cx->memo->ent[e->seq & cx->memo->mask];
+		me->gen = 0;
+		me->eval = 0;
+		buf = &me->ev;
+	}
 	if ((r = store_get_event(cx->txn, e->seq, buf)) < 0) {
 		cx->err = 1;
 		return (-1);
 	}
+	if (me != NULL && r == 0)
+		me->gen = cx->memo->gen;
 	*ev = buf;
 	return (r);
+}
+
+bool
+rules_eval_kept(const struct rules_ectx *cx, uint64_t seq, int64_t *val)
+{
+	const struct rules_memo_ent	*me = rules_memo_find(cx->memo, seq);
+
+	if (me == NULL || me->eval != cx->memo->evals)
+		return (false);
+	*val = me->val;
+	return (true);
+}
+
+void
+rules_eval_keep(struct rules_ectx *cx, uint64_t seq, int64_t val)
+{
+	struct rules_memo_ent	*me = rules_memo_find(cx->memo, seq);
+
+	if (me == NULL)
+		return;
+	me->eval = cx->memo->evals;
+	me->val = val;
 }
 
 /*
@@ -365,19 +443,39 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 	return (false);
 }
 
+static int rules_eval_run(const struct ruleset *, const struct rg_event *,
+    const struct rules_at *, struct store_txn *, struct rules_memo *, int,
+    struct rules_result *);
+
 int
 rules_eval(const struct ruleset *rs, const struct rg_event *ev,
     struct store_txn *txn, int want_explain, struct rules_result *res)
 {
+	return (rules_eval_memo(rs, ev, NULL, txn, want_explain, res));
+}
+
+int
+rules_eval_memo(const struct ruleset *rs, const struct rg_event *ev,
+    struct rules_memo *memo, struct store_txn *txn, int want_explain,
+    struct rules_result *res)
+{
 	struct rules_at	at = { ev->ts, ev->seq };
 
-	return (rules_eval_at(rs, ev, &at, txn, want_explain, res));
+	return (rules_eval_run(rs, ev, &at, txn, memo, want_explain, res));
 }
 
 int
 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
     const struct rules_at *at, struct store_txn *txn, int want_explain,
     struct rules_result *res)
+{
+	return (rules_eval_run(rs, ev, at, txn, NULL, want_explain, res));
+}
+
+static int
+rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
+    const struct rules_at *at, struct store_txn *txn,
+    struct rules_memo *memo, int want_explain, struct rules_result *res)
 {
 	struct rules_ectx	 cx;
 	struct sbuf		 sb;
@@ -396,6 +494,9 @@ rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
 	cx.ev = ev;
 	cx.at = *at;
 	cx.txn = txn;
+	cx.memo = memo;
+	if (memo != NULL)
+		memo->evals++;	/* what the last one derived is not this one's */
 	cx.err = 0;
 	cx.ex = NULL;
 	cx.links_done = false;

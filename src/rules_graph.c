@@ -676,14 +676,25 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	    ENT_ACCOUNT))
 		return (0);
 	a->all++;
-	/* Used the product after being referred: a login or a purchase. */
-	c = e->ts >= cx->at.ts ? 0 : store_count(cx->txn, ENT_ACCOUNT,
-	    &p->party[PARTY_REFEREE].h[ENT_ACCOUNT], EV_MASK(EV_LOGIN) |
-	    EV_MASK(EV_PURCHASE), ROLE_SUBJECT, e->ts + 1, cx->at.ts,
-	    cx->at.max_seq, 1);
-	if (c < 0) {
-		cx->err = 1;
-		return (1);
+	/*
+	 * Used the product after being referred: a login or a purchase.
+	 * "all" reads it only to explain; the memo keeps it for the
+	 * evaluation's other referees() calls.
+	 */
+	if (a->n->arg == REF_ALL && cx->ex == NULL)
+		c = 0;
+	else if (e->ts >= cx->at.ts)
+		c = 0;
+	else if (!rules_eval_kept(cx, e->seq, &c)) {
+		c = store_count(cx->txn, ENT_ACCOUNT,
+		    &p->party[PARTY_REFEREE].h[ENT_ACCOUNT],
+		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE), ROLE_SUBJECT,
+		    e->ts + 1, cx->at.ts, cx->at.max_seq, 1);
+		if (c < 0) {
+			cx->err = 1;
+			return (1);
+		}
+		rules_eval_keep(cx, e->seq, c);
 	}
 	a->active += c;
 	switch (a->n->arg) {

@@ -258,12 +258,31 @@ struct rules_cctx {
 	struct rules_node	*slots[RULES_SLOTS];
 };
 
+/*
+ * The memo (rules.h): events by seq, direct-mapped (seq & mask). An
+ * entry holds an event while gen is the memo's; val is what one
+ * evaluation (eval, the memo's count of evaluations) derived from it.
+ */
+struct rules_memo_ent {
+	uint64_t		 gen;		/* 0: empty */
+	uint64_t		 eval;		/* val is for this evaluation */
+	int64_t			 val;
+	struct rg_event		 ev;
+};
+struct rules_memo {
+	uint64_t		 gen;		/* bumped by rules_memo_reset */
+	uint64_t		 evals;		/* bumped by each evaluation */
+	size_t			 mask;
+	struct rules_memo_ent	*ent;
+};
+
 /* Evaluating (rules_eval.c). */
 struct rules_ectx {
 	const struct ruleset	*rs;
 	const struct rg_event	*ev;
 	struct rules_at		 at;		/* as of: window end, max seq */
 	struct store_txn	*txn;
+	struct rules_memo	*memo;		/* NULL: none */
 	struct sbuf		*ex;		/* NULL: no explain */
 	bool			 exfirst;
 	int			 err;
@@ -552,19 +571,28 @@ int64_t	rules_eval_to(const struct rules_ectx *, int64_t window);
 void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 	    struct rules_rval *);
 /*
- * The event an index entry names, read into *buf, or the event evaluated
- * itself (never read back); *ev points at it. 0, 1 when it is gone
- * (retention), -1 on a store error (cx->err is set).
- */
-/*
  * The index entries of call n's key h, of its types and roles, in its
  * window, newest first, as of the evaluation; cb as for store_scan().
  * 0, or -1 on a store error (cx->err is set).
  */
 int	rules_eval_scan(struct rules_ectx *, const struct rules_node *,
 	    const struct rg_hash *h, store_entry_cb cb, void *arg);
+/*
+ * The event an index entry names, or the event evaluated itself (never
+ * read back); *ev points at it: at the memo's copy when the evaluation
+ * has a memo (valid until the next call), else at *buf, where it was
+ * read. 0, 1 when it is gone (retention), -1 on a store error (cx->err
+ * is set).
+ */
 int	rules_eval_event(struct rules_ectx *, const struct store_entry *,
 	    struct rg_event *buf, const struct rg_event **ev);
+/*
+ * What this evaluation derived from the event of seq (rules_eval_event
+ * read it just before) and kept with rules_eval_keep: true and *val when
+ * the memo still holds it.
+ */
+bool	rules_eval_kept(const struct rules_ectx *, uint64_t seq, int64_t *val);
+void	rules_eval_keep(struct rules_ectx *, uint64_t seq, int64_t val);
 /* Explain: a value as JSON; ",\"key\":" and the value of node n. */
 void	rules_eval_exval(struct sbuf *, const struct rules_rval *);
 void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,
