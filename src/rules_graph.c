@@ -509,9 +509,9 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 	c->h = &l->h;
 	c->via_seen = false;
 	c->ncand = 0;
-	if (store_scan(c->cx->txn, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
-	    c->from, c->to, c->cx->at.max_seq, true,
-	    rules_graph_cluster_entry, c) != 0 || c->cx->err) {
+	if (rules_eval_scank(c->cx, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
+	    c->from, c->to, true, rules_graph_cluster_entry, c) != 0 ||
+	    c->cx->err) {
 		c->cx->err = 1;
 		return (1);
 	}
@@ -686,10 +686,10 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	else if (e->ts >= cx->at.ts)
 		c = 0;
 	else if (!rules_eval_kept(cx, e->seq, &c)) {
-		c = store_count(cx->txn, ENT_ACCOUNT,
+		c = rules_eval_count(cx, ENT_ACCOUNT,
 		    &p->party[PARTY_REFEREE].h[ENT_ACCOUNT],
 		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE), ROLE_SUBJECT,
-		    e->ts + 1, cx->at.ts, cx->at.max_seq, 1);
+		    e->ts + 1, cx->at.ts, 1);
 		if (c < 0) {
 			cx->err = 1;
 			return (1);

@@ -269,11 +269,38 @@ struct rules_memo_ent {
 	int64_t			 val;
 	struct rg_event		 ev;
 };
+/*
+ * A key's index entries in the memo: every one a query could match (any
+ * type, any role, any time, any seq), oldest first (by ts, then seq, as
+ * store_scan() orders them), at ents[off..off+n-1], once the key is
+ * asked for a second time (filled): the first query, often the only
+ * one, reads just its window from the store. big: the key has more
+ * than RULES_MEMO_KEY_MAX, which it does not keep; its queries go to
+ * the store.
+ */
+#define RULES_MEMO_KEY_MAX	4096
+struct rules_memo_key {
+	uint64_t		 gen;		/* the memo's kgen; else empty */
+	struct rg_hash		 h;
+	uint8_t			 kind;
+	bool			 filled;
+	bool			 big;
+	uint32_t		 off;
+	uint32_t		 n;
+};
 struct rules_memo {
 	uint64_t		 gen;		/* bumped by rules_memo_reset */
 	uint64_t		 evals;		/* bumped by each evaluation */
 	size_t			 mask;
 	struct rules_memo_ent	*ent;
+	/* Keys' entries: appended to ents; when it is full, all dropped. */
+	uint64_t		 kgen;
+	size_t			 kmask;
+	struct rules_memo_key	*keys;
+	struct store_entry	*ents;
+	size_t			 nents;
+	size_t			 entcap;
+	unsigned		 walking;	/* scans of ents under way */
 };
 
 /* Evaluating (rules_eval.c). */
@@ -577,6 +604,18 @@ void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
  */
 int	rules_eval_scan(struct rules_ectx *, const struct rules_node *,
 	    const struct rg_hash *h, store_entry_cb cb, void *arg);
+/*
+ * store_count() and store_scan() in the evaluation's transaction, as of
+ * the evaluation (at.max_seq): answered from the memo's copy of the
+ * key's entries when the evaluation has a memo. Same results, same order,
+ * same errors (cx->err is not set: as the store's).
+ */
+int64_t	rules_eval_count(struct rules_ectx *, int kind, const struct rg_hash *,
+	    uint32_t type_mask, uint32_t role_mask, int64_t from_ts,
+	    int64_t to_ts, uint64_t limit);
+int	rules_eval_scank(struct rules_ectx *, int kind, const struct rg_hash *,
+	    uint32_t type_mask, uint32_t role_mask, int64_t from_ts,
+	    int64_t to_ts, bool newest_first, store_entry_cb cb, void *arg);
 /*
  * The event an index entry names, or the event evaluated itself (never
  * read back); *ev points at it: at the memo's copy when the evaluation
