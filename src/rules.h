@@ -155,27 +155,28 @@ int		 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
 		     int want_explain, struct rules_result *res);
 
 /*
- * A memo of the stored events the history functions read (referees,
- * count with two keys, distinct, sum, cluster, chain), decoded, by seq,
- * shared by the evaluations it is given to: a busy referrer's referrals
- * are read once, not once per evaluation that looks back at them. It
- * changes no result: a stored event record never changes and a seq is
- * never given twice, so a memoised event is the one store_get_event()
- * would read again, as long as it is still stored. Hence the contract:
- * rules_memo_reset() whenever events may have been deleted since it was
- * last used (retention), and at least at every new transaction (a memo
- * never outlives the transaction it was filled in). Within one
- * evaluation it also keeps what a function derived from one event as of
- * that evaluation (whether a referee was active), never across two.
- * nents events are kept (rounded up to a power of two; about 1.5 KB
- * each), a newer one replacing the one in its place. One thread at a
+ * A memo of what the history functions read, shared by the evaluations
+ * it is given to, so that a busy referrer's history is read once, not
+ * once per evaluation that looks back at it: the stored events they read
+ * (referees, count with two keys, distinct, sum, cluster, chain),
+ * decoded, by seq; every index entry of a key asked for a second time
+ * (count and the scans filter them in memory); and, within one
+ * evaluation only, what a function derived from one event as of that
+ * evaluation (whether a referee was active). It changes no result as
+ * long as the store does not change under it: the contract is
+ * rules_memo_reset() at every new transaction and after every write
+ * (an event stored, retention) before the next evaluation. A backtest's
+ * read transaction is the case it is for. nents events are kept
+ * (rounded up to a power of two; about 1.5 KB each), a newer one
+ * replacing the one in its place, and the entries of up to 2 x nents
+ * keys, 32 x nents entries in all (24 bytes each). One thread at a
  * time. rules_memo_new never fails (out of memory aborts).
  */
 struct rules_memo;
 struct rules_memo *rules_memo_new(size_t nents);
 void		 rules_memo_free(struct rules_memo *memo);
 void		 rules_memo_reset(struct rules_memo *memo);
-/* As rules_eval, reading events through memo (NULL: none). */
+/* As rules_eval, reading history through memo (NULL: none). */
 int		 rules_eval_memo(const struct ruleset *rs,
 		     const struct rg_event *ev, struct rules_memo *memo,
 		     struct store_txn *txn, int want_explain,

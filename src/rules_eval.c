@@ -3,7 +3,7 @@
  * store's history as of that event.
  *
  * The hot path allocates nothing: values live on the stack, history
- * results are cached per evaluation in fixed slots, the events history
+ * results are cached per evaluation in fixed slots, what history
  * functions read in the caller's memo when it gives one (rules.h), and
  * the explain text is only built when asked. A comparison with an absent value is false;
  * and/or short-circuit, their operands ordered cheapest first at compile
@@ -159,7 +159,8 @@ rules_memo_key(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 	uint64_t		 x;
 
 	*err = 0;
-	if (m == NULL)
+	/* A transaction that failed fails every query, as the store's. */
+	if (m == NULL || store_txn_err(cx->txn) != STORE_OK)
 		return (NULL);
 	memcpy(&x, h->b, sizeof(x));
 	k = &m->keys[(x ^ (uint64_t)kind * 0x9e3779b97f4a7c15ULL) & m->kmask];
@@ -313,7 +314,7 @@ rules_eval_event(struct rules_ectx *cx, const struct store_entry *e,
 		*ev = cx->ev;
 		return (0);
 	}
-	if (cx->memo != NULL) {
+	if (cx->memo != NULL && store_txn_err(cx->txn) == STORE_OK) {
 		if ((me = rules_memo_find(cx->memo, e->seq)) != NULL) {
 			*ev = &me->ev;
 			return (0);
