@@ -94,6 +94,8 @@ rules_memo_new(size_t nents)
 		n <<= 1;
 	m->mask = n - 1;
 	m->ent = xcalloc(n, sizeof(*m->ent));
+	m->ekmask = 8 * n - 1;
+	m->ekeys = xcalloc(8 * n, sizeof(*m->ekeys));
 	m->gen = 1;
 	/* Keys: twice as many places; room for 32 entries an event. */
 	m->kmask = 2 * n - 1;
@@ -110,6 +112,7 @@ rules_memo_free(struct rules_memo *m)
 	if (m == NULL)
 		return;
 	free(m->ent);
+	free(m->ekeys);
 	free(m->keys);
 	free(m->ents);
 	free(m);
@@ -332,6 +335,44 @@ rules_eval_event(struct rules_ectx *cx, const struct store_entry *e,
 	if (me != NULL && r == 0)
 		me->gen = cx->memo->gen;
 	*ev = buf;
+	return (r);
+}
+
+int
+rules_eval_event_key(struct rules_ectx *cx, const struct store_entry *e,
+    int party, int kind, struct rg_hash *h)
+{
+	struct rules_memo_ekey	*k = NULL;
+	struct rg_event		 buf;
+	const struct rg_event	*p;
+	int			 r;
+
+	if (e->seq == cx->ev->seq)
+		return (rules_event_key(cx->ev, party, kind, h) ? 0 : 1);
+	if (cx->memo != NULL && store_txn_err(cx->txn) == STORE_OK) {
+		k = &cx->memo->ekeys[(e->seq * 31 + (uint64_t)party * 17 +
+		    (uint64_t)kind) & cx->memo->ekmask];
+		if (k->gen == cx->memo->gen && k->seq == e->seq &&
+		    k->party == party && k->kind == kind) {
+			*h = k->h;
+			return (k->r);
+		}
+	}
+	if ((r = rules_eval_event(cx, e, &buf, &p)) < 0)
+		return (-1);
+	if (r == 0)
+		r = rules_event_key(p, party, kind, h) ? 0 : 1;
+	else
+		r = 2;
+	if (k != NULL) {
+		k->gen = cx->memo->gen;
+		k->seq = e->seq;
+		k->party = (uint8_t)party;
+		k->kind = (uint8_t)kind;
+		k->r = (uint8_t)r;
+		if (r == 0)
+			k->h = *h;
+	}
 	return (r);
 }
 

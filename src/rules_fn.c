@@ -395,8 +395,6 @@ static int
 rules_fn_count2_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_count2	*a = arg;
-	struct rg_event		 ev;
-	const struct rg_event	*p;
 	struct rg_hash		 h;
 	int			 r;
 
@@ -404,10 +402,11 @@ rules_fn_count2_cb(void *arg, const struct store_entry *e)
 		a->capped = true;
 		return (1);
 	}
-	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
-		return (r < 0);
-	if (rules_event_key(p, a->party, a->kind, &h) &&
-	    memcmp(&h, a->h, sizeof(h)) == 0)
+	if ((r = rules_eval_event_key(a->cx, e, a->party, a->kind, &h)) < 0)
+		return (1);
+	if (r == 2)
+		return (0);	/* gone */
+	if (r == 0 && memcmp(&h, a->h, sizeof(h)) == 0)
 		a->n_both++;
 	return (a->n_both >= a->n->limit);
 }

@@ -661,8 +661,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
-	struct rg_event		 ev;
-	const struct rg_event	*p;
+	struct rg_hash		 referee;
 	int64_t			 c, want;
 	int			 r;
 
@@ -670,11 +669,9 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		a->capped = true;
 		return (1);
 	}
-	if ((r = rules_eval_event(cx, e, &ev, &p)) != 0)
-		return (r < 0);
-	if (p->nparties < 2 || !PARTY_HAS(&p->party[PARTY_REFEREE],
-	    ENT_ACCOUNT))
-		return (0);
+	if ((r = rules_eval_event_key(cx, e, PARTY_REFEREE, ENT_ACCOUNT,
+	    &referee)) != 0)
+		return (r < 0);	/* gone, or no referee account */
 	a->all++;
 	/*
 	 * Used the product after being referred: a login or a purchase.
@@ -686,8 +683,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	else if (e->ts >= cx->at.ts)
 		c = 0;
 	else if (!rules_eval_kept(cx, e->seq, &c)) {
-		c = rules_eval_count(cx, ENT_ACCOUNT,
-		    &p->party[PARTY_REFEREE].h[ENT_ACCOUNT],
+		c = rules_eval_count(cx, ENT_ACCOUNT, &referee,
 		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE), ROLE_SUBJECT,
 		    e->ts + 1, cx->at.ts, 1);
 		if (c < 0) {

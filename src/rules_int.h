@@ -288,11 +288,22 @@ struct rules_memo_key {
 	uint32_t		 off;
 	uint32_t		 n;
 };
+/* One key of one event (rules_eval_event_key): far more fit than events. */
+struct rules_memo_ekey {
+	uint64_t		 gen;		/* the memo's gen; else empty */
+	uint64_t		 seq;
+	uint8_t			 party;
+	uint8_t			 kind;
+	uint8_t			 r;		/* what rules_eval_event_key said */
+	struct rg_hash		 h;
+};
 struct rules_memo {
 	uint64_t		 gen;		/* bumped by rules_memo_reset */
 	uint64_t		 evals;		/* bumped by each evaluation */
 	size_t			 mask;
 	struct rules_memo_ent	*ent;
+	size_t			 ekmask;
+	struct rules_memo_ekey	*ekeys;
 	/* Keys' entries: appended to ents; when it is full, all dropped. */
 	uint64_t		 kgen;
 	size_t			 kmask;
@@ -625,6 +636,14 @@ int	rules_eval_scank(struct rules_ectx *, int kind, const struct rg_hash *,
  */
 int	rules_eval_event(struct rules_ectx *, const struct store_entry *,
 	    struct rg_event *buf, const struct rg_event **ev);
+/*
+ * The key (party, kind) of the event e names, as rules_event_key() reads
+ * it, into *h: 0 the event has it, 1 it has not, 2 the event is gone
+ * (retention), -1 on a store error (cx->err is set). Through the memo's
+ * table of event keys when the evaluation has a memo.
+ */
+int	rules_eval_event_key(struct rules_ectx *, const struct store_entry *e,
+	    int party, int kind, struct rg_hash *h);
 /*
  * What this evaluation derived from the event of seq (rules_eval_event
  * read it just before) and kept with rules_eval_keep: true and *val when

@@ -1069,7 +1069,9 @@ static const char *memo_rules =
     "rule m.busy { when count(any, referrer.account, 30d) > 4100 "
     "action review }\n"
     "rule m.recent { when count(login, referee.account, since referral) "
-    "<= 1 action review }\n";
+    "<= 1 action review }\n"
+    "rule m.pair { when count(referral, [referrer.account, "
+    "referee.payment], 30d) >= 3 action review }\n";
 
 /* Each of ev[n] through memo: its explain must be want[i]; its hits. */
 static void
@@ -1125,7 +1127,8 @@ START_TEST(test_memo_same)
 		ts = t0 + (int64_t)i * 600000;
 		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"m%zu\","
 		    "\"referrer\":{\"account\":\"r%zu\"},\"referee\":"
-		    "{\"account\":\"e%zu\"}}", i, i % 3, i);
+		    "{\"account\":\"e%zu\",\"payment\":\"pm_%zu\"}}", i,
+		    i % 3, i, i % 4);
 		check_line(txn, rs, line, ts, &ev[i]);
 		if (i % 4 == 1) {
 			snprintf(line, sizeof(line), "{\"op\":\"observe\","
