@@ -27,6 +27,8 @@
 #define BT_CHUNK	4096
 #define BT_NACT		3	/* allow, review, deny */
 #define BT_WORKERS_MAX	64
+/* Events a worker's memo keeps (rules_memo_new): all in all ~45 MB. */
+#define BT_MEMO_EVENTS	16384
 
 /* Hits of one rule name, in the stored verdicts and in the candidate's. */
 struct bt_rule {
@@ -99,6 +101,7 @@ struct backtest {
 struct bt_scan {
 	struct backtest		*bt;
 	struct store_txn	*txn;
+	struct rules_memo	*memo;		/* reset at each transaction */
 	bool			 err;
 };
 
@@ -327,7 +330,7 @@ bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 	}
 	memset(&res, 0, sizeof(res));
 	res.action = ACTION_ALLOW;
-	if (rules_eval(bt->rs, ev, sc->txn, 0, &res) != 0)
+	if (rules_eval_memo(bt->rs, ev, sc->memo, sc->txn, 0, &res) != 0)
 		return (-1);
 	s = vr.action;
 	c = res.action < BT_NACT ? res.action : ACTION_DENY;
@@ -398,23 +401,29 @@ bt_scan_chunks(struct backtest *bt, struct store *st, uint64_t first,
 
 	memset(&sc, 0, sizeof(sc));
 	sc.bt = bt;
+	sc.memo = rules_memo_new(BT_MEMO_EVENTS);
 	for (k = first; bt->first_seq + k * bt->opts.chunk <= bt->last_seq;
 	    k += stride) {
 		from = bt->first_seq + k * bt->opts.chunk;
 		to = from + bt->opts.chunk - 1;
 		if (to > bt->last_seq)
 			to = bt->last_seq;
-		if ((sc.txn = store_begin(st, false, cause)) == NULL)
+		if ((sc.txn = store_begin(st, false, cause)) == NULL) {
+			rules_memo_free(sc.memo);
 			return (-1);
+		}
+		rules_memo_reset(sc.memo);
 		rc = store_scan_events(sc.txn, from, to, bt_event, &sc);
 		if (rc != 0 || sc.err || store_txn_err(sc.txn) != STORE_OK) {
 			xasprintf(cause, "backtest: %s",
 			    store_txn_errstr(sc.txn));
 			store_abort(sc.txn);
+			rules_memo_free(sc.memo);
 			return (-1);
 		}
 		store_abort(sc.txn);	/* read only: nothing to commit */
 	}
+	rules_memo_free(sc.memo);
 	return (0);
 }
 

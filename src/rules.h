@@ -155,6 +155,36 @@ int		 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
 		     int want_explain, struct rules_result *res);
 
 /*
+ * A memo of what the history functions read, shared by the evaluations
+ * it is given to, so that a busy referrer's history is read once, not
+ * once per evaluation that looks back at it: the stored events they read
+ * (referees, count with two keys, distinct, sum, cluster, chain),
+ * decoded, by seq, and apart the one key referees and count with two
+ * keys read of each; every index entry of a key asked for a second time
+ * (count and the scans filter them in memory); and, within one
+ * evaluation only, what a function derived from one event as of that
+ * evaluation (whether a referee was active). It changes no result as
+ * long as the store does not change under it: the contract is
+ * rules_memo_reset() at every new transaction and after every write
+ * (an event stored, retention) before the next evaluation. A backtest's
+ * read transaction is the case it is for. nents events are kept
+ * (rounded up to a power of two; about 1.5 KB each), a newer one
+ * replacing the one in its place, 8 x nents single keys of events (40
+ * bytes each), and the entries of up to 2 x nents keys, 32 x nents
+ * entries in all (24 bytes each). One thread at a time. rules_memo_new
+ * never fails (out of memory aborts).
+ */
+struct rules_memo;
+struct rules_memo *rules_memo_new(size_t nents);
+void		 rules_memo_free(struct rules_memo *memo);
+void		 rules_memo_reset(struct rules_memo *memo);
+/* As rules_eval, reading history through memo (NULL: none). */
+int		 rules_eval_memo(const struct ruleset *rs,
+		     const struct rg_event *ev, struct rules_memo *memo,
+		     struct store_txn *txn, int want_explain,
+		     struct rules_result *res);
+
+/*
  * Runtime lists (list.add): whether rs declares list name, and the kinds
  * its rules look values up as (bit 1 << kind: an identity kind of
  * rgev.h, LIST_KIND_STRING or LIST_KIND_NUMBER of store_aux.h). -1 when

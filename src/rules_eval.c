@@ -3,8 +3,9 @@
  * store's history as of that event.
  *
  * The hot path allocates nothing: values live on the stack, history
- * results are cached per evaluation in fixed slots, and the explain text
- * is only built when asked. A comparison with an absent value is false;
+ * results are cached per evaluation in fixed slots, what history
+ * functions read in the caller's memo when it gives one (rules.h), and
+ * the explain text is only built when asked. A comparison with an absent value is false;
  * and/or short-circuit, their operands ordered cheapest first at compile
  * time (they have no side effects, so the order cannot change a result).
  */
@@ -74,32 +75,327 @@ int
 rules_eval_scan(struct rules_ectx *cx, const struct rules_node *n,
     const struct rg_hash *h, store_entry_cb cb, void *arg)
 {
-	if (store_scan(cx->txn, n->kind, h, n->type_mask, n->role_mask,
+	if (rules_eval_scank(cx, n->kind, h, n->type_mask, n->role_mask,
 	    rules_eval_from(cx, n->window), rules_eval_to(cx, n->window),
-	    cx->at.max_seq, true,
-	    cb, arg) != 0 || cx->err) {
+	    true, cb, arg) != 0 || cx->err) {
 		cx->err = 1;
 		return (-1);
 	}
 	return (0);
 }
 
+struct rules_memo *
+rules_memo_new(size_t nents)
+{
+	struct rules_memo	*m = xcalloc(1, sizeof(*m));
+	size_t			 n = 1;
+
+	while (n < nents && n < ((size_t)1 << 24))
+		n <<= 1;
+	m->mask = n - 1;
+	m->ent = xcalloc(n, sizeof(*m->ent));
+	m->ekmask = 8 * n - 1;
+	m->ekeys = xcalloc(8 * n, sizeof(*m->ekeys));
+	m->gen = 1;
+	/* Keys: twice as many places; room for 32 entries an event. */
+	m->kmask = 2 * n - 1;
+	m->keys = xcalloc(2 * n, sizeof(*m->keys));
+	m->entcap = 32 * n < RULES_MEMO_KEY_MAX ? RULES_MEMO_KEY_MAX : 32 * n;
+	m->ents = xcalloc(m->entcap, sizeof(*m->ents));
+	m->kgen = 1;
+	return (m);
+}
+
+void
+rules_memo_free(struct rules_memo *m)
+{
+	if (m == NULL)
+		return;
+	free(m->ent);
+	free(m->ekeys);
+	free(m->keys);
+	free(m->ents);
+	free(m);
+}
+
+void
+rules_memo_reset(struct rules_memo *m)
+{
+	m->gen++;
+	m->kgen++;
+	m->nents = 0;
+}
+
+struct rules_memo_fill {
+	struct rules_memo	*m;
+	uint32_t		 n;
+	bool			 big;
+};
+
+static int
+rules_memo_fill_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_memo_fill	*f = arg;
+
+	if (f->n == RULES_MEMO_KEY_MAX) {
+		f->big = true;
+		return (1);
+	}
+	f->m->ents[f->m->nents + f->n++] = *e;
+	return (0);
+}
+
+/*
+ * The memo's copy of the entries of (kind, h), read whole from the
+ * store the second time the key is asked for; NULL when there is no
+ * memo, the first time, when the key has too many entries, the copy
+ * cannot be made while a scan of ents is under way, or on a store error
+ * (*err set).
+ */
+static const struct rules_memo_key *
+rules_memo_key(struct rules_ectx *cx, int kind, const struct rg_hash *h,
+    int *err)
+{
+	struct rules_memo	*m = cx->memo;
+	struct rules_memo_key	*k;
+	struct rules_memo_fill	 f;
+	uint64_t		 x;
+
+	*err = 0;
+	/* A transaction that failed fails every query, as the store's. */
+	if (m == NULL || store_txn_err(cx->txn) != STORE_OK)
+		return (NULL);
+	memcpy(&x, h->b, sizeof(x));
+	k = &m->keys[(x ^ (uint64_t)kind * 0x9e3779b97f4a7c15ULL) & m->kmask];
+	if (k->gen != m->kgen || k->kind != kind ||
+	    memcmp(&k->h, h, sizeof(*h)) != 0) {
+		k->gen = m->kgen;
+		k->kind = (uint8_t)kind;
+		k->h = *h;
+		k->filled = false;
+		k->big = false;
+		return (NULL);
+	}
+	if (k->filled)
+		return (k->big ? NULL : k);
+	if (m->entcap - m->nents < RULES_MEMO_KEY_MAX) {
+		/* Full: drop every key's copy, unless one is being read. */
+		if (m->walking != 0)
+			return (NULL);
+		m->kgen++;
+		m->nents = 0;
+	}
+	f.m = m;
+	f.n = 0;
+	f.big = false;
+	if (store_scan(cx->txn, (enum ent_kind)kind, h, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, false, rules_memo_fill_cb, &f) != 0) {
+		*err = 1;
+		return (NULL);
+	}
+	k->gen = m->kgen;	/* which a flush above moved on */
+	k->filled = true;
+	k->big = f.big;
+	k->off = (uint32_t)m->nents;
+	k->n = f.big ? 0 : f.n;
+	m->nents += k->n;
+	return (k->big ? NULL : k);
+}
+
+/* The first of the key's entries with ts >= from_ts (n: none). */
+static uint32_t
+rules_memo_lower(const struct rules_memo *m, const struct rules_memo_key *k,
+    int64_t ts)
+{
+	uint32_t	lo = 0, hi = k->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (m->ents[k->off + mid].ts < ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+/* Whether entry e passes what store_count and store_scan test. */
+static bool
+rules_memo_match(const struct store_entry *e, uint32_t type_mask,
+    uint32_t role_mask, uint64_t max_seq)
+{
+	return ((max_seq == 0 || e->seq <= max_seq) && e->type < 32 &&
+	    (type_mask & EV_MASK(e->type)) && (role_mask & e->roles));
+}
+
+int64_t
+rules_eval_count(struct rules_ectx *cx, int kind, const struct rg_hash *h,
+    uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
+    uint64_t limit)
+{
+	const struct rules_memo_key	*k;
+	const struct store_entry	*e;
+	uint64_t			 n = 0;
+	uint32_t			 i;
+	int				 err;
+
+	if (from_ts > to_ts)
+		return (0);
+	if ((k = rules_memo_key(cx, kind, h, &err)) == NULL) {
+		if (err)
+			return (-1);
+		return (store_count(cx->txn, (enum ent_kind)kind, h,
+		    type_mask, role_mask, from_ts, to_ts, cx->at.max_seq,
+		    limit));
+	}
+	for (i = rules_memo_lower(cx->memo, k, from_ts); i < k->n; i++) {
+		e = &cx->memo->ents[k->off + i];
+		if (e->ts > to_ts)
+			break;
+		if (rules_memo_match(e, type_mask, role_mask,
+		    cx->at.max_seq) && ++n == limit)
+			break;
+	}
+	return ((int64_t)n);
+}
+
+int
+rules_eval_scank(struct rules_ectx *cx, int kind, const struct rg_hash *h,
+    uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
+    bool newest_first, store_entry_cb cb, void *arg)
+{
+	const struct rules_memo_key	*k;
+	const struct store_entry	*ents;
+	struct store_entry		 e;
+	uint32_t			 lo, hi, i;
+	int				 err, stop = 0;
+
+	if (from_ts > to_ts)
+		return (0);
+	if ((k = rules_memo_key(cx, kind, h, &err)) == NULL) {
+		if (err)
+			return (-1);
+		return (store_scan(cx->txn, (enum ent_kind)kind, h, type_mask,
+		    role_mask, from_ts, to_ts, cx->at.max_seq, newest_first,
+		    cb, arg));
+	}
+	/* cb may read other keys: ents stays put while walking. */
+	ents = cx->memo->ents + k->off;
+	lo = rules_memo_lower(cx->memo, k, from_ts);
+	hi = to_ts == INT64_MAX ? k->n : rules_memo_lower(cx->memo, k,
+	    to_ts + 1);
+	cx->memo->walking++;
+	for (i = 0; i < hi - lo && !stop; i++) {
+		e = ents[newest_first ? hi - 1 - i : lo + i];
+		if (rules_memo_match(&e, type_mask, role_mask, cx->at.max_seq))
+			stop = cb(arg, &e);
+	}
+	cx->memo->walking--;
+	return (0);
+}
+
+/* The memo's place for seq when it holds that event; NULL if not. */
+static struct rules_memo_ent *
+rules_memo_find(const struct rules_memo *m, uint64_t seq)
+{
+	struct rules_memo_ent	*me;
+
+	if (m == NULL)
+		return (NULL);
+	me = &m->ent[seq & m->mask];
+	return (me->gen == m->gen && me->ev.seq == seq ? me : NULL);
+}
+
 int
 rules_eval_event(struct rules_ectx *cx, const struct store_entry *e,
     struct rg_event *buf, const struct rg_event **ev)
 {
-	int	r;
+	struct rules_memo_ent	*me = NULL;
+	int			 r;
 
 	if (e->seq == cx->ev->seq) {
 		*ev = cx->ev;
 		return (0);
 	}
+	if (cx->memo != NULL && store_txn_err(cx->txn) == STORE_OK) {
+		if ((me = rules_memo_find(cx->memo, e->seq)) != NULL) {
+			*ev = &me->ev;
+			return (0);
+		}
+		/* Read into its place: kept only once read whole. */
+		me = &cx->memo->ent[e->seq & cx->memo->mask];
+		me->gen = 0;
+		me->eval = 0;
+		buf = &me->ev;
+	}
 	if ((r = store_get_event(cx->txn, e->seq, buf)) < 0) {
 		cx->err = 1;
 		return (-1);
 	}
+	if (me != NULL && r == 0)
+		me->gen = cx->memo->gen;
 	*ev = buf;
 	return (r);
+}
+
+int
+rules_eval_event_key(struct rules_ectx *cx, const struct store_entry *e,
+    int party, int kind, struct rg_hash *h)
+{
+	struct rules_memo_ekey	*k = NULL;
+	struct rg_event		 buf;
+	const struct rg_event	*p;
+	int			 r;
+
+	if (e->seq == cx->ev->seq)
+		return (rules_event_key(cx->ev, party, kind, h) ? 0 : 1);
+	if (cx->memo != NULL && store_txn_err(cx->txn) == STORE_OK) {
+		k = &cx->memo->ekeys[(e->seq * 31 + (uint64_t)party * 17 +
+		    (uint64_t)kind) & cx->memo->ekmask];
+		if (k->gen == cx->memo->gen && k->seq == e->seq &&
+		    k->party == party && k->kind == kind) {
+			*h = k->h;
+			return (k->r);
+		}
+	}
+	if ((r = rules_eval_event(cx, e, &buf, &p)) < 0)
+		return (-1);
+	if (r == 0)
+		r = rules_event_key(p, party, kind, h) ? 0 : 1;
+	else
+		r = 2;
+	if (k != NULL) {
+		k->gen = cx->memo->gen;
+		k->seq = e->seq;
+		k->party = (uint8_t)party;
+		k->kind = (uint8_t)kind;
+		k->r = (uint8_t)r;
+		if (r == 0)
+			k->h = *h;
+	}
+	return (r);
+}
+
+bool
+rules_eval_kept(const struct rules_ectx *cx, uint64_t seq, int64_t *val)
+{
+	const struct rules_memo_ent	*me = rules_memo_find(cx->memo, seq);
+
+	if (me == NULL || me->eval != cx->memo->evals)
+		return (false);
+	*val = me->val;
+	return (true);
+}
+
+void
+rules_eval_keep(struct rules_ectx *cx, uint64_t seq, int64_t val)
+{
+	struct rules_memo_ent	*me = rules_memo_find(cx->memo, seq);
+
+	if (me == NULL)
+		return;
+	me->eval = cx->memo->evals;
+	me->val = val;
 }
 
 /*
@@ -365,19 +661,39 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 	return (false);
 }
 
+static int rules_eval_run(const struct ruleset *, const struct rg_event *,
+    const struct rules_at *, struct store_txn *, struct rules_memo *, int,
+    struct rules_result *);
+
 int
 rules_eval(const struct ruleset *rs, const struct rg_event *ev,
     struct store_txn *txn, int want_explain, struct rules_result *res)
 {
+	return (rules_eval_memo(rs, ev, NULL, txn, want_explain, res));
+}
+
+int
+rules_eval_memo(const struct ruleset *rs, const struct rg_event *ev,
+    struct rules_memo *memo, struct store_txn *txn, int want_explain,
+    struct rules_result *res)
+{
 	struct rules_at	at = { ev->ts, ev->seq };
 
-	return (rules_eval_at(rs, ev, &at, txn, want_explain, res));
+	return (rules_eval_run(rs, ev, &at, txn, memo, want_explain, res));
 }
 
 int
 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
     const struct rules_at *at, struct store_txn *txn, int want_explain,
     struct rules_result *res)
+{
+	return (rules_eval_run(rs, ev, at, txn, NULL, want_explain, res));
+}
+
+static int
+rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
+    const struct rules_at *at, struct store_txn *txn,
+    struct rules_memo *memo, int want_explain, struct rules_result *res)
 {
 	struct rules_ectx	 cx;
 	struct sbuf		 sb;
@@ -396,6 +712,9 @@ rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
 	cx.ev = ev;
 	cx.at = *at;
 	cx.txn = txn;
+	cx.memo = memo;
+	if (memo != NULL)
+		memo->evals++;	/* what the last one derived is not this one's */
 	cx.err = 0;
 	cx.ex = NULL;
 	cx.links_done = false;

@@ -395,8 +395,6 @@ static int
 rules_fn_count2_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_count2	*a = arg;
-	struct rg_event		 ev;
-	const struct rg_event	*p;
 	struct rg_hash		 h;
 	int			 r;
 
@@ -404,10 +402,11 @@ rules_fn_count2_cb(void *arg, const struct store_entry *e)
 		a->capped = true;
 		return (1);
 	}
-	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
-		return (r < 0);
-	if (rules_event_key(p, a->party, a->kind, &h) &&
-	    memcmp(&h, a->h, sizeof(h)) == 0)
+	if ((r = rules_eval_event_key(a->cx, e, a->party, a->kind, &h)) < 0)
+		return (1);
+	if (r == 2)
+		return (0);	/* gone */
+	if (r == 0 && memcmp(&h, a->h, sizeof(h)) == 0)
 		a->n_both++;
 	return (a->n_both >= a->n->limit);
 }
@@ -429,10 +428,10 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 
 	roles2 = rules_fn_roles(n->party2, n->type_mask);
 
-	if ((c1 = store_count(cx->txn, n->kind, h1, n->type_mask, n->role_mask,
-	    from, to, cx->at.max_seq, RULES_SCAN_MAX + 1)) < 0 ||
-	    (c2 = store_count(cx->txn, n->kind2, h2, n->type_mask, roles2,
-	    from, to, cx->at.max_seq, (uint64_t)c1 + 1)) < 0)
+	if ((c1 = rules_eval_count(cx, n->kind, h1, n->type_mask,
+	    n->role_mask, from, to, RULES_SCAN_MAX + 1)) < 0 ||
+	    (c2 = rules_eval_count(cx, n->kind2, h2, n->type_mask, roles2,
+	    from, to, (uint64_t)c1 + 1)) < 0)
 		return (-1);
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
@@ -441,17 +440,16 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 		a.party = n->party;
 		a.kind = n->kind;
 		a.h = h1;
-		if (store_scan(cx->txn, n->kind2, h2, n->type_mask, roles2,
-		    from, to, cx->at.max_seq, true, rules_fn_count2_cb,
-		    &a) != 0)
+		if (rules_eval_scank(cx, n->kind2, h2, n->type_mask,
+		    roles2, from, to, true, rules_fn_count2_cb, &a) != 0)
 			return (-1);
 	} else {
 		a.party = n->party2;
 		a.kind = n->kind2;
 		a.h = h2;
-		if (store_scan(cx->txn, n->kind, h1, n->type_mask,
-		    n->role_mask, from, to, cx->at.max_seq, true,
-		    rules_fn_count2_cb, &a) != 0)
+		if (rules_eval_scank(cx, n->kind, h1, n->type_mask,
+		    n->role_mask, from, to, true, rules_fn_count2_cb,
+		    &a) != 0)
 			return (-1);
 	}
 	if (a.capped && a.n_both < n->limit)
@@ -476,9 +474,9 @@ rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
 			return;
 		c = rules_fn_count2(cx, n, &h, &h2, s);
 	} else
-		c = store_count(cx->txn, n->kind, &h, n->type_mask,
+		c = rules_eval_count(cx, n->kind, &h, n->type_mask,
 		    n->role_mask, rules_eval_from(cx, n->window),
-		    rules_eval_to(cx, n->window), cx->at.max_seq, n->limit);
+		    rules_eval_to(cx, n->window), n->limit);
 	if (c < 0) {
 		cx->err = 1;
 		return;
@@ -744,9 +742,8 @@ rules_fn_span_eval(struct rules_ectx *cx, const struct rules_node *n,
 		return;
 	memset(&a, 0, sizeof(a));
 	a.n = n->arg;
-	if (store_scan(cx->txn, n->kind, &h, n->type_mask, n->role_mask,
-	    INT64_MIN, cx->ev->ts, cx->at.max_seq, true, rules_fn_span_cb,
-	    &a) != 0) {
+	if (rules_eval_scank(cx, n->kind, &h, n->type_mask, n->role_mask,
+	    INT64_MIN, cx->ev->ts, true, rules_fn_span_cb, &a) != 0) {
 		cx->err = 1;
 		return;
 	}

@@ -509,9 +509,9 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 	c->h = &l->h;
 	c->via_seen = false;
 	c->ncand = 0;
-	if (store_scan(c->cx->txn, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
-	    c->from, c->to, c->cx->at.max_seq, true,
-	    rules_graph_cluster_entry, c) != 0 || c->cx->err) {
+	if (rules_eval_scank(c->cx, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
+	    c->from, c->to, true, rules_graph_cluster_entry, c) != 0 ||
+	    c->cx->err) {
 		c->cx->err = 1;
 		return (1);
 	}
@@ -661,8 +661,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
-	struct rg_event		 ev;
-	const struct rg_event	*p;
+	struct rg_hash		 referee;
 	int64_t			 c, want;
 	int			 r;
 
@@ -670,20 +669,28 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		a->capped = true;
 		return (1);
 	}
-	if ((r = rules_eval_event(cx, e, &ev, &p)) != 0)
-		return (r < 0);
-	if (p->nparties < 2 || !PARTY_HAS(&p->party[PARTY_REFEREE],
-	    ENT_ACCOUNT))
-		return (0);
+	if ((r = rules_eval_event_key(cx, e, PARTY_REFEREE, ENT_ACCOUNT,
+	    &referee)) != 0)
+		return (r < 0);	/* gone, or no referee account */
 	a->all++;
-	/* Used the product after being referred: a login or a purchase. */
-	c = e->ts >= cx->at.ts ? 0 : store_count(cx->txn, ENT_ACCOUNT,
-	    &p->party[PARTY_REFEREE].h[ENT_ACCOUNT], EV_MASK(EV_LOGIN) |
-	    EV_MASK(EV_PURCHASE), ROLE_SUBJECT, e->ts + 1, cx->at.ts,
-	    cx->at.max_seq, 1);
-	if (c < 0) {
-		cx->err = 1;
-		return (1);
+	/*
+	 * Used the product after being referred: a login or a purchase.
+	 * "all" reads it only to explain; the memo keeps it for the
+	 * evaluation's other referees() calls.
+	 */
+	if (a->n->arg == REF_ALL && cx->ex == NULL)
+		c = 0;
+	else if (e->ts >= cx->at.ts)
+		c = 0;
+	else if (!rules_eval_kept(cx, e->seq, &c)) {
+		c = rules_eval_count(cx, ENT_ACCOUNT, &referee,
+		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE), ROLE_SUBJECT,
+		    e->ts + 1, cx->at.ts, 1);
+		if (c < 0) {
+			cx->err = 1;
+			return (1);
+		}
+		rules_eval_keep(cx, e->seq, c);
 	}
 	a->active += c;
 	switch (a->n->arg) {

@@ -258,12 +258,69 @@ struct rules_cctx {
 	struct rules_node	*slots[RULES_SLOTS];
 };
 
+/*
+ * The memo (rules.h): events by seq, direct-mapped (seq & mask). An
+ * entry holds an event while gen is the memo's; val is what one
+ * evaluation (eval, the memo's count of evaluations) derived from it.
+ */
+struct rules_memo_ent {
+	uint64_t		 gen;		/* 0: empty */
+	uint64_t		 eval;		/* val is for this evaluation */
+	int64_t			 val;
+	struct rg_event		 ev;
+};
+/*
+ * A key's index entries in the memo: every one a query could match (any
+ * type, any role, any time, any seq), oldest first (by ts, then seq, as
+ * store_scan() orders them), at ents[off..off+n-1], once the key is
+ * asked for a second time (filled): the first query, often the only
+ * one, reads just its window from the store. big: the key has more
+ * than RULES_MEMO_KEY_MAX, which it does not keep; its queries go to
+ * the store.
+ */
+#define RULES_MEMO_KEY_MAX	4096
+struct rules_memo_key {
+	uint64_t		 gen;		/* the memo's kgen; else empty */
+	struct rg_hash		 h;
+	uint8_t			 kind;
+	bool			 filled;
+	bool			 big;
+	uint32_t		 off;
+	uint32_t		 n;
+};
+/* One key of one event (rules_eval_event_key): far more fit than events. */
+struct rules_memo_ekey {
+	uint64_t		 gen;		/* the memo's gen; else empty */
+	uint64_t		 seq;
+	uint8_t			 party;
+	uint8_t			 kind;
+	uint8_t			 r;		/* what rules_eval_event_key said */
+	struct rg_hash		 h;
+};
+struct rules_memo {
+	uint64_t		 gen;		/* bumped by rules_memo_reset */
+	uint64_t		 evals;		/* bumped by each evaluation */
+	size_t			 mask;
+	struct rules_memo_ent	*ent;
+	size_t			 ekmask;
+	struct rules_memo_ekey	*ekeys;
+	/* Keys' entries: appended to ents; when it is full, all dropped. */
+	uint64_t		 kgen;
+	size_t			 kmask;
+	struct rules_memo_key	*keys;
+	struct store_entry	*ents;
+	size_t			 nents;
+	size_t			 entcap;
+	unsigned		 walking;	/* scans of ents under way */
+};
+
 /* Evaluating (rules_eval.c). */
 struct rules_ectx {
 	const struct ruleset	*rs;
 	const struct rg_event	*ev;
 	struct rules_at		 at;		/* as of: window end, max seq */
 	struct store_txn	*txn;
+	struct rules_memo	*memo;		/* NULL: none */
 	struct sbuf		*ex;		/* NULL: no explain */
 	bool			 exfirst;
 	int			 err;
@@ -552,19 +609,48 @@ int64_t	rules_eval_to(const struct rules_ectx *, int64_t window);
 void	rules_eval_val(struct rules_ectx *, const struct rules_node *,
 	    struct rules_rval *);
 /*
- * The event an index entry names, read into *buf, or the event evaluated
- * itself (never read back); *ev points at it. 0, 1 when it is gone
- * (retention), -1 on a store error (cx->err is set).
- */
-/*
  * The index entries of call n's key h, of its types and roles, in its
  * window, newest first, as of the evaluation; cb as for store_scan().
  * 0, or -1 on a store error (cx->err is set).
  */
 int	rules_eval_scan(struct rules_ectx *, const struct rules_node *,
 	    const struct rg_hash *h, store_entry_cb cb, void *arg);
+/*
+ * store_count() and store_scan() in the evaluation's transaction, as of
+ * the evaluation (at.max_seq): answered from the memo's copy of the
+ * key's entries when the evaluation has a memo. Same results, same order,
+ * same errors (cx->err is not set: as the store's).
+ */
+int64_t	rules_eval_count(struct rules_ectx *, int kind, const struct rg_hash *,
+	    uint32_t type_mask, uint32_t role_mask, int64_t from_ts,
+	    int64_t to_ts, uint64_t limit);
+int	rules_eval_scank(struct rules_ectx *, int kind, const struct rg_hash *,
+	    uint32_t type_mask, uint32_t role_mask, int64_t from_ts,
+	    int64_t to_ts, bool newest_first, store_entry_cb cb, void *arg);
+/*
+ * The event an index entry names, or the event evaluated itself (never
+ * read back); *ev points at it: at the memo's copy when the evaluation
+ * has a memo (valid until the next call), else at *buf, where it was
+ * read. 0, 1 when it is gone (retention), -1 on a store error (cx->err
+ * is set).
+ */
 int	rules_eval_event(struct rules_ectx *, const struct store_entry *,
 	    struct rg_event *buf, const struct rg_event **ev);
+/*
+ * The key (party, kind) of the event e names, as rules_event_key() reads
+ * it, into *h: 0 the event has it, 1 it has not, 2 the event is gone
+ * (retention), -1 on a store error (cx->err is set). Through the memo's
+ * table of event keys when the evaluation has a memo.
+ */
+int	rules_eval_event_key(struct rules_ectx *, const struct store_entry *e,
+	    int party, int kind, struct rg_hash *h);
+/*
+ * What this evaluation derived from the event of seq (rules_eval_event
+ * read it just before) and kept with rules_eval_keep: true and *val when
+ * the memo still holds it.
+ */
+bool	rules_eval_kept(const struct rules_ectx *, uint64_t seq, int64_t *val);
+void	rules_eval_keep(struct rules_ectx *, uint64_t seq, int64_t val);
 /* Explain: a value as JSON; ",\"key\":" and the value of node n. */
 void	rules_eval_exval(struct sbuf *, const struct rules_rval *);
 void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,

@@ -1048,6 +1048,142 @@ START_TEST(test_primitives_as_of)
 }
 END_TEST
 
+/*
+ * A memo (rules_memo_new) changes no result: every referral of a store
+ * with busy referrers, returning referees and an account with more
+ * entries than the memo keeps of a key, evaluated after everything was
+ * stored, gives byte for byte the explain it gives without one, and the
+ * same hits without explain; with a memo big enough to keep everything,
+ * one so small that every event and key replaces another, and after a
+ * reset once more events were stored.
+ */
+static const char *memo_rules =
+    "rule m.all { when referees(referrer.account, 30d) >= 3 "
+    "action review }\n"
+    "rule m.active { when referees(referrer.account, 30d, active) == 0 "
+    "and referees(referrer.account, 2d) >= 2 action review }\n"
+    "rule m.pct { when referees(referrer.account, 30d, active_percent) "
+    "< 50 action review }\n"
+    "rule m.buy { when count(purchase, referrer.account, 30d) == 0 "
+    "and count(referral, referrer.account, 1h) >= 4 action review }\n"
+    "rule m.busy { when count(any, referrer.account, 30d) > 4100 "
+    "action review }\n"
+    "rule m.recent { when count(login, referee.account, since referral) "
+    "<= 1 action review }\n"
+    "rule m.pair { when count(referral, [referrer.account, "
+    "referee.payment], 30d) >= 3 action review }\n";
+
+/* Each of ev[n] through memo: its explain must be want[i]; its hits. */
+static void
+memo_eval_all(struct ruleset *rs, struct store_txn *txn,
+    const struct rg_event *ev, size_t n, char **want, uint8_t *hits,
+    struct rules_memo *memo)
+{
+	struct rules_result	res;
+	size_t			i, k;
+
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(rules_eval_memo(rs, &ev[i], memo, txn, 1,
+		    &res), 0);
+		ck_assert_msg(strcmp(res.explain, want[i]) == 0,
+		    "referral %zu: with a memo\n%s\nwithout\n%s", i,
+		    res.explain, want[i]);
+		free(res.explain);
+		ck_assert_int_eq(rules_eval_memo(rs, &ev[i], memo, txn, 0,
+		    &res), 0);
+		for (k = 0; k < res.nhits; k++)
+			hits[i * rules_count(rs) + res.hits[k].rule]++;
+	}
+}
+
+START_TEST(test_memo_same)
+{
+	enum { NREF = 90 };
+	struct rules_result	 res;
+	struct rules_memo	*memo;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		*ev, later;
+	char			*want[NREF], line[512];
+	uint8_t			*hits, *want_hits;
+	int64_t			 t0 = 1767225600000LL, ts;
+	size_t			 i, k, nr;
+	int			 pass;
+
+	rs = scratch(memo_rules, 256 << 20, &st, &txn);
+	nr = rules_count(rs);
+	ev = xcalloc(NREF, sizeof(*ev));
+	hits = xcalloc(NREF * nr, 1);
+	want_hits = xcalloc(NREF * nr, 1);
+	/* r0 logs in 4,200 times: more entries than a key is kept with. */
+	for (i = 0; i < 4200; i++) {
+		decode("{\"op\":\"observe\",\"kind\":\"login\","
+		    "\"account\":\"r0\"}", t0 - 86400000 + (int64_t)i, &later);
+		ck_assert_int_eq(store_put_event(txn, &later), 0);
+	}
+	for (i = 0; i < NREF; i++) {
+		/* Three referrers, bursts; some referees come back. */
+		ts = t0 + (int64_t)i * 600000;
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"m%zu\","
+		    "\"referrer\":{\"account\":\"r%zu\"},\"referee\":"
+		    "{\"account\":\"e%zu\",\"payment\":\"pm_%zu\"}}", i,
+		    i % 3, i, i % 4);
+		check_line(txn, rs, line, ts, &ev[i]);
+		if (i % 4 == 1) {
+			snprintf(line, sizeof(line), "{\"op\":\"observe\","
+			    "\"kind\":\"%s\",\"account\":\"e%zu\"}",
+			    i % 8 == 1 ? "login" : "purchase", i);
+			decode(line, ts + 1000, &later);
+			ck_assert_int_eq(store_put_event(txn, &later), 0);
+		}
+		if (i % 30 == 7) {
+			snprintf(line, sizeof(line), "{\"op\":\"observe\","
+			    "\"kind\":\"purchase\",\"account\":\"r%zu\"}",
+			    i % 3);
+			decode(line, ts + 2000, &later);
+			ck_assert_int_eq(store_put_event(txn, &later), 0);
+		}
+	}
+	/* Without a memo: each as of its own event. */
+	for (i = 0; i < NREF; i++) {
+		ck_assert_int_eq(rules_eval(rs, &ev[i], txn, 1, &res), 0);
+		want[i] = res.explain;
+		ck_assert_int_eq(rules_eval(rs, &ev[i], txn, 0, &res), 0);
+		for (k = 0; k < res.nhits; k++)
+			want_hits[i * nr + res.hits[k].rule]++;
+	}
+	for (i = 0; i < NREF * nr && want_hits[i] == 0; i++)
+		;
+	ck_assert_msg(i < NREF * nr, "no rule matched: the test proves little");
+	for (pass = 0; pass < 3; pass++) {
+		memo = rules_memo_new(pass == 1 ? 1 : 8192);
+		if (pass == 2) {
+			/* More stored, then a reset: as of each event still. */
+			memo_eval_all(rs, txn, ev, NREF, want, hits, memo);
+			memset(hits, 0, NREF * nr);
+			decode("{\"op\":\"observe\",\"kind\":\"login\","
+			    "\"account\":\"e0\"}", t0 + 1000, &later);
+			ck_assert_int_eq(store_put_event(txn, &later), 0);
+			rules_memo_reset(memo);
+		}
+		memo_eval_all(rs, txn, ev, NREF, want, hits, memo);
+		ck_assert_msg(memcmp(hits, want_hits, NREF * nr) == 0,
+		    "pass %d: other hits with a memo", pass);
+		memset(hits, 0, NREF * nr);
+		rules_memo_free(memo);
+	}
+	for (i = 0; i < NREF; i++)
+		free(want[i]);
+	free(ev);
+	free(hits);
+	free(want_hits);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
 /* cluster stops at its budget and says so. */
 START_TEST(test_cluster_budget)
 {
@@ -1118,6 +1254,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_primitives_explain);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
+	tcase_add_test(tc, test_memo_same);
 	suite_add_tcase(s, tc);
 	return (s);
 }
