@@ -124,37 +124,29 @@ bt_rule(struct backtest *bt, const char *name, size_t len)
 	return (&bt->rules[bt->nrules++]);
 }
 
+/* One rule a stored verdict's reply names (verdict_reply_rules). */
+static int
+bt_stored_hit(void *arg, const char *name, bool shadow)
+{
+	struct bt_rule	*r = bt_rule(arg, name, strlen(name));
+
+	if (shadow)
+		r->s_shadow++;
+	else
+		r->s_enforce++;
+	return (0);
+}
+
 /* The rule names in a stored reply's reasons and shadow arrays. */
 static void
 bt_stored_hits(struct backtest *bt, const char *reply, size_t len)
 {
 	static const char	 none[] = "\"reasons\":[],\"shadow\":[]";
-	json_t			*o, *a, *h, *name;
-	size_t			 i;
-	int			 shadow;
 
 	/* Most verdicts match nothing: skip the parse. */
 	if (memmem(reply, len, none, sizeof(none) - 1) != NULL)
 		return;
-	if ((o = json_loadb(reply, len, 0, NULL)) == NULL)
-		return;
-	for (shadow = 0; shadow < 2; shadow++) {
-		a = json_object_get(o, shadow ? "shadow" : "reasons");
-		json_array_foreach(a, i, h) {
-			struct bt_rule *r;
-
-			name = json_object_get(h, "rule");
-			if (!json_is_string(name))
-				continue;
-			r = bt_rule(bt, json_string_value(name),
-			    json_string_length(name));
-			if (shadow)
-				r->s_shadow++;
-			else
-				r->s_enforce++;
-		}
-	}
-	json_decref(o);
+	verdict_reply_rules(reply, len, bt_stored_hit, bt);
 }
 
 static int
