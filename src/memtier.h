@@ -7,7 +7,8 @@
  * the durable log; index and links are derived from it. So new index
  * entries and link changes are kept here, in memory, and written to LMDB
  * later in bulk, one hash range at a time, where many entries share a
- * page. store.c answers every query from both tiers.
+ * page. store_index.c and store_link.c answer every query from both
+ * tiers; store_tier.c derives, flushes and rebuilds.
  *
  * The key space is cut in MT_RANGES ranges by the first byte of the hash
  * (the identity's for index entries, the account's for links). A range is

@@ -11,8 +11,8 @@
  * reads beyond its bytes.
  *
  * Only the order of the calls makes a format: the formats themselves are
- * documented beside their encoders (rgev.h, verdict_rec.h, store.c,
- * store_aux.c), and tests/unit/test_rec.c holds their golden bytes.
+ * documented beside their encoders (rgev.h, verdict_rec.h, store_int.h,
+ * store_aux.h), and tests/unit/test_rec.c holds their golden bytes.
  */
 #ifndef REFGUARD_REC_H
 #define REFGUARD_REC_H

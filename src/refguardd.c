@@ -425,7 +425,7 @@ reload_swap(struct daemon *d, struct reload_bundle *b)
 	d->conf->log_level = cf->log_level;
 	if (cf->map_max != d->conf->map_max) {
 		/* The writer sees it at its next grow: map_max is only ever
-		 * read atomically (store.c). */
+		 * read atomically (store_db.c). */
 		store_set_map_max(d->store, cf->map_max);
 		log_notice("reload map_max=%llu was=%llu",
 		    (unsigned long long)cf->map_max,

@@ -1,7 +1,8 @@
 /*
- * store_aux.c: feedback, labels, runtime lists and their log; the layout
- * and contract are in store_aux.h. LMDB is reached through store_int.h so
- * that errors land in the transaction's first-error slot like store.c's.
+ * store_aux.c: feedback, labels, runtime lists and their log, the review
+ * queue, the daily counters; the layout and contract are in store_aux.h.
+ * LMDB is reached through the store's transaction (store_db.h), so that
+ * an error lands in its first-error slot like the store's own.
  */
 #include "config.h"
 
@@ -21,31 +22,21 @@
 #include "rec.h"
 #include "util.h"
 
-struct store_aux {
-	bool	have;		/* false: read-only store from before them */
-	MDB_dbi	feedback;
-	MDB_dbi	labels;
-	MDB_dbi	lists;
-	MDB_dbi	listlog;
-	bool	have_queue;	/* false: read-only store from before it */
-	MDB_dbi	queue;
-	MDB_dbi	queuelog;
-	bool	have_daily;	/* false: read-only store from before it */
-	MDB_dbi	daily;
-};
-
 /*
- * Keys and values (rec.h fields; list is the list's name, NUL-ended):
+ * Keys and values (rec.h fields):
  *   labels: kind(1) hash(16) label(1) -> seq(8) ts(8) feedback(8)
- *   lists: 'E' list hash(16) -> the entry (entry_encode())
- *          'M' list kind(1) member(16) entry(16) -> expires(8) seq(8)
- *          'R' list entry(16) kind(1) member(16) -> ""
- *          'X' expires(8) list entry(16) -> ""
  *   feedback, listlog: id(8) -> the record (JSON text)
- *   daily: day(4) kind(1) name -> count(8) (the block at the end)
  */
 #define LABEL_KEY_LEN	(1 + RG_HASH_LEN + 1)
 #define LABEL_VAL_LEN	24
+
+/*
+ * Keys and values (rec.h fields; list is the list's name, NUL-ended):
+ *   'E' list hash(16) -> the entry (entry_encode())
+ *   'M' list kind(1) member(16) entry(16) -> expires(8) seq(8)
+ *   'R' list entry(16) kind(1) member(16) -> ""
+ *   'X' expires(8) list entry(16) -> ""
+ */
 #define MEMBER_VAL_LEN	16
 #define LKEY_MAX	(1 + 8 + LIST_NAME_MAX + 1 + 1 + 2 * RG_HASH_LEN)
 #define ENTRY_FIXED	(RG_HASH_LEN + 1 + 1 + 8 + 8 + 8 + 4 + 1 + 2)
@@ -73,8 +64,7 @@ store_label_from_name(const char *s)
 }
 
 int
-store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **auxp,
-    char **cause)
+store_aux_open(struct store_db_txn *x, struct store_aux **auxp)
 {
 	/*
 	 * The queue's two came later, and daily after them: a store may
@@ -94,15 +84,12 @@ store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **auxp,
 
 	*auxp = aux;
 	for (i = 0; i < STORE_AUX_NDBI; i++) {
-		rc = mdb_dbi_open(txn, names[i], readonly ? 0 : MDB_CREATE,
+		rc = store_db_dbi(x, names[i], x->write ? MDB_CREATE : 0,
 		    dbi[i]);
-		if (rc == MDB_NOTFOUND && readonly)
+		if (rc == 1)
 			return (0);	/* an older store: nothing to find */
-		if (rc != 0) {
-			xasprintf(cause, "open database %s: %s", names[i],
-			    mdb_strerror(rc));
+		if (rc != 0)
 			return (-1);
-		}
 		if (i == 3)
 			aux->have = true;
 		if (i == 5)
@@ -118,96 +105,14 @@ store_aux_free(struct store_aux *aux)
 	free(aux);
 }
 
-static MDB_val
-val(const void *p, size_t n)
+/* A read-only old store cannot be written. */
+struct store_aux *
+store_aux_for_write(struct store_txn *t)
 {
-	MDB_val	v = { n, (void *)p };
-
-	return (v);
-}
-
-/* The transaction and aux, or NULL: failed already, or nothing stored. */
-static MDB_txn *
-aux_txn(struct store_txn *t, struct store_aux **aux)
-{
-	*aux = store_int_aux(t);
-	if (!(*aux)->have)
-		return (NULL);
-	return (store_int_txn(t));
-}
-
-/* 0 found, 1 not, -1 error (recorded in t). */
-static int
-aux_get(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
-    const char *what)
-{
-	MDB_txn	*txn = store_int_txn(t);
-	int	 rc;
-
-	if (txn == NULL)
-		return (-1);
-	rc = mdb_get(txn, dbi, k, v);
-	if (rc == MDB_NOTFOUND)
-		return (1);
-	if (rc != 0)
-		return (store_int_fail(t, rc, what));
-	return (0);
-}
-
-static int
-aux_put(struct store_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
-    unsigned flags, const char *what)
-{
-	MDB_txn	*txn = store_int_txn(t);
-	int	 rc;
-
-	if (txn == NULL)
-		return (-1);
-	if (!store_int_writable(t))
-		return (store_int_fail(t, EACCES, what));
-	if ((rc = mdb_put(txn, dbi, k, v, flags)) != 0)
-		return (store_int_fail(t, rc, what));
-	return (0);
-}
-
-static int
-aux_del(struct store_txn *t, MDB_dbi dbi, MDB_val *k, const char *what)
-{
-	MDB_txn	*txn = store_int_txn(t);
-	int	 rc;
-
-	if (txn == NULL)
-		return (-1);
-	rc = mdb_del(txn, dbi, k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, what));
-	return (0);
-}
-
-static MDB_cursor *
-aux_cursor(struct store_txn *t, MDB_dbi dbi)
-{
-	MDB_txn		*txn = store_int_txn(t);
-	MDB_cursor	*c;
-	int		 rc;
-
-	if (txn == NULL)
-		return (NULL);
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
-		store_int_fail(t, rc, "cursor");
-		return (NULL);
-	}
-	return (c);
-}
-
-/* Writes need the databases: a read-only old store cannot be written. */
-static struct store_aux *
-aux_for_write(struct store_txn *t)
-{
-	struct store_aux	*aux = store_int_aux(t);
+	struct store_aux	*aux = t->st->aux;
 
 	if (!aux->have) {
-		store_int_fail(t, EACCES, "analyst databases");
+		store_db_fail(&t->db, EACCES, "analyst databases");
 		return (NULL);
 	}
 	return (aux);
@@ -237,18 +142,18 @@ store_label_put(struct store_txn *t, enum ent_kind kind,
 	MDB_val			 k, d;
 	int			 rc;
 
-	if ((aux = aux_for_write(t)) == NULL)
+	if ((aux = store_aux_for_write(t)) == NULL)
 		return (-1);
 	label_key(key, kind, h, label);
-	k = val(key, sizeof(key));
-	if ((rc = aux_get(t, aux->labels, &k, &d, "labels get")) <= 0)
+	k = store_db_val(key, sizeof(key));
+	if ((rc = store_db_get(&t->db, aux->labels, &k, &d, "labels get")) <= 0)
 		return (rc < 0 ? -1 : 1);
 	rec_w_fixed(&w, v, sizeof(v));
 	rec_put_u64(&w, l->seq);
 	rec_put_u64(&w, (uint64_t)l->ts);
 	rec_put_u64(&w, l->feedback);
-	d = val(v, w.len);
-	return (aux_put(t, aux->labels, &k, &d, 0, "labels put"));
+	d = store_db_val(v, w.len);
+	return (store_db_put(&t->db, aux->labels, &k, &d, 0, "labels put"));
 }
 
 int
@@ -262,11 +167,11 @@ store_label_get(struct store_txn *t, enum ent_kind kind,
 	MDB_val			 k, d;
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 1);
 	label_key(key, kind, h, label);
-	k = val(key, sizeof(key));
-	if ((rc = aux_get(t, aux->labels, &k, &d, "labels get")) != 0)
+	k = store_db_val(key, sizeof(key));
+	if ((rc = store_db_get(&t->db, aux->labels, &k, &d, "labels get")) != 0)
 		return (rc);
 	rec_r_init(&r, d.mv_data, d.mv_size);
 	out->seq = rec_get_u64(&r);
@@ -322,18 +227,18 @@ seqlog_append(struct store_txn *t, MDB_dbi dbi, const char *rec, size_t len,
 	uint64_t	 id = 1;
 	int		 rc;
 
-	if ((c = aux_cursor(t, dbi)) == NULL)
+	if ((c = store_db_cursor(&t->db, dbi)) == NULL)
 		return (-1);
 	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
 	mdb_cursor_close(c);
 	if (rc == 0 && k.mv_size == 8)
 		id = be_get(k.mv_data, 8) + 1;
 	else if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, what));
+		return (store_db_fail(&t->db, rc, what));
 	be_put(key, id, 8);
-	k = val(key, 8);
-	d = val(rec, len);
-	if (aux_put(t, dbi, &k, &d, MDB_APPEND, what) != 0)
+	k = store_db_val(key, 8);
+	d = store_db_val(rec, len);
+	if (store_db_put(&t->db, dbi, &k, &d, MDB_APPEND, what) != 0)
 		return (-1);
 	if (idp != NULL)
 		*idp = id;
@@ -346,7 +251,7 @@ store_feedback_put(struct store_txn *t, const char *rec, size_t len,
 {
 	struct store_aux	*aux;
 
-	if ((aux = aux_for_write(t)) == NULL)
+	if ((aux = store_aux_for_write(t)) == NULL)
 		return (-1);
 	return (seqlog_append(t, aux->feedback, rec, len, id, "feedback put"));
 }
@@ -360,11 +265,11 @@ store_feedback_get(struct store_txn *t, uint64_t id, const void **rec,
 	MDB_val			 k, d;
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 1);
 	be_put(key, id, 8);
-	k = val(key, 8);
-	if ((rc = aux_get(t, aux->feedback, &k, &d, "feedback get")) != 0)
+	k = store_db_val(key, 8);
+	if ((rc = store_db_get(&t->db, aux->feedback, &k, &d, "feedback get")) != 0)
 		return (rc);
 	*rec = d.mv_data;
 	*len = d.mv_size;
@@ -376,7 +281,7 @@ store_listlog_put(struct store_txn *t, const char *rec, size_t len)
 {
 	struct store_aux	*aux;
 
-	if ((aux = aux_for_write(t)) == NULL)
+	if ((aux = store_aux_for_write(t)) == NULL)
 		return (-1);
 	return (seqlog_append(t, aux->listlog, rec, len, NULL, "listlog put"));
 }
@@ -393,7 +298,7 @@ seqlog_scan(struct store_txn *t, MDB_dbi dbi, bool up, store_rec_cb cb,
 	MDB_val			 k, d;
 	int			 rc, r = 0;
 
-	if ((c = aux_cursor(t, dbi)) == NULL)
+	if ((c = store_db_cursor(&t->db, dbi)) == NULL)
 		return (-1);
 	for (rc = mdb_cursor_get(c, &k, &d, up ? MDB_FIRST : MDB_LAST);
 	    rc == 0; rc = mdb_cursor_get(c, &k, &d, up ? MDB_NEXT : MDB_PREV)) {
@@ -407,7 +312,7 @@ seqlog_scan(struct store_txn *t, MDB_dbi dbi, bool up, store_rec_cb cb,
 	if (r < 0)
 		return (-1);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, what));
+		return (store_db_fail(&t->db, rc, what));
 	return (0);
 }
 
@@ -416,7 +321,7 @@ store_feedback_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
 	struct store_aux	*aux;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 0);
 	return (seqlog_scan(t, aux->feedback, false, cb, arg,
 	    "feedback scan"));
@@ -427,10 +332,97 @@ store_listlog_scan(struct store_txn *t, store_rec_cb cb, void *arg)
 {
 	struct store_aux	*aux;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 0);
 	return (seqlog_scan(t, aux->listlog, false, cb, arg,
 	    "listlog scan"));
+}
+
+void
+store_aux_stat(struct store_db_txn *x, const struct store_aux *aux,
+    struct store_stat *out)
+{
+	if (!aux->have)
+		return;
+	out->feedback = store_db_entries(x, aux->feedback);
+	out->labels = store_db_entries(x, aux->labels);
+	out->list_entries = store_db_entries(x, aux->lists);
+	out->list_log = store_db_entries(x, aux->listlog);
+	if (aux->have_queue)
+		store_queue_stat(x, aux, out);
+}
+
+
+uint64_t
+store_aux_next_seq(struct store_txn *t)
+{
+	return (t->next_seq + 1);
+}
+
+/*
+ * Everything in key order, for export (export_aux.c): the logs oldest
+ * first, every label, every list entry with its members.
+ */
+
+int
+store_feedback_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+
+	if (!store_aux_txn(t, &aux))
+		return (aux->have ? -1 : 0);
+	return (seqlog_scan(t, aux->feedback, true, cb, arg,
+	    "feedback scan"));
+}
+
+int
+store_listlog_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+
+	if (!store_aux_txn(t, &aux))
+		return (aux->have ? -1 : 0);
+	return (seqlog_scan(t, aux->listlog, true, cb, arg,
+	    "listlog scan"));
+}
+
+int
+store_label_scan(struct store_txn *t, store_label_cb cb, void *arg)
+{
+	struct store_aux	*aux;
+	struct store_label	 l;
+	struct rg_hash		 h;
+	struct rec_r		 rr;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	const uint8_t		*key;
+	int			 rc, r = 0;
+
+	if (!store_aux_txn(t, &aux))
+		return (aux->have ? -1 : 0);
+	if ((c = store_db_cursor(&t->db, aux->labels)) == NULL)
+		return (-1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		key = k.mv_data;
+		rec_r_init(&rr, d.mv_data, d.mv_size);
+		l.seq = rec_get_u64(&rr);
+		l.ts = (int64_t)rec_get_u64(&rr);
+		l.feedback = rec_get_u64(&rr);
+		if (k.mv_size != LABEL_KEY_LEN || rec_r_end(&rr) != 0) {
+			mdb_cursor_close(c);
+			return (store_db_fail(&t->db, EINVAL, "label malformed"));
+		}
+		memcpy(h.b, key + 1, RG_HASH_LEN);
+		if ((r = cb(arg, key[0], &h, key[1 + RG_HASH_LEN], &l)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (r < 0)
+		return (-1);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_db_fail(&t->db, rc, "labels scan"));
+	return (0);
 }
 
 /* Lists. */
@@ -583,10 +575,10 @@ store_list_get(struct store_txn *t, const char *list, const struct rg_hash *h,
 	MDB_val			 k, d;
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 1);
-	k = val(key, entry_key(key, list, h));
-	if ((rc = aux_get(t, aux->lists, &k, &d, "lists get")) != 0)
+	k = store_db_val(key, entry_key(key, list, h));
+	if ((rc = store_db_get(&t->db, aux->lists, &k, &d, "lists get")) != 0)
 		return (rc);
 	if (entry_decode(d.mv_data, d.mv_size, out) != 0)
 		return (1);
@@ -607,10 +599,10 @@ list_unlink(struct store_txn *t, struct store_aux *aux, const char *list,
 	int			 rc;
 
 	plen = rev_key(pfx, list, &e->h, 0, NULL);
-	if ((c = aux_cursor(t, aux->lists)) == NULL)
+	if ((c = store_db_cursor(&t->db, aux->lists)) == NULL)
 		return (-1);
 	for (;;) {
-		k = val(pfx, plen);
+		k = store_db_val(pfx, plen);
 		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 		if (rc != 0 || k.mv_size != plen + 1 + RG_HASH_LEN ||
 		    memcmp(k.mv_data, pfx, plen) != 0)
@@ -619,22 +611,22 @@ list_unlink(struct store_txn *t, struct store_aux *aux, const char *list,
 		memcpy(m.b, (const uint8_t *)k.mv_data + plen + 1, RG_HASH_LEN);
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
-		k = val(key, member_key(key, list, kind, &m, &e->h));
-		if (aux_del(t, aux->lists, &k, "lists del") != 0) {
+		k = store_db_val(key, member_key(key, list, kind, &m, &e->h));
+		if (store_db_del(&t->db, aux->lists, &k, NULL, "lists del") != 0) {
 			mdb_cursor_close(c);
 			return (-1);
 		}
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "lists unlink"));
+		return (store_db_fail(&t->db, rc, "lists unlink"));
 	if (e->expires != 0) {
-		k = val(key, exp_key(key, e->expires, list, &e->h));
-		if (aux_del(t, aux->lists, &k, "lists del") != 0)
+		k = store_db_val(key, exp_key(key, e->expires, list, &e->h));
+		if (store_db_del(&t->db, aux->lists, &k, NULL, "lists del") != 0)
 			return (-1);
 	}
-	k = val(key, entry_key(key, list, &e->h));
-	return (aux_del(t, aux->lists, &k, "lists del"));
+	k = store_db_val(key, entry_key(key, list, &e->h));
+	return (store_db_del(&t->db, aux->lists, &k, NULL, "lists del"));
 }
 
 int
@@ -651,33 +643,33 @@ store_list_put(struct store_txn *t, const char *list,
 	size_t			 i;
 	int			 rc;
 
-	if ((aux = aux_for_write(t)) == NULL)
+	if ((aux = store_aux_for_write(t)) == NULL)
 		return (-1);
 	if ((rc = store_list_get(t, list, &e->h, &old)) < 0)
 		return (-1);
 	if (rc == 0 && list_unlink(t, aux, list, &old) != 0)
 		return (-1);
-	k = val(key, entry_key(key, list, &e->h));
-	d = val(rec, entry_encode(e, rec));
-	if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+	k = store_db_val(key, entry_key(key, list, &e->h));
+	d = store_db_val(rec, entry_encode(e, rec));
+	if (store_db_put(&t->db, aux->lists, &k, &d, 0, "lists put") != 0)
 		return (-1);
 	if (e->expires != 0) {
-		k = val(key, exp_key(key, e->expires, list, &e->h));
-		d = val("", 0);
-		if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+		k = store_db_val(key, exp_key(key, e->expires, list, &e->h));
+		d = store_db_val("", 0);
+		if (store_db_put(&t->db, aux->lists, &k, &d, 0, "lists put") != 0)
 			return (-1);
 	}
 	rec_w_fixed(&w, mv, sizeof(mv));
 	rec_put_u64(&w, (uint64_t)e->expires);
 	rec_put_u64(&w, e->seq);
 	for (i = 0; i < nm; i++) {
-		k = val(key, member_key(key, list, m[i].kind, &m[i].h, &e->h));
-		d = val(mv, sizeof(mv));
-		if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+		k = store_db_val(key, member_key(key, list, m[i].kind, &m[i].h, &e->h));
+		d = store_db_val(mv, sizeof(mv));
+		if (store_db_put(&t->db, aux->lists, &k, &d, 0, "lists put") != 0)
 			return (-1);
-		k = val(key, rev_key(key, list, &e->h, m[i].kind, &m[i].h));
-		d = val("", 0);
-		if (aux_put(t, aux->lists, &k, &d, 0, "lists put") != 0)
+		k = store_db_val(key, rev_key(key, list, &e->h, m[i].kind, &m[i].h));
+		d = store_db_val("", 0);
+		if (store_db_put(&t->db, aux->lists, &k, &d, 0, "lists put") != 0)
 			return (-1);
 	}
 	return (rc == 0 ? 1 : 0);
@@ -691,7 +683,7 @@ store_list_del(struct store_txn *t, const char *list, const struct rg_hash *h,
 	struct store_aux	*aux;
 	int			 rc;
 
-	if ((aux = aux_for_write(t)) == NULL)
+	if ((aux = store_aux_for_write(t)) == NULL)
 		return (-1);
 	if ((rc = store_list_get(t, list, h, &e)) != 0)
 		return (rc);
@@ -717,12 +709,12 @@ store_list_match(struct store_txn *t, const char *list, uint8_t kind,
 	uint64_t		 seq;
 	int			 rc, found = 1;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 1);
 	plen = member_key(pfx, list, kind, h, NULL);
-	if ((c = aux_cursor(t, aux->lists)) == NULL)
+	if ((c = store_db_cursor(&t->db, aux->lists)) == NULL)
 		return (-1);
-	k = val(pfx, plen);
+	k = store_db_val(pfx, plen);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
 		if (k.mv_size != plen + RG_HASH_LEN ||
@@ -745,7 +737,7 @@ store_list_match(struct store_txn *t, const char *list, uint8_t kind,
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "lists match"));
+		return (store_db_fail(&t->db, rc, "lists match"));
 	return (found);
 }
 
@@ -763,18 +755,18 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 	int64_t			 expires, done = 0;
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 0);
 	while ((size_t)done < max) {
-		if ((c = aux_cursor(t, aux->lists)) == NULL)
+		if ((c = store_db_cursor(&t->db, aux->lists)) == NULL)
 			return (-1);
-		k = val(&start, 1);
+		k = store_db_val(&start, 1);
 		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 		mdb_cursor_close(c);
 		if (rc == MDB_NOTFOUND)
 			break;
 		if (rc != 0)
-			return (store_int_fail(t, rc, "lists expire"));
+			return (store_db_fail(&t->db, rc, "lists expire"));
 		if (exp_key_decode(k.mv_data, k.mv_size, &expires, list,
 		    &h) != 0 || expires > now)
 			break;
@@ -783,7 +775,7 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 			return (-1);
 		if (rc == 1) {
 			/* An expiry key without its entry: drop it. */
-			if (aux_del(t, aux->lists, &k, "lists expire") != 0)
+			if (store_db_del(&t->db, aux->lists, &k, NULL, "lists expire") != 0)
 				return (-1);
 			continue;
 		}
@@ -796,30 +788,90 @@ store_list_expire(struct store_txn *t, int64_t now, size_t max,
 	return (done);
 }
 
-static uint64_t	qcount_get(MDB_txn *, MDB_dbi, uint8_t);
-
-void
-store_aux_stat(MDB_txn *txn, const struct store_aux *aux,
-    struct store_stat *out)
+/* The members of list's entry e (its reverse keys), into *m (grown). */
+static int
+list_members(struct store_txn *t, struct store_aux *aux, const char *list,
+    const struct store_list_entry *e, struct store_list_member **m,
+    size_t *nm, size_t *cap)
 {
-	MDB_stat	ms;
+	uint8_t		 pfx[LKEY_MAX];
+	MDB_cursor	*c;
+	MDB_val		 k, d;
+	size_t		 plen;
+	int		 rc;
 
-	if (!aux->have)
-		return;
-	if (mdb_stat(txn, aux->feedback, &ms) == 0)
-		out->feedback = ms.ms_entries;
-	if (mdb_stat(txn, aux->labels, &ms) == 0)
-		out->labels = ms.ms_entries;
-	if (mdb_stat(txn, aux->lists, &ms) == 0)
-		out->list_entries = ms.ms_entries;
-	if (mdb_stat(txn, aux->listlog, &ms) == 0)
-		out->list_log = ms.ms_entries;
-	if (aux->have_queue) {
-		out->queue_open = qcount_get(txn, aux->queue, QUEUE_OPEN);
-		out->queue_claimed = qcount_get(txn, aux->queue, QUEUE_CLAIMED);
-		out->queue_decided = qcount_get(txn, aux->queue, QUEUE_DECIDED);
+	*nm = 0;
+	plen = rev_key(pfx, list, &e->h, 0, NULL);
+	if ((c = store_db_cursor(&t->db, aux->lists)) == NULL)
+		return (-1);
+	k = store_db_val(pfx, plen);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != plen + 1 + RG_HASH_LEN ||
+		    memcmp(k.mv_data, pfx, plen) != 0)
+			break;
+		if (*nm == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*m = xreallocarray(*m, *cap, sizeof(**m));
+		}
+		(*m)[*nm].kind = ((const uint8_t *)k.mv_data)[plen];
+		memcpy((*m)[*nm].h.b, (const uint8_t *)k.mv_data + plen + 1,
+		    RG_HASH_LEN);
+		(*nm)++;
 	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (store_db_fail(&t->db, rc, "lists scan"));
+	return (0);
 }
+
+int
+store_list_scan(struct store_txn *t, store_list_scan_cb cb, void *arg)
+{
+	struct store_list_member *m = NULL;
+	struct store_list_entry	 e;
+	struct store_aux	*aux;
+	MDB_cursor		*c;
+	MDB_val			 k, d;
+	const uint8_t		*key;
+	uint8_t			 start = 'E';
+	char			 list[LIST_NAME_MAX + 1];
+	size_t			 n, nm = 0, cap = 0;
+	int			 rc, r = 0;
+
+	if (!store_aux_txn(t, &aux))
+		return (aux->have ? -1 : 0);
+	if ((c = store_db_cursor(&t->db, aux->lists)) == NULL)
+		return (-1);
+	k = store_db_val(&start, 1);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		key = k.mv_data;
+		if (key[0] != 'E')
+			break;
+		/* 'E' list 0 hash(16) */
+		if (k.mv_size < 2 + RG_HASH_LEN || (n = k.mv_size - 2 -
+		    RG_HASH_LEN) > LIST_NAME_MAX || key[1 + n] != 0 ||
+		    memchr(key + 1, 0, n) != NULL ||
+		    entry_decode(d.mv_data, d.mv_size, &e) != 0) {
+			r = store_db_fail(&t->db, EINVAL, "list entry malformed");
+			break;
+		}
+		memcpy(list, key + 1, n);
+		list[n] = '\0';
+		if ((r = list_members(t, aux, list, &e, &m, &nm, &cap)) != 0 ||
+		    (r = cb(arg, list, &e, m, nm)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	free(m);
+	if (r < 0)
+		return (-1);
+	if (rc != 0 && rc != MDB_NOTFOUND && r == 0)
+		return (store_db_fail(&t->db, rc, "lists scan"));
+	return (0);
+}
+
 
 void
 store_list_strhash(uint64_t seed, uint8_t kind, const char *s, size_t len,
@@ -844,13 +896,6 @@ store_list_strhash(uint64_t seed, uint8_t kind, const char *s, size_t len,
 	h = XXH3_128bits_digest(&st);
 	XXH128_canonicalFromHash((XXH128_canonical_t *)out->b, h);
 }
-
-uint64_t
-store_aux_next_seq(struct store_txn *t)
-{
-	return (store_int_next_seq(t));
-}
-
 
 /* The review queue. */
 
@@ -1030,10 +1075,10 @@ qitem_decode(const void *p, size_t len, struct store_queue_item *it)
 static struct store_aux *
 queue_for_write(struct store_txn *t)
 {
-	struct store_aux	*aux = store_int_aux(t);
+	struct store_aux	*aux = t->st->aux;
 
 	if (!aux->have_queue) {
-		store_int_fail(t, EACCES, "queue databases");
+		store_db_fail(&t->db, EACCES, "queue databases");
 		return (NULL);
 	}
 	return (aux);
@@ -1048,14 +1093,14 @@ store_queue_get(struct store_txn *t, uint64_t item,
 	MDB_val			 k, d;
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL || !aux->have_queue)
-		return (store_int_txn(t) == NULL ? -1 : 1);
+	if (!store_aux_txn(t, &aux) || !aux->have_queue)
+		return (t->db.ret != 0 ? -1 : 1);
 	qitem_key(key, item);
-	k = val(key, sizeof(key));
-	if ((rc = aux_get(t, aux->queue, &k, &d, "queue get")) != 0)
+	k = store_db_val(key, sizeof(key));
+	if ((rc = store_db_get(&t->db, aux->queue, &k, &d, "queue get")) != 0)
 		return (rc);
 	if (qitem_decode(d.mv_data, d.mv_size, out) != 0)
-		return (store_int_fail(t, EINVAL, "queue item malformed"));
+		return (store_db_fail(&t->db, EINVAL, "queue item malformed"));
 	return (0);
 }
 
@@ -1073,16 +1118,26 @@ qcount_key(uint8_t *key, uint8_t state)
 }
 
 static uint64_t
-qcount_get(MDB_txn *txn, MDB_dbi dbi, uint8_t state)
+qcount_get(struct store_db_txn *x, MDB_dbi dbi, uint8_t state)
 {
 	uint8_t	key[2];
 	MDB_val	k, d;
 
 	qcount_key(key, state);
-	k = val(key, sizeof(key));
-	if (mdb_get(txn, dbi, &k, &d) != 0 || d.mv_size != 8)
+	k = store_db_val(key, sizeof(key));
+	if (store_db_get(x, dbi, &k, &d, "queue count") != 0 ||
+	    d.mv_size != 8)
 		return (0);
 	return (be_get(d.mv_data, 8));
+}
+
+void
+store_queue_stat(struct store_db_txn *x, const struct store_aux *aux,
+    struct store_stat *out)
+{
+	out->queue_open = qcount_get(x, aux->queue, QUEUE_OPEN);
+	out->queue_claimed = qcount_get(x, aux->queue, QUEUE_CLAIMED);
+	out->queue_decided = qcount_get(x, aux->queue, QUEUE_DECIDED);
 }
 
 static int
@@ -1090,15 +1145,15 @@ qcount_add(struct store_txn *t, struct store_aux *aux, uint8_t state,
     int delta)
 {
 	uint8_t		key[2], num[8];
-	uint64_t	n = qcount_get(store_int_txn(t), aux->queue, state);
+	uint64_t	n = qcount_get(&t->db, aux->queue, state);
 	MDB_val		k, d;
 
 	n = delta < 0 ? (n > 0 ? n - 1 : 0) : n + 1;
 	qcount_key(key, state);
 	be_put(num, n, 8);
-	k = val(key, sizeof(key));
-	d = val(num, sizeof(num));
-	return (aux_put(t, aux->queue, &k, &d, 0, "queue count"));
+	k = store_db_val(key, sizeof(key));
+	d = store_db_val(num, sizeof(num));
+	return (store_db_put(&t->db, aux->queue, &k, &d, 0, "queue count"));
 }
 
 /* An item's two index entries (by time, by score): add or delete them. */
@@ -1107,14 +1162,14 @@ qidx_keys(struct store_txn *t, struct store_aux *aux,
     const struct store_queue_item *it, bool add)
 {
 	uint8_t	key[QKEY_LEN];
-	MDB_val	k, d = val("", 0);
+	MDB_val	k, d = store_db_val("", 0);
 	int	i;
 
 	for (i = 0; i < 2; i++) {
-		k = val(key, qidx_key(key, i == 1, it->state, i == 1 ?
+		k = store_db_val(key, qidx_key(key, i == 1, it->state, i == 1 ?
 		    it->score : it->created, it->item));
-		if (add ? aux_put(t, aux->queue, &k, &d, 0, "queue index") :
-		    aux_del(t, aux->queue, &k, "queue index"))
+		if (add ? store_db_put(&t->db, aux->queue, &k, &d, 0, "queue index") :
+		    store_db_del(&t->db, aux->queue, &k, NULL, "queue index"))
 			return (-1);
 	}
 	return (0);
@@ -1153,9 +1208,9 @@ store_queue_put(struct store_txn *t, const struct store_queue_item *it,
 	rec_w_init(&w, 256);
 	qitem_encode(&w, it);
 	qitem_key(key, it->item);
-	k = val(key, sizeof(key));
-	d = val(w.buf, w.len);
-	rc = aux_put(t, aux->queue, &k, &d, old == NULL ? MDB_NOOVERWRITE : 0,
+	k = store_db_val(key, sizeof(key));
+	d = store_db_val(w.buf, w.len);
+	rc = store_db_put(&t->db, aux->queue, &k, &d, old == NULL ? MDB_NOOVERWRITE : 0,
 	    old == NULL ? "queue put (a new item that exists)" : "queue put");
 	rec_w_free(&w);
 	if (rc != 0)
@@ -1193,8 +1248,8 @@ store_queue_scan(struct store_txn *t, int state, bool by_score,
 	size_t			 slen;
 	int			 rc, r;
 
-	if (aux_txn(t, &aux) == NULL || !aux->have_queue)
-		return (store_int_txn(t) == NULL ? -1 : 0);
+	if (!store_aux_txn(t, &aux) || !aux->have_queue)
+		return (t->db.ret != 0 ? -1 : 0);
 	if (from > to)
 		return (0);
 	/* Walk backwards from just after the highest key wanted. */
@@ -1204,9 +1259,9 @@ store_queue_scan(struct store_txn *t, int state, bool by_score,
 	else
 		slen = qidx_key(start, by_score, (uint8_t)state, to,
 		    UINT64_MAX);
-	if ((c = aux_cursor(t, aux->queue)) == NULL)
+	if ((c = store_db_cursor(&t->db, aux->queue)) == NULL)
 		return (-1);
-	k = val(start, slen);
+	k = store_db_val(start, slen);
 	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 	if (rc == MDB_NOTFOUND)
 		rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
@@ -1230,14 +1285,14 @@ store_queue_scan(struct store_txn *t, int state, bool by_score,
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "queue scan"));
+		return (store_db_fail(&t->db, rc, "queue scan"));
 	return (0);
 }
 
 int
 store_queue_del(struct store_txn *t, uint64_t item)
 {
-	struct store_aux	*aux = store_int_aux(t);
+	struct store_aux	*aux = t->st->aux;
 	struct store_queue_item	 it;
 	uint8_t			 key[QITEM_KEY_LEN];
 	MDB_cursor		*c;
@@ -1249,25 +1304,25 @@ store_queue_del(struct store_txn *t, uint64_t item)
 	if ((rc = store_queue_get(t, item, &it)) != 0)
 		return (rc < 0 ? -1 : 0);
 	qitem_key(key, item);
-	k = val(key, sizeof(key));
+	k = store_db_val(key, sizeof(key));
 	if (qidx_update(t, aux, &it, false) != 0 ||
-	    aux_del(t, aux->queue, &k, "queue del") != 0)
+	    store_db_del(&t->db, aux->queue, &k, NULL, "queue del") != 0)
 		return (-1);
-	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+	if ((c = store_db_cursor(&t->db, aux->queuelog)) == NULL)
 		return (-1);
 	be_put(key, item, 8);
-	k = val(key, 8);
+	k = store_db_val(key, 8);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)) {
 		if (k.mv_size != 12 || be_get(k.mv_data, 8) != item)
 			break;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
-		k = val(key, 8);
+		k = store_db_val(key, 8);
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "queuelog del"));
+		return (store_db_fail(&t->db, rc, "queuelog del"));
 	return (0);
 }
 
@@ -1286,12 +1341,12 @@ store_queuelog_put(struct store_txn *t, uint64_t item, const char *rec,
 
 	if ((aux = queue_for_write(t)) == NULL)
 		return (-1);
-	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+	if ((c = store_db_cursor(&t->db, aux->queuelog)) == NULL)
 		return (-1);
 	rec_w_fixed(&w, key, sizeof(key));
 	rec_put_u64(&w, item);
 	rec_put_u32(&w, UINT32_MAX);
-	k = val(key, sizeof(key));
+	k = store_db_val(key, sizeof(key));
 	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 	rc = rc == 0 ? mdb_cursor_get(c, &k, &d, MDB_PREV) :
 	    rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &d, MDB_LAST) : rc;
@@ -1299,13 +1354,13 @@ store_queuelog_put(struct store_txn *t, uint64_t item, const char *rec,
 	if (rc == 0 && k.mv_size == 12 && be_get(k.mv_data, 8) == item)
 		n = (uint32_t)be_get((const uint8_t *)k.mv_data + 8, 4) + 1;
 	else if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "queuelog put"));
+		return (store_db_fail(&t->db, rc, "queuelog put"));
 	rec_w_fixed(&w, key, sizeof(key));
 	rec_put_u64(&w, item);
 	rec_put_u32(&w, n);
-	k = val(key, sizeof(key));
-	d = val(rec, len);
-	return (aux_put(t, aux->queuelog, &k, &d, 0, "queuelog put"));
+	k = store_db_val(key, sizeof(key));
+	d = store_db_val(rec, len);
+	return (store_db_put(&t->db, aux->queuelog, &k, &d, 0, "queuelog put"));
 }
 
 int
@@ -1318,12 +1373,12 @@ store_queuelog_scan(struct store_txn *t, uint64_t item, store_rec_cb cb,
 	uint8_t			 key[8];
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL || !aux->have_queue)
-		return (store_int_txn(t) == NULL ? -1 : 0);
-	if ((c = aux_cursor(t, aux->queuelog)) == NULL)
+	if (!store_aux_txn(t, &aux) || !aux->have_queue)
+		return (t->db.ret != 0 ? -1 : 0);
+	if ((c = store_db_cursor(&t->db, aux->queuelog)) == NULL)
 		return (-1);
 	be_put(key, item, 8);
-	k = val(key, sizeof(key));
+	k = store_db_val(key, sizeof(key));
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
 		if (k.mv_size != 12 || be_get(k.mv_data, 8) != item)
@@ -1334,162 +1389,11 @@ store_queuelog_scan(struct store_txn *t, uint64_t item, store_rec_cb cb,
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "queuelog scan"));
+		return (store_db_fail(&t->db, rc, "queuelog scan"));
 	return (0);
 }
 
-
-/*
- * Everything in key order, for export (export_aux.c): the logs oldest
- * first, every label, every list entry with its members.
- */
-
-int
-store_feedback_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
-{
-	struct store_aux	*aux;
-
-	if (aux_txn(t, &aux) == NULL)
-		return (aux->have ? -1 : 0);
-	return (seqlog_scan(t, aux->feedback, true, cb, arg,
-	    "feedback scan"));
-}
-
-int
-store_listlog_scan_up(struct store_txn *t, store_rec_cb cb, void *arg)
-{
-	struct store_aux	*aux;
-
-	if (aux_txn(t, &aux) == NULL)
-		return (aux->have ? -1 : 0);
-	return (seqlog_scan(t, aux->listlog, true, cb, arg,
-	    "listlog scan"));
-}
-
-int
-store_label_scan(struct store_txn *t, store_label_cb cb, void *arg)
-{
-	struct store_aux	*aux;
-	struct store_label	 l;
-	struct rg_hash		 h;
-	struct rec_r		 rr;
-	MDB_cursor		*c;
-	MDB_val			 k, d;
-	const uint8_t		*key;
-	int			 rc, r = 0;
-
-	if (aux_txn(t, &aux) == NULL)
-		return (aux->have ? -1 : 0);
-	if ((c = aux_cursor(t, aux->labels)) == NULL)
-		return (-1);
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-		key = k.mv_data;
-		rec_r_init(&rr, d.mv_data, d.mv_size);
-		l.seq = rec_get_u64(&rr);
-		l.ts = (int64_t)rec_get_u64(&rr);
-		l.feedback = rec_get_u64(&rr);
-		if (k.mv_size != LABEL_KEY_LEN || rec_r_end(&rr) != 0) {
-			mdb_cursor_close(c);
-			return (store_int_fail(t, EINVAL, "label malformed"));
-		}
-		memcpy(h.b, key + 1, RG_HASH_LEN);
-		if ((r = cb(arg, key[0], &h, key[1 + RG_HASH_LEN], &l)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (r < 0)
-		return (-1);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "labels scan"));
-	return (0);
-}
-
-/* The members of list's entry e (its reverse keys), into *m (grown). */
-static int
-list_members(struct store_txn *t, struct store_aux *aux, const char *list,
-    const struct store_list_entry *e, struct store_list_member **m,
-    size_t *nm, size_t *cap)
-{
-	uint8_t		 pfx[LKEY_MAX];
-	MDB_cursor	*c;
-	MDB_val		 k, d;
-	size_t		 plen;
-	int		 rc;
-
-	*nm = 0;
-	plen = rev_key(pfx, list, &e->h, 0, NULL);
-	if ((c = aux_cursor(t, aux->lists)) == NULL)
-		return (-1);
-	k = val(pfx, plen);
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != plen + 1 + RG_HASH_LEN ||
-		    memcmp(k.mv_data, pfx, plen) != 0)
-			break;
-		if (*nm == *cap) {
-			*cap = *cap ? *cap * 2 : 16;
-			*m = xreallocarray(*m, *cap, sizeof(**m));
-		}
-		(*m)[*nm].kind = ((const uint8_t *)k.mv_data)[plen];
-		memcpy((*m)[*nm].h.b, (const uint8_t *)k.mv_data + plen + 1,
-		    RG_HASH_LEN);
-		(*nm)++;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "lists scan"));
-	return (0);
-}
-
-int
-store_list_scan(struct store_txn *t, store_list_scan_cb cb, void *arg)
-{
-	struct store_list_member *m = NULL;
-	struct store_list_entry	 e;
-	struct store_aux	*aux;
-	MDB_cursor		*c;
-	MDB_val			 k, d;
-	const uint8_t		*key;
-	uint8_t			 start = 'E';
-	char			 list[LIST_NAME_MAX + 1];
-	size_t			 n, nm = 0, cap = 0;
-	int			 rc, r = 0;
-
-	if (aux_txn(t, &aux) == NULL)
-		return (aux->have ? -1 : 0);
-	if ((c = aux_cursor(t, aux->lists)) == NULL)
-		return (-1);
-	k = val(&start, 1);
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-		key = k.mv_data;
-		if (key[0] != 'E')
-			break;
-		/* 'E' list 0 hash(16) */
-		if (k.mv_size < 2 + RG_HASH_LEN || (n = k.mv_size - 2 -
-		    RG_HASH_LEN) > LIST_NAME_MAX || key[1 + n] != 0 ||
-		    memchr(key + 1, 0, n) != NULL ||
-		    entry_decode(d.mv_data, d.mv_size, &e) != 0) {
-			r = store_int_fail(t, EINVAL, "list entry malformed");
-			break;
-		}
-		memcpy(list, key + 1, n);
-		list[n] = '\0';
-		if ((r = list_members(t, aux, list, &e, &m, &nm, &cap)) != 0 ||
-		    (r = cb(arg, list, &e, m, nm)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	free(m);
-	if (r < 0)
-		return (-1);
-	if (rc != 0 && rc != MDB_NOTFOUND && r == 0)
-		return (store_int_fail(t, rc, "lists scan"));
-	return (0);
-}
-
-/* ---- daily counters ------------------------------------------------------ */
+/* The daily counters. */
 
 /*
  * daily: day(4) kind(1) name -> count(8). The day leads so that a day
@@ -1522,16 +1426,16 @@ store_daily_add(struct store_txn *t, uint32_t day, uint8_t kind,
 	MDB_val			 k, d;
 	int			 rc;
 
-	if ((aux = aux_for_write(t)) == NULL)
+	if ((aux = store_aux_for_write(t)) == NULL)
 		return (-1);
-	k = val(key, daily_key(key, day, kind, name, len));
-	if ((rc = aux_get(t, aux->daily, &k, &d, "daily get")) < 0)
+	k = store_db_val(key, daily_key(key, day, kind, name, len));
+	if ((rc = store_db_get(&t->db, aux->daily, &k, &d, "daily get")) < 0)
 		return (-1);
 	if (rc == 0 && d.mv_size == 8)
 		count = be_get(d.mv_data, 8);
 	be_put(v, count + n, 8);
-	d = val(v, sizeof(v));
-	return (aux_put(t, aux->daily, &k, &d, 0, "daily put"));
+	d = store_db_val(v, sizeof(v));
+	return (store_db_put(&t->db, aux->daily, &k, &d, 0, "daily put"));
 }
 
 int
@@ -1545,14 +1449,14 @@ store_daily_scan(struct store_txn *t, uint32_t from, uint32_t to,
 	uint32_t		 day;
 	int			 rc;
 
-	if (aux_txn(t, &aux) == NULL)
+	if (!store_aux_txn(t, &aux))
 		return (aux->have ? -1 : 0);
 	if (!aux->have_daily)
 		return (0);
-	if ((c = aux_cursor(t, aux->daily)) == NULL)
+	if ((c = store_db_cursor(&t->db, aux->daily)) == NULL)
 		return (-1);
 	be_put(key, from, 4);
-	k = val(key, sizeof(key));
+	k = store_db_val(key, sizeof(key));
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
 		if (k.mv_size < 5 || d.mv_size != 8)
@@ -1566,14 +1470,14 @@ store_daily_scan(struct store_txn *t, uint32_t from, uint32_t to,
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "daily scan"));
+		return (store_db_fail(&t->db, rc, "daily scan"));
 	return (0);
 }
 
 int64_t
 store_daily_expire(struct store_txn *t, uint32_t before, size_t max)
 {
-	struct store_aux	*aux = store_int_aux(t);
+	struct store_aux	*aux = t->st->aux;
 	MDB_cursor		*c;
 	MDB_val			 k, d;
 	int64_t			 n = 0;
@@ -1581,13 +1485,13 @@ store_daily_expire(struct store_txn *t, uint32_t before, size_t max)
 
 	if (!aux->have_daily)
 		return (0);
-	if ((c = aux_cursor(t, aux->daily)) == NULL)
+	if ((c = store_db_cursor(&t->db, aux->daily)) == NULL)
 		return (-1);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 &&
 	    (size_t)n < max; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
 		if (k.mv_size >= 4 && be_get(k.mv_data, 4) >= before)
 			break;
-		if (!store_int_writable(t)) {
+		if (!t->db.write) {
 			rc = EACCES;
 			break;
 		}
@@ -1597,6 +1501,6 @@ store_daily_expire(struct store_txn *t, uint32_t before, size_t max)
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (store_int_fail(t, rc, "daily expire"));
+		return (store_db_fail(&t->db, rc, "daily expire"));
 	return (n);
 }

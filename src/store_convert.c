@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "store_convert.h"
+#include "store_db.h"
 #include "util.h"
 
 struct layout {
@@ -104,37 +105,44 @@ out:
 }
 
 static long long
-convert(const struct layout *lo, MDB_env *env, MDB_dbi dst, char **cause)
+convert(const struct layout *lo, struct store_db *db, MDB_dbi dst,
+    char **cause)
 {
-	MDB_txn		*txn;
-	MDB_dbi		 old;
-	const char	*what = "begin";
-	long long	 total = 0, n;
-	bool		 done = false;
-	int		 rc;
+	struct store_db_txn	 x;
+	MDB_dbi			 old;
+	const char		*what;
+	long long		 total = 0, n;
+	bool			 done = false;
+	int			 rc;
 
 	while (!done) {
-		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+		what = "begin";
+		if (store_db_begin(db, &x, true) != 0) {
+			rc = x.ret;
 			goto fail;
+		}
 		what = "open the old database";
-		rc = mdb_dbi_open(txn, lo->old, 0, &old);
+		rc = mdb_dbi_open(x.txn, lo->old, 0, &old);
 		if (rc == MDB_NOTFOUND) {
-			mdb_txn_abort(txn);
+			store_db_abort(&x);
 			break;
 		}
 		if (rc == 0)
-			rc = convert_batch(lo, txn, old, dst, &n, &done, &what);
+			rc = convert_batch(lo, x.txn, old, dst, &n, &done,
+			    &what);
 		if (rc == 0 && done) {
 			what = "drop the old database";
-			rc = mdb_drop(txn, old, 1);
+			rc = mdb_drop(x.txn, old, 1);
 		}
 		if (rc != 0) {
-			mdb_txn_abort(txn);
+			store_db_abort(&x);
 			goto fail;
 		}
 		what = "commit";
-		if ((rc = mdb_txn_commit(txn)) != 0)
+		if (store_db_commit(&x) != 0) {
+			rc = x.ret;
 			goto fail;
+		}
 		if (total == 0 && n > 0)
 			log_info("store: converting the %s to schema 4 (entries "
 			    "are moved, not copied)", lo->what);
@@ -153,19 +161,19 @@ fail:
 }
 
 long long
-store_convert_index(MDB_env *env, MDB_dbi dst, char **cause)
+store_convert_index(struct store_db *db, MDB_dbi dst, char **cause)
 {
 	static const struct layout lo = { "index", "identity index",
 	    1 + 16 + 8 + 8, 2, 1 + 16 };
 
-	return (convert(&lo, env, dst, cause));
+	return (convert(&lo, db, dst, cause));
 }
 
 long long
-store_convert_links(MDB_env *env, MDB_dbi dst, char **cause)
+store_convert_links(struct store_db *db, MDB_dbi dst, char **cause)
 {
 	static const struct layout lo = { "links", "account links",
 	    16 + 1 + 16, 8 + 8 + 8, 16 };
 
-	return (convert(&lo, env, dst, cause));
+	return (convert(&lo, db, dst, cause));
 }

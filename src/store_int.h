@@ -1,12 +1,15 @@
 /*
- * store_int.h: what store_aux.c needs of store.c's inside. Nothing else
- * includes this: the rest of refguard goes through store.h.
+ * store_int.h: what the store's files share (the store package: store.c,
+ * store_txn.c, store_event.c, store_index.c, store_link.c,
+ * store_verdict.c, store_expire.c, store_tier.c, and the analyst
+ * databases' store_aux.c).
+ * Nothing else includes it: the rest of refguard goes through store.h
+ * and store_aux.h.
  *
- * store.c opens the aux databases in its setup transaction (through
- * store_aux_open()) and frees them with the store; store_aux.c reaches
- * the raw transaction through the accessors below and reports errors
- * through store_int_fail(), so that a transaction still keeps its first
- * error whichever file it came from.
+ * The store and its transaction, whose LMDB half is the wrapper's
+ * (store_db.h: every LMDB call, the first error); the layout of the keys
+ * more than one file reads; and the few functions one file calls in
+ * another. Each is defined in the file its prefix names.
  */
 #ifndef REFGUARD_STORE_INT_H
 #define REFGUARD_STORE_INT_H
@@ -14,37 +17,209 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <lmdb.h>
-
-struct store;
-struct store_txn;
-struct store_aux;
-
-/* store.c */
-/* The LMDB transaction; NULL once the transaction has failed. */
-MDB_txn			*store_int_txn(struct store_txn *t);
-bool			 store_int_writable(const struct store_txn *t);
-struct store_aux	*store_int_aux(struct store_txn *t);
-/* The seq the next stored event will get (last committed or put + 1). */
-uint64_t		 store_int_next_seq(const struct store_txn *t);
-/* Record rc (an LMDB error) as the transaction's error; returns -1. */
-int			 store_int_fail(struct store_txn *t, int rc,
-			     const char *what);
+#include "memtier.h"
+#include "rgev.h"
+#include "store.h"
+#include "store_db.h"
 
 /*
- * store_aux.c, called by store.c's setup with its transaction: open (or,
- * when writable, create) the aux databases. A read-only store written by
- * an older refguard has none: *aux then says so and every lookup finds
- * nothing. 0, or -1 and *cause.
+ * Keys and values (rec.h fields; times as store_ts_key(), so that they
+ * sort):
+ *   events: seq(8) -> the event record (rgev.h)
+ *   ident_index (schema 4; MDB_DUPSORT | MDB_DUPFIXED): kind(1) hash(16)
+ *     -> one sorted duplicate per entry: ts(8) seq(8) type(1) roles(1);
+ *     an identity's key is stored once, its entries packed 18 bytes
+ *     each. Schema 3's "index" (kind hash ts seq -> type roles, one node
+ *     per entry) is converted at the first writable open (store_convert.h).
+ *   acct_links (schema 4; MDB_DUPSORT | MDB_DUPFIXED): account(16) ->
+ *     one sorted duplicate per link: kind(1) hash(16) first_ts(8)
+ *     first_seq(8) last_ts(8); schema 3's "links" (account kind hash ->
+ *     first_ts first_seq last_ts) is converted like the index.
+ *   verdict_ids: referral id -> seq(8); verdict_recs: seq(8) -> the
+ *     verdict record (verdict_rec.h)
  */
-int	store_aux_open(MDB_txn *txn, bool readonly, struct store_aux **aux,
-	    char **cause);
+#define INDEX_KEY_LEN	(1 + RG_HASH_LEN)
+#define INDEX_VAL_LEN	(8 + 8 + 1 + 1)
+#define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)	/* a link's place */
+#define LINK_VAL_LEN	24
+#define LINK_ID_LEN	(1 + RG_HASH_LEN)	/* kind, hash: a dup's head */
+#define LINK_DUP_LEN	(LINK_ID_LEN + LINK_VAL_LEN)
+/*
+ * An index-only kind: the referee account of each referral, so that "who
+ * referred this account" (store_scan_referred) reads that account's few
+ * referee entries, not every referral a busy referrer made.
+ */
+#define IDX_REFEREE		0x80
+
+struct store {
+	struct store_db		*db;		/* the environment */
+	MDB_dbi			 events;
+	MDB_dbi			 index;		/* "ident_index" */
+	MDB_dbi			 links;		/* "acct_links" */
+	MDB_dbi			 vids;		/* id -> seq */
+	MDB_dbi			 vrecs;		/* seq -> verdict record */
+	MDB_dbi			 verdicts;	/* schema 1: id -> record */
+	MDB_dbi			 meta;
+	bool			 readonly;
+	bool			 have_vids;	/* false: read-only schema 1 */
+	uint64_t		 referee_from;	/* first seq with IDX_REFEREE */
+	bool			 legacy;	/* "verdicts" holds records */
+	uint64_t		 last_seq;	/* committed; writer only */
+	uint8_t			 link_cursor[LINK_KEY_LEN];	/* retention resume */
+	bool			 link_cursor_set;
+
+	/* The recent tier (memtier.h); writer only, counts from any thread. */
+	struct memtier		*mt;
+	uint64_t		 recent_max;	/* entries + links */
+	uint64_t		 flushed[MT_RANGES];	/* meta "flush:<r>" */
+	uint64_t		 flush_due[MT_RANGES];	/* mono_us() */
+	unsigned		 rot;		/* next range to flush */
+	uint64_t		 flushes;	/* ranges flushed (stats) */
+	uint64_t		 flushed_entries;
+	/*
+	 * Index entries and links, LMDB's and the tier's together, as of
+	 * the last write commit: published by the writer, because a flush
+	 * moves entries from the tier to LMDB inside a transaction, and a
+	 * reader adding the two counts while one is open would miss them.
+	 */
+	uint64_t		 pub_index, pub_links;
+	bool			 pub_valid;
+	/*
+	 * Replaying events into the tier (store_tier.c): range r's
+	 * entries of the events up to derived[r] are in LMDB or the tier.
+	 * A read-only store keeps a tier of its own in step with the
+	 * writer's (store_tier_sync()), one transaction at a time.
+	 */
+	uint64_t		 derived[MT_RANGES];
+	bool			 ro_synced;	/* its tier was built once */
+	bool			 ro_busy;	/* a transaction is open */
+	struct store_aux	*aux;		/* the analyst databases */
+	int			 lockfd;	/* STORE_LOCK_FILE, or -1 */
+};
+
+struct store_txn {
+	struct store_db_txn	 db;		/* LMDB's, and the first error */
+	struct store		*st;
+	uint64_t		 next_seq;	/* the last event put */
+	/* Ranges flushed by this transaction, with their marks. */
+	bool			 fl[MT_RANGES];
+	uint64_t		 fl_mark[MT_RANGES];
+	size_t			 nfl;
+	uint64_t		 memtier_begin;	/* tier size at the begin */
+	/* Verdict records unpacked by store_get_verdict(), until the end. */
+	void			**recs;
+	size_t			 nrecs;
+};
+
+/* Time in keys, offset so that negative times still sort first. */
+static inline uint64_t
+store_ts_key(int64_t ts)
+{
+	return ((uint64_t)ts ^ (1ULL << 63));
+}
+
+static inline int64_t
+store_ts_unkey(uint64_t v)
+{
+	return ((int64_t)(v ^ (1ULL << 63)));
+}
+
+/* store_event.c: one identity of an event, with its roles in it. */
+struct store_ent {
+	uint8_t			 kind;
+	uint8_t			 roles;
+	const struct rg_hash	*h;
+};
+#define STORE_EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3)
+/*
+ * Every identity an event carries (the index entries it writes), the
+ * same one in two roles merged; campaign holds the campaign's key.
+ */
+size_t	store_event_ents(const struct rg_event *ev, struct store_ent *out,
+	    struct rg_hash *campaign);
+
+/* store_index.c: an identity's index key, and one of its entries. */
+void	store_index_key(uint8_t *key, unsigned kind, const struct rg_hash *h);
+void	store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
+	    uint8_t roles);
+
+/* store_link.c: a link's place (account, kind, hash) and duplicate. */
+void	store_link_key(uint8_t *key, const struct rg_hash *account,
+	    unsigned kind, const struct rg_hash *h);
+void	store_link_encode(uint8_t *dup, const struct store_link *l);
+void	store_link_decode(const MDB_val *v, struct store_link *l);
+/*
+ * Put c on the first link at or after place key, in any account from
+ * key's on: 0 (*k, *v the link), or an LMDB error (MDB_NOTFOUND: none).
+ */
+int	store_link_seek(MDB_cursor *c, const uint8_t *key, MDB_val *k,
+	    MDB_val *v);
+/* LMDB's link at place key (not the tier's): 0 (*l), 1 none, -1 error. */
+int	store_link_lmdb(struct store_txn *t, const uint8_t *key,
+	    struct store_link *l);
+
+/* store_verdict.c: delete event seq's verdict (not a later one's). */
+int	store_verdict_del(struct store_txn *t, const char *id, size_t idlen,
+	    uint64_t seq);
+
+/* store_tier.c: the recent tier, the write buffer of index and links. */
+#define STORE_RECENT_MAX_DEFAULT	(1u << 20)	/* entries + links */
+/* The name of range r's flush mark in meta ("flush:<r>"). */
+void	store_tier_mark_name(char *buf, size_t len, unsigned r);
+/* Index entries and links it holds. */
+uint64_t store_tier_size(const struct store *st);
+/* An event's entries and links into the tier (store_put_event()). */
+int	store_tier_derive(struct store_txn *t, const struct rg_event *ev);
+/* Write range r to LMDB in t, once per transaction: 0, or -1. */
+int	store_tier_flush_range(struct store_txn *t, unsigned r);
+/* What is due at the end of a write transaction (store_commit()). */
+void	store_tier_flush(struct store_txn *t);
+/* All of it, at a clean close (store_close()). */
+void	store_tier_flush_all(struct store *st);
+/* Rebuild it at a writable open; 0, or -1 and *cause. */
+int	store_tier_rebuild(struct store *st, char **cause);
+/* A read-only store's, in step with t's snapshot; 0, or -1 and *cause. */
+int	store_tier_sync(struct store_txn *t, char **cause);
+
+/*
+ * store_aux.c: the analyst databases (store_aux.h), opened in the
+ * store's setup transaction. A read-only store written by an older
+ * refguard has none: *aux then says so and every lookup finds nothing.
+ * 0, or -1 (the cause in t).
+ */
+#define STORE_AUX_NDBI	7	/* named databases it opens */
+struct store_aux {
+	bool	have;		/* false: read-only store from before them */
+	MDB_dbi	feedback;
+	MDB_dbi	labels;
+	MDB_dbi	lists;
+	MDB_dbi	listlog;
+	bool	have_queue;	/* false: read-only store from before it */
+	MDB_dbi	queue;
+	MDB_dbi	queuelog;
+	bool	have_daily;	/* false: read-only store from before it */
+	MDB_dbi	daily;
+};
+int	store_aux_open(struct store_db_txn *t, struct store_aux **aux);
 void	store_aux_free(struct store_aux *aux);
-/* store_stat()'s figures of the aux databases (none: zeros). */
-struct store_stat;
-void	store_aux_stat(MDB_txn *txn, const struct store_aux *aux,
+/* store_stat()'s figures of the analyst databases (none: zeros). */
+void	store_aux_stat(struct store_db_txn *t, const struct store_aux *aux,
 	    struct store_stat *out);
-/* How many named databases store_aux_open() opens. */
-#define STORE_AUX_NDBI	7
+/*
+ * t's analyst databases into *aux: false when t failed already or the
+ * store has none (!aux->have: a read-only store from before them, where
+ * every lookup finds nothing).
+ */
+static inline bool
+store_aux_txn(struct store_txn *t, struct store_aux **aux)
+{
+	*aux = t->st->aux;
+	return ((*aux)->have && t->db.ret == 0);
+}
+/* For a write: NULL (recorded in t) when the store has none. */
+struct store_aux *store_aux_for_write(struct store_txn *t);
+/* The queue's figures, for store_aux_stat(). */
+void	store_queue_stat(struct store_db_txn *t, const struct store_aux *aux,
+	    struct store_stat *out);
 
 #endif

@@ -1,9 +1,10 @@
 /*
- * store_vrec.h: verdict records as the store keeps them (store.c). A
- * record (verdict_rec.h) repeats its rule set's rule names, messages and
- * keys in every reply; packed, each reply, re-check reply and delta is
- * kept as its values against a shape stored once (store_xshape.h), and the
- * record is built back, byte for byte, when it is read:
+ * store_vrec.h: verdict records as the store keeps them
+ * (store_verdict.c). A record (verdict_rec.h) repeats its rule set's rule
+ * names, messages and keys in every reply; packed, each reply, re-check
+ * reply and delta is kept as its values against a shape stored once
+ * (store_xshape.h), and the record is built back, byte for byte, when it
+ * is read:
  *   STORE_VREC_PACKED(1) seq(8) action(1) score(4) nrechecks(2)
  *     field(reply) field(explain)
  *     recheck: ts(8) action(1) score(4) field(reply) field(delta)

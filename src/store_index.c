@@ -1,0 +1,318 @@
+/*
+ * store_index.c: the identity index and its queries (store.h: store_scan,
+ * store_count, store_first, store_scan_referred). An identity's entries
+ * are LMDB's and the recent tier's (memtier.h), merged in (ts, seq) order
+ * without duplicates: the two never hold the same entry.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "memtier.h"
+#include "rec.h"
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+
+void
+store_index_key(uint8_t *key, unsigned kind, const struct rg_hash *h)
+{
+	struct rec_w	w;
+
+	rec_w_fixed(&w, key, INDEX_KEY_LEN);
+	rec_put_u8(&w, (uint8_t)kind);
+	rec_put_bytes(&w, h->b, RG_HASH_LEN);
+}
+
+void
+store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
+    uint8_t roles)
+{
+	struct rec_w	w;
+
+	rec_w_fixed(&w, val, INDEX_VAL_LEN);
+	rec_put_u64(&w, store_ts_key(ts));
+	rec_put_u64(&w, seq);
+	rec_put_u8(&w, type);
+	rec_put_u8(&w, roles);
+}
+
+/* Walk the index entries of (kind, h) in [from_ts, to_ts]. */
+struct iwalk {
+	uint32_t	type_mask;
+	uint32_t	role_mask;
+	uint64_t	max_seq;
+};
+
+static bool
+iwalk_match(const struct iwalk *w, const MDB_val *v, struct store_entry *e)
+{
+	struct rec_r	r;
+
+	if (v->mv_size != INDEX_VAL_LEN)
+		return (false);
+	rec_r_init(&r, v->mv_data, v->mv_size);
+	e->ts = store_ts_unkey(rec_get_u64(&r));
+	e->seq = rec_get_u64(&r);
+	e->type = rec_get_u8(&r);
+	e->roles = rec_get_u8(&r);
+	if (w->max_seq != 0 && e->seq > w->max_seq)
+		return (false);
+	if (e->type >= 32 || !(w->type_mask & EV_MASK(e->type)))
+		return (false);
+	return ((w->role_mask & e->roles) != 0);
+}
+
+/* Does a recent tier entry pass w and [from_ts, to_ts]? Fills *out. */
+static bool
+recent_match(const struct memtier_ent *e, const struct iwalk *w, int64_t from_ts,
+    int64_t to_ts, struct store_entry *out)
+{
+	if (e->ts < from_ts || e->ts > to_ts)
+		return (false);
+	if (w->max_seq != 0 && e->seq > w->max_seq)
+		return (false);
+	if (e->type >= 32 || !(w->type_mask & EV_MASK(e->type)) ||
+	    !(w->role_mask & e->roles))
+		return (false);
+	out->ts = e->ts;
+	out->seq = e->seq;
+	out->type = e->type;
+	out->roles = e->roles;
+	return (true);
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct store_entry	*x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return (x->ts < y->ts ? -1 : 1);
+	if (x->seq != y->seq)
+		return (x->seq < y->seq ? -1 : 1);
+	return (0);
+}
+
+
+/*
+ * LMDB's entries of (kind, h) in [from_ts, to_ts] that pass w, merged in
+ * (ts, seq) order with m[nm], the recent tier's, sorted.
+ */
+static int
+index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
+    const struct iwalk *wp, int64_t from_ts, int64_t to_ts, bool newest_first,
+    const struct store_entry *m, size_t nm, store_entry_cb cb, void *arg)
+{
+	struct iwalk		 w = *wp;
+	struct store_entry	 e;
+	uint8_t			 key[INDEX_KEY_LEN];
+	uint8_t			 lo[INDEX_VAL_LEN], hi[INDEX_VAL_LEN];
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	size_t			 mi = 0;
+	int			 rc, stop = 0;
+
+	if ((c = store_db_cursor(&t->db, t->st->index)) == NULL)
+		return (-1);
+	store_index_key(key, kind, h);
+	store_index_val(lo, from_ts, 0, 0, 0);
+	store_index_val(hi, to_ts, UINT64_MAX, 0xff, 0xff);
+	k = store_db_val(key, sizeof(key));
+	if (!newest_first) {
+		v = store_db_val(lo, sizeof(lo));
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+		for (; rc == 0 && !stop;
+		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+			if (v.mv_size != INDEX_VAL_LEN ||
+			    memcmp(v.mv_data, hi, INDEX_VAL_LEN) > 0)
+				break;
+			if (!iwalk_match(&w, &v, &e))
+				continue;
+			while (!stop && mi < nm && entry_cmp(&m[mi], &e) < 0)
+				stop = cb(arg, &m[mi++]);
+			if (!stop)
+				stop = cb(arg, &e);
+		}
+		while (!stop && mi < nm)
+			stop = cb(arg, &m[mi++]);
+	} else {
+		/* First entry past the range, then walk back. */
+		mi = nm;
+		v = store_db_val(hi, sizeof(hi));
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			/* None past it: from the identity's last, if any. */
+			k = store_db_val(key, sizeof(key));
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+			if (rc == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+		} else if (rc == 0 && memcmp(v.mv_data, hi, INDEX_VAL_LEN) > 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP);
+		for (; rc == 0 && !stop;
+		    rc = mdb_cursor_get(c, &k, &v, MDB_PREV_DUP)) {
+			if (v.mv_size != INDEX_VAL_LEN ||
+			    memcmp(v.mv_data, lo, INDEX_VAL_LEN) < 0)
+				break;
+			if (!iwalk_match(&w, &v, &e))
+				continue;
+			while (!stop && mi > 0 && entry_cmp(&m[mi - 1], &e) > 0)
+				stop = cb(arg, &m[--mi]);
+			if (!stop)
+				stop = cb(arg, &e);
+		}
+		while (!stop && mi > 0)
+			stop = cb(arg, &m[--mi]);
+	}
+	return (store_db_cursor_end(&t->db, c, rc, "index scan"));
+}
+
+/*
+ * Walk the index entries of (kind, h) in [from_ts, to_ts], in (ts, seq)
+ * order: LMDB's merged with the recent tier's (the two never hold the
+ * same entry).
+ */
+int
+store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
+    uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
+    uint64_t max_seq, bool newest_first, store_entry_cb cb, void *arg)
+{
+	struct iwalk		 w = { type_mask, role_mask, max_seq };
+	const struct memtier_ident	*id;
+	struct store_entry	 mbuf[32], *m = mbuf;
+	size_t			 nm = 0;
+	uint32_t		 i;
+	int			 ret;
+
+	if (from_ts > to_ts)
+		return (0);
+	if ((id = memtier_index_get(t->st->mt, kind, h)) != NULL) {
+		if (id->n > nitems(mbuf))
+			m = xreallocarray(NULL, id->n, sizeof(*m));
+		for (i = 0; i < id->n; i++)
+			if (recent_match(&id->e[i], &w, from_ts, to_ts, &m[nm]))
+				nm++;
+		qsort(m, nm, sizeof(*m), entry_cmp);
+	}
+	ret = index_walk(t, kind, h, &w, from_ts, to_ts, newest_first, m, nm,
+	    cb, arg);
+	if (m != mbuf)
+		free(m);
+	return (ret);
+}
+
+struct scan_stop {
+	store_entry_cb	 cb;
+	void		*arg;
+	bool		 stopped;
+};
+
+static int
+scan_stop_cb(void *arg, const struct store_entry *e)
+{
+	struct scan_stop	*s = arg;
+
+	if (s->cb(s->arg, e) == 0)
+		return (0);
+	s->stopped = true;
+	return (1);
+}
+
+int
+store_scan_referred(struct store_txn *t, const struct rg_hash *acct,
+    int64_t to_ts, uint64_t max_seq, store_entry_cb cb, void *arg)
+{
+	struct scan_stop	 s = { cb, arg, false };
+	uint64_t		 from = t->st->referee_from;
+
+	if (store_scan(t, IDX_REFEREE, acct, EV_MASK(EV_REFERRAL),
+	    ROLE_REFEREE, INT64_MIN, to_ts, max_seq, true, scan_stop_cb,
+	    &s) != 0)
+		return (-1);
+	if (s.stopped || from <= 1)
+		return (0);
+	/* Referrals stored before the kind existed: the slow way. */
+	return (store_scan(t, ENT_ACCOUNT, acct, EV_MASK(EV_REFERRAL),
+	    ROLE_REFEREE, INT64_MIN, to_ts, max_seq != 0 && max_seq < from ?
+	    max_seq : from - 1, true, cb, arg));
+}
+
+struct count_arg {
+	uint64_t	n;
+	uint64_t	limit;
+};
+
+static int
+count_cb(void *arg, const struct store_entry *e)
+{
+	struct count_arg	*a = arg;
+
+	a->n++;
+	return (a->limit != 0 && a->n >= a->limit);
+}
+
+/* Counting needs no order: the recent tier first, then LMDB's rest. */
+int64_t
+store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
+    uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
+    uint64_t max_seq, uint64_t limit)
+{
+	struct iwalk		 w = { type_mask, role_mask, max_seq };
+	const struct memtier_ident	*id;
+	struct count_arg	 a = { 0, limit };
+	struct store_entry	 e;
+	uint32_t		 i;
+
+	if (from_ts > to_ts)
+		return (0);
+	if ((id = memtier_index_get(t->st->mt, kind, h)) != NULL)
+		for (i = 0; i < id->n; i++)
+			if (recent_match(&id->e[i], &w, from_ts, to_ts, &e) &&
+			    ++a.n == limit)
+				return ((int64_t)a.n);
+	if (index_walk(t, kind, h, &w, from_ts, to_ts, false, NULL, 0,
+	    count_cb, &a) != 0)
+		return (-1);
+	return ((int64_t)a.n);
+}
+
+static int
+first_cb(void *arg, const struct store_entry *e)
+{
+	*(struct store_entry *)arg = *e;
+	return (1);
+}
+
+/*
+ * The recent tier's oldest entry (a pass, no sort: its entries are in
+ * seq order), then LMDB's first entry before it, if any.
+ */
+int
+store_first(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
+    int64_t to_ts, uint64_t max_seq, struct store_entry *out)
+{
+	struct iwalk		 w = { EV_MASK_ANY, ROLE_ANY, max_seq };
+	const struct memtier_ident	*id;
+	struct store_entry	 e, best;
+	uint32_t		 i;
+
+	best.seq = 0;
+	if ((id = memtier_index_get(t->st->mt, kind, h)) != NULL)
+		for (i = 0; i < id->n; i++)
+			if (recent_match(&id->e[i], &w, INT64_MIN, to_ts, &e) &&
+			    (best.seq == 0 || entry_cmp(&e, &best) < 0))
+				best = e;
+	e.seq = 0;
+	if (index_walk(t, kind, h, &w, INT64_MIN, best.seq != 0 ? best.ts :
+	    to_ts, false, NULL, 0, first_cb, &e) != 0)
+		return (-1);
+	if (e.seq != 0 && (best.seq == 0 || entry_cmp(&e, &best) < 0))
+		best = e;
+	if (best.seq == 0)
+		return (1);
+	*out = best;
+	return (0);
+}

@@ -1,0 +1,166 @@
+/*
+ * store_verdict.c: verdict records (store.h: store_put_verdict,
+ * store_get_verdict), and deleting one with its event (retention).
+ *
+ * A verdict record starts with its version byte and its event's seq
+ * (verdict_rec.h), which keys it in verdict_recs: records are appended in
+ * seq order and fill their pages, instead of landing on a random page of
+ * a tree keyed by client ids. The id -> seq index (verdict_ids) is small.
+ * Schema 1 kept records by id in "verdicts": still read, never written.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "log.h"
+#include "sbuf.h"
+#include "store.h"
+#include "store_aux.h"
+#include "store_int.h"
+#include "store_vrec.h"
+#include "util.h"
+#include "verdict_rec.h"
+
+/* Put a record as the store keeps it (packed or not). */
+static int
+put_verdict(struct store_txn *t, const char *id, size_t idlen,
+    const void *rec, size_t len)
+{
+	uint8_t		sk[8], old[8];
+	uint64_t	seq;
+	MDB_val		k = store_db_val(id, idlen), v, kk;
+	int		rc;
+
+	if (verdict_rec_seq(rec, len, &seq) != 0)
+		return (store_db_fail(&t->db, EINVAL,
+		    "verdicts put: short record"));
+	be_put(sk, seq, 8);
+	v = store_db_val(sk, sizeof(sk));
+	if ((rc = store_db_try_put(&t->db, t->st->vids, &k, &v,
+	    MDB_NOOVERWRITE, "verdict ids put")) < 0)
+		return (-1);
+	/* The id at another seq (its old record was unreadable): move it. */
+	if (rc == 1 && (v.mv_size != 8 || memcmp(v.mv_data, sk, 8) != 0)) {
+		if (v.mv_size == 8) {
+			memcpy(old, v.mv_data, sizeof(old));
+			kk = store_db_val(old, sizeof(old));
+			if (store_db_del(&t->db, t->st->vrecs, &kk, NULL,
+			    "verdict records del") != 0)
+				return (-1);
+		}
+		v = store_db_val(sk, sizeof(sk));
+		if (store_db_put(&t->db, t->st->vids, &k, &v, 0,
+		    "verdict ids put") != 0)
+			return (-1);
+	}
+	/* A new check's seq is the largest; a recheck rewrites in place. */
+	kk = store_db_val(sk, sizeof(sk));
+	v = store_db_val(rec, len);
+	if ((rc = store_db_try_put(&t->db, t->st->vrecs, &kk, &v, MDB_APPEND,
+	    "verdict records put")) < 0)
+		return (-1);
+	if (rc == 1 && store_db_put(&t->db, t->st->vrecs, &kk, &v, 0,
+	    "verdict records put") != 0)
+		return (-1);
+	if (t->st->legacy)
+		return (store_db_del(&t->db, t->st->verdicts, &k, NULL,
+		    "verdicts del"));
+	return (0);
+}
+
+int
+store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
+    const void *rec, size_t len)
+{
+	struct sbuf	packed;
+	int		rc;
+
+	if (t->db.ret != 0)
+		return (-1);
+	sbuf_init(&packed, len);
+	if ((rc = store_vrec_pack(t, rec, len, &packed)) == 1)
+		rc = put_verdict(t, id, idlen, packed.buf, packed.len);
+	else if (rc == 0)
+		rc = put_verdict(t, id, idlen, rec, len);
+	sbuf_free(&packed);
+	return (rc);
+}
+
+int
+store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
+    const void **rec, size_t *len)
+{
+	MDB_val	k = store_db_val(id, idlen), v;
+	void	*plain;
+	size_t	 plen;
+	int	 rc = 1;
+
+	if (t->st->have_vids &&
+	    (rc = store_db_get(&t->db, t->st->vids, &k, &v, "verdict ids get")) == 0) {
+		/*
+		 * The id index naming no record cannot happen with a sound
+		 * store; one bad id must not fail a whole batch: not found.
+		 */
+		if (v.mv_size != 8) {
+			log_warn("store: verdict id index entry of %zu bytes",
+			    v.mv_size);
+			return (1);
+		}
+		k = store_db_val(v.mv_data, 8);
+		if ((rc = store_db_get(&t->db, t->st->vrecs, &k, &v,
+		    "verdict records get")) == 1)
+			log_warn("store: the verdict id index names a missing "
+			    "record seq=%llu", (unsigned long long)be_get(
+			    k.mv_data, 8));
+	} else if (rc == 1 && t->st->legacy)
+		rc = store_db_get(&t->db, t->st->verdicts, &k, &v, "verdicts get");
+	if (rc != 0)
+		return (rc);
+	*rec = v.mv_data;
+	*len = v.mv_size;
+	/* Packed: the record back. Else (corrupt) its reader says so. */
+	if (store_vrec_packed(v.mv_data, v.mv_size) &&
+	    store_vrec_unpack(t, v.mv_data, v.mv_size, &plain, &plen) == 0) {
+		t->recs = xreallocarray(t->recs, t->nrecs + 1,
+		    sizeof(*t->recs));
+		t->recs[t->nrecs++] = plain;
+		*rec = plain;
+		*len = plen;
+	}
+	return (0);
+}
+
+/* Not one a later event's id took. */
+int
+store_verdict_del(struct store_txn *t, const char *id, size_t idlen,
+    uint64_t seq)
+{
+	uint8_t		 sk[8];
+	const void	*rec;
+	uint64_t	 rseq;
+	size_t		 len;
+	MDB_val		 k = store_db_val(id, idlen);
+	MDB_val		 kk = store_db_val(sk, sizeof(sk));
+	int		 rc;
+
+	if ((rc = store_get_verdict(t, id, idlen, &rec, &len)) != 0)
+		return (rc < 0 ? -1 : 0);
+	if (verdict_rec_seq(rec, len, &rseq) != 0 || rseq != seq)
+		return (0);
+	be_put(sk, seq, 8);
+	/* Its review queue item goes with it. */
+	if (store_db_del(&t->db, t->st->vids, &k, NULL,
+	    "verdict ids del") != 0 ||
+	    store_db_del(&t->db, t->st->vrecs, &kk, NULL,
+	    "verdict records del") != 0 ||
+	    store_queue_del(t, seq) != 0)
+		return (-1);
+	if (t->st->legacy)
+		return (store_db_del(&t->db, t->st->verdicts, &k, NULL,
+		    "verdicts del"));
+	return (0);
+}
