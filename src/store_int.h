@@ -2,7 +2,7 @@
  * store_int.h: what the store's files share (the store package: store.c,
  * store_txn.c, store_event.c, store_index.c, store_link.c,
  * store_verdict.c, store_expire.c, store_tier.c, and the analyst
- * databases' store_aux.c).
+ * databases' store_aux.c, store_list.c, store_queue.c, store_daily.c).
  * Nothing else includes it: the rest of refguard goes through store.h
  * and store_aux.h.
  *
@@ -218,7 +218,7 @@ store_aux_txn(struct store_txn *t, struct store_aux **aux)
 }
 /* For a write: NULL (recorded in t) when the store has none. */
 struct store_aux *store_aux_for_write(struct store_txn *t);
-/* The queue's figures, for store_aux_stat(). */
+/* store_queue.c: the queue's figures, for store_aux_stat(). */
 void	store_queue_stat(struct store_db_txn *t, const struct store_aux *aux,
 	    struct store_stat *out);
 
