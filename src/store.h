@@ -2,13 +2,17 @@
  * store.h: the LMDB store: events, the identity index, links, verdicts.
  *
  * One environment, named databases, all keys big-endian so they sort:
- *   events    seq(8)                                  -> event record (rgev.h)
- *   index     kind(1) hash(16) ts(8) seq(8)           -> type(1) roles(1)
- *   links     account(16) kind(1) hash(16)            -> first_ts(8) first_seq(8) last_ts(8)
- *   verdicts  referral id                             -> verdict record (opaque here)
- *   meta      name                                    -> value ("schema", ...)
+ *   events       seq(8)              -> event record (rgev.h)
+ *   ident_index  kind(1) hash(16)    -> one duplicate per entry:
+ *                                       ts(8) seq(8) type(1) roles(1)
+ *   acct_links   account(16)         -> one duplicate per link: kind(1)
+ *                                       hash(16) first_ts(8) first_seq(8)
+ *                                       last_ts(8)
+ *   verdict_ids  referral id         -> seq(8)
+ *   verdict_recs seq(8)              -> verdict record (opaque here)
+ *   meta         name                -> value ("schema", ...)
  * ts is milliseconds since the epoch offset by 2^63 so that it sorts as
- * unsigned.
+ * unsigned (store_int.h has the details, and schema 1's "verdicts").
  *
  * New index entries and links first go to an in-memory recent tier
  * (memtier.h) and reach LMDB in bulk, a hash range at a time; every query
@@ -23,13 +27,24 @@
  * asked "as of" any past event (max_seq), which is what backtests and rule
  * tests need.
  *
- * Threads: one writer thread at a time holds the write transaction; any
- * thread may hold read transactions. A transaction is used by the thread
- * that began it.
+ * Threads. Transactions, read and write, and everything done in them run
+ * on one thread: the writer's (writer.c; before it starts and after it
+ * stops, the thread that opened the store). Not only the write: every
+ * history query (store_count, store_first, store_scan,
+ * store_scan_referred, store_link_get, store_link_scan) reads the recent
+ * tier, which store_put_event() and every write commit change without a
+ * lock, so a read transaction on another thread could see it half
+ * changed. That is why the daemon's reads are writer jobs too. The
+ * calls any thread may make, any time: store_stat(), store_writes(),
+ * store_set_map_max(), store_readonly(). store_grow() waits for every
+ * other transaction of the process to end: never call it holding one.
+ * A transaction is used by the thread that began it. A read-only store
+ * (store_begin()) has one transaction at a time.
  *
  * Errors: a transaction keeps its first error (store_txn_err()); every
- * later call on it fails fast. STORE_FULL means the map could not grow
- * (map_max); the caller aborts, and may call store_grow() and retry.
+ * later call on it fails fast (the wrapper's contract, store_db.h).
+ * STORE_FULL means the map could not grow (map_max); the caller aborts,
+ * and may call store_grow() and retry.
  */
 #ifndef REFGUARD_STORE_H
 #define REFGUARD_STORE_H
@@ -113,7 +128,8 @@ bool		 store_readonly(const struct store *st);
 
 /*
  * Grow the map (doubling, capped at map_max). Waits for this process's
- * other transactions to end. Returns 0, or -1 when already at map_max.
+ * other transactions to end, so the caller holds none (the writer, after
+ * aborting its batch). Returns 0, or -1 when already at map_max.
  */
 int		 store_grow(struct store *st);
 
@@ -124,7 +140,8 @@ int		 store_grow(struct store *st);
 void		 store_set_map_max(struct store *st, uint64_t map_max);
 
 /*
- * Begin a transaction; NULL (and *cause set, caller frees) on error.
+ * Begin a transaction; NULL (and *cause set, caller frees) on error. On
+ * the writer's thread only (see "Threads" above).
  *
  * On a read-only store, the transaction sees exactly the history the
  * writer had committed at its snapshot, the writer's unflushed tier
