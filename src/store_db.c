@@ -366,9 +366,10 @@ store_db_get(struct store_db_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
 	return (0);
 }
 
-int
-store_db_put(struct store_db_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
-    unsigned flags, const char *what)
+/* mdb_put; refusable: MDB_KEYEXIST is an answer (1), not an error. */
+static int
+db_put(struct store_db_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    unsigned flags, const char *what, bool refusable)
 {
 	int	rc;
 
@@ -379,24 +380,26 @@ store_db_put(struct store_db_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
 		snprintf(t->errstr, sizeof(t->errstr), "%s: read-only", what);
 		return (-1);
 	}
-	if ((rc = mdb_put(t->txn, dbi, k, v, flags)) != 0)
+	if ((rc = mdb_put(t->txn, dbi, k, v, flags)) == MDB_KEYEXIST &&
+	    refusable)
+		return (1);
+	if (rc != 0)
 		return (store_db_fail(t, rc, what));
 	return (0);
+}
+
+int
+store_db_put(struct store_db_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    unsigned flags, const char *what)
+{
+	return (db_put(t, dbi, k, v, flags, what, false));
 }
 
 int
 store_db_try_put(struct store_db_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v,
     unsigned flags, const char *what)
 {
-	int	rc;
-
-	if (t->ret != 0 || !t->write)
-		return (store_db_put(t, dbi, k, v, flags, what)); /* says why */
-	if ((rc = mdb_put(t->txn, dbi, k, v, flags)) == MDB_KEYEXIST)
-		return (1);
-	if (rc != 0)
-		return (store_db_fail(t, rc, what));
-	return (0);
+	return (db_put(t, dbi, k, v, flags, what, true));
 }
 
 int

@@ -104,10 +104,11 @@ int		 store_db_commit(struct store_db_txn *t);
 /* End t, dropping its changes. Safe on an ended t. */
 void		 store_db_abort(struct store_db_txn *t);
 /*
- * A nested write transaction in parent (which must be a write one and
- * not failed, else -1 and parent records why). Its errors stay in child
+ * A nested transaction in parent, a write one: -1 when parent has failed
+ * already, or LMDB refuses (recorded in parent). Its errors stay in child
  * until store_db_child_end(), which commits it when it has none (else
- * aborts it) and returns its first error (0 committed).
+ * aborts it) and returns its first error (0: committed), for the caller
+ * to record in parent or not.
  */
 int		 store_db_child(struct store_db_txn *parent,
 		     struct store_db_txn *child);
