@@ -22,6 +22,7 @@
 #include "sbuf.h"
 #include "store.h"
 #include "store_aux.h"
+#include "store_db.h"
 #include "util.h"
 #include "verdict.h"
 #include "verdict_list.h"
@@ -2986,6 +2987,105 @@ START_TEST(test_explain_shape)
 }
 END_TEST
 
+/*
+ * The wrapper (store_db.h): a transaction keeps its first error, every
+ * later call on it does nothing and fails, and its commit reports it and
+ * writes nothing; MDB_KEYEXIST of a refusable put is an answer; a put in
+ * a read transaction says read-only; a full map says whether it may grow.
+ */
+static int
+db_fill(struct store_db *db, MDB_dbi dbi, struct store_db_txn *t)
+{
+	uint8_t	key[8], buf[3000];
+	MDB_val	k, v;
+	int	i;
+
+	memset(buf, 0x5a, sizeof(buf));
+	ck_assert_int_eq(store_db_begin(db, t, true), 0);
+	for (i = 0; i < 100000; i++) {
+		be_put(key, (uint64_t)i, 8);
+		k = store_db_val(key, 8);
+		v = store_db_val(buf, sizeof(buf));
+		if (store_db_put(t, dbi, &k, &v, MDB_APPEND, "fill") != 0)
+			break;
+	}
+	store_db_abort(t);
+	return (t->ret);
+}
+
+START_TEST(test_db_first_error)
+{
+	struct store_db_opts	 o;
+	struct store_db		*db;
+	struct store_db_txn	 t;
+	MDB_dbi			 dbi;
+	MDB_val			 k, v;
+	char			*cause = NULL;
+
+	freshdir();
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.map_size = 1 * MIB;
+	o.map_max = 2 * MIB;
+	o.maxdbs = 4;
+	o.maxreaders = 8;
+	ck_assert_ptr_nonnull(db = store_db_open(&o, &cause));
+	ck_assert_int_eq(store_db_check_size(db, &cause), 0);
+
+	ck_assert_int_eq(store_db_begin(db, &t, true), 0);
+	ck_assert_int_eq(store_db_dbi(&t, "x", MDB_CREATE, &dbi), 0);
+	k = store_db_val("a", 1);
+	v = store_db_val("1", 1);
+	ck_assert_int_eq(store_db_put(&t, dbi, &k, &v, 0, "put a"), 0);
+	v = store_db_val("2", 1);
+	ck_assert_int_eq(store_db_try_put(&t, dbi, &k, &v, MDB_NOOVERWRITE,
+	    "put a again"), 1);
+	ck_assert(v.mv_size == 1 && memcmp(v.mv_data, "1", 1) == 0);
+	ck_assert_int_eq(t.ret, 0);
+	ck_assert_int_eq(store_db_commit(&t), 0);
+
+	/* The first error sticks; nothing after it happens. */
+	ck_assert_int_eq(store_db_begin(db, &t, true), 0);
+	k = store_db_val("b", 1);
+	ck_assert_int_eq(store_db_put(&t, dbi, &k, &v, 0, "put b"), 0);
+	ck_assert_int_eq(store_db_fail(&t, MDB_CORRUPTED, "first"), -1);
+	ck_assert_int_eq(store_db_fail(&t, MDB_BAD_TXN, "second"), -1);
+	ck_assert_int_eq(store_db_get(&t, dbi, &k, &v, "get b"), -1);
+	k = store_db_val("c", 1);
+	ck_assert_int_eq(store_db_put(&t, dbi, &k, &v, 0, "put c"), -1);
+	ck_assert_int_eq(store_db_del(&t, dbi, &k, NULL, "del c"), -1);
+	ck_assert_ptr_null(store_db_cursor(&t, dbi));
+	ck_assert_int_eq(t.ret, MDB_CORRUPTED);
+	ck_assert_ptr_nonnull(strstr(t.errstr, "first: "));
+	ck_assert_int_eq(store_db_commit(&t), -1);
+	ck_assert_int_eq(t.ret, MDB_CORRUPTED);
+	ck_assert_ptr_nonnull(strstr(t.errstr, "first: "));
+
+	/* It wrote nothing; a read transaction cannot write. */
+	ck_assert_int_eq(store_db_begin(db, &t, false), 0);
+	k = store_db_val("b", 1);
+	ck_assert_int_eq(store_db_get(&t, dbi, &k, &v, "get b"), 1);
+	ck_assert_int_eq(store_db_entries(&t, dbi), 1);
+	ck_assert_int_eq(store_db_dbi(&t, "absent", 0, &dbi), 1);
+	ck_assert_int_eq(store_db_put(&t, dbi, &k, &v, 0, "put b"), -1);
+	ck_assert_str_eq(t.errstr, "put b: read-only");
+	ck_assert_int_eq(store_db_commit(&t), -1);
+
+	/* A full map: it may grow once (to map_max), then not. */
+	ck_assert_int_eq(store_db_begin(db, &t, true), 0);
+	ck_assert_int_eq(store_db_dbi(&t, "big", MDB_CREATE, &dbi), 0);
+	ck_assert_int_eq(store_db_commit(&t), 0);
+	ck_assert_int_eq(db_fill(db, dbi, &t), MDB_MAP_FULL);
+	ck_assert(t.grow);
+	ck_assert_int_eq(store_db_grow(db), 0);
+	ck_assert_int_eq(db_fill(db, dbi, &t), MDB_MAP_FULL);
+	ck_assert(!t.grow);
+	ck_assert_ptr_nonnull(strstr(t.errstr, "(map_max 2097152)"));
+	ck_assert_int_eq(store_db_grow(db), -1);
+	store_db_close(db);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -2995,6 +3095,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_schema);
+	tcase_add_test(tc, test_db_first_error);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_put_get);
 	tcase_add_test(tc, test_count_windows);
