@@ -21,6 +21,7 @@
 #include "rules.h"
 #include "log.h"
 #include "sbuf.h"
+#include "store.h"
 #include "util.h"
 
 #define CONF_MAX_LINE	4096
@@ -67,7 +68,8 @@ static const struct ckey ckeys[] = {
 	{ "map_size", CT_SIZE, OFF(map_size), 0, 1 << 20, 1ULL << 44 },
 	{ "map_max", CT_SIZE, OFF(map_max), 0, 1 << 20, 1ULL << 44 },
 	{ "sync", CT_SYNC, OFF(sync_full), 0, 0, 0 },
-	{ "recent_entries", CT_UINT, OFF(recent_entries), 0, 1000, 100000000 },
+	{ "recent_entries", CT_UINT, OFF(recent_entries), 0, 1000,
+	    STORE_RECENT_MAX },
 	{ "retention", CT_DURATION, OFF(retention), 0, 0, 0 },
 	{ "rules", CT_RULES, OFF(rules_path), 0, 0, 0 },
 	{ "rules_dirs", CT_RULES, OFF(rules_paths), 0, 0, 0 },

@@ -70,13 +70,20 @@ enum store_err {
 	STORE_IO,		/* anything else: see store_txn_errstr() */
 };
 
+/*
+ * The largest recent tier budget: a range written out (a 256th of it)
+ * must fit in one transaction beside a batch (LMDB's dirty page limit).
+ */
+#define STORE_RECENT_MAX	4000000
+
 struct store_opts {
 	const char	*dir;		/* state directory (created by caller) */
 	size_t		 map_size;	/* initial map size, bytes */
 	size_t		 map_max;	/* never grow beyond this */
 	bool		 nosync;	/* sync = none */
 	bool		 readonly;	/* backtest, export: never writes */
-	uint64_t	 recent_max;	/* recent tier budget, entries (0: default) */
+	uint64_t	 recent_max;	/* recent tier budget, entries (0: default;
+					   at most STORE_RECENT_MAX) */
 };
 
 struct store_stat {

@@ -76,6 +76,7 @@ struct store {
 	unsigned		 rot;		/* next range to flush */
 	uint64_t		 flushes;	/* ranges flushed (stats) */
 	uint64_t		 flushed_entries;
+	uint64_t		 flush_txn_full;	/* ranges put off: MDB_TXN_FULL */
 	/*
 	 * Index entries and links, LMDB's and the tier's together, as of
 	 * the last write commit: published by the writer, because a flush

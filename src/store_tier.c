@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,13 @@
  * the commit, so bounded flushes keep the daemon's memory small.
  */
 #define FLUSH_MIN_SHARE		128
-/* LMDB refuses a transaction that dirties 128Ki pages (MDB_TXN_FULL). */
-#define FLUSH_MAX_ENTRIES	65536
+/*
+ * LMDB refuses a transaction that dirties 128Ki pages (MDB_TXN_FULL). In
+ * a large store each flushed entry or link dirties a page of its own,
+ * and the batch its pages: at most this many a transaction (it may go
+ * one range past it; recent_entries bounds a range, conf.c).
+ */
+#define FLUSH_MAX_ENTRIES	32768
 
 void
 store_tier_mark_name(char *buf, size_t len, unsigned r)
@@ -252,6 +258,19 @@ store_tier_flush_range(struct store_txn *t, unsigned r)
 	store_db_put(&c, st->meta, &k, &v, 0, "index flush");
 	if ((rc = store_db_child_end(&c)) == MDB_MAP_FULL && !c.grow)
 		return (-1);		/* at map_max: keep the batch */
+	if (rc == MDB_TXN_FULL) {
+		/*
+		 * The batch and this range together dirty more pages than
+		 * one transaction may: the range waits for a smaller batch,
+		 * the batch is committed.
+		 */
+		if (st->flush_txn_full++ % 1000 == 0)
+			log_warn("store: a range of the recent tier waits: "
+			    "flushing it with this batch would dirty too many "
+			    "pages for one transaction (%" PRIu64 " times)",
+			    st->flush_txn_full);
+		return (-1);
+	}
 	if (rc != 0)
 		return (store_db_fail(&t->db, rc, "index flush"));
 	memtier_range_flushed(st->mt, r);

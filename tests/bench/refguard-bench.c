@@ -1111,8 +1111,13 @@ cmd_preload(int argc, char **argv)
 	so.nosync = true;		/* one fsync at the end */
 	/*
 	 * A loader may hold more of the index in memory than the daemon's
-	 * budget: fewer, denser flushes, the same records in the end.
+	 * default budget: fewer, denser flushes, the same records in the
+	 * end; not more than the store takes (a range must fit in one
+	 * transaction beside a batch).
 	 */
+	if (recent > STORE_RECENT_MAX)
+		die("-r %llu: at most %d entries", (unsigned long long)recent,
+		    STORE_RECENT_MAX);
 	so.recent_max = recent;
 	if ((st = store_open(&so, &cause)) == NULL)
 		die("%s", cause);

@@ -373,14 +373,16 @@ if [ "$SCALE" = 1 ]; then
 			echo "preloaded beforehand: $G"
 			ln -s "$G" "$D/state"
 		else
-			# The loader keeps up to 10M index entries in memory
-			# and commits 5,000 events at a time: the same
-			# records, written in fewer, denser passes. (With 40M
-			# a range's flush outgrew LMDB's dirty-page limit of
-			# one transaction at 1M events, MDB_TXN_FULL.)
+			# The loader keeps up to 4M index entries in memory
+			# (the most a store takes) and commits 1,000 events
+			# at a time: the same records, written in fewer,
+			# denser passes. (With 10M entries and 5,000 events
+			# a commit, a range's flush beside the batch outgrew
+			# LMDB's dirty-page limit of one transaction at
+			# 625,000 events, MDB_TXN_FULL.)
 			t0=$(date +%s)
 			if ! "$BENCH" preload -D "$D/state" -R "$RULES_DIR" \
-			    -n "$N" -S "$SEED" -r 10000000 -b 5000; then
+			    -n "$N" -S "$SEED" -r 4000000 -b 1000; then
 				echo "RESULT preload_failed=1" > "$TMP/scale$N.out"
 				rm -rf "$D/state"
 				echo

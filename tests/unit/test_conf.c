@@ -251,6 +251,8 @@ START_TEST(test_bad_values)
 	bad("map_size = 1023k\n", 1, "map_size", "'1023k'", NULL);
 	bad("map_size = 17t\n", 1, "map_size", "'17t'", NULL);
 	bad("map_max = 1k\n", 1, "map_max", "'1k'", NULL);
+	bad("recent_entries = 4000001\n", 1, "recent_entries", "'4000001'",
+	    "4000000");
 	bad("sync = always\n", 1, "sync", "'always'", "full or none");
 	bad("sync = FULL\n", 1, "sync", "'FULL'", NULL);
 	bad("retention = forever\n", 1, "retention", "'forever'", NULL);
