@@ -515,8 +515,13 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	    it->msg), job, &fp) != 0) {
 		/* Applied as nothing: the log moves on, and says so. */
 		cl->st.bad_messages++;
-		log_err("cluster message not decodable: skipped seq=%" PRIu64,
-		    it->seq);
+		/* (anyone may publish there: a flood logs a few lines) */
+		if (cl->st.bad_messages <= 10 ||
+		    cl->st.bad_messages % 1000 == 0)
+			log_warn("cluster message not decodable: skipped seq=%"
+			    PRIu64 " (%" PRIu64 " so far, stats "
+			    "cluster.bad_messages)", it->seq,
+			    cl->st.bad_messages);
 		job->op = OP__MAX;
 	} else if (memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0) {
 		cl_stall(cl, "stream seq %" PRIu64 " was hashed with another "
@@ -1006,9 +1011,17 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 	}
 
 	urls = xstrdup(cf->cluster_nats_url);
-	for (u = strtok_r(urls, ",", &save); u != NULL && n < nitems(list);
-	    u = strtok_r(NULL, ",", &save))
+	for (u = strtok_r(urls, ",", &save); u != NULL;
+	    u = strtok_r(NULL, ",", &save)) {
+		if (n == nitems(list)) {
+			free(urls);
+			xasprintf(cause, "cluster_nats_url lists more than %zu "
+			    "servers: name %zu or fewer (libnats learns the "
+			    "others from them)", nitems(list), nitems(list));
+			goto fail;
+		}
 		list[n++] = u + strspn(u, " ");
+	}
 	s = natsOptions_Create(&o);
 	if (s == NATS_OK)
 		s = natsOptions_SetServers(o, (const char **)list, (int)n);

@@ -568,7 +568,9 @@ def config_refused():
              "cluster_nats_url: 'http://127.0.0.1:4222' is not a nats://"),
             ({"cluster_nats_url": "nats://127.0.0.1:1",
               "cluster_stream": "a.b"}, "cluster_stream 'a.b' is not a"),
-            ({"cluster_creds": "x.creds"}, "cluster_creds without")):
+            ({"cluster_creds": "x.creds"}, "cluster_creds without"),
+            ({"cluster_nats_url": ",".join(["nats://127.0.0.1:1"] * 17)},
+             "cluster_nats_url lists more than 16 servers")):
         d = rgtest.Daemon(tag="cl-bad", conf=conf)
         rc, err = d.run_to_exit()
         check(rc != 0, "refused", rc)
@@ -581,18 +583,24 @@ def one_check(rid, k=0):
     return q
 
 
+def stream_node(name, stream, extra=None):
+    """A node of its own stream on the test's NATS servers, started, with
+    one check acknowledged."""
+    need_nodes()
+    d = node(state["nats"], name, stream=stream, extra=extra)
+    d.start(timeout=60)
+    d.ok(one_check("cl-%s-warm" % name))
+    return d
+
+
 @suite.case("cluster_stop_while_publishes_retry", timeout=180)
 def stop_while_retrying():
     """SIGTERM while the node's publishes are retried (the stream is
     gone: no responders): every client is answered, the daemon exits
     cleanly, and nothing of libnats runs on after the cluster is freed
     (under RG_VALGRIND or the sanitizers a use after free fails here)."""
-    need_nodes()
-    nats = state["nats"]
-    t = node(nats, "t", stream="RGT")
-    t.start(timeout=60)
-    t.ok(one_check("cl-tr-warm"))
-    nc = NatsClient(nats.url(0))
+    t = stream_node("t", "RGT")
+    nc = NatsClient(state["nats"].url(0))
     nc.delete_stream("RGT")
     nc.close()
     n = 20
@@ -617,10 +625,7 @@ def stall_answers():
     """A node that cannot apply the log (its store is full) answers the
     write whose apply failed, and every later one, cluster_unavailable,
     saying why, instead of leaving the clients waiting."""
-    need_nodes()
-    f = node(state["nats"], "f", stream="RGF",
-             extra={"map_size": "1m", "map_max": "1m"})
-    f.start(timeout=60)
+    f = stream_node("f", "RGF", {"map_size": "1m", "map_max": "1m"})
     pad = "x" * 100
     with f.client() as c:
         for k in range(100000):
@@ -642,13 +647,10 @@ def store_ahead():
     """A store that applied past the stream's end (the stream deleted and
     created again) would skip the new messages reusing those sequences:
     at start the node refuses; at run time it stalls and answers."""
-    need_nodes()
-    nats = state["nats"]
-    h = node(nats, "h", stream="RGH")
-    h.start(timeout=60)
-    for k in range(3):
+    h = stream_node("h", "RGH")
+    for k in range(1, 3):
         h.ok(one_check("cl-ahead-%d" % k, k))
-    nc = NatsClient(nats.url(0))
+    nc = NatsClient(state["nats"].url(0))
     try:
         # While running: the stream is created again under the node.
         nc.delete_stream("RGH")
@@ -672,12 +674,8 @@ def dup_without_verdict():
     """A check whose id the stream already holds under a message that
     stored no verdict (not refguard's) is refused: never evaluated and
     stored on its origin alone."""
-    need_nodes()
-    nats = state["nats"]
-    g = node(nats, "g", stream="RGD")
-    g.start(timeout=60)
-    g.ok(one_check("cl-dup-warm"))
-    nc = NatsClient(nats.url(0))
+    g = stream_node("g", "RGD")
+    nc = NatsClient(state["nats"].url(0))
     try:
         r = nc.request("RGD.events", b"not refguard's",
                        {"Nats-Msg-Id": check_msgid("cl-dup-victim")})
