@@ -68,7 +68,8 @@ void cluster_free(struct cluster *cl) { }
 #define CL_ACK_WAIT_MS	10000	/* a publish not acknowledged by then fails */
 #define CL_SETUP_WAIT_S	30	/* start-up: JetStream may still elect */
 #define CL_RETRIES	100	/* publishes again while no leader answers */
-#define CL_RETRY_MS	100
+#define CL_RETRY_MS	100	/* from a timer on the loop, all at once */
+#define CL_CLOSE_WAIT_MS 10000	/* at exit, for libnats's threads to end */
 
 /* job->cl_state of a client's write in the log. */
 #define CL_ACKED	0x01	/* the stream acknowledged it (cl_seq) */
@@ -88,6 +89,7 @@ struct cl_item {
 	uint64_t	 token;		/* an ack: of which client write */
 	bool		 dup;
 	bool		 failed;
+	bool		 noresp;	/* an ack: no responders (msg kept) */
 	char		 err[200];
 };
 TAILQ_HEAD(cl_items, cl_item);
@@ -114,6 +116,8 @@ struct cluster {
 	/* the loop's */
 	struct job_list		 waiting;	/* client writes in the log */
 	struct job_list		 finished;	/* answered: done at next wakeup */
+	struct cl_items		 retry;		/* publishes to send again */
+	struct event		*retry_ev;
 	uint64_t		 next_token;
 	size_t			 applying;	/* apply jobs in the writer */
 	size_t			 ndup;		/* waiting with CL_DUP */
@@ -196,9 +200,10 @@ cl_push(struct cluster *cl, struct cl_item *it, bool wait)
 	}
 	TAILQ_INSERT_TAIL(&cl->inbox, it, entry);
 	cl->ninbox++;
-	pthread_mutex_unlock(&cl->mtx);
+	/* (under the lock: cluster_free closes efd after stopping is set) */
 	if (write(cl->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_err("cluster wakeup failed error=\"%s\"", strerror(errno));
+	pthread_mutex_unlock(&cl->mtx);
 }
 
 /* A delivery of the ordered consumer, in stream order. */
@@ -221,41 +226,18 @@ cl_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 	cl_push(cl, it, true);
 }
 
-/* The stream's answer to a publish (or its failure, or a time-out). */
+/*
+ * The stream's answer to a publish (or its failure, or a time-out). Never
+ * waits: every ack of the connection comes through this one thread.
+ */
 static void
 cl_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     void *arg)
 {
 	struct cluster	*cl = arg;
 	struct cl_item	*it;
-	jsPubOptions	 po;
-	const char	*tok = NULL, *v = NULL;
-	char		 n[16];
-	int		 retry = 0;
-	bool		 stopping;
+	const char	*tok = NULL;
 
-	/*
-	 * No responders: the stream has no leader for now (a server lost,
-	 * an election). Send it again for a while: the same Nats-Msg-Id, so
-	 * the stream keeps it once.
-	 */
-	pthread_mutex_lock(&cl->mtx);
-	stopping = cl->stopping;
-	pthread_mutex_unlock(&cl->mtx);
-	if (pa == NULL && pae != NULL && pae->Err == NATS_NO_RESPONDERS &&
-	    !stopping) {
-		if (natsMsgHeader_Get(msg, "Rg-Retry", &v) == NATS_OK)
-			retry = atoi(v);
-		if (retry < CL_RETRIES) {
-			snprintf(n, sizeof(n), "%d", retry + 1);
-			natsMsgHeader_Set(msg, "Rg-Retry", n);
-			nats_Sleep(CL_RETRY_MS);
-			jsPubOptions_Init(&po);
-			po.MaxWait = CL_ACK_WAIT_MS;
-			if (js_PublishMsgAsync(js, &msg, &po) == NATS_OK)
-				return;
-		}
-	}
 	it = xcalloc(1, sizeof(*it));
 	it->ack = true;
 	if (natsMsgHeader_Get(msg, "Rg-Token", &tok) == NATS_OK)
@@ -265,11 +247,15 @@ cl_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		it->dup = pa->Duplicate;
 	} else {
 		it->failed = true;
+		it->noresp = pae != NULL && pae->Err == NATS_NO_RESPONDERS;
 		snprintf(it->err, sizeof(it->err), "%s", pae != NULL &&
 		    pae->ErrText != NULL ? pae->ErrText : pae != NULL ?
 		    natsStatus_GetText(pae->Err) : "no acknowledgement");
 	}
-	natsMsg_Destroy(msg);		/* ours, the library says */
+	if (it->noresp)
+		it->msg = msg;		/* the loop may send it again */
+	else
+		natsMsg_Destroy(msg);	/* ours, the library says */
 	cl_push(cl, it, false);
 }
 
@@ -333,10 +319,41 @@ cl_fail(struct cluster *cl, struct job *job, const char *why)
 }
 
 /*
+ * On the writer, read only: a check whose publish the stream dropped as
+ * a duplicate, once this store applied the message the stream kept under
+ * its id. The stored verdict, byte for byte (the check's own handler
+ * replays it and writes nothing); none stored (what the stream kept was
+ * not a check of this id that applied): an error, never a local write,
+ * which no other node would have.
+ */
+static int
+cl_dup_txn(struct store_txn *txn, struct job *job)
+{
+	const void	*v;
+	size_t		 len;
+	int		 rc;
+
+	if ((rc = store_get_verdict(txn, job->ev.id, job->ev.idlen, &v,
+	    &len)) < 0)
+		return (-1);
+	if (rc == 0)
+		return (job->cl_def->txn(txn, job));
+	job_set_error(job, "cluster_unavailable", NULL, "the cluster's log "
+	    "already holds a message under this check's id (stream seq %"
+	    PRIu64 ") and applying it stored no verdict for the id: the "
+	    "check was not evaluated; send it again after the stream's "
+	    "duplicate window (2 minutes)", job->cl_seq);
+	return (0);
+}
+
+static const struct op_def cl_dup_def = {
+	.op = OP_CHECK, .where = OP_WRITER_READ, .txn = cl_dup_txn,
+};
+
+/*
  * Client writes whose publish the stream dropped as a duplicate (the same
  * referral id within its window): once the message it kept is applied
- * here, the check runs as a plain local one, which finds the stored
- * verdict and returns it byte for byte.
+ * here, the stored verdict is read (cl_dup_txn).
  */
 static void
 cl_release_dups(struct cluster *cl)
@@ -352,30 +369,110 @@ cl_release_dups(struct cluster *cl)
 			continue;
 		TAILQ_REMOVE(&cl->waiting, job, entry);
 		cl->ndup--;
+		job->cl_def = job->def;
+		job->def = &cl_dup_def;
 		writer_submit(cl->d->writer, job);
 	}
 }
 
+static void	cl_stall(struct cluster *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* A write of this node's at a seq this store applied: never applied. */
 static void
-cl_ack(struct cluster *cl, const struct cl_item *it)
+cl_stall_ahead(struct cluster *cl, uint64_t seq, uint64_t applied)
+{
+	cl_stall(cl, "stream seq %" PRIu64 ", a write of this node's, is at "
+	    "or below the seq this store applied (%" PRIu64 "): the store is "
+	    "ahead of the stream (the stream was created again or lost "
+	    "messages, or the store was copied from another stream); start "
+	    "this node on a copy of a store of this stream (docs/cluster.md)",
+	    seq, applied);
+}
+
+/* A publish no leader answered: sent again from cl_retry_fire. */
+static bool
+cl_retry(struct cluster *cl, struct cl_item *it)
+{
+	struct timeval	 tv = { 0, CL_RETRY_MS * 1000 };
+	const char	*v = NULL;
+	char		 n[16];
+	int		 retry = 0;
+
+	if (cl->st.stalled || cl->d->stopping)
+		return (false);
+	if (natsMsgHeader_Get(it->msg, "Rg-Retry", &v) == NATS_OK)
+		retry = atoi(v);
+	if (retry >= CL_RETRIES)
+		return (false);
+	snprintf(n, sizeof(n), "%d", retry + 1);
+	if (natsMsgHeader_Set(it->msg, "Rg-Retry", n) != NATS_OK)
+		return (false);
+	TAILQ_INSERT_TAIL(&cl->retry, it, entry);
+	if (!evtimer_pending(cl->retry_ev, NULL))
+		evtimer_add(cl->retry_ev, &tv);
+	return (true);
+}
+
+/*
+ * No responders: the stream has no leader for now (a server lost, an
+ * election). Send again: the same Nats-Msg-Id, so the stream keeps it once.
+ */
+static void
+cl_retry_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster	*cl = arg;
+	struct cl_items	 items = TAILQ_HEAD_INITIALIZER(items);
+	struct cl_item	*it;
+	struct job	*job;
+	jsPubOptions	 po;
+	natsStatus	 s;
+
+	TAILQ_CONCAT(&items, &cl->retry, entry);
+	while ((it = TAILQ_FIRST(&items)) != NULL) {
+		TAILQ_REMOVE(&items, it, entry);
+		if ((job = cl_waiting(cl, it->token)) != NULL) {
+			jsPubOptions_Init(&po);
+			po.MaxWait = CL_ACK_WAIT_MS;
+			if ((s = js_PublishMsgAsync(cl->js, &it->msg, &po)) !=
+			    NATS_OK) {
+				cl->st.publish_errors++;
+				cl_fail(cl, job, natsStatus_GetText(s));
+			}
+		}
+		natsMsg_Destroy(it->msg);	/* NULL when sent */
+		free(it);
+	}
+}
+
+/* A publish ack; true when it keeps it (to send it again). */
+static bool
+cl_ack(struct cluster *cl, struct cl_item *it)
 {
 	struct job	*job;
 
+	job = cl_waiting(cl, it->token);
+	if (job != NULL && it->noresp && cl_retry(cl, it))
+		return (true);
 	if (it->failed) {
 		cl->st.publish_errors++;
 		log_warn("cluster publish failed error=\"%s\"", it->err);
 	} else if (it->seq > cl->st.stream_seq)
 		cl->st.stream_seq = it->seq;
-	if ((job = cl_waiting(cl, it->token)) == NULL)
-		return;
+	if (job == NULL)
+		return (false);
 	if (it->failed) {
 		cl_fail(cl, job, it->err);
-		return;
+		return (false);
 	}
 	job->cl_state |= CL_ACKED;
 	if (job->cl_state & CL_APPLIED) {
 		cl_finish(cl, job);
-		return;
+		return (false);
+	}
+	if (!it->dup && it->seq <= cl->st.applied_seq) {
+		cl_stall_ahead(cl, it->seq, cl->st.applied_seq);
+		return (false);
 	}
 	if (it->dup) {
 		job->cl_seq = it->seq;
@@ -383,6 +480,7 @@ cl_ack(struct cluster *cl, const struct cl_item *it)
 		cl->ndup++;
 		cl_release_dups(cl);
 	}
+	return (false);
 }
 
 static int	cl_apply_txn(struct store_txn *, struct job *);
@@ -392,8 +490,6 @@ static const struct op_def cl_apply_def = {
 	.op = OP__MAX, .where = OP_WRITER_WRITE, .txn = cl_apply_txn,
 };
 
-static void	cl_stall(struct cluster *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 
 /*
  * A delivery becomes an apply job for the writer. False, and the node
@@ -419,8 +515,13 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	    it->msg), job, &fp) != 0) {
 		/* Applied as nothing: the log moves on, and says so. */
 		cl->st.bad_messages++;
-		log_err("cluster message not decodable: skipped seq=%" PRIu64,
-		    it->seq);
+		/* (anyone may publish there: a flood logs a few lines) */
+		if (cl->st.bad_messages <= 10 ||
+		    cl->st.bad_messages % 1000 == 0)
+			log_warn("cluster message not decodable: skipped seq=%"
+			    PRIu64 " (%" PRIu64 " so far, stats "
+			    "cluster.bad_messages)", it->seq,
+			    cl->st.bad_messages);
 		job->op = OP__MAX;
 	} else if (memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0) {
 		cl_stall(cl, "stream seq %" PRIu64 " was hashed with another "
@@ -467,6 +568,7 @@ cl_apply_txn(struct store_txn *txn, struct job *job)
 		cur = be_get(v, 8);
 	if (job->cl_seq <= cur) {
 		job->cl_state = CL_A_SKIP;
+		job->expired = (int64_t)cur;	/* what the store has */
 		return (0);
 	}
 	if (job->cl_seq != cur + 1) {
@@ -484,11 +586,16 @@ cl_apply_txn(struct store_txn *txn, struct job *job)
 	return (0);
 }
 
-/* The stream's message and this store disagree: stop applying, say why. */
+/*
+ * The stream's message and this store disagree: stop applying, say why,
+ * and answer every client write waiting for the log (new ones are
+ * refused by cluster_submit).
+ */
 static void
 cl_stall(struct cluster *cl, const char *fmt, ...)
 {
-	va_list	ap;
+	struct job	*job;
+	va_list		 ap;
 
 	if (cl->st.stalled)
 		return;
@@ -497,6 +604,12 @@ cl_stall(struct cluster *cl, const char *fmt, ...)
 	va_end(ap);
 	cl->st.stalled = true;
 	log_err("cluster stalled: %s", cl->error);
+	while ((job = TAILQ_FIRST(&cl->waiting)) != NULL) {
+		if (job->cl_state & CL_APPLIED)
+			cl_finish(cl, job);	/* its reply is stored here */
+		else
+			cl_fail(cl, job, cl->error);
+	}
 }
 
 /* An apply is back from the writer (loop thread, inside conn_jobs_done). */
@@ -516,6 +629,10 @@ cl_apply_done(struct job *job, void *arg)
 		    " but this store applied up to %" PRId64 " only: the "
 		    "stream no longer holds what is between; restore a "
 		    "snapshot (docs/cluster.md)", job->cl_seq, job->expired);
+	else if (job->cl_state == CL_A_SKIP &&
+	    (w = cl_waiting(cl, job->cl_token)) != NULL &&
+	    !(w->cl_state & CL_APPLIED))
+		cl_stall_ahead(cl, job->cl_seq, (uint64_t)job->expired);
 	else if (job->cl_state == CL_A_DONE) {
 		cl->st.applied_seq = job->cl_seq;
 		cl->st.applied++;
@@ -544,8 +661,10 @@ cl_apply_done(struct job *job, void *arg)
 		cl_release_dups(cl);
 	}
 	job_free(job);
+	pthread_mutex_lock(&cl->mtx);
 	if (cl->ninbox > 0)
 		event_active(cl->ev, EV_READ, 0);
+	pthread_mutex_unlock(&cl->mtx);
 }
 
 static void
@@ -554,9 +673,10 @@ cl_wakeup(evutil_socket_t fd, short what, void *arg)
 	struct cluster	*cl = arg;
 	struct cl_items	 items = TAILQ_HEAD_INITIALIZER(items);
 	struct job_list	 done = TAILQ_HEAD_INITIALIZER(done);
-	struct cl_item	*it;
+	struct cl_item	*it, *next;
 	struct job	*job;
 	uint64_t	 v;
+	bool		 held = false;
 
 	if (read(cl->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_err("cluster wakeup read failed error=\"%s\"",
@@ -564,18 +684,24 @@ cl_wakeup(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&cl->mtx);
 	TAILQ_CONCAT(&items, &cl->inbox, entry);
 	pthread_mutex_unlock(&cl->mtx);
-	while ((it = TAILQ_FIRST(&items)) != NULL) {
-		if (!it->ack && (cl->applying >= CL_APPLY_MAX ||
+	/* Acks are read at once; deliveries in order, while there is room. */
+	for (it = TAILQ_FIRST(&items); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, entry);
+		if (!it->ack && (held || cl->applying >= CL_APPLY_MAX ||
 		    cl->st.stalled || (cl->d->stopping &&
-		    TAILQ_EMPTY(&cl->waiting))))
-			break;		/* deliveries wait their turn */
-		if (!it->ack && !cl_deliver(cl, it))
-			break;		/* stalled: it stays first */
+		    TAILQ_EMPTY(&cl->waiting)))) {
+			held = true;	/* deliveries wait their turn */
+			continue;
+		}
+		if (!it->ack && !cl_deliver(cl, it)) {
+			held = true;	/* stalled: it stays first */
+			continue;
+		}
 		TAILQ_REMOVE(&items, it, entry);
-		if (it->ack)
-			cl_ack(cl, it);
-		natsMsg_Destroy(it->msg);
-		free(it);
+		if (!it->ack || !cl_ack(cl, it)) {
+			natsMsg_Destroy(it->msg);
+			free(it);
+		}
 		pthread_mutex_lock(&cl->mtx);
 		cl->ninbox--;
 		pthread_cond_signal(&cl->room);
@@ -677,38 +803,109 @@ cl_status(natsStatus s, jsErrCode jerr, const char *what, char **cause)
 	return (-1);
 }
 
+/* The stream's description records the cluster's hash secret. */
+#define CL_FP_DESC	"refguard hash secret fingerprint "
+
+static int
+cl_secret_refuse(struct cluster *cl, const char *theirs, char **cause)
+{
+	char	mine[2 * RG_HASH_LEN + 1];
+
+	xasprintf(cause, "cluster: the stream %s belongs to a cluster with "
+	    "another hash secret (fingerprint %s; this node's %s): every node "
+	    "needs the same hash_secret_file; copy it from a node of the "
+	    "cluster (docs/cluster.md)", cl->d->conf->cluster_stream, theirs,
+	    rg_hash_hex(&cl->fp, mine));
+	return (-1);
+}
+
 /*
- * Before this node publishes anything: the stream's last message must be
- * hashed with this node's secret (a node set up without the cluster's
- * hash_secret_file would store, and publish, hashes nobody matches).
+ * Before this node publishes anything: its hash secret must be the
+ * cluster's (a node set up without the cluster's hash_secret_file would
+ * store, and publish, hashes nobody matches, and stop every other node).
+ * The cluster's is the fingerprint in the stream's description, recorded
+ * when the stream is created; a stream without one (made by hand, or by
+ * an older refguardd) gets this node's, once its last message, if
+ * refguard's, agrees.
  */
 static int
-cl_secret_check(struct cluster *cl, char **cause)
+cl_secret_check(struct cluster *cl, const jsStreamInfo *si, char **cause)
 {
+	const char	*desc = si->Config->Description;
 	natsMsg		*m = NULL;
+	jsStreamInfo	*nsi = NULL;
+	jsStreamConfig	 sc;
 	struct job	*job;
 	struct rg_hash	 fp;
 	jsErrCode	 jerr = 0;
-	char		 a[2 * RG_HASH_LEN + 1], b[2 * RG_HASH_LEN + 1];
-	int		 rc = 0;
+	char		 mine[2 * RG_HASH_LEN + 1], theirs[2 * RG_HASH_LEN + 1];
+	char		 buf[sizeof(CL_FP_DESC) + sizeof(mine)];
+	int		 bad = 0;
 
-	if (cl->st.stream_seq == 0 || js_GetLastMsg(&m, cl->js,
-	    cl->d->conf->cluster_stream, cl->subject, NULL, &jerr) != NATS_OK)
-		return (0);
-	job = job_new(JOB_APPLY);
-	if (cl_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-	    job, &fp) == 0 && memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0) {
-		xasprintf(cause, "cluster: the stream %s was written with "
-		    "another hash secret (fingerprint %s; this node's %s): "
-		    "every node needs the same hash_secret_file; copy it from "
-		    "a node of the cluster (docs/cluster.md)",
-		    cl->d->conf->cluster_stream, rg_hash_hex(&fp, a),
-		    rg_hash_hex(&cl->fp, b));
-		rc = -1;
+	rg_hash_hex(&cl->fp, mine);
+	if (desc != NULL && strncmp(desc, CL_FP_DESC,
+	    strlen(CL_FP_DESC)) == 0) {
+		desc += strlen(CL_FP_DESC);
+		return (strcmp(desc, mine) == 0 ? 0 :
+		    cl_secret_refuse(cl, desc, cause));
 	}
-	job_free(job);
-	natsMsg_Destroy(m);
-	return (rc);
+	if (si->State.LastSeq > 0 && js_GetLastMsg(&m, cl->js,
+	    cl->d->conf->cluster_stream, cl->subject, NULL, &jerr) ==
+	    NATS_OK) {
+		job = job_new(JOB_APPLY);
+		bad = cl_decode(natsMsg_GetData(m),
+		    (size_t)natsMsg_GetDataLength(m), job, &fp) == 0 &&
+		    memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0;
+		job_free(job);
+		natsMsg_Destroy(m);
+		if (bad)
+			return (cl_secret_refuse(cl, rg_hash_hex(&fp, theirs),
+			    cause));
+	}
+	if (desc != NULL && *desc != '\0') {
+		xasprintf(cause, "cluster: the stream %s has the description "
+		    "'%.64s', not refguard's record of the cluster's hash "
+		    "secret: is it another application's stream? "
+		    "(docs/cluster.md)", cl->d->conf->cluster_stream, desc);
+		return (-1);
+	}
+	snprintf(buf, sizeof(buf), "%s%s", CL_FP_DESC, mine);
+	sc = *si->Config;
+	sc.Description = buf;
+	if (cl_status(js_UpdateStream(&nsi, cl->js, &sc, NULL, &jerr), jerr,
+	    "recording the hash secret's fingerprint in the stream", cause) != 0)
+		return (-1);
+	log_notice("cluster stream %s: recorded the hash secret's "
+	    "fingerprint %s", cl->d->conf->cluster_stream, mine);
+	jsStreamInfo_Destroy(nsi);
+	return (0);
+}
+
+/*
+ * An existing stream must take this node's subject; its replicas are
+ * the operator's to change (a warning only).
+ */
+static int
+cl_stream_config(struct cluster *cl, const jsStreamInfo *si, char **cause)
+{
+	const struct conf	*cf = cl->d->conf;
+	const jsStreamConfig	*c = si->Config;
+	int			 i;
+
+	for (i = 0; i < c->SubjectsLen; i++)
+		if (strcmp(c->Subjects[i], cl->subject) == 0)
+			break;
+	if (i == c->SubjectsLen) {
+		xasprintf(cause, "cluster: the stream %s does not take the "
+		    "subject %s: is it another application's stream? "
+		    "(docs/cluster.md)", cf->cluster_stream, cl->subject);
+		return (-1);
+	}
+	if (c->Replicas != (int64_t)cf->cluster_replicas)
+		log_warn("cluster stream %s has %" PRId64 " replicas, "
+		    "cluster_replicas says %u: the stream's stay",
+		    cf->cluster_stream, c->Replicas, cf->cluster_replicas);
+	return (0);
 }
 
 /* The stream, created when missing; JetStream may still be electing. */
@@ -722,6 +919,9 @@ cl_stream(struct cluster *cl, char **cause)
 	natsStatus		 s;
 	const char		*subjects[1] = { cl->subject };
 	uint64_t		 t0 = mono_us();
+	char			 hex[2 * RG_HASH_LEN + 1];
+	char			 desc[sizeof(CL_FP_DESC) + sizeof(hex)];
+	int			 rc;
 
 	for (;;) {
 		s = js_GetStreamInfo(&si, cl->js, cf->cluster_stream, NULL,
@@ -733,6 +933,9 @@ cl_stream(struct cluster *cl, char **cause)
 			sc.SubjectsLen = 1;
 			sc.Storage = js_FileStorage;
 			sc.Replicas = cf->cluster_replicas;
+			rg_hash_hex(&cl->fp, hex);
+			snprintf(desc, sizeof(desc), "%s%s", CL_FP_DESC, hex);
+			sc.Description = desc;
 			s = js_AddStream(&si, cl->js, &sc, NULL, &jerr);
 			if (s == NATS_OK)
 				log_notice("cluster stream created stream=%s "
@@ -741,8 +944,10 @@ cl_stream(struct cluster *cl, char **cause)
 		}
 		if (s == NATS_OK) {
 			cl->st.stream_seq = si->State.LastSeq;
+			rc = cl_stream_config(cl, si, cause) == 0 &&
+			    cl_secret_check(cl, si, cause) == 0 ? 0 : -1;
 			jsStreamInfo_Destroy(si);
-			return (cl_secret_check(cl, cause));
+			return (rc);
 		}
 		if (mono_us() - t0 > CL_SETUP_WAIT_S * 1000000ULL)
 			return (cl_status(s, jerr, "stream", cause));
@@ -774,6 +979,7 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 	TAILQ_INIT(&cl->inbox);
 	TAILQ_INIT(&cl->waiting);
 	TAILQ_INIT(&cl->finished);
+	TAILQ_INIT(&cl->retry);
 	pthread_mutex_init(&cl->mtx, NULL);
 	pthread_cond_init(&cl->room, NULL);
 	snprintf(cl->subject, sizeof(cl->subject), "%s.events",
@@ -797,15 +1003,25 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 	}
 	cl->ev = event_new(d->base, cl->efd, EV_READ | EV_PERSIST, cl_wakeup,
 	    cl);
-	if (cl->ev == NULL || event_add(cl->ev, NULL) != 0) {
+	cl->retry_ev = evtimer_new(d->base, cl_retry_fire, cl);
+	if (cl->ev == NULL || cl->retry_ev == NULL ||
+	    event_add(cl->ev, NULL) != 0) {
 		xasprintf(cause, "cluster: cannot add event");
 		goto fail;
 	}
 
 	urls = xstrdup(cf->cluster_nats_url);
-	for (u = strtok_r(urls, ",", &save); u != NULL && n < nitems(list);
-	    u = strtok_r(NULL, ",", &save))
+	for (u = strtok_r(urls, ",", &save); u != NULL;
+	    u = strtok_r(NULL, ",", &save)) {
+		if (n == nitems(list)) {
+			free(urls);
+			xasprintf(cause, "cluster_nats_url lists more than %zu "
+			    "servers: name %zu or fewer (libnats learns the "
+			    "others from them)", nitems(list), nitems(list));
+			goto fail;
+		}
 		list[n++] = u + strspn(u, " ");
+	}
 	s = natsOptions_Create(&o);
 	if (s == NATS_OK)
 		s = natsOptions_SetServers(o, (const char **)list, (int)n);
@@ -841,6 +1057,21 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 		goto fail;
 	if (cl_stream(cl, cause) != 0)
 		goto fail;
+	/*
+	 * A store past the stream's end would skip the new messages that
+	 * reuse its sequences: refuse, rather than lose writes.
+	 */
+	if (cl->st.applied_seq > cl->st.stream_seq) {
+		xasprintf(cause, "cluster: this store applied the stream %s up "
+		    "to seq %" PRIu64 " but the stream's last seq is %" PRIu64
+		    ": the store is ahead of the stream (the stream was "
+		    "deleted and created again, lost acknowledged messages, or "
+		    "the store was copied from another stream); start this node "
+		    "on a copy of the store of a node of this stream "
+		    "(docs/cluster.md)", cf->cluster_stream, cl->st.applied_seq,
+		    cl->st.stream_seq);
+		goto fail;
+	}
 
 	/*
 	 * An ordered consumer from the first message this store has not
@@ -865,10 +1096,6 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 		goto fail;
 	/* Its deliveries may wait in the inbox for room: no library limit. */
 	natsSubscription_SetPendingLimits(cl->sub, -1, -1);
-	if (cl->st.applied_seq > cl->st.stream_seq)
-		log_warn("cluster store applied seq %" PRIu64 " is past the "
-		    "stream's last %" PRIu64 ": is this the stream it was "
-		    "applied from?", cl->st.applied_seq, cl->st.stream_seq);
 	log_info("cluster joined node=%s stream=%s applied=%" PRIu64
 	    " stream_seq=%" PRIu64, cf->cluster_node, cf->cluster_stream,
 	    cl->st.applied_seq, cl->st.stream_seq);
@@ -904,6 +1131,13 @@ cluster_stop(struct cluster *cl)
 	}
 	cl->ninbox = 0;
 	pthread_mutex_unlock(&cl->mtx);
+	while ((it = TAILQ_FIRST(&cl->retry)) != NULL) {
+		TAILQ_REMOVE(&cl->retry, it, entry);
+		natsMsg_Destroy(it->msg);
+		free(it);
+	}
+	if (cl->retry_ev != NULL)
+		evtimer_del(cl->retry_ev);
 }
 
 void
@@ -925,20 +1159,31 @@ cluster_free(struct cluster *cl)
 		job->done = true;
 	if (!TAILQ_EMPTY(&done))
 		cl->done(&done, cl->arg);
+	/*
+	 * libnats's threads (the ack handler's above all) hold cl until
+	 * they end: close, destroy, and wait for them before freeing it.
+	 */
+	if (cl->nc != NULL)
+		natsConnection_Close(cl->nc);
 	if (cl->js != NULL)
 		jsCtx_Destroy(cl->js);
-	if (cl->nc != NULL) {
-		natsConnection_Close(cl->nc);
+	if (cl->nc != NULL)
 		natsConnection_Destroy(cl->nc);
+	if (nats_CloseAndWait(CL_CLOSE_WAIT_MS) != NATS_OK) {
+		/* Still running: cl stays (exit is near), never freed early. */
+		log_warn("cluster: libnats's threads did not end within %d ms",
+		    CL_CLOSE_WAIT_MS);
+		return;
 	}
 	if (cl->ev != NULL)
 		event_free(cl->ev);
+	if (cl->retry_ev != NULL)
+		event_free(cl->retry_ev);
 	if (cl->efd >= 0)
 		close(cl->efd);
 	pthread_mutex_destroy(&cl->mtx);
 	pthread_cond_destroy(&cl->room);
 	free(cl);
-	nats_Close();
 }
 
 #endif

@@ -62,7 +62,10 @@ struct cluster_stats {
  * on the loop, as the writer's do; opget is the op table's op_get (ops.h),
  * passed down since the table's ops reach this module. NULL and *cause
  * (caller frees) on error, and always when refguard was built without
- * libnats.
+ * libnats; among the errors: a store that applied past the stream's last
+ * seq, a stream whose recorded hash secret fingerprint (its description,
+ * written when created) is not this node's, a stream that does not take
+ * the node's subject.
  */
 struct op_def;
 struct cluster	*cluster_new(struct daemon *d, writer_done_cb done, void *arg,
@@ -70,13 +73,20 @@ struct cluster	*cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 /*
  * Publish a decoded client write (job->def->replicate); the job comes
  * back through done once answered: its apply's reply, or the error
- * cluster_unavailable when the stream did not acknowledge it.
+ * cluster_unavailable when the stream did not acknowledge it, when this
+ * node stalled (it cannot apply the log: every waiting write is answered
+ * so), or when the stream dropped a check as a duplicate of a message
+ * that stored no verdict for its id.
  */
 void		 cluster_submit(struct cluster *cl, struct job *job);
 void		 cluster_stats(struct cluster *cl, struct cluster_stats *out);
 /* Stop consuming (before writer_free at exit). */
 void		 cluster_stop(struct cluster *cl);
-/* After writer_free: answer what still waits ("stopping"), disconnect. */
+/*
+ * After writer_free: answer what still waits ("stopping"), disconnect,
+ * and wait (10 s at most) for libnats's threads to end before freeing
+ * cl; if they have not, cl is left allocated (the process is exiting).
+ */
 void		 cluster_free(struct cluster *cl);
 
 #endif

@@ -8,10 +8,12 @@ one referral id sent to two nodes at once gets one verdict. Skipped,
 saying so, when nats-server is not installed (contrib/setup.sh test
 installs it)."""
 
+import ctypes
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -140,6 +142,81 @@ class NatsCluster:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+
+
+class NatsClient:
+    """Just enough of the NATS protocol for the tests to act as another
+    client of the stream: JetStream API requests and publishes with
+    headers, each waiting for its answer."""
+
+    def __init__(self, url):
+        host, port = url.split(",")[0].split("//")[1].rsplit(":", 1)
+        self.s = socket.create_connection((host, int(port)), timeout=20)
+        self.f = self.s.makefile("rb")
+        self.f.readline()                       # INFO
+        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,'
+                       b'"headers":true,"no_responders":true,'
+                       b'"protocol":1}\r\nSUB _INBOX.rgtest.* 1\r\n')
+        self.n = 0
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+    def request(self, subject, payload=b"", headers=None):
+        """The JSON answer; Fail on no responders."""
+        self.n += 1
+        inbox = b"_INBOX.rgtest.%d" % self.n
+        subj = subject.encode()
+        if headers:
+            h = ("NATS/1.0\r\n" + "".join("%s: %s\r\n" % kv for kv in
+                                          headers.items()) + "\r\n").encode()
+            self.s.sendall(b"HPUB %s %s %d %d\r\n%s%s\r\n" % (
+                subj, inbox, len(h), len(h) + len(payload), h, payload))
+        else:
+            self.s.sendall(b"PUB %s %s %d\r\n%s\r\n" % (
+                subj, inbox, len(payload), payload))
+        while True:
+            w = self.f.readline().split()
+            if not w:
+                raise Fail("NATS closed the connection (%s)" % subject)
+            if w[0] == b"PING":
+                self.s.sendall(b"PONG\r\n")
+            elif w[0] == b"-ERR":
+                raise Fail("NATS: %s" % b" ".join(w).decode())
+            elif w[0] in (b"MSG", b"HMSG"):
+                body = self.f.read(int(w[-1]) + 2)[:-2]
+                if w[1] != inbox:
+                    continue
+                if w[0] == b"HMSG":
+                    hdr, body = body[:int(w[-2])], body[int(w[-2]):]
+                    if b" 503" in hdr.split(b"\r\n")[0]:
+                        raise Fail("no responders for %s" % subject)
+                return json.loads(body) if body else {}
+
+    def delete_stream(self, name):
+        r = self.request("$JS.API.STREAM.DELETE." + name)
+        check(r.get("success") is True, "stream %s deleted" % name, r)
+
+    def create_stream(self, name):
+        r = self.request("$JS.API.STREAM.CREATE." + name, json.dumps({
+            "name": name, "subjects": [name + ".events"],
+            "storage": "file", "num_replicas": 3}).encode())
+        check("error" not in r, "stream %s created" % name, r)
+
+
+class _XXH128(ctypes.Structure):
+    _fields_ = [("low64", ctypes.c_uint64), ("high64", ctypes.c_uint64)]
+
+
+def check_msgid(rid):
+    """The Nats-Msg-Id refguard gives a check of referral id rid."""
+    lib = ctypes.CDLL("libxxhash.so.0")
+    lib.XXH3_128bits.restype = _XXH128
+    lib.XXH3_128bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    b = rid.encode()
+    h = lib.XXH3_128bits(b, len(b))
+    return "check:%016x%016x" % (h.high64, h.low64)
 
 
 BASE_CONF = {"retention": "1000d", "http_listen": None}
@@ -491,11 +568,158 @@ def config_refused():
              "cluster_nats_url: 'http://127.0.0.1:4222' is not a nats://"),
             ({"cluster_nats_url": "nats://127.0.0.1:1",
               "cluster_stream": "a.b"}, "cluster_stream 'a.b' is not a"),
-            ({"cluster_creds": "x.creds"}, "cluster_creds without")):
+            ({"cluster_creds": "x.creds"}, "cluster_creds without"),
+            ({"cluster_nats_url": ",".join(["nats://127.0.0.1:1"] * 17)},
+             "cluster_nats_url lists more than 16 servers")):
         d = rgtest.Daemon(tag="cl-bad", conf=conf)
         rc, err = d.run_to_exit()
         check(rc != 0, "refused", rc)
         check(want in err, "says why: %r" % want, err)
+
+
+def one_check(rid, k=0):
+    q = dict(REF, op="check", id=rid)
+    q["referee"] = dict(REF["referee"], account="cl-one-e%d" % k)
+    return q
+
+
+def stream_node(name, stream, extra=None):
+    """A node of its own stream on the test's NATS servers, started, with
+    one check acknowledged."""
+    need_nodes()
+    d = node(state["nats"], name, stream=stream, extra=extra)
+    d.start(timeout=60)
+    d.ok(one_check("cl-%s-warm" % name))
+    return d
+
+
+@suite.case("cluster_stop_while_publishes_retry", timeout=180)
+def stop_while_retrying():
+    """SIGTERM while the node's publishes are retried (the stream is
+    gone: no responders): every client is answered, the daemon exits
+    cleanly, and nothing of libnats runs on after the cluster is freed
+    (under RG_VALGRIND or the sanitizers a use after free fails here)."""
+    t = stream_node("t", "RGT")
+    nc = NatsClient(state["nats"].url(0))
+    nc.delete_stream("RGT")
+    nc.close()
+    n = 20
+    cs = [t.client() for _ in range(n)]
+    try:
+        for k, c in enumerate(cs):
+            c.send(one_check("cl-tr-%d" % k, k))
+        t.wait_stats(lambda st: st["cluster"]["waiting"] == n,
+                     "%d writes waiting for the log" % n)
+        t.stop()
+        for c in cs:
+            raw = c.read_raw()
+            check(b"cluster_unavailable" in raw or b"stopping" in raw,
+                  "answered, not acknowledged", raw)
+    finally:
+        for c in cs:
+            c.close()
+
+
+@suite.case("cluster_stall_answers_writes_in_flight", timeout=300)
+def stall_answers():
+    """A node that cannot apply the log (its store is full) answers the
+    write whose apply failed, and every later one, cluster_unavailable,
+    saying why, instead of leaving the clients waiting."""
+    f = stream_node("f", "RGF", {"map_size": "1m", "map_max": "1m"})
+    pad = "x" * 100
+    with f.client() as c:
+        for k in range(100000):
+            r, raw = c.call(one_check("cl-full-%d-%s" % (k, pad), k))
+            if "error" in r:
+                break
+        check(b"cluster_unavailable" in raw and b"failed" in raw,
+              "the write whose apply failed is refused, saying why", raw)
+        r, raw = c.call(one_check("cl-full-after"))
+        check(b"cluster_unavailable" in raw, "a new write is refused", raw)
+    st = f.stats()["cluster"]
+    eq(st["stalled"], True, "stalled")
+    eq(st["waiting"], 0, "nothing left waiting")
+    f.stop()
+
+
+@suite.case("cluster_store_ahead_of_stream", timeout=180)
+def store_ahead():
+    """A store that applied past the stream's end (the stream deleted and
+    created again) would skip the new messages reusing those sequences:
+    at start the node refuses; at run time it stalls and answers."""
+    h = stream_node("h", "RGH")
+    for k in range(1, 3):
+        h.ok(one_check("cl-ahead-%d" % k, k))
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        # While running: the stream is created again under the node.
+        nc.delete_stream("RGH")
+        nc.create_stream("RGH")
+        r, raw = h.call(one_check("cl-ahead-new", 9))
+        check(b"cluster_unavailable" in raw and b"ahead of the stream"
+              in raw, "refused, saying why", raw)
+        eq(h.stats()["cluster"]["stalled"], True, "stalled")
+        h.stop()
+        # At start.
+        nc.delete_stream("RGH")
+        rc, err = h.run_to_exit(timeout=60)
+        check(rc != 0, "refused to start", rc)
+        check("ahead of the stream" in err, "says why", err)
+    finally:
+        nc.close()
+
+
+@suite.case("cluster_duplicate_id_without_verdict", timeout=180)
+def dup_without_verdict():
+    """A check whose id the stream already holds under a message that
+    stored no verdict (not refguard's) is refused: never evaluated and
+    stored on its origin alone."""
+    g = stream_node("g", "RGD")
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        r = nc.request("RGD.events", b"not refguard's",
+                       {"Nats-Msg-Id": check_msgid("cl-dup-victim")})
+        check(r.get("seq", 0) > 0, "published", r)
+    finally:
+        nc.close()
+    g.wait_stats(lambda st: st["cluster"]["applied_seq"] >= r["seq"],
+                 "applied the foreign message")
+    r2, raw = g.call(one_check("cl-dup-victim", 3))
+    check(b"cluster_unavailable" in raw and b"stored no verdict" in raw,
+          "refused, saying why", raw)
+    r3, raw3 = g.call({"op": "verdict", "id": "cl-dup-victim"})
+    check(b"not_found" in raw3, "no verdict stored", raw3)
+    g.stop()
+
+
+@suite.case("cluster_secret_fixed_in_stream", timeout=180)
+def secret_fixed():
+    """The cluster's hash secret is the one the stream records (its
+    description), not that of its last message: a node with another
+    secret is refused on an empty stream, and on one whose messages are
+    not refguard's, instead of publishing and stopping every other
+    node."""
+    need_nodes()
+    nats = state["nats"]
+    nc = NatsClient(nats.url(0))
+    try:
+        nc.create_stream("RGS2")        # by hand: no fingerprint yet
+    finally:
+        nc.close()
+    for stream in ("RGS", "RGS2"):
+        a = node(nats, "sa", stream=stream)
+        a.start(timeout=60)
+        if stream == "RGS2":
+            a.wait_log(r"cluster stream RGS2: recorded the hash secret's "
+                       r"fingerprint")
+        b = node(nats, "sb", stream=stream)
+        rc, err = b.run_to_exit(timeout=60)
+        check(rc != 0, "another secret refused on %s" % stream, rc)
+        check("another hash secret" in err and "hash_secret_file" in err,
+              "says why", err)
+        eq(a.stats()["cluster"]["stalled"], False, "the first node serves")
+        a.ok(one_check("cl-secret-%s" % stream))
+        a.stop()
 
 
 @suite.case("cluster_stop", timeout=120)
