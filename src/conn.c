@@ -291,9 +291,13 @@ conn_submit_now(struct daemon *d, struct conn *c, struct job *job)
 	if (job_heavy(job))
 		d->replies.heavy++;
 	if (c != NULL) {
-		/* Room first, if replies already made fill the total. */
+		/*
+		 * Room first, if replies already made and those being made
+		 * (several connections that held nothing may be woken for
+		 * history-sized reads at once) fill the total.
+		 */
 		while (conn_reply_bytes(c) == 0 && d->replies.buffered +
-		    job->reply_est > d->conf->max_outbuf_total &&
+		    d->replies.reserved > d->conf->max_outbuf_total &&
 		    conn_evict(d, c))
 			;
 		c->reserved += job->reply_est;
