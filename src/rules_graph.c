@@ -623,9 +623,12 @@ rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* ---- referees(key, window[, which]) --------------------------------- */
 
-enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ACTIVE_PCT, REF_DORMANT_PCT };
+/* The shares come last: a share needs every referral. */
+enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ENGAGED, REF_ACTIVE_PCT,
+    REF_DORMANT_PCT, REF_ENGAGED_PCT };
 static const char *const rules_referees_which[] = { "all", "active",
-    "dormant", "active_percent", "dormant_percent" };
+    "dormant", "engaged", "active_percent", "dormant_percent",
+    "engaged_percent" };
 
 int
 rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
@@ -653,6 +656,7 @@ struct rules_referees {
 	const struct rules_node	*n;
 	int64_t			 all;
 	int64_t			 active;
+	int64_t			 engaged;
 	bool			 capped;
 };
 
@@ -674,9 +678,10 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		return (r < 0);	/* gone, or no referee account */
 	a->all++;
 	/*
-	 * Used the product after being referred: a login or a purchase.
-	 * "all" reads it only to explain; the memo keeps it for the
-	 * evaluation's other referees() calls.
+	 * Used the product after being referred: a login or a purchase
+	 * (active), two or more of them (engaged: more than the minimum a
+	 * cash-out does). "all" reads it only to explain; the memo keeps
+	 * it for the evaluation's other referees() calls.
 	 */
 	if (a->n->arg == REF_ALL && cx->ex == NULL)
 		c = 0;
@@ -685,14 +690,15 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	else if (!rules_eval_kept(cx, e->seq, &c)) {
 		c = rules_eval_count(cx, ENT_ACCOUNT, &referee,
 		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE), ROLE_SUBJECT,
-		    e->ts + 1, cx->at.ts, 1);
+		    e->ts + 1, cx->at.ts, 2);
 		if (c < 0) {
 			cx->err = 1;
 			return (1);
 		}
 		rules_eval_keep(cx, e->seq, c);
 	}
-	a->active += c;
+	a->active += c >= 1;
+	a->engaged += c >= 2;
 	switch (a->n->arg) {
 	case REF_ALL:
 		want = a->all;
@@ -702,6 +708,9 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		break;
 	case REF_DORMANT:
 		want = a->all - a->active;
+		break;
+	case REF_ENGAGED:
+		want = a->engaged;
 		break;
 	default:
 		return (0);
@@ -736,6 +745,7 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->capped = a.capped;
 	s->x[0] = a.all;
 	s->x[1] = a.active;
+	s->x[2] = a.engaged;
 	switch (n->arg) {
 	case REF_ALL:
 		v = a.all;
@@ -746,12 +756,16 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	case REF_DORMANT:
 		v = a.all - a.active;
 		break;
+	case REF_ENGAGED:
+		v = a.engaged;
+		break;
 	default:
 		if (a.all == 0)
 			return;
+		v = n->arg == REF_ACTIVE_PCT ? a.active :
+		    n->arg == REF_ENGAGED_PCT ? a.engaged : a.all - a.active;
 		s->v.present = true;
-		s->v.n = 100.0 * (double)(n->arg == REF_ACTIVE_PCT ? a.active :
-		    a.all - a.active) / (double)a.all;
+		s->v.n = 100.0 * (double)v / (double)a.all;
 		return;
 	}
 	s->v.present = true;
@@ -766,8 +780,9 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 	    rules_referees_which[n->arg]);
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
-	sbuf_addf(cx->ex, ",\"referrals\":%lld,\"active\":%lld",
-	    (long long)s->x[0], (long long)s->x[1]);
+	sbuf_addf(cx->ex, ",\"referrals\":%lld,\"active\":%lld"
+	    ",\"engaged\":%lld", (long long)s->x[0], (long long)s->x[1],
+	    (long long)s->x[2]);
 }
 
 /* ---- chain(referrer, window) ---------------------------------------- */

@@ -989,6 +989,67 @@ START_TEST(test_primitives_explain)
 END_TEST
 
 /*
+ * referees(..., engaged): a referee is engaged after two logins or
+ * purchases since its referral, active after one; the shares count the
+ * same referees. Four referrals: one referee came back once, one twice,
+ * one three times, one never.
+ */
+START_TEST(test_referees_engaged)
+{
+	static const char	*src =
+	    "rule e.n { when referees(referrer.account, 30d, engaged) > 10 "
+	    "action review }\n"
+	    "rule e.pct { when referees(referrer.account, 30d, "
+	    "engaged_percent) >= 0 action review }\n";
+	static const int	 back[] = { 1, 2, 3, 0 };
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev, later;
+	json_error_t		 jerr;
+	json_t			*j, *l;
+	char			 line[512];
+	int64_t			 t0 = 1767225600000LL;
+	int			 i, k;
+
+	rs = scratch(src, 64 << 20, &st, &txn);
+	for (i = 0; i < 4; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"g%d\","
+		    "\"referrer\":{\"account\":\"a\"},\"referee\":"
+		    "{\"account\":\"b%d\"}}", i, i);
+		check_line(txn, rs, line, t0 + i * 60000, &ev);
+		for (k = 0; k < back[i]; k++) {
+			snprintf(line, sizeof(line), "{\"op\":\"observe\","
+			    "\"kind\":\"%s\",\"account\":\"b%d\"}",
+			    k == 1 ? "purchase" : "login", i);
+			decode(line, t0 + i * 60000 + 1000 + k, &later);
+			ck_assert_int_eq(store_put_event(txn, &later), 0);
+		}
+	}
+	/* As of a day later: engaged b1 and b2, active b0 to b2. */
+	ev.ts = t0 + 86400000;
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "e.n", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "active")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "engaged")),
+	    2);
+	l = json_object_get(ex_fact(j, "e.pct", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
+	ck_assert_str_eq(json_string_value(json_object_get(l, "which")),
+	    "engaged_percent");
+	json_decref(j);
+	free(res.explain);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
+/*
  * Point in time: a past referral evaluated again as of its own seq gives
  * the explain it gave at check, whatever was stored since (what backtests
  * and stored verdicts rely on).
@@ -1064,6 +1125,9 @@ static const char *memo_rules =
     "and referees(referrer.account, 2d) >= 2 action review }\n"
     "rule m.pct { when referees(referrer.account, 30d, active_percent) "
     "< 50 action review }\n"
+    "rule m.engaged { when referees(referrer.account, 30d, "
+    "engaged_percent) < 30 and referees(referrer.account, 30d, engaged) "
+    ">= 1 action review }\n"
     "rule m.buy { when count(purchase, referrer.account, 30d) == 0 "
     "and count(referral, referrer.account, 1h) >= 4 action review }\n"
     "rule m.busy { when count(any, referrer.account, 30d) > 4100 "
@@ -1135,6 +1199,13 @@ START_TEST(test_memo_same)
 			    "\"kind\":\"%s\",\"account\":\"e%zu\"}",
 			    i % 8 == 1 ? "login" : "purchase", i);
 			decode(line, ts + 1000, &later);
+			ck_assert_int_eq(store_put_event(txn, &later), 0);
+		}
+		if (i % 8 == 1) {
+			/* and comes back again: engaged */
+			snprintf(line, sizeof(line), "{\"op\":\"observe\","
+			    "\"kind\":\"login\",\"account\":\"e%zu\"}", i);
+			decode(line, ts + 1500, &later);
 			ck_assert_int_eq(store_put_event(txn, &later), 0);
 		}
 		if (i % 30 == 7) {
@@ -1252,6 +1323,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_explain);
 	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
+	tcase_add_test(tc, test_referees_engaged);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
 	tcase_add_test(tc, test_memo_same);
