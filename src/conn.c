@@ -327,6 +327,16 @@ conn_submit(struct daemon *d, struct job *job)
 	conn_submit_now(d, c, job);
 }
 
+/* c is flushed, once, when the writer's batch is in (conn_jobs_done). */
+static void
+conn_queue_flush(struct conn *c)
+{
+	if (!c->queued) {
+		c->queued = true;
+		TAILQ_INSERT_TAIL(&flushq, c, fentry);
+	}
+}
+
 /* The writer is done with job: release what was reserved for it. */
 static void
 conn_unreserve(struct daemon *d, struct job *job)
@@ -344,10 +354,7 @@ conn_unreserve(struct daemon *d, struct job *job)
 		/* The slot goes to the oldest waiter, at the flush. */
 		if ((w = TAILQ_FIRST(&heavyq)) != NULL) {
 			conn_heavy_unwait(w);
-			if (!w->queued) {
-				w->queued = true;
-				TAILQ_INSERT_TAIL(&flushq, w, fentry);
-			}
+			conn_queue_flush(w);
 		}
 	}
 	if (job->op >= 0 && job->op < OP__MAX &&
@@ -879,10 +886,7 @@ conn_job_back(struct job *job, void *arg)
 	struct conn	*c = arg;
 
 	conn_finished(c, job);
-	if (!c->queued) {
-		c->queued = true;
-		TAILQ_INSERT_TAIL(&flushq, c, fentry);
-	}
+	conn_queue_flush(c);
 }
 
 /*
