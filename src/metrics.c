@@ -122,6 +122,11 @@ const struct metrics_store_field metrics_store_fields[] = {
 	{ "recent_links", offsetof(struct store_stat, recent_links), NULL, NULL },
 	{ "recent_flushes", offsetof(struct store_stat, recent_flushes),
 	    NULL, NULL },
+	{ "recent_flush_waits", offsetof(struct store_stat,
+	    recent_flush_waits), "store_recent_flush_waits",
+	    "Ranges of the recent tier whose flush was put off because "
+	    "it and the batch would dirty too many pages for one "
+	    "transaction." },
 };
 const size_t metrics_store_nfields = nitems(metrics_store_fields);
 

@@ -264,7 +264,8 @@ store_tier_flush_range(struct store_txn *t, unsigned r)
 		 * one transaction may: the range waits for a smaller batch,
 		 * the batch is committed.
 		 */
-		if (st->flush_txn_full++ % 1000 == 0)
+		if (__atomic_fetch_add(&st->flush_txn_full, 1,
+		    __ATOMIC_RELAXED) % 1000 == 0)
 			log_warn("store: a range of the recent tier waits: "
 			    "flushing it with this batch would dirty too many "
 			    "pages for one transaction (%" PRIu64 " times)",

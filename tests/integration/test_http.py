@@ -945,7 +945,8 @@ def _():
     eq(metric(s1, "refguard_store_events"), st["store"]["events"],
        "store events vs stats")
     for m, k in (("feedback", "feedback"), ("labels", "labels"),
-                 ("list_entries", "list_entries"), ("list_log", "list_log")):
+                 ("list_entries", "list_entries"), ("list_log", "list_log"),
+                 ("recent_flush_waits", "recent_flush_waits")):
         eq(metric(s1, "refguard_store_" + m), st["store"][k],
            "store %s vs stats" % k)
     eq(metric(s1, "refguard_ruleset_info", hash=st["ruleset"]["hash"]), 1,
