@@ -34,6 +34,7 @@ void cluster_free(struct cluster *cl) { }
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ void cluster_free(struct cluster *cl) { }
 #include <nats/nats.h>
 #include <xxhash.h>
 
+#include "analyst.h"
 #include "conf.h"
 #include "daemon.h"
 #include "ident.h"
@@ -57,11 +59,31 @@ void cluster_free(struct cluster *cl) { }
 #include "writer.h"
 
 #define CL_MSG_VERSION	1
-#define CL_OP_CHECK	1
-#define CL_OP_OBSERVE	2
 #define CL_F_STALE	0x01	/* the origin's data was stale */
 #define CL_F_TS_GIVEN	0x02	/* the request said ts */
-#define CL_MSG_MAX	(EVENT_REC_MAX + 512)
+#define CL_MSG_HINT	(EVENT_REC_MAX + 512)
+
+/*
+ * The ops the log carries (the op table's .replicate), by their number in
+ * the message: never renumber one, append.
+ */
+static const enum req_op cl_ops[] = {
+	[1] = OP_CHECK, [2] = OP_OBSERVE, [3] = OP_FEEDBACK,
+	[4] = OP_LIST_ADD, [5] = OP_LIST_DEL, [6] = OP_RECHECK,
+	[7] = OP_QUEUE_CLAIM, [8] = OP_QUEUE_UNCLAIM, [9] = OP_QUEUE_DECIDE,
+};
+
+/* op's number in the message; 0: not one the log carries. */
+static uint8_t
+cl_op_code(enum req_op op)
+{
+	size_t	i;
+
+	for (i = 1; i < nitems(cl_ops); i++)
+		if (cl_ops[i] == op)
+			return ((uint8_t)i);
+	return (0);
+}
 
 #define CL_APPLY_MAX	4096	/* apply jobs in the writer at once */
 #define CL_INBOX_MAX	8192	/* deliveries waiting for the loop */
@@ -129,29 +151,42 @@ struct cluster {
 /* ---- the message: what a node decoded, as every node applies it -------- */
 
 /*
- * version(1)=1 op(1: 1 check, 2 observe) flags(1: CL_F_*) secret(16: the
- * fingerprint of the origin's hash secret, ident_secret_fp) ruleset(str8:
- * the origin's rule set hash, "" none) then the event record (rgev.h) to
- * the end. The facts (hashes, GeoIP, email domain) are the origin's: every
- * node evaluates what the origin decoded.
+ * version(1)=1 op(1: cl_ops) flags(1: CL_F_*) secret(16: the fingerprint
+ * of the origin's hash secret, ident_secret_fp) ruleset(str8: the origin's
+ * rule set hash, "" none), then to the end: for a check or an observe the
+ * event record (rgev.h); for the other ops the referral id (str8), the
+ * request time (8: ms, the origin's clock at decode, or the ts it gave),
+ * then for the analyst's ops the prepared request (analyst.h). The facts
+ * (hashes, GeoIP, email domain, a list value's hash) are the origin's:
+ * every node applies what the origin decoded. Returns the bytes (caller
+ * frees) and their length in *len, or NULL (an op the log does not carry).
  */
-static size_t
+static uint8_t *
 cl_encode(const struct job *job, const struct rg_hash *fp,
-    const char *ruleset, uint8_t *buf)
+    const char *ruleset, size_t *len)
 {
 	struct rec_w	w;
-	uint8_t		ev[EVENT_REC_MAX];
-	size_t		n = rgev_encode(&job->ev, ev);
+	uint8_t		ev[EVENT_REC_MAX], op = cl_op_code(job->op);
 
-	rec_w_fixed(&w, buf, CL_MSG_MAX);
+	if (op == 0)
+		return (NULL);
+	rec_w_init(&w, CL_MSG_HINT);
 	rec_put_u8(&w, CL_MSG_VERSION);
-	rec_put_u8(&w, job->op == OP_CHECK ? CL_OP_CHECK : CL_OP_OBSERVE);
+	rec_put_u8(&w, op);
 	rec_put_u8(&w, (job->ev.data_stale ? CL_F_STALE : 0) |
 	    (job->ev.ts_given ? CL_F_TS_GIVEN : 0));
 	rec_put_bytes(&w, fp->b, RG_HASH_LEN);
 	rec_put_str8(&w, ruleset, 255);
-	rec_put_bytes(&w, ev, n);
-	return (rec_w_err(&w) != 0 ? 0 : w.len);
+	if (job->op == OP_CHECK || job->op == OP_OBSERVE)
+		rec_put_bytes(&w, ev, rgev_encode(&job->ev, ev));
+	else {
+		rec_put_str8(&w, job->ev.idlen > 0 ? job->ev.id : "",
+		    RG_ID_MAX);
+		rec_put_u64(&w, (uint64_t)job->ev.ts);
+		if (job->ar != NULL)
+			analyst_req_encode(job->ar, &w);
+	}
+	return (rec_w_take(&w, len));
 }
 
 static int
@@ -170,16 +205,35 @@ cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp)
 	flags = rec_get_u8(&r);
 	rec_get_bytes(&r, fp->b, RG_HASH_LEN);
 	rec_get_str8(&r, rs, sizeof(rs));
-	n = rec_left(&r);
-	if (rec_r_err(&r) != 0 || (ev = rec_get_ref(&r, n)) == NULL ||
-	    (op != CL_OP_CHECK && op != CL_OP_OBSERVE) ||
-	    rgev_decode(ev, n, &job->ev) != 0)
+	if (rec_r_err(&r) != 0 || op == 0 || op >= nitems(cl_ops))
 		return (-1);
-	job->op = op == CL_OP_CHECK ? OP_CHECK : OP_OBSERVE;
+	job->op = cl_ops[op];
+	if (job->op == OP_CHECK || job->op == OP_OBSERVE) {
+		n = rec_left(&r);
+		if ((ev = rec_get_ref(&r, n)) == NULL ||
+		    rgev_decode(ev, n, &job->ev) != 0)
+			goto bad;
+	} else {
+		memset(&job->ev, 0, sizeof(job->ev));
+		job->ev.idlen = rec_get_str8(&r, job->ev.id,
+		    sizeof(job->ev.id));
+		job->ev.ts = (int64_t)rec_get_u64(&r);
+		if (analyst_op(job->op)) {
+			job->ar = xmalloc(sizeof(*job->ar));
+			if (analyst_req_decode(&r, job->ar) != 0)
+				goto bad;
+		} else if (rec_r_end(&r) != 0)
+			goto bad;
+	}
 	job->ev.data_stale = (flags & CL_F_STALE) != 0;
 	job->ev.ts_given = (flags & CL_F_TS_GIVEN) != 0;
 	job->cl_ruleset = xstrdup(rs);
 	return (0);
+bad:
+	analyst_req_free(job->ar);
+	job->ar = NULL;
+	job->op = OP__MAX;
+	return (-1);
 }
 
 /* ---- libnats's threads: queue and wake --------------------------------- */
@@ -333,6 +387,13 @@ cl_dup_txn(struct store_txn *txn, struct job *job)
 	size_t		 len;
 	int		 rc;
 
+	if (job->op != OP_CHECK) {
+		job_set_error(job, "cluster_unavailable", NULL, "the cluster's "
+		    "log already holds a message under this write's id (stream "
+		    "seq %" PRIu64 ") that was not this write: it was not "
+		    "applied; send it again", job->cl_seq);
+		return (0);
+	}
 	if ((rc = store_get_verdict(txn, job->ev.id, job->ev.idlen, &v,
 	    &len)) < 0)
 		return (-1);
@@ -536,10 +597,11 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 		    natsMsgHeader_Get(it->msg, "Rg-Token", &tok) == NATS_OK)
 			job->cl_token = strtoull(tok, NULL, 10);
 		job->cl_def = cl->op_get(job->op);
-		if (job->op == OP_CHECK && cl->d->rules != NULL)
+		/* Evaluated with this node's rules (checks, rechecks). */
+		if (job->cl_def->rules && cl->d->rules != NULL)
 			job->rs = rules_ref(cl->d->rules);
 		rs = job->rs != NULL ? rules_hash(job->rs) : "";
-		if (job->op == OP_CHECK && strcmp(rs, job->cl_ruleset) != 0)
+		if (job->cl_def->rules && strcmp(rs, job->cl_ruleset) != 0)
 			cl->st.ruleset_mismatches++;
 	}
 	cl->applying++;
@@ -725,11 +787,11 @@ cluster_submit(struct cluster *cl, struct job *job)
 {
 	natsMsg		*m = NULL;
 	jsPubOptions	 po;
-	natsStatus	 s;
+	natsStatus	 s = NATS_OK;
 	XXH128_hash_t	 h;
-	uint8_t		 buf[CL_MSG_MAX];
+	uint8_t		*buf;
 	char		 msgid[160], tok[24];
-	size_t		 len;
+	size_t		 len = 0;
 
 	job->cl_token = ++cl->next_token;
 	job->cl_state = 0;
@@ -738,35 +800,39 @@ cluster_submit(struct cluster *cl, struct job *job)
 		cl_fail(cl, job, cl->error);
 		return;
 	}
-	len = cl_encode(job, &cl->fp, job->rs != NULL ? rules_hash(job->rs) :
-	    "", buf);
+	buf = cl_encode(job, &cl->fp, job->rs != NULL ? rules_hash(job->rs) :
+	    "", &len);
 	/*
 	 * The stream drops a second message of the same id within its
 	 * duplicate window: a check's id is its referral id's, so two nodes
-	 * checking one referral at once publish it once.
+	 * checking one referral at once publish it once. The other writes
+	 * have no id of the client's that makes them one: theirs is this
+	 * node's (its resend after no responders is kept once).
 	 */
 	if (job->op == OP_CHECK) {
 		h = XXH3_128bits(job->ev.id, job->ev.idlen);
 		snprintf(msgid, sizeof(msgid), "check:%016" PRIx64 "%016"
 		    PRIx64, (uint64_t)h.high64, (uint64_t)h.low64);
 	} else
-		snprintf(msgid, sizeof(msgid), "observe:%s:%" PRIu64,
-		    cl->origin, job->cl_token);
+		snprintf(msgid, sizeof(msgid), "%s:%s:%" PRIu64,
+		    req_op_name(job->op), cl->origin, job->cl_token);
 	snprintf(tok, sizeof(tok), "%" PRIu64, job->cl_token);
 	jsPubOptions_Init(&po);
 	po.MsgId = msgid;
 	po.MaxWait = CL_ACK_WAIT_MS;
-	if (len == 0 || (s = natsMsg_Create(&m, cl->subject, NULL,
-	    (const char *)buf, (int)len)) != NATS_OK ||
+	if (buf == NULL || len > INT_MAX || (s = natsMsg_Create(&m,
+	    cl->subject, NULL, (const char *)buf, (int)len)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Origin", cl->origin)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Token", tok)) != NATS_OK ||
 	    (s = js_PublishMsgAsync(cl->js, &m, &po)) != NATS_OK) {
 		natsMsg_Destroy(m);
+		free(buf);
 		cl->st.publish_errors++;
-		cl_fail(cl, job, len == 0 ? "event too large" :
+		cl_fail(cl, job, buf == NULL ? "not a write the log carries" :
 		    natsStatus_GetText(s));
 		return;
 	}
+	free(buf);
 	cl->st.published++;
 }
 
