@@ -92,6 +92,7 @@ cl_op_code(enum req_op op)
 #define CL_RETRIES	100	/* publishes again while no leader answers */
 #define CL_RETRY_MS	100	/* from a timer on the loop, all at once */
 #define CL_CLOSE_WAIT_MS 10000	/* at exit, for libnats's threads to end */
+#define CL_EXPIRE_MAX	1000	/* expired per applied message, at most */
 
 /* job->cl_state of a client's write in the log. */
 #define CL_ACKED	0x01	/* the stream acknowledged it (cl_seq) */
@@ -108,6 +109,7 @@ struct cl_item {
 	natsMsg		*msg;		/* a delivery (owned) */
 	uint64_t	 seq;		/* stream sequence */
 	uint64_t	 pending;	/* a delivery: messages after it */
+	int64_t		 stamp;		/* a delivery: the stream's time, ms */
 	uint64_t	 token;		/* an ack: of which client write */
 	bool		 dup;
 	bool		 failed;
@@ -276,6 +278,7 @@ cl_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 	it->msg = msg;
 	it->seq = meta->Sequence.Stream;
 	it->pending = meta->NumPending;
+	it->stamp = meta->Timestamp / 1000000;	/* (ns) */
 	jsMsgMetaData_Destroy(meta);
 	cl_push(cl, it, true);
 }
@@ -570,6 +573,8 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	job->def = &cl_apply_def;
 	job->op = OP__MAX;
 	job->cl_seq = it->seq;
+	job->cl_time = it->stamp;
+	job->cl_retention = cl->d->conf->retention;
 	if (it->seq + it->pending > cl->st.stream_seq)
 		cl->st.stream_seq = it->seq + it->pending;
 	if (cl_decode(natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(
@@ -610,6 +615,40 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 }
 
 /*
+ * On the writer, before a message is applied: the log's time moves to the
+ * message's stream timestamp (never back: a new stream leader's clock may
+ * be behind), and what retention expires by then goes, up to
+ * CL_EXPIRE_MAX of each (the rest at the next message). The store's state
+ * and the message alone decide it: every node expires the same events at
+ * the same position of the log, so a check near the retention horizon
+ * sees the same history everywhere. job->expired and ->expired_entries
+ * get the counts.
+ */
+static int
+cl_expire_txn(struct store_txn *txn, struct job *job)
+{
+	const void	*v;
+	size_t		 len;
+	int64_t		 t = INT64_MIN;
+	uint8_t		 b[8];
+	int		 rc;
+
+	if ((rc = store_meta_get(txn, CLUSTER_META_TIME, &v, &len)) < 0)
+		return (-1);
+	if (rc == 0 && len == 8)
+		t = (int64_t)be_get(v, 8);
+	if (job->cl_time > t) {
+		t = job->cl_time;
+		be_put(b, (uint64_t)t, 8);
+		if (store_meta_put(txn, CLUSTER_META_TIME, b, sizeof(b)) != 0)
+			return (-1);
+	}
+	return (writer_expire(txn, job->cl_retention > 0 ? t -
+	    job->cl_retention : INT64_MIN, t, CL_EXPIRE_MAX, &job->expired,
+	    &job->expired_entries));
+}
+
+/*
  * On the writer: apply the message at stream seq job->cl_seq if it is the
  * next one this store has not applied, and record it in the same
  * transaction.
@@ -638,6 +677,8 @@ cl_apply_txn(struct store_txn *txn, struct job *job)
 		job->expired = (int64_t)cur;	/* what the store has */
 		return (0);
 	}
+	if (cl_expire_txn(txn, job) != 0)
+		return (-1);
 	if ((def = job->cl_def) != NULL && def->txn != NULL &&
 	    def->txn(txn, job) != 0)
 		return (-1);
@@ -698,6 +739,8 @@ cl_apply_done(struct job *job, void *arg)
 	else if (job->cl_state == CL_A_DONE) {
 		cl->st.applied_seq = job->cl_seq;
 		cl->st.applied++;
+		if (job->expired > 0)
+			cl->d->stats.expired += (uint64_t)job->expired;
 		if ((w = cl_waiting(cl, job->cl_token)) != NULL &&
 		    !(w->cl_state & CL_APPLIED)) {
 			/* The origin's client gets what its store keeps. */

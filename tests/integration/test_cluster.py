@@ -804,6 +804,47 @@ def recheck_replicated():
     same_on_all([a, b, c], {"op": "explain", "id": "cl-rc-1"}, "explain")
 
 
+@suite.case("cluster_retention_by_the_log", timeout=180)
+def retention_by_the_log():
+    """Retention runs by the log's time, at a position of the log: checks
+    sent while an event crosses the retention horizon get, on every node,
+    the verdicts of the same history (by each node's own clock, one node
+    still had the event for a check the other no longer did)."""
+    need_nodes()
+    nats = state["nats"]
+    ret = 4000
+    extra = {"retention": "4s"}
+    r1 = node(nats, "r1", stream="RGR", extra=extra)
+    r1.start(timeout=60)
+    r2 = node(nats, "r2", secret_from=r1, stream="RGR", extra=extra)
+    r2.start(timeout=60)
+    dev = {"id": "cl-ret-dev"}
+    # The referrer's device: only this event links it to the referees'.
+    r1.ok({"op": "check", "id": "cl-ret-e", "ts": rgtest.now_ms() - ret +
+           1500, "referrer": {"account": "cl-ret-r", "device": dev},
+           "referee": {"account": "cl-ret-e0"}})
+    rids = []
+    for k in range(100000):
+        rid = "cl-ret-%d" % k
+        v = (r1, r2)[k % 2].ok({
+            "op": "check", "id": rid, "referrer": {"account": "cl-ret-r"},
+            "referee": {"account": "cl-ret-e%d" % (k + 1), "device": dev}})[0]
+        rids.append(rid)
+        if "self_referral.same_device_id" not in rgtest.rule_names(
+                v["reasons"]):
+            break
+    check(len(rids) > 1, "the event was there for the first checks", rids)
+    for rid in rids:
+        same_on_all([r1, r2], {"op": "verdict", "id": rid}, "verdict")
+    st = [d.stats()["store"] for d in (r1, r2)]
+    check(st[0]["expired"] >= 1, "expired by the log", st[0]["expired"])
+    eq(st[0]["expired"], st[1]["expired"], "the same events expired")
+    eq(st[0]["events"], st[1]["events"], "events kept")
+    print("     %d checks until the event expired" % len(rids))
+    r1.stop()
+    r2.stop()
+
+
 @suite.case("cluster_kill_and_catch_up", timeout=300)
 def kill_and_catch_up():
     """kill -9 one refguardd and one nats-server under load: every
