@@ -47,6 +47,9 @@ struct job;
 
 struct cluster_stats {
 	bool		connected;	/* to a NATS server now */
+	bool		ready;		/* the stream set up and consumed;
+					   false while JetStream did not
+					   answer at start-up (why: error) */
 	bool		stalled;	/* cannot apply the log (why: error) */
 	uint64_t	applied_seq;	/* the last stream seq committed here */
 	uint64_t	stream_seq;	/* the stream's last seq, as last heard

@@ -845,6 +845,60 @@ def retention_by_the_log():
     r2.stop()
 
 
+@suite.case("cluster_start_without_jetstream_majority", timeout=300)
+def start_degraded():
+    """A node started while JetStream has no majority (one of its three
+    servers up) serves instead of giving up: writes are refused with
+    cluster_unavailable saying why, reads are answered, stats say it is
+    not ready; once the majority is back it sets up by itself and takes
+    writes."""
+    need_nodes()
+    nats = NatsCluster()
+    try:
+        nats.start(0)
+        nats.wait_ready(0)
+        u = node(nats, "u", stream="RGU")
+        u.start(timeout=120)
+        u.wait_log(r"cluster: the stream is not available after \d+ s")
+        st = u.stats()["cluster"]
+        eq(st["ready"], False, "not ready")
+        check("not set up yet" in (st["error"] or ""), "stats say why", st)
+        r, raw = u.call(one_check("cl-degraded-1"))
+        check(b"cluster_unavailable" in raw and b"not available yet" in raw,
+              "a write is refused, saying why", raw)
+        r, raw = u.call({"op": "verdict", "id": "cl-degraded-1"})
+        check(b"not_found" in raw, "a read is answered", raw)
+        nats.start(1)
+        nats.start(2)
+        u.wait_stats(lambda st: st["cluster"]["ready"],
+                     "set up once JetStream has a majority", timeout=120)
+        eq(u.stats()["cluster"]["error"], None, "no error once ready")
+        v = u.ok(one_check("cl-degraded-1"))[0]
+        eq(u.ok({"op": "verdict", "id": "cl-degraded-1"})[0], v,
+           "the write is applied")
+        u.stop()
+    finally:
+        nats.stop()
+
+
+@suite.case("cluster_max_age", timeout=120)
+def max_age():
+    """cluster_max_age gives the stream a node creates its age limit."""
+    need_nodes()
+    m = node(state["nats"], "ma", stream="RGM",
+             extra={"cluster_max_age": "3d"})
+    m.start(timeout=60)
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        info = nc.request("$JS.API.STREAM.INFO.RGM")
+    finally:
+        nc.close()
+    eq(info["config"]["max_age"], 3 * 86400 * 10 ** 9, "the stream's age "
+       "limit (ns)")
+    m.ok(one_check("cl-max-age-1"))
+    m.stop()
+
+
 @suite.case("cluster_kill_and_catch_up", timeout=300)
 def kill_and_catch_up():
     """kill -9 one refguardd and one nats-server under load: every
