@@ -198,8 +198,8 @@ cl_encode(const struct job *job, const struct rg_hash *fp,
 	if (job->op == OP_CHECK || job->op == OP_OBSERVE)
 		rec_put_bytes(&w, ev, rgev_encode(&job->ev, ev));
 	else {
-		rec_put_str8(&w, job->ev.idlen > 0 ? job->ev.id : "",
-		    RG_ID_MAX);
+		rec_put_u8(&w, (uint8_t)job->ev.idlen);	/* (a str8) */
+		rec_put_bytes(&w, job->ev.id, job->ev.idlen);
 		rec_put_u64(&w, (uint64_t)job->ev.ts);
 		if (job->ar != NULL)
 			analyst_req_encode(job->ar, &w);
