@@ -17,6 +17,7 @@
 #include "analyst.h"
 #include "graph.h"
 #include "label.h"
+#include "rec.h"
 #include "ident.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -305,6 +306,124 @@ analyst_prepare(struct analyst_req *ar, enum req_op op,
 		snprintf(ar->desc + strlen(ar->desc), sizeof(ar->desc) -
 		    strlen(ar->desc), "/%u", ar->entry.cidr);
 	return (0);
+}
+
+/*
+ * The replicated request (cluster mode), all fields for every op:
+ * by_account(1) account(16) label(4) note(str16) by(str8) reason(str16)
+ * list(str8) kind(4, signed) expires(8) entry hash(16) entry kind(1)
+ * cidr(1) nmembers(4) then each member kind(1) hash(16), desc(str8);
+ * the queue's: state(1) action(4, signed) has_campaign(1) campaign(str8)
+ * has_assignee(1) assignee(str8) has_rule(1) rule(str8) score_min(8)
+ * score_max(8) since(8) until(8) nids(4) then each id(str8),
+ * decision(1) by_filter(1) count(8).
+ */
+void
+analyst_req_encode(const struct analyst_req *ar, struct rec_w *w)
+{
+	const struct queue_req	*q = &ar->queue;
+	size_t			 i;
+
+	rec_put_u8(w, ar->by_account);
+	rec_put_bytes(w, ar->account.b, RG_HASH_LEN);
+	rec_put_u32(w, (uint32_t)ar->label);
+	rec_put_str16(w, ar->note, ANALYST_NOTE_MAX);
+	rec_put_str8(w, ar->by, LIST_BY_MAX);
+	rec_put_str16(w, ar->reason, LIST_REASON_MAX);
+	rec_put_str8(w, ar->list, LIST_NAME_MAX);
+	rec_put_u32(w, (uint32_t)ar->kind);
+	rec_put_u64(w, (uint64_t)ar->expires);
+	rec_put_bytes(w, ar->entry.h.b, RG_HASH_LEN);
+	rec_put_u8(w, ar->entry.kind);
+	rec_put_u8(w, ar->entry.cidr);
+	rec_put_u32(w, (uint32_t)ar->nmembers);
+	for (i = 0; i < ar->nmembers; i++) {
+		rec_put_u8(w, ar->members[i].kind);
+		rec_put_bytes(w, ar->members[i].h.b, RG_HASH_LEN);
+	}
+	rec_put_str8(w, ar->desc, sizeof(ar->desc) - 1);
+	rec_put_u8(w, (uint8_t)q->state);
+	rec_put_u32(w, (uint32_t)q->action);
+	rec_put_u8(w, q->has_campaign);
+	rec_put_str8(w, q->campaign, RG_CAMPAIGN_MAX);
+	rec_put_u8(w, q->has_assignee);
+	rec_put_str8(w, q->assignee, QUEUE_BY_MAX);
+	rec_put_u8(w, q->has_rule);
+	rec_put_str8(w, q->rule, QUEUE_REASON_MAX);
+	rec_put_u64(w, (uint64_t)q->score_min);
+	rec_put_u64(w, (uint64_t)q->score_max);
+	rec_put_u64(w, (uint64_t)q->since);
+	rec_put_u64(w, (uint64_t)q->until);
+	rec_put_u32(w, (uint32_t)q->nids);
+	for (i = 0; i < q->nids; i++)
+		rec_put_str8(w, q->ids[i], RG_ID_MAX);
+	rec_put_u8(w, (uint8_t)q->decision);
+	rec_put_u8(w, q->by_filter);
+	rec_put_u64(w, q->count);
+}
+
+int
+analyst_req_decode(struct rec_r *r, struct analyst_req *ar)
+{
+	struct queue_req	*q = &ar->queue;
+	size_t			 i, n;
+
+	memset(ar, 0, sizeof(*ar));
+	queue_req_init(q);
+	ar->by_account = rec_get_u8(r) != 0;
+	rec_get_bytes(r, ar->account.b, RG_HASH_LEN);
+	ar->label = (int)(int32_t)rec_get_u32(r);
+	rec_get_str16(r, ar->note, sizeof(ar->note));
+	rec_get_str8(r, ar->by, sizeof(ar->by));
+	rec_get_str16(r, ar->reason, sizeof(ar->reason));
+	rec_get_str8(r, ar->list, sizeof(ar->list));
+	ar->kind = (int)(int32_t)rec_get_u32(r);
+	ar->expires = (int64_t)rec_get_u64(r);
+	rec_get_bytes(r, ar->entry.h.b, RG_HASH_LEN);
+	ar->entry.kind = rec_get_u8(r);
+	ar->entry.cidr = rec_get_u8(r);
+	n = rec_get_u32(r);
+	if (ar->label < 0 || ar->label >= LABEL__MAX || n > LIST_MEMBERS_MAX ||
+	    n > rec_left(r) / (1 + RG_HASH_LEN))
+		rec_r_fail(r);
+	if (rec_r_err(r) == 0 && n > 0) {
+		ar->members = xcalloc(n, sizeof(*ar->members));
+		for (i = 0; i < n; i++) {
+			ar->members[i].kind = rec_get_u8(r);
+			rec_get_bytes(r, ar->members[i].h.b, RG_HASH_LEN);
+		}
+		ar->nmembers = n;
+	}
+	ar->entry.nmembers = (uint32_t)ar->nmembers;
+	rec_get_str8(r, ar->desc, sizeof(ar->desc));
+	q->state = rec_get_u8(r);
+	q->action = (int)(int32_t)rec_get_u32(r);
+	q->has_campaign = rec_get_u8(r) != 0;
+	rec_get_str8(r, q->campaign, sizeof(q->campaign));
+	q->has_assignee = rec_get_u8(r) != 0;
+	rec_get_str8(r, q->assignee, sizeof(q->assignee));
+	q->has_rule = rec_get_u8(r) != 0;
+	rec_get_str8(r, q->rule, sizeof(q->rule));
+	q->score_min = (int64_t)rec_get_u64(r);
+	q->score_max = (int64_t)rec_get_u64(r);
+	q->since = (int64_t)rec_get_u64(r);
+	q->until = (int64_t)rec_get_u64(r);
+	n = rec_get_u32(r);
+	if (q->state >= QUEUE__NSTATES || n > QUEUE_IDS_MAX ||
+	    n > rec_left(r))
+		rec_r_fail(r);
+	if (rec_r_err(r) == 0 && n > 0) {
+		q->ids = xcalloc(n, sizeof(*q->ids));
+		for (i = 0; i < n; i++)
+			rec_get_str8(r, q->ids[i], sizeof(q->ids[i]));
+		q->nids = n;
+	}
+	q->decision = rec_get_u8(r);
+	q->by_filter = rec_get_u8(r) != 0;
+	q->count = rec_get_u64(r);
+	if (q->decision > QUEUE_VOID)
+		rec_r_fail(r);
+	return (rec_r_end(r));
 }
 
 struct analyst_req *

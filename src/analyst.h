@@ -98,6 +98,19 @@ int	analyst_run(struct store_txn *txn, enum req_op op,
  */
 int64_t	analyst_expire(struct store_txn *txn, int64_t now, size_t max);
 
+/*
+ * Cluster mode (cluster.h): what every node needs to run a prepared
+ * feedback, list.add, list.del, queue.claim, queue.unclaim or queue.decide
+ * as its origin would (hashes, never a raw list value), appended to w;
+ * and back into *ar (zeroed first; members and queue ids allocated: free
+ * with analyst_req_clear). The format is beside the encoder (analyst.c).
+ * decode: 0, or -1 when the bytes are short, left over or out of range.
+ */
+struct rec_w;
+struct rec_r;
+void	analyst_req_encode(const struct analyst_req *ar, struct rec_w *w);
+int	analyst_req_decode(struct rec_r *r, struct analyst_req *ar);
+
 /* A copy of ar on the heap for a job, and its release. */
 struct analyst_req *analyst_req_dup(const struct analyst_req *ar);
 void	analyst_req_free(struct analyst_req *ar);

@@ -34,15 +34,18 @@ void cluster_free(struct cluster *cl) { }
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <nats/nats.h>
 #include <xxhash.h>
 
+#include "analyst.h"
 #include "conf.h"
 #include "daemon.h"
 #include "ident.h"
@@ -57,19 +60,42 @@ void cluster_free(struct cluster *cl) { }
 #include "writer.h"
 
 #define CL_MSG_VERSION	1
-#define CL_OP_CHECK	1
-#define CL_OP_OBSERVE	2
 #define CL_F_STALE	0x01	/* the origin's data was stale */
 #define CL_F_TS_GIVEN	0x02	/* the request said ts */
-#define CL_MSG_MAX	(EVENT_REC_MAX + 512)
+#define CL_MSG_HINT	(EVENT_REC_MAX + 512)
+
+/*
+ * The ops the log carries (the op table's .replicate), by their number in
+ * the message: never renumber one, append.
+ */
+static const enum req_op cl_ops[] = {
+	[1] = OP_CHECK, [2] = OP_OBSERVE, [3] = OP_FEEDBACK,
+	[4] = OP_LIST_ADD, [5] = OP_LIST_DEL, [6] = OP_RECHECK,
+	[7] = OP_QUEUE_CLAIM, [8] = OP_QUEUE_UNCLAIM, [9] = OP_QUEUE_DECIDE,
+};
+
+/* op's number in the message; 0: not one the log carries. */
+static uint8_t
+cl_op_code(enum req_op op)
+{
+	size_t	i;
+
+	for (i = 1; i < nitems(cl_ops); i++)
+		if (cl_ops[i] == op)
+			return ((uint8_t)i);
+	return (0);
+}
 
 #define CL_APPLY_MAX	4096	/* apply jobs in the writer at once */
 #define CL_INBOX_MAX	8192	/* deliveries waiting for the loop */
 #define CL_ACK_WAIT_MS	10000	/* a publish not acknowledged by then fails */
-#define CL_SETUP_WAIT_S	30	/* start-up: JetStream may still elect */
+#define CL_SETUP_WAIT_S	20	/* start-up: JetStream may still elect;
+				   then the setup goes on in a thread */
+#define CL_SETUP_RETRY_MS 500	/* between its attempts */
 #define CL_RETRIES	100	/* publishes again while no leader answers */
 #define CL_RETRY_MS	100	/* from a timer on the loop, all at once */
 #define CL_CLOSE_WAIT_MS 10000	/* at exit, for libnats's threads to end */
+#define CL_EXPIRE_MAX	1000	/* expired per applied message, at most */
 
 /* job->cl_state of a client's write in the log. */
 #define CL_ACKED	0x01	/* the stream acknowledged it (cl_seq) */
@@ -86,6 +112,7 @@ struct cl_item {
 	natsMsg		*msg;		/* a delivery (owned) */
 	uint64_t	 seq;		/* stream sequence */
 	uint64_t	 pending;	/* a delivery: messages after it */
+	int64_t		 stamp;		/* a delivery: the stream's time, ms */
 	uint64_t	 token;		/* an ack: of which client write */
 	bool		 dup;
 	bool		 failed;
@@ -104,6 +131,13 @@ struct cluster {
 	natsSubscription	*sub;
 	char			 subject[96];
 	char			 origin[128];	/* node:boot nonce */
+	/* conf, copied: the setup thread reads them while a reload runs */
+	char			 stream[96];
+	unsigned		 replicas;
+	int64_t			 max_age;	/* ms; 0 none */
+	pthread_t		 setup_thr;	/* JetStream set up late */
+	bool			 setup_thr_on;
+	bool			 ready;		/* the loop's: set up, consuming */
 	/* shared with libnats's threads, under mtx */
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 room;		/* the inbox has room */
@@ -111,6 +145,11 @@ struct cluster {
 	size_t			 ninbox;
 	bool			 stopping;
 	bool			 connected;
+	pthread_cond_t		 wake;		/* the setup thread: stopping */
+	int			 setup_rc;	/* 1 trying; 0 done; -1 refused */
+	bool			 setup_news;	/* setup_rc changed, for the loop */
+	uint64_t		 setup_seq;	/* the stream's last seq then */
+	char			 setup_why[256];	/* not yet, or refused: why */
 	int			 efd;
 	struct event		*ev;
 	/* the loop's */
@@ -123,35 +162,49 @@ struct cluster {
 	size_t			 ndup;		/* waiting with CL_DUP */
 	struct cluster_stats	 st;
 	char			 error[256];
+	char			 notready[300];	/* stats' error until ready */
 	struct rg_hash		 fp;		/* of this node's hash secret */
 };
 
 /* ---- the message: what a node decoded, as every node applies it -------- */
 
 /*
- * version(1)=1 op(1: 1 check, 2 observe) flags(1: CL_F_*) secret(16: the
- * fingerprint of the origin's hash secret, ident_secret_fp) ruleset(str8:
- * the origin's rule set hash, "" none) then the event record (rgev.h) to
- * the end. The facts (hashes, GeoIP, email domain) are the origin's: every
- * node evaluates what the origin decoded.
+ * version(1)=1 op(1: cl_ops) flags(1: CL_F_*) secret(16: the fingerprint
+ * of the origin's hash secret, ident_secret_fp) ruleset(str8: the origin's
+ * rule set hash, "" none), then to the end: for a check or an observe the
+ * event record (rgev.h); for the other ops the referral id (str8), the
+ * request time (8: ms, the origin's clock at decode, or the ts it gave),
+ * then for the analyst's ops the prepared request (analyst.h). The facts
+ * (hashes, GeoIP, email domain, a list value's hash) are the origin's:
+ * every node applies what the origin decoded. Returns the bytes (caller
+ * frees) and their length in *len, or NULL (an op the log does not carry).
  */
-static size_t
+static uint8_t *
 cl_encode(const struct job *job, const struct rg_hash *fp,
-    const char *ruleset, uint8_t *buf)
+    const char *ruleset, size_t *len)
 {
 	struct rec_w	w;
-	uint8_t		ev[EVENT_REC_MAX];
-	size_t		n = rgev_encode(&job->ev, ev);
+	uint8_t		ev[EVENT_REC_MAX], op = cl_op_code(job->op);
 
-	rec_w_fixed(&w, buf, CL_MSG_MAX);
+	if (op == 0)
+		return (NULL);
+	rec_w_init(&w, CL_MSG_HINT);
 	rec_put_u8(&w, CL_MSG_VERSION);
-	rec_put_u8(&w, job->op == OP_CHECK ? CL_OP_CHECK : CL_OP_OBSERVE);
+	rec_put_u8(&w, op);
 	rec_put_u8(&w, (job->ev.data_stale ? CL_F_STALE : 0) |
 	    (job->ev.ts_given ? CL_F_TS_GIVEN : 0));
 	rec_put_bytes(&w, fp->b, RG_HASH_LEN);
 	rec_put_str8(&w, ruleset, 255);
-	rec_put_bytes(&w, ev, n);
-	return (rec_w_err(&w) != 0 ? 0 : w.len);
+	if (job->op == OP_CHECK || job->op == OP_OBSERVE)
+		rec_put_bytes(&w, ev, rgev_encode(&job->ev, ev));
+	else {
+		rec_put_u8(&w, (uint8_t)job->ev.idlen);	/* (a str8) */
+		rec_put_bytes(&w, job->ev.id, job->ev.idlen);
+		rec_put_u64(&w, (uint64_t)job->ev.ts);
+		if (job->ar != NULL)
+			analyst_req_encode(job->ar, &w);
+	}
+	return (rec_w_take(&w, len));
 }
 
 static int
@@ -170,16 +223,35 @@ cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp)
 	flags = rec_get_u8(&r);
 	rec_get_bytes(&r, fp->b, RG_HASH_LEN);
 	rec_get_str8(&r, rs, sizeof(rs));
-	n = rec_left(&r);
-	if (rec_r_err(&r) != 0 || (ev = rec_get_ref(&r, n)) == NULL ||
-	    (op != CL_OP_CHECK && op != CL_OP_OBSERVE) ||
-	    rgev_decode(ev, n, &job->ev) != 0)
+	if (rec_r_err(&r) != 0 || op == 0 || op >= nitems(cl_ops))
 		return (-1);
-	job->op = op == CL_OP_CHECK ? OP_CHECK : OP_OBSERVE;
+	job->op = cl_ops[op];
+	if (job->op == OP_CHECK || job->op == OP_OBSERVE) {
+		n = rec_left(&r);
+		if ((ev = rec_get_ref(&r, n)) == NULL ||
+		    rgev_decode(ev, n, &job->ev) != 0)
+			goto bad;
+	} else {
+		memset(&job->ev, 0, sizeof(job->ev));
+		job->ev.idlen = rec_get_str8(&r, job->ev.id,
+		    sizeof(job->ev.id));
+		job->ev.ts = (int64_t)rec_get_u64(&r);
+		if (analyst_op(job->op)) {
+			job->ar = xmalloc(sizeof(*job->ar));
+			if (analyst_req_decode(&r, job->ar) != 0)
+				goto bad;
+		} else if (rec_r_end(&r) != 0)
+			goto bad;
+	}
 	job->ev.data_stale = (flags & CL_F_STALE) != 0;
 	job->ev.ts_given = (flags & CL_F_TS_GIVEN) != 0;
 	job->cl_ruleset = xstrdup(rs);
 	return (0);
+bad:
+	analyst_req_free(job->ar);
+	job->ar = NULL;
+	job->op = OP__MAX;
+	return (-1);
 }
 
 /* ---- libnats's threads: queue and wake --------------------------------- */
@@ -222,6 +294,7 @@ cl_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 	it->msg = msg;
 	it->seq = meta->Sequence.Stream;
 	it->pending = meta->NumPending;
+	it->stamp = meta->Timestamp / 1000000;	/* (ns) */
 	jsMsgMetaData_Destroy(meta);
 	cl_push(cl, it, true);
 }
@@ -333,6 +406,13 @@ cl_dup_txn(struct store_txn *txn, struct job *job)
 	size_t		 len;
 	int		 rc;
 
+	if (job->op != OP_CHECK) {
+		job_set_error(job, "cluster_unavailable", NULL, "the cluster's "
+		    "log already holds a message under this write's id (stream "
+		    "seq %" PRIu64 ") that was not this write: it was not "
+		    "applied; send it again", job->cl_seq);
+		return (0);
+	}
 	if ((rc = store_get_verdict(txn, job->ev.id, job->ev.idlen, &v,
 	    &len)) < 0)
 		return (-1);
@@ -484,6 +564,7 @@ cl_ack(struct cluster *cl, struct cl_item *it)
 }
 
 static int	cl_apply_txn(struct store_txn *, struct job *);
+static void	cl_setup_news(struct cluster *);
 static void	cl_apply_done(struct job *, void *);
 
 static const struct op_def cl_apply_def = {
@@ -509,6 +590,8 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	job->def = &cl_apply_def;
 	job->op = OP__MAX;
 	job->cl_seq = it->seq;
+	job->cl_time = it->stamp;
+	job->cl_retention = cl->d->conf->retention;
 	if (it->seq + it->pending > cl->st.stream_seq)
 		cl->st.stream_seq = it->seq + it->pending;
 	if (cl_decode(natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(
@@ -536,15 +619,50 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 		    natsMsgHeader_Get(it->msg, "Rg-Token", &tok) == NATS_OK)
 			job->cl_token = strtoull(tok, NULL, 10);
 		job->cl_def = cl->op_get(job->op);
-		if (job->op == OP_CHECK && cl->d->rules != NULL)
+		/* Evaluated with this node's rules (checks, rechecks). */
+		if (job->cl_def->rules && cl->d->rules != NULL)
 			job->rs = rules_ref(cl->d->rules);
 		rs = job->rs != NULL ? rules_hash(job->rs) : "";
-		if (job->op == OP_CHECK && strcmp(rs, job->cl_ruleset) != 0)
+		if (job->cl_def->rules && strcmp(rs, job->cl_ruleset) != 0)
 			cl->st.ruleset_mismatches++;
 	}
 	cl->applying++;
 	writer_submit(cl->d->writer, job);
 	return (true);
+}
+
+/*
+ * On the writer, before a message is applied: the log's time moves to the
+ * message's stream timestamp (never back: a new stream leader's clock may
+ * be behind), and what retention expires by then goes, up to
+ * CL_EXPIRE_MAX of each (the rest at the next message). The store's state
+ * and the message alone decide it: every node expires the same events at
+ * the same position of the log, so a check near the retention horizon
+ * sees the same history everywhere. job->expired and ->expired_entries
+ * get the counts.
+ */
+static int
+cl_expire_txn(struct store_txn *txn, struct job *job)
+{
+	const void	*v;
+	size_t		 len;
+	int64_t		 t = INT64_MIN;
+	uint8_t		 b[8];
+	int		 rc;
+
+	if ((rc = store_meta_get(txn, CLUSTER_META_TIME, &v, &len)) < 0)
+		return (-1);
+	if (rc == 0 && len == 8)
+		t = (int64_t)be_get(v, 8);
+	if (job->cl_time > t) {
+		t = job->cl_time;
+		be_put(b, (uint64_t)t, 8);
+		if (store_meta_put(txn, CLUSTER_META_TIME, b, sizeof(b)) != 0)
+			return (-1);
+	}
+	return (writer_expire(txn, job->cl_retention > 0 ? t -
+	    job->cl_retention : INT64_MIN, t, CL_EXPIRE_MAX, &job->expired,
+	    &job->expired_entries));
 }
 
 /*
@@ -576,6 +694,8 @@ cl_apply_txn(struct store_txn *txn, struct job *job)
 		job->expired = (int64_t)cur;	/* what the store has */
 		return (0);
 	}
+	if (cl_expire_txn(txn, job) != 0)
+		return (-1);
 	if ((def = job->cl_def) != NULL && def->txn != NULL &&
 	    def->txn(txn, job) != 0)
 		return (-1);
@@ -636,6 +756,8 @@ cl_apply_done(struct job *job, void *arg)
 	else if (job->cl_state == CL_A_DONE) {
 		cl->st.applied_seq = job->cl_seq;
 		cl->st.applied++;
+		if (job->expired > 0)
+			cl->d->stats.expired += (uint64_t)job->expired;
 		if ((w = cl_waiting(cl, job->cl_token)) != NULL &&
 		    !(w->cl_state & CL_APPLIED)) {
 			/* The origin's client gets what its store keeps. */
@@ -681,6 +803,8 @@ cl_wakeup(evutil_socket_t fd, short what, void *arg)
 	if (read(cl->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_err("cluster wakeup read failed error=\"%s\"",
 		    strerror(errno));
+	if (!cl->ready)
+		cl_setup_news(cl);
 	pthread_mutex_lock(&cl->mtx);
 	TAILQ_CONCAT(&items, &cl->inbox, entry);
 	pthread_mutex_unlock(&cl->mtx);
@@ -725,11 +849,11 @@ cluster_submit(struct cluster *cl, struct job *job)
 {
 	natsMsg		*m = NULL;
 	jsPubOptions	 po;
-	natsStatus	 s;
+	natsStatus	 s = NATS_OK;
 	XXH128_hash_t	 h;
-	uint8_t		 buf[CL_MSG_MAX];
+	uint8_t		*buf;
 	char		 msgid[160], tok[24];
-	size_t		 len;
+	size_t		 len = 0;
 
 	job->cl_token = ++cl->next_token;
 	job->cl_state = 0;
@@ -738,35 +862,48 @@ cluster_submit(struct cluster *cl, struct job *job)
 		cl_fail(cl, job, cl->error);
 		return;
 	}
-	len = cl_encode(job, &cl->fp, job->rs != NULL ? rules_hash(job->rs) :
-	    "", buf);
+	if (!cl->ready) {
+		pthread_mutex_lock(&cl->mtx);
+		job_set_error(job, "cluster_unavailable", NULL, "the cluster's "
+		    "log is not available yet (%s); refguardd keeps trying: "
+		    "send the write again later", cl->setup_why);
+		pthread_mutex_unlock(&cl->mtx);
+		cl_finish(cl, job);
+		return;
+	}
+	buf = cl_encode(job, &cl->fp, job->rs != NULL ? rules_hash(job->rs) :
+	    "", &len);
 	/*
 	 * The stream drops a second message of the same id within its
 	 * duplicate window: a check's id is its referral id's, so two nodes
-	 * checking one referral at once publish it once.
+	 * checking one referral at once publish it once. The other writes
+	 * have no id of the client's that makes them one: theirs is this
+	 * node's (its resend after no responders is kept once).
 	 */
 	if (job->op == OP_CHECK) {
 		h = XXH3_128bits(job->ev.id, job->ev.idlen);
 		snprintf(msgid, sizeof(msgid), "check:%016" PRIx64 "%016"
 		    PRIx64, (uint64_t)h.high64, (uint64_t)h.low64);
 	} else
-		snprintf(msgid, sizeof(msgid), "observe:%s:%" PRIu64,
-		    cl->origin, job->cl_token);
+		snprintf(msgid, sizeof(msgid), "%s:%s:%" PRIu64,
+		    req_op_name(job->op), cl->origin, job->cl_token);
 	snprintf(tok, sizeof(tok), "%" PRIu64, job->cl_token);
 	jsPubOptions_Init(&po);
 	po.MsgId = msgid;
 	po.MaxWait = CL_ACK_WAIT_MS;
-	if (len == 0 || (s = natsMsg_Create(&m, cl->subject, NULL,
-	    (const char *)buf, (int)len)) != NATS_OK ||
+	if (buf == NULL || len > INT_MAX || (s = natsMsg_Create(&m,
+	    cl->subject, NULL, (const char *)buf, (int)len)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Origin", cl->origin)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Token", tok)) != NATS_OK ||
 	    (s = js_PublishMsgAsync(cl->js, &m, &po)) != NATS_OK) {
 		natsMsg_Destroy(m);
+		free(buf);
 		cl->st.publish_errors++;
-		cl_fail(cl, job, len == 0 ? "event too large" :
+		cl_fail(cl, job, buf == NULL ? "not a write the log carries" :
 		    natsStatus_GetText(s));
 		return;
 	}
+	free(buf);
 	cl->st.published++;
 }
 
@@ -784,7 +921,15 @@ cluster_stats(struct cluster *cl, struct cluster_stats *out)
 		out->waiting++;
 	out->node = cl->d->conf->cluster_node;
 	out->stream = cl->d->conf->cluster_stream;
+	out->ready = cl->ready;
 	out->error = cl->st.stalled ? cl->error : NULL;
+	if (!cl->ready && !cl->st.stalled) {
+		pthread_mutex_lock(&cl->mtx);
+		snprintf(cl->notready, sizeof(cl->notready), "not set up yet: "
+		    "%s", cl->setup_why);
+		pthread_mutex_unlock(&cl->mtx);
+		out->error = cl->notready;
+	}
 }
 
 /* ---- start and stop -------------------------------------------------------- */
@@ -814,7 +959,7 @@ cl_secret_refuse(struct cluster *cl, const char *theirs, char **cause)
 	xasprintf(cause, "cluster: the stream %s belongs to a cluster with "
 	    "another hash secret (fingerprint %s; this node's %s): every node "
 	    "needs the same hash_secret_file; copy it from a node of the "
-	    "cluster (docs/cluster.md)", cl->d->conf->cluster_stream, theirs,
+	    "cluster (docs/cluster.md)", cl->stream, theirs,
 	    rg_hash_hex(&cl->fp, mine));
 	return (-1);
 }
@@ -850,7 +995,7 @@ cl_secret_check(struct cluster *cl, const jsStreamInfo *si, char **cause)
 		    cl_secret_refuse(cl, desc, cause));
 	}
 	if (si->State.LastSeq > 0 && js_GetLastMsg(&m, cl->js,
-	    cl->d->conf->cluster_stream, cl->subject, NULL, &jerr) ==
+	    cl->stream, cl->subject, NULL, &jerr) ==
 	    NATS_OK) {
 		job = job_new(JOB_APPLY);
 		bad = cl_decode(natsMsg_GetData(m),
@@ -866,7 +1011,7 @@ cl_secret_check(struct cluster *cl, const jsStreamInfo *si, char **cause)
 		xasprintf(cause, "cluster: the stream %s has the description "
 		    "'%.64s', not refguard's record of the cluster's hash "
 		    "secret: is it another application's stream? "
-		    "(docs/cluster.md)", cl->d->conf->cluster_stream, desc);
+		    "(docs/cluster.md)", cl->stream, desc);
 		return (-1);
 	}
 	snprintf(buf, sizeof(buf), "%s%s", CL_FP_DESC, mine);
@@ -874,21 +1019,20 @@ cl_secret_check(struct cluster *cl, const jsStreamInfo *si, char **cause)
 	sc.Description = buf;
 	if (cl_status(js_UpdateStream(&nsi, cl->js, &sc, NULL, &jerr), jerr,
 	    "recording the hash secret's fingerprint in the stream", cause) != 0)
-		return (-1);
+		return (1);		/* JetStream's failure: try again */
 	log_notice("cluster stream %s: recorded the hash secret's "
-	    "fingerprint %s", cl->d->conf->cluster_stream, mine);
+	    "fingerprint %s", cl->stream, mine);
 	jsStreamInfo_Destroy(nsi);
 	return (0);
 }
 
 /*
- * An existing stream must take this node's subject; its replicas are
- * the operator's to change (a warning only).
+ * An existing stream must take this node's subject; its replicas and age
+ * limit are the operator's to change (a warning only).
  */
 static int
 cl_stream_config(struct cluster *cl, const jsStreamInfo *si, char **cause)
 {
-	const struct conf	*cf = cl->d->conf;
 	const jsStreamConfig	*c = si->Config;
 	int			 i;
 
@@ -898,61 +1042,192 @@ cl_stream_config(struct cluster *cl, const jsStreamInfo *si, char **cause)
 	if (i == c->SubjectsLen) {
 		xasprintf(cause, "cluster: the stream %s does not take the "
 		    "subject %s: is it another application's stream? "
-		    "(docs/cluster.md)", cf->cluster_stream, cl->subject);
+		    "(docs/cluster.md)", cl->stream, cl->subject);
 		return (-1);
 	}
-	if (c->Replicas != (int64_t)cf->cluster_replicas)
+	if (c->Replicas != (int64_t)cl->replicas)
 		log_warn("cluster stream %s has %" PRId64 " replicas, "
 		    "cluster_replicas says %u: the stream's stay",
-		    cf->cluster_stream, c->Replicas, cf->cluster_replicas);
+		    cl->stream, c->Replicas, cl->replicas);
+	if (c->MaxAge != cl->max_age * 1000000)
+		log_warn("cluster stream %s keeps messages for %" PRId64 " s "
+		    "(0: for ever), cluster_max_age says %" PRId64 " s: the "
+		    "stream's stays", cl->stream, c->MaxAge / 1000000000,
+		    cl->max_age / 1000);
 	return (0);
 }
 
-/* The stream, created when missing; JetStream may still be electing. */
+/*
+ * Set up this node's part of the log: the stream (created when missing),
+ * its checks, and the ordered consumer from the first message this store
+ * has not applied. 0 done (*last: the stream's last seq then); 1 not yet,
+ * JetStream did not answer (electing, no majority: try again); -1
+ * refused. *cause (caller frees) says why for 1 and -1. Safe on the setup
+ * thread while the loop serves: it reads cl's copies of the
+ * configuration and the applied seq, which nothing changes before the
+ * consumer delivers.
+ */
 static int
-cl_stream(struct cluster *cl, char **cause)
+cl_setup(struct cluster *cl, uint64_t *last, char **cause)
 {
-	const struct conf	*cf = cl->d->conf;
 	jsStreamConfig		 sc;
 	jsStreamInfo		*si = NULL;
+	jsSubOptions		 so;
 	jsErrCode		 jerr = 0;
 	natsStatus		 s;
+	natsSubscription	*sub = NULL;
 	const char		*subjects[1] = { cl->subject };
-	uint64_t		 t0 = mono_us();
+	uint64_t		 applied = cl->st.applied_seq;
 	char			 hex[2 * RG_HASH_LEN + 1];
 	char			 desc[sizeof(CL_FP_DESC) + sizeof(hex)];
 	int			 rc;
 
-	for (;;) {
-		s = js_GetStreamInfo(&si, cl->js, cf->cluster_stream, NULL,
-		    &jerr);
-		if (s == NATS_NOT_FOUND) {
-			jsStreamConfig_Init(&sc);
-			sc.Name = cf->cluster_stream;
-			sc.Subjects = subjects;
-			sc.SubjectsLen = 1;
-			sc.Storage = js_FileStorage;
-			sc.Replicas = cf->cluster_replicas;
-			rg_hash_hex(&cl->fp, hex);
-			snprintf(desc, sizeof(desc), "%s%s", CL_FP_DESC, hex);
-			sc.Description = desc;
-			s = js_AddStream(&si, cl->js, &sc, NULL, &jerr);
-			if (s == NATS_OK)
-				log_notice("cluster stream created stream=%s "
-				    "replicas=%u", cf->cluster_stream,
-				    cf->cluster_replicas);
-		}
-		if (s == NATS_OK) {
-			cl->st.stream_seq = si->State.LastSeq;
-			rc = cl_stream_config(cl, si, cause) == 0 &&
-			    cl_secret_check(cl, si, cause) == 0 ? 0 : -1;
-			jsStreamInfo_Destroy(si);
-			return (rc);
-		}
-		if (mono_us() - t0 > CL_SETUP_WAIT_S * 1000000ULL)
-			return (cl_status(s, jerr, "stream", cause));
-		nats_Sleep(250);
+	s = js_GetStreamInfo(&si, cl->js, cl->stream, NULL, &jerr);
+	if (s == NATS_NOT_FOUND) {
+		jsStreamConfig_Init(&sc);
+		sc.Name = cl->stream;
+		sc.Subjects = subjects;
+		sc.SubjectsLen = 1;
+		sc.Storage = js_FileStorage;
+		sc.Replicas = cl->replicas;
+		sc.MaxAge = cl->max_age * 1000000;	/* (ns) */
+		rg_hash_hex(&cl->fp, hex);
+		snprintf(desc, sizeof(desc), "%s%s", CL_FP_DESC, hex);
+		sc.Description = desc;
+		s = js_AddStream(&si, cl->js, &sc, NULL, &jerr);
+		if (s == NATS_OK)
+			log_notice("cluster stream created stream=%s "
+			    "replicas=%u max_age=%" PRId64 "s", cl->stream,
+			    cl->replicas, cl->max_age / 1000);
 	}
+	if (s != NATS_OK) {
+		cl_status(s, jerr, "stream", cause);
+		return (1);
+	}
+	*last = si->State.LastSeq;
+	rc = cl_stream_config(cl, si, cause);
+	if (rc == 0)
+		rc = cl_secret_check(cl, si, cause);
+	jsStreamInfo_Destroy(si);
+	if (rc != 0)
+		return (rc);
+	/*
+	 * A store past the stream's end would skip the new messages that
+	 * reuse its sequences: refuse, rather than lose writes.
+	 */
+	if (applied > *last) {
+		xasprintf(cause, "cluster: this store applied the stream %s up "
+		    "to seq %" PRIu64 " but the stream's last seq is %" PRIu64
+		    ": the store is ahead of the stream (the stream was "
+		    "deleted and created again, lost acknowledged messages, or "
+		    "the store was copied from another stream); start this node "
+		    "on a copy of the store of a node of this stream "
+		    "(docs/cluster.md)", cl->stream, applied, *last);
+		return (-1);
+	}
+	/*
+	 * An ordered consumer from the first message this store has not
+	 * applied: in order, no acks, recreated by libnats after a gap or
+	 * a lost server.
+	 */
+	jsSubOptions_Init(&so);
+	so.Stream = cl->stream;
+	so.Ordered = true;
+	if (applied > 0) {
+		so.Config.DeliverPolicy = js_DeliverByStartSequence;
+		so.Config.OptStartSeq = applied + 1;
+	} else
+		so.Config.DeliverPolicy = js_DeliverAll;
+	if ((s = js_Subscribe(&sub, cl->js, cl->subject, cl_on_msg, cl, NULL,
+	    &so, &jerr)) != NATS_OK) {
+		cl_status(s, jerr, "subscribe", cause);
+		return (1);
+	}
+	/* Its deliveries may wait in the inbox for room: no library limit. */
+	natsSubscription_SetPendingLimits(sub, -1, -1);
+	cl->sub = sub;
+	return (0);
+}
+
+/*
+ * JetStream did not answer within CL_SETUP_WAIT_S at start-up (no
+ * majority of its servers yet): this thread goes on trying while the
+ * daemon serves, refusing writes, and hands the outcome to the loop
+ * (cl_setup_news).
+ */
+static void *
+cl_setup_main(void *arg)
+{
+	struct cluster	*cl = arg;
+	struct timespec	 ts;
+	char		*cause = NULL;
+	uint64_t	 last = 0, one = 1;
+	int		 rc = 1;
+
+	pthread_mutex_lock(&cl->mtx);
+	while (!cl->stopping) {
+		pthread_mutex_unlock(&cl->mtx);
+		free(cause);
+		cause = NULL;
+		rc = cl_setup(cl, &last, &cause);
+		pthread_mutex_lock(&cl->mtx);
+		snprintf(cl->setup_why, sizeof(cl->setup_why), "%s",
+		    cause != NULL ? cause : "");
+		if (rc <= 0 || cl->stopping)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CL_SETUP_RETRY_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&cl->wake, &cl->mtx, &ts);
+	}
+	if (rc <= 0) {
+		cl->setup_rc = rc;
+		cl->setup_seq = last;
+		cl->setup_news = true;
+		if (write(cl->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_err("cluster wakeup failed error=\"%s\"",
+			    strerror(errno));
+	}
+	pthread_mutex_unlock(&cl->mtx);
+	free(cause);
+	return (NULL);
+}
+
+/* On the loop: the cluster is set up and consuming. */
+static void
+cl_ready(struct cluster *cl, uint64_t last)
+{
+	cl->ready = true;
+	if (last > cl->st.stream_seq)
+		cl->st.stream_seq = last;
+	log_info("cluster joined node=%s stream=%s applied=%" PRIu64
+	    " stream_seq=%" PRIu64, cl->d->conf->cluster_node, cl->stream,
+	    cl->st.applied_seq, cl->st.stream_seq);
+}
+
+/* On the loop: what the setup thread found, once. */
+static void
+cl_setup_news(struct cluster *cl)
+{
+	uint64_t	last;
+	char		why[sizeof(cl->setup_why)];
+	int		rc;
+
+	pthread_mutex_lock(&cl->mtx);
+	if (!cl->setup_news) {
+		pthread_mutex_unlock(&cl->mtx);
+		return;
+	}
+	cl->setup_news = false;
+	rc = cl->setup_rc;
+	last = cl->setup_seq;
+	memcpy(why, cl->setup_why, sizeof(why));
+	pthread_mutex_unlock(&cl->mtx);
+	if (rc == 0)
+		cl_ready(cl, last);
+	else
+		cl_stall(cl, "%s", why);
 }
 
 struct cluster *
@@ -964,13 +1239,12 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 	struct store_txn	*txn;
 	natsOptions		*o = NULL;
 	jsOptions		 jo;
-	jsSubOptions		 so;
-	jsErrCode		 jerr = 0;
 	natsStatus		 s;
 	const void		*v;
 	size_t			 len, n = 0;
-	uint64_t		 t0;
+	uint64_t		 t0, last = 0;
 	char			*urls, *u, *save = NULL, *list[16];
+	int			 rc;
 
 	cl->d = d;
 	cl->op_get = opget;
@@ -982,6 +1256,10 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 	TAILQ_INIT(&cl->retry);
 	pthread_mutex_init(&cl->mtx, NULL);
 	pthread_cond_init(&cl->room, NULL);
+	pthread_cond_init(&cl->wake, NULL);
+	snprintf(cl->stream, sizeof(cl->stream), "%s", cf->cluster_stream);
+	cl->replicas = cf->cluster_replicas;
+	cl->max_age = cf->cluster_max_age;
 	snprintf(cl->subject, sizeof(cl->subject), "%s.events",
 	    cf->cluster_stream);
 	snprintf(cl->origin, sizeof(cl->origin), "%s:%" PRIx64,
@@ -1055,50 +1333,35 @@ cluster_new(struct daemon *d, writer_done_cb done, void *arg,
 	if (cl_status(natsConnection_JetStream(&cl->js, cl->nc, &jo), 0,
 	    "JetStream", cause) != 0)
 		goto fail;
-	if (cl_stream(cl, cause) != 0)
-		goto fail;
-	/*
-	 * A store past the stream's end would skip the new messages that
-	 * reuse its sequences: refuse, rather than lose writes.
-	 */
-	if (cl->st.applied_seq > cl->st.stream_seq) {
-		xasprintf(cause, "cluster: this store applied the stream %s up "
-		    "to seq %" PRIu64 " but the stream's last seq is %" PRIu64
-		    ": the store is ahead of the stream (the stream was "
-		    "deleted and created again, lost acknowledged messages, or "
-		    "the store was copied from another stream); start this node "
-		    "on a copy of the store of a node of this stream "
-		    "(docs/cluster.md)", cf->cluster_stream, cl->st.applied_seq,
-		    cl->st.stream_seq);
-		goto fail;
-	}
-
-	/*
-	 * An ordered consumer from the first message this store has not
-	 * applied: in order, no acks, recreated by libnats after a gap or
-	 * a lost server.
-	 */
-	jsSubOptions_Init(&so);
-	so.Stream = cf->cluster_stream;
-	so.Ordered = true;
-	if (cl->st.applied_seq > 0) {
-		so.Config.DeliverPolicy = js_DeliverByStartSequence;
-		so.Config.OptStartSeq = cl->st.applied_seq + 1;
-	} else
-		so.Config.DeliverPolicy = js_DeliverAll;
 	/* (a server just lost, or JetStream electing: retry a while) */
 	t0 = mono_us();
-	while ((s = js_Subscribe(&cl->sub, cl->js, cl->subject, cl_on_msg,
-	    cl, NULL, &so, &jerr)) != NATS_OK &&
-	    mono_us() - t0 < CL_SETUP_WAIT_S * 1000000ULL)
+	while ((rc = cl_setup(cl, &last, cause)) == 1 &&
+	    mono_us() - t0 < CL_SETUP_WAIT_S * 1000000ULL) {
+		free(*cause);
+		*cause = NULL;
 		nats_Sleep(250);
-	if (cl_status(s, jerr, "subscribe", cause) != 0)
+	}
+	if (rc < 0)
 		goto fail;
-	/* Its deliveries may wait in the inbox for room: no library limit. */
-	natsSubscription_SetPendingLimits(cl->sub, -1, -1);
-	log_info("cluster joined node=%s stream=%s applied=%" PRIu64
-	    " stream_seq=%" PRIu64, cf->cluster_node, cf->cluster_stream,
-	    cl->st.applied_seq, cl->st.stream_seq);
+	if (rc == 0) {
+		cl_ready(cl, last);
+		return (cl);
+	}
+	/* Serve, refusing writes, and go on trying in a thread. */
+	snprintf(cl->setup_why, sizeof(cl->setup_why), "%s", *cause);
+	log_warn("cluster: the stream is not available after %d s (%s): "
+	    "serving, writes refused (cluster_unavailable) until it is; "
+	    "still trying", CL_SETUP_WAIT_S, *cause);
+	free(*cause);
+	*cause = NULL;
+	cl->setup_rc = 1;
+	if ((errno = pthread_create(&cl->setup_thr, NULL, cl_setup_main,
+	    cl)) != 0) {
+		xasprintf(cause, "cluster: pthread_create: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	cl->setup_thr_on = true;
 	return (cl);
 fail:
 	natsOptions_Destroy(o);
@@ -1117,7 +1380,13 @@ cluster_stop(struct cluster *cl)
 	pthread_mutex_lock(&cl->mtx);
 	cl->stopping = true;
 	pthread_cond_broadcast(&cl->room);
+	pthread_cond_broadcast(&cl->wake);
 	pthread_mutex_unlock(&cl->mtx);
+	/* (its JetStream request in flight, if any, ends by its time-out) */
+	if (cl->setup_thr_on) {
+		pthread_join(cl->setup_thr, NULL);
+		cl->setup_thr_on = false;
+	}
 	if (cl->sub != NULL) {
 		natsSubscription_Unsubscribe(cl->sub);
 		natsSubscription_Destroy(cl->sub);
@@ -1183,6 +1452,7 @@ cluster_free(struct cluster *cl)
 		close(cl->efd);
 	pthread_mutex_destroy(&cl->mtx);
 	pthread_cond_destroy(&cl->room);
+	pthread_cond_destroy(&cl->wake);
 	free(cl);
 }
 

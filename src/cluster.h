@@ -36,9 +36,20 @@ struct job;
 
 /* The meta record of the last stream sequence applied (8 bytes, BE). */
 #define CLUSTER_META_APPLIED	"cluster.applied"
+/*
+ * The log's time (8 bytes, BE, ms): the latest stream timestamp of the
+ * messages applied. Retention runs by it, not by the node's clock: before
+ * each message is applied, what is older than it by retention expires, in
+ * the same transaction, so every node holds the same history at every
+ * position of the log (docs/cluster.md, "Retention").
+ */
+#define CLUSTER_META_TIME	"cluster.time"
 
 struct cluster_stats {
 	bool		connected;	/* to a NATS server now */
+	bool		ready;		/* the stream set up and consumed;
+					   false while JetStream did not
+					   answer at start-up (why: error) */
 	bool		stalled;	/* cannot apply the log (why: error) */
 	uint64_t	applied_seq;	/* the last stream seq committed here */
 	uint64_t	stream_seq;	/* the stream's last seq, as last heard

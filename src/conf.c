@@ -100,6 +100,7 @@ static const struct ckey ckeys[] = {
 	{ "cluster_creds", CT_PATH, OFF(cluster_creds), 0, 0, 0 },
 	{ "cluster_node", CT_STR, OFF(cluster_node), 0, 0, 0 },
 	{ "cluster_replicas", CT_UINT, OFF(cluster_replicas), 0, 1, 5 },
+	{ "cluster_max_age", CT_DURATION, OFF(cluster_max_age), 0, 0, 0 },
 };
 
 static char	*conf_path(const char *, const char *);

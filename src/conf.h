@@ -84,6 +84,7 @@ struct conf {
 	char		*cluster_node;		/* this node's name; default
 						   the host name */
 	unsigned	 cluster_replicas;	/* of a stream this node creates */
+	int64_t		 cluster_max_age;	/* ms; its age limit, 0 none */
 
 	/* logging */
 	int		 log_level;

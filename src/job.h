@@ -75,6 +75,9 @@ struct job {
 	uint8_t		 cl_state;	/* cluster.c's */
 	char		*cl_ruleset;	/* JOB_APPLY: the origin's rule set */
 	const struct op_def *cl_def;	/* JOB_APPLY: the op it applies */
+	int64_t		 cl_time;	/* JOB_APPLY: the stream's time of
+					   the message, ms */
+	int64_t		 cl_retention;	/* JOB_APPLY: conf retention; 0 none */
 	size_t		 nhits;		/* OP_CHECK, new verdicts: rules matched */
 	uint32_t	 hits[VERDICT_MAX_HITS];
 	uint8_t		 hits_shadow[VERDICT_MAX_HITS];

@@ -453,6 +453,9 @@ metrics_cluster(struct sbuf *sb, const struct cluster_stats *cs)
 	} m[] = {
 		{ "cluster_connected", "gauge",
 		    "1 while connected to a NATS server.", cs->connected },
+		{ "cluster_ready", "gauge", "1 once the stream is set up and "
+		    "consumed (0 while JetStream did not answer at start-up: "
+		    "writes are refused).", cs->ready },
 		{ "cluster_stalled", "gauge", "1 while this node cannot apply "
 		    "the log (stats says why).", cs->stalled },
 		{ "cluster_applied_seq", "gauge",

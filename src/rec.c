@@ -127,6 +127,15 @@ rec_put_str8(struct rec_w *w, const char *s, size_t max)
 }
 
 void
+rec_put_str16(struct rec_w *w, const char *s, size_t max)
+{
+	size_t	n = strnlen(s, max > 65535 ? 65535 : max);
+
+	rec_put_u16(w, (uint16_t)n);
+	rec_put_bytes(w, s, n);
+}
+
+void
 rec_r_init(struct rec_r *r, const void *p, size_t len)
 {
 	r->p = p;
@@ -196,11 +205,10 @@ rec_get_ref(struct rec_r *r, size_t n)
 	return (r_take(r, n));
 }
 
-size_t
-rec_get_str8(struct rec_r *r, char *buf, size_t cap)
+/* A string of n bytes (its length read already) into buf. */
+static size_t
+get_str(struct rec_r *r, size_t n, char *buf, size_t cap)
 {
-	size_t	n = rec_get_u8(r);
-
 	if (n >= cap)
 		r->bad = true;
 	if (r->bad) {
@@ -210,6 +218,18 @@ rec_get_str8(struct rec_r *r, char *buf, size_t cap)
 	rec_get_bytes(r, buf, n);
 	buf[r->bad ? 0 : n] = '\0';
 	return (r->bad ? 0 : n);
+}
+
+size_t
+rec_get_str8(struct rec_r *r, char *buf, size_t cap)
+{
+	return (get_str(r, rec_get_u8(r), buf, cap));
+}
+
+size_t
+rec_get_str16(struct rec_r *r, char *buf, size_t cap)
+{
+	return (get_str(r, rec_get_u16(r), buf, cap));
 }
 
 size_t

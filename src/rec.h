@@ -47,6 +47,8 @@ void	rec_put_u64(struct rec_w *w, uint64_t v);
 void	rec_put_bytes(struct rec_w *w, const void *p, size_t n);
 /* A string of at most max (< 256) bytes after a u8 length. */
 void	rec_put_str8(struct rec_w *w, const char *s, size_t max);
+/* A string of at most max (< 65536) bytes after a u16 length. */
+void	rec_put_str16(struct rec_w *w, const char *s, size_t max);
 
 /* Reader over len bytes at p (not copied: they must outlive it). */
 struct rec_r {
@@ -67,6 +69,8 @@ const void *rec_get_ref(struct rec_r *r, size_t n);
 /* A u8-length string into buf of cap bytes, NUL-terminated ("" on error;
  * longer than cap - 1 is an error). Returns its length. */
 size_t	rec_get_str8(struct rec_r *r, char *buf, size_t cap);
+/* The same after a u16 length. */
+size_t	rec_get_str16(struct rec_r *r, char *buf, size_t cap);
 /* Bytes not read yet. */
 size_t	rec_left(const struct rec_r *r);
 /* Mark the record malformed (a field read well but out of range). */

@@ -604,8 +604,12 @@ retention_cb(evutil_socket_t fd, short what, void *arg)
 			    (RETENTION_PERIOD_MS % 1000) * 1000 };
 
 	data_stale_check(d, false);
-	/* Also without retention: expired list entries are purged. */
-	if (!retention_busy && !d->stopping) {
+	/*
+	 * Also without retention: expired list entries are purged. In
+	 * cluster mode retention runs by the log's time instead, as each
+	 * message is applied (cluster.h): the node's clock is its own.
+	 */
+	if (!retention_busy && !d->stopping && d->cluster == NULL) {
 		job = job_new(JOB_EXPIRE);
 		job->owner = (struct job_owner){ retention_done, d };
 		job->expire_before = d->conf->retention > 0 ?

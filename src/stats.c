@@ -62,9 +62,10 @@ stats_cluster_json(const struct cluster_stats *c)
 {
 	struct cluster_stats	cs = *c;
 
-	return (json_pack("{s:s,s:s,s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:I}", "node", cs.node, "stream", cs.stream,
-	    "connected", cs.connected, "stalled", cs.stalled,
+	return (json_pack("{s:s,s:s,s:b,s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
+	    "s:I,s:I,s:I}", "node", cs.node, "stream", cs.stream,
+	    "connected", cs.connected, "ready", cs.ready,
+	    "stalled", cs.stalled,
 	    "error", cs.error != NULL ? json_string(cs.error) : json_null(),
 	    "applied_seq", (json_int_t)cs.applied_seq,
 	    "stream_seq", (json_int_t)cs.stream_seq,

@@ -56,6 +56,17 @@ job_is_read(const struct job *job)
 	    job->def->where == OP_WRITER_READ);
 }
 
+int
+writer_expire(struct store_txn *txn, int64_t before, int64_t now,
+    size_t max, int64_t *events, int64_t *entries)
+{
+	*events = *entries = 0;
+	if (before != INT64_MIN && ((*events = store_expire(txn, before,
+	    max)) < 0 || daily_expire(txn, before, max) < 0))
+		return (-1);
+	return ((*entries = analyst_expire(txn, now, max)) < 0 ? -1 : 0);
+}
+
 /* Run one job in txn. 0, or -1 on a store error (the batch fails). */
 static int
 writer_job(struct store_txn *txn, struct job *job)
@@ -67,18 +78,8 @@ writer_job(struct store_txn *txn, struct job *job)
 			break;
 		return (job->def->txn(txn, job));
 	case JOB_EXPIRE:
-		job->expired = 0;
-		if (job->expire_before != INT64_MIN)
-			job->expired = store_expire(txn, job->expire_before,
-			    job->expire_max);
-		if (job->expired >= 0 && job->expire_before != INT64_MIN &&
-		    daily_expire(txn, job->expire_before, job->expire_max) < 0)
-			job->expired = -1;
-		if (job->expired < 0)
-			return (-1);
-		job->expired_entries = analyst_expire(txn, now_ms(),
-		    job->expire_max);
-		return (job->expired_entries < 0 ? -1 : 0);
+		return (writer_expire(txn, job->expire_before, now_ms(),
+		    job->expire_max, &job->expired, &job->expired_entries));
 	case JOB_META:
 		return (store_meta_put(txn, job->meta_name, job->reply,
 		    job->replylen));

@@ -76,6 +76,17 @@ void		 writer_submit(struct writer *w, struct job *job);
 size_t		 writer_inflight(const struct writer *w);
 /* A snapshot of the counters (any thread). */
 void		 writer_stats(struct writer *w, struct writer_stats *out);
+/*
+ * One retention pass in txn, on the writer thread: up to max events older
+ * than before (INT64_MIN: none; events go in store order, stopping at the
+ * first one younger) with their daily counts, then up to max list entries
+ * expired by now. 0 with how many in *events and *entries, or -1 on a
+ * store error. JOB_EXPIRE runs it by the node's clock; cluster mode by the
+ * log's time, at a position of the log (cluster.h).
+ */
+struct store_txn;
+int		 writer_expire(struct store_txn *txn, int64_t before,
+		    int64_t now, size_t max, int64_t *events, int64_t *entries);
 /* Finish what is queued, stop the thread, free. Done callbacks run first. */
 void		 writer_free(struct writer *w);
 

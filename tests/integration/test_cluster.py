@@ -662,6 +662,243 @@ def secret_fixed():
         a.stop()
 
 
+def same_on_all(nodes, req, what):
+    """req's reply on every node, once each applied the log up to where
+    the most advanced one is: byte for byte the same (these replies hold
+    nothing that is a node's own). Returns it, parsed."""
+    wait_applied(nodes, max(applied(d) for d in nodes))
+    raws = [d.call(req)[1] for d in nodes]
+    for d, raw in zip(nodes[1:], raws[1:]):
+        if raw != raws[0]:
+            raise Fail("%s on %s: %s, on %s: %s" % (
+                what, d.dir, raw, nodes[0].dir, raws[0]))
+    return json.loads(raws[0])
+
+
+def own_check(rid, tag, referee):
+    """A check whose referrer no other case uses: its verdict depends on
+    this case's history only."""
+    return {"op": "check", "id": rid, "ts": REF["ts"], "campaign": "spring",
+            "referrer": {"account": "cl-%s-r" % tag}, "referee": referee}
+
+
+def store_counts(d):
+    st = d.stats()["store"]
+    return {k: st[k] for k in ("feedback", "labels")}
+
+
+@suite.case("cluster_feedback_replicated", timeout=120)
+def feedback_replicated():
+    """Feedback given on one node labels the referral on every node: a
+    labeled() rule of a check sent to another node sees it, every node
+    stores the same verdict, and explain names the same feedback."""
+    a, b, c = need_nodes()
+    dev = {"id": "cl-fb-dev"}
+    q1 = own_check("cl-fb-1", "fb", {"account": "cl-fb-e1", "device": dev})
+    eq(a.ok(q1)[0]["action"], "allow", "before the feedback")
+    before = store_counts(b)
+    fb = a.ok({"op": "feedback", "id": "cl-fb-1", "label": "fraud",
+               "note": "stolen card", "by": "cl-test"})[0]
+    check(fb["ok"] and fb["identities"] >= 2, "labelled", fb)
+    q2 = own_check("cl-fb-2", "fb", {"account": "cl-fb-e2", "device": dev})
+    r2 = b.ok(q2)[0]
+    eq(r2["action"], "deny", "the check on another node saw the label")
+    check("feedback.confirmed_fraud" in rgtest.rule_names(r2["reasons"]),
+          "by the labeled() rule", r2)
+    v = same_on_all([a, b, c], {"op": "verdict", "id": "cl-fb-2"},
+                    "verdict")
+    eq(v, r2, "the stored verdict is the reply")
+    x = same_on_all([a, b, c], {"op": "explain", "id": "cl-fb-2"},
+                    "explain")
+    e = [e for e in x["rules"] if e["rule"] == "feedback.confirmed_fraud"][0]
+    found = [f for f in e["facts"] if f["result"]][0]["found"]
+    eq(found["feedback"], fb["feedback"], "explain names the feedback")
+    after = [store_counts(d) for d in (a, b, c)]
+    eq(after[0], after[1], "feedback and labels stored on a and b")
+    eq(after[0], after[2], "and on c")
+    eq(after[1]["feedback"], before["feedback"] + 1, "one feedback on b")
+
+
+@suite.case("cluster_list_change_replicated", timeout=120)
+def list_replicated():
+    """list.add on one node changes a verdict checked on another; list.get
+    answers the same everywhere; list.del on a third node undoes it."""
+    a, b, c = need_nodes()
+    email = "cl.listed.%d@example.org" % os.getpid()
+    r = a.ok({"op": "list.add", "list": "blocked_emails", "value": email,
+              "reason": "cl ticket", "by": "cl-ann"})[0]
+    eq((r["kind"], r["replaced"]), ("email", False), "added")
+
+    def q(rid, k):
+        return own_check(rid, "list", {"account": "cl-list-e%d" % k,
+                                       "email": email})
+    v = b.ok(q("cl-list-1", 1))[0]
+    eq(v["action"], "deny", "the listed email is denied on another node")
+    eq(rgtest.rule_names(v["reasons"]), ["lists.blocked_referee"], "reason")
+    eq(same_on_all([a, b, c], {"op": "verdict", "id": "cl-list-1"},
+                   "verdict"), v, "stored verdict")
+    g = same_on_all([a, b, c], {"op": "list.get", "list": "blocked_emails",
+                                "value": email}, "list.get")
+    eq((g["found"], g["reason"], g["by"]), (True, "cl ticket", "cl-ann"),
+       "the entry")
+    c.ok({"op": "list.del", "list": "blocked_emails", "value": email,
+          "by": "cl-bob"})
+    v = a.ok(q("cl-list-2", 2))[0]
+    eq(v["action"], "allow", "deleted on a third node: allowed")
+    eq(same_on_all([a, b, c], {"op": "verdict", "id": "cl-list-2"},
+                   "verdict"), v, "stored verdict")
+    g = same_on_all([a, b, c], {"op": "list.get", "list": "blocked_emails",
+                                "value": email}, "list.get")
+    eq(g["found"], False, "gone everywhere")
+
+
+@suite.case("cluster_queue_replicated", timeout=180)
+def queue_replicated():
+    """A claim on one node and a decision on another are the queue of
+    every node, audited the same."""
+    a, b, c = need_nodes()
+    camp = "cl-queue"
+    dev = {"id": "cl-q-dev"}
+
+    def q(k):
+        return dict(own_check("cl-q-%d" % k, "q", {"account": "cl-q-e%d" % k,
+                                                    "device": dev}),
+                    campaign=camp)
+    a.ok(q(0))
+    a.ok({"op": "feedback", "id": "cl-q-0", "label": "abuse", "by": "t"})
+    rids = ["cl-q-1", "cl-q-2"]
+    for k in (1, 2):
+        eq(a.ok(q(k))[0]["action"], "review", "a review verdict")
+    cl = a.ok({"op": "queue.claim", "id": rids[0], "by": "cl-ana"})[0]
+    eq((cl["item"]["state"], cl["item"]["assignee"]), ("claimed", "cl-ana"),
+       "claimed on a")
+    g = same_on_all([a, b, c], {"op": "queue.get", "id": rids[0]},
+                    "queue.get")
+    eq(g["item"]["state"], "claimed", "claimed everywhere")
+    d = b.ok({"op": "queue.decide", "ids": rids, "decision": "void",
+              "by": "cl-bob"})[0]
+    eq(len(d["items"]), 2, "decided on b")
+    ls = same_on_all([a, b, c], {"op": "queue.list", "campaign": camp,
+                                 "state": "decided", "limit": 10},
+                     "queue.list")
+    eq(sorted(i["id"] for i in ls["items"]), sorted(rids),
+       "decided everywhere")
+    same_on_all([a, b, c], {"op": "queue.get", "id": rids[1]}, "queue.get")
+
+
+@suite.case("cluster_recheck_replicated", timeout=120)
+def recheck_replicated():
+    """A recheck sent to one node is evaluated at its place in the log on
+    every node: each stores the same new version of the verdict."""
+    a, b, c = need_nodes()
+    pm = "pm_card_cl_rc"
+    q = own_check("cl-rc-1", "rc", {"account": "cl-rc-e1", "payment": pm})
+    eq(a.ok(q)[0]["action"], "allow", "before")
+    a.ok({"op": "feedback", "id": "cl-rc-1", "label": "chargeback",
+          "by": "cl-pay"})
+    r = b.ok({"op": "recheck", "id": "cl-rc-1"})[0]
+    eq((r["action"], r["changed"]), ("deny", True), "rechecked on b")
+    v = same_on_all([a, b, c], {"op": "verdict", "id": "cl-rc-1"},
+                    "verdict")
+    eq(v["version"], 2, "the rechecked version everywhere")
+    same_on_all([a, b, c], {"op": "explain", "id": "cl-rc-1"}, "explain")
+
+
+@suite.case("cluster_retention_by_the_log", timeout=180)
+def retention_by_the_log():
+    """Retention runs by the log's time, at a position of the log: checks
+    sent while an event crosses the retention horizon get, on every node,
+    the verdicts of the same history (by each node's own clock, one node
+    still had the event for a check the other no longer did)."""
+    need_nodes()
+    nats = state["nats"]
+    ret = 4000
+    extra = {"retention": "4s"}
+    r1 = node(nats, "r1", stream="RGR", extra=extra)
+    r1.start(timeout=60)
+    r2 = node(nats, "r2", secret_from=r1, stream="RGR", extra=extra)
+    r2.start(timeout=60)
+    dev = {"id": "cl-ret-dev"}
+    # The referrer's device: only this event links it to the referees'.
+    r1.ok({"op": "check", "id": "cl-ret-e", "ts": rgtest.now_ms() - ret +
+           1500, "referrer": {"account": "cl-ret-r", "device": dev},
+           "referee": {"account": "cl-ret-e0"}})
+    rids = []
+    for k in range(100000):
+        rid = "cl-ret-%d" % k
+        v = (r1, r2)[k % 2].ok({
+            "op": "check", "id": rid, "referrer": {"account": "cl-ret-r"},
+            "referee": {"account": "cl-ret-e%d" % (k + 1), "device": dev}})[0]
+        rids.append(rid)
+        if "self_referral.same_device_id" not in rgtest.rule_names(
+                v["reasons"]):
+            break
+    check(len(rids) > 1, "the event was there for the first checks", rids)
+    for rid in rids:
+        same_on_all([r1, r2], {"op": "verdict", "id": rid}, "verdict")
+    st = [d.stats()["store"] for d in (r1, r2)]
+    check(st[0]["expired"] >= 1, "expired by the log", st[0]["expired"])
+    eq(st[0]["expired"], st[1]["expired"], "the same events expired")
+    eq(st[0]["events"], st[1]["events"], "events kept")
+    print("     %d checks until the event expired" % len(rids))
+    r1.stop()
+    r2.stop()
+
+
+@suite.case("cluster_start_without_jetstream_majority", timeout=300)
+def start_degraded():
+    """A node started while JetStream has no majority (one of its three
+    servers up) serves instead of giving up: writes are refused with
+    cluster_unavailable saying why, reads are answered, stats say it is
+    not ready; once the majority is back it sets up by itself and takes
+    writes."""
+    need_nodes()
+    nats = NatsCluster()
+    try:
+        nats.start(0)
+        nats.wait_ready(0)
+        u = node(nats, "u", stream="RGU")
+        u.start(timeout=120)
+        u.wait_log(r"cluster: the stream is not available after \d+ s")
+        st = u.stats()["cluster"]
+        eq(st["ready"], False, "not ready")
+        check("not set up yet" in (st["error"] or ""), "stats say why", st)
+        r, raw = u.call(one_check("cl-degraded-1"))
+        check(b"cluster_unavailable" in raw and b"not available yet" in raw,
+              "a write is refused, saying why", raw)
+        r, raw = u.call({"op": "verdict", "id": "cl-degraded-1"})
+        check(b"not_found" in raw, "a read is answered", raw)
+        nats.start(1)
+        nats.start(2)
+        u.wait_stats(lambda st: st["cluster"]["ready"],
+                     "set up once JetStream has a majority", timeout=120)
+        eq(u.stats()["cluster"]["error"], None, "no error once ready")
+        v = u.ok(one_check("cl-degraded-1"))[0]
+        eq(u.ok({"op": "verdict", "id": "cl-degraded-1"})[0], v,
+           "the write is applied")
+        u.stop()
+    finally:
+        nats.stop()
+
+
+@suite.case("cluster_max_age", timeout=120)
+def max_age():
+    """cluster_max_age gives the stream a node creates its age limit."""
+    need_nodes()
+    m = node(state["nats"], "ma", stream="RGM",
+             extra={"cluster_max_age": "3d"})
+    m.start(timeout=60)
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        info = nc.request("$JS.API.STREAM.INFO.RGM")
+    finally:
+        nc.close()
+    eq(info["config"]["max_age"], 3 * 86400 * 10 ** 9, "the stream's age "
+       "limit (ns)")
+    m.ok(one_check("cl-max-age-1"))
+    m.stop()
+
+
 @suite.case("cluster_kill_and_catch_up", timeout=300)
 def kill_and_catch_up():
     """kill -9 one refguardd and one nats-server under load: every

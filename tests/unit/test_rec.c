@@ -146,6 +146,31 @@ START_TEST(test_codec)
 	ck_assert_uint_eq(rec_get_u32(&r), 0);	/* and stays there */
 	ck_assert_ptr_null(rec_get_ref(&r, 0));
 
+	/* A u16-length string: beyond what a u8 length says. */
+	{
+		struct rec_w	w2;
+		char		big[300], back[301];
+		uint8_t		*p;
+		size_t		n;
+
+		memset(big, 'x', 299);
+		big[299] = '\0';
+		rec_w_init(&w2, 8);
+		rec_put_str16(&w2, big, 1000);
+		p = rec_w_take(&w2, &n);
+		ck_assert_uint_eq(n, 301);
+		ck_assert_uint_eq(p[0], 0x01);
+		ck_assert_uint_eq(p[1], 0x2b);
+		rec_r_init(&r, p, n);
+		ck_assert_uint_eq(rec_get_str16(&r, back, sizeof(back)), 299);
+		ck_assert_str_eq(back, big);
+		ck_assert_int_eq(rec_r_end(&r), 0);
+		rec_r_init(&r, p, n);
+		ck_assert_uint_eq(rec_get_str16(&r, back, 299), 0);
+		ck_assert_int_eq(rec_r_err(&r), -1);
+		free(p);
+	}
+
 	/* A string longer than its buffer is an error, not a cut. */
 	rec_r_init(&r, buf + 7, 4);
 	ck_assert_uint_eq(rec_get_str8(&r, s, 3), 0);

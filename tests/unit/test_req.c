@@ -11,6 +11,7 @@
 
 #include "analyst.h"
 #include "ident.h"
+#include "rec.h"
 #include "req.h"
 #include "util.h"
 
@@ -116,6 +117,78 @@ qrefused(const char *line, const char *field, const char *want)
 	ck_assert_msg(want == NULL || strstr(err.msg, want) != NULL,
 	    "'%s': msg '%s' lacks '%s'", line, err.msg, want);
 }
+
+/*
+ * What cluster mode carries of an analyst request (analyst_req_encode):
+ * every field back as it was, and bytes cut short or left over refused.
+ */
+START_TEST(test_analyst_codec)
+{
+	struct analyst_req	 in, out;
+	struct req_error	 err;
+	struct rec_w		 w;
+	struct rec_r		 r;
+	enum req_op		 op;
+	uint8_t			*b;
+	size_t			 len, cut;
+
+	ck_assert_int_eq(qdecode("{\"op\":\"queue.decide\",\"ids\":"
+	    "[\"a\",\"b\"],\"decision\":\"void\",\"by\":\"ana\","
+	    "\"note\":\"two\\nlines\"}", &op, &err), 0);
+	in = qar;
+	in.by_account = true;
+	memset(in.account.b, 7, sizeof(in.account.b));
+	memset(in.reason, 'r', LIST_REASON_MAX);	/* past a str8 */
+	in.reason[LIST_REASON_MAX] = '\0';
+	snprintf(in.list, sizeof(in.list), "blocked_ips");
+	in.kind = 3;
+	in.expires = 1795428000000LL;
+	in.entry.cidr = 24;
+	in.nmembers = 2;
+	in.members = xcalloc(2, sizeof(*in.members));
+	in.members[1].kind = 4;
+	memset(in.members[1].h.b, 9, sizeof(in.members[1].h.b));
+	snprintf(in.desc, sizeof(in.desc), "ip:0a0b0c/24");
+	rec_w_init(&w, 64);
+	analyst_req_encode(&in, &w);
+	b = rec_w_take(&w, &len);
+
+	rec_r_init(&r, b, len);
+	ck_assert_int_eq(analyst_req_decode(&r, &out), 0);
+	ck_assert(out.by_account && out.account.b[15] == 7);
+	ck_assert_str_eq(out.note, "two\nlines");
+	ck_assert_str_eq(out.by, "ana");
+	ck_assert_str_eq(out.reason, in.reason);
+	ck_assert_str_eq(out.list, "blocked_ips");
+	ck_assert_int_eq(out.kind, 3);
+	ck_assert_int_eq(out.expires, 1795428000000LL);
+	ck_assert_uint_eq(out.entry.cidr, 24);
+	ck_assert_uint_eq(out.nmembers, 2);
+	ck_assert_uint_eq(out.entry.nmembers, 2);
+	ck_assert_uint_eq(out.members[1].kind, 4);
+	ck_assert_uint_eq(out.members[1].h.b[0], 9);
+	ck_assert_str_eq(out.desc, "ip:0a0b0c/24");
+	ck_assert_uint_eq(out.queue.nids, 2);
+	ck_assert_str_eq(out.queue.ids[1], "b");
+	ck_assert_int_eq(out.queue.decision, QUEUE_VOID);
+	ck_assert_int_eq(out.queue.action, in.queue.action);
+	ck_assert_int_eq(out.queue.since, in.queue.since);
+	analyst_req_clear(&out);
+	/* Short anywhere, or a byte left over: refused, nothing leaked. */
+	for (cut = 0; cut < len; cut++) {
+		rec_r_init(&r, b, cut);
+		ck_assert_int_eq(analyst_req_decode(&r, &out), -1);
+		analyst_req_clear(&out);
+	}
+	b = xreallocarray(b, len + 1, 1);
+	b[len] = 0;
+	rec_r_init(&r, b, len + 1);
+	ck_assert_int_eq(analyst_req_decode(&r, &out), -1);
+	analyst_req_clear(&out);
+	free(b);
+	analyst_req_clear(&in);
+}
+END_TEST
 
 START_TEST(test_queue_ops)
 {
@@ -923,6 +996,7 @@ req_suite(void)
 	tcase_add_test(tc, test_field_name_escaped);
 	tcase_add_test(tc, test_error_reply_echo);
 	tcase_add_test(tc, test_error_reply_hostile);
+	tcase_add_test(tc, test_analyst_codec);
 	suite_add_tcase(s, tc);
 	return (s);
 }
