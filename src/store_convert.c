@@ -1,8 +1,8 @@
 /*
- * store_convert.c: schema 3's identity index and account links into
- * schema 4's layout (store_convert.h). Both are the same move: an old
- * key cut in two, its head the new key, its tail and the old value one
- * sorted duplicate.
+ * store_convert.c: schema 3's and 4's identity index and account links
+ * into schema 5's layout (store_convert.h). All are the same move: an
+ * old key cut in two, its head the new key, its tail and the old value
+ * schema 4's duplicate, which is then re-encoded as schema 5's.
  */
 #include "config.h"
 
@@ -15,14 +15,18 @@
 #include "log.h"
 #include "store_convert.h"
 #include "store_db.h"
+#include "store_int.h"
 #include "util.h"
 
 struct layout {
-	const char	*old;		/* schema 3's database */
+	const char	*old;		/* the older database */
 	const char	*what;		/* for the log */
 	size_t		 klen;		/* its key */
-	size_t		 vlen;		/* its value */
+	size_t		 vlen;		/* its value (or duplicate) */
 	size_t		 nklen;		/* the new key: the old key's head */
+	size_t		 ndlen;		/* the new duplicate */
+	/* Schema 4's duplicate d4 as schema 5's: 0, or -1 out of range. */
+	int		(*conv)(const uint8_t *d4, uint8_t *d5);
 };
 
 #define MAX_LEN		64
@@ -40,7 +44,7 @@ convert_batch(const struct layout *lo, MDB_txn *txn, MDB_dbi old, MDB_dbi dst,
 {
 	MDB_cursor	*oc = NULL, *dc = NULL;
 	MDB_val		 k, v, nk, nv;
-	uint8_t		 prev[MAX_LEN], d[MAX_LEN];
+	uint8_t		 prev[MAX_LEN], d[MAX_LEN], d5[MAX_LEN];
 	size_t		 tail = lo->klen - lo->nklen;
 	bool		 have = false;
 	long long	 n = 0;
@@ -71,16 +75,28 @@ convert_batch(const struct layout *lo, MDB_txn *txn, MDB_dbi old, MDB_dbi dst,
 		}
 		memcpy(d, (const uint8_t *)k.mv_data + lo->nklen, tail);
 		memcpy(d + tail, v.mv_data, lo->vlen);
+		if (lo->conv(d, d5) != 0) {
+			*what = "an old entry whose time or seq is past 2^48";
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
 		nk.mv_size = lo->nklen;
 		nk.mv_data = k.mv_data;
-		nv.mv_size = tail + lo->vlen;
-		nv.mv_data = d;
-		/* In key order: a new key or the next duplicate of the last. */
+		nv.mv_size = lo->ndlen;
+		nv.mv_data = d5;
+		/*
+		 * In key order: a new key or the next duplicate of the last.
+		 * Not past dst's last when a conversion of an older refguard
+		 * stopped part-way, leaving entries in two older databases:
+		 * then an ordinary put.
+		 */
 		*what = "put converted";
 		if (have && memcmp(prev, k.mv_data, lo->nklen) == 0)
 			rc = mdb_cursor_put(dc, &nk, &nv, MDB_APPENDDUP);
 		else
 			rc = mdb_cursor_put(dc, &nk, &nv, MDB_APPEND);
+		if (rc == MDB_KEYEXIST)
+			rc = mdb_cursor_put(dc, &nk, &nv, 0);
 		if (rc != 0)
 			goto out;
 		memcpy(prev, k.mv_data, lo->nklen);
@@ -144,7 +160,7 @@ convert(const struct layout *lo, struct store_db *db, MDB_dbi dst,
 			goto fail;
 		}
 		if (total == 0 && n > 0)
-			log_info("store: converting the %s to schema 4 (entries "
+			log_info("store: converting the %s to schema 5 (entries "
 			    "are moved, not copied)", lo->what);
 		total += n;
 		if (n > 0 && total % (100 * CONVERT_BATCH) == 0)
@@ -160,20 +176,85 @@ fail:
 	return (-1);
 }
 
+/* A schema 4 time or seq field as schema 5's 48 bits: 0, or -1. */
+static int
+conv48(struct rec_r *r, struct rec_w *w, bool ts)
+{
+	uint64_t	v = rec_get_u64(r);
+
+	if (ts)
+		v ^= 1ULL << 63;	/* schema 4's offset (store_ts_key()) */
+	if (v > REC_U48_MAX)
+		return (-1);
+	rec_put_u48(w, v);
+	return (0);
+}
+
+/* ts(8) seq(8) type(1) roles(1) -> store_index_val()'s. */
+static int
+conv_index(const uint8_t *d4, uint8_t *d5)
+{
+	struct rec_r	r;
+	struct rec_w	w;
+	uint8_t		type, roles;
+
+	rec_r_init(&r, d4, INDEX4_VAL_LEN);
+	rec_w_fixed(&w, d5, INDEX_VAL_LEN);
+	if (conv48(&r, &w, true) != 0 || conv48(&r, &w, false) != 0)
+		return (-1);
+	type = rec_get_u8(&r);
+	roles = rec_get_u8(&r);
+	if (type > STORE_TYPE_MAX || roles > STORE_ROLES_MAX)
+		return (-1);
+	rec_put_u8(&w, (uint8_t)(type << 4 | roles));
+	return (0);
+}
+
+/* kind(1) hash(16) first_ts(8) first_seq(8) last_ts(8) -> 48-bit ones. */
+static int
+conv_link(const uint8_t *d4, uint8_t *d5)
+{
+	struct rec_r	r;
+	struct rec_w	w;
+
+	rec_r_init(&r, d4, LINK4_DUP_LEN);
+	rec_w_fixed(&w, d5, LINK_DUP_LEN);
+	rec_put_bytes(&w, rec_get_ref(&r, LINK_ID_LEN), LINK_ID_LEN);
+	if (conv48(&r, &w, true) != 0 || conv48(&r, &w, false) != 0 ||
+	    conv48(&r, &w, true) != 0)
+		return (-1);
+	return (0);
+}
+
 long long
 store_convert_index(struct store_db *db, MDB_dbi dst, char **cause)
 {
-	static const struct layout lo = { "index", "identity index",
-	    1 + 16 + 8 + 8, 2, 1 + 16 };
+	static const struct layout lo3 = { "index", "identity index "
+	    "(schema 3)", 1 + 16 + 8 + 8, 2, 1 + 16, INDEX_VAL_LEN,
+	    conv_index };
+	static const struct layout lo4 = { "ident_index", "identity index "
+	    "(schema 4)", 1 + 16, INDEX4_VAL_LEN, 1 + 16, INDEX_VAL_LEN,
+	    conv_index };
+	long long	n3, n4;
 
-	return (convert(&lo, db, dst, cause));
+	if ((n4 = convert(&lo4, db, dst, cause)) < 0 ||
+	    (n3 = convert(&lo3, db, dst, cause)) < 0)
+		return (-1);
+	return (n3 + n4);
 }
 
 long long
 store_convert_links(struct store_db *db, MDB_dbi dst, char **cause)
 {
-	static const struct layout lo = { "links", "account links",
-	    16 + 1 + 16, 8 + 8 + 8, 16 };
+	static const struct layout lo3 = { "links", "account links "
+	    "(schema 3)", 16 + 1 + 16, 8 + 8 + 8, 16, LINK_DUP_LEN,
+	    conv_link };
+	static const struct layout lo4 = { "acct_links", "account links "
+	    "(schema 4)", 16, LINK4_DUP_LEN, 16, LINK_DUP_LEN, conv_link };
+	long long	n3, n4;
 
-	return (convert(&lo, db, dst, cause));
+	if ((n4 = convert(&lo4, db, dst, cause)) < 0 ||
+	    (n3 = convert(&lo3, db, dst, cause)) < 0)
+		return (-1);
+	return (n3 + n4);
 }
