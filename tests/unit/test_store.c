@@ -61,6 +61,21 @@ teardown(void)
 	st = NULL;
 }
 
+/*
+ * The store's environment opened with LMDB alone (as an older refguard
+ * or a damaged disk would leave it), and a transaction on it.
+ */
+static void
+raw_begin(bool rdonly, MDB_env **env, MDB_txn **txn)
+{
+	unsigned	flags = rdonly ? MDB_RDONLY : 0;
+
+	ck_assert_int_eq(mdb_env_create(env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(*env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(*env, dir, flags, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(*env, NULL, flags, txn), 0);
+}
+
 static struct store_txn *
 begin(bool write)
 {
@@ -1459,10 +1474,7 @@ START_TEST(test_verdict_schema1)
 	commit(t);
 	ck_assert_uint_eq(stat_of().verdicts, 0);
 	store_close(st);
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	raw_begin(true, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "verdicts", 0, &dbi), 0);
 	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
 	ck_assert_uint_eq(ms.ms_entries, 0);
@@ -1541,10 +1553,7 @@ START_TEST(test_scan_referred)
 
 	/* As if seqs 1-2 were written before the referee entries. */
 	store_close(st);
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_begin(false, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "identities",
 	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
@@ -1649,52 +1658,58 @@ index_answers(char *buf, size_t len)
  * Entries and links in *ne, *nl.
  */
 static void
-to_schema4(MDB_txn *txn, size_t *ne, size_t *nl)
+dup4_index(const uint8_t *p, uint8_t *o)
+{
+	be_put(o, be_get(p, 6) ^ (1ULL << 63), 8);
+	be_put(o + 8, be_get(p + 6, 6), 8);
+	o[16] = p[12] >> 4;
+	o[17] = p[12] & 0x0f;
+}
+
+static void
+dup4_link(const uint8_t *p, uint8_t *o)
+{
+	memcpy(o, p, 17);
+	be_put(o + 17, be_get(p + 17, 6) ^ (1ULL << 63), 8);
+	be_put(o + 25, be_get(p + 23, 6), 8);
+	be_put(o + 33, be_get(p + 29, 6) ^ (1ULL << 63), 8);
+}
+
+/* Database name's duplicates (len5 bytes) as old's (len4), by conv. */
+static size_t
+dups_to_schema4(MDB_txn *txn, const char *name, const char *old,
+    size_t len5, size_t len4, void (*conv)(const uint8_t *, uint8_t *))
 {
 	MDB_dbi		 from, to;
 	MDB_cursor	*c;
 	MDB_val		 k, d, od;
 	uint8_t		 o[64];
-	const uint8_t	*p;
+	size_t		 n = 0;
 
-	*ne = *nl = 0;
-	ck_assert_int_eq(mdb_dbi_open(txn, "identities",
-	    MDB_DUPSORT | MDB_DUPFIXED, &from), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
+	ck_assert_int_eq(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED,
+	    &from), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, old,
 	    MDB_DUPSORT | MDB_DUPFIXED | MDB_CREATE, &to), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		ck_assert_uint_eq(d.mv_size, 13);
-		p = d.mv_data;
-		be_put(o, be_get(p, 6) ^ (1ULL << 63), 8);
-		be_put(o + 8, be_get(p + 6, 6), 8);
-		o[16] = p[12] >> 4;
-		o[17] = p[12] & 0x0f;
-		od.mv_data = o; od.mv_size = 18;
+		ck_assert_uint_eq(d.mv_size, len5);
+		conv(d.mv_data, o);
+		od.mv_data = o; od.mv_size = len4;
 		ck_assert_int_eq(mdb_put(txn, to, &k, &od, 0), 0);
-		(*ne)++;
+		n++;
 	}
 	mdb_cursor_close(c);
 	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+	return (n);
+}
 
-	ck_assert_int_eq(mdb_dbi_open(txn, "account_links",
-	    MDB_DUPSORT | MDB_DUPFIXED, &from), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links",
-	    MDB_DUPSORT | MDB_DUPFIXED | MDB_CREATE, &to), 0);
-	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
-	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
-		ck_assert_uint_eq(d.mv_size, 35);
-		p = d.mv_data;
-		memcpy(o, p, 17);
-		be_put(o + 17, be_get(p + 17, 6) ^ (1ULL << 63), 8);
-		be_put(o + 25, be_get(p + 23, 6), 8);
-		be_put(o + 33, be_get(p + 29, 6) ^ (1ULL << 63), 8);
-		od.mv_data = o; od.mv_size = 41;
-		ck_assert_int_eq(mdb_put(txn, to, &k, &od, 0), 0);
-		(*nl)++;
-	}
-	mdb_cursor_close(c);
-	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+static void
+to_schema4(MDB_txn *txn, size_t *ne, size_t *nl)
+{
+	*ne = dups_to_schema4(txn, "identities", "ident_index", 13, 18,
+	    dup4_index);
+	*nl = dups_to_schema4(txn, "account_links", "acct_links", 35, 41,
+	    dup4_link);
 }
 
 /*
@@ -1767,10 +1782,7 @@ older_store(int schema, char *before, size_t len, size_t *n, size_t *nl)
 	store_close(st);		/* writes the recent tier out */
 	st = NULL;
 
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_begin(false, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 	to_schema4(txn, n, nl);
 	ck_assert_uint_eq(*n, 300);	/* 60 referrals x 5 */
@@ -1821,10 +1833,7 @@ convert_older(int schema)
 	store_close(st);
 	st = NULL;
 
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	raw_begin(true, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &dbi), MDB_NOTFOUND);
 	ck_assert_int_eq(mdb_dbi_open(txn, "links", 0, &dbi), MDB_NOTFOUND);
 	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &dbi),
@@ -1872,10 +1881,7 @@ START_TEST(test_index_convert_range)
 	size_t			 n, nl;
 
 	older_store(4, before, sizeof(before), &n, &nl);
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_begin(false, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
 	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
 	memset(key, 0xee, sizeof(key));
@@ -1899,10 +1905,7 @@ START_TEST(test_index_convert_range)
 	free(cause);
 	st = NULL;
 	/* Nothing was lost: the entries are still in the older database. */
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	raw_begin(true, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &idx), 0);
 	{
 		MDB_stat	ms;
