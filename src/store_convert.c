@@ -21,6 +21,7 @@
 struct layout {
 	const char	*old;		/* the older database */
 	const char	*what;		/* for the log */
+	int		 schema;	/* the older one's */
 	size_t		 klen;		/* its key */
 	size_t		 vlen;		/* its value (or duplicate) */
 	size_t		 nklen;		/* the new key: the old key's head */
@@ -160,81 +161,71 @@ convert(const struct layout *lo, struct store_db *db, MDB_dbi dst,
 			goto fail;
 		}
 		if (total == 0 && n > 0)
-			log_info("store: converting the %s to schema 5 (entries "
-			    "are moved, not copied)", lo->what);
+			log_info("store: converting the %s from schema %d to "
+			    "schema %d (entries are moved, not copied)",
+			    lo->what, lo->schema, STORE_SCHEMA);
 		total += n;
 		if (n > 0 && total % (100 * CONVERT_BATCH) == 0)
 			log_info("store: %lld entries of the %s converted",
 			    total, lo->what);
 	}
 	if (total > 0)
-		log_info("store: %s converted: %lld entries", lo->what, total);
+		log_info("store: %s converted from schema %d: %lld entries",
+		    lo->what, lo->schema, total);
 	return (total);
 fail:
-	xasprintf(cause, "convert the %s: %s: %s", lo->what, what,
-	    mdb_strerror(rc));
+	xasprintf(cause, "convert the %s from schema %d: %s: %s", lo->what,
+	    lo->schema, what, mdb_strerror(rc));
 	return (-1);
 }
 
-/* A schema 4 time or seq field as schema 5's 48 bits: 0, or -1. */
-static int
-conv48(struct rec_r *r, struct rec_w *w, bool ts)
-{
-	uint64_t	v = rec_get_u64(r);
-
-	if (ts)
-		v ^= 1ULL << 63;	/* schema 4's offset (store_ts_key()) */
-	if (v > REC_U48_MAX)
-		return (-1);
-	rec_put_u48(w, v);
-	return (0);
-}
-
-/* ts(8) seq(8) type(1) roles(1) -> store_index_val()'s. */
+/* Schema 4's ts(8) seq(8) type(1) roles(1) as store_index_val()'s. */
 static int
 conv_index(const uint8_t *d4, uint8_t *d5)
 {
 	struct rec_r	r;
-	struct rec_w	w;
+	int64_t		ts;
+	uint64_t	seq;
 	uint8_t		type, roles;
 
 	rec_r_init(&r, d4, INDEX4_VAL_LEN);
-	rec_w_fixed(&w, d5, INDEX_VAL_LEN);
-	if (conv48(&r, &w, true) != 0 || conv48(&r, &w, false) != 0)
-		return (-1);
+	ts = store_ts_unkey(rec_get_u64(&r));
+	seq = rec_get_u64(&r);
 	type = rec_get_u8(&r);
 	roles = rec_get_u8(&r);
-	if (type > STORE_TYPE_MAX || roles > STORE_ROLES_MAX)
+	if (!store_ent_fits(ts, seq, type) || roles > STORE_ROLES_MAX)
 		return (-1);
-	rec_put_u8(&w, (uint8_t)(type << 4 | roles));
+	store_index_val(d5, ts, seq, type, roles);
 	return (0);
 }
 
-/* kind(1) hash(16) first_ts(8) first_seq(8) last_ts(8) -> 48-bit ones. */
+/* Schema 4's kind(1) hash(16) first_ts(8) first_seq(8) last_ts(8). */
 static int
 conv_link(const uint8_t *d4, uint8_t *d5)
 {
-	struct rec_r	r;
-	struct rec_w	w;
+	struct rec_r		r;
+	struct store_link	l;
 
 	rec_r_init(&r, d4, LINK4_DUP_LEN);
-	rec_w_fixed(&w, d5, LINK_DUP_LEN);
-	rec_put_bytes(&w, rec_get_ref(&r, LINK_ID_LEN), LINK_ID_LEN);
-	if (conv48(&r, &w, true) != 0 || conv48(&r, &w, false) != 0 ||
-	    conv48(&r, &w, true) != 0)
+	l.kind = rec_get_u8(&r);
+	rec_get_bytes(&r, l.h.b, RG_HASH_LEN);
+	l.first_ts = store_ts_unkey(rec_get_u64(&r));
+	l.first_seq = rec_get_u64(&r);
+	l.last_ts = store_ts_unkey(rec_get_u64(&r));
+	if (!store_ent_fits(l.first_ts, l.first_seq, 0) ||
+	    !store_ent_fits(l.last_ts, 0, 0))
 		return (-1);
+	store_link_encode(d5, &l);
 	return (0);
 }
 
 long long
 store_convert_index(struct store_db *db, MDB_dbi dst, char **cause)
 {
-	static const struct layout lo3 = { "index", "identity index "
-	    "(schema 3)", 1 + 16 + 8 + 8, 2, 1 + 16, INDEX_VAL_LEN,
-	    conv_index };
-	static const struct layout lo4 = { "ident_index", "identity index "
-	    "(schema 4)", 1 + 16, INDEX4_VAL_LEN, 1 + 16, INDEX_VAL_LEN,
-	    conv_index };
+	static const struct layout lo3 = { "index", "identity index", 3,
+	    1 + 16 + 8 + 8, 2, 1 + 16, INDEX_VAL_LEN, conv_index };
+	static const struct layout lo4 = { "ident_index", "identity index", 4,
+	    1 + 16, INDEX4_VAL_LEN, 1 + 16, INDEX_VAL_LEN, conv_index };
 	long long	n3, n4;
 
 	if ((n4 = convert(&lo4, db, dst, cause)) < 0 ||
@@ -246,11 +237,10 @@ store_convert_index(struct store_db *db, MDB_dbi dst, char **cause)
 long long
 store_convert_links(struct store_db *db, MDB_dbi dst, char **cause)
 {
-	static const struct layout lo3 = { "links", "account links "
-	    "(schema 3)", 16 + 1 + 16, 8 + 8 + 8, 16, LINK_DUP_LEN,
-	    conv_link };
-	static const struct layout lo4 = { "acct_links", "account links "
-	    "(schema 4)", 16, LINK4_DUP_LEN, 16, LINK_DUP_LEN, conv_link };
+	static const struct layout lo3 = { "links", "account links", 3,
+	    16 + 1 + 16, 8 + 8 + 8, 16, LINK_DUP_LEN, conv_link };
+	static const struct layout lo4 = { "acct_links", "account links", 4,
+	    16, LINK4_DUP_LEN, 16, LINK_DUP_LEN, conv_link };
 	long long	n3, n4;
 
 	if ((n4 = convert(&lo4, db, dst, cause)) < 0 ||

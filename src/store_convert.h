@@ -1,8 +1,9 @@
 /*
  * store_convert.h: converting an older store's derived databases to the
  * current layout, in place, at the first writable open (store_open()).
- * It knows LMDB (through store_db.h) and the layouts, nothing else of
- * the store.
+ * It knows LMDB (through store_db.h) and the older layouts; entries are
+ * written by the current layout's own encoders (store_index_val(),
+ * store_link_encode(): store_int.h), nothing else of the store.
  */
 #ifndef REFGUARD_STORE_CONVERT_H
 #define REFGUARD_STORE_CONVERT_H
