@@ -1715,23 +1715,27 @@ to_schema4(MDB_txn *txn, size_t *ne, size_t *nl)
 /*
  * Schema 3's database old from schema 4's sorted duplicates in name:
  * each key (klen) and the head of its duplicate (head) make the old key,
- * the rest of the duplicate the old value. How many entries.
+ * the rest of the duplicate the old value. The first keep entries stay
+ * in name (keep 0: name is dropped), as a conversion to schema 4 that
+ * stopped part-way leaves them. How many entries moved.
  */
 static size_t
 to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
-    size_t head)
+    size_t head, size_t keep)
 {
 	MDB_dbi		 from, to;
 	MDB_cursor	*c;
 	MDB_val		 k, d, ok, od;
 	uint8_t		 okey[64];
-	size_t		 n = 0;
+	size_t		 n = 0, seen = 0;
 
 	ck_assert_int_eq(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED,
 	    &from), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, old, MDB_CREATE, &to), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		if (seen++ < keep)
+			continue;
 		ck_assert_uint_eq(k.mv_size, klen);
 		ck_assert_uint_gt(d.mv_size, head);
 		memcpy(okey, k.mv_data, klen);
@@ -1741,10 +1745,13 @@ to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
 		od.mv_size = d.mv_size - head;
 		ck_assert_int_eq(mdb_put(txn, to, &ok, &od, MDB_NOOVERWRITE),
 		    0);
+		if (keep > 0)
+			ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
 		n++;
 	}
 	mdb_cursor_close(c);
-	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+	if (keep == 0)
+		ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
 	return (n);
 }
 
@@ -1752,11 +1759,15 @@ to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
  * A store of 60 referrals put back into schema 4's layout (and from
  * there, when schema is 3, into schema 3's: the identity index one node
  * per entry, in "index", the links one per link, in "links"), its schema
- * record saying so. *n and *nl: its index entries and links. before:
- * the index's answers first.
+ * record saying so; halfway (schema 3): as schema 4's refguard leaves it
+ * when its conversion stops half-way, the first half of the entries in
+ * schema 4's databases, the rest in schema 3's, the schema record 4.
+ * *n and *nl: its index entries and links. before: the index's answers
+ * first.
  */
 static void
-older_store(int schema, char *before, size_t len, size_t *n, size_t *nl)
+older_store(int schema, bool halfway, char *before, size_t len, size_t *n,
+    size_t *nl)
 {
 	struct store_txn	*t;
 	struct rg_event		 ev;
@@ -1789,11 +1800,15 @@ older_store(int schema, char *before, size_t len, size_t *n, size_t *nl)
 	ck_assert_uint_gt(*nl, 30);
 	if (schema == 3) {
 		/* index: kind hash ts seq -> type roles */
-		m = to_schema3(txn, "ident_index", "index", 17, 16);
-		ck_assert_uint_eq(m, *n);
+		m = to_schema3(txn, "ident_index", "index", 17, 16,
+		    halfway ? *n / 2 : 0);
+		ck_assert_uint_eq(m, halfway ? *n - *n / 2 : *n);
 		/* links: account kind hash -> first_ts first_seq last_ts */
-		m = to_schema3(txn, "acct_links", "links", 16, 17);
-		ck_assert_uint_eq(m, *nl);
+		m = to_schema3(txn, "acct_links", "links", 16, 17,
+		    halfway ? *nl / 2 : 0);
+		ck_assert_uint_eq(m, halfway ? *nl - *nl / 2 : *nl);
+		if (halfway)
+			rec[3] = 4;
 	}
 	k.mv_data = (char *)"schema"; k.mv_size = 6;
 	d.mv_data = rec; d.mv_size = 4;
@@ -1808,7 +1823,7 @@ older_store(int schema, char *before, size_t len, size_t *n, size_t *nl)
  * before that refuses it, saying why.
  */
 static void
-convert_older(int schema)
+convert_older(int schema, bool halfway)
 {
 	struct store_opts	 o;
 	MDB_env			*env;
@@ -1819,7 +1834,7 @@ convert_older(int schema)
 	char			*cause = NULL;
 	size_t			 n, nl;
 
-	older_store(schema, before, sizeof(before), &n, &nl);
+	older_store(schema, halfway, before, sizeof(before), &n, &nl);
 	memset(&o, 0, sizeof(o));
 	o.dir = dir;
 	o.readonly = true;
@@ -1853,13 +1868,20 @@ convert_older(int schema)
 
 START_TEST(test_index_convert)
 {
-	convert_older(3);
+	convert_older(3, false);
 }
 END_TEST
 
 START_TEST(test_index_convert4)
 {
-	convert_older(4);
+	convert_older(4, false);
+}
+END_TEST
+
+/* Schema 4's refguard stopped half-way converting a schema 3 store. */
+START_TEST(test_index_convert_halfway)
+{
+	convert_older(3, true);
 }
 END_TEST
 
@@ -1880,7 +1902,7 @@ START_TEST(test_index_convert_range)
 	char			*cause = NULL;
 	size_t			 n, nl;
 
-	older_store(4, before, sizeof(before), &n, &nl);
+	older_store(4, false, before, sizeof(before), &n, &nl);
 	raw_begin(false, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
 	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
@@ -3307,6 +3329,7 @@ store_suite(void)
 	tcase_add_test(tc, test_scan_referred);
 	tcase_add_test(tc, test_index_convert);
 	tcase_add_test(tc, test_index_convert4);
+	tcase_add_test(tc, test_index_convert_halfway);
 	tcase_add_test(tc, test_index_convert_range);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
