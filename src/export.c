@@ -584,6 +584,13 @@ imp_event(struct imp *im, const json_t *o, char **cause)
 		    "event record", seq);
 		return (-1);
 	}
+	if (it->ev.ts < 0 || it->ev.ts > TIME_MAX_MS) {
+		im->nitems--;
+		xasprintf(cause, "event %" PRIu64 ": its time is out of range "
+		    "(times run from 1970-01-01T00:00:00Z to "
+		    "9999-12-31T23:59:59.999Z)", seq);
+		return (-1);
+	}
 	id = imp_str(o, "id", &idlen);
 	if (it->ev.type == EV_REFERRAL && (id == NULL || idlen !=
 	    it->ev.idlen || memcmp(id, it->ev.id, idlen) != 0)) {

@@ -109,6 +109,12 @@ rec_put_u64(struct rec_w *w, uint64_t v)
 }
 
 void
+rec_put_u48(struct rec_w *w, uint64_t v)
+{
+	put_be(w, v & REC_U48_MAX, 6);
+}
+
+void
 rec_put_bytes(struct rec_w *w, const void *b, size_t n)
 {
 	uint8_t	*p;
@@ -188,6 +194,12 @@ uint64_t
 rec_get_u64(struct rec_r *r)
 {
 	return (get_be(r, 8));
+}
+
+uint64_t
+rec_get_u48(struct rec_r *r)
+{
+	return (get_be(r, 6));
 }
 
 void

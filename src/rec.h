@@ -44,6 +44,9 @@ void	rec_put_u8(struct rec_w *w, uint8_t v);
 void	rec_put_u16(struct rec_w *w, uint16_t v);
 void	rec_put_u32(struct rec_w *w, uint32_t v);
 void	rec_put_u64(struct rec_w *w, uint64_t v);
+/* The low 48 bits of v (the caller checked v < 2^48: REC_U48_MAX). */
+#define REC_U48_MAX	((1ULL << 48) - 1)
+void	rec_put_u48(struct rec_w *w, uint64_t v);
 void	rec_put_bytes(struct rec_w *w, const void *p, size_t n);
 /* A string of at most max (< 256) bytes after a u8 length. */
 void	rec_put_str8(struct rec_w *w, const char *s, size_t max);
@@ -62,6 +65,7 @@ uint8_t	rec_get_u8(struct rec_r *r);
 uint16_t rec_get_u16(struct rec_r *r);
 uint32_t rec_get_u32(struct rec_r *r);
 uint64_t rec_get_u64(struct rec_r *r);
+uint64_t rec_get_u48(struct rec_r *r);
 /* n bytes into b (left as they were when short). */
 void	rec_get_bytes(struct rec_r *r, void *b, size_t n);
 /* n bytes in place: a pointer into the record, NULL when short. */

@@ -132,17 +132,21 @@ store_setup(struct store *st, char **cause)
 		xasprintf(cause, "%s", x.errstr);
 		return (-1);
 	}
-	/* Schema 3's index: converted by the first writable open. */
+	/* Schema 3's and 4's index: converted by the first writable open. */
 	if (st->readonly && (store_db_dbi(&x, "index", 0, &old) == 0 ||
-	    store_db_dbi(&x, "links", 0, &old) == 0)) {
+	    store_db_dbi(&x, "links", 0, &old) == 0 ||
+	    store_db_dbi(&x, "ident_index", 0, &old) == 0 ||
+	    store_db_dbi(&x, "acct_links", 0, &old) == 0)) {
 		store_db_abort(&x);
 		xasprintf(cause, "its identity index is in an older layout "
-		    "(store schema 3): start refguardd on it once to convert it");
+		    "(store schema 3 or 4): start refguardd on it once to "
+		    "convert it");
 		return (-1);
 	}
 	setup_dbi(&x, "events", 0, &st->events);
-	setup_dbi(&x, "ident_index", MDB_DUPSORT | MDB_DUPFIXED, &st->index);
-	setup_dbi(&x, "acct_links", MDB_DUPSORT | MDB_DUPFIXED, &st->links);
+	setup_dbi(&x, "identities", MDB_DUPSORT | MDB_DUPFIXED, &st->index);
+	setup_dbi(&x, "account_links", MDB_DUPSORT | MDB_DUPFIXED,
+	    &st->links);
 	setup_dbi(&x, "verdicts", 0, &st->verdicts);
 	setup_dbi(&x, "meta", 0, &st->meta);
 	store_aux_open(&x, &st->aux);

@@ -3,16 +3,18 @@
  *
  * One environment, named databases, all keys big-endian so they sort:
  *   events       seq(8)              -> event record (rgev.h)
- *   ident_index  kind(1) hash(16)    -> one duplicate per entry:
- *                                       ts(8) seq(8) type(1) roles(1)
- *   acct_links   account(16)         -> one duplicate per link: kind(1)
- *                                       hash(16) first_ts(8) first_seq(8)
- *                                       last_ts(8)
+ *   identities   kind(1) hash(16)    -> one duplicate per entry:
+ *                                       ts(6) seq(6) type and roles(1)
+ *   account_links account(16)        -> one duplicate per link: kind(1)
+ *                                       hash(16) first_ts(6) first_seq(6)
+ *                                       last_ts(6)
  *   verdict_ids  referral id         -> seq(8)
  *   verdict_recs seq(8)              -> verdict record (opaque here)
  *   meta         name                -> value ("schema", ...)
- * ts is milliseconds since the epoch offset by 2^63 so that it sorts as
- * unsigned (store_int.h has the details, and schema 1's "verdicts").
+ * ts is milliseconds since the epoch (0 .. 2^48 in the index and links,
+ * where store_put_event() refuses others; offset by 2^63 elsewhere, so
+ * that it sorts as unsigned: store_int.h has the details, and schema 1's
+ * "verdicts").
  *
  * New index entries and links first go to an in-memory recent tier
  * (memtier.h) and reach LMDB in bulk, a hash range at a time; every query
@@ -55,13 +57,16 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	4	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	5	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
 				   identity index and the links keep each
 				   key once (store_convert.h), verdict
-				   records are kept packed (store_vrec.h) */
+				   records are kept packed (store_vrec.h);
+				   5: index entries and links take 13 and
+				   35 bytes, times and seqs 48 bits
+				   ("identities", "account_links") */
 
 enum store_err {
 	STORE_OK = 0,

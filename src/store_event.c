@@ -79,6 +79,12 @@ store_put_event(struct store_txn *t, struct rg_event *ev)
 
 	if (t->db.ret != 0)
 		return (-1);
+	/* Unreachable from a request (req.c bounds times to TIME_MAX_MS). */
+	if (!store_ent_fits(ev->ts, t->next_seq + 1, ev->type))
+		return (store_db_failf(&t->db, "event time %lld, seq %llu or "
+		    "type %u is past what the index holds (times 0 to 2^48 "
+		    "ms, seqs below 2^48)", (long long)ev->ts,
+		    (unsigned long long)(t->next_seq + 1), (unsigned)ev->type));
 	ev->seq = t->next_seq + 1;
 	len = rgev_encode(ev, rec);
 	be_put(seqkey, ev->seq, 8);

@@ -27,17 +27,37 @@ store_index_key(uint8_t *key, unsigned kind, const struct rg_hash *h)
 	rec_put_bytes(&w, h->b, RG_HASH_LEN);
 }
 
+/*
+ * An entry's duplicate; a query's bounds too, so values past the fields'
+ * ranges are clamped (index_walk() drops a range outside 0 .. 2^48).
+ */
 void
 store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
     uint8_t roles)
 {
 	struct rec_w	w;
+	uint64_t	t = ts < 0 ? 0 : (uint64_t)ts;
 
 	rec_w_fixed(&w, val, INDEX_VAL_LEN);
-	rec_put_u64(&w, store_ts_key(ts));
-	rec_put_u64(&w, seq);
-	rec_put_u8(&w, type);
-	rec_put_u8(&w, roles);
+	rec_put_u48(&w, t > REC_U48_MAX ? REC_U48_MAX : t);
+	rec_put_u48(&w, seq > REC_U48_MAX ? REC_U48_MAX : seq);
+	rec_put_u8(&w, (uint8_t)((type > STORE_TYPE_MAX ? STORE_TYPE_MAX :
+	    type) << 4 | (roles > STORE_ROLES_MAX ? STORE_ROLES_MAX : roles)));
+}
+
+/* An entry from its duplicate (the caller checked the length). */
+static void
+index_val_decode(const MDB_val *v, struct store_entry *e)
+{
+	struct rec_r	r;
+	uint8_t		tr;
+
+	rec_r_init(&r, v->mv_data, v->mv_size);
+	e->ts = (int64_t)rec_get_u48(&r);
+	e->seq = rec_get_u48(&r);
+	tr = rec_get_u8(&r);
+	e->type = tr >> 4;
+	e->roles = tr & STORE_ROLES_MAX;
 }
 
 /* Walk the index entries of (kind, h) in [from_ts, to_ts]. */
@@ -50,15 +70,9 @@ struct iwalk {
 static bool
 iwalk_match(const struct iwalk *w, const MDB_val *v, struct store_entry *e)
 {
-	struct rec_r	r;
-
 	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
-	rec_r_init(&r, v->mv_data, v->mv_size);
-	e->ts = store_ts_unkey(rec_get_u64(&r));
-	e->seq = rec_get_u64(&r);
-	e->type = rec_get_u8(&r);
-	e->roles = rec_get_u8(&r);
+	index_val_decode(v, e);
 	if (w->max_seq != 0 && e->seq > w->max_seq)
 		return (false);
 	if (e->type >= 32 || !(w->type_mask & EV_MASK(e->type)))
@@ -116,6 +130,12 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	size_t			 mi = 0;
 	int			 rc, stop = 0;
 
+	/*
+	 * No entry has a time outside 0 .. 2^48 (store_ent_fits()), the
+	 * tier's (m) neither: the bounds below are clamped to it.
+	 */
+	if (to_ts < 0 || from_ts > (int64_t)REC_U48_MAX)
+		return (0);
 	if ((c = store_db_cursor(&t->db, t->st->index)) == NULL)
 		return (-1);
 	store_index_key(key, kind, h);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "memtier.h"
+#include "rec.h"
 #include "rgev.h"
 #include "store.h"
 #include "store_db.h"
@@ -26,24 +27,44 @@
  * Keys and values (rec.h fields; times as store_ts_key(), so that they
  * sort):
  *   events: seq(8) -> the event record (rgev.h)
- *   ident_index (schema 4; MDB_DUPSORT | MDB_DUPFIXED): kind(1) hash(16)
- *     -> one sorted duplicate per entry: ts(8) seq(8) type(1) roles(1);
- *     an identity's key is stored once, its entries packed 18 bytes
- *     each. Schema 3's "index" (kind hash ts seq -> type roles, one node
- *     per entry) is converted at the first writable open (store_convert.h).
- *   acct_links (schema 4; MDB_DUPSORT | MDB_DUPFIXED): account(16) ->
- *     one sorted duplicate per link: kind(1) hash(16) first_ts(8)
- *     first_seq(8) last_ts(8); schema 3's "links" (account kind hash ->
- *     first_ts first_seq last_ts) is converted like the index.
+ *   identities (schema 5; MDB_DUPSORT | MDB_DUPFIXED): kind(1) hash(16)
+ *     -> one sorted duplicate per entry: ts(6) seq(6) type(4 bits)
+ *     roles(4 bits); an identity's key is stored once, its entries
+ *     packed 13 bytes each (store_index_val()). Schema 4's "ident_index"
+ *     (ts(8) seq(8) type(1) roles(1) a duplicate) and schema 3's "index"
+ *     (kind hash ts seq -> type roles, one node per entry) are converted
+ *     at the first writable open (store_convert.h).
+ *   account_links (schema 5; MDB_DUPSORT | MDB_DUPFIXED): account(16) ->
+ *     one sorted duplicate per link: kind(1) hash(16) first_ts(6)
+ *     first_seq(6) last_ts(6); schema 4's "acct_links" (the times and
+ *     seq 8 bytes each) and schema 3's "links" (account kind hash ->
+ *     first_ts first_seq last_ts) are converted like the index.
  *   verdict_ids: referral id -> seq(8); verdict_recs: seq(8) -> the
  *     verdict record (verdict_rec.h)
+ * Times and seqs in the index and links take 48 bits: an event's time
+ * is 0 .. TIME_MAX_MS (< 2^48 ms, req.c) and a seq below 2^48;
+ * store_put_event() refuses an event outside (store_ent_fits()).
  */
 #define INDEX_KEY_LEN	(1 + RG_HASH_LEN)
-#define INDEX_VAL_LEN	(8 + 8 + 1 + 1)
+#define INDEX_VAL_LEN	(6 + 6 + 1)
 #define LINK_KEY_LEN	(RG_HASH_LEN + 1 + RG_HASH_LEN)	/* a link's place */
-#define LINK_VAL_LEN	24
+#define LINK_VAL_LEN	(6 + 6 + 6)
 #define LINK_ID_LEN	(1 + RG_HASH_LEN)	/* kind, hash: a dup's head */
 #define LINK_DUP_LEN	(LINK_ID_LEN + LINK_VAL_LEN)
+/* The same of schema 4, which store_convert.c reads. */
+#define INDEX4_VAL_LEN	(8 + 8 + 1 + 1)
+#define LINK4_DUP_LEN	(LINK_ID_LEN + 8 + 8 + 8)
+/* Type and roles share a byte in an index entry. */
+#define STORE_TYPE_MAX	0x0f
+#define STORE_ROLES_MAX	0x0f
+
+/* Can an event of that time, seq and type be indexed? */
+static inline bool
+store_ent_fits(int64_t ts, uint64_t seq, unsigned type)
+{
+	return (ts >= 0 && (uint64_t)ts <= REC_U48_MAX &&
+	    seq <= REC_U48_MAX && type <= STORE_TYPE_MAX);
+}
 /*
  * An index-only kind: the referee account of each referral, so that "who
  * referred this account" (store_scan_referred) reads that account's few
@@ -54,8 +75,8 @@
 struct store {
 	struct store_db		*db;		/* the environment */
 	MDB_dbi			 events;
-	MDB_dbi			 index;		/* "ident_index" */
-	MDB_dbi			 links;		/* "acct_links" */
+	MDB_dbi			 index;		/* "identities" */
+	MDB_dbi			 links;		/* "account_links" */
 	MDB_dbi			 vids;		/* id -> seq */
 	MDB_dbi			 vrecs;		/* seq -> verdict record */
 	MDB_dbi			 verdicts;	/* schema 1: id -> record */

@@ -26,9 +26,9 @@ store_link_decode(const MDB_val *v, struct store_link *l)
 	rec_r_init(&r, v->mv_data, v->mv_size);
 	l->kind = rec_get_u8(&r);
 	rec_get_bytes(&r, l->h.b, RG_HASH_LEN);
-	l->first_ts = store_ts_unkey(rec_get_u64(&r));
-	l->first_seq = rec_get_u64(&r);
-	l->last_ts = store_ts_unkey(rec_get_u64(&r));
+	l->first_ts = (int64_t)rec_get_u48(&r);
+	l->first_seq = rec_get_u48(&r);
+	l->last_ts = (int64_t)rec_get_u48(&r);
 }
 
 /* A link's place: account, kind, hash (its key, then its dup's head). */
@@ -52,9 +52,9 @@ store_link_encode(uint8_t *dup, const struct store_link *l)
 	rec_w_fixed(&w, dup, LINK_DUP_LEN);
 	rec_put_u8(&w, l->kind);
 	rec_put_bytes(&w, l->h.b, RG_HASH_LEN);
-	rec_put_u64(&w, store_ts_key(l->first_ts));
-	rec_put_u64(&w, l->first_seq);
-	rec_put_u64(&w, store_ts_key(l->last_ts));
+	rec_put_u48(&w, (uint64_t)l->first_ts);	/* store_ent_fits() */
+	rec_put_u48(&w, l->first_seq);
+	rec_put_u48(&w, (uint64_t)l->last_ts);
 }
 
 int

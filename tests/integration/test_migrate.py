@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""A store written by refguard before store schema 4 (tests/fixtures/
-schema3: kept by make-fixture.py, run with that refguard) opens with
-today's: its identity index and account links are converted in place at
-start-up, and every referral's verdict, explain and recheck as of a fixed
-time (which reads the converted history) are the very lines the old
-refguard answered; a new check then stores its explain in the new form
-and explains it. A read-only tool refuses the old layout until then; an
-export of the converted store imports into a new one that explains every
-referral the same."""
+"""A store written by refguard of store schema 3 or 4 (tests/fixtures/
+schema3 and schema4: kept by schema3/make-fixture.py, run with that
+refguard) opens with today's: its identity index and account links are
+converted in place at start-up, and every referral's verdict, explain
+and recheck as of a fixed time (which reads the converted history) are
+the very lines the old refguard answered; a new check then stores its
+explain in the new form and explains it. A read-only tool refuses the
+old layout until then; an export of the converted store imports into a
+new one that explains every referral the same."""
 
 import json
 import lzma
@@ -19,17 +19,19 @@ import rgtest  # noqa: E402
 from rgtest import check, eq  # noqa: E402
 
 T = rgtest.Suite("test_migrate")
-FIX = os.path.join(rgtest.FIXTURES, "schema3")
+# Both were made with schema3's rules (make-fixture.py).
+RULES = os.path.join(rgtest.FIXTURES, "schema3", "rules")
 
 
-def fixture_daemon():
-    with lzma.open(os.path.join(FIX, "expected.json.xz"), "rt") as f:
+def fixture_daemon(schema):
+    fix = os.path.join(rgtest.FIXTURES, "schema%d" % schema)
+    with lzma.open(os.path.join(fix, "expected.json.xz"), "rt") as f:
         want = json.load(f)
-    d = rgtest.Daemon("migrate", rules=os.path.join(FIX, "rules"), conf={
+    d = rgtest.Daemon("migrate", rules=RULES, conf={
         "disposable_file": os.path.join(rgtest.FIXTURES, "disposable.txt"),
         "retention": "0"})
     os.makedirs(d.state, mode=0o700)
-    with lzma.open(os.path.join(FIX, "data.mdb.xz"), "rb") as z, \
+    with lzma.open(os.path.join(fix, "data.mdb.xz"), "rb") as z, \
             open(os.path.join(d.state, "data.mdb"), "wb") as f:
         f.write(z.read())
     with open(os.path.join(d.state, "secret"), "wb") as f:
@@ -38,24 +40,32 @@ def fixture_daemon():
     return d, want
 
 
-@T.case("a read-only open refuses the old layout, saying how to convert")
-def _():
-    d, _ = fixture_daemon()
+def refuses_old_layout(schema):
+    d, _ = fixture_daemon(schema)
     rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
                                "export", "-o", os.path.join(d.dir, "x")])
-    check(rc != 0, "export of a schema 3 store fails", rc, out)
+    check(rc != 0, "export of a schema %d store fails" % schema, rc, out)
     check("older layout" in err and "start refguardd" in err,
           "it says why and what to do", err)
 
 
-@T.case("conversion at start: every verdict, explain and recheck the same",
-        timeout=120)
+@T.case("a read-only open refuses schema 3's layout, saying how to convert")
 def _():
-    d, want = fixture_daemon()
+    refuses_old_layout(3)
+
+
+@T.case("a read-only open refuses schema 4's layout, saying how to convert")
+def _():
+    refuses_old_layout(4)
+
+
+def converts(schema):
+    d, want = fixture_daemon(schema)
     d.start()
     log = d.stderr()
-    check("identity index converted" in log and
-          "account links converted" in log, "start-up converts", log)
+    check("identity index converted from schema %d" % schema in log and
+          "account links converted from schema %d" % schema in log,
+          "start-up converts", log)
     answers = want["answers"]
     check(len(answers) > 100, "the fixture has its referrals", len(answers))
     with d.client(timeout=60) as c:
@@ -103,6 +113,18 @@ def _():
             eq(c.call({"op": "explain", "id": rid})[1].decode(),
                w["explain"], "explain %s after import" % rid)
     d2.stop()
+
+
+@T.case("conversion from schema 3 at start: every verdict, explain and "
+        "recheck the same", timeout=120)
+def _():
+    converts(3)
+
+
+@T.case("conversion from schema 4 at start: every verdict, explain and "
+        "recheck the same", timeout=120)
+def _():
+    converts(4)
 
 
 if __name__ == "__main__":

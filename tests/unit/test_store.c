@@ -61,6 +61,21 @@ teardown(void)
 	st = NULL;
 }
 
+/*
+ * The store's environment opened with LMDB alone (as an older refguard
+ * or a damaged disk would leave it), and a transaction on it.
+ */
+static void
+raw_begin(bool rdonly, MDB_env **env, MDB_txn **txn)
+{
+	unsigned	flags = rdonly ? MDB_RDONLY : 0;
+
+	ck_assert_int_eq(mdb_env_create(env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(*env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(*env, dir, flags, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(*env, NULL, flags, txn), 0);
+}
+
 static struct store_txn *
 begin(bool write)
 {
@@ -523,7 +538,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\4", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\5", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -829,11 +844,49 @@ scan(struct store_txn *t, uint8_t h, int64_t from, int64_t to,
 	return (c);
 }
 
+/*
+ * The index holds times 0 .. 2^48 - 1 ms (requests allow 0 ..
+ * TIME_MAX_MS): an event outside is refused with a message, not stored
+ * with a wrong time.
+ */
+START_TEST(test_put_range)
+{
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct collect		 c;
+
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, -1, 0xa1, 0x11);
+	ck_assert_int_eq(store_put_event(t, &ev), -1);
+	ck_assert_msg(strstr(store_txn_errstr(t), "past what the index "
+	    "holds") != NULL, "%s", store_txn_errstr(t));
+	store_abort(t);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, (int64_t)1 << 48, 0xa1, 0x11);
+	ck_assert_int_eq(store_put_event(t, &ev), -1);
+	store_abort(t);
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, ((int64_t)1 << 48) - 1, 0xa1, 0x11);
+	put(t, &ev);
+	mkobs(&ev, EV_LOGIN, TIME_MAX_MS, 0xa1, 0x11);
+	put(t, &ev);
+	commit(t);
+	store_close(st);		/* the entries to LMDB */
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	t = begin(false);
+	c = scan(t, 0x11, TIME_MAX_MS, INT64_MAX, 0, false, 0);
+	ck_assert_uint_eq(c.n, 2);
+	ck_assert_int_eq(c.ts[0], TIME_MAX_MS);
+	ck_assert_int_eq(c.ts[1], ((int64_t)1 << 48) - 1);
+	store_abort(t);
+}
+END_TEST
+
 START_TEST(test_scan_order)
 {
-	/* ts of seq 1..7: out of order, two equal, one before 1970. */
-	static const int64_t	 ts[] = { T0 + 5000, T0, T0 + 9000, -5000,
-	    T0 + 5000, T0 + 1000, 0 };
+	/* ts of seq 1..7: out of order, two equal, one at the epoch. */
+	static const int64_t	 ts[] = { T0 + 5000, T0, T0 + 9000, 0,
+	    T0 + 5000, T0 + 1000, 5000 };
 	struct store_txn	*t;
 	struct rg_event		 ev;
 	struct collect		 c;
@@ -858,7 +911,7 @@ START_TEST(test_scan_order)
 
 		for (i = 0; i < 7; i++)
 			ck_assert_uint_eq(c.seq[i], want[i]);
-		ck_assert_int_eq(c.ts[0], -5000);
+		ck_assert_int_eq(c.ts[0], 0);
 		ck_assert_int_eq(c.ts[6], T0 + 9000);
 	}
 	c = scan(t, 0x11, INT64_MIN, INT64_MAX, 0, true, 0);
@@ -885,9 +938,13 @@ START_TEST(test_scan_order)
 	ck_assert_uint_eq(c.seq[0], 3);
 	c = scan(t, 0x11, T0 + 9001, INT64_MAX, 0, true, 0);
 	ck_assert_uint_eq(c.n, 0);
-	c = scan(t, 0x11, INT64_MIN, -5001, 0, false, 0);
+	c = scan(t, 0x11, INT64_MIN, -1, 0, false, 0);
 	ck_assert_uint_eq(c.n, 0);
-	c = scan(t, 0x11, -5000, 0, 0, true, 0);
+	c = scan(t, 0x11, INT64_MIN, -1, 0, true, 0);
+	ck_assert_uint_eq(c.n, 0);
+	c = scan(t, 0x11, (int64_t)1 << 48, INT64_MAX, 0, true, 0);
+	ck_assert_uint_eq(c.n, 0);
+	c = scan(t, 0x11, INT64_MIN, 5000, 0, true, 0);
 	ck_assert_uint_eq(c.n, 2);
 	ck_assert_uint_eq(c.seq[0], 7);
 	ck_assert_uint_eq(c.seq[1], 4);
@@ -919,11 +976,11 @@ START_TEST(test_scan_order)
 		int64_t	fts = 0;
 
 		ck_assert_uint_eq(first(t, 0x11, INT64_MAX, 0, &fts), 4);
-		ck_assert_int_eq(fts, -5000);
+		ck_assert_int_eq(fts, 0);
 		ck_assert_uint_eq(first(t, 0x11, INT64_MAX, 3, &fts), 2);
 		ck_assert_int_eq(fts, T0);
-		ck_assert_uint_eq(first(t, 0x11, -5000, 0, NULL), 4);
-		ck_assert_uint_eq(first(t, 0x11, -5001, 0, NULL), 0);
+		ck_assert_uint_eq(first(t, 0x11, 0, 0, NULL), 4);
+		ck_assert_uint_eq(first(t, 0x11, -1, 0, NULL), 0);
 		ck_assert_uint_eq(first(t, 0x11, T0 - 1, 3, NULL), 0);
 		ck_assert_uint_eq(first(t, 0x11, T0 + 4999, 1, NULL), 0);
 		ck_assert_uint_eq(first(t, 0x12, INT64_MAX, 0, NULL), 9);
@@ -1395,7 +1452,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
-	ck_assert(len == 4 && memcmp(v, "\0\0\0\4", 4) == 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\5", 4) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
@@ -1417,10 +1474,7 @@ START_TEST(test_verdict_schema1)
 	commit(t);
 	ck_assert_uint_eq(stat_of().verdicts, 0);
 	store_close(st);
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	raw_begin(true, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "verdicts", 0, &dbi), 0);
 	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
 	ck_assert_uint_eq(ms.ms_entries, 0);
@@ -1499,19 +1553,16 @@ START_TEST(test_scan_referred)
 
 	/* As if seqs 1-2 were written before the referee entries. */
 	store_close(st);
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
+	raw_begin(false, &env, &txn);
+	ck_assert_int_eq(mdb_dbi_open(txn, "identities",
 	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, idx, &c), 0);
 	i = 0;
-	/* key kind(1) hash(16), a duplicate ts(8) seq(8) type roles each */
+	/* key kind(1) hash(16), a duplicate ts(6) seq(6) type-roles each */
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0)
 		if (((const uint8_t *)k.mv_data)[0] == 0x80 &&
-		    be_get((const uint8_t *)d.mv_data + 8, 8) < 3) {
+		    be_get((const uint8_t *)d.mv_data + 6, 6) < 3) {
 			ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
 			i++;
 		}
@@ -1600,25 +1651,91 @@ index_answers(char *buf, size_t len)
 }
 
 /*
+ * Schema 4's layout from schema 5's: "identities" into "ident_index"
+ * (a duplicate ts(8) seq(8) type(1) roles(1), the time offset by 2^63)
+ * and "account_links" into "acct_links" (kind(1) hash(16) first_ts(8)
+ * first_seq(8) last_ts(8)), as refguard before schema 5 wrote them.
+ * Entries and links in *ne, *nl.
+ */
+static void
+dup4_index(const uint8_t *p, uint8_t *o)
+{
+	be_put(o, be_get(p, 6) ^ (1ULL << 63), 8);
+	be_put(o + 8, be_get(p + 6, 6), 8);
+	o[16] = p[12] >> 4;
+	o[17] = p[12] & 0x0f;
+}
+
+static void
+dup4_link(const uint8_t *p, uint8_t *o)
+{
+	memcpy(o, p, 17);
+	be_put(o + 17, be_get(p + 17, 6) ^ (1ULL << 63), 8);
+	be_put(o + 25, be_get(p + 23, 6), 8);
+	be_put(o + 33, be_get(p + 29, 6) ^ (1ULL << 63), 8);
+}
+
+/* Database name's duplicates (len5 bytes) as old's (len4), by conv. */
+static size_t
+dups_to_schema4(MDB_txn *txn, const char *name, const char *old,
+    size_t len5, size_t len4, void (*conv)(const uint8_t *, uint8_t *))
+{
+	MDB_dbi		 from, to;
+	MDB_cursor	*c;
+	MDB_val		 k, d, od;
+	uint8_t		 o[64];
+	size_t		 n = 0;
+
+	ck_assert_int_eq(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED,
+	    &from), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, old,
+	    MDB_DUPSORT | MDB_DUPFIXED | MDB_CREATE, &to), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
+	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(d.mv_size, len5);
+		conv(d.mv_data, o);
+		od.mv_data = o; od.mv_size = len4;
+		ck_assert_int_eq(mdb_put(txn, to, &k, &od, 0), 0);
+		n++;
+	}
+	mdb_cursor_close(c);
+	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+	return (n);
+}
+
+static void
+to_schema4(MDB_txn *txn, size_t *ne, size_t *nl)
+{
+	*ne = dups_to_schema4(txn, "identities", "ident_index", 13, 18,
+	    dup4_index);
+	*nl = dups_to_schema4(txn, "account_links", "acct_links", 35, 41,
+	    dup4_link);
+}
+
+/*
  * Schema 3's database old from schema 4's sorted duplicates in name:
  * each key (klen) and the head of its duplicate (head) make the old key,
- * the rest of the duplicate the old value. How many entries.
+ * the rest of the duplicate the old value. The first keep entries stay
+ * in name (keep 0: name is dropped), as a conversion to schema 4 that
+ * stopped part-way leaves them. How many entries moved.
  */
 static size_t
 to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
-    size_t head)
+    size_t head, size_t keep)
 {
 	MDB_dbi		 from, to;
 	MDB_cursor	*c;
 	MDB_val		 k, d, ok, od;
 	uint8_t		 okey[64];
-	size_t		 n = 0;
+	size_t		 n = 0, seen = 0;
 
 	ck_assert_int_eq(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED,
 	    &from), 0);
 	ck_assert_int_eq(mdb_dbi_open(txn, old, MDB_CREATE, &to), 0);
 	ck_assert_int_eq(mdb_cursor_open(txn, from, &c), 0);
 	while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0) {
+		if (seen++ < keep)
+			continue;
 		ck_assert_uint_eq(k.mv_size, klen);
 		ck_assert_uint_gt(d.mv_size, head);
 		memcpy(okey, k.mv_data, klen);
@@ -1628,32 +1745,38 @@ to_schema3(MDB_txn *txn, const char *name, const char *old, size_t klen,
 		od.mv_size = d.mv_size - head;
 		ck_assert_int_eq(mdb_put(txn, to, &ok, &od, MDB_NOOVERWRITE),
 		    0);
+		if (keep > 0)
+			ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
 		n++;
 	}
 	mdb_cursor_close(c);
-	ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
+	if (keep == 0)
+		ck_assert_int_eq(mdb_drop(txn, from, 1), 0);
 	return (n);
 }
 
 /*
- * A schema 3 store (the identity index one node per entry, in "index";
- * the links one per link, in "links") is converted at the first writable
- * open: the same entries, the same answers; a read-only open before that
- * refuses it, saying why.
+ * A store of 60 referrals put back into schema 4's layout (and from
+ * there, when schema is 3, into schema 3's: the identity index one node
+ * per entry, in "index", the links one per link, in "links"), its schema
+ * record saying so; halfway (schema 3): as schema 4's refguard leaves it
+ * when its conversion stops half-way, the first half of the entries in
+ * schema 4's databases, the rest in schema 3's, the schema record 4.
+ * *n and *nl: its index entries and links. before: the index's answers
+ * first.
  */
-START_TEST(test_index_convert)
+static void
+older_store(int schema, bool halfway, char *before, size_t len, size_t *n,
+    size_t *nl)
 {
 	struct store_txn	*t;
 	struct rg_event		 ev;
-	struct store_opts	 o;
 	MDB_env			*env;
 	MDB_txn			*txn;
-	MDB_dbi			 idx, old, lnk, oldl, meta;
+	MDB_dbi			 meta;
 	MDB_val			 k, d;
-	MDB_stat		 ms;
-	char			 before[2048], after[2048], rid[16];
-	char			*cause = NULL;
-	size_t			 n = 0, nold = 0, nl = 0;
+	char			 rid[16], rec[4] = { 0, 0, 0, (char)schema };
+	size_t			 m;
 	int			 i;
 
 	t = begin(true);
@@ -1666,28 +1789,52 @@ START_TEST(test_index_convert)
 		put(t, &ev);
 	}
 	commit(t);
-	index_answers(before, sizeof(before));
+	index_answers(before, len);
 	store_close(st);		/* writes the recent tier out */
 	st = NULL;
 
-	/* Back to schema 3's layout, as refguard before it wrote it. */
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_begin(false, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	/* index: kind hash ts seq -> type roles */
-	n = to_schema3(txn, "ident_index", "index", 17, 16);
-	ck_assert_uint_eq(n, 300);	/* 60 referrals x 5 */
-	/* links: account kind hash -> first_ts first_seq last_ts */
-	nl = to_schema3(txn, "acct_links", "links", 16, 17);
-	ck_assert_uint_gt(nl, 30);
+	to_schema4(txn, n, nl);
+	ck_assert_uint_eq(*n, 300);	/* 60 referrals x 5 */
+	ck_assert_uint_gt(*nl, 30);
+	if (schema == 3) {
+		/* index: kind hash ts seq -> type roles */
+		m = to_schema3(txn, "ident_index", "index", 17, 16,
+		    halfway ? *n / 2 : 0);
+		ck_assert_uint_eq(m, halfway ? *n - *n / 2 : *n);
+		/* links: account kind hash -> first_ts first_seq last_ts */
+		m = to_schema3(txn, "acct_links", "links", 16, 17,
+		    halfway ? *nl / 2 : 0);
+		ck_assert_uint_eq(m, halfway ? *nl - *nl / 2 : *nl);
+		if (halfway)
+			rec[3] = 4;
+	}
 	k.mv_data = (char *)"schema"; k.mv_size = 6;
-	d.mv_data = (char *)"\0\0\0\3"; d.mv_size = 4;
+	d.mv_data = rec; d.mv_size = 4;
 	ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
+}
 
+/*
+ * An older store is converted at the first writable open: the same
+ * entries, the same answers, the older databases gone; a read-only open
+ * before that refuses it, saying why.
+ */
+static void
+convert_older(int schema, bool halfway)
+{
+	struct store_opts	 o;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 dbi;
+	MDB_stat		 ms;
+	char			 before[2048], after[2048];
+	char			*cause = NULL;
+	size_t			 n, nl;
+
+	older_store(schema, halfway, before, sizeof(before), &n, &nl);
 	memset(&o, 0, sizeof(o));
 	o.dir = dir;
 	o.readonly = true;
@@ -1701,21 +1848,96 @@ START_TEST(test_index_convert)
 	store_close(st);
 	st = NULL;
 
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &old), MDB_NOTFOUND);
-	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &idx), 0);
-	ck_assert_int_eq(mdb_stat(txn, idx, &ms), 0);
-	nold = ms.ms_entries;
-	ck_assert_uint_eq(nold, n);
-	ck_assert_int_eq(mdb_dbi_open(txn, "links", 0, &oldl), MDB_NOTFOUND);
-	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links", 0, &lnk), 0);
-	ck_assert_int_eq(mdb_stat(txn, lnk, &ms), 0);
+	raw_begin(true, &env, &txn);
+	ck_assert_int_eq(mdb_dbi_open(txn, "index", 0, &dbi), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "links", 0, &dbi), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &dbi),
+	    MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "acct_links", 0, &dbi),
+	    MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "identities", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+	ck_assert_uint_eq(ms.ms_entries, n);
+	ck_assert_int_eq(mdb_dbi_open(txn, "account_links", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
 	ck_assert_uint_eq(ms.ms_entries, nl);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);	/* for teardown */
+}
+
+START_TEST(test_index_convert)
+{
+	convert_older(3, false);
+}
+END_TEST
+
+START_TEST(test_index_convert4)
+{
+	convert_older(4, false);
+}
+END_TEST
+
+/* Schema 4's refguard stopped half-way converting a schema 3 store. */
+START_TEST(test_index_convert_halfway)
+{
+	convert_older(3, true);
+}
+END_TEST
+
+/*
+ * A schema 4 entry whose time schema 5 cannot hold (before 1970: only
+ * the store's own tests wrote one) stops the open with a message, and
+ * the store is left as it was.
+ */
+START_TEST(test_index_convert_range)
+{
+	struct store_opts	 o;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 idx;
+	MDB_val			 k, d;
+	uint8_t			 key[17], dup[18];
+	char			 before[2048];
+	char			*cause = NULL;
+	size_t			 n, nl;
+
+	older_store(4, false, before, sizeof(before), &n, &nl);
+	raw_begin(false, &env, &txn);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index",
+	    MDB_DUPSORT | MDB_DUPFIXED, &idx), 0);
+	memset(key, 0xee, sizeof(key));
+	key[0] = ENT_IP;
+	be_put(dup, (uint64_t)-1 ^ (1ULL << 63), 8);	/* ts -1 */
+	be_put(dup + 8, 1, 8);
+	dup[16] = EV_LOGIN;
+	dup[17] = ROLE_SUBJECT;
+	k.mv_data = key; k.mv_size = sizeof(key);
+	d.mv_data = dup; d.mv_size = sizeof(dup);
+	ck_assert_int_eq(mdb_put(txn, idx, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.map_size = 4 * MIB;
+	o.map_max = 64 * MIB;
+	ck_assert_ptr_null(store_open(&o, &cause));
+	ck_assert_msg(strstr(cause, "past 2^48") != NULL, "%s", cause);
+	free(cause);
+	st = NULL;
+	/* Nothing was lost: the entries are still in the older database. */
+	raw_begin(true, &env, &txn);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ident_index", 0, &idx), 0);
+	{
+		MDB_stat	ms;
+
+		ck_assert_int_eq(mdb_stat(txn, idx, &ms), 0);
+		ck_assert_uint_eq(ms.ms_entries, n + 1);
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	freshdir();
 	st = unit_store(dir, 4 * MIB, 64 * MIB);	/* for teardown */
 }
 END_TEST
@@ -3101,10 +3323,14 @@ store_suite(void)
 	tcase_add_test(tc, test_count_windows);
 	tcase_add_test(tc, test_referral_roles);
 	tcase_add_test(tc, test_scan_order);
+	tcase_add_test(tc, test_put_range);
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_scan_referred);
 	tcase_add_test(tc, test_index_convert);
+	tcase_add_test(tc, test_index_convert4);
+	tcase_add_test(tc, test_index_convert_halfway);
+	tcase_add_test(tc, test_index_convert_range);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
 	tcase_add_test(tc, test_verdict_checksum);
