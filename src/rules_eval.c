@@ -662,8 +662,8 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 }
 
 static int rules_eval_run(const struct ruleset *, const struct rg_event *,
-    const struct rules_at *, struct store_txn *, struct rules_memo *, int,
-    struct rules_result *);
+    const struct rules_at *, struct store_txn *, struct rules_memo *,
+    const uint8_t *, int, struct rules_result *);
 
 int
 rules_eval(const struct ruleset *rs, const struct rg_event *ev,
@@ -679,7 +679,18 @@ rules_eval_memo(const struct ruleset *rs, const struct rg_event *ev,
 {
 	struct rules_at	at = { ev->ts, ev->seq };
 
-	return (rules_eval_run(rs, ev, &at, txn, memo, want_explain, res));
+	return (rules_eval_run(rs, ev, &at, txn, memo, NULL, want_explain,
+	    res));
+}
+
+int
+rules_eval_known(const struct ruleset *rs, const struct rg_event *ev,
+    const uint8_t *known, struct rules_memo *memo, struct store_txn *txn,
+    struct rules_result *res)
+{
+	struct rules_at	at = { ev->ts, ev->seq };
+
+	return (rules_eval_run(rs, ev, &at, txn, memo, known, 0, res));
 }
 
 int
@@ -687,13 +698,15 @@ rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
     const struct rules_at *at, struct store_txn *txn, int want_explain,
     struct rules_result *res)
 {
-	return (rules_eval_run(rs, ev, at, txn, NULL, want_explain, res));
+	return (rules_eval_run(rs, ev, at, txn, NULL, NULL, want_explain,
+	    res));
 }
 
 static int
 rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
     const struct rules_at *at, struct store_txn *txn,
-    struct rules_memo *memo, int want_explain, struct rules_result *res)
+    struct rules_memo *memo, const uint8_t *known, int want_explain,
+    struct rules_result *res)
 {
 	struct rules_ectx	 cx;
 	struct sbuf		 sb;
@@ -737,7 +750,10 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 			sbuf_add(&sb, ",\"facts\":[", 10);
 			cx.exfirst = true;
 		}
-		m = rules_eval_bool(&cx, r->when);
+		if (known != NULL && known[i] != RULES_KNOWN_NONE)
+			m = known[i] == RULES_KNOWN_MATCH;
+		else
+			m = rules_eval_bool(&cx, r->when);
 		if (cx.err)
 			break;
 		if (cx.ex != NULL) {
