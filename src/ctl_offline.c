@@ -174,6 +174,18 @@ ctl_secret_path(const struct conf *cf, const char *state)
 	return (path);
 }
 
+/* optarg as the next of v's cap paths of a repeatable option: 0, or -1. */
+static int
+ctl_add_path(char **v, size_t *n, size_t cap, const char *opt)
+{
+	if (*n == cap) {
+		fprintf(stderr, "refguardctl: %s: at most %zu\n", opt, cap);
+		return (-1);
+	}
+	v[(*n)++] = optarg;
+	return (0);
+}
+
 /*
  * The base set of backtest (the rules that gave the stored verdicts,
  * whose unchanged rules' outcomes it reuses): --baseline's paths, loaded
@@ -256,20 +268,14 @@ ctl_backtest(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
-			if (nrules == nitems(rules)) {
-				fprintf(stderr, "refguardctl: --rules: at most "
-				    "%zu\n", nitems(rules));
+			if (ctl_add_path(rules, &nrules, nitems(rules),
+			    "--rules") != 0)
 				return (CTL_EXIT_USAGE);
-			}
-			rules[nrules++] = optarg;
 			break;
 		case 'b':
-			if (nbases == nitems(bases)) {
-				fprintf(stderr, "refguardctl: --baseline: at "
-				    "most %zu\n", nitems(bases));
+			if (ctl_add_path(bases, &nbases, nitems(bases),
+			    "--baseline") != 0)
 				return (CTL_EXIT_USAGE);
-			}
-			bases[nbases++] = optarg;
 			break;
 		case 'N': bo.no_reuse = true; break;
 		case 'S': since = optarg; break;
