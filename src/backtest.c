@@ -27,7 +27,7 @@
 #define BT_CHUNK	4096
 #define BT_NACT		3	/* allow, review, deny */
 #define BT_WORKERS_MAX	64
-/* Events a worker's memo keeps (rules_memo_new): all in all ~45 MB. */
+/* Events a worker's memo keeps (rules_memo_new): all in all ~47 MB. */
 #define BT_MEMO_EVENTS	16384
 
 /* Hits of one rule name, in the stored verdicts and in the candidate's. */

@@ -171,9 +171,12 @@ int		 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
  * (referees, count with two keys, distinct, sum, cluster, chain),
  * decoded, by seq, and apart the one key referees and count with two
  * keys read of each; every index entry of a key asked for a second time
- * (count and the scans filter them in memory); and, within one
- * evaluation only, what a function derived from one event as of that
- * evaluation (whether a referee was active). It changes no result as
+ * (count and the scans filter them in memory); for each referral that
+ * referees() looks at, its referee's oldest few logins and purchases
+ * after it, which count them as of any later evaluation when they are
+ * enough to tell; and, within
+ * one evaluation only, what a function derived from one event as of
+ * that evaluation (whether a referee was active). It changes no result as
  * long as the store does not change under it: the contract is
  * rules_memo_reset() at every new transaction and after every write
  * (an event stored, retention) before the next evaluation. A backtest's

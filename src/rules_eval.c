@@ -103,6 +103,7 @@ rules_memo_new(size_t nents)
 	m->entcap = 32 * n < RULES_MEMO_KEY_MAX ? RULES_MEMO_KEY_MAX : 32 * n;
 	m->ents = xcalloc(m->entcap, sizeof(*m->ents));
 	m->kgen = 1;
+	m->since = xcalloc(n, sizeof(*m->since));
 	return (m);
 }
 
@@ -115,6 +116,7 @@ rules_memo_free(struct rules_memo *m)
 	free(m->ekeys);
 	free(m->keys);
 	free(m->ents);
+	free(m->since);
 	free(m);
 }
 
@@ -292,6 +294,68 @@ rules_eval_scank(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 	}
 	cx->memo->walking--;
 	return (0);
+}
+
+static int
+rules_since_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_memo_since	*ms = arg;
+
+	if (ms->n == RULES_SINCE_KEEP) {
+		ms->all = false;
+		return (1);
+	}
+	ms->e[ms->n].ts = e->ts;
+	ms->e[ms->n++].seq = e->seq;
+	return (0);
+}
+
+int64_t
+rules_eval_since(struct rules_ectx *cx, uint64_t tag, int kind,
+    const struct rg_hash *h, uint32_t type_mask, uint32_t role_mask,
+    int64_t from_ts, int64_t to_ts, uint64_t limit)
+{
+	struct rules_memo	*m = cx->memo;
+	struct rules_memo_since	*ms, tmp;
+	uint64_t		 n = 0, max = cx->at.max_seq;
+	unsigned		 i;
+
+	if (from_ts > to_ts)
+		return (0);
+	if (m == NULL || store_txn_err(cx->txn) != STORE_OK)
+		goto count;
+	ms = &m->since[tag & m->mask];
+	if (ms->gen != m->gen || ms->tag != tag || ms->from != from_ts ||
+	    ms->kind != kind || ms->types != type_mask ||
+	    ms->roles != role_mask || memcmp(&ms->h, h, sizeof(*h)) != 0) {
+		/* The oldest entries from from_ts on, any seq. */
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.all = true;
+		if (store_scan(cx->txn, (enum ent_kind)kind, h, type_mask,
+		    role_mask, from_ts, INT64_MAX, 0, false, rules_since_cb,
+		    &tmp) != 0)
+			return (-1);
+		tmp.gen = m->gen;
+		tmp.tag = tag;
+		tmp.from = from_ts;
+		tmp.kind = (uint8_t)kind;
+		tmp.types = type_mask;
+		tmp.roles = role_mask;
+		tmp.h = *h;
+		*ms = tmp;
+	}
+	/* In time order: past to_ts, none of the rest is in the window. */
+	for (i = 0; i < ms->n; i++) {
+		if (ms->e[i].ts > to_ts)
+			return ((int64_t)n);
+		if ((max == 0 || ms->e[i].seq <= max) && ++n == limit)
+			return ((int64_t)n);
+	}
+	if (ms->all)
+		return ((int64_t)n);
+count:
+	return (rules_eval_count(cx, kind, h, type_mask, role_mask, from_ts,
+	    to_ts, limit));
 }
 
 /* The memo's place for seq when it holds that event; NULL if not. */
