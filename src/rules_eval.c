@@ -128,22 +128,23 @@ rules_memo_reset(struct rules_memo *m)
 	m->nents = 0;
 }
 
-struct rules_memo_fill {
-	struct rules_memo	*m;
-	uint32_t		 n;
-	bool			 big;
+/* Entries a scan collects, at most cap; more: it stopped at cap. */
+struct rules_collect {
+	struct store_entry	*v;
+	uint32_t		 n, cap;
+	bool			 more;
 };
 
 static int
-rules_memo_fill_cb(void *arg, const struct store_entry *e)
+rules_collect_cb(void *arg, const struct store_entry *e)
 {
-	struct rules_memo_fill	*f = arg;
+	struct rules_collect	*c = arg;
 
-	if (f->n == RULES_MEMO_KEY_MAX) {
-		f->big = true;
+	if (c->n == c->cap) {
+		c->more = true;
 		return (1);
 	}
-	f->m->ents[f->m->nents + f->n++] = *e;
+	c->v[c->n++] = *e;
 	return (0);
 }
 
@@ -160,7 +161,7 @@ rules_memo_key(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 {
 	struct rules_memo	*m = cx->memo;
 	struct rules_memo_key	*k;
-	struct rules_memo_fill	 f;
+	struct rules_collect	 f;
 	uint64_t		 x;
 
 	*err = 0;
@@ -187,19 +188,20 @@ rules_memo_key(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 		m->kgen++;
 		m->nents = 0;
 	}
-	f.m = m;
+	f.v = m->ents + m->nents;
 	f.n = 0;
-	f.big = false;
+	f.cap = RULES_MEMO_KEY_MAX;
+	f.more = false;
 	if (store_scan(cx->txn, (enum ent_kind)kind, h, EV_MASK_ANY, ROLE_ANY,
-	    INT64_MIN, INT64_MAX, 0, false, rules_memo_fill_cb, &f) != 0) {
+	    INT64_MIN, INT64_MAX, 0, false, rules_collect_cb, &f) != 0) {
 		*err = 1;
 		return (NULL);
 	}
 	k->gen = m->kgen;	/* which a flush above moved on */
 	k->filled = true;
-	k->big = f.big;
+	k->big = f.more;
 	k->off = (uint32_t)m->nents;
-	k->n = f.big ? 0 : f.n;
+	k->n = f.more ? 0 : f.n;
 	m->nents += k->n;
 	return (k->big ? NULL : k);
 }
@@ -296,20 +298,6 @@ rules_eval_scank(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 	return (0);
 }
 
-static int
-rules_since_cb(void *arg, const struct store_entry *e)
-{
-	struct rules_memo_since	*ms = arg;
-
-	if (ms->n == RULES_SINCE_KEEP) {
-		ms->all = false;
-		return (1);
-	}
-	ms->e[ms->n].ts = e->ts;
-	ms->e[ms->n++].seq = e->seq;
-	return (0);
-}
-
 int64_t
 rules_eval_since(struct rules_ectx *cx, uint64_t tag, int kind,
     const struct rg_hash *h, uint32_t type_mask, uint32_t role_mask,
@@ -317,6 +305,7 @@ rules_eval_since(struct rules_ectx *cx, uint64_t tag, int kind,
 {
 	struct rules_memo	*m = cx->memo;
 	struct rules_memo_since	*ms, tmp;
+	struct rules_collect	 c;
 	uint64_t		 n = 0, max = cx->at.max_seq;
 	unsigned		 i;
 
@@ -330,11 +319,15 @@ rules_eval_since(struct rules_ectx *cx, uint64_t tag, int kind,
 	    ms->roles != role_mask || memcmp(&ms->h, h, sizeof(*h)) != 0) {
 		/* The oldest entries from from_ts on, any seq. */
 		memset(&tmp, 0, sizeof(tmp));
-		tmp.all = true;
+		memset(&c, 0, sizeof(c));
+		c.v = tmp.e;
+		c.cap = RULES_SINCE_KEEP;
 		if (store_scan(cx->txn, (enum ent_kind)kind, h, type_mask,
-		    role_mask, from_ts, INT64_MAX, 0, false, rules_since_cb,
-		    &tmp) != 0)
+		    role_mask, from_ts, INT64_MAX, 0, false, rules_collect_cb,
+		    &c) != 0)
 			return (-1);
+		tmp.n = (uint8_t)c.n;
+		tmp.all = !c.more;
 		tmp.gen = m->gen;
 		tmp.tag = tag;
 		tmp.from = from_ts;

@@ -312,10 +312,7 @@ struct rules_memo_since {
 	uint8_t			 n;
 	bool			 all;
 	uint32_t		 types, roles;
-	struct {
-		int64_t		 ts;
-		uint64_t	 seq;
-	}			 e[RULES_SINCE_KEEP];
+	struct store_entry	 e[RULES_SINCE_KEEP];
 };
 struct rules_memo {
 	uint64_t		 gen;		/* bumped by rules_memo_reset */
