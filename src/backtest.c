@@ -27,7 +27,7 @@
 #define BT_CHUNK	4096
 #define BT_NACT		3	/* allow, review, deny */
 #define BT_WORKERS_MAX	64
-/* Events a worker's memo keeps (rules_memo_new): all in all ~45 MB. */
+/* Events a worker's memo keeps (rules_memo_new): all in all ~47 MB. */
 #define BT_MEMO_EVENTS	16384
 
 /* Hits of one rule name, in the stored verdicts and in the candidate's. */
@@ -63,6 +63,12 @@ struct bt_label {
 	uint8_t		 label;
 };
 
+/* A candidate rule by name (bsearch), for the names a stored reply holds. */
+struct bt_name {
+	const char	*name;
+	uint32_t	 rule;
+};
+
 /* A changed referral kept as a sample: the earliest by seq are printed. */
 struct bt_sample {
 	uint64_t	 seq;
@@ -96,13 +102,32 @@ struct backtest {
 	uint64_t	 legit;		/* labelled legit */
 	uint64_t	 unlabelled;
 	struct bt_pr	 pr_stored, pr_cand;	/* flagged: review or deny */
+	/*
+	 * Reusing the outcomes of unchanged rules: the base set's hash (the
+	 * verdicts it gave), which candidate rules match as the base's rule
+	 * of their name does (rules_rule_same), and the candidate's rules by
+	 * name. rules_evaluated / rules_reused count rule outcomes.
+	 */
+	char		*base_hash;	/* NULL: no base set */
+	uint8_t		*same;		/* [rule]: as the base's */
+	struct bt_name	*names;		/* sorted by name */
+	uint64_t	 rules_evaluated;
+	uint64_t	 rules_reused;
 };
 
 struct bt_scan {
 	struct backtest		*bt;
 	struct store_txn	*txn;
 	struct rules_memo	*memo;		/* reset at each transaction */
+	uint8_t			*known;		/* [rule]: rules_eval_known() */
 	bool			 err;
+};
+
+/* What bt_stored_hit() does with the rules a stored reply names. */
+struct bt_reply {
+	struct backtest	*bt;
+	uint8_t		*known;		/* NULL: no outcome is reused */
+	size_t		 nhits;
 };
 
 static struct bt_rule *
@@ -124,29 +149,93 @@ bt_rule(struct backtest *bt, const char *name, size_t len)
 	return (&bt->rules[bt->nrules++]);
 }
 
+static int
+bt_name_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct bt_name *)a)->name,
+	    ((const struct bt_name *)b)->name));
+}
+
 /* One rule a stored verdict's reply names (verdict_reply_rules). */
 static int
 bt_stored_hit(void *arg, const char *name, bool shadow)
 {
-	struct bt_rule	*r = bt_rule(arg, name, strlen(name));
+	struct bt_reply		*rp = arg;
+	struct bt_rule		*r = bt_rule(rp->bt, name, strlen(name));
+	struct bt_name		 key, *c;
 
 	if (shadow)
 		r->s_shadow++;
 	else
 		r->s_enforce++;
+	rp->nhits++;
+	key.name = name;
+	if (rp->known != NULL && (c = bsearch(&key, rp->bt->names,
+	    rp->bt->ncand, sizeof(key), bt_name_cmp)) != NULL &&
+	    rp->known[c->rule] == RULES_KNOWN_MISS)
+		rp->known[c->rule] = RULES_KNOWN_MATCH;
 	return (0);
 }
 
-/* The rule names in a stored reply's reasons and shadow arrays. */
-static void
-bt_stored_hits(struct backtest *bt, const char *reply, size_t len)
+/*
+ * The rule set hash a stored reply names ("ruleset", which verdict.c
+ * writes after the reasons and shadow arrays): a pointer to its
+ * 32 hex digits in reply, or NULL. Outside a string: a quote in one is
+ * escaped, so ,"ruleset":" cannot occur inside one.
+ */
+static const char *
+bt_reply_ruleset(const char *reply, size_t len)
+{
+	static const char	 key[] = ",\"ruleset\":\"";
+	const char		*p;
+	size_t			 hl = 2 * 16;
+
+	if ((p = memmem(reply, len, key, sizeof(key) - 1)) == NULL)
+		return (NULL);
+	p += sizeof(key) - 1;
+	if ((size_t)(reply + len - p) < hl + 1 || p[hl] != '"')
+		return (NULL);
+	return (p);
+}
+
+/*
+ * Count the rules a stored reply names (its reasons and shadow arrays)
+ * and, when the stored verdict was given by the candidate set or the
+ * base set, fill known[] with the outcome of each candidate rule that is
+ * the same as the one that ran (every rule for the candidate's own
+ * verdicts): matched when the reply names it, else missed. A reply that
+ * names RULES_MAX_HITS rules may have left matches out (the live check
+ * keeps that many): then nothing is reused. Returns known, or NULL when
+ * every rule must be evaluated.
+ */
+static uint8_t *
+bt_stored_hits(struct backtest *bt, const char *reply, size_t len,
+    uint8_t *known)
 {
 	static const char	 none[] = "\"reasons\":[],\"shadow\":[]";
+	struct bt_reply		 rp = { bt, NULL, 0 };
+	const char		*h;
+	size_t			 i, hl = 2 * 16;
+	bool			 all;
 
+	if (known != NULL && (h = bt_reply_ruleset(reply, len)) != NULL) {
+		all = memcmp(h, bt->ruleset, hl) == 0 &&
+		    bt->ruleset[hl] == '\0';
+		if (all || (bt->base_hash != NULL &&
+		    memcmp(h, bt->base_hash, hl) == 0 &&
+		    bt->base_hash[hl] == '\0')) {
+			for (i = 0; i < bt->ncand; i++)
+				known[i] = all || bt->same[i] ?
+				    RULES_KNOWN_MISS : RULES_KNOWN_NONE;
+			rp.known = known;
+		}
+	}
 	/* Most verdicts match nothing: skip the parse. */
-	if (memmem(reply, len, none, sizeof(none) - 1) != NULL)
-		return;
-	verdict_reply_rules(reply, len, bt_stored_hit, bt);
+	if (memmem(reply, len, none, sizeof(none) - 1) == NULL &&
+	    (verdict_reply_rules(reply, len, bt_stored_hit, &rp) != 0 ||
+	    rp.nhits >= RULES_MAX_HITS))
+		return (NULL);
+	return (rp.known);
 }
 
 static int
@@ -308,7 +397,7 @@ bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 	struct verdict_rec	 vr;
 	const void		*rec;
 	size_t			 len, i, *ns;
-	uint8_t			 s, c;
+	uint8_t			 s, c, *known;
 	int			 rc;
 
 	rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
@@ -320,10 +409,18 @@ bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 		bt->skipped++;
 		return (0);
 	}
+	known = bt_stored_hits(bt, vr.reply, vr.replylen, sc->known);
 	memset(&res, 0, sizeof(res));
 	res.action = ACTION_ALLOW;
-	if (rules_eval_memo(bt->rs, ev, sc->memo, sc->txn, 0, &res) != 0)
+	if ((known != NULL ? rules_eval_known(bt->rs, ev, known, sc->memo,
+	    sc->txn, &res) : rules_eval_memo(bt->rs, ev, sc->memo, sc->txn, 0,
+	    &res)) != 0)
 		return (-1);
+	for (i = 0; i < bt->ncand; i++)
+		if (known != NULL && known[i] != RULES_KNOWN_NONE)
+			bt->rules_reused++;
+		else
+			bt->rules_evaluated++;
 	s = vr.action;
 	c = res.action < BT_NACT ? res.action : ACTION_DENY;
 	bt->referrals++;
@@ -344,7 +441,6 @@ bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 		if (res.hits[i].rule < bt->ncand)
 			bt->cand[res.hits[i].rule * 2 + (res.hits[i].shadow ?
 			    1 : 0)]++;
-	bt_stored_hits(bt, vr.reply, vr.replylen);
 	if (bt->labels) {
 		int	label = bt_own_label(bt, ev);
 		bool	pos = label > 0 && (BT_POSITIVE & (1u << label));
@@ -394,6 +490,8 @@ bt_scan_chunks(struct backtest *bt, struct store *st, uint64_t first,
 	memset(&sc, 0, sizeof(sc));
 	sc.bt = bt;
 	sc.memo = rules_memo_new(BT_MEMO_EVENTS);
+	if (!bt->opts.no_reuse)
+		sc.known = xcalloc(bt->ncand + 1, 1);
 	for (k = first; bt->first_seq + k * bt->opts.chunk <= bt->last_seq;
 	    k += stride) {
 		from = bt->first_seq + k * bt->opts.chunk;
@@ -402,6 +500,7 @@ bt_scan_chunks(struct backtest *bt, struct store *st, uint64_t first,
 			to = bt->last_seq;
 		if ((sc.txn = store_begin(st, false, cause)) == NULL) {
 			rules_memo_free(sc.memo);
+			free(sc.known);
 			return (-1);
 		}
 		rules_memo_reset(sc.memo);
@@ -411,11 +510,13 @@ bt_scan_chunks(struct backtest *bt, struct store *st, uint64_t first,
 			    store_txn_errstr(sc.txn));
 			store_abort(sc.txn);
 			rules_memo_free(sc.memo);
+			free(sc.known);
 			return (-1);
 		}
 		store_abort(sc.txn);	/* read only: nothing to commit */
 	}
 	rules_memo_free(sc.memo);
+	free(sc.known);
 	return (0);
 }
 
@@ -475,7 +576,7 @@ bt_counter(struct backtest *bt, size_t i)
 	uint64_t	*c[] = { &bt->events, &bt->referrals, &bt->skipped,
 	    &bt->changed, &bt->positives, &bt->legit, &bt->unlabelled,
 	    &bt->pr_stored.flagged, &bt->pr_stored.tp, &bt->pr_cand.flagged,
-	    &bt->pr_cand.tp };
+	    &bt->pr_cand.tp, &bt->rules_evaluated, &bt->rules_reused };
 
 	return (i < nitems(c) ? c[i] : NULL);
 }
@@ -719,6 +820,39 @@ bt_rule_cmp(const void *a, const void *b)
 	    ((const struct bt_rule *)b)->name));
 }
 
+/*
+ * Which candidate rules are the base set's rule of their name
+ * (rules_rule_same), and the candidate's rules sorted by name.
+ */
+static void
+bt_reuse_init(struct backtest *bt)
+{
+	const struct ruleset	*base = bt->opts.base;
+	size_t			 i, j, nb;
+
+	bt->names = xcalloc(bt->ncand + 1, sizeof(*bt->names));
+	bt->same = xcalloc(bt->ncand + 1, sizeof(*bt->same));
+	for (i = 0; i < bt->ncand; i++) {
+		bt->names[i].name = rules_rule_name(bt->rs, (uint32_t)i);
+		bt->names[i].rule = (uint32_t)i;
+	}
+	if (bt->ncand > 1)
+		qsort(bt->names, bt->ncand, sizeof(*bt->names), bt_name_cmp);
+	if (base == NULL || bt->opts.no_reuse)
+		return;
+	bt->base_hash = xstrdup(rules_hash(base));
+	nb = rules_count(base);
+	for (j = 0; j < nb; j++) {
+		struct bt_name	 key, *c;
+
+		key.name = rules_rule_name(base, (uint32_t)j);
+		if ((c = bsearch(&key, bt->names, bt->ncand, sizeof(key),
+		    bt_name_cmp)) != NULL)
+			bt->same[c->rule] = rules_rule_same(bt->rs, c->rule,
+			    base, (uint32_t)j);
+	}
+}
+
 struct backtest *
 backtest_run(struct store *st, const struct ruleset *rs,
     const struct backtest_opts *opts, char **cause)
@@ -740,6 +874,7 @@ backtest_run(struct store *st, const struct ruleset *rs,
 	bt->ncand = rules_count(rs);
 	bt->cand = xcalloc(bt->ncand * 2 + 1, sizeof(*bt->cand));
 	bt->cand_tp = xcalloc(bt->ncand + 1, sizeof(*bt->cand_tp));
+	bt_reuse_init(bt);
 	if (store_stat(st, &ss, cause) != 0)
 		goto fail;
 	bt->last_seq = ss.last_seq;
@@ -833,6 +968,9 @@ backtest_free(struct backtest *bt)
 	free(bt->cand);
 	free(bt->cand_tp);
 	free(bt->ruleset);
+	free(bt->base_hash);
+	free(bt->same);
+	free(bt->names);
 	free(bt);
 }
 
@@ -974,6 +1112,12 @@ bt_print_json(const struct backtest *bt, FILE *out)
 	    bt->skipped));
 	json_object_set_new(o, "changed", json_integer((json_int_t)
 	    bt->changed));
+	json_object_set_new(o, "base", bt->base_hash != NULL ?
+	    json_string(bt->base_hash) : json_null());
+	json_object_set_new(o, "rules_evaluated", json_integer((json_int_t)
+	    bt->rules_evaluated));
+	json_object_set_new(o, "rules_reused", json_integer((json_int_t)
+	    bt->rules_reused));
 	json_object_set_new(o, "seconds", json_real(bt->seconds));
 	json_object_set_new(o, "workers", json_integer(bt->workers));
 	json_object_set_new(o, "events_per_sec", json_real(bt_rate(bt->events,
@@ -1049,6 +1193,9 @@ backtest_print(const struct backtest *bt, FILE *out, bool json)
 		fprintf(out, "skipped             %" PRIu64
 		    " (no stored verdict of that event)\n", bt->skipped);
 	fprintf(out, "changed             %" PRIu64 "\n", bt->changed);
+	fprintf(out, "rule outcomes       %" PRIu64 " evaluated, %" PRIu64
+	    " reused from stored verdicts%s\n", bt->rules_evaluated,
+	    bt->rules_reused, bt->opts.no_reuse ? " (--no-reuse)" : "");
 	fprintf(out, "time                %.3f s: %.0f events/s, "
 	    "%.0f referrals/s, %u worker%s\n", bt->seconds, bt_rate(bt->events,
 	    bt->seconds), bt_rate(bt->referrals, bt->seconds), bt->workers,

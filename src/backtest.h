@@ -49,6 +49,18 @@ struct backtest_opts {
 	 */
 	unsigned	workers;
 	const char	*dir;
+	/*
+	 * Reusing stored outcomes: a referral whose stored verdict was given
+	 * by the candidate set itself, or by base (NULL: none; the rule set
+	 * that gave the stored verdicts, compiled with the same secret),
+	 * takes each candidate rule that is the same as the one that ran
+	 * (rules_rule_same: every rule, for the candidate's own verdicts)
+	 * as matched when the stored reply names it and missed when not,
+	 * instead of evaluating it; the rest are evaluated. no_reuse:
+	 * evaluate every rule.
+	 */
+	const struct ruleset *base;
+	bool		no_reuse;
 };
 
 struct backtest;

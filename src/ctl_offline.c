@@ -174,6 +174,54 @@ ctl_secret_path(const struct conf *cf, const char *state)
 	return (path);
 }
 
+/* optarg as the next of v's cap paths of a repeatable option: 0, or -1. */
+static int
+ctl_add_path(char **v, size_t *n, size_t cap, const char *opt)
+{
+	if (*n == cap) {
+		fprintf(stderr, "refguardctl: %s: at most %zu\n", opt, cap);
+		return (-1);
+	}
+	v[(*n)++] = optarg;
+	return (0);
+}
+
+/*
+ * The base set of backtest (the rules that gave the stored verdicts,
+ * whose unchanged rules' outcomes it reuses): --baseline's paths, loaded
+ * as --rules; without them, -c's rules as the daemon loads them, when
+ * -c is given. An error in --baseline's rules fails (-1, diagnostics on
+ * stderr); -c's rules that do not load only reuse nothing (a warning).
+ * *base NULL: none.
+ */
+static int
+ctl_backtest_base(char *const *paths, size_t n, const struct conf *cf,
+    struct ident *id, struct ruleset **base)
+{
+	char	*diag = NULL;
+
+	*base = NULL;
+	if (n > 0) {
+		*base = ctl_rules_load(paths, n, id, cf->rules_max_bytes,
+		    &diag);
+		if (*base == NULL && diag != NULL)
+			fprintf(stderr, "refguardctl: --baseline:\n%s%s", diag,
+			    diag[strlen(diag) - 1] == '\n' ? "" : "\n");
+		free(diag);
+		return (*base == NULL ? -1 : 0);
+	}
+	if (ctl_conf_path == NULL || cf->nrules_paths == 0)
+		return (0);
+	*base = (cf->rules_merge ? rules_load_dirs : rules_load_paths)(
+	    (const char *const *)cf->rules_paths, cf->nrules_paths, id,
+	    cf->rules_max_bytes, &diag);
+	if (*base == NULL)
+		fprintf(stderr, "refguardctl: warning: the rules of %s do not "
+		    "load: every rule is evaluated\n", ctl_conf_path);
+	free(diag);
+	return (0);
+}
+
 /*
  * backtest: the store opened read-only (never blocks the daemon), the
  * candidate rules compiled with the installation's secret so that list
@@ -191,22 +239,25 @@ ctl_backtest(int argc, char **argv)
 		{ "samples",	required_argument,	NULL, 'n' },
 		{ "threads",	required_argument,	NULL, 't' },
 		{ "json",	no_argument,		NULL, 'j' },
+		{ "baseline",	required_argument,	NULL, 'b' },
+		{ "no-reuse",	no_argument,		NULL, 'N' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct backtest_opts	 bo;
 	struct ident_conf	 ic;
 	struct conf		*cf;
 	struct ident		*id;
-	struct ruleset		*rs;
+	struct ruleset		*rs, *base = NULL;
 	struct store		*st;
 	struct backtest		*bt;
 	struct secret_status	 ss;
 	const char		*state = NULL, *since = NULL, *until = NULL;
 	char			*cause = NULL, *diag = NULL, *secret = NULL, *end;
 	char			*rules[16];	/* --rules, repeatable */
+	char			*bases[16];	/* --baseline, repeatable */
 	bool			 json = ctl_out_json();
 	unsigned long		 n;
-	size_t			 nrules = 0;
+	size_t			 nrules = 0, nbases = 0;
 	int			 ch;
 
 	memset(&bo, 0, sizeof(bo));
@@ -217,13 +268,16 @@ ctl_backtest(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
-			if (nrules == nitems(rules)) {
-				fprintf(stderr, "refguardctl: --rules: at most "
-				    "%zu\n", nitems(rules));
+			if (ctl_add_path(rules, &nrules, nitems(rules),
+			    "--rules") != 0)
 				return (CTL_EXIT_USAGE);
-			}
-			rules[nrules++] = optarg;
 			break;
+		case 'b':
+			if (ctl_add_path(bases, &nbases, nitems(bases),
+			    "--baseline") != 0)
+				return (CTL_EXIT_USAGE);
+			break;
+		case 'N': bo.no_reuse = true; break;
 		case 'S': since = optarg; break;
 		case 'U': until = optarg; break;
 		case 'd': state = optarg; break;
@@ -293,16 +347,22 @@ ctl_backtest(int argc, char **argv)
 		    ic.secret_file);
 	free(secret);
 	rs = ctl_rules_load(rules, nrules, id, cf->rules_max_bytes, &diag);
-	ident_free(id);
 	if (diag != NULL)
 		fprintf(stderr, "%s%s", diag, diag[strlen(diag) - 1] == '\n' ?
 		    "" : "\n");
 	free(diag);
+	if (rs != NULL && !bo.no_reuse && ctl_backtest_base(bases, nbases,
+	    cf, id, &base) != 0) {
+		rules_unref(rs);
+		rs = NULL;
+	}
+	ident_free(id);
 	if (rs == NULL) {
 		store_close(st);
 		conf_free(cf);
 		return (CTL_EXIT_ERROR);
 	}
+	bo.base = base;
 	bo.dir = state;
 	bt = backtest_run(st, rs, &bo, &cause);
 	if (bt == NULL)
@@ -314,6 +374,7 @@ ctl_backtest(int argc, char **argv)
 	backtest_free(bt);
 	store_close(st);
 	rules_unref(rs);
+	rules_unref(base);
 	conf_free(cf);
 	return (bt == NULL ? CTL_EXIT_ERROR : 0);
 }

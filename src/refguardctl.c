@@ -161,7 +161,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "score, hits\n",
 	  ctl_rules, CTL_DAEMON },
 	{ "backtest", "--rules PATH [--since 30d|RFC3339] [--until RFC3339] "
-	  "[--state DIR] [--samples N] [--threads N]",
+	  "[--state DIR] [--samples N] [--threads N] [--baseline PATH] "
+	  "[--no-reuse]",
 	  "replay stored referrals through a rule set and compare verdicts",
 	  "  --rules PATH         the candidate rule file or directory;\n"
 	  "                       repeated: one set, directories merged\n"
@@ -170,7 +171,11 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "  --state DIR          the state directory (default: from -c)\n"
 	  "  --samples N          changed verdicts shown per kind (default 5)\n"
 	  "  --threads N          replay in N parallel workers (default: the\n"
-	  "                       online CPUs); the report is the same\n",
+	  "                       online CPUs); the report is the same\n"
+	  "  --baseline PATH      the rules that gave the stored verdicts\n"
+	  "                       (default: -c's rules): rules unchanged\n"
+	  "                       there take their stored outcome\n"
+	  "  --no-reuse           evaluate every rule\n",
 	  ctl_backtest, 0 },
 	{ "help", "[COMMAND]", "this list, or a command's usage", "", NULL,
 	  0 },

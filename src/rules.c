@@ -532,3 +532,78 @@ rules_rule_shadow(const struct ruleset *rs, uint32_t rule)
 {
 	return (rule < rs->nrules && rs->rules[rule].shadow);
 }
+
+/*
+ * The source span of rule r's condition: every node's, from the first
+ * byte of one to the end of the last (and/or nodes start at their first
+ * operand). False when it has none or spans sources (it never does).
+ */
+static bool
+rules_when_span(const struct rules_node *n, uint32_t *src, uint32_t *from,
+    uint32_t *to)
+{
+	size_t	i;
+
+	if (n == NULL || n->pos.src != *src)
+		return (false);
+	if (n->pos.off < *from)
+		*from = n->pos.off;
+	if (n->end > *to)
+		*to = n->end;
+	for (i = 0; i < n->nkids; i++)
+		if (n->kids[i] != NULL &&
+		    !rules_when_span(n->kids[i], src, from, to))
+			return (false);
+	return (true);
+}
+
+/* Whether the lists the "in list" nodes of n name hold the same values. */
+static bool
+rules_when_lists(const struct ruleset *a, const struct ruleset *b,
+    const struct rules_node *n)
+{
+	const struct rules_list	*la, *lb;
+	size_t			 i;
+
+	if (n->op == N_IN && n->name != NULL) {
+		la = rules_list_find(a, n->name);
+		lb = rules_list_find(b, n->name);
+		if ((la == NULL) != (lb == NULL))
+			return (false);
+		if (la != NULL) {
+			if (la->nvals != lb->nvals)
+				return (false);
+			for (i = 0; i < la->nvals; i++)
+				if (strcmp(la->vals[i], lb->vals[i]) != 0)
+					return (false);
+		}
+	}
+	for (i = 0; i < n->nkids; i++)
+		if (n->kids[i] != NULL && !rules_when_lists(a, b, n->kids[i]))
+			return (false);
+	return (true);
+}
+
+bool
+rules_rule_same(const struct ruleset *a, uint32_t ra,
+    const struct ruleset *b, uint32_t rb)
+{
+	const struct rules_node	*na, *nb;
+	uint32_t		 sa, sb, fa = UINT32_MAX, fb = UINT32_MAX;
+	uint32_t		 ta = 0, tb = 0;
+
+	if (ra >= a->nrules || rb >= b->nrules ||
+	    (na = a->rules[ra].when) == NULL ||
+	    (nb = b->rules[rb].when) == NULL)
+		return (false);
+	sa = na->pos.src;
+	sb = nb->pos.src;
+	if (!rules_when_span(na, &sa, &fa, &ta) ||
+	    !rules_when_span(nb, &sb, &fb, &tb) || fa > ta || fb > tb ||
+	    ta > a->srcs[sa].len || tb > b->srcs[sb].len ||
+	    ta - fa != tb - fb ||
+	    memcmp(a->srcs[sa].text + fa, b->srcs[sb].text + fb, ta - fa) != 0)
+		return (false);
+	/* The text names lists; their values are in other lines or files. */
+	return (rules_when_lists(a, b, na));
+}

@@ -127,6 +127,16 @@ const char	*rules_rule_msg(const struct ruleset *rs, uint32_t rule);
 int		 rules_rule_action(const struct ruleset *rs, uint32_t rule);
 int32_t		 rules_rule_score(const struct ruleset *rs, uint32_t rule);
 bool		 rules_rule_shadow(const struct ruleset *rs, uint32_t rule);
+/*
+ * Whether rule ra of set a and rule rb of set b match the same events:
+ * their conditions ("when") are the same text, byte for byte, and the
+ * lists they name ("in list") hold the same values. Name, action, score,
+ * mode and description may differ. Both sets must be compiled with the
+ * same secret (identity values in them hash alike); evaluated by this
+ * build, the two give the same match for any event and history.
+ */
+bool		 rules_rule_same(const struct ruleset *a, uint32_t ra,
+		     const struct ruleset *b, uint32_t rb);
 
 /*
  * Evaluate rs against ev, which is already in the store (ev->seq set):
@@ -161,9 +171,12 @@ int		 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
  * (referees, count with two keys, distinct, sum, cluster, chain),
  * decoded, by seq, and apart the one key referees and count with two
  * keys read of each; every index entry of a key asked for a second time
- * (count and the scans filter them in memory); and, within one
- * evaluation only, what a function derived from one event as of that
- * evaluation (whether a referee was active). It changes no result as
+ * (count and the scans filter them in memory); for each referral that
+ * referees() looks at, its referee's oldest few logins and purchases
+ * after it, which count them as of any later evaluation when they are
+ * enough to tell; and, within
+ * one evaluation only, what a function derived from one event as of
+ * that evaluation (whether a referee was active). It changes no result as
  * long as the store does not change under it: the contract is
  * rules_memo_reset() at every new transaction and after every write
  * (an event stored, retention) before the next evaluation. A backtest's
@@ -182,6 +195,24 @@ void		 rules_memo_reset(struct rules_memo *memo);
 int		 rules_eval_memo(const struct ruleset *rs,
 		     const struct rg_event *ev, struct rules_memo *memo,
 		     struct store_txn *txn, int want_explain,
+		     struct rules_result *res);
+
+/*
+ * As rules_eval_memo without explain, where the match of some rules is
+ * known already (a backtest reads it from the stored verdict of a set
+ * holding the same rule, rules_rule_same): known[i], one for each rule
+ * of rs, RULES_KNOWN_MATCH or RULES_KNOWN_MISS is taken as rule i's
+ * match without evaluating it; RULES_KNOWN_NONE evaluates it. Actions,
+ * scores and the verdict thresholds are rs's, so *res is what
+ * rules_eval_memo() gives when the known matches are the ones it would
+ * find. Rules with a known match read nothing from the store.
+ */
+#define RULES_KNOWN_NONE	0
+#define RULES_KNOWN_MATCH	1
+#define RULES_KNOWN_MISS	2
+int		 rules_eval_known(const struct ruleset *rs,
+		     const struct rg_event *ev, const uint8_t *known,
+		     struct rules_memo *memo, struct store_txn *txn,
 		     struct rules_result *res);
 
 /*

@@ -103,6 +103,7 @@ rules_memo_new(size_t nents)
 	m->entcap = 32 * n < RULES_MEMO_KEY_MAX ? RULES_MEMO_KEY_MAX : 32 * n;
 	m->ents = xcalloc(m->entcap, sizeof(*m->ents));
 	m->kgen = 1;
+	m->since = xcalloc(n, sizeof(*m->since));
 	return (m);
 }
 
@@ -115,6 +116,7 @@ rules_memo_free(struct rules_memo *m)
 	free(m->ekeys);
 	free(m->keys);
 	free(m->ents);
+	free(m->since);
 	free(m);
 }
 
@@ -126,22 +128,23 @@ rules_memo_reset(struct rules_memo *m)
 	m->nents = 0;
 }
 
-struct rules_memo_fill {
-	struct rules_memo	*m;
-	uint32_t		 n;
-	bool			 big;
+/* Entries a scan collects, at most cap; more: it stopped at cap. */
+struct rules_collect {
+	struct store_entry	*v;
+	uint32_t		 n, cap;
+	bool			 more;
 };
 
 static int
-rules_memo_fill_cb(void *arg, const struct store_entry *e)
+rules_collect_cb(void *arg, const struct store_entry *e)
 {
-	struct rules_memo_fill	*f = arg;
+	struct rules_collect	*c = arg;
 
-	if (f->n == RULES_MEMO_KEY_MAX) {
-		f->big = true;
+	if (c->n == c->cap) {
+		c->more = true;
 		return (1);
 	}
-	f->m->ents[f->m->nents + f->n++] = *e;
+	c->v[c->n++] = *e;
 	return (0);
 }
 
@@ -158,7 +161,7 @@ rules_memo_key(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 {
 	struct rules_memo	*m = cx->memo;
 	struct rules_memo_key	*k;
-	struct rules_memo_fill	 f;
+	struct rules_collect	 f;
 	uint64_t		 x;
 
 	*err = 0;
@@ -185,19 +188,20 @@ rules_memo_key(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 		m->kgen++;
 		m->nents = 0;
 	}
-	f.m = m;
+	f.v = m->ents + m->nents;
 	f.n = 0;
-	f.big = false;
+	f.cap = RULES_MEMO_KEY_MAX;
+	f.more = false;
 	if (store_scan(cx->txn, (enum ent_kind)kind, h, EV_MASK_ANY, ROLE_ANY,
-	    INT64_MIN, INT64_MAX, 0, false, rules_memo_fill_cb, &f) != 0) {
+	    INT64_MIN, INT64_MAX, 0, false, rules_collect_cb, &f) != 0) {
 		*err = 1;
 		return (NULL);
 	}
 	k->gen = m->kgen;	/* which a flush above moved on */
 	k->filled = true;
-	k->big = f.big;
+	k->big = f.more;
 	k->off = (uint32_t)m->nents;
-	k->n = f.big ? 0 : f.n;
+	k->n = f.more ? 0 : f.n;
 	m->nents += k->n;
 	return (k->big ? NULL : k);
 }
@@ -292,6 +296,59 @@ rules_eval_scank(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 	}
 	cx->memo->walking--;
 	return (0);
+}
+
+int64_t
+rules_eval_since(struct rules_ectx *cx, uint64_t tag, int kind,
+    const struct rg_hash *h, uint32_t type_mask, uint32_t role_mask,
+    int64_t from_ts, int64_t to_ts, uint64_t limit)
+{
+	struct rules_memo	*m = cx->memo;
+	struct rules_memo_since	*ms, tmp;
+	struct rules_collect	 c;
+	uint64_t		 n = 0, max = cx->at.max_seq;
+	unsigned		 i;
+
+	if (from_ts > to_ts)
+		return (0);
+	if (m == NULL || store_txn_err(cx->txn) != STORE_OK)
+		goto count;
+	ms = &m->since[tag & m->mask];
+	if (ms->gen != m->gen || ms->tag != tag || ms->from != from_ts ||
+	    ms->kind != kind || ms->types != type_mask ||
+	    ms->roles != role_mask || memcmp(&ms->h, h, sizeof(*h)) != 0) {
+		/* The oldest entries from from_ts on, any seq. */
+		memset(&tmp, 0, sizeof(tmp));
+		memset(&c, 0, sizeof(c));
+		c.v = tmp.e;
+		c.cap = RULES_SINCE_KEEP;
+		if (store_scan(cx->txn, (enum ent_kind)kind, h, type_mask,
+		    role_mask, from_ts, INT64_MAX, 0, false, rules_collect_cb,
+		    &c) != 0)
+			return (-1);
+		tmp.n = (uint8_t)c.n;
+		tmp.all = !c.more;
+		tmp.gen = m->gen;
+		tmp.tag = tag;
+		tmp.from = from_ts;
+		tmp.kind = (uint8_t)kind;
+		tmp.types = type_mask;
+		tmp.roles = role_mask;
+		tmp.h = *h;
+		*ms = tmp;
+	}
+	/* In time order: past to_ts, none of the rest is in the window. */
+	for (i = 0; i < ms->n; i++) {
+		if (ms->e[i].ts > to_ts)
+			return ((int64_t)n);
+		if ((max == 0 || ms->e[i].seq <= max) && ++n == limit)
+			return ((int64_t)n);
+	}
+	if (ms->all)
+		return ((int64_t)n);
+count:
+	return (rules_eval_count(cx, kind, h, type_mask, role_mask, from_ts,
+	    to_ts, limit));
 }
 
 /* The memo's place for seq when it holds that event; NULL if not. */
@@ -662,8 +719,8 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 }
 
 static int rules_eval_run(const struct ruleset *, const struct rg_event *,
-    const struct rules_at *, struct store_txn *, struct rules_memo *, int,
-    struct rules_result *);
+    const struct rules_at *, struct store_txn *, struct rules_memo *,
+    const uint8_t *, int, struct rules_result *);
 
 int
 rules_eval(const struct ruleset *rs, const struct rg_event *ev,
@@ -679,7 +736,18 @@ rules_eval_memo(const struct ruleset *rs, const struct rg_event *ev,
 {
 	struct rules_at	at = { ev->ts, ev->seq };
 
-	return (rules_eval_run(rs, ev, &at, txn, memo, want_explain, res));
+	return (rules_eval_run(rs, ev, &at, txn, memo, NULL, want_explain,
+	    res));
+}
+
+int
+rules_eval_known(const struct ruleset *rs, const struct rg_event *ev,
+    const uint8_t *known, struct rules_memo *memo, struct store_txn *txn,
+    struct rules_result *res)
+{
+	struct rules_at	at = { ev->ts, ev->seq };
+
+	return (rules_eval_run(rs, ev, &at, txn, memo, known, 0, res));
 }
 
 int
@@ -687,13 +755,15 @@ rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
     const struct rules_at *at, struct store_txn *txn, int want_explain,
     struct rules_result *res)
 {
-	return (rules_eval_run(rs, ev, at, txn, NULL, want_explain, res));
+	return (rules_eval_run(rs, ev, at, txn, NULL, NULL, want_explain,
+	    res));
 }
 
 static int
 rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
     const struct rules_at *at, struct store_txn *txn,
-    struct rules_memo *memo, int want_explain, struct rules_result *res)
+    struct rules_memo *memo, const uint8_t *known, int want_explain,
+    struct rules_result *res)
 {
 	struct rules_ectx	 cx;
 	struct sbuf		 sb;
@@ -737,7 +807,10 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 			sbuf_add(&sb, ",\"facts\":[", 10);
 			cx.exfirst = true;
 		}
-		m = rules_eval_bool(&cx, r->when);
+		if (known != NULL && known[i] != RULES_KNOWN_NONE)
+			m = known[i] == RULES_KNOWN_MATCH;
+		else
+			m = rules_eval_bool(&cx, r->when);
 		if (cx.err)
 			break;
 		if (cx.ex != NULL) {

@@ -688,7 +688,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	else if (e->ts >= cx->at.ts)
 		c = 0;
 	else if (!rules_eval_kept(cx, e->seq, &c)) {
-		c = rules_eval_count(cx, ENT_ACCOUNT, &referee,
+		c = rules_eval_since(cx, e->seq, ENT_ACCOUNT, &referee,
 		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE), ROLE_SUBJECT,
 		    e->ts + 1, cx->at.ts, 2);
 		if (c < 0) {

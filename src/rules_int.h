@@ -297,6 +297,23 @@ struct rules_memo_ekey {
 	uint8_t			 r;		/* what rules_eval_event_key said */
 	struct rg_hash		 h;
 };
+/*
+ * The oldest entries of a key from a time on (ts >= from, any seq), for
+ * rules_eval_since(): e[0..n-1] in store_scan() order (by ts, then seq);
+ * all: there are no more.
+ */
+#define RULES_SINCE_KEEP	4
+struct rules_memo_since {
+	uint64_t		 gen;		/* the memo's gen; else empty */
+	uint64_t		 tag;
+	int64_t			 from;
+	struct rg_hash		 h;
+	uint8_t			 kind;
+	uint8_t			 n;
+	bool			 all;
+	uint32_t		 types, roles;
+	struct store_entry	 e[RULES_SINCE_KEEP];
+};
 struct rules_memo {
 	uint64_t		 gen;		/* bumped by rules_memo_reset */
 	uint64_t		 evals;		/* bumped by each evaluation */
@@ -312,6 +329,7 @@ struct rules_memo {
 	size_t			 nents;
 	size_t			 entcap;
 	unsigned		 walking;	/* scans of ents under way */
+	struct rules_memo_since	*since;		/* by tag, mask */
 };
 
 /* Evaluating (rules_eval.c). */
@@ -627,6 +645,17 @@ int64_t	rules_eval_count(struct rules_ectx *, int kind, const struct rg_hash *,
 int	rules_eval_scank(struct rules_ectx *, int kind, const struct rg_hash *,
 	    uint32_t type_mask, uint32_t role_mask, int64_t from_ts,
 	    int64_t to_ts, bool newest_first, store_entry_cb cb, void *arg);
+/*
+ * rules_eval_count() of the entries of (kind, h) from from_ts on (to_ts,
+ * as of the evaluation), where from_ts is one event's ts + 1 and tag its
+ * seq: with a memo, the key's oldest entries from from_ts on are kept
+ * under tag for the memo's transaction and count for every evaluation
+ * that asks it again (whatever its to_ts and max_seq) when they are
+ * enough to tell; else, and without a memo, the count.
+ */
+int64_t	rules_eval_since(struct rules_ectx *, uint64_t tag, int kind,
+	    const struct rg_hash *, uint32_t type_mask, uint32_t role_mask,
+	    int64_t from_ts, int64_t to_ts, uint64_t limit);
 /*
  * The event an index entry names, or the event evaluated itself (never
  * read back); *ev points at it: at the memo's copy when the evaluation

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "rec.h"
+#include "util.h"
 #include "verdict_rec.h"
 
 #define VERDICT_REC_CHECK	1	/* written by a check */
@@ -222,16 +223,108 @@ verdict_rec_encode(const struct verdict_rec *r, size_t *len)
 	return (verdict_rec_append(r, NULL, len));
 }
 
+/*
+ * The hits of a reply as verdict.c writes it, without building its JSON
+ * (a backtest reads one reply per referral):
+ *	... ,"reasons":[H,...],"shadow":[H,...], ...
+ *	H = {"rule":"NAME","action":...,"score":...[,"msg":"..."]}
+ * with no escape in NAME and no object or array inside an H. The keys
+ * are found by their leading comma: a quote inside a JSON string is
+ * escaped, so ,"reasons":[ cannot occur inside one. Returns the number
+ * of hits put in names[] (at most max) as pointers into reply with
+ * their lengths, or -1 when the reply is not in that shape or has more:
+ * then JSON decides.
+ */
+struct reply_hit {
+	const char	*name;
+	size_t		 len;
+	bool		 shadow;
+};
+static int
+reply_hits_fast(const char *p, size_t len, struct reply_hit *h, size_t max)
+{
+	static const char	 rk[] = ",\"reasons\":[", sk[] = ",\"shadow\":[",
+				 hk[] = "{\"rule\":\"";
+	const char		*e = p + len, *q;
+	size_t			 n = 0, k;
+	bool			 str;
+
+	if ((p = memmem(p, len, rk, sizeof(rk) - 1)) == NULL)
+		return (-1);
+	p += sizeof(rk) - 1;
+	for (k = 0; k < 2; k++) {
+		while (p < e && *p != ']') {
+			if (n == max || (size_t)(e - p) < sizeof(hk) - 1 ||
+			    memcmp(p, hk, sizeof(hk) - 1) != 0)
+				return (-1);
+			p += sizeof(hk) - 1;
+			for (q = p; q < e && *q != '"' && *q != '\\'; q++)
+				;
+			if (q == e || *q != '"')
+				return (-1);
+			h[n].name = p;
+			h[n].len = (size_t)(q - p);
+			h[n++].shadow = k == 1;
+			/* The rest of the hit, to its closing brace. */
+			for (p = q + 1, str = false; p < e; p++) {
+				if (str) {
+					if (*p == '\\')
+						p++;
+					else if (*p == '"')
+						str = false;
+				} else if (*p == '"')
+					str = true;
+				else if (*p == '}')
+					break;
+				else if (*p == '{' || *p == '[' || *p == ']')
+					return (-1);
+			}
+			if (p >= e)
+				return (-1);
+			p++;
+			if (p < e && *p == ',')
+				p++;
+			else if (p < e && *p != ']')
+				return (-1);
+		}
+		if (p == e)
+			return (-1);
+		p++;
+		if (k == 0) {
+			if ((size_t)(e - p) < sizeof(sk) - 1 ||
+			    memcmp(p, sk, sizeof(sk) - 1) != 0)
+				return (-1);
+			p += sizeof(sk) - 1;
+		}
+	}
+	return ((int)n);
+}
+
 int
 verdict_reply_rules(const char *reply, size_t len,
     int (*cb)(void *, const char *, bool), void *arg)
 {
 	static const char *const keys[] = { "reasons", "shadow" };
-	json_t		*o, *a, *h;
-	const char	*s;
-	size_t		 i, k;
-	int		 stop = 0;
+	struct reply_hit	 fast[16];
+	char			 name[256];
+	json_t			*o, *a, *h;
+	const char		*s;
+	size_t			 i, k;
+	int			 stop = 0, n;
 
+	n = reply_hits_fast(reply, len, fast, nitems(fast));
+	for (i = 0; n >= 0 && i < (size_t)n; i++)
+		if (fast[i].len >= sizeof(name))
+			n = -1;
+	if (n >= 0 && len > 0 && reply[0] == '{' && reply[len - 1] == '}') {
+		for (i = 0; i < (size_t)n; i++) {
+			memcpy(name, fast[i].name, fast[i].len);
+			name[fast[i].len] = '\0';
+			if (cb(arg, name, fast[i].shadow) != 0)
+				break;
+		}
+		return (0);
+	}
 	if ((o = json_loadb(reply, len, 0, NULL)) == NULL)
 		return (-1);
 	if (!json_is_object(o)) {

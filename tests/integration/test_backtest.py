@@ -2,7 +2,10 @@
 """refguardctl backtest against a running refguardd: replaying the stored
 referrals through the same rules reproduces every stored verdict and every
 rule's hit count exactly (the proof that a backtest sees what the live
-check saw), the detection primitives' included; a lowered threshold changes exactly the expected referrals;
+check saw, with every rule evaluated: --no-reuse), the detection
+primitives' included; a lowered threshold changes exactly the expected
+referrals; reusing the stored outcome of unchanged rules gives the report
+of a full replay, and never for verdicts another rule set gave;
 --since/--until select by event time; bad rules, a missing store or a
 missing secret fail with exit 1 and say why (and the secret is never
 created)."""
@@ -91,6 +94,31 @@ def nonzero(hits):
     return {k: v for k, v in hits.items() if v["enforce"] or v["shadow"]}
 
 
+def rules_hash(rules):
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "rules", "check", rules],
+                              timeout=60)
+    eq(rc, 0, "rules check (%s)" % rgtest.short(err))
+    return re.search(r"^ruleset (\w+):", out, re.M).group(1)
+
+
+def edited_rules(dst, edits, src=None):
+    """A copy of src (the classic rules) with text replaced: {file: [(old,
+    new)]}."""
+    shutil.copytree(src or rgtest.CLASSIC_RULES_DIR, dst, dirs_exist_ok=True)
+    for name, subs in edits.items():
+        p = os.path.join(dst, name)
+        text = open(p).read()
+        for old, new in subs:
+            check(old in text, "%s holds %r" % (name, old))
+            text = text.replace(old, new)
+        with open(p, "w") as f:
+            f.write(text)
+    return dst
+
+
+VELOCITY_RULE = "count(referral, referrer.account, 1h) > 10"
+
+
 @T.case("scripted history: observes and checks that trigger rules")
 def _():
     a = acct()
@@ -171,6 +199,16 @@ def _():
     eq(nonzero(bt["candidate_hits"]), live, "candidate hits = stored hits")
     check("velocity.referrer_daily" in bt["candidate_hits"],
           "candidate hits list every rule, hit or not", bt["candidate_hits"])
+    # the candidate set gave every stored verdict: each rule's outcome is
+    # the stored one, and evaluating every rule gives the same report
+    nrules = len(bt["candidate_hits"])
+    eq((bt["rules_evaluated"], bt["rules_reused"]),
+       (0, nrules * len(SENT)), "rule outcomes evaluated, reused")
+    full = backtest_json("--no-reuse")
+    eq((full["rules_evaluated"], full["rules_reused"]),
+       (nrules * len(SENT), 0), "--no-reuse: every rule evaluated")
+    eq(without_timing(full), without_timing(bt),
+       "--no-reuse: the same report")
     # the daemon keeps serving while and after a backtest holds readers
     r = send("new", [check_req(ids.id(), {"account": acct()},
                                {"account": acct()})])
@@ -219,10 +257,114 @@ def _():
 
 
 def without_timing(bt):
-    """A report less what depends on the run: its time, rates, workers."""
+    """A report less what depends on the run: its time, rates, workers,
+    and how many rule outcomes were evaluated or reused."""
     return {k: v for k, v in bt.items()
             if k not in ("seconds", "events_per_sec", "referrals_per_sec",
-                         "workers")}
+                         "workers", "base", "rules_evaluated",
+                         "rules_reused")}
+
+
+@T.case("reusing unchanged rules: only the changed rule is evaluated, the "
+        "report is a full replay's")
+def _():
+    """With --baseline (the set that gave the stored verdicts), the
+    outcome of each candidate rule whose condition is unchanged is read
+    from the stored verdict; only the changed rule is evaluated. The
+    candidate's scores and thresholds apply to the reused outcomes: a
+    lowered review threshold changes verdicts without changing a rule."""
+    d = daemon()
+    cand = edited_rules(os.path.join(d.dir, "rules.reuse"), {
+        "velocity.rules": [(VELOCITY_RULE,
+                            VELOCITY_RULE.replace("> 10", "> 5"))],
+        "00-verdict.rules": [("review when score >= 50",
+                              "review when score >= 30"),
+                             ("deny   when score >= 100",
+                              "deny   when score >= 50")]})
+    full = backtest_json("--samples", "10", "--no-reuse", rules=cand)
+    nrules = len(full["candidate_hits"])
+    eq((full["rules_evaluated"], full["rules_reused"], full["base"]),
+       (nrules * len(SENT), 0, None), "--no-reuse: every rule evaluated")
+    check(full["changed"] > 5, "the threshold changes more than the "
+          "velocity referrals", full["changed"])
+    base = rules_hash(rgtest.CLASSIC_RULES_DIR)
+    for threads in ("1", "3"):
+        bt = backtest_json("--samples", "10", "--threads", threads,
+                           "--baseline", rgtest.CLASSIC_RULES_DIR, rules=cand)
+        eq(bt["base"], base, "the base set's hash")
+        eq((bt["rules_evaluated"], bt["rules_reused"]),
+           (len(SENT), (nrules - 1) * len(SENT)),
+           "--threads %s: one rule evaluated a referral" % threads)
+        eq(without_timing(bt), without_timing(full),
+           "--threads %s: the report of a full replay" % threads)
+    # without a base set, no stored verdict is the candidate's: all evaluated
+    bt = backtest_json("--samples", "10", rules=cand)
+    eq((bt["rules_evaluated"], bt["base"]), (nrules * len(SENT), None),
+       "no base set")
+    eq(without_timing(bt), without_timing(full), "no base set: the report")
+    out, _ = backtest("--baseline", rgtest.CLASSIC_RULES_DIR, rules=cand)
+    check(re.search(r"^rule outcomes +%d evaluated, %d reused from stored "
+                    r"verdicts$" % (len(SENT), (nrules - 1) * len(SENT)),
+                    out, re.M), "the text report says so", out)
+    # a base set that does not compile is an error that says so
+    bad = edited_rules(os.path.join(d.dir, "rules.bad"), {
+        "velocity.rules": [(VELOCITY_RULE, "count(referral, nonsense)")]})
+    out, err = backtest("--baseline", bad, rules=cand, expect=1)
+    check("--baseline" in err and "velocity.rules" in err,
+          "the base set's error is named", err)
+
+
+@T.case("reusing unchanged rules: verdicts of another rule set version are "
+        "evaluated in full")
+def _():
+    """A daemon checks under one rule set, is reloaded with another, and
+    checks again. A backtest with the second as its base reuses outcomes
+    only for the verdicts the second gave: the first set's velocity rule
+    (more than 5 an hour) put referrals 6 to 8 in review; the candidate's
+    (more than 10, as in the second) allows them. Reused from those
+    verdicts, their outcome would hide the change. With -c, the base set
+    is the rules the configuration names."""
+    v1 = os.path.join(rgtest.mkdtemp("bt-v1"), "rules")
+    edited_rules(v1, {"velocity.rules": [
+        (VELOCITY_RULE, VELOCITY_RULE.replace("> 10", "> 5"))]})
+    p = os.path.join(v1, "velocity.rules")
+    text = open(p).read()
+    with open(p, "w") as f:     # less the tests of the threshold of 10
+        f.write(text[:text.index("\ntest ")])
+    d = rgtest.Daemon("bt-ver", rules=v1).start()
+    t0 = rgtest.now_ms() - 2 * HOUR
+
+    def burst(tag, t):
+        reqs = [check_req("%s-%d" % (tag, i), {"account": tag + "-r"},
+                          {"account": "%s-e%d" % (tag, i)}, ts=t + i * 1000)
+                for i in range(8)]
+        with d.client(timeout=60) as c:
+            return [json.loads(raw)["action"] for raw in c.pipeline(reqs)]
+    eq(burst("v1", t0), ["allow"] * 5 + ["review"] * 3, "under the first set")
+    edited_rules(v1, {})    # the classic rules again, in place
+    r, raw = d.call({"op": "reload"})
+    check(r.get("ok") is True, "reload", raw)
+    eq(burst("v2", t0 + HOUR), ["allow"] * 8, "under the second set")
+    cand = edited_rules(os.path.join(d.dir, "rules.cand"), {
+        "network.rules": [("\nrule ", "\n# a comment changes the set\nrule ")]})
+    full = backtest_json("--no-reuse", "--samples", "10", rules=cand, state=d)
+    eq((full["changed"], full["changes"][0]["samples"]),
+       (3, ["v1-5", "v1-6", "v1-7"]), "the first set's reviews change")
+    nrules = len(full["candidate_hits"])
+    bt = backtest_json("--baseline", v1, "--samples", "10", rules=cand,
+                       state=d)
+    eq((bt["rules_evaluated"], bt["rules_reused"]),
+       (8 * nrules, 8 * nrules), "the first set's verdicts evaluated in full")
+    eq(without_timing(bt), without_timing(full), "the report of a full replay")
+    rc, out, err = rgtest.run([rgtest.REFGUARDCTL, "-c", d.conf_path,
+                               "backtest", "--json", "--rules", cand],
+                              timeout=60)
+    eq(rc, 0, "backtest -c (%s)" % rgtest.short(err))
+    bt = json.loads(out)
+    eq((bt["base"], bt["rules_evaluated"]), (rules_hash(v1), 8 * nrules),
+       "-c: the configured rules are the base set")
+    eq(without_timing(bt), without_timing(full), "-c: the report")
+    d.stop()
 
 
 @T.case("--threads: parallel workers give the report of one, samples and "
@@ -417,8 +559,11 @@ def _():
     eq(acts, {"allow": len(reqs)}, "actions of the burst")
 
     def run():
+        # --no-reuse: the rules read the history (reused outcomes would
+        # reproduce the stored verdicts whatever the replay saw)
         rc, o, err = rgtest.run([rgtest.REFGUARDCTL, "backtest", "--json",
-                                 "--rules", rgtest.CLASSIC_RULES_DIR, "--state",
+                                 "--no-reuse", "--rules",
+                                 rgtest.CLASSIC_RULES_DIR, "--state",
                                  d.state], timeout=120)
         eq(rc, 0, "backtest exit status (%s)" % rgtest.short(err))
         bt = json.loads(o)
@@ -588,11 +733,14 @@ def _():
                  "p.dormant"):
         check(live.get(rule, {}).get("shadow", 0) > 0, "the scenario hits "
               "%s" % rule, live)
-    bt = backtest_json(rules=d.rules, state=d)
+    bt = backtest_json("--no-reuse", rules=d.rules, state=d)
     eq(bt["referrals"], len(replies), "referrals replayed")
     eq(bt["changed"], 0, "changed")
     eq(bt["stored_hits"], live, "stored hits = live replies' hits")
     eq(nonzero(bt["candidate_hits"]), live, "candidate hits = stored hits")
+    eq(bt["rules_reused"], 0, "every rule evaluated")
+    eq(without_timing(backtest_json(rules=d.rules, state=d)),
+       without_timing(bt), "reusing the stored outcomes: the same report")
     d.stop()
 
 

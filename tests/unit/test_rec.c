@@ -392,6 +392,79 @@ START_TEST(test_store_records)
 }
 END_TEST
 
+/* verdict_reply_rules(): the hits, "name:s" for a shadow one, joined. */
+static int
+reply_rule_cb(void *arg, const char *name, bool shadow)
+{
+	char	*out = arg;
+
+	if (*out != '\0')
+		strcat(out, " ");
+	strcat(out, name);
+	if (shadow)
+		strcat(out, ":s");
+	return (strcmp(name, "stop") == 0);
+}
+
+static const char *
+reply_rules(const char *reply)
+{
+	static char	out[4096];
+
+	out[0] = '\0';
+	if (verdict_reply_rules(reply, strlen(reply), reply_rule_cb, out) != 0)
+		return ("(error)");
+	return (out);
+}
+
+/*
+ * The rules a reply names: replies as verdict.c writes them (read
+ * without building their JSON) and others (read as JSON) give the same.
+ */
+START_TEST(test_reply_rules)
+{
+	static const char	 hit[] = "{\"rule\":\"h%d\",\"action\":\"review\","
+	    "\"score\":1}";
+	char			 many[4096], *p;
+	int			 i;
+
+	ck_assert_str_eq(reply_rules("{\"id\":\"a\",\"action\":\"allow\","
+	    "\"score\":0,\"reasons\":[],\"shadow\":[],\"ruleset\":\"x\"}"), "");
+	ck_assert_str_eq(reply_rules("{\"id\":\"a\\\",\\\"reasons\\\":[\","
+	    "\"action\":\"deny\",\"score\":150,\"reasons\":[{\"rule\":\"r.one\","
+	    "\"action\":\"deny\",\"score\":100,\"msg\":\"a } { [ ] \\\" \\\\\"},"
+	    "{\"rule\":\"r.two\",\"action\":\"review\",\"score\":50}],"
+	    "\"shadow\":[{\"rule\":\"r.three\",\"action\":\"deny\",\"score\":0,"
+	    "\"msg\":\"}\"}],\"ruleset\":\"x\",\"ts\":\"t\"}"),
+	    "r.one r.two r.three:s");
+	/* An escaped name, another key order, spaces: read as JSON. */
+	ck_assert_str_eq(reply_rules("{\"reasons\":[{\"rule\":\"a\\u0062\"}],"
+	    "\"shadow\":[]}"), "ab");
+	ck_assert_str_eq(reply_rules("{\"shadow\":[{\"rule\":\"s\"}],"
+	    "\"reasons\":[{\"rule\":\"r\"}]}"), "r s:s");
+	ck_assert_str_eq(reply_rules("{\"id\":1, \"reasons\": [{\"rule\":\"r\"}"
+	    "], \"shadow\": []}"), "r");
+	ck_assert_str_eq(reply_rules("{\"id\":1,\"reasons\":[{\"rule\":\"r\","
+	    "\"x\":{}}],\"shadow\":[]}"), "r");
+	/* the callback stops the walk */
+	ck_assert_str_eq(reply_rules("{\"id\":1,\"reasons\":[{\"rule\":\"stop\"},"
+	    "{\"rule\":\"r\"}],\"shadow\":[]}"), "stop");
+	ck_assert_str_eq(reply_rules("[1]"), "(error)");
+	ck_assert_str_eq(reply_rules("{\"id\":1,\"reasons\":[{\"rule\":\"r\"}"),
+	    "(error)");
+	/* More hits than the quick reading keeps. */
+	p = many + sprintf(many, "{\"id\":\"m\",\"reasons\":[");
+	for (i = 0; i < 40; i++) {
+		p += sprintf(p, "%s", i ? "," : "");
+		p += sprintf(p, hit, i);
+	}
+	sprintf(p, "],\"shadow\":[],\"ruleset\":\"x\"}");
+	ck_assert_str_eq(reply_rules(many), "h0 h1 h2 h3 h4 h5 h6 h7 h8 h9 "
+	    "h10 h11 h12 h13 h14 h15 h16 h17 h18 h19 h20 h21 h22 h23 h24 h25 "
+	    "h26 h27 h28 h29 h30 h31 h32 h33 h34 h35 h36 h37 h38 h39");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -403,6 +476,7 @@ main(void)
 	tcase_add_test(tc, test_codec);
 	tcase_add_test(tc, test_event_record);
 	tcase_add_test(tc, test_verdict_record);
+	tcase_add_test(tc, test_reply_rules);
 	tcase_add_test(tc, test_store_records);
 	suite_add_tcase(s, tc);
 	return (unit_run_in(s, tmpdir));

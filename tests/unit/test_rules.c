@@ -1255,6 +1255,110 @@ START_TEST(test_memo_same)
 }
 END_TEST
 
+
+/*
+ * rules_rule_same: the same condition text reading the same list values,
+ * whatever the name, action, score or mode; rules_eval_known takes the
+ * known matches without evaluating and applies the set's own scores and
+ * thresholds.
+ */
+static const char *same_a =
+    "list vip [\"a@example.com\"]\n"
+    "rule s.one { when count(referral, referrer.account, 1h) > 1 "
+    "action review score 30 }\n"
+    "rule s.two { when referee.email in list vip action deny score 100 }\n"
+    "rule s.three { when referees(referrer.account, 1d) >= 2 "
+    "action review score 20 }\n"
+    "verdict { review when score >= 50 deny when score >= 100 }\n";
+static const char *same_b =
+    "list vip [\"b@example.com\"]\n"
+    "rule s.one { mode shadow when count(referral, referrer.account, 1h) > 1 "
+    "action deny score 5 }\n"
+    "rule s.two { when referee.email in list vip action deny score 100 }\n"
+    "rule s.three { when referees(referrer.account, 1d) >= 3 "
+    "action review score 20 }\n"
+    "rule s.four { when count(referral,  referrer.account, 1h) > 1 "
+    "action review }\n"
+    "verdict { review when score >= 10 }\n";
+
+static void
+same_result(const struct rules_result *x, const struct rules_result *y)
+{
+	size_t	i;
+
+	ck_assert_int_eq(x->action, y->action);
+	ck_assert_int_eq(x->score, y->score);
+	ck_assert_uint_eq(x->nhits, y->nhits);
+	for (i = 0; i < x->nhits; i++) {
+		ck_assert_uint_eq(x->hits[i].rule, y->hits[i].rule);
+		ck_assert_uint_eq(x->hits[i].action, y->hits[i].action);
+		ck_assert_uint_eq(x->hits[i].shadow, y->hits[i].shadow);
+		ck_assert_int_eq(x->hits[i].score, y->hits[i].score);
+	}
+}
+
+START_TEST(test_rule_same_known)
+{
+	struct rules_result	 full, res;
+	struct ruleset		*a, *b;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev[3];
+	uint8_t			 known[4];
+	char			*diag, line[256];
+	int64_t			 t0 = 1767225600000LL;
+	size_t			 i;
+
+	a = scratch(same_a, 64 << 20, &st, &txn);
+	b = rules_load_buf("b.rules", same_b, strlen(same_b), id, 0, &diag);
+	ck_assert_msg(b != NULL, "%s", diag);
+	ck_assert(rules_rule_same(a, 0, b, 0));		/* mode, action, score */
+	ck_assert(!rules_rule_same(a, 1, b, 1));	/* list values */
+	ck_assert(!rules_rule_same(a, 2, b, 2));	/* the condition */
+	ck_assert(!rules_rule_same(a, 0, b, 3));	/* a blank more */
+	ck_assert(rules_rule_same(a, 1, a, 1));
+	ck_assert(!rules_rule_same(a, 0, a, 1));
+	ck_assert(!rules_rule_same(a, 9, b, 0));
+	for (i = 0; i < 3; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"k%zu\","
+		    "\"referrer\":{\"account\":\"kr\"},\"referee\":{\"account\":"
+		    "\"ke%zu\",\"email\":\"a@example.com\"}}", i, i);
+		check_line(txn, a, line, t0 + (int64_t)i * 1000, &ev[i]);
+	}
+	/* Every outcome known: the evaluation's, read from no store. */
+	ck_assert_int_eq(rules_eval(a, &ev[2], txn, 0, &full), 0);
+	ck_assert_int_eq(full.action, ACTION_DENY);
+	ck_assert_uint_eq(full.nhits, 3);
+	memset(known, RULES_KNOWN_MISS, sizeof(known));
+	for (i = 0; i < full.nhits; i++)
+		known[full.hits[i].rule] = RULES_KNOWN_MATCH;
+	ck_assert_int_eq(rules_eval_known(a, &ev[2], known, NULL, NULL, &res),
+	    0);
+	same_result(&res, &full);
+	/* Some evaluated: the same; a known match that would not match. */
+	known[1] = RULES_KNOWN_NONE;
+	known[2] = RULES_KNOWN_NONE;
+	ck_assert_int_eq(rules_eval_known(a, &ev[2], known, NULL, txn, &res),
+	    0);
+	same_result(&res, &full);
+	ck_assert_int_eq(rules_eval(a, &ev[0], txn, 0, &full), 0);
+	ck_assert_int_eq(full.action, ACTION_DENY);	/* s.two only */
+	known[0] = RULES_KNOWN_MATCH;
+	known[1] = RULES_KNOWN_MISS;
+	known[2] = RULES_KNOWN_MISS;
+	ck_assert_int_eq(rules_eval_known(a, &ev[0], known, NULL, NULL, &res),
+	    0);
+	ck_assert_uint_eq(res.nhits, 1);
+	ck_assert_uint_eq(res.hits[0].rule, 0);
+	ck_assert_int_eq(res.score, 30);
+	ck_assert_int_eq(res.action, ACTION_REVIEW);
+	rules_unref(b);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(a);
+}
+END_TEST
+
 /* cluster stops at its budget and says so. */
 START_TEST(test_cluster_budget)
 {
@@ -1327,6 +1431,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
 	tcase_add_test(tc, test_memo_same);
+	tcase_add_test(tc, test_rule_same_known);
 	suite_add_tcase(s, tc);
 	return (s);
 }

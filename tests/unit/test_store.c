@@ -2785,7 +2785,8 @@ START_TEST(test_backtest_labels)
 	static const char rules[] =
 	    "rule all { when count(referral, referee.ip, 1h) > 0 "
 	    "action review }\n";
-	struct backtest_opts	 bo = { INT64_MIN, INT64_MAX, 5, 0, 0, NULL };
+	struct backtest_opts	 bo = { INT64_MIN, INT64_MAX, 5, 0, 0, NULL,
+	    NULL, false };
 	struct store_txn	*t = begin(true);
 	struct backtest		*bt;
 	struct ruleset		*rs;
