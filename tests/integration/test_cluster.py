@@ -899,6 +899,106 @@ def max_age():
     m.stop()
 
 
+@suite.case("cluster_write_too_large_for_the_log", timeout=120)
+def write_too_large():
+    """A write whose message is larger than the NATS servers take (a
+    list.add of a network of 65,536 prefixes) is refused as a bad request
+    naming the limit, not as an outage to send again."""
+    a, b, c = need_nodes()
+    before = a.stats()["cluster"]["publish_errors"]
+    r, raw = a.call({"op": "list.add", "list": "blocked_ips",
+                     "value": "10.0.0.0/8", "by": "cl-big"})
+    check(b"bad_request" in raw and b"max_payload" in raw and
+          b"smaller networks" in raw, "refused, naming the limit", raw)
+    eq(a.stats()["cluster"]["publish_errors"], before, "not a log failure")
+    r = a.ok({"op": "list.add", "list": "blocked_ips", "value": "10.9.0.0/16",
+              "by": "cl-big"})[0]
+    eq(r["kind"], "ip", "a smaller network is taken")
+    g = same_on_all([a, b, c], {"op": "list.get", "list": "blocked_ips",
+                                "value": "10.9.3.4"}, "list.get")
+    eq(g["found"], True, "and listed everywhere")
+
+
+def rss_kb(d):
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def first_message(stream):
+    """The bytes of a stream's first message."""
+    import base64
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        m = nc.request("$JS.API.STREAM.MSG.GET." + stream, b'{"seq": 1}')
+    finally:
+        nc.close()
+    return base64.b64decode(m["message"]["data"])
+
+
+@suite.case("cluster_stalled_node_stops_taking_the_log", timeout=300)
+def stalled_memory():
+    """A stalled node (here: a message hashed with another secret) never
+    applies again until restarted: it stops taking the stream's messages
+    instead of buffering every later one in memory."""
+    x = stream_node("sx", "RGSX", {"cluster_replicas": "1"})
+    foreign = first_message("RGSX")
+    x.stop()
+    s = stream_node("s1", "RGST", {"cluster_replicas": "1"})
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        nc.request("RGST.events", foreign)
+        s.wait_stats(lambda st: st["cluster"]["stalled"], "stalled")
+        r0 = rss_kb(s)
+        junk = b"j" * 2000
+        n = 40000
+        for k in range(n):
+            nc.s.sendall(b"PUB RGST.events %d\r\n%s\r\n" % (
+                len(junk), junk))
+        for _ in range(1000):
+            info = nc.request("$JS.API.STREAM.INFO.RGST")
+            if info["state"]["messages"] >= n:
+                break
+            time.sleep(0.05)
+        check(info["state"]["messages"] >= n, "the stream took them",
+              info["state"])
+    finally:
+        nc.close()
+    # What a consumer still running would hold by now.
+    s.wait_stats(lambda st: True, "alive")
+    grown = rss_kb(s) - r0
+    check(grown < 30000, "the stalled node buffered %d kB of the %d kB "
+          "sent" % (grown, n * 2), grown)
+    s.stop()
+
+
+@suite.case("cluster_newer_op_stalls", timeout=120)
+def newer_op_stalls():
+    """A message of this format's version with an op this node does not
+    know (a newer refguard's write, during a rolling upgrade) stops the
+    node, saying to upgrade it, instead of being skipped: its store would
+    miss that write for good."""
+    v = stream_node("v1", "RGV")
+    seq = applied(v)
+    msg = bytes([1, 200, 0]) + b"\0" * 16 + b"\0"
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        r = nc.request("RGV.events", msg)
+    finally:
+        nc.close()
+    v.wait_stats(lambda st: st["cluster"]["stalled"], "stalled")
+    st = v.stats()["cluster"]
+    check("upgrade" in st["error"] and "op 200" in st["error"],
+          "says why", st)
+    eq(st["applied_seq"], seq, "not applied as nothing")
+    eq(st["bad_messages"], 0, "not skipped")
+    r, raw = v.call(one_check("cl-newer-op"))
+    check(b"cluster_unavailable" in raw and b"upgrade" in raw,
+          "a write is refused, saying why", raw)
+    v.stop()
+
+
 @suite.case("cluster_kill_and_catch_up", timeout=300)
 def kill_and_catch_up():
     """kill -9 one refguardd and one nats-server under load: every
