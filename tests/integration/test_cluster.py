@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import rgtest
@@ -857,7 +858,8 @@ def start_degraded():
     try:
         nats.start(0)
         nats.wait_ready(0)
-        u = node(nats, "u", stream="RGU")
+        addr = "127.0.0.1:%d" % free_ports(1)[0]
+        u = node(nats, "u", stream="RGU", extra={"http_listen": addr})
         u.start(timeout=120)
         u.wait_log(r"cluster: the stream is not available after \d+ s")
         st = u.stats()["cluster"]
@@ -868,11 +870,15 @@ def start_degraded():
               "a write is refused, saying why", raw)
         r, raw = u.call({"op": "verdict", "id": "cl-degraded-1"})
         check(b"not_found" in raw, "a read is answered", raw)
+        code, body = healthz(addr)
+        check(code == 503 and "cluster not ready" in body,
+              "/healthz says the node takes no write yet", code, body)
         nats.start(1)
         nats.start(2)
         u.wait_stats(lambda st: st["cluster"]["ready"],
                      "set up once JetStream has a majority", timeout=120)
         eq(u.stats()["cluster"]["error"], None, "no error once ready")
+        eq(healthz(addr), (200, "ok\n"), "/healthz once ready")
         v = u.ok(one_check("cl-degraded-1"))[0]
         eq(u.ok({"op": "verdict", "id": "cl-degraded-1"})[0], v,
            "the write is applied")
@@ -924,6 +930,16 @@ def rss_kb(d):
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
+
+
+def healthz(addr):
+    """/healthz's status and body."""
+    try:
+        with urllib.request.urlopen("http://%s/healthz" % addr,
+                                    timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def first_message(stream):
@@ -979,7 +995,9 @@ def newer_op_stalls():
     know (a newer refguard's write, during a rolling upgrade) stops the
     node, saying to upgrade it, instead of being skipped: its store would
     miss that write for good."""
-    v = stream_node("v1", "RGV")
+    addr = "127.0.0.1:%d" % free_ports(1)[0]
+    v = stream_node("v1", "RGV", {"http_listen": addr})
+    eq(healthz(addr), (200, "ok\n"), "healthy before")
     seq = applied(v)
     msg = bytes([1, 200, 0]) + b"\0" * 16 + b"\0"
     nc = NatsClient(state["nats"].url(0))
@@ -996,6 +1014,9 @@ def newer_op_stalls():
     r, raw = v.call(one_check("cl-newer-op"))
     check(b"cluster_unavailable" in raw and b"upgrade" in raw,
           "a write is refused, saying why", raw)
+    code, body = healthz(addr)
+    check(code == 503 and "cluster stalled" in body and "upgrade" in body,
+          "/healthz says the node takes no write", code, body)
     v.stop()
 
 
