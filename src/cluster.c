@@ -583,6 +583,30 @@ static const struct op_def cl_apply_def = {
 
 
 /*
+ * The retention the expiry pass before a message applies (cl_expire_txn):
+ * its origin's, which the message carries (header Rg-Retention, ms; 0
+ * none), so that every node expires the same events at that message
+ * whatever its own retention says; this node's own for a message without
+ * it (an older refguard's) or with a value that is not a number of ms.
+ */
+static int64_t
+cl_retention(struct cluster *cl, natsMsg *msg)
+{
+	const char	*v = NULL;
+	char		*end;
+	long long	 ms;
+
+	if (natsMsgHeader_Get(msg, "Rg-Retention", &v) != NATS_OK ||
+	    v == NULL || *v < '0' || *v > '9')
+		return (cl->d->conf->retention);
+	errno = 0;
+	ms = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return (cl->d->conf->retention);
+	return ((int64_t)ms);
+}
+
+/*
  * A delivery becomes an apply job for the writer. False, and the node
  * stalls, when the message's hashes were keyed with another secret than
  * this node's: stored, they would match nothing this node hashes.
@@ -603,7 +627,7 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	job->op = OP__MAX;
 	job->cl_seq = it->seq;
 	job->cl_time = it->stamp;
-	job->cl_retention = cl->d->conf->retention;
+	job->cl_retention = cl_retention(cl, it->msg);
 	if (it->seq + it->pending > cl->st.stream_seq)
 		cl->st.stream_seq = it->seq + it->pending;
 	rc = cl_decode(natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(
@@ -922,7 +946,7 @@ cluster_submit(struct cluster *cl, struct job *job)
 	natsStatus	 s = NATS_OK;
 	XXH128_hash_t	 h;
 	uint8_t		*buf;
-	char		 msgid[160], tok[24];
+	char		 msgid[160], tok[24], ret[24];
 	size_t		 len = 0;
 
 	job->cl_token = ++cl->next_token;
@@ -963,6 +987,7 @@ cluster_submit(struct cluster *cl, struct job *job)
 		snprintf(msgid, sizeof(msgid), "%s:%s:%" PRIu64,
 		    req_op_name(job->op), cl->origin, job->cl_token);
 	snprintf(tok, sizeof(tok), "%" PRIu64, job->cl_token);
+	snprintf(ret, sizeof(ret), "%" PRId64, cl->d->conf->retention);
 	jsPubOptions_Init(&po);
 	po.MsgId = msgid;
 	po.MaxWait = CL_ACK_WAIT_MS;
@@ -970,6 +995,7 @@ cluster_submit(struct cluster *cl, struct job *job)
 	    cl->subject, NULL, (const char *)buf, (int)len)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Origin", cl->origin)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Token", tok)) != NATS_OK ||
+	    (s = natsMsgHeader_Set(m, "Rg-Retention", ret)) != NATS_OK ||
 	    (s = js_PublishMsgAsync(cl->js, &m, &po)) != NATS_OK) {
 		natsMsg_Destroy(m);
 		free(buf);

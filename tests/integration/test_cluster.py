@@ -846,6 +846,37 @@ def retention_by_the_log():
     r2.stop()
 
 
+@suite.case("cluster_retention_travels_in_the_log", timeout=180)
+def retention_in_the_log():
+    """Nodes whose retention differs (a rolling change, or a mistake)
+    still expire the same events at the same message: each message
+    carries its origin's retention, which every node applies."""
+    need_nodes()
+    nats = state["nats"]
+    short = node(nats, "rs", stream="RGR2", extra={"retention": "4s"})
+    short.start(timeout=60)
+    long_ = node(nats, "rl", secret_from=short, stream="RGR2",
+                 extra={"retention": "1000d"})
+    long_.start(timeout=60)
+    # A minute old: within the long node's retention, not the short's.
+    long_.ok({"op": "check", "id": "cl-rt-old", "ts": rgtest.now_ms() -
+              60000, "referrer": {"account": "cl-rt-r"},
+              "referee": {"account": "cl-rt-e0"}})
+    short.ok({"op": "check", "id": "cl-rt-new", "referrer": {
+        "account": "cl-rt-r2"}, "referee": {"account": "cl-rt-e1"}})
+    long_.ok({"op": "check", "id": "cl-rt-new2", "referrer": {
+        "account": "cl-rt-r3"}, "referee": {"account": "cl-rt-e2"}})
+    wait_applied([short, long_], max(applied(short), applied(long_)))
+    st = [d.stats()["store"] for d in (short, long_)]
+    eq(st[1]["expired"], 1, "the short origin's message expired the "
+       "old event on the long node too")
+    eq((st[0]["events"], st[0]["expired"]), (st[1]["events"],
+                                             st[1]["expired"]),
+       "the same events kept and expired")
+    short.stop()
+    long_.stop()
+
+
 @suite.case("cluster_start_without_jetstream_majority", timeout=300)
 def start_degraded():
     """A node started while JetStream has no majority (one of its three
