@@ -207,8 +207,15 @@ cl_encode(const struct job *job, const struct rg_hash *fp,
 	return (rec_w_take(&w, len));
 }
 
+/*
+ * 0; -1 not decodable (not refguard's, or damaged); CL_NEWER: this
+ * version of the format with an op this refguardd does not know (a newer
+ * refguard's write: cl_ops is only ever appended to), its number in *op.
+ */
+#define CL_NEWER	(-2)
 static int
-cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp)
+cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp,
+    uint8_t *opp)
 {
 	struct rec_r	 r;
 	char		 rs[256];
@@ -223,8 +230,11 @@ cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp)
 	flags = rec_get_u8(&r);
 	rec_get_bytes(&r, fp->b, RG_HASH_LEN);
 	rec_get_str8(&r, rs, sizeof(rs));
-	if (rec_r_err(&r) != 0 || op == 0 || op >= nitems(cl_ops))
+	*opp = op;
+	if (rec_r_err(&r) != 0 || op == 0)
 		return (-1);
+	if (op >= nitems(cl_ops))
+		return (CL_NEWER);
 	job->op = cl_ops[op];
 	if (job->op == OP_CHECK || job->op == OP_OBSERVE) {
 		n = rec_left(&r);
@@ -573,6 +583,30 @@ static const struct op_def cl_apply_def = {
 
 
 /*
+ * The retention the expiry pass before a message applies (cl_expire_txn):
+ * its origin's, which the message carries (header Rg-Retention, ms; 0
+ * none), so that every node expires the same events at that message
+ * whatever its own retention says; this node's own for a message without
+ * it (an older refguard's) or with a value that is not a number of ms.
+ */
+static int64_t
+cl_retention(struct cluster *cl, natsMsg *msg)
+{
+	const char	*v = NULL;
+	char		*end;
+	long long	 ms;
+
+	if (natsMsgHeader_Get(msg, "Rg-Retention", &v) != NATS_OK ||
+	    v == NULL || *v < '0' || *v > '9')
+		return (cl->d->conf->retention);
+	errno = 0;
+	ms = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return (cl->d->conf->retention);
+	return ((int64_t)ms);
+}
+
+/*
  * A delivery becomes an apply job for the writer. False, and the node
  * stalls, when the message's hashes were keyed with another secret than
  * this node's: stored, they would match nothing this node hashes.
@@ -584,6 +618,8 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	struct rg_hash	 fp;
 	const char	*origin = NULL, *tok = NULL, *rs;
 	char		 a[2 * RG_HASH_LEN + 1], b[2 * RG_HASH_LEN + 1];
+	uint8_t		 op = 0;
+	int		 rc;
 
 	job->owner = (struct job_owner){ cl_apply_done, cl };
 	job->t_start = mono_us();
@@ -591,11 +627,24 @@ cl_deliver(struct cluster *cl, struct cl_item *it)
 	job->op = OP__MAX;
 	job->cl_seq = it->seq;
 	job->cl_time = it->stamp;
-	job->cl_retention = cl->d->conf->retention;
+	job->cl_retention = cl_retention(cl, it->msg);
 	if (it->seq + it->pending > cl->st.stream_seq)
 		cl->st.stream_seq = it->seq + it->pending;
-	if (cl_decode(natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(
-	    it->msg), job, &fp) != 0) {
+	rc = cl_decode(natsMsg_GetData(it->msg), (size_t)natsMsg_GetDataLength(
+	    it->msg), job, &fp, &op);
+	if (rc == CL_NEWER) {
+		/*
+		 * Skipped, this store would miss that write for good: stop
+		 * here, and resume at this message once upgraded.
+		 */
+		cl_stall(cl, "stream seq %" PRIu64 " is a write of op %u, which "
+		    "this refguardd does not know: a newer refguard sent it; "
+		    "upgrade this node (it then resumes at that message; "
+		    "docs/cluster.md, Upgrade)", it->seq, op);
+		job_free(job);
+		return (false);
+	}
+	if (rc != 0) {
 		/* Applied as nothing: the log moves on, and says so. */
 		cl->st.bad_messages++;
 		/* (anyone may publish there: a flood logs a few lines) */
@@ -707,9 +756,27 @@ cl_apply_txn(struct store_txn *txn, struct job *job)
 }
 
 /*
+ * A stalled node applies nothing until it is restarted: end its consumer,
+ * so that the stream's later messages are not buffered (in libnats and
+ * the inbox) for nothing; cl_wakeup drops the deliveries still coming.
+ * Only once set up (cl->ready): before, the setup thread owns cl->sub,
+ * and cl_setup_news calls this when it hands it over.
+ */
+static void
+cl_unsubscribe(struct cluster *cl)
+{
+	if (!cl->ready || cl->sub == NULL)
+		return;
+	/* (the delivery thread waiting for room: cl_wakeup frees it) */
+	natsSubscription_Unsubscribe(cl->sub);
+	natsSubscription_Destroy(cl->sub);
+	cl->sub = NULL;
+}
+
+/*
  * The stream's message and this store disagree: stop applying, say why,
- * and answer every client write waiting for the log (new ones are
- * refused by cluster_submit).
+ * answer every client write waiting for the log (new ones are refused by
+ * cluster_submit), and stop taking the stream's messages.
  */
 static void
 cl_stall(struct cluster *cl, const char *fmt, ...)
@@ -730,6 +797,7 @@ cl_stall(struct cluster *cl, const char *fmt, ...)
 		else
 			cl_fail(cl, job, cl->error);
 	}
+	cl_unsubscribe(cl);
 }
 
 /* An apply is back from the writer (loop thread, inside conn_jobs_done). */
@@ -811,16 +879,18 @@ cl_wakeup(evutil_socket_t fd, short what, void *arg)
 	/* Acks are read at once; deliveries in order, while there is room. */
 	for (it = TAILQ_FIRST(&items); it != NULL; it = next) {
 		next = TAILQ_NEXT(it, entry);
-		if (!it->ack && (held || cl->applying >= CL_APPLY_MAX ||
-		    cl->st.stalled || (cl->d->stopping &&
+		if (!it->ack && !cl->st.stalled && (held ||
+		    cl->applying >= CL_APPLY_MAX || (cl->d->stopping &&
 		    TAILQ_EMPTY(&cl->waiting)))) {
 			held = true;	/* deliveries wait their turn */
 			continue;
 		}
-		if (!it->ack && !cl_deliver(cl, it)) {
-			held = true;	/* stalled: it stays first */
-			continue;
-		}
+		/*
+		 * A stalled node never applies again (cl_unsubscribe): its
+		 * deliveries are dropped, the one it stalled at too.
+		 */
+		if (!it->ack && !cl->st.stalled)
+			(void)cl_deliver(cl, it);	/* false: stalled */
 		TAILQ_REMOVE(&items, it, entry);
 		if (!it->ack || !cl_ack(cl, it)) {
 			natsMsg_Destroy(it->msg);
@@ -844,6 +914,30 @@ cl_wakeup(evutil_socket_t fd, short what, void *arg)
 		cl->done(&done, cl->arg);
 }
 
+/* Room left in a NATS message for the headers cluster_submit sets. */
+#define CL_HEADERS_MAX	512
+
+/*
+ * A message larger than the NATS servers take (their max_payload) would
+ * never be taken, however often sent: the request is refused as such
+ * (true, the error set), not as an outage.
+ */
+static bool
+cl_too_large(struct cluster *cl, struct job *job, size_t len)
+{
+	int64_t	max = natsConnection_GetMaxPayload(cl->nc);
+
+	if (max <= CL_HEADERS_MAX || len <= (uint64_t)(max - CL_HEADERS_MAX))
+		return (false);
+	job_set_error(job, "bad_request", job->op == OP_LIST_ADD ? "value" :
+	    NULL, "this %s is %zu bytes as a message of the cluster's log, "
+	    "more than the NATS servers take in one (max_payload %" PRId64
+	    " bytes, less %d for headers)%s", req_op_name(job->op), len, max,
+	    CL_HEADERS_MAX, job->op == OP_LIST_ADD ? ": add smaller networks "
+	    "(each address or prefix a network holds travels in it)" : "");
+	return (true);
+}
+
 void
 cluster_submit(struct cluster *cl, struct job *job)
 {
@@ -852,7 +946,7 @@ cluster_submit(struct cluster *cl, struct job *job)
 	natsStatus	 s = NATS_OK;
 	XXH128_hash_t	 h;
 	uint8_t		*buf;
-	char		 msgid[160], tok[24];
+	char		 msgid[160], tok[24], ret[24];
 	size_t		 len = 0;
 
 	job->cl_token = ++cl->next_token;
@@ -873,6 +967,11 @@ cluster_submit(struct cluster *cl, struct job *job)
 	}
 	buf = cl_encode(job, &cl->fp, job->rs != NULL ? rules_hash(job->rs) :
 	    "", &len);
+	if (buf != NULL && cl_too_large(cl, job, len)) {
+		free(buf);
+		cl_finish(cl, job);
+		return;
+	}
 	/*
 	 * The stream drops a second message of the same id within its
 	 * duplicate window: a check's id is its referral id's, so two nodes
@@ -888,6 +987,7 @@ cluster_submit(struct cluster *cl, struct job *job)
 		snprintf(msgid, sizeof(msgid), "%s:%s:%" PRIu64,
 		    req_op_name(job->op), cl->origin, job->cl_token);
 	snprintf(tok, sizeof(tok), "%" PRIu64, job->cl_token);
+	snprintf(ret, sizeof(ret), "%" PRId64, cl->d->conf->retention);
 	jsPubOptions_Init(&po);
 	po.MsgId = msgid;
 	po.MaxWait = CL_ACK_WAIT_MS;
@@ -895,6 +995,7 @@ cluster_submit(struct cluster *cl, struct job *job)
 	    cl->subject, NULL, (const char *)buf, (int)len)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Origin", cl->origin)) != NATS_OK ||
 	    (s = natsMsgHeader_Set(m, "Rg-Token", tok)) != NATS_OK ||
+	    (s = natsMsgHeader_Set(m, "Rg-Retention", ret)) != NATS_OK ||
 	    (s = js_PublishMsgAsync(cl->js, &m, &po)) != NATS_OK) {
 		natsMsg_Destroy(m);
 		free(buf);
@@ -985,6 +1086,7 @@ cl_secret_check(struct cluster *cl, const jsStreamInfo *si, char **cause)
 	jsErrCode	 jerr = 0;
 	char		 mine[2 * RG_HASH_LEN + 1], theirs[2 * RG_HASH_LEN + 1];
 	char		 buf[sizeof(CL_FP_DESC) + sizeof(mine)];
+	uint8_t		 op;
 	int		 bad = 0;
 
 	rg_hash_hex(&cl->fp, mine);
@@ -999,7 +1101,7 @@ cl_secret_check(struct cluster *cl, const jsStreamInfo *si, char **cause)
 	    NATS_OK) {
 		job = job_new(JOB_APPLY);
 		bad = cl_decode(natsMsg_GetData(m),
-		    (size_t)natsMsg_GetDataLength(m), job, &fp) == 0 &&
+		    (size_t)natsMsg_GetDataLength(m), job, &fp, &op) != -1 &&
 		    memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0;
 		job_free(job);
 		natsMsg_Destroy(m);
@@ -1224,9 +1326,11 @@ cl_setup_news(struct cluster *cl)
 	last = cl->setup_seq;
 	memcpy(why, cl->setup_why, sizeof(why));
 	pthread_mutex_unlock(&cl->mtx);
-	if (rc == 0)
+	if (rc == 0) {
 		cl_ready(cl, last);
-	else
+		if (cl->st.stalled)	/* at a delivery before this news */
+			cl_unsubscribe(cl);
+	} else
 		cl_stall(cl, "%s", why);
 }
 

@@ -56,6 +56,7 @@
 
 #include "accept.h"
 #include "conf.h"
+#include "cluster.h"
 #include "conn.h"
 #include "daemon.h"
 #include "http.h"
@@ -945,12 +946,20 @@ static void
 http_healthz(struct http *h, struct evhttp_request *req)
 {
 	struct writer_stats	ws;
-	char			body[300];
+	struct cluster_stats	cs = { 0 };
+	char			body[600];
 
 	writer_stats(h->d->writer, &ws);
+	if (h->d->cluster != NULL)
+		cluster_stats(h->d->cluster, &cs);
 	if (h->d->stopping)
 		http_send(h, req, 503, "text/plain", "stopping\n", 9);
-	else if (ws.full)
+	else if (h->d->cluster != NULL && (cs.stalled || !cs.ready)) {
+		/* Every write is refused (cluster_unavailable) until then. */
+		snprintf(body, sizeof(body), "cluster %s: %s\n", cs.stalled ?
+		    "stalled" : "not ready", cs.error != NULL ? cs.error : "?");
+		http_send(h, req, 503, "text/plain", body, strlen(body));
+	} else if (ws.full)
 		http_send(h, req, 503, "text/plain", "store full\n", 11);
 	else if (ws.write_error != NULL) {
 		/* No write reaches the disk: the checks cannot be stored. */

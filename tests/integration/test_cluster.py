@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import rgtest
@@ -845,6 +846,37 @@ def retention_by_the_log():
     r2.stop()
 
 
+@suite.case("cluster_retention_travels_in_the_log", timeout=180)
+def retention_in_the_log():
+    """Nodes whose retention differs (a rolling change, or a mistake)
+    still expire the same events at the same message: each message
+    carries its origin's retention, which every node applies."""
+    need_nodes()
+    nats = state["nats"]
+    short = node(nats, "rs", stream="RGR2", extra={"retention": "4s"})
+    short.start(timeout=60)
+    long_ = node(nats, "rl", secret_from=short, stream="RGR2",
+                 extra={"retention": "1000d"})
+    long_.start(timeout=60)
+    # A minute old: within the long node's retention, not the short's.
+    long_.ok({"op": "check", "id": "cl-rt-old", "ts": rgtest.now_ms() -
+              60000, "referrer": {"account": "cl-rt-r"},
+              "referee": {"account": "cl-rt-e0"}})
+    short.ok({"op": "check", "id": "cl-rt-new", "referrer": {
+        "account": "cl-rt-r2"}, "referee": {"account": "cl-rt-e1"}})
+    long_.ok({"op": "check", "id": "cl-rt-new2", "referrer": {
+        "account": "cl-rt-r3"}, "referee": {"account": "cl-rt-e2"}})
+    wait_applied([short, long_], max(applied(short), applied(long_)))
+    st = [d.stats()["store"] for d in (short, long_)]
+    eq(st[1]["expired"], 1, "the short origin's message expired the "
+       "old event on the long node too")
+    eq((st[0]["events"], st[0]["expired"]), (st[1]["events"],
+                                             st[1]["expired"]),
+       "the same events kept and expired")
+    short.stop()
+    long_.stop()
+
+
 @suite.case("cluster_start_without_jetstream_majority", timeout=300)
 def start_degraded():
     """A node started while JetStream has no majority (one of its three
@@ -857,7 +889,8 @@ def start_degraded():
     try:
         nats.start(0)
         nats.wait_ready(0)
-        u = node(nats, "u", stream="RGU")
+        addr = "127.0.0.1:%d" % free_ports(1)[0]
+        u = node(nats, "u", stream="RGU", extra={"http_listen": addr})
         u.start(timeout=120)
         u.wait_log(r"cluster: the stream is not available after \d+ s")
         st = u.stats()["cluster"]
@@ -868,11 +901,15 @@ def start_degraded():
               "a write is refused, saying why", raw)
         r, raw = u.call({"op": "verdict", "id": "cl-degraded-1"})
         check(b"not_found" in raw, "a read is answered", raw)
+        code, body = healthz(addr)
+        check(code == 503 and "cluster not ready" in body,
+              "/healthz says the node takes no write yet", code, body)
         nats.start(1)
         nats.start(2)
         u.wait_stats(lambda st: st["cluster"]["ready"],
                      "set up once JetStream has a majority", timeout=120)
         eq(u.stats()["cluster"]["error"], None, "no error once ready")
+        eq(healthz(addr), (200, "ok\n"), "/healthz once ready")
         v = u.ok(one_check("cl-degraded-1"))[0]
         eq(u.ok({"op": "verdict", "id": "cl-degraded-1"})[0], v,
            "the write is applied")
@@ -897,6 +934,121 @@ def max_age():
        "limit (ns)")
     m.ok(one_check("cl-max-age-1"))
     m.stop()
+
+
+@suite.case("cluster_write_too_large_for_the_log", timeout=120)
+def write_too_large():
+    """A write whose message is larger than the NATS servers take (a
+    list.add of a network of 65,536 prefixes) is refused as a bad request
+    naming the limit, not as an outage to send again."""
+    a, b, c = need_nodes()
+    before = a.stats()["cluster"]["publish_errors"]
+    r, raw = a.call({"op": "list.add", "list": "blocked_ips",
+                     "value": "10.0.0.0/8", "by": "cl-big"})
+    check(b"bad_request" in raw and b"max_payload" in raw and
+          b"smaller networks" in raw, "refused, naming the limit", raw)
+    eq(a.stats()["cluster"]["publish_errors"], before, "not a log failure")
+    r = a.ok({"op": "list.add", "list": "blocked_ips", "value": "10.9.0.0/16",
+              "by": "cl-big"})[0]
+    eq(r["kind"], "ip", "a smaller network is taken")
+    g = same_on_all([a, b, c], {"op": "list.get", "list": "blocked_ips",
+                                "value": "10.9.3.4"}, "list.get")
+    eq(g["found"], True, "and listed everywhere")
+
+
+def rss_kb(d):
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def healthz(addr):
+    """/healthz's status and body."""
+    try:
+        with urllib.request.urlopen("http://%s/healthz" % addr,
+                                    timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def first_message(stream):
+    """The bytes of a stream's first message."""
+    import base64
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        m = nc.request("$JS.API.STREAM.MSG.GET." + stream, b'{"seq": 1}')
+    finally:
+        nc.close()
+    return base64.b64decode(m["message"]["data"])
+
+
+@suite.case("cluster_stalled_node_stops_taking_the_log", timeout=300)
+def stalled_memory():
+    """A stalled node (here: a message hashed with another secret) never
+    applies again until restarted: it stops taking the stream's messages
+    instead of buffering every later one in memory."""
+    x = stream_node("sx", "RGSX", {"cluster_replicas": "1"})
+    foreign = first_message("RGSX")
+    x.stop()
+    s = stream_node("s1", "RGST", {"cluster_replicas": "1"})
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        nc.request("RGST.events", foreign)
+        s.wait_stats(lambda st: st["cluster"]["stalled"], "stalled")
+        r0 = rss_kb(s)
+        junk = b"j" * 2000
+        n = 40000
+        for k in range(n):
+            nc.s.sendall(b"PUB RGST.events %d\r\n%s\r\n" % (
+                len(junk), junk))
+        for _ in range(1000):
+            info = nc.request("$JS.API.STREAM.INFO.RGST")
+            if info["state"]["messages"] >= n:
+                break
+            time.sleep(0.05)
+        check(info["state"]["messages"] >= n, "the stream took them",
+              info["state"])
+    finally:
+        nc.close()
+    # What a consumer still running would hold by now.
+    s.wait_stats(lambda st: True, "alive")
+    grown = rss_kb(s) - r0
+    check(grown < 30000, "the stalled node buffered %d kB of the %d kB "
+          "sent" % (grown, n * 2), grown)
+    s.stop()
+
+
+@suite.case("cluster_newer_op_stalls", timeout=120)
+def newer_op_stalls():
+    """A message of this format's version with an op this node does not
+    know (a newer refguard's write, during a rolling upgrade) stops the
+    node, saying to upgrade it, instead of being skipped: its store would
+    miss that write for good."""
+    addr = "127.0.0.1:%d" % free_ports(1)[0]
+    v = stream_node("v1", "RGV", {"http_listen": addr})
+    eq(healthz(addr), (200, "ok\n"), "healthy before")
+    seq = applied(v)
+    msg = bytes([1, 200, 0]) + b"\0" * 16 + b"\0"
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        r = nc.request("RGV.events", msg)
+    finally:
+        nc.close()
+    v.wait_stats(lambda st: st["cluster"]["stalled"], "stalled")
+    st = v.stats()["cluster"]
+    check("upgrade" in st["error"] and "op 200" in st["error"],
+          "says why", st)
+    eq(st["applied_seq"], seq, "not applied as nothing")
+    eq(st["bad_messages"], 0, "not skipped")
+    r, raw = v.call(one_check("cl-newer-op"))
+    check(b"cluster_unavailable" in raw and b"upgrade" in raw,
+          "a write is refused, saying why", raw)
+    code, body = healthz(addr)
+    check(code == 503 and "cluster stalled" in body and "upgrade" in body,
+          "/healthz says the node takes no write", code, body)
+    v.stop()
 
 
 @suite.case("cluster_kill_and_catch_up", timeout=300)
