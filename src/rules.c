@@ -398,7 +398,8 @@ rules_load_dirs(const char *const *dirs, size_t n, struct ident *id,
 		}
 		globfree(&g);
 	}
-	qsort(files, nfiles, sizeof(*files), rules_name_cmp);
+	if (nfiles > 0)		/* files is NULL then */
+		qsort(files, nfiles, sizeof(*files), rules_name_cmp);
 	for (i = k = 0; i < nfiles; i++) {
 		if (!rules_masked(files[i])) {
 			rules_load_file(rs, files[i], NULL);
