@@ -959,8 +959,10 @@ cluster_submit(struct cluster *cl, struct job *job)
 	if (!cl->ready) {
 		pthread_mutex_lock(&cl->mtx);
 		job_set_error(job, "cluster_unavailable", NULL, "the cluster's "
-		    "log is not available yet (%s); refguardd keeps trying: "
-		    "send the write again later", cl->setup_why);
+		    "log is not available yet%s%s%s; refguardd keeps trying: "
+		    "send the write again later", cl->setup_why[0] != '\0' ?
+		    " (" : "", cl->setup_why, cl->setup_why[0] != '\0' ?
+		    ")" : "");
 		pthread_mutex_unlock(&cl->mtx);
 		cl_finish(cl, job);
 		return;
@@ -1026,8 +1028,9 @@ cluster_stats(struct cluster *cl, struct cluster_stats *out)
 	out->error = cl->st.stalled ? cl->error : NULL;
 	if (!cl->ready && !cl->st.stalled) {
 		pthread_mutex_lock(&cl->mtx);
-		snprintf(cl->notready, sizeof(cl->notready), "not set up yet: "
-		    "%s", cl->setup_why);
+		snprintf(cl->notready, sizeof(cl->notready), "not set up "
+		    "yet%s%s", cl->setup_why[0] != '\0' ? ": " : "",
+		    cl->setup_why);
 		pthread_mutex_unlock(&cl->mtx);
 		out->error = cl->notready;
 	}
