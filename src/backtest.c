@@ -178,27 +178,6 @@ bt_stored_hit(void *arg, const char *name, bool shadow)
 }
 
 /*
- * The rule set hash a stored reply names ("ruleset", which verdict.c
- * writes after the reasons and shadow arrays): a pointer to its
- * 32 hex digits in reply, or NULL. Outside a string: a quote in one is
- * escaped, so ,"ruleset":" cannot occur inside one.
- */
-static const char *
-bt_reply_ruleset(const char *reply, size_t len)
-{
-	static const char	 key[] = ",\"ruleset\":\"";
-	const char		*p;
-	size_t			 hl = 2 * 16;
-
-	if ((p = memmem(reply, len, key, sizeof(key) - 1)) == NULL)
-		return (NULL);
-	p += sizeof(key) - 1;
-	if ((size_t)(reply + len - p) < hl + 1 || p[hl] != '"')
-		return (NULL);
-	return (p);
-}
-
-/*
  * Count the rules a stored reply names (its reasons and shadow arrays)
  * and, when the stored verdict was given by the candidate set or the
  * base set, fill known[] with the outcome of each candidate rule that is
@@ -212,13 +191,12 @@ static uint8_t *
 bt_stored_hits(struct backtest *bt, const char *reply, size_t len,
     uint8_t *known)
 {
-	static const char	 none[] = "\"reasons\":[],\"shadow\":[]";
 	struct bt_reply		 rp = { bt, NULL, 0 };
 	const char		*h;
 	size_t			 i, hl = 2 * 16;
 	bool			 all;
 
-	if (known != NULL && (h = bt_reply_ruleset(reply, len)) != NULL) {
+	if (known != NULL && (h = verdict_reply_ruleset(reply, len)) != NULL) {
 		all = memcmp(h, bt->ruleset, hl) == 0 &&
 		    bt->ruleset[hl] == '\0';
 		if (all || (bt->base_hash != NULL &&
@@ -230,10 +208,8 @@ bt_stored_hits(struct backtest *bt, const char *reply, size_t len,
 			rp.known = known;
 		}
 	}
-	/* Most verdicts match nothing: skip the parse. */
-	if (memmem(reply, len, none, sizeof(none) - 1) == NULL &&
-	    (verdict_reply_rules(reply, len, bt_stored_hit, &rp) != 0 ||
-	    rp.nhits >= RULES_MAX_HITS))
+	if (verdict_reply_rules(reply, len, bt_stored_hit, &rp) != 0 ||
+	    rp.nhits >= RULES_MAX_HITS)
 		return (NULL);
 	return (rp.known);
 }

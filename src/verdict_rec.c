@@ -300,6 +300,21 @@ reply_hits_fast(const char *p, size_t len, struct reply_hit *h, size_t max)
 	return ((int)n);
 }
 
+const char *
+verdict_reply_ruleset(const char *reply, size_t len)
+{
+	static const char	 key[] = ",\"ruleset\":\"";
+	const char		*p;
+	size_t			 hl = 2 * 16;
+
+	if ((p = memmem(reply, len, key, sizeof(key) - 1)) == NULL)
+		return (NULL);
+	p += sizeof(key) - 1;
+	if ((size_t)(reply + len - p) < hl + 1 || p[hl] != '"')
+		return (NULL);
+	return (p);
+}
+
 int
 verdict_reply_rules(const char *reply, size_t len,
     int (*cb)(void *, const char *, bool), void *arg)

@@ -122,5 +122,12 @@ void	verdict_ver_encode(struct rec_w *w, const struct verdict_ver *v);
  */
 int	verdict_reply_rules(const char *reply, size_t len,
 	    int (*cb)(void *, const char *, bool), void *arg);
+/*
+ * The rule set hash a reply names ("ruleset", after its reasons and
+ * shadow arrays): a pointer to its 32 hex digits in reply, or NULL (a
+ * reply of no rule set says "none"). Found by its leading comma, as the
+ * hits are.
+ */
+const char *verdict_reply_ruleset(const char *reply, size_t len);
 
 #endif

@@ -465,6 +465,30 @@ START_TEST(test_reply_rules)
 }
 END_TEST
 
+/* verdict_reply_ruleset(): the hash after the hits, not one in a string. */
+START_TEST(test_reply_ruleset)
+{
+	static const char	 h[] = "0123456789abcdef0123456789abcdef";
+	char			 r[512];
+	const char		*p;
+
+	snprintf(r, sizeof(r), "{\"id\":\"a\",\"action\":\"allow\","
+	    "\"score\":0,\"reasons\":[],\"shadow\":[],\"ruleset\":\"%s\","
+	    "\"ts\":\"t\"}", h);
+	p = verdict_reply_ruleset(r, strlen(r));
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(memcmp(p, h, 32), 0);
+	/* An id that says ,"ruleset":" is escaped: its quotes are \". */
+	snprintf(r, sizeof(r), "{\"id\":\"x\\\",\\\"ruleset\\\":\\\"%s\","
+	    "\"reasons\":[],\"shadow\":[],\"ruleset\":\"none\"}", h);
+	ck_assert_ptr_null(verdict_reply_ruleset(r, strlen(r)));
+	/* cut short */
+	snprintf(r, sizeof(r), "{\"reasons\":[],\"shadow\":[],"
+	    "\"ruleset\":\"0123456789abcdef\"}");
+	ck_assert_ptr_null(verdict_reply_ruleset(r, strlen(r)));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -477,6 +501,7 @@ main(void)
 	tcase_add_test(tc, test_event_record);
 	tcase_add_test(tc, test_verdict_record);
 	tcase_add_test(tc, test_reply_rules);
+	tcase_add_test(tc, test_reply_ruleset);
 	tcase_add_test(tc, test_store_records);
 	suite_add_tcase(s, tc);
 	return (unit_run_in(s, tmpdir));
