@@ -42,6 +42,7 @@ struct conf {
 	uint64_t	 map_max;
 	bool		 sync_full;	/* sync = full | none */
 	unsigned	 recent_entries; /* recent tier budget (store.h) */
+	unsigned	 eval_threads;	/* the writer's evaluation threads */
 	int64_t		 retention;	/* ms */
 
 	/* rules and identity */

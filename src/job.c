@@ -35,6 +35,9 @@ job_free(struct job *job)
 	if (job->rs != NULL)
 		rules_unref(job->rs);
 	analyst_req_free(job->ar);
+	if (job->res != NULL)
+		free(job->res->explain);
+	free(job->res);
 	free(job->reply);
 	free(job->cl_ruleset);
 	free(job);

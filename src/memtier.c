@@ -317,7 +317,7 @@ memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct st
 	}
 	a->l[a->n++] = *l;
 	__atomic_fetch_add(&mt->nlinks, 1, __ATOMIC_RELAXED);
-	undo_push(mt, U_LINK_NEW, a, 0, NULL);
+	undo_push(mt, U_LINK_NEW, a, a->n - 1, NULL);
 }
 
 static int
@@ -495,6 +495,32 @@ memtier_abort(struct memtier *mt)
 			break;
 		}
 	}
+}
+
+size_t
+memtier_undo_mark(const struct memtier *mt)
+{
+	return (mt->nundo);
+}
+
+int
+memtier_undo_link(const struct memtier *mt, size_t idx,
+    const struct memtier_acct **a, uint32_t *i, bool *added,
+    struct store_link *old)
+{
+	const struct undo	*u;
+
+	if (idx >= mt->nundo)
+		return (1);
+	u = &mt->undo[idx];
+	if (u->kind != U_LINK_NEW && u->kind != U_LINK_SET)
+		return (1);
+	*a = u->p;
+	*i = u->i;
+	*added = u->kind == U_LINK_NEW;
+	if (!*added)
+		*old = u->old;
+	return (0);
 }
 
 uint64_t

@@ -21,7 +21,9 @@
  *
  * Changes made during a write transaction are logged; memtier_abort() undoes
  * them, memtier_commit() keeps them and drops the ranges flushed by it.
- * Single-threaded: the thread that holds the write transaction.
+ * Single-threaded: the thread that holds the write transaction changes
+ * it; other threads may read it only while that thread changes nothing
+ * (the writer's parallel evaluation, writer.c).
  */
 #ifndef REFGUARD_MEMTIER_H
 #define REFGUARD_MEMTIER_H
@@ -97,6 +99,18 @@ bool		 memtier_range_flushed(struct memtier *, unsigned r);
 
 void		 memtier_commit(struct memtier *);
 void		 memtier_abort(struct memtier *);
+
+/*
+ * The change log of the open write transaction, read by the store's
+ * views (store_view_*, store.h): memtier_undo_mark() is the number of
+ * changes so far; memtier_undo_link() reads change idx when it is a
+ * link's: 0 and the account, the link's index in it, whether the link
+ * was added (else *old is its state before), or 1 for another change.
+ */
+size_t		 memtier_undo_mark(const struct memtier *);
+int		 memtier_undo_link(const struct memtier *, size_t idx,
+		    const struct memtier_acct **a, uint32_t *i, bool *added,
+		    struct store_link *old);
 
 /* Entries (index) and links held; readable from any thread. */
 uint64_t	 memtier_index_count(const struct memtier *);

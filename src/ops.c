@@ -117,6 +117,42 @@ op_check(struct store_txn *txn, struct job *job)
 	    &v));
 }
 
+/* op_check in three steps (ops.h: begin, eval, end). */
+static int
+op_check_begin(struct store_txn *txn, struct job *job)
+{
+	struct verdict	v = { 0 };
+	int		rc;
+
+	job->ev.seq = 0;
+	if ((rc = verdict_check_begin(txn, &job->ev, &v)) == 0) {
+		if (job->res == NULL)
+			job->res = xcalloc(1, sizeof(*job->res));
+		free(job->res->explain);	/* a batch run again */
+		job->res->explain = NULL;
+		return (0);
+	}
+	if (rc == 1)
+		rc = 0;		/* a replay: v is its reply */
+	rc = op_verdict_rc(job, rc, &v);
+	return (rc < 0 ? -1 : 1);
+}
+
+static int
+op_check_eval(struct store_txn *txn, struct job *job)
+{
+	return (verdict_check_eval(job->rs, &job->ev, txn, job->res));
+}
+
+static int
+op_check_end(struct store_txn *txn, struct job *job)
+{
+	struct verdict	v = { 0 };
+
+	return (op_verdict_rc(job, verdict_check_end(txn, job->rs, &job->ev,
+	    job->res, &v), &v));
+}
+
 static int
 op_observe(struct store_txn *txn, struct job *job)
 {
@@ -124,6 +160,13 @@ op_observe(struct store_txn *txn, struct job *job)
 
 	return (op_verdict_rc(job, verdict_observe(txn, &job->ev, &v) != 0 ?
 	    -1 : 0, &v));
+}
+
+static int
+op_observe_begin(struct store_txn *txn, struct job *job)
+{
+	job->ev.seq = 0;
+	return (op_observe(txn, job) < 0 ? -1 : 1);
 }
 
 /* verdict and explain. */
@@ -239,9 +282,11 @@ op_graph(struct store_txn *txn, struct job *job)
 const struct op_def ops[OP__MAX] = {
 	[OP_PING] = { OP_PING, OP_LOOP, .loop = op_ping },
 	[OP_CHECK] = { OP_CHECK, OP_WRITER_WRITE, .rules = true,
-	    .replicate = true, .txn = op_check, .route = { "/v1/check", POST, { NULL }, true } },
+	    .replicate = true, .txn = op_check, .begin = op_check_begin,
+	    .eval = op_check_eval, .end = op_check_end,
+	    .route = { "/v1/check", POST, { NULL }, true } },
 	[OP_OBSERVE] = { OP_OBSERVE, OP_WRITER_WRITE, .replicate = true,
-	    .txn = op_observe,
+	    .txn = op_observe, .begin = op_observe_begin,
 	    .route = { "/v1/observe", POST, { NULL }, true } },
 	[OP_VERDICT] = { OP_VERDICT, OP_WRITER_READ, .txn = op_lookup,
 	    .route = { "/v1/verdicts/*", GET, { "id" }, false } },

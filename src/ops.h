@@ -58,6 +58,19 @@ struct op_def {
 	 * error). 0, or -1 on a store error: the whole batch fails.
 	 */
 	int		(*txn)(struct store_txn *txn, struct job *job);
+	/*
+	 * Optional: txn's work in steps, so that the writer evaluates a
+	 * run of such jobs in parallel (writer.c, eval_threads). begin, in
+	 * the write transaction: sets job->ev.seq to the event it stored
+	 * (0: none), and returns 0 when the job needs eval and end, 1 when
+	 * it is answered, -1 on a store error. eval, on any thread, in a
+	 * read transaction on the writer's view (store.h): 0 or -1. end,
+	 * in the write transaction: as txn returns. An op with eval has
+	 * end.
+	 */
+	int		(*begin)(struct store_txn *txn, struct job *job);
+	int		(*eval)(struct store_txn *txn, struct job *job);
+	int		(*end)(struct store_txn *txn, struct job *job);
 	struct op_route	 route;		/* path NULL: NDJSON only */
 };
 

@@ -950,7 +950,7 @@ main(int argc, char **argv)
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((d->writer = writer_new(d->store, d->base, conn_jobs_done, d,
-	    &cause)) == NULL)
+	    d->conf->eval_threads, &cause)) == NULL)
 		fatalx("%s", cause);
 	if (d->conf->cluster_nats_url != NULL && (d->cluster = cluster_new(d,
 	    conn_jobs_done, d, op_get, &cause)) == NULL)

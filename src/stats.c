@@ -198,6 +198,10 @@ stats_json(struct daemon *d, size_t *len)
 	    json_integer((json_int_t)snap.ws.failed_batches));
 	json_object_set_new(wr, "max_batch",
 	    json_integer((json_int_t)snap.ws.max_batch));
+	json_object_set_new(wr, "eval_threads",
+	    json_integer((json_int_t)snap.ws.eval_threads));
+	json_object_set_new(wr, "parallel_jobs",
+	    json_integer((json_int_t)snap.ws.par_jobs));
 	json_object_set_new(wr, "last_commit_us",
 	    json_integer((json_int_t)snap.ws.last_commit_us));
 	json_object_set_new(wr, "avg_commit_us", json_integer((json_int_t)

@@ -36,7 +36,10 @@
  * store_scan_referred, store_link_get, store_link_scan) reads the recent
  * tier, which store_put_event() and every write commit change without a
  * lock, so a read transaction on another thread could see it half
- * changed. That is why the daemon's reads are writer jobs too. The
+ * changed. That is why the daemon's reads are writer jobs too. One
+ * exception: read transactions on a view (store_begin_view(), below),
+ * which other threads may hold while the writer, holding its write
+ * transaction open, changes nothing. The
  * calls any thread may make, any time: store_stat(), store_writes(),
  * store_set_map_max(), store_readonly(). store_grow() waits for every
  * other transaction of the process to end: never call it holding one.
@@ -182,6 +185,28 @@ void		 store_abort(struct store_txn *txn);
 uint64_t	 store_writes(struct store *st);
 enum store_err	 store_txn_err(const struct store_txn *txn);
 const char	*store_txn_errstr(const struct store_txn *txn);
+
+/*
+ * Views: evaluation of a run of events in other threads (writer.c). In
+ * its write transaction the writer stores a run of events one after the
+ * other, each followed by store_view_add(), then seals the view; until
+ * it changes anything again (it may go on adding events to the view,
+ * and seal it again), any thread may open read transactions on
+ * the view (store_begin_view(), ended by store_abort()) that answer
+ * every history query as the write transaction does: the committed
+ * store, the recent tier, the run's events, and each link as of the
+ * query's max_seq. store_view_new() returns NULL when the transaction
+ * cannot have one (it flushed part of the tier, or failed): evaluate in
+ * it then. The view is freed by store_view_free() after its
+ * transactions end.
+ */
+struct store_view;
+struct store_view *store_view_new(struct store_txn *wtxn);
+int		 store_view_add(struct store_view *v, const struct rg_event *ev);
+void		 store_view_seal(struct store_view *v);
+struct store_txn *store_begin_view(struct store *st,
+		     const struct store_view *v, char **cause);
+void		 store_view_free(struct store_view *v);
 
 /*
  * Append an event: assigns ev->seq, writes the record, one index entry

@@ -102,15 +102,24 @@ store_put_event(struct store_txn *t, struct rg_event *ev)
 int
 store_get_event(struct store_txn *t, uint64_t seq, struct rg_event *ev)
 {
-	uint8_t	key[8];
-	MDB_val	k, v;
-	int	rc;
+	const uint8_t	*rec;
+	size_t		 len;
+	uint8_t		 key[8];
+	MDB_val		 k, v;
+	int		 rc;
 
-	be_put(key, seq, 8);
-	k = store_db_val(key, 8);
-	if ((rc = store_db_get(&t->db, t->st->events, &k, &v,
-	    "events get")) != 0)
-		return (rc);
+	if (t->db.ret != 0)
+		return (-1);
+	if (store_view_event(t->view, seq, &rec, &len) == 0) {
+		v.mv_data = (void *)(uintptr_t)rec;
+		v.mv_size = len;
+	} else {
+		be_put(key, seq, 8);
+		k = store_db_val(key, 8);
+		if ((rc = store_db_get(&t->db, t->st->events, &k, &v,
+		    "events get")) != 0)
+			return (rc);
+	}
 	if (rgev_decode(v.mv_data, v.mv_size, ev) != 0)
 		return (store_db_failf(&t->db, "event %llu: corrupt record",
 		    (unsigned long long)seq));

@@ -131,6 +131,8 @@ struct store_txn {
 	/* Verdict records unpacked by store_get_verdict(), until the end. */
 	void			**recs;
 	size_t			 nrecs;
+	/* A read transaction on a writer's view (store_begin_view()). */
+	const struct store_view	*view;
 };
 
 /* Time in keys, offset so that negative times still sort first. */
@@ -181,6 +183,18 @@ int	store_link_lmdb(struct store_txn *t, const uint8_t *key,
 	    struct store_link *l);
 
 /* store_verdict.c: delete event seq's verdict (not a later one's). */
+/*
+ * What a view adds to its read transactions (store_view.c): the record
+ * of one of the run's events (0, or 1 when seq is not one of them), and
+ * a tier link as of max_seq: 0 and *l its state then, or 1 when the run
+ * added it after max_seq (then LMDB's is the one).
+ */
+int	store_view_event(const struct store_view *v, uint64_t seq,
+	    const uint8_t **rec, size_t *len);
+int	store_view_link(const struct store_view *v,
+	    const struct memtier_acct *a, uint32_t i, uint64_t max_seq,
+	    const struct store_link **l);
+
 int	store_verdict_del(struct store_txn *t, const char *id, size_t idlen,
 	    uint64_t seq);
 

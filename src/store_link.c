@@ -123,11 +123,19 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
     uint64_t *first_seq, int64_t *first_ts)
 {
 	uint8_t			 key[LINK_KEY_LEN];
+	const struct memtier_acct	*a;
 	const struct store_link	*ml;
 	struct store_link	 l;
 	int			 rc;
 
-	if ((ml = memtier_link_get(t->st->mt, account, kind, h)) != NULL)
+	if ((ml = memtier_link_get(t->st->mt, account, kind, h)) != NULL &&
+	    t->view != NULL) {
+		a = memtier_acct_get(t->st->mt, account);
+		if (store_view_link(t->view, a, (uint32_t)(ml - a->l), max_seq,
+		    &ml) != 0)
+			ml = NULL;
+	}
+	if (ml != NULL)
 		l = *ml;
 	else {
 		store_link_key(key, account, kind, h);
@@ -164,6 +172,7 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
 {
 	uint8_t			 key[LINK_KEY_LEN];
 	const struct memtier_acct	*a;
+	const struct store_link	*ml;
 	struct store_link	 l, mbuf[64], *m = mbuf, *cur;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
@@ -174,9 +183,13 @@ store_link_scan(struct store_txn *t, const struct rg_hash *account,
 	if ((a = memtier_acct_get(t->st->mt, account)) != NULL && a->n > 0) {
 		if (a->n > nitems(mbuf))
 			m = xreallocarray(NULL, a->n, sizeof(*m));
-		for (i = 0; i < a->n; i++)
-			if (kind == 0 || a->l[i].kind == kind)
-				m[nm++] = a->l[i];
+		for (i = 0; i < a->n; i++) {
+			/* As of max_seq, on a view (store_view.c). */
+			if (store_view_link(t->view, a, i, max_seq, &ml) != 0)
+				continue;
+			if (kind == 0 || ml->kind == kind)
+				m[nm++] = *ml;
+		}
 		qsort(m, nm, sizeof(*m), link_cmp);
 	}
 	if ((c = store_db_cursor(&t->db, t->st->links)) == NULL) {

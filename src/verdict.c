@@ -434,14 +434,12 @@ format_reply(struct sbuf *sb, const struct rg_event *ev, const struct ruleset *r
 }
 
 int
-verdict_check(struct store_txn *txn, const struct ruleset *rs,
-    struct rg_event *ev, struct verdict *out)
+verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
+    struct verdict *out)
 {
-	struct rules_result	 res;
 	struct verdict_rec	 r;
-	struct sbuf		 reply, explain;
 	const void		*stored;
-	size_t			 len, i;
+	size_t			 len;
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -458,34 +456,52 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 		out->score = r.score;
 		out->reply = xstrndup(r.reply, r.replylen);
 		out->replylen = r.replylen;
-		return (0);
+		return (1);
 	}
+	return (store_put_event(txn, ev) != 0 ? -1 : 0);
+}
 
-	if (store_put_event(txn, ev) != 0)
-		return (-1);
-	memset(&res, 0, sizeof(res));
-	res.action = ACTION_ALLOW;
-	if (rs != NULL && rules_eval(rs, ev, txn, 1, &res) != 0) {
-		free(res.explain);
+int
+verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
+    struct store_txn *txn, struct rules_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->action = ACTION_ALLOW;
+	if (rs != NULL && rules_eval(rs, ev, txn, 1, res) != 0) {
+		free(res->explain);
+		res->explain = NULL;
 		return (-1);
 	}
+	return (0);
+}
+
+int
+verdict_check_end(struct store_txn *txn, const struct ruleset *rs,
+    const struct rg_event *ev, struct rules_result *res, struct verdict *out)
+{
+	struct verdict_rec	 r;
+	struct sbuf		 reply, explain;
+	size_t			 i;
+	int			 rc;
 
 	sbuf_init(&reply, 512);
-	format_reply(&reply, ev, rs, &res);
+	format_reply(&reply, ev, rs, res);
 	sbuf_init(&explain, 512);
-	if (res.explain != NULL && explain_pack(txn, rs != NULL ?
-	    rules_hash(rs) : NULL, &explain, res.explain,
-	    strlen(res.explain)) != 0) {
-		free(res.explain);
+	if (res->explain != NULL && explain_pack(txn, rs != NULL ?
+	    rules_hash(rs) : NULL, &explain, res->explain,
+	    strlen(res->explain)) != 0) {
+		free(res->explain);
+		res->explain = NULL;
 		sbuf_free(&reply);
 		sbuf_free(&explain);
 		return (-1);
 	}
-	free(res.explain);
+	free(res->explain);
+	res->explain = NULL;
 	memset(&r, 0, sizeof(r));
 	r.seq = ev->seq;
-	r.action = res.action;
-	r.score = res.score;
+	r.action = res->action;
+	r.score = res->score;
 	r.reply = reply.buf;
 	r.replylen = reply.len;
 	r.explain = explain.buf;
@@ -493,23 +509,37 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	rc = verdict_put(txn, ev->id, ev->idlen, &r, NULL);
 	sbuf_free(&explain);
 	if (rc == 0)
-		rc = daily_check(txn, ev->ts, rs, &res);
-	if (rc == 0 && res.action == ACTION_REVIEW)
-		rc = queue_enter(txn, rs, ev, &res, QUEUE_FROM_CHECK,
+		rc = daily_check(txn, ev->ts, rs, res);
+	if (rc == 0 && res->action == ACTION_REVIEW)
+		rc = queue_enter(txn, rs, ev, res, QUEUE_FROM_CHECK,
 		    ACTION_ALLOW, ev->ts);
 	if (rc != 0) {
 		sbuf_free(&reply);
 		return (-1);
 	}
 	out->seq = ev->seq;
-	out->action = res.action;
-	out->score = res.score;
+	out->action = res->action;
+	out->score = res->score;
 	out->reply = sbuf_take(&reply, &out->replylen);
-	for (i = 0; i < res.nhits && out->nhits < nitems(out->hits); i++) {
-		out->hits_shadow[out->nhits] = res.hits[i].shadow;
-		out->hits[out->nhits++] = res.hits[i].rule;
+	for (i = 0; i < res->nhits && out->nhits < nitems(out->hits); i++) {
+		out->hits_shadow[out->nhits] = res->hits[i].shadow;
+		out->hits[out->nhits++] = res->hits[i].rule;
 	}
 	return (0);
+}
+
+int
+verdict_check(struct store_txn *txn, const struct ruleset *rs,
+    struct rg_event *ev, struct verdict *out)
+{
+	struct rules_result	res;
+	int			rc;
+
+	if ((rc = verdict_check_begin(txn, ev, out)) != 0)
+		return (rc == 1 ? 0 : rc);
+	if (verdict_check_eval(rs, ev, txn, &res) != 0)
+		return (-1);
+	return (verdict_check_end(txn, rs, ev, &res, out));
 }
 
 /* Rule names matched in a verdict reply (reasons and shadow). */

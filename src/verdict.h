@@ -56,6 +56,23 @@ struct verdict {
  */
 int	verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	    struct rg_event *ev, struct verdict *out);
+/*
+ * verdict_check() in three steps, for a writer that evaluates several
+ * checks at once (writer.c): begin, in the write transaction, answers a
+ * replay (1, out filled) or VERDICT_CORRUPT, or stores the event (0);
+ * eval evaluates rs in any transaction that sees that event's history
+ * (the write transaction, or a read transaction on its view, store.h);
+ * end, in the write transaction, stores the verdict of *res (and frees
+ * its explain). -1 on a store error, as verdict_check().
+ */
+struct rules_result;
+int	verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
+	    struct verdict *out);
+int	verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
+	    struct store_txn *txn, struct rules_result *res);
+int	verdict_check_end(struct store_txn *txn, const struct ruleset *rs,
+	    const struct rg_event *ev, struct rules_result *res,
+	    struct verdict *out);
 
 /* An observe: store the event; out->reply is the acknowledgement. 0/-1. */
 int	verdict_observe(struct store_txn *txn, struct rg_event *ev,

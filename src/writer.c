@@ -14,6 +14,7 @@
 
 #include "analyst.h"
 #include "daily.h"
+#include "evalpool.h"
 #include "log.h"
 #include "ops.h"
 #include "req.h"
@@ -22,6 +23,8 @@
 #include "util.h"
 #include "verdict.h"
 #include "writer.h"
+
+#include <xxhash.h>
 
 /* A batch never holds more than this many jobs (bounds one transaction). */
 #define WRITER_MAX_BATCH	8192
@@ -33,8 +36,15 @@ const uint64_t writer_commit_bounds_us[WRITER_NBUCKETS] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000,
 };
 
+/*
+ * The most jobs of one parallel run (their begins, one evaluation of them
+ * all, their ends): bounds the wait of the run's first reply.
+ */
+#define WRITER_RUN_MAX		256
+
 struct writer {
 	struct store		*st;
+	struct evalpool		*pool;		/* eval_threads > 1 */
 	pthread_t		 thread;
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;
@@ -88,6 +98,159 @@ writer_job(struct store_txn *txn, struct job *job)
 	return (0);
 }
 
+/* A job whose op runs in steps (ops.h: begin, eval, end). */
+static bool
+writer_stepped(const struct job *job)
+{
+	return (job->kind == JOB_OP && job->def != NULL &&
+	    job->def->begin != NULL);
+}
+
+/* One parallel run's evaluations, shared out among the threads. */
+struct par_run {
+	struct store		*st;
+	const struct store_view	*view;
+	struct job		**jobs;
+	size_t			 n;
+	size_t			 next;		/* atomic: the next job */
+	int			 failed;	/* atomic */
+	pthread_mutex_t		 mtx;		/* errmsg */
+	char			 errmsg[256];
+};
+
+static void
+par_fail(struct par_run *r, const char *msg)
+{
+	pthread_mutex_lock(&r->mtx);
+	if (!r->failed)
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+	__atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+/* On each thread: a read transaction on the view, and jobs until none. */
+static void
+par_work(void *arg)
+{
+	struct par_run		*r = arg;
+	struct store_txn	*t;
+	char			*cause = NULL;
+	size_t			 i;
+
+	if ((t = store_begin_view(r->st, r->view, &cause)) == NULL) {
+		par_fail(r, cause);
+		free(cause);
+		return;
+	}
+	while (!__atomic_load_n(&r->failed, __ATOMIC_RELAXED) &&
+	    (i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED)) < r->n)
+		if (r->jobs[i]->def->eval(t, r->jobs[i]) != 0) {
+			par_fail(r, store_txn_errstr(t));
+			break;
+		}
+	store_abort(t);
+}
+
+/*
+ * A check whose referral id an earlier check of the run carries: its
+ * begin must find that one's verdict, which only its end stores. ids is
+ * a table of 2 * WRITER_RUN_MAX hashes (0: empty).
+ */
+static bool
+par_dup_id(uint64_t *ids, const struct job *job)
+{
+	uint64_t	h;
+	size_t		i, mask = 2 * WRITER_RUN_MAX - 1;
+
+	if (job->op != OP_CHECK)
+		return (false);
+	h = XXH3_64bits(job->ev.id, job->ev.idlen) | 1;
+	for (i = h & mask; ids[i] != 0; i = (i + 1) & mask)
+		if (ids[i] == h)
+			return (true);	/* or a collision: run it later */
+	ids[i] = h;
+	return (false);
+}
+
+/*
+ * The batch's leading jobs whose ops run in steps (check, observe), in
+ * runs: each job's begin in the write transaction (a check stores its
+ * event), the run's evaluations all at once on the evaluation threads,
+ * each in a read transaction on the write transaction's view (store.h),
+ * then each job's end in order (a check stores its verdict). The
+ * verdicts are those of one job after the other: the view answers every
+ * query as of its event, and begin and end run in the order of the
+ * jobs. Returns the number of jobs done (0: none, for want of two
+ * evaluations before the first other job, or of a view), or -1 with msg
+ * set (the batch fails).
+ */
+static ssize_t
+writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
+    size_t n, char *msg, size_t msglen)
+{
+	struct store_view	*view;
+	struct par_run		 r;
+	struct job		*ev[WRITER_RUN_MAX];
+	uint64_t		 ids[2 * WRITER_RUN_MAX];
+	size_t			 done = 0, k, j, m = 0, nev;
+	int			 rc;
+
+	for (k = 0; k < n && m < 2 && writer_stepped(jobs[k]); k++)
+		if (jobs[k]->def->eval != NULL)
+			m++;
+	if (m < 2 || (view = store_view_new(txn)) == NULL)
+		return (0);
+	memset(&r, 0, sizeof(r));
+	r.st = w->st;
+	r.view = view;
+	pthread_mutex_init(&r.mtx, NULL);
+	while (done < n && writer_stepped(jobs[done])) {
+		memset(ids, 0, sizeof(ids));
+		nev = 0;
+		for (k = done; k < n && k - done < WRITER_RUN_MAX &&
+		    writer_stepped(jobs[k]) && !par_dup_id(ids, jobs[k]); k++) {
+			if ((rc = jobs[k]->def->begin(txn, jobs[k])) < 0)
+				goto store_fail;
+			if (jobs[k]->ev.seq != 0 &&
+			    store_view_add(view, &jobs[k]->ev) != 0) {
+				snprintf(msg, msglen, "event %llu out of order "
+				    "for the evaluation threads",
+				    (unsigned long long)jobs[k]->ev.seq);
+				goto fail;
+			}
+			if (rc == 0)
+				ev[nev++] = jobs[k];
+		}
+		if (nev > 0) {
+			store_view_seal(view);
+			r.jobs = ev;
+			r.n = nev;
+			r.next = 0;
+			evalpool_run(w->pool, par_work, &r);
+			if (r.failed) {
+				snprintf(msg, msglen, "%s", r.errmsg);
+				goto fail;
+			}
+		}
+		for (j = 0; j < nev; j++)
+			if (ev[j]->def->end(txn, ev[j]) != 0)
+				goto store_fail;
+		done = k;
+	}
+	pthread_mutex_destroy(&r.mtx);
+	store_view_free(view);
+	pthread_mutex_lock(&w->mtx);
+	w->stats.par_jobs += done;
+	pthread_mutex_unlock(&w->mtx);
+	return ((ssize_t)done);
+store_fail:
+	snprintf(msg, msglen, "%s", store_txn_errstr(txn));
+fail:
+	pthread_mutex_destroy(&r.mtx);
+	store_view_free(view);
+	return (-1);
+}
+
 /* After a failed batch: answer the reads from a read transaction. */
 static void
 writer_reads_only(struct writer *w, struct job **jobs, size_t n)
@@ -122,6 +285,7 @@ writer_batch(struct writer *w, struct job **jobs, size_t n)
 	char			*cause = NULL, msg[256], esc[1024];
 	uint64_t		 t0 = mono_us(), dt, writes;
 	size_t			 i;
+	ssize_t			 par;
 	bool			 full = false, was_full;
 	enum store_err		 cerr;
 
@@ -134,13 +298,16 @@ retry:
 		free(cause);
 		goto fail;
 	}
-	for (i = 0; i < n; i++)
+	par = w->pool != NULL ? writer_par(w, txn, jobs, n, msg,
+	    sizeof(msg)) : 0;
+	for (i = par < 0 ? 0 : (size_t)par; par >= 0 && i < n; i++)
 		if (writer_job(txn, jobs[i]) != 0)
 			break;
-	if (i < n) {
+	if (par < 0 || i < n) {
 		enum store_err e = store_txn_err(txn);
 
-		snprintf(msg, sizeof(msg), "%s", store_txn_errstr(txn));
+		if (par >= 0)
+			snprintf(msg, sizeof(msg), "%s", store_txn_errstr(txn));
 		store_abort(txn);
 		if (e == STORE_MAP_GROW && store_grow(w->st) == 0)
 			goto retry;
@@ -292,12 +459,19 @@ writer_wakeup(evutil_socket_t fd, short what, void *arg)
 
 struct writer *
 writer_new(struct store *st, struct event_base *base, writer_done_cb done,
-    void *arg, char **cause)
+    void *arg, unsigned threads, char **cause)
 {
 	struct writer	*w = xcalloc(1, sizeof(*w));
 	int		 rc;
 
 	w->st = st;
+	w->efd = -1;
+	w->stats.eval_threads = threads > 1 ? threads : 1;
+	if (threads > 1 && (w->pool = evalpool_new(threads - 1,
+	    cause)) == NULL) {
+		free(w);
+		return (NULL);
+	}
 	w->done_cb = done;
 	w->arg = arg;
 	TAILQ_INIT(&w->queue);
@@ -323,6 +497,7 @@ fail:
 		event_free(w->ev);
 	if (w->efd >= 0)
 		close(w->efd);
+	evalpool_free(w->pool);
 	free(w);
 	return (NULL);
 }
@@ -361,6 +536,7 @@ writer_free(struct writer *w)
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
 	pthread_join(w->thread, NULL);
+	evalpool_free(w->pool);
 	writer_drain(w);
 	event_free(w->ev);
 	close(w->efd);

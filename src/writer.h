@@ -55,6 +55,8 @@ struct writer_stats {
 	uint64_t	max_batch;
 	uint64_t	batch_le[WRITER_NBUCKETS];
 	uint64_t	commit_le[WRITER_NBUCKETS];
+	unsigned	eval_threads;	/* the writer's and its helpers */
+	uint64_t	par_jobs;	/* jobs run in parallel runs */
 	bool		full;		/* the last write failed: store full */
 	/* The last write failed: "store_full" or "store_error"; NULL: ok. */
 	const char	*write_error;
@@ -65,11 +67,14 @@ struct writer;
 typedef void (*writer_done_cb)(struct job_list *done, void *arg);
 
 /*
- * Start the writer thread. done is called on the loop thread (base) with
- * each finished batch; it takes the jobs off the list. NULL on error.
+ * Start the writer thread, and threads - 1 evaluation threads beside it
+ * (eval_threads, refguard.conf(5): a batch's checks evaluated at once,
+ * writer.c). done is called on the loop thread (base) with each
+ * finished batch; it takes the jobs off the list. NULL on error.
  */
 struct writer	*writer_new(struct store *st, struct event_base *base,
-		    writer_done_cb done, void *arg, char **cause);
+		    writer_done_cb done, void *arg, unsigned threads,
+		    char **cause);
 /* Queue a job (loop thread). */
 void		 writer_submit(struct writer *w, struct job *job);
 /* Jobs submitted and not yet handed back. */

@@ -236,6 +236,61 @@ def gate_can_fail():
           "the gate did not name the broken threshold", se[-2000:])
 
 
+def replay_through(lines, threads, secret):
+    """The lines through a daemon with eval_threads = threads and the
+    hash secret file secret, pipelined on one connection (so that
+    batches hold many checks): the replies, then each 25th referral's
+    explain, and the writer's stats."""
+    d = rgtest.Daemon("threads%d" % threads,
+                      conf={"eval_threads": threads, "retention": "3650d",
+                            "max_pipeline": 100000, "hash_secret_file": secret})
+    d.start()
+    try:
+        with d.client(timeout=300) as c:
+            replies = c.pipeline(lines)
+            ids = [json.loads(l)["id"] for l in lines if '"op":"check"' in l][::25]
+            explains = c.pipeline([{"op": "explain", "id": i} for i in ids])
+            stats, _ = c.call({"op": "stats"})
+    finally:
+        d.stop()
+    return replies, explains, stats["writer"]
+
+
+@suite.case("eval_threads_same_verdicts", timeout=900)
+def eval_threads_same_verdicts():
+    # The writer's evaluation threads give the verdicts one thread gives,
+    # byte for byte: every check's rules see the history as of its own
+    # event, although the batch's later events are stored before they
+    # run. Rechecks and feedback among the checks end the parallel part
+    # of their batches.
+    d = rgtest.mkdtemp("threads")
+    generate(d, 7, 0, variant="B", n=1200)
+    with open(os.path.join(d, "events.ndjson")) as f:
+        events = [l.rstrip("\n") for l in f if l.strip()]
+    checks = [json.loads(l)["id"] for l in events if '"op":"check"' in l]
+    lines = []
+    for i, l in enumerate(events):
+        lines.append(l)
+        if i % 997 == 996:      # as of this line's time: the same for both
+            lines.append(json.dumps({"op": "recheck", "id": checks[i % len(checks)],
+                                     "ts": json.loads(l)["ts"]}))
+        if i % 1999 == 1998:
+            lines.append(json.dumps({"op": "feedback", "id": checks[(i * 7) % len(checks)],
+                                     "label": "fraud"}))
+    secret = os.path.join(d, "secret")  # one for both: explains show hashes
+    one, ex1, w1 = replay_through(lines, 1, secret)
+    two, ex2, w2 = replay_through(lines, 2, secret)
+    eq(len(one), len(lines), "replies with one thread")
+    eq(w1["parallel_jobs"], 0, "parallel jobs with one thread")
+    check(w2["eval_threads"] == 2 and w2["parallel_jobs"] > 0,
+          "two threads evaluated nothing in parallel", w2)
+    for i, (a, b) in enumerate(zip(one, two)):
+        check(a == b, "reply %d of %d differs with two threads (%s)" % (i, len(lines), lines[i][:200]),
+              a, b)
+    eq(len(two), len(one), "replies with two threads")
+    eq(ex2, ex1, "explains with two threads")
+
+
 @suite.case("daemon_failure_fails_the_run", timeout=300)
 def daemon_failure_fails_the_run():
     # A refguardd that prints a sanitizer report and exits 1 when told to

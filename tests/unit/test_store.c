@@ -444,6 +444,113 @@ reader_step(int go, int ready)
  * the writer appends events that stay in its tier, flushes some ranges
  * or writes the whole tier out.
  */
+/* The link (account acct, ip) as a transaction sees it as of max_seq. */
+struct view_seen {
+	uint8_t		ip;
+	bool		found;
+	int64_t		last_ts;
+};
+
+static int
+view_link_cb(void *arg, const struct store_link *l)
+{
+	struct view_seen	*vs = arg;
+
+	if (l->kind == ENT_IP && l->h.b[0] == vs->ip) {
+		vs->found = true;
+		vs->last_ts = l->last_ts;
+	}
+	return (0);
+}
+
+static struct view_seen
+view_link(struct store_txn *t, uint8_t acct, uint8_t ip, uint64_t max_seq)
+{
+	struct view_seen	vs = { ip, false, 0 };
+	struct rg_hash		a = H(acct);
+
+	ck_assert_int_eq(store_link_scan(t, &a, ENT_IP, max_seq, view_link_cb,
+	    &vs), 0);
+	return (vs);
+}
+
+/*
+ * A view (store_begin_view()) sees what the write transaction sees as of
+ * each event: the run's events, which a read transaction cannot, and
+ * each link as it was before a later event of the run added or moved it.
+ */
+START_TEST(test_view)
+{
+	const int64_t		 HR = 3600 * 1000LL;
+	struct store_txn	*t, *vt;
+	struct store_view	*v;
+	struct rg_event		 ev, got;
+	struct view_seen	 vs;
+	uint64_t		 s1, s2, s3, s4;
+	char			*cause = NULL;
+
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0, 1, 9);		/* the link (1, ip 9) */
+	put(t, &ev);
+	commit(t);
+	/* Written out at close: the link in LMDB, not in the tier. */
+	store_close(st);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+
+	t = begin(true);
+	ck_assert_ptr_nonnull(v = store_view_new(t));
+	mkobs(&ev, EV_LOGIN, T0 + 10 * HR, 3, 7);
+	s1 = put(t, &ev);
+	ck_assert_int_eq(store_view_add(v, &ev), 0);
+	mkobs(&ev, EV_LOGIN, T0 + 11 * HR, 1, 9);	/* into the tier */
+	s2 = put(t, &ev);
+	ck_assert_int_eq(store_view_add(v, &ev), 0);
+	mkobs(&ev, EV_LOGIN, T0 + 12 * HR, 1, 8);	/* a new link */
+	s3 = put(t, &ev);
+	ck_assert_int_eq(store_view_add(v, &ev), 0);
+	mkobs(&ev, EV_LOGIN, T0 + 14 * HR, 1, 9);	/* moved again */
+	s4 = put(t, &ev);
+	ck_assert_int_eq(store_view_add(v, &ev), 0);
+	store_view_seal(v);
+
+	vt = store_begin_view(st, v, &cause);
+	ck_assert_msg(vt != NULL, "store_begin_view: %s", cause);
+	/* The run's events, from the view; LMDB's read snapshot has none. */
+	ck_assert_int_eq(store_get_event(vt, s3, &got), 0);
+	ck_assert_int_eq(got.ts, T0 + 12 * HR);
+	ck_assert_int_eq(store_get_event(vt, s4 + 1, &got), 1);
+	/* (1, ip 9): LMDB's state, then the tier's first and second. */
+	vs = view_link(vt, 1, 9, s1);
+	ck_assert(vs.found);
+	ck_assert_int_eq(vs.last_ts, T0);
+	vs = view_link(vt, 1, 9, s2);
+	ck_assert_int_eq(vs.last_ts, T0 + 11 * HR);
+	vs = view_link(vt, 1, 9, s3);
+	ck_assert_int_eq(vs.last_ts, T0 + 11 * HR);
+	vs = view_link(vt, 1, 9, s4);
+	ck_assert_int_eq(vs.last_ts, T0 + 14 * HR);
+	vs = view_link(vt, 1, 9, 0);
+	ck_assert_int_eq(vs.last_ts, T0 + 14 * HR);
+	/* (1, ip 8) from s3 on. */
+	ck_assert(!view_link(vt, 1, 8, s2).found);
+	ck_assert(view_link(vt, 1, 8, s3).found);
+	{
+		struct rg_hash	a = H(1), ip9 = H(9);
+		uint64_t	fs = 0;
+
+		ck_assert_int_eq(store_link_get(vt, &a, ENT_IP, &ip9, s1, &fs,
+		    NULL), 0);
+		ck_assert_uint_eq(fs, 1);
+	}
+	store_abort(vt);
+	/* The write transaction itself sees the links as they are now. */
+	vs = view_link(t, 1, 9, s1);
+	ck_assert_int_eq(vs.last_ts, T0 + 14 * HR);
+	store_abort(t);
+	store_view_free(v);
+}
+END_TEST
+
 START_TEST(test_readonly_tier)
 {
 	struct store_opts	 o;
@@ -3347,6 +3454,7 @@ store_suite(void)
 	tcase_add_test(tc, test_observe_ack);
 	tcase_add_test(tc, test_recent_tier);
 	tcase_add_test(tc, test_readonly_tier);
+	tcase_add_test(tc, test_view);
 	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_listlog_feedback);
