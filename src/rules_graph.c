@@ -866,6 +866,20 @@ rules_graph_chain_first(struct rules_ectx *cx, const struct rg_hash *a,
  * on (the oldest that qualifies at each step). As of the evaluation, at
  * most RULES_CHAIN_MAX hops each way.
  */
+/*
+ * The seq bound of "the referrals before this event" for
+ * store_scan_referred(), whose 0 means no bound: false when there are
+ * none (the store's first event, as of itself).
+ */
+static bool
+rules_graph_before(const struct rules_ectx *cx, uint64_t *bound)
+{
+	*bound = cx->at.max_seq;
+	if (*bound != 0 && *bound == cx->ev->seq)
+		--*bound;
+	return (cx->at.max_seq == 0 || *bound != 0);
+}
+
 void
 rules_graph_chain_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
@@ -874,7 +888,8 @@ rules_graph_chain_eval(struct rules_ectx *cx, const struct rules_node *n,
 	struct rules_chain_ref	 r;
 	struct rg_hash		 acct;
 	int64_t			 t, first, back = 0, fwd = 0;
-	uint64_t		 max_seq = cx->at.max_seq;
+	uint64_t		 max_seq = cx->at.max_seq, before;
+	bool			 earlier;
 
 	s->v.type = T_NUM;
 	if (ev->nparties < 2 ||
@@ -885,18 +900,20 @@ rules_graph_chain_eval(struct rules_ectx *cx, const struct rules_node *n,
 	/* Back, from this referral's referrer at its time. */
 	acct = ev->party[PARTY_REFERRER].h[ENT_ACCOUNT];
 	t = ev->ts;
+	earlier = rules_graph_before(cx, &before);
 	while (back < RULES_CHAIN_MAX && (uint64_t)(back + fwd) < n->limit) {
 		if (rules_graph_chain_first(cx, &acct, t, &first) != 0)
 			goto fail;
 		if (t - first > n->window)
 			break;
 		back++;
+		if (!earlier)
+			break;
 		memset(&r, 0, sizeof(r));
 		r.cx = cx;
 		r.other_party = PARTY_REFERRER;
-		if (store_scan_referred(cx->txn, &acct, t, max_seq ==
-		    ev->seq ? ev->seq - 1 : max_seq, rules_graph_chain_cb,
-		    &r) != 0 || cx->err)
+		if (store_scan_referred(cx->txn, &acct, t, before,
+		    rules_graph_chain_cb, &r) != 0 || cx->err)
 			goto fail;
 		if (!r.found)
 			break;
@@ -1038,11 +1055,12 @@ rules_graph_referred_eval(struct rules_ectx *cx, const struct rules_node *n,
 	struct rules_walk	 w;
 	struct rg_hash		 frontier[RULES_WALK_MAX];
 	size_t			 nf, i;
+	uint64_t		 before;
 	int			 hop;
 
 	s->v.type = T_BOOL;
 	s->v.present = true;
-	if (ev->nparties < 2 || (cx->at.max_seq != 0 && cx->at.max_seq <= 1))
+	if (ev->nparties < 2 || !rules_graph_before(cx, &before))
 		return;
 	a = &ev->party[n->party];
 	b = &ev->party[1 - n->party];
@@ -1058,8 +1076,7 @@ rules_graph_referred_eval(struct rules_ectx *cx, const struct rules_node *n,
 		w.nnext = 0;
 		for (i = 0; i < nf; i++) {
 			if (store_scan_referred(cx->txn, &frontier[i],
-			    cx->at.ts, cx->at.max_seq == ev->seq ? ev->seq - 1 :
-			    cx->at.max_seq, rules_graph_walk_cb, &w) != 0 ||
+			    cx->at.ts, before, rules_graph_walk_cb, &w) != 0 ||
 			    cx->err) {
 				cx->err = 1;
 				return;

@@ -128,7 +128,14 @@ par_fail(struct par_run *r, const char *msg)
 	pthread_mutex_unlock(&r->mtx);
 }
 
-/* On each thread: a read transaction on the view, and jobs until none. */
+/*
+ * On each thread: a read transaction on the view, and jobs until none.
+ * A thread that cannot begin one leaves the jobs to the others (the run
+ * fails only when nobody took them). The writer thread's begin takes the
+ * map lock's read side a second time beside its write transaction's:
+ * glibc's default rwlock lets a reader in while a writer waits, and
+ * nothing grows the map while a batch is in flight.
+ */
 static void
 par_work(void *arg)
 {
@@ -138,7 +145,10 @@ par_work(void *arg)
 	size_t			 i;
 
 	if ((t = store_begin_view(r->st, r->view, &cause)) == NULL) {
-		par_fail(r, cause);
+		pthread_mutex_lock(&r->mtx);
+		if (r->errmsg[0] == '\0')
+			snprintf(r->errmsg, sizeof(r->errmsg), "%s", cause);
+		pthread_mutex_unlock(&r->mtx);
 		free(cause);
 		return;
 	}
@@ -227,7 +237,7 @@ writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
 			r.n = nev;
 			r.next = 0;
 			evalpool_run(w->pool, par_work, &r);
-			if (r.failed) {
+			if (r.failed || r.next < r.n) {
 				snprintf(msg, msglen, "%s", r.errmsg);
 				goto fail;
 			}
@@ -239,9 +249,6 @@ writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
 	}
 	pthread_mutex_destroy(&r.mtx);
 	store_view_free(view);
-	pthread_mutex_lock(&w->mtx);
-	w->stats.par_jobs += done;
-	pthread_mutex_unlock(&w->mtx);
 	return ((ssize_t)done);
 store_fail:
 	snprintf(msg, msglen, "%s", store_txn_errstr(txn));
@@ -335,6 +342,7 @@ retry:
 	pthread_mutex_lock(&w->mtx);
 	w->stats.commits++;
 	w->stats.jobs += n;
+	w->stats.par_jobs += (size_t)par;
 	w->stats.commit_us_total += dt;
 	w->stats.last_commit_us = dt;
 	if (n > w->stats.max_batch)

@@ -56,7 +56,7 @@ struct writer_stats {
 	uint64_t	batch_le[WRITER_NBUCKETS];
 	uint64_t	commit_le[WRITER_NBUCKETS];
 	unsigned	eval_threads;	/* the writer's and its helpers */
-	uint64_t	par_jobs;	/* jobs run in parallel runs */
+	uint64_t	par_jobs;	/* jobs committed from parallel runs */
 	bool		full;		/* the last write failed: store full */
 	/* The last write failed: "store_full" or "store_error"; NULL: ok. */
 	const char	*write_error;

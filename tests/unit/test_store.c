@@ -437,13 +437,6 @@ reader_step(int go, int ready)
 	ck_assert_int_eq(read(ready, &c, 1), 1);
 }
 
-/*
- * A read-only store (a backtest, an export) next to a writer in another
- * process (the daemon), whose recent tier it cannot see: every
- * transaction sees exactly the history the writer has committed, while
- * the writer appends events that stay in its tier, flushes some ranges
- * or writes the whole tier out.
- */
 /* The link (account acct, ip) as a transaction sees it as of max_seq. */
 struct view_seen {
 	uint8_t		ip;
@@ -551,6 +544,13 @@ START_TEST(test_view)
 }
 END_TEST
 
+/*
+ * A read-only store (a backtest, an export) next to a writer in another
+ * process (the daemon), whose recent tier it cannot see: every
+ * transaction sees exactly the history the writer has committed, while
+ * the writer appends events that stay in its tier, flushes some ranges
+ * or writes the whole tier out.
+ */
 START_TEST(test_readonly_tier)
 {
 	struct store_opts	 o;
