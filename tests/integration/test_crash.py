@@ -9,6 +9,8 @@ seeded random moments and restarted, again and again. After every kill:
     the identical reply bytes, and a repeated check replays them;
   - no acknowledged event is lost (store.events >= events acknowledged).
 
+Every other restart runs with a second evaluation thread (eval_threads).
+
 RG_SOAK=1 runs many more kills (RG_SOAK_KILLS, default 300); RG_SEED fixes
 the seed (printed, so a failure can be replayed)."""
 
@@ -211,6 +213,9 @@ def _():
         obs += load.obs_acked
         # The environment opens cleanly while nobody holds it.
         n = mdb_events(d.state)
+        # Every other run with a second evaluation thread (eval_threads).
+        d.conf["eval_threads"] = 1 + round_ % 2
+        d.write_conf()
         d.start()
         st = d.stats()["store"]
         eq(st["events"], n, "round %d: stats store.events vs mdb_stat "
