@@ -508,6 +508,13 @@ metrics_store(struct sbuf *sb, struct daemon *d, const struct stats_snap *snap)
 	family(sb, "commit_failures_total", "counter",
 	    "Write transactions that failed (their jobs got errors).");
 	sample(sb, "commit_failures_total", NULL, NULL, ws->failed_batches);
+	family(sb, "eval_threads", "gauge",
+	    "Threads that evaluate checks' rules (eval_threads).");
+	sample(sb, "eval_threads", NULL, NULL, ws->eval_threads);
+	family(sb, "parallel_jobs_total", "counter",
+	    "Checks and observes committed from runs evaluated on several "
+	    "threads.");
+	sample(sb, "parallel_jobs_total", NULL, NULL, ws->par_jobs);
 	family(sb, "store_full", "gauge",
 	    "1 while the store cannot write (map_max reached).");
 	sample(sb, "store_full", NULL, NULL, ws->full ? 1 : 0);

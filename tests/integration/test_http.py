@@ -949,6 +949,10 @@ def _():
                  ("recent_flush_waits", "recent_flush_waits")):
         eq(metric(s1, "refguard_store_" + m), st["store"][k],
            "store %s vs stats" % k)
+    eq(metric(s1, "refguard_eval_threads"), st["writer"]["eval_threads"],
+       "eval threads vs stats")
+    eq(metric(s1, "refguard_parallel_jobs_total"), st["writer"]["parallel_jobs"],
+       "parallel jobs vs stats")
     eq(metric(s1, "refguard_ruleset_info", hash=st["ruleset"]["hash"]), 1,
        "ruleset_info with the hash of the rules in service")
     check(metric(s1, "refguard_commit_batch_jobs_count") >= 2,
