@@ -982,11 +982,12 @@ main(int argc, char **argv)
 	d->started_mono = mono_us();
 	where = d->listen_owned ? d->conf->socket_path : "systemd";
 	log_info("ready version=%s socket=%s http=%s store=%s sync=%s "
-	    "ruleset=%s rules=%zu data=%s", PACKAGE_VERSION,
+	    "eval_threads=%u ruleset=%s rules=%zu data=%s", PACKAGE_VERSION,
 	    log_value(where, strlen(where), esc, sizeof(esc)),
 	    d->http != NULL ? http_where(d->http) : "none",
 	    log_value(d->conf->state_dir, strlen(d->conf->state_dir), esc2,
 	    sizeof(esc2)), d->conf->sync_full ? "full" : "none",
+	    d->conf->eval_threads,
 	    d->rules != NULL ? rules_hash(d->rules) : "none",
 	    d->rules != NULL ? rules_count(d->rules) : 0, data_log(d, &data));
 	free(data);
