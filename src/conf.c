@@ -70,7 +70,7 @@ static const struct ckey ckeys[] = {
 	{ "sync", CT_SYNC, OFF(sync_full), 0, 0, 0 },
 	{ "recent_entries", CT_UINT, OFF(recent_entries), 0, 1000,
 	    STORE_RECENT_MAX },
-	{ "eval_threads", CT_UINT, OFF(eval_threads), 0, 1, 64 },
+	{ "eval_threads", CT_UINT, OFF(eval_threads), 0, 0, 64 },
 	{ "retention", CT_DURATION, OFF(retention), 0, 0, 0 },
 	{ "rules", CT_RULES, OFF(rules_path), 0, 0, 0 },
 	{ "rules_dirs", CT_RULES, OFF(rules_paths), 0, 0, 0 },
@@ -208,7 +208,7 @@ conf_default(void)
 	c->map_size = 1ULL << 30;
 	c->map_max = 64ULL << 30;
 	c->recent_entries = 1000000;
-	c->eval_threads = 1;
+	c->eval_threads = 0;	/* the CPUs it may use (refguardd.c) */
 	c->sync_full = true;
 	c->retention = 180LL * 86400 * 1000;
 	conf_rules(c, NULL, CONF_RULES_DIRS, true);

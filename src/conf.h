@@ -22,6 +22,9 @@
 #define CONF_RULES_DIRS		DATADIR "/refguard/rules " \
 				SYSCONFDIR "/refguard/rules.d"
 
+/* eval_threads = 0: one thread per CPU the daemon may use, up to this. */
+#define EVAL_THREADS_AUTO_MAX	8
+
 struct conf {
 	char		*path;		/* the file read, for messages */
 
@@ -42,7 +45,9 @@ struct conf {
 	uint64_t	 map_max;
 	bool		 sync_full;	/* sync = full | none */
 	unsigned	 recent_entries; /* recent tier budget (store.h) */
-	unsigned	 eval_threads;	/* the writer's evaluation threads */
+	unsigned	 eval_threads;	/* the writer's evaluation threads;
+					   0: one per usable CPU, at most
+					   EVAL_THREADS_AUTO_MAX */
 	int64_t		 retention;	/* ms */
 
 	/* rules and identity */

@@ -149,15 +149,6 @@ ctl_conf(const char **state)
 	return (cf);
 }
 
-/* Online CPUs: the default number of backtest workers (1 if unknown). */
-static unsigned
-ctl_cpus(void)
-{
-	long	n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return (n < 1 ? 1 : n > 64 ? 64 : (unsigned)n);
-}
-
 /*
  * The hash secret of the store in state: -c's hash_secret_file, else
  * (--state DIR alone) DIR/secret, which the daemon would be run with.
@@ -264,7 +255,7 @@ ctl_backtest(int argc, char **argv)
 	bo.since = INT64_MIN;
 	bo.until = INT64_MAX;
 	bo.samples = 5;
-	bo.workers = ctl_cpus();
+	bo.workers = cpus_usable(64);
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':

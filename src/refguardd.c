@@ -949,6 +949,8 @@ main(int argc, char **argv)
 		fatalx("libevent: no pthreads support");
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if (d->conf->eval_threads == 0)
+		d->conf->eval_threads = cpus_usable(EVAL_THREADS_AUTO_MAX);
 	if ((d->writer = writer_new(d->store, d->base, conn_jobs_done, d,
 	    d->conf->eval_threads, &cause)) == NULL)
 		fatalx("%s", cause);

@@ -1,6 +1,7 @@
 /* util.c: see util.h. */
 #include "config.h"
 
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -510,4 +511,19 @@ parse_cidr(const char *s, int *af, uint8_t a[16], int *bits, unsigned *len)
 		a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
 	*len = (unsigned)l;
 	return (0);
+}
+
+unsigned
+cpus_usable(unsigned max)
+{
+	cpu_set_t	set;
+	long		n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return ((unsigned long)n > max ? max : (unsigned)n);
 }

@@ -62,6 +62,8 @@ char	*fmt_age(int64_t s, char *buf);
  */
 int64_t	 now_ms(void);		/* wall clock */
 uint64_t mono_us(void);		/* monotonic, microseconds */
+/* The CPUs this process may run on (its affinity), 1 to max. */
+unsigned cpus_usable(unsigned max);
 
 /*
  * Escape bytes for a log line or an error message: printable ASCII kept,

@@ -159,6 +159,9 @@ start_daemon() {
 		echo "sync = full"
 		echo "log_level = warning"
 		echo "map_max = 64g"
+		# One evaluation thread, so that every phase compares with
+		# the runs before eval_threads; (1b) gives it two.
+		echo "eval_threads = 1"
 		for l in "$@"; do echo "$l"; done
 	} > "$d/refguard.conf"
 	t0=$(date +%s%N)

@@ -1445,7 +1445,7 @@ def _():
         check(raw not in text, "raw %r in the log" % raw, text[-2000:])
     ready = [l for l in text.splitlines() if " ready " in l]
     check(ready and re.search(r"ready version=\S+ socket=\S+ http=none "
-                              r"store=\S+ sync=full eval_threads=1 ruleset=\w+ rules=\d+ "
+                              r"store=\S+ sync=full eval_threads=\d+ ruleset=\w+ rules=\d+ "
                               r"data=(none|\"[^\"]*\")$",
                               ready[0]), "the ready line", ready)
     check(re.search(r"reloaded ruleset=\w+ rules=\d+", text),
