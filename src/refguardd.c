@@ -949,8 +949,10 @@ main(int argc, char **argv)
 		fatalx("libevent: no pthreads support");
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	/* A cluster node applies the log one write at a time. */
 	if (d->conf->eval_threads == 0)
-		d->conf->eval_threads = cpus_usable(EVAL_THREADS_AUTO_MAX);
+		d->conf->eval_threads = d->conf->cluster_nats_url != NULL ? 1 :
+		    cpus_usable(EVAL_THREADS_AUTO_MAX);
 	if ((d->writer = writer_new(d->store, d->base, conn_jobs_done, d,
 	    d->conf->eval_threads, &cause)) == NULL)
 		fatalx("%s", cause);

@@ -182,7 +182,6 @@ int	store_link_seek(MDB_cursor *c, const uint8_t *key, MDB_val *k,
 int	store_link_lmdb(struct store_txn *t, const uint8_t *key,
 	    struct store_link *l);
 
-/* store_verdict.c: delete event seq's verdict (not a later one's). */
 /*
  * What a view adds to its read transactions (store_view.c): the record
  * of one of the run's events (0, or 1 when seq is not one of them), and
@@ -195,6 +194,7 @@ int	store_view_link(const struct store_view *v,
 	    const struct memtier_acct *a, uint32_t i, uint64_t max_seq,
 	    const struct store_link **l);
 
+/* store_verdict.c: delete event seq's verdict (not a later one's). */
 int	store_verdict_del(struct store_txn *t, const char *id, size_t idlen,
 	    uint64_t seq);
 

@@ -163,34 +163,41 @@ par_work(void *arg)
 
 /*
  * A check whose referral id an earlier check of the run carries: its
- * begin must find that one's verdict, which only its end stores. ids is
- * a table of 2 * WRITER_RUN_MAX hashes (0: empty).
+ * begin must find that one's verdict, which only the run's end stores,
+ * so it waits for the end (a replay writes nothing: it may). ids is a
+ * table of 2 * WRITER_RUN_MAX checks (NULL: empty), by their id's hash.
  */
 static bool
-par_dup_id(uint64_t *ids, const struct job *job)
+par_dup_id(struct job **ids, const struct job *job)
 {
-	uint64_t	h;
-	size_t		i, mask = 2 * WRITER_RUN_MAX - 1;
+	const struct job	*o;
+	size_t			 i, mask = 2 * WRITER_RUN_MAX - 1;
 
 	if (job->op != OP_CHECK)
 		return (false);
-	h = XXH3_64bits(job->ev.id, job->ev.idlen) | 1;
-	for (i = h & mask; ids[i] != 0; i = (i + 1) & mask)
-		if (ids[i] == h)
-			return (true);	/* or a collision: run it later */
-	ids[i] = h;
+	for (i = XXH3_64bits(job->ev.id, job->ev.idlen) & mask;
+	    (o = ids[i]) != NULL; i = (i + 1) & mask)
+		if (o->ev.idlen == job->ev.idlen &&
+		    memcmp(o->ev.id, job->ev.id, job->ev.idlen) == 0)
+			return (true);
+	ids[i] = (struct job *)job;
 	return (false);
 }
 
+/* Fewer evaluations than this in a run: the writer does them alone. */
+#define WRITER_RUN_POOL_MIN	4
+
 /*
- * The batch's leading jobs whose ops run in steps (check, observe), in
+ * The batch's leading checks and observes (ops that run in steps), in
  * runs: each job's begin in the write transaction (a check stores its
  * event), the run's evaluations all at once on the evaluation threads,
  * each in a read transaction on the write transaction's view (store.h),
  * then each job's end in order (a check stores its verdict). The
  * verdicts are those of one job after the other: the view answers every
  * query as of its event, and begin and end run in the order of the
- * jobs. Returns the number of jobs done (0: none, for want of two
+ * jobs. A read job (verdict, explain, ...) between runs runs in the
+ * write transaction and the runs go on; the first job of another kind
+ * ends them. Returns the number of jobs done (0: none, for want of two
  * evaluations before the first other job, or of a view), or -1 with msg
  * set (the batch fails).
  */
@@ -200,9 +207,9 @@ writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
 {
 	struct store_view	*view;
 	struct par_run		 r;
-	struct job		*ev[WRITER_RUN_MAX];
-	uint64_t		 ids[2 * WRITER_RUN_MAX];
-	size_t			 done = 0, k, j, m = 0, nev;
+	struct job		*ev[WRITER_RUN_MAX], *later[WRITER_RUN_MAX];
+	struct job		*ids[2 * WRITER_RUN_MAX], *job;
+	size_t			 done = 0, k, j, m = 0, nev, nlater;
 	int			 rc;
 
 	for (k = 0; k < n && m < 2 && writer_stepped(jobs[k]); k++)
@@ -214,29 +221,42 @@ writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
 	r.st = w->st;
 	r.view = view;
 	pthread_mutex_init(&r.mtx, NULL);
-	while (done < n && writer_stepped(jobs[done])) {
-		memset(ids, 0, sizeof(ids));
-		nev = 0;
-		for (k = done; k < n && k - done < WRITER_RUN_MAX &&
-		    writer_stepped(jobs[k]) && !par_dup_id(ids, jobs[k]); k++) {
-			if ((rc = jobs[k]->def->begin(txn, jobs[k])) < 0)
+	while (done < n) {
+		job = jobs[done];
+		if (!writer_stepped(job)) {
+			if (!job_is_read(job))
+				break;
+			if (writer_job(txn, job) != 0)
 				goto store_fail;
-			if (jobs[k]->ev.seq != 0 &&
-			    store_view_add(view, &jobs[k]->ev) != 0) {
-				snprintf(msg, msglen, "event %llu out of order "
-				    "for the evaluation threads",
-				    (unsigned long long)jobs[k]->ev.seq);
-				goto fail;
+			done++;
+			continue;
+		}
+		memset(ids, 0, sizeof(ids));
+		nev = nlater = 0;
+		for (k = done; k < n && k - done < WRITER_RUN_MAX &&
+		    writer_stepped(jobs[k]); k++) {
+			job = jobs[k];
+			if (par_dup_id(ids, job)) {
+				later[nlater++] = job;
+				continue;
 			}
+			if ((rc = job->def->begin(txn, job)) < 0)
+				goto store_fail;
+			if (job->ev.seq != 0 &&
+			    store_view_add(view, &job->ev) != 0)
+				goto order_fail;
 			if (rc == 0)
-				ev[nev++] = jobs[k];
+				ev[nev++] = job;
 		}
 		if (nev > 0) {
 			store_view_seal(view);
 			r.jobs = ev;
 			r.n = nev;
 			r.next = 0;
-			evalpool_run(w->pool, par_work, &r);
+			if (nev < WRITER_RUN_POOL_MIN)
+				par_work(&r);
+			else
+				evalpool_run(w->pool, par_work, &r);
 			if (r.failed || r.next < r.n) {
 				snprintf(msg, msglen, "%s", r.errmsg);
 				goto fail;
@@ -245,11 +265,27 @@ writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
 		for (j = 0; j < nev; j++)
 			if (ev[j]->def->end(txn, ev[j]) != 0)
 				goto store_fail;
+		/* The repeated ids: replays now (the last stored event, else). */
+		for (j = 0; j < nlater; j++) {
+			job = later[j];
+			if ((rc = job->def->begin(txn, job)) < 0)
+				goto store_fail;
+			if (job->ev.seq != 0 &&
+			    store_view_add(view, &job->ev) != 0)
+				goto order_fail;
+			if (rc == 0 && (job->def->eval(txn, job) != 0 ||
+			    job->def->end(txn, job) != 0))
+				goto store_fail;
+		}
 		done = k;
 	}
 	pthread_mutex_destroy(&r.mtx);
 	store_view_free(view);
 	return ((ssize_t)done);
+order_fail:
+	snprintf(msg, msglen, "event %llu out of order for the evaluation "
+	    "threads", (unsigned long long)job->ev.seq);
+	goto fail;
 store_fail:
 	snprintf(msg, msglen, "%s", store_txn_errstr(txn));
 fail:

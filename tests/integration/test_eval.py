@@ -261,8 +261,8 @@ def eval_threads_same_verdicts():
     # The writer's evaluation threads give the verdicts one thread gives,
     # byte for byte: every check's rules see the history as of its own
     # event, although the batch's later events are stored before they
-    # run. Rechecks and feedback among the checks end the parallel part
-    # of their batches.
+    # run. Repeated checks (replays) and verdict reads go between runs;
+    # rechecks and feedback end the parallel part of their batches.
     d = rgtest.mkdtemp("threads")
     generate(d, 7, 0, variant="B", n=1200)
     with open(os.path.join(d, "events.ndjson")) as f:
@@ -271,6 +271,10 @@ def eval_threads_same_verdicts():
     lines = []
     for i, l in enumerate(events):
         lines.append(l)
+        if i % 301 == 300 and '"op":"check"' in l:
+            lines.append(l)     # the same check again: a replay
+        if i % 499 == 498:      # a read between runs
+            lines.append(json.dumps({"op": "verdict", "id": checks[i % len(checks)]}))
         if i % 997 == 996:      # as of this line's time: the same for both
             lines.append(json.dumps({"op": "recheck", "id": checks[i % len(checks)],
                                      "ts": json.loads(l)["ts"]}))

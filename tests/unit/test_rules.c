@@ -834,27 +834,47 @@ static const char *const view_lines[] = {
 };
 #define VIEW_N	(sizeof(view_lines) / sizeof(view_lines[0]))
 
-/* Each line's verdict, in the write transaction or (view) on a view. */
+/*
+ * run[]'s checks on a fresh store (dir tag under tdir), after hist[]
+ * was stored and committed (and written out to LMDB by a close when
+ * reopen): each evaluated in the write transaction right after its
+ * event was stored, or (view) all of them at the end, on a view of it.
+ */
 static void
-view_run(struct ruleset *rs, bool view, struct rules_result *res)
+view_eval(struct ruleset *rs, const char *tag, const char *const *hist,
+    size_t nhist, bool reopen, const char *const *run, size_t nrun,
+    bool view, struct rules_result *res)
 {
 	struct store		*st;
 	struct store_txn	*t, *vt;
 	struct store_view	*v = NULL;
-	struct rg_event		 ev[VIEW_N];
+	struct rg_event		*ev = xcalloc(nrun, sizeof(*ev)), hev;
 	struct verdict		 out;
 	char			 dir[300], *cause = NULL;
 	size_t			 i;
 
-	snprintf(dir, sizeof(dir), "%s/view%d", tdir, (int)view);
+	snprintf(dir, sizeof(dir), "%s/%s%d", tdir, tag, (int)view);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	st = unit_store(dir, 16 << 20, 64 << 20);
+	if (nhist > 0) {
+		t = store_begin(st, true, &cause);
+		ck_assert_msg(t != NULL, "%s", cause);
+		for (i = 0; i < nhist; i++) {
+			decode(hist[i], 1767300000000LL, &hev);
+			ck_assert_int_eq(verdict_check_begin(t, &hev, &out), 0);
+		}
+		ck_assert_int_eq(store_commit(t, NULL, &cause), 0);
+		if (reopen) {
+			store_close(st);
+			st = unit_store(dir, 16 << 20, 64 << 20);
+		}
+	}
 	t = store_begin(st, true, &cause);
-	ck_assert_ptr_nonnull(t);
+	ck_assert_msg(t != NULL, "%s", cause);
 	if (view)
 		ck_assert_ptr_nonnull(v = store_view_new(t));
-	for (i = 0; i < VIEW_N; i++) {
-		decode(view_lines[i], 1767250000000LL, &ev[i]);
+	for (i = 0; i < nrun; i++) {
+		decode(run[i], 1767300000000LL, &ev[i]);
 		ck_assert_int_eq(verdict_check_begin(t, &ev[i], &out), 0);
 		if (view)
 			ck_assert_int_eq(store_view_add(v, &ev[i]), 0);
@@ -866,7 +886,7 @@ view_run(struct ruleset *rs, bool view, struct rules_result *res)
 		store_view_seal(v);
 		vt = store_begin_view(st, v, &cause);
 		ck_assert_msg(vt != NULL, "%s", cause);
-		for (i = 0; i < VIEW_N; i++)
+		for (i = 0; i < nrun; i++)
 			ck_assert_int_eq(verdict_check_eval(rs, &ev[i], vt,
 			    &res[i]), 0);
 		store_abort(vt);
@@ -874,34 +894,137 @@ view_run(struct ruleset *rs, bool view, struct rules_result *res)
 	store_abort(t);
 	store_view_free(v);
 	store_close(st);
+	free(ev);
+}
+
+/* Both ways: the same results, explains included; the count compared. */
+static void
+view_compare(struct ruleset *rs, const char *tag, const char *const *hist,
+    size_t nhist, bool reopen, const char *const *run, size_t nrun,
+    struct rules_result *a)
+{
+	struct rules_result	*b = xcalloc(nrun, sizeof(*b));
+	size_t			 i;
+
+	view_eval(rs, tag, hist, nhist, reopen, run, nrun, false, a);
+	view_eval(rs, tag, hist, nhist, reopen, run, nrun, true, b);
+	for (i = 0; i < nrun; i++) {
+		ck_assert_msg(a[i].action == b[i].action &&
+		    a[i].score == b[i].score && strcmp(a[i].explain,
+		    b[i].explain) == 0, "%s, event %zu: %s in the transaction, "
+		    "%s on the view", tag, i + 1, a[i].explain, b[i].explain);
+		free(a[i].explain);
+		free(b[i].explain);
+	}
+	free(b);
 }
 
 START_TEST(test_view_same)
 {
-	struct rules_result	 a[VIEW_N], b[VIEW_N];
+	struct rules_result	 a[VIEW_N];
 	struct ruleset		*rs;
 	char			*diag;
-	size_t			 i;
 
 	rs = rules_load_buf("v.rules", view_rules, strlen(view_rules), id, 0,
 	    &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
-	view_run(rs, false, a);
-	view_run(rs, true, b);
-	for (i = 0; i < VIEW_N; i++) {
-		ck_assert_msg(a[i].action == b[i].action &&
-		    a[i].score == b[i].score && strcmp(a[i].explain,
-		    b[i].explain) == 0, "event %zu: %s in the transaction, "
-		    "%s on the view", i + 1, a[i].explain, b[i].explain);
-		free(a[i].explain);
-		free(b[i].explain);
-	}
+	view_compare(rs, "first", NULL, 0, false, view_lines, VIEW_N, a);
 	/*
 	 * Not vacuous: a view that let the run's later referrals in would
 	 * give the first 35 (r2 makes it a chain, r3 a ring: both earlier
 	 * in time).
 	 */
 	ck_assert_int_eq(a[0].score, 5);
+	rules_unref(rs);
+}
+END_TEST
+
+/*
+ * Every history function on a view against the write transaction, with
+ * history committed and flushed to LMDB first (the run then touches
+ * LMDB's links in the tier), times out of order, shared identities.
+ */
+static const char *prim_rules;
+#define VP_HIST	16
+#define VP_RUN	48
+
+static void
+vp_line(char *line, size_t len, size_t i)
+{
+	snprintf(line, len, "{\"op\":\"check\",\"id\":\"vp%zu\","
+	    "\"ts\":%lld,\"campaign\":\"c%zu\",\"reward\":{\"amount\":%zu,"
+	    "\"currency\":\"EUR\"},\"referrer\":{\"account\":\"a%zu\","
+	    "\"ip\":\"198.51.100.%zu\",\"payment\":\"pm_%zu\"},"
+	    "\"referee\":{\"account\":\"a%zu\",\"payment\":\"pm_%zu\","
+	    "\"ip\":\"198.51.100.%zu\",\"email\":\"jo.smith%zu@example.com\"}}",
+	    i, 1767225600000LL + (long long)((i * 37) % 23) * 7200000LL,
+	    i % 2, 5 + i % 7, i % 5, 1 + i % 3, i % 4, 5 + (i * 3 + 1) % 6,
+	    (i + 2) % 3, 1 + (i * 7) % 4, i % 5);
+}
+
+START_TEST(test_view_prims)
+{
+	static char		 buf[VP_HIST + VP_RUN][1024];
+	const char		*lines[VP_HIST + VP_RUN];
+	struct rules_result	 a[VP_RUN];
+	struct ruleset		*rs;
+	char			*diag, src[4096];
+	size_t			 i;
+
+	for (i = 0; i < VP_HIST + VP_RUN; i++) {
+		vp_line(buf[i], sizeof(buf[i]), i);
+		lines[i] = buf[i];
+	}
+	snprintf(src, sizeof(src), "%s%s", prim_rules, view_rules);
+	rs = rules_load_buf("vp.rules", src, strlen(src), id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	view_compare(rs, "prims", lines, VP_HIST, true, lines + VP_HIST,
+	    VP_RUN, a);
+	rules_unref(rs);
+}
+END_TEST
+
+
+/*
+ * A link the run touches later (last_ts moved) must look as it
+ * was to an earlier check of the run: from LMDB (_i 0: history flushed
+ * by a close) or from the tier (_i 1: history only committed).
+ */
+static const char *const vt_hist[] = {
+	"{\"op\":\"check\",\"id\":\"h1\",\"ts\":1767225600000,"
+	"\"referrer\":{\"account\":\"A\",\"ip\":\"198.51.100.9\"},"
+	"\"referee\":{\"account\":\"C\"}}",
+	"{\"op\":\"check\",\"id\":\"h2\",\"ts\":1767225600000,"
+	"\"referrer\":{\"account\":\"B\",\"ip\":\"198.51.100.9\"},"
+	"\"referee\":{\"account\":\"D\"}}",
+};
+static const char *const vt_run[] = {
+	"{\"op\":\"check\",\"id\":\"e1\",\"ts\":1767261600000,"
+	"\"referrer\":{\"account\":\"A\"},\"referee\":{\"account\":\"B\"}}",
+	"{\"op\":\"check\",\"id\":\"e2\",\"ts\":1767261600000,"
+	"\"referrer\":{\"account\":\"A\",\"ip\":\"198.51.100.9\"},"
+	"\"referee\":{\"account\":\"E\"}}",
+	"{\"op\":\"check\",\"id\":\"e3\",\"ts\":1767261600000,"
+	"\"referrer\":{\"account\":\"B\",\"ip\":\"198.51.100.9\"},"
+	"\"referee\":{\"account\":\"F\"}}",
+	"{\"op\":\"check\",\"id\":\"e4\",\"ts\":1767261600000,"
+	"\"referrer\":{\"account\":\"A\"},\"referee\":{\"account\":\"B\"}}",
+};
+
+START_TEST(test_view_touch)
+{
+	struct rules_result	 a[4];
+	struct ruleset		*rs;
+	char			*diag;
+	const char		*src = "rule v.seen { when linked(referrer, "
+	    "referee, ip, 4h) action review score 5 }\n";
+
+	rs = rules_load_buf("vt.rules", src, strlen(src), id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	view_compare(rs, "touch", vt_hist, 2, _i == 0, vt_run, 4, a);
+	/* Not vacuous: e1 not linked within 4h, e4 linked. */
+	ck_assert_int_eq(a[0].score, 0);
+	ck_assert_int_eq(a[3].score, 5);
 	rules_unref(rs);
 }
 END_TEST
@@ -1517,6 +1640,8 @@ rules_suite(void)
 	tcase_add_test(tc, test_failing);
 	tcase_add_test(tc, test_shipped);
 	tcase_add_test(tc, test_view_same);
+	tcase_add_test(tc, test_view_prims);
+	tcase_add_loop_test(tc, test_view_touch, 0, 2);
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_nofiles);
 	tcase_add_test(tc, test_eval_pure);
