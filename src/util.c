@@ -514,15 +514,91 @@ parse_cidr(const char *s, int *af, uint8_t a[16], int *bits, unsigned *len)
 }
 
 unsigned
+cpu_max_parse(const char *s)
+{
+	unsigned long long	quota, period;
+	char			*end;
+
+	if (strncmp(s, "max", 3) == 0)
+		return (0);
+	errno = 0;
+	quota = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != ' ')
+		return (0);
+	s = end + 1;
+	period = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || (*end != '\0' && *end != '\n') ||
+	    quota == 0 || period == 0)
+		return (0);
+	quota = (quota + period - 1) / period;
+	return (quota > UINT_MAX ? UINT_MAX : (unsigned)quota);
+}
+
+/*
+ * The tightest cgroup v2 CPU quota on the way from this process's
+ * cgroup up to the root (cpu.max), in whole CPUs; 0: none (or no
+ * cgroup v2 to read).
+ */
+static unsigned
+cpus_quota(void)
+{
+	char		*line = NULL, path[4096], buf[128], *p;
+	size_t		 cap = 0;
+	unsigned	 best = 0, q;
+	ssize_t		 len;
+	FILE		*f;
+	int		 fd;
+
+	if ((f = fopen("/proc/self/cgroup", "r")) == NULL)
+		return (0);
+	while ((len = getline(&line, &cap, f)) > 0)
+		if (strncmp(line, "0::", 3) == 0)
+			break;
+	fclose(f);
+	if (len <= 3 || line[len - 1] != '\n') {
+		free(line);
+		return (0);
+	}
+	line[len - 1] = '\0';
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s", line + 3);
+	free(line);
+	for (;;) {
+		p = path + strlen(path);
+		if ((size_t)(p - path) + sizeof("/cpu.max") <= sizeof(path)) {
+			memcpy(p, "/cpu.max", sizeof("/cpu.max"));
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+				len = read(fd, buf, sizeof(buf) - 1);
+				close(fd);
+				if (len > 0) {
+					buf[len] = '\0';
+					if ((q = cpu_max_parse(buf)) != 0 &&
+					    (best == 0 || q < best))
+						best = q;
+				}
+			}
+			*p = '\0';
+		}
+		if ((p = strrchr(path, '/')) == NULL ||
+		    p == path + sizeof("/sys/fs/cgroup") - 1)
+			break;
+		*p = '\0';
+	}
+	return (best);
+}
+
+unsigned
 cpus_usable(unsigned max)
 {
 	cpu_set_t	set;
 	long		n;
+	unsigned	q;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		n = CPU_COUNT(&set);
 	else
 		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if ((q = cpus_quota()) != 0 && q < n)
+		n = q;
 	if (n < 1)
 		n = 1;
 	return ((unsigned long)n > max ? max : (unsigned)n);

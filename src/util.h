@@ -62,8 +62,13 @@ char	*fmt_age(int64_t s, char *buf);
  */
 int64_t	 now_ms(void);		/* wall clock */
 uint64_t mono_us(void);		/* monotonic, microseconds */
-/* The CPUs this process may run on (its affinity), 1 to max. */
+/*
+ * The CPUs this process may use, 1 to max: its affinity, less when a
+ * cgroup v2 quota (cpu.max, on the way to the root) allows fewer.
+ */
 unsigned cpus_usable(unsigned max);
+/* A cpu.max line ("QUOTA PERIOD" or "max ..."): whole CPUs, 0: none. */
+unsigned cpu_max_parse(const char *s);
 
 /*
  * Escape bytes for a log line or an error message: printable ASCII kept,

@@ -23,6 +23,23 @@
 
 /* ---- parse_duration ------------------------------------------------- */
 
+/* cgroup v2 cpu.max: a quota per period, in whole CPUs rounded up. */
+START_TEST(test_cpu_max)
+{
+	ck_assert_uint_eq(cpu_max_parse("max 100000\n"), 0);
+	ck_assert_uint_eq(cpu_max_parse("100000 100000\n"), 1);
+	ck_assert_uint_eq(cpu_max_parse("150000 100000\n"), 2);
+	ck_assert_uint_eq(cpu_max_parse("50000 100000"), 1);
+	ck_assert_uint_eq(cpu_max_parse("400000 100000\n"), 4);
+	ck_assert_uint_eq(cpu_max_parse(""), 0);
+	ck_assert_uint_eq(cpu_max_parse("x 100000"), 0);
+	ck_assert_uint_eq(cpu_max_parse("100000 0"), 0);
+	ck_assert_uint_eq(cpu_max_parse("100000"), 0);
+	ck_assert_uint_ge(cpus_usable(64), 1);
+	ck_assert_uint_le(cpus_usable(1), 1);
+}
+END_TEST
+
 START_TEST(test_duration_units)
 {
 	static const struct {
@@ -693,6 +710,7 @@ util_suite(void)
 	tcase_add_test(tc, test_sbuf_grow);
 	tcase_add_test(tc, test_fmt_human);
 	tcase_add_test(tc, test_jshape_roundtrip);
+	tcase_add_test(tc, test_cpu_max);
 	suite_add_tcase(s, tc);
 	return (s);
 }
