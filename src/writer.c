@@ -198,8 +198,8 @@ par_dup_id(struct job **ids, const struct job *job)
  * jobs. A read job (verdict, explain, ...) between runs runs in the
  * write transaction and the runs go on; the first job of another kind
  * ends them. Returns the number of jobs done (0: none, for want of two
- * evaluations before the first other job, or of a view), or -1 with msg
- * set (the batch fails).
+ * evaluations before the first job of another kind, or of a view), or
+ * -1 with msg set (the batch fails).
  */
 static ssize_t
 writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
@@ -212,8 +212,9 @@ writer_par(struct writer *w, struct store_txn *txn, struct job **jobs,
 	size_t			 done = 0, k, j, m = 0, nev, nlater;
 	int			 rc;
 
-	for (k = 0; k < n && m < 2 && writer_stepped(jobs[k]); k++)
-		if (jobs[k]->def->eval != NULL)
+	for (k = 0; k < n && m < 2 && (writer_stepped(jobs[k]) ||
+	    job_is_read(jobs[k])); k++)
+		if (writer_stepped(jobs[k]) && jobs[k]->def->eval != NULL)
 			m++;
 	if (m < 2 || (view = store_view_new(txn)) == NULL)
 		return (0);
