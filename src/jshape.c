@@ -34,22 +34,6 @@ static const struct {
 }, lits[] = { K("true"), K("false"), K("null") };
 #undef K
 
-static void
-put_varint(struct sbuf *sb, uint64_t v)
-{
-	while (v >= 0x80) {
-		sbuf_addc(sb, (char)((v & 0x7f) | 0x80));
-		v >>= 7;
-	}
-	sbuf_addc(sb, (char)v);
-}
-
-static void
-put_zz(struct sbuf *sb, int64_t v)
-{
-	put_varint(sb, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
 static int
 get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
@@ -195,7 +179,8 @@ keep_key(const char *k, size_t n)
 	size_t	i;
 
 	for (i = 0; i < nitems(keep_keys); i++)
-		if (keep_keys[i].n == n && memcmp(keep_keys[i].s, k, n) == 0)
+		if (keep_keys[i].n == n && keep_keys[i].s[0] == k[0] &&
+		    memcmp(keep_keys[i].s, k, n) == 0)
 			return (true);
 	return (false);
 }
@@ -208,6 +193,40 @@ plain(unsigned char c)
 	    c != 't' && c != 'f' && c != 'n');
 }
 
+/*
+ * The split writes into room reserved once: the shape is never longer
+ * than the text (a marker byte stands for a token of one byte or more),
+ * and the values at most half as long again (a number kept as text, "1.5",
+ * takes its length byte more than its text; numbers are apart by a byte
+ * at least), plus a varint's few bytes.
+ */
+struct out {
+	char	*p;
+};
+
+static inline void
+out_put(struct out *o, const void *p, size_t n)
+{
+	memcpy(o->p, p, n);
+	o->p += n;
+}
+
+static inline void
+out_varint(struct out *o, uint64_t v)
+{
+	while (v >= 0x80) {
+		*o->p++ = (char)((v & 0x7f) | 0x80);
+		v >>= 7;
+	}
+	*o->p++ = (char)v;
+}
+
+static inline void
+out_zz(struct out *o, int64_t v)
+{
+	out_varint(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
 int
 jshape_split(const char *j, size_t len, struct sbuf *shape,
     struct sbuf *vals)
@@ -216,7 +235,10 @@ jshape_split(const char *j, size_t len, struct sbuf *shape,
 	size_t		 keylen = 0, i = 0, e, k, n;
 	int64_t		 v, prev_ts = 0;
 	unsigned	 l;
+	struct out	 so, vo;
 
+	so.p = sbuf_space(shape, len);
+	vo.p = sbuf_space(vals, len + len / 2 + 16);
 	while (i < len) {
 		unsigned char	c = (unsigned char)j[i];
 
@@ -232,21 +254,22 @@ jshape_split(const char *j, size_t len, struct sbuf *shape,
 			if (k < len && j[k] == ':') {		/* a key */
 				key = j + i + 1;
 				keylen = n;
-				sbuf_add(shape, j + i, e - i);
-			} else if (key != NULL && keep_key(key, keylen))
-				sbuf_add(shape, j + i, e - i);
+				out_put(&so, j + i, e - i);
+			} else if (key != NULL && keylen > 0 &&
+			    keep_key(key, keylen))
+				out_put(&so, j + i, e - i);
 			else if (canon_time(j + i + 1, n, &v)) {
-				sbuf_addc(shape, J_TIME);
-				put_zz(vals, v - prev_ts);
+				*so.p++ = J_TIME;
+				out_zz(&vo, v - prev_ts);
 				prev_ts = v;
 			} else if (n > 2 && j[e - 3] == 'm' && j[e - 2] == 's' &&
 			    canon_int(j + i + 1, n - 2, &v)) {
-				sbuf_addc(shape, J_MS);
-				put_zz(vals, v);
+				*so.p++ = J_MS;
+				out_zz(&vo, v);
 			} else {
-				sbuf_addc(shape, J_STR);
-				put_varint(vals, n);
-				sbuf_add(vals, j + i + 1, n);
+				*so.p++ = J_STR;
+				out_varint(&vo, n);
+				out_put(&vo, j + i + 1, n);
 			}
 			i = e;
 			continue;
@@ -257,32 +280,38 @@ jshape_split(const char *j, size_t len, struct sbuf *shape,
 			    (j[e] >= '0' && j[e] <= '9')); e++)
 				;
 			if (canon_int(j + i, e - i, &v)) {
-				sbuf_addc(shape, J_INT);
-				put_zz(vals, v);
+				*so.p++ = J_INT;
+				out_zz(&vo, v);
 			} else {
-				sbuf_addc(shape, J_NUM);
-				put_varint(vals, e - i);
-				sbuf_add(vals, j + i, e - i);
+				*so.p++ = J_NUM;
+				out_varint(&vo, e - i);
+				out_put(&vo, j + i, e - i);
 			}
 			i = e;
 			continue;
 		}
-		for (l = 0; l < nitems(lits); l++)
-			if (len - i >= lits[l].n &&
-			    memcmp(j + i, lits[l].s, lits[l].n) == 0)
-				break;
+		l = nitems(lits);
+		if (c == 't' || c == 'f' || c == 'n')
+			for (l = 0; l < nitems(lits); l++)
+				if (len - i >= lits[l].n &&
+				    memcmp(j + i, lits[l].s, lits[l].n) == 0)
+					break;
 		if (l < nitems(lits)) {
-			sbuf_addc(shape, J_LIT);
-			sbuf_addc(vals, (char)l);
+			*so.p++ = J_LIT;
+			*vo.p++ = (char)l;
 			i += lits[l].n;
 			continue;
 		}
 		/* punctuation and blanks, in one run */
 		for (e = i + 1; e < len && plain((unsigned char)j[e]); e++)
 			;
-		sbuf_add(shape, j + i, e - i);
+		out_put(&so, j + i, e - i);
 		i = e;
 	}
+	shape->len = (size_t)(so.p - shape->buf);
+	shape->buf[shape->len] = '\0';
+	vals->len = (size_t)(vo.p - vals->buf);
+	vals->buf[vals->len] = '\0';
 	return (0);
 }
 
