@@ -13,6 +13,7 @@
 #include "req.h"
 #include "rules.h"
 #include "util.h"
+#include "verdict.h"
 
 struct job *
 job_new(enum job_kind kind)
@@ -35,9 +36,7 @@ job_free(struct job *job)
 	if (job->rs != NULL)
 		rules_unref(job->rs);
 	analyst_req_free(job->ar);
-	if (job->res != NULL)
-		free(job->res->explain);
-	free(job->res);
+	verdict_eval_free(job->ve);
 	free(job->reply);
 	free(job->cl_ruleset);
 	free(job);

@@ -78,7 +78,7 @@ struct job {
 	int64_t		 cl_time;	/* JOB_APPLY: the stream's time of
 					   the message, ms */
 	int64_t		 cl_retention;	/* JOB_APPLY: conf retention; 0 none */
-	struct rules_result *res;	/* OP_CHECK in steps (ops.h): its
+	struct verdict_eval *ve;	/* OP_CHECK in steps (ops.h): its
 					   evaluation, between eval and end */
 	size_t		 nhits;		/* OP_CHECK, new verdicts: rules matched */
 	uint32_t	 hits[VERDICT_MAX_HITS];

@@ -126,10 +126,8 @@ op_check_begin(struct store_txn *txn, struct job *job)
 
 	job->ev.seq = 0;
 	if ((rc = verdict_check_begin(txn, &job->ev, &v)) == 0) {
-		if (job->res == NULL)
-			job->res = xcalloc(1, sizeof(*job->res));
-		free(job->res->explain);	/* a batch run again */
-		job->res->explain = NULL;
+		if (job->ve == NULL)
+			job->ve = verdict_eval_new();
 		return (0);
 	}
 	if (rc == 1)
@@ -141,7 +139,7 @@ op_check_begin(struct store_txn *txn, struct job *job)
 static int
 op_check_eval(struct store_txn *txn, struct job *job)
 {
-	return (verdict_check_eval(job->rs, &job->ev, txn, job->res));
+	return (verdict_check_eval(job->rs, &job->ev, txn, job->ve));
 }
 
 static int
@@ -150,7 +148,7 @@ op_check_end(struct store_txn *txn, struct job *job)
 	struct verdict	v = { 0 };
 
 	return (op_verdict_rc(job, verdict_check_end(txn, job->rs, &job->ev,
-	    job->res, &v), &v));
+	    job->ve, &v), &v));
 }
 
 static int

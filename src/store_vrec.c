@@ -26,7 +26,7 @@ put_json(struct rec_w *w, struct store_txn *txn, struct sbuf *tmp,
 	int	rc;
 
 	sbuf_reset(tmp);
-	if ((rc = store_xshape_pack(txn, tmp, s, n)) < 0)
+	if ((rc = store_xshape_pack(txn, tmp, s, n, NULL)) < 0)
 		return (-1);
 	rec_put_u8(w, rc == 1 ? FIELD_SHAPE : FIELD_RAW);
 	rec_put_u32(w, (uint32_t)(rc == 1 ? tmp->len : n));

@@ -38,7 +38,8 @@ struct xstate {
 	ZSTD_DCtx	*dctx;
 	struct shape	 c[XSHAPE_CACHE];
 	unsigned	 next;
-	struct sbuf	 shape, vals, check, tmp;
+	struct store_xsplit sp;		/* a split made here */
+	struct sbuf	 check, tmp, dvals;	/* dvals: a text's, decompressed */
 };
 
 static pthread_key_t	xstate_key;
@@ -54,9 +55,9 @@ xstate_free(void *p)
 	ZSTD_freeDCtx(xs->dctx);
 	for (i = 0; i < XSHAPE_CACHE; i++)
 		free(xs->c[i].shape);
-	sbuf_free(&xs->shape);
-	sbuf_free(&xs->vals);
+	store_xsplit_free(&xs->sp);
 	sbuf_free(&xs->check);
+	sbuf_free(&xs->dvals);
 	sbuf_free(&xs->tmp);
 	free(xs);
 }
@@ -79,8 +80,6 @@ xstate_get(void)
 		if ((xs->cctx = ZSTD_createCCtx()) == NULL ||
 		    (xs->dctx = ZSTD_createDCtx()) == NULL)
 			fatalx("ZSTD_createCCtx");
-		sbuf_init(&xs->shape, 16384);
-		sbuf_init(&xs->vals, 1024);
 		sbuf_init(&xs->check, 16384);
 		sbuf_init(&xs->tmp, 16384);
 		pthread_setspecific(xstate_key, xs);
@@ -187,8 +186,37 @@ shape_persist(struct xstate *xs, struct store_txn *txn,
 }
 
 int
+store_xshape_split(const char *s, size_t len, struct store_xsplit *sp)
+{
+	struct xstate	*xs = xstate_get();
+
+	sbuf_reset(&sp->shape);
+	sbuf_reset(&sp->vals);
+	sbuf_reset(&xs->check);
+	sp->ok = false;
+	if (jshape_split(s, len, &sp->shape, &sp->vals) != 0)
+		return (0);
+	/* Byte for byte, or not at all. */
+	if (jshape_join(sp->shape.buf, sp->shape.len,
+	    (const uint8_t *)sp->vals.buf, sp->vals.len, &xs->check) != 0 ||
+	    xs->check.len != len || memcmp(xs->check.buf, s, len) != 0)
+		return (0);
+	sp->sid = XXH3_64bits(sp->shape.buf, sp->shape.len);
+	sp->ok = true;
+	return (1);
+}
+
+void
+store_xsplit_free(struct store_xsplit *sp)
+{
+	sbuf_free(&sp->shape);
+	sbuf_free(&sp->vals);
+	sp->ok = false;
+}
+
+int
 store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
-    size_t len)
+    size_t len, const struct store_xsplit *sp)
 {
 	struct xstate	*xs;
 	struct shape	*e;
@@ -199,18 +227,14 @@ store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
 	int		 rc;
 
 	xs = xstate_get();
-	sbuf_reset(&xs->shape);
-	sbuf_reset(&xs->vals);
-	sbuf_reset(&xs->check);
-	if (jshape_split(s, len, &xs->shape, &xs->vals) != 0)
+	if (sp == NULL) {
+		store_xshape_split(s, len, &xs->sp);
+		sp = &xs->sp;
+	}
+	if (!sp->ok)
 		return (0);
-	/* Byte for byte, or not at all. */
-	if (jshape_join(xs->shape.buf, xs->shape.len,
-	    (const uint8_t *)xs->vals.buf, xs->vals.len, &xs->check) != 0 ||
-	    xs->check.len != len || memcmp(xs->check.buf, s, len) != 0)
-		return (0);
+	sid = sp->sid;
 	/* This store's entry for the shape, else one of ours, else new. */
-	sid = XXH3_64bits(xs->shape.buf, xs->shape.len);
 	shape_name(name, sizeof(name), "xshapeid", sid);
 	if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
 		return (-1);
@@ -227,18 +251,18 @@ store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
 		}
 	} else {
 		if ((e = cache_find(xs, sid, true)) == NULL)
-			e = cache_add(xs, xs->shape.buf, xs->shape.len,
-			    xs->vals.buf, xs->vals.len);
+			e = cache_add(xs, sp->shape.buf, sp->shape.len,
+			    sp->vals.buf, sp->vals.len);
 		if ((rc = shape_persist(xs, txn, e)) <= 0)
 			return (rc);
 	}
-	if (e->slen != xs->shape.len ||
-	    memcmp(e->shape, xs->shape.buf, e->slen) != 0)
+	if (e->slen != sp->shape.len ||
+	    memcmp(e->shape, sp->shape.buf, e->slen) != 0)
 		return (0);		/* another shape of the same hash */
-	bound = ZSTD_compressBound(xs->vals.len);
+	bound = ZSTD_compressBound(sp->vals.len);
 	p = sbuf_space(sb, 9 + bound);
-	z = ZSTD_compress_usingDict(xs->cctx, p + 9, bound, xs->vals.buf,
-	    xs->vals.len, e->shape + e->slen, e->rlen, XSHAPE_LEVEL);
+	z = ZSTD_compress_usingDict(xs->cctx, p + 9, bound, sp->vals.buf,
+	    sp->vals.len, e->shape + e->slen, e->rlen, XSHAPE_LEVEL);
 	if (ZSTD_isError(z))
 		return (0);
 	p[0] = (char)STORE_XSHAPE_MARK;
@@ -279,8 +303,8 @@ store_xshape_text(struct sbuf *sb, struct store_txn *txn, const void *p,
 	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    n > XSHAPE_MAX)
 		return (-1);
-	sbuf_reset(&xs->vals);
-	out = sbuf_space(&xs->vals, (size_t)n + 1);
+	sbuf_reset(&xs->dvals);
+	out = sbuf_space(&xs->dvals, (size_t)n + 1);
 	got = ZSTD_decompress_usingDict(xs->dctx, out, (size_t)n, q + 9,
 	    len - 9, e->shape + e->slen, e->rlen);
 	if (ZSTD_isError(got) || got != n)

@@ -14,20 +14,42 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "sbuf.h"
 
 #define STORE_XSHAPE_MARK	0xd2
 
-struct sbuf;
 struct store_txn;
 
 /*
+ * A text's shape and values, split (and checked to join back to it byte
+ * for byte) ahead of its pack: the costly half of packing, which needs
+ * no store, so that any thread can do it. Zeroed is empty; free with
+ * store_xsplit_free().
+ */
+struct store_xsplit {
+	struct sbuf	 shape;
+	struct sbuf	 vals;
+	uint64_t	 sid;		/* XXH3-64 of the shape */
+	bool		 ok;		/* split and checked */
+};
+
+/*
+ * Split s[len] into sp, on any thread: 1, or 0 when the text does not
+ * take this form (sp->ok false: the pack then stores it another way).
+ */
+int	store_xshape_split(const char *s, size_t len, struct store_xsplit *sp);
+void	store_xsplit_free(struct store_xsplit *sp);
+/*
  * Append explain text s[len] to sb in the stored form, putting its shape
- * in txn's store when missing. 1 appended, 0 not (a text this form does
- * not take, or would not give back byte for byte: the caller stores it
- * another way), -1 txn failed.
+ * in txn's store when missing; sp is s's split when the caller made it
+ * ahead (store_xshape_split()), else NULL. 1 appended, 0 not (a text this
+ * form does not take, or would not give back byte for byte: the caller
+ * stores it another way), -1 txn failed.
  */
 int	store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
-	    size_t len);
+	    size_t len, const struct store_xsplit *sp);
 /* Is stored explain p[len] in this form? */
 bool	store_xshape_is(const void *p, size_t len);
 /*

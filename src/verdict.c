@@ -179,11 +179,12 @@ zdict_persist(struct zstate *zs, struct store_txn *txn)
 /*
  * Append explain text s to sb, compressed with rule set ruleset's
  * dictionary when there is one (and txn's store then holds it), else on
- * its own. -1 when txn failed.
+ * its own; sp is s's split when made ahead (verdict_check_eval()), else
+ * NULL. -1 when txn failed.
  */
 static int
 explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
-    const char *s, size_t len)
+    const char *s, size_t len, const struct store_xsplit *sp)
 {
 	struct zstate	*zs = zstate_get();
 	size_t		 bound = ZSTD_compressBound(len), n;
@@ -191,7 +192,7 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	int		 rc;
 
 	if (len >= EXPLAIN_SHAPE_MIN &&
-	    (rc = store_xshape_pack(txn, sb, s, len)) != 0)
+	    (rc = store_xshape_pack(txn, sb, s, len, sp)) != 0)
 		return (rc < 0 ? -1 : 0);
 	if (ruleset != NULL && zdict_select(zs, txn, ruleset, s, len)) {
 		if (zdict_persist(zs, txn) != 0)
@@ -219,7 +220,7 @@ int
 verdict_explain_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
     size_t len)
 {
-	return (explain_pack(txn, NULL, sb, s, len));
+	return (explain_pack(txn, NULL, sb, s, len, NULL));
 }
 
 /* The decompression dictionary id, from the cache or txn's meta. */
@@ -461,24 +462,69 @@ verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
 	return (store_put_event(txn, ev) != 0 ? -1 : 0);
 }
 
+/* A check between its eval and end steps (verdict.h). */
+struct verdict_eval {
+	struct rules_result	 res;
+	struct store_xsplit	 xs;	/* res.explain's, split by eval */
+};
+
+struct verdict_eval *
+verdict_eval_new(void)
+{
+	return (xcalloc(1, sizeof(struct verdict_eval)));
+}
+
+/* Frees what ve holds; ve stays usable. */
+static void
+verdict_eval_clear(struct verdict_eval *ve)
+{
+	free(ve->res.explain);
+	ve->res.explain = NULL;
+	store_xsplit_free(&ve->xs);
+}
+
+void
+verdict_eval_free(struct verdict_eval *ve)
+{
+	if (ve == NULL)
+		return;
+	verdict_eval_clear(ve);
+	free(ve);
+}
+
+const struct rules_result *
+verdict_eval_result(const struct verdict_eval *ve)
+{
+	return (&ve->res);
+}
+
 int
 verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
-    struct store_txn *txn, struct rules_result *res)
+    struct store_txn *txn, struct verdict_eval *ve)
 {
+	struct rules_result	*res = &ve->res;
+	size_t			 len;
+
+	free(res->explain);	/* a batch run again */
 	memset(res, 0, sizeof(*res));
 	res->action = ACTION_ALLOW;
+	ve->xs.ok = false;
 	if (rs != NULL && rules_eval(rs, ev, txn, 1, res) != 0) {
-		free(res->explain);
-		res->explain = NULL;
+		verdict_eval_clear(ve);
 		return (-1);
 	}
+	/* The costly half of packing the explain, here on any thread. */
+	if (res->explain != NULL &&
+	    (len = strlen(res->explain)) >= EXPLAIN_SHAPE_MIN)
+		store_xshape_split(res->explain, len, &ve->xs);
 	return (0);
 }
 
 int
 verdict_check_end(struct store_txn *txn, const struct ruleset *rs,
-    const struct rg_event *ev, struct rules_result *res, struct verdict *out)
+    const struct rg_event *ev, struct verdict_eval *ve, struct verdict *out)
 {
+	struct rules_result	*res = &ve->res;
 	struct verdict_rec	 r;
 	struct sbuf		 reply, explain;
 	size_t			 i;
@@ -489,15 +535,13 @@ verdict_check_end(struct store_txn *txn, const struct ruleset *rs,
 	sbuf_init(&explain, 512);
 	if (res->explain != NULL && explain_pack(txn, rs != NULL ?
 	    rules_hash(rs) : NULL, &explain, res->explain,
-	    strlen(res->explain)) != 0) {
-		free(res->explain);
-		res->explain = NULL;
+	    strlen(res->explain), ve->xs.ok ? &ve->xs : NULL) != 0) {
+		verdict_eval_clear(ve);
 		sbuf_free(&reply);
 		sbuf_free(&explain);
 		return (-1);
 	}
-	free(res->explain);
-	res->explain = NULL;
+	verdict_eval_clear(ve);
 	memset(&r, 0, sizeof(r));
 	r.seq = ev->seq;
 	r.action = res->action;
@@ -532,14 +576,16 @@ int
 verdict_check(struct store_txn *txn, const struct ruleset *rs,
     struct rg_event *ev, struct verdict *out)
 {
-	struct rules_result	res;
-	int			rc;
+	struct verdict_eval	*ve;
+	int			 rc;
 
 	if ((rc = verdict_check_begin(txn, ev, out)) != 0)
 		return (rc == 1 ? 0 : rc);
-	if (verdict_check_eval(rs, ev, txn, &res) != 0)
-		return (-1);
-	return (verdict_check_end(txn, rs, ev, &res, out));
+	ve = verdict_eval_new();
+	if ((rc = verdict_check_eval(rs, ev, txn, ve)) == 0)
+		rc = verdict_check_end(txn, rs, ev, ve, out);
+	verdict_eval_free(ve);
+	return (rc);
 }
 
 /* Rule names matched in a verdict reply (reasons and shadow). */
@@ -682,7 +728,7 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 
 	sbuf_init(&explain, 512);
 	if (explain_pack(txn, rs != NULL ? rules_hash(rs) : NULL, &explain, s,
-	    strlen(s)) != 0) {
+	    strlen(s), NULL) != 0) {
 		free(res.explain);
 		free(own);
 		sbuf_free(&explain);

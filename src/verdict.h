@@ -62,16 +62,23 @@ int	verdict_check(struct store_txn *txn, const struct ruleset *rs,
  * replay (1, out filled) or VERDICT_CORRUPT, or stores the event (0);
  * eval evaluates rs in any transaction that sees that event's history
  * (the write transaction, or a read transaction on its view, store.h);
- * end, in the write transaction, stores the verdict of *res (and frees
- * its explain). -1 on a store error, as verdict_check().
+ * and splits the explain for storing (the costly half of its packing);
+ * end, in the write transaction, stores the verdict of *ve (and frees
+ * what ve holds). -1 on a store error, as verdict_check().
+ * A verdict_eval carries one check from eval to end; it may be reused.
  */
 struct rules_result;
+struct verdict_eval;
+struct verdict_eval *verdict_eval_new(void);
+void	verdict_eval_free(struct verdict_eval *ve);
+/* The rules' result of the last eval (its explain kept until end). */
+const struct rules_result *verdict_eval_result(const struct verdict_eval *ve);
 int	verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
 	    struct verdict *out);
 int	verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
-	    struct store_txn *txn, struct rules_result *res);
+	    struct store_txn *txn, struct verdict_eval *ve);
 int	verdict_check_end(struct store_txn *txn, const struct ruleset *rs,
-	    const struct rg_event *ev, struct rules_result *res,
+	    const struct rg_event *ev, struct verdict_eval *ve,
 	    struct verdict *out);
 
 /* An observe: store the event; out->reply is the acknowledgement. 0/-1. */

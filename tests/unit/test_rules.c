@@ -834,6 +834,20 @@ static const char *const view_lines[] = {
 };
 #define VIEW_N	(sizeof(view_lines) / sizeof(view_lines[0]))
 
+/* verdict_check_eval() of ev in t into *res (its explain copied). */
+static void
+check_eval(struct ruleset *rs, const struct rg_event *ev, struct store_txn *t,
+    struct rules_result *res)
+{
+	struct verdict_eval	*ve = verdict_eval_new();
+
+	ck_assert_int_eq(verdict_check_eval(rs, ev, t, ve), 0);
+	*res = *verdict_eval_result(ve);
+	if (res->explain != NULL)
+		res->explain = xstrdup(res->explain);
+	verdict_eval_free(ve);
+}
+
 /*
  * run[]'s checks on a fresh store (dir tag under tdir), after hist[]
  * was stored and committed (and written out to LMDB by a close when
@@ -879,16 +893,14 @@ view_eval(struct ruleset *rs, const char *tag, const char *const *hist,
 		if (view)
 			ck_assert_int_eq(store_view_add(v, &ev[i]), 0);
 		else
-			ck_assert_int_eq(verdict_check_eval(rs, &ev[i], t,
-			    &res[i]), 0);
+			check_eval(rs, &ev[i], t, &res[i]);
 	}
 	if (view) {
 		store_view_seal(v);
 		vt = store_begin_view(st, v, &cause);
 		ck_assert_msg(vt != NULL, "%s", cause);
 		for (i = 0; i < nrun; i++)
-			ck_assert_int_eq(verdict_check_eval(rs, &ev[i], vt,
-			    &res[i]), 0);
+			check_eval(rs, &ev[i], vt, &res[i]);
 		store_abort(vt);
 	}
 	store_abort(t);
