@@ -192,6 +192,7 @@ store_xshape_split(const char *s, size_t len, struct store_xsplit *sp)
 
 	sbuf_reset(&sp->shape);
 	sbuf_reset(&sp->vals);
+	sbuf_reset(&sp->packed);
 	sbuf_reset(&xs->check);
 	sp->ok = false;
 	if (jshape_split(s, len, &sp->shape, &sp->vals) != 0)
@@ -211,51 +212,52 @@ store_xsplit_free(struct store_xsplit *sp)
 {
 	sbuf_free(&sp->shape);
 	sbuf_free(&sp->vals);
+	sbuf_free(&sp->packed);
 	sp->ok = false;
 }
 
-int
-store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
-    size_t len, const struct store_xsplit *sp)
+/*
+ * The cache entry of shape sid as txn's store holds it: 1 and *ep, 0 when
+ * the store has none (or it is missing or corrupt: *ep NULL then, with
+ * 2), -1 txn failed.
+ */
+static int
+shape_stored(struct xstate *xs, struct store_txn *txn, uint64_t sid,
+    struct shape **ep)
 {
-	struct xstate	*xs;
-	struct shape	*e;
 	const void	*v;
-	size_t		 vlen, bound, z;
-	uint64_t	 id, sid;
-	char		 name[32], *p;
+	size_t		 vlen;
+	uint64_t	 id;
+	char		 name[32];
 	int		 rc;
 
-	xs = xstate_get();
-	if (sp == NULL) {
-		store_xshape_split(s, len, &xs->sp);
-		sp = &xs->sp;
-	}
-	if (!sp->ok)
-		return (0);
-	sid = sp->sid;
-	/* This store's entry for the shape, else one of ours, else new. */
+	*ep = NULL;
 	shape_name(name, sizeof(name), "xshapeid", sid);
 	if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
 		return (-1);
-	if (rc == 0) {
-		if (vlen != 8)
-			return (0);
-		id = be_get(v, 8);
-		if ((e = cache_find(xs, id, false)) == NULL) {
-			shape_name(name, sizeof(name), "xshape", id);
-			if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
-				return (-1);
-			if (rc == 1 || (e = shape_load(xs, id, v, vlen)) == NULL)
-				return (0);	/* missing or corrupt */
-		}
-	} else {
-		if ((e = cache_find(xs, sid, true)) == NULL)
-			e = cache_add(xs, sp->shape.buf, sp->shape.len,
-			    sp->vals.buf, sp->vals.len);
-		if ((rc = shape_persist(xs, txn, e)) <= 0)
-			return (rc);
-	}
+	if (rc != 0)
+		return (0);
+	if (vlen != 8)
+		return (2);
+	id = be_get(v, 8);
+	if ((*ep = cache_find(xs, id, false)) != NULL)
+		return (1);
+	shape_name(name, sizeof(name), "xshape", id);
+	if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
+		return (-1);
+	if (rc == 1 || (*ep = shape_load(xs, id, v, vlen)) == NULL)
+		return (2);		/* missing or corrupt */
+	return (1);
+}
+
+/* Append sp's values, compressed against entry e, to sb: 1, or 0. */
+static int
+shape_compress(struct xstate *xs, const struct shape *e,
+    const struct store_xsplit *sp, struct sbuf *sb)
+{
+	size_t	 bound, z;
+	char	*p;
+
 	if (e->slen != sp->shape.len ||
 	    memcmp(e->shape, sp->shape.buf, e->slen) != 0)
 		return (0);		/* another shape of the same hash */
@@ -269,6 +271,59 @@ store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
 	be_put((uint8_t *)p + 1, e->id, 8);
 	sb->len += 9 + z;
 	return (1);
+}
+
+int
+store_xshape_prepack(struct store_txn *txn, struct store_xsplit *sp)
+{
+	struct xstate	*xs = xstate_get();
+	struct shape	*e;
+	int		 rc;
+
+	sbuf_reset(&sp->packed);
+	if (!sp->ok)
+		return (0);
+	if ((rc = shape_stored(xs, txn, sp->sid, &e)) != 1)
+		return (rc < 0 ? -1 : 0);
+	if (shape_compress(xs, e, sp, &sp->packed) != 1) {
+		sbuf_reset(&sp->packed);
+		return (0);
+	}
+	return (1);
+}
+
+int
+store_xshape_pack(struct store_txn *txn, struct sbuf *sb, const char *s,
+    size_t len, const struct store_xsplit *sp)
+{
+	struct xstate	*xs;
+	struct shape	*e;
+	int		 rc;
+
+	xs = xstate_get();
+	if (sp == NULL) {
+		store_xshape_split(s, len, &xs->sp);
+		sp = &xs->sp;
+	}
+	if (!sp->ok)
+		return (0);
+	if (sp->packed.len > 0) {
+		sbuf_add(sb, sp->packed.buf, sp->packed.len);
+		return (1);
+	}
+	/* This store's entry for the shape, else one of ours, else new. */
+	if ((rc = shape_stored(xs, txn, sp->sid, &e)) < 0)
+		return (-1);
+	if (rc == 2)
+		return (0);		/* missing or corrupt */
+	if (rc == 0) {
+		if ((e = cache_find(xs, sp->sid, true)) == NULL)
+			e = cache_add(xs, sp->shape.buf, sp->shape.len,
+			    sp->vals.buf, sp->vals.len);
+		if ((rc = shape_persist(xs, txn, e)) <= 0)
+			return (rc);
+	}
+	return (shape_compress(xs, e, sp, sb));
 }
 
 bool

@@ -33,6 +33,7 @@ struct store_xsplit {
 	struct sbuf	 vals;
 	uint64_t	 sid;		/* XXH3-64 of the shape */
 	bool		 ok;		/* split and checked */
+	struct sbuf	 packed;	/* the stored form, when prepacked */
 };
 
 /*
@@ -41,6 +42,14 @@ struct store_xsplit {
  */
 int	store_xshape_split(const char *s, size_t len, struct store_xsplit *sp);
 void	store_xsplit_free(struct store_xsplit *sp);
+/*
+ * The rest of the pack where it only reads: when txn's store holds sp's
+ * shape already (a shape, once stored, never changes), compress the
+ * values against it into sp->packed, which store_xshape_pack() then
+ * takes as it is. 1 packed, 0 not (a shape new to the store: the pack
+ * puts it), -1 txn failed. Any thread, in a transaction of its own.
+ */
+int	store_xshape_prepack(struct store_txn *txn, struct store_xsplit *sp);
 /*
  * Append explain text s[len] to sb in the stored form, putting its shape
  * in txn's store when missing; sp is s's split when the caller made it

@@ -513,10 +513,17 @@ verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
 		verdict_eval_clear(ve);
 		return (-1);
 	}
-	/* The costly half of packing the explain, here on any thread. */
+	/*
+	 * Packing the explain, here on any thread but for a shape new to
+	 * the store, which end puts (store_xshape.h).
+	 */
 	if (res->explain != NULL &&
-	    (len = strlen(res->explain)) >= EXPLAIN_SHAPE_MIN)
-		store_xshape_split(res->explain, len, &ve->xs);
+	    (len = strlen(res->explain)) >= EXPLAIN_SHAPE_MIN &&
+	    store_xshape_split(res->explain, len, &ve->xs) == 1 &&
+	    store_xshape_prepack(txn, &ve->xs) < 0) {
+		verdict_eval_clear(ve);
+		return (-1);
+	}
 	return (0);
 }
 

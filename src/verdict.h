@@ -61,10 +61,11 @@ int	verdict_check(struct store_txn *txn, const struct ruleset *rs,
  * checks at once (writer.c): begin, in the write transaction, answers a
  * replay (1, out filled) or VERDICT_CORRUPT, or stores the event (0);
  * eval evaluates rs in any transaction that sees that event's history
- * (the write transaction, or a read transaction on its view, store.h);
- * and splits the explain for storing (the costly half of its packing);
- * end, in the write transaction, stores the verdict of *ve (and frees
- * what ve holds). -1 on a store error, as verdict_check().
+ * (the write transaction, or a read transaction on its view, store.h)
+ * and packs the explain for storing (all of it but putting a shape new
+ * to the store); end, in the write transaction, puts that shape and
+ * stores the verdict of *ve (and frees what ve holds). -1 on a store
+ * error, as verdict_check().
  * A verdict_eval carries one check from eval to end; it may be reused.
  */
 struct rules_result;

@@ -23,6 +23,7 @@
 #include "store.h"
 #include "store_aux.h"
 #include "store_db.h"
+#include "store_xshape.h"
 #include "util.h"
 #include "verdict.h"
 #include "verdict_list.h"
@@ -3221,6 +3222,115 @@ explain_shape(struct store_txn *t, const char *rid)
 	return (be_get((const uint8_t *)vr.explain + 1, 8));
 }
 
+/* An explain-like text of one shape, its values drawn from n. */
+static void
+xshape_text(struct sbuf *sb, int n)
+{
+	int	i;
+
+	sbuf_reset(sb);
+	sbuf_adds(sb, "[");
+	for (i = 0; i < 8; i++)
+		sbuf_addf(sb, "%s{\"rule\":\"r%d\",\"matched\":%s,\"facts\":"
+		    "[{\"expr\":\"count(referral, referee.ip, 24h)\","
+		    "\"value\":%d,\"at\":\"2026-01-0%dT10:00:00.%03dZ\","
+		    "\"ip\":\"10.0.%d.%d\"}]}", i ? "," : "", i,
+		    (n + i) % 3 ? "true" : "false", n * 7 + i, 1 + i % 9,
+		    n % 1000, n % 250, i);
+	sbuf_adds(sb, "]");
+}
+
+struct prepack_arg {
+	const char	*text;
+	struct sbuf	 packed;
+	int		 rc;
+};
+
+/* Split and prepack on a thread whose shape cache is empty. */
+static void *
+prepack_thread(void *p)
+{
+	struct prepack_arg	*a = p;
+	struct store_xsplit	 sp = { 0 };
+	struct store_txn	*t = begin(false);
+
+	ck_assert_int_eq(store_xshape_split(a->text, strlen(a->text), &sp),
+	    1);
+	a->rc = store_xshape_prepack(t, &sp);
+	sbuf_add(&a->packed, sp.packed.buf, sp.packed.len);
+	store_abort(t);
+	store_xsplit_free(&sp);
+	return (NULL);
+}
+
+/*
+ * A split made ahead and packed in a read transaction (an evaluation
+ * thread's) stores what the writer's own pack would: nothing while the
+ * shape is new to the store (the pack puts it), the same bytes once it
+ * is there, on the thread that stored it and on one that never saw it;
+ * and the text comes back.
+ */
+START_TEST(test_xshape_prepack)
+{
+	struct store_xsplit	 sp = { 0 };
+	struct prepack_arg	 a = { 0 };
+	struct store_txn	*t;
+	struct sbuf		 text, own, pre, back;
+	pthread_t		 th;
+
+	sbuf_init(&text, 2048);
+	sbuf_init(&own, 512);
+	sbuf_init(&pre, 512);
+	sbuf_init(&back, 2048);
+	/* New to the store: no prepack; the pack puts the shape. */
+	xshape_text(&text, 1);
+	ck_assert_int_eq(store_xshape_split(text.buf, text.len, &sp), 1);
+	t = begin(false);
+	ck_assert_int_eq(store_xshape_prepack(t, &sp), 0);
+	ck_assert_uint_eq(sp.packed.len, 0);
+	store_abort(t);
+	t = begin(true);
+	ck_assert_int_eq(store_xshape_pack(t, &own, text.buf, text.len, &sp),
+	    1);
+	commit(t);
+	/* Another text of that shape: the same bytes both ways. */
+	xshape_text(&text, 2);
+	ck_assert_int_eq(store_xshape_split(text.buf, text.len, &sp), 1);
+	t = begin(false);
+	ck_assert_int_eq(store_xshape_prepack(t, &sp), 1);
+	store_abort(t);
+	ck_assert_uint_gt(sp.packed.len, 9);
+	t = begin(true);
+	sbuf_reset(&own);
+	ck_assert_int_eq(store_xshape_pack(t, &own, text.buf, text.len, NULL),
+	    1);
+	ck_assert_int_eq(store_xshape_pack(t, &pre, text.buf, text.len, &sp),
+	    1);
+	ck_assert_uint_eq(own.len, sp.packed.len);
+	ck_assert(memcmp(own.buf, sp.packed.buf, own.len) == 0);
+	ck_assert_uint_eq(pre.len, own.len);
+	ck_assert(memcmp(pre.buf, own.buf, own.len) == 0);
+	ck_assert_int_eq(store_xshape_text(&back, t, pre.buf, pre.len), 0);
+	ck_assert_uint_eq(back.len, text.len);
+	ck_assert(memcmp(back.buf, text.buf, text.len) == 0);
+	store_abort(t);
+	/* A thread that never saw the shape reads it from the store. */
+	a.text = text.buf;
+	sbuf_init(&a.packed, 512);
+	ck_assert_int_eq(pthread_create(&th, NULL, prepack_thread, &a), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(a.rc, 1);
+	ck_assert_uint_eq(a.packed.len, own.len);
+	ck_assert(memcmp(a.packed.buf, own.buf, own.len) == 0);
+	sbuf_free(&a.packed);
+	store_xsplit_free(&sp);
+	sbuf_free(&text);
+	sbuf_free(&own);
+	sbuf_free(&pre);
+	sbuf_free(&back);
+}
+END_TEST
+
 /*
  * Explain texts are stored as their values, their shape kept in meta: it
  * is written with the first record that needs it (and not left behind by
@@ -3464,6 +3574,7 @@ store_suite(void)
 	tcase_add_test(tc, test_backtest_labels);
 	tcase_add_test(tc, test_labeled_recheck);
 	tcase_add_test(tc, test_explain_shape);
+	tcase_add_test(tc, test_xshape_prepack);
 	suite_add_tcase(s, tc);
 	return (s);
 }
