@@ -191,6 +191,21 @@ struct rules_memo;
 struct rules_memo *rules_memo_new(size_t nents);
 void		 rules_memo_free(struct rules_memo *memo);
 void		 rules_memo_reset(struct rules_memo *memo);
+/*
+ * A memo for a writer, whose every evaluation sees the store a little
+ * grown: it keeps no key's entries (each would be read whole for one
+ * evaluation), only nents events, nekeys single keys of events (at
+ * least 8 x nents; 40 bytes each: a busy referrer's referrals, walked
+ * at each of its checks) and what one evaluation derived.
+ */
+struct rules_memo *rules_memo_new_events(size_t nents, size_t nekeys);
+/*
+ * Between two evaluations when the store has changed only by gaining
+ * events: forget all but the events read and their keys, which stay
+ * right as long as the store's epoch does (store_txn_epoch(): the
+ * record at a seq is the one read). At a new epoch: rules_memo_reset().
+ */
+void		 rules_memo_next(struct rules_memo *memo);
 /* As rules_eval, reading history through memo (NULL: none). */
 int		 rules_eval_memo(const struct ruleset *rs,
 		     const struct rg_event *ev, struct rules_memo *memo,

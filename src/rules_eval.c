@@ -84,27 +84,46 @@ rules_eval_scan(struct rules_ectx *cx, const struct rules_node *n,
 	return (0);
 }
 
-struct rules_memo *
-rules_memo_new(size_t nents)
+/* Powers of two: n events, 8 x n event keys at least (nekeys). */
+static struct rules_memo *
+memo_alloc(size_t nents, size_t nekeys, bool keys)
 {
 	struct rules_memo	*m = xcalloc(1, sizeof(*m));
-	size_t			 n = 1;
+	size_t			 n = 1, k;
 
 	while (n < nents && n < ((size_t)1 << 24))
 		n <<= 1;
+	for (k = 8 * n; k < nekeys && k < ((size_t)1 << 27); k <<= 1)
+		;
 	m->mask = n - 1;
 	m->ent = xcalloc(n, sizeof(*m->ent));
-	m->ekmask = 8 * n - 1;
-	m->ekeys = xcalloc(8 * n, sizeof(*m->ekeys));
+	m->ekmask = k - 1;
+	m->ekeys = xcalloc(k, sizeof(*m->ekeys));
 	m->gen = 1;
+	m->egen = 1;
+	m->kgen = 1;
+	m->since = xcalloc(n, sizeof(*m->since));
+	m->nokeys = !keys;
+	if (!keys)
+		return (m);
 	/* Keys: twice as many places; room for 32 entries an event. */
 	m->kmask = 2 * n - 1;
 	m->keys = xcalloc(2 * n, sizeof(*m->keys));
 	m->entcap = 32 * n < RULES_MEMO_KEY_MAX ? RULES_MEMO_KEY_MAX : 32 * n;
 	m->ents = xcalloc(m->entcap, sizeof(*m->ents));
-	m->kgen = 1;
-	m->since = xcalloc(n, sizeof(*m->since));
 	return (m);
+}
+
+struct rules_memo *
+rules_memo_new(size_t nents)
+{
+	return (memo_alloc(nents, 0, true));
+}
+
+struct rules_memo *
+rules_memo_new_events(size_t nents, size_t nekeys)
+{
+	return (memo_alloc(nents, nekeys, false));
 }
 
 void
@@ -122,6 +141,15 @@ rules_memo_free(struct rules_memo *m)
 
 void
 rules_memo_reset(struct rules_memo *m)
+{
+	m->gen++;
+	m->egen++;
+	m->kgen++;
+	m->nents = 0;
+}
+
+void
+rules_memo_next(struct rules_memo *m)
 {
 	m->gen++;
 	m->kgen++;
@@ -166,7 +194,7 @@ rules_memo_key(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 
 	*err = 0;
 	/* A transaction that failed fails every query, as the store's. */
-	if (m == NULL || store_txn_err(cx->txn) != STORE_OK)
+	if (m == NULL || m->nokeys || store_txn_err(cx->txn) != STORE_OK)
 		return (NULL);
 	memcpy(&x, h->b, sizeof(x));
 	k = &m->keys[(x ^ (uint64_t)kind * 0x9e3779b97f4a7c15ULL) & m->kmask];
@@ -360,7 +388,7 @@ rules_memo_find(const struct rules_memo *m, uint64_t seq)
 	if (m == NULL)
 		return (NULL);
 	me = &m->ent[seq & m->mask];
-	return (me->gen == m->gen && me->ev.seq == seq ? me : NULL);
+	return (me->gen == m->egen && me->ev.seq == seq ? me : NULL);
 }
 
 int
@@ -390,7 +418,7 @@ rules_eval_event(struct rules_ectx *cx, const struct store_entry *e,
 		return (-1);
 	}
 	if (me != NULL && r == 0)
-		me->gen = cx->memo->gen;
+		me->gen = cx->memo->egen;
 	*ev = buf;
 	return (r);
 }
@@ -409,7 +437,7 @@ rules_eval_event_key(struct rules_ectx *cx, const struct store_entry *e,
 	if (cx->memo != NULL && store_txn_err(cx->txn) == STORE_OK) {
 		k = &cx->memo->ekeys[(e->seq * 31 + (uint64_t)party * 17 +
 		    (uint64_t)kind) & cx->memo->ekmask];
-		if (k->gen == cx->memo->gen && k->seq == e->seq &&
+		if (k->gen == cx->memo->egen && k->seq == e->seq &&
 		    k->party == party && k->kind == kind) {
 			*h = k->h;
 			return (k->r);
@@ -422,7 +450,7 @@ rules_eval_event_key(struct rules_ectx *cx, const struct store_entry *e,
 	else
 		r = 2;
 	if (k != NULL) {
-		k->gen = cx->memo->gen;
+		k->gen = cx->memo->egen;
 		k->seq = e->seq;
 		k->party = (uint8_t)party;
 		k->kind = (uint8_t)kind;

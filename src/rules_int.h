@@ -264,7 +264,7 @@ struct rules_cctx {
  * evaluation (eval, the memo's count of evaluations) derived from it.
  */
 struct rules_memo_ent {
-	uint64_t		 gen;		/* 0: empty */
+	uint64_t		 gen;		/* the memo's egen; 0: empty */
 	uint64_t		 eval;		/* val is for this evaluation */
 	int64_t			 val;
 	struct rg_event		 ev;
@@ -290,7 +290,7 @@ struct rules_memo_key {
 };
 /* One key of one event (rules_eval_event_key): far more fit than events. */
 struct rules_memo_ekey {
-	uint64_t		 gen;		/* the memo's gen; else empty */
+	uint64_t		 gen;		/* the memo's egen; else empty */
 	uint64_t		 seq;
 	uint8_t			 party;
 	uint8_t			 kind;
@@ -315,7 +315,9 @@ struct rules_memo_since {
 	struct store_entry	 e[RULES_SINCE_KEEP];
 };
 struct rules_memo {
-	uint64_t		 gen;		/* bumped by rules_memo_reset */
+	uint64_t		 gen;		/* bumped by rules_memo_reset, _next */
+	uint64_t		 egen;		/* events, their keys: by _reset */
+	bool			 nokeys;	/* keeps no key's entries */
 	uint64_t		 evals;		/* bumped by each evaluation */
 	size_t			 mask;
 	struct rules_memo_ent	*ent;

@@ -331,8 +331,12 @@ store_open(const struct store_opts *opts, char **cause)
 	struct store_db_opts	 o;
 	char			*inner;
 
+	static uint64_t		 stores;
+
 	st->readonly = opts->readonly;
 	st->lockfd = -1;
+	/* Epochs of two stores never meet: 2^32 aborts apart. */
+	st->epoch = __atomic_add_fetch(&stores, 1, __ATOMIC_RELAXED) << 32;
 	memset(&o, 0, sizeof(o));
 	o.dir = opts->dir;
 	o.map_size = opts->map_size;

@@ -183,6 +183,15 @@ void		 store_abort(struct store_txn *txn);
  * proves nothing about the disk (writer.c's health).
  */
 uint64_t	 store_writes(struct store *st);
+/*
+ * The store's epoch: while it stays the same, the event record at a seq
+ * that txn reads is the one an earlier transaction of the store read
+ * there. It moves when a write transaction aborts (its seqs are given
+ * again) and when retention deletes events; two stores never share one.
+ * A reader that keeps events by seq across transactions (the writer's
+ * rules memo, verdict.c) drops them when it moves. Any thread.
+ */
+uint64_t	 store_txn_epoch(const struct store_txn *txn);
 enum store_err	 store_txn_err(const struct store_txn *txn);
 const char	*store_txn_errstr(const struct store_txn *txn);
 

@@ -159,6 +159,9 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 				break;		/* map_max: next pass */
 		}
 		k = store_db_val(seqkey, 8);
+		/* Before the delete: a reader may keep the event by seq. */
+		if (n == 0)
+			__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
 		if (expire_event(t, &k, &ev) != 0)
 			return (-1);
 		n++;

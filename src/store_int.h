@@ -86,6 +86,7 @@ struct store {
 	uint64_t		 referee_from;	/* first seq with IDX_REFEREE */
 	bool			 legacy;	/* "verdicts" holds records */
 	uint64_t		 last_seq;	/* committed; writer only */
+	uint64_t		 epoch;		/* store_txn_epoch(); atomic */
 	uint8_t			 link_cursor[LINK_KEY_LEN];	/* retention resume */
 	bool			 link_cursor_set;
 

@@ -90,8 +90,10 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		__atomic_store_n(&st->pub_links, nlinks +
 		    memtier_link_count(st->mt), __ATOMIC_RELAXED);
 		__atomic_store_n(&st->pub_valid, true, __ATOMIC_RELEASE);
-	} else if (t->db.write)
+	} else if (t->db.write) {
 		memtier_abort(st->mt);
+		__atomic_fetch_add(&st->epoch, 1, __ATOMIC_RELEASE);
+	}
 	if (err != NULL)
 		*err = store_txn_err(t);
 	if (rc != 0)
@@ -106,13 +108,21 @@ store_writes(struct store *st)
 	return (store_db_writes(st->db));
 }
 
+uint64_t
+store_txn_epoch(const struct store_txn *t)
+{
+	return (__atomic_load_n(&t->st->epoch, __ATOMIC_ACQUIRE));
+}
+
 void
 store_abort(struct store_txn *t)
 {
 	if (t == NULL)
 		return;
-	if (t->db.write)
+	if (t->db.write) {
 		memtier_abort(t->st->mt);
+		__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
+	}
 	store_db_abort(&t->db);
 	if (t->st->readonly)
 		t->st->ro_busy = false;

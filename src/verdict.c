@@ -45,6 +45,8 @@ _Static_assert(VERDICT_MAX_HITS >= RULES_MAX_HITS, "every hit is counted");
 #define ZDICT_LEVEL	(-5)	/* with a dictionary: 2.2 us, 256 B a text */
 #define ZDICT_CACHE	8	/* decompression dictionaries per thread */
 #define ZDICT_MIN	1024	/* a shorter text makes a poor dictionary */
+#define CHECK_MEMO_EVENTS 1024	/* events a thread's check memo keeps */
+#define CHECK_MEMO_KEYS	32768	/* and single keys of events (1.3 MB) */
 
 struct zstate {
 	ZSTD_CCtx	*cctx;
@@ -61,6 +63,9 @@ struct zstate {
 		ZSTD_DDict	*ddict;
 	}		 dd[ZDICT_CACHE];
 	unsigned	 ddnext;
+	/* The checks' rules memo (rules_memo_new_events), and its epoch. */
+	struct rules_memo *memo;
+	uint64_t	 memo_epoch;
 };
 
 static pthread_key_t	zstate_key;
@@ -78,6 +83,7 @@ zstate_free(void *p)
 	free(zs->bytes);
 	for (i = 0; i < ZDICT_CACHE; i++)
 		ZSTD_freeDDict(zs->dd[i].ddict);
+	rules_memo_free(zs->memo);
 	free(zs);
 }
 
@@ -88,7 +94,7 @@ zstate_init(void)
 		fatalx("pthread_key_create");
 }
 
-/* The zstd state of this thread, freed when the thread ends. */
+/* This thread's state (zstd, memo), freed when the thread ends. */
 static struct zstate *
 zstate_get(void)
 {
@@ -462,6 +468,29 @@ verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
 	return (store_put_event(txn, ev) != 0 ? -1 : 0);
 }
 
+/*
+ * The memo of this thread's checks: each evaluation reads the store as
+ * the one before it did, grown by events (the next check's, a run's), so
+ * the events it read and their keys stay while the store's epoch does:
+ * a referrer's referrals are read once, not at each of its checks.
+ */
+static struct rules_memo *
+check_memo(struct store_txn *txn)
+{
+	struct zstate	*zs = zstate_get();
+	uint64_t	 epoch = store_txn_epoch(txn);
+
+	if (zs->memo == NULL)
+		zs->memo = rules_memo_new_events(CHECK_MEMO_EVENTS,
+		    CHECK_MEMO_KEYS);
+	else if (zs->memo_epoch != epoch)
+		rules_memo_reset(zs->memo);
+	else
+		rules_memo_next(zs->memo);
+	zs->memo_epoch = epoch;
+	return (zs->memo);
+}
+
 /* A check between its eval and end steps (verdict.h). */
 struct verdict_eval {
 	struct rules_result	 res;
@@ -509,7 +538,8 @@ verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
 	memset(res, 0, sizeof(*res));
 	res->action = ACTION_ALLOW;
 	ve->xs.ok = false;
-	if (rs != NULL && rules_eval(rs, ev, txn, 1, res) != 0) {
+	if (rs != NULL && rules_eval_memo(rs, ev, check_memo(txn), txn, 1,
+	    res) != 0) {
 		verdict_eval_clear(ve);
 		return (-1);
 	}

@@ -931,6 +931,80 @@ view_compare(struct ruleset *rs, const char *tag, const char *const *hist,
 	free(b);
 }
 
+/*
+ * A check's memo (verdict.c) keeps the events it read and their keys
+ * from one check to the next. A write transaction that aborts gives its
+ * seqs again, to other events: the memo must not answer for them. Here
+ * the referrer's first referral was to X, who logged in; that
+ * transaction aborts, and the same seqs then hold a referral to Y, who
+ * never did: the same check must find no active referee, as an
+ * evaluation without a memo does.
+ */
+static const char *check_memo_rules =
+    "rule m.active { when referees(referrer.account, 30d, active) >= 1 "
+    "action review score 10 }\n";
+
+static void
+memo_run(struct store *st, struct ruleset *rs, const char *first,
+    struct rules_result *res, bool commit)
+{
+	static const char *const rest[] = {
+		"{\"op\":\"observe\",\"kind\":\"login\",\"ts\":1767229200000,"
+		"\"account\":\"X\"}",
+		"{\"op\":\"check\",\"id\":\"m3\",\"ts\":1767232800000,"
+		"\"referrer\":{\"account\":\"R\"},\"referee\":{\"account\":\"Z\"}}",
+	};
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	char			*cause = NULL;
+	size_t			 i;
+
+	t = store_begin(st, true, &cause);
+	ck_assert_msg(t != NULL, "%s", cause);
+	decode(first, 1767300000000LL, &ev);
+	ck_assert_int_eq(store_put_event(t, &ev), 0);
+	for (i = 0; i < nitems(rest); i++) {
+		decode(rest[i], 1767300000000LL, &ev);
+		ck_assert_int_eq(store_put_event(t, &ev), 0);
+	}
+	check_eval(rs, &ev, t, &res[0]);	/* through the memo */
+	ck_assert_int_eq(rules_eval(rs, &ev, t, 0, &res[1]), 0);
+	if (commit)
+		ck_assert_int_eq(store_commit(t, NULL, &cause), 0);
+	else
+		store_abort(t);
+}
+
+START_TEST(test_memo_abort)
+{
+	struct rules_result	 res[2];
+	struct ruleset		*rs;
+	struct store		*st;
+	char			 dir[300], *diag = NULL;
+
+	rs = rules_load_buf("m.rules", check_memo_rules, strlen(check_memo_rules), NULL,
+	    0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag ? diag : "");
+	snprintf(dir, sizeof(dir), "%s/memo", tdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	st = unit_store(dir, 16 << 20, 64 << 20);
+	memo_run(st, rs, "{\"op\":\"check\",\"id\":\"m1\","
+	    "\"ts\":1767225600000,\"referrer\":{\"account\":\"R\"},"
+	    "\"referee\":{\"account\":\"X\"}}", res, false);
+	ck_assert_int_eq(res[0].action, ACTION_REVIEW);
+	ck_assert_int_eq(res[1].action, ACTION_REVIEW);
+	free(res[0].explain);
+	memo_run(st, rs, "{\"op\":\"check\",\"id\":\"m2\","
+	    "\"ts\":1767225600000,\"referrer\":{\"account\":\"R\"},"
+	    "\"referee\":{\"account\":\"Y\"}}", res, true);
+	ck_assert_int_eq(res[1].action, ACTION_ALLOW);
+	ck_assert_int_eq(res[0].action, ACTION_ALLOW);
+	free(res[0].explain);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
 START_TEST(test_view_same)
 {
 	struct rules_result	 a[VIEW_N];
@@ -1652,6 +1726,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_failing);
 	tcase_add_test(tc, test_shipped);
 	tcase_add_test(tc, test_view_same);
+	tcase_add_test(tc, test_memo_abort);
 	tcase_add_test(tc, test_view_prims);
 	tcase_add_loop_test(tc, test_view_touch, 0, 2);
 	tcase_add_test(tc, test_hash);
