@@ -189,7 +189,9 @@ uint64_t	 store_writes(struct store *st);
  * there. It moves when a write transaction aborts (its seqs are given
  * again) and when retention deletes events; two stores never share one.
  * A reader that keeps events by seq across transactions (the writer's
- * rules memo, verdict.c) drops them when it moves. Any thread.
+ * rules memo, verdict.c) drops them when it moves. Any thread; it counts
+ * this process's writes only (another process's handle on the store,
+ * read-only, never sees it move).
  */
 uint64_t	 store_txn_epoch(const struct store_txn *txn);
 enum store_err	 store_txn_err(const struct store_txn *txn);
