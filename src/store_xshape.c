@@ -305,6 +305,9 @@ store_xshape_prepack(struct store_txn *txn, struct store_xsplit *sp)
 		sbuf_reset(&sp->packed);
 		return (0);
 	}
+	/* Only the stored form is needed now: a run holds 256 of these. */
+	sbuf_free(&sp->shape);
+	sbuf_free(&sp->vals);
 	return (1);
 }
 

@@ -46,8 +46,9 @@ void	store_xsplit_free(struct store_xsplit *sp);
  * The rest of the pack where it only reads: when txn's store holds sp's
  * shape already (a shape, once stored, never changes), compress the
  * values against it into sp->packed, which store_xshape_pack() then
- * takes as it is. 1 packed, 0 not (a shape new to the store: the pack
- * puts it), -1 txn failed. Any thread, in a transaction of its own.
+ * takes as it is (sp's shape and values are freed). 1 packed, 0 not (a
+ * shape new to the store: the pack puts it), -1 txn failed. Any thread,
+ * in a transaction of its own.
  */
 int	store_xshape_prepack(struct store_txn *txn, struct store_xsplit *sp);
 /*
