@@ -12,7 +12,9 @@
  * runs from its send time (open loop: its scheduled time, so a slow
  * daemon cannot hide behind a slow client) to its reply, matched by order
  * on its connection. It prints throughput, latency percentiles, the
- * daemon's RSS and store size, and one "RESULT k=v ..." line for
+ * daemon's RSS and store size, the daemon's CPU (user + system) per
+ * request of the measured phase (the steadiest figure on a shared
+ * machine: cpu_us_per_req), and one "RESULT k=v ..." line for
  * scripts. With -C it first measures the ceiling: the same connections
  * sending ping, and reports check throughput as a ratio of it.
  *
@@ -843,6 +845,30 @@ proc_field(long pid, const char *file, const char *key)
 	return (v);
 }
 
+/* User + system CPU of process pid so far, in microseconds; -1. */
+static double
+proc_cpu_us(long pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	long		 hz = sysconf(_SC_CLK_TCK);
+	FILE		*f;
+	size_t		 n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command's ")": state, then fields 4-13, then 14 and 15. */
+	if ((p = strrchr(buf, ')')) == NULL || hz <= 0 ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%lu %lu", &ut, &st) != 2)
+		return (-1);
+	return ((double)(ut + st) * 1e6 / (double)hz);
+}
+
 /* Writer counters from a stats request on a separate connection. */
 static int
 daemon_stats(json_int_t *commits, json_int_t *jobs, json_int_t *entries)
@@ -912,6 +938,7 @@ cmd_run(int argc, char **argv)
 	char		 path[4096];
 	json_int_t	 c0 = 0, j0 = 0, e0 = 0, c1 = 0, j1 = 0, e1 = 0;
 	long long	 io_w0 = -1, io_c0 = -1, io_w1, io_c1;
+	double		 cpu0 = -1, cpu1;
 	long long	 rss, anon, file;
 	bool		 have_stats;
 	double		 cps;
@@ -983,6 +1010,7 @@ cmd_run(int argc, char **argv)
 	if (O.pid > 0) {
 		io_w0 = proc_field(O.pid, "io", "write_bytes");
 		io_c0 = proc_field(O.pid, "io", "wchar");
+		cpu0 = proc_cpu_us(O.pid);
 	}
 	chk.record = true;
 	run_phase(M_CHECK, O.duration, O.total, O.rate, &chk);
@@ -1013,6 +1041,10 @@ cmd_run(int argc, char **argv)
 			    (double)(io_c1 - io_c0) / (double)(j1 - j0));
 		}
 	}
+	if (O.pid > 0 && cpu0 >= 0 && (cpu1 = proc_cpu_us(O.pid)) >= 0 &&
+	    chk.done > 0)
+		printf(" cpu_us_per_req=%.1f", (cpu1 - cpu0) /
+		    (double)chk.done);
 	if (O.pid > 0) {
 		rss = proc_field(O.pid, "status", "VmRSS");
 		anon = proc_field(O.pid, "status", "RssAnon");

@@ -488,6 +488,8 @@ verdict "(1) ratio to ping throughput" "$(field ratio "$TMP/s1.out")" \
 note "(1) checks/s with 1 evaluation thread" "${RPS1:-?} /s (= (1))"
 note "(1b) checks/s with 2 evaluation threads" \
     "${RPS1B:-?} /s = $(ratio "$RPS1B" "$RPS1" %.2f) x (1), on $(nproc) CPUs shared with the load generator"
+note "(1) / (1b) daemon CPU per request" \
+    "$(field cpu_us_per_req "$TMP/s1.out") us / $(field cpu_us_per_req "$TMP/s1b.out") us (user + system)"
 P50=$(field p50_us "$TMP/s2.out")
 note "(2) check p50, 1 conn x depth 1" "${P50:-?} us"
 verdict "(2) check p50 / fdatasync before (2)" \
