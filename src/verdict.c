@@ -535,10 +535,9 @@ verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
 	struct rules_result	*res = &ve->res;
 	size_t			 len;
 
-	free(res->explain);	/* a batch run again */
+	verdict_eval_clear(ve);		/* a batch run again */
 	memset(res, 0, sizeof(*res));
 	res->action = ACTION_ALLOW;
-	ve->xs.ok = false;
 	if (rs != NULL && rules_eval_memo(rs, ev, check_memo(txn), txn, 1,
 	    res) != 0) {
 		verdict_eval_clear(ve);
