@@ -37,33 +37,20 @@ for p in "$A" "$B" "$BENCH"; do
 	[ -x "$p" ] || { echo "ab-bench: $p: not an executable" >&2; exit 2; }
 done
 TMP=$(mktemp -d /tmp/rgab.XXXXXX) || exit 1
-trap 'rm -rf "$TMP"' EXIT
+DPID=
+trap '[ -n "$DPID" ] && kill "$DPID" 2> /dev/null; rm -rf "$TMP"' EXIT
+
+# start_daemon, stop_daemon
+. "$(dirname "$0")/bench-lib.sh"
 
 # run BIN THREADS TAG: one run; appends "rps cpu" to $TMP/TAG.
 run() {
 	d=$TMP/run
 	rm -rf "$d"
-	mkdir -p "$d/state"
-	cat > "$d/refguard.conf" <<-EOF
-	socket = $d/rg.sock
-	state_dir = $d/state
-	rules = $RULES_DIR
-	hash_secret_file = $d/state/secret
-	sync = full
-	log_level = warning
-	eval_threads = $2
-	EOF
-	"$1" -f -c "$d/refguard.conf" 2> "$d/stderr" &
-	pid=$!
-	if ! "$BENCH" wait -s "$d/rg.sock" -t 60 > /dev/null; then
-		echo "ab-bench: $1 did not start:" >&2
-		cat "$d/stderr" >&2
-		kill "$pid" 2> /dev/null
-		exit 1
-	fi
+	REFGUARDD=$1 start_daemon "$d" "eval_threads = $2"
 	out=$("$BENCH" run -s "$d/rg.sock" -c 16 -d 16 -t "$SECS" -w 2 \
-	    -S "$SEED" -g ab -p "$pid" -D "$d/state" | grep '^RESULT')
-	kill -TERM "$pid" && wait "$pid"
+	    -S "$SEED" -g ab -p "$DPID" -D "$d/state" | grep '^RESULT')
+	stop_daemon
 	rps=$(echo "$out" | sed -n 's/.* rps=\([0-9.]*\).*/\1/p')
 	cpu=$(echo "$out" | sed -n 's/.* cpu_us_per_req=\([0-9.]*\).*/\1/p')
 	printf "%-4s eval_threads=%s  %6s checks/s  %6s us CPU/request\n" \
