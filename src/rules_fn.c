@@ -412,8 +412,36 @@ rules_fn_count2_cb(void *arg, const struct store_entry *e)
 }
 
 /*
- * Both keys: count each one's entries in the window (index entries only,
- * up to what one scan may read), then walk the shorter list newest
+ * Which key's entries to walk: 1 the second's, when it has fewer in the
+ * window than the first (each counted up to RULES_SCAN_MAX + 1), else 0;
+ * -1 on error. Both are counted to growing bounds, so that deciding costs
+ * about what the quieter key's entries do, not a busy key's thousands.
+ */
+static int
+rules_fn_count2_second(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h1, const struct rg_hash *h2, int64_t from,
+    int64_t to)
+{
+	uint64_t	bound = 32;
+	int64_t		c1, c2;
+	uint8_t		roles2 = rules_fn_roles(n->party2, n->type_mask);
+
+	for (;;) {
+		if ((c1 = rules_eval_count(cx, n->kind, h1, n->type_mask,
+		    n->role_mask, from, to, bound)) < 0 ||
+		    (c2 = rules_eval_count(cx, n->kind2, h2, n->type_mask,
+		    roles2, from, to, bound)) < 0)
+			return (-1);
+		if ((uint64_t)c1 < bound || (uint64_t)c2 < bound ||
+		    bound == RULES_SCAN_MAX + 1)
+			return (c2 < c1);
+		bound = bound * 8 > RULES_SCAN_MAX + 1 ? RULES_SCAN_MAX + 1 :
+		    bound * 8;
+	}
+}
+
+/*
+ * Both keys: walk the one with fewer entries in the window newest
  * first, reading each event for the other key.
  */
 static int64_t
@@ -423,25 +451,20 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 	struct rules_count2	a;
 	int64_t			from = rules_eval_from(cx, n->window);
 	int64_t			to = rules_eval_to(cx, n->window);
-	int64_t			c1, c2;
-	uint8_t			roles2;
+	int			second;
 
-	roles2 = rules_fn_roles(n->party2, n->type_mask);
-
-	if ((c1 = rules_eval_count(cx, n->kind, h1, n->type_mask,
-	    n->role_mask, from, to, RULES_SCAN_MAX + 1)) < 0 ||
-	    (c2 = rules_eval_count(cx, n->kind2, h2, n->type_mask, roles2,
-	    from, to, (uint64_t)c1 + 1)) < 0)
+	if ((second = rules_fn_count2_second(cx, n, h1, h2, from, to)) < 0)
 		return (-1);
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
 	a.n = n;
-	if (c2 < c1) {
+	if (second) {
 		a.party = n->party;
 		a.kind = n->kind;
 		a.h = h1;
 		if (rules_eval_scank(cx, n->kind2, h2, n->type_mask,
-		    roles2, from, to, true, rules_fn_count2_cb, &a) != 0)
+		    rules_fn_roles(n->party2, n->type_mask), from, to, true,
+		    rules_fn_count2_cb, &a) != 0)
 			return (-1);
 	} else {
 		a.party = n->party2;
@@ -455,7 +478,7 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 	if (a.capped && a.n_both < n->limit)
 		s->capped = true;
 	s->x[0] = (int64_t)(a.read > RULES_SCAN_MAX ? RULES_SCAN_MAX : a.read);
-	s->x[1] = c2 < c1;	/* which key's entries were read */
+	s->x[1] = second;	/* which key's entries were read */
 	return (cx->err ? -1 : (int64_t)a.n_both);
 }
 

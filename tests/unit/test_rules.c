@@ -1297,6 +1297,63 @@ START_TEST(test_primitives_explain)
 END_TEST
 
 /*
+ * count() with two keys walks the key with fewer entries in the window
+ * (the first on a tie) and counts the events that carry both: referrer
+ * "a" with NA referrals, NP of them paid with pm_1 (NP of the last).
+ * The sizes straddle the bounds the choice is counted to (32, 256).
+ */
+static void
+count2_case(int na, int np, const char *by, int value)
+{
+	static const char	*src =
+	    "rule t.c2 { when count(referral, [referrer.account, "
+	    "referee.payment], 1d) > 100000 action review }\n";
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev;
+	json_error_t		 jerr;
+	json_t			*j, *l;
+	char			 line[512];
+	int			 i;
+
+	rs = scratch(src, 64 << 20, &st, &txn);
+	for (i = 0; i < na; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":"
+		    "\"r%d\",\"referrer\":{\"account\":\"a\"},\"referee\":"
+		    "{\"account\":\"b%d\"%s}}", i, i, i >= na - np ?
+		    ",\"payment\":\"pm_1\"" : "");
+		check_line(txn, rs, line, 1767225600000LL + i * 1000, &ev);
+	}
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "t.c2", "count("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")),
+	    value);
+	ck_assert_msg(strcmp(json_string_value(json_object_get(l, "by")),
+	    by) == 0, "%d and %d entries: read %s, not %s", na, np,
+	    json_string_value(json_object_get(l, "by")), by);
+	json_decref(j);
+	free(res.explain);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+
+START_TEST(test_count2_walks_fewer)
+{
+	count2_case(300, 1, "referee.payment", 1);
+	count2_case(300, 40, "referee.payment", 40);
+	count2_case(40, 35, "referee.payment", 35);
+	count2_case(20, 20, "referrer.account", 20);
+	count2_case(300, 300, "referrer.account", 300);
+	count2_case(300, 299, "referee.payment", 299);
+}
+END_TEST
+
+/*
  * referees(..., engaged): a referee is engaged after two logins or
  * purchases since its referral, active after one; the shares count the
  * same referees. Four referrals: one referee came back once, one twice,
@@ -1739,6 +1796,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_explain);
 	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
+	tcase_add_test(tc, test_count2_walks_fewer);
 	tcase_add_test(tc, test_referees_engaged);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
