@@ -419,12 +419,11 @@ rules_fn_count2_cb(void *arg, const struct store_entry *e)
  */
 static int
 rules_fn_count2_second(struct rules_ectx *cx, const struct rules_node *n,
-    const struct rg_hash *h1, const struct rg_hash *h2, int64_t from,
-    int64_t to)
+    const struct rg_hash *h1, const struct rg_hash *h2, uint8_t roles2,
+    int64_t from, int64_t to)
 {
 	uint64_t	bound = 32;
 	int64_t		c1, c2;
-	uint8_t		roles2 = rules_fn_roles(n->party2, n->type_mask);
 
 	for (;;) {
 		if ((c1 = rules_eval_count(cx, n->kind, h1, n->type_mask,
@@ -451,9 +450,11 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 	struct rules_count2	a;
 	int64_t			from = rules_eval_from(cx, n->window);
 	int64_t			to = rules_eval_to(cx, n->window);
+	uint8_t			roles2 = rules_fn_roles(n->party2, n->type_mask);
 	int			second;
 
-	if ((second = rules_fn_count2_second(cx, n, h1, h2, from, to)) < 0)
+	if ((second = rules_fn_count2_second(cx, n, h1, h2, roles2, from,
+	    to)) < 0)
 		return (-1);
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
@@ -463,8 +464,7 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 		a.kind = n->kind;
 		a.h = h1;
 		if (rules_eval_scank(cx, n->kind2, h2, n->type_mask,
-		    rules_fn_roles(n->party2, n->type_mask), from, to, true,
-		    rules_fn_count2_cb, &a) != 0)
+		    roles2, from, to, true, rules_fn_count2_cb, &a) != 0)
 			return (-1);
 	} else {
 		a.party = n->party2;
