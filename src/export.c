@@ -204,6 +204,23 @@ fail:
 	return (-1);
 }
 
+/* The header's "pairs": the pairs of keys the store indexes, if any. */
+static void
+ex_pairs(struct store *st, FILE *out)
+{
+	struct store_pair	 p[STORE_PAIRS_MAX];
+	uint64_t		 from[STORE_PAIRS_MAX];
+	size_t			 i, n;
+
+	if ((n = store_pairs_list(st, p, from)) == 0)
+		return;
+	fprintf(out, ",\"pairs\":[");
+	for (i = 0; i < n; i++)
+		fprintf(out, "%s[%u,%u,%u,%u,%" PRIu64 "]", i ? "," : "",
+		    p[i].party1, p[i].kind1, p[i].party2, p[i].kind2, from[i]);
+	fprintf(out, "]");
+}
+
 int
 export_run(struct store *st, FILE *out, const struct export_opts *opts,
     struct export_counts *counts, char **cause)
@@ -231,11 +248,13 @@ export_run(struct store *st, FILE *out, const struct export_opts *opts,
 	sbuf_init(&sc.line, 4096);
 	sbuf_init(&sc.tmp, 4096);
 	fprintf(out, "{\"refguard_export\":%d,\"schema\":%d,\"created\":\"%s\","
-	    "\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64 "%s%s%s}\n",
+	    "\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64 "%s%s%s",
 	    EXPORT_VERSION, STORE_SCHEMA, fmt_rfc3339(now_ms(), when),
 	    ss.last_seq, ss.events, havefp == 0 ? ",\"secret_fp\":\"" : "",
 	    havefp == 0 ? rg_hash_hex(&fp, fphex) : "",
 	    havefp == 0 ? "\"" : "");
+	ex_pairs(st, out);
+	fprintf(out, "}\n");
 	/* Each chunk in its own read transaction (see backtest.h). */
 	while (ss.last_seq > 0 && sc.next <= ss.last_seq) {
 		if ((sc.txn = store_begin(st, false, cause)) == NULL)
@@ -312,6 +331,10 @@ struct imp {
 	struct export_counts	*counts;
 	struct export_aux	*aux;		/* the analyst records */
 	int			 version;
+	/* The header's pairs, indexed from the event of that old seq on. */
+	struct store_pair	 pairs[STORE_PAIRS_MAX];
+	uint64_t		 pair_from[STORE_PAIRS_MAX];
+	size_t			 npairs;
 };
 
 static void
@@ -392,6 +415,19 @@ imp_rechecks(struct store_txn *txn, const json_t *a, struct verdict_rec *r,
 }
 
 /* Write the batch in one transaction, growing the map as needed. */
+/* The pairs the source indexed at its event old, indexed here from it. */
+static int
+imp_pairs_want(struct imp *im, struct store_txn *txn, uint64_t old)
+{
+	size_t	i;
+
+	for (i = 0; i < im->npairs; i++)
+		if (im->pair_from[i] <= old &&
+		    store_pairs_want(txn, &im->pairs[i], 1) != 0)
+			return (-1);
+	return (0);
+}
+
 static int
 imp_flush(struct imp *im, char **cause)
 {
@@ -414,7 +450,9 @@ imp_flush(struct imp *im, char **cause)
 			it = &im->items[i];
 			switch (it->kind) {
 			case IMP_EVENT:
-				rc = store_put_event(txn, &it->ev);
+				rc = imp_pairs_want(im, txn, it->old);
+				if (rc == 0)
+					rc = store_put_event(txn, &it->ev);
 				break;
 			case IMP_VERDICT:
 				/* The explain in the form a check stores. */
@@ -740,8 +778,49 @@ imp_secret(struct imp *im, const json_t *o, const struct export_opts *opts,
 	return (0);
 }
 
+/* "pairs": [[party1, kind1, party2, kind2, first seq], ...], optional. */
 static int
-imp_header(const json_t *o, uint64_t *total, int *version, char **cause)
+imp_header_pairs(struct imp *im, const json_t *a, char **cause)
+{
+	const json_t	*e;
+	json_int_t	 x[5];
+	size_t		 i, k;
+
+	if (a == NULL)
+		return (0);
+	if (!json_is_array(a) || json_array_size(a) > STORE_PAIRS_MAX)
+		goto bad;
+	json_array_foreach(a, i, e) {
+		if (!json_is_array(e) || json_array_size(e) != 5)
+			goto bad;
+		for (k = 0; k < 5; k++) {
+			if (!json_is_integer(json_array_get(e, k)))
+				goto bad;
+			x[k] = json_integer_value(json_array_get(e, k));
+		}
+		if ((x[0] != PARTY_REFERRER && x[0] != PARTY_REFEREE &&
+		    x[0] != PARTY_EVENT) || (x[2] != PARTY_REFERRER &&
+		    x[2] != PARTY_REFEREE && x[2] != PARTY_EVENT) ||
+		    x[1] < 1 || x[1] >= ENT__MAX || x[3] < 1 ||
+		    x[3] >= ENT__MAX || x[4] < 1)
+			goto bad;
+		im->pairs[i].party1 = (uint8_t)x[0];
+		im->pairs[i].kind1 = (uint8_t)x[1];
+		im->pairs[i].party2 = (uint8_t)x[2];
+		im->pairs[i].kind2 = (uint8_t)x[3];
+		im->pair_from[i] = (uint64_t)x[4];
+	}
+	im->npairs = json_array_size(a);
+	return (0);
+bad:
+	xasprintf(cause, "the header's \"pairs\" is not a list of at most %d "
+	    "[party, kind, party, kind, first seq]", STORE_PAIRS_MAX);
+	return (-1);
+}
+
+static int
+imp_header(struct imp *im, const json_t *o, uint64_t *total, int *version,
+    char **cause)
 {
 	const json_t	*v = json_object_get(o, "refguard_export");
 	const json_t	*s = json_object_get(o, "schema");
@@ -764,7 +843,7 @@ imp_header(const json_t *o, uint64_t *total, int *version, char **cause)
 	v = json_object_get(o, "events");
 	*total = json_is_integer(v) && json_integer_value(v) > 0 ?
 	    (uint64_t)json_integer_value(v) : 0;
-	return (0);
+	return (imp_header_pairs(im, json_object_get(o, "pairs"), cause));
 }
 
 int
@@ -815,7 +894,7 @@ export_import(struct store *st, FILE *in, const char *name,
 			goto bad;
 		}
 		if (im.lineno == 1) {
-			if (imp_header(o, &total, &im.version, &why) != 0 ||
+			if (imp_header(&im, o, &total, &im.version, &why) != 0 ||
 			    imp_secret(&im, o, opts, &why) != 0)
 				goto bad;
 			continue;

@@ -4,7 +4,10 @@
  *
  * The file, one JSON object a line:
  *   {"refguard_export":3,"schema":4,"created":T,"last_seq":N,"events":N,
- *    "secret_fp":"HEX"}   secret_fp when the store records one (secret.h)
+ *    "secret_fp":"HEX","pairs":[[P,K,P,K,SEQ],...]}   secret_fp when the
+ *    store records one (secret.h); pairs when it indexes pairs of keys
+ *    (store.h): party, kind, party, kind, and the first seq indexed, so
+ *    that the import indexes them from the same events
  *   {"meta":"data:0123456789abcdef","hex":"..."}     before the events using it
  *   {"event":SEQ,"ts":T,"type":"referral","id":"r1","rec":"HEX"}
  *   {"verdict":"r1","seq":SEQ,"action":"deny","score":100,"reply":"...","explain":"...",

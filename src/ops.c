@@ -125,7 +125,7 @@ op_check_begin(struct store_txn *txn, struct job *job)
 	int		rc;
 
 	job->ev.seq = 0;
-	if ((rc = verdict_check_begin(txn, &job->ev, &v)) == 0) {
+	if ((rc = verdict_check_begin(txn, job->rs, &job->ev, &v)) == 0) {
 		if (job->ve == NULL)
 			job->ve = verdict_eval_new();
 		return (0);

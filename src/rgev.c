@@ -78,6 +78,17 @@ rgev_campaign_key(const struct rg_event *ev, struct rg_hash *h)
 	return (true);
 }
 
+bool
+rgev_key(const struct rg_event *ev, int party, int kind, struct rg_hash *h)
+{
+	if (party == PARTY_EVENT)
+		return (kind == ENT_CAMPAIGN && rgev_campaign_key(ev, h));
+	if (party >= ev->nparties || !PARTY_HAS(&ev->party[party], kind))
+		return (false);
+	*h = ev->party[party].h[kind];
+	return (true);
+}
+
 char *
 rg_hash_hex(const struct rg_hash *h, char *buf)
 {

@@ -70,6 +70,7 @@ enum ev_type {
 /* Which party of event.party[] plays which role. */
 #define PARTY_REFERRER	0	/* also the subject of an observe event */
 #define PARTY_REFEREE	1
+#define PARTY_EVENT	0xff	/* the event's own (its campaign) */
 
 /* Geo facts: each present only when a configured database answered. */
 #define GEO_COUNTRY		0x0001
@@ -170,6 +171,12 @@ int		 ent_kind_from_name(const char *name);		/* -1: unknown */
  * secret, derives the same key when it indexes or expires the event).
  */
 bool	rgev_campaign_key(const struct rg_event *ev, struct rg_hash *h);
+/*
+ * party's identity of kind in ev (a PARTY_* index, or (PARTY_EVENT,
+ * ENT_CAMPAIGN): the campaign's), into *h; false if ev has none.
+ */
+bool	rgev_key(const struct rg_event *ev, int party, int kind,
+	    struct rg_hash *h);
 
 /* Hex of a hash into buf (2 * RG_HASH_LEN + 1 bytes); returns buf. */
 char	*rg_hash_hex(const struct rg_hash *h, char *buf);

@@ -480,6 +480,13 @@ rules_ntests(const struct ruleset *rs)
 	return (rs->ntests);
 }
 
+size_t
+rules_pairs(const struct ruleset *rs, const struct store_pair **out)
+{
+	*out = rs->pairs;
+	return (rs->npairs);
+}
+
 void *
 rules_lists_info(const struct ruleset *rs)
 {

@@ -121,6 +121,14 @@ void		*rules_lists_info(const struct ruleset *rs);
 const char	*rules_hash(const struct ruleset *rs);
 size_t		 rules_count(const struct ruleset *rs);
 size_t		 rules_ntests(const struct ruleset *rs);	/* test blocks */
+/*
+ * The pairs of keys the set's count() calls count together (store.h:
+ * struct store_pair), for the store to index (store_pairs_want()): how
+ * many, *out set to them.
+ */
+struct store_pair;
+size_t		 rules_pairs(const struct ruleset *rs,
+		     const struct store_pair **out);
 const char	*rules_rule_name(const struct ruleset *rs, uint32_t rule);
 const char	*rules_rule_msg(const struct ruleset *rs, uint32_t rule);
 /* A rule's action (rules_action_name), score, and whether it only shadows. */

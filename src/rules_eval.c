@@ -56,19 +56,7 @@ bool
 rules_eval_key(const struct rules_ectx *cx, int party, int kind,
     struct rg_hash *h)
 {
-	return (rules_event_key(cx->ev, party, kind, h));
-}
-
-bool
-rules_event_key(const struct rg_event *ev, int party, int kind,
-    struct rg_hash *h)
-{
-	if (party == PARTY_EVENT)
-		return (kind == ENT_CAMPAIGN && rgev_campaign_key(ev, h));
-	if (party >= ev->nparties || !PARTY_HAS(&ev->party[party], kind))
-		return (false);
-	*h = ev->party[party].h[kind];
-	return (true);
+	return (rgev_key(cx->ev, party, kind, h));
 }
 
 int
@@ -433,7 +421,7 @@ rules_eval_event_key(struct rules_ectx *cx, const struct store_entry *e,
 	int			 r;
 
 	if (e->seq == cx->ev->seq)
-		return (rules_event_key(cx->ev, party, kind, h) ? 0 : 1);
+		return (rgev_key(cx->ev, party, kind, h) ? 0 : 1);
 	if (cx->memo != NULL && store_txn_err(cx->txn) == STORE_OK) {
 		k = &cx->memo->ekeys[(e->seq * 31 + (uint64_t)party * 17 +
 		    (uint64_t)kind) & cx->memo->ekmask];
@@ -446,7 +434,7 @@ rules_eval_event_key(struct rules_ectx *cx, const struct store_entry *e,
 	if ((r = rules_eval_event(cx, e, &buf, &p)) < 0)
 		return (-1);
 	if (r == 0)
-		r = rules_event_key(p, party, kind, h) ? 0 : 1;
+		r = rgev_key(p, party, kind, h) ? 0 : 1;
 	else
 		r = 2;
 	if (k != NULL) {

@@ -331,6 +331,33 @@ rules_fn_type(struct rules_cctx *cc, struct rules_node *n, const char *what)
 	return (0);
 }
 
+/* The pair of n's two keys, as the store indexes it. */
+static struct store_pair
+rules_fn_pair(const struct rules_node *n)
+{
+	struct store_pair	p;
+
+	p.party1 = (uint8_t)n->party;
+	p.kind1 = n->kind;
+	p.party2 = (uint8_t)n->party2;
+	p.kind2 = n->kind2;
+	return (p);
+}
+
+/* Note n's pair in rs, for the store to index (rules_pairs()). */
+static void
+rules_fn_count2_pair(struct ruleset *rs, const struct rules_node *n)
+{
+	struct store_pair	p = rules_fn_pair(n);
+	size_t			i;
+
+	for (i = 0; i < rs->npairs; i++)
+		if (memcmp(&rs->pairs[i], &p, sizeof(p)) == 0)
+			return;
+	if (rs->npairs < STORE_PAIRS_MAX)
+		rs->pairs[rs->npairs++] = p;
+}
+
 /*
  * count(type, key, window), or count(referral, [key, key], window): the
  * referrals that carried both keys, each in its role.
@@ -376,13 +403,16 @@ rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 		return (T_ERR);
 	rules_fn_key(n, k);
 	n->limit = RULES_COUNT_MAX;
+	if (n->kind2 != 0)
+		rules_fn_count2_pair(cc->rs, n);
 	return (T_NUM);
 }
 
 /* Two keys: the entries of one, each event tested for the other. */
 struct rules_count2 {
 	struct rules_ectx	*cx;
-	const struct rules_node	*n;
+	uint64_t		 limit;
+	int			 second;	/* the second key's entries */
 	int			 party;		/* the key tested */
 	int			 kind;
 	const struct rg_hash	*h;
@@ -408,7 +438,7 @@ rules_fn_count2_cb(void *arg, const struct store_entry *e)
 		return (0);	/* gone */
 	if (r == 0 && memcmp(&h, a->h, sizeof(h)) == 0)
 		a->n_both++;
-	return (a->n_both >= a->n->limit);
+	return (a->n_both >= a->limit);
 }
 
 /*
@@ -440,46 +470,83 @@ rules_fn_count2_second(struct rules_ectx *cx, const struct rules_node *n,
 }
 
 /*
- * Both keys: walk the one with fewer entries in the window newest
- * first, reading each event for the other key.
+ * Both keys, the slow way: walk the one with fewer entries in the window
+ * newest first, reading each event for the other key, until limit.
+ */
+static int
+rules_fn_count2_walk(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h1, const struct rg_hash *h2, uint64_t limit,
+    struct rules_count2 *a)
+{
+	int64_t		from = rules_eval_from(cx, n->window);
+	int64_t		to = rules_eval_to(cx, n->window);
+	uint8_t		roles2 = rules_fn_roles(n->party2, n->type_mask);
+	int		second;
+
+	if ((second = rules_fn_count2_second(cx, n, h1, h2, roles2, from,
+	    to)) < 0)
+		return (-1);
+	memset(a, 0, sizeof(*a));
+	a->cx = cx;
+	a->limit = limit;
+	a->second = second;
+	if (second) {
+		a->party = n->party;
+		a->kind = n->kind;
+		a->h = h1;
+		return (rules_eval_scank(cx, n->kind2, h2, n->type_mask,
+		    roles2, from, to, true, rules_fn_count2_cb, a));
+	}
+	a->party = n->party2;
+	a->kind = n->kind2;
+	a->h = h2;
+	return (rules_eval_scank(cx, n->kind, h1, n->type_mask, n->role_mask,
+	    from, to, true, rules_fn_count2_cb, a));
+}
+
+/*
+ * Both keys: the pair's own entries when the store indexes it, and for
+ * the referrals stored before it did, or when it does not, the walk.
+ * s->x[0]: the entries read; s->x[1]: which key's entries were walked
+ * (0, 1), 2 the pair's alone, 3 + the key walked besides the pair's.
  */
 static int64_t
 rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
     const struct rg_hash *h1, const struct rg_hash *h2, struct rules_slot *s)
 {
-	struct rules_count2	a;
-	int64_t			from = rules_eval_from(cx, n->window);
-	int64_t			to = rules_eval_to(cx, n->window);
-	uint8_t			roles2 = rules_fn_roles(n->party2, n->type_mask);
-	int			second;
+	struct store_pair	 p = rules_fn_pair(n);
+	struct rules_count2	 a;
+	struct rg_hash		 hp;
+	uint64_t		 from_seq, max_seq = cx->at.max_seq;
+	int64_t			 c = 0;
+	int			 rc;
+	bool			 paired = false;
 
-	if ((second = rules_fn_count2_second(cx, n, h1, h2, roles2, from,
-	    to)) < 0)
-		return (-1);
-	memset(&a, 0, sizeof(a));
-	a.cx = cx;
-	a.n = n;
-	if (second) {
-		a.party = n->party;
-		a.kind = n->kind;
-		a.h = h1;
-		if (rules_eval_scank(cx, n->kind2, h2, n->type_mask,
-		    roles2, from, to, true, rules_fn_count2_cb, &a) != 0)
+	if ((from_seq = store_pair_from(cx->txn, &p)) != 0 &&
+	    (max_seq == 0 || max_seq >= from_seq)) {
+		store_pair_key(&p, h1, h2, &hp);
+		if ((c = rules_eval_count(cx, STORE_KIND_PAIR, &hp,
+		    EV_MASK(EV_REFERRAL), ROLE_EVENT, rules_eval_from(cx,
+		    n->window), rules_eval_to(cx, n->window), n->limit)) < 0)
 			return (-1);
-	} else {
-		a.party = n->party2;
-		a.kind = n->kind2;
-		a.h = h2;
-		if (rules_eval_scank(cx, n->kind, h1, n->type_mask,
-		    n->role_mask, from, to, true, rules_fn_count2_cb,
-		    &a) != 0)
-			return (-1);
+		s->x[0] = c;
+		s->x[1] = 2;
+		paired = true;
+		if (from_seq == 1 || (uint64_t)c >= n->limit)
+			return (cx->err ? -1 : c);
+		/* The referrals stored before the pair was indexed. */
+		cx->at.max_seq = from_seq - 1;
 	}
-	if (a.capped && a.n_both < n->limit)
+	rc = rules_fn_count2_walk(cx, n, h1, h2, n->limit - (uint64_t)c, &a);
+	cx->at.max_seq = max_seq;
+	if (rc != 0)
+		return (-1);
+	if (a.capped && a.n_both + (uint64_t)c < n->limit)
 		s->capped = true;
-	s->x[0] = (int64_t)(a.read > RULES_SCAN_MAX ? RULES_SCAN_MAX : a.read);
-	s->x[1] = second;	/* which key's entries were read */
-	return (cx->err ? -1 : (int64_t)a.n_both);
+	s->x[0] = c + (int64_t)(a.read > RULES_SCAN_MAX ? RULES_SCAN_MAX :
+	    a.read);
+	s->x[1] = (paired ? 3 : 0) + a.second;
+	return (cx->err ? -1 : c + (int64_t)a.n_both);
 }
 
 static void
@@ -514,14 +581,27 @@ rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
 	const char	*by;
+	char		 buf[160];
 
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
-	/* Two keys: the one whose entries were read, and how many. */
+	/*
+	 * Two keys: how many entries were read, and whose: "pair" (the
+	 * pair's), a key's, or "pair, then " the key walked for the
+	 * referrals stored before the pair was indexed.
+	 */
 	if (n->kind2 != 0 && s->v.present) {
+		if (s->x[1] == 2)
+			by = "pair";
+		else {
+			by = n->kids[1]->kids[s->x[1] % 3]->text;
+			if (s->x[1] >= 3) {
+				snprintf(buf, sizeof(buf), "pair, then %s", by);
+				by = buf;
+			}
+		}
 		sbuf_addf(cx->ex, ",\"read\":%lld,\"by\":",
 		    (long long)s->x[0]);
-		by = n->kids[1]->kids[s->x[1]]->text;
 		sbuf_add_jstr(cx->ex, by, strlen(by));
 	}
 }

@@ -155,7 +155,6 @@ struct rules_factdef {
 	uint16_t	 size;		/* FS_STR: bytes of the buffer */
 };
 extern const struct rules_factdef rules_facts[F__MAX];
-#define PARTY_EVENT	0xff
 
 /*
  * The value of fact of party (PARTY_EVENT: an event fact) in ev, into *v;
@@ -505,6 +504,9 @@ struct ruleset {
 
 	int			 nslots;
 	char			 hash[2 * 16 + 1];
+	/* count()'s pairs of keys (rules_pairs()); past the store's most, none. */
+	struct store_pair	 pairs[STORE_PAIRS_MAX];
+	size_t			 npairs;
 	/* Runtime list values of string/number facts hash with this seed. */
 	bool			 have_list_seed;
 	uint64_t		 list_seed;
@@ -621,8 +623,6 @@ struct rules_vset *rules_check_vset(struct ruleset *, int type, int kind,
  */
 bool	rules_eval_key(const struct rules_ectx *, int party, int kind,
 	    struct rg_hash *);
-bool	rules_event_key(const struct rg_event *, int party, int kind,
-	    struct rg_hash *);
 /* The time a window covers (from and to, both included). */
 int64_t	rules_eval_from(const struct rules_ectx *, int64_t window);
 int64_t	rules_eval_to(const struct rules_ectx *, int64_t window);
@@ -668,7 +668,7 @@ int64_t	rules_eval_since(struct rules_ectx *, uint64_t tag, int kind,
 int	rules_eval_event(struct rules_ectx *, const struct store_entry *,
 	    struct rg_event *buf, const struct rg_event **ev);
 /*
- * The key (party, kind) of the event e names, as rules_event_key() reads
+ * The key (party, kind) of the event e names, as rgev_key() reads
  * it, into *h: 0 the event has it, 1 it has not, 2 the event is gone
  * (retention), -1 on a store error (cx->err is set). Through the memo's
  * table of event keys when the evaluation has a memo.

@@ -186,7 +186,7 @@ store_setup(struct store *st, char **cause)
 			store_db_put(&x, st->meta, &k, &v, 0,
 			    "write referee_index_from");
 	}
-	if (flush_marks_load(st, &x) != 0)
+	if (store_pairs_load(st, &x) != 0 || flush_marks_load(st, &x) != 0)
 		goto fail;
 	if (store_db_commit(&x) == 0)
 		return (0);

@@ -307,6 +307,40 @@ int		 store_scan_referred(struct store_txn *txn,
 		     uint64_t max_seq, store_entry_cb cb, void *arg);
 
 /*
+ * Pair keys: the referrals that carried two keys together (party1's
+ * identity of kind1 and party2's of kind2, parties PARTY_*), under a key
+ * of their own, kind STORE_KIND_PAIR (store_count, store_scan; type
+ * EV_REFERRAL, role ROLE_EVENT), so that counting them reads their own
+ * entries, not one key's every event. A pair is indexed from the first
+ * write transaction that wants it on (store_pairs_want(): the writer,
+ * before it stores a check's event; at most STORE_PAIRS_MAX pairs,
+ * never dropped), for the referrals stored from then on.
+ * store_pair_from: 0 the pair is not indexed; 1 every stored referral
+ * has its entry; else the first seq that has (the events before it have
+ * none, until retention deletes them). A read-only store knows the pairs
+ * indexed when it opened.
+ */
+#define STORE_PAIRS_MAX		16
+#define STORE_KIND_PAIR		0x81
+struct store_pair {
+	uint8_t		party1, kind1, party2, kind2;
+};
+int		 store_pairs_want(struct store_txn *txn,
+		     const struct store_pair *p, size_t n);
+uint64_t	 store_pair_from(struct store_txn *txn,
+		     const struct store_pair *p);
+void		 store_pair_key(const struct store_pair *p,
+		     const struct rg_hash *h1, const struct rg_hash *h2,
+		     struct rg_hash *out);
+/*
+ * The pairs st indexes (as of its open, for a read-only store), each
+ * with the first seq indexed, into out[] and from[] (STORE_PAIRS_MAX
+ * each): how many. For export and import, which index the same.
+ */
+size_t		 store_pairs_list(struct store *st, struct store_pair *out,
+		     uint64_t *from);
+
+/*
  * Links: identities an account has carried. A link counts as of max_seq
  * when it was first seen at or before it.
  * store_link_get: 0 linked (first_seq/first_ts set if not NULL), 1 not,

@@ -13,10 +13,10 @@
 #include "store_int.h"
 #include "util.h"
 
-/* The campaign's key comes from rgev_campaign_key(). */
+/* The campaign's key comes from rgev_campaign_key(), the pairs' from st. */
 size_t
-store_event_ents(const struct rg_event *ev, struct store_ent *out,
-    struct rg_hash *campaign)
+store_event_ents(const struct store *st, const struct rg_event *ev,
+    struct store_ent *out, struct store_ent_keys *keys)
 {
 	size_t		n = 0, i, j;
 	unsigned	k;
@@ -53,10 +53,10 @@ store_event_ents(const struct rg_event *ev, struct store_ent *out,
 		out[n].h = &ev->edge;
 		n++;
 	}
-	if (rgev_campaign_key(ev, campaign)) {
+	if (rgev_campaign_key(ev, &keys->campaign)) {
 		out[n].kind = ENT_CAMPAIGN;
 		out[n].roles = ROLE_EVENT;
-		out[n].h = campaign;
+		out[n].h = &keys->campaign;
 		n++;
 	}
 	/* The referee's account again, under a kind of its own. */
@@ -67,7 +67,7 @@ store_event_ents(const struct rg_event *ev, struct store_ent *out,
 		out[n].h = &ev->party[PARTY_REFEREE].h[ENT_ACCOUNT];
 		n++;
 	}
-	return (n);
+	return (n + store_pair_ents(st, ev, out + n, keys->pair));
 }
 
 int

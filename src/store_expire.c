@@ -20,12 +20,12 @@ static int
 expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 {
 	struct store_ent	ents[STORE_EVENT_ENTS_MAX];
-	struct rg_hash		campaign;
+	struct store_ent_keys	keys;
 	uint8_t			ikey[INDEX_KEY_LEN], ival[INDEX_VAL_LEN];
 	size_t			n, i;
 	MDB_val			k, v;
 
-	n = store_event_ents(ev, ents, &campaign);
+	n = store_event_ents(t->st, ev, ents, &keys);
 	for (i = 0; i < n; i++) {
 		store_index_key(ikey, ents[i].kind, ents[i].h);
 		store_index_val(ival, ev->ts, ev->seq, ev->type, ents[i].roles);

@@ -72,6 +72,12 @@ store_ent_fits(int64_t ts, uint64_t seq, unsigned type)
  */
 #define IDX_REFEREE		0x80
 
+/* A pair indexed (store_pair.c): its entries are the events from from. */
+struct store_pair_ix {
+	struct store_pair	 p;
+	uint64_t		 from;
+};
+
 struct store {
 	struct store_db		*db;		/* the environment */
 	MDB_dbi			 events;
@@ -84,6 +90,16 @@ struct store {
 	bool			 readonly;
 	bool			 have_vids;	/* false: read-only schema 1 */
 	uint64_t		 referee_from;	/* first seq with IDX_REFEREE */
+	/*
+	 * The pairs indexed (meta "pairs"): the writer adds to them in a
+	 * write transaction (npairs_committed: as of the last commit, what
+	 * an abort goes back to); a read-only store keeps the list it
+	 * opened with, which its tier is derived with.
+	 */
+	struct store_pair_ix	 pairs[STORE_PAIRS_MAX];
+	unsigned		 npairs;
+	unsigned		 npairs_committed;
+	bool			 pairs_full_said;	/* logged once */
 	bool			 legacy;	/* "verdicts" holds records */
 	uint64_t		 last_seq;	/* committed; writer only */
 	uint64_t		 epoch;		/* store_txn_epoch(); atomic */
@@ -155,13 +171,28 @@ struct store_ent {
 	uint8_t			 roles;
 	const struct rg_hash	*h;
 };
-#define STORE_EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3)
+#define STORE_EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3 + STORE_PAIRS_MAX)
+/* The keys of an event's entries that no party holds: derived ones. */
+struct store_ent_keys {
+	struct rg_hash		 campaign;
+	struct rg_hash		 pair[STORE_PAIRS_MAX];
+};
 /*
  * Every identity an event carries (the index entries it writes), the
- * same one in two roles merged; campaign holds the campaign's key.
+ * same one in two roles merged, and its pairs' keys (as of st's pairs);
+ * keys holds the derived ones.
  */
-size_t	store_event_ents(const struct rg_event *ev, struct store_ent *out,
-	    struct rg_hash *campaign);
+size_t	store_event_ents(const struct store *st, const struct rg_event *ev,
+	    struct store_ent *out, struct store_ent_keys *keys);
+
+/* store_pair.c */
+/* Read meta "pairs" at open: 0, or -1 (x failed, or a corrupt list). */
+int	store_pairs_load(struct store *st, struct store_db_txn *x);
+/* A write transaction ended: keep the pairs it added, or drop them. */
+void	store_pairs_settle(struct store *st, bool committed);
+/* Append ev's pair entries to out (their keys in keys): how many. */
+size_t	store_pair_ents(const struct store *st, const struct rg_event *ev,
+	    struct store_ent *out, struct rg_hash *keys);
 
 /* store_index.c: an identity's index key, and one of its entries. */
 void	store_index_key(uint8_t *key, unsigned kind, const struct rg_hash *h);

@@ -112,11 +112,11 @@ derive(struct store_txn *t, const struct rg_event *ev, const uint64_t *have)
 {
 	struct store		*st = t->st;
 	struct store_ent	 ents[STORE_EVENT_ENTS_MAX];
-	struct rg_hash		 campaign;
+	struct store_ent_keys	 keys;
 	const struct party	*p;
 	size_t			 n, i;
 
-	n = store_event_ents(ev, ents, &campaign);
+	n = store_event_ents(t->st, ev, ents, &keys);
 	for (i = 0; i < n; i++) {
 		if (have != NULL && ev->seq <= have[MT_RANGE(ents[i].h)])
 			continue;

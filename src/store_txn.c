@@ -85,6 +85,7 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 			if (t->fl[r])
 				st->flushed[r] = t->fl_mark[r];
 		memtier_commit(st->mt);
+		store_pairs_settle(st, true);
 		__atomic_store_n(&st->pub_index, nindex +
 		    memtier_index_count(st->mt), __ATOMIC_RELAXED);
 		__atomic_store_n(&st->pub_links, nlinks +
@@ -92,6 +93,7 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		__atomic_store_n(&st->pub_valid, true, __ATOMIC_RELEASE);
 	} else if (t->db.write) {
 		memtier_abort(st->mt);
+		store_pairs_settle(st, false);
 		__atomic_fetch_add(&st->epoch, 1, __ATOMIC_RELEASE);
 	}
 	if (err != NULL)
@@ -121,6 +123,7 @@ store_abort(struct store_txn *t)
 		return;
 	if (t->db.write) {
 		memtier_abort(t->st->mt);
+		store_pairs_settle(t->st, false);
 		__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
 	}
 	store_db_abort(&t->db);

@@ -442,12 +442,13 @@ format_reply(struct sbuf *sb, const struct rg_event *ev, const struct ruleset *r
 }
 
 int
-verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
-    struct verdict *out)
+verdict_check_begin(struct store_txn *txn, const struct ruleset *rs,
+    struct rg_event *ev, struct verdict *out)
 {
+	const struct store_pair	*pairs;
 	struct verdict_rec	 r;
 	const void		*stored;
-	size_t			 len;
+	size_t			 len, np;
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -466,6 +467,10 @@ verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
 		out->replylen = r.replylen;
 		return (1);
 	}
+	/* The pairs of keys rs counts are indexed from its first event on. */
+	if (rs != NULL && (np = rules_pairs(rs, &pairs)) > 0 &&
+	    store_pairs_want(txn, pairs, np) != 0)
+		return (-1);
 	return (store_put_event(txn, ev) != 0 ? -1 : 0);
 }
 
@@ -616,7 +621,7 @@ verdict_check(struct store_txn *txn, const struct ruleset *rs,
 	struct verdict_eval	*ve;
 	int			 rc;
 
-	if ((rc = verdict_check_begin(txn, ev, out)) != 0)
+	if ((rc = verdict_check_begin(txn, rs, ev, out)) != 0)
 		return (rc == 1 ? 0 : rc);
 	ve = verdict_eval_new();
 	if ((rc = verdict_check_eval(rs, ev, txn, ve)) == 0)

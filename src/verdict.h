@@ -59,7 +59,8 @@ int	verdict_check(struct store_txn *txn, const struct ruleset *rs,
 /*
  * verdict_check() in three steps, for a writer that evaluates several
  * checks at once (writer.c): begin, in the write transaction, answers a
- * replay (1, out filled) or VERDICT_CORRUPT, or stores the event (0);
+ * replay (1, out filled) or VERDICT_CORRUPT, or stores the event (0),
+ * the pairs of keys rs counts indexed from it on (store_pairs_want());
  * eval evaluates rs in any transaction that sees that event's history
  * (the write transaction, or a read transaction on its view, store.h)
  * and packs the explain for storing (all of it but putting a shape new
@@ -74,8 +75,8 @@ struct verdict_eval *verdict_eval_new(void);
 void	verdict_eval_free(struct verdict_eval *ve);
 /* The rules' result of the last eval (its explain kept until end). */
 const struct rules_result *verdict_eval_result(const struct verdict_eval *ve);
-int	verdict_check_begin(struct store_txn *txn, struct rg_event *ev,
-	    struct verdict *out);
+int	verdict_check_begin(struct store_txn *txn, const struct ruleset *rs,
+	    struct rg_event *ev, struct verdict *out);
 int	verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
 	    struct store_txn *txn, struct verdict_eval *ve);
 int	verdict_check_end(struct store_txn *txn, const struct ruleset *rs,

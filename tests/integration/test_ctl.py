@@ -450,6 +450,9 @@ def _():
     eq(lines[-1], "", "the file ends with a newline")
     head, end = json.loads(lines[0]), json.loads(lines[-2])
     eq(head.get("refguard_export"), 3, "header")
+    # the pairs of keys the rules count, indexed from the first check on
+    check(len(head.get("pairs", [])) >= 1 and
+          all(x[4] == 1 for x in head["pairs"]), "the header's pairs", head)
     eq(end.get("end"), True, "end line")
     eq(end.get("events"), len(reqs), "events exported")
     eq(end.get("verdicts"), len(checks), "verdicts exported")
@@ -540,6 +543,14 @@ def _():
     rc, out, err = imp("\n".join(lines[:-3]) + "\n", "trunc")
     eq(rc, 1, "truncated export (stderr %r)" % err)
     check("truncated" in err, "truncated message", err)
+    head = json.loads(lines[0])
+    for name, pairs in (("pairsnot", '"x"'), ("pairskind", "[[0,99,1,8,1]]"),
+                        ("pairsshort", "[[0,1,1,8]]")):
+        head["pairs"] = json.loads(pairs)
+        rc, out, err = imp("\n".join([json.dumps(head)] + lines[1:]), name)
+        eq(rc, 1, "header pairs %s (stderr %r)" % (pairs, err))
+        check(name + ".ndjson:1:" in err and '"pairs"' in err,
+              "message names the line and field", err)
     rc, out, err = imp("hello\n", "garbage")
     eq(rc, 1, "not an export (stderr %r)" % err)
     check("garbage.ndjson:1:" in err, "message names file and line", err)

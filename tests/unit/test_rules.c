@@ -875,7 +875,8 @@ view_eval(struct ruleset *rs, const char *tag, const char *const *hist,
 		ck_assert_msg(t != NULL, "%s", cause);
 		for (i = 0; i < nhist; i++) {
 			decode(hist[i], 1767300000000LL, &hev);
-			ck_assert_int_eq(verdict_check_begin(t, &hev, &out), 0);
+			ck_assert_int_eq(verdict_check_begin(t, rs, &hev, &out),
+			    0);
 		}
 		ck_assert_int_eq(store_commit(t, NULL, &cause), 0);
 		if (reopen) {
@@ -889,7 +890,7 @@ view_eval(struct ruleset *rs, const char *tag, const char *const *hist,
 		ck_assert_ptr_nonnull(v = store_view_new(t));
 	for (i = 0; i < nrun; i++) {
 		decode(run[i], 1767300000000LL, &ev[i]);
-		ck_assert_int_eq(verdict_check_begin(t, &ev[i], &out), 0);
+		ck_assert_int_eq(verdict_check_begin(t, rs, &ev[i], &out), 0);
 		if (view)
 			ck_assert_int_eq(store_view_add(v, &ev[i]), 0);
 		else
@@ -1301,30 +1302,39 @@ END_TEST
  * (the first on a tie) and counts the events that carry both: referrer
  * "a" with NA referrals, NP of them paid with pm_1 (NP of the last).
  * The sizes straddle the bounds the choice is counted to (32, 256).
+ * The referrals are stored by NPAIRED checks of a set that counts the
+ * pair (the store indexes it from the first: store_pairs_want()) after
+ * NA - NPAIRED of a set that does not.
  */
 static void
-count2_case(int na, int np, const char *by, int value)
+count2_run(int na, int np, int npaired, const char *by, int value)
 {
 	static const char	*src =
 	    "rule t.c2 { when count(referral, [referrer.account, "
 	    "referee.payment], 1d) > 100000 action review }\n";
+	static const char	*plain =
+	    "rule t.p { when count(referral, referrer.account, 1d) > 100000 "
+	    "action review }\n";
 	struct rules_result	 res;
-	struct ruleset		*rs;
+	struct ruleset		*rs, *rs0;
 	struct store		*st;
 	struct store_txn	*txn;
 	struct rg_event		 ev;
 	json_error_t		 jerr;
 	json_t			*j, *l;
-	char			 line[512];
+	char			 line[512], *diag;
 	int			 i;
 
 	rs = scratch(src, 64 << 20, &st, &txn);
+	rs0 = rules_load_buf("p.rules", plain, strlen(plain), id, 0, &diag);
+	ck_assert_msg(rs0 != NULL, "%s", diag);
 	for (i = 0; i < na; i++) {
 		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":"
 		    "\"r%d\",\"referrer\":{\"account\":\"a\"},\"referee\":"
 		    "{\"account\":\"b%d\"%s}}", i, i, i >= na - np ?
 		    ",\"payment\":\"pm_1\"" : "");
-		check_line(txn, rs, line, 1767225600000LL + i * 1000, &ev);
+		check_line(txn, i >= na - npaired ? rs : rs0, line,
+		    1767225600000LL + i * 1000, &ev);
 	}
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
 	j = json_loads(res.explain, 0, &jerr);
@@ -1333,13 +1343,20 @@ count2_case(int na, int np, const char *by, int value)
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")),
 	    value);
 	ck_assert_msg(strcmp(json_string_value(json_object_get(l, "by")),
-	    by) == 0, "%d and %d entries: read %s, not %s", na, np,
-	    json_string_value(json_object_get(l, "by")), by);
+	    by) == 0, "%d and %d entries, %d paired: read %s, not %s", na, np,
+	    npaired, json_string_value(json_object_get(l, "by")), by);
 	json_decref(j);
 	free(res.explain);
 	store_abort(txn);
 	store_close(st);
 	rules_unref(rs);
+	rules_unref(rs0);
+}
+
+static void
+count2_case(int na, int np, const char *by, int value)
+{
+	count2_run(na, np, 0, by, value);
 }
 
 START_TEST(test_count2_walks_fewer)
@@ -1350,6 +1367,83 @@ START_TEST(test_count2_walks_fewer)
 	count2_case(20, 20, "referrer.account", 20);
 	count2_case(300, 300, "referrer.account", 300);
 	count2_case(300, 299, "referee.payment", 299);
+}
+END_TEST
+
+/*
+ * The pair's own entries answer once the store indexes it, and the
+ * referrals stored before it did are walked, as of before it: the same
+ * counts as the walk alone gives.
+ */
+START_TEST(test_count2_pair)
+{
+	count2_run(300, 1, 300, "pair", 1);
+	count2_run(300, 40, 300, "pair", 40);
+	count2_run(40, 35, 40, "pair", 35);
+	/* indexed from the middle: the older half walked */
+	count2_run(300, 40, 20, "pair, then referee.payment", 40);
+	count2_run(300, 300, 150, "pair, then referrer.account", 300);
+	count2_run(20, 20, 10, "pair, then referrer.account", 20);
+	/* indexed before the paid ones: the older part walked has none */
+	count2_run(300, 40, 200, "pair, then referee.payment", 40);
+}
+END_TEST
+
+#define PAIR_LINE "{\"op\":\"check\",\"id\":\"x%d\",\"referrer\":" \
+	"{\"account\":\"a\"},\"referee\":{\"account\":\"b%d\"," \
+	"\"device\":{\"ua\":\"Mozilla/5.0 X\",\"canvas\":\"c1\"}}}"
+
+/*
+ * A pair indexed by a transaction that aborts is not indexed; once
+ * committed it is, from the first check that wanted it, and a store
+ * opened again knows it. Retention deletes its entries with the events.
+ */
+START_TEST(test_pair_index_life)
+{
+	static const char	*src =
+	    "rule t.c2 { when count(referral, [referrer.account, "
+	    "referee.device], 1d) > 100000 action review }\n";
+	const struct store_pair	*p;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev;
+	struct rg_hash		 hp;
+	char			 buf[512], *cause;
+	int64_t			 t0 = 1767225600000LL;
+
+	rs = scratch(src, 64 << 20, &st, &txn);
+	ck_assert_uint_eq(rules_pairs(rs, &p), 1);
+	ck_assert_uint_eq(store_pair_from(txn, p), 0);
+	snprintf(buf, sizeof(buf), PAIR_LINE, 0, 0);
+	check_line(txn, rs, buf, t0, &ev);
+	ck_assert_uint_eq(store_pair_from(txn, p), 1);
+	store_abort(txn);
+	txn = store_begin(st, true, &cause);
+	ck_assert_ptr_nonnull(txn);
+	ck_assert_uint_eq(store_pair_from(txn, p), 0);
+	snprintf(buf, sizeof(buf), PAIR_LINE, 1, 1);
+	check_line(txn, rs, buf, t0 + 1000, &ev);
+	ck_assert_uint_eq(store_pair_from(txn, p), 1);
+	snprintf(buf, sizeof(buf), PAIR_LINE, 2, 2);
+	check_line(txn, rs, buf, t0 + 2000, &ev);
+	ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
+	store_close(st);
+
+	st = unit_store(tdir, 16 << 20, 64 << 20);
+	txn = store_begin(st, true, &cause);
+	ck_assert_ptr_nonnull(txn);
+	ck_assert_uint_eq(store_pair_from(txn, p), 1);
+	store_pair_key(p, &ev.party[PARTY_REFERRER].h[ENT_ACCOUNT],
+	    &ev.party[PARTY_REFEREE].h[ENT_DEVICE], &hp);
+	ck_assert_int_eq(store_count(txn, STORE_KIND_PAIR, &hp,
+	    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 2);
+	ck_assert_int_eq(store_expire(txn, t0 + 1500, 100), 1);
+	ck_assert_int_eq(store_count(txn, STORE_KIND_PAIR, &hp,
+	    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 1);
+	ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
+	store_close(st);
+	rules_unref(rs);
 }
 END_TEST
 
@@ -1797,6 +1891,8 @@ rules_suite(void)
 	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
 	tcase_add_test(tc, test_count2_walks_fewer);
+	tcase_add_test(tc, test_count2_pair);
+	tcase_add_test(tc, test_pair_index_life);
 	tcase_add_test(tc, test_referees_engaged);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
