@@ -127,6 +127,9 @@ const struct metrics_store_field metrics_store_fields[] = {
 	    "Ranges of the recent tier whose flush was put off because "
 	    "it and the batch would dirty too many pages for one "
 	    "transaction." },
+	{ "pairs_indexed", offsetof(struct store_stat, pairs_indexed),
+	    "store_pairs_indexed", "Pairs of keys the store indexes for the "
+	    "rules' count() of two keys." },
 };
 const size_t metrics_store_nfields = nitems(metrics_store_fields);
 

@@ -452,5 +452,7 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	out->recent_flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);
 	out->recent_flush_waits = __atomic_load_n(&st->flush_txn_full,
 	    __ATOMIC_RELAXED);
+	out->pairs_indexed = __atomic_load_n(&st->npairs_committed,
+	    __ATOMIC_RELAXED);
 	return (0);
 }

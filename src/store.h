@@ -115,6 +115,7 @@ struct store_stat {
 	uint64_t	queue_open;	/* review queue items, by state */
 	uint64_t	queue_claimed;
 	uint64_t	queue_decided;
+	uint64_t	pairs_indexed;	/* pairs of keys (store_pairs_want) */
 };
 
 struct store;

@@ -74,7 +74,8 @@ void
 store_pairs_settle(struct store *st, bool committed)
 {
 	if (committed)
-		st->npairs_committed = st->npairs;
+		__atomic_store_n(&st->npairs_committed, st->npairs,
+		    __ATOMIC_RELAXED);	/* store_stat() reads it anywhere */
 	else
 		st->npairs = st->npairs_committed;
 }

@@ -507,7 +507,9 @@ def _():
         check(r2["action"] == "deny", "the imported history was not seen",
               r2)
     s1, s2 = d.stats()["store"], d2.stats()["store"]
-    for k in ("events", "index_entries", "links", "verdicts", "last_seq"):
+    check(s1["pairs_indexed"] >= 1, "pairs indexed", s1)
+    for k in ("events", "index_entries", "links", "verdicts", "last_seq",
+              "pairs_indexed"):
         eq(s2[k], s1[k], "store.%s after the round trip" % k)
     d2.stop()
 

@@ -946,7 +946,8 @@ def _():
        "store events vs stats")
     for m, k in (("feedback", "feedback"), ("labels", "labels"),
                  ("list_entries", "list_entries"), ("list_log", "list_log"),
-                 ("recent_flush_waits", "recent_flush_waits")):
+                 ("recent_flush_waits", "recent_flush_waits"),
+                 ("pairs_indexed", "pairs_indexed")):
         eq(metric(s1, "refguard_store_" + m), st["store"][k],
            "store %s vs stats" % k)
     eq(metric(s1, "refguard_eval_threads"), st["writer"]["eval_threads"],
