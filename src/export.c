@@ -414,7 +414,6 @@ imp_rechecks(struct store_txn *txn, const json_t *a, struct verdict_rec *r,
 	return (rc);
 }
 
-/* Write the batch in one transaction, growing the map as needed. */
 /* The pairs the source indexed at its event old, indexed here from it. */
 static int
 imp_pairs_want(struct imp *im, struct store_txn *txn, uint64_t old)
@@ -428,6 +427,7 @@ imp_pairs_want(struct imp *im, struct store_txn *txn, uint64_t old)
 	return (0);
 }
 
+/* Write the batch in one transaction, growing the map as needed. */
 static int
 imp_flush(struct imp *im, char **cause)
 {
@@ -798,17 +798,16 @@ imp_header_pairs(struct imp *im, const json_t *a, char **cause)
 				goto bad;
 			x[k] = json_integer_value(json_array_get(e, k));
 		}
-		if ((x[0] != PARTY_REFERRER && x[0] != PARTY_REFEREE &&
-		    x[0] != PARTY_EVENT) || (x[2] != PARTY_REFERRER &&
-		    x[2] != PARTY_REFEREE && x[2] != PARTY_EVENT) ||
-		    x[1] < 1 || x[1] >= ENT__MAX || x[3] < 1 ||
-		    x[3] >= ENT__MAX || x[4] < 1)
-			goto bad;
+		for (k = 0; k < 4; k++)
+			if (x[k] < 0 || x[k] > UINT8_MAX)
+				goto bad;
 		im->pairs[i].party1 = (uint8_t)x[0];
 		im->pairs[i].kind1 = (uint8_t)x[1];
 		im->pairs[i].party2 = (uint8_t)x[2];
 		im->pairs[i].kind2 = (uint8_t)x[3];
 		im->pair_from[i] = (uint64_t)x[4];
+		if (!store_pair_valid(&im->pairs[i]) || x[4] < 1)
+			goto bad;
 	}
 	im->npairs = json_array_size(a);
 	return (0);
@@ -894,7 +893,8 @@ export_import(struct store *st, FILE *in, const char *name,
 			goto bad;
 		}
 		if (im.lineno == 1) {
-			if (imp_header(&im, o, &total, &im.version, &why) != 0 ||
+			if (imp_header(&im, o, &total, &im.version,
+			    &why) != 0 ||
 			    imp_secret(&im, o, opts, &why) != 0)
 				goto bad;
 			continue;

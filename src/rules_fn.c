@@ -331,16 +331,22 @@ rules_fn_type(struct rules_cctx *cc, struct rules_node *n, const char *what)
 	return (0);
 }
 
-/* The pair of n's two keys, as the store indexes it. */
+/*
+ * The pair of n's two keys, as the store indexes it: in one order
+ * whichever order the rule names them ([a, b] and [b, a] count the same
+ * referrals), *swapped when that is not n's.
+ */
 static struct store_pair
-rules_fn_pair(const struct rules_node *n)
+rules_fn_pair(const struct rules_node *n, bool *swapped)
 {
 	struct store_pair	p;
 
-	p.party1 = (uint8_t)n->party;
-	p.kind1 = n->kind;
-	p.party2 = (uint8_t)n->party2;
-	p.kind2 = n->kind2;
+	*swapped = n->party > n->party2 || (n->party == n->party2 &&
+	    n->kind > n->kind2);
+	p.party1 = *swapped ? n->party2 : n->party;
+	p.kind1 = *swapped ? n->kind2 : n->kind;
+	p.party2 = *swapped ? n->party : n->party2;
+	p.kind2 = *swapped ? n->kind : n->kind2;
 	return (p);
 }
 
@@ -348,9 +354,11 @@ rules_fn_pair(const struct rules_node *n)
 static void
 rules_fn_count2_pair(struct ruleset *rs, const struct rules_node *n)
 {
-	struct store_pair	p = rules_fn_pair(n);
+	struct store_pair	p;
 	size_t			i;
+	bool			swapped;
 
+	p = rules_fn_pair(n, &swapped);
 	for (i = 0; i < rs->npairs; i++)
 		if (memcmp(&rs->pairs[i], &p, sizeof(p)) == 0)
 			return;
@@ -514,17 +522,18 @@ static int64_t
 rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
     const struct rg_hash *h1, const struct rg_hash *h2, struct rules_slot *s)
 {
-	struct store_pair	 p = rules_fn_pair(n);
+	struct store_pair	 p;
 	struct rules_count2	 a;
 	struct rg_hash		 hp;
 	uint64_t		 from_seq, max_seq = cx->at.max_seq;
 	int64_t			 c = 0;
 	int			 rc;
-	bool			 paired = false;
+	bool			 paired = false, swapped;
 
+	p = rules_fn_pair(n, &swapped);
 	if ((from_seq = store_pair_from(cx->txn, &p)) != 0 &&
 	    (max_seq == 0 || max_seq >= from_seq)) {
-		store_pair_key(&p, h1, h2, &hp);
+		store_pair_key(&p, swapped ? h2 : h1, swapped ? h1 : h2, &hp);
 		if ((c = rules_eval_count(cx, STORE_KIND_PAIR, &hp,
 		    EV_MASK(EV_REFERRAL), ROLE_EVENT, rules_eval_from(cx,
 		    n->window), rules_eval_to(cx, n->window), n->limit)) < 0)

@@ -504,7 +504,7 @@ struct ruleset {
 
 	int			 nslots;
 	char			 hash[2 * 16 + 1];
-	/* count()'s pairs of keys (rules_pairs()); past the store's most, none. */
+	/* count()'s pairs of keys (rules_pairs()), up to the store's most. */
 	struct store_pair	 pairs[STORE_PAIRS_MAX];
 	size_t			 npairs;
 	/* Runtime list values of string/number facts hash with this seed. */

@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	5	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	6	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -69,7 +69,10 @@
 				   records are kept packed (store_vrec.h);
 				   5: index entries and links take 13 and
 				   35 bytes, times and seqs 48 bits
-				   ("identities", "account_links") */
+				   ("identities", "account_links"); 6:
+				   referrals carry entries of the pairs of
+				   keys in meta "pairs", which an older
+				   refguard would store them without */
 
 enum store_err {
 	STORE_OK = 0,
@@ -319,7 +322,9 @@ int		 store_scan_referred(struct store_txn *txn,
  * store_pair_from: 0 the pair is not indexed; 1 every stored referral
  * has its entry; else the first seq that has (the events before it have
  * none, until retention deletes them). A read-only store knows the pairs
- * indexed when it opened.
+ * indexed when it opened. store_pair_valid: parties of a referral
+ * (PARTY_EVENT with ENT_CAMPAIGN only), kinds known, two different keys;
+ * store_pairs_want() fails the transaction on another.
  */
 #define STORE_PAIRS_MAX		16
 #define STORE_KIND_PAIR		0x81
@@ -328,6 +333,7 @@ struct store_pair {
 };
 int		 store_pairs_want(struct store_txn *txn,
 		     const struct store_pair *p, size_t n);
+bool		 store_pair_valid(const struct store_pair *p);
 uint64_t	 store_pair_from(struct store_txn *txn,
 		     const struct store_pair *p);
 void		 store_pair_key(const struct store_pair *p,
@@ -338,8 +344,8 @@ void		 store_pair_key(const struct store_pair *p,
  * with the first seq indexed, into out[] and from[] (STORE_PAIRS_MAX
  * each): how many. For export and import, which index the same.
  */
-size_t		 store_pairs_list(struct store *st, struct store_pair *out,
-		     uint64_t *from);
+size_t		 store_pairs_list(struct store *st,
+		     struct store_pair *out, uint64_t *from);
 
 /*
  * Links: identities an account has carried. A link counts as of max_seq

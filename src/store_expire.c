@@ -122,9 +122,10 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 	MDB_val		 k, v;
 	uint8_t		 seqkey[8];
 	uint64_t	 in_lmdb = in_lmdb_seq(t);
+	uint64_t	 left = UINT64_MAX;	/* the first event kept */
 	int64_t		 n = 0;
 	unsigned	 r;
-	int		 rc;
+	int		 rc = 0;
 
 	if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
 		return (-1);
@@ -139,8 +140,10 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 			continue;
 		}
 		ev.seq = be_get(k.mv_data, 8);
-		if (ev.ts >= before_ts)
+		if (ev.ts >= before_ts) {
+			left = ev.seq;
 			break;
+		}
 		memcpy(seqkey, k.mv_data, 8);
 		mdb_cursor_close(c);
 		c = NULL;
@@ -170,6 +173,10 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 	}
 	if (c != NULL)
 		mdb_cursor_close(c);
+	if ((size_t)n < max && rc == MDB_NOTFOUND)
+		left = 0;		/* none */
+	if (n > 0 && left != UINT64_MAX && store_pairs_kept(t, left) != 0)
+		return (-1);
 	if (expire_links(t, before_ts, max) < 0)
 		return (-1);
 	return (n);

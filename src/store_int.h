@@ -91,13 +91,15 @@ struct store {
 	bool			 have_vids;	/* false: read-only schema 1 */
 	uint64_t		 referee_from;	/* first seq with IDX_REFEREE */
 	/*
-	 * The pairs indexed (meta "pairs"): the writer adds to them in a
-	 * write transaction (npairs_committed: as of the last commit, what
-	 * an abort goes back to); a read-only store keeps the list it
-	 * opened with, which its tier is derived with.
+	 * The pairs indexed (meta "pairs"): the writer adds to them, and
+	 * retention moves their first seq, in a write transaction; the
+	 * committed list is what an abort goes back to. A read-only
+	 * store keeps the list it opened with, which its tier is derived
+	 * with.
 	 */
 	struct store_pair_ix	 pairs[STORE_PAIRS_MAX];
 	unsigned		 npairs;
+	struct store_pair_ix	 pairs_committed[STORE_PAIRS_MAX];
 	unsigned		 npairs_committed;
 	bool			 pairs_full_said;	/* logged once */
 	bool			 legacy;	/* "verdicts" holds records */
@@ -171,7 +173,8 @@ struct store_ent {
 	uint8_t			 roles;
 	const struct rg_hash	*h;
 };
-#define STORE_EVENT_ENTS_MAX	(RG_NPARTIES * ENT__MAX + 3 + STORE_PAIRS_MAX)
+#define STORE_EVENT_ENTS_MAX \
+	(RG_NPARTIES * ENT__MAX + 3 + STORE_PAIRS_MAX)
 /* The keys of an event's entries that no party holds: derived ones. */
 struct store_ent_keys {
 	struct rg_hash		 campaign;
@@ -182,14 +185,20 @@ struct store_ent_keys {
  * same one in two roles merged, and its pairs' keys (as of st's pairs);
  * keys holds the derived ones.
  */
-size_t	store_event_ents(const struct store *st, const struct rg_event *ev,
-	    struct store_ent *out, struct store_ent_keys *keys);
+size_t	store_event_ents(const struct store *st,
+	    const struct rg_event *ev, struct store_ent *out,
+	    struct store_ent_keys *keys);
 
 /* store_pair.c */
 /* Read meta "pairs" at open: 0, or -1 (x failed, or a corrupt list). */
 int	store_pairs_load(struct store *st, struct store_db_txn *x);
-/* A write transaction ended: keep the pairs it added, or drop them. */
+/* A write transaction ended: keep what it did to the pairs, or undo it. */
 void	store_pairs_settle(struct store *st, bool committed);
+/*
+ * Retention kept the events from seq left on (0: none): a pair indexed
+ * from a seq at or before it has every stored referral's entry. 0, -1.
+ */
+int	store_pairs_kept(struct store_txn *t, uint64_t left);
 /* Append ev's pair entries to out (their keys in keys): how many. */
 size_t	store_pair_ents(const struct store *st, const struct rg_event *ev,
 	    struct store_ent *out, struct rg_hash *keys);

@@ -10,6 +10,8 @@
  * from_seq(8)). A pair is added by the write transaction of the first
  * check that needs it, never removed; the events before its from_seq
  * have no entry of it, so that retention deletes exactly what was put.
+ * from_seq 1: every stored referral has its entry (the store held no
+ * event when the pair was added, or retention has taken those before).
  */
 #include "config.h"
 
@@ -44,6 +46,43 @@ pair_find(const struct store *st, const struct store_pair *p)
 	return (NULL);
 }
 
+bool
+store_pair_valid(const struct store_pair *p)
+{
+	const uint8_t	party[2] = { p->party1, p->party2 };
+	const uint8_t	kind[2] = { p->kind1, p->kind2 };
+	int		i;
+
+	for (i = 0; i < 2; i++) {
+		if (party[i] == PARTY_EVENT) {
+			if (kind[i] != ENT_CAMPAIGN)
+				return (false);
+		} else if ((party[i] != PARTY_REFERRER &&
+		    party[i] != PARTY_REFEREE) || kind[i] < 1 ||
+		    kind[i] >= ENT__MAX)
+			return (false);
+	}
+	return (party[0] != party[1] || kind[0] != kind[1]);
+}
+
+/* meta "pairs" from st's list. */
+static int
+pairs_put(struct store_txn *t)
+{
+	struct store	*st = t->st;
+	uint8_t		 buf[STORE_PAIRS_MAX * PAIR_REC_LEN], *p;
+	unsigned	 i;
+
+	for (i = 0, p = buf; i < st->npairs; i++, p += PAIR_REC_LEN) {
+		p[0] = st->pairs[i].p.party1;
+		p[1] = st->pairs[i].p.kind1;
+		p[2] = st->pairs[i].p.party2;
+		p[3] = st->pairs[i].p.kind2;
+		be_put(p + 4, st->pairs[i].from, 8);
+	}
+	return (store_meta_put(t, "pairs", buf, st->npairs * PAIR_REC_LEN));
+}
+
 int
 store_pairs_load(struct store *st, struct store_db_txn *x)
 {
@@ -57,27 +96,37 @@ store_pairs_load(struct store *st, struct store_db_txn *x)
 		return (rc == 1 ? 0 : -1);
 	n = v.mv_size / PAIR_REC_LEN;
 	if (v.mv_size % PAIR_REC_LEN != 0 || n > STORE_PAIRS_MAX)
-		return (store_db_failf(x, "meta pairs: %zu bytes, not a list "
-		    "of at most %d pairs", v.mv_size, STORE_PAIRS_MAX));
+		goto bad;
 	for (i = 0, p = v.mv_data; i < n; i++, p += PAIR_REC_LEN) {
 		st->pairs[i].p.party1 = p[0];
 		st->pairs[i].p.kind1 = p[1];
 		st->pairs[i].p.party2 = p[2];
 		st->pairs[i].p.kind2 = p[3];
 		st->pairs[i].from = be_get(p + 4, 8);
+		if (!store_pair_valid(&st->pairs[i].p) ||
+		    st->pairs[i].from == 0)
+			goto bad;
 	}
-	st->npairs = st->npairs_committed = (unsigned)n;
+	st->npairs = (unsigned)n;
+	store_pairs_settle(st, true);
 	return (0);
+bad:
+	return (store_db_failf(x, "meta pairs is corrupt (%zu bytes): not "
+	    "a list of at most %d pairs of keys", v.mv_size, STORE_PAIRS_MAX));
 }
 
 void
 store_pairs_settle(struct store *st, bool committed)
 {
-	if (committed)
+	if (committed) {
+		memcpy(st->pairs_committed, st->pairs, sizeof(st->pairs));
+		/* store_stat() reads the count from any thread. */
 		__atomic_store_n(&st->npairs_committed, st->npairs,
-		    __ATOMIC_RELAXED);	/* store_stat() reads it anywhere */
-	else
+		    __ATOMIC_RELAXED);
+	} else {
+		memcpy(st->pairs, st->pairs_committed, sizeof(st->pairs));
 		st->npairs = st->npairs_committed;
+	}
 }
 
 int
@@ -85,13 +134,14 @@ store_pairs_want(struct store_txn *t, const struct store_pair *want,
     size_t n)
 {
 	struct store	*st = t->st;
-	uint8_t		 buf[STORE_PAIRS_MAX * PAIR_REC_LEN], *p;
 	size_t		 i, added = 0;
-	unsigned	 j;
 
 	for (i = 0; i < n; i++) {
 		if (pair_find(st, &want[i]) != NULL)
 			continue;
+		if (!store_pair_valid(&want[i]))
+			return (store_db_failf(&t->db, "pairs: not a pair of "
+			    "keys a referral carries"));
 		if (st->npairs == STORE_PAIRS_MAX) {
 			/* Counted the slow way: exact, as before. */
 			if (!st->pairs_full_said)
@@ -102,20 +152,28 @@ store_pairs_want(struct store_txn *t, const struct store_pair *want,
 			break;
 		}
 		st->pairs[st->npairs].p = want[i];
-		st->pairs[st->npairs].from = t->next_seq + 1;
+		/* No event before it: every one it will hold has entries. */
+		st->pairs[st->npairs].from = store_db_entries(&t->db,
+		    st->events) == 0 ? 1 : t->next_seq + 1;
 		st->npairs++;
 		added++;
 	}
-	if (added == 0)
-		return (0);
-	for (j = 0, p = buf; j < st->npairs; j++, p += PAIR_REC_LEN) {
-		p[0] = st->pairs[j].p.party1;
-		p[1] = st->pairs[j].p.kind1;
-		p[2] = st->pairs[j].p.party2;
-		p[3] = st->pairs[j].p.kind2;
-		be_put(p + 4, st->pairs[j].from, 8);
-	}
-	return (store_meta_put(t, "pairs", buf, st->npairs * PAIR_REC_LEN));
+	return (added == 0 ? 0 : pairs_put(t));
+}
+
+int
+store_pairs_kept(struct store_txn *t, uint64_t left)
+{
+	struct store	*st = t->st;
+	unsigned	 i, moved = 0;
+
+	for (i = 0; i < st->npairs; i++)
+		if (st->pairs[i].from > 1 && (left == 0 ||
+		    left >= st->pairs[i].from)) {
+			st->pairs[i].from = 1;
+			moved++;
+		}
+	return (moved == 0 ? 0 : pairs_put(t));
 }
 
 size_t
@@ -178,22 +236,8 @@ uint64_t
 store_pair_from(struct store_txn *t, const struct store_pair *p)
 {
 	const struct store_pair_ix	*px;
-	MDB_cursor			*c;
-	MDB_val				 k, v;
-	uint64_t			 first = 0;
-	int				 rc;
 
 	if ((px = pair_find(t->st, p)) == NULL)
 		return (0);
-	if (px->from <= 1)
-		return (1);
-	/* Retention may have taken every event before it. */
-	if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
-		return (px->from);
-	if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 &&
-	    k.mv_size == 8)
-		first = be_get(k.mv_data, 8);
-	if (store_db_cursor_end(&t->db, c, rc, "events first") != 0)
-		return (px->from);
-	return (first == 0 || first >= px->from ? 1 : px->from);
+	return (px->from);
 }

@@ -1389,31 +1389,126 @@ START_TEST(test_count2_pair)
 }
 END_TEST
 
+/*
+ * A pair the store starts to index in the middle of a write
+ * transaction, on a store that had no event: the referral stored before
+ * it (by rules without the pair) has no entry, and the count finds it
+ * the slow way, on the write transaction and on a view of it alike.
+ */
+START_TEST(test_pair_view)
+{
+	static const char	*src =
+	    "rule t.c2 { when count(referral, [referrer.account, "
+	    "referee.payment], 1d) > 100000 action review }\n";
+	static const char	*plain =
+	    "rule t.p { when count(referral, referrer.account, 1d) > 100000 "
+	    "action review }\n";
+	static const char *const lines[] = {
+	    "{\"op\":\"check\",\"id\":\"q1\",\"referrer\":{\"account\":\"a\"},"
+	    "\"referee\":{\"account\":\"b1\",\"payment\":\"pm_1\"}}",
+	    "{\"op\":\"check\",\"id\":\"q2\",\"referrer\":{\"account\":\"a\"},"
+	    "\"referee\":{\"account\":\"b2\",\"payment\":\"pm_1\"}}",
+	};
+	struct ruleset		*rs, *rs0;
+	struct store		*st;
+	struct store_txn	*t, *vt;
+	struct store_view	*v;
+	struct rg_event		 ev[2];
+	struct verdict		 out;
+	struct rules_result	 res[2];
+	json_error_t		 jerr;
+	json_t			*j, *l;
+	char			*diag, *cause, dir[300];
+	int			 view;
+
+	rs = rules_load_buf("n.rules", src, strlen(src), id, 0, &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	rs0 = rules_load_buf("p.rules", plain, strlen(plain), id, 0, &diag);
+	ck_assert_msg(rs0 != NULL, "%s", diag);
+	for (view = 0; view < 2; view++) {
+		snprintf(dir, sizeof(dir), "%s/pv%d", tdir, view);
+		ck_assert_int_eq(mkdir(dir, 0700), 0);
+		st = unit_store(dir, 16 << 20, 64 << 20);
+		t = store_begin(st, true, &cause);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_ptr_nonnull(v = store_view_new(t));
+		decode(lines[0], 1767225600000LL, &ev[0]);
+		ck_assert_int_eq(verdict_check_begin(t, rs0, &ev[0], &out), 0);
+		ck_assert_int_eq(store_view_add(v, &ev[0]), 0);
+		decode(lines[1], 1767225601000LL, &ev[1]);
+		ck_assert_int_eq(verdict_check_begin(t, rs, &ev[1], &out), 0);
+		ck_assert_int_eq(store_view_add(v, &ev[1]), 0);
+		store_view_seal(v);
+		if (view) {
+			vt = store_begin_view(st, v, &cause);
+			ck_assert_ptr_nonnull(vt);
+			ck_assert_int_eq(rules_eval(rs, &ev[1], vt, 1,
+			    &res[view]), 0);
+			store_abort(vt);
+		} else
+			ck_assert_int_eq(rules_eval(rs, &ev[1], t, 1,
+			    &res[view]), 0);
+		store_abort(t);
+		store_view_free(v);
+		store_close(st);
+		j = json_loads(res[view].explain, 0, &jerr);
+		ck_assert_msg(j != NULL, "%s", jerr.text);
+		l = json_object_get(ex_fact(j, "t.c2", "count("), "left");
+		ck_assert_msg(json_integer_value(json_object_get(l,
+		    "value")) == 2, "view %d: %s", view, res[view].explain);
+		json_decref(j);
+	}
+	ck_assert_str_eq(res[0].explain, res[1].explain);
+	free(res[0].explain);
+	free(res[1].explain);
+	rules_unref(rs);
+	rules_unref(rs0);
+}
+END_TEST
+
 #define PAIR_LINE "{\"op\":\"check\",\"id\":\"x%d\",\"referrer\":" \
 	"{\"account\":\"a\"},\"referee\":{\"account\":\"b%d\"," \
 	"\"device\":{\"ua\":\"Mozilla/5.0 X\",\"canvas\":\"c1\"}}}"
 
 /*
  * A pair indexed by a transaction that aborts is not indexed; once
- * committed it is, from the first check that wanted it, and a store
- * opened again knows it. Retention deletes its entries with the events.
+ * committed it is, from the first check that wanted it (a referral
+ * stored before by rules without it has no entry), and a store opened
+ * again knows it. Retention deletes its entries with the events, and
+ * once the referrals before it are gone the pair has every one's entry.
+ * [a, b] and [b, a] are one pair.
  */
 START_TEST(test_pair_index_life)
 {
 	static const char	*src =
 	    "rule t.c2 { when count(referral, [referrer.account, "
 	    "referee.device], 1d) > 100000 action review }\n";
-	const struct store_pair	*p;
-	struct ruleset		*rs;
+	static const char	*both =
+	    "rule t.ab { when count(referral, [referrer.account, "
+	    "referee.device], 1d) > 100000 action review }\n"
+	    "rule t.ba { when count(referral, [referee.device, "
+	    "referrer.account], 1d) > 100000 action review }\n";
+	static const char	*plain =
+	    "rule t.p { when referee.geo.tor action review }\n";
+	const struct store_pair	*p, *p2;
+	struct ruleset		*rs, *rs0, *rs2;
 	struct store		*st;
 	struct store_txn	*txn;
 	struct rg_event		 ev;
 	struct rg_hash		 hp;
-	char			 buf[512], *cause;
+	char			 buf[512], *cause, *diag;
 	int64_t			 t0 = 1767225600000LL;
+	int			 i;
 
 	rs = scratch(src, 64 << 20, &st, &txn);
+	rs0 = rules_load_buf("p.rules", plain, strlen(plain), id, 0, &diag);
+	ck_assert_msg(rs0 != NULL, "%s", diag);
+	rs2 = rules_load_buf("b.rules", both, strlen(both), id, 0, &diag);
+	ck_assert_msg(rs2 != NULL, "%s", diag);
 	ck_assert_uint_eq(rules_pairs(rs, &p), 1);
+	ck_assert_uint_eq(rules_pairs(rs2, &p2), 1);
+	ck_assert_int_eq(memcmp(p, p2, sizeof(*p)), 0);
+	ck_assert_uint_eq(rules_pairs(rs0, &p2), 0);
 	ck_assert_uint_eq(store_pair_from(txn, p), 0);
 	snprintf(buf, sizeof(buf), PAIR_LINE, 0, 0);
 	check_line(txn, rs, buf, t0, &ev);
@@ -1422,28 +1517,39 @@ START_TEST(test_pair_index_life)
 	txn = store_begin(st, true, &cause);
 	ck_assert_ptr_nonnull(txn);
 	ck_assert_uint_eq(store_pair_from(txn, p), 0);
-	snprintf(buf, sizeof(buf), PAIR_LINE, 1, 1);
-	check_line(txn, rs, buf, t0 + 1000, &ev);
-	ck_assert_uint_eq(store_pair_from(txn, p), 1);
-	snprintf(buf, sizeof(buf), PAIR_LINE, 2, 2);
-	check_line(txn, rs, buf, t0 + 2000, &ev);
+	for (i = 1; i <= 3; i++) {
+		snprintf(buf, sizeof(buf), PAIR_LINE, i, i);
+		check_line(txn, i == 1 ? rs0 : rs, buf, t0 + i * 1000, &ev);
+	}
+	ck_assert_uint_eq(store_pair_from(txn, p), 2);
 	ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
 	store_close(st);
 
 	st = unit_store(tdir, 16 << 20, 64 << 20);
 	txn = store_begin(st, true, &cause);
 	ck_assert_ptr_nonnull(txn);
-	ck_assert_uint_eq(store_pair_from(txn, p), 1);
+	ck_assert_uint_eq(store_pair_from(txn, p), 2);
 	store_pair_key(p, &ev.party[PARTY_REFERRER].h[ENT_ACCOUNT],
 	    &ev.party[PARTY_REFEREE].h[ENT_DEVICE], &hp);
 	ck_assert_int_eq(store_count(txn, STORE_KIND_PAIR, &hp,
 	    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 2);
+	/* the referral before the pair goes: every one left has its entry */
 	ck_assert_int_eq(store_expire(txn, t0 + 1500, 100), 1);
+	ck_assert_uint_eq(store_pair_from(txn, p), 1);
+	ck_assert_int_eq(store_expire(txn, t0 + 2500, 100), 1);
 	ck_assert_int_eq(store_count(txn, STORE_KIND_PAIR, &hp,
 	    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 1);
 	ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
 	store_close(st);
+	st = unit_store(tdir, 16 << 20, 64 << 20);
+	txn = store_begin(st, false, &cause);
+	ck_assert_ptr_nonnull(txn);
+	ck_assert_uint_eq(store_pair_from(txn, p), 1);
+	store_abort(txn);
+	store_close(st);
 	rules_unref(rs);
+	rules_unref(rs0);
+	rules_unref(rs2);
 }
 END_TEST
 
@@ -1893,6 +1999,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_count2_walks_fewer);
 	tcase_add_test(tc, test_count2_pair);
 	tcase_add_test(tc, test_pair_index_life);
+	tcase_add_test(tc, test_pair_view);
 	tcase_add_test(tc, test_referees_engaged);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
