@@ -1297,6 +1297,14 @@ START_TEST(test_primitives_explain)
 }
 END_TEST
 
+/* A rule that counts a pair of keys, and one that counts one of them. */
+static const char *const count2_src =
+    "rule t.c2 { when count(referral, [referrer.account, "
+    "referee.payment], 1d) > 100000 action review }\n";
+static const char *const count2_plain =
+    "rule t.p { when count(referral, referrer.account, 1d) > 100000 "
+    "action review }\n";
+
 /*
  * count() with two keys walks the key with fewer entries in the window
  * (the first on a tie) and counts the events that carry both: referrer
@@ -1309,12 +1317,6 @@ END_TEST
 static void
 count2_run(int na, int np, int npaired, const char *by, int value)
 {
-	static const char	*src =
-	    "rule t.c2 { when count(referral, [referrer.account, "
-	    "referee.payment], 1d) > 100000 action review }\n";
-	static const char	*plain =
-	    "rule t.p { when count(referral, referrer.account, 1d) > 100000 "
-	    "action review }\n";
 	struct rules_result	 res;
 	struct ruleset		*rs, *rs0;
 	struct store		*st;
@@ -1325,8 +1327,9 @@ count2_run(int na, int np, int npaired, const char *by, int value)
 	char			 line[512], *diag;
 	int			 i;
 
-	rs = scratch(src, 64 << 20, &st, &txn);
-	rs0 = rules_load_buf("p.rules", plain, strlen(plain), id, 0, &diag);
+	rs = scratch(count2_src, 64 << 20, &st, &txn);
+	rs0 = rules_load_buf("p.rules", count2_plain, strlen(count2_plain), id,
+	    0, &diag);
 	ck_assert_msg(rs0 != NULL, "%s", diag);
 	for (i = 0; i < na; i++) {
 		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":"
@@ -1397,12 +1400,6 @@ END_TEST
  */
 START_TEST(test_pair_view)
 {
-	static const char	*src =
-	    "rule t.c2 { when count(referral, [referrer.account, "
-	    "referee.payment], 1d) > 100000 action review }\n";
-	static const char	*plain =
-	    "rule t.p { when count(referral, referrer.account, 1d) > 100000 "
-	    "action review }\n";
 	static const char *const lines[] = {
 	    "{\"op\":\"check\",\"id\":\"q1\",\"referrer\":{\"account\":\"a\"},"
 	    "\"referee\":{\"account\":\"b1\",\"payment\":\"pm_1\"}}",
@@ -1421,9 +1418,11 @@ START_TEST(test_pair_view)
 	char			*diag, *cause, dir[300];
 	int			 view;
 
-	rs = rules_load_buf("n.rules", src, strlen(src), id, 0, &diag);
+	rs = rules_load_buf("n.rules", count2_src, strlen(count2_src), id, 0,
+	    &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
-	rs0 = rules_load_buf("p.rules", plain, strlen(plain), id, 0, &diag);
+	rs0 = rules_load_buf("p.rules", count2_plain, strlen(count2_plain), id,
+	    0, &diag);
 	ck_assert_msg(rs0 != NULL, "%s", diag);
 	for (view = 0; view < 2; view++) {
 		snprintf(dir, sizeof(dir), "%s/pv%d", tdir, view);
@@ -1469,6 +1468,28 @@ END_TEST
 #define PAIR_LINE "{\"op\":\"check\",\"id\":\"x%d\",\"referrer\":" \
 	"{\"account\":\"a\"},\"referee\":{\"account\":\"b%d\"," \
 	"\"device\":{\"ua\":\"Mozilla/5.0 X\",\"canvas\":\"c1\"}}}"
+
+/* Commit txn, open the store again, and begin a transaction on it. */
+static struct store_txn *
+pair_reopen(struct store **st, struct store_txn *txn, bool write)
+{
+	char	*cause;
+
+	ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
+	store_close(*st);
+	*st = unit_store(tdir, 16 << 20, 64 << 20);
+	txn = store_begin(*st, write, &cause);
+	ck_assert_ptr_nonnull(txn);
+	return (txn);
+}
+
+/* The referrals of pair key hp, every one. */
+static int64_t
+pair_count(struct store_txn *txn, const struct rg_hash *hp)
+{
+	return (store_count(txn, STORE_KIND_PAIR, hp, EV_MASK(EV_REFERRAL),
+	    ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0));
+}
 
 /*
  * A pair indexed by a transaction that aborts is not indexed; once
@@ -1522,28 +1543,17 @@ START_TEST(test_pair_index_life)
 		check_line(txn, i == 1 ? rs0 : rs, buf, t0 + i * 1000, &ev);
 	}
 	ck_assert_uint_eq(store_pair_from(txn, p), 2);
-	ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
-	store_close(st);
-
-	st = unit_store(tdir, 16 << 20, 64 << 20);
-	txn = store_begin(st, true, &cause);
-	ck_assert_ptr_nonnull(txn);
+	txn = pair_reopen(&st, txn, true);
 	ck_assert_uint_eq(store_pair_from(txn, p), 2);
 	store_pair_key(p, &ev.party[PARTY_REFERRER].h[ENT_ACCOUNT],
 	    &ev.party[PARTY_REFEREE].h[ENT_DEVICE], &hp);
-	ck_assert_int_eq(store_count(txn, STORE_KIND_PAIR, &hp,
-	    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 2);
+	ck_assert_int_eq(pair_count(txn, &hp), 2);
 	/* the referral before the pair goes: every one left has its entry */
 	ck_assert_int_eq(store_expire(txn, t0 + 1500, 100), 1);
 	ck_assert_uint_eq(store_pair_from(txn, p), 1);
 	ck_assert_int_eq(store_expire(txn, t0 + 2500, 100), 1);
-	ck_assert_int_eq(store_count(txn, STORE_KIND_PAIR, &hp,
-	    EV_MASK(EV_REFERRAL), ROLE_EVENT, INT64_MIN, INT64_MAX, 0, 0), 1);
-	ck_assert_int_eq(store_commit(txn, NULL, &cause), 0);
-	store_close(st);
-	st = unit_store(tdir, 16 << 20, 64 << 20);
-	txn = store_begin(st, false, &cause);
-	ck_assert_ptr_nonnull(txn);
+	ck_assert_int_eq(pair_count(txn, &hp), 1);
+	txn = pair_reopen(&st, txn, false);
 	ck_assert_uint_eq(store_pair_from(txn, p), 1);
 	store_abort(txn);
 	store_close(st);
