@@ -624,11 +624,21 @@ rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
 /* ---- referees(key, window[, which]) --------------------------------- */
 
 /* The shares come last: a share needs every referral. */
-enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ENGAGED, REF_ACTIVE_PCT,
-    REF_DORMANT_PCT, REF_ENGAGED_PCT };
+enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ENGAGED, REF_BOUGHT,
+    REF_ACTIVE_PCT, REF_DORMANT_PCT, REF_ENGAGED_PCT, REF_BOUGHT_PCT };
 static const char *const rules_referees_which[] = { "all", "active",
-    "dormant", "engaged", "active_percent", "dormant_percent",
-    "engaged_percent" };
+    "dormant", "engaged", "bought", "active_percent", "dormant_percent",
+    "engaged_percent", "bought_percent" };
+#define REF_WANTS_BOUGHT(w)	((w) == REF_BOUGHT || (w) == REF_BOUGHT_PCT)
+
+/*
+ * What the memo keeps of a referral's referee (rules_eval_keep): its
+ * logins and purchases since the referral, up to 2, and whether it
+ * bought, once that was asked.
+ */
+#define REF_MEMO_USES(v)	((v) & 3)
+#define REF_MEMO_BOUGHT_KNOWN	4
+#define REF_MEMO_BOUGHT		8
 
 int
 rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
@@ -657,6 +667,7 @@ struct rules_referees {
 	int64_t			 all;
 	int64_t			 active;
 	int64_t			 engaged;
+	int64_t			 bought;
 	bool			 capped;
 };
 
@@ -666,7 +677,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
 	struct rg_hash		 referee;
-	int64_t			 c, want;
+	int64_t			 c, b, kept, want;
 	int			 r;
 
 	if (a->all == RULES_REFEREES_MAX) {
@@ -680,25 +691,45 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	/*
 	 * Used the product after being referred: a login or a purchase
 	 * (active), two or more of them (engaged: more than the minimum a
-	 * cash-out does). "all" reads it only to explain; the memo keeps
-	 * it for the evaluation's other referees() calls.
+	 * cash-out does), a purchase (bought). "all" reads it only to
+	 * explain; the memo keeps it for the evaluation's other referees()
+	 * calls.
 	 */
 	if (a->n->arg == REF_ALL && cx->ex == NULL)
-		c = 0;
+		kept = 0;
 	else if (e->ts >= cx->at.ts)
-		c = 0;
-	else if (!rules_eval_kept(cx, e->seq, &c)) {
-		c = rules_eval_since(cx, e->seq, ENT_ACCOUNT, &referee,
-		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE), ROLE_SUBJECT,
-		    e->ts + 1, cx->at.ts, 2);
-		if (c < 0) {
-			cx->err = 1;
-			return (1);
+		kept = REF_MEMO_BOUGHT_KNOWN;
+	else {
+		if (!rules_eval_kept(cx, e->seq, &kept)) {
+			c = rules_eval_since(cx, e->seq, ENT_ACCOUNT, &referee,
+			    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE),
+			    ROLE_SUBJECT, e->ts + 1, cx->at.ts, 2);
+			if (c < 0) {
+				cx->err = 1;
+				return (1);
+			}
+			kept = c;
+			rules_eval_keep(cx, e->seq, kept);
 		}
-		rules_eval_keep(cx, e->seq, c);
+		/* Bought: asked only by the selectors that need it. */
+		if (REF_WANTS_BOUGHT(a->n->arg) &&
+		    !(kept & REF_MEMO_BOUGHT_KNOWN)) {
+			b = REF_MEMO_USES(kept) == 0 ? 0 : rules_eval_since(cx,
+			    e->seq, ENT_ACCOUNT, &referee, EV_MASK(EV_PURCHASE),
+			    ROLE_SUBJECT, e->ts + 1, cx->at.ts, 1);
+			if (b < 0) {
+				cx->err = 1;
+				return (1);
+			}
+			kept |= REF_MEMO_BOUGHT_KNOWN |
+			    (b > 0 ? REF_MEMO_BOUGHT : 0);
+			rules_eval_keep(cx, e->seq, kept);
+		}
 	}
+	c = REF_MEMO_USES(kept);
 	a->active += c >= 1;
 	a->engaged += c >= 2;
+	a->bought += (kept & REF_MEMO_BOUGHT) != 0;
 	switch (a->n->arg) {
 	case REF_ALL:
 		want = a->all;
@@ -712,6 +743,9 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	case REF_ENGAGED:
 		want = a->engaged;
 		break;
+	case REF_BOUGHT:
+		want = a->bought;
+		break;
 	default:
 		return (0);
 	}
@@ -721,7 +755,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 /*
  * referees(key, window[, which]): of the referrals carrying the key in
  * its role within the window (this one included), how many referees
- * logged in or bought after their referral, up to the evaluation's time;
+ * logged in or bought after their referral (or bought), up to the
+ * evaluation's time;
  * "all" counts the referrals, the shares are percentages (absent when
  * there are none). One event record and one seek a referral, at most
  * RULES_REFEREES_MAX of them, the newest.
@@ -746,6 +781,7 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->x[0] = a.all;
 	s->x[1] = a.active;
 	s->x[2] = a.engaged;
+	s->x[3] = a.bought;
 	switch (n->arg) {
 	case REF_ALL:
 		v = a.all;
@@ -759,11 +795,15 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	case REF_ENGAGED:
 		v = a.engaged;
 		break;
+	case REF_BOUGHT:
+		v = a.bought;
+		break;
 	default:
 		if (a.all == 0)
 			return;
 		v = n->arg == REF_ACTIVE_PCT ? a.active :
-		    n->arg == REF_ENGAGED_PCT ? a.engaged : a.all - a.active;
+		    n->arg == REF_ENGAGED_PCT ? a.engaged :
+		    n->arg == REF_BOUGHT_PCT ? a.bought : a.all - a.active;
 		s->v.present = true;
 		s->v.n = 100.0 * (double)v / (double)a.all;
 		return;
@@ -783,6 +823,8 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 	sbuf_addf(cx->ex, ",\"referrals\":%lld,\"active\":%lld"
 	    ",\"engaged\":%lld", (long long)s->x[0], (long long)s->x[1],
 	    (long long)s->x[2]);
+	if (REF_WANTS_BOUGHT(n->arg))
+		sbuf_addf(cx->ex, ",\"bought\":%lld", (long long)s->x[3]);
 }
 
 /* ---- chain(referrer, window) ---------------------------------------- */

@@ -1565,9 +1565,10 @@ END_TEST
 
 /*
  * referees(..., engaged): a referee is engaged after two logins or
- * purchases since its referral, active after one; the shares count the
- * same referees. Four referrals: one referee came back once, one twice,
- * one three times, one never.
+ * purchases since its referral, active after one; bought after a
+ * purchase; the shares count the same referees. Four referrals: one
+ * referee came back once (a login), one twice (a login, a purchase), one
+ * three times (and a login), one never.
  */
 START_TEST(test_referees_engaged)
 {
@@ -1575,7 +1576,11 @@ START_TEST(test_referees_engaged)
 	    "rule e.n { when referees(referrer.account, 30d, engaged) > 10 "
 	    "action review }\n"
 	    "rule e.pct { when referees(referrer.account, 30d, "
-	    "engaged_percent) >= 0 action review }\n";
+	    "engaged_percent) >= 0 action review }\n"
+	    "rule e.bought { when referees(referrer.account, 30d, bought) "
+	    "> 10 action review }\n"
+	    "rule e.bpct { when referees(referrer.account, 30d, "
+	    "bought_percent) >= 0 action review }\n";
 	static const int	 back[] = { 1, 2, 3, 0 };
 	struct rules_result	 res;
 	struct ruleset		*rs;
@@ -1616,6 +1621,23 @@ START_TEST(test_referees_engaged)
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
 	ck_assert_str_eq(json_string_value(json_object_get(l, "which")),
 	    "engaged_percent");
+	ck_assert_ptr_null(json_object_get(l, "bought"));
+	/* Bought: b1 and b2. */
+	l = json_object_get(ex_fact(j, "e.bought", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "bought")),
+	    2);
+	l = json_object_get(ex_fact(j, "e.bpct", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
+	/* As of b1's first login: nobody had bought yet. */
+	ev.ts = t0 + 61000;
+	json_decref(j);
+	free(res.explain);
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "e.bought", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 0);
 	json_decref(j);
 	free(res.explain);
 	store_abort(txn);
@@ -1703,6 +1725,9 @@ static const char *memo_rules =
     "rule m.engaged { when referees(referrer.account, 30d, "
     "engaged_percent) < 30 and referees(referrer.account, 30d, engaged) "
     ">= 1 action review }\n"
+    "rule m.bought { when referees(referrer.account, 30d, bought_percent) "
+    "< 30 and referees(referrer.account, 30d, bought) >= 1 "
+    "action review }\n"
     "rule m.buy { when count(purchase, referrer.account, 30d) == 0 "
     "and count(referral, referrer.account, 1h) >= 4 action review }\n"
     "rule m.busy { when count(any, referrer.account, 30d) > 4100 "
