@@ -671,13 +671,34 @@ struct rules_referees {
 	bool			 capped;
 };
 
+/* The count a selector asks for; a share's is its count's. */
+static int64_t
+rules_referees_count(const struct rules_referees *a, int which)
+{
+	switch (which) {
+	case REF_ALL:
+		return (a->all);
+	case REF_ACTIVE:
+	case REF_ACTIVE_PCT:
+		return (a->active);
+	case REF_DORMANT:
+	case REF_DORMANT_PCT:
+		return (a->all - a->active);
+	case REF_ENGAGED:
+	case REF_ENGAGED_PCT:
+		return (a->engaged);
+	default:
+		return (a->bought);
+	}
+}
+
 static int
 rules_graph_referees_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
 	struct rg_hash		 referee;
-	int64_t			 c, b, kept, want;
+	int64_t			 c, b, kept;
 	int			 r;
 
 	if (a->all == RULES_REFEREES_MAX) {
@@ -730,33 +751,16 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	a->active += c >= 1;
 	a->engaged += c >= 2;
 	a->bought += (kept & REF_MEMO_BOUGHT) != 0;
-	switch (a->n->arg) {
-	case REF_ALL:
-		want = a->all;
-		break;
-	case REF_ACTIVE:
-		want = a->active;
-		break;
-	case REF_DORMANT:
-		want = a->all - a->active;
-		break;
-	case REF_ENGAGED:
-		want = a->engaged;
-		break;
-	case REF_BOUGHT:
-		want = a->bought;
-		break;
-	default:
-		return (0);
-	}
-	return ((uint64_t)want >= a->n->limit);
+	if (a->n->arg >= REF_ACTIVE_PCT)
+		return (0);	/* a share reads every referral */
+	return ((uint64_t)rules_referees_count(a, a->n->arg) >= a->n->limit);
 }
 
 /*
  * referees(key, window[, which]): of the referrals carrying the key in
  * its role within the window (this one included), how many referees
- * logged in or bought after their referral (or bought), up to the
- * evaluation's time;
+ * logged in or bought after their referral (once, twice, or bought), up
+ * to the evaluation's time;
  * "all" counts the referrals, the shares are percentages (absent when
  * there are none). One event record and one seek a referral, at most
  * RULES_REFEREES_MAX of them, the newest.
@@ -782,34 +786,14 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->x[1] = a.active;
 	s->x[2] = a.engaged;
 	s->x[3] = a.bought;
-	switch (n->arg) {
-	case REF_ALL:
-		v = a.all;
-		break;
-	case REF_ACTIVE:
-		v = a.active;
-		break;
-	case REF_DORMANT:
-		v = a.all - a.active;
-		break;
-	case REF_ENGAGED:
-		v = a.engaged;
-		break;
-	case REF_BOUGHT:
-		v = a.bought;
-		break;
-	default:
-		if (a.all == 0)
-			return;
-		v = n->arg == REF_ACTIVE_PCT ? a.active :
-		    n->arg == REF_ENGAGED_PCT ? a.engaged :
-		    n->arg == REF_BOUGHT_PCT ? a.bought : a.all - a.active;
-		s->v.present = true;
+	v = rules_referees_count(&a, n->arg);
+	if (n->arg < REF_ACTIVE_PCT)
+		s->v.n = (double)v;
+	else if (a.all > 0)
 		s->v.n = 100.0 * (double)v / (double)a.all;
-		return;
-	}
+	else
+		return;		/* no share of none */
 	s->v.present = true;
-	s->v.n = (double)v;
 }
 
 void
