@@ -439,34 +439,50 @@ ident_email_local(const struct email_rule *r, const char *s, size_t len,
 /*
  * The shape of a normalized local part at domain canon: each run of
  * digits folded to one '#', everything else kept (john.smith01 and
- * john.smith2 are both john.smith#), then '@' and the domain. Hashed as
- * ENT_EMAIL_SHAPE only when the local part has a run of digits and
- * something else that is a letter: without digits the shape is the
- * address itself, and with nothing but digits (QQ numbers at qq.com) one
- * shape would hold every mailbox of the domain.
+ * john.smith2 are both john.smith#), then '@' and the domain. A run that
+ * reads as a year (four digits, 19xx or 20xx) is part of the name, not a
+ * counter, and is kept: anna1987 and anna2001 are two people, not a
+ * farm's numbering. Hashed as ENT_EMAIL_SHAPE only when a run was folded
+ * and the local part has a letter: otherwise the shape is the address
+ * itself, and with nothing but digits (QQ numbers at qq.com) one shape
+ * would hold every mailbox of the domain.
  */
+static bool
+ident_email_year(const char *s, size_t len)
+{
+	return (len == 4 && ((s[0] == '1' && s[1] == '9') ||
+	    (s[0] == '2' && s[1] == '0')));
+}
+
 static void
 ident_email_shape(const struct ident *id, struct party *p, const char *local,
     size_t llen, const char *canon, size_t clen)
 {
 	char		 shape[IDENT_EMAIL_MAX + RG_DOMAIN_MAX + 2];
 	unsigned char	 c;
-	size_t		 i, o = 0;
-	bool		 digits = false, letters = false;
+	size_t		 i, j, o = 0;
+	bool		 folded = false, letters = false;
 
-	for (i = 0; i < llen; i++) {
+	for (i = 0; i < llen; i = j) {
 		c = (unsigned char)local[i];
-		if (c >= '0' && c <= '9') {
-			digits = true;
-			if (i == 0 || local[i - 1] < '0' || local[i - 1] > '9')
-				shape[o++] = '#';
+		if (c < '0' || c > '9') {
+			if ((c >= 'a' && c <= 'z') || c >= 0x80)
+				letters = true;
+			shape[o++] = (char)c;
+			j = i + 1;
 			continue;
 		}
-		if ((c >= 'a' && c <= 'z') || c >= 0x80)
-			letters = true;
-		shape[o++] = (char)c;
+		for (j = i; j < llen && local[j] >= '0' && local[j] <= '9'; j++)
+			;
+		if (ident_email_year(local + i, j - i)) {
+			memcpy(shape + o, local + i, j - i);
+			o += j - i;
+		} else {
+			shape[o++] = '#';
+			folded = true;
+		}
 	}
-	if (!digits || !letters)
+	if (!folded || !letters)
 		return;
 	shape[o++] = '@';
 	memcpy(shape + o, canon, clen);

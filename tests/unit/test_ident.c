@@ -199,8 +199,9 @@ START_TEST(test_email_pairs)
 END_TEST
 
 /*
- * email.shape: digit runs folded, after the domain's normalization;
- * present only with digits and a letter in the local part.
+ * email.shape: digit runs folded, after the domain's normalization,
+ * except a year (19xx, 20xx); present only when a run was folded and
+ * the local part has a letter.
  */
 START_TEST(test_email_shape)
 {
@@ -209,7 +210,11 @@ START_TEST(test_email_shape)
 		int		 eq;	/* 1 same shape, 0 different, -1 a has none */
 	} pairs[] = {
 		{ "john.smith01@example.com", "john.smith02@example.com", 1 },
-		{ "john.smith01@example.com", "john.smith2024@example.com", 1 },
+		{ "john.smith2024.1@example.com", "john.smith01.1@example.com", 0 },
+		{ "john.smith01@example.com", "john.smith20245@example.com", 1 },
+		{ "john.smith01@example.com", "john.smith1899@example.com", 1 },
+		{ "anna1987.7@example.com", "anna1987.12@example.com", 1 },
+		{ "anna1987.7@example.com", "anna1988.7@example.com", 0 },
 		{ "John.Smith7+promo@example.com", "john.smith8@example.com", 1 },
 		{ "j.smith.7@gmail.com", "jsmith12@googlemail.com", 1 },
 		{ "john.smith01@example.com", "john.smith01@example.org", 0 },
@@ -220,6 +225,7 @@ START_TEST(test_email_shape)
 		{ "jörg1@example.de", "jörg2@example.de", 1 },
 		{ "john.smith@example.com", "john.smith@example.com", -1 },
 		{ "12345@qq.com", "67890@qq.com", -1 },
+		{ "anna1987@example.com", "john.smith2024@example.com", -1 },
 		{ "1-2_3@example.com", "4-5_6@example.com", -1 },
 	};
 	struct party	a, b;
