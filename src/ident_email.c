@@ -438,19 +438,24 @@ ident_email_local(const struct email_rule *r, const char *s, size_t len,
 
 /*
  * The shape of a normalized local part at domain canon: each run of
- * digits folded to one '#', everything else kept (john.smith01 and
- * john.smith2 are both john.smith#), then '@' and the domain. A run that
- * reads as a year (four digits, 19xx or 20xx) is part of the name, not a
- * counter, and is kept: anna1987 and anna2001 are two people, not a
- * farm's numbering. Hashed as ENT_EMAIL_SHAPE only when a run was folded
- * and the local part has a letter: otherwise the shape is the address
- * itself, and with nothing but digits (QQ numbers at qq.com) one shape
- * would hold every mailbox of the domain.
+ * digits that reads as a counter folded to one '#', everything else kept
+ * (john.smith01 and john.smith2 are both john.smith#), then '@' and the
+ * domain. A run that reads as a year (four digits, 19xx or 20xx) is part
+ * of the name, and a run of five digits or more is a number the person
+ * was given (a student or staff number, a phone number): both are kept,
+ * so anna1987 and anna2001, or s202388531 and s202423787 at one
+ * university, are different people, not a farm's numbering. Hashed as
+ * ENT_EMAIL_SHAPE only when a run was folded and the local part has a
+ * letter: otherwise the shape is the address itself, and with nothing
+ * but digits (QQ numbers at qq.com) one shape would hold every mailbox
+ * of the domain.
  */
 static bool
-ident_email_year(const char *s, size_t len)
+ident_email_counter(const char *s, size_t len)
 {
-	return (len == 4 && ((s[0] == '1' && s[1] == '9') ||
+	if (len >= 5)
+		return (false);
+	return (len != 4 || !((s[0] == '1' && s[1] == '9') ||
 	    (s[0] == '2' && s[1] == '0')));
 }
 
@@ -474,12 +479,12 @@ ident_email_shape(const struct ident *id, struct party *p, const char *local,
 		}
 		for (j = i; j < llen && local[j] >= '0' && local[j] <= '9'; j++)
 			;
-		if (ident_email_year(local + i, j - i)) {
-			memcpy(shape + o, local + i, j - i);
-			o += j - i;
-		} else {
+		if (ident_email_counter(local + i, j - i)) {
 			shape[o++] = '#';
 			folded = true;
+		} else {
+			memcpy(shape + o, local + i, j - i);
+			o += j - i;
 		}
 	}
 	if (!folded || !letters)

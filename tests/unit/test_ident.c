@@ -200,8 +200,8 @@ END_TEST
 
 /*
  * email.shape: digit runs folded, after the domain's normalization,
- * except a year (19xx, 20xx); present only when a run was folded and
- * the local part has a letter.
+ * except a year (19xx, 20xx) and a run of five or more; present only
+ * when a run was folded and the local part has a letter.
  */
 START_TEST(test_email_shape)
 {
@@ -211,7 +211,9 @@ START_TEST(test_email_shape)
 	} pairs[] = {
 		{ "john.smith01@example.com", "john.smith02@example.com", 1 },
 		{ "john.smith2024.1@example.com", "john.smith01.1@example.com", 0 },
-		{ "john.smith01@example.com", "john.smith20245@example.com", 1 },
+		{ "john.smith01@example.com", "john.smith9999@example.com", 1 },
+		{ "s2023885.1@example.edu", "s2023885.12@example.edu", 1 },
+		{ "s2023885.1@example.edu", "s2024237.1@example.edu", 0 },
 		{ "john.smith01@example.com", "john.smith1899@example.com", 1 },
 		{ "anna1987.7@example.com", "anna1987.12@example.com", 1 },
 		{ "anna1987.7@example.com", "anna1988.7@example.com", 0 },
@@ -226,6 +228,7 @@ START_TEST(test_email_shape)
 		{ "john.smith@example.com", "john.smith@example.com", -1 },
 		{ "12345@qq.com", "67890@qq.com", -1 },
 		{ "anna1987@example.com", "john.smith2024@example.com", -1 },
+		{ "s202388531@example.edu", "ra20242378@example.edu", -1 },
 		{ "1-2_3@example.com", "4-5_6@example.com", -1 },
 	};
 	struct party	a, b;
