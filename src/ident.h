@@ -100,8 +100,8 @@ void		 ident_hash(const struct ident *id, enum ent_kind kind,
  *   email    trimmed, at most 254 bytes of valid UTF-8, ASCII lowercased,
  *            tag and (per domain) dots removed; sets email_domain and,
  *            when a list is loaded, email_disposable; and ENT_EMAIL_SHAPE
- *            (digit runs folded to '#') when the local part has digits
- *            and a letter
+ *            (runs of 1-4 digits folded to '#', a year 19xx/20xx kept)
+ *            when a run was folded and the local part has a letter
  *   phone    digits and a leading '+', separators " -.()/" dropped,
  *            5-20 digits, letters refused
  *   payment  trimmed opaque token, 1-256 bytes, no control bytes

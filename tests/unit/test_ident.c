@@ -207,7 +207,7 @@ START_TEST(test_email_shape)
 {
 	static const struct {
 		const char	*a, *b;
-		int		 eq;	/* 1 same shape, 0 different, -1 a has none */
+		int		 eq;	/* 1 same shape, 0 different, -1 neither has one */
 	} pairs[] = {
 		{ "john.smith01@example.com", "john.smith02@example.com", 1 },
 		{ "john.smith2024.1@example.com", "john.smith01.1@example.com", 0 },
