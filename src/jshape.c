@@ -101,60 +101,15 @@ canon_time(const char *s, size_t n, int64_t *ms)
 	    parse_rfc3339(s, n, ms) == 0);
 }
 
-static void
-put2(char *p, unsigned v)
-{
-	p[0] = (char)('0' + v / 10);
-	p[1] = (char)('0' + v % 10);
-}
-
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" of ms (what fmt_rfc3339() writes), quoted. */
 static void
 time_add(struct sbuf *out, int64_t ms)
 {
-	int64_t		 days = ms / 86400000, rem = ms % 86400000, z, era;
-	unsigned	 doe, yoe, doy, mp, d, m;
-	int64_t		 y;
-	char		*p;
+	char	*p = sbuf_space(out, RFC3339_LEN + 1);
 
-	if (rem < 0) {
-		rem += 86400000;
-		days--;
-	}
-	/* civil_from_days (H. Hinnant) */
-	z = days + 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	y = (int64_t)yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	d = doy - (153 * mp + 2) / 5 + 1;
-	m = mp < 10 ? mp + 3 : mp - 9;
-	if (m <= 2)
-		y++;
-	y %= 10000;
-	if (y < 0)
-		y += 10000;
-	p = sbuf_space(out, RFC3339_LEN + 1);
 	p[0] = '"';
-	put2(p + 1, (unsigned)(y / 100));
-	put2(p + 3, (unsigned)(y % 100));
-	p[5] = '-';
-	put2(p + 6, m);
-	p[8] = '-';
-	put2(p + 9, d);
-	p[11] = 'T';
-	put2(p + 12, (unsigned)(rem / 3600000));
-	p[14] = ':';
-	put2(p + 15, (unsigned)(rem / 60000 % 60));
-	p[17] = ':';
-	put2(p + 18, (unsigned)(rem / 1000 % 60));
-	p[20] = '.';
-	p[21] = (char)('0' + rem % 1000 / 100);
-	put2(p + 22, (unsigned)(rem % 100));
-	p[24] = 'Z';
-	p[25] = '"';
+	fmt_rfc3339(ms, p + 1);
+	p[RFC3339_LEN] = '"';
 	out->len += RFC3339_LEN + 1;
 }
 
@@ -227,6 +182,28 @@ out_zz(struct out *o, int64_t v)
 	out_varint(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
+/* A string value s[n] (its text between the quotes): time, ms or string. */
+static void
+str_value(struct out *so, struct out *vo, const char *s, size_t n,
+    int64_t *prev_ts)
+{
+	int64_t	v;
+
+	if (canon_time(s, n, &v)) {
+		*so->p++ = J_TIME;
+		out_zz(vo, v - *prev_ts);
+		*prev_ts = v;
+	} else if (n > 2 && s[n - 2] == 'm' && s[n - 1] == 's' &&
+	    canon_int(s, n - 2, &v)) {
+		*so->p++ = J_MS;
+		out_zz(vo, v);
+	} else {
+		*so->p++ = J_STR;
+		out_varint(vo, n);
+		out_put(vo, s, n);
+	}
+}
+
 int
 jshape_split(const char *j, size_t len, struct sbuf *shape,
     struct sbuf *vals)
@@ -258,19 +235,8 @@ jshape_split(const char *j, size_t len, struct sbuf *shape,
 			} else if (key != NULL && keylen > 0 &&
 			    keep_key(key, keylen))
 				out_put(&so, j + i, e - i);
-			else if (canon_time(j + i + 1, n, &v)) {
-				*so.p++ = J_TIME;
-				out_zz(&vo, v - prev_ts);
-				prev_ts = v;
-			} else if (n > 2 && j[e - 3] == 'm' && j[e - 2] == 's' &&
-			    canon_int(j + i + 1, n - 2, &v)) {
-				*so.p++ = J_MS;
-				out_zz(&vo, v);
-			} else {
-				*so.p++ = J_STR;
-				out_varint(&vo, n);
-				out_put(&vo, j + i + 1, n);
-			}
+			else
+				str_value(&so, &vo, j + i + 1, n, &prev_ts);
 			i = e;
 			continue;
 		}
@@ -372,4 +338,144 @@ jshape_join(const char *shape, size_t slen, const uint8_t *vals,
 		}
 	}
 	return (p == end ? 0 : -1);
+}
+
+/* ---- writing the split form ------------------------------------------ */
+
+/* Room for one marker and a value of n bytes, as struct out cursors. */
+static void
+w_begin(struct jshape_w *w, size_t n, struct out *so, struct out *vo)
+{
+	so->p = sbuf_space(&w->shape, 1);
+	vo->p = sbuf_space(&w->vals, n + 20);
+}
+
+static void
+w_end(struct jshape_w *w, const struct out *so, const struct out *vo)
+{
+	w->shape.len = (size_t)(so->p - w->shape.buf);
+	w->vals.len = (size_t)(vo->p - w->vals.buf);
+}
+
+void
+jshape_w_reset(struct jshape_w *w)
+{
+	sbuf_reset(&w->shape);
+	sbuf_reset(&w->vals);
+	w->ts = 0;
+}
+
+void
+jshape_w_free(struct jshape_w *w)
+{
+	sbuf_free(&w->shape);
+	sbuf_free(&w->vals);
+	sbuf_free(&w->tmp);
+	w->ts = 0;
+}
+
+void
+jsw_raw(struct jshape_w *w, const char *s, size_t n)
+{
+	sbuf_add(&w->shape, s, n);
+}
+
+void
+jsw_raws(struct jshape_w *w, const char *s)
+{
+	sbuf_add(&w->shape, s, strlen(s));
+}
+
+void
+jsw_name(struct jshape_w *w, const char *s, size_t n)
+{
+	sbuf_add_jstr(&w->shape, s, n);
+}
+
+/* Marker m and zigzag varint v. */
+static void
+w_zz(struct jshape_w *w, char m, int64_t v)
+{
+	struct out	so, vo;
+
+	w_begin(w, 0, &so, &vo);
+	*so.p++ = m;
+	out_zz(&vo, v);
+	w_end(w, &so, &vo);
+}
+
+/* The string value w->tmp holds, quoted. */
+static void
+w_tmp_value(struct jshape_w *w)
+{
+	struct out	so, vo;
+
+	w_begin(w, w->tmp.len, &so, &vo);
+	str_value(&so, &vo, w->tmp.buf + 1, w->tmp.len - 2, &w->ts);
+	w_end(w, &so, &vo);
+}
+
+void
+jsw_str(struct jshape_w *w, const char *s, size_t n)
+{
+	sbuf_reset(&w->tmp);
+	sbuf_add_jstr(&w->tmp, s, n);	/* quoted and escaped */
+	w_tmp_value(w);
+}
+
+void
+jsw_int(struct jshape_w *w, int64_t v)
+{
+	w_zz(w, J_INT, v);
+}
+
+void
+jsw_double(struct jshape_w *w, double v)
+{
+	char	buf[64];
+	int	n = snprintf(buf, sizeof(buf), "%.15g", v);
+
+	/* Rare: split the few bytes (no string in them, so no key or time). */
+	if (n > 0 && (size_t)n < sizeof(buf))
+		(void)jshape_split(buf, (size_t)n, &w->shape, &w->vals);
+}
+
+void
+jsw_bool(struct jshape_w *w, bool b)
+{
+	sbuf_addc(&w->shape, J_LIT);
+	sbuf_addc(&w->vals, b ? 0 : 1);
+}
+
+void
+jsw_null(struct jshape_w *w)
+{
+	sbuf_addc(&w->shape, J_LIT);
+	sbuf_addc(&w->vals, 2);
+}
+
+void
+jsw_time(struct jshape_w *w, int64_t ms)
+{
+	if (ms < 0 || ms > TIME_MAX_MS) {	/* rare: classified from its text */
+		sbuf_reset(&w->tmp);
+		time_add(&w->tmp, ms);
+		w_tmp_value(w);
+		return;
+	}
+	w_zz(w, J_TIME, ms - w->ts);
+	w->ts = ms;
+}
+
+void
+jsw_ms(struct jshape_w *w, int64_t ms)
+{
+	w_zz(w, J_MS, ms);
+}
+
+int
+jshape_w_text(const struct jshape_w *w, struct sbuf *out)
+{
+	return (jshape_join(w->shape.buf, w->shape.len,
+	    (const uint8_t *)w->vals.buf, w->vals.len, out));
 }

@@ -15,10 +15,11 @@
 #ifndef REFGUARD_JSHAPE_H
 #define REFGUARD_JSHAPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct sbuf;
+#include "sbuf.h"
 
 /*
  * Append the shape of JSON text j[len] to shape and its values to vals.
@@ -36,5 +37,38 @@ int	jshape_split(const char *j, size_t len, struct sbuf *shape,
  */
 int	jshape_join(const char *shape, size_t slen, const uint8_t *vals,
 	    size_t vlen, struct sbuf *out);
+
+/*
+ * Writing a text straight in its split form, without the text: the shape
+ * and values jshape_split() would give of the text the same calls would
+ * write, so that a text never has to be written, then parsed again.
+ * jsw_raw() takes what the shape keeps as it is: punctuation and keys,
+ * never a value; jsw_name() a string the shape keeps (the value of a key
+ * that names things: "rule", "expr", "fn", "mode", "action", "which",
+ * "by"); every other call a value, which it classifies as the split does
+ * (a string that reads as a time is a time). Zeroed is empty; free with
+ * jshape_w_free().
+ */
+struct jshape_w {
+	struct sbuf	 shape;
+	struct sbuf	 vals;
+	struct sbuf	 tmp;
+	int64_t		 ts;		/* the last time value written */
+};
+
+void	jshape_w_reset(struct jshape_w *w);
+void	jshape_w_free(struct jshape_w *w);
+void	jsw_raw(struct jshape_w *w, const char *s, size_t n);
+void	jsw_raws(struct jshape_w *w, const char *s);
+void	jsw_name(struct jshape_w *w, const char *s, size_t n);
+void	jsw_str(struct jshape_w *w, const char *s, size_t n);
+void	jsw_int(struct jshape_w *w, int64_t v);
+void	jsw_double(struct jshape_w *w, double v);	/* "%.15g" */
+void	jsw_bool(struct jshape_w *w, bool b);
+void	jsw_null(struct jshape_w *w);
+void	jsw_time(struct jshape_w *w, int64_t ms);	/* as fmt_rfc3339() */
+void	jsw_ms(struct jshape_w *w, int64_t ms);		/* "<ms>ms" */
+/* Append the text w holds to out: jshape_join() of its shape and values. */
+int	jshape_w_text(const struct jshape_w *w, struct sbuf *out);
 
 #endif

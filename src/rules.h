@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "rgev.h"
+#include "sbuf.h"
 
 struct ident;
 struct store_txn;
@@ -43,7 +44,18 @@ struct rules_result {
 	struct rules_hit hits[RULES_MAX_HITS];
 	/* Facts the rules saw, as a JSON array text, for explain (see rules_eval). */
 	char		*explain;	/* malloc'd, caller frees; NULL when not asked */
+	/*
+	 * The same facts in their stored form instead of text, when asked
+	 * for RULES_EXPLAIN_SHAPED: the shape and values jshape_split() of
+	 * the text would give (jshape.h), caller frees (sbuf_free()).
+	 */
+	struct sbuf	 xshape;
+	struct sbuf	 xvals;
 };
+
+/* want_explain: none (0), the text, or the text's split form. */
+#define RULES_EXPLAIN_TEXT	1
+#define RULES_EXPLAIN_SHAPED	2
 
 struct ruleset;
 
@@ -149,7 +161,9 @@ bool		 rules_rule_same(const struct ruleset *a, uint32_t ra,
 /*
  * Evaluate rs against ev, which is already in the store (ev->seq set):
  * history functions see txn's view up to ev->seq. Fills *res. When
- * want_explain, res->explain gets the facts each rule saw. Returns 0, or
+ * want_explain, res->explain gets the facts each rule saw (as text,
+ * RULES_EXPLAIN_TEXT; or res->xshape and res->xvals the text's split
+ * form, RULES_EXPLAIN_SHAPED, written so without the text). Returns 0, or
  * -1 on a store error (store_txn_err(txn) says which).
  */
 int		 rules_eval(const struct ruleset *rs, const struct rg_event *ev,

@@ -569,40 +569,43 @@ rules_eval_cmp(const struct rules_node *n, const struct rules_rval *l,
 
 /* Explain: a value as JSON. */
 void
-rules_eval_exval(struct sbuf *sb, const struct rules_rval *v)
+rules_eval_exval(struct jshape_w *w, const struct rules_rval *v)
 {
-	char	buf[RFC3339_LEN + 2 * RG_HASH_LEN + 1];
+	char	buf[RFC3339_LEN + 2 * RG_HASH_LEN + 1], id[64];
+	int	n;
 
 	if (!v->present) {
-		sbuf_add(sb, "null", 4);
+		jsw_null(w);
 		return;
 	}
 	switch (v->type) {
 	case T_NUM:
 		if (v->n == (double)(int64_t)v->n)
-			sbuf_add_int(sb, (int64_t)v->n);
+			jsw_int(w, (int64_t)v->n);
 		else
-			sbuf_addf(sb, "%.15g", v->n);
+			jsw_double(w, v->n);
 		break;
 	case T_BOOL:
-		sbuf_adds(sb, v->b ? "true" : "false");
+		jsw_bool(w, v->b);
 		break;
 	case T_STR:
-		sbuf_add_jstr(sb, v->s, strlen(v->s));
+		jsw_str(w, v->s, strlen(v->s));
 		break;
 	case T_DUR:
-		sbuf_addf(sb, "\"%lldms\"", (long long)v->ms);
+		jsw_ms(w, v->ms);
 		break;
 	case T_TIME:
-		sbuf_addf(sb, "\"%s\"", fmt_rfc3339(v->ms, buf));
+		jsw_time(w, v->ms);
 		break;
 	case T_IDENT:
 		/* A keyed hash prefix: tells values apart, reveals nothing. */
 		rg_hash_hex(&v->h, buf);
-		sbuf_addf(sb, "\"%s:%.12s\"", ent_kind_name(v->kind), buf);
+		n = snprintf(id, sizeof(id), "%s:%.12s", ent_kind_name(v->kind),
+		    buf);
+		jsw_str(w, id, (size_t)n);
 		break;
 	default:
-		sbuf_add(sb, "null", 4);
+		jsw_null(w);
 		break;
 	}
 }
@@ -611,41 +614,41 @@ static void
 rules_eval_exstart(struct rules_ectx *cx, const struct rules_node *n,
     bool result)
 {
-	struct sbuf	*sb = cx->ex;
+	struct jshape_w	*w = cx->ex;
 
 	if (!cx->exfirst)
-		sbuf_addc(sb, ',');
+		jsw_raw(w, ",", 1);
 	cx->exfirst = false;
-	sbuf_add(sb, "{\"expr\":", 8);
-	sbuf_add_jstr(sb, n->text, strlen(n->text));
-	sbuf_adds(sb, result ? ",\"result\":true" : ",\"result\":false");
+	jsw_raw(w, "{\"expr\":", 8);
+	jsw_name(w, n->text, strlen(n->text));
+	jsw_raws(w, ",\"result\":");
+	jsw_bool(w, result);
 }
 
 void
 rules_eval_exwindow(struct rules_ectx *cx, const struct rules_node *n)
 {
-	sbuf_adds(cx->ex, ",\"window_ms\":");
+	jsw_raws(cx->ex, ",\"window_ms\":");
 	if (n->window != RULES_SINCE_REFERRAL) {
-		sbuf_add_int(cx->ex, n->window);
+		jsw_int(cx->ex, n->window);
 		return;
 	}
-	sbuf_add_int(cx->ex, cx->at.ts - cx->ev->ts);
-	sbuf_adds(cx->ex, ",\"since\":\"referral\"");
+	jsw_int(cx->ex, cx->at.ts - cx->ev->ts);
+	jsw_raws(cx->ex, ",\"since\":");
+	jsw_str(cx->ex, "referral", 8);
 }
 
 void
 rules_eval_excount(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	if (!s->v.present) {
-		sbuf_adds(cx->ex, ",\"value\":null");
-		return;
-	}
-	sbuf_adds(cx->ex, ",\"value\":");
+	jsw_raws(cx->ex, ",\"value\":");
 	rules_eval_exval(cx->ex, &s->v);
-	sbuf_adds(cx->ex, s->capped || (n->limit != 0 &&
-	    s->v.n >= (double)n->limit) ? ",\"at_least\":true" :
-	    ",\"at_least\":false");
+	if (!s->v.present)
+		return;
+	jsw_raws(cx->ex, ",\"at_least\":");
+	jsw_bool(cx->ex, s->capped || (n->limit != 0 &&
+	    s->v.n >= (double)n->limit));
 }
 
 /* ",key": the value of side n, and for a call what it found. */
@@ -655,17 +658,17 @@ rules_eval_exside(struct rules_ectx *cx, const struct rules_node *n,
 {
 	struct rules_slot	tmp;
 
-	sbuf_addc(cx->ex, ',');
-	sbuf_add_jstr(cx->ex, key, strlen(key));
-	sbuf_addc(cx->ex, ':');
+	jsw_raw(cx->ex, ",", 1);
+	jsw_name(cx->ex, key, strlen(key));	/* a key */
+	jsw_raw(cx->ex, ":", 1);
 	if (n->op != N_CALL || n->type == T_BOOL || n->fn->explain == NULL) {
 		rules_eval_exval(cx->ex, v);
 		return;
 	}
-	sbuf_adds(cx->ex, "{\"fn\":");
-	sbuf_add_jstr(cx->ex, n->fn->name, strlen(n->fn->name));
+	jsw_raws(cx->ex, "{\"fn\":");
+	jsw_name(cx->ex, n->fn->name, strlen(n->fn->name));
 	n->fn->explain(cx, n, rules_eval_call(cx, n, &tmp));
-	sbuf_addc(cx->ex, '}');
+	jsw_raw(cx->ex, "}", 1);
 }
 
 static bool
@@ -688,7 +691,7 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 		if (cx->ex != NULL) {
 			rules_eval_exstart(cx, n, b);
 			rules_eval_exside(cx, n, &l, "value");
-			sbuf_addc(cx->ex, '}');
+			jsw_raw(cx->ex, "}", 1);
 		}
 		return (b);
 	case N_NOT:
@@ -713,7 +716,7 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 				rules_eval_exside(cx, n->kids[0], &l, "left");
 			if (n->kids[1]->op != N_CONST)
 				rules_eval_exside(cx, n->kids[1], &r, "right");
-			sbuf_addc(cx->ex, '}');
+			jsw_raw(cx->ex, "}", 1);
 		}
 		return (b);
 	case N_IN:
@@ -727,7 +730,7 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 			rules_eval_exstart(cx, n, b);
 			if (n->fn->explain != NULL)
 				n->fn->explain(cx, n, s);
-			sbuf_addc(cx->ex, '}');
+			jsw_raw(cx->ex, "}", 1);
 		}
 		return (b);
 	}
@@ -782,6 +785,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
     struct rules_result *res)
 {
 	struct rules_ectx	 cx;
+	struct jshape_w		 w;
 	struct sbuf		 sb;
 	const struct rules_rule	*r;
 	struct rules_hit	*h;
@@ -794,6 +798,8 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 	res->score = 0;
 	res->nhits = 0;
 	res->explain = NULL;
+	memset(&res->xshape, 0, sizeof(res->xshape));
+	memset(&res->xvals, 0, sizeof(res->xvals));
 	cx.rs = rs;
 	cx.ev = ev;
 	cx.at = *at;
@@ -807,20 +813,21 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 	cx.links_want = 0;
 	cx.links_found = 0;
 	memset(cx.slots, 0, (size_t)rs->nslots * sizeof(cx.slots[0]));
-	memset(&sb, 0, sizeof(sb));
+	memset(&w, 0, sizeof(w));
 	if (want_explain) {
-		cx.ex = &sb;
-		sbuf_init(&sb, 1024);
-		sbuf_addc(&sb, '[');
+		cx.ex = &w;
+		sbuf_init(&w.shape, 4096);
+		sbuf_init(&w.vals, 1024);
+		jsw_raw(&w, "[", 1);
 	}
 	for (i = 0; i < rs->nrules; i++) {
 		r = &rs->rules[i];
 		if (cx.ex != NULL) {
 			if (i != 0)
-				sbuf_addc(&sb, ',');
-			sbuf_add(&sb, "{\"rule\":", 8);
-			sbuf_add_jstr(&sb, r->name, strlen(r->name));
-			sbuf_add(&sb, ",\"facts\":[", 10);
+				jsw_raw(&w, ",", 1);
+			jsw_raw(&w, "{\"rule\":", 8);
+			jsw_name(&w, r->name, strlen(r->name));
+			jsw_raw(&w, ",\"facts\":[", 10);
 			cx.exfirst = true;
 		}
 		if (known != NULL && known[i] != RULES_KNOWN_NONE)
@@ -830,15 +837,15 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 		if (cx.err)
 			break;
 		if (cx.ex != NULL) {
-			sbuf_adds(&sb, m ? "],\"matched\":true" :
-			    "],\"matched\":false");
-			sbuf_adds(&sb, r->shadow ? ",\"mode\":\"shadow\"" :
+			jsw_raws(&w, "],\"matched\":");
+			jsw_bool(&w, m);
+			jsw_raws(&w, r->shadow ? ",\"mode\":\"shadow\"" :
 			    ",\"mode\":\"enforce\"");
-			sbuf_adds(&sb, ",\"action\":\"");
-			sbuf_adds(&sb, rules_action_name(r->action));
-			sbuf_adds(&sb, "\",\"score\":");
-			sbuf_add_int(&sb, r->score);
-			sbuf_addc(&sb, '}');
+			jsw_raws(&w, ",\"action\":\"");
+			jsw_raws(&w, rules_action_name(r->action));
+			jsw_raws(&w, "\",\"score\":");
+			jsw_int(&w, r->score);
+			jsw_raw(&w, "}", 1);
 		}
 		if (!m)
 			continue;
@@ -856,7 +863,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 			action = r->action;
 	}
 	if (cx.err) {
-		free(sb.buf);
+		jshape_w_free(&w);
 		res->nhits = 0;
 		return (-1);
 	}
@@ -871,8 +878,19 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 	res->action = (uint8_t)action;
 	res->score = (int32_t)score;
 	if (cx.ex != NULL) {
-		sbuf_addc(&sb, ']');
-		res->explain = sbuf_take(&sb, NULL);
+		jsw_raw(&w, "]", 1);
+		if (want_explain == RULES_EXPLAIN_SHAPED) {
+			res->xshape = w.shape;
+			res->xvals = w.vals;
+			memset(&w.shape, 0, sizeof(w.shape));
+			memset(&w.vals, 0, sizeof(w.vals));
+		} else {
+			sbuf_init(&sb, w.shape.len + 2 * w.vals.len + 64);
+			if (jshape_w_text(&w, &sb) != 0)	/* cannot happen */
+				sbuf_reset(&sb);
+			res->explain = sbuf_take(&sb, NULL);
+		}
+		jshape_w_free(&w);
 	}
 	return (0);
 }

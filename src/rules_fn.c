@@ -187,9 +187,10 @@ rules_fn_in_explain(struct rules_ectx *cx, const struct rules_node *n,
 	rules_eval_val(cx, n->kids[0], &l);
 	rules_eval_exside(cx, n->kids[0], &l, "left");
 	/* Found among the runtime entries. */
-	if (s->x[0])
-		sbuf_addf(cx->ex, ",\"list_entry\":\"%.12s\"",
-		    rg_hash_hex(&s->h, hex));
+	if (s->x[0]) {
+		jsw_raws(cx->ex, ",\"list_entry\":");
+		jsw_str(cx->ex, rg_hash_hex(&s->h, hex), 12);
+	}
 }
 
 /* ---- exists(fact) --------------------------------------------------- */
@@ -269,14 +270,19 @@ static void
 rules_fn_labeled_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	char	when[RFC3339_LEN];
+	const char	*kind;
 
 	(void)n;
-	if (s->v.b)
-		sbuf_addf(cx->ex, ",\"found\":{\"fn\":\"labeled\","
-		    "\"kind\":\"%s\",\"feedback\":%llu,\"since\":\"%s\"}",
-		    ent_kind_name(s->kind), (unsigned long long)s->x[0],
-		    fmt_rfc3339(s->x[1], when));
+	if (!s->v.b)
+		return;
+	kind = ent_kind_name(s->kind);
+	jsw_raws(cx->ex, ",\"found\":{\"fn\":\"labeled\",\"kind\":");
+	jsw_str(cx->ex, kind, strlen(kind));
+	jsw_raws(cx->ex, ",\"feedback\":");
+	jsw_int(cx->ex, s->x[0]);
+	jsw_raws(cx->ex, ",\"since\":");
+	jsw_time(cx->ex, s->x[1]);
+	jsw_raw(cx->ex, "}", 1);
 }
 
 /* ---- count(type, key, window) --------------------------------------- */
@@ -609,9 +615,10 @@ rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
 				by = buf;
 			}
 		}
-		sbuf_addf(cx->ex, ",\"read\":%lld,\"by\":",
-		    (long long)s->x[0]);
-		sbuf_add_jstr(cx->ex, by, strlen(by));
+		jsw_raws(cx->ex, ",\"read\":");
+		jsw_int(cx->ex, (int64_t)s->x[0]);
+		jsw_raws(cx->ex, ",\"by\":");
+		jsw_name(cx->ex, by, strlen(by));
 	}
 }
 
@@ -795,8 +802,10 @@ rules_fn_sum_explain(struct rules_ectx *cx, const struct rules_node *n,
 {
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
-	if (s->v.present)
-		sbuf_addf(cx->ex, ",\"referrals\":%lld", (long long)s->x[0]);
+	if (s->v.present) {
+		jsw_raws(cx->ex, ",\"referrals\":");
+		jsw_int(cx->ex, (int64_t)s->x[0]);
+	}
 }
 
 /* ---- span(type, key, n) --------------------------------------------- */
@@ -872,14 +881,16 @@ static void
 rules_fn_span_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	char	from[RFC3339_LEN], to[RFC3339_LEN];
-
-	sbuf_adds(cx->ex, ",\"value\":");
+	jsw_raws(cx->ex, ",\"value\":");
 	rules_eval_exval(cx->ex, &s->v);
-	sbuf_addf(cx->ex, ",\"events\":%lld", (long long)s->x[0]);
-	if (s->v.present)
-		sbuf_addf(cx->ex, ",\"from\":\"%s\",\"to\":\"%s\"",
-		    fmt_rfc3339(s->x[1], from), fmt_rfc3339(s->x[2], to));
+	jsw_raws(cx->ex, ",\"events\":");
+	jsw_int(cx->ex, (int64_t)s->x[0]);
+	if (s->v.present) {
+		jsw_raws(cx->ex, ",\"from\":");
+		jsw_time(cx->ex, (int64_t)s->x[1]);
+		jsw_raws(cx->ex, ",\"to\":");
+		jsw_time(cx->ex, (int64_t)s->x[2]);
+	}
 	(void)n;
 }
 
@@ -942,14 +953,13 @@ static void
 rules_fn_age_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	char	when[RFC3339_LEN];
-
 	(void)n;
-	sbuf_adds(cx->ex, ",\"value\":");
+	jsw_raws(cx->ex, ",\"value\":");
 	rules_eval_exval(cx->ex, &s->v);
-	if (s->v.present)
-		sbuf_addf(cx->ex, ",\"first_seen\":\"%s\"",
-		    fmt_rfc3339(s->x[0], when));
+	if (s->v.present) {
+		jsw_raws(cx->ex, ",\"first_seen\":");
+		jsw_time(cx->ex, (int64_t)s->x[0]);
+	}
 }
 
 /* ---- the table ------------------------------------------------------ */

@@ -230,28 +230,36 @@ fail:
 	cx->err = 1;
 }
 
+/* An explain's list of kinds: ["device","phone"]. */
+static void
+rules_graph_exkinds(struct jshape_w *w, uint32_t kinds)
+{
+	const char	*name;
+	size_t		 i;
+	bool		 first = true;
+
+	jsw_raw(w, "[", 1);
+	for (i = 1; i < ENT__MAX; i++) {
+		if (kinds & (1u << i)) {
+			if (!first)
+				jsw_raw(w, ",", 1);
+			name = ent_kind_name((unsigned)i);
+			jsw_str(w, name, strlen(name));
+			first = false;
+		}
+	}
+	jsw_raw(w, "]", 1);
+}
+
 void
 rules_graph_linked_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	struct sbuf	*sb = cx->ex;
-	size_t		 i;
-	bool		 first = true;
-
-	sbuf_adds(sb, ",\"found\":{\"fn\":\"linked\",\"kinds\":[");
-	for (i = 1; i < ENT__MAX; i++) {
-		if (s->kinds & (1u << i)) {
-			if (!first)
-				sbuf_addc(sb, ',');
-			sbuf_addc(sb, '"');
-			sbuf_adds(sb, ent_kind_name((unsigned)i));
-			sbuf_addc(sb, '"');
-			first = false;
-		}
-	}
-	sbuf_adds(sb, "],\"window_ms\":");
-	sbuf_add_int(sb, n->window);
-	sbuf_addc(sb, '}');
+	jsw_raws(cx->ex, ",\"found\":{\"fn\":\"linked\",\"kinds\":");
+	rules_graph_exkinds(cx->ex, s->kinds);
+	jsw_raws(cx->ex, ",\"window_ms\":");
+	jsw_int(cx->ex, n->window);
+	jsw_raw(cx->ex, "}", 1);
 }
 
 /* ---- own(party, kind) ------------------------------------------------ */
@@ -346,7 +354,10 @@ void
 rules_graph_own_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	sbuf_addf(cx->ex, ",\"kind\":\"%s\"", ent_kind_name(n->kind));
+	const char	*kind = ent_kind_name(n->kind);
+
+	jsw_raws(cx->ex, ",\"kind\":");
+	jsw_str(cx->ex, kind, strlen(kind));
 	rules_eval_excount(cx, n, s);
 }
 
@@ -602,23 +613,14 @@ void
 rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	struct sbuf	*sb = cx->ex;
-	size_t		 i;
-	bool		 first = true;
-
-	sbuf_adds(sb, ",\"kinds\":[");
-	for (i = 1; i < ENT__MAX; i++) {
-		if (n->kinds & (1u << i)) {
-			sbuf_addf(sb, "%s\"%s\"", first ? "" : ",",
-			    ent_kind_name((unsigned)i));
-			first = false;
-		}
-	}
-	sbuf_addc(sb, ']');
+	jsw_raws(cx->ex, ",\"kinds\":");
+	rules_graph_exkinds(cx->ex, n->kinds);
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
-	if (s->v.present)
-		sbuf_addf(sb, ",\"read\":%lld", (long long)s->x[0]);
+	if (s->v.present) {
+		jsw_raws(cx->ex, ",\"read\":");
+		jsw_int(cx->ex, s->x[0]);
+	}
 }
 
 /* ---- referees(key, window[, which]) --------------------------------- */
@@ -800,15 +802,22 @@ void
 rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
-	sbuf_addf(cx->ex, ",\"which\":\"%s\"",
-	    rules_referees_which[n->arg]);
+	const char	*which = rules_referees_which[n->arg];
+
+	jsw_raws(cx->ex, ",\"which\":");
+	jsw_name(cx->ex, which, strlen(which));
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
-	sbuf_addf(cx->ex, ",\"referrals\":%lld,\"active\":%lld"
-	    ",\"engaged\":%lld", (long long)s->x[0], (long long)s->x[1],
-	    (long long)s->x[2]);
-	if (REF_WANTS_BOUGHT(n->arg))
-		sbuf_addf(cx->ex, ",\"bought\":%lld", (long long)s->x[3]);
+	jsw_raws(cx->ex, ",\"referrals\":");
+	jsw_int(cx->ex, s->x[0]);
+	jsw_raws(cx->ex, ",\"active\":");
+	jsw_int(cx->ex, s->x[1]);
+	jsw_raws(cx->ex, ",\"engaged\":");
+	jsw_int(cx->ex, s->x[2]);
+	if (REF_WANTS_BOUGHT(n->arg)) {
+		jsw_raws(cx->ex, ",\"bought\":");
+		jsw_int(cx->ex, s->x[3]);
+	}
 }
 
 /* ---- chain(referrer, window) ---------------------------------------- */
@@ -983,8 +992,10 @@ rules_graph_chain_explain(struct rules_ectx *cx, const struct rules_node *n,
 {
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
-	sbuf_addf(cx->ex, ",\"back\":%lld,\"forward\":%lld",
-	    (long long)s->x[0], (long long)s->x[1]);
+	jsw_raws(cx->ex, ",\"back\":");
+	jsw_int(cx->ex, s->x[0]);
+	jsw_raws(cx->ex, ",\"forward\":");
+	jsw_int(cx->ex, s->x[1]);
 }
 
 /* ---- referred(a, b[, hops]) ----------------------------------------- */
@@ -1123,6 +1134,7 @@ rules_graph_referred_explain(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
 	(void)n;
-	sbuf_addf(cx->ex, ",\"found\":{\"fn\":\"referred\",\"hops\":%d}",
-	    s->v.b ? s->hops : 0);
+	jsw_raws(cx->ex, ",\"found\":{\"fn\":\"referred\",\"hops\":");
+	jsw_int(cx->ex, s->v.b ? s->hops : 0);
+	jsw_raw(cx->ex, "}", 1);
 }

@@ -21,6 +21,7 @@
 
 #include "rgev.h"
 #include "rules.h"
+#include "jshape.h"
 #include "sbuf.h"
 #include "store.h"
 
@@ -340,7 +341,7 @@ struct rules_ectx {
 	struct rules_at		 at;		/* as of: window end, max seq */
 	struct store_txn	*txn;
 	struct rules_memo	*memo;		/* NULL: none */
-	struct sbuf		*ex;		/* NULL: no explain */
+	struct jshape_w		*ex;		/* NULL: no explain */
 	bool			 exfirst;
 	int			 err;
 	bool			 links_done;	/* links_found is known */
@@ -683,7 +684,7 @@ int	rules_eval_event_key(struct rules_ectx *, const struct store_entry *e,
 bool	rules_eval_kept(const struct rules_ectx *, uint64_t seq, int64_t *val);
 void	rules_eval_keep(struct rules_ectx *, uint64_t seq, int64_t val);
 /* Explain: a value as JSON; ",\"key\":" and the value of node n. */
-void	rules_eval_exval(struct sbuf *, const struct rules_rval *);
+void	rules_eval_exval(struct jshape_w *, const struct rules_rval *);
 void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,
 	    const struct rules_rval *, const char *key);
 /* Explain: ",\"window_ms\":W" of a windowed call (and "since"). */

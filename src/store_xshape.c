@@ -224,6 +224,21 @@ store_xshape_split(const char *s, size_t len, struct store_xsplit *sp)
 }
 
 void
+store_xshape_take(struct store_xsplit *sp, struct sbuf *shape,
+    struct sbuf *vals)
+{
+	sbuf_free(&sp->shape);
+	sbuf_free(&sp->vals);
+	sbuf_reset(&sp->packed);
+	sp->shape = *shape;
+	sp->vals = *vals;
+	memset(shape, 0, sizeof(*shape));
+	memset(vals, 0, sizeof(*vals));
+	sp->sid = XXH3_64bits(sp->shape.buf, sp->shape.len);
+	sp->ok = true;
+}
+
+void
 store_xsplit_free(struct store_xsplit *sp)
 {
 	sbuf_free(&sp->shape);

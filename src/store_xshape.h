@@ -32,7 +32,7 @@ struct store_xsplit {
 	struct sbuf	 shape;
 	struct sbuf	 vals;
 	uint64_t	 sid;		/* XXH3-64 of the shape */
-	bool		 ok;		/* split and checked */
+	bool		 ok;		/* split and checked, or taken */
 	struct sbuf	 packed;	/* the stored form, when prepacked */
 };
 
@@ -42,6 +42,13 @@ struct store_xsplit {
  */
 int	store_xshape_split(const char *s, size_t len, struct store_xsplit *sp);
 void	store_xsplit_free(struct store_xsplit *sp);
+/*
+ * Into sp, a split written as such (jshape.h's writer: what the split of
+ * its text would give): takes shape's and vals' memory, leaving them
+ * empty.
+ */
+void	store_xshape_take(struct store_xsplit *sp, struct sbuf *shape,
+	    struct sbuf *vals);
 /*
  * The rest of the pack where it only reads: when txn's store holds sp's
  * shape already (a shape, once stored, never changes), compress the
@@ -54,7 +61,8 @@ int	store_xshape_prepack(struct store_txn *txn, struct store_xsplit *sp);
 /*
  * Append explain text s[len] to sb in the stored form, putting its shape
  * in txn's store when missing; sp is s's split when the caller made it
- * ahead (store_xshape_split()), else NULL. 1 appended, 0 not (a text this
+ * ahead (store_xshape_split(), store_xshape_take(): s may then be NULL),
+ * else NULL. 1 appended, 0 not (a text this
  * form does not take, or would not give back byte for byte: the caller
  * stores it another way), -1 txn failed.
  */

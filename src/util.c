@@ -250,20 +250,56 @@ parse_rfc3339(const char *s, size_t len, int64_t *ms)
 	return (0);
 }
 
+static void
+put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* Without gmtime_r() and snprintf(): explains write a time per fact. */
 char *
 fmt_rfc3339(int64_t ms, char *buf)
 {
-	time_t		t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int		frac = (int)(ms - (int64_t)t * 1000);
-	struct tm	tm;
+	int64_t		 days = ms / 86400000, rem = ms % 86400000, z, era;
+	unsigned	 doe, yoe, doy, mp, d, m;
+	int64_t		 y;
 
-	char		tmp[64];
-
-	gmtime_r(&t, &tm);
-	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-	memcpy(buf, tmp, RFC3339_LEN - 1);
+	if (rem < 0) {
+		rem += 86400000;
+		days--;
+	}
+	/* civil_from_days (H. Hinnant) */
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	y %= 10000;
+	if (y < 0)
+		y += 10000;
+	put2(buf, (unsigned)(y / 100));
+	put2(buf + 2, (unsigned)(y % 100));
+	buf[4] = '-';
+	put2(buf + 5, m);
+	buf[7] = '-';
+	put2(buf + 8, d);
+	buf[10] = 'T';
+	put2(buf + 11, (unsigned)(rem / 3600000));
+	buf[13] = ':';
+	put2(buf + 14, (unsigned)(rem / 60000 % 60));
+	buf[16] = ':';
+	put2(buf + 17, (unsigned)(rem / 1000 % 60));
+	buf[19] = '.';
+	buf[20] = (char)('0' + rem % 1000 / 100);
+	put2(buf + 21, (unsigned)(rem % 100));
+	buf[23] = 'Z';
 	buf[RFC3339_LEN - 1] = '\0';
 	return (buf);
 }

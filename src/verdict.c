@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "daily.h"
+#include "jshape.h"
 #include "log.h"
 #include "rec.h"
 #include "rules.h"
@@ -67,6 +68,8 @@ struct zstate {
 	/* The checks' rules memo (rules_memo_new_events), and its epoch. */
 	struct rules_memo *memo;
 	uint64_t	 memo_epoch;
+	/* An explain's text, joined for a pack that cannot take its split. */
+	struct sbuf	 text;
 };
 
 static pthread_key_t	zstate_key;
@@ -85,6 +88,7 @@ zstate_free(void *p)
 	for (i = 0; i < ZDICT_CACHE; i++)
 		ZSTD_freeDDict(zs->dd[i].ddict);
 	rules_memo_free(zs->memo);
+	sbuf_free(&zs->text);
 	free(zs);
 }
 
@@ -198,9 +202,19 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 	char		*p;
 	int		 rc;
 
-	if (len >= EXPLAIN_SHAPE_MIN &&
+	if ((sp != NULL || len >= EXPLAIN_SHAPE_MIN) &&
 	    (rc = store_xshape_pack(txn, sb, s, len, sp)) != 0)
 		return (rc < 0 ? -1 : 0);
+	if (s == NULL) {	/* only the split: its text, for the ways below */
+		sbuf_reset(&zs->text);
+		if (jshape_join(sp->shape.buf, sp->shape.len,
+		    (const uint8_t *)sp->vals.buf, sp->vals.len,
+		    &zs->text) != 0)
+			sbuf_reset(&zs->text);	/* cannot happen */
+		s = zs->text.buf != NULL ? zs->text.buf : "";
+		len = zs->text.len;
+		bound = ZSTD_compressBound(len);
+	}
 	if (ruleset != NULL && zdict_select(zs, txn, ruleset, s, len)) {
 		if (zdict_persist(zs, txn) != 0)
 			return (-1);
@@ -497,6 +511,37 @@ check_memo(struct store_txn *txn)
 	return (zs->memo);
 }
 
+/*
+ * Move res's explain, asked for in split form (RULES_EXPLAIN_SHAPED),
+ * into sp when its text would be long enough for a shape; else make it
+ * text (res->explain), which is how a short one is stored. True when sp
+ * holds it.
+ */
+static bool
+explain_shaped(struct rules_result *res, struct store_xsplit *sp)
+{
+	struct sbuf	text;
+
+	if (res->xshape.len == 0)
+		return (false);		/* no rule set: no explain */
+	if (res->xshape.len < EXPLAIN_SHAPE_MIN) {
+		/* The text is no shorter than its shape: maybe short. */
+		sbuf_init(&text, res->xshape.len + 2 * res->xvals.len + 64);
+		if (jshape_join(res->xshape.buf, res->xshape.len,
+		    (const uint8_t *)res->xvals.buf, res->xvals.len,
+		    &text) != 0)
+			sbuf_reset(&text);	/* cannot happen */
+		res->explain = sbuf_take(&text, NULL);
+		if (strlen(res->explain) < EXPLAIN_SHAPE_MIN) {
+			sbuf_free(&res->xshape);
+			sbuf_free(&res->xvals);
+			return (false);
+		}
+	}
+	store_xshape_take(sp, &res->xshape, &res->xvals);
+	return (true);
+}
+
 /* A check between its eval and end steps (verdict.h). */
 struct verdict_eval {
 	struct rules_result	 res;
@@ -515,6 +560,8 @@ verdict_eval_clear(struct verdict_eval *ve)
 {
 	free(ve->res.explain);
 	ve->res.explain = NULL;
+	sbuf_free(&ve->res.xshape);
+	sbuf_free(&ve->res.xvals);
 	store_xsplit_free(&ve->xs);
 }
 
@@ -534,17 +581,35 @@ verdict_eval_result(const struct verdict_eval *ve)
 }
 
 int
+verdict_eval_explain(const struct verdict_eval *ve, struct store_txn *txn,
+    struct sbuf *sb)
+{
+	const struct store_xsplit	*sp = &ve->xs;
+
+	if (ve->res.explain != NULL) {
+		sbuf_adds(sb, ve->res.explain);
+		return (0);
+	}
+	if (!sp->ok)
+		return (0);		/* none */
+	if (sp->packed.len > 0)
+		return (store_xshape_text(sb, txn, sp->packed.buf,
+		    sp->packed.len));
+	return (jshape_join(sp->shape.buf, sp->shape.len,
+	    (const uint8_t *)sp->vals.buf, sp->vals.len, sb));
+}
+
+int
 verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
     struct store_txn *txn, struct verdict_eval *ve)
 {
 	struct rules_result	*res = &ve->res;
-	size_t			 len;
 
 	verdict_eval_clear(ve);		/* a batch run again */
 	memset(res, 0, sizeof(*res));
 	res->action = ACTION_ALLOW;
-	if (rs != NULL && rules_eval_memo(rs, ev, check_memo(txn), txn, 1,
-	    res) != 0) {
+	if (rs != NULL && rules_eval_memo(rs, ev, check_memo(txn), txn,
+	    RULES_EXPLAIN_SHAPED, res) != 0) {
 		verdict_eval_clear(ve);
 		return (-1);
 	}
@@ -552,9 +617,7 @@ verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,
 	 * Packing the explain, here on any thread but for a shape new to
 	 * the store, which end puts (store_xshape.h).
 	 */
-	if (res->explain != NULL &&
-	    (len = strlen(res->explain)) >= EXPLAIN_SHAPE_MIN &&
-	    store_xshape_split(res->explain, len, &ve->xs) == 1 &&
+	if (explain_shaped(res, &ve->xs) &&
 	    store_xshape_prepack(txn, &ve->xs) < 0) {
 		verdict_eval_clear(ve);
 		return (-1);
@@ -575,9 +638,10 @@ verdict_check_end(struct store_txn *txn, const struct ruleset *rs,
 	sbuf_init(&reply, 512);
 	format_reply(&reply, ev, rs, res);
 	sbuf_init(&explain, 512);
-	if (res->explain != NULL && explain_pack(txn, rs != NULL ?
-	    rules_hash(rs) : NULL, &explain, res->explain,
-	    strlen(res->explain), ve->xs.ok ? &ve->xs : NULL) != 0) {
+	if ((res->explain != NULL || ve->xs.ok) && explain_pack(txn,
+	    rs != NULL ? rules_hash(rs) : NULL, &explain, res->explain,
+	    res->explain != NULL ? strlen(res->explain) : 0,
+	    ve->xs.ok ? &ve->xs : NULL) != 0) {
 		verdict_eval_clear(ve);
 		sbuf_free(&reply);
 		sbuf_free(&explain);
@@ -698,12 +762,14 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	struct verdict_ver	 pv, nv;
 	struct rg_event		 ev;
 	struct sbuf		 reply, delta, explain;
+	struct store_xsplit	 xs;
 	const void		*stored;
 	const char		*s;
 	void			*own;
 	size_t			 len, np, nn, i;
 	unsigned		 version;
 	int			 rc;
+	bool			 shaped;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_get_verdict(txn, id, idlen, &stored, &len)) != 0)
@@ -743,11 +809,13 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	res.action = ACTION_ALLOW;
 	at.ts = now > ev.ts ? now : ev.ts;
 	at.max_seq = 0;
-	if (rs != NULL && rules_eval_at(rs, &ev, &at, txn, 1, &res) != 0) {
-		free(res.explain);
+	if (rs != NULL && rules_eval_at(rs, &ev, &at, txn,
+	    RULES_EXPLAIN_SHAPED, &res) != 0) {
 		free(own);
 		return (-1);
 	}
+	memset(&xs, 0, sizeof(xs));
+	shaped = explain_shaped(&res, &xs);
 	for (i = nn = 0; rs != NULL && i < res.nhits; i++) {
 		s = rules_rule_name(rs, res.hits[i].rule);
 		snprintf(new_names[nn++], sizeof(new_names[0]), "%s", s);
@@ -766,11 +834,13 @@ verdict_recheck(struct store_txn *txn, const struct ruleset *rs,
 	add_names(&delta, new_names, nn, prev_names, np);
 	sbuf_adds(&delta, ",\"no_longer_matched\":");
 	add_names(&delta, prev_names, np, new_names, nn);
-	s = res.explain != NULL ? res.explain : "[]";
+	s = res.explain != NULL ? res.explain : shaped ? NULL : "[]";
 
 	sbuf_init(&explain, 512);
-	if (explain_pack(txn, rs != NULL ? rules_hash(rs) : NULL, &explain, s,
-	    strlen(s), NULL) != 0) {
+	rc = explain_pack(txn, rs != NULL ? rules_hash(rs) : NULL, &explain, s,
+	    s != NULL ? strlen(s) : 0, shaped ? &xs : NULL);
+	store_xsplit_free(&xs);
+	if (rc != 0) {
 		free(res.explain);
 		free(own);
 		sbuf_free(&explain);

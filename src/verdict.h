@@ -73,8 +73,15 @@ struct rules_result;
 struct verdict_eval;
 struct verdict_eval *verdict_eval_new(void);
 void	verdict_eval_free(struct verdict_eval *ve);
-/* The rules' result of the last eval (its explain kept until end). */
+/*
+ * The rules' result of the last eval (its explain kept until end, in
+ * the form it is stored in: verdict_eval_explain() gives its text).
+ */
 const struct rules_result *verdict_eval_result(const struct verdict_eval *ve);
+/* Append the text of the last eval's explain to sb: 0, or -1. */
+struct sbuf;
+int	verdict_eval_explain(const struct verdict_eval *ve,
+	    struct store_txn *txn, struct sbuf *sb);
 int	verdict_check_begin(struct store_txn *txn, const struct ruleset *rs,
 	    struct rg_event *ev, struct verdict *out);
 int	verdict_check_eval(const struct ruleset *rs, const struct rg_event *ev,

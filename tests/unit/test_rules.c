@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "ident.h"
+#include "jshape.h"
 #include "req.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -679,6 +680,41 @@ START_TEST(test_eval_pure)
 }
 END_TEST
 
+/*
+ * ev's explain written in its split form (RULES_EXPLAIN_SHAPED, which
+ * checks store) is what jshape_split() makes of the text: the stored
+ * form does not depend on the way it was made, and joins back to text.
+ */
+static void
+check_shaped(struct ruleset *rs, const struct rg_event *ev,
+    struct store_txn *txn, const char *text)
+{
+	struct rules_result	 res;
+	struct sbuf		 shape, vals, back;
+
+	ck_assert_int_eq(rules_eval(rs, ev, txn, RULES_EXPLAIN_SHAPED, &res),
+	    0);
+	ck_assert_ptr_null(res.explain);
+	sbuf_init(&shape, 64);
+	sbuf_init(&vals, 64);
+	sbuf_init(&back, 64);
+	ck_assert_int_eq(jshape_split(text, strlen(text), &shape, &vals), 0);
+	ck_assert_msg(shape.len == res.xshape.len && memcmp(shape.buf,
+	    res.xshape.buf, shape.len) == 0, "shape differs: %.*s / %.*s",
+	    (int)shape.len, shape.buf, (int)res.xshape.len, res.xshape.buf);
+	ck_assert_msg(vals.len == res.xvals.len && memcmp(vals.buf,
+	    res.xvals.buf, vals.len) == 0, "values differ (%zu, %zu bytes)",
+	    vals.len, res.xvals.len);
+	ck_assert_int_eq(jshape_join(res.xshape.buf, res.xshape.len,
+	    (const uint8_t *)res.xvals.buf, res.xvals.len, &back), 0);
+	ck_assert_str_eq(back.buf, text);
+	sbuf_free(&shape);
+	sbuf_free(&vals);
+	sbuf_free(&back);
+	sbuf_free(&res.xshape);
+	sbuf_free(&res.xvals);
+}
+
 START_TEST(test_explain)
 {
 	const char		*src =
@@ -721,6 +757,7 @@ START_TEST(test_explain)
 
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
 	ck_assert_ptr_nonnull(res.explain);
+	check_shaped(rs, &ev, txn, res.explain);
 	j = json_loads(res.explain, 0, &jerr);
 	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
 	ck_assert_uint_eq(json_array_size(j), 2);
@@ -840,11 +877,15 @@ check_eval(struct ruleset *rs, const struct rg_event *ev, struct store_txn *t,
     struct rules_result *res)
 {
 	struct verdict_eval	*ve = verdict_eval_new();
+	struct sbuf		 text;
 
 	ck_assert_int_eq(verdict_check_eval(rs, ev, t, ve), 0);
 	*res = *verdict_eval_result(ve);
-	if (res->explain != NULL)
-		res->explain = xstrdup(res->explain);
+	sbuf_init(&text, 1024);
+	ck_assert_int_eq(verdict_eval_explain(ve, t, &text), 0);
+	res->explain = sbuf_take(&text, NULL);
+	memset(&res->xshape, 0, sizeof(res->xshape));
+	memset(&res->xvals, 0, sizeof(res->xvals));
 	verdict_eval_free(ve);
 }
 
@@ -1219,6 +1260,7 @@ START_TEST(test_primitives_explain)
 	ck_assert_int_eq(res.nhits, 11);
 
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	check_shaped(rs, &ev, txn, res.explain);
 	j = json_loads(res.explain, 0, &jerr);
 	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
 	/* age: 0 for an account the referral itself brings. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -271,6 +272,20 @@ START_TEST(test_rfc3339_roundtrip)
 		fmt_rfc3339(ms, buf);
 		ck_assert_int_eq(parse_rfc3339(buf, strlen(buf), &back), 0);
 		ck_assert_int_eq(back, ms);
+	}
+	/* The calendar, against the C library's, 1900 to 2400 (leap rules). */
+	for (ms = -2208988800000LL; ms < 13569465600000LL;
+	    ms += 3 * 86400000LL + 3723001) {
+		struct tm	tm;
+		int64_t		sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+		time_t		t = (time_t)sec;
+		char		want[64];
+
+		gmtime_r(&t, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d."
+		    "%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms - sec * 1000));
+		ck_assert_str_eq(fmt_rfc3339(ms, buf), want);
 	}
 }
 END_TEST
