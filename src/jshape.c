@@ -358,14 +358,6 @@ w_end(struct jshape_w *w, const struct out *so, const struct out *vo)
 }
 
 void
-jshape_w_reset(struct jshape_w *w)
-{
-	sbuf_reset(&w->shape);
-	sbuf_reset(&w->vals);
-	w->ts = 0;
-}
-
-void
 jshape_w_free(struct jshape_w *w)
 {
 	sbuf_free(&w->shape);
@@ -474,8 +466,9 @@ jsw_ms(struct jshape_w *w, int64_t ms)
 }
 
 int
-jshape_w_text(const struct jshape_w *w, struct sbuf *out)
+jshape_join_sb(const struct sbuf *shape, const struct sbuf *vals,
+    struct sbuf *out)
 {
-	return (jshape_join(w->shape.buf, w->shape.len,
-	    (const uint8_t *)w->vals.buf, w->vals.len, out));
+	return (jshape_join(shape->buf, shape->len,
+	    (const uint8_t *)vals->buf, vals->len, out));
 }

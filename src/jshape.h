@@ -56,7 +56,6 @@ struct jshape_w {
 	int64_t		 ts;		/* the last time value written */
 };
 
-void	jshape_w_reset(struct jshape_w *w);
 void	jshape_w_free(struct jshape_w *w);
 void	jsw_raw(struct jshape_w *w, const char *s, size_t n);
 void	jsw_raws(struct jshape_w *w, const char *s);
@@ -68,7 +67,8 @@ void	jsw_bool(struct jshape_w *w, bool b);
 void	jsw_null(struct jshape_w *w);
 void	jsw_time(struct jshape_w *w, int64_t ms);	/* as fmt_rfc3339() */
 void	jsw_ms(struct jshape_w *w, int64_t ms);		/* "<ms>ms" */
-/* Append the text w holds to out: jshape_join() of its shape and values. */
-int	jshape_w_text(const struct jshape_w *w, struct sbuf *out);
+/* jshape_join() of a shape and values held in sbufs (a writer's, a split). */
+int	jshape_join_sb(const struct sbuf *shape, const struct sbuf *vals,
+	    struct sbuf *out);
 
 #endif

@@ -886,7 +886,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 			memset(&w.vals, 0, sizeof(w.vals));
 		} else {
 			sbuf_init(&sb, w.shape.len + 2 * w.vals.len + 64);
-			if (jshape_w_text(&w, &sb) != 0)	/* cannot happen */
+			if (jshape_join_sb(&w.shape, &w.vals, &sb) != 0)	/* cannot happen */
 				sbuf_reset(&sb);
 			res->explain = sbuf_take(&sb, NULL);
 		}

@@ -214,8 +214,7 @@ store_xshape_split(const char *s, size_t len, struct store_xsplit *sp)
 	if (jshape_split(s, len, &sp->shape, &sp->vals) != 0)
 		return (0);
 	/* Byte for byte, or not at all. */
-	if (jshape_join(sp->shape.buf, sp->shape.len,
-	    (const uint8_t *)sp->vals.buf, sp->vals.len, &xs->check) != 0 ||
+	if (jshape_join_sb(&sp->shape, &sp->vals, &xs->check) != 0 ||
 	    xs->check.len != len || memcmp(xs->check.buf, s, len) != 0)
 		return (0);
 	sp->sid = XXH3_64bits(sp->shape.buf, sp->shape.len);

@@ -207,9 +207,7 @@ explain_pack(struct store_txn *txn, const char *ruleset, struct sbuf *sb,
 		return (rc < 0 ? -1 : 0);
 	if (s == NULL) {	/* only the split: its text, for the ways below */
 		sbuf_reset(&zs->text);
-		if (jshape_join(sp->shape.buf, sp->shape.len,
-		    (const uint8_t *)sp->vals.buf, sp->vals.len,
-		    &zs->text) != 0)
+		if (jshape_join_sb(&sp->shape, &sp->vals, &zs->text) != 0)
 			sbuf_reset(&zs->text);	/* cannot happen */
 		s = zs->text.buf != NULL ? zs->text.buf : "";
 		len = zs->text.len;
@@ -527,9 +525,7 @@ explain_shaped(struct rules_result *res, struct store_xsplit *sp)
 	if (res->xshape.len < EXPLAIN_SHAPE_MIN) {
 		/* The text is no shorter than its shape: maybe short. */
 		sbuf_init(&text, res->xshape.len + 2 * res->xvals.len + 64);
-		if (jshape_join(res->xshape.buf, res->xshape.len,
-		    (const uint8_t *)res->xvals.buf, res->xvals.len,
-		    &text) != 0)
+		if (jshape_join_sb(&res->xshape, &res->xvals, &text) != 0)
 			sbuf_reset(&text);	/* cannot happen */
 		res->explain = sbuf_take(&text, NULL);
 		if (strlen(res->explain) < EXPLAIN_SHAPE_MIN) {
@@ -595,8 +591,7 @@ verdict_eval_explain(const struct verdict_eval *ve, struct store_txn *txn,
 	if (sp->packed.len > 0)
 		return (store_xshape_text(sb, txn, sp->packed.buf,
 		    sp->packed.len));
-	return (jshape_join(sp->shape.buf, sp->shape.len,
-	    (const uint8_t *)sp->vals.buf, sp->vals.len, sb));
+	return (jshape_join_sb(&sp->shape, &sp->vals, sb));
 }
 
 int
