@@ -84,21 +84,21 @@ memo_alloc(size_t nents, size_t nekeys, bool keys)
 	for (k = 8 * n; k < nekeys && k < ((size_t)1 << 27); k <<= 1)
 		;
 	m->mask = n - 1;
-	m->ent = xcalloc(n, sizeof(*m->ent));
+	m->ent = xcalloc_large(n, sizeof(*m->ent));
 	m->ekmask = k - 1;
-	m->ekeys = xcalloc(k, sizeof(*m->ekeys));
+	m->ekeys = xcalloc_large(k, sizeof(*m->ekeys));
 	m->gen = 1;
 	m->egen = 1;
 	m->kgen = 1;
-	m->since = xcalloc(n, sizeof(*m->since));
+	m->since = xcalloc_large(n, sizeof(*m->since));
 	m->nokeys = !keys;
 	if (!keys)
 		return (m);
 	/* Keys: twice as many places; room for 32 entries an event. */
 	m->kmask = 2 * n - 1;
-	m->keys = xcalloc(2 * n, sizeof(*m->keys));
+	m->keys = xcalloc_large(2 * n, sizeof(*m->keys));
 	m->entcap = 32 * n < RULES_MEMO_KEY_MAX ? RULES_MEMO_KEY_MAX : 32 * n;
-	m->ents = xcalloc(m->entcap, sizeof(*m->ents));
+	m->ents = xcalloc_large(m->entcap, sizeof(*m->ents));
 	return (m);
 }
 
@@ -119,11 +119,13 @@ rules_memo_free(struct rules_memo *m)
 {
 	if (m == NULL)
 		return;
-	free(m->ent);
-	free(m->ekeys);
-	free(m->keys);
-	free(m->ents);
-	free(m->since);
+	xfree_large(m->ent, m->mask + 1, sizeof(*m->ent));
+	xfree_large(m->ekeys, m->ekmask + 1, sizeof(*m->ekeys));
+	xfree_large(m->since, m->mask + 1, sizeof(*m->since));
+	if (m->keys != NULL) {
+		xfree_large(m->keys, m->kmask + 1, sizeof(*m->keys));
+		xfree_large(m->ents, m->entcap, sizeof(*m->ents));
+	}
 	free(m);
 }
 

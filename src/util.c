@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -50,6 +51,33 @@ xreallocarray(void *p, size_t n, size_t sz)
 	if (p == NULL)
 		fatal("realloc %zu x %zu", n, sz);
 	return (p);
+}
+
+void *
+xcalloc_large(size_t n, size_t sz)
+{
+	void	*p;
+	size_t	 len;
+
+	if (sz != 0 && n > SIZE_MAX / sz)
+		fatalx("calloc: %zu x %zu overflows", n, sz);
+	if ((len = n * sz) == 0)
+		len = 1;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		fatal("mmap %zu", len);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, len, MADV_HUGEPAGE);	/* advice only */
+#endif
+	return (p);
+}
+
+void
+xfree_large(void *p, size_t n, size_t sz)
+{
+	if (p != NULL)
+		(void)munmap(p, n * sz == 0 ? 1 : n * sz);
 }
 
 char *
