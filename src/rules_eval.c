@@ -72,6 +72,26 @@ rules_eval_scan(struct rules_ectx *cx, const struct rules_node *n,
 	return (0);
 }
 
+/*
+ * A memo's tables: a reader's (a backtest's, tens of megabytes filled
+ * as it replays) mapped in huge pages, a writer's (small, kept for the
+ * daemon's life) on the heap.
+ */
+static void *
+memo_table(const struct rules_memo *m, size_t n, size_t sz)
+{
+	return (m->nokeys ? xcalloc(n, sz) : xcalloc_large(n, sz));
+}
+
+static void
+memo_table_free(const struct rules_memo *m, void *p, size_t n, size_t sz)
+{
+	if (m->nokeys)
+		free(p);
+	else
+		xfree_large(p, n, sz);
+}
+
 /* Powers of two: n events, 8 x n event keys at least (nekeys). */
 static struct rules_memo *
 memo_alloc(size_t nents, size_t nekeys, bool keys)
@@ -83,22 +103,22 @@ memo_alloc(size_t nents, size_t nekeys, bool keys)
 		n <<= 1;
 	for (k = 8 * n; k < nekeys && k < ((size_t)1 << 27); k <<= 1)
 		;
+	m->nokeys = !keys;
 	m->mask = n - 1;
-	m->ent = xcalloc_large(n, sizeof(*m->ent));
+	m->ent = memo_table(m, n, sizeof(*m->ent));
 	m->ekmask = k - 1;
-	m->ekeys = xcalloc_large(k, sizeof(*m->ekeys));
+	m->ekeys = memo_table(m, k, sizeof(*m->ekeys));
 	m->gen = 1;
 	m->egen = 1;
 	m->kgen = 1;
-	m->since = xcalloc_large(n, sizeof(*m->since));
-	m->nokeys = !keys;
+	m->since = memo_table(m, n, sizeof(*m->since));
 	if (!keys)
 		return (m);
 	/* Keys: twice as many places; room for 32 entries an event. */
 	m->kmask = 2 * n - 1;
-	m->keys = xcalloc_large(2 * n, sizeof(*m->keys));
+	m->keys = memo_table(m, 2 * n, sizeof(*m->keys));
 	m->entcap = 32 * n < RULES_MEMO_KEY_MAX ? RULES_MEMO_KEY_MAX : 32 * n;
-	m->ents = xcalloc_large(m->entcap, sizeof(*m->ents));
+	m->ents = memo_table(m, m->entcap, sizeof(*m->ents));
 	return (m);
 }
 
@@ -119,12 +139,12 @@ rules_memo_free(struct rules_memo *m)
 {
 	if (m == NULL)
 		return;
-	xfree_large(m->ent, m->mask + 1, sizeof(*m->ent));
-	xfree_large(m->ekeys, m->ekmask + 1, sizeof(*m->ekeys));
-	xfree_large(m->since, m->mask + 1, sizeof(*m->since));
+	memo_table_free(m, m->ent, m->mask + 1, sizeof(*m->ent));
+	memo_table_free(m, m->ekeys, m->ekmask + 1, sizeof(*m->ekeys));
+	memo_table_free(m, m->since, m->mask + 1, sizeof(*m->since));
 	if (m->keys != NULL) {
-		xfree_large(m->keys, m->kmask + 1, sizeof(*m->keys));
-		xfree_large(m->ents, m->entcap, sizeof(*m->ents));
+		memo_table_free(m, m->keys, m->kmask + 1, sizeof(*m->keys));
+		memo_table_free(m, m->ents, m->entcap, sizeof(*m->ents));
 	}
 	free(m);
 }

@@ -18,10 +18,11 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 /*
- * A large zeroed table (megabytes, allocated once, touched sparsely):
- * pages are mapped as first touched, in huge pages where the kernel
- * offers them (a fault per 2 MiB, not per 4 KiB). Freed with
- * xfree_large() and the same n and size.
+ * A large zeroed table (megabytes, allocated once, filled as it is
+ * used): its pages are mapped as first touched, in huge pages where the
+ * kernel offers them (a fault per 2 MiB, not per 4 KiB; the kernel
+ * still zeroes every page touched). Freed with xfree_large() and the
+ * same n and size. Under AddressSanitizer, on the heap.
  */
 void	*xcalloc_large(size_t n, size_t sz);
 void	 xfree_large(void *, size_t n, size_t sz);

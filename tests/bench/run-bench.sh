@@ -354,8 +354,14 @@ for N in $HSIZES; do
 					sed -n 's/^time .*: \([0-9]*\) events\/s.*/\1/p' \
 					    "$TMP/bt$m$t.out" >> "$TMP/bt$m$t.runs"
 				done
-				sort -n "$TMP/bt$m$t.runs" | sed -n '2s/^/RESULT events_per_sec=/p' \
-				    > "$TMP/bt$m$t.rate"
+				if [ "$(wc -l < "$TMP/bt$m$t.runs")" -eq 3 ]; then
+					sort -n "$TMP/bt$m$t.runs" |
+					    sed -n '2s/^/RESULT events_per_sec=/p' \
+					    > "$TMP/bt$m$t.rate"
+				else
+					echo "backtest: a run failed; not counted"
+					: > "$TMP/bt$m$t.rate"
+				fi
 			done
 		done
 	fi

@@ -41,6 +41,30 @@ START_TEST(test_cpu_max)
 }
 END_TEST
 
+/* A large table is zeroed, writable to its last byte, and freed. */
+START_TEST(test_calloc_large)
+{
+	size_t		 n = 3 * 1024 * 1024 + 7, i;
+	unsigned char	*p = xcalloc_large(n, 1), *z;
+	uint64_t	*w = xcalloc_large(5, sizeof(*w));
+
+	for (i = 0; i < n; i += 4093)
+		ck_assert_uint_eq(p[i], 0);
+	ck_assert_uint_eq(p[n - 1], 0);
+	p[0] = 1;
+	p[n - 1] = 2;
+	ck_assert_uint_eq(p[0] + p[n - 1], 3);
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(w[i], 0);
+	xfree_large(p, n, 1);
+	xfree_large(w, 5, sizeof(*w));
+	z = xcalloc_large(0, 8);	/* an empty table is one byte */
+	ck_assert_ptr_nonnull(z);
+	xfree_large(z, 0, 8);
+	xfree_large(NULL, 4, 4);
+}
+END_TEST
+
 START_TEST(test_duration_units)
 {
 	static const struct {
@@ -707,6 +731,7 @@ util_suite(void)
 	Suite	*s = suite_create("util");
 	TCase	*tc = tcase_create("core");
 
+	tcase_add_test(tc, test_calloc_large);
 	tcase_add_test(tc, test_duration_units);
 	tcase_add_test(tc, test_duration_bad);
 	tcase_add_test(tc, test_size);
