@@ -382,6 +382,34 @@ def merge_totals(sets):
     return tot
 
 
+
+KEYS = ("flagged_check", "denied_check", "flagged_payout", "denied_payout")
+
+
+def merge_patterns(sets):
+    """Each pattern's counts over all the sets: {(label, pattern): counts}."""
+    pats = {}
+    for s in sets:
+        for name, r in s["patterns"].items():
+            acc = pats.setdefault((r["label"], name), _zero())
+            for k in ("n",) + KEYS:
+                acc[k] += r[k]
+    return pats
+
+
+def moved(base_sets, sets):
+    """The patterns whose counts differ between a baseline's run of the
+    sets and this one: a list of {label, pattern, n, before, after}."""
+    a, b = merge_patterns(base_sets), merge_patterns(sets)
+    rows = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, _zero()), b.get(key, _zero())
+        if any(x[k] != y[k] for k in ("n",) + KEYS):
+            rows.append({"label": key[0], "pattern": key[1], "n": y["n"],
+                         "before": {k: x[k] for k in KEYS},
+                         "after": {k: y[k] for k in KEYS}})
+    return rows
+
 # ---- a run --------------------------------------------------------------------
 
 def run_set(spec, binary, rules, geoip, disposable, keep=False, verdicts=None, notes=None,
@@ -519,8 +547,31 @@ def report(res, out=sys.stdout):
     if len(res["sets"]) > 1:
         w("\n== all sets\n")
         _totals(w, res["totals"])
+    if res.get("baseline"):
+        report_moved(w, res)
     for n in res["notes"]:
         w("note: %s\n" % n)
+
+
+def report_moved(w, res):
+    """What moved against the baseline rules, every set together."""
+    b = res["baseline"]
+    w("\n== against the baseline rules %s (before -> after, every set)\n" % b["rules"])
+    if not b["moved"]:
+        w("   no pattern moved: every referral got the same actions\n")
+    else:
+        w("   %-20s %-5s %6s %15s %15s %15s %15s\n" % (
+            "pattern", "label", "n", "flag@check", "deny@check", "flag@payout",
+            "deny@payout"))
+    for r in b["moved"]:
+        w("   %-20s %-5s %6d %s\n" % (r["pattern"], r["label"], r["n"], " ".join(
+            "%15s" % ("%s->%s" % (pct(r["before"][k], r["n"]).strip(),
+                                  pct(r["after"][k], r["n"]).strip())) for k in KEYS)))
+    for lab, what in (("fraud", "TOTAL fraud (recall)"), ("legit", "TOTAL legit (false rate)")):
+        x, y = b["totals"][lab], res["totals"][lab]
+        w("   %-26s %6d %s\n" % (what, y["n"], " ".join(
+            "%15s" % ("%s->%s" % (pct(x[k], x["n"]).strip(), pct(y[k], y["n"]).strip()))
+            for k in KEYS)))
 
 
 def _totals(w, tot):
@@ -555,6 +606,10 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[], dest="sets",
                     help="VARIANT:SEED[:REFERRALS[:FRAUD_SHARE]] or a scengen.py output "
                     "directory (repeatable; default A:1 and B:1)")
+    ap.add_argument("--baseline", action="append", default=[],
+                    help="rule directory or file to compare with (repeated as --rules): "
+                    "every set runs with it too, and the report ends with each pattern "
+                    "whose figures moved, before -> after")
     ap.add_argument("--json", help="write the figures as JSON to this file")
     ap.add_argument("--verdicts", help="write every referral's check and recheck action "
                     "(NDJSON) to this file")
@@ -619,6 +674,22 @@ def main(argv=None):
         res = {"rules": rules, "geoip": geoip, "disposable": disposable,
                "thresholds": th,
                "notes": notes, "sets": sets, "totals": merge_totals(sets)}
+        if a.baseline:
+            if any(" " in r for r in a.baseline):
+                raise SystemExit("evaluate.py: a rule path with a blank is not "
+                                 "supported: %r" % a.baseline)
+            base = " ".join(os.path.abspath(r) for r in a.baseline)
+            bsets = []
+            for spec in a.sets or ["A:1", "B:1"]:
+                if not a.quiet:
+                    print("running set %s with the baseline rules ..." % spec,
+                          file=sys.stderr)
+                bsets.append(run_set(spec, binary, base, geoip,
+                                     disposable and os.path.abspath(disposable), False,
+                                     None, notes, a.recheck_at))
+            res["baseline"] = {"rules": base, "totals": merge_totals(bsets),
+                               "rulesets": [x["ruleset"] for x in bsets],
+                               "moved": moved(bsets, sets)}
         if not a.quiet:
             report(res)
         if a.json:

@@ -219,21 +219,66 @@ def same_seed_same_verdicts():
         len(diff), diff[:2]))
 
 
-@suite.case("gate_can_fail", timeout=600)
-def gate_can_fail():
-    # With no rules nothing is flagged: the gate must say so and fail.
+def generated_set():
+    """generator_reproducible's set (seed 7), with the GeoIP writer."""
     need_writer()
     d = state.get("dir")
     if d is None:
         raise Skip("generator_reproducible did not run")
-    empty = os.path.join(rgtest.mkdtemp("norules"), "rules")
-    os.makedirs(empty)
-    open(os.path.join(empty, "00-empty.rules"), "w").close()
+    return d
+
+
+def empty_rule_file(tag, name):
+    """A rule directory holding one empty file NAME (alone: no rules; after
+    the shipped directory: that file masked)."""
+    d = os.path.join(rgtest.mkdtemp(tag), "rules")
+    os.makedirs(d)
+    open(os.path.join(d, name), "w").close()
+    return d
+
+
+@suite.case("gate_can_fail", timeout=600)
+def gate_can_fail():
+    # With no rules nothing is flagged: the gate must say so and fail.
+    d = generated_set()
+    empty = empty_rule_file("norules", "00-empty.rules")
     rc, so, se = run([EVAL, "--refguardd", rgtest.REFGUARDD, "--rules", empty,
                       "--gate", THRESHOLDS, "--set", d, "--quiet"])
     eq(rc, 3, "exit status with no rules (%s)" % se[-2000:])
     check("fraud flagged_payout = 0.0000, below the minimum" in se,
           "the gate did not name the broken threshold", se[-2000:])
+
+
+@suite.case("baseline_shows_what_moved", timeout=600)
+def baseline_shows_what_moved():
+    # The shipped rules against themselves with the ring rules masked:
+    # only the rings move, and the mutual ones come to be denied; against
+    # themselves, nothing moves.
+    d = generated_set()
+    mask = empty_rule_file("mask", "rings.rules")
+    j = os.path.join(rgtest.mkdtemp("baseline"), "eval.json")
+    for base, tag in (([rgtest.RULES_DIR, mask], "masked"), ([rgtest.RULES_DIR], "same")):
+        argv = [EVAL, "--refguardd", rgtest.REFGUARDD, "--rules", rgtest.RULES_DIR,
+                "--pool-data", "--set", d, "--quiet", "--json", j]
+        for b in base:
+            argv += ["--baseline", b]
+        rc, so, se = run(argv)
+        check(rc == 0, "evaluate.py --baseline failed (exit %d): %s" % (rc, se[-3000:]))
+        with open(j) as f:
+            res = json.load(f)
+        rows = {r["pattern"]: r for r in res["baseline"]["moved"]}
+        for r in rows.values():
+            check(r["before"] != r["after"], "a row that did not move", r)
+        if tag == "same":
+            eq(rows, {}, "patterns moved against the same rules")
+            eq(res["baseline"]["totals"], res["totals"], "totals against the same rules")
+            continue
+        check(set(rows) <= {"ring_cycle", "ring_mutual"},
+              "patterns other than rings moved with the ring rules masked", sorted(rows))
+        check("ring_mutual" in rows, "mutual referrals did not move", sorted(rows))
+        m = rows["ring_mutual"]
+        check(m["after"]["denied_check"] > m["before"]["denied_check"],
+              "ring.mutual did not deny more than no ring rule", m)
 
 
 def replay_through(lines, threads, secret):
