@@ -472,3 +472,14 @@ jshape_join_sb(const struct sbuf *shape, const struct sbuf *vals,
 	return (jshape_join(shape->buf, shape->len,
 	    (const uint8_t *)vals->buf, vals->len, out));
 }
+
+char *
+jshape_join_text(const struct sbuf *shape, const struct sbuf *vals)
+{
+	struct sbuf	text;
+
+	sbuf_init(&text, shape->len + 2 * vals->len + 64);
+	if (jshape_join_sb(shape, vals, &text) != 0)
+		sbuf_reset(&text);	/* cannot happen: a writer's form */
+	return (sbuf_take(&text, NULL));
+}

@@ -70,5 +70,10 @@ void	jsw_ms(struct jshape_w *w, int64_t ms);		/* "<ms>ms" */
 /* jshape_join() of a shape and values held in sbufs (a writer's, a split). */
 int	jshape_join_sb(const struct sbuf *shape, const struct sbuf *vals,
 	    struct sbuf *out);
+/*
+ * The text of a shape and values a writer wrote (which always join), as
+ * a malloc'd string the caller frees.
+ */
+char	*jshape_join_text(const struct sbuf *shape, const struct sbuf *vals);
 
 #endif

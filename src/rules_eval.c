@@ -808,7 +808,6 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 {
 	struct rules_ectx	 cx;
 	struct jshape_w		 w;
-	struct sbuf		 sb;
 	const struct rules_rule	*r;
 	struct rules_hit	*h;
 	size_t			 i;
@@ -906,12 +905,8 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 			res->xvals = w.vals;
 			memset(&w.shape, 0, sizeof(w.shape));
 			memset(&w.vals, 0, sizeof(w.vals));
-		} else {
-			sbuf_init(&sb, w.shape.len + 2 * w.vals.len + 64);
-			if (jshape_join_sb(&w.shape, &w.vals, &sb) != 0)	/* cannot happen */
-				sbuf_reset(&sb);
-			res->explain = sbuf_take(&sb, NULL);
-		}
+		} else
+			res->explain = jshape_join_text(&w.shape, &w.vals);
 		jshape_w_free(&w);
 	}
 	return (0);

@@ -518,16 +518,11 @@ check_memo(struct store_txn *txn)
 static bool
 explain_shaped(struct rules_result *res, struct store_xsplit *sp)
 {
-	struct sbuf	text;
-
 	if (res->xshape.len == 0)
 		return (false);		/* no rule set: no explain */
 	if (res->xshape.len < EXPLAIN_SHAPE_MIN) {
 		/* The text is no shorter than its shape: maybe short. */
-		sbuf_init(&text, res->xshape.len + 2 * res->xvals.len + 64);
-		if (jshape_join_sb(&res->xshape, &res->xvals, &text) != 0)
-			sbuf_reset(&text);	/* cannot happen */
-		res->explain = sbuf_take(&text, NULL);
+		res->explain = jshape_join_text(&res->xshape, &res->xvals);
 		if (strlen(res->explain) < EXPLAIN_SHAPE_MIN) {
 			sbuf_free(&res->xshape);
 			sbuf_free(&res->xvals);
