@@ -78,6 +78,7 @@ static const struct ckey ckeys[] = {
 	    1ULL << 30 },
 	{ "hash_secret_file", CT_PATH, OFF(hash_secret_file), 0, 0, 0 },
 	{ "disposable_file", CT_PATH, OFF(disposable_file), 0, 0, 0 },
+	{ "zoneinfo_dir", CT_PATH, OFF(zoneinfo_dir), 0, 0, 0 },
 	{ "ip_prefix4", CT_UINT, OFF(ip_prefix4), 0, 8, 32 },
 	{ "ip_prefix6", CT_UINT, OFF(ip_prefix6), 0, 16, 128 },
 	{ "geoip_db", CT_LIST, OFF(geoip), OFF(ngeoip), 0, 0 },
@@ -251,6 +252,7 @@ conf_free(struct conf *c)
 	conf_rules_clear(c);
 	free(c->hash_secret_file);
 	free(c->disposable_file);
+	free(c->zoneinfo_dir);
 	free(c->data_stamp_file);
 	free(c->http_listen);
 	free(c->http_path);
@@ -272,6 +274,7 @@ conf_ident(const struct conf *c, struct ident_conf *ic)
 	memset(ic, 0, sizeof(*ic));
 	ic->secret_file = c->hash_secret_file;
 	ic->disposable_file = c->disposable_file;
+	ic->zoneinfo_dir = c->zoneinfo_dir;
 	ic->prefix4 = c->ip_prefix4;
 	ic->prefix6 = c->ip_prefix6;
 	ic->geoip = c->geoip;

@@ -58,6 +58,7 @@ struct conf {
 	uint64_t	 rules_max_bytes; /* its rule and list files, in all */
 	char		*hash_secret_file;	/* default STATE_DIR/secret */
 	char		*disposable_file;
+	char		*zoneinfo_dir;	/* NULL: the system's (ident.h) */
 	unsigned	 ip_prefix4;
 	unsigned	 ip_prefix6;
 	struct conf_str	*geoip;

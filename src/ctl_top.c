@@ -108,6 +108,8 @@ top_dataset(const struct dataset *s, void *arg)
 	char	age[FMT_HUMAN_LEN];
 
 	(void)arg;
+	if (s->epoch < 0 && s->age_s < 0)
+		return;		/* undated (the time zones): no age to show */
 	printf("  %s%s %s", strcmp(s->kind, "list") == 0 ? "list " : "",
 	    s->name, s->age_s >= 0 ? ctl_fmt_duration(s->age_s, age) : "-");
 }

@@ -31,7 +31,7 @@ dataset_fill(struct dataset *s, const char *kind, json_t *o,
 	s->path = json_string_value(json_object_get(o, "path"));
 	s->entries = dataset_int(o, "entries", -1);
 	s->bytes = dataset_int(o, "bytes", 0);
-	s->epoch = dataset_int(o, epoch_key, -1);
+	s->epoch = epoch_key != NULL ? dataset_int(o, epoch_key, -1) : -1;
 	s->built = json_string_value(json_object_get(o, "built"));
 	s->age_s = dataset_int(o, "age_s", -1);
 	s->stale = json_is_boolean(json_object_get(o, "stale")) ?
@@ -63,6 +63,13 @@ dataset_foreach(void *data, void (*cb)(const struct dataset *, void *),
 		memset(&s, 0, sizeof(s));
 		snprintf(s.name, sizeof(s.name), "disposable");
 		dataset_fill(&s, "disposable", e, "mtime");
+		cb(&s, arg);
+	}
+	if (json_is_object(e = json_object_get(o, "time_zones"))) {
+		memset(&s, 0, sizeof(s));
+		snprintf(s.name, sizeof(s.name), "time_zones");
+		/* No date: tzdata's age says nothing of its countries. */
+		dataset_fill(&s, "zones", e, NULL);
 		cb(&s, arg);
 	}
 	json_array_foreach(json_object_get(o, "lists"), i, e) {

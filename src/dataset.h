@@ -1,6 +1,6 @@
 /*
  * dataset.h: the data sets a daemon serves with (GeoIP databases, the
- * disposable list, the rule set's list files), read from their JSON
+ * disposable list, the time zones, the rule set's list files), read from their JSON
  * description, for stats, /metrics, the log and refguardctl.
  *
  * The description is an ident_info() object (ident.h) with a "lists"
@@ -16,7 +16,8 @@
 #include <stdint.h>
 
 struct dataset {
-	const char	*kind;		/* "geoip", "disposable", "list" */
+	const char	*kind;		/* "geoip", "disposable", "zones",
+					   "list" */
 	char		 name[64];	/* geoip: its facts ("country", "asn",
 					   "country+asn"); "disposable"; a
 					   list's name */

@@ -168,6 +168,26 @@ ident_data_id(const struct ident *id)
 	return (id->data_id);
 }
 
+/*
+ * The time zone data: conf's zoneinfo_dir, or the system's when that is
+ * not set and the system has one (else *tz stays NULL: no
+ * device.tz_country). 0, or -1 and *cause when a configured one fails.
+ */
+static int
+ident_zones(const struct ident_conf *conf, struct tzmap **tz, char **cause)
+{
+	char	*msg = NULL;
+
+	*tz = ident_tz_load(conf->zoneinfo_dir != NULL ? conf->zoneinfo_dir :
+	    IDENT_ZONEINFO_DIR, &msg);
+	if (*tz != NULL || conf->zoneinfo_dir == NULL) {
+		free(msg);
+		return (0);
+	}
+	*cause = msg;
+	return (-1);
+}
+
 struct ident *
 ident_new(const struct ident_conf *conf, char **cause)
 {
@@ -186,6 +206,8 @@ ident_new(const struct ident_conf *conf, char **cause)
 		goto fail;
 	if ((id->geo = geo_open(NULL, conf->geoip, conf->ngeoip,
 	    cause)) == NULL)
+		goto fail;
+	if (ident_zones(conf, &id->tz, cause) != 0)
 		goto fail;
 	if (conf->secret_file == NULL) {
 		/* Rule checks: hashes only need to agree within this process. */
@@ -216,6 +238,7 @@ ident_free(struct ident *id)
 	ident_email_rules_free(id->rules);
 	ident_email_disp_free(id->disp);
 	geo_free(id->geo);
+	ident_tz_free(id->tz);
 	free(id);
 }
 
@@ -250,6 +273,11 @@ ident_stage(const struct ident *cur, const struct ident_conf *conf,
 	id->geo = geo_open(cur->geo, conf->geoip, conf->ngeoip, &msg);
 	if (msg != NULL)
 		cause_append(cause, msg);
+	msg = NULL;
+	if (ident_zones(conf, &id->tz, &msg) != 0) {
+		cause_append(cause, msg);
+		id->tz = ident_tz_ref(cur->tz);
+	}
 	ident_data_update(id);
 	return (id);
 }
@@ -440,6 +468,15 @@ ident_info(const struct ident *id)
 		json_object_set_new(o, "disposable", d);
 	} else
 		json_object_set_new(o, "disposable", json_null());
+	if (id->tz != NULL) {
+		d = json_object();
+		json_object_set_new(d, "path", json_string(id->tz->path));
+		json_object_set_new(d, "entries",
+		    json_integer((json_int_t)id->tz->n));
+		json_object_set_new(d, "bytes", json_integer(id->tz->bytes));
+		json_object_set_new(o, "time_zones", d);
+	} else
+		json_object_set_new(o, "time_zones", json_null());
 	json_object_set_new(o, "email_domains",
 	    json_integer((json_int_t)id->rules->n));
 	json_object_set_new(o, "ip_prefix4", json_integer(id->prefix4));

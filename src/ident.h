@@ -47,7 +47,12 @@ struct ident_conf {
 	size_t			 ngeoip;
 	const struct conf_str	*email_domains;	/* "DOMAIN [option ...]", see docs/identity.md */
 	size_t			 nemail_domains;
+	const char		*zoneinfo_dir;	/* zone.tab and tzdata.zi, for
+						   device.tz_country; NULL: the
+						   system's, when it has one */
 };
+
+#define IDENT_ZONEINFO_DIR	"/usr/share/zoneinfo"
 
 /* One device attribute as sent by the client (not NUL-terminated). */
 struct dev_attr {
@@ -61,7 +66,8 @@ struct ident;
 
 /*
  * Read (or create) the secret, load the disposable list, check the
- * email_domain values, open the GeoIP databases. Returns NULL and sets
+ * email_domain values, open the GeoIP databases, read the time zones
+ * (zoneinfo_dir). Returns NULL and sets
  * *cause (caller frees) on any error; a GeoIP file that cannot be opened
  * is an error here (start-up), but not on reload. Every file must be a
  * regular file (util.h file_open_regular). Errors in config values
@@ -126,7 +132,8 @@ int	ident_ip(const struct ident *id, const char *s, size_t len,
 /*
  * Device fingerprints from the attributes a client sent: ENT_DEVICE,
  * ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE and (when an "id" attribute is
- * present) ENT_DEVICE_ID.
+ * present) ENT_DEVICE_ID; and p->device_tz_country (PF_DEVICE_TZ) when
+ * "tz" names a zone of one country in the time zone data.
  * At most 32 attributes, names of at most 64 bytes ([A-Za-z0-9_.-],
  * case-insensitive), values of at most 1024 bytes. A fingerprint that
  * would be too weak to link devices is left out (no error): ENT_DEVICE
@@ -167,6 +174,8 @@ void	ident_edge(const struct ident *id, const struct party *referrer,
  *               "facts": [...]}],
  *    "disposable": {"path", "entries", "bytes", "mtime" (Unix seconds)}
  *               or null,
+ *    "time_zones": {"path" (zone.tab), "entries" (zones and their
+ *               aliases), "bytes"} or null,
  *    "email_domains": N, "ip_prefix4": N, "ip_prefix6": N}
  * Returns a new jansson reference (json_t *, declared void * here so that
  * this header does not pull in jansson).

@@ -556,6 +556,7 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 {
 	struct dev_item		 it[IDENT_DEV_MAXATTRS], t;
 	const struct dev_item	*idv;
+	const char		*cc;
 	size_t			 i, j, used = 0;
 
 	*errkey = NULL;
@@ -597,5 +598,10 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 	dev_stable(id, it, n, p);
 	if ((idv = dev_find(it, n, DK_ID)) != NULL)
 		ident_set_hash(id, p, ENT_DEVICE_ID, idv->val, idv->vallen);
+	if ((idv = dev_find(it, n, DK_TZ)) != NULL &&
+	    (cc = ident_tz_country(id->tz, idv->val, idv->vallen)) != NULL) {
+		memcpy(p->device_tz_country, cc, 3);
+		p->facts |= PF_DEVICE_TZ;
+	}
 	return (0);
 }

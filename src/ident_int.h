@@ -83,6 +83,7 @@ struct ident {
 	struct email_rules	*rules;
 	struct disposable	*disp;		/* NULL: no list */
 	struct geo		*geo;
+	struct tzmap		*tz;		/* NULL: no time zone data */
 	uint64_t		 data_id;	/* ident_data_id() */
 };
 
@@ -113,6 +114,26 @@ void			 ident_email_disp_free(struct disposable *);
 /* domain or a parent of it (down to two labels) is listed. */
 bool			 ident_email_disp_match(const struct disposable *,
 			    const char *domain, size_t len);
+
+/*
+ * The time zone database's countries (ident_tz.c), from DIR/zone.tab and
+ * the link lines of DIR/tzdata.zi. Load: NULL and *cause. _ref and _free
+ * as above. ident_tz_country: the two-letter country of a zone name
+ * (ASCII case ignored), or NULL when the zone is of no one country or
+ * not known.
+ */
+#define IDENT_TZ_NAME_MAX	64
+struct tzmap {
+	int		 refs;
+	char		*path;		/* DIR/zone.tab */
+	int64_t		 bytes;		/* of the files read */
+	struct tz_zone	*z;		/* sorted by name, ASCII case ignored */
+	size_t		 n, cap;
+};
+struct tzmap	*ident_tz_load(const char *dir, char **cause);
+struct tzmap	*ident_tz_ref(struct tzmap *);
+void		 ident_tz_free(struct tzmap *);
+const char	*ident_tz_country(const struct tzmap *, const char *, size_t);
 
 /*
  * "browser/os" families of a user agent, as device.fuzzy uses them, e.g.

@@ -122,6 +122,8 @@ party_encode(struct rec_w *w, const struct party *p)
 		rec_put_u8(w, p->ip_version);
 		rec_put_u8(w, p->ip_private);
 	}
+	if (p->facts & PF_DEVICE_TZ)
+		rec_put_bytes(w, p->device_tz_country, 2);
 	rec_put_u32(w, g->have);
 	if (g->have == 0)
 		return;
@@ -154,6 +156,8 @@ party_decode(struct rec_r *r, struct party *p)
 		p->ip_version = rec_get_u8(r);
 		p->ip_private = rec_get_u8(r) != 0;
 	}
+	if (p->facts & PF_DEVICE_TZ)
+		rec_get_bytes(r, p->device_tz_country, 2);
 	g->have = rec_get_u32(r);
 	if (g->have == 0)
 		return;

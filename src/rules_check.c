@@ -989,7 +989,7 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 	if (!rules_fact_settable(a->fact->party, a->fact->fact)) {
 		rules_error(cc->rs, &a->fact->pos, "test %s: assume sets what "
 		    "the databases give (email.domain, email.disposable, ip.*, "
-		    "geo.*) of referrer or referee, not %s", t->name,
+		    "geo.*, device.tz_country) of referrer or referee, not %s", t->name,
 		    a->fact->name);
 		return;
 	}

@@ -935,6 +935,11 @@ add_party(struct sbuf *sb, const struct party *p)
 		sbuf_adds(sb, p->ip_private ? ",\"ip.private\":true" :
 		    ",\"ip.private\":false");
 	}
+	if (p->facts & PF_DEVICE_TZ) {
+		sbuf_adds(sb, ",\"device.tz_country\":");
+		sbuf_add_jstr(sb, p->device_tz_country,
+		    strnlen(p->device_tz_country, 2));
+	}
 	if (g->have & GEO_COUNTRY) {
 		sbuf_adds(sb, ",\"geo.country\":");
 		sbuf_add_jstr(sb, g->country, strnlen(g->country, 2));

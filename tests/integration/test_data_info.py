@@ -342,14 +342,84 @@ def _():
     d.stop()
 
 
-@T.case("no data: data=none")
+@T.case("no data: data=none, or only the system's time zones")
 def _():
     d = rgtest.Daemon("nodata", rules="empty").start()
-    check("data=none" in ready_line(d.stderr()), "ready line", d.stderr())
     st = d.stats()["data"]
     eq((st["geoip"], st["disposable"], st["lists"]), ([], None, []),
        "stats.data")
+    if os.path.exists("/usr/share/zoneinfo/zone.tab"):
+        check(re.search(r'data="time_zones zone\.tab \(\d+ entries, [^)]+\)"',
+                        ready_line(d.stderr())), "ready line", d.stderr())
+        eq(st["time_zones"]["path"], "/usr/share/zoneinfo/zone.tab",
+           "stats.data.time_zones")
+        check(st["time_zones"]["entries"] > 300, "zones", st["time_zones"])
+        check("stale" not in st["time_zones"], "time zones are undated",
+              st["time_zones"])
+    else:
+        check("data=none" in ready_line(d.stderr()), "ready line",
+              d.stderr())
+        eq(st["time_zones"], None, "stats.data.time_zones")
     d.stop()
+
+
+def zoneinfo(path, tab):
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "zone.tab"), "w") as f:
+        f.write(tab)
+    with open(os.path.join(path, "tzdata.zi"), "w") as f:
+        f.write("L Asia/Kolkata Asia/Calcutta\n")
+
+
+@T.case("zoneinfo_dir: device.tz_country in explain and the record; a bad "
+        "one stops the start, and a reload keeps the old with the reason")
+def _():
+    tmp = rgtest.mkdtemp("zones")
+    zi = os.path.join(tmp, "zi")
+    zoneinfo(zi, "DE\t+5230+01322\tEurope/Berlin\n"
+             "IN\t+2232+08822\tAsia/Kolkata\n")
+    d = rgtest.Daemon("zones", rules="empty", conf={"zoneinfo_dir": zi})
+    d.start()
+    st = d.stats()["data"]
+    eq((st["time_zones"]["path"], st["time_zones"]["entries"]),
+       (os.path.join(zi, "zone.tab"), 3), "stats.data.time_zones")
+    check("time_zones zone.tab (3 entries" in ready_line(d.stderr()),
+          "ready line", d.stderr())
+
+    def explain(rid, tz_referrer, tz_referee):
+        req = {"op": "check", "id": rid,
+               "referrer": {"account": "r-" + rid, "device":
+                            {"ua": "Mozilla/5.0 A", "tz": tz_referrer}},
+               "referee": {"account": "e-" + rid, "device":
+                           {"ua": "Mozilla/5.0 B", "tz": tz_referee}}}
+        v, raw = d.call(req)
+        check("error" not in v, "check", raw)
+        e, eraw = d.call({"op": "explain", "id": rid})
+        check("error" not in e, "explain", eraw)
+        return e["event"]
+
+    ev = explain("z1", "Asia/Calcutta", "europe/berlin")
+    eq((ev["referrer"].get("device.tz_country"),
+        ev["referee"].get("device.tz_country")), ("IN", "DE"),
+       "device.tz_country of an alias and of a zone in another case")
+    ev = explain("z2", "UTC", "Mars/Base")
+    eq((ev["referrer"].get("device.tz_country"),
+        ev["referee"].get("device.tz_country")), (None, None),
+       "no country for UTC or an unknown zone")
+
+    # A broken zone.tab: the reload says so and keeps serving the old.
+    zoneinfo(zi, "DE Europe/Berlin\n")
+    r, raw = d.call({"op": "reload"})
+    check(b"zone.tab:1: not a zone.tab line" in raw, "reload names it", raw)
+    ev = explain("z3", "Asia/Calcutta", "Europe/Berlin")
+    eq(ev["referee"].get("device.tz_country"), "DE", "the old data kept")
+    d.stop()
+
+    # At start the same file stops the daemon, naming it.
+    d2 = rgtest.Daemon("zones2", rules="empty", conf={"zoneinfo_dir": zi})
+    rc, err = d2.run_to_exit()
+    check(rc != 0 and "zone.tab:1: not a zone.tab line" in err,
+          "start refused with the reason", rc, err)
 
 
 if __name__ == "__main__":

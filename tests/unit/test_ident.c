@@ -1187,6 +1187,111 @@ START_TEST(test_real_disposable)
 }
 END_TEST
 
+/* The country of a device's time zone, from a zoneinfo directory. */
+static struct party
+dev_tz(struct ident *ident, const char *tz)
+{
+	struct dev_attr	 a[] = { A("ua", FF118), A("tz", tz) };
+	struct party	 p;
+	const char	*ek = NULL, *err = NULL;
+
+	memset(&p, 0, sizeof(p));
+	ck_assert_msg(ident_device(ident, a, nitems(a), &p, &ek, &err) == 0,
+	    "%s", err);
+	return (p);
+}
+
+static void
+zoneinfo(const char *dir, const char *tab, const char *zi)
+{
+	char	path[1100];
+
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/zone.tab", dir);
+	unit_write(path, tab, strlen(tab));
+	snprintf(path, sizeof(path), "%s/tzdata.zi", dir);
+	if (zi != NULL)
+		unit_write(path, zi, strlen(zi));
+	else
+		unlink(path);
+}
+
+START_TEST(test_device_tz_country)
+{
+	struct ident_conf	 ic;
+	struct ident		*t;
+	struct party		 p;
+	char			 dir[1024], *cause = NULL;
+	json_t			*j;
+
+	snprintf(dir, sizeof(dir), "%s/zi", tmpdir);
+	zoneinfo(dir, "# comment\n"
+	    "DE\t+5230+01322\tEurope/Berlin\tmost of Germany\n"
+	    "IN\t+2232+08822\tAsia/Kolkata\n",
+	    "R Z 1 2 - Mar lastSu 1u 1 S\n"
+	    "L Asia/Kolkata Asia/Calcutta\n"
+	    "L Etc/UTC UTC\n"
+	    "L Asia/Calcutta Asia/Bogus\n");
+	mkconf(&ic);
+	ic.zoneinfo_dir = dir;
+	t = ident_new(&ic, &cause);
+	ck_assert_msg(t != NULL, "%s", cause);
+	p = dev_tz(t, "Europe/Berlin");
+	ck_assert(p.facts & PF_DEVICE_TZ);
+	ck_assert_str_eq(p.device_tz_country, "DE");
+	/* Names ignore ASCII case; an alias takes its zone's country. */
+	p = dev_tz(t, "europe/BERLIN");
+	ck_assert_str_eq(p.device_tz_country, "DE");
+	p = dev_tz(t, "Asia/Calcutta");
+	ck_assert_str_eq(p.device_tz_country, "IN");
+	/* No one country: UTC, a link of a link, an unknown name, offsets. */
+	ck_assert(!(dev_tz(t, "UTC").facts & PF_DEVICE_TZ));
+	ck_assert(!(dev_tz(t, "Asia/Bogus").facts & PF_DEVICE_TZ));
+	ck_assert(!(dev_tz(t, "Mars/Base").facts & PF_DEVICE_TZ));
+	ck_assert(!(dev_tz(t, "+02:00").facts & PF_DEVICE_TZ));
+	ck_assert(!(dev_tz(t, "Europe/Berlin/x").facts & PF_DEVICE_TZ));
+	j = ident_info(t);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j,
+	    "time_zones"), "entries")), 3);
+	json_decref(j);
+	ident_free(t);
+
+	/* Without tzdata.zi: the canonical names only. */
+	zoneinfo(dir, "DE\t+5230+01322\tEurope/Berlin\n", NULL);
+	t = ident_new(&ic, &cause);
+	ck_assert_msg(t != NULL, "%s", cause);
+	ck_assert_str_eq(dev_tz(t, "Europe/Berlin").device_tz_country, "DE");
+	ck_assert(!(dev_tz(t, "Asia/Calcutta").facts & PF_DEVICE_TZ));
+	ident_free(t);
+
+	/* A configured directory that is not one is an error naming it. */
+	zoneinfo(dir, "DE Europe/Berlin\n", NULL);
+	ck_assert_ptr_null(ident_new(&ic, &cause));
+	ck_assert_msg(strstr(cause, "zone.tab:1: not a zone.tab line") != NULL,
+	    "%s", cause);
+	free(cause);
+	snprintf(dir, sizeof(dir), "%s/no-such-dir", tmpdir);
+	ck_assert_ptr_null(ident_new(&ic, &cause));
+	ck_assert_msg(strstr(cause, "zoneinfo_dir") != NULL &&
+	    strstr(cause, "no-such-dir/zone.tab") != NULL, "%s", cause);
+	free(cause);
+
+	/* Not configured: the system's, when it has one, else none. */
+	ic.zoneinfo_dir = NULL;
+	t = ident_new(&ic, &cause);
+	ck_assert_msg(t != NULL, "%s", cause);
+	if (access(IDENT_ZONEINFO_DIR "/zone.tab", R_OK) == 0)
+		ck_assert_str_eq(dev_tz(t, "Europe/Berlin").device_tz_country,
+		    "DE");
+	else {
+		fprintf(stderr, "SKIP system time zones: "
+		    IDENT_ZONEINFO_DIR "/zone.tab absent\n");
+		ck_assert(!(dev_tz(t, "Europe/Berlin").facts & PF_DEVICE_TZ));
+	}
+	ident_free(t);
+}
+END_TEST
+
 static Suite *
 ident_suite(void)
 {
@@ -1215,6 +1320,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_device_updates);
 	tcase_add_test(tc, test_device_stable);
 	tcase_add_test(tc, test_device_stable_weak);
+	tcase_add_test(tc, test_device_tz_country);
 	tcase_add_test(tc, test_reload_info);
 	tcase_add_test(tc, test_real_disposable);
 	suite_add_tcase(s, tc);

@@ -206,6 +206,16 @@ START_TEST(test_event_record)
 	ck_assert_int_eq(rgev_decode(rec, len - 1, &back), -1);
 	rec[len] = 0;
 	ck_assert_int_eq(rgev_decode(rec, len + 1, &back), -1);
+
+	/* A device's time zone country: two bytes more, read back. */
+	ev.party[1].facts |= PF_DEVICE_TZ;
+	memcpy(ev.party[1].device_tz_country, "NL", 3);
+	len2 = rgev_encode(&ev, rec2);
+	ck_assert_uint_eq(len2, len + 2);
+	ck_assert_int_eq(rgev_decode(rec2, len2, &back), 0);
+	ck_assert(back.party[1].facts & PF_DEVICE_TZ);
+	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
+	ck_assert(!(back.party[0].facts & PF_DEVICE_TZ));
 }
 END_TEST
 
