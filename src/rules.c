@@ -169,6 +169,7 @@ rules_free(struct ruleset *rs)
 		free(rs->tests[i].assume);
 	}
 	free(rs->tests);
+	free(rs->conds);
 	for (i = 0; i < rs->ndmsgs; i++)
 		free(rs->dmsgs[i].text);
 	free(rs->dmsgs);

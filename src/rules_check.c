@@ -641,11 +641,107 @@ rules_check_call(struct rules_cctx *cc, struct rules_node *n)
 	return (n->type = (uint8_t)t);
 }
 
+/* Nodes of the tree n. */
+static size_t
+rules_check_nodes(const struct rules_node *n)
+{
+	size_t	i, k = 1;
+
+	for (i = 0; i < n->nkids; i++)
+		k += rules_check_nodes(n->kids[i]);
+	return (k);
+}
+
+/* A copy of the tree n in rs's arena: one use of a condition. */
+static struct rules_node *
+rules_check_copy(struct ruleset *rs, const struct rules_node *n)
+{
+	struct rules_node	*c = rules_alloc(&rs->arena, sizeof(*c));
+	size_t			 i;
+
+	rs->nexpanded++;
+	*c = *n;
+	if (n->nkids > 0) {
+		c->kids = rules_alloc(&rs->arena, n->nkids * sizeof(*c->kids));
+		for (i = 0; i < n->nkids; i++)
+			c->kids[i] = rules_check_copy(rs, n->kids[i]);
+	}
+	return (c);
+}
+
+static const struct rules_named *rules_check_lookup(
+    const struct rules_named *, size_t, const char *);
+
+/*
+ * n, a word naming a condition, becomes a copy of its when (as if written
+ * out there, in parentheses). Errors and warnings in the condition are
+ * reported once, at its first use; a condition that uses itself is an
+ * error.
+ */
+static int
+rules_check_cond(struct rules_cctx *cc, struct rules_node *n,
+    struct rules_cond *c)
+{
+	struct rules_pos	 pos = n->pos;
+	unsigned		 nerrors = cc->rs->nerrors;
+	char			 buf[64];
+	int			 t;
+
+	if (c->broken)
+		return (n->type = T_ERR);
+	if (c->expanding) {
+		rules_error(cc->rs, &pos, "condition %s uses itself (directly "
+		    "or through others)", c->name);
+		c->broken = true;
+		return (n->type = T_ERR);
+	}
+	if (cc->conds >= RULES_COND_NEST_MAX) {
+		rules_error(cc->rs, &pos, "condition %s is used more than %d "
+		    "conditions deep", c->name, RULES_COND_NEST_MAX);
+		c->broken = true;
+		return (n->type = T_ERR);
+	}
+	if (cc->rs->nexpanded + rules_check_nodes(c->when) >
+	    RULES_EXPAND_MAX) {
+		rules_error(cc->rs, &pos, "conditions written out where they "
+		    "are used take more than %d nodes in all (a condition "
+		    "used twice by one used twice doubles at each level)",
+		    RULES_EXPAND_MAX);
+		c->broken = true;
+		return (n->type = T_ERR);
+	}
+	/* Its warnings were said at its first use. */
+	if (c->used++ > 0)
+		cc->rs->quiet++;
+	*n = *rules_check_copy(cc->rs, c->when);
+	n->paren = true;
+	n->cond = c->name;
+	c->expanding = true;
+	cc->conds++;
+	t = rules_check_expr(cc, n);
+	cc->conds--;
+	c->expanding = false;
+	if (c->used > 1)
+		cc->rs->quiet--;
+	if (t != T_BOOL && t != T_ERR) {
+		rules_error(cc->rs, &c->when->pos, "condition %s must be true "
+		    "or false, not %s", c->name, rules_check_tname(n, buf,
+		    sizeof(buf)));
+		t = T_ERR;
+	}
+	if (cc->rs->nerrors != nerrors) {
+		c->broken = true;
+		t = T_ERR;
+	}
+	return (n->type = (uint8_t)t);
+}
+
 int
 rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
 {
-	char	buf[64];
-	size_t	i;
+	const struct rules_named	*c;
+	char				 buf[64];
+	size_t				 i;
 
 	switch (n->op) {
 	case N_CONST:
@@ -653,6 +749,11 @@ rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
 		return (n->type);
 	case N_WORD:
 		n->cost = 1;
+		if (cc->ncondv > 0 && strchr(n->name, '.') == NULL &&
+		    (c = rules_check_lookup(cc->condv, cc->ncondv,
+		    n->name)) != NULL)
+			return (rules_check_cond(cc, n,
+			    &cc->rs->conds[c->i]));
 		return (rules_check_word(cc, n));
 	case N_LIST:
 		return (n->type = T_LIST);
@@ -699,18 +800,25 @@ rules_check_text(struct ruleset *rs, const struct rules_node *n)
 {
 	const char	*s = rs->srcs[n->pos.src].text + n->pos.off;
 	size_t		 len = n->end > n->pos.off ? n->end - n->pos.off : 0;
+	size_t		 clen = n->cond != NULL ? strlen(n->cond) + 2 : 0;
 	char		*out, *o;
 	size_t		 i;
 	bool		 cut = len > RULES_TEXT_MAX;
 
 	if (cut)
 		len = RULES_TEXT_MAX - 3;
-	out = o = rules_alloc(&rs->arena, len + (cut ? 3 : 0) + 1);
+	out = o = rules_alloc(&rs->arena, clen + len + (cut ? 3 : 0) + 1);
+	/* A condition's use: "name: its text". */
+	if (clen > 0) {
+		memcpy(o, n->cond, clen - 2);
+		memcpy(o + clen - 2, ": ", 2);
+		o += clen;
+	}
 
 	for (i = 0; i < len; i++) {
 		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
 		    s[i] == '\r') {
-			if (o != out && o[-1] != ' ')
+			if (o != out + clen && o[-1] != ' ')
 				*o++ = ' ';
 		} else
 			*o++ = s[i];
@@ -859,16 +967,6 @@ rules_check_depth(const struct rules_node *n, int d)
 			m = k;
 	return (m);
 }
-
-/*
- * Names sorted, for duplicates and lookups in n log n: a set may hold
- * thousands of rules, lists and tests.
- */
-struct rules_named {
-	const char		*name;
-	const struct rules_pos	*pos;
-	size_t			 i;	/* index in its array */
-};
 
 static int
 rules_check_namecmp(const void *x, const void *y)
@@ -1027,6 +1125,73 @@ rules_check_verdict(struct ruleset *rs)
 		    "most %lld", (long long)rs->deny_at, (long long)max);
 }
 
+/*
+ * A condition's name is a plain word: not a fact's, not a reserved one.
+ * A misnamed condition is not looked at further.
+ */
+static void
+rules_check_condname(struct ruleset *rs, struct rules_cond *c)
+{
+	static const char *const reserved[] = { "true", "false", "since",
+	    "referrer", "referee", "referral", "any", "and", "or", "not",
+	    "in", "list" };
+	uint8_t	party, fact;
+	size_t	i;
+
+	if (strchr(c->name, '.') != NULL) {
+		rules_error(rs, &c->pos, "condition name %s has a dot: names "
+		    "with dots are facts", c->name);
+		c->broken = true;
+		return;
+	}
+	for (i = 0; i < nitems(reserved); i++)
+		if (strcmp(c->name, reserved[i]) == 0) {
+			rules_error(rs, &c->pos, "condition name %s is a word "
+			    "of the language", c->name);
+			c->broken = true;
+			return;
+		}
+	if (rules_check_fact(c->name, &party, &fact) == 0) {
+		rules_error(rs, &c->pos, "condition name %s is a fact's",
+		    c->name);
+		c->broken = true;
+	}
+}
+
+/*
+ * A condition no rule uses is still checked, once, so that its errors
+ * show (when the rest has none); what it would index (pairs of keys)
+ * is not kept.
+ */
+static void
+rules_check_unused_conds(struct rules_cctx *cc)
+{
+	struct ruleset		*rs = cc->rs;
+	struct rules_cond	*c;
+	struct rules_node	 use;
+	size_t			 i, npairs = rs->npairs;
+
+	/*
+	 * After an error, a condition's users may not have been written
+	 * out: it would look unused. Its own errors show once the rest
+	 * is right.
+	 */
+	if (rs->nerrors > 0)
+		return;
+	for (i = 0; i < rs->nconds; i++) {
+		c = &rs->conds[i];
+		if (c->used > 0 || c->broken)
+			continue;
+		rules_warn(rs, &c->pos, "condition %s is never used", c->name);
+		memset(&use, 0, sizeof(use));
+		use.op = N_WORD;
+		use.pos = c->pos;
+		use.name = c->name;
+		rules_check_cond(cc, &use, c);
+	}
+	rs->npairs = npairs;
+}
+
 void
 rules_check(struct ruleset *rs)
 {
@@ -1044,7 +1209,7 @@ rules_check(struct ruleset *rs)
 		rs->list_seed = ident_list_seed(rs->id);
 		rs->have_list_seed = true;
 	}
-	/* Names first: rules look lists up, tests rules. */
+	/* Names first: rules look lists and conditions up, tests rules. */
 	byrule = xreallocarray(NULL, rs->nrules + 1, sizeof(*byrule));
 	for (i = 0; i < rs->nrules; i++)
 		byrule[i] = (struct rules_named){ rs->rules[i].name,
@@ -1064,6 +1229,18 @@ rules_check(struct ruleset *rs)
 		    &rs->tests[i].pos, i };
 	rules_check_dups(rs, "test", v, rs->ntests);
 	free(v);
+	cc.condv = xreallocarray(NULL, rs->nconds + 1, sizeof(*cc.condv));
+	for (i = 0; i < rs->nconds; i++) {
+		cc.condv[i] = (struct rules_named){ rs->conds[i].name,
+		    &rs->conds[i].pos, i };
+		rules_check_condname(rs, &rs->conds[i]);
+	}
+	cc.ncondv = rs->nconds;
+	rules_check_dups(rs, "condition", cc.condv, cc.ncondv);
+	/* A name given again is reported; only its first is looked up. */
+	for (i = 1; i < cc.ncondv; i++)
+		if (strcmp(cc.condv[i].name, cc.condv[i - 1].name) == 0)
+			rs->conds[cc.condv[i].i].broken = true;
 	for (i = 0; i < rs->nrules; i++) {
 		r = &rs->rules[i];
 		if (r->action == -1 && !r->broken)
@@ -1086,7 +1263,17 @@ rules_check(struct ruleset *rs)
 			rules_error(rs, &r->when->pos, "when needs a condition, "
 			    "not %s", rules_check_tname(r->when, buf,
 			    sizeof(buf)));
+		else if (t == T_BOOL &&
+		    rules_check_depth(r->when, 1) > RULES_DEPTH_MAX)
+			rules_error(rs, &r->when->pos, "rule %s: expression "
+			    "deeper than %d nodes with its conditions written "
+			    "out", r->name, RULES_DEPTH_MAX);
 	}
+	cc.rule = NULL;
+	rules_check_unused_conds(&cc);
+	free(cc.condv);
+	cc.condv = NULL;
+	cc.ncondv = 0;
 	nsugg = rs->nrules < RULES_SUGGEST_NAMES ? rs->nrules :
 	    RULES_SUGGEST_NAMES;
 	sugg = xreallocarray(NULL, nsugg + 1, sizeof(*sugg));

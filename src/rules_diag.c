@@ -214,6 +214,8 @@ rules_warn(struct ruleset *rs, const struct rules_pos *pos, const char *fmt,
 {
 	va_list	ap;
 
+	if (rs->quiet > 0)
+		return;
 	rs->nwarnings++;
 	va_start(ap, fmt);
 	rules_diag_v(rs, pos, "warning", fmt, ap);

@@ -57,6 +57,13 @@ struct ident;
 #define RULES_VALUES_MAX	1000000
 /* Requests its tests send, repeats included. */
 #define RULES_TREQ_MAX		100000
+/*
+ * Named conditions: nodes written out for their uses, in all (a
+ * condition used twice in one used twice in another... doubles at each
+ * level), and how deep one may use another.
+ */
+#define RULES_EXPAND_MAX	100000
+#define RULES_COND_NEST_MAX	8
 
 /*
  * Nesting. The parser refuses an expression that nests deeper than
@@ -191,6 +198,7 @@ struct rules_node {
 	struct rules_pos	 pos;
 	uint32_t		 end;		/* source offset past the node */
 	char			*name;		/* N_WORD, N_CALL, N_IN list name */
+	const char		*cond;		/* the condition it is a use of */
 	struct rules_pos	 name_pos;	/* N_IN: the list name; N_AND,
 						   N_OR: the first operator */
 	struct rules_node	**kids;
@@ -252,9 +260,22 @@ struct rules_slot {
 };
 
 /* Checking (rules_check.c). */
+/*
+ * Names sorted, for duplicates and lookups in n log n: a set may hold
+ * thousands of rules, lists, conditions and tests.
+ */
+struct rules_named {
+	const char		*name;
+	const struct rules_pos	*pos;
+	size_t			 i;	/* index in its array */
+};
+
 struct rules_cctx {
 	struct ruleset		*rs;
 	struct rules_rule	*rule;
+	int			 conds;		/* conditions being expanded */
+	struct rules_named	*condv;		/* conditions by name, sorted */
+	size_t			 ncondv;
 	struct rules_node	*slots[RULES_SLOTS];
 };
 
@@ -433,6 +454,21 @@ struct rules_rule {
 	size_t			 ntags;
 };
 
+/*
+ * A named condition: a word rules use in place of its expression
+ * ("condition NAME { desc ... when ... }"). Each use is checked and
+ * compiled as a copy of when, as if written out there.
+ */
+struct rules_cond {
+	char			*name;
+	struct rules_pos	 pos;
+	char			*desc;
+	struct rules_node	*when;		/* NULL: missing or unparsable */
+	bool			 broken;	/* errors reported already */
+	bool			 expanding;	/* being checked: a loop */
+	unsigned		 used;
+};
+
 struct rules_names {
 	bool			 set;
 	size_t			 n;
@@ -491,8 +527,10 @@ struct ruleset {
 	size_t			 nlists;
 	struct rules_test	*tests;
 	size_t			 ntests;
+	struct rules_cond	*conds;
+	size_t			 nconds;
 	/* Capacities of the arrays above (rules_grow). */
-	size_t			 srccap, rulecap, listcap, testcap;
+	size_t			 srccap, rulecap, listcap, testcap, condcap;
 	/* lists by name, sorted, once checked (rules_list_find) */
 	struct rules_list	**byname;
 
@@ -522,6 +560,9 @@ struct ruleset {
 	unsigned		 nwarnings;
 	unsigned		 ndropped;	/* past RULES_DIAG_MAX */
 	bool			 panic;		/* parser resynchronizing */
+	size_t			 nexpanded;	/* RULES_EXPAND_MAX */
+	unsigned		 quiet;		/* no warnings: a condition's
+						   use after its first */
 };
 
 /* One diagnostic, kept until the end to be sorted by place. */

@@ -1,10 +1,11 @@
 /*
  * rules_parse.c: the syntax of rule files, into the tree of rules_int.h.
  *
- *   file    = { rule | list | verdict | include | test }
+ *   file    = { rule | condition | list | verdict | include | test }
  *   rule    = "rule" NAME "{" { "desc" STRING | "when" expr
  *             | "action" ACTION | "score" INT | "mode" MODE
  *             | "tags" "[" STRING { "," STRING } "]" } "}"
+ *   condition = "condition" NAME "{" { "desc" STRING | "when" expr } "}"
  *   list    = "list" NAME ( "file" STRING | "[" value { "," value } "]" )
  *   verdict = "verdict" "{" { ACTION "when" "score" (">=" | ">") INT } "}"
  *   include = "include" STRING
@@ -41,11 +42,12 @@ struct rules_parser {
 };
 
 static const char *const rules_top_words[] = {
-	"rule", "list", "verdict", "include", "test",
+	"rule", "condition", "list", "verdict", "include", "test",
 };
 static const char *const rules_rule_words[] = {
 	"desc", "when", "action", "score", "mode", "tags",
 };
+static const char *const rules_cond_words[] = { "desc", "when" };
 static const char *const rules_test_words[] = {
 	"given", "expect", "score", "reasons", "shadow", "includes",
 	"excludes", "assume",
@@ -87,8 +89,8 @@ static int
 rules_parse_at_top(struct rules_parser *p)
 {
 	return (TOK(p)->t == TK_EOF || rules_parse_is(p, "rule") ||
-	    rules_parse_is(p, "verdict") || rules_parse_is(p, "test") ||
-	    rules_parse_is(p, "include"));
+	    rules_parse_is(p, "condition") || rules_parse_is(p, "verdict") ||
+	    rules_parse_is(p, "test") || rules_parse_is(p, "include"));
 }
 
 /* Describe the current token for "found ..." in messages. */
@@ -701,6 +703,72 @@ rules_parse_rule(struct rules_parser *p)
 		r->broken = true;
 }
 
+/* "condition NAME { desc STRING when expr }" */
+static void
+rules_parse_cond(struct rules_parser *p)
+{
+	struct ruleset		*rs = p->rs;
+	struct rules_cond	*c;
+	struct rules_pos	 npos;
+	char			*name;
+	size_t			 ci;
+	unsigned		 nerrors = rs->nerrors;
+
+	rules_parse_next(p);
+	if ((name = rules_parse_word(p, "a condition name", &npos)) == NULL ||
+	    rules_parse_expect(p, TK_LBRACE) != 0) {
+		rules_parse_sync(p, NULL, 0, 1);
+		return;
+	}
+	if (rs->nconds == RULES_RULES_MAX)
+		rules_error(rs, &npos, "the rule set holds more than %d "
+		    "conditions", RULES_RULES_MAX);
+	rs->conds = rules_grow(rs->conds, &rs->condcap, rs->nconds,
+	    sizeof(*rs->conds));
+	ci = rs->nconds;
+	c = &rs->conds[rs->nconds++];
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->pos = npos;
+	while (TOK(p)->t != TK_RBRACE) {
+		if (rules_parse_at_top(p)) {
+			rules_error(rs, &TOK(p)->pos, "condition %s does not "
+			    "end: missing '}'", name);
+			rs->conds[ci].broken = true;
+			return;
+		}
+		if (rules_parse_is(p, "desc")) {
+			rules_parse_next(p);
+			if (TOK(p)->t != TK_STRING)
+				rules_parse_expected(p, "a string");
+			else {
+				c->desc = TOK(p)->str;
+				rules_parse_next(p);
+			}
+		} else if (rules_parse_is(p, "when")) {
+			if (c->when != NULL)
+				rules_error(rs, &TOK(p)->pos, "condition %s has "
+				    "more than one when (combine them with "
+				    "and/or)", name);
+			rules_parse_next(p);
+			c->when = rules_parse_expr(p);
+		} else
+			rules_parse_unknown_attr(p, "condition",
+			    rules_cond_words, nitems(rules_cond_words));
+		if (rs->panic)
+			rules_parse_sync(p, rules_cond_words,
+			    nitems(rules_cond_words), 0);
+		c = &rs->conds[ci];
+	}
+	rules_parse_next(p);
+	if (rs->nerrors != nerrors)
+		c->broken = true;
+	else if (c->when == NULL) {
+		rules_error(rs, &c->pos, "condition %s has no when", name);
+		c->broken = true;
+	}
+}
+
 /* "list NAME file PATH" or "list NAME [ values ]" */
 static void
 rules_parse_listdecl(struct rules_parser *p)
@@ -1034,6 +1102,8 @@ rules_parse(struct ruleset *rs, uint32_t src, rules_include_cb inc)
 			break;
 		if (rules_parse_is(&p, "rule"))
 			rules_parse_rule(&p);
+		else if (rules_parse_is(&p, "condition"))
+			rules_parse_cond(&p);
 		else if (rules_parse_is(&p, "list"))
 			rules_parse_listdecl(&p);
 		else if (rules_parse_is(&p, "verdict"))
@@ -1065,8 +1135,8 @@ rules_parse(struct ruleset *rs, uint32_t src, rules_include_cb inc)
 				    "%s; did you mean %s?", TOK(&p)->str, sug);
 				rs->panic = true;
 			} else
-				rules_parse_expected(&p, "rule, list, verdict, "
-				    "include or test");
+				rules_parse_expected(&p, "rule, condition, list, "
+				    "verdict, include or test");
 			rules_parse_sync(&p, NULL, 0, 1);
 			if (TOK(&p)->t == TK_RBRACE)
 				rules_parse_next(&p);

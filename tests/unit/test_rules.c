@@ -111,7 +111,7 @@ load_in(const char *dir, const char *name, char **diag)
 }
 
 static const char *const bad_files[] = {
-	"syntax", "names", "types", "verdict", "tests", "lists",
+	"syntax", "names", "types", "verdict", "tests", "lists", "conditions",
 };
 
 START_TEST(test_bad_files)
@@ -237,9 +237,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 43);
-	ck_assert_int_eq(n, 91);
-	ck_assert_str_eq(report, "rules tests: 91 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 44);
+	ck_assert_int_eq(n, 94);
+	ck_assert_str_eq(report, "rules tests: 94 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -718,8 +718,9 @@ check_shaped(struct ruleset *rs, const struct rg_event *ev,
 START_TEST(test_explain)
 {
 	const char		*src =
-	    "rule e.velocity { when count(referral, referrer.account, 1h) > 10 "
+	    "rule e.velocity { when busy "
 	    "and not (referee.geo.country == \"US\") action review }\n"
+	    "condition busy { when count(referral, referrer.account, 1h) > 10 }\n"
 	    "rule e.link { when linked(referrer, referee, any) action deny }\n";
 	struct rules_result	 res;
 	struct verdict		 v;
@@ -774,8 +775,9 @@ START_TEST(test_explain)
 	ck_assert(json_is_null(json_object_get(f, "left")));
 	/* The count stopped at 11: enough to decide "> 10". */
 	f = json_array_get(json_object_get(r, "facts"), 1);
+	/* A condition's use is named: "name: its text". */
 	ck_assert_str_eq(json_string_value(json_object_get(f, "expr")),
-	    "count(referral, referrer.account, 1h) > 10");
+	    "busy: count(referral, referrer.account, 1h) > 10");
 	ck_assert(json_is_true(json_object_get(f, "result")));
 	f = json_object_get(f, "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(f, "value")), 11);
