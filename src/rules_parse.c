@@ -599,6 +599,48 @@ rules_parse_unknown_attr(struct rules_parser *p, const char *what,
 	p->rs->panic = true;
 }
 
+/* A block that reaches a top-level keyword: reported, true. */
+static int
+rules_parse_unended(struct rules_parser *p, const char *what,
+    const char *name)
+{
+	if (!rules_parse_at_top(p))
+		return (0);
+	rules_error(p->rs, &TOK(p)->pos, "%s %s does not end: missing '}'",
+	    what, name);
+	return (1);
+}
+
+/*
+ * The attributes rules and conditions share: "desc" STRING, "when" expr.
+ * True when the token starts one (parsed into *desc, or *when with
+ * *has_when set even when the expression does not parse).
+ */
+static int
+rules_parse_desc_when(struct rules_parser *p, const char *what,
+    const char *name, char **desc, struct rules_node **when, bool *has_when)
+{
+	if (rules_parse_is(p, "desc")) {
+		rules_parse_next(p);
+		if (TOK(p)->t != TK_STRING)
+			rules_parse_expected(p, "a string");
+		else {
+			*desc = TOK(p)->str;
+			rules_parse_next(p);
+		}
+		return (1);
+	}
+	if (!rules_parse_is(p, "when"))
+		return (0);
+	*has_when = true;
+	if (*when != NULL)
+		rules_error(p->rs, &TOK(p)->pos, "%s %s has more than one "
+		    "when (combine them with and/or)", what, name);
+	rules_parse_next(p);
+	*when = rules_parse_expr(p);
+	return (1);
+}
+
 static void
 rules_parse_rule(struct rules_parser *p)
 {
@@ -629,29 +671,14 @@ rules_parse_rule(struct rules_parser *p)
 	r->action = -1;
 
 	while (TOK(p)->t != TK_RBRACE) {
-		if (rules_parse_at_top(p)) {
-			rules_error(rs, &TOK(p)->pos, "rule %s does not end: "
-			    "missing '}'", name);
+		if (rules_parse_unended(p, "rule", name)) {
 			rs->rules[ri].broken = true;
 			return;
 		}
-		if (rules_parse_is(p, "desc")) {
-			rules_parse_next(p);
-			if (TOK(p)->t != TK_STRING)
-				rules_parse_expected(p, "a string");
-			else {
-				r->desc = TOK(p)->str;
-				rules_parse_next(p);
-			}
-		} else if (rules_parse_is(p, "when")) {
-			if (r->when != NULL)
-				rules_error(rs, &TOK(p)->pos, "rule %s has more "
-				    "than one when (combine them with and/or)",
-				    name);
-			rules_parse_next(p);
-			r->has_when = true;
-			r->when = rules_parse_expr(p);
-		} else if (rules_parse_is(p, "action")) {
+		if (rules_parse_desc_when(p, "rule", name, &r->desc,
+		    &r->when, &r->has_when))
+			;	/* desc or when */
+		else if (rules_parse_is(p, "action")) {
 			rules_parse_next(p);
 			r->action = rules_parse_action(p, "an action");
 			if (r->action == -1)
@@ -713,6 +740,7 @@ rules_parse_cond(struct rules_parser *p)
 	char			*name;
 	size_t			 ci;
 	unsigned		 nerrors = rs->nerrors;
+	bool			 has_when = false;
 
 	rules_parse_next(p);
 	if ((name = rules_parse_word(p, "a condition name", &npos)) == NULL ||
@@ -731,28 +759,12 @@ rules_parse_cond(struct rules_parser *p)
 	c->name = name;
 	c->pos = npos;
 	while (TOK(p)->t != TK_RBRACE) {
-		if (rules_parse_at_top(p)) {
-			rules_error(rs, &TOK(p)->pos, "condition %s does not "
-			    "end: missing '}'", name);
+		if (rules_parse_unended(p, "condition", name)) {
 			rs->conds[ci].broken = true;
 			return;
 		}
-		if (rules_parse_is(p, "desc")) {
-			rules_parse_next(p);
-			if (TOK(p)->t != TK_STRING)
-				rules_parse_expected(p, "a string");
-			else {
-				c->desc = TOK(p)->str;
-				rules_parse_next(p);
-			}
-		} else if (rules_parse_is(p, "when")) {
-			if (c->when != NULL)
-				rules_error(rs, &TOK(p)->pos, "condition %s has "
-				    "more than one when (combine them with "
-				    "and/or)", name);
-			rules_parse_next(p);
-			c->when = rules_parse_expr(p);
-		} else
+		if (!rules_parse_desc_when(p, "condition", name, &c->desc,
+		    &c->when, &has_when))
 			rules_parse_unknown_attr(p, "condition",
 			    rules_cond_words, nitems(rules_cond_words));
 		if (rs->panic)
@@ -763,7 +775,7 @@ rules_parse_cond(struct rules_parser *p)
 	rules_parse_next(p);
 	if (rs->nerrors != nerrors)
 		c->broken = true;
-	else if (c->when == NULL) {
+	else if (!has_when) {
 		rules_error(rs, &c->pos, "condition %s has no when", name);
 		c->broken = true;
 	}
