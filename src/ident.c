@@ -169,22 +169,29 @@ ident_data_id(const struct ident *id)
 }
 
 /*
- * The time zone data: conf's zoneinfo_dir, or the system's when that is
- * not set and the system has one (else *tz stays NULL: no
- * device.tz_country). 0, or -1 and *cause when a configured one fails.
+ * The time zone data into *tz: conf's zoneinfo_dir, or the system's when
+ * that is not set, where none (no zone.tab there) leaves *tz NULL (no
+ * device.tz_country). cur: the data served now (a reload), kept when
+ * the new cannot be read. 0, or -1 and *cause when one that is there
+ * cannot be read (*tz is then cur's, or NULL).
  */
 static int
-ident_zones(const struct ident_conf *conf, struct tzmap **tz, char **cause)
+ident_zones(const struct ident_conf *conf, struct tzmap *cur,
+    struct tzmap **tz, char **cause)
 {
-	char	*msg = NULL;
+	const char	*dir = conf->zoneinfo_dir;
 
-	*tz = ident_tz_load(conf->zoneinfo_dir != NULL ? conf->zoneinfo_dir :
-	    IDENT_ZONEINFO_DIR, &msg);
-	if (*tz != NULL || conf->zoneinfo_dir == NULL) {
-		free(msg);
-		return (0);
+	if (dir == NULL) {
+		dir = IDENT_ZONEINFO_DIR;
+		if (access(IDENT_ZONEINFO_DIR "/zone.tab", F_OK) != 0 &&
+		    errno == ENOENT && cur == NULL) {
+			*tz = NULL;
+			return (0);
+		}
 	}
-	*cause = msg;
+	if ((*tz = ident_tz_load(dir, cause)) != NULL)
+		return (0);
+	*tz = ident_tz_ref(cur);
 	return (-1);
 }
 
@@ -207,7 +214,7 @@ ident_new(const struct ident_conf *conf, char **cause)
 	if ((id->geo = geo_open(NULL, conf->geoip, conf->ngeoip,
 	    cause)) == NULL)
 		goto fail;
-	if (ident_zones(conf, &id->tz, cause) != 0)
+	if (ident_zones(conf, NULL, &id->tz, cause) != 0)
 		goto fail;
 	if (conf->secret_file == NULL) {
 		/* Rule checks: hashes only need to agree within this process. */
@@ -274,10 +281,8 @@ ident_stage(const struct ident *cur, const struct ident_conf *conf,
 	if (msg != NULL)
 		cause_append(cause, msg);
 	msg = NULL;
-	if (ident_zones(conf, &id->tz, &msg) != 0) {
+	if (ident_zones(conf, cur->tz, &id->tz, &msg) != 0)
 		cause_append(cause, msg);
-		id->tz = ident_tz_ref(cur->tz);
-	}
 	ident_data_update(id);
 	return (id);
 }

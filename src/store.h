@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	6	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	7	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -72,7 +72,10 @@
 				   ("identities", "account_links"); 6:
 				   referrals carry entries of the pairs of
 				   keys in meta "pairs", which an older
-				   refguard would store them without */
+				   refguard would store them without; 7:
+				   events may carry device.tz_country
+				   (rgev.h), which older ones cannot
+				   decode */
 
 enum store_err {
 	STORE_OK = 0,

@@ -1201,73 +1201,131 @@ dev_tz(struct ident *ident, const char *tz)
 	return (p);
 }
 
+/* A zoneinfo directory: zone.tab, and zone1970.tab, tzdata.zi when given. */
 static void
-zoneinfo(const char *dir, const char *tab, const char *zi)
+zoneinfo(const char *dir, const char *tab, const char *tab1970,
+    const char *zi)
 {
-	char	path[1100];
+	static const char *const names[] = { "zone.tab", "zone1970.tab",
+	    "tzdata.zi" };
+	const char	*text[] = { tab, tab1970, zi };
+	char		 path[1100];
+	size_t		 i;
 
 	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/zone.tab", dir);
-	unit_write(path, tab, strlen(tab));
-	snprintf(path, sizeof(path), "%s/tzdata.zi", dir);
-	if (zi != NULL)
-		unit_write(path, zi, strlen(zi));
-	else
-		unlink(path);
+	for (i = 0; i < nitems(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (text[i] != NULL)
+			unit_write(path, text[i], strlen(text[i]));
+		else
+			unlink(path);
+	}
+}
+
+/* The country ident t gives zone, or "" for none. */
+static const char *
+tzc(struct ident *t, const char *zone)
+{
+	static struct party	p;
+
+	p = dev_tz(t, zone);
+	return ((p.facts & PF_DEVICE_TZ) ? p.device_tz_country : "");
 }
 
 START_TEST(test_device_tz_country)
 {
 	struct ident_conf	 ic;
 	struct ident		*t;
-	struct party		 p;
-	char			 dir[1024], *cause = NULL;
+	char			 dir[1024], path[1100], *cause = NULL;
 	json_t			*j;
 
 	snprintf(dir, sizeof(dir), "%s/zi", tmpdir);
 	zoneinfo(dir, "# comment\n"
 	    "DE\t+5230+01322\tEurope/Berlin\tmost of Germany\n"
-	    "IN\t+2232+08822\tAsia/Kolkata\n",
+	    "IN\t+2232+08822\tAsia/Kolkata\n"
+	    "CI\t+0519-00402\tAfrica/Abidjan\n"
+	    "IS\t+6409-02151\tAtlantic/Reykjavik\n",
+	    "DE,DK,NO,SE,SJ\t+5230+01322\tEurope/Berlin\n"
+	    "IN\t+2232+08822\tAsia/Kolkata\n"
+	    "CI,BF,GH,IS\t+0519-00402\tAfrica/Abidjan\n",
 	    "R Z 1 2 - Mar lastSu 1u 1 S\n"
 	    "L Asia/Kolkata Asia/Calcutta\n"
 	    "L Etc/UTC UTC\n"
-	    "L Asia/Calcutta Asia/Bogus\n");
+	    "L Asia/Calcutta Asia/Bogus\n"
+	    "L Africa/Abidjan Iceland\n"
+	    "L Africa/Abidjan Atlantic/Reykjavik\n"
+	    "L Europe/Berlin Atlantic/Jan_Mayen\n"
+	    "L Asia/Kolkata Europe/Berlin\n");
 	mkconf(&ic);
 	ic.zoneinfo_dir = dir;
 	t = ident_new(&ic, &cause);
 	ck_assert_msg(t != NULL, "%s", cause);
-	p = dev_tz(t, "Europe/Berlin");
-	ck_assert(p.facts & PF_DEVICE_TZ);
-	ck_assert_str_eq(p.device_tz_country, "DE");
+	ck_assert_str_eq(tzc(t, "Europe/Berlin"), "DE");
 	/* Names ignore ASCII case; an alias takes its zone's country. */
-	p = dev_tz(t, "europe/BERLIN");
-	ck_assert_str_eq(p.device_tz_country, "DE");
-	p = dev_tz(t, "Asia/Calcutta");
-	ck_assert_str_eq(p.device_tz_country, "IN");
+	ck_assert_str_eq(tzc(t, "europe/BERLIN"), "DE");
+	ck_assert_str_eq(tzc(t, "Asia/Calcutta"), "IN");
+	/*
+	 * An alias of a zone several countries share says none; a zone of
+	 * zone.tab keeps its country whatever a link says.
+	 */
+	ck_assert_str_eq(tzc(t, "Iceland"), "");
+	ck_assert_str_eq(tzc(t, "Atlantic/Jan_Mayen"), "");
+	ck_assert_str_eq(tzc(t, "Atlantic/Reykjavik"), "IS");
+	ck_assert_str_eq(tzc(t, "Africa/Abidjan"), "CI");
+	ck_assert_str_eq(tzc(t, "Europe/Berlin"), "DE");
 	/* No one country: UTC, a link of a link, an unknown name, offsets. */
-	ck_assert(!(dev_tz(t, "UTC").facts & PF_DEVICE_TZ));
-	ck_assert(!(dev_tz(t, "Asia/Bogus").facts & PF_DEVICE_TZ));
-	ck_assert(!(dev_tz(t, "Mars/Base").facts & PF_DEVICE_TZ));
-	ck_assert(!(dev_tz(t, "+02:00").facts & PF_DEVICE_TZ));
-	ck_assert(!(dev_tz(t, "Europe/Berlin/x").facts & PF_DEVICE_TZ));
+	ck_assert_str_eq(tzc(t, "UTC"), "");
+	ck_assert_str_eq(tzc(t, "Asia/Bogus"), "");
+	ck_assert_str_eq(tzc(t, "Mars/Base"), "");
+	ck_assert_str_eq(tzc(t, "+02:00"), "");
+	ck_assert_str_eq(tzc(t, "Europe/Berlin/x"), "");
 	j = ident_info(t);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j,
-	    "time_zones"), "entries")), 3);
+	    "time_zones"), "entries")), 5);
 	json_decref(j);
 	ident_free(t);
 
-	/* Without tzdata.zi: the canonical names only. */
-	zoneinfo(dir, "DE\t+5230+01322\tEurope/Berlin\n", NULL);
+	/*
+	 * Without zone1970.tab (which says whose a target is), or without
+	 * tzdata.zi: the canonical names only. CRLF line ends are read.
+	 */
+	zoneinfo(dir, "DE\t+5230+01322\tEurope/Berlin\r\n"
+	    "IN\t+2232+08822\tAsia/Kolkata\r\n", NULL,
+	    "L Asia/Kolkata Asia/Calcutta\n");
 	t = ident_new(&ic, &cause);
 	ck_assert_msg(t != NULL, "%s", cause);
-	ck_assert_str_eq(dev_tz(t, "Europe/Berlin").device_tz_country, "DE");
-	ck_assert(!(dev_tz(t, "Asia/Calcutta").facts & PF_DEVICE_TZ));
+	ck_assert_str_eq(tzc(t, "Europe/Berlin"), "DE");
+	ck_assert_str_eq(tzc(t, "Asia/Kolkata"), "IN");
+	ck_assert_str_eq(tzc(t, "Asia/Calcutta"), "");
+	ident_free(t);
+	zoneinfo(dir, "IN\t+2232+08822\tAsia/Kolkata\n",
+	    "IN\t+2232+08822\tAsia/Kolkata\n", NULL);
+	t = ident_new(&ic, &cause);
+	ck_assert_msg(t != NULL, "%s", cause);
+	ck_assert_str_eq(tzc(t, "Asia/Calcutta"), "");
 	ident_free(t);
 
-	/* A configured directory that is not one is an error naming it. */
-	zoneinfo(dir, "DE Europe/Berlin\n", NULL);
+	/* One name under two countries says neither. */
+	zoneinfo(dir, "DE\t+5230+01322\tEurope/Berlin\n"
+	    "AT\t+5230+01322\tEurope/Berlin\n"
+	    "IN\t+2232+08822\tAsia/Kolkata\n", NULL, NULL);
+	t = ident_new(&ic, &cause);
+	ck_assert_msg(t != NULL, "%s", cause);
+	ck_assert_str_eq(tzc(t, "Europe/Berlin"), "");
+	ck_assert_str_eq(tzc(t, "Asia/Kolkata"), "IN");
+	ident_free(t);
+
+	/* A directory whose zone.tab is not one is an error naming it. */
+	zoneinfo(dir, "DE Europe/Berlin\n", NULL, NULL);
 	ck_assert_ptr_null(ident_new(&ic, &cause));
-	ck_assert_msg(strstr(cause, "zone.tab:1: not a zone.tab line") != NULL,
+	ck_assert_msg(strstr(cause, "zone.tab:1: not a zone table line") !=
+	    NULL, "%s", cause);
+	free(cause);
+	snprintf(path, sizeof(path), "%s/zone.tab", dir);
+	unit_write(path, "DE\t+5230+01322\tEurope/Berlin\n\0"
+	    "IN\t+2232+08822\tAsia/Kolkata\n", 60);
+	ck_assert_ptr_null(ident_new(&ic, &cause));
+	ck_assert_msg(strstr(cause, "zone.tab: contains a NUL byte") != NULL,
 	    "%s", cause);
 	free(cause);
 	snprintf(dir, sizeof(dir), "%s/no-such-dir", tmpdir);
@@ -1280,13 +1338,14 @@ START_TEST(test_device_tz_country)
 	ic.zoneinfo_dir = NULL;
 	t = ident_new(&ic, &cause);
 	ck_assert_msg(t != NULL, "%s", cause);
-	if (access(IDENT_ZONEINFO_DIR "/zone.tab", R_OK) == 0)
-		ck_assert_str_eq(dev_tz(t, "Europe/Berlin").device_tz_country,
-		    "DE");
-	else {
+	if (access(IDENT_ZONEINFO_DIR "/zone.tab", R_OK) == 0) {
+		ck_assert_str_eq(tzc(t, "Europe/Berlin"), "DE");
+		ck_assert_str_eq(tzc(t, "Asia/Calcutta"), "IN");
+		ck_assert_str_eq(tzc(t, "Iceland"), "");
+	} else {
 		fprintf(stderr, "SKIP system time zones: "
 		    IDENT_ZONEINFO_DIR "/zone.tab absent\n");
-		ck_assert(!(dev_tz(t, "Europe/Berlin").facts & PF_DEVICE_TZ));
+		ck_assert_str_eq(tzc(t, "Europe/Berlin"), "");
 	}
 	ident_free(t);
 }
