@@ -669,6 +669,27 @@ rules_check_copy(struct ruleset *rs, const struct rules_node *n)
 	return (c);
 }
 
+/*
+ * Label the use n of condition name for explain: its root, or, when that
+ * is and/or/not (explain shows no line for those), the operands below,
+ * down to the first that is not; a part that is a condition of its own
+ * keeps its name.
+ */
+static void
+rules_check_label(struct rules_node *n, const char *name)
+{
+	size_t	i;
+
+	if (n->cond != NULL)
+		return;
+	if (n->op == N_AND || n->op == N_OR || n->op == N_NOT) {
+		for (i = 0; i < n->nkids; i++)
+			rules_check_label(n->kids[i], name);
+		return;
+	}
+	n->cond = name;
+}
+
 static const struct rules_named *rules_check_lookup(
     const struct rules_named *, size_t, const char *);
 
@@ -687,7 +708,7 @@ rules_check_cond(struct rules_cctx *cc, struct rules_node *n,
 	char			 buf[64];
 	int			 t;
 
-	if (c->broken)
+	if (c->broken || c->when == NULL)
 		return (n->type = T_ERR);
 	if (c->expanding) {
 		rules_error(cc->rs, &pos, "condition %s uses itself (directly "
@@ -704,9 +725,9 @@ rules_check_cond(struct rules_cctx *cc, struct rules_node *n,
 	if (cc->rs->nexpanded + rules_check_nodes(c->when) >
 	    RULES_EXPAND_MAX) {
 		rules_error(cc->rs, &pos, "conditions written out where they "
-		    "are used take more than %d nodes in all (a condition "
-		    "used twice by one used twice doubles at each level)",
-		    RULES_EXPAND_MAX);
+		    "are used take more than %d nodes in all: each use is a "
+		    "copy, and a condition used twice by one used twice "
+		    "doubles at each level", RULES_EXPAND_MAX);
 		c->broken = true;
 		return (n->type = T_ERR);
 	}
@@ -715,12 +736,15 @@ rules_check_cond(struct rules_cctx *cc, struct rules_node *n,
 		cc->rs->quiet++;
 	*n = *rules_check_copy(cc->rs, c->when);
 	n->paren = true;
-	n->cond = c->name;
+	/* Errors about it as a whole point at the use; its text stays. */
+	n->pos = pos;
+	n->tsrc = c->when;
 	c->expanding = true;
 	cc->conds++;
 	t = rules_check_expr(cc, n);
 	cc->conds--;
 	c->expanding = false;
+	rules_check_label(n, c->name);
 	if (c->used > 1)
 		cc->rs->quiet--;
 	if (t != T_BOOL && t != T_ERR) {
@@ -798,8 +822,9 @@ rules_check_expr(struct rules_cctx *cc, struct rules_node *n)
 static const char *
 rules_check_text(struct ruleset *rs, const struct rules_node *n)
 {
-	const char	*s = rs->srcs[n->pos.src].text + n->pos.off;
-	size_t		 len = n->end > n->pos.off ? n->end - n->pos.off : 0;
+	const struct rules_node	*t = n->tsrc != NULL ? n->tsrc : n;
+	const char	*s = rs->srcs[t->pos.src].text + t->pos.off;
+	size_t		 len = t->end > t->pos.off ? t->end - t->pos.off : 0;
 	size_t		 clen = n->cond != NULL ? strlen(n->cond) + 2 : 0;
 	char		*out, *o;
 	size_t		 i;
@@ -1087,8 +1112,8 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 	if (!rules_fact_settable(a->fact->party, a->fact->fact)) {
 		rules_error(cc->rs, &a->fact->pos, "test %s: assume sets what "
 		    "the databases give (email.domain, email.disposable, ip.*, "
-		    "geo.*, device.tz_country) of referrer or referee, not %s", t->name,
-		    a->fact->name);
+		    "geo.*, device.tz_country) of referrer or referee, not %s",
+		    t->name, a->fact->name);
 		return;
 	}
 	if (a->val->op != N_CONST || a->val->type != a->fact->type)
@@ -1132,12 +1157,27 @@ rules_check_verdict(struct ruleset *rs)
 static void
 rules_check_condname(struct ruleset *rs, struct rules_cond *c)
 {
+	/* Words the language gives a meaning where a condition may stand. */
 	static const char *const reserved[] = { "true", "false", "since",
 	    "referrer", "referee", "referral", "any", "and", "or", "not",
-	    "in", "list" };
+	    "in", "list", "rule", "condition", "verdict", "include", "test",
+	    "desc", "when", "action", "score", "mode", "tags", "fraud",
+	    "legit", "chargeback", "abuse" };
 	uint8_t	party, fact;
 	size_t	i;
 
+	if (strlen(c->name) > RULES_COND_NAME_MAX) {
+		rules_error(rs, &c->pos, "condition name longer than %d bytes",
+		    RULES_COND_NAME_MAX);
+		c->broken = true;
+		return;
+	}
+	if (rgev_type_from_name(c->name) > 0) {
+		rules_error(rs, &c->pos, "condition name %s is an event type",
+		    c->name);
+		c->broken = true;
+		return;
+	}
 	if (strchr(c->name, '.') != NULL) {
 		rules_error(rs, &c->pos, "condition name %s has a dot: names "
 		    "with dots are facts", c->name);

@@ -64,6 +64,7 @@ struct ident;
  */
 #define RULES_EXPAND_MAX	100000
 #define RULES_COND_NEST_MAX	8
+#define RULES_COND_NAME_MAX	64	/* bytes of a condition's name */
 
 /*
  * Nesting. The parser refuses an expression that nests deeper than
@@ -198,7 +199,10 @@ struct rules_node {
 	struct rules_pos	 pos;
 	uint32_t		 end;		/* source offset past the node */
 	char			*name;		/* N_WORD, N_CALL, N_IN list name */
-	const char		*cond;		/* the condition it is a use of */
+	const char		*cond;		/* the condition it is (part of) a
+						   use of: explain's label */
+	const struct rules_node	*tsrc;		/* its text's place, when not its
+						   own (a use: the condition's) */
 	struct rules_pos	 name_pos;	/* N_IN: the list name; N_AND,
 						   N_OR: the first operator */
 	struct rules_node	**kids;

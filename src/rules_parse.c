@@ -773,12 +773,11 @@ rules_parse_cond(struct rules_parser *p)
 		c = &rs->conds[ci];
 	}
 	rules_parse_next(p);
-	if (rs->nerrors != nerrors)
+	/* No when without an error: one reported before (a limit). */
+	if (rs->nerrors != nerrors || c->when == NULL)
 		c->broken = true;
-	else if (!has_when) {
+	if (!has_when)
 		rules_error(rs, &c->pos, "condition %s has no when", name);
-		c->broken = true;
-	}
 }
 
 /* "list NAME file PATH" or "list NAME [ values ]" */

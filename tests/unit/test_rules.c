@@ -178,6 +178,36 @@ START_TEST(test_warnings)
 }
 END_TEST
 
+/*
+ * Past the list values limit the parser stops reading values without a
+ * new error: a condition whose when it cut short is refused, not used.
+ */
+START_TEST(test_condition_cut_short)
+{
+	struct ruleset	*rs;
+	char		 path[512], *diag;
+	FILE		*f;
+	int		 i;
+
+	snprintf(path, sizeof(path), "%s/big.txt", tdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	for (i = 0; i <= 1000000; i++)
+		fprintf(f, "%d\n", i);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(path, sizeof(path), "%s/cut.rules", tdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "list big file \"big.txt\"\n"
+	    "condition c { when referee.email.domain in [\"a\"] }\n"
+	    "rule r { when c action review }\n");
+	ck_assert_int_eq(fclose(f), 0);
+	rs = rules_load(path, id, 0, &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_msg(strstr(diag, "more than 1000000 list values") != NULL,
+	    "%s", diag);
+	free(diag);
+}
+END_TEST
+
 START_TEST(test_missing_path)
 {
 	struct ruleset	*rs;
@@ -721,6 +751,8 @@ START_TEST(test_explain)
 	    "rule e.velocity { when busy "
 	    "and not (referee.geo.country == \"US\") action review }\n"
 	    "condition busy { when count(referral, referrer.account, 1h) > 10 }\n"
+	    "rule e.either { when tor_or_vpn action review }\n"
+	    "condition tor_or_vpn { when referee.geo.tor or referee.geo.vpn }\n"
 	    "rule e.link { when linked(referrer, referee, any) action deny }\n";
 	struct rules_result	 res;
 	struct verdict		 v;
@@ -761,7 +793,7 @@ START_TEST(test_explain)
 	check_shaped(rs, &ev, txn, res.explain);
 	j = json_loads(res.explain, 0, &jerr);
 	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
-	ck_assert_uint_eq(json_array_size(j), 2);
+	ck_assert_uint_eq(json_array_size(j), 3);
 	r = json_array_get(j, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(r, "rule")),
 	    "e.velocity");
@@ -784,8 +816,20 @@ START_TEST(test_explain)
 	ck_assert(json_is_true(json_object_get(f, "at_least")));
 	ck_assert_int_eq(json_integer_value(json_object_get(f, "window_ms")),
 	    3600000);
-	r = json_array_get(j, 1);
+	r = json_array_get(j, 2);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "rule")),
+	    "e.link");
 	ck_assert(json_is_false(json_object_get(r, "matched")));
+	/* A condition that is an or: each operand shown carries its name. */
+	r = json_array_get(j, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "rule")),
+	    "e.either");
+	f = json_array_get(json_object_get(r, "facts"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(f, "expr")),
+	    "tor_or_vpn: referee.geo.tor");
+	f = json_array_get(json_object_get(r, "facts"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(f, "expr")),
+	    "tor_or_vpn: referee.geo.vpn");
 	json_decref(j);
 	free(res.explain);
 
@@ -2056,6 +2100,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_diag_shape);
 	tcase_add_test(tc, test_warnings);
 	tcase_add_test(tc, test_missing_path);
+	tcase_add_test(tc, test_condition_cut_short);
 	tcase_add_test(tc, test_language);
 	tcase_add_test(tc, test_list_patterns);
 	tcase_add_test(tc, test_queue_decisions);
