@@ -1218,11 +1218,17 @@ rules_check_unused_conds(struct rules_cctx *cc)
 	 */
 	if (rs->nerrors > 0)
 		return;
+	/* Unused by rules: those only unused ones use too, in any order. */
+	for (i = 0; i < rs->nconds; i++) {
+		c = &rs->conds[i];
+		if (c->used == 0 && !c->broken)
+			rules_warn(rs, &c->pos, "condition %s is never used",
+			    c->name);
+	}
 	for (i = 0; i < rs->nconds; i++) {
 		c = &rs->conds[i];
 		if (c->used > 0 || c->broken)
 			continue;
-		rules_warn(rs, &c->pos, "condition %s is never used", c->name);
 		memset(&use, 0, sizeof(use));
 		use.op = N_WORD;
 		use.pos = c->pos;
