@@ -543,27 +543,69 @@ rules_rule_shadow(const struct ruleset *rs, uint32_t rule)
 }
 
 /*
- * The source span of rule r's condition: every node's, from the first
- * byte of one to the end of the last (and/or nodes start at their first
- * operand). False when it has none or spans sources (it never does).
+ * The source span of a condition: every node's, from the first byte of
+ * one to the end of the last (and/or nodes start at their first
+ * operand), not counting into the uses of named conditions, which are
+ * appended to *uses (*nuses of *cap). The top of a use (top) spans its
+ * condition's text. False when it spans sources (it never does).
  */
 static bool
-rules_when_span(const struct rules_node *n, uint32_t *src, uint32_t *from,
-    uint32_t *to)
+rules_when_span(const struct rules_node *n, bool top, uint32_t *src,
+    uint32_t *from, uint32_t *to, const struct rules_node ***uses,
+    size_t *nuses, size_t *cap)
 {
-	size_t	i;
+	const struct rules_node	*t = top && n->tsrc != NULL ? n->tsrc : n;
+	size_t			 i;
 
-	if (n == NULL || n->pos.src != *src)
+	if (!top && n->tsrc != NULL) {
+		if (*nuses == *cap) {
+			*cap = *cap ? 2 * *cap : 8;
+			*uses = xreallocarray(*uses, *cap, sizeof(**uses));
+		}
+		(*uses)[(*nuses)++] = n;
+	}
+	if (t->pos.src != *src)
 		return (false);
-	if (n->pos.off < *from)
-		*from = n->pos.off;
-	if (n->end > *to)
-		*to = n->end;
+	if (t->pos.off < *from)
+		*from = t->pos.off;
+	if (t->end > *to)
+		*to = t->end;
+	if (!top && n->tsrc != NULL)
+		return (true);
 	for (i = 0; i < n->nkids; i++)
-		if (n->kids[i] != NULL &&
-		    !rules_when_span(n->kids[i], src, from, to))
+		if (n->kids[i] != NULL && !rules_when_span(n->kids[i], false,
+		    src, from, to, uses, nuses, cap))
 			return (false);
 	return (true);
+}
+
+/*
+ * Whether conditions na of set a and nb of set b are the same text, and
+ * so is each named condition they use (top: na and nb are such uses).
+ */
+static bool
+rules_when_same(const struct ruleset *a, const struct rules_node *na,
+    const struct ruleset *b, const struct rules_node *nb, bool top)
+{
+	const struct rules_node	**ua = NULL, **ub = NULL;
+	uint32_t		 sa, sb, fa = UINT32_MAX, fb = UINT32_MAX;
+	uint32_t		 ta = 0, tb = 0;
+	size_t			 nua = 0, nub = 0, ca = 0, cb = 0, i;
+	bool			 same;
+
+	sa = (top && na->tsrc != NULL ? na->tsrc : na)->pos.src;
+	sb = (top && nb->tsrc != NULL ? nb->tsrc : nb)->pos.src;
+	same = rules_when_span(na, top, &sa, &fa, &ta, &ua, &nua, &ca) &&
+	    rules_when_span(nb, top, &sb, &fb, &tb, &ub, &nub, &cb) &&
+	    fa <= ta && fb <= tb && ta <= a->srcs[sa].len &&
+	    tb <= b->srcs[sb].len && ta - fa == tb - fb &&
+	    memcmp(a->srcs[sa].text + fa, b->srcs[sb].text + fb, ta - fa) ==
+	    0 && nua == nub;
+	for (i = 0; same && i < nua; i++)
+		same = rules_when_same(a, ua[i], b, ub[i], true);
+	free(ua);
+	free(ub);
+	return (same);
 }
 
 /* Whether the lists the "in list" nodes of n name hold the same values. */
@@ -598,20 +640,11 @@ rules_rule_same(const struct ruleset *a, uint32_t ra,
     const struct ruleset *b, uint32_t rb)
 {
 	const struct rules_node	*na, *nb;
-	uint32_t		 sa, sb, fa = UINT32_MAX, fb = UINT32_MAX;
-	uint32_t		 ta = 0, tb = 0;
 
 	if (ra >= a->nrules || rb >= b->nrules ||
 	    (na = a->rules[ra].when) == NULL ||
-	    (nb = b->rules[rb].when) == NULL)
-		return (false);
-	sa = na->pos.src;
-	sb = nb->pos.src;
-	if (!rules_when_span(na, &sa, &fa, &ta) ||
-	    !rules_when_span(nb, &sb, &fb, &tb) || fa > ta || fb > tb ||
-	    ta > a->srcs[sa].len || tb > b->srcs[sb].len ||
-	    ta - fa != tb - fb ||
-	    memcmp(a->srcs[sa].text + fa, b->srcs[sb].text + fb, ta - fa) != 0)
+	    (nb = b->rules[rb].when) == NULL ||
+	    !rules_when_same(a, na, b, nb, false))
 		return (false);
 	/* The text names lists; their values are in other lines or files. */
 	return (rules_when_lists(a, b, na));

@@ -149,8 +149,9 @@ int32_t		 rules_rule_score(const struct ruleset *rs, uint32_t rule);
 bool		 rules_rule_shadow(const struct ruleset *rs, uint32_t rule);
 /*
  * Whether rule ra of set a and rule rb of set b match the same events:
- * their conditions ("when") are the same text, byte for byte, and the
- * lists they name ("in list") hold the same values. Name, action, score,
+ * their conditions ("when") are the same text, byte for byte, so are
+ * the named conditions they use (each, wherever it is defined), and
+ * the lists they name ("in list") hold the same values. Name, action, score,
  * mode and description may differ. Both sets must be compiled with the
  * same secret (identity values in them hash alike); evaluated by this
  * build, the two give the same match for any event and history.

@@ -704,6 +704,7 @@ rules_check_cond(struct rules_cctx *cc, struct rules_node *n,
     struct rules_cond *c)
 {
 	struct rules_pos	 pos = n->pos;
+	uint32_t		 end = n->end;
 	unsigned		 nerrors = cc->rs->nerrors;
 	char			 buf[64];
 	int			 t;
@@ -736,8 +737,12 @@ rules_check_cond(struct rules_cctx *cc, struct rules_node *n,
 		cc->rs->quiet++;
 	*n = *rules_check_copy(cc->rs, c->when);
 	n->paren = true;
-	/* Errors about it as a whole point at the use; its text stays. */
+	/*
+	 * The use's place (errors about it as a whole point there); its
+	 * text, and its operands' places, are the condition's.
+	 */
 	n->pos = pos;
+	n->end = end;
 	n->tsrc = c->when;
 	c->expanding = true;
 	cc->conds++;

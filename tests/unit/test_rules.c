@@ -1985,6 +1985,61 @@ same_result(const struct rules_result *x, const struct rules_result *y)
 	}
 }
 
+/*
+ * rules_rule_same with named conditions: the rule's text and each
+ * condition's, wherever it is defined; a changed condition changes
+ * every rule that uses it, directly or through another.
+ */
+START_TEST(test_rule_same_conditions)
+{
+	static const char *const srcs[] = {
+	    /* a */
+	    "condition quiet { when count(any, referee.account, since "
+	    "referral) <= 2 }\n"
+	    "condition lonely { when quiet and not referee.geo.vpn }\n"
+	    "rule c.one { when referee.geo.tor and quiet action review }\n"
+	    "rule c.two { when lonely action review }\n"
+	    "rule c.three { when referee.geo.tor action review }\n",
+	    /* b: the same, defined elsewhere and in another order */
+	    "rule c.one { when referee.geo.tor and quiet action review }\n"
+	    "rule c.two { when lonely action review }\n"
+	    "rule c.three { when referee.geo.tor action review }\n"
+	    "\n# further down\n"
+	    "condition lonely { when quiet and not referee.geo.vpn }\n"
+	    "condition quiet { when count(any, referee.account, since "
+	    "referral) <= 2 }\n",
+	    /* c: quiet changed */
+	    "condition quiet { when count(any, referee.account, since "
+	    "referral) <= 3 }\n"
+	    "condition lonely { when quiet and not referee.geo.vpn }\n"
+	    "rule c.one { when referee.geo.tor and quiet action review }\n"
+	    "rule c.two { when lonely action review }\n"
+	    "rule c.three { when referee.geo.tor action review }\n",
+	};
+	struct ruleset	*rs[3];
+	char		*diag, name[16];
+	size_t		 i;
+
+	for (i = 0; i < nitems(srcs); i++) {
+		snprintf(name, sizeof(name), "%zu.rules", i);
+		rs[i] = rules_load_buf(name, srcs[i], strlen(srcs[i]), id, 0,
+		    &diag);
+		ck_assert_msg(rs[i] != NULL, "%s", diag);
+	}
+	for (i = 0; i < 3; i++) {
+		ck_assert(rules_rule_same(rs[0], (uint32_t)i, rs[1],
+		    (uint32_t)i));
+		ck_assert(rules_rule_same(rs[0], (uint32_t)i, rs[0],
+		    (uint32_t)i));
+	}
+	ck_assert(!rules_rule_same(rs[0], 0, rs[2], 0));	/* directly */
+	ck_assert(!rules_rule_same(rs[0], 1, rs[2], 1));	/* through lonely */
+	ck_assert(rules_rule_same(rs[0], 2, rs[2], 2));
+	for (i = 0; i < nitems(srcs); i++)
+		rules_unref(rs[i]);
+}
+END_TEST
+
 START_TEST(test_rule_same_known)
 {
 	struct rules_result	 full, res;
@@ -2129,6 +2184,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_cluster_budget);
 	tcase_add_test(tc, test_memo_same);
 	tcase_add_test(tc, test_rule_same_known);
+	tcase_add_test(tc, test_rule_same_conditions);
 	suite_add_tcase(s, tc);
 	return (s);
 }
