@@ -1234,6 +1234,8 @@ tzc(struct ident *t, const char *zone)
 
 START_TEST(test_device_tz_country)
 {
+	static const char	 nul_tab[] = "DE\t+5230+01322\tEurope/Berlin\n"
+	    "\0IN\t+2232+08822\tAsia/Kolkata\n";
 	struct ident_conf	 ic;
 	struct ident		*t;
 	char			 dir[1024], path[1100], *cause = NULL;
@@ -1322,8 +1324,7 @@ START_TEST(test_device_tz_country)
 	    NULL, "%s", cause);
 	free(cause);
 	snprintf(path, sizeof(path), "%s/zone.tab", dir);
-	unit_write(path, "DE\t+5230+01322\tEurope/Berlin\n\0"
-	    "IN\t+2232+08822\tAsia/Kolkata\n", 60);
+	unit_write(path, nul_tab, sizeof(nul_tab) - 1);
 	ck_assert_ptr_null(ident_new(&ic, &cause));
 	ck_assert_msg(strstr(cause, "zone.tab: contains a NUL byte") != NULL,
 	    "%s", cause);
