@@ -723,8 +723,9 @@ rules_check_cond(struct rules_cctx *cc, struct rules_node *n,
 		c->broken = true;
 		return (n->type = T_ERR);
 	}
-	if (cc->rs->nexpanded + rules_check_nodes(c->when) >
-	    RULES_EXPAND_MAX) {
+	if (c->nodes == 0)
+		c->nodes = rules_check_nodes(c->when);
+	if (cc->rs->nexpanded + c->nodes > RULES_EXPAND_MAX) {
 		rules_error(cc->rs, &pos, "conditions written out where they "
 		    "are used take more than %d nodes in all: each use is a "
 		    "copy, and a condition used twice by one used twice "
@@ -1168,8 +1169,9 @@ rules_check_condname(struct ruleset *rs, struct rules_cond *c)
 	    "in", "list", "rule", "condition", "verdict", "include", "test",
 	    "desc", "when", "action", "score", "mode", "tags", "fraud",
 	    "legit", "chargeback", "abuse" };
-	uint8_t	party, fact;
-	size_t	i;
+	const char	*why = NULL;
+	uint8_t		 party, fact;
+	size_t		 i;
 
 	if (strlen(c->name) > RULES_COND_NAME_MAX) {
 		rules_error(rs, &c->pos, "condition name longer than %d bytes",
@@ -1177,28 +1179,17 @@ rules_check_condname(struct ruleset *rs, struct rules_cond *c)
 		c->broken = true;
 		return;
 	}
-	if (rgev_type_from_name(c->name) > 0) {
-		rules_error(rs, &c->pos, "condition name %s is an event type",
-		    c->name);
-		c->broken = true;
-		return;
-	}
-	if (strchr(c->name, '.') != NULL) {
-		rules_error(rs, &c->pos, "condition name %s has a dot: names "
-		    "with dots are facts", c->name);
-		c->broken = true;
-		return;
-	}
-	for (i = 0; i < nitems(reserved); i++)
-		if (strcmp(c->name, reserved[i]) == 0) {
-			rules_error(rs, &c->pos, "condition name %s is a word "
-			    "of the language", c->name);
-			c->broken = true;
-			return;
-		}
-	if (rules_check_fact(c->name, &party, &fact) == 0) {
-		rules_error(rs, &c->pos, "condition name %s is a fact's",
-		    c->name);
+	if (rgev_type_from_name(c->name) > 0)
+		why = "is an event type";
+	else if (strchr(c->name, '.') != NULL)
+		why = "has a dot: names with dots are facts";
+	else if (rules_check_fact(c->name, &party, &fact) == 0)
+		why = "is a fact's";
+	for (i = 0; why == NULL && i < nitems(reserved); i++)
+		if (strcmp(c->name, reserved[i]) == 0)
+			why = "is a word of the language";
+	if (why != NULL) {
+		rules_error(rs, &c->pos, "condition name %s %s", c->name, why);
 		c->broken = true;
 	}
 }

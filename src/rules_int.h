@@ -471,6 +471,7 @@ struct rules_cond {
 	bool			 broken;	/* errors reported already */
 	bool			 expanding;	/* being checked: a loop */
 	unsigned		 used;
+	size_t			 nodes;		/* of when; 0: not counted yet */
 };
 
 struct rules_names {

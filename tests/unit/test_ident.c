@@ -1222,6 +1222,20 @@ zoneinfo(const char *dir, const char *tab, const char *tab1970,
 	}
 }
 
+/* An ident of ic whose zoneinfo_dir holds these tables, or fail the test. */
+static struct ident *
+zoneinfo_ident(const struct ident_conf *ic, const char *tab,
+    const char *tab1970, const char *zi)
+{
+	struct ident	*t;
+	char		*cause = NULL;
+
+	zoneinfo(ic->zoneinfo_dir, tab, tab1970, zi);
+	t = ident_new(ic, &cause);
+	ck_assert_msg(t != NULL, "%s", cause);
+	return (t);
+}
+
 /* The country ident t gives zone, or "" for none. */
 static const char *
 tzc(struct ident *t, const char *zone)
@@ -1242,7 +1256,9 @@ START_TEST(test_device_tz_country)
 	json_t			*j;
 
 	snprintf(dir, sizeof(dir), "%s/zi", tmpdir);
-	zoneinfo(dir, "# comment\n"
+	mkconf(&ic);
+	ic.zoneinfo_dir = dir;
+	t = zoneinfo_ident(&ic, "# comment\n"
 	    "DE\t+5230+01322\tEurope/Berlin\tmost of Germany\n"
 	    "IN\t+2232+08822\tAsia/Kolkata\n"
 	    "CI\t+0519-00402\tAfrica/Abidjan\n"
@@ -1258,10 +1274,6 @@ START_TEST(test_device_tz_country)
 	    "L Africa/Abidjan Atlantic/Reykjavik\n"
 	    "L Europe/Berlin Atlantic/Jan_Mayen\n"
 	    "L Asia/Kolkata Europe/Berlin\n");
-	mkconf(&ic);
-	ic.zoneinfo_dir = dir;
-	t = ident_new(&ic, &cause);
-	ck_assert_msg(t != NULL, "%s", cause);
 	ck_assert_str_eq(tzc(t, "Europe/Berlin"), "DE");
 	/* Names ignore ASCII case; an alias takes its zone's country. */
 	ck_assert_str_eq(tzc(t, "europe/BERLIN"), "DE");
@@ -1291,28 +1303,22 @@ START_TEST(test_device_tz_country)
 	 * Without zone1970.tab (which says whose a target is), or without
 	 * tzdata.zi: the canonical names only. CRLF line ends are read.
 	 */
-	zoneinfo(dir, "DE\t+5230+01322\tEurope/Berlin\r\n"
+	t = zoneinfo_ident(&ic, "DE\t+5230+01322\tEurope/Berlin\r\n"
 	    "IN\t+2232+08822\tAsia/Kolkata\r\n", NULL,
 	    "L Asia/Kolkata Asia/Calcutta\n");
-	t = ident_new(&ic, &cause);
-	ck_assert_msg(t != NULL, "%s", cause);
 	ck_assert_str_eq(tzc(t, "Europe/Berlin"), "DE");
 	ck_assert_str_eq(tzc(t, "Asia/Kolkata"), "IN");
 	ck_assert_str_eq(tzc(t, "Asia/Calcutta"), "");
 	ident_free(t);
-	zoneinfo(dir, "IN\t+2232+08822\tAsia/Kolkata\n",
+	t = zoneinfo_ident(&ic, "IN\t+2232+08822\tAsia/Kolkata\n",
 	    "IN\t+2232+08822\tAsia/Kolkata\n", NULL);
-	t = ident_new(&ic, &cause);
-	ck_assert_msg(t != NULL, "%s", cause);
 	ck_assert_str_eq(tzc(t, "Asia/Calcutta"), "");
 	ident_free(t);
 
 	/* One name under two countries says neither. */
-	zoneinfo(dir, "DE\t+5230+01322\tEurope/Berlin\n"
+	t = zoneinfo_ident(&ic, "DE\t+5230+01322\tEurope/Berlin\n"
 	    "AT\t+5230+01322\tEurope/Berlin\n"
 	    "IN\t+2232+08822\tAsia/Kolkata\n", NULL, NULL);
-	t = ident_new(&ic, &cause);
-	ck_assert_msg(t != NULL, "%s", cause);
 	ck_assert_str_eq(tzc(t, "Europe/Berlin"), "");
 	ck_assert_str_eq(tzc(t, "Asia/Kolkata"), "IN");
 	ident_free(t);
