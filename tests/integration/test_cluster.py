@@ -122,6 +122,11 @@ class NatsCluster:
         except OSError:
             return ""
 
+    def logs(self):
+        """Every server's log tail, for a failure's message."""
+        return "\n".join("--- nats-server n%d ---\n%s" % (i, self.log(i))
+                         for i in range(self.n))
+
     def start_all(self):
         for i in range(self.n):
             self.start(i)
@@ -908,8 +913,14 @@ def start_degraded():
               "/healthz says the node takes no write yet", code, body)
         nats.start(1)
         nats.start(2)
-        u.wait_stats(lambda st: st["cluster"]["ready"],
-                     "set up once JetStream has a majority", timeout=120)
+        nats.wait_ready(1)
+        nats.wait_ready(2)
+        try:
+            u.wait_stats(lambda st: st["cluster"]["ready"],
+                         "set up once JetStream has a majority",
+                         timeout=120)
+        except Fail as e:
+            raise Fail("%s\n%s" % (e, nats.logs()))
         eq(u.stats()["cluster"]["error"], None, "no error once ready")
         eq(healthz(addr), (200, "ok\n"), "/healthz once ready")
         v = u.ok(one_check("cl-degraded-1"))[0]
