@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	7	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	8	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -75,7 +75,10 @@
 				   refguard would store them without; 7:
 				   events may carry device.tz_country
 				   (rgev.h), which older ones cannot
-				   decode */
+				   decode; 8: explain shapes may be
+				   stored against another
+				   (store_xshape.h), which older ones
+				   cannot read */
 
 enum store_err {
 	STORE_OK = 0,

@@ -29,11 +29,15 @@
 #define XSHAPE_CACHE	1024
 #define XSHAPE_LEVEL	3		/* ~500 bytes: cheap at any level */
 #define XSHAPE_MAX	(16U << 20)	/* a shape or values, decompressed */
+#define XSHAPE_BASES	4		/* entries a new one is tried against */
+#define XSHAPE_DELTA	0x01		/* a meta entry stored against another */
 
 struct shape {
 	uint64_t	 id;		/* XXH3-64 of shape and reference */
 	uint64_t	 sid;		/* XXH3-64 of the shape alone */
-	char		*shape;		/* the shape, then the reference values */
+	uint64_t	 base;		/* stored against it (0: whole) */
+	uint8_t		*blob;		/* slen(4), the shape, the reference */
+	const char	*shape;		/* in blob */
 	size_t		 slen;
 	size_t		 rlen;
 };
@@ -42,8 +46,14 @@ struct xstate {
 	ZSTD_CCtx	*cctx;
 	ZSTD_DCtx	*dctx;
 	struct shape	 c[XSHAPE_CACHE];
+	struct {
+		uint64_t	 id;
+		ZSTD_CDict	*cd;		/* its content, ready (or NULL) */
+	}		 bases[XSHAPE_BASES];	/* whole entries, last used first:
+					   ~220 KB each made ready */
 	struct store_xsplit sp;		/* a split made here */
 	struct sbuf	 check, tmp, dvals;	/* dvals: a text's, decompressed */
+	struct sbuf	 best, cand;	/* a new entry's stored forms */
 };
 
 static pthread_key_t	xstate_key;
@@ -58,11 +68,15 @@ xstate_free(void *p)
 	ZSTD_freeCCtx(xs->cctx);
 	ZSTD_freeDCtx(xs->dctx);
 	for (i = 0; i < XSHAPE_CACHE; i++)
-		free(xs->c[i].shape);
+		free(xs->c[i].blob);
+	for (i = 0; i < XSHAPE_BASES; i++)
+		ZSTD_freeCDict(xs->bases[i].cd);
 	store_xsplit_free(&xs->sp);
 	sbuf_free(&xs->check);
 	sbuf_free(&xs->dvals);
 	sbuf_free(&xs->tmp);
+	sbuf_free(&xs->best);
+	sbuf_free(&xs->cand);
 	free(xs);
 }
 
@@ -109,10 +123,10 @@ cache_find(struct xstate *xs, uint64_t id, bool sid)
 
 	if (!sid) {
 		e = &xs->c[id & (XSHAPE_CACHE - 1)];
-		return (e->shape != NULL && e->id == id ? e : NULL);
+		return (e->blob != NULL && e->id == id ? e : NULL);
 	}
 	for (i = 0; i < XSHAPE_CACHE; i++)
-		if (xs->c[i].shape != NULL && xs->c[i].sid == id)
+		if (xs->c[i].blob != NULL && xs->c[i].sid == id)
 			return (&xs->c[i]);
 	return (NULL);
 }
@@ -123,63 +137,149 @@ cache_add(struct xstate *xs, const char *s, size_t slen, const char *r,
     size_t rlen)
 {
 	struct shape	*e;
-	char		*p;
+	uint8_t		*p;
 	uint64_t	 id;
 
-	p = xmalloc(slen + rlen + 1);
-	memcpy(p, s, slen);
-	memcpy(p + slen, r, rlen);
-	id = XXH3_64bits(p, slen + rlen);
+	p = xmalloc(4 + slen + rlen + 1);
+	be_put(p, slen, 4);
+	memcpy(p + 4, s, slen);
+	memcpy(p + 4 + slen, r, rlen);
+	id = XXH3_64bits(p + 4, slen + rlen);
 	e = &xs->c[id & (XSHAPE_CACHE - 1)];
-	free(e->shape);
-	e->shape = p;
+	free(e->blob);
+	e->blob = p;
+	e->shape = (const char *)p + 4;
 	e->slen = slen;
 	e->rlen = rlen;
 	e->id = id;
-	e->sid = XXH3_64bits(p, slen);
+	e->sid = XXH3_64bits(p + 4, slen);
+	e->base = 0;
 	return (e);
 }
 
+/* Entry id is now the whole entry this thread used last. */
+static void
+base_touch(struct xstate *xs, uint64_t id)
+{
+	ZSTD_CDict	*cd;
+	unsigned	 i;
+
+	for (i = 0; i < XSHAPE_BASES - 1 && xs->bases[i].id != id; i++)
+		;
+	cd = xs->bases[i].cd;
+	if (xs->bases[i].id != id) {
+		ZSTD_freeCDict(cd);	/* the one used longest ago */
+		cd = NULL;
+	}
+	memmove(&xs->bases[1], &xs->bases[0], i * sizeof(xs->bases[0]));
+	xs->bases[0].id = id;
+	xs->bases[0].cd = cd;
+}
+
+/* Does txn's store hold entry id whole? 1 yes, 0 no, -1 txn failed. */
+static int
+stored_whole(struct store_txn *txn, uint64_t id, const void **v,
+    size_t *vlen)
+{
+	char	name[32];
+	int	rc;
+
+	shape_name(name, sizeof(name), "xshape", id);
+	if ((rc = store_meta_get(txn, name, v, vlen)) != 0)
+		return (rc < 0 ? -1 : 0);
+	return (*vlen > 0 && *(const uint8_t *)*v == XSHAPE_DELTA ? 0 : 1);
+}
+
+static struct shape *shape_load(struct xstate *, struct store_txn *,
+	    uint64_t, const void *, size_t);
+
+/* The whole entry id of txn's store, cached or read: NULL if none. */
+static struct shape *
+base_get(struct xstate *xs, struct store_txn *txn, uint64_t id)
+{
+	struct shape	*e;
+	const void	*v;
+	size_t		 vlen;
+
+	if (txn == NULL || stored_whole(txn, id, &v, &vlen) != 1)
+		return (NULL);
+	if ((e = cache_find(xs, id, false)) != NULL)
+		return (e);
+	return (shape_load(xs, txn, id, v, vlen));
+}
+
 /*
- * A meta entry: a zstd frame of slen(4) shape reference. Into the cache;
- * NULL when it is corrupt.
+ * Meta entry id, v[vlen], into the cache (store_xshape.h has its forms;
+ * one stored against another needs txn, which holds that one whole);
+ * NULL when it is corrupt or its base missing.
  */
 static struct shape *
-shape_load(struct xstate *xs, uint64_t id, const void *v, size_t vlen)
+shape_load(struct xstate *xs, struct store_txn *txn, uint64_t id,
+    const void *v, size_t vlen)
 {
+	const uint8_t		*q = v;
+	struct shape		*b = NULL, *e;
 	unsigned long long	 n;
 	size_t			 got, slen;
+	uint64_t		 bid = 0;
 	uint8_t			*p;
 
-	n = ZSTD_getFrameContentSize(v, vlen);
+	if (vlen > 9 && q[0] == XSHAPE_DELTA) {
+		bid = be_get(q + 1, 8);
+		if (bid == id || (b = base_get(xs, txn, bid)) == NULL)
+			return (NULL);
+		q += 9;
+		vlen -= 9;
+	}
+	n = ZSTD_getFrameContentSize(q, vlen);
 	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    n < 4 || n > XSHAPE_MAX)
 		return (NULL);
 	sbuf_reset(&xs->tmp);
 	p = (uint8_t *)sbuf_space(&xs->tmp, (size_t)n);
-	got = ZSTD_decompressDCtx(xs->dctx, p, (size_t)n, v, vlen);
+	if (b != NULL)
+		got = ZSTD_decompress_usingDict(xs->dctx, p, (size_t)n, q,
+		    vlen, b->blob, 4 + b->slen + b->rlen);
+	else
+		got = ZSTD_decompressDCtx(xs->dctx, p, (size_t)n, q, vlen);
 	if (ZSTD_isError(got) || got != n)
 		return (NULL);
 	slen = (size_t)be_get(p, 4);
 	if (slen > got - 4 || XXH3_64bits(p + 4, got - 4) != id)
 		return (NULL);
-	return (cache_add(xs, (char *)p + 4, slen, (char *)p + 4 + slen,
-	    got - 4 - slen));
+	e = cache_add(xs, (char *)p + 4, slen, (char *)p + 4 + slen,
+	    got - 4 - slen);
+	e->base = bid;
+	return (e);
+}
+
+static void
+shape_swap(struct sbuf *a, struct sbuf *b)
+{
+	struct sbuf	t = *a;
+
+	*a = *b;
+	*b = t;
 }
 
 /*
  * Put cache entry e in txn's store, and name it its shape's: 1, 0 not
- * put, -1 txn failed.
+ * put, -1 txn failed. Stored against one of the whole entries this
+ * thread used last (a new explain shape differs from one of the same
+ * rules where a few rules stopped elsewhere: a few hundred bytes instead
+ * of a few thousand), or whole.
  */
 static int
-shape_persist(struct xstate *xs, struct store_txn *txn,
-    const struct shape *e)
+shape_persist(struct xstate *xs, struct store_txn *txn, struct shape *e)
 {
 	size_t		 n = 4 + e->slen + e->rlen, bound = ZSTD_compressBound(n);
 	size_t		 z, vlen;
-	uint8_t		*p, idb[8];
+	uint8_t		 idb[8];
+	uint64_t	 id, bid = 0;
+	struct shape	*b;
 	const void	*v;
-	char		*out, name[32];
+	char		*p, name[32];
+	unsigned	 i;
 	int		 rc;
 
 	be_put(idb, e->id, 8);
@@ -190,15 +290,65 @@ shape_persist(struct xstate *xs, struct store_txn *txn,
 	if ((rc = store_meta_get(txn, name, &v, &vlen)) != 1)
 		return (rc < 0 ? -1 : 1);	/* there already */
 
-	sbuf_reset(&xs->tmp);
-	p = (uint8_t *)sbuf_space(&xs->tmp, n + bound);
-	be_put(p, e->slen, 4);
-	memcpy(p + 4, e->shape, e->slen + e->rlen);
-	out = (char *)p + n;
-	z = ZSTD_compressCCtx(xs->cctx, out, bound, p, n, XSHAPE_LEVEL);
-	if (ZSTD_isError(z))
-		return (0);		/* cannot happen with bound */
-	return (store_meta_put(txn, name, out, z) != 0 ? -1 : 1);
+	/*
+	 * Against the whole entries this thread used last, until one takes it
+	 * 16 to 1 (no whole one does: those take it 8 to 1)...
+	 */
+	sbuf_reset(&xs->best);
+	for (i = 0; i < XSHAPE_BASES && (xs->best.len == 0 ||
+	    xs->best.len > n / 16); i++) {
+		id = xs->bases[i].id;
+		if (id == 0 || id == e->id)
+			continue;
+		if ((rc = stored_whole(txn, id, &v, &vlen)) < 0)
+			return (-1);
+		if (rc == 0)
+			continue;
+		/* A base's tables: made once, kept while it is one of these. */
+		if (xs->bases[i].cd == NULL) {
+			if ((b = cache_find(xs, id, false)) == NULL)
+				continue;
+			xs->bases[i].cd = ZSTD_createCDict(b->blob,
+			    4 + b->slen + b->rlen, XSHAPE_LEVEL);
+			if (xs->bases[i].cd == NULL)
+				fatalx("ZSTD_createCDict");
+		}
+		sbuf_reset(&xs->cand);
+		p = sbuf_space(&xs->cand, 9 + bound);
+		z = ZSTD_compress_usingCDict(xs->cctx, p + 9, bound, e->blob, n,
+		    xs->bases[i].cd);
+		if (ZSTD_isError(z) || (xs->best.len > 0 &&
+		    9 + z >= xs->best.len))
+			continue;
+		p[0] = (char)XSHAPE_DELTA;
+		be_put((uint8_t *)p + 1, id, 8);
+		xs->cand.len = 9 + z;
+		shape_swap(&xs->best, &xs->cand);
+		bid = id;
+	}
+	/*
+	 * ...or whole unless that takes a quarter more: the first shape of
+	 * new rules (which another's would take nearly whole) is the base of
+	 * the next ones.
+	 */
+	if (xs->best.len == 0 || xs->best.len > n / 16) {
+		sbuf_reset(&xs->cand);
+		p = sbuf_space(&xs->cand, bound);
+		z = ZSTD_compressCCtx(xs->cctx, p, bound, e->blob, n,
+		    XSHAPE_LEVEL);
+		if (ZSTD_isError(z))
+			return (0);	/* cannot happen with bound */
+		xs->cand.len = z;
+		if (xs->best.len == 0 || z * 4 < xs->best.len * 5) {
+			shape_swap(&xs->best, &xs->cand);
+			bid = 0;
+		}
+	}
+	if (store_meta_put(txn, name, xs->best.buf, xs->best.len) != 0)
+		return (-1);
+	e->base = bid;
+	base_touch(xs, bid != 0 ? bid : e->id);
+	return (1);
 }
 
 int
@@ -270,13 +420,15 @@ shape_stored(struct xstate *xs, struct store_txn *txn, uint64_t sid,
 	if (vlen != 8)
 		return (2);
 	id = be_get(v, 8);
-	if ((*ep = cache_find(xs, id, false)) != NULL)
-		return (1);
-	shape_name(name, sizeof(name), "xshape", id);
-	if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
-		return (-1);
-	if (rc == 1 || (*ep = shape_load(xs, id, v, vlen)) == NULL)
-		return (2);		/* missing or corrupt */
+	if ((*ep = cache_find(xs, id, false)) == NULL) {
+		shape_name(name, sizeof(name), "xshape", id);
+		if ((rc = store_meta_get(txn, name, &v, &vlen)) < 0)
+			return (-1);
+		if (rc == 1 || (*ep = shape_load(xs, txn, id, v, vlen)) ==
+		    NULL)
+			return (2);	/* missing or corrupt */
+	}
+	base_touch(xs, (*ep)->base != 0 ? (*ep)->base : (*ep)->id);
 	return (1);
 }
 
@@ -384,7 +536,7 @@ store_xshape_text(struct sbuf *sb, struct store_txn *txn, const void *p,
 	if ((e = cache_find(xs, id, false)) == NULL) {
 		shape_name(name, sizeof(name), "xshape", id);
 		if (txn == NULL || store_meta_get(txn, name, &v, &vlen) != 0 ||
-		    (e = shape_load(xs, id, v, vlen)) == NULL)
+		    (e = shape_load(xs, txn, id, v, vlen)) == NULL)
 			return (-1);
 	}
 	n = ZSTD_getFrameContentSize(q + 9, len - 9);

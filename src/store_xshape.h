@@ -1,13 +1,21 @@
 /*
  * store_xshape.h: explain texts stored as a shape and its values (jshape.h).
  * A shape is stored once per store, in meta "xshape:<id>" (id: XXH3-64
- * of the shape), with the values of the first text of that shape; each
- * text then keeps its values only, zstd-compressed against those: ~150
- * bytes where the whole text compressed against its rule set's
- * dictionary took ~500 (verdict.c). Stored form:
+ * of the shape and the values of the first text of that shape, its
+ * reference), with meta "xshapeid:<XXH3-64 of the shape>" naming it;
+ * each text then keeps its values only, zstd-compressed against the
+ * reference: ~150 bytes where the whole text compressed against its rule
+ * set's dictionary took ~500 (verdict.c). Stored form of a text:
  *   STORE_XSHAPE_MARK(1) id(8) zstd frame of the values
+ * A shape's entry is one of (content: slen(4) shape reference):
+ *   a zstd frame of the content (whole);
+ *   0x01 base(8) a zstd frame of the content compressed against the
+ *     content of entry base, which is whole (schema 8): a shape differs
+ *     from another of the same rules where a few rules stopped at
+ *     another condition, so it takes a few hundred bytes, not thousands.
  * The shape entry is put by the transaction of the record that needs it
- * and finds it missing, so it commits or aborts with that record.
+ * and finds it missing, so it commits or aborts with that record; entries
+ * are never deleted, so a base outlives what is stored against it.
  */
 #ifndef REFGUARD_STORE_XSHAPE_H
 #define REFGUARD_STORE_XSHAPE_H

@@ -646,7 +646,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\7", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\10", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -1560,7 +1560,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
-	ck_assert(len == 4 && memcmp(v, "\0\0\0\7", 4) == 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\10", 4) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
@@ -3332,6 +3332,234 @@ START_TEST(test_xshape_prepack)
 END_TEST
 
 /*
+ * An explain-like text of 40 rules, its values drawn from n; rule k (when
+ * k >= 0) stopped at another condition: a fact more. The rules' names
+ * come from x (another x, other rules).
+ */
+static void
+xshape_rules(struct sbuf *sb, int n, int k, uint32_t x)
+{
+	char		word[4][9];
+	int		i, j;
+
+	sbuf_reset(sb);
+	sbuf_adds(sb, "[");
+	for (i = 0; i < 40; i++) {
+		/* Rules of their own words, as a policy's are. */
+		for (j = 0; j < 4; j++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			snprintf(word[j], sizeof(word[j]), "%08x", x);
+		}
+		sbuf_addf(sb, "%s{\"rule\":\"%s.%s\",\"facts\":[{\"expr\":"
+		    "\"count(%s, referee.%s, %dh) > 5\",\"value\":%d,"
+		    "\"at\":\"2026-01-01T10:00:00.%03dZ\"}", i ? "," : "",
+		    word[0], word[1], word[2], word[3], i + 1, n + i, n % 1000);
+		if (i == k)
+			sbuf_addf(sb, ",{\"expr\":\"age(referee.account) < "
+			    "10m\",\"value\":\"%dms\"}", n);
+		sbuf_adds(sb, "]}");
+	}
+	sbuf_adds(sb, "]");
+}
+
+#define XRULES	2463534242U
+#define XRULES2	88675123U
+
+/* Pack the text of xshape_rules() in t: its stored form, into out. */
+static void
+xshape_put(struct store_txn *t, struct sbuf *out, int n, int k, uint32_t x)
+{
+	struct sbuf	text;
+
+	sbuf_init(&text, 4096);
+	xshape_rules(&text, n, k, x);
+	sbuf_reset(out);
+	ck_assert_int_eq(store_xshape_pack(t, out, text.buf, text.len, NULL),
+	    1);
+	sbuf_free(&text);
+}
+
+/* A shape's entry as txn's store holds it: its length, *first its byte. */
+static size_t
+xshape_entry(struct store_txn *t, const struct sbuf *packed, uint8_t *first,
+    uint64_t *base)
+{
+	const void	*v;
+	size_t		 len;
+	char		 name[32];
+
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)
+	    be_get((const uint8_t *)packed->buf + 1, 8));
+	ck_assert_int_eq(store_meta_get(t, name, &v, &len), 0);
+	ck_assert_uint_gt(len, 9);
+	*first = *(const uint8_t *)v;
+	*base = be_get((const uint8_t *)v + 1, 8);
+	return (len);
+}
+
+/* Rewrite the entry of packed's shape to name base's its base. */
+static void
+xshape_rebase(const struct sbuf *packed, const struct sbuf *base)
+{
+	struct store_txn	*t = begin(true);
+	const void		*v;
+	size_t			 len;
+	uint8_t			*p;
+	char			 name[32];
+
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)
+	    be_get((const uint8_t *)packed->buf + 1, 8));
+	ck_assert_int_eq(store_meta_get(t, name, &v, &len), 0);
+	ck_assert_uint_gt(len, 9);
+	p = xmalloc(len);
+	memcpy(p, v, len);
+	be_put(p + 1, be_get((const uint8_t *)base->buf + 1, 8), 8);
+	ck_assert_int_eq(store_meta_put(t, name, p, len), 0);
+	free(p);
+	commit(t);
+}
+
+struct xtext_arg {
+	const struct sbuf	*packed;
+	struct sbuf		 text;
+	int			 rc;
+};
+
+/* Read a stored text back on a thread whose shape cache is empty. */
+static void *
+xtext_thread(void *p)
+{
+	struct xtext_arg	*a = p;
+	struct store_txn	*t = begin(false);
+
+	sbuf_init(&a->text, 4096);
+	a->rc = store_xshape_text(&a->text, t, a->packed->buf,
+	    a->packed->len);
+	store_abort(t);
+	return (NULL);
+}
+
+static int
+xtext_fresh(const struct sbuf *packed, struct sbuf *text)
+{
+	struct xtext_arg	 a = { .packed = packed };
+	pthread_t		 th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, xtext_thread, &a), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	sbuf_reset(text);
+	sbuf_add(text, a.text.buf, a.text.len);
+	sbuf_free(&a.text);
+	return (a.rc);
+}
+
+/*
+ * A new shape is stored against one of the same rules the thread used
+ * (a few hundred bytes, not the whole of it), and read back byte for
+ * byte by a thread that never saw either; a base that is missing,
+ * corrupt or itself stored against another makes the text unreadable,
+ * never another text.
+ */
+static void *
+xshape_delta_thread(void *unused)
+{
+	struct store_txn	*t;
+	struct sbuf		 p0, p1, p2, p3, q0, q1, want, got;
+	size_t			 len0, len1;
+	uint64_t		 b0, b1, b2, bq;
+	uint8_t			 f0, f1, f2, fq0, fq1;
+	char			 name[32];
+
+	(void)unused;
+	sbuf_init(&p0, 512);
+	sbuf_init(&p1, 512);
+	sbuf_init(&p2, 512);
+	sbuf_init(&p3, 512);
+	sbuf_init(&q0, 512);
+	sbuf_init(&q1, 512);
+	sbuf_init(&want, 4096);
+	sbuf_init(&got, 4096);
+	t = begin(true);
+	xshape_put(t, &p0, 1, -1, XRULES);
+	xshape_put(t, &p1, 2, 5, XRULES);
+	xshape_put(t, &p2, 3, 30, XRULES);
+	xshape_put(t, &p3, 4, 12, XRULES);
+	/* Other rules: whole, and the base of their next shape. */
+	xshape_put(t, &q0, 5, -1, XRULES2);
+	xshape_put(t, &q1, 6, 7, XRULES2);
+	commit(t);
+	t = begin(false);
+	len0 = xshape_entry(t, &p0, &f0, &b0);
+	len1 = xshape_entry(t, &p1, &f1, &b1);
+	(void)xshape_entry(t, &p2, &f2, &b2);
+	(void)xshape_entry(t, &q0, &fq0, &bq);
+	(void)xshape_entry(t, &q1, &fq1, &bq);
+	store_abort(t);
+	ck_assert_uint_eq(fq0, 0x28);
+	ck_assert_uint_eq(fq1, 0x01);
+	ck_assert_uint_eq(bq, be_get((const uint8_t *)q0.buf + 1, 8));
+	/* The first is whole (a zstd frame), the others against it. */
+	ck_assert_uint_eq(f0, 0x28);
+	ck_assert_uint_eq(f1, 0x01);
+	ck_assert_uint_eq(f2, 0x01);
+	ck_assert_uint_eq(b1, be_get((const uint8_t *)p0.buf + 1, 8));
+	ck_assert_uint_eq(b2, b1);
+	ck_assert_msg(len1 * 4 < len0, "against its base %zu, whole %zu",
+	    len1, len0);
+	/* Back, byte for byte, on a thread that never saw them. */
+	xshape_rules(&want, 2, 5, XRULES);
+	ck_assert_int_eq(xtext_fresh(&p1, &got), 0);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert(memcmp(got.buf, want.buf, want.len) == 0);
+	xshape_rules(&want, 1, -1, XRULES);
+	ck_assert_int_eq(xtext_fresh(&p0, &got), 0);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert(memcmp(got.buf, want.buf, want.len) == 0);
+	/*
+	 * p1's and p2's entries each say the other is their base: neither is
+	 * whole, so both are refused (a loop would never end); p3, stored
+	 * against p0, still reads.
+	 */
+	xshape_rebase(&p2, &p1);
+	xshape_rebase(&p1, &p2);
+	ck_assert_int_eq(xtext_fresh(&p2, &got), -1);
+	ck_assert_int_eq(xtext_fresh(&p1, &got), -1);
+	xshape_rules(&want, 4, 12, XRULES);
+	ck_assert_int_eq(xtext_fresh(&p3, &got), 0);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert(memcmp(got.buf, want.buf, want.len) == 0);
+	/* The base corrupt: what is stored against it cannot be read. */
+	t = begin(true);
+	snprintf(name, sizeof(name), "xshape:%016llx", (unsigned long long)b1);
+	ck_assert_int_eq(store_meta_put(t, name, "\x28\xb5\x2f\xfd", 4), 0);
+	commit(t);
+	ck_assert_int_eq(xtext_fresh(&p3, &got), -1);
+	ck_assert_int_eq(xtext_fresh(&p0, &got), -1);
+	sbuf_free(&p3);
+	sbuf_free(&q0);
+	sbuf_free(&q1);
+	sbuf_free(&p0);
+	sbuf_free(&p1);
+	sbuf_free(&p2);
+	sbuf_free(&want);
+	sbuf_free(&got);
+	return (NULL);
+}
+
+START_TEST(test_xshape_delta)
+{
+	pthread_t	th;
+
+	/* On a thread of its own: its shape cache starts empty. */
+	ck_assert_int_eq(pthread_create(&th, NULL, xshape_delta_thread, NULL),
+	    0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+END_TEST
+
+/*
  * Explain texts are stored as their values, their shape kept in meta: it
  * is written with the first record that needs it (and not left behind by
  * an aborted transaction), read back by a thread that never saw it, and
@@ -3575,6 +3803,7 @@ store_suite(void)
 	tcase_add_test(tc, test_labeled_recheck);
 	tcase_add_test(tc, test_explain_shape);
 	tcase_add_test(tc, test_xshape_prepack);
+	tcase_add_test(tc, test_xshape_delta);
 	suite_add_tcase(s, tc);
 	return (s);
 }
