@@ -28,6 +28,7 @@ Only the Python standard library is used.
 import errno
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -95,6 +96,40 @@ def rfc3339(ms):
     """Unix milliseconds as the daemon writes a time: ...T10:00:00.250Z"""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + \
         ".%03dZ" % (ms % 1000)
+
+
+def free_ports(n):
+    """n loopback ports free now, below the kernel's ephemeral range: a
+    server may start on one many seconds later, and a port the kernel
+    hands out by itself (to any connection made meanwhile, by the daemon
+    or a test running beside) could be taken by then."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    rnd = random.SystemRandom()
+    ports = []
+    while len(ports) < n:
+        if low < 1024 + 4096:   # no room below that range: any port
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+            s.close()
+            continue
+        p = rnd.randrange(max(1024, low - 16384), low)
+        if p in ports:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        ports.append(p)
+    return ports
 
 
 def mkdtemp(tag="rg"):

@@ -50,24 +50,12 @@ def need_nats():
                    "--with-nats): cluster mode not tested")
 
 
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
 class NatsCluster:
     """Three nats-server, JetStream clustered, on loopback ports."""
 
     def __init__(self, n=3):
         self.dir = rgtest.mkdtemp("nats")
-        ports = free_ports(3 * n)
+        ports = rgtest.free_ports(3 * n)
         self.client = ports[0:n]
         self.route = ports[n:2 * n]
         self.mon = ports[2 * n:3 * n]
@@ -284,7 +272,7 @@ def cluster_start():
     nats = NatsCluster()
     state["nats"] = nats
     nats.start_all()
-    state["http_a"] = "127.0.0.1:%d" % free_ports(1)[0]
+    state["http_a"] = "127.0.0.1:%d" % rgtest.free_ports(1)[0]
     a = node(nats, "a", extra={"http_listen": state["http_a"]})
     a.start(timeout=60)
     a.persistent = True
@@ -896,7 +884,7 @@ def start_degraded():
     try:
         nats.start(0)
         nats.wait_ready(0)
-        addr = "127.0.0.1:%d" % free_ports(1)[0]
+        addr = "127.0.0.1:%d" % rgtest.free_ports(1)[0]
         u = node(nats, "u", stream="RGU", extra={"http_listen": addr})
         u.start(timeout=120)
         u.wait_log(r"cluster: the stream is not available after \d+ s")
@@ -1039,7 +1027,7 @@ def newer_op_stalls():
     know (a newer refguard's write, during a rolling upgrade) stops the
     node, saying to upgrade it, instead of being skipped: its store would
     miss that write for good."""
-    addr = "127.0.0.1:%d" % free_ports(1)[0]
+    addr = "127.0.0.1:%d" % rgtest.free_ports(1)[0]
     v = stream_node("v1", "RGV", {"http_listen": addr})
     eq(healthz(addr), (200, "ok\n"), "healthy before")
     seq = applied(v)

@@ -26,7 +26,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rgtest  # noqa: E402
 import cdp  # noqa: E402
 from rgtest import check, check_req, eq  # noqa: E402
-from test_http import free_port  # noqa: E402
 
 T = rgtest.Suite("test_console")
 ids = rgtest.Ids("c")
@@ -41,7 +40,7 @@ DOCS = os.environ.get("RG_CONSOLE_DOCS", "") not in ("", "0")
 
 
 def daemon(tag, ui_dir=UI_DIR, token=True):
-    port = free_port()
+    port = rgtest.free_ports(1)[0]
     d = rgtest.Daemon(tag, rules="classic")
     d.conf["http_listen"] = "127.0.0.1:%d" % port
     d.conf["http_ui_dir"] = ui_dir

@@ -603,18 +603,10 @@ def _():
 
 # ---- TCP, tokens, refusals ---------------------------------------------
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @T.case("SIGTERM with a TCP listener: once its queue is empty it closes, "
         "so the drain refuses new connections instead of serving them")
 def _():
-    port = free_port()
+    port = rgtest.free_ports(1)[0]
     d = rgtest.Daemon("tcpdrain")
     d.conf["http_listen"] = "127.0.0.1:%d" % port
     d.write_conf()
@@ -666,7 +658,7 @@ def token_file(d, mode=0o600, text=TOKEN + "\n"):
 @T.case("TCP loopback with a bearer token: required, accepted, rejected")
 def _():
     need_curl()
-    port = free_port()
+    port = rgtest.free_ports(1)[0]
     d = rgtest.Daemon("tcp")
     d.conf["http_listen"] = "127.0.0.1:%d" % port
     d.conf["http_token_file"] = token_file(d)
@@ -700,7 +692,7 @@ def _():
     need_curl()
     if not socket.has_ipv6:
         raise rgtest.Skip("no IPv6")
-    port = free_port()
+    port = rgtest.free_ports(1)[0]
     d = rgtest.Daemon("tcp6", conf={"http_listen": "[::1]:%d" % port})
     try:
         d.start()
@@ -748,7 +740,7 @@ def _():
 @T.case("start-up refused: non-loopback without http_allow_remote, "
         "allow_remote without a token file, a readable token file")
 def _():
-    port = free_port()
+    port = rgtest.free_ports(1)[0]
     for listen, extra, want in (
             ("0.0.0.0:%d" % port, {}, "not a loopback address"),
             ("192.0.2.1:%d" % port, {}, "not a loopback address"),
@@ -787,7 +779,7 @@ def _():
 @T.case("http_allow_remote with a token serves 0.0.0.0, token required")
 def _():
     need_curl()
-    port = free_port()
+    port = rgtest.free_ports(1)[0]
     d = rgtest.Daemon("remote")
     d.conf.update(http_listen="0.0.0.0:%d" % port, http_allow_remote="yes",
                   http_token_file=token_file(d))
@@ -1288,7 +1280,7 @@ def _():
         "Origin gets 403 (DNS rebinding, cross-site requests)")
 def _():
     need_curl()
-    port = free_port()
+    port = rgtest.free_ports(1)[0]
     d = rgtest.Daemon("browser")
     d.conf["http_listen"] = "127.0.0.1:%d" % port
     d.conf["http_host"] = "refguard.internal"
