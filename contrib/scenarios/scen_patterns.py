@@ -26,6 +26,7 @@ LEGIT_SHARES = [
     ("onboarding", (0.03, 0.07), "AB"),
     ("email_digits", (0.03, 0.06), "AB"),
     ("email_alias_own", (0.01, 0.03), "AB"),
+    ("reregistration", (0.01, 0.02), "AB"),
 ]
 
 # Fraud families: (name, base weight, variants)
@@ -314,6 +315,34 @@ def email_alias_own(w, n):
              prep_referrer=lambda p: alias(p) if chance(w.rng, 0.6) else None)
 
 
+def reregistration(w, n):
+    """Someone who lost their account (a forgotten password, an address
+    they no longer read) signs up again through a friend's link, months
+    after the old account went quiet, with the same phone number; on the
+    same phone, or on the one they have now."""
+    g = Group("reregistration")
+    rng = w.rng
+    while n > 0:
+        grp = g.next()
+        r, t0 = established(w, 2)
+        e = w.person(r.cc if chance(rng, 0.9) else w.country())
+        if e.phone is None:
+            e.phone = w.new_phone(e.cc)
+        t = referee_time(w, e, t0)
+        old = w.person(e.cc)
+        old.phone = e.phone
+        if chance(rng, 0.5):
+            old.devices = list(e.devices)
+            old.phone_dev = e.phone_dev
+        t_old = t - int(between(rng, 100, 300) * DAY)
+        w.observe("signup", old, t_old, phone=old.phone)
+        w.activity(old, t_old + HOUR, t_old + int(between(rng, 7, 60) * DAY),
+                   between(rng, 0.5, 2.5), 0.3)
+        w.refer(r, e, t, "legit", "reregistration", grp, phone=e.phone)
+        w.aftermath(e, t, w.labels[-1]["payout"])
+        n -= 1
+
+
 def household(w, n):
     """A family or flat-share behind one broadband line: the same address
     and prefix, sometimes identical phones (the same fuzzy or even exact
@@ -564,6 +593,7 @@ LEGIT = {
     "office": office, "carrier_nat": carrier_nat, "campus": campus,
     "influencer": influencer, "vpn_user": vpn_user, "onboarding": onboarding,
     "email_digits": email_digits, "email_alias_own": email_alias_own,
+    "reregistration": reregistration,
 }
 
 

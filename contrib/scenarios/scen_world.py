@@ -324,12 +324,26 @@ def mailbox_key(email):
 BROWSER_CYCLE = 28 * DAY
 
 APP_NAME = "Refer"
-ANDROID_MODELS = ["SM-A155F", "SM-A546B", "SM-S921B", "SM-S928B", "SM-G991B",
-                  "SM-A356E", "Pixel 8", "Pixel 7a", "Pixel 9", "23108RN04Y",
-                  "2201117TG", "CPH2591", "moto g54 5G", "V2250", "RMX3710",
-                  "M2101K6G", "SM-A057F", "TECNO KI5q", "Infinix X6525"]
-IOS_MODELS = ["iPhone14,7", "iPhone15,2", "iPhone15,4", "iPhone16,1", "iPhone16,2",
-              "iPhone17,3", "iPhone13,2", "iPhone14,5", "iPhone12,1"]
+# The app sends little: its version, the phone's model and OS version,
+# zone, language and screen. The model decides the screen and memory, and
+# a few models are much of the market (the weights: rough shares), so two
+# people's phones of one model on one app version in one country send
+# the same print; only the install id tells them apart (docs/eval.md).
+ANDROID_MODELS = [("SM-A155F", "1080x2340", "8/4", 10), ("SM-A546B", "1080x2340", "8/6", 9),
+                  ("SM-S921B", "1080x2340", "8/8", 7), ("SM-S928B", "1440x3120", "8/12", 4),
+                  ("SM-G991B", "1080x2400", "8/8", 4), ("SM-A356E", "1080x2340", "8/6", 5),
+                  ("Pixel 8", "1080x2400", "8/8", 4), ("Pixel 7a", "1080x2400", "8/8", 3),
+                  ("Pixel 9", "1080x2424", "8/12", 3), ("23108RN04Y", "1080x2460", "8/8", 4),
+                  ("2201117TG", "1080x2400", "8/6", 3), ("CPH2591", "1080x2412", "8/8", 2),
+                  ("moto g54 5G", "1080x2400", "8/8", 2), ("V2250", "1080x2400", "8/8", 2),
+                  ("RMX3710", "1080x2400", "8/8", 2), ("M2101K6G", "1080x2400", "8/6", 2),
+                  ("SM-A057F", "1080x2408", "8/4", 5), ("TECNO KI5q", "720x1612", "8/4", 2),
+                  ("Infinix X6525", "720x1612", "8/4", 2)]
+IOS_MODELS = [("iPhone14,7", "1170x2532", "6/6", 8), ("iPhone15,2", "1179x2556", "6/6", 6),
+              ("iPhone15,4", "1179x2556", "6/6", 9), ("iPhone16,1", "1179x2556", "6/8", 7),
+              ("iPhone16,2", "1290x2796", "6/8", 6), ("iPhone17,3", "1179x2556", "6/8", 8),
+              ("iPhone13,2", "1170x2532", "6/4", 5), ("iPhone14,5", "1170x2532", "6/4", 6),
+              ("iPhone12,1", "828x1792", "6/4", 4)]
 
 # Synthetic-but-plausible hardware for the user-agent pool (variant A).
 SYNTH_GPU = {
@@ -474,8 +488,9 @@ class Device:
         if kind == "web" and chance(rng, world.p_privacy_browser):
             self.noise = "session"
         self.canvas_salt = None     # anti-detect profile noise
-        self.app_model = (rng.choice(IOS_MODELS) if self.os == "ios"
-                          else rng.choice(ANDROID_MODELS))
+        # (model, screen, memory/cores) of the app's phone
+        self.app_model = pick(rng, [(m[:3], m[3]) for m in
+                                    (IOS_MODELS if self.os == "ios" else ANDROID_MODELS)])
         self.app_ver = world.app_release_index(0)
 
     def _new_id(self):
@@ -503,7 +518,7 @@ class Device:
             osv = ("iOS 18.%d" % (ver % 6)) if self.os == "ios" else \
                 ("Android %d" % (13 + ver % 3))
             return "%s/%s (%s; %s)" % (APP_NAME, self.world.app_version(ver),
-                                       self.app_model, osv)
+                                       self.app_model[0], osv)
         n = self.world.browser_releases(t - self.lag) + self.extra_bumps
         return bump_ua(self.ua_base, n)
 
@@ -516,10 +531,9 @@ class Device:
             d["ua"] = self.ua_at(t)
             d["tz"] = self.tz
             d["lang"] = self.lang
-            d["screen"] = m["screen"]
-            d["platform"] = m.get("platform") or self.os
-            if m.get("hw"):
-                d["hw"] = m["hw"]
+            d["screen"] = self.app_model[1]
+            d["platform"] = "iOS" if self.os == "ios" else "Android"
+            d["hw"] = self.app_model[2]
             return d
         d["ua"] = self.ua_at(t)
         d["tz"] = self.tz
