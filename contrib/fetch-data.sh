@@ -14,7 +14,9 @@
 #       disposable-email-domains (MIT), disposable-email-domains-js (the
 #       community list disposable-email-domains/disposable-email-domains,
 #       CC0) and @dahoom/disposable-email (MIT), less the domains of
-#       contrib/disposable-allowlist.txt
+#       contrib/disposable-allowlist.txt and the registry suffixes
+#       (edu.pl, ac.uk) of the Public Suffix List's ICANN section, from
+#       Debian's publicsuffix package
 #
 # Every file is written beside its final name, checked (a database is
 # opened and known addresses looked up, a list must hold a plausible
@@ -77,6 +79,8 @@ DISP_PKGS="disposable-email-domains disposable-email-domains-js @dahoom/disposab
 : "${FETCH_CHECK_COUNTRY=8.8.8.8=US}"
 # Warn when the data is older than this (days).
 STALE_DAYS=90
+# The Public Suffix List (Debian's publicsuffix); the tests give their own.
+: "${FETCH_PSL:=/usr/share/publicsuffix/public_suffix_list.dat}"
 
 failed=0
 replaced=0
@@ -244,7 +248,14 @@ fetch_disposable() {
 		unpack "$p" "disp$i" || return 1
 	done
 	d1="$work/disp1/package" d2="$work/disp2/package" d3="$work/disp3/package"
-	node "$here/disposable-merge.js" "$here/disposable-allowlist.txt" \
+	if [ -r "$FETCH_PSL" ]; then
+		set -- --psl "$FETCH_PSL"
+	else
+		set --
+		warn "$FETCH_PSL: no Public Suffix List (install publicsuffix):" \
+		    "registry suffixes such as edu.pl stay in disposable.txt"
+	fi
+	node "$here/disposable-merge.js" "$@" "$here/disposable-allowlist.txt" \
 	    "$dir/disposable.txt" \
 	    "disposable-email-domains@$(version disp1):$min_ddd:$d1/index.json,$d1/wildcard.json" \
 	    "disposable-email-domains-js@$(version disp2):$min_js:$d2/dist/dict/disposable_email_blocklist.json" \

@@ -35,7 +35,7 @@ run="$top/run"
 DEPS="build-essential autoconf automake pkg-config libevent-dev liblmdb-dev
 libxxhash-dev libmaxminddb-dev libjansson-dev libzstd-dev libsystemd-dev libnats-dev
 nats-server check python3 tzdata
-libmaxmind-db-writer-perl lmdb-utils socat curl mandoc systemd prometheus valgrind"
+libmaxmind-db-writer-perl publicsuffix lmdb-utils socat curl mandoc systemd prometheus valgrind"
 
 # Only for "test" and "sanitize": the browser the console's test drives
 # (tests/integration/test_console.py; it skips, saying so, without it).

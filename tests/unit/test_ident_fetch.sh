@@ -95,7 +95,9 @@ perl "$top/contrib/asn2mmdb.pl" "$tmp/country.mmdb" "$fx/asn-ipv4.csv" ||
     fail "cannot build a stand-in country database"
 printf '%s\n' '["Mailinator.com", "*.spam.example", "zoho.com", "a.b.c.example"]' >"$tmp/ddd.json"
 printf '%s\n' '["sub.trash.example", ".dot.example", "not a domain", 7]' >"$tmp/wild.json"
-printf '%s\n' '["mailinator.com", "co.uk", "trash.example"]' >"$tmp/js.json"
+printf '%s\n' '["mailinator.com", "co.uk", "trash.example", "edu.example",
+    "school.edu.example", "ddns.example", "any.wild.example", "keep.wild.example"]' \
+    >"$tmp/js.json"
 printf '%s\n' '["yopmail.com", "gmail.com", "trash.example."]' >"$tmp/dahoom.json"
 publish_all() {
 	pkg @ip-location-db/geo-whois-asn-country-mmdb 2.3.2026061719 \
@@ -110,7 +112,22 @@ publish_all() {
 }
 publish_all
 
+# A Public Suffix List: registry suffixes (its ICANN section) leave the
+# disposable list, a wildcard's children and not its exception; names
+# of the private section (dynamic DNS) stay.
+{
+	echo "// ===BEGIN ICANN DOMAINS==="
+	echo "edu.example"
+	echo "*.wild.example"
+	echo "!keep.wild.example"
+	seq 1 1000 | sed 's/^/r/; s/$/.test/'
+	echo "// ===END ICANN DOMAINS==="
+	echo "// ===BEGIN PRIVATE DOMAINS==="
+	echo "ddns.example"
+	echo "// ===END PRIVATE DOMAINS==="
+} >"$tmp/psl.dat"
 fetch() {
+	FETCH_PSL="${FETCH_PSL:-$tmp/psl.dat}" \
 	FAKE_NPM="$reg" PATH="$tmp/fakebin:$PATH" FETCH_MIN_ASN_ROWS=3 \
 	    FETCH_MIN_DISPOSABLE="3 2 2" FETCH_CHECK_ASN="5.61.0.1=64496" \
 	    FETCH_CHECK_COUNTRY= sh "$script" "$@" 2>"$tmp/err"
@@ -125,13 +142,16 @@ for f in geo-whois-asn-country.mmdb asn.mmdb disposable.txt; do
 	[ -s "$data/$f" ] || fail "$f not written"
 done
 grep -v '^#' "$data/disposable.txt" >"$tmp/got"
-printf '%s\n' a.b.c.example dot.example mailinator.com spam.example \
-    sub.trash.example trash.example yopmail.com >"$tmp/want"
+printf '%s\n' a.b.c.example ddns.example dot.example keep.wild.example \
+    mailinator.com school.edu.example spam.example sub.trash.example \
+    trash.example yopmail.com >"$tmp/want"
 cmp -s "$tmp/got" "$tmp/want" || {
 	diff "$tmp/want" "$tmp/got"
-	fail "merged disposable list differs (want: deduplicated, lowercased, allowlisted zoho.com, gmail.com and the parent co.uk)"
+	fail "merged disposable list differs (want: deduplicated, lowercased, allowlisted zoho.com, gmail.com and the parent co.uk, registry suffixes edu.example and any.wild.example out)"
 }
-grep -q '^#   disposable-email-domains-js@1.26.0: 3 entries$' "$data/disposable.txt" ||
+grep -q '^# less 3 allowed by contrib/disposable-allowlist.txt and 2 registry suffixes of the Public Suffix List: 10 domains.$' \
+    "$data/disposable.txt" || fail "disposable.txt header does not count what was taken out"
+grep -q '^#   disposable-email-domains-js@1.26.0: 8 entries$' "$data/disposable.txt" ||
     fail "disposable.txt header does not name its sources"
 grep -q 'days old' "$tmp/err" || fail "no warning for data from 2026-06-17"
 perl -MMaxMind::DB::Reader -e '
@@ -143,6 +163,15 @@ perl -MMaxMind::DB::Reader -e '
     fail "asn.mmdb does not answer 5.61.1.1 = AS64497 with the data date"
 grep -Eq '^[0-9]{10}$' "$data/last-success" || fail "no last-success stamp"
 echo "ok   fetch with good packages"
+
+# Without the Public Suffix List: a warning, and the suffixes stay.
+FETCH_PSL="$tmp/no-psl.dat" fetch -f "$data" || fail "fetch without a PSL: exit $?"
+grep -q "warning: $tmp/no-psl.dat: no Public Suffix List (install publicsuffix): registry suffixes such as edu.pl stay in disposable.txt" \
+    "$tmp/err" || fail "no warning without the Public Suffix List"
+grep -qx 'edu.example' "$data/disposable.txt" ||
+    fail "without the Public Suffix List a suffix was taken out"
+fetch -f "$data" || fail "fetch with the PSL again: exit $?"
+echo "ok   registry suffixes out with the Public Suffix List, a warning without"
 
 # -s SOCKET: a reload through refguardctl (a fake here) when a file was
 # replaced, none when every file was fresh; no daemon is only a warning.
