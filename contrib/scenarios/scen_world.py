@@ -488,7 +488,7 @@ class Device:
         if kind == "web" and chance(rng, world.p_privacy_browser):
             self.noise = "session"
         self.canvas_salt = None     # anti-detect profile noise
-        # (model, screen, memory/cores) of the app's phone
+        # (model, screen, cores/memory) of the app's phone
         self.app_model = pick(rng, [(m[:3], m[3]) for m in
                                     (IOS_MODELS if self.os == "ios" else ANDROID_MODELS)])
         self.app_ver = world.app_release_index(0)
