@@ -96,6 +96,37 @@ commit(struct store_txn *t)
 	ck_assert_msg(store_commit(t, NULL, &cause) == 0, "commit: %s", cause);
 }
 
+/*
+ * fn(t, arg) in a read transaction on a thread of its own, whose caches
+ * (explain shapes, the rules memo) start empty: what another reader
+ * finds in the store alone.
+ */
+struct fresh_arg {
+	void	(*fn)(struct store_txn *, void *);
+	void	*arg;
+};
+
+static void *
+fresh_main(void *p)
+{
+	struct fresh_arg	*f = p;
+	struct store_txn	*t = begin(false);
+
+	f->fn(t, f->arg);
+	store_abort(t);
+	return (NULL);
+}
+
+static void
+on_fresh_thread(void (*fn)(struct store_txn *, void *), void *arg)
+{
+	struct fresh_arg	 f = { fn, arg };
+	pthread_t		 th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, fresh_main, &f), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+
 static struct rg_hash
 H(uint8_t x)
 {
@@ -3146,22 +3177,19 @@ START_TEST(test_verdict_checksum)
 }
 END_TEST
 
-/* verdict_lookup with explain in a thread of its own: no cached state. */
+/* verdict_lookup with explain on a fresh thread: no cached state. */
 struct explain_arg {
 	const char	*id;
 	struct verdict	 v;
 	int		 rc;
 };
 
-static void *
-explain_thread(void *p)
+static void
+explain_read(struct store_txn *t, void *p)
 {
 	struct explain_arg	*a = p;
-	struct store_txn	*t = begin(false);
 
 	a->rc = verdict_lookup(t, a->id, strlen(a->id), true, &a->v);
-	store_abort(t);
-	return (NULL);
 }
 
 /* verdict_check in a thread of its own, in a transaction of its own. */
@@ -3190,12 +3218,10 @@ static json_t *
 explain_rules(const char *rid)
 {
 	struct explain_arg	 a = { .id = rid };
-	pthread_t		 th;
 	json_error_t		 je;
 	json_t			*j, *r;
 
-	ck_assert_int_eq(pthread_create(&th, NULL, explain_thread, &a), 0);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	on_fresh_thread(explain_read, &a);
 	ck_assert_int_eq(a.rc, 0);
 	j = json_loadb(a.v.reply, a.v.replylen, 0, &je);
 	ck_assert_msg(j != NULL, "%s", je.text);
@@ -3246,21 +3272,18 @@ struct prepack_arg {
 	int		 rc;
 };
 
-/* Split and prepack on a thread whose shape cache is empty. */
-static void *
-prepack_thread(void *p)
+/* Split and prepack (on a fresh thread: its shape cache is empty). */
+static void
+prepack_read(struct store_txn *t, void *p)
 {
 	struct prepack_arg	*a = p;
 	struct store_xsplit	 sp = { 0 };
-	struct store_txn	*t = begin(false);
 
 	ck_assert_int_eq(store_xshape_split(a->text, strlen(a->text), &sp),
 	    1);
 	a->rc = store_xshape_prepack(t, &sp);
 	sbuf_add(&a->packed, sp.packed.buf, sp.packed.len);
-	store_abort(t);
 	store_xsplit_free(&sp);
-	return (NULL);
 }
 
 /*
@@ -3276,7 +3299,6 @@ START_TEST(test_xshape_prepack)
 	struct prepack_arg	 a = { 0 };
 	struct store_txn	*t;
 	struct sbuf		 text, own, pre, back;
-	pthread_t		 th;
 
 	sbuf_init(&text, 2048);
 	sbuf_init(&own, 512);
@@ -3317,8 +3339,7 @@ START_TEST(test_xshape_prepack)
 	/* A thread that never saw the shape reads it from the store. */
 	a.text = text.buf;
 	sbuf_init(&a.packed, 512);
-	ck_assert_int_eq(pthread_create(&th, NULL, prepack_thread, &a), 0);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	on_fresh_thread(prepack_read, &a);
 	ck_assert_int_eq(a.rc, 1);
 	ck_assert_uint_eq(a.packed.len, own.len);
 	ck_assert(memcmp(a.packed.buf, own.buf, own.len) == 0);
@@ -3427,28 +3448,23 @@ struct xtext_arg {
 	int			 rc;
 };
 
-/* Read a stored text back on a thread whose shape cache is empty. */
-static void *
-xtext_thread(void *p)
+/* Read a stored text back (on a fresh thread: its shape cache is empty). */
+static void
+xtext_read(struct store_txn *t, void *p)
 {
 	struct xtext_arg	*a = p;
-	struct store_txn	*t = begin(false);
 
 	sbuf_init(&a->text, 4096);
 	a->rc = store_xshape_text(&a->text, t, a->packed->buf,
 	    a->packed->len);
-	store_abort(t);
-	return (NULL);
 }
 
 static int
 xtext_fresh(const struct sbuf *packed, struct sbuf *text)
 {
 	struct xtext_arg	 a = { .packed = packed };
-	pthread_t		 th;
 
-	ck_assert_int_eq(pthread_create(&th, NULL, xtext_thread, &a), 0);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	on_fresh_thread(xtext_read, &a);
 	sbuf_reset(text);
 	sbuf_add(text, a.text.buf, a.text.len);
 	sbuf_free(&a.text);
