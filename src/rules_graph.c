@@ -627,20 +627,27 @@ rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* The shares come last: a share needs every referral. */
 enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ENGAGED, REF_BOUGHT,
-    REF_ACTIVE_PCT, REF_DORMANT_PCT, REF_ENGAGED_PCT, REF_BOUGHT_PCT };
+    REF_RETURNED, REF_ACTIVE_PCT, REF_DORMANT_PCT, REF_ENGAGED_PCT,
+    REF_BOUGHT_PCT, REF_RETURNED_PCT };
 static const char *const rules_referees_which[] = { "all", "active",
-    "dormant", "engaged", "bought", "active_percent", "dormant_percent",
-    "engaged_percent", "bought_percent" };
+    "dormant", "engaged", "bought", "returned", "active_percent",
+    "dormant_percent", "engaged_percent", "bought_percent",
+    "returned_percent" };
 #define REF_WANTS_BOUGHT(w)	((w) == REF_BOUGHT || (w) == REF_BOUGHT_PCT)
+#define REF_WANTS_RETURNED(w)	((w) == REF_RETURNED || (w) == REF_RETURNED_PCT)
+/* Returned: used the product a day or more after the referral. */
+#define REF_RETURN_MS		(24 * 3600 * 1000LL)
 
 /*
  * What the memo keeps of a referral's referee (rules_eval_keep): its
  * logins and purchases since the referral, up to 2, and whether it
- * bought, once that was asked.
+ * bought, and whether it returned, once that was asked.
  */
 #define REF_MEMO_USES(v)	((v) & 3)
 #define REF_MEMO_BOUGHT_KNOWN	4
 #define REF_MEMO_BOUGHT		8
+#define REF_MEMO_RETURNED_KNOWN	16
+#define REF_MEMO_RETURNED	32
 
 int
 rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
@@ -670,6 +677,8 @@ struct rules_referees {
 	int64_t			 active;
 	int64_t			 engaged;
 	int64_t			 bought;
+	int64_t			 returned;
+	int64_t			 day_old;	/* referred a day or more ago */
 	bool			 capped;
 };
 
@@ -689,6 +698,9 @@ rules_referees_count(const struct rules_referees *a, int which)
 	case REF_ENGAGED:
 	case REF_ENGAGED_PCT:
 		return (a->engaged);
+	case REF_RETURNED:
+	case REF_RETURNED_PCT:
+		return (a->returned);
 	default:
 		return (a->bought);
 	}
@@ -748,11 +760,32 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 			    (b > 0 ? REF_MEMO_BOUGHT : 0);
 			rules_eval_keep(cx, e->seq, kept);
 		}
+		/*
+		 * Returned: a login or purchase a day or more after the
+		 * referral, asked only by its selectors (under its own tag,
+		 * so that it does not take the first count's place).
+		 */
+		if (REF_WANTS_RETURNED(a->n->arg) &&
+		    !(kept & REF_MEMO_RETURNED_KNOWN)) {
+			b = REF_MEMO_USES(kept) == 0 ? 0 : rules_eval_since(cx,
+			    ~e->seq, ENT_ACCOUNT, &referee,
+			    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE),
+			    ROLE_SUBJECT, e->ts + REF_RETURN_MS, cx->at.ts, 1);
+			if (b < 0) {
+				cx->err = 1;
+				return (1);
+			}
+			kept |= REF_MEMO_RETURNED_KNOWN |
+			    (b > 0 ? REF_MEMO_RETURNED : 0);
+			rules_eval_keep(cx, e->seq, kept);
+		}
 	}
 	c = REF_MEMO_USES(kept);
 	a->active += c >= 1;
 	a->engaged += c >= 2;
 	a->bought += (kept & REF_MEMO_BOUGHT) != 0;
+	a->returned += (kept & REF_MEMO_RETURNED) != 0;
+	a->day_old += e->ts <= cx->at.ts - REF_RETURN_MS;
 	if (a->n->arg >= REF_ACTIVE_PCT)
 		return (0);	/* a share reads every referral */
 	return ((uint64_t)rules_referees_count(a, a->n->arg) >= a->n->limit);
@@ -773,7 +806,7 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 {
 	struct rules_referees	a;
 	struct rg_hash		h;
-	int64_t			v;
+	int64_t			v, d;
 
 	s->v.type = T_NUM;
 	if (!rules_eval_key(cx, n->party, n->kind, &h))
@@ -788,11 +821,15 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->x[1] = a.active;
 	s->x[2] = a.engaged;
 	s->x[3] = a.bought;
+	s->x[4] = a.returned;
+	s->x[5] = a.day_old;
 	v = rules_referees_count(&a, n->arg);
+	/* Only a referee referred a day ago or more can have returned. */
+	d = n->arg == REF_RETURNED_PCT ? a.day_old : a.all;
 	if (n->arg < REF_ACTIVE_PCT)
 		s->v.n = (double)v;
-	else if (a.all > 0)
-		s->v.n = 100.0 * (double)v / (double)a.all;
+	else if (d > 0)
+		s->v.n = 100.0 * (double)v / (double)d;
 	else
 		return;		/* no share of none */
 	s->v.present = true;
@@ -817,6 +854,12 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 	if (REF_WANTS_BOUGHT(n->arg)) {
 		jsw_raws(cx->ex, ",\"bought\":");
 		jsw_int(cx->ex, s->x[3]);
+	}
+	if (REF_WANTS_RETURNED(n->arg)) {
+		jsw_raws(cx->ex, ",\"returned\":");
+		jsw_int(cx->ex, s->x[4]);
+		jsw_raws(cx->ex, ",\"day_old\":");
+		jsw_int(cx->ex, s->x[5]);
 	}
 }
 

@@ -1735,6 +1735,107 @@ START_TEST(test_referees_engaged)
 END_TEST
 
 /*
+ * referees(..., returned): a referee returned when it logged in or bought
+ * a day or more after its referral; the share is of the referees
+ * referred a day or more before the evaluation. Four referrals: b0 came
+ * back the same hour only, b1 25 hours later, b2 the same hour and two
+ * days later (a purchase), b3 never; a fifth, b4, an hour before the
+ * evaluation.
+ */
+START_TEST(test_referees_returned)
+{
+	static const char	*src =
+	    "rule r.n { when referees(referrer.account, 30d, returned) > 10 "
+	    "action review }\n"
+	    "rule r.pct { when referees(referrer.account, 30d, "
+	    "returned_percent) >= 0 action review }\n"
+	    "rule r.self { when referees(referee.account, 30d, returned) "
+	    "== 0 action review }\n";
+	static const struct { int64_t after; const char *kind; } back[] = {
+		{ 1000, "login" }, { 25 * 3600000LL, "login" },
+		{ 1000, "login" }, { 2 * 86400000LL, "purchase" },
+	};
+	static const int	 who[] = { 0, 1, 2, 2 };
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev[5], later;
+	json_error_t		 jerr;
+	json_t			*j, *l;
+	char			 line[512];
+	int64_t			 t0 = 1767225600000LL;
+	struct rules_at		 at = { t0 + 3 * 86400000LL, 0 };
+	size_t			 i;
+
+	rs = scratch(src, 64 << 20, &st, &txn);
+	for (i = 0; i < 5; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"t%zu\","
+		    "\"referrer\":{\"account\":\"a\"},\"referee\":"
+		    "{\"account\":\"b%zu\"}}", i, i);
+		check_line(txn, rs, line, i < 4 ? t0 + (int64_t)i * 60000 :
+		    at.ts - 3600000, &ev[i]);
+	}
+	for (i = 0; i < nitems(back); i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"observe\","
+		    "\"kind\":\"%s\",\"account\":\"b%d\"}", back[i].kind,
+		    who[i]);
+		decode(line, ev[who[i]].ts + back[i].after, &later);
+		ck_assert_int_eq(store_put_event(txn, &later), 0);
+	}
+	/*
+	 * Rechecked three days on, with everything stored: b1 and b2
+	 * returned, of four a day old.
+	 */
+	ck_assert_int_eq(rules_eval_at(rs, &ev[4], &at, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "r.n", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "returned")),
+	    2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "day_old")),
+	    4);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
+	    5);
+	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
+	ck_assert_str_eq(json_string_value(json_object_get(l, "which")),
+	    "returned_percent");
+	json_decref(j);
+	free(res.explain);
+	/* One referee at a time: b1 returned, b3 did not. */
+	ck_assert_int_eq(rules_eval_at(rs, &ev[1], &at, txn, 0, &res), 0);
+	ck_assert_int_eq(res.nhits, 1);		/* r.pct */
+	ck_assert_int_eq(rules_eval_at(rs, &ev[3], &at, txn, 0, &res), 0);
+	ck_assert_int_eq(res.nhits, 2);		/* r.pct, r.self */
+	/* A day and a half on: only b1 (25 hours) had returned. */
+	at.ts = t0 + 36 * 3600000LL;
+	ck_assert_int_eq(rules_eval_at(rs, &ev[0], &at, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "r.n", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
+	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 25);
+	json_decref(j);
+	free(res.explain);
+	/* At b0's check, nobody is a day old: no share. */
+	ck_assert_int_eq(rules_eval(rs, &ev[0], txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
+	ck_assert_msg(json_is_null(json_object_get(l, "value")), "%s",
+	    res.explain);
+	json_decref(j);
+	free(res.explain);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
+/*
  * Point in time: a past referral evaluated again as of its own seq gives
  * the explain it gave at check, whatever was stored since (what backtests
  * and stored verdicts rely on).
@@ -1816,6 +1917,9 @@ static const char *memo_rules =
     "rule m.bought { when referees(referrer.account, 30d, bought_percent) "
     "< 30 and referees(referrer.account, 30d, bought) >= 1 "
     "action review }\n"
+    "rule m.returned { when referees(referrer.account, 30d, "
+    "returned_percent) < 60 and referees(referee.account, 30d, returned) "
+    "== 0 action review }\n"
     "rule m.buy { when count(purchase, referrer.account, 30d) == 0 "
     "and count(referral, referrer.account, 1h) >= 4 action review }\n"
     "rule m.busy { when count(any, referrer.account, 30d) > 4100 "
@@ -1850,14 +1954,14 @@ memo_eval_all(struct ruleset *rs, struct store_txn *txn,
 
 START_TEST(test_memo_same)
 {
-	enum { NREF = 90 };
+	enum { NREF = 90, NEV = 100 };
 	struct rules_result	 res;
 	struct rules_memo	*memo;
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
 	struct rg_event		*ev, later;
-	char			*want[NREF], line[512];
+	char			*want[NEV], line[512];
 	uint8_t			*hits, *want_hits;
 	int64_t			 t0 = 1767225600000LL, ts;
 	size_t			 i, k, nr;
@@ -1865,9 +1969,9 @@ START_TEST(test_memo_same)
 
 	rs = scratch(memo_rules, 256 << 20, &st, &txn);
 	nr = rules_count(rs);
-	ev = xcalloc(NREF, sizeof(*ev));
-	hits = xcalloc(NREF * nr, 1);
-	want_hits = xcalloc(NREF * nr, 1);
+	ev = xcalloc(NEV, sizeof(*ev));
+	hits = xcalloc(NEV * nr, 1);
+	want_hits = xcalloc(NEV * nr, 1);
 	/* r0 logs in 4,200 times: more entries than a key is kept with. */
 	for (i = 0; i < 4200; i++) {
 		decode("{\"op\":\"observe\",\"kind\":\"login\","
@@ -1903,36 +2007,48 @@ START_TEST(test_memo_same)
 			decode(line, ts + 2000, &later);
 			ck_assert_int_eq(store_put_event(txn, &later), 0);
 		}
+		if (i % 8 == 1 || i % 6 == 3) {
+			/* back a day later: returned */
+			snprintf(line, sizeof(line), "{\"op\":\"observe\","
+			    "\"kind\":\"login\",\"account\":\"e%zu\"}", i);
+			decode(line, ts + 90000000, &later);
+			ck_assert_int_eq(store_put_event(txn, &later), 0);
+		}
+	}
+	/* And some again as of two days later, as a recheck asks. */
+	for (i = NREF; i < NEV; i++) {
+		ev[i] = ev[(i - NREF) * 9];
+		ev[i].ts += 2 * 86400000LL;
 	}
 	/* Without a memo: each as of its own event. */
-	for (i = 0; i < NREF; i++) {
+	for (i = 0; i < NEV; i++) {
 		ck_assert_int_eq(rules_eval(rs, &ev[i], txn, 1, &res), 0);
 		want[i] = res.explain;
 		ck_assert_int_eq(rules_eval(rs, &ev[i], txn, 0, &res), 0);
 		for (k = 0; k < res.nhits; k++)
 			want_hits[i * nr + res.hits[k].rule]++;
 	}
-	for (i = 0; i < NREF * nr && want_hits[i] == 0; i++)
+	for (i = 0; i < NEV * nr && want_hits[i] == 0; i++)
 		;
-	ck_assert_msg(i < NREF * nr, "no rule matched: the test proves little");
+	ck_assert_msg(i < NEV * nr, "no rule matched: the test proves little");
 	for (pass = 0; pass < 3; pass++) {
 		memo = rules_memo_new(pass == 1 ? 1 : 8192);
 		if (pass == 2) {
 			/* More stored, then a reset: as of each event still. */
-			memo_eval_all(rs, txn, ev, NREF, want, hits, memo);
-			memset(hits, 0, NREF * nr);
+			memo_eval_all(rs, txn, ev, NEV, want, hits, memo);
+			memset(hits, 0, NEV * nr);
 			decode("{\"op\":\"observe\",\"kind\":\"login\","
 			    "\"account\":\"e0\"}", t0 + 1000, &later);
 			ck_assert_int_eq(store_put_event(txn, &later), 0);
 			rules_memo_reset(memo);
 		}
-		memo_eval_all(rs, txn, ev, NREF, want, hits, memo);
-		ck_assert_msg(memcmp(hits, want_hits, NREF * nr) == 0,
+		memo_eval_all(rs, txn, ev, NEV, want, hits, memo);
+		ck_assert_msg(memcmp(hits, want_hits, NEV * nr) == 0,
 		    "pass %d: other hits with a memo", pass);
-		memset(hits, 0, NREF * nr);
+		memset(hits, 0, NEV * nr);
 		rules_memo_free(memo);
 	}
-	for (i = 0; i < NREF; i++)
+	for (i = 0; i < NEV; i++)
 		free(want[i]);
 	free(ev);
 	free(hits);
@@ -2180,6 +2296,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_pair_index_life);
 	tcase_add_test(tc, test_pair_view);
 	tcase_add_test(tc, test_referees_engaged);
+	tcase_add_test(tc, test_referees_returned);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
 	tcase_add_test(tc, test_memo_same);
