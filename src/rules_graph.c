@@ -627,12 +627,12 @@ rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* The shares come last: a share needs every referral. */
 enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ENGAGED, REF_BOUGHT,
-    REF_RETURNED, REF_ACTIVE_PCT, REF_DORMANT_PCT, REF_ENGAGED_PCT,
-    REF_BOUGHT_PCT, REF_RETURNED_PCT };
+    REF_RETURNED, REF_DAY_OLD, REF_ACTIVE_PCT, REF_DORMANT_PCT,
+    REF_ENGAGED_PCT, REF_BOUGHT_PCT, REF_RETURNED_PCT };
 static const char *const rules_referees_which[] = { "all", "active",
-    "dormant", "engaged", "bought", "returned", "active_percent",
-    "dormant_percent", "engaged_percent", "bought_percent",
-    "returned_percent" };
+    "dormant", "engaged", "bought", "returned", "day_old",
+    "active_percent", "dormant_percent", "engaged_percent",
+    "bought_percent", "returned_percent" };
 #define REF_WANTS_BOUGHT(w)	((w) == REF_BOUGHT || (w) == REF_BOUGHT_PCT)
 #define REF_WANTS_RETURNED(w)	((w) == REF_RETURNED || (w) == REF_RETURNED_PCT)
 /* Returned: used the product a day or more after the referral. */
@@ -701,6 +701,8 @@ rules_referees_count(const struct rules_referees *a, int which)
 	case REF_RETURNED:
 	case REF_RETURNED_PCT:
 		return (a->returned);
+	case REF_DAY_OLD:
+		return (a->day_old);
 	default:
 		return (a->bought);
 	}
@@ -730,7 +732,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	 * explain; the memo keeps it for the evaluation's other referees()
 	 * calls.
 	 */
-	if (a->n->arg == REF_ALL && cx->ex == NULL)
+	if ((a->n->arg == REF_ALL || a->n->arg == REF_DAY_OLD) &&
+	    cx->ex == NULL)
 		kept = 0;
 	else if (e->ts >= cx->at.ts)
 		kept = REF_MEMO_BOUGHT_KNOWN;
@@ -858,6 +861,8 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 	if (REF_WANTS_RETURNED(n->arg)) {
 		jsw_raws(cx->ex, ",\"returned\":");
 		jsw_int(cx->ex, s->x[4]);
+	}
+	if (REF_WANTS_RETURNED(n->arg) || n->arg == REF_DAY_OLD) {
 		jsw_raws(cx->ex, ",\"day_old\":");
 		jsw_int(cx->ex, s->x[5]);
 	}

@@ -1737,7 +1737,7 @@ END_TEST
 /*
  * referees(..., returned): a referee returned when it logged in or bought
  * a day or more after its referral; the share is of the referees
- * referred a day or more before the evaluation. Four referrals: b0 came
+ * referred a day or more before the evaluation (day_old). Four referrals: b0 came
  * back the same hour only, b1 25 hours later, b2 the same hour and two
  * days later (a purchase), b3 never; a fifth, b4, an hour before the
  * evaluation.
@@ -1750,7 +1750,9 @@ START_TEST(test_referees_returned)
 	    "rule r.pct { when referees(referrer.account, 30d, "
 	    "returned_percent) >= 0 action review }\n"
 	    "rule r.self { when referees(referee.account, 30d, returned) "
-	    "== 0 action review }\n";
+	    "== 0 action review }\n"
+	    "rule r.day { when referees(referrer.account, 30d, day_old) "
+	    "> 10 action review }\n";
 	static const struct { int64_t after; const char *kind; } back[] = {
 		{ 1000, "login" }, { 25 * 3600000LL, "login" },
 		{ 1000, "login" }, { 2 * 86400000LL, "purchase" },
@@ -1802,6 +1804,9 @@ START_TEST(test_referees_returned)
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
 	ck_assert_str_eq(json_string_value(json_object_get(l, "which")),
 	    "returned_percent");
+	l = json_object_get(ex_fact(j, "r.day", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 4);
+	ck_assert_ptr_null(json_object_get(l, "returned"));
 	json_decref(j);
 	free(res.explain);
 	/* One referee at a time: b1 returned, b3 did not. */
@@ -1818,6 +1823,8 @@ START_TEST(test_referees_returned)
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
 	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 25);
+	l = json_object_get(ex_fact(j, "r.day", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 4);
 	json_decref(j);
 	free(res.explain);
 	/* At b0's check, nobody is a day old: no share. */
@@ -1827,6 +1834,8 @@ START_TEST(test_referees_returned)
 	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
 	ck_assert_msg(json_is_null(json_object_get(l, "value")), "%s",
 	    res.explain);
+	l = json_object_get(ex_fact(j, "r.day", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 0);
 	json_decref(j);
 	free(res.explain);
 	store_abort(txn);
@@ -1920,6 +1929,8 @@ static const char *memo_rules =
     "rule m.returned { when referees(referrer.account, 30d, "
     "returned_percent) < 60 and referees(referee.account, 30d, returned) "
     "== 0 action review }\n"
+    "rule m.day_old { when referees(referrer.account, 30d, day_old) >= 2 "
+    "and referees(referrer.account, 30d, returned) == 0 action review }\n"
     "rule m.buy { when count(purchase, referrer.account, 30d) == 0 "
     "and count(referral, referrer.account, 1h) >= 4 action review }\n"
     "rule m.busy { when count(any, referrer.account, 30d) > 4100 "
