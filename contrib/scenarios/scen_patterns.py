@@ -757,6 +757,14 @@ def disposable_mail(w, n):
             n -= 1
 
 
+def _farm_after(w):
+    """What a farm's accounts do after the referral, decided per farm:
+    some operators know the reward pays only after a first purchase or
+    top-up and make every account do it right away ("reward"); the rest
+    leave them idle (None)."""
+    return "reward" if chance(w.rng, w.p["p_farm_reward"]) else None
+
+
 def _farm_referrers(w, cc, first, k, young=True):
     if young:
         return [young_referrer(w, cc, first) for _ in range(k)]
@@ -793,6 +801,7 @@ def device_farm(w, n):
             carriers = None
             net = W.ProxyPool(w, "residential", [cc], 0.4 if w.variant == "B" else 0.0)
         refs = _farm_referrers(w, cc, t0, rng.randint(1, 3), young=chance(rng, 0.7))
+        after = _farm_after(w)
         for i in range(k):
             ph = phones[i % len(phones)]
             if mode == "reinstall" and ph.kind == "app":
@@ -812,7 +821,10 @@ def device_farm(w, n):
                 e.phone = voip_number(w)
             w.refer(rng.choice(refs), e, t, "fraud", "device_farm", grp, ee_dev=dev,
                     phone=e.phone)
-            _after_fraud(w, [("none", 7), ("one_login", 3)])(e, t)
+            if after:
+                w.aftermath(e, t, w.labels[-1]["payout"], after)
+            else:
+                _after_fraud(w, [("none", 7), ("one_login", 3)])(e, t)
             n -= 1
 
 
@@ -826,6 +838,7 @@ def _antidetect(w, n, pattern, span_lo, span_hi, per_day=None):
         net = W.ProxyPool(w, "residential", targets, 0.4 if w.variant == "B" else 0.03)
         home_tz = tz_lang(w, other_country(w, cc))     # where the operator sits
         refs = _farm_referrers(w, cc, t0, rng.randint(1, 3))
+        after = _farm_after(w)
         if per_day:
             times = []
             day = t0
@@ -846,6 +859,8 @@ def _antidetect(w, n, pattern, span_lo, span_hi, per_day=None):
             if chance(rng, 0.3):
                 e.phone = voip_number(w)
             w.refer(rng.choice(refs), e, t, "fraud", pattern, grp, ee_dev=dev, phone=e.phone)
+            if after:
+                w.aftermath(e, t, w.labels[-1]["payout"], after)
             n -= 1
 
 
@@ -978,6 +993,7 @@ def numbered_mailbox(w, n):
         refs = _farm_referrers(w, cc, t0, rng.randint(1, 2), young=chance(rng, 0.6))
         start = rng.randint(0, 3)
         dev0 = f.pick_device()
+        after = _farm_after(w)
         for i in range(k):
             em = "%s%0*d@%s" % (base, width, start + i + 1, dom)
             w.claim_email(em)
@@ -991,6 +1007,8 @@ def numbered_mailbox(w, n):
             e.home, e.carrier = f.home, f.carrier
             t = t0 + int(between(rng, 0, span) * DAY)
             w.refer(rng.choice(refs), e, t, "fraud", "numbered_mailbox", grp, ee_dev=dev)
+            if after:
+                w.aftermath(e, t, w.labels[-1]["payout"], after)
             n -= 1
 
 
@@ -1009,6 +1027,7 @@ def hosting_proxy(w, n):
         refs = _farm_referrers(w, cc, t0, rng.randint(1, 3))
         model = w.devices.model(rng, "desktop", w.p["real_devices"])
         same_model = chance(rng, 0.5)
+        after = _farm_after(w)
         for _ in range(k):
             t = t0 + int(between(rng, 0, span) * DAY)
             tz, lang = op_tz if chance(rng, 0.6) else tz_lang(w, cc)
@@ -1020,6 +1039,8 @@ def hosting_proxy(w, n):
                 dev.ua_base = dev.ua_base.replace("Chrome/", "HeadlessChrome/")
             e = persona(w, cc, [dev], net, email=fraud_email(w, cc), phone=False, cards=[])
             w.refer(rng.choice(refs), e, t, "fraud", "hosting_proxy", grp, ee_dev=dev)
+            if after:
+                w.aftermath(e, t, w.labels[-1]["payout"], after)
             n -= 1
 
 

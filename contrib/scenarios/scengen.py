@@ -86,6 +86,8 @@ def draw_params(rng, variant, n, fraud_share, payout_days):
     p["p_vpn_user"] = round(between(rng, 0.02, 0.07), 3)
     p["p_never_login"] = round(between(rng, 0.05, 0.13), 3)
     p["p_never_buy"] = round(between(rng, 0.2, 0.3), 3)
+    p["p_one_day"] = round(between(rng, 0.15, 0.3), 3)
+    p["p_farm_reward"] = round(between(rng, 0.25, 0.5), 3)
     p["cgnat_small"] = [rng.randint(3, 8), rng.randint(12, 32)]
     p["cgnat_large"] = [rng.randint(16, 48), rng.randint(64, 256)]
     lo, hi = payout_days
@@ -405,7 +407,9 @@ class World:
 
     def aftermath(self, person, t, payout_horizon, profile="legit"):
         """What a referee does after signing up: legit referees mostly come
-        back and buy; some never buy, a few never log in again."""
+        back and buy; some never buy, some use it on the first day only, a
+        few never log in again. A farm's referee may do what the reward
+        asks right away ("reward") and never come back."""
         rng = self.rng
         end = payout_horizon + 2 * DAY
         if profile == "legit":
@@ -421,8 +425,17 @@ class World:
                 buy = first if chance(rng, 0.6) else \
                     first + int(rng.expovariate(1 / (4 * DAY))) + HOUR
                 self.observe("purchase", person, min(buy, end), payment=rng.choice(person.cards))
-            self.activity(person, first + HOUR, end, between(rng, 0.3, 2.5),
-                          0.0 if never_buy else 0.35)
+            # some try it on the first day and are not seen again
+            if not chance(rng, self.p["p_one_day"]):
+                self.activity(person, first + HOUR, end, between(rng, 0.3, 2.5),
+                              0.0 if never_buy else 0.35)
+        elif profile == "reward":
+            # what the reward asks, in one sitting: a login, a first
+            # purchase (a fresh virtual card), then never again
+            t1 = t + int(between(rng, 2, 40) * MINUTE)
+            self.observe("login", person, t1)
+            self.observe("purchase", person, t1 + int(between(rng, 1, 20) * MINUTE),
+                         payment=self.new_card())
         elif profile == "one_login":
             self.observe("login", person, t + int(between(rng, 0.2, 5) * DAY))
         elif profile == "qualify":
