@@ -708,13 +708,40 @@ rules_referees_count(const struct rules_referees *a, int which)
 	}
 }
 
+/*
+ * One yes or no of a referral's referee, read once an evaluation and kept
+ * in the memo's bits (known, yes) under the referral's seq: whether it had
+ * an event of types from from_ts to the evaluation's time (a referee with
+ * no use since its referral has none). 0, or -1 on a store error
+ * (cx->err is set).
+ */
+static int
+rules_referees_flag(struct rules_ectx *cx, uint64_t seq,
+    const struct rg_hash *referee, int64_t *kept, int64_t known, int64_t yes,
+    uint64_t tag, uint32_t types, int64_t from_ts)
+{
+	int64_t	b;
+
+	if (*kept & known)
+		return (0);
+	b = REF_MEMO_USES(*kept) == 0 ? 0 : rules_eval_since(cx, tag,
+	    ENT_ACCOUNT, referee, types, ROLE_SUBJECT, from_ts, cx->at.ts, 1);
+	if (b < 0) {
+		cx->err = 1;
+		return (-1);
+	}
+	*kept |= known | (b > 0 ? yes : 0);
+	rules_eval_keep(cx, seq, *kept);
+	return (0);
+}
+
 static int
 rules_graph_referees_cb(void *arg, const struct store_entry *e)
 {
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
 	struct rg_hash		 referee;
-	int64_t			 c, b, kept;
+	int64_t			 c, kept;
 	int			 r;
 
 	if (a->all == RULES_REFEREES_MAX) {
@@ -728,9 +755,9 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	/*
 	 * Used the product after being referred: a login or a purchase
 	 * (active), two or more of them (engaged: more than the minimum a
-	 * cash-out does), a purchase (bought). "all" reads it only to
-	 * explain; the memo keeps it for the evaluation's other referees()
-	 * calls.
+	 * cash-out does), a purchase (bought), one a day or more later
+	 * (returned). "all" and "day_old" read it only to explain; the memo
+	 * keeps it for the evaluation's other referees() calls.
 	 */
 	if ((a->n->arg == REF_ALL || a->n->arg == REF_DAY_OLD) &&
 	    cx->ex == NULL)
@@ -749,39 +776,22 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 			kept = c;
 			rules_eval_keep(cx, e->seq, kept);
 		}
-		/* Bought: asked only by the selectors that need it. */
-		if (REF_WANTS_BOUGHT(a->n->arg) &&
-		    !(kept & REF_MEMO_BOUGHT_KNOWN)) {
-			b = REF_MEMO_USES(kept) == 0 ? 0 : rules_eval_since(cx,
-			    e->seq, ENT_ACCOUNT, &referee, EV_MASK(EV_PURCHASE),
-			    ROLE_SUBJECT, e->ts + 1, cx->at.ts, 1);
-			if (b < 0) {
-				cx->err = 1;
-				return (1);
-			}
-			kept |= REF_MEMO_BOUGHT_KNOWN |
-			    (b > 0 ? REF_MEMO_BOUGHT : 0);
-			rules_eval_keep(cx, e->seq, kept);
-		}
 		/*
-		 * Returned: a login or purchase a day or more after the
-		 * referral, asked only by its selectors (under its own tag,
-		 * so that it does not take the first count's place).
+		 * Bought, and returned (a login or purchase a day or more
+		 * after the referral, under a tag of its own so that it does
+		 * not take the first count's place): asked only by the
+		 * selectors that need them.
 		 */
-		if (REF_WANTS_RETURNED(a->n->arg) &&
-		    !(kept & REF_MEMO_RETURNED_KNOWN)) {
-			b = REF_MEMO_USES(kept) == 0 ? 0 : rules_eval_since(cx,
-			    ~e->seq, ENT_ACCOUNT, &referee,
-			    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE),
-			    ROLE_SUBJECT, e->ts + REF_RETURN_MS, cx->at.ts, 1);
-			if (b < 0) {
-				cx->err = 1;
-				return (1);
-			}
-			kept |= REF_MEMO_RETURNED_KNOWN |
-			    (b > 0 ? REF_MEMO_RETURNED : 0);
-			rules_eval_keep(cx, e->seq, kept);
-		}
+		if ((REF_WANTS_BOUGHT(a->n->arg) && rules_referees_flag(cx,
+		    e->seq, &referee, &kept, REF_MEMO_BOUGHT_KNOWN,
+		    REF_MEMO_BOUGHT, e->seq, EV_MASK(EV_PURCHASE),
+		    e->ts + 1) != 0) ||
+		    (REF_WANTS_RETURNED(a->n->arg) && rules_referees_flag(cx,
+		    e->seq, &referee, &kept, REF_MEMO_RETURNED_KNOWN,
+		    REF_MEMO_RETURNED, ~e->seq,
+		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE),
+		    e->ts + REF_RETURN_MS) != 0))
+			return (1);
 	}
 	c = REF_MEMO_USES(kept);
 	a->active += c >= 1;

@@ -1742,6 +1742,51 @@ END_TEST
  * days later (a purchase), b3 never; a fifth, b4, an hour before the
  * evaluation.
  */
+/* The explain of ev as of at (NULL: as of ev itself), parsed. */
+static json_t *
+explain_at(const struct ruleset *rs, const struct rg_event *ev,
+    const struct rules_at *at, struct store_txn *txn)
+{
+	struct rules_result	 res;
+	json_error_t		 jerr;
+	json_t			*j;
+
+	if (at != NULL)
+		ck_assert_int_eq(rules_eval_at(rs, ev, at, txn, 1, &res), 0);
+	else
+		ck_assert_int_eq(rules_eval(rs, ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	free(res.explain);
+	return (j);
+}
+
+/* Field name of the left side of rule's referees() fact. */
+static json_t *
+referees_left(json_t *j, const char *rule, const char *name)
+{
+	return (json_object_get(json_object_get(ex_fact(j, rule, "referees("),
+	    "left"), name));
+}
+
+/* Integer fields of referees() facts in an explain, as want says. */
+struct referees_want {
+	const char	*rule;
+	const char	*name;
+	json_int_t	 value;
+};
+
+static void
+referees_expect(json_t *j, const struct referees_want *w, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_msg(json_integer_value(referees_left(j, w[i].rule,
+		    w[i].name)) == w[i].value, "%s %s: want %lld", w[i].rule,
+		    w[i].name, (long long)w[i].value);
+}
+
 START_TEST(test_referees_returned)
 {
 	static const char	*src =
@@ -1758,13 +1803,20 @@ START_TEST(test_referees_returned)
 		{ 1000, "login" }, { 2 * 86400000LL, "purchase" },
 	};
 	static const int	 who[] = { 0, 1, 2, 2 };
+	static const struct referees_want three_days[] = {
+		{ "r.n", "value", 2 }, { "r.n", "returned", 2 },
+		{ "r.n", "day_old", 4 }, { "r.n", "referrals", 5 },
+		{ "r.pct", "value", 50 }, { "r.day", "value", 4 },
+	}, day_and_half[] = {
+		{ "r.n", "value", 1 }, { "r.pct", "value", 25 },
+		{ "r.day", "value", 4 },
+	};
 	struct rules_result	 res;
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
 	struct rg_event		 ev[5], later;
-	json_error_t		 jerr;
-	json_t			*j, *l;
+	json_t			*j;
 	char			 line[512];
 	int64_t			 t0 = 1767225600000LL;
 	struct rules_at		 at = { t0 + 3 * 86400000LL, 0 };
@@ -1789,26 +1841,12 @@ START_TEST(test_referees_returned)
 	 * Rechecked three days on, with everything stored: b1 and b2
 	 * returned, of four a day old.
 	 */
-	ck_assert_int_eq(rules_eval_at(rs, &ev[4], &at, txn, 1, &res), 0);
-	j = json_loads(res.explain, 0, &jerr);
-	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
-	l = json_object_get(ex_fact(j, "r.n", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "returned")),
-	    2);
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "day_old")),
-	    4);
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
-	    5);
-	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
-	ck_assert_str_eq(json_string_value(json_object_get(l, "which")),
+	j = explain_at(rs, &ev[4], &at, txn);
+	referees_expect(j, three_days, nitems(three_days));
+	ck_assert_str_eq(json_string_value(referees_left(j, "r.pct", "which")),
 	    "returned_percent");
-	l = json_object_get(ex_fact(j, "r.day", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 4);
-	ck_assert_ptr_null(json_object_get(l, "returned"));
+	ck_assert_ptr_null(referees_left(j, "r.day", "returned"));
 	json_decref(j);
-	free(res.explain);
 	/* One referee at a time: b1 returned, b3 did not. */
 	ck_assert_int_eq(rules_eval_at(rs, &ev[1], &at, txn, 0, &res), 0);
 	ck_assert_int_eq(res.nhits, 1);		/* r.pct */
@@ -1816,28 +1854,15 @@ START_TEST(test_referees_returned)
 	ck_assert_int_eq(res.nhits, 2);		/* r.pct, r.self */
 	/* A day and a half on: only b1 (25 hours) had returned. */
 	at.ts = t0 + 36 * 3600000LL;
-	ck_assert_int_eq(rules_eval_at(rs, &ev[0], &at, txn, 1, &res), 0);
-	j = json_loads(res.explain, 0, &jerr);
-	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
-	l = json_object_get(ex_fact(j, "r.n", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
-	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 25);
-	l = json_object_get(ex_fact(j, "r.day", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 4);
+	j = explain_at(rs, &ev[0], &at, txn);
+	referees_expect(j, day_and_half, nitems(day_and_half));
 	json_decref(j);
-	free(res.explain);
 	/* At b0's check, nobody is a day old: no share. */
-	ck_assert_int_eq(rules_eval(rs, &ev[0], txn, 1, &res), 0);
-	j = json_loads(res.explain, 0, &jerr);
-	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
-	l = json_object_get(ex_fact(j, "r.pct", "referees("), "left");
-	ck_assert_msg(json_is_null(json_object_get(l, "value")), "%s",
-	    res.explain);
-	l = json_object_get(ex_fact(j, "r.day", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 0);
+	j = explain_at(rs, &ev[0], NULL, txn);
+	ck_assert(json_is_null(referees_left(j, "r.pct", "value")));
+	ck_assert_int_eq(json_integer_value(referees_left(j, "r.day",
+	    "value")), 0);
 	json_decref(j);
-	free(res.explain);
 	store_abort(txn);
 	store_close(st);
 	rules_unref(rs);
