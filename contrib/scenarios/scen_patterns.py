@@ -757,12 +757,14 @@ def disposable_mail(w, n):
             n -= 1
 
 
-def _farm_after(w):
+def _farm_after(w, idle=None):
     """What a farm's accounts do after the referral, decided per farm:
     some operators know the reward pays only after a first purchase or
     top-up and make every account do it right away ("reward"); the rest
-    leave them idle (None)."""
-    return "reward" if chance(w.rng, w.p["p_farm_reward"]) else None
+    leave them as idle(e, t) has them (nothing when None)."""
+    if chance(w.rng, w.p["p_farm_reward"]):
+        return lambda e, t: w.aftermath(e, t, w.labels[-1]["payout"], "reward")
+    return idle or (lambda e, t: None)
 
 
 def _farm_referrers(w, cc, first, k, young=True):
@@ -801,7 +803,7 @@ def device_farm(w, n):
             carriers = None
             net = W.ProxyPool(w, "residential", [cc], 0.4 if w.variant == "B" else 0.0)
         refs = _farm_referrers(w, cc, t0, rng.randint(1, 3), young=chance(rng, 0.7))
-        after = _farm_after(w)
+        after = _farm_after(w, _after_fraud(w, [("none", 7), ("one_login", 3)]))
         for i in range(k):
             ph = phones[i % len(phones)]
             if mode == "reinstall" and ph.kind == "app":
@@ -821,10 +823,7 @@ def device_farm(w, n):
                 e.phone = voip_number(w)
             w.refer(rng.choice(refs), e, t, "fraud", "device_farm", grp, ee_dev=dev,
                     phone=e.phone)
-            if after:
-                w.aftermath(e, t, w.labels[-1]["payout"], after)
-            else:
-                _after_fraud(w, [("none", 7), ("one_login", 3)])(e, t)
+            after(e, t)
             n -= 1
 
 
@@ -859,8 +858,7 @@ def _antidetect(w, n, pattern, span_lo, span_hi, per_day=None):
             if chance(rng, 0.3):
                 e.phone = voip_number(w)
             w.refer(rng.choice(refs), e, t, "fraud", pattern, grp, ee_dev=dev, phone=e.phone)
-            if after:
-                w.aftermath(e, t, w.labels[-1]["payout"], after)
+            after(e, t)
             n -= 1
 
 
@@ -1007,8 +1005,7 @@ def numbered_mailbox(w, n):
             e.home, e.carrier = f.home, f.carrier
             t = t0 + int(between(rng, 0, span) * DAY)
             w.refer(rng.choice(refs), e, t, "fraud", "numbered_mailbox", grp, ee_dev=dev)
-            if after:
-                w.aftermath(e, t, w.labels[-1]["payout"], after)
+            after(e, t)
             n -= 1
 
 
@@ -1039,8 +1036,7 @@ def hosting_proxy(w, n):
                 dev.ua_base = dev.ua_base.replace("Chrome/", "HeadlessChrome/")
             e = persona(w, cc, [dev], net, email=fraud_email(w, cc), phone=False, cards=[])
             w.refer(rng.choice(refs), e, t, "fraud", "hosting_proxy", grp, ee_dev=dev)
-            if after:
-                w.aftermath(e, t, w.labels[-1]["payout"], after)
+            after(e, t)
             n -= 1
 
 
