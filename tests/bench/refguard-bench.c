@@ -14,7 +14,9 @@
  * on its connection. It prints throughput, latency percentiles, the
  * daemon's RSS and store size, the daemon's CPU (user + system) per
  * request of the measured phase (the steadiest figure on a shared
- * machine: cpu_us_per_req), and one "RESULT k=v ..." line for
+ * machine: cpu_us_per_req), its writes per commit (handed to the kernel,
+ * dirtied in the page cache, and what the store's disk received:
+ * disk_written()), and one "RESULT k=v ..." line for
  * scripts. With -C it first measures the ceiling: the same connections
  * sending ping, and reports check throughput as a ratio of it.
  *
@@ -37,6 +39,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -845,6 +848,35 @@ proc_field(long pid, const char *file, const char *key)
 	return (v);
 }
 
+/*
+ * Bytes written to the block device holding dir so far, by every process
+ * on the machine (/sys/dev/block/MAJ:MIN/stat, sectors of 512 bytes); -1.
+ * A process's own write_bytes (/proc/PID/io) counts what it dirtied in
+ * the page cache by whole folios: where the file system caches files in
+ * large folios, a page written in one counts the folio, several times
+ * what reaches the disk.
+ */
+static long long
+disk_written(const char *dir)
+{
+	char			 path[64];
+	struct stat		 sb;
+	unsigned long long	 f[7];
+	FILE			*fp;
+	int			 n;
+
+	if (dir == NULL || stat(dir, &sb) != 0)
+		return (-1);
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat",
+	    major(sb.st_dev), minor(sb.st_dev));
+	if ((fp = fopen(path, "r")) == NULL)
+		return (-1);
+	n = fscanf(fp, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1],
+	    &f[2], &f[3], &f[4], &f[5], &f[6]);
+	fclose(fp);
+	return (n == 7 ? (long long)f[6] * 512 : -1);
+}
+
 /* User + system CPU of process pid so far, in microseconds; -1. */
 static double
 proc_cpu_us(long pid)
@@ -938,6 +970,7 @@ cmd_run(int argc, char **argv)
 	char		 path[4096];
 	json_int_t	 c0 = 0, j0 = 0, e0 = 0, c1 = 0, j1 = 0, e1 = 0;
 	long long	 io_w0 = -1, io_c0 = -1, io_w1, io_c1;
+	long long	 disk0, disk1;
 	double		 cpu0 = -1, cpu1;
 	long long	 rss, anon, file;
 	bool		 have_stats;
@@ -1012,6 +1045,7 @@ cmd_run(int argc, char **argv)
 		io_c0 = proc_field(O.pid, "io", "wchar");
 		cpu0 = proc_cpu_us(O.pid);
 	}
+	disk0 = disk_written(O.state);
 	chk.record = true;
 	run_phase(M_CHECK, O.duration, O.total, O.rate, &chk);
 	report(O.policy ? "policy" : "check", &chk);
@@ -1040,6 +1074,9 @@ cmd_run(int argc, char **argv)
 			    (double)(io_w1 - io_w0) / (double)(c1 - c0),
 			    (double)(io_c1 - io_c0) / (double)(j1 - j0));
 		}
+		if (disk0 >= 0 && (disk1 = disk_written(O.state)) >= 0)
+			printf(" disk_bytes_per_commit=%.0f",
+			    (double)(disk1 - disk0) / (double)(c1 - c0));
 	}
 	if (O.pid > 0 && cpu0 >= 0 && (cpu1 = proc_cpu_us(O.pid)) >= 0 &&
 	    chk.done > 0)
