@@ -219,9 +219,19 @@ void	store_link_decode(const MDB_val *v, struct store_link *l);
  */
 int	store_link_seek(MDB_cursor *c, const uint8_t *key, MDB_val *k,
 	    MDB_val *v);
-/* LMDB's link at place key (not the tier's): 0 (*l), 1 none, -1 error. */
-int	store_link_lmdb(struct store_txn *t, const uint8_t *key,
-	    struct store_link *l);
+/*
+ * LMDB's links of one account (not the tier's), looked up one after
+ * another: store_link_acct_get() gives the link at place key (whose
+ * account must be the same at every call), 0 (*l), 1 none, -1 error;
+ * store_link_acct_end() then. Start from { NULL, false }.
+ */
+struct store_link_acct {
+	MDB_cursor	*c;
+	bool		 none;		/* the account has no link in LMDB */
+};
+int	store_link_acct_get(struct store_link_acct *la, struct store_txn *t,
+	    const uint8_t *key, struct store_link *l);
+void	store_link_acct_end(struct store_link_acct *la);
 
 /*
  * What a view adds to its read transactions (store_view.c): the record

@@ -80,41 +80,66 @@ store_link_seek(MDB_cursor *c, const uint8_t *key, MDB_val *k, MDB_val *v)
 }
 
 /*
- * LMDB's link at place key: 0 (*l), 1 none, -1 error. With put, the
- * cursor stays on it for an MDB_CURRENT replace.
+ * LMDB's link at place key through c: 0 (*l), 1 none, -1 error. One
+ * seek: the duplicates of key's account at or after the link's kind and
+ * hash.
  */
 static int
 link_lookup(struct store_txn *t, MDB_cursor *c, const uint8_t *key,
     struct store_link *l)
 {
+	uint8_t	dup[LINK_DUP_LEN];
 	MDB_val	k, v;
 	int	rc;
 
-	rc = store_link_seek(c, key, &k, &v);
+	memset(dup, 0, sizeof(dup));
+	memcpy(dup, key + RG_HASH_LEN, LINK_ID_LEN);
+	k = store_db_val(key, RG_HASH_LEN);
+	v = store_db_val(dup, sizeof(dup));
+	rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
 	if (rc == MDB_NOTFOUND)
 		return (1);
 	if (rc != 0)
 		return (store_db_fail(&t->db, rc, "links get"));
-	if (k.mv_size != RG_HASH_LEN || v.mv_size != LINK_DUP_LEN ||
-	    memcmp(k.mv_data, key, RG_HASH_LEN) != 0 ||
+	if (v.mv_size != LINK_DUP_LEN ||
 	    memcmp(v.mv_data, key + RG_HASH_LEN, LINK_ID_LEN) != 0)
 		return (1);
 	store_link_decode(&v, l);
 	return (0);
 }
 
-/* The same with a cursor of its own (store_int.h). */
 int
-store_link_lmdb(struct store_txn *t, const uint8_t *key, struct store_link *l)
+store_link_acct_get(struct store_link_acct *la, struct store_txn *t,
+    const uint8_t *key, struct store_link *l)
 {
-	MDB_cursor	*c;
-	int		 rc;
+	MDB_val	k, v;
+	int	rc;
 
-	if ((c = store_db_cursor(&t->db, t->st->links)) == NULL)
-		return (-1);
-	rc = link_lookup(t, c, key, l);
-	mdb_cursor_close(c);
-	return (rc);
+	if (la->none)
+		return (1);
+	if (la->c == NULL) {
+		if ((la->c = store_db_cursor(&t->db, t->st->links)) == NULL)
+			return (-1);
+		/* A new account has none: one seek says so for all. */
+		k = store_db_val(key, RG_HASH_LEN);
+		rc = mdb_cursor_get(la->c, &k, &v, MDB_SET);
+		if (rc == MDB_NOTFOUND) {
+			la->none = true;
+			return (1);
+		}
+		if (rc != 0)
+			return (store_db_fail(&t->db, rc, "links get"));
+	}
+	return (link_lookup(t, la->c, key, l));
+}
+
+void
+store_link_acct_end(struct store_link_acct *la)
+{
+	if (la->c != NULL)
+		mdb_cursor_close(la->c);
+	la->c = NULL;
+	la->none = false;
 }
 
 int
@@ -126,6 +151,7 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
 	const struct memtier_acct	*a;
 	const struct store_link	*ml;
 	struct store_link	 l;
+	MDB_cursor		*c;
 	int			 rc;
 
 	if ((ml = memtier_link_get(t->st->mt, account, kind, h)) != NULL &&
@@ -139,7 +165,11 @@ store_link_get(struct store_txn *t, const struct rg_hash *account,
 		l = *ml;
 	else {
 		store_link_key(key, account, kind, h);
-		if ((rc = store_link_lmdb(t, key, &l)) != 0)
+		if ((c = store_db_cursor(&t->db, t->st->links)) == NULL)
+			return (-1);
+		rc = link_lookup(t, c, key, &l);
+		mdb_cursor_close(c);
+		if (rc != 0)
 			return (rc);
 	}
 	if (max_seq != 0 && l.first_seq > max_seq)

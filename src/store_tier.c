@@ -67,6 +67,7 @@ put_links(struct store_txn *t, const struct rg_event *ev,
 	const struct rg_hash	*acct = &p->h[ENT_ACCOUNT];
 	const struct store_link	*ml;
 	struct store_link	 l;
+	struct store_link_acct	 la = { NULL, false };
 	uint8_t			 key[LINK_KEY_LEN];
 	unsigned		 kind;
 	int			 rc;
@@ -81,9 +82,10 @@ put_links(struct store_txn *t, const struct rg_event *ev,
 			l = *ml;
 		else {
 			store_link_key(key, acct, kind, &p->h[kind]);
-			rc = store_link_lmdb(t, key, &l);
-			if (rc < 0)
+			if ((rc = store_link_acct_get(&la, t, key, &l)) < 0) {
+				store_link_acct_end(&la);
 				return (-1);
+			}
 			if (rc == 1) {
 				l.kind = kind;
 				l.h = p->h[kind];
@@ -99,6 +101,7 @@ put_links(struct store_txn *t, const struct rg_event *ev,
 		l.last_ts = ev->ts;
 		memtier_link_set(t->st->mt, acct, &l);
 	}
+	store_link_acct_end(&la);
 	return (0);
 }
 

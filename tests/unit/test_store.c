@@ -1228,6 +1228,84 @@ START_TEST(test_links)
 END_TEST
 
 /*
+ * Links written out to LMDB (a clean close), then carried again: a link
+ * LMDB has keeps its first sighting and moves its last, a new one of the
+ * same account (sorting before, between and after the stored ones) and
+ * one of an account LMDB has none of start at the new event.
+ */
+START_TEST(test_links_in_lmdb)
+{
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct rg_hash		 acct = H(0xa1), h;
+	struct lcollect		 c;
+	uint64_t		 fseq, s1, s2;
+	int64_t			 later = T0 + 2 * 3600 * 1000LL;
+	size_t			 i;
+
+	t = begin(true);
+	mkobs(&ev, EV_SIGNUP, T0, 0xa1, 0x11);		/* seq 1 */
+	setent(&ev.party[0], ENT_EMAIL, 0xe1);
+	put(t, &ev);
+	mkobs(&ev, EV_LOGIN, T0 + 1000, 0xa1, 0x12);	/* seq 2 */
+	put(t, &ev);
+	commit(t);
+	store_close(st);
+	st = open_recent(1u << 20);
+	ck_assert_uint_eq(stat_of().recent_links, 0);
+
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, later, 0xa1, 0x11);	/* a stored link */
+	setent(&ev.party[0], ENT_EMAIL, 0xe0);		/* before e1 */
+	s1 = put(t, &ev);
+	mkobs(&ev, EV_LOGIN, later + 1000, 0xa1, 0x13);	/* after the last */
+	setent(&ev.party[0], ENT_EMAIL, 0xe5);		/* between */
+	s2 = put(t, &ev);
+	mkobs(&ev, EV_LOGIN, later + 2000, 0xa3, 0x11);	/* a new account */
+	put(t, &ev);
+	commit(t);
+
+	t = begin(false);
+	h = H(0x11);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &h, 0, &fseq, NULL),
+	    0);
+	ck_assert_uint_eq(fseq, 1);
+	h = H(0x12);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &h, 0, &fseq, NULL),
+	    0);
+	ck_assert_uint_eq(fseq, 2);
+	h = H(0x13);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &h, 0, &fseq, NULL),
+	    0);
+	ck_assert_uint_eq(fseq, s2);
+	h = H(0xe0);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_EMAIL, &h, 0, &fseq,
+	    NULL), 0);
+	ck_assert_uint_eq(fseq, s1);
+	h = H(0xe5);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_EMAIL, &h, 0, &fseq,
+	    NULL), 0);
+	ck_assert_uint_eq(fseq, s2);
+	acct = H(0xa3);
+	h = H(0x11);
+	ck_assert_int_eq(store_link_get(t, &acct, ENT_IP, &h, 0, &fseq, NULL),
+	    0);
+	ck_assert_uint_eq(fseq, s2 + 1);
+	/* The stored IP link's last sighting moved to the login. */
+	acct = H(0xa1);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(store_link_scan(t, &acct, ENT_IP, 0, link_cb, &c), 0);
+	ck_assert_uint_eq(c.n, 3);
+	for (i = 0; i < c.n; i++)
+		if (memcmp(c.l[i].h.b, H(0x11).b, 16) == 0) {
+			ck_assert_uint_eq(c.l[i].first_seq, 1);
+			ck_assert_int_eq(c.l[i].last_ts, later);
+		}
+	store_abort(t);
+}
+END_TEST
+
+/*
  * store_scan_events: seq order, bounds, stop. (Read-only beside a writer
  * is test_backtest.py's: LMDB forbids one environment opened twice in a
  * process.)
@@ -3787,6 +3865,7 @@ store_suite(void)
 	tcase_add_test(tc, test_scan_order);
 	tcase_add_test(tc, test_put_range);
 	tcase_add_test(tc, test_links);
+	tcase_add_test(tc, test_links_in_lmdb);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_scan_referred);
 	tcase_add_test(tc, test_index_convert);
