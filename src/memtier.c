@@ -7,10 +7,20 @@
 #include "memtier.h"
 #include "util.h"
 
-/* One chained hash table per range for identities, one for accounts. */
+/*
+ * One hash table per range for identities, one for accounts: open
+ * addressing, linear probing, at most half full. A slot keeps the hash's
+ * mixed bits beside the item, so that a lookup of an identity the tier
+ * does not hold (most lookups) reads the slots, not the items.
+ */
+struct memtier_slot {
+	uint64_t	 mix;		/* mix_of() of the item's hash and kind */
+	void		*p;		/* memtier_ident * or memtier_acct *; NULL: empty */
+};
+
 struct memtier_table {
-	void		**b;		/* buckets: memtier_ident * or memtier_acct * */
-	size_t		  nb;		/* power of two */
+	struct memtier_slot	*s;
+	size_t		  ns;		/* slots: a power of two, >= 2 x n */
 	size_t		  n;
 };
 
@@ -63,15 +73,22 @@ hash_eq(const struct rg_hash *a, const struct rg_hash *b)
 	return (((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0);
 }
 
-/* Bucket of a hash: bytes 1..8 (byte 0 picks the range). */
-static size_t
-bucket(const struct rg_hash *h, uint8_t kind, size_t nb)
+/* A hash's bits for the table: bytes 1..8 (byte 0 picks the range). */
+static uint64_t
+mix_of(const struct rg_hash *h, uint8_t kind)
 {
 	uint64_t	v;
 
 	memcpy(&v, h->b + 1, sizeof(v));
 	v ^= (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
-	return ((size_t)(v ^ (v >> 29)) & (nb - 1));
+	return (v ^ (v >> 29));
+}
+
+/* The slot an item of mix would take in an empty table. */
+static size_t
+home(const struct memtier_table *t, uint64_t mix)
+{
+	return ((size_t)mix & (t->ns - 1));
 }
 
 struct memtier *
@@ -99,21 +116,20 @@ static uint64_t
 table_free(struct memtier_table *t, bool idents)
 {
 	size_t		 i;
-	void		*p, *next;
+	void		*p;
 	uint64_t	 links = 0;
 
-	for (i = 0; i < t->nb; i++)
-		for (p = t->b[i]; p != NULL; p = next) {
-			if (idents) {
-				next = ((struct memtier_ident *)p)->next;
-				free_ident(p);
-			} else {
-				next = ((struct memtier_acct *)p)->next;
-				links += ((struct memtier_acct *)p)->n;
-				free_acct(p);
-			}
+	for (i = 0; i < t->ns; i++) {
+		if ((p = t->s[i].p) == NULL)
+			continue;
+		if (idents)
+			free_ident(p);
+		else {
+			links += ((struct memtier_acct *)p)->n;
+			free_acct(p);
 		}
-	free(t->b);
+	}
+	free(t->s);
 	memset(t, 0, sizeof(*t));
 	return (links);
 }
@@ -155,41 +171,42 @@ undo_push(struct memtier *mt, enum undo_kind kind, void *p, uint32_t i,
 		u->old = *old;
 }
 
-/*
- * Double a table's buckets when it holds as many items as buckets: most
- * lookups are misses (an identity not seen lately), and each node visited
- * is a cache miss.
- */
+/* Put p (of mix) in the first free slot from its home; it is not there. */
 static void
-table_grow(struct memtier_table *t, bool idents)
+table_put(struct memtier_table *t, uint64_t mix, void *p)
 {
-	void	**nb;
-	size_t	  n = t->nb ? t->nb * 2 : 64, i, j;
-	void	 *p, *next;
+	size_t	i;
 
-	if (t->nb != 0 && t->n < t->nb)
+	for (i = home(t, mix); t->s[i].p != NULL; i = (i + 1) & (t->ns - 1))
+		;
+	t->s[i].mix = mix;
+	t->s[i].p = p;
+}
+
+/* Room for one more item: double the slots past half full. */
+static void
+table_grow(struct memtier_table *t)
+{
+	struct memtier_table	 o = *t;
+	size_t			 i;
+
+	if (t->ns != 0 && 2 * (t->n + 1) <= t->ns)
 		return;
-	nb = xcalloc(n, sizeof(*nb));
-	for (i = 0; i < t->nb; i++)
-		for (p = t->b[i]; p != NULL; p = next) {
-			if (idents) {
-				struct memtier_ident *id = p;
+	t->ns = o.ns ? o.ns * 2 : 64;
+	t->s = xcalloc(t->ns, sizeof(*t->s));
+	for (i = 0; i < o.ns; i++)
+		if (o.s[i].p != NULL)
+			table_put(t, o.s[i].mix, o.s[i].p);
+	free(o.s);
+}
 
-				next = id->next;
-				j = bucket(&id->h, id->kind, n);
-				id->next = nb[j];
-			} else {
-				struct memtier_acct *a = p;
-
-				next = a->next;
-				j = bucket(&a->account, 0, n);
-				a->next = nb[j];
-			}
-			nb[j] = p;
-		}
-	free(t->b);
-	t->b = nb;
-	t->nb = n;
+/* Add p, of mix, which the table does not hold. */
+static void
+table_add(struct memtier_table *t, uint64_t mix, void *p)
+{
+	table_grow(t);
+	table_put(t, mix, p);
+	t->n++;
 }
 
 static struct memtier_ident *
@@ -197,11 +214,15 @@ ident_find(const struct memtier *mt, uint8_t kind, const struct rg_hash *h)
 {
 	const struct memtier_table	*t = &mt->idx[MT_RANGE(h)];
 	struct memtier_ident		*id;
+	uint64_t			 mix = mix_of(h, kind);
+	size_t				 i;
 
-	if (t->nb == 0)
+	if (t->ns == 0)
 		return (NULL);
-	for (id = t->b[bucket(h, kind, t->nb)]; id != NULL; id = id->next)
-		if (id->kind == kind && hash_eq(&id->h, h))
+	for (i = home(t, mix); (id = t->s[i].p) != NULL;
+	    i = (i + 1) & (t->ns - 1))
+		if (t->s[i].mix == mix && id->kind == kind &&
+		    hash_eq(&id->h, h))
 			return (id);
 	return (NULL);
 }
@@ -216,20 +237,14 @@ void
 memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
     int64_t ts, uint64_t seq, uint8_t type, uint8_t roles)
 {
-	struct memtier_table	*t = &mt->idx[MT_RANGE(h)];
 	struct memtier_ident	*id;
 	struct memtier_ent	*e;
-	size_t		 b;
 
 	if ((id = ident_find(mt, kind, h)) == NULL) {
-		table_grow(t, true);
 		id = xcalloc(1, sizeof(*id));
 		id->kind = kind;
 		id->h = *h;
-		b = bucket(h, kind, t->nb);
-		id->next = t->b[b];
-		t->b[b] = id;
-		t->n++;
+		table_add(&mt->idx[MT_RANGE(h)], mix_of(h, kind), id);
 	}
 	if (id->n == id->cap) {
 		id->cap = id->cap ? id->cap * 2 : 2;
@@ -250,11 +265,14 @@ acct_find(const struct memtier *mt, const struct rg_hash *acct)
 {
 	const struct memtier_table	*t = &mt->acc[MT_RANGE(acct)];
 	struct memtier_acct		*a;
+	uint64_t			 mix = mix_of(acct, 0);
+	size_t				 i;
 
-	if (t->nb == 0)
+	if (t->ns == 0)
 		return (NULL);
-	for (a = t->b[bucket(acct, 0, t->nb)]; a != NULL; a = a->next)
-		if (hash_eq(&a->account, acct))
+	for (i = home(t, mix); (a = t->s[i].p) != NULL;
+	    i = (i + 1) & (t->ns - 1))
+		if (t->s[i].mix == mix && hash_eq(&a->account, acct))
 			return (a);
 	return (NULL);
 }
@@ -292,19 +310,13 @@ memtier_link_get(const struct memtier *mt, const struct rg_hash *acct, uint8_t k
 void
 memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct store_link *l)
 {
-	struct memtier_table	*t = &mt->acc[MT_RANGE(acct)];
 	struct memtier_acct	*a;
-	size_t		 b;
 	int		 i;
 
 	if ((a = acct_find(mt, acct)) == NULL) {
-		table_grow(t, false);
 		a = xcalloc(1, sizeof(*a));
 		a->account = *acct;
-		b = bucket(acct, 0, t->nb);
-		a->next = t->b[b];
-		t->b[b] = a;
-		t->n++;
+		table_add(&mt->acc[MT_RANGE(acct)], mix_of(acct, 0), a);
 	}
 	if ((i = link_find(a, l->kind, &l->h)) >= 0) {
 		undo_push(mt, U_LINK_SET, a, (uint32_t)i, &a->l[i]);
@@ -342,22 +354,18 @@ acct_cmp(const void *a, const void *b)
 
 /* The table's items into mt->sorted from position off; their count. */
 static size_t
-table_list(struct memtier *mt, const struct memtier_table *t, size_t off, bool idents)
+table_list(struct memtier *mt, const struct memtier_table *t, size_t off)
 {
 	size_t	 i, n = 0;
-	void	*p;
 
 	if (off + t->n > mt->sortedcap) {
 		mt->sortedcap = (off + t->n) * 2;
 		mt->sorted = xreallocarray(mt->sorted, mt->sortedcap,
 		    sizeof(*mt->sorted));
 	}
-	for (i = 0; i < t->nb; i++)
-		for (p = t->b[i]; p != NULL; n++) {
-			mt->sorted[off + n] = p;
-			p = idents ? (void *)((struct memtier_ident *)p)->next :
-			    (void *)((struct memtier_acct *)p)->next;
-		}
+	for (i = 0; i < t->ns; i++)
+		if (t->s[i].p != NULL)
+			mt->sorted[off + n++] = t->s[i].p;
 	return (n);
 }
 
@@ -367,8 +375,8 @@ memtier_range(struct memtier *mt, unsigned r, struct memtier_ident ***idents,
 {
 	size_t	ni, na;
 
-	ni = table_list(mt, &mt->idx[r], 0, true);
-	na = table_list(mt, &mt->acc[r], ni, false);
+	ni = table_list(mt, &mt->idx[r], 0);
+	na = table_list(mt, &mt->acc[r], ni);
 	if (ni > 1)
 		qsort(mt->sorted, ni, sizeof(*mt->sorted), ident_cmp);
 	if (na > 1)
@@ -392,8 +400,8 @@ memtier_range_flushed(struct memtier *mt, unsigned r)
 	if (mt->flushed[r])
 		return (false);
 	t = &mt->acc[r];
-	for (i = 0; i < t->nb; i++)
-		for (a = t->b[i]; a != NULL; a = a->next)
+	for (i = 0; i < t->ns; i++)
+		if ((a = t->s[i].p) != NULL)
 			links += a->n;
 	mt->idx_det[r] = mt->idx[r];
 	mt->acc_det[r] = mt->acc[r];
@@ -425,18 +433,35 @@ memtier_commit(struct memtier *mt)
 	mt->nundo = 0;
 }
 
-/* Unlink p from its chain in t (it is there). */
+/*
+ * Take p, of mix, out of t (it is there), moving back the items after it
+ * that would not be found past the hole (linear probing has no
+ * tombstones).
+ */
 static void
-table_unlink(struct memtier_table *t, void *p, size_t b, bool idents)
+table_del(struct memtier_table *t, uint64_t mix, void *p)
 {
-	void	**pp = &t->b[b];
+	size_t	m = t->ns - 1, i, j, k;
 
-	while (*pp != p)
-		pp = idents ? (void **)&((struct memtier_ident *)*pp)->next :
-		    (void **)&((struct memtier_acct *)*pp)->next;
-	*pp = idents ? (void *)((struct memtier_ident *)p)->next :
-	    (void *)((struct memtier_acct *)p)->next;
-	t->n--;
+	for (i = home(t, mix); t->s[i].p != p; i = (i + 1) & m)
+		;
+	for (j = i;;) {
+		t->s[i].p = NULL;
+		for (;;) {
+			j = (j + 1) & m;
+			if (t->s[j].p == NULL) {
+				t->n--;
+				return;
+			}
+			k = home(t, t->s[j].mix);
+			/* Stays when its home lies cyclically in (i, j]. */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			break;
+		}
+		t->s[i] = t->s[j];
+		i = j;
+	}
 }
 
 void
@@ -457,8 +482,8 @@ memtier_abort(struct memtier *mt)
 			mt->range_entries[r]--;
 			__atomic_fetch_sub(&mt->nentries, 1, __ATOMIC_RELAXED);
 			if (id->n == 0) {
-				table_unlink(&mt->idx[r], id, bucket(&id->h,
-				    id->kind, mt->idx[r].nb), true);
+				table_del(&mt->idx[r], mix_of(&id->h,
+				    id->kind), id);
 				free_ident(id);
 			}
 			break;
@@ -468,8 +493,8 @@ memtier_abort(struct memtier *mt)
 			__atomic_fetch_sub(&mt->nlinks, 1, __ATOMIC_RELAXED);
 			if (a->n == 0) {
 				r = MT_RANGE(&a->account);
-				table_unlink(&mt->acc[r], a, bucket(&a->account,
-				    0, mt->acc[r].nb), false);
+				table_del(&mt->acc[r], mix_of(&a->account,
+				    0), a);
 				free_acct(a);
 			}
 			break;

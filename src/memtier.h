@@ -47,7 +47,6 @@ struct memtier_ent {
 
 /* The index entries of one identity, in seq order. */
 struct memtier_ident {
-	struct memtier_ident	*next;		/* hash chain */
 	uint8_t		 kind;
 	struct rg_hash	 h;
 	uint32_t	 n;
@@ -57,7 +56,6 @@ struct memtier_ident {
 
 /* The links of one account changed since its range was last flushed. */
 struct memtier_acct {
-	struct memtier_acct	*next;		/* hash chain */
 	struct rg_hash	 account;
 	uint32_t	 n;
 	uint32_t	 cap;

@@ -17,6 +17,7 @@
 #include "analyst.h"
 #include "backtest.h"
 #include "ident.h"
+#include "memtier.h"
 #include "req.h"
 #include "rules.h"
 #include "sbuf.h"
@@ -1224,6 +1225,81 @@ START_TEST(test_links)
 	ck_assert_int_eq(store_link_scan(t, &acct, 0, 0, link_cb, &c), 0);
 	ck_assert_uint_eq(c.n, 1);
 	store_abort(t);
+}
+END_TEST
+
+/*
+ * The tier's tables straight: thousands of identities and accounts in
+ * one range, crowded on few slots (long runs, which the tables' growth
+ * reorders), a commit, more of each, an
+ * abort that takes the second lot out one by one: each of the first lot
+ * is still found with its entry, none of the second, and a range listed
+ * holds exactly the first lot.
+ */
+static struct rg_hash
+crowd(uint32_t i, uint8_t salt)
+{
+	struct rg_hash	h;
+	uint64_t	v = i / 8;	/* eight a slot: long runs */
+
+	memset(h.b, salt, sizeof(h.b));
+	h.b[0] = 7;			/* one range */
+	memcpy(h.b + 1, &v, sizeof(v));
+	memcpy(h.b + 9, &i, sizeof(i));
+	return (h);
+}
+
+START_TEST(test_memtier_tables)
+{
+	struct memtier		*mt = memtier_new();
+	struct memtier_ident	**ids;
+	struct memtier_acct	**accts;
+	const struct memtier_ident *id;
+	struct store_link	 l;
+	struct rg_hash		 h;
+	size_t			 nids, naccts;
+	uint32_t		 i, n = 3000;
+
+	memset(&l, 0, sizeof(l));
+	l.kind = ENT_IP;
+	for (i = 0; i < 2 * n; i++) {
+		if (i == n)
+			memtier_commit(mt);
+		h = crowd(i, 1);
+		memtier_index_add(mt, ENT_IP, &h, T0 + i, i + 1, EV_LOGIN,
+		    ROLE_SUBJECT);
+		memtier_index_add(mt, ENT_EMAIL, &h, T0 + i, i + 1, EV_LOGIN,
+		    ROLE_SUBJECT);
+		l.h = h;
+		l.first_seq = i + 1;
+		memtier_link_set(mt, &h, &l);
+	}
+	memtier_abort(mt);
+	for (i = 0; i < 2 * n; i++) {
+		h = crowd(i, 1);
+		id = memtier_index_get(mt, ENT_IP, &h);
+		if (i < n) {
+			ck_assert_msg(id != NULL, "identity %u lost", i);
+			ck_assert_uint_eq(id->n, 1);
+			ck_assert_uint_eq(id->e[0].seq, i + 1);
+			ck_assert_ptr_nonnull(memtier_index_get(mt, ENT_EMAIL,
+			    &h));
+			ck_assert_ptr_nonnull(memtier_link_get(mt, &h, ENT_IP,
+			    &h));
+		} else {
+			ck_assert_msg(id == NULL, "identity %u kept", i);
+			ck_assert_ptr_null(memtier_acct_get(mt, &h));
+		}
+		/* Another kind, another hash: none. */
+		ck_assert_ptr_null(memtier_index_get(mt, ENT_PHONE, &h));
+		h = crowd(i, 2);
+		ck_assert_ptr_null(memtier_index_get(mt, ENT_IP, &h));
+	}
+	memtier_range(mt, 7, &ids, &nids, &accts, &naccts);
+	ck_assert_uint_eq(nids, 2 * n);
+	ck_assert_uint_eq(naccts, n);
+	ck_assert_uint_eq(memtier_index_count(mt), 2 * n);
+	memtier_free(mt);
 }
 END_TEST
 
@@ -3866,6 +3942,7 @@ store_suite(void)
 	tcase_add_test(tc, test_put_range);
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_links_in_lmdb);
+	tcase_add_test(tc, test_memtier_tables);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_scan_referred);
 	tcase_add_test(tc, test_index_convert);
