@@ -14,8 +14,8 @@
  * does not hold (most lookups) reads the slots, not the items.
  */
 struct memtier_slot {
-	uint64_t	 mix;		/* mix_of() of the item's hash and kind */
-	void		*p;		/* memtier_ident * or memtier_acct *; NULL: empty */
+	uint64_t	 mix;		/* mix_of(item's hash, kind) */
+	void		*p;		/* the ident or acct; NULL: empty */
 };
 
 struct memtier_table {
