@@ -126,6 +126,7 @@ store_setup(struct store *st, char **cause)
 	MDB_val			 k, v;
 	MDB_dbi			 old;
 	uint8_t			 buf8[8];
+	uint64_t		 first = 0;	/* the oldest event's seq */
 	uint32_t		 schema;
 
 	if (store_db_begin(st->db, &x, !st->readonly) != 0) {
@@ -167,12 +168,31 @@ store_setup(struct store *st, char **cause)
 		goto fail;
 	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
 		st->last_seq = be_get(k.mv_data, 8);
+	if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8)
+		first = be_get(k.mv_data, 8);
 	store_db_cursor_end(&x, c, 0, "events");
 	/* Retention may have deleted every event (store_expire.c). */
 	k = store_db_val("seq_floor", 9);
 	if (store_db_get(&x, st->meta, &k, &v, "read seq_floor") == 0 &&
 	    v.mv_size == 8 && be_get(v.mv_data, 8) > st->last_seq)
 		st->last_seq = be_get(v.mv_data, 8);
+	/*
+	 * Where the index's sweep stands. A store that has no record yet
+	 * was written before retention left entries to the sweep (schema
+	 * 8 and older): nothing is left below its first event.
+	 */
+	k = store_db_val("index_swept", 11);
+	if (store_db_get(&x, st->meta, &k, &v, "read index_swept") == 0 &&
+	    v.mv_size == 8)
+		st->sweep.swept = be_get(v.mv_data, 8);
+	else {
+		st->sweep.swept = first != 0 ? first : st->last_seq + 1;
+		be_put(buf8, st->sweep.swept, 8);
+		v = store_db_val(buf8, 8);
+		if (!st->readonly)
+			store_db_put(&x, st->meta, &k, &v, 0,
+			    "write index_swept");
+	}
 	/* A store written before IDX_REFEREE existed has it from now on. */
 	k = store_db_val("referee_index_from", 18);
 	if (store_db_get(&x, st->meta, &k, &v,
@@ -453,6 +473,9 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	out->recent_flush_waits = __atomic_load_n(&st->flush_txn_full,
 	    __ATOMIC_RELAXED);
 	out->pairs_indexed = __atomic_load_n(&st->npairs_committed,
+	    __ATOMIC_RELAXED);
+	out->index_swept = __atomic_load_n(&st->pub_swept, __ATOMIC_RELAXED);
+	out->index_sweeping = __atomic_load_n(&st->pub_sweeping,
 	    __ATOMIC_RELAXED);
 	return (0);
 }

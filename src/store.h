@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	8	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	9	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -78,7 +78,10 @@
 				   decode; 8: explain shapes may be
 				   stored against another
 				   (store_xshape.h), which older ones
-				   cannot read */
+				   cannot read; 9: retention leaves the
+				   entries of deleted events to a sweep,
+				   which older ones would count
+				   (store_expire.c) */
 
 enum store_err {
 	STORE_OK = 0,
@@ -125,6 +128,8 @@ struct store_stat {
 	uint64_t	queue_claimed;
 	uint64_t	queue_decided;
 	uint64_t	pairs_indexed;	/* pairs of keys (store_pairs_want) */
+	uint64_t	index_swept;	/* entries of deleted events removed */
+	uint64_t	index_sweeping;	/* 1: a sweep's cycle is under way */
 };
 
 struct store;
@@ -384,11 +389,20 @@ int		 store_meta_put(struct store_txn *txn, const char *name,
 
 /*
  * Retention: delete up to max events with ts < before_ts (oldest first)
- * with their index entries and verdicts, and up to max links last seen
- * before before_ts. Returns the number of events deleted, or -1.
+ * with their verdicts; their index entries stop counting at once, and
+ * leave the index in a sweep that looks at up to max identities a call,
+ * in key order, once enough of them wait (store_expire.c; store_stat:
+ * index_swept, index_sweeping). Then up to max links last seen before
+ * before_ts. Returns the number of events deleted, or -1.
  */
 int64_t		 store_expire(struct store_txn *txn, int64_t before_ts,
 		     size_t max);
+/*
+ * One pass of that sweep (up to max identities), beginning a cycle if
+ * any entry of a deleted event is left however few: the entries it
+ * removed, or -1.
+ */
+int64_t		 store_sweep(struct store_txn *txn, size_t max);
 
 /*
  * Figures for stats, from any thread; 0 or -1 (*cause set). Index

@@ -1,8 +1,10 @@
 /*
  * store_expire.c: retention (store.h: store_expire): the oldest events
- * with their index entries and verdicts, and links not seen since. An
- * event's entries are deleted from LMDB only: one still in the recent
- * tier has its ranges flushed first.
+ * with their verdicts, links not seen since, and the sweep of the index.
+ * Deleting the oldest events moves the index's floor past them
+ * (store_index_floor()): their entries no longer count from that commit
+ * on, and the sweep removes them later in key order, page after page,
+ * instead of one random page per entry while the events go.
  */
 #include "config.h"
 
@@ -15,26 +17,10 @@
 #include "store_int.h"
 #include "util.h"
 
-/* Delete one event's index entries and its verdict, then the event. */
+/* Delete one event's verdict, then the event. */
 static int
 expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 {
-	struct store_ent	ents[STORE_EVENT_ENTS_MAX];
-	struct store_ent_keys	keys;
-	uint8_t			ikey[INDEX_KEY_LEN], ival[INDEX_VAL_LEN];
-	size_t			n, i;
-	MDB_val			k, v;
-
-	n = store_event_ents(t->st, ev, ents, &keys);
-	for (i = 0; i < n; i++) {
-		store_index_key(ikey, ents[i].kind, ents[i].h);
-		store_index_val(ival, ev->ts, ev->seq, ev->type, ents[i].roles);
-		k = store_db_val(ikey, sizeof(ikey));
-		v = store_db_val(ival, sizeof(ival));
-		if (store_db_del(&t->db, t->st->index, &k, &v,
-		    "index del") != 0)
-			return (-1);
-	}
 	/* The verdict goes with its event. */
 	if (ev->idlen > 0 &&
 	    store_verdict_del(t, ev->id, ev->idlen, ev->seq) != 0)
@@ -53,6 +39,120 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 	}
 	return (store_db_del(&t->db, t->st->events, seqkey, NULL,
 	    "events del"));
+}
+
+/* Is the index entry v below the floor the sweep removes? */
+static bool
+sweep_stale(const struct store_sweep *sw, const MDB_val *v)
+{
+	struct store_entry	e;
+
+	if (v->mv_size != INDEX_VAL_LEN)
+		return (false);
+	store_index_val_decode(v, &e);
+	return (e.seq < sw->cycle_floor);
+}
+
+/*
+ * A sweep cycle begins once the events deleted since the last one are
+ * at least 1/SWEEP_SHARE of those kept (or none is kept): often enough
+ * that their entries take little room, seldom enough that the index is
+ * walked about once a day of deleted events when a month is kept.
+ */
+#define SWEEP_SHARE	32
+
+/* Begin a cycle below floor if one is due (or forced, if any waits). */
+static bool
+sweep_begin(struct store_txn *t, uint64_t floor, bool force)
+{
+	struct store_sweep	*sw = &t->sweep;
+	uint64_t		 kept;
+
+	kept = t->next_seq >= floor ? t->next_seq - floor + 1 : 0;
+	if (floor <= sw->swept ||
+	    (!force && (floor - sw->swept) * SWEEP_SHARE < kept))
+		return (false);
+	sw->on = true;
+	sw->cycle_floor = floor;
+	memset(sw->key, 0, sizeof(sw->key));
+	return (true);
+}
+
+/*
+ * The index entries below the floor, in key order from where the last
+ * pass stopped, up to max keys and max entries. A cycle begins (when
+ * due, or when force says so) once the floor has passed what the last
+ * one removed below, and ends past the last key. An identity's entries
+ * are in time order, so those of deleted events come first: the sweep
+ * removes them until one that stays. (An entry of a deleted event
+ * behind an older-timed one that stays, which only out of order event
+ * times make, waits for a later cycle: that one is deleted next, being
+ * older.)
+ */
+static int64_t
+sweep_index(struct store_txn *t, size_t max, bool force)
+{
+	struct store_sweep	*sw = &t->sweep;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint64_t		 floor = store_index_floor(t);
+	uint8_t			 buf[8];
+	size_t			 seen = 0;
+	int64_t			 n = 0;
+	bool			 moved;
+	int			 rc;
+
+	if (t->db.ret != 0)
+		return (-1);
+	if (!t->swept) {
+		t->sweep = t->st->sweep;
+		t->swept = true;
+	}
+	if (!sw->on && (max == 0 || !sweep_begin(t, floor, force)))
+		return (0);
+	if ((c = store_db_cursor(&t->db, t->st->index)) == NULL)
+		return (-1);
+	k = store_db_val(sw->key, sizeof(sw->key));
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0 && seen < max && (size_t)n < max; seen++) {
+		moved = false;
+		if (k.mv_size == INDEX_KEY_LEN) {
+			memcpy(sw->key, k.mv_data, INDEX_KEY_LEN);
+			while (rc == 0 && (size_t)n < max &&
+			    sweep_stale(sw, &v)) {
+				if ((rc = mdb_cursor_del(c, 0)) != 0)
+					break;
+				n++;
+				/* The key's next entry, or the next key's. */
+				k = store_db_val(sw->key, sizeof(sw->key));
+				rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+				if (rc == 0 && (k.mv_size != INDEX_KEY_LEN ||
+				    memcmp(k.mv_data, sw->key,
+				    INDEX_KEY_LEN) != 0)) {
+					moved = true;
+					break;
+				}
+			}
+		}
+		if ((size_t)n >= max)
+			break;		/* the next pass goes on at this key */
+		if (rc == 0 && !moved)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+	}
+	if (store_db_cursor_end(&t->db, c, rc, "index sweep") != 0)
+		return (-1);
+	sw->removed += (uint64_t)n;
+	if (rc == MDB_NOTFOUND) {
+		/* Past the last key: none is left below the cycle's floor. */
+		sw->on = false;
+		sw->swept = sw->cycle_floor;
+		be_put(buf, sw->swept, 8);
+		if (store_meta_put(t, "index_swept", buf, sizeof(buf)) != 0)
+			return (-1);
+		/* Retention may have moved the floor since: due again? */
+		sweep_begin(t, floor, false);
+	}
+	return (n);
 }
 
 /* Links not seen since before_ts, resuming where the last pass stopped. */
@@ -137,6 +237,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 			log_warn("store: dropping corrupt event record");
 			if ((rc = mdb_cursor_del(c, 0)) != 0)
 				break;
+			t->floor = 0;
 			continue;
 		}
 		ev.seq = be_get(k.mv_data, 8);
@@ -149,9 +250,10 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 		c = NULL;
 		if (ev.seq > in_lmdb) {
 			/*
-			 * Its index entries may still be in the recent tier:
-			 * rare (events past the retention horizon are
-			 * refused), so flush every range, then go on.
+			 * Its index entries may still be in the recent tier,
+			 * where the sweep would not find them: rare (events
+			 * past the retention horizon are refused), so flush
+			 * every range, then go on.
 			 */
 			for (r = 0; r < MT_RANGES && t->db.ret == 0; r++)
 				if (!t->fl[r])
@@ -167,17 +269,26 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 			__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
 		if (expire_event(t, &k, &ev) != 0)
 			return (-1);
+		/* Its index entries no longer count (store_index_floor()). */
+		t->floor = 0;
 		n++;
 		if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
 			return (-1);
 	}
-	if (c != NULL)
-		mdb_cursor_close(c);
+	if (store_db_cursor_end(&t->db, c, rc, "expire") != 0)
+		return (-1);
 	if ((size_t)n < max && rc == MDB_NOTFOUND)
 		left = 0;		/* none */
 	if (n > 0 && left != UINT64_MAX && store_pairs_kept(t, left) != 0)
 		return (-1);
-	if (expire_links(t, before_ts, max) < 0)
+	if (sweep_index(t, max, false) < 0 ||
+	    expire_links(t, before_ts, max) < 0)
 		return (-1);
 	return (n);
+}
+
+int64_t
+store_sweep(struct store_txn *t, size_t max)
+{
+	return (sweep_index(t, max, true));
 }

@@ -2,7 +2,9 @@
  * store_index.c: the identity index and its queries (store.h: store_scan,
  * store_count, store_first, store_scan_referred). An identity's entries
  * are LMDB's and the recent tier's (memtier.h), merged in (ts, seq) order
- * without duplicates: the two never hold the same entry.
+ * without duplicates: the two never hold the same entry. Entries of
+ * events retention deleted wait for its sweep: every query skips them
+ * (store_index_floor()).
  */
 #include "config.h"
 
@@ -46,8 +48,8 @@ store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
 }
 
 /* An entry from its duplicate (the caller checked the length). */
-static void
-index_val_decode(const MDB_val *v, struct store_entry *e)
+void
+store_index_val_decode(const MDB_val *v, struct store_entry *e)
 {
 	struct rec_r	r;
 	uint8_t		tr;
@@ -60,11 +62,35 @@ index_val_decode(const MDB_val *v, struct store_entry *e)
 	e->roles = tr & STORE_ROLES_MAX;
 }
 
-/* Walk the index entries of (kind, h) in [from_ts, to_ts]. */
+uint64_t
+store_index_floor(struct store_txn *t)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if (t->floor != 0)
+		return (t->floor);
+	if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
+		return (1);
+	if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0)
+		t->floor = k.mv_size == 8 ? be_get(k.mv_data, 8) : 1;
+	else if (rc == MDB_NOTFOUND)
+		t->floor = t->begin_seq + 1;
+	if (store_db_cursor_end(&t->db, c, rc, "index floor") != 0)
+		return (1);
+	return (t->floor);
+}
+
+/*
+ * Walk the index entries of (kind, h) in [from_ts, to_ts], of seqs in
+ * [min_seq, max_seq] (max_seq 0: no bound).
+ */
 struct iwalk {
 	uint32_t	type_mask;
 	uint32_t	role_mask;
 	uint64_t	max_seq;
+	uint64_t	min_seq;	/* store_index_floor() */
 };
 
 static bool
@@ -72,8 +98,9 @@ iwalk_match(const struct iwalk *w, const MDB_val *v, struct store_entry *e)
 {
 	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
-	index_val_decode(v, e);
-	if (w->max_seq != 0 && e->seq > w->max_seq)
+	store_index_val_decode(v, e);
+	if (e->seq < w->min_seq ||
+	    (w->max_seq != 0 && e->seq > w->max_seq))
 		return (false);
 	if (e->type >= 32 || !(w->type_mask & EV_MASK(e->type)))
 		return (false);
@@ -87,7 +114,7 @@ recent_match(const struct memtier_ent *e, const struct iwalk *w, int64_t from_ts
 {
 	if (e->ts < from_ts || e->ts > to_ts)
 		return (false);
-	if (w->max_seq != 0 && e->seq > w->max_seq)
+	if (e->seq < w->min_seq || (w->max_seq != 0 && e->seq > w->max_seq))
 		return (false);
 	if (e->type >= 32 || !(w->type_mask & EV_MASK(e->type)) ||
 	    !(w->role_mask & e->roles))
@@ -200,7 +227,8 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
     uint64_t max_seq, bool newest_first, store_entry_cb cb, void *arg)
 {
-	struct iwalk		 w = { type_mask, role_mask, max_seq };
+	struct iwalk		 w = { type_mask, role_mask, max_seq,
+					    store_index_floor(t) };
 	const struct memtier_ident	*id;
 	struct store_entry	 mbuf[32], *m = mbuf;
 	size_t			 nm = 0;
@@ -280,7 +308,8 @@ store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     uint32_t type_mask, uint32_t role_mask, int64_t from_ts, int64_t to_ts,
     uint64_t max_seq, uint64_t limit)
 {
-	struct iwalk		 w = { type_mask, role_mask, max_seq };
+	struct iwalk		 w = { type_mask, role_mask, max_seq,
+					    store_index_floor(t) };
 	const struct memtier_ident	*id;
 	struct count_arg	 a = { 0, limit };
 	struct store_entry	 e;
@@ -314,7 +343,8 @@ int
 store_first(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
     int64_t to_ts, uint64_t max_seq, struct store_entry *out)
 {
-	struct iwalk		 w = { EV_MASK_ANY, ROLE_ANY, max_seq };
+	struct iwalk		 w = { EV_MASK_ANY, ROLE_ANY, max_seq,
+					    store_index_floor(t) };
 	const struct memtier_ident	*id;
 	struct store_entry	 e, best;
 	uint32_t		 i;

@@ -78,6 +78,20 @@ struct store_pair_ix {
 	uint64_t		 from;
 };
 
+/*
+ * The sweep of the index (store_expire.c): retention deletes events and
+ * moves the index's floor (store_index_floor()), which hides their
+ * entries at once; the sweep then removes them in key order, a pass at
+ * a time, from key on.
+ */
+struct store_sweep {
+	uint8_t		 key[INDEX_KEY_LEN];	/* resume at or after it */
+	bool		 on;		/* a cycle under way */
+	uint64_t	 cycle_floor;	/* it removes entries below */
+	uint64_t	 swept;		/* none below: meta "index_swept" */
+	uint64_t	 removed;	/* entries, since open (stats) */
+};
+
 struct store {
 	struct store_db		*db;		/* the environment */
 	MDB_dbi			 events;
@@ -107,6 +121,9 @@ struct store {
 	uint64_t		 epoch;		/* store_txn_epoch(); atomic */
 	uint8_t			 link_cursor[LINK_KEY_LEN];	/* retention resume */
 	bool			 link_cursor_set;
+	struct store_sweep	 sweep;		/* committed; writer only */
+	uint64_t		 pub_swept;	/* sweep.removed, sweep.on: */
+	bool			 pub_sweeping;	/* atomic, for store_stat */
 
 	/* The recent tier (memtier.h); writer only, counts from any thread. */
 	struct memtier		*mt;
@@ -152,6 +169,10 @@ struct store_txn {
 	size_t			 nrecs;
 	/* A read transaction on a writer's view (store_begin_view()). */
 	const struct store_view	*view;
+	uint64_t		 begin_seq;	/* the last event at the begin */
+	uint64_t		 floor;		/* store_index_floor(); 0 unknown */
+	struct store_sweep	 sweep;		/* st's, as this one moves it */
+	bool			 swept;		/* sweep is to be kept */
 };
 
 /* Time in keys, offset so that negative times still sort first. */
@@ -207,6 +228,16 @@ size_t	store_pair_ents(const struct store *st, const struct rg_event *ev,
 void	store_index_key(uint8_t *key, unsigned kind, const struct rg_hash *h);
 void	store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
 	    uint8_t roles);
+/* Decode a duplicate of INDEX_VAL_LEN bytes. */
+void	store_index_val_decode(const MDB_val *v, struct store_entry *e);
+/*
+ * The first seq whose index entries count, as t sees the store: its
+ * oldest event (retention deletes events oldest first, and leaves their
+ * entries to the sweep), or the next event's seq when it has none.
+ * Every query skips the entries below it. On an error t has failed
+ * (store_txn_err()) and the floor is 1.
+ */
+uint64_t store_index_floor(struct store_txn *t);
 
 /* store_link.c: a link's place (account, kind, hash) and duplicate. */
 void	store_link_key(uint8_t *key, const struct rg_hash *account,

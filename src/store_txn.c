@@ -47,6 +47,7 @@ store_begin(struct store *st, bool write, char **cause)
 		}
 		t->next_seq = st->last_seq;
 	}
+	t->begin_seq = t->next_seq;
 	return (t);
 }
 
@@ -86,6 +87,13 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 				st->flushed[r] = t->fl_mark[r];
 		memtier_commit(st->mt);
 		store_pairs_settle(st, true);
+		if (t->swept) {
+			st->sweep = t->sweep;
+			__atomic_store_n(&st->pub_swept, st->sweep.removed,
+			    __ATOMIC_RELAXED);
+			__atomic_store_n(&st->pub_sweeping, st->sweep.on,
+			    __ATOMIC_RELAXED);
+		}
 		__atomic_store_n(&st->pub_index, nindex +
 		    memtier_index_count(st->mt), __ATOMIC_RELAXED);
 		__atomic_store_n(&st->pub_links, nlinks +

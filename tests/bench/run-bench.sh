@@ -102,6 +102,12 @@ note() {
 	tail -1 "$SUMMARY"
 }
 
+# sweep_note FILE: what refguard-bench expire said of the index's sweep.
+sweep_note() {
+	echo "$(field sweep_entries "$1") entries in $(field sweep_ms "$1") ms," \
+	    "$(field sweep_passes "$1") passes"
+}
+
 # ratio A B [FORMAT]: A / B, or nothing when either is missing.
 ratio() {
 	awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" \
@@ -547,6 +553,8 @@ for N in $HSIZES; do
 	    'BEGIN { if (k != "") printf "%.1f", k / 1024 }')" "<=" 128 "MiB"
 	note "(7) $N: retention of $((${H1:-1} / 30)) oldest events" \
 	    "$(field expire_ms "$TMP/h$N.expire") ms"
+	note "(7) $N: then the sweep of their index entries" \
+	    "$(sweep_note "$TMP/h$N.expire")"
 done
 for m in $BT_MODES; do
 	for t in 1 $(nproc); do
@@ -605,6 +613,8 @@ if [ "$SCALE" = 1 ]; then
 		    "<=" 128 "MiB"
 		note "(5) $N: retention of $((${H1:-30000} / 30)) oldest events" \
 		    "$(field expire_ms "$TMP/scale$N.expire") ms"
+		note "(5) $N: then the sweep of their index entries" \
+		    "$(sweep_note "$TMP/scale$N.expire")"
 	done
 	# What the largest store measured says of 100M and 1B events: the
 	# disk they take at its bytes per event; throughput is not

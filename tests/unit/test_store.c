@@ -678,7 +678,7 @@ START_TEST(test_schema)
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
 	ck_assert_uint_eq(len, 4);
-	ck_assert(memcmp(v, "\0\0\0\10", 4) == 0);
+	ck_assert(memcmp(v, "\0\0\0\11", 4) == 0);
 	ck_assert_int_eq(store_meta_get(t, "nope", &v, &len), 1);
 	store_abort(t);
 
@@ -1745,7 +1745,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	t = begin(false);
 	ck_assert_int_eq(store_meta_get(t, "schema", &v, &len), 0);
-	ck_assert(len == 4 && memcmp(v, "\0\0\0\10", 4) == 0);
+	ck_assert(len == 4 && memcmp(v, "\0\0\0\11", 4) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-1", 3, &rec, &len), 0);
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
@@ -2350,6 +2350,223 @@ START_TEST(test_expire_everything)
 	mkobs(&ev, EV_LOGIN, T0 + 5, 0xa1, 0x11);
 	ck_assert_uint_eq(put(t, &ev), 2);
 	commit(t);
+}
+END_TEST
+
+/*
+ * The sweep's store: NSW logins, event i (seq i + 1) of account sw_acct(i)
+ * on IP sw_ip(i) at sw_ts(i); one in seven is timed ten seconds before its
+ * neighbours, as a backend whose clocks disagree sends them.
+ */
+#define NSW	300
+static uint8_t	sw_acct(int i) { return ((uint8_t)(1 + i % 13)); }
+static uint8_t	sw_ip(int i) { return ((uint8_t)(0x40 + i % 29)); }
+static int64_t
+sw_ts(int i)
+{
+	return (T0 + (i % 7 == 0 && i >= 10 ? (i - 10) * 1000LL + 1 :
+	    i * 1000LL));
+}
+
+static int
+sw_scan_cb(void *arg, const struct store_entry *e)
+{
+	struct sbuf	*sb = arg;
+
+	sbuf_addf(sb, "%llu ", (unsigned long long)e->seq);
+	return (0);
+}
+
+/*
+ * What the index should answer for identity (kind, h) of the events still
+ * stored, in [from, to] as of max_seq: their count, their seqs newest
+ * first (in sb), and the oldest one's seq (0: none).
+ */
+static int64_t
+sw_oracle(const bool *kept, enum ent_kind kind, uint8_t h, int64_t from,
+    int64_t to, uint64_t max_seq, struct sbuf *sb, uint64_t *oldest)
+{
+	int64_t	n = 0, best_ts = 0;
+	int	i, j, order[NSW], no = 0;
+
+	*oldest = 0;
+	for (i = 0; i < NSW; i++) {
+		if (!kept[i] || (kind == ENT_IP ? sw_ip(i) : sw_acct(i)) != h ||
+		    sw_ts(i) < from || sw_ts(i) > to ||
+		    (max_seq != 0 && (uint64_t)i + 1 > max_seq))
+			continue;
+		n++;
+		if (*oldest == 0 || sw_ts(i) < best_ts) {
+			*oldest = (uint64_t)i + 1;
+			best_ts = sw_ts(i);
+		}
+		/* Newest first: by time, then seq, descending. */
+		for (j = no; j > 0 && (sw_ts(order[j - 1]) < sw_ts(i) ||
+		    (sw_ts(order[j - 1]) == sw_ts(i) && order[j - 1] < i)); j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+		no++;
+	}
+	for (i = 0; i < no; i++)
+		sbuf_addf(sb, "%d ", order[i] + 1);
+	return (n);
+}
+
+/* Every query of the store against the oracle, for each identity. */
+static void
+sw_check(const char *when)
+{
+	struct store_txn	*t = begin(false);
+	struct rg_event		 ev;
+	struct sbuf		 got, want;
+	struct store_entry	 e;
+	struct rg_hash		 hh;
+	bool			 kept[NSW];
+	static const int64_t	 win[][2] = { { INT64_MIN, INT64_MAX },
+				     { T0 + 120000, T0 + 220000 },
+				     { T0, T0 + 160000 } };
+	static const uint64_t	 asof[] = { 0, 180, 260 };
+	uint64_t		 oldest;
+	int			 i, w, a, k, r;
+	enum ent_kind		 kind;
+
+	for (i = 0; i < NSW; i++)
+		kept[i] = store_get_event(t, (uint64_t)i + 1, &ev) == 0;
+	sbuf_init(&got, 256);
+	sbuf_init(&want, 256);
+	for (k = 0; k < 2; k++)
+	for (i = 0; i < (k == 0 ? 13 : 29); i++)
+	for (w = 0; w < (int)nitems(win); w++)
+	for (a = 0; a < (int)nitems(asof); a++) {
+		kind = k == 0 ? ENT_ACCOUNT : ENT_IP;
+		hh = H((uint8_t)(k == 0 ? 1 + i : 0x40 + i));
+		sbuf_reset(&got);
+		sbuf_reset(&want);
+		ck_assert_msg(count(t, kind, hh.b[0], EV_MASK_ANY, ROLE_ANY,
+		    win[w][0], win[w][1], asof[a], 0) == sw_oracle(kept, kind,
+		    hh.b[0], win[w][0], win[w][1], asof[a], &want, &oldest),
+		    "%s: count of %s %02x, window %d, as of %llu", when,
+		    k == 0 ? "account" : "ip", hh.b[0], w,
+		    (unsigned long long)asof[a]);
+		ck_assert_int_eq(store_scan(t, kind, &hh, EV_MASK_ANY,
+		    ROLE_ANY, win[w][0], win[w][1], asof[a], true, sw_scan_cb,
+		    &got), 0);
+		ck_assert_msg(strcmp(got.buf, want.buf) == 0,
+		    "%s: scan of %s %02x, window %d, as of %llu: %s, want %s",
+		    when, k == 0 ? "account" : "ip", hh.b[0], w,
+		    (unsigned long long)asof[a], got.buf, want.buf);
+		if (w != 0)
+			continue;
+		r = store_first(t, kind, &hh, INT64_MAX, asof[a], &e);
+		ck_assert_int_eq(r, oldest == 0 ? 1 : 0);
+		if (r == 0)
+			ck_assert_msg(e.seq == oldest, "%s: first of %s %02x "
+			    "as of %llu: %llu, want %llu", when,
+			    k == 0 ? "account" : "ip", hh.b[0],
+			    (unsigned long long)asof[a],
+			    (unsigned long long)e.seq,
+			    (unsigned long long)oldest);
+	}
+	sbuf_free(&got);
+	sbuf_free(&want);
+	store_abort(t);
+}
+
+/* Retention passes of max 7 up to before, each checked, to the sweep's end. */
+static void
+sw_expire(int64_t before, bool reopen)
+{
+	struct store_txn	*t;
+	struct store_stat	 s;
+	char			 when[64];
+	int64_t			 n;
+	int			 pass = 0;
+
+	do {
+		t = begin(true);
+		n = expire(t, before, 7);
+		commit(t);
+		snprintf(when, sizeof(when), "pass %d to +%llds", ++pass,
+		    (long long)((before - T0) / 1000));
+		sw_check(when);
+		if (reopen && pass == 3) {
+			/* Mid-sweep: a new open starts its cycle again. */
+			store_close(st);
+			st = unit_store(dir, 4 * MIB, 64 * MIB);
+			sw_check("reopened");
+		}
+		s = stat_of();
+		ck_assert_int_lt(pass, 100);
+	} while (n == 7 || s.index_sweeping);
+}
+
+/*
+ * Retention deletes the oldest events and hides their index entries at
+ * once; its sweep removes them later, a few identities a pass, once
+ * enough of them wait. After every pass, counts, scans (newest first)
+ * and first entries, in windows and as of earlier seqs, are those of the
+ * events still stored; when a sweep is done, the index holds only theirs.
+ */
+START_TEST(test_expire_sweep)
+{
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct store_stat	 s;
+	int			 i, pass;
+
+	t = begin(true);
+	for (i = 0; i < NSW; i++) {
+		mkobs(&ev, EV_LOGIN, sw_ts(i), sw_acct(i), sw_ip(i));
+		ck_assert_uint_eq(put(t, &ev), (uint64_t)i + 1);
+	}
+	commit(t);
+	sw_check("stored");
+	ck_assert_uint_eq(stat_of().index_entries, 2 * NSW);
+
+	/* 7 of 300 deleted wait: too few to begin a sweep yet. */
+	t = begin(true);
+	ck_assert_int_eq(expire(t, T0 + 150000, 7), 7);
+	commit(t);
+	s = stat_of();
+	ck_assert_uint_eq(s.index_entries, 2 * NSW);
+	ck_assert(!s.index_sweeping);
+	sw_check("7 deleted");
+
+	/*
+	 * To 150 s: 150 events go; one of those kept (i = 154, timed at
+	 * 144 s) sorts before some deleted ones, which stay, hidden, until
+	 * it goes too.
+	 */
+	sw_expire(T0 + 150000, true);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, NSW - 150);
+	ck_assert_uint_ge(s.index_entries, 2 * (NSW - 150));
+	ck_assert_uint_gt(s.index_swept, 0);
+
+	/*
+	 * To 200 s, then sweep whatever waits: the index holds exactly the
+	 * entries of the 100 events left.
+	 */
+	sw_expire(T0 + 200000, false);
+	ck_assert_uint_eq(stat_of().events, NSW - 200);
+	for (pass = 0; pass == 0 || stat_of().index_sweeping; pass++) {
+		ck_assert_int_lt(pass, 100);
+		t = begin(true);
+		ck_assert_int_ge(store_sweep(t, 7), 0);
+		commit(t);
+	}
+	sw_check("swept");
+	ck_assert_uint_eq(stat_of().index_entries, 2 * (NSW - 200));
+	store_close(st);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	sw_check("reopened");
+
+	/* Everything: with no event kept, the sweep leaves none. */
+	sw_expire(T0 + 400000, false);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, 0);
+	ck_assert_uint_eq(s.index_entries, 0);
+	ck_assert(!s.index_sweeping);
 }
 END_TEST
 
@@ -3954,6 +4171,7 @@ store_suite(void)
 	tcase_add_test(tc, test_verdict_checksum);
 	tcase_add_test(tc, test_expire);
 	tcase_add_test(tc, test_expire_everything);
+	tcase_add_test(tc, test_expire_sweep);
 	tcase_add_test(tc, test_expire_keeps_rechecked_verdict);
 	tcase_add_test(tc, test_map_full);
 	tcase_add_test(tc, test_map_grow);
