@@ -131,11 +131,11 @@ const struct metrics_store_field metrics_store_fields[] = {
 	    "store_pairs_indexed", "Pairs of keys the store indexes for the "
 	    "rules' count() of two keys." },
 	{ "index_swept", offsetof(struct store_stat, index_swept),
-	    "store_index_swept", "Index entries of events retention deleted "
-	    "that its sweep has removed since start." },
+	    "store_index_swept", "Index entries and referral ids of events "
+	    "retention deleted that its sweep has removed since start." },
 	{ "index_sweeping", offsetof(struct store_stat, index_sweeping),
-	    "store_index_sweeping", "1 while retention's sweep has index "
-	    "entries of deleted events left to remove." },
+	    "store_index_sweeping", "1 while a cycle of retention's sweep is "
+	    "under way." },
 };
 const size_t metrics_store_nfields = nitems(metrics_store_fields);
 

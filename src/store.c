@@ -449,8 +449,8 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	out->index_entries = store_db_entries(&x, st->index);
 	out->links = store_db_entries(&x, st->links);
 	out->verdicts = store_db_entries(&x, st->verdicts);
-	if (st->have_vids)
-		out->verdicts += store_db_entries(&x, st->vids);
+	if (st->have_vids)	/* one record each; ids wait for the sweep */
+		out->verdicts += store_db_entries(&x, st->vrecs);
 	store_aux_stat(&x, st->aux, out);
 	store_db_info(st->db, &info);
 	store_db_abort(&x);

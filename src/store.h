@@ -128,7 +128,7 @@ struct store_stat {
 	uint64_t	queue_claimed;
 	uint64_t	queue_decided;
 	uint64_t	pairs_indexed;	/* pairs of keys (store_pairs_want) */
-	uint64_t	index_swept;	/* entries of deleted events removed */
+	uint64_t	index_swept;	/* the sweep's removals (store_expire) */
 	uint64_t	index_sweeping;	/* 1: a sweep's cycle is under way */
 };
 
@@ -389,18 +389,18 @@ int		 store_meta_put(struct store_txn *txn, const char *name,
 
 /*
  * Retention: delete up to max events with ts < before_ts (oldest first)
- * with their verdicts; their index entries stop counting at once, and
- * leave the index in a sweep that looks at up to max identities a call,
- * in key order, once enough of them wait (store_expire.c; store_stat:
+ * with their verdicts; their index entries and verdict ids stop counting
+ * at once, and leave in a sweep that looks at up to max keys a call, in
+ * key order, once enough of them wait (store_expire.c; store_stat:
  * index_swept, index_sweeping). Then up to max links last seen before
  * before_ts. Returns the number of events deleted, or -1.
  */
 int64_t		 store_expire(struct store_txn *txn, int64_t before_ts,
 		     size_t max);
 /*
- * One pass of that sweep (up to max identities), beginning a cycle if
- * any entry of a deleted event is left however few: the entries it
- * removed, or -1.
+ * One pass of that sweep (up to max keys), beginning a cycle if any
+ * entry of a deleted event is left however few: the entries it removed,
+ * or -1.
  */
 int64_t		 store_sweep(struct store_txn *txn, size_t max);
 

@@ -1,10 +1,11 @@
 /*
  * store_expire.c: retention (store.h: store_expire): the oldest events
- * with their verdicts, links not seen since, and the sweep of the index.
- * Deleting the oldest events moves the index's floor past them
- * (store_index_floor()): their entries no longer count from that commit
- * on, and the sweep removes them later in key order, page after page,
- * instead of one random page per entry while the events go.
+ * with their verdict records, links not seen since, and the sweep.
+ * Deleting the oldest events moves the floor past them
+ * (store_index_floor()): their index entries and verdict ids no longer
+ * count from that commit on, and the sweep removes them later in key
+ * order, page after page, instead of one random page per entry while
+ * the events go.
  */
 #include "config.h"
 
@@ -17,7 +18,7 @@
 #include "store_int.h"
 #include "util.h"
 
-/* Delete one event's verdict, then the event. */
+/* Delete one event's verdict record, then the event. */
 static int
 expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 {
@@ -41,12 +42,17 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 	    "events del"));
 }
 
-/* Is the index entry v below the floor the sweep removes? */
+/*
+ * Is v, an index entry or a verdict id's seq, of an event below the
+ * floor the sweep removes?
+ */
 static bool
 sweep_stale(const struct store_sweep *sw, const MDB_val *v)
 {
 	struct store_entry	e;
 
+	if (v->mv_size == 8)
+		return (be_get(v->mv_data, 8) < sw->cycle_floor);
 	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
 	store_index_val_decode(v, &e);
@@ -56,8 +62,8 @@ sweep_stale(const struct store_sweep *sw, const MDB_val *v)
 /*
  * A sweep cycle begins once the events deleted since the last one are
  * at least 1/SWEEP_SHARE of those kept (or none is kept): often enough
- * that their entries take little room, seldom enough that the index is
- * walked about once a day of deleted events when a month is kept.
+ * that what they left takes little room, seldom enough that the index
+ * is walked about once a day of deleted events when a month is kept.
  */
 #define SWEEP_SHARE	32
 
@@ -74,75 +80,97 @@ sweep_begin(struct store_txn *t, uint64_t floor, bool force)
 		return (false);
 	sw->on = true;
 	sw->cycle_floor = floor;
-	memset(sw->key, 0, sizeof(sw->key));
+	sw->keylen = 0;
+	sw->ids = false;
 	return (true);
 }
 
 /*
- * The index entries below the floor, in key order from where the last
- * pass stopped, up to max keys and max entries. A cycle begins (when
- * due, or when force says so) once the floor has passed what the last
- * one removed below, and ends past the last key. An identity's entries
- * are in time order, so those of deleted events come first: the sweep
- * removes them until one that stays. (An entry of a deleted event
+ * One database's part of a cycle, from the sweep's key on: up to max
+ * keys looked at and max entries removed (*n counts them). An identity's
+ * entries are in time order, so those of deleted events come first: the
+ * sweep removes them until one that stays. (An entry of a deleted event
  * behind an older-timed one that stays, which only out of order event
  * times make, waits for a later cycle: that one is deleted next, being
- * older.)
+ * older.) 1 past the last key, 0 short of it, or -1.
  */
-static int64_t
-sweep_index(struct store_txn *t, size_t max, bool force)
+static int
+sweep_db(struct store_txn *t, MDB_dbi dbi, size_t max, int64_t *n)
 {
 	struct store_sweep	*sw = &t->sweep;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
-	uint64_t		 floor = store_index_floor(t);
-	uint8_t			 buf[8];
 	size_t			 seen = 0;
-	int64_t			 n = 0;
 	bool			 moved;
 	int			 rc;
 
-	if (t->db.ret != 0)
+	if ((c = store_db_cursor(&t->db, dbi)) == NULL)
 		return (-1);
-	if (!t->swept) {
-		t->sweep = t->st->sweep;
-		t->swept = true;
-	}
-	if (!sw->on && (max == 0 || !sweep_begin(t, floor, force)))
-		return (0);
-	if ((c = store_db_cursor(&t->db, t->st->index)) == NULL)
-		return (-1);
-	k = store_db_val(sw->key, sizeof(sw->key));
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	for (; rc == 0 && seen < max && (size_t)n < max; seen++) {
+	k = store_db_val(sw->key, sw->keylen);
+	rc = mdb_cursor_get(c, &k, &v, sw->keylen == 0 ? MDB_FIRST :
+	    MDB_SET_RANGE);
+	for (; rc == 0 && seen < max; seen++) {
 		moved = false;
-		if (k.mv_size == INDEX_KEY_LEN) {
-			memcpy(sw->key, k.mv_data, INDEX_KEY_LEN);
-			while (rc == 0 && (size_t)n < max &&
+		if (k.mv_size > 0 && k.mv_size <= sizeof(sw->key)) {
+			memcpy(sw->key, k.mv_data, k.mv_size);
+			sw->keylen = k.mv_size;
+			while (rc == 0 && (size_t)*n < max &&
 			    sweep_stale(sw, &v)) {
 				if ((rc = mdb_cursor_del(c, 0)) != 0)
 					break;
-				n++;
+				(*n)++;
 				/* The key's next entry, or the next key's. */
-				k = store_db_val(sw->key, sizeof(sw->key));
+				k = store_db_val(sw->key, sw->keylen);
 				rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-				if (rc == 0 && (k.mv_size != INDEX_KEY_LEN ||
+				if (rc == 0 && (k.mv_size != sw->keylen ||
 				    memcmp(k.mv_data, sw->key,
-				    INDEX_KEY_LEN) != 0)) {
+				    sw->keylen) != 0)) {
 					moved = true;
 					break;
 				}
 			}
 		}
-		if ((size_t)n >= max)
+		if ((size_t)*n >= max)
 			break;		/* the next pass goes on at this key */
 		if (rc == 0 && !moved)
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
 	}
-	if (store_db_cursor_end(&t->db, c, rc, "index sweep") != 0)
+	if (store_db_cursor_end(&t->db, c, rc, "sweep") != 0)
+		return (-1);
+	return (rc == MDB_NOTFOUND ? 1 : 0);
+}
+
+/*
+ * A pass of the sweep: the index entries, then the verdict ids, of
+ * events below the floor, from where the last pass stopped. A cycle
+ * begins (when due, or when force says so) once the floor has passed
+ * what the last one removed below, and ends past the last verdict id.
+ */
+static int64_t
+sweep_index(struct store_txn *t, size_t max, bool force)
+{
+	struct store		*st = t->st;
+	struct store_sweep	*sw = &t->sweep;
+	uint64_t		 floor = store_index_floor(t);
+	uint8_t			 buf[8];
+	int64_t			 n = 0;
+	int			 rc;
+
+	if (t->db.ret != 0)
+		return (-1);
+	if (!t->swept) {
+		t->sweep = st->sweep;
+		t->swept = true;
+	}
+	if (!sw->on && (max == 0 || !sweep_begin(t, floor, force)))
+		return (0);
+	if ((rc = sweep_db(t, sw->ids ? st->vids : st->index, max, &n)) < 0)
 		return (-1);
 	sw->removed += (uint64_t)n;
-	if (rc == MDB_NOTFOUND) {
+	if (rc == 1 && !sw->ids && st->have_vids) {
+		sw->ids = true;		/* on to the verdict ids */
+		sw->keylen = 0;
+	} else if (rc == 1) {
 		/* Past the last key: none is left below the cycle's floor. */
 		sw->on = false;
 		sw->swept = sw->cycle_floor;

@@ -79,13 +79,16 @@ struct store_pair_ix {
 };
 
 /*
- * The sweep of the index (store_expire.c): retention deletes events and
- * moves the index's floor (store_index_floor()), which hides their
- * entries at once; the sweep then removes them in key order, a pass at
- * a time, from key on.
+ * The sweep (store_expire.c): retention deletes events and moves the
+ * floor (store_index_floor()), which hides their index entries and
+ * verdict ids at once; the sweep then removes those, in key order, a
+ * pass at a time: the identities first, then the verdict ids.
  */
+#define SWEEP_KEY_MAX	RG_ID_MAX	/* >= INDEX_KEY_LEN */
 struct store_sweep {
-	uint8_t		 key[INDEX_KEY_LEN];	/* resume at or after it */
+	uint8_t		 key[SWEEP_KEY_MAX];	/* resume at or after it */
+	size_t		 keylen;	/* 0: from the first key */
+	bool		 ids;		/* at the verdict ids */
 	bool		 on;		/* a cycle under way */
 	uint64_t	 cycle_floor;	/* it removes entries below */
 	uint64_t	 swept;		/* none below: meta "index_swept" */

@@ -5,7 +5,8 @@
  * A verdict record starts with its version byte and its event's seq
  * (verdict_rec.h), which keys it in verdict_recs: records are appended in
  * seq order and fill their pages, instead of landing on a random page of
- * a tree keyed by client ids. The id -> seq index (verdict_ids) is small.
+ * a tree keyed by client ids. The id -> seq index (verdict_ids) is small;
+ * an id whose seq retention deleted waits there for its sweep, as gone.
  * Schema 1 kept records by id in "verdicts": still read, never written.
  */
 #include "config.h"
@@ -110,6 +111,9 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 			    v.mv_size);
 			return (1);
 		}
+		/* Retention deleted it; the sweep has not reached its id. */
+		if (be_get(v.mv_data, 8) < store_index_floor(t))
+			return (t->db.ret != 0 ? -1 : 1);
 		k = store_db_val(v.mv_data, 8);
 		if ((rc = store_db_get(&t->db, t->st->vrecs, &k, &v,
 		    "verdict records get")) == 1)
@@ -134,33 +138,41 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 	return (0);
 }
 
-/* Not one a later event's id took. */
+/*
+ * Retention: event seq's verdict record and review queue item, and its
+ * schema 1 record if it is this event's; not a later event's, which a
+ * recheck moved the verdict to. The id stays in verdict_ids for the
+ * sweep (store_expire.c): store_get_verdict() takes an id whose record's
+ * seq is below the floor for gone.
+ */
 int
 store_verdict_del(struct store_txn *t, const char *id, size_t idlen,
     uint64_t seq)
 {
 	uint8_t		 sk[8];
-	const void	*rec;
 	uint64_t	 rseq;
-	size_t		 len;
-	MDB_val		 k = store_db_val(id, idlen);
-	MDB_val		 kk = store_db_val(sk, sizeof(sk));
+	MDB_val		 k, v;
 	int		 rc;
 
-	if ((rc = store_get_verdict(t, id, idlen, &rec, &len)) != 0)
-		return (rc < 0 ? -1 : 0);
-	if (verdict_rec_seq(rec, len, &rseq) != 0 || rseq != seq)
-		return (0);
 	be_put(sk, seq, 8);
-	/* Its review queue item goes with it. */
-	if (store_db_del(&t->db, t->st->vids, &k, NULL,
-	    "verdict ids del") != 0 ||
-	    store_db_del(&t->db, t->st->vrecs, &kk, NULL,
-	    "verdict records del") != 0 ||
-	    store_queue_del(t, seq) != 0)
+	k = store_db_val(sk, sizeof(sk));
+	if (t->st->have_vids && (rc = store_db_get(&t->db, t->st->vrecs, &k,
+	    &v, "verdict records get")) != 1) {
+		/* Its review queue item goes with it. */
+		if (rc < 0 || store_db_del(&t->db, t->st->vrecs, &k, NULL,
+		    "verdict records del") != 0 || store_queue_del(t, seq) != 0)
+			return (-1);
+	}
+	if (!t->st->legacy)
+		return (0);
+	k = store_db_val(id, idlen);
+	if ((rc = store_db_get(&t->db, t->st->verdicts, &k, &v,
+	    "verdicts get")) != 0)
+		return (rc < 0 ? -1 : 0);
+	if (verdict_rec_seq(v.mv_data, v.mv_size, &rseq) != 0 || rseq != seq)
+		return (0);
+	if (store_queue_del(t, seq) != 0)
 		return (-1);
-	if (t->st->legacy)
-		return (store_db_del(&t->db, t->st->verdicts, &k, NULL,
-		    "verdicts del"));
-	return (0);
+	return (store_db_del(&t->db, t->st->verdicts, &k, NULL,
+	    "verdicts del"));
 }

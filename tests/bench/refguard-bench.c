@@ -1428,10 +1428,10 @@ cmd_expire(int argc, char **argv)
 	printf("retention: %llu events removed in %.1f ms (%llu passes)\n",
 	    (unsigned long long)total, ms, (unsigned long long)passes);
 	/*
-	 * Their index entries stopped counting at once; the sweep removes
-	 * them in the daemon's later passes (each looking at up to
-	 * RETENTION_BATCH identities) once enough wait, walking the whole
-	 * index: one cycle, begun now, timed.
+	 * Their index entries and verdict ids stopped counting at once;
+	 * the sweep removes them in the daemon's later passes (each looking
+	 * at up to RETENTION_BATCH keys) once enough wait, walking the
+	 * whole index and the verdict ids: one cycle, begun now, timed.
 	 */
 	if (store_stat(st, &ss, &cause) != 0)
 		die("%s", cause);
@@ -1450,8 +1450,8 @@ cmd_expire(int argc, char **argv)
 		passes++;
 	} while (ss.index_sweeping);
 	sms = (double)(now_ns() - t0) / 1e6;
-	printf("index sweep, one cycle: %llu entries removed in %.1f ms "
-	    "(%llu passes of up to %zu identities)\n",
+	printf("sweep, one cycle: %llu entries removed in %.1f ms "
+	    "(%llu passes of up to %zu keys)\n",
 	    (unsigned long long)(ss.index_swept - swept), sms,
 	    (unsigned long long)passes, batch);
 	printf("RESULT expire_events=%llu expire_ms=%.1f sweep_entries=%llu "

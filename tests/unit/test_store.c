@@ -2356,9 +2356,13 @@ END_TEST
 /*
  * The sweep's store: NSW logins, event i (seq i + 1) of account sw_acct(i)
  * on IP sw_ip(i) at sw_ts(i); one in seven is timed ten seconds before its
- * neighbours, as a backend whose clocks disagree sends them.
+ * neighbours, as a backend whose clocks disagree sends them. One in five
+ * has a verdict under id "s-<i>" (sw_id); s-100's was moved, as a recheck
+ * does, to event SW_MOVED's seq, which carries that id.
  */
-#define NSW	300
+#define NSW		300
+#define SW_MOVED	251
+static bool	sw_id(int i) { return (i % 5 == 0); }
 static uint8_t	sw_acct(int i) { return ((uint8_t)(1 + i % 13)); }
 static uint8_t	sw_ip(int i) { return ((uint8_t)(0x40 + i % 29)); }
 static int64_t
@@ -2412,6 +2416,25 @@ sw_oracle(const bool *kept, enum ent_kind kind, uint8_t h, int64_t from,
 	return (n);
 }
 
+/* The entries of verdict_ids, read with LMDB alone (the store closed). */
+static uint64_t
+sw_ids(void)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_stat	 ms;
+
+	store_close(st);
+	raw_begin(true, &env, &txn);
+	ck_assert_int_eq(mdb_dbi_open(txn, "verdict_ids", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	return (ms.ms_entries);
+}
+
 /* Every query of the store against the oracle, for each identity. */
 static void
 sw_check(const char *when)
@@ -2432,6 +2455,19 @@ sw_check(const char *when)
 
 	for (i = 0; i < NSW; i++)
 		kept[i] = store_get_event(t, (uint64_t)i + 1, &ev) == 0;
+	/* A verdict is there while the event its record is of is. */
+	for (i = 0; i < NSW; i++) {
+		char		 rid[16];
+		const void	*rec;
+		size_t		 len;
+
+		if (!sw_id(i))
+			continue;
+		snprintf(rid, sizeof(rid), "s-%d", i);
+		ck_assert_msg(store_get_verdict(t, rid, strlen(rid), &rec,
+		    &len) == (kept[i == 100 ? SW_MOVED : i] ? 0 : 1),
+		    "%s: verdict %s", when, rid);
+	}
 	sbuf_init(&got, 256);
 	sbuf_init(&want, 256);
 	for (k = 0; k < 2; k++)
@@ -2516,11 +2552,22 @@ START_TEST(test_expire_sweep)
 
 	t = begin(true);
 	for (i = 0; i < NSW; i++) {
+		uint8_t	vr[20] = { 1 };
+
 		mkobs(&ev, EV_LOGIN, sw_ts(i), sw_acct(i), sw_ip(i));
+		if (sw_id(i) || i == SW_MOVED)		/* a recheck's id */
+			ev.idlen = (size_t)snprintf(ev.id, sizeof(ev.id),
+			    "s-%d", i == SW_MOVED ? 100 : i);
 		ck_assert_uint_eq(put(t, &ev), (uint64_t)i + 1);
+		if (!sw_id(i))
+			continue;
+		be_put(vr + 1, (uint64_t)(i == 100 ? SW_MOVED : i) + 1, 8);
+		ck_assert_int_eq(store_put_verdict(t, ev.id, ev.idlen, vr,
+		    sizeof(vr)), 0);
 	}
 	commit(t);
 	sw_check("stored");
+	ck_assert_uint_eq(stat_of().verdicts, NSW / 5);
 	ck_assert_uint_eq(stat_of().index_entries, 2 * NSW);
 
 	/* 7 of 300 deleted wait: too few to begin a sweep yet. */
@@ -2557,6 +2604,9 @@ START_TEST(test_expire_sweep)
 	}
 	sw_check("swept");
 	ck_assert_uint_eq(stat_of().index_entries, 2 * (NSW - 200));
+	/* The ids of the verdicts left (s-100's is at SW_MOVED), no more. */
+	ck_assert_uint_eq(stat_of().verdicts, (NSW - 200) / 5 + 1);
+	ck_assert_uint_eq(sw_ids(), (NSW - 200) / 5 + 1);
 	store_close(st);
 	st = unit_store(dir, 4 * MIB, 64 * MIB);
 	sw_check("reopened");
@@ -2566,6 +2616,8 @@ START_TEST(test_expire_sweep)
 	s = stat_of();
 	ck_assert_uint_eq(s.events, 0);
 	ck_assert_uint_eq(s.index_entries, 0);
+	ck_assert_uint_eq(s.verdicts, 0);
+	ck_assert_uint_eq(sw_ids(), 0);
 	ck_assert(!s.index_sweeping);
 }
 END_TEST
