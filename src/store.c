@@ -128,6 +128,7 @@ store_setup(struct store *st, char **cause)
 	uint8_t			 buf8[8];
 	uint64_t		 first = 0;	/* the oldest event's seq */
 	uint32_t		 schema;
+	int			 rc;
 
 	if (store_db_begin(st->db, &x, !st->readonly) != 0) {
 		xasprintf(cause, "%s", x.errstr);
@@ -177,22 +178,19 @@ store_setup(struct store *st, char **cause)
 	    v.mv_size == 8 && be_get(v.mv_data, 8) > st->last_seq)
 		st->last_seq = be_get(v.mv_data, 8);
 	/*
-	 * Where the index's sweep stands. A store that has no record yet
-	 * was written before retention left entries to the sweep (schema
-	 * 8 and older): nothing is left below its first event.
+	 * Where the sweep stands. A store that has no record yet was
+	 * written before retention left anything to a sweep (schema 8 and
+	 * older): nothing is left below its first event.
 	 */
-	k = store_db_val("index_swept", 11);
-	if (store_db_get(&x, st->meta, &k, &v, "read index_swept") == 0 &&
-	    v.mv_size == 8)
-		st->sweep.swept = be_get(v.mv_data, 8);
-	else {
+	if ((rc = store_sweep_load(&x, st->meta, &st->sweep)) < 0)
+		goto fail;
+	if (rc == 1) {
 		st->sweep.swept = first != 0 ? first : st->last_seq + 1;
-		be_put(buf8, st->sweep.swept, 8);
-		v = store_db_val(buf8, 8);
-		if (!st->readonly)
-			store_db_put(&x, st->meta, &k, &v, 0,
-			    "write index_swept");
+		if (!st->readonly &&
+		    store_sweep_save(&x, st->meta, &st->sweep) != 0)
+			goto fail;
 	}
+	st->pub_sweeping = st->sweep.on;
 	/* A store written before IDX_REFEREE existed has it from now on. */
 	k = store_db_val("referee_index_from", 18);
 	if (store_db_get(&x, st->meta, &k, &v,

@@ -390,10 +390,10 @@ int		 store_meta_put(struct store_txn *txn, const char *name,
 /*
  * Retention: delete up to max events with ts < before_ts (oldest first)
  * with their verdicts; their index entries and verdict ids stop counting
- * at once, and leave in a sweep that looks at up to max keys a call, in
- * key order, once enough of them wait (store_expire.c; store_stat:
- * index_swept, index_sweeping). Then up to max links last seen before
- * before_ts. Returns the number of events deleted, or -1.
+ * at once, and leave in a sweep that looks at up to max keys in a
+ * transaction, in key order, once enough of them wait (store_expire.c;
+ * store_stat: index_swept, index_sweeping). Then up to max links last
+ * seen before before_ts. Returns the number of events deleted, or -1.
  */
 int64_t		 store_expire(struct store_txn *txn, int64_t before_ts,
 		     size_t max);

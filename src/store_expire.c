@@ -44,7 +44,7 @@ expire_event(struct store_txn *t, MDB_val *seqkey, const struct rg_event *ev)
 
 /*
  * Is v, an index entry or a verdict id's seq, of an event below the
- * floor the sweep removes?
+ * floor the sweep's cycle removes?
  */
 static bool
 sweep_stale(const struct store_sweep *sw, const MDB_val *v)
@@ -52,47 +52,95 @@ sweep_stale(const struct store_sweep *sw, const MDB_val *v)
 	struct store_entry	e;
 
 	if (v->mv_size == 8)
-		return (be_get(v->mv_data, 8) < sw->cycle_floor);
+		return (be_get(v->mv_data, 8) < sw->cycle.seq);
 	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
 	store_index_val_decode(v, &e);
-	return (e.seq < sw->cycle_floor);
+	return (e.ts < sw->cycle.ts || e.seq < sw->cycle.seq);
 }
 
 /*
  * A sweep cycle begins once the events deleted since the last one are
  * at least 1/SWEEP_SHARE of those kept (or none is kept): often enough
- * that what they left takes little room, seldom enough that the index
+ * that what they left takes little room, seldom enough that the store
  * is walked about once a day of deleted events when a month is kept.
  */
 #define SWEEP_SHARE	32
 
-/* Begin a cycle below floor if one is due (or forced, if any waits). */
+/* Begin a cycle below f if one is due (or forced, if any waits). */
 static bool
-sweep_begin(struct store_txn *t, uint64_t floor, bool force)
+sweep_begin(struct store_txn *t, const struct store_floor *f, bool force)
 {
 	struct store_sweep	*sw = &t->sweep;
 	uint64_t		 kept;
 
-	kept = t->next_seq >= floor ? t->next_seq - floor + 1 : 0;
-	if (floor <= sw->swept ||
-	    (!force && (floor - sw->swept) * SWEEP_SHARE < kept))
+	kept = t->next_seq >= f->seq ? t->next_seq - f->seq + 1 : 0;
+	if (f->seq <= sw->swept ||
+	    (!force && (f->seq - sw->swept) * SWEEP_SHARE < kept))
 		return (false);
 	sw->on = true;
-	sw->cycle_floor = floor;
+	sw->cycle = *f;
 	sw->keylen = 0;
 	sw->ids = false;
 	return (true);
 }
 
 /*
+ * Meta "sweep": swept(8) on(1) ids(1) cycle seq(8) cycle ts(8)
+ * keylen(1) key, kept by every pass that moves it.
+ */
+#define SWEEP_REC_HEAD	27
+
+int
+store_sweep_save(struct store_db_txn *x, MDB_dbi meta,
+    const struct store_sweep *sw)
+{
+	uint8_t	buf[SWEEP_REC_HEAD + SWEEP_KEY_MAX];
+	MDB_val	k = store_db_val("sweep", 5), v;
+
+	be_put(buf, sw->swept, 8);
+	buf[8] = sw->on;
+	buf[9] = sw->ids;
+	be_put(buf + 10, sw->cycle.seq, 8);
+	be_put(buf + 18, (uint64_t)sw->cycle.ts, 8);
+	buf[26] = (uint8_t)sw->keylen;
+	memcpy(buf + SWEEP_REC_HEAD, sw->key, sw->keylen);
+	v = store_db_val(buf, SWEEP_REC_HEAD + sw->keylen);
+	return (store_db_put(x, meta, &k, &v, 0, "write sweep"));
+}
+
+int
+store_sweep_load(struct store_db_txn *x, MDB_dbi meta, struct store_sweep *sw)
+{
+	MDB_val		 k = store_db_val("sweep", 5), v;
+	const uint8_t	*p;
+	int		 rc;
+
+	if ((rc = store_db_get(x, meta, &k, &v, "read sweep")) != 0)
+		return (rc);
+	p = v.mv_data;
+	if (v.mv_size < SWEEP_REC_HEAD || p[26] > SWEEP_KEY_MAX ||
+	    v.mv_size != SWEEP_REC_HEAD + (size_t)p[26])
+		return (store_db_failf(x, "the sweep's record in meta is "
+		    "corrupt (%zu bytes)", v.mv_size));
+	memset(sw, 0, sizeof(*sw));
+	sw->swept = be_get(p, 8);
+	sw->on = p[8] != 0;
+	sw->ids = p[9] != 0;
+	sw->cycle.seq = be_get(p + 10, 8);
+	sw->cycle.ts = (int64_t)be_get(p + 18, 8);
+	sw->keylen = p[26];
+	memcpy(sw->key, p + SWEEP_REC_HEAD, sw->keylen);
+	return (0);
+}
+
+/*
  * One database's part of a cycle, from the sweep's key on: up to max
- * keys looked at and max entries removed (*n counts them). An identity's
- * entries are in time order, so those of deleted events come first: the
- * sweep removes them until one that stays. (An entry of a deleted event
- * behind an older-timed one that stays, which only out of order event
- * times make, waits for a later cycle: that one is deleted next, being
- * older.) 1 past the last key, 0 short of it, or -1.
+ * keys looked at and max entries removed (*n counts them). What deleted
+ * events left comes first among a key's entries (an identity's are in
+ * time order): the sweep removes them until one that stays. 1 past the
+ * last key, 0 short of it (the sweep's key: where the next pass goes
+ * on), or -1.
  */
 static int
 sweep_db(struct store_txn *t, MDB_dbi dbi, size_t max, int64_t *n)
@@ -109,61 +157,68 @@ sweep_db(struct store_txn *t, MDB_dbi dbi, size_t max, int64_t *n)
 	k = store_db_val(sw->key, sw->keylen);
 	rc = mdb_cursor_get(c, &k, &v, sw->keylen == 0 ? MDB_FIRST :
 	    MDB_SET_RANGE);
-	for (; rc == 0 && seen < max; seen++) {
+	while (rc == 0 && k.mv_size > 0 && k.mv_size <= sizeof(sw->key)) {
+		/* Here is where the next pass goes on. */
+		memcpy(sw->key, k.mv_data, k.mv_size);
+		sw->keylen = k.mv_size;
+		if (seen++ == max)
+			break;
 		moved = false;
-		if (k.mv_size > 0 && k.mv_size <= sizeof(sw->key)) {
-			memcpy(sw->key, k.mv_data, k.mv_size);
-			sw->keylen = k.mv_size;
-			while (rc == 0 && (size_t)*n < max &&
-			    sweep_stale(sw, &v)) {
-				if ((rc = mdb_cursor_del(c, 0)) != 0)
-					break;
-				(*n)++;
-				/* The key's next entry, or the next key's. */
-				k = store_db_val(sw->key, sw->keylen);
-				rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-				if (rc == 0 && (k.mv_size != sw->keylen ||
-				    memcmp(k.mv_data, sw->key,
-				    sw->keylen) != 0)) {
-					moved = true;
-					break;
-				}
+		while (rc == 0 && (size_t)*n < max && sweep_stale(sw, &v)) {
+			if ((rc = mdb_cursor_del(c, 0)) != 0)
+				break;
+			(*n)++;
+			/* The key's next entry, or the next key's. */
+			k = store_db_val(sw->key, sw->keylen);
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+			if (rc == 0 && (k.mv_size != sw->keylen ||
+			    memcmp(k.mv_data, sw->key, sw->keylen) != 0)) {
+				moved = true;
+				break;
 			}
 		}
-		if ((size_t)*n >= max)
+		if ((size_t)*n >= max && rc == 0 && !moved)
 			break;		/* the next pass goes on at this key */
 		if (rc == 0 && !moved)
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
 	}
+	if (rc == 0 && (k.mv_size == 0 || k.mv_size > sizeof(sw->key)))
+		rc = store_db_failf(&t->db, "sweep: a key of %zu bytes",
+		    k.mv_size);
 	if (store_db_cursor_end(&t->db, c, rc, "sweep") != 0)
 		return (-1);
 	return (rc == MDB_NOTFOUND ? 1 : 0);
 }
 
 /*
- * A pass of the sweep: the index entries, then the verdict ids, of
- * events below the floor, from where the last pass stopped. A cycle
- * begins (when due, or when force says so) once the floor has passed
- * what the last one removed below, and ends past the last verdict id.
+ * A pass of the sweep: what events below the floor left in the index,
+ * then in the verdict ids, from where the last pass stopped, up to max
+ * keys in the transaction. A cycle begins (when due, or when force says
+ * so) once the floor has passed what the last one removed below, and
+ * ends past the last verdict id.
  */
 static int64_t
 sweep_index(struct store_txn *t, size_t max, bool force)
 {
 	struct store		*st = t->st;
 	struct store_sweep	*sw = &t->sweep;
-	uint64_t		 floor = store_index_floor(t);
-	uint8_t			 buf[8];
+	struct store_floor	 f;
 	int64_t			 n = 0;
 	int			 rc;
 
-	if (t->db.ret != 0)
+	if (store_index_floor(t, &f) != 0)
 		return (-1);
 	if (!t->swept) {
 		t->sweep = st->sweep;
 		t->swept = true;
 	}
-	if (!sw->on && (max == 0 || !sweep_begin(t, floor, force)))
+	/* One pass's worth a transaction, however often it is called. */
+	if (t->sweep_keys >= max)
 		return (0);
+	max -= t->sweep_keys;
+	if (!sw->on && !sweep_begin(t, &f, force))
+		return (0);
+	t->sweep_keys += max;
 	if ((rc = sweep_db(t, sw->ids ? st->vids : st->index, max, &n)) < 0)
 		return (-1);
 	sw->removed += (uint64_t)n;
@@ -173,14 +228,11 @@ sweep_index(struct store_txn *t, size_t max, bool force)
 	} else if (rc == 1) {
 		/* Past the last key: none is left below the cycle's floor. */
 		sw->on = false;
-		sw->swept = sw->cycle_floor;
-		be_put(buf, sw->swept, 8);
-		if (store_meta_put(t, "index_swept", buf, sizeof(buf)) != 0)
-			return (-1);
+		sw->swept = sw->cycle.seq;
 		/* Retention may have moved the floor since: due again? */
-		sweep_begin(t, floor, false);
+		sweep_begin(t, &f, false);
 	}
-	return (n);
+	return (store_sweep_save(&t->db, st->meta, sw) != 0 ? -1 : n);
 }
 
 /* Links not seen since before_ts, resuming where the last pass stopped. */
@@ -242,6 +294,28 @@ in_lmdb_seq(const struct store_txn *t)
 	return (low);
 }
 
+/*
+ * Keep in meta "expired_ts" the newest time of any event deleted, if
+ * newest is newer: no entry at or before it counts from now on. An event
+ * older than it that is still kept (behind a younger one in seq order,
+ * which only out of order event times make) is past the retention
+ * horizon already, and goes in the next pass.
+ */
+static int
+expired_ts(struct store_txn *t, int64_t newest)
+{
+	struct store_floor	f;
+	uint8_t			buf[8];
+
+	if (newest < 0 || store_index_floor(t, &f) != 0)
+		return (newest < 0 ? 0 : -1);
+	if (newest < f.ts)
+		return (0);
+	be_put(buf, (uint64_t)newest, 8);
+	t->floor.seq = 0;
+	return (store_meta_put(t, "expired_ts", buf, sizeof(buf)));
+}
+
 int64_t
 store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 {
@@ -251,7 +325,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 	uint8_t		 seqkey[8];
 	uint64_t	 in_lmdb = in_lmdb_seq(t);
 	uint64_t	 left = UINT64_MAX;	/* the first event kept */
-	int64_t		 n = 0;
+	int64_t		 n = 0, newest = -1;	/* the newest time deleted */
 	unsigned	 r;
 	int		 rc = 0;
 
@@ -265,7 +339,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 			log_warn("store: dropping corrupt event record");
 			if ((rc = mdb_cursor_del(c, 0)) != 0)
 				break;
-			t->floor = 0;
+			t->floor.seq = 0;
 			continue;
 		}
 		ev.seq = be_get(k.mv_data, 8);
@@ -297,13 +371,16 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 			__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
 		if (expire_event(t, &k, &ev) != 0)
 			return (-1);
-		/* Its index entries no longer count (store_index_floor()). */
-		t->floor = 0;
+		/* What it left no longer counts (store_index_floor()). */
+		t->floor.seq = 0;
+		if (ev.ts > newest)
+			newest = ev.ts;
 		n++;
 		if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
 			return (-1);
 	}
-	if (store_db_cursor_end(&t->db, c, rc, "expire") != 0)
+	if (store_db_cursor_end(&t->db, c, rc, "expire") != 0 ||
+	    expired_ts(t, newest) != 0)
 		return (-1);
 	if ((size_t)n < max && rc == MDB_NOTFOUND)
 		left = 0;		/* none */

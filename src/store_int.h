@@ -79,19 +79,29 @@ struct store_pair_ix {
 };
 
 /*
- * The sweep (store_expire.c): retention deletes events and moves the
- * floor (store_index_floor()), which hides their index entries and
- * verdict ids at once; the sweep then removes those, in key order, a
- * pass at a time: the identities first, then the verdict ids.
+ * The floor, as one transaction sees the store (store_index_floor()):
+ * retention deletes events oldest seq first and records the newest time
+ * it deleted (meta "expired_ts"); what they left in the index and the
+ * verdict ids stays for the sweep, and stops counting at once.
+ */
+struct store_floor {
+	uint64_t	 seq;		/* the oldest event kept, or the next */
+	int64_t		 ts;		/* past every event deleted (0: none) */
+};
+
+/*
+ * The sweep (store_expire.c): removes what the events below the floor
+ * left, in key order, a pass at a time: the identities first, then the
+ * verdict ids. Kept in meta "sweep" by every pass that moves it.
  */
 #define SWEEP_KEY_MAX	RG_ID_MAX	/* >= INDEX_KEY_LEN */
 struct store_sweep {
+	uint64_t	 swept;		/* a cycle ended at this seq floor */
+	bool		 on;		/* a cycle under way */
+	bool		 ids;		/* at the verdict ids */
+	struct store_floor cycle;	/* it removes what is below */
 	uint8_t		 key[SWEEP_KEY_MAX];	/* resume at or after it */
 	size_t		 keylen;	/* 0: from the first key */
-	bool		 ids;		/* at the verdict ids */
-	bool		 on;		/* a cycle under way */
-	uint64_t	 cycle_floor;	/* it removes entries below */
-	uint64_t	 swept;		/* none below: meta "index_swept" */
 	uint64_t	 removed;	/* entries, since open (stats) */
 };
 
@@ -173,9 +183,11 @@ struct store_txn {
 	/* A read transaction on a writer's view (store_begin_view()). */
 	const struct store_view	*view;
 	uint64_t		 begin_seq;	/* the last event at the begin */
-	uint64_t		 floor;		/* store_index_floor(); 0 unknown */
+	struct store_floor	 floor;		/* store_index_floor(); seq 0:
+						   not read yet */
 	struct store_sweep	 sweep;		/* st's, as this one moves it */
 	bool			 swept;		/* sweep is to be kept */
+	size_t			 sweep_keys;	/* keys it looked at */
 };
 
 /* Time in keys, offset so that negative times still sort first. */
@@ -234,13 +246,18 @@ void	store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
 /* Decode a duplicate of INDEX_VAL_LEN bytes. */
 void	store_index_val_decode(const MDB_val *v, struct store_entry *e);
 /*
- * The first seq whose index entries count, as t sees the store: its
- * oldest event (retention deletes events oldest first, and leaves their
- * entries to the sweep), or the next event's seq when it has none.
- * Every query skips the entries below it. On an error t has failed
- * (store_txn_err()) and the floor is 1.
+ * The floor as t sees the store: an index entry counts if its seq is at
+ * or past f->seq and its time at or past f->ts, a verdict id if its seq
+ * is. Every event retention deleted is below both: its entries come
+ * first among their identity's (they are in time order), where a query
+ * seeks past them. 0, or -1 (t failed).
  */
-uint64_t store_index_floor(struct store_txn *t);
+int	store_index_floor(struct store_txn *t, struct store_floor *f);
+/* store_expire.c: meta "sweep" into *sw: 0, 1 none, -1 (x failed). */
+int	store_sweep_load(struct store_db_txn *x, MDB_dbi meta,
+	    struct store_sweep *sw);
+int	store_sweep_save(struct store_db_txn *x, MDB_dbi meta,
+	    const struct store_sweep *sw);
 
 /* store_link.c: a link's place (account, kind, hash) and duplicate. */
 void	store_link_key(uint8_t *key, const struct rg_hash *account,

@@ -95,7 +95,9 @@ int
 store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
 {
+	struct store_floor f;
 	MDB_val	k = store_db_val(id, idlen), v;
+	uint8_t	sk[8];
 	void	*plain;
 	size_t	 plen;
 	int	 rc = 1;
@@ -112,9 +114,12 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 			return (1);
 		}
 		/* Retention deleted it; the sweep has not reached its id. */
-		if (be_get(v.mv_data, 8) < store_index_floor(t))
-			return (t->db.ret != 0 ? -1 : 1);
-		k = store_db_val(v.mv_data, 8);
+		memcpy(sk, v.mv_data, 8);
+		if (store_index_floor(t, &f) != 0)
+			return (-1);
+		if (be_get(sk, 8) < f.seq)
+			return (1);
+		k = store_db_val(sk, 8);
 		if ((rc = store_db_get(&t->db, t->st->vrecs, &k, &v,
 		    "verdict records get")) == 1)
 			log_warn("store: the verdict id index names a missing "

@@ -2298,6 +2298,12 @@ START_TEST(test_expire)
 	ck_assert_int_eq(expire(t, T0 + 5, 10), 1);
 	ck_assert_int_eq(expire(t, T0 + 5, 10), 0);
 	commit(t);
+	/* Their index entries leave with the sweep's passes. */
+	while (stat_of().index_sweeping) {
+		t = begin(true);
+		ck_assert_int_eq(expire(t, T0 + 5, 10), 0);
+		commit(t);
+	}
 	s = stat_of();
 	ck_assert_uint_eq(s.events, 1);
 	ck_assert_uint_eq(s.verdicts, 0);
@@ -2382,12 +2388,34 @@ sw_scan_cb(void *arg, const struct store_entry *e)
 }
 
 /*
- * What the index should answer for identity (kind, h) of the events still
- * stored, in [from, to] as of max_seq: their count, their seqs newest
- * first (in sb), and the oldest one's seq (0: none).
+ * Which events the index should count: those still stored and newer than
+ * every one deleted (an older one still stored waits, behind a younger
+ * one in seq order, for the next pass). How many, and in vis.
+ */
+static int
+sw_visible(struct store_txn *t, bool *kept, bool *vis)
+{
+	struct rg_event	ev;
+	int64_t		newest = INT64_MIN;
+	int		i, n = 0;
+
+	for (i = 0; i < NSW; i++) {
+		kept[i] = store_get_event(t, (uint64_t)i + 1, &ev) == 0;
+		if (!kept[i] && sw_ts(i) > newest)
+			newest = sw_ts(i);
+	}
+	for (i = 0; i < NSW; i++)
+		n += vis[i] = kept[i] && sw_ts(i) > newest;
+	return (n);
+}
+
+/*
+ * What the index should answer for identity (kind, h) of the events it
+ * counts (vis), in [from, to] as of max_seq: their count, their seqs
+ * newest first (in sb), and the oldest one's seq (0: none).
  */
 static int64_t
-sw_oracle(const bool *kept, enum ent_kind kind, uint8_t h, int64_t from,
+sw_oracle(const bool *vis, enum ent_kind kind, uint8_t h, int64_t from,
     int64_t to, uint64_t max_seq, struct sbuf *sb, uint64_t *oldest)
 {
 	int64_t	n = 0, best_ts = 0;
@@ -2395,7 +2423,7 @@ sw_oracle(const bool *kept, enum ent_kind kind, uint8_t h, int64_t from,
 
 	*oldest = 0;
 	for (i = 0; i < NSW; i++) {
-		if (!kept[i] || (kind == ENT_IP ? sw_ip(i) : sw_acct(i)) != h ||
+		if (!vis[i] || (kind == ENT_IP ? sw_ip(i) : sw_acct(i)) != h ||
 		    sw_ts(i) < from || sw_ts(i) > to ||
 		    (max_seq != 0 && (uint64_t)i + 1 > max_seq))
 			continue;
@@ -2440,11 +2468,10 @@ static void
 sw_check(const char *when)
 {
 	struct store_txn	*t = begin(false);
-	struct rg_event		 ev;
 	struct sbuf		 got, want;
 	struct store_entry	 e;
 	struct rg_hash		 hh;
-	bool			 kept[NSW];
+	bool			 kept[NSW], vis[NSW];
 	static const int64_t	 win[][2] = { { INT64_MIN, INT64_MAX },
 				     { T0 + 120000, T0 + 220000 },
 				     { T0, T0 + 160000 } };
@@ -2453,8 +2480,7 @@ sw_check(const char *when)
 	int			 i, w, a, k, r;
 	enum ent_kind		 kind;
 
-	for (i = 0; i < NSW; i++)
-		kept[i] = store_get_event(t, (uint64_t)i + 1, &ev) == 0;
+	sw_visible(t, kept, vis);
 	/* A verdict is there while the event its record is of is. */
 	for (i = 0; i < NSW; i++) {
 		char		 rid[16];
@@ -2479,7 +2505,7 @@ sw_check(const char *when)
 		sbuf_reset(&got);
 		sbuf_reset(&want);
 		ck_assert_msg(count(t, kind, hh.b[0], EV_MASK_ANY, ROLE_ANY,
-		    win[w][0], win[w][1], asof[a], 0) == sw_oracle(kept, kind,
+		    win[w][0], win[w][1], asof[a], 0) == sw_oracle(vis, kind,
 		    hh.b[0], win[w][0], win[w][1], asof[a], &want, &oldest),
 		    "%s: count of %s %02x, window %d, as of %llu", when,
 		    k == 0 ? "account" : "ip", hh.b[0], w,
@@ -2526,7 +2552,7 @@ sw_expire(int64_t before, bool reopen)
 		    (long long)((before - T0) / 1000));
 		sw_check(when);
 		if (reopen && pass == 3) {
-			/* Mid-sweep: a new open starts its cycle again. */
+			/* Mid-sweep: a new open goes on where it stood. */
 			store_close(st);
 			st = unit_store(dir, 4 * MIB, 64 * MIB);
 			sw_check("reopened");
@@ -2580,19 +2606,18 @@ START_TEST(test_expire_sweep)
 	sw_check("7 deleted");
 
 	/*
-	 * To 150 s: 150 events go; one of those kept (i = 154, timed at
-	 * 144 s) sorts before some deleted ones, which stay, hidden, until
-	 * it goes too.
+	 * To 150 s: 150 events go; one kept (i = 154, timed at 144 s) is
+	 * older than some deleted ones: it no longer counts either.
 	 */
 	sw_expire(T0 + 150000, true);
 	s = stat_of();
 	ck_assert_uint_eq(s.events, NSW - 150);
-	ck_assert_uint_ge(s.index_entries, 2 * (NSW - 150));
+	ck_assert_uint_ge(s.index_entries, 2 * (NSW - 150 - 1));
 	ck_assert_uint_gt(s.index_swept, 0);
 
 	/*
 	 * To 200 s, then sweep whatever waits: the index holds exactly the
-	 * entries of the 100 events left.
+	 * entries of the events it counts (all but i = 203, at 193 s).
 	 */
 	sw_expire(T0 + 200000, false);
 	ck_assert_uint_eq(stat_of().events, NSW - 200);
@@ -2603,7 +2628,15 @@ START_TEST(test_expire_sweep)
 		commit(t);
 	}
 	sw_check("swept");
-	ck_assert_uint_eq(stat_of().index_entries, 2 * (NSW - 200));
+	{
+		bool	kept[NSW], vis[NSW];
+
+		t = begin(false);
+		i = sw_visible(t, kept, vis);
+		store_abort(t);
+		ck_assert_int_eq(i, NSW - 200 - 1);
+		ck_assert_uint_eq(stat_of().index_entries, 2 * (unsigned)i);
+	}
 	/* The ids of the verdicts left (s-100's is at SW_MOVED), no more. */
 	ck_assert_uint_eq(stat_of().verdicts, (NSW - 200) / 5 + 1);
 	ck_assert_uint_eq(sw_ids(), (NSW - 200) / 5 + 1);
@@ -2619,6 +2652,141 @@ START_TEST(test_expire_sweep)
 	ck_assert_uint_eq(s.verdicts, 0);
 	ck_assert_uint_eq(sw_ids(), 0);
 	ck_assert(!s.index_sweeping);
+}
+END_TEST
+
+/* n logins of accounts 1.., each of its own email too, from ts on. */
+static void
+sw_logins(int n, int64_t ts, uint8_t tag)
+{
+	struct store_txn	*t = begin(true);
+	struct rg_event		 ev;
+	int			 i;
+
+	for (i = 0; i < n; i++) {
+		mkobs(&ev, EV_LOGIN, ts + i, (uint8_t)(1 + i % 200), 0);
+		ev.party[0].h[ENT_ACCOUNT].b[1] = (uint8_t)(i / 200);
+		setent(&ev.party[0], ENT_EMAIL, tag);
+		ev.party[0].h[ENT_EMAIL].b[1] = (uint8_t)i;
+		ev.party[0].h[ENT_EMAIL].b[2] = (uint8_t)(i >> 8);
+		put(t, &ev);
+	}
+	commit(t);
+}
+
+/*
+ * A sweep's pass looks at no more keys than it may, in a transaction
+ * however often retention runs in it (cluster mode runs a pass per
+ * message applied), and passes of one key each still end the cycle.
+ */
+START_TEST(test_sweep_bounds)
+{
+	struct store_txn	*t;
+	struct store_stat	 s;
+	int			 i, pass;
+
+	sw_logins(500, T0, 0x31);		/* old: 500 accounts, emails */
+	sw_logins(500, T0 + 100000, 0x32);	/* young: the same accounts */
+	ck_assert_uint_eq(stat_of().index_entries, 2000);
+	t = begin(true);
+	for (i = 0; i < 40; i++)
+		expire(t, T0 + 50000, 100);
+	commit(t);
+	s = stat_of();
+	ck_assert_uint_eq(s.events, 500);
+	ck_assert(s.index_sweeping);
+	/* 100 keys looked at: at most 100 entries gone of the 1000. */
+	ck_assert_uint_le(s.index_swept, 100);
+	ck_assert_uint_ge(s.index_entries, 2000 - 100);
+	/*
+	 * Then passes of 1 key (a key whose old entry goes takes two): the
+	 * cycle ends: about two passes a key, for 1,500 keys.
+	 */
+	for (pass = 0; stat_of().index_sweeping; pass++) {
+		ck_assert_int_lt(pass, 4000);
+		t = begin(true);
+		ck_assert_int_ge(store_sweep(t, 1), 0);
+		commit(t);
+	}
+	s = stat_of();
+	ck_assert_uint_eq(s.index_swept, 1000);
+	ck_assert_uint_eq(s.index_entries, 1000);
+}
+END_TEST
+
+/*
+ * A read-only store (a backtest, an export) open while the writer adds
+ * events past what it has seen, then retention deletes every event: it
+ * counts none of them (its floor is its snapshot's, not what it saw).
+ */
+START_TEST(test_sweep_readonly_floor)
+{
+	struct store_opts	 o;
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	struct store		*ro;
+	char			*cause = NULL, c;
+	int			 go[2], done[2], i, status;
+	int64_t			 n1, n2;
+	pid_t			 pid;
+
+	t = begin(true);
+	for (i = 0; i < 50; i++) {		/* seqs 1..50, account 1 */
+		mkobs(&ev, EV_LOGIN, T0 + i, 1, 0);
+		put(t, &ev);
+	}
+	commit(t);
+	store_close(st);
+	st = NULL;
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	if ((pid = fork()) == 0) {
+		close(go[1]);
+		close(done[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(3);
+		st = unit_store(dir, 4 * MIB, 64 * MIB);
+		t = begin(true);
+		for (i = 0; i < 10; i++) {	/* seqs 51..60, account 2 */
+			mkobs(&ev, EV_LOGIN, T0 + 1000 + i, 2, 0);
+			put(t, &ev);
+		}
+		commit(t);
+		t = begin(true);
+		if (store_expire(t, T0 + 1000000, 100) != 60)
+			_exit(4);
+		commit(t);
+		store_close(st);
+		_exit(write(done[1], "", 1) == 1 ? 0 : 5);
+	}
+	ck_assert_int_ge(pid, 0);
+	close(go[0]);
+	close(done[1]);
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.readonly = true;
+	ro = store_open(&o, &cause);
+	ck_assert_msg(ro != NULL, "read-only open: %s", cause);
+	st = ro;
+	t = begin(false);			/* it has seen seq 50 */
+	ck_assert_int_eq(count(t, ENT_ACCOUNT, 1, EV_MASK_ANY, ROLE_ANY,
+	    INT64_MIN, INT64_MAX, 0, 0), 50);
+	store_abort(t);
+	ck_assert_int_eq(write(go[1], "", 1), 1);
+	ck_assert_int_eq(read(done[0], &c, 1), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "writer status %d", status);
+	t = begin(false);
+	n1 = count(t, ENT_ACCOUNT, 1, EV_MASK_ANY, ROLE_ANY, INT64_MIN,
+	    INT64_MAX, 0, 0);
+	n2 = count(t, ENT_ACCOUNT, 2, EV_MASK_ANY, ROLE_ANY, INT64_MIN,
+	    INT64_MAX, 0, 0);
+	store_abort(t);
+	store_close(ro);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);	/* for teardown */
+	ck_assert_msg(n1 == 0 && n2 == 0, "account 1 counts %lld, account "
+	    "2 %lld (want 0, 0)", (long long)n1, (long long)n2);
 }
 END_TEST
 
@@ -4224,6 +4392,8 @@ store_suite(void)
 	tcase_add_test(tc, test_expire);
 	tcase_add_test(tc, test_expire_everything);
 	tcase_add_test(tc, test_expire_sweep);
+	tcase_add_test(tc, test_sweep_bounds);
+	tcase_add_test(tc, test_sweep_readonly_floor);
 	tcase_add_test(tc, test_expire_keeps_rechecked_verdict);
 	tcase_add_test(tc, test_map_full);
 	tcase_add_test(tc, test_map_grow);
