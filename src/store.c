@@ -126,7 +126,7 @@ store_setup(struct store *st, char **cause)
 	MDB_val			 k, v;
 	MDB_dbi			 old;
 	uint8_t			 buf8[8];
-	uint64_t		 first = 0;	/* the oldest event's seq */
+	uint64_t		 first = 0, floor;	/* the oldest event's seq */
 	uint32_t		 schema;
 	int			 rc;
 
@@ -182,15 +182,27 @@ store_setup(struct store *st, char **cause)
 	 * written before retention left anything to a sweep (schema 8 and
 	 * older): nothing is left below its first event.
 	 */
-	if ((rc = store_sweep_load(&x, st->meta, &st->sweep)) < 0)
-		goto fail;
-	if (rc == 1) {
-		st->sweep.swept = first != 0 ? first : st->last_seq + 1;
-		if (!st->readonly &&
-		    store_sweep_save(&x, st->meta, &st->sweep) != 0)
-			goto fail;
+	if (!st->readonly && (rc = store_sweep_load(&x, st->meta,
+	    &st->sweep)) >= 0) {
+		/*
+		 * None, or one past the floor (another store's, damage): the
+		 * sweep must never take what counts. Begin from the floor.
+		 */
+		floor = first != 0 ? first : st->last_seq + 1;
+		if (rc == 2 || (rc == 0 && (st->sweep.swept > floor ||
+		    (st->sweep.on && st->sweep.cycle.seq > floor)))) {
+			log_warn("store: the sweep's record in meta is damaged "
+			    "or past the oldest event (seq %llu): sweeping "
+			    "from there", (unsigned long long)floor);
+			rc = 1;
+		}
+		if (rc == 1) {
+			memset(&st->sweep, 0, sizeof(st->sweep));
+			st->sweep.swept = floor;
+			store_sweep_save(&x, st->meta, &st->sweep);
+		}
+		st->pub_sweeping = st->sweep.on;
 	}
-	st->pub_sweeping = st->sweep.on;
 	/* A store written before IDX_REFEREE existed has it from now on. */
 	k = store_db_val("referee_index_from", 18);
 	if (store_db_get(&x, st->meta, &k, &v,

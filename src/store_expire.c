@@ -56,7 +56,7 @@ sweep_stale(const struct store_sweep *sw, const MDB_val *v)
 	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
 	store_index_val_decode(v, &e);
-	return (e.ts < sw->cycle.ts || e.seq < sw->cycle.seq);
+	return (e.seq < sw->cycle.seq);
 }
 
 /*
@@ -86,10 +86,10 @@ sweep_begin(struct store_txn *t, const struct store_floor *f, bool force)
 }
 
 /*
- * Meta "sweep": swept(8) on(1) ids(1) cycle seq(8) cycle ts(8)
- * keylen(1) key, kept by every pass that moves it.
+ * Meta "sweep": swept(8) on(1) ids(1) cycle seq(8) keylen(1) key, kept
+ * by every pass that moves it.
  */
-#define SWEEP_REC_HEAD	27
+#define SWEEP_REC_HEAD	19
 
 int
 store_sweep_save(struct store_db_txn *x, MDB_dbi meta,
@@ -102,8 +102,7 @@ store_sweep_save(struct store_db_txn *x, MDB_dbi meta,
 	buf[8] = sw->on;
 	buf[9] = sw->ids;
 	be_put(buf + 10, sw->cycle.seq, 8);
-	be_put(buf + 18, (uint64_t)sw->cycle.ts, 8);
-	buf[26] = (uint8_t)sw->keylen;
+	buf[18] = (uint8_t)sw->keylen;
 	memcpy(buf + SWEEP_REC_HEAD, sw->key, sw->keylen);
 	v = store_db_val(buf, SWEEP_REC_HEAD + sw->keylen);
 	return (store_db_put(x, meta, &k, &v, 0, "write sweep"));
@@ -119,17 +118,15 @@ store_sweep_load(struct store_db_txn *x, MDB_dbi meta, struct store_sweep *sw)
 	if ((rc = store_db_get(x, meta, &k, &v, "read sweep")) != 0)
 		return (rc);
 	p = v.mv_data;
-	if (v.mv_size < SWEEP_REC_HEAD || p[26] > SWEEP_KEY_MAX ||
-	    v.mv_size != SWEEP_REC_HEAD + (size_t)p[26])
-		return (store_db_failf(x, "the sweep's record in meta is "
-		    "corrupt (%zu bytes)", v.mv_size));
+	if (v.mv_size < SWEEP_REC_HEAD || p[18] > SWEEP_KEY_MAX ||
+	    v.mv_size != SWEEP_REC_HEAD + (size_t)p[18])
+		return (2);
 	memset(sw, 0, sizeof(*sw));
 	sw->swept = be_get(p, 8);
 	sw->on = p[8] != 0;
 	sw->ids = p[9] != 0;
 	sw->cycle.seq = be_get(p + 10, 8);
-	sw->cycle.ts = (int64_t)be_get(p + 18, 8);
-	sw->keylen = p[26];
+	sw->keylen = p[18];
 	memcpy(sw->key, p + SWEEP_REC_HEAD, sw->keylen);
 	return (0);
 }
@@ -157,7 +154,12 @@ sweep_db(struct store_txn *t, MDB_dbi dbi, size_t max, int64_t *n)
 	k = store_db_val(sw->key, sw->keylen);
 	rc = mdb_cursor_get(c, &k, &v, sw->keylen == 0 ? MDB_FIRST :
 	    MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size > 0 && k.mv_size <= sizeof(sw->key)) {
+	while (rc == 0) {
+		if (k.mv_size == 0 || k.mv_size > sizeof(sw->key)) {
+			/* Not one refguard wrote (damage): step over it. */
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+			continue;
+		}
 		/* Here is where the next pass goes on. */
 		memcpy(sw->key, k.mv_data, k.mv_size);
 		sw->keylen = k.mv_size;
@@ -182,9 +184,6 @@ sweep_db(struct store_txn *t, MDB_dbi dbi, size_t max, int64_t *n)
 		if (rc == 0 && !moved)
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
 	}
-	if (rc == 0 && (k.mv_size == 0 || k.mv_size > sizeof(sw->key)))
-		rc = store_db_failf(&t->db, "sweep: a key of %zu bytes",
-		    k.mv_size);
 	if (store_db_cursor_end(&t->db, c, rc, "sweep") != 0)
 		return (-1);
 	return (rc == MDB_NOTFOUND ? 1 : 0);
@@ -294,28 +293,6 @@ in_lmdb_seq(const struct store_txn *t)
 	return (low);
 }
 
-/*
- * Keep in meta "expired_ts" the newest time of any event deleted, if
- * newest is newer: no entry at or before it counts from now on. An event
- * older than it that is still kept (behind a younger one in seq order,
- * which only out of order event times make) is past the retention
- * horizon already, and goes in the next pass.
- */
-static int
-expired_ts(struct store_txn *t, int64_t newest)
-{
-	struct store_floor	f;
-	uint8_t			buf[8];
-
-	if (newest < 0 || store_index_floor(t, &f) != 0)
-		return (newest < 0 ? 0 : -1);
-	if (newest < f.ts)
-		return (0);
-	be_put(buf, (uint64_t)newest, 8);
-	t->floor.seq = 0;
-	return (store_meta_put(t, "expired_ts", buf, sizeof(buf)));
-}
-
 int64_t
 store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 {
@@ -325,7 +302,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 	uint8_t		 seqkey[8];
 	uint64_t	 in_lmdb = in_lmdb_seq(t);
 	uint64_t	 left = UINT64_MAX;	/* the first event kept */
-	int64_t		 n = 0, newest = -1;	/* the newest time deleted */
+	int64_t		 n = 0;
 	unsigned	 r;
 	int		 rc = 0;
 
@@ -337,8 +314,17 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 		if (k.mv_size != 8 || rgev_decode(v.mv_data, v.mv_size,
 		    &ev) != 0) {
 			log_warn("store: dropping corrupt event record");
+			/* The newest going: seqs must never be reused. */
+			if (k.mv_size == 8 && be_get(k.mv_data, 8) ==
+			    t->next_seq) {
+				memcpy(seqkey, k.mv_data, 8);
+				if (store_meta_put(t, "seq_floor", seqkey,
+				    8) != 0)
+					return (-1);
+			}
 			if ((rc = mdb_cursor_del(c, 0)) != 0)
 				break;
+			__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
 			t->floor.seq = 0;
 			continue;
 		}
@@ -373,14 +359,11 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 			return (-1);
 		/* What it left no longer counts (store_index_floor()). */
 		t->floor.seq = 0;
-		if (ev.ts > newest)
-			newest = ev.ts;
 		n++;
 		if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
 			return (-1);
 	}
-	if (store_db_cursor_end(&t->db, c, rc, "expire") != 0 ||
-	    expired_ts(t, newest) != 0)
+	if (store_db_cursor_end(&t->db, c, rc, "expire") != 0)
 		return (-1);
 	if ((size_t)n < max && rc == MDB_NOTFOUND)
 		left = 0;		/* none */

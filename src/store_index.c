@@ -3,8 +3,8 @@
  * store_count, store_first, store_scan_referred). An identity's entries
  * are LMDB's and the recent tier's (memtier.h), merged in (ts, seq) order
  * without duplicates: the two never hold the same entry. Entries of
- * events retention deleted wait for its sweep: every query starts past
- * them (store_index_floor()).
+ * events retention deleted wait for its sweep: every query skips them
+ * (store_index_floor()).
  */
 #include "config.h"
 
@@ -65,7 +65,7 @@ store_index_val_decode(const MDB_val *v, struct store_entry *e)
 int
 store_index_floor(struct store_txn *t, struct store_floor *f)
 {
-	struct store_floor	 fl = { 0, 0 };
+	struct store_floor	 fl = { 0 };
 	MDB_cursor		*c;
 	MDB_val			 k, v;
 	const void		*p;
@@ -91,18 +91,13 @@ store_index_floor(struct store_txn *t, struct store_floor *f)
 			fl.seq = be_get(p, 8);
 		fl.seq++;
 	}
-	if ((rc = store_meta_get(t, "expired_ts", &p, &len)) < 0)
-		return (-1);
-	if (rc == 0 && len == 8 && be_get(p, 8) < REC_U48_MAX)
-		fl.ts = (int64_t)be_get(p, 8) + 1;
 	t->floor = *f = fl;
 	return (0);
 }
 
 /*
- * Walk the index entries of (kind, h) in [from_ts, to_ts] (from_ts at
- * or past the floor's), of seqs in [min_seq, max_seq] (max_seq 0: no
- * bound).
+ * Walk the index entries of (kind, h) in [from_ts, to_ts], of seqs in
+ * [min_seq, max_seq] (max_seq 0: no bound).
  */
 struct iwalk {
 	uint32_t	type_mask;
@@ -111,10 +106,10 @@ struct iwalk {
 	uint64_t	min_seq;	/* the floor's */
 };
 
-/* w for t's queries, from_ts past the floor: 0, or -1 (t failed). */
+/* w for t's queries, from the floor on: 0, or -1 (t failed). */
 static int
 iwalk_init(struct store_txn *t, struct iwalk *w, uint32_t type_mask,
-    uint32_t role_mask, uint64_t max_seq, int64_t *from_ts)
+    uint32_t role_mask, uint64_t max_seq)
 {
 	struct store_floor	f;
 
@@ -124,8 +119,6 @@ iwalk_init(struct store_txn *t, struct iwalk *w, uint32_t type_mask,
 	w->role_mask = role_mask;
 	w->max_seq = max_seq;
 	w->min_seq = f.seq;
-	if (*from_ts < f.ts)
-		*from_ts = f.ts;
 	return (0);
 }
 
@@ -270,7 +263,7 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	uint32_t		 i;
 	int			 ret;
 
-	if (iwalk_init(t, &w, type_mask, role_mask, max_seq, &from_ts) != 0)
+	if (iwalk_init(t, &w, type_mask, role_mask, max_seq) != 0)
 		return (-1);
 	if (from_ts > to_ts)
 		return (0);
@@ -351,7 +344,7 @@ store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	struct store_entry	 e;
 	uint32_t		 i;
 
-	if (iwalk_init(t, &w, type_mask, role_mask, max_seq, &from_ts) != 0)
+	if (iwalk_init(t, &w, type_mask, role_mask, max_seq) != 0)
 		return (-1);
 	if (from_ts > to_ts)
 		return (0);
@@ -384,19 +377,18 @@ store_first(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	struct iwalk		 w;
 	const struct memtier_ident	*id;
 	struct store_entry	 e, best;
-	int64_t			 from_ts = INT64_MIN;
 	uint32_t		 i;
 
-	if (iwalk_init(t, &w, EV_MASK_ANY, ROLE_ANY, max_seq, &from_ts) != 0)
+	if (iwalk_init(t, &w, EV_MASK_ANY, ROLE_ANY, max_seq) != 0)
 		return (-1);
 	best.seq = 0;
 	if ((id = memtier_index_get(t->st->mt, kind, h)) != NULL)
 		for (i = 0; i < id->n; i++)
-			if (recent_match(&id->e[i], &w, from_ts, to_ts, &e) &&
+			if (recent_match(&id->e[i], &w, INT64_MIN, to_ts, &e) &&
 			    (best.seq == 0 || entry_cmp(&e, &best) < 0))
 				best = e;
 	e.seq = 0;
-	if (index_walk(t, kind, h, &w, from_ts, best.seq != 0 ? best.ts :
+	if (index_walk(t, kind, h, &w, INT64_MIN, best.seq != 0 ? best.ts :
 	    to_ts, false, NULL, 0, first_cb, &e) != 0)
 		return (-1);
 	if (e.seq != 0 && (best.seq == 0 || entry_cmp(&e, &best) < 0))

@@ -80,13 +80,11 @@ struct store_pair_ix {
 
 /*
  * The floor, as one transaction sees the store (store_index_floor()):
- * retention deletes events oldest seq first and records the newest time
- * it deleted (meta "expired_ts"); what they left in the index and the
- * verdict ids stays for the sweep, and stops counting at once.
+ * retention deletes events oldest seq first; what they left in the index
+ * and the verdict ids stays for the sweep, and stops counting at once.
  */
 struct store_floor {
 	uint64_t	 seq;		/* the oldest event kept, or the next */
-	int64_t		 ts;		/* past every event deleted (0: none) */
 };
 
 /*
@@ -246,14 +244,16 @@ void	store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
 /* Decode a duplicate of INDEX_VAL_LEN bytes. */
 void	store_index_val_decode(const MDB_val *v, struct store_entry *e);
 /*
- * The floor as t sees the store: an index entry counts if its seq is at
- * or past f->seq and its time at or past f->ts, a verdict id if its seq
- * is. Every event retention deleted is below both: its entries come
- * first among their identity's (they are in time order), where a query
- * seeks past them. 0, or -1 (t failed).
+ * The floor as t sees the store: an index entry or a verdict id counts
+ * if its seq is at or past f->seq, the oldest event stored (retention
+ * deletes events oldest seq first), or the next event's when none is.
+ * 0, or -1 (t failed).
  */
 int	store_index_floor(struct store_txn *t, struct store_floor *f);
-/* store_expire.c: meta "sweep" into *sw: 0, 1 none, -1 (x failed). */
+/*
+ * store_expire.c: meta "sweep" into *sw: 0, 1 none, 2 not a record of
+ * the sweep (damage), -1 (x failed).
+ */
 int	store_sweep_load(struct store_db_txn *x, MDB_dbi meta,
 	    struct store_sweep *sw);
 int	store_sweep_save(struct store_db_txn *x, MDB_dbi meta,
