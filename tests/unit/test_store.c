@@ -237,6 +237,24 @@ stat_of(void)
 	return (s);
 }
 
+/*
+ * store_sweep() passes of max keys, each committed, to the end of the
+ * cycle the first begins (fewer than passes of them).
+ */
+static void
+sweep_all(size_t max, int passes)
+{
+	struct store_txn	*t;
+	int			 pass;
+
+	for (pass = 0; pass == 0 || stat_of().index_sweeping; pass++) {
+		ck_assert_int_lt(pass, passes);
+		t = begin(true);
+		ck_assert_int_ge(store_sweep(t, max), 0);
+		commit(t);
+	}
+}
+
 /* ---- the recent tier (memtier.h) --------------------------------------- */
 
 static struct store *
@@ -2300,11 +2318,7 @@ START_TEST(test_expire)
 	ck_assert_int_eq(expire(t, T0 + 5, 10), 0);
 	commit(t);
 	/* Their index entries leave with the sweep's passes. */
-	while (stat_of().index_sweeping) {
-		t = begin(true);
-		ck_assert_int_eq(expire(t, T0 + 5, 10), 0);
-		commit(t);
-	}
+	sweep_all(10, 100);
 	s = stat_of();
 	ck_assert_uint_eq(s.events, 1);
 	ck_assert_uint_eq(s.verdicts, 0);
@@ -2565,7 +2579,7 @@ START_TEST(test_expire_sweep)
 	struct store_txn	*t;
 	struct rg_event		 ev;
 	struct store_stat	 s;
-	int			 i, pass;
+	int			 i;
 
 	t = begin(true);
 	for (i = 0; i < NSW; i++) {
@@ -2613,12 +2627,7 @@ START_TEST(test_expire_sweep)
 	 */
 	sw_expire(T0 + 200000, false);
 	ck_assert_uint_eq(stat_of().events, NSW - 200);
-	for (pass = 0; pass == 0 || stat_of().index_sweeping; pass++) {
-		ck_assert_int_lt(pass, 100);
-		t = begin(true);
-		ck_assert_int_ge(store_sweep(t, 7), 0);
-		commit(t);
-	}
+	sweep_all(7, 100);
 	sw_check("swept");
 	{
 		bool	kept[NSW];
@@ -2675,7 +2684,7 @@ START_TEST(test_sweep_bounds)
 {
 	struct store_txn	*t;
 	struct store_stat	 s;
-	int			 i, pass;
+	int			 i;
 
 	sw_logins(500, T0, 0x31);		/* old: 500 accounts, emails */
 	sw_logins(500, T0 + 100000, 0x32);	/* young: the same accounts */
@@ -2694,12 +2703,7 @@ START_TEST(test_sweep_bounds)
 	 * Then passes of 1 key (a key whose old entry goes takes two): the
 	 * cycle ends: about two passes a key, for 1,500 keys.
 	 */
-	for (pass = 0; stat_of().index_sweeping; pass++) {
-		ck_assert_int_lt(pass, 4000);
-		t = begin(true);
-		ck_assert_int_ge(store_sweep(t, 1), 0);
-		commit(t);
-	}
+	sweep_all(1, 4000);
 	s = stat_of();
 	ck_assert_uint_eq(s.index_swept, 1000);
 	ck_assert_uint_eq(s.index_entries, 1000);
@@ -2797,7 +2801,7 @@ START_TEST(test_expire_late_event_counts)
 	struct store_txn	*t;
 	struct rg_event		 ev;
 	uint64_t		 seq;
-	int			 i, pass;
+	int			 i;
 
 	t = begin(true);
 	for (i = 0; i < 10; i++) {		/* seqs 1..10, account 1 */
@@ -2830,12 +2834,7 @@ START_TEST(test_expire_late_event_counts)
 	store_abort(t);
 
 	/* And the sweep must not remove the entries of a stored event. */
-	for (pass = 0; pass == 0 || stat_of().index_sweeping; pass++) {
-		ck_assert_int_lt(pass, 100);
-		t = begin(true);
-		ck_assert_int_ge(store_sweep(t, 1000), 0);
-		commit(t);
-	}
+	sweep_all(1000, 100);
 	ck_assert_uint_eq(stat_of().events, 11);
 	ck_assert_uint_eq(stat_of().index_entries, 2 * 11);
 }
@@ -2990,7 +2989,7 @@ START_TEST(test_sweep_keeps_stored_event)
 {
 	struct store_txn	*t;
 	struct rg_event		 ev;
-	int			 i, pass;
+	int			 i;
 
 	t = begin(true);
 	for (i = 0; i < 10; i++) {
@@ -3014,12 +3013,7 @@ START_TEST(test_sweep_keeps_stored_event)
 	t = begin(true);
 	ck_assert_int_eq(expire(t, T0 + 100001, 100), 1);
 	commit(t);
-	for (pass = 0; pass == 0 || stat_of().index_sweeping; pass++) {
-		ck_assert_int_lt(pass, 100);
-		t = begin(true);
-		ck_assert_int_ge(store_sweep(t, 1000), 0);
-		commit(t);
-	}
+	sweep_all(1000, 100);
 	ck_assert_uint_eq(stat_of().events, 10);
 	ck_assert_msg(stat_of().index_entries == 2 * 10, "%llu index "
 	    "entries for 10 stored events of 2 each",
