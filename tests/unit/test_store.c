@@ -2789,6 +2789,33 @@ END_TEST
 /* ---- retention's floor, against what a store may hold ------------------ */
 
 /*
+ * Put key -> val in database db with LMDB alone, the store closed then
+ * opened again: what damage, or another program, leaves in it.
+ */
+static void
+raw_put(const char *db, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k, v;
+
+	store_close(st);
+	raw_begin(false, &env, &txn);
+	ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = vlen;
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+}
+
+
+/*
  * Retention ran (the newest time it deleted is T0 + 9 s); then an event
  * older than that is stored, as the daemon stores one after its
  * retention was raised or turned off (req.c checks ts against the
@@ -2915,10 +2942,6 @@ START_TEST(test_expire_corrupt_newest)
 {
 	struct store_txn	*t;
 	struct rg_event		 ev;
-	MDB_env			*env;
-	MDB_txn			*txn;
-	MDB_dbi			 dbi;
-	MDB_val			 k, v;
 	uint8_t			 key[8], junk[3] = { 0xee, 0xee, 0xee };
 	uint64_t		 seq;
 
@@ -2931,18 +2954,8 @@ START_TEST(test_expire_corrupt_newest)
 	put(t, &ev);
 	commit(t);
 	/* Its index entries are in LMDB (a clean close flushes the tier). */
-	store_close(st);
-	raw_begin(false, &env, &txn);
-	ck_assert_int_eq(mdb_dbi_open(txn, "events", 0, &dbi), 0);
 	be_put(key, 3, 8);
-	k.mv_data = key;
-	k.mv_size = 8;
-	v.mv_data = junk;
-	v.mv_size = sizeof(junk);
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	raw_put("events", key, 8, junk, sizeof(junk));
 
 	t = begin(true);
 	ck_assert_int_eq(expire(t, T0 + 100000, 100), 2);
@@ -3031,10 +3044,6 @@ START_TEST(test_sweep_long_key)
 {
 	struct store_txn	*t;
 	struct rg_event		 ev;
-	MDB_env			*env;
-	MDB_txn			*txn;
-	MDB_dbi			 dbi;
-	MDB_val			 k, v;
 	uint8_t			 key[200], seq8[8];
 	int			 i;
 	int64_t			 n;
@@ -3045,19 +3054,9 @@ START_TEST(test_sweep_long_key)
 		put(t, &ev);
 	}
 	commit(t);
-	store_close(st);
-	raw_begin(false, &env, &txn);
-	ck_assert_int_eq(mdb_dbi_open(txn, "verdict_ids", 0, &dbi), 0);
 	memset(key, 'z', sizeof(key));
 	be_put(seq8, 20, 8);
-	k.mv_data = key;
-	k.mv_size = sizeof(key);
-	v.mv_data = seq8;
-	v.mv_size = 8;
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	raw_put("verdict_ids", key, sizeof(key), seq8, 8);
 	/* Half the events go: a cycle begins, ends its index part. */
 	t = begin(true);
 	ck_assert_int_eq(expire(t, T0 + 10000, 100), 10);
@@ -3072,33 +3071,17 @@ START_TEST(test_sweep_long_key)
 }
 END_TEST
 
-/* Meta "sweep" written by hand: swept, on, ids, cycle seq, ts, keylen 0. */
+/* Meta "sweep" written by hand: swept, on, ids, cycle seq, keylen 0. */
 static void
-rv_sweep_record(uint64_t swept, bool on, uint64_t cseq, uint64_t cts)
+sweep_record(uint64_t swept, bool on, uint64_t cseq)
 {
-	MDB_env		*env;
-	MDB_txn		*txn;
-	MDB_dbi		 dbi;
-	MDB_val		 k, v;
-	uint8_t		 rec[27];
-	char		 name[] = "sweep";
+	uint8_t		 rec[19];
 
-	store_close(st);
 	memset(rec, 0, sizeof(rec));
 	be_put(rec, swept, 8);
 	rec[8] = on;
 	be_put(rec + 10, cseq, 8);
-	be_put(rec + 18, cts, 8);
-	raw_begin(false, &env, &txn);
-	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-	k.mv_data = name;
-	k.mv_size = 5;
-	v.mv_data = rec;
-	v.mv_size = sizeof(rec);
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	raw_put("meta", "sweep", 5, rec, sizeof(rec));
 }
 
 /*
@@ -3131,7 +3114,7 @@ START_TEST(test_sweep_record_past_floor)
 		}
 	}
 	commit(t);
-	rv_sweep_record(1, true, 1ULL << 40, 0);
+	sweep_record(1, true, 1ULL << 40);
 	t = begin(true);
 	r = store_sweep(t, 1000);
 	if (r >= 0)
