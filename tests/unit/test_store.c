@@ -2888,6 +2888,7 @@ START_TEST(test_expire_then_import)
 	/* The export: 5 logins of account 7 at T0 .. T0 + 4 s. */
 	snprintf(sdir, sizeof(sdir), "%s-src", dir);
 	ck_assert_int_eq(mkdir(sdir, 0700), 0);
+	store_close(st);		/* one store open at a time */
 	src = unit_store(sdir, 4 * MIB, 64 * MIB);
 	st = src;
 	t = begin(true);
