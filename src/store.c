@@ -190,7 +190,7 @@ store_setup(struct store *st, char **cause)
 		 */
 		floor = first != 0 ? first : st->last_seq + 1;
 		if (rc == 2 || (rc == 0 && (st->sweep.swept > floor ||
-		    (st->sweep.on && st->sweep.cycle.seq > floor)))) {
+		    (st->sweep.on && st->sweep.cycle > floor)))) {
 			log_warn("store: the sweep's record in meta is damaged "
 			    "or past the oldest event (seq %llu): sweeping "
 			    "from there", (unsigned long long)floor);

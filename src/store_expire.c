@@ -52,11 +52,11 @@ sweep_stale(const struct store_sweep *sw, const MDB_val *v)
 	struct store_entry	e;
 
 	if (v->mv_size == 8)
-		return (be_get(v->mv_data, 8) < sw->cycle.seq);
+		return (be_get(v->mv_data, 8) < sw->cycle);
 	if (v->mv_size != INDEX_VAL_LEN)
 		return (false);
 	store_index_val_decode(v, &e);
-	return (e.seq < sw->cycle.seq);
+	return (e.seq < sw->cycle);
 }
 
 /*
@@ -67,19 +67,19 @@ sweep_stale(const struct store_sweep *sw, const MDB_val *v)
  */
 #define SWEEP_SHARE	32
 
-/* Begin a cycle below f if one is due (or forced, if any waits). */
+/* Begin a cycle below floor if one is due (or forced, if any waits). */
 static bool
-sweep_begin(struct store_txn *t, const struct store_floor *f, bool force)
+sweep_begin(struct store_txn *t, uint64_t floor, bool force)
 {
 	struct store_sweep	*sw = &t->sweep;
 	uint64_t		 kept;
 
-	kept = t->next_seq >= f->seq ? t->next_seq - f->seq + 1 : 0;
-	if (f->seq <= sw->swept ||
-	    (!force && (f->seq - sw->swept) * SWEEP_SHARE < kept))
+	kept = t->next_seq >= floor ? t->next_seq - floor + 1 : 0;
+	if (floor <= sw->swept ||
+	    (!force && (floor - sw->swept) * SWEEP_SHARE < kept))
 		return (false);
 	sw->on = true;
-	sw->cycle = *f;
+	sw->cycle = floor;
 	sw->keylen = 0;
 	sw->ids = false;
 	return (true);
@@ -101,7 +101,7 @@ store_sweep_save(struct store_db_txn *x, MDB_dbi meta,
 	be_put(buf, sw->swept, 8);
 	buf[8] = sw->on;
 	buf[9] = sw->ids;
-	be_put(buf + 10, sw->cycle.seq, 8);
+	be_put(buf + 10, sw->cycle, 8);
 	buf[18] = (uint8_t)sw->keylen;
 	memcpy(buf + SWEEP_REC_HEAD, sw->key, sw->keylen);
 	v = store_db_val(buf, SWEEP_REC_HEAD + sw->keylen);
@@ -125,7 +125,7 @@ store_sweep_load(struct store_db_txn *x, MDB_dbi meta, struct store_sweep *sw)
 	sw->swept = be_get(p, 8);
 	sw->on = p[8] != 0;
 	sw->ids = p[9] != 0;
-	sw->cycle.seq = be_get(p + 10, 8);
+	sw->cycle = be_get(p + 10, 8);
 	sw->keylen = p[18];
 	memcpy(sw->key, p + SWEEP_REC_HEAD, sw->keylen);
 	return (0);
@@ -201,11 +201,11 @@ sweep_index(struct store_txn *t, size_t max, bool force)
 {
 	struct store		*st = t->st;
 	struct store_sweep	*sw = &t->sweep;
-	struct store_floor	 f;
+	uint64_t		 floor;
 	int64_t			 n = 0;
 	int			 rc;
 
-	if (store_index_floor(t, &f) != 0)
+	if (store_index_floor(t, &floor) != 0)
 		return (-1);
 	if (!t->swept) {
 		t->sweep = st->sweep;
@@ -215,7 +215,7 @@ sweep_index(struct store_txn *t, size_t max, bool force)
 	if (t->sweep_keys >= max)
 		return (0);
 	max -= t->sweep_keys;
-	if (!sw->on && !sweep_begin(t, &f, force))
+	if (!sw->on && !sweep_begin(t, floor, force))
 		return (0);
 	t->sweep_keys += max;
 	if ((rc = sweep_db(t, sw->ids ? st->vids : st->index, max, &n)) < 0)
@@ -227,9 +227,9 @@ sweep_index(struct store_txn *t, size_t max, bool force)
 	} else if (rc == 1) {
 		/* Past the last key: none is left below the cycle's floor. */
 		sw->on = false;
-		sw->swept = sw->cycle.seq;
+		sw->swept = sw->cycle;
 		/* Retention may have moved the floor since: due again? */
-		sweep_begin(t, &f, false);
+		sweep_begin(t, floor, false);
 	}
 	return (store_sweep_save(&t->db, st->meta, sw) != 0 ? -1 : n);
 }
@@ -325,7 +325,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 			if ((rc = mdb_cursor_del(c, 0)) != 0)
 				break;
 			__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
-			t->floor.seq = 0;
+			t->floor = 0;
 			continue;
 		}
 		ev.seq = be_get(k.mv_data, 8);
@@ -358,7 +358,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 		if (expire_event(t, &k, &ev) != 0)
 			return (-1);
 		/* What it left no longer counts (store_index_floor()). */
-		t->floor.seq = 0;
+		t->floor = 0;
 		n++;
 		if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
 			return (-1);

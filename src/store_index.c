@@ -63,35 +63,35 @@ store_index_val_decode(const MDB_val *v, struct store_entry *e)
 }
 
 int
-store_index_floor(struct store_txn *t, struct store_floor *f)
+store_index_floor(struct store_txn *t, uint64_t *floor)
 {
-	struct store_floor	 fl = { 0 };
-	MDB_cursor		*c;
-	MDB_val			 k, v;
-	const void		*p;
-	size_t			 len;
-	int			 rc;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	const void	*p;
+	size_t		 len;
+	uint64_t	 fl = 0;
+	int		 rc;
 
-	if (t->floor.seq != 0) {
-		*f = t->floor;
+	if (t->floor != 0) {
+		*floor = t->floor;
 		return (0);
 	}
 	if ((c = store_db_cursor(&t->db, t->st->events)) == NULL)
 		return (-1);
 	if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0)
-		fl.seq = k.mv_size == 8 ? be_get(k.mv_data, 8) : 1;
+		fl = k.mv_size == 8 ? be_get(k.mv_data, 8) : 1;
 	if (store_db_cursor_end(&t->db, c, rc, "index floor") != 0)
 		return (-1);
 	if (rc == MDB_NOTFOUND) {
 		/* None: the next event's (retention kept the last in meta). */
-		fl.seq = t->begin_seq;
+		fl = t->begin_seq;
 		if ((rc = store_meta_get(t, "seq_floor", &p, &len)) < 0)
 			return (-1);
-		if (rc == 0 && len == 8 && be_get(p, 8) > fl.seq)
-			fl.seq = be_get(p, 8);
-		fl.seq++;
+		if (rc == 0 && len == 8 && be_get(p, 8) > fl)
+			fl = be_get(p, 8);
+		fl++;
 	}
-	t->floor = *f = fl;
+	t->floor = *floor = fl;
 	return (0);
 }
 
@@ -111,14 +111,11 @@ static int
 iwalk_init(struct store_txn *t, struct iwalk *w, uint32_t type_mask,
     uint32_t role_mask, uint64_t max_seq)
 {
-	struct store_floor	f;
-
-	if (store_index_floor(t, &f) != 0)
+	if (store_index_floor(t, &w->min_seq) != 0)
 		return (-1);
 	w->type_mask = type_mask;
 	w->role_mask = role_mask;
 	w->max_seq = max_seq;
-	w->min_seq = f.seq;
 	return (0);
 }
 

@@ -79,15 +79,6 @@ struct store_pair_ix {
 };
 
 /*
- * The floor, as one transaction sees the store (store_index_floor()):
- * retention deletes events oldest seq first; what they left in the index
- * and the verdict ids stays for the sweep, and stops counting at once.
- */
-struct store_floor {
-	uint64_t	 seq;		/* the oldest event kept, or the next */
-};
-
-/*
  * The sweep (store_expire.c): removes what the events below the floor
  * left, in key order, a pass at a time: the identities first, then the
  * verdict ids. Kept in meta "sweep" by every pass that moves it.
@@ -97,7 +88,7 @@ struct store_sweep {
 	uint64_t	 swept;		/* a cycle ended at this seq floor */
 	bool		 on;		/* a cycle under way */
 	bool		 ids;		/* at the verdict ids */
-	struct store_floor cycle;	/* it removes what is below */
+	uint64_t	 cycle;		/* it removes what is below this seq */
 	uint8_t		 key[SWEEP_KEY_MAX];	/* resume at or after it */
 	size_t		 keylen;	/* 0: from the first key */
 	uint64_t	 removed;	/* entries, since open (stats) */
@@ -181,8 +172,8 @@ struct store_txn {
 	/* A read transaction on a writer's view (store_begin_view()). */
 	const struct store_view	*view;
 	uint64_t		 begin_seq;	/* the last event at the begin */
-	struct store_floor	 floor;		/* store_index_floor(); seq 0:
-						   not read yet */
+	uint64_t		 floor;		/* store_index_floor(); 0: not
+						   read yet */
 	struct store_sweep	 sweep;		/* st's, as this one moves it */
 	bool			 swept;		/* sweep is to be kept */
 	size_t			 sweep_keys;	/* keys it looked at */
@@ -244,12 +235,13 @@ void	store_index_val(uint8_t *val, int64_t ts, uint64_t seq, uint8_t type,
 /* Decode a duplicate of INDEX_VAL_LEN bytes. */
 void	store_index_val_decode(const MDB_val *v, struct store_entry *e);
 /*
- * The floor as t sees the store: an index entry or a verdict id counts
- * if its seq is at or past f->seq, the oldest event stored (retention
- * deletes events oldest seq first), or the next event's when none is.
+ * The floor as t sees the store (*floor): the oldest event stored, or the
+ * next event's seq when none is. Retention deletes events oldest seq
+ * first and leaves what they left in the index and the verdict ids to
+ * its sweep: an entry or an id counts if its seq is at or past the floor.
  * 0, or -1 (t failed).
  */
-int	store_index_floor(struct store_txn *t, struct store_floor *f);
+int	store_index_floor(struct store_txn *t, uint64_t *floor);
 /*
  * store_expire.c: meta "sweep" into *sw: 0, 1 none, 2 not a record of
  * the sweep (damage), -1 (x failed).

@@ -95,7 +95,7 @@ int
 store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
 {
-	struct store_floor f;
+	uint64_t floor;
 	MDB_val	k = store_db_val(id, idlen), v;
 	uint8_t	sk[8];
 	void	*plain;
@@ -115,9 +115,9 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 		}
 		/* Retention deleted it; the sweep has not reached its id. */
 		memcpy(sk, v.mv_data, 8);
-		if (store_index_floor(t, &f) != 0)
+		if (store_index_floor(t, &floor) != 0)
 			return (-1);
-		if (be_get(sk, 8) < f.seq)
+		if (be_get(sk, 8) < floor)
 			return (1);
 		k = store_db_val(sk, 8);
 		if ((rc = store_db_get(&t->db, t->st->vrecs, &k, &v,
