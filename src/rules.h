@@ -194,7 +194,8 @@ int		 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
  * (referees, count with two keys, distinct, sum, cluster, chain),
  * decoded, by seq, and apart the one key referees and count with two
  * keys read of each; every index entry of a key asked for a second time
- * (count and the scans filter them in memory); for each referral that
+ * (count, the scans and a first sighting, age() and chain()'s, filter
+ * them in memory); for each referral that
  * referees() looks at, its referee's oldest few logins and purchases
  * after it, which count them as of any later evaluation when they are
  * enough to tell; and, within

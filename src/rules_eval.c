@@ -336,6 +336,35 @@ rules_eval_scank(struct rules_ectx *cx, int kind, const struct rg_hash *h,
 	return (0);
 }
 
+int
+rules_eval_first(struct rules_ectx *cx, int kind, const struct rg_hash *h,
+    int64_t to_ts, struct store_entry *out)
+{
+	const struct rules_memo_key	*k;
+	const struct store_entry	*e;
+	uint32_t			 i;
+	int				 err;
+
+	if ((k = rules_memo_key(cx, kind, h, &err)) == NULL) {
+		if (err)
+			return (-1);
+		return (store_first(cx->txn, (enum ent_kind)kind, h, to_ts,
+		    cx->at.max_seq, out));
+	}
+	/* The copy is in store_first()'s order: the first that passes. */
+	for (i = 0; i < k->n; i++) {
+		e = &cx->memo->ents[k->off + i];
+		if (e->ts > to_ts)
+			break;
+		if (rules_memo_match(e, EV_MASK_ANY, ROLE_ANY,
+		    cx->at.max_seq)) {
+			*out = *e;
+			return (0);
+		}
+	}
+	return (1);
+}
+
 int64_t
 rules_eval_since(struct rules_ectx *cx, uint64_t tag, int kind,
     const struct rg_hash *h, uint32_t type_mask, uint32_t role_mask,

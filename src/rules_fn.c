@@ -932,8 +932,7 @@ rules_fn_age_eval(struct rules_ectx *cx, const struct rules_node *n,
 	if (n->kind != 0) {
 		if (!rules_eval_key(cx, n->party, n->kind, &h))
 			return;
-		r = store_first(cx->txn, n->kind, &h, cx->at.ts,
-		    cx->at.max_seq, &e);
+		r = rules_eval_first(cx, n->kind, &h, cx->at.ts, &e);
 		if (r < 0) {
 			cx->err = 1;
 			return;

@@ -942,8 +942,7 @@ rules_graph_chain_first(struct rules_ectx *cx, const struct rg_hash *a,
 	struct store_entry	e;
 	int			r;
 
-	if ((r = store_first(cx->txn, ENT_ACCOUNT, a, ts, cx->at.max_seq,
-	    &e)) < 0)
+	if ((r = rules_eval_first(cx, ENT_ACCOUNT, a, ts, &e)) < 0)
 		return (-1);
 	*first = r == 0 && e.ts < ts ? e.ts : ts;
 	return (0);

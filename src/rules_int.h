@@ -694,6 +694,9 @@ int64_t	rules_eval_count(struct rules_ectx *, int kind, const struct rg_hash *,
 int	rules_eval_scank(struct rules_ectx *, int kind, const struct rg_hash *,
 	    uint32_t type_mask, uint32_t role_mask, int64_t from_ts,
 	    int64_t to_ts, bool newest_first, store_entry_cb cb, void *arg);
+/* store_first() as of the evaluation, from the memo's copy the same way. */
+int	rules_eval_first(struct rules_ectx *, int kind, const struct rg_hash *,
+	    int64_t to_ts, struct store_entry *out);
 /*
  * rules_eval_count() of the entries of (kind, h) from from_ts on (to_ts,
  * as of the evaluation), where from_ts is one event's ts + 1 and tag its

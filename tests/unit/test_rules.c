@@ -1931,8 +1931,9 @@ END_TEST
 
 /*
  * A memo (rules_memo_new) changes no result: every referral of a store
- * with busy referrers, returning referees and an account with more
- * entries than the memo keeps of a key, evaluated after everything was
+ * with busy referrers, chains, returning referees, an account whose
+ * oldest entry was stored last and one with more entries than the
+ * memo keeps of a key, evaluated after everything was
  * stored, gives byte for byte the explain it gives without one, and the
  * same hits without explain; with a memo big enough to keep everything,
  * one so small that every event and key replaces another, and after a
@@ -1963,7 +1964,10 @@ static const char *memo_rules =
     "rule m.recent { when count(login, referee.account, since referral) "
     "<= 1 action review }\n"
     "rule m.pair { when count(referral, [referrer.account, "
-    "referee.payment], 30d) >= 3 action review }\n";
+    "referee.payment], 30d) >= 3 action review }\n"
+    "rule m.age { when age(referrer.account) > 1d "
+    "or age(referee.payment) < 2h action review }\n"
+    "rule m.chain { when chain(referrer, 30m) >= 1 action review }\n";
 
 /* Each of ev[n] through memo: its explain must be want[i]; its hits. */
 static void
@@ -2017,10 +2021,12 @@ START_TEST(test_memo_same)
 	for (i = 0; i < NREF; i++) {
 		/* Three referrers, bursts; some referees come back. */
 		ts = t0 + (int64_t)i * 600000;
+		/* Every tenth referrer is the last referee: a chain. */
 		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"m%zu\","
-		    "\"referrer\":{\"account\":\"r%zu\"},\"referee\":"
+		    "\"referrer\":{\"account\":\"%c%zu\"},\"referee\":"
 		    "{\"account\":\"e%zu\",\"payment\":\"pm_%zu\"}}", i,
-		    i % 3, i, i % 4);
+		    i % 10 == 9 ? 'e' : 'r', i % 10 == 9 ? i - 1 : i % 3, i,
+		    i % 4);
 		check_line(txn, rs, line, ts, &ev[i]);
 		if (i % 4 == 1) {
 			snprintf(line, sizeof(line), "{\"op\":\"observe\","
@@ -2051,6 +2057,13 @@ START_TEST(test_memo_same)
 			ck_assert_int_eq(store_put_event(txn, &later), 0);
 		}
 	}
+	/*
+	 * Stored after them, older than all: age() as of each referral
+	 * must not see it, although a key's copy holds it first.
+	 */
+	decode("{\"op\":\"observe\",\"kind\":\"login\","
+	    "\"account\":\"r1\"}", t0 - 3 * 86400000LL, &later);
+	ck_assert_int_eq(store_put_event(txn, &later), 0);
 	/* And some again as of two days later, as a recheck asks. */
 	for (i = NREF; i < NEV; i++) {
 		ev[i] = ev[(i - NREF) * 9];
