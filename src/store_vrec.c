@@ -111,23 +111,45 @@ store_vrec_packed(const void *rec, size_t len)
 	return (len > 9 && *(const uint8_t *)rec == STORE_VREC_PACKED);
 }
 
-/* A field into all; its offset and length. 0, or -1. */
+/*
+ * Where a field's text is, as an offset: below the packed record's
+ * length into the record itself (a raw field, used in place), else into
+ * all (a shape's text, rendered there) past that length.
+ */
+struct field_at {
+	const uint8_t	*rec;
+	size_t		 reclen;
+	struct sbuf	 all;
+};
+
+static const char *
+field_ptr(const struct field_at *fa, size_t off)
+{
+	return (off < fa->reclen ? (const char *)fa->rec + off :
+	    fa->all.buf + (off - fa->reclen));
+}
+
+/* The next field: its offset and length. 0, or -1. */
 static int
-get_field(struct rec_r *rd, struct store_txn *txn, struct sbuf *all,
+get_field(struct rec_r *rd, struct store_txn *txn, struct field_at *fa,
     size_t *off, size_t *n)
 {
 	uint8_t		 form = rec_get_u8(rd);
 	uint32_t	 len = rec_get_u32(rd);
-	const void	*p = rec_get_ref(rd, len);
+	const uint8_t	*p = rec_get_ref(rd, len);
 
 	if (rec_r_err(rd) != 0)
 		return (-1);
-	*off = all->len;
-	if (form == FIELD_RAW)
-		sbuf_add(all, p, len);
-	else if (form != FIELD_SHAPE || store_xshape_text(all, txn, p, len) != 0)
+	if (form == FIELD_RAW) {
+		*off = len == 0 ? 0 : (size_t)(p - fa->rec);
+		*n = len;
+		return (0);
+	}
+	*off = fa->reclen + fa->all.len;
+	if (form != FIELD_SHAPE || store_xshape_text(&fa->all, txn, p,
+	    len) != 0)
 		return (-1);
-	*n = all->len - *off;
+	*n = fa->all.len - (*off - fa->reclen);
 	return (0);
 }
 
@@ -138,7 +160,7 @@ store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
 	struct verdict_rec	 r;
 	struct rec_r		 rd;
 	struct rec_w		 vw;
-	struct sbuf		 all;
+	struct field_at		 fa;
 	size_t			 ro, rn, eo, en, o[3], l[3];
 	struct verdict_ver	 v;
 	const void		*sum = NULL;
@@ -148,7 +170,9 @@ store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
 	if (!store_vrec_packed(p, plen))
 		return (-1);
 	memset(&r, 0, sizeof(r));
-	sbuf_init(&all, 1024);
+	fa.rec = p;
+	fa.reclen = plen;
+	sbuf_init(&fa.all, 1024);
 	rec_w_init(&vw, 256);
 	rec_r_init(&rd, p, plen);
 	(void)rec_get_u8(&rd);
@@ -156,18 +180,18 @@ store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
 	r.action = rec_get_u8(&rd);
 	r.score = (int32_t)rec_get_u32(&rd);
 	r.nrechecks = rec_get_u16(&rd);
-	if (get_field(&rd, txn, &all, &ro, &rn) != 0 ||
-	    get_field(&rd, txn, &all, &eo, &en) != 0)
+	if (get_field(&rd, txn, &fa, &ro, &rn) != 0 ||
+	    get_field(&rd, txn, &fa, &eo, &en) != 0)
 		goto out;
-	/* The re-checks' texts go to all too; encoded once all is built. */
+	/* The re-checks' texts too; encoded once all is built. */
 	for (i = 0; i < r.nrechecks; i++) {
 		memset(&v, 0, sizeof(v));
 		v.ts = (int64_t)rec_get_u64(&rd);
 		v.action = rec_get_u8(&rd);
 		v.score = (int32_t)rec_get_u32(&rd);
-		if (get_field(&rd, txn, &all, &o[0], &l[0]) != 0 ||
-		    get_field(&rd, txn, &all, &o[1], &l[1]) != 0 ||
-		    get_field(&rd, txn, &all, &o[2], &l[2]) != 0)
+		if (get_field(&rd, txn, &fa, &o[0], &l[0]) != 0 ||
+		    get_field(&rd, txn, &fa, &o[1], &l[1]) != 0 ||
+		    get_field(&rd, txn, &fa, &o[2], &l[2]) != 0)
 			goto out;
 		rec_put_u64(&vw, (uint64_t)v.ts);
 		rec_put_u8(&vw, v.action);
@@ -201,14 +225,14 @@ out:
 			v.deltalen = rec_get_u64(&vr);
 			o[2] = rec_get_u64(&vr);
 			v.explainlen = rec_get_u64(&vr);
-			v.reply = all.buf + o[0];
-			v.delta = all.buf + o[1];
-			v.explain = all.buf + o[2];
+			v.reply = field_ptr(&fa, o[0]);
+			v.delta = field_ptr(&fa, o[1]);
+			v.explain = field_ptr(&fa, o[2]);
 			verdict_ver_encode(&w, &v);
 		}
-		r.reply = all.buf + ro;
+		r.reply = field_ptr(&fa, ro);
 		r.replylen = rn;
-		r.explain = all.buf + eo;
+		r.explain = field_ptr(&fa, eo);
 		r.explainlen = en;
 		r.rechecks = (const uint8_t *)w.buf;
 		r.rechecks_len = w.len;
@@ -223,6 +247,6 @@ out:
 		rec_w_free(&w);
 	}
 	rec_w_free(&vw);
-	sbuf_free(&all);
+	sbuf_free(&fa.all);
 	return (ret);
 }
