@@ -194,9 +194,9 @@ int		 rules_eval_at(const struct ruleset *rs, const struct rg_event *ev,
  * (referees, count with two keys, distinct, sum, cluster, chain),
  * decoded, by seq, and apart the one key referees and count with two
  * keys read of each; every index entry of a key asked for a second time
- * (count, the scans and a first sighting, age() and chain()'s, filter
- * them in memory); for each referral that
- * referees() looks at, its referee's oldest few logins and purchases
+ * (count, the scans and the oldest entry that age() and chain() ask for
+ * are read from that copy); for each referral that referees() looks
+ * at, its referee's oldest few logins and purchases
  * after it, which count them as of any later evaluation when they are
  * enough to tell; and, within
  * one evaluation only, what a function derived from one event as of
