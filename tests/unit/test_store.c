@@ -185,6 +185,23 @@ put(struct store_txn *t, struct rg_event *ev)
 	return (ev->seq);
 }
 
+/* n logins of account acct on address ip at ts0, ts0 + step, ...: the
+ * last seq. */
+static uint64_t
+put_run(struct store_txn *t, int n, int64_t ts0, int64_t step, uint8_t acct,
+    uint8_t ip)
+{
+	struct rg_event	ev;
+	uint64_t	seq = 0;
+	int		i;
+
+	for (i = 0; i < n; i++) {
+		mkobs(&ev, EV_LOGIN, ts0 + i * step, acct, ip);
+		seq = put(t, &ev);
+	}
+	return (seq);
+}
+
 static int64_t
 count(struct store_txn *t, enum ent_kind k, uint8_t h, uint32_t types,
     uint32_t roles, int64_t from, int64_t to, uint64_t max_seq,
@@ -2719,18 +2736,14 @@ START_TEST(test_sweep_readonly_floor)
 {
 	struct store_opts	 o;
 	struct store_txn	*t;
-	struct rg_event		 ev;
 	struct store		*ro;
 	char			*cause = NULL, c;
-	int			 go[2], done[2], i, status;
+	int			 go[2], done[2], status;
 	int64_t			 n1, n2;
 	pid_t			 pid;
 
 	t = begin(true);
-	for (i = 0; i < 50; i++) {		/* seqs 1..50, account 1 */
-		mkobs(&ev, EV_LOGIN, T0 + i, 1, 0);
-		put(t, &ev);
-	}
+	put_run(t, 50, T0, 1, 1, 0);	/* seqs 1..50, account 1 */
 	commit(t);
 	store_close(st);
 	st = NULL;
@@ -2743,10 +2756,7 @@ START_TEST(test_sweep_readonly_floor)
 			_exit(3);
 		st = unit_store(dir, 4 * MIB, 64 * MIB);
 		t = begin(true);
-		for (i = 0; i < 10; i++) {	/* seqs 51..60, account 2 */
-			mkobs(&ev, EV_LOGIN, T0 + 1000 + i, 2, 0);
-			put(t, &ev);
-		}
+		put_run(t, 10, T0 + 1000, 1, 2, 0);	/* seqs 51..60, account 2 */
 		commit(t);
 		t = begin(true);
 		if (store_expire(t, T0 + 1000000, 100) != 60)
@@ -2828,17 +2838,10 @@ START_TEST(test_expire_late_event_counts)
 	struct store_txn	*t;
 	struct rg_event		 ev;
 	uint64_t		 seq;
-	int			 i;
 
 	t = begin(true);
-	for (i = 0; i < 10; i++) {		/* seqs 1..10, account 1 */
-		mkobs(&ev, EV_LOGIN, T0 + i * 1000LL, 1, 0x41);
-		put(t, &ev);
-	}
-	for (i = 0; i < 10; i++) {		/* seqs 11..20, account 2 */
-		mkobs(&ev, EV_LOGIN, T0 + 100000 + i, 2, 0x42);
-		put(t, &ev);
-	}
+	put_run(t, 10, T0, 1000, 1, 0x41);	/* seqs 1..10, account 1 */
+	put_run(t, 10, T0 + 100000, 1, 2, 0x42);	/* seqs 11..20, account 2 */
 	commit(t);
 	t = begin(true);
 	ck_assert_int_eq(expire(t, T0 + 50000, 100), 10);
@@ -2878,12 +2881,10 @@ START_TEST(test_expire_then_import)
 	struct export_opts	 eo;
 	struct export_counts	 ec;
 	struct store_txn	*t;
-	struct rg_event		 ev;
 	struct store		*src;
 	char			 sdir[320], *cause = NULL, *buf = NULL;
 	size_t			 blen = 0;
 	FILE			*f;
-	int			 i;
 
 	/* The export: 5 logins of account 7 at T0 .. T0 + 4 s. */
 	snprintf(sdir, sizeof(sdir), "%s-src", dir);
@@ -2892,10 +2893,7 @@ START_TEST(test_expire_then_import)
 	src = unit_store(sdir, 4 * MIB, 64 * MIB);
 	st = src;
 	t = begin(true);
-	for (i = 0; i < 5; i++) {
-		mkobs(&ev, EV_LOGIN, T0 + i * 1000LL, 7, 0x47);
-		put(t, &ev);
-	}
+	put_run(t, 5, T0, 1000, 7, 0x47);
 	commit(t);
 	memset(&eo, 0, sizeof(eo));
 	eo.since = INT64_MIN;
@@ -2907,10 +2905,7 @@ START_TEST(test_expire_then_import)
 
 	/* The target: it ran a day later, and retention deleted it all. */
 	t = begin(true);
-	for (i = 0; i < 5; i++) {
-		mkobs(&ev, EV_LOGIN, T0 + 86400000LL + i, 8, 0x48);
-		put(t, &ev);
-	}
+	put_run(t, 5, T0 + 86400000LL, 1, 8, 0x48);
 	commit(t);
 	t = begin(true);
 	ck_assert_int_eq(expire(t, T0 + 2 * 86400000LL, 100), 5);
@@ -3003,17 +2998,10 @@ START_TEST(test_sweep_keeps_stored_event)
 {
 	struct store_txn	*t;
 	struct rg_event		 ev;
-	int			 i;
 
 	t = begin(true);
-	for (i = 0; i < 10; i++) {
-		mkobs(&ev, EV_LOGIN, T0 + i * 1000LL, 1, 0x41);
-		put(t, &ev);
-	}
-	for (i = 0; i < 10; i++) {
-		mkobs(&ev, EV_LOGIN, T0 + 100000 + i, 2, 0x42);
-		put(t, &ev);
-	}
+	put_run(t, 10, T0, 1000, 1, 0x41);
+	put_run(t, 10, T0 + 100000, 1, 2, 0x42);
 	commit(t);
 	t = begin(true);
 	ck_assert_int_eq(expire(t, T0 + 50000, 100), 10);
@@ -3044,16 +3032,12 @@ END_TEST
 START_TEST(test_sweep_long_key)
 {
 	struct store_txn	*t;
-	struct rg_event		 ev;
 	uint8_t			 key[200], seq8[8];
 	int			 i;
 	int64_t			 n;
 
 	t = begin(true);
-	for (i = 0; i < 20; i++) {
-		mkobs(&ev, EV_LOGIN, T0 + i * 1000LL, 1, 0x41);
-		put(t, &ev);
-	}
+	put_run(t, 20, T0, 1000, 1, 0x41);
 	commit(t);
 	memset(key, 'z', sizeof(key));
 	be_put(seq8, 20, 8);
