@@ -197,7 +197,7 @@ sweep_db(struct store_txn *t, MDB_dbi dbi, size_t max, int64_t *n)
  * ends past the last verdict id.
  */
 static int64_t
-sweep_index(struct store_txn *t, size_t max, bool force)
+sweep_pass(struct store_txn *t, size_t max, bool force)
 {
 	struct store		*st = t->st;
 	struct store_sweep	*sw = &t->sweep;
@@ -369,7 +369,7 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 		left = 0;		/* none */
 	if (n > 0 && left != UINT64_MAX && store_pairs_kept(t, left) != 0)
 		return (-1);
-	if (sweep_index(t, max, false) < 0 ||
+	if (sweep_pass(t, max, false) < 0 ||
 	    expire_links(t, before_ts, max) < 0)
 		return (-1);
 	return (n);
@@ -378,5 +378,5 @@ store_expire(struct store_txn *t, int64_t before_ts, size_t max)
 int64_t
 store_sweep(struct store_txn *t, size_t max)
 {
-	return (sweep_index(t, max, true));
+	return (sweep_pass(t, max, true));
 }
