@@ -41,17 +41,6 @@ teardown(void)
 	id = NULL;
 }
 
-#define PARTY_A	"{\"account\":\"acct-alice-77\",\"email\":" \
-	"\"Alice.Smith+promo@Example.COM\",\"ip\":\"203.0.113.9\"," \
-	"\"phone\":\"+33 6 12 34 56 78\",\"payment\":\"tok_visa_4242\"," \
-	"\"device\":{\"ua\":\"Mozilla/5.0 (X11; Linux x86_64) " \
-	"Firefox/120.0\",\"tz\":\"Europe/Paris\",\"id\":\"dev-1\"}}"
-#define PARTY_B	"{\"account\":\"acct-bob-88\",\"ip\":\"2001:db8::1\"}"
-#define CHECK_FULL	"{\"op\":\"check\",\"id\":\"ref-1\"," \
-	"\"ts\":\"2026-11-23T09:00:00Z\",\"campaign\":\"spring\"," \
-	"\"referrer\":" PARTY_A ",\"referee\":" PARTY_B "," \
-	"\"reward\":{\"amount\":12.5,\"currency\":\"EUR\"}," \
-	"\"meta\":{\"free\":[1,2,{\"x\":null}]}}"
 
 static int
 decode(const char *line, enum req_op *op, struct rg_event *ev,
