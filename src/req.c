@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "analyst.h"
 #include "ident.h"
+#include "jread.h"
 #include "queue.h"
 #include "verdict_list.h"
 #include "rules.h"
@@ -109,22 +108,22 @@ path(char *buf, size_t len, const char *prefix, const char *name)
 }
 
 static const char *
-json_type_name(const json_t *v)
+type_name(const struct jr_val *v)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
+	switch (v->type) {
+	case JR_OBJECT:
 		return ("an object");
-	case JSON_ARRAY:
+	case JR_ARRAY:
 		return ("an array");
-	case JSON_STRING:
+	case JR_STRING:
 		return ("a string");
-	case JSON_INTEGER:
-	case JSON_REAL:
+	case JR_INTEGER:
+	case JR_REAL:
 		return ("a number");
-	case JSON_TRUE:
-	case JSON_FALSE:
+	case JR_TRUE:
+	case JR_FALSE:
 		return ("a boolean");
-	case JSON_NULL:
+	case JR_NULL:
 		return ("null");
 	}
 	return ("?");
@@ -132,15 +131,16 @@ json_type_name(const json_t *v)
 
 /* Every key of obj must be in allowed. */
 static int
-check_fields_known(const json_t *obj, const char *const *allowed,
+check_fields_known(const struct jr_val *obj, const char *const *allowed,
     const char *prefix, struct req_error *err)
 {
 	const char	*key;
-	json_t		*v;
+	const struct jr_val *v;
 	char		 p[96], esc[64];
 	size_t		 i;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	JR_FOREACH(obj, v) {
+		key = v->key;
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(key, allowed[i]) == 0)
 				break;
@@ -156,27 +156,27 @@ check_fields_known(const json_t *obj, const char *const *allowed,
 
 /* A string field into s and len; s is NULL when the field is absent. */
 static int
-get_string(const json_t *obj, const char *name, const char *prefix,
+get_string(const struct jr_val *obj, const char *name, const char *prefix,
     bool required, size_t max, const char **s, size_t *len,
     struct req_error *err)
 {
-	json_t	*v = json_object_get(obj, name);
+	const struct jr_val *v = jr_get(obj, name);
 	char	 p[96];
 
 	*s = NULL;
 	*len = 0;
-	if (v == NULL || json_is_null(v)) {
+	if (v == NULL || jr_is(v, JR_NULL)) {
 		if (required)
 			return (req_fail(err, "bad_request",
 			    path(p, sizeof(p), prefix, name), "required"));
 		return (0);
 	}
-	if (!json_is_string(v))
+	if (!jr_is(v, JR_STRING))
 		return (req_fail(err, "bad_request",
 		    path(p, sizeof(p), prefix, name),
-		    "must be a string, not %s", json_type_name(v)));
-	*s = json_string_value(v);
-	*len = json_string_length(v);
+		    "must be a string, not %s", type_name(v)));
+	*s = v->s;
+	*len = v->len;
 	if (*len == 0 && required)
 		return (req_fail(err, "bad_request",
 		    path(p, sizeof(p), prefix, name), "must not be empty"));
@@ -211,37 +211,37 @@ time_out_of_range(const char *field, struct req_error *err)
  * milliseconds, into ev->ts; now when absent (ev->ts_given false).
  */
 static int
-get_ts(const json_t *obj, const struct req_opts *o, struct rg_event *ev,
+get_ts(const struct jr_val *obj, const struct req_opts *o, struct rg_event *ev,
     struct req_error *err)
 {
-	json_t	*v = json_object_get(obj, "ts");
+	const struct jr_val *v = jr_get(obj, "ts");
 	char	 when[RFC3339_LEN];
 	int64_t	*ts = &ev->ts;
 
-	if (v == NULL || json_is_null(v)) {
+	if (v == NULL || jr_is(v, JR_NULL)) {
 		*ts = o->now;
 		return (0);
 	}
 	ev->ts_given = true;
-	if (json_is_integer(v)) {
-		*ts = json_integer_value(v);
+	if (jr_is(v, JR_INTEGER)) {
+		*ts = v->i;
 		if (*ts < 0 || *ts > TIME_MAX_MS)
 			return (time_out_of_range("ts", err));
-	} else if (json_is_string(v)) {
-		if (parse_rfc3339(json_string_value(v), json_string_length(v),
+	} else if (jr_is(v, JR_STRING)) {
+		if (parse_rfc3339(v->s, v->len,
 		    ts) != 0)
 			return (req_fail(err, "bad_request", "ts",
 			    "not an RFC 3339 time like 2026-11-23T10:00:00Z "
 			    "or Unix milliseconds"));
 		if (*ts < 0 || *ts > TIME_MAX_MS)
 			return (time_out_of_range("ts", err));
-	} else if (json_is_real(v))
+	} else if (jr_is(v, JR_REAL))
 		return (req_fail(err, "bad_request", "ts",
 		    "Unix milliseconds must be a whole number"));
 	else
 		return (req_fail(err, "bad_request", "ts",
 		    "must be an RFC 3339 string or Unix milliseconds, not %s",
-		    json_type_name(v)));
+		    type_name(v)));
 	if (o->retention > 0 && *ts < o->now - o->retention)
 		return (req_fail(err, "bad_request", "ts",
 		    "%s is older than the retention horizon",
@@ -253,40 +253,41 @@ get_ts(const json_t *obj, const struct req_opts *o, struct rg_event *ev,
 }
 
 static int
-decode_device(const struct ident *id, const json_t *dev, const char *prefix,
-    struct party *p, struct req_error *err)
+decode_device(const struct ident *id, const struct jr_val *dev,
+    const char *prefix, struct party *p, struct req_error *err)
 {
 	struct dev_attr	 attrs[DEVICE_MAX_ATTRS];
 	char		 numbuf[DEVICE_MAX_ATTRS][24], fp[96], kp[96], esc[64];
 	const char	*key, *errkey = NULL, *msg = NULL;
-	json_t		*v;
+	const struct jr_val *v;
 	size_t		 n = 0, i;
 
 	path(fp, sizeof(fp), prefix, "device");
-	if (!json_is_object(dev))
+	if (!jr_is(dev, JR_OBJECT))
 		return (req_fail(err, "bad_request", fp,
-		    "must be an object, not %s", json_type_name(dev)));
-	if (json_object_size(dev) > DEVICE_MAX_ATTRS)
+		    "must be an object, not %s", type_name(dev)));
+	if (dev->len > DEVICE_MAX_ATTRS)
 		return (req_fail(err, "bad_request", fp,
 		    "more than %d attributes", DEVICE_MAX_ATTRS));
-	json_object_foreach((json_t *)dev, key, v) {
+	JR_FOREACH(dev, v) {
+		key = v->key;
 		str_escape(key, strlen(key), esc, sizeof(esc));
 		attrs[n].key = key;
 		attrs[n].keylen = strlen(key);
-		if (json_is_string(v)) {
-			attrs[n].val = json_string_value(v);
-			attrs[n].vallen = json_string_length(v);
-		} else if (json_is_integer(v)) {
+		if (jr_is(v, JR_STRING)) {
+			attrs[n].val = v->s;
+			attrs[n].vallen = v->len;
+		} else if (jr_is(v, JR_INTEGER)) {
 			snprintf(numbuf[n], sizeof(numbuf[n]), "%lld",
-			    (long long)json_integer_value(v));
+			    (long long)v->i);
 			attrs[n].val = numbuf[n];
 			attrs[n].vallen = strlen(numbuf[n]);
-		} else if (json_is_null(v))
+		} else if (jr_is(v, JR_NULL))
 			continue;
 		else
 			return (req_fail(err, "bad_request",
 			    path(kp, sizeof(kp), fp, esc),
-			    "must be a string, not %s", json_type_name(v)));
+			    "must be a string, not %s", type_name(v)));
 		n++;
 	}
 	if (ident_device(id, attrs, n, p, &errkey, &msg) != 0) {
@@ -308,8 +309,8 @@ typedef int (*ident_fn)(const struct ident *, const char *, size_t,
 
 /* The fields of one party; obj is the party object (or the request). */
 static int
-decode_party(const struct ident *id, const json_t *obj, const char *prefix,
-    struct party *p, struct req_error *err)
+decode_party(const struct ident *id, const struct jr_val *obj,
+    const char *prefix, struct party *p, struct req_error *err)
 {
 	static const struct {
 		const char	*name;
@@ -323,7 +324,7 @@ decode_party(const struct ident *id, const json_t *obj, const char *prefix,
 		{ "payment", ident_payment, 256 },
 	};
 	const char	*s, *msg;
-	json_t		*dev;
+	const struct jr_val *dev;
 	size_t		 len, i;
 	char		 fp[96];
 
@@ -340,35 +341,36 @@ decode_party(const struct ident *id, const json_t *obj, const char *prefix,
 			    path(fp, sizeof(fp), prefix, fields[i].name),
 			    "%s", msg));
 	}
-	dev = json_object_get(obj, "device");
-	if (dev != NULL && !json_is_null(dev) &&
+	dev = jr_get(obj, "device");
+	if (dev != NULL && !jr_is(dev, JR_NULL) &&
 	    decode_device(id, dev, prefix, p, err) != 0)
 		return (-1);
 	return (0);
 }
 
 static int
-decode_reward(const json_t *obj, struct rg_event *ev, struct req_error *err)
+decode_reward(const struct jr_val *obj, struct rg_event *ev,
+    struct req_error *err)
 {
-	json_t		*r = json_object_get(obj, "reward"), *amt;
+	const struct jr_val *r = jr_get(obj, "reward"), *amt;
 	const char	*cur;
 	size_t		 len, i;
 
-	if (r == NULL || json_is_null(r))
+	if (r == NULL || jr_is(r, JR_NULL))
 		return (0);
-	if (!json_is_object(r))
+	if (!jr_is(r, JR_OBJECT))
 		return (req_fail(err, "bad_request", "reward",
-		    "must be an object, not %s", json_type_name(r)));
+		    "must be an object, not %s", type_name(r)));
 	if (check_fields_known(r, reward_fields, "reward", err) != 0)
 		return (-1);
-	amt = json_object_get(r, "amount");
+	amt = jr_get(r, "amount");
 	if (amt == NULL)
 		return (req_fail(err, "bad_request", "reward.amount",
 		    "required"));
-	if (!json_is_number(amt))
+	if (!jr_is_number(amt))
 		return (req_fail(err, "bad_request", "reward.amount",
-		    "must be a number, not %s", json_type_name(amt)));
-	ev->reward_amount = json_number_value(amt);
+		    "must be a number, not %s", type_name(amt)));
+	ev->reward_amount = jr_number(amt);
 	if (!isfinite(ev->reward_amount) || ev->reward_amount < 0 ||
 	    ev->reward_amount > 1e12)
 		return (req_fail(err, "bad_request", "reward.amount",
@@ -390,7 +392,7 @@ decode_reward(const json_t *obj, struct rg_event *ev, struct req_error *err)
 }
 
 static int
-decode_id(const json_t *obj, bool required, struct rg_event *ev,
+decode_id(const struct jr_val *obj, bool required, struct rg_event *ev,
     struct req_error *err)
 {
 	const char	*s;
@@ -410,13 +412,13 @@ decode_id(const json_t *obj, bool required, struct rg_event *ev,
 }
 
 static int
-decode_check(const struct ident *id, const json_t *obj,
+decode_check(const struct ident *id, const struct jr_val *obj,
     const struct req_opts *o, struct rg_event *ev, struct req_error *err)
 {
 	const char	*s;
 	size_t		 len;
 	const char	*pn[RG_NPARTIES] = { "referrer", "referee" };
-	json_t		*pobj;
+	const struct jr_val *pobj;
 	int		 i;
 
 	if (check_fields_known(obj, check_fields, "", err) != 0 ||
@@ -437,12 +439,12 @@ decode_check(const struct ident *id, const json_t *obj,
 	if (decode_reward(obj, ev, err) != 0)
 		return (-1);
 	for (i = 0; i < RG_NPARTIES; i++) {
-		pobj = json_object_get(obj, pn[i]);
+		pobj = jr_get(obj, pn[i]);
 		if (pobj == NULL)
 			return (req_fail(err, "bad_request", pn[i], "required"));
-		if (!json_is_object(pobj))
+		if (!jr_is(pobj, JR_OBJECT))
 			return (req_fail(err, "bad_request", pn[i],
-			    "must be an object, not %s", json_type_name(pobj)));
+			    "must be an object, not %s", type_name(pobj)));
 		if (check_fields_known(pobj, party_fields, pn[i], err) != 0 ||
 		    decode_party(id, pobj, pn[i], &ev->party[i], err) != 0)
 			return (-1);
@@ -458,7 +460,7 @@ decode_check(const struct ident *id, const json_t *obj,
 }
 
 static int
-decode_observe(const struct ident *id, const json_t *obj,
+decode_observe(const struct ident *id, const struct jr_val *obj,
     const struct req_opts *o, struct rg_event *ev, struct req_error *err)
 {
 	const char	*s;
@@ -482,7 +484,7 @@ decode_observe(const struct ident *id, const json_t *obj,
 
 /* A short text field: no control bytes (note: newlines and tabs allowed). */
 static int
-get_text(const json_t *obj, const char *name, size_t max, bool lines,
+get_text(const struct jr_val *obj, const char *name, size_t max, bool lines,
     char *out, struct req_error *err)
 {
 	const char	*s;
@@ -506,8 +508,8 @@ get_text(const json_t *obj, const char *name, size_t max, bool lines,
 }
 
 static int
-decode_feedback(const struct ident *id, const json_t *obj, struct rg_event *ev,
-    struct analyst_req *ar, struct req_error *err)
+decode_feedback(const struct ident *id, const struct jr_val *obj,
+    struct rg_event *ev, struct analyst_req *ar, struct req_error *err)
 {
 	struct party	 p;
 	const char	*s, *msg = "invalid";
@@ -542,27 +544,28 @@ decode_feedback(const struct ident *id, const json_t *obj, struct rg_event *ev,
 
 /* A page's size, 1 to max: *limit stays as it is when absent. */
 static int
-get_limit(const json_t *obj, int max, size_t *limit, struct req_error *err)
+get_limit(const struct jr_val *obj, int max, size_t *limit,
+    struct req_error *err)
 {
-	json_t	*v = json_object_get(obj, "limit");
+	const struct jr_val *v = jr_get(obj, "limit");
 
-	if (v == NULL || json_is_null(v))
+	if (v == NULL || jr_is(v, JR_NULL))
 		return (0);
-	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-	    json_integer_value(v) > max)
+	if (!jr_is(v, JR_INTEGER) || v->i < 1 ||
+	    v->i > max)
 		return (req_fail(err, "bad_request", "limit", "must be "
 		    "a whole number from 1 to %d", max));
-	*limit = (size_t)json_integer_value(v);
+	*limit = (size_t)v->i;
 	return (0);
 }
 
 static int
-decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
+decode_list(const struct jr_val *obj, enum req_op op, const struct req_opts *o,
     struct analyst_req *ar, struct req_error *err)
 {
 	const char	*s;
 	size_t		 len, i;
-	json_t		*v;
+	const struct jr_val *v;
 	char		 kind[32];
 	int64_t		 ms;
 
@@ -609,18 +612,18 @@ decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
 		return (-1);
 	if (op != OP_LIST_ADD)
 		return (0);
-	v = json_object_get(obj, "expires");
-	if (v == NULL || json_is_null(v))
+	v = jr_get(obj, "expires");
+	if (v == NULL || jr_is(v, JR_NULL))
 		return (0);
-	if (json_is_integer(v))
-		ar->expires = json_integer_value(v);
-	else if (json_is_string(v) && parse_duration(json_string_value(v),
+	if (jr_is(v, JR_INTEGER))
+		ar->expires = v->i;
+	else if (jr_is(v, JR_STRING) && parse_duration(v->s,
 	    &ms) == 0 && ms > 0) {
 		if (o->now < 0 || ms > TIME_MAX_MS - o->now)
 			return (time_out_of_range("expires", err));
 		ar->expires = o->now + ms;
-	} else if (!json_is_string(v) || parse_rfc3339(json_string_value(v),
-	    json_string_length(v), &ar->expires) != 0)
+	} else if (!jr_is(v, JR_STRING) || parse_rfc3339(v->s,
+	    v->len, &ar->expires) != 0)
 		return (req_fail(err, "bad_request", "expires", "a duration "
 		    "from now (30d), an RFC 3339 time or Unix milliseconds"));
 	if (ar->expires < 0 || ar->expires > TIME_MAX_MS)
@@ -633,21 +636,21 @@ decode_list(const json_t *obj, enum req_op op, const struct req_opts *o,
 
 /* A queue.list time bound: RFC 3339, Unix ms, or a duration ago (7d). */
 static int
-get_bound(const json_t *obj, const char *name, const struct req_opts *o,
+get_bound(const struct jr_val *obj, const char *name, const struct req_opts *o,
     int64_t *out, struct req_error *err)
 {
-	json_t	*v = json_object_get(obj, name);
+	const struct jr_val *v = jr_get(obj, name);
 	int64_t	 ms;
 
-	if (v == NULL || json_is_null(v))
+	if (v == NULL || jr_is(v, JR_NULL))
 		return (0);
-	if (json_is_integer(v))
-		ms = json_integer_value(v);
-	else if (json_is_string(v) && parse_duration(json_string_value(v),
+	if (jr_is(v, JR_INTEGER))
+		ms = v->i;
+	else if (jr_is(v, JR_STRING) && parse_duration(v->s,
 	    &ms) == 0)
 		ms = o->now - ms;
-	else if (!json_is_string(v) || parse_rfc3339(json_string_value(v),
-	    json_string_length(v), &ms) != 0)
+	else if (!jr_is(v, JR_STRING) || parse_rfc3339(v->s,
+	    v->len, &ms) != 0)
 		return (req_fail(err, "bad_request", name, "an RFC 3339 time, "
 		    "Unix milliseconds or a duration ago (7d)"));
 	if (ms < 0 || ms > TIME_MAX_MS)
@@ -657,24 +660,24 @@ get_bound(const json_t *obj, const char *name, const struct req_opts *o,
 }
 
 static int
-get_score(const json_t *obj, const char *name, int64_t *out,
+get_score(const struct jr_val *obj, const char *name, int64_t *out,
     struct req_error *err)
 {
-	json_t	*v = json_object_get(obj, name);
+	const struct jr_val *v = jr_get(obj, name);
 
-	if (v == NULL || json_is_null(v))
+	if (v == NULL || jr_is(v, JR_NULL))
 		return (0);
-	if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
-	    json_integer_value(v) > INT32_MAX)
+	if (!jr_is(v, JR_INTEGER) || v->i < INT32_MIN ||
+	    v->i > INT32_MAX)
 		return (req_fail(err, "bad_request", name, "must be a whole "
 		    "number"));
-	*out = json_integer_value(v);
+	*out = v->i;
 	return (0);
 }
 
 /* A short name field into buf (cap bytes): no control bytes. */
 static int
-get_name(const json_t *obj, const char *name, size_t cap, char *buf,
+get_name(const struct jr_val *obj, const char *name, size_t cap, char *buf,
     bool *has, struct req_error *err)
 {
 	const char	*s;
@@ -696,7 +699,7 @@ get_name(const json_t *obj, const char *name, size_t cap, char *buf,
 
 /* An action filter: *action stays as it is when absent. */
 static int
-get_action(const json_t *obj, int *action, struct req_error *err)
+get_action(const struct jr_val *obj, int *action, struct req_error *err)
 {
 	char	buf[16];
 	bool	has = false;
@@ -717,7 +720,7 @@ get_action(const json_t *obj, int *action, struct req_error *err)
 }
 
 static int
-decode_queue_list(const json_t *obj, const struct req_opts *o,
+decode_queue_list(const struct jr_val *obj, const struct req_opts *o,
     struct queue_req *q, struct req_error *err)
 {
 	char	buf[QUEUE_CURSOR_MAX];
@@ -759,7 +762,7 @@ decode_queue_list(const json_t *obj, const struct req_opts *o,
 }
 
 static int
-decode_verdicts_list(const json_t *obj, const struct req_opts *o,
+decode_verdicts_list(const struct jr_val *obj, const struct req_opts *o,
     struct verdict_list_req *q, struct req_error *err)
 {
 	char	buf[VERDICT_LIST_CURSOR_MAX];
@@ -782,10 +785,10 @@ decode_verdicts_list(const json_t *obj, const struct req_opts *o,
 
 /* stats.daily: since, until (their days), kinds, rule. */
 static int
-decode_stats_daily(const json_t *obj, const struct req_opts *o,
+decode_stats_daily(const struct jr_val *obj, const struct req_opts *o,
     struct daily_req *q, struct req_error *err)
 {
-	json_t		*kinds, *v;
+	const struct jr_val *kinds, *v;
 	size_t		 i;
 	unsigned	 bit;
 
@@ -794,53 +797,57 @@ decode_stats_daily(const json_t *obj, const struct req_opts *o,
 	    get_name(obj, "rule", sizeof(q->rule), q->rule, &q->has_rule,
 	    err) != 0)
 		return (-1);
-	kinds = json_object_get(obj, "kinds");
-	if (kinds == NULL || json_is_null(kinds))
+	kinds = jr_get(obj, "kinds");
+	if (kinds == NULL || jr_is(kinds, JR_NULL))
 		return (0);
-	if (!json_is_array(kinds) || json_array_size(kinds) == 0)
+	if (!jr_is(kinds, JR_ARRAY) || kinds->len == 0)
 		return (req_fail(err, "bad_request", "kinds", "must be an "
 		    "array of actions, rules, rechecks"));
 	q->kinds = 0;
-	json_array_foreach(kinds, i, v) {
-		if (!json_is_string(v) ||
-		    (bit = daily_kind_from_name(json_string_value(v))) == 0)
+	i = 0;
+	JR_FOREACH(kinds, v) {
+		if (!jr_is(v, JR_STRING) ||
+		    (bit = daily_kind_from_name(v->s)) == 0)
 			return (req_fail(err, "bad_request", "kinds", "item "
 			    "%zu is not one of actions, rules, rechecks", i));
 		q->kinds |= bit;
+		i++;
 	}
 	return (0);
 }
 
 /* "ids": up to QUEUE_IDS_MAX referral ids into q->ids (queue.decide, graph). */
 static int
-decode_ids(const json_t *obj, struct queue_req *q, struct req_error *err)
+decode_ids(const struct jr_val *obj, struct queue_req *q, struct req_error *err)
 {
-	json_t	*ids, *v;
+	const struct jr_val *ids, *v;
 	size_t	 i, len;
 
-	ids = json_object_get(obj, "ids");
-	if (ids == NULL || json_is_null(ids))
+	ids = jr_get(obj, "ids");
+	if (ids == NULL || jr_is(ids, JR_NULL))
 		return (0);
-	if (!json_is_array(ids) || json_array_size(ids) == 0 ||
-	    json_array_size(ids) > QUEUE_IDS_MAX)
+	if (!jr_is(ids, JR_ARRAY) || ids->len == 0 ||
+	    ids->len > QUEUE_IDS_MAX)
 		return (req_fail(err, "bad_request", "ids", "must be an "
 		    "array of 1 to %d referral ids", QUEUE_IDS_MAX));
-	q->ids = xcalloc(json_array_size(ids), sizeof(*q->ids));
-	json_array_foreach(ids, i, v) {
-		if (!json_is_string(v) || (len = json_string_length(v)) == 0 ||
-		    len > RG_ID_MAX || has_control(json_string_value(v), len))
+	q->ids = xcalloc(ids->len, sizeof(*q->ids));
+	i = 0;
+	JR_FOREACH(ids, v) {
+		if (!jr_is(v, JR_STRING) || (len = v->len) == 0 ||
+		    len > RG_ID_MAX || has_control(v->s, len))
 			return (req_fail(err, "bad_request", "ids",
 			    "item %zu is not a referral id", i));
-		memcpy(q->ids[i], json_string_value(v), len);
+		memcpy(q->ids[i], v->s, len);
 		q->nids++;
+		i++;
 	}
 	return (0);
 }
 
 /* graph: one referral (id) drawn whole, or the parties of many (ids). */
 static int
-decode_graph(const json_t *obj, struct rg_event *ev, struct analyst_req *ar,
-    struct req_error *err)
+decode_graph(const struct jr_val *obj, struct rg_event *ev,
+    struct analyst_req *ar, struct req_error *err)
 {
 	if (decode_id(obj, false, ev, err) != 0 ||
 	    decode_ids(obj, &ar->queue, err) != 0)
@@ -852,11 +859,11 @@ decode_graph(const json_t *obj, struct rg_event *ev, struct analyst_req *ar,
 }
 
 static int
-decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
+decode_queue(const struct jr_val *obj, enum req_op op, const struct req_opts *o,
     struct rg_event *ev, struct analyst_req *ar, struct req_error *err)
 {
 	struct queue_req	*q = &ar->queue;
-	json_t			*v;
+	const struct jr_val *v;
 	char			 dec[16];
 	bool			 has = false;
 
@@ -882,9 +889,9 @@ decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
 		return (-1);
 	if (decode_ids(obj, q, err) != 0)
 		return (-1);
-	v = json_object_get(obj, "filter");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_object(v))
+	v = jr_get(obj, "filter");
+	if (v != NULL && !jr_is(v, JR_NULL)) {
+		if (!jr_is(v, JR_OBJECT))
 			return (req_fail(err, "bad_request", "filter", "must be "
 			    "an object of queue.list's filters"));
 		if (q->nids > 0 || ev->idlen > 0)
@@ -894,15 +901,15 @@ decode_queue(const json_t *obj, enum req_op op, const struct req_opts *o,
 		    err) != 0 || decode_queue_list(v, o, q, err) != 0)
 			return (-1);
 		q->by_filter = true;
-		v = json_object_get(obj, "count");
-		if (v == NULL || !json_is_integer(v) ||
-		    json_integer_value(v) < 0)
+		v = jr_get(obj, "count");
+		if (v == NULL || !jr_is(v, JR_INTEGER) ||
+		    v->i < 0)
 			return (req_fail(err, "bad_request", "count", "required "
 			    "with filter: how many items the filter showed"));
-		q->count = (uint64_t)json_integer_value(v);
+		q->count = (uint64_t)v->i;
 		return (0);
 	}
-	if (json_object_get(obj, "count") != NULL)
+	if (jr_get(obj, "count") != NULL)
 		return (req_fail(err, "bad_request", "count",
 		    "goes with filter"));
 	if (q->nids == 0 && ev->idlen == 0)
@@ -943,8 +950,9 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 		[OP_GRAPH] = graph_fields,
 		[OP_STATS_DAILY] = stats_daily_fields,
 	};
+	struct jr_doc	 doc;
 	json_error_t	 jerr;
-	json_t		*obj, *op;
+	const struct jr_val *obj, *op;
 	const char	*ops;
 	char		 esc[64], names[512];
 	size_t		 nlen;
@@ -956,31 +964,31 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 	err->field[0] = '\0';
 	err->msg[0] = '\0';
 
-	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (obj == NULL)
+	if (jr_read(&doc, line, len, &jerr) != 0)
 		return (req_fail(err, "bad_json", "", "column %d: %s",
 		    jerr.column, jerr.text));
-	if (!json_is_object(obj)) {
+	obj = &doc.v[0];
+	if (!jr_is(obj, JR_OBJECT)) {
 		req_fail(err, "bad_request", "", "a request is a JSON object, "
-		    "not %s", json_type_name(obj));
+		    "not %s", type_name(obj));
 		goto out;
 	}
-	op = json_object_get(obj, "op");
+	op = jr_get(obj, "op");
 	if (op == NULL) {
 		req_fail(err, "bad_request", "op", "required");
 		goto out;
 	}
-	if (!json_is_string(op)) {
+	if (!jr_is(op, JR_STRING)) {
 		req_fail(err, "bad_request", "op", "must be a string, not %s",
-		    json_type_name(op));
+		    type_name(op));
 		goto out;
 	}
-	ops = json_string_value(op);
+	ops = op->s;
 	for (i = 0; i < OP__MAX; i++)
 		if (strcmp(ops, op_names[i]) == 0)
 			break;
 	if (i == OP__MAX) {
-		str_escape(ops, json_string_length(op), esc, sizeof(esc));
+		str_escape(ops, op->len, esc, sizeof(esc));
 		for (i = 0, nlen = 0; i < OP__MAX; i++)
 			nlen += (size_t)snprintf(names + nlen, sizeof(names) -
 			    nlen, "%s%s", i > 0 ? ", " : "", op_names[i]);
@@ -1040,9 +1048,9 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 	}
 out:
 	/* Echo the id in errors when it can be read. */
-	if (rc != 0 && ev->idlen == 0 && json_is_object(obj))
+	if (rc != 0 && ev->idlen == 0 && jr_is(obj, JR_OBJECT))
 		decode_id(obj, false, ev, &(struct req_error){0});
-	json_decref(obj);
+	jr_done(&doc);
 	return (rc);
 }
 
