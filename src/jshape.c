@@ -373,12 +373,6 @@ jsw_raw(struct jshape_w *w, const char *s, size_t n)
 }
 
 void
-jsw_raws(struct jshape_w *w, const char *s)
-{
-	sbuf_add(&w->shape, s, strlen(s));
-}
-
-void
 jsw_name(struct jshape_w *w, const char *s, size_t n)
 {
 	sbuf_add_jstr(&w->shape, s, n);

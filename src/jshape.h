@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sbuf.h"
 
@@ -58,7 +59,6 @@ struct jshape_w {
 
 void	jshape_w_free(struct jshape_w *w);
 void	jsw_raw(struct jshape_w *w, const char *s, size_t n);
-void	jsw_raws(struct jshape_w *w, const char *s);
 void	jsw_name(struct jshape_w *w, const char *s, size_t n);
 void	jsw_str(struct jshape_w *w, const char *s, size_t n);
 void	jsw_int(struct jshape_w *w, int64_t v);
@@ -67,6 +67,12 @@ void	jsw_bool(struct jshape_w *w, bool b);
 void	jsw_null(struct jshape_w *w);
 void	jsw_time(struct jshape_w *w, int64_t ms);	/* as fmt_rfc3339() */
 void	jsw_ms(struct jshape_w *w, int64_t ms);		/* "<ms>ms" */
+/* jsw_raw() of a C string: a literal's length is known when compiled. */
+static inline void
+jsw_raws(struct jshape_w *w, const char *s)
+{
+	jsw_raw(w, s, strlen(s));
+}
 /* jshape_join() of a shape and values held in sbufs (a writer's, a split). */
 int	jshape_join_sb(const struct sbuf *shape, const struct sbuf *vals,
 	    struct sbuf *out);

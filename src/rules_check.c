@@ -862,6 +862,20 @@ rules_check_text(struct ruleset *rs, const struct rules_node *n)
 	return (out);
 }
 
+/* n's text, and the same as a JSON string: what each explain writes. */
+static void
+rules_check_settext(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct sbuf	*sb = &cc->jtext;
+
+	n->text = rules_check_text(cc->rs, n);
+	sbuf_reset(sb);
+	sbuf_add_jstr(sb, n->text, strlen(n->text));
+	n->jtext = rules_alloc(&cc->rs->arena, sb->len);
+	memcpy(n->jtext, sb->buf, sb->len);
+	n->jtextlen = sb->len;
+}
+
 /* Whether calls a and b may share one result slot. */
 static int
 rules_check_same(const struct rules_node *a, const struct rules_node *b)
@@ -943,14 +957,14 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 				h->limit = (uint64_t)lim;
 		}
 		n->cost = n->kids[0]->cost + n->kids[1]->cost + 1;
-		n->text = rules_check_text(rs, n);
+		rules_check_settext(cc, n);
 		break;
 	case N_IN:
 	case N_FACT:
-		n->text = rules_check_text(rs, n);
+		rules_check_settext(cc, n);
 		break;
 	case N_CALL:
-		n->text = rules_check_text(rs, n);
+		rules_check_settext(cc, n);
 		if (!(n->fn->flags & RF_SLOT))
 			break;
 		for (s = 0; s < rs->nslots; s++)
@@ -1314,6 +1328,7 @@ rules_check(struct ruleset *rs)
 	cc.rule = NULL;
 	rules_check_unused_conds(&cc);
 	free(cc.condv);
+	sbuf_free(&cc.jtext);
 	cc.condv = NULL;
 	cc.ncondv = 0;
 	nsugg = rs->nrules < RULES_SUGGEST_NAMES ? rs->nrules :

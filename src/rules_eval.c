@@ -671,7 +671,7 @@ rules_eval_exstart(struct rules_ectx *cx, const struct rules_node *n,
 		jsw_raw(w, ",", 1);
 	cx->exfirst = false;
 	jsw_raw(w, "{\"expr\":", 8);
-	jsw_name(w, n->text, strlen(n->text));
+	jsw_raw(w, n->jtext, n->jtextlen);	/* jsw_name() of n->text */
 	jsw_raws(w, ",\"result\":");
 	jsw_bool(w, result);
 }

@@ -211,6 +211,8 @@ struct rules_node {
 	/* Compiled. */
 	const struct rules_fn	*fn;		/* N_CALL, N_IN: the built-in */
 	const char		*text;		/* source text, for explain */
+	char			*jtext;		/* text as a JSON string */
+	size_t			 jtextlen;
 	const struct rules_vset	*set;		/* N_IN */
 	uint32_t		 type_mask;	/* event types (EV_MASK) */
 	uint8_t			 role_mask;	/* roles of the key (ROLE_*) */
@@ -281,6 +283,7 @@ struct rules_cctx {
 	struct rules_named	*condv;		/* conditions by name, sorted */
 	size_t			 ncondv;
 	struct rules_node	*slots[RULES_SLOTS];
+	struct sbuf		 jtext;		/* a node's text as JSON */
 };
 
 /*
