@@ -953,7 +953,7 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 	struct jr_doc	 doc;
 	json_error_t	 jerr;
 	const struct jr_val *obj, *op;
-	const char	*ops;
+	const char	*ops, *nul;
 	char		 esc[64], names[512];
 	size_t		 nlen;
 	int		 rc = -1, i;
@@ -964,6 +964,10 @@ req_decode_full(const char *line, size_t len, const struct ident *id,
 	err->field[0] = '\0';
 	err->msg[0] = '\0';
 
+	/* jansson lets one through after a number; JSON text holds none. */
+	if ((nul = memchr(line, '\0', len)) != NULL)
+		return (req_fail(err, "bad_json", "", "column %zu: a NUL byte",
+		    (size_t)(nul - line) + 1));
 	if (jr_read(&doc, line, len, &jerr) != 0)
 		return (req_fail(err, "bad_json", "", "column %d: %s",
 		    jerr.column, jerr.text));

@@ -771,6 +771,8 @@ START_TEST(test_json_edges)
 	{
 		static const char raw[] = "{\"op\":\"verdict\",\"id\":\"a\0b\"}";
 		static const char tail[] = "{\"op\":\"ping\"}\0";
+		static const char num[] = "{\"op\":\"recheck\",\"id\":\"r\","
+		    "\"ts\":5\0}";
 		struct req_error	err;
 		enum req_op		op;
 
@@ -780,6 +782,11 @@ START_TEST(test_json_edges)
 		ck_assert_int_eq(req_decode(tail, sizeof(tail) - 1, id, &opts,
 		    &op, &ev, &err), -1);
 		ck_assert_str_eq(err.code, "bad_json");
+		/* One after a number, which jansson would let through. */
+		ck_assert_int_eq(req_decode(num, sizeof(num) - 1, id, &opts,
+		    &op, &ev, &err), -1);
+		ck_assert_str_eq(err.code, "bad_json");
+		ck_assert_str_eq(err.msg, "column 32: a NUL byte");
 		/* len bounds the line: what follows is not read. */
 		ck_assert_int_eq(req_decode(tail, sizeof(tail) - 2, id, &opts,
 		    &op, &ev, &err), 0);
