@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,7 +109,7 @@ jr_num(struct jr_doc *d, struct jr_in *in, const char *key)
 	struct jr_val	*v;
 	char		 buf[64], *ep;
 	bool		 real = false;
-	int64_t		 i = 0;
+	uint64_t	 i = 0;
 	size_t		 ndig = 0;
 	double		 x;
 
@@ -122,9 +123,9 @@ jr_num(struct jr_doc *d, struct jr_in *in, const char *key)
 			return (-1);
 	} else
 		while (jr_digit(in)) {
-			i = i * 10 + (*in->p++ - '0');
 			if (++ndig > 18)
 				return (-1);
+			i = i * 10 + (uint64_t)(*in->p++ - '0');
 		}
 	if (in->p < in->end && *in->p == '.') {
 		in->p++;
@@ -146,7 +147,7 @@ jr_num(struct jr_doc *d, struct jr_in *in, const char *key)
 	}
 	if (!real) {
 		v = jr_add(d, JR_INTEGER, key);
-		v->i = *start == '-' ? -i : i;
+		v->i = *start == '-' ? -(int64_t)i : (int64_t)i;
 		return (0);
 	}
 	if ((size_t)(in->p - start) >= sizeof(buf))
@@ -325,19 +326,32 @@ jr_read(struct jr_doc *d, const char *j, size_t len, json_error_t *err)
 	d->cap = JR_SMALL;
 	d->tree = NULL;
 	d->fallback = false;
+	d->str = NULL;
+	if (len >= JR_MAX_LEN) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->text, sizeof(err->text), "a text of %zu bytes is "
+		    "too long to read", len);
+		return (-1);
+	}
 	d->strcap = len + 1;
 	d->strlen = 0;
 	d->str = xmalloc(d->strcap);
 
 	jr_ws(&in);
 	if (in.p < in.end && (*in.p == '{' || *in.p == '[') &&
-	    len < UINT32_MAX / 2 && jr_value(d, &in, NULL) == 0) {
+	    jr_value(d, &in, NULL) == 0) {
 		jr_ws(&in);
 		if (in.p == in.end)
 			return (0);
 	}
 
 	/* Not text the fast reader takes: jansson reads it, or says why not. */
+	free(d->str);
+	d->str = NULL;
+	if (d->v != d->small)
+		free(d->v);
+	d->v = d->small;
+	d->cap = JR_SMALL;
 	d->n = 0;
 	d->fallback = true;
 	d->tree = json_loadb(j, len, JSON_REJECT_DUPLICATES, err);

@@ -37,9 +37,11 @@ enum jr_type {
 
 struct jr_val {
 	const char	*key;	/* a member's name (NUL-terminated), or NULL */
-	const char	*s;	/* JR_STRING: the value, NUL-terminated */
-	int64_t		 i;	/* JR_INTEGER */
-	double		 d;	/* JR_REAL */
+	union {
+		const char	*s;	/* JR_STRING: NUL-terminated */
+		int64_t		 i;	/* JR_INTEGER */
+		double		 d;	/* JR_REAL */
+	};
 	uint32_t	 len;	/* string: bytes; array, object: values held */
 	uint32_t	 span;	/* values it takes: itself and all it holds */
 	uint8_t		 type;	/* enum jr_type */
@@ -60,8 +62,11 @@ struct jr_doc {
 /*
  * Read JSON text j[len]: an object or an array, nothing after it but
  * white space, no name twice in one object (jansson's JSON_REJECT_DUPLICATES).
- * 0; or -1 with jansson's error in *err, and nothing to jr_done().
+ * 0; or -1 with jansson's error in *err, and nothing to jr_done(). A text
+ * of JR_MAX_LEN bytes or more is refused whatever it holds (a request
+ * line is at most 64 MiB).
  */
+#define JR_MAX_LEN	(UINT32_MAX / 2)
 int		 jr_read(struct jr_doc *d, const char *j, size_t len,
 		    json_error_t *err);
 void		 jr_done(struct jr_doc *d);
