@@ -1328,7 +1328,6 @@ rules_check(struct ruleset *rs)
 	cc.rule = NULL;
 	rules_check_unused_conds(&cc);
 	free(cc.condv);
-	sbuf_free(&cc.jtext);
 	cc.condv = NULL;
 	cc.ncondv = 0;
 	nsugg = rs->nrules < RULES_SUGGEST_NAMES ? rs->nrules :
@@ -1356,6 +1355,7 @@ rules_check(struct ruleset *rs)
 		return;
 	for (i = 0; i < rs->nrules; i++)
 		rules_check_compile(&cc, rs->rules[i].when);
+	sbuf_free(&cc.jtext);
 	/* A shared walk goes as far as the farthest of its users. */
 	for (i = 0; i < rs->nrules; i++)
 		rules_check_walk(&cc, rs->rules[i].when, 0);
