@@ -102,7 +102,8 @@ memtier_new(void)
 static void
 free_ident(struct memtier_ident *id)
 {
-	free(id->e);
+	if (id->e != &id->first)
+		free(id->e);
 	free(id);
 }
 
@@ -246,11 +247,17 @@ memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
 		id = xcalloc(1, sizeof(*id));
 		id->kind = kind;
 		id->h = *h;
+		id->e = &id->first;
+		id->cap = 1;
 		table_add(&mt->idx[MT_RANGE(h)], mix_of(h, kind), id);
 	}
 	if (id->n == id->cap) {
-		id->cap = id->cap ? id->cap * 2 : 2;
-		id->e = xreallocarray(id->e, id->cap, sizeof(*id->e));
+		id->cap *= 2;
+		if (id->e == &id->first) {
+			id->e = xreallocarray(NULL, id->cap, sizeof(*id->e));
+			id->e[0] = id->first;
+		} else
+			id->e = xreallocarray(id->e, id->cap, sizeof(*id->e));
 	}
 	e = &id->e[id->n++];
 	e->ts = ts;

@@ -52,6 +52,8 @@ struct memtier_ident {
 	uint32_t	 n;
 	uint32_t	 cap;
 	struct memtier_ent	*e;
+	/* e while it holds one: most identities are seen once. */
+	struct memtier_ent	 first;
 };
 
 /* The links of one account changed since its range was last flushed. */
