@@ -270,7 +270,12 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 		for (i = 0; i < id->n; i++)
 			if (recent_match(&id->e[i], &w, from_ts, to_ts, &m[nm]))
 				nm++;
-		qsort(m, nm, sizeof(*m), entry_cmp);
+		/* Events come mostly in time order: then they are sorted. */
+		for (i = 1; i < nm; i++)
+			if (entry_cmp(&m[i - 1], &m[i]) > 0)
+				break;
+		if (i < nm)
+			qsort(m, nm, sizeof(*m), entry_cmp);
 	}
 	ret = index_walk(t, kind, h, &w, from_ts, to_ts, newest_first, m, nm,
 	    cb, arg);
