@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +153,6 @@ jr_num(struct jr_doc *d, struct jr_in *in, const char *key)
 		return (-1);
 	memcpy(buf, start, (size_t)(in->p - start));
 	buf[in->p - start] = '\0';
-	errno = 0;
 	x = strtod(buf, &ep);
 	if (*ep != '\0' || isinf(x))
 		return (-1);	/* jansson says "real number overflow" */
@@ -265,7 +263,7 @@ jr_value(struct jr_doc *d, struct jr_in *in, const char *key)
 	}
 	if (rc != 0)
 		return (-1);
-	/* Set last: a member's siblings are walked by their ends. */
+	/* Set last: an object's members are walked by their spans. */
 	d->v[at].span = (uint32_t)(d->n - at);
 	return (0);
 }

@@ -228,8 +228,7 @@ get_ts(const struct jr_val *obj, const struct req_opts *o, struct rg_event *ev,
 		if (*ts < 0 || *ts > TIME_MAX_MS)
 			return (time_out_of_range("ts", err));
 	} else if (jr_is(v, JR_STRING)) {
-		if (parse_rfc3339(v->s, v->len,
-		    ts) != 0)
+		if (parse_rfc3339(v->s, v->len, ts) != 0)
 			return (req_fail(err, "bad_request", "ts",
 			    "not an RFC 3339 time like 2026-11-23T10:00:00Z "
 			    "or Unix milliseconds"));
@@ -551,8 +550,7 @@ get_limit(const struct jr_val *obj, int max, size_t *limit,
 
 	if (v == NULL || jr_is(v, JR_NULL))
 		return (0);
-	if (!jr_is(v, JR_INTEGER) || v->i < 1 ||
-	    v->i > max)
+	if (!jr_is(v, JR_INTEGER) || v->i < 1 || v->i > max)
 		return (req_fail(err, "bad_request", "limit", "must be "
 		    "a whole number from 1 to %d", max));
 	*limit = (size_t)v->i;
@@ -622,8 +620,8 @@ decode_list(const struct jr_val *obj, enum req_op op, const struct req_opts *o,
 		if (o->now < 0 || ms > TIME_MAX_MS - o->now)
 			return (time_out_of_range("expires", err));
 		ar->expires = o->now + ms;
-	} else if (!jr_is(v, JR_STRING) || parse_rfc3339(v->s,
-	    v->len, &ar->expires) != 0)
+	} else if (!jr_is(v, JR_STRING) ||
+	    parse_rfc3339(v->s, v->len, &ar->expires) != 0)
 		return (req_fail(err, "bad_request", "expires", "a duration "
 		    "from now (30d), an RFC 3339 time or Unix milliseconds"));
 	if (ar->expires < 0 || ar->expires > TIME_MAX_MS)
@@ -649,8 +647,7 @@ get_bound(const struct jr_val *obj, const char *name, const struct req_opts *o,
 	else if (jr_is(v, JR_STRING) && parse_duration(v->s,
 	    &ms) == 0)
 		ms = o->now - ms;
-	else if (!jr_is(v, JR_STRING) || parse_rfc3339(v->s,
-	    v->len, &ms) != 0)
+	else if (!jr_is(v, JR_STRING) || parse_rfc3339(v->s, v->len, &ms) != 0)
 		return (req_fail(err, "bad_request", name, "an RFC 3339 time, "
 		    "Unix milliseconds or a duration ago (7d)"));
 	if (ms < 0 || ms > TIME_MAX_MS)
@@ -667,8 +664,7 @@ get_score(const struct jr_val *obj, const char *name, int64_t *out,
 
 	if (v == NULL || jr_is(v, JR_NULL))
 		return (0);
-	if (!jr_is(v, JR_INTEGER) || v->i < INT32_MIN ||
-	    v->i > INT32_MAX)
+	if (!jr_is(v, JR_INTEGER) || v->i < INT32_MIN || v->i > INT32_MAX)
 		return (req_fail(err, "bad_request", name, "must be a whole "
 		    "number"));
 	*out = v->i;
@@ -902,8 +898,7 @@ decode_queue(const struct jr_val *obj, enum req_op op, const struct req_opts *o,
 			return (-1);
 		q->by_filter = true;
 		v = jr_get(obj, "count");
-		if (v == NULL || !jr_is(v, JR_INTEGER) ||
-		    v->i < 0)
+		if (v == NULL || !jr_is(v, JR_INTEGER) || v->i < 0)
 			return (req_fail(err, "bad_request", "count", "required "
 			    "with filter: how many items the filter showed"));
 		q->count = (uint64_t)v->i;
