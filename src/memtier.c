@@ -236,6 +236,21 @@ memtier_index_get(const struct memtier *mt, uint8_t kind, const struct rg_hash *
 	return (ident_find(mt, kind, h));
 }
 
+enum memtier_disk
+memtier_ident_disk(const struct memtier_ident *id)
+{
+	return ((enum memtier_disk)__atomic_load_n(&id->disk,
+	    __ATOMIC_RELAXED));
+}
+
+void
+memtier_ident_set_disk(const struct memtier_ident *id, enum memtier_disk d)
+{
+	/* A cache beside the entries: the tier's idents are never const. */
+	__atomic_store_n(&((struct memtier_ident *)id)->disk, (uint8_t)d,
+	    __ATOMIC_RELAXED);
+}
+
 void
 memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
     int64_t ts, uint64_t seq, uint8_t type, uint8_t roles)
@@ -480,6 +495,7 @@ memtier_abort(struct memtier *mt)
 	struct memtier_ident	*id;
 	struct memtier_acct	*a;
 	unsigned	 r;
+	size_t		 i;
 
 	while (mt->nundo > 0) {
 		u = &mt->undo[--mt->nundo];
@@ -529,6 +545,10 @@ memtier_abort(struct memtier *mt)
 			break;
 		}
 	}
+	for (r = 0; r < MT_RANGES; r++)
+		for (i = 0; i < mt->idx[r].ns; i++)
+			if ((id = mt->idx[r].s[i].p) != NULL)
+				id->disk = MT_DISK_UNKNOWN;
 }
 
 size_t

@@ -45,9 +45,22 @@ struct memtier_ent {
 	uint8_t		roles;
 };
 
+/*
+ * Whether LMDB holds index entries of an identity the tier holds, as the
+ * first query that asked found out. Only a flush of the identity's range
+ * adds LMDB entries, and the flush takes the identity out of the tier, so
+ * the answer holds for as long as the identity is here.
+ */
+enum memtier_disk {
+	MT_DISK_UNKNOWN,
+	MT_DISK_NONE,
+	MT_DISK_SOME,
+};
+
 /* The index entries of one identity, in seq order. */
 struct memtier_ident {
 	uint8_t		 kind;
+	uint8_t		 disk;	/* enum memtier_disk; memtier_ident_disk() */
 	struct rg_hash	 h;
 	uint32_t	 n;
 	uint32_t	 cap;
@@ -74,6 +87,17 @@ void		 memtier_index_add(struct memtier *, uint8_t kind, const struct rg_hash *,
 /* NULL when the identity has no entry in the tier. */
 const struct memtier_ident *memtier_index_get(const struct memtier *, uint8_t kind,
 		    const struct rg_hash *);
+
+/*
+ * What LMDB holds of id's identity (enum memtier_disk), and the answer a
+ * query found. Any thread that may read the tier may call both: the
+ * evaluation threads find the same answer, each in a transaction that
+ * sees what the writer's does of the index (store_view_new()).
+ * memtier_abort() forgets every answer, since the transaction it undoes
+ * may have deleted entries (retention's sweep) that are back now.
+ */
+enum memtier_disk memtier_ident_disk(const struct memtier_ident *);
+void		 memtier_ident_set_disk(const struct memtier_ident *, enum memtier_disk);
 
 const struct memtier_acct *memtier_acct_get(const struct memtier *, const struct rg_hash *);
 /* The account's link of that identity, or NULL. */

@@ -166,13 +166,48 @@ entry_cmp(const void *a, const void *b)
 
 
 /*
+ * A cursor on the index for the identity of key, in *c, unless LMDB holds
+ * none of its entries, as id (the tier's entries of it, or NULL)
+ * remembers once a query found out: an identity first seen since its
+ * range was last flushed has none, and most identities are seen once.
+ * 0 (a cursor), 1 (none: no cursor), -1 (t failed).
+ */
+static int
+index_cursor(struct store_txn *t, const uint8_t *key,
+    const struct memtier_ident *id, MDB_cursor **c)
+{
+	MDB_val	k = store_db_val(key, INDEX_KEY_LEN), v;
+	int	rc;
+
+	*c = NULL;
+	if (t->db.ret != 0)
+		return (-1);
+	if (id != NULL && memtier_ident_disk(id) == MT_DISK_NONE)
+		return (1);
+	if ((*c = store_db_cursor(&t->db, t->st->index)) == NULL)
+		return (-1);
+	if (id == NULL || memtier_ident_disk(id) == MT_DISK_SOME)
+		return (0);
+	if ((rc = mdb_cursor_get(*c, &k, &v, MDB_SET)) != 0 &&
+	    rc != MDB_NOTFOUND) {
+		store_db_cursor_end(&t->db, *c, rc, "index scan");
+		*c = NULL;
+		return (-1);
+	}
+	memtier_ident_set_disk(id, rc == 0 ? MT_DISK_SOME : MT_DISK_NONE);
+	return (rc == 0 ? 0 : 1);
+}
+
+/*
  * LMDB's entries of (kind, h) in [from_ts, to_ts] that pass w, merged in
- * (ts, seq) order with m[nm], the recent tier's, sorted.
+ * (ts, seq) order with m[nm], the recent tier's, sorted; id is the tier's
+ * entries of (kind, h), or NULL.
  */
 static int
 index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
-    const struct iwalk *wp, int64_t from_ts, int64_t to_ts, bool newest_first,
-    const struct store_entry *m, size_t nm, store_entry_cb cb, void *arg)
+    const struct memtier_ident *id, const struct iwalk *wp, int64_t from_ts,
+    int64_t to_ts, bool newest_first, const struct store_entry *m, size_t nm,
+    store_entry_cb cb, void *arg)
 {
 	struct iwalk		 w = *wp;
 	struct store_entry	 e;
@@ -181,7 +216,7 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	MDB_cursor		*c;
 	MDB_val			 k, v;
 	size_t			 mi = 0;
-	int			 rc, stop = 0;
+	int			 rc, none, stop = 0;
 
 	/*
 	 * No entry has a time outside 0 .. 2^48 (store_ent_fits()), the
@@ -189,15 +224,16 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 	 */
 	if (to_ts < 0 || from_ts > (int64_t)REC_U48_MAX)
 		return (0);
-	if ((c = store_db_cursor(&t->db, t->st->index)) == NULL)
-		return (-1);
 	store_index_key(key, kind, h);
+	if ((none = index_cursor(t, key, id, &c)) < 0)
+		return (-1);
 	store_index_val(lo, from_ts, 0, 0, 0);
 	store_index_val(hi, to_ts, UINT64_MAX, 0xff, 0xff);
 	k = store_db_val(key, sizeof(key));
 	if (!newest_first) {
 		v = store_db_val(lo, sizeof(lo));
-		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+		rc = none ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v,
+		    MDB_GET_BOTH_RANGE);
 		for (; rc == 0 && !stop;
 		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
 			if (v.mv_size != INDEX_VAL_LEN ||
@@ -216,8 +252,9 @@ index_walk(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 		/* First entry past the range, then walk back. */
 		mi = nm;
 		v = store_db_val(hi, sizeof(hi));
-		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
-		if (rc == MDB_NOTFOUND) {
+		rc = none ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v,
+		    MDB_GET_BOTH_RANGE);
+		if (rc == MDB_NOTFOUND && !none) {
 			/* None past it: from the identity's last, if any. */
 			k = store_db_val(key, sizeof(key));
 			rc = mdb_cursor_get(c, &k, &v, MDB_SET);
@@ -277,8 +314,8 @@ store_scan(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 		if (i < nm)
 			qsort(m, nm, sizeof(*m), entry_cmp);
 	}
-	ret = index_walk(t, kind, h, &w, from_ts, to_ts, newest_first, m, nm,
-	    cb, arg);
+	ret = index_walk(t, kind, h, id, &w, from_ts, to_ts, newest_first, m,
+	    nm, cb, arg);
 	if (m != mbuf)
 		free(m);
 	return (ret);
@@ -355,7 +392,7 @@ store_count(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 			if (recent_match(&id->e[i], &w, from_ts, to_ts, &e) &&
 			    ++a.n == limit)
 				return ((int64_t)a.n);
-	if (index_walk(t, kind, h, &w, from_ts, to_ts, false, NULL, 0,
+	if (index_walk(t, kind, h, id, &w, from_ts, to_ts, false, NULL, 0,
 	    count_cb, &a) != 0)
 		return (-1);
 	return ((int64_t)a.n);
@@ -390,7 +427,7 @@ store_first(struct store_txn *t, enum ent_kind kind, const struct rg_hash *h,
 			    (best.seq == 0 || entry_cmp(&e, &best) < 0))
 				best = e;
 	e.seq = 0;
-	if (index_walk(t, kind, h, &w, INT64_MIN, best.seq != 0 ? best.ts :
+	if (index_walk(t, kind, h, id, &w, INT64_MIN, best.seq != 0 ? best.ts :
 	    to_ts, false, NULL, 0, first_cb, &e) != 0)
 		return (-1);
 	if (e.seq != 0 && (best.seq == 0 || entry_cmp(&e, &best) < 0))

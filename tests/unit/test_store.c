@@ -541,6 +541,79 @@ view_link(struct store_txn *t, uint8_t acct, uint8_t ip, uint64_t max_seq)
  * each event: the run's events, which a read transaction cannot, and
  * each link as it was before a later event of the run added or moved it.
  */
+/*
+ * The tier remembers whether LMDB holds an identity's entries (most
+ * identities it holds have none there): the answer must hold through
+ * windows that miss LMDB's entries, both scan orders, and aborts
+ * (test_recent_tier asks between flushes).
+ */
+START_TEST(test_tier_disk_answer)
+{
+	struct store_txn	*t;
+	struct rg_event		 ev;
+	int			 nf;
+
+	store_close(st);
+	st = open_recent(1u << 20);
+	/* Account 1 on IP 9: in the tier only. */
+	t = begin(true);
+	put_run(t, 3, T0, 1000, 1, 9);
+	commit(t);
+	t = begin(false);
+	ck_assert_int_eq(count(t, ENT_IP, 9, EV_MASK_ANY, ROLE_ANY, 0,
+	    INT64_MAX, 0, 0), 3);
+	ck_assert_uint_eq(first(t, 9, INT64_MAX, 0, NULL), 1);
+	store_abort(t);
+	/* Into LMDB (a clean close writes the tier out); two more in it. */
+	store_close(st);
+	st = open_recent(1u << 20);
+	ck_assert_uint_eq(stat_of().recent_entries, 0);
+	t = begin(true);
+	put_run(t, 2, T0 + 10000, 1000, 1, 9);
+	/* A window past LMDB's entries first: it finds none of them. */
+	ck_assert_int_eq(count(t, ENT_IP, 9, EV_MASK_ANY, ROLE_ANY,
+	    T0 + 10000, INT64_MAX, 0, 0), 2);
+	ck_assert_int_eq(count(t, ENT_IP, 9, EV_MASK_ANY, ROLE_ANY, 0,
+	    INT64_MAX, 0, 0), 5);
+	commit(t);
+	t = begin(false);
+	ck_assert_uint_eq(first(t, 9, INT64_MAX, 0, NULL), 1);
+	for (nf = 0; nf < 2; nf++) {
+		struct order_arg	oa;
+		struct rg_hash		hh = H(9);
+
+		memset(&oa, 0, sizeof(oa));
+		oa.sorted = true;
+		oa.newest_first = nf;
+		ck_assert_int_eq(store_scan(t, ENT_IP, &hh, EV_MASK_ANY,
+		    ROLE_ANY, 0, INT64_MAX, 0, nf, order_cb, &oa), 0);
+		ck_assert_int_eq(oa.n, 5);
+		ck_assert(oa.sorted);
+	}
+	store_abort(t);
+	/* A new identity asked about in a transaction that is undone. */
+	t = begin(true);
+	mkobs(&ev, EV_LOGIN, T0 + 20000, 2, 10);
+	put(t, &ev);
+	ck_assert_int_eq(count(t, ENT_IP, 10, EV_MASK_ANY, ROLE_ANY, 0,
+	    INT64_MAX, 0, 0), 1);
+	store_abort(t);
+	t = begin(false);
+	ck_assert_int_eq(count(t, ENT_IP, 10, EV_MASK_ANY, ROLE_ANY, 0,
+	    INT64_MAX, 0, 0), 0);
+	ck_assert_int_eq(count(t, ENT_IP, 9, EV_MASK_ANY, ROLE_ANY, 0,
+	    INT64_MAX, 0, 0), 5);
+	store_abort(t);
+	/* Reopened: the tier rebuilt, every answer asked again. */
+	store_close(st);
+	st = open_recent(1u << 20);
+	t = begin(false);
+	ck_assert_int_eq(count(t, ENT_IP, 9, EV_MASK_ANY, ROLE_ANY, 0,
+	    INT64_MAX, 0, 0), 5);
+	store_abort(t);
+}
+END_TEST
+
 START_TEST(test_view)
 {
 	const int64_t		 HR = 3600 * 1000LL;
@@ -4801,6 +4874,7 @@ store_suite(void)
 	tcase_add_test(tc, test_explain_no_raw);
 	tcase_add_test(tc, test_observe_ack);
 	tcase_add_test(tc, test_recent_tier);
+	tcase_add_test(tc, test_tier_disk_answer);
 	tcase_add_test(tc, test_readonly_tier);
 	tcase_add_test(tc, test_view);
 	tcase_add_test(tc, test_labels);
