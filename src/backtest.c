@@ -376,7 +376,8 @@ bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 	uint8_t			 s, c, *known;
 	int			 rc;
 
-	rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
+	if ((rc = store_get_verdict_seq(sc->txn, ev->seq, &rec, &len)) == 1)
+		rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
 	if (rc < 0)
 		return (-1);
 	/* A verdict of another event (the id was re-checked after retention). */

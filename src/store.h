@@ -268,6 +268,14 @@ int		 store_put_verdict(struct store_txn *txn, const char *id,
 /* 0 found (*rec valid until the transaction ends), 1 not found, -1 error. */
 int		 store_get_verdict(struct store_txn *txn, const char *id,
 		     size_t idlen, const void **rec, size_t *len);
+/*
+ * The same for the record of event seq, found by that seq: what a reader
+ * walking the events has, one seek instead of two, and nearly none when
+ * it asks in seq order. 1 also for a schema 1 store, whose records only
+ * store_get_verdict() finds.
+ */
+int		 store_get_verdict_seq(struct store_txn *txn, uint64_t seq,
+		     const void **rec, size_t *len);
 
 /*
  * History queries. All see only entries with seq <= max_seq (0: no limit)

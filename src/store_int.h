@@ -169,6 +169,9 @@ struct store_txn {
 	/* Verdict records unpacked by store_get_verdict(), until the end. */
 	void			**recs;
 	size_t			 nrecs;
+	size_t			 recscap;
+	/* store_get_verdict_seq()'s, kept: readers ask in seq order. */
+	MDB_cursor		*vrec_cur;
 	/* A read transaction on a writer's view (store_begin_view()). */
 	const struct store_view	*view;
 	uint64_t		 begin_seq;	/* the last event at the begin */

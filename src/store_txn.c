@@ -51,6 +51,15 @@ store_begin(struct store *st, bool write, char **cause)
 	return (t);
 }
 
+/* The cursors the transaction keeps, closed before it ends. */
+static void
+txn_cursors_close(struct store_txn *t)
+{
+	if (t->vrec_cur != NULL)
+		mdb_cursor_close(t->vrec_cur);
+	t->vrec_cur = NULL;
+}
+
 /* Free what the transaction handed out (store_get_verdict()), and t. */
 static void
 txn_free(struct store_txn *t)
@@ -77,6 +86,7 @@ store_commit(struct store_txn *t, enum store_err *err, char **cause)
 		nindex = store_db_entries(&t->db, st->index);
 		nlinks = store_db_entries(&t->db, st->links);
 	}
+	txn_cursors_close(t);
 	rc = store_db_commit(&t->db);
 	if (st->readonly)
 		st->ro_busy = false;
@@ -134,6 +144,7 @@ store_abort(struct store_txn *t)
 		store_pairs_settle(t->st, false);
 		__atomic_fetch_add(&t->st->epoch, 1, __ATOMIC_RELEASE);
 	}
+	txn_cursors_close(t);
 	store_db_abort(&t->db);
 	if (t->st->readonly)
 		t->st->ro_busy = false;

@@ -1,6 +1,7 @@
 /*
  * store_verdict.c: verdict records (store.h: store_put_verdict,
- * store_get_verdict), and deleting one with its event (retention).
+ * store_get_verdict, store_get_verdict_seq), and deleting one with its
+ * event (retention).
  *
  * A verdict record starts with its version byte and its event's seq
  * (verdict_rec.h), which keys it in verdict_recs: records are appended in
@@ -91,6 +92,32 @@ store_put_verdict(struct store_txn *t, const char *id, size_t idlen,
 	return (rc);
 }
 
+/*
+ * The record found in v, into *rec: unpacked when packed (kept until the
+ * transaction ends), else as stored (a corrupt one's reader says so).
+ */
+static void
+verdict_found(struct store_txn *t, const MDB_val *v, const void **rec,
+    size_t *len)
+{
+	void	*plain;
+	size_t	 plen;
+
+	*rec = v->mv_data;
+	*len = v->mv_size;
+	if (!store_vrec_packed(v->mv_data, v->mv_size) ||
+	    store_vrec_unpack(t, v->mv_data, v->mv_size, &plain, &plen) != 0)
+		return;
+	if (t->nrecs == t->recscap) {
+		t->recscap = t->recscap != 0 ? t->recscap * 2 : 16;
+		t->recs = xreallocarray(t->recs, t->recscap,
+		    sizeof(*t->recs));
+	}
+	t->recs[t->nrecs++] = plain;
+	*rec = plain;
+	*len = plen;
+}
+
 int
 store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
@@ -98,8 +125,6 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 	uint64_t floor;
 	MDB_val	k = store_db_val(id, idlen), v;
 	uint8_t	sk[8];
-	void	*plain;
-	size_t	 plen;
 	int	 rc = 1;
 
 	if (t->st->have_vids &&
@@ -129,17 +154,33 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 		rc = store_db_get(&t->db, t->st->verdicts, &k, &v, "verdicts get");
 	if (rc != 0)
 		return (rc);
-	*rec = v.mv_data;
-	*len = v.mv_size;
-	/* Packed: the record back. Else (corrupt) its reader says so. */
-	if (store_vrec_packed(v.mv_data, v.mv_size) &&
-	    store_vrec_unpack(t, v.mv_data, v.mv_size, &plain, &plen) == 0) {
-		t->recs = xreallocarray(t->recs, t->nrecs + 1,
-		    sizeof(*t->recs));
-		t->recs[t->nrecs++] = plain;
-		*rec = plain;
-		*len = plen;
-	}
+	verdict_found(t, &v, rec, len);
+	return (0);
+}
+
+int
+store_get_verdict_seq(struct store_txn *t, uint64_t seq, const void **rec,
+    size_t *len)
+{
+	uint8_t	sk[8];
+	MDB_val	k, v;
+	int	rc;
+
+	if (t->db.ret != 0)
+		return (-1);
+	if (!t->st->have_vids)
+		return (1);		/* schema 1: records by id alone */
+	if (t->vrec_cur == NULL &&
+	    (t->vrec_cur = store_db_cursor(&t->db, t->st->vrecs)) == NULL)
+		return (-1);
+	be_put(sk, seq, sizeof(sk));
+	k = store_db_val(sk, sizeof(sk));
+	if ((rc = mdb_cursor_get(t->vrec_cur, &k, &v, MDB_SET_KEY)) ==
+	    MDB_NOTFOUND)
+		return (1);
+	if (rc != 0)
+		return (store_db_fail(&t->db, rc, "verdict records get"));
+	verdict_found(t, &v, rec, len);
 	return (0);
 }
 

@@ -1800,8 +1800,24 @@ START_TEST(test_verdict_records)
 	ck_assert(memcmp(rec, r2, n2) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "r-3", 3, &rec, &len), 1);
 	ck_assert_int_eq(store_get_verdict(t, "r-", 2, &rec, &len), 1);
+	/* By seq, out of order, the transaction's cursor kept between. */
+	ck_assert_int_eq(store_get_verdict_seq(t, 5, &rec, &len), 0);
+	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
+	ck_assert_int_eq(store_get_verdict_seq(t, 3, &rec, &len), 0);
+	ck_assert(len == n2 && memcmp(rec, r2, n2) == 0);
+	ck_assert_int_eq(store_get_verdict_seq(t, 4, &rec, &len), 1);
+	ck_assert_int_eq(store_get_verdict_seq(t, 6, &rec, &len), 1);
+	ck_assert_int_eq(store_get_verdict_seq(t, 5, &rec, &len), 0);
+	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
 	store_abort(t);
 	ck_assert_uint_eq(stat_of().verdicts, 2);
+	/* In a write transaction, the cursor open while records are put. */
+	t = begin(true);
+	ck_assert_int_eq(store_get_verdict_seq(t, 3, &rec, &len), 0);
+	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r1, n1), 0);
+	ck_assert_int_eq(store_get_verdict_seq(t, 5, &rec, &len), 0);
+	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
+	commit(t);
 }
 END_TEST
 
@@ -1869,6 +1885,10 @@ START_TEST(test_verdict_schema1)
 	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "o-2", 3, &rec, &len), 0);
 	ck_assert(len == n2 && memcmp(rec, r2, n2) == 0);
+	/* By seq: the new layout's record; the old one only by its id. */
+	ck_assert_int_eq(store_get_verdict_seq(t, 1, &rec, &len), 0);
+	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
+	ck_assert_int_eq(store_get_verdict_seq(t, 2, &rec, &len), 1);
 	store_abort(t);
 	/* Retention takes both events and both verdicts, old and new. */
 	t = begin(true);
