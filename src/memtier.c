@@ -53,6 +53,7 @@ struct memtier {
 	uint64_t	 det_entries[MT_RANGES];
 	uint64_t	 det_links[MT_RANGES];
 	bool		 flushed[MT_RANGES];
+	uint32_t	 aborts;	/* atomic: ages memtier_ident.disk */
 	uint64_t	 nentries;	/* atomic: read by stats */
 	uint64_t	 nlinks;	/* atomic */
 
@@ -236,19 +237,27 @@ memtier_index_get(const struct memtier *mt, uint8_t kind, const struct rg_hash *
 	return (ident_find(mt, kind, h));
 }
 
+/* An answer is its value in the low 2 bits, mt->aborts above them. */
 enum memtier_disk
-memtier_ident_disk(const struct memtier_ident *id)
+memtier_ident_disk(const struct memtier *mt, const struct memtier_ident *id)
 {
-	return ((enum memtier_disk)__atomic_load_n(&id->disk,
-	    __ATOMIC_RELAXED));
+	uint32_t	v = __atomic_load_n(&id->disk, __ATOMIC_RELAXED);
+
+	if (v >> 2 != (__atomic_load_n(&mt->aborts, __ATOMIC_RELAXED) &
+	    (UINT32_MAX >> 2)))
+		return (MT_DISK_UNKNOWN);
+	return ((enum memtier_disk)(v & 3));
 }
 
 void
-memtier_ident_set_disk(const struct memtier_ident *id, enum memtier_disk d)
+memtier_ident_set_disk(const struct memtier *mt,
+    const struct memtier_ident *id, enum memtier_disk d)
 {
+	uint32_t	gen = __atomic_load_n(&mt->aborts, __ATOMIC_RELAXED);
+
 	/* A cache beside the entries: the tier's idents are never const. */
-	__atomic_store_n(&((struct memtier_ident *)id)->disk, (uint8_t)d,
-	    __ATOMIC_RELAXED);
+	__atomic_store_n(&((struct memtier_ident *)id)->disk,
+	    gen << 2 | (uint32_t)d, __ATOMIC_RELAXED);
 }
 
 void
@@ -495,7 +504,6 @@ memtier_abort(struct memtier *mt)
 	struct memtier_ident	*id;
 	struct memtier_acct	*a;
 	unsigned	 r;
-	size_t		 i;
 
 	while (mt->nundo > 0) {
 		u = &mt->undo[--mt->nundo];
@@ -545,10 +553,8 @@ memtier_abort(struct memtier *mt)
 			break;
 		}
 	}
-	for (r = 0; r < MT_RANGES; r++)
-		for (i = 0; i < mt->idx[r].ns; i++)
-			if ((id = mt->idx[r].s[i].p) != NULL)
-				id->disk = MT_DISK_UNKNOWN;
+	/* Every remembered answer is older now (memtier_ident_disk()). */
+	__atomic_fetch_add(&mt->aborts, 1, __ATOMIC_RELAXED);
 }
 
 size_t

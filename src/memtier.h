@@ -60,7 +60,7 @@ enum memtier_disk {
 /* The index entries of one identity, in seq order. */
 struct memtier_ident {
 	uint8_t		 kind;
-	uint8_t		 disk;	/* enum memtier_disk; memtier_ident_disk() */
+	uint32_t	 disk;	/* memtier_ident_disk(): the answer, its age */
 	struct rg_hash	 h;
 	uint32_t	 n;
 	uint32_t	 cap;
@@ -93,11 +93,13 @@ const struct memtier_ident *memtier_index_get(const struct memtier *, uint8_t ki
  * query found. Any thread that may read the tier may call both: the
  * evaluation threads find the same answer, each in a transaction that
  * sees what the writer's does of the index (store_view_new()).
- * memtier_abort() forgets every answer, since the transaction it undoes
- * may have deleted entries (retention's sweep) that are back now.
+ * memtier_abort() forgets every answer at once (each is kept with the
+ * tier's count of aborts), since the transaction it undoes may have
+ * deleted entries (retention's sweep) that are back now.
  */
-enum memtier_disk memtier_ident_disk(const struct memtier_ident *);
-void		 memtier_ident_set_disk(const struct memtier_ident *, enum memtier_disk);
+enum memtier_disk memtier_ident_disk(const struct memtier *, const struct memtier_ident *);
+void		 memtier_ident_set_disk(const struct memtier *, const struct memtier_ident *,
+		    enum memtier_disk);
 
 const struct memtier_acct *memtier_acct_get(const struct memtier *, const struct rg_hash *);
 /* The account's link of that identity, or NULL. */

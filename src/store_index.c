@@ -182,11 +182,11 @@ index_cursor(struct store_txn *t, const uint8_t *key,
 	*c = NULL;
 	if (t->db.ret != 0)
 		return (-1);
-	if (id != NULL && memtier_ident_disk(id) == MT_DISK_NONE)
+	if (id != NULL && memtier_ident_disk(t->st->mt, id) == MT_DISK_NONE)
 		return (1);
 	if ((*c = store_db_cursor(&t->db, t->st->index)) == NULL)
 		return (-1);
-	if (id == NULL || memtier_ident_disk(id) == MT_DISK_SOME)
+	if (id == NULL || memtier_ident_disk(t->st->mt, id) == MT_DISK_SOME)
 		return (0);
 	if ((rc = mdb_cursor_get(*c, &k, &v, MDB_SET)) != 0 &&
 	    rc != MDB_NOTFOUND) {
@@ -194,7 +194,8 @@ index_cursor(struct store_txn *t, const uint8_t *key,
 		*c = NULL;
 		return (-1);
 	}
-	memtier_ident_set_disk(id, rc == 0 ? MT_DISK_SOME : MT_DISK_NONE);
+	memtier_ident_set_disk(t->st->mt, id, rc == 0 ? MT_DISK_SOME :
+	    MT_DISK_NONE);
 	return (rc == 0 ? 0 : 1);
 }
 
