@@ -63,6 +63,9 @@ fuzz_cleanup(void)
 	xasprintf(&p, "%s/lock.mdb", fuzz_dir);
 	unlink(p);
 	free(p);
+	xasprintf(&p, "%s/" STORE_LOCK_FILE, fuzz_dir);
+	unlink(p);
+	free(p);
 	rmdir(fuzz_dir);
 }
 
