@@ -122,9 +122,8 @@ int
 store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
 {
-	uint64_t floor;
+	uint64_t floor, seq;
 	MDB_val	k = store_db_val(id, idlen), v;
-	uint8_t	sk[8];
 	int	 rc = 1;
 
 	if (t->st->have_vids &&
@@ -139,17 +138,15 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 			return (1);
 		}
 		/* Retention deleted it; the sweep has not reached its id. */
-		memcpy(sk, v.mv_data, 8);
+		seq = be_get(v.mv_data, 8);
 		if (store_index_floor(t, &floor) != 0)
 			return (-1);
-		if (be_get(sk, 8) < floor)
+		if (seq < floor)
 			return (1);
-		k = store_db_val(sk, 8);
-		if ((rc = store_db_get(&t->db, t->st->vrecs, &k, &v,
-		    "verdict records get")) == 1)
+		if ((rc = store_get_verdict_seq(t, seq, rec, len)) == 1)
 			log_warn("store: the verdict id index names a missing "
-			    "record seq=%llu", (unsigned long long)be_get(
-			    k.mv_data, 8));
+			    "record seq=%llu", (unsigned long long)seq);
+		return (rc);
 	} else if (rc == 1 && t->st->legacy)
 		rc = store_db_get(&t->db, t->st->verdicts, &k, &v, "verdicts get");
 	if (rc != 0)
