@@ -457,35 +457,43 @@ struct rules_cluster {
 	uint64_t		 ids[RULES_FP_IDS];
 };
 
-/* An event of the identity: the accounts that carried it in it. */
+/*
+ * An entry of the identity: the accounts that carried it in its event.
+ * The entry's roles say which parties did, so only their accounts are
+ * read, through the memo's keys of events, which hold a busy device's
+ * thousands of accounts from one check to the next where its events
+ * would not fit.
+ */
 static int
 rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 {
+	static const uint8_t	 roles[] = { ROLE_SUBJECT | ROLE_REFERRER,
+				    ROLE_REFEREE };	/* by party */
 	struct rules_cluster	*c = arg;
-	struct rg_event		 ev;
-	const struct rg_event	*p;
-	const struct party	*q;
-	size_t			 i, j;
-	int			 r;
+	struct rg_hash		 a;
+	size_t			 j;
+	int			 p, r;
 
 	if (++c->read > RULES_CLUSTER_READ) {
 		c->capped = true;
 		return (1);
 	}
-	if ((r = rules_eval_event(c->cx, e, &ev, &p)) != 0)
-		return (r < 0);
-	for (i = 0; i < p->nparties; i++) {
-		q = &p->party[i];
-		if (!PARTY_HAS(q, c->kind) || !PARTY_HAS(q, ENT_ACCOUNT) ||
-		    memcmp(&q->h[c->kind], c->h, sizeof(*c->h)) != 0)
+	for (p = 0; p < (int)nitems(roles); p++) {
+		if (!(e->roles & roles[p]))
 			continue;
-		if (memcmp(&q->h[ENT_ACCOUNT], c->via, sizeof(*c->via)) == 0) {
+		if ((r = rules_eval_event_key(c->cx, e, p, ENT_ACCOUNT,
+		    &a)) < 0)
+			return (1);
+		if (r == 2)
+			return (0);		/* gone */
+		if (r != 0)
+			continue;		/* no account */
+		if (memcmp(&a, c->via, sizeof(*c->via)) == 0) {
 			c->via_seen = true;
 			continue;
 		}
 		for (j = 0; j < c->ncand; j++)
-			if (memcmp(&c->cand[j], &q->h[ENT_ACCOUNT],
-			    sizeof(c->cand[j])) == 0)
+			if (memcmp(&c->cand[j], &a, sizeof(c->cand[j])) == 0)
 				break;
 		if (j < c->ncand)
 			continue;
@@ -493,7 +501,7 @@ rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 			c->capped = true;
 			return (1);
 		}
-		c->cand[c->ncand++] = q->h[ENT_ACCOUNT];
+		c->cand[c->ncand++] = a;
 	}
 	return (0);
 }
