@@ -418,6 +418,20 @@ rules_graph_fp(const struct rg_hash *h, uint8_t kind)
 	return (v == 0 ? 1 : v);
 }
 
+/* Whether fp is in set (of cap slots). */
+static bool
+rules_graph_fp_has(const uint64_t *set, size_t cap, uint64_t fp)
+{
+	size_t	i = (size_t)(fp >> 17) & (cap - 1);
+
+	while (set[i] != 0) {
+		if (set[i] == fp)
+			return (true);
+		i = (i + 1) & (cap - 1);
+	}
+	return (false);
+}
+
 /* Add fp to set (of cap slots); false when it was there already. */
 static bool
 rules_graph_fp_add(uint64_t *set, size_t cap, uint64_t fp)
@@ -448,6 +462,7 @@ struct rules_cluster {
 	bool			 first_hop;	/* via is the party's account */
 	bool			 via_seen;
 	size_t			 ncand;
+	size_t			 nnew;		/* of them, not counted yet */
 	size_t			 nhop;
 	/* Zeroed up to here. The accounts that carried the identity: */
 	struct rg_hash		 cand[RULES_CLUSTER_MAX];
@@ -502,8 +517,13 @@ rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 			return (1);
 		}
 		c->cand[c->ncand++] = a;
+		if (!rules_graph_fp_has(c->accts, RULES_FP_ACCTS,
+		    rules_graph_fp(&a, ENT_ACCOUNT)))
+			c->nnew++;
 	}
-	return (0);
+	/* Decided: the accounts still to count reach the comparison's. */
+	return ((c->from == INT64_MIN || c->via_seen) &&
+	    c->count + c->nnew >= c->n->limit);
 }
 
 /*
@@ -528,6 +548,7 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 	c->h = &l->h;
 	c->via_seen = false;
 	c->ncand = 0;
+	c->nnew = 0;
 	if (rules_eval_scank(c->cx, l->kind, &l->h, EV_MASK_ANY, ROLE_ANY,
 	    c->from, c->to, true, rules_graph_cluster_entry, c) != 0 ||
 	    c->cx->err) {
