@@ -943,14 +943,20 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 		if (h->op == N_CALL && (h->fn->flags & RF_BOUND) &&
 		    c->op == N_CONST && c->type == T_NUM) {
 			/*
-			 * min(count, floor(c) + 1) decides any comparison;
-			 * the function's own limit (where it saturates) stays
-			 * when that is larger.
+			 * min(count, floor(c) + 1) decides any comparison,
+			 * and min(count, ceil(c)) decides ">= c" and "< c"
+			 * (the count never falls): "cluster(...) >= 1" stops
+			 * at the first account. The function's own limit
+			 * (where it saturates) stays when that is larger.
 			 */
 			if (c->v.n < 0)
 				lim = 1;
 			else if (c->v.n + 1 >= (double)h->limit)
 				lim = (double)h->limit;
+			else if (n->cmp == C_GE || n->cmp == C_LT)
+				lim = (double)(uint64_t)c->v.n +
+				    (c->v.n > (double)(uint64_t)c->v.n ||
+				    c->v.n < 1);
 			else
 				lim = (double)(uint64_t)c->v.n + 1;
 			if (lim < (double)h->limit)

@@ -1331,9 +1331,9 @@ START_TEST(test_primitives_explain)
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "events")), 3);
 	ck_assert_str_eq(json_string_value(json_object_get(l, "from")),
 	    "2026-01-01T00:00:00.000Z");
-	/* cluster: two accounts found decide ">= 1" (floor(1) + 1). */
+	/* cluster: the first account found decides ">= 1". */
 	l = json_object_get(ex_fact(j, "n.cluster", "cluster("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
 	ck_assert(json_is_true(json_object_get(l, "at_least")));
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
 	    "kinds"), 0)), "payment");
@@ -1371,12 +1371,15 @@ START_TEST(test_primitives_explain)
 	/* numbered mailboxes */
 	l = json_object_get(ex_fact(j, "n.shape", "distinct("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 3);
-	/* own: pm_1 is the referee's, the referrer never carried it. */
+	/*
+	 * own: pm_1 is the referee's, the referrer never carried it; the
+	 * first decides ">= 1".
+	 */
 	l = json_object_get(ex_fact(j, "n.own", "own("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(l, "kind")),
 	    "payment");
-	ck_assert(json_is_false(json_object_get(l, "at_least")));
+	ck_assert(json_is_true(json_object_get(l, "at_least")));
 	json_decref(j);
 	free(res.explain);
 	store_abort(txn);
@@ -2267,6 +2270,52 @@ START_TEST(test_rule_same_known)
 }
 END_TEST
 
+/*
+ * cluster stops walking an identity once its comparison is decided: the
+ * party's own use in the window seen, and another account found, before
+ * the party's 200 older uses of the install.
+ */
+START_TEST(test_cluster_decided)
+{
+	const char		*src = "rule c { when cluster(referee, "
+	    "device.id, 30d) >= 1 action review }\n";
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev;
+	json_t			*j, *l;
+	int			 i;
+
+	rs = scratch(src, 64 << 20, &st, &txn);
+	for (i = 0; i < 200; i++) {
+		decode("{\"op\":\"observe\",\"kind\":\"login\","
+		    "\"account\":\"b\",\"device\":{\"id\":\"d-1\"}}",
+		    1767225600000LL + i, &ev);
+		ck_assert_int_eq(store_put_event(txn, &ev), 0);
+	}
+	decode("{\"op\":\"observe\",\"kind\":\"login\",\"account\":"
+	    "\"c\",\"device\":{\"id\":\"d-1\"}}", 1767225600000LL + 1000,
+	    &ev);
+	ck_assert_int_eq(store_put_event(txn, &ev), 0);
+	check_line(txn, rs, "{\"op\":\"check\",\"id\":\"x\",\"referrer\":"
+	    "{\"account\":\"a\"},\"referee\":{\"account\":\"b\","
+	    "\"device\":{\"id\":\"d-1\"}}}", 1767225600000LL + 2000, &ev);
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	ck_assert_uint_eq(res.nhits, 1);
+	j = json_loads(res.explain, 0, NULL);
+	l = json_object_get(ex_fact(j, "c", "cluster("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 1);
+	/* b's link, this check's entry and c's login: not b's 200 logins. */
+	ck_assert_int_le(json_integer_value(json_object_get(l, "read")), 4);
+	json_decref(j);
+	free(res.explain);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
 /* cluster stops at its budget and says so. */
 START_TEST(test_cluster_budget)
 {
@@ -2347,6 +2396,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_referees_engaged);
 	tcase_add_test(tc, test_referees_returned);
 	tcase_add_test(tc, test_primitives_as_of);
+	tcase_add_test(tc, test_cluster_decided);
 	tcase_add_test(tc, test_cluster_budget);
 	tcase_add_test(tc, test_memo_same);
 	tcase_add_test(tc, test_rule_same_known);
