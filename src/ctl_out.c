@@ -776,6 +776,51 @@ stats_humanize(const char *group, const json_t *o)
 	return (c);
 }
 
+/*
+ * The rules op's reply: the set's hash, then a table of its rules in
+ * file order, with what each matched and what evaluating it costs (the
+ * mean of the evaluations timed; "-" before any).
+ */
+static void
+render_rules(const json_t *o)
+{
+	struct ctl_table	*t;
+	const json_t		*r;
+	char			 score[24], hits[24], timed[24], cost[FMT_HUMAN_LEN];
+	json_int_t		 n;
+	double			 us;
+	size_t			 i;
+
+	ctl_out_kv(0, 8, "ruleset", "%s", jstr(o, "ruleset"));
+	t = ctl_table_new(0, 7, "RULE", "ACTION", "MODE", "SCORE", "HITS",
+	    "COST", "TIMED");
+	json_array_foreach(json_object_get(o, "rules"), i, r) {
+		snprintf(score, sizeof(score), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(r, "score")));
+		snprintf(hits, sizeof(hits), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(r, "hits")));
+		n = json_integer_value(json_object_get(r, "timed"));
+		snprintf(timed, sizeof(timed), "%" JSON_INTEGER_FORMAT, n);
+		us = (double)json_integer_value(json_object_get(r,
+		    "cost_ns")) / 1000.0;
+		if (n == 0)
+			snprintf(cost, sizeof(cost), "-");
+		else if (us < 1000)
+			snprintf(cost, sizeof(cost), "%.1f us", us);
+		else
+			ctl_fmt_us(us, cost);
+		ctl_table_row(t, jstr(r, "rule"), jstr(r, "action"),
+		    jstr(r, "mode"), score, hits, cost, timed);
+	}
+	ctl_table_print(t);
+}
+
+bool
+ctl_out_rules(const char *line, size_t len)
+{
+	return (ctl_out_render(line, len, render_rules));
+}
+
 static void
 render_stats(const json_t *raw)
 {

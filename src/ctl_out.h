@@ -92,6 +92,7 @@ bool	 ctl_out_reply(const char *line, size_t len);
 bool	 ctl_out_verdict(const char *line, size_t len);
 bool	 ctl_out_explain(const char *line, size_t len);
 bool	 ctl_out_stats(const char *line, size_t len);
+bool	 ctl_out_rules(const char *line, size_t len);	/* the rules op */
 
 /*
  * Human figures into buf (FMT_HUMAN_LEN, util.h): a duration in seconds

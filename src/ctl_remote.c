@@ -610,7 +610,7 @@ int
 ctl_rules_list(int argc, char **argv)
 {
 	(void)argv;
-	return (ctl_noarg(argc, "{\"op\":\"rules\"}", ctl_out_reply));
+	return (ctl_noarg(argc, "{\"op\":\"rules\"}", ctl_out_rules));
 }
 
 int

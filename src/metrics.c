@@ -398,6 +398,34 @@ histogram(struct sbuf *sb, const char *name, const char *labels,
 	}
 }
 
+/*
+ * What evaluating each rule in service costs (rules_rule_cost): a
+ * summary without quantiles, from the set's going into service (a
+ * reload starts it again, as a counter reset).
+ */
+static void
+metrics_rule_cost(struct sbuf *sb, const struct ruleset *rs)
+{
+	char		help[160];
+	uint64_t	n, ns;
+	size_t		i;
+
+	snprintf(help, sizeof(help), "Time evaluating each rule in service, "
+	    "from the evaluations timed (one in %d on each thread) since the "
+	    "rule set went into service.", RULES_COST_EVERY);
+	family(sb, "rule_eval_seconds", "summary", help);
+	for (i = 0; rs != NULL && i < rules_count(rs); i++) {
+		rules_rule_cost(rs, (uint32_t)i, &n, &ns);
+		sbuf_adds(sb, "refguard_rule_eval_seconds_sum{rule=\"");
+		label(sb, rules_rule_name(rs, (uint32_t)i));
+		sbuf_addf(sb, "\"} %llu.%09llu\n", (unsigned long long)(ns /
+		    1000000000), (unsigned long long)(ns % 1000000000));
+		sbuf_adds(sb, "refguard_rule_eval_seconds_count{rule=\"");
+		label(sb, rules_rule_name(rs, (uint32_t)i));
+		sbuf_addf(sb, "\"} %llu\n", (unsigned long long)n);
+	}
+}
+
 static void
 metrics_requests(struct sbuf *sb, struct daemon *d)
 {
@@ -450,6 +478,7 @@ metrics_requests(struct sbuf *sb, struct daemon *d)
 		sbuf_addf(sb, "\",mode=\"shadow\"} %llu\n",
 		    (unsigned long long)m->rules[i].n[1]);
 	}
+	metrics_rule_cost(sb, d->rules);
 }
 
 /* Cluster mode (cluster.h): where this node is in the log. */

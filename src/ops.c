@@ -46,14 +46,17 @@ op_reload(struct daemon *d, struct job *job)
 /*
  * The rule set in service, rule by rule in file order: its action, whether
  * it enforces or only shadows, its score, its desc (msg, as reasons show
- * it) and how often it matched in new verdicts since start (the counters
- * of /metrics rule_hits_total).
+ * it), how often it matched in new verdicts since start (the counters
+ * of /metrics rule_hits_total), and what evaluating it costs: the
+ * evaluations timed since the set went into service and their mean in
+ * nanoseconds (rules_rule_cost).
  */
 static void
 op_rules(struct daemon *d, struct job *job)
 {
 	json_t		*o, *arr, *r;
 	const char	*name;
+	uint64_t	 timed, ns;
 	uint32_t	 i, n;
 	bool		 shadow;
 
@@ -71,6 +74,10 @@ op_rules(struct daemon *d, struct job *job)
 		if (rules_rule_msg(d->rules, i) != NULL)
 			json_object_set_new(r, "msg", json_string(
 			    rules_rule_msg(d->rules, i)));
+		rules_rule_cost(d->rules, i, &timed, &ns);
+		json_object_set_new(r, "timed", json_integer((json_int_t)timed));
+		json_object_set_new(r, "cost_ns", json_integer(timed == 0 ? 0 :
+		    (json_int_t)(ns / timed)));
 		json_array_append_new(arr, r);
 	}
 	o = json_pack("{s:b,s:s,s:o}", "ok", 1, "ruleset", d->rules != NULL ?

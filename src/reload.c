@@ -122,6 +122,7 @@ reload_rules(const struct conf *cf, struct ident *id, char **cause)
 	}
 	log_debug("rule tests passed tests=%d", ntests);
 	free(report);
+	rules_cost_reset(rs);	/* what serving costs, not the tests */
 	return (rs);
 }
 

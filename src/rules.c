@@ -151,6 +151,7 @@ rules_free(struct ruleset *rs)
 	for (i = 0; i < rs->nrules; i++)
 		free(rs->rules[i].tags);
 	free(rs->rules);
+	free(rs->cost);
 	for (i = 0; i < rs->nlists; i++) {
 		free(rs->lists[i].vals);
 		free(rs->lists[i].vpos);
@@ -280,6 +281,7 @@ rules_finish(struct ruleset *rs, char **diag)
 	if (rs->nerrors == 0 || rs->nrules != 0)
 		rules_check(rs);
 	rules_hash_set(rs);
+	rs->cost = xcalloc(rs->nrules + 1, sizeof(*rs->cost));
 	rs->id = NULL;
 	*diag = rules_diag_take(rs);
 	if (rs->nerrors != 0) {
@@ -540,6 +542,28 @@ bool
 rules_rule_shadow(const struct ruleset *rs, uint32_t rule)
 {
 	return (rule < rs->nrules && rs->rules[rule].shadow);
+}
+
+void
+rules_rule_cost(const struct ruleset *rs, uint32_t rule, uint64_t *n,
+    uint64_t *ns)
+{
+	*n = *ns = 0;
+	if (rule >= rs->nrules || rs->cost == NULL)
+		return;
+	*n = __atomic_load_n(&rs->cost[rule].n, __ATOMIC_RELAXED);
+	*ns = __atomic_load_n(&rs->cost[rule].ns, __ATOMIC_RELAXED);
+}
+
+void
+rules_cost_reset(struct ruleset *rs)
+{
+	size_t	i;
+
+	for (i = 0; rs->cost != NULL && i < rs->nrules; i++) {
+		__atomic_store_n(&rs->cost[i].n, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rs->cost[i].ns, 0, __ATOMIC_RELAXED);
+	}
 }
 
 /*

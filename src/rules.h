@@ -148,6 +148,19 @@ int		 rules_rule_action(const struct ruleset *rs, uint32_t rule);
 int32_t		 rules_rule_score(const struct ruleset *rs, uint32_t rule);
 bool		 rules_rule_shadow(const struct ruleset *rs, uint32_t rule);
 /*
+ * What evaluating a rule has cost since the set was compiled or
+ * rules_cost_reset(): *n evaluations timed and *ns nanoseconds in all.
+ * Each thread times every rule of one evaluation in RULES_COST_EVERY
+ * (its first included), outcomes reused (rules_eval_known) excepted. A
+ * rule's time is its own conditions' as evaluated in order: a history
+ * call an earlier rule made already is shared, not read again, so it is
+ * the earlier rule's.
+ */
+#define RULES_COST_EVERY	16
+void		 rules_rule_cost(const struct ruleset *rs, uint32_t rule,
+		     uint64_t *n, uint64_t *ns);
+void		 rules_cost_reset(struct ruleset *rs);
+/*
  * Whether rule ra of set a and rule rb of set b match the same events:
  * their conditions ("when") are the same text, byte for byte, so are
  * the named conditions they use (each, wherever it is defined), and

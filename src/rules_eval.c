@@ -838,11 +838,13 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 	struct rules_ectx	 cx;
 	struct jshape_w		 w;
 	const struct rules_rule	*r;
+	static __thread uint32_t tick;	/* this thread's evaluations */
 	struct rules_hit	*h;
 	size_t			 i;
 	int			 action = ACTION_ALLOW;
 	int64_t			 score = 0;
-	bool			 m;
+	uint64_t		 t0 = 0;
+	bool			 m, timed;
 
 	res->action = ACTION_ALLOW;
 	res->score = 0;
@@ -870,6 +872,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 		sbuf_init(&w.vals, 1024);
 		jsw_raw(&w, "[", 1);
 	}
+	timed = rs->cost != NULL && tick++ % RULES_COST_EVERY == 0;
 	for (i = 0; i < rs->nrules; i++) {
 		r = &rs->rules[i];
 		if (cx.ex != NULL) {
@@ -882,7 +885,13 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 		}
 		if (known != NULL && known[i] != RULES_KNOWN_NONE)
 			m = known[i] == RULES_KNOWN_MATCH;
-		else
+		else if (timed) {
+			t0 = mono_ns();
+			m = rules_eval_bool(&cx, r->when);
+			__atomic_fetch_add(&rs->cost[i].ns, mono_ns() - t0,
+			    __ATOMIC_RELAXED);
+			__atomic_fetch_add(&rs->cost[i].n, 1, __ATOMIC_RELAXED);
+		} else
 			m = rules_eval_bool(&cx, r->when);
 		if (cx.err)
 			break;

@@ -447,6 +447,15 @@ struct rules_list {
 	struct rules_vset	*sets[ENT__MAX + 2];
 };
 
+/*
+ * One rule's timed evaluations and their nanoseconds, added to by every
+ * evaluating thread (relaxed atomics): statistics, never a result.
+ */
+struct rules_cost {
+	uint64_t		 n;
+	uint64_t		 ns;
+};
+
 struct rules_rule {
 	char			*name;
 	struct rules_pos	 pos;
@@ -531,6 +540,8 @@ struct ruleset {
 	size_t			 nsrcs;
 	struct rules_rule	*rules;
 	size_t			 nrules;
+	/* What evaluating each rule cost (rules_rule_cost), by rule. */
+	struct rules_cost	*cost;
 	struct rules_list	*lists;
 	size_t			 nlists;
 	struct rules_test	*tests;

@@ -71,6 +71,7 @@ char	*fmt_age(int64_t s, char *buf);
  */
 int64_t	 now_ms(void);		/* wall clock */
 uint64_t mono_us(void);		/* monotonic, microseconds */
+uint64_t mono_ns(void);		/* monotonic, nanoseconds */
 /*
  * The CPUs this process may use, 1 to max: its affinity, less when a
  * cgroup v2 quota (cpu.max, on the way to the root) allows fewer.

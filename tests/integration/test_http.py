@@ -241,8 +241,8 @@ def _():
     eq(status, 200, "HEAD /healthz")
 
 
-@T.case("the rules op: the rule set in service with action, mode, score "
-        "and hits, the same over NDJSON, GET /v1/rules and refguardctl")
+@T.case("the rules op: the rule set in service with action, mode, score, "
+        "hits and cost, the same over NDJSON, GET /v1/rules and refguardctl")
 def _():
     d, h = http_daemon("rulesop")
     d.start()
@@ -255,13 +255,17 @@ def _():
           "one entry per rule in service (%d)" % st["rules"], raw)
     by = {}
     for e in rules:
-        check(sorted(e) in (["action", "hits", "mode", "rule", "score"],
-                            ["action", "hits", "mode", "msg", "rule",
-                             "score"]),
+        check(sorted(e) in (["action", "cost_ns", "hits", "mode", "rule",
+                             "score", "timed"],
+                            ["action", "cost_ns", "hits", "mode", "msg",
+                             "rule", "score", "timed"]),
               "the fields of a rule (msg: its desc, when it has one)", raw)
         check(e["action"] in ("allow", "review", "deny"), "action", raw)
         check(e["mode"] in ("enforce", "shadow"), "mode", raw)
         eq(e["hits"], 0, "no hits before any check")
+        # The rule tests run at load are not what serving costs.
+        eq((e["timed"], e["cost_ns"]), (0, 0), "nothing timed before any "
+           "check: %s" % e["rule"])
         by[e["rule"]] = e
     same = by.get(SAME_EMAIL[0])
     check(same is not None, "%s listed" % SAME_EMAIL[0], raw)
@@ -279,9 +283,18 @@ def _():
     eq(hits[SAME_EMAIL[0]], 1, "hits after one denied check")
     for name in rgtest.rule_names(v["reasons"]):
         eq(hits[name], 1, "hits of %s, a reason of the check" % name)
+    # A thread times every rule of its first evaluation (then one in 16).
+    for e in r["rules"]:
+        eq(e["timed"], 1, "%s timed once, in the one evaluation" % e["rule"])
+        check(e["cost_ns"] >= 0, "cost of %s" % e["rule"], raw)
+    check(sum(e["cost_ns"] for e in r["rules"]) > 0, "the check took time",
+          raw)
     status, heads, body = h("GET", "/metrics")
     check(('refguard_rule_hits_total{rule="%s",mode="enforce"} 1' %
            SAME_EMAIL[0]).encode() in body, "/metrics agrees", body)
+    check(('refguard_rule_eval_seconds_count{rule="%s"} 1' %
+           SAME_EMAIL[0]).encode() in body, "/metrics: the evaluation timed",
+          body)
 
     # The same bytes over HTTP; the op takes no fields.
     v, hraw = h.json("GET", "/v1/rules")
@@ -298,6 +311,7 @@ def _():
     rc, out, err = d.ctl("rules", "list")
     eq(rc, 0, "refguardctl rules list exit status (%s)" % err)
     check(SAME_EMAIL[0] in out and "enforce" in out, "the human list", out)
+    check("COST" in out.splitlines()[1], "a table with the rules' cost", out)
     d.stop()
 
 
@@ -844,8 +858,9 @@ def parse_metrics(text):
         name, labels, value = m.group(1), m.group(2) or "", m.group(3)
         fam = name
         for suf in ("_bucket", "_sum", "_count"):
-            if name.endswith(suf) and types.get(name[:-len(suf)]) == \
-                    "histogram":
+            if name.endswith(suf) and types.get(name[:-len(suf)]) in \
+                    (("histogram",) if suf == "_bucket" else
+                     ("histogram", "summary")):
                 fam = name[:-len(suf)]
         check(fam in types, "a sample before its TYPE, " + where)
         check(seen_family[-1] == fam, "a family's samples are not "
