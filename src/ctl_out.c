@@ -776,10 +776,24 @@ stats_humanize(const char *group, const json_t *o)
 	return (c);
 }
 
+/* A rule's cost, from its mean in nanoseconds ("-" when never timed). */
+static char *
+fmt_cost(json_int_t timed, double ns, char *buf)
+{
+	if (timed == 0)
+		snprintf(buf, FMT_HUMAN_LEN, "-");
+	else if (ns < 1e6)
+		snprintf(buf, FMT_HUMAN_LEN, "%.1f us", ns / 1e3);
+	else
+		ctl_fmt_us(ns / 1e3, buf);
+	return (buf);
+}
+
 /*
  * The rules op's reply: the set's hash, then a table of its rules in
  * file order, with what each matched and what evaluating it costs (the
- * mean of the evaluations timed; "-" before any).
+ * mean of the evaluations timed; "-" before any), and what the whole
+ * set costs an evaluation (every rule is timed in the same ones).
  */
 static void
 render_rules(const json_t *o)
@@ -787,8 +801,8 @@ render_rules(const json_t *o)
 	struct ctl_table	*t;
 	const json_t		*r;
 	char			 score[24], hits[24], timed[24], cost[FMT_HUMAN_LEN];
-	json_int_t		 n;
-	double			 us;
+	json_int_t		 n, most = 0;
+	double			 ns, all = 0;
 	size_t			 i;
 
 	ctl_out_kv(0, 8, "ruleset", "%s", jstr(o, "ruleset"));
@@ -801,18 +815,17 @@ render_rules(const json_t *o)
 		    json_integer_value(json_object_get(r, "hits")));
 		n = json_integer_value(json_object_get(r, "timed"));
 		snprintf(timed, sizeof(timed), "%" JSON_INTEGER_FORMAT, n);
-		us = (double)json_integer_value(json_object_get(r,
-		    "cost_ns")) / 1000.0;
-		if (n == 0)
-			snprintf(cost, sizeof(cost), "-");
-		else if (us < 1000)
-			snprintf(cost, sizeof(cost), "%.1f us", us);
-		else
-			ctl_fmt_us(us, cost);
+		ns = (double)json_integer_value(json_object_get(r, "cost_ns"));
+		all += ns;
+		if (n > most)
+			most = n;
 		ctl_table_row(t, jstr(r, "rule"), jstr(r, "action"),
-		    jstr(r, "mode"), score, hits, cost, timed);
+		    jstr(r, "mode"), score, hits, fmt_cost(n, ns, cost), timed);
 	}
 	ctl_table_print(t);
+	if (most > 0)
+		printf("all rules: %s an evaluation\n", fmt_cost(most, all,
+		    cost));
 }
 
 bool

@@ -1,6 +1,6 @@
 // rules.js: each rule: enforcing or shadow, its hits per day in every
-// verdict (the daily counters), and how reviewers decided the review queue
-// items it sent.
+// verdict (the daily counters), how reviewers decided the review queue
+// items it sent, and what evaluating it costs.
 import { el, svg, badge, rules } from "./core.js";
 import { recentItems, dailyCounts, DAYS } from "./queueitems.js";
 
@@ -58,19 +58,21 @@ export async function render() {
       el("td", { class: "num" }, r.score), el("td", { class: "num" }, r.hits),
       el("td", { class: "num hits-total" }, total), el("td", null, hitsChart(days, p.enf, p.sh)),
       el("td", null, decidedBar(p.approve, p.void, p.open)),
-      el("td", { class: "num" }, dec ? Math.round(100 * p.void / dec) + "% of " + dec : "–"));
+      el("td", { class: "num" }, dec ? Math.round(100 * p.void / dec) + "% of " + dec : "–"),
+      el("td", { class: "num cost", "data-timed": r.timed }, r.timed ? (r.cost_ns / 1000).toFixed(1) + " µs" : "–"));
   });
   const node = el("section", { id: "rules-page" },
     el("h1", null, "Rules"),
     el("p", { class: "muted" }, "Rule set ", el("span", { class: "mono" }, rs.hash), ", " + rs.list.length +
       " rules. Since start: new verdicts each rule matched since the daemon started. Hits / day: every verdict it matched, the last " +
       DAYS + " days by the referral's day (UTC), enforcing in blue, shadow in purple. Decisions: the referrals it sent to the review queue " +
-      "(among their top three reasons) in those days, and how reviewers decided them (green approved, red voided, grey open)."),
+      "(among their top three reasons) in those days, and how reviewers decided them (green approved, red voided, grey open). " +
+      "Cost: the mean time of its evaluations timed since the rule set went into service (one evaluation in 16 on each thread)."),
     el("div", { class: "scroll" }, el("table", { id: "rules" },
       el("thead", null, el("tr", null, el("th", null, "Rule"), el("th", null, "Mode"), el("th", null, "Action"),
         el("th", { class: "num" }, "Score"), el("th", { class: "num" }, "Since start"),
         el("th", { class: "num" }, DAYS + " days"), el("th", null, "Hits / day"),
-        el("th", null, "Decisions"), el("th", { class: "num" }, "Voided"))),
+        el("th", null, "Decisions"), el("th", { class: "num" }, "Voided"), el("th", { class: "num" }, "Cost"))),
       el("tbody", null, rows))));
   return { node };
 }

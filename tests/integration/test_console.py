@@ -378,6 +378,9 @@ def _():
         share = b.eval("document.querySelector('#rules tr[data-rule="
                        "\"farm.referee_ip\"]').innerText")
         check("25% of 4" in share, "one voided of four decided", share)
+        cost = b.eval("document.querySelector('#rules tr[data-rule="
+                      "\"farm.referee_ip\"] td.cost').textContent")
+        check(cost.endswith(" µs"), "the rule's cost, timed", cost)
         zeros = [0] * 13
         for rule, hits in (("farm.referee_ip", 6),
                            ("farm.referee_device", denied)):

@@ -312,6 +312,8 @@ def _():
     eq(rc, 0, "refguardctl rules list exit status (%s)" % err)
     check(SAME_EMAIL[0] in out and "enforce" in out, "the human list", out)
     check("COST" in out.splitlines()[1], "a table with the rules' cost", out)
+    check(out.splitlines()[-1].startswith("all rules: "), "what the set "
+          "costs an evaluation", out)
     d.stop()
 
 
