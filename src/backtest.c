@@ -36,6 +36,7 @@ struct bt_rule {
 	uint64_t	 s_enforce, s_shadow;
 	uint64_t	 c_enforce, c_shadow;
 	uint64_t	 c_tp;		/* matched a labelled-fraud referral */
+	uint64_t	 c_timed, c_ns;	/* its evaluations timed, their ns */
 	bool		 in_candidate;
 };
 
@@ -94,6 +95,12 @@ struct backtest {
 	size_t		 nrules, rules_cap;
 	uint64_t	*cand;		/* [rule * 2 + shadow], by rule index */
 	uint64_t	*cand_tp;	/* [rule], matched and positive */
+	/*
+	 * What evaluating the candidate's rules cost here: [rule * 2] the
+	 * evaluations timed, [rule * 2 + 1] their nanoseconds (rules.h,
+	 * rules_rule_cost), less what the set had counted before (cost0).
+	 */
+	uint64_t	*cand_cost, *cost0;
 	size_t		 ncand;
 	bool		 labels;	/* the store holds feedback: figures below */
 	struct bt_label	*by_id, *by_acct;	/* sorted, see bt_own_label() */
@@ -558,6 +565,20 @@ bt_counter(struct backtest *bt, size_t i)
 	return (i < nitems(c) ? c[i] : NULL);
 }
 
+/* Add what the candidate's rules cost since cost0 to cand_cost. */
+static void
+bt_cost_take(struct backtest *bt)
+{
+	uint64_t	n, ns;
+	size_t		i;
+
+	for (i = 0; i < bt->ncand; i++) {
+		rules_rule_cost(bt->rs, (uint32_t)i, &n, &ns);
+		bt->cand_cost[i * 2] += n - bt->cost0[i * 2];
+		bt->cand_cost[i * 2 + 1] += ns - bt->cost0[i * 2 + 1];
+	}
+}
+
 static void
 bt_send(const struct backtest *bt, FILE *f)
 {
@@ -581,6 +602,8 @@ bt_send(const struct backtest *bt, FILE *f)
 		bt_put(f, bt->cand[i]);
 	for (i = 0; i < bt->ncand; i++)
 		bt_put(f, bt->cand_tp[i]);
+	for (i = 0; i < bt->ncand * 2; i++)
+		bt_put(f, bt->cand_cost[i]);
 	bt_put(f, bt->nrules);
 	for (i = 0; i < bt->nrules; i++) {
 		bt_put_str(f, bt->rules[i].name, strlen(bt->rules[i].name));
@@ -657,6 +680,11 @@ bt_receive(struct backtest *bt, FILE *f, char **cause)
 			goto short_read;
 		bt->cand_tp[i] += v;
 	}
+	for (i = 0; i < bt->ncand * 2; i++) {
+		if (bt_get(f, &v) != 0)
+			goto short_read;
+		bt->cand_cost[i] += v;
+	}
 	if (bt_get(f, &n) != 0)
 		goto short_read;
 	for (i = 0; i < n; i++) {
@@ -698,8 +726,10 @@ bt_worker(struct backtest *bt, unsigned w, unsigned n, int fd)
 		rc = bt_scan_chunks(bt, st, w, n, &cause);
 		store_close(st);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		bt_cost_take(bt);
 		bt_send(bt, f);
+	}
 	else {
 		bt_put(f, BT_WIRE_ERR);
 		bt_put_str(f, cause, strlen(cause));
@@ -851,6 +881,11 @@ backtest_run(struct store *st, const struct ruleset *rs,
 	bt->ncand = rules_count(rs);
 	bt->cand = xcalloc(bt->ncand * 2 + 1, sizeof(*bt->cand));
 	bt->cand_tp = xcalloc(bt->ncand + 1, sizeof(*bt->cand_tp));
+	bt->cand_cost = xcalloc(bt->ncand * 2 + 1, sizeof(*bt->cand_cost));
+	bt->cost0 = xcalloc(bt->ncand * 2 + 1, sizeof(*bt->cost0));
+	for (i = 0; i < bt->ncand; i++)
+		rules_rule_cost(rs, (uint32_t)i, &bt->cost0[i * 2],
+		    &bt->cost0[i * 2 + 1]);
 	bt_reuse_init(bt);
 	if (store_stat(st, &ss, cause) != 0)
 		goto fail;
@@ -881,9 +916,14 @@ backtest_run(struct store *st, const struct ruleset *rs,
 		bt->opts.chunk = (span + 4 * workers - 1) / (4 * workers);
 	bt->workers = workers;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((workers > 1 ? bt_scan_parallel(bt, workers, cause) :
-	    bt_scan_chunks(bt, st, 0, 1, cause)) != 0)
-		goto fail;
+	if (workers > 1) {
+		if (bt_scan_parallel(bt, workers, cause) != 0)
+			goto fail;
+	} else {
+		if (bt_scan_chunks(bt, st, 0, 1, cause) != 0)
+			goto fail;
+		bt_cost_take(bt);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	bt->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -898,6 +938,8 @@ backtest_run(struct store *st, const struct ruleset *rs,
 		r->c_enforce = bt->cand[i * 2];
 		r->c_shadow = bt->cand[i * 2 + 1];
 		r->c_tp = bt->cand_tp[i];
+		r->c_timed = bt->cand_cost[i * 2];
+		r->c_ns = bt->cand_cost[i * 2 + 1];
 	}
 	if (bt->nrules > 1)
 		qsort(bt->rules, bt->nrules, sizeof(*bt->rules), bt_rule_cmp);
@@ -944,6 +986,8 @@ backtest_free(struct backtest *bt)
 	free(bt->by_acct);
 	free(bt->cand);
 	free(bt->cand_tp);
+	free(bt->cand_cost);
+	free(bt->cost0);
 	free(bt->ruleset);
 	free(bt->base_hash);
 	free(bt->same);
@@ -1070,7 +1114,7 @@ bt_print_labels(const struct backtest *bt, FILE *out, size_t w)
 static void
 bt_print_json(const struct backtest *bt, FILE *out)
 {
-	json_t	*o, *m, *row, *changes, *ch, *ids, *sh, *ch_hits;
+	json_t	*o, *m, *row, *changes, *ch, *ids, *sh, *ch_hits, *cost;
 	char	*s;
 	size_t	 a, b, i;
 
@@ -1139,12 +1183,58 @@ bt_print_json(const struct backtest *bt, FILE *out)
 	}
 	json_object_set_new(o, "stored_hits", sh);
 	json_object_set_new(o, "candidate_hits", ch_hits);
+	cost = json_object();
+	for (i = 0; i < bt->nrules; i++) {
+		const struct bt_rule *r = &bt->rules[i];
+
+		if (r->in_candidate && r->c_timed > 0)
+			json_object_set_new(cost, r->name, json_pack(
+			    "{s:I,s:I}", "timed", (json_int_t)r->c_timed,
+			    "mean_ns", (json_int_t)(r->c_ns / r->c_timed)));
+	}
+	json_object_set_new(o, "candidate_cost", cost);
 	json_object_set_new(o, "labels", bt_labels_json(bt));
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (s != NULL)
 		fprintf(out, "%s\n", s);
 	free(s);
 	json_decref(o);
+}
+
+/*
+ * What evaluating each candidate rule cost over this history, the
+ * costliest BT_COST_SHOWN first: only rules evaluated here (a reused
+ * outcome costs nothing), without explain, one evaluation in
+ * RULES_COST_EVERY timed. JSON lists them all.
+ */
+#define BT_COST_SHOWN	10
+static void
+bt_print_cost(const struct backtest *bt, FILE *out, size_t w)
+{
+	const struct bt_rule	**v;
+	size_t			  i, j, n = 0;
+
+	v = xcalloc(bt->nrules + 1, sizeof(*v));
+	for (i = 0; i < bt->nrules; i++) {
+		if (!bt->rules[i].in_candidate || bt->rules[i].c_timed == 0)
+			continue;
+		/* Insertion by mean, the costliest first. */
+		for (j = n; j > 0 && v[j - 1]->c_ns / v[j - 1]->c_timed <
+		    bt->rules[i].c_ns / bt->rules[i].c_timed; j--)
+			v[j] = v[j - 1];
+		v[j] = &bt->rules[i];
+		n++;
+	}
+	if (n > 0)
+		fprintf(out, "\n%-*s %10s %10s\n", (int)w, "evaluation cost",
+		    "mean", "timed");
+	for (i = 0; i < n && i < BT_COST_SHOWN; i++)
+		fprintf(out, "%-*s %7.1f us %10" PRIu64 "\n", (int)w, v[i]->name,
+		    (double)(v[i]->c_ns / v[i]->c_timed) / 1e3, v[i]->c_timed);
+	if (n > BT_COST_SHOWN)
+		fprintf(out, "(%zu more, cheaper; --json lists every one)\n",
+		    n - BT_COST_SHOWN);
+	free(v);
 }
 
 void
@@ -1207,6 +1297,7 @@ backtest_print(const struct backtest *bt, FILE *out, bool json)
 	}
 
 	bt_print_labels(bt, out, w);
+	bt_print_cost(bt, out, w);
 	if (bt->changed == 0)
 		return;
 	fprintf(out, "\nchanged (up to %zu sample ids each)\n",

@@ -262,7 +262,7 @@ def without_timing(bt):
     return {k: v for k, v in bt.items()
             if k not in ("seconds", "events_per_sec", "referrals_per_sec",
                          "workers", "base", "rules_evaluated",
-                         "rules_reused")}
+                         "rules_reused", "candidate_cost")}
 
 
 @T.case("reusing unchanged rules: only the changed rule is evaluated, the "
@@ -285,6 +285,12 @@ def _():
     nrules = len(full["candidate_hits"])
     eq((full["rules_evaluated"], full["rules_reused"], full["base"]),
        (nrules * len(SENT), 0, None), "--no-reuse: every rule evaluated")
+    # What each evaluated rule cost: every rule's first evaluation timed.
+    eq(sorted(full["candidate_cost"]), sorted(full["candidate_hits"]),
+       "--no-reuse: every rule's cost")
+    check(all(c["timed"] >= 1 and c["mean_ns"] >= 0
+              for c in full["candidate_cost"].values()),
+          "evaluations timed", full["candidate_cost"])
     check(full["changed"] > 5, "the threshold changes more than the "
           "velocity referrals", full["changed"])
     base = rules_hash(rgtest.CLASSIC_RULES_DIR)
@@ -295,6 +301,12 @@ def _():
         eq((bt["rules_evaluated"], bt["rules_reused"]),
            (len(SENT), (nrules - 1) * len(SENT)),
            "--threads %s: one rule evaluated a referral" % threads)
+        # A reused outcome costs nothing: only the changed rule is timed,
+        # once in each worker at least.
+        eq(sorted(bt["candidate_cost"]), ["velocity.referrer_hourly"],
+           "--threads %s: the changed rule's cost alone" % threads)
+        check(bt["candidate_cost"]["velocity.referrer_hourly"]["timed"] >=
+              int(threads), "timed in every worker", bt["candidate_cost"])
         eq(without_timing(bt), without_timing(full),
            "--threads %s: the report of a full replay" % threads)
     # without a base set, no stored verdict is the candidate's: all evaluated
@@ -388,10 +400,15 @@ def _():
             eq(par["workers"], int(n), "--threads %s: workers" % n)
             eq(without_timing(par), without_timing(one),
                "--threads %s --samples %s: the report of one" % (n, samples))
-    strip = lambda out: re.sub(r"(?m)^time .*$", "", out)
+    # less the time line and the rules' cost (timed: the run's own)
+    strip = lambda out: re.sub(r"(?ms)^evaluation cost .*?(?:\n\n|\Z)", "",
+                               re.sub(r"(?m)^time .*$", "", out))
     one, _ = backtest("--threads", "1", rules=rules)
     par, _ = backtest("--threads", "3", rules=rules)
     check("3 workers" in par, "the time line says how many workers", par)
+    check(re.search(r"(?m)^evaluation cost +mean +timed$", one) and
+          re.search(r"(?m)^velocity\.referrer_hourly +[0-9.]+ us +[0-9]+$",
+                    one), "what each rule cost, in text", one)
     eq(strip(par), strip(one), "text report, 3 workers and 1")
     for bad in ("0", "65", "x", ""):
         out, err = backtest("--threads", bad, expect=2)
