@@ -729,8 +729,7 @@ bt_worker(struct backtest *bt, unsigned w, unsigned n, int fd)
 	if (rc == 0) {
 		bt_cost_take(bt);
 		bt_send(bt, f);
-	}
-	else {
+	} else {
 		bt_put(f, BT_WIRE_ERR);
 		bt_put_str(f, cause, strlen(cause));
 	}
