@@ -1207,23 +1207,28 @@ bt_print_json(const struct backtest *bt, FILE *out)
  * RULES_COST_EVERY timed. JSON lists them all.
  */
 #define BT_COST_SHOWN	10
+static int
+bt_cost_cmp(const void *a, const void *b)
+{
+	const struct bt_rule	*x = *(const struct bt_rule *const *)a;
+	const struct bt_rule	*y = *(const struct bt_rule *const *)b;
+	uint64_t		 mx = x->c_ns / x->c_timed;
+	uint64_t		 my = y->c_ns / y->c_timed;
+
+	return (mx > my ? -1 : mx < my);	/* the costliest first */
+}
+
 static void
 bt_print_cost(const struct backtest *bt, FILE *out, size_t w)
 {
 	const struct bt_rule	**v;
-	size_t			  i, j, n = 0;
+	size_t			  i, n = 0;
 
 	v = xcalloc(bt->nrules + 1, sizeof(*v));
-	for (i = 0; i < bt->nrules; i++) {
-		if (!bt->rules[i].in_candidate || bt->rules[i].c_timed == 0)
-			continue;
-		/* Insertion by mean, the costliest first. */
-		for (j = n; j > 0 && v[j - 1]->c_ns / v[j - 1]->c_timed <
-		    bt->rules[i].c_ns / bt->rules[i].c_timed; j--)
-			v[j] = v[j - 1];
-		v[j] = &bt->rules[i];
-		n++;
-	}
+	for (i = 0; i < bt->nrules; i++)
+		if (bt->rules[i].in_candidate && bt->rules[i].c_timed > 0)
+			v[n++] = &bt->rules[i];
+	qsort(v, n, sizeof(*v), bt_cost_cmp);
 	if (n > 0)
 		fprintf(out, "\n%-*s %10s %10s\n", (int)w, "evaluation cost",
 		    "mean", "timed");

@@ -953,11 +953,11 @@ rules_check_compile(struct rules_cctx *cc, struct rules_node *n)
 				lim = 1;
 			else if (c->v.n + 1 >= (double)h->limit)
 				lim = (double)h->limit;
-			else if (n->cmp == C_GE || n->cmp == C_LT)
-				lim = (double)(uint64_t)c->v.n +
-				    (c->v.n > (double)(uint64_t)c->v.n ||
-				    c->v.n < 1);
-			else
+			else if (n->cmp == C_GE || n->cmp == C_LT) {
+				lim = (double)(uint64_t)c->v.n;	/* ceil(c) */
+				if (lim < c->v.n || lim < 1)
+					lim += 1;
+			} else
 				lim = (double)(uint64_t)c->v.n + 1;
 			if (lim < (double)h->limit)
 				h->limit = (uint64_t)lim;

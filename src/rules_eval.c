@@ -885,14 +885,17 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 		}
 		if (known != NULL && known[i] != RULES_KNOWN_NONE)
 			m = known[i] == RULES_KNOWN_MATCH;
-		else if (timed) {
-			t0 = mono_ns();
+		else {
+			if (timed)
+				t0 = mono_ns();
 			m = rules_eval_bool(&cx, r->when);
-			__atomic_fetch_add(&rs->cost[i].ns, mono_ns() - t0,
-			    __ATOMIC_RELAXED);
-			__atomic_fetch_add(&rs->cost[i].n, 1, __ATOMIC_RELAXED);
-		} else
-			m = rules_eval_bool(&cx, r->when);
+			if (timed) {
+				__atomic_fetch_add(&rs->cost[i].ns,
+				    mono_ns() - t0, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&rs->cost[i].n, 1,
+				    __ATOMIC_RELAXED);
+			}
+		}
 		if (cx.err)
 			break;
 		if (cx.ex != NULL) {

@@ -418,31 +418,32 @@ rules_graph_fp(const struct rg_hash *h, uint8_t kind)
 	return (v == 0 ? 1 : v);
 }
 
+/* The slot of fp in set (of cap slots), or the empty one it would take. */
+static size_t
+rules_graph_fp_slot(const uint64_t *set, size_t cap, uint64_t fp)
+{
+	size_t	i = (size_t)(fp >> 17) & (cap - 1);
+
+	while (set[i] != 0 && set[i] != fp)
+		i = (i + 1) & (cap - 1);
+	return (i);
+}
+
 /* Whether fp is in set (of cap slots). */
 static bool
 rules_graph_fp_has(const uint64_t *set, size_t cap, uint64_t fp)
 {
-	size_t	i = (size_t)(fp >> 17) & (cap - 1);
-
-	while (set[i] != 0) {
-		if (set[i] == fp)
-			return (true);
-		i = (i + 1) & (cap - 1);
-	}
-	return (false);
+	return (set[rules_graph_fp_slot(set, cap, fp)] == fp);
 }
 
 /* Add fp to set (of cap slots); false when it was there already. */
 static bool
 rules_graph_fp_add(uint64_t *set, size_t cap, uint64_t fp)
 {
-	size_t	i = (size_t)(fp >> 17) & (cap - 1);
+	size_t	i = rules_graph_fp_slot(set, cap, fp);
 
-	while (set[i] != 0) {
-		if (set[i] == fp)
-			return (false);
-		i = (i + 1) & (cap - 1);
-	}
+	if (set[i] == fp)
+		return (false);
 	set[i] = fp;
 	return (true);
 }

@@ -24,10 +24,7 @@ now_ms(void)
 uint64_t
 mono_us(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+	return (mono_ns() / 1000);
 }
 
 uint64_t
