@@ -667,6 +667,13 @@ static const char *const rules_referees_which[] = { "all", "active",
 #define REF_WANTS_RETURNED(w)	((w) == REF_RETURNED || (w) == REF_RETURNED_PCT)
 /* Returned: used the product a day or more after the referral. */
 #define REF_RETURN_MS		(24 * 3600 * 1000LL)
+/*
+ * Settled: referred three days or more before, the time the payout
+ * rules give a referee. A share counts a fresher referee only once it
+ * did what the share counts: a friend referred an hour ago is not yet
+ * one who never came back.
+ */
+#define REF_SETTLE_MS		(3 * REF_RETURN_MS)
 
 /*
  * What the memo keeps of a referral's referee (rules_eval_keep): its
@@ -709,6 +716,11 @@ struct rules_referees {
 	int64_t			 bought;
 	int64_t			 returned;
 	int64_t			 day_old;	/* referred a day or more ago */
+	int64_t			 settled;	/* three days or more ago */
+	/* Referred less than three days ago, and active, engaged, bought. */
+	int64_t			 fresh_active;
+	int64_t			 fresh_engaged;
+	int64_t			 fresh_bought;
 	bool			 capped;
 };
 
@@ -735,6 +747,29 @@ rules_referees_count(const struct rules_referees *a, int which)
 		return (a->day_old);
 	default:
 		return (a->bought);
+	}
+}
+
+/*
+ * What a share is of: the settled referees, and the fresher ones that
+ * already did what it counts (a dormant share: what the active one
+ * counts); the returned share, of those referred a day or more before.
+ */
+static int64_t
+rules_referees_of(const struct rules_referees *a, int which)
+{
+	switch (which) {
+	case REF_ACTIVE_PCT:
+	case REF_DORMANT_PCT:
+		return (a->settled + a->fresh_active);
+	case REF_ENGAGED_PCT:
+		return (a->settled + a->fresh_engaged);
+	case REF_BOUGHT_PCT:
+		return (a->settled + a->fresh_bought);
+	case REF_RETURNED_PCT:
+		return (a->day_old);
+	default:
+		return (a->all);
 	}
 }
 
@@ -829,6 +864,13 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	a->bought += (kept & REF_MEMO_BOUGHT) != 0;
 	a->returned += (kept & REF_MEMO_RETURNED) != 0;
 	a->day_old += e->ts <= cx->at.ts - REF_RETURN_MS;
+	if (e->ts <= cx->at.ts - REF_SETTLE_MS)
+		a->settled++;
+	else {
+		a->fresh_active += c >= 1;
+		a->fresh_engaged += c >= 2;
+		a->fresh_bought += (kept & REF_MEMO_BOUGHT) != 0;
+	}
 	if (a->n->arg >= REF_ACTIVE_PCT)
 		return (0);	/* a share reads every referral */
 	return ((uint64_t)rules_referees_count(a, a->n->arg) >= a->n->limit);
@@ -839,8 +881,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
  * its role within the window (this one included), how many referees
  * logged in or bought after their referral (once, twice, or bought), up
  * to the evaluation's time;
- * "all" counts the referrals, the shares are percentages (absent when
- * there are none). One event record and one seek a referral, at most
+ * "all" counts the referrals, the shares are percentages of
+ * rules_referees_of()'s (absent when there are none). One event record and one seek a referral, at most
  * RULES_REFEREES_MAX of them, the newest.
  */
 void
@@ -866,9 +908,10 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->x[3] = a.bought;
 	s->x[4] = a.returned;
 	s->x[5] = a.day_old;
-	v = rules_referees_count(&a, n->arg);
-	/* Only a referee referred a day ago or more can have returned. */
-	d = n->arg == REF_RETURNED_PCT ? a.day_old : a.all;
+	s->x[6] = d = rules_referees_of(&a, n->arg);
+	/* A dormant share's are the settled ones that were not active. */
+	v = n->arg == REF_DORMANT_PCT ? d - a.active :
+	    rules_referees_count(&a, n->arg);
 	if (n->arg < REF_ACTIVE_PCT)
 		s->v.n = (double)v;
 	else if (d > 0)
@@ -905,6 +948,10 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 	if (REF_WANTS_RETURNED(n->arg) || n->arg == REF_DAY_OLD) {
 		jsw_raws(cx->ex, ",\"day_old\":");
 		jsw_int(cx->ex, s->x[5]);
+	}
+	if (n->arg >= REF_ACTIVE_PCT) {
+		jsw_raws(cx->ex, ",\"of\":");
+		jsw_int(cx->ex, s->x[6]);
 	}
 }
 

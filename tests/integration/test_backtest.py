@@ -24,6 +24,7 @@ T = rgtest.Suite("test_backtest")
 ids = rgtest.Ids("bt")
 D = {}
 HOUR = 3600 * 1000
+DAY = 24 * HOUR
 
 # Two batches in event time: "old" 20 h ago, "new" 2 h ago.
 CLOCK = {"old": rgtest.now_ms() - 20 * HOUR, "new": rgtest.now_ms() - 2 * HOUR}
@@ -708,7 +709,7 @@ def _():
     with open(os.path.join(d.rules, "00-empty.rules"), "w") as f:
         f.write(PRIMITIVES)
     d.start()
-    t = [rgtest.now_ms() - 10 * HOUR]
+    t = [rgtest.now_ms() - 4 * DAY - 10 * HOUR]
 
     def at(step):
         t[0] += step
@@ -739,6 +740,9 @@ def _():
             reward={"amount": 10, "currency": "EUR"}))
         if i == 2:
             reqs.append(observe_req("login", "btp-b0", ts=at(1000)))
+    # three days on, one of the farm's six referees came back
+    reqs.append(check_req("btp-f6", {"account": "btp-v"},
+                          {"account": "btp-b6"}, ts=at(3 * DAY)))
     with d.client(timeout=60) as c:
         out = [json.loads(raw) for raw in c.pipeline(reqs)]
     for r in out:

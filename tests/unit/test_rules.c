@@ -268,8 +268,8 @@ START_TEST(test_language)
 
 	rs = good_file("lang.rules", &n, &report);
 	ck_assert_uint_eq(rules_count(rs), 44);
-	ck_assert_int_eq(n, 94);
-	ck_assert_str_eq(report, "rules tests: 94 passed, 0 failed\n");
+	ck_assert_int_eq(n, 96);
+	ck_assert_str_eq(report, "rules tests: 96 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -1312,7 +1312,8 @@ START_TEST(test_primitives_explain)
 	n = allocs;
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
-	ck_assert_int_eq(res.nhits, 11);
+	/* All but n.referees: a share of referees none of whom had a day. */
+	ck_assert_int_eq(res.nhits, 10);
 
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
 	check_shaped(rs, &ev, txn, res.explain);
@@ -1347,13 +1348,16 @@ START_TEST(test_primitives_explain)
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
 	    "kinds"), 0)), "payment");
 	ck_assert_int_gt(json_integer_value(json_object_get(l, "read")), 0);
-	/* referees: a share reads every referral. */
+	/*
+	 * referees: a share reads every referral, and is of the referees
+	 * that had three days (none here) or were active (none): absent.
+	 */
 	l = json_object_get(ex_fact(j, "n.referees", "referees("), "left");
-	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 100);
-	ck_assert(json_is_false(json_object_get(l, "at_least")));
+	ck_assert(json_is_null(json_object_get(l, "value")));
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
 	    3);
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "active")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(l, "which")),
 	    "dormant_percent");
 	/* chain: the referrer is two minutes old. */
@@ -1707,8 +1711,11 @@ START_TEST(test_referees_engaged)
 			ck_assert_int_eq(store_put_event(txn, &later), 0);
 		}
 	}
-	/* As of a day later: engaged b1 and b2, active b0 to b2. */
-	ev.ts = t0 + 86400000;
+	/*
+	 * As of four days later (every referee had three days): engaged b1
+	 * and b2, active b0 to b2.
+	 */
+	ev.ts = t0 + 4 * 86400000;
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
 	j = json_loads(res.explain, 0, &jerr);
 	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
@@ -1729,6 +1736,23 @@ START_TEST(test_referees_engaged)
 	    2);
 	l = json_object_get(ex_fact(j, "e.bpct", "referees("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 4);
+	/*
+	 * As of a day later, none had three days: the shares are of the
+	 * referees that already did what they count, b1 and b2.
+	 */
+	ev.ts = t0 + 86400000;
+	json_decref(j);
+	free(res.explain);
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "e.pct", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")),
+	    100);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
+	    4);
 	/* As of b1's first login: nobody had bought yet. */
 	ev.ts = t0 + 61000;
 	json_decref(j);
