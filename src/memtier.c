@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "memtier.h"
 #include "util.h"
 
@@ -20,10 +21,48 @@ struct memtier_slot {
 	void		*p;		/* the ident or acct; NULL: empty */
 };
 
+/*
+ * The memory of a table's items and their arrays, in chunks freed
+ * together with the table: a range's flush frees a few chunks instead of
+ * each of its thousands of items, and adding an item is a bump of a
+ * pointer. Arrays hold a power of two of items (a table's arrays are of
+ * one item size); a small one that grows leaves its old copy for the
+ * next array of that size. An item an abort takes out stays until the
+ * flush.
+ */
+struct memtier_chunk {
+	struct memtier_chunk	*next;
+	size_t			 size;	/* of data */
+	size_t			 used;
+	max_align_t		 data[];
+};
+#define MT_CHUNK_SIZE	(4096 - sizeof(struct memtier_chunk))
+
+/* An array left behind, kept for the next one of its size. */
+struct memtier_spare {
+	struct memtier_spare	*next;
+};
+#define MT_SPARE_CLASSES	32	/* arrays of 2^k items */
+
+/*
+ * An array of more than MT_BIG_SIZE bytes (a busy identity's entries)
+ * has an allocation of its own, freed as soon as it grows: a spare of
+ * that size would seldom be taken again.
+ */
+struct memtier_big {
+	struct memtier_big	*next;
+	struct memtier_big	*prev;
+	max_align_t		 data[];
+};
+#define MT_BIG_SIZE	1024
+
 struct memtier_table {
 	struct memtier_slot	*s;
 	size_t		  ns;		/* slots: a power of two, >= 4/3 x n */
 	size_t		  n;
+	struct memtier_chunk	*mem;	/* the newest first */
+	struct memtier_spare	*spare[MT_SPARE_CLASSES];
+	struct memtier_big	*big;
 };
 
 enum undo_kind {
@@ -100,42 +139,98 @@ memtier_new(void)
 	return (xcalloc(1, sizeof(struct memtier)));
 }
 
-static void
-free_ident(struct memtier_ident *id)
+/* len zeroed bytes of the table's memory, aligned for any item. */
+static void *
+table_alloc(struct memtier_table *t, size_t len)
 {
-	if (id->e != &id->first)
-		free(id->e);
-	free(id);
+	struct memtier_chunk	*c = t->mem;
+	size_t			 size;
+	void			*p;
+
+	len = (len + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (c == NULL || c->size - c->used < len) {
+		size = len > MT_CHUNK_SIZE ? len : MT_CHUNK_SIZE;
+		c = xmalloc(sizeof(*c) + size);
+		c->next = t->mem;
+		c->size = size;
+		c->used = 0;
+		t->mem = c;
+	}
+	p = (char *)c->data + c->used;
+	c->used += len;
+	return (memset(p, 0, len));
 }
 
-static void
-free_acct(struct memtier_acct *a)
+/*
+ * An array of 2^k items of size, in place of from (NULL, an item's own
+ * first one when k is 1, else an array of 2^(k-1) from here), whose
+ * first n items it takes.
+ */
+static void *
+table_array(struct memtier_table *t, void *from, unsigned k, size_t n,
+    size_t size)
 {
-	free(a->l);
-	free(a);
+	struct memtier_spare	*p;
+	struct memtier_big	*b;
+
+	if (k >= MT_SPARE_CLASSES || size < sizeof(*p))
+		fatalx("memtier: array of 2^%u items of %zu bytes", k, size);
+	if ((size << k) > MT_BIG_SIZE) {
+		b = xmalloc(sizeof(*b) + (size << k));
+		b->prev = NULL;
+		if ((b->next = t->big) != NULL)
+			b->next->prev = b;
+		t->big = b;
+		p = (struct memtier_spare *)b->data;
+	} else if ((p = t->spare[k]) != NULL)
+		t->spare[k] = p->next;
+	else
+		p = table_alloc(t, size << k);
+	if (n > 0)
+		memcpy(p, from, n * size);
+	if (from == NULL || k < 2)
+		return (p);
+	if ((size << (k - 1)) > MT_BIG_SIZE) {
+		b = (struct memtier_big *)((char *)from -
+		    offsetof(struct memtier_big, data));
+		if (b->prev != NULL)
+			b->prev->next = b->next;
+		else
+			t->big = b->next;
+		if (b->next != NULL)
+			b->next->prev = b->prev;
+		free(b);
+	} else {
+		((struct memtier_spare *)from)->next = t->spare[k - 1];
+		t->spare[k - 1] = from;
+	}
+	return (p);
 }
 
-/* Free a table and what it holds; the links it held. */
-static uint64_t
-table_free(struct memtier_table *t, bool idents)
+/* k of 2^k. */
+static unsigned
+log2_of(uint32_t v)
 {
-	size_t		 i;
-	void		*p;
-	uint64_t	 links = 0;
+	return (31 - (unsigned)__builtin_clz(v));
+}
 
-	for (i = 0; i < t->ns; i++) {
-		if ((p = t->s[i].p) == NULL)
-			continue;
-		if (idents)
-			free_ident(p);
-		else {
-			links += ((struct memtier_acct *)p)->n;
-			free_acct(p);
-		}
+/* Free a table and what it holds. */
+static void
+table_free(struct memtier_table *t)
+{
+	struct memtier_chunk	*c;
+	struct memtier_big	*b;
+
+	while ((c = t->mem) != NULL) {
+		t->mem = c->next;
+		free(c);
+	}
+	while ((b = t->big) != NULL) {
+		t->big = b->next;
+		free(b);
 	}
 	free(t->s);
 	memset(t, 0, sizeof(*t));
-	return (links);
 }
 
 void
@@ -146,10 +241,10 @@ memtier_free(struct memtier *mt)
 	if (mt == NULL)
 		return;
 	for (r = 0; r < MT_RANGES; r++) {
-		table_free(&mt->idx[r], true);
-		table_free(&mt->acc[r], false);
-		table_free(&mt->idx_det[r], true);
-		table_free(&mt->acc_det[r], false);
+		table_free(&mt->idx[r]);
+		table_free(&mt->acc[r]);
+		table_free(&mt->idx_det[r]);
+		table_free(&mt->acc_det[r]);
 	}
 	free(mt->undo);
 	free(mt->sorted);
@@ -267,21 +362,20 @@ memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
 	struct memtier_ident	*id;
 	struct memtier_ent	*e;
 
+	struct memtier_table	*t = &mt->idx[MT_RANGE(h)];
+
 	if ((id = ident_find(mt, kind, h)) == NULL) {
-		id = xcalloc(1, sizeof(*id));
+		id = table_alloc(t, sizeof(*id));
 		id->kind = kind;
 		id->h = *h;
 		id->e = &id->first;
 		id->cap = 1;
-		table_add(&mt->idx[MT_RANGE(h)], mix_of(h, kind), id);
+		table_add(t, mix_of(h, kind), id);
 	}
 	if (id->n == id->cap) {
 		id->cap *= 2;
-		if (id->e == &id->first) {
-			id->e = xreallocarray(NULL, id->cap, sizeof(*id->e));
-			id->e[0] = id->first;
-		} else
-			id->e = xreallocarray(id->e, id->cap, sizeof(*id->e));
+		id->e = table_array(t, id->e, log2_of(id->cap), id->n,
+		    sizeof(*id->e));
 	}
 	e = &id->e[id->n++];
 	e->ts = ts;
@@ -346,10 +440,12 @@ memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct st
 	struct memtier_acct	*a;
 	int		 i;
 
+	struct memtier_table	*t = &mt->acc[MT_RANGE(acct)];
+
 	if ((a = acct_find(mt, acct)) == NULL) {
-		a = xcalloc(1, sizeof(*a));
+		a = table_alloc(t, sizeof(*a));
 		a->account = *acct;
-		table_add(&mt->acc[MT_RANGE(acct)], mix_of(acct, 0), a);
+		table_add(t, mix_of(acct, 0), a);
 	}
 	if ((i = link_find(a, l->kind, &l->h)) >= 0) {
 		undo_push(mt, U_LINK_SET, a, (uint32_t)i, &a->l[i]);
@@ -358,7 +454,8 @@ memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct st
 	}
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 4;
-		a->l = xreallocarray(a->l, a->cap, sizeof(*a->l));
+		a->l = table_array(t, a->l, log2_of(a->cap), a->n,
+		    sizeof(*a->l));
 	}
 	a->l[a->n++] = *l;
 	__atomic_fetch_add(&mt->nlinks, 1, __ATOMIC_RELAXED);
@@ -459,8 +556,8 @@ memtier_commit(struct memtier *mt)
 	for (i = 0; i < mt->nundo; i++)
 		if (mt->undo[i].kind == U_FLUSHED) {
 			r = mt->undo[i].i;
-			table_free(&mt->idx_det[r], true);
-			table_free(&mt->acc_det[r], false);
+			table_free(&mt->idx_det[r]);
+			table_free(&mt->acc_det[r]);
 			mt->flushed[r] = false;
 		}
 	mt->nundo = 0;
@@ -517,7 +614,6 @@ memtier_abort(struct memtier *mt)
 			if (id->n == 0) {
 				table_del(&mt->idx[r], mix_of(&id->h,
 				    id->kind), id);
-				free_ident(id);
 			}
 			break;
 		case U_LINK_NEW:
@@ -528,7 +624,6 @@ memtier_abort(struct memtier *mt)
 				r = MT_RANGE(&a->account);
 				table_del(&mt->acc[r], mix_of(&a->account,
 				    0), a);
-				free_acct(a);
 			}
 			break;
 		case U_LINK_SET:
@@ -538,8 +633,8 @@ memtier_abort(struct memtier *mt)
 		case U_FLUSHED:
 			/* Later additions to the range are undone by now. */
 			r = u->i;
-			table_free(&mt->idx[r], true);
-			table_free(&mt->acc[r], false);
+			table_free(&mt->idx[r]);
+			table_free(&mt->acc[r]);
 			mt->idx[r] = mt->idx_det[r];
 			mt->acc[r] = mt->acc_det[r];
 			memset(&mt->idx_det[r], 0, sizeof(mt->idx_det[r]));
