@@ -699,6 +699,13 @@ rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
 	    "referees' third argument", rules_referees_which,
 	    nitems(rules_referees_which))) < 0)
 		return (T_ERR);
+	if (w >= REF_ACTIVE_PCT && n->window > 0 && n->window <=
+	    (w == REF_RETURNED_PCT ? REF_RETURN_MS : REF_SETTLE_MS))
+		rules_warn(cc->rs, &n->kids[1]->pos, "referees' %s counts "
+		    "the referees that had %s since their referral: at a "
+		    "check, none in a window this short has (at a recheck "
+		    "later, some may)", rules_referees_which[w],
+		    w == REF_RETURNED_PCT ? "a day" : "three days");
 	n->type_mask = EV_MASK(EV_REFERRAL);
 	rules_fn_key(n, n->kids[0]);
 	n->arg = w;
@@ -721,6 +728,7 @@ struct rules_referees {
 	int64_t			 fresh_active;
 	int64_t			 fresh_engaged;
 	int64_t			 fresh_bought;
+	int64_t			 read;		/* by this scan */
 	bool			 capped;
 };
 
@@ -773,6 +781,14 @@ rules_referees_of(const struct rules_referees *a, int which)
 	}
 }
 
+/* When a share's referee has had its time: referred at or before this. */
+static int64_t
+rules_referees_edge(const struct rules_ectx *cx, int which)
+{
+	return (cx->at.ts - (which == REF_RETURNED_PCT ? REF_RETURN_MS :
+	    REF_SETTLE_MS));
+}
+
 /*
  * One yes or no of a referral's referee, read once an evaluation and kept
  * in the memo's bits (known, yes) under the referral's seq: whether it had
@@ -809,13 +825,14 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	int64_t			 c, kept;
 	int			 r;
 
-	if (a->all == RULES_REFEREES_MAX) {
+	if (a->read == RULES_REFEREES_MAX) {
 		a->capped = true;
 		return (1);
 	}
 	if ((r = rules_eval_event_key(cx, e, PARTY_REFEREE, ENT_ACCOUNT,
 	    &referee)) != 0)
 		return (r < 0);	/* gone, or no referee account */
+	a->read++;
 	a->all++;
 	/*
 	 * Used the product after being referred: a login or a purchase
@@ -863,8 +880,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	a->engaged += c >= 2;
 	a->bought += (kept & REF_MEMO_BOUGHT) != 0;
 	a->returned += (kept & REF_MEMO_RETURNED) != 0;
-	a->day_old += e->ts <= cx->at.ts - REF_RETURN_MS;
-	if (e->ts <= cx->at.ts - REF_SETTLE_MS)
+	a->day_old += e->ts <= rules_referees_edge(cx, REF_RETURNED_PCT);
+	if (e->ts <= rules_referees_edge(cx, REF_ACTIVE_PCT))
 		a->settled++;
 	else {
 		a->fresh_active += c >= 1;
@@ -877,13 +894,42 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 }
 
 /*
+ * A share's referrals in two parts, each read up to RULES_REFEREES_MAX
+ * of them, the newest first: those that had their time (each counts),
+ * then the fresher ones (those that did what the share counts), so that
+ * a burst of fresh referrals never hides the others behind the bound.
+ */
+static int
+rules_referees_parts(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h, struct rules_referees *a)
+{
+	int64_t	from = rules_eval_from(cx, n->window);
+	int64_t	to = rules_eval_to(cx, n->window);
+	int64_t	edge = rules_referees_edge(cx, n->arg);
+	int64_t	part[2][2] = { { from, to < edge ? to : edge },
+	    { from > edge ? from : edge + 1, to } };
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		a->read = 0;
+		if (rules_eval_scank(cx, n->kind, h, n->type_mask,
+		    n->role_mask, part[i][0], part[i][1], true,
+		    rules_graph_referees_cb, a) != 0 || cx->err) {
+			cx->err = 1;
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
  * referees(key, window[, which]): of the referrals carrying the key in
  * its role within the window (this one included), how many referees
  * logged in or bought after their referral (once, twice, or bought), up
- * to the evaluation's time;
- * "all" counts the referrals, the shares are percentages of
- * rules_referees_of()'s (absent when there are none). One event record and one seek a referral, at most
- * RULES_REFEREES_MAX of them, the newest.
+ * to the evaluation's time; "all" counts the referrals, the shares are
+ * percentages of rules_referees_of()'s (absent when there are none). One
+ * event record and one seek a referral, at most RULES_REFEREES_MAX of
+ * them, the newest (a share: of each part, rules_referees_parts()).
  */
 void
 rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
@@ -899,7 +945,9 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
 	a.n = n;
-	if (rules_eval_scan(cx, n, &h, rules_graph_referees_cb, &a) != 0)
+	if (n->arg < REF_ACTIVE_PCT ? rules_eval_scan(cx, n, &h,
+	    rules_graph_referees_cb, &a) != 0 :
+	    rules_referees_parts(cx, n, &h, &a) != 0)
 		return;
 	s->capped = a.capped;
 	s->x[0] = a.all;

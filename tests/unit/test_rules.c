@@ -268,8 +268,8 @@ START_TEST(test_language)
 
 	rs = good_file("lang.rules", &n, &report);
 	ck_assert_uint_eq(rules_count(rs), 44);
-	ck_assert_int_eq(n, 96);
-	ck_assert_str_eq(report, "rules tests: 96 passed, 0 failed\n");
+	ck_assert_int_eq(n, 97);
+	ck_assert_str_eq(report, "rules tests: 97 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
