@@ -456,9 +456,7 @@ struct rules_cluster {
 	size_t			 read;		/* links and entries read */
 	bool			 capped;
 	size_t			 count;		/* accounts found (not its own) */
-	/* The identity being followed, and from which account. */
-	uint8_t			 kind;
-	const struct rg_hash	*h;
+	/* The account the identity being followed was found from. */
 	const struct rg_hash	*via;
 	bool			 first_hop;	/* via is the party's account */
 	bool			 via_seen;
@@ -545,8 +543,6 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 	if (!(c->n->kinds & (1u << l->kind)) || !rules_graph_fp_add(c->ids,
 	    RULES_FP_IDS, rules_graph_fp(&l->h, (uint8_t)l->kind)))
 		return (0);
-	c->kind = (uint8_t)l->kind;
-	c->h = &l->h;
 	c->via_seen = false;
 	c->ncand = 0;
 	c->nnew = 0;
