@@ -244,7 +244,10 @@ rules_load_file(struct ruleset *rs, const char *path,
 	rules_parse(rs, src, rules_include);
 }
 
-/* XXH3-128 over every source (rule and list files) in load order. */
+/*
+ * XXH3-128 over the semantics version (none for the first) and every
+ * source (rule and list files) in load order.
+ */
 static void
 rules_hash_set(struct ruleset *rs)
 {
@@ -257,6 +260,10 @@ rules_hash_set(struct ruleset *rs)
 	if (st == NULL)
 		fatalx("XXH3_createState");
 	XXH3_128bits_reset(st);
+	for (j = 0; j < 8; j++)
+		len[j] = (uint8_t)((uint64_t)RULES_SEMANTICS >> (56 - 8 * j));
+	XXH3_128bits_update(st, "semantics", 9);
+	XXH3_128bits_update(st, len, sizeof(len));
 	for (i = 0; i < rs->nsrcs; i++) {
 		for (j = 0; j < 8; j++)
 			len[j] = (uint8_t)((uint64_t)rs->srcs[i].len >>

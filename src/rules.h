@@ -129,7 +129,18 @@ void		 rules_unref(struct ruleset *rs);
  */
 void		*rules_lists_info(const struct ruleset *rs);
 
-/* Hex hash of the rule set's canonical text: names what produced a verdict. */
+/*
+ * What the language's functions answer, as a version: raised whenever a
+ * function answers differently for the same history, so that the same
+ * rule files on another refguard are another rule set.
+ */
+#define RULES_SEMANTICS	2
+
+/*
+ * Hex hash of the rule set's sources and RULES_SEMANTICS: names what
+ * produced a verdict (a backtest reuses a stored outcome only under the
+ * same name).
+ */
 const char	*rules_hash(const struct ruleset *rs);
 size_t		 rules_count(const struct ruleset *rs);
 size_t		 rules_ntests(const struct ruleset *rs);	/* test blocks */

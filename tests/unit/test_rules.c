@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <xxhash.h>
 
 #include "ident.h"
 #include "jshape.h"
 #include "req.h"
+#include "rgev.h"
 #include "rules.h"
 #include "sbuf.h"
 #include "store.h"
@@ -347,6 +349,30 @@ START_TEST(test_shipped)
 }
 END_TEST
 
+/* rules_hash() as it is made: the semantics version, then one source. */
+static const char *
+hash_of(uint64_t semantics, const char *text)
+{
+	static char		 hex[33];
+	XXH3_state_t		*st = XXH3_createState();
+	XXH128_canonical_t	 c;
+	uint8_t			 len[8];
+	int			 j;
+
+	XXH3_128bits_reset(st);
+	for (j = 0; j < 8; j++)
+		len[j] = (uint8_t)(semantics >> (56 - 8 * j));
+	XXH3_128bits_update(st, "semantics", 9);
+	XXH3_128bits_update(st, len, sizeof(len));
+	for (j = 0; j < 8; j++)
+		len[j] = (uint8_t)((uint64_t)strlen(text) >> (56 - 8 * j));
+	XXH3_128bits_update(st, len, sizeof(len));
+	XXH3_128bits_update(st, text, strlen(text));
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+	XXH3_freeState(st);
+	return (rg_hash_hex((const struct rg_hash *)c.digest, hex));
+}
+
 START_TEST(test_hash)
 {
 	const char	*a = "rule x { when referee.geo.tor action deny }\n";
@@ -365,6 +391,13 @@ START_TEST(test_hash)
 	/* The text names the set, not where it was read from. */
 	ck_assert_str_eq(rules_hash(r1), rules_hash(r2));
 	ck_assert_str_ne(rules_hash(r1), rules_hash(r3));
+	/*
+	 * And what the functions answer: the same files on a refguard whose
+	 * functions answer otherwise are another set, whose verdicts a
+	 * backtest does not take for its own.
+	 */
+	ck_assert_str_eq(rules_hash(r1), hash_of(RULES_SEMANTICS, a));
+	ck_assert_str_ne(rules_hash(r1), hash_of(RULES_SEMANTICS - 1, a));
 	ck_assert_ptr_eq(rules_ref(r1), r1);
 	rules_unref(r1);
 	rules_unref(r1);
