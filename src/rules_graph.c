@@ -695,13 +695,12 @@ rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
 	    "referees' third argument", rules_referees_which,
 	    nitems(rules_referees_which))) < 0)
 		return (T_ERR);
-	if (w >= REF_ACTIVE_PCT && n->window > 0 && n->window <=
-	    (w == REF_RETURNED_PCT ? REF_RETURN_MS : REF_SETTLE_MS))
+	if (w >= REF_ACTIVE_PCT && n->window > 0 &&
+	    n->window <= REF_SETTLE_MS)
 		rules_warn(cc->rs, &n->kids[1]->pos, "referees' %s counts "
-		    "the referees that had %s since their referral: at a "
-		    "check, none in a window this short has (at a recheck "
-		    "later, some may)", rules_referees_which[w],
-		    w == REF_RETURNED_PCT ? "a day" : "three days");
+		    "the referees that had three days since their referral: "
+		    "at a check, none in a window this short has (at a "
+		    "recheck later, some may)", rules_referees_which[w]);
 	n->type_mask = EV_MASK(EV_REFERRAL);
 	rules_fn_key(n, n->kids[0]);
 	n->arg = w;
@@ -720,10 +719,14 @@ struct rules_referees {
 	int64_t			 returned;
 	int64_t			 day_old;	/* referred a day or more ago */
 	int64_t			 settled;	/* three days or more ago */
-	/* Referred less than three days ago, and active, engaged, bought. */
+	/*
+	 * Referred less than three days ago, and active, engaged, bought,
+	 * returned.
+	 */
 	int64_t			 fresh_active;
 	int64_t			 fresh_engaged;
 	int64_t			 fresh_bought;
+	int64_t			 fresh_returned;
 	int64_t			 read;		/* by this scan */
 	bool			 capped;
 };
@@ -757,7 +760,7 @@ rules_referees_count(const struct rules_referees *a, int which)
 /*
  * What a share is of: the settled referees, and the fresher ones that
  * already did what it counts (a dormant share: what the active one
- * counts); the returned share, of those referred a day or more before.
+ * counts).
  */
 static int64_t
 rules_referees_of(const struct rules_referees *a, int which)
@@ -771,7 +774,7 @@ rules_referees_of(const struct rules_referees *a, int which)
 	case REF_BOUGHT_PCT:
 		return (a->settled + a->fresh_bought);
 	case REF_RETURNED_PCT:
-		return (a->day_old);
+		return (a->settled + a->fresh_returned);
 	default:
 		return (a->all);
 	}
@@ -779,10 +782,9 @@ rules_referees_of(const struct rules_referees *a, int which)
 
 /* When a share's referee has had its time: referred at or before this. */
 static int64_t
-rules_referees_edge(const struct rules_ectx *cx, int which)
+rules_referees_edge(const struct rules_ectx *cx)
 {
-	return (cx->at.ts - (which == REF_RETURNED_PCT ? REF_RETURN_MS :
-	    REF_SETTLE_MS));
+	return (cx->at.ts - REF_SETTLE_MS);
 }
 
 /*
@@ -876,13 +878,14 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	a->engaged += c >= 2;
 	a->bought += (kept & REF_MEMO_BOUGHT) != 0;
 	a->returned += (kept & REF_MEMO_RETURNED) != 0;
-	a->day_old += e->ts <= rules_referees_edge(cx, REF_RETURNED_PCT);
-	if (e->ts <= rules_referees_edge(cx, REF_ACTIVE_PCT))
+	a->day_old += e->ts <= cx->at.ts - REF_RETURN_MS;
+	if (e->ts <= rules_referees_edge(cx))
 		a->settled++;
 	else {
 		a->fresh_active += c >= 1;
 		a->fresh_engaged += c >= 2;
 		a->fresh_bought += (kept & REF_MEMO_BOUGHT) != 0;
+		a->fresh_returned += (kept & REF_MEMO_RETURNED) != 0;
 	}
 	if (a->n->arg >= REF_ACTIVE_PCT)
 		return (0);	/* a share reads every referral */
@@ -901,7 +904,7 @@ rules_referees_parts(struct rules_ectx *cx, const struct rules_node *n,
 {
 	int64_t	from = rules_eval_from(cx, n->window);
 	int64_t	to = rules_eval_to(cx, n->window);
-	int64_t	edge = rules_referees_edge(cx, n->arg);
+	int64_t	edge = rules_referees_edge(cx);
 	int64_t	part[2][2] = { { from, to < edge ? to : edge },
 	    { from > edge ? from : edge + 1, to } };
 	int	i;

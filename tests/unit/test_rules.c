@@ -1805,11 +1805,12 @@ END_TEST
 
 /*
  * referees(..., returned): a referee returned when it logged in or bought
- * a day or more after its referral; the share is of the referees
- * referred a day or more before the evaluation (day_old). Four referrals: b0 came
- * back the same hour only, b1 25 hours later, b2 the same hour and two
- * days later (a purchase), b3 never; a fifth, b4, an hour before the
- * evaluation.
+ * a day or more after its referral; the share, like the others, is of
+ * the referees that had three days and of the fresher ones that returned
+ * already; day_old counts those referred a day or more before the
+ * evaluation. Four referrals: b0 came back the same hour only, b1 25
+ * hours later, b2 the same hour and two days later (a purchase), b3
+ * never; a fifth, b4, an hour before the evaluation.
  */
 /* The explain of ev as of at (NULL: as of ev itself), parsed. */
 static json_t *
@@ -1877,8 +1878,8 @@ START_TEST(test_referees_returned)
 		{ "r.n", "day_old", 4 }, { "r.n", "referrals", 5 },
 		{ "r.pct", "value", 50 }, { "r.day", "value", 4 },
 	}, day_and_half[] = {
-		{ "r.n", "value", 1 }, { "r.pct", "value", 25 },
-		{ "r.day", "value", 4 },
+		{ "r.n", "value", 1 }, { "r.pct", "value", 100 },
+		{ "r.pct", "of", 1 }, { "r.day", "value", 4 },
 	};
 	struct rules_result	 res;
 	struct ruleset		*rs;
@@ -1888,7 +1889,7 @@ START_TEST(test_referees_returned)
 	json_t			*j;
 	char			 line[512];
 	int64_t			 t0 = 1767225600000LL;
-	struct rules_at		 at = { t0 + 3 * 86400000LL, 0 };
+	struct rules_at		 at = { t0 + 3 * 86400000LL + 3600000, 0 };
 	size_t			 i;
 
 	rs = scratch(src, 64 << 20, &st, &txn);
@@ -1907,8 +1908,8 @@ START_TEST(test_referees_returned)
 		ck_assert_int_eq(store_put_event(txn, &later), 0);
 	}
 	/*
-	 * Rechecked three days on, with everything stored: b1 and b2
-	 * returned, of four a day old.
+	 * Rechecked three days and an hour on, with everything stored: b1
+	 * and b2 returned, of the four that had three days.
 	 */
 	j = explain_at(rs, &ev[4], &at, txn);
 	referees_expect(j, three_days, nitems(three_days));
@@ -1921,12 +1922,15 @@ START_TEST(test_referees_returned)
 	ck_assert_int_eq(res.nhits, 1);		/* r.pct */
 	ck_assert_int_eq(rules_eval_at(rs, &ev[3], &at, txn, 0, &res), 0);
 	ck_assert_int_eq(res.nhits, 2);		/* r.pct, r.self */
-	/* A day and a half on: only b1 (25 hours) had returned. */
+	/*
+	 * A day and a half on, none had three days: the share is of b1, the
+	 * one that had returned (25 hours).
+	 */
 	at.ts = t0 + 36 * 3600000LL;
 	j = explain_at(rs, &ev[0], &at, txn);
 	referees_expect(j, day_and_half, nitems(day_and_half));
 	json_decref(j);
-	/* At b0's check, nobody is a day old: no share. */
+	/* At b0's check, nobody had the time: no share. */
 	j = explain_at(rs, &ev[0], NULL, txn);
 	ck_assert(json_is_null(referees_left(j, "r.pct", "value")));
 	ck_assert_int_eq(json_integer_value(referees_left(j, "r.day",
