@@ -1700,6 +1700,25 @@ START_TEST(test_pair_index_life)
 }
 END_TEST
 
+/* The explain of ev as of at (NULL: as of ev itself), parsed. */
+static json_t *
+explain_at(const struct ruleset *rs, const struct rg_event *ev,
+    const struct rules_at *at, struct store_txn *txn)
+{
+	struct rules_result	 res;
+	json_error_t		 jerr;
+	json_t			*j;
+
+	if (at != NULL)
+		ck_assert_int_eq(rules_eval_at(rs, ev, at, txn, 1, &res), 0);
+	else
+		ck_assert_int_eq(rules_eval(rs, ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	free(res.explain);
+	return (j);
+}
+
 /*
  * referees(..., engaged): a referee is engaged after two logins or
  * purchases since its referral, active after one; bought after a
@@ -1719,12 +1738,10 @@ START_TEST(test_referees_engaged)
 	    "rule e.bpct { when referees(referrer.account, 30d, "
 	    "bought_percent) >= 0 action review }\n";
 	static const int	 back[] = { 1, 2, 3, 0 };
-	struct rules_result	 res;
 	struct ruleset		*rs;
 	struct store		*st;
 	struct store_txn	*txn;
 	struct rg_event		 ev, later;
-	json_error_t		 jerr;
 	json_t			*j, *l;
 	char			 line[512];
 	int64_t			 t0 = 1767225600000LL;
@@ -1749,9 +1766,7 @@ START_TEST(test_referees_engaged)
 	 * and b2, active b0 to b2.
 	 */
 	ev.ts = t0 + 4 * 86400000;
-	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
-	j = json_loads(res.explain, 0, &jerr);
-	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	j = explain_at(rs, &ev, NULL, txn);
 	l = json_object_get(ex_fact(j, "e.n", "referees("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "active")), 3);
@@ -1776,10 +1791,7 @@ START_TEST(test_referees_engaged)
 	 */
 	ev.ts = t0 + 86400000;
 	json_decref(j);
-	free(res.explain);
-	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
-	j = json_loads(res.explain, 0, &jerr);
-	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	j = explain_at(rs, &ev, NULL, txn);
 	l = json_object_get(ex_fact(j, "e.pct", "referees("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")),
 	    100);
@@ -1789,14 +1801,10 @@ START_TEST(test_referees_engaged)
 	/* As of b1's first login: nobody had bought yet. */
 	ev.ts = t0 + 61000;
 	json_decref(j);
-	free(res.explain);
-	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
-	j = json_loads(res.explain, 0, &jerr);
-	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	j = explain_at(rs, &ev, NULL, txn);
 	l = json_object_get(ex_fact(j, "e.bought", "referees("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 0);
 	json_decref(j);
-	free(res.explain);
 	store_abort(txn);
 	store_close(st);
 	rules_unref(rs);
@@ -1812,25 +1820,6 @@ END_TEST
  * hours later, b2 the same hour and two days later (a purchase), b3
  * never; a fifth, b4, an hour before the evaluation.
  */
-/* The explain of ev as of at (NULL: as of ev itself), parsed. */
-static json_t *
-explain_at(const struct ruleset *rs, const struct rg_event *ev,
-    const struct rules_at *at, struct store_txn *txn)
-{
-	struct rules_result	 res;
-	json_error_t		 jerr;
-	json_t			*j;
-
-	if (at != NULL)
-		ck_assert_int_eq(rules_eval_at(rs, ev, at, txn, 1, &res), 0);
-	else
-		ck_assert_int_eq(rules_eval(rs, ev, txn, 1, &res), 0);
-	j = json_loads(res.explain, 0, &jerr);
-	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
-	free(res.explain);
-	return (j);
-}
-
 /* Field name of the left side of rule's referees() fact. */
 static json_t *
 referees_left(json_t *j, const char *rule, const char *name)
