@@ -359,10 +359,9 @@ void
 memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
     int64_t ts, uint64_t seq, uint8_t type, uint8_t roles)
 {
+	struct memtier_table	*t = &mt->idx[MT_RANGE(h)];
 	struct memtier_ident	*id;
 	struct memtier_ent	*e;
-
-	struct memtier_table	*t = &mt->idx[MT_RANGE(h)];
 
 	if ((id = ident_find(mt, kind, h)) == NULL) {
 		id = table_alloc(t, sizeof(*id));
@@ -437,10 +436,9 @@ memtier_link_get(const struct memtier *mt, const struct rg_hash *acct, uint8_t k
 void
 memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct store_link *l)
 {
+	struct memtier_table	*t = &mt->acc[MT_RANGE(acct)];
 	struct memtier_acct	*a;
 	int		 i;
-
-	struct memtier_table	*t = &mt->acc[MT_RANGE(acct)];
 
 	if ((a = acct_find(mt, acct)) == NULL) {
 		a = table_alloc(t, sizeof(*a));

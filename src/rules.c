@@ -245,8 +245,8 @@ rules_load_file(struct ruleset *rs, const char *path,
 }
 
 /*
- * XXH3-128 over the semantics version (none for the first) and every
- * source (rule and list files) in load order.
+ * XXH3-128 over RULES_SEMANTICS and every source (rule and list files)
+ * in load order.
  */
 static void
 rules_hash_set(struct ruleset *rs)
