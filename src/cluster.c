@@ -1,4 +1,9 @@
-/* cluster.c: cluster mode on a NATS JetStream log; see cluster.h. */
+/*
+ * cluster.c: cluster mode on a NATS JetStream log; see cluster.h. The
+ * loop's side: publishing, applying, libnats's callbacks, start and stop;
+ * the message's format is cluster_wire.c's, the stream's setup
+ * cluster_setup.c's (cluster_int.h).
+ */
 #include "config.h"
 
 #include <stdlib.h>
@@ -38,60 +43,28 @@ void cluster_free(struct cluster *cl) { }
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <nats/nats.h>
 #include <xxhash.h>
 
-#include "analyst.h"
+#include "cluster_int.h"
 #include "conf.h"
 #include "daemon.h"
 #include "ident.h"
 #include "job.h"
 #include "log.h"
 #include "ops.h"		/* struct op_def */
-#include "rec.h"
 #include "rgev.h"
 #include "rules.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
 
-#define CL_MSG_VERSION	1
-#define CL_F_STALE	0x01	/* the origin's data was stale */
-#define CL_F_TS_GIVEN	0x02	/* the request said ts */
-#define CL_MSG_HINT	(EVENT_REC_MAX + 512)
-
-/*
- * The ops the log carries (the op table's .replicate), by their number in
- * the message: never renumber one, append.
- */
-static const enum req_op cl_ops[] = {
-	[1] = OP_CHECK, [2] = OP_OBSERVE, [3] = OP_FEEDBACK,
-	[4] = OP_LIST_ADD, [5] = OP_LIST_DEL, [6] = OP_RECHECK,
-	[7] = OP_QUEUE_CLAIM, [8] = OP_QUEUE_UNCLAIM, [9] = OP_QUEUE_DECIDE,
-};
-
-/* op's number in the message; 0: not one the log carries. */
-static uint8_t
-cl_op_code(enum req_op op)
-{
-	size_t	i;
-
-	for (i = 1; i < nitems(cl_ops); i++)
-		if (cl_ops[i] == op)
-			return ((uint8_t)i);
-	return (0);
-}
-
 #define CL_APPLY_MAX	4096	/* apply jobs in the writer at once */
 #define CL_INBOX_MAX	8192	/* deliveries waiting for the loop */
 #define CL_ACK_WAIT_MS	10000	/* a publish not acknowledged by then fails */
-#define CL_SETUP_WAIT_S	20	/* start-up: JetStream may still elect;
-				   then the setup goes on in a thread */
-#define CL_SETUP_RETRY_MS 500	/* between its attempts */
 #define CL_RETRIES	100	/* publishes again while no leader answers */
 #define CL_RETRY_MS	100	/* from a timer on the loop, all at once */
 #define CL_CLOSE_WAIT_MS 10000	/* at exit, for libnats's threads to end */
@@ -105,164 +78,6 @@ cl_op_code(enum req_op op)
 #define CL_A_DONE	0x10	/* applied */
 #define CL_A_SKIP	0x20	/* applied before: nothing done */
 #define CL_A_GAP	0x40	/* not the next seq: nothing done */
-
-struct cl_item {
-	TAILQ_ENTRY(cl_item) entry;
-	bool		 ack;		/* a publish ack, else a delivery */
-	natsMsg		*msg;		/* a delivery (owned) */
-	uint64_t	 seq;		/* stream sequence */
-	uint64_t	 pending;	/* a delivery: messages after it */
-	int64_t		 stamp;		/* a delivery: the stream's time, ms */
-	uint64_t	 token;		/* an ack: of which client write */
-	bool		 dup;
-	bool		 failed;
-	bool		 noresp;	/* an ack: no responders (msg kept) */
-	char		 err[200];
-};
-TAILQ_HEAD(cl_items, cl_item);
-
-struct cluster {
-	struct daemon		*d;
-	writer_done_cb		 done;
-	void			*arg;
-	const struct op_def	*(*op_get)(int);
-	natsConnection		*nc;
-	jsCtx			*js;
-	natsSubscription	*sub;
-	char			 subject[96];
-	char			 origin[128];	/* node:boot nonce */
-	/* conf, copied: the setup thread reads them while a reload runs */
-	char			 stream[96];
-	unsigned		 replicas;
-	int64_t			 max_age;	/* ms; 0 none */
-	pthread_t		 setup_thr;	/* JetStream set up late */
-	bool			 setup_thr_on;
-	bool			 ready;		/* the loop's: set up, consuming */
-	/* shared with libnats's threads, under mtx */
-	pthread_mutex_t		 mtx;
-	pthread_cond_t		 room;		/* the inbox has room */
-	struct cl_items		 inbox;
-	size_t			 ninbox;
-	bool			 stopping;
-	bool			 connected;
-	pthread_cond_t		 wake;		/* the setup thread: stopping */
-	int			 setup_rc;	/* 1 trying; 0 done; -1 refused */
-	bool			 setup_news;	/* setup_rc changed, for the loop */
-	uint64_t		 setup_seq;	/* the stream's last seq then */
-	char			 setup_why[256];	/* not yet, or refused: why */
-	int			 efd;
-	struct event		*ev;
-	/* the loop's */
-	struct job_list		 waiting;	/* client writes in the log */
-	struct job_list		 finished;	/* answered: done at next wakeup */
-	struct cl_items		 retry;		/* publishes to send again */
-	struct event		*retry_ev;
-	uint64_t		 next_token;
-	size_t			 applying;	/* apply jobs in the writer */
-	size_t			 ndup;		/* waiting with CL_DUP */
-	struct cluster_stats	 st;
-	char			 error[256];
-	char			 notready[300];	/* stats' error until ready */
-	struct rg_hash		 fp;		/* of this node's hash secret */
-};
-
-/* ---- the message: what a node decoded, as every node applies it -------- */
-
-/*
- * version(1)=1 op(1: cl_ops) flags(1: CL_F_*) secret(16: the fingerprint
- * of the origin's hash secret, ident_secret_fp) ruleset(str8: the origin's
- * rule set hash, "" none), then to the end: for a check or an observe the
- * event record (rgev.h); for the other ops the referral id (str8), the
- * request time (8: ms, the origin's clock at decode, or the ts it gave),
- * then for the analyst's ops the prepared request (analyst.h). The facts
- * (hashes, GeoIP, email domain, a list value's hash) are the origin's:
- * every node applies what the origin decoded. Returns the bytes (caller
- * frees) and their length in *len, or NULL (an op the log does not carry).
- */
-static uint8_t *
-cl_encode(const struct job *job, const struct rg_hash *fp,
-    const char *ruleset, size_t *len)
-{
-	struct rec_w	w;
-	uint8_t		ev[EVENT_REC_MAX], op = cl_op_code(job->op);
-
-	if (op == 0)
-		return (NULL);
-	rec_w_init(&w, CL_MSG_HINT);
-	rec_put_u8(&w, CL_MSG_VERSION);
-	rec_put_u8(&w, op);
-	rec_put_u8(&w, (job->ev.data_stale ? CL_F_STALE : 0) |
-	    (job->ev.ts_given ? CL_F_TS_GIVEN : 0));
-	rec_put_bytes(&w, fp->b, RG_HASH_LEN);
-	rec_put_str8(&w, ruleset, 255);
-	if (job->op == OP_CHECK || job->op == OP_OBSERVE)
-		rec_put_bytes(&w, ev, rgev_encode(&job->ev, ev));
-	else {
-		rec_put_u8(&w, (uint8_t)job->ev.idlen);	/* (a str8) */
-		rec_put_bytes(&w, job->ev.id, job->ev.idlen);
-		rec_put_u64(&w, (uint64_t)job->ev.ts);
-		if (job->ar != NULL)
-			analyst_req_encode(job->ar, &w);
-	}
-	return (rec_w_take(&w, len));
-}
-
-/*
- * 0; -1 not decodable (not refguard's, or damaged); CL_NEWER: this
- * version of the format with an op this refguardd does not know (a newer
- * refguard's write: cl_ops is only ever appended to), its number in *op.
- */
-#define CL_NEWER	(-2)
-static int
-cl_decode(const void *p, size_t len, struct job *job, struct rg_hash *fp,
-    uint8_t *opp)
-{
-	struct rec_r	 r;
-	char		 rs[256];
-	const void	*ev;
-	uint8_t		 op, flags;
-	size_t		 n;
-
-	rec_r_init(&r, p, len);
-	if (rec_get_u8(&r) != CL_MSG_VERSION)
-		return (-1);
-	op = rec_get_u8(&r);
-	flags = rec_get_u8(&r);
-	rec_get_bytes(&r, fp->b, RG_HASH_LEN);
-	rec_get_str8(&r, rs, sizeof(rs));
-	*opp = op;
-	if (rec_r_err(&r) != 0 || op == 0)
-		return (-1);
-	if (op >= nitems(cl_ops))
-		return (CL_NEWER);
-	job->op = cl_ops[op];
-	if (job->op == OP_CHECK || job->op == OP_OBSERVE) {
-		n = rec_left(&r);
-		if ((ev = rec_get_ref(&r, n)) == NULL ||
-		    rgev_decode(ev, n, &job->ev) != 0)
-			goto bad;
-	} else {
-		memset(&job->ev, 0, sizeof(job->ev));
-		job->ev.idlen = rec_get_str8(&r, job->ev.id,
-		    sizeof(job->ev.id));
-		job->ev.ts = (int64_t)rec_get_u64(&r);
-		if (analyst_op(job->op)) {
-			job->ar = xmalloc(sizeof(*job->ar));
-			if (analyst_req_decode(&r, job->ar) != 0)
-				goto bad;
-		} else if (rec_r_end(&r) != 0)
-			goto bad;
-	}
-	job->ev.data_stale = (flags & CL_F_STALE) != 0;
-	job->ev.ts_given = (flags & CL_F_TS_GIVEN) != 0;
-	job->cl_ruleset = xstrdup(rs);
-	return (0);
-bad:
-	analyst_req_free(job->ar);
-	job->ar = NULL;
-	job->op = OP__MAX;
-	return (-1);
-}
 
 /* ---- libnats's threads: queue and wake --------------------------------- */
 
@@ -289,7 +104,7 @@ cl_push(struct cluster *cl, struct cl_item *it, bool wait)
 }
 
 /* A delivery of the ordered consumer, in stream order. */
-static void
+void
 cl_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
 	struct cluster	*cl = arg;
@@ -465,9 +280,6 @@ cl_release_dups(struct cluster *cl)
 	}
 }
 
-static void	cl_stall(struct cluster *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
 /* A write of this node's at a seq this store applied: never applied. */
 static void
 cl_stall_ahead(struct cluster *cl, uint64_t seq, uint64_t applied)
@@ -574,7 +386,6 @@ cl_ack(struct cluster *cl, struct cl_item *it)
 }
 
 static int	cl_apply_txn(struct store_txn *, struct job *);
-static void	cl_setup_news(struct cluster *);
 static void	cl_apply_done(struct job *, void *);
 
 static const struct op_def cl_apply_def = {
@@ -762,7 +573,7 @@ cl_apply_txn(struct store_txn *txn, struct job *job)
  * Only once set up (cl->ready): before, the setup thread owns cl->sub,
  * and cl_setup_news calls this when it hands it over.
  */
-static void
+void
 cl_unsubscribe(struct cluster *cl)
 {
 	if (!cl->ready || cl->sub == NULL)
@@ -778,7 +589,7 @@ cl_unsubscribe(struct cluster *cl)
  * answer every client write waiting for the log (new ones are refused by
  * cluster_submit), and stop taking the stream's messages.
  */
-static void
+void
 cl_stall(struct cluster *cl, const char *fmt, ...)
 {
 	struct job	*job;
@@ -1037,305 +848,6 @@ cluster_stats(struct cluster *cl, struct cluster_stats *out)
 }
 
 /* ---- start and stop -------------------------------------------------------- */
-
-static int
-cl_status(natsStatus s, jsErrCode jerr, const char *what, char **cause)
-{
-	const char	*last;
-
-	if (s == NATS_OK)
-		return (0);
-	last = nats_GetLastError(NULL);
-	xasprintf(cause, "cluster: %s: %s%s%s (JetStream error %d)", what,
-	    natsStatus_GetText(s), last != NULL ? ": " : "",
-	    last != NULL ? last : "", (int)jerr);
-	return (-1);
-}
-
-/* The stream's description records the cluster's hash secret. */
-#define CL_FP_DESC	"refguard hash secret fingerprint "
-
-static int
-cl_secret_refuse(struct cluster *cl, const char *theirs, char **cause)
-{
-	char	mine[2 * RG_HASH_LEN + 1];
-
-	xasprintf(cause, "cluster: the stream %s belongs to a cluster with "
-	    "another hash secret (fingerprint %s; this node's %s): every node "
-	    "needs the same hash_secret_file; copy it from a node of the "
-	    "cluster (docs/cluster.md)", cl->stream, theirs,
-	    rg_hash_hex(&cl->fp, mine));
-	return (-1);
-}
-
-/*
- * Before this node publishes anything: its hash secret must be the
- * cluster's (a node set up without the cluster's hash_secret_file would
- * store, and publish, hashes nobody matches, and stop every other node).
- * The cluster's is the fingerprint in the stream's description, recorded
- * when the stream is created; a stream without one (made by hand, or by
- * an older refguardd) gets this node's, once its last message, if
- * refguard's, agrees.
- */
-static int
-cl_secret_check(struct cluster *cl, const jsStreamInfo *si, char **cause)
-{
-	const char	*desc = si->Config->Description;
-	natsMsg		*m = NULL;
-	jsStreamInfo	*nsi = NULL;
-	jsStreamConfig	 sc;
-	struct job	*job;
-	struct rg_hash	 fp;
-	jsErrCode	 jerr = 0;
-	char		 mine[2 * RG_HASH_LEN + 1], theirs[2 * RG_HASH_LEN + 1];
-	char		 buf[sizeof(CL_FP_DESC) + sizeof(mine)];
-	uint8_t		 op;
-	int		 bad = 0;
-
-	rg_hash_hex(&cl->fp, mine);
-	if (desc != NULL && strncmp(desc, CL_FP_DESC,
-	    strlen(CL_FP_DESC)) == 0) {
-		desc += strlen(CL_FP_DESC);
-		return (strcmp(desc, mine) == 0 ? 0 :
-		    cl_secret_refuse(cl, desc, cause));
-	}
-	if (si->State.LastSeq > 0 && js_GetLastMsg(&m, cl->js,
-	    cl->stream, cl->subject, NULL, &jerr) ==
-	    NATS_OK) {
-		job = job_new(JOB_APPLY);
-		bad = cl_decode(natsMsg_GetData(m),
-		    (size_t)natsMsg_GetDataLength(m), job, &fp, &op) != -1 &&
-		    memcmp(fp.b, cl->fp.b, RG_HASH_LEN) != 0;
-		job_free(job);
-		natsMsg_Destroy(m);
-		if (bad)
-			return (cl_secret_refuse(cl, rg_hash_hex(&fp, theirs),
-			    cause));
-	}
-	if (desc != NULL && *desc != '\0') {
-		xasprintf(cause, "cluster: the stream %s has the description "
-		    "'%.64s', not refguard's record of the cluster's hash "
-		    "secret: is it another application's stream? "
-		    "(docs/cluster.md)", cl->stream, desc);
-		return (-1);
-	}
-	snprintf(buf, sizeof(buf), "%s%s", CL_FP_DESC, mine);
-	sc = *si->Config;
-	sc.Description = buf;
-	if (cl_status(js_UpdateStream(&nsi, cl->js, &sc, NULL, &jerr), jerr,
-	    "recording the hash secret's fingerprint in the stream", cause) != 0)
-		return (1);		/* JetStream's failure: try again */
-	log_notice("cluster stream %s: recorded the hash secret's "
-	    "fingerprint %s", cl->stream, mine);
-	jsStreamInfo_Destroy(nsi);
-	return (0);
-}
-
-/*
- * An existing stream must take this node's subject; its replicas and age
- * limit are the operator's to change (a warning only).
- */
-static int
-cl_stream_config(struct cluster *cl, const jsStreamInfo *si, char **cause)
-{
-	const jsStreamConfig	*c = si->Config;
-	int			 i;
-
-	for (i = 0; i < c->SubjectsLen; i++)
-		if (strcmp(c->Subjects[i], cl->subject) == 0)
-			break;
-	if (i == c->SubjectsLen) {
-		xasprintf(cause, "cluster: the stream %s does not take the "
-		    "subject %s: is it another application's stream? "
-		    "(docs/cluster.md)", cl->stream, cl->subject);
-		return (-1);
-	}
-	if (c->Replicas != (int64_t)cl->replicas)
-		log_warn("cluster stream %s has %" PRId64 " replicas, "
-		    "cluster_replicas says %u: the stream's stay",
-		    cl->stream, c->Replicas, cl->replicas);
-	if (c->MaxAge != cl->max_age * 1000000)
-		log_warn("cluster stream %s keeps messages for %" PRId64 " s "
-		    "(0: for ever), cluster_max_age says %" PRId64 " s: the "
-		    "stream's stays", cl->stream, c->MaxAge / 1000000000,
-		    cl->max_age / 1000);
-	return (0);
-}
-
-/*
- * Set up this node's part of the log: the stream (created when missing),
- * its checks, and the ordered consumer from the first message this store
- * has not applied. 0 done (*last: the stream's last seq then); 1 not yet,
- * JetStream did not answer (electing, no majority: try again); -1
- * refused. *cause (caller frees) says why for 1 and -1. Safe on the setup
- * thread while the loop serves: it reads cl's copies of the
- * configuration and the applied seq, which nothing changes before the
- * consumer delivers.
- */
-static int
-cl_setup(struct cluster *cl, uint64_t *last, char **cause)
-{
-	jsStreamConfig		 sc;
-	jsStreamInfo		*si = NULL;
-	jsSubOptions		 so;
-	jsErrCode		 jerr = 0;
-	natsStatus		 s;
-	natsSubscription	*sub = NULL;
-	const char		*subjects[1] = { cl->subject };
-	uint64_t		 applied = cl->st.applied_seq;
-	char			 hex[2 * RG_HASH_LEN + 1];
-	char			 desc[sizeof(CL_FP_DESC) + sizeof(hex)];
-	int			 rc;
-
-	s = js_GetStreamInfo(&si, cl->js, cl->stream, NULL, &jerr);
-	if (s == NATS_NOT_FOUND) {
-		jsStreamConfig_Init(&sc);
-		sc.Name = cl->stream;
-		sc.Subjects = subjects;
-		sc.SubjectsLen = 1;
-		sc.Storage = js_FileStorage;
-		sc.Replicas = cl->replicas;
-		sc.MaxAge = cl->max_age * 1000000;	/* (ns) */
-		rg_hash_hex(&cl->fp, hex);
-		snprintf(desc, sizeof(desc), "%s%s", CL_FP_DESC, hex);
-		sc.Description = desc;
-		s = js_AddStream(&si, cl->js, &sc, NULL, &jerr);
-		if (s == NATS_OK)
-			log_notice("cluster stream created stream=%s "
-			    "replicas=%u max_age=%" PRId64 "s", cl->stream,
-			    cl->replicas, cl->max_age / 1000);
-	}
-	if (s != NATS_OK) {
-		cl_status(s, jerr, "stream", cause);
-		return (1);
-	}
-	*last = si->State.LastSeq;
-	rc = cl_stream_config(cl, si, cause);
-	if (rc == 0)
-		rc = cl_secret_check(cl, si, cause);
-	jsStreamInfo_Destroy(si);
-	if (rc != 0)
-		return (rc);
-	/*
-	 * A store past the stream's end would skip the new messages that
-	 * reuse its sequences: refuse, rather than lose writes.
-	 */
-	if (applied > *last) {
-		xasprintf(cause, "cluster: this store applied the stream %s up "
-		    "to seq %" PRIu64 " but the stream's last seq is %" PRIu64
-		    ": the store is ahead of the stream (the stream was "
-		    "deleted and created again, lost acknowledged messages, or "
-		    "the store was copied from another stream); start this node "
-		    "on a copy of the store of a node of this stream "
-		    "(docs/cluster.md)", cl->stream, applied, *last);
-		return (-1);
-	}
-	/*
-	 * An ordered consumer from the first message this store has not
-	 * applied: in order, no acks, recreated by libnats after a gap or
-	 * a lost server.
-	 */
-	jsSubOptions_Init(&so);
-	so.Stream = cl->stream;
-	so.Ordered = true;
-	if (applied > 0) {
-		so.Config.DeliverPolicy = js_DeliverByStartSequence;
-		so.Config.OptStartSeq = applied + 1;
-	} else
-		so.Config.DeliverPolicy = js_DeliverAll;
-	if ((s = js_Subscribe(&sub, cl->js, cl->subject, cl_on_msg, cl, NULL,
-	    &so, &jerr)) != NATS_OK) {
-		cl_status(s, jerr, "subscribe", cause);
-		return (1);
-	}
-	/* Its deliveries may wait in the inbox for room: no library limit. */
-	natsSubscription_SetPendingLimits(sub, -1, -1);
-	cl->sub = sub;
-	return (0);
-}
-
-/*
- * JetStream did not answer within CL_SETUP_WAIT_S at start-up (no
- * majority of its servers yet): this thread goes on trying while the
- * daemon serves, refusing writes, and hands the outcome to the loop
- * (cl_setup_news).
- */
-static void *
-cl_setup_main(void *arg)
-{
-	struct cluster	*cl = arg;
-	struct timespec	 ts;
-	char		*cause = NULL;
-	uint64_t	 last = 0, one = 1;
-	int		 rc = 1;
-
-	pthread_mutex_lock(&cl->mtx);
-	while (!cl->stopping) {
-		pthread_mutex_unlock(&cl->mtx);
-		free(cause);
-		cause = NULL;
-		rc = cl_setup(cl, &last, &cause);
-		pthread_mutex_lock(&cl->mtx);
-		snprintf(cl->setup_why, sizeof(cl->setup_why), "%s",
-		    cause != NULL ? cause : "");
-		if (rc <= 0 || cl->stopping)
-			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += CL_SETUP_RETRY_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&cl->wake, &cl->mtx, &ts);
-	}
-	if (rc <= 0) {
-		cl->setup_rc = rc;
-		cl->setup_seq = last;
-		cl->setup_news = true;
-		if (write(cl->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_err("cluster wakeup failed error=\"%s\"",
-			    strerror(errno));
-	}
-	pthread_mutex_unlock(&cl->mtx);
-	free(cause);
-	return (NULL);
-}
-
-/* On the loop: the cluster is set up and consuming. */
-static void
-cl_ready(struct cluster *cl, uint64_t last)
-{
-	cl->ready = true;
-	if (last > cl->st.stream_seq)
-		cl->st.stream_seq = last;
-	log_info("cluster joined node=%s stream=%s applied=%" PRIu64
-	    " stream_seq=%" PRIu64, cl->d->conf->cluster_node, cl->stream,
-	    cl->st.applied_seq, cl->st.stream_seq);
-}
-
-/* On the loop: what the setup thread found, once. */
-static void
-cl_setup_news(struct cluster *cl)
-{
-	uint64_t	last;
-	char		why[sizeof(cl->setup_why)];
-	int		rc;
-
-	pthread_mutex_lock(&cl->mtx);
-	if (!cl->setup_news) {
-		pthread_mutex_unlock(&cl->mtx);
-		return;
-	}
-	cl->setup_news = false;
-	rc = cl->setup_rc;
-	last = cl->setup_seq;
-	memcpy(why, cl->setup_why, sizeof(why));
-	pthread_mutex_unlock(&cl->mtx);
-	if (rc == 0) {
-		cl_ready(cl, last);
-		if (cl->st.stalled)	/* at a delivery before this news */
-			cl_unsubscribe(cl);
-	} else
-		cl_stall(cl, "%s", why);
-}
 
 struct cluster *
 cluster_new(struct daemon *d, writer_done_cb done, void *arg,

@@ -7,16 +7,17 @@ A module is a source file; A depends on B when A's object file uses a
 symbol B's defines (nm). Prints every circle (strongly connected group of
 more than one module) and fails unless each lies inside one package, whose
 files are one module split for size: rules.c with rules_*.c, ident.c with
-ident_*.c, store.c with store_*.c (sharing store_int.h), and the program
-refguardctl.c with its commands in ctl_*.c (its command table names their
-handlers; they use its helpers).
+ident_*.c, store.c with store_*.c (sharing store_int.h), cluster.c with
+cluster_*.c (sharing cluster_int.h), and the program refguardctl.c with its
+commands in ctl_*.c (its command table names their handlers; they use its
+helpers).
 """
 
 import os
 import subprocess
 import sys
 
-PACKAGES = ("rules", "ident", "store", "ctl")
+PACKAGES = ("rules", "ident", "store", "cluster", "ctl")
 
 
 def symbols(obj):
