@@ -383,13 +383,14 @@ bt_referral(struct bt_scan *sc, const struct rg_event *ev)
 	uint8_t			 s, c, *known;
 	int			 rc;
 
-	if ((rc = store_get_verdict_seq(sc->txn, ev->seq, &rec, &len)) == 1)
-		rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec, &len);
+	if ((rc = store_get_verdict_seq(sc->txn, ev->seq, &vr)) == 1 &&
+	    (rc = store_get_verdict(sc->txn, ev->id, ev->idlen, &rec,
+	    &len)) == 0 && verdict_rec_decode(rec, len, &vr) != 0)
+		rc = 2;		/* corrupt */
 	if (rc < 0)
 		return (-1);
 	/* A verdict of another event (the id was re-checked after retention). */
-	if (rc == 1 || verdict_rec_decode(rec, len, &vr) != 0 ||
-	    vr.seq != ev->seq || vr.action >= BT_NACT) {
+	if (rc != 0 || vr.seq != ev->seq || vr.action >= BT_NACT) {
 		bt->skipped++;
 		return (0);
 	}

@@ -47,6 +47,12 @@ rec_w_free(struct rec_w *w)
 	w->len = w->cap = 0;
 }
 
+void
+rec_w_reset(struct rec_w *w)
+{
+	w->len = 0;
+}
+
 int
 rec_w_err(const struct rec_w *w)
 {

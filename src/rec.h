@@ -37,6 +37,8 @@ void	rec_w_init(struct rec_w *w, size_t hint);
 /* Hand the bytes to the caller (free()), their length in *len. */
 void	*rec_w_take(struct rec_w *w, size_t *len);
 void	rec_w_free(struct rec_w *w);
+/* Empty it, keeping its buffer. */
+void	rec_w_reset(struct rec_w *w);
 /* -1 once a field did not fit in a fixed buffer, else 0. */
 int	rec_w_err(const struct rec_w *w);
 

@@ -269,13 +269,17 @@ int		 store_put_verdict(struct store_txn *txn, const char *id,
 int		 store_get_verdict(struct store_txn *txn, const char *id,
 		     size_t idlen, const void **rec, size_t *len);
 /*
- * The same for the record of event seq, found by that seq: what a reader
- * walking the events has, one seek instead of two, and nearly none when
- * it asks in seq order. 1 also for a schema 1 store, whose records only
- * store_get_verdict() finds.
+ * The record of event seq, found by that seq, split as
+ * verdict_rec_decode() splits a record: what a reader walking the events
+ * has, one seek instead of two, and nearly none when it asks in seq
+ * order; a packed record is not built back (store_vrec_split()). r's
+ * texts are valid until the next call on txn or its end. 0 found, 1 not
+ * found (also in a schema 1 store, whose records only
+ * store_get_verdict() finds), 2 found corrupt, -1 error.
  */
+struct verdict_rec;
 int		 store_get_verdict_seq(struct store_txn *txn, uint64_t seq,
-		     const void **rec, size_t *len);
+		     struct verdict_rec *r);
 
 /*
  * History queries. All see only entries with seq <= max_seq (0: no limit)

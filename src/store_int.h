@@ -23,6 +23,8 @@
 #include "store.h"
 #include "store_db.h"
 
+struct store_vrec_buf;
+
 /*
  * Keys and values (rec.h fields; times as store_ts_key(), so that they
  * sort):
@@ -172,6 +174,7 @@ struct store_txn {
 	size_t			 recscap;
 	/* store_get_verdict_seq()'s, kept: readers ask in seq order. */
 	MDB_cursor		*vrec_cur;
+	struct store_vrec_buf	*vsplit;	/* and what it splits into */
 	/* A read transaction on a writer's view (store_begin_view()). */
 	const struct store_view	*view;
 	uint64_t		 begin_seq;	/* the last event at the begin */

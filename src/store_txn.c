@@ -16,6 +16,7 @@
 #include "memtier.h"
 #include "store.h"
 #include "store_int.h"
+#include "store_vrec.h"
 #include "util.h"
 
 struct store_txn *
@@ -69,6 +70,10 @@ txn_free(struct store_txn *t)
 	for (i = 0; i < t->nrecs; i++)
 		free(t->recs[i]);
 	free(t->recs);
+	if (t->vsplit != NULL) {
+		store_vrec_buf_free(t->vsplit);
+		free(t->vsplit);
+	}
 	free(t);
 }
 

@@ -118,6 +118,31 @@ verdict_found(struct store_txn *t, const MDB_val *v, const void **rec,
 	*len = plen;
 }
 
+/* The record of event seq as stored, in *v: 0, 1 not found, -1 error. */
+static int
+vrec_get(struct store_txn *t, uint64_t seq, MDB_val *v)
+{
+	uint8_t	sk[8];
+	MDB_val	k;
+	int	rc;
+
+	if (t->db.ret != 0)
+		return (-1);
+	if (!t->st->have_vids)
+		return (1);		/* schema 1: records by id alone */
+	if (t->vrec_cur == NULL &&
+	    (t->vrec_cur = store_db_cursor(&t->db, t->st->vrecs)) == NULL)
+		return (-1);
+	be_put(sk, seq, sizeof(sk));
+	k = store_db_val(sk, sizeof(sk));
+	if ((rc = mdb_cursor_get(t->vrec_cur, &k, v, MDB_SET_KEY)) ==
+	    MDB_NOTFOUND)
+		return (1);
+	if (rc != 0)
+		return (store_db_fail(&t->db, rc, "verdict records get"));
+	return (0);
+}
+
 int
 store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
     const void **rec, size_t *len)
@@ -143,10 +168,13 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 			return (-1);
 		if (seq < floor)
 			return (1);
-		if ((rc = store_get_verdict_seq(t, seq, rec, len)) == 1)
+		if ((rc = vrec_get(t, seq, &v)) == 1)
 			log_warn("store: the verdict id index names a missing "
 			    "record seq=%llu", (unsigned long long)seq);
-		return (rc);
+		if (rc != 0)
+			return (rc);
+		verdict_found(t, &v, rec, len);
+		return (0);
 	} else if (rc == 1 && t->st->legacy)
 		rc = store_db_get(&t->db, t->st->verdicts, &k, &v, "verdicts get");
 	if (rc != 0)
@@ -156,29 +184,23 @@ store_get_verdict(struct store_txn *t, const char *id, size_t idlen,
 }
 
 int
-store_get_verdict_seq(struct store_txn *t, uint64_t seq, const void **rec,
-    size_t *len)
+store_get_verdict_seq(struct store_txn *t, uint64_t seq, struct verdict_rec *r)
 {
-	uint8_t	sk[8];
-	MDB_val	k, v;
+	MDB_val	v;
 	int	rc;
 
-	if (t->db.ret != 0)
-		return (-1);
-	if (!t->st->have_vids)
-		return (1);		/* schema 1: records by id alone */
-	if (t->vrec_cur == NULL &&
-	    (t->vrec_cur = store_db_cursor(&t->db, t->st->vrecs)) == NULL)
-		return (-1);
-	be_put(sk, seq, sizeof(sk));
-	k = store_db_val(sk, sizeof(sk));
-	if ((rc = mdb_cursor_get(t->vrec_cur, &k, &v, MDB_SET_KEY)) ==
-	    MDB_NOTFOUND)
-		return (1);
-	if (rc != 0)
-		return (store_db_fail(&t->db, rc, "verdict records get"));
-	verdict_found(t, &v, rec, len);
-	return (0);
+	if ((rc = vrec_get(t, seq, &v)) != 0)
+		return (rc);
+	if (!store_vrec_packed(v.mv_data, v.mv_size))
+		return (verdict_rec_decode(v.mv_data, v.mv_size, r) == 0 ? 0 : 2);
+	if (t->vsplit == NULL) {
+		t->vsplit = xcalloc(1, sizeof(*t->vsplit));
+		store_vrec_buf_init(t->vsplit);
+	}
+	if (store_vrec_split(t, v.mv_data, v.mv_size, t->vsplit, r) == 0)
+		return (0);
+	/* A shape that could not be read for an error is the error. */
+	return (store_txn_err(t) != STORE_OK ? -1 : 2);
 }
 
 /*

@@ -119,14 +119,14 @@ store_vrec_packed(const void *rec, size_t len)
 struct field_at {
 	const uint8_t	*rec;
 	size_t		 reclen;
-	struct sbuf	 all;
+	struct sbuf	*all;
 };
 
 static const char *
 field_ptr(const struct field_at *fa, size_t off)
 {
 	return (off < fa->reclen ? (const char *)fa->rec + off :
-	    fa->all.buf + (off - fa->reclen));
+	    fa->all->buf + (off - fa->reclen));
 }
 
 /* The next field: its offset and length. 0, or -1. */
@@ -145,46 +145,65 @@ get_field(struct rec_r *rd, struct store_txn *txn, struct field_at *fa,
 		*n = len;
 		return (0);
 	}
-	*off = fa->reclen + fa->all.len;
-	if (form != FIELD_SHAPE || store_xshape_text(&fa->all, txn, p,
+	*off = fa->reclen + fa->all->len;
+	if (form != FIELD_SHAPE || store_xshape_text(fa->all, txn, p,
 	    len) != 0)
 		return (-1);
-	*n = fa->all.len - (*off - fa->reclen);
+	*n = fa->all->len - (*off - fa->reclen);
 	return (0);
 }
 
-int
-store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
-    size_t *len)
+void
+store_vrec_buf_init(struct store_vrec_buf *b)
 {
-	struct verdict_rec	 r;
-	struct rec_r		 rd;
-	struct rec_w		 vw;
+	sbuf_init(&b->texts, 1024);
+	rec_w_init(&b->at, 256);
+	rec_w_init(&b->rechecks, 256);
+}
+
+void
+store_vrec_buf_free(struct store_vrec_buf *b)
+{
+	sbuf_free(&b->texts);
+	rec_w_free(&b->at);
+	rec_w_free(&b->rechecks);
+}
+
+/*
+ * The packed record p[plen] split into *r, its texts in place or in b,
+ * and where its checksum is (*sum). 0, or -1 when it is malformed or a
+ * shape it names cannot be read.
+ */
+static int
+split(struct store_txn *txn, const void *p, size_t plen,
+    struct store_vrec_buf *b, struct verdict_rec *r, const void **sum)
+{
+	struct rec_r		 rd, vr;
 	struct field_at		 fa;
 	size_t			 ro, rn, eo, en, o[3], l[3];
 	struct verdict_ver	 v;
-	const void		*sum = NULL;
 	unsigned		 i;
-	int			 ret = -1;
 
 	if (!store_vrec_packed(p, plen))
 		return (-1);
-	memset(&r, 0, sizeof(r));
+	memset(r, 0, sizeof(*r));
 	fa.rec = p;
 	fa.reclen = plen;
-	sbuf_init(&fa.all, 1024);
-	rec_w_init(&vw, 256);
+	fa.all = &b->texts;
+	sbuf_reset(&b->texts);
+	rec_w_reset(&b->at);
+	rec_w_reset(&b->rechecks);
 	rec_r_init(&rd, p, plen);
 	(void)rec_get_u8(&rd);
-	r.seq = rec_get_u64(&rd);
-	r.action = rec_get_u8(&rd);
-	r.score = (int32_t)rec_get_u32(&rd);
-	r.nrechecks = rec_get_u16(&rd);
+	r->seq = rec_get_u64(&rd);
+	r->action = rec_get_u8(&rd);
+	r->score = (int32_t)rec_get_u32(&rd);
+	r->nrechecks = rec_get_u16(&rd);
 	if (get_field(&rd, txn, &fa, &ro, &rn) != 0 ||
 	    get_field(&rd, txn, &fa, &eo, &en) != 0)
-		goto out;
+		return (-1);
 	/* The re-checks' texts too; encoded once all is built. */
-	for (i = 0; i < r.nrechecks; i++) {
+	for (i = 0; i < r->nrechecks; i++) {
 		memset(&v, 0, sizeof(v));
 		v.ts = (int64_t)rec_get_u64(&rd);
 		v.action = rec_get_u8(&rd);
@@ -192,50 +211,59 @@ store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
 		if (get_field(&rd, txn, &fa, &o[0], &l[0]) != 0 ||
 		    get_field(&rd, txn, &fa, &o[1], &l[1]) != 0 ||
 		    get_field(&rd, txn, &fa, &o[2], &l[2]) != 0)
-			goto out;
-		rec_put_u64(&vw, (uint64_t)v.ts);
-		rec_put_u8(&vw, v.action);
-		rec_put_u32(&vw, (uint32_t)v.score);
-		rec_put_u64(&vw, o[0]);
-		rec_put_u64(&vw, l[0]);
-		rec_put_u64(&vw, o[1]);
-		rec_put_u64(&vw, l[1]);
-		rec_put_u64(&vw, o[2]);
-		rec_put_u64(&vw, l[2]);
+			return (-1);
+		rec_put_u64(&b->at, (uint64_t)v.ts);
+		rec_put_u8(&b->at, v.action);
+		rec_put_u32(&b->at, (uint32_t)v.score);
+		rec_put_u64(&b->at, o[0]);
+		rec_put_u64(&b->at, l[0]);
+		rec_put_u64(&b->at, o[1]);
+		rec_put_u64(&b->at, l[1]);
+		rec_put_u64(&b->at, o[2]);
+		rec_put_u64(&b->at, l[2]);
 	}
-	sum = rec_get_ref(&rd, STORE_VREC_SUM);
-	if (rec_r_end(&rd) != 0 || rec_w_err(&vw) != 0)
-		goto out;
-	ret = 0;
-out:
-	if (ret == 0) {
-		struct rec_r	 vr;
-		struct rec_w	 w;
+	*sum = rec_get_ref(&rd, STORE_VREC_SUM);
+	if (rec_r_end(&rd) != 0 || rec_w_err(&b->at) != 0)
+		return (-1);
 
-		/* Offsets into all, now that it no longer moves. */
-		rec_r_init(&vr, vw.buf, vw.len);
-		rec_w_init(&w, 256);
-		for (i = 0; i < r.nrechecks; i++) {
-			v.ts = (int64_t)rec_get_u64(&vr);
-			v.action = rec_get_u8(&vr);
-			v.score = (int32_t)rec_get_u32(&vr);
-			o[0] = rec_get_u64(&vr);
-			v.replylen = rec_get_u64(&vr);
-			o[1] = rec_get_u64(&vr);
-			v.deltalen = rec_get_u64(&vr);
-			o[2] = rec_get_u64(&vr);
-			v.explainlen = rec_get_u64(&vr);
-			v.reply = field_ptr(&fa, o[0]);
-			v.delta = field_ptr(&fa, o[1]);
-			v.explain = field_ptr(&fa, o[2]);
-			verdict_ver_encode(&w, &v);
-		}
-		r.reply = field_ptr(&fa, ro);
-		r.replylen = rn;
-		r.explain = field_ptr(&fa, eo);
-		r.explainlen = en;
-		r.rechecks = (const uint8_t *)w.buf;
-		r.rechecks_len = w.len;
+	/* Offsets into all, now that it no longer moves. */
+	rec_r_init(&vr, b->at.buf, b->at.len);
+	for (i = 0; i < r->nrechecks; i++) {
+		v.ts = (int64_t)rec_get_u64(&vr);
+		v.action = rec_get_u8(&vr);
+		v.score = (int32_t)rec_get_u32(&vr);
+		o[0] = rec_get_u64(&vr);
+		v.replylen = rec_get_u64(&vr);
+		o[1] = rec_get_u64(&vr);
+		v.deltalen = rec_get_u64(&vr);
+		o[2] = rec_get_u64(&vr);
+		v.explainlen = rec_get_u64(&vr);
+		v.reply = field_ptr(&fa, o[0]);
+		v.delta = field_ptr(&fa, o[1]);
+		v.explain = field_ptr(&fa, o[2]);
+		verdict_ver_encode(&b->rechecks, &v);
+	}
+	r->reply = field_ptr(&fa, ro);
+	r->replylen = rn;
+	r->explain = field_ptr(&fa, eo);
+	r->explainlen = en;
+	r->rechecks = (const uint8_t *)b->rechecks.buf;
+	r->rechecks_len = b->rechecks.len;
+	r->summed = true;
+	return (0);
+}
+
+int
+store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen, void **rec,
+    size_t *len)
+{
+	struct store_vrec_buf	 b;
+	struct verdict_rec	 r;
+	const void		*sum;
+	int			 ret = -1;
+
+	store_vrec_buf_init(&b);
+	if (split(txn, p, plen, &b, &r, &sum) == 0) {
 		*rec = verdict_rec_encode(&r, len);
 		/*
 		 * The checksum of the record that was put, not of what was
@@ -244,9 +272,21 @@ out:
 		 */
 		memcpy((uint8_t *)*rec + *len - STORE_VREC_SUM, sum,
 		    STORE_VREC_SUM);
-		rec_w_free(&w);
+		ret = 0;
 	}
-	rec_w_free(&vw);
-	sbuf_free(&fa.all);
+	store_vrec_buf_free(&b);
 	return (ret);
+}
+
+int
+store_vrec_split(struct store_txn *txn, const void *p, size_t plen,
+    struct store_vrec_buf *b, struct verdict_rec *r)
+{
+	struct rec_r	 sr;
+	const void	*sum;
+
+	if (split(txn, p, plen, b, r, &sum) != 0)
+		return (-1);
+	rec_r_init(&sr, sum, STORE_VREC_SUM);
+	return (rec_get_u64(&sr) == verdict_rec_sum(r) ? 0 : -1);
 }

@@ -24,11 +24,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rec.h"
+#include "sbuf.h"
+
 #define STORE_VREC_PACKED	0xc5
 #define STORE_VREC_SUM		8	/* a record's checksum: its last bytes */
 
-struct sbuf;
 struct store_txn;
+struct verdict_rec;
 
 /*
  * Append record rec[len] packed to out, putting the shapes it needs in
@@ -43,5 +46,24 @@ bool	store_vrec_packed(const void *rec, size_t len);
  */
 int	store_vrec_unpack(struct store_txn *txn, const void *p, size_t plen,
 	    void **rec, size_t *len);
+
+/* What a packed record is split into: the texts of its shapes, its re-checks. */
+struct store_vrec_buf {
+	struct sbuf	 texts;
+	struct rec_w	 at;		/* the re-checks' offsets into texts */
+	struct rec_w	 rechecks;	/* the re-checks as a record has them */
+};
+void	store_vrec_buf_init(struct store_vrec_buf *b);
+void	store_vrec_buf_free(struct store_vrec_buf *b);
+/*
+ * The record packed in p[plen] split into *r, as verdict_rec_decode()
+ * splits the record store_vrec_unpack() builds, without building it:
+ * r's texts point into p or into b (valid until b is used again), and
+ * the checksum is checked against r's parts (verdict_rec_sum()). What a
+ * reader of many records takes (a backtest reads one a referral). 0, or
+ * -1 when it is corrupt or a shape it names is missing.
+ */
+int	store_vrec_split(struct store_txn *txn, const void *p, size_t plen,
+	    struct store_vrec_buf *b, struct verdict_rec *r);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#define XXH_STATIC_LINKING_ONLY	/* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "rec.h"
@@ -186,6 +187,23 @@ verdict_ver_encode(struct rec_w *w, const struct verdict_ver *v)
 	rec_put_bytes(w, v->explain, v->explainlen);
 }
 
+/* A summed record's fixed fields, with n re-checks to follow. */
+static void
+head_put(struct rec_w *w, const struct verdict_rec *r, unsigned n)
+{
+	/* The checksum flag is part of what the checksum covers. */
+	rec_put_u8(w, VERDICT_REC_SUM | (n > 0 ? VERDICT_REC_RECHECKED :
+	    VERDICT_REC_CHECK));
+	rec_put_u64(w, r->seq);
+	rec_put_u8(w, r->action);
+	rec_put_u32(w, (uint32_t)r->score);
+	rec_put_u32(w, (uint32_t)r->replylen);
+	if (n > 0) {
+		rec_put_u32(w, (uint32_t)r->explainlen);
+		rec_put_u16(w, (uint16_t)n);
+	}
+}
+
 void *
 verdict_rec_append(const struct verdict_rec *r, const struct verdict_ver *more,
     size_t *len)
@@ -197,17 +215,7 @@ verdict_rec_append(const struct verdict_rec *r, const struct verdict_ver *more,
 	    r->rechecks_len + VERDICT_SUM_LEN + (more != NULL ?
 	    VERDICT_VER_LEN + more->replylen + more->deltalen +
 	    more->explainlen : 0));
-	/* The checksum flag is part of what the checksum covers. */
-	rec_put_u8(&w, VERDICT_REC_SUM | (n > 0 ? VERDICT_REC_RECHECKED :
-	    VERDICT_REC_CHECK));
-	rec_put_u64(&w, r->seq);
-	rec_put_u8(&w, r->action);
-	rec_put_u32(&w, (uint32_t)r->score);
-	rec_put_u32(&w, (uint32_t)r->replylen);
-	if (n > 0) {
-		rec_put_u32(&w, (uint32_t)r->explainlen);
-		rec_put_u16(&w, (uint16_t)n);
-	}
+	head_put(&w, r, n);
 	rec_put_bytes(&w, r->reply, r->replylen);
 	rec_put_bytes(&w, r->explain, r->explainlen);
 	rec_put_bytes(&w, r->rechecks, r->rechecks_len);
@@ -221,6 +229,23 @@ void *
 verdict_rec_encode(const struct verdict_rec *r, size_t *len)
 {
 	return (verdict_rec_append(r, NULL, len));
+}
+
+uint64_t
+verdict_rec_sum(const struct verdict_rec *r)
+{
+	XXH3_state_t	st;
+	uint8_t		head[VERDICT_HDR2_LEN];
+	struct rec_w	w;
+
+	rec_w_fixed(&w, head, sizeof(head));
+	head_put(&w, r, r->nrechecks);
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, head, w.len);
+	XXH3_64bits_update(&st, r->reply, r->replylen);
+	XXH3_64bits_update(&st, r->explain, r->explainlen);
+	XXH3_64bits_update(&st, r->rechecks, r->rechecks_len);
+	return (XXH3_64bits_digest(&st));
 }
 
 /*

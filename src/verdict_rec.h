@@ -64,6 +64,12 @@ int	verdict_rec_decode(const void *rec, size_t len, struct verdict_rec *r);
  */
 void	*verdict_rec_encode(const struct verdict_rec *r, size_t *len);
 /*
+ * The checksum verdict_rec_encode(r) ends with, computed over r's parts
+ * in place: a reader that has the parts apart (a packed record,
+ * store_vrec.h) checks them without building the record.
+ */
+uint64_t verdict_rec_sum(const struct verdict_rec *r);
+/*
  * The same with one more re-check: more (its version unused) after r's,
  * written in the one pass (a re-check does not copy r's re-checks first).
  */

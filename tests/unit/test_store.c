@@ -1770,16 +1770,52 @@ vrec(uint8_t *buf, uint64_t seq, const char *rest)
 	return (9 + strlen(rest));
 }
 
+/* A record with its checksum, of seq, with that reply (caller frees). */
+static uint8_t *
+vrec_summed(uint64_t seq, const char *reply, size_t *len)
+{
+	struct verdict_rec	r;
+
+	memset(&r, 0, sizeof(r));
+	r.seq = seq;
+	r.action = 1;
+	r.score = 60;
+	r.reply = reply;
+	r.replylen = strlen(reply);
+	r.explain = "[]";
+	r.explainlen = 2;
+	return (verdict_rec_encode(&r, len));
+}
+
+/* Event seq's record, found by seq: its reply is want. */
+static void
+seq_reply(struct store_txn *t, uint64_t seq, const char *want)
+{
+	struct verdict_rec	r;
+
+	ck_assert_int_eq(store_get_verdict_seq(t, seq, &r), 0);
+	ck_assert_uint_eq(r.seq, seq);
+	ck_assert_uint_eq(r.score, 60);
+	ck_assert(r.summed);
+	ck_assert(r.replylen == strlen(want) &&
+	    memcmp(r.reply, want, r.replylen) == 0);
+}
+
+#define VREPLY1	"{\"id\":\"r-1\",\"action\":\"review\"}"
+#define VREPLY2	"{\"id\":\"r-2\",\"action\":\"review\"}"
+#define VREPLY3	"{\"id\":\"r-1\",\"action\":\"review\",\"score\":60}"
+
 START_TEST(test_verdict_records)
 {
 	struct store_txn	*t;
+	struct verdict_rec	 vr;
 	const void		*rec;
-	uint8_t			 r1[32], r2[32], r3[32];
+	uint8_t			*r1, *r2, *r3;
 	size_t			 len, n1, n2, n3;
 
-	n1 = vrec(r1, 5, "abc");
-	n2 = vrec(r2, 3, "\1");	/* older seq: not an append */
-	n3 = vrec(r3, 5, "abcd");	/* a recheck rewrites seq 5 */
+	r1 = vrec_summed(5, VREPLY1, &n1);
+	r2 = vrec_summed(3, VREPLY2, &n2);	/* older seq: not an append */
+	r3 = vrec_summed(5, VREPLY3, &n3);	/* a recheck rewrites seq 5 */
 	t = begin(true);
 	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r1, n1), 0);
 	ck_assert_int_eq(store_put_verdict(t, "r-2", 3, r2, n2), 0);
@@ -1800,24 +1836,26 @@ START_TEST(test_verdict_records)
 	ck_assert(memcmp(rec, r2, n2) == 0);
 	ck_assert_int_eq(store_get_verdict(t, "r-3", 3, &rec, &len), 1);
 	ck_assert_int_eq(store_get_verdict(t, "r-", 2, &rec, &len), 1);
-	/* By seq, out of order, the transaction's cursor kept between. */
-	ck_assert_int_eq(store_get_verdict_seq(t, 5, &rec, &len), 0);
-	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
-	ck_assert_int_eq(store_get_verdict_seq(t, 3, &rec, &len), 0);
-	ck_assert(len == n2 && memcmp(rec, r2, n2) == 0);
-	ck_assert_int_eq(store_get_verdict_seq(t, 4, &rec, &len), 1);
-	ck_assert_int_eq(store_get_verdict_seq(t, 6, &rec, &len), 1);
-	ck_assert_int_eq(store_get_verdict_seq(t, 5, &rec, &len), 0);
-	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
+	/*
+	 * By seq, out of order, the transaction's cursor kept between; split,
+	 * as verdict_rec_decode() splits what store_get_verdict() gives.
+	 */
+	seq_reply(t, 5, VREPLY3);
+	seq_reply(t, 3, VREPLY2);
+	ck_assert_int_eq(store_get_verdict_seq(t, 4, &vr), 1);
+	ck_assert_int_eq(store_get_verdict_seq(t, 6, &vr), 1);
+	seq_reply(t, 5, VREPLY3);
 	store_abort(t);
 	ck_assert_uint_eq(stat_of().verdicts, 2);
 	/* In a write transaction, the cursor open while records are put. */
 	t = begin(true);
-	ck_assert_int_eq(store_get_verdict_seq(t, 3, &rec, &len), 0);
+	seq_reply(t, 3, VREPLY2);
 	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r1, n1), 0);
-	ck_assert_int_eq(store_get_verdict_seq(t, 5, &rec, &len), 0);
-	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
+	seq_reply(t, 5, VREPLY1);
 	commit(t);
+	free(r1);
+	free(r2);
+	free(r3);
 }
 END_TEST
 
@@ -1830,8 +1868,9 @@ START_TEST(test_verdict_schema1)
 {
 	struct store_txn	*t;
 	struct rg_event		 ev;
+	struct verdict_rec	 vr;
 	const void		*rec, *v;
-	uint8_t			 r1[32], r2[32], r3[32];
+	uint8_t			 r1[32], r2[32], *r3;
 	size_t			 len, n1, n2, n3;
 	MDB_env			*env;
 	MDB_txn			*txn;
@@ -1875,7 +1914,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
 	/* A recheck of o-1 rewrites it: new layout, gone from the old. */
-	n3 = vrec(r3, 1, "rechecked");
+	r3 = vrec_summed(1, VREPLY3, &n3);
 	t = begin(true);
 	ck_assert_int_eq(store_put_verdict(t, "o-1", 3, r3, n3), 0);
 	commit(t);
@@ -1886,9 +1925,8 @@ START_TEST(test_verdict_schema1)
 	ck_assert_int_eq(store_get_verdict(t, "o-2", 3, &rec, &len), 0);
 	ck_assert(len == n2 && memcmp(rec, r2, n2) == 0);
 	/* By seq: the new layout's record; the old one only by its id. */
-	ck_assert_int_eq(store_get_verdict_seq(t, 1, &rec, &len), 0);
-	ck_assert(len == n3 && memcmp(rec, r3, n3) == 0);
-	ck_assert_int_eq(store_get_verdict_seq(t, 2, &rec, &len), 1);
+	seq_reply(t, 1, VREPLY3);
+	ck_assert_int_eq(store_get_verdict_seq(t, 2, &vr), 1);
 	store_abort(t);
 	/* Retention takes both events and both verdicts, old and new. */
 	t = begin(true);
@@ -1906,6 +1944,7 @@ START_TEST(test_verdict_schema1)
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	free(r3);
 }
 END_TEST
 
@@ -4149,6 +4188,100 @@ START_TEST(test_labeled_recheck)
 END_TEST
 
 /*
+ * A record read by seq is split without being built back when it is
+ * packed: the same seq, action, score, reply, explain and re-checks as
+ * the record store_get_verdict() builds, decoded; and a byte changed in
+ * its packed form is a corrupt record, as it is for the built one.
+ */
+START_TEST(test_verdict_split)
+{
+	static const char rules[] =
+	    "rule fb { when labeled(referee, fraud) action deny score 100 }\n"
+	    "rule dev { when linked(referrer, referee, device) "
+	    "action review score 60 }\n";
+	struct store_txn	*t = begin(true);
+	struct store_label	 l;
+	struct ruleset		*rs;
+	struct verdict		 v;
+	struct verdict_rec	 a, b;
+	struct rg_event		 ev;
+	struct rg_hash		 card;
+	const void		*rec;
+	char			*diag = NULL;
+	uint8_t			 sk[8], *damaged;
+	size_t			 len;
+	MDB_env			*env;
+	MDB_txn			*txn;
+	MDB_dbi			 dbi;
+	MDB_val			 k, d;
+
+	rs = rules_load_buf("t.rules", rules, sizeof(rules) - 1, NULL, 0,
+	    &diag);
+	ck_assert_msg(rs != NULL, "%s", diag);
+	mkref(&ev, "s1", T0, 1, 2, 9);
+	setent(&ev.party[1], ENT_PAYMENT, 0x77);
+	ck_assert_int_eq(verdict_check(t, rs, &ev, &v), 0);
+	verdict_clear(&v);
+	l.seq = store_aux_next_seq(t);
+	l.ts = T0 + 10;
+	l.feedback = 1;
+	card = H(0x77);
+	ck_assert_int_eq(store_label_put(t, ENT_PAYMENT, &card, LABEL_FRAUD,
+	    &l), 0);
+	ck_assert_int_eq(verdict_recheck(t, rs, "s1", 2, T0 + 30, false, &v),
+	    0);
+	ck_assert_int_eq(v.action, 2);
+	verdict_clear(&v);
+	commit(t);
+
+	t = begin(false);
+	ck_assert_int_eq(store_get_verdict(t, "s1", 2, &rec, &len), 0);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &a), 0);
+	ck_assert_uint_eq(a.nrechecks, 1);
+	ck_assert_int_eq(store_get_verdict_seq(t, a.seq, &b), 0);
+	ck_assert_uint_eq(b.seq, a.seq);
+	ck_assert_uint_eq(b.action, a.action);
+	ck_assert_int_eq(b.score, a.score);
+	ck_assert(b.summed && a.summed);
+	ck_assert_uint_eq(b.replylen, a.replylen);
+	ck_assert(memcmp(b.reply, a.reply, a.replylen) == 0);
+	ck_assert_uint_eq(b.explainlen, a.explainlen);
+	ck_assert(memcmp(b.explain, a.explain, a.explainlen) == 0);
+	ck_assert_uint_eq(b.nrechecks, a.nrechecks);
+	ck_assert_uint_eq(b.rechecks_len, a.rechecks_len);
+	ck_assert(memcmp(b.rechecks, a.rechecks, a.rechecks_len) == 0);
+	store_abort(t);
+	store_close(st);
+
+	/* Packed as stored; the check's action byte (allow) made deny. */
+	raw_begin(false, &env, &txn);
+	ck_assert_int_eq(mdb_dbi_open(txn, "verdict_recs", 0, &dbi), 0);
+	be_put(sk, a.seq, sizeof(sk));
+	k.mv_data = sk;
+	k.mv_size = sizeof(sk);
+	ck_assert_int_eq(mdb_get(txn, dbi, &k, &d), 0);
+	ck_assert_uint_eq(((const uint8_t *)d.mv_data)[0], 0xc5);
+	damaged = xmalloc(d.mv_size);
+	memcpy(damaged, d.mv_data, d.mv_size);
+	ck_assert_uint_eq(damaged[9], 0);
+	damaged[9] = 2;
+	d.mv_data = damaged;
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(damaged);
+	st = unit_store(dir, 4 * MIB, 64 * MIB);
+	t = begin(false);
+	ck_assert_int_eq(store_get_verdict_seq(t, a.seq, &b), 2);
+	ck_assert_int_eq(store_txn_err(t), STORE_OK);
+	ck_assert_int_eq(store_get_verdict(t, "s1", 2, &rec, &len), 0);
+	ck_assert_int_eq(verdict_rec_decode(rec, len, &a), -1);
+	store_abort(t);
+	rules_unref(rs);
+}
+END_TEST
+
+/*
  * Verdict records carry a checksum: any byte changed is a corrupt record
  * (never its bytes); records from before (no checksum) are read when
  * their replies are one JSON object each, refused when not.
@@ -4872,6 +5005,7 @@ store_suite(void)
 	tcase_add_test(tc, test_index_convert_range);
 	tcase_add_test(tc, test_verdict_records);
 	tcase_add_test(tc, test_verdict_schema1);
+	tcase_add_test(tc, test_verdict_split);
 	tcase_add_test(tc, test_verdict_checksum);
 	tcase_add_test(tc, test_expire);
 	tcase_add_test(tc, test_expire_everything);
