@@ -1,12 +1,29 @@
 /* memtier.c: the recent tier of the index and links; see memtier.h. */
 #include "config.h"
 
+#include <sys/types.h>
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "memtier.h"
 #include "util.h"
+
+/*
+ * Under AddressSanitizer, memory the tier keeps but holds nothing in (a
+ * chunk's free end, an array left for the next of its size, an item an
+ * abort took out) is poisoned, so that a pointer kept past a change
+ * reads as the use after free it is.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define MT_POISON(p, n)		ASAN_POISON_MEMORY_REGION((p), (n))
+#define MT_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define MT_POISON(p, n)		do { (void)(p); (void)(n); } while (0)
+#define MT_UNPOISON(p, n)	do { (void)(p); (void)(n); } while (0)
+#endif
 
 /*
  * One hash table per range for identities, one for accounts: open
@@ -27,8 +44,10 @@ struct memtier_slot {
  * each of its thousands of items, and adding an item is a bump of a
  * pointer. Arrays hold a power of two of items (a table's arrays are of
  * one item size); a small one that grows leaves its old copy for the
- * next array of that size. An item an abort takes out stays until the
- * flush.
+ * next array of that size. An item an abort takes out, and its array,
+ * are left the same way for the next item (a table's items are of one
+ * size): while every write fails, the aborts reuse what they left
+ * instead of taking more.
  */
 struct memtier_chunk {
 	struct memtier_chunk	*next;
@@ -62,7 +81,9 @@ struct memtier_table {
 	size_t		  n;
 	struct memtier_chunk	*mem;	/* the newest first */
 	struct memtier_spare	*spare[MT_SPARE_CLASSES];
+	struct memtier_spare	*items;	/* items an abort took out */
 	struct memtier_big	*big;
+	size_t		  bytes;	/* allocated: slots, chunks, bigs */
 };
 
 enum undo_kind {
@@ -95,6 +116,7 @@ struct memtier {
 	uint32_t	 aborts;	/* atomic: ages memtier_ident.disk */
 	uint64_t	 nentries;	/* atomic: read by stats */
 	uint64_t	 nlinks;	/* atomic */
+	uint64_t	 bytes;		/* atomic: the tables' bytes, summed */
 
 	struct undo	*undo;
 	size_t		 nundo;
@@ -139,9 +161,17 @@ memtier_new(void)
 	return (xcalloc(1, sizeof(struct memtier)));
 }
 
+/* The table's memory grew (or shrank) by delta bytes. */
+static void
+table_bytes(struct memtier *mt, struct memtier_table *t, ssize_t delta)
+{
+	t->bytes += (size_t)delta;
+	__atomic_fetch_add(&mt->bytes, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
 /* len zeroed bytes of the table's memory, aligned for any item. */
 static void *
-table_alloc(struct memtier_table *t, size_t len)
+table_alloc(struct memtier *mt, struct memtier_table *t, size_t len)
 {
 	struct memtier_chunk	*c = t->mem;
 	size_t			 size;
@@ -155,10 +185,74 @@ table_alloc(struct memtier_table *t, size_t len)
 		c->size = size;
 		c->used = 0;
 		t->mem = c;
+		MT_POISON(c->data, size);
+		table_bytes(mt, t, (ssize_t)(sizeof(*c) + size));
 	}
 	p = (char *)c->data + c->used;
 	c->used += len;
+	MT_UNPOISON(p, len);
 	return (memset(p, 0, len));
+}
+
+/* Keep p, of len bytes, on list: the next taken from it. */
+static void
+spare_put(struct memtier_spare **list, void *p, size_t len)
+{
+	struct memtier_spare	*s = p;
+
+	s->next = *list;
+	*list = s;
+	MT_POISON((char *)p + sizeof(*s), len - sizeof(*s));
+}
+
+/* The first of list, of len bytes, or NULL. */
+static void *
+spare_take(struct memtier_spare **list, size_t len)
+{
+	struct memtier_spare	*s;
+
+	if ((s = *list) == NULL)
+		return (NULL);
+	*list = s->next;
+	MT_UNPOISON(s, len);
+	return (s);
+}
+
+/* A zeroed item of size: one an abort left, else new memory. */
+static void *
+table_item(struct memtier *mt, struct memtier_table *t, size_t size)
+{
+	void	*p;
+
+	if ((p = spare_take(&t->items, size)) != NULL)
+		return (memset(p, 0, size));
+	return (table_alloc(mt, t, size));
+}
+
+/*
+ * Leave the array of 2^k items of size at p: freed when it is big, else
+ * kept for the next one of its size.
+ */
+static void
+array_leave(struct memtier *mt, struct memtier_table *t, void *p, unsigned k,
+    size_t size)
+{
+	struct memtier_big	*b;
+
+	if ((size << k) <= MT_BIG_SIZE) {
+		spare_put(&t->spare[k], p, size << k);
+		return;
+	}
+	b = (struct memtier_big *)((char *)p - offsetof(struct memtier_big,
+	    data));
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		t->big = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	free(b);
+	table_bytes(mt, t, -(ssize_t)(sizeof(*b) + (size << k)));
 }
 
 /*
@@ -167,13 +261,13 @@ table_alloc(struct memtier_table *t, size_t len)
  * first n items it takes.
  */
 static void *
-table_array(struct memtier_table *t, void *from, unsigned k, size_t n,
-    size_t size)
+table_array(struct memtier *mt, struct memtier_table *t, void *from,
+    unsigned k, size_t n, size_t size)
 {
-	struct memtier_spare	*p;
 	struct memtier_big	*b;
+	void			*p;
 
-	if (k >= MT_SPARE_CLASSES || size < sizeof(*p))
+	if (k >= MT_SPARE_CLASSES || size < sizeof(struct memtier_spare))
 		fatalx("memtier: array of 2^%u items of %zu bytes", k, size);
 	if ((size << k) > MT_BIG_SIZE) {
 		b = xmalloc(sizeof(*b) + (size << k));
@@ -181,29 +275,14 @@ table_array(struct memtier_table *t, void *from, unsigned k, size_t n,
 		if ((b->next = t->big) != NULL)
 			b->next->prev = b;
 		t->big = b;
-		p = (struct memtier_spare *)b->data;
-	} else if ((p = t->spare[k]) != NULL)
-		t->spare[k] = p->next;
-	else
-		p = table_alloc(t, size << k);
+		p = b->data;
+		table_bytes(mt, t, (ssize_t)(sizeof(*b) + (size << k)));
+	} else if ((p = spare_take(&t->spare[k], size << k)) == NULL)
+		p = table_alloc(mt, t, size << k);
 	if (n > 0)
 		memcpy(p, from, n * size);
-	if (from == NULL || k < 2)
-		return (p);
-	if ((size << (k - 1)) > MT_BIG_SIZE) {
-		b = (struct memtier_big *)((char *)from -
-		    offsetof(struct memtier_big, data));
-		if (b->prev != NULL)
-			b->prev->next = b->next;
-		else
-			t->big = b->next;
-		if (b->next != NULL)
-			b->next->prev = b->prev;
-		free(b);
-	} else {
-		((struct memtier_spare *)from)->next = t->spare[k - 1];
-		t->spare[k - 1] = from;
-	}
+	if (from != NULL && k >= 2)
+		array_leave(mt, t, from, k - 1, size);
 	return (p);
 }
 
@@ -216,7 +295,7 @@ log2_of(uint32_t v)
 
 /* Free a table and what it holds. */
 static void
-table_free(struct memtier_table *t)
+table_free(struct memtier *mt, struct memtier_table *t)
 {
 	struct memtier_chunk	*c;
 	struct memtier_big	*b;
@@ -230,6 +309,7 @@ table_free(struct memtier_table *t)
 		free(b);
 	}
 	free(t->s);
+	__atomic_fetch_sub(&mt->bytes, t->bytes, __ATOMIC_RELAXED);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -241,10 +321,10 @@ memtier_free(struct memtier *mt)
 	if (mt == NULL)
 		return;
 	for (r = 0; r < MT_RANGES; r++) {
-		table_free(&mt->idx[r]);
-		table_free(&mt->acc[r]);
-		table_free(&mt->idx_det[r]);
-		table_free(&mt->acc_det[r]);
+		table_free(mt, &mt->idx[r]);
+		table_free(mt, &mt->acc[r]);
+		table_free(mt, &mt->idx_det[r]);
+		table_free(mt, &mt->acc_det[r]);
 	}
 	free(mt->undo);
 	free(mt->sorted);
@@ -284,7 +364,7 @@ table_put(struct memtier_table *t, uint64_t mix, void *p)
 
 /* Room for one more item: double the slots past three quarters full. */
 static void
-table_grow(struct memtier_table *t)
+table_grow(struct memtier *mt, struct memtier_table *t)
 {
 	struct memtier_table	 o = *t;
 	size_t			 i;
@@ -297,13 +377,14 @@ table_grow(struct memtier_table *t)
 		if (o.s[i].p != NULL)
 			table_put(t, o.s[i].mix, o.s[i].p);
 	free(o.s);
+	table_bytes(mt, t, (ssize_t)((t->ns - o.ns) * sizeof(*t->s)));
 }
 
 /* Add p, of mix, which the table does not hold. */
 static void
-table_add(struct memtier_table *t, uint64_t mix, void *p)
+table_add(struct memtier *mt, struct memtier_table *t, uint64_t mix, void *p)
 {
-	table_grow(t);
+	table_grow(mt, t);
 	table_put(t, mix, p);
 	t->n++;
 }
@@ -364,16 +445,16 @@ memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
 	struct memtier_ent	*e;
 
 	if ((id = ident_find(mt, kind, h)) == NULL) {
-		id = table_alloc(t, sizeof(*id));
+		id = table_item(mt, t, sizeof(*id));
 		id->kind = kind;
 		id->h = *h;
 		id->e = &id->first;
 		id->cap = 1;
-		table_add(t, mix_of(h, kind), id);
+		table_add(mt, t, mix_of(h, kind), id);
 	}
 	if (id->n == id->cap) {
 		id->cap *= 2;
-		id->e = table_array(t, id->e, log2_of(id->cap), id->n,
+		id->e = table_array(mt, t, id->e, log2_of(id->cap), id->n,
 		    sizeof(*id->e));
 	}
 	e = &id->e[id->n++];
@@ -441,9 +522,9 @@ memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct st
 	int		 i;
 
 	if ((a = acct_find(mt, acct)) == NULL) {
-		a = table_alloc(t, sizeof(*a));
+		a = table_item(mt, t, sizeof(*a));
 		a->account = *acct;
-		table_add(t, mix_of(acct, 0), a);
+		table_add(mt, t, mix_of(acct, 0), a);
 	}
 	if ((i = link_find(a, l->kind, &l->h)) >= 0) {
 		undo_push(mt, U_LINK_SET, a, (uint32_t)i, &a->l[i]);
@@ -452,7 +533,7 @@ memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct st
 	}
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 4;
-		a->l = table_array(t, a->l, log2_of(a->cap), a->n,
+		a->l = table_array(mt, t, a->l, log2_of(a->cap), a->n,
 		    sizeof(*a->l));
 	}
 	a->l[a->n++] = *l;
@@ -554,8 +635,8 @@ memtier_commit(struct memtier *mt)
 	for (i = 0; i < mt->nundo; i++)
 		if (mt->undo[i].kind == U_FLUSHED) {
 			r = mt->undo[i].i;
-			table_free(&mt->idx_det[r]);
-			table_free(&mt->acc_det[r]);
+			table_free(mt, &mt->idx_det[r]);
+			table_free(mt, &mt->acc_det[r]);
 			mt->flushed[r] = false;
 		}
 	mt->nundo = 0;
@@ -596,6 +677,7 @@ void
 memtier_abort(struct memtier *mt)
 {
 	struct undo	*u;
+	struct memtier_table	*t;
 	struct memtier_ident	*id;
 	struct memtier_acct	*a;
 	unsigned	 r;
@@ -610,8 +692,13 @@ memtier_abort(struct memtier *mt)
 			mt->range_entries[r]--;
 			__atomic_fetch_sub(&mt->nentries, 1, __ATOMIC_RELAXED);
 			if (id->n == 0) {
-				table_del(&mt->idx[r], mix_of(&id->h,
-				    id->kind), id);
+				/* Added in this transaction: none before. */
+				t = &mt->idx[r];
+				table_del(t, mix_of(&id->h, id->kind), id);
+				if (id->cap > 1)
+					array_leave(mt, t, id->e,
+					    log2_of(id->cap), sizeof(*id->e));
+				spare_put(&t->items, id, sizeof(*id));
 			}
 			break;
 		case U_LINK_NEW:
@@ -619,9 +706,12 @@ memtier_abort(struct memtier *mt)
 			a->n--;
 			__atomic_fetch_sub(&mt->nlinks, 1, __ATOMIC_RELAXED);
 			if (a->n == 0) {
-				r = MT_RANGE(&a->account);
-				table_del(&mt->acc[r], mix_of(&a->account,
-				    0), a);
+				t = &mt->acc[MT_RANGE(&a->account)];
+				table_del(t, mix_of(&a->account, 0), a);
+				if (a->cap > 0)
+					array_leave(mt, t, a->l,
+					    log2_of(a->cap), sizeof(*a->l));
+				spare_put(&t->items, a, sizeof(*a));
 			}
 			break;
 		case U_LINK_SET:
@@ -631,8 +721,8 @@ memtier_abort(struct memtier *mt)
 		case U_FLUSHED:
 			/* Later additions to the range are undone by now. */
 			r = u->i;
-			table_free(&mt->idx[r]);
-			table_free(&mt->acc[r]);
+			table_free(mt, &mt->idx[r]);
+			table_free(mt, &mt->acc[r]);
 			mt->idx[r] = mt->idx_det[r];
 			mt->acc[r] = mt->acc_det[r];
 			memset(&mt->idx_det[r], 0, sizeof(mt->idx_det[r]));
@@ -686,6 +776,12 @@ uint64_t
 memtier_link_count(const struct memtier *mt)
 {
 	return (__atomic_load_n(&mt->nlinks, __ATOMIC_RELAXED));
+}
+
+uint64_t
+memtier_bytes(const struct memtier *mt)
+{
+	return (__atomic_load_n(&mt->bytes, __ATOMIC_RELAXED));
 }
 
 uint64_t

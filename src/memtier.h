@@ -141,6 +141,8 @@ int		 memtier_undo_link(const struct memtier *, size_t idx,
 /* Entries (index) and links held; readable from any thread. */
 uint64_t	 memtier_index_count(const struct memtier *);
 uint64_t	 memtier_link_count(const struct memtier *);
+/* The memory the tier holds, in bytes: its tables, items and arrays. */
+uint64_t	 memtier_bytes(const struct memtier *);
 /* Index entries held in range r. */
 uint64_t	 memtier_range_count(const struct memtier *, unsigned r);
 

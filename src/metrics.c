@@ -120,6 +120,9 @@ const struct metrics_store_field metrics_store_fields[] = {
 	{ "recent_entries", offsetof(struct store_stat, recent_entries),
 	    NULL, NULL },
 	{ "recent_links", offsetof(struct store_stat, recent_links), NULL, NULL },
+	{ "recent_bytes", offsetof(struct store_stat, recent_bytes),
+	    "store_recent_bytes", "Memory the recent tier holds, in bytes "
+	    "(its tables, index entries and links)." },
 	{ "recent_flushes", offsetof(struct store_stat, recent_flushes),
 	    NULL, NULL },
 	{ "recent_flush_waits", offsetof(struct store_stat,

@@ -479,6 +479,7 @@ store_stat(struct store *st, struct store_stat *out, char **cause)
 	}
 	out->recent_entries = memtier_index_count(st->mt);
 	out->recent_links = memtier_link_count(st->mt);
+	out->recent_bytes = memtier_bytes(st->mt);
 	out->recent_flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);
 	out->recent_flush_waits = __atomic_load_n(&st->flush_txn_full,
 	    __ATOMIC_RELAXED);

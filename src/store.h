@@ -118,6 +118,7 @@ struct store_stat {
 	uint64_t	readers;	/* reader slots in use */
 	uint64_t	recent_entries;	/* index entries not yet in LMDB */
 	uint64_t	recent_links;
+	uint64_t	recent_bytes;	/* the memory they take */
 	uint64_t	recent_flushes;	/* ranges written to LMDB */
 	uint64_t	recent_flush_waits; /* ranges put off: too big a txn */
 	uint64_t	feedback;	/* feedback records */

@@ -967,6 +967,9 @@ def _():
                  ("pairs_indexed", "pairs_indexed")):
         eq(metric(s1, "refguard_store_" + m), st["store"][k],
            "store %s vs stats" % k)
+    check(("refguard_store_recent_bytes", frozenset()) in s1 and
+          "recent_bytes" in st["store"], "the recent tier's memory, in "
+          "both")
     eq(metric(s1, "refguard_eval_threads"), st["writer"]["eval_threads"],
        "eval threads vs stats")
     eq(metric(s1, "refguard_parallel_jobs_total"), st["writer"]["parallel_jobs"],

@@ -1413,6 +1413,64 @@ START_TEST(test_memtier_tables)
 END_TEST
 
 /*
+ * What aborted transactions added is memory the next ones reuse: while
+ * every write fails (a full disk), the rejected checks' identities,
+ * accounts and arrays do not pile up until a flush that cannot come. The
+ * tier's bytes say so; a committed load of the same size holds far more,
+ * and a flush of every range gives it all back.
+ */
+START_TEST(test_memtier_abort_memory)
+{
+	struct memtier		*mt = memtier_new();
+	struct store_link	 l;
+	struct rg_hash		 h;
+	uint64_t		 held, r;
+	uint32_t		 i, j;
+
+	memset(&l, 0, sizeof(l));
+	l.kind = ENT_IP;
+	for (i = 0; i < 20000; i++) {
+		for (j = 0; j < 3; j++) {
+			h = crowd(i, j);
+			h.b[0] = (uint8_t)(i + j);	/* every range */
+			memtier_index_add(mt, ENT_IP, &h, T0 + i, i + 1,
+			    EV_LOGIN, ROLE_SUBJECT);
+			/* a busy one: its array grows past a small one */
+			if (j == 0)
+				for (r = 0; r < 40; r++)
+					memtier_index_add(mt, ENT_EMAIL, &h,
+					    T0 + i, i + 1, EV_LOGIN,
+					    ROLE_SUBJECT);
+		}
+		l.h = h;
+		memtier_link_set(mt, &h, &l);
+		memtier_abort(mt);
+		if (i == 999)	/* every range has its tables */
+			held = memtier_bytes(mt);
+	}
+	ck_assert_uint_eq(memtier_index_count(mt), 0);
+	ck_assert_uint_eq(memtier_link_count(mt), 0);
+	ck_assert_msg(memtier_bytes(mt) <= held + 64 * 1024,
+	    "%llu bytes held after 20,000 aborts, %llu after 1,000",
+	    (unsigned long long)memtier_bytes(mt), (unsigned long long)held);
+	/* The same kept: the tier holds it. */
+	for (i = 0; i < 20000; i++) {
+		h = crowd(i, 0);
+		h.b[0] = (uint8_t)i;
+		memtier_index_add(mt, ENT_IP, &h, T0 + i, i + 1, EV_LOGIN,
+		    ROLE_SUBJECT);
+		memtier_commit(mt);
+	}
+	ck_assert_uint_gt(memtier_bytes(mt), held + 512 * 1024);
+	for (r = 0; r < MT_RANGES; r++)
+		ck_assert(memtier_range_flushed(mt, (unsigned)r));
+	memtier_commit(mt);
+	ck_assert_uint_eq(memtier_bytes(mt), 0);
+	memtier_free(mt);
+}
+END_TEST
+
+/*
  * Links written out to LMDB (a clean close), then carried again: a link
  * LMDB has keeps its first sighting and moves its last, a new one of the
  * same account (sorting before, between and after the stored ones) and
@@ -4997,6 +5055,7 @@ store_suite(void)
 	tcase_add_test(tc, test_links);
 	tcase_add_test(tc, test_links_in_lmdb);
 	tcase_add_test(tc, test_memtier_tables);
+	tcase_add_test(tc, test_memtier_abort_memory);
 	tcase_add_test(tc, test_scan_events);
 	tcase_add_test(tc, test_scan_referred);
 	tcase_add_test(tc, test_index_convert);
