@@ -1,90 +1,15 @@
-/* memtier.c: the recent tier of the index and links; see memtier.h. */
+/*
+ * memtier.c: the recent tier of the index and links; see memtier.h. Its
+ * tables are memtier_table.c's (memtier_int.h).
+ */
 #include "config.h"
-
-#include <sys/types.h>
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "memtier.h"
+#include "memtier_int.h"
 #include "util.h"
-
-/*
- * Under AddressSanitizer, memory the tier keeps but holds nothing in (a
- * chunk's free end, an array left for the next of its size, an item an
- * abort took out) is poisoned, so that a pointer kept past a change
- * reads as the use after free it is.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define MT_POISON(p, n)		ASAN_POISON_MEMORY_REGION((p), (n))
-#define MT_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define MT_POISON(p, n)		do { (void)(p); (void)(n); } while (0)
-#define MT_UNPOISON(p, n)	do { (void)(p); (void)(n); } while (0)
-#endif
-
-/*
- * One hash table per range for identities, one for accounts: open
- * addressing, linear probing, at most three quarters full (half full
- * takes ~15 MiB more at the bench's load, past the daemon's memory
- * target). A slot keeps the hash's mixed bits beside the item, so that
- * a lookup of an identity the tier does not hold (most lookups) reads
- * the slots, not the items.
- */
-struct memtier_slot {
-	uint64_t	 mix;		/* mix_of(item's hash, kind) */
-	void		*p;		/* the ident or acct; NULL: empty */
-};
-
-/*
- * The memory of a table's items and their arrays, in chunks freed
- * together with the table: a range's flush frees a few chunks instead of
- * each of its thousands of items, and adding an item is a bump of a
- * pointer. Arrays hold a power of two of items (a table's arrays are of
- * one item size); a small one that grows leaves its old copy for the
- * next array of that size. An item an abort takes out, and its array,
- * are left the same way for the next item (a table's items are of one
- * size): while every write fails, the aborts reuse what they left
- * instead of taking more.
- */
-struct memtier_chunk {
-	struct memtier_chunk	*next;
-	size_t			 size;	/* of data */
-	size_t			 used;
-	max_align_t		 data[];
-};
-#define MT_CHUNK_SIZE	(4096 - sizeof(struct memtier_chunk))
-
-/* An array left behind, kept for the next one of its size. */
-struct memtier_spare {
-	struct memtier_spare	*next;
-};
-#define MT_SPARE_CLASSES	32	/* arrays of 2^k items */
-
-/*
- * An array of more than MT_BIG_SIZE bytes (a busy identity's entries)
- * has an allocation of its own, freed as soon as it grows: a spare of
- * that size would seldom be taken again.
- */
-struct memtier_big {
-	struct memtier_big	*next;
-	struct memtier_big	*prev;
-	max_align_t		 data[];
-};
-#define MT_BIG_SIZE	1024
-
-struct memtier_table {
-	struct memtier_slot	*s;
-	size_t		  ns;		/* slots: a power of two, >= 4/3 x n */
-	size_t		  n;
-	struct memtier_chunk	*mem;	/* the newest first */
-	struct memtier_spare	*spare[MT_SPARE_CLASSES];
-	struct memtier_spare	*items;	/* items an abort took out */
-	struct memtier_big	*big;
-	size_t		  bytes;	/* allocated: slots, chunks, bigs */
-};
 
 enum undo_kind {
 	U_IDX,		/* an entry appended to ident */
@@ -98,32 +23,6 @@ struct undo {
 	void		*p;		/* memtier_ident * or memtier_acct * */
 	uint32_t	 i;		/* link index, or range */
 	struct store_link	 old;
-};
-
-struct memtier {
-	struct memtier_table	 idx[MT_RANGES];
-	struct memtier_table	 acc[MT_RANGES];
-	uint64_t	 range_entries[MT_RANGES];
-	/*
-	 * A range flushed in the open transaction is detached at once (so
-	 * queries see it in LMDB only), freed at commit, put back at abort.
-	 */
-	struct memtier_table	 idx_det[MT_RANGES];
-	struct memtier_table	 acc_det[MT_RANGES];
-	uint64_t	 det_entries[MT_RANGES];
-	uint64_t	 det_links[MT_RANGES];
-	bool		 flushed[MT_RANGES];
-	uint32_t	 aborts;	/* atomic: ages memtier_ident.disk */
-	uint64_t	 nentries;	/* atomic: read by stats */
-	uint64_t	 nlinks;	/* atomic */
-	uint64_t	 bytes;		/* atomic: the tables' bytes, summed */
-
-	struct undo	*undo;
-	size_t		 nundo;
-	size_t		 undocap;
-
-	void		**sorted;	/* memtier_range() output */
-	size_t		  sortedcap;
 };
 
 /* Two hashes equal? (16 bytes, as two words) */
@@ -148,142 +47,10 @@ mix_of(const struct rg_hash *h, uint8_t kind)
 	return (v ^ (v >> 29));
 }
 
-/* The slot an item of mix would take in an empty table. */
-static size_t
-home(const struct memtier_table *t, uint64_t mix)
-{
-	return ((size_t)mix & (t->ns - 1));
-}
-
 struct memtier *
 memtier_new(void)
 {
 	return (xcalloc(1, sizeof(struct memtier)));
-}
-
-/* The table's memory grew (or shrank) by delta bytes. */
-static void
-table_bytes(struct memtier *mt, struct memtier_table *t, ssize_t delta)
-{
-	t->bytes += (size_t)delta;
-	__atomic_fetch_add(&mt->bytes, (uint64_t)delta, __ATOMIC_RELAXED);
-}
-
-/* len zeroed bytes of the table's memory, aligned for any item. */
-static void *
-table_alloc(struct memtier *mt, struct memtier_table *t, size_t len)
-{
-	struct memtier_chunk	*c = t->mem;
-	size_t			 size;
-	void			*p;
-
-	len = (len + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	if (c == NULL || c->size - c->used < len) {
-		size = len > MT_CHUNK_SIZE ? len : MT_CHUNK_SIZE;
-		c = xmalloc(sizeof(*c) + size);
-		c->next = t->mem;
-		c->size = size;
-		c->used = 0;
-		t->mem = c;
-		MT_POISON(c->data, size);
-		table_bytes(mt, t, (ssize_t)(sizeof(*c) + size));
-	}
-	p = (char *)c->data + c->used;
-	c->used += len;
-	MT_UNPOISON(p, len);
-	return (memset(p, 0, len));
-}
-
-/* Keep p, of len bytes, on list: the next taken from it. */
-static void
-spare_put(struct memtier_spare **list, void *p, size_t len)
-{
-	struct memtier_spare	*s = p;
-
-	s->next = *list;
-	*list = s;
-	MT_POISON((char *)p + sizeof(*s), len - sizeof(*s));
-}
-
-/* The first of list, of len bytes, or NULL. */
-static void *
-spare_take(struct memtier_spare **list, size_t len)
-{
-	struct memtier_spare	*s;
-
-	if ((s = *list) == NULL)
-		return (NULL);
-	*list = s->next;
-	MT_UNPOISON(s, len);
-	return (s);
-}
-
-/* A zeroed item of size: one an abort left, else new memory. */
-static void *
-table_item(struct memtier *mt, struct memtier_table *t, size_t size)
-{
-	void	*p;
-
-	if ((p = spare_take(&t->items, size)) != NULL)
-		return (memset(p, 0, size));
-	return (table_alloc(mt, t, size));
-}
-
-/*
- * Leave the array of 2^k items of size at p: freed when it is big, else
- * kept for the next one of its size.
- */
-static void
-array_leave(struct memtier *mt, struct memtier_table *t, void *p, unsigned k,
-    size_t size)
-{
-	struct memtier_big	*b;
-
-	if ((size << k) <= MT_BIG_SIZE) {
-		spare_put(&t->spare[k], p, size << k);
-		return;
-	}
-	b = (struct memtier_big *)((char *)p - offsetof(struct memtier_big,
-	    data));
-	if (b->prev != NULL)
-		b->prev->next = b->next;
-	else
-		t->big = b->next;
-	if (b->next != NULL)
-		b->next->prev = b->prev;
-	free(b);
-	table_bytes(mt, t, -(ssize_t)(sizeof(*b) + (size << k)));
-}
-
-/*
- * An array of 2^k items of size, in place of from (NULL, an item's own
- * first one when k is 1, else an array of 2^(k-1) from here), whose
- * first n items it takes.
- */
-static void *
-table_array(struct memtier *mt, struct memtier_table *t, void *from,
-    unsigned k, size_t n, size_t size)
-{
-	struct memtier_big	*b;
-	void			*p;
-
-	if (k >= MT_SPARE_CLASSES || size < sizeof(struct memtier_spare))
-		fatalx("memtier: array of 2^%u items of %zu bytes", k, size);
-	if ((size << k) > MT_BIG_SIZE) {
-		b = xmalloc(sizeof(*b) + (size << k));
-		b->prev = NULL;
-		if ((b->next = t->big) != NULL)
-			b->next->prev = b;
-		t->big = b;
-		p = b->data;
-		table_bytes(mt, t, (ssize_t)(sizeof(*b) + (size << k)));
-	} else if ((p = spare_take(&t->spare[k], size << k)) == NULL)
-		p = table_alloc(mt, t, size << k);
-	if (n > 0)
-		memcpy(p, from, n * size);
-	if (from != NULL && k >= 2)
-		array_leave(mt, t, from, k - 1, size);
-	return (p);
 }
 
 /* k of 2^k. */
@@ -291,26 +58,6 @@ static unsigned
 log2_of(uint32_t v)
 {
 	return (31 - (unsigned)__builtin_clz(v));
-}
-
-/* Free a table and what it holds. */
-static void
-table_free(struct memtier *mt, struct memtier_table *t)
-{
-	struct memtier_chunk	*c;
-	struct memtier_big	*b;
-
-	while ((c = t->mem) != NULL) {
-		t->mem = c->next;
-		free(c);
-	}
-	while ((b = t->big) != NULL) {
-		t->big = b->next;
-		free(b);
-	}
-	free(t->s);
-	__atomic_fetch_sub(&mt->bytes, t->bytes, __ATOMIC_RELAXED);
-	memset(t, 0, sizeof(*t));
 }
 
 void
@@ -321,10 +68,10 @@ memtier_free(struct memtier *mt)
 	if (mt == NULL)
 		return;
 	for (r = 0; r < MT_RANGES; r++) {
-		table_free(mt, &mt->idx[r]);
-		table_free(mt, &mt->acc[r]);
-		table_free(mt, &mt->idx_det[r]);
-		table_free(mt, &mt->acc_det[r]);
+		memtier_table_free(mt, &mt->idx[r]);
+		memtier_table_free(mt, &mt->acc[r]);
+		memtier_table_free(mt, &mt->idx_det[r]);
+		memtier_table_free(mt, &mt->acc_det[r]);
 	}
 	free(mt->undo);
 	free(mt->sorted);
@@ -350,45 +97,6 @@ undo_push(struct memtier *mt, enum undo_kind kind, void *p, uint32_t i,
 		u->old = *old;
 }
 
-/* Put p (of mix) in the first free slot from its home; it is not there. */
-static void
-table_put(struct memtier_table *t, uint64_t mix, void *p)
-{
-	size_t	i;
-
-	for (i = home(t, mix); t->s[i].p != NULL; i = (i + 1) & (t->ns - 1))
-		;
-	t->s[i].mix = mix;
-	t->s[i].p = p;
-}
-
-/* Room for one more item: double the slots past three quarters full. */
-static void
-table_grow(struct memtier *mt, struct memtier_table *t)
-{
-	struct memtier_table	 o = *t;
-	size_t			 i;
-
-	if (t->ns != 0 && 4 * (t->n + 1) <= 3 * t->ns)
-		return;
-	t->ns = o.ns ? o.ns * 2 : 64;
-	t->s = xcalloc(t->ns, sizeof(*t->s));
-	for (i = 0; i < o.ns; i++)
-		if (o.s[i].p != NULL)
-			table_put(t, o.s[i].mix, o.s[i].p);
-	free(o.s);
-	table_bytes(mt, t, (ssize_t)((t->ns - o.ns) * sizeof(*t->s)));
-}
-
-/* Add p, of mix, which the table does not hold. */
-static void
-table_add(struct memtier *mt, struct memtier_table *t, uint64_t mix, void *p)
-{
-	table_grow(mt, t);
-	table_put(t, mix, p);
-	t->n++;
-}
-
 static struct memtier_ident *
 ident_find(const struct memtier *mt, uint8_t kind, const struct rg_hash *h)
 {
@@ -399,7 +107,7 @@ ident_find(const struct memtier *mt, uint8_t kind, const struct rg_hash *h)
 
 	if (t->ns == 0)
 		return (NULL);
-	for (i = home(t, mix); (id = t->s[i].p) != NULL;
+	for (i = memtier_home(t, mix); (id = t->s[i].p) != NULL;
 	    i = (i + 1) & (t->ns - 1))
 		if (t->s[i].mix == mix && id->kind == kind &&
 		    hash_eq(&id->h, h))
@@ -445,17 +153,17 @@ memtier_index_add(struct memtier *mt, uint8_t kind, const struct rg_hash *h,
 	struct memtier_ent	*e;
 
 	if ((id = ident_find(mt, kind, h)) == NULL) {
-		id = table_item(mt, t, sizeof(*id));
+		id = memtier_table_item(mt, t, sizeof(*id));
 		id->kind = kind;
 		id->h = *h;
 		id->e = &id->first;
 		id->cap = 1;
-		table_add(mt, t, mix_of(h, kind), id);
+		memtier_table_add(mt, t, mix_of(h, kind), id);
 	}
 	if (id->n == id->cap) {
 		id->cap *= 2;
-		id->e = table_array(mt, t, id->e, log2_of(id->cap), id->n,
-		    sizeof(*id->e));
+		id->e = memtier_table_array(mt, t, id->e, log2_of(id->cap),
+		    id->n, sizeof(*id->e));
 	}
 	e = &id->e[id->n++];
 	e->ts = ts;
@@ -477,7 +185,7 @@ acct_find(const struct memtier *mt, const struct rg_hash *acct)
 
 	if (t->ns == 0)
 		return (NULL);
-	for (i = home(t, mix); (a = t->s[i].p) != NULL;
+	for (i = memtier_home(t, mix); (a = t->s[i].p) != NULL;
 	    i = (i + 1) & (t->ns - 1))
 		if (t->s[i].mix == mix && hash_eq(&a->account, acct))
 			return (a);
@@ -522,9 +230,9 @@ memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct st
 	int		 i;
 
 	if ((a = acct_find(mt, acct)) == NULL) {
-		a = table_item(mt, t, sizeof(*a));
+		a = memtier_table_item(mt, t, sizeof(*a));
 		a->account = *acct;
-		table_add(mt, t, mix_of(acct, 0), a);
+		memtier_table_add(mt, t, mix_of(acct, 0), a);
 	}
 	if ((i = link_find(a, l->kind, &l->h)) >= 0) {
 		undo_push(mt, U_LINK_SET, a, (uint32_t)i, &a->l[i]);
@@ -533,7 +241,7 @@ memtier_link_set(struct memtier *mt, const struct rg_hash *acct, const struct st
 	}
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 4;
-		a->l = table_array(mt, t, a->l, log2_of(a->cap), a->n,
+		a->l = memtier_table_array(mt, t, a->l, log2_of(a->cap), a->n,
 		    sizeof(*a->l));
 	}
 	a->l[a->n++] = *l;
@@ -635,42 +343,11 @@ memtier_commit(struct memtier *mt)
 	for (i = 0; i < mt->nundo; i++)
 		if (mt->undo[i].kind == U_FLUSHED) {
 			r = mt->undo[i].i;
-			table_free(mt, &mt->idx_det[r]);
-			table_free(mt, &mt->acc_det[r]);
+			memtier_table_free(mt, &mt->idx_det[r]);
+			memtier_table_free(mt, &mt->acc_det[r]);
 			mt->flushed[r] = false;
 		}
 	mt->nundo = 0;
-}
-
-/*
- * Take p, of mix, out of t (it is there), moving back the items after it
- * that would not be found past the hole (linear probing has no
- * tombstones).
- */
-static void
-table_del(struct memtier_table *t, uint64_t mix, void *p)
-{
-	size_t	m = t->ns - 1, i, j, k;
-
-	for (i = home(t, mix); t->s[i].p != p; i = (i + 1) & m)
-		;
-	for (j = i;;) {
-		t->s[i].p = NULL;
-		for (;;) {
-			j = (j + 1) & m;
-			if (t->s[j].p == NULL) {
-				t->n--;
-				return;
-			}
-			k = home(t, t->s[j].mix);
-			/* Stays when its home lies cyclically in (i, j]. */
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			break;
-		}
-		t->s[i] = t->s[j];
-		i = j;
-	}
 }
 
 void
@@ -694,11 +371,12 @@ memtier_abort(struct memtier *mt)
 			if (id->n == 0) {
 				/* Added in this transaction: none before. */
 				t = &mt->idx[r];
-				table_del(t, mix_of(&id->h, id->kind), id);
+				memtier_table_del(t, mix_of(&id->h, id->kind),
+				    id);
 				if (id->cap > 1)
-					array_leave(mt, t, id->e,
+					memtier_array_leave(mt, t, id->e,
 					    log2_of(id->cap), sizeof(*id->e));
-				spare_put(&t->items, id, sizeof(*id));
+				memtier_spare_put(&t->items, id, sizeof(*id));
 			}
 			break;
 		case U_LINK_NEW:
@@ -707,11 +385,11 @@ memtier_abort(struct memtier *mt)
 			__atomic_fetch_sub(&mt->nlinks, 1, __ATOMIC_RELAXED);
 			if (a->n == 0) {
 				t = &mt->acc[MT_RANGE(&a->account)];
-				table_del(t, mix_of(&a->account, 0), a);
+				memtier_table_del(t, mix_of(&a->account, 0), a);
 				if (a->cap > 0)
-					array_leave(mt, t, a->l,
+					memtier_array_leave(mt, t, a->l,
 					    log2_of(a->cap), sizeof(*a->l));
-				spare_put(&t->items, a, sizeof(*a));
+				memtier_spare_put(&t->items, a, sizeof(*a));
 			}
 			break;
 		case U_LINK_SET:
@@ -721,8 +399,8 @@ memtier_abort(struct memtier *mt)
 		case U_FLUSHED:
 			/* Later additions to the range are undone by now. */
 			r = u->i;
-			table_free(mt, &mt->idx[r]);
-			table_free(mt, &mt->acc[r]);
+			memtier_table_free(mt, &mt->idx[r]);
+			memtier_table_free(mt, &mt->acc[r]);
 			mt->idx[r] = mt->idx_det[r];
 			mt->acc[r] = mt->acc_det[r];
 			memset(&mt->idx_det[r], 0, sizeof(mt->idx_det[r]));
