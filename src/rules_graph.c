@@ -696,7 +696,7 @@ rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
 	    nitems(rules_referees_which))) < 0)
 		return (T_ERR);
 	if (w >= REF_ACTIVE_PCT && n->window > 0 &&
-	    n->window <= REF_SETTLE_MS)
+	    n->window < REF_SETTLE_MS)
 		rules_warn(cc->rs, &n->kids[1]->pos, "referees' %s counts "
 		    "the referees that had three days since their referral: "
 		    "at a check, none in a window this short has (at a "
