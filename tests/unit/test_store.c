@@ -1828,21 +1828,23 @@ vrec(uint8_t *buf, uint64_t seq, const char *rest)
 	return (9 + strlen(rest));
 }
 
-/* A record with its checksum, of seq, with that reply (caller frees). */
+/*
+ * A record with its checksum (caller frees), of seq, action, score and
+ * that reply, its parts in *r.
+ */
 static uint8_t *
-vrec_summed(uint64_t seq, const char *reply, size_t *len)
+vrec_summed(struct verdict_rec *r, uint64_t seq, uint8_t action,
+    int32_t score, const char *reply, size_t *len)
 {
-	struct verdict_rec	r;
-
-	memset(&r, 0, sizeof(r));
-	r.seq = seq;
-	r.action = 1;
-	r.score = 60;
-	r.reply = reply;
-	r.replylen = strlen(reply);
-	r.explain = "[]";
-	r.explainlen = 2;
-	return (verdict_rec_encode(&r, len));
+	memset(r, 0, sizeof(*r));
+	r->seq = seq;
+	r->action = action;
+	r->score = score;
+	r->reply = reply;
+	r->replylen = strlen(reply);
+	r->explain = "[]";
+	r->explainlen = 2;
+	return (verdict_rec_encode(r, len));
 }
 
 /* Event seq's record, found by seq: its reply is want. */
@@ -1871,9 +1873,9 @@ START_TEST(test_verdict_records)
 	uint8_t			*r1, *r2, *r3;
 	size_t			 len, n1, n2, n3;
 
-	r1 = vrec_summed(5, VREPLY1, &n1);
-	r2 = vrec_summed(3, VREPLY2, &n2);	/* older seq: not an append */
-	r3 = vrec_summed(5, VREPLY3, &n3);	/* a recheck rewrites seq 5 */
+	r1 = vrec_summed(&vr, 5, 1, 60, VREPLY1, &n1);
+	r2 = vrec_summed(&vr, 3, 1, 60, VREPLY2, &n2);	/* older seq */
+	r3 = vrec_summed(&vr, 5, 1, 60, VREPLY3, &n3);	/* a recheck */
 	t = begin(true);
 	ck_assert_int_eq(store_put_verdict(t, "r-1", 3, r1, n1), 0);
 	ck_assert_int_eq(store_put_verdict(t, "r-2", 3, r2, n2), 0);
@@ -1972,7 +1974,7 @@ START_TEST(test_verdict_schema1)
 	ck_assert(len == n1 && memcmp(rec, r1, n1) == 0);
 	store_abort(t);
 	/* A recheck of o-1 rewrites it: new layout, gone from the old. */
-	r3 = vrec_summed(1, VREPLY3, &n3);
+	r3 = vrec_summed(&vr, 1, 1, 60, VREPLY3, &n3);
 	t = begin(true);
 	ck_assert_int_eq(store_put_verdict(t, "o-1", 3, r3, n3), 0);
 	commit(t);
@@ -4173,6 +4175,30 @@ START_TEST(test_backtest_labels)
 END_TEST
 
 /*
+ * A record read by seq is split without being built back when it is
+ * packed: the same seq, action, score, reply, explain and re-checks as
+ * the record store_get_verdict() builds, decoded (a), in t.
+ */
+static void
+split_same(struct store_txn *t, const struct verdict_rec *a)
+{
+	struct verdict_rec	b;
+
+	ck_assert_int_eq(store_get_verdict_seq(t, a->seq, &b), 0);
+	ck_assert_uint_eq(b.seq, a->seq);
+	ck_assert_uint_eq(b.action, a->action);
+	ck_assert_int_eq(b.score, a->score);
+	ck_assert(b.summed && a->summed);
+	ck_assert_uint_eq(b.replylen, a->replylen);
+	ck_assert(memcmp(b.reply, a->reply, a->replylen) == 0);
+	ck_assert_uint_eq(b.explainlen, a->explainlen);
+	ck_assert(memcmp(b.explain, a->explain, a->explainlen) == 0);
+	ck_assert_uint_eq(b.nrechecks, a->nrechecks);
+	ck_assert_uint_eq(b.rechecks_len, a->rechecks_len);
+	ck_assert(memcmp(b.rechecks, a->rechecks, a->rechecks_len) == 0);
+}
+
+/*
  * labeled(): true from the first event after the label, in a check and a
  * re-check; the re-check is a new version, the check replay unchanged.
  */
@@ -4232,6 +4258,7 @@ START_TEST(test_labeled_recheck)
 	ck_assert_int_eq(store_get_verdict(t, "r1", 2, &rec, &len), 0);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &vr), 0);
 	ck_assert_uint_eq(vr.nrechecks, 1);
+	split_same(t, &vr);	/* a re-checked record split by seq */
 	ck_assert_int_eq(vr.action, 0);
 	verdict_ver_iter_init(&vi, &vr);
 	ck_assert_int_eq(verdict_ver_next(&vi, &vv), 0);
@@ -4246,26 +4273,17 @@ START_TEST(test_labeled_recheck)
 END_TEST
 
 /*
- * A record read by seq is split without being built back when it is
- * packed: the same seq, action, score, reply, explain and re-checks as
- * the record store_get_verdict() builds, decoded; and a byte changed in
- * its packed form is a corrupt record, as it is for the built one.
+ * A check's record, packed as stored, split by seq; a byte changed in its
+ * packed form (its action, to another valid one) is a corrupt record, as
+ * it is for the record built back.
  */
 START_TEST(test_verdict_split)
 {
-	static const char rules[] =
-	    "rule fb { when labeled(referee, fraud) action deny score 100 }\n"
-	    "rule dev { when linked(referrer, referee, device) "
-	    "action review score 60 }\n";
 	struct store_txn	*t = begin(true);
-	struct store_label	 l;
-	struct ruleset		*rs;
 	struct verdict		 v;
 	struct verdict_rec	 a, b;
 	struct rg_event		 ev;
-	struct rg_hash		 card;
 	const void		*rec;
-	char			*diag = NULL;
 	uint8_t			 sk[8], *damaged;
 	size_t			 len;
 	MDB_env			*env;
@@ -4273,45 +4291,17 @@ START_TEST(test_verdict_split)
 	MDB_dbi			 dbi;
 	MDB_val			 k, d;
 
-	rs = rules_load_buf("t.rules", rules, sizeof(rules) - 1, NULL, 0,
-	    &diag);
-	ck_assert_msg(rs != NULL, "%s", diag);
 	mkref(&ev, "s1", T0, 1, 2, 9);
-	setent(&ev.party[1], ENT_PAYMENT, 0x77);
-	ck_assert_int_eq(verdict_check(t, rs, &ev, &v), 0);
-	verdict_clear(&v);
-	l.seq = store_aux_next_seq(t);
-	l.ts = T0 + 10;
-	l.feedback = 1;
-	card = H(0x77);
-	ck_assert_int_eq(store_label_put(t, ENT_PAYMENT, &card, LABEL_FRAUD,
-	    &l), 0);
-	ck_assert_int_eq(verdict_recheck(t, rs, "s1", 2, T0 + 30, false, &v),
-	    0);
-	ck_assert_int_eq(v.action, 2);
+	ck_assert_int_eq(verdict_check(t, NULL, &ev, &v), 0);
 	verdict_clear(&v);
 	commit(t);
-
 	t = begin(false);
 	ck_assert_int_eq(store_get_verdict(t, "s1", 2, &rec, &len), 0);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &a), 0);
-	ck_assert_uint_eq(a.nrechecks, 1);
-	ck_assert_int_eq(store_get_verdict_seq(t, a.seq, &b), 0);
-	ck_assert_uint_eq(b.seq, a.seq);
-	ck_assert_uint_eq(b.action, a.action);
-	ck_assert_int_eq(b.score, a.score);
-	ck_assert(b.summed && a.summed);
-	ck_assert_uint_eq(b.replylen, a.replylen);
-	ck_assert(memcmp(b.reply, a.reply, a.replylen) == 0);
-	ck_assert_uint_eq(b.explainlen, a.explainlen);
-	ck_assert(memcmp(b.explain, a.explain, a.explainlen) == 0);
-	ck_assert_uint_eq(b.nrechecks, a.nrechecks);
-	ck_assert_uint_eq(b.rechecks_len, a.rechecks_len);
-	ck_assert(memcmp(b.rechecks, a.rechecks, a.rechecks_len) == 0);
+	split_same(t, &a);
 	store_abort(t);
 	store_close(st);
 
-	/* Packed as stored; the check's action byte (allow) made deny. */
 	raw_begin(false, &env, &txn);
 	ck_assert_int_eq(mdb_dbi_open(txn, "verdict_recs", 0, &dbi), 0);
 	be_put(sk, a.seq, sizeof(sk));
@@ -4321,7 +4311,7 @@ START_TEST(test_verdict_split)
 	ck_assert_uint_eq(((const uint8_t *)d.mv_data)[0], 0xc5);
 	damaged = xmalloc(d.mv_size);
 	memcpy(damaged, d.mv_data, d.mv_size);
-	ck_assert_uint_eq(damaged[9], 0);
+	ck_assert_uint_eq(damaged[9], 0);	/* allow, made deny */
 	damaged[9] = 2;
 	d.mv_data = damaged;
 	ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
@@ -4335,7 +4325,6 @@ START_TEST(test_verdict_split)
 	ck_assert_int_eq(store_get_verdict(t, "s1", 2, &rec, &len), 0);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &a), -1);
 	store_abort(t);
-	rules_unref(rs);
 }
 END_TEST
 
@@ -4366,15 +4355,7 @@ START_TEST(test_verdict_checksum)
 	uint8_t			*rec;
 	size_t			 len, n, i;
 
-	memset(&r, 0, sizeof(r));
-	r.seq = 7;
-	r.action = 2;
-	r.score = 100;
-	r.reply = reply;
-	r.replylen = strlen(reply);
-	r.explain = "[]";
-	r.explainlen = 2;
-	rec = verdict_rec_encode(&r, &len);
+	rec = vrec_summed(&r, 7, 2, 100, reply, &len);
 	ck_assert_int_eq(verdict_rec_decode(rec, len, &d), 0);
 	ck_assert(d.summed);
 	ck_assert_uint_eq(d.seq, 7);
