@@ -501,8 +501,9 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 	char	buf[64];
 
 	if (a->op != N_WORD) {
-		rules_error(cc->rs, &a->pos, "%s's %s must be a fact of referrer "
-		    "or referee (e.g. referrer.account)", fn, what);
+		rules_error(cc->rs, &a->pos, "%s%s %s must be a fact of "
+		    "referrer or referee (e.g. referrer.account)", fn,
+		    RULES_POSS(fn), what);
 		return (-1);
 	}
 	if (rules_check_word(cc, a) == T_ERR)
@@ -513,12 +514,13 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 	}
 	if (a->party == PARTY_EVENT || (ident_only && a->type != T_IDENT) ||
 	    a->type == T_BOOL) {
-		rules_error(cc->rs, &a->pos, "%s's %s must be %s of referrer "
+		rules_error(cc->rs, &a->pos, "%s%s %s must be %s of referrer "
 		    "or referee (account, email, email.shape, ip, ip.prefix, "
 		    "device, device.fuzzy, device.stable, device.id, phone, "
 		    "payment%s, not %s "
 		    "(%s)",
-		    fn, what, ident_only ? "an identity" : "a fact",
+		    fn, RULES_POSS(fn), what,
+		    ident_only ? "an identity" : "a fact",
 		    ident_only ? ") or campaign" : ", or a string or number "
 		    "fact)", a->name, rules_check_tname(a, buf, sizeof(buf)));
 		return (-1);
@@ -541,8 +543,9 @@ rules_check_window(struct rules_cctx *cc, struct rules_node *a,
 			return (-1);
 		}
 		if (!since) {
-			rules_error(cc->rs, &a->pos, "%s's window is a duration "
-			    "such as 1h or 7d, not since referral", fn);
+			rules_error(cc->rs, &a->pos, "%s%s window is a duration "
+			    "such as 1h or 7d, not since referral", fn,
+			    RULES_POSS(fn));
 			return (-1);
 		}
 		*ms = RULES_SINCE_REFERRAL;
@@ -552,14 +555,15 @@ rules_check_window(struct rules_cctx *cc, struct rules_node *a,
 		if (a->op == N_WORD || a->op == N_CALL)
 			rules_check_expr(cc, a);
 		if (a->type != T_ERR)
-			rules_error(cc->rs, &a->pos, "%s's window must be a "
+			rules_error(cc->rs, &a->pos, "%s%s window must be a "
 			    "duration such as 1h or 7d, not %s", fn,
-			    rules_check_tname(a, buf, sizeof(buf)));
+			    RULES_POSS(fn), rules_check_tname(a, buf,
+			    sizeof(buf)));
 		return (-1);
 	}
 	if (a->v.ms <= 0) {
-		rules_error(cc->rs, &a->pos, "%s's window must be longer "
-		    "than 0", fn);
+		rules_error(cc->rs, &a->pos, "%s%s window must be longer "
+		    "than 0", fn, RULES_POSS(fn));
 		return (-1);
 	}
 	*ms = a->v.ms;

@@ -230,8 +230,7 @@ fail:
 	cx->err = 1;
 }
 
-/* An explain's list of kinds: ["device","phone"]. */
-static void
+void
 rules_graph_exkinds(struct jshape_w *w, uint32_t kinds)
 {
 	const char	*name;
@@ -369,28 +368,40 @@ static const char *const rules_cluster_kinds[] = { "device", "device.fuzzy",
     "ip.prefix" };
 
 int
-rules_graph_cluster_check(struct rules_cctx *cc, struct rules_node *n)
+rules_graph_kinds(struct rules_cctx *cc, struct rules_node *a, const char *fn,
+    uint32_t *kinds)
 {
-	struct rules_node	*a = n->kids[1], *k;
+	struct rules_node	*k;
+	char			 what[64];
 	size_t			 i, nk;
-	int			 pa, c;
+	int			 c;
 
-	if ((pa = rules_check_party(cc, n->kids[0], "cluster")) < 0)
-		return (T_ERR);
 	nk = a->op == N_LIST ? a->nkids : 1;
 	if (nk == 0) {
-		rules_error(cc->rs, &a->pos, "cluster follows at least one "
-		    "kind of identity, as in [device.fuzzy, payment]");
-		return (T_ERR);
+		rules_error(cc->rs, &a->pos, "%s follows at least one "
+		    "kind of identity, as in [device.fuzzy, payment]", fn);
+		return (-1);
 	}
-	n->kinds = 0;
+	snprintf(what, sizeof(what), "%s%s kind", fn, RULES_POSS(fn));
+	*kinds = 0;
 	for (i = 0; i < nk; i++) {
 		k = a->op == N_LIST ? a->kids[i] : a;
-		if ((c = rules_check_choice(cc, k, "cluster's kind",
-		    rules_cluster_kinds, nitems(rules_cluster_kinds))) < 0)
-			return (T_ERR);
-		n->kinds |= 1u << ent_kind_from_name(rules_cluster_kinds[c]);
+		if ((c = rules_check_choice(cc, k, what, rules_cluster_kinds,
+		    nitems(rules_cluster_kinds))) < 0)
+			return (-1);
+		*kinds |= 1u << ent_kind_from_name(rules_cluster_kinds[c]);
 	}
+	return (0);
+}
+
+int
+rules_graph_cluster_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	int	pa;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "cluster")) < 0 ||
+	    rules_graph_kinds(cc, n->kids[1], "cluster", &n->kinds) != 0)
+		return (T_ERR);
 	n->party = (uint8_t)pa;
 	n->kind = ENT_ACCOUNT;
 	n->window = 0;

@@ -756,7 +756,20 @@ void	rules_eval_exwindow(struct rules_ectx *, const struct rules_node *);
 void	rules_eval_excount(struct rules_ectx *, const struct rules_node *,
 	    const struct rules_slot *);
 
+/* The possessive of a built-in's name: "cluster's", "referees'". */
+#define RULES_POSS(fn)	((fn)[0] != '\0' && (fn)[strlen(fn) - 1] == 's' ? \
+	"'" : "'s")
+
 /* rules_graph.c: the built-ins that walk accounts, links and referrals */
+/*
+ * A list of identity kinds, or one kind ([payment, device.id], phone),
+ * as cluster() follows them, into *kinds (1 << kind); -1 (an
+ * error naming fn and the kinds it takes) if it is not.
+ */
+int	rules_graph_kinds(struct rules_cctx *, struct rules_node *,
+	    const char *fn, uint32_t *kinds);
+/* An explain's list of kinds: ["device","phone"]. */
+void	rules_graph_exkinds(struct jshape_w *, uint32_t kinds);
 int	rules_graph_linked_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_linked_eval(struct rules_ectx *, const struct rules_node *,
 	    struct rules_slot *);
