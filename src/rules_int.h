@@ -763,7 +763,7 @@ void	rules_eval_excount(struct rules_ectx *, const struct rules_node *,
 /* rules_graph.c: the built-ins that walk accounts, links and referrals */
 /*
  * A list of identity kinds, or one kind ([payment, device.id], phone),
- * as cluster() follows them, into *kinds (1 << kind); -1 (an
+ * as cluster() and peers() follow them, into *kinds (1 << kind); -1 (an
  * error naming fn and the kinds it takes) if it is not.
  */
 int	rules_graph_kinds(struct rules_cctx *, struct rules_node *,
@@ -800,6 +800,13 @@ void	rules_graph_referred_eval(struct rules_ectx *,
 	    const struct rules_node *, struct rules_slot *);
 void	rules_graph_referred_explain(struct rules_ectx *,
 	    const struct rules_node *, const struct rules_slot *);
+
+/* rules_peers.c: peers(), the referrer's other referees linked to this one */
+int	rules_peers_check(struct rules_cctx *, struct rules_node *);
+void	rules_peers_eval(struct rules_ectx *, const struct rules_node *,
+	    struct rules_slot *);
+void	rules_peers_explain(struct rules_ectx *, const struct rules_node *,
+	    const struct rules_slot *);
 
 /* rules.c */
 uint32_t rules_add_src(struct ruleset *, char *path, char *text, size_t len);

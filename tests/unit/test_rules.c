@@ -157,7 +157,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 25);
+	ck_assert_int_eq(n, 28);
 	free(diag);
 }
 END_TEST
@@ -269,9 +269,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 44);
-	ck_assert_int_eq(n, 97);
-	ck_assert_str_eq(report, "rules tests: 97 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 45);
+	ck_assert_int_eq(n, 106);
+	ck_assert_str_eq(report, "rules tests: 106 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -1312,7 +1312,9 @@ static const char *prim_rules =
     "action review }\n"
     "rule n.shape { when distinct(referee.account, referee.email.shape, "
     "1d) > 2 action review }\n"
-    "rule n.own { when own(referee, payment) >= 1 action review }\n";
+    "rule n.own { when own(referee, payment) >= 1 action review }\n"
+    "rule n.peers { when peers([payment, phone], 1d) >= 2 "
+    "action review }\n";
 
 /*
  * The detection primitives: what explain shows of each, and evaluation
@@ -1346,7 +1348,7 @@ START_TEST(test_primitives_explain)
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
 	/* All but n.referees: a share of referees none of whom had a day. */
-	ck_assert_int_eq(res.nhits, 10);
+	ck_assert_int_eq(res.nhits, 11);
 
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
 	check_shaped(rs, &ev, txn, res.explain);
@@ -1426,6 +1428,22 @@ START_TEST(test_primitives_explain)
 	ck_assert_str_eq(json_string_value(json_object_get(l, "kind")),
 	    "payment");
 	ck_assert(json_is_true(json_object_get(l, "at_least")));
+	/*
+	 * peers: b0 and b1, the referrer's other referees, paid with pm_1
+	 * like b2; two decide ">= 2", read from the newest referral (b2's
+	 * own, not counted) back.
+	 */
+	l = json_object_get(ex_fact(j, "n.peers", "peers("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert(json_is_true(json_object_get(l, "at_least")));
+	ck_assert_int_eq(json_array_size(json_object_get(l, "kinds")), 2);
+	ck_assert_int_eq(json_array_size(json_object_get(l, "tied_by")), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
+	    "tied_by"), 0)), "payment");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "identities")),
+	    1);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
+	    3);
 	json_decref(j);
 	free(res.explain);
 	store_abort(txn);
