@@ -41,6 +41,8 @@ graph_facts(const struct party *p, unsigned kind)
 	if (kind == ENT_EMAIL && (p->facts & PF_EMAIL_DISPOSABLE))
 		json_object_set_new(o, "disposable",
 		    json_boolean(p->email_disposable));
+	if (kind == ENT_EMAIL && (p->facts & PF_EMAIL_TAGGED))
+		json_object_set_new(o, "tagged", json_boolean(p->email_tagged));
 	if ((kind == ENT_IP || kind == ENT_IP_PREFIX) &&
 	    (p->facts & PF_IP_INFO)) {
 		json_object_set_new(o, "version", json_integer(p->ip_version));

@@ -417,18 +417,24 @@ ident_email_check(const char *s, size_t len)
 	return (NULL);
 }
 
-/* Lowercased local part with the domain's tag and dot rules applied. */
+/*
+ * Lowercased local part with the domain's tag and dot rules applied;
+ * *tagged says whether a tag was cut off.
+ */
 static size_t
 ident_email_local(const struct email_rule *r, const char *s, size_t len,
-    char *out)
+    char *out, bool *tagged)
 {
 	size_t	i, o = 0;
 	char	c;
 
+	*tagged = false;
 	for (i = 0; i < len; i++) {
 		c = s[i];
-		if (strchr(r->tags, c) != NULL && c != '\0')
+		if (strchr(r->tags, c) != NULL && c != '\0') {
+			*tagged = true;
 			break;
+		}
 		if (c == '.' && (r->flags & EMAIL_DOTS))
 			continue;
 		out[o++] = (char)ident_email_lower((unsigned char)c);
@@ -535,7 +541,7 @@ ident_email(const struct ident *id, const char *s, size_t len,
 	canon = r->alias != NULL ? r->alias : dom;
 	clen = r->alias != NULL ? strlen(r->alias) : dlen;
 
-	if ((o = ident_email_local(r, s, llen, buf)) == 0) {
+	if ((o = ident_email_local(r, s, llen, buf, &p->email_tagged)) == 0) {
 		*err = "empty local part once the tag is removed";
 		return (-1);
 	}
@@ -546,7 +552,7 @@ ident_email(const struct ident *id, const char *s, size_t len,
 
 	memcpy(p->email_domain, canon, clen);
 	p->email_domain[clen] = '\0';
-	p->facts |= PF_EMAIL_DOMAIN;
+	p->facts |= PF_EMAIL_DOMAIN | PF_EMAIL_TAGGED;
 	if (id->disp != NULL) {
 		p->email_disposable = ident_email_disp_match(id->disp, dom,
 		    dlen) || (canon != dom &&

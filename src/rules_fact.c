@@ -58,6 +58,8 @@ const struct rules_factdef rules_facts[F__MAX] = {
 	[F_DEVICE_TZ_COUNTRY] = { "device.tz_country", T_STR, 0, FS_STR,
 	    FH_FACTS, PF_DEVICE_TZ, PF(device_tz_country),
 	    PSZ(device_tz_country) },
+	[F_EMAIL_TAGGED] = { "email.tagged", T_BOOL, 0, FS_BOOL, FH_FACTS,
+	    PF_EMAIL_TAGGED, PF(email_tagged), 0 },
 	[F_CAMPAIGN] = { "campaign", T_STR, 0, FS_STR, FH_NONEMPTY, 0,
 	    EF(campaign), ESZ(campaign) },
 	[F_REWARD_AMOUNT] = { "reward.amount", T_NUM, 0, FS_DOUBLE, FH_REWARD,

@@ -929,6 +929,9 @@ add_party(struct sbuf *sb, const struct party *p)
 	if (p->facts & PF_EMAIL_DISPOSABLE)
 		sbuf_adds(sb, p->email_disposable ?
 		    ",\"email.disposable\":true" : ",\"email.disposable\":false");
+	if (p->facts & PF_EMAIL_TAGGED)
+		sbuf_adds(sb, p->email_tagged ?
+		    ",\"email.tagged\":true" : ",\"email.tagged\":false");
 	if (p->facts & PF_IP_INFO) {
 		sbuf_adds(sb, ",\"ip.version\":");
 		sbuf_add_int(sb, p->ip_version);

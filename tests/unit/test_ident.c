@@ -331,6 +331,14 @@ START_TEST(test_email_facts)
 	ck_assert_str_eq(p.email_domain, "gmail.com");
 	ck_assert(p.facts & PF_EMAIL_DISPOSABLE);
 	ck_assert(!p.email_disposable);
+	/* Tagged: a sub-address, not a respelling (dots, googlemail). */
+	ck_assert(p.facts & PF_EMAIL_TAGGED);
+	ck_assert(!p.email_tagged);
+	p = field(ident_email, S("Jane.Doe+teen@gmail.com"));
+	ck_assert(p.facts & PF_EMAIL_TAGGED);
+	ck_assert(p.email_tagged);
+	p = field(ident_email, S("j.a.n.e.doe@googlemail.com"));
+	ck_assert(!p.email_tagged);
 
 	static const struct {
 		const char	*s;

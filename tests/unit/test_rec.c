@@ -216,6 +216,18 @@ START_TEST(test_event_record)
 	ck_assert(back.party[1].facts & PF_DEVICE_TZ);
 	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
 	ck_assert(!(back.party[0].facts & PF_DEVICE_TZ));
+
+	/* A tagged address: one byte more, read back. */
+	ev.party[1].facts |= PF_EMAIL_TAGGED;
+	ev.party[1].email_tagged = true;
+	len = rgev_encode(&ev, rec);
+	ck_assert_uint_eq(len, len2 + 1);
+	ck_assert_int_eq(rgev_decode(rec, len, &back), 0);
+	ck_assert(back.party[1].facts & PF_EMAIL_TAGGED);
+	ck_assert(back.party[1].email_tagged);
+	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
+	ck_assert(!(back.party[0].facts & PF_EMAIL_TAGGED));
+	ck_assert(!back.party[0].email_tagged);
 }
 END_TEST
 
