@@ -216,7 +216,7 @@ def _():
     for k in ("ip", "ip.prefix", "device.id"):
         check((k, ("referee",)) in kinds, "the referee's %s" % k, g)
     kinds = {k[0]: v for k, v in kinds.items() if k[1] == ("referee",)}
-    eq(kinds["email"]["facts"], {"domain": "example.org"}, "its domain")
+    eq(kinds["email"]["facts"], {"domain": "example.org", "tagged": False}, "its domain")
     eq(kinds["ip"]["parties"], ["referee"], "the referee's address")
     eq(len(kinds["ip"]["neighbours"]), 6, "six other referees used the "
        "address")
