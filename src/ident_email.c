@@ -511,6 +511,7 @@ ident_email(const struct ident *id, const char *s, size_t len,
 	const char			*at, *canon;
 	size_t				 llen, dlen, clen, i, o;
 	uint32_t			 idx;
+	bool				 tagged;
 
 	ident_trim(&s, &len);
 	if ((*err = ident_email_check(s, len)) != NULL)
@@ -541,7 +542,7 @@ ident_email(const struct ident *id, const char *s, size_t len,
 	canon = r->alias != NULL ? r->alias : dom;
 	clen = r->alias != NULL ? strlen(r->alias) : dlen;
 
-	if ((o = ident_email_local(r, s, llen, buf, &p->email_tagged)) == 0) {
+	if ((o = ident_email_local(r, s, llen, buf, &tagged)) == 0) {
 		*err = "empty local part once the tag is removed";
 		return (-1);
 	}
@@ -552,6 +553,7 @@ ident_email(const struct ident *id, const char *s, size_t len,
 
 	memcpy(p->email_domain, canon, clen);
 	p->email_domain[clen] = '\0';
+	p->email_tagged = tagged;
 	p->facts |= PF_EMAIL_DOMAIN | PF_EMAIL_TAGGED;
 	if (id->disp != NULL) {
 		p->email_disposable = ident_email_disp_match(id->disp, dom,
