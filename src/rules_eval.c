@@ -788,6 +788,22 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 	return (false);
 }
 
+bool
+rules_eval_cond(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_event *ev)
+{
+	const struct rg_event	*own = cx->ev;
+	struct jshape_w		*ex = cx->ex;
+	bool			 b;
+
+	cx->ev = ev;
+	cx->ex = NULL;
+	b = rules_eval_bool(cx, n);
+	cx->ev = own;
+	cx->ex = ex;
+	return (b);
+}
+
 static int rules_eval_run(const struct ruleset *, const struct rg_event *,
     const struct rules_at *, struct store_txn *, struct rules_memo *,
     const uint8_t *, int, struct rules_result *);

@@ -372,9 +372,69 @@ rules_fn_count2_pair(struct ruleset *rs, const struct rules_node *n)
 		rs->pairs[rs->npairs++] = p;
 }
 
+/* The first call in condition n that reads history, or NULL. */
+static const struct rules_node *
+rules_fn_history(const struct rules_node *n)
+{
+	const struct rules_node	*h;
+	size_t			 i;
+
+	if (n->op == N_CALL && strcmp(n->fn->name, "exists") != 0)
+		return (n);
+	for (i = 0; i < n->nkids; i++)
+		if ((h = rules_fn_history(n->kids[i])) != NULL)
+			return (h);
+	return (NULL);
+}
+
+/*
+ * count's fourth argument: a condition each counted referral must meet,
+ * on that referral's own facts (its referee's network, its email's
+ * domain, its campaign), never on history.
+ */
+static int
+rules_fn_count_where_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	struct rules_node		*w = n->kids[3];
+	const struct rules_node		*h;
+	char				 buf[64];
+	int				 t;
+
+	if (n->type_mask != EV_MASK(EV_REFERRAL) || n->kind2 != 0) {
+		rules_error(cc->rs, &w->pos, "count's condition is on each "
+		    "counted referral: count(referral, key, window, "
+		    "condition), with one key");
+		return (-1);
+	}
+	if ((t = rules_check_expr(cc, w)) == T_ERR)
+		return (-1);
+	if (t != T_BOOL) {
+		rules_error(cc->rs, &w->pos, "count's fourth argument is a "
+		    "condition on each counted referral, not %s",
+		    rules_check_tname(w, buf, sizeof(buf)));
+		return (-1);
+	}
+	if ((h = rules_fn_history(w)) != NULL) {
+		rules_error(cc->rs, &h->pos, "count's condition reads each "
+		    "counted referral's own facts; %s() reads history",
+		    h->fn->name);
+		return (-1);
+	}
+	/*
+	 * Calls share a result only with the same condition: its source
+	 * text's hash (a named condition's uses have its name's).
+	 */
+	n->arg = (int64_t)(XXH3_64bits(cc->rs->srcs[w->pos.src].text +
+	    w->pos.off, w->end - w->pos.off) >> 1);
+	n->cost = COST_RECORDS;
+	return (0);
+}
+
 /*
  * count(type, key, window), or count(referral, [key, key], window): the
- * referrals that carried both keys, each in its role.
+ * referrals that carried both keys, each in its role; count(referral,
+ * key, window, condition): those of the key's referrals that meet the
+ * condition.
  */
 static int
 rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
@@ -417,6 +477,8 @@ rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 		return (T_ERR);
 	rules_fn_key(n, k);
 	n->limit = RULES_COUNT_MAX;
+	if (n->nkids == 4 && rules_fn_count_where_check(cc, n) != 0)
+		return (T_ERR);
 	if (n->kind2 != 0)
 		rules_fn_count2_pair(cc->rs, n);
 	return (T_NUM);
@@ -564,6 +626,56 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 	return (cx->err ? -1 : c + (int64_t)a.n_both);
 }
 
+/* A count's condition: each referral's record, tested. */
+struct rules_where {
+	struct rules_ectx	*cx;
+	const struct rules_node	*n;
+	int64_t			 count;
+	size_t			 scanned;
+	bool			 capped;
+};
+
+static int
+rules_fn_where_cb(void *arg, const struct store_entry *e)
+{
+	struct rules_where	*a = arg;
+	struct rg_event		 ev;
+	const struct rg_event	*p;
+	int			 r;
+
+	if (++a->scanned > RULES_SCAN_MAX) {
+		a->capped = true;
+		return (1);
+	}
+	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
+		return (r < 0);
+	if (rules_eval_cond(a->cx, a->n->kids[3], p))
+		a->count++;
+	return ((uint64_t)a->count >= a->n->limit);
+}
+
+/*
+ * The referrals carrying the key in its role in the window that meet
+ * the condition, newest first: one event record each, at most
+ * RULES_SCAN_MAX.
+ */
+static int64_t
+rules_fn_where(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h, struct rules_slot *s)
+{
+	struct rules_where	a;
+
+	memset(&a, 0, sizeof(a));
+	a.cx = cx;
+	a.n = n;
+	if (rules_eval_scan(cx, n, h, rules_fn_where_cb, &a) != 0)
+		return (-1);
+	s->capped = a.capped;
+	s->x[0] = (int64_t)(a.scanned > RULES_SCAN_MAX ? RULES_SCAN_MAX :
+	    a.scanned);
+	return (a.count);
+}
+
 static void
 rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
@@ -574,7 +686,9 @@ rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->v.type = T_NUM;
 	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
-	if (n->kind2 != 0) {
+	if (n->nkids == 4)
+		c = rules_fn_where(cx, n, &h, s);
+	else if (n->kind2 != 0) {
 		if (!rules_eval_key(cx, n->party2, n->kind2, &h2))
 			return;
 		c = rules_fn_count2(cx, n, &h, &h2, s);
@@ -600,6 +714,11 @@ rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
+	/* A condition: how many referrals were read to count those. */
+	if (n->nkids == 4 && s->v.present) {
+		jsw_raws(cx->ex, ",\"read\":");
+		jsw_int(cx->ex, (int64_t)s->x[0]);
+	}
 	/*
 	 * Two keys: how many entries were read, and whose: "pair" (the
 	 * pair's), a key's, or "pair, then " the key walked for the
@@ -971,8 +1090,9 @@ const struct rules_fn rules_fns[] = {
 	{ "labeled", "labeled(party, label)", 2, 2, RF_SLOT, COST_POINT, 0,
 	    rules_fn_labeled_check, rules_fn_labeled_eval,
 	    rules_fn_labeled_explain },
-	{ "count", "count(type, key, window) or count(referral, [key, key], "
-	    "window)", 3, 3, RF_SLOT | RF_BOUND,
+	{ "count", "count(type, key, window), count(referral, [key, key], "
+	    "window) or count(referral, key, window, condition)", 3, 4,
+	    RF_SLOT | RF_BOUND,
 	    COST_RANGE, 0, rules_fn_count_check, rules_fn_count_eval,
 	    rules_fn_count_explain },
 	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,

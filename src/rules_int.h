@@ -746,6 +746,12 @@ int	rules_eval_event_key(struct rules_ectx *, const struct store_entry *e,
  */
 bool	rules_eval_kept(const struct rules_ectx *, uint64_t seq, int64_t *val);
 void	rules_eval_keep(struct rules_ectx *, uint64_t seq, int64_t val);
+/*
+ * Condition n (facts of one event only, no history: count's condition)
+ * as it holds for event ev instead of the evaluation's, unexplained.
+ */
+bool	rules_eval_cond(struct rules_ectx *, const struct rules_node *,
+	    const struct rg_event *ev);
 /* Explain: a value as JSON; ",\"key\":" and the value of node n. */
 void	rules_eval_exval(struct jshape_w *, const struct rules_rval *);
 void	rules_eval_exside(struct rules_ectx *, const struct rules_node *,

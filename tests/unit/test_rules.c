@@ -157,7 +157,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 28);
+	ck_assert_int_eq(n, 31);
 	free(diag);
 }
 END_TEST
@@ -269,9 +269,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 45);
-	ck_assert_int_eq(n, 106);
-	ck_assert_str_eq(report, "rules tests: 106 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 48);
+	ck_assert_int_eq(n, 111);
+	ck_assert_str_eq(report, "rules tests: 111 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -1314,7 +1314,9 @@ static const char *prim_rules =
     "1d) > 2 action review }\n"
     "rule n.own { when own(referee, payment) >= 1 action review }\n"
     "rule n.peers { when peers([payment, phone], 1d) >= 2 "
-    "action review }\n";
+    "action review }\n"
+    "rule n.where { when count(referral, referrer.account, 1d, "
+    "referee.email.domain == \"example.com\") >= 2 action review }\n";
 
 /*
  * The detection primitives: what explain shows of each, and evaluation
@@ -1348,7 +1350,7 @@ START_TEST(test_primitives_explain)
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
 	/* All but n.referees: a share of referees none of whom had a day. */
-	ck_assert_int_eq(res.nhits, 11);
+	ck_assert_int_eq(res.nhits, 12);
 
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
 	check_shaped(rs, &ev, txn, res.explain);
@@ -1444,6 +1446,14 @@ START_TEST(test_primitives_explain)
 	    1);
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
 	    3);
+	/*
+	 * A count with a condition: the two newest referrals meet it and
+	 * decide ">= 2"; two records read.
+	 */
+	l = json_object_get(ex_fact(j, "n.where", "count("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert(json_is_true(json_object_get(l, "at_least")));
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "read")), 2);
 	json_decref(j);
 	free(res.explain);
 	store_abort(txn);
