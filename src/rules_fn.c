@@ -626,19 +626,29 @@ rules_fn_count2(struct rules_ectx *cx, const struct rules_node *n,
 	return (cx->err ? -1 : c + (int64_t)a.n_both);
 }
 
-/* A count's condition: each referral's record, tested. */
-struct rules_where {
+/*
+ * A walk over the records of the key's events in the window, newest
+ * first, adding what add() makes of each (sum: its reward; count with a
+ * condition: 1 when it meets it) until the total reaches the call's
+ * limit (what is added is never negative), at most RULES_SCAN_MAX
+ * records. The total, or -1 on a store error; s->capped and s->x[0]
+ * (the records read) for explain.
+ */
+struct rules_recs {
 	struct rules_ectx	*cx;
 	const struct rules_node	*n;
-	int64_t			 count;
+	double			(*add)(struct rules_ectx *,
+				    const struct rules_node *,
+				    const struct rg_event *);
+	double			 total;
 	size_t			 scanned;
 	bool			 capped;
 };
 
 static int
-rules_fn_where_cb(void *arg, const struct store_entry *e)
+rules_fn_recs_cb(void *arg, const struct store_entry *e)
 {
-	struct rules_where	*a = arg;
+	struct rules_recs	*a = arg;
 	struct rg_event		 ev;
 	const struct rg_event	*p;
 	int			 r;
@@ -649,31 +659,36 @@ rules_fn_where_cb(void *arg, const struct store_entry *e)
 	}
 	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
 		return (r < 0);
-	if (rules_eval_cond(a->cx, a->n->kids[3], p))
-		a->count++;
-	return ((uint64_t)a->count >= a->n->limit);
+	a->total += a->add(a->cx, a->n, p);
+	return (a->total >= (double)a->n->limit);
 }
 
-/*
- * The referrals carrying the key in its role in the window that meet
- * the condition, newest first: one event record each, at most
- * RULES_SCAN_MAX.
- */
-static int64_t
-rules_fn_where(struct rules_ectx *cx, const struct rules_node *n,
-    const struct rg_hash *h, struct rules_slot *s)
+static double
+rules_fn_recs(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_hash *h, double (*add)(struct rules_ectx *,
+    const struct rules_node *, const struct rg_event *),
+    struct rules_slot *s)
 {
-	struct rules_where	a;
+	struct rules_recs	a;
 
 	memset(&a, 0, sizeof(a));
 	a.cx = cx;
 	a.n = n;
-	if (rules_eval_scan(cx, n, h, rules_fn_where_cb, &a) != 0)
+	a.add = add;
+	if (rules_eval_scan(cx, n, h, rules_fn_recs_cb, &a) != 0)
 		return (-1);
 	s->capped = a.capped;
 	s->x[0] = (int64_t)(a.scanned > RULES_SCAN_MAX ? RULES_SCAN_MAX :
 	    a.scanned);
-	return (a.count);
+	return (a.total);
+}
+
+/* A count's condition: 1 for a referral that meets it. */
+static double
+rules_fn_where(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_event *ev)
+{
+	return (rules_eval_cond(cx, n->kids[3], ev) ? 1 : 0);
 }
 
 static void
@@ -687,7 +702,7 @@ rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
 	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
 	if (n->nkids == 4)
-		c = rules_fn_where(cx, n, &h, s);
+		c = (int64_t)rules_fn_recs(cx, n, &h, rules_fn_where, s);
 	else if (n->kind2 != 0) {
 		if (!rules_eval_key(cx, n->party2, n->kind2, &h2))
 			return;
@@ -861,32 +876,14 @@ rules_fn_sum_check(struct rules_cctx *cc, struct rules_node *n)
 	return (T_NUM);
 }
 
-struct rules_sum {
-	struct rules_ectx	*cx;
-	const struct rules_node	*n;
-	double			 sum;
-	size_t			 scanned;
-	bool			 capped;
-};
-
-static int
-rules_fn_sum_cb(void *arg, const struct store_entry *e)
+/* A referral's reward; amounts are never negative (req.c). */
+static double
+rules_fn_reward(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rg_event *ev)
 {
-	struct rules_sum	*a = arg;
-	struct rg_event		 ev;
-	const struct rg_event	*p;
-	int			 r;
-
-	if (++a->scanned > RULES_SCAN_MAX) {
-		a->capped = true;
-		return (1);
-	}
-	if ((r = rules_eval_event(a->cx, e, &ev, &p)) != 0)
-		return (r < 0);
-	if (p->has_reward)
-		a->sum += p->reward_amount;
-	/* Amounts are never negative (req.c): past the limit it is decided. */
-	return (a->sum >= (double)a->n->limit);
+	(void)cx;
+	(void)n;
+	return (ev->has_reward ? ev->reward_amount : 0);
 }
 
 /*
@@ -897,22 +894,16 @@ static void
 rules_fn_sum_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	struct rules_sum	a;
-	struct rg_hash		h;
+	struct rg_hash	h;
+	double		sum;
 
 	s->v.type = T_NUM;
 	if (!rules_eval_key(cx, n->party, n->kind, &h))
 		return;
-	memset(&a, 0, sizeof(a));
-	a.cx = cx;
-	a.n = n;
-	if (rules_eval_scan(cx, n, &h, rules_fn_sum_cb, &a) != 0)
+	if ((sum = rules_fn_recs(cx, n, &h, rules_fn_reward, s)) < 0)
 		return;
 	s->v.present = true;
-	s->v.n = a.sum;
-	s->capped = a.capped;
-	s->x[0] = (int64_t)(a.scanned > RULES_SCAN_MAX ? RULES_SCAN_MAX :
-	    a.scanned);
+	s->v.n = sum;
 }
 
 static void
