@@ -48,6 +48,7 @@ struct rules_peers {
 	const struct rg_hash	*referrer;
 	const struct rg_hash	*referee;
 	size_t			 nids;
+	size_t			 scanned;	/* the referee's links read */
 	bool			 capped;
 	uint64_t		 count;		/* referees tied to this one */
 	uint64_t		 read;		/* referrals read */
@@ -57,7 +58,8 @@ struct rules_peers {
 
 /*
  * A link of the referee: kept when the referrer never carried the
- * identity (a household's family card is the referrer's).
+ * identity (a household's family card is the referrer's). At most
+ * RULES_LINK_MAX are read, as linked() and own() read.
  */
 static int
 rules_peers_id(void *arg, const struct store_link *l)
@@ -65,6 +67,10 @@ rules_peers_id(void *arg, const struct store_link *l)
 	struct rules_peers	*p = arg;
 	int			 r;
 
+	if (++p->scanned > RULES_LINK_MAX) {
+		p->capped = true;
+		return (1);
+	}
 	if (!(p->n->kinds & (1u << l->kind)))
 		return (0);
 	r = store_link_get(p->cx->txn, p->referrer, l->kind, &l->h,
@@ -128,7 +134,7 @@ rules_peers_cb(void *arg, const struct store_entry *e)
  * (at a recheck, those since too), how many referees other than this
  * one carried, as of the evaluation, an identity of the kinds that this
  * referee carried and the referrer never did. The referee's links
- * first (at most RULES_PEER_IDS kept), then one event record and a
+ * first (at most RULES_LINK_MAX read, RULES_PEER_IDS kept), then one event record and a
  * point lookup an identity for each referral, at most
  * RULES_REFEREES_MAX referrals, the newest. A referee referred twice
  * by the referrer counts twice.
