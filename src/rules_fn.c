@@ -1107,8 +1107,9 @@ const struct rules_fn rules_fns[] = {
 	    rules_graph_cluster_check, rules_graph_cluster_eval,
 	    rules_graph_cluster_explain },
 	{ "referees", "referees(key, window[, all|active|dormant|engaged|"
-	    "bought|returned|day_old|active_percent|dormant_percent|"
-	    "engaged_percent|bought_percent|returned_percent])", 2, 3,
+	    "bought|returned|day_old|lately|active_percent|dormant_percent|"
+	    "engaged_percent|bought_percent|returned_percent|"
+	    "repeat_percent])", 2, 3,
 	    RF_SLOT | RF_BOUND, COST_REFEREES, 0, rules_graph_referees_check,
 	    rules_graph_referees_eval, rules_graph_referees_explain },
 	{ "peers", "peers([kinds], window)", 2, 2, RF_SLOT | RF_BOUND,

@@ -664,16 +664,18 @@ rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* The shares come last: a share needs every referral. */
 enum { REF_ALL, REF_ACTIVE, REF_DORMANT, REF_ENGAGED, REF_BOUGHT,
-    REF_RETURNED, REF_DAY_OLD, REF_ACTIVE_PCT, REF_DORMANT_PCT,
-    REF_ENGAGED_PCT, REF_BOUGHT_PCT, REF_RETURNED_PCT };
+    REF_RETURNED, REF_DAY_OLD, REF_LATELY, REF_ACTIVE_PCT, REF_DORMANT_PCT,
+    REF_ENGAGED_PCT, REF_BOUGHT_PCT, REF_RETURNED_PCT, REF_REPEAT_PCT };
 static const char *const rules_referees_which[] = { "all", "active",
-    "dormant", "engaged", "bought", "returned", "day_old",
+    "dormant", "engaged", "bought", "returned", "day_old", "lately",
     "active_percent", "dormant_percent", "engaged_percent",
-    "bought_percent", "returned_percent" };
+    "bought_percent", "returned_percent", "repeat_percent" };
 #define REF_WANTS_BOUGHT(w)	((w) == REF_BOUGHT || (w) == REF_BOUGHT_PCT)
 #define REF_WANTS_RETURNED(w)	((w) == REF_RETURNED || (w) == REF_RETURNED_PCT)
 /* Returned: used the product a day or more after the referral. */
 #define REF_RETURN_MS		(24 * 3600 * 1000LL)
+/* Lately: used the product within the week before the evaluation. */
+#define REF_LATELY_MS		(7 * REF_RETURN_MS)
 /*
  * Settled: referred three days or more before, the time the payout
  * rules give a referee. A share counts a fresher referee only once it
@@ -692,6 +694,8 @@ static const char *const rules_referees_which[] = { "all", "active",
 #define REF_MEMO_BOUGHT		8
 #define REF_MEMO_RETURNED_KNOWN	16
 #define REF_MEMO_RETURNED	32
+#define REF_MEMO_LATELY_KNOWN	64
+#define REF_MEMO_LATELY		128
 
 int
 rules_graph_referees_check(struct rules_cctx *cc, struct rules_node *n)
@@ -729,6 +733,7 @@ struct rules_referees {
 	int64_t			 bought;
 	int64_t			 returned;
 	int64_t			 day_old;	/* referred a day or more ago */
+	int64_t			 lately;	/* used it within the week */
 	int64_t			 settled;	/* three days or more ago */
 	/*
 	 * Referred less than three days ago, and active, engaged, bought,
@@ -757,12 +762,15 @@ rules_referees_count(const struct rules_referees *a, int which)
 		return (a->all - a->active);
 	case REF_ENGAGED:
 	case REF_ENGAGED_PCT:
+	case REF_REPEAT_PCT:
 		return (a->engaged);
 	case REF_RETURNED:
 	case REF_RETURNED_PCT:
 		return (a->returned);
 	case REF_DAY_OLD:
 		return (a->day_old);
+	case REF_LATELY:
+		return (a->lately);
 	default:
 		return (a->bought);
 	}
@@ -771,7 +779,9 @@ rules_referees_count(const struct rules_referees *a, int which)
 /*
  * What a share is of: the settled referees, and the fresher ones that
  * already did what it counts (a dormant share: what the active one
- * counts).
+ * counts). A repeat share is of the active ones alone: the settled
+ * referees that used the product, and the fresher ones that used it
+ * twice already.
  */
 static int64_t
 rules_referees_of(const struct rules_referees *a, int which)
@@ -786,6 +796,8 @@ rules_referees_of(const struct rules_referees *a, int which)
 		return (a->settled + a->fresh_bought);
 	case REF_RETURNED_PCT:
 		return (a->settled + a->fresh_returned);
+	case REF_REPEAT_PCT:
+		return (a->active - a->fresh_active + a->fresh_engaged);
 	default:
 		return (a->all);
 	}
@@ -831,7 +843,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
 	struct rg_hash		 referee;
-	int64_t			 c, kept;
+	int64_t			 c, kept, from;
 	int			 r;
 
 	if (a->read == RULES_REFEREES_MAX) {
@@ -847,7 +859,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	 * Used the product after being referred: a login or a purchase
 	 * (active), two or more of them (engaged: more than the minimum a
 	 * cash-out does), a purchase (bought), one a day or more later
-	 * (returned). "all" and "day_old" read it only to explain; the memo
+	 * (returned), one within the week before the evaluation (lately).
+	 * "all" and "day_old" read it only to explain; the memo
 	 * keeps it for the evaluation's other referees() calls.
 	 */
 	if ((a->n->arg == REF_ALL || a->n->arg == REF_DAY_OLD) &&
@@ -868,11 +881,15 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 			rules_eval_keep(cx, e->seq, kept);
 		}
 		/*
-		 * Bought, and returned (a login or purchase a day or more
-		 * after the referral, under a tag of its own so that it does
-		 * not take the first count's place): asked only by the
-		 * selectors that need them.
+		 * Bought, returned (a login or purchase a day or more after
+		 * the referral) and lately (one within the week before the
+		 * evaluation, after the referral), each under a tag of its
+		 * own so that it does not take the first count's place:
+		 * asked only by the selectors that need them.
 		 */
+		from = cx->at.ts - REF_LATELY_MS + 1;
+		if (from <= e->ts)
+			from = e->ts + 1;
 		if ((REF_WANTS_BOUGHT(a->n->arg) && rules_referees_flag(cx,
 		    e->seq, &referee, &kept, REF_MEMO_BOUGHT_KNOWN,
 		    REF_MEMO_BOUGHT, e->seq, EV_MASK(EV_PURCHASE),
@@ -881,7 +898,12 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		    e->seq, &referee, &kept, REF_MEMO_RETURNED_KNOWN,
 		    REF_MEMO_RETURNED, ~e->seq,
 		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE),
-		    e->ts + REF_RETURN_MS) != 0))
+		    e->ts + REF_RETURN_MS) != 0) ||
+		    (a->n->arg == REF_LATELY && rules_referees_flag(cx,
+		    e->seq, &referee, &kept, REF_MEMO_LATELY_KNOWN,
+		    REF_MEMO_LATELY, e->seq ^ REF_LATELY_MS,
+		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE),
+		    from) != 0))
 			return (1);
 	}
 	c = REF_MEMO_USES(kept);
@@ -889,6 +911,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	a->engaged += c >= 2;
 	a->bought += (kept & REF_MEMO_BOUGHT) != 0;
 	a->returned += (kept & REF_MEMO_RETURNED) != 0;
+	a->lately += (kept & REF_MEMO_LATELY) != 0;
 	a->day_old += e->ts <= cx->at.ts - REF_RETURN_MS;
 	if (e->ts <= rules_referees_edge(cx))
 		a->settled++;
@@ -967,6 +990,7 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->x[4] = a.returned;
 	s->x[5] = a.day_old;
 	s->x[6] = d = rules_referees_of(&a, n->arg);
+	s->x[7] = a.lately;
 	/* A dormant share's are the settled ones that were not active. */
 	v = n->arg == REF_DORMANT_PCT ? d - a.active :
 	    rules_referees_count(&a, n->arg);
@@ -1002,6 +1026,10 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 	if (REF_WANTS_RETURNED(n->arg)) {
 		jsw_raws(cx->ex, ",\"returned\":");
 		jsw_int(cx->ex, s->x[4]);
+	}
+	if (n->arg == REF_LATELY) {
+		jsw_raws(cx->ex, ",\"lately\":");
+		jsw_int(cx->ex, s->x[7]);
 	}
 	if (REF_WANTS_RETURNED(n->arg) || n->arg == REF_DAY_OLD) {
 		jsw_raws(cx->ex, ",\"day_old\":");

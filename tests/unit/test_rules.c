@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1750,9 +1751,10 @@ explain_at(const struct ruleset *rs, const struct rg_event *ev,
 /*
  * referees(..., engaged): a referee is engaged after two logins or
  * purchases since its referral, active after one; bought after a
- * purchase; the shares count the same referees. Four referrals: one
- * referee came back once (a login), one twice (a login, a purchase), one
- * three times (and a login), one never.
+ * purchase; the shares count the same referees, but a repeat share is of
+ * the active ones alone. Four referrals: one referee came back once (a
+ * login), one twice (a login, a purchase), one three times (and a
+ * login), one never.
  */
 START_TEST(test_referees_engaged)
 {
@@ -1764,7 +1766,9 @@ START_TEST(test_referees_engaged)
 	    "rule e.bought { when referees(referrer.account, 30d, bought) "
 	    "> 10 action review }\n"
 	    "rule e.bpct { when referees(referrer.account, 30d, "
-	    "bought_percent) >= 0 action review }\n";
+	    "bought_percent) >= 0 action review }\n"
+	    "rule e.rpct { when referees(referrer.account, 30d, "
+	    "repeat_percent) >= 0 action review }\n";
 	static const int	 back[] = { 1, 2, 3, 0 };
 	struct ruleset		*rs;
 	struct store		*st;
@@ -1813,9 +1817,18 @@ START_TEST(test_referees_engaged)
 	l = json_object_get(ex_fact(j, "e.bpct", "referees("), "left");
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 4);
+	/* Repeat: two (b1, b2) of the three that used it (b0 to b2). */
+	l = json_object_get(ex_fact(j, "e.rpct", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "engaged")),
+	    2);
+	ck_assert_msg(fabs(json_number_value(json_object_get(l, "value")) -
+	    200.0 / 3) < 1e-9, "repeat_percent %g",
+	    json_number_value(json_object_get(l, "value")));
 	/*
 	 * As of a day later, none had three days: the shares are of the
-	 * referees that already did what they count, b1 and b2.
+	 * referees that already did what they count, b1 and b2; the repeat
+	 * share too (b0's one login is not yet one that never came back).
 	 */
 	ev.ts = t0 + 86400000;
 	json_decref(j);
@@ -1826,6 +1839,10 @@ START_TEST(test_referees_engaged)
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 2);
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "referrals")),
 	    4);
+	l = json_object_get(ex_fact(j, "e.rpct", "referees("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")),
+	    100);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 2);
 	/* As of b1's first login: nobody had bought yet. */
 	ev.ts = t0 + 61000;
 	json_decref(j);
@@ -1844,7 +1861,8 @@ END_TEST
  * a day or more after its referral; the share, like the others, is of
  * the referees that had three days and of the fresher ones that returned
  * already; day_old counts those referred a day or more before the
- * evaluation. Four referrals: b0 came back the same hour only, b1 25
+ * evaluation; lately those that logged in or bought within the week
+ * before it. Four referrals: b0 came back the same hour only, b1 25
  * hours later, b2 the same hour and two days later (a purchase), b3
  * never; a fifth, b4, an hour before the evaluation.
  */
@@ -1884,6 +1902,8 @@ START_TEST(test_referees_returned)
 	    "rule r.self { when referees(referee.account, 30d, returned) "
 	    "== 0 action review }\n"
 	    "rule r.day { when referees(referrer.account, 30d, day_old) "
+	    "> 10 action review }\n"
+	    "rule r.late { when referees(referrer.account, 30d, lately) "
 	    "> 10 action review }\n";
 	static const struct { int64_t after; const char *kind; } back[] = {
 		{ 1000, "login" }, { 25 * 3600000LL, "login" },
@@ -1894,6 +1914,13 @@ START_TEST(test_referees_returned)
 		{ "r.n", "value", 2 }, { "r.n", "returned", 2 },
 		{ "r.n", "day_old", 4 }, { "r.n", "referrals", 5 },
 		{ "r.pct", "value", 50 }, { "r.day", "value", 4 },
+		{ "r.late", "value", 3 }, { "r.late", "lately", 3 },
+	}, eight_days[] = {
+		/* b0's use was more than a week before: b1 and b2. */
+		{ "r.late", "value", 2 }, { "r.late", "referrals", 5 },
+	}, nine_days[] = {
+		/* b2's purchase alone. */
+		{ "r.late", "value", 1 },
 	}, day_and_half[] = {
 		{ "r.n", "value", 1 }, { "r.pct", "value", 100 },
 		{ "r.pct", "of", 1 }, { "r.day", "value", 4 },
@@ -1933,7 +1960,17 @@ START_TEST(test_referees_returned)
 	ck_assert_str_eq(json_string_value(referees_left(j, "r.pct", "which")),
 	    "returned_percent");
 	ck_assert_ptr_null(referees_left(j, "r.day", "returned"));
+	ck_assert_ptr_null(referees_left(j, "r.day", "lately"));
 	json_decref(j);
+	at.ts = t0 + 8 * 86400000LL + 3600000;
+	j = explain_at(rs, &ev[4], &at, txn);
+	referees_expect(j, eight_days, nitems(eight_days));
+	json_decref(j);
+	at.ts = t0 + 9 * 86400000LL;
+	j = explain_at(rs, &ev[4], &at, txn);
+	referees_expect(j, nine_days, nitems(nine_days));
+	json_decref(j);
+	at.ts = t0 + 3 * 86400000LL + 3600000;
 	/* One referee at a time: b1 returned, b3 did not. */
 	ck_assert_int_eq(rules_eval_at(rs, &ev[1], &at, txn, 0, &res), 0);
 	ck_assert_int_eq(res.nhits, 1);		/* r.pct */
