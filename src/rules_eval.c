@@ -674,6 +674,10 @@ rules_eval_exstart(struct rules_ectx *cx, const struct rules_node *n,
 	jsw_raw(w, n->jtext, n->jtextlen);	/* jsw_name() of n->text */
 	jsw_raws(w, ",\"result\":");
 	jsw_bool(w, result);
+	if (cx->exneg) {
+		jsw_raws(w, ",\"negated\":");
+		jsw_bool(w, true);
+	}
 }
 
 void
@@ -746,7 +750,11 @@ rules_eval_bool(struct rules_ectx *cx, const struct rules_node *n)
 		}
 		return (b);
 	case N_NOT:
-		return (!rules_eval_bool(cx, n->kids[0]));
+		/* Its facts say so: each shows its own result. */
+		cx->exneg = !cx->exneg;
+		b = !rules_eval_bool(cx, n->kids[0]);
+		cx->exneg = !cx->exneg;
+		return (b);
 	case N_AND:
 		for (i = 0; i < n->nkids; i++)
 			if (!rules_eval_bool(cx, n->kids[i]))
@@ -877,6 +885,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 		memo->evals++;	/* what the last one derived is not this one's */
 	cx.err = 0;
 	cx.ex = NULL;
+	cx.exneg = false;
 	cx.links_done = false;
 	cx.links_want = 0;
 	cx.links_found = 0;

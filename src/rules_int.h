@@ -371,6 +371,7 @@ struct rules_ectx {
 	struct rules_memo	*memo;		/* NULL: none */
 	struct jshape_w		*ex;		/* NULL: no explain */
 	bool			 exfirst;
+	bool			 exneg;		/* the facts are under a not */
 	int			 err;
 	bool			 links_done;	/* links_found is known */
 	uint32_t		 links_want;

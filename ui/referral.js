@@ -24,9 +24,12 @@ function factPart(name, p) {
   return el("code", null, name + ": " + bits.join(", "));
 }
 
+// A fact under a "not" shows its own result; the rule counts it the
+// other way round, which the cell says.
 function factsCell(facts) {
   return el("div", { class: "facts" }, (facts || []).map((f) =>
-    el("div", null, el("code", null, f.expr), " → ", el("b", null, String(f.result)), " ",
+    el("div", null, f.negated && el("span", { class: "muted" }, "not "), el("code", null, f.expr), " → ",
+      el("b", null, String(f.result)), f.negated && el("span", { class: "muted" }, " (counts as " + !f.result + ")"), " ",
       ["left", "right", "found"].filter((k) => k in f).map((k) => [" ", factPart(k, f[k])]))));
 }
 

@@ -1997,6 +1997,49 @@ START_TEST(test_referees_returned)
 END_TEST
 
 /*
+ * A fact under a not says so (negated), with its own result; two nots
+ * cancel; a fact outside any has no such key.
+ */
+START_TEST(test_explain_negated)
+{
+	static const char	*src =
+	    "rule n.one { when not count(referral, referrer.account, 1h) > 5 "
+	    "action review }\n"
+	    "rule n.two { when not (not count(referral, referrer.account, "
+	    "1h) > 5) action review }\n"
+	    "rule n.none { when count(referral, referrer.account, 1h) > 5 "
+	    "or not referee.email.tagged action review }\n";
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev;
+	json_t			*j, *f;
+
+	rs = scratch(src, 64 << 20, &st, &txn);
+	check_line(txn, rs, "{\"op\":\"check\",\"id\":\"n1\","
+	    "\"referrer\":{\"account\":\"a\"},\"referee\":"
+	    "{\"account\":\"b\",\"email\":\"b+x@example.com\"}}",
+	    1767225600000LL, &ev);
+	j = explain_at(rs, &ev, NULL, txn);
+	f = ex_fact(j, "n.one", "count(");
+	ck_assert(json_is_false(json_object_get(f, "result")));
+	ck_assert(json_is_true(json_object_get(f, "negated")));
+	f = ex_fact(j, "n.two", "count(");
+	ck_assert(json_is_false(json_object_get(f, "result")));
+	ck_assert_ptr_null(json_object_get(f, "negated"));
+	f = ex_fact(j, "n.none", "count(");
+	ck_assert_ptr_null(json_object_get(f, "negated"));
+	f = ex_fact(j, "n.none", "referee.email.tagged");
+	ck_assert(json_is_true(json_object_get(f, "result")));
+	ck_assert(json_is_true(json_object_get(f, "negated")));
+	json_decref(j);
+	store_abort(txn);
+	store_close(st);
+	rules_unref(rs);
+}
+END_TEST
+
+/*
  * Point in time: a past referral evaluated again as of its own seq gives
  * the explain it gave at check, whatever was stored since (what backtests
  * and stored verdicts rely on).
@@ -2503,6 +2546,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_pair_view);
 	tcase_add_test(tc, test_referees_engaged);
 	tcase_add_test(tc, test_referees_returned);
+	tcase_add_test(tc, test_explain_negated);
 	tcase_add_test(tc, test_primitives_as_of);
 	tcase_add_test(tc, test_cluster_budget);
 	tcase_add_test(tc, test_memo_same);
