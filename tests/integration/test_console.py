@@ -39,9 +39,28 @@ SHOTS = os.path.join(rgtest.BUILDDIR, "tests", "integration",
 DOCS = os.environ.get("RG_CONSOLE_DOCS", "") not in ("", "0")
 
 
-def daemon(tag, ui_dir=UI_DIR, token=True):
+# A shadow rule with a fact under a not, beside farm.referee_ip: the
+# referral page says how the rule counts it.
+NOT_RULE = """rule console.untagged_referee {
+    desc   "six or more referees on this address, this one's untagged"
+    mode   shadow
+    when   count(referral, referee.ip, 24h) > 5
+           and not referee.email.tagged
+    action review
+    score  0
+}
+"""
+
+
+def daemon(tag, ui_dir=UI_DIR, token=True, extra_rules=None):
     port = rgtest.free_ports(1)[0]
     d = rgtest.Daemon(tag, rules="classic")
+    if extra_rules is not None:
+        rules = os.path.join(d.dir, "rules")
+        shutil.copytree(rgtest.CLASSIC_RULES_DIR, rules)
+        with open(os.path.join(rules, "zz-console.rules"), "w") as f:
+            f.write(extra_rules)
+        d.conf["rules"] = rules
     d.conf["http_listen"] = "127.0.0.1:%d" % port
     d.conf["http_ui_dir"] = ui_dir
     if token:
@@ -274,7 +293,7 @@ def _():
     if binary is None:
         raise rgtest.Skip("chromium is not installed (Debian package "
                           "chromium; contrib/setup.sh test installs it)")
-    d = daemon("browser")
+    d = daemon("browser", extra_rules=NOT_RULE)
     camp = "spring-%d" % ids.next()
     rids, devs = reviews(d, 5, camp)
     other, _ = reviews(d, 1, "other-%d" % ids.next())
@@ -330,7 +349,8 @@ def _():
               nodes)
         text = b.eval("document.getElementById('referral-page').innerText")
         for want in ("farm.referee_ip", "count(referral, referee.ip, 24h) > 5",
-                     "value 6", "gmail.com", "example.org", "Rule set"):
+                     "value 6", "gmail.com", "example.org", "Rule set",
+                     "not referee.email.tagged → false (counts as true)"):
             check(want in text, "the page shows %r" % want, text[:3000])
         check(devs[-2] not in text and "100.71." not in text,
               "no raw identifier on the page", text[:3000])
