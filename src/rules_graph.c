@@ -810,6 +810,15 @@ rules_referees_edge(const struct rules_ectx *cx)
 	return (cx->at.ts - REF_SETTLE_MS);
 }
 
+/* Where lately starts: the week before the evaluation, after ts. */
+static int64_t
+rules_referees_lately(const struct rules_ectx *cx, int64_t ts)
+{
+	int64_t	from = cx->at.ts - REF_LATELY_MS + 1;
+
+	return (from > ts ? from : ts + 1);
+}
+
 /*
  * One yes or no of a referral's referee, read once an evaluation and kept
  * in the memo's bits (known, yes) under the referral's seq: whether it had
@@ -843,7 +852,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	struct rules_referees	*a = arg;
 	struct rules_ectx	*cx = a->cx;
 	struct rg_hash		 referee;
-	int64_t			 c, kept, from;
+	int64_t			 c, kept;
 	int			 r;
 
 	if (a->read == RULES_REFEREES_MAX) {
@@ -860,8 +869,8 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 	 * (active), two or more of them (engaged: more than the minimum a
 	 * cash-out does), a purchase (bought), one a day or more later
 	 * (returned), one within the week before the evaluation (lately).
-	 * "all" and "day_old" read it only to explain; the memo
-	 * keeps it for the evaluation's other referees() calls.
+	 * "all" and "day_old" read it only to explain; the memo keeps it
+	 * for the evaluation's other referees() calls.
 	 */
 	if ((a->n->arg == REF_ALL || a->n->arg == REF_DAY_OLD) &&
 	    cx->ex == NULL)
@@ -887,9 +896,6 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		 * own so that it does not take the first count's place:
 		 * asked only by the selectors that need them.
 		 */
-		from = cx->at.ts - REF_LATELY_MS + 1;
-		if (from <= e->ts)
-			from = e->ts + 1;
 		if ((REF_WANTS_BOUGHT(a->n->arg) && rules_referees_flag(cx,
 		    e->seq, &referee, &kept, REF_MEMO_BOUGHT_KNOWN,
 		    REF_MEMO_BOUGHT, e->seq, EV_MASK(EV_PURCHASE),
@@ -903,7 +909,7 @@ rules_graph_referees_cb(void *arg, const struct store_entry *e)
 		    e->seq, &referee, &kept, REF_MEMO_LATELY_KNOWN,
 		    REF_MEMO_LATELY, e->seq ^ REF_LATELY_MS,
 		    EV_MASK(EV_LOGIN) | EV_MASK(EV_PURCHASE),
-		    from) != 0))
+		    rules_referees_lately(cx, e->ts)) != 0))
 			return (1);
 	}
 	c = REF_MEMO_USES(kept);
@@ -990,7 +996,6 @@ rules_graph_referees_eval(struct rules_ectx *cx, const struct rules_node *n,
 	s->x[4] = a.returned;
 	s->x[5] = a.day_old;
 	s->x[6] = d = rules_referees_of(&a, n->arg);
-	s->x[7] = a.lately;
 	/* A dormant share's are the settled ones that were not active. */
 	v = n->arg == REF_DORMANT_PCT ? d - a.active :
 	    rules_referees_count(&a, n->arg);
@@ -1027,9 +1032,9 @@ rules_graph_referees_explain(struct rules_ectx *cx, const struct rules_node *n,
 		jsw_raws(cx->ex, ",\"returned\":");
 		jsw_int(cx->ex, s->x[4]);
 	}
-	if (n->arg == REF_LATELY) {
+	if (n->arg == REF_LATELY) {	/* its count, the value */
 		jsw_raws(cx->ex, ",\"lately\":");
-		jsw_int(cx->ex, s->x[7]);
+		jsw_int(cx->ex, (int64_t)s->v.n);
 	}
 	if (REF_WANTS_RETURNED(n->arg) || n->arg == REF_DAY_OLD) {
 		jsw_raws(cx->ex, ",\"day_old\":");

@@ -261,7 +261,7 @@ struct rules_slot {
 	uint32_t		 kinds;		/* linked: the kinds found */
 	int			 hops;		/* referred: the hop it was found at */
 	uint8_t			 kind;		/* labeled: the identity */
-	int64_t			 x[8];		/* details a function explains */
+	int64_t			 x[7];		/* details a function explains */
 	struct rg_hash		 h;		/* in: the runtime list entry */
 };
 

@@ -134,8 +134,8 @@ rules_peers_cb(void *arg, const struct store_entry *e)
  * (at a recheck, those since too), how many referees other than this
  * one carried, as of the evaluation, an identity of the kinds that this
  * referee carried and the referrer never did. The referee's links
- * first (at most RULES_LINK_MAX read, RULES_PEER_IDS kept), then one event record and a
- * point lookup an identity for each referral, at most
+ * first (at most RULES_LINK_MAX read, RULES_PEER_IDS kept), then one
+ * event record and a point lookup an identity for each referral, at most
  * RULES_REFEREES_MAX referrals, the newest. A referee referred twice
  * by the referrer counts twice.
  */
