@@ -472,7 +472,12 @@ render_list_log(const json_t *o)
 	ctl_table_print(t);
 }
 
-/* One fact of a rule: its expression, result and what each side saw. */
+/*
+ * One fact of a rule: its expression, result and what each side saw. A
+ * fact under a "not" keeps its own result, which the rule counts the
+ * other way round: "not EXPR  -> false (counts as true)", as the
+ * console says it.
+ */
 static void
 out_fact(const json_t *f, int indent)
 {
@@ -480,12 +485,15 @@ out_fact(const json_t *f, int indent)
 	const json_t	*v;
 	char		*s;
 	bool		 res = json_is_true(json_object_get(f, "result"));
+	bool		 neg = json_is_true(json_object_get(f, "negated"));
 
-	printf("%*s%s%s%s  -> %s", indent, "",
-	    ctl_out_paint(res ? CTL_RESET : CTL_DIM), jstr(f, "expr"),
-	    ctl_out_paint(CTL_RESET), res ? "true" : "false");
+	printf("%*s%s%s%s%s  -> %s%s", indent, "",
+	    ctl_out_paint(res != neg ? CTL_RESET : CTL_DIM), neg ? "not " : "",
+	    jstr(f, "expr"), ctl_out_paint(CTL_RESET), res ? "true" : "false",
+	    neg ? (res ? " (counts as false)" : " (counts as true)") : "");
 	json_object_foreach((json_t *)f, k, v) {
-		if (strcmp(k, "expr") == 0 || strcmp(k, "result") == 0)
+		if (strcmp(k, "expr") == 0 || strcmp(k, "result") == 0 ||
+		    strcmp(k, "negated") == 0)
 			continue;
 		s = out_scalar(v);
 		printf("  %s=%s", k, s);

@@ -284,6 +284,33 @@ def _():
     check("\033[" not in out, "colour escapes in stats", out)
 
 
+@T.case("explain: a fact under a not reads as the rule counts it")
+def _():
+    d = rgtest.Daemon("ctlnot", rules="empty")
+    with open(os.path.join(d.dir, "rules.empty", "not.rules"), "w") as f:
+        f.write('rule ctl.untagged {\n    desc "untagged address"\n'
+                '    when referee.email.domain == "example.org"\n'
+                '         and not referee.email.tagged\n'
+                '    action review\n    score 10\n}\n')
+    d.start()
+    try:
+        for tag, email, res, counts in (("nt1", "ann@example.org", "false",
+                                         "true"),
+                                        ("nt2", "ann+x@example.org", "true",
+                                         "false")):
+            q = check_req(ids.id(tag), {"account": ids.account()},
+                          {"account": ids.account(), "email": email})
+            d.call(q)
+            rc, out, err = d.ctl("explain", q["id"])
+            eq(rc, 0, "explain exit status (stderr %r)" % err)
+            want = "not referee.email.tagged  -> %s (counts as %s)" % (
+                res, counts)
+            check(want in out, "no line %r" % want, out)
+            check("negated" not in out, "the JSON key printed", out)
+    finally:
+        d.stop()
+
+
 @T.case("colour on a terminal, not with NO_COLOR; --json never")
 def _():
     q = deny_pair("co")
