@@ -349,10 +349,15 @@ def score(labels, checks, rechecks):
             byp[rule] = byp.get(rule, 0) + 1
             e = rules.setdefault(rule, {"mode": (h0.get(rule) or h1.get(rule)),
                                         "check": {"legit": 0, "fraud": 0},
-                                        "payout": {"legit": 0, "fraud": 0}})
+                                        "payout": {"legit": 0, "fraud": 0},
+                                        "allowed": {"legit": 0, "fraud": 0}})
             if rule in h0:
                 e["check"][l["label"]] += 1
             e["payout"][l["label"]] += 1
+            # Matched, yet nothing flagged the referral by payout: for a
+            # shadow rule, what enforcing it would add.
+            if a0 not in FLAG and a1 not in FLAG:
+                e["allowed"][l["label"]] += 1
     for acc in list(pats.values()) + list(tot.values()):
         _rates(acc)
     return {"patterns": dict(sorted(pats.items(), key=lambda kv: (kv[1]["label"], kv[0]))),
@@ -535,14 +540,17 @@ def report(res, out=sys.stdout):
                 pct(r["denied_check"], r["n"]), pct(r["flagged_payout"], r["n"]),
                 pct(r["denied_payout"], r["n"])))
         _totals(w, s["totals"])
-        w("   rules (referrals matched: at check | by payout)\n")
-        w("   %-36s %-7s %17s %17s\n" % ("rule", "mode", "legit", "fraud"))
+        w("   rules (referrals matched: at check | by payout; allowed: matched, yet"
+          " left allowed by payout)\n")
+        w("   %-36s %-7s %17s %17s %17s\n" % ("rule", "mode", "legit", "fraud",
+                                             "allowed l | f"))
         nl = s["totals"]["legit"]["n"]
         nf = s["totals"]["fraud"]["n"]
         for rule, e in s["rules"].items():
-            w("   %-36s %-7s %8d | %6d %8d | %6d\n" % (
+            w("   %-36s %-7s %8d | %6d %8d | %6d %8d | %6d\n" % (
                 rule, e["mode"], e["check"]["legit"], e["payout"]["legit"],
-                e["check"]["fraud"], e["payout"]["fraud"]))
+                e["check"]["fraud"], e["payout"]["fraud"],
+                e["allowed"]["legit"], e["allowed"]["fraud"]))
         w("   (%d legit, %d fraud referrals)\n" % (nl, nf))
     if len(res["sets"]) > 1:
         w("\n== all sets\n")

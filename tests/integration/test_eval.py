@@ -200,6 +200,23 @@ def gate_thresholds_hold():
         eq(s["totals"]["legit"]["n"] + s["totals"]["fraud"]["n"], 1500, "referrals of " + s["name"])
         check(s["rules"], "no rule matched anything in " + s["name"])
     check(res["geoip"], "the gate ran without the pool's GeoIP stand-in")
+    # Each rule's matches left allowed by payout, counted again from the
+    # verdicts file: the figures a shadow rule is judged by.
+    allowed = {}
+    for line in read(v).splitlines():
+        r = json.loads(line)
+        if r["check"] != "allow" or r["recheck"] != "allow":
+            continue
+        for rule in set(r["check_rules"]) | set(r["recheck_rules"]):
+            c = allowed.setdefault((r["set"], rule), {"legit": 0, "fraud": 0})
+            c[r["label"]] += 1
+    for s in res["sets"]:
+        for rule, e in s["rules"].items():
+            eq(e["allowed"], allowed.get((s["name"], rule), {"legit": 0, "fraud": 0}),
+               "%s %s: matched and left allowed" % (s["name"], rule))
+    check(any(e["mode"] == "shadow" and e["allowed"]["fraud"]
+              for s in res["sets"] for e in s["rules"].values()),
+          "no shadow rule's matches left allowed: nothing tested")
     print("  totals: fraud %s, legit %s" % (res["totals"]["fraud"]["rates"],
                                            res["totals"]["legit"]["rates"]))
     state["verdicts"] = read(v)
