@@ -35,6 +35,8 @@ static json_t *
 graph_facts(const struct party *p, unsigned kind)
 {
 	json_t	*o = json_object();
+	bool	 dev = kind == ENT_DEVICE || kind == ENT_DEVICE_FUZZY ||
+		    kind == ENT_DEVICE_STABLE || kind == ENT_DEVICE_ID;
 
 	if (kind == ENT_EMAIL && (p->facts & PF_EMAIL_DOMAIN))
 		json_object_set_new(o, "domain", json_string(p->email_domain));
@@ -48,11 +50,12 @@ graph_facts(const struct party *p, unsigned kind)
 		json_object_set_new(o, "version", json_integer(p->ip_version));
 		json_object_set_new(o, "private", json_boolean(p->ip_private));
 	}
-	if ((kind == ENT_DEVICE || kind == ENT_DEVICE_FUZZY ||
-	    kind == ENT_DEVICE_STABLE || kind == ENT_DEVICE_ID) &&
-	    (p->facts & PF_DEVICE_TZ))
+	if (dev && (p->facts & PF_DEVICE_TZ))
 		json_object_set_new(o, "tz_country",
 		    json_string(p->device_tz_country));
+	if (dev && (p->facts & PF_DEVICE_EMULATOR))
+		json_object_set_new(o, "emulator",
+		    json_boolean(p->device_emulator));
 	if (kind == ENT_IP || kind == ENT_IP_PREFIX) {
 		if (p->geo.have & GEO_COUNTRY)
 			json_object_set_new(o, "country",

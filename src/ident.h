@@ -132,8 +132,11 @@ int	ident_ip(const struct ident *id, const char *s, size_t len,
 /*
  * Device fingerprints from the attributes a client sent: ENT_DEVICE,
  * ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE and (when an "id" attribute is
- * present) ENT_DEVICE_ID; and p->device_tz_country (PF_DEVICE_TZ) when
- * "tz" names a zone of one country in the time zone data.
+ * present) ENT_DEVICE_ID; p->device_tz_country (PF_DEVICE_TZ) when
+ * "tz" names a zone of one country in the time zone data; and
+ * p->device_emulator (PF_DEVICE_EMULATOR, always): an Android device that
+ * says it runs on x86 ("hw", or a 32-bit x86 "platform"), or a "ua"
+ * naming one of the Android SDK's emulator images.
  * At most 32 attributes, names of at most 64 bytes ([A-Za-z0-9_.-],
  * case-insensitive), values of at most 1024 bytes. A fingerprint that
  * would be too weak to link devices is left out (no error): ENT_DEVICE

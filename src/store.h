@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	9	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	10	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -81,7 +81,9 @@
 				   cannot read; 9: retention leaves the
 				   entries of deleted events to a sweep,
 				   which older ones would count
-				   (store_expire.c) */
+				   (store_expire.c); 10: events may
+				   carry device.emulator (rgev.h),
+				   which older ones cannot decode */
 
 enum store_err {
 	STORE_OK = 0,

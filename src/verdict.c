@@ -932,6 +932,10 @@ add_party(struct sbuf *sb, const struct party *p)
 	if (p->facts & PF_EMAIL_TAGGED)
 		sbuf_adds(sb, p->email_tagged ?
 		    ",\"email.tagged\":true" : ",\"email.tagged\":false");
+	if (p->facts & PF_DEVICE_EMULATOR)
+		sbuf_adds(sb, p->device_emulator ?
+		    ",\"device.emulator\":true" :
+		    ",\"device.emulator\":false");
 	if (p->facts & PF_IP_INFO) {
 		sbuf_adds(sb, ",\"ip.version\":");
 		sbuf_add_int(sb, p->ip_version);

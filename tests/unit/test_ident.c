@@ -971,6 +971,55 @@ START_TEST(test_ua_family)
 }
 END_TEST
 
+/* device.emulator from what a device says: the many ways it says it. */
+static bool
+emu(const struct dev_attr *a, size_t n)
+{
+	struct party	p = dev(a, n);
+
+	ck_assert(p.facts & PF_DEVICE_EMULATOR);
+	return (p.device_emulator);
+}
+
+START_TEST(test_device_emulator)
+{
+	/* An app on x86, whatever model it claims (LDPlayer, BlueStacks). */
+	struct dev_attr	app[] = { A("ua", "Tilde/6.21.2 (Android 14; SM-A566B; "
+	    "Build/TP1A.220624.014) okhttp/4.12.0"), A("platform", "android"),
+	    A("hw", "X86_64;4GB") };
+	/* A browser on the SDK's image. */
+	struct dev_attr	sdk[] = { A("ua", "Mozilla/5.0 (Linux; Android 13; "
+	    "sdk_gphone64_x86_64 Build/TE1A.220922.034; wv) AppleWebKit/537.36"),
+	    A("tz", "Europe/Paris") };
+	/* A webview on a 32-bit x86 platform (LDPlayer). */
+	struct dev_attr	ia32[] = { A("ua", "Mozilla/5.0 (Linux; Android 12; "
+	    "ASUS_I005DA Build/SKQ1.220406.001; wv) AppleWebKit/537.36"),
+	    A("platform", "Linux i686"), A("hw", "2/4") };
+	/* Chrome's device mode on a desktop: Android agent, x86-64. */
+	struct dev_attr	mode[] = { A("ua", "Mozilla/5.0 (Linux; Android 6.0; "
+	    "Nexus 5 Build/MRA58N) AppleWebKit/537.36"),
+	    A("platform", "Linux x86_64") };
+	/* A phone: ARM. */
+	struct dev_attr	arm[] = { A("ua", "Tilde/6.21.2 (Android 14; SM-A566B; "
+	    "Build/TP1A.220624.014) okhttp/4.12.0"), A("platform", "android"),
+	    A("hw", "arm64-v8a;8GB") };
+	/* A desktop on x86 is a desktop. */
+	struct dev_attr	desk[] = { A("ua", "Mozilla/5.0 (X11; Linux x86_64) "
+	    "AppleWebKit/537.36 Chrome/150.0.0.0"), A("platform", "Linux x86_64"),
+	    A("hw", "8/16") };
+	/* Nothing about the machine: not an emulator as far as it says. */
+	struct dev_attr	bare[] = { A("id", "a1b2c3") };
+
+	ck_assert(emu(app, nitems(app)));
+	ck_assert(emu(sdk, nitems(sdk)));
+	ck_assert(emu(ia32, nitems(ia32)));
+	ck_assert(!emu(mode, nitems(mode)));
+	ck_assert(!emu(arm, nitems(arm)));
+	ck_assert(!emu(desk, nitems(desk)));
+	ck_assert(!emu(bare, nitems(bare)));
+}
+END_TEST
+
 START_TEST(test_device_updates)
 {
 	static const char *const pairs[][2] = {
@@ -1395,6 +1444,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_device_stable);
 	tcase_add_test(tc, test_device_stable_weak);
 	tcase_add_test(tc, test_device_tz_country);
+	tcase_add_test(tc, test_device_emulator);
 	tcase_add_test(tc, test_reload_info);
 	tcase_add_test(tc, test_real_disposable);
 	suite_add_tcase(s, tc);

@@ -228,6 +228,18 @@ START_TEST(test_event_record)
 	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
 	ck_assert(!(back.party[0].facts & PF_EMAIL_TAGGED));
 	ck_assert(!back.party[0].email_tagged);
+
+	/* An emulator: one byte more, read back beside the others. */
+	ev.party[1].facts |= PF_DEVICE_EMULATOR;
+	ev.party[1].device_emulator = true;
+	len2 = rgev_encode(&ev, rec2);
+	ck_assert_uint_eq(len2, len + 1);
+	ck_assert_int_eq(rgev_decode(rec2, len2, &back), 0);
+	ck_assert(back.party[1].facts & PF_DEVICE_EMULATOR);
+	ck_assert(back.party[1].device_emulator);
+	ck_assert(back.party[1].email_tagged);
+	ck_assert(!(back.party[0].facts & PF_DEVICE_EMULATOR));
+	ck_assert(!back.party[0].device_emulator);
 }
 END_TEST
 
