@@ -47,51 +47,6 @@ struct dev_item {
 /* Scratch for one canonical value: fonts may need 2 bytes per input byte. */
 #define DEV_CANON_MAX	(IDENT_DEV_VALMAX + 1)
 
-/* ---- emulators ------------------------------------------------------ */
-
-/* Case-insensitive: does it.val hold any of toks? */
-static bool
-dev_says(const struct dev_item *it, const char *const *toks)
-{
-	char	buf[IDENT_DEV_VALMAX];
-	size_t	i;
-
-	if (it == NULL)
-		return (false);
-	for (i = 0; i < it->vallen && i < sizeof(buf); i++)
-		buf[i] = (char)tolower((unsigned char)it->val[i]);
-	for (; *toks != NULL; toks++)
-		if (memmem(buf, i, *toks, strlen(*toks)) != NULL)
-			return (true);
-	return (false);
-}
-
-/*
- * Phones are ARM: since the last Atom phones (2016) an Android that runs
- * on x86 is an emulator (BlueStacks, LDPlayer, MuMu, Nox, the SDK's),
- * whatever model it claims; the SDK's own images also name themselves.
- * An app says its ABI ("hw"); a browser says its platform, and there
- * only 32-bit x86 counts: Chrome's device mode on a desktop, and many
- * real fingerprints besides, show an Android agent beside "Linux
- * x86_64", while no desktop has shipped a 32-bit Chrome since 2016.
- */
-static bool
-dev_emulator(const struct dev_item *ua, const struct dev_item *platform,
-    const struct dev_item *hw)
-{
-	static const char *const android[] = { "android", NULL };
-	static const char *const abi[] = { "x86", "i686", NULL };
-	static const char *const ia32[] = { "i686", "i386", NULL };
-	static const char *const images[] = { "sdk_gphone", "sdk built for",
-	    "generic_x86", "vbox86", "genymotion", NULL };
-
-	if (dev_says(ua, images))
-		return (true);
-	if (!dev_says(ua, android) && !dev_says(platform, android))
-		return (false);
-	return (dev_says(hw, abi) || dev_says(platform, ia32));
-}
-
 /* ---- user agent families ------------------------------------------- */
 
 struct dev_token {
@@ -595,6 +550,53 @@ dev_stable(const struct ident *id, const struct dev_item *it, size_t n,
 	p->have |= 1u << ENT_DEVICE_STABLE;
 }
 
+/* ---- emulators ------------------------------------------------------ */
+
+/* Does canon, an item's canonical value (dev_canon), hold any of toks? */
+static bool
+dev_says(const char *canon, size_t len, const char *const *toks)
+{
+	for (; *toks != NULL; toks++)
+		if (dev_has(canon, len, *toks))
+			return (true);
+	return (false);
+}
+
+/*
+ * Phones are ARM: since the last Atom phones (2016) an Android that runs
+ * on x86 is an emulator (BlueStacks, LDPlayer, MuMu, Nox, the SDK's),
+ * whatever model it claims; the SDK's own images also name themselves.
+ * An app says its ABI ("hw"); a browser says its platform, and there
+ * only 32-bit x86 counts: Chrome's device mode on a desktop, and many
+ * real fingerprints besides, show an Android agent beside "Linux
+ * x86_64", while no desktop has shipped a 32-bit Chrome since 2016.
+ */
+static bool
+dev_emulator(const struct dev_item *it, size_t n)
+{
+	static const char *const android[] = { "android", NULL };
+	static const char *const abi[] = { "x86", "i686", NULL };
+	static const char *const ia32[] = { "i686", "i386", NULL };
+	static const char *const images[] = { "sdk_gphone", "sdk built for",
+	    "generic_x86", "vbox86", "genymotion", NULL };
+	const struct dev_item	*ua, *platform, *hw;
+	char			 u[DEV_CANON_MAX], p[DEV_CANON_MAX];
+	char			 h[DEV_CANON_MAX];
+	size_t			 ul = 0, pl = 0, hl = 0;
+
+	if ((ua = dev_find(it, n, DK_UA)) != NULL)
+		ul = dev_canon(ua, u);
+	if ((platform = dev_find(it, n, DK_PLATFORM)) != NULL)
+		pl = dev_canon(platform, p);
+	if ((hw = dev_find(it, n, DK_HW)) != NULL)
+		hl = dev_canon(hw, h);
+	if (dev_says(u, ul, images))
+		return (true);
+	if (!dev_says(u, ul, android) && !dev_says(p, pl, android))
+		return (false);
+	return (dev_says(h, hl, abi) || dev_says(p, pl, ia32));
+}
+
 int
 ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
     struct party *p, const char **errkey, const char **err)
@@ -648,8 +650,7 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 		memcpy(p->device_tz_country, cc, 3);
 		p->facts |= PF_DEVICE_TZ;
 	}
-	p->device_emulator = dev_emulator(dev_find(it, n, DK_UA),
-	    dev_find(it, n, DK_PLATFORM), dev_find(it, n, DK_HW));
+	p->device_emulator = dev_emulator(it, n);
 	p->facts |= PF_DEVICE_EMULATOR;
 	return (0);
 }
