@@ -46,7 +46,7 @@ op_reload(struct daemon *d, struct job *job)
 /*
  * The rule set in service, rule by rule in file order: its action, whether
  * it enforces or only shadows, its score, its desc (msg, as reasons show
- * it), how often it matched in new verdicts since start (the counters
+ * it), its score group and that group's cap, how often it matched in new verdicts since start (the counters
  * of /metrics rule_hits_total), and what evaluating it costs: the
  * evaluations timed since the set went into service and their mean in
  * nanoseconds (rules_rule_cost).
@@ -55,8 +55,9 @@ static void
 op_rules(struct daemon *d, struct job *job)
 {
 	json_t		*o, *arr, *r;
-	const char	*name;
+	const char	*name, *group;
 	uint64_t	 timed, ns;
+	int64_t		 cap;
 	uint32_t	 i, n;
 	bool		 shadow;
 
@@ -74,6 +75,12 @@ op_rules(struct daemon *d, struct job *job)
 		if (rules_rule_msg(d->rules, i) != NULL)
 			json_object_set_new(r, "msg", json_string(
 			    rules_rule_msg(d->rules, i)));
+		if ((group = rules_rule_group(d->rules, i, &cap)) != NULL) {
+			json_object_set_new(r, "group", json_string(group));
+			if (cap >= 0)
+				json_object_set_new(r, "group_cap",
+				    json_integer((json_int_t)cap));
+		}
 		rules_rule_cost(d->rules, i, &timed, &ns);
 		json_object_set_new(r, "timed", json_integer((json_int_t)timed));
 		json_object_set_new(r, "cost_ns", json_integer(timed == 0 ? 0 :

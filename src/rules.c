@@ -151,6 +151,7 @@ rules_free(struct ruleset *rs)
 	for (i = 0; i < rs->nrules; i++)
 		free(rs->rules[i].tags);
 	free(rs->rules);
+	free(rs->caps);
 	free(rs->cost);
 	for (i = 0; i < rs->nlists; i++) {
 		free(rs->lists[i].vals);
@@ -549,6 +550,19 @@ bool
 rules_rule_shadow(const struct ruleset *rs, uint32_t rule)
 {
 	return (rule < rs->nrules && rs->rules[rule].shadow);
+}
+
+const char *
+rules_rule_group(const struct ruleset *rs, uint32_t rule, int64_t *cap)
+{
+	const struct rules_rule	*r;
+
+	*cap = -1;
+	if (rule >= rs->nrules || (r = &rs->rules[rule])->gi < 0)
+		return (NULL);
+	if (rs->groups[r->gi].cap != INT64_MAX)
+		*cap = rs->groups[r->gi].cap;
+	return (rs->groups[r->gi].name);
 }
 
 void

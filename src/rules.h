@@ -159,6 +159,13 @@ int		 rules_rule_action(const struct ruleset *rs, uint32_t rule);
 int32_t		 rules_rule_score(const struct ruleset *rs, uint32_t rule);
 bool		 rules_rule_shadow(const struct ruleset *rs, uint32_t rule);
 /*
+ * A rule's score group ("group NAME"), or NULL; *cap the verdict's cap
+ * on that group's summed score ("cap NAME at N"), -1 when uncapped. A
+ * verdict's score adds each group's sum, or its cap when that is less.
+ */
+const char	*rules_rule_group(const struct ruleset *rs, uint32_t rule,
+		     int64_t *cap);
+/*
  * What evaluating a rule has cost since the set was compiled or
  * rules_cost_reset(): *n evaluations timed and *ns nanoseconds in all.
  * Each thread times every rule of one evaluation in RULES_COST_EVERY

@@ -1153,16 +1153,87 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 		    rules_check_tname(a->val, b2, sizeof(b2)));
 }
 
+/*
+ * Score groups: each rule's group by name (rules_group gi), then each
+ * cap on the group it names, which some rule must belong to.
+ */
+static void
+rules_check_groups(struct ruleset *rs)
+{
+	struct rules_rule	*r;
+	struct rules_group	*g;
+	const struct rules_cap	*c;
+	char			 buf[128];
+	size_t			 i, j;
+
+	for (i = 0; i < rs->nrules; i++) {
+		r = &rs->rules[i];
+		r->gi = -1;
+		if (r->group == NULL)
+			continue;
+		for (j = 0; j < rs->ngroups; j++)
+			if (strcmp(rs->groups[j].name, r->group) == 0)
+				break;
+		if (j == rs->ngroups) {
+			if (j == RULES_GROUPS_MAX) {
+				rules_error(rs, &r->group_pos, "rule %s: more "
+				    "than %d score groups", r->name,
+				    RULES_GROUPS_MAX);
+				continue;
+			}
+			g = &rs->groups[rs->ngroups++];
+			g->name = r->group;
+			g->cap = INT64_MAX;
+		}
+		r->gi = (int)j;
+	}
+	for (i = 0; i < rs->ncaps; i++) {
+		c = &rs->caps[i];
+		for (j = 0; j < rs->ngroups; j++)
+			if (strcmp(rs->groups[j].name, c->name) == 0)
+				break;
+		if (j == rs->ngroups) {
+			rules_error(rs, &c->pos, "cap on group %s, which no "
+			    "rule belongs to (a rule joins one with \"group "
+			    "%s\")", c->name, c->name);
+			continue;
+		}
+		g = &rs->groups[j];
+		if (g->cap != INT64_MAX) {
+			rules_pos_str(rs, &g->cap_pos, buf, sizeof(buf));
+			rules_error(rs, &c->pos, "cap on group %s given twice "
+			    "(first at %s)", c->name, buf);
+			continue;
+		}
+		g->cap = c->at;
+		g->cap_pos = c->pos;
+	}
+}
+
 static void
 rules_check_verdict(struct ruleset *rs)
 {
-	int64_t		max = 0;
+	int64_t		max = 0, gmax[RULES_GROUPS_MAX];
 	size_t		i;
 	char		buf[128];
+	const char	*capped = "";
 
-	for (i = 0; i < rs->nrules; i++)
-		if (!rs->rules[i].shadow && rs->rules[i].score > 0)
+	memset(gmax, 0, sizeof(gmax));
+	for (i = 0; i < rs->nrules; i++) {
+		if (rs->rules[i].shadow || rs->rules[i].score <= 0)
+			continue;
+		if (rs->rules[i].gi >= 0)
+			gmax[rs->rules[i].gi] += rs->rules[i].score;
+		else
 			max += rs->rules[i].score;
+	}
+	for (i = 0; i < rs->ngroups; i++) {
+		if (gmax[i] > rs->groups[i].cap) {
+			gmax[i] = rs->groups[i].cap;
+			capped = ", their groups capped";
+		}
+		max += gmax[i];
+	}
 	if (rs->review_at != INT64_MAX && rs->deny_at != INT64_MAX &&
 	    rs->review_at >= rs->deny_at) {
 		rules_pos_str(rs, &rs->deny_pos, buf, sizeof(buf));
@@ -1173,11 +1244,13 @@ rules_check_verdict(struct ruleset *rs)
 	if (rs->review_at != INT64_MAX && rs->review_at > max)
 		rules_error(rs, &rs->review_pos, "review threshold (score >= "
 		    "%lld) is unreachable: the enforcing rules' scores add up "
-		    "to at most %lld", (long long)rs->review_at, (long long)max);
+		    "to at most %lld%s", (long long)rs->review_at,
+		    (long long)max, capped);
 	if (rs->deny_at != INT64_MAX && rs->deny_at > max)
 		rules_error(rs, &rs->deny_pos, "deny threshold (score >= %lld) "
 		    "is unreachable: the enforcing rules' scores add up to at "
-		    "most %lld", (long long)rs->deny_at, (long long)max);
+		    "most %lld%s", (long long)rs->deny_at, (long long)max,
+		    capped);
 }
 
 /*
@@ -1359,6 +1432,7 @@ rules_check(struct ruleset *rs)
 	}
 	free(sugg);
 	free(byrule);
+	rules_check_groups(rs);
 	if (rs->have_verdict)
 		rules_check_verdict(rs);
 	if (rs->nerrors != 0)

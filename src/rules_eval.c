@@ -866,7 +866,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 	struct rules_hit	*h;
 	size_t			 i;
 	int			 action = ACTION_ALLOW;
-	int64_t			 score = 0;
+	int64_t			 score = 0, gsum[RULES_GROUPS_MAX];
 	uint64_t		 t0 = 0;
 	bool			 m, timed;
 
@@ -890,6 +890,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 	cx.links_want = 0;
 	cx.links_found = 0;
 	memset(cx.slots, 0, (size_t)rs->nslots * sizeof(cx.slots[0]));
+	memset(gsum, 0, rs->ngroups * sizeof(gsum[0]));
 	memset(&w, 0, sizeof(w));
 	if (want_explain) {
 		cx.ex = &w;
@@ -945,7 +946,10 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 		}
 		if (r->shadow)
 			continue;
-		score += r->score;
+		if (r->gi >= 0)
+			gsum[r->gi] += r->score;
+		else
+			score += r->score;
 		if (r->action > action)
 			action = r->action;
 	}
@@ -954,6 +958,10 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 		res->nhits = 0;
 		return (-1);
 	}
+	/* A group counts its rules' sum, or its cap when that is less. */
+	for (i = 0; i < rs->ngroups; i++)
+		score += gsum[i] < rs->groups[i].cap ? gsum[i] :
+		    rs->groups[i].cap;
 	if (score >= rs->deny_at)
 		action = ACTION_DENY;
 	else if (score >= rs->review_at && action < ACTION_REVIEW)

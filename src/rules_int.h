@@ -53,6 +53,8 @@ struct ident;
  * rules: each is refused with an error at the first thing past it.
  */
 #define RULES_RULES_MAX		20000	/* rules */
+/* Score groups (a rule's "group"), each with at most one cap. */
+#define RULES_GROUPS_MAX	64
 /* List values, literal and in list files, and what list CIDRs expand to. */
 #define RULES_VALUES_MAX	1000000
 /* Requests its tests send, repeats included. */
@@ -469,6 +471,27 @@ struct rules_rule {
 	bool			 shadow;
 	char			**tags;
 	size_t			 ntags;
+	char			*group;		/* NULL: none */
+	struct rules_pos	 group_pos;
+	int			 gi;		/* into ruleset groups; -1: none */
+};
+
+/*
+ * A score group: the rules that name it add their scores to the group's
+ * sum, and the verdict block may cap that sum ("cap NAME at N"): what
+ * one explanation accounts for counts once, however many rules see it.
+ */
+struct rules_group {
+	char			*name;
+	int64_t			 cap;		/* INT64_MAX: none */
+	struct rules_pos	 cap_pos;
+};
+
+/* A cap as parsed, before its group is looked up (rules_check). */
+struct rules_cap {
+	char			*name;
+	struct rules_pos	 pos;
+	int64_t			 at;
 };
 
 /*
@@ -560,6 +583,10 @@ struct ruleset {
 	struct rules_pos	 review_pos;
 	int64_t			 deny_at;
 	struct rules_pos	 deny_pos;
+	struct rules_cap	*caps;
+	size_t			 ncaps, capcap;
+	struct rules_group	 groups[RULES_GROUPS_MAX];
+	size_t			 ngroups;
 
 	int			 nslots;
 	char			 hash[2 * 16 + 1];

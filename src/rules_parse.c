@@ -4,10 +4,11 @@
  *   file    = { rule | condition | list | verdict | include | test }
  *   rule    = "rule" NAME "{" { "desc" STRING | "when" expr
  *             | "action" ACTION | "score" INT | "mode" MODE
- *             | "tags" "[" STRING { "," STRING } "]" } "}"
+ *             | "tags" "[" STRING { "," STRING } "]" | "group" NAME } "}"
  *   condition = "condition" NAME "{" { "desc" STRING | "when" expr } "}"
  *   list    = "list" NAME ( "file" STRING | "[" value { "," value } "]" )
- *   verdict = "verdict" "{" { ACTION "when" "score" (">=" | ">") INT } "}"
+ *   verdict = "verdict" "{" { ACTION "when" "score" (">=" | ">") INT
+ *             | "cap" NAME "at" INT } "}"
  *   include = "include" STRING
  *   test    = "test" NAME "{" "given" "{" LINES "}" "expect" ACTION
  *             { "score" INT | NAMES-KEYWORD "[" { NAME [","] } "]" } "}"
@@ -45,7 +46,7 @@ static const char *const rules_top_words[] = {
 	"rule", "condition", "list", "verdict", "include", "test",
 };
 static const char *const rules_rule_words[] = {
-	"desc", "when", "action", "score", "mode", "tags",
+	"desc", "when", "action", "score", "mode", "tags", "group",
 };
 static const char *const rules_cond_words[] = { "desc", "when" };
 static const char *const rules_test_words[] = {
@@ -669,6 +670,7 @@ rules_parse_rule(struct rules_parser *p)
 	r->name = name;
 	r->pos = npos;
 	r->action = -1;
+	r->gi = -1;
 
 	while (TOK(p)->t != TK_RBRACE) {
 		if (rules_parse_unended(p, "rule", name)) {
@@ -716,6 +718,19 @@ rules_parse_rule(struct rules_parser *p)
 						rules_parse_next(p);
 				}
 				rules_parse_expect(p, TK_RBRACK);
+			}
+		} else if (rules_parse_is(p, "group")) {
+			char			*g;
+			struct rules_pos	 gpos;
+
+			if (r->group != NULL)
+				rules_error(rs, &TOK(p)->pos, "rule %s: group "
+				    "given twice", name);
+			rules_parse_next(p);
+			g = rules_parse_word(p, "a group name", &gpos);
+			if (r->group == NULL) {
+				r->group = g;
+				r->group_pos = gpos;
 			}
 		} else
 			rules_parse_unknown_attr(p, "rule", rules_rule_words,
@@ -883,6 +898,34 @@ sync:
 	rules_parse_sync(p, NULL, 0, 1);
 }
 
+/* "cap NAME at INT" in the verdict block: a group's score counts at most INT. */
+static void
+rules_parse_cap(struct rules_parser *p)
+{
+	struct ruleset		*rs = p->rs;
+	struct rules_cap	 c;
+	struct rules_pos	 npos;
+
+	c.pos = TOK(p)->pos;
+	rules_parse_next(p);
+	if ((c.name = rules_parse_word(p, "a group name", &npos)) == NULL)
+		return;
+	if (!rules_parse_is(p, "at")) {
+		rules_parse_expected(p, "'at'");
+		return;
+	}
+	rules_parse_next(p);
+	if (rules_parse_int(p, &c.at, &npos) != 0)
+		return;
+	if (c.at < 0 || c.at > 1000000) {
+		rules_error(rs, &npos, "a cap must be within 0..1000000");
+		return;
+	}
+	rs->caps = rules_grow(rs->caps, &rs->capcap, rs->ncaps,
+	    sizeof(*rs->caps));
+	rs->caps[rs->ncaps++] = c;
+}
+
 static void
 rules_parse_verdict(struct rules_parser *p)
 {
@@ -909,6 +952,10 @@ rules_parse_verdict(struct rules_parser *p)
 			return;
 		}
 		apos = TOK(p)->pos;
+		if (rules_parse_is(p, "cap")) {
+			rules_parse_cap(p);
+			goto next;
+		}
 		if ((action = rules_parse_action(p, "a verdict threshold's "
 		    "action")) < 0)
 			goto next;
@@ -954,7 +1001,7 @@ rules_parse_verdict(struct rules_parser *p)
 next:
 		if (rs->panic) {
 			static const char *const w[] = { "review", "deny",
-			    "allow" };
+			    "allow", "cap" };
 
 			rules_parse_sync(p, w, nitems(w), 0);
 		}

@@ -255,11 +255,11 @@ def _():
           "one entry per rule in service (%d)" % st["rules"], raw)
     by = {}
     for e in rules:
-        check(sorted(e) in (["action", "cost_ns", "hits", "mode", "rule",
-                             "score", "timed"],
-                            ["action", "cost_ns", "hits", "mode", "msg",
-                             "rule", "score", "timed"]),
-              "the fields of a rule (msg: its desc, when it has one)", raw)
+        base = {"action", "cost_ns", "hits", "mode", "rule", "score", "timed"}
+        check(set(e) - {"msg", "group", "group_cap"} == base and
+              ("group_cap" not in e or "group" in e),
+              "the fields of a rule (msg: its desc, when it has one; "
+              "group and its cap, when it has them)", raw)
         check(e["action"] in ("allow", "review", "deny"), "action", raw)
         check(e["mode"] in ("enforce", "shadow"), "mode", raw)
         eq(e["hits"], 0, "no hits before any check")
@@ -273,6 +273,11 @@ def _():
        "used", "the rule's desc")
     eq((same["action"], same["mode"]), (SAME_EMAIL[1], "enforce"),
        "the same-email rule denies")
+    eq("group" in same, False, "the same-email rule counts alone")
+    phone = by.get("self_referral.same_phone")
+    check(phone is not None, "self_referral.same_phone listed", raw)
+    eq((phone.get("group"), phone.get("group_cap")), ("household", 150),
+       "a shared phone counts in the household group, capped at 150")
 
     # A denied check counts one hit, as /metrics does.
     v, vraw = d.call(deny_req("rop-1"))

@@ -115,6 +115,7 @@ load_in(const char *dir, const char *name, char **diag)
 
 static const char *const bad_files[] = {
 	"syntax", "names", "types", "verdict", "tests", "lists", "conditions",
+	"groups",
 };
 
 START_TEST(test_bad_files)
