@@ -46,10 +46,10 @@ op_reload(struct daemon *d, struct job *job)
 /*
  * The rule set in service, rule by rule in file order: its action, whether
  * it enforces or only shadows, its score, its desc (msg, as reasons show
- * it), its score group and that group's cap, how often it matched in new verdicts since start (the counters
- * of /metrics rule_hits_total), and what evaluating it costs: the
- * evaluations timed since the set went into service and their mean in
- * nanoseconds (rules_rule_cost).
+ * it), its score group and that group's cap, how often it matched in new
+ * verdicts since start (the counters of /metrics rule_hits_total), and
+ * what evaluating it costs: the evaluations timed since the set went into
+ * service and their mean in nanoseconds (rules_rule_cost).
  */
 static void
 op_rules(struct daemon *d, struct job *job)

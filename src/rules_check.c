@@ -1155,7 +1155,9 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 
 /*
  * Score groups: each rule's group by name (rules_group gi), then each
- * cap on the group it names, which some rule must belong to.
+ * cap on the group it names, which some rule must belong to. Past
+ * RULES_GROUPS_MAX the groups left out are not known, so a cap on one
+ * is not said to name no rule's group: the rules' errors say why.
  */
 static void
 rules_check_groups(struct ruleset *rs)
@@ -1165,6 +1167,7 @@ rules_check_groups(struct ruleset *rs)
 	const struct rules_cap	*c;
 	char			 buf[128];
 	size_t			 i, j;
+	bool			 full = false;
 
 	for (i = 0; i < rs->nrules; i++) {
 		r = &rs->rules[i];
@@ -1179,6 +1182,7 @@ rules_check_groups(struct ruleset *rs)
 				rules_error(rs, &r->group_pos, "rule %s: more "
 				    "than %d score groups", r->name,
 				    RULES_GROUPS_MAX);
+				full = true;
 				continue;
 			}
 			g = &rs->groups[rs->ngroups++];
@@ -1193,6 +1197,8 @@ rules_check_groups(struct ruleset *rs)
 			if (strcmp(rs->groups[j].name, c->name) == 0)
 				break;
 		if (j == rs->ngroups) {
+			if (full)
+				continue;
 			rules_error(rs, &c->pos, "cap on group %s, which no "
 			    "rule belongs to (a rule joins one with \"group "
 			    "%s\")", c->name, c->name);
@@ -1264,8 +1270,8 @@ rules_check_condname(struct ruleset *rs, struct rules_cond *c)
 	static const char *const reserved[] = { "true", "false", "since",
 	    "referrer", "referee", "referral", "any", "and", "or", "not",
 	    "in", "list", "rule", "condition", "verdict", "include", "test",
-	    "desc", "when", "action", "score", "mode", "tags", "fraud",
-	    "legit", "chargeback", "abuse" };
+	    "desc", "when", "action", "score", "mode", "tags", "group",
+	    "fraud", "legit", "chargeback", "abuse" };
 	const char	*why = NULL;
 	uint8_t		 party, fact;
 	size_t		 i;

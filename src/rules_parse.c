@@ -898,7 +898,7 @@ sync:
 	rules_parse_sync(p, NULL, 0, 1);
 }
 
-/* "cap NAME at INT" in the verdict block: a group's score counts at most INT. */
+/* "cap NAME at INT" in the verdict block: the group counts at most INT. */
 static void
 rules_parse_cap(struct rules_parser *p)
 {

@@ -296,6 +296,23 @@ START_TEST(test_queue_decisions)
 }
 END_TEST
 
+/*
+ * Score groups (groups.rules): a capped group counts its sum or its cap,
+ * negative scores included; shadow rules add nothing.
+ */
+START_TEST(test_score_groups)
+{
+	struct ruleset	*rs;
+	char		*report;
+	int		 n;
+
+	rs = good_file("groups.rules", &n, &report);
+	ck_assert_int_eq(n, 6);
+	free(report);
+	rules_unref(rs);
+}
+END_TEST
+
 /* String list values with a '*' are patterns (patterns.rules). */
 START_TEST(test_list_patterns)
 {
@@ -647,6 +664,28 @@ START_TEST(test_load_limits)
 	ck_assert_ptr_null(rs);
 	ck_assert_ptr_nonnull(strstr(diag, "v.rules:17:3: error: the rule set "
 	    "holds more than 1000000 list values"));
+	free(diag);
+	sbuf_free(&sb);
+
+	/*
+	 * Score groups: 65, each capped. Only the rule past the bound is
+	 * an error; the cap on its group is not said to name no group.
+	 */
+	sbuf_init(&sb, 1024);
+	for (i = 0; i <= 64; i++)
+		sbuf_addf(&sb, "rule r%d { when referee.geo.tor action review "
+		    "group g%d }\n", i, i);
+	sbuf_adds(&sb, "verdict {\n");
+	for (i = 0; i <= 64; i++)
+		sbuf_addf(&sb, "  cap g%d at 10\n", i);
+	sbuf_adds(&sb, "}\n");
+	rs = rules_load_buf("g.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(diag, "g.rules:65:53: error: rule r64: "
+	    "more than 64 score groups"));
+	ck_assert_ptr_null(strstr(diag, "which no rule belongs to"));
+	ck_assert_ptr_nonnull(strstr(diag, "1 error, 0 warnings"));
 	free(diag);
 	sbuf_free(&sb);
 
@@ -2523,6 +2562,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_missing_path);
 	tcase_add_test(tc, test_condition_cut_short);
 	tcase_add_test(tc, test_language);
+	tcase_add_test(tc, test_score_groups);
 	tcase_add_test(tc, test_list_patterns);
 	tcase_add_test(tc, test_queue_decisions);
 	tcase_add_test(tc, test_failing);
