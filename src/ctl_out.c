@@ -799,7 +799,8 @@ fmt_cost(json_int_t timed, double ns, char *buf)
 
 /*
  * The rules op's reply: the set's hash, then a table of its rules in
- * file order, with what each matched and what evaluating it costs (the
+ * file order, with the score group each adds to (and the group's cap),
+ * what each matched and what evaluating it costs (the
  * mean of the evaluations timed; "-" before any), and what the whole
  * set costs an evaluation (every rule is timed in the same ones).
  */
@@ -809,13 +810,14 @@ render_rules(const json_t *o)
 	struct ctl_table	*t;
 	const json_t		*r;
 	char			 score[24], hits[24], timed[24], cost[FMT_HUMAN_LEN];
+	char			 group[96];
 	json_int_t		 n, most = 0;
 	double			 ns, all = 0;
 	size_t			 i;
 
 	ctl_out_kv(0, 8, "ruleset", "%s", jstr(o, "ruleset"));
-	t = ctl_table_new(0, 7, "RULE", "ACTION", "MODE", "SCORE", "HITS",
-	    "COST", "TIMED");
+	t = ctl_table_new(0, 8, "RULE", "ACTION", "MODE", "SCORE", "GROUP",
+	    "HITS", "COST", "TIMED");
 	json_array_foreach(json_object_get(o, "rules"), i, r) {
 		snprintf(score, sizeof(score), "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(json_object_get(r, "score")));
@@ -827,8 +829,18 @@ render_rules(const json_t *o)
 		all += ns;
 		if (n > most)
 			most = n;
+		/* A capped group says its cap: "household<=150". */
+		if (json_object_get(r, "group") == NULL)
+			snprintf(group, sizeof(group), "-");
+		else if (json_object_get(r, "group_cap") == NULL)
+			snprintf(group, sizeof(group), "%s", jstr(r, "group"));
+		else
+			snprintf(group, sizeof(group), "%s<=%" JSON_INTEGER_FORMAT,
+			    jstr(r, "group"), json_integer_value(
+			    json_object_get(r, "group_cap")));
 		ctl_table_row(t, jstr(r, "rule"), jstr(r, "action"),
-		    jstr(r, "mode"), score, hits, fmt_cost(n, ns, cost), timed);
+		    jstr(r, "mode"), score, group, hits, fmt_cost(n, ns, cost),
+		    timed);
 	}
 	ctl_table_print(t);
 	if (most > 0)

@@ -317,6 +317,10 @@ def _():
     eq(rc, 0, "refguardctl rules list exit status (%s)" % err)
     check(SAME_EMAIL[0] in out and "enforce" in out, "the human list", out)
     check("COST" in out.splitlines()[1], "a table with the rules' cost", out)
+    phone_row = [l for l in out.splitlines()
+                 if l.split()[:1] == ["self_referral.same_phone"]]
+    check(len(phone_row) == 1 and "household<=150" in phone_row[0].split(),
+          "the human list names a rule's group and its cap", out)
     check(out.splitlines()[-1].startswith("all rules: "), "what the set "
           "costs an evaluation", out)
     d.stop()
