@@ -1159,6 +1159,18 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
  * RULES_GROUPS_MAX the groups left out are not known, so a cap on one
  * is not said to name no rule's group: the rules' errors say why.
  */
+/* The index of the group called name among those known, or -1. */
+static int
+rules_group_find(const struct ruleset *rs, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < rs->ngroups; i++)
+		if (strcmp(rs->groups[i].name, name) == 0)
+			return ((int)i);
+	return (-1);
+}
+
 static void
 rules_check_groups(struct ruleset *rs)
 {
@@ -1166,7 +1178,8 @@ rules_check_groups(struct ruleset *rs)
 	struct rules_group	*g;
 	const struct rules_cap	*c;
 	char			 buf[128];
-	size_t			 i, j;
+	size_t			 i;
+	int			 j;
 	bool			 full = false;
 
 	for (i = 0; i < rs->nrules; i++) {
@@ -1174,29 +1187,24 @@ rules_check_groups(struct ruleset *rs)
 		r->gi = -1;
 		if (r->group == NULL)
 			continue;
-		for (j = 0; j < rs->ngroups; j++)
-			if (strcmp(rs->groups[j].name, r->group) == 0)
-				break;
-		if (j == rs->ngroups) {
-			if (j == RULES_GROUPS_MAX) {
+		if ((j = rules_group_find(rs, r->group)) == -1) {
+			if (rs->ngroups == RULES_GROUPS_MAX) {
 				rules_error(rs, &r->group_pos, "rule %s: more "
 				    "than %d score groups", r->name,
 				    RULES_GROUPS_MAX);
 				full = true;
 				continue;
 			}
-			g = &rs->groups[rs->ngroups++];
+			j = (int)rs->ngroups++;
+			g = &rs->groups[j];
 			g->name = r->group;
 			g->cap = INT64_MAX;
 		}
-		r->gi = (int)j;
+		r->gi = j;
 	}
 	for (i = 0; i < rs->ncaps; i++) {
 		c = &rs->caps[i];
-		for (j = 0; j < rs->ngroups; j++)
-			if (strcmp(rs->groups[j].name, c->name) == 0)
-				break;
-		if (j == rs->ngroups) {
+		if ((j = rules_group_find(rs, c->name)) == -1) {
 			if (full)
 				continue;
 			rules_error(rs, &c->pos, "cap on group %s, which no "
@@ -1234,11 +1242,9 @@ rules_check_verdict(struct ruleset *rs)
 			max += rs->rules[i].score;
 	}
 	for (i = 0; i < rs->ngroups; i++) {
-		if (gmax[i] > rs->groups[i].cap) {
-			gmax[i] = rs->groups[i].cap;
+		if (gmax[i] > rs->groups[i].cap)
 			capped = ", their groups capped";
-		}
-		max += gmax[i];
+		max += rules_group_score(&rs->groups[i], gmax[i]);
 	}
 	if (rs->review_at != INT64_MAX && rs->deny_at != INT64_MAX &&
 	    rs->review_at >= rs->deny_at) {

@@ -960,8 +960,7 @@ rules_eval_run(const struct ruleset *rs, const struct rg_event *ev,
 	}
 	/* A group counts its rules' sum, or its cap when that is less. */
 	for (i = 0; i < rs->ngroups; i++)
-		score += gsum[i] < rs->groups[i].cap ? gsum[i] :
-		    rs->groups[i].cap;
+		score += rules_group_score(&rs->groups[i], gsum[i]);
 	if (score >= rs->deny_at)
 		action = ACTION_DENY;
 	else if (score >= rs->review_at && action < ACTION_REVIEW)

@@ -487,6 +487,13 @@ struct rules_group {
 	struct rules_pos	 cap_pos;
 };
 
+/* What a group's summed score s counts in a verdict: s, or its cap. */
+static inline int64_t
+rules_group_score(const struct rules_group *g, int64_t s)
+{
+	return (s < g->cap ? s : g->cap);
+}
+
 /* A cap as parsed, before its group is looked up (rules_check). */
 struct rules_cap {
 	char			*name;
