@@ -375,7 +375,7 @@ out_hits(const char *what, const json_t *a, int indent)
 {
 	struct ctl_table	*t;
 	const json_t		*h;
-	char			 score[24];
+	char			 score[96];
 	size_t			 i;
 
 	if (json_array_size(a) == 0) {
@@ -385,8 +385,11 @@ out_hits(const char *what, const json_t *a, int indent)
 	printf("%*s%s\n", indent, "", what);
 	t = ctl_table_new(indent + 2, 4, "RULE", "ACTION", "SCORE", "MSG");
 	json_array_foreach(a, i, h) {
-		snprintf(score, sizeof(score), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(json_object_get(h, "score")));
+		/* A group's reasons count up to its cap: say which group. */
+		snprintf(score, sizeof(score), "%" JSON_INTEGER_FORMAT "%s%s%s",
+		    json_integer_value(json_object_get(h, "score")),
+		    *jstr(h, "group") != '\0' ? " (" : "", jstr(h, "group"),
+		    *jstr(h, "group") != '\0' ? ")" : "");
 		ctl_table_row(t, jstr(h, "rule"), jstr(h, "action"), score,
 		    jstr(h, "msg"));
 		ctl_table_paint(t, 1, ctl_out_action_color(jstr(h, "action")));

@@ -340,6 +340,7 @@ add_hits(struct sbuf *sb, const struct ruleset *rs,
 {
 	const struct rules_hit	*h;
 	const char		*s;
+	int64_t			 cap;
 	size_t			 i;
 	int			 first = 1;
 
@@ -358,6 +359,11 @@ add_hits(struct sbuf *sb, const struct ruleset *rs,
 		sbuf_adds(sb, rules_action_name(h->action));
 		sbuf_adds(sb, "\",\"score\":");
 		sbuf_add_int(sb, h->score);
+		/* The reasons of one group add up to its cap at most. */
+		if ((s = rules_rule_group(rs, h->rule, &cap)) != NULL) {
+			sbuf_adds(sb, ",\"group\":");
+			sbuf_add_jstr(sb, s, strlen(s));
+		}
 		s = rules_rule_msg(rs, h->rule);
 		if (s != NULL && *s != '\0') {
 			sbuf_adds(sb, ",\"msg\":");

@@ -33,13 +33,23 @@ function factsCell(facts) {
       ["left", "right", "found"].filter((k) => k in f).map((k) => [" ", factPart(k, f[k])]))));
 }
 
+// A rule of a score group counts towards the group's sum, which adds
+// to the verdict up to the group's cap.
+function groupNote(rs, name) {
+  const g = rs.by.get(name);
+  if (!g || !g.group) return null;
+  return el("div", { class: "muted", title: "counts in score group " + g.group +
+    (g.group_cap != null ? ", which adds at most " + g.group_cap + " to the verdict" : "") },
+    g.group + (g.group_cap != null ? " ≤" + g.group_cap : ""));
+}
+
 function rulesTable(rs, list, showAll) {
   const rows = list.filter((r) => showAll || r.matched).map((r) =>
     el("tr", { class: r.matched ? "matched" : "unmatched", "data-rule": r.rule },
       el("td", null, el("div", null, r.rule), el("div", { class: "muted" }, reasonWords(rs, r.rule) !== r.rule ? reasonWords(rs, r.rule) : "")),
       el("td", null, r.matched ? badge("matched", r.action) : el("span", { class: "muted" }, "no")),
       el("td", null, badge(r.mode, r.mode)),
-      el("td", null, r.action), el("td", { class: "num" }, r.score),
+      el("td", null, r.action), el("td", { class: "num" }, r.score, groupNote(rs, r.rule)),
       el("td", null, factsCell(r.facts))));
   return el("table", { class: "rules-fired" },
     el("thead", null, el("tr", null, el("th", null, "Rule"), el("th", null, "Fired"), el("th", null, "Mode"),

@@ -75,6 +75,49 @@ def _():
     verdict_shape(v2, raw2)
 
 
+@T.case("a reason names the score group it counts in; the score adds "
+        "each group up to its cap")
+def _():
+    d = daemon()
+    r, raw = d.call({"op": "rules"})
+    groups = {e["rule"]: (e["group"], e.get("group_cap"))
+              for e in r["rules"] if "group" in e}
+    check(groups.get("self_referral.same_phone", ("",))[0] == "household",
+          "the shipped set has a household group", raw)
+    # The referee gives the referrer's phone and a form of its Gmail
+    # address: household evidence and a rule that counts alone.
+    n = ids.next()
+    phone = "+44 7700 900%03d" % (n % 1000)
+    v, raw = d.call(check_req(ids.id(), {"account": ids.account(),
+                                         "phone": phone,
+                                         "email": "jo.grp%d@gmail.com" % n},
+                              {"account": ids.account(), "phone": phone,
+                               "email": "jogrp%d@googlemail.com" % n}))
+    verdict_shape(v, raw)
+    names = rgtest.rule_names(v["reasons"])
+    check("self_referral.same_phone" in names and
+          "self_referral.same_email" in names, "the two rules fired", raw)
+    sums, alone = {}, 0
+    for h in v["reasons"]:
+        eq(h.get("group"), groups.get(h["rule"], (None,))[0],
+           "the group of reason %s, as the rules op lists it" % h["rule"])
+        if "group" in h:
+            sums[h["group"]] = sums.get(h["group"], 0) + h["score"]
+        else:
+            alone += h["score"]
+    caps = {g: c for g, c in groups.values()}
+    want = alone + sum(min(s, caps[g]) if caps[g] is not None else s
+                       for g, s in sums.items())
+    eq(v["score"], want, "the score: ungrouped reasons plus each group "
+       "up to its cap")
+    rc, out, err = d.ctl("verdict", v["id"])
+    eq(rc, 0, "refguardctl verdict exit status (%s)" % err)
+    row = [l for l in out.splitlines()
+           if l.split()[:1] == ["self_referral.same_phone"]]
+    check(len(row) == 1 and "(household)" in row[0], "refguardctl names "
+          "a reason's group", out)
+
+
 @T.case("pipelined burst of 10,000 checks, replies in order", timeout=120)
 def _():
     d = daemon()
