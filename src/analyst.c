@@ -217,6 +217,7 @@ analyst_value(struct analyst_req *ar, const struct ident *id,
 		r = ident_email(id, s, len, &p, &msg);
 		break;
 	case ENT_PHONE:
+	case ENT_PHONE_BLOCK:	/* the block of the number given */
 		r = ident_phone(id, s, len, &p, &msg);
 		break;
 	case ENT_PAYMENT:

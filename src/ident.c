@@ -420,6 +420,8 @@ ident_phone(const struct ident *id, const char *s, size_t len,
 		return (-1);
 	}
 	ident_set_hash(id, p, ENT_PHONE, buf, o);
+	if (digits >= IDENT_PHONE_BLOCK_MINDIGITS)
+		ident_set_hash(id, p, ENT_PHONE_BLOCK, buf, o - 2);
 	return (0);
 }
 

@@ -109,7 +109,10 @@ void		 ident_hash(const struct ident *id, enum ent_kind kind,
  *            (runs of 1-4 digits folded to '#', a year 19xx/20xx kept)
  *            when a run was folded and the local part has a letter
  *   phone    digits and a leading '+', separators " -.()/" dropped,
- *            5-20 digits, letters refused
+ *            5-20 digits, letters refused; and ENT_PHONE_BLOCK (the
+ *            number without its last two digits: the hundred numbers
+ *            a carrier, a SIM pack or a VoIP range hands out together)
+ *            when it has IDENT_PHONE_BLOCK_MINDIGITS digits or more
  *   payment  trimmed opaque token, 1-256 bytes, no control bytes
  */
 int	ident_account(const struct ident *id, const char *s, size_t len,

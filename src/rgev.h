@@ -44,6 +44,7 @@ enum ent_kind {
 	ENT_CAMPAIGN = 11,	/* the referral's programme (rgev_campaign_key) */
 	ENT_EMAIL_SHAPE = 12,	/* the email with digit runs folded (ident.h) */
 	ENT_DEVICE_STABLE = 13,	/* device attributes without versions */
+	ENT_PHONE_BLOCK = 14,	/* the phone number but its last two digits */
 	ENT__MAX
 };
 

@@ -171,6 +171,7 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 		r = ident_email(rs->id, s, strlen(s), &p, err);
 		break;
 	case ENT_PHONE:
+	case ENT_PHONE_BLOCK:	/* the block of the number written */
 		r = ident_phone(rs->id, s, strlen(s), &p, err);
 		break;
 	case ENT_PAYMENT:
@@ -196,8 +197,9 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 		return (-1);
 	if (!PARTY_HAS(&p, kind)) {
 		*err = kind == ENT_EMAIL_SHAPE ? "has no shape: its local part "
-		    "needs digits and a letter" : "does not give this kind of "
-		    "identity";
+		    "needs digits and a letter" : kind == ENT_PHONE_BLOCK ?
+		    "has no block: a number needs 8 digits or more" :
+		    "does not give this kind of identity";
 		return (-1);
 	}
 	*h = p.h[kind];
@@ -517,7 +519,7 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 		rules_error(cc->rs, &a->pos, "%s%s %s must be %s of referrer "
 		    "or referee (account, email, email.shape, ip, ip.prefix, "
 		    "device, device.fuzzy, device.stable, device.id, phone, "
-		    "payment%s, not %s "
+		    "phone.block, payment%s, not %s "
 		    "(%s)",
 		    fn, RULES_POSS(fn), what,
 		    ident_only ? "an identity" : "a fact",

@@ -17,12 +17,13 @@
 
 /*
  * The kinds linked() looks at; linked(..., any) at all of them but
- * email.shape (numbered mailboxes of one person are a farm's sign, not
- * a link between two people).
+ * email.shape and phone.block (numbered mailboxes and a block of numbers
+ * are a farm's sign, not a link between two people).
  */
 static const uint8_t rules_link_kinds[] = {
 	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE, ENT_DEVICE_ID, ENT_IP,
 	ENT_IP_PREFIX, ENT_EMAIL, ENT_PAYMENT, ENT_PHONE, ENT_EMAIL_SHAPE,
+	ENT_PHONE_BLOCK,
 };
 
 /* ---- linked(a, b, kind[, window]) ----------------------------------- */
@@ -32,7 +33,7 @@ rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	static const char *const kinds[] = { "device", "device.fuzzy",
 	    "device.stable", "device.id", "ip", "ip.prefix", "email",
-	    "email.shape", "payment", "phone", "any" };
+	    "email.shape", "payment", "phone", "phone.block", "any" };
 	struct ruleset		*rs = cc->rs;
 	struct rules_node	*a;
 	int			 pa, pb, k;
@@ -209,7 +210,8 @@ rules_graph_linked_eval(struct rules_ectx *cx, const struct rules_node *n,
 		return;
 	for (i = 0; i < nitems(rules_link_kinds); i++)
 		if (n->kind == rules_link_kinds[i] || (n->kind == 0 &&
-		    rules_link_kinds[i] != ENT_EMAIL_SHAPE))
+		    rules_link_kinds[i] != ENT_EMAIL_SHAPE &&
+		    rules_link_kinds[i] != ENT_PHONE_BLOCK))
 			want |= 1u << rules_link_kinds[i];
 	if (n->window == 0) {
 		if (!cx->links_done) {
@@ -364,8 +366,8 @@ rules_graph_own_explain(struct rules_ectx *cx, const struct rules_node *n,
 
 /* The kinds cluster() may follow: those accounts carry and share. */
 static const char *const rules_cluster_kinds[] = { "device", "device.fuzzy",
-    "device.stable", "device.id", "payment", "phone", "email", "email.shape", "ip",
-    "ip.prefix" };
+    "device.stable", "device.id", "payment", "phone", "phone.block", "email",
+    "email.shape", "ip", "ip.prefix" };
 
 int
 rules_graph_kinds(struct rules_cctx *cc, struct rules_node *a, const char *fn,

@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	10	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	11	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -83,7 +83,9 @@
 				   which older ones would count
 				   (store_expire.c); 10: events may
 				   carry device.emulator (rgev.h),
-				   which older ones cannot decode */
+				   which older ones cannot decode; 11:
+				   events may carry phone.block, which
+				   older ones cannot decode */
 
 enum store_err {
 	STORE_OK = 0,

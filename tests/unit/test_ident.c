@@ -508,6 +508,37 @@ START_TEST(test_phone)
 }
 END_TEST
 
+/*
+ * phone.block: the number without its last two digits, for numbers of
+ * eight digits or more; its own kind, never equal to a phone's hash.
+ */
+START_TEST(test_phone_block)
+{
+	struct party	a, b;
+
+	a = field(ident_phone, S("+44 7700 900123"));
+	b = field(ident_phone, S("+447700900187"));
+	ck_assert(PARTY_HAS(&a, ENT_PHONE_BLOCK) &&
+	    PARTY_HAS(&b, ENT_PHONE_BLOCK));
+	ck_assert(!same(&a, &b, ENT_PHONE));
+	ck_assert(same(&a, &b, ENT_PHONE_BLOCK));
+	b = field(ident_phone, S("+447700900200"));	/* the next hundred */
+	ck_assert(!same(&a, &b, ENT_PHONE_BLOCK));
+	b = field(ident_phone, S("447700900123"));	/* the + counts */
+	ck_assert(!same(&a, &b, ENT_PHONE_BLOCK));
+	/* Not the hash of a phone whose number is the block. */
+	b = field(ident_phone, S("+4477009001"));
+	ck_assert(memcmp(&a.h[ENT_PHONE_BLOCK], &b.h[ENT_PHONE],
+	    sizeof(a.h[0])) != 0);
+	/* Eight digits have a block of six; seven have none. */
+	a = field(ident_phone, S("12345678"));
+	b = field(ident_phone, S("12345699"));
+	ck_assert(same(&a, &b, ENT_PHONE_BLOCK));
+	a = field(ident_phone, S("1234567"));
+	ck_assert(PARTY_HAS(&a, ENT_PHONE) && !PARTY_HAS(&a, ENT_PHONE_BLOCK));
+}
+END_TEST
+
 START_TEST(test_payment_account)
 {
 	struct party	a, b;
@@ -1431,6 +1462,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_email_nolist);
 	tcase_add_test(tc, test_email_domains);
 	tcase_add_test(tc, test_phone);
+	tcase_add_test(tc, test_phone_block);
 	tcase_add_test(tc, test_payment_account);
 	tcase_add_test(tc, test_edge);
 	tcase_add_test(tc, test_ip_table);

@@ -443,7 +443,7 @@ START_TEST(test_check_full)
 	    (1u << ENT_PHONE) | (1u << ENT_PAYMENT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX) | (1u << ENT_DEVICE) |
 	    (1u << ENT_DEVICE_FUZZY) | (1u << ENT_DEVICE_STABLE) |
-	    (1u << ENT_DEVICE_ID));
+	    (1u << ENT_DEVICE_ID) | (1u << ENT_PHONE_BLOCK));
 	ck_assert_uint_eq(b->have, (1u << ENT_ACCOUNT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX));
 	/* The same hashes ident gives field by field. */
@@ -453,6 +453,8 @@ START_TEST(test_check_full)
 	ck_assert(heq(&a->h[ENT_EMAIL], &h));
 	h = hash_of(ident_phone, "+33612345678", ENT_PHONE);
 	ck_assert(heq(&a->h[ENT_PHONE], &h));
+	h = hash_of(ident_phone, "+33612345678", ENT_PHONE_BLOCK);
+	ck_assert(heq(&a->h[ENT_PHONE_BLOCK], &h));
 	h = hash_of(ident_payment, "tok_visa_4242", ENT_PAYMENT);
 	ck_assert(heq(&a->h[ENT_PAYMENT], &h));
 	h = hash_of(ident_ip, "203.0.113.9", ENT_IP);

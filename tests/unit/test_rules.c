@@ -271,9 +271,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 48);
-	ck_assert_int_eq(n, 111);
-	ck_assert_str_eq(report, "rules tests: 111 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 51);
+	ck_assert_int_eq(n, 115);
+	ck_assert_str_eq(report, "rules tests: 115 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
