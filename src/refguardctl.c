@@ -125,7 +125,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "ip.prefix,\n"
 	  "                       device, device.id, device.fuzzy, "
 	  "device.stable,\n"
-	  "                       email.shape, string, domain, number, asn\n",
+	  "                       email.shape, phone.block, string, domain, "
+	  "number, asn\n",
 	  ctl_lists, CTL_DAEMON },
 	{ "stats", "", "counters, latency, store and data figures", "",
 	  ctl_stats, CTL_DAEMON },
