@@ -1052,6 +1052,31 @@ def newer_op_stalls():
     v.stop()
 
 
+@suite.case("cluster_checks_go_as_schema_11_ops", timeout=120)
+def schema11_ops():
+    """A check goes in the log under op 10, the number of a check whose
+    event record may carry phone.block: a node of an older refguard
+    stalls on it, saying to upgrade, where op 1 would be skipped as
+    undecodable and missing for good. The same record under op 1 (an
+    older node's check) still applies here."""
+    w = stream_node("w1", "RGW")
+    m = first_message("RGW")
+    eq((m[0], m[1]), (1, 10), "format version 1, op 10: a check of "
+       "schema 11")
+    seq = applied(w)
+    nc = NatsClient(state["nats"].url(0))
+    try:
+        nc.request("RGW.events", m[:1] + bytes([1]) + m[2:])
+    finally:
+        nc.close()
+    w.wait_stats(lambda st: st["cluster"]["applied_seq"] > seq,
+                 "the op 1 copy applied")
+    st = w.stats()["cluster"]
+    eq((st["bad_messages"], st["stalled"]), (0, False),
+       "an older node's check decodes: not skipped, no stall")
+    w.stop()
+
+
 @suite.case("cluster_kill_and_catch_up", timeout=300)
 def kill_and_catch_up():
     """kill -9 one refguardd and one nats-server under load: every
