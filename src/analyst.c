@@ -108,8 +108,8 @@ analyst_kind(struct analyst_req *ar, const struct ruleset *rs,
 	if (n == 0)
 		return (analyst_fail(err, "kind", "required: the rules do not "
 		    "look list %s up, so say what its values are (account, "
-		    "email, phone, payment, device.id, ip, ip.prefix, string "
-		    "or number)", ar->list));
+		    "email, email.shape, phone, phone.block, payment, "
+		    "device.id, ip, ip.prefix, string or number)", ar->list));
 	return (analyst_fail(err, "kind", "required: the rules look list %s "
 	    "up as several kinds of value; say which this one is", ar->list));
 }

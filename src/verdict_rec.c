@@ -252,7 +252,8 @@ verdict_rec_sum(const struct verdict_rec *r)
  * The hits of a reply as verdict.c writes it, without building its JSON
  * (a backtest reads one reply per referral):
  *	... ,"reasons":[H,...],"shadow":[H,...], ...
- *	H = {"rule":"NAME","action":...,"score":...[,"msg":"..."]}
+ *	H = {"rule":"NAME","action":...,"score":...[,"group":"..."]
+ *	     [,"msg":"..."]}
  * with no escape in NAME and no object or array inside an H. The keys
  * are found by their leading comma: a quote inside a JSON string is
  * escaped, so ,"reasons":[ cannot occur inside one. Returns the number

@@ -34,22 +34,26 @@ function factsCell(facts) {
 }
 
 // A rule of a score group counts towards the group's sum, which adds
-// to the verdict up to the group's cap.
-function groupNote(rs, name) {
+// to the verdict up to the group's cap. The verdict's own reasons say
+// the group (the set that decided may not be the one serving now); the
+// cap is the serving set's, shown only when it has that group too.
+function groupNote(rs, name, groups) {
   const g = rs.by.get(name);
-  if (!g || !g.group) return null;
-  return el("div", { class: "muted", title: "counts in score group " + g.group +
-    (g.group_cap != null ? ", which adds at most " + g.group_cap + " to the verdict" : "") },
-    g.group + (g.group_cap != null ? " ≤" + g.group_cap : ""));
+  const group = groups.has(name) ? groups.get(name) : g && g.group;
+  if (!group) return null;
+  const cap = g && g.group === group && g.group_cap != null ? g.group_cap : null;
+  return el("div", { class: "muted", title: "counts in score group " + group +
+    (cap != null ? ", which adds at most " + cap + " to the verdict" : "") },
+    group + (cap != null ? " ≤" + cap : ""));
 }
 
-function rulesTable(rs, list, showAll) {
+function rulesTable(rs, list, showAll, groups) {
   const rows = list.filter((r) => showAll || r.matched).map((r) =>
     el("tr", { class: r.matched ? "matched" : "unmatched", "data-rule": r.rule },
       el("td", null, el("div", null, r.rule), el("div", { class: "muted" }, reasonWords(rs, r.rule) !== r.rule ? reasonWords(rs, r.rule) : "")),
       el("td", null, r.matched ? badge("matched", r.action) : el("span", { class: "muted" }, "no")),
       el("td", null, badge(r.mode, r.mode)),
-      el("td", null, r.action), el("td", { class: "num" }, r.score, groupNote(rs, r.rule)),
+      el("td", null, r.action), el("td", { class: "num" }, r.score, groupNote(rs, r.rule, groups)),
       el("td", null, factsCell(r.facts))));
   return el("table", { class: "rules-fired" },
     el("thead", null, el("tr", null, el("th", null, "Rule"), el("th", null, "Fired"), el("th", null, "Mode"),
@@ -129,8 +133,8 @@ function graphSvg(g) {
 }
 
 function legend() {
-  return el("div", { class: "legend" }, ["account", "device", "device.fuzzy", "device.id", "payment", "phone",
-    "email", "email.shape", "ip", "ip.prefix"].map((k) =>
+  return el("div", { class: "legend" }, ["account", "device", "device.fuzzy", "device.stable", "device.id",
+    "payment", "phone", "phone.block", "email", "email.shape", "ip", "ip.prefix"].map((k) =>
     el("span", null, el("i", { class: "k-" + k.replace(/\./g, "-") }), k)),
     el("span", null, "red line: an identity both accounts carried; dashed: other accounts"));
 }
@@ -205,8 +209,10 @@ export async function render(id, _params, live) {
   };
   const canDecide = item && item.state !== "decided";
   const showAll = el("input", { type: "checkbox", id: "show-all" });
-  const rulesBox = el("div", null, rulesTable(rs, x ? x.rules || [] : [], false));
-  showAll.addEventListener("change", () => rulesBox.replaceChildren(rulesTable(rs, x.rules || [], showAll.checked)));
+  const groups = new Map(((v && v.reasons) || []).concat((v && v.shadow) || [])
+    .filter((h) => h.group).map((h) => [h.rule, h.group]));
+  const rulesBox = el("div", null, rulesTable(rs, x ? x.rules || [] : [], false, groups));
+  showAll.addEventListener("change", () => rulesBox.replaceChildren(rulesTable(rs, x.rules || [], showAll.checked, groups)));
 
   const ev = x ? x.event : null;
   const summary = el("dl", { class: "kv" },
