@@ -1155,12 +1155,6 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 		    rules_check_tname(a->val, b2, sizeof(b2)));
 }
 
-/*
- * Score groups: each rule's group by name (rules_group gi), then each
- * cap on the group it names, which some rule must belong to. Past
- * RULES_GROUPS_MAX the groups left out are not known, so a cap on one
- * is not said to name no rule's group: the rules' errors say why.
- */
 /* The index of the group called name among those known, or -1. */
 static int
 rules_group_find(const struct ruleset *rs, const char *name)
@@ -1173,6 +1167,12 @@ rules_group_find(const struct ruleset *rs, const char *name)
 	return (-1);
 }
 
+/*
+ * Score groups: each rule's group by name (rules_group gi), then each
+ * cap on the group it names, which some rule must belong to. Past
+ * RULES_GROUPS_MAX the groups left out are not known, so a cap on one
+ * is not said to name no rule's group: the rules' errors say why.
+ */
 static void
 rules_check_groups(struct ruleset *rs)
 {

@@ -630,6 +630,23 @@ START_TEST(test_load_linear)
 END_TEST
 
 /* What a set may hold: past each bound, an error naming it. */
+/*
+ * Load the set in sb as name, which must be refused: its diagnostics
+ * (the caller frees them); sb is freed.
+ */
+static char *
+load_refused(const char *name, struct sbuf *sb)
+{
+	struct ruleset	*rs;
+	char		*diag;
+
+	rs = rules_load_buf(name, sb->buf, sb->len, id, RULES_NOFILES, &diag);
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(diag);
+	sbuf_free(sb);
+	return (diag);
+}
+
 START_TEST(test_load_limits)
 {
 	struct ruleset	*rs;
@@ -643,14 +660,11 @@ START_TEST(test_load_limits)
 	for (i = 0; i <= 20000; i++)
 		sbuf_addf(&sb, "rule r%d { when referee.geo.tor action review "
 		    "}\n", i);
-	rs = rules_load_buf("l.rules", sb.buf, sb.len, id, RULES_NOFILES,
-	    &diag);
-	ck_assert_ptr_null(rs);
+	diag = load_refused("l.rules", &sb);
 	ck_assert_ptr_nonnull(strstr(diag, "l.rules:20001:6: error: the rule "
 	    "set holds more than 20000 rules\n"));
 	ck_assert_ptr_nonnull(strstr(diag, "\n1 error,"));
 	free(diag);
-	sbuf_free(&sb);
 
 	/* List values: 16 networks of 65536 addresses each. */
 	sbuf_init(&sb, 1024);
@@ -659,13 +673,10 @@ START_TEST(test_load_limits)
 		sbuf_addf(&sb, "  \"10.%d.0.0/16\",\n", i);
 	sbuf_adds(&sb, "]\nrule r { when referee.ip in list nets "
 	    "action review }\n");
-	rs = rules_load_buf("v.rules", sb.buf, sb.len, id, RULES_NOFILES,
-	    &diag);
-	ck_assert_ptr_null(rs);
+	diag = load_refused("v.rules", &sb);
 	ck_assert_ptr_nonnull(strstr(diag, "v.rules:17:3: error: the rule set "
 	    "holds more than 1000000 list values"));
 	free(diag);
-	sbuf_free(&sb);
 
 	/*
 	 * Score groups: 65, each capped. Only the rule past the bound is
@@ -679,15 +690,12 @@ START_TEST(test_load_limits)
 	for (i = 0; i <= 64; i++)
 		sbuf_addf(&sb, "  cap g%d at 10\n", i);
 	sbuf_adds(&sb, "}\n");
-	rs = rules_load_buf("g.rules", sb.buf, sb.len, id, RULES_NOFILES,
-	    &diag);
-	ck_assert_ptr_null(rs);
+	diag = load_refused("g.rules", &sb);
 	ck_assert_ptr_nonnull(strstr(diag, "g.rules:65:53: error: rule r64: "
 	    "more than 64 score groups"));
 	ck_assert_ptr_null(strstr(diag, "which no rule belongs to"));
 	ck_assert_ptr_nonnull(strstr(diag, "1 error, 0 warnings"));
 	free(diag);
-	sbuf_free(&sb);
 
 	/* Test requests: 11 lines of 10000. */
 	sbuf_init(&sb, 1024);
@@ -698,13 +706,10 @@ START_TEST(test_load_limits)
 		    "\"{n}\",\"referrer\":{\"account\":\"a\"},"
 		    "\"referee\":{\"account\":\"b\"}}\n");
 	sbuf_adds(&sb, "  }\n  expect allow\n}\n");
-	rs = rules_load_buf("t.rules", sb.buf, sb.len, id, RULES_NOFILES,
-	    &diag);
-	ck_assert_ptr_null(rs);
+	diag = load_refused("t.rules", &sb);
 	ck_assert_ptr_nonnull(strstr(diag, "t.rules:14:18: error: the rule "
 	    "set's tests send more than 100000 requests"));
 	free(diag);
-	sbuf_free(&sb);
 
 	/* rules_max_bytes: the files of the set in all. */
 	snprintf(path, sizeof(path), "%s/big.rules", tdir);
