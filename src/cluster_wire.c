@@ -27,7 +27,8 @@
  * The ops the log carries (the op table's .replicate), by their number in
  * the message: never renumber one, append. A check or an observe whose
  * event record an older refguard cannot decode (a party kind it does not
- * know: phone.block, store schema 11) takes a number of its own, so that
+ * know: phone.block, store schema 11; device.browser, schema 12) takes a
+ * number of its own, so that
  * an older node stalls on it (CL_NEWER, "upgrade this node") instead of
  * skipping it as undecodable and missing it for good; this one decodes
  * both numbers alike.
@@ -37,6 +38,7 @@ static const enum req_op cl_ops[] = {
 	[4] = OP_LIST_ADD, [5] = OP_LIST_DEL, [6] = OP_RECHECK,
 	[7] = OP_QUEUE_CLAIM, [8] = OP_QUEUE_UNCLAIM, [9] = OP_QUEUE_DECIDE,
 	[10] = OP_CHECK, [11] = OP_OBSERVE,	/* schema 11's event records */
+	[12] = OP_CHECK, [13] = OP_OBSERVE,	/* schema 12's */
 };
 
 /* op's number in the message, the newest for it; 0: not one the log carries. */

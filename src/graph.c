@@ -56,6 +56,9 @@ graph_facts(const struct party *p, unsigned kind)
 	if (dev && (p->facts & PF_DEVICE_EMULATOR))
 		json_object_set_new(o, "emulator",
 		    json_boolean(p->device_emulator));
+	if (dev && (p->facts & PF_DEVICE_BROWSER))
+		json_object_set_new(o, "browser",
+		    json_boolean(p->device_browser));
 	if (kind == ENT_IP || kind == ENT_IP_PREFIX) {
 		if (p->geo.have & GEO_COUNTRY)
 			json_object_set_new(o, "country",

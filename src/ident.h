@@ -139,7 +139,9 @@ int	ident_ip(const struct ident *id, const char *s, size_t len,
  * "tz" names a zone of one country in the time zone data; and
  * p->device_emulator (PF_DEVICE_EMULATOR, always): an Android device that
  * says it runs on x86 ("hw", or a 32-bit x86 "platform"), or a "ua"
- * naming one of the Android SDK's emulator images.
+ * naming one of the Android SDK's emulator images; and p->device_browser
+ * (PF_DEVICE_BROWSER, when "ua" is present): a web browser's agent, not
+ * an app's or a crawler's.
  * At most 32 attributes, names of at most 64 bytes ([A-Za-z0-9_.-],
  * case-insensitive), values of at most 1024 bytes. A fingerprint that
  * would be too weak to link devices is left out (no error): ENT_DEVICE

@@ -123,6 +123,27 @@ dev_app_family(const char *ua, size_t len, char *out, size_t cap)
 	return (i);
 }
 
+/*
+ * The browser family of a canonical (lowercased) user agent, or NULL for
+ * an app's or an SDK's agent (not "Mozilla/", no browser's token).
+ */
+static const char *
+dev_ua_browser(const char *ua, size_t len)
+{
+	const char	*b;
+
+	b = dev_match(ua, len, dev_browsers, nitems(dev_browsers));
+	if (b == NULL && len >= 8 && memcmp(ua, "mozilla/", 8) == 0) {
+		if (dev_has(ua, len, "safari/") && dev_has(ua, len, "version/"))
+			b = "safari";
+		else if (dev_has(ua, len, "applewebkit"))
+			b = "webview";
+		else
+			b = "other";
+	}
+	return (b);
+}
+
 /* "browser/os" from a canonical (lowercased) user agent. */
 static size_t
 dev_ua_family(const char *ua, size_t len, char *out, size_t cap)
@@ -133,15 +154,7 @@ dev_ua_family(const char *ua, size_t len, char *out, size_t cap)
 
 	if ((os = dev_match(ua, len, dev_oses, nitems(dev_oses))) == NULL)
 		os = "other";
-	b = dev_match(ua, len, dev_browsers, nitems(dev_browsers));
-	if (b == NULL && len >= 8 && memcmp(ua, "mozilla/", 8) == 0) {
-		if (dev_has(ua, len, "safari/") && dev_has(ua, len, "version/"))
-			b = "safari";
-		else if (dev_has(ua, len, "applewebkit"))
-			b = "webview";
-		else
-			b = "other";
-	}
+	b = dev_ua_browser(ua, len);
 	if (b == NULL) {
 		n = dev_app_family(ua, len, app, sizeof(app));
 		app[n] = '\0';
@@ -597,6 +610,30 @@ dev_emulator(const struct dev_item *it, size_t n)
 	return (dev_says(h, hl, abi) || dev_says(p, pl, ia32));
 }
 
+/* ---- browsers and apps ---------------------------------------------- */
+
+/*
+ * A person's web browser: its agent is a browser's (dev_ua_browser), not
+ * a crawler's. In-app browsers (Facebook's, Instagram's, an Android
+ * webview) are browsers too: the page, not the app, asked. Unknown (no
+ * fact) without a user agent.
+ */
+static bool
+dev_browser(const struct dev_item *it, size_t n, bool *browser)
+{
+	const struct dev_item	*ua;
+	const char		*b;
+	char			 u[DEV_CANON_MAX];
+	size_t			 ul;
+
+	if ((ua = dev_find(it, n, DK_UA)) == NULL || ua->vallen == 0)
+		return (false);
+	ul = dev_canon(ua, u);
+	b = dev_ua_browser(u, ul);
+	*browser = b != NULL && strcmp(b, "bot") != 0;
+	return (true);
+}
+
 int
 ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
     struct party *p, const char **errkey, const char **err)
@@ -652,5 +689,7 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 	}
 	p->device_emulator = dev_emulator(it, n);
 	p->facts |= PF_DEVICE_EMULATOR;
+	if (dev_browser(it, n, &p->device_browser))
+		p->facts |= PF_DEVICE_BROWSER;
 	return (0);
 }

@@ -129,6 +129,8 @@ party_encode(struct rec_w *w, const struct party *p)
 		rec_put_u8(w, p->email_tagged);
 	if (p->facts & PF_DEVICE_EMULATOR)
 		rec_put_u8(w, p->device_emulator);
+	if (p->facts & PF_DEVICE_BROWSER)
+		rec_put_u8(w, p->device_browser);
 	rec_put_u32(w, g->have);
 	if (g->have == 0)
 		return;
@@ -167,6 +169,8 @@ party_decode(struct rec_r *r, struct party *p)
 		p->email_tagged = rec_get_u8(r) != 0;
 	if (p->facts & PF_DEVICE_EMULATOR)
 		p->device_emulator = rec_get_u8(r) != 0;
+	if (p->facts & PF_DEVICE_BROWSER)
+		p->device_browser = rec_get_u8(r) != 0;
 	g->have = rec_get_u32(r);
 	if (g->have == 0)
 		return;

@@ -942,6 +942,10 @@ add_party(struct sbuf *sb, const struct party *p)
 		sbuf_adds(sb, p->device_emulator ?
 		    ",\"device.emulator\":true" :
 		    ",\"device.emulator\":false");
+	if (p->facts & PF_DEVICE_BROWSER)
+		sbuf_adds(sb, p->device_browser ?
+		    ",\"device.browser\":true" :
+		    ",\"device.browser\":false");
 	if (p->facts & PF_IP_INFO) {
 		sbuf_adds(sb, ",\"ip.version\":");
 		sbuf_add_int(sb, p->ip_version);

@@ -1052,25 +1052,26 @@ def newer_op_stalls():
     v.stop()
 
 
-@suite.case("cluster_checks_go_as_schema_11_ops", timeout=120)
-def schema11_ops():
-    """A check goes in the log under op 10, the number of a check whose
-    event record may carry phone.block: a node of an older refguard
-    stalls on it, saying to upgrade, where op 1 would be skipped as
-    undecodable and missing for good. The same record under op 1 (an
-    older node's check) still applies here."""
+@suite.case("cluster_checks_go_as_schema_12_ops", timeout=120)
+def schema12_ops():
+    """A check goes in the log under op 12, the number of a check whose
+    event record may carry device.browser: a node of an older refguard
+    stalls on it, saying to upgrade, where op 1 or 10 would be skipped
+    as undecodable and missing for good. The same record under op 1 or
+    op 10 (an older node's check) still applies here."""
     w = stream_node("w1", "RGW")
     m = first_message("RGW")
-    eq((m[0], m[1]), (1, 10), "format version 1, op 10: a check of "
-       "schema 11")
-    seq = applied(w)
+    eq((m[0], m[1]), (1, 12), "format version 1, op 12: a check of "
+       "schema 12")
     nc = NatsClient(state["nats"].url(0))
     try:
-        nc.request("RGW.events", m[:1] + bytes([1]) + m[2:])
+        for op in (1, 10):
+            seq = applied(w)
+            nc.request("RGW.events", m[:1] + bytes([op]) + m[2:])
+            w.wait_stats(lambda st: st["cluster"]["applied_seq"] > seq,
+                         "the op %d copy applied" % op)
     finally:
         nc.close()
-    w.wait_stats(lambda st: st["cluster"]["applied_seq"] > seq,
-                 "the op 1 copy applied")
     st = w.stats()["cluster"]
     eq((st["bad_messages"], st["stalled"]), (0, False),
        "an older node's check decodes: not skipped, no stall")

@@ -1051,6 +1051,60 @@ START_TEST(test_device_emulator)
 }
 END_TEST
 
+/* device.browser: a person's browser, not an app, not a crawler. */
+static int
+browser(const struct dev_attr *a, size_t n)
+{
+	struct party	p = dev(a, n);
+
+	if (!(p.facts & PF_DEVICE_BROWSER))
+		return (-1);
+	return (p.device_browser);
+}
+
+START_TEST(test_device_browser)
+{
+	struct dev_attr	chrome[] = { A("ua", CH120), A("tz", "Europe/Paris") };
+	struct dev_attr	safari[] = { A("ua", "Mozilla/5.0 (iPhone; CPU iPhone "
+	    "OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+	    "Version/17.4 Mobile/15E148 Safari/604.1") };
+	/* In-app browsers and webviews: the page asked, not the app. */
+	struct dev_attr	insta[] = { A("ua", "Mozilla/5.0 (iPhone; CPU iPhone "
+	    "OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+	    "Mobile/15E148 Instagram 320.0.2.34.109") };
+	struct dev_attr	wv[] = { A("ua", "Mozilla/5.0 (Linux; Android 13; "
+	    "SM-A536B Build/TP1A.220624.014; wv) AppleWebKit/537.36") };
+	/* An old Opera's agent does not start with Mozilla/. */
+	struct dev_attr	opera[] = { A("ua", "Opera/9.80 (Windows NT 6.1) "
+	    "Presto/2.12.388 Version/12.18") };
+	/* Apps and their HTTP stacks. */
+	struct dev_attr	app[] = { A("ua", "Tilde/6.21.2 (Android 14; SM-A566B; "
+	    "Build/TP1A.220624.014) okhttp/4.12.0"), A("id", "a1b2c3") };
+	struct dev_attr	ios[] = { A("ua", "Shoply/5.3.0 (iPhone; iOS 18.1; "
+	    "Scale/3.00)") };
+	struct dev_attr	dalvik[] = { A("ua", "Dalvik/2.1.0 (Linux; U; "
+	    "Android 13; SM-A536B Build/TP1A.220624.014)") };
+	/* A crawler is no person's browser. */
+	struct dev_attr	bot[] = { A("ua", "Mozilla/5.0 (compatible; "
+	    "Googlebot/2.1; +http://www.google.com/bot.html)") };
+	/* Without an agent nothing is known: the fact is absent. */
+	struct dev_attr	bare[] = { A("id", "a1b2c3"), A("tz", "Europe/Paris") };
+	struct dev_attr	blank[] = { A("ua", "  "), A("tz", "Europe/Paris") };
+
+	ck_assert_int_eq(browser(chrome, nitems(chrome)), 1);
+	ck_assert_int_eq(browser(safari, nitems(safari)), 1);
+	ck_assert_int_eq(browser(insta, nitems(insta)), 1);
+	ck_assert_int_eq(browser(wv, nitems(wv)), 1);
+	ck_assert_int_eq(browser(opera, nitems(opera)), 1);
+	ck_assert_int_eq(browser(app, nitems(app)), 0);
+	ck_assert_int_eq(browser(ios, nitems(ios)), 0);
+	ck_assert_int_eq(browser(dalvik, nitems(dalvik)), 0);
+	ck_assert_int_eq(browser(bot, nitems(bot)), 0);
+	ck_assert_int_eq(browser(bare, nitems(bare)), -1);
+	ck_assert_int_eq(browser(blank, nitems(blank)), -1);
+}
+END_TEST
+
 START_TEST(test_device_updates)
 {
 	static const char *const pairs[][2] = {
@@ -1477,6 +1531,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_device_stable_weak);
 	tcase_add_test(tc, test_device_tz_country);
 	tcase_add_test(tc, test_device_emulator);
+	tcase_add_test(tc, test_device_browser);
 	tcase_add_test(tc, test_reload_info);
 	tcase_add_test(tc, test_real_disposable);
 	suite_add_tcase(s, tc);

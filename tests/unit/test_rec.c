@@ -240,6 +240,18 @@ START_TEST(test_event_record)
 	ck_assert(back.party[1].email_tagged);
 	ck_assert(!(back.party[0].facts & PF_DEVICE_EMULATOR));
 	ck_assert(!back.party[0].device_emulator);
+
+	/* A browser: one byte more, read back beside the others. */
+	ev.party[1].facts |= PF_DEVICE_BROWSER;
+	ev.party[1].device_browser = true;
+	len = rgev_encode(&ev, rec);
+	ck_assert_uint_eq(len, len2 + 1);
+	ck_assert_int_eq(rgev_decode(rec, len, &back), 0);
+	ck_assert(back.party[1].facts & PF_DEVICE_BROWSER);
+	ck_assert(back.party[1].device_browser);
+	ck_assert(back.party[1].device_emulator);
+	ck_assert(!(back.party[0].facts & PF_DEVICE_BROWSER));
+	ck_assert(!back.party[0].device_browser);
 }
 END_TEST
 
