@@ -585,20 +585,17 @@ dev_says(const char *canon, size_t len, const char *const *toks)
  * x86_64", while no desktop has shipped a 32-bit Chrome since 2016.
  */
 static bool
-dev_emulator(const struct dev_item *it, size_t n)
+dev_emulator(const struct dev_item *it, size_t n, const char *u, size_t ul)
 {
 	static const char *const android[] = { "android", NULL };
 	static const char *const abi[] = { "x86", "i686", NULL };
 	static const char *const ia32[] = { "i686", "i386", NULL };
 	static const char *const images[] = { "sdk_gphone", "sdk built for",
 	    "generic_x86", "vbox86", "genymotion", NULL };
-	const struct dev_item	*ua, *platform, *hw;
-	char			 u[DEV_CANON_MAX], p[DEV_CANON_MAX];
-	char			 h[DEV_CANON_MAX];
-	size_t			 ul = 0, pl = 0, hl = 0;
+	const struct dev_item	*platform, *hw;
+	char			 p[DEV_CANON_MAX], h[DEV_CANON_MAX];
+	size_t			 pl = 0, hl = 0;
 
-	if ((ua = dev_find(it, n, DK_UA)) != NULL)
-		ul = dev_canon(ua, u);
 	if ((platform = dev_find(it, n, DK_PLATFORM)) != NULL)
 		pl = dev_canon(platform, p);
 	if ((hw = dev_find(it, n, DK_HW)) != NULL)
@@ -613,25 +610,30 @@ dev_emulator(const struct dev_item *it, size_t n)
 /* ---- browsers and apps ---------------------------------------------- */
 
 /*
- * A person's web browser: its agent is a browser's (dev_ua_browser), not
- * a crawler's. In-app browsers (Facebook's, Instagram's, an Android
- * webview) are browsers too: the page, not the app, asked. Unknown (no
- * fact) without a user agent.
+ * A web browser's agent, not an app's: one that starts with "Mozilla/"
+ * and is no crawler's (dev_ua_browser's families but "bot"), or with a
+ * browser's own name ("Opera/9.80"). In-app browsers and webviews count
+ * (the page, not the app, asked), and so do headless browsers: a script
+ * driving a browser is a browser. An app whose name or agent holds a
+ * browser's ("SmartEdge/2.0", "Shoply/5.3 (via Instagram)") does not.
+ * u is the canonical agent.
  */
 static bool
-dev_browser(const struct dev_item *it, size_t n, bool *browser)
+dev_browser(const char *u, size_t ul)
 {
-	const struct dev_item	*ua;
-	const char		*b;
-	char			 u[DEV_CANON_MAX];
-	size_t			 ul;
+	const char	*b;
+	size_t		 i, tl;
 
-	if ((ua = dev_find(it, n, DK_UA)) == NULL || ua->vallen == 0)
-		return (false);
-	ul = dev_canon(ua, u);
-	b = dev_ua_browser(u, ul);
-	*browser = b != NULL && strcmp(b, "bot") != 0;
-	return (true);
+	if (ul >= 8 && memcmp(u, "mozilla/", 8) == 0) {
+		b = dev_ua_browser(u, ul);
+		return (b != NULL && strcmp(b, "bot") != 0);
+	}
+	for (i = 0; i < nitems(dev_browsers); i++) {
+		tl = strlen(dev_browsers[i].tok);
+		if (ul >= tl && memcmp(u, dev_browsers[i].tok, tl) == 0)
+			return (strcmp(dev_browsers[i].family, "bot") != 0);
+	}
+	return (false);
 }
 
 int
@@ -641,7 +643,8 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 	struct dev_item		 it[IDENT_DEV_MAXATTRS], t;
 	const struct dev_item	*idv;
 	const char		*cc;
-	size_t			 i, j, used = 0;
+	char			 u[DEV_CANON_MAX];
+	size_t			 i, j, used = 0, ul = 0;
 
 	*errkey = NULL;
 	if (n == 0) {
@@ -687,9 +690,13 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 		memcpy(p->device_tz_country, cc, 3);
 		p->facts |= PF_DEVICE_TZ;
 	}
-	p->device_emulator = dev_emulator(it, n);
+	if ((idv = dev_find(it, n, DK_UA)) != NULL)
+		ul = dev_canon(idv, u);
+	p->device_emulator = dev_emulator(it, n, u, ul);
 	p->facts |= PF_DEVICE_EMULATOR;
-	if (dev_browser(it, n, &p->device_browser))
+	if (idv != NULL) {
+		p->device_browser = dev_browser(u, ul);
 		p->facts |= PF_DEVICE_BROWSER;
+	}
 	return (0);
 }

@@ -1143,8 +1143,10 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 		return;
 	if (!rules_fact_settable(a->fact->party, a->fact->fact)) {
 		rules_error(cc->rs, &a->fact->pos, "test %s: assume sets what "
-		    "the databases give (email.domain, email.disposable, ip.*, "
-		    "geo.*, device.tz_country) of referrer or referee, not %s",
+		    "the databases give (email.domain, email.disposable, "
+		    "email.tagged, ip.*, geo.*, device.tz_country, "
+		    "device.emulator, device.browser) of referrer or referee, "
+		    "not %s",
 		    t->name, a->fact->name);
 		return;
 	}

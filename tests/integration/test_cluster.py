@@ -974,12 +974,13 @@ def healthz(addr):
         return e.code, e.read().decode()
 
 
-def first_message(stream):
-    """The bytes of a stream's first message."""
+def first_message(stream, seq=1):
+    """The bytes of a stream's first message (or the one at seq)."""
     import base64
     nc = NatsClient(state["nats"].url(0))
     try:
-        m = nc.request("$JS.API.STREAM.MSG.GET." + stream, b'{"seq": 1}')
+        m = nc.request("$JS.API.STREAM.MSG.GET." + stream,
+                       json.dumps({"seq": seq}).encode())
     finally:
         nc.close()
     return base64.b64decode(m["message"]["data"])
@@ -1054,15 +1055,19 @@ def newer_op_stalls():
 
 @suite.case("cluster_checks_go_as_schema_12_ops", timeout=120)
 def schema12_ops():
-    """A check goes in the log under op 12, the number of a check whose
-    event record may carry device.browser: a node of an older refguard
-    stalls on it, saying to upgrade, where op 1 or 10 would be skipped
-    as undecodable and missing for good. The same record under op 1 or
-    op 10 (an older node's check) still applies here."""
+    """A check goes in the log under op 12 (an observe under 13), the
+    number of a check whose event record may carry device.browser: a
+    node of an older refguard stalls on it, saying to upgrade, where op
+    1 or 10 would be skipped as undecodable and missing for good. The
+    same record under op 1 or op 10 (an older node's check) still
+    applies here."""
     w = stream_node("w1", "RGW")
     m = first_message("RGW")
     eq((m[0], m[1]), (1, 12), "format version 1, op 12: a check of "
        "schema 12")
+    w.ok({"op": "observe", "kind": "login", "account": "cl-w1-obs"})
+    o = first_message("RGW", 2)
+    eq((o[0], o[1]), (1, 13), "op 13: an observe of schema 12")
     nc = NatsClient(state["nats"].url(0))
     try:
         for op in (1, 10):

@@ -1051,7 +1051,7 @@ START_TEST(test_device_emulator)
 }
 END_TEST
 
-/* device.browser: a person's browser, not an app, not a crawler. */
+/* device.browser: a browser's agent, not an app's, not a crawler's. */
 static int
 browser(const struct dev_attr *a, size_t n)
 {
@@ -1084,6 +1084,14 @@ START_TEST(test_device_browser)
 	    "Scale/3.00)") };
 	struct dev_attr	dalvik[] = { A("ua", "Dalvik/2.1.0 (Linux; U; "
 	    "Android 13; SM-A536B Build/TP1A.220624.014)") };
+	/* An app whose name or agent holds a browser's is an app. */
+	struct dev_attr	edge[] = { A("ua", "SmartEdge/2.0 (Android 14)") };
+	struct dev_attr	adopt[] = { A("ua", "Adopt/1.2 (iPhone; iOS 17.4)") };
+	struct dev_attr	via[] = { A("ua", "Shoply/5.3 (Android 14; "
+	    "via Instagram)") };
+	/* A headless browser is a browser, driven by a script. */
+	struct dev_attr	headless[] = { A("ua", "Mozilla/5.0 (X11; Linux "
+	    "x86_64) AppleWebKit/537.36 HeadlessChrome/120.0.0.0") };
 	/* A crawler is no person's browser. */
 	struct dev_attr	bot[] = { A("ua", "Mozilla/5.0 (compatible; "
 	    "Googlebot/2.1; +http://www.google.com/bot.html)") };
@@ -1099,6 +1107,10 @@ START_TEST(test_device_browser)
 	ck_assert_int_eq(browser(app, nitems(app)), 0);
 	ck_assert_int_eq(browser(ios, nitems(ios)), 0);
 	ck_assert_int_eq(browser(dalvik, nitems(dalvik)), 0);
+	ck_assert_int_eq(browser(edge, nitems(edge)), 0);
+	ck_assert_int_eq(browser(adopt, nitems(adopt)), 0);
+	ck_assert_int_eq(browser(via, nitems(via)), 0);
+	ck_assert_int_eq(browser(headless, nitems(headless)), 1);
 	ck_assert_int_eq(browser(bot, nitems(bot)), 0);
 	ck_assert_int_eq(browser(bare, nitems(bare)), -1);
 	ck_assert_int_eq(browser(blank, nitems(blank)), -1);
