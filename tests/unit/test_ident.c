@@ -1099,21 +1099,25 @@ START_TEST(test_device_browser)
 	struct dev_attr	bare[] = { A("id", "a1b2c3"), A("tz", "Europe/Paris") };
 	struct dev_attr	blank[] = { A("ua", "  "), A("tz", "Europe/Paris") };
 
-	ck_assert_int_eq(browser(chrome, nitems(chrome)), 1);
-	ck_assert_int_eq(browser(safari, nitems(safari)), 1);
-	ck_assert_int_eq(browser(insta, nitems(insta)), 1);
-	ck_assert_int_eq(browser(wv, nitems(wv)), 1);
-	ck_assert_int_eq(browser(opera, nitems(opera)), 1);
-	ck_assert_int_eq(browser(app, nitems(app)), 0);
-	ck_assert_int_eq(browser(ios, nitems(ios)), 0);
-	ck_assert_int_eq(browser(dalvik, nitems(dalvik)), 0);
-	ck_assert_int_eq(browser(edge, nitems(edge)), 0);
-	ck_assert_int_eq(browser(adopt, nitems(adopt)), 0);
-	ck_assert_int_eq(browser(via, nitems(via)), 0);
-	ck_assert_int_eq(browser(headless, nitems(headless)), 1);
-	ck_assert_int_eq(browser(bot, nitems(bot)), 0);
-	ck_assert_int_eq(browser(bare, nitems(bare)), -1);
-	ck_assert_int_eq(browser(blank, nitems(blank)), -1);
+	const struct {
+		const struct dev_attr	*a;
+		size_t			 n;
+		int			 want;	/* -1: absent */
+	} cases[] = {
+		{ chrome, nitems(chrome), 1 }, { safari, nitems(safari), 1 },
+		{ insta, nitems(insta), 1 }, { wv, nitems(wv), 1 },
+		{ opera, nitems(opera), 1 }, { headless, nitems(headless), 1 },
+		{ app, nitems(app), 0 }, { ios, nitems(ios), 0 },
+		{ dalvik, nitems(dalvik), 0 }, { edge, nitems(edge), 0 },
+		{ adopt, nitems(adopt), 0 }, { via, nitems(via), 0 },
+		{ bot, nitems(bot), 0 },
+		{ bare, nitems(bare), -1 }, { blank, nitems(blank), -1 },
+	};
+	size_t	i;
+
+	for (i = 0; i < nitems(cases); i++)
+		ck_assert_msg(browser(cases[i].a, cases[i].n) == cases[i].want,
+		    "case %zu: want %d", i, cases[i].want);
 }
 END_TEST
 

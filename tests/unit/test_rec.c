@@ -189,6 +189,32 @@ static const char event_golden[] =
     "27272727272727272727000000070b6578616d706c652e6f7267010600000000"
     "af444545550000fbf40a4578616d706c652041530a";
 
+/*
+ * Set the one-byte fact bit (the bool at off in struct party) on
+ * party 1 of ev, whose record was prev bytes: the record is one byte
+ * longer and reads back with it and every fact set before, on party 1
+ * only. Returns the new length.
+ */
+static size_t
+bool_fact(struct rg_event *ev, size_t prev, uint32_t bit, size_t off)
+{
+	static uint8_t		rec[EVENT_REC_MAX];
+	static struct rg_event	back;
+	size_t			len;
+
+	ev->party[1].facts |= bit;
+	*(bool *)((char *)&ev->party[1] + off) = true;
+	len = rgev_encode(ev, rec);
+	ck_assert_uint_eq(len, prev + 1);
+	ck_assert_int_eq(rgev_decode(rec, len, &back), 0);
+	ck_assert_uint_eq(back.party[1].facts, ev->party[1].facts);
+	ck_assert(*(bool *)((char *)&back.party[1] + off));
+	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
+	ck_assert(!(back.party[0].facts & bit));
+	ck_assert(!*(bool *)((char *)&back.party[0] + off));
+	return (len);
+}
+
 START_TEST(test_event_record)
 {
 	struct rg_event	ev, back;
@@ -217,41 +243,13 @@ START_TEST(test_event_record)
 	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
 	ck_assert(!(back.party[0].facts & PF_DEVICE_TZ));
 
-	/* A tagged address: one byte more, read back. */
-	ev.party[1].facts |= PF_EMAIL_TAGGED;
-	ev.party[1].email_tagged = true;
-	len = rgev_encode(&ev, rec);
-	ck_assert_uint_eq(len, len2 + 1);
-	ck_assert_int_eq(rgev_decode(rec, len, &back), 0);
-	ck_assert(back.party[1].facts & PF_EMAIL_TAGGED);
-	ck_assert(back.party[1].email_tagged);
-	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
-	ck_assert(!(back.party[0].facts & PF_EMAIL_TAGGED));
-	ck_assert(!back.party[0].email_tagged);
-
-	/* An emulator: one byte more, read back beside the others. */
-	ev.party[1].facts |= PF_DEVICE_EMULATOR;
-	ev.party[1].device_emulator = true;
-	len2 = rgev_encode(&ev, rec2);
-	ck_assert_uint_eq(len2, len + 1);
-	ck_assert_int_eq(rgev_decode(rec2, len2, &back), 0);
-	ck_assert(back.party[1].facts & PF_DEVICE_EMULATOR);
-	ck_assert(back.party[1].device_emulator);
-	ck_assert(back.party[1].email_tagged);
-	ck_assert(!(back.party[0].facts & PF_DEVICE_EMULATOR));
-	ck_assert(!back.party[0].device_emulator);
-
-	/* A browser: one byte more, read back beside the others. */
-	ev.party[1].facts |= PF_DEVICE_BROWSER;
-	ev.party[1].device_browser = true;
-	len = rgev_encode(&ev, rec);
-	ck_assert_uint_eq(len, len2 + 1);
-	ck_assert_int_eq(rgev_decode(rec, len, &back), 0);
-	ck_assert(back.party[1].facts & PF_DEVICE_BROWSER);
-	ck_assert(back.party[1].device_browser);
-	ck_assert(back.party[1].device_emulator);
-	ck_assert(!(back.party[0].facts & PF_DEVICE_BROWSER));
-	ck_assert(!back.party[0].device_browser);
+	/* The one-byte facts: one byte more each, read back beside the others. */
+	len = bool_fact(&ev, len2, PF_EMAIL_TAGGED,
+	    offsetof(struct party, email_tagged));
+	len = bool_fact(&ev, len, PF_DEVICE_EMULATOR,
+	    offsetof(struct party, device_emulator));
+	len = bool_fact(&ev, len, PF_DEVICE_BROWSER,
+	    offsetof(struct party, device_browser));
 }
 END_TEST
 
