@@ -454,24 +454,26 @@ dev_find(const struct dev_item *it, size_t n, enum dev_kind k)
 	return (NULL);
 }
 
-/* Fuzzy fingerprint: needs ua and one more stable attribute. */
+/*
+ * Fuzzy fingerprint: needs ua (u, its canonical form; NULL without one)
+ * and one more stable attribute.
+ */
 static void
 dev_fuzzy(const struct ident *id, const struct dev_item *it, size_t n,
-    struct party *p)
+    const char *u, size_t ul, struct party *p)
 {
 	static const enum dev_kind	 rest[] = {
 		DK_TZ, DK_LANG, DK_SCREEN, DK_PLATFORM,
 	};
 	XXH3_state_t			 st;
-	const struct dev_item		*ua, *x;
+	const struct dev_item		*x;
 	char				 buf[DEV_CANON_MAX], fam[96];
 	size_t				 i, len, more = 0;
 
-	if ((ua = dev_find(it, n, DK_UA)) == NULL)
+	if (u == NULL)
 		return;
 	ident_hash_begin(id, ENT_DEVICE_FUZZY, &st);
-	len = dev_canon(ua, buf);
-	len = dev_ua_family(buf, len, fam, sizeof(fam));
+	len = dev_ua_family(u, ul, fam, sizeof(fam));
 	dev_feed(&st, "ua", 2, fam, len);
 	for (i = 0; i < nitems(rest); i++) {
 		if ((x = dev_find(it, n, rest[i])) == NULL)
@@ -641,7 +643,7 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
     struct party *p, const char **errkey, const char **err)
 {
 	struct dev_item		 it[IDENT_DEV_MAXATTRS], t;
-	const struct dev_item	*idv;
+	const struct dev_item	*idv, *ua;
 	const char		*cc;
 	char			 u[DEV_CANON_MAX];
 	size_t			 i, j, used = 0, ul = 0;
@@ -680,23 +682,24 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 			it[j] = it[j - 1];
 			it[j - 1] = t;
 		}
+	/* The canonical agent, for the fuzzy print and the facts. */
+	if ((ua = dev_find(it, n, DK_UA)) != NULL)
+		ul = dev_canon(ua, u);
 	dev_exact(id, it, n, p);
-	dev_fuzzy(id, it, n, p);
+	dev_fuzzy(id, it, n, ua != NULL ? u : NULL, ul, p);
 	dev_stable(id, it, n, p);
+	if (ua != NULL) {
+		p->device_browser = dev_browser(u, ul);
+		p->facts |= PF_DEVICE_BROWSER;
+	}
+	p->device_emulator = dev_emulator(it, n, u, ul);
+	p->facts |= PF_DEVICE_EMULATOR;
 	if ((idv = dev_find(it, n, DK_ID)) != NULL)
 		ident_set_hash(id, p, ENT_DEVICE_ID, idv->val, idv->vallen);
 	if ((idv = dev_find(it, n, DK_TZ)) != NULL &&
 	    (cc = ident_tz_country(id->tz, idv->val, idv->vallen)) != NULL) {
 		memcpy(p->device_tz_country, cc, 3);
 		p->facts |= PF_DEVICE_TZ;
-	}
-	if ((idv = dev_find(it, n, DK_UA)) != NULL)
-		ul = dev_canon(idv, u);
-	p->device_emulator = dev_emulator(it, n, u, ul);
-	p->facts |= PF_DEVICE_EMULATOR;
-	if (idv != NULL) {
-		p->device_browser = dev_browser(u, ul);
-		p->facts |= PF_DEVICE_BROWSER;
 	}
 	return (0);
 }
