@@ -85,6 +85,7 @@ for f in /usr/sbin/refguardd /usr/bin/refguardctl /usr/sbin/refguard-update-data
     /usr/lib/sysusers.d/refguard.conf /usr/lib/tmpfiles.d/refguard.conf \
     /usr/share/refguard/rules/00-verdict.rules \
     /usr/share/refguard/rules/hosting-asn.list \
+    /usr/share/refguard/rules/free-mail.list \
     /usr/share/refguard/ui/index.html /usr/share/refguard/ui/console.js \
     /usr/share/refguard/updater/asn2mmdb.pl \
     /usr/share/refguard/updater/disposable-merge.js \
