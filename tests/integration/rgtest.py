@@ -15,7 +15,9 @@ Environment (set by Makefile.am's AM_TESTS_ENVIRONMENT):
                              (always done for a failed case)
     ASAN_OPTIONS, UBSAN_OPTIONS  inherited by the daemons (contrib/setup.sh
                              sanitize); a case whose daemon printed a
-                             sanitizer report fails
+                             sanitizer report fails, and timeouts stretch
+                             (a sanitized daemon runs two to three times
+                             slower, its start-up's rule tests too)
     RG_VALGRIND=1            run each refguardd under valgrind (memcheck,
                              --leak-check=full, definite leaks are errors,
                              exit status 1 on any error: contrib/setup.sh
@@ -58,7 +60,10 @@ VALGRIND = os.environ.get("RG_VALGRIND", "") not in ("", "0")
 VALGRIND_ARGV = ["valgrind", "--quiet", "--error-exitcode=1",
                  "--leak-check=full", "--errors-for-leak-kinds=definite",
                  "--show-leak-kinds=definite", "--num-callers=30"]
-_SLOW = 10.0 if VALGRIND else 1.0
+SANITIZED = any(os.environ.get(v) for v in ("ASAN_OPTIONS",
+                                             "UBSAN_OPTIONS"))
+# Timeouts are hang guards: they stretch where the daemon is slower.
+_SLOW = 10.0 if VALGRIND else 3.0 if SANITIZED else 1.0
 
 START_TIMEOUT = 10.0 * _SLOW    # daemon start-up until it answers ping
 STOP_TIMEOUT = 40.0 * _SLOW     # SIGTERM until exit (drains up to 30 s)
