@@ -50,6 +50,10 @@ graph_facts(const struct party *p, unsigned kind)
 		json_object_set_new(o, "version", json_integer(p->ip_version));
 		json_object_set_new(o, "private", json_boolean(p->ip_private));
 	}
+	if ((kind == ENT_PHONE || kind == ENT_PHONE_BLOCK) &&
+	    (p->facts & PF_PHONE_COUNTRY))
+		json_object_set_new(o, "country",
+		    json_string(p->phone_country));
 	if (dev && (p->facts & PF_DEVICE_TZ))
 		json_object_set_new(o, "tz_country",
 		    json_string(p->device_tz_country));

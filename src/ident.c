@@ -378,9 +378,10 @@ int
 ident_phone(const struct ident *id, const char *s, size_t len,
     struct party *p, const char **err)
 {
-	char	buf[IDENT_PHONE_MAXDIGITS + 1];
-	size_t	i, o = 0, digits = 0;
-	char	c;
+	char		 buf[IDENT_PHONE_MAXDIGITS + 1];
+	const char	*cc;
+	size_t		 i, o = 0, digits = 0;
+	char		 c;
 
 	ident_trim(&s, &len);
 	if (len == 0) {
@@ -420,6 +421,11 @@ ident_phone(const struct ident *id, const char *s, size_t len,
 		return (-1);
 	}
 	ident_set_hash(id, p, ENT_PHONE, buf, o);
+	if (buf[0] == '+' &&
+	    (cc = ident_phone_country(buf + 1, o - 1)) != NULL) {
+		memcpy(p->phone_country, cc, 3);
+		p->facts |= PF_PHONE_COUNTRY;
+	}
 	if (digits >= IDENT_PHONE_BLOCK_MINDIGITS)
 		ident_set_hash(id, p, ENT_PHONE_BLOCK, buf, o - 2);
 	return (0);

@@ -112,7 +112,9 @@ void		 ident_hash(const struct ident *id, enum ent_kind kind,
  *            5-20 digits, letters refused; and ENT_PHONE_BLOCK (the
  *            number without its last two digits: the hundred numbers
  *            a carrier, a SIM pack or a VoIP range hands out together)
- *            when it has IDENT_PHONE_BLOCK_MINDIGITS digits or more
+ *            when it has IDENT_PHONE_BLOCK_MINDIGITS digits or more;
+ *            and phone_country (PF_PHONE_COUNTRY) when it starts with
+ *            "+" and a calling code of one country
  *   payment  trimmed opaque token, 1-256 bytes, no control bytes
  */
 int	ident_account(const struct ident *id, const char *s, size_t len,

@@ -137,6 +137,13 @@ void		 ident_tz_free(struct tzmap *);
 const char	*ident_tz_country(const struct tzmap *, const char *, size_t);
 
 /*
+ * The country of an international number's calling code (ident_phone.c):
+ * digits are the number's after its "+". NULL for +1 (the North American
+ * plan's 25 countries), a code no country has, or too few digits.
+ */
+const char	*ident_phone_country(const char *digits, size_t len);
+
+/*
  * "browser/os" families of a user agent, as device.fuzzy uses them, e.g.
  * "firefox/windows", "app:myapp/ios". Returns the length written to out
  * (NUL-terminated, truncated to cap).

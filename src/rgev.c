@@ -131,6 +131,8 @@ party_encode(struct rec_w *w, const struct party *p)
 		rec_put_u8(w, p->device_emulator);
 	if (p->facts & PF_DEVICE_BROWSER)
 		rec_put_u8(w, p->device_browser);
+	if (p->facts & PF_PHONE_COUNTRY)
+		rec_put_bytes(w, p->phone_country, 2);
 	rec_put_u32(w, g->have);
 	if (g->have == 0)
 		return;
@@ -171,6 +173,8 @@ party_decode(struct rec_r *r, struct party *p)
 		p->device_emulator = rec_get_u8(r) != 0;
 	if (p->facts & PF_DEVICE_BROWSER)
 		p->device_browser = rec_get_u8(r) != 0;
+	if (p->facts & PF_PHONE_COUNTRY)
+		rec_get_bytes(r, p->phone_country, 2);
 	g->have = rec_get_u32(r);
 	if (g->have == 0)
 		return;

@@ -105,6 +105,7 @@ struct geo_facts {
 #define PF_EMAIL_TAGGED		0x10	/* email_tagged is meaningful */
 #define PF_DEVICE_EMULATOR	0x20	/* device_emulator is meaningful */
 #define PF_DEVICE_BROWSER	0x40	/* device_browser is meaningful */
+#define PF_PHONE_COUNTRY	0x80	/* phone_country is set */
 
 struct party {
 	uint32_t	have;		/* bit (1u << ENT_x) per hash in h[] */
@@ -119,6 +120,8 @@ struct party {
 	bool		ip_private;
 	char		device_tz_country[3];	/* ISO 3166-1 alpha-2 of the
 					   device's time zone */
+	char		phone_country[3];	/* of the phone's calling
+					   code (ident.h) */
 	struct geo_facts geo;
 };
 
@@ -161,7 +164,8 @@ struct rg_event {
  * party: have(4) one hash(16) per bit of have (kinds 1 up), facts(4)
  *   [email_domain(str8)] [email_disposable(1)] [ip_version(1)
  *   ip_private(1)] [device_tz_country(2)] [email_tagged(1)]
- *   [device_emulator(1)] [device_browser(1)] geo_have(4),
+ *   [device_emulator(1)] [device_browser(1)] [phone_country(2)]
+ *   geo_have(4),
  *   and when geo_have is not 0: country(2) continent(2) asn(4)
  *   as_org(str8) geo_flags(1: anonymous, vpn, tor, hosting,
  *   residential_proxy from bit 0).

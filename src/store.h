@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	12	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	13	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -87,7 +87,10 @@
 				   events may carry phone.block, which
 				   older ones cannot decode; 12: events
 				   may carry device.browser (rgev.h),
-				   which older ones cannot decode */
+				   which older ones cannot decode; 13:
+				   events may carry phone.country
+				   (rgev.h), which older ones cannot
+				   decode */
 
 enum store_err {
 	STORE_OK = 0,

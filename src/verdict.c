@@ -957,6 +957,11 @@ add_party(struct sbuf *sb, const struct party *p)
 		sbuf_add_jstr(sb, p->device_tz_country,
 		    strnlen(p->device_tz_country, 2));
 	}
+	if (p->facts & PF_PHONE_COUNTRY) {
+		sbuf_adds(sb, ",\"phone.country\":");
+		sbuf_add_jstr(sb, p->phone_country,
+		    strnlen(p->phone_country, 2));
+	}
 	if (g->have & GEO_COUNTRY) {
 		sbuf_adds(sb, ",\"geo.country\":");
 		sbuf_add_jstr(sb, g->country, strnlen(g->country, 2));

@@ -1053,24 +1053,24 @@ def newer_op_stalls():
     v.stop()
 
 
-@suite.case("cluster_checks_go_as_schema_12_ops", timeout=120)
-def schema12_ops():
-    """A check goes in the log under op 12 (an observe under 13), the
-    number of a check whose event record may carry device.browser: a
+@suite.case("cluster_checks_go_as_schema_13_ops", timeout=120)
+def schema13_ops():
+    """A check goes in the log under op 14 (an observe under 15), the
+    number of a check whose event record may carry phone.country: a
     node of an older refguard stalls on it, saying to upgrade, where op
-    1 or 10 would be skipped as undecodable and missing for good. The
-    same record under op 1 or op 10 (an older node's check) still
+    1, 10 or 12 would be skipped as undecodable and missing for good.
+    The same record under op 1, 10 or 12 (an older node's check) still
     applies here."""
     w = stream_node("w1", "RGW")
     m = first_message("RGW")
-    eq((m[0], m[1]), (1, 12), "format version 1, op 12: a check of "
-       "schema 12")
+    eq((m[0], m[1]), (1, 14), "format version 1, op 14: a check of "
+       "schema 13")
     w.ok({"op": "observe", "kind": "login", "account": "cl-w1-obs"})
     o = first_message("RGW", 2)
-    eq((o[0], o[1]), (1, 13), "op 13: an observe of schema 12")
+    eq((o[0], o[1]), (1, 15), "op 15: an observe of schema 13")
     nc = NatsClient(state["nats"].url(0))
     try:
-        for op in (1, 10):
+        for op in (1, 10, 12):
             seq = applied(w)
             nc.request("RGW.events", m[:1] + bytes([op]) + m[2:])
             w.wait_stats(lambda st: st["cluster"]["applied_seq"] > seq,

@@ -377,6 +377,45 @@ def zoneinfo(path, tab):
         f.write("L Asia/Kolkata Asia/Calcutta\n")
 
 
+@T.case("phone.country in explain and the graph, kept in the record "
+        "across a restart; none for +1 or a national number")
+def _():
+    d = rgtest.Daemon("phonecc", rules="empty")
+    d.start()
+    for rid, a, b in (("pc1", "+44 7700 900123", "+234 803 225 1151"),
+                      ("pc2", "+1 (305) 968-4595", "0803 225 1151")):
+        v, raw = d.call({"op": "check", "id": rid,
+                         "referrer": {"account": "r-" + rid, "phone": a},
+                         "referee": {"account": "e-" + rid, "phone": b}})
+        check("error" not in v, "check", raw)
+
+    def facts():
+        out = []
+        for rid in ("pc1", "pc2"):
+            e, eraw = d.call({"op": "explain", "id": rid})
+            check("error" not in e, "explain", eraw)
+            out.append((e["event"]["referrer"].get("phone.country"),
+                        e["event"]["referee"].get("phone.country")))
+        g, graw = d.call({"op": "graph", "id": "pc1"})
+        check("error" not in g, "graph", graw)
+        out.append(sorted((i["kind"], i["parties"][0],
+                           i["facts"].get("country"))
+                          for i in g["identities"]
+                          if i["kind"] in ("phone", "phone.block")))
+        return out
+
+    want = [("GB", "NG"), (None, None),
+            [("phone", "referee", "NG"), ("phone", "referrer", "GB"),
+             ("phone.block", "referee", "NG"),
+             ("phone.block", "referrer", "GB")]]
+    eq(facts(), want, "the calling codes' countries, none for +1 or a "
+       "number without its +")
+    d.stop()
+    d.start()
+    eq(facts(), want, "the same from the stored record")
+    d.stop()
+
+
 @T.case("zoneinfo_dir: device.tz_country in explain and the record; a bad "
         "one stops the start, and a reload keeps the old with the reason")
 def _():

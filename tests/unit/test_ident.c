@@ -539,6 +539,48 @@ START_TEST(test_phone_block)
 }
 END_TEST
 
+/*
+ * phone.country: the calling code's country, for international numbers
+ * only; none for +1 (shared), for a code nobody has, without the "+".
+ */
+START_TEST(test_phone_country)
+{
+	static const struct {
+		const char	*in;
+		const char	*cc;	/* NULL: no fact */
+	} t[] = {
+		{ "+44 7700 900123", "GB" },	/* two digits */
+		{ "+234 803 225 1151", "NG" },	/* three */
+		{ "+2348032251151", "NG" },
+		{ "+63 919 626 3342", "PH" },
+		{ "+54 9 11 2314-7658", "AR" },
+		{ "+380 93 856 2950", "UA" },
+		{ "+90 543 887 4080", "TR" },
+		{ "+7 912 345 67 89", "RU" },	/* +7: Russia ... */
+		{ "+7 701 234 5678", "KZ" },	/* ... or Kazakhstan */
+		{ "+358 18 123 456", "FI" },	/* a shared code's main country */
+		{ "+1 (305) 968-4595", NULL },	/* 25 countries */
+		{ "+999 12345", NULL },		/* nobody's */
+		{ "+800 1234 5678", NULL },	/* not a country's */
+		{ "0044 7700 900123", NULL },	/* no "+" */
+		{ "07700 900123", NULL },
+	};
+	struct party	p;
+	size_t		i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		p = field(ident_phone, t[i].in, strlen(t[i].in));
+		if (t[i].cc == NULL) {
+			ck_assert_msg(!(p.facts & PF_PHONE_COUNTRY),
+			    "%s: %s", t[i].in, p.phone_country);
+			continue;
+		}
+		ck_assert_msg(p.facts & PF_PHONE_COUNTRY, "%s: none", t[i].in);
+		ck_assert_str_eq(p.phone_country, t[i].cc);
+	}
+}
+END_TEST
+
 START_TEST(test_payment_account)
 {
 	struct party	a, b;
@@ -1533,6 +1575,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_email_domains);
 	tcase_add_test(tc, test_phone);
 	tcase_add_test(tc, test_phone_block);
+	tcase_add_test(tc, test_phone_country);
 	tcase_add_test(tc, test_payment_account);
 	tcase_add_test(tc, test_edge);
 	tcase_add_test(tc, test_ip_table);

@@ -190,33 +190,36 @@ static const char event_golden[] =
     "af444545550000fbf40a4578616d706c652041530a";
 
 /*
- * Set the one-byte fact bit (the bool at off in struct party) on
- * party 1 of ev, whose record was prev bytes: the record is one byte
+ * Set the fact bit (size bytes at off in struct party, from val) on
+ * party 1 of ev, whose record was prev bytes: the record is grows bytes
  * longer and reads back with it and every fact set before, on party 1
  * only. Returns the new length.
  */
 static size_t
-bool_fact(struct rg_event *ev, size_t prev, uint32_t bit, size_t off)
+party_fact(struct rg_event *ev, size_t prev, uint32_t bit, size_t off,
+    const void *val, size_t size, size_t grows)
 {
+	static const char	zero[8];
 	static uint8_t		rec[EVENT_REC_MAX];
 	static struct rg_event	back;
 	size_t			len;
 
 	ev->party[1].facts |= bit;
-	*(bool *)((char *)&ev->party[1] + off) = true;
+	memcpy((char *)&ev->party[1] + off, val, size);
 	len = rgev_encode(ev, rec);
-	ck_assert_uint_eq(len, prev + 1);
+	ck_assert_uint_eq(len, prev + grows);
 	ck_assert_int_eq(rgev_decode(rec, len, &back), 0);
 	ck_assert_uint_eq(back.party[1].facts, ev->party[1].facts);
-	ck_assert(*(bool *)((char *)&back.party[1] + off));
+	ck_assert_mem_eq((char *)&back.party[1] + off, val, size);
 	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
 	ck_assert(!(back.party[0].facts & bit));
-	ck_assert(!*(bool *)((char *)&back.party[0] + off));
+	ck_assert_mem_eq((char *)&back.party[0] + off, zero, size);
 	return (len);
 }
 
 START_TEST(test_event_record)
 {
+	static const bool yes = true;
 	struct rg_event	ev, back;
 	uint8_t		rec[EVENT_REC_MAX], rec2[EVENT_REC_MAX];
 	size_t		len, len2;
@@ -233,23 +236,20 @@ START_TEST(test_event_record)
 	rec[len] = 0;
 	ck_assert_int_eq(rgev_decode(rec, len + 1, &back), -1);
 
-	/* A device's time zone country: two bytes more, read back. */
-	ev.party[1].facts |= PF_DEVICE_TZ;
-	memcpy(ev.party[1].device_tz_country, "NL", 3);
-	len2 = rgev_encode(&ev, rec2);
-	ck_assert_uint_eq(len2, len + 2);
-	ck_assert_int_eq(rgev_decode(rec2, len2, &back), 0);
-	ck_assert(back.party[1].facts & PF_DEVICE_TZ);
-	ck_assert_str_eq(back.party[1].device_tz_country, "NL");
-	ck_assert(!(back.party[0].facts & PF_DEVICE_TZ));
-
-	/* The one-byte facts: one byte more each, read back beside the others. */
-	len = bool_fact(&ev, len2, PF_EMAIL_TAGGED,
-	    offsetof(struct party, email_tagged));
-	len = bool_fact(&ev, len, PF_DEVICE_EMULATOR,
-	    offsetof(struct party, device_emulator));
-	len = bool_fact(&ev, len, PF_DEVICE_BROWSER,
-	    offsetof(struct party, device_browser));
+	/*
+	 * The facts, each read back beside the others: a device's time
+	 * zone country (two bytes), the one-byte facts, a phone's country.
+	 */
+	len = party_fact(&ev, len, PF_DEVICE_TZ,
+	    offsetof(struct party, device_tz_country), "NL", 3, 2);
+	len = party_fact(&ev, len, PF_EMAIL_TAGGED,
+	    offsetof(struct party, email_tagged), &yes, 1, 1);
+	len = party_fact(&ev, len, PF_DEVICE_EMULATOR,
+	    offsetof(struct party, device_emulator), &yes, 1, 1);
+	len = party_fact(&ev, len, PF_DEVICE_BROWSER,
+	    offsetof(struct party, device_browser), &yes, 1, 1);
+	len = party_fact(&ev, len, PF_PHONE_COUNTRY,
+	    offsetof(struct party, phone_country), "NG", 3, 2);
 }
 END_TEST
 
