@@ -63,6 +63,9 @@ graph_facts(const struct party *p, unsigned kind)
 	if (dev && (p->facts & PF_DEVICE_BROWSER))
 		json_object_set_new(o, "browser",
 		    json_boolean(p->device_browser));
+	if (dev && (p->facts & PF_DEVICE_MODEL))
+		json_object_set_new(o, "model",
+		    json_string(p->device_model));
 	if (kind == ENT_IP || kind == ENT_IP_PREFIX) {
 		if (p->geo.have & GEO_COUNTRY)
 			json_object_set_new(o, "country",

@@ -143,7 +143,9 @@ int	ident_ip(const struct ident *id, const char *s, size_t len,
  * says it runs on x86 ("hw", or a 32-bit x86 "platform"), or a "ua"
  * naming one of the Android SDK's emulator images; and p->device_browser
  * (PF_DEVICE_BROWSER, when "ua" is present): a web browser's agent, not
- * an app's or a crawler's.
+ * an app's or a crawler's; and p->device_model (PF_DEVICE_MODEL) when
+ * an app's agent names an Android phone's model, or "hw" an Apple
+ * device's identifier ("iphone17,3"), lowercased.
  * At most 32 attributes, names of at most 64 bytes ([A-Za-z0-9_.-],
  * case-insensitive), values of at most 1024 bytes. A fingerprint that
  * would be too weak to link devices is left out (no error): ENT_DEVICE

@@ -638,6 +638,103 @@ dev_browser(const char *u, size_t ul)
 	return (false);
 }
 
+/* ---- phone models --------------------------------------------------- */
+
+/* Is s (len bytes) a locale such as "en-us" or "pt_br"? */
+static bool
+dev_locale(const char *s, size_t len)
+{
+	return ((len == 2 || (len == 5 && (s[2] == '-' || s[2] == '_'))) &&
+	    isalpha((unsigned char)s[0]) && isalpha((unsigned char)s[1]));
+}
+
+static bool
+dev_has_digit(const char *s, size_t len)
+{
+	for (; len > 0; s++, len--)
+		if (*s >= '0' && *s <= '9')
+			return (true);
+	return (false);
+}
+
+/*
+ * The phone model an app's agent names, into out (RG_MODEL_MAX + 1
+ * bytes); its length, 0 for none. u is the canonical (lowercased) agent.
+ * Android puts it in the agent's comment after "android VERSION", as the
+ * system's own agent does ("dalvik/2.1.0 (linux; u; android 14; sm-a546b
+ * build/up1a.231005.007)") and apps copy it ("myapp/3.2 (android 14;
+ * pixel 8; build/...)"): the next item that is not a locale, "u", "wv"
+ * or a "build/" one, without its " build/..." tail, if it has a digit
+ * (every model has: "sm-a546b", "pixel 8", "redmi note 13", "cph2579";
+ * "via instagram" is no model). Apple devices name
+ * theirs in "hw" ("iphone17,3"), never in an agent. A browser's agent
+ * names none worth having: Chrome's reduced agent says "k" for every
+ * phone, and whatever else it says is what a script set.
+ */
+static size_t
+dev_model(const struct dev_item *it, size_t n, const char *u, size_t ul,
+    char *out)
+{
+	static const char *const apple[] = { "iphone", "ipad", NULL };
+	const struct dev_item	*hw;
+	const char		*c, *end, *s, *e, *b;
+	char			 h[DEV_CANON_MAX];
+	size_t			 hl, len;
+	bool			 after = false;
+
+	if (ul > 0 && (c = memchr(u, '(', ul)) != NULL &&
+	    (end = memchr(c, ')', ul - (size_t)(c - u))) != NULL) {
+		for (s = c + 1; s < end; s = e + 1) {
+			if ((e = memchr(s, ';', (size_t)(end - s))) == NULL)
+				e = end;
+			while (s < e && *s == ' ')
+				s++;
+			len = (size_t)(e - s);
+			while (len > 0 && s[len - 1] == ' ')
+				len--;
+			if (len >= 7 && memcmp(s, "android", 7) == 0 &&
+			    (len == 7 || s[7] == ' ')) {
+				after = true;
+				continue;
+			}
+			if (!after || len == 0 || dev_locale(s, len) ||
+			    (len == 1 && (*s == 'u' || *s == 'k')) ||
+			    (len == 2 && memcmp(s, "wv", 2) == 0) ||
+			    (len >= 6 && memcmp(s, "build/", 6) == 0))
+				continue;
+			if ((b = memmem(s, len, " build/", 7)) != NULL)
+				len = (size_t)(b - s);
+			if (len == 0 || len > RG_MODEL_MAX ||
+			    !dev_has_digit(s, len))
+				return (0);
+			memcpy(out, s, len);
+			out[len] = '\0';
+			return (len);
+		}
+		if (after)
+			return (0);
+	}
+	if ((hw = dev_find(it, n, DK_HW)) == NULL)
+		return (0);
+	hl = dev_canon(hw, h);
+	for (s = h; s < h + hl; s = e + 1) {
+		if ((e = memchr(s, ';', hl - (size_t)(s - h))) == NULL)
+			e = h + hl;
+		while (s < e && *s == ' ')
+			s++;
+		len = (size_t)(e - s);
+		while (len > 0 && s[len - 1] == ' ')
+			len--;
+		if (len > 0 && len <= RG_MODEL_MAX && dev_says(s, len, apple) &&
+		    memchr(s, ',', len) != NULL) {
+			memcpy(out, s, len);
+			out[len] = '\0';
+			return (len);
+		}
+	}
+	return (0);
+}
+
 int
 ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
     struct party *p, const char **errkey, const char **err)
@@ -692,6 +789,9 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 		p->device_browser = dev_browser(u, ul);
 		p->facts |= PF_DEVICE_BROWSER;
 	}
+	if ((ua == NULL || !p->device_browser) &&
+	    dev_model(it, n, u, ul, p->device_model) > 0)
+		p->facts |= PF_DEVICE_MODEL;
 	p->device_emulator = dev_emulator(it, n, u, ul);
 	p->facts |= PF_DEVICE_EMULATOR;
 	if ((idv = dev_find(it, n, DK_ID)) != NULL)

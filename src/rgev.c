@@ -133,6 +133,8 @@ party_encode(struct rec_w *w, const struct party *p)
 		rec_put_u8(w, p->device_browser);
 	if (p->facts & PF_PHONE_COUNTRY)
 		rec_put_bytes(w, p->phone_country, 2);
+	if (p->facts & PF_DEVICE_MODEL)
+		rec_put_str8(w, p->device_model, RG_MODEL_MAX);
 	rec_put_u32(w, g->have);
 	if (g->have == 0)
 		return;
@@ -175,6 +177,8 @@ party_decode(struct rec_r *r, struct party *p)
 		p->device_browser = rec_get_u8(r) != 0;
 	if (p->facts & PF_PHONE_COUNTRY)
 		rec_get_bytes(r, p->phone_country, 2);
+	if (p->facts & PF_DEVICE_MODEL)
+		rec_get_str8(r, p->device_model, sizeof(p->device_model));
 	g->have = rec_get_u32(r);
 	if (g->have == 0)
 		return;

@@ -1145,8 +1145,8 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 		rules_error(cc->rs, &a->fact->pos, "test %s: assume sets what "
 		    "the databases give (email.domain, email.disposable, "
 		    "email.tagged, ip.*, geo.*, device.tz_country, "
-		    "device.emulator, device.browser, phone.country) of "
-		    "referrer or referee, not %s",
+		    "device.emulator, device.browser, device.model, "
+		    "phone.country) of referrer or referee, not %s",
 		    t->name, a->fact->name);
 		return;
 	}

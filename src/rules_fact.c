@@ -67,6 +67,8 @@ const struct rules_factdef rules_facts[F__MAX] = {
 	    FH_FACTS, PF_DEVICE_BROWSER, PF(device_browser), 0 },
 	[F_PHONE_COUNTRY] = { "phone.country", T_STR, 0, FS_STR, FH_FACTS,
 	    PF_PHONE_COUNTRY, PF(phone_country), PSZ(phone_country) },
+	[F_DEVICE_MODEL] = { "device.model", T_STR, 0, FS_STR, FH_FACTS,
+	    PF_DEVICE_MODEL, PF(device_model), PSZ(device_model) },
 	[F_CAMPAIGN] = { "campaign", T_STR, 0, FS_STR, FH_NONEMPTY, 0,
 	    EF(campaign), ESZ(campaign) },
 	[F_REWARD_AMOUNT] = { "reward.amount", T_NUM, 0, FS_DOUBLE, FH_REWARD,

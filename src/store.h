@@ -88,9 +88,9 @@
 				   older ones cannot decode; 12: events
 				   may carry device.browser (rgev.h),
 				   which older ones cannot decode; 13:
-				   events may carry phone.country
-				   (rgev.h), which older ones cannot
-				   decode */
+				   events may carry phone.country and
+				   device.model (rgev.h), which older
+				   ones cannot decode */
 
 enum store_err {
 	STORE_OK = 0,

@@ -957,6 +957,10 @@ add_party(struct sbuf *sb, const struct party *p)
 		sbuf_add_jstr(sb, p->device_tz_country,
 		    strnlen(p->device_tz_country, 2));
 	}
+	if (p->facts & PF_DEVICE_MODEL) {
+		sbuf_adds(sb, ",\"device.model\":");
+		sbuf_add_jstr(sb, p->device_model, strlen(p->device_model));
+	}
 	if (p->facts & PF_PHONE_COUNTRY) {
 		sbuf_adds(sb, ",\"phone.country\":");
 		sbuf_add_jstr(sb, p->phone_country,

@@ -377,16 +377,23 @@ def zoneinfo(path, tab):
         f.write("L Asia/Kolkata Asia/Calcutta\n")
 
 
-@T.case("phone.country in explain and the graph, kept in the record "
-        "across a restart; none for +1 or a national number")
+@T.case("phone.country and device.model in explain and the graph, kept "
+        "in the record across a restart; none for +1, a national number or "
+        "a browser")
 def _():
     d = rgtest.Daemon("phonecc", rules="empty")
     d.start()
+    ua = {"pc1": ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36",
+                  "Dalvik/2.1.0 (Linux; U; Android 11; SM-M135FU "
+                  "Build/BP1A.250305.019)"),
+          "pc2": ("Dalvik/2.1.0 (Linux; U; Android 11)", "MyApp/1.0")}
     for rid, a, b in (("pc1", "+44 7700 900123", "+234 803 225 1151"),
                       ("pc2", "+1 (305) 968-4595", "0803 225 1151")):
         v, raw = d.call({"op": "check", "id": rid,
-                         "referrer": {"account": "r-" + rid, "phone": a},
-                         "referee": {"account": "e-" + rid, "phone": b}})
+                         "referrer": {"account": "r-" + rid, "phone": a,
+                                      "device": {"ua": ua[rid][0]}},
+                         "referee": {"account": "e-" + rid, "phone": b,
+                                     "device": {"ua": ua[rid][1]}}})
         check("error" not in v, "check", raw)
 
     def facts():
@@ -394,22 +401,26 @@ def _():
         for rid in ("pc1", "pc2"):
             e, eraw = d.call({"op": "explain", "id": rid})
             check("error" not in e, "explain", eraw)
-            out.append((e["event"]["referrer"].get("phone.country"),
-                        e["event"]["referee"].get("phone.country")))
+            out.append(tuple(e["event"][p].get(f)
+                             for f in ("phone.country", "device.model")
+                             for p in ("referrer", "referee")))
         g, graw = d.call({"op": "graph", "id": "pc1"})
         check("error" not in g, "graph", graw)
         out.append(sorted((i["kind"], i["parties"][0],
-                           i["facts"].get("country"))
+                           i["facts"].get("country"), i["facts"].get("model"))
                           for i in g["identities"]
-                          if i["kind"] in ("phone", "phone.block")))
+                          if i["kind"] in ("phone", "phone.block", "device")))
         return out
 
-    want = [("GB", "NG"), (None, None),
-            [("phone", "referee", "NG"), ("phone", "referrer", "GB"),
-             ("phone.block", "referee", "NG"),
-             ("phone.block", "referrer", "GB")]]
+    want = [("GB", "NG", None, "sm-m135fu"), (None, None, None, None),
+            [("device", "referee", None, "sm-m135fu"),
+             ("device", "referrer", None, None),
+             ("phone", "referee", "NG", None),
+             ("phone", "referrer", "GB", None),
+             ("phone.block", "referee", "NG", None),
+             ("phone.block", "referrer", "GB", None)]]
     eq(facts(), want, "the calling codes' countries, none for +1 or a "
-       "number without its +")
+       "number without its +; the app's model, none for a browser")
     d.stop()
     d.start()
     eq(facts(), want, "the same from the stored record")

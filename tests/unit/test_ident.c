@@ -1093,6 +1093,64 @@ START_TEST(test_device_emulator)
 }
 END_TEST
 
+/*
+ * device.model: the model an Android app's agent names after "Android
+ * VERSION", or an Apple identifier in "hw"; none for a browser.
+ */
+START_TEST(test_device_model)
+{
+	struct dev_attr	app[] = { A("ua", "Tilde/6.21.2 (Android 14; SM-A566B; "
+	    "Build/TP1A.220624.014) okhttp/4.12.0"), A("hw", "arm64-v8a;8GB") };
+	struct dev_attr	dalvik[] = { A("ua", "Dalvik/2.1.0 (Linux; U; "
+	    "Android 11; SM-M135FU Build/BP1A.250305.019)") };
+	struct dev_attr	spaced[] = { A("ua", "Kestrel/4.9.2 (Android 15; "
+	    "Infinix  X6515) okhttp/4.12.0") };
+	struct dev_attr	locale[] = { A("ua", "Dalvik/1.6.0 (Linux; U; "
+	    "Android 4.4.2; en-us; GT-I9505 Build/KOT49H)") };
+	struct dev_attr	iphone[] = { A("ua", "Kestrel/4.9.2 (iPhone; iOS 17.5.1; "
+	    "Scale/3.00)"), A("hw", "iPhone17,3") };
+	/* No model: a browser (Chrome's reduced "K", or what a script set), an
+	 * agent without one, an item without a digit, an iPhone without hw. */
+	struct dev_attr	chrome[] = { A("ua", "Mozilla/5.0 (Linux; Android 10; K) "
+	    "AppleWebKit/537.36 Chrome/131.0.0.0 Mobile Safari/537.36") };
+	struct dev_attr	old[] = { A("ua", "Mozilla/5.0 (Linux; Android 6.0; "
+	    "Nexus 5 Build/MRA58N) AppleWebKit/537.36"), A("hw", "iPhone15,2") };
+	struct dev_attr	bare[] = { A("ua", "SmartEdge/2.0 (Android 14)") };
+	struct dev_attr	via[] = { A("ua", "Shoply/5.3 (Android 14; "
+	    "via Instagram)") };
+	struct dev_attr	ios[] = { A("ua", "Shoply/5.3.0 (iPhone; iOS 18.1; "
+	    "Scale/3.00)") };
+	struct dev_attr	abi[] = { A("id", "a1"), A("hw", "arm64-v8a,armeabi") };
+	const struct {
+		const struct dev_attr	*a;
+		size_t			 n;
+		const char		*want;	/* NULL: absent */
+	} cases[] = {
+		{ app, nitems(app), "sm-a566b" },
+		{ dalvik, nitems(dalvik), "sm-m135fu" },
+		{ spaced, nitems(spaced), "infinix x6515" },
+		{ locale, nitems(locale), "gt-i9505" },
+		{ iphone, nitems(iphone), "iphone17,3" },
+		{ chrome, nitems(chrome), NULL }, { old, nitems(old), NULL },
+		{ bare, nitems(bare), NULL }, { via, nitems(via), NULL },
+		{ ios, nitems(ios), NULL }, { abi, nitems(abi), NULL },
+	};
+	struct party	p;
+	size_t		i;
+
+	for (i = 0; i < nitems(cases); i++) {
+		p = dev(cases[i].a, cases[i].n);
+		if (cases[i].want == NULL) {
+			ck_assert_msg(!(p.facts & PF_DEVICE_MODEL), "case %zu: %s",
+			    i, p.device_model);
+			continue;
+		}
+		ck_assert_msg(p.facts & PF_DEVICE_MODEL, "case %zu: none", i);
+		ck_assert_str_eq(p.device_model, cases[i].want);
+	}
+}
+END_TEST
+
 /* device.browser: a browser's agent, not an app's, not a crawler's. */
 static int
 browser(const struct dev_attr *a, size_t n)
@@ -1591,6 +1649,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_device_tz_country);
 	tcase_add_test(tc, test_device_emulator);
 	tcase_add_test(tc, test_device_browser);
+	tcase_add_test(tc, test_device_model);
 	tcase_add_test(tc, test_reload_info);
 	tcase_add_test(tc, test_real_disposable);
 	suite_add_tcase(s, tc);

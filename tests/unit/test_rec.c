@@ -199,7 +199,7 @@ static size_t
 party_fact(struct rg_event *ev, size_t prev, uint32_t bit, size_t off,
     const void *val, size_t size, size_t grows)
 {
-	static const char	zero[8];
+	static const char	zero[16];
 	static uint8_t		rec[EVENT_REC_MAX];
 	static struct rg_event	back;
 	size_t			len;
@@ -238,7 +238,8 @@ START_TEST(test_event_record)
 
 	/*
 	 * The facts, each read back beside the others: a device's time
-	 * zone country (two bytes), the one-byte facts, a phone's country.
+	 * zone country (two bytes), the one-byte facts, a phone's country,
+	 * a device's model.
 	 */
 	len = party_fact(&ev, len, PF_DEVICE_TZ,
 	    offsetof(struct party, device_tz_country), "NL", 3, 2);
@@ -250,6 +251,9 @@ START_TEST(test_event_record)
 	    offsetof(struct party, device_browser), &yes, 1, 1);
 	len = party_fact(&ev, len, PF_PHONE_COUNTRY,
 	    offsetof(struct party, phone_country), "NG", 3, 2);
+	/* A device's model: a length byte and its bytes. */
+	len = party_fact(&ev, len, PF_DEVICE_MODEL,
+	    offsetof(struct party, device_model), "sm-a546b", 9, 9);
 }
 END_TEST
 
