@@ -640,12 +640,13 @@ dev_browser(const char *u, size_t ul)
 
 /* ---- phone models --------------------------------------------------- */
 
-/* Is s (len bytes) a locale such as "en-us" or "pt_br"? */
 static bool
-dev_locale(const char *s, size_t len)
+dev_all(const char *s, size_t len, int (*is)(int))
 {
-	return ((len == 2 || (len == 5 && (s[2] == '-' || s[2] == '_'))) &&
-	    isalpha((unsigned char)s[0]) && isalpha((unsigned char)s[1]));
+	for (; len > 0; s++, len--)
+		if (!is((unsigned char)*s))
+			return (false);
+	return (true);
 }
 
 static bool
@@ -657,62 +658,179 @@ dev_has_digit(const char *s, size_t len)
 	return (false);
 }
 
+/* Trim blanks around the item s .. e; its length. */
+static size_t
+dev_item_trim(const char **s, const char *e)
+{
+	size_t	len;
+
+	while (*s < e && **s == ' ')
+		(*s)++;
+	len = (size_t)(e - *s);
+	while (len > 0 && (*s)[len - 1] == ' ')
+		len--;
+	return (len);
+}
+
+/* A locale: two or three letters, "-" or "_", two letters or three digits. */
+static bool
+dev_locale(const char *s, size_t len)
+{
+	const char	*sep;
+	size_t		 a, r;
+
+	if ((sep = memchr(s, '-', len)) == NULL &&
+	    (sep = memchr(s, '_', len)) == NULL)
+		return (false);
+	a = (size_t)(sep - s);
+	r = len - a - 1;
+	return ((a == 2 || a == 3) && dev_all(s, a, isalpha) &&
+	    ((r == 2 && dev_all(sep + 1, 2, isalpha)) ||
+	    (r == 3 && dev_all(sep + 1, 3, isdigit))));
+}
+
+static bool
+dev_prefix(const char *s, size_t len, const char *p)
+{
+	size_t	pl = strlen(p);
+
+	return (len >= pl && memcmp(s, p, pl) == 0);
+}
+
+/*
+ * An item of an agent's comment that is no phone model: one without a
+ * digit ("u", "wv", "k", "mobile", "zh_cn_#hans"), a product token
+ * ("scale/3.00"), a locale ("en-us", "es-419"), "sdk 33" or "api 33", an
+ * ABI ("arm64-v8a", "x86_64"), a screen ("1080x2400").
+ */
+static bool
+dev_not_model(const char *s, size_t len)
+{
+	const char	*x;
+
+	if (len == 0 || !dev_has_digit(s, len) || memchr(s, '/', len) != NULL ||
+	    dev_locale(s, len) || dev_prefix(s, len, "sdk ") ||
+	    dev_prefix(s, len, "api ") || dev_prefix(s, len, "arm") ||
+	    dev_prefix(s, len, "x86") || dev_prefix(s, len, "mips"))
+		return (true);
+	x = memchr(s, 'x', len);
+	return (x != NULL && x > s && x < s + len - 1 &&
+	    dev_all(s, (size_t)(x - s), isdigit) &&
+	    dev_all(x + 1, len - (size_t)(x - s) - 1, isdigit));
+}
+
+/*
+ * The model's part of an item: up to a " (" or a product token (" build/
+ * ...", Xiaomi's " miui/..."), trailing blanks dropped.
+ */
+static size_t
+dev_model_cut(const char *s, size_t len)
+{
+	size_t	i, k;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] != ' ' || i + 1 == len)
+			continue;
+		if (s[i + 1] == '(')
+			break;
+		for (k = i + 1; k < len && isalpha((unsigned char)s[k]); k++)
+			;
+		if (k > i + 1 && k < len && s[k] == '/')
+			break;
+	}
+	while (i > 0 && s[i - 1] == ' ')
+		i--;
+	return (i);
+}
+
+/* An Apple device identifier: "iphone17,3", "ipad13,4", "ipod9,1". */
+static bool
+dev_apple(const char *s, size_t len)
+{
+	const char	*c;
+	size_t		 p;
+
+	if (dev_prefix(s, len, "iphone"))
+		p = 6;
+	else if (dev_prefix(s, len, "ipad") || dev_prefix(s, len, "ipod"))
+		p = 4;
+	else
+		return (false);
+	if ((c = memchr(s, ',', len)) == NULL)
+		return (false);
+	return (c > s + p && c < s + len - 1 &&
+	    dev_all(s + p, (size_t)(c - s) - p, isdigit) &&
+	    dev_all(c + 1, len - (size_t)(c - s) - 1, isdigit));
+}
+
+static size_t
+dev_model_put(const char *s, size_t len, char *out)
+{
+	if (len == 0 || len > RG_MODEL_MAX)
+		return (0);
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return (len);
+}
+
 /*
  * The phone model an app's agent names, into out (RG_MODEL_MAX + 1
  * bytes); its length, 0 for none. u is the canonical (lowercased) agent.
- * Android puts it in the agent's comment after "android VERSION", as the
- * system's own agent does ("dalvik/2.1.0 (linux; u; android 14; sm-a546b
+ * Android puts it in a comment after "android VERSION", as the system's
+ * own agent does ("dalvik/2.1.0 (linux; u; android 14; sm-a546b
  * build/up1a.231005.007)") and apps copy it ("myapp/3.2 (android 14;
- * pixel 8; build/...)"): the next item that is not a locale, "u", "wv"
- * or a "build/" one, without its " build/..." tail, if it has a digit
- * (every model has: "sm-a546b", "pixel 8", "redmi note 13", "cph2579";
- * "via instagram" is no model). Apple devices name
+ * pixel 8; build/...)"): the item that carries " build/", else the first
+ * that is a model at all (dev_not_model), up to its " build/...",
+ * " miui/..." or " (...", at most RG_MODEL_MAX bytes. Apple devices name
  * theirs in "hw" ("iphone17,3"), never in an agent. A browser's agent
- * names none worth having: Chrome's reduced agent says "k" for every
- * phone, and whatever else it says is what a script set.
+ * (any "mozilla/" one, crawlers' too) names none worth having: Chrome's
+ * reduced agent says "k" for every phone, and whatever else it says is
+ * what a script set.
  */
 static size_t
 dev_model(const struct dev_item *it, size_t n, const char *u, size_t ul,
     char *out)
 {
-	static const char *const apple[] = { "iphone", "ipad", NULL };
 	const struct dev_item	*hw;
-	const char		*c, *end, *s, *e, *b;
+	const char		*c, *end, *s, *e, *first;
 	char			 h[DEV_CANON_MAX];
-	size_t			 hl, len;
-	bool			 after = false;
+	size_t			 hl, len, flen = 0;
+	bool			 after;
 
-	if (ul > 0 && (c = memchr(u, '(', ul)) != NULL &&
-	    (end = memchr(c, ')', ul - (size_t)(c - u))) != NULL) {
+	if (dev_prefix(u, ul, "mozilla/"))
+		return (0);
+	for (c = u; ul > 0 && (c = memchr(c, '(', ul - (size_t)(c - u))) !=
+	    NULL; c = end + 1) {
+		if ((end = memchr(c, ')', ul - (size_t)(c - u))) == NULL)
+			break;
+		after = false;
+		first = NULL;
 		for (s = c + 1; s < end; s = e + 1) {
 			if ((e = memchr(s, ';', (size_t)(end - s))) == NULL)
 				e = end;
-			while (s < e && *s == ' ')
-				s++;
-			len = (size_t)(e - s);
-			while (len > 0 && s[len - 1] == ' ')
-				len--;
-			if (len >= 7 && memcmp(s, "android", 7) == 0 &&
+			len = dev_item_trim(&s, e);
+			if (dev_prefix(s, len, "android") &&
 			    (len == 7 || s[7] == ' ')) {
 				after = true;
 				continue;
 			}
-			if (!after || len == 0 || dev_locale(s, len) ||
-			    (len == 1 && (*s == 'u' || *s == 'k')) ||
-			    (len == 2 && memcmp(s, "wv", 2) == 0) ||
-			    (len >= 6 && memcmp(s, "build/", 6) == 0))
+			if (!after)
 				continue;
-			if ((b = memmem(s, len, " build/", 7)) != NULL)
-				len = (size_t)(b - s);
-			if (len == 0 || len > RG_MODEL_MAX ||
-			    !dev_has_digit(s, len))
-				return (0);
-			memcpy(out, s, len);
-			out[len] = '\0';
-			return (len);
+			if (memmem(s, len, " build/", 7) != NULL) {
+				len = dev_model_cut(s, len);
+				if (!dev_not_model(s, len))
+					return (dev_model_put(s, len, out));
+			}
+			len = dev_model_cut(s, len);
+			if (first == NULL && !dev_not_model(s, len)) {
+				first = s;
+				flen = len;
+			}
 		}
-		if (after)
-			return (0);
+		if (first != NULL)
+			return (dev_model_put(first, flen, out));
+		if (end + 1 >= u + ul)
+			break;
 	}
 	if ((hw = dev_find(it, n, DK_HW)) == NULL)
 		return (0);
@@ -720,17 +838,9 @@ dev_model(const struct dev_item *it, size_t n, const char *u, size_t ul,
 	for (s = h; s < h + hl; s = e + 1) {
 		if ((e = memchr(s, ';', hl - (size_t)(s - h))) == NULL)
 			e = h + hl;
-		while (s < e && *s == ' ')
-			s++;
-		len = (size_t)(e - s);
-		while (len > 0 && s[len - 1] == ' ')
-			len--;
-		if (len > 0 && len <= RG_MODEL_MAX && dev_says(s, len, apple) &&
-		    memchr(s, ',', len) != NULL) {
-			memcpy(out, s, len);
-			out[len] = '\0';
-			return (len);
-		}
+		len = dev_item_trim(&s, e);
+		if (dev_apple(s, len))
+			return (dev_model_put(s, len, out));
 	}
 	return (0);
 }
@@ -790,7 +900,7 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 		p->facts |= PF_DEVICE_BROWSER;
 	}
 	if ((ua == NULL || !p->device_browser) &&
-	    dev_model(it, n, u, ul, p->device_model) > 0)
+	    dev_model(it, n, u, ua != NULL ? ul : 0, p->device_model) > 0)
 		p->facts |= PF_DEVICE_MODEL;
 	p->device_emulator = dev_emulator(it, n, u, ul);
 	p->facts |= PF_DEVICE_EMULATOR;

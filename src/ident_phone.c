@@ -4,14 +4,14 @@
  * E.164 writes them): a national number ("030 1234567") says nothing of
  * its country. The codes and their countries are libphonenumber's
  * (libphonenumber-js 1.13.18, metadata.min.json's country_calling_codes);
- * where a code serves a country and its dependencies (+44: the United
- * Kingdom, Guernsey, Jersey, the Isle of Man; +47: Norway and Svalbard),
- * the number is the main country's; +7 is Kazakhstan's when the national
- * number starts with 7 and Russia's otherwise, as the plan divides it;
- * +1, shared by the United States, Canada and twenty-three other
- * countries whose area codes decide, has none. Calling codes are a prefix
- * code: no code starts another, so the first of the one-, two- and
- * three-digit prefixes found is the one.
+ * where a code serves several countries, the number is the one whose
+ * leading digits libphonenumber lists for it (+7 7: Kazakhstan; +358 18:
+ * Åland; +44 1624: the Isle of Man), else the code's main country
+ * (Guernsey's and Jersey's numbers are the United Kingdom's: only their
+ * full number patterns tell them apart). +1, shared by the United States,
+ * Canada and twenty-three other countries whose area codes decide, has
+ * none. Calling codes are a prefix code: no code starts another, so the
+ * first of the one-, two- and three-digit prefixes found is the one.
  */
 #include "config.h"
 
@@ -81,6 +81,22 @@ static const struct calling_code calling_codes[] = {
 	{ "998", "UZ" },
 };
 
+/* A shared code's other countries, by the national number's first digits. */
+static const struct {
+	const char	*code;
+	const char	*lead;
+	char		 cc[3];
+} calling_leads[] = {
+	{ "7", "7", "KZ" },
+	{ "44", "74576", "IM" }, { "44", "1624", "IM" }, { "44", "7524", "IM" },
+	{ "44", "7624", "IM" },
+	{ "47", "79", "SJ" },
+	{ "290", "8", "TA" },
+	{ "358", "18", "AX" },
+	{ "39", "06698", "VA" },
+	{ "599", "3", "BQ" }, { "599", "4", "BQ" }, { "599", "7", "BQ" },
+};
+
 static int
 calling_code_cmp(const void *key, const void *elem)
 {
@@ -92,7 +108,7 @@ ident_phone_country(const char *digits, size_t len)
 {
 	const struct calling_code	*c;
 	char				 code[4];
-	size_t				 n;
+	size_t				 i, n, l;
 
 	for (n = 1; n <= 3 && n < len; n++) {
 		memcpy(code, digits, n);
@@ -104,8 +120,14 @@ ident_phone_country(const char *digits, size_t len)
 		    calling_code_cmp);
 		if (c == NULL)
 			continue;
-		if (n == 1 && code[0] == '7' && digits[1] == '7')
-			return ("KZ");
+		for (i = 0; i < sizeof(calling_leads) /
+		    sizeof(calling_leads[0]); i++) {
+			l = strlen(calling_leads[i].lead);
+			if (strcmp(calling_leads[i].code, code) == 0 &&
+			    len - n >= l &&
+			    memcmp(digits + n, calling_leads[i].lead, l) == 0)
+				return (calling_leads[i].cc);
+		}
 		return (c->cc);
 	}
 	return (NULL);

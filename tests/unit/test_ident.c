@@ -558,7 +558,10 @@ START_TEST(test_phone_country)
 		{ "+90 543 887 4080", "TR" },
 		{ "+7 912 345 67 89", "RU" },	/* +7: Russia ... */
 		{ "+7 701 234 5678", "KZ" },	/* ... or Kazakhstan */
-		{ "+358 18 123 456", "FI" },	/* a shared code's main country */
+		{ "+358 18 123 456", "AX" },	/* a shared code's other */
+		{ "+358 40 123 4567", "FI" },	/* ... and its main country */
+		{ "+44 7624 123456", "IM" },
+		{ "+44 7781 123456", "GB" },	/* Guernsey: the pattern tells */
 		{ "+1 (305) 968-4595", NULL },	/* 25 countries */
 		{ "+999 12345", NULL },		/* nobody's */
 		{ "+800 1234 5678", NULL },	/* not a country's */
@@ -1109,6 +1112,22 @@ START_TEST(test_device_model)
 	    "Android 4.4.2; en-us; GT-I9505 Build/KOT49H)") };
 	struct dev_attr	iphone[] = { A("ua", "Kestrel/4.9.2 (iPhone; iOS 17.5.1; "
 	    "Scale/3.00)"), A("hw", "iPhone17,3") };
+	/* Xiaomi's agents carry their firmware where others say Build/. */
+	struct dev_attr	miui[] = { A("ua", "Dalvik/2.1.0 (Linux; U; Android 11; "
+	    "Redmi Note 8 Pro MIUI/V12.0.3.0.QGGMIXM)") };
+	/* What stands before the model is skipped: an SDK level, an ABI, a
+	 * screen, a three-digit region, a script. */
+	struct dev_attr	sdk[] = { A("ua", "MyApp/1.0 (Android 13; SDK 33; "
+	    "arm64-v8a; 1080x2400; es-419; zh_CN_#Hans; SM-S911B)") };
+	/* The item that says Build/ wins over an earlier one. */
+	struct dev_attr	build[] = { A("ua", "MyApp/1.0 (Android 13; v2; "
+	    "SM-A546B Build/UP1A.231005.007)") };
+	/* A nested comment, and the model in the agent's second comment. */
+	struct dev_attr	nested[] = { A("ua", "Dalvik/2.1.0 (Linux; U; "
+	    "Android 13; Pixel 6 (Custom) Build/TQ3A)") };
+	struct dev_attr	second[] = { A("ua", "MyApp/1.0 (build 42) Dalvik/2.1.0 "
+	    "(Linux; U; Android 13; SM-A546B Build/UP1A)") };
+	struct dev_attr	ipod[] = { A("id", "a1"), A("hw", "iPod9,1") };
 	/* No model: a browser (Chrome's reduced "K", or what a script set), an
 	 * agent without one, an item without a digit, an iPhone without hw. */
 	struct dev_attr	chrome[] = { A("ua", "Mozilla/5.0 (Linux; Android 10; K) "
@@ -1121,6 +1140,11 @@ START_TEST(test_device_model)
 	struct dev_attr	ios[] = { A("ua", "Shoply/5.3.0 (iPhone; iOS 18.1; "
 	    "Scale/3.00)") };
 	struct dev_attr	abi[] = { A("id", "a1"), A("hw", "arm64-v8a,armeabi") };
+	struct dev_attr	tripad[] = { A("id", "a1"), A("hw", "arm64-v8a,tripad,1") };
+	struct dev_attr	spec[] = { A("id", "a1"), A("hw", "iPhone 15 Pro, 256GB") };
+	/* A crawler's agent is a browser's as far as models go. */
+	struct dev_attr	spider[] = { A("ua", "Mozilla/5.0 (Linux; Android 14; "
+	    "SM-S918B) AppleWebKit/537.36 Safari/537.36 spider") };
 	const struct {
 		const struct dev_attr	*a;
 		size_t			 n;
@@ -1131,9 +1155,16 @@ START_TEST(test_device_model)
 		{ spaced, nitems(spaced), "infinix x6515" },
 		{ locale, nitems(locale), "gt-i9505" },
 		{ iphone, nitems(iphone), "iphone17,3" },
+		{ miui, nitems(miui), "redmi note 8 pro" },
+		{ sdk, nitems(sdk), "sm-s911b" }, { build, nitems(build), "sm-a546b" },
+		{ nested, nitems(nested), "pixel 6" },
+		{ second, nitems(second), "sm-a546b" },
+		{ ipod, nitems(ipod), "ipod9,1" },
 		{ chrome, nitems(chrome), NULL }, { old, nitems(old), NULL },
 		{ bare, nitems(bare), NULL }, { via, nitems(via), NULL },
 		{ ios, nitems(ios), NULL }, { abi, nitems(abi), NULL },
+		{ tripad, nitems(tripad), NULL }, { spec, nitems(spec), NULL },
+		{ spider, nitems(spider), NULL },
 	};
 	struct party	p;
 	size_t		i;
