@@ -145,7 +145,7 @@ int	ident_ip(const struct ident *id, const char *s, size_t len,
  * (PF_DEVICE_BROWSER, when "ua" is present): a web browser's agent, not
  * an app's or a crawler's; and p->device_model (PF_DEVICE_MODEL) when
  * an app's agent names an Android phone's model, or "hw" an Apple
- * device's identifier ("iphone17,3"), lowercased.
+ * device's identifier ("iphone17,3"), lowercased; never an emulator's.
  * At most 32 attributes, names of at most 64 bytes ([A-Za-z0-9_.-],
  * case-insensitive), values of at most 1024 bytes. A fingerprint that
  * would be too weak to link devices is left out (no error): ENT_DEVICE

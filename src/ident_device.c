@@ -785,7 +785,8 @@ dev_model_put(const char *s, size_t len, char *out)
  * theirs in "hw" ("iphone17,3"), never in an agent. A browser's agent
  * (any "mozilla/" one, crawlers' too) names none worth having: Chrome's
  * reduced agent says "k" for every phone, and whatever else it says is
- * what a script set.
+ * what a script set. Nor an emulator's (the caller's business): it
+ * claims whatever model it was told to.
  */
 static size_t
 dev_model(const struct dev_item *it, size_t n, const char *u, size_t ul,
@@ -899,11 +900,12 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 		p->device_browser = dev_browser(u, ul);
 		p->facts |= PF_DEVICE_BROWSER;
 	}
-	if ((ua == NULL || !p->device_browser) &&
-	    dev_model(it, n, u, ua != NULL ? ul : 0, p->device_model) > 0)
-		p->facts |= PF_DEVICE_MODEL;
 	p->device_emulator = dev_emulator(it, n, u, ul);
 	p->facts |= PF_DEVICE_EMULATOR;
+	/* An emulator's model is whatever it was told to claim. */
+	if ((ua == NULL || !p->device_browser) && !p->device_emulator &&
+	    dev_model(it, n, u, ua != NULL ? ul : 0, p->device_model) > 0)
+		p->facts |= PF_DEVICE_MODEL;
 	if ((idv = dev_find(it, n, DK_ID)) != NULL)
 		ident_set_hash(id, p, ENT_DEVICE_ID, idv->val, idv->vallen);
 	if ((idv = dev_find(it, n, DK_TZ)) != NULL &&

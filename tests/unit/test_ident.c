@@ -1128,6 +1128,9 @@ START_TEST(test_device_model)
 	struct dev_attr	second[] = { A("ua", "MyApp/1.0 (build 42) Dalvik/2.1.0 "
 	    "(Linux; U; Android 13; SM-A546B Build/UP1A)") };
 	struct dev_attr	ipod[] = { A("id", "a1"), A("hw", "iPod9,1") };
+	/* An emulator claims a model: it is none. */
+	struct dev_attr	emu[] = { A("ua", "Tilde/6.21.2 (Android 14; SM-A566B; "
+	    "Build/TP1A.220624.014) okhttp/4.12.0"), A("hw", "x86_64;4GB") };
 	/* No model: a browser (Chrome's reduced "K", or what a script set), an
 	 * agent without one, an item without a digit, an iPhone without hw. */
 	struct dev_attr	chrome[] = { A("ua", "Mozilla/5.0 (Linux; Android 10; K) "
@@ -1164,7 +1167,7 @@ START_TEST(test_device_model)
 		{ bare, nitems(bare), NULL }, { via, nitems(via), NULL },
 		{ ios, nitems(ios), NULL }, { abi, nitems(abi), NULL },
 		{ tripad, nitems(tripad), NULL }, { spec, nitems(spec), NULL },
-		{ spider, nitems(spider), NULL },
+		{ spider, nitems(spider), NULL }, { emu, nitems(emu), NULL },
 	};
 	struct party	p;
 	size_t		i;
