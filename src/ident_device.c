@@ -796,7 +796,7 @@ dev_model(const struct dev_item *it, size_t n, const char *u, size_t ul,
 	const char		*c, *end, *s, *e, *first;
 	char			 h[DEV_CANON_MAX];
 	size_t			 hl, len, flen = 0;
-	bool			 after;
+	bool			 after, build;
 
 	if (dev_prefix(u, ul, "mozilla/"))
 		return (0);
@@ -817,21 +817,19 @@ dev_model(const struct dev_item *it, size_t n, const char *u, size_t ul,
 			}
 			if (!after)
 				continue;
-			if (memmem(s, len, " build/", 7) != NULL) {
-				len = dev_model_cut(s, len);
-				if (!dev_not_model(s, len))
-					return (dev_model_put(s, len, out));
-			}
+			build = memmem(s, len, " build/", 7) != NULL;
 			len = dev_model_cut(s, len);
-			if (first == NULL && !dev_not_model(s, len)) {
+			if (dev_not_model(s, len))
+				continue;
+			if (build)
+				return (dev_model_put(s, len, out));
+			if (first == NULL) {
 				first = s;
 				flen = len;
 			}
 		}
 		if (first != NULL)
 			return (dev_model_put(first, flen, out));
-		if (end + 1 >= u + ul)
-			break;
 	}
 	if ((hw = dev_find(it, n, DK_HW)) == NULL)
 		return (0);
