@@ -397,26 +397,27 @@ rules_fn_count_where_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	struct rules_node		*w = n->kids[3];
 	const struct rules_node		*h;
+	const char			*fn = n->fn->name;
 	char				 buf[64];
 	int				 t;
 
 	if (n->type_mask != EV_MASK(EV_REFERRAL) || n->kind2 != 0) {
-		rules_error(cc->rs, &w->pos, "count's condition is on each "
-		    "counted referral: count(referral, key, window, "
-		    "condition), with one key");
+		rules_error(cc->rs, &w->pos, "%s's condition is on each "
+		    "counted referral: %s(referral, key, window, "
+		    "condition), with one key", fn, fn);
 		return (-1);
 	}
 	if ((t = rules_check_expr(cc, w)) == T_ERR)
 		return (-1);
 	if (t != T_BOOL) {
-		rules_error(cc->rs, &w->pos, "count's fourth argument is a "
-		    "condition on each counted referral, not %s",
+		rules_error(cc->rs, &w->pos, "%s's fourth argument is a "
+		    "condition on each counted referral, not %s", fn,
 		    rules_check_tname(w, buf, sizeof(buf)));
 		return (-1);
 	}
 	if ((h = rules_fn_history(w)) != NULL) {
-		rules_error(cc->rs, &h->pos, "count's condition reads each "
-		    "counted referral's own facts; %s() reads history",
+		rules_error(cc->rs, &h->pos, "%s's condition reads each "
+		    "counted referral's own facts; %s() reads history", fn,
 		    h->fn->name);
 		return (-1);
 	}
@@ -440,24 +441,27 @@ static int
 rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	struct rules_node	*k = n->kids[1];
+	const char		*fn = n->fn->name;
+	char			 what[32];
 
-	if (rules_fn_type(cc, n, "count's type") != 0)
+	snprintf(what, sizeof(what), "%s's type", fn);
+	if (rules_fn_type(cc, n, what) != 0)
 		return (T_ERR);
 	if (k->op == N_LIST) {
 		if (k->nkids != 2) {
-			rules_error(cc->rs, &k->pos, "count takes one key, or "
+			rules_error(cc->rs, &k->pos, "%s takes one key, or "
 			    "two in brackets: [referrer.account, "
-			    "referee.device.fuzzy]");
+			    "referee.device.fuzzy]", fn);
 			return (T_ERR);
 		}
 		if (n->type_mask != EV_MASK(EV_REFERRAL)) {
-			rules_error(cc->rs, &n->kids[0]->pos, "count with two "
-			    "keys counts referrals: count(referral, [...], "
-			    "window)");
+			rules_error(cc->rs, &n->kids[0]->pos, "%s with two "
+			    "keys counts referrals: %s(referral, [...], "
+			    "window)", fn, fn);
 			return (T_ERR);
 		}
-		if (rules_check_key(cc, k->kids[0], "count", "key",
-		    true) != 0 || rules_check_key(cc, k->kids[1], "count",
+		if (rules_check_key(cc, k->kids[0], fn, "key",
+		    true) != 0 || rules_check_key(cc, k->kids[1], fn,
 		    "key", true) != 0)
 			return (T_ERR);
 		n->party2 = k->kids[1]->party;
@@ -465,14 +469,14 @@ rules_fn_count_check(struct rules_cctx *cc, struct rules_node *n)
 		if (n->party2 == k->kids[0]->party &&
 		    n->kind2 == k->kids[0]->kind) {
 			rules_error(cc->rs, &k->kids[1]->pos, "the two keys of "
-			    "count are the same");
+			    "%s are the same", fn);
 			return (T_ERR);
 		}
 		k = k->kids[0];
 		n->cost = COST_RECORDS;
-	} else if (rules_check_key(cc, k, "count", "key", true) != 0)
+	} else if (rules_check_key(cc, k, fn, "key", true) != 0)
 		return (T_ERR);
-	if (rules_check_window(cc, n->kids[2], "count", true,
+	if (rules_check_window(cc, n->kids[2], fn, true,
 	    &n->window) != 0)
 		return (T_ERR);
 	rules_fn_key(n, k);
@@ -691,44 +695,56 @@ rules_fn_where(struct rules_ectx *cx, const struct rules_node *n,
 	return (rules_eval_cond(cx, n->kids[3], ev) ? 1 : 0);
 }
 
+/*
+ * What count(...) counts, with the first key's hash in *h: -1 on a store
+ * error (cx->err set), -2 when a key is absent.
+ */
+static int64_t
+rules_fn_counted(struct rules_ectx *cx, const struct rules_node *n,
+    struct rg_hash *h, struct rules_slot *s)
+{
+	struct rg_hash	h2;
+	int64_t		c;
+
+	if (!rules_eval_key(cx, n->party, n->kind, h))
+		return (-2);
+	if (n->nkids == 4)
+		c = (int64_t)rules_fn_recs(cx, n, h, rules_fn_where, s);
+	else if (n->kind2 != 0) {
+		if (!rules_eval_key(cx, n->party2, n->kind2, &h2))
+			return (-2);
+		c = rules_fn_count2(cx, n, h, &h2, s);
+	} else
+		c = rules_eval_count(cx, n->kind, h, n->type_mask,
+		    n->role_mask, rules_eval_from(cx, n->window),
+		    rules_eval_to(cx, n->window), n->limit);
+	if (c < 0)
+		cx->err = 1;
+	return (c);
+}
+
 static void
 rules_fn_count_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	struct rg_hash	h, h2;
+	struct rg_hash	h;
 	int64_t		c;
 
 	s->v.type = T_NUM;
-	if (!rules_eval_key(cx, n->party, n->kind, &h))
+	if ((c = rules_fn_counted(cx, n, &h, s)) < 0)
 		return;
-	if (n->nkids == 4)
-		c = (int64_t)rules_fn_recs(cx, n, &h, rules_fn_where, s);
-	else if (n->kind2 != 0) {
-		if (!rules_eval_key(cx, n->party2, n->kind2, &h2))
-			return;
-		c = rules_fn_count2(cx, n, &h, &h2, s);
-	} else
-		c = rules_eval_count(cx, n->kind, &h, n->type_mask,
-		    n->role_mask, rules_eval_from(cx, n->window),
-		    rules_eval_to(cx, n->window), n->limit);
-	if (c < 0) {
-		cx->err = 1;
-		return;
-	}
 	s->v.present = true;
 	s->v.n = (double)c;
 }
 
-/* The window of a windowed history call, then its count. */
+/* How a count with two keys or a condition read what it counted. */
 static void
-rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
+rules_fn_count_exread(struct rules_ectx *cx, const struct rules_node *n,
     const struct rules_slot *s)
 {
 	const char	*by;
 	char		 buf[160];
 
-	rules_eval_exwindow(cx, n);
-	rules_eval_excount(cx, n, s);
 	/* A condition: how many referrals were read to count those. */
 	if (n->nkids == 4 && s->v.present) {
 		jsw_raws(cx->ex, ",\"read\":");
@@ -754,6 +770,82 @@ rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
 		jsw_raws(cx->ex, ",\"by\":");
 		jsw_name(cx->ex, by, strlen(by));
 	}
+}
+
+/* The window of a windowed history call, then its count. */
+static void
+rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	rules_fn_count_exread(cx, n, s);
+}
+
+/* ---- share(referral, [key, key], window), share(..., condition) ----- */
+
+/*
+ * count's arguments, two keys or a condition: what count counts, as a
+ * percentage of the first key's referrals in the window. Every one is
+ * counted (no comparison bounds it); a condition reads the newest
+ * RULES_SCAN_MAX referrals' records and is a share of those.
+ */
+static int
+rules_fn_share_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	if (rules_fn_count_check(cc, n) == T_ERR)
+		return (T_ERR);
+	if (n->type_mask != EV_MASK(EV_REFERRAL) ||
+	    (n->kind2 == 0 && n->nkids != 4)) {
+		rules_error(cc->rs, &n->pos, "share is a part of a key's "
+		    "referrals: share(referral, [referrer.account, "
+		    "referee.email.shape], window) or share(referral, key, "
+		    "window, condition)");
+		return (T_ERR);
+	}
+	return (T_NUM);
+}
+
+static void
+rules_fn_share_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	struct rg_hash	h;
+	int64_t		c, d;
+
+	s->v.type = T_NUM;
+	if ((c = rules_fn_counted(cx, n, &h, s)) < 0)
+		return;
+	if ((d = rules_eval_count(cx, n->kind, &h, n->type_mask,
+	    n->role_mask, rules_eval_from(cx, n->window),
+	    rules_eval_to(cx, n->window), RULES_COUNT_MAX)) < 0) {
+		cx->err = 1;
+		return;
+	}
+	/* A condition read the newest RULES_SCAN_MAX: a share of those. */
+	if (n->nkids == 4 && s->capped) {
+		d = s->x[0];
+		s->capped = false;
+	}
+	s->x[2] = c;
+	s->x[3] = d;
+	if (d == 0)
+		return;		/* no share of none */
+	s->v.present = true;
+	s->v.n = 100.0 * (double)(c < d ? c : d) / (double)d;
+}
+
+static void
+rules_fn_share_explain(struct rules_ectx *cx, const struct rules_node *n,
+    const struct rules_slot *s)
+{
+	rules_eval_exwindow(cx, n);
+	rules_eval_excount(cx, n, s);
+	jsw_raws(cx->ex, ",\"count\":");
+	jsw_int(cx->ex, s->x[2]);
+	jsw_raws(cx->ex, ",\"of\":");
+	jsw_int(cx->ex, s->x[3]);
+	rules_fn_count_exread(cx, n, s);
 }
 
 /* ---- distinct(what, key, window) ------------------------------------ */
@@ -1086,6 +1178,9 @@ const struct rules_fn rules_fns[] = {
 	    RF_SLOT | RF_BOUND,
 	    COST_RANGE, 0, rules_fn_count_check, rules_fn_count_eval,
 	    rules_fn_count_explain },
+	{ "share", "share(referral, [key, key], window) or share(referral, "
+	    "key, window, condition)", 3, 4, RF_SLOT, COST_RECORDS, 0,
+	    rules_fn_share_check, rules_fn_share_eval, rules_fn_share_explain },
 	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,
 	    COST_RECORDS, RULES_DISTINCT_MAX, rules_fn_distinct_check,
 	    rules_fn_distinct_eval, rules_fn_count_explain },

@@ -159,7 +159,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 31);
+	ck_assert_int_eq(n, 34);
 	free(diag);
 }
 END_TEST
@@ -1338,6 +1338,67 @@ check_line(struct store_txn *txn, struct ruleset *rs, const char *line,
 	ck_assert_int_eq(verdict_check(txn, rs, ev, &v), 0);
 	verdict_clear(&v);
 }
+
+/*
+ * share: a count as a percentage of the first key's referrals, every one
+ * counted (a comparison does not bound it), with two keys or a
+ * condition; a part of one referrer's month, not another's.
+ */
+START_TEST(test_share)
+{
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev;
+	json_error_t		 jerr;
+	json_t			*j, *l;
+	char			 line[512];
+	int			 i;
+
+	rs = scratch(
+	    "rule s.pair { when share(referral, [referrer.account, "
+	    "referee.payment], 1d) >= 50 action review }\n"
+	    "rule s.where { when share(referral, referrer.account, 1d, "
+	    "referee.email.domain == \"example.com\") > 40 "
+	    "action review }\n"
+	    "rule s.more { when share(referral, [referrer.account, "
+	    "referee.payment], 1d) > 75 action review }\n",
+	    64 << 20, &st, &txn);
+	/*
+	 * Four referrals of a: three paid with pm_1 (the newest among
+	 * them), two on example.com; and one of b with pm_1.
+	 */
+	for (i = 0; i < 5; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"check\",\"id\":\"r%d\","
+		    "\"referrer\":{\"account\":\"%s\"},\"referee\":{"
+		    "\"account\":\"e%d\",\"payment\":\"%s\",\"email\":"
+		    "\"p%d@%s\"}}", i, i == 0 ? "b" : "a", i,
+		    i == 1 ? "pm_2" : "pm_1", i,
+		    i % 2 ? "example.com" : "example.org");
+		check_line(txn, rs, line, 1767225600000LL + i * 60000, &ev);
+	}
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	ck_assert_int_eq(res.nhits, 2);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	/* three of a's four, not stopped at the second for ">= 50" */
+	l = json_object_get(ex_fact(j, "s.pair", "share("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 75);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "count")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "of")), 4);
+	ck_assert(json_is_false(json_object_get(l, "at_least")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(l, "by")));
+	/* two of four on example.com, all four read */
+	l = json_object_get(ex_fact(j, "s.where", "share("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "count")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "read")), 4);
+	json_decref(j);
+	free(res.explain);
+	scratch_done(rs, st, txn);
+}
+END_TEST
 
 static const char *prim_rules =
     "rule n.age { when age(referee.account) < 1h action review }\n"
@@ -2586,6 +2647,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_explain);
 	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
+	tcase_add_test(tc, test_share);
 	tcase_add_test(tc, test_count2_walks_fewer);
 	tcase_add_test(tc, test_count2_pair);
 	tcase_add_test(tc, test_pair_index_life);
