@@ -370,6 +370,10 @@ rules_fn_count2_pair(struct ruleset *rs, const struct rules_node *n)
 			return;
 	if (rs->npairs < STORE_PAIRS_MAX)
 		rs->pairs[rs->npairs++] = p;
+	else
+		rules_warn(rs, &n->kids[1]->pos, "the store indexes %d pairs "
+		    "of keys; this one is counted the slow way, at most %d "
+		    "records", STORE_PAIRS_MAX, RULES_SCAN_MAX);
 }
 
 /* The first call in condition n that reads history, or NULL. */
@@ -793,6 +797,13 @@ rules_fn_count_explain(struct rules_ectx *cx, const struct rules_node *n,
 static int
 rules_fn_share_check(struct rules_cctx *cc, struct rules_node *n)
 {
+	struct rules_node	*a = n->kids[0];
+
+	if (a->op != N_WORD || strcmp(a->name, "referral") != 0) {
+		rules_error(cc->rs, &a->pos, "share is a part of referrals: "
+		    "share(referral, ...)");
+		return (T_ERR);
+	}
 	if (rules_fn_count_check(cc, n) == T_ERR)
 		return (T_ERR);
 	if (n->type_mask != EV_MASK(EV_REFERRAL) ||
@@ -829,8 +840,14 @@ rules_fn_share_eval(struct rules_ectx *cx, const struct rules_node *n,
 	}
 	s->x[2] = c;
 	s->x[3] = d;
-	if (d == 0)
-		return;		/* no share of none */
+	s->x[4] = 1;		/* counted: explain says what */
+	/*
+	 * No share of none; nor of two keys whose walk stopped at
+	 * RULES_SCAN_MAX records (a pair the store does not index): its
+	 * count is a lower bound, and a share below it would say "<" wrongly.
+	 */
+	if (d == 0 || s->capped)
+		return;
 	s->v.present = true;
 	s->v.n = 100.0 * (double)(c < d ? c : d) / (double)d;
 }
@@ -841,6 +858,8 @@ rules_fn_share_explain(struct rules_ectx *cx, const struct rules_node *n,
 {
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
+	if (s->x[4] == 0)
+		return;		/* a key absent: nothing counted */
 	jsw_raws(cx->ex, ",\"count\":");
 	jsw_int(cx->ex, s->x[2]);
 	jsw_raws(cx->ex, ",\"of\":");
@@ -1179,7 +1198,7 @@ const struct rules_fn rules_fns[] = {
 	    COST_RANGE, 0, rules_fn_count_check, rules_fn_count_eval,
 	    rules_fn_count_explain },
 	{ "share", "share(referral, [key, key], window) or share(referral, "
-	    "key, window, condition)", 3, 4, RF_SLOT, COST_RECORDS, 0,
+	    "key, window, condition)", 3, 4, RF_SLOT, COST_RECORDS, 101,
 	    rules_fn_share_check, rules_fn_share_eval, rules_fn_share_explain },
 	{ "distinct", "distinct(what, key, window)", 3, 3, RF_SLOT | RF_BOUND,
 	    COST_RECORDS, RULES_DISTINCT_MAX, rules_fn_distinct_check,

@@ -159,7 +159,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 34);
+	ck_assert_int_eq(n, 35);
 	free(diag);
 }
 END_TEST
@@ -438,6 +438,40 @@ START_TEST(test_nofiles)
 	ck_assert_ptr_nonnull(strstr(diag, "f.rules:2:13: error: list files "
 	    "cannot be read here"));
 	free(diag);
+}
+END_TEST
+
+/*
+ * The store indexes STORE_PAIRS_MAX pairs of keys; a set that counts one
+ * more is warned that it is counted the slow way.
+ */
+START_TEST(test_pairs_max)
+{
+	static const char *const keys[] = { "device", "device.fuzzy",
+	    "device.id", "device.stable", "email", "email.shape", "ip",
+	    "ip.prefix", "payment", "phone", "phone.block" };
+	struct ruleset	*rs;
+	struct sbuf	 sb;
+	char		*diag;
+	size_t		 i, n = 0;
+
+	sbuf_init(&sb, 4096);
+	for (i = 0; n <= STORE_PAIRS_MAX; i++, n++)
+		sbuf_addf(&sb, "rule p%zu { when count(referral, [%s.account, "
+		    "referee.%s], 1d) > 1 action review }\n", n,
+		    i < nitems(keys) ? "referrer" : "referee",
+		    keys[i % nitems(keys)]);
+	rs = rules_load_buf("p.rules", sb.buf, sb.len, id, RULES_NOFILES,
+	    &diag);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_ptr_nonnull(diag);
+	ck_assert_msg(strstr(diag, "p.rules:17:") != NULL &&
+	    strstr(diag, "warning: the store indexes 16 pairs of keys") !=
+	    NULL, "%s", diag);
+	ck_assert_ptr_null(strstr(diag, "p.rules:16:"));
+	free(diag);
+	sbuf_free(&sb);
+	rules_unref(rs);
 }
 END_TEST
 
@@ -1394,6 +1428,18 @@ START_TEST(test_share)
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 50);
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "count")), 2);
 	ck_assert_int_eq(json_integer_value(json_object_get(l, "read")), 4);
+	json_decref(j);
+	free(res.explain);
+	/* A referee without a payment: no pair, no share, nothing counted. */
+	check_line(txn, rs, "{\"op\":\"check\",\"id\":\"r5\",\"referrer\":"
+	    "{\"account\":\"a\"},\"referee\":{\"account\":\"e5\"}}",
+	    1767225600000LL + 5 * 60000, &ev);
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, &jerr);
+	ck_assert_msg(j != NULL, "%s: %s", jerr.text, res.explain);
+	l = json_object_get(ex_fact(j, "s.pair", "share("), "left");
+	ck_assert(json_is_null(json_object_get(l, "value")));
+	ck_assert_ptr_null(json_object_get(l, "count"));
 	json_decref(j);
 	free(res.explain);
 	scratch_done(rs, st, txn);
@@ -2648,6 +2694,7 @@ rules_suite(void)
 	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
 	tcase_add_test(tc, test_share);
+	tcase_add_test(tc, test_pairs_max);
 	tcase_add_test(tc, test_count2_walks_fewer);
 	tcase_add_test(tc, test_count2_pair);
 	tcase_add_test(tc, test_pair_index_life);
