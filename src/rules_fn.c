@@ -806,8 +806,7 @@ rules_fn_share_check(struct rules_cctx *cc, struct rules_node *n)
 	}
 	if (rules_fn_count_check(cc, n) == T_ERR)
 		return (T_ERR);
-	if (n->type_mask != EV_MASK(EV_REFERRAL) ||
-	    (n->kind2 == 0 && n->nkids != 4)) {
+	if (n->kind2 == 0 && n->nkids != 4) {
 		rules_error(cc->rs, &n->pos, "share is a part of a key's "
 		    "referrals: share(referral, [referrer.account, "
 		    "referee.email.shape], window) or share(referral, key, "
