@@ -611,6 +611,15 @@ dev_emulator(const struct dev_item *it, size_t n, const char *u, size_t ul)
 
 /* ---- browsers and apps ---------------------------------------------- */
 
+/* Does s (len bytes) start with p? */
+static bool
+dev_prefix(const char *s, size_t len, const char *p)
+{
+	size_t	pl = strlen(p);
+
+	return (len >= pl && memcmp(s, p, pl) == 0);
+}
+
 /*
  * A web browser's agent, not an app's: one that starts with "Mozilla/"
  * and is no crawler's (dev_ua_browser's families but "bot"), or with a
@@ -624,15 +633,14 @@ static bool
 dev_browser(const char *u, size_t ul)
 {
 	const char	*b;
-	size_t		 i, tl;
+	size_t		 i;
 
-	if (ul >= 8 && memcmp(u, "mozilla/", 8) == 0) {
+	if (dev_prefix(u, ul, "mozilla/")) {
 		b = dev_ua_browser(u, ul);
 		return (b != NULL && strcmp(b, "bot") != 0);
 	}
 	for (i = 0; i < nitems(dev_browsers); i++) {
-		tl = strlen(dev_browsers[i].tok);
-		if (ul >= tl && memcmp(u, dev_browsers[i].tok, tl) == 0)
+		if (dev_prefix(u, ul, dev_browsers[i].tok))
 			return (strcmp(dev_browsers[i].family, "bot") != 0);
 	}
 	return (false);
@@ -687,14 +695,6 @@ dev_locale(const char *s, size_t len)
 	return ((a == 2 || a == 3) && dev_all(s, a, isalpha) &&
 	    ((r == 2 && dev_all(sep + 1, 2, isalpha)) ||
 	    (r == 3 && dev_all(sep + 1, 3, isdigit))));
-}
-
-static bool
-dev_prefix(const char *s, size_t len, const char *p)
-{
-	size_t	pl = strlen(p);
-
-	return (len >= pl && memcmp(s, p, pl) == 0);
 }
 
 /*

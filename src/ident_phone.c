@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ident_int.h"
+#include "util.h"
 
 struct calling_code {
 	char	code[4];	/* digits, NUL-terminated */
@@ -120,8 +121,7 @@ ident_phone_country(const char *digits, size_t len)
 		    calling_code_cmp);
 		if (c == NULL)
 			continue;
-		for (i = 0; i < sizeof(calling_leads) /
-		    sizeof(calling_leads[0]); i++) {
+		for (i = 0; i < nitems(calling_leads); i++) {
 			l = strlen(calling_leads[i].lead);
 			if (strcmp(calling_leads[i].code, code) == 0 &&
 			    len - n >= l &&
