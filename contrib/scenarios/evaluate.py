@@ -326,6 +326,9 @@ def score(labels, checks, rechecks):
     """The figures of one set."""
     pats = {}
     tot = {"legit": _zero(), "fraud": _zero()}
+    # The referrals a backend would pay absent screening (labels that say
+    # "qualified"): a payout recheck of the others never reaches a payout.
+    paid = {"legit": _zero(), "fraud": _zero()}
     rules = {}
     for l in labels:
         rid = l["id"]
@@ -336,7 +339,8 @@ def score(labels, checks, rechecks):
         a0 = c["action"]
         a1 = rc["action"] if rc else a0
         row = pats.setdefault(l["pattern"], dict(label=l["label"], **_zero()))
-        for acc in (row, tot[l["label"]]):
+        accs = (row, tot[l["label"]]) + ((paid[l["label"]],) if l.get("qualified") else ())
+        for acc in accs:
             acc["n"] += 1
             acc["flagged_check"] += a0 in FLAG
             acc["denied_check"] += a0 == "deny"
@@ -358,10 +362,10 @@ def score(labels, checks, rechecks):
             # shadow rule, what enforcing it would add.
             if a0 not in FLAG and a1 not in FLAG:
                 e["allowed"][l["label"]] += 1
-    for acc in list(pats.values()) + list(tot.values()):
+    for acc in list(pats.values()) + list(tot.values()) + list(paid.values()):
         _rates(acc)
     return {"patterns": dict(sorted(pats.items(), key=lambda kv: (kv[1]["label"], kv[0]))),
-            "totals": tot, "rules": dict(sorted(rules.items()))}
+            "totals": tot, "qualified": paid, "rules": dict(sorted(rules.items()))}
 
 
 def _zero():
@@ -375,13 +379,15 @@ def _rates(acc):
                     ("flagged_check", "denied_check", "flagged_payout", "denied_payout")}
 
 
-def merge_totals(sets):
+def merge_totals(sets, which="totals"):
+    """The sets' totals added up; which "qualified": those of the
+    referrals their labels say would be paid."""
     tot = {"legit": _zero(), "fraud": _zero()}
     for s in sets:
         for lab in tot:
             for k in ("n", "flagged_check", "denied_check", "flagged_payout",
                       "denied_payout"):
-                tot[lab][k] += s["totals"][lab][k]
+                tot[lab][k] += s[which][lab][k]
     for acc in tot.values():
         _rates(acc)
     return tot
@@ -539,7 +545,7 @@ def report(res, out=sys.stdout):
                 name, r["label"], r["n"], pct(r["flagged_check"], r["n"]),
                 pct(r["denied_check"], r["n"]), pct(r["flagged_payout"], r["n"]),
                 pct(r["denied_payout"], r["n"])))
-        _totals(w, s["totals"])
+        _totals(w, s["totals"], s["qualified"])
         w("   rules (referrals matched: at check | by payout; allowed: matched, yet"
           " left allowed by payout)\n")
         w("   %-36s %-7s %17s %17s %17s\n" % ("rule", "mode", "legit", "fraud",
@@ -554,7 +560,7 @@ def report(res, out=sys.stdout):
         w("   (%d legit, %d fraud referrals)\n" % (nl, nf))
     if len(res["sets"]) > 1:
         w("\n== all sets\n")
-        _totals(w, res["totals"])
+        _totals(w, res["totals"], res["qualified"])
     if res.get("baseline"):
         report_moved(w, res)
     for n in res["notes"]:
@@ -582,16 +588,16 @@ def report_moved(w, res):
             for k in KEYS)))
 
 
-def _totals(w, tot):
-    f, l = tot["fraud"], tot["legit"]
-    w("   %-26s %6d %11s %11s %11s %11s\n" % (
-        "TOTAL fraud (recall)", f["n"], pct(f["flagged_check"], f["n"]),
-        pct(f["denied_check"], f["n"]), pct(f["flagged_payout"], f["n"]),
-        pct(f["denied_payout"], f["n"])))
-    w("   %-26s %6d %11s %11s %11s %11s\n" % (
-        "TOTAL legit (false rate)", l["n"], pct(l["flagged_check"], l["n"]),
-        pct(l["denied_check"], l["n"]), pct(l["flagged_payout"], l["n"]),
-        pct(l["denied_payout"], l["n"])))
+def _totals(w, tot, paid):
+    """The totals; when the labels say which referrals would be paid,
+    the same figures among those (the ones a payout recheck decides)."""
+    rows = [("TOTAL fraud (recall)", tot["fraud"]), ("TOTAL legit (false rate)", tot["legit"])]
+    if paid["fraud"]["n"] + paid["legit"]["n"]:
+        rows += [("  qualified fraud", paid["fraud"]), ("  qualified legit", paid["legit"])]
+    for what, a in rows:
+        w("   %-26s %6d %11s %11s %11s %11s\n" % (
+            what, a["n"], pct(a["flagged_check"], a["n"]), pct(a["denied_check"], a["n"]),
+            pct(a["flagged_payout"], a["n"]), pct(a["denied_payout"], a["n"])))
 
 
 def main(argv=None):
@@ -681,7 +687,8 @@ def main(argv=None):
                                 notes, a.recheck_at))
         res = {"rules": rules, "geoip": geoip, "disposable": disposable,
                "thresholds": th,
-               "notes": notes, "sets": sets, "totals": merge_totals(sets)}
+               "notes": notes, "sets": sets, "totals": merge_totals(sets),
+               "qualified": merge_totals(sets, "qualified")}
         if a.baseline:
             if any(" " in r for r in a.baseline):
                 raise SystemExit("evaluate.py: a rule path with a blank is not "

@@ -148,6 +148,37 @@ def timeline_recheck_at_end_or_now():
     eq(json.loads(lines[3]), {"op": "recheck", "id": "r1"}, "recheck without ts")
 
 
+@suite.case("qualified_figures")
+def qualified_figures():
+    # Labels that say which referrals would be paid get the same figures
+    # among those alone; labels without the field get none.
+    labels = [{"id": "q1", "label": "legit", "pattern": "p", "qualified": True},
+              {"id": "q2", "label": "legit", "pattern": "p", "qualified": False},
+              {"id": "q3", "label": "legit", "pattern": "p", "qualified": True},
+              {"id": "q4", "label": "fraud", "pattern": "f", "qualified": True},
+              {"id": "q5", "label": "fraud", "pattern": "f"}]
+    checks = {"q1": {"action": "allow"}, "q2": {"action": "review"},
+              "q3": {"action": "allow"}, "q4": {"action": "allow"},
+              "q5": {"action": "deny"}}
+    rechecks = {"q1": {"action": "review"}, "q4": {"action": "deny"}}
+    s = evaluate.score(labels, checks, rechecks)
+    q = s["qualified"]
+    eq((q["legit"]["n"], q["legit"]["flagged_check"], q["legit"]["flagged_payout"]),
+       (2, 0, 1), "qualified legit: n, flagged at check, by payout")
+    eq((q["fraud"]["n"], q["fraud"]["denied_payout"]), (1, 1), "qualified fraud")
+    eq((s["totals"]["legit"]["n"], s["totals"]["legit"]["flagged_payout"]), (3, 2),
+       "every legit referral")
+    m = evaluate.merge_totals([s, s], "qualified")
+    eq((m["legit"]["n"], m["legit"]["rates"]["flagged_payout"]), (4, 0.5), "merged")
+    out = []
+    evaluate._totals(out.append, s["totals"], s["qualified"])
+    check(any("qualified legit" in x for x in out), "no qualified line", out)
+    s = evaluate.score([dict(l, qualified=None) for l in labels], checks, rechecks)
+    out = []
+    evaluate._totals(out.append, s["totals"], s["qualified"])
+    eq(len(out), 2, "lines without qualified labels")
+
+
 @suite.case("recheck_ts_probe")
 def recheck_ts_probe():
     # A daemon that takes a ts on recheck answers the probe (an unknown id)
