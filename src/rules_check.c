@@ -1445,6 +1445,10 @@ rules_check(struct ruleset *rs)
 		    nsugg);
 		for (j = 0; j < te->nassume; j++)
 			rules_check_assume(&cc, te, &te->assume[j]);
+		for (j = 0; j < te->nlines; j++)
+			if (te->lines[j].assume != NULL)
+				rules_check_assume(&cc, te,
+				    te->lines[j].assume);
 	}
 	free(sugg);
 	free(byrule);

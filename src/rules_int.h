@@ -526,19 +526,23 @@ struct rules_names {
 	uint32_t		*idx;		/* rule index, once resolved */
 };
 
+/* "assume FACT == VALUE": a fact the databases would give, set for a
+ * test's checks, or, as a line of its given block, for the checks after
+ * that line. */
+struct rules_assume {
+	struct rules_node	*fact;		/* N_WORD, then N_FACT */
+	struct rules_node	*val;		/* N_CONST */
+};
+
 struct rules_tline {
-	char			*text;		/* NULL: a "wait" line */
-	size_t			 len;
+	char			*text;		/* NULL: a "wait" or "assume" line */
+	size_t			 len;		/* an "assume" line's too */
 	struct rules_pos	 pos;
 	uint32_t		 repeat;	/* 1, or "repeat N" */
 	int64_t			 every;		/* ms between repeats (1s) */
 	int64_t			 wait;		/* "wait D": ms the clock moves */
-};
-
-/* "assume FACT == VALUE": a fact the databases would give, set for a test. */
-struct rules_assume {
-	struct rules_node	*fact;		/* N_WORD, then N_FACT */
-	struct rules_node	*val;		/* N_CONST */
+	struct rules_assume	*assume;	/* an "assume" line, once parsed */
+	bool			 is_assume;
 };
 
 struct rules_test {

@@ -411,6 +411,13 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 		rules_lex_pos(lx, s, &tl->pos);
 		tl->repeat = 1;
 		tl->every = 1000;
+		if (rules_lex_kw(t, s, e, "assume")) {
+			/* Parsed by the parser, from tl->pos to the end. */
+			tl->is_assume = true;
+			tl->len = e - s;
+			s = eol;
+			continue;
+		}
 		if (rules_lex_kw(t, s, e, "wait")) {
 			s = rules_lex_dur(lx, s + 5, e, &tl->wait, "wait");
 			if (s != e)

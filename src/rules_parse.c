@@ -109,6 +109,11 @@ rules_parse_found(struct rules_parser *p, char *buf, size_t cap)
 		snprintf(buf, cap, "%s %.*s", rules_lex_tkname(tk->t),
 		    (int)(tk->len > 40 ? 40 : tk->len), tk->p);
 		break;
+	case TK_EOF:
+		/* A given block's assume line is lexed alone. */
+		snprintf(buf, cap, "%s", p->lx.len < p->rs->srcs[p->src].len ?
+		    "the end of the line" : rules_lex_tkname(tk->t));
+		break;
 	default:
 		snprintf(buf, cap, "%s", rules_lex_tkname(tk->t));
 		break;
@@ -1037,9 +1042,9 @@ rules_parse_names(struct rules_parser *p, struct rules_names *nm)
 	rules_parse_expect(p, TK_RBRACK);
 }
 
-/* "assume FACT == VALUE" */
-static void
-rules_parse_assume(struct rules_parser *p, struct rules_test *t, size_t *cap)
+/* "assume FACT == VALUE" into *a; 0, or -1 (reported). */
+static int
+rules_parse_assume_one(struct rules_parser *p, struct rules_assume *a)
 {
 	struct rules_node	*f, *v;
 	struct rules_pos	 pos;
@@ -1048,21 +1053,70 @@ rules_parse_assume(struct rules_parser *p, struct rules_test *t, size_t *cap)
 	pos = TOK(p)->pos;
 	if (TOK(p)->t != TK_WORD) {
 		rules_parse_expected(p, "a fact");
-		return;
+		return (-1);
 	}
 	f = rules_parse_node(p, N_WORD, &pos);
 	f->name = TOK(p)->str;
 	rules_parse_next(p);
 	f->end = p->prev_end;
 	if (rules_parse_expect(p, TK_EQ) != 0)
-		return;
+		return (-1);
 	p->depth = 0;
 	if ((v = rules_parse_primary(p)) == NULL)
+		return (-1);
+	a->fact = f;
+	a->val = v;
+	return (0);
+}
+
+static void
+rules_parse_assume(struct rules_parser *p, struct rules_test *t, size_t *cap)
+{
+	struct rules_assume	a;
+
+	if (rules_parse_assume_one(p, &a) != 0)
 		return;
 	t->assume = rules_grow(t->assume, cap, t->nassume, sizeof(*t->assume));
-	t->assume[t->nassume].fact = f;
-	t->assume[t->nassume].val = v;
-	t->nassume++;
+	t->assume[t->nassume++] = a;
+}
+
+/*
+ * The "assume" lines of a given block (raw lines, read by
+ * rules_lex_given): each is lexed on its own, its end the line's.
+ */
+static void
+rules_parse_given_assumes(struct rules_parser *p, struct rules_test *t)
+{
+	struct rules_lex	 saved = p->lx;
+	uint32_t		 prev_end = p->prev_end;
+	struct rules_assume	 a;
+	size_t			 i;
+
+	for (i = 0; i < t->nlines; i++) {
+		struct rules_tline	*tl = &t->lines[i];
+
+		if (!tl->is_assume)
+			continue;
+		p->lx.off = tl->pos.off;
+		p->lx.len = tl->pos.off + tl->len;
+		p->lx.line = tl->pos.line;
+		p->lx.bol = tl->pos.off - (tl->pos.col - 1);
+		rules_lex_next(&p->lx);
+		if (rules_parse_assume_one(p, &a) == 0) {
+			if (TOK(p)->t != TK_EOF)
+				rules_parse_expected(p, "the end of the line "
+				    "after assume FACT == VALUE");
+			else {
+				tl->assume = rules_alloc(&p->rs->arena,
+				    sizeof(*tl->assume));
+				*tl->assume = a;
+			}
+		}
+		/* Reported: the next line is parsed afresh. */
+		p->rs->panic = false;
+	}
+	p->lx = saved;
+	p->prev_end = prev_end;
 }
 
 static void
@@ -1105,6 +1159,8 @@ rules_parse_test(struct rules_parser *p)
 				rules_parse_expected(p, "'{'");
 			else if (rules_lex_given(&p->lx, t) != 0)
 				return;
+			else
+				rules_parse_given_assumes(p, t);
 		} else if (rules_parse_is(p, "expect")) {
 			rules_parse_next(p);
 			t->action = rules_parse_action(p, "an expected action");

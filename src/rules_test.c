@@ -147,6 +147,13 @@ rules_test_compare(struct rules_trun *tr, const struct rules_test *t,
 	json_decref(j);
 }
 
+/* Set an assumed fact on a check's event. */
+static void
+rules_test_assume(struct rg_event *ev, const struct rules_assume *a)
+{
+	rules_fact_set(ev, a->fact->party, a->fact->fact, &a->val->v);
+}
+
 /* Line text with "{n}" replaced by k. */
 static void
 rules_test_subst(struct sbuf *sb, const struct rules_tline *l, uint32_t k)
@@ -195,7 +202,7 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 		const struct rules_tline	*l = &t->lines[i];
 
 		if (l->text == NULL) {
-			clock += l->wait;
+			clock += l->wait;	/* an assume line waits 0 */
 			continue;
 		}
 		for (k = 1; k <= l->repeat; k++, clock += l->every) {
@@ -219,10 +226,12 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 			}
 			if (op == OP_CHECK) {
 				for (a = 0; a < t->nassume; a++)
-					rules_fact_set(ev,
-					    t->assume[a].fact->party,
-					    t->assume[a].fact->fact,
-					    &t->assume[a].val->v);
+					rules_test_assume(ev, &t->assume[a]);
+				/* The given block's assume lines so far. */
+				for (a = 0; a < i; a++)
+					if (t->lines[a].assume != NULL)
+						rules_test_assume(ev,
+						    t->lines[a].assume);
 				rc = verdict_check(txn, tr->rs, ev, &v);
 			}
 			else if (op == OP_OBSERVE)

@@ -271,9 +271,9 @@ START_TEST(test_language)
 	int		 n;
 
 	rs = good_file("lang.rules", &n, &report);
-	ck_assert_uint_eq(rules_count(rs), 51);
-	ck_assert_int_eq(n, 115);
-	ck_assert_str_eq(report, "rules tests: 115 passed, 0 failed\n");
+	ck_assert_uint_eq(rules_count(rs), 52);
+	ck_assert_int_eq(n, 117);
+	ck_assert_str_eq(report, "rules tests: 117 passed, 0 failed\n");
 	free(report);
 	rules_unref(rs);
 }
@@ -336,8 +336,8 @@ START_TEST(test_failing)
 	rs = load_in("tests/rules/failing", "failing.rules", &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
 	n = run_tests(rs, &report, &failed);
-	ck_assert_int_eq(n, 7);
-	ck_assert_int_eq(failed, 6);
+	ck_assert_int_eq(n, 8);
+	ck_assert_int_eq(failed, 7);
 	p = srcpath("tests/rules/failing/failing.expect");
 	want = unit_slurp(p, NULL);
 	ck_assert_str_eq(report, want);
