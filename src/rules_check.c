@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1137,7 +1138,8 @@ static void
 rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
     struct rules_assume *a)
 {
-	char	b1[64], b2[64];
+	char		b1[64], b2[64];
+	uint32_t	max;
 
 	if (rules_check_word(cc, a->fact) == T_ERR)
 		return;
@@ -1150,11 +1152,24 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 		    t->name, a->fact->name);
 		return;
 	}
-	if (a->val->op != N_CONST || a->val->type != a->fact->type)
+	if (a->val->op != N_CONST) {
+		rules_error(cc->rs, &a->val->pos, "test %s: assume sets %s to "
+		    "a constant (a string, a number, true or false)", t->name,
+		    a->fact->name);
+		return;
+	}
+	if (a->val->type != a->fact->type) {
 		rules_error(cc->rs, &a->val->pos, "test %s: %s is %s, not %s",
 		    t->name, a->fact->name,
 		    rules_check_tname(a->fact, b1, sizeof(b1)),
 		    rules_check_tname(a->val, b2, sizeof(b2)));
+		return;
+	}
+	max = rules_fact_max(a->fact->fact);
+	if (a->fact->type == T_NUM && max != 0 && (a->val->v.n < 0 ||
+	    a->val->v.n > max || a->val->v.n != floor(a->val->v.n)))
+		rules_error(cc->rs, &a->val->pos, "test %s: %s is a whole "
+		    "number from 0 to %u", t->name, a->fact->name, max);
 }
 
 /* The index of the group called name among those known, or -1. */

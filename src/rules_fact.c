@@ -152,6 +152,23 @@ rules_fact_settable(int party, int fact)
 	    rules_facts[fact].have == FH_GEO));
 }
 
+/*
+ * The largest whole number a settable number fact holds, or 0 when it
+ * holds any number (a double).
+ */
+uint32_t
+rules_fact_max(int fact)
+{
+	switch (rules_facts[fact].store) {
+	case FS_U8:
+		return (UINT8_MAX);
+	case FS_U32:
+		return (UINT32_MAX);
+	default:
+		return (0);
+	}
+}
+
 void
 rules_fact_set(struct rg_event *ev, int party, int fact,
     const struct rules_rval *v)

@@ -176,6 +176,8 @@ int	rules_fact_get(const struct rg_event *, int party, int fact,
 	    struct rules_rval *);
 /* Whether rule tests may "assume" the fact: what the databases give. */
 bool	rules_fact_settable(int party, int fact);
+/* The largest whole number a settable number fact holds; 0: any. */
+uint32_t	rules_fact_max(int fact);
 /* Set a settable fact (rule tests' "assume"); others are left alone. */
 void	rules_fact_set(struct rg_event *, int party, int fact,
 	    const struct rules_rval *);

@@ -411,7 +411,8 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 		rules_lex_pos(lx, s, &tl->pos);
 		tl->repeat = 1;
 		tl->every = 1000;
-		if (rules_lex_kw(t, s, e, "assume")) {
+		if (rules_lex_kw(t, s, e, "assume") || (e - s == 6 &&
+		    strncmp(t + s, "assume", 6) == 0)) {
 			/* Parsed by the parser, from tl->pos to the end. */
 			tl->is_assume = true;
 			tl->len = e - s;

@@ -1085,14 +1085,15 @@ rules_parse_assume(struct rules_parser *p, struct rules_test *t, size_t *cap)
  * rules_lex_given): each is lexed on its own, its end the line's.
  */
 static void
-rules_parse_given_assumes(struct rules_parser *p, struct rules_test *t)
+rules_parse_given_assumes(struct rules_parser *p, struct rules_test *t,
+    size_t from)
 {
 	struct rules_lex	 saved = p->lx;
 	uint32_t		 prev_end = p->prev_end;
 	struct rules_assume	 a;
 	size_t			 i;
 
-	for (i = 0; i < t->nlines; i++) {
+	for (i = from; i < t->nlines; i++) {
 		struct rules_tline	*tl = &t->lines[i];
 
 		if (!tl->is_assume)
@@ -1124,10 +1125,10 @@ rules_parse_test(struct rules_parser *p)
 {
 	struct ruleset		*rs = p->rs;
 	struct rules_test	*t;
-	struct rules_pos	 npos;
+	struct rules_pos	 npos, spos;
 	char			*name;
 	int64_t			 v;
-	size_t			 acap = 0;
+	size_t			 acap = 0, from = 0, i, nreq = 0;
 	bool			 given = false;
 
 	rules_parse_next(p);
@@ -1154,13 +1155,14 @@ rules_parse_test(struct rules_parser *p)
 				rules_error(rs, &TOK(p)->pos, "test %s has more "
 				    "than one given block", name);
 			given = true;
+			from = t->nlines;
 			rules_parse_next(p);
 			if (TOK(p)->t != TK_LBRACE)
 				rules_parse_expected(p, "'{'");
 			else if (rules_lex_given(&p->lx, t) != 0)
 				return;
 			else
-				rules_parse_given_assumes(p, t);
+				rules_parse_given_assumes(p, t, from);
 		} else if (rules_parse_is(p, "expect")) {
 			rules_parse_next(p);
 			t->action = rules_parse_action(p, "an expected action");
@@ -1168,7 +1170,7 @@ rules_parse_test(struct rules_parser *p)
 				t->action = -2;
 		} else if (rules_parse_is(p, "score")) {
 			rules_parse_next(p);
-			if (rules_parse_int(p, &v, &npos) == 0) {
+			if (rules_parse_int(p, &v, &spos) == 0) {
 				t->has_score = true;
 				t->score = (int32_t)v;
 			}
@@ -1192,7 +1194,9 @@ rules_parse_test(struct rules_parser *p)
 	rules_parse_next(p);
 	if (!given)
 		rules_error(rs, &npos, "test %s has no given block", name);
-	else if (t->nlines == 0)
+	for (i = 0; i < t->nlines; i++)
+		nreq += t->lines[i].text != NULL;
+	if (given && nreq == 0)
 		rules_error(rs, &npos, "test %s: given holds no request", name);
 	if (t->action == -1)
 		rules_error(rs, &npos, "test %s has no expect", name);

@@ -154,6 +154,27 @@ rules_test_assume(struct rg_event *ev, const struct rules_assume *a)
 	rules_fact_set(ev, a->fact->party, a->fact->fact, &a->val->v);
 }
 
+/*
+ * The given block's assume lines so far, one a fact (the last), in cur:
+ * at most one per party and settable fact, however many lines.
+ */
+static void
+rules_test_assume_line(const struct rules_assume ***cur, size_t *ncur,
+    const struct rules_assume *a)
+{
+	size_t	i;
+
+	for (i = 0; i < *ncur; i++) {
+		if ((*cur)[i]->fact->party == a->fact->party &&
+		    (*cur)[i]->fact->fact == a->fact->fact) {
+			(*cur)[i] = a;
+			return;
+		}
+	}
+	*cur = xreallocarray(*cur, *ncur + 1, sizeof(**cur));
+	(*cur)[(*ncur)++] = a;
+}
+
 /* Line text with "{n}" replaced by k. */
 static void
 rules_test_subst(struct sbuf *sb, const struct rules_tline *l, uint32_t k)
@@ -184,7 +205,8 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 	enum req_op		 op;
 	char			*cause, *last = NULL;
 	const char		*code;
-	size_t			 i, a;
+	const struct rules_assume	**cur = NULL;
+	size_t			 i, a, ncur = 0;
 	int64_t			 clock = RULES_TEST_EPOCH;
 	uint32_t		 k;
 	int			 rc;
@@ -202,6 +224,8 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 		const struct rules_tline	*l = &t->lines[i];
 
 		if (l->text == NULL) {
+			if (l->assume != NULL)
+				rules_test_assume_line(&cur, &ncur, l->assume);
 			clock += l->wait;	/* an assume line waits 0 */
 			continue;
 		}
@@ -227,11 +251,8 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 			if (op == OP_CHECK) {
 				for (a = 0; a < t->nassume; a++)
 					rules_test_assume(ev, &t->assume[a]);
-				/* The given block's assume lines so far. */
-				for (a = 0; a < i; a++)
-					if (t->lines[a].assume != NULL)
-						rules_test_assume(ev,
-						    t->lines[a].assume);
+				for (a = 0; a < ncur; a++)
+					rules_test_assume(ev, cur[a]);
 				rc = verdict_check(txn, tr->rs, ev, &v);
 			}
 			else if (op == OP_OBSERVE)
@@ -288,6 +309,7 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 		rules_test_compare(tr, t, last);
 fail:
 	store_abort(txn);
+	free(cur);
 	free(last);
 	free(ev);
 	sbuf_free(&line);
