@@ -155,8 +155,9 @@ rules_test_assume(struct rg_event *ev, const struct rules_assume *a)
 }
 
 /*
- * The given block's assume lines so far, one a fact (the last), in cur:
- * at most one per party and settable fact, however many lines.
+ * The test's assumes, then its given block's assume lines so far, one a
+ * fact (the last), in cur: at most one per party and settable fact,
+ * however many lines, so each check sets each fact once.
  */
 static void
 rules_test_assume_line(const struct rules_assume ***cur, size_t *ncur,
@@ -220,6 +221,8 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 	}
 	ev = xmalloc(sizeof(*ev));
 	sbuf_init(&line, 256);
+	for (a = 0; a < t->nassume; a++)
+		rules_test_assume_line(&cur, &ncur, &t->assume[a]);
 	for (i = 0; i < t->nlines; i++) {
 		const struct rules_tline	*l = &t->lines[i];
 
@@ -249,8 +252,6 @@ rules_test_one(struct rules_trun *tr, const struct rules_test *t,
 				goto fail;
 			}
 			if (op == OP_CHECK) {
-				for (a = 0; a < t->nassume; a++)
-					rules_test_assume(ev, &t->assume[a]);
 				for (a = 0; a < ncur; a++)
 					rules_test_assume(ev, cur[a]);
 				rc = verdict_check(txn, tr->rs, ev, &v);
