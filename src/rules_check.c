@@ -1166,7 +1166,7 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 		return;
 	}
 	max = rules_fact_max(a->fact->fact);
-	if (a->fact->type == T_NUM && max != 0 && (a->val->v.n < 0 ||
+	if (max != 0 && (a->val->v.n < 0 ||
 	    a->val->v.n > max || a->val->v.n != floor(a->val->v.n)))
 		rules_error(cc->rs, &a->val->pos, "test %s: %s is a whole "
 		    "number from 0 to %u", t->name, a->fact->name, max);

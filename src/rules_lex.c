@@ -287,14 +287,14 @@ rules_lex_next(struct rules_lex *lx)
 	tk->len = lx->off - (size_t)(tk->p - t);
 }
 
-/* Word w at t[s..e), followed by a blank. */
+/* Word w at t[s..e), followed by a blank or the end. */
 static int
 rules_lex_kw(const char *t, size_t s, size_t e, const char *w)
 {
 	size_t	n = strlen(w);
 
-	return (e - s > n && strncmp(t + s, w, n) == 0 &&
-	    (t[s + n] == ' ' || t[s + n] == '\t'));
+	return (e - s >= n && strncmp(t + s, w, n) == 0 &&
+	    (e - s == n || t[s + n] == ' ' || t[s + n] == '\t'));
 }
 
 static void
@@ -411,8 +411,7 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 		rules_lex_pos(lx, s, &tl->pos);
 		tl->repeat = 1;
 		tl->every = 1000;
-		if (rules_lex_kw(t, s, e, "assume") || (e - s == 6 &&
-		    strncmp(t + s, "assume", 6) == 0)) {
+		if (rules_lex_kw(t, s, e, "assume")) {
 			/* Parsed by the parser, from tl->pos to the end. */
 			tl->is_assume = true;
 			tl->len = e - s;
@@ -420,7 +419,7 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 			continue;
 		}
 		if (rules_lex_kw(t, s, e, "wait")) {
-			s = rules_lex_dur(lx, s + 5, e, &tl->wait, "wait");
+			s = rules_lex_dur(lx, s + 4, e, &tl->wait, "wait");
 			if (s != e)
 				rules_lex_at(lx, s, "expected the end of the "
 				    "line after wait DURATION");
@@ -428,7 +427,7 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 			continue;
 		}
 		if (rules_lex_kw(t, s, e, "repeat")) {
-			s += 7;
+			s += 6;
 			while (s < e && (t[s] == ' ' || t[s] == '\t'))
 				s++;
 			n = isdigit((unsigned char)t[s]) ?
@@ -446,7 +445,7 @@ rules_lex_given(struct rules_lex *lx, struct rules_test *test)
 			while (s < e && (t[s] == ' ' || t[s] == '\t'))
 				s++;
 			if (rules_lex_kw(t, s, e, "every"))
-				s = rules_lex_dur(lx, s + 6, e, &tl->every,
+				s = rules_lex_dur(lx, s + 5, e, &tl->every,
 				    "every");
 			rules_lex_pos(lx, s, &tl->pos);
 		}
