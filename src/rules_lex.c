@@ -42,7 +42,7 @@ rules_lex_init(struct rules_lex *lx, struct ruleset *rs, uint32_t src)
 	rules_lex_next(lx);
 }
 
-static void
+void
 rules_lex_pos(struct rules_lex *lx, size_t off, struct rules_pos *pos)
 {
 	pos->src = lx->src;

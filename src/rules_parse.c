@@ -126,10 +126,14 @@ rules_parse_expected(struct rules_parser *p, const char *what)
 {
 	char	found[64];
 
+	struct rules_pos	 pos = TOK(p)->pos;
+
 	if (!p->rs->panic && TOK(p)->t != TK_BAD) {
 		rules_parse_found(p, found, sizeof(found));
-		rules_error(p->rs, &TOK(p)->pos, "expected %s, found %s", what,
-		    found);
+		/* The end of a line: just after its last token, not its comment. */
+		if (TOK(p)->t == TK_EOF && p->lx.len < p->rs->srcs[p->src].len)
+			rules_lex_pos(&p->lx, p->prev_end, &pos);
+		rules_error(p->rs, &pos, "expected %s, found %s", what, found);
 	}
 	p->rs->panic = true;
 }
@@ -1061,6 +1065,11 @@ rules_parse_assume_one(struct rules_parser *p, struct rules_assume *a)
 	f->end = p->prev_end;
 	if (rules_parse_expect(p, TK_EQ) != 0)
 		return (-1);
+	/* No value: the test's next word is left to the test. */
+	if (rules_parse_in(p, rules_test_words, nitems(rules_test_words))) {
+		rules_parse_expected(p, "a value after ==");
+		return (-1);
+	}
 	p->depth = 0;
 	if ((v = rules_parse_primary(p)) == NULL)
 		return (-1);
