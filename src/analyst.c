@@ -108,8 +108,9 @@ analyst_kind(struct analyst_req *ar, const struct ruleset *rs,
 	if (n == 0)
 		return (analyst_fail(err, "kind", "required: the rules do not "
 		    "look list %s up, so say what its values are (account, "
-		    "email, email.shape, phone, phone.block, payment, "
-		    "device.id, ip, ip.prefix, string or number)", ar->list));
+		    "email, email.shape, email.name, phone, phone.block, "
+		    "payment, device.id, ip, ip.prefix, string or number)",
+		    ar->list));
 	return (analyst_fail(err, "kind", "required: the rules look list %s "
 	    "up as several kinds of value; say which this one is", ar->list));
 }
@@ -214,6 +215,7 @@ analyst_value(struct analyst_req *ar, const struct ident *id,
 		break;
 	case ENT_EMAIL:
 	case ENT_EMAIL_SHAPE:	/* the shape of the address given */
+	case ENT_EMAIL_NAME:	/* the name in the address given */
 		r = ident_email(id, s, len, &p, &msg);
 		break;
 	case ENT_PHONE:

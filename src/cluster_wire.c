@@ -28,8 +28,8 @@
  * the message: never renumber one, append. A check or an observe whose
  * event record an older refguard cannot decode (a party kind or fact it
  * does not know: phone.block, store schema 11; device.browser, schema
- * 12; phone.country and device.model, schema 13) takes a number of its
- * own, so that an older node stalls on it (CL_NEWER, "upgrade this
+ * 12; phone.country and device.model, schema 13; email.name, schema
+ * 14) takes a number of its own, so that an older node stalls on it (CL_NEWER, "upgrade this
  * node") instead of skipping it as undecodable and missing it for good;
  * this one decodes every number of an op alike.
  */
@@ -40,6 +40,7 @@ static const enum req_op cl_ops[] = {
 	[10] = OP_CHECK, [11] = OP_OBSERVE,	/* schema 11's event records */
 	[12] = OP_CHECK, [13] = OP_OBSERVE,	/* schema 12's */
 	[14] = OP_CHECK, [15] = OP_OBSERVE,	/* schema 13's */
+	[16] = OP_CHECK, [17] = OP_OBSERVE,	/* schema 14's */
 };
 
 /* op's number in the message, the newest for it; 0: not one the log carries. */

@@ -107,7 +107,9 @@ void		 ident_hash(const struct ident *id, enum ent_kind kind,
  *            tag and (per domain) dots removed; sets email_domain and,
  *            when a list is loaded, email_disposable; and ENT_EMAIL_SHAPE
  *            (runs of 1-4 digits folded to '#', a year 19xx/20xx kept)
- *            when a run was folded and the local part has a letter
+ *            when a run was folded and the local part has a letter;
+ *            and ENT_EMAIL_NAME (the local part's letters alone, without
+ *            the domain) when it has IDENT_EMAIL_NAME_MIN letters or more
  *   phone    digits and a leading '+', separators " -.()/" dropped,
  *            5-20 digits, letters refused; and ENT_PHONE_BLOCK (the
  *            number without its last two digits: the hundred numbers

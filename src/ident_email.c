@@ -500,6 +500,31 @@ ident_email_shape(const struct ident *id, struct party *p, const char *local,
 	ident_set_hash(id, p, ENT_EMAIL_SHAPE, shape, o + clen);
 }
 
+/*
+ * The name of a normalized local part: its letters alone (ASCII a-z and
+ * every byte of a UTF-8 character), without digits, separators or the
+ * domain, so that lena.richter@gmx.de and lena.richter10@gmail.com give
+ * one name: the variant a person makes of their own address on another
+ * provider. Hashed as ENT_EMAIL_NAME only with IDENT_EMAIL_NAME_MIN
+ * letters or more: "anna" or "info" would name too many people.
+ */
+static void
+ident_email_name(const struct ident *id, struct party *p, const char *local,
+    size_t llen)
+{
+	char		 name[IDENT_EMAIL_MAX];
+	unsigned char	 c;
+	size_t		 i, o = 0;
+
+	for (i = 0; i < llen; i++) {
+		c = (unsigned char)local[i];
+		if ((c >= 'a' && c <= 'z') || c >= 0x80)
+			name[o++] = (char)c;
+	}
+	if (o >= IDENT_EMAIL_NAME_MIN)
+		ident_set_hash(id, p, ENT_EMAIL_NAME, name, o);
+}
+
 int
 ident_email(const struct ident *id, const char *s, size_t len,
     struct party *p, const char **err)
@@ -547,6 +572,7 @@ ident_email(const struct ident *id, const char *s, size_t len,
 		return (-1);
 	}
 	ident_email_shape(id, p, buf, o, canon, clen);
+	ident_email_name(id, p, buf, o);
 	buf[o++] = '@';
 	memcpy(buf + o, canon, clen);
 	ident_set_hash(id, p, ENT_EMAIL, buf, o + clen);

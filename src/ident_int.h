@@ -25,6 +25,7 @@
 #define IDENT_PHONE_MINDIGITS	5
 #define IDENT_PHONE_MAXDIGITS	20
 #define IDENT_PHONE_BLOCK_MINDIGITS 8	/* a block keeps six digits or more */
+#define IDENT_EMAIL_NAME_MIN	6	/* fewer letters name too many people */
 #define IDENT_DEV_MAXATTRS	32
 #define IDENT_DEV_KEYMAX	64
 #define IDENT_DEV_VALMAX	1024

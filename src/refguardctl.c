@@ -125,7 +125,9 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "ip.prefix,\n"
 	  "                       device, device.id, device.fuzzy, "
 	  "device.stable,\n"
-	  "                       email.shape, phone.block, string, domain, "
+	  "                       email.shape, email.name, phone.block, "
+	  "string, domain,\n"
+	  "                       "
 	  "number, asn\n",
 	  ctl_lists, CTL_DAEMON },
 	{ "stats", "", "counters, latency, store and data figures", "",

@@ -599,8 +599,9 @@ decode_list(const struct jr_val *obj, enum req_op op, const struct req_opts *o,
 		kind[len] = '\0';
 		if ((ar->kind = analyst_kind_from_name(kind)) < 0)
 			return (req_fail(err, "bad_request", "kind", "not one "
-			    "of account, email, email.shape, phone, phone.block, "
-			    "payment, device.id, ip, ip.prefix, string, number"));
+			    "of account, email, email.shape, email.name, phone, "
+			    "phone.block, payment, device.id, ip, ip.prefix, "
+			    "string, number"));
 	}
 	if (op == OP_LIST_GET)
 		return (0);

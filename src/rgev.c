@@ -27,7 +27,7 @@ static const char *const kind_names[ENT__MAX] = {
 	[ENT_DEVICE_FUZZY] = "device.fuzzy", [ENT_DEVICE_ID] = "device.id",
 	[ENT_EDGE] = "edge", [ENT_CAMPAIGN] = "campaign",
 	[ENT_EMAIL_SHAPE] = "email.shape", [ENT_DEVICE_STABLE] = "device.stable",
-	[ENT_PHONE_BLOCK] = "phone.block",
+	[ENT_PHONE_BLOCK] = "phone.block", [ENT_EMAIL_NAME] = "email.name",
 };
 
 const char *

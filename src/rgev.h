@@ -46,6 +46,7 @@ enum ent_kind {
 	ENT_EMAIL_SHAPE = 12,	/* the email with digit runs folded (ident.h) */
 	ENT_DEVICE_STABLE = 13,	/* device attributes without versions */
 	ENT_PHONE_BLOCK = 14,	/* the phone number but its last two digits */
+	ENT_EMAIL_NAME = 15,	/* the letters of the email's local part */
 	ENT__MAX
 };
 

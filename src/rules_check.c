@@ -169,6 +169,7 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 		break;
 	case ENT_EMAIL:
 	case ENT_EMAIL_SHAPE:	/* the shape of the address written */
+	case ENT_EMAIL_NAME:	/* the name in the address written */
 		r = ident_email(rs->id, s, strlen(s), &p, err);
 		break;
 	case ENT_PHONE:
@@ -198,7 +199,9 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 		return (-1);
 	if (!PARTY_HAS(&p, kind)) {
 		*err = kind == ENT_EMAIL_SHAPE ? "has no shape: its local part "
-		    "needs digits and a letter" : kind == ENT_PHONE_BLOCK ?
+		    "needs digits and a letter" : kind == ENT_EMAIL_NAME ?
+		    "has no name: its local part needs six letters or more" :
+		    kind == ENT_PHONE_BLOCK ?
 		    "has no block: a number needs 8 digits or more" :
 		    "does not give this kind of identity";
 		return (-1);

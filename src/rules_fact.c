@@ -56,6 +56,7 @@ const struct rules_factdef rules_facts[F__MAX] = {
 	[F_EMAIL_SHAPE] = IDENT("email.shape", ENT_EMAIL_SHAPE),
 	[F_DEVICE_STABLE] = IDENT("device.stable", ENT_DEVICE_STABLE),
 	[F_PHONE_BLOCK] = IDENT("phone.block", ENT_PHONE_BLOCK),
+	[F_EMAIL_NAME] = IDENT("email.name", ENT_EMAIL_NAME),
 	[F_DEVICE_TZ_COUNTRY] = { "device.tz_country", T_STR, 0, FS_STR,
 	    FH_FACTS, PF_DEVICE_TZ, PF(device_tz_country),
 	    PSZ(device_tz_country) },

@@ -17,13 +17,14 @@
 
 /*
  * The kinds linked() looks at; linked(..., any) at all of them but
- * email.shape and phone.block (numbered mailboxes and a block of numbers
- * are a farm's sign, not a link between two people).
+ * email.shape, email.name and phone.block (numbered mailboxes and a block
+ * of numbers are a farm's sign, and a name in two addresses a likeness,
+ * not a link between two people).
  */
 static const uint8_t rules_link_kinds[] = {
 	ENT_DEVICE, ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE, ENT_DEVICE_ID, ENT_IP,
 	ENT_IP_PREFIX, ENT_EMAIL, ENT_PAYMENT, ENT_PHONE, ENT_EMAIL_SHAPE,
-	ENT_PHONE_BLOCK,
+	ENT_PHONE_BLOCK, ENT_EMAIL_NAME,
 };
 
 /* ---- linked(a, b, kind[, window]) ----------------------------------- */
@@ -33,7 +34,8 @@ rules_graph_linked_check(struct rules_cctx *cc, struct rules_node *n)
 {
 	static const char *const kinds[] = { "device", "device.fuzzy",
 	    "device.stable", "device.id", "ip", "ip.prefix", "email",
-	    "email.shape", "payment", "phone", "phone.block", "any" };
+	    "email.shape", "email.name", "payment", "phone", "phone.block",
+	    "any" };
 	struct ruleset		*rs = cc->rs;
 	struct rules_node	*a;
 	int			 pa, pb, k;
@@ -211,6 +213,7 @@ rules_graph_linked_eval(struct rules_ectx *cx, const struct rules_node *n,
 	for (i = 0; i < nitems(rules_link_kinds); i++)
 		if (n->kind == rules_link_kinds[i] || (n->kind == 0 &&
 		    rules_link_kinds[i] != ENT_EMAIL_SHAPE &&
+		    rules_link_kinds[i] != ENT_EMAIL_NAME &&
 		    rules_link_kinds[i] != ENT_PHONE_BLOCK))
 			want |= 1u << rules_link_kinds[i];
 	if (n->window == 0) {
@@ -367,7 +370,7 @@ rules_graph_own_explain(struct rules_ectx *cx, const struct rules_node *n,
 /* The kinds cluster() may follow: those accounts carry and share. */
 static const char *const rules_cluster_kinds[] = { "device", "device.fuzzy",
     "device.stable", "device.id", "payment", "phone", "phone.block", "email",
-    "email.shape", "ip", "ip.prefix" };
+    "email.shape", "email.name", "ip", "ip.prefix" };
 
 int
 rules_graph_kinds(struct rules_cctx *cc, struct rules_node *a, const char *fn,

@@ -134,7 +134,8 @@ function graphSvg(g) {
 
 function legend() {
   return el("div", { class: "legend" }, ["account", "device", "device.fuzzy", "device.stable", "device.id",
-    "payment", "phone", "phone.block", "email", "email.shape", "ip", "ip.prefix"].map((k) =>
+    "payment", "phone", "phone.block", "email", "email.shape", "email.name", "ip",
+    "ip.prefix"].map((k) =>
     el("span", null, el("i", { class: "k-" + k.replace(/\./g, "-") }), k)),
     el("span", null, "red line: an identity both accounts carried; dashed: other accounts"));
 }

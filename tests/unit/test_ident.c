@@ -262,6 +262,56 @@ START_TEST(test_email_shape)
 }
 END_TEST
 
+/*
+ * email.name: the letters of the local part after the domain's
+ * normalization, any domain, any digits or separators; present only
+ * with six letters or more.
+ */
+START_TEST(test_email_name)
+{
+	static const struct {
+		const char	*a, *b;
+		int		 eq;	/* 1 same name, 0 different, -1 neither has one */
+	} pairs[] = {
+		{ "lena.richter@gmx.de", "Lena.Richter10@gmail.com", 1 },
+		{ "isla.anderson275@gmail.com", "isla_anderson21@outlook.com", 1 },
+		{ "marylewis@icloud.com", "mary-lewis33@icloud.com", 1 },
+		{ "m.a.r.y.lewis+ref@gmail.com", "marylewis@yahoo.com", 1 },
+		{ "jörg.müller@web.de", "joerg.mueller@web.de", 0 },
+		{ "jörg.müller@web.de", "jörgmüller1@gmx.de", 1 },
+		{ "lena.richter@gmx.de", "jonas.richter@gmx.de", 0 },
+		{ "lena.richter@gmx.de", "richter.lena@gmx.de", 0 },
+		{ "anna1987@example.com", "anna2001@example.com", -1 },
+		{ "info@example.com", "info@example.org", -1 },
+		{ "12345@qq.com", "67890@qq.com", -1 },
+	};
+	struct party	a, b;
+	size_t		i;
+
+	for (i = 0; i < nitems(pairs); i++) {
+		a = field(ident_email, pairs[i].a, strlen(pairs[i].a));
+		b = field(ident_email, pairs[i].b, strlen(pairs[i].b));
+		if (pairs[i].eq < 0) {
+			ck_assert_msg(!PARTY_HAS(&a, ENT_EMAIL_NAME) &&
+			    !PARTY_HAS(&b, ENT_EMAIL_NAME), "'%s' has a name",
+			    pairs[i].a);
+			continue;
+		}
+		ck_assert_msg(PARTY_HAS(&a, ENT_EMAIL_NAME) &&
+		    PARTY_HAS(&b, ENT_EMAIL_NAME), "'%s' or '%s' lacks a "
+		    "name", pairs[i].a, pairs[i].b);
+		ck_assert_msg(same(&a, &b, ENT_EMAIL_NAME) == pairs[i].eq,
+		    "'%s' vs '%s': want %s", pairs[i].a, pairs[i].b,
+		    pairs[i].eq ? "the same name" : "different names");
+	}
+	/* The name "marylewis" is not the address "marylewis@..." */
+	a = field(ident_email, S("mary.lewis1@example.com"));
+	b = field(ident_email, S("marylewis@example.com"));
+	ck_assert(memcmp(&a.h[ENT_EMAIL_NAME], &b.h[ENT_EMAIL],
+	    sizeof(a.h[0])) != 0);
+}
+END_TEST
+
 START_TEST(test_email_bad)
 {
 	char	big[400];
@@ -1661,6 +1711,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_hash_kinds);
 	tcase_add_test(tc, test_email_pairs);
 	tcase_add_test(tc, test_email_shape);
+	tcase_add_test(tc, test_email_name);
 	tcase_add_test(tc, test_email_bad);
 	tcase_add_test(tc, test_email_facts);
 	tcase_add_test(tc, test_email_nolist);

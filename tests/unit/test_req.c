@@ -443,7 +443,8 @@ START_TEST(test_check_full)
 	    (1u << ENT_PHONE) | (1u << ENT_PAYMENT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX) | (1u << ENT_DEVICE) |
 	    (1u << ENT_DEVICE_FUZZY) | (1u << ENT_DEVICE_STABLE) |
-	    (1u << ENT_DEVICE_ID) | (1u << ENT_PHONE_BLOCK));
+	    (1u << ENT_DEVICE_ID) | (1u << ENT_PHONE_BLOCK) |
+	    (1u << ENT_EMAIL_NAME));
 	ck_assert_uint_eq(b->have, (1u << ENT_ACCOUNT) | (1u << ENT_IP) |
 	    (1u << ENT_IP_PREFIX));
 	/* The same hashes ident gives field by field. */
@@ -451,6 +452,8 @@ START_TEST(test_check_full)
 	ck_assert(heq(&a->h[ENT_ACCOUNT], &h));
 	h = hash_of(ident_email, "alice.smith@example.com", ENT_EMAIL);
 	ck_assert(heq(&a->h[ENT_EMAIL], &h));
+	h = hash_of(ident_email, "alice.smith@example.com", ENT_EMAIL_NAME);
+	ck_assert(heq(&a->h[ENT_EMAIL_NAME], &h));
 	h = hash_of(ident_phone, "+33612345678", ENT_PHONE);
 	ck_assert(heq(&a->h[ENT_PHONE], &h));
 	h = hash_of(ident_phone, "+33612345678", ENT_PHONE_BLOCK);
