@@ -124,9 +124,8 @@ rules_parse_found(struct rules_parser *p, char *buf, size_t cap)
 static void
 rules_parse_expected(struct rules_parser *p, const char *what)
 {
-	char	found[64];
-
 	struct rules_pos	 pos = TOK(p)->pos;
+	char			 found[64];
 
 	if (!p->rs->panic && TOK(p)->t != TK_BAD) {
 		rules_parse_found(p, found, sizeof(found));

@@ -157,10 +157,13 @@ END_TEST
 
 /* ---- email --------------------------------------------------------- */
 
-static const struct {
+/* Two addresses and whether they share a kind. */
+struct email_pair {
 	const char	*a, *b;
-	int		 eq;
-} email_pairs[] = {
+	int		 eq;	/* 1 the same, 0 different, -1 neither has one */
+};
+
+static const struct email_pair email_pairs[] = {
 	/* the Done-means case */
 	{ "janedoe@googlemail.com", "Jane.Doe+x@gmail.com", 1 },
 	{ "JANE@Example.COM", "jane@example.com", 1 },
@@ -199,16 +202,44 @@ START_TEST(test_email_pairs)
 END_TEST
 
 /*
+ * Each pair against kind (what: "shape", "name"), which never hashes
+ * like an address.
+ */
+static void
+derived_pairs(const struct email_pair *pairs, size_t n, enum ent_kind kind,
+    const char *what)
+{
+	struct party	a, b;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		a = field(ident_email, pairs[i].a, strlen(pairs[i].a));
+		b = field(ident_email, pairs[i].b, strlen(pairs[i].b));
+		ck_assert(PARTY_HAS(&a, ENT_EMAIL));
+		if (pairs[i].eq < 0) {
+			ck_assert_msg(!PARTY_HAS(&a, kind) &&
+			    !PARTY_HAS(&b, kind), "'%s' has a %s", pairs[i].a,
+			    what);
+			continue;
+		}
+		ck_assert_msg(PARTY_HAS(&a, kind) && PARTY_HAS(&b, kind),
+		    "'%s' or '%s' lacks a %s", pairs[i].a, pairs[i].b, what);
+		ck_assert_msg(same(&a, &b, kind) == pairs[i].eq,
+		    "'%s' vs '%s': want %s %s", pairs[i].a, pairs[i].b,
+		    pairs[i].eq ? "the same" : "a different", what);
+		ck_assert(memcmp(&a.h[kind], &a.h[ENT_EMAIL],
+		    sizeof(a.h[0])) != 0);
+	}
+}
+
+/*
  * email.shape: digit runs folded, after the domain's normalization,
  * except a year (19xx, 20xx) and a run of five or more; present only
  * when a run was folded and the local part has a letter.
  */
 START_TEST(test_email_shape)
 {
-	static const struct {
-		const char	*a, *b;
-		int		 eq;	/* 1 same shape, 0 different, -1 neither has one */
-	} pairs[] = {
+	static const struct email_pair pairs[] = {
 		{ "john.smith01@example.com", "john.smith02@example.com", 1 },
 		{ "john.smith2024.1@example.com", "john.smith01.1@example.com", 0 },
 		{ "john.smith01@example.com", "john.smith9999@example.com", 1 },
@@ -232,28 +263,8 @@ START_TEST(test_email_shape)
 		{ "1-2_3@example.com", "4-5_6@example.com", -1 },
 	};
 	struct party	a, b;
-	size_t		i;
 
-	for (i = 0; i < nitems(pairs); i++) {
-		a = field(ident_email, pairs[i].a, strlen(pairs[i].a));
-		b = field(ident_email, pairs[i].b, strlen(pairs[i].b));
-		ck_assert(PARTY_HAS(&a, ENT_EMAIL));
-		if (pairs[i].eq < 0) {
-			ck_assert_msg(!PARTY_HAS(&a, ENT_EMAIL_SHAPE) &&
-			    !PARTY_HAS(&b, ENT_EMAIL_SHAPE), "'%s' has a shape",
-			    pairs[i].a);
-			continue;
-		}
-		ck_assert_msg(PARTY_HAS(&a, ENT_EMAIL_SHAPE) &&
-		    PARTY_HAS(&b, ENT_EMAIL_SHAPE), "'%s' or '%s' lacks a "
-		    "shape", pairs[i].a, pairs[i].b);
-		ck_assert_msg(same(&a, &b, ENT_EMAIL_SHAPE) == pairs[i].eq,
-		    "'%s' vs '%s': want %s", pairs[i].a, pairs[i].b,
-		    pairs[i].eq ? "the same shape" : "different shapes");
-		/* A shape never hashes like an address. */
-		ck_assert(memcmp(&a.h[ENT_EMAIL_SHAPE], &a.h[ENT_EMAIL],
-		    sizeof(a.h[0])) != 0);
-	}
+	derived_pairs(pairs, nitems(pairs), ENT_EMAIL_SHAPE, "shape");
 	/* The shape of "x#@example.com" is not the address "x#@...". */
 	a = field(ident_email, S("x1@example.com"));
 	b = field(ident_email, S("x#@example.com"));
@@ -269,10 +280,7 @@ END_TEST
  */
 START_TEST(test_email_name)
 {
-	static const struct {
-		const char	*a, *b;
-		int		 eq;	/* 1 same name, 0 different, -1 neither has one */
-	} pairs[] = {
+	static const struct email_pair pairs[] = {
 		{ "lena.richter@gmx.de", "Lena.Richter10@gmail.com", 1 },
 		{ "isla.anderson275@gmail.com", "isla_anderson21@outlook.com", 1 },
 		{ "marylewis@icloud.com", "mary-lewis33@icloud.com", 1 },
@@ -286,25 +294,9 @@ START_TEST(test_email_name)
 		{ "12345@qq.com", "67890@qq.com", -1 },
 	};
 	struct party	a, b;
-	size_t		i;
 
-	for (i = 0; i < nitems(pairs); i++) {
-		a = field(ident_email, pairs[i].a, strlen(pairs[i].a));
-		b = field(ident_email, pairs[i].b, strlen(pairs[i].b));
-		if (pairs[i].eq < 0) {
-			ck_assert_msg(!PARTY_HAS(&a, ENT_EMAIL_NAME) &&
-			    !PARTY_HAS(&b, ENT_EMAIL_NAME), "'%s' has a name",
-			    pairs[i].a);
-			continue;
-		}
-		ck_assert_msg(PARTY_HAS(&a, ENT_EMAIL_NAME) &&
-		    PARTY_HAS(&b, ENT_EMAIL_NAME), "'%s' or '%s' lacks a "
-		    "name", pairs[i].a, pairs[i].b);
-		ck_assert_msg(same(&a, &b, ENT_EMAIL_NAME) == pairs[i].eq,
-		    "'%s' vs '%s': want %s", pairs[i].a, pairs[i].b,
-		    pairs[i].eq ? "the same name" : "different names");
-	}
-	/* The name "marylewis" is not the address "marylewis@..." */
+	derived_pairs(pairs, nitems(pairs), ENT_EMAIL_NAME, "name");
+	/* The name "marylewis" is not the address "marylewis@...". */
 	a = field(ident_email, S("mary.lewis1@example.com"));
 	b = field(ident_email, S("marylewis@example.com"));
 	ck_assert(memcmp(&a.h[ENT_EMAIL_NAME], &b.h[ENT_EMAIL],
