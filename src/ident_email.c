@@ -501,27 +501,76 @@ ident_email_shape(const struct ident *id, struct party *p, const char *local,
 }
 
 /*
+ * Letters of the scripts people write their names in, beyond ASCII:
+ * Latin-1's and Latin Extended's (not the signs, spaces and symbols
+ * before them, nor x and its division sign), Greek, Cyrillic, Armenian,
+ * Hebrew, Arabic, the Indic scripts, Thai, Latin and Greek Extended,
+ * kana, CJK and Hangul. Punctuation, spaces, marks on their own,
+ * symbols and emoji are none: three no-break spaces or two emoji are
+ * no name.
+ */
+static const struct { uint32_t lo, hi; } ident_email_letters[] = {
+	{ 0x00c0, 0x00d6 }, { 0x00d8, 0x00f6 }, { 0x00f8, 0x024f },
+	{ 0x0370, 0x03ff }, { 0x0400, 0x052f }, { 0x0531, 0x0587 },
+	{ 0x05d0, 0x05ea }, { 0x0620, 0x064a }, { 0x0671, 0x06d3 },
+	{ 0x0900, 0x0dff }, { 0x0e01, 0x0e3a }, { 0x0e40, 0x0e4e },
+	{ 0x1e00, 0x1fff }, { 0x3041, 0x30ff }, { 0x3400, 0x9fff },
+	{ 0xac00, 0xd7a3 },
+};
+
+/* The code point at s (valid UTF-8, n bytes left) and its length. */
+static uint32_t
+ident_email_cp(const unsigned char *s, size_t n, size_t *len)
+{
+	uint32_t	cp;
+	size_t		k, i;
+
+	if (s[0] < 0x80) {
+		*len = 1;
+		return (s[0]);
+	}
+	k = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	if (k > n)
+		k = n;
+	cp = s[0] & (0x7f >> k);
+	for (i = 1; i < k; i++)
+		cp = (cp << 6) | (s[i] & 0x3f);
+	*len = k;
+	return (cp);
+}
+
+/*
  * The name of a normalized local part: its letters alone (ASCII a-z and
- * every byte of a UTF-8 character), without digits, separators or the
- * domain, so that lena.richter@gmx.de and lena.richter10@gmail.com give
- * one name: the variant a person makes of their own address on another
- * provider. Hashed as ENT_EMAIL_NAME only with IDENT_EMAIL_NAME_MIN
- * letters or more: "anna" or "info" would name too many people.
+ * the letters above), without digits, separators or the domain, so that
+ * lena.richter@gmx.de and lena.richter10@gmail.com give one name: the
+ * variant a person makes of their own address on another provider.
+ * Hashed as ENT_EMAIL_NAME only with IDENT_EMAIL_NAME_MIN letters or
+ * more (characters, not bytes): "anna" or "info" would name too many
+ * people, and so would a two-character Chinese name.
  */
 static void
 ident_email_name(const struct ident *id, struct party *p, const char *local,
     size_t llen)
 {
-	char		 name[IDENT_EMAIL_MAX];
-	unsigned char	 c;
-	size_t		 i, o = 0;
+	const unsigned char	*u = (const unsigned char *)local;
+	char			 name[IDENT_EMAIL_MAX];
+	uint32_t		 cp;
+	size_t			 i, k, n, o = 0, letters = 0;
+	bool			 letter;
 
-	for (i = 0; i < llen; i++) {
-		c = (unsigned char)local[i];
-		if ((c >= 'a' && c <= 'z') || c >= 0x80)
-			name[o++] = (char)c;
+	for (i = 0; i < llen; i += n) {
+		cp = ident_email_cp(u + i, llen - i, &n);
+		letter = cp >= 'a' && cp <= 'z';
+		for (k = 0; !letter && k < nitems(ident_email_letters); k++)
+			letter = cp >= ident_email_letters[k].lo &&
+			    cp <= ident_email_letters[k].hi;
+		if (!letter)
+			continue;
+		memcpy(name + o, local + i, n);
+		o += n;
+		letters++;
 	}
-	if (o >= IDENT_EMAIL_NAME_MIN)
+	if (letters >= IDENT_EMAIL_NAME_MIN)
 		ident_set_hash(id, p, ENT_EMAIL_NAME, name, o);
 }
 
