@@ -689,8 +689,9 @@ struct rules_lex {
 };
 void		 rules_lex_init(struct rules_lex *, struct ruleset *, uint32_t);
 void		 rules_lex_next(struct rules_lex *);
-/* The position of off, an offset on the lexer's current line. */
-void		 rules_lex_pos(struct rules_lex *, size_t, struct rules_pos *);
+/* The position of off, an offset at or before the lexer's current one. */
+void		 rules_lex_pos_before(struct rules_lex *, size_t,
+		     struct rules_pos *);
 const char	*rules_lex_tkname(enum rules_tk);
 int		 rules_lex_given(struct rules_lex *, struct rules_test *);
 

@@ -42,12 +42,29 @@ rules_lex_init(struct rules_lex *lx, struct ruleset *rs, uint32_t src)
 	rules_lex_next(lx);
 }
 
-void
+static void
 rules_lex_pos(struct rules_lex *lx, size_t off, struct rules_pos *pos)
 {
 	pos->src = lx->src;
 	pos->line = lx->line;
 	pos->col = (uint32_t)(off - lx->bol + 1);
+	pos->off = (uint32_t)off;
+}
+
+void
+rules_lex_pos_before(struct rules_lex *lx, size_t off, struct rules_pos *pos)
+{
+	const char	*t = lx->text;
+	size_t		 i, bol = off;
+
+	pos->src = lx->src;
+	pos->line = lx->line;
+	for (i = off; i < lx->off; i++)
+		if (t[i] == '\n')
+			pos->line--;
+	while (bol > 0 && t[bol - 1] != '\n')
+		bol--;
+	pos->col = (uint32_t)(off - bol + 1);
 	pos->off = (uint32_t)off;
 }
 

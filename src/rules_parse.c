@@ -120,21 +120,31 @@ rules_parse_found(struct rules_parser *p, char *buf, size_t cap)
 	}
 }
 
-/* A syntax error at the current token, unless resynchronizing. */
+/*
+ * A syntax error at the current token, unless resynchronizing; after
+ * the previous token when after is set (what is missing there), and at
+ * the end of a line lexed alone (not past its comment).
+ */
 static void
-rules_parse_expected(struct rules_parser *p, const char *what)
+rules_parse_expected_at(struct rules_parser *p, const char *what, bool after)
 {
 	struct rules_pos	 pos = TOK(p)->pos;
 	char			 found[64];
 
 	if (!p->rs->panic && TOK(p)->t != TK_BAD) {
 		rules_parse_found(p, found, sizeof(found));
-		/* The end of a line: just after its last token, not its comment. */
-		if (TOK(p)->t == TK_EOF && p->lx.len < p->rs->srcs[p->src].len)
-			rules_lex_pos(&p->lx, p->prev_end, &pos);
+		if (after || (TOK(p)->t == TK_EOF &&
+		    p->lx.len < p->rs->srcs[p->src].len))
+			rules_lex_pos_before(&p->lx, p->prev_end, &pos);
 		rules_error(p->rs, &pos, "expected %s, found %s", what, found);
 	}
 	p->rs->panic = true;
+}
+
+static void
+rules_parse_expected(struct rules_parser *p, const char *what)
+{
+	rules_parse_expected_at(p, what, false);
 }
 
 static int
@@ -1064,9 +1074,10 @@ rules_parse_assume_one(struct rules_parser *p, struct rules_assume *a)
 	f->end = p->prev_end;
 	if (rules_parse_expect(p, TK_EQ) != 0)
 		return (-1);
-	/* No value: the test's next word is left to the test. */
-	if (rules_parse_in(p, rules_test_words, nitems(rules_test_words))) {
-		rules_parse_expected(p, "a value after ==");
+	/* No value: the test's next word or end is left to the test. */
+	if (TOK(p)->t == TK_EOF || TOK(p)->t == TK_RBRACE ||
+	    rules_parse_in(p, rules_test_words, nitems(rules_test_words))) {
+		rules_parse_expected_at(p, "a value after ==", true);
 		return (-1);
 	}
 	p->depth = 0;
