@@ -269,8 +269,8 @@ analyst_value(struct analyst_req *ar, const struct ident *id,
 	if (r != 0)
 		return (analyst_fail(err, "value", "%s", msg));
 	if (!PARTY_HAS(&p, ar->kind))
-		return (analyst_fail(err, "value", "does not give %s",
-		    analyst_kind_name(ar->kind)));
+		return (analyst_fail(err, "value", "%s: %s",
+		    analyst_kind_name(ar->kind), ident_absent(ar->kind)));
 	analyst_member(ar, (uint8_t)ar->kind, &p.h[ar->kind]);
 	ar->entry.h = p.h[ar->kind];
 	if (ar->kind == ENT_IP && PARTY_HAS(&p, ENT_IP_PREFIX)) {

@@ -431,6 +431,23 @@ ident_phone(const struct ident *id, const char *s, size_t len,
 	return (0);
 }
 
+const char *
+ident_absent(enum ent_kind kind)
+{
+	switch (kind) {
+	case ENT_EMAIL_SHAPE:
+		return ("has no shape: its local part needs digits and a "
+		    "letter");
+	case ENT_EMAIL_NAME:
+		return ("has no name: its local part needs six letters or "
+		    "more");
+	case ENT_PHONE_BLOCK:
+		return ("has no block: a number needs 8 digits or more");
+	default:
+		return ("does not give this kind of identity");
+	}
+}
+
 int
 ident_payment(const struct ident *id, const char *s, size_t len,
     struct party *p, const char **err)

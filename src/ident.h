@@ -161,6 +161,13 @@ int	ident_device(const struct ident *id, const struct dev_attr *attrs,
 	    size_t n, struct party *p, const char **errkey, const char **err);
 
 /*
+ * Why a valid value written for a derived kind (a shape, a name, a
+ * block: a rule's constant, a list's value) gave none of it; a static
+ * message.
+ */
+const char	*ident_absent(enum ent_kind kind);
+
+/*
  * Runtime lists: the seed string and number list values are hashed with
  * (derived from the secret, store_list_strhash()), and the ip.prefix
  * length of IPv4 (v6 false) or IPv6 addresses.

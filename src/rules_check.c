@@ -198,12 +198,7 @@ rules_check_hash(struct ruleset *rs, int kind, const char *s,
 	if (r != 0)
 		return (-1);
 	if (!PARTY_HAS(&p, kind)) {
-		*err = kind == ENT_EMAIL_SHAPE ? "has no shape: its local part "
-		    "needs digits and a letter" : kind == ENT_EMAIL_NAME ?
-		    "has no name: its local part needs six letters or more" :
-		    kind == ENT_PHONE_BLOCK ?
-		    "has no block: a number needs 8 digits or more" :
-		    "does not give this kind of identity";
+		*err = ident_absent(kind);
 		return (-1);
 	}
 	*h = p.h[kind];
@@ -521,9 +516,9 @@ rules_check_key(struct rules_cctx *cc, struct rules_node *a, const char *fn,
 	if (a->party == PARTY_EVENT || (ident_only && a->type != T_IDENT) ||
 	    a->type == T_BOOL) {
 		rules_error(cc->rs, &a->pos, "%s%s %s must be %s of referrer "
-		    "or referee (account, email, email.shape, ip, ip.prefix, "
-		    "device, device.fuzzy, device.stable, device.id, phone, "
-		    "phone.block, payment%s, not %s "
+		    "or referee (account, email, email.shape, email.name, ip, "
+		    "ip.prefix, device, device.fuzzy, device.stable, "
+		    "device.id, phone, phone.block, payment%s, not %s "
 		    "(%s)",
 		    fn, RULES_POSS(fn), what,
 		    ident_only ? "an identity" : "a fact",

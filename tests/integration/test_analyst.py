@@ -191,6 +191,11 @@ def _():
             ({"op": "list.log", "limit": 0}, "bad_request", "limit")):
         r, raw = call(req)
         rgtest.is_error(r, code, field, raw=raw)
+    # A value without the kind it is listed as says why, as rules do.
+    r, raw = call({"op": "list.add", "list": "no_such", "kind": "email.name",
+                   "value": "anna1987@example.com"})
+    rgtest.is_error(r, "bad_request", "value", raw=raw)
+    check("six letters" in r["error"]["msg"], "the reason given", raw)
 
 
 @T.case("lists: entries match at once, expire, are purged; the log says who")

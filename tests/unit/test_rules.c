@@ -159,7 +159,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 35);
+	ck_assert_int_eq(n, 36);
 	free(diag);
 }
 END_TEST
