@@ -439,10 +439,11 @@ ident_absent(enum ent_kind kind)
 		return ("has no shape: its local part needs digits and a "
 		    "letter");
 	case ENT_EMAIL_NAME:
-		return ("has no name: its local part needs six letters or "
-		    "more");
+		return ("has no name: its local part needs "
+		    STR(IDENT_EMAIL_NAME_MIN) " letters or more");
 	case ENT_PHONE_BLOCK:
-		return ("has no block: a number needs 8 digits or more");
+		return ("has no block: a number needs "
+		    STR(IDENT_PHONE_BLOCK_MINDIGITS) " digits or more");
 	default:
 		return ("does not give this kind of identity");
 	}

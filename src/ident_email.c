@@ -518,27 +518,6 @@ static const struct { uint32_t lo, hi; } ident_email_letters[] = {
 	{ 0xac00, 0xd7a3 },
 };
 
-/* The code point at s (valid UTF-8, n bytes left) and its length. */
-static uint32_t
-ident_email_cp(const unsigned char *s, size_t n, size_t *len)
-{
-	uint32_t	cp;
-	size_t		k, i;
-
-	if (s[0] < 0x80) {
-		*len = 1;
-		return (s[0]);
-	}
-	k = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	if (k > n)
-		k = n;
-	cp = s[0] & (0x7f >> k);
-	for (i = 1; i < k; i++)
-		cp = (cp << 6) | (s[i] & 0x3f);
-	*len = k;
-	return (cp);
-}
-
 /*
  * The name of a normalized local part: its letters alone (ASCII a-z and
  * the letters above), without digits, separators or the domain, so that
@@ -552,14 +531,14 @@ static void
 ident_email_name(const struct ident *id, struct party *p, const char *local,
     size_t llen)
 {
-	const unsigned char	*u = (const unsigned char *)local;
 	char			 name[IDENT_EMAIL_MAX];
 	uint32_t		 cp;
 	size_t			 i, k, n, o = 0, letters = 0;
 	bool			 letter;
 
-	for (i = 0; i < llen; i += n) {
-		cp = ident_email_cp(u + i, llen - i, &n);
+	/* the local part is valid UTF-8 (ident_email checked it) */
+	for (i = 0; i < llen && (n = utf8_next(local + i, llen - i, &cp)) != 0;
+	    i += n) {
 		letter = cp >= 'a' && cp <= 'z';
 		for (k = 0; !letter && k < nitems(ident_email_letters); k++)
 			letter = cp >= ident_email_letters[k].lo &&

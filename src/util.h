@@ -67,7 +67,7 @@ char	*fmt_age(int64_t s, char *buf);
 
 /*
  * util_raw.c: these neither allocate nor log (log.c uses them):
- * now_ms, mono_us, str_escape, write_all, utf8_valid.
+ * now_ms, mono_us, str_escape, write_all, utf8_next, utf8_valid.
  */
 int64_t	 now_ms(void);		/* wall clock */
 uint64_t mono_us(void);		/* monotonic, microseconds */
@@ -86,8 +86,17 @@ unsigned cpu_max_parse(const char *s);
  * including the NUL; truncates with "...". Returns dst.
  */
 char	*str_escape(const char *src, size_t len, char *dst, size_t cap);
+/*
+ * The code point that starts s (len bytes) in *cp and its length in
+ * bytes, 1-4; 0 when s is empty or does not start with valid UTF-8
+ * (overlong forms, surrogates and code points beyond U+10FFFF are not).
+ */
+size_t	 utf8_next(const char *s, size_t len, uint32_t *cp);
 /* Length of the valid UTF-8 prefix of s (== len when all valid). */
 size_t	 utf8_valid(const char *s, size_t len);
+/* A macro's value as a string literal: STR(8) is "8". */
+#define STR(x)		STR_(x)
+#define STR_(x)		#x
 
 /*
  * Add msg (malloc'd; taken over) to *cause, "; "-separated, for functions

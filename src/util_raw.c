@@ -102,40 +102,51 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 size_t
-utf8_valid(const char *s, size_t len)
+utf8_next(const char *s, size_t len, uint32_t *cp)
 {
 	const unsigned char	*u = (const unsigned char *)s;
-	size_t			 i = 0, n, j;
-	uint32_t		 cp;
+	size_t			 n, j;
+	uint32_t		 c;
 
-	while (i < len) {
-		if (u[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (u[i] >= 0xc2 && u[i] <= 0xdf) {
-			n = 1;
-			cp = u[i] & 0x1f;
-		} else if (u[i] >= 0xe0 && u[i] <= 0xef) {
-			n = 2;
-			cp = u[i] & 0x0f;
-		} else if (u[i] >= 0xf0 && u[i] <= 0xf4) {
-			n = 3;
-			cp = u[i] & 0x07;
-		} else
-			return (i);
-		if (len - i <= n)
-			return (i);
-		for (j = 1; j <= n; j++) {
-			if ((u[i + j] & 0xc0) != 0x80)
-				return (i);
-			cp = (cp << 6) | (u[i + j] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return (i);
-		i += n + 1;
+	if (len == 0)
+		return (0);
+	if (u[0] < 0x80) {
+		*cp = u[0];
+		return (1);
 	}
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		n = 1;
+		c = u[0] & 0x1f;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		n = 2;
+		c = u[0] & 0x0f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		n = 3;
+		c = u[0] & 0x07;
+	} else
+		return (0);
+	if (len <= n)
+		return (0);
+	for (j = 1; j <= n; j++) {
+		if ((u[j] & 0xc0) != 0x80)
+			return (0);
+		c = (c << 6) | (u[j] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 2 && c < 0x800) || (n == 3 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return (0);
+	*cp = c;
+	return (n + 1);
+}
+
+size_t
+utf8_valid(const char *s, size_t len)
+{
+	size_t		i = 0, n;
+	uint32_t	cp;
+
+	while (i < len && (n = utf8_next(s + i, len - i, &cp)) != 0)
+		i += n;
 	return (i);
 }

@@ -195,7 +195,7 @@ def _():
     r, raw = call({"op": "list.add", "list": "no_such", "kind": "email.name",
                    "value": "anna1987@example.com"})
     rgtest.is_error(r, "bad_request", "value", raw=raw)
-    check("six letters" in r["error"]["msg"], "the reason given", raw)
+    check("6 letters" in r["error"]["msg"], "the reason given", raw)
 
 
 @T.case("lists: entries match at once, expire, are purged; the log says who")

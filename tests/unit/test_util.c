@@ -335,6 +335,49 @@ START_TEST(test_escape)
 }
 END_TEST
 
+/*
+ * One code point at a time: each valid length, and every way a sequence
+ * is not UTF-8 (a stray continuation byte, a cut sequence, an overlong
+ * form, a surrogate, beyond U+10FFFF) gives 0; utf8_valid stops there.
+ */
+START_TEST(test_utf8)
+{
+	static const struct {
+		const char	*s;
+		size_t		 n;
+		uint32_t	 cp;
+	} good[] = {
+		{ "a", 1, 'a' }, { "\xc3\xa9", 2, 0xe9 },
+		{ "\xe2\x82\xac", 3, 0x20ac }, { "\xf0\x9f\x98\x80", 4, 0x1f600 },
+		{ "\xf4\x8f\xbf\xbf", 4, 0x10ffff }, { "\xed\x9f\xbf", 3, 0xd7ff },
+	}, bad[] = {
+		{ "\x80", 0, 0 }, { "\xc3", 0, 0 }, { "\xe2\x82", 0, 0 },
+		{ "\xc0\x80", 0, 0 }, { "\xe0\x80\x80", 0, 0 },
+		{ "\xf0\x80\x80\x80", 0, 0 }, { "\xed\xa0\x80", 0, 0 },
+		{ "\xf4\x90\x80\x80", 0, 0 }, { "\xc3" "a", 0, 0 }, { "\xff", 0, 0 },
+	};
+	uint32_t	cp;
+	size_t		i;
+
+	for (i = 0; i < nitems(good); i++) {
+		cp = 0;
+		ck_assert_uint_eq(utf8_next(good[i].s, strlen(good[i].s), &cp),
+		    good[i].n);
+		ck_assert_uint_eq(cp, good[i].cp);
+	}
+	for (i = 0; i < nitems(bad); i++)
+		ck_assert_uint_eq(utf8_next(bad[i].s, strlen(bad[i].s), &cp),
+		    0);
+	ck_assert_uint_eq(utf8_next("", 0, &cp), 0);
+	/* a length cuts a sequence the bytes go on with */
+	ck_assert_uint_eq(utf8_next("\xe2\x82\xac", 2, &cp), 0);
+	ck_assert_uint_eq(utf8_valid(S("caf\xc3\xa9")), 5);
+	ck_assert_uint_eq(utf8_valid(S("caf\xc3\xa9\xed\xa0\x80ok")), 5);
+	ck_assert_uint_eq(utf8_valid(S("ab\xe2\x82")), 2);
+	ck_assert_uint_eq(utf8_valid(S("")), 0);
+}
+END_TEST
+
 START_TEST(test_escape_truncate)
 {
 	char	big[300], buf[32];
@@ -736,6 +779,7 @@ util_suite(void)
 	tcase_add_test(tc, test_duration_bad);
 	tcase_add_test(tc, test_size);
 	tcase_add_test(tc, test_bool);
+	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_rfc3339_good);
 	tcase_add_test(tc, test_rfc3339_bad);
 	tcase_add_test(tc, test_rfc3339_len);
