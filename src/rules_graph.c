@@ -418,6 +418,43 @@ rules_graph_cluster_check(struct rules_cctx *cc, struct rules_node *n)
 }
 
 /*
+ * strangers(party, [kinds], [kinds apart], window): cluster()'s first hop,
+ * counting only the accounts that never carried one of the party's
+ * identities of the kinds apart. The two lists share no kind: an
+ * account cannot be found through an identity it is kept apart by.
+ */
+int
+rules_graph_strangers_check(struct rules_cctx *cc, struct rules_node *n)
+{
+	uint32_t	 both;
+	unsigned	 k;
+	int		 pa;
+
+	if ((pa = rules_check_party(cc, n->kids[0], "strangers")) < 0 ||
+	    rules_graph_kinds(cc, n->kids[1], "strangers", &n->kinds) != 0 ||
+	    rules_graph_kinds(cc, n->kids[2], "strangers", &n->apart) != 0)
+		return (T_ERR);
+	if ((both = n->kinds & n->apart) != 0) {
+		for (k = 1; !(both & (1u << k)); k++)
+			;
+		rules_error(cc->rs, &n->kids[2]->pos, "strangers follows "
+		    "%s and keeps it apart: its second list names the kinds "
+		    "an account must never share with the %s, as in "
+		    "[ip.prefix, device]", ent_kind_name(k),
+		    pa == 0 ? "referrer" : "referee");
+		return (T_ERR);
+	}
+	n->party = (uint8_t)pa;
+	n->kind = ENT_ACCOUNT;
+	n->window = 0;
+	if (rules_check_window(cc, n->kids[3], "strangers", true,
+	    &n->window) != 0)
+		return (T_ERR);
+	n->limit = RULES_CLUSTER_MAX;
+	return (T_NUM);
+}
+
+/*
  * Sets of 64-bit fingerprints of random hashes (accounts, identities), in
  * open addressing on the stack: a cluster walk allocates nothing.
  */
@@ -479,12 +516,19 @@ struct rules_cluster {
 	size_t			 ncand;
 	size_t			 nnew;		/* of them, not counted yet */
 	size_t			 nhop;
+	/* strangers(): the party's links of the kinds apart, being read */
+	bool			 own;
+	size_t			 nmine;		/* of them, in mine */
+	bool			 shared;	/* a candidate carries one */
+	bool			 known;		/* it carries any of the kinds */
 	/* Zeroed up to here. The accounts that carried the identity: */
 	struct rg_hash		 cand[RULES_CLUSTER_MAX];
 	/* the accounts of the first hop, followed in turn. */
 	struct rg_hash		 hop[RULES_CLUSTER_MAX];
 	uint64_t		 accts[RULES_FP_ACCTS];
 	uint64_t		 ids[RULES_FP_IDS];
+	/* strangers(): the party's identities of the kinds kept apart. */
+	uint64_t		 mine[RULES_FP_IDS];
 };
 
 /*
@@ -536,9 +580,62 @@ rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 		    rules_graph_fp(&a, ENT_ACCOUNT)))
 			c->nnew++;
 	}
-	/* Decided: the accounts still to count reach the comparison's. */
-	return ((c->from == INT64_MIN || c->via_seen) &&
+	/*
+	 * Decided: the accounts still to count reach the comparison's (a
+	 * stranger is one only once its links are read).
+	 */
+	return (c->n->apart == 0 && (c->from == INT64_MIN || c->via_seen) &&
 	    c->count + c->nnew >= c->n->limit);
+}
+
+/* strangers(): a link of the party's, or of a candidate, of a kind apart. */
+static int
+rules_graph_apart_link(void *arg, const struct store_link *l)
+{
+	struct rules_cluster	*c = arg;
+	uint64_t		 fp = rules_graph_fp(&l->h, (uint8_t)l->kind);
+
+	if (++c->read > RULES_CLUSTER_READ) {
+		c->capped = true;
+		return (1);
+	}
+	if (!c->own) {
+		c->known = true;
+		c->shared = rules_graph_fp_has(c->mine, RULES_FP_IDS, fp);
+		return (c->shared);
+	}
+	if (rules_graph_fp_add(c->mine, RULES_FP_IDS, fp) &&
+	    ++c->nmine == RULES_FP_IDS / 2) {
+		c->capped = true;	/* keep the set half empty */
+		return (1);
+	}
+	return (0);
+}
+
+/*
+ * Read acct's links of the kinds kept apart: into the party's set when
+ * own, else whether acct carries any of the kinds (c->known) and one of
+ * the party's (c->shared). -1 on a store error.
+ */
+static int
+rules_graph_apart(struct rules_cluster *c, const struct rg_hash *acct,
+    bool own)
+{
+	unsigned	k;
+
+	c->own = own;
+	c->shared = false;
+	c->known = false;
+	for (k = 1; k < ENT__MAX; k++) {
+		if (!(c->n->apart & (1u << k)))
+			continue;
+		if (store_link_scan(c->cx->txn, acct, k, c->cx->at.max_seq,
+		    rules_graph_apart_link, c) != 0)
+			return (-1);
+		if (c->capped || c->shared)
+			break;
+	}
+	return (0);
 }
 
 /*
@@ -574,6 +671,16 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 		if (!rules_graph_fp_add(c->accts, RULES_FP_ACCTS,
 		    rules_graph_fp(&c->cand[i], ENT_ACCOUNT)))
 			continue;
+		if (c->n->apart != 0) {
+			if (rules_graph_apart(c, &c->cand[i], false) != 0) {
+				c->cx->err = 1;
+				return (1);
+			}
+			if (c->capped)
+				return (1);
+			if (c->shared || !c->known)
+				continue;	/* not shown apart */
+		}
 		c->count++;
 		if (c->first_hop && c->nhop < nitems(c->hop))
 			c->hop[c->nhop++] = c->cand[i];
@@ -610,6 +717,10 @@ rules_graph_cluster_from(struct rules_cluster *c, const struct rg_hash *acct)
  * the party's links, then each identity's index entries and their
  * events for the accounts that carried it; then the same from each
  * account found. At most RULES_CLUSTER_READ links and entries are read.
+ * strangers() takes the first hop only, and counts an account found only
+ * when it has links of the kinds apart and none is one of the party's:
+ * an account with none is not shown apart, and a party with none has
+ * nobody apart from it (absent).
  */
 void
 rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
@@ -634,7 +745,15 @@ rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
 	c.to = rules_eval_to(cx, n->window);
 	rules_graph_fp_add(c.accts, RULES_FP_ACCTS, rules_graph_fp(acct,
 	    ENT_ACCOUNT));
-	c.first_hop = true;
+	if (n->apart != 0) {
+		/* strangers(): nobody is apart from a party with none. */
+		memset(c.mine, 0, sizeof(c.mine));
+		if (rules_graph_apart(&c, acct, true) != 0)
+			goto fail;
+		if (c.nmine == 0 && !c.capped)
+			return;
+	}
+	c.first_hop = n->apart == 0;
 	if (rules_graph_cluster_from(&c, acct) != 0)
 		goto fail;
 	c.first_hop = false;
@@ -649,6 +768,15 @@ rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
 	return;
 fail:
 	cx->err = 1;
+}
+
+void
+rules_graph_strangers_explain(struct rules_ectx *cx,
+    const struct rules_node *n, const struct rules_slot *s)
+{
+	jsw_raws(cx->ex, ",\"apart\":");
+	rules_graph_exkinds(cx->ex, n->apart);
+	rules_graph_cluster_explain(cx, n, s);
 }
 
 void

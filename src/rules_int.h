@@ -229,6 +229,7 @@ struct rules_node {
 	int			 label;		/* labeled: enum rg_label */
 	int64_t			 arg;		/* a constant argument (span's n) */
 	uint32_t		 kinds;		/* identity kinds (1 << kind) */
+	uint32_t		 apart;		/* strangers: the kinds kept apart */
 	uint8_t			 party2;	/* a second key (count): its */
 	uint8_t			 kind2;		/* party and kind; 0: none */
 	uint8_t			 wparty;	/* the fact read from each event */
@@ -836,6 +837,9 @@ int	rules_graph_cluster_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_cluster_eval(struct rules_ectx *, const struct rules_node *,
 	    struct rules_slot *);
 void	rules_graph_cluster_explain(struct rules_ectx *,
+	    const struct rules_node *, const struct rules_slot *);
+int	rules_graph_strangers_check(struct rules_cctx *, struct rules_node *);
+void	rules_graph_strangers_explain(struct rules_ectx *,
 	    const struct rules_node *, const struct rules_slot *);
 int	rules_graph_referees_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_referees_eval(struct rules_ectx *,

@@ -159,7 +159,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 36);
+	ck_assert_int_eq(n, 38);
 	free(diag);
 }
 END_TEST
@@ -476,6 +476,24 @@ START_TEST(test_pairs_max)
 END_TEST
 
 static void	decode(const char *, int64_t, struct rg_event *);
+
+/*
+ * rules_eval without explain, which must allocate nothing. Nothing
+ * between counting and reading: check's asserts allocate.
+ */
+static void
+eval_no_alloc(struct ruleset *rs, struct rg_event *ev, struct store_txn *txn,
+    struct rules_result *res)
+{
+	unsigned long	n;
+	int		rc;
+
+	allocs = 0;
+	rc = rules_eval(rs, ev, txn, 0, res);
+	n = allocs;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
+}
 
 /*
  * An expression nested n levels deep of one shape: '(', not, a call's
@@ -876,8 +894,7 @@ START_TEST(test_explain)
 	json_error_t		 jerr;
 	json_t			*j, *r, *f;
 	char			*diag, *cause, line[512];
-	unsigned long		 n;
-	int			 i, rc;
+	int			 i;
 
 	rs = rules_load_buf("e.rules", src, strlen(src), id, 0, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
@@ -893,12 +910,7 @@ START_TEST(test_explain)
 		verdict_clear(&v);
 	}
 	/* The last event, as verdict_check saw it: evaluate it again. */
-	/* Nothing between counting and reading: check's asserts allocate. */
-	allocs = 0;
-	rc = rules_eval(rs, &ev, txn, 0, &res);
-	n = allocs;
-	ck_assert_int_eq(rc, 0);
-	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
+	eval_no_alloc(rs, &ev, txn, &res);
 	ck_assert_int_eq(res.action, ACTION_REVIEW);
 
 	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
@@ -969,8 +981,7 @@ START_TEST(test_eval_no_alloc_history)
 	    "rules" };
 	char			*dir = srcpath(dirs[_i]), *diag, *cause;
 	char			 line[1024];
-	unsigned long		 n;
-	int			 i, rc;
+	int			 i;
 
 	rs = rules_load(dir, id, 0, &diag);
 	ck_assert_msg(rs != NULL, "%s", diag);
@@ -988,12 +999,7 @@ START_TEST(test_eval_no_alloc_history)
 		ck_assert_int_eq(verdict_check(txn, rs, &ev, &v), 0);
 		verdict_clear(&v);
 	}
-	/* Nothing between counting and reading: check's asserts allocate. */
-	allocs = 0;
-	rc = rules_eval(rs, &ev, txn, 0, &res);
-	n = allocs;
-	ck_assert_int_eq(rc, 0);
-	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
+	eval_no_alloc(rs, &ev, txn, &res);
 	if (_i == 0)
 		ck_assert_int_eq(res.action, ACTION_DENY);
 	store_abort(txn);
@@ -1472,6 +1478,76 @@ static const char *prim_rules =
     "referee.email.domain == \"example.com\") >= 2 action review }\n";
 
 /*
+ * strangers(): of the accounts on the referee's card, those with a
+ * network of their own count; one seen on the referee's network does
+ * not, nor one whose network is unknown; the walk allocates nothing.
+ */
+START_TEST(test_strangers)
+{
+	static const char *const lines[] = {
+		"{\"op\":\"observe\",\"kind\":\"payout\",\"account\":\"s1\","
+		    "\"payment\":\"pp_1\",\"ip\":\"198.51.100.7\"}",
+		"{\"op\":\"observe\",\"kind\":\"payout\",\"account\":\"s2\","
+		    "\"payment\":\"pp_1\",\"ip\":\"203.0.113.9\"}",
+		/* Once on the referee's network: not a stranger. */
+		"{\"op\":\"observe\",\"kind\":\"payout\",\"account\":\"h1\","
+		    "\"payment\":\"pp_1\",\"ip\":\"203.0.113.200\"}",
+		"{\"op\":\"observe\",\"kind\":\"login\",\"account\":\"h1\","
+		    "\"ip\":\"192.0.2.41\"}",
+		/* No network known: not shown apart. */
+		"{\"op\":\"observe\",\"kind\":\"payout\",\"account\":\"u1\","
+		    "\"payment\":\"pp_1\"}",
+	};
+	const char		*src = "rule s { when strangers(referee, "
+	    "[payment], [ip.prefix, device.id], 30d) >= 5 action review }\n";
+	struct rules_result	 res;
+	struct ruleset		*rs;
+	struct store		*st;
+	struct store_txn	*txn;
+	struct rg_event		 ev;
+	json_t			*j, *l;
+	size_t			 i;
+
+	rs = scratch(src, 64 << 20, &st, &txn);
+	for (i = 0; i < nitems(lines); i++) {
+		decode(lines[i], 1767225600000LL + (int64_t)i * 60000, &ev);
+		ck_assert_int_eq(store_put_event(txn, &ev), 0);
+	}
+	check_line(txn, rs, "{\"op\":\"check\",\"id\":\"x\",\"referrer\":"
+	    "{\"account\":\"a\"},\"referee\":{\"account\":\"b\","
+	    "\"payment\":\"pp_1\",\"ip\":\"192.0.2.40\"}}",
+	    1767225600000LL + 3600000, &ev);
+	eval_no_alloc(rs, &ev, txn, &res);
+	ck_assert_uint_eq(res.nhits, 0);
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	l = json_object_get(ex_fact(j, "s", "strangers("), "left");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "value")), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
+	    "kinds"), 0)), "payment");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
+	    "apart"), 0)), "ip.prefix");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
+	    "apart"), 1)), "device.id");
+	json_decref(j);
+	free(res.explain);
+
+	/* A referee with no network or device known: absent. */
+	check_line(txn, rs, "{\"op\":\"check\",\"id\":\"y\",\"referrer\":"
+	    "{\"account\":\"a\"},\"referee\":{\"account\":\"c\","
+	    "\"payment\":\"pp_1\"}}", 1767225600000LL + 7200000, &ev);
+	ck_assert_int_eq(rules_eval(rs, &ev, txn, 1, &res), 0);
+	j = json_loads(res.explain, 0, NULL);
+	l = json_object_get(ex_fact(j, "s", "strangers("), "left");
+	ck_assert(json_is_null(json_object_get(l, "value")));
+	json_decref(j);
+	free(res.explain);
+	scratch_done(rs, st, txn);
+}
+END_TEST
+
+/*
  * The detection primitives: what explain shows of each, and evaluation
  * without allocation.
  */
@@ -1485,8 +1561,7 @@ START_TEST(test_primitives_explain)
 	json_error_t		 jerr;
 	json_t			*j, *f, *l;
 	char			 line[512];
-	unsigned long		 n;
-	int			 i, rc;
+	int			 i;
 
 	rs = scratch(prim_rules, 64 << 20, &st, &txn);
 	for (i = 0; i < 3; i++) {
@@ -1497,11 +1572,7 @@ START_TEST(test_primitives_explain)
 		    "\"email\":\"jo.smith%d@example.com\"}}", i, i, i);
 		check_line(txn, rs, line, 1767225600000LL + i * 60000, &ev);
 	}
-	allocs = 0;
-	rc = rules_eval(rs, &ev, txn, 0, &res);
-	n = allocs;
-	ck_assert_int_eq(rc, 0);
-	ck_assert_msg(n == 0, "rules_eval allocated %lu times", n);
+	eval_no_alloc(rs, &ev, txn, &res);
 	/* All but n.referees: a share of referees none of whom had a day. */
 	ck_assert_int_eq(res.nhits, 12);
 
@@ -2693,6 +2764,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_explain);
 	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
+	tcase_add_test(tc, test_strangers);
 	tcase_add_test(tc, test_share);
 	tcase_add_test(tc, test_pairs_max);
 	tcase_add_test(tc, test_count2_walks_fewer);
