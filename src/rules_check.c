@@ -890,7 +890,7 @@ rules_check_same(const struct rules_node *a, const struct rules_node *b)
 	    a->window == b->window && a->type_mask == b->type_mask &&
 	    a->role_mask == b->role_mask && a->label == b->label &&
 	    a->wparty == b->wparty && a->wfact == b->wfact &&
-	    a->arg == b->arg && a->kinds == b->kinds &&
+	    a->arg == b->arg && a->kinds == b->kinds && a->apart == b->apart &&
 	    a->party2 == b->party2 && a->kind2 == b->kind2 &&
 	    ((a->fn->flags & RF_HOPS) || a->hops == b->hops));
 }

@@ -1221,8 +1221,8 @@ const struct rules_fn rules_fns[] = {
 	    rules_graph_cluster_explain },
 	{ "strangers", "strangers(party, [kinds], [kinds apart], window)", 4, 4,
 	    RF_SLOT | RF_BOUND, COST_CLUSTER, RULES_CLUSTER_MAX,
-	    rules_graph_strangers_check, rules_graph_cluster_eval,
-	    rules_graph_strangers_explain },
+	    rules_graph_strangers_check, rules_graph_strangers_eval,
+	    rules_graph_cluster_explain },
 	{ "referees", "referees(key, window[, all|active|dormant|engaged|"
 	    "bought|returned|day_old|lately|active_percent|dormant_percent|"
 	    "engaged_percent|bought_percent|returned_percent|"

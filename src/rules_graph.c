@@ -420,27 +420,48 @@ rules_graph_cluster_check(struct rules_cctx *cc, struct rules_node *n)
 /*
  * strangers(party, [kinds], [kinds apart], window): cluster()'s first hop,
  * counting only the accounts that never carried one of the party's
- * identities of the kinds apart. The two lists share no kind: an
- * account cannot be found through an identity it is kept apart by.
+ * identities of the kinds apart. No kind apart is one followed, nor one
+ * a followed kind implies (ip.prefix for ip): every account found
+ * through an identity shares it and what it implies.
  */
 int
 rules_graph_strangers_check(struct rules_cctx *cc, struct rules_node *n)
 {
-	uint32_t	 both;
-	unsigned	 k;
-	int		 pa;
+	/* A kind, and the kinds every account found through it shares. */
+	static const struct {
+		uint8_t	kind;
+		uint8_t	implied[2];
+	} implies[] = {
+		{ ENT_IP, { ENT_IP_PREFIX, 0 } },
+		{ ENT_PHONE, { ENT_PHONE_BLOCK, 0 } },
+		{ ENT_EMAIL, { ENT_EMAIL_SHAPE, ENT_EMAIL_NAME } },
+		{ ENT_DEVICE, { ENT_DEVICE_FUZZY, ENT_DEVICE_STABLE } },
+	};
+	struct rules_node	*a = n->kids[2], *k;
+	size_t			 i, j, nk;
+	int			 pa, kind, by;
 
 	if ((pa = rules_check_party(cc, n->kids[0], "strangers")) < 0 ||
 	    rules_graph_kinds(cc, n->kids[1], "strangers", &n->kinds) != 0 ||
-	    rules_graph_kinds(cc, n->kids[2], "strangers", &n->apart) != 0)
+	    rules_graph_kinds(cc, a, "strangers", &n->apart) != 0)
 		return (T_ERR);
-	if ((both = n->kinds & n->apart) != 0) {
-		for (k = 1; !(both & (1u << k)); k++)
-			;
-		rules_error(cc->rs, &n->kids[2]->pos, "strangers follows "
-		    "%s and keeps it apart: its second list names the kinds "
-		    "an account must never share with the %s, as in "
-		    "[ip.prefix, device]", ent_kind_name(k),
+	nk = a->op == N_LIST ? a->nkids : 1;
+	for (i = 0; i < nk; i++) {
+		k = a->op == N_LIST ? a->kids[i] : a;
+		kind = ent_kind_from_name(k->name);
+		by = (n->kinds & (1u << kind)) ? kind : -1;
+		for (j = 0; by < 0 && j < nitems(implies); j++)
+			if ((n->kinds & (1u << implies[j].kind)) &&
+			    (implies[j].implied[0] == kind ||
+			    implies[j].implied[1] == kind))
+				by = implies[j].kind;
+		if (by < 0)
+			continue;
+		rules_error(cc->rs, &k->pos, "strangers follows %s and "
+		    "keeps %s apart, which every account found through it "
+		    "shares: its second list names what an account must "
+		    "never have shared with the %s, as in [ip.prefix, "
+		    "device]", ent_kind_name((unsigned)by), k->name,
 		    pa == 0 ? "referrer" : "referee");
 		return (T_ERR);
 	}
@@ -501,6 +522,16 @@ rules_graph_fp_add(uint64_t *set, size_t cap, uint64_t fp)
 	return (true);
 }
 
+/*
+ * strangers(): the party's identities of the kinds apart it probes each
+ * account found for, one point lookup each, when it has at most this
+ * many; with more, each account's own links of those kinds are read
+ * against the party's set instead.
+ */
+#define RULES_STRANGER_PROBE	16
+/* strangers(): links read and probes made for the accounts found, in all */
+#define RULES_STRANGER_WORK	(4 * RULES_LINK_MAX)
+
 struct rules_cluster {
 	struct rules_ectx	*cx;
 	const struct rules_node	*n;
@@ -516,27 +547,122 @@ struct rules_cluster {
 	size_t			 ncand;
 	size_t			 nnew;		/* of them, not counted yet */
 	size_t			 nhop;
-	/* strangers(): the party's links of the kinds apart, being read */
-	bool			 own;
-	size_t			 nmine;		/* of them, in mine */
-	bool			 shared;	/* a candidate carries one */
+	/* strangers(): the party's identities of the kinds apart, */
+	size_t			 nmine;
+	size_t			 own_read;	/* of the links read for them */
+	size_t			 work;		/* links and probes for others */
+	size_t			 acct_read;	/* of one account's links */
+	bool			 shared;	/* one account carries one */
 	bool			 known;		/* it carries any of the kinds */
+	bool			 partial;	/* a set or an account not read
+						   whole: the count is a floor */
 	/* Zeroed up to here. The accounts that carried the identity: */
 	struct rg_hash		 cand[RULES_CLUSTER_MAX];
+	bool			 apart[RULES_CLUSTER_MAX];	/* strangers */
 	/* the accounts of the first hop, followed in turn. */
 	struct rg_hash		 hop[RULES_CLUSTER_MAX];
 	uint64_t		 accts[RULES_FP_ACCTS];
 	uint64_t		 ids[RULES_FP_IDS];
-	/* strangers(): the party's identities of the kinds kept apart. */
-	uint64_t		 mine[RULES_FP_IDS];
+	/* strangers(): the party's identities of the kinds apart, as a set */
+	uint64_t		*mine;		/* of RULES_FP_IDS */
+	struct store_link	 probe[RULES_STRANGER_PROBE];	/* and the first */
 };
+
+/* strangers(): a link of the party's of a kind apart. */
+static int
+rules_graph_apart_own(void *arg, const struct store_link *l)
+{
+	struct rules_cluster	*c = arg;
+
+	if (++c->own_read > RULES_LINK_MAX) {
+		c->partial = true;
+		return (1);
+	}
+	if (!rules_graph_fp_add(c->mine, RULES_FP_IDS,
+	    rules_graph_fp(&l->h, (uint8_t)l->kind)))
+		return (0);
+	if (c->nmine < RULES_STRANGER_PROBE)
+		c->probe[c->nmine] = *l;
+	c->nmine++;
+	return (0);
+}
+
+/* strangers(): a link of an account found, of a kind apart. */
+static int
+rules_graph_apart_other(void *arg, const struct store_link *l)
+{
+	struct rules_cluster	*c = arg;
+
+	if (++c->work > RULES_STRANGER_WORK) {
+		c->capped = true;
+		return (1);
+	}
+	if (++c->acct_read > RULES_LINK_MAX) {
+		c->partial = true;	/* not shown apart */
+		c->shared = true;
+		return (1);
+	}
+	c->known = true;
+	if (c->nmine > RULES_STRANGER_PROBE)
+		c->shared = rules_graph_fp_has(c->mine, RULES_FP_IDS,
+		    rules_graph_fp(&l->h, (uint8_t)l->kind));
+	/* Probing: one link says the account is known. */
+	return (c->shared || c->nmine <= RULES_STRANGER_PROBE);
+}
+
+/*
+ * strangers(): whether account a carried identities of the kinds apart
+ * and none of the party's: 1 if so, 0 if not or when the work ran out
+ * (c->capped), -1 on a store error.
+ */
+static int
+rules_graph_stranger(struct rules_cluster *c, const struct rg_hash *a)
+{
+	struct rules_ectx	*cx = c->cx;
+	size_t			 i;
+	unsigned		 k;
+	int			 r;
+
+	c->known = false;
+	c->shared = false;
+	c->acct_read = 0;
+	for (k = 1; k < ENT__MAX && !c->known && !c->capped; k++)
+		if ((c->n->apart & (1u << k)) && store_link_scan(cx->txn, a,
+		    k, cx->at.max_seq, rules_graph_apart_other, c) != 0)
+			return (-1);
+	if (c->nmine > RULES_STRANGER_PROBE) {
+		/* Every link read (a shared one stops the scans). */
+		for (; k < ENT__MAX && !c->shared && !c->capped; k++)
+			if ((c->n->apart & (1u << k)) &&
+			    store_link_scan(cx->txn, a, k, cx->at.max_seq,
+			    rules_graph_apart_other, c) != 0)
+				return (-1);
+	} else {
+		for (i = 0; i < c->nmine && c->known && !c->capped; i++) {
+			if (++c->work > RULES_STRANGER_WORK) {
+				c->capped = true;
+				break;
+			}
+			r = store_link_get(cx->txn, a, c->probe[i].kind,
+			    &c->probe[i].h, cx->at.max_seq, NULL, NULL);
+			if (r < 0)
+				return (-1);
+			if (r == 0) {
+				c->shared = true;
+				break;
+			}
+		}
+	}
+	return (c->known && !c->shared && !c->capped);
+}
 
 /*
  * An entry of the identity: the accounts that carried it in its event.
  * The entry's roles say which parties did, so only their accounts are
  * read, through the memo's keys of events, which hold a busy device's
  * thousands of accounts from one check to the next where its events
- * would not fit.
+ * would not fit. For strangers(), an account is asked whether it is one
+ * as it is found, and only a stranger is still to count.
  */
 static int
 rules_graph_cluster_entry(void *arg, const struct store_entry *e)
@@ -547,6 +673,7 @@ rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 	struct rg_hash		 a;
 	size_t			 j;
 	int			 p, r;
+	bool			 counted;
 
 	if (++c->read > RULES_CLUSTER_READ) {
 		c->capped = true;
@@ -575,67 +702,25 @@ rules_graph_cluster_entry(void *arg, const struct store_entry *e)
 			c->capped = true;
 			return (1);
 		}
+		counted = rules_graph_fp_has(c->accts, RULES_FP_ACCTS,
+		    rules_graph_fp(&a, ENT_ACCOUNT));
+		c->apart[c->ncand] = false;
+		if (c->n->apart != 0 && !counted) {
+			if ((r = rules_graph_stranger(c, &a)) < 0) {
+				c->cx->err = 1;
+				return (1);
+			}
+			c->apart[c->ncand] = r == 1;
+			if (c->capped)
+				return (1);
+		}
 		c->cand[c->ncand++] = a;
-		if (!rules_graph_fp_has(c->accts, RULES_FP_ACCTS,
-		    rules_graph_fp(&a, ENT_ACCOUNT)))
+		if (!counted && (c->n->apart == 0 || c->apart[c->ncand - 1]))
 			c->nnew++;
 	}
-	/*
-	 * Decided: the accounts still to count reach the comparison's (a
-	 * stranger is one only once its links are read).
-	 */
-	return (c->n->apart == 0 && (c->from == INT64_MIN || c->via_seen) &&
+	/* Decided: the accounts still to count reach the comparison's. */
+	return ((c->from == INT64_MIN || c->via_seen) &&
 	    c->count + c->nnew >= c->n->limit);
-}
-
-/* strangers(): a link of the party's, or of a candidate, of a kind apart. */
-static int
-rules_graph_apart_link(void *arg, const struct store_link *l)
-{
-	struct rules_cluster	*c = arg;
-	uint64_t		 fp = rules_graph_fp(&l->h, (uint8_t)l->kind);
-
-	if (++c->read > RULES_CLUSTER_READ) {
-		c->capped = true;
-		return (1);
-	}
-	if (!c->own) {
-		c->known = true;
-		c->shared = rules_graph_fp_has(c->mine, RULES_FP_IDS, fp);
-		return (c->shared);
-	}
-	if (rules_graph_fp_add(c->mine, RULES_FP_IDS, fp) &&
-	    ++c->nmine == RULES_FP_IDS / 2) {
-		c->capped = true;	/* keep the set half empty */
-		return (1);
-	}
-	return (0);
-}
-
-/*
- * Read acct's links of the kinds kept apart: into the party's set when
- * own, else whether acct carries any of the kinds (c->known) and one of
- * the party's (c->shared). -1 on a store error.
- */
-static int
-rules_graph_apart(struct rules_cluster *c, const struct rg_hash *acct,
-    bool own)
-{
-	unsigned	k;
-
-	c->own = own;
-	c->shared = false;
-	c->known = false;
-	for (k = 1; k < ENT__MAX; k++) {
-		if (!(c->n->apart & (1u << k)))
-			continue;
-		if (store_link_scan(c->cx->txn, acct, k, c->cx->at.max_seq,
-		    rules_graph_apart_link, c) != 0)
-			return (-1);
-		if (c->capped || c->shared)
-			break;
-	}
-	return (0);
 }
 
 /*
@@ -671,16 +756,8 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 		if (!rules_graph_fp_add(c->accts, RULES_FP_ACCTS,
 		    rules_graph_fp(&c->cand[i], ENT_ACCOUNT)))
 			continue;
-		if (c->n->apart != 0) {
-			if (rules_graph_apart(c, &c->cand[i], false) != 0) {
-				c->cx->err = 1;
-				return (1);
-			}
-			if (c->capped)
-				return (1);
-			if (c->shared || !c->known)
-				continue;	/* not shown apart */
-		}
+		if (c->n->apart != 0 && !c->apart[i])
+			continue;	/* not shown apart */
 		c->count++;
 		if (c->first_hop && c->nhop < nitems(c->hop))
 			c->hop[c->nhop++] = c->cand[i];
@@ -717,21 +794,25 @@ rules_graph_cluster_from(struct rules_cluster *c, const struct rg_hash *acct)
  * the party's links, then each identity's index entries and their
  * events for the accounts that carried it; then the same from each
  * account found. At most RULES_CLUSTER_READ links and entries are read.
- * strangers() takes the first hop only, and counts an account found only
- * when it has links of the kinds apart and none is one of the party's:
- * an account with none is not shown apart, and a party with none has
- * nobody apart from it (absent).
+ * strangers() takes the first hop only, after reading the party's links
+ * of the kinds apart into mine (at most RULES_LINK_MAX), and counts an
+ * account found only when it carried identities of those kinds and none
+ * of the party's (at most RULES_STRANGER_WORK links and probes for the
+ * accounts found): an account with none is not shown apart, and a party
+ * with none has nobody apart from it (absent).
  */
-void
-rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
-    struct rules_slot *s)
+static void
+rules_graph_walk(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s, uint64_t *mine)
 {
-	struct rules_cluster	 c;		/* ~80 KB: on the stack */
+	struct rules_cluster	 c;		/* ~85 KB: on the stack */
 	const struct rg_event	*ev = cx->ev;
 	const struct rg_hash	*acct;
 	size_t			 i;
+	unsigned		 k;
 
 	s->v.type = T_NUM;
+	s->x[1] = 0;
 	if (n->party >= ev->nparties ||
 	    !PARTY_HAS(&ev->party[n->party], ENT_ACCOUNT))
 		return;
@@ -741,19 +822,24 @@ rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
 	memset(c.ids, 0, sizeof(c.ids));
 	c.cx = cx;
 	c.n = n;
+	c.mine = mine;
 	c.from = rules_eval_from(cx, n->window);
 	c.to = rules_eval_to(cx, n->window);
 	rules_graph_fp_add(c.accts, RULES_FP_ACCTS, rules_graph_fp(acct,
 	    ENT_ACCOUNT));
-	if (n->apart != 0) {
-		/* strangers(): nobody is apart from a party with none. */
-		memset(c.mine, 0, sizeof(c.mine));
-		if (rules_graph_apart(&c, acct, true) != 0)
-			goto fail;
-		if (c.nmine == 0 && !c.capped)
-			return;
-	}
-	c.first_hop = n->apart == 0;
+	if (mine != NULL) {
+		memset(mine, 0, RULES_FP_IDS * sizeof(*mine));
+		for (k = 1; k < ENT__MAX && !c.partial; k++)
+			if ((n->apart & (1u << k)) && store_link_scan(cx->txn,
+			    acct, k, cx->at.max_seq, rules_graph_apart_own,
+			    &c) != 0)
+				goto fail;
+		s->x[1] = (int64_t)c.nmine;
+		if (c.nmine == 0)
+			return;		/* nobody is apart from it */
+		c.first_hop = false;
+	} else
+		c.first_hop = true;
 	if (rules_graph_cluster_from(&c, acct) != 0)
 		goto fail;
 	c.first_hop = false;
@@ -762,7 +848,7 @@ rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
 			goto fail;
 	s->v.present = true;
 	s->v.n = (double)c.count;
-	s->capped = c.capped;
+	s->capped = c.capped || c.partial;
 	s->x[0] = (int64_t)(c.read > RULES_CLUSTER_READ ? RULES_CLUSTER_READ :
 	    c.read);
 	return;
@@ -771,12 +857,19 @@ fail:
 }
 
 void
-rules_graph_strangers_explain(struct rules_ectx *cx,
-    const struct rules_node *n, const struct rules_slot *s)
+rules_graph_cluster_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
 {
-	jsw_raws(cx->ex, ",\"apart\":");
-	rules_graph_exkinds(cx->ex, n->apart);
-	rules_graph_cluster_explain(cx, n, s);
+	rules_graph_walk(cx, n, s, NULL);
+}
+
+void
+rules_graph_strangers_eval(struct rules_ectx *cx, const struct rules_node *n,
+    struct rules_slot *s)
+{
+	uint64_t	mine[RULES_FP_IDS];	/* 32 KB */
+
+	rules_graph_walk(cx, n, s, mine);
 }
 
 void
@@ -785,6 +878,13 @@ rules_graph_cluster_explain(struct rules_ectx *cx, const struct rules_node *n,
 {
 	jsw_raws(cx->ex, ",\"kinds\":");
 	rules_graph_exkinds(cx->ex, n->kinds);
+	if (n->apart != 0) {
+		jsw_raws(cx->ex, ",\"apart\":");
+		rules_graph_exkinds(cx->ex, n->apart);
+		/* How many of the party's: none, and nobody is apart. */
+		jsw_raws(cx->ex, ",\"apart_own\":");
+		jsw_int(cx->ex, s->x[1]);
+	}
 	rules_eval_exwindow(cx, n);
 	rules_eval_excount(cx, n, s);
 	if (s->v.present) {

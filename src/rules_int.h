@@ -839,8 +839,8 @@ void	rules_graph_cluster_eval(struct rules_ectx *, const struct rules_node *,
 void	rules_graph_cluster_explain(struct rules_ectx *,
 	    const struct rules_node *, const struct rules_slot *);
 int	rules_graph_strangers_check(struct rules_cctx *, struct rules_node *);
-void	rules_graph_strangers_explain(struct rules_ectx *,
-	    const struct rules_node *, const struct rules_slot *);
+void	rules_graph_strangers_eval(struct rules_ectx *,
+	    const struct rules_node *, struct rules_slot *);
 int	rules_graph_referees_check(struct rules_cctx *, struct rules_node *);
 void	rules_graph_referees_eval(struct rules_ectx *,
 	    const struct rules_node *, struct rules_slot *);

@@ -159,7 +159,7 @@ START_TEST(test_diag_shape)
 			ck_assert(line[strlen(line) - 1] == '^');
 		}
 	}
-	ck_assert_int_eq(n, 38);
+	ck_assert_int_eq(n, 39);
 	free(diag);
 }
 END_TEST
@@ -263,6 +263,24 @@ good_file(const char *name, int *n, char **report)
 	ck_assert_msg(failed == 0, "%s", *report);
 	return (rs);
 }
+
+/*
+ * strangers(): each list of kinds apart its own result; the work for
+ * the accounts found is not spent by the party's many networks, an
+ * account's, a busy account's uses or a thousand accounts on a card.
+ */
+START_TEST(test_strangers_budget)
+{
+	struct ruleset	*rs;
+	char		*report;
+	int		 n;
+
+	rs = good_file("strangers.rules", &n, &report);
+	ck_assert_int_eq(n, 7);
+	free(report);
+	rules_unref(rs);
+}
+END_TEST
 
 START_TEST(test_language)
 {
@@ -1530,6 +1548,8 @@ START_TEST(test_strangers)
 	    "apart"), 0)), "ip.prefix");
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(l,
 	    "apart"), 1)), "device.id");
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "apart_own")),
+	    1);
 	json_decref(j);
 	free(res.explain);
 
@@ -1541,6 +1561,8 @@ START_TEST(test_strangers)
 	j = json_loads(res.explain, 0, NULL);
 	l = json_object_get(ex_fact(j, "s", "strangers("), "left");
 	ck_assert(json_is_null(json_object_get(l, "value")));
+	ck_assert_int_eq(json_integer_value(json_object_get(l, "apart_own")),
+	    0);
 	json_decref(j);
 	free(res.explain);
 	scratch_done(rs, st, txn);
@@ -2765,6 +2787,7 @@ rules_suite(void)
 	tcase_add_loop_test(tc, test_eval_no_alloc_history, 0, 2);
 	tcase_add_test(tc, test_primitives_explain);
 	tcase_add_test(tc, test_strangers);
+	tcase_add_test(tc, test_strangers_budget);
 	tcase_add_test(tc, test_share);
 	tcase_add_test(tc, test_pairs_max);
 	tcase_add_test(tc, test_count2_walks_fewer);
