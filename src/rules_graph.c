@@ -523,13 +523,17 @@ rules_graph_fp_add(uint64_t *set, size_t cap, uint64_t fp)
 }
 
 /*
- * strangers(): the party's identities of the kinds apart it probes each
- * account found for, one point lookup each, when it has at most this
- * many; with more, each account's own links of those kinds are read
- * against the party's set instead.
+ * strangers(): an account found has its links of the kinds apart read,
+ * at most RULES_STRANGER_LINKS, each compared with the party's
+ * identities of those kinds when the party has at most
+ * RULES_STRANGER_PROBE of them, else asked of the party (a point
+ * lookup). An account with more links is asked for each of the party's
+ * few identities instead, or, when the party has many, not shown apart
+ * (the count is then a floor). RULES_STRANGER_WORK lookups and links in
+ * all for the accounts found.
  */
 #define RULES_STRANGER_PROBE	16
-/* strangers(): links read and probes made for the accounts found, in all */
+#define RULES_STRANGER_LINKS	64
 #define RULES_STRANGER_WORK	(4 * RULES_LINK_MAX)
 
 struct rules_cluster {
@@ -548,14 +552,15 @@ struct rules_cluster {
 	size_t			 nnew;		/* of them, not counted yet */
 	size_t			 nhop;
 	/* strangers(): the party's identities of the kinds apart, */
-	size_t			 nmine;
-	size_t			 own_read;	/* of the links read for them */
-	size_t			 work;		/* links and probes for others */
+	size_t			 nmine;		/* up to RULES_STRANGER_PROBE + 1 */
+	size_t			 work;		/* lookups and links for others */
 	size_t			 acct_read;	/* of one account's links */
+	size_t			 njudged;
 	bool			 shared;	/* one account carries one */
 	bool			 known;		/* it carries any of the kinds */
-	bool			 partial;	/* a set or an account not read
-						   whole: the count is a floor */
+	bool			 over;		/* it has more links than read */
+	bool			 partial;	/* an account not read whole: the
+						   count is a floor */
 	/* Zeroed up to here. The accounts that carried the identity: */
 	struct rg_hash		 cand[RULES_CLUSTER_MAX];
 	bool			 apart[RULES_CLUSTER_MAX];	/* strangers */
@@ -563,9 +568,11 @@ struct rules_cluster {
 	struct rg_hash		 hop[RULES_CLUSTER_MAX];
 	uint64_t		 accts[RULES_FP_ACCTS];
 	uint64_t		 ids[RULES_FP_IDS];
-	/* strangers(): the party's identities of the kinds apart, as a set */
-	uint64_t		*mine;		/* of RULES_FP_IDS */
-	struct store_link	 probe[RULES_STRANGER_PROBE];	/* and the first */
+	/* strangers(): the party's account, the first of its identities */
+	const struct rg_hash	*party;
+	struct store_link	 probe[RULES_STRANGER_PROBE];
+	/* and the accounts judged, fingerprint | 1 for a stranger's. */
+	uint64_t		*judged;	/* of RULES_FP_ACCTS */
 };
 
 /* strangers(): a link of the party's of a kind apart. */
@@ -574,86 +581,98 @@ rules_graph_apart_own(void *arg, const struct store_link *l)
 {
 	struct rules_cluster	*c = arg;
 
-	if (++c->own_read > RULES_LINK_MAX) {
-		c->partial = true;
-		return (1);
-	}
-	if (!rules_graph_fp_add(c->mine, RULES_FP_IDS,
-	    rules_graph_fp(&l->h, (uint8_t)l->kind)))
-		return (0);
 	if (c->nmine < RULES_STRANGER_PROBE)
 		c->probe[c->nmine] = *l;
-	c->nmine++;
-	return (0);
+	return (++c->nmine > RULES_STRANGER_PROBE);	/* enough: many */
 }
 
-/* strangers(): a link of an account found, of a kind apart. */
+/*
+ * strangers(): a link of an account found, of a kind apart: one of the
+ * party's few (compared), or asked of the party when it has many.
+ */
 static int
 rules_graph_apart_other(void *arg, const struct store_link *l)
 {
 	struct rules_cluster	*c = arg;
+	size_t			 i;
+	int			 r;
 
 	if (++c->work > RULES_STRANGER_WORK) {
 		c->capped = true;
 		return (1);
 	}
-	if (++c->acct_read > RULES_LINK_MAX) {
-		c->partial = true;	/* not shown apart */
-		c->shared = true;
+	c->known = true;
+	if (++c->acct_read > RULES_STRANGER_LINKS) {
+		c->over = true;
 		return (1);
 	}
-	c->known = true;
-	if (c->nmine > RULES_STRANGER_PROBE)
-		c->shared = rules_graph_fp_has(c->mine, RULES_FP_IDS,
-		    rules_graph_fp(&l->h, (uint8_t)l->kind));
-	/* Probing: one link says the account is known. */
-	return (c->shared || c->nmine <= RULES_STRANGER_PROBE);
+	if (c->nmine <= RULES_STRANGER_PROBE) {
+		for (i = 0; i < c->nmine && !c->shared; i++)
+			c->shared = c->probe[i].kind == l->kind &&
+			    memcmp(&c->probe[i].h, &l->h, sizeof(l->h)) == 0;
+		return (c->shared);
+	}
+	r = store_link_get(c->cx->txn, c->party, l->kind, &l->h,
+	    c->cx->at.max_seq, NULL, NULL);
+	if (r < 0) {
+		c->cx->err = 1;
+		return (1);
+	}
+	c->shared = r == 0;
+	return (c->shared);
 }
 
 /*
  * strangers(): whether account a carried identities of the kinds apart
  * and none of the party's: 1 if so, 0 if not or when the work ran out
- * (c->capped), -1 on a store error.
+ * (c->capped), -1 on a store error. Each account is judged once a walk.
  */
 static int
 rules_graph_stranger(struct rules_cluster *c, const struct rg_hash *a)
 {
 	struct rules_ectx	*cx = c->cx;
+	uint64_t		 fp = rules_graph_fp(a, ENT_ACCOUNT) & ~1ULL;
 	size_t			 i;
 	unsigned		 k;
 	int			 r;
 
+	if (rules_graph_fp_has(c->judged, RULES_FP_ACCTS, fp | 1))
+		return (1);
+	if (rules_graph_fp_has(c->judged, RULES_FP_ACCTS, fp))
+		return (0);
 	c->known = false;
 	c->shared = false;
+	c->over = false;
 	c->acct_read = 0;
-	for (k = 1; k < ENT__MAX && !c->known && !c->capped; k++)
-		if ((c->n->apart & (1u << k)) && store_link_scan(cx->txn, a,
-		    k, cx->at.max_seq, rules_graph_apart_other, c) != 0)
+	for (k = 1; k < ENT__MAX && !c->shared && !c->over && !c->capped;
+	    k++)
+		if ((c->n->apart & (1u << k)) && (store_link_scan(cx->txn, a,
+		    k, cx->at.max_seq, rules_graph_apart_other, c) != 0 ||
+		    cx->err))
 			return (-1);
-	if (c->nmine > RULES_STRANGER_PROBE) {
-		/* Every link read (a shared one stops the scans). */
-		for (; k < ENT__MAX && !c->shared && !c->capped; k++)
-			if ((c->n->apart & (1u << k)) &&
-			    store_link_scan(cx->txn, a, k, cx->at.max_seq,
-			    rules_graph_apart_other, c) != 0)
-				return (-1);
-	} else {
-		for (i = 0; i < c->nmine && c->known && !c->capped; i++) {
-			if (++c->work > RULES_STRANGER_WORK) {
-				c->capped = true;
-				break;
-			}
-			r = store_link_get(cx->txn, a, c->probe[i].kind,
-			    &c->probe[i].h, cx->at.max_seq, NULL, NULL);
-			if (r < 0)
-				return (-1);
-			if (r == 0) {
-				c->shared = true;
-				break;
-			}
-		}
+	if (c->over && c->nmine > RULES_STRANGER_PROBE) {
+		c->partial = true;	/* not shown apart */
+		c->shared = true;
 	}
-	return (c->known && !c->shared && !c->capped);
+	for (i = 0; c->over && !c->shared && i < c->nmine && !c->capped;
+	    i++) {
+		if (++c->work > RULES_STRANGER_WORK) {
+			c->capped = true;
+			break;
+		}
+		r = store_link_get(cx->txn, a, c->probe[i].kind,
+		    &c->probe[i].h, cx->at.max_seq, NULL, NULL);
+		if (r < 0)
+			return (-1);
+		c->shared = r == 0;
+	}
+	if (c->capped)
+		return (0);		/* not judged */
+	r = c->known && !c->shared;
+	if (c->njudged < RULES_FP_ACCTS / 2 &&	/* kept half empty */
+	    rules_graph_fp_add(c->judged, RULES_FP_ACCTS, fp | (uint64_t)r))
+		c->njudged++;
+	return (r);
 }
 
 /*
@@ -794,18 +813,18 @@ rules_graph_cluster_from(struct rules_cluster *c, const struct rg_hash *acct)
  * the party's links, then each identity's index entries and their
  * events for the accounts that carried it; then the same from each
  * account found. At most RULES_CLUSTER_READ links and entries are read.
- * strangers() takes the first hop only, after reading the party's links
- * of the kinds apart into mine (at most RULES_LINK_MAX), and counts an
- * account found only when it carried identities of those kinds and none
- * of the party's (at most RULES_STRANGER_WORK links and probes for the
- * accounts found): an account with none is not shown apart, and a party
- * with none has nobody apart from it (absent).
+ * strangers() takes the first hop only, after reading the first of the
+ * party's links of the kinds apart, and counts an account found only
+ * when it carried identities of those kinds and none of the party's
+ * (rules_graph_stranger: at most RULES_STRANGER_WORK lookups and links
+ * for the accounts found, each judged once): an account with none is not
+ * shown apart, and a party with none has nobody apart from it (absent).
  */
 static void
 rules_graph_walk(struct rules_ectx *cx, const struct rules_node *n,
-    struct rules_slot *s, uint64_t *mine)
+    struct rules_slot *s, uint64_t *judged)
 {
-	struct rules_cluster	 c;		/* ~85 KB: on the stack */
+	struct rules_cluster	 c;		/* ~82 KB: on the stack */
 	const struct rg_event	*ev = cx->ev;
 	const struct rg_hash	*acct;
 	size_t			 i;
@@ -822,14 +841,17 @@ rules_graph_walk(struct rules_ectx *cx, const struct rules_node *n,
 	memset(c.ids, 0, sizeof(c.ids));
 	c.cx = cx;
 	c.n = n;
-	c.mine = mine;
 	c.from = rules_eval_from(cx, n->window);
 	c.to = rules_eval_to(cx, n->window);
 	rules_graph_fp_add(c.accts, RULES_FP_ACCTS, rules_graph_fp(acct,
 	    ENT_ACCOUNT));
-	if (mine != NULL) {
-		memset(mine, 0, RULES_FP_IDS * sizeof(*mine));
-		for (k = 1; k < ENT__MAX && !c.partial; k++)
+	c.first_hop = true;
+	if (judged != NULL) {
+		c.party = acct;
+		c.judged = judged;
+		memset(judged, 0, RULES_FP_ACCTS * sizeof(*judged));
+		for (k = 1; k < ENT__MAX && c.nmine <= RULES_STRANGER_PROBE;
+		    k++)
 			if ((n->apart & (1u << k)) && store_link_scan(cx->txn,
 			    acct, k, cx->at.max_seq, rules_graph_apart_own,
 			    &c) != 0)
@@ -838,8 +860,7 @@ rules_graph_walk(struct rules_ectx *cx, const struct rules_node *n,
 		if (c.nmine == 0)
 			return;		/* nobody is apart from it */
 		c.first_hop = false;
-	} else
-		c.first_hop = true;
+	}
 	if (rules_graph_cluster_from(&c, acct) != 0)
 		goto fail;
 	c.first_hop = false;
@@ -867,9 +888,9 @@ void
 rules_graph_strangers_eval(struct rules_ectx *cx, const struct rules_node *n,
     struct rules_slot *s)
 {
-	uint64_t	mine[RULES_FP_IDS];	/* 32 KB */
+	uint64_t	judged[RULES_FP_ACCTS];	/* 16 KB */
 
-	rules_graph_walk(cx, n, s, mine);
+	rules_graph_walk(cx, n, s, judged);
 }
 
 void
