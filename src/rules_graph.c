@@ -640,6 +640,10 @@ rules_graph_stranger(struct rules_cluster *c, const struct rg_hash *a)
 		return (1);
 	if (rules_graph_fp_has(c->judged, RULES_FP_ACCTS, fp))
 		return (0);
+	if (++c->work > RULES_STRANGER_WORK) {	/* a judgment costs one */
+		c->capped = true;
+		return (0);
+	}
 	c->known = false;
 	c->shared = false;
 	c->over = false;
@@ -772,11 +776,15 @@ rules_graph_cluster_link(void *arg, const struct store_link *l)
 	if (c->from != INT64_MIN && !c->via_seen)
 		return (c->capped);
 	for (i = 0; i < c->ncand; i++) {
+		/*
+		 * Only the accounts counted go into accts, which the count's
+		 * bound keeps half empty: the others are in judged.
+		 */
+		if (c->n->apart != 0 && !c->apart[i])
+			continue;	/* not shown apart */
 		if (!rules_graph_fp_add(c->accts, RULES_FP_ACCTS,
 		    rules_graph_fp(&c->cand[i], ENT_ACCOUNT)))
 			continue;
-		if (c->n->apart != 0 && !c->apart[i])
-			continue;	/* not shown apart */
 		c->count++;
 		if (c->first_hop && c->nhop < nitems(c->hop))
 			c->hop[c->nhop++] = c->cand[i];

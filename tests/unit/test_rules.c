@@ -276,7 +276,7 @@ START_TEST(test_strangers_budget)
 	int		 n;
 
 	rs = good_file("strangers.rules", &n, &report);
-	ck_assert_int_eq(n, 10);
+	ck_assert_int_eq(n, 11);
 	free(report);
 	rules_unref(rs);
 }
