@@ -636,6 +636,8 @@ rules_graph_stranger(struct rules_cluster *c, const struct rg_hash *a)
 	unsigned		 k;
 	int			 r;
 
+	if (fp == 0)		/* 0 is the sets' empty slot */
+		fp = 2;
 	if (rules_graph_fp_has(c->judged, RULES_FP_ACCTS, fp | 1))
 		return (1);
 	if (rules_graph_fp_has(c->judged, RULES_FP_ACCTS, fp))
@@ -649,11 +651,17 @@ rules_graph_stranger(struct rules_cluster *c, const struct rg_hash *a)
 	c->over = false;
 	c->acct_read = 0;
 	for (k = 1; k < ENT__MAX && !c->shared && !c->over && !c->capped;
-	    k++)
-		if ((c->n->apart & (1u << k)) && (store_link_scan(cx->txn, a,
-		    k, cx->at.max_seq, rules_graph_apart_other, c) != 0 ||
-		    cx->err))
+	    k++) {
+		if (!(c->n->apart & (1u << k)))
+			continue;
+		if (++c->work > RULES_STRANGER_WORK) {	/* each scan one */
+			c->capped = true;
+			break;
+		}
+		if (store_link_scan(cx->txn, a, k, cx->at.max_seq,
+		    rules_graph_apart_other, c) != 0 || cx->err)
 			return (-1);
+	}
 	if (c->over && c->nmine > RULES_STRANGER_PROBE) {
 		c->partial = true;	/* not shown apart */
 		c->shared = true;
