@@ -29,7 +29,7 @@
  * event record an older refguard cannot decode (a party kind or fact it
  * does not know: phone.block, store schema 11; device.browser, schema
  * 12; phone.country and device.model, schema 13; email.name, schema
- * 14) takes a number of its own, so that an older node stalls on it
+ * 14; device.lang_country, schema 15) takes a number of its own, so that an older node stalls on it
  * (CL_NEWER, "upgrade this node") instead of skipping it as undecodable
  * and missing it for good; this one decodes every number of an op alike.
  */
@@ -41,6 +41,7 @@ static const enum req_op cl_ops[] = {
 	[12] = OP_CHECK, [13] = OP_OBSERVE,	/* schema 12's */
 	[14] = OP_CHECK, [15] = OP_OBSERVE,	/* schema 13's */
 	[16] = OP_CHECK, [17] = OP_OBSERVE,	/* schema 14's */
+	[18] = OP_CHECK, [19] = OP_OBSERVE,	/* schema 15's */
 };
 
 /* op's number in the message, the newest for it; 0: not one the log carries. */

@@ -57,6 +57,9 @@ graph_facts(const struct party *p, unsigned kind)
 	if (dev && (p->facts & PF_DEVICE_TZ))
 		json_object_set_new(o, "tz_country",
 		    json_string(p->device_tz_country));
+	if (dev && (p->facts & PF_DEVICE_LANG))
+		json_object_set_new(o, "lang_country",
+		    json_string(p->device_lang_country));
 	if (dev && (p->facts & PF_DEVICE_EMULATOR))
 		json_object_set_new(o, "emulator",
 		    json_boolean(p->device_emulator));

@@ -698,6 +698,43 @@ dev_locale(const char *s, size_t len)
 }
 
 /*
+ * The region of the first language a device names, uppercased into out
+ * (3 bytes): "en_GB, en;q=0.9" -> "GB", "zh-Hant-TW" -> "TW". The first
+ * tag is language[-script][-region] (BCP 47); a two-letter region after
+ * the language, or after a four-letter script, is the country. None
+ * (false) for a tag without one ("de"), a numeric region ("es-419": a
+ * part of the world, not a country) or anything else.
+ */
+static bool
+dev_lang_country(const char *s, size_t len, char *out)
+{
+	size_t	i = 0, n, sub;
+
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	for (sub = 0; i < len; sub++) {
+		for (n = 0; i + n < len && s[i + n] != '-' && s[i + n] != '_' &&
+		    s[i + n] != ',' && s[i + n] != ';' && s[i + n] != ' '; n++)
+			;
+		if (sub == 0 && (n < 2 || n > 3 || !dev_all(s + i, n, isalpha)))
+			return (false);
+		if (sub > 0 && n == 2 && dev_all(s + i, n, isalpha)) {
+			out[0] = (char)toupper((unsigned char)s[i]);
+			out[1] = (char)toupper((unsigned char)s[i + 1]);
+			out[2] = '\0';
+			return (true);
+		}
+		if (sub > 0 && (sub > 1 || n != 4 || !dev_all(s + i, n, isalpha)))
+			return (false);
+		i += n;
+		if (i >= len || (s[i] != '-' && s[i] != '_'))
+			return (false);
+		i++;
+	}
+	return (false);
+}
+
+/*
  * An item of an agent's comment that is no phone model: one without a
  * digit ("u", "wv", "k", "mobile", "zh_cn_#hans"), a product token
  * ("scale/3.00"), a locale ("en-us", "es-419"), "sdk 33" or "api 33", an
@@ -911,5 +948,8 @@ ident_device(const struct ident *id, const struct dev_attr *attrs, size_t n,
 		memcpy(p->device_tz_country, cc, 3);
 		p->facts |= PF_DEVICE_TZ;
 	}
+	if ((idv = dev_find(it, n, DK_LANG)) != NULL &&
+	    dev_lang_country(idv->val, idv->vallen, p->device_lang_country))
+		p->facts |= PF_DEVICE_LANG;
 	return (0);
 }

@@ -135,6 +135,8 @@ party_encode(struct rec_w *w, const struct party *p)
 		rec_put_bytes(w, p->phone_country, 2);
 	if (p->facts & PF_DEVICE_MODEL)
 		rec_put_str8(w, p->device_model, RG_MODEL_MAX);
+	if (p->facts & PF_DEVICE_LANG)
+		rec_put_bytes(w, p->device_lang_country, 2);
 	rec_put_u32(w, g->have);
 	if (g->have == 0)
 		return;
@@ -179,6 +181,8 @@ party_decode(struct rec_r *r, struct party *p)
 		rec_get_bytes(r, p->phone_country, 2);
 	if (p->facts & PF_DEVICE_MODEL)
 		rec_get_str8(r, p->device_model, sizeof(p->device_model));
+	if (p->facts & PF_DEVICE_LANG)
+		rec_get_bytes(r, p->device_lang_country, 2);
 	g->have = rec_get_u32(r);
 	if (g->have == 0)
 		return;

@@ -109,6 +109,7 @@ struct geo_facts {
 #define PF_DEVICE_BROWSER	0x40	/* device_browser is meaningful */
 #define PF_PHONE_COUNTRY	0x80	/* phone_country is set */
 #define PF_DEVICE_MODEL		0x100	/* device_model is set */
+#define PF_DEVICE_LANG		0x200	/* device_lang_country is set */
 
 struct party {
 	uint32_t	have;		/* bit (1u << ENT_x) per hash in h[] */
@@ -127,6 +128,8 @@ struct party {
 					   code (ident.h) */
 	char		device_model[RG_MODEL_MAX + 1];	/* the phone model an
 					   app's agent names (ident.h) */
+	char		device_lang_country[3];	/* the region of the
+					   device's first language (ident.h) */
 	struct geo_facts geo;
 };
 
@@ -170,7 +173,7 @@ struct rg_event {
  *   [email_domain(str8)] [email_disposable(1)] [ip_version(1)
  *   ip_private(1)] [device_tz_country(2)] [email_tagged(1)]
  *   [device_emulator(1)] [device_browser(1)] [phone_country(2)]
- *   [device_model(str8)] geo_have(4),
+ *   [device_model(str8)] [device_lang_country(2)] geo_have(4),
  *   and when geo_have is not 0: country(2) continent(2) asn(4)
  *   as_org(str8) geo_flags(1: anonymous, vpn, tor, hosting,
  *   residential_proxy from bit 0).

@@ -1146,7 +1146,8 @@ rules_check_assume(struct rules_cctx *cc, struct rules_test *t,
 		    "the databases give (email.domain, email.disposable, "
 		    "email.tagged, ip.*, geo.*, device.tz_country, "
 		    "device.emulator, device.browser, device.model, "
-		    "phone.country) of referrer or referee, not %s",
+		    "device.lang_country, phone.country) of referrer or "
+		    "referee, not %s",
 		    t->name, a->fact->name);
 		return;
 	}

@@ -60,7 +60,7 @@
 
 #include "rgev.h"
 
-#define STORE_SCHEMA	14	/* 2: verdict records by seq; 3: events may
+#define STORE_SCHEMA	15	/* 2: verdict records by seq; 3: events may
 				   carry email.shape, which older ones
 				   cannot decode, and verdict records end
 				   with a checksum (verdict_rec.h); 4: the
@@ -92,7 +92,9 @@
 				   device.model (rgev.h), which older
 				   ones cannot decode; 14: events may
 				   carry email.name, which older ones
-				   cannot decode */
+				   cannot decode; 15: events may carry
+				   device.lang_country (rgev.h), which
+				   older ones cannot decode */
 
 enum store_err {
 	STORE_OK = 0,

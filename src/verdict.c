@@ -961,6 +961,11 @@ add_party(struct sbuf *sb, const struct party *p)
 		sbuf_adds(sb, ",\"device.model\":");
 		sbuf_add_jstr(sb, p->device_model, strlen(p->device_model));
 	}
+	if (p->facts & PF_DEVICE_LANG) {
+		sbuf_adds(sb, ",\"device.lang_country\":");
+		sbuf_add_jstr(sb, p->device_lang_country,
+		    strnlen(p->device_lang_country, 2));
+	}
 	if (p->facts & PF_PHONE_COUNTRY) {
 		sbuf_adds(sb, ",\"phone.country\":");
 		sbuf_add_jstr(sb, p->phone_country,

@@ -1053,24 +1053,24 @@ def newer_op_stalls():
     v.stop()
 
 
-@suite.case("cluster_checks_go_as_schema_14_ops", timeout=120)
-def schema14_ops():
-    """A check goes in the log under op 16 (an observe under 17), the
-    number of a check whose event record may carry email.name: a node
-    of an older refguard stalls on it, saying to upgrade, where op 1,
-    10, 12 or 14 would be skipped as undecodable and missing for good.
-    The same record under op 1, 10, 12 or 14 (an older node's check)
-    still applies here."""
+@suite.case("cluster_checks_go_as_schema_15_ops", timeout=120)
+def schema15_ops():
+    """A check goes in the log under op 18 (an observe under 19), the
+    number of a check whose event record may carry device.lang_country:
+    a node of an older refguard stalls on it, saying to upgrade, where
+    op 1, 10, 12, 14 or 16 would be skipped as undecodable and missing
+    for good. The same record under op 1, 10, 12, 14 or 16 (an older
+    node's check) still applies here."""
     w = stream_node("w1", "RGW")
     m = first_message("RGW")
-    eq((m[0], m[1]), (1, 16), "format version 1, op 16: a check of "
-       "schema 14")
+    eq((m[0], m[1]), (1, 18), "format version 1, op 18: a check of "
+       "schema 15")
     w.ok({"op": "observe", "kind": "login", "account": "cl-w1-obs"})
     o = first_message("RGW", 2)
-    eq((o[0], o[1]), (1, 17), "op 17: an observe of schema 14")
+    eq((o[0], o[1]), (1, 19), "op 19: an observe of schema 15")
     nc = NatsClient(state["nats"].url(0))
     try:
-        for op in (1, 10, 12, 14):
+        for op in (1, 10, 12, 14, 16):
             seq = applied(w)
             nc.request("RGW.events", m[:1] + bytes([op]) + m[2:])
             w.wait_stats(lambda st: st["cluster"]["applied_seq"] > seq,

@@ -1237,6 +1237,42 @@ START_TEST(test_device_model)
 }
 END_TEST
 
+/* device.lang_country: the region of the device's first language. */
+START_TEST(test_device_lang_country)
+{
+	static const struct {
+		const char	*lang;
+		const char	*want;	/* NULL: absent */
+	} cases[] = {
+		{ "en-GB", "GB" }, { "de_DE", "DE" }, { "pt-br,pt;q=0.9", "BR" },
+		{ " es-MX , en", "MX" }, { "zh-Hant-TW", "TW" },
+		{ "sr_Latn_RS", "RS" }, { "fil-PH", "PH" },
+		/* A language alone, a part of the world, a region after a
+		 * variant, a second language's region, no language at all. */
+		{ "de", NULL }, { "es-419", NULL }, { "de-1996-DE", NULL },
+		{ "en,en-GB", NULL }, { "x-GB", NULL }, { "-GB", NULL },
+		{ "e1-GB", NULL }, { "en-G", NULL }, { "en-GBR", NULL },
+	};
+	struct party	p;
+	size_t		i;
+
+	for (i = 0; i < nitems(cases); i++) {
+		struct dev_attr	a[] = { A("ua", "Mozilla/5.0 (X11; Linux x86_64) "
+		    "Firefox/133.0"), A("lang", cases[i].lang) };
+
+		p = dev(a, nitems(a));
+		if (cases[i].want == NULL) {
+			ck_assert_msg(!(p.facts & PF_DEVICE_LANG), "%s: %s",
+			    cases[i].lang, p.device_lang_country);
+			continue;
+		}
+		ck_assert_msg(p.facts & PF_DEVICE_LANG, "%s: none",
+		    cases[i].lang);
+		ck_assert_str_eq(p.device_lang_country, cases[i].want);
+	}
+}
+END_TEST
+
 /* device.browser: a browser's agent, not an app's, not a crawler's. */
 static int
 browser(const struct dev_attr *a, size_t n)
@@ -1737,6 +1773,7 @@ ident_suite(void)
 	tcase_add_test(tc, test_device_emulator);
 	tcase_add_test(tc, test_device_browser);
 	tcase_add_test(tc, test_device_model);
+	tcase_add_test(tc, test_device_lang_country);
 	tcase_add_test(tc, test_reload_info);
 	tcase_add_test(tc, test_real_disposable);
 	suite_add_tcase(s, tc);

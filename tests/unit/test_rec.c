@@ -239,7 +239,7 @@ START_TEST(test_event_record)
 	/*
 	 * The facts, each read back beside the others: a device's time
 	 * zone country (two bytes), the one-byte facts, a phone's country,
-	 * a device's model.
+	 * a device's model, its language's country.
 	 */
 	len = party_fact(&ev, len, PF_DEVICE_TZ,
 	    offsetof(struct party, device_tz_country), "NL", 3, 2);
@@ -254,6 +254,8 @@ START_TEST(test_event_record)
 	/* A device's model: a length byte and its bytes. */
 	len = party_fact(&ev, len, PF_DEVICE_MODEL,
 	    offsetof(struct party, device_model), "sm-a546b", 9, 9);
+	len = party_fact(&ev, len, PF_DEVICE_LANG,
+	    offsetof(struct party, device_lang_country), "DE", 3, 2);
 }
 END_TEST
 
