@@ -29,9 +29,10 @@
  * event record an older refguard cannot decode (a party kind or fact it
  * does not know: phone.block, store schema 11; device.browser, schema
  * 12; phone.country and device.model, schema 13; email.name, schema
- * 14; device.lang_country, schema 15) takes a number of its own, so that an older node stalls on it
- * (CL_NEWER, "upgrade this node") instead of skipping it as undecodable
- * and missing it for good; this one decodes every number of an op alike.
+ * 14; device.lang_country, schema 15) takes a number of its own, so
+ * that an older node stalls on it (CL_NEWER, "upgrade this node")
+ * instead of skipping it as undecodable and missing it for good; this
+ * one decodes every number of an op alike.
  */
 static const enum req_op cl_ops[] = {
 	[1] = OP_CHECK, [2] = OP_OBSERVE, [3] = OP_FEEDBACK,

@@ -724,7 +724,8 @@ dev_lang_country(const char *s, size_t len, char *out)
 			out[2] = '\0';
 			return (true);
 		}
-		if (sub > 0 && (sub > 1 || n != 4 || !dev_all(s + i, n, isalpha)))
+		if (sub > 0 && (sub > 1 || n != 4 ||
+		    !dev_all(s + i, n, isalpha)))
 			return (false);
 		i += n;
 		if (i >= len || (s[i] != '-' && s[i] != '_'))

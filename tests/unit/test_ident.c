@@ -1244,7 +1244,8 @@ START_TEST(test_device_lang_country)
 		const char	*lang;
 		const char	*want;	/* NULL: absent */
 	} cases[] = {
-		{ "en-GB", "GB" }, { "de_DE", "DE" }, { "pt-br,pt;q=0.9", "BR" },
+		{ "en-GB", "GB" }, { "de_DE", "DE" },
+		{ "pt-br,pt;q=0.9", "BR" },
 		{ " es-MX , en", "MX" }, { "zh-Hant-TW", "TW" },
 		{ "sr_Latn_RS", "RS" }, { "fil-PH", "PH" },
 		/* A language alone, a part of the world, a region after a
@@ -1257,8 +1258,8 @@ START_TEST(test_device_lang_country)
 	size_t		i;
 
 	for (i = 0; i < nitems(cases); i++) {
-		struct dev_attr	a[] = { A("ua", "Mozilla/5.0 (X11; Linux x86_64) "
-		    "Firefox/133.0"), A("lang", cases[i].lang) };
+		struct dev_attr	a[] = { A("ua", "Mozilla/5.0 (X11; "
+		    "Linux x86_64) Firefox/133.0"), A("lang", cases[i].lang) };
 
 		p = dev(a, nitems(a));
 		if (cases[i].want == NULL) {
